@@ -1,0 +1,141 @@
+package sandbox
+
+import "time"
+
+// State is a sandstep sandbox's lifecycle state as sandstep records it.
+// Daytona's own, finer-grained state is reported beside it.
+type State string
+
+const (
+	// StateCreating: a quota slot is reserved and the Daytona sandbox is
+	// being created, started and loaded with code.
+	StateCreating State = "creating"
+	// StateReady: started, code in place, accepting commands.
+	StateReady State = "ready"
+	// StateStopped: Daytona stopped it (auto-stop); it can be started again.
+	StateStopped State = "stopped"
+	// StateDeleting: delete was asked for; the slot may not be released yet.
+	StateDeleting State = "deleting"
+	// StateDeleted: gone from Daytona, slot released. Terminal.
+	StateDeleted State = "deleted"
+	// StateFailed: create failed; the Daytona sandbox was deleted and the
+	// slot released. Terminal.
+	StateFailed State = "failed"
+	// StateGone: Daytona no longer has it although sandstep did not delete
+	// it (TTL backstop, manual delete); slot released. Terminal.
+	StateGone State = "gone"
+)
+
+// Terminal reports whether no further transition leaves s.
+func (s State) Terminal() bool {
+	return s == StateDeleted || s == StateFailed || s == StateGone
+}
+
+// Resources asks Daytona for a sandbox size. Only valid with an image.
+type Resources struct {
+	CPU       int `json:"cpu,omitempty" dynamodbav:"cpu,omitempty"`
+	MemoryGiB int `json:"memoryGiB,omitempty" dynamodbav:"memoryGiB,omitempty"`
+	DiskGiB   int `json:"diskGiB,omitempty" dynamodbav:"diskGiB,omitempty"`
+}
+
+// Metadata ties a sandbox or task to the job that asked for it; it is
+// copied into every audit event.
+type Metadata struct {
+	InstallationID string `json:"installationId,omitempty" dynamodbav:"installationId,omitempty"`
+	IssueID        string `json:"issueId,omitempty" dynamodbav:"issueId,omitempty"`
+	Repo           string `json:"repo,omitempty" dynamodbav:"repo,omitempty"`
+}
+
+// Sandbox is sandstep's record of one Daytona sandbox.
+type Sandbox struct {
+	ID        string `json:"id" dynamodbav:"id"`
+	Owner     string `json:"owner" dynamodbav:"owner"`
+	DaytonaID string `json:"daytonaId,omitempty" dynamodbav:"daytonaId,omitempty"`
+	State     State  `json:"state" dynamodbav:"state"`
+	// ProviderState is Daytona's state as last seen (e.g. "started").
+	ProviderState   string            `json:"providerState,omitempty" dynamodbav:"providerState,omitempty"`
+	Snapshot        string            `json:"snapshot,omitempty" dynamodbav:"snapshot,omitempty"`
+	Image           string            `json:"image,omitempty" dynamodbav:"image,omitempty"`
+	Resources       *Resources        `json:"resources,omitempty" dynamodbav:"resources,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty" dynamodbav:"labels,omitempty"`
+	Metadata        Metadata          `json:"metadata" dynamodbav:"metadata"`
+	AutoStopMinutes int               `json:"autoStopMinutes,omitempty" dynamodbav:"autoStopMinutes,omitempty"`
+	TTLMinutes      int               `json:"ttlMinutes,omitempty" dynamodbav:"ttlMinutes,omitempty"`
+	// Error is a caller-safe reason for StateFailed.
+	Error     string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	CreatedAt time.Time  `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
+	DeletedAt *time.Time `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
+}
+
+// TaskStatus is a long-running task's status.
+type TaskStatus string
+
+const (
+	TaskQueued    TaskStatus = "queued"
+	TaskRunning   TaskStatus = "running"
+	TaskSucceeded TaskStatus = "succeeded"
+	TaskFailed    TaskStatus = "failed"
+	TaskTimedOut  TaskStatus = "timed_out"
+	TaskCancelled TaskStatus = "cancelled"
+)
+
+// Terminal reports whether the task has finished.
+func (s TaskStatus) Terminal() bool {
+	switch s {
+	case TaskSucceeded, TaskFailed, TaskTimedOut, TaskCancelled:
+		return true
+	}
+	return false
+}
+
+// Task is one long-running command, driven by the state machine.
+type Task struct {
+	ID           string     `json:"id" dynamodbav:"id"`
+	Owner        string     `json:"owner" dynamodbav:"owner"`
+	SandboxID    string     `json:"sandboxId,omitempty" dynamodbav:"sandboxId,omitempty"`
+	ExecutionARN string     `json:"executionArn,omitempty" dynamodbav:"executionArn,omitempty"`
+	Status       TaskStatus `json:"status" dynamodbav:"status"`
+	ExitCode     *int       `json:"exitCode,omitempty" dynamodbav:"exitCode,omitempty"`
+	// Command is the command line as the caller gave it. It never holds a
+	// secret value: secrets reach the sandbox as a file, not as text.
+	Command    string     `json:"command,omitempty" dynamodbav:"command,omitempty"`
+	Metadata   Metadata   `json:"metadata" dynamodbav:"metadata"`
+	Error      string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt" dynamodbav:"createdAt"`
+	StartedAt  *time.Time `json:"startedAt,omitempty" dynamodbav:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty" dynamodbav:"finishedAt,omitempty"`
+	Deadline   *time.Time `json:"deadline,omitempty" dynamodbav:"deadline,omitempty"`
+}
+
+// Quota is a user's sandbox slot accounting.
+type Quota struct {
+	UserID string `json:"userId"`
+	// Active counts the slots held: reserved or committed, not yet released.
+	Active int `json:"active"`
+	// Limit is the user's effective limit (override or default).
+	Limit int `json:"limit"`
+}
+
+// AuditEvent records who did what. It never holds a secret value.
+type AuditEvent struct {
+	Time      time.Time `json:"time"`
+	Action    string    `json:"action"`
+	UserID    string    `json:"userId"`
+	SandboxID string    `json:"sandboxId,omitempty"`
+	TaskID    string    `json:"taskId,omitempty"`
+	RequestID string    `json:"requestId,omitempty"`
+	Metadata  Metadata  `json:"metadata"`
+	// Outcome is "ok" or an error code.
+	Outcome string `json:"outcome,omitempty"`
+	// Detail holds small, non-secret facts (e.g. exit code, state).
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// LogChunk is one ordered piece of a task's output.
+type LogChunk struct {
+	Seq    int64     `json:"seq"`
+	Stream string    `json:"stream"` // "stdout" or "stderr"
+	Data   string    `json:"data"`
+	Time   time.Time `json:"time"`
+}
