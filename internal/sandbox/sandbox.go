@@ -139,3 +139,18 @@ type LogChunk struct {
 	Data   string    `json:"data"`
 	Time   time.Time `json:"time"`
 }
+
+// Idempotency record statuses.
+const (
+	IdempotencyInProgress = "in_progress"
+	IdempotencyCompleted  = "completed"
+)
+
+// IdempotencyRecord is what an Idempotency-Key remembers: the hash of the
+// first request's body and, once it completed, its response.
+type IdempotencyRecord struct {
+	Status      string
+	RequestHash string
+	Response    []byte
+	ExpiresAt   time.Time
+}
