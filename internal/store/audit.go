@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Audit limits.
+const (
+	// MaxAuditDetailEntries is the most Detail entries an event may carry.
+	MaxAuditDetailEntries = 32
+	// MaxAuditDetailKeyLength and MaxAuditDetailValueLength bound one entry.
+	MaxAuditDetailKeyLength   = 64
+	MaxAuditDetailValueLength = 2048
+	// maxAuditWordLength bounds Action and Outcome.
+	maxAuditWordLength = 64
+	// maxAuditRequestIDLength bounds RequestID.
+	maxAuditRequestIDLength = 256
+	// maxAppendAttempts bounds retries after a sort-key collision.
+	maxAppendAttempts = 3
+)
+
+// auditRecord is an AuditEvent as stored.
+type auditRecord struct {
+	Time      time.Time         `dynamodbav:"time"`
+	Action    string            `dynamodbav:"action"`
+	UserID    string            `dynamodbav:"userId"`
+	SandboxID string            `dynamodbav:"sandboxId,omitempty"`
+	TaskID    string            `dynamodbav:"taskId,omitempty"`
+	RequestID string            `dynamodbav:"requestId,omitempty"`
+	Metadata  sandbox.Metadata  `dynamodbav:"metadata"`
+	Outcome   string            `dynamodbav:"outcome,omitempty"`
+	Detail    map[string]string `dynamodbav:"detail,omitempty"`
+}
+
+var (
+	auditWord      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
+	auditDetailKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+	// secretKeyWords: a Detail key containing one of these (case-insensitive,
+	// ignoring '_', '-' and '.') is refused.
+	secretKeyWords = []string{
+		"token", "secret", "password", "passwd", "passphrase", "pwd", "key",
+		"credential", "auth", "cookie", "signature", "private", "bearer", "jwt",
+	}
+	// secretValues match values shaped like credentials: HTTP auth schemes,
+	// PEM blocks, JWTs, GitHub tokens, AWS access key ids, Slack tokens.
+	secretValues = []*regexp.Regexp{
+		regexp.MustCompile(`(?i)^\s*(bearer|basic|token)\s+\S`),
+		regexp.MustCompile(`-----BEGIN [A-Z ]*-----`),
+		regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.`),
+		regexp.MustCompile(`\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}`),
+		regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{20,}`),
+		regexp.MustCompile(`\b(AKIA|ASIA)[A-Z0-9]{16}\b`),
+		regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`),
+	}
+)
+
+// validateAudit checks an event before it is stored. The rule that keeps
+// secrets out of the audit trail: Action and Outcome are plain words; Detail
+// (free-form) is limited to MaxAuditDetailEntries short entries whose keys
+// are plain words and never name a secret (no key containing token, secret,
+// password, passwd, passphrase, pwd, key, credential, auth, cookie,
+// signature, private, bearer or jwt, in any case or spelling with '_', '-'
+// or '.') and whose values do not look like a credential (an HTTP
+// Authorization value, a PEM block, a JWT, a GitHub, AWS or Slack token).
+// The check is deliberately over-eager: rename a harmless key that trips it.
+func validateAudit(ev *sandbox.AuditEvent) error {
+	if ev.Action == "" || len(ev.Action) > maxAuditWordLength || !auditWord.MatchString(ev.Action) {
+		return sandbox.Invalid("action", "must be a word of letters, digits and ._:/- (at most %d bytes)", maxAuditWordLength)
+	}
+	if err := validateID("userId", ev.UserID); err != nil {
+		return err
+	}
+	if ev.SandboxID == "" && ev.TaskID == "" {
+		return sandbox.Invalid("sandboxId", "an audit event needs a sandboxId or a taskId")
+	}
+	if ev.SandboxID != "" {
+		if err := validateID("sandboxId", ev.SandboxID); err != nil {
+			return err
+		}
+	}
+	if ev.TaskID != "" {
+		if err := validateID("taskId", ev.TaskID); err != nil {
+			return err
+		}
+	}
+	if ev.RequestID != "" {
+		if err := validateKeyPart("requestId", ev.RequestID, maxAuditRequestIDLength, true); err != nil {
+			return err
+		}
+	}
+	if ev.Outcome != "" && (len(ev.Outcome) > maxAuditWordLength || !auditWord.MatchString(ev.Outcome)) {
+		return sandbox.Invalid("outcome", "must be a word of letters, digits and ._:/- (at most %d bytes)", maxAuditWordLength)
+	}
+	if len(ev.Detail) > MaxAuditDetailEntries {
+		return sandbox.Invalid("detail", "at most %d entries, got %d", MaxAuditDetailEntries, len(ev.Detail))
+	}
+	keys := make([]string, 0, len(ev.Detail))
+	for k := range ev.Detail {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := ev.Detail[k]
+		if len(k) > MaxAuditDetailKeyLength || !auditDetailKey.MatchString(k) {
+			return sandbox.Invalid("detail", "keys must be words of letters, digits and ._- (at most %d bytes)", MaxAuditDetailKeyLength)
+		}
+		field := "detail." + k
+		if secretKeyName(k) {
+			return sandbox.Invalid(field, "names a secret; audit events never hold secrets")
+		}
+		if len(v) > MaxAuditDetailValueLength {
+			return sandbox.Invalid(field, "must be at most %d bytes", MaxAuditDetailValueLength)
+		}
+		for _, re := range secretValues {
+			if re.MatchString(v) {
+				return sandbox.Invalid(field, "looks like a credential; audit events never hold secrets")
+			}
+		}
+	}
+	return nil
+}
+
+func secretKeyName(k string) bool {
+	norm := strings.ToLower(strings.NewReplacer("_", "", "-", "", ".", "").Replace(k))
+	for _, w := range secretKeyWords {
+		if strings.Contains(norm, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// auditPartitions returns the partitions an event is written to: its
+// sandbox's and its task's, so it lists under each.
+func auditPartitions(ev *sandbox.AuditEvent) []string {
+	var pks []string
+	if ev.SandboxID != "" {
+		pks = append(pks, sandboxPK(ev.SandboxID))
+	}
+	if ev.TaskID != "" {
+		pks = append(pks, taskPK(ev.TaskID))
+	}
+	return pks
+}
+
+// AppendAudit appends an event to the audit trail of its sandbox and of its
+// task (an event naming both is written to both, in one transaction). Time
+// defaults to now. Events are never changed or deleted; the sort key
+// EVT#<time>#<n> is unique even for events of the same instant. Events that
+// could hold a secret are refused with EINVALID (see the rule above).
+func (s *Store) AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error {
+	if err := validateAudit(&ev); err != nil {
+		return err
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.nowUTC()
+	}
+	ev.Time = ev.Time.UTC()
+	base, err := marshalRecord(auditRecord(ev), "audit event")
+	if err != nil {
+		return err
+	}
+	base[attrType] = str(typeEvent)
+	create, err := createOnly()
+	if err != nil {
+		return mapErr(err, "build audit condition")
+	}
+	pks := auditPartitions(&ev)
+	for range maxAppendAttempts {
+		sk := fmt.Sprintf("%s%s#%016x%s", prefixEvent, sortTime(ev.Time), s.counter.Add(1), s.instance)
+		puts := make([]types.TransactWriteItem, 0, len(pks))
+		for _, pk := range pks {
+			item := make(map[string]types.AttributeValue, len(base)+2)
+			for k, v := range base {
+				item[k] = v
+			}
+			item[attrPK], item[attrSK] = str(pk), str(sk)
+			if err := checkItemSize(item); err != nil {
+				return err
+			}
+			puts = append(puts, types.TransactWriteItem{Put: &types.Put{
+				TableName:                 aws.String(s.table),
+				Item:                      item,
+				ConditionExpression:       create.Condition(),
+				ExpressionAttributeNames:  create.Names(),
+				ExpressionAttributeValues: create.Values(),
+			}})
+		}
+		if len(puts) == 1 {
+			p := puts[0].Put
+			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+				ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
+			})
+			if isConditionFailed(err) {
+				continue // the sort key was taken: take another
+			}
+		} else {
+			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: puts})
+			if reasons, ok := txReasons(err); ok && (txConditionFailed(reasons, 0) || txConditionFailed(reasons, 1)) {
+				continue
+			}
+		}
+		return mapErr(err, "append audit event")
+	}
+	return sandbox.Wrap(err, sandbox.ETRANSIENT, "could not allocate a unique audit event key; try again")
+}
+
+// ListAudit returns the audit events of one sandbox or one task (exactly one
+// of sandboxID and taskID), oldest first, limit at a time (0 means
+// DefaultListLimit), with the cursor of the next page ("" at the end).
+func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit int, cursorText string) ([]sandbox.AuditEvent, string, error) {
+	var pk string
+	switch {
+	case (sandboxID == "") == (taskID == ""):
+		return nil, "", sandbox.Invalid("sandboxId", "exactly one of sandboxId and taskId is required")
+	case sandboxID != "":
+		if err := validateID("sandboxId", sandboxID); err != nil {
+			return nil, "", err
+		}
+		pk = sandboxPK(sandboxID)
+	default:
+		if err := validateID("taskId", taskID); err != nil {
+			return nil, "", err
+		}
+		pk = taskPK(taskID)
+	}
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := s.decodeCursor(cursorText, cursorAudit, pk)
+	if err != nil {
+		return nil, "", err
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(attrPK).Equal(expression.Value(pk)).
+			And(expression.Key(attrSK).BeginsWith(prefixEvent))).Build()
+	if err != nil {
+		return nil, "", mapErr(err, "build audit query")
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(true),
+		Limit:                     aws.Int32(int32(limit + 1)),
+	}
+	if c != nil {
+		if !strings.HasPrefix(c.Pos, prefixEvent) || len(c.Pos) > 200 {
+			return nil, "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+		}
+		in.ExclusiveStartKey = key(pk, c.Pos)
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", mapErr(err, "list audit events")
+	}
+	items := out.Items
+	more := len(out.LastEvaluatedKey) > 0
+	if len(items) > limit {
+		items, more = items[:limit], true
+	}
+	events := make([]sandbox.AuditEvent, 0, len(items))
+	for _, it := range items {
+		var rec auditRecord
+		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
+			return nil, "", sandbox.Wrap(err, sandbox.EINTERNAL, "store: unmarshal audit event")
+		}
+		events = append(events, sandbox.AuditEvent(rec))
+	}
+	next := ""
+	if more && len(items) > 0 {
+		sk, _ := items[len(items)-1][attrSK].(*types.AttributeValueMemberS)
+		if sk == nil {
+			return nil, "", sandbox.Errorf(sandbox.EINTERNAL, "store: audit event without %s", attrSK)
+		}
+		next = s.encodeCursor(cursor{Kind: cursorAudit, Scope: pk, Pos: sk.Value})
+	}
+	return events, next, nil
+}

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Cancellation reason codes of TransactionCanceledException.
+const (
+	reasonNone              = "None"
+	reasonConditionalFailed = "ConditionalCheckFailed"
+)
+
+// transientCodes are DynamoDB error codes (API errors and transaction
+// cancellation reasons) after which the same request may succeed later.
+var transientCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"ProvisionedThroughputExceeded":          true,
+	"RequestLimitExceeded":                   true,
+	"ThrottlingException":                    true,
+	"ThrottlingError":                        true,
+	"TransactionConflictException":           true,
+	"TransactionConflict":                    true,
+	"TransactionInProgressException":         true,
+	"ReplicatedWriteConflictException":       true,
+	"InternalServerError":                    true,
+	"ServiceUnavailable":                     true,
+}
+
+// txReasons returns the cancellation reason codes of a cancelled
+// transaction, one per transaction item in order, and whether err is one.
+func txReasons(err error) ([]string, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, false
+	}
+	codes := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		codes[i] = aws.ToString(r.Code)
+		if codes[i] == "" {
+			codes[i] = reasonNone
+		}
+	}
+	return codes, true
+}
+
+// txTransient reports whether any reason of a cancelled transaction is
+// transient: retrying may then succeed, whatever the other reasons say.
+func txTransient(reasons []string) bool {
+	for _, r := range reasons {
+		if transientCodes[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// txConditionFailed reports whether item i of a cancelled transaction failed
+// its condition, and no item was cancelled for a transient reason.
+func txConditionFailed(reasons []string, i int) bool {
+	return !txTransient(reasons) && i < len(reasons) && reasons[i] == reasonConditionalFailed
+}
+
+// isConditionFailed reports whether err is a ConditionalCheckFailedException
+// of a single-item write.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// mapErr turns an error of a DynamoDB call into a domain error; op says what
+// the store was doing. Errors that already carry a code, and context errors
+// (which sandbox.ErrorCode classifies), keep their classification. Nothing is
+// swallowed: the DynamoDB error stays in the chain as the cause.
+func mapErr(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	var se *sandbox.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if reasons, ok := txReasons(err); ok {
+		switch {
+		case txTransient(reasons):
+			return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is busy (%s); try again", op, strings.Join(reasons, ", "))
+		case slices.Contains(reasons, reasonConditionalFailed):
+			return sandbox.Wrap(err, sandbox.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
+		case slices.Contains(reasons, "ItemCollectionSizeLimitExceeded"):
+			return sandbox.Wrap(err, sandbox.ETOOLARGE, "store: %s: item collection size limit exceeded", op)
+		}
+		return sandbox.Wrap(err, sandbox.EINTERNAL, "store: %s: transaction cancelled (%s)", op, strings.Join(reasons, ", "))
+	}
+	if isConditionFailed(err) {
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		code := apiErr.ErrorCode()
+		switch {
+		case transientCodes[code]:
+			return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is busy; try again", op)
+		case code == "ValidationException" && strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "size"):
+			return sandbox.Wrap(err, sandbox.ETOOLARGE, "store: %s: item too large", op)
+		}
+	}
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500 {
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is unavailable; try again", op)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is unreachable; try again", op)
+	}
+	return sandbox.Wrap(err, sandbox.EINTERNAL, "store: %s failed", op)
+}

@@ -1,0 +1,193 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/truora/minidyn/server"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// faultServer is minidyn behind a handler that answers the next request for
+// one operation with a canned DynamoDB error, as DynamoDB would send it.
+type faultServer struct {
+	next   http.Handler
+	op     atomic.Value // string: operation to fail
+	status atomic.Int32
+	body   atomic.Value // string
+	hits   atomic.Int32
+}
+
+func (f *faultServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	if op, _ := f.op.Load().(string); op != "" && strings.HasSuffix(target, "."+op) {
+		f.hits.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(int(f.status.Load()))
+		fmt.Fprint(w, f.body.Load().(string))
+		return
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+func (f *faultServer) fail(op string, status int, body string) {
+	f.status.Store(int32(status))
+	f.body.Store(body)
+	f.op.Store(op)
+}
+
+func newFaultStore(t *testing.T) (*store.Store, *faultServer, *server.Server) {
+	t.Helper()
+	mini := server.NewServer()
+	fs := &faultServer{next: mini}
+	fs.op.Store("")
+	hs := httptest.NewServer(fs)
+	t.Cleanup(hs.Close)
+	client := storetest.Client(hs.URL, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err := store.CreateTable(ctx(t), client, storetest.Table); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(client, storetest.Table, store.Options{DefaultQuota: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, fs, mini
+}
+
+func TestDynamoErrorsMapped(t *testing.T) {
+	st, fs, _ := newFaultStore(t)
+	c := ctx(t)
+	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateReady}); err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "com.amazonaws.dynamodb.v20120810#"
+	txCanceled := func(codes ...string) string {
+		var rs []string
+		for _, c := range codes {
+			rs = append(rs, fmt.Sprintf(`{"Code":%q}`, c))
+		}
+		return `{"__type":"` + prefix + `TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[` + strings.Join(rs, ",") + `]}`
+	}
+	apiErr := func(typ string) string { return `{"__type":"` + prefix + typ + `","message":"x"}` }
+	reserve := func() error { return st.ReserveSlot(c, "u", "s9") }
+	get := func() error { _, err := st.GetSandbox(c, "s"); return err }
+	tests := []struct {
+		name   string
+		op     string
+		status int
+		body   string
+		call   func() error
+		code   sandbox.Code
+	}{
+		{"throughput exceeded", "GetItem", 400, apiErr("ProvisionedThroughputExceededException"), get, sandbox.ETRANSIENT},
+		{"request limit", "GetItem", 400, apiErr("RequestLimitExceeded"), get, sandbox.ETRANSIENT},
+		{"throttling", "PutItem", 400, apiErr("ThrottlingException"), func() error {
+			return st.PutSandbox(c, &sandbox.Sandbox{ID: "s2", Owner: "u", State: sandbox.StateReady})
+		}, sandbox.ETRANSIENT},
+		{"transaction conflict", "TransactWriteItems", 400, apiErr("TransactionConflictException"), reserve, sandbox.ETRANSIENT},
+		{"internal server error", "GetItem", 500, apiErr("InternalServerError"), get, sandbox.ETRANSIENT},
+		{"bare 503", "GetItem", 503, `{}`, get, sandbox.ETRANSIENT},
+		{"cancelled: throttled item", "TransactWriteItems", 400, txCanceled("None", "ThrottlingError"), reserve, sandbox.ETRANSIENT},
+		{"cancelled: conflict beats condition", "TransactWriteItems", 400, txCanceled("ConditionalCheckFailed", "TransactionConflict"), reserve, sandbox.ETRANSIENT},
+		{"cancelled: quota condition", "TransactWriteItems", 400, txCanceled("None", "ConditionalCheckFailed"), reserve, sandbox.EQUOTA},
+		{"cancelled: validation", "TransactWriteItems", 400, txCanceled("ValidationError", "None"), reserve, sandbox.EINTERNAL},
+		{"validation exception", "GetItem", 400, apiErr("ValidationException"), get, sandbox.EINTERNAL},
+		{"item too large", "PutItem", 400, `{"__type":"` + prefix + `ValidationException","message":"Item size has exceeded the maximum allowed size"}`, func() error {
+			return st.PutSandbox(c, &sandbox.Sandbox{ID: "s3", Owner: "u", State: sandbox.StateReady})
+		}, sandbox.ETOOLARGE},
+		{"missing table", "GetItem", 400, apiErr("ResourceNotFoundException"), get, sandbox.EINTERNAL},
+		{"conditional check on transition", "PutItem", 400, apiErr("ConditionalCheckFailedException"), func() error {
+			_, err := st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, sandbox.StateReady, nil)
+			return err
+		}, sandbox.ETRANSIENT}, // it keeps losing the optimistic race
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs.fail(tt.op, tt.status, tt.body)
+			defer fs.op.Store("")
+			before := fs.hits.Load()
+			err := tt.call()
+			if fs.hits.Load() == before {
+				t.Fatalf("the fault was not hit (err %v)", err)
+			}
+			wantCode(t, err, tt.code, "")
+			if tt.code == sandbox.EINTERNAL && sandbox.ErrorMessage(err) != "internal error" {
+				t.Errorf("internal error shown to the caller: %q", sandbox.ErrorMessage(err))
+			}
+			// Nothing swallowed: the SDK's error stays in the chain.
+			var api interface{ ErrorCode() string }
+			if tt.status < 500 && !errors.As(err, &api) {
+				var se *sandbox.Error
+				if !errors.As(err, &se) || se.Err == nil {
+					t.Errorf("cause lost: %v", err)
+				}
+			}
+		})
+	}
+	// The typed cancellation reasons survive for callers that want them.
+	fs.fail("TransactWriteItems", 400, txCanceled("None", "ThrottlingError"))
+	err := reserve()
+	fs.op.Store("")
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) || len(tce.CancellationReasons) != 2 {
+		t.Fatalf("TransactionCanceledException not in chain: %v", err)
+	}
+}
+
+func TestEmulatedServerFailureIsTransient(t *testing.T) {
+	st, _, mini := newFaultStore(t)
+	mini.EmulateFailure(server.FailureConditionInternalServerError)
+	_, err := st.GetSandbox(ctx(t), "s")
+	wantCode(t, err, sandbox.ETRANSIENT, "")
+	_, err = st.ReleaseSlot(ctx(t), "u", "s")
+	wantCode(t, err, sandbox.ETRANSIENT, "")
+	mini.EmulateFailure(server.FailureConditionNone)
+	_, err = st.GetSandbox(ctx(t), "s")
+	wantCode(t, err, sandbox.ENOTFOUND, "")
+}
+
+func TestUnreachableAndContextErrors(t *testing.T) {
+	hs := httptest.NewServer(http.NotFoundHandler())
+	url := hs.URL
+	hs.Close() // nothing listens there any more
+	client := storetest.Client(url, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	st, err := store.New(client, "t", store.Options{DefaultQuota: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.GetSandbox(ctx(t), "s")
+	wantCode(t, err, sandbox.ETRANSIENT, "")
+
+	live, _, _ := storetest.New(t, store.Options{})
+	cancelled, cancel := context.WithCancel(ctx(t))
+	cancel()
+	_, err = live.GetSandbox(cancelled, "s")
+	wantCode(t, err, sandbox.ETRANSIENT, "")
+	expired, cancel2 := context.WithDeadline(ctx(t), time.Now().Add(-time.Second))
+	defer cancel2()
+	err = live.ReserveSlot(expired, "u", "s")
+	wantCode(t, err, sandbox.ETIMEOUT, "")
+}
+
+func TestCreateTableIdempotent(t *testing.T) {
+	_, url := storetest.Server(t)
+	client := storetest.Client(url)
+	for range 2 {
+		if err := store.CreateTable(ctx(t), client, "tbl"); err != nil {
+			t.Fatalf("CreateTable: %v", err)
+		}
+	}
+	wantCode(t, store.CreateTable(ctx(t), client, ""), sandbox.EINVALID, "table")
+}

@@ -1,0 +1,54 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// clock is a settable time source for Options.Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// wantCode fails the test unless err carries code (and field, if not "").
+func wantCode(t *testing.T, err error, code sandbox.Code, field string) {
+	t.Helper()
+	if got := sandbox.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (err %v), want %q", got, err, code)
+	}
+	if field != "" {
+		if got := sandbox.ErrorField(err); got != field {
+			t.Fatalf("error field = %q (err %v), want %q", got, err, field)
+		}
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	t.Helper()
+	return t.Context()
+}
+
+type dynamodbAV = types.AttributeValue
+
+func strAV(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }

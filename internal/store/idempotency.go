@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Idempotency record statuses, as in Powertools for AWS Lambda.
+const (
+	IdempotencyInProgress = sandbox.IdempotencyInProgress
+	IdempotencyCompleted  = sandbox.IdempotencyCompleted
+)
+
+// Idempotency defaults and limits.
+const (
+	// DefaultIdempotencyTTL is how long a completed record is kept when
+	// CompleteIdempotent is given no TTL (Powertools' default: one hour).
+	// An in-progress record lives this long past its in-progress expiry.
+	DefaultIdempotencyTTL = time.Hour
+	// DefaultInProgressTimeout is the in-progress expiry used when neither
+	// the caller nor the context says when the attempt ends: the longest a
+	// Lambda function can run.
+	DefaultInProgressTimeout = 15 * time.Minute
+	// MaxIdempotencyResponseSize is the largest stored response, leaving room
+	// in the item for everything else.
+	MaxIdempotencyResponseSize = MaxItemSize - 8*1024
+	// maxRequestHashLength bounds the request hash (a hex SHA-256 is 64).
+	maxRequestHashLength = 256
+	// maxBeginAttempts bounds the retries when the record changes between
+	// the conditional write and the read that explains its failure.
+	maxBeginAttempts = 5
+)
+
+const (
+	attrIdemStatus = "status"
+	attrIdemHash   = "requestHash"
+	attrIdemResp   = "response"
+	attrIdemIPE    = "inProgressExpiry" // Unix milliseconds, as Powertools
+)
+
+// IdempotencyRecord is the stored state of one idempotency key: Status
+// (IdempotencyInProgress or IdempotencyCompleted), the RequestHash of the
+// body the key was first used with, the stored Response of a completed
+// request and ExpiresAt, when the record stops counting (its TTL).
+type IdempotencyRecord = sandbox.IdempotencyRecord
+
+// InProgressExpiry returns when an attempt started now must be considered
+// crashed: the context's deadline (in a Lambda function, the invocation's
+// deadline, i.e. now plus the remaining time) or, without one, now plus
+// DefaultInProgressTimeout.
+func InProgressExpiry(ctx context.Context, now time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return now.Add(DefaultInProgressTimeout)
+}
+
+func validateIdemKey(userID, key string) error {
+	if err := validateID("userId", userID); err != nil {
+		return err
+	}
+	// The key is the last part of "IDEM#<user>#<key>" and the user id holds
+	// no '#', so a '#' in the key is unambiguous.
+	return validateKeyPart("idempotencyKey", key, MaxIdempotencyKeyLength, true)
+}
+
+// BeginIdempotent starts a request under an idempotency key, with the
+// semantics of Powertools for AWS Lambda:
+//
+//   - no record, or an expired one: the record is now in progress until
+//     inProgressExpiry and BeginIdempotent returns nil, nil: proceed, then call
+//     CompleteIdempotent or AbortIdempotent;
+//   - a completed record for the same request hash: it is returned and the
+//     caller replays its Response;
+//   - the key was used with another request hash: ECONFLICT;
+//   - in progress and not past its in-progress expiry: ECONFLICT ("a request
+//     with this idempotency key is in progress");
+//   - in progress past its expiry (the attempt crashed): taken over, nil, nil.
+//
+// A zero inProgressExpiry means InProgressExpiry(ctx, now). Of many
+// concurrent first calls with one key, exactly one proceeds.
+func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash string, inProgressExpiry time.Time) (*IdempotencyRecord, error) {
+	if err := validateIdemKey(userID, key); err != nil {
+		return nil, err
+	}
+	if requestHash == "" || len(requestHash) > maxRequestHashLength {
+		return nil, sandbox.Invalid("requestHash", "must be 1 to %d bytes", maxRequestHashLength)
+	}
+	now := s.now()
+	if inProgressExpiry.IsZero() {
+		inProgressExpiry = InProgressExpiry(ctx, now)
+	}
+	if !inProgressExpiry.After(now) {
+		return nil, sandbox.Invalid("inProgressExpiry", "must be in the future")
+	}
+	item := map[string]types.AttributeValue{
+		attrPK:         str(idemPK(userID, key)),
+		attrSK:         str(skIdem),
+		attrType:       str(typeIdem),
+		attrIdemStatus: str(IdempotencyInProgress),
+		attrIdemHash:   str(requestHash),
+		attrIdemIPE:    num(inProgressExpiry.UnixMilli()),
+		TTLAttribute:   num(inProgressExpiry.Add(DefaultIdempotencyTTL).Unix()),
+	}
+	status, hash, ipe, exp := expression.Name(attrIdemStatus), expression.Name(attrIdemHash),
+		expression.Name(attrIdemIPE), expression.Name(TTLAttribute)
+	cond := expression.Or(
+		expression.AttributeNotExists(expression.Name(attrPK)),
+		// Expired, though TTL has not deleted it yet: as good as absent.
+		exp.LessThan(expression.Value(now.Unix())),
+		// The same request's attempt crashed: take it over.
+		expression.And(status.Equal(expression.Value(IdempotencyInProgress)),
+			ipe.LessThan(expression.Value(now.UnixMilli())),
+			hash.Equal(expression.Value(requestHash))),
+	)
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return nil, mapErr(err, "build idempotency condition")
+	}
+	var lastErr error
+	for range maxBeginAttempts {
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                 aws.String(s.table),
+			Item:                      item,
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		})
+		if err == nil {
+			return nil, nil
+		}
+		if !isConditionFailed(err) {
+			return nil, mapErr(err, "begin idempotent request")
+		}
+		lastErr = err
+		rec, err := s.getIdempotent(ctx, userID, key)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case rec == nil || rec.ExpiresAt.Unix() < now.Unix():
+			continue // gone or expired since: try again
+		case rec.RequestHash != requestHash:
+			return nil, sandbox.Errorf(sandbox.ECONFLICT, "this idempotency key was already used with a different request")
+		case rec.Status == IdempotencyCompleted:
+			return &rec.IdempotencyRecord, nil
+		case rec.inProgressExpiry.UnixMilli() >= now.UnixMilli():
+			return nil, sandbox.Errorf(sandbox.ECONFLICT, "a request with this idempotency key is in progress")
+		}
+		// In progress but past its expiry since: try again.
+	}
+	return nil, sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "the idempotency record keeps changing; try again")
+}
+
+type idemRecord struct {
+	IdempotencyRecord
+	inProgressExpiry time.Time
+}
+
+func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRecord, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{attrPK: str(idemPK(userID, key)), attrSK: str(skIdem)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, mapErr(err, "read idempotency record")
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	rec := &idemRecord{}
+	if v, ok := out.Item[attrIdemStatus].(*types.AttributeValueMemberS); ok {
+		rec.Status = v.Value
+	}
+	if v, ok := out.Item[attrIdemHash].(*types.AttributeValueMemberS); ok {
+		rec.RequestHash = v.Value
+	}
+	if v, ok := out.Item[attrIdemResp].(*types.AttributeValueMemberB); ok {
+		rec.Response = v.Value
+	}
+	if n, ok, err := numberAttr(out.Item, TTLAttribute); err != nil {
+		return nil, err
+	} else if ok {
+		rec.ExpiresAt = time.Unix(n, 0).UTC()
+	}
+	if n, ok, err := numberAttr(out.Item, attrIdemIPE); err != nil {
+		return nil, err
+	} else if ok {
+		rec.inProgressExpiry = time.UnixMilli(n).UTC()
+	}
+	return rec, nil
+}
+
+// CompleteIdempotent stores the response of the request in progress under
+// the key and keeps it for ttl (0 means DefaultIdempotencyTTL); retries then
+// get it from BeginIdempotent. ECONFLICT if no request with this key is in
+// progress; ETOOLARGE (field "response") over MaxIdempotencyResponseSize.
+func (s *Store) CompleteIdempotent(ctx context.Context, userID, key string, response []byte, ttl time.Duration) error {
+	if err := validateIdemKey(userID, key); err != nil {
+		return err
+	}
+	if len(response) > MaxIdempotencyResponseSize {
+		return &sandbox.Error{Code: sandbox.ETOOLARGE, Field: "response",
+			Message: "a stored response may be at most " + strconv.Itoa(MaxIdempotencyResponseSize) + " bytes"}
+	}
+	if ttl < 0 {
+		return sandbox.Invalid("ttl", "must not be negative")
+	}
+	if ttl == 0 {
+		ttl = DefaultIdempotencyTTL
+	}
+	update := expression.Set(expression.Name(attrIdemStatus), expression.Value(IdempotencyCompleted)).
+		Set(expression.Name(TTLAttribute), expression.Value(s.now().Add(ttl).Unix()))
+	// An in-progress record has no response (BeginIdempotent writes the
+	// whole item), so an empty response needs no REMOVE; the in-progress
+	// expiry stays, unused once completed.
+	if len(response) > 0 {
+		update = update.Set(expression.Name(attrIdemResp), expression.Value(response))
+	}
+	expr, err := expression.NewBuilder().
+		WithCondition(expression.Name(attrIdemStatus).Equal(expression.Value(IdempotencyInProgress))).
+		WithUpdate(update).Build()
+	if err != nil {
+		return mapErr(err, "build idempotency update")
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{attrPK: str(idemPK(userID, key)), attrSK: str(skIdem)},
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "no request with this idempotency key is in progress")
+	}
+	return mapErr(err, "complete idempotent request")
+}
+
+// AbortIdempotent deletes the in-progress record under the key so that a
+// retry can proceed at once (use it when the request failed). Aborting a key
+// with no record is a no-op; aborting a completed one is ECONFLICT.
+func (s *Store) AbortIdempotent(ctx context.Context, userID, key string) error {
+	if err := validateIdemKey(userID, key); err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().WithCondition(expression.Or(
+		expression.AttributeNotExists(expression.Name(attrPK)),
+		expression.Name(attrIdemStatus).Equal(expression.Value(IdempotencyInProgress)),
+	)).Build()
+	if err != nil {
+		return mapErr(err, "build idempotency condition")
+	}
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{attrPK: str(idemPK(userID, key)), attrSK: str(skIdem)},
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if isConditionFailed(err) {
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "the request with this idempotency key has completed")
+	}
+	return mapErr(err, "abort idempotent request")
+}

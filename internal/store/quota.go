@@ -1,0 +1,387 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Quota items: the counter USER#<u>/QUOTA holds "active" (slots held) and,
+// optionally, "limit" (the per-user override); a slot USER#<u>/SLOT#<sandbox>
+// holds "state": reserved, then committed, then released. A released slot is
+// kept as a tombstone for ReleasedSlotRetention so that a late retry cannot
+// reserve the same sandbox id again after its slot was freed (which would
+// leak a slot nobody releases).
+const (
+	attrActive      = "active"
+	attrLimit       = "limit"
+	attrSlotState   = "state"
+	attrUpdatedAt   = "updatedAt"
+	attrReservedAt  = "reservedAt"
+	attrCommittedAt = "committedAt"
+	attrReleasedAt  = "releasedAt"
+
+	slotReserved  = "reserved"
+	slotCommitted = "committed"
+	slotReleased  = "released"
+
+	// ReleasedSlotRetention is how long a released slot's tombstone stays
+	// (then DynamoDB's TTL deletes it).
+	ReleasedSlotRetention = 7 * 24 * time.Hour
+
+	// MaxUserLimit is the largest per-user override SetUserLimit accepts.
+	MaxUserLimit = 10000
+)
+
+func (s *Store) quotaKey(userID string) map[string]types.AttributeValue {
+	return key(userPK(userID), skQuota)
+}
+
+func (s *Store) slotKey(userID, sandboxID string) map[string]types.AttributeValue {
+	return key(userPK(userID), slotSK(sandboxID))
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+// ReserveSlot takes one of the user's quota slots for sandboxID, before the
+// sandbox is created. It fails with EQUOTA when the user already holds as
+// many slots as their limit (the per-user override, else Options.DefaultQuota).
+// Reserving a slot the user already holds for sandboxID is a successful no-op;
+// reserving one that was already released is ECONFLICT.
+//
+// The slot item and the counter change in one transaction conditioned on the
+// counter being below the limit, so concurrent reservations never exceed it.
+func (s *Store) ReserveSlot(ctx context.Context, userID, sandboxID string) error {
+	if err := validateID("userId", userID); err != nil {
+		return err
+	}
+	if err := validateID("sandboxId", sandboxID); err != nil {
+		return err
+	}
+	now := s.nowUTC()
+	slot := s.slotKey(userID, sandboxID)
+	slot[attrType] = str(typeSlot)
+	slot["userId"] = str(userID)
+	slot["sandboxId"] = str(sandboxID)
+	slot[attrSlotState] = str(slotReserved)
+	slot[attrReservedAt] = str(now.Format(time.RFC3339Nano))
+	slotCond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return mapErr(err, "build reserve condition")
+	}
+
+	active, limit := expression.Name(attrActive), expression.Name(attrLimit)
+	underLimit := expression.Or(
+		// A new counter (or one created by SetUserLimit): nothing held yet.
+		expression.And(active.AttributeNotExists(),
+			expression.Or(limit.AttributeNotExists(), limit.GreaterThan(expression.Value(0)))),
+		expression.And(limit.AttributeNotExists(), active.AttributeExists(),
+			active.LessThan(expression.Value(s.defaultQuota))),
+		expression.And(limit.AttributeExists(), active.AttributeExists(), active.LessThan(limit)),
+	)
+	quotaExpr, err := expression.NewBuilder().
+		WithCondition(underLimit).
+		WithUpdate(expression.Add(active, expression.Value(1)).
+			Set(expression.Name(attrType), expression.Value(typeQuota)).
+			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))).
+		Build()
+	if err != nil {
+		return mapErr(err, "build reserve update")
+	}
+
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName:                 aws.String(s.table),
+				Item:                      slot,
+				ConditionExpression:       slotCond.Condition(),
+				ExpressionAttributeNames:  slotCond.Names(),
+				ExpressionAttributeValues: slotCond.Values(),
+			}},
+			{Update: &types.Update{
+				TableName:                 aws.String(s.table),
+				Key:                       s.quotaKey(userID),
+				ConditionExpression:       quotaExpr.Condition(),
+				UpdateExpression:          quotaExpr.Update(),
+				ExpressionAttributeNames:  quotaExpr.Names(),
+				ExpressionAttributeValues: quotaExpr.Values(),
+			}},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	reasons, _ := txReasons(err)
+	switch {
+	case txConditionFailed(reasons, 0):
+		// The slot exists: held (a repeated reservation) or released.
+		state, found, gerr := s.slotState(ctx, userID, sandboxID)
+		switch {
+		case gerr != nil:
+			return gerr
+		case found && (state == slotReserved || state == slotCommitted):
+			return nil
+		case found && state == slotReleased:
+			return sandbox.Errorf(sandbox.ECONFLICT, "the quota slot for sandbox %q was already released", sandboxID)
+		}
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "the quota slot for sandbox %q changed during the reservation; try again", sandboxID)
+	case txConditionFailed(reasons, 1):
+		q, qerr := s.GetQuota(ctx, userID)
+		if qerr != nil {
+			return sandbox.Wrap(err, sandbox.EQUOTA, "sandbox limit reached")
+		}
+		return sandbox.Wrap(err, sandbox.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
+	}
+	return mapErr(err, "reserve quota slot")
+}
+
+// slotState reads a slot with a strongly consistent read.
+func (s *Store) slotState(ctx context.Context, userID, sandboxID string) (state string, found bool, err error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            s.slotKey(userID, sandboxID),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", false, mapErr(err, "read quota slot")
+	}
+	if out.Item == nil {
+		return "", false, nil
+	}
+	v, _ := out.Item[attrSlotState].(*types.AttributeValueMemberS)
+	if v == nil {
+		return "", true, nil
+	}
+	return v.Value, true, nil
+}
+
+// ReleaseSlot frees the user's slot for sandboxID, exactly once: it reports
+// released == true to the one call that freed it and false (with a nil
+// error) to every other call, including calls for a slot never reserved. The
+// counter never goes below zero: if it is already zero or missing (drift that
+// the reaper repairs), the slot is still marked released and the counter is
+// left alone.
+func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (released bool, err error) {
+	if err := validateID("userId", userID); err != nil {
+		return false, err
+	}
+	if err := validateID("sandboxId", sandboxID); err != nil {
+		return false, err
+	}
+	now := s.nowUTC()
+	slotExpr, err := expression.NewBuilder().
+		WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
+		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotReleased)).
+			Set(expression.Name(attrReleasedAt), expression.Value(now.Format(time.RFC3339Nano))).
+			Set(expression.Name(TTLAttribute), expression.Value(now.Add(ReleasedSlotRetention).Unix()))).
+		Build()
+	if err != nil {
+		return false, mapErr(err, "build release update")
+	}
+	quotaExpr, err := expression.NewBuilder().
+		WithCondition(expression.Name(attrActive).GreaterThan(expression.Value(0))).
+		WithUpdate(expression.Add(expression.Name(attrActive), expression.Value(-1)).
+			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))).
+		Build()
+	if err != nil {
+		return false, mapErr(err, "build release update")
+	}
+	slotUpdate := &types.Update{
+		TableName:                 aws.String(s.table),
+		Key:                       s.slotKey(userID, sandboxID),
+		ConditionExpression:       slotExpr.Condition(),
+		UpdateExpression:          slotExpr.Update(),
+		ExpressionAttributeNames:  slotExpr.Names(),
+		ExpressionAttributeValues: slotExpr.Values(),
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Update: slotUpdate},
+			{Update: &types.Update{
+				TableName:                 aws.String(s.table),
+				Key:                       s.quotaKey(userID),
+				ConditionExpression:       quotaExpr.Condition(),
+				UpdateExpression:          quotaExpr.Update(),
+				ExpressionAttributeNames:  quotaExpr.Names(),
+				ExpressionAttributeValues: quotaExpr.Values(),
+			}},
+		},
+	})
+	if err == nil {
+		return true, nil
+	}
+	reasons, _ := txReasons(err)
+	switch {
+	case txConditionFailed(reasons, 0):
+		return false, nil // not held: never reserved, or released already
+	case txConditionFailed(reasons, 1):
+		// The counter is zero or missing while the slot is held: free the
+		// slot alone, still conditionally, so only one caller frees it.
+		_, uerr := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       slotUpdate.Key,
+			ConditionExpression:       slotUpdate.ConditionExpression,
+			UpdateExpression:          slotUpdate.UpdateExpression,
+			ExpressionAttributeNames:  slotUpdate.ExpressionAttributeNames,
+			ExpressionAttributeValues: slotUpdate.ExpressionAttributeValues,
+		})
+		if isConditionFailed(uerr) {
+			return false, nil
+		}
+		if uerr != nil {
+			return false, mapErr(uerr, "release quota slot")
+		}
+		return true, nil
+	}
+	return false, mapErr(err, "release quota slot")
+}
+
+// GetQuota returns the user's effective limit and the number of slots held.
+func (s *Store) GetQuota(ctx context.Context, userID string) (sandbox.Quota, error) {
+	if err := validateID("userId", userID); err != nil {
+		return sandbox.Quota{}, err
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            s.quotaKey(userID),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return sandbox.Quota{}, mapErr(err, "read quota")
+	}
+	q := sandbox.Quota{UserID: userID, Limit: s.defaultQuota}
+	if n, ok, err := numberAttr(out.Item, attrActive); err != nil {
+		return sandbox.Quota{}, err
+	} else if ok {
+		q.Active = int(n)
+	}
+	if n, ok, err := numberAttr(out.Item, attrLimit); err != nil {
+		return sandbox.Quota{}, err
+	} else if ok {
+		q.Limit = int(n)
+	}
+	return q, nil
+}
+
+// SetUserLimit sets the user's own limit, overriding Options.DefaultQuota. A
+// limit of 0 lets the user hold no sandbox. Lowering a limit below the slots
+// held frees none: new reservations fail until enough are released.
+func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int) error {
+	if err := validateID("userId", userID); err != nil {
+		return err
+	}
+	if limit < 0 || limit > MaxUserLimit {
+		return sandbox.Invalid("limit", "must be between 0 and %d, got %d", MaxUserLimit, limit)
+	}
+	expr, err := expression.NewBuilder().WithUpdate(
+		expression.Set(expression.Name(attrLimit), expression.Value(limit)).
+			Set(expression.Name(attrType), expression.Value(typeQuota)).
+			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))).Build()
+	if err != nil {
+		return mapErr(err, "build limit update")
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       s.quotaKey(userID),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	return mapErr(err, "set user limit")
+}
+
+// ClearUserLimit removes the user's override; Options.DefaultQuota applies
+// again. Clearing a limit that is not set is a no-op.
+//
+// It rewrites the counter item without the override, on condition that the
+// counter and limit are still the ones read (an UpdateItem REMOVE would do,
+// but minidyn ignores REMOVE, and the local stack runs on minidyn).
+func (s *Store) ClearUserLimit(ctx context.Context, userID string) error {
+	if err := validateID("userId", userID); err != nil {
+		return err
+	}
+	var lastErr error
+	for range maxTransitionAttempts {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      aws.String(s.table),
+			Key:            s.quotaKey(userID),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return mapErr(err, "read quota")
+		}
+		lim, hasLimit, err := numberAttr(out.Item, attrLimit)
+		if err != nil {
+			return err
+		}
+		if !hasLimit {
+			return nil
+		}
+		active, hasActive, err := numberAttr(out.Item, attrActive)
+		if err != nil {
+			return err
+		}
+		cond := expression.Name(attrLimit).Equal(expression.Value(lim))
+		if hasActive {
+			cond = cond.And(expression.Name(attrActive).Equal(expression.Value(active)))
+		} else {
+			cond = cond.And(expression.Name(attrActive).AttributeNotExists())
+		}
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return mapErr(err, "build limit condition")
+		}
+		item := out.Item
+		delete(item, attrLimit)
+		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                 aws.String(s.table),
+			Item:                      item,
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		})
+		if err == nil {
+			return nil
+		}
+		if !isConditionFailed(err) {
+			return mapErr(err, "clear user limit")
+		}
+		lastErr = err
+	}
+	return sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "the quota of user %q is being changed concurrently; try again", userID)
+}
+
+// numberAttr reads a Number attribute; ok is false if it is absent.
+func numberAttr(item map[string]types.AttributeValue, name string) (n int64, ok bool, err error) {
+	av, present := item[name]
+	if !present {
+		return 0, false, nil
+	}
+	v, isNum := av.(*types.AttributeValueMemberN)
+	if !isNum {
+		return 0, false, sandbox.Errorf(sandbox.EINTERNAL, "store: attribute %q is not a number", name)
+	}
+	n, err = strconv.ParseInt(v.Value, 10, 64)
+	if err != nil {
+		return 0, false, sandbox.Wrap(err, sandbox.EINTERNAL, "store: attribute %q is not an integer", name)
+	}
+	return n, true, nil
+}

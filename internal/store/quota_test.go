@@ -1,0 +1,315 @@
+package store_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+func quota(t *testing.T, st *store.Store, user string) sandbox.Quota {
+	t.Helper()
+	q, err := st.GetQuota(ctx(t), user)
+	if err != nil {
+		t.Fatalf("GetQuota: %v", err)
+	}
+	return q
+}
+
+func TestReserveAndReleaseSlot(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
+	c := ctx(t)
+
+	if q := quota(t, st, "u1"); q != (sandbox.Quota{UserID: "u1", Active: 0, Limit: 2}) {
+		t.Fatalf("fresh quota = %+v", q)
+	}
+	for _, id := range []string{"s1", "s2"} {
+		if err := st.ReserveSlot(c, "u1", id); err != nil {
+			t.Fatalf("ReserveSlot(%s): %v", id, err)
+		}
+	}
+	// Reserving a slot already held is a no-op, even at the limit.
+	if err := st.ReserveSlot(c, "u1", "s1"); err != nil {
+		t.Fatalf("repeated ReserveSlot: %v", err)
+	}
+	err := st.ReserveSlot(c, "u1", "s3")
+	wantCode(t, err, sandbox.EQUOTA, "")
+	if msg := sandbox.ErrorMessage(err); msg != "sandbox limit reached: 2 of 2 in use" {
+		t.Errorf("quota message = %q", msg)
+	}
+	// Another user is not affected.
+	if err := st.ReserveSlot(c, "u2", "s3"); err != nil {
+		t.Fatalf("ReserveSlot other user: %v", err)
+	}
+	if q := quota(t, st, "u1"); q.Active != 2 || q.Limit != 2 {
+		t.Fatalf("quota = %+v, want 2 of 2", q)
+	}
+
+	released, err := st.ReleaseSlot(c, "u1", "s1")
+	if err != nil || !released {
+		t.Fatalf("ReleaseSlot = %v, %v; want true, nil", released, err)
+	}
+	released, err = st.ReleaseSlot(c, "u1", "s1")
+	if err != nil || released {
+		t.Fatalf("second ReleaseSlot = %v, %v; want false, nil", released, err)
+	}
+	// A released slot cannot be reserved again (a late retry would leak it).
+	wantCode(t, st.ReserveSlot(c, "u1", "s1"), sandbox.ECONFLICT, "")
+	// Releasing a slot never reserved frees nothing.
+	released, err = st.ReleaseSlot(c, "u1", "never")
+	if err != nil || released {
+		t.Fatalf("ReleaseSlot(never reserved) = %v, %v; want false, nil", released, err)
+	}
+	if q := quota(t, st, "u1"); q.Active != 1 {
+		t.Fatalf("active = %d, want 1", q.Active)
+	}
+	if err := st.ReserveSlot(c, "u1", "s3"); err != nil {
+		t.Fatalf("ReserveSlot after release: %v", err)
+	}
+}
+
+func TestUserLimitOverride(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
+	c := ctx(t)
+
+	// An override set before any reservation (counter without "active").
+	if err := st.SetUserLimit(c, "u", 3); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := st.ReserveSlot(c, "u", fmt.Sprint("s", i)); err != nil {
+			t.Fatalf("ReserveSlot %d under override 3: %v", i, err)
+		}
+	}
+	wantCode(t, st.ReserveSlot(c, "u", "s3"), sandbox.EQUOTA, "")
+	if q := quota(t, st, "u"); q.Limit != 3 || q.Active != 3 {
+		t.Fatalf("quota = %+v", q)
+	}
+	// Lowering the limit below the count frees nothing and blocks new slots.
+	if err := st.SetUserLimit(c, "u", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSlot(c, "u", "s0"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandbox.EQUOTA, "")
+	// Back to the default (1) with 2 held.
+	if err := st.ClearUserLimit(c, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if q := quota(t, st, "u"); q.Limit != 1 || q.Active != 2 {
+		t.Fatalf("quota after clear = %+v", q)
+	}
+	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandbox.EQUOTA, "")
+	if err := st.ClearUserLimit(c, "nobody"); err != nil {
+		t.Fatalf("ClearUserLimit without a record: %v", err)
+	}
+
+	// Limit 0 blocks a user who never reserved.
+	if err := st.SetUserLimit(c, "blocked", 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, st.ReserveSlot(c, "blocked", "x"), sandbox.EQUOTA, "")
+	if q := quota(t, st, "blocked"); q.Active != 0 || q.Limit != 0 {
+		t.Fatalf("blocked quota = %+v", q)
+	}
+}
+
+func TestReleaseToleratesMissingOrZeroCounter(t *testing.T) {
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 2})
+	c := ctx(t)
+	for _, id := range []string{"a", "b"} {
+		if err := st.ReserveSlot(c, "u", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Drift: the counter says 0 while two slots are held.
+	if _, err := client.UpdateItem(c, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#u"}, "SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
+		UpdateExpression:          aws.String("SET active = :z"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":z": &types.AttributeValueMemberN{Value: "0"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	released, err := st.ReleaseSlot(c, "u", "a")
+	if err != nil || !released {
+		t.Fatalf("ReleaseSlot with zero counter = %v, %v; want true, nil", released, err)
+	}
+	if q := quota(t, st, "u"); q.Active != 0 {
+		t.Fatalf("active = %d, want 0 (never negative)", q.Active)
+	}
+	released, err = st.ReleaseSlot(c, "u", "a")
+	if err != nil || released {
+		t.Fatalf("second release = %v, %v; want false, nil", released, err)
+	}
+
+	// The counter item is gone altogether.
+	if _, err := client.DeleteItem(c, &dynamodb.DeleteItemInput{
+		TableName: aws.String(table),
+		Key:       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#u"}, "SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	released, err = st.ReleaseSlot(c, "u", "b")
+	if err != nil || !released {
+		t.Fatalf("ReleaseSlot without counter = %v, %v; want true, nil", released, err)
+	}
+	if q := quota(t, st, "u"); q.Active != 0 {
+		t.Fatalf("active = %d, want 0", q.Active)
+	}
+}
+
+// TestConcurrentReserveExactlyLimit: 200 goroutines reserving for one user
+// with limit 5 get exactly 5 slots, in every round.
+func TestConcurrentReserveExactlyLimit(t *testing.T) {
+	const (
+		workers = 200
+		limit   = 5
+		rounds  = 3
+	)
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: limit})
+	c := ctx(t)
+	for round := range rounds {
+		user := fmt.Sprint("user", round)
+		var ok, quotaErr atomic.Int32
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		start := make(chan struct{})
+		for i := range workers {
+			wg.Go(func() {
+				<-start
+				err := st.ReserveSlot(c, user, fmt.Sprintf("sbx-%d", i))
+				switch sandbox.ErrorCode(err) {
+				case "":
+					ok.Add(1)
+				case sandbox.EQUOTA:
+					quotaErr.Add(1)
+				default:
+					errs <- err
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("round %d: unexpected error: %v", round, err)
+		}
+		if ok.Load() != limit || quotaErr.Load() != workers-limit {
+			t.Fatalf("round %d: %d reserved, %d over quota; want %d and %d", round, ok.Load(), quotaErr.Load(), limit, workers-limit)
+		}
+		if q := quota(t, st, user); q.Active != limit {
+			t.Fatalf("round %d: active = %d, want %d", round, q.Active, limit)
+		}
+	}
+}
+
+// TestConcurrentReleaseExactlyOnce: 200 concurrent releases of 5
+// reservations free each exactly once and bring the count to exactly 0.
+func TestConcurrentReleaseExactlyOnce(t *testing.T) {
+	const (
+		workers = 200
+		slots   = 5
+	)
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: slots})
+	c := ctx(t)
+	for i := range slots {
+		if err := st.ReserveSlot(c, "u", fmt.Sprint("s", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Commit some, so releases of committed and reserved slots race alike.
+	for i := range 2 {
+		if err := st.CommitSandbox(c, &sandbox.Sandbox{ID: fmt.Sprint("s", i), Owner: "u", State: sandbox.StateCreating}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var freed [slots]atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, workers)
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			released, err := st.ReleaseSlot(c, "u", fmt.Sprint("s", i%slots))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if released {
+				freed[i%slots].Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	for i := range freed {
+		if n := freed[i].Load(); n != 1 {
+			t.Errorf("slot s%d freed %d times, want exactly 1", i, n)
+		}
+	}
+	if q := quota(t, st, "u"); q.Active != 0 {
+		t.Fatalf("active = %d, want 0", q.Active)
+	}
+}
+
+func TestQuotaBadInput(t *testing.T) {
+	st, client, table := storetest.New(t, store.Options{})
+	c := ctx(t)
+	long := string(make([]byte, store.MaxIDLength+1))
+	tests := []struct {
+		name  string
+		call  func() error
+		field string
+	}{
+		{"reserve empty user", func() error { return st.ReserveSlot(c, "", "s") }, "userId"},
+		{"reserve user with #", func() error { return st.ReserveSlot(c, "a#b", "s") }, "userId"},
+		{"reserve empty sandbox", func() error { return st.ReserveSlot(c, "u", "") }, "sandboxId"},
+		{"reserve sandbox too long", func() error { return st.ReserveSlot(c, "u", long) }, "sandboxId"},
+		{"reserve sandbox with space", func() error { return st.ReserveSlot(c, "u", "a b") }, "sandboxId"},
+		{"release empty user", func() error { _, err := st.ReleaseSlot(c, "", "s"); return err }, "userId"},
+		{"quota empty user", func() error { _, err := st.GetQuota(c, ""); return err }, "userId"},
+		{"negative limit", func() error { return st.SetUserLimit(c, "u", -1) }, "limit"},
+		{"huge limit", func() error { return st.SetUserLimit(c, "u", store.MaxUserLimit+1) }, "limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.call(), sandbox.EINVALID, tt.field)
+		})
+	}
+	// Nothing was written.
+	out, err := client.Scan(c, &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Items) != 0 {
+		t.Fatalf("bad input wrote %d items", len(out.Items))
+	}
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	_, url := storetest.Server(t)
+	client := storetest.Client(url)
+	if _, err := store.New(client, "t", store.Options{DefaultQuota: 0}); sandbox.ErrorField(err) != "DefaultQuota" {
+		t.Fatalf("DefaultQuota 0: err = %v", err)
+	}
+	if _, err := store.New(client, "", store.Options{DefaultQuota: 1}); sandbox.ErrorField(err) != "table" {
+		t.Fatalf("empty table: err = %v", err)
+	}
+	if _, err := store.New(nil, "t", store.Options{DefaultQuota: 1}); err == nil {
+		t.Fatal("nil client accepted")
+	}
+}

@@ -1,0 +1,544 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Listing limits.
+const (
+	// DefaultListLimit is the page size when a caller asks for 0.
+	DefaultListLimit = 20
+	// MaxListLimit is the largest page ListSandboxes, ListTasks and ListAudit
+	// accept.
+	MaxListLimit = 100
+
+	// maxTransitionAttempts bounds the optimistic-concurrency retries of a
+	// transition that keeps losing to concurrent writers.
+	maxTransitionAttempts = 5
+)
+
+var validStates = []sandbox.State{
+	sandbox.StateCreating, sandbox.StateReady, sandbox.StateStopped, sandbox.StateDeleting,
+	sandbox.StateDeleted, sandbox.StateFailed, sandbox.StateGone,
+}
+
+var validTaskStatuses = []sandbox.TaskStatus{
+	sandbox.TaskQueued, sandbox.TaskRunning, sandbox.TaskSucceeded, sandbox.TaskFailed,
+	sandbox.TaskTimedOut, sandbox.TaskCancelled,
+}
+
+// ---- sandboxes ----
+
+// normalizeSandbox validates sb and fills its timestamps: CreatedAt defaults
+// to now, UpdatedAt to CreatedAt; both are stored in UTC.
+func (s *Store) normalizeSandbox(sb *sandbox.Sandbox) error {
+	if sb == nil {
+		return sandbox.Invalid("sandbox", "must not be nil")
+	}
+	if err := validateID("id", sb.ID); err != nil {
+		return err
+	}
+	if err := validateID("owner", sb.Owner); err != nil {
+		return err
+	}
+	if !slices.Contains(validStates, sb.State) {
+		return sandbox.Invalid("state", "unknown sandbox state %q", sb.State)
+	}
+	if sb.CreatedAt.IsZero() {
+		sb.CreatedAt = s.nowUTC()
+	}
+	sb.CreatedAt = sb.CreatedAt.UTC()
+	if sb.UpdatedAt.IsZero() {
+		sb.UpdatedAt = sb.CreatedAt
+	}
+	sb.UpdatedAt = sb.UpdatedAt.UTC()
+	if sb.DeletedAt != nil {
+		t := sb.DeletedAt.UTC()
+		sb.DeletedAt = &t
+	}
+	return nil
+}
+
+// marshalRecord marshals a domain value to an item, leaving out empty maps
+// (an empty Metadata): minidyn returns an empty map as a string, which then
+// fails to unmarshal, and an absent attribute unmarshals to the same zero
+// value.
+func marshalRecord(v any, what string) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "store: marshal %s", what)
+	}
+	for k, av := range item {
+		if m, ok := av.(*types.AttributeValueMemberM); ok && len(m.Value) == 0 {
+			delete(item, k)
+		}
+	}
+	return item, nil
+}
+
+func sandboxItem(sb *sandbox.Sandbox, version int64) (map[string]types.AttributeValue, error) {
+	item, err := marshalRecord(sb, "sandbox")
+	if err != nil {
+		return nil, err
+	}
+	item[attrPK] = str(sandboxPK(sb.ID))
+	item[attrSK] = str(skMeta)
+	item[attrGSI1PK] = str(ownerGSI1PK(sb.Owner, gsiKindSandbox))
+	item[attrGSI1SK] = str(createdGSI1SK(sb.CreatedAt, sb.ID))
+	item[attrType] = str(typeSandbox)
+	item[attrVersion] = num(version)
+	if err := checkItemSize(item); err != nil {
+		return nil, err
+	}
+	return item, nil
+}
+
+func createOnly() (expression.Expression, error) {
+	return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+}
+
+// CommitSandbox writes the record of a new sandbox and marks the owner's
+// quota slot for it committed, in one transaction. It fails with ECONFLICT if
+// a sandbox with sb.ID exists already or if the owner holds no reserved slot
+// for it (see ReserveSlot). CreatedAt and UpdatedAt are filled in if zero.
+func (s *Store) CommitSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
+	if err := s.normalizeSandbox(sb); err != nil {
+		return err
+	}
+	item, err := sandboxItem(sb, 1)
+	if err != nil {
+		return err
+	}
+	create, err := createOnly()
+	if err != nil {
+		return mapErr(err, "build commit condition")
+	}
+	slotExpr, err := expression.NewBuilder().
+		WithCondition(expression.Name(attrSlotState).Equal(expression.Value(slotReserved))).
+		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotCommitted)).
+			Set(expression.Name(attrCommittedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))).
+		Build()
+	if err != nil {
+		return mapErr(err, "build commit update")
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName:                 aws.String(s.table),
+				Item:                      item,
+				ConditionExpression:       create.Condition(),
+				ExpressionAttributeNames:  create.Names(),
+				ExpressionAttributeValues: create.Values(),
+			}},
+			{Update: &types.Update{
+				TableName:                 aws.String(s.table),
+				Key:                       s.slotKey(sb.Owner, sb.ID),
+				ConditionExpression:       slotExpr.Condition(),
+				UpdateExpression:          slotExpr.Update(),
+				ExpressionAttributeNames:  slotExpr.Names(),
+				ExpressionAttributeValues: slotExpr.Values(),
+			}},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	reasons, _ := txReasons(err)
+	switch {
+	case txConditionFailed(reasons, 0):
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "sandbox %q already exists", sb.ID)
+	case txConditionFailed(reasons, 1):
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "no reserved quota slot for sandbox %q", sb.ID)
+	}
+	return mapErr(err, "commit sandbox")
+}
+
+// PutSandbox writes the record of a new sandbox without touching quota. It
+// fails with ECONFLICT if a sandbox with sb.ID exists. CreatedAt and
+// UpdatedAt are filled in if zero.
+func (s *Store) PutSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
+	if err := s.normalizeSandbox(sb); err != nil {
+		return err
+	}
+	item, err := sandboxItem(sb, 1)
+	if err != nil {
+		return err
+	}
+	return s.putNew(ctx, item, "sandbox", sb.ID)
+}
+
+// putNew writes a record that must not exist yet.
+func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue, what, id string) error {
+	create, err := createOnly()
+	if err != nil {
+		return mapErr(err, "build create condition")
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       create.Condition(),
+		ExpressionAttributeNames:  create.Names(),
+		ExpressionAttributeValues: create.Values(),
+	})
+	if isConditionFailed(err) {
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "%s %q already exists", what, id)
+	}
+	return mapErr(err, "put "+what)
+}
+
+// GetSandbox returns the sandbox record with id (strongly consistent), or
+// ENOTFOUND. It does not check ownership: callers compare Owner.
+func (s *Store) GetSandbox(ctx context.Context, id string) (*sandbox.Sandbox, error) {
+	sb, _, err := getRecord[sandbox.Sandbox](ctx, s, "id", id, sandboxPK, "sandbox")
+	return sb, err
+}
+
+// TransitionSandbox moves the sandbox from one of the states in from to the
+// state to, after letting update change other fields (Error, ProviderState,
+// DaytonaID, DeletedAt...). It sets UpdatedAt. ID, Owner and CreatedAt cannot
+// be changed, and State is always to. It fails with ENOTFOUND if there is no
+// such sandbox and ECONFLICT if its state is not in from. The write is
+// conditioned on the record being unchanged since it was read; update may be
+// called more than once if concurrent writers interfere, so it must only set
+// fields.
+func (s *Store) TransitionSandbox(ctx context.Context, id string, from []sandbox.State, to sandbox.State, update func(*sandbox.Sandbox)) (*sandbox.Sandbox, error) {
+	if !slices.Contains(validStates, to) {
+		return nil, sandbox.Invalid("state", "unknown sandbox state %q", to)
+	}
+	if len(from) == 0 {
+		return nil, sandbox.Invalid("from", "must name at least one state")
+	}
+	return transition(ctx, s, "id", id, sandboxPK, "sandbox",
+		func(cur *sandbox.Sandbox) (map[string]types.AttributeValue, *sandbox.Sandbox, error) {
+			if !slices.Contains(from, cur.State) {
+				return nil, nil, sandbox.Errorf(sandbox.ECONFLICT, "sandbox %q is %s, not %s", id, cur.State, joinStates(from))
+			}
+			next := *cur
+			if update != nil {
+				update(&next)
+			}
+			next.ID, next.Owner, next.CreatedAt = cur.ID, cur.Owner, cur.CreatedAt
+			next.State = to
+			next.UpdatedAt = s.nowUTC()
+			if next.DeletedAt != nil {
+				t := next.DeletedAt.UTC()
+				next.DeletedAt = &t
+			}
+			item, err := sandboxItem(&next, 0)
+			return item, &next, err
+		})
+}
+
+func joinStates[T ~string](states []T) string {
+	parts := make([]string, len(states))
+	for i, st := range states {
+		parts[i] = string(st)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "one of " + strings.Join(parts, ", ")
+}
+
+// ListSandboxes returns the owner's sandboxes, newest first, limit at a time
+// (0 means DefaultListLimit), and the cursor of the next page ("" at the
+// end). A cursor that this store did not return for the same owner's list is
+// EINVALID with field "cursor". The list is read from GSI1 and is eventually
+// consistent.
+func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Sandbox, string, error) {
+	return listOwned[sandbox.Sandbox](ctx, s, owner, limit, cursor, gsiKindSandbox, cursorSandboxes, sandboxPK)
+}
+
+// ---- tasks ----
+
+func (s *Store) normalizeTask(t *sandbox.Task) error {
+	if t == nil {
+		return sandbox.Invalid("task", "must not be nil")
+	}
+	if err := validateID("id", t.ID); err != nil {
+		return err
+	}
+	if err := validateID("owner", t.Owner); err != nil {
+		return err
+	}
+	if t.SandboxID != "" {
+		if err := validateID("sandboxId", t.SandboxID); err != nil {
+			return err
+		}
+	}
+	if !slices.Contains(validTaskStatuses, t.Status) {
+		return sandbox.Invalid("status", "unknown task status %q", t.Status)
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.nowUTC()
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	normalizeTaskTimes(t)
+	return nil
+}
+
+func normalizeTaskTimes(t *sandbox.Task) {
+	for _, p := range []**time.Time{&t.StartedAt, &t.FinishedAt, &t.Deadline} {
+		if *p != nil {
+			u := (*p).UTC()
+			*p = &u
+		}
+	}
+}
+
+func taskItem(t *sandbox.Task, version int64, now time.Time) (map[string]types.AttributeValue, error) {
+	item, err := marshalRecord(t, "task")
+	if err != nil {
+		return nil, err
+	}
+	item[attrPK] = str(taskPK(t.ID))
+	item[attrSK] = str(skMeta)
+	item[attrGSI1PK] = str(ownerGSI1PK(t.Owner, gsiKindTask))
+	item[attrGSI1SK] = str(createdGSI1SK(t.CreatedAt, t.ID))
+	item[attrType] = str(typeTask)
+	item[attrVersion] = num(version)
+	item[attrUpdatedAt] = str(now.Format(time.RFC3339Nano))
+	if err := checkItemSize(item); err != nil {
+		return nil, err
+	}
+	return item, nil
+}
+
+// PutTask writes the record of a new task; ECONFLICT if it exists.
+// CreatedAt is filled in if zero.
+func (s *Store) PutTask(ctx context.Context, t *sandbox.Task) error {
+	if err := s.normalizeTask(t); err != nil {
+		return err
+	}
+	item, err := taskItem(t, 1, s.nowUTC())
+	if err != nil {
+		return err
+	}
+	return s.putNew(ctx, item, "task", t.ID)
+}
+
+// GetTask returns the task record with id (strongly consistent), or
+// ENOTFOUND. It does not check ownership: callers compare Owner.
+func (s *Store) GetTask(ctx context.Context, id string) (*sandbox.Task, error) {
+	t, _, err := getRecord[sandbox.Task](ctx, s, "id", id, taskPK, "task")
+	return t, err
+}
+
+// TransitionTask moves the task from one of the statuses in from to the
+// status to, after letting update change other fields (ExitCode, Error,
+// StartedAt, FinishedAt, ExecutionARN, SandboxID...). ID, Owner and CreatedAt
+// cannot be changed. ENOTFOUND if absent, ECONFLICT if its status is not in
+// from; update may be called more than once (see TransitionSandbox).
+func (s *Store) TransitionTask(ctx context.Context, id string, from []sandbox.TaskStatus, to sandbox.TaskStatus, update func(*sandbox.Task)) (*sandbox.Task, error) {
+	if !slices.Contains(validTaskStatuses, to) {
+		return nil, sandbox.Invalid("status", "unknown task status %q", to)
+	}
+	if len(from) == 0 {
+		return nil, sandbox.Invalid("from", "must name at least one status")
+	}
+	return transition(ctx, s, "id", id, taskPK, "task",
+		func(cur *sandbox.Task) (map[string]types.AttributeValue, *sandbox.Task, error) {
+			if !slices.Contains(from, cur.Status) {
+				return nil, nil, sandbox.Errorf(sandbox.ECONFLICT, "task %q is %s, not %s", id, cur.Status, joinStates(from))
+			}
+			next := *cur
+			if update != nil {
+				update(&next)
+			}
+			next.ID, next.Owner, next.CreatedAt = cur.ID, cur.Owner, cur.CreatedAt
+			next.Status = to
+			if next.SandboxID != "" {
+				if err := validateID("sandboxId", next.SandboxID); err != nil {
+					return nil, nil, err
+				}
+			}
+			normalizeTaskTimes(&next)
+			item, err := taskItem(&next, 0, s.nowUTC())
+			return item, &next, err
+		})
+}
+
+// ListTasks returns the owner's tasks, newest first; see ListSandboxes.
+func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Task, string, error) {
+	return listOwned[sandbox.Task](ctx, s, owner, limit, cursor, gsiKindTask, cursorTasks, taskPK)
+}
+
+// ---- shared record machinery ----
+
+// getRecord reads the META item of pk(id) and its version.
+func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(string) string, what string) (*T, int64, error) {
+	if err := validateID(field, id); err != nil {
+		return nil, 0, err
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(pk(id), skMeta),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, 0, mapErr(err, "get "+what)
+	}
+	if out.Item == nil {
+		return nil, 0, sandbox.Errorf(sandbox.ENOTFOUND, "%s %q not found", what, id)
+	}
+	var rec T
+	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
+		return nil, 0, sandbox.Wrap(err, sandbox.EINTERNAL, "store: unmarshal %s", what)
+	}
+	ver, _, err := numberAttr(out.Item, attrVersion)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &rec, ver, nil
+}
+
+// transition reads a record, lets next compute the new item from it, and
+// writes that item on condition that the version is still the one read,
+// retrying a bounded number of times when a concurrent writer wins.
+func transition[T any](ctx context.Context, s *Store, field, id string, pk func(string) string, what string,
+	next func(cur *T) (map[string]types.AttributeValue, *T, error)) (*T, error) {
+	var lastErr error
+	for range maxTransitionAttempts {
+		cur, ver, err := getRecord[T](ctx, s, field, id, pk, what)
+		if err != nil {
+			return nil, err
+		}
+		item, rec, err := next(cur)
+		if err != nil {
+			return nil, err
+		}
+		item[attrVersion] = num(ver + 1)
+		cond := expression.Name(attrPK).AttributeExists()
+		if ver == 0 {
+			cond = cond.And(expression.Name(attrVersion).AttributeNotExists())
+		} else {
+			cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ver)))
+		}
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return nil, mapErr(err, "build "+what+" transition")
+		}
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                 aws.String(s.table),
+			Item:                      item,
+			ConditionExpression:       expr.Condition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		})
+		if err == nil {
+			return rec, nil
+		}
+		if !isConditionFailed(err) {
+			return nil, mapErr(err, "update "+what)
+		}
+		lastErr = err
+		// Changed (or deleted) since read: read again and re-check from.
+	}
+	return nil, sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "%s %q is being changed concurrently; try again", what, id)
+}
+
+// listOwned pages through the owner's items of one kind on GSI1, newest
+// first. It asks for one item more than the page to know whether another
+// page exists, so the last page never comes with a cursor to an empty one.
+func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cursorText, gsiKind, cursorKind string, pk func(string) string) ([]*T, string, error) {
+	if err := validateID("owner", owner); err != nil {
+		return nil, "", err
+	}
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := s.decodeCursor(cursorText, cursorKind, owner)
+	if err != nil {
+		return nil, "", err
+	}
+	gsiPK := ownerGSI1PK(owner, gsiKind)
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK))).Build()
+	if err != nil {
+		return nil, "", mapErr(err, "build list query")
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(GSI1),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit + 1)),
+	}
+	if c != nil {
+		id, err := gsiCursorID(c.Pos)
+		if err != nil {
+			return nil, "", err
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			attrPK:     str(pk(id)),
+			attrSK:     str(skMeta),
+			attrGSI1PK: str(gsiPK),
+			attrGSI1SK: str(c.Pos),
+		}
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", mapErr(err, "list")
+	}
+	items := out.Items
+	more := len(out.LastEvaluatedKey) > 0
+	if len(items) > limit {
+		items, more = items[:limit], true
+	}
+	recs := make([]*T, 0, len(items))
+	for _, it := range items {
+		var rec T
+		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
+			return nil, "", sandbox.Wrap(err, sandbox.EINTERNAL, "store: unmarshal listed item")
+		}
+		recs = append(recs, &rec)
+	}
+	next := ""
+	if more && len(items) > 0 {
+		last, _ := items[len(items)-1][attrGSI1SK].(*types.AttributeValueMemberS)
+		if last == nil {
+			return nil, "", sandbox.Errorf(sandbox.EINTERNAL, "store: listed item without %s", attrGSI1SK)
+		}
+		next = s.encodeCursor(cursor{Kind: cursorKind, Scope: owner, Pos: last.Value})
+	}
+	return recs, next, nil
+}
+
+// gsiCursorID checks a GSI1SK position ("<time>#<id>") and returns the id.
+func gsiCursorID(pos string) (string, error) {
+	ts, id, ok := strings.Cut(pos, "#")
+	if !ok {
+		return "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+	}
+	if _, err := time.Parse(sortTimeLayout, ts); err != nil {
+		return "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+	}
+	if err := validateID("cursor", id); err != nil {
+		return "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+	}
+	return id, nil
+}
+
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return DefaultListLimit, nil
+	case limit < 0 || limit > MaxListLimit:
+		return 0, sandbox.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
+	}
+	return limit, nil
+}

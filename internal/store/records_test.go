@@ -1,0 +1,386 @@
+package store_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+func TestCommitSandbox(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2, Now: clk.Now})
+	c := ctx(t)
+
+	sb := &sandbox.Sandbox{
+		ID: "sb1", Owner: "alice", State: sandbox.StateCreating,
+		Labels:    map[string]string{"sandstep/id": "sb1"},
+		Metadata:  sandbox.Metadata{Repo: "o/r", IssueID: "7"},
+		Resources: &sandbox.Resources{CPU: 2},
+	}
+	// No slot reserved: refused, nothing written.
+	wantCode(t, st.CommitSandbox(c, sb), sandbox.ECONFLICT, "")
+	wantCode(t, func() error { _, err := st.GetSandbox(c, "sb1"); return err }(), sandbox.ENOTFOUND, "")
+
+	if err := st.ReserveSlot(c, "alice", "sb1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CommitSandbox(c, sb); err != nil {
+		t.Fatalf("CommitSandbox: %v", err)
+	}
+	if !sb.CreatedAt.Equal(clk.Now()) || !sb.UpdatedAt.Equal(clk.Now()) {
+		t.Errorf("timestamps not filled: %v %v", sb.CreatedAt, sb.UpdatedAt)
+	}
+	got, err := st.GetSandbox(c, "sb1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sb) {
+		t.Fatalf("GetSandbox = %+v\nwant %+v", got, sb)
+	}
+	// Committing again: the record exists.
+	wantCode(t, st.CommitSandbox(c, sb), sandbox.ECONFLICT, "")
+	// The committed slot still counts, and releases once.
+	if q := quota(t, st, "alice"); q.Active != 1 {
+		t.Fatalf("active = %d, want 1", q.Active)
+	}
+	if released, err := st.ReleaseSlot(c, "alice", "sb1"); err != nil || !released {
+		t.Fatalf("release committed slot = %v, %v", released, err)
+	}
+	// A released slot cannot be committed.
+	if err := st.ReserveSlot(c, "alice", "sb2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSlot(c, "alice", "sb2"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, st.CommitSandbox(c, &sandbox.Sandbox{ID: "sb2", Owner: "alice", State: sandbox.StateCreating}), sandbox.ECONFLICT, "")
+	// Another user's slot does not count.
+	if err := st.ReserveSlot(c, "bob", "sb3"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, st.CommitSandbox(c, &sandbox.Sandbox{ID: "sb3", Owner: "alice", State: sandbox.StateCreating}), sandbox.ECONFLICT, "")
+}
+
+func TestPutSandboxCreateOnly(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{})
+	c := ctx(t)
+	sb := &sandbox.Sandbox{ID: "x", Owner: "u", State: sandbox.StateReady}
+	if err := st.PutSandbox(c, sb); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, st.PutSandbox(c, &sandbox.Sandbox{ID: "x", Owner: "other", State: sandbox.StateReady}), sandbox.ECONFLICT, "")
+	got, err := st.GetSandbox(c, "x")
+	if err != nil || got.Owner != "u" {
+		t.Fatalf("GetSandbox = %+v, %v; the first record must stay", got, err)
+	}
+}
+
+func TestTransitionSandbox(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
+	c := ctx(t)
+	created := clk.Now()
+	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateCreating}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	got, err := st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateCreating}, sandbox.StateReady, func(sb *sandbox.Sandbox) {
+		sb.DaytonaID = "d-1"
+		sb.ProviderState = "started"
+		sb.Owner = "mallory" // immutable: ignored
+		sb.State = sandbox.StateGone
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != sandbox.StateReady || got.DaytonaID != "d-1" || got.Owner != "u" || !got.UpdatedAt.Equal(clk.Now()) || !got.CreatedAt.Equal(created) {
+		t.Fatalf("transition result = %+v", got)
+	}
+	stored, err := st.GetSandbox(c, "s")
+	if err != nil || !reflect.DeepEqual(stored, got) {
+		t.Fatalf("stored = %+v (%v), want %+v", stored, err, got)
+	}
+
+	// From a state the record is not in: conflict, and nothing changes.
+	_, err = st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateCreating, sandbox.StateStopped}, sandbox.StateFailed, func(sb *sandbox.Sandbox) { sb.Error = "x" })
+	wantCode(t, err, sandbox.ECONFLICT, "")
+	if !strings.Contains(sandbox.ErrorMessage(err), "is ready, not one of creating, stopped") {
+		t.Errorf("conflict message = %q", sandbox.ErrorMessage(err))
+	}
+	if again, _ := st.GetSandbox(c, "s"); again.Error != "" || again.State != sandbox.StateReady {
+		t.Fatalf("failed transition changed the record: %+v", again)
+	}
+
+	_, err = st.TransitionSandbox(c, "missing", []sandbox.State{sandbox.StateReady}, sandbox.StateDeleting, nil)
+	wantCode(t, err, sandbox.ENOTFOUND, "")
+	_, err = st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, "bogus", nil)
+	wantCode(t, err, sandbox.EINVALID, "state")
+	_, err = st.TransitionSandbox(c, "s", nil, sandbox.StateDeleting, nil)
+	wantCode(t, err, sandbox.EINVALID, "from")
+
+	now := clk.Now()
+	got, err = st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, sandbox.StateDeleted, func(sb *sandbox.Sandbox) { sb.DeletedAt = &now })
+	if err != nil || got.DeletedAt == nil || !got.DeletedAt.Equal(now) {
+		t.Fatalf("delete transition = %+v, %v", got, err)
+	}
+}
+
+// TestConcurrentTransitionsOneWins: of many goroutines moving ready →
+// deleting at once, exactly one succeeds; the others see a conflict.
+func TestConcurrentTransitionsOneWins(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{})
+	c := ctx(t)
+	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateReady}); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 30
+	var won, conflict atomic.Int32
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			_, err := st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, sandbox.StateDeleting, func(sb *sandbox.Sandbox) {
+				sb.ProviderState = fmt.Sprint("w", i)
+			})
+			switch sandbox.ErrorCode(err) {
+			case "":
+				won.Add(1)
+			case sandbox.ECONFLICT:
+				conflict.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || conflict.Load() != workers-1 {
+		t.Fatalf("%d won, %d conflicted; want 1 and %d", won.Load(), conflict.Load(), workers-1)
+	}
+}
+
+func TestListSandboxesPaging(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
+	c := ctx(t)
+	var want []string
+	for i := range 7 {
+		id := fmt.Sprintf("s%d", i)
+		if err := st.PutSandbox(c, &sandbox.Sandbox{ID: id, Owner: "alice", State: sandbox.StateReady}); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{id}, want...) // newest first
+		// Two sandboxes at the same instant must both list, ordered by id.
+		if i != 3 {
+			clk.Advance(time.Second)
+		}
+	}
+	want[3], want[4] = want[4], want[3] // s4 and s3 share a time: s4 > s3 by id, newest-first lists s4 first
+	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "b1", Owner: "bob", State: sandbox.StateReady}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTask(c, &sandbox.Task{ID: "t1", Owner: "alice", Status: sandbox.TaskQueued}); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []string
+	cursor := ""
+	pages := 0
+	for {
+		page, next, err := st.ListSandboxes(c, "alice", 3, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, sb := range page {
+			if sb.Owner != "alice" {
+				t.Fatalf("listed %s of %s", sb.ID, sb.Owner)
+			}
+			got = append(got, sb.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{"s6", "s5", "s4", "s3", "s2", "s1", "s0"}) {
+		t.Fatalf("listed %v", got)
+	}
+	if pages != 3 {
+		t.Errorf("pages = %d, want 3 (no empty last page)", pages)
+	}
+
+	// Exactly a page's worth: one page, no cursor.
+	page, next, err := st.ListSandboxes(c, "bob", 1, "")
+	if err != nil || len(page) != 1 || next != "" {
+		t.Fatalf("bob's list = %d items, next %q, %v", len(page), next, err)
+	}
+	// Nobody's list is empty.
+	page, next, err = st.ListSandboxes(c, "nobody", 0, "")
+	if err != nil || len(page) != 0 || next != "" {
+		t.Fatalf("empty list = %v, %q, %v", page, next, err)
+	}
+	// Tasks list apart from sandboxes.
+	tasks, _, err := st.ListTasks(c, "alice", 10, "")
+	if err != nil || len(tasks) != 1 || tasks[0].ID != "t1" {
+		t.Fatalf("ListTasks = %v, %v", tasks, err)
+	}
+}
+
+func TestListCursorRejected(t *testing.T) {
+	st, client, _ := storetest.New(t, store.Options{})
+	c := ctx(t)
+	for i := range 3 {
+		if err := st.PutSandbox(c, &sandbox.Sandbox{ID: fmt.Sprint("s", i), Owner: "alice", State: sandbox.StateReady}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutTask(c, &sandbox.Task{ID: fmt.Sprint("t", i), Owner: "alice", Status: sandbox.TaskQueued}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, next, err := st.ListSandboxes(c, "alice", 1, "")
+	if err != nil || next == "" {
+		t.Fatalf("first page: next %q, %v", next, err)
+	}
+	_, taskNext, err := st.ListTasks(c, "alice", 1, "")
+	if err != nil || taskNext == "" {
+		t.Fatalf("first task page: next %q, %v", taskNext, err)
+	}
+	other, err := store.New(client, "another-table", store.Options{DefaultQuota: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := []byte(next)
+	flip[5] ^= 1
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"garbage", func() error { _, _, err := st.ListSandboxes(c, "alice", 1, "garbage"); return err }},
+		{"one changed byte", func() error { _, _, err := st.ListSandboxes(c, "alice", 1, string(flip)); return err }},
+		{"truncated", func() error { _, _, err := st.ListSandboxes(c, "alice", 1, next[:len(next)-2]); return err }},
+		{"another user's cursor", func() error { _, _, err := st.ListSandboxes(c, "bob", 1, next); return err }},
+		{"a task cursor for sandboxes", func() error { _, _, err := st.ListSandboxes(c, "alice", 1, taskNext); return err }},
+		{"another table's store", func() error { _, _, err := other.ListSandboxes(c, "alice", 1, next); return err }},
+		{"a list cursor for logs", func() error { _, _, err := st.ReadLogs(c, "t0", next, 1); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.call(), sandbox.EINVALID, "cursor")
+		})
+	}
+	// The genuine cursor still works.
+	if page, _, err := st.ListSandboxes(c, "alice", 1, next); err != nil || len(page) != 1 {
+		t.Fatalf("genuine cursor: %v, %v", page, err)
+	}
+}
+
+func TestTasks(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
+	c := ctx(t)
+	deadline := clk.Now().Add(time.Hour)
+	task := &sandbox.Task{ID: "t1", Owner: "u", SandboxID: "s1", Status: sandbox.TaskQueued, Command: "make test", Deadline: &deadline}
+	if err := st.PutTask(c, task); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, st.PutTask(c, task), sandbox.ECONFLICT, "")
+	got, err := st.GetTask(c, "t1")
+	if err != nil || !reflect.DeepEqual(got, task) {
+		t.Fatalf("GetTask = %+v, %v; want %+v", got, err, task)
+	}
+	started := clk.Now()
+	got, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskQueued}, sandbox.TaskRunning, func(t *sandbox.Task) {
+		t.StartedAt = &started
+		t.ExecutionARN = "arn:aws:states:us-east-1:1:execution:m:e"
+	})
+	if err != nil || got.Status != sandbox.TaskRunning || got.ExecutionARN == "" {
+		t.Fatalf("TransitionTask = %+v, %v", got, err)
+	}
+	_, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskQueued}, sandbox.TaskRunning, nil)
+	wantCode(t, err, sandbox.ECONFLICT, "")
+	code := 3
+	got, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskRunning}, sandbox.TaskFailed, func(t *sandbox.Task) { t.ExitCode = &code })
+	if err != nil || got.ExitCode == nil || *got.ExitCode != 3 {
+		t.Fatalf("finish = %+v, %v", got, err)
+	}
+	stored, _ := st.GetTask(c, "t1")
+	if !reflect.DeepEqual(stored, got) {
+		t.Fatalf("stored %+v, want %+v", stored, got)
+	}
+	_, err = st.TransitionTask(c, "nope", []sandbox.TaskStatus{sandbox.TaskQueued}, sandbox.TaskRunning, nil)
+	wantCode(t, err, sandbox.ENOTFOUND, "")
+	_, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskFailed}, "done", nil)
+	wantCode(t, err, sandbox.EINVALID, "status")
+}
+
+func TestRecordBadInput(t *testing.T) {
+	st, client, table := storetest.New(t, store.Options{})
+	c := ctx(t)
+	huge := map[string]string{"big": strings.Repeat("x", store.MaxItemSize)}
+	tests := []struct {
+		name  string
+		call  func() error
+		code  sandbox.Code
+		field string
+	}{
+		{"nil sandbox", func() error { return st.PutSandbox(c, nil) }, sandbox.EINVALID, "sandbox"},
+		{"empty id", func() error { return st.PutSandbox(c, &sandbox.Sandbox{Owner: "u", State: sandbox.StateReady}) }, sandbox.EINVALID, "id"},
+		{"id with #", func() error {
+			return st.PutSandbox(c, &sandbox.Sandbox{ID: "a#META", Owner: "u", State: sandbox.StateReady})
+		}, sandbox.EINVALID, "id"},
+		{"empty owner", func() error { return st.PutSandbox(c, &sandbox.Sandbox{ID: "s", State: sandbox.StateReady}) }, sandbox.EINVALID, "owner"},
+		{"unknown state", func() error { return st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: "zombie"}) }, sandbox.EINVALID, "state"},
+		{"oversized sandbox", func() error {
+			return st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateReady, Labels: huge})
+		}, sandbox.ETOOLARGE, "labels"},
+		{"oversized commit", func() error {
+			if err := st.ReserveSlot(c, "u", "big"); err != nil {
+				return err
+			}
+			return st.CommitSandbox(c, &sandbox.Sandbox{ID: "big", Owner: "u", State: sandbox.StateCreating, Labels: huge})
+		}, sandbox.ETOOLARGE, "labels"},
+		{"oversized task", func() error {
+			return st.PutTask(c, &sandbox.Task{ID: "t", Owner: "u", Status: sandbox.TaskQueued, Command: strings.Repeat("y", store.MaxItemSize)})
+		}, sandbox.ETOOLARGE, "command"},
+		{"task unknown status", func() error { return st.PutTask(c, &sandbox.Task{ID: "t", Owner: "u", Status: "meh"}) }, sandbox.EINVALID, "status"},
+		{"task bad sandbox id", func() error {
+			return st.PutTask(c, &sandbox.Task{ID: "t", Owner: "u", Status: sandbox.TaskQueued, SandboxID: "x#y"})
+		}, sandbox.EINVALID, "sandboxId"},
+		{"get empty id", func() error { _, err := st.GetSandbox(c, ""); return err }, sandbox.EINVALID, "id"},
+		{"get task too long id", func() error { _, err := st.GetTask(c, strings.Repeat("a", 200)); return err }, sandbox.EINVALID, "id"},
+		{"list empty owner", func() error { _, _, err := st.ListSandboxes(c, "", 0, ""); return err }, sandbox.EINVALID, "owner"},
+		{"list limit too big", func() error { _, _, err := st.ListSandboxes(c, "u", store.MaxListLimit+1, ""); return err }, sandbox.EINVALID, "limit"},
+		{"list negative limit", func() error { _, _, err := st.ListTasks(c, "u", -1, ""); return err }, sandbox.EINVALID, "limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.call(), tt.code, tt.field)
+		})
+	}
+	// No record was written; only the slot reserved for "big" exists, still
+	// reserved (the oversized commit changed nothing).
+	out, err := client.Scan(c, &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, it := range out.Items {
+		keys = append(keys, fmt.Sprint(it["PK"], it["SK"]))
+	}
+	if len(out.Items) != 2 { // the slot and the quota counter
+		t.Fatalf("bad input left %d items: %v", len(out.Items), keys)
+	}
+	if err := st.CommitSandbox(c, &sandbox.Sandbox{ID: "big", Owner: "u", State: sandbox.StateCreating}); err != nil {
+		t.Fatalf("slot not still reserved after the refused commit: %v", err)
+	}
+}

@@ -1,0 +1,171 @@
+// Package store is sandstep's DynamoDB persistence: one table holding
+// sandboxes, tasks, quota slots, idempotency records, audit events and task
+// logs (ARCHITECTURE.md, "Data model").
+//
+// Every invariant is enforced by DynamoDB itself, with condition expressions
+// and TransactWriteItems, so any number of Lambda instances may share a table:
+//
+//   - a quota slot is a reservation: ReserveSlot takes a slot (item
+//     USER#<u>/SLOT#<sandbox>) and increments the user's counter (item
+//     USER#<u>/QUOTA) in one transaction conditioned on the counter being
+//     below the user's limit; CommitSandbox writes the sandbox record and marks
+//     the slot committed in one transaction; ReleaseSlot turns the slot into a
+//     tombstone and decrements the counter in one transaction, so a slot is
+//     freed once and the counter never goes below zero;
+//   - records are created with attribute_not_exists and changed with
+//     optimistic concurrency on a hidden version attribute;
+//   - idempotency records follow Powertools for AWS Lambda (in progress with an
+//     expiry, completed with a stored response, expired);
+//   - audit events and log chunks are only ever created, never rewritten.
+//
+// Every error returned is, or wraps, a *sandbox.Error: bad input is EINVALID
+// (or ETOOLARGE) naming the field, a failed condition is ECONFLICT (EQUOTA for
+// the quota condition), throttling and 5xx are ETRANSIENT, anything else is
+// EINTERNAL with the DynamoDB error kept as the cause.
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Options configures a Store.
+type Options struct {
+	// DefaultQuota is the number of sandboxes a user may hold at once when no
+	// per-user override is set. It must be at least 1.
+	DefaultQuota int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is the DynamoDB single-table store. It is safe for concurrent use.
+type Store struct {
+	db           *dynamodb.Client
+	table        string
+	defaultQuota int
+	now          func() time.Time
+
+	// instance and counter make audit sort keys unique without a read.
+	instance string
+	counter  atomic.Uint64
+}
+
+// New returns a Store on table, using client for every call.
+func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("store: nil DynamoDB client")
+	}
+	if table == "" {
+		return nil, sandbox.Invalid("table", "table name must not be empty")
+	}
+	if opts.DefaultQuota < 1 {
+		return nil, sandbox.Invalid("DefaultQuota", "must be at least 1, got %d", opts.DefaultQuota)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "store: random instance id")
+	}
+	return &Store{
+		db:           client,
+		table:        table,
+		defaultQuota: opts.DefaultQuota,
+		now:          now,
+		instance:     hex.EncodeToString(b[:]),
+	}, nil
+}
+
+// Table returns the name of the table the store uses.
+func (s *Store) Table() string { return s.table }
+
+// Attribute names and key prefixes of the single-table design.
+const (
+	attrPK     = "PK"
+	attrSK     = "SK"
+	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
+	// attrType names the kind of item ("sandbox", "task", ...), for humans
+	// reading the table and for the reaper's scans.
+	attrType = "type"
+	// attrVersion is the optimistic-concurrency counter of sandbox and task
+	// records. It is not part of the domain types.
+	attrVersion = "ver"
+
+	// TTLAttribute is the table's time-to-live attribute: a Number holding
+	// Unix seconds. The store never relies on DynamoDB having deleted an
+	// expired item (deletion can lag by days, and minidyn has no TTL): every
+	// read that cares checks the time itself.
+	TTLAttribute = "expiresAt"
+
+	// GSI1 is the one global secondary index, used to list a user's sandboxes
+	// and tasks newest first.
+	GSI1 = "GSI1"
+
+	skMeta  = "META"
+	skQuota = "QUOTA"
+	skIdem  = "IDEM"
+
+	prefixSandbox = "SBX#"
+	prefixTask    = "TASK#"
+	prefixUser    = "USER#"
+	prefixSlot    = "SLOT#"
+	prefixIdem    = "IDEM#"
+	prefixEvent   = "EVT#"
+	prefixLog     = "LOG#"
+
+	typeSandbox = "sandbox"
+	typeTask    = "task"
+	typeQuota   = "quota"
+	typeSlot    = "slot"
+	typeIdem    = "idempotency"
+	typeEvent   = "audit"
+	typeLog     = "log"
+)
+
+// sortTimeLayout is a fixed-width UTC layout: unlike RFC3339Nano it keeps
+// trailing zeros, so sort keys built from it order as the times do.
+const sortTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func sortTime(t time.Time) string { return t.UTC().Format(sortTimeLayout) }
+
+func sandboxPK(id string) string { return prefixSandbox + id }
+func taskPK(id string) string    { return prefixTask + id }
+func userPK(id string) string    { return prefixUser + id }
+func slotSK(sandboxID string) string {
+	return prefixSlot + sandboxID
+}
+func idemPK(user, key string) string { return prefixIdem + user + "#" + key }
+
+// ownerGSI1PK is the GSI1 partition of a user's items of one kind, so that
+// sandboxes and tasks list separately.
+func ownerGSI1PK(owner, kind string) string { return prefixUser + owner + "#" + kind }
+
+const (
+	gsiKindSandbox = "SBX"
+	gsiKindTask    = "TASK"
+)
+
+func createdGSI1SK(created time.Time, id string) string { return sortTime(created) + "#" + id }
+
+// logSK is the sort key of log chunk seq; 20 digits hold any int64.
+func logSK(seq int64) string {
+	s := strconv.FormatInt(seq, 10)
+	const width = 20
+	if len(s) < width {
+		s = "00000000000000000000"[:width-len(s)] + s
+	}
+	return prefixLog + s
+}
+
+func (s *Store) nowUTC() time.Time { return s.now().UTC() }
