@@ -1,0 +1,453 @@
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// SSMAPI is the part of *ssm.Client the Resolver uses.
+type SSMAPI interface {
+	GetParameter(ctx context.Context, params *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// SecretsManagerAPI is the part of *secretsmanager.Client the Resolver uses.
+type SecretsManagerAPI interface {
+	GetSecretValue(ctx context.Context, params *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// DefaultFetchTimeout bounds one fetch from SSM or Secrets Manager,
+// SDK retries included.
+const DefaultFetchTimeout = 10 * time.Second
+
+// maxParallel bounds the fetches ResolveAll runs at once.
+const maxParallel = 8
+
+// Option configures a Resolver.
+type Option func(*Resolver)
+
+// WithTTL makes cached values expire after ttl. Zero or less (the default)
+// keeps them for the life of the process, that is one Lambda execution
+// environment. Once a value has expired, a fetch that fails with a
+// transient error (throttling, 5xx, network) serves the expired value
+// rather than fail.
+func WithTTL(ttl time.Duration) Option { return func(r *Resolver) { r.ttl = ttl } }
+
+// WithOnResolve registers fn to be called with every value the Resolver
+// fetches, before any caller receives it: pass the log redactor's Add.
+// For a "#key" reference fn sees both the whole secret string (once per
+// fetch) and the picked member (on every Resolve, so fn must tolerate
+// repeats). fn must be safe for concurrent use.
+func WithOnResolve(fn func(value string)) Option { return func(r *Resolver) { r.onResolve = fn } }
+
+// WithFetchTimeout bounds one fetch (default DefaultFetchTimeout). A fetch
+// runs detached from the context of the caller that started it, so that
+// one caller giving up does not fail the others waiting for the same
+// value; each caller still stops waiting when its own context ends.
+func WithFetchTimeout(d time.Duration) Option { return func(r *Resolver) { r.fetchTimeout = d } }
+
+// WithAllowedPrefixes restricts the references Resolve accepts to those
+// whose String form starts with one of prefixes, for example
+// "ssm:/sandstep/tasks/" and "secretsmanager:sandstep/tasks/". Use it for a
+// Resolver that serves caller-supplied references (secretEnv, git
+// tokenSecret): without it a caller may name any parameter the function's
+// role can read, the Daytona API key included. Any other reference is a
+// sandbox.EINVALID error naming its field.
+func WithAllowedPrefixes(prefixes ...string) Option {
+	return func(r *Resolver) { r.allowed = slices.Clone(prefixes) }
+}
+
+// WithClock replaces time.Now for TTL bookkeeping (tests).
+func WithClock(now func() time.Time) Option { return func(r *Resolver) { r.now = now } }
+
+// Resolver resolves secret references. It is safe for concurrent use;
+// create one per process (cold start) so its cache lives as long as the
+// execution environment.
+type Resolver struct {
+	ssm          SSMAPI
+	sm           SecretsManagerAPI
+	ttl          time.Duration
+	fetchTimeout time.Duration
+	onResolve    func(string)
+	allowed      []string
+	now          func() time.Time
+
+	mu    sync.Mutex
+	cache map[storeKey]entry
+	calls map[storeKey]*call
+}
+
+// storeKey identifies one fetched value: the same secret read through
+// different fields or JSON keys is fetched once.
+type storeKey struct {
+	scheme Scheme
+	name   string
+}
+
+type entry struct {
+	value   string
+	fetched time.Time
+}
+
+// call is one fetch in flight; done is closed once value and err are set.
+type call struct {
+	done    chan struct{}
+	waiters int // callers waiting, for tests
+	value   string
+	err     error
+}
+
+// NewResolver returns a Resolver reading SSM parameters with ssm and
+// Secrets Manager secrets with sm. Either may be nil if references of its
+// scheme are never resolved; resolving one is then an EINTERNAL error.
+func NewResolver(ssm SSMAPI, sm SecretsManagerAPI, opts ...Option) *Resolver {
+	r := &Resolver{
+		ssm:          ssm,
+		sm:           sm,
+		fetchTimeout: DefaultFetchTimeout,
+		now:          time.Now,
+		cache:        make(map[storeKey]entry),
+		calls:        make(map[storeKey]*call),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Resolve returns the value ref points at. Errors are *sandbox.Error
+// naming ref.Field (EINVALID when the reference cannot be read: not found,
+// not readable by sandstep, not a JSON object, ...; ETRANSIENT when trying
+// again may help), or the caller's context error if ctx ends first. No
+// error holds the value.
+func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
+	if ref.Scheme != SchemeSSM && ref.Scheme != SchemeSecretsManager || ref.Name == "" {
+		return "", sandbox.Invalid(ref.Field, "not a parsed secret reference (want %s)", refForms)
+	}
+	if ref.Key != "" && ref.Scheme != SchemeSecretsManager {
+		return "", sandbox.Invalid(ref.Field, "a #key suffix is only supported for secretsmanager references")
+	}
+	if len(r.allowed) > 0 && !slices.ContainsFunc(r.allowed, func(p string) bool { return strings.HasPrefix(ref.String(), p) }) {
+		return "", sandbox.Invalid(ref.Field, "%s is not one sandstep may read for callers (allowed prefixes: %s)",
+			ref.describe(), strings.Join(r.allowed, ", "))
+	}
+	raw, err := r.fetch(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	if ref.Key == "" {
+		return raw, nil
+	}
+	v, err := pickKey(ref, raw)
+	if err == nil && r.onResolve != nil {
+		r.onResolve(v)
+	}
+	return v, err
+}
+
+// ResolveAll resolves every reference in refs (keyed by, say, environment
+// variable name) and returns the values under the same names. It fails if
+// any reference fails, reporting every failure joined: EINVALID ones first
+// (trying again will not help), each group in name order.
+func (r *Resolver) ResolveAll(ctx context.Context, refs map[string]Ref) (map[string]string, error) {
+	names := sortedKeys(refs)
+	values := make([]string, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			values[i], errs[i] = r.Resolve(ctx, refs[name])
+		})
+	}
+	wg.Wait()
+	out := make(map[string]string, len(names))
+	var failed []error
+	for i, name := range names {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+			continue
+		}
+		out[name] = values[i]
+	}
+	if len(failed) > 0 {
+		return nil, joinErrors(failed)
+	}
+	return out, nil
+}
+
+// Strings returns r as a resolver of references held as strings, for
+// consumers that declare Resolve(ctx, ref string) (the workflow's
+// SecretResolver). The string is parsed with ParseRef and no field, so the
+// consumer names the field: an EINVALID error has an empty Field, and
+// other errors name only the reference.
+func (r *Resolver) Strings() StringResolver { return StringResolver{r} }
+
+// StringResolver resolves references given as strings; see
+// Resolver.Strings.
+type StringResolver struct{ r *Resolver }
+
+// Resolve parses ref and resolves it.
+func (s StringResolver) Resolve(ctx context.Context, ref string) (string, error) {
+	parsed, err := ParseRef("", ref)
+	if err != nil {
+		return "", err
+	}
+	return s.r.Resolve(ctx, parsed)
+}
+
+// fetch returns the raw value behind ref from the cache or from a fetch,
+// joining a fetch already in flight for the same secret.
+func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
+	k := storeKey{ref.Scheme, ref.Name}
+	r.mu.Lock()
+	if e, ok := r.cache[k]; ok && r.fresh(e) {
+		r.mu.Unlock()
+		return e.value, nil
+	}
+	c, ok := r.calls[k]
+	if !ok {
+		c = &call{done: make(chan struct{})}
+		r.calls[k] = c
+		go r.run(context.WithoutCancel(ctx), k, c)
+	}
+	c.waiters++
+	r.mu.Unlock()
+
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return "", classify(ref, c.err)
+		}
+		return c.value, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("%sresolving %s: %w", prefix(ref), ref.describe(), ctx.Err())
+	}
+}
+
+func (r *Resolver) fresh(e entry) bool {
+	return r.ttl <= 0 || r.now().Sub(e.fetched) < r.ttl
+}
+
+// run performs one fetch and publishes its outcome to every waiter.
+func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
+	ctx, cancel := context.WithTimeout(ctx, r.fetchTimeout)
+	defer cancel()
+	value, err := r.get(ctx, k)
+	if err == nil && r.onResolve != nil {
+		// Before anyone can hold (and log) the value.
+		r.onResolve(value)
+	}
+	r.mu.Lock()
+	delete(r.calls, k)
+	if err == nil {
+		r.cache[k] = entry{value: value, fetched: r.now()}
+	} else if e, ok := r.cache[k]; ok && sandbox.ErrorCode(classify(Ref{Scheme: k.scheme, Name: k.name}, err)) == sandbox.ETRANSIENT {
+		value, err = e.value, nil // stale beats failing while AWS throttles
+	}
+	c.value, c.err = value, err
+	r.mu.Unlock()
+	close(c.done)
+}
+
+// get calls AWS. Its errors are raw SDK errors, classified per caller.
+func (r *Resolver) get(ctx context.Context, k storeKey) (string, error) {
+	switch k.scheme {
+	case SchemeSSM:
+		if r.ssm == nil {
+			return "", errNoClient
+		}
+		out, err := r.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: &k.name, WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return "", err
+		}
+		if out.Parameter == nil || out.Parameter.Value == nil {
+			return "", errEmpty
+		}
+		return *out.Parameter.Value, nil
+	default:
+		if r.sm == nil {
+			return "", errNoClient
+		}
+		out, err := r.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &k.name})
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case out.SecretString != nil && *out.SecretString != "":
+			return *out.SecretString, nil
+		case len(out.SecretBinary) > 0:
+			return string(out.SecretBinary), nil
+		}
+		return "", errEmpty
+	}
+}
+
+var (
+	errNoClient = errors.New("no client configured for this scheme")
+	errEmpty    = errors.New("empty value")
+)
+
+// pickKey returns member ref.Key of the JSON object raw. Its errors never
+// quote raw, not even a JSON syntax error's offending character.
+func pickKey(ref Ref, raw string) (string, error) {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(raw), &obj) != nil || obj == nil {
+		return "", sandbox.Invalid(ref.Field, "%s is not a JSON object, so #%s cannot be picked from it", ref.describe(), ref.Key)
+	}
+	m, ok := obj[ref.Key]
+	if !ok {
+		return "", sandbox.Invalid(ref.Field, "%s has no JSON key %q", ref.describe(), ref.Key)
+	}
+	var s string
+	if json.Unmarshal(m, &s) == nil {
+		if s == "" {
+			return "", sandbox.Invalid(ref.Field, "JSON key %q of %s is empty", ref.Key, ref.describe())
+		}
+		return s, nil
+	}
+	var v any
+	if json.Unmarshal(m, &v) == nil {
+		switch v.(type) {
+		case float64, bool:
+			return string(m), nil
+		}
+	}
+	return "", sandbox.Invalid(ref.Field, "JSON key %q of %s is not a string, number or boolean", ref.Key, ref.describe())
+}
+
+// AWS error codes, as smithy.APIError.ErrorCode reports them.
+var (
+	notFoundCodes = []string{"ParameterNotFound", "ParameterVersionNotFound", "ResourceNotFoundException"}
+	deniedCodes   = []string{"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+	kmsCodes      = []string{"InvalidKeyId", "DecryptionFailure", "KMSAccessDeniedException", "KMSDisabledException", "KMSInvalidStateException"}
+	rejectedCodes = []string{"ValidationException", "InvalidParameterException", "InvalidRequestException"}
+	retryCodes    = []string{
+		"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
+		"RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
+		"InternalServerError", "InternalServiceError", "InternalFailure", "ServiceUnavailable",
+		"RequestTimeout", "RequestTimeoutException",
+	}
+)
+
+// classify maps a fetch error to a sandbox error naming ref.Field. The
+// messages name the reference, never a value; the AWS error is kept as the
+// cause for logs (its text may name the role and account, so it is not in
+// the caller-facing message).
+//
+// AccessDenied is EINVALID, "not readable by sandstep": the caller named
+// something this function's role may not read, and trying again will not
+// change that. For a reference from the deployment's own configuration
+// (DAYTONA_API_KEY_REF) the caller of Resolve is the deployment, and the
+// cold start fails with a message that says exactly what to fix.
+func classify(ref Ref, err error) error {
+	what := ref.describe()
+	if errors.Is(err, errNoClient) {
+		return sandbox.Wrap(err, sandbox.EINTERNAL, "%scannot read %s: no client configured", prefix(ref), what)
+	}
+	if errors.Is(err, errEmpty) {
+		return sandbox.Invalid(ref.Field, "%s is empty", what)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code := ae.ErrorCode()
+		switch {
+		case slices.Contains(notFoundCodes, code):
+			return wrapInvalid(ref, err, "%s not found", what)
+		case slices.Contains(deniedCodes, code):
+			return wrapInvalid(ref, err, "%s is not readable by sandstep", what)
+		case slices.Contains(kmsCodes, code):
+			return wrapInvalid(ref, err, "%s cannot be decrypted by sandstep (KMS)", what)
+		case slices.Contains(rejectedCodes, code):
+			return wrapInvalid(ref, err, "%s cannot be read: the request was rejected (%s)", what, code)
+		case slices.Contains(retryCodes, code) || ae.ErrorFault() == smithy.FaultServer:
+			return transient(ref, err, what)
+		}
+	}
+	// The SDK reports "no response" (connection refused, reset) as a
+	// ResponseError with status 0.
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case status == http.StatusTooManyRequests || status >= 500:
+		return transient(ref, err, what)
+	case ae != nil:
+		return sandbox.Wrap(err, sandbox.EINTERNAL, "%sreading %s failed (%s)", prefix(ref), what, ae.ErrorCode())
+	case status != 0:
+		return sandbox.Wrap(err, sandbox.EINTERNAL, "%sreading %s failed (HTTP %d)", prefix(ref), what, status)
+	}
+	var de *smithy.DeserializationError
+	if errors.As(err, &de) {
+		return sandbox.Wrap(err, sandbox.EINTERNAL, "%sreading %s failed: malformed response", prefix(ref), what)
+	}
+	// No response at all: connection refused or reset, DNS, the fetch
+	// timeout, credentials not yet available.
+	return transient(ref, err, what)
+}
+
+func wrapInvalid(ref Ref, cause error, format string, args ...any) error {
+	e := sandbox.Invalid(ref.Field, format, args...)
+	e.Err = cause
+	return e
+}
+
+func transient(ref Ref, cause error, what string) error {
+	return sandbox.Wrap(cause, sandbox.ETRANSIENT, "%s%s is temporarily unavailable", prefix(ref), what)
+}
+
+// prefix names ref's field at the start of a message for the codes whose
+// sandbox.Error carries no Field.
+func prefix(ref Ref) string {
+	if ref.Field == "" {
+		return ""
+	}
+	return ref.Field + ": "
+}
+
+// joinErrors joins errs with EINVALID ones first, so that errors.As and
+// sandbox.ErrorCode on the result see a non-retryable error if there is
+// one. The order within each group is kept.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		ai, bi := sandbox.ErrorCode(a) == sandbox.EINVALID, sandbox.ErrorCode(b) == sandbox.EINVALID
+		switch {
+		case ai && !bi:
+			return -1
+		case bi && !ai:
+			return 1
+		}
+		return 0
+	})
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,619 @@
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// fakeAWS speaks the AWS JSON 1.1 protocol of SSM GetParameter and Secrets
+// Manager GetSecretValue, enough for the real SDK clients.
+type fakeAWS struct {
+	t testing.TB
+
+	mu      sync.Mutex
+	params  map[string]string    // SSM name -> value
+	secrets map[string]string    // Secrets Manager id -> SecretString
+	fail    map[string][]fakeErr // name -> errors for the next requests, one each
+	hits    map[string]int       // name -> requests
+	// hold, if set, blocks every request until it is closed; arrived is
+	// signalled once per request before blocking.
+	hold    chan struct{}
+	arrived chan string
+}
+
+type fakeErr struct {
+	status int
+	typ    string
+}
+
+func newFakeAWS(t testing.TB) (*fakeAWS, *httptest.Server) {
+	f := &fakeAWS{
+		t:       t,
+		params:  map[string]string{},
+		secrets: map[string]string{},
+		fail:    map[string][]fakeErr{},
+		hits:    map[string]int{},
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeAWS) hitCount(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits[name]
+}
+
+func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// What the real services require of a request.
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		f.t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+		f.t.Errorf("Content-Type %q", ct)
+	}
+	if a := r.Header.Get("Authorization"); !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
+		f.t.Errorf("request not SigV4-signed with the test credentials: %q", a)
+	}
+	var body struct {
+		Name           string
+		WithDecryption *bool
+		SecretId       string
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		f.t.Errorf("decoding request: %v", err)
+	}
+	target := r.Header.Get("X-Amz-Target")
+	name := body.Name
+	if target == "secretsmanager.GetSecretValue" {
+		name = body.SecretId
+	}
+
+	f.mu.Lock()
+	f.hits[name]++
+	hold, arrived := f.hold, f.arrived
+	var fe *fakeErr
+	if q := f.fail[name]; len(q) > 0 {
+		fe = &q[0]
+		f.fail[name] = q[1:]
+	}
+	param, paramOK := f.params[name]
+	secret, secretOK := f.secrets[name]
+	f.mu.Unlock()
+
+	if hold != nil {
+		arrived <- name
+		<-hold
+	}
+
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", "req-"+name)
+	writeErr := func(status int, typ, msg string) {
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+	}
+	if fe != nil {
+		writeErr(fe.status, fe.typ, "injected "+fe.typ+" for "+name)
+		return
+	}
+	switch target {
+	case "AmazonSSM.GetParameter":
+		if body.WithDecryption == nil || !*body.WithDecryption {
+			f.t.Errorf("GetParameter without WithDecryption")
+		}
+		if !paramOK {
+			writeErr(400, "ParameterNotFound", "")
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{
+			"Name": name, "Type": "SecureString", "Value": param, "Version": 1,
+			"ARN": "arn:aws:ssm:us-east-1:123456789012:parameter" + name,
+		}})
+	case "secretsmanager.GetSecretValue":
+		if !secretOK {
+			writeErr(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name + "-AbCdEf", "Name": name,
+			"SecretString": secret, "VersionId": "v1", "VersionStages": []string{"AWSCURRENT"},
+		})
+	default:
+		writeErr(400, "UnknownOperationException", "")
+	}
+}
+
+type noBackoff struct{}
+
+func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
+
+// clients returns real SDK clients for srv: static dummy credentials,
+// BaseEndpoint, and the standard retryer with attempts attempts and no
+// backoff delay.
+func clients(srv *httptest.Server, attempts int) (*ssm.Client, *secretsmanager.Client) {
+	retryer := func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.Backoff = noBackoff{}
+			o.RateLimiter = ratelimit.None
+		})
+	}
+	creds := credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret-key", "")
+	s := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds, Retryer: retryer()})
+	m := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds, Retryer: retryer()})
+	return s, m
+}
+
+func mustRef(t *testing.T, field, s string) Ref {
+	t.Helper()
+	r, err := ParseRef(field, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// secretValues are the values the fake holds; no error may contain one.
+var secretValues = []string{"ssm-value-Zq81", "sm-value-Yp72", "hunter2-not-json", "gh-token-Xw93"}
+
+// always returns e for more requests than any test makes.
+func always(e fakeErr) []fakeErr {
+	q := make([]fakeErr, 50)
+	for i := range q {
+		q[i] = e
+	}
+	return q
+}
+
+func TestResolve(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/key"] = "ssm-value-Zq81"
+	f.params["/sandstep/key:2"] = "ssm-value-Zq81"
+	f.secrets["sandstep/plain"] = "sm-value-Yp72"
+	f.secrets["sandstep/json"] = `{"token":"gh-token-Xw93","port":5432,"debug":true,"nested":{"a":1},"empty":""}`
+	f.secrets["sandstep/notjson"] = "hunter2-not-json"
+	s, m := clients(srv, 1)
+	var registered []string
+	var regMu sync.Mutex
+	res := NewResolver(s, m, WithOnResolve(func(v string) {
+		regMu.Lock()
+		defer regMu.Unlock()
+		registered = append(registered, v)
+	}))
+
+	cases := []struct {
+		name, ref, want string
+		code            sandbox.Code
+		msg             string
+	}{
+		{name: "ssm", ref: "ssm:/sandstep/key", want: "ssm-value-Zq81"},
+		{name: "ssm version selector", ref: "ssm:/sandstep/key:2", want: "ssm-value-Zq81"},
+		{name: "secretsmanager", ref: "secretsmanager:sandstep/plain", want: "sm-value-Yp72"},
+		{name: "json key", ref: "secretsmanager:sandstep/json#token", want: "gh-token-Xw93"},
+		{name: "json number", ref: "secretsmanager:sandstep/json#port", want: "5432"},
+		{name: "json bool", ref: "secretsmanager:sandstep/json#debug", want: "true"},
+		{name: "json object member", ref: "secretsmanager:sandstep/json#nested", code: sandbox.EINVALID, msg: "not a string, number or boolean"},
+		{name: "json empty member", ref: "secretsmanager:sandstep/json#empty", code: sandbox.EINVALID, msg: "is empty"},
+		{name: "json missing key", ref: "secretsmanager:sandstep/json#nope", code: sandbox.EINVALID, msg: `has no JSON key "nope"`},
+		{name: "not json", ref: "secretsmanager:sandstep/notjson#token", code: sandbox.EINVALID, msg: "is not a JSON object"},
+		{name: "ssm not found", ref: "ssm:/sandstep/missing", code: sandbox.EINVALID, msg: `SSM parameter "/sandstep/missing" not found`},
+		{name: "secret not found", ref: "secretsmanager:sandstep/missing", code: sandbox.EINVALID, msg: `secret "sandstep/missing" not found`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const field = "secretEnv.X"
+			got, err := res.Resolve(context.Background(), mustRef(t, field, tc.ref))
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				if got != tc.want {
+					t.Fatalf("got %q, want %q", got, tc.want)
+				}
+				if !slices.Contains(registered, got) {
+					t.Fatalf("value not passed to OnResolve (got %q)", registered)
+				}
+				return
+			}
+			checkErr(t, err, tc.code, field, tc.msg)
+		})
+	}
+	if !slices.Contains(registered, f.secrets["sandstep/json"]) {
+		t.Error("the whole JSON secret was not passed to OnResolve")
+	}
+}
+
+// checkErr asserts err's code, field and message, and that it carries no
+// secret value anywhere in its text.
+func checkErr(t *testing.T, err error, code sandbox.Code, field, msg string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %s", code)
+	}
+	if c := sandbox.ErrorCode(err); c != code {
+		t.Fatalf("code %q, want %q: %v", c, code, err)
+	}
+	if !strings.Contains(err.Error(), field) {
+		t.Fatalf("error %q does not name the field %q", err, field)
+	}
+	if !strings.Contains(sandbox.ErrorMessage(err), msg) && !strings.Contains(err.Error(), msg) {
+		t.Fatalf("error %q does not say %q", err, msg)
+	}
+	for _, v := range secretValues {
+		if strings.Contains(err.Error(), v) || strings.Contains(fmt.Sprintf("%+v", err), v) {
+			t.Fatalf("error %q contains the secret value %q", err, v)
+		}
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		ref    string
+		errs   []fakeErr
+		code   sandbox.Code
+		msg    string
+		caller string // substring of the caller-facing message
+	}{
+		{"ssm access denied", "ssm:/other/team", always(fakeErr{400, "AccessDeniedException"}), sandbox.EINVALID, "not readable by sandstep", "not readable by sandstep"},
+		{"secret access denied", "secretsmanager:other/team", always(fakeErr{400, "AccessDeniedException"}), sandbox.EINVALID, "not readable by sandstep", "not readable by sandstep"},
+		{"kms", "ssm:/sandstep/kms", []fakeErr{{400, "InvalidKeyId"}}, sandbox.EINVALID, "cannot be decrypted", "cannot be decrypted"},
+		{"marked for deletion", "secretsmanager:sandstep/deleted", []fakeErr{{400, "InvalidRequestException"}}, sandbox.EINVALID, "rejected", "rejected"},
+		{"ssm throttled", "ssm:/sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"secret throttled", "secretsmanager:sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"ssm 500", "ssm:/sandstep/down", []fakeErr{{500, "InternalServerError"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"secret 500", "secretsmanager:sandstep/down", []fakeErr{{500, "InternalServiceError"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"unknown 503", "ssm:/sandstep/odd", []fakeErr{{503, "SomethingNew"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"unknown client fault", "ssm:/sandstep/odd", []fakeErr{{400, "UnrecognizedClientException"}}, sandbox.EINTERNAL, "UnrecognizedClientException", "internal error"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, srv := newFakeAWS(t)
+			name := strings.SplitN(tc.ref, ":", 2)[1]
+			f.fail[name] = tc.errs
+			s, m := clients(srv, 1)
+			_, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "secretEnv.X", tc.ref))
+			checkErr(t, err, tc.code, "secretEnv.X", tc.msg)
+			if got := sandbox.ErrorMessage(err); !strings.Contains(got, tc.caller) {
+				t.Fatalf("caller-facing message %q lacks %q", got, tc.caller)
+			}
+			if strings.Contains(sandbox.ErrorMessage(err), "123456789012") || strings.Contains(sandbox.ErrorMessage(err), "injected") {
+				t.Fatalf("caller-facing message %q leaks AWS's error text", sandbox.ErrorMessage(err))
+			}
+		})
+	}
+}
+
+func TestResolveNetworkError(t *testing.T) {
+	_, srv := newFakeAWS(t)
+	s, m := clients(srv, 1)
+	srv.Close() // connection refused
+	_, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "DAYTONA_API_KEY_REF", "ssm:/sandstep/daytona"))
+	checkErr(t, err, sandbox.ETRANSIENT, "DAYTONA_API_KEY_REF", "temporarily unavailable")
+}
+
+func TestSDKRetries(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/key"] = "ssm-value-Zq81"
+	s, m := clients(srv, 3)
+
+	// Two failures, then success: the SDK's retries hide them.
+	f.fail["/sandstep/key"] = []fakeErr{{400, "ThrottlingException"}, {500, "InternalServerError"}}
+	got, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "f", "ssm:/sandstep/key"))
+	if err != nil || got != "ssm-value-Zq81" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if n := f.hitCount("/sandstep/key"); n != 3 {
+		t.Fatalf("%d requests, want 3", n)
+	}
+
+	// Throttled on every attempt: ETRANSIENT once the SDK gives up.
+	f.fail["/sandstep/key"] = always(fakeErr{400, "ThrottlingException"})
+	_, err = NewResolver(s, m).Resolve(context.Background(), mustRef(t, "f", "ssm:/sandstep/key"))
+	checkErr(t, err, sandbox.ETRANSIENT, "f", "temporarily unavailable")
+	if n := f.hitCount("/sandstep/key"); n != 6 {
+		t.Fatalf("%d requests, want 3 more", n)
+	}
+}
+
+func TestCache(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/key"] = "ssm-value-Zq81"
+	f.secrets["sandstep/json"] = `{"a":"gh-token-Xw93","b":"sm-value-Yp72"}`
+	s, m := clients(srv, 1)
+	calls := 0
+	var mu sync.Mutex
+	res := NewResolver(s, m, WithOnResolve(func(string) { mu.Lock(); calls++; mu.Unlock() }))
+	ctx := context.Background()
+	for i := range 50 {
+		// Different fields and JSON keys of one secret share one fetch.
+		if _, err := res.Resolve(ctx, mustRef(t, fmt.Sprintf("f%d", i), "ssm:/sandstep/key")); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"a", "b"} {
+			if _, err := res.Resolve(ctx, mustRef(t, "g", "secretsmanager:sandstep/json#"+k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := f.hitCount("/sandstep/key"); n != 1 {
+		t.Errorf("SSM hit %d times, want 1", n)
+	}
+	if n := f.hitCount("sandstep/json"); n != 1 {
+		t.Errorf("Secrets Manager hit %d times, want 1", n)
+	}
+	// Errors are not cached: a parameter created after a miss is found.
+	if _, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/later")); sandbox.ErrorCode(err) != sandbox.EINVALID {
+		t.Fatalf("want not found, got %v", err)
+	}
+	f.mu.Lock()
+	f.params["/sandstep/later"] = "ssm-value-Zq81"
+	f.mu.Unlock()
+	if _, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/later")); err != nil {
+		t.Fatalf("after creation: %v", err)
+	}
+}
+
+func TestTTLAndStale(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/key"] = "ssm-value-Zq81"
+	s, m := clients(srv, 1)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	res := NewResolver(s, m, WithTTL(time.Minute), WithClock(clock))
+	ref := mustRef(t, "f", "ssm:/sandstep/key")
+	resolve := func() (string, error) { return res.Resolve(context.Background(), ref) }
+
+	steps := []struct {
+		name     string
+		advance  time.Duration
+		rotate   string // new server value, if set
+		fail     []fakeErr
+		want     string
+		wantCode sandbox.Code
+		hits     int
+	}{
+		{name: "first fetch", want: "ssm-value-Zq81", hits: 1},
+		{name: "within ttl", advance: 59 * time.Second, rotate: "ssm-value-rotated", want: "ssm-value-Zq81", hits: 1},
+		{name: "expired, refetched", advance: 2 * time.Second, want: "ssm-value-rotated", hits: 2},
+		{name: "expired, throttled: stale served", advance: 2 * time.Minute, rotate: "ssm-value-third", fail: []fakeErr{{400, "ThrottlingException"}}, want: "ssm-value-rotated", hits: 3},
+		{name: "next call fetches again", want: "ssm-value-third", hits: 4},
+		{name: "expired, deleted: not served stale", advance: 2 * time.Minute, fail: []fakeErr{{400, "ParameterNotFound"}}, wantCode: sandbox.EINVALID, hits: 5},
+	}
+	for _, st := range steps {
+		advance(st.advance)
+		f.mu.Lock()
+		if st.rotate != "" {
+			f.params["/sandstep/key"] = st.rotate
+		}
+		f.fail["/sandstep/key"] = st.fail
+		f.mu.Unlock()
+		got, err := resolve()
+		if st.wantCode != "" {
+			if sandbox.ErrorCode(err) != st.wantCode {
+				t.Fatalf("%s: got %q, %v; want %s", st.name, got, err, st.wantCode)
+			}
+		} else if err != nil || got != st.want {
+			t.Fatalf("%s: got %q, %v; want %q", st.name, got, err, st.want)
+		}
+		if n := f.hitCount("/sandstep/key"); n != st.hits {
+			t.Fatalf("%s: %d requests, want %d", st.name, n, st.hits)
+		}
+	}
+}
+
+// waiters returns how many callers wait on the fetch of name in flight.
+func (r *Resolver) waitersFor(scheme Scheme, name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.calls[storeKey{scheme, name}]; ok {
+		return c.waiters
+	}
+	return 0
+}
+
+// waitFor polls cond. The bound is a liveness guard against a hang, not
+// a timing assertion.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never became true")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// holdRequests makes f block requests until the returned release is
+// called (also at cleanup, so a failing test does not hang the server).
+func holdRequests(t *testing.T, f *fakeAWS) (release func()) {
+	f.hold, f.arrived = make(chan struct{}), make(chan string, 100)
+	var once sync.Once
+	release = func() { once.Do(func() { close(f.hold) }) }
+	t.Cleanup(release)
+	return release
+}
+
+func TestConcurrentResolvesCoalesce(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.secrets["sandstep/json"] = `{"a":"gh-token-Xw93"}`
+	release := holdRequests(t, f)
+	s, m := clients(srv, 1)
+	res := NewResolver(s, m)
+	const n = 25
+	var wg sync.WaitGroup
+	results := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			results[i], errs[i] = res.Resolve(context.Background(), mustRef(t, "f", "secretsmanager:sandstep/json#a"))
+		})
+	}
+	<-f.arrived // the one fetch reached the server and is held there
+	waitFor(t, func() bool { return res.waitersFor(SchemeSecretsManager, "sandstep/json") == n })
+	release()
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || results[i] != "gh-token-Xw93" {
+			t.Fatalf("caller %d: %q, %v", i, results[i], errs[i])
+		}
+	}
+	if h := f.hitCount("sandstep/json"); h != 1 {
+		t.Fatalf("%d concurrent callers made %d requests, want 1", n, h)
+	}
+}
+
+func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/key"] = "ssm-value-Zq81"
+	release := holdRequests(t, f)
+	s, m := clients(srv, 1)
+	res := NewResolver(s, m)
+	ref := mustRef(t, "secretEnv.K", "ssm:/sandstep/key")
+
+	first, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() { _, err := res.Resolve(first, ref); firstErr <- err }()
+	<-f.arrived
+	second := make(chan string, 1)
+	go func() { v, _ := res.Resolve(context.Background(), ref); second <- v }()
+	waitFor(t, func() bool { return res.waitersFor(SchemeSSM, "/sandstep/key") == 2 })
+
+	cancel()
+	err := <-firstErr
+	if !errors.Is(err, context.Canceled) || sandbox.ErrorCode(err) != sandbox.ETRANSIENT || !strings.Contains(err.Error(), "secretEnv.K") {
+		t.Fatalf("cancelled caller got %v", err)
+	}
+	release()
+	if v := <-second; v != "ssm-value-Zq81" {
+		t.Fatalf("second caller got %q after the first gave up", v)
+	}
+}
+
+func TestResolveAll(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/a"] = "ssm-value-Zq81"
+	f.secrets["sandstep/b"] = `{"token":"gh-token-Xw93"}`
+	f.fail["/sandstep/busy"] = []fakeErr{{400, "ThrottlingException"}}
+	s, m := clients(srv, 1)
+	res := NewResolver(s, m)
+
+	refs, err := ParseRefs("secretEnv", map[string]string{"A": "ssm:/sandstep/a", "B": "secretsmanager:sandstep/b#token", "A2": "ssm:/sandstep/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := res.ResolveAll(context.Background(), refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"A": "ssm-value-Zq81", "A2": "ssm-value-Zq81", "B": "gh-token-Xw93"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+
+	refs, _ = ParseRefs("secretEnv", map[string]string{"OK": "ssm:/sandstep/a", "Z_BUSY": "ssm:/sandstep/busy", "M_GONE": "ssm:/sandstep/gone", "N_GONE": "secretsmanager:gone"})
+	got, err = res.ResolveAll(context.Background(), refs)
+	if got != nil || err == nil {
+		t.Fatalf("want all-or-nothing failure, got %v, %v", got, err)
+	}
+	// Every failure is reported, non-retryable first, so the whole is EINVALID.
+	if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "secretEnv.M_GONE" {
+		t.Fatalf("code %q field %q: %v", sandbox.ErrorCode(err), sandbox.ErrorField(err), err)
+	}
+	for _, fld := range []string{"secretEnv.M_GONE", "secretEnv.N_GONE", "secretEnv.Z_BUSY"} {
+		if !strings.Contains(err.Error(), fld) {
+			t.Errorf("joined error lacks %s: %v", fld, err)
+		}
+	}
+	for _, v := range secretValues {
+		if strings.Contains(err.Error(), v) {
+			t.Fatalf("error holds a value: %v", err)
+		}
+	}
+}
+
+func TestAllowedPrefixesAndMisuse(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/daytona/api-key"] = "ssm-value-Zq81"
+	f.params["/sandstep/tasks/gh"] = "gh-token-Xw93"
+	s, m := clients(srv, 1)
+	res := NewResolver(s, m, WithAllowedPrefixes("ssm:/sandstep/tasks/", "secretsmanager:sandstep/tasks/"))
+	ctx := context.Background()
+
+	if v, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/tasks/gh")); err != nil || v != "gh-token-Xw93" {
+		t.Fatalf("allowed ref: %q, %v", v, err)
+	}
+	_, err := res.Resolve(ctx, mustRef(t, "secretEnv.STEAL", "ssm:/sandstep/daytona/api-key"))
+	checkErr(t, err, sandbox.EINVALID, "secretEnv.STEAL", "not one sandstep may read")
+	if f.hitCount("/sandstep/daytona/api-key") != 0 {
+		t.Fatal("a refused reference was fetched")
+	}
+
+	misuse := []struct {
+		name string
+		res  *Resolver
+		ref  Ref
+		code sandbox.Code
+	}{
+		{"zero ref", res, Ref{Field: "f"}, sandbox.EINVALID},
+		{"key on ssm", NewResolver(s, m), Ref{Scheme: SchemeSSM, Name: "/a", Key: "k", Field: "f"}, sandbox.EINVALID},
+		{"no ssm client", NewResolver(nil, m), Ref{Scheme: SchemeSSM, Name: "/a", Field: "f"}, sandbox.EINTERNAL},
+		{"no secretsmanager client", NewResolver(s, nil), Ref{Scheme: SchemeSecretsManager, Name: "a", Field: "f"}, sandbox.EINTERNAL},
+	}
+	for _, tc := range misuse {
+		if _, err := tc.res.Resolve(ctx, tc.ref); sandbox.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), "f") {
+			t.Errorf("%s: got %v, want %s", tc.name, err, tc.code)
+		}
+	}
+}
+
+func BenchmarkResolveCached(b *testing.B) {
+	f, srv := newFakeAWS(b)
+	f.secrets["sandstep/json"] = `{"token":"gh-token-Xw93"}`
+	s, m := clients(srv, 1)
+	res := NewResolver(s, m)
+	ref, _ := ParseRef("f", "secretsmanager:sandstep/json#token")
+	for b.Loop() {
+		if _, err := res.Resolve(context.Background(), ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestStrings(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/a"] = "ssm-value-Zq81"
+	s, m := clients(srv, 1)
+	sr := NewResolver(s, m).Strings()
+	if v, err := sr.Resolve(context.Background(), "ssm:/sandstep/a"); err != nil || v != "ssm-value-Zq81" {
+		t.Fatalf("got %q, %v", v, err)
+	}
+	for _, ref := range []string{"nope", "ssm:/sandstep/missing"} {
+		_, err := sr.Resolve(context.Background(), ref)
+		if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "" {
+			t.Fatalf("%s: want EINVALID with no field (the consumer names it), got %v", ref, err)
+		}
+	}
+}
