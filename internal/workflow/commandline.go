@@ -1,0 +1,53 @@
+package workflow
+
+import (
+	"sort"
+	"strings"
+)
+
+// secretsFile is where a sandbox's secret environment lives, relative to
+// its working directory: readable only by the sandbox user, ignored by git,
+// sourced by every command's wrapper. Secret values never appear in a
+// command string (Daytona stores those) nor in create-time env (readable
+// through the Daytona API).
+const secretsFile = ReservedDir + "/secrets.env"
+
+// shellQuote quotes s for POSIX sh as one word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// secretsFileContent renders NAME=value pairs as a file for `set -a; . file`.
+func secretsFileContent(values map[string]string) []byte {
+	names := make([]string, 0, len(values))
+	for n := range values {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(shellQuote(values[n]))
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// commandLine wraps a caller's command: in a subshell (so nothing leaks into
+// a provider session), load the secrets file if there is one, change to cwd,
+// export env, and run the command with /bin/sh -c as the contract says.
+func commandLine(command, cwd string, env map[string]string) string {
+	var b strings.Builder
+	b.WriteString("(\n")
+	b.WriteString("if [ -r " + secretsFile + " ]; then set -a; . ./" + secretsFile + "; set +a; fi\n")
+	if cwd != "" {
+		b.WriteString("cd -- " + shellQuote(cwd) + " || exit 126\n")
+	}
+	for _, n := range sortedKeys(env) {
+		b.WriteString("export " + n + "=" + shellQuote(env[n]) + "\n")
+	}
+	b.WriteString("/bin/sh -c " + shellQuote(command) + "\n")
+	b.WriteString(")")
+	return b.String()
+}

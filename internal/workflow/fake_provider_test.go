@@ -1,0 +1,163 @@
+package workflow
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// fakeProvider is an in-memory provider that records what it is asked and
+// fails on demand. Sandboxes are kept by name (the sandstep id).
+type fakeProvider struct {
+	mu        sync.Mutex
+	sandboxes map[string]*fakeSandbox // by name
+	creates   int
+	// fail makes the named operation ("create", "upload", "git", "exec",
+	// "get", "delete") return the error.
+	fail map[string]error
+	// createThenFail makes create build the sandbox and then fail, as a
+	// provider that times out after doing the work.
+	createThenFail bool
+	// execResult is returned by exec (after recording the command).
+	execResult ExecResult
+	execs      []Command
+	specs      []ProviderSpec
+	clones     []GitCloneSpec
+}
+
+type fakeSandbox struct {
+	id    string
+	state string
+	files map[string][]byte
+}
+
+func newFakeProvider() *fakeProvider {
+	return &fakeProvider{sandboxes: map[string]*fakeSandbox{}, fail: map[string]error{}}
+}
+
+func (p *fakeProvider) failOn(op string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fail[op] = err
+}
+
+func (p *fakeProvider) byID(id string) (*fakeSandbox, error) {
+	for _, sb := range p.sandboxes {
+		if sb.id == id {
+			return sb, nil
+		}
+	}
+	return nil, sandbox.Errorf(sandbox.ENOTFOUND, "provider sandbox %s not found", id)
+}
+
+func (p *fakeProvider) Create(_ context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.creates++
+	p.specs = append(p.specs, spec)
+	if err := p.fail["create"]; err != nil && !p.createThenFail {
+		return nil, err
+	}
+	if _, dup := p.sandboxes[spec.Name]; dup {
+		return nil, sandbox.Errorf(sandbox.ECONFLICT, "name %s exists", spec.Name)
+	}
+	sb := &fakeSandbox{id: "dt-" + spec.Name, state: "started", files: map[string][]byte{}}
+	p.sandboxes[spec.Name] = sb
+	if err := p.fail["create"]; err != nil {
+		return nil, err
+	}
+	return &ProviderSandbox{ID: sb.id, State: sb.state}, nil
+}
+
+func (p *fakeProvider) Get(_ context.Context, id string) (*ProviderSandbox, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fail["get"]; err != nil {
+		return nil, err
+	}
+	sb, err := p.byID(id)
+	if err != nil {
+		return nil, err
+	}
+	return &ProviderSandbox{ID: sb.id, State: sb.state}, nil
+}
+
+func (p *fakeProvider) Delete(_ context.Context, idOrName string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fail["delete"]; err != nil {
+		return err
+	}
+	for name, sb := range p.sandboxes {
+		if name == idOrName || sb.id == idOrName {
+			delete(p.sandboxes, name)
+		}
+	}
+	return nil
+}
+
+func (p *fakeProvider) Upload(_ context.Context, id string, files []UploadFile) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sb, err := p.byID(id)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := p.fail["upload"]; err != nil && !strings.HasPrefix(f.Path, ReservedDir) {
+			return err
+		}
+		if err := p.fail["upload-secrets"]; err != nil && strings.HasPrefix(f.Path, ReservedDir) {
+			return err
+		}
+		sb.files[f.Path] = f.Content
+	}
+	return nil
+}
+
+func (p *fakeProvider) GitClone(_ context.Context, id string, spec GitCloneSpec) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.byID(id); err != nil {
+		return err
+	}
+	p.clones = append(p.clones, spec)
+	return p.fail["git"]
+}
+
+func (p *fakeProvider) Exec(_ context.Context, id string, cmd Command) (*ExecResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.byID(id); err != nil {
+		return nil, err
+	}
+	p.execs = append(p.execs, cmd)
+	if err := p.fail["exec"]; err != nil {
+		return nil, err
+	}
+	r := p.execResult
+	return &r, nil
+}
+
+func (p *fakeProvider) live() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var names []string
+	for name := range p.sandboxes {
+		names = append(names, name)
+	}
+	return names
+}
+
+// fakeSecrets resolves references from a map.
+type fakeSecrets map[string]string
+
+func (f fakeSecrets) Resolve(_ context.Context, ref string) (string, error) {
+	v, ok := f[ref]
+	if !ok {
+		return "", sandbox.Errorf(sandbox.EINVALID, "secret reference %s not found", ref)
+	}
+	return v, nil
+}

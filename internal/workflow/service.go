@@ -1,0 +1,224 @@
+// Package workflow is sandstep's service: create, execute, status and delete
+// sandboxes on top of a sandbox provider (Daytona) and a store (DynamoDB).
+// Both edges, the API Gateway adapter and the state machine adapter, call
+// the same Service. It declares the small interfaces it consumes.
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Provider runs sandboxes (Daytona, seen through domain types). Errors are
+// *sandbox.Error with ENOTFOUND, ETRANSIENT, ETIMEOUT, EINVALID or EINTERNAL.
+type Provider interface {
+	// Create creates a sandbox named spec.Name and waits until it has
+	// started. When it gives up it deletes what it created.
+	Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error)
+	// Get returns the sandbox's current state; ENOTFOUND once it is gone.
+	Get(ctx context.Context, idOrName string) (*ProviderSandbox, error)
+	// Delete deletes the sandbox; a sandbox that does not exist is no error.
+	Delete(ctx context.Context, idOrName string) error
+	// Upload writes files, creating parent directories.
+	Upload(ctx context.Context, id string, files []UploadFile) error
+	// GitClone clones a repository into the sandbox.
+	GitClone(ctx context.Context, id string, spec GitCloneSpec) error
+	// Exec runs a shell command line to completion or to its timeout
+	// (ETIMEOUT), with stdout and stderr apart, each bounded.
+	Exec(ctx context.Context, id string, cmd Command) (*ExecResult, error)
+}
+
+// ProviderSpec is what the provider needs to create a sandbox.
+type ProviderSpec struct {
+	// Name is unique and is the sandstep sandbox id: it makes creates
+	// idempotent at the provider.
+	Name            string
+	Snapshot        string
+	Image           string
+	Resources       *sandbox.Resources
+	Env             map[string]string
+	Labels          map[string]string
+	AutoStopMinutes int
+	TTLMinutes      int
+}
+
+// ProviderSandbox is the provider's view of a sandbox.
+type ProviderSandbox struct {
+	ID    string
+	State string
+}
+
+// UploadFile is one file's destination and content.
+type UploadFile struct {
+	Path    string
+	Content []byte
+}
+
+// GitCloneSpec says what to clone where; Password is a resolved token and
+// must never be logged.
+type GitCloneSpec struct {
+	URL      string
+	Branch   string
+	Path     string
+	Username string
+	Password string
+}
+
+// Command is a command line to run with /bin/sh -c.
+type Command struct {
+	Line           string
+	Timeout        time.Duration
+	MaxOutputBytes int
+}
+
+// Store persists sandboxes, quota slots, idempotency records and audit
+// events (internal/store over DynamoDB).
+type Store interface {
+	ReserveSlot(ctx context.Context, userID, sandboxID string) error
+	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)
+	CommitSandbox(ctx context.Context, sb *sandbox.Sandbox) error
+	GetSandbox(ctx context.Context, id string) (*sandbox.Sandbox, error)
+	TransitionSandbox(ctx context.Context, id string, from []sandbox.State, to sandbox.State, update func(*sandbox.Sandbox)) (*sandbox.Sandbox, error)
+	ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Sandbox, string, error)
+	BeginIdempotent(ctx context.Context, userID, key, requestHash string, inProgressExpiry time.Time) (*sandbox.IdempotencyRecord, error)
+	CompleteIdempotent(ctx context.Context, userID, key string, response []byte, ttl time.Duration) error
+	AbortIdempotent(ctx context.Context, userID, key string) error
+	AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error
+}
+
+// SecretResolver turns a secret reference into its value.
+type SecretResolver interface {
+	Resolve(ctx context.Context, ref string) (string, error)
+}
+
+// Options tune the service; zero values take the documented defaults.
+type Options struct {
+	DefaultAutoStopMinutes int           // default 15
+	DefaultTTLMinutes      int           // default 240
+	MaxTTLMinutes          int           // default 1440
+	DefaultExecTimeout     time.Duration // default 60s
+	MaxExecTimeout         time.Duration // default 840s
+	// ExecTimeoutMargin is kept back from the caller's deadline (the
+	// Lambda's remaining time) so a timed-out command is still answered.
+	ExecTimeoutMargin time.Duration // default 3s
+	MaxOutputBytes    int           // per stream; default 1 MiB
+	IdempotencyTTL    time.Duration // default 24h
+	// CleanupTimeout bounds the cleanup after a failed create; it runs on a
+	// context detached from the caller's, so a cancelled caller still
+	// leaves nothing behind.
+	CleanupTimeout time.Duration // default 30s
+	Now            func() time.Time
+	NewID          func() string
+	Logger         *slog.Logger
+}
+
+func (o *Options) defaults() {
+	setDefault(&o.DefaultAutoStopMinutes, 15)
+	setDefault(&o.DefaultTTLMinutes, 240)
+	setDefault(&o.MaxTTLMinutes, 1440)
+	setDefault(&o.DefaultExecTimeout, 60*time.Second)
+	setDefault(&o.MaxExecTimeout, 840*time.Second)
+	setDefault(&o.ExecTimeoutMargin, 3*time.Second)
+	setDefault(&o.MaxOutputBytes, 1<<20)
+	setDefault(&o.IdempotencyTTL, 24*time.Hour)
+	setDefault(&o.CleanupTimeout, 30*time.Second)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewID == nil {
+		o.NewID = NewSandboxID
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Service is the sandbox lifecycle.
+type Service struct {
+	provider Provider
+	store    Store
+	secrets  SecretResolver
+	opts     Options
+}
+
+// New returns a Service. secrets may be nil when no secret references are
+// to be resolved (any request that uses one is then refused).
+func New(provider Provider, store Store, secrets SecretResolver, opts Options) *Service {
+	opts.defaults()
+	return &Service{provider: provider, store: store, secrets: secrets, opts: opts}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewSandboxID returns a fresh sandbox id, "sbx_" and 26 random base32 letters.
+func NewSandboxID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
+	}
+	return "sbx_" + idEncoding.EncodeToString(b[:])
+}
+
+// Labels sandstep puts on every provider sandbox, so a reaper can match the
+// provider's list against the table.
+const (
+	LabelID    = "sandstep.id"
+	LabelOwner = "sandstep.owner"
+)
+
+func (s *Service) audit(ctx context.Context, call Call, sb *sandbox.Sandbox, action string, err error, detail map[string]string) {
+	ev := sandbox.AuditEvent{
+		Time:      s.opts.Now(),
+		Action:    action,
+		UserID:    call.UserID,
+		SandboxID: sb.ID,
+		RequestID: call.RequestID,
+		Metadata:  sb.Metadata,
+		Outcome:   "ok",
+		Detail:    detail,
+	}
+	if err != nil {
+		ev.Outcome = string(sandbox.ErrorCode(err))
+	}
+	// An audit write must not turn a done deed into a failure the caller
+	// would retry; it is logged loudly instead.
+	if aerr := s.store.AppendAudit(context.WithoutCancel(ctx), ev); aerr != nil {
+		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "sandboxId", sb.ID, "err", aerr)
+	}
+}
+
+// ownedSandbox returns the caller's sandbox; someone else's is not found.
+func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sandbox.Sandbox, error) {
+	if err := validateID("id", id); err != nil {
+		return nil, err
+	}
+	sb, err := s.store.GetSandbox(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get sandbox %s: %w", id, err)
+	}
+	if sb.Owner != call.UserID {
+		return nil, sandbox.Errorf(sandbox.ENOTFOUND, "sandbox %q not found", id)
+	}
+	return sb, nil
+}
+
+func requireUser(call Call) error {
+	if strings.TrimSpace(call.UserID) == "" {
+		return sandbox.Errorf(sandbox.EUNAUTHENTICATED, "no caller identity")
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package workflow
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// Input limits. They are part of the public contract (README "Limits").
+const (
+	MaxCommandBytes  = 64 << 10
+	MaxEnvVars       = 100
+	MaxEnvValueBytes = 32 << 10
+	MaxLabels        = 50
+	MaxFiles         = 1000
+	MaxPathBytes     = 1024
+	MaxMetadataBytes = 256
+	MaxAutoStop      = 1440
+	// ReservedDir is where sandstep keeps its own files in the sandbox's
+	// working directory (the secrets file); uploads may not write there.
+	ReservedDir = ".sandstep"
+)
+
+var (
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	imageRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,255}$`)
+	labelKey  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$`)
+	branchRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/\-]{0,254}$`)
+	idRE      = regexp.MustCompile(`^sbx_[a-z2-7]{26}$`)
+)
+
+func validateID(field, id string) error {
+	if id == "" {
+		return sandbox.Invalid(field, "is required")
+	}
+	if !idRE.MatchString(id) {
+		return sandbox.Invalid(field, "%q is not a sandbox id (sbx_ followed by 26 letters a-z and digits 2-7)", clip(id))
+	}
+	return nil
+}
+
+// clip shortens caller input quoted back in an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func validateEnv(field string, env map[string]string) error {
+	if len(env) > MaxEnvVars {
+		return sandbox.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
+	}
+	for _, name := range sortedKeys(env) {
+		if !envNameRE.MatchString(name) {
+			return sandbox.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+		}
+		v := env[name]
+		if len(v) > MaxEnvValueBytes {
+			return sandbox.Invalid(field+"."+name, "value is %d bytes, at most %d are allowed", len(v), MaxEnvValueBytes)
+		}
+		if strings.ContainsRune(v, 0) {
+			return sandbox.Invalid(field+"."+name, "value contains a NUL byte")
+		}
+	}
+	return nil
+}
+
+func validateSecretRef(field, ref string) error {
+	switch {
+	case strings.HasPrefix(ref, "ssm:/") && len(ref) > len("ssm:/"):
+	case strings.HasPrefix(ref, "secretsmanager:") && len(ref) > len("secretsmanager:"):
+	default:
+		return sandbox.Invalid(field, "must be a secret reference, \"ssm:/parameter/name\" or \"secretsmanager:secret-id\"")
+	}
+	if len(ref) > 2048 || strings.ContainsAny(ref, " \t\r\n\x00") {
+		return sandbox.Invalid(field, "is not a valid secret reference")
+	}
+	return nil
+}
+
+// validateRelPath checks a path that must stay inside the working directory
+// and returns it cleaned.
+func validateRelPath(field, p string) (string, error) {
+	if p == "" {
+		return "", sandbox.Invalid(field, "is required")
+	}
+	if len(p) > MaxPathBytes || strings.ContainsRune(p, 0) {
+		return "", sandbox.Invalid(field, "is not a valid path")
+	}
+	if path.IsAbs(p) {
+		return "", sandbox.Invalid(field, "must be relative to the sandbox working directory, got %q", clip(p))
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", sandbox.Invalid(field, "escapes the sandbox working directory: %q", clip(p))
+	}
+	if c == "." {
+		return "", sandbox.Invalid(field, "must name a file, got %q", clip(p))
+	}
+	return c, nil
+}
+
+func validateMinutes(field string, v *int, lo, hi int) error {
+	if v == nil {
+		return nil
+	}
+	if *v < lo || *v > hi {
+		return sandbox.Invalid(field, "must be between %d and %d minutes, got %d", lo, hi, *v)
+	}
+	return nil
+}
+
+// validateCreate checks a create request and decodes its files.
+func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
+	if in.Snapshot != "" && in.Image != "" {
+		return nil, sandbox.Invalid("image", "give either snapshot or image, not both")
+	}
+	if in.Snapshot != "" && !imageRE.MatchString(in.Snapshot) {
+		return nil, sandbox.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
+	}
+	if in.Image != "" && !imageRE.MatchString(in.Image) {
+		return nil, sandbox.Invalid("image", "%q is not a valid image reference", clip(in.Image))
+	}
+	if r := in.Resources; r != nil {
+		if in.Image == "" {
+			return nil, sandbox.Invalid("resources", "can only be set together with image (a snapshot fixes its resources)")
+		}
+		for _, f := range []struct {
+			name   string
+			v, max int
+		}{{"resources.cpu", r.CPU, 64}, {"resources.memoryGiB", r.MemoryGiB, 256}, {"resources.diskGiB", r.DiskGiB, 1024}} {
+			if f.v < 0 || f.v > f.max {
+				return nil, sandbox.Invalid(f.name, "must be between 0 and %d, got %d", f.max, f.v)
+			}
+		}
+	}
+	if err := validateEnv("env", in.Env); err != nil {
+		return nil, err
+	}
+	if len(in.SecretEnv) > MaxEnvVars {
+		return nil, sandbox.Invalid("secretEnv", "has %d variables, at most %d are allowed", len(in.SecretEnv), MaxEnvVars)
+	}
+	for _, name := range sortedKeys(in.SecretEnv) {
+		field := "secretEnv." + clip(name)
+		if !envNameRE.MatchString(name) {
+			return nil, sandbox.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+		}
+		if _, dup := in.Env[name]; dup {
+			return nil, sandbox.Invalid(field, "is also set in env")
+		}
+		if err := validateSecretRef(field, in.SecretEnv[name]); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.Labels) > MaxLabels {
+		return nil, sandbox.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
+	}
+	for _, k := range sortedKeys(in.Labels) {
+		field := "labels." + clip(k)
+		if !labelKey.MatchString(k) {
+			return nil, sandbox.Invalid(field, "is not a valid label key")
+		}
+		if strings.HasPrefix(k, "sandstep.") {
+			return nil, sandbox.Invalid(field, "the sandstep. prefix is reserved")
+		}
+		if v := in.Labels[k]; len(v) > 256 || strings.ContainsAny(v, "\x00\r\n") {
+			return nil, sandbox.Invalid(field, "value must be at most 256 bytes on one line")
+		}
+	}
+	if err := validateMinutes("autoStopMinutes", in.AutoStopMinutes, 0, MaxAutoStop); err != nil {
+		return nil, err
+	}
+	if err := validateMinutes("ttlMinutes", in.TTLMinutes, 1, s.opts.MaxTTLMinutes); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct{ name, v string }{
+		{"metadata.installationId", in.Metadata.InstallationID},
+		{"metadata.issueId", in.Metadata.IssueID},
+		{"metadata.repo", in.Metadata.Repo},
+	} {
+		if len(f.v) > MaxMetadataBytes || strings.ContainsAny(f.v, "\x00\r\n") {
+			return nil, sandbox.Invalid(f.name, "must be at most %d bytes on one line", MaxMetadataBytes)
+		}
+	}
+	if len(in.Files) > MaxFiles {
+		return nil, sandbox.Invalid("files", "has %d files, at most %d are allowed", len(in.Files), MaxFiles)
+	}
+	files := make([]UploadFile, 0, len(in.Files))
+	seen := make(map[string]int, len(in.Files))
+	for i, f := range in.Files {
+		field := fmt.Sprintf("files[%d].path", i)
+		p, err := validateRelPath(field, f.Path)
+		if err != nil {
+			return nil, err
+		}
+		if p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
+			return nil, sandbox.Invalid(field, "%s/ is reserved for sandstep", ReservedDir)
+		}
+		if j, dup := seen[p]; dup {
+			return nil, sandbox.Invalid(field, "same path as files[%d]", j)
+		}
+		seen[p] = i
+		content, err := base64.StdEncoding.DecodeString(f.ContentBase64)
+		if err != nil {
+			return nil, sandbox.Invalid(fmt.Sprintf("files[%d].contentBase64", i), "is not valid standard base64: %v", err)
+		}
+		files = append(files, UploadFile{Path: p, Content: content})
+	}
+	if g := in.Git; g != nil {
+		if err := validateGit(g); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+func validateGit(g *GitSource) error {
+	if g.URL == "" {
+		return sandbox.Invalid("git.url", "is required")
+	}
+	u, err := url.Parse(g.URL)
+	if err != nil || strings.ContainsAny(g.URL, " \t\r\n\x00") || strings.HasPrefix(g.URL, "-") {
+		return sandbox.Invalid("git.url", "is not a valid URL")
+	}
+	switch u.Scheme {
+	case "https", "http", "ssh", "git", "file":
+	default:
+		return sandbox.Invalid("git.url", "scheme must be https, http, ssh, git or file, got %q", clip(u.Scheme))
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			return sandbox.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
+		}
+	}
+	if g.Branch != "" && !branchRE.MatchString(g.Branch) {
+		return sandbox.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
+	}
+	if g.Path != "" {
+		if _, err := validateRelPath("git.path", g.Path); err != nil {
+			return err
+		}
+	}
+	if g.TokenSecret != "" {
+		return validateSecretRef("git.tokenSecret", g.TokenSecret)
+	}
+	return nil
+}
+
+// validateExec checks an exec request and returns the timeout to ask for.
+func (s *Service) validateExec(in *ExecInput) (time.Duration, error) {
+	if strings.TrimSpace(in.Command) == "" {
+		return 0, sandbox.Invalid("command", "must not be empty")
+	}
+	if len(in.Command) > MaxCommandBytes {
+		return 0, sandbox.Invalid("command", "is %d bytes, at most %d are allowed", len(in.Command), MaxCommandBytes)
+	}
+	if strings.ContainsRune(in.Command, 0) {
+		return 0, sandbox.Invalid("command", "contains a NUL byte")
+	}
+	if in.Cwd != "" && !path.IsAbs(in.Cwd) {
+		if _, err := validateRelPath("cwd", in.Cwd); err != nil && path.Clean(in.Cwd) != "." {
+			return 0, err
+		}
+	}
+	if strings.ContainsRune(in.Cwd, 0) || len(in.Cwd) > MaxPathBytes {
+		return 0, sandbox.Invalid("cwd", "is not a valid path")
+	}
+	if err := validateEnv("env", in.Env); err != nil {
+		return 0, err
+	}
+	max := int(s.opts.MaxExecTimeout / time.Second)
+	switch {
+	case in.TimeoutSeconds < 0:
+		return 0, sandbox.Invalid("timeoutSeconds", "must not be negative, got %d", in.TimeoutSeconds)
+	case in.TimeoutSeconds > max:
+		return 0, sandbox.Invalid("timeoutSeconds", "must be at most %d, got %d", max, in.TimeoutSeconds)
+	case in.TimeoutSeconds == 0:
+		return s.opts.DefaultExecTimeout, nil
+	}
+	return time.Duration(in.TimeoutSeconds) * time.Second, nil
+}
