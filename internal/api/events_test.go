@@ -1,0 +1,265 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// eventsDir holds the sample events for `sam local invoke -e` and the
+// handler tests.
+const eventsDir = "../../events"
+
+// fixtureFunction returns the function an events/*.json file is for, from
+// its name: <function>[-<variant>]-(api|direct).json; agent-execute-* is
+// for execute.
+func fixtureFunction(name string) (function string, api bool, ok bool) {
+	base := strings.TrimSuffix(name, ".json")
+	switch {
+	case strings.HasSuffix(base, "-api"):
+		api = true
+	case strings.HasSuffix(base, "-direct"):
+	default:
+		return "", false, false
+	}
+	base = strings.TrimPrefix(base, "agent-")
+	function, _, _ = strings.Cut(base, "-")
+	return function, api, slices.Contains(Functions(), function)
+}
+
+// decodeEventStrict decodes an API Gateway event with unknown fields
+// disallowed: a typo'd field in a fixture must fail. encoding/json matches
+// names case-insensitively, so decodeStrict checks them exactly too.
+func decodeEventStrict(data []byte) (events.APIGatewayV2HTTPRequest, error) {
+	var ev events.APIGatewayV2HTTPRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return ev, err
+	}
+	return ev, decodeStrict(data, &events.APIGatewayV2HTTPRequest{})
+}
+
+// checkAPIFixture decodes an API event fixture and its body strictly.
+func checkAPIFixture(data []byte) (events.APIGatewayV2HTTPRequest, error) {
+	ev, err := decodeEventStrict(data)
+	if err != nil {
+		return ev, err
+	}
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return ev, err
+		}
+	}
+	var in any
+	switch ev.RouteKey {
+	case RouteCreateSandbox:
+		in = &workflow.CreateSandboxInput{}
+	case RouteExec:
+		in = &workflow.ExecInput{}
+	case RouteAgentExecute:
+		in = &workflow.AgentExecuteInput{}
+	}
+	if in != nil {
+		// Both decoders: encoding/json as the brief's minimum, and this
+		// package's (exact names, paths in errors).
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(in); err != nil {
+			return ev, err
+		}
+		if err := decodeStrict(body, in); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+// checkDirectFixture decodes a direct input fixture into its type.
+func checkDirectFixture(data []byte, function string) error {
+	var in any
+	switch function {
+	case FunctionCreate:
+		in = &DirectCreateInput{}
+	case FunctionExecute:
+		if hasKey(data, "sandboxId") {
+			in = &DirectExecInput{}
+		} else {
+			in = &DirectAgentExecuteInput{}
+		}
+	case FunctionStatus:
+		in = &DirectStatusInput{}
+	case FunctionDelete:
+		in = &DirectDeleteInput{}
+	}
+	return decodeStrict(data, in)
+}
+
+func TestEventFixtures(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(eventsDir, "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures in %s: %v", eventsDir, err)
+	}
+	routesSeen := map[string]bool{}
+	directSeen := map[string]bool{}
+	for _, path := range paths {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			function, isAPI, ok := fixtureFunction(name)
+			if !ok {
+				t.Fatalf("%s: name is not <function>[-variant]-(api|direct).json", name)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isAPI != isAPIGatewayEvent(data) {
+				t.Fatalf("isAPIGatewayEvent = %v for an %v fixture", !isAPI, map[bool]string{true: "API", false: "direct"}[isAPI])
+			}
+			if !isAPI {
+				if err := checkDirectFixture(data, function); err != nil {
+					t.Fatalf("direct input: %v", err)
+				}
+				directSeen[function] = true
+			} else {
+				ev, err := checkAPIFixture(data)
+				if err != nil {
+					t.Fatalf("API event: %v", err)
+				}
+				owner, known := RouteFunction(ev.RouteKey)
+				rc := ev.RequestContext
+				switch {
+				case !known || owner != function:
+					t.Errorf("routeKey %q belongs to %q, not %q", ev.RouteKey, owner, function)
+				case ev.Version != "2.0" || rc.RouteKey != ev.RouteKey || rc.Stage != "$default":
+					t.Errorf("version %q, requestContext.routeKey %q, stage %q", ev.Version, rc.RouteKey, rc.Stage)
+				case rc.AccountID == "" || rc.APIID == "" || rc.DomainName == "" || rc.RequestID == "" || rc.Time == "" || rc.TimeEpoch == 0:
+					t.Errorf("requestContext incomplete: %+v", rc)
+				case rc.HTTP.Method == "" || rc.HTTP.Path != ev.RawPath || rc.HTTP.Protocol == "" || rc.HTTP.SourceIP == "" || rc.HTTP.UserAgent == "":
+					t.Errorf("requestContext.http incomplete: %+v", rc.HTTP)
+				case !strings.HasPrefix(ev.RouteKey, rc.HTTP.Method+" "):
+					t.Errorf("method %q does not match route %q", rc.HTTP.Method, ev.RouteKey)
+				case rc.Authorizer == nil || rc.Authorizer.JWT == nil || rc.Authorizer.JWT.Claims["sub"] == "" ||
+					rc.Authorizer.JWT.Claims["iss"] == "" || len(rc.Authorizer.JWT.Scopes) == 0:
+					t.Errorf("authorizer.jwt incomplete: %+v", rc.Authorizer)
+				case strings.Contains(ev.RouteKey, "{id}") && !strings.Contains(ev.RawPath, ev.PathParameters["id"]):
+					t.Errorf("path parameter id %q not in rawPath %q", ev.PathParameters["id"], ev.RawPath)
+				}
+				routesSeen[ev.RouteKey] = true
+			}
+
+			// The fixture is served by its function, end to end.
+			svc := &fakeService{}
+			a, _ := newTestAPI(svc, Options{})
+			out, err := a.Handler(function).Invoke(context.Background(), data)
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			if isAPI {
+				var res events.APIGatewayV2HTTPResponse
+				if err := json.Unmarshal(out, &res); err != nil || res.StatusCode >= 300 {
+					t.Fatalf("answer %s: %v", out, err)
+				}
+			}
+			if calls := svc.recordedCalls(); len(calls) != 1 || calls[0].call.UserID == "" {
+				t.Fatalf("calls %+v", calls)
+			}
+		})
+	}
+	for key := range routes {
+		if !routesSeen[key] {
+			t.Errorf("no API event fixture for route %q", key)
+		}
+	}
+	for _, fn := range Functions() {
+		if !directSeen[fn] {
+			t.Errorf("no direct fixture for function %q", fn)
+		}
+	}
+}
+
+// TestEventFixtureTyposFail proves the fixture checks can fail: a copy of
+// every fixture with a misspelt field is rejected, at the top level, in
+// the request context and in the body.
+func TestEventFixtureTyposFail(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(eventsDir, "*.json"))
+	for _, path := range paths {
+		name := filepath.Base(path)
+		function, isAPI, _ := fixtureFunction(name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mutations map[string][]byte
+		if isAPI {
+			mutations = map[string][]byte{
+				"top-level typo":      rename(t, data, "rawPath", "rawPth"),
+				"requestContext typo": mutate(t, data, func(m map[string]any) { m["requestContext"].(map[string]any)["stages"] = "$default" }),
+				"case-changed key":    rename(t, data, "routeKey", "RouteKey"),
+			}
+			if ev, _ := decodeEventStrict(data); ev.Body != "" {
+				mutations["body typo"] = mutate(t, data, func(m map[string]any) {
+					m["body"] = strings.Replace(m["body"].(string), `"`, `"typo_`, 1)
+				})
+			}
+		} else {
+			mutations = map[string][]byte{
+				"typo":             rename(t, data, "userId", "usrId"),
+				"extra field":      mutate(t, data, func(m map[string]any) { m["sandboxID"] = "x" }),
+				"case-changed key": rename(t, data, "userId", "UserId"),
+			}
+		}
+		for mname, mutated := range mutations {
+			t.Run(name+" "+mname, func(t *testing.T) {
+				var err error
+				if isAPI {
+					_, err = checkAPIFixture(mutated)
+				} else {
+					err = checkDirectFixture(mutated, function)
+				}
+				if err == nil {
+					t.Fatalf("mutated fixture accepted:\n%s", mutated)
+				}
+			})
+		}
+	}
+}
+
+// mutate returns data, a JSON object, changed by f.
+func mutate(t *testing.T, data []byte, f func(map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// rename returns data with the top-level key from renamed to.
+func rename(t *testing.T, data []byte, from, to string) []byte {
+	t.Helper()
+	return mutate(t, data, func(m map[string]any) {
+		v, ok := m[from]
+		if !ok {
+			t.Fatalf("no key %q to rename", from)
+		}
+		delete(m, from)
+		m[to] = v
+	})
+}

@@ -1,0 +1,249 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// recorded is one call on fakeService.
+type recorded struct {
+	method string
+	call   workflow.Call
+	id     string
+	limit  int
+	cursor string
+	in     any
+	// What the context carried for the log lines.
+	ctxRequestID, ctxUserID, ctxSandboxID string
+}
+
+// fakeService records calls and answers canned results, or err (errFor
+// overrides it per sandbox id).
+type fakeService struct {
+	mu     sync.Mutex
+	calls  []recorded
+	err    error
+	errFor map[string]error
+	// nilResult makes every method answer (nil, nil).
+	nilResult bool
+	stdout    string
+}
+
+var testTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func (f *fakeService) record(ctx context.Context, r recorded) error {
+	r.ctxRequestID = logging.RequestID(ctx)
+	r.ctxUserID = logging.UserID(ctx)
+	r.ctxSandboxID = logging.SandboxID(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r)
+	if err, ok := f.errFor[r.id]; ok {
+		return err
+	}
+	return f.err
+}
+
+func (f *fakeService) recordedCalls() []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recorded(nil), f.calls...)
+}
+
+func (f *fakeService) sandbox(id, owner string) *sandbox.Sandbox {
+	if f.nilResult {
+		return nil
+	}
+	if id == "" {
+		id = "sbx_created"
+	}
+	return &sandbox.Sandbox{ID: id, Owner: owner, State: sandbox.StateReady, CreatedAt: testTime, UpdatedAt: testTime}
+}
+
+func (f *fakeService) CreateSandbox(ctx context.Context, call workflow.Call, in workflow.CreateSandboxInput) (*sandbox.Sandbox, error) {
+	if err := f.record(ctx, recorded{method: "CreateSandbox", call: call, in: in}); err != nil {
+		return nil, err
+	}
+	return f.sandbox("", call.UserID), nil
+}
+
+func (f *fakeService) GetSandbox(ctx context.Context, call workflow.Call, id string) (*sandbox.Sandbox, error) {
+	if err := f.record(ctx, recorded{method: "GetSandbox", call: call, id: id}); err != nil {
+		return nil, err
+	}
+	return f.sandbox(id, call.UserID), nil
+}
+
+func (f *fakeService) ListSandboxes(ctx context.Context, call workflow.Call, limit int, cursor string) (*workflow.SandboxList, error) {
+	if err := f.record(ctx, recorded{method: "ListSandboxes", call: call, limit: limit, cursor: cursor}); err != nil {
+		return nil, err
+	}
+	if f.nilResult {
+		return nil, nil
+	}
+	return &workflow.SandboxList{Items: []*sandbox.Sandbox{f.sandbox("sbx_one", call.UserID)}, NextCursor: "next"}, nil
+}
+
+func (f *fakeService) Exec(ctx context.Context, call workflow.Call, id string, in workflow.ExecInput) (*workflow.ExecResult, error) {
+	if err := f.record(ctx, recorded{method: "Exec", call: call, id: id, in: in}); err != nil {
+		return nil, err
+	}
+	if f.nilResult {
+		return nil, nil
+	}
+	return &workflow.ExecResult{ExitCode: 3, Stdout: f.stdout, Stderr: "warn\n", DurationMs: 12}, nil
+}
+
+func (f *fakeService) DeleteSandbox(ctx context.Context, call workflow.Call, id string) (*sandbox.Sandbox, error) {
+	if err := f.record(ctx, recorded{method: "DeleteSandbox", call: call, id: id}); err != nil {
+		return nil, err
+	}
+	sb := f.sandbox(id, call.UserID)
+	if sb != nil {
+		sb.State = sandbox.StateDeleted
+	}
+	return sb, nil
+}
+
+func (f *fakeService) AgentExecute(ctx context.Context, call workflow.Call, in workflow.AgentExecuteInput) (*workflow.AgentExecuteResult, error) {
+	if err := f.record(ctx, recorded{method: "AgentExecute", call: call, in: in}); err != nil {
+		return nil, err
+	}
+	if f.nilResult {
+		return nil, nil
+	}
+	return &workflow.AgentExecuteResult{ExecResult: workflow.ExecResult{Stdout: "agent\n"}, SandboxID: "sbx_agent", Deleted: true}, nil
+}
+
+var _ Service = (*fakeService)(nil)
+
+// The lead's service must satisfy the interface this package consumes.
+var _ Service = (*workflow.Service)(nil)
+
+// evOption changes a test event.
+type evOption func(*events.APIGatewayV2HTTPRequest)
+
+// apiEvent returns an API Gateway event for routeKey as API Gateway sends
+// it for an authenticated user "user-1", with path id "sbx_one" when the
+// route has one.
+func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest {
+	method, path, _ := strings.Cut(routeKey, " ")
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:  "2.0",
+		RouteKey: routeKey,
+		Headers:  map[string]string{"content-type": "application/json"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:  routeKey,
+			RequestID: "req-1",
+			Stage:     "$default",
+			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+					Claims: map[string]string{"sub": "user-1", "iss": "https://issuer.example"},
+				},
+			},
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method},
+		},
+	}
+	if strings.Contains(path, "{id}") {
+		path = strings.ReplaceAll(path, "{id}", "sbx_one")
+		ev.PathParameters = map[string]string{"id": "sbx_one"}
+	}
+	ev.RawPath = path
+	ev.RequestContext.HTTP.Path = path
+	switch routeKey {
+	case RouteExec:
+		ev.Body = `{"command":"echo hi"}`
+	case RouteAgentExecute:
+		ev.Body = `{"command":"echo hi"}`
+	case RouteCreateSandbox:
+		ev.Body = `{"image":"alpine:3"}`
+	}
+	for _, o := range opts {
+		o(&ev)
+	}
+	return ev
+}
+
+func withBody(body string) evOption {
+	return func(ev *events.APIGatewayV2HTTPRequest) { ev.Body = body }
+}
+
+func withHeader(k, v string) evOption {
+	return func(ev *events.APIGatewayV2HTTPRequest) { ev.Headers[k] = v }
+}
+
+func withQuery(k, v string) evOption {
+	return func(ev *events.APIGatewayV2HTTPRequest) {
+		if ev.QueryStringParameters == nil {
+			ev.QueryStringParameters = map[string]string{}
+		}
+		ev.QueryStringParameters[k] = v
+	}
+}
+
+func withClaims(claims map[string]string) evOption {
+	return func(ev *events.APIGatewayV2HTTPRequest) {
+		ev.RequestContext.Authorizer.JWT.Claims = claims
+	}
+}
+
+// decodeError parses an error answer.
+func decodeErrorBody(t *testing.T, res events.APIGatewayV2HTTPResponse) ErrorDetail {
+	t.Helper()
+	var body ErrorResponse
+	dec := json.NewDecoder(strings.NewReader(res.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("error body %q: %v", res.Body, err)
+	}
+	return body.Error
+}
+
+// logBuffer collects JSON log records.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(l.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// newTestAPI returns an API over svc logging into the returned buffer.
+func newTestAPI(svc Service, opts Options) (*API, *logBuffer) {
+	logs := &logBuffer{}
+	opts.Logger = logging.New(logs, logging.Options{Level: slog.LevelDebug})
+	return New(svc, opts), logs
+}

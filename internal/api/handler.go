@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+)
+
+// HandlerFunc is the Lambda handler of one function, in the form
+// lambda.Start takes: it answers an API Gateway event with an
+// events.APIGatewayV2HTTPResponse (and a nil error, whatever the outcome)
+// and a direct input with its result or a messages.InvokeResponse_Error. It
+// panics on an unknown function name, as Handler does.
+func (a *API) HandlerFunc(function string) func(ctx context.Context, payload json.RawMessage) (any, error) {
+	mustFunction(function)
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		if isAPIGatewayEvent(payload) {
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(payload, &ev); err != nil {
+				// Only a broken gateway or emulator sends this; answer in
+				// the shape it expects.
+				err = sandbox.Wrap(err, sandbox.EINTERNAL, "unreadable API Gateway event")
+				return a.failHTTP(ctx, "", err, []slog.Attr{slog.String("function", function)}), nil
+			}
+			return a.serve(ctx, function, ev), nil
+		}
+		ctx, out, err := a.direct(ctx, function, payload)
+		if err != nil {
+			return nil, a.directFailure(ctx, function, err)
+		}
+		return out, nil
+	}
+}
+
+// Handler returns HandlerFunc(function) as a lambda.Handler, for
+// lambda.Start and for invoking in-process (the local Lambda Invoke API,
+// tests): Invoke returns the JSON answer, or the messages.InvokeResponse_Error
+// as the error.
+func (a *API) Handler(function string) lambda.Handler {
+	return lambda.NewHandler(a.HandlerFunc(function))
+}
+
+// isAPIGatewayEvent reports whether payload is an API Gateway HTTP API
+// payload 2.0 event: "version" "2.0" with a "routeKey" and a
+// "requestContext" object.
+func isAPIGatewayEvent(payload []byte) bool {
+	var probe struct {
+		Version        string          `json:"version"`
+		RouteKey       *string         `json:"routeKey"`
+		RequestContext json.RawMessage `json:"requestContext"`
+	}
+	if json.Unmarshal(payload, &probe) != nil {
+		return false
+	}
+	return probe.Version == "2.0" && probe.RouteKey != nil &&
+		len(probe.RequestContext) > 0 && probe.RequestContext[0] == '{'
+}

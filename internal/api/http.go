@@ -1,0 +1,344 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// ErrorResponse is the body of every error answer to an HTTP caller.
+type ErrorResponse struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail describes one error: Code is a sandbox.Code, Message is safe
+// to show, Field names the input at fault (a JSON path, a query parameter,
+// a header, "id" for the path, or "body"), RequestID is API Gateway's
+// request id.
+type ErrorDetail struct {
+	Code      sandbox.Code `json:"code"`
+	Message   string       `json:"message"`
+	Field     string       `json:"field,omitempty"`
+	RequestID string       `json:"requestId"`
+}
+
+// request is one API Gateway request, past routing and identity.
+type request struct {
+	ctx  context.Context
+	call workflow.Call
+	// id is the {id} path parameter.
+	id    string
+	body  []byte
+	query map[string]string
+}
+
+// response is a successful answer.
+type response struct {
+	status  int
+	body    any
+	headers map[string]string
+}
+
+// ServeEvent serves an API Gateway HTTP API (payload 2.0) event for any
+// route of Routes, whichever function owns it. The local stack's API
+// emulator serves every route with it. It never fails: errors are
+// answered as ErrorResponse bodies.
+func (a *API) ServeEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	return a.serve(ctx, "", ev)
+}
+
+// serve serves ev if its route belongs to function ("" serves all).
+func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	reqID := ev.RequestContext.RequestID
+	ctx = logging.WithRequestID(ctx, reqID)
+	logAttrs := []slog.Attr{slog.String("route", ev.RouteKey)}
+
+	rt, ok := routes[ev.RouteKey]
+	if !ok || (function != "" && rt.function != function) {
+		err := sandbox.Errorf(sandbox.ENOTFOUND, "no route for %s", clip(routeName(ev), 200))
+		if ok {
+			// A template wiring a route to the wrong function.
+			logAttrs = append(logAttrs, slog.String("function", function), slog.String("routeFunction", rt.function))
+		}
+		return a.failHTTP(ctx, reqID, err, logAttrs)
+	}
+
+	r, err := a.newRequest(ctx, rt, ev)
+	if err != nil {
+		return a.failHTTP(ctx, reqID, err, logAttrs)
+	}
+	res, err := rt.serve(a, r)
+	if err != nil {
+		return a.failHTTP(r.ctx, reqID, err, logAttrs)
+	}
+	out, err := jsonResponse(res.status, res.body, res.headers)
+	if err != nil {
+		return a.failHTTP(r.ctx, reqID, err, logAttrs)
+	}
+	return out
+}
+
+// routeName is what a caller asked for, for a 404 message.
+func routeName(ev events.APIGatewayV2HTTPRequest) string {
+	if m, p := ev.RequestContext.HTTP.Method, ev.RawPath; m != "" && p != "" {
+		return m + " " + p
+	}
+	return ev.RouteKey
+}
+
+// newRequest checks identity, headers, query, path and body of ev.
+func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HTTPRequest) (*request, error) {
+	user, err := identity(ev)
+	if err != nil {
+		return nil, err
+	}
+	ctx = logging.WithUserID(ctx, user)
+	r := &request{
+		ctx:   ctx,
+		call:  workflow.Call{UserID: user, RequestID: ev.RequestContext.RequestID},
+		query: ev.QueryStringParameters,
+	}
+	if rt.idempotent {
+		if key, ok := header(ev.Headers, "Idempotency-Key"); ok {
+			if err := validIdempotencyKey("Idempotency-Key", key); err != nil {
+				return nil, err
+			}
+			r.call.IdempotencyKey = key
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(ev.QueryStringParameters)) {
+		if !slices.Contains(rt.query, name) {
+			return nil, sandbox.Invalid(clip(name, 64), "unknown query parameter")
+		}
+	}
+	if rt.pathID {
+		r.id = ev.PathParameters["id"]
+		if r.id == "" {
+			return nil, sandbox.Invalid("id", "is required")
+		}
+		r.ctx = logging.WithSandboxID(r.ctx, r.id)
+	}
+	if rt.body != "" {
+		body, err := a.readBody(ev)
+		if err != nil {
+			return nil, err
+		}
+		if rt.body == bodyRequired && len(bytes.TrimSpace(body)) == 0 {
+			return nil, sandbox.Invalid(bodyField, "a JSON object is required")
+		}
+		r.body = body
+	}
+	return r, nil
+}
+
+// identity returns the caller's user id: the "sub" claim the JWT authorizer
+// put in the request context. Nothing the caller sends (no header, no body
+// field) is consulted.
+func identity(ev events.APIGatewayV2HTTPRequest) (string, error) {
+	var sub string
+	if az := ev.RequestContext.Authorizer; az != nil && az.JWT != nil {
+		sub = az.JWT.Claims["sub"]
+	}
+	if strings.TrimSpace(sub) == "" {
+		return "", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "authentication required")
+	}
+	if len(sub) > 256 || strings.ContainsFunc(sub, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "the token's subject is not usable as a user id")
+	}
+	return sub, nil
+}
+
+// header returns the value of the header called name, in any case. API
+// Gateway lower-cases header names and joins repeated headers with commas.
+func header(h map[string]string, name string) (string, bool) {
+	if v, ok := h[strings.ToLower(name)]; ok {
+		return v, true
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// validIdempotencyKey checks an idempotency key: 1 to 128 printable ASCII
+// characters.
+func validIdempotencyKey(field, key string) error {
+	if key == "" || len(key) > MaxIdempotencyKeyLen {
+		return sandbox.Invalid(field, "must be 1 to %d characters long", MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return sandbox.Invalid(field, "must be printable ASCII characters only")
+		}
+	}
+	return nil
+}
+
+// readBody returns ev's body, base64-decoded if API Gateway encoded it,
+// within the size limit.
+func (a *API) readBody(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	if !ev.IsBase64Encoded {
+		if len(ev.Body) > a.maxBody {
+			return nil, a.tooLarge()
+		}
+		return []byte(ev.Body), nil
+	}
+	// Refuse before decoding what cannot fit.
+	if base64.StdEncoding.DecodedLen(len(ev.Body)) > a.maxBody+2 {
+		return nil, a.tooLarge()
+	}
+	body, err := base64.StdEncoding.DecodeString(ev.Body)
+	if err != nil {
+		return nil, &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField, Message: "is marked base64-encoded but is not valid base64", Err: err}
+	}
+	if len(body) > a.maxBody {
+		return nil, a.tooLarge()
+	}
+	return body, nil
+}
+
+func (a *API) tooLarge() error {
+	return &sandbox.Error{Code: sandbox.ETOOLARGE, Field: bodyField, Message: fmt.Sprintf("must not be larger than %d bytes", a.maxBody)}
+}
+
+// clip shortens caller input quoted back in a message or used as a field.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func (a *API) serveCreate(r *request) (response, error) {
+	var in workflow.CreateSandboxInput
+	if len(bytes.TrimSpace(r.body)) > 0 {
+		if err := decodeStrict(r.body, &in); err != nil {
+			return response{}, err
+		}
+	}
+	sb, err := a.svc.CreateSandbox(r.ctx, r.call, in)
+	if err != nil {
+		return response{}, err
+	}
+	if sb == nil {
+		return response{}, errNoResult
+	}
+	return response{status: 201, body: sb, headers: map[string]string{"Location": "/sandboxes/" + url.PathEscape(sb.ID)}}, nil
+}
+
+func (a *API) serveList(r *request) (response, error) {
+	limit := DefaultListLimit
+	if s, ok := r.query["limit"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxListLimit {
+			return response{}, sandbox.Invalid("limit", "must be an integer from 1 to %d", MaxListLimit)
+		}
+		limit = n
+	}
+	list, err := a.svc.ListSandboxes(r.ctx, r.call, limit, r.query["cursor"])
+	return ok200(list, err)
+}
+
+func (a *API) serveGet(r *request) (response, error) {
+	sb, err := a.svc.GetSandbox(r.ctx, r.call, r.id)
+	return ok200(sb, err)
+}
+
+func (a *API) serveExec(r *request) (response, error) {
+	var in workflow.ExecInput
+	if err := decodeStrict(r.body, &in); err != nil {
+		return response{}, err
+	}
+	res, err := a.svc.Exec(r.ctx, r.call, r.id, in)
+	return ok200(res, err)
+}
+
+func (a *API) serveDelete(r *request) (response, error) {
+	sb, err := a.svc.DeleteSandbox(r.ctx, r.call, r.id)
+	return ok200(sb, err)
+}
+
+func (a *API) serveAgentExecute(r *request) (response, error) {
+	var in workflow.AgentExecuteInput
+	if err := decodeStrict(r.body, &in); err != nil {
+		return response{}, err
+	}
+	res, err := a.svc.AgentExecute(r.ctx, r.call, in)
+	return ok200(res, err)
+}
+
+// errNoResult is a service that answered neither a result nor an error.
+var errNoResult = sandbox.Errorf(sandbox.EINTERNAL, "the service returned no result")
+
+// ok200 answers 200 with v, or err.
+func ok200[T any](v *T, err error) (response, error) {
+	if err != nil {
+		return response{}, err
+	}
+	if v == nil {
+		return response{}, errNoResult
+	}
+	return response{status: 200, body: v}, nil
+}
+
+// marshal encodes v as JSON without escaping HTML characters (command
+// output is full of them) and without a trailing newline.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "encode response")
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func jsonResponse(status int, v any, extra map[string]string) (events.APIGatewayV2HTTPResponse, error) {
+	body, err := marshal(v)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	h := map[string]string{
+		"Content-Type":  "application/json",
+		"Cache-Control": "no-store",
+	}
+	maps.Copy(h, extra)
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: string(body)}, nil
+}
+
+// failHTTP logs err once and answers it as an ErrorResponse.
+func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slog.Attr) events.APIGatewayV2HTTPResponse {
+	code := sandbox.ErrorCode(err)
+	status := sandbox.HTTPStatus(code)
+	a.logError(ctx, err, append(attrs, slog.Int("status", status))...)
+	detail := ErrorDetail{Code: code, Message: sandbox.ErrorMessage(err), RequestID: reqID}
+	if code == sandbox.EINVALID || code == sandbox.ETOOLARGE {
+		detail.Field = sandbox.ErrorField(err)
+	}
+	var extra map[string]string
+	if code == sandbox.EUNAUTHENTICATED {
+		extra = map[string]string{"WWW-Authenticate": "Bearer"}
+	}
+	res, merr := jsonResponse(status, ErrorResponse{Error: detail}, extra)
+	if merr != nil { // an ErrorResponse always encodes; keep the answer well-formed anyway
+		return events.APIGatewayV2HTTPResponse{StatusCode: 500, Headers: map[string]string{"Content-Type": "application/json"},
+			Body: `{"error":{"code":"internal","message":"internal error"}}`}
+	}
+	return res
+}
