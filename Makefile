@@ -1,8 +1,98 @@
-# sandstep - see README.md. `make test` is what CI runs.
+# sandstep - see README.md. `make test` is what CI runs; `make help` lists the rest.
 SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 
+# The Lambda functions: functions/<name> builds the bootstrap of the
+# template's <Name>Function (create -> CreateFunction).
+FUNCTIONS ?= create execute status delete
+FUNCTIONS_DIR ?= functions
+BIN_DIR ?= bin
+# Budget for one bootstrap (ARCHITECTURE.md, "Performance budgets").
+MAX_BOOTSTRAP_BYTES ?= 12000000
+
+# What `make build` passes to go build; `make sam-build` passes the same
+# through GOFLAGS, which SAM's go1.x builder hands on to go build
+# (-trimpath comes from the template's BuildProperties: TrimGoPath).
+LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+LAMBDA_FLAGS := -trimpath -ldflags='-s -w' -tags lambda.norpc
+SAM_GOFLAGS := -tags=lambda.norpc '-ldflags=-s -w'
+
+# `make invoke-<name>` sends this event; override with EVENT=path.json.
+EVENT ?= events/$*-direct.json
+# Optional: a JSON file of environment overrides for sam local invoke.
+ENV_VARS ?=
+
+# logical_id(create) = CreateFunction
+logical_id = $(shell printf '%s' '$(1)' | awk '{print toupper(substr($$0,1,1)) substr($$0,2) "Function"}')
+# require(tool,how to get it): fail with a clear message when tool is missing.
+require = @command -v $(1) >/dev/null 2>&1 || { echo "make $@: needs '$(1)' ($(2)), which is not installed" >&2; exit 1; }
+SAM_HINT := AWS SAM CLI, https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@echo "sandstep make targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS="
+
 .PHONY: test
-test:
+test: ## Run every Go test (needs Go only; what CI runs)
 	$(GO) test -count=1 $(PKGS)
+
+.PHONY: build
+build: $(FUNCTIONS:%=build-%) ## Build each function's arm64 bootstrap into bin/<name>/bootstrap
+
+.PHONY: build-%
+build-%: ## Build one function's bootstrap, e.g. build-create
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(BIN_DIR)/$*/bootstrap ./$(FUNCTIONS_DIR)/$*
+	@size=$$(wc -c < $(BIN_DIR)/$*/bootstrap | tr -d ' '); \
+	echo "$(BIN_DIR)/$*/bootstrap: $$size bytes"; \
+	if [ "$$size" -gt $(MAX_BOOTSTRAP_BYTES) ]; then \
+		echo "make $@: $(BIN_DIR)/$*/bootstrap is $$size bytes, over the $(MAX_BOOTSTRAP_BYTES) budget" >&2; exit 1; \
+	fi
+
+.PHONY: sam-build
+sam-build: ## sam build into .aws-sam/build (needs the sam CLI)
+	$(call require,sam,$(SAM_HINT))
+	GOFLAGS="$$GOFLAGS $(SAM_GOFLAGS)" CGO_ENABLED=0 sam build
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck, and go.mod/go.sum tidiness (changes nothing)
+	@out=$$(find . \( -path ./.git -o -path ./node_modules -o -path ./.aws-sam -o -path ./$(BIN_DIR) \) -prune \
+		-o -name '*.go' -print | xargs gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt -l reports files that need formatting:" >&2; echo "$$out" >&2; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	@$(GO) mod tidy -diff || { echo "make lint: go.mod/go.sum are not tidy (the diff above is what 'go mod tidy' would change)" >&2; exit 1; }
+
+.PHONY: validate
+validate: ## Lint template.yaml: sam validate --lint, or cfn-lint when sam is absent
+	@if command -v sam >/dev/null 2>&1; then \
+		echo "sam validate --lint"; sam validate --lint; \
+	elif command -v cfn-lint >/dev/null 2>&1; then \
+		echo "sam is not installed; running cfn-lint template.yaml (what sam validate --lint runs)"; cfn-lint template.yaml; \
+	else \
+		echo "make validate: needs 'sam' ($(SAM_HINT)) or 'cfn-lint' (pip install cfn-lint)" >&2; exit 1; \
+	fi
+
+.PHONY: invoke-%
+invoke-%: ## sam local invoke <Name>Function with EVENT (default events/<name>-direct.json)
+	$(call require,sam,$(SAM_HINT))
+	$(if $(filter $*,$(FUNCTIONS)),,$(error make invoke-$*: unknown function '$*'; one of: $(FUNCTIONS)))
+	@test -f "$(EVENT)" || { echo "make $@: no event file '$(EVENT)'; set EVENT=path/to/event.json" >&2; exit 1; }
+	GOFLAGS="$$GOFLAGS $(SAM_GOFLAGS)" CGO_ENABLED=0 sam build
+	sam local invoke $(call logical_id,$*) --event "$(EVENT)" $(if $(ENV_VARS),--env-vars "$(ENV_VARS)")
+
+.PHONY: deploy
+deploy: sam-build ## sam build, then sam deploy with samconfig.toml (shows the change set first)
+	sam deploy
+
+.PHONY: deploy-guided
+deploy-guided: sam-build ## sam build, then sam deploy --guided (first deploy; can save to samconfig.toml)
+	sam deploy --guided
+
+.PHONY: clean
+clean: ## Remove build output (bin/, .aws-sam/)
+	rm -rf $(BIN_DIR) .aws-sam
