@@ -16,6 +16,10 @@
 //	DAYTONA_API_KEY_REF           DaytonaAPIKeyRef        -                          ssm:/name or secretsmanager:id[#key]
 //	DAYTONA_API_KEY               DaytonaAPIKey           -                          the key itself; only with SANDSTEP_ENV=local
 //	                                                                                 (exactly one of the two must be set)
+//	SECRETS_SSM_PREFIX            SecretsSSMPrefix        /sandstep/secrets/         SSM path prefix callers' ssm: references must
+//	                                                                                 be under (starts and ends with "/")
+//	SECRETS_MANAGER_PREFIX        SecretsManagerPrefix    sandstep/                  Secrets Manager name prefix callers'
+//	                                                                                 secretsmanager: references must be under
 //	DEFAULT_USER_QUOTA            DefaultUserQuota        3                          1..1000 active sandboxes per user
 //	DEFAULT_AUTO_STOP_MINUTES     DefaultAutoStopMinutes  15                         0..1440 (0: Daytona never auto-stops)
 //	DEFAULT_TTL_MINUTES           DefaultTTLMinutes       240                        1..10080, at most MAX_TTL_MINUTES
@@ -88,6 +92,14 @@ type Config struct {
 	// DaytonaAPIKey is the key itself, local only (DAYTONA_API_KEY).
 	DaytonaAPIKey Secret
 
+	// SecretsSSMPrefix and SecretsManagerPrefix scope the secret
+	// references callers may name (secretEnv, git.tokenSecret): anything
+	// else is refused, so a caller cannot read the Daytona key or another
+	// deployment's secrets through the function's role
+	// (SECRETS_SSM_PREFIX, SECRETS_MANAGER_PREFIX).
+	SecretsSSMPrefix     string
+	SecretsManagerPrefix string
+
 	// DefaultUserQuota is the active sandboxes a user may hold unless the
 	// user has an override (DEFAULT_USER_QUOTA).
 	DefaultUserQuota int
@@ -153,6 +165,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.DaytonaTarget = l.str("DAYTONA_TARGET")
 	c.DaytonaAPIKeyRef, c.DaytonaAPIKey = l.daytonaKey(c.Env)
 
+	c.SecretsSSMPrefix = l.prefix("SECRETS_SSM_PREFIX", "/sandstep/secrets/", "/")
+	c.SecretsManagerPrefix = l.prefix("SECRETS_MANAGER_PREFIX", "sandstep/", "")
+
 	c.DefaultUserQuota = l.integer("DEFAULT_USER_QUOTA", 3, 1, 1000, "")
 	c.DefaultAutoStopMinutes = l.integer("DEFAULT_AUTO_STOP_MINUTES", 15, 0, 1440, " minutes")
 	c.DefaultTTLMinutes = l.integer("DEFAULT_TTL_MINUTES", 240, 1, 10080, " minutes")
@@ -208,6 +223,24 @@ func (l *loader) ok(names ...string) bool {
 }
 
 func (l *loader) str(name string) string { return strings.TrimSpace(l.getenv(name)) }
+
+// prefix reads a secret-name prefix: it must start with start (if any),
+// end with "/" and hold no white space, so that it scopes by path.
+func (l *loader) prefix(name, def, start string) string {
+	v := l.str(name)
+	if v == "" {
+		return def
+	}
+	if !strings.HasPrefix(v, start) || !strings.HasSuffix(v, "/") || strings.ContainsAny(v, " \t\r\n") || len(v) > 512 {
+		if start != "" {
+			l.fail(name, "must start with %q and end with \"/\", got %q", start, v)
+		} else {
+			l.fail(name, "must end with \"/\", got %q", v)
+		}
+		return ""
+	}
+	return v
+}
 
 func (l *loader) required(name string) string {
 	v := l.str(name)
@@ -411,7 +444,11 @@ func (c Config) LogValue() slog.Value {
 	if c.DaytonaAPIKey != "" {
 		attrs = append(attrs, slog.String("daytonaKey", "[set]"))
 	}
+	// Named so that key-name redaction (anything called *secret*) keeps
+	// the prefixes readable: they are names, not values.
 	attrs = append(attrs,
+		slog.String("refPrefixSsm", c.SecretsSSMPrefix),
+		slog.String("refPrefixSm", c.SecretsManagerPrefix),
 		slog.Int("defaultUserQuota", c.DefaultUserQuota),
 		slog.Int("defaultAutoStopMinutes", c.DefaultAutoStopMinutes),
 		slog.Int("defaultTtlMinutes", c.DefaultTTLMinutes),
