@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandbox"
 	"github.com/sandstep/sandstep/internal/workflow"
@@ -84,13 +85,25 @@ type Options struct {
 	// Logger receives one record per failed request, with the full error.
 	// Nil discards.
 	Logger *slog.Logger
+	// HTTPTimeout bounds the work done for an API Gateway request. HTTP API
+	// integrations give up after 30 s whatever the Lambda's own timeout,
+	// so the default, DefaultHTTPTimeout, answers just before that: a
+	// synchronous exec asked for more is cut to fit, and the caller gets
+	// an answer rather than API Gateway's 503. Direct invocations (the
+	// state machine) are bounded by the Lambda's timeout alone.
+	HTTPTimeout time.Duration
 }
+
+// DefaultHTTPTimeout is Options.HTTPTimeout's default: API Gateway HTTP
+// API's 30 s integration timeout less a second to answer.
+const DefaultHTTPTimeout = 29 * time.Second
 
 // API adapts Lambda events to a Service. It is safe for concurrent use.
 type API struct {
-	svc     Service
-	maxBody int
-	logger  *slog.Logger
+	svc         Service
+	maxBody     int
+	logger      *slog.Logger
+	httpTimeout time.Duration
 }
 
 // New returns an API calling svc.
@@ -101,7 +114,10 @@ func New(svc Service, opts Options) *API {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger}
+	if opts.HTTPTimeout <= 0 {
+		opts.HTTPTimeout = DefaultHTTPTimeout
+	}
+	return &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout}
 }
 
 // mustFunction panics unless function is one of Functions: an unknown name

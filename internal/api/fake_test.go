@@ -27,6 +27,8 @@ type recorded struct {
 	in     any
 	// What the context carried for the log lines.
 	ctxRequestID, ctxUserID, ctxSandboxID string
+	// deadline is the context's deadline, zero if it had none.
+	deadline time.Time
 }
 
 // fakeService records calls and answers canned results, or err (errFor
@@ -47,6 +49,7 @@ func (f *fakeService) record(ctx context.Context, r recorded) error {
 	r.ctxRequestID = logging.RequestID(ctx)
 	r.ctxUserID = logging.UserID(ctx)
 	r.ctxSandboxID = logging.SandboxID(ctx)
+	r.deadline, _ = ctx.Deadline()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, r)

@@ -65,6 +65,8 @@ func (a *API) ServeEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	reqID := ev.RequestContext.RequestID
 	ctx = logging.WithRequestID(ctx, reqID)
+	ctx, cancel := context.WithTimeout(ctx, a.httpTimeout)
+	defer cancel()
 	logAttrs := []slog.Attr{slog.String("route", ev.RouteKey)}
 
 	rt, ok := routes[ev.RouteKey]
