@@ -1,0 +1,359 @@
+package daytonalocal
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// drainGrace is how long output is still read after a command's shell has
+// exited, in case a background process keeps the pipe open.
+const drainGrace = 200 * time.Millisecond
+
+// shutdownWait bounds how long destroy waits for killed processes to be
+// reaped before removing the directory.
+const shutdownWait = 5 * time.Second
+
+var errNotAccepting = errors.New("sandbox is not running")
+
+// procTable tracks a sandbox's process groups and sessions.
+//
+// A process group is tracked from its start until a probe (kill(-pgid, 0))
+// says it is empty, so background processes left behind by a command are
+// still killed on delete. The probe runs when the group's leader exits and
+// at every sweep, which keeps the window in which a recycled pid could be
+// mistaken for one of ours down to a sweep interval (and a full wrap of the
+// pid space would be needed).
+type procTable struct {
+	mu        sync.Mutex
+	accepting bool // new processes may start
+	dead      bool // destroyed for good
+	groups    map[int]struct{}
+	sessions  map[string]*session
+	wg        sync.WaitGroup // process waiters and session workers
+}
+
+func newProcTable() *procTable {
+	return &procTable{groups: map[int]struct{}{}, sessions: map[string]*session{}}
+}
+
+func (pt *procTable) setAccepting(ok bool) {
+	pt.mu.Lock()
+	pt.accepting = ok && !pt.dead
+	pt.mu.Unlock()
+}
+
+// start starts cmd in a new process group and tracks the group. The caller
+// must call exited once cmd.Wait has returned.
+func (pt *procTable) start(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if !pt.accepting {
+		return errNotAccepting
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	pt.groups[cmd.Process.Pid] = struct{}{}
+	pt.wg.Add(1)
+	return nil
+}
+
+// exited is called after a group leader has been reaped.
+func (pt *procTable) exited(pgid int) {
+	pt.mu.Lock()
+	if !groupAlive(pgid) {
+		delete(pt.groups, pgid)
+	}
+	pt.mu.Unlock()
+	pt.wg.Done()
+}
+
+// prune forgets groups that have no process left.
+func (pt *procTable) prune() {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	for pgid := range pt.groups {
+		if !groupAlive(pgid) {
+			delete(pt.groups, pgid)
+		}
+	}
+}
+
+func groupAlive(pgid int) bool {
+	return syscall.Kill(-pgid, 0) == nil
+}
+
+// killGroup SIGKILLs a process group. pgid must be a group this server
+// started: never 0 or 1, which would signal the server's own group or
+// every process.
+func killGroup(pgid int) {
+	if pgid > 1 {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+}
+
+// killTracked SIGKILLs those of the given groups that are still tracked
+// (so a group that is gone, and whose id may have been reused, is left
+// alone).
+func (pt *procTable) killTracked(pgids []int) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	for _, pgid := range pgids {
+		if _, ok := pt.groups[pgid]; ok {
+			killGroup(pgid)
+		}
+	}
+}
+
+// killAll deletes every session (killing its commands) and SIGKILLs every
+// tracked process group.
+func (pt *procTable) killAll() {
+	pt.mu.Lock()
+	sessions := make([]*session, 0, len(pt.sessions))
+	for id, ss := range pt.sessions {
+		sessions = append(sessions, ss)
+		delete(pt.sessions, id)
+	}
+	pt.mu.Unlock()
+	for _, ss := range sessions {
+		ss.terminate(pt)
+	}
+	pt.mu.Lock()
+	for pgid := range pt.groups {
+		killGroup(pgid)
+	}
+	pt.mu.Unlock()
+}
+
+// shutdown stops the table for good: no new process, everything killed,
+// and a bounded wait for the killed processes to be reaped.
+func (pt *procTable) shutdown() {
+	pt.mu.Lock()
+	pt.dead, pt.accepting = true, false
+	pt.mu.Unlock()
+	pt.killAll()
+	done := make(chan struct{})
+	go func() {
+		pt.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(shutdownWait):
+	}
+}
+
+// environ builds a command's environment from scratch: the server's own
+// environment is not inherited (it may hold credentials), except PATH.
+func (sb *sandbox) environ(extra map[string]string) []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	env := map[string]string{
+		"PATH":                 path,
+		"HOME":                 sb.dir,
+		"USER":                 sb.user,
+		"LOGNAME":              sb.user,
+		"LANG":                 "C.UTF-8",
+		"DAYTONA_SANDBOX_ID":   sb.id,
+		"DAYTONA_SANDBOX_USER": sb.user,
+	}
+	for k, v := range sb.env {
+		env[k] = v
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// exitCode is the shell convention: the status, or 128+signal.
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// boundedBuffer keeps the first limit bytes written to it and discards the
+// rest; Write never fails, so a pipe is always drained.
+type boundedBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	limit   int
+	dropped int64
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.limit - len(b.buf)
+	if room < len(p) {
+		b.dropped += int64(len(p) - max(room, 0))
+		if room > 0 {
+			b.buf = append(b.buf, p[:room]...)
+		}
+		return len(p), nil
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *boundedBuffer) bytes() ([]byte, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf...), b.dropped
+}
+
+type execOutcome struct {
+	exitCode int
+	output   []byte
+	timedOut bool
+}
+
+// runExecute runs one /process/execute command: stdout and stderr share
+// one pipe, so the result is interleaved as the command wrote it. On
+// timeout or when ctx ends the whole process group is SIGKILLed.
+func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd string, envs map[string]string, timeout time.Duration) (execOutcome, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return execOutcome{}, err
+	}
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = cwd
+	cmd.Env = sb.environ(envs)
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := sb.procs.start(cmd); err != nil {
+		pr.Close()
+		pw.Close()
+		return execOutcome{}, err
+	}
+	pw.Close()
+	pgid := cmd.Process.Pid
+
+	out := &boundedBuffer{limit: s.opts.MaxOutputBytes}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		_, _ = io.Copy(out, pr)
+	}()
+	waitDone := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(waitDone)
+	}()
+
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	res := execOutcome{}
+	select {
+	case <-waitDone:
+	case <-deadline:
+		res.timedOut = true
+		killGroup(pgid)
+		<-waitDone
+	case <-ctx.Done():
+		killGroup(pgid)
+		<-waitDone
+	}
+	sb.procs.exited(pgid)
+
+	select {
+	case <-readDone:
+	case <-time.After(drainGrace):
+	}
+	pr.Close()
+	<-readDone
+	var dropped int64
+	res.output, dropped = out.bytes()
+	if dropped > 0 {
+		s.log.Warn("daytonalocal execute output truncated", "sandbox", sb.id, "droppedBytes", dropped)
+	}
+	res.exitCode = exitCode(cmd.ProcessState)
+	return res, nil
+}
+
+func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, sb *sandbox) {
+	var req executeRequest
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+		return
+	}
+	if req.Command == "" {
+		s.daemonError(w, r, http.StatusBadRequest, codeBadRequest, "command is required")
+		return
+	}
+	if req.Timeout != nil && *req.Timeout < 0 {
+		s.daemonError(w, r, http.StatusBadRequest, codeBadRequest, "timeout must not be negative")
+		return
+	}
+	for k, v := range req.Envs {
+		if !validEnvName(k) || containsNUL(v) {
+			s.daemonError(w, r, http.StatusBadRequest, codeBadRequest, "envs: invalid variable %q", k)
+			return
+		}
+	}
+	cwd := sb.dir
+	if req.Cwd != "" {
+		p, err := sb.resolve(req.Cwd)
+		if err != nil {
+			s.daemonError(w, r, http.StatusBadRequest, codeBadRequest, "cwd: %s", err.Error())
+			return
+		}
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			s.daemonError(w, r, http.StatusBadRequest, codeBadRequest, "cwd: %s is not a directory", req.Cwd)
+			return
+		}
+		cwd = p
+	}
+	var timeout time.Duration
+	if req.Timeout != nil {
+		timeout = time.Duration(*req.Timeout) * time.Second
+	}
+	res, err := s.runExecute(r.Context(), sb, req.Command, cwd, req.Envs, timeout)
+	if errors.Is(err, errNotAccepting) {
+		s.toolboxError(w, r, http.StatusBadRequest, codeBadRequest, sourceProxy, "sandbox %s is not started", sb.id)
+		return
+	}
+	if err != nil {
+		s.log.Error("daytonalocal execute", "sandbox", sb.id, "error", err)
+		s.daemonError(w, r, http.StatusInternalServerError, codeInternal, "failed to start the command")
+		return
+	}
+	if res.timedOut {
+		s.daemonError(w, r, http.StatusRequestTimeout, codeExecTimeout, "command execution timeout")
+		return
+	}
+	if r.Context().Err() != nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, executeResponse{ExitCode: res.exitCode, Result: string(res.output)})
+}
+
+func containsNUL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,425 @@
+package daytonalocal
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	apiPrefix      = "/api"
+	toolboxPrefix  = "/toolbox"
+	daemonVersion  = "0.205.1"
+	organizationID = "local-organization"
+	runnerID       = "local-runner"
+	sandboxClass   = "container"
+)
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	// Root is the directory that holds one directory per sandbox. Empty: a
+	// new temporary directory, owned by the server and removed by Close.
+	// A given Root is kept; only the sandbox directories in it are removed.
+	Root string
+	// APIKey, if set, is the only bearer token accepted. Empty: any
+	// non-empty bearer token is accepted. A missing or empty token is 401.
+	APIKey string
+	// StartDelay is how long a sandbox stays in creating (pending_build
+	// with buildInfo, starting on start) before it is started. Zero: a
+	// create answers with the sandbox already started.
+	StartDelay time.Duration
+	// FollowIdleClose is how long a log-follow WebSocket waits for new
+	// bytes after the command has exited before closing with 1000.
+	// Default 1s, like Daytona.
+	FollowIdleClose time.Duration
+	// MaxOutputBytes bounds the output kept per command (a
+	// /process/execute result, a session command's log). The first bytes
+	// are kept, the rest is discarded. Default 8 MiB.
+	MaxOutputBytes int
+	// MaxUploadBytes bounds one upload request body. Default 1 GiB.
+	MaxUploadBytes int64
+	// SweepInterval is how often TTLs (autoDestroyAt), auto-stop and
+	// auto-delete are enforced. Default 1s.
+	SweepInterval time.Duration
+	// Clock returns the current time; default time.Now. It drives the
+	// timestamps and the TTL, auto-stop and auto-delete timers, so tests can
+	// move time forward. StartDelay and FollowIdleClose use real time.
+	Clock func() time.Time
+	// Logger receives request and lifecycle logs (never a token). Default:
+	// discard.
+	Logger *slog.Logger
+	// Faults are installed at construction, as by AddFault in order.
+	Faults []Fault
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.StartDelay < 0 {
+		return o, errors.New("daytonalocal: Options.StartDelay must not be negative")
+	}
+	if o.FollowIdleClose < 0 {
+		return o, errors.New("daytonalocal: Options.FollowIdleClose must not be negative")
+	}
+	if o.MaxOutputBytes < 0 {
+		return o, errors.New("daytonalocal: Options.MaxOutputBytes must not be negative")
+	}
+	if o.MaxUploadBytes < 0 {
+		return o, errors.New("daytonalocal: Options.MaxUploadBytes must not be negative")
+	}
+	if o.SweepInterval < 0 {
+		return o, errors.New("daytonalocal: Options.SweepInterval must not be negative")
+	}
+	if o.FollowIdleClose == 0 {
+		o.FollowIdleClose = time.Second
+	}
+	if o.MaxOutputBytes == 0 {
+		o.MaxOutputBytes = 8 << 20
+	}
+	if o.MaxUploadBytes == 0 {
+		o.MaxUploadBytes = 1 << 30
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// Server is a Daytona-compatible API and toolbox server. It implements
+// http.Handler; mount it at the root of a listener (the main API is under
+// /api, the toolbox under /toolbox). It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	root    string
+	ownRoot bool
+	mux     *http.ServeMux
+	faults  faultSet
+
+	mu        sync.Mutex
+	sandboxes map[string]*sandbox // by id
+	names     map[string]*sandbox // by name
+	closed    bool
+
+	stopSweep chan struct{}
+	sweepDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a running Server (its background sweep has started). Call
+// Close to stop it and clean up every process and directory.
+func New(opts Options) (*Server, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:      o,
+		log:       o.Logger,
+		mux:       http.NewServeMux(),
+		sandboxes: map[string]*sandbox{},
+		names:     map[string]*sandbox{},
+		stopSweep: make(chan struct{}),
+		sweepDone: make(chan struct{}),
+	}
+	for i, f := range o.Faults {
+		if _, err := s.AddFault(f); err != nil {
+			return nil, fmt.Errorf("daytonalocal: Options.Faults[%d]: %w", i, err)
+		}
+	}
+	root := o.Root
+	if root == "" {
+		root, err = os.MkdirTemp("", "daytonalocal-")
+		if err != nil {
+			return nil, fmt.Errorf("daytonalocal: create root directory: %w", err)
+		}
+		s.ownRoot = true
+	} else if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("daytonalocal: create Options.Root: %w", err)
+	}
+	if root, err = filepath.Abs(root); err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("daytonalocal: resolve Options.Root: %w", err)
+	}
+	s.root = root
+	s.routes()
+	go s.sweepLoop()
+	return s, nil
+}
+
+// Close stops the server: it SIGKILLs every process group of every sandbox,
+// removes the sandbox directories (and the root, if the server created it)
+// and answers later requests with 503. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		all := make([]*sandbox, 0, len(s.sandboxes))
+		for _, sb := range s.sandboxes {
+			all = append(all, sb)
+			s.detachLocked(sb)
+		}
+		s.mu.Unlock()
+		close(s.stopSweep)
+		<-s.sweepDone
+
+		var wg sync.WaitGroup
+		errs := make([]error, len(all))
+		for i, sb := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = sb.destroy()
+			}()
+		}
+		wg.Wait()
+		if s.ownRoot {
+			errs = append(errs, os.RemoveAll(s.root))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+func (s *Server) now() time.Time { return s.opts.Clock() }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		s.errorFor(sw, r, http.StatusServiceUnavailable, "", "server is closed")
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
+	s.log.Debug("daytonalocal request", "method", r.Method, "path", r.URL.Path,
+		"status", sw.status, "duration", time.Since(start))
+}
+
+// statusWriter records the status for the request log. Unwrap lets
+// http.ResponseController and the WebSocket library reach Hijack.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// toolboxHandler handles a toolbox request for a started sandbox.
+type toolboxHandler func(w http.ResponseWriter, r *http.Request, sb *sandbox)
+
+func (s *Server) routes() {
+	api := func(pattern, op string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.wrap(op, h))
+	}
+	tb := func(pattern, op string, h toolboxHandler) {
+		s.mux.Handle(pattern, s.wrap(op, s.gate(h)))
+	}
+	const sb = apiPrefix + "/sandbox/{sandboxIdOrName}"
+	api("POST "+apiPrefix+"/sandbox", "createSandbox", s.handleCreate)
+	api("GET "+apiPrefix+"/sandbox", "listSandboxes", s.handleList)
+	api("GET "+sb, "getSandbox", s.handleGet)
+	api("DELETE "+sb, "deleteSandbox", s.handleDelete)
+	api("POST "+sb+"/start", "startSandbox", s.handleStart)
+	api("POST "+sb+"/stop", "stopSandbox", s.handleStop)
+	api("POST "+sb+"/recover", "recoverSandbox", s.handleRecover)
+	api("PUT "+sb+"/labels", "replaceLabels", s.handleLabels)
+	api("POST "+sb+"/autostop/{interval}", "setAutostopInterval", s.handleInterval(intervalAutoStop))
+	api("POST "+sb+"/autopause/{interval}", "setAutoPauseInterval", s.handleInterval(intervalAutoPause))
+	api("POST "+sb+"/autoarchive/{interval}", "setAutoArchiveInterval", s.handleInterval(intervalAutoArchive))
+	api("POST "+sb+"/autodelete/{interval}", "setAutoDeleteInterval", s.handleInterval(intervalAutoDelete))
+	api("POST "+sb+"/ttl/{ttlMinutes}", "setTtl", s.handleInterval(intervalTTL))
+	api("POST "+apiPrefix+"/sandbox/{sandboxId}/last-activity", "updateLastActivity", s.handleLastActivity)
+	api("GET "+apiPrefix+"/sandbox/{sandboxId}/toolbox-proxy-url", "getToolboxProxyUrl", s.handleToolboxProxyURL)
+
+	const t = toolboxPrefix + "/{sandboxId}"
+	tb("POST "+t+"/process/execute", "ExecuteCommand", s.handleExecute)
+	tb("GET "+t+"/process/session", "ListSessions", s.handleListSessions)
+	tb("POST "+t+"/process/session", "CreateSession", s.handleCreateSession)
+	tb("GET "+t+"/process/session/{sessionId}", "GetSession", s.handleGetSession)
+	tb("DELETE "+t+"/process/session/{sessionId}", "DeleteSession", s.handleDeleteSession)
+	tb("POST "+t+"/process/session/{sessionId}/exec", "SessionExecuteCommand", s.handleSessionExec)
+	tb("GET "+t+"/process/session/{sessionId}/command/{commandId}", "GetSessionCommand", s.handleGetCommand)
+	tb("GET "+t+"/process/session/{sessionId}/command/{commandId}/logs", "GetSessionCommandLogs", s.handleCommandLogs)
+	tb("POST "+t+"/process/session/{sessionId}/command/{commandId}/input", "SendInput", s.handleSendInput)
+	tb("POST "+t+"/files/bulk-upload", "UploadFiles", s.handleBulkUpload)
+	tb("POST "+t+"/files/upload-v2", "UploadFile", s.handleUploadV2)
+	tb("GET "+t+"/files/download", "DownloadFile", s.handleDownload)
+	tb("POST "+t+"/files/bulk-download", "DownloadFiles", s.handleBulkDownload)
+	tb("POST "+t+"/files/folder", "CreateFolder", s.handleFolder)
+	tb("GET "+t+"/files", "ListFiles", s.handleListFiles)
+	tb("GET "+t+"/files/info", "GetFileInfo", s.handleFileInfo)
+	tb("DELETE "+t+"/files", "DeleteFile", s.handleDeleteFile)
+	tb("POST "+t+"/git/clone", "CloneRepository", s.handleGitClone)
+	tb("GET "+t+"/work-dir", "GetWorkDir", s.handleWorkDir)
+	tb("GET "+t+"/user-home-dir", "GetUserHomeDir", s.handleWorkDir)
+	tb("GET "+t+"/version", "GetVersion", s.handleVersion)
+
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.errorFor(w, r, http.StatusNotFound, codeNotFound,
+			fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// wrap runs the per-request pipeline in front of a handler: injected
+// latency, authentication, injected error responses.
+func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := s.requestInfo(op, r)
+		if d := s.faults.latency(info); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		if !s.authorize(w, r) {
+			return
+		}
+		if f, ok := s.faults.take(info, responseKinds...); ok {
+			s.writeFault(w, r, info, f)
+			return
+		}
+		h(w, r.WithContext(withRequestInfo(r.Context(), info)))
+	})
+}
+
+// requestInfo describes a request for fault matching. The sandbox's id and
+// name are looked up only when some fault is scoped by sandbox.
+func (s *Server) requestInfo(op string, r *http.Request) requestInfo {
+	info := requestInfo{op: op, method: r.Method, path: r.URL.Path}
+	if !s.faults.scopedBySandbox() {
+		return info
+	}
+	if op == "createSandbox" && r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), r.Body))
+		var peek struct {
+			Name string `json:"name"`
+		}
+		if err == nil && json.Unmarshal(b, &peek) == nil && peek.Name != "" {
+			info.sandboxes = []string{peek.Name}
+		}
+		return info
+	}
+	ref := r.PathValue("sandboxIdOrName")
+	if ref == "" {
+		ref = r.PathValue("sandboxId")
+	}
+	if ref == "" {
+		return info
+	}
+	info.sandboxes = []string{ref}
+	s.mu.Lock()
+	if sb := s.lookupLocked(ref); sb != nil {
+		info.sandboxes = append(info.sandboxes, sb.id, sb.name)
+	}
+	s.mu.Unlock()
+	return info
+}
+
+// authorize checks the bearer token and writes a 401 when it is missing,
+// empty or (with Options.APIKey) wrong. The token is never logged.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	token := ""
+	if len(h) > len("Bearer ") && strings.EqualFold(h[:len("Bearer ")], "Bearer ") {
+		token = strings.TrimSpace(h[len("Bearer "):])
+	}
+	ok := token != ""
+	if ok && s.opts.APIKey != "" {
+		ok = subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.APIKey)) == 1
+	}
+	if !ok {
+		s.errorFor(w, r, http.StatusUnauthorized, codeUnauthorized, "Unauthorized")
+	}
+	return ok
+}
+
+// gate resolves the toolbox request's sandbox, refuses sandboxes that are
+// not started and counts the request as activity (unless
+// X-Daytona-Skip-Last-Activity-Update: true), before and after it runs.
+func (s *Server) gate(h toolboxHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("sandboxId")
+		touch := !strings.EqualFold(r.Header.Get("X-Daytona-Skip-Last-Activity-Update"), "true")
+		s.mu.Lock()
+		sb := s.sandboxes[id]
+		state := ""
+		if sb != nil {
+			state = sb.state
+			if touch && state == stateStarted {
+				sb.lastActivity = s.now()
+			}
+		}
+		s.mu.Unlock()
+		if sb == nil {
+			s.toolboxError(w, r, http.StatusNotFound, codeNotFound, sourceProxy, "sandbox %s not found", id)
+			return
+		}
+		if state != stateStarted {
+			s.toolboxError(w, r, http.StatusBadRequest, codeBadRequest, sourceProxy,
+				"sandbox %s is not started (state: %s)", id, state)
+			return
+		}
+		if touch {
+			defer s.touch(sb)
+		}
+		h(w, r, sb)
+	}
+}
+
+// touch records activity on a started sandbox.
+func (s *Server) touch(sb *sandbox) {
+	s.mu.Lock()
+	if sb.state == stateStarted {
+		sb.lastActivity = s.now()
+	}
+	s.mu.Unlock()
+}
+
+// toolboxBase is the toolboxProxyUrl for a request: this server's own
+// /toolbox, at the host the client used.
+func toolboxBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + toolboxPrefix
+}
