@@ -1,0 +1,318 @@
+package daytona
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Environment variables read by ConfigFromEnv, as Daytona's SDKs read them.
+const (
+	EnvAPIKey    = "DAYTONA_API_KEY"
+	EnvAPIURL    = "DAYTONA_API_URL"
+	EnvServerURL = "DAYTONA_SERVER_URL" // deprecated alias of DAYTONA_API_URL
+	EnvTarget    = "DAYTONA_TARGET"
+)
+
+// DefaultAPIURL is Daytona Cloud's API base URL.
+const DefaultAPIURL = "https://app.daytona.io/api"
+
+// SDK identification sent on every call. The toolbox daemon changes response
+// shapes by X-Daytona-SDK-Version (>= 0.167.0 gives JSON logs split by
+// stream), so SDKVersion must stay at or above that.
+const (
+	SDKSource  = "sdk-go"
+	SDKVersion = "0.218.0"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultExecTimeout           = 60 * time.Second
+	DefaultMaxOutputBytes        = 10 << 20
+	DefaultPollInterval          = time.Second
+	DefaultCleanupTimeout        = 30 * time.Second
+)
+
+// RetryPolicy controls retries of calls that are safe to repeat. Waits use
+// exponential backoff with full jitter: a uniform random wait in
+// [0, min(MaxDelay, BaseDelay*2^n)), raised to any Retry-After the server
+// sent. A wait that would end after the context deadline is not started:
+// the call gives up at once with the last error.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of tries, the first included
+	// (default 4; 1 disables retries).
+	MaxAttempts int
+	// BaseDelay is the backoff base (default 200ms).
+	BaseDelay time.Duration
+	// MaxDelay caps one backoff wait (default 5s). Retry-After may exceed it.
+	MaxDelay time.Duration
+	// MaxRetryAfter is the longest Retry-After the client waits for; a longer
+	// one ends the call with the *RateLimitError (default 60s).
+	MaxRetryAfter time.Duration
+}
+
+// DefaultRetryPolicy is used for a zero RetryPolicy field by field.
+var DefaultRetryPolicy = RetryPolicy{
+	MaxAttempts:   4,
+	BaseDelay:     200 * time.Millisecond,
+	MaxDelay:      5 * time.Second,
+	MaxRetryAfter: 60 * time.Second,
+}
+
+// Config configures a Client. Only APIKey is required.
+//
+// Config's String, GoString and LogValue methods redact APIKey, so printing
+// or logging a Config never shows the key.
+type Config struct {
+	// APIKey is the organisation API key, sent as "Authorization: Bearer".
+	APIKey string
+	// APIURL is the main API base URL (default DefaultAPIURL).
+	APIURL string
+	// Target is the region sent as "target" on create when the call sets none.
+	Target string
+
+	// HTTPClient is used for every call, WebSocket handshakes included. The
+	// default has dial, TLS-handshake and idle timeouts and no overall
+	// timeout: deadlines come from contexts and ResponseHeaderTimeout.
+	// A caller-supplied client should not set http.Client.Timeout, which
+	// would also cut long command executions and log streams.
+	HTTPClient *http.Client
+
+	// Retry is the retry policy (zero fields take DefaultRetryPolicy's).
+	Retry RetryPolicy
+
+	// ResponseHeaderTimeout bounds the wait for response headers on calls
+	// that should answer promptly (default 60s). Long calls have their own
+	// bound: ExecuteCommand waits timeout+5s, a synchronous session command
+	// and a log stream wait as long as the context allows.
+	ResponseHeaderTimeout time.Duration
+
+	// ExecTimeout is the command timeout ExecuteCommand sends when the
+	// request has none (default 60s). A timeout is always sent.
+	ExecTimeout time.Duration
+
+	// MaxOutputBytes bounds each output string kept from a toolbox response
+	// (execute result, session stdout/stderr/output). Longer output is cut
+	// and the response's Truncated flag set (default 10 MiB).
+	MaxOutputBytes int64
+
+	// PollInterval is the longest wait between GETs in WaitUntilStarted; it
+	// starts at a tenth of this and grows (default 1s).
+	PollInterval time.Duration
+
+	// CleanupTimeout bounds the detached delete of a sandbox the client gave
+	// up on (default 30s).
+	CleanupTimeout time.Duration
+
+	// Logger receives debug lines about retries (default: discard). Lines
+	// never contain the API key or request bodies.
+	Logger *slog.Logger
+}
+
+// ConfigFromEnv reads the configuration as Daytona's SDKs do:
+// DAYTONA_API_KEY (required), DAYTONA_API_URL (or its deprecated alias
+// DAYTONA_SERVER_URL; default DefaultAPIURL) and DAYTONA_TARGET. getenv is
+// usually os.Getenv.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		return Config{}, errors.New("daytona: ConfigFromEnv: getenv is nil")
+	}
+	cfg := Config{
+		APIKey: strings.TrimSpace(getenv(EnvAPIKey)),
+		APIURL: strings.TrimSpace(getenv(EnvAPIURL)),
+		Target: strings.TrimSpace(getenv(EnvTarget)),
+	}
+	if cfg.APIKey == "" {
+		return Config{}, fmt.Errorf("daytona: %s is not set", EnvAPIKey)
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = strings.TrimSpace(getenv(EnvServerURL))
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if _, err := parseBaseURL(cfg.APIURL); err != nil {
+		return Config{}, fmt.Errorf("daytona: %s: %w", EnvAPIURL, err)
+	}
+	return cfg, nil
+}
+
+// String describes the configuration with the API key redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("daytona.Config{APIKey:%s APIURL:%q Target:%q}", redactedKey(c.APIKey), c.APIURL, c.Target)
+}
+
+// GoString is String, so %#v redacts the key too.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes slog print the configuration without the key.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("apiKey", redactedKey(c.APIKey)),
+		slog.String("apiURL", c.APIURL),
+		slog.String("target", c.Target),
+	)
+}
+
+func redactedKey(k string) string {
+	if k == "" {
+		return "(unset)"
+	}
+	return "[REDACTED]"
+}
+
+// Client is a Daytona REST client for the main API and the per-sandbox
+// toolbox. It is safe for concurrent use; create one and reuse it.
+type Client struct {
+	cfg        Config
+	apiKey     string
+	base       *url.URL // API base, no trailing slash in Path
+	baseString string
+	http       *http.Client
+	retry      RetryPolicy
+	log        *slog.Logger
+	sleep      func(context.Context, time.Duration) error // sleepCtx; tests observe waits
+
+	mu       sync.RWMutex
+	toolbox  map[string]string // sandbox id -> toolbox base (proxy URL + "/" + id), unescaped id
+	proxyURL map[string]string // sandbox id -> toolboxProxyUrl as last seen
+}
+
+// New validates cfg, fills in defaults and returns a Client.
+func New(cfg Config) (*Client, error) {
+	key := strings.TrimSpace(cfg.APIKey)
+	if key == "" {
+		return nil, &ValidationError{Field: "APIKey", Reason: "is empty (set " + EnvAPIKey + ")"}
+	}
+	for _, r := range key {
+		if r < 0x21 || r == 0x7f {
+			// Never echo the key: only say what is wrong with it.
+			return nil, &ValidationError{Field: "APIKey", Reason: "contains whitespace or control characters"}
+		}
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	base, err := parseBaseURL(cfg.APIURL)
+	if err != nil {
+		return nil, &ValidationError{Field: "APIURL", Reason: err.Error()}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = DefaultHTTPClient()
+	}
+	r := cfg.Retry
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = DefaultRetryPolicy.MaxAttempts
+	}
+	if r.BaseDelay <= 0 {
+		r.BaseDelay = DefaultRetryPolicy.BaseDelay
+	}
+	if r.MaxDelay <= 0 {
+		r.MaxDelay = DefaultRetryPolicy.MaxDelay
+	}
+	if r.MaxDelay < r.BaseDelay {
+		r.MaxDelay = r.BaseDelay
+	}
+	if r.MaxRetryAfter <= 0 {
+		r.MaxRetryAfter = DefaultRetryPolicy.MaxRetryAfter
+	}
+	cfg.Retry = r
+	if cfg.ResponseHeaderTimeout <= 0 {
+		cfg.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	if cfg.ExecTimeout <= 0 {
+		cfg.ExecTimeout = DefaultExecTimeout
+	}
+	if cfg.MaxOutputBytes <= 0 {
+		cfg.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.CleanupTimeout <= 0 {
+		cfg.CleanupTimeout = DefaultCleanupTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg.APIKey = key
+	return &Client{
+		cfg:        cfg,
+		apiKey:     key,
+		base:       base,
+		baseString: base.String(),
+		http:       cfg.HTTPClient,
+		retry:      r,
+		log:        log,
+		sleep:      sleepCtx,
+		toolbox:    make(map[string]string),
+		proxyURL:   make(map[string]string),
+	}, nil
+}
+
+// String describes the client without its key.
+func (c *Client) String() string { return "daytona.Client{" + c.baseString + "}" }
+
+// GoString is String, so %#v never prints the key.
+func (c *Client) GoString() string { return c.String() }
+
+// APIURL returns the main API base URL the client talks to.
+func (c *Client) APIURL() string { return c.baseString }
+
+// DefaultHTTPClient returns the http.Client New uses when Config.HTTPClient
+// is nil: 10s dial and TLS-handshake timeouts, keep-alives, HTTP/2 when the
+// server offers it, proxy from the environment, and no overall timeout.
+func DefaultHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{
+				Timeout:   10 * time.Second,
+				KeepAlive: 30 * time.Second,
+			}).DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConns:          100,
+			MaxIdleConnsPerHost:   32,
+		},
+		// Refuse redirects: a redirect to another host would carry the
+		// bearer key there (Go strips Authorization on cross-host
+		// redirects, but the Daytona API never redirects, so one is an
+		// error worth seeing).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// parseBaseURL checks that s is an absolute http(s) URL without user info,
+// query or fragment and returns it with any trailing slash removed.
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil {
+		return nil, errors.New("not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("must be an http or https URL")
+	}
+	if u.Host == "" {
+		return nil, errors.New("has no host")
+	}
+	if u.User != nil {
+		return nil, errors.New("must not contain user info")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("must not contain a query or fragment")
+	}
+	return u, nil
+}

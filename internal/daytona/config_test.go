@@ -1,0 +1,126 @@
+package daytona
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr string
+	}{
+		{
+			name: "key only: cloud default",
+			env:  map[string]string{EnvAPIKey: "k"},
+			want: Config{APIKey: "k", APIURL: DefaultAPIURL},
+		},
+		{
+			name: "all set",
+			env:  map[string]string{EnvAPIKey: " k ", EnvAPIURL: "http://127.0.0.1:3003/api", EnvTarget: "eu"},
+			want: Config{APIKey: "k", APIURL: "http://127.0.0.1:3003/api", Target: "eu"},
+		},
+		{
+			name: "deprecated server url alias",
+			env:  map[string]string{EnvAPIKey: "k", EnvServerURL: "https://old.example/api"},
+			want: Config{APIKey: "k", APIURL: "https://old.example/api"},
+		},
+		{
+			name: "api url wins over the alias",
+			env:  map[string]string{EnvAPIKey: "k", EnvAPIURL: "https://new.example/api", EnvServerURL: "https://old.example/api"},
+			want: Config{APIKey: "k", APIURL: "https://new.example/api"},
+		},
+		{name: "missing key", env: map[string]string{EnvAPIURL: "https://x"}, wantErr: "DAYTONA_API_KEY"},
+		{name: "blank key", env: map[string]string{EnvAPIKey: "   "}, wantErr: "DAYTONA_API_KEY"},
+		{name: "bad url", env: map[string]string{EnvAPIKey: "k", EnvAPIURL: "ftp://x"}, wantErr: "DAYTONA_API_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to name %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.APIKey != tt.want.APIKey || got.APIURL != tt.want.APIURL || got.Target != tt.want.Target {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewValidatesAndDefaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string
+	}{
+		{"no key", Config{}, "APIKey"},
+		{"key with space", Config{APIKey: "a b"}, "APIKey"},
+		{"key with control", Config{APIKey: "a\x00b"}, "APIKey"},
+		{"relative url", Config{APIKey: "k", APIURL: "/api"}, "APIURL"},
+		{"user info", Config{APIKey: "k", APIURL: "https://u:p@host/api"}, "APIURL"},
+		{"query", Config{APIKey: "k", APIURL: "https://host/api?x=1"}, "APIURL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg)
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != tt.field {
+				t.Fatalf("err = %v, want invalid %s", err, tt.field)
+			}
+		})
+	}
+
+	c, err := New(Config{APIKey: "k", APIURL: "https://app.daytona.io/api/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIURL() != "https://app.daytona.io/api" {
+		t.Errorf("APIURL = %q, want the trailing slash trimmed", c.APIURL())
+	}
+	if c.retry != DefaultRetryPolicy {
+		t.Errorf("retry = %+v, want defaults", c.retry)
+	}
+	if c.cfg.ResponseHeaderTimeout != DefaultResponseHeaderTimeout || c.cfg.ExecTimeout != DefaultExecTimeout ||
+		c.cfg.MaxOutputBytes != DefaultMaxOutputBytes || c.cfg.PollInterval != DefaultPollInterval {
+		t.Errorf("defaults not applied: %+v", c.cfg)
+	}
+	tr, ok := c.http.Transport.(*http.Transport)
+	if !ok || tr.TLSHandshakeTimeout != 10*time.Second || tr.DialContext == nil || c.http.Timeout != 0 {
+		t.Errorf("default client lacks dial/TLS timeouts or has an overall timeout")
+	}
+
+	c, err = New(Config{APIKey: "k"})
+	if err != nil || c.APIURL() != DefaultAPIURL {
+		t.Errorf("default URL = %q, %v", c.APIURL(), err)
+	}
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	other := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { w.WriteHeader(200) })
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
+	})
+	c, err := New(Config{APIKey: testKey, APIURL: f.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetSandbox(t.Context(), "sb-1")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusFound {
+		t.Fatalf("err = %v, want the 302 as an error", err)
+	}
+	if n := len(other.requests()); n != 0 {
+		t.Errorf("redirect followed: %d requests to the other host", n)
+	}
+}

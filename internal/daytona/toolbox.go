@@ -1,0 +1,591 @@
+package daytona
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Toolbox calls go through the sandbox's regional toolbox proxy:
+// toolboxBase = TrimRight(toolboxProxyUrl, "/") + "/" + sandboxId, with the
+// toolbox spec's paths appended. They take the sandbox ID (not its name).
+
+// maxCachedToolboxes bounds the toolbox base cache; past it the cache is
+// emptied (entries are cheap to fetch again).
+const maxCachedToolboxes = 10000
+
+// remember caches a sandbox's toolbox base from a DTO carrying
+// toolboxProxyUrl. A changed URL (a region move) replaces the old one.
+func (c *Client) remember(id, proxyURL string) {
+	if id == "" || proxyURL == "" || checkID("sandboxID", id) != nil {
+		return
+	}
+	c.mu.RLock()
+	same := c.proxyURL[id] == proxyURL
+	c.mu.RUnlock()
+	if same {
+		return
+	}
+	base, err := toolboxBase(proxyURL, id)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	if len(c.toolbox) >= maxCachedToolboxes {
+		clear(c.toolbox)
+		clear(c.proxyURL)
+	}
+	c.toolbox[id] = base
+	c.proxyURL[id] = proxyURL
+	c.mu.Unlock()
+}
+
+// forget drops a sandbox from the toolbox cache.
+func (c *Client) forget(id string) {
+	c.mu.Lock()
+	delete(c.toolbox, id)
+	delete(c.proxyURL, id)
+	c.mu.Unlock()
+}
+
+// SetToolboxProxyURL seeds the toolbox routing of a sandbox, for callers
+// that stored a sandbox's toolboxProxyUrl and want to skip a lookup.
+func (c *Client) SetToolboxProxyURL(sandboxID, proxyURL string) error {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return err
+	}
+	if _, err := toolboxBase(proxyURL, sandboxID); err != nil {
+		return err
+	}
+	c.remember(sandboxID, proxyURL)
+	return nil
+}
+
+// ToolboxBaseURL returns the toolbox base URL of a sandbox, fetching its
+// proxy URL (GET /sandbox/{id}/toolbox-proxy-url) when no DTO seen so far
+// carried one. Results are cached per sandbox ID.
+func (c *Client) ToolboxBaseURL(ctx context.Context, sandboxID string) (string, error) {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return "", err
+	}
+	c.mu.RLock()
+	base, ok := c.toolbox[sandboxID]
+	c.mu.RUnlock()
+	if ok {
+		return base, nil
+	}
+	cl := c.apiCall(http.MethodGet, "/sandbox/"+url.PathEscape(sandboxID)+"/toolbox-proxy-url")
+	cl.mode = retrySafe
+	var out toolboxProxyURLResponse
+	if _, err := c.doJSON(ctx, cl, nil, &out); err != nil {
+		return "", err
+	}
+	base, err := toolboxBase(out.URL, sandboxID)
+	if err != nil {
+		return "", fmt.Errorf("daytona: GET %s: %w", cl.path, err)
+	}
+	c.remember(sandboxID, out.URL)
+	return base, nil
+}
+
+// toolboxBase joins a proxy URL and a sandbox ID.
+func toolboxBase(proxyURL, id string) (string, error) {
+	u, err := parseBaseURL(proxyURL)
+	if err != nil {
+		return "", &ValidationError{Field: "toolboxProxyUrl", Reason: err.Error()}
+	}
+	return strings.TrimRight(u.String(), "/") + "/" + url.PathEscape(id), nil
+}
+
+// toolboxCall prepares a call to a toolbox path of a sandbox.
+func (c *Client) toolboxCall(ctx context.Context, sandboxID, method, p string) (*call, error) {
+	base, err := c.ToolboxBaseURL(ctx, sandboxID)
+	if err != nil {
+		return nil, err
+	}
+	return &call{method: method, base: base, path: p}, nil
+}
+
+// ExecuteCommand runs a command synchronously (POST /process/execute) and
+// returns its exit code and interleaved output. A non-zero exit is not an
+// error. A timeout is always sent (req.Timeout seconds, else
+// Config.ExecTimeout) and the wait for the answer is bounded by it plus 5s;
+// a command killed at its timeout gives a *CommandTimeoutError (HTTP 408).
+// Output beyond Config.MaxOutputBytes is dropped while reading and
+// Truncated set. Not retried once the request may have reached the server.
+func (c *Client) ExecuteCommand(ctx context.Context, sandboxID string, req ExecuteRequest) (*ExecuteResponse, error) {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Command) == "" {
+		return nil, &ValidationError{Field: "Command", Reason: "must not be empty"}
+	}
+	if req.Timeout < 0 {
+		return nil, &ValidationError{Field: "Timeout", Reason: "must not be negative"}
+	}
+	if req.Timeout == 0 {
+		req.Timeout = int((c.cfg.ExecTimeout + time.Second - 1) / time.Second)
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/process/execute")
+	if err != nil {
+		return nil, err
+	}
+	cl.mode = retryUnsafe
+	cl.timeout = time.Duration(req.Timeout)*time.Second + 5*time.Second
+	if err := setJSONBody(cl, req); err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, cl)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusRequestTimeout {
+			return nil, &CommandTimeoutError{SandboxID: sandboxID, Timeout: time.Duration(req.Timeout) * time.Second, Err: ae}
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out ExecuteResponse
+	err = c.decodeBounded(ctx, cl, resp, []jsonField{
+		{name: "exitCode", num: &out.ExitCode},
+		{name: "result", str: &out.Result, limit: c.cfg.MaxOutputBytes, trunc: &out.Truncated},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// setJSONBody encodes v as cl's body.
+func setJSONBody(cl *call, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("daytona: %s %s: encoding request: %w", cl.method, cl.path, err)
+	}
+	cl.body = b
+	cl.contentType = "application/json"
+	cl.accept = "application/json"
+	return nil
+}
+
+// decodeBounded decodes a JSON object response with decodeBoundedObject.
+func (c *Client) decodeBounded(ctx context.Context, cl *call, resp *http.Response, fields []jsonField) error {
+	err := decodeBoundedObject(resp.Body, fields)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errJSONSyntax) || strings.HasPrefix(err.Error(), "json:"):
+		return fmt.Errorf("daytona: %s %s: decoding %d response: %w", cl.method, cl.path, resp.StatusCode, err)
+	default:
+		return &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+	}
+}
+
+// CreateSession creates a shell session (POST /process/session; 201). A
+// session runs its commands one after another: use one per concurrent job.
+// 409 (IsConflict) if it exists.
+func (c *Client) CreateSession(ctx context.Context, sandboxID, sessionID string) error {
+	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID); err != nil {
+		return err
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/process/session")
+	if err != nil {
+		return err
+	}
+	cl.mode = retryUnsafe
+	_, err = c.doJSON(ctx, cl, createSessionRequest{SessionID: sessionID}, nil)
+	return err
+}
+
+// DeleteSession deletes a session, killing its shell and commands
+// (DELETE /process/session/{id}; 204). Retried on transient errors; a 404
+// after a retry means it is gone.
+func (c *Client) DeleteSession(ctx context.Context, sandboxID, sessionID string) error {
+	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID); err != nil {
+		return err
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodDelete, "/process/session/"+url.PathEscape(sessionID))
+	if err != nil {
+		return err
+	}
+	cl.mode = retrySafe
+	_, err = c.doJSON(ctx, cl, nil, nil)
+	return err
+}
+
+// ExecuteSessionCommand runs a command in a session
+// (POST /process/session/{id}/exec). With RunAsync it returns at once with
+// the command id (202); otherwise (200) it waits for the command, without
+// any server-side timeout, so ctx must carry the deadline, and returns the
+// output (bounded by Config.MaxOutputBytes) and exit code. Not retried once
+// the request may have reached the server.
+func (c *Client) ExecuteSessionCommand(ctx context.Context, sandboxID, sessionID string, req SessionExecuteRequest) (*SessionExecuteResponse, error) {
+	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Command) == "" {
+		return nil, &ValidationError{Field: "Command", Reason: "must not be empty"}
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/process/session/"+url.PathEscape(sessionID)+"/exec")
+	if err != nil {
+		return nil, err
+	}
+	cl.mode = retryUnsafe
+	cl.ok = statusIn(http.StatusOK, http.StatusAccepted)
+	if !req.RunAsync {
+		cl.timeout = -1 // the command's own run time; ctx bounds it
+	}
+	if err := setJSONBody(cl, req); err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out SessionExecuteResponse
+	lim := c.cfg.MaxOutputBytes
+	err = c.decodeBounded(ctx, cl, resp, []jsonField{
+		{name: "cmdId", str: &out.CmdID, limit: maxIDLen, strict: true},
+		{name: "output", str: &out.Output, limit: lim, trunc: &out.Truncated},
+		{name: "stdout", str: &out.Stdout, limit: lim, trunc: &out.Truncated},
+		{name: "stderr", str: &out.Stderr, limit: lim, trunc: &out.Truncated},
+		{name: "exitCode", optNum: &out.ExitCode},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.CmdID == "" {
+		return nil, fmt.Errorf("daytona: %s %s: response has no cmdId", cl.method, cl.path)
+	}
+	return &out, nil
+}
+
+// GetSessionCommand returns a session command's status
+// (GET /process/session/{id}/command/{cmdId}). ExitCode is nil while the
+// command runs.
+func (c *Client) GetSessionCommand(ctx context.Context, sandboxID, sessionID, commandID string) (*Command, error) {
+	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID, "commandID", commandID); err != nil {
+		return nil, err
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodGet, commandPath(sessionID, commandID))
+	if err != nil {
+		return nil, err
+	}
+	cl.mode = retrySafe
+	var out Command
+	if _, err := c.doJSON(ctx, cl, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetSessionCommandLogs returns the log snapshot of a session command
+// (GET …/command/{cmdId}/logs): JSON {output, stdout, stderr} because the
+// client sends X-Daytona-SDK-Version. A plain-text answer (an old daemon)
+// is split by its stream markers. Each field is bounded by
+// Config.MaxOutputBytes (Truncated).
+func (c *Client) GetSessionCommandLogs(ctx context.Context, sandboxID, sessionID, commandID string) (*SessionCommandLogs, error) {
+	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID, "commandID", commandID); err != nil {
+		return nil, err
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodGet, commandPath(sessionID, commandID)+"/logs")
+	if err != nil {
+		return nil, err
+	}
+	cl.mode = retrySafe
+	cl.accept = "application/json, text/plain;q=0.5"
+	resp, err := c.send(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out SessionCommandLogs
+	lim := c.cfg.MaxOutputBytes
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
+		err := c.decodeBounded(ctx, cl, resp, []jsonField{
+			{name: "output", str: &out.Output, limit: lim, trunc: &out.Truncated},
+			{name: "stdout", str: &out.Stdout, limit: lim, trunc: &out.Truncated},
+			{name: "stderr", str: &out.Stderr, limit: lim, trunc: &out.Truncated},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &out, nil
+	}
+	raw, err := readLimited(resp.Body, lim)
+	if err != nil && !errors.Is(err, errTooLarge) {
+		return nil, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+	}
+	out.Truncated = errors.Is(err, errTooLarge)
+	var so, se strings.Builder
+	d := NewDemuxer(&so, &se)
+	_, _ = d.Write(raw)
+	_ = d.Flush()
+	out.Output, out.Stdout, out.Stderr = string(raw), so.String(), se.String()
+	return &out, nil
+}
+
+func commandPath(sessionID, commandID string) string {
+	return "/process/session/" + url.PathEscape(sessionID) + "/command/" + url.PathEscape(commandID)
+}
+
+// checkIDs validates (field, value) pairs with checkID.
+func checkIDs(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := checkID(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errTooLarge marks a body cut by readLimited.
+var errTooLarge = errors.New("body larger than the limit")
+
+// readLimited reads at most limit bytes of r; if r holds more, it returns
+// the first limit bytes and errTooLarge (having read limit+1 bytes only).
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return b, err
+	}
+	if int64(len(b)) > limit {
+		return b[:limit], errTooLarge
+	}
+	return b, nil
+}
+
+// UploadFile is one file for UploadFiles: Content is streamed to Path.
+type UploadFile struct {
+	Path    string
+	Content io.Reader
+}
+
+// UploadFiles writes files into the sandbox (POST /files/bulk-upload,
+// multipart/form-data with files[i].path and files[i].file), creating
+// parent directories and overwriting. The body is streamed, not buffered.
+// It is not retried, because the readers are consumed: on a transient error
+// call again with fresh readers (uploads overwrite, so that is safe).
+func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []UploadFile) error {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return &ValidationError{Field: "files", Reason: "must not be empty"}
+	}
+	for i, f := range files {
+		field := fmt.Sprintf("files[%d].Path", i)
+		if err := checkPath(field, f.Path); err != nil {
+			return err
+		}
+		if strings.ContainsAny(f.Path, "\r\n") {
+			return &ValidationError{Field: field, Reason: "must not contain line breaks"}
+		}
+		if f.Content == nil {
+			return &ValidationError{Field: fmt.Sprintf("files[%d].Content", i), Reason: "is nil"}
+		}
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/files/bulk-upload")
+	if err != nil {
+		return err
+	}
+	cl.mode = retryNever
+	cl.timeout = -1 // the upload itself may take long; ctx bounds it
+
+	var (
+		mu      sync.Mutex
+		prodErr error
+		pr      *io.PipeReader
+		done    = make(chan struct{})
+		started bool
+	)
+	cl.bodyFn = func() (io.Reader, string, error) {
+		var pw *io.PipeWriter
+		pr, pw = io.Pipe()
+		mw := multipart.NewWriter(pw)
+		started = true
+		go func() {
+			defer close(done)
+			err := writeUploadParts(mw, files)
+			if err == nil {
+				err = mw.Close()
+			}
+			mu.Lock()
+			prodErr = err
+			mu.Unlock()
+			pw.CloseWithError(err)
+		}()
+		return pr, mw.FormDataContentType(), nil
+	}
+	resp, err := c.send(ctx, cl)
+	if started {
+		// Unblock the writer if the transport stopped reading early.
+		pr.CloseWithError(errUploadAborted)
+		<-done
+	}
+	mu.Lock()
+	perr := prodErr
+	mu.Unlock()
+	// A failure to read the caller's content is the root cause even when
+	// the request failed as a result.
+	var se *sourceError
+	if errors.As(perr, &se) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return fmt.Errorf("daytona: POST %s: %w", cl.path, se)
+	}
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	return nil
+}
+
+var errUploadAborted = errors.New("upload aborted")
+
+// sourceError is a failure to read an upload's content.
+type sourceError struct {
+	path string
+	err  error
+}
+
+func (e *sourceError) Error() string { return "reading content for " + e.path + ": " + e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+func writeUploadParts(mw *multipart.Writer, files []UploadFile) error {
+	for i, f := range files {
+		if err := mw.WriteField(fmt.Sprintf("files[%d].path", i), f.Path); err != nil {
+			return err
+		}
+		w, err := mw.CreateFormFile(fmt.Sprintf("files[%d].file", i), path.Base(f.Path))
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, readerOnly{f.Content, f.Path}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readerOnly tags read errors of an upload source so they can be told from
+// pipe errors (and hides WriterTo so io.Copy reads through it).
+type readerOnly struct {
+	r    io.Reader
+	path string
+}
+
+func (r readerOnly) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &sourceError{path: r.path, err: err}
+	}
+	return n, err
+}
+
+// DownloadFile streams a sandbox file into w (GET /files/download?path=)
+// and returns the number of bytes written. Retried on transient errors
+// only until the first byte was written.
+func (c *Client) DownloadFile(ctx context.Context, sandboxID, filePath string, w io.Writer) (int64, error) {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return 0, err
+	}
+	if err := checkPath("path", filePath); err != nil {
+		return 0, err
+	}
+	if w == nil {
+		return 0, &ValidationError{Field: "w", Reason: "is nil"}
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodGet, "/files/download")
+	if err != nil {
+		return 0, err
+	}
+	cl.query = url.Values{"path": {filePath}}
+	cl.mode = retrySafe
+	resp, err := c.send(ctx, cl)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+	}
+	return n, nil
+}
+
+// CreateFolder creates a folder and its parents
+// (POST /files/folder?path=&mode=; 201). mode is octal, e.g. "755"
+// (empty: "755").
+func (c *Client) CreateFolder(ctx context.Context, sandboxID, folderPath, mode string) error {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return err
+	}
+	if err := checkPath("path", folderPath); err != nil {
+		return err
+	}
+	if mode == "" {
+		mode = "755"
+	}
+	if len(mode) < 3 || len(mode) > 4 || strings.Trim(mode, "01234567") != "" {
+		return &ValidationError{Field: "mode", Reason: "must be 3 or 4 octal digits"}
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/files/folder")
+	if err != nil {
+		return err
+	}
+	cl.query = url.Values{"path": {folderPath}, "mode": {mode}}
+	cl.mode = retrySafe // creating an existing folder is a no-op
+	_, err = c.doJSON(ctx, cl, nil, nil)
+	return err
+}
+
+// GitClone clones a repository into the sandbox (POST /git/clone). The
+// password (and any credentials in the URL) never appear in errors. A
+// clone may take long: ctx bounds it. Not retried once sent.
+func (c *Client) GitClone(ctx context.Context, sandboxID string, req GitCloneRequest) error {
+	if err := checkID("sandboxID", sandboxID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.URL) == "" {
+		return &ValidationError{Field: "URL", Reason: "must not be empty"}
+	}
+	if err := checkPath("Path", req.Path); err != nil {
+		return err
+	}
+	if req.Depth < 0 {
+		return &ValidationError{Field: "Depth", Reason: "must not be negative"}
+	}
+	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/git/clone")
+	if err != nil {
+		return err
+	}
+	cl.mode = retryUnsafe
+	cl.timeout = -1
+	cl.secrets = []string{req.Password}
+	if u, err := url.Parse(req.URL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			cl.secrets = append(cl.secrets, pw)
+		} else if name := u.User.Username(); len(name) >= 8 {
+			cl.secrets = append(cl.secrets, name) // a token used as user name
+		}
+	}
+	if err := setJSONBody(cl, req); err != nil {
+		return err
+	}
+	cl.accept = ""
+	_, err = c.doJSON(ctx, cl, nil, nil)
+	return err
+}
