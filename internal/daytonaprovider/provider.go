@@ -1,0 +1,289 @@
+// Package daytonaprovider runs sandstep's sandboxes on Daytona: it adapts
+// the typed Daytona client (internal/daytona) to the provider interface the
+// service consumes (workflow.Provider) and classifies Daytona's errors into
+// sandstep's error codes — once, here.
+package daytonaprovider
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// Options tune the adapter; zero values take the defaults.
+type Options struct {
+	// Target is the Daytona region for new sandboxes ("" = organisation default).
+	Target string
+	// SyncExecLimit is the longest command timeout run as one synchronous
+	// session exec. Longer commands run asynchronously and are polled,
+	// because proxies cut idle HTTP requests at about 60 s. Default 45s.
+	SyncExecLimit time.Duration
+	// MaxPollInterval caps the wait between status polls of a long
+	// command. Default 2s.
+	MaxPollInterval time.Duration
+	// CleanupTimeout bounds deleting a session after a command. Default 10s.
+	CleanupTimeout time.Duration
+}
+
+// Provider implements workflow.Provider on a Daytona client.
+type Provider struct {
+	c    *daytona.Client
+	opts Options
+}
+
+var _ workflow.Provider = (*Provider)(nil)
+
+// New returns a Provider using c for every call.
+func New(c *daytona.Client, opts Options) *Provider {
+	if opts.SyncExecLimit <= 0 {
+		opts.SyncExecLimit = 45 * time.Second
+	}
+	if opts.MaxPollInterval <= 0 {
+		opts.MaxPollInterval = 2 * time.Second
+	}
+	if opts.CleanupTimeout <= 0 {
+		opts.CleanupTimeout = 10 * time.Second
+	}
+	return &Provider{c: c, opts: opts}
+}
+
+// Create creates the sandbox named spec.Name and waits until it started.
+// The client finds a sandbox an ambiguous failure may have made by its
+// name, and deletes one that never started.
+func (p *Provider) Create(ctx context.Context, spec workflow.ProviderSpec) (*workflow.ProviderSandbox, error) {
+	params := daytona.CreateSandboxParams{
+		Name:             spec.Name,
+		Snapshot:         spec.Snapshot,
+		Image:            spec.Image,
+		Env:              spec.Env,
+		Labels:           spec.Labels,
+		Target:           p.opts.Target,
+		AutoStopInterval: &spec.AutoStopMinutes,
+		TTLMinutes:       &spec.TTLMinutes,
+	}
+	if r := spec.Resources; r != nil {
+		params.Resources = &daytona.Resources{CPU: r.CPU, MemoryGiB: r.MemoryGiB, DiskGiB: r.DiskGiB}
+	}
+	sb, err := p.c.CreateSandboxAndWait(ctx, params)
+	if err != nil {
+		return nil, classify("create sandbox", err)
+	}
+	return &workflow.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
+}
+
+// Get returns the sandbox's current state.
+func (p *Provider) Get(ctx context.Context, idOrName string) (*workflow.ProviderSandbox, error) {
+	sb, err := p.c.GetSandbox(ctx, idOrName)
+	if err != nil {
+		return nil, classify("get sandbox", err)
+	}
+	return &workflow.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
+}
+
+// Delete deletes the sandbox; one that does not exist is no error.
+func (p *Provider) Delete(ctx context.Context, idOrName string) error {
+	if _, err := p.c.DeleteSandbox(ctx, idOrName); err != nil && !daytona.IsNotFound(err) {
+		return classify("delete sandbox", err)
+	}
+	return nil
+}
+
+// Upload writes the files in one multipart request.
+func (p *Provider) Upload(ctx context.Context, id string, files []workflow.UploadFile) error {
+	up := make([]daytona.UploadFile, len(files))
+	for i, f := range files {
+		up[i] = daytona.UploadFile{Path: f.Path, Content: bytes.NewReader(f.Content)}
+	}
+	if err := p.c.UploadFiles(ctx, id, up); err != nil {
+		return classify("upload files", err)
+	}
+	return nil
+}
+
+// GitClone clones a repository into the sandbox.
+func (p *Provider) GitClone(ctx context.Context, id string, spec workflow.GitCloneSpec) error {
+	path := spec.Path
+	if path == "" {
+		path = repoDir(spec.URL)
+	}
+	err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
+		URL: spec.URL, Path: path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
+	})
+	var ae *daytona.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && (ae.StatusCode == 401 || ae.StatusCode == 403 || ae.StatusCode == 404):
+		// The repository, not the sandbox: the caller's URL or token.
+		return &sandbox.Error{Code: sandbox.EINVALID, Field: "git.url", Message: "the repository was not found or is not readable with the given token", Err: err}
+	}
+	return classify("git clone", err)
+}
+
+// repoDir is the directory git would clone url into.
+func repoDir(url string) string {
+	s := strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")
+	if i := strings.LastIndexAny(s, "/:"); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" || s == "." || s == ".." {
+		return "repo"
+	}
+	return s
+}
+
+// Exec runs the command line in a session of its own, so stdout and stderr
+// come back apart and deleting the session kills the command at its
+// timeout (Daytona has no kill call for a session command). Short commands
+// run as one synchronous exec; long ones asynchronously, polled with
+// backoff.
+func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*workflow.ExecResult, error) {
+	start := time.Now()
+	sid := "sandstep-" + randomHex(8)
+	if err := p.c.CreateSession(ctx, id, sid); err != nil {
+		return nil, classify("create session", err)
+	}
+	defer func() {
+		// Deleting the session kills whatever still runs in it.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CleanupTimeout)
+		defer cancel()
+		_ = p.c.DeleteSession(dctx, id, sid)
+	}()
+	cctx, cancel := context.WithTimeout(ctx, cmd.Timeout)
+	defer cancel()
+
+	var exitCode *int
+	var stdout, stderr string
+	var truncated bool
+	if cmd.Timeout <= p.opts.SyncExecLimit {
+		res, err := p.c.ExecuteSessionCommand(cctx, id, sid, daytona.SessionExecuteRequest{Command: cmd.Line})
+		if err != nil {
+			return nil, p.execError(ctx, cctx, cmd, err)
+		}
+		if res.ExitCode == nil {
+			return nil, sandbox.Errorf(sandbox.EINTERNAL, "the provider answered a command without an exit code")
+		}
+		exitCode, stdout, stderr, truncated = res.ExitCode, res.Stdout, res.Stderr, res.Truncated
+	} else {
+		res, err := p.c.ExecuteSessionCommand(cctx, id, sid, daytona.SessionExecuteRequest{Command: cmd.Line, RunAsync: true})
+		if err != nil {
+			return nil, p.execError(ctx, cctx, cmd, err)
+		}
+		if exitCode, err = p.waitCommand(cctx, id, sid, res.CmdID); err != nil {
+			return nil, p.execError(ctx, cctx, cmd, err)
+		}
+		logs, err := p.c.GetSessionCommandLogs(ctx, id, sid, res.CmdID)
+		if err != nil {
+			return nil, classify("read command logs", err)
+		}
+		stdout, stderr, truncated = logs.Stdout, logs.Stderr, logs.Truncated
+	}
+	out := &workflow.ExecResult{ExitCode: *exitCode, DurationMs: time.Since(start).Milliseconds(), Truncated: truncated}
+	out.Stdout, out.Truncated = bound(stdout, cmd.MaxOutputBytes, out.Truncated)
+	out.Stderr, out.Truncated = bound(stderr, cmd.MaxOutputBytes, out.Truncated)
+	return out, nil
+}
+
+// waitCommand polls a command's status until it has an exit code.
+func (p *Provider) waitCommand(ctx context.Context, id, sid, cmdID string) (*int, error) {
+	wait := 50 * time.Millisecond
+	for {
+		c, err := p.c.GetSessionCommand(ctx, id, sid, cmdID)
+		if err != nil {
+			return nil, err
+		}
+		if c.ExitCode != nil {
+			return c.ExitCode, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, p.opts.MaxPollInterval)
+	}
+}
+
+// execError tells a command that ran out of its own time (ETIMEOUT, the
+// session is deleted by the caller's defer) from other failures.
+func (p *Provider) execError(ctx, cctx context.Context, cmd workflow.Command, err error) error {
+	if ctx.Err() == nil && cctx.Err() != nil {
+		return sandbox.Wrap(err, sandbox.ETIMEOUT, "the command did not finish within %s", cmd.Timeout)
+	}
+	return classify("run command", err)
+}
+
+// bound cuts s to max bytes (on a UTF-8 boundary) and reports whether
+// anything was cut, or already had been.
+func bound(s string, max int, truncated bool) (string, bool) {
+	if max <= 0 || len(s) <= max {
+		return s, truncated
+	}
+	cut := max
+	for cut > 0 && cut > max-4 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut], true
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+// classify maps a Daytona client error to a sandstep error code. Messages
+// shown to callers come from Daytona's error text for caller mistakes
+// only; everything else keeps its detail in the wrapped cause.
+func classify(op string, err error) error {
+	var se *daytona.StartError
+	if errors.As(err, &se) {
+		switch {
+		case errors.Is(se.Err, daytona.ErrSandboxFailed) && se.State == daytona.StateBuildFailed:
+			return sandbox.Wrap(err, sandbox.EINVALID, "the sandbox image failed to build: %s", se.ErrorReason)
+		case errors.Is(se.Err, daytona.ErrSandboxFailed):
+			return sandbox.Wrap(err, sandbox.ETRANSIENT, "the sandbox failed to start: %s", se.ErrorReason)
+		case errors.Is(se.Err, context.DeadlineExceeded):
+			return sandbox.Wrap(err, sandbox.ETIMEOUT, "the sandbox did not start in time")
+		}
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "the sandbox did not start")
+	}
+	var ve *daytona.ValidationError
+	if errors.As(err, &ve) {
+		return sandbox.Wrap(err, sandbox.EINVALID, "%s", ve.Error())
+	}
+	var ae *daytona.APIError
+	hasAPI := errors.As(err, &ae)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), daytona.IsTimeout(err):
+		return sandbox.Wrap(err, sandbox.ETIMEOUT, "%s: Daytona did not answer in time", op)
+	case errors.Is(err, context.Canceled):
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: cancelled", op)
+	case daytona.IsNotFound(err):
+		return sandbox.Wrap(err, sandbox.ENOTFOUND, "%s: not found at Daytona", op)
+	case daytona.IsTransient(err):
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: Daytona is unavailable or rate limited; try again", op)
+	case hasAPI && ae.StatusCode == 409:
+		return sandbox.Wrap(err, sandbox.ECONFLICT, "%s: %s", op, ae.Message)
+	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):
+		return sandbox.Wrap(err, sandbox.EQUOTA, "%s: the Daytona organisation's capacity is exhausted", op)
+	case hasAPI && (ae.StatusCode == 400 || ae.StatusCode == 422):
+		return sandbox.Wrap(err, sandbox.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
+	}
+	return sandbox.Wrap(err, sandbox.EINTERNAL, "%s failed", op)
+}

@@ -1,0 +1,209 @@
+package daytonaprovider
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+func newProvider(t *testing.T, opts Options) (*Provider, *daytonalocal.Server) {
+	t.Helper()
+	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	c, err := daytona.New(daytona.Config{
+		APIKey: "k", APIURL: hs.URL + "/api", PollInterval: 20 * time.Millisecond,
+		Retry: daytona.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(c, opts), srv
+}
+
+func create(t *testing.T, p *Provider, name string) string {
+	t.Helper()
+	ps, err := p.Create(context.Background(), workflow.ProviderSpec{
+		Name: name, Labels: map[string]string{"sandstep.id": name}, Env: map[string]string{"MODE": "test"},
+		AutoStopMinutes: 15, TTLMinutes: 60,
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if ps.State != "started" {
+		t.Fatalf("state %q", ps.State)
+	}
+	return ps.ID
+}
+
+func TestExec(t *testing.T) {
+	tests := []struct {
+		name       string
+		syncLimit  time.Duration
+		line       string
+		timeout    time.Duration
+		maxOut     int
+		wantExit   int
+		wantStdout string
+		wantStderr string
+		truncated  bool
+		wantCode   sandbox.Code
+	}{
+		{name: "sync, streams apart", line: "echo out; echo err >&2; exit 4", timeout: 10 * time.Second, wantExit: 4, wantStdout: "out\n", wantStderr: "err\n"},
+		{name: "async, polled", syncLimit: time.Millisecond, line: "sleep 0.2; echo done", timeout: 10 * time.Second, wantStdout: "done\n"},
+		{name: "create-time env visible", line: "echo $MODE", timeout: 5 * time.Second, wantStdout: "test\n"},
+		{name: "output bounded", line: "printf 'abcdefghij'", timeout: 5 * time.Second, maxOut: 4, wantStdout: "abcd", truncated: true},
+		{name: "sync timeout", line: "sleep 30", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
+		{name: "async timeout", syncLimit: time.Millisecond, line: "sleep 30", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _ := newProvider(t, Options{SyncExecLimit: tt.syncLimit, MaxPollInterval: 100 * time.Millisecond})
+			id := create(t, p, "sbx-exec")
+			start := time.Now()
+			res, err := p.Exec(context.Background(), id, workflow.Command{Line: tt.line, Timeout: tt.timeout, MaxOutputBytes: tt.maxOut})
+			if tt.wantCode != "" {
+				if got := sandbox.ErrorCode(err); got != tt.wantCode {
+					t.Fatalf("err = %v (%s), want %s", err, got, tt.wantCode)
+				}
+				if d := time.Since(start); d > tt.timeout+3*time.Second {
+					t.Errorf("timed-out command answered after %v", d)
+				}
+				// The session was deleted, which killed the command.
+				out, err := p.Exec(context.Background(), id, workflow.Command{Line: "ps -eo args | grep -c '^sleep 30' || true", Timeout: 5 * time.Second})
+				if err != nil || strings.TrimSpace(out.Stdout) != "0" {
+					t.Errorf("the timed-out command still runs: %+v, %v", out, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ExitCode != tt.wantExit || res.Stdout != tt.wantStdout || res.Stderr != tt.wantStderr || res.Truncated != tt.truncated {
+				t.Errorf("result = %+v", res)
+			}
+		})
+	}
+}
+
+func TestUploadAndGitClone(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	repo := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"},
+	} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "README"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "README"}, {"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "readme"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	p, _ := newProvider(t, Options{})
+	id := create(t, p, "sbx-files")
+	ctx := context.Background()
+	if err := p.Upload(ctx, id, []workflow.UploadFile{{Path: "src/a.txt", Content: []byte("A")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.GitClone(ctx, id, workflow.GitCloneSpec{URL: "file://" + repo, Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Exec(ctx, id, workflow.Command{Line: "cat src/a.txt " + filepath.Base(repo) + "/README", Timeout: 5 * time.Second})
+	if err != nil || res.Stdout != "Ahi\n" {
+		t.Fatalf("files = %+v, %v", res, err)
+	}
+	err = p.GitClone(ctx, id, workflow.GitCloneSpec{URL: "file:///nonexistent/repo.git", Path: "x"})
+	if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "git.url" {
+		t.Fatalf("clone of a missing repository: %v (field %q), want invalid git.url", err, sandbox.ErrorField(err))
+	}
+}
+
+func TestGetDeleteAndErrors(t *testing.T) {
+	p, srv := newProvider(t, Options{})
+	ctx := context.Background()
+	id := create(t, p, "sbx-del")
+	if ps, err := p.Get(ctx, id); err != nil || ps.State != "started" {
+		t.Fatalf("get = %+v, %v", ps, err)
+	}
+	if err := p.Delete(ctx, "sbx-del"); err != nil { // by name
+		t.Fatal(err)
+	}
+	if err := p.Delete(ctx, id); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := p.Get(ctx, id); sandbox.ErrorCode(err) != sandbox.ENOTFOUND {
+		t.Fatalf("get after delete: %v", err)
+	}
+	tests := []struct {
+		name  string
+		fault daytonalocal.Fault
+		spec  workflow.ProviderSpec
+		want  sandbox.Code
+	}{
+		{"unavailable", daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-a"}, sandbox.ETRANSIENT},
+		{"capacity", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "Total CPU limit exceeded", Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-b"}, sandbox.EQUOTA},
+		{"refused", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "bad snapshot", Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-c"}, sandbox.EINVALID},
+		{"credentials", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 401, Message: "Unauthorized", Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-d"}, sandbox.EINTERNAL},
+		{"failed to start", daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Message: "oom"}, workflow.ProviderSpec{Name: "sbx-e"}, sandbox.ETRANSIENT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fid, err := srv.AddFault(tt.fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.RemoveFault(fid)
+			_, err = p.Create(ctx, tt.spec)
+			if got := sandbox.ErrorCode(err); got != tt.want {
+				t.Fatalf("err = %v (%s), want %s", err, got, tt.want)
+			}
+			if strings.Contains(sandbox.ErrorMessage(err), "Unauthorized") && tt.want == sandbox.EINTERNAL {
+				t.Errorf("an internal error shows provider text to the caller")
+			}
+		})
+	}
+	if _, err := p.Get(ctx, "sbx-e"); sandbox.ErrorCode(err) != sandbox.ENOTFOUND {
+		t.Errorf("a sandbox that failed to start was left behind: %v", err)
+	}
+	var nf *sandbox.Error
+	if err := p.Delete(ctx, "sbx-none"); err != nil && errors.As(err, &nf) {
+		t.Errorf("delete of a missing sandbox: %v", err)
+	}
+}
+
+func TestRepoDir(t *testing.T) {
+	tests := map[string]string{
+		"https://github.com/octo/repo.git": "repo",
+		"https://github.com/octo/repo/":    "repo",
+		"git@github.com:octo/tool.git":     "tool",
+		"file:///tmp/x/proj":               "proj",
+		"https://h/..":                     "repo",
+	}
+	for in, want := range tests {
+		if got := repoDir(in); got != want {
+			t.Errorf("repoDir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
