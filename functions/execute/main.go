@@ -1,0 +1,10 @@
+// Command execute is sandstep's ExecuteFunction: it serves its routes of the HTTP
+// API and its step of the state machine (see internal/api).
+package main
+
+import (
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/app"
+)
+
+func main() { app.Main(api.FunctionExecute) }

@@ -1,0 +1,162 @@
+// Package app wires sandstep's pieces together once per cold start: it
+// loads the configuration, builds the logger, the AWS clients, the store,
+// the secret resolvers, the Daytona client, the service and the API
+// adapter. Every function's main.go and the local stack call New; nothing
+// else constructs these.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/config"
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/daytonaprovider"
+	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/secrets"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// Options say where configuration comes from and where logs go.
+type Options struct {
+	// Getenv is the configuration source; nil means os.Getenv.
+	Getenv func(string) string
+	// LogWriter receives the logs; nil means os.Stdout.
+	LogWriter io.Writer
+	// HTTPClient is used for Daytona; nil means the client's default.
+	HTTPClient *http.Client
+}
+
+// App is one process's worth of sandstep.
+type App struct {
+	API      *api.API
+	Service  *workflow.Service
+	Store    *store.Store
+	Daytona  *daytona.Client
+	Config   config.Config
+	Logger   *slog.Logger
+	Redactor *logging.Redactor
+}
+
+// New builds the application. An error names what is wrong (a variable,
+// an unreadable key) and never carries a secret value.
+func New(ctx context.Context, opts Options) (*App, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	w := opts.LogWriter
+	if w == nil {
+		w = os.Stdout
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	redactor := logging.NewRedactor()
+	logger := logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor})
+
+	awsCfg, err := loadAWS(ctx, cfg, getenv)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+			// minidyn, the local DynamoDB, sends no CRC32 header.
+			o.DisableValidateResponseChecksum = cfg.Local()
+		}
+	})
+	st, err := store.New(db, cfg.TableName, store.Options{DefaultQuota: cfg.DefaultUserQuota})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+
+	ssmClient, smClient := ssm.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg)
+	apiKey := cfg.DaytonaAPIKey.Reveal()
+	if apiKey == "" {
+		keys := secrets.NewResolver(ssmClient, smClient)
+		if apiKey, err = keys.Resolve(ctx, cfg.DaytonaAPIKeyRef); err != nil {
+			return nil, fmt.Errorf("DAYTONA_API_KEY_REF: %w", err)
+		}
+	}
+	redactor.Add(apiKey)
+	// Callers name their own secret references; they may only name those
+	// under the deployment's prefixes.
+	callerSecrets := secrets.NewResolver(ssmClient, smClient,
+		secrets.WithOnResolve(redactor.Add),
+		secrets.WithAllowedPrefixes("ssm:"+cfg.SecretsSSMPrefix, "secretsmanager:"+cfg.SecretsManagerPrefix))
+
+	dc, err := daytona.New(daytona.Config{
+		APIKey:         apiKey,
+		APIURL:         cfg.DaytonaAPIURL,
+		Target:         cfg.DaytonaTarget,
+		HTTPClient:     opts.HTTPClient,
+		MaxOutputBytes: int64(cfg.MaxOutputBytes),
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daytona client: %w", err)
+	}
+	svc := workflow.New(daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget}), st, callerSecrets.Strings(), workflow.Options{
+		DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
+		DefaultTTLMinutes:      cfg.DefaultTTLMinutes,
+		MaxTTLMinutes:          cfg.MaxTTLMinutes,
+		DefaultExecTimeout:     cfg.DefaultExecTimeout,
+		MaxExecTimeout:         cfg.MaxExecTimeout,
+		ExecTimeoutMargin:      cfg.ExecTimeoutMargin,
+		MaxOutputBytes:         cfg.MaxOutputBytes,
+		IdempotencyTTL:         cfg.IdempotencyTTL,
+		Logger:                 logger,
+	})
+	return &App{
+		API:      api.New(svc, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger}),
+		Service:  svc,
+		Store:    st,
+		Daytona:  dc,
+		Config:   cfg,
+		Logger:   logger,
+		Redactor: redactor,
+	}, nil
+}
+
+// loadAWS loads the AWS configuration the usual way (environment, the
+// Lambda role). Region and static credentials are read from getenv too, so
+// the local stack can pass them without touching the process environment;
+// locally, dummy credentials stand in when none are set.
+func loadAWS(ctx context.Context, cfg config.Config, getenv func(string) string) (aws.Config, error) {
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	region := getenv("AWS_REGION")
+	if region == "" {
+		region = getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" && cfg.Local() {
+		region = "us-east-1"
+	}
+	if region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(region))
+	}
+	if id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))))
+	} else if cfg.Local() {
+		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return awsCfg, nil
+}
