@@ -317,8 +317,13 @@ func TestDirectUsesLambdaRequestID(t *testing.T) {
 		t.Fatal("want an error")
 	}
 	recs := logs.records(t)
-	if len(recs) != 1 || recs[0]["requestId"] != "aws-req-9" || recs[0]["sandboxId"] != "sbx_one" || recs[0]["userId"] != "u" {
-		t.Errorf("log records %v", recs)
+	if len(recs) != 2 {
+		t.Fatalf("log records %v, want one for the success and one for the failure", recs)
+	}
+	for _, rec := range recs {
+		if rec["requestId"] != "aws-req-9" || rec["sandboxId"] != "sbx_one" || rec["userId"] != "u" {
+			t.Errorf("log record without its context: %v", rec)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,10 +30,12 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 			}
 			return a.serve(ctx, function, ev), nil
 		}
+		start := time.Now()
 		ctx, out, err := a.direct(ctx, function, payload)
 		if err != nil {
 			return nil, a.directFailure(ctx, function, err)
 		}
+		a.logger.InfoContext(ctx, "invocation served", "function", function, "durationMs", time.Since(start).Milliseconds())
 		return out, nil
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -83,6 +84,7 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 	if err != nil {
 		return a.failHTTP(ctx, reqID, err, logAttrs)
 	}
+	start := time.Now()
 	res, err := rt.serve(a, r)
 	if err != nil {
 		return a.failHTTP(r.ctx, reqID, err, logAttrs)
@@ -91,6 +93,11 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 	if err != nil {
 		return a.failHTTP(r.ctx, reqID, err, logAttrs)
 	}
+	logCtx := r.ctx
+	if sb, ok := res.body.(*sandbox.Sandbox); ok && logging.SandboxID(logCtx) == "" {
+		logCtx = logging.WithSandboxID(logCtx, sb.ID)
+	}
+	a.logger.InfoContext(logCtx, "request served", "route", ev.RouteKey, "status", out.StatusCode, "durationMs", time.Since(start).Milliseconds())
 	return out
 }
 

@@ -76,8 +76,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if cfg.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
-			// minidyn, the local DynamoDB, sends no CRC32 header.
-			o.DisableValidateResponseChecksum = cfg.Local()
+			// An endpoint override is a local stand-in (minidyn), which
+			// sends no CRC32 header.
+			o.DisableValidateResponseChecksum = true
 		}
 	})
 	st, err := store.New(db, cfg.TableName, store.Options{DefaultQuota: cfg.DefaultUserQuota})

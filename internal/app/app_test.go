@@ -1,0 +1,418 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// Canaries: neither may ever appear in a log line or a response.
+const (
+	daytonaKey  = "canary-daytona-key-5f1e2d3c"
+	secretValue = "canary-task-secret-9a8b7c6d"
+)
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fakeSSM answers GetParameter over the real JSON 1.1 protocol.
+func fakeSSM(t *testing.T, params map[string]string) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if r.Header.Get("X-Amz-Target") != "AmazonSSM.GetParameter" {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"__type":"UnknownOperationException","message":"unsupported"}`)
+			return
+		}
+		var in struct{ Name string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		v, ok := params[in.Name]
+		if !ok {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"__type":"ParameterNotFound","message":"parameter not found"}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
+	}))
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+type stack struct {
+	app     *App
+	daytona *daytonalocal.Server
+	client  *daytona.Client
+	logs    *syncBuffer
+}
+
+// newStack builds the App as a deployed function would be, with only the
+// endpoints local: DynamoDB (minidyn), SSM (fake), Daytona (local server).
+func newStack(t *testing.T, extra map[string]string) *stack {
+	t.Helper()
+	_, ddbURL := storetest.Server(t)
+	if err := store.CreateTable(context.Background(), storetest.Client(ddbURL), "sandstep"); err != nil {
+		t.Fatal(err)
+	}
+	dsrv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), APIKey: daytonaKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dhs := httptest.NewServer(dsrv)
+	t.Cleanup(func() { dhs.Close(); dsrv.Close() })
+	ssm := fakeSSM(t, map[string]string{
+		"/sandstep/daytona-api-key":   daytonaKey,
+		"/sandstep/secrets/api-token": secretValue,
+		"/elsewhere/not-for-callers":  "forbidden-value-123456",
+	})
+	t.Setenv("AWS_ENDPOINT_URL_SSM", ssm.URL)
+	env := map[string]string{
+		"TABLE_NAME":            "sandstep",
+		"DYNAMODB_ENDPOINT":     ddbURL,
+		"DAYTONA_API_URL":       dhs.URL + "/api",
+		"DAYTONA_API_KEY_REF":   "ssm:/sandstep/daytona-api-key",
+		"AWS_REGION":            "eu-west-1",
+		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "dummy-secret-access-key",
+		"LOG_LEVEL":             "debug",
+		"DEFAULT_USER_QUOTA":    "3",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	logs := &syncBuffer{}
+	a, err := New(context.Background(), Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := daytona.New(daytona.Config{APIKey: daytonaKey, APIURL: dhs.URL + "/api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{app: a, daytona: dsrv, client: client, logs: logs}
+	t.Cleanup(func() {
+		out := logs.String()
+		for _, canary := range []string{daytonaKey, secretValue} {
+			if strings.Contains(out, canary) {
+				t.Errorf("a secret reached the logs:\n%s", out)
+			}
+		}
+	})
+	return s
+}
+
+var reqSeq struct {
+	sync.Mutex
+	n int
+}
+
+// call serves one HTTP API request as API Gateway would deliver it.
+func (s *stack) call(t *testing.T, user, routeKey, path string, body any, headers ...string) (int, map[string]any) {
+	t.Helper()
+	reqSeq.Lock()
+	reqSeq.n++
+	id := fmt.Sprintf("req-%d", reqSeq.n)
+	reqSeq.Unlock()
+	method, _, _ := strings.Cut(routeKey, " ")
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: routeKey, RawPath: path,
+		Headers: map[string]string{"content-type": "application/json"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: routeKey, RequestID: id, Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path},
+		},
+	}
+	if user != "" {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": user}},
+		}
+	}
+	if strings.Contains(routeKey, "{id}") {
+		parts := strings.Split(path, "/")
+		ev.PathParameters = map[string]string{"id": parts[2]}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		ev.Headers[strings.ToLower(headers[i])] = headers[i+1]
+	}
+	switch b := body.(type) {
+	case nil:
+	case string:
+		ev.Body = b
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Body = string(raw)
+	}
+	resp := s.app.API.ServeEvent(context.Background(), ev)
+	for _, canary := range []string{daytonaKey, secretValue} {
+		if strings.Contains(resp.Body, canary) {
+			t.Fatalf("a secret reached a response: %s", resp.Body)
+		}
+	}
+	var out map[string]any
+	if resp.Body != "" {
+		if err := json.Unmarshal([]byte(resp.Body), &out); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %v: %s", routeKey, path, err, resp.Body)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (s *stack) daytonaSandboxes(t *testing.T) int {
+	t.Helper()
+	items, err := s.client.ListAllSandboxes(context.Background(), daytona.ListSandboxesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(items)
+}
+
+func (s *stack) active(t *testing.T, user string) int {
+	t.Helper()
+	q, err := s.app.Store.GetQuota(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.Active
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func project() map[string]any {
+	return map[string]any{
+		"env":       map[string]string{"GREETING": "hello"},
+		"secretEnv": map[string]string{"API_TOKEN": "ssm:/sandstep/secrets/api-token"},
+		"files": []map[string]string{
+			{"path": "hello.sh", "contentBase64": b64("echo \"$GREETING from $(basename $PWD)\"\necho \"token length ${#API_TOKEN}\"\necho warn >&2\n")},
+		},
+		"metadata": map[string]string{"installationId": "1", "issueId": "2", "repo": "octo/repo"},
+	}
+}
+
+func TestEndToEndLifecycle(t *testing.T) {
+	s := newStack(t, nil)
+	status, sb := s.call(t, "alice", "POST /sandboxes", "/sandboxes", project())
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, sb)
+	}
+	id := sb["id"].(string)
+	if sb["state"] != "ready" || sb["owner"] != "alice" {
+		t.Errorf("created = %v", sb)
+	}
+
+	status, res := s.call(t, "alice", "POST /sandboxes/{id}/exec", "/sandboxes/"+id+"/exec", map[string]any{"command": "sh hello.sh"})
+	if status != 200 {
+		t.Fatalf("exec: %d %v", status, res)
+	}
+	want := fmt.Sprintf("hello from work\ntoken length %d\n", len(secretValue))
+	if res["stdout"] != want || res["stderr"] != "warn\n" || res["exitCode"] != float64(0) {
+		t.Errorf("exec = %v, want stdout %q", res, want)
+	}
+	status, res = s.call(t, "alice", "POST /sandboxes/{id}/exec", "/sandboxes/"+id+"/exec", map[string]any{"command": "exit 7"})
+	if status != 200 || res["exitCode"] != float64(7) {
+		t.Errorf("non-zero exit: %d %v", status, res)
+	}
+
+	status, got := s.call(t, "alice", "GET /sandboxes/{id}", "/sandboxes/"+id, nil)
+	if status != 200 || got["providerState"] != "started" {
+		t.Errorf("status: %d %v", status, got)
+	}
+	status, list := s.call(t, "alice", "GET /sandboxes", "/sandboxes", nil)
+	if status != 200 || len(list["items"].([]any)) != 1 {
+		t.Errorf("list: %d %v", status, list)
+	}
+	if s.active(t, "alice") != 1 || s.daytonaSandboxes(t) != 1 {
+		t.Errorf("active %d, daytona %d; want 1 and 1", s.active(t, "alice"), s.daytonaSandboxes(t))
+	}
+
+	status, del := s.call(t, "alice", "DELETE /sandboxes/{id}", "/sandboxes/"+id, nil)
+	if status != 200 || del["state"] != "deleted" {
+		t.Fatalf("delete: %d %v", status, del)
+	}
+	if status, again := s.call(t, "alice", "DELETE /sandboxes/{id}", "/sandboxes/"+id, nil); status != 200 || again["state"] != "deleted" {
+		t.Errorf("second delete: %d %v", status, again)
+	}
+	if s.active(t, "alice") != 0 || s.daytonaSandboxes(t) != 0 {
+		t.Errorf("after delete: active %d, daytona %d", s.active(t, "alice"), s.daytonaSandboxes(t))
+	}
+
+	// The one-shot route: create, run, delete.
+	body := project()
+	body["command"] = "sh hello.sh"
+	status, one := s.call(t, "alice", "POST /api/agent/execute", "/api/agent/execute", body)
+	if status != 200 || one["stdout"] != want || one["deleted"] != true {
+		t.Errorf("agent execute: %d %v", status, one)
+	}
+	if s.active(t, "alice") != 0 || s.daytonaSandboxes(t) != 0 {
+		t.Errorf("after agent execute: active %d, daytona %d", s.active(t, "alice"), s.daytonaSandboxes(t))
+	}
+	if !strings.Contains(s.logs.String(), `"requestId"`) {
+		t.Error("no log line carries a requestId")
+	}
+}
+
+func TestEndToEndAccessIdempotencyAndQuota(t *testing.T) {
+	s := newStack(t, map[string]string{"DEFAULT_USER_QUOTA": "2"})
+	key := []string{"Idempotency-Key", "create-1"}
+	status, first := s.call(t, "alice", "POST /sandboxes", "/sandboxes", map[string]any{"labels": map[string]string{"a": "1"}}, key...)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, first)
+	}
+	id := first["id"].(string)
+	status, again := s.call(t, "alice", "POST /sandboxes", "/sandboxes", map[string]any{"labels": map[string]string{"a": "1"}}, key...)
+	if status != 201 || again["id"] != id {
+		t.Errorf("retry with the same key: %d %v, want sandbox %s", status, again, id)
+	}
+	status, other := s.call(t, "alice", "POST /sandboxes", "/sandboxes", map[string]any{"labels": map[string]string{"a": "2"}}, key...)
+	if status != 409 {
+		t.Errorf("same key, another body: %d %v, want 409", status, other)
+	}
+	if s.daytonaSandboxes(t) != 1 {
+		t.Fatalf("daytona has %d sandboxes, want 1", s.daytonaSandboxes(t))
+	}
+
+	routes := []struct{ route, path string }{
+		{"GET /sandboxes/{id}", "/sandboxes/" + id},
+		{"POST /sandboxes/{id}/exec", "/sandboxes/" + id + "/exec"},
+		{"DELETE /sandboxes/{id}", "/sandboxes/" + id},
+	}
+	for _, r := range routes {
+		var body any
+		if strings.HasPrefix(r.route, "POST") {
+			body = map[string]any{"command": "id"}
+		}
+		if status, resp := s.call(t, "bob", r.route, r.path, body); status != 404 {
+			t.Errorf("bob %s: %d %v, want 404", r.route, status, resp)
+		}
+		if status, _ := s.call(t, "", r.route, r.path, body); status != 401 {
+			t.Errorf("anonymous %s: %d, want 401", r.route, status)
+		}
+	}
+	if _, list := s.call(t, "bob", "GET /sandboxes", "/sandboxes", nil); len(list["items"].([]any)) != 0 {
+		t.Errorf("bob sees %v", list)
+	}
+
+	if status, _ := s.call(t, "alice", "POST /sandboxes", "/sandboxes", nil); status != 201 {
+		t.Fatalf("second sandbox: %d", status)
+	}
+	status, over := s.call(t, "alice", "POST /sandboxes", "/sandboxes", nil)
+	if status != 429 || over["error"].(map[string]any)["code"] != string(sandbox.EQUOTA) {
+		t.Errorf("past the quota: %d %v", status, over)
+	}
+	if s.daytonaSandboxes(t) != 2 || s.active(t, "alice") != 2 {
+		t.Errorf("past the quota something was created: daytona %d, active %d", s.daytonaSandboxes(t), s.active(t, "alice"))
+	}
+
+	// A reference outside the deployment's secrets prefix is refused.
+	status, resp := s.call(t, "bob", "POST /sandboxes", "/sandboxes", map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/daytona-api-key"}})
+	if status != 400 || resp["error"].(map[string]any)["field"] != "secretEnv.X" {
+		t.Errorf("a reference to the Daytona key: %d %v", status, resp)
+	}
+}
+
+func TestEndToEndCreateFailureLeavesNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  *daytonalocal.Fault
+		body   map[string]any
+		status int
+	}{
+		{name: "daytona unavailable", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}}, status: 503},
+		{name: "sandbox fails to start", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Message: "no capacity"}, status: 503},
+		{name: "create answer lost, then start fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultCreateFailedToStart, Message: "boom"}, status: 503},
+		{name: "session for the secrets file fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 500, Match: daytonalocal.Match{Operation: "CreateSession"}}, body: project(), status: 500},
+		{name: "upload fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "UploadFiles"}}, body: project(), status: 503},
+		{name: "git clone fails", body: map[string]any{"git": map[string]string{"url": "file:///nonexistent/repo.git"}}, status: 400},
+		{name: "secret missing", body: map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/secrets/missing"}}, status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t, nil)
+			if tt.fault != nil {
+				if _, err := s.daytona.AddFault(*tt.fault); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var body any
+			if tt.body != nil {
+				body = tt.body
+			}
+			status, resp := s.call(t, "alice", "POST /sandboxes", "/sandboxes", body)
+			if status != tt.status {
+				t.Errorf("status %d %v, want %d", status, resp, tt.status)
+			}
+			if status == 500 && !strings.Contains(fmt.Sprint(resp), "internal error") {
+				t.Errorf("a 500 body must not carry an internal error string: %v", resp)
+			}
+			s.daytona.ClearFaults()
+			if n := s.daytonaSandboxes(t); n != 0 {
+				t.Errorf("%d Daytona sandboxes left", n)
+			}
+			if n := s.active(t, "alice"); n != 0 {
+				t.Errorf("%d quota slots held", n)
+			}
+			if _, list := s.call(t, "alice", "GET /sandboxes", "/sandboxes", nil); len(list["items"].([]any)) != 0 {
+				t.Errorf("records left: %v", list)
+			}
+		})
+	}
+}
+
+func TestColdStartConfigurationErrorsNameTheVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no table", map[string]string{"DAYTONA_API_KEY_REF": "ssm:/k"}, "TABLE_NAME"},
+		{"bad quota", map[string]string{"TABLE_NAME": "t", "DAYTONA_API_KEY_REF": "ssm:/k", "DEFAULT_USER_QUOTA": "abc"}, "DEFAULT_USER_QUOTA"},
+		{"plain key in AWS", map[string]string{"TABLE_NAME": "t", "DAYTONA_API_KEY": "sk-live-1234567890"}, "DAYTONA_API_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(context.Background(), Options{Getenv: func(k string) string { return tt.env[k] }, LogWriter: io.Discard})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to name %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "sk-live-1234567890") {
+				t.Errorf("the error carries the key: %v", err)
+			}
+		})
+	}
+}
