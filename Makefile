@@ -41,6 +41,25 @@ help: ## List the targets
 test: ## Run every Go test (needs Go only; what CI runs)
 	$(GO) test -count=1 $(PKGS)
 
+# Benchmarks (never timed assertions): medians over BENCH_COUNT runs, to
+# compare side by side with benchstat.
+BENCH_COUNT ?= 6
+.PHONY: bench
+bench: ## Run the benchmarks (handler vs bare Daytona client, store, client) into bench.txt
+	$(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/app/ ./internal/store/ ./internal/daytona/ | tee bench.txt
+	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest bench.txt"
+
+# The local stack (infra/local): one process, everything on 127.0.0.1.
+# Configuration from the environment by the functions' own names, e.g.
+# `DEFAULT_USER_QUOTA=3 make local`; LOCAL_FLAGS=-api-port=4000 etc.
+.PHONY: local
+local: ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, Daytona :3003 (Ctrl-C stops)
+	$(GO) run ./infra/local/cmd/sandstep-local $(LOCAL_FLAGS)
+
+.PHONY: demo
+demo: ## Walk through the API against `make local` (or a stack it starts itself)
+	$(GO) run ./infra/local/cmd/sandstep-demo
+
 .PHONY: build
 build: $(FUNCTIONS:%=build-%) ## Build each function's arm64 bootstrap into bin/<name>/bootstrap
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
@@ -47,7 +48,7 @@ func (s *syncBuffer) String() string {
 }
 
 // fakeSSM answers GetParameter over the real JSON 1.1 protocol.
-func fakeSSM(t *testing.T, params map[string]string) *httptest.Server {
+func fakeSSM(t testing.TB, params map[string]string) *httptest.Server {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -74,6 +75,7 @@ func fakeSSM(t *testing.T, params map[string]string) *httptest.Server {
 }
 
 type stack struct {
+	mini    *server.Server
 	app     *App
 	daytona *daytonalocal.Server
 	client  *daytona.Client
@@ -82,9 +84,9 @@ type stack struct {
 
 // newStack builds the App as a deployed function would be, with only the
 // endpoints local: DynamoDB (minidyn), SSM (fake), Daytona (local server).
-func newStack(t *testing.T, extra map[string]string) *stack {
+func newStack(t testing.TB, extra map[string]string) *stack {
 	t.Helper()
-	_, ddbURL := storetest.Server(t)
+	mini, ddbURL := storetest.Server(t)
 	if err := store.CreateTable(context.Background(), storetest.Client(ddbURL), "sandstep"); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func newStack(t *testing.T, extra map[string]string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{app: a, daytona: dsrv, client: client, logs: logs}
+	s := &stack{mini: mini, app: a, daytona: dsrv, client: client, logs: logs}
 	t.Cleanup(func() {
 		out := logs.String()
 		for _, canary := range []string{daytonaKey, secretValue} {
@@ -141,7 +143,7 @@ var reqSeq struct {
 }
 
 // call serves one HTTP API request as API Gateway would deliver it.
-func (s *stack) call(t *testing.T, user, routeKey, path string, body any, headers ...string) (int, map[string]any) {
+func (s *stack) call(t testing.TB, user, routeKey, path string, body any, headers ...string) (int, map[string]any) {
 	t.Helper()
 	reqSeq.Lock()
 	reqSeq.n++
@@ -194,7 +196,7 @@ func (s *stack) call(t *testing.T, user, routeKey, path string, body any, header
 	return resp.StatusCode, out
 }
 
-func (s *stack) daytonaSandboxes(t *testing.T) int {
+func (s *stack) daytonaSandboxes(t testing.TB) int {
 	t.Helper()
 	items, err := s.client.ListAllSandboxes(context.Background(), daytona.ListSandboxesOptions{})
 	if err != nil {
@@ -203,7 +205,7 @@ func (s *stack) daytonaSandboxes(t *testing.T) int {
 	return len(items)
 }
 
-func (s *stack) active(t *testing.T, user string) int {
+func (s *stack) active(t testing.TB, user string) int {
 	t.Helper()
 	q, err := s.app.Store.GetQuota(context.Background(), user)
 	if err != nil {
