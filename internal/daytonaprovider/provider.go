@@ -150,7 +150,16 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 	start := time.Now()
 	sid := "sandstep-" + randomHex(8)
 	if err := p.c.CreateSession(ctx, id, sid); err != nil {
-		return nil, classify("create session", err)
+		// Daytona auto-stops an idle sandbox (processes inside do not count
+		// as activity); a stopped one is started again, once.
+		if started, serr := p.restartIfStopped(ctx, id); serr != nil {
+			return nil, serr
+		} else if !started {
+			return nil, classify("create session", err)
+		}
+		if err := p.c.CreateSession(ctx, id, sid); err != nil {
+			return nil, classify("create session", err)
+		}
 	}
 	defer func() {
 		// Deleting the session kills whatever still runs in it.
@@ -191,6 +200,46 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 	out.Stdout, out.Truncated = bound(stdout, cmd.MaxOutputBytes, out.Truncated)
 	out.Stderr, out.Truncated = bound(stderr, cmd.MaxOutputBytes, out.Truncated)
 	return out, nil
+}
+
+// restartIfStopped starts the sandbox if Daytona stopped it and waits
+// until it runs again. It reports whether it started it. Unlike the
+// client's WaitUntilStarted it never deletes the sandbox when the wait
+// runs out: it is the caller's, with the caller's files in it.
+func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error) {
+	sb, err := p.c.GetSandbox(ctx, id)
+	if err != nil {
+		return false, classify("get sandbox", err)
+	}
+	switch sb.State {
+	case daytona.StateStopped, daytona.StateArchived, daytona.StatePaused:
+	default:
+		return false, nil
+	}
+	if _, err := p.c.StartSandbox(ctx, id); err != nil {
+		return false, classify("start stopped sandbox", err)
+	}
+	wait := 50 * time.Millisecond
+	for {
+		sb, err := p.c.GetSandbox(ctx, id)
+		if err != nil {
+			return false, classify("wait for restarted sandbox", err)
+		}
+		switch sb.State {
+		case daytona.StateStarted:
+			return true, nil
+		case daytona.StateError, daytona.StateBuildFailed, daytona.StateDestroyed, daytona.StateDestroying:
+			return false, sandbox.Errorf(sandbox.ETRANSIENT, "the stopped sandbox did not start again (state %s)", sb.State)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, sandbox.Wrap(ctx.Err(), sandbox.ETIMEOUT, "the stopped sandbox did not start again in time")
+		case <-t.C:
+		}
+		wait = min(wait*2, p.opts.MaxPollInterval)
+	}
 }
 
 // waitCommand polls a command's status until it has an exit code.

@@ -207,3 +207,25 @@ func TestRepoDir(t *testing.T) {
 		}
 	}
 }
+
+func TestExecStartsAStoppedSandboxAgain(t *testing.T) {
+	p, _ := newProvider(t, Options{MaxPollInterval: 50 * time.Millisecond})
+	id := create(t, p, "sbx-stopped")
+	ctx := context.Background()
+	if err := p.Upload(ctx, id, []workflow.UploadFile{{Path: "kept.txt", Content: []byte("still here")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.c.StopSandbox(ctx, id, nil); err != nil { // what auto-stop does
+		t.Fatal(err)
+	}
+	if ps, err := p.Get(ctx, id); err != nil || ps.State != "stopped" {
+		t.Fatalf("after stop: %+v, %v", ps, err)
+	}
+	res, err := p.Exec(ctx, id, workflow.Command{Line: "cat kept.txt", Timeout: 10 * time.Second})
+	if err != nil || res.Stdout != "still here\n" { // Daytona ends a partial last line
+		t.Fatalf("exec in a stopped sandbox = %+v, %v", res, err)
+	}
+	if ps, _ := p.Get(ctx, id); ps.State != "started" {
+		t.Errorf("state after exec = %q", ps.State)
+	}
+}
