@@ -1,0 +1,379 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/sandstep/sandstep/infra/samtemplate"
+)
+
+// API Gateway HTTP API limits.
+const (
+	// MaxAPIBody is the largest request body an HTTP API accepts: 10 MB.
+	MaxAPIBody = 10 << 20
+	// DefaultIntegrationTimeout is an HTTP API integration's timeout (and
+	// its maximum) when the route sets none.
+	DefaultIntegrationTimeout = 30 * time.Second
+)
+
+// apiGateway emulates an API Gateway HTTP API with a JWT authorizer in
+// front of Lambda proxy integrations (payload format 2.0). Its routes are
+// template.yaml's HttpApi events.
+type apiGateway struct {
+	routes []samtemplate.Route
+	// authorizers by API logical id, then by authorizer name.
+	authorizers map[string]map[string]samtemplate.Authorizer
+	fns         *functions
+	log         *slog.Logger
+	base        context.Context // cancelled when the stack closes
+	inflight    *sync.WaitGroup // invocations still running
+	now         func() time.Time
+}
+
+// gatewayError writes one of API Gateway's own answers, {"message": ...}.
+func gatewayError(w http.ResponseWriter, status int, msg string) {
+	body, _ := json.Marshal(map[string]string{"message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// statusRecorder keeps the status for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := &statusRecorder{ResponseWriter: rw}
+	requestID := newGatewayRequestID()
+	w.Header().Set("Apigw-Requestid", requestID)
+	routeKey := "-"
+	defer func() {
+		g.log.LogAttrs(g.base, slog.LevelInfo, "api request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("route", routeKey), slog.Int("status", w.status),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)),
+			slog.String("requestId", requestID))
+	}()
+
+	rawPath := r.URL.EscapedPath()
+	route, params, ok := samtemplate.Match(g.routes, r.Method, rawPath)
+	if !ok {
+		gatewayError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	routeKey = route.Key()
+	fn, ok := g.fns.byLogicalID(route.Function)
+	if !ok { // newStack checks every route's function
+		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+
+	var claims map[string]string
+	if route.Authorizer != "" {
+		token, ok := bearerToken(r.Header.Values("Authorization"))
+		if !ok {
+			w.Header().Set("Www-Authenticate", "Bearer")
+			gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		claims = g.claims(route, token)
+	}
+
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxAPIBody+1))
+	if err != nil {
+		gatewayError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	if len(body) > MaxAPIBody {
+		gatewayError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+
+	ev := g.event(r, route, params, claims, body, requestID)
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+
+	timeout := DefaultIntegrationTimeout
+	if route.TimeoutMillis > 0 && time.Duration(route.TimeoutMillis)*time.Millisecond < timeout {
+		timeout = time.Duration(route.TimeoutMillis) * time.Millisecond
+	}
+	type result struct {
+		out  []byte
+		ferr *messages.InvokeResponse_Error
+	}
+	done := make(chan result, 1)
+	g.inflight.Add(1)
+	go func() {
+		// As in AWS, the function runs to its own end even if the
+		// integration times out or the client goes away.
+		defer g.inflight.Done()
+		out, ferr := fn.invoke(g.base, newUUID(), payload)
+		done <- result{out, ferr}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		if res.ferr != nil {
+			g.log.LogAttrs(g.base, slog.LevelWarn, "api request: function error",
+				slog.String("function", fn.LogicalID), slog.String("errorType", res.ferr.Type),
+				slog.String("errorMessage", res.ferr.Message), slog.String("requestId", requestID))
+			gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
+			return
+		}
+		if err := writeV2Response(w, res.out); err != nil {
+			g.log.LogAttrs(g.base, slog.LevelWarn, "api request: malformed Lambda response",
+				slog.String("function", fn.LogicalID), slog.String("error", err.Error()),
+				slog.String("requestId", requestID))
+			gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
+		}
+	case <-timer.C:
+		gatewayError(w, http.StatusServiceUnavailable, "Service Unavailable")
+	case <-r.Context().Done():
+	case <-g.base.Done():
+		gatewayError(w, http.StatusServiceUnavailable, "Service Unavailable")
+	}
+}
+
+// bearerToken returns the token of a single "Authorization: Bearer <token>"
+// header. The scheme is case-insensitive; the token must be non-empty and
+// free of white space.
+func bearerToken(values []string) (string, bool) {
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", false
+	}
+	return token, true
+}
+
+// claims are the JWT claims API Gateway would put in the request context
+// for a token whose subject is token, issued by the route's authorizer's
+// issuer for its first audience.
+func (g *apiGateway) claims(route samtemplate.Route, token string) map[string]string {
+	az := g.authorizers[route.API][route.Authorizer]
+	iss := az.Issuer
+	if iss == "" {
+		iss = "https://local.sandstep.invalid/"
+	}
+	aud := "local"
+	if len(az.Audience) > 0 && az.Audience[0] != "" {
+		aud = az.Audience[0]
+	}
+	now := g.now()
+	return map[string]string{
+		"sub":       token,
+		"iss":       iss,
+		"aud":       aud,
+		"client_id": aud,
+		"token_use": "access",
+		"iat":       strconv.FormatInt(now.Unix(), 10),
+		"exp":       strconv.FormatInt(now.Add(time.Hour).Unix(), 10),
+	}
+}
+
+// event builds the payload format 2.0 event API Gateway sends for r.
+func (g *apiGateway) event(r *http.Request, route samtemplate.Route, params map[string]string,
+	claims map[string]string, body []byte, requestID string) events.APIGatewayV2HTTPRequest {
+	now := g.now()
+	host := r.Host
+	hostname := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		hostname = h
+	}
+	prefix, _, _ := strings.Cut(hostname, ".")
+	sourceIP := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(sourceIP); err == nil {
+		sourceIP = h
+	}
+
+	headers := map[string]string{}
+	var cookies []string
+	for name, values := range r.Header {
+		lname := strings.ToLower(name)
+		if lname == "cookie" {
+			for _, v := range values {
+				for c := range strings.SplitSeq(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		headers[lname] = strings.Join(values, ",")
+	}
+	headers["host"] = host
+	headers["x-forwarded-for"] = sourceIP
+	headers["x-forwarded-proto"] = "http"
+	if _, port, err := net.SplitHostPort(host); err == nil {
+		headers["x-forwarded-port"] = port
+	}
+
+	var query map[string]string
+	if values, err := url.ParseQuery(r.URL.RawQuery); err == nil && len(values) > 0 {
+		query = make(map[string]string, len(values))
+		for k, v := range values {
+			query[k] = strings.Join(v, ",")
+		}
+	}
+	var pathParams map[string]string
+	if len(params) > 0 {
+		pathParams = make(map[string]string, len(params))
+		for k, v := range params {
+			if dv, err := url.PathUnescape(v); err == nil {
+				v = dv
+			}
+			pathParams[k] = v
+		}
+	}
+
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              route.Key(),
+		RawPath:               r.URL.EscapedPath(),
+		RawQueryString:        r.URL.RawQuery,
+		Cookies:               cookies,
+		Headers:               headers,
+		QueryStringParameters: query,
+		PathParameters:        pathParams,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:     route.Key(),
+			AccountID:    AccountID,
+			Stage:        "$default",
+			RequestID:    requestID,
+			APIID:        "local",
+			DomainName:   hostname,
+			DomainPrefix: prefix,
+			Time:         now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    r.Method,
+				Path:      r.URL.EscapedPath(),
+				Protocol:  r.Proto,
+				SourceIP:  sourceIP,
+				UserAgent: r.UserAgent(),
+			},
+		},
+	}
+	if claims != nil {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
+		}
+	}
+	if len(body) > 0 {
+		if isText(r.Header.Get("Content-Type")) && utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body = base64.StdEncoding.EncodeToString(body)
+			ev.IsBase64Encoded = true
+		}
+	}
+	return ev
+}
+
+// isText reports whether API Gateway passes a body of this content type as
+// text; any other body (no content type included) arrives base64-encoded.
+func isText(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(mt, "text/"),
+		mt == "application/json", strings.HasSuffix(mt, "+json"),
+		mt == "application/xml", strings.HasSuffix(mt, "+xml"),
+		mt == "application/javascript", mt == "application/yaml":
+		return true
+	}
+	return false
+}
+
+// writeV2Response writes a Lambda answer the way an HTTP API integration
+// with payload format 2.0 interprets it: an object with a statusCode is a
+// response (headers, multiValueHeaders, cookies, body, isBase64Encoded);
+// any other JSON is the body of a 200 application/json answer.
+func writeV2Response(w http.ResponseWriter, out []byte) error {
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(out, &probe) != nil || probe["statusCode"] == nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write(out)
+		return err
+	}
+	var res events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &res); err != nil {
+		return err
+	}
+	if res.StatusCode < 100 || res.StatusCode > 599 {
+		return &json.UnsupportedValueError{Str: "statusCode " + strconv.Itoa(res.StatusCode)}
+	}
+	body := []byte(res.Body)
+	if res.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(res.Body)
+		if err != nil {
+			return err
+		}
+		body = b
+	}
+	h := w.Header()
+	for k, v := range res.Headers {
+		h.Set(k, v)
+	}
+	for k, vs := range res.MultiValueHeaders {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for _, c := range res.Cookies {
+		h.Add("Set-Cookie", c)
+	}
+	if h.Get("Content-Type") == "" && len(body) > 0 {
+		h.Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(res.StatusCode)
+	_, err := io.Copy(w, bytes.NewReader(body))
+	return err
+}

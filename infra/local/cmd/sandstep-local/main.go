@@ -1,0 +1,83 @@
+// Command sandstep-local runs the local stack (package infra/local): the API
+// Gateway emulator on 127.0.0.1:3000, the Lambda Invoke API on :3001,
+// DynamoDB on :8000 and the Daytona-compatible server on :3003, all in this
+// one process, until SIGINT or SIGTERM.
+//
+// Configuration comes from the environment by the names the functions use
+// in AWS (DEFAULT_USER_QUOTA=3, LOG_LEVEL=debug, DAYTONA_API_KEY=... for a
+// real Daytona); see the package documentation of infra/local. `make local`
+// runs it.
+//
+// Usage:
+//
+//	sandstep-local [-api-port 3000] [-lambda-port 3001] [-dynamodb-port 8000]
+//	               [-daytona-port 3003] [-template template.yaml] [-daytona-root dir]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sandstep/sandstep/infra/local"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	def := local.DefaultPorts()
+	fs := flag.NewFlagSet("sandstep-local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		ports    local.Ports
+		template = fs.String("template", "", "SAM template (default: template.yaml in this or a parent directory)")
+		root     = fs.String("daytona-root", "", "directory for the local Daytona server's sandboxes (default: a temporary directory, removed on exit)")
+	)
+	fs.IntVar(&ports.API, "api-port", def.API, "port of the API Gateway emulator")
+	fs.IntVar(&ports.Lambda, "lambda-port", def.Lambda, "port of the Lambda Invoke API")
+	fs.IntVar(&ports.DynamoDB, "dynamodb-port", def.DynamoDB, "port of DynamoDB")
+	fs.IntVar(&ports.Daytona, "daytona-port", def.Daytona, "port of the Daytona-compatible server")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := local.Start(ctx, local.Options{
+		Ports:        ports,
+		LogWriter:    stderr,
+		TemplatePath: *template,
+		DaytonaRoot:  *root,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "sandstep-local: %v\n", err)
+		var inUse *local.PortInUseError
+		if errors.As(err, &inUse) {
+			fmt.Fprintln(stderr, "sandstep-local: is another `make local` running? Stop it, or choose other ports "+
+				"with -api-port, -lambda-port, -dynamodb-port and -daytona-port.")
+		}
+		return 1
+	}
+	if err := st.WriteBanner(stdout); err != nil {
+		fmt.Fprintf(stderr, "sandstep-local: %v\n", err)
+	}
+
+	<-ctx.Done()
+	stop() // a second Ctrl-C ends the process at once
+	fmt.Fprintln(stderr, "sandstep-local: shutting down")
+	start := time.Now()
+	if err := st.Close(); err != nil {
+		fmt.Fprintf(stderr, "sandstep-local: shutdown: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "sandstep-local: stopped in %s\n", time.Since(start).Round(time.Millisecond))
+	return 0
+}

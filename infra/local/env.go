@@ -1,0 +1,106 @@
+package local
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/sandstep/sandstep/infra/samtemplate"
+)
+
+// LocalDaytonaKey is the API key the stack gives the local Daytona server
+// and the functions when no real Daytona is configured. It is a dummy,
+// not a secret.
+const LocalDaytonaKey = "local-dev-key"
+
+// environment is the functions' environment, in layers (see the package
+// documentation): owned (the stack's endpoints) wins over user, which wins
+// over base (the template's environment with the local settings on top).
+type environment struct {
+	base  map[string]string
+	owned map[string]string
+	user  func(string) string
+	// notes are warnings about the user's environment, for the log.
+	notes []string
+}
+
+// Getenv returns the value the functions see for name.
+func (e *environment) Getenv(name string) string {
+	if v, ok := e.owned[name]; ok {
+		return v
+	}
+	if v := e.user(name); v != "" {
+		return v
+	}
+	return e.base[name]
+}
+
+// usesRealDaytona reports whether the user's environment names a real
+// Daytona: a key, or a reference to one.
+func usesRealDaytona(user func(string) string) bool {
+	return user("DAYTONA_API_KEY") != "" || user("DAYTONA_API_KEY_REF") != ""
+}
+
+// endpoints are the URLs the stack serves, as the functions reach them.
+type endpoints struct {
+	dynamoDB string // http://127.0.0.1:8000
+	daytona  string // http://127.0.0.1:3003/api; "" for a real Daytona
+}
+
+// newEnvironment builds the functions' environment from the template, the
+// local settings, the user's environment and the stack's endpoints.
+func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endpoints) *environment {
+	e := &environment{base: map[string]string{}, owned: map[string]string{}, user: user}
+
+	// 1. The template's environment. One process serves every function,
+	// so their variables are merged; the first function (by logical id)
+	// wins a disagreement.
+	from := map[string]string{}
+	for _, f := range tpl.Functions() {
+		for _, k := range slices.Sorted(maps.Keys(f.Environment)) {
+			v := f.Environment[k]
+			if prev, ok := e.base[k]; ok {
+				if prev != v {
+					e.notes = append(e.notes, fmt.Sprintf("%s differs between %s (%q, used) and %s (%q)", k, from[k], prev, f.LogicalID, v))
+				}
+				continue
+			}
+			e.base[k], from[k] = v, f.LogicalID
+		}
+	}
+	// The template points at the key in SSM; locally the key is either the
+	// user's (DAYTONA_API_KEY or DAYTONA_API_KEY_REF) or the local server's.
+	delete(e.base, "DAYTONA_API_KEY_REF")
+
+	// 2. Local settings the user may override.
+	maps.Copy(e.base, map[string]string{
+		"LOG_FORMAT":                "text",
+		"AWS_REGION":                DefaultRegion,
+		"AWS_DEFAULT_REGION":        DefaultRegion,
+		"AWS_ACCESS_KEY_ID":         "local",
+		"AWS_SECRET_ACCESS_KEY":     "local",
+		"AWS_EC2_METADATA_DISABLED": "true",
+	})
+	if e.base["TABLE_NAME"] == "" {
+		e.base["TABLE_NAME"] = "SandboxTable"
+	}
+
+	// 3. What belongs to the stack.
+	e.owned["SANDSTEP_ENV"] = "local"
+	e.owned["DYNAMODB_ENDPOINT"] = ep.dynamoDB
+	if v := user("SANDSTEP_ENV"); v != "" && v != "local" {
+		e.notes = append(e.notes, fmt.Sprintf("SANDSTEP_ENV=%q is ignored: the local stack always runs with SANDSTEP_ENV=local", v))
+	}
+	if v := user("DYNAMODB_ENDPOINT"); v != "" && v != ep.dynamoDB {
+		e.notes = append(e.notes, fmt.Sprintf("DYNAMODB_ENDPOINT=%q is ignored: the functions use the local stack's DynamoDB at %s", v, ep.dynamoDB))
+	}
+	if ep.daytona != "" {
+		e.owned["DAYTONA_API_URL"] = ep.daytona
+		e.owned["DAYTONA_API_KEY"] = LocalDaytonaKey
+		e.owned["DAYTONA_API_KEY_REF"] = ""
+		if v := user("DAYTONA_API_URL"); v != "" && v != ep.daytona {
+			e.notes = append(e.notes, fmt.Sprintf("DAYTONA_API_URL=%q is ignored without DAYTONA_API_KEY: the local Daytona server at %s is used", v, ep.daytona))
+		}
+	}
+	return e
+}

@@ -1,0 +1,209 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/sandstep/sandstep/infra/samtemplate"
+)
+
+// Local AWS identity: the account API Gateway and Lambda report, as sam
+// local does.
+const (
+	AccountID     = "123456789012"
+	DefaultRegion = "us-east-1"
+)
+
+// HandlerFunc is a Lambda handler in the form lambda.Start takes and
+// api.API.HandlerFunc returns.
+type HandlerFunc func(ctx context.Context, payload json.RawMessage) (any, error)
+
+// Function is a Lambda function of the template as the stack serves it.
+type Function struct {
+	// LogicalID is the template's logical id, e.g. "CreateFunction"; it is
+	// also the function name, as under `sam local`.
+	LogicalID string
+	// Name is the handler's name, the last element of its CodeUri
+	// ("functions/create" -> "create"); invocations may use it too.
+	Name string
+	// ARN is the function's local ARN (by logical id).
+	ARN string
+	// Timeout is the function's Timeout from the template.
+	Timeout time.Duration
+}
+
+// function is a Function with its handler.
+type function struct {
+	Function
+	handler lambda.Handler
+}
+
+// functions is the stack's set of functions, resolvable by logical id, by
+// name and by ARN.
+type functions struct {
+	list   []*function
+	region string
+}
+
+// newFunctions builds the functions of tpl, each served by the handler
+// handlers returns for its name. A template function without a handler is
+// an error: it would be a function that runs in AWS and not locally.
+func newFunctions(tpl *samtemplate.Template, region string, handlers map[string]HandlerFunc) (*functions, error) {
+	fs := &functions{region: region}
+	for _, f := range tpl.Functions() {
+		name := path.Base(strings.TrimRight(f.CodeURI, "/"))
+		h, ok := handlers[name]
+		if f.CodeURI == "" || !ok {
+			return nil, fmt.Errorf("template function %s (CodeUri %q) has no in-process handler; the local stack serves %s",
+				f.LogicalID, f.CodeURI, strings.Join(slices.Sorted(maps.Keys(handlers)), ", "))
+		}
+		for _, other := range fs.list {
+			if other.Name == name {
+				return nil, fmt.Errorf("template functions %s and %s both have the CodeUri base name %q", other.LogicalID, f.LogicalID, name)
+			}
+		}
+		fs.list = append(fs.list, &function{
+			Function: Function{
+				LogicalID: f.LogicalID,
+				Name:      name,
+				ARN:       functionARN(region, f.LogicalID),
+				Timeout:   time.Duration(f.Timeout) * time.Second,
+			},
+			handler: lambda.NewHandler(h),
+		})
+	}
+	if len(fs.list) == 0 {
+		return nil, errors.New("the template has no AWS::Serverless::Function")
+	}
+	return fs, nil
+}
+
+func functionARN(region, name string) string {
+	return "arn:aws:lambda:" + region + ":" + AccountID + ":function:" + name
+}
+
+// byLogicalID returns the function with the given logical id.
+func (fs *functions) byLogicalID(id string) (*function, bool) {
+	for _, f := range fs.list {
+		if f.LogicalID == id {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// resolve finds the function an Invoke request names: a logical id
+// ("CreateFunction"), a handler name ("create"), a full ARN
+// ("arn:aws:lambda:us-east-1:123456789012:function:create[:$LATEST]") or a
+// partial ARN ("123456789012:function:create"). qualifier is the
+// Qualifier query parameter. Only $LATEST exists locally.
+func (fs *functions) resolve(name, qualifier string) (*function, bool) {
+	fn := name
+	if parts := strings.Split(name, ":"); len(parts) > 1 {
+		switch {
+		case len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
+			fn = parts[6]
+			if len(parts) == 8 {
+				if qualifier != "" && qualifier != parts[7] {
+					return nil, false
+				}
+				qualifier = parts[7]
+			} else if len(parts) > 8 {
+				return nil, false
+			}
+		case len(parts) >= 3 && parts[1] == "function" && len(parts) <= 4:
+			fn = parts[2]
+			if len(parts) == 4 {
+				qualifier = parts[3]
+			}
+		case len(parts) == 2:
+			fn, qualifier = parts[0], parts[1]
+		default:
+			return nil, false
+		}
+	}
+	if qualifier != "" && qualifier != "$LATEST" {
+		return nil, false
+	}
+	for _, f := range fs.list {
+		if f.LogicalID == fn || f.Name == fn {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// invoke runs f's handler as the Lambda runtime does: the payload (JSON)
+// in, the answer (JSON) out, or a function error as the runtime reports it.
+// The function's Timeout becomes the context's deadline (the handlers
+// bound their own work by it); as in Lambda, a panic is reported as a
+// function error.
+func (f *function) invoke(ctx context.Context, requestID string, payload []byte) (out []byte, ferr *messages.InvokeResponse_Error) {
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+		AwsRequestID:       requestID,
+		InvokedFunctionArn: f.ARN,
+	})
+	if f.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.Timeout)
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			out, ferr = nil, panicResponse(v)
+		}
+	}()
+	out, err := f.handler.Invoke(ctx, payload)
+	if err != nil {
+		return nil, errorResponse(err)
+	}
+	return out, nil
+}
+
+// errorResponse is what the aws-lambda-go runtime reports for a returned
+// error: a messages.InvokeResponse_Error as is, otherwise the error's Go
+// type name and text.
+func errorResponse(err error) *messages.InvokeResponse_Error {
+	if ive, ok := err.(messages.InvokeResponse_Error); ok {
+		return &ive
+	}
+	if ive, ok := err.(*messages.InvokeResponse_Error); ok && ive != nil {
+		return ive
+	}
+	return &messages.InvokeResponse_Error{Type: typeName(err), Message: err.Error()}
+}
+
+// panicResponse is what the runtime reports for a panic.
+func panicResponse(v any) *messages.InvokeResponse_Error {
+	if ive, ok := v.(messages.InvokeResponse_Error); ok {
+		return &ive
+	}
+	msg := fmt.Sprint(v)
+	if err, ok := v.(error); ok {
+		msg = err.Error()
+	}
+	return &messages.InvokeResponse_Error{Type: typeName(v), Message: msg}
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return "Runtime.Unknown"
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}

@@ -1,0 +1,444 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/truora/minidyn/server"
+
+	"github.com/sandstep/sandstep/infra/samtemplate"
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/app"
+	"github.com/sandstep/sandstep/internal/config"
+	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/logging"
+)
+
+// Ports are the TCP ports the stack listens on, on 127.0.0.1. Zero means
+// any free port (what tests want).
+type Ports struct {
+	API      int // API Gateway emulator
+	Lambda   int // Lambda Invoke API
+	DynamoDB int // DynamoDB (minidyn)
+	Daytona  int // Daytona-compatible server; unused with a real Daytona
+}
+
+// DefaultPorts are the ports of ARCHITECTURE.md ("The local stack").
+// 8083 is reserved for the Step Functions API.
+func DefaultPorts() Ports {
+	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, Daytona: 3003}
+}
+
+// The roles of the ports, as errors and the banner name them.
+const (
+	RoleAPI      = "API Gateway emulator"
+	RoleLambda   = "Lambda Invoke API"
+	RoleDynamoDB = "DynamoDB"
+	RoleDaytona  = "Daytona-compatible server"
+)
+
+// DefaultShutdownTimeout bounds Close.
+const DefaultShutdownTimeout = 5 * time.Second
+
+// Options configure Start.
+type Options struct {
+	// Ports to listen on; a zero port is any free port.
+	Ports Ports
+	// Getenv is the user's environment (see the package documentation for
+	// how it is layered). Nil: os.Getenv.
+	Getenv func(string) string
+	// LogWriter receives the logs of every component, one record per line.
+	// Nil: os.Stderr.
+	LogWriter io.Writer
+	// TemplatePath is the SAM template. Empty: template.yaml found by
+	// FindTemplate from the working directory.
+	TemplatePath string
+	// DaytonaRoot is the directory the local Daytona server keeps its
+	// sandboxes in. Empty: a temporary directory, removed by Close.
+	DaytonaRoot string
+	// HTTPClient is what the functions call Daytona with. Nil: the Daytona
+	// client's default.
+	HTTPClient *http.Client
+}
+
+// Stack is a running local stack. Its exported fields are set by Start and
+// must not be changed.
+type Stack struct {
+	// APIURL is the API Gateway emulator's base URL, e.g.
+	// http://127.0.0.1:3000.
+	APIURL string
+	// LambdaURL is the Lambda Invoke API's endpoint URL (what
+	// AWS_ENDPOINT_URL_LAMBDA or --endpoint-url take).
+	LambdaURL string
+	// DynamoDBURL is the DynamoDB endpoint URL.
+	DynamoDBURL string
+	// DaytonaURL is the local Daytona server's API base URL (ending in
+	// /api), or "" when a real Daytona is used.
+	DaytonaURL string
+	// Ports are the ports actually bound (Daytona is 0 with a real Daytona).
+	Ports Ports
+	// TemplatePath is the template the routes and functions come from.
+	TemplatePath string
+	// Config is the functions' configuration.
+	Config config.Config
+
+	env      *environment
+	routes   []samtemplate.Route
+	fns      *functions
+	log      *slog.Logger
+	redactor *logging.Redactor
+
+	cancel   context.CancelFunc
+	inflight sync.WaitGroup
+	// Listeners not yet handed to their server (a server owns its
+	// listener once serving).
+	lnAPI, lnLambda, lnDynamoDB, lnDaytona     net.Listener
+	srvAPI, srvLambda, srvDynamoDB, srvDaytona *http.Server
+	daytona                                    *daytonalocal.Server
+	app                                        *app.App
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// PortInUseError is the error Start returns for a port another process
+// holds.
+type PortInUseError struct {
+	Port int
+	Role string
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d (%s) is already in use", e.Port, e.Role)
+}
+
+// FindTemplate returns the path of template.yaml in dir or the nearest
+// parent directory that has one.
+func FindTemplate(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, "template.yaml")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no template.yaml in %s or any parent directory", abs)
+		}
+	}
+}
+
+// Start starts the local stack. Every port is bound before anything else
+// starts; if one is in use Start returns a *PortInUseError (joined, one per
+// port) and nothing is left running. On any error everything started is
+// stopped again. Call Close when done.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.LogWriter == nil {
+		opts.LogWriter = os.Stderr
+	}
+	if opts.TemplatePath == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if opts.TemplatePath, err = FindTemplate(wd); err != nil {
+			return nil, err
+		}
+	}
+	tpl, err := samtemplate.Load(opts.TemplatePath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{TemplatePath: opts.TemplatePath, routes: tpl.Routes()}
+	realDaytona := usesRealDaytona(opts.Getenv)
+
+	// Bind every port first: a port in use is reported before anything runs.
+	type bind struct {
+		port int
+		role string
+		ln   *net.Listener
+	}
+	binds := []bind{
+		{opts.Ports.API, RoleAPI, &s.lnAPI},
+		{opts.Ports.Lambda, RoleLambda, &s.lnLambda},
+		{opts.Ports.DynamoDB, RoleDynamoDB, &s.lnDynamoDB},
+	}
+	if !realDaytona {
+		binds = append(binds, bind{opts.Ports.Daytona, RoleDaytona, &s.lnDaytona})
+	}
+	var errs []error
+	for _, b := range binds {
+		ln, err := listen(b.port, b.role)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		*b.ln = ln
+	}
+	if len(errs) > 0 {
+		s.closeListeners()
+		return nil, errors.Join(errs...)
+	}
+	s.Ports = Ports{API: port(s.lnAPI), Lambda: port(s.lnLambda), DynamoDB: port(s.lnDynamoDB), Daytona: port(s.lnDaytona)}
+	s.APIURL = "http://" + s.lnAPI.Addr().String()
+	s.LambdaURL = "http://" + s.lnLambda.Addr().String()
+	s.DynamoDBURL = "http://" + s.lnDynamoDB.Addr().String()
+	if s.lnDaytona != nil {
+		s.DaytonaURL = "http://" + s.lnDaytona.Addr().String() + "/api"
+	}
+
+	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, daytona: s.DaytonaURL})
+	cfg, err := config.Load(s.env.Getenv)
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	s.Config = cfg
+	s.redactor = logging.NewRedactor()
+	if k := cfg.DaytonaAPIKey.Reveal(); k != "" && k != LocalDaytonaKey {
+		s.redactor.Add(k)
+	}
+	s.log = logging.New(opts.LogWriter, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: s.redactor})
+	for _, n := range s.env.notes {
+		s.log.Warn("environment: " + n)
+	}
+
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if err := s.start(ctx, base, tpl, opts); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// start starts the components, in dependency order, on the bound listeners.
+func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts Options) error {
+	// DynamoDB, and the table from the template.
+	s.srvDynamoDB = s.serve(&s.lnDynamoDB, server.NewServer())
+	table, tableID, err := tableDefinition(tpl, s.Config.TableName)
+	if err != nil {
+		return err
+	}
+	if err := createTable(ctx, s.DynamoDBURL, table); err != nil {
+		return err
+	}
+	s.log.Debug("dynamodb table created", "table", s.Config.TableName, "template", tableID)
+
+	// The Daytona-compatible server.
+	if s.DaytonaURL != "" {
+		d, err := daytonalocal.New(daytonalocal.Options{
+			Root:   opts.DaytonaRoot,
+			APIKey: LocalDaytonaKey,
+			Logger: s.log.With("component", "daytona"),
+		})
+		if err != nil {
+			return err
+		}
+		s.daytona = d
+		s.srvDaytona = s.serve(&s.lnDaytona, d)
+	}
+
+	// The functions, in-process, with the environment they have in AWS but
+	// the local endpoints.
+	a, err := app.New(ctx, app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient})
+	if err != nil {
+		return fmt.Errorf("start the functions: %w", err)
+	}
+	s.app = a
+	handlers := map[string]HandlerFunc{}
+	for _, name := range api.Functions() {
+		handlers[name] = a.API.HandlerFunc(name)
+	}
+	s.fns, err = newFunctions(tpl, s.env.Getenv("AWS_REGION"), handlers)
+	if err != nil {
+		return err
+	}
+	if err := checkRoutes(s.routes, s.fns); err != nil {
+		return err
+	}
+	for _, r := range s.routes {
+		if _, known := api.RouteFunction(r.Key()); !known {
+			s.log.Warn("template route has no handler in internal/api; it will answer 404", "route", r.Key(), "function", r.Function)
+		}
+	}
+
+	authorizers := map[string]map[string]samtemplate.Authorizer{}
+	for _, h := range tpl.HTTPAPIs() {
+		authorizers[h.LogicalID] = h.Authorizers
+	}
+	gw := &apiGateway{
+		routes:      s.routes,
+		authorizers: authorizers,
+		fns:         s.fns,
+		log:         s.log.With("component", "apigateway"),
+		base:        base,
+		inflight:    &s.inflight,
+		now:         time.Now,
+	}
+	inv := &invokeServer{
+		fns:    s.fns,
+		log:    s.log.With("component", "lambda"),
+		base:   base,
+		async:  &s.inflight,
+		newID:  newUUID,
+		region: s.fns.region,
+	}
+	s.srvAPI = s.serve(&s.lnAPI, gw)
+	s.srvLambda = s.serve(&s.lnLambda, inv.handler())
+	return nil
+}
+
+// checkRoutes checks that every route's function exists and that the
+// function's handler serves the route (internal/api knows which function
+// owns each route key).
+func checkRoutes(routes []samtemplate.Route, fns *functions) error {
+	for _, r := range routes {
+		f, ok := fns.byLogicalID(r.Function)
+		if !ok {
+			return fmt.Errorf("template route %s: function %s is not served", r.Key(), r.Function)
+		}
+		if owner, known := api.RouteFunction(r.Key()); known && owner != f.Name {
+			return fmt.Errorf("template route %s goes to %s (%s), but internal/api serves it in the %q function",
+				r.Key(), f.LogicalID, f.Name, owner)
+		}
+	}
+	return nil
+}
+
+func listen(port int, role string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, &PortInUseError{Port: port, Role: role}
+		}
+		return nil, fmt.Errorf("listen on 127.0.0.1:%d (%s): %w", port, role, err)
+	}
+	return ln, nil
+}
+
+func port(ln net.Listener) int {
+	if ln == nil {
+		return 0
+	}
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// serve serves h on *ln in the background; the server owns the listener
+// from then on.
+func (s *Stack) serve(ln *net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	l := *ln
+	*ln = nil
+	go func() { _ = srv.Serve(l) }()
+	return srv
+}
+
+// closeListeners closes the listeners no server owns yet.
+func (s *Stack) closeListeners() {
+	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnDaytona} {
+		if *ln != nil {
+			_ = (*ln).Close()
+			*ln = nil
+		}
+	}
+}
+
+// Functions returns the functions the stack serves, in the template's
+// order (by logical id).
+func (s *Stack) Functions() []Function {
+	out := make([]Function, 0, len(s.fns.list))
+	for _, f := range s.fns.list {
+		out = append(out, f.Function)
+	}
+	return out
+}
+
+// Routes returns the API routes, as the template declares them.
+func (s *Stack) Routes() []samtemplate.Route { return slices.Clone(s.routes) }
+
+// Getenv returns the value a function sees for the environment variable.
+func (s *Stack) Getenv(name string) string { return s.env.Getenv(name) }
+
+// Logger returns the stack's logger (the functions' settings, secrets
+// redacted).
+func (s *Stack) Logger() *slog.Logger { return s.log }
+
+// Close stops the stack within DefaultShutdownTimeout; see Shutdown.
+func (s *Stack) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Shutdown stops the stack: it cancels running invocations, stops the API
+// and Lambda servers, waits (until ctx is done) for invocations to return,
+// closes the functions, then the Daytona server (which kills every sandbox
+// process and removes the sandbox directories) and DynamoDB. Calls after
+// the first return the first call's result.
+func (s *Stack) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.closeListeners()
+		// The front doors first, then the invocations they started, then
+		// what the functions use.
+		stop(ctx, s.srvAPI)
+		stop(ctx, s.srvLambda)
+		s.waitInflight(ctx)
+		if c, ok := any(s.app).(interface{ Close() error }); ok && s.app != nil {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close the functions: %w", err))
+			}
+		}
+		if s.daytona != nil {
+			// Kills every sandbox process first, so no request to the
+			// server can hold its shutdown up.
+			if err := s.daytona.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close the Daytona server: %w", err))
+			}
+		}
+		stop(ctx, s.srvDaytona)
+		stop(ctx, s.srvDynamoDB)
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// stop shuts srv down gracefully until ctx is done, then closes it.
+func stop(ctx context.Context, srv *http.Server) {
+	if srv == nil {
+		return
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+}
+
+func (s *Stack) waitInflight(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
