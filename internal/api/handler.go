@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -19,8 +21,22 @@ import (
 // panics on an unknown function name, as Handler does.
 func (a *API) HandlerFunc(function string) func(ctx context.Context, payload json.RawMessage) (any, error) {
 	mustFunction(function)
-	return func(ctx context.Context, payload json.RawMessage) (any, error) {
-		if isAPIGatewayEvent(payload) {
+	return func(ctx context.Context, payload json.RawMessage) (out any, err error) {
+		isAPI := isAPIGatewayEvent(payload)
+		defer func() {
+			// A panic is a bug: answer as an internal error, in the shape
+			// the caller expects, and log it once with its stack.
+			if p := recover(); p != nil {
+				a.logger.ErrorContext(ctx, "handler panicked", "function", function, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				perr := sandbox.Errorf(sandbox.EINTERNAL, "handler panicked: %v", p)
+				if isAPI {
+					out, err = a.failHTTP(ctx, "", perr, []slog.Attr{slog.String("function", function)}), nil
+				} else {
+					out, err = nil, a.directFailure(ctx, function, perr)
+				}
+			}
+		}()
+		if isAPI {
 			var ev events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(payload, &ev); err != nil {
 				// Only a broken gateway or emulator sends this; answer in
@@ -31,7 +47,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 			return a.serve(ctx, function, ev), nil
 		}
 		start := time.Now()
-		ctx, out, err := a.direct(ctx, function, payload)
+		ctx, out, err = a.direct(ctx, function, payload)
 		if err != nil {
 			return nil, a.directFailure(ctx, function, err)
 		}

@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -69,11 +69,12 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	redactor := logging.NewRedactor()
 	logger := logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor})
 
-	awsCfg, err := loadAWS(ctx, cfg, getenv)
+	awsCfg, err := loadAWS(cfg, getenv)
 	if err != nil {
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint = endpoint(getenv, "DYNAMODB")
 		if cfg.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 			// An endpoint override is a local stand-in (minidyn), which
@@ -86,7 +87,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 
-	ssmClient, smClient := ssm.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg)
+	ssmClient := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(getenv, "SSM") })
+	smClient := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(getenv, "SECRETS_MANAGER") })
 	apiKey := cfg.DaytonaAPIKey.Reveal()
 	if apiKey == "" {
 		keys := secrets.NewResolver(ssmClient, smClient)
@@ -134,12 +136,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}, nil
 }
 
-// loadAWS loads the AWS configuration the usual way (environment, the
-// Lambda role). Region and static credentials are read from getenv too, so
-// the local stack can pass them without touching the process environment;
-// locally, dummy credentials stand in when none are set.
-func loadAWS(ctx context.Context, cfg config.Config, getenv func(string) string) (aws.Config, error) {
-	var loadOpts []func(*awsconfig.LoadOptions) error
+// loadAWS builds the AWS configuration from the environment the way the
+// Lambda runtime provides it: AWS_REGION and the function role's
+// credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN. It does not use config.LoadDefaultConfig, whose
+// shared-config, SSO and STS providers a function never needs and which
+// cost each bootstrap over a megabyte. Locally, dummy credentials and
+// us-east-1 stand in when none are set.
+func loadAWS(cfg config.Config, getenv func(string) string) (aws.Config, error) {
 	region := getenv("AWS_REGION")
 	if region == "" {
 		region = getenv("AWS_DEFAULT_REGION")
@@ -147,17 +151,29 @@ func loadAWS(ctx context.Context, cfg config.Config, getenv func(string) string)
 	if region == "" && cfg.Local() {
 		region = "us-east-1"
 	}
-	if region != "" {
-		loadOpts = append(loadOpts, awsconfig.WithRegion(region))
+	if region == "" {
+		return aws.Config{}, errors.New("AWS_REGION: required (Lambda sets it)")
 	}
-	if id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))))
-	} else if cfg.Local() {
-		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	id, secret, token := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")
+	if (id == "" || secret == "") && cfg.Local() {
+		id, secret, token = "local", "local", ""
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	if id == "" || secret == "" {
+		return aws.Config{}, errors.New("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: required (Lambda sets them from the function's role)")
 	}
-	return awsCfg, nil
+	return aws.Config{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, token)),
+	}, nil
+}
+
+// endpoint returns the endpoint override for a service, as the AWS SDKs
+// read it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else none.
+func endpoint(getenv func(string) string, service string) *string {
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := getenv(name); v != "" {
+			return aws.String(v)
+		}
+	}
+	return nil
 }

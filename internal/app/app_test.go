@@ -101,8 +101,8 @@ func newStack(t testing.TB, extra map[string]string) *stack {
 		"/sandstep/secrets/api-token": secretValue,
 		"/elsewhere/not-for-callers":  "forbidden-value-123456",
 	})
-	t.Setenv("AWS_ENDPOINT_URL_SSM", ssm.URL)
 	env := map[string]string{
+		"AWS_ENDPOINT_URL_SSM":  ssm.URL,
 		"TABLE_NAME":            "sandstep",
 		"DYNAMODB_ENDPOINT":     ddbURL,
 		"DAYTONA_API_URL":       dhs.URL + "/api",

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,5 +21,11 @@ func Main(function string) {
 		os.Exit(1)
 	}
 	a.Logger.Info("cold start", "function", function, "config", a.Config)
+	// aws-lambda-go prints every function error with the standard log
+	// package: a plain-text line outside the JSON logger and its
+	// redaction, repeating what the edge already logged with its
+	// requestId (panics included, with their stack). Nothing else in
+	// sandstep uses the standard logger.
+	log.SetOutput(io.Discard)
 	lambda.Start(a.API.Handler(function))
 }

@@ -1,0 +1,49 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// panicService panics in every call it makes: a bug in the service.
+type panicService struct{ Service }
+
+func (panicService) GetSandbox(context.Context, workflow.Call, string) (*sandbox.Sandbox, error) {
+	panic("boom: internal detail 0xdeadbeef")
+}
+
+func TestPanicIsAnInternalErrorInTheCallersShape(t *testing.T) {
+	a, logs := newTestAPI(panicService{}, Options{})
+	h := a.HandlerFunc(FunctionStatus)
+
+	ev, _ := json.Marshal(apiEvent(RouteGetSandbox))
+	out, err := h(context.Background(), ev)
+	resp, ok := out.(events.APIGatewayV2HTTPResponse)
+	if err != nil || !ok || resp.StatusCode != 500 || strings.Contains(resp.Body, "deadbeef") {
+		t.Fatalf("API answer to a panic = %#v, %v", out, err)
+	}
+
+	_, err = h(context.Background(), []byte(`{"userId":"u","sandboxId":"sbx_one"}`))
+	var ie messages.InvokeResponse_Error
+	if !errors.As(err, &ie) || ie.Type != "Sandbox.Internal" || strings.Contains(ie.Message, "deadbeef") {
+		t.Fatalf("direct answer to a panic = %#v", err)
+	}
+	var stacks int
+	for _, rec := range logs.records(t) {
+		if rec["message"] == "handler panicked" && strings.Contains(rec["stack"].(string), "panic_test.go") {
+			stacks++
+		}
+	}
+	if stacks != 2 {
+		t.Errorf("%d panic records with a stack, want 2", stacks)
+	}
+}
