@@ -17,30 +17,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // invokePath is the only path the emulator serves; any method on it
 // invokes the function.
 const invokePath = "/2015-03-31/functions/function/invocations"
-
-// lockedBuffer collects a process's output; the exec package's copying
-// goroutine writes while a test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // invocation is one answer of the emulator.
 type invocation struct {
@@ -58,6 +41,9 @@ type lambdaError struct {
 }
 
 // functionError returns the error the body reports, if it is one.
+// lockedBuffer is the shared concurrency-safe buffer.
+type lockedBuffer = testutil.Buffer
+
 func (inv invocation) functionError() (lambdaError, bool) {
 	var e lambdaError
 	if json.Unmarshal(inv.body, &e) != nil || e.ErrorType == "" {

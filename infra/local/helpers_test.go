@@ -8,33 +8,19 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // templatePath is the repository's template.yaml, from this directory.
 const templatePath = "../../template.yaml"
 
-// logBuffer collects a stack's log; it is printed if the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // envMap is a Getenv over a map: the tests never read the process
 // environment.
+// logBuffer is the shared concurrency-safe buffer.
+type logBuffer = testutil.Buffer
+
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 func TestLifecycleOverHTTP(t *testing.T) {
@@ -479,39 +480,23 @@ func TestCloseLeavesNoSandboxProcess(t *testing.T) {
 
 // alive reports whether pid runs (a zombie does not count).
 func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
+	for _, p := range testutil.Processes() {
+		if p.PID == pid {
+			return p.Live()
+		}
 	}
-	// The state follows the command name in parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	return false
 }
 
 // children lists this process's live child processes.
 func children(t *testing.T) []string {
 	t.Helper()
-	dirs, err := os.ReadDir("/proc")
-	if err != nil {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
-	self := strconv.Itoa(os.Getpid())
 	var out []string
-	for _, d := range dirs {
-		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == self && f[0] != "Z" {
-			out = append(out, d.Name()+" "+s[:i+1])
-		}
+	for _, p := range testutil.LiveChildren(os.Getpid()) {
+		out = append(out, strconv.Itoa(p.PID)+" ("+p.Comm+")")
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandbox"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // Canaries: neither may ever appear in a log line or a response.
@@ -29,25 +29,10 @@ const (
 	secretValue = "canary-task-secret-9a8b7c6d"
 )
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fakeSSM answers GetParameter over the real JSON 1.1 protocol.
+// syncBuffer is the shared concurrency-safe buffer.
+type syncBuffer = testutil.Buffer
+
 func fakeSSM(t testing.TB, params map[string]string) *httptest.Server {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,16 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/daytonaspec"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 const apiKey = "contract-canary-key-7f3a9c"
@@ -421,25 +420,4 @@ func waitGroupGone(t *testing.T, pid int) {
 }
 
 // groupAlive reports whether a non-zombie process of group pgid exists.
-func groupAlive(pgid int) bool {
-	if err := syscall.Kill(-pgid, 0); err != nil {
-		return false
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
-			return true
-		}
-	}
-	return false
-}
+func groupAlive(pgid int) bool { return len(testutil.LiveInGroup(pgid)) > 0 }

@@ -1,35 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var freePorts = []string{"-lambda-port", "0", "-dynamodb-port", "0", "-daytona-port", "0"}
+
+// syncBuffer is the shared concurrency-safe buffer.
+type syncBuffer = testutil.Buffer
 
 func TestPortInUseIsAClearError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
