@@ -263,6 +263,23 @@ func validateGit(g *GitSource) error {
 	return nil
 }
 
+// validateCwd accepts an absolute directory, or a relative one that stays
+// inside the working directory.
+func validateCwd(cwd string) error {
+	switch {
+	case cwd == "":
+		return nil
+	case len(cwd) > MaxPathBytes || strings.ContainsRune(cwd, 0):
+		return sandbox.Invalid("cwd", "is not a valid path")
+	case path.IsAbs(cwd):
+		return nil
+	}
+	if c := path.Clean(cwd); c == ".." || strings.HasPrefix(c, "../") {
+		return sandbox.Invalid("cwd", "escapes the sandbox working directory: %q", clip(cwd))
+	}
+	return nil
+}
+
 // validateExec checks an exec request and returns the timeout to ask for.
 func (s *Service) validateExec(in *ExecInput) (time.Duration, error) {
 	if strings.TrimSpace(in.Command) == "" {
@@ -274,13 +291,8 @@ func (s *Service) validateExec(in *ExecInput) (time.Duration, error) {
 	if strings.ContainsRune(in.Command, 0) {
 		return 0, sandbox.Invalid("command", "contains a NUL byte")
 	}
-	if in.Cwd != "" && !path.IsAbs(in.Cwd) {
-		if _, err := validateRelPath("cwd", in.Cwd); err != nil && path.Clean(in.Cwd) != "." {
-			return 0, err
-		}
-	}
-	if strings.ContainsRune(in.Cwd, 0) || len(in.Cwd) > MaxPathBytes {
-		return 0, sandbox.Invalid("cwd", "is not a valid path")
+	if err := validateCwd(in.Cwd); err != nil {
+		return 0, err
 	}
 	if err := validateEnv("env", in.Env); err != nil {
 		return 0, err
