@@ -276,6 +276,9 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		viaSM     = "secretsmanager.us-east-1.amazonaws.com"
 	)
 	items := []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	// Only the POST routes delete an item: a failed attempt frees its
+	// idempotency record. Status and delete never do.
+	noDelete := []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 	grant := func(actions []string, resources ...string) map[string][]string {
 		m := map[string][]string{}
 		for _, a := range actions {
@@ -307,13 +310,13 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		{"CreateFunction", withSecrets, []string{viaSSM, viaSM}, "resolves secretEnv and git tokens"},
 		{"ExecuteFunction", withSecrets, []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
 		{"StatusFunction", merge(
-			grant(items, tableARN),
+			grant(noDelete, tableARN),
 			grant([]string{"dynamodb:Query"}, indexARN),
 			grant([]string{"ssm:GetParameter"}, keyARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone"},
 		{"DeleteFunction", merge(
-			grant(items, tableARN),
+			grant(noDelete, tableARN),
 			grant([]string{"ssm:GetParameter"}, keyARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 		), []string{viaSSM}, "no task secrets"},
