@@ -104,7 +104,7 @@ func (p *Provider) Upload(ctx context.Context, id string, files []workflow.Uploa
 		up[i] = daytona.UploadFile{Path: f.Path, Content: bytes.NewReader(f.Content)}
 	}
 	if err := p.c.UploadFiles(ctx, id, up); err != nil {
-		return classify("upload files", err)
+		return p.toolboxError(ctx, "upload files", id, err)
 	}
 	return nil
 }
@@ -145,30 +145,32 @@ func repoDir(url string) string {
 // come back apart and deleting the session kills the command at its
 // timeout (Daytona has no kill call for a session command). Short commands
 // run as one synchronous exec; long ones asynchronously, polled with
-// backoff.
+// backoff. cmd.Timeout counts from the call: restarting an auto-stopped
+// sandbox spends it too.
 func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*workflow.ExecResult, error) {
 	start := time.Now()
+	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
+	defer cancel()
 	sid := "sandstep-" + randomHex(8)
-	if err := p.c.CreateSession(ctx, id, sid); err != nil {
+	if err := p.c.CreateSession(cctx, id, sid); err != nil {
 		// Daytona auto-stops an idle sandbox (processes inside do not count
 		// as activity); a stopped one is started again, once.
-		if started, serr := p.restartIfStopped(ctx, id); serr != nil {
-			return nil, serr
+		if started, serr := p.restartIfStopped(cctx, id); serr != nil {
+			return nil, p.execError(ctx, cctx, id, cmd, serr)
 		} else if !started {
-			return nil, classify("create session", err)
+			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
-		if err := p.c.CreateSession(ctx, id, sid); err != nil {
-			return nil, classify("create session", err)
+		if err := p.c.CreateSession(cctx, id, sid); err != nil {
+			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
 	}
 	defer func() {
-		// Deleting the session kills whatever still runs in it.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CleanupTimeout)
+		// Deleting the session kills whatever still runs in it. It may
+		// use what is left of the caller's time, never more.
+		dctx, cancel := p.cleanupContext(ctx)
 		defer cancel()
 		_ = p.c.DeleteSession(dctx, id, sid)
 	}()
-	cctx, cancel := context.WithTimeout(ctx, cmd.Timeout)
-	defer cancel()
 
 	var exitCode *int
 	var stdout, stderr string
@@ -176,7 +178,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 	if cmd.Timeout <= p.opts.SyncExecLimit {
 		res, err := p.c.ExecuteSessionCommand(cctx, id, sid, daytona.SessionExecuteRequest{Command: cmd.Line})
 		if err != nil {
-			return nil, p.execError(ctx, cctx, cmd, err)
+			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
 		if res.ExitCode == nil {
 			return nil, sandbox.Errorf(sandbox.EINTERNAL, "the provider answered a command without an exit code")
@@ -185,14 +187,14 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 	} else {
 		res, err := p.c.ExecuteSessionCommand(cctx, id, sid, daytona.SessionExecuteRequest{Command: cmd.Line, RunAsync: true})
 		if err != nil {
-			return nil, p.execError(ctx, cctx, cmd, err)
+			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
 		if exitCode, err = p.waitCommand(cctx, id, sid, res.CmdID); err != nil {
-			return nil, p.execError(ctx, cctx, cmd, err)
+			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
 		logs, err := p.c.GetSessionCommandLogs(ctx, id, sid, res.CmdID)
 		if err != nil {
-			return nil, classify("read command logs", err)
+			return nil, p.toolboxError(ctx, "read command logs", id, err)
 		}
 		stdout, stderr, truncated = logs.Stdout, logs.Stderr, logs.Truncated
 	}
@@ -200,6 +202,37 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 	out.Stdout, out.Truncated = bound(stdout, cmd.MaxOutputBytes, out.Truncated)
 	out.Stderr, out.Truncated = bound(stderr, cmd.MaxOutputBytes, out.Truncated)
 	return out, nil
+}
+
+// cleanupContext is detached from ctx's cancellation but not from its
+// deadline: cleanup runs after a failure or a timeout, within what the
+// caller has left, and at most CleanupTimeout.
+func (p *Provider) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(p.opts.CleanupTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(end) {
+		end = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), end)
+}
+
+// toolboxError classifies an error of a toolbox call. The toolbox answers
+// 404 for more than a missing sandbox (a missing session or command, a
+// proxy that cannot reach a stopping sandbox), so a 404 means "gone" only
+// when the main API confirms it; otherwise it is transient.
+func (p *Provider) toolboxError(ctx context.Context, op, id string, err error) error {
+	if !daytona.IsNotFound(err) {
+		return classify(op, err)
+	}
+	gctx, cancel := p.cleanupContext(ctx)
+	defer cancel()
+	sb, gerr := p.c.GetSandbox(gctx, id)
+	switch {
+	case daytona.IsNotFound(gerr), gerr == nil && (sb.State == daytona.StateDestroyed || sb.State == daytona.StateDestroying):
+		return sandbox.Wrap(err, sandbox.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
+	case gerr == nil:
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: Daytona's toolbox answered not found for a sandbox in state %s; try again", op, sb.State)
+	}
+	return sandbox.Wrap(errors.Join(err, gerr), sandbox.ETRANSIENT, "%s: Daytona's toolbox answered not found; try again", op)
 }
 
 // restartIfStopped starts the sandbox if Daytona stopped it and waits
@@ -264,13 +297,17 @@ func (p *Provider) waitCommand(ctx context.Context, id, sid, cmdID string) (*int
 	}
 }
 
-// execError tells a command that ran out of its own time (ETIMEOUT, the
-// session is deleted by the caller's defer) from other failures.
-func (p *Provider) execError(ctx, cctx context.Context, cmd workflow.Command, err error) error {
+// execError tells a command that ran out of its own time (ETIMEOUT; the
+// session is deleted by Exec's defer) from other failures.
+func (p *Provider) execError(ctx, cctx context.Context, id string, cmd workflow.Command, err error) error {
 	if ctx.Err() == nil && cctx.Err() != nil {
 		return sandbox.Wrap(err, sandbox.ETIMEOUT, "the command did not finish within %s", cmd.Timeout)
 	}
-	return classify("run command", err)
+	var se *sandbox.Error
+	if errors.As(err, &se) {
+		return err // classified already (restartIfStopped)
+	}
+	return p.toolboxError(ctx, "run command", id, err)
 }
 
 // bound cuts s to max bytes (on a UTF-8 boundary) and reports whether
@@ -318,15 +355,21 @@ func classify(op string, err error) error {
 	}
 	var ae *daytona.APIError
 	hasAPI := errors.As(err, &ae)
+	var cte *daytona.CommandTimeoutError
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), daytona.IsTimeout(err):
-		return sandbox.Wrap(err, sandbox.ETIMEOUT, "%s: Daytona did not answer in time", op)
+	// Only our own deadline, or a command's own timeout, is a timeout; a
+	// gateway timeout or a slow network on Daytona's side is transient,
+	// so that a state machine retries it.
+	case errors.Is(err, context.DeadlineExceeded):
+		return sandbox.Wrap(err, sandbox.ETIMEOUT, "%s: ran out of time", op)
 	case errors.Is(err, context.Canceled):
 		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: cancelled", op)
+	case errors.As(err, &cte), hasAPI && ae.StatusCode == 408:
+		return sandbox.Wrap(err, sandbox.ETIMEOUT, "%s: the command timed out", op)
 	case daytona.IsNotFound(err):
 		return sandbox.Wrap(err, sandbox.ENOTFOUND, "%s: not found at Daytona", op)
-	case daytona.IsTransient(err):
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: Daytona is unavailable or rate limited; try again", op)
+	case daytona.IsTransient(err), daytona.IsTimeout(err):
+		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
 	case hasAPI && ae.StatusCode == 409:
 		return sandbox.Wrap(err, sandbox.ECONFLICT, "%s: %s", op, ae.Message)
 	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):

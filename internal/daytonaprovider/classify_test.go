@@ -1,0 +1,88 @@
+package daytonaprovider
+
+import (
+	"context"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+	"github.com/sandstep/sandstep/internal/workflow"
+)
+
+// The toolbox answers 404 for a missing session or command, and its proxy
+// for a sandbox it cannot reach; none of that means the sandbox is gone.
+// Were it taken so, the service would release the slot of a sandbox that
+// still runs.
+func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
+	ctx := context.Background()
+	p, srv := newProvider(t, Options{})
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
+	svc := workflow.New(p, st, nil, workflow.Options{})
+	call := workflow.Call{UserID: "alice"}
+	sb, err := svc.CreateSandbox(ctx, call, workflow.CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"SessionExecuteCommand", "CreateSession"} {
+		if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 404, Message: "session not found", Times: 1,
+			Match: daytonalocal.Match{Operation: op}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Exec(ctx, call, sb.ID, workflow.ExecInput{Command: "true"})
+		if code := sandbox.ErrorCode(err); code != sandbox.ETRANSIENT {
+			t.Errorf("%s 404: error %v (%s), want transient", op, err, code)
+		}
+	}
+	rec, err := st.GetSandbox(ctx, sb.ID)
+	if err != nil || rec.State != sandbox.StateReady {
+		t.Fatalf("record after toolbox 404s = %+v, %v; want ready", rec, err)
+	}
+	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 1 {
+		t.Errorf("active slots = %d, want 1", q.Active)
+	}
+	if _, err := svc.CreateSandbox(ctx, call, workflow.CreateSandboxInput{}); sandbox.ErrorCode(err) != sandbox.EQUOTA {
+		t.Errorf("a second sandbox under quota 1: %v", err)
+	}
+
+	// When the sandbox really is gone, the service learns it from exec.
+	if err := p.Delete(ctx, sb.DaytonaID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Exec(ctx, call, sb.ID, workflow.ExecInput{Command: "true"})
+	if code := sandbox.ErrorCode(err); code != sandbox.ENOTFOUND {
+		t.Errorf("exec in a deleted sandbox: %v (%s), want not found", err, code)
+	}
+	if rec, _ := st.GetSandbox(ctx, sb.ID); rec.State != sandbox.StateGone {
+		t.Errorf("record = %s, want gone", rec.State)
+	}
+}
+
+func TestClassification(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault daytonalocal.Fault
+		want  sandbox.Code
+	}{
+		{"gateway timeout is transient", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 504, Message: "upstream timed out"}, sandbox.ETRANSIENT},
+		{"bad gateway is transient", daytonalocal.Fault{Kind: daytonalocal.FaultBadGateway}, sandbox.ETRANSIENT},
+		{"rate limit is transient", daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit}, sandbox.ETRANSIENT},
+		{"not found", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 404, Message: "Sandbox not found"}, sandbox.ENOTFOUND},
+		{"forbidden is ours to fix", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 403, Message: "Forbidden"}, sandbox.EINTERNAL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, srv := newProvider(t, Options{})
+			id := create(t, p, "sbx-classify")
+			tt.fault.Match = daytonalocal.Match{Operation: "getSandbox"}
+			if _, err := srv.AddFault(tt.fault); err != nil {
+				t.Fatal(err)
+			}
+			_, err := p.Get(context.Background(), id)
+			if got := sandbox.ErrorCode(err); got != tt.want {
+				t.Errorf("classified %s (%v), want %s", got, err, tt.want)
+			}
+		})
+	}
+}
