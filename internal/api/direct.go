@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -196,11 +195,8 @@ func hasKey(payload []byte, key string) bool {
 // directCall builds the workflow.Call of a direct invocation and the
 // context its log lines carry.
 func directCall(ctx context.Context, c Caller, idempotencyKey string) (context.Context, workflow.Call, error) {
-	if strings.TrimSpace(c.UserID) == "" {
-		return ctx, workflow.Call{}, sandbox.Invalid("userId", "is required")
-	}
-	if len(c.UserID) > 256 || strings.ContainsFunc(c.UserID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return ctx, workflow.Call{}, sandbox.Invalid("userId", "must be at most 256 characters, without control characters")
+	if err := sandbox.ValidateUserID("userId", c.UserID); err != nil {
+		return ctx, workflow.Call{}, err
 	}
 	reqID := c.RequestID
 	if reqID == "" {

@@ -165,8 +165,8 @@ func identity(ev events.APIGatewayV2HTTPRequest) (string, error) {
 	if strings.TrimSpace(sub) == "" {
 		return "", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "authentication required")
 	}
-	if len(sub) > 256 || strings.ContainsFunc(sub, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return "", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "the token's subject is not usable as a user id")
+	if err := sandbox.ValidateUserID("sub", sub); err != nil {
+		return "", sandbox.Wrap(err, sandbox.EUNAUTHENTICATED, "the token's subject is not usable as a sandstep user id: %s", sandbox.ErrorMessage(err))
 	}
 	return sub, nil
 }

@@ -155,7 +155,10 @@ func TestIdentity(t *testing.T) {
 		{name: "empty sub", opts: []evOption{withClaims(map[string]string{"sub": " "})}},
 		{name: "nil claims", opts: []evOption{withClaims(nil)}},
 		{name: "control character in sub", opts: []evOption{withClaims(map[string]string{"sub": "a\nb"})}},
-		{name: "overlong sub", opts: []evOption{withClaims(map[string]string{"sub": strings.Repeat("a", 257)})}},
+		{name: "overlong sub", opts: []evOption{withClaims(map[string]string{"sub": strings.Repeat("a", 129)})}},
+		{name: "sub with a key separator", opts: []evOption{withClaims(map[string]string{"sub": "a#b"})}},
+		{name: "sub with a space", opts: []evOption{withClaims(map[string]string{"sub": "a b"})}},
+		{name: "sub of a provider with a pipe", opts: []evOption{withClaims(map[string]string{"sub": "auth0|5f3a"})}, wantUser: "auth0|5f3a"},
 	}
 	for _, tt := range tests {
 		for _, key := range []string{RouteGetSandbox, RouteCreateSandbox} {

@@ -62,3 +62,31 @@ func TestErrorUnwrap(t *testing.T) {
 		t.Fatal("errors.Is must see the wrapped cause")
 	}
 }
+
+func TestValidateUserID(t *testing.T) {
+	tests := []struct {
+		id string
+		ok bool
+	}{
+		{"alice", true},
+		{"auth0|5f3a", true},
+		{"repo:octo/repo:ref:refs/heads/main", true},
+		{"8f3b2c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f", true},
+		{"", false},
+		{"   ", false},
+		{"a b", false},
+		{"a#b", false},
+		{"a\x00b", false},
+		{"\xff", false},
+		{string(make([]byte, MaxUserIDLength+1)), false},
+	}
+	for _, tt := range tests {
+		err := ValidateUserID("userId", tt.id)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateUserID(%q) = %v, want ok=%v", tt.id, err, tt.ok)
+		}
+		if err != nil && (ErrorCode(err) != EINVALID || ErrorField(err) != "userId") {
+			t.Errorf("ValidateUserID(%q) = %v, want invalid userId", tt.id, err)
+		}
+	}
+}

@@ -1,6 +1,11 @@
 package sandbox
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
 // State is a sandstep sandbox's lifecycle state as sandstep records it.
 // Daytona's own, finer-grained state is reported beside it.
@@ -153,4 +158,25 @@ type IdempotencyRecord struct {
 	RequestHash string
 	Response    []byte
 	ExpiresAt   time.Time
+}
+
+// MaxUserIDLength bounds a user id: the JWT subject, or a direct caller's
+// userId.
+const MaxUserIDLength = 128
+
+// ValidateUserID checks that id can identify a user: 1 to MaxUserIDLength
+// bytes of UTF-8 without '#', white space or control characters (user ids
+// are parts of the table's keys). The error is EINVALID naming field.
+func ValidateUserID(field, id string) error {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return Invalid(field, "is required")
+	case len(id) > MaxUserIDLength:
+		return Invalid(field, "must be at most %d bytes, got %d", MaxUserIDLength, len(id))
+	case !utf8.ValidString(id):
+		return Invalid(field, "must be valid UTF-8")
+	case strings.ContainsFunc(id, func(r rune) bool { return r == '#' || unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return Invalid(field, "must not contain '#', white space or control characters")
+	}
+	return nil
 }
