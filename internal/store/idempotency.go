@@ -34,6 +34,8 @@ const (
 	MaxIdempotencyResponseSize = MaxItemSize - 8*1024
 	// maxRequestHashLength bounds the request hash (a hex SHA-256 is 64).
 	maxRequestHashLength = 256
+	// MaxAttemptLength is the longest attempt token, in bytes.
+	MaxAttemptLength = 64
 	// maxBeginAttempts bounds the retries when the record changes between
 	// the conditional write and the read that explains its failure.
 	maxBeginAttempts = 5
@@ -44,6 +46,7 @@ const (
 	attrIdemHash   = "requestHash"
 	attrIdemResp   = "response"
 	attrIdemIPE    = "inProgressExpiry" // Unix milliseconds, as Powertools
+	attrIdemTry    = "attempt"          // the token of the attempt that wrote it
 )
 
 // IdempotencyRecord is the stored state of one idempotency key: Status
@@ -72,27 +75,53 @@ func validateIdemKey(userID, key string) error {
 	return validateKeyPart("idempotencyKey", key, MaxIdempotencyKeyLength, true)
 }
 
+// validateAttempt checks an attempt token: 1 to MaxAttemptLength characters
+// of [A-Za-z0-9_-].
+func validateAttempt(attempt string) error {
+	if attempt == "" || len(attempt) > MaxAttemptLength {
+		return sandbox.Invalid("attempt", "must be 1 to %d characters", MaxAttemptLength)
+	}
+	for i := 0; i < len(attempt); i++ {
+		switch c := attempt[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return sandbox.Invalid("attempt", "may hold only letters, digits, '_' and '-'")
+		}
+	}
+	return nil
+}
+
 // BeginIdempotent starts a request under an idempotency key, with the
-// semantics of Powertools for AWS Lambda:
+// semantics of Powertools for AWS Lambda. attempt is a token the caller
+// chooses for this attempt (1 to MaxAttemptLength characters of
+// [A-Za-z0-9_-], unique per attempt, e.g. the Lambda request id); the
+// in-progress record remembers it, and only the same attempt may later
+// complete or abort the record:
 //
-//   - no record, or an expired one: the record is now in progress until
-//     inProgressExpiry and BeginIdempotent returns nil, nil: proceed, then call
-//     CompleteIdempotent or AbortIdempotent;
+//   - no record, or an expired one: the record is now in progress under
+//     attempt until inProgressExpiry and BeginIdempotent returns nil, nil:
+//     proceed, then call CompleteIdempotent or AbortIdempotent with the same
+//     attempt;
 //   - a completed record for the same request hash: it is returned and the
 //     caller replays its Response;
 //   - the key was used with another request hash: ECONFLICT;
 //   - in progress and not past its in-progress expiry: ECONFLICT ("a request
 //     with this idempotency key is in progress");
-//   - in progress past its expiry (the attempt crashed): taken over, nil, nil.
+//   - in progress past its expiry (the attempt crashed or hangs): taken over
+//     by attempt, nil, nil; the old attempt can then neither complete nor
+//     abort it.
 //
 // A zero inProgressExpiry means InProgressExpiry(ctx, now). Of many
 // concurrent first calls with one key, exactly one proceeds.
-func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash string, inProgressExpiry time.Time) (*IdempotencyRecord, error) {
+func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*IdempotencyRecord, error) {
 	if err := validateIdemKey(userID, key); err != nil {
 		return nil, err
 	}
 	if requestHash == "" || len(requestHash) > maxRequestHashLength {
 		return nil, sandbox.Invalid("requestHash", "must be 1 to %d bytes", maxRequestHashLength)
+	}
+	if err := validateAttempt(attempt); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	if inProgressExpiry.IsZero() {
@@ -108,6 +137,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash st
 		attrIdemStatus: str(IdempotencyInProgress),
 		attrIdemHash:   str(requestHash),
 		attrIdemIPE:    num(inProgressExpiry.UnixMilli()),
+		attrIdemTry:    str(attempt),
 		TTLAttribute:   num(inProgressExpiry.Add(DefaultIdempotencyTTL).Unix()),
 	}
 	status, hash, ipe, exp := expression.Name(attrIdemStatus), expression.Name(attrIdemHash),
@@ -163,6 +193,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash st
 type idemRecord struct {
 	IdempotencyRecord
 	inProgressExpiry time.Time
+	attempt          string
 }
 
 func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRecord, error) {
@@ -187,6 +218,9 @@ func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRec
 	if v, ok := out.Item[attrIdemResp].(*types.AttributeValueMemberB); ok {
 		rec.Response = v.Value
 	}
+	if v, ok := out.Item[attrIdemTry].(*types.AttributeValueMemberS); ok {
+		rec.attempt = v.Value
+	}
 	if n, ok, err := numberAttr(out.Item, TTLAttribute); err != nil {
 		return nil, err
 	} else if ok {
@@ -202,10 +236,15 @@ func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRec
 
 // CompleteIdempotent stores the response of the request in progress under
 // the key and keeps it for ttl (0 means DefaultIdempotencyTTL); retries then
-// get it from BeginIdempotent. ECONFLICT if no request with this key is in
-// progress; ETOOLARGE (field "response") over MaxIdempotencyResponseSize.
-func (s *Store) CompleteIdempotent(ctx context.Context, userID, key string, response []byte, ttl time.Duration) error {
+// get it from BeginIdempotent. Only the attempt that began the record may
+// complete it: ECONFLICT if no request with this key is in progress or
+// another attempt has taken the record over (the record is then left as it
+// is); ETOOLARGE (field "response") over MaxIdempotencyResponseSize.
+func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte, ttl time.Duration) error {
 	if err := validateIdemKey(userID, key); err != nil {
+		return err
+	}
+	if err := validateAttempt(attempt); err != nil {
 		return err
 	}
 	if len(response) > MaxIdempotencyResponseSize {
@@ -227,7 +266,7 @@ func (s *Store) CompleteIdempotent(ctx context.Context, userID, key string, resp
 		update = update.Set(expression.Name(attrIdemResp), expression.Value(response))
 	}
 	expr, err := expression.NewBuilder().
-		WithCondition(expression.Name(attrIdemStatus).Equal(expression.Value(IdempotencyInProgress))).
+		WithCondition(ownedBy(attempt)).
 		WithUpdate(update).Build()
 	if err != nil {
 		return mapErr(err, "build idempotency update")
@@ -241,21 +280,25 @@ func (s *Store) CompleteIdempotent(ctx context.Context, userID, key string, resp
 		ExpressionAttributeValues: expr.Values(),
 	})
 	if isConditionFailed(err) {
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "no request with this idempotency key is in progress")
+		return s.notOwned(ctx, err, userID, key)
 	}
 	return mapErr(err, "complete idempotent request")
 }
 
-// AbortIdempotent deletes the in-progress record under the key so that a
-// retry can proceed at once (use it when the request failed). Aborting a key
-// with no record is a no-op; aborting a completed one is ECONFLICT.
-func (s *Store) AbortIdempotent(ctx context.Context, userID, key string) error {
+// AbortIdempotent deletes the record the attempt began under the key so that
+// a retry can proceed at once (use it when the request failed). Aborting a key
+// with no record is a no-op; if the record has completed or another attempt
+// has taken it over, AbortIdempotent deletes nothing and returns ECONFLICT.
+func (s *Store) AbortIdempotent(ctx context.Context, userID, key, attempt string) error {
 	if err := validateIdemKey(userID, key); err != nil {
+		return err
+	}
+	if err := validateAttempt(attempt); err != nil {
 		return err
 	}
 	expr, err := expression.NewBuilder().WithCondition(expression.Or(
 		expression.AttributeNotExists(expression.Name(attrPK)),
-		expression.Name(attrIdemStatus).Equal(expression.Value(IdempotencyInProgress)),
+		ownedBy(attempt),
 	)).Build()
 	if err != nil {
 		return mapErr(err, "build idempotency condition")
@@ -268,7 +311,31 @@ func (s *Store) AbortIdempotent(ctx context.Context, userID, key string) error {
 		ExpressionAttributeValues: expr.Values(),
 	})
 	if isConditionFailed(err) {
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "the request with this idempotency key has completed")
+		return s.notOwned(ctx, err, userID, key)
 	}
 	return mapErr(err, "abort idempotent request")
+}
+
+// ownedBy is the condition that the record is in progress under attempt.
+func ownedBy(attempt string) expression.ConditionBuilder {
+	return expression.And(
+		expression.Name(attrIdemStatus).Equal(expression.Value(IdempotencyInProgress)),
+		expression.Name(attrIdemTry).Equal(expression.Value(attempt)),
+	)
+}
+
+// notOwned explains the failed condition of ownedBy as an ECONFLICT. The
+// record is read again only to choose the message; the write has already
+// been refused, whatever the read finds.
+func (s *Store) notOwned(ctx context.Context, condErr error, userID, key string) error {
+	msg := "no request with this idempotency key is in progress"
+	if rec, err := s.getIdempotent(ctx, userID, key); err == nil && rec != nil {
+		switch rec.Status {
+		case IdempotencyCompleted:
+			msg = "the request with this idempotency key has completed"
+		case IdempotencyInProgress:
+			msg = "the request with this idempotency key was taken over by another attempt"
+		}
+	}
+	return sandbox.Wrap(condErr, sandbox.ECONFLICT, "%s", msg)
 }
