@@ -109,14 +109,11 @@ func (p *Provider) Upload(ctx context.Context, id string, files []workflow.Uploa
 	return nil
 }
 
-// GitClone clones a repository into the sandbox.
+// GitClone clones a repository into the sandbox at spec.Path (the service
+// always names it).
 func (p *Provider) GitClone(ctx context.Context, id string, spec workflow.GitCloneSpec) error {
-	path := spec.Path
-	if path == "" {
-		path = repoDir(spec.URL)
-	}
 	err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
-		URL: spec.URL, Path: path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
+		URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
 	})
 	var ae *daytona.APIError
 	switch {
@@ -127,18 +124,6 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec workflow.GitClo
 		return &sandbox.Error{Code: sandbox.EINVALID, Field: "git.url", Message: "the repository was not found or is not readable with the given token", Err: err}
 	}
 	return classify("git clone", err)
-}
-
-// repoDir is the directory git would clone url into.
-func repoDir(url string) string {
-	s := strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")
-	if i := strings.LastIndexAny(s, "/:"); i >= 0 {
-		s = s[i+1:]
-	}
-	if s == "" || s == "." || s == ".." {
-		return "repo"
-	}
-	return s
 }
 
 // Exec runs the command line in a session of its own, so stdout and stderr

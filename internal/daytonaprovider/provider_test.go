@@ -127,7 +127,7 @@ func TestUploadAndGitClone(t *testing.T) {
 	if err := p.Upload(ctx, id, []workflow.UploadFile{{Path: "src/a.txt", Content: []byte("A")}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.GitClone(ctx, id, workflow.GitCloneSpec{URL: "file://" + repo, Branch: "main"}); err != nil {
+	if err := p.GitClone(ctx, id, workflow.GitCloneSpec{URL: "file://" + repo, Branch: "main", Path: filepath.Base(repo)}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := p.Exec(ctx, id, workflow.Command{Line: "cat src/a.txt " + filepath.Base(repo) + "/README", Timeout: 5 * time.Second})
@@ -190,21 +190,6 @@ func TestGetDeleteAndErrors(t *testing.T) {
 	var nf *sandbox.Error
 	if err := p.Delete(ctx, "sbx-none"); err != nil && errors.As(err, &nf) {
 		t.Errorf("delete of a missing sandbox: %v", err)
-	}
-}
-
-func TestRepoDir(t *testing.T) {
-	tests := map[string]string{
-		"https://github.com/octo/repo.git": "repo",
-		"https://github.com/octo/repo/":    "repo",
-		"git@github.com:octo/tool.git":     "tool",
-		"file:///tmp/x/proj":               "proj",
-		"https://h/..":                     "repo",
-	}
-	for in, want := range tests {
-		if got := repoDir(in); got != want {
-			t.Errorf("repoDir(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -25,6 +25,11 @@ type fakeProvider struct {
 	execs      []Command
 	specs      []ProviderSpec
 	clones     []GitCloneSpec
+	// hangCreate makes create build the sandbox, then wait for its
+	// context to end, as a wait for a sandbox that never starts does.
+	hangCreate bool
+	// lateDeletes counts deletes called with a context already done.
+	lateDeletes int
 }
 
 type fakeSandbox struct {
@@ -52,8 +57,15 @@ func (p *fakeProvider) byID(id string) (*fakeSandbox, error) {
 	return nil, sandbox.Errorf(sandbox.ENOTFOUND, "provider sandbox %s not found", id)
 }
 
-func (p *fakeProvider) Create(_ context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
+func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
 	p.mu.Lock()
+	if p.hangCreate {
+		p.sandboxes[spec.Name] = &fakeSandbox{id: "dt-" + spec.Name, state: "creating", files: map[string][]byte{}}
+		p.creates++
+		p.mu.Unlock()
+		<-ctx.Done()
+		return nil, sandbox.Wrap(ctx.Err(), sandbox.ETIMEOUT, "the sandbox did not start in time")
+	}
 	defer p.mu.Unlock()
 	p.creates++
 	p.specs = append(p.specs, spec)
@@ -84,9 +96,13 @@ func (p *fakeProvider) Get(_ context.Context, id string) (*ProviderSandbox, erro
 	return &ProviderSandbox{ID: sb.id, State: sb.state}, nil
 }
 
-func (p *fakeProvider) Delete(_ context.Context, idOrName string) error {
+func (p *fakeProvider) Delete(ctx context.Context, idOrName string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if ctx.Err() != nil {
+		p.lateDeletes++
+		return ctx.Err()
+	}
 	if err := p.fail["delete"]; err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandbox"
@@ -15,12 +14,24 @@ import (
 // holds its idempotency key before a retry may take over.
 const defaultInProgressExpiry = 15 * time.Minute
 
+// storedResponse is what an idempotency record keeps: the response, or
+// the fact that it was too large to keep.
+type storedResponse struct {
+	Response json.RawMessage `json:"response,omitempty"`
+	// Omitted marks a completed request whose response was not kept: a
+	// retry is told so and the request is not run again.
+	Omitted bool `json:"omitted,omitempty"`
+	Size    int  `json:"size,omitempty"`
+}
+
 // idempotent runs fn at most once per (user, Idempotency-Key): a retry of a
 // completed call gets the stored response, a retry while the first attempt
 // still runs is a conflict, the same key with another request is a
 // conflict, and a failed attempt frees the key so a retry can proceed. The
 // in-progress record expires with the caller's deadline (the Lambda's
-// remaining time), so a crashed attempt does not hold the key for long.
+// remaining time), by which all the work, cleanup included, has ended; a
+// crashed attempt does not hold the key for long, and one that overran
+// cannot complete or free a key a retry has taken over.
 func idempotent[T any](ctx context.Context, s *Service, call Call, op string, request any, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
 	if call.IdempotencyKey == "" {
@@ -34,32 +45,58 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 	if d, ok := ctx.Deadline(); ok {
 		expiry = d
 	}
-	rec, err := s.store.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, expiry)
+	attempt := randomToken()
+	rec, err := s.store.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, expiry)
 	if err != nil {
-		return zero, fmt.Errorf("idempotency key: %w", err)
+		return zero, err
 	}
 	if rec != nil {
-		var out T
-		if err := json.Unmarshal(rec.Response, &out); err != nil {
-			return zero, sandbox.Wrap(err, sandbox.EINTERNAL, "stored response for idempotency key is unreadable")
-		}
-		return out, nil
+		return replay[T](rec.Response)
 	}
 	out, err := fn(ctx)
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
 	if err != nil {
-		if aerr := s.store.AbortIdempotent(context.WithoutCancel(ctx), call.UserID, call.IdempotencyKey); aerr != nil {
+		if aerr := s.store.AbortIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt); aerr != nil {
 			s.opts.Logger.ErrorContext(ctx, "idempotency record not released", "op", op, "err", aerr)
 		}
 		return zero, err
 	}
-	body, err := json.Marshal(out)
+	stored, err := encodeStored(out, s.opts.MaxStoredResponse)
 	if err == nil {
-		err = s.store.CompleteIdempotent(context.WithoutCancel(ctx), call.UserID, call.IdempotencyKey, body, s.opts.IdempotencyTTL)
+		err = s.store.CompleteIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt, stored, s.opts.IdempotencyTTL)
 	}
 	if err != nil {
-		// The work is done; the caller gets its answer. A retry will find
-		// the key in progress until it expires, never a second execution.
+		// The work is done; the caller gets its answer. A retry finds the
+		// key in progress until it expires, never a second run inside it.
 		s.opts.Logger.ErrorContext(ctx, "idempotency record not completed", "op", op, "err", err)
+	}
+	return out, nil
+}
+
+func encodeStored(out any, max int) ([]byte, error) {
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "encode response")
+	}
+	if len(body) > max {
+		return json.Marshal(storedResponse{Omitted: true, Size: len(body)})
+	}
+	return json.Marshal(storedResponse{Response: body})
+}
+
+func replay[T any](stored []byte) (T, error) {
+	var zero, out T
+	var sr storedResponse
+	if err := json.Unmarshal(stored, &sr); err != nil {
+		return zero, sandbox.Wrap(err, sandbox.EINTERNAL, "stored response for idempotency key is unreadable")
+	}
+	if sr.Omitted {
+		return zero, sandbox.Errorf(sandbox.ECONFLICT,
+			"the request with this Idempotency-Key has completed, but its response (%d bytes) was too large to keep; it is not run again", sr.Size)
+	}
+	if err := json.Unmarshal(sr.Response, &out); err != nil {
+		return zero, sandbox.Wrap(err, sandbox.EINTERNAL, "stored response for idempotency key is unreadable")
 	}
 	return out, nil
 }
@@ -74,4 +111,9 @@ func requestHash(op string, request any) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// randomToken names one attempt of an idempotent request.
+func randomToken() string {
+	return NewSandboxID()[len("sbx_"):]
 }

@@ -2,9 +2,12 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandbox"
 )
@@ -42,7 +45,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	}
 	var clone *GitCloneSpec
 	if g := in.Git; g != nil {
-		clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: g.Path}
+		clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: clonePath(g)}
 		if g.TokenSecret != "" {
 			token, err := s.resolve(ctx, "git.tokenSecret", g.TokenSecret)
 			if err != nil {
@@ -73,13 +76,34 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	if in.TTLMinutes != nil {
 		sb.TTLMinutes = *in.TTLMinutes
 	}
+	// The provider work stops early enough for its undoing to fit before
+	// the caller's deadline.
+	wctx, cancel, err := s.workContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
 	if err := s.store.ReserveSlot(ctx, call.UserID, sb.ID); err != nil {
+		switch sandbox.ErrorCode(err) {
+		case sandbox.EQUOTA, sandbox.EINVALID, sandbox.ECONFLICT:
+		default:
+			// The write may have happened even so (a timeout, a 5xx after
+			// the commit): release what may be held; releasing is
+			// idempotent.
+			cctx, cancel := s.cleanupContext(ctx)
+			if _, rerr := s.store.ReleaseSlot(cctx, call.UserID, sb.ID); rerr != nil {
+				s.opts.Logger.ErrorContext(ctx, "ambiguous reservation: slot not released", "sandboxId", sb.ID, "err", rerr)
+			}
+			cancel()
+		}
 		return nil, fmt.Errorf("reserve quota slot: %w", err)
 	}
+	parent := ctx
 	fail := func(stage string, err error) (*sandbox.Sandbox, error) {
-		s.cleanupFailedCreate(ctx, call, sb, err)
+		s.cleanupFailedCreate(parent, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
 	}
+	ctx = wctx
 
 	labels := make(map[string]string, len(in.Labels)+2)
 	for k, v := range in.Labels {
@@ -119,20 +143,75 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	if err := s.store.CommitSandbox(ctx, sb); err != nil {
 		return fail("record sandbox", err)
 	}
-	s.audit(ctx, call, sb, ActionCreate, nil, nil)
+	s.audit(parent, call, sb, ActionCreate, nil, nil)
 	return sb, nil
 }
 
+// clonePath is where a repository is cloned: the caller's git.path, or
+// the directory git itself would choose.
+func clonePath(g *GitSource) string {
+	if g.Path != "" {
+		return g.Path
+	}
+	return repoDir(g.URL)
+}
+
+// repoDir is the directory git would clone url into.
+func repoDir(url string) string {
+	s := strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")
+	if i := strings.LastIndexAny(s, "/:"); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" || s == "." || s == ".." {
+		return "repo"
+	}
+	return s
+}
+
+// fitResponse cuts an exec result's output until its JSON encoding (which
+// may escape a byte into six) fits max bytes, so the answer always fits a
+// Lambda response. It halves the longer stream each round.
+func fitResponse(res *ExecResult, max int) {
+	for {
+		b, err := json.Marshal(res)
+		if err != nil || len(b) <= max || len(res.Stdout)+len(res.Stderr) == 0 {
+			return
+		}
+		if len(res.Stdout) >= len(res.Stderr) {
+			res.Stdout = cutUTF8(res.Stdout, len(res.Stdout)/2)
+		} else {
+			res.Stderr = cutUTF8(res.Stderr, len(res.Stderr)/2)
+		}
+		res.Truncated = true
+	}
+}
+
+// cutUTF8 returns s cut to at most n bytes, on a character boundary.
+func cutUTF8(s string, n int) string {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // cleanupFailedCreate deletes the provider sandbox (by its unique name, so a
-// create that failed after the provider made it is found too) and releases
-// the slot, on a context the caller's cancellation cannot stop.
+// create that failed after the provider made it is found too), marks a
+// record that an ambiguous commit may have written as failed, and releases
+// the slot, on a context the caller's cancellation cannot stop but that
+// ends with the caller's deadline.
 func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandbox.Sandbox, cause error) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CleanupTimeout)
+	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
 	if err := s.provider.Delete(cctx, sb.ID); err != nil {
 		// The provider's ttlMinutes backstop still destroys it; the reaper
 		// finds it by its labels.
 		s.opts.Logger.ErrorContext(ctx, "failed create: provider sandbox not deleted", "sandboxId", sb.ID, "err", err)
+	}
+	_, err := s.store.TransitionSandbox(cctx, sb.ID, []sandbox.State{sandbox.StateReady}, sandbox.StateFailed, func(r *sandbox.Sandbox) {
+		r.Error = sandbox.ErrorMessage(cause)
+	})
+	if code := sandbox.ErrorCode(err); err != nil && code != sandbox.ENOTFOUND && code != sandbox.ECONFLICT {
+		s.opts.Logger.ErrorContext(ctx, "failed create: record not marked failed", "sandboxId", sb.ID, "err", err)
 	}
 	if _, err := s.store.ReleaseSlot(cctx, call.UserID, sb.ID); err != nil {
 		s.opts.Logger.ErrorContext(ctx, "failed create: quota slot not released", "sandboxId", sb.ID, "err", err)
@@ -228,6 +307,9 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandbox.Sandbox, in E
 		Timeout:        timeout,
 		MaxOutputBytes: s.opts.MaxOutputBytes,
 	})
+	if err == nil {
+		fitResponse(res, s.opts.MaxResponseBytes)
+	}
 	if err != nil {
 		if sandbox.ErrorCode(err) == sandbox.ENOTFOUND {
 			s.markGone(ctx, call, sb)
@@ -303,7 +385,9 @@ func (s *Service) markGone(ctx context.Context, call Call, sb *sandbox.Sandbox) 
 		s.opts.Logger.ErrorContext(ctx, "could not mark sandbox gone", "sandboxId", sb.ID, "err", err)
 		return sb
 	}
-	if _, err := s.store.ReleaseSlot(context.WithoutCancel(ctx), sb.Owner, sb.ID); err != nil {
+	cctx, cancel := s.cleanupContext(ctx)
+	defer cancel()
+	if _, err := s.store.ReleaseSlot(cctx, sb.Owner, sb.ID); err != nil {
 		s.opts.Logger.ErrorContext(ctx, "gone sandbox: quota slot not released", "sandboxId", sb.ID, "err", err)
 	}
 	s.audit(ctx, call, updated, ActionGone, nil, nil)
@@ -413,14 +497,23 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 		if err != nil {
 			return nil, err
 		}
-		res, execErr := s.exec(ctx, call, sb, execIn, timeout)
+		// The command stops early enough for the delete to fit before the
+		// caller's deadline.
+		var res *ExecResult
+		ectx, cancel, execErr := s.workContext(ctx)
+		if execErr == nil {
+			res, execErr = s.exec(ectx, call, sb, execIn, timeout)
+			cancel()
+		}
 		out := &AgentExecuteResult{SandboxID: sb.ID}
 		if !in.KeepSandbox {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CleanupTimeout)
+			dctx, cancel := s.cleanupContext(ctx)
 			_, derr := s.delete(dctx, call, sb)
 			cancel()
-			if derr != nil && execErr == nil {
-				return nil, derr
+			if derr != nil {
+				// The command's result stands (it must not run twice); the
+				// sandbox's ttlMinutes backstop and the reaper remove it.
+				s.opts.Logger.ErrorContext(ctx, "agent execute: sandbox not deleted", "sandboxId", sb.ID, "err", derr)
 			}
 			out.Deleted = derr == nil
 		}

@@ -87,9 +87,12 @@ type Store interface {
 	GetSandbox(ctx context.Context, id string) (*sandbox.Sandbox, error)
 	TransitionSandbox(ctx context.Context, id string, from []sandbox.State, to sandbox.State, update func(*sandbox.Sandbox)) (*sandbox.Sandbox, error)
 	ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Sandbox, string, error)
-	BeginIdempotent(ctx context.Context, userID, key, requestHash string, inProgressExpiry time.Time) (*sandbox.IdempotencyRecord, error)
-	CompleteIdempotent(ctx context.Context, userID, key string, response []byte, ttl time.Duration) error
-	AbortIdempotent(ctx context.Context, userID, key string) error
+	// The idempotency calls name the attempt: Complete and Abort change a
+	// record only while the same attempt holds it, so an attempt that
+	// outlived its in-progress expiry cannot undo a retry that took over.
+	BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*sandbox.IdempotencyRecord, error)
+	CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte, ttl time.Duration) error
+	AbortIdempotent(ctx context.Context, userID, key, attempt string) error
 	AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error
 }
 
@@ -110,13 +113,31 @@ type Options struct {
 	ExecTimeoutMargin time.Duration // default 3s
 	MaxOutputBytes    int           // per stream; default 1 MiB
 	IdempotencyTTL    time.Duration // default 24h
-	// CleanupTimeout bounds the cleanup after a failed create; it runs on a
-	// context detached from the caller's, so a cancelled caller still
-	// leaves nothing behind.
-	CleanupTimeout time.Duration // default 30s
-	Now            func() time.Time
-	NewID          func() string
-	Logger         *slog.Logger
+	// MaxStoredResponse is the largest response an Idempotency-Key keeps
+	// for replay; a larger one is remembered as done but not replayed (a
+	// retry gets a conflict, never a second run). Default 350,000 bytes,
+	// under DynamoDB's item limit.
+	MaxStoredResponse int
+	// MaxResponseBytes bounds an exec result once encoded as JSON (escaping
+	// can grow output up to six times), so that it fits Lambda's 6 MB
+	// response. Default 5 MiB.
+	MaxResponseBytes int
+	// CleanupReserve is kept back from the caller's deadline (the Lambda's
+	// remaining time) by work that may have to be undone: creating a
+	// sandbox, running an agent's command. The undoing then happens
+	// before the deadline, not after it, when Lambda has frozen the
+	// process. Default 12s: the client's own give-up delete and ours.
+	CleanupReserve time.Duration
+	// CleanupTimeout bounds the cleanup after a failure; it runs on a
+	// context detached from the caller's cancellation (a cancelled caller
+	// still leaves nothing behind) but never past the caller's deadline.
+	CleanupTimeout time.Duration // default 8s
+	// WriteTimeout bounds the writes that follow a finished operation
+	// (audit event, idempotency record) on a detached context. Default 5s.
+	WriteTimeout time.Duration
+	Now          func() time.Time
+	NewID        func() string
+	Logger       *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -128,7 +149,11 @@ func (o *Options) defaults() {
 	setDefault(&o.ExecTimeoutMargin, 3*time.Second)
 	setDefault(&o.MaxOutputBytes, 1<<20)
 	setDefault(&o.IdempotencyTTL, 24*time.Hour)
-	setDefault(&o.CleanupTimeout, 30*time.Second)
+	setDefault(&o.MaxStoredResponse, 350_000)
+	setDefault(&o.MaxResponseBytes, 5<<20)
+	setDefault(&o.CleanupReserve, 12*time.Second)
+	setDefault(&o.CleanupTimeout, 8*time.Second)
+	setDefault(&o.WriteTimeout, 5*time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -196,9 +221,48 @@ func (s *Service) audit(ctx context.Context, call Call, sb *sandbox.Sandbox, act
 	}
 	// An audit write must not turn a done deed into a failure the caller
 	// would retry; it is logged loudly instead.
-	if aerr := s.store.AppendAudit(context.WithoutCancel(ctx), ev); aerr != nil {
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	if aerr := s.store.AppendAudit(wctx, ev); aerr != nil {
 		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "sandboxId", sb.ID, "err", aerr)
 	}
+}
+
+// workContext bounds work that may have to be undone: it ends
+// CleanupReserve before the caller's deadline, so the undoing fits.
+func (s *Service) workContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		c, cancel := context.WithCancel(ctx)
+		return c, cancel, nil
+	}
+	end := d.Add(-s.opts.CleanupReserve)
+	if !time.Now().Before(end) {
+		return nil, nil, sandbox.Errorf(sandbox.ETIMEOUT, "not enough time left in this invocation to do this and clean up after it")
+	}
+	c, cancel := context.WithDeadline(ctx, end)
+	return c, cancel, nil
+}
+
+// cleanupContext is detached from the caller's cancellation, not from its
+// deadline: cleanup runs within what the caller has left, at most
+// CleanupTimeout.
+func (s *Service) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return detached(ctx, s.opts.CleanupTimeout)
+}
+
+// writeContext is cleanupContext for the writes that record a finished
+// operation.
+func (s *Service) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return detached(ctx, s.opts.WriteTimeout)
+}
+
+func detached(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(limit)
+	if d, ok := ctx.Deadline(); ok && d.Before(end) {
+		end = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), end)
 }
 
 // ownedSandbox returns the caller's sandbox; someone else's is not found.

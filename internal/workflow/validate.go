@@ -257,6 +257,13 @@ func validateGit(g *GitSource) error {
 			return err
 		}
 	}
+	if p := path.Clean(clonePath(g)); p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
+		field := "git.path"
+		if g.Path == "" {
+			field = "git.url" // the directory git would choose
+		}
+		return sandbox.Invalid(field, "would clone into %s/, which is reserved for sandstep", ReservedDir)
+	}
 	if g.TokenSecret != "" {
 		return validateSecretRef("git.tokenSecret", g.TokenSecret)
 	}

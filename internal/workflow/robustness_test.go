@@ -1,0 +1,136 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// A create whose provider work runs until the deadline must still clean
+// up before it: after the deadline Lambda freezes the process, and the
+// sandbox and its slot would leak.
+func TestFailedCreateCleansUpBeforeTheDeadline(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
+	p := newFakeProvider()
+	p.hangCreate = true
+	svc := New(p, st, nil, Options{CleanupReserve: 300 * time.Millisecond, CleanupTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	_, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	wantCode(t, err, sandbox.ETIMEOUT)
+	if ctx.Err() != nil {
+		t.Errorf("create answered after the caller's deadline")
+	}
+	if p.lateDeletes != 0 || len(p.live()) != 0 {
+		t.Errorf("late deletes %d, live sandboxes %v: the cleanup did not fit", p.lateDeletes, p.live())
+	}
+	if q, _ := st.GetQuota(context.Background(), "alice"); q.Active != 0 {
+		t.Errorf("active slots = %d, want 0", q.Active)
+	}
+
+	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	_, err = svc.CreateSandbox(short, alice(), CreateSandboxInput{})
+	wantCode(t, err, sandbox.ETIMEOUT)
+	if p.creates != 1 {
+		t.Errorf("a create without time to clean up reached the provider")
+	}
+}
+
+// The agent's command ran: a failed delete must not throw its result away
+// (a retry would run it again).
+func TestAgentExecuteKeepsTheResultWhenDeleteFails(t *testing.T) {
+	h := newHarness(t, 3)
+	h.provider.failOn("delete", sandbox.Errorf(sandbox.ETRANSIENT, "daytona down"))
+	call := Call{UserID: "alice", IdempotencyKey: "agent-1"}
+	in := AgentExecuteInput{Command: "git push"}
+	res, err := h.svc.AgentExecute(context.Background(), call, in)
+	if err != nil || res.Deleted || res.Stdout != "hello\n" {
+		t.Fatalf("agent execute = %+v, %v; want the result with deleted false", res, err)
+	}
+	again, err := h.svc.AgentExecute(context.Background(), call, in)
+	if err != nil || again.SandboxID != res.SandboxID {
+		t.Fatalf("retry = %+v, %v; want the stored result", again, err)
+	}
+	if n := len(h.provider.execs); n != 1 {
+		t.Errorf("the command ran %d times, want once", n)
+	}
+}
+
+// A response too large to keep is remembered as done: a retry with the
+// same key gets a conflict, never a second run.
+func TestLargeResultIsNotRunTwice(t *testing.T) {
+	h := newHarness(t, 3)
+	sb, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.provider.execResult = ExecResult{Stdout: strings.Repeat("x", 400_000)}
+	call := Call{UserID: "alice", IdempotencyKey: "big-1"}
+	if _, err := h.svc.Exec(context.Background(), call, sb.ID, ExecInput{Command: "cat big"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.svc.Exec(context.Background(), call, sb.ID, ExecInput{Command: "cat big"})
+	wantCode(t, err, sandbox.ECONFLICT)
+	if n := len(h.provider.execs); n != 1 {
+		t.Errorf("the command ran %d times, want once", n)
+	}
+}
+
+func TestFitResponse(t *testing.T) {
+	tests := []struct {
+		name      string
+		res       ExecResult
+		max       int
+		truncated bool
+	}{
+		{"fits", ExecResult{Stdout: "ok\n", Stderr: "warn\n"}, 1000, false},
+		{"control bytes escape six-fold", ExecResult{Stdout: strings.Repeat("\x00", 10_000), Stderr: "e"}, 20_000, true},
+		{"multi-byte characters stay whole", ExecResult{Stderr: strings.Repeat("é", 50_000)}, 30_000, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := tt.res
+			fitResponse(&res, tt.max)
+			b, _ := json.Marshal(res)
+			if len(b) > tt.max || res.Truncated != tt.truncated {
+				t.Errorf("encoded %d bytes (max %d), truncated %v (want %v)", len(b), tt.max, res.Truncated, tt.truncated)
+			}
+			if !strings.HasPrefix(tt.res.Stdout, res.Stdout) || !strings.HasPrefix(tt.res.Stderr, res.Stderr) {
+				t.Error("fitting must keep the start of each stream")
+			}
+			if strings.ContainsRune(res.Stderr, '\uFFFD') {
+				t.Error("a character was cut in half")
+			}
+		})
+	}
+}
+
+func TestClonePath(t *testing.T) {
+	tests := []struct {
+		git  GitSource
+		want string
+	}{
+		{GitSource{URL: "https://github.com/octo/repo.git"}, "repo"},
+		{GitSource{URL: "https://github.com/octo/repo/"}, "repo"},
+		{GitSource{URL: "git@github.com:octo/tool.git"}, "tool"},
+		{GitSource{URL: "https://h/.."}, "repo"},
+		{GitSource{URL: "https://h/r", Path: "src/r"}, "src/r"},
+	}
+	for _, tt := range tests {
+		if got := clonePath(&tt.git); got != tt.want {
+			t.Errorf("clonePath(%+v) = %q, want %q", tt.git, got, tt.want)
+		}
+	}
+	for _, g := range []GitSource{{URL: "https://h/x/.sandstep.git"}, {URL: "https://h/r", Path: ".sandstep/x"}} {
+		if err := validateGit(&g); sandbox.ErrorCode(err) != sandbox.EINVALID {
+			t.Errorf("a clone into .sandstep/ (%+v) was accepted: %v", g, err)
+		}
+	}
+}
