@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -109,6 +110,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Target:         cfg.DaytonaTarget,
 		HTTPClient:     opts.HTTPClient,
 		MaxOutputBytes: int64(cfg.MaxOutputBytes),
+		// The client's own delete of a sandbox that never started must fit
+		// in the service's cleanup reserve (12 s), beside the service's.
+		CleanupTimeout: 5 * time.Second,
 		Logger:         logger,
 	})
 	if err != nil {
