@@ -326,10 +326,26 @@ func TestEndToEndAccessIdempotencyAndQuota(t *testing.T) {
 		t.Errorf("past the quota something was created: daytona %d, active %d", s.daytonaSandboxes(t), s.active(t, "alice"))
 	}
 
-	// A reference outside the deployment's secrets prefix is refused.
-	status, resp := s.call(t, "bob", "POST /sandboxes", "/sandboxes", map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/daytona-api-key"}})
-	if status != 400 || resp["error"].(map[string]any)["field"] != "secretEnv.X" {
-		t.Errorf("a reference to the Daytona key: %d %v", status, resp)
+	// References outside the deployment's secrets prefix, or not
+	// references at all, are refused naming the field; nothing is created.
+	for _, tt := range []struct {
+		name, field string
+		body        map[string]any
+	}{
+		{"the Daytona key", "secretEnv.X", map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/daytona-api-key"}}},
+		{"a plain value", "secretEnv.X", map[string]any{"secretEnv": map[string]string{"X": "ghp_plainvalue"}}},
+		{"an unknown scheme", "git.tokenSecret", map[string]any{"git": map[string]string{"url": "https://h/r.git", "tokenSecret": "vault:/x"}}},
+	} {
+		status, resp := s.call(t, "bob", "POST /sandboxes", "/sandboxes", tt.body)
+		if status != 400 || resp["error"].(map[string]any)["field"] != tt.field {
+			t.Errorf("%s: %d %v, want 400 naming %s", tt.name, status, resp, tt.field)
+		}
+		if strings.Contains(fmt.Sprint(resp), "ghp_plainvalue") {
+			t.Errorf("%s: the error repeats the value: %v", tt.name, resp)
+		}
+	}
+	if s.active(t, "bob") != 0 {
+		t.Errorf("a refused reference took a slot")
 	}
 }
 

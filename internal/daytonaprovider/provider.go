@@ -183,10 +183,10 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 		}
 		stdout, stderr, truncated = logs.Stdout, logs.Stderr, logs.Truncated
 	}
-	out := &workflow.ExecResult{ExitCode: *exitCode, DurationMs: time.Since(start).Milliseconds(), Truncated: truncated}
-	out.Stdout, out.Truncated = bound(stdout, cmd.MaxOutputBytes, out.Truncated)
-	out.Stderr, out.Truncated = bound(stderr, cmd.MaxOutputBytes, out.Truncated)
-	return out, nil
+	// The client has already bounded each stream (Config.MaxOutputBytes)
+	// while reading it, and says so in truncated.
+	return &workflow.ExecResult{ExitCode: *exitCode, Stdout: stdout, Stderr: stderr, Truncated: truncated,
+		DurationMs: time.Since(start).Milliseconds()}, nil
 }
 
 // cleanupContext is detached from ctx's cancellation but not from its
@@ -294,21 +294,6 @@ func (p *Provider) execError(ctx, cctx context.Context, id string, cmd workflow.
 	}
 	return p.toolboxError(ctx, "run command", id, err)
 }
-
-// bound cuts s to max bytes (on a UTF-8 boundary) and reports whether
-// anything was cut, or already had been.
-func bound(s string, max int, truncated bool) (string, bool) {
-	if max <= 0 || len(s) <= max {
-		return s, truncated
-	}
-	cut := max
-	for cut > 0 && cut > max-4 && !utf8Start(s[cut]) {
-		cut--
-	}
-	return s[:cut], true
-}
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -2,7 +2,6 @@ package daytonaprovider
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -56,7 +55,6 @@ func TestExec(t *testing.T) {
 		syncLimit  time.Duration
 		line       string
 		timeout    time.Duration
-		maxOut     int
 		wantExit   int
 		wantStdout string
 		wantStderr string
@@ -66,16 +64,15 @@ func TestExec(t *testing.T) {
 		{name: "sync, streams apart", line: "echo out; echo err >&2; exit 4", timeout: 10 * time.Second, wantExit: 4, wantStdout: "out\n", wantStderr: "err\n"},
 		{name: "async, polled", syncLimit: time.Millisecond, line: "sleep 0.2; echo done", timeout: 10 * time.Second, wantStdout: "done\n"},
 		{name: "create-time env visible", line: "echo $MODE", timeout: 5 * time.Second, wantStdout: "test\n"},
-		{name: "output bounded", line: "printf 'abcdefghij'", timeout: 5 * time.Second, maxOut: 4, wantStdout: "abcd", truncated: true},
-		{name: "sync timeout", line: "sleep 30", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
-		{name: "async timeout", syncLimit: time.Millisecond, line: "sleep 30", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
+		{name: "sync timeout", line: "sleep 31.7", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
+		{name: "async timeout", syncLimit: time.Millisecond, line: "sleep 31.7", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _ := newProvider(t, Options{SyncExecLimit: tt.syncLimit, MaxPollInterval: 100 * time.Millisecond})
 			id := create(t, p, "sbx-exec")
 			start := time.Now()
-			res, err := p.Exec(context.Background(), id, workflow.Command{Line: tt.line, Timeout: tt.timeout, MaxOutputBytes: tt.maxOut})
+			res, err := p.Exec(context.Background(), id, workflow.Command{Line: tt.line, Timeout: tt.timeout})
 			if tt.wantCode != "" {
 				if got := sandbox.ErrorCode(err); got != tt.wantCode {
 					t.Fatalf("err = %v (%s), want %s", err, got, tt.wantCode)
@@ -83,8 +80,9 @@ func TestExec(t *testing.T) {
 				if d := time.Since(start); d > tt.timeout+3*time.Second {
 					t.Errorf("timed-out command answered after %v", d)
 				}
-				// The session was deleted, which killed the command.
-				out, err := p.Exec(context.Background(), id, workflow.Command{Line: "ps -eo args | grep -c '^sleep 30' || true", Timeout: 5 * time.Second})
+				// The session was deleted, which killed the command. (The
+				// odd duration tells it from other tests' sleeps.)
+				out, err := p.Exec(context.Background(), id, workflow.Command{Line: "ps -eo args | grep -c '^sleep 31.7' || true", Timeout: 5 * time.Second})
 				if err != nil || strings.TrimSpace(out.Stdout) != "0" {
 					t.Errorf("the timed-out command still runs: %+v, %v", out, err)
 				}
@@ -187,9 +185,8 @@ func TestGetDeleteAndErrors(t *testing.T) {
 	if _, err := p.Get(ctx, "sbx-e"); sandbox.ErrorCode(err) != sandbox.ENOTFOUND {
 		t.Errorf("a sandbox that failed to start was left behind: %v", err)
 	}
-	var nf *sandbox.Error
-	if err := p.Delete(ctx, "sbx-none"); err != nil && errors.As(err, &nf) {
-		t.Errorf("delete of a missing sandbox: %v", err)
+	if err := p.Delete(ctx, "sbx-none"); err != nil {
+		t.Errorf("delete of a missing sandbox: %v, want no error", err)
 	}
 }
 

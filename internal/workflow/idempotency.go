@@ -10,10 +10,6 @@ import (
 	"github.com/sandstep/sandstep/internal/sandbox"
 )
 
-// defaultInProgressExpiry bounds how long an attempt without a deadline
-// holds its idempotency key before a retry may take over.
-const defaultInProgressExpiry = 15 * time.Minute
-
 // storedResponse is what an idempotency record keeps: the response, or
 // the fact that it was too large to keep.
 type storedResponse struct {
@@ -41,12 +37,9 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 	if err != nil {
 		return zero, err
 	}
-	expiry := s.opts.Now().Add(defaultInProgressExpiry)
-	if d, ok := ctx.Deadline(); ok {
-		expiry = d
-	}
-	attempt := randomToken()
-	rec, err := s.store.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, expiry)
+	attempt := randomID()
+	// A zero expiry lets the store derive it from ctx's deadline.
+	rec, err := s.store.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, time.Time{})
 	if err != nil {
 		return zero, err
 	}
@@ -111,9 +104,4 @@ func requestHash(op string, request any) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
-}
-
-// randomToken names one attempt of an idempotent request.
-func randomToken() string {
-	return NewSandboxID()[len("sbx_"):]
 }

@@ -168,10 +168,17 @@ func repoDir(url string) string {
 	return s
 }
 
-// fitResponse cuts an exec result's output until its JSON encoding (which
-// may escape a byte into six) fits max bytes, so the answer always fits a
-// Lambda response. It halves the longer stream each round.
-func fitResponse(res *ExecResult, max int) {
+// fitResponse cuts each of an exec result's streams to perStream bytes,
+// then the output until its JSON encoding (which may escape a byte into
+// six) fits max bytes, so the answer always fits a Lambda response. It
+// halves the longer stream each round and keeps the start of each.
+func fitResponse(res *ExecResult, perStream, max int) {
+	for _, s := range []*string{&res.Stdout, &res.Stderr} {
+		if len(*s) > perStream {
+			*s = cutUTF8(*s, perStream)
+			res.Truncated = true
+		}
+	}
 	for {
 		b, err := json.Marshal(res)
 		if err != nil || len(b) <= max || len(res.Stdout)+len(res.Stderr) == 0 {
@@ -259,9 +266,8 @@ func (s *Service) installSecrets(ctx context.Context, id string, values map[stri
 		return err
 	}
 	res, err := s.provider.Exec(ctx, id, Command{
-		Line:           "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
-		Timeout:        30 * time.Second,
-		MaxOutputBytes: 4096,
+		Line:    "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
+		Timeout: 30 * time.Second,
 	})
 	if err != nil {
 		return err
@@ -303,12 +309,11 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandbox.Sandbox, in E
 		return nil, err
 	}
 	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{
-		Line:           commandLine(in.Command, in.Cwd, in.Env),
-		Timeout:        timeout,
-		MaxOutputBytes: s.opts.MaxOutputBytes,
+		Line:    commandLine(in.Command, in.Cwd, in.Env),
+		Timeout: timeout,
 	})
 	if err == nil {
-		fitResponse(res, s.opts.MaxResponseBytes)
+		fitResponse(res, s.opts.MaxOutputBytes, s.opts.MaxResponseBytes)
 	}
 	if err != nil {
 		if sandbox.ErrorCode(err) == sandbox.ENOTFOUND {

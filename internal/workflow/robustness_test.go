@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandbox"
 	"github.com/sandstep/sandstep/internal/store"
@@ -87,25 +88,31 @@ func TestFitResponse(t *testing.T) {
 	tests := []struct {
 		name      string
 		res       ExecResult
+		perStream int
 		max       int
 		truncated bool
 	}{
-		{"fits", ExecResult{Stdout: "ok\n", Stderr: "warn\n"}, 1000, false},
-		{"control bytes escape six-fold", ExecResult{Stdout: strings.Repeat("\x00", 10_000), Stderr: "e"}, 20_000, true},
-		{"multi-byte characters stay whole", ExecResult{Stderr: strings.Repeat("é", 50_000)}, 30_000, true},
+		{"fits", ExecResult{Stdout: "ok\n", Stderr: "warn\n"}, 100, 1000, false},
+		{"each stream bounded", ExecResult{Stdout: "abcdefghij", Stderr: "klmnopqrst"}, 4, 1000, true},
+		{"control bytes escape six-fold", ExecResult{Stdout: strings.Repeat("\x00", 10_000), Stderr: "e"}, 1 << 20, 20_000, true},
+		{"multi-byte characters stay whole", ExecResult{Stderr: strings.Repeat("é", 50_000)}, 1 << 20, 30_000, true},
+		{"multi-byte characters stay whole at the stream bound", ExecResult{Stdout: "ééé"}, 3, 1000, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := tt.res
-			fitResponse(&res, tt.max)
+			fitResponse(&res, tt.perStream, tt.max)
 			b, _ := json.Marshal(res)
 			if len(b) > tt.max || res.Truncated != tt.truncated {
 				t.Errorf("encoded %d bytes (max %d), truncated %v (want %v)", len(b), tt.max, res.Truncated, tt.truncated)
 			}
+			if len(res.Stdout) > tt.perStream || len(res.Stderr) > tt.perStream {
+				t.Errorf("a stream is over %d bytes: %d, %d", tt.perStream, len(res.Stdout), len(res.Stderr))
+			}
 			if !strings.HasPrefix(tt.res.Stdout, res.Stdout) || !strings.HasPrefix(tt.res.Stderr, res.Stderr) {
 				t.Error("fitting must keep the start of each stream")
 			}
-			if strings.ContainsRune(res.Stderr, '\uFFFD') {
+			if strings.ContainsRune(res.Stdout+res.Stderr, '\uFFFD') || !utf8.ValidString(res.Stdout+res.Stderr) {
 				t.Error("a character was cut in half")
 			}
 		})

@@ -71,11 +71,11 @@ type GitCloneSpec struct {
 	Password string
 }
 
-// Command is a command line to run with /bin/sh -c.
+// Command is a command line to run with /bin/sh -c. The provider bounds
+// the output it reads; the service cuts it to its own limits.
 type Command struct {
-	Line           string
-	Timeout        time.Duration
-	MaxOutputBytes int
+	Line    string
+	Timeout time.Duration
 }
 
 // Store persists sandboxes, quota slots, idempotency records and audit
@@ -90,6 +90,8 @@ type Store interface {
 	// The idempotency calls name the attempt: Complete and Abort change a
 	// record only while the same attempt holds it, so an attempt that
 	// outlived its in-progress expiry cannot undo a retry that took over.
+	// A zero inProgressExpiry is the context's deadline (or, without one,
+	// the longest a Lambda function runs).
 	BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*sandbox.IdempotencyRecord, error)
 	CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte, ttl time.Duration) error
 	AbortIdempotent(ctx context.Context, userID, key, attempt string) error
@@ -190,12 +192,15 @@ func New(provider Provider, store Store, secrets SecretResolver, opts Options) *
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewSandboxID returns a fresh sandbox id, "sbx_" and 26 random base32 letters.
-func NewSandboxID() string {
+func NewSandboxID() string { return "sbx_" + randomID() }
+
+// randomID returns 128 random bits as 26 lower-case base32 letters.
+func randomID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
 	}
-	return "sbx_" + idEncoding.EncodeToString(b[:])
+	return idEncoding.EncodeToString(b[:])
 }
 
 // Labels sandstep puts on every provider sandbox, so a reaper can match the

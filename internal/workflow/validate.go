@@ -82,19 +82,6 @@ func validateEnv(field string, env map[string]string) error {
 	return nil
 }
 
-func validateSecretRef(field, ref string) error {
-	switch {
-	case strings.HasPrefix(ref, "ssm:/") && len(ref) > len("ssm:/"):
-	case strings.HasPrefix(ref, "secretsmanager:") && len(ref) > len("secretsmanager:"):
-	default:
-		return sandbox.Invalid(field, "must be a secret reference, \"ssm:/parameter/name\" or \"secretsmanager:secret-id\"")
-	}
-	if len(ref) > 2048 || strings.ContainsAny(ref, " \t\r\n\x00") {
-		return sandbox.Invalid(field, "is not a valid secret reference")
-	}
-	return nil
-}
-
 // validateRelPath checks a path that must stay inside the working directory
 // and returns it cleaned.
 func validateRelPath(field, p string) (string, error) {
@@ -165,9 +152,8 @@ func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 		if _, dup := in.Env[name]; dup {
 			return nil, sandbox.Invalid(field, "is also set in env")
 		}
-		if err := validateSecretRef(field, in.SecretEnv[name]); err != nil {
-			return nil, err
-		}
+		// The reference itself is checked by the resolver, which owns
+		// the syntax, before anything is reserved.
 	}
 	if len(in.Labels) > MaxLabels {
 		return nil, sandbox.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
@@ -263,9 +249,6 @@ func validateGit(g *GitSource) error {
 			field = "git.url" // the directory git would choose
 		}
 		return sandbox.Invalid(field, "would clone into %s/, which is reserved for sandstep", ReservedDir)
-	}
-	if g.TokenSecret != "" {
-		return validateSecretRef("git.tokenSecret", g.TokenSecret)
 	}
 	return nil
 }
