@@ -9,7 +9,8 @@
 //	      format 2.0 events, a local stand-in for the JWT authorizer
 //	3001  Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations),
 //	      as `sam local start-lambda` serves it
-//	8000  DynamoDB (the embedded minidyn server), the table created from
+//	8000  DynamoDB (the embedded minidyn server), the table created by
+//	      store.CreateTable, whose definition a store test holds equal to
 //	      template.yaml's AWS::DynamoDB::Table
 //	3003  the Daytona-compatible server (internal/daytonalocal), unless the
 //	      environment names a real Daytona (DAYTONA_API_KEY or

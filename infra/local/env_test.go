@@ -163,24 +163,3 @@ func TestFunctionResolution(t *testing.T) {
 		}
 	})
 }
-
-func TestTableDefinitionFollowsTheTemplate(t *testing.T) {
-	in, id, err := tableDefinition(loadTemplate(t), "T")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id != "SandboxTable" || *in.TableName != "T" {
-		t.Errorf("id %s name %s", id, *in.TableName)
-	}
-	var keys, gsis []string
-	for _, k := range in.KeySchema {
-		keys = append(keys, *k.AttributeName+":"+string(k.KeyType))
-	}
-	for _, g := range in.GlobalSecondaryIndexes {
-		gsis = append(gsis, *g.IndexName+"/"+string(g.Projection.ProjectionType))
-	}
-	if strings.Join(keys, ",") != "PK:HASH,SK:RANGE" || strings.Join(gsis, ",") != "GSI1/ALL" ||
-		len(in.AttributeDefinitions) != 4 || in.BillingMode != "PAY_PER_REQUEST" {
-		t.Errorf("keys %v gsis %v attrs %d billing %s", keys, gsis, len(in.AttributeDefinitions), in.BillingMode)
-	}
-}

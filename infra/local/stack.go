@@ -24,6 +24,7 @@ import (
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/store"
 )
 
 // Ports are the TCP ports the stack listens on, on 127.0.0.1. Zero means
@@ -232,15 +233,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 // start starts the components, in dependency order, on the bound listeners.
 func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts Options) error {
 	// DynamoDB, and the table from the template.
+	// The store's definition, which a store test holds equal to the
+	// template's table, is the one definition of the table.
 	s.srvDynamoDB = s.serve(&s.lnDynamoDB, server.NewServer())
-	table, tableID, err := tableDefinition(tpl, s.Config.TableName)
-	if err != nil {
-		return err
+	if err := store.CreateTable(ctx, DynamoDBClient(s.DynamoDBURL), s.Config.TableName); err != nil {
+		return fmt.Errorf("create table %s: %w", s.Config.TableName, err)
 	}
-	if err := createTable(ctx, s.DynamoDBURL, table); err != nil {
-		return err
-	}
-	s.log.Debug("dynamodb table created", "table", s.Config.TableName, "template", tableID)
+	s.log.Debug("dynamodb table created", "table", s.Config.TableName)
 
 	// The Daytona-compatible server.
 	if s.DaytonaURL != "" {
@@ -405,11 +404,6 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 		stop(ctx, s.srvAPI)
 		stop(ctx, s.srvLambda)
 		s.waitInflight(ctx)
-		if c, ok := any(s.app).(interface{ Close() error }); ok && s.app != nil {
-			if err := c.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close the functions: %w", err))
-			}
-		}
 		if s.daytona != nil {
 			// Kills every sandbox process first, so no request to the
 			// server can hold its shutdown up.
