@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	apihandlers "github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/config"
 )
 
@@ -92,15 +93,18 @@ func TestRepoTemplateFunctions(t *testing.T) {
 
 func TestRepoTemplateRoutes(t *testing.T) {
 	tpl := loadRepo(t)
-	// ARCHITECTURE.md, "Picture": the routes of this issue. Tasks and the
-	// webhook come with later issues and belong in this table then.
-	want := map[string]string{
-		"POST /sandboxes":           "CreateFunction",
-		"POST /sandboxes/{id}/exec": "ExecuteFunction",
-		"POST /api/agent/execute":   "ExecuteFunction",
-		"GET /sandboxes":            "StatusFunction",
-		"GET /sandboxes/{id}":       "StatusFunction",
-		"DELETE /sandboxes/{id}":    "DeleteFunction",
+	// The template wires exactly the routes internal/api serves, each to
+	// the function whose code serves it (internal/api's own test holds
+	// its table to ARCHITECTURE.md's public contract).
+	logicalID := map[string]string{} // "create" -> "CreateFunction"
+	for _, f := range tpl.Functions() {
+		logicalID[strings.TrimPrefix(f.CodeURI, "functions/")] = f.LogicalID
+	}
+	want := map[string]string{}
+	for fn, keys := range apihandlers.Routes() {
+		for _, key := range keys {
+			want[key] = logicalID[fn]
+		}
 	}
 
 	routes := tpl.Routes()

@@ -55,9 +55,10 @@ type response struct {
 }
 
 // ServeEvent serves an API Gateway HTTP API (payload 2.0) event for any
-// route of Routes, whichever function owns it. The local stack's API
-// emulator serves every route with it. It never fails: errors are
-// answered as ErrorResponse bodies.
+// route of Routes, whichever function owns it: one entry point for every
+// route, for tests and benchmarks that drive the whole API (the local
+// stack routes each event to its function's HandlerFunc instead). It
+// never fails: errors are answered as ErrorResponse bodies.
 func (a *API) ServeEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	return a.serve(ctx, "", ev)
 }
