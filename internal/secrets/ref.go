@@ -123,30 +123,6 @@ func ParseRef(field, s string) (Ref, error) {
 	return ref, nil
 }
 
-// ParseRefs parses a map of secret references such as a request's
-// secretEnv; the field of each entry is prefix + "." + name. All malformed
-// entries are reported, joined, in name order.
-func ParseRefs(prefix string, refs map[string]string) (map[string]Ref, error) {
-	out := make(map[string]Ref, len(refs))
-	var errs []error
-	for _, name := range sortedKeys(refs) {
-		field := name
-		if prefix != "" {
-			field = prefix + "." + name
-		}
-		r, err := ParseRef(field, refs[name])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out[name] = r
-	}
-	if len(errs) > 0 {
-		return nil, joinErrors(errs)
-	}
-	return out, nil
-}
-
 const (
 	letters        = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	ssmNameRunes   = letters + "_.-/"

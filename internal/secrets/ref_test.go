@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -98,31 +97,5 @@ func TestParseRef(t *testing.T) {
 				t.Fatalf("error %q echoes the input", err)
 			}
 		})
-	}
-}
-
-func TestParseRefs(t *testing.T) {
-	refs, err := ParseRefs("secretEnv", map[string]string{"A": "ssm:/a", "B": "secretsmanager:b#k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if refs["A"].Field != "secretEnv.A" || refs["B"].Key != "k" || len(refs) != 2 {
-		t.Fatalf("unexpected refs %+v", refs)
-	}
-
-	_, err = ParseRefs("secretEnv", map[string]string{"OK": "ssm:/ok", "Z_BAD": "nope", "A_BAD": "ssm:x"})
-	if err == nil {
-		t.Fatal("ParseRefs accepted bad references")
-	}
-	var fields []string
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var se *sandbox.Error
-		if !errors.As(e, &se) {
-			t.Fatalf("not a sandbox error: %v", e)
-		}
-		fields = append(fields, se.Field)
-	}
-	if strings.Join(fields, ",") != "secretEnv.A_BAD,secretEnv.Z_BAD" {
-		t.Fatalf("fields %v, want both bad entries in name order", fields)
 	}
 }

@@ -34,9 +34,6 @@ type SecretsManagerAPI interface {
 // SDK retries included.
 const DefaultFetchTimeout = 10 * time.Second
 
-// maxParallel bounds the fetches ResolveAll runs at once.
-const maxParallel = 8
-
 // Option configures a Resolver.
 type Option func(*Resolver)
 
@@ -159,53 +156,19 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	return v, err
 }
 
-// ResolveAll resolves every reference in refs (keyed by, say, environment
-// variable name) and returns the values under the same names. It fails if
-// any reference fails, reporting every failure joined: EINVALID ones first
-// (trying again will not help), each group in name order.
-func (r *Resolver) ResolveAll(ctx context.Context, refs map[string]Ref) (map[string]string, error) {
-	names := sortedKeys(refs)
-	values := make([]string, len(names))
-	errs := make([]error, len(names))
-	sem := make(chan struct{}, maxParallel)
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			values[i], errs[i] = r.Resolve(ctx, refs[name])
-		})
-	}
-	wg.Wait()
-	out := make(map[string]string, len(names))
-	var failed []error
-	for i, name := range names {
-		if errs[i] != nil {
-			failed = append(failed, errs[i])
-			continue
-		}
-		out[name] = values[i]
-	}
-	if len(failed) > 0 {
-		return nil, joinErrors(failed)
-	}
-	return out, nil
-}
-
 // Strings returns r as a resolver of references held as strings, for
-// consumers that declare Resolve(ctx, ref string) (the workflow's
-// SecretResolver). The string is parsed with ParseRef and no field, so the
-// consumer names the field: an EINVALID error has an empty Field, and
-// other errors name only the reference.
+// consumers that declare Resolve(ctx, field, ref string) (the workflow's
+// SecretResolver): every error, a malformed reference's included, names
+// field.
 func (r *Resolver) Strings() StringResolver { return StringResolver{r} }
 
 // StringResolver resolves references given as strings; see
 // Resolver.Strings.
 type StringResolver struct{ r *Resolver }
 
-// Resolve parses ref and resolves it.
-func (s StringResolver) Resolve(ctx context.Context, ref string) (string, error) {
-	parsed, err := ParseRef("", ref)
+// Resolve parses ref as the input field and resolves it.
+func (s StringResolver) Resolve(ctx context.Context, field, ref string) (string, error) {
+	parsed, err := ParseRef(field, ref)
 	if err != nil {
 		return "", err
 	}
@@ -421,33 +384,4 @@ func prefix(ref Ref) string {
 		return ""
 	}
 	return ref.Field + ": "
-}
-
-// joinErrors joins errs with EINVALID ones first, so that errors.As and
-// sandbox.ErrorCode on the result see a non-retryable error if there is
-// one. The order within each group is kept.
-func joinErrors(errs []error) error {
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	slices.SortStableFunc(errs, func(a, b error) int {
-		ai, bi := sandbox.ErrorCode(a) == sandbox.EINVALID, sandbox.ErrorCode(b) == sandbox.EINVALID
-		switch {
-		case ai && !bi:
-			return -1
-		case bi && !ai:
-			return 1
-		}
-		return 0
-	})
-	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -512,48 +512,6 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 	}
 }
 
-func TestResolveAll(t *testing.T) {
-	f, srv := newFakeAWS(t)
-	f.params["/sandstep/a"] = "ssm-value-Zq81"
-	f.secrets["sandstep/b"] = `{"token":"gh-token-Xw93"}`
-	f.fail["/sandstep/busy"] = []fakeErr{{400, "ThrottlingException"}}
-	s, m := clients(srv, 1)
-	res := NewResolver(s, m)
-
-	refs, err := ParseRefs("secretEnv", map[string]string{"A": "ssm:/sandstep/a", "B": "secretsmanager:sandstep/b#token", "A2": "ssm:/sandstep/a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := res.ResolveAll(context.Background(), refs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"A": "ssm-value-Zq81", "A2": "ssm-value-Zq81", "B": "gh-token-Xw93"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-
-	refs, _ = ParseRefs("secretEnv", map[string]string{"OK": "ssm:/sandstep/a", "Z_BUSY": "ssm:/sandstep/busy", "M_GONE": "ssm:/sandstep/gone", "N_GONE": "secretsmanager:gone"})
-	got, err = res.ResolveAll(context.Background(), refs)
-	if got != nil || err == nil {
-		t.Fatalf("want all-or-nothing failure, got %v, %v", got, err)
-	}
-	// Every failure is reported, non-retryable first, so the whole is EINVALID.
-	if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "secretEnv.M_GONE" {
-		t.Fatalf("code %q field %q: %v", sandbox.ErrorCode(err), sandbox.ErrorField(err), err)
-	}
-	for _, fld := range []string{"secretEnv.M_GONE", "secretEnv.N_GONE", "secretEnv.Z_BUSY"} {
-		if !strings.Contains(err.Error(), fld) {
-			t.Errorf("joined error lacks %s: %v", fld, err)
-		}
-	}
-	for _, v := range secretValues {
-		if strings.Contains(err.Error(), v) {
-			t.Fatalf("error holds a value: %v", err)
-		}
-	}
-}
-
 func TestAllowedPrefixesAndMisuse(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/daytona/api-key"] = "ssm-value-Zq81"
@@ -607,13 +565,13 @@ func TestStrings(t *testing.T) {
 	f.params["/sandstep/a"] = "ssm-value-Zq81"
 	s, m := clients(srv, 1)
 	sr := NewResolver(s, m).Strings()
-	if v, err := sr.Resolve(context.Background(), "ssm:/sandstep/a"); err != nil || v != "ssm-value-Zq81" {
+	if v, err := sr.Resolve(context.Background(), "secretEnv.A", "ssm:/sandstep/a"); err != nil || v != "ssm-value-Zq81" {
 		t.Fatalf("got %q, %v", v, err)
 	}
 	for _, ref := range []string{"nope", "ssm:/sandstep/missing"} {
-		_, err := sr.Resolve(context.Background(), ref)
-		if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "" {
-			t.Fatalf("%s: want EINVALID with no field (the consumer names it), got %v", ref, err)
+		_, err := sr.Resolve(context.Background(), "secretEnv.B", ref)
+		if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "secretEnv.B" {
+			t.Fatalf("%s: want EINVALID naming secretEnv.B, got %v", ref, err)
 		}
 	}
 }

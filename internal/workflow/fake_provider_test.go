@@ -170,10 +170,10 @@ func (p *fakeProvider) live() []string {
 // fakeSecrets resolves references from a map.
 type fakeSecrets map[string]string
 
-func (f fakeSecrets) Resolve(_ context.Context, ref string) (string, error) {
+func (f fakeSecrets) Resolve(_ context.Context, field, ref string) (string, error) {
 	v, ok := f[ref]
 	if !ok {
-		return "", sandbox.Errorf(sandbox.EINVALID, "secret reference %s not found", ref)
+		return "", sandbox.Invalid(field, "secret reference %s not found", ref)
 	}
 	return v, nil
 }

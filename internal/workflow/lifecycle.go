@@ -230,11 +230,8 @@ func (s *Service) resolve(ctx context.Context, field, ref string) (string, error
 	if s.secrets == nil {
 		return "", sandbox.Invalid(field, "secret references are not enabled in this deployment")
 	}
-	v, err := s.secrets.Resolve(ctx, ref)
+	v, err := s.secrets.Resolve(ctx, field, ref)
 	if err != nil {
-		if sandbox.ErrorCode(err) == sandbox.EINVALID && sandbox.ErrorField(err) == "" {
-			return "", &sandbox.Error{Code: sandbox.EINVALID, Field: field, Message: sandbox.ErrorMessage(err), Err: err}
-		}
 		return "", fmt.Errorf("resolve %s: %w", field, err)
 	}
 	return v, nil

@@ -98,9 +98,11 @@ type Store interface {
 	AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error
 }
 
-// SecretResolver turns a secret reference into its value.
+// SecretResolver turns a secret reference, given as the input field,
+// into its value. Its errors name field; EINVALID when the reference is
+// malformed, not allowed or not readable.
 type SecretResolver interface {
-	Resolve(ctx context.Context, ref string) (string, error)
+	Resolve(ctx context.Context, field, ref string) (string, error)
 }
 
 // Options tune the service; zero values take the documented defaults.
