@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/truora/minidyn/server"
 
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandbox"
@@ -417,5 +419,20 @@ func TestColdStartConfigurationErrorsNameTheVariable(t *testing.T) {
 				t.Errorf("the error carries the key: %v", err)
 			}
 		})
+	}
+}
+
+// The deployment's body limit and the API adapter's default are one
+// number (4 MiB, so that a base64-encoded body and its event fit Lambda's
+// 6 MB payload); config cannot import api, so this holds them together.
+func TestBodyLimitDefaultsAgree(t *testing.T) {
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"TABLE_NAME": "t", "DAYTONA_API_KEY_REF": "ssm:/k"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxBodyBytes != api.DefaultMaxBodyBytes {
+		t.Errorf("MAX_BODY_BYTES defaults to %d, the API adapter to %d", cfg.MaxBodyBytes, api.DefaultMaxBodyBytes)
 	}
 }

@@ -25,7 +25,7 @@
 //	DEFAULT_TTL_MINUTES           DefaultTTLMinutes       240                        1..10080, at most MAX_TTL_MINUTES
 //	                                                                                 (Daytona ttlMinutes backstop)
 //	MAX_TTL_MINUTES               MaxTTLMinutes           1440                       1..10080, the largest ttlMinutes a caller may ask
-//	MAX_BODY_BYTES                MaxBodyBytes            5242880                    1024..6291456; the request body, which with its
+//	MAX_BODY_BYTES                MaxBodyBytes            4194304                    1024..6291456; the request body, which with its
 //	                                                                                 event must fit the 6 MB Lambda payload limit
 //	EXEC_TIMEOUT_MARGIN           ExecTimeoutMargin       3s                         Go duration, 0s..1m; kept back from the Lambda's
 //	                                                                                 remaining time for a synchronous exec
@@ -177,7 +177,7 @@ func Load(getenv func(string) string) (Config, error) {
 		l.fail("DEFAULT_TTL_MINUTES", "must not exceed MAX_TTL_MINUTES (%d), got %d", c.MaxTTLMinutes, c.DefaultTTLMinutes)
 	}
 
-	c.MaxBodyBytes = l.integer("MAX_BODY_BYTES", 5<<20, 1<<10, 6<<20, " bytes")
+	c.MaxBodyBytes = l.integer("MAX_BODY_BYTES", 4<<20, 1<<10, 6<<20, " bytes")
 	c.ExecTimeoutMargin = l.duration("EXEC_TIMEOUT_MARGIN", 3*time.Second, 0, time.Minute)
 	c.DefaultExecTimeout = time.Duration(l.integer("DEFAULT_EXEC_TIMEOUT_SECONDS", 60, 1, 900, " seconds")) * time.Second
 	c.MaxExecTimeout = time.Duration(l.integer("MAX_EXEC_TIMEOUT_SECONDS", 840, 1, 900, " seconds")) * time.Second

@@ -49,7 +49,7 @@ func TestLoadDefaults(t *testing.T) {
 		DefaultAutoStopMinutes: 15,
 		DefaultTTLMinutes:      240,
 		MaxTTLMinutes:          1440,
-		MaxBodyBytes:           5242880,
+		MaxBodyBytes:           4194304,
 		ExecTimeoutMargin:      3 * time.Second,
 		DefaultExecTimeout:     60 * time.Second,
 		MaxExecTimeout:         840 * time.Second,
@@ -303,7 +303,7 @@ func TestLogValue(t *testing.T) {
 		"daytonaKeyRef": "ssm:/sandstep/daytona-api-key", "defaultUserQuota": float64(3),
 		"refPrefixSsm": "/sandstep/secrets/", "refPrefixSm": "sandstep/",
 		"defaultAutoStopMinutes": float64(15), "defaultTtlMinutes": float64(240), "maxTtlMinutes": float64(1440),
-		"maxBodyBytes": float64(5242880), "execTimeoutMargin": "3s", "defaultExecTimeout": "1m0s",
+		"maxBodyBytes": float64(4194304), "execTimeoutMargin": "3s", "defaultExecTimeout": "1m0s",
 		"maxExecTimeout": "14m0s", "maxOutputBytes": float64(1 << 20), "logLevel": "INFO", "logFormat": "json",
 		"idempotencyTtl": "24h0m0s",
 	}
