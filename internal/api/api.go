@@ -68,12 +68,6 @@ type Service interface {
 // event around it still fits Lambda's 6 MB synchronous payload limit.
 const DefaultMaxBodyBytes = 4 << 20
 
-// List page sizes for GET /sandboxes and the status function.
-const (
-	DefaultListLimit = 20
-	MaxListLimit     = 100
-)
-
 // MaxIdempotencyKeyLen is the longest Idempotency-Key accepted.
 const MaxIdempotencyKeyLen = 128
 

@@ -142,10 +142,10 @@ func (a *API) direct(ctx context.Context, function string, payload []byte) (cont
 			sb, err := a.svc.GetSandbox(ctx, call, in.SandboxID)
 			return result(ctx, sb, err)
 		}
-		limit := DefaultListLimit
+		limit := workflow.DefaultListLimit
 		if in.Limit != nil {
-			if *in.Limit < 1 || *in.Limit > MaxListLimit {
-				return ctx, nil, sandbox.Invalid("limit", "must be an integer from 1 to %d", MaxListLimit)
+			if *in.Limit < 1 || *in.Limit > workflow.MaxListLimit {
+				return ctx, nil, sandbox.Invalid("limit", "must be an integer from 1 to %d", workflow.MaxListLimit)
 			}
 			limit = *in.Limit
 		}

@@ -87,7 +87,7 @@ func TestDirectInputs(t *testing.T) {
 			name: "status list default", function: FunctionStatus, method: "ListSandboxes",
 			payload: `{"userId":"u1"}`,
 			check: func(t *testing.T, c recorded) {
-				if c.limit != DefaultListLimit || c.cursor != "" {
+				if c.limit != workflow.DefaultListLimit || c.cursor != "" {
 					t.Errorf("recorded %+v", c)
 				}
 			},

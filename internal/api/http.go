@@ -253,11 +253,11 @@ func (a *API) serveCreate(r *request) (response, error) {
 }
 
 func (a *API) serveList(r *request) (response, error) {
-	limit := DefaultListLimit
+	limit := workflow.DefaultListLimit
 	if s, ok := r.query["limit"]; ok {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxListLimit {
-			return response{}, sandbox.Invalid("limit", "must be an integer from 1 to %d", MaxListLimit)
+		if err != nil || n < 1 || n > workflow.MaxListLimit {
+			return response{}, sandbox.Invalid("limit", "must be an integer from 1 to %d", workflow.MaxListLimit)
 		}
 		limit = n
 	}

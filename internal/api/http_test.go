@@ -345,7 +345,7 @@ func TestServeSuccess(t *testing.T) {
 			ev:     apiEvent(RouteListSandboxes),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				if c.limit != DefaultListLimit || c.cursor != "" {
+				if c.limit != workflow.DefaultListLimit || c.cursor != "" {
 					t.Errorf("recorded %+v", c)
 				}
 				var list workflow.SandboxList

@@ -401,11 +401,11 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, limit int, curso
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
-	if limit < 0 || limit > 100 {
-		return nil, sandbox.Invalid("limit", "must be between 1 and 100, got %d", limit)
+	if limit < 0 || limit > MaxListLimit {
+		return nil, sandbox.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
 	}
 	if limit == 0 {
-		limit = 20
+		limit = DefaultListLimit
 	}
 	items, next, err := s.store.ListSandboxes(ctx, call.UserID, limit, cursor)
 	if err != nil {

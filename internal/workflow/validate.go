@@ -23,6 +23,9 @@ const (
 	MaxPathBytes     = 1024
 	MaxMetadataBytes = 256
 	MaxAutoStop      = 1440
+	// DefaultListLimit and MaxListLimit size a page of GET /sandboxes.
+	DefaultListLimit = 20
+	MaxListLimit     = 100
 	// ReservedDir is where sandstep keeps its own files in the sandbox's
 	// working directory (the secrets file); uploads may not write there.
 	ReservedDir = ".sandstep"
