@@ -86,9 +86,6 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 	}, nil
 }
 
-// Table returns the name of the table the store uses.
-func (s *Store) Table() string { return s.table }
-
 // Attribute names and key prefixes of the single-table design.
 const (
 	attrPK     = "PK"
