@@ -17,8 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/sandbox"
 	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/workflow"
 )
 
 // DemoOptions configure RunDemo.
@@ -303,16 +305,8 @@ func clipBytes(b []byte, n int) string {
 	return string(b)
 }
 
-// execResult is the answer of POST /sandboxes/{id}/exec.
-type execResult struct {
-	ExitCode   int    `json:"exitCode"`
-	Stdout     string `json:"stdout"`
-	Stderr     string `json:"stderr"`
-	DurationMs int64  `json:"durationMs"`
-}
-
-func (d *demo) exec(ctx context.Context, id, command string) (*execResult, error) {
-	var res execResult
+func (d *demo) exec(ctx context.Context, id, command string) (*workflow.ExecResult, error) {
+	var res workflow.ExecResult
 	if _, err := d.callJSON(ctx, http.MethodPost, "/sandboxes/"+id+"/exec", map[string]any{"command": command}, &res, http.StatusOK); err != nil {
 		return nil, err
 	}
@@ -345,10 +339,7 @@ func (d *demo) list(ctx context.Context, id string) (active int, err error) {
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}
-		var page struct {
-			Items      []sandbox.Sandbox `json:"items"`
-			NextCursor string            `json:"nextCursor"`
-		}
+		var page workflow.SandboxList
 		if _, err := d.callJSON(ctx, http.MethodGet, path, nil, &page, http.StatusOK); err != nil {
 			return 0, err
 		}
@@ -391,34 +382,17 @@ func (d *demo) checkDaytona(ctx context.Context) error {
 		d.show("Daytona: not the local server; its sandboxes are not listed here")
 		return nil
 	}
-	labels, _ := json.Marshal(map[string]string{"sandstep.owner": d.o.User})
-	u := strings.TrimRight(d.o.DaytonaURL, "/") + "/sandbox?labels=" + url.QueryEscape(string(labels))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	client, err := daytona.New(daytona.Config{APIKey: d.o.DaytonaKey, APIURL: d.o.DaytonaURL, HTTPClient: d.http})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+d.o.DaytonaKey)
-	res, err := d.http.Do(req)
+	items, err := client.ListAllSandboxes(ctx, daytona.ListSandboxesOptions{Labels: map[string]string{workflow.LabelOwner: d.o.User}})
 	if err != nil {
 		return fmt.Errorf("list Daytona sandboxes: %w", err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
-	if err := wantStatus(res.StatusCode, http.StatusOK, b); err != nil {
-		return fmt.Errorf("list Daytona sandboxes: %w", err)
-	}
-	var page struct {
-		Items []struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal(b, &page); err != nil {
-		return fmt.Errorf("list Daytona sandboxes: %w", err)
-	}
-	d.show("Daytona (%s): %d sandbox(es) labelled sandstep.owner=%s", d.o.DaytonaURL, len(page.Items), d.o.User)
-	if len(page.Items) != 0 {
-		return fmt.Errorf("the Daytona server still has %d sandbox(es) of the user, e.g. %s (%s)", len(page.Items), page.Items[0].ID, page.Items[0].State)
+	d.show("Daytona (%s): %d sandbox(es) labelled %s=%s", d.o.DaytonaURL, len(items), workflow.LabelOwner, d.o.User)
+	if len(items) != 0 {
+		return fmt.Errorf("the Daytona server still has %d sandbox(es) of the user, e.g. %s (%s)", len(items), items[0].ID, items[0].State)
 	}
 	return nil
 }
