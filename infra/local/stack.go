@@ -206,17 +206,17 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 
 	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, daytona: s.DaytonaURL})
-	cfg, err := config.Load(s.env.Getenv)
+	// The functions, in-process, with the environment they have in AWS but
+	// the local endpoints. Building them makes no call to the endpoints,
+	// so they can be built before the servers behind them start; the
+	// stack logs through their logger and redactor, which learn every
+	// secret the functions resolve.
+	a, err := app.New(ctx, app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient})
 	if err != nil {
 		s.closeListeners()
-		return nil, fmt.Errorf("configuration: %w", err)
+		return nil, fmt.Errorf("start the functions: %w", err)
 	}
-	s.Config = cfg
-	s.redactor = logging.NewRedactor()
-	if k := cfg.DaytonaAPIKey.Reveal(); k != "" && k != LocalDaytonaKey {
-		s.redactor.Add(k)
-	}
-	s.log = logging.New(opts.LogWriter, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: s.redactor})
+	s.app, s.Config, s.log, s.redactor = a, a.Config, a.Logger, a.Redactor
 	for _, n := range s.env.notes {
 		s.log.Warn("environment: " + n)
 	}
@@ -255,17 +255,11 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		s.srvDaytona = s.serve(&s.lnDaytona, d)
 	}
 
-	// The functions, in-process, with the environment they have in AWS but
-	// the local endpoints.
-	a, err := app.New(ctx, app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient})
-	if err != nil {
-		return fmt.Errorf("start the functions: %w", err)
-	}
-	s.app = a
 	handlers := map[string]HandlerFunc{}
 	for _, name := range api.Functions() {
-		handlers[name] = a.API.HandlerFunc(name)
+		handlers[name] = s.app.API.HandlerFunc(name)
 	}
+	var err error
 	s.fns, err = newFunctions(tpl, s.env.Getenv("AWS_REGION"), handlers)
 	if err != nil {
 		return err
