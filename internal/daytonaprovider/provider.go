@@ -193,11 +193,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 // deadline: cleanup runs after a failure or a timeout, within what the
 // caller has left, and at most CleanupTimeout.
 func (p *Provider) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	end := time.Now().Add(p.opts.CleanupTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(end) {
-		end = d
-	}
-	return context.WithDeadline(context.WithoutCancel(ctx), end)
+	return workflow.Detached(ctx, p.opts.CleanupTimeout)
 }
 
 // toolboxError classifies an error of a toolbox call. The toolbox answers

@@ -255,16 +255,20 @@ func (s *Service) workContext(ctx context.Context) (context.Context, context.Can
 // deadline: cleanup runs within what the caller has left, at most
 // CleanupTimeout.
 func (s *Service) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return detached(ctx, s.opts.CleanupTimeout)
+	return Detached(ctx, s.opts.CleanupTimeout)
 }
 
 // writeContext is cleanupContext for the writes that record a finished
 // operation.
 func (s *Service) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return detached(ctx, s.opts.WriteTimeout)
+	return Detached(ctx, s.opts.WriteTimeout)
 }
 
-func detached(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+// Detached returns a context for work that must outlive the caller's
+// cancellation (cleanup, the record of what was done) but not its
+// deadline: it ends at the caller's deadline or after limit, whichever
+// comes first. Providers use it for their own cleanups too.
+func Detached(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
 	end := time.Now().Add(limit)
 	if d, ok := ctx.Deadline(); ok && d.Before(end) {
 		end = d
