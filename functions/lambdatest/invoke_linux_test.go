@@ -22,10 +22,10 @@ import (
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
-	"github.com/sandstep/sandstep/internal/workflow"
 )
 
 const (
@@ -312,7 +312,7 @@ func (s *stack) daytonaSandboxes(t *testing.T) []json.RawMessage {
 	return list.Items
 }
 
-func checkSandbox(t *testing.T, what string, sb sandbox.Sandbox, wantState sandbox.State) {
+func checkSandbox(t *testing.T, what string, sb sandstep.Sandbox, wantState sandstep.State) {
 	t.Helper()
 	if !strings.HasPrefix(sb.ID, "sbx_") || sb.ID == placeholderID {
 		t.Errorf("%s: id %q, want a new sbx_ id", what, sb.ID)
@@ -333,7 +333,7 @@ func checkSandbox(t *testing.T, what string, sb sandbox.Sandbox, wantState sandb
 
 // checkHello checks the output of the fixtures' hello.sh, run with
 // GREETING=greeting in the uploaded project.
-func checkHello(t *testing.T, what string, res workflow.ExecResult, greeting string) {
+func checkHello(t *testing.T, what string, res service.ExecResult, greeting string) {
 	t.Helper()
 	if res.ExitCode != 0 || res.Truncated {
 		t.Errorf("%s: exitCode %d truncated %v, want 0 false (stderr %q)", what, res.ExitCode, res.Truncated, res.Stderr)
@@ -362,16 +362,16 @@ func TestSAMLocalInvoke(t *testing.T) {
 	s.startFunctions(t)
 
 	// Create, from API Gateway and from the state machine.
-	var sbAPI, sbDirect sandbox.Sandbox
+	var sbAPI, sbDirect sandstep.Sandbox
 	s.viaAPI(t, "create", s.event(t, "create-api"), http.StatusCreated, &sbAPI)
-	checkSandbox(t, "create-api", sbAPI, sandbox.StateReady)
+	checkSandbox(t, "create-api", sbAPI, sandstep.StateReady)
 	s.direct(t, "create", s.event(t, "create-direct"), &sbDirect)
-	checkSandbox(t, "create-direct", sbDirect, sandbox.StateReady)
+	checkSandbox(t, "create-direct", sbDirect, sandstep.StateReady)
 	if sbAPI.ID == sbDirect.ID {
 		t.Fatalf("both creates answered sandbox %s", sbAPI.ID)
 	}
 	// The same request again (same Idempotency-Key): the stored answer.
-	var replay sandbox.Sandbox
+	var replay sandstep.Sandbox
 	s.viaAPI(t, "create", s.event(t, "create-api"), http.StatusCreated, &replay)
 	if replay.ID != sbAPI.ID {
 		t.Errorf("create-api replayed with its Idempotency-Key made sandbox %s, want the first one, %s", replay.ID, sbAPI.ID)
@@ -381,25 +381,25 @@ func TestSAMLocalInvoke(t *testing.T) {
 	}
 
 	// Exec the uploaded hello.sh in each.
-	var execAPI, execDirect workflow.ExecResult
+	var execAPI, execDirect service.ExecResult
 	s.viaAPI(t, "execute", s.eventFor(t, "execute-api", sbAPI.ID), http.StatusOK, &execAPI)
 	checkHello(t, "execute-api", execAPI, "exec")
 	s.direct(t, "execute", s.eventFor(t, "execute-direct", sbDirect.ID), &execDirect)
 	checkHello(t, "execute-direct", execDirect, "exec")
 
 	// Status of each, and the list of the user's sandboxes.
-	var got sandbox.Sandbox
+	var got sandstep.Sandbox
 	s.viaAPI(t, "status", s.eventFor(t, "status-api", sbAPI.ID), http.StatusOK, &got)
-	if got.ID != sbAPI.ID || got.State != sandbox.StateReady {
-		t.Errorf("status-api: %s %s, want %s %s", got.ID, got.State, sbAPI.ID, sandbox.StateReady)
+	if got.ID != sbAPI.ID || got.State != sandstep.StateReady {
+		t.Errorf("status-api: %s %s, want %s %s", got.ID, got.State, sbAPI.ID, sandstep.StateReady)
 	}
-	got = sandbox.Sandbox{}
+	got = sandstep.Sandbox{}
 	s.direct(t, "status", s.eventFor(t, "status-direct", sbDirect.ID), &got)
-	if got.ID != sbDirect.ID || got.State != sandbox.StateReady {
-		t.Errorf("status-direct: %s %s, want %s %s", got.ID, got.State, sbDirect.ID, sandbox.StateReady)
+	if got.ID != sbDirect.ID || got.State != sandstep.StateReady {
+		t.Errorf("status-direct: %s %s, want %s %s", got.ID, got.State, sbDirect.ID, sandstep.StateReady)
 	}
 	for _, name := range []string{"status-list-api", "status-list-direct"} {
-		var list workflow.SandboxList
+		var list service.SandboxList
 		if strings.HasSuffix(name, "-api") {
 			s.viaAPI(t, "status", s.event(t, name), http.StatusOK, &list)
 		} else {
@@ -451,60 +451,60 @@ func TestSAMLocalInvoke(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				var body apiError
 				s.viaAPI(t, tc.function, asStranger(t, s.eventFor(t, tc.event, sbAPI.ID)), http.StatusNotFound, &body)
-				if body.Error.Code != string(sandbox.ENOTFOUND) || body.Error.RequestID == "" {
-					t.Errorf("%s: error %+v, want code %s with a requestId", tc.function, body.Error, sandbox.ENOTFOUND)
+				if body.Error.Code != string(sandstep.ENOTFOUND) || body.Error.RequestID == "" {
+					t.Errorf("%s: error %+v, want code %s with a requestId", tc.function, body.Error, sandstep.ENOTFOUND)
 				}
 			})
 		}
 	})
 	// The stranger's attempts changed nothing.
-	got = sandbox.Sandbox{}
+	got = sandstep.Sandbox{}
 	s.direct(t, "status", s.eventFor(t, "status-direct", sbAPI.ID), &got)
-	if got.State != sandbox.StateReady {
-		t.Fatalf("after another user's delete attempt, %s is %s, want %s", sbAPI.ID, got.State, sandbox.StateReady)
+	if got.State != sandstep.StateReady {
+		t.Fatalf("after another user's delete attempt, %s is %s, want %s", sbAPI.ID, got.State, sandstep.StateReady)
 	}
 
 	// Warm invokes, for the timings.
 	for range 20 {
-		got = sandbox.Sandbox{}
+		got = sandstep.Sandbox{}
 		s.direct(t, "status", s.eventFor(t, "status-direct", sbDirect.ID), &got)
 	}
 
 	// Delete each; deleting again is no error.
-	var del sandbox.Sandbox
+	var del sandstep.Sandbox
 	s.viaAPI(t, "delete", s.eventFor(t, "delete-api", sbAPI.ID), http.StatusOK, &del)
-	if del.ID != sbAPI.ID || del.State != sandbox.StateDeleted {
-		t.Errorf("delete-api: %s %s, want %s %s", del.ID, del.State, sbAPI.ID, sandbox.StateDeleted)
+	if del.ID != sbAPI.ID || del.State != sandstep.StateDeleted {
+		t.Errorf("delete-api: %s %s, want %s %s", del.ID, del.State, sbAPI.ID, sandstep.StateDeleted)
 	}
 	for i := range 2 {
-		del = sandbox.Sandbox{}
+		del = sandstep.Sandbox{}
 		s.direct(t, "delete", s.eventFor(t, "delete-direct", sbDirect.ID), &del)
-		if del.ID != sbDirect.ID || del.State != sandbox.StateDeleted {
-			t.Errorf("delete-direct #%d: %s %s, want %s %s", i+1, del.ID, del.State, sbDirect.ID, sandbox.StateDeleted)
+		if del.ID != sbDirect.ID || del.State != sandstep.StateDeleted {
+			t.Errorf("delete-direct #%d: %s %s, want %s %s", i+1, del.ID, del.State, sbDirect.ID, sandstep.StateDeleted)
 		}
 	}
-	got = sandbox.Sandbox{}
+	got = sandstep.Sandbox{}
 	s.direct(t, "status", s.eventFor(t, "status-direct", sbDirect.ID), &got)
-	if got.State != sandbox.StateDeleted {
-		t.Errorf("status after delete: %s, want %s", got.State, sandbox.StateDeleted)
+	if got.State != sandstep.StateDeleted {
+		t.Errorf("status after delete: %s, want %s", got.State, sandstep.StateDeleted)
 	}
 	if left := s.daytonaSandboxes(t); len(left) != 0 {
 		t.Errorf("Daytona still holds %d sandboxes after both deletes: %s", len(left), left)
 	}
 
 	// The one-shot agent execute: create, upload, run, delete.
-	var agentAPI, agentDirect workflow.AgentExecuteResult
+	var agentAPI, agentDirect service.AgentExecuteResult
 	s.viaAPI(t, "execute", s.event(t, "agent-execute-api"), http.StatusOK, &agentAPI)
 	s.direct(t, "execute", s.event(t, "agent-execute-direct"), &agentDirect)
-	for name, res := range map[string]workflow.AgentExecuteResult{"agent-execute-api": agentAPI, "agent-execute-direct": agentDirect} {
+	for name, res := range map[string]service.AgentExecuteResult{"agent-execute-api": agentAPI, "agent-execute-direct": agentDirect} {
 		checkHello(t, name, res.ExecResult, "sandstep")
 		if !res.Deleted {
 			t.Errorf("%s: deleted false, want the sandbox deleted", name)
 		}
-		got = sandbox.Sandbox{}
+		got = sandstep.Sandbox{}
 		s.direct(t, "status", withField(t, s.event(t, "status-direct"), res.SandboxID, "sandboxId"), &got)
-		if got.State != sandbox.StateDeleted {
-			t.Errorf("%s: sandbox %s is %s afterwards, want %s", name, res.SandboxID, got.State, sandbox.StateDeleted)
+		if got.State != sandstep.StateDeleted {
+			t.Errorf("%s: sandbox %s is %s afterwards, want %s", name, res.SandboxID, got.State, sandstep.StateDeleted)
 		}
 	}
 	if agentAPI.SandboxID == agentDirect.SandboxID {

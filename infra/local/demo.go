@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytona"
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/workflow"
 )
 
 // DemoOptions configure RunDemo.
@@ -128,15 +128,15 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 			d.show("upload %s (%d bytes)", p, len(DemoProject[p]))
 		}
 		req := map[string]any{"files": files, "labels": map[string]string{"purpose": "demo"}}
-		var sb sandbox.Sandbox
+		var sb sandstep.Sandbox
 		status, err := d.callJSON(ctx, http.MethodPost, "/sandboxes", req, &sb, http.StatusCreated)
 		if err != nil {
 			return err
 		}
 		id = sb.ID
 		d.show("POST /sandboxes -> %d, id %s, state %s", status, sb.ID, sb.State)
-		if sb.State != sandbox.StateReady {
-			return fmt.Errorf("state is %q, want %q", sb.State, sandbox.StateReady)
+		if sb.State != sandstep.StateReady {
+			return fmt.Errorf("state is %q, want %q", sb.State, sandstep.StateReady)
 		}
 		return nil
 	}); err != nil {
@@ -144,13 +144,13 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 	}
 
 	if err := d.run("read its status", func() error {
-		var sb sandbox.Sandbox
+		var sb sandstep.Sandbox
 		if _, err := d.callJSON(ctx, http.MethodGet, "/sandboxes/"+id, nil, &sb, http.StatusOK); err != nil {
 			return err
 		}
 		d.show("GET /sandboxes/%s -> state %s (Daytona: %s)", id, sb.State, sb.ProviderState)
-		if sb.ID != id || sb.State != sandbox.StateReady {
-			return fmt.Errorf("got id %q state %q, want %q %q", sb.ID, sb.State, id, sandbox.StateReady)
+		if sb.ID != id || sb.State != sandstep.StateReady {
+			return fmt.Errorf("got id %q state %q, want %q %q", sb.ID, sb.State, id, sandstep.StateReady)
 		}
 		return nil
 	}); err != nil {
@@ -197,14 +197,14 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 	}
 
 	if err := d.run("delete it", func() error {
-		var sb sandbox.Sandbox
+		var sb sandstep.Sandbox
 		status, err := d.callJSON(ctx, http.MethodDelete, "/sandboxes/"+id, nil, &sb, http.StatusOK)
 		if err != nil {
 			return err
 		}
 		d.show("DELETE /sandboxes/%s -> %d, state %s", id, status, sb.State)
-		if sb.State != sandbox.StateDeleted {
-			return fmt.Errorf("state is %q, want %q", sb.State, sandbox.StateDeleted)
+		if sb.State != sandstep.StateDeleted {
+			return fmt.Errorf("state is %q, want %q", sb.State, sandstep.StateDeleted)
 		}
 		return nil
 	}); err != nil {
@@ -305,8 +305,8 @@ func clipBytes(b []byte, n int) string {
 	return string(b)
 }
 
-func (d *demo) exec(ctx context.Context, id, command string) (*workflow.ExecResult, error) {
-	var res workflow.ExecResult
+func (d *demo) exec(ctx context.Context, id, command string) (*service.ExecResult, error) {
+	var res service.ExecResult
 	if _, err := d.callJSON(ctx, http.MethodPost, "/sandboxes/"+id+"/exec", map[string]any{"command": command}, &res, http.StatusOK); err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func (d *demo) list(ctx context.Context, id string) (active int, err error) {
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}
-		var page workflow.SandboxList
+		var page service.SandboxList
 		if _, err := d.callJSON(ctx, http.MethodGet, path, nil, &page, http.StatusOK); err != nil {
 			return 0, err
 		}
@@ -386,11 +386,11 @@ func (d *demo) checkDaytona(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	items, err := client.ListAllSandboxes(ctx, daytona.ListSandboxesOptions{Labels: map[string]string{workflow.LabelOwner: d.o.User}})
+	items, err := client.ListAllSandboxes(ctx, daytona.ListSandboxesOptions{Labels: map[string]string{service.LabelOwner: d.o.User}})
 	if err != nil {
 		return fmt.Errorf("list Daytona sandboxes: %w", err)
 	}
-	d.show("Daytona (%s): %d sandbox(es) labelled %s=%s", d.o.DaytonaURL, len(items), workflow.LabelOwner, d.o.User)
+	d.show("Daytona (%s): %d sandbox(es) labelled %s=%s", d.o.DaytonaURL, len(items), service.LabelOwner, d.o.User)
 	if len(items) != 0 {
 		return fmt.Errorf("the Daytona server still has %d sandbox(es) of the user, e.g. %s (%s)", len(items), items[0].ID, items[0].State)
 	}

@@ -44,7 +44,7 @@ func TestRepoTemplateFunctions(t *testing.T) {
 		memory  int
 	}{
 		{"CreateFunction", "functions/create", 300, 256},
-		// Longer than the workflow's longest exec (840 s) plus its margin;
+		// Longer than the service's longest exec (840 s) plus its margin;
 		// through the HTTP API the 30 s integration timeout binds first.
 		{"ExecuteFunction", "functions/execute", 900, 512},
 		{"StatusFunction", "functions/status", 30, 256},

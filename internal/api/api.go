@@ -1,5 +1,5 @@
 // Package api is sandstep's Lambda edge: it turns Lambda events into calls on
-// the service (internal/workflow) and the service's results and errors into
+// the service (internal/service) and the service's results and errors into
 // responses.
 //
 // Each of the four lifecycle functions (create, execute, status, delete)
@@ -9,13 +9,13 @@
 //     routed by RouteKey (see Routes), the caller identified only by the JWT
 //     authorizer's "sub" claim, answered with an events.APIGatewayV2HTTPResponse
 //     whose body is JSON; errors are {"error": {"code", "message", "field"?,
-//     "requestId"}} with the status of sandbox.HTTPStatus.
+//     "requestId"}} with the status of sandstep.HTTPStatus.
 //   - Direct invocation (the state machine, `sam local invoke`, the Lambda
 //     Invoke API): a flat JSON object (DirectCreateInput, DirectExecInput,
 //     DirectAgentExecuteInput, DirectStatusInput, DirectDeleteInput) naming the
 //     user in "userId" (these callers are trusted IAM principals), answered
 //     with the result itself; errors are returned as a
-//     messages.InvokeResponse_Error whose Type is sandbox.StepFunctionsName of
+//     messages.InvokeResponse_Error whose Type is sandstep.StepFunctionsName of
 //     the error's code ("Sandbox.Transient", ...), which the Lambda runtime
 //     reports verbatim as errorType, so that ASL Retry and Catch match it.
 //
@@ -37,7 +37,7 @@
 // ASCII characters) is honoured on POST routes and ignored on others.
 //
 // Every error is logged once, here, with its full text; the service's
-// messages reach the caller through sandbox.ErrorMessage, so an internal
+// messages reach the caller through sandstep.ErrorMessage, so an internal
 // error's text never does.
 package api
 
@@ -48,19 +48,19 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
-// Service is what the edge calls; *workflow.Service implements it. It
-// validates field values and returns *sandbox.Error with Field set.
+// Service is what the edge calls; *service.Service implements it. It
+// validates field values and returns *sandstep.Error with Field set.
 type Service interface {
-	CreateSandbox(ctx context.Context, call workflow.Call, in workflow.CreateSandboxInput) (*sandbox.Sandbox, error)
-	GetSandbox(ctx context.Context, call workflow.Call, id string) (*sandbox.Sandbox, error)
-	ListSandboxes(ctx context.Context, call workflow.Call, limit int, cursor string) (*workflow.SandboxList, error)
-	Exec(ctx context.Context, call workflow.Call, id string, in workflow.ExecInput) (*workflow.ExecResult, error)
-	DeleteSandbox(ctx context.Context, call workflow.Call, id string) (*sandbox.Sandbox, error)
-	AgentExecute(ctx context.Context, call workflow.Call, in workflow.AgentExecuteInput) (*workflow.AgentExecuteResult, error)
+	CreateSandbox(ctx context.Context, call service.Call, in service.CreateSandboxInput) (*sandstep.Sandbox, error)
+	GetSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error)
+	ListSandboxes(ctx context.Context, call service.Call, limit int, cursor string) (*service.SandboxList, error)
+	Exec(ctx context.Context, call service.Call, id string, in service.ExecInput) (*service.ExecResult, error)
+	DeleteSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error)
+	AgentExecute(ctx context.Context, call service.Call, in service.AgentExecuteInput) (*service.AgentExecuteResult, error)
 }
 
 // DefaultMaxBodyBytes is the default Options.MaxBodyBytes: 4 MiB. Base64
@@ -125,9 +125,9 @@ func mustFunction(function string) {
 // logError logs err once, at the edge, with its full text: at error level
 // for server-side failures (5xx), at warning level for the caller's.
 func (a *API) logError(ctx context.Context, err error, attrs ...slog.Attr) {
-	code := sandbox.ErrorCode(err)
+	code := sandstep.ErrorCode(err)
 	level := slog.LevelWarn
-	if sandbox.HTTPStatus(code) >= 500 {
+	if sandstep.HTTPStatus(code) >= 500 {
 		level = slog.LevelError
 	}
 	attrs = append(attrs, slog.String("code", string(code)), slog.String("error", err.Error()))

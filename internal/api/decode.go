@@ -12,14 +12,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // bodyField is the field named by errors about the body as a whole.
 const bodyField = "body"
 
 // decodeStrict decodes data, which must be one JSON object and nothing
-// else, into v, a pointer to a struct. It rejects, as *sandbox.Error with
+// else, into v, a pointer to a struct. It rejects, as *sandstep.Error with
 // EINVALID naming the field:
 //
 //   - empty input, malformed JSON (with the byte offset) and data after the
@@ -36,7 +36,7 @@ const bodyField = "body"
 // way, as a fallback).
 func decodeStrict(data []byte, v any) error {
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
-		return sandbox.Invalid(bodyField, "a JSON object is required")
+		return sandstep.Invalid(bodyField, "a JSON object is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -46,7 +46,7 @@ func decodeStrict(data []byte, v any) error {
 	}
 	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
-		return sandbox.Invalid(bodyField, "unexpected data after the JSON object at byte offset %d", end)
+		return sandstep.Invalid(bodyField, "unexpected data after the JSON object at byte offset %d", end)
 	}
 
 	dec = json.NewDecoder(bytes.NewReader(data))
@@ -70,22 +70,22 @@ func decodeError(err error, size int64) error {
 		if field == "" {
 			field = bodyField
 		}
-		return &sandbox.Error{Code: sandbox.EINVALID, Field: field,
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: field,
 			Message: fmt.Sprintf("must be %s, not %s", describeType(typeErr.Type), typeErr.Value), Err: err}
 	case errors.As(err, &syntaxErr):
-		return &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField,
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField,
 			Message: fmt.Sprintf("malformed JSON at byte offset %d: %s", syntaxErr.Offset, syntaxErr.Error()), Err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField,
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField,
 			Message: fmt.Sprintf("malformed JSON at byte offset %d: unexpected end of input", size), Err: err}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if unq, uerr := strconv.Unquote(name); uerr == nil {
 			name = unq
 		}
-		return &sandbox.Error{Code: sandbox.EINVALID, Field: name, Message: "unknown field", Err: err}
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: name, Message: "unknown field", Err: err}
 	}
-	return &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField, Message: "malformed JSON", Err: err}
+	return &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField, Message: "malformed JSON", Err: err}
 }
 
 // jsonPath turns an UnmarshalTypeError.Field ("Agent.Create.resources.cpu")
@@ -164,14 +164,14 @@ func (w *keyWalker) token() (json.Token, error) {
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
-		return nil, &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField,
+		return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField,
 			Message: fmt.Sprintf("malformed JSON at byte offset %d: %s", syntaxErr.Offset, syntaxErr.Error()), Err: err}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField,
+		return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField,
 			Message: fmt.Sprintf("malformed JSON at byte offset %d: unexpected end of input", w.dec.InputOffset()), Err: err}
 	}
-	return nil, &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField,
+	return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField,
 		Message: fmt.Sprintf("malformed JSON at byte offset %d", w.dec.InputOffset()), Err: err}
 }
 
@@ -187,7 +187,7 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 	if path == "" {
 		// The top level must be an object, whatever v is.
 		if d, ok := tok.(json.Delim); !ok || d != '{' {
-			return sandbox.Invalid(bodyField, "must be a JSON object")
+			return sandstep.Invalid(bodyField, "must be a JSON object")
 		}
 	}
 	delim, isDelim := tok.(json.Delim)
@@ -233,7 +233,7 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 			return nil
 		}
 	}
-	return sandbox.Invalid(path, "must be %s, not %s", describeType(t), describeToken(tok))
+	return sandstep.Invalid(path, "must be %s, not %s", describeType(t), describeToken(tok))
 }
 
 // scalarFits reports whether a JSON scalar token decodes into t.
@@ -301,10 +301,10 @@ func (w *keyWalker) object(path string, field func(string) (reflect.Type, bool))
 		}
 		ft, ok := field(key)
 		if !ok {
-			return sandbox.Invalid(kpath, "unknown field")
+			return sandstep.Invalid(kpath, "unknown field")
 		}
 		if seen[key] {
-			return sandbox.Invalid(kpath, "duplicate field")
+			return sandstep.Invalid(kpath, "duplicate field")
 		}
 		seen[key] = true
 		if err := w.value(ft, kpath); err != nil {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 func TestDecodeStrict(t *testing.T) {
@@ -65,8 +65,8 @@ func TestDecodeStrict(t *testing.T) {
 				}
 				return
 			}
-			var e *sandbox.Error
-			if !errors.As(err, &e) || e.Code != sandbox.EINVALID || e.Field != tt.field || !strings.Contains(e.Message, tt.message) {
+			var e *sandstep.Error
+			if !errors.As(err, &e) || e.Code != sandstep.EINVALID || e.Field != tt.field || !strings.Contains(e.Message, tt.message) {
 				t.Fatalf("err = %#v, want field %q message containing %q", err, tt.field, tt.message)
 			}
 		})
@@ -83,11 +83,11 @@ func TestDecodeStrictFillsValues(t *testing.T) {
 	want := DirectAgentExecuteInput{
 		Caller:         Caller{UserID: "u"},
 		IdempotencyKey: "k",
-		AgentExecuteInput: workflow.AgentExecuteInput{
-			CreateSandboxInput: workflow.CreateSandboxInput{
-				Resources:       &sandbox.Resources{CPU: 2},
+		AgentExecuteInput: service.AgentExecuteInput{
+			CreateSandboxInput: service.CreateSandboxInput{
+				Resources:       &sandstep.Resources{CPU: 2},
 				AutoStopMinutes: &zero,
-				Git:             &workflow.GitSource{URL: "https://example.com/r.git", Branch: "main"},
+				Git:             &service.GitSource{URL: "https://example.com/r.git", Branch: "main"},
 			},
 			Command: "c", Cwd: "d", KeepSandbox: true,
 		},
@@ -126,8 +126,8 @@ func TestDecodeErrorFallback(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := decodeError(tt.err, 10)
-			var e *sandbox.Error
-			if !errors.As(err, &e) || e.Code != sandbox.EINVALID || e.Field != tt.field || !strings.Contains(e.Message, tt.message) {
+			var e *sandstep.Error
+			if !errors.As(err, &e) || e.Code != sandstep.EINVALID || e.Field != tt.field || !strings.Contains(e.Message, tt.message) {
 				t.Fatalf("decodeError = %#v, want field %q message containing %q", err, tt.field, tt.message)
 			}
 			if !errors.Is(err, tt.err) {
@@ -159,7 +159,7 @@ func TestJSONPath(t *testing.T) {
 // struct. It also checks the walker sees the same fields encoding/json does.
 func TestInputJSONNamesAreLowerCase(t *testing.T) {
 	types := []any{
-		workflow.CreateSandboxInput{}, workflow.ExecInput{}, workflow.AgentExecuteInput{},
+		service.CreateSandboxInput{}, service.ExecInput{}, service.AgentExecuteInput{},
 		DirectCreateInput{}, DirectExecInput{}, DirectAgentExecuteInput{}, DirectStatusInput{}, DirectDeleteInput{},
 	}
 	seen := map[reflect.Type]bool{}
@@ -245,7 +245,7 @@ func BenchmarkDecodeCreate(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		var in workflow.CreateSandboxInput
+		var in service.CreateSandboxInput
 		if err := decodeStrict(body, &in); err != nil {
 			b.Fatal(err)
 		}

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/sandstep/sandstep/internal/logging"
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 // Caller names the user of a direct invocation. Direct callers (the state
@@ -31,30 +31,30 @@ type DirectCreateInput struct {
 	Caller
 	// IdempotencyKey works as the Idempotency-Key header does.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
-	workflow.CreateSandboxInput
+	service.CreateSandboxInput
 }
 
 // DirectExecInput is the execute function's direct input when it has a
-// "sandboxId": run a command in that sandbox. Answer: workflow.ExecResult.
+// "sandboxId": run a command in that sandbox. Answer: service.ExecResult.
 type DirectExecInput struct {
 	Caller
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 	SandboxID      string `json:"sandboxId"`
-	workflow.ExecInput
+	service.ExecInput
 }
 
 // DirectAgentExecuteInput is the execute function's direct input without a
 // "sandboxId": the one-shot agent execute of POST /api/agent/execute.
-// Answer: workflow.AgentExecuteResult.
+// Answer: service.AgentExecuteResult.
 type DirectAgentExecuteInput struct {
 	Caller
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
-	workflow.AgentExecuteInput
+	service.AgentExecuteInput
 }
 
 // DirectStatusInput is the status function's direct input. With a
-// "sandboxId" it answers that sandbox (sandbox.Sandbox); without, a page of
-// the user's sandboxes (workflow.SandboxList), Limit (1-100, default 20)
+// "sandboxId" it answers that sandbox (sandstep.Sandbox); without, a page of
+// the user's sandboxes (service.SandboxList), Limit (1-100, default 20)
 // and Cursor as GET /sandboxes takes them.
 type DirectStatusInput struct {
 	Caller
@@ -64,7 +64,7 @@ type DirectStatusInput struct {
 }
 
 // DirectDeleteInput is the delete function's direct input. Answer: the
-// sandbox.Sandbox as deleted; deleting again is no error.
+// sandstep.Sandbox as deleted; deleting again is no error.
 type DirectDeleteInput struct {
 	Caller
 	SandboxID string `json:"sandboxId"`
@@ -114,7 +114,7 @@ func (a *API) direct(ctx context.Context, function string, payload []byte) (cont
 			return ctx, nil, err
 		}
 		if in.SandboxID == "" {
-			return ctx, nil, sandbox.Invalid("sandboxId", "is required")
+			return ctx, nil, sandstep.Invalid("sandboxId", "is required")
 		}
 		ctx = logging.WithSandboxID(ctx, in.SandboxID)
 		res, err := a.svc.Exec(ctx, call, in.SandboxID, in.ExecInput)
@@ -132,20 +132,20 @@ func (a *API) direct(ctx context.Context, function string, payload []byte) (cont
 		if hasKey(payload, "sandboxId") {
 			switch {
 			case in.SandboxID == "":
-				return ctx, nil, sandbox.Invalid("sandboxId", "must not be empty; leave it out to list sandboxes")
+				return ctx, nil, sandstep.Invalid("sandboxId", "must not be empty; leave it out to list sandboxes")
 			case in.Limit != nil:
-				return ctx, nil, sandbox.Invalid("limit", "applies only to a list, without sandboxId")
+				return ctx, nil, sandstep.Invalid("limit", "applies only to a list, without sandboxId")
 			case in.Cursor != "":
-				return ctx, nil, sandbox.Invalid("cursor", "applies only to a list, without sandboxId")
+				return ctx, nil, sandstep.Invalid("cursor", "applies only to a list, without sandboxId")
 			}
 			ctx = logging.WithSandboxID(ctx, in.SandboxID)
 			sb, err := a.svc.GetSandbox(ctx, call, in.SandboxID)
 			return result(ctx, sb, err)
 		}
-		limit := workflow.DefaultListLimit
+		limit := service.DefaultListLimit
 		if in.Limit != nil {
-			if *in.Limit < 1 || *in.Limit > workflow.MaxListLimit {
-				return ctx, nil, sandbox.Invalid("limit", "must be an integer from 1 to %d", workflow.MaxListLimit)
+			if *in.Limit < 1 || *in.Limit > service.MaxListLimit {
+				return ctx, nil, sandstep.Invalid("limit", "must be an integer from 1 to %d", service.MaxListLimit)
 			}
 			limit = *in.Limit
 		}
@@ -162,13 +162,13 @@ func (a *API) direct(ctx context.Context, function string, payload []byte) (cont
 			return ctx, nil, err
 		}
 		if in.SandboxID == "" {
-			return ctx, nil, sandbox.Invalid("sandboxId", "is required")
+			return ctx, nil, sandstep.Invalid("sandboxId", "is required")
 		}
 		ctx = logging.WithSandboxID(ctx, in.SandboxID)
 		sb, err := a.svc.DeleteSandbox(ctx, call, in.SandboxID)
 		return result(ctx, sb, err)
 	}
-	return ctx, nil, sandbox.Errorf(sandbox.EINTERNAL, "unknown function %q", function)
+	return ctx, nil, sandstep.Errorf(sandstep.EINTERNAL, "unknown function %q", function)
 }
 
 // result returns v, or err, or errNoResult for a nil v without an error.
@@ -192,11 +192,11 @@ func hasKey(payload []byte, key string) bool {
 	return ok
 }
 
-// directCall builds the workflow.Call of a direct invocation and the
+// directCall builds the service.Call of a direct invocation and the
 // context its log lines carry.
-func directCall(ctx context.Context, c Caller, idempotencyKey string) (context.Context, workflow.Call, error) {
-	if err := sandbox.ValidateUserID("userId", c.UserID); err != nil {
-		return ctx, workflow.Call{}, err
+func directCall(ctx context.Context, c Caller, idempotencyKey string) (context.Context, service.Call, error) {
+	if err := sandstep.ValidateUserID("userId", c.UserID); err != nil {
+		return ctx, service.Call{}, err
 	}
 	reqID := c.RequestID
 	if reqID == "" {
@@ -205,10 +205,10 @@ func directCall(ctx context.Context, c Caller, idempotencyKey string) (context.C
 		}
 	}
 	ctx = logging.WithUserID(logging.WithRequestID(ctx, reqID), c.UserID)
-	call := workflow.Call{UserID: c.UserID, RequestID: reqID}
+	call := service.Call{UserID: c.UserID, RequestID: reqID}
 	if idempotencyKey != "" {
 		if err := validIdempotencyKey("idempotencyKey", idempotencyKey); err != nil {
-			return ctx, workflow.Call{}, err
+			return ctx, service.Call{}, err
 		}
 		call.IdempotencyKey = idempotencyKey
 	}
@@ -223,10 +223,10 @@ func directCall(ctx context.Context, c Caller, idempotencyKey string) (context.C
 // messages.InvokeResponse_Error and otherwise reports the Go type name.
 func (a *API) directFailure(ctx context.Context, function string, err error) messages.InvokeResponse_Error {
 	a.logError(ctx, err, slog.String("function", function))
-	code := sandbox.ErrorCode(err)
-	msg := sandbox.ErrorMessage(err)
-	if code == sandbox.EINVALID || code == sandbox.ETOOLARGE {
-		if field := sandbox.ErrorField(err); field != "" {
+	code := sandstep.ErrorCode(err)
+	msg := sandstep.ErrorMessage(err)
+	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
+		if field := sandstep.ErrorField(err); field != "" {
 			// The service names the sandbox id "id", after the HTTP path;
 			// direct callers send it as "sandboxId".
 			if field == "id" {
@@ -235,5 +235,5 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 			msg = field + ": " + msg
 		}
 	}
-	return messages.InvokeResponse_Error{Type: sandbox.StepFunctionsName(code), Message: msg}
+	return messages.InvokeResponse_Error{Type: sandstep.StepFunctionsName(code), Message: msg}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 func TestDirectInputs(t *testing.T) {
@@ -31,11 +31,11 @@ func TestDirectInputs(t *testing.T) {
 			payload: `{"userId":"u1","idempotencyKey":"k1","requestId":"exec-7","image":"alpine:3","ttlMinutes":30,"files":[{"path":"a","contentBase64":"eA=="}]}`,
 			check: func(t *testing.T, c recorded) {
 				ttl := 30
-				want := workflow.CreateSandboxInput{Image: "alpine:3", TTLMinutes: &ttl, Files: []workflow.File{{Path: "a", ContentBase64: "eA=="}}}
+				want := service.CreateSandboxInput{Image: "alpine:3", TTLMinutes: &ttl, Files: []service.File{{Path: "a", ContentBase64: "eA=="}}}
 				if !reflect.DeepEqual(c.in, want) {
 					t.Errorf("input %+v", c.in)
 				}
-				if c.call != (workflow.Call{UserID: "u1", RequestID: "exec-7", IdempotencyKey: "k1"}) {
+				if c.call != (service.Call{UserID: "u1", RequestID: "exec-7", IdempotencyKey: "k1"}) {
 					t.Errorf("call %+v", c.call)
 				}
 			},
@@ -45,7 +45,7 @@ func TestDirectInputs(t *testing.T) {
 			name: "create, minimal", function: FunctionCreate, method: "CreateSandbox",
 			payload: `{"userId":"u1"}`,
 			check: func(t *testing.T, c recorded) {
-				if !reflect.DeepEqual(c.in, workflow.CreateSandboxInput{}) || c.call.RequestID != "lambda-req" {
+				if !reflect.DeepEqual(c.in, service.CreateSandboxInput{}) || c.call.RequestID != "lambda-req" {
 					t.Errorf("recorded %+v", c)
 				}
 			},
@@ -55,7 +55,7 @@ func TestDirectInputs(t *testing.T) {
 			name: "exec", function: FunctionExecute, method: "Exec",
 			payload: `{"userId":"u1","sandboxId":"sbx_one","command":"ls","cwd":"src","env":{"A":"b"},"timeoutSeconds":9}`,
 			check: func(t *testing.T, c recorded) {
-				want := workflow.ExecInput{Command: "ls", Cwd: "src", Env: map[string]string{"A": "b"}, TimeoutSeconds: 9}
+				want := service.ExecInput{Command: "ls", Cwd: "src", Env: map[string]string{"A": "b"}, TimeoutSeconds: 9}
 				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.ctxSandboxID != "sbx_one" {
 					t.Errorf("recorded %+v", c)
 				}
@@ -66,7 +66,7 @@ func TestDirectInputs(t *testing.T) {
 			name: "agent execute", function: FunctionExecute, method: "AgentExecute",
 			payload: `{"userId":"u1","command":"make","keepSandbox":true,"labels":{"a":"b"}}`,
 			check: func(t *testing.T, c recorded) {
-				in := c.in.(workflow.AgentExecuteInput)
+				in := c.in.(service.AgentExecuteInput)
 				if in.Command != "make" || !in.KeepSandbox || in.Labels["a"] != "b" {
 					t.Errorf("input %+v", in)
 				}
@@ -87,7 +87,7 @@ func TestDirectInputs(t *testing.T) {
 			name: "status list default", function: FunctionStatus, method: "ListSandboxes",
 			payload: `{"userId":"u1"}`,
 			check: func(t *testing.T, c recorded) {
-				if c.limit != workflow.DefaultListLimit || c.cursor != "" {
+				if c.limit != service.DefaultListLimit || c.cursor != "" {
 					t.Errorf("recorded %+v", c)
 				}
 			},
@@ -210,17 +210,17 @@ func TestDirectErrorMapping(t *testing.T) {
 		typ     string
 		message string
 	}{
-		{"invalid", sandbox.Invalid("command", "must not be empty"), "Sandbox.InvalidInput", "command: must not be empty"},
-		{"invalid id is named as sent", sandbox.Invalid("id", "is not a sandbox id"), "Sandbox.InvalidInput", "sandboxId: is not a sandbox id"},
-		{"too large", &sandbox.Error{Code: sandbox.ETOOLARGE, Field: "files", Message: "too big"}, "Sandbox.InvalidInput", "files: too big"},
-		{"unauthenticated", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "no caller identity"), "Sandbox.NotFound", "no caller identity"},
-		{"not found", fmt.Errorf("x: %w", sandbox.Errorf(sandbox.ENOTFOUND, "gone")), "Sandbox.NotFound", "gone"},
-		{"conflict", sandbox.Errorf(sandbox.ECONFLICT, "busy"), "Sandbox.Conflict", "busy"},
-		{"quota", sandbox.Errorf(sandbox.EQUOTA, "limit 2 reached"), "Sandbox.QuotaExceeded", "limit 2 reached"},
-		{"transient", sandbox.Wrap(errors.New(secretish), sandbox.ETRANSIENT, "daytona unavailable"), "Sandbox.Transient", "daytona unavailable"},
-		{"timeout", sandbox.Errorf(sandbox.ETIMEOUT, "command timed out"), "Sandbox.Timeout", "command timed out"},
+		{"invalid", sandstep.Invalid("command", "must not be empty"), "Sandbox.InvalidInput", "command: must not be empty"},
+		{"invalid id is named as sent", sandstep.Invalid("id", "is not a sandbox id"), "Sandbox.InvalidInput", "sandboxId: is not a sandbox id"},
+		{"too large", &sandstep.Error{Code: sandstep.ETOOLARGE, Field: "files", Message: "too big"}, "Sandbox.InvalidInput", "files: too big"},
+		{"unauthenticated", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "no caller identity"), "Sandbox.NotFound", "no caller identity"},
+		{"not found", fmt.Errorf("x: %w", sandstep.Errorf(sandstep.ENOTFOUND, "gone")), "Sandbox.NotFound", "gone"},
+		{"conflict", sandstep.Errorf(sandstep.ECONFLICT, "busy"), "Sandbox.Conflict", "busy"},
+		{"quota", sandstep.Errorf(sandstep.EQUOTA, "limit 2 reached"), "Sandbox.QuotaExceeded", "limit 2 reached"},
+		{"transient", sandstep.Wrap(errors.New(secretish), sandstep.ETRANSIENT, "daytona unavailable"), "Sandbox.Transient", "daytona unavailable"},
+		{"timeout", sandstep.Errorf(sandstep.ETIMEOUT, "command timed out"), "Sandbox.Timeout", "command timed out"},
 		{"deadline", fmt.Errorf("%s: %w", secretish, context.DeadlineExceeded), "Sandbox.Timeout", "the operation timed out"},
-		{"internal", sandbox.Wrap(errors.New(secretish), sandbox.EINTERNAL, "%s", secretish), "Sandbox.Internal", "internal error"},
+		{"internal", sandstep.Wrap(errors.New(secretish), sandstep.EINTERNAL, "%s", secretish), "Sandbox.Internal", "internal error"},
 		{"plain", errors.New(secretish), "Sandbox.Internal", "internal error"},
 	}
 	payloads := map[string]string{
@@ -312,7 +312,7 @@ func TestDirectUsesLambdaRequestID(t *testing.T) {
 	if c := svc.recordedCalls()[0]; c.call.RequestID != "aws-req-9" || c.ctxRequestID != "aws-req-9" {
 		t.Errorf("recorded %+v", c)
 	}
-	svc.err = sandbox.Errorf(sandbox.ENOTFOUND, "gone")
+	svc.err = sandstep.Errorf(sandstep.ENOTFOUND, "gone")
 	if _, err := a.Handler(FunctionStatus).Invoke(ctx, []byte(`{"userId":"u","sandboxId":"sbx_one"}`)); err == nil {
 		t.Fatal("want an error")
 	}
@@ -333,7 +333,7 @@ func TestDirectOutputIsTheResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res workflow.ExecResult
+	var res service.ExecResult
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&res); err != nil || res.ExitCode != 3 || res.Stderr != "warn\n" {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 // eventsDir holds the sample events for `sam local invoke -e` and the
@@ -65,11 +65,11 @@ func checkAPIFixture(data []byte) (events.APIGatewayV2HTTPRequest, error) {
 	var in any
 	switch ev.RouteKey {
 	case RouteCreateSandbox:
-		in = &workflow.CreateSandboxInput{}
+		in = &service.CreateSandboxInput{}
 	case RouteExec:
-		in = &workflow.ExecInput{}
+		in = &service.ExecInput{}
 	case RouteAgentExecute:
-		in = &workflow.AgentExecuteInput{}
+		in = &service.AgentExecuteInput{}
 	}
 	if in != nil {
 		// Both decoders: encoding/json as the brief's minimum, and this

@@ -12,15 +12,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/logging"
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/testutil"
-	"github.com/sandstep/sandstep/internal/workflow"
 )
 
 // recorded is one call on fakeService.
 type recorded struct {
 	method string
-	call   workflow.Call
+	call   service.Call
 	id     string
 	limit  int
 	cursor string
@@ -65,75 +65,75 @@ func (f *fakeService) recordedCalls() []recorded {
 	return append([]recorded(nil), f.calls...)
 }
 
-func (f *fakeService) sandbox(id, owner string) *sandbox.Sandbox {
+func (f *fakeService) sandbox(id, owner string) *sandstep.Sandbox {
 	if f.nilResult {
 		return nil
 	}
 	if id == "" {
 		id = "sbx_created"
 	}
-	return &sandbox.Sandbox{ID: id, Owner: owner, State: sandbox.StateReady, CreatedAt: testTime, UpdatedAt: testTime}
+	return &sandstep.Sandbox{ID: id, Owner: owner, State: sandstep.StateReady, CreatedAt: testTime, UpdatedAt: testTime}
 }
 
-func (f *fakeService) CreateSandbox(ctx context.Context, call workflow.Call, in workflow.CreateSandboxInput) (*sandbox.Sandbox, error) {
+func (f *fakeService) CreateSandbox(ctx context.Context, call service.Call, in service.CreateSandboxInput) (*sandstep.Sandbox, error) {
 	if err := f.record(ctx, recorded{method: "CreateSandbox", call: call, in: in}); err != nil {
 		return nil, err
 	}
 	return f.sandbox("", call.UserID), nil
 }
 
-func (f *fakeService) GetSandbox(ctx context.Context, call workflow.Call, id string) (*sandbox.Sandbox, error) {
+func (f *fakeService) GetSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error) {
 	if err := f.record(ctx, recorded{method: "GetSandbox", call: call, id: id}); err != nil {
 		return nil, err
 	}
 	return f.sandbox(id, call.UserID), nil
 }
 
-func (f *fakeService) ListSandboxes(ctx context.Context, call workflow.Call, limit int, cursor string) (*workflow.SandboxList, error) {
+func (f *fakeService) ListSandboxes(ctx context.Context, call service.Call, limit int, cursor string) (*service.SandboxList, error) {
 	if err := f.record(ctx, recorded{method: "ListSandboxes", call: call, limit: limit, cursor: cursor}); err != nil {
 		return nil, err
 	}
 	if f.nilResult {
 		return nil, nil
 	}
-	return &workflow.SandboxList{Items: []*sandbox.Sandbox{f.sandbox("sbx_one", call.UserID)}, NextCursor: "next"}, nil
+	return &service.SandboxList{Items: []*sandstep.Sandbox{f.sandbox("sbx_one", call.UserID)}, NextCursor: "next"}, nil
 }
 
-func (f *fakeService) Exec(ctx context.Context, call workflow.Call, id string, in workflow.ExecInput) (*workflow.ExecResult, error) {
+func (f *fakeService) Exec(ctx context.Context, call service.Call, id string, in service.ExecInput) (*service.ExecResult, error) {
 	if err := f.record(ctx, recorded{method: "Exec", call: call, id: id, in: in}); err != nil {
 		return nil, err
 	}
 	if f.nilResult {
 		return nil, nil
 	}
-	return &workflow.ExecResult{ExitCode: 3, Stdout: f.stdout, Stderr: "warn\n", DurationMs: 12}, nil
+	return &service.ExecResult{ExitCode: 3, Stdout: f.stdout, Stderr: "warn\n", DurationMs: 12}, nil
 }
 
-func (f *fakeService) DeleteSandbox(ctx context.Context, call workflow.Call, id string) (*sandbox.Sandbox, error) {
+func (f *fakeService) DeleteSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error) {
 	if err := f.record(ctx, recorded{method: "DeleteSandbox", call: call, id: id}); err != nil {
 		return nil, err
 	}
 	sb := f.sandbox(id, call.UserID)
 	if sb != nil {
-		sb.State = sandbox.StateDeleted
+		sb.State = sandstep.StateDeleted
 	}
 	return sb, nil
 }
 
-func (f *fakeService) AgentExecute(ctx context.Context, call workflow.Call, in workflow.AgentExecuteInput) (*workflow.AgentExecuteResult, error) {
+func (f *fakeService) AgentExecute(ctx context.Context, call service.Call, in service.AgentExecuteInput) (*service.AgentExecuteResult, error) {
 	if err := f.record(ctx, recorded{method: "AgentExecute", call: call, in: in}); err != nil {
 		return nil, err
 	}
 	if f.nilResult {
 		return nil, nil
 	}
-	return &workflow.AgentExecuteResult{ExecResult: workflow.ExecResult{Stdout: "agent\n"}, SandboxID: "sbx_agent", Deleted: true}, nil
+	return &service.AgentExecuteResult{ExecResult: service.ExecResult{Stdout: "agent\n"}, SandboxID: "sbx_agent", Deleted: true}, nil
 }
 
 var _ Service = (*fakeService)(nil)
 
 // The lead's service must satisfy the interface this package consumes.
-var _ Service = (*workflow.Service)(nil)
+var _ Service = (*service.Service)(nil)
 
 // evOption changes a test event.
 type evOption func(*events.APIGatewayV2HTTPRequest)

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // HandlerFunc is the Lambda handler of one function, in the form
@@ -28,7 +28,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 			// the caller expects, and log it once with its stack.
 			if p := recover(); p != nil {
 				a.logger.ErrorContext(ctx, "handler panicked", "function", function, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				perr := sandbox.Errorf(sandbox.EINTERNAL, "handler panicked: %v", p)
+				perr := sandstep.Errorf(sandstep.EINTERNAL, "handler panicked: %v", p)
 				if isAPI {
 					out, err = a.failHTTP(ctx, "", perr, []slog.Attr{slog.String("function", function)}), nil
 				} else {
@@ -41,7 +41,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 			if err := json.Unmarshal(payload, &ev); err != nil {
 				// Only a broken gateway or emulator sends this; answer in
 				// the shape it expects.
-				err = sandbox.Wrap(err, sandbox.EINTERNAL, "unreadable API Gateway event")
+				err = sandstep.Wrap(err, sandstep.EINTERNAL, "unreadable API Gateway event")
 				return a.failHTTP(ctx, "", err, []slog.Attr{slog.String("function", function)}), nil
 			}
 			return a.serve(ctx, function, ev), nil

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/logging"
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 // ErrorResponse is the body of every error answer to an HTTP caller.
@@ -26,21 +26,21 @@ type ErrorResponse struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail describes one error: Code is a sandbox.Code, Message is safe
+// ErrorDetail describes one error: Code is a sandstep.Code, Message is safe
 // to show, Field names the input at fault (a JSON path, a query parameter,
 // a header, "id" for the path, or "body"), RequestID is API Gateway's
 // request id.
 type ErrorDetail struct {
-	Code      sandbox.Code `json:"code"`
-	Message   string       `json:"message"`
-	Field     string       `json:"field,omitempty"`
-	RequestID string       `json:"requestId"`
+	Code      sandstep.Code `json:"code"`
+	Message   string        `json:"message"`
+	Field     string        `json:"field,omitempty"`
+	RequestID string        `json:"requestId"`
 }
 
 // request is one API Gateway request, past routing and identity.
 type request struct {
 	ctx  context.Context
-	call workflow.Call
+	call service.Call
 	// id is the {id} path parameter.
 	id    string
 	body  []byte
@@ -73,7 +73,7 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 
 	rt, ok := routes[ev.RouteKey]
 	if !ok || (function != "" && rt.function != function) {
-		err := sandbox.Errorf(sandbox.ENOTFOUND, "no route for %s", clip(routeName(ev), 200))
+		err := sandstep.Errorf(sandstep.ENOTFOUND, "no route for %s", clip(routeName(ev), 200))
 		if ok {
 			// A template wiring a route to the wrong function.
 			logAttrs = append(logAttrs, slog.String("function", function), slog.String("routeFunction", rt.function))
@@ -95,7 +95,7 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 		return a.failHTTP(r.ctx, reqID, err, logAttrs)
 	}
 	logCtx := r.ctx
-	if sb, ok := res.body.(*sandbox.Sandbox); ok && logging.SandboxID(logCtx) == "" {
+	if sb, ok := res.body.(*sandstep.Sandbox); ok && logging.SandboxID(logCtx) == "" {
 		logCtx = logging.WithSandboxID(logCtx, sb.ID)
 	}
 	a.logger.InfoContext(logCtx, "request served", "route", ev.RouteKey, "status", out.StatusCode, "durationMs", time.Since(start).Milliseconds())
@@ -119,7 +119,7 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 	ctx = logging.WithUserID(ctx, user)
 	r := &request{
 		ctx:   ctx,
-		call:  workflow.Call{UserID: user, RequestID: ev.RequestContext.RequestID},
+		call:  service.Call{UserID: user, RequestID: ev.RequestContext.RequestID},
 		query: ev.QueryStringParameters,
 	}
 	if rt.idempotent {
@@ -132,13 +132,13 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 	}
 	for _, name := range slices.Sorted(maps.Keys(ev.QueryStringParameters)) {
 		if !slices.Contains(rt.query, name) {
-			return nil, sandbox.Invalid(clip(name, 64), "unknown query parameter")
+			return nil, sandstep.Invalid(clip(name, 64), "unknown query parameter")
 		}
 	}
 	if rt.pathID {
 		r.id = ev.PathParameters["id"]
 		if r.id == "" {
-			return nil, sandbox.Invalid("id", "is required")
+			return nil, sandstep.Invalid("id", "is required")
 		}
 		r.ctx = logging.WithSandboxID(r.ctx, r.id)
 	}
@@ -148,7 +148,7 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 			return nil, err
 		}
 		if rt.body == bodyRequired && len(bytes.TrimSpace(body)) == 0 {
-			return nil, sandbox.Invalid(bodyField, "a JSON object is required")
+			return nil, sandstep.Invalid(bodyField, "a JSON object is required")
 		}
 		r.body = body
 	}
@@ -164,10 +164,10 @@ func identity(ev events.APIGatewayV2HTTPRequest) (string, error) {
 		sub = az.JWT.Claims["sub"]
 	}
 	if strings.TrimSpace(sub) == "" {
-		return "", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "authentication required")
+		return "", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "authentication required")
 	}
-	if err := sandbox.ValidateUserID("sub", sub); err != nil {
-		return "", sandbox.Wrap(err, sandbox.EUNAUTHENTICATED, "the token's subject is not usable as a sandstep user id: %s", sandbox.ErrorMessage(err))
+	if err := sandstep.ValidateUserID("sub", sub); err != nil {
+		return "", sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "the token's subject is not usable as a sandstep user id: %s", sandstep.ErrorMessage(err))
 	}
 	return sub, nil
 }
@@ -190,11 +190,11 @@ func header(h map[string]string, name string) (string, bool) {
 // characters.
 func validIdempotencyKey(field, key string) error {
 	if key == "" || len(key) > MaxIdempotencyKeyLen {
-		return sandbox.Invalid(field, "must be 1 to %d characters long", MaxIdempotencyKeyLen)
+		return sandstep.Invalid(field, "must be 1 to %d characters long", MaxIdempotencyKeyLen)
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x20 || key[i] > 0x7e {
-			return sandbox.Invalid(field, "must be printable ASCII characters only")
+			return sandstep.Invalid(field, "must be printable ASCII characters only")
 		}
 	}
 	return nil
@@ -215,7 +215,7 @@ func (a *API) readBody(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	}
 	body, err := base64.StdEncoding.DecodeString(ev.Body)
 	if err != nil {
-		return nil, &sandbox.Error{Code: sandbox.EINVALID, Field: bodyField, Message: "is marked base64-encoded but is not valid base64", Err: err}
+		return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: bodyField, Message: "is marked base64-encoded but is not valid base64", Err: err}
 	}
 	if len(body) > a.maxBody {
 		return nil, a.tooLarge()
@@ -224,7 +224,7 @@ func (a *API) readBody(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
 }
 
 func (a *API) tooLarge() error {
-	return &sandbox.Error{Code: sandbox.ETOOLARGE, Field: bodyField, Message: fmt.Sprintf("must not be larger than %d bytes", a.maxBody)}
+	return &sandstep.Error{Code: sandstep.ETOOLARGE, Field: bodyField, Message: fmt.Sprintf("must not be larger than %d bytes", a.maxBody)}
 }
 
 // clip shortens caller input quoted back in a message or used as a field.
@@ -236,7 +236,7 @@ func clip(s string, n int) string {
 }
 
 func (a *API) serveCreate(r *request) (response, error) {
-	var in workflow.CreateSandboxInput
+	var in service.CreateSandboxInput
 	if len(bytes.TrimSpace(r.body)) > 0 {
 		if err := decodeStrict(r.body, &in); err != nil {
 			return response{}, err
@@ -253,11 +253,11 @@ func (a *API) serveCreate(r *request) (response, error) {
 }
 
 func (a *API) serveList(r *request) (response, error) {
-	limit := workflow.DefaultListLimit
+	limit := service.DefaultListLimit
 	if s, ok := r.query["limit"]; ok {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > workflow.MaxListLimit {
-			return response{}, sandbox.Invalid("limit", "must be an integer from 1 to %d", workflow.MaxListLimit)
+		if err != nil || n < 1 || n > service.MaxListLimit {
+			return response{}, sandstep.Invalid("limit", "must be an integer from 1 to %d", service.MaxListLimit)
 		}
 		limit = n
 	}
@@ -271,7 +271,7 @@ func (a *API) serveGet(r *request) (response, error) {
 }
 
 func (a *API) serveExec(r *request) (response, error) {
-	var in workflow.ExecInput
+	var in service.ExecInput
 	if err := decodeStrict(r.body, &in); err != nil {
 		return response{}, err
 	}
@@ -285,7 +285,7 @@ func (a *API) serveDelete(r *request) (response, error) {
 }
 
 func (a *API) serveAgentExecute(r *request) (response, error) {
-	var in workflow.AgentExecuteInput
+	var in service.AgentExecuteInput
 	if err := decodeStrict(r.body, &in); err != nil {
 		return response{}, err
 	}
@@ -294,7 +294,7 @@ func (a *API) serveAgentExecute(r *request) (response, error) {
 }
 
 // errNoResult is a service that answered neither a result nor an error.
-var errNoResult = sandbox.Errorf(sandbox.EINTERNAL, "the service returned no result")
+var errNoResult = sandstep.Errorf(sandstep.EINTERNAL, "the service returned no result")
 
 // ok200 answers 200 with v, or err.
 func ok200[T any](v *T, err error) (response, error) {
@@ -314,7 +314,7 @@ func marshal(v any) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "encode response")
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "encode response")
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
@@ -334,15 +334,15 @@ func jsonResponse(status int, v any, extra map[string]string) (events.APIGateway
 
 // failHTTP logs err once and answers it as an ErrorResponse.
 func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slog.Attr) events.APIGatewayV2HTTPResponse {
-	code := sandbox.ErrorCode(err)
-	status := sandbox.HTTPStatus(code)
+	code := sandstep.ErrorCode(err)
+	status := sandstep.HTTPStatus(code)
 	a.logError(ctx, err, append(attrs, slog.Int("status", status))...)
-	detail := ErrorDetail{Code: code, Message: sandbox.ErrorMessage(err), RequestID: reqID}
-	if code == sandbox.EINVALID || code == sandbox.ETOOLARGE {
-		detail.Field = sandbox.ErrorField(err)
+	detail := ErrorDetail{Code: code, Message: sandstep.ErrorMessage(err), RequestID: reqID}
+	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
+		detail.Field = sandstep.ErrorField(err)
 	}
 	var extra map[string]string
-	if code == sandbox.EUNAUTHENTICATED {
+	if code == sandstep.EUNAUTHENTICATED {
 		extra = map[string]string{"WWW-Authenticate": "Bearer"}
 	}
 	res, merr := jsonResponse(status, ErrorResponse{Error: detail}, extra)

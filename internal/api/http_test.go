@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 // routeMethod is the service method each route calls.
@@ -99,7 +99,7 @@ func TestRouting(t *testing.T) {
 				if res.StatusCode != http.StatusNotFound || len(calls) != 0 {
 					t.Fatalf("not the owner: status %d, calls %+v; want 404 and no call", res.StatusCode, calls)
 				}
-				if d := decodeErrorBody(t, res); d.Code != sandbox.ENOTFOUND || d.RequestID != "req-1" {
+				if d := decodeErrorBody(t, res); d.Code != sandstep.ENOTFOUND || d.RequestID != "req-1" {
 					t.Errorf("error %+v", d)
 				}
 			})
@@ -115,7 +115,7 @@ func TestRouting(t *testing.T) {
 			if res.StatusCode != http.StatusNotFound || len(svc.recordedCalls()) != 0 {
 				t.Fatalf("status %d, calls %v", res.StatusCode, svc.recordedCalls())
 			}
-			if d := decodeErrorBody(t, res); d.Code != sandbox.ENOTFOUND || !strings.Contains(d.Message, "GET /sandboxes") {
+			if d := decodeErrorBody(t, res); d.Code != sandstep.ENOTFOUND || !strings.Contains(d.Message, "GET /sandboxes") {
 				t.Errorf("error %+v", d)
 			}
 		})
@@ -175,7 +175,7 @@ func TestIdentity(t *testing.T) {
 					if res.StatusCode != http.StatusUnauthorized || len(calls) != 0 {
 						t.Fatalf("status %d, calls %+v; want 401, no call", res.StatusCode, calls)
 					}
-					if d := decodeErrorBody(t, res); d.Code != sandbox.EUNAUTHENTICATED || d.RequestID != "req-1" {
+					if d := decodeErrorBody(t, res); d.Code != sandstep.EUNAUTHENTICATED || d.RequestID != "req-1" {
 						t.Errorf("error %+v", d)
 					}
 					if res.Headers["WWW-Authenticate"] != "Bearer" {
@@ -273,9 +273,9 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("service called: %+v", calls)
 			}
 			d := decodeErrorBody(t, res)
-			wantCode := sandbox.EINVALID
+			wantCode := sandstep.EINVALID
 			if tt.status == 413 {
-				wantCode = sandbox.ETOOLARGE
+				wantCode = sandstep.ETOOLARGE
 			}
 			if d.Code != wantCode || d.Field != tt.field || !strings.Contains(d.Message, tt.message) || d.RequestID != "req-1" {
 				t.Errorf("error %+v, want code %s field %q message containing %q", d, wantCode, tt.field, tt.message)
@@ -296,19 +296,19 @@ func TestServeSuccess(t *testing.T) {
 			ev:     apiEvent(RouteCreateSandbox, withHeader("Idempotency-Key", "key-1"), withBody(`{"image":"alpine:3","env":{"A":"1"},"files":[{"path":"a.sh","contentBase64":"ZWNobw=="}],"metadata":{"repo":"o/r"}}`)),
 			status: 201,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				want := workflow.CreateSandboxInput{Image: "alpine:3", Env: map[string]string{"A": "1"},
-					Files: []workflow.File{{Path: "a.sh", ContentBase64: "ZWNobw=="}}, Metadata: sandbox.Metadata{Repo: "o/r"}}
+				want := service.CreateSandboxInput{Image: "alpine:3", Env: map[string]string{"A": "1"},
+					Files: []service.File{{Path: "a.sh", ContentBase64: "ZWNobw=="}}, Metadata: sandstep.Metadata{Repo: "o/r"}}
 				if !reflect.DeepEqual(c.in, want) {
 					t.Errorf("input %+v, want %+v", c.in, want)
 				}
-				if c.call != (workflow.Call{UserID: "user-1", RequestID: "req-1", IdempotencyKey: "key-1"}) {
+				if c.call != (service.Call{UserID: "user-1", RequestID: "req-1", IdempotencyKey: "key-1"}) {
 					t.Errorf("call %+v", c.call)
 				}
 				if res.Headers["Location"] != "/sandboxes/sbx_created" {
 					t.Errorf("headers %v", res.Headers)
 				}
-				var sb sandbox.Sandbox
-				if err := json.Unmarshal([]byte(res.Body), &sb); err != nil || sb.ID != "sbx_created" || sb.State != sandbox.StateReady {
+				var sb sandstep.Sandbox
+				if err := json.Unmarshal([]byte(res.Body), &sb); err != nil || sb.ID != "sbx_created" || sb.State != sandstep.StateReady {
 					t.Errorf("body %s: %v", res.Body, err)
 				}
 			},
@@ -318,7 +318,7 @@ func TestServeSuccess(t *testing.T) {
 			ev:     apiEvent(RouteCreateSandbox, withBody("")),
 			status: 201,
 			check: func(t *testing.T, c recorded, _ events.APIGatewayV2HTTPResponse) {
-				if !reflect.DeepEqual(c.in, workflow.CreateSandboxInput{}) || c.call.IdempotencyKey != "" {
+				if !reflect.DeepEqual(c.in, service.CreateSandboxInput{}) || c.call.IdempotencyKey != "" {
 					t.Errorf("recorded %+v", c)
 				}
 			},
@@ -331,7 +331,7 @@ func TestServeSuccess(t *testing.T) {
 			}),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				want := workflow.ExecInput{Command: "ls -l", Cwd: "src", Env: map[string]string{"X": "y"}, TimeoutSeconds: 5}
+				want := service.ExecInput{Command: "ls -l", Cwd: "src", Env: map[string]string{"X": "y"}, TimeoutSeconds: 5}
 				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.call.IdempotencyKey != "K 1~" {
 					t.Errorf("recorded %+v", c)
 				}
@@ -345,10 +345,10 @@ func TestServeSuccess(t *testing.T) {
 			ev:     apiEvent(RouteListSandboxes),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				if c.limit != workflow.DefaultListLimit || c.cursor != "" {
+				if c.limit != service.DefaultListLimit || c.cursor != "" {
 					t.Errorf("recorded %+v", c)
 				}
-				var list workflow.SandboxList
+				var list service.SandboxList
 				if err := json.Unmarshal([]byte(res.Body), &list); err != nil || len(list.Items) != 1 || list.NextCursor != "next" {
 					t.Errorf("body %s: %v", res.Body, err)
 				}
@@ -379,8 +379,8 @@ func TestServeSuccess(t *testing.T) {
 			ev:     apiEvent(RouteDeleteSandbox),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				var sb sandbox.Sandbox
-				if err := json.Unmarshal([]byte(res.Body), &sb); err != nil || sb.State != sandbox.StateDeleted || c.id != "sbx_one" {
+				var sb sandstep.Sandbox
+				if err := json.Unmarshal([]byte(res.Body), &sb); err != nil || sb.State != sandstep.StateDeleted || c.id != "sbx_one" {
 					t.Errorf("body %s: %v", res.Body, err)
 				}
 			},
@@ -390,11 +390,11 @@ func TestServeSuccess(t *testing.T) {
 			ev:     apiEvent(RouteAgentExecute, withBody(`{"command":"make test","image":"golang:1","keepSandbox":true,"files":[{"path":"go.mod","contentBase64":"bW9kdWxlIHgK"}]}`)),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				in := c.in.(workflow.AgentExecuteInput)
+				in := c.in.(service.AgentExecuteInput)
 				if in.Command != "make test" || in.Image != "golang:1" || !in.KeepSandbox || len(in.Files) != 1 {
 					t.Errorf("input %+v", in)
 				}
-				var out workflow.AgentExecuteResult
+				var out service.AgentExecuteResult
 				if err := json.Unmarshal([]byte(res.Body), &out); err != nil || out.SandboxID != "sbx_agent" || !out.Deleted {
 					t.Errorf("body %s: %v", res.Body, err)
 				}
@@ -442,23 +442,23 @@ func TestErrorMapping(t *testing.T) {
 		name    string
 		err     error
 		status  int
-		code    sandbox.Code
+		code    sandstep.Code
 		message string
 		field   string
 	}{
-		{"invalid", sandbox.Invalid("command", "must not be empty"), 400, sandbox.EINVALID, "must not be empty", "command"},
-		{"unauthenticated", sandbox.Errorf(sandbox.EUNAUTHENTICATED, "no caller identity"), 401, sandbox.EUNAUTHENTICATED, "no caller identity", ""},
-		{"not found", fmt.Errorf("get: %w", sandbox.Errorf(sandbox.ENOTFOUND, `sandbox "sbx_one" not found`)), 404, sandbox.ENOTFOUND, `sandbox "sbx_one" not found`, ""},
-		{"conflict", sandbox.Errorf(sandbox.ECONFLICT, "key reused"), 409, sandbox.ECONFLICT, "key reused", ""},
-		{"too large", &sandbox.Error{Code: sandbox.ETOOLARGE, Field: "files", Message: "too many bytes"}, 413, sandbox.ETOOLARGE, "too many bytes", "files"},
-		{"quota", sandbox.Errorf(sandbox.EQUOTA, "limit 3 reached"), 429, sandbox.EQUOTA, "limit 3 reached", ""},
-		{"transient", sandbox.Wrap(errors.New(secretish), sandbox.ETRANSIENT, "daytona unavailable"), 503, sandbox.ETRANSIENT, "daytona unavailable", ""},
-		{"timeout", sandbox.Wrap(errors.New(secretish), sandbox.ETIMEOUT, "command timed out"), 504, sandbox.ETIMEOUT, "command timed out", ""},
-		{"deadline", fmt.Errorf("%s: %w", secretish, context.DeadlineExceeded), 504, sandbox.ETIMEOUT, "the operation timed out", ""},
-		{"cancelled", fmt.Errorf("%s: %w", secretish, context.Canceled), 503, sandbox.ETRANSIENT, "the operation was interrupted; try again", ""},
-		{"internal with code", sandbox.Wrap(errors.New(secretish), sandbox.EINTERNAL, "%s", secretish), 500, sandbox.EINTERNAL, "internal error", ""},
-		{"plain error", errors.New(secretish), 500, sandbox.EINTERNAL, "internal error", ""},
-		{"field on a non-input error is not shown", &sandbox.Error{Code: sandbox.ECONFLICT, Field: "state", Message: "wrong state"}, 409, sandbox.ECONFLICT, "wrong state", ""},
+		{"invalid", sandstep.Invalid("command", "must not be empty"), 400, sandstep.EINVALID, "must not be empty", "command"},
+		{"unauthenticated", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "no caller identity"), 401, sandstep.EUNAUTHENTICATED, "no caller identity", ""},
+		{"not found", fmt.Errorf("get: %w", sandstep.Errorf(sandstep.ENOTFOUND, `sandbox "sbx_one" not found`)), 404, sandstep.ENOTFOUND, `sandbox "sbx_one" not found`, ""},
+		{"conflict", sandstep.Errorf(sandstep.ECONFLICT, "key reused"), 409, sandstep.ECONFLICT, "key reused", ""},
+		{"too large", &sandstep.Error{Code: sandstep.ETOOLARGE, Field: "files", Message: "too many bytes"}, 413, sandstep.ETOOLARGE, "too many bytes", "files"},
+		{"quota", sandstep.Errorf(sandstep.EQUOTA, "limit 3 reached"), 429, sandstep.EQUOTA, "limit 3 reached", ""},
+		{"transient", sandstep.Wrap(errors.New(secretish), sandstep.ETRANSIENT, "daytona unavailable"), 503, sandstep.ETRANSIENT, "daytona unavailable", ""},
+		{"timeout", sandstep.Wrap(errors.New(secretish), sandstep.ETIMEOUT, "command timed out"), 504, sandstep.ETIMEOUT, "command timed out", ""},
+		{"deadline", fmt.Errorf("%s: %w", secretish, context.DeadlineExceeded), 504, sandstep.ETIMEOUT, "the operation timed out", ""},
+		{"cancelled", fmt.Errorf("%s: %w", secretish, context.Canceled), 503, sandstep.ETRANSIENT, "the operation was interrupted; try again", ""},
+		{"internal with code", sandstep.Wrap(errors.New(secretish), sandstep.EINTERNAL, "%s", secretish), 500, sandstep.EINTERNAL, "internal error", ""},
+		{"plain error", errors.New(secretish), 500, sandstep.EINTERNAL, "internal error", ""},
+		{"field on a non-input error is not shown", &sandstep.Error{Code: sandstep.ECONFLICT, Field: "state", Message: "wrong state"}, 409, sandstep.ECONFLICT, "wrong state", ""},
 	}
 	for _, tt := range tests {
 		for key := range routeMethod {
@@ -466,7 +466,7 @@ func TestErrorMapping(t *testing.T) {
 				svc := &fakeService{err: tt.err}
 				a, logs := newTestAPI(svc, Options{})
 				res := a.ServeEvent(context.Background(), apiEvent(key))
-				if res.StatusCode != tt.status || res.StatusCode != sandbox.HTTPStatus(tt.code) {
+				if res.StatusCode != tt.status || res.StatusCode != sandstep.HTTPStatus(tt.code) {
 					t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
 				}
 				d := decodeErrorBody(t, res)

@@ -10,14 +10,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 // panicService panics in every call it makes: a bug in the service.
 type panicService struct{ Service }
 
-func (panicService) GetSandbox(context.Context, workflow.Call, string) (*sandbox.Sandbox, error) {
+func (panicService) GetSandbox(context.Context, service.Call, string) (*sandstep.Sandbox, error) {
 	panic("boom: internal detail 0xdeadbeef")
 }
 

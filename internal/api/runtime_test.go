@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // fakeRuntimeAPI is the Lambda Runtime API as a function process sees it:
@@ -77,7 +77,7 @@ func TestLambdaRuntimeChild(t *testing.T) {
 		t.Skip("runs only as TestLambdaRuntime's child process")
 	}
 	svc := &fakeService{errFor: map[string]error{
-		"sbx_transient": sandbox.Wrap(errors.New("dial tcp 10.0.0.1:443: connection refused"), sandbox.ETRANSIENT, "daytona unavailable"),
+		"sbx_transient": sandstep.Wrap(errors.New("dial tcp 10.0.0.1:443: connection refused"), sandstep.ETRANSIENT, "daytona unavailable"),
 	}}
 	lambda.Start(New(svc, Options{}).Handler(FunctionStatus)) // exits when the queue is empty
 }

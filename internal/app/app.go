@@ -27,8 +27,8 @@ import (
 	"github.com/sandstep/sandstep/internal/daytonaprovider"
 	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/secrets"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/workflow"
 )
 
 // Options say where configuration comes from and where logs go.
@@ -44,7 +44,7 @@ type Options struct {
 // App is one process's worth of sandstep.
 type App struct {
 	API      *api.API
-	Service  *workflow.Service
+	Service  *service.Service
 	Store    *store.Store
 	Daytona  *daytona.Client
 	Config   config.Config
@@ -118,7 +118,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daytona client: %w", err)
 	}
-	svc := workflow.New(daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget}), st, callerSecrets.Strings(), workflow.Options{
+	svc := service.New(daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget}), st, callerSecrets.Strings(), service.Options{
 		DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
 		DefaultTTLMinutes:      cfg.DefaultTTLMinutes,
 		MaxTTLMinutes:          cfg.MaxTTLMinutes,

@@ -19,7 +19,7 @@ import (
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 	"github.com/sandstep/sandstep/internal/testutil"
@@ -321,7 +321,7 @@ func TestEndToEndAccessIdempotencyAndQuota(t *testing.T) {
 		t.Fatalf("second sandbox: %d", status)
 	}
 	status, over := s.call(t, "alice", "POST /sandboxes", "/sandboxes", nil)
-	if status != 429 || over["error"].(map[string]any)["code"] != string(sandbox.EQUOTA) {
+	if status != 429 || over["error"].(map[string]any)["code"] != string(sandstep.EQUOTA) {
 		t.Errorf("past the quota: %d %v", status, over)
 	}
 	if s.daytonaSandboxes(t) != 2 || s.active(t, "alice") != 2 {

@@ -54,7 +54,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
 )
 
@@ -370,7 +370,7 @@ func (l *loader) daytonaKey(env string) (secrets.Ref, Secret) {
 	}
 	ref, err := secrets.ParseRef(refVar, refStr)
 	if err != nil {
-		l.fail(refVar, "%s", sandbox.ErrorMessage(err))
+		l.fail(refVar, "%s", sandstep.ErrorMessage(err))
 		return secrets.Ref{}, ""
 	}
 	return ref, ""

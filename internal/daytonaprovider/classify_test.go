@@ -5,10 +5,10 @@ import (
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
-	"github.com/sandstep/sandstep/internal/workflow"
 )
 
 // The toolbox answers 404 for a missing session or command, and its proxy
@@ -19,9 +19,9 @@ func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
 	ctx := context.Background()
 	p, srv := newProvider(t, Options{})
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-	svc := workflow.New(p, st, nil, workflow.Options{})
-	call := workflow.Call{UserID: "alice"}
-	sb, err := svc.CreateSandbox(ctx, call, workflow.CreateSandboxInput{})
+	svc := service.New(p, st, nil, service.Options{})
+	call := service.Call{UserID: "alice"}
+	sb, err := svc.CreateSandbox(ctx, call, service.CreateSandboxInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,19 +30,19 @@ func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
 			Match: daytonalocal.Match{Operation: op}}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = svc.Exec(ctx, call, sb.ID, workflow.ExecInput{Command: "true"})
-		if code := sandbox.ErrorCode(err); code != sandbox.ETRANSIENT {
+		_, err = svc.Exec(ctx, call, sb.ID, service.ExecInput{Command: "true"})
+		if code := sandstep.ErrorCode(err); code != sandstep.ETRANSIENT {
 			t.Errorf("%s 404: error %v (%s), want transient", op, err, code)
 		}
 	}
 	rec, err := st.GetSandbox(ctx, sb.ID)
-	if err != nil || rec.State != sandbox.StateReady {
+	if err != nil || rec.State != sandstep.StateReady {
 		t.Fatalf("record after toolbox 404s = %+v, %v; want ready", rec, err)
 	}
 	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 1 {
 		t.Errorf("active slots = %d, want 1", q.Active)
 	}
-	if _, err := svc.CreateSandbox(ctx, call, workflow.CreateSandboxInput{}); sandbox.ErrorCode(err) != sandbox.EQUOTA {
+	if _, err := svc.CreateSandbox(ctx, call, service.CreateSandboxInput{}); sandstep.ErrorCode(err) != sandstep.EQUOTA {
 		t.Errorf("a second sandbox under quota 1: %v", err)
 	}
 
@@ -50,11 +50,11 @@ func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
 	if err := p.Delete(ctx, sb.DaytonaID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.Exec(ctx, call, sb.ID, workflow.ExecInput{Command: "true"})
-	if code := sandbox.ErrorCode(err); code != sandbox.ENOTFOUND {
+	_, err = svc.Exec(ctx, call, sb.ID, service.ExecInput{Command: "true"})
+	if code := sandstep.ErrorCode(err); code != sandstep.ENOTFOUND {
 		t.Errorf("exec in a deleted sandbox: %v (%s), want not found", err, code)
 	}
-	if rec, _ := st.GetSandbox(ctx, sb.ID); rec.State != sandbox.StateGone {
+	if rec, _ := st.GetSandbox(ctx, sb.ID); rec.State != sandstep.StateGone {
 		t.Errorf("record = %s, want gone", rec.State)
 	}
 }
@@ -63,13 +63,13 @@ func TestClassification(t *testing.T) {
 	tests := []struct {
 		name  string
 		fault daytonalocal.Fault
-		want  sandbox.Code
+		want  sandstep.Code
 	}{
-		{"gateway timeout is transient", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 504, Message: "upstream timed out"}, sandbox.ETRANSIENT},
-		{"bad gateway is transient", daytonalocal.Fault{Kind: daytonalocal.FaultBadGateway}, sandbox.ETRANSIENT},
-		{"rate limit is transient", daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit}, sandbox.ETRANSIENT},
-		{"not found", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 404, Message: "Sandbox not found"}, sandbox.ENOTFOUND},
-		{"forbidden is ours to fix", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 403, Message: "Forbidden"}, sandbox.EINTERNAL},
+		{"gateway timeout is transient", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 504, Message: "upstream timed out"}, sandstep.ETRANSIENT},
+		{"bad gateway is transient", daytonalocal.Fault{Kind: daytonalocal.FaultBadGateway}, sandstep.ETRANSIENT},
+		{"rate limit is transient", daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit}, sandstep.ETRANSIENT},
+		{"not found", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 404, Message: "Sandbox not found"}, sandstep.ENOTFOUND},
+		{"forbidden is ours to fix", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 403, Message: "Forbidden"}, sandstep.EINTERNAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestClassification(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := p.Get(context.Background(), id)
-			if got := sandbox.ErrorCode(err); got != tt.want {
+			if got := sandstep.ErrorCode(err); got != tt.want {
 				t.Errorf("classified %s (%v), want %s", got, err, tt.want)
 			}
 		})

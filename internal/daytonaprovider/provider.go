@@ -1,6 +1,6 @@
 // Package daytonaprovider runs sandstep's sandboxes on Daytona: it adapts
 // the typed Daytona client (internal/daytona) to the provider interface the
-// service consumes (workflow.Provider) and classifies Daytona's errors into
+// service consumes (service.Provider) and classifies Daytona's errors into
 // sandstep's error codes — once, here.
 package daytonaprovider
 
@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytona"
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 // Options tune the adapter; zero values take the defaults.
@@ -34,13 +34,13 @@ type Options struct {
 	CleanupTimeout time.Duration
 }
 
-// Provider implements workflow.Provider on a Daytona client.
+// Provider implements service.Provider on a Daytona client.
 type Provider struct {
 	c    *daytona.Client
 	opts Options
 }
 
-var _ workflow.Provider = (*Provider)(nil)
+var _ service.Provider = (*Provider)(nil)
 
 // New returns a Provider using c for every call.
 func New(c *daytona.Client, opts Options) *Provider {
@@ -59,7 +59,7 @@ func New(c *daytona.Client, opts Options) *Provider {
 // Create creates the sandbox named spec.Name and waits until it started.
 // The client finds a sandbox an ambiguous failure may have made by its
 // name, and deletes one that never started.
-func (p *Provider) Create(ctx context.Context, spec workflow.ProviderSpec) (*workflow.ProviderSandbox, error) {
+func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*service.ProviderSandbox, error) {
 	params := daytona.CreateSandboxParams{
 		Name:             spec.Name,
 		Snapshot:         spec.Snapshot,
@@ -77,16 +77,16 @@ func (p *Provider) Create(ctx context.Context, spec workflow.ProviderSpec) (*wor
 	if err != nil {
 		return nil, classify("create sandbox", err)
 	}
-	return &workflow.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
 }
 
 // Get returns the sandbox's current state.
-func (p *Provider) Get(ctx context.Context, idOrName string) (*workflow.ProviderSandbox, error) {
+func (p *Provider) Get(ctx context.Context, idOrName string) (*service.ProviderSandbox, error) {
 	sb, err := p.c.GetSandbox(ctx, idOrName)
 	if err != nil {
 		return nil, classify("get sandbox", err)
 	}
-	return &workflow.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
 }
 
 // Delete deletes the sandbox; one that does not exist is no error.
@@ -98,7 +98,7 @@ func (p *Provider) Delete(ctx context.Context, idOrName string) error {
 }
 
 // Upload writes the files in one multipart request.
-func (p *Provider) Upload(ctx context.Context, id string, files []workflow.UploadFile) error {
+func (p *Provider) Upload(ctx context.Context, id string, files []service.UploadFile) error {
 	up := make([]daytona.UploadFile, len(files))
 	for i, f := range files {
 		up[i] = daytona.UploadFile{Path: f.Path, Content: bytes.NewReader(f.Content)}
@@ -111,7 +111,7 @@ func (p *Provider) Upload(ctx context.Context, id string, files []workflow.Uploa
 
 // GitClone clones a repository into the sandbox at spec.Path (the service
 // always names it).
-func (p *Provider) GitClone(ctx context.Context, id string, spec workflow.GitCloneSpec) error {
+func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitCloneSpec) error {
 	err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
 		URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
 	})
@@ -121,7 +121,7 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec workflow.GitClo
 		return nil
 	case errors.As(err, &ae) && (ae.StatusCode == 401 || ae.StatusCode == 403 || ae.StatusCode == 404):
 		// The repository, not the sandbox: the caller's URL or token.
-		return &sandbox.Error{Code: sandbox.EINVALID, Field: "git.url", Message: "the repository was not found or is not readable with the given token", Err: err}
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: "git.url", Message: "the repository was not found or is not readable with the given token", Err: err}
 	}
 	return classify("git clone", err)
 }
@@ -132,7 +132,7 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec workflow.GitClo
 // run as one synchronous exec; long ones asynchronously, polled with
 // backoff. cmd.Timeout counts from the call: restarting an auto-stopped
 // sandbox spends it too.
-func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*workflow.ExecResult, error) {
+func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*service.ExecResult, error) {
 	start := time.Now()
 	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
 	defer cancel()
@@ -166,7 +166,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
 		if res.ExitCode == nil {
-			return nil, sandbox.Errorf(sandbox.EINTERNAL, "the provider answered a command without an exit code")
+			return nil, sandstep.Errorf(sandstep.EINTERNAL, "the provider answered a command without an exit code")
 		}
 		exitCode, stdout, stderr, truncated = res.ExitCode, res.Stdout, res.Stderr, res.Truncated
 	} else {
@@ -185,7 +185,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 	}
 	// The client has already bounded each stream (Config.MaxOutputBytes)
 	// while reading it, and says so in truncated.
-	return &workflow.ExecResult{ExitCode: *exitCode, Stdout: stdout, Stderr: stderr, Truncated: truncated,
+	return &service.ExecResult{ExitCode: *exitCode, Stdout: stdout, Stderr: stderr, Truncated: truncated,
 		DurationMs: time.Since(start).Milliseconds()}, nil
 }
 
@@ -193,7 +193,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd workflow.Command) (*
 // deadline: cleanup runs after a failure or a timeout, within what the
 // caller has left, and at most CleanupTimeout.
 func (p *Provider) cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return workflow.Detached(ctx, p.opts.CleanupTimeout)
+	return service.Detached(ctx, p.opts.CleanupTimeout)
 }
 
 // toolboxError classifies an error of a toolbox call. The toolbox answers
@@ -209,11 +209,11 @@ func (p *Provider) toolboxError(ctx context.Context, op, id string, err error) e
 	sb, gerr := p.c.GetSandbox(gctx, id)
 	switch {
 	case daytona.IsNotFound(gerr), gerr == nil && (sb.State == daytona.StateDestroyed || sb.State == daytona.StateDestroying):
-		return sandbox.Wrap(err, sandbox.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
+		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
 	case gerr == nil:
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: Daytona's toolbox answered not found for a sandbox in state %s; try again", op, sb.State)
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found for a sandbox in state %s; try again", op, sb.State)
 	}
-	return sandbox.Wrap(errors.Join(err, gerr), sandbox.ETRANSIENT, "%s: Daytona's toolbox answered not found; try again", op)
+	return sandstep.Wrap(errors.Join(err, gerr), sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found; try again", op)
 }
 
 // restartIfStopped starts the sandbox if Daytona stopped it and waits
@@ -243,13 +243,13 @@ func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error
 		case daytona.StateStarted:
 			return true, nil
 		case daytona.StateError, daytona.StateBuildFailed, daytona.StateDestroyed, daytona.StateDestroying:
-			return false, sandbox.Errorf(sandbox.ETRANSIENT, "the stopped sandbox did not start again (state %s)", sb.State)
+			return false, sandstep.Errorf(sandstep.ETRANSIENT, "the stopped sandbox did not start again (state %s)", sb.State)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false, sandbox.Wrap(ctx.Err(), sandbox.ETIMEOUT, "the stopped sandbox did not start again in time")
+			return false, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
 		case <-t.C:
 		}
 		wait = min(wait*2, p.opts.MaxPollInterval)
@@ -280,11 +280,11 @@ func (p *Provider) waitCommand(ctx context.Context, id, sid, cmdID string) (*int
 
 // execError tells a command that ran out of its own time (ETIMEOUT; the
 // session is deleted by Exec's defer) from other failures.
-func (p *Provider) execError(ctx, cctx context.Context, id string, cmd workflow.Command, err error) error {
+func (p *Provider) execError(ctx, cctx context.Context, id string, cmd service.Command, err error) error {
 	if ctx.Err() == nil && cctx.Err() != nil {
-		return sandbox.Wrap(err, sandbox.ETIMEOUT, "the command did not finish within %s", cmd.Timeout)
+		return sandstep.Wrap(err, sandstep.ETIMEOUT, "the command did not finish within %s", cmd.Timeout)
 	}
-	var se *sandbox.Error
+	var se *sandstep.Error
 	if errors.As(err, &se) {
 		return err // classified already (restartIfStopped)
 	}
@@ -307,17 +307,17 @@ func classify(op string, err error) error {
 	if errors.As(err, &se) {
 		switch {
 		case errors.Is(se.Err, daytona.ErrSandboxFailed) && se.State == daytona.StateBuildFailed:
-			return sandbox.Wrap(err, sandbox.EINVALID, "the sandbox image failed to build: %s", se.ErrorReason)
+			return sandstep.Wrap(err, sandstep.EINVALID, "the sandbox image failed to build: %s", se.ErrorReason)
 		case errors.Is(se.Err, daytona.ErrSandboxFailed):
-			return sandbox.Wrap(err, sandbox.ETRANSIENT, "the sandbox failed to start: %s", se.ErrorReason)
+			return sandstep.Wrap(err, sandstep.ETRANSIENT, "the sandbox failed to start: %s", se.ErrorReason)
 		case errors.Is(se.Err, context.DeadlineExceeded):
-			return sandbox.Wrap(err, sandbox.ETIMEOUT, "the sandbox did not start in time")
+			return sandstep.Wrap(err, sandstep.ETIMEOUT, "the sandbox did not start in time")
 		}
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "the sandbox did not start")
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "the sandbox did not start")
 	}
 	var ve *daytona.ValidationError
 	if errors.As(err, &ve) {
-		return sandbox.Wrap(err, sandbox.EINVALID, "%s", ve.Error())
+		return sandstep.Wrap(err, sandstep.EINVALID, "%s", ve.Error())
 	}
 	var ae *daytona.APIError
 	hasAPI := errors.As(err, &ae)
@@ -327,21 +327,21 @@ func classify(op string, err error) error {
 	// gateway timeout or a slow network on Daytona's side is transient,
 	// so that a state machine retries it.
 	case errors.Is(err, context.DeadlineExceeded):
-		return sandbox.Wrap(err, sandbox.ETIMEOUT, "%s: ran out of time", op)
+		return sandstep.Wrap(err, sandstep.ETIMEOUT, "%s: ran out of time", op)
 	case errors.Is(err, context.Canceled):
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: cancelled", op)
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: cancelled", op)
 	case errors.As(err, &cte), hasAPI && ae.StatusCode == 408:
-		return sandbox.Wrap(err, sandbox.ETIMEOUT, "%s: the command timed out", op)
+		return sandstep.Wrap(err, sandstep.ETIMEOUT, "%s: the command timed out", op)
 	case daytona.IsNotFound(err):
-		return sandbox.Wrap(err, sandbox.ENOTFOUND, "%s: not found at Daytona", op)
+		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: not found at Daytona", op)
 	case daytona.IsTransient(err), daytona.IsTimeout(err):
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
 	case hasAPI && ae.StatusCode == 409:
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "%s: %s", op, ae.Message)
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, ae.Message)
 	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):
-		return sandbox.Wrap(err, sandbox.EQUOTA, "%s: the Daytona organisation's capacity is exhausted", op)
+		return sandstep.Wrap(err, sandstep.EQUOTA, "%s: the Daytona organisation's capacity is exhausted", op)
 	case hasAPI && (ae.StatusCode == 400 || ae.StatusCode == 422):
-		return sandbox.Wrap(err, sandbox.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
+		return sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
 	}
-	return sandbox.Wrap(err, sandbox.EINTERNAL, "%s failed", op)
+	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
-	"github.com/sandstep/sandstep/internal/sandbox"
-	"github.com/sandstep/sandstep/internal/workflow"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 )
 
 func newProvider(t *testing.T, opts Options) (*Provider, *daytonalocal.Server) {
@@ -36,7 +36,7 @@ func newProvider(t *testing.T, opts Options) (*Provider, *daytonalocal.Server) {
 
 func create(t *testing.T, p *Provider, name string) string {
 	t.Helper()
-	ps, err := p.Create(context.Background(), workflow.ProviderSpec{
+	ps, err := p.Create(context.Background(), service.ProviderSpec{
 		Name: name, Labels: map[string]string{"sandstep.id": name}, Env: map[string]string{"MODE": "test"},
 		AutoStopMinutes: 15, TTLMinutes: 60,
 	})
@@ -59,22 +59,22 @@ func TestExec(t *testing.T) {
 		wantStdout string
 		wantStderr string
 		truncated  bool
-		wantCode   sandbox.Code
+		wantCode   sandstep.Code
 	}{
 		{name: "sync, streams apart", line: "echo out; echo err >&2; exit 4", timeout: 10 * time.Second, wantExit: 4, wantStdout: "out\n", wantStderr: "err\n"},
 		{name: "async, polled", syncLimit: time.Millisecond, line: "sleep 0.2; echo done", timeout: 10 * time.Second, wantStdout: "done\n"},
 		{name: "create-time env visible", line: "echo $MODE", timeout: 5 * time.Second, wantStdout: "test\n"},
-		{name: "sync timeout", line: "sleep 31.7", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
-		{name: "async timeout", syncLimit: time.Millisecond, line: "sleep 31.7", timeout: time.Second, wantCode: sandbox.ETIMEOUT},
+		{name: "sync timeout", line: "sleep 31.7", timeout: time.Second, wantCode: sandstep.ETIMEOUT},
+		{name: "async timeout", syncLimit: time.Millisecond, line: "sleep 31.7", timeout: time.Second, wantCode: sandstep.ETIMEOUT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _ := newProvider(t, Options{SyncExecLimit: tt.syncLimit, MaxPollInterval: 100 * time.Millisecond})
 			id := create(t, p, "sbx-exec")
 			start := time.Now()
-			res, err := p.Exec(context.Background(), id, workflow.Command{Line: tt.line, Timeout: tt.timeout})
+			res, err := p.Exec(context.Background(), id, service.Command{Line: tt.line, Timeout: tt.timeout})
 			if tt.wantCode != "" {
-				if got := sandbox.ErrorCode(err); got != tt.wantCode {
+				if got := sandstep.ErrorCode(err); got != tt.wantCode {
 					t.Fatalf("err = %v (%s), want %s", err, got, tt.wantCode)
 				}
 				if d := time.Since(start); d > tt.timeout+3*time.Second {
@@ -82,7 +82,7 @@ func TestExec(t *testing.T) {
 				}
 				// The session was deleted, which killed the command. (The
 				// odd duration tells it from other tests' sleeps.)
-				out, err := p.Exec(context.Background(), id, workflow.Command{Line: "ps -eo args | grep -c '^sleep 31.7' || true", Timeout: 5 * time.Second})
+				out, err := p.Exec(context.Background(), id, service.Command{Line: "ps -eo args | grep -c '^sleep 31.7' || true", Timeout: 5 * time.Second})
 				if err != nil || strings.TrimSpace(out.Stdout) != "0" {
 					t.Errorf("the timed-out command still runs: %+v, %v", out, err)
 				}
@@ -122,19 +122,19 @@ func TestUploadAndGitClone(t *testing.T) {
 	p, _ := newProvider(t, Options{})
 	id := create(t, p, "sbx-files")
 	ctx := context.Background()
-	if err := p.Upload(ctx, id, []workflow.UploadFile{{Path: "src/a.txt", Content: []byte("A")}}); err != nil {
+	if err := p.Upload(ctx, id, []service.UploadFile{{Path: "src/a.txt", Content: []byte("A")}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.GitClone(ctx, id, workflow.GitCloneSpec{URL: "file://" + repo, Branch: "main", Path: filepath.Base(repo)}); err != nil {
+	if err := p.GitClone(ctx, id, service.GitCloneSpec{URL: "file://" + repo, Branch: "main", Path: filepath.Base(repo)}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := p.Exec(ctx, id, workflow.Command{Line: "cat src/a.txt " + filepath.Base(repo) + "/README", Timeout: 5 * time.Second})
+	res, err := p.Exec(ctx, id, service.Command{Line: "cat src/a.txt " + filepath.Base(repo) + "/README", Timeout: 5 * time.Second})
 	if err != nil || res.Stdout != "Ahi\n" {
 		t.Fatalf("files = %+v, %v", res, err)
 	}
-	err = p.GitClone(ctx, id, workflow.GitCloneSpec{URL: "file:///nonexistent/repo.git", Path: "x"})
-	if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "git.url" {
-		t.Fatalf("clone of a missing repository: %v (field %q), want invalid git.url", err, sandbox.ErrorField(err))
+	err = p.GitClone(ctx, id, service.GitCloneSpec{URL: "file:///nonexistent/repo.git", Path: "x"})
+	if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "git.url" {
+		t.Fatalf("clone of a missing repository: %v (field %q), want invalid git.url", err, sandstep.ErrorField(err))
 	}
 }
 
@@ -151,20 +151,20 @@ func TestGetDeleteAndErrors(t *testing.T) {
 	if err := p.Delete(ctx, id); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
-	if _, err := p.Get(ctx, id); sandbox.ErrorCode(err) != sandbox.ENOTFOUND {
+	if _, err := p.Get(ctx, id); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		t.Fatalf("get after delete: %v", err)
 	}
 	tests := []struct {
 		name  string
 		fault daytonalocal.Fault
-		spec  workflow.ProviderSpec
-		want  sandbox.Code
+		spec  service.ProviderSpec
+		want  sandstep.Code
 	}{
-		{"unavailable", daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-a"}, sandbox.ETRANSIENT},
-		{"capacity", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "Total CPU limit exceeded", Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-b"}, sandbox.EQUOTA},
-		{"refused", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "bad snapshot", Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-c"}, sandbox.EINVALID},
-		{"credentials", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 401, Message: "Unauthorized", Match: daytonalocal.Match{Operation: "createSandbox"}}, workflow.ProviderSpec{Name: "sbx-d"}, sandbox.EINTERNAL},
-		{"failed to start", daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Message: "oom"}, workflow.ProviderSpec{Name: "sbx-e"}, sandbox.ETRANSIENT},
+		{"unavailable", daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-a"}, sandstep.ETRANSIENT},
+		{"capacity", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "Total CPU limit exceeded", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-b"}, sandstep.EQUOTA},
+		{"refused", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "bad snapshot", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-c"}, sandstep.EINVALID},
+		{"credentials", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 401, Message: "Unauthorized", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-d"}, sandstep.EINTERNAL},
+		{"failed to start", daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Message: "oom"}, service.ProviderSpec{Name: "sbx-e"}, sandstep.ETRANSIENT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,15 +174,15 @@ func TestGetDeleteAndErrors(t *testing.T) {
 			}
 			defer srv.RemoveFault(fid)
 			_, err = p.Create(ctx, tt.spec)
-			if got := sandbox.ErrorCode(err); got != tt.want {
+			if got := sandstep.ErrorCode(err); got != tt.want {
 				t.Fatalf("err = %v (%s), want %s", err, got, tt.want)
 			}
-			if strings.Contains(sandbox.ErrorMessage(err), "Unauthorized") && tt.want == sandbox.EINTERNAL {
+			if strings.Contains(sandstep.ErrorMessage(err), "Unauthorized") && tt.want == sandstep.EINTERNAL {
 				t.Errorf("an internal error shows provider text to the caller")
 			}
 		})
 	}
-	if _, err := p.Get(ctx, "sbx-e"); sandbox.ErrorCode(err) != sandbox.ENOTFOUND {
+	if _, err := p.Get(ctx, "sbx-e"); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		t.Errorf("a sandbox that failed to start was left behind: %v", err)
 	}
 	if err := p.Delete(ctx, "sbx-none"); err != nil {
@@ -194,7 +194,7 @@ func TestExecStartsAStoppedSandboxAgain(t *testing.T) {
 	p, _ := newProvider(t, Options{MaxPollInterval: 50 * time.Millisecond})
 	id := create(t, p, "sbx-stopped")
 	ctx := context.Background()
-	if err := p.Upload(ctx, id, []workflow.UploadFile{{Path: "kept.txt", Content: []byte("still here")}}); err != nil {
+	if err := p.Upload(ctx, id, []service.UploadFile{{Path: "kept.txt", Content: []byte("still here")}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.c.StopSandbox(ctx, id, nil); err != nil { // what auto-stop does
@@ -203,7 +203,7 @@ func TestExecStartsAStoppedSandboxAgain(t *testing.T) {
 	if ps, err := p.Get(ctx, id); err != nil || ps.State != "stopped" {
 		t.Fatalf("after stop: %+v, %v", ps, err)
 	}
-	res, err := p.Exec(ctx, id, workflow.Command{Line: "cat kept.txt", Timeout: 10 * time.Second})
+	res, err := p.Exec(ctx, id, service.Command{Line: "cat kept.txt", Timeout: 10 * time.Second})
 	if err != nil || res.Stdout != "still here\n" { // Daytona ends a partial last line
 		t.Fatalf("exec in a stopped sandbox = %+v, %v", res, err)
 	}

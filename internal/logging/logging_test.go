@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // canary is a secret value that must never reach the output. It holds
@@ -90,11 +90,11 @@ func TestCanaryNeverAppears(t *testing.T) {
 		}},
 		{"joined error", func(l *slog.Logger) { l.Error("m", "err", errors.Join(errors.New("a"), errors.New(canary))) }},
 		{"sandbox error", func(l *slog.Logger) {
-			err := sandbox.Wrap(errors.New("upstream echoed "+canary), sandbox.ETRANSIENT, "daytona unavailable")
+			err := sandstep.Wrap(errors.New("upstream echoed "+canary), sandstep.ETRANSIENT, "daytona unavailable")
 			l.Error("m", "err", err)
 		}},
 		{"sandbox error wrapped", func(l *slog.Logger) {
-			err := fmt.Errorf("create: %w", &sandbox.Error{Code: sandbox.EINTERNAL, Message: "x", Err: stringerErr{canary}})
+			err := fmt.Errorf("create: %w", &sandstep.Error{Code: sandstep.EINTERNAL, Message: "x", Err: stringerErr{canary}})
 			l.Error("m", slog.Any("error", err))
 		}},
 		{"custom error type", func(l *slog.Logger) { l.Error("m", "err", stringerErr{canary}) }},

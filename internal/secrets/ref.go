@@ -26,7 +26,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Scheme names the store a reference points into.
@@ -81,7 +81,7 @@ func (r Ref) describe() string {
 const refForms = "ssm:/name or secretsmanager:name[#key]"
 
 // ParseRef parses a secret reference. field names the input it came from
-// and is recorded in the Ref; a malformed reference is a sandbox.EINVALID
+// and is recorded in the Ref; a malformed reference is a sandstep.EINVALID
 // error naming field. Validation is strict and the messages never quote
 // the input (it may be a secret pasted by mistake):
 //
@@ -95,14 +95,14 @@ const refForms = "ssm:/name or secretsmanager:name[#key]"
 //     digits and _ . -.
 func ParseRef(field, s string) (Ref, error) {
 	if s == "" {
-		return Ref{}, sandbox.Invalid(field, "must be a secret reference (%s), got an empty string", refForms)
+		return Ref{}, sandstep.Invalid(field, "must be a secret reference (%s), got an empty string", refForms)
 	}
 	if strings.TrimSpace(s) != s {
-		return Ref{}, sandbox.Invalid(field, "secret reference must not have leading or trailing white space")
+		return Ref{}, sandstep.Invalid(field, "secret reference must not have leading or trailing white space")
 	}
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok {
-		return Ref{}, sandbox.Invalid(field, "must be a secret reference (%s); the value has no scheme", refForms)
+		return Ref{}, sandstep.Invalid(field, "must be a secret reference (%s); the value has no scheme", refForms)
 	}
 	ref := Ref{Scheme: Scheme(scheme), Field: field}
 	switch ref.Scheme {
@@ -116,9 +116,9 @@ func ParseRef(field, s string) (Ref, error) {
 		}
 	default:
 		if len(scheme) <= 32 && onlyRunes(scheme, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") && scheme != "" {
-			return Ref{}, sandbox.Invalid(field, "unknown secret reference scheme %q (want %s)", scheme, refForms)
+			return Ref{}, sandstep.Invalid(field, "unknown secret reference scheme %q (want %s)", scheme, refForms)
 		}
-		return Ref{}, sandbox.Invalid(field, "must be a secret reference (%s); the scheme is not one of ssm, secretsmanager", refForms)
+		return Ref{}, sandstep.Invalid(field, "must be a secret reference (%s); the scheme is not one of ssm, secretsmanager", refForms)
 	}
 	return ref, nil
 }
@@ -135,24 +135,24 @@ const (
 func parseSSM(ref *Ref, rest string) error {
 	f := ref.Field
 	if strings.Contains(rest, "#") {
-		return sandbox.Invalid(f, "a #key suffix is only supported for secretsmanager references")
+		return sandstep.Invalid(f, "a #key suffix is only supported for secretsmanager references")
 	}
 	name, selector, hasSelector := strings.Cut(rest, ":")
 	switch {
 	case name == "":
-		return sandbox.Invalid(f, "SSM parameter name is empty (want ssm:/path/to/param)")
+		return sandstep.Invalid(f, "SSM parameter name is empty (want ssm:/path/to/param)")
 	case len(rest) > maxNameLen:
-		return sandbox.Invalid(f, "SSM parameter name is longer than %d characters", maxNameLen)
+		return sandstep.Invalid(f, "SSM parameter name is longer than %d characters", maxNameLen)
 	case !strings.HasPrefix(name, "/"):
-		return sandbox.Invalid(f, "SSM parameter name must start with \"/\" (want ssm:/path/to/param)")
+		return sandstep.Invalid(f, "SSM parameter name must start with \"/\" (want ssm:/path/to/param)")
 	case strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
-		return sandbox.Invalid(f, "SSM parameter name has an empty path segment")
+		return sandstep.Invalid(f, "SSM parameter name has an empty path segment")
 	case !onlyRunes(name, ssmNameRunes):
-		return sandbox.Invalid(f, "SSM parameter name may hold only letters, digits and _ . - /")
+		return sandstep.Invalid(f, "SSM parameter name may hold only letters, digits and _ . - /")
 	}
 	if hasSelector {
 		if selector == "" || len(selector) > maxSelectorLen || !onlyRunes(selector, selectorRunes) {
-			return sandbox.Invalid(f, "SSM parameter version or label after \":\" must be 1 to %d letters, digits, _ . -", maxSelectorLen)
+			return sandstep.Invalid(f, "SSM parameter version or label after \":\" must be 1 to %d letters, digits, _ . -", maxSelectorLen)
 		}
 	}
 	ref.Name = rest
@@ -164,25 +164,25 @@ func parseSecretsManager(ref *Ref, rest string) error {
 	id, key, hasKey := strings.Cut(rest, "#")
 	switch {
 	case id == "":
-		return sandbox.Invalid(f, "secret id is empty (want secretsmanager:name or secretsmanager:arn)")
+		return sandstep.Invalid(f, "secret id is empty (want secretsmanager:name or secretsmanager:arn)")
 	case len(id) > maxNameLen:
-		return sandbox.Invalid(f, "secret id is longer than %d characters", maxNameLen)
+		return sandstep.Invalid(f, "secret id is longer than %d characters", maxNameLen)
 	case !onlyRunes(id, smIDRunes):
-		return sandbox.Invalid(f, "secret id may hold only letters, digits and / _ + = . @ - :")
+		return sandstep.Invalid(f, "secret id may hold only letters, digits and / _ + = . @ - :")
 	}
 	if strings.HasPrefix(id, "arn:") {
 		// arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
 		p := strings.SplitN(id, ":", 7)
 		if len(p) != 7 || p[1] == "" || !onlyRunes(p[1], partitionRunes) || p[2] != "secretsmanager" ||
 			p[3] == "" || p[4] == "" || !onlyRunes(p[4], "0123456789") || p[5] != "secret" || p[6] == "" {
-			return sandbox.Invalid(f, "secret ARN must look like arn:aws:secretsmanager:<region>:<account>:secret:<name>")
+			return sandstep.Invalid(f, "secret ARN must look like arn:aws:secretsmanager:<region>:<account>:secret:<name>")
 		}
 	} else if strings.Contains(id, ":") {
-		return sandbox.Invalid(f, "secret name may not contain \":\" (only an ARN does)")
+		return sandstep.Invalid(f, "secret name may not contain \":\" (only an ARN does)")
 	}
 	if hasKey {
 		if key == "" || len(key) > maxKeyLen || !onlyRunes(key, jsonKeyRunes) {
-			return sandbox.Invalid(f, "JSON key after \"#\" must be 1 to %d letters, digits, _ . -", maxKeyLen)
+			return sandstep.Invalid(f, "JSON key after \"#\" must be 1 to %d letters, digits, _ . -", maxKeyLen)
 		}
 	}
 	ref.Name, ref.Key = id, key

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 func TestParseRef(t *testing.T) {
@@ -81,8 +81,8 @@ func TestParseRef(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseRef(%q) succeeded", tc.in)
 			}
-			if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != field {
-				t.Fatalf("error %v: code %q field %q, want %q %q", err, sandbox.ErrorCode(err), sandbox.ErrorField(err), sandbox.EINVALID, field)
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != field {
+				t.Fatalf("error %v: code %q field %q, want %q %q", err, sandstep.ErrorCode(err), sandstep.ErrorField(err), sandstep.EINVALID, field)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not say %q", err, tc.want)

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // SSMAPI is the part of *ssm.Client the Resolver uses.
@@ -63,7 +63,7 @@ func WithFetchTimeout(d time.Duration) Option { return func(r *Resolver) { r.fet
 // Resolver that serves caller-supplied references (secretEnv, git
 // tokenSecret): without it a caller may name any parameter the function's
 // role can read, the Daytona API key included. Any other reference is a
-// sandbox.EINVALID error naming its field.
+// sandstep.EINVALID error naming its field.
 func WithAllowedPrefixes(prefixes ...string) Option {
 	return func(r *Resolver) { r.allowed = slices.Clone(prefixes) }
 }
@@ -126,20 +126,20 @@ func NewResolver(ssm SSMAPI, sm SecretsManagerAPI, opts ...Option) *Resolver {
 	return r
 }
 
-// Resolve returns the value ref points at. Errors are *sandbox.Error
+// Resolve returns the value ref points at. Errors are *sandstep.Error
 // naming ref.Field (EINVALID when the reference cannot be read: not found,
 // not readable by sandstep, not a JSON object, ...; ETRANSIENT when trying
 // again may help), or the caller's context error if ctx ends first. No
 // error holds the value.
 func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	if ref.Scheme != SchemeSSM && ref.Scheme != SchemeSecretsManager || ref.Name == "" {
-		return "", sandbox.Invalid(ref.Field, "not a parsed secret reference (want %s)", refForms)
+		return "", sandstep.Invalid(ref.Field, "not a parsed secret reference (want %s)", refForms)
 	}
 	if ref.Key != "" && ref.Scheme != SchemeSecretsManager {
-		return "", sandbox.Invalid(ref.Field, "a #key suffix is only supported for secretsmanager references")
+		return "", sandstep.Invalid(ref.Field, "a #key suffix is only supported for secretsmanager references")
 	}
 	if len(r.allowed) > 0 && !slices.ContainsFunc(r.allowed, func(p string) bool { return strings.HasPrefix(ref.String(), p) }) {
-		return "", sandbox.Invalid(ref.Field, "%s is not one sandstep may read for callers (allowed prefixes: %s)",
+		return "", sandstep.Invalid(ref.Field, "%s is not one sandstep may read for callers (allowed prefixes: %s)",
 			ref.describe(), strings.Join(r.allowed, ", "))
 	}
 	raw, err := r.fetch(ctx, ref)
@@ -157,7 +157,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 }
 
 // Strings returns r as a resolver of references held as strings, for
-// consumers that declare Resolve(ctx, field, ref string) (the workflow's
+// consumers that declare Resolve(ctx, field, ref string) (the service's
 // SecretResolver): every error, a malformed reference's included, names
 // field.
 func (r *Resolver) Strings() StringResolver { return StringResolver{r} }
@@ -221,7 +221,7 @@ func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
 	delete(r.calls, k)
 	if err == nil {
 		r.cache[k] = entry{value: value, fetched: r.now()}
-	} else if e, ok := r.cache[k]; ok && sandbox.ErrorCode(classify(Ref{Scheme: k.scheme, Name: k.name}, err)) == sandbox.ETRANSIENT {
+	} else if e, ok := r.cache[k]; ok && sandstep.ErrorCode(classify(Ref{Scheme: k.scheme, Name: k.name}, err)) == sandstep.ETRANSIENT {
 		value, err = e.value, nil // stale beats failing while AWS throttles
 	}
 	c.value, c.err = value, err
@@ -272,16 +272,16 @@ var (
 func pickKey(ref Ref, raw string) (string, error) {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal([]byte(raw), &obj) != nil || obj == nil {
-		return "", sandbox.Invalid(ref.Field, "%s is not a JSON object, so #%s cannot be picked from it", ref.describe(), ref.Key)
+		return "", sandstep.Invalid(ref.Field, "%s is not a JSON object, so #%s cannot be picked from it", ref.describe(), ref.Key)
 	}
 	m, ok := obj[ref.Key]
 	if !ok {
-		return "", sandbox.Invalid(ref.Field, "%s has no JSON key %q", ref.describe(), ref.Key)
+		return "", sandstep.Invalid(ref.Field, "%s has no JSON key %q", ref.describe(), ref.Key)
 	}
 	var s string
 	if json.Unmarshal(m, &s) == nil {
 		if s == "" {
-			return "", sandbox.Invalid(ref.Field, "JSON key %q of %s is empty", ref.Key, ref.describe())
+			return "", sandstep.Invalid(ref.Field, "JSON key %q of %s is empty", ref.Key, ref.describe())
 		}
 		return s, nil
 	}
@@ -292,7 +292,7 @@ func pickKey(ref Ref, raw string) (string, error) {
 			return string(m), nil
 		}
 	}
-	return "", sandbox.Invalid(ref.Field, "JSON key %q of %s is not a string, number or boolean", ref.Key, ref.describe())
+	return "", sandstep.Invalid(ref.Field, "JSON key %q of %s is not a string, number or boolean", ref.Key, ref.describe())
 }
 
 // AWS error codes, as smithy.APIError.ErrorCode reports them.
@@ -322,10 +322,10 @@ var (
 func classify(ref Ref, err error) error {
 	what := ref.describe()
 	if errors.Is(err, errNoClient) {
-		return sandbox.Wrap(err, sandbox.EINTERNAL, "%scannot read %s: no client configured", prefix(ref), what)
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "%scannot read %s: no client configured", prefix(ref), what)
 	}
 	if errors.Is(err, errEmpty) {
-		return sandbox.Invalid(ref.Field, "%s is empty", what)
+		return sandstep.Invalid(ref.Field, "%s is empty", what)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
@@ -354,13 +354,13 @@ func classify(ref Ref, err error) error {
 	case status == http.StatusTooManyRequests || status >= 500:
 		return transient(ref, err, what)
 	case ae != nil:
-		return sandbox.Wrap(err, sandbox.EINTERNAL, "%sreading %s failed (%s)", prefix(ref), what, ae.ErrorCode())
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed (%s)", prefix(ref), what, ae.ErrorCode())
 	case status != 0:
-		return sandbox.Wrap(err, sandbox.EINTERNAL, "%sreading %s failed (HTTP %d)", prefix(ref), what, status)
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed (HTTP %d)", prefix(ref), what, status)
 	}
 	var de *smithy.DeserializationError
 	if errors.As(err, &de) {
-		return sandbox.Wrap(err, sandbox.EINTERNAL, "%sreading %s failed: malformed response", prefix(ref), what)
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed: malformed response", prefix(ref), what)
 	}
 	// No response at all: connection refused or reset, DNS, the fetch
 	// timeout, credentials not yet available.
@@ -368,17 +368,17 @@ func classify(ref Ref, err error) error {
 }
 
 func wrapInvalid(ref Ref, cause error, format string, args ...any) error {
-	e := sandbox.Invalid(ref.Field, format, args...)
+	e := sandstep.Invalid(ref.Field, format, args...)
 	e.Err = cause
 	return e
 }
 
 func transient(ref Ref, cause error, what string) error {
-	return sandbox.Wrap(cause, sandbox.ETRANSIENT, "%s%s is temporarily unavailable", prefix(ref), what)
+	return sandstep.Wrap(cause, sandstep.ETRANSIENT, "%s%s is temporarily unavailable", prefix(ref), what)
 }
 
 // prefix names ref's field at the start of a message for the codes whose
-// sandbox.Error carries no Field.
+// sandstep.Error carries no Field.
 func prefix(ref Ref) string {
 	if ref.Field == "" {
 		return ""

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // fakeAWS speaks the AWS JSON 1.1 protocol of SSM GetParameter and Secrets
@@ -202,7 +202,7 @@ func TestResolve(t *testing.T) {
 
 	cases := []struct {
 		name, ref, want string
-		code            sandbox.Code
+		code            sandstep.Code
 		msg             string
 	}{
 		{name: "ssm", ref: "ssm:/sandstep/key", want: "ssm-value-Zq81"},
@@ -211,12 +211,12 @@ func TestResolve(t *testing.T) {
 		{name: "json key", ref: "secretsmanager:sandstep/json#token", want: "gh-token-Xw93"},
 		{name: "json number", ref: "secretsmanager:sandstep/json#port", want: "5432"},
 		{name: "json bool", ref: "secretsmanager:sandstep/json#debug", want: "true"},
-		{name: "json object member", ref: "secretsmanager:sandstep/json#nested", code: sandbox.EINVALID, msg: "not a string, number or boolean"},
-		{name: "json empty member", ref: "secretsmanager:sandstep/json#empty", code: sandbox.EINVALID, msg: "is empty"},
-		{name: "json missing key", ref: "secretsmanager:sandstep/json#nope", code: sandbox.EINVALID, msg: `has no JSON key "nope"`},
-		{name: "not json", ref: "secretsmanager:sandstep/notjson#token", code: sandbox.EINVALID, msg: "is not a JSON object"},
-		{name: "ssm not found", ref: "ssm:/sandstep/missing", code: sandbox.EINVALID, msg: `SSM parameter "/sandstep/missing" not found`},
-		{name: "secret not found", ref: "secretsmanager:sandstep/missing", code: sandbox.EINVALID, msg: `secret "sandstep/missing" not found`},
+		{name: "json object member", ref: "secretsmanager:sandstep/json#nested", code: sandstep.EINVALID, msg: "not a string, number or boolean"},
+		{name: "json empty member", ref: "secretsmanager:sandstep/json#empty", code: sandstep.EINVALID, msg: "is empty"},
+		{name: "json missing key", ref: "secretsmanager:sandstep/json#nope", code: sandstep.EINVALID, msg: `has no JSON key "nope"`},
+		{name: "not json", ref: "secretsmanager:sandstep/notjson#token", code: sandstep.EINVALID, msg: "is not a JSON object"},
+		{name: "ssm not found", ref: "ssm:/sandstep/missing", code: sandstep.EINVALID, msg: `SSM parameter "/sandstep/missing" not found`},
+		{name: "secret not found", ref: "secretsmanager:sandstep/missing", code: sandstep.EINVALID, msg: `secret "sandstep/missing" not found`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,18 +244,18 @@ func TestResolve(t *testing.T) {
 
 // checkErr asserts err's code, field and message, and that it carries no
 // secret value anywhere in its text.
-func checkErr(t *testing.T, err error, code sandbox.Code, field, msg string) {
+func checkErr(t *testing.T, err error, code sandstep.Code, field, msg string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want %s", code)
 	}
-	if c := sandbox.ErrorCode(err); c != code {
+	if c := sandstep.ErrorCode(err); c != code {
 		t.Fatalf("code %q, want %q: %v", c, code, err)
 	}
 	if !strings.Contains(err.Error(), field) {
 		t.Fatalf("error %q does not name the field %q", err, field)
 	}
-	if !strings.Contains(sandbox.ErrorMessage(err), msg) && !strings.Contains(err.Error(), msg) {
+	if !strings.Contains(sandstep.ErrorMessage(err), msg) && !strings.Contains(err.Error(), msg) {
 		t.Fatalf("error %q does not say %q", err, msg)
 	}
 	for _, v := range secretValues {
@@ -270,20 +270,20 @@ func TestResolveErrors(t *testing.T) {
 		name   string
 		ref    string
 		errs   []fakeErr
-		code   sandbox.Code
+		code   sandstep.Code
 		msg    string
 		caller string // substring of the caller-facing message
 	}{
-		{"ssm access denied", "ssm:/other/team", always(fakeErr{400, "AccessDeniedException"}), sandbox.EINVALID, "not readable by sandstep", "not readable by sandstep"},
-		{"secret access denied", "secretsmanager:other/team", always(fakeErr{400, "AccessDeniedException"}), sandbox.EINVALID, "not readable by sandstep", "not readable by sandstep"},
-		{"kms", "ssm:/sandstep/kms", []fakeErr{{400, "InvalidKeyId"}}, sandbox.EINVALID, "cannot be decrypted", "cannot be decrypted"},
-		{"marked for deletion", "secretsmanager:sandstep/deleted", []fakeErr{{400, "InvalidRequestException"}}, sandbox.EINVALID, "rejected", "rejected"},
-		{"ssm throttled", "ssm:/sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"secret throttled", "secretsmanager:sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"ssm 500", "ssm:/sandstep/down", []fakeErr{{500, "InternalServerError"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"secret 500", "secretsmanager:sandstep/down", []fakeErr{{500, "InternalServiceError"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"unknown 503", "ssm:/sandstep/odd", []fakeErr{{503, "SomethingNew"}}, sandbox.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"unknown client fault", "ssm:/sandstep/odd", []fakeErr{{400, "UnrecognizedClientException"}}, sandbox.EINTERNAL, "UnrecognizedClientException", "internal error"},
+		{"ssm access denied", "ssm:/other/team", always(fakeErr{400, "AccessDeniedException"}), sandstep.EINVALID, "not readable by sandstep", "not readable by sandstep"},
+		{"secret access denied", "secretsmanager:other/team", always(fakeErr{400, "AccessDeniedException"}), sandstep.EINVALID, "not readable by sandstep", "not readable by sandstep"},
+		{"kms", "ssm:/sandstep/kms", []fakeErr{{400, "InvalidKeyId"}}, sandstep.EINVALID, "cannot be decrypted", "cannot be decrypted"},
+		{"marked for deletion", "secretsmanager:sandstep/deleted", []fakeErr{{400, "InvalidRequestException"}}, sandstep.EINVALID, "rejected", "rejected"},
+		{"ssm throttled", "ssm:/sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"secret throttled", "secretsmanager:sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"ssm 500", "ssm:/sandstep/down", []fakeErr{{500, "InternalServerError"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"secret 500", "secretsmanager:sandstep/down", []fakeErr{{500, "InternalServiceError"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"unknown 503", "ssm:/sandstep/odd", []fakeErr{{503, "SomethingNew"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"unknown client fault", "ssm:/sandstep/odd", []fakeErr{{400, "UnrecognizedClientException"}}, sandstep.EINTERNAL, "UnrecognizedClientException", "internal error"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,11 +293,11 @@ func TestResolveErrors(t *testing.T) {
 			s, m := clients(srv, 1)
 			_, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "secretEnv.X", tc.ref))
 			checkErr(t, err, tc.code, "secretEnv.X", tc.msg)
-			if got := sandbox.ErrorMessage(err); !strings.Contains(got, tc.caller) {
+			if got := sandstep.ErrorMessage(err); !strings.Contains(got, tc.caller) {
 				t.Fatalf("caller-facing message %q lacks %q", got, tc.caller)
 			}
-			if strings.Contains(sandbox.ErrorMessage(err), "123456789012") || strings.Contains(sandbox.ErrorMessage(err), "injected") {
-				t.Fatalf("caller-facing message %q leaks AWS's error text", sandbox.ErrorMessage(err))
+			if strings.Contains(sandstep.ErrorMessage(err), "123456789012") || strings.Contains(sandstep.ErrorMessage(err), "injected") {
+				t.Fatalf("caller-facing message %q leaks AWS's error text", sandstep.ErrorMessage(err))
 			}
 		})
 	}
@@ -308,7 +308,7 @@ func TestResolveNetworkError(t *testing.T) {
 	s, m := clients(srv, 1)
 	srv.Close() // connection refused
 	_, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "DAYTONA_API_KEY_REF", "ssm:/sandstep/daytona"))
-	checkErr(t, err, sandbox.ETRANSIENT, "DAYTONA_API_KEY_REF", "temporarily unavailable")
+	checkErr(t, err, sandstep.ETRANSIENT, "DAYTONA_API_KEY_REF", "temporarily unavailable")
 }
 
 func TestSDKRetries(t *testing.T) {
@@ -329,7 +329,7 @@ func TestSDKRetries(t *testing.T) {
 	// Throttled on every attempt: ETRANSIENT once the SDK gives up.
 	f.fail["/sandstep/key"] = always(fakeErr{400, "ThrottlingException"})
 	_, err = NewResolver(s, m).Resolve(context.Background(), mustRef(t, "f", "ssm:/sandstep/key"))
-	checkErr(t, err, sandbox.ETRANSIENT, "f", "temporarily unavailable")
+	checkErr(t, err, sandstep.ETRANSIENT, "f", "temporarily unavailable")
 	if n := f.hitCount("/sandstep/key"); n != 6 {
 		t.Fatalf("%d requests, want 3 more", n)
 	}
@@ -362,7 +362,7 @@ func TestCache(t *testing.T) {
 		t.Errorf("Secrets Manager hit %d times, want 1", n)
 	}
 	// Errors are not cached: a parameter created after a miss is found.
-	if _, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/later")); sandbox.ErrorCode(err) != sandbox.EINVALID {
+	if _, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/later")); sandstep.ErrorCode(err) != sandstep.EINVALID {
 		t.Fatalf("want not found, got %v", err)
 	}
 	f.mu.Lock()
@@ -391,7 +391,7 @@ func TestTTLAndStale(t *testing.T) {
 		rotate   string // new server value, if set
 		fail     []fakeErr
 		want     string
-		wantCode sandbox.Code
+		wantCode sandstep.Code
 		hits     int
 	}{
 		{name: "first fetch", want: "ssm-value-Zq81", hits: 1},
@@ -399,7 +399,7 @@ func TestTTLAndStale(t *testing.T) {
 		{name: "expired, refetched", advance: 2 * time.Second, want: "ssm-value-rotated", hits: 2},
 		{name: "expired, throttled: stale served", advance: 2 * time.Minute, rotate: "ssm-value-third", fail: []fakeErr{{400, "ThrottlingException"}}, want: "ssm-value-rotated", hits: 3},
 		{name: "next call fetches again", want: "ssm-value-third", hits: 4},
-		{name: "expired, deleted: not served stale", advance: 2 * time.Minute, fail: []fakeErr{{400, "ParameterNotFound"}}, wantCode: sandbox.EINVALID, hits: 5},
+		{name: "expired, deleted: not served stale", advance: 2 * time.Minute, fail: []fakeErr{{400, "ParameterNotFound"}}, wantCode: sandstep.EINVALID, hits: 5},
 	}
 	for _, st := range steps {
 		advance(st.advance)
@@ -411,7 +411,7 @@ func TestTTLAndStale(t *testing.T) {
 		f.mu.Unlock()
 		got, err := resolve()
 		if st.wantCode != "" {
-			if sandbox.ErrorCode(err) != st.wantCode {
+			if sandstep.ErrorCode(err) != st.wantCode {
 				t.Fatalf("%s: got %q, %v; want %s", st.name, got, err, st.wantCode)
 			}
 		} else if err != nil || got != st.want {
@@ -503,7 +503,7 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 
 	cancel()
 	err := <-firstErr
-	if !errors.Is(err, context.Canceled) || sandbox.ErrorCode(err) != sandbox.ETRANSIENT || !strings.Contains(err.Error(), "secretEnv.K") {
+	if !errors.Is(err, context.Canceled) || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || !strings.Contains(err.Error(), "secretEnv.K") {
 		t.Fatalf("cancelled caller got %v", err)
 	}
 	release()
@@ -524,7 +524,7 @@ func TestAllowedPrefixesAndMisuse(t *testing.T) {
 		t.Fatalf("allowed ref: %q, %v", v, err)
 	}
 	_, err := res.Resolve(ctx, mustRef(t, "secretEnv.STEAL", "ssm:/sandstep/daytona/api-key"))
-	checkErr(t, err, sandbox.EINVALID, "secretEnv.STEAL", "not one sandstep may read")
+	checkErr(t, err, sandstep.EINVALID, "secretEnv.STEAL", "not one sandstep may read")
 	if f.hitCount("/sandstep/daytona/api-key") != 0 {
 		t.Fatal("a refused reference was fetched")
 	}
@@ -533,15 +533,15 @@ func TestAllowedPrefixesAndMisuse(t *testing.T) {
 		name string
 		res  *Resolver
 		ref  Ref
-		code sandbox.Code
+		code sandstep.Code
 	}{
-		{"zero ref", res, Ref{Field: "f"}, sandbox.EINVALID},
-		{"key on ssm", NewResolver(s, m), Ref{Scheme: SchemeSSM, Name: "/a", Key: "k", Field: "f"}, sandbox.EINVALID},
-		{"no ssm client", NewResolver(nil, m), Ref{Scheme: SchemeSSM, Name: "/a", Field: "f"}, sandbox.EINTERNAL},
-		{"no secretsmanager client", NewResolver(s, nil), Ref{Scheme: SchemeSecretsManager, Name: "a", Field: "f"}, sandbox.EINTERNAL},
+		{"zero ref", res, Ref{Field: "f"}, sandstep.EINVALID},
+		{"key on ssm", NewResolver(s, m), Ref{Scheme: SchemeSSM, Name: "/a", Key: "k", Field: "f"}, sandstep.EINVALID},
+		{"no ssm client", NewResolver(nil, m), Ref{Scheme: SchemeSSM, Name: "/a", Field: "f"}, sandstep.EINTERNAL},
+		{"no secretsmanager client", NewResolver(s, nil), Ref{Scheme: SchemeSecretsManager, Name: "a", Field: "f"}, sandstep.EINTERNAL},
 	}
 	for _, tc := range misuse {
-		if _, err := tc.res.Resolve(ctx, tc.ref); sandbox.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), "f") {
+		if _, err := tc.res.Resolve(ctx, tc.ref); sandstep.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), "f") {
 			t.Errorf("%s: got %v, want %s", tc.name, err, tc.code)
 		}
 	}
@@ -570,7 +570,7 @@ func TestStrings(t *testing.T) {
 	}
 	for _, ref := range []string{"nope", "ssm:/sandstep/missing"} {
 		_, err := sr.Resolve(context.Background(), "secretEnv.B", ref)
-		if sandbox.ErrorCode(err) != sandbox.EINVALID || sandbox.ErrorField(err) != "secretEnv.B" {
+		if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "secretEnv.B" {
 			t.Fatalf("%s: want EINVALID naming secretEnv.B, got %v", ref, err)
 		}
 	}

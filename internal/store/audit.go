@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Audit limits.
@@ -40,7 +40,7 @@ type auditRecord struct {
 	SandboxID string            `dynamodbav:"sandboxId,omitempty"`
 	TaskID    string            `dynamodbav:"taskId,omitempty"`
 	RequestID string            `dynamodbav:"requestId,omitempty"`
-	Metadata  sandbox.Metadata  `dynamodbav:"metadata"`
+	Metadata  sandstep.Metadata `dynamodbav:"metadata"`
 	Outcome   string            `dynamodbav:"outcome,omitempty"`
 	Detail    map[string]string `dynamodbav:"detail,omitempty"`
 }
@@ -77,15 +77,15 @@ var (
 // or '.') and whose values do not look like a credential (an HTTP
 // Authorization value, a PEM block, a JWT, a GitHub, AWS or Slack token).
 // The check is deliberately over-eager: rename a harmless key that trips it.
-func validateAudit(ev *sandbox.AuditEvent) error {
+func validateAudit(ev *sandstep.AuditEvent) error {
 	if ev.Action == "" || len(ev.Action) > maxAuditWordLength || !auditWord.MatchString(ev.Action) {
-		return sandbox.Invalid("action", "must be a word of letters, digits and ._:/- (at most %d bytes)", maxAuditWordLength)
+		return sandstep.Invalid("action", "must be a word of letters, digits and ._:/- (at most %d bytes)", maxAuditWordLength)
 	}
 	if err := validateID("userId", ev.UserID); err != nil {
 		return err
 	}
 	if ev.SandboxID == "" && ev.TaskID == "" {
-		return sandbox.Invalid("sandboxId", "an audit event needs a sandboxId or a taskId")
+		return sandstep.Invalid("sandboxId", "an audit event needs a sandboxId or a taskId")
 	}
 	if ev.SandboxID != "" {
 		if err := validateID("sandboxId", ev.SandboxID); err != nil {
@@ -103,10 +103,10 @@ func validateAudit(ev *sandbox.AuditEvent) error {
 		}
 	}
 	if ev.Outcome != "" && (len(ev.Outcome) > maxAuditWordLength || !auditWord.MatchString(ev.Outcome)) {
-		return sandbox.Invalid("outcome", "must be a word of letters, digits and ._:/- (at most %d bytes)", maxAuditWordLength)
+		return sandstep.Invalid("outcome", "must be a word of letters, digits and ._:/- (at most %d bytes)", maxAuditWordLength)
 	}
 	if len(ev.Detail) > MaxAuditDetailEntries {
-		return sandbox.Invalid("detail", "at most %d entries, got %d", MaxAuditDetailEntries, len(ev.Detail))
+		return sandstep.Invalid("detail", "at most %d entries, got %d", MaxAuditDetailEntries, len(ev.Detail))
 	}
 	keys := make([]string, 0, len(ev.Detail))
 	for k := range ev.Detail {
@@ -116,18 +116,18 @@ func validateAudit(ev *sandbox.AuditEvent) error {
 	for _, k := range keys {
 		v := ev.Detail[k]
 		if len(k) > MaxAuditDetailKeyLength || !auditDetailKey.MatchString(k) {
-			return sandbox.Invalid("detail", "keys must be words of letters, digits and ._- (at most %d bytes)", MaxAuditDetailKeyLength)
+			return sandstep.Invalid("detail", "keys must be words of letters, digits and ._- (at most %d bytes)", MaxAuditDetailKeyLength)
 		}
 		field := "detail." + k
 		if secretKeyName(k) {
-			return sandbox.Invalid(field, "names a secret; audit events never hold secrets")
+			return sandstep.Invalid(field, "names a secret; audit events never hold secrets")
 		}
 		if len(v) > MaxAuditDetailValueLength {
-			return sandbox.Invalid(field, "must be at most %d bytes", MaxAuditDetailValueLength)
+			return sandstep.Invalid(field, "must be at most %d bytes", MaxAuditDetailValueLength)
 		}
 		for _, re := range secretValues {
 			if re.MatchString(v) {
-				return sandbox.Invalid(field, "looks like a credential; audit events never hold secrets")
+				return sandstep.Invalid(field, "looks like a credential; audit events never hold secrets")
 			}
 		}
 	}
@@ -146,7 +146,7 @@ func secretKeyName(k string) bool {
 
 // auditPartitions returns the partitions an event is written to: its
 // sandbox's and its task's, so it lists under each.
-func auditPartitions(ev *sandbox.AuditEvent) []string {
+func auditPartitions(ev *sandstep.AuditEvent) []string {
 	var pks []string
 	if ev.SandboxID != "" {
 		pks = append(pks, sandboxPK(ev.SandboxID))
@@ -162,7 +162,7 @@ func auditPartitions(ev *sandbox.AuditEvent) []string {
 // defaults to now. Events are never changed or deleted; the sort key
 // EVT#<time>#<n> is unique even for events of the same instant. Events that
 // could hold a secret are refused with EINVALID (see the rule above).
-func (s *Store) AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error {
+func (s *Store) AppendAudit(ctx context.Context, ev sandstep.AuditEvent) error {
 	if err := validateAudit(&ev); err != nil {
 		return err
 	}
@@ -217,17 +217,17 @@ func (s *Store) AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error {
 		}
 		return mapErr(err, "append audit event")
 	}
-	return sandbox.Wrap(err, sandbox.ETRANSIENT, "could not allocate a unique audit event key; try again")
+	return sandstep.Wrap(err, sandstep.ETRANSIENT, "could not allocate a unique audit event key; try again")
 }
 
 // ListAudit returns the audit events of one sandbox or one task (exactly one
 // of sandboxID and taskID), oldest first, limit at a time (0 means
 // DefaultListLimit), with the cursor of the next page ("" at the end).
-func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit int, cursorText string) ([]sandbox.AuditEvent, string, error) {
+func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit int, cursorText string) ([]sandstep.AuditEvent, string, error) {
 	var pk string
 	switch {
 	case (sandboxID == "") == (taskID == ""):
-		return nil, "", sandbox.Invalid("sandboxId", "exactly one of sandboxId and taskId is required")
+		return nil, "", sandstep.Invalid("sandboxId", "exactly one of sandboxId and taskId is required")
 	case sandboxID != "":
 		if err := validateID("sandboxId", sandboxID); err != nil {
 			return nil, "", err
@@ -263,7 +263,7 @@ func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit i
 	}
 	if c != nil {
 		if !strings.HasPrefix(c.Pos, prefixEvent) || len(c.Pos) > 200 {
-			return nil, "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+			return nil, "", sandstep.Invalid("cursor", "is not a valid cursor for this list")
 		}
 		in.ExclusiveStartKey = key(pk, c.Pos)
 	}
@@ -276,19 +276,19 @@ func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit i
 	if len(items) > limit {
 		items, more = items[:limit], true
 	}
-	events := make([]sandbox.AuditEvent, 0, len(items))
+	events := make([]sandstep.AuditEvent, 0, len(items))
 	for _, it := range items {
 		var rec auditRecord
 		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
-			return nil, "", sandbox.Wrap(err, sandbox.EINTERNAL, "store: unmarshal audit event")
+			return nil, "", sandstep.Wrap(err, sandstep.EINTERNAL, "store: unmarshal audit event")
 		}
-		events = append(events, sandbox.AuditEvent(rec))
+		events = append(events, sandstep.AuditEvent(rec))
 	}
 	next := ""
 	if more && len(items) > 0 {
 		sk, _ := items[len(items)-1][attrSK].(*types.AttributeValueMemberS)
 		if sk == nil {
-			return nil, "", sandbox.Errorf(sandbox.EINTERNAL, "store: audit event without %s", attrSK)
+			return nil, "", sandstep.Errorf(sandstep.EINTERNAL, "store: audit event without %s", attrSK)
 		}
 		next = s.encodeCursor(cursor{Kind: cursorAudit, Scope: pk, Pos: sk.Value})
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -19,8 +19,8 @@ func TestAuditAppendAndList(t *testing.T) {
 	clk := newClock()
 	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
 	c := ctx(t)
-	md := sandbox.Metadata{Repo: "o/r", IssueID: "12"}
-	events := []sandbox.AuditEvent{
+	md := sandstep.Metadata{Repo: "o/r", IssueID: "12"}
+	events := []sandstep.AuditEvent{
 		{Action: "sandbox.create", UserID: "u", SandboxID: "s1", RequestID: "r1", Metadata: md, Outcome: "ok"},
 		{Action: "sandbox.exec", UserID: "u", SandboxID: "s1", Outcome: "ok", Detail: map[string]string{"exitCode": "0"}},
 		// The same instant as the one before: must not collide.
@@ -36,7 +36,7 @@ func TestAuditAppendAndList(t *testing.T) {
 			t.Fatalf("AppendAudit %d: %v", i, err)
 		}
 	}
-	var got []sandbox.AuditEvent
+	var got []sandstep.AuditEvent
 	cursor := ""
 	for {
 		page, next, err := st.ListAudit(c, "s1", "", 2, cursor)
@@ -73,9 +73,9 @@ func TestAuditAppendAndList(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = st.ListAudit(c, "s2", "", 1, c1)
-	wantCode(t, err, sandbox.EINVALID, "cursor")
+	wantCode(t, err, sandstep.EINVALID, "cursor")
 	_, _, err = st.ListAudit(c, "", "s1", 1, c1)
-	wantCode(t, err, sandbox.EINVALID, "cursor")
+	wantCode(t, err, sandstep.EINVALID, "cursor")
 }
 
 func TestAuditConcurrentSameInstant(t *testing.T) {
@@ -86,7 +86,7 @@ func TestAuditConcurrentSameInstant(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := st.AppendAudit(c, sandbox.AuditEvent{Action: "x", UserID: "u", SandboxID: "s", Detail: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+			if err := st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "s", Detail: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -108,14 +108,14 @@ func TestAuditConcurrentSameInstant(t *testing.T) {
 func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 	st, client, table := storetest.New(t, store.Options{})
 	c := ctx(t)
-	ok := sandbox.AuditEvent{Action: "sandbox.create", UserID: "u", SandboxID: "s"}
-	with := func(f func(*sandbox.AuditEvent)) sandbox.AuditEvent {
+	ok := sandstep.AuditEvent{Action: "sandbox.create", UserID: "u", SandboxID: "s"}
+	with := func(f func(*sandstep.AuditEvent)) sandstep.AuditEvent {
 		ev := ok
 		f(&ev)
 		return ev
 	}
-	detail := func(k, v string) sandbox.AuditEvent {
-		return with(func(e *sandbox.AuditEvent) { e.Detail = map[string]string{"state": "ready", k: v} })
+	detail := func(k, v string) sandstep.AuditEvent {
+		return with(func(e *sandstep.AuditEvent) { e.Detail = map[string]string{"state": "ready", k: v} })
 	}
 	many := map[string]string{}
 	for i := range store.MaxAuditDetailEntries + 1 {
@@ -123,7 +123,7 @@ func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		ev    sandbox.AuditEvent
+		ev    sandstep.AuditEvent
 		field string
 	}{
 		{"detail token", detail("token", "abc"), "detail.token"},
@@ -140,18 +140,18 @@ func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 		{"pem value", detail("note", "-----BEGIN RSA PRIVATE KEY-----\nMII"), "detail.note"},
 		{"long value", detail("note", strings.Repeat("v", store.MaxAuditDetailValueLength+1)), "detail.note"},
 		{"odd key", detail("a b", "v"), "detail"},
-		{"too many entries", with(func(e *sandbox.AuditEvent) { e.Detail = many }), "detail"},
-		{"no action", with(func(e *sandbox.AuditEvent) { e.Action = "" }), "action"},
-		{"action with spaces", with(func(e *sandbox.AuditEvent) { e.Action = "create sandbox" }), "action"},
-		{"no user", with(func(e *sandbox.AuditEvent) { e.UserID = "" }), "userId"},
-		{"neither sandbox nor task", with(func(e *sandbox.AuditEvent) { e.SandboxID = "" }), "sandboxId"},
-		{"bad task id", with(func(e *sandbox.AuditEvent) { e.TaskID = "t#1" }), "taskId"},
-		{"bad outcome", with(func(e *sandbox.AuditEvent) { e.Outcome = "not ok!" }), "outcome"},
+		{"too many entries", with(func(e *sandstep.AuditEvent) { e.Detail = many }), "detail"},
+		{"no action", with(func(e *sandstep.AuditEvent) { e.Action = "" }), "action"},
+		{"action with spaces", with(func(e *sandstep.AuditEvent) { e.Action = "create sandbox" }), "action"},
+		{"no user", with(func(e *sandstep.AuditEvent) { e.UserID = "" }), "userId"},
+		{"neither sandbox nor task", with(func(e *sandstep.AuditEvent) { e.SandboxID = "" }), "sandboxId"},
+		{"bad task id", with(func(e *sandstep.AuditEvent) { e.TaskID = "t#1" }), "taskId"},
+		{"bad outcome", with(func(e *sandstep.AuditEvent) { e.Outcome = "not ok!" }), "outcome"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := st.AppendAudit(c, tt.ev)
-			wantCode(t, err, sandbox.EINVALID, tt.field)
+			wantCode(t, err, sandstep.EINVALID, tt.field)
 			for _, v := range tt.ev.Detail {
 				if len(v) > 3 && strings.Contains(err.Error(), v) {
 					t.Fatalf("error %q repeats the refused value", err)
@@ -171,7 +171,7 @@ func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = st.ListAudit(c, "s", "t", 0, "")
-	wantCode(t, err, sandbox.EINVALID, "sandboxId")
+	wantCode(t, err, sandstep.EINVALID, "sandboxId")
 	_, _, err = st.ListAudit(c, "", "", 0, "")
-	wantCode(t, err, sandbox.EINVALID, "sandboxId")
+	wantCode(t, err, sandstep.EINVALID, "sandboxId")
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -33,7 +33,7 @@ func BenchmarkQuotaCycle(b *testing.B) {
 		if err := st.ReserveSlot(c, "bench", id); err != nil {
 			b.Fatal(err)
 		}
-		if err := st.CommitSandbox(c, &sandbox.Sandbox{ID: id, Owner: "bench", State: sandbox.StateCreating}); err != nil {
+		if err := st.CommitSandbox(c, &sandstep.Sandbox{ID: id, Owner: "bench", State: sandstep.StateCreating}); err != nil {
 			b.Fatal(err)
 		}
 		if released, err := st.ReleaseSlot(c, "bench", id); err != nil || !released {

@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // A cursor is opaque to callers: base64url(JSON) "." base64url(checksum).
@@ -61,7 +61,7 @@ func (s *Store) decodeCursor(text, kind, scope string) (*cursor, error) {
 	if text == "" {
 		return nil, nil
 	}
-	bad := sandbox.Invalid("cursor", "is not a valid cursor for this list")
+	bad := sandstep.Invalid("cursor", "is not a valid cursor for this list")
 	if len(text) > maxCursorLength {
 		return nil, bad
 	}

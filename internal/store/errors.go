@@ -13,7 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Cancellation reason codes of TransactionCanceledException.
@@ -81,13 +81,13 @@ func isConditionFailed(err error) bool {
 
 // mapErr turns an error of a DynamoDB call into a domain error; op says what
 // the store was doing. Errors that already carry a code, and context errors
-// (which sandbox.ErrorCode classifies), keep their classification. Nothing is
+// (which sandstep.ErrorCode classifies), keep their classification. Nothing is
 // swallowed: the DynamoDB error stays in the chain as the cause.
 func mapErr(err error, op string) error {
 	if err == nil {
 		return nil
 	}
-	var se *sandbox.Error
+	var se *sandstep.Error
 	if errors.As(err, &se) {
 		return err
 	}
@@ -97,34 +97,34 @@ func mapErr(err error, op string) error {
 	if reasons, ok := txReasons(err); ok {
 		switch {
 		case txTransient(reasons):
-			return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is busy (%s); try again", op, strings.Join(reasons, ", "))
+			return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is busy (%s); try again", op, strings.Join(reasons, ", "))
 		case slices.Contains(reasons, reasonConditionalFailed):
-			return sandbox.Wrap(err, sandbox.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
+			return sandstep.Wrap(err, sandstep.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
 		case slices.Contains(reasons, "ItemCollectionSizeLimitExceeded"):
-			return sandbox.Wrap(err, sandbox.ETOOLARGE, "store: %s: item collection size limit exceeded", op)
+			return sandstep.Wrap(err, sandstep.ETOOLARGE, "store: %s: item collection size limit exceeded", op)
 		}
-		return sandbox.Wrap(err, sandbox.EINTERNAL, "store: %s: transaction cancelled (%s)", op, strings.Join(reasons, ", "))
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "store: %s: transaction cancelled (%s)", op, strings.Join(reasons, ", "))
 	}
 	if isConditionFailed(err) {
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		code := apiErr.ErrorCode()
 		switch {
 		case transientCodes[code]:
-			return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is busy; try again", op)
+			return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is busy; try again", op)
 		case code == "ValidationException" && strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "size"):
-			return sandbox.Wrap(err, sandbox.ETOOLARGE, "store: %s: item too large", op)
+			return sandstep.Wrap(err, sandstep.ETOOLARGE, "store: %s: item too large", op)
 		}
 	}
 	var respErr *smithyhttp.ResponseError
 	if errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500 {
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is unavailable; try again", op)
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is unavailable; try again", op)
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "store: %s: the database is unreachable; try again", op)
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is unreachable; try again", op)
 	}
-	return sandbox.Wrap(err, sandbox.EINTERNAL, "store: %s failed", op)
+	return sandstep.Wrap(err, sandstep.EINTERNAL, "store: %s failed", op)
 }

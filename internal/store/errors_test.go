@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/truora/minidyn/server"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -69,7 +69,7 @@ func newFaultStore(t *testing.T) (*store.Store, *faultServer, *server.Server) {
 func TestDynamoErrorsMapped(t *testing.T) {
 	st, fs, _ := newFaultStore(t)
 	c := ctx(t)
-	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateReady}); err != nil {
+	if err := st.PutSandbox(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateReady}); err != nil {
 		t.Fatal(err)
 	}
 	const prefix = "com.amazonaws.dynamodb.v20120810#"
@@ -89,29 +89,29 @@ func TestDynamoErrorsMapped(t *testing.T) {
 		status int
 		body   string
 		call   func() error
-		code   sandbox.Code
+		code   sandstep.Code
 	}{
-		{"throughput exceeded", "GetItem", 400, apiErr("ProvisionedThroughputExceededException"), get, sandbox.ETRANSIENT},
-		{"request limit", "GetItem", 400, apiErr("RequestLimitExceeded"), get, sandbox.ETRANSIENT},
+		{"throughput exceeded", "GetItem", 400, apiErr("ProvisionedThroughputExceededException"), get, sandstep.ETRANSIENT},
+		{"request limit", "GetItem", 400, apiErr("RequestLimitExceeded"), get, sandstep.ETRANSIENT},
 		{"throttling", "PutItem", 400, apiErr("ThrottlingException"), func() error {
-			return st.PutSandbox(c, &sandbox.Sandbox{ID: "s2", Owner: "u", State: sandbox.StateReady})
-		}, sandbox.ETRANSIENT},
-		{"transaction conflict", "TransactWriteItems", 400, apiErr("TransactionConflictException"), reserve, sandbox.ETRANSIENT},
-		{"internal server error", "GetItem", 500, apiErr("InternalServerError"), get, sandbox.ETRANSIENT},
-		{"bare 503", "GetItem", 503, `{}`, get, sandbox.ETRANSIENT},
-		{"cancelled: throttled item", "TransactWriteItems", 400, txCanceled("None", "ThrottlingError"), reserve, sandbox.ETRANSIENT},
-		{"cancelled: conflict beats condition", "TransactWriteItems", 400, txCanceled("ConditionalCheckFailed", "TransactionConflict"), reserve, sandbox.ETRANSIENT},
-		{"cancelled: quota condition", "TransactWriteItems", 400, txCanceled("None", "ConditionalCheckFailed"), reserve, sandbox.EQUOTA},
-		{"cancelled: validation", "TransactWriteItems", 400, txCanceled("ValidationError", "None"), reserve, sandbox.EINTERNAL},
-		{"validation exception", "GetItem", 400, apiErr("ValidationException"), get, sandbox.EINTERNAL},
+			return st.PutSandbox(c, &sandstep.Sandbox{ID: "s2", Owner: "u", State: sandstep.StateReady})
+		}, sandstep.ETRANSIENT},
+		{"transaction conflict", "TransactWriteItems", 400, apiErr("TransactionConflictException"), reserve, sandstep.ETRANSIENT},
+		{"internal server error", "GetItem", 500, apiErr("InternalServerError"), get, sandstep.ETRANSIENT},
+		{"bare 503", "GetItem", 503, `{}`, get, sandstep.ETRANSIENT},
+		{"cancelled: throttled item", "TransactWriteItems", 400, txCanceled("None", "ThrottlingError"), reserve, sandstep.ETRANSIENT},
+		{"cancelled: conflict beats condition", "TransactWriteItems", 400, txCanceled("ConditionalCheckFailed", "TransactionConflict"), reserve, sandstep.ETRANSIENT},
+		{"cancelled: quota condition", "TransactWriteItems", 400, txCanceled("None", "ConditionalCheckFailed"), reserve, sandstep.EQUOTA},
+		{"cancelled: validation", "TransactWriteItems", 400, txCanceled("ValidationError", "None"), reserve, sandstep.EINTERNAL},
+		{"validation exception", "GetItem", 400, apiErr("ValidationException"), get, sandstep.EINTERNAL},
 		{"item too large", "PutItem", 400, `{"__type":"` + prefix + `ValidationException","message":"Item size has exceeded the maximum allowed size"}`, func() error {
-			return st.PutSandbox(c, &sandbox.Sandbox{ID: "s3", Owner: "u", State: sandbox.StateReady})
-		}, sandbox.ETOOLARGE},
-		{"missing table", "GetItem", 400, apiErr("ResourceNotFoundException"), get, sandbox.EINTERNAL},
+			return st.PutSandbox(c, &sandstep.Sandbox{ID: "s3", Owner: "u", State: sandstep.StateReady})
+		}, sandstep.ETOOLARGE},
+		{"missing table", "GetItem", 400, apiErr("ResourceNotFoundException"), get, sandstep.EINTERNAL},
 		{"conditional check on transition", "PutItem", 400, apiErr("ConditionalCheckFailedException"), func() error {
-			_, err := st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, sandbox.StateReady, nil)
+			_, err := st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateReady}, sandstep.StateReady, nil)
 			return err
-		}, sandbox.ETRANSIENT}, // it keeps losing the optimistic race
+		}, sandstep.ETRANSIENT}, // it keeps losing the optimistic race
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,13 +123,13 @@ func TestDynamoErrorsMapped(t *testing.T) {
 				t.Fatalf("the fault was not hit (err %v)", err)
 			}
 			wantCode(t, err, tt.code, "")
-			if tt.code == sandbox.EINTERNAL && sandbox.ErrorMessage(err) != "internal error" {
-				t.Errorf("internal error shown to the caller: %q", sandbox.ErrorMessage(err))
+			if tt.code == sandstep.EINTERNAL && sandstep.ErrorMessage(err) != "internal error" {
+				t.Errorf("internal error shown to the caller: %q", sandstep.ErrorMessage(err))
 			}
 			// Nothing swallowed: the SDK's error stays in the chain.
 			var api interface{ ErrorCode() string }
 			if tt.status < 500 && !errors.As(err, &api) {
-				var se *sandbox.Error
+				var se *sandstep.Error
 				if !errors.As(err, &se) || se.Err == nil {
 					t.Errorf("cause lost: %v", err)
 				}
@@ -150,12 +150,12 @@ func TestEmulatedServerFailureIsTransient(t *testing.T) {
 	st, _, mini := newFaultStore(t)
 	mini.EmulateFailure(server.FailureConditionInternalServerError)
 	_, err := st.GetSandbox(ctx(t), "s")
-	wantCode(t, err, sandbox.ETRANSIENT, "")
+	wantCode(t, err, sandstep.ETRANSIENT, "")
 	_, err = st.ReleaseSlot(ctx(t), "u", "s")
-	wantCode(t, err, sandbox.ETRANSIENT, "")
+	wantCode(t, err, sandstep.ETRANSIENT, "")
 	mini.EmulateFailure(server.FailureConditionNone)
 	_, err = st.GetSandbox(ctx(t), "s")
-	wantCode(t, err, sandbox.ENOTFOUND, "")
+	wantCode(t, err, sandstep.ENOTFOUND, "")
 }
 
 func TestUnreachableAndContextErrors(t *testing.T) {
@@ -168,17 +168,17 @@ func TestUnreachableAndContextErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = st.GetSandbox(ctx(t), "s")
-	wantCode(t, err, sandbox.ETRANSIENT, "")
+	wantCode(t, err, sandstep.ETRANSIENT, "")
 
 	live, _, _ := storetest.New(t, store.Options{})
 	cancelled, cancel := context.WithCancel(ctx(t))
 	cancel()
 	_, err = live.GetSandbox(cancelled, "s")
-	wantCode(t, err, sandbox.ETRANSIENT, "")
+	wantCode(t, err, sandstep.ETRANSIENT, "")
 	expired, cancel2 := context.WithDeadline(ctx(t), time.Now().Add(-time.Second))
 	defer cancel2()
 	err = live.ReserveSlot(expired, "u", "s")
-	wantCode(t, err, sandbox.ETIMEOUT, "")
+	wantCode(t, err, sandstep.ETIMEOUT, "")
 }
 
 func TestCreateTableIdempotent(t *testing.T) {
@@ -189,5 +189,5 @@ func TestCreateTableIdempotent(t *testing.T) {
 			t.Fatalf("CreateTable: %v", err)
 		}
 	}
-	wantCode(t, store.CreateTable(ctx(t), client, ""), sandbox.EINVALID, "table")
+	wantCode(t, store.CreateTable(ctx(t), client, ""), sandstep.EINVALID, "table")
 }

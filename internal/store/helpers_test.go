@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // clock is a settable time source for Options.Now.
@@ -32,13 +32,13 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // wantCode fails the test unless err carries code (and field, if not "").
-func wantCode(t *testing.T, err error, code sandbox.Code, field string) {
+func wantCode(t *testing.T, err error, code sandstep.Code, field string) {
 	t.Helper()
-	if got := sandbox.ErrorCode(err); got != code {
+	if got := sandstep.ErrorCode(err); got != code {
 		t.Fatalf("error code = %q (err %v), want %q", got, err, code)
 	}
 	if field != "" {
-		if got := sandbox.ErrorField(err); got != field {
+		if got := sandstep.ErrorField(err); got != field {
 			t.Fatalf("error field = %q (err %v), want %q", got, err, field)
 		}
 	}

@@ -10,13 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Idempotency record statuses, as in Powertools for AWS Lambda.
 const (
-	IdempotencyInProgress = sandbox.IdempotencyInProgress
-	IdempotencyCompleted  = sandbox.IdempotencyCompleted
+	IdempotencyInProgress = sandstep.IdempotencyInProgress
+	IdempotencyCompleted  = sandstep.IdempotencyCompleted
 )
 
 // Idempotency defaults and limits.
@@ -53,7 +53,7 @@ const (
 // (IdempotencyInProgress or IdempotencyCompleted), the RequestHash of the
 // body the key was first used with, the stored Response of a completed
 // request and ExpiresAt, when the record stops counting (its TTL).
-type IdempotencyRecord = sandbox.IdempotencyRecord
+type IdempotencyRecord = sandstep.IdempotencyRecord
 
 // InProgressExpiry returns when an attempt started now must be considered
 // crashed: the context's deadline (in a Lambda function, the invocation's
@@ -79,13 +79,13 @@ func validateIdemKey(userID, key string) error {
 // of [A-Za-z0-9_-].
 func validateAttempt(attempt string) error {
 	if attempt == "" || len(attempt) > MaxAttemptLength {
-		return sandbox.Invalid("attempt", "must be 1 to %d characters", MaxAttemptLength)
+		return sandstep.Invalid("attempt", "must be 1 to %d characters", MaxAttemptLength)
 	}
 	for i := 0; i < len(attempt); i++ {
 		switch c := attempt[i]; {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
 		default:
-			return sandbox.Invalid("attempt", "may hold only letters, digits, '_' and '-'")
+			return sandstep.Invalid("attempt", "may hold only letters, digits, '_' and '-'")
 		}
 	}
 	return nil
@@ -118,7 +118,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 		return nil, err
 	}
 	if requestHash == "" || len(requestHash) > maxRequestHashLength {
-		return nil, sandbox.Invalid("requestHash", "must be 1 to %d bytes", maxRequestHashLength)
+		return nil, sandstep.Invalid("requestHash", "must be 1 to %d bytes", maxRequestHashLength)
 	}
 	if err := validateAttempt(attempt); err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 		inProgressExpiry = InProgressExpiry(ctx, now)
 	}
 	if !inProgressExpiry.After(now) {
-		return nil, sandbox.Invalid("inProgressExpiry", "must be in the future")
+		return nil, sandstep.Invalid("inProgressExpiry", "must be in the future")
 	}
 	item := map[string]types.AttributeValue{
 		attrPK:         str(idemPK(userID, key)),
@@ -179,15 +179,15 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 		case rec == nil || rec.ExpiresAt.Unix() < now.Unix():
 			continue // gone or expired since: try again
 		case rec.RequestHash != requestHash:
-			return nil, sandbox.Errorf(sandbox.ECONFLICT, "this idempotency key was already used with a different request")
+			return nil, sandstep.Errorf(sandstep.ECONFLICT, "this idempotency key was already used with a different request")
 		case rec.Status == IdempotencyCompleted:
 			return &rec.IdempotencyRecord, nil
 		case rec.inProgressExpiry.UnixMilli() >= now.UnixMilli():
-			return nil, sandbox.Errorf(sandbox.ECONFLICT, "a request with this idempotency key is in progress")
+			return nil, sandstep.Errorf(sandstep.ECONFLICT, "a request with this idempotency key is in progress")
 		}
 		// In progress but past its expiry since: try again.
 	}
-	return nil, sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "the idempotency record keeps changing; try again")
+	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the idempotency record keeps changing; try again")
 }
 
 type idemRecord struct {
@@ -248,11 +248,11 @@ func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt str
 		return err
 	}
 	if len(response) > MaxIdempotencyResponseSize {
-		return &sandbox.Error{Code: sandbox.ETOOLARGE, Field: "response",
+		return &sandstep.Error{Code: sandstep.ETOOLARGE, Field: "response",
 			Message: "a stored response may be at most " + strconv.Itoa(MaxIdempotencyResponseSize) + " bytes"}
 	}
 	if ttl < 0 {
-		return sandbox.Invalid("ttl", "must not be negative")
+		return sandstep.Invalid("ttl", "must not be negative")
 	}
 	if ttl == 0 {
 		ttl = DefaultIdempotencyTTL
@@ -337,5 +337,5 @@ func (s *Store) notOwned(ctx context.Context, condErr error, userID, key string)
 			msg = "the request with this idempotency key was taken over by another attempt"
 		}
 	}
-	return sandbox.Wrap(condErr, sandbox.ECONFLICT, "%s", msg)
+	return sandstep.Wrap(condErr, sandstep.ECONFLICT, "%s", msg)
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -31,15 +31,15 @@ func TestIdempotencyLifecycle(t *testing.T) {
 	}
 	// A retry while in progress is told so.
 	_, err = st.BeginIdempotent(c, "u", "k1", "hashA", "a2", expiry)
-	wantCode(t, err, sandbox.ECONFLICT, "")
-	if !strings.Contains(sandbox.ErrorMessage(err), "in progress") {
-		t.Errorf("in-progress message = %q", sandbox.ErrorMessage(err))
+	wantCode(t, err, sandstep.ECONFLICT, "")
+	if !strings.Contains(sandstep.ErrorMessage(err), "in progress") {
+		t.Errorf("in-progress message = %q", sandstep.ErrorMessage(err))
 	}
 	// Same key, another body: conflict.
 	_, err = st.BeginIdempotent(c, "u", "k1", "hashB", "a3", expiry)
-	wantCode(t, err, sandbox.ECONFLICT, "")
-	if !strings.Contains(sandbox.ErrorMessage(err), "different request") {
-		t.Errorf("mismatch message = %q", sandbox.ErrorMessage(err))
+	wantCode(t, err, sandstep.ECONFLICT, "")
+	if !strings.Contains(sandstep.ErrorMessage(err), "different request") {
+		t.Errorf("mismatch message = %q", sandstep.ErrorMessage(err))
 	}
 	// The same key of another user is another record.
 	if rec, err := st.BeginIdempotent(c, "v", "k1", "hashB", "a1", expiry); err != nil || rec != nil {
@@ -59,14 +59,14 @@ func TestIdempotencyLifecycle(t *testing.T) {
 		t.Fatalf("completed record = %+v", rec)
 	}
 	_, err = st.BeginIdempotent(c, "u", "k1", "hashB", "a5", clk.Now().Add(time.Minute))
-	wantCode(t, err, sandbox.ECONFLICT, "")
+	wantCode(t, err, sandstep.ECONFLICT, "")
 	// Completing or aborting a completed key is a conflict, even for the
 	// attempt that completed it.
-	wantCode(t, st.CompleteIdempotent(c, "u", "k1", "a1", []byte("x"), 0), sandbox.ECONFLICT, "")
+	wantCode(t, st.CompleteIdempotent(c, "u", "k1", "a1", []byte("x"), 0), sandstep.ECONFLICT, "")
 	err = st.AbortIdempotent(c, "u", "k1", "a1")
-	wantCode(t, err, sandbox.ECONFLICT, "")
-	if !strings.Contains(sandbox.ErrorMessage(err), "completed") {
-		t.Errorf("abort-after-complete message = %q", sandbox.ErrorMessage(err))
+	wantCode(t, err, sandstep.ECONFLICT, "")
+	if !strings.Contains(sandstep.ErrorMessage(err), "completed") {
+		t.Errorf("abort-after-complete message = %q", sandstep.ErrorMessage(err))
 	}
 	if rec, err := st.BeginIdempotent(c, "u", "k1", "hashA", "a6", clk.Now().Add(time.Minute)); err != nil || rec == nil ||
 		string(rec.Response) != `{"id":"s1"}` {
@@ -89,18 +89,18 @@ func TestIdempotencyCrashedAttemptTakenOver(t *testing.T) {
 	}
 	clk.Advance(5 * time.Second)
 	_, err := st.BeginIdempotent(c, "u", "k", "h", "a2", clk.Now().Add(10*time.Second))
-	wantCode(t, err, sandbox.ECONFLICT, "")
+	wantCode(t, err, sandstep.ECONFLICT, "")
 	// The first attempt's Lambda timed out without completing.
 	clk.Advance(6 * time.Second)
 	// Another body still conflicts...
 	_, err = st.BeginIdempotent(c, "u", "k", "other", "a3", clk.Now().Add(10*time.Second))
-	wantCode(t, err, sandbox.ECONFLICT, "")
+	wantCode(t, err, sandstep.ECONFLICT, "")
 	// ...the same one takes over.
 	if rec, err := st.BeginIdempotent(c, "u", "k", "h", "a4", clk.Now().Add(10*time.Second)); err != nil || rec != nil {
 		t.Fatalf("takeover = %v, %v; want nil, nil", rec, err)
 	}
 	_, err = st.BeginIdempotent(c, "u", "k", "h", "a5", clk.Now().Add(10*time.Second))
-	wantCode(t, err, sandbox.ECONFLICT, "")
+	wantCode(t, err, sandstep.ECONFLICT, "")
 }
 
 func TestIdempotencyAbort(t *testing.T) {
@@ -110,9 +110,9 @@ func TestIdempotencyAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another attempt may not abort it: nothing is deleted.
-	wantCode(t, st.AbortIdempotent(c, "u", "k", "a2"), sandbox.ECONFLICT, "")
+	wantCode(t, st.AbortIdempotent(c, "u", "k", "a2"), sandstep.ECONFLICT, "")
 	_, err := st.BeginIdempotent(c, "u", "k", "h", "a3", time.Now().Add(time.Minute))
-	wantCode(t, err, sandbox.ECONFLICT, "")
+	wantCode(t, err, sandstep.ECONFLICT, "")
 	if err := st.AbortIdempotent(c, "u", "k", "a1"); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestIdempotencyAbort(t *testing.T) {
 		t.Fatalf("abort of an unknown key: %v", err)
 	}
 	// Completing a key with no record neither succeeds nor creates one.
-	wantCode(t, st.CompleteIdempotent(c, "u", "never-used", "a1", nil, 0), sandbox.ECONFLICT, "")
+	wantCode(t, st.CompleteIdempotent(c, "u", "never-used", "a1", nil, 0), sandstep.ECONFLICT, "")
 	if rec, err := st.BeginIdempotent(c, "u", "never-used", "h", "a5", time.Now().Add(time.Minute)); err != nil || rec != nil {
 		t.Fatalf("Begin after refused complete = %v, %v; want nil, nil", rec, err)
 	}
@@ -171,7 +171,7 @@ func TestIdempotencyConcurrentFirstCalls(t *testing.T) {
 				switch {
 				case err == nil && rec == nil:
 					proceeded.Add(1)
-				case sandbox.ErrorCode(err) == sandbox.ECONFLICT && strings.Contains(sandbox.ErrorMessage(err), "in progress"):
+				case sandstep.ErrorCode(err) == sandstep.ECONFLICT && strings.Contains(sandstep.ErrorMessage(err), "in progress"):
 					inProgress.Add(1)
 				default:
 					t.Errorf("unexpected Begin result %v, %v", rec, err)
@@ -198,32 +198,32 @@ func TestIdempotencyBadInput(t *testing.T) {
 	tests := []struct {
 		name  string
 		call  func() error
-		code  sandbox.Code
+		code  sandstep.Code
 		field string
 	}{
-		{"empty user", begin("", "k", "h", "a1", later), sandbox.EINVALID, "userId"},
-		{"empty key", begin("u", "", "h", "a1", later), sandbox.EINVALID, "idempotencyKey"},
-		{"key too long", begin("u", strings.Repeat("k", store.MaxIdempotencyKeyLength+1), "h", "a1", later), sandbox.EINVALID, "idempotencyKey"},
-		{"key with newline", begin("u", "a\nb", "h", "a1", later), sandbox.EINVALID, "idempotencyKey"},
-		{"empty hash", begin("u", "k", "", "a1", later), sandbox.EINVALID, "requestHash"},
-		{"expiry in the past", begin("u", "k", "h", "a1", clk.Now().Add(-time.Second)), sandbox.EINVALID, "inProgressExpiry"},
-		{"begin empty attempt", begin("u", "k", "h", "", later), sandbox.EINVALID, "attempt"},
-		{"begin attempt too long", begin("u", "k", "h", tooLongAttempt, later), sandbox.EINVALID, "attempt"},
-		{"begin attempt with '#'", begin("u", "k", "h", "a#1", later), sandbox.EINVALID, "attempt"},
-		{"begin attempt with space", begin("u", "k", "h", "a 1", later), sandbox.EINVALID, "attempt"},
-		{"begin attempt with '.'", begin("u", "k", "h", "a.1", later), sandbox.EINVALID, "attempt"},
-		{"begin attempt not ASCII", begin("u", "k", "h", "attempt-\u00e9", later), sandbox.EINVALID, "attempt"},
+		{"empty user", begin("", "k", "h", "a1", later), sandstep.EINVALID, "userId"},
+		{"empty key", begin("u", "", "h", "a1", later), sandstep.EINVALID, "idempotencyKey"},
+		{"key too long", begin("u", strings.Repeat("k", store.MaxIdempotencyKeyLength+1), "h", "a1", later), sandstep.EINVALID, "idempotencyKey"},
+		{"key with newline", begin("u", "a\nb", "h", "a1", later), sandstep.EINVALID, "idempotencyKey"},
+		{"empty hash", begin("u", "k", "", "a1", later), sandstep.EINVALID, "requestHash"},
+		{"expiry in the past", begin("u", "k", "h", "a1", clk.Now().Add(-time.Second)), sandstep.EINVALID, "inProgressExpiry"},
+		{"begin empty attempt", begin("u", "k", "h", "", later), sandstep.EINVALID, "attempt"},
+		{"begin attempt too long", begin("u", "k", "h", tooLongAttempt, later), sandstep.EINVALID, "attempt"},
+		{"begin attempt with '#'", begin("u", "k", "h", "a#1", later), sandstep.EINVALID, "attempt"},
+		{"begin attempt with space", begin("u", "k", "h", "a 1", later), sandstep.EINVALID, "attempt"},
+		{"begin attempt with '.'", begin("u", "k", "h", "a.1", later), sandstep.EINVALID, "attempt"},
+		{"begin attempt not ASCII", begin("u", "k", "h", "attempt-\u00e9", later), sandstep.EINVALID, "attempt"},
 		{"response too large", func() error {
 			return st.CompleteIdempotent(c, "u", "k", "a1", make([]byte, store.MaxIdempotencyResponseSize+1), 0)
-		}, sandbox.ETOOLARGE, "response"},
-		{"negative ttl", func() error { return st.CompleteIdempotent(c, "u", "k", "a1", nil, -time.Second) }, sandbox.EINVALID, "ttl"},
-		{"complete empty attempt", func() error { return st.CompleteIdempotent(c, "u", "k", "", nil, 0) }, sandbox.EINVALID, "attempt"},
-		{"complete attempt too long", func() error { return st.CompleteIdempotent(c, "u", "k", tooLongAttempt, nil, 0) }, sandbox.EINVALID, "attempt"},
-		{"complete attempt with '/'", func() error { return st.CompleteIdempotent(c, "u", "k", "a/1", nil, 0) }, sandbox.EINVALID, "attempt"},
-		{"abort empty user", func() error { return st.AbortIdempotent(c, "", "k", "a1") }, sandbox.EINVALID, "userId"},
-		{"abort empty attempt", func() error { return st.AbortIdempotent(c, "u", "k", "") }, sandbox.EINVALID, "attempt"},
-		{"abort attempt too long", func() error { return st.AbortIdempotent(c, "u", "k", tooLongAttempt) }, sandbox.EINVALID, "attempt"},
-		{"abort attempt with newline", func() error { return st.AbortIdempotent(c, "u", "k", "a\n1") }, sandbox.EINVALID, "attempt"},
+		}, sandstep.ETOOLARGE, "response"},
+		{"negative ttl", func() error { return st.CompleteIdempotent(c, "u", "k", "a1", nil, -time.Second) }, sandstep.EINVALID, "ttl"},
+		{"complete empty attempt", func() error { return st.CompleteIdempotent(c, "u", "k", "", nil, 0) }, sandstep.EINVALID, "attempt"},
+		{"complete attempt too long", func() error { return st.CompleteIdempotent(c, "u", "k", tooLongAttempt, nil, 0) }, sandstep.EINVALID, "attempt"},
+		{"complete attempt with '/'", func() error { return st.CompleteIdempotent(c, "u", "k", "a/1", nil, 0) }, sandstep.EINVALID, "attempt"},
+		{"abort empty user", func() error { return st.AbortIdempotent(c, "", "k", "a1") }, sandstep.EINVALID, "userId"},
+		{"abort empty attempt", func() error { return st.AbortIdempotent(c, "u", "k", "") }, sandstep.EINVALID, "attempt"},
+		{"abort attempt too long", func() error { return st.AbortIdempotent(c, "u", "k", tooLongAttempt) }, sandstep.EINVALID, "attempt"},
+		{"abort attempt with newline", func() error { return st.AbortIdempotent(c, "u", "k", "a\n1") }, sandstep.EINVALID, "attempt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,9 +294,9 @@ func TestIdempotencyTakeoverFencesOldAttempt(t *testing.T) {
 			}
 			if tt.oldAttempt != nil {
 				err := tt.oldAttempt(key)
-				wantCode(t, err, sandbox.ECONFLICT, "")
-				if !strings.Contains(sandbox.ErrorMessage(err), tt.wantMsg) {
-					t.Errorf("message = %q, want it to mention %q", sandbox.ErrorMessage(err), tt.wantMsg)
+				wantCode(t, err, sandstep.ECONFLICT, "")
+				if !strings.Contains(sandstep.ErrorMessage(err), tt.wantMsg) {
+					t.Errorf("message = %q, want it to mention %q", sandstep.ErrorMessage(err), tt.wantMsg)
 				}
 			}
 			// B's record is untouched: still in progress, under B.
@@ -314,9 +314,9 @@ func TestIdempotencyTakeoverFencesOldAttempt(t *testing.T) {
 				t.Fatal("B's in-progress record holds a response")
 			}
 			_, err := st.BeginIdempotent(c, "u", key, "h", "attempt-C", clk.Now().Add(10*time.Second))
-			wantCode(t, err, sandbox.ECONFLICT, "")
-			if !strings.Contains(sandbox.ErrorMessage(err), "in progress") {
-				t.Fatalf("Begin during B = %q, want in progress", sandbox.ErrorMessage(err))
+			wantCode(t, err, sandstep.ECONFLICT, "")
+			if !strings.Contains(sandstep.ErrorMessage(err), "in progress") {
+				t.Fatalf("Begin during B = %q, want in progress", sandstep.ErrorMessage(err))
 			}
 
 			// B completes; a retry replays B's response.
@@ -328,7 +328,7 @@ func TestIdempotencyTakeoverFencesOldAttempt(t *testing.T) {
 				t.Fatalf("replay = %+v, %v; want B's completed response", rec, err)
 			}
 			// A's late abort cannot delete the completed record either.
-			wantCode(t, st.AbortIdempotent(c, "u", key, "attempt-A"), sandbox.ECONFLICT, "")
+			wantCode(t, st.AbortIdempotent(c, "u", key, "attempt-A"), sandstep.ECONFLICT, "")
 			if rec, err := st.BeginIdempotent(c, "u", key, "h", "attempt-E", clk.Now().Add(10*time.Second)); err != nil || rec == nil ||
 				string(rec.Response) != `{"from":"B"}` {
 				t.Fatalf("replay after A's abort = %+v, %v", rec, err)

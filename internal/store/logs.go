@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Log limits.
@@ -59,13 +59,13 @@ func (s *Store) AppendLog(ctx context.Context, taskID string, stream string, dat
 		return err
 	}
 	if stream != "stdout" && stream != "stderr" {
-		return sandbox.Invalid("stream", "must be stdout or stderr, got %q", stream)
+		return sandstep.Invalid("stream", "must be stdout or stderr, got %q", stream)
 	}
 	if len(data) == 0 {
 		return nil
 	}
 	if len(data) > MaxLogAppend {
-		return &sandbox.Error{Code: sandbox.ETOOLARGE, Field: "data",
+		return &sandstep.Error{Code: sandstep.ETOOLARGE, Field: "data",
 			Message: "at most " + strconv.Itoa(MaxLogAppend) + " bytes per append, got " + strconv.Itoa(len(data))}
 	}
 	parts := splitChunks(data, LogChunkSize)
@@ -127,7 +127,7 @@ func (s *Store) AppendLog(ctx context.Context, taskID string, stream string, dat
 		}
 		return mapErr(err, "append log")
 	}
-	return sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "the log of task %q is being appended to concurrently; try again", taskID)
+	return sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the log of task %q is being appended to concurrently; try again", taskID)
 }
 
 // splitChunks cuts data into pieces of at most size bytes, moving a cut
@@ -183,7 +183,7 @@ func (s *Store) lastLogSeq(ctx context.Context, pk string) (int64, error) {
 		return 0, err
 	}
 	if !ok {
-		return 0, sandbox.Errorf(sandbox.EINTERNAL, "store: log chunk without %s", attrLogSeq)
+		return 0, sandstep.Errorf(sandstep.EINTERNAL, "store: log chunk without %s", attrLogSeq)
 	}
 	return seq, nil
 }
@@ -194,7 +194,7 @@ func (s *Store) lastLogSeq(ctx context.Context, pk string) (int64, error) {
 // following a running task passes it back, gets only chunks appended since,
 // and so sees each byte once. A cursor of another task's log, or an altered
 // one, is EINVALID with field "cursor".
-func (s *Store) ReadLogs(ctx context.Context, taskID string, cursorText string, limit int) (chunks []sandbox.LogChunk, next string, err error) {
+func (s *Store) ReadLogs(ctx context.Context, taskID string, cursorText string, limit int) (chunks []sandstep.LogChunk, next string, err error) {
 	if err := validateID("taskId", taskID); err != nil {
 		return nil, "", err
 	}
@@ -202,7 +202,7 @@ func (s *Store) ReadLogs(ctx context.Context, taskID string, cursorText string, 
 	case limit == 0:
 		limit = DefaultLogReadLimit
 	case limit < 0 || limit > MaxLogReadLimit:
-		return nil, "", sandbox.Invalid("limit", "must be between 1 and %d, got %d", MaxLogReadLimit, limit)
+		return nil, "", sandstep.Invalid("limit", "must be between 1 and %d, got %d", MaxLogReadLimit, limit)
 	}
 	c, err := s.decodeCursor(cursorText, cursorLogs, taskID)
 	if err != nil {
@@ -211,7 +211,7 @@ func (s *Store) ReadLogs(ctx context.Context, taskID string, cursorText string, 
 	var after int64
 	if c != nil {
 		if c.Seq < 0 || c.Seq == math.MaxInt64 {
-			return nil, "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+			return nil, "", sandstep.Invalid("cursor", "is not a valid cursor for this list")
 		}
 		after = c.Seq
 	}
@@ -234,7 +234,7 @@ func (s *Store) ReadLogs(ctx context.Context, taskID string, cursorText string, 
 	if err != nil {
 		return nil, "", mapErr(err, "read logs")
 	}
-	chunks = make([]sandbox.LogChunk, 0, len(out.Items))
+	chunks = make([]sandstep.LogChunk, 0, len(out.Items))
 	for _, it := range out.Items {
 		ch, err := logChunk(it)
 		if err != nil {
@@ -246,15 +246,15 @@ func (s *Store) ReadLogs(ctx context.Context, taskID string, cursorText string, 
 	return chunks, s.encodeCursor(cursor{Kind: cursorLogs, Scope: taskID, Seq: after}), nil
 }
 
-func logChunk(it map[string]types.AttributeValue) (sandbox.LogChunk, error) {
+func logChunk(it map[string]types.AttributeValue) (sandstep.LogChunk, error) {
 	seq, ok, err := numberAttr(it, attrLogSeq)
 	if err != nil {
-		return sandbox.LogChunk{}, err
+		return sandstep.LogChunk{}, err
 	}
 	if !ok {
-		return sandbox.LogChunk{}, sandbox.Errorf(sandbox.EINTERNAL, "store: log chunk without %s", attrLogSeq)
+		return sandstep.LogChunk{}, sandstep.Errorf(sandstep.EINTERNAL, "store: log chunk without %s", attrLogSeq)
 	}
-	ch := sandbox.LogChunk{Seq: seq}
+	ch := sandstep.LogChunk{Seq: seq}
 	if v, ok := it[attrLogStream].(*types.AttributeValueMemberS); ok {
 		ch.Stream = v.Value
 	}
@@ -264,7 +264,7 @@ func logChunk(it map[string]types.AttributeValue) (sandbox.LogChunk, error) {
 	if v, ok := it[attrLogTime].(*types.AttributeValueMemberS); ok {
 		t, err := time.Parse(time.RFC3339Nano, v.Value)
 		if err != nil {
-			return sandbox.LogChunk{}, sandbox.Wrap(err, sandbox.EINTERNAL, "store: log chunk time")
+			return sandstep.LogChunk{}, sandstep.Wrap(err, sandstep.EINTERNAL, "store: log chunk time")
 		}
 		ch.Time = t
 	}

@@ -13,15 +13,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // readAll follows the log from cursor to its current end.
-func readAll(t *testing.T, st *store.Store, task, cursor string, limit int) ([]sandbox.LogChunk, string) {
+func readAll(t *testing.T, st *store.Store, task, cursor string, limit int) ([]sandstep.LogChunk, string) {
 	t.Helper()
-	var all []sandbox.LogChunk
+	var all []sandstep.LogChunk
 	for {
 		chunks, next, err := st.ReadLogs(ctx(t), task, cursor, limit)
 		if err != nil {
@@ -54,14 +54,14 @@ func TestAppendAndReadLogs(t *testing.T) {
 	if err := st.AppendLog(c, "t2", "stdout", []byte("other")); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AppendAudit(c, sandbox.AuditEvent{Action: "task.start", UserID: "u", TaskID: "t1"}); err != nil {
+	if err := st.AppendAudit(c, sandstep.AuditEvent{Action: "task.start", UserID: "u", TaskID: "t1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutTask(c, &sandbox.Task{ID: "t1", Owner: "u", Status: sandbox.TaskRunning}); err != nil {
+	if err := st.PutTask(c, &sandstep.Task{ID: "t1", Owner: "u", Status: sandstep.TaskRunning}); err != nil {
 		t.Fatal(err)
 	}
 	chunks, cursor := readAll(t, st, "t1", "", 0)
-	want := []sandbox.LogChunk{{Seq: 1, Stream: "stdout", Data: "hello\n"}, {Seq: 2, Stream: "stderr", Data: "oops\n"}}
+	want := []sandstep.LogChunk{{Seq: 1, Stream: "stdout", Data: "hello\n"}, {Seq: 2, Stream: "stderr", Data: "oops\n"}}
 	if len(chunks) != len(want) {
 		t.Fatalf("chunks = %+v", chunks)
 	}
@@ -128,7 +128,7 @@ func TestAppendLogSplitsIntoBoundedChunks(t *testing.T) {
 	}
 	// Over the limit: refused whole, nothing written.
 	err := st.AppendLog(c, "big", "stdout", make([]byte, store.MaxLogAppend+1))
-	wantCode(t, err, sandbox.ETOOLARGE, "data")
+	wantCode(t, err, sandstep.ETOOLARGE, "data")
 	out, err := client.Query(c, &dynamodb.QueryInput{
 		TableName: aws.String(table), KeyConditionExpression: aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]dynamodbAV{":pk": strAV("TASK#big")},
@@ -278,7 +278,7 @@ func TestLogBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, tt.call(), sandbox.EINVALID, tt.field)
+			wantCode(t, tt.call(), sandstep.EINVALID, tt.field)
 		})
 	}
 }

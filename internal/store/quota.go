@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Quota items: the counter USER#<u>/QUOTA holds "active" (slots held) and,
@@ -139,15 +139,15 @@ func (s *Store) ReserveSlot(ctx context.Context, userID, sandboxID string) error
 		case found && (state == slotReserved || state == slotCommitted):
 			return nil
 		case found && state == slotReleased:
-			return sandbox.Errorf(sandbox.ECONFLICT, "the quota slot for sandbox %q was already released", sandboxID)
+			return sandstep.Errorf(sandstep.ECONFLICT, "the quota slot for sandbox %q was already released", sandboxID)
 		}
-		return sandbox.Wrap(err, sandbox.ETRANSIENT, "the quota slot for sandbox %q changed during the reservation; try again", sandboxID)
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "the quota slot for sandbox %q changed during the reservation; try again", sandboxID)
 	case txConditionFailed(reasons, 1):
 		q, qerr := s.GetQuota(ctx, userID)
 		if qerr != nil {
-			return sandbox.Wrap(err, sandbox.EQUOTA, "sandbox limit reached")
+			return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
 		}
-		return sandbox.Wrap(err, sandbox.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
+		return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
 	}
 	return mapErr(err, "reserve quota slot")
 }
@@ -254,9 +254,9 @@ func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (rele
 }
 
 // GetQuota returns the user's effective limit and the number of slots held.
-func (s *Store) GetQuota(ctx context.Context, userID string) (sandbox.Quota, error) {
+func (s *Store) GetQuota(ctx context.Context, userID string) (sandstep.Quota, error) {
 	if err := validateID("userId", userID); err != nil {
-		return sandbox.Quota{}, err
+		return sandstep.Quota{}, err
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -264,16 +264,16 @@ func (s *Store) GetQuota(ctx context.Context, userID string) (sandbox.Quota, err
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return sandbox.Quota{}, mapErr(err, "read quota")
+		return sandstep.Quota{}, mapErr(err, "read quota")
 	}
-	q := sandbox.Quota{UserID: userID, Limit: s.defaultQuota}
+	q := sandstep.Quota{UserID: userID, Limit: s.defaultQuota}
 	if n, ok, err := numberAttr(out.Item, attrActive); err != nil {
-		return sandbox.Quota{}, err
+		return sandstep.Quota{}, err
 	} else if ok {
 		q.Active = int(n)
 	}
 	if n, ok, err := numberAttr(out.Item, attrLimit); err != nil {
-		return sandbox.Quota{}, err
+		return sandstep.Quota{}, err
 	} else if ok {
 		q.Limit = int(n)
 	}
@@ -288,7 +288,7 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int) erro
 		return err
 	}
 	if limit < 0 || limit > MaxUserLimit {
-		return sandbox.Invalid("limit", "must be between 0 and %d, got %d", MaxUserLimit, limit)
+		return sandstep.Invalid("limit", "must be between 0 and %d, got %d", MaxUserLimit, limit)
 	}
 	expr, err := expression.NewBuilder().WithUpdate(
 		expression.Set(expression.Name(attrLimit), expression.Value(limit)).
@@ -366,7 +366,7 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string) error {
 		}
 		lastErr = err
 	}
-	return sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "the quota of user %q is being changed concurrently; try again", userID)
+	return sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the quota of user %q is being changed concurrently; try again", userID)
 }
 
 // numberAttr reads a Number attribute; ok is false if it is absent.
@@ -377,11 +377,11 @@ func numberAttr(item map[string]types.AttributeValue, name string) (n int64, ok 
 	}
 	v, isNum := av.(*types.AttributeValueMemberN)
 	if !isNum {
-		return 0, false, sandbox.Errorf(sandbox.EINTERNAL, "store: attribute %q is not a number", name)
+		return 0, false, sandstep.Errorf(sandstep.EINTERNAL, "store: attribute %q is not a number", name)
 	}
 	n, err = strconv.ParseInt(v.Value, 10, 64)
 	if err != nil {
-		return 0, false, sandbox.Wrap(err, sandbox.EINTERNAL, "store: attribute %q is not an integer", name)
+		return 0, false, sandstep.Wrap(err, sandstep.EINTERNAL, "store: attribute %q is not an integer", name)
 	}
 	return n, true, nil
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
-func quota(t *testing.T, st *store.Store, user string) sandbox.Quota {
+func quota(t *testing.T, st *store.Store, user string) sandstep.Quota {
 	t.Helper()
 	q, err := st.GetQuota(ctx(t), user)
 	if err != nil {
@@ -28,7 +28,7 @@ func TestReserveAndReleaseSlot(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
 	c := ctx(t)
 
-	if q := quota(t, st, "u1"); q != (sandbox.Quota{UserID: "u1", Active: 0, Limit: 2}) {
+	if q := quota(t, st, "u1"); q != (sandstep.Quota{UserID: "u1", Active: 0, Limit: 2}) {
 		t.Fatalf("fresh quota = %+v", q)
 	}
 	for _, id := range []string{"s1", "s2"} {
@@ -41,8 +41,8 @@ func TestReserveAndReleaseSlot(t *testing.T) {
 		t.Fatalf("repeated ReserveSlot: %v", err)
 	}
 	err := st.ReserveSlot(c, "u1", "s3")
-	wantCode(t, err, sandbox.EQUOTA, "")
-	if msg := sandbox.ErrorMessage(err); msg != "sandbox limit reached: 2 of 2 in use" {
+	wantCode(t, err, sandstep.EQUOTA, "")
+	if msg := sandstep.ErrorMessage(err); msg != "sandbox limit reached: 2 of 2 in use" {
 		t.Errorf("quota message = %q", msg)
 	}
 	// Another user is not affected.
@@ -62,7 +62,7 @@ func TestReserveAndReleaseSlot(t *testing.T) {
 		t.Fatalf("second ReleaseSlot = %v, %v; want false, nil", released, err)
 	}
 	// A released slot cannot be reserved again (a late retry would leak it).
-	wantCode(t, st.ReserveSlot(c, "u1", "s1"), sandbox.ECONFLICT, "")
+	wantCode(t, st.ReserveSlot(c, "u1", "s1"), sandstep.ECONFLICT, "")
 	// Releasing a slot never reserved frees nothing.
 	released, err = st.ReleaseSlot(c, "u1", "never")
 	if err != nil || released {
@@ -89,7 +89,7 @@ func TestUserLimitOverride(t *testing.T) {
 			t.Fatalf("ReserveSlot %d under override 3: %v", i, err)
 		}
 	}
-	wantCode(t, st.ReserveSlot(c, "u", "s3"), sandbox.EQUOTA, "")
+	wantCode(t, st.ReserveSlot(c, "u", "s3"), sandstep.EQUOTA, "")
 	if q := quota(t, st, "u"); q.Limit != 3 || q.Active != 3 {
 		t.Fatalf("quota = %+v", q)
 	}
@@ -100,7 +100,7 @@ func TestUserLimitOverride(t *testing.T) {
 	if _, err := st.ReleaseSlot(c, "u", "s0"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandbox.EQUOTA, "")
+	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandstep.EQUOTA, "")
 	// Back to the default (1) with 2 held.
 	if err := st.ClearUserLimit(c, "u"); err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestUserLimitOverride(t *testing.T) {
 	if q := quota(t, st, "u"); q.Limit != 1 || q.Active != 2 {
 		t.Fatalf("quota after clear = %+v", q)
 	}
-	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandbox.EQUOTA, "")
+	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandstep.EQUOTA, "")
 	if err := st.ClearUserLimit(c, "nobody"); err != nil {
 		t.Fatalf("ClearUserLimit without a record: %v", err)
 	}
@@ -117,7 +117,7 @@ func TestUserLimitOverride(t *testing.T) {
 	if err := st.SetUserLimit(c, "blocked", 0); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.ReserveSlot(c, "blocked", "x"), sandbox.EQUOTA, "")
+	wantCode(t, st.ReserveSlot(c, "blocked", "x"), sandstep.EQUOTA, "")
 	if q := quota(t, st, "blocked"); q.Active != 0 || q.Limit != 0 {
 		t.Fatalf("blocked quota = %+v", q)
 	}
@@ -188,10 +188,10 @@ func TestConcurrentReserveExactlyLimit(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				err := st.ReserveSlot(c, user, fmt.Sprintf("sbx-%d", i))
-				switch sandbox.ErrorCode(err) {
+				switch sandstep.ErrorCode(err) {
 				case "":
 					ok.Add(1)
-				case sandbox.EQUOTA:
+				case sandstep.EQUOTA:
 					quotaErr.Add(1)
 				default:
 					errs <- err
@@ -229,7 +229,7 @@ func TestConcurrentReleaseExactlyOnce(t *testing.T) {
 	}
 	// Commit some, so releases of committed and reserved slots race alike.
 	for i := range 2 {
-		if err := st.CommitSandbox(c, &sandbox.Sandbox{ID: fmt.Sprint("s", i), Owner: "u", State: sandbox.StateCreating}); err != nil {
+		if err := st.CommitSandbox(c, &sandstep.Sandbox{ID: fmt.Sprint("s", i), Owner: "u", State: sandstep.StateCreating}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -287,7 +287,7 @@ func TestQuotaBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, tt.call(), sandbox.EINVALID, tt.field)
+			wantCode(t, tt.call(), sandstep.EINVALID, tt.field)
 		})
 	}
 	// Nothing was written.
@@ -303,10 +303,10 @@ func TestQuotaBadInput(t *testing.T) {
 func TestNewValidatesOptions(t *testing.T) {
 	_, url := storetest.Server(t)
 	client := storetest.Client(url)
-	if _, err := store.New(client, "t", store.Options{DefaultQuota: 0}); sandbox.ErrorField(err) != "DefaultQuota" {
+	if _, err := store.New(client, "t", store.Options{DefaultQuota: 0}); sandstep.ErrorField(err) != "DefaultQuota" {
 		t.Fatalf("DefaultQuota 0: err = %v", err)
 	}
-	if _, err := store.New(client, "", store.Options{DefaultQuota: 1}); sandbox.ErrorField(err) != "table" {
+	if _, err := store.New(client, "", store.Options{DefaultQuota: 1}); sandstep.ErrorField(err) != "table" {
 		t.Fatalf("empty table: err = %v", err)
 	}
 	if _, err := store.New(nil, "t", store.Options{DefaultQuota: 1}); err == nil {

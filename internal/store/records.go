@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Listing limits.
@@ -28,23 +28,23 @@ const (
 	maxTransitionAttempts = 5
 )
 
-var validStates = []sandbox.State{
-	sandbox.StateCreating, sandbox.StateReady, sandbox.StateStopped, sandbox.StateDeleting,
-	sandbox.StateDeleted, sandbox.StateFailed, sandbox.StateGone,
+var validStates = []sandstep.State{
+	sandstep.StateCreating, sandstep.StateReady, sandstep.StateStopped, sandstep.StateDeleting,
+	sandstep.StateDeleted, sandstep.StateFailed, sandstep.StateGone,
 }
 
-var validTaskStatuses = []sandbox.TaskStatus{
-	sandbox.TaskQueued, sandbox.TaskRunning, sandbox.TaskSucceeded, sandbox.TaskFailed,
-	sandbox.TaskTimedOut, sandbox.TaskCancelled,
+var validTaskStatuses = []sandstep.TaskStatus{
+	sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskSucceeded, sandstep.TaskFailed,
+	sandstep.TaskTimedOut, sandstep.TaskCancelled,
 }
 
 // ---- sandboxes ----
 
 // normalizeSandbox validates sb and fills its timestamps: CreatedAt defaults
 // to now, UpdatedAt to CreatedAt; both are stored in UTC.
-func (s *Store) normalizeSandbox(sb *sandbox.Sandbox) error {
+func (s *Store) normalizeSandbox(sb *sandstep.Sandbox) error {
 	if sb == nil {
-		return sandbox.Invalid("sandbox", "must not be nil")
+		return sandstep.Invalid("sandbox", "must not be nil")
 	}
 	if err := validateID("id", sb.ID); err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Store) normalizeSandbox(sb *sandbox.Sandbox) error {
 		return err
 	}
 	if !slices.Contains(validStates, sb.State) {
-		return sandbox.Invalid("state", "unknown sandbox state %q", sb.State)
+		return sandstep.Invalid("state", "unknown sandbox state %q", sb.State)
 	}
 	if sb.CreatedAt.IsZero() {
 		sb.CreatedAt = s.nowUTC()
@@ -77,7 +77,7 @@ func (s *Store) normalizeSandbox(sb *sandbox.Sandbox) error {
 func marshalRecord(v any, what string) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(v)
 	if err != nil {
-		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "store: marshal %s", what)
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "store: marshal %s", what)
 	}
 	for k, av := range item {
 		if m, ok := av.(*types.AttributeValueMemberM); ok && len(m.Value) == 0 {
@@ -87,7 +87,7 @@ func marshalRecord(v any, what string) (map[string]types.AttributeValue, error) 
 	return item, nil
 }
 
-func sandboxItem(sb *sandbox.Sandbox, version int64) (map[string]types.AttributeValue, error) {
+func sandboxItem(sb *sandstep.Sandbox, version int64) (map[string]types.AttributeValue, error) {
 	item, err := marshalRecord(sb, "sandbox")
 	if err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func createOnly() (expression.Expression, error) {
 // quota slot for it committed, in one transaction. It fails with ECONFLICT if
 // a sandbox with sb.ID exists already or if the owner holds no reserved slot
 // for it (see ReserveSlot). CreatedAt and UpdatedAt are filled in if zero.
-func (s *Store) CommitSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
+func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
 	if err := s.normalizeSandbox(sb); err != nil {
 		return err
 	}
@@ -157,9 +157,9 @@ func (s *Store) CommitSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
 	reasons, _ := txReasons(err)
 	switch {
 	case txConditionFailed(reasons, 0):
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "sandbox %q already exists", sb.ID)
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q already exists", sb.ID)
 	case txConditionFailed(reasons, 1):
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "no reserved quota slot for sandbox %q", sb.ID)
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "no reserved quota slot for sandbox %q", sb.ID)
 	}
 	return mapErr(err, "commit sandbox")
 }
@@ -167,7 +167,7 @@ func (s *Store) CommitSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
 // PutSandbox writes the record of a new sandbox without touching quota. It
 // fails with ECONFLICT if a sandbox with sb.ID exists. CreatedAt and
 // UpdatedAt are filled in if zero.
-func (s *Store) PutSandbox(ctx context.Context, sb *sandbox.Sandbox) error {
+func (s *Store) PutSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
 	if err := s.normalizeSandbox(sb); err != nil {
 		return err
 	}
@@ -192,15 +192,15 @@ func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue
 		ExpressionAttributeValues: create.Values(),
 	})
 	if isConditionFailed(err) {
-		return sandbox.Wrap(err, sandbox.ECONFLICT, "%s %q already exists", what, id)
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s %q already exists", what, id)
 	}
 	return mapErr(err, "put "+what)
 }
 
 // GetSandbox returns the sandbox record with id (strongly consistent), or
 // ENOTFOUND. It does not check ownership: callers compare Owner.
-func (s *Store) GetSandbox(ctx context.Context, id string) (*sandbox.Sandbox, error) {
-	sb, _, err := getRecord[sandbox.Sandbox](ctx, s, "id", id, sandboxPK, "sandbox")
+func (s *Store) GetSandbox(ctx context.Context, id string) (*sandstep.Sandbox, error) {
+	sb, _, err := getRecord[sandstep.Sandbox](ctx, s, "id", id, sandboxPK, "sandbox")
 	return sb, err
 }
 
@@ -212,17 +212,17 @@ func (s *Store) GetSandbox(ctx context.Context, id string) (*sandbox.Sandbox, er
 // conditioned on the record being unchanged since it was read; update may be
 // called more than once if concurrent writers interfere, so it must only set
 // fields.
-func (s *Store) TransitionSandbox(ctx context.Context, id string, from []sandbox.State, to sandbox.State, update func(*sandbox.Sandbox)) (*sandbox.Sandbox, error) {
+func (s *Store) TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error) {
 	if !slices.Contains(validStates, to) {
-		return nil, sandbox.Invalid("state", "unknown sandbox state %q", to)
+		return nil, sandstep.Invalid("state", "unknown sandbox state %q", to)
 	}
 	if len(from) == 0 {
-		return nil, sandbox.Invalid("from", "must name at least one state")
+		return nil, sandstep.Invalid("from", "must name at least one state")
 	}
 	return transition(ctx, s, "id", id, sandboxPK, "sandbox",
-		func(cur *sandbox.Sandbox) (map[string]types.AttributeValue, *sandbox.Sandbox, error) {
+		func(cur *sandstep.Sandbox) (map[string]types.AttributeValue, *sandstep.Sandbox, error) {
 			if !slices.Contains(from, cur.State) {
-				return nil, nil, sandbox.Errorf(sandbox.ECONFLICT, "sandbox %q is %s, not %s", id, cur.State, joinStates(from))
+				return nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %q is %s, not %s", id, cur.State, joinStates(from))
 			}
 			next := *cur
 			if update != nil {
@@ -256,15 +256,15 @@ func joinStates[T ~string](states []T) string {
 // end). A cursor that this store did not return for the same owner's list is
 // EINVALID with field "cursor". The list is read from GSI1 and is eventually
 // consistent.
-func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Sandbox, string, error) {
-	return listOwned[sandbox.Sandbox](ctx, s, owner, limit, cursor, gsiKindSandbox, cursorSandboxes, sandboxPK)
+func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Sandbox, string, error) {
+	return listOwned[sandstep.Sandbox](ctx, s, owner, limit, cursor, gsiKindSandbox, cursorSandboxes, sandboxPK)
 }
 
 // ---- tasks ----
 
-func (s *Store) normalizeTask(t *sandbox.Task) error {
+func (s *Store) normalizeTask(t *sandstep.Task) error {
 	if t == nil {
-		return sandbox.Invalid("task", "must not be nil")
+		return sandstep.Invalid("task", "must not be nil")
 	}
 	if err := validateID("id", t.ID); err != nil {
 		return err
@@ -278,7 +278,7 @@ func (s *Store) normalizeTask(t *sandbox.Task) error {
 		}
 	}
 	if !slices.Contains(validTaskStatuses, t.Status) {
-		return sandbox.Invalid("status", "unknown task status %q", t.Status)
+		return sandstep.Invalid("status", "unknown task status %q", t.Status)
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.nowUTC()
@@ -288,7 +288,7 @@ func (s *Store) normalizeTask(t *sandbox.Task) error {
 	return nil
 }
 
-func normalizeTaskTimes(t *sandbox.Task) {
+func normalizeTaskTimes(t *sandstep.Task) {
 	for _, p := range []**time.Time{&t.StartedAt, &t.FinishedAt, &t.Deadline} {
 		if *p != nil {
 			u := (*p).UTC()
@@ -297,7 +297,7 @@ func normalizeTaskTimes(t *sandbox.Task) {
 	}
 }
 
-func taskItem(t *sandbox.Task, version int64, now time.Time) (map[string]types.AttributeValue, error) {
+func taskItem(t *sandstep.Task, version int64, now time.Time) (map[string]types.AttributeValue, error) {
 	item, err := marshalRecord(t, "task")
 	if err != nil {
 		return nil, err
@@ -317,7 +317,7 @@ func taskItem(t *sandbox.Task, version int64, now time.Time) (map[string]types.A
 
 // PutTask writes the record of a new task; ECONFLICT if it exists.
 // CreatedAt is filled in if zero.
-func (s *Store) PutTask(ctx context.Context, t *sandbox.Task) error {
+func (s *Store) PutTask(ctx context.Context, t *sandstep.Task) error {
 	if err := s.normalizeTask(t); err != nil {
 		return err
 	}
@@ -330,8 +330,8 @@ func (s *Store) PutTask(ctx context.Context, t *sandbox.Task) error {
 
 // GetTask returns the task record with id (strongly consistent), or
 // ENOTFOUND. It does not check ownership: callers compare Owner.
-func (s *Store) GetTask(ctx context.Context, id string) (*sandbox.Task, error) {
-	t, _, err := getRecord[sandbox.Task](ctx, s, "id", id, taskPK, "task")
+func (s *Store) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
+	t, _, err := getRecord[sandstep.Task](ctx, s, "id", id, taskPK, "task")
 	return t, err
 }
 
@@ -340,17 +340,17 @@ func (s *Store) GetTask(ctx context.Context, id string) (*sandbox.Task, error) {
 // StartedAt, FinishedAt, ExecutionARN, SandboxID...). ID, Owner and CreatedAt
 // cannot be changed. ENOTFOUND if absent, ECONFLICT if its status is not in
 // from; update may be called more than once (see TransitionSandbox).
-func (s *Store) TransitionTask(ctx context.Context, id string, from []sandbox.TaskStatus, to sandbox.TaskStatus, update func(*sandbox.Task)) (*sandbox.Task, error) {
+func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
 	if !slices.Contains(validTaskStatuses, to) {
-		return nil, sandbox.Invalid("status", "unknown task status %q", to)
+		return nil, sandstep.Invalid("status", "unknown task status %q", to)
 	}
 	if len(from) == 0 {
-		return nil, sandbox.Invalid("from", "must name at least one status")
+		return nil, sandstep.Invalid("from", "must name at least one status")
 	}
 	return transition(ctx, s, "id", id, taskPK, "task",
-		func(cur *sandbox.Task) (map[string]types.AttributeValue, *sandbox.Task, error) {
+		func(cur *sandstep.Task) (map[string]types.AttributeValue, *sandstep.Task, error) {
 			if !slices.Contains(from, cur.Status) {
-				return nil, nil, sandbox.Errorf(sandbox.ECONFLICT, "task %q is %s, not %s", id, cur.Status, joinStates(from))
+				return nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "task %q is %s, not %s", id, cur.Status, joinStates(from))
 			}
 			next := *cur
 			if update != nil {
@@ -370,8 +370,8 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandbox.Ta
 }
 
 // ListTasks returns the owner's tasks, newest first; see ListSandboxes.
-func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Task, string, error) {
-	return listOwned[sandbox.Task](ctx, s, owner, limit, cursor, gsiKindTask, cursorTasks, taskPK)
+func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Task, string, error) {
+	return listOwned[sandstep.Task](ctx, s, owner, limit, cursor, gsiKindTask, cursorTasks, taskPK)
 }
 
 // ---- shared record machinery ----
@@ -390,11 +390,11 @@ func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(s
 		return nil, 0, mapErr(err, "get "+what)
 	}
 	if out.Item == nil {
-		return nil, 0, sandbox.Errorf(sandbox.ENOTFOUND, "%s %q not found", what, id)
+		return nil, 0, sandstep.Errorf(sandstep.ENOTFOUND, "%s %q not found", what, id)
 	}
 	var rec T
 	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
-		return nil, 0, sandbox.Wrap(err, sandbox.EINTERNAL, "store: unmarshal %s", what)
+		return nil, 0, sandstep.Wrap(err, sandstep.EINTERNAL, "store: unmarshal %s", what)
 	}
 	ver, _, err := numberAttr(out.Item, attrVersion)
 	if err != nil {
@@ -445,7 +445,7 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 		lastErr = err
 		// Changed (or deleted) since read: read again and re-check from.
 	}
-	return nil, sandbox.Wrap(lastErr, sandbox.ETRANSIENT, "%s %q is being changed concurrently; try again", what, id)
+	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "%s %q is being changed concurrently; try again", what, id)
 }
 
 // listOwned pages through the owner's items of one kind on GSI1, newest
@@ -503,7 +503,7 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 	for _, it := range items {
 		var rec T
 		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
-			return nil, "", sandbox.Wrap(err, sandbox.EINTERNAL, "store: unmarshal listed item")
+			return nil, "", sandstep.Wrap(err, sandstep.EINTERNAL, "store: unmarshal listed item")
 		}
 		recs = append(recs, &rec)
 	}
@@ -511,7 +511,7 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 	if more && len(items) > 0 {
 		last, _ := items[len(items)-1][attrGSI1SK].(*types.AttributeValueMemberS)
 		if last == nil {
-			return nil, "", sandbox.Errorf(sandbox.EINTERNAL, "store: listed item without %s", attrGSI1SK)
+			return nil, "", sandstep.Errorf(sandstep.EINTERNAL, "store: listed item without %s", attrGSI1SK)
 		}
 		next = s.encodeCursor(cursor{Kind: cursorKind, Scope: owner, Pos: last.Value})
 	}
@@ -522,13 +522,13 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 func gsiCursorID(pos string) (string, error) {
 	ts, id, ok := strings.Cut(pos, "#")
 	if !ok {
-		return "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+		return "", sandstep.Invalid("cursor", "is not a valid cursor for this list")
 	}
 	if _, err := time.Parse(sortTimeLayout, ts); err != nil {
-		return "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+		return "", sandstep.Invalid("cursor", "is not a valid cursor for this list")
 	}
 	if err := validateID("cursor", id); err != nil {
-		return "", sandbox.Invalid("cursor", "is not a valid cursor for this list")
+		return "", sandstep.Invalid("cursor", "is not a valid cursor for this list")
 	}
 	return id, nil
 }
@@ -538,7 +538,7 @@ func pageLimit(limit int) (int, error) {
 	case limit == 0:
 		return DefaultListLimit, nil
 	case limit < 0 || limit > MaxListLimit:
-		return 0, sandbox.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
+		return 0, sandstep.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
 	}
 	return limit, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -22,15 +22,15 @@ func TestCommitSandbox(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2, Now: clk.Now})
 	c := ctx(t)
 
-	sb := &sandbox.Sandbox{
-		ID: "sb1", Owner: "alice", State: sandbox.StateCreating,
+	sb := &sandstep.Sandbox{
+		ID: "sb1", Owner: "alice", State: sandstep.StateCreating,
 		Labels:    map[string]string{"sandstep/id": "sb1"},
-		Metadata:  sandbox.Metadata{Repo: "o/r", IssueID: "7"},
-		Resources: &sandbox.Resources{CPU: 2},
+		Metadata:  sandstep.Metadata{Repo: "o/r", IssueID: "7"},
+		Resources: &sandstep.Resources{CPU: 2},
 	}
 	// No slot reserved: refused, nothing written.
-	wantCode(t, st.CommitSandbox(c, sb), sandbox.ECONFLICT, "")
-	wantCode(t, func() error { _, err := st.GetSandbox(c, "sb1"); return err }(), sandbox.ENOTFOUND, "")
+	wantCode(t, st.CommitSandbox(c, sb), sandstep.ECONFLICT, "")
+	wantCode(t, func() error { _, err := st.GetSandbox(c, "sb1"); return err }(), sandstep.ENOTFOUND, "")
 
 	if err := st.ReserveSlot(c, "alice", "sb1"); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestCommitSandbox(t *testing.T) {
 		t.Fatalf("GetSandbox = %+v\nwant %+v", got, sb)
 	}
 	// Committing again: the record exists.
-	wantCode(t, st.CommitSandbox(c, sb), sandbox.ECONFLICT, "")
+	wantCode(t, st.CommitSandbox(c, sb), sandstep.ECONFLICT, "")
 	// The committed slot still counts, and releases once.
 	if q := quota(t, st, "alice"); q.Active != 1 {
 		t.Fatalf("active = %d, want 1", q.Active)
@@ -64,22 +64,22 @@ func TestCommitSandbox(t *testing.T) {
 	if _, err := st.ReleaseSlot(c, "alice", "sb2"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.CommitSandbox(c, &sandbox.Sandbox{ID: "sb2", Owner: "alice", State: sandbox.StateCreating}), sandbox.ECONFLICT, "")
+	wantCode(t, st.CommitSandbox(c, &sandstep.Sandbox{ID: "sb2", Owner: "alice", State: sandstep.StateCreating}), sandstep.ECONFLICT, "")
 	// Another user's slot does not count.
 	if err := st.ReserveSlot(c, "bob", "sb3"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.CommitSandbox(c, &sandbox.Sandbox{ID: "sb3", Owner: "alice", State: sandbox.StateCreating}), sandbox.ECONFLICT, "")
+	wantCode(t, st.CommitSandbox(c, &sandstep.Sandbox{ID: "sb3", Owner: "alice", State: sandstep.StateCreating}), sandstep.ECONFLICT, "")
 }
 
 func TestPutSandboxCreateOnly(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{})
 	c := ctx(t)
-	sb := &sandbox.Sandbox{ID: "x", Owner: "u", State: sandbox.StateReady}
+	sb := &sandstep.Sandbox{ID: "x", Owner: "u", State: sandstep.StateReady}
 	if err := st.PutSandbox(c, sb); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.PutSandbox(c, &sandbox.Sandbox{ID: "x", Owner: "other", State: sandbox.StateReady}), sandbox.ECONFLICT, "")
+	wantCode(t, st.PutSandbox(c, &sandstep.Sandbox{ID: "x", Owner: "other", State: sandstep.StateReady}), sandstep.ECONFLICT, "")
 	got, err := st.GetSandbox(c, "x")
 	if err != nil || got.Owner != "u" {
 		t.Fatalf("GetSandbox = %+v, %v; the first record must stay", got, err)
@@ -91,20 +91,20 @@ func TestTransitionSandbox(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
 	c := ctx(t)
 	created := clk.Now()
-	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateCreating}); err != nil {
+	if err := st.PutSandbox(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateCreating}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
-	got, err := st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateCreating}, sandbox.StateReady, func(sb *sandbox.Sandbox) {
+	got, err := st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateCreating}, sandstep.StateReady, func(sb *sandstep.Sandbox) {
 		sb.DaytonaID = "d-1"
 		sb.ProviderState = "started"
 		sb.Owner = "mallory" // immutable: ignored
-		sb.State = sandbox.StateGone
+		sb.State = sandstep.StateGone
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != sandbox.StateReady || got.DaytonaID != "d-1" || got.Owner != "u" || !got.UpdatedAt.Equal(clk.Now()) || !got.CreatedAt.Equal(created) {
+	if got.State != sandstep.StateReady || got.DaytonaID != "d-1" || got.Owner != "u" || !got.UpdatedAt.Equal(clk.Now()) || !got.CreatedAt.Equal(created) {
 		t.Fatalf("transition result = %+v", got)
 	}
 	stored, err := st.GetSandbox(c, "s")
@@ -113,24 +113,24 @@ func TestTransitionSandbox(t *testing.T) {
 	}
 
 	// From a state the record is not in: conflict, and nothing changes.
-	_, err = st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateCreating, sandbox.StateStopped}, sandbox.StateFailed, func(sb *sandbox.Sandbox) { sb.Error = "x" })
-	wantCode(t, err, sandbox.ECONFLICT, "")
-	if !strings.Contains(sandbox.ErrorMessage(err), "is ready, not one of creating, stopped") {
-		t.Errorf("conflict message = %q", sandbox.ErrorMessage(err))
+	_, err = st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateCreating, sandstep.StateStopped}, sandstep.StateFailed, func(sb *sandstep.Sandbox) { sb.Error = "x" })
+	wantCode(t, err, sandstep.ECONFLICT, "")
+	if !strings.Contains(sandstep.ErrorMessage(err), "is ready, not one of creating, stopped") {
+		t.Errorf("conflict message = %q", sandstep.ErrorMessage(err))
 	}
-	if again, _ := st.GetSandbox(c, "s"); again.Error != "" || again.State != sandbox.StateReady {
+	if again, _ := st.GetSandbox(c, "s"); again.Error != "" || again.State != sandstep.StateReady {
 		t.Fatalf("failed transition changed the record: %+v", again)
 	}
 
-	_, err = st.TransitionSandbox(c, "missing", []sandbox.State{sandbox.StateReady}, sandbox.StateDeleting, nil)
-	wantCode(t, err, sandbox.ENOTFOUND, "")
-	_, err = st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, "bogus", nil)
-	wantCode(t, err, sandbox.EINVALID, "state")
-	_, err = st.TransitionSandbox(c, "s", nil, sandbox.StateDeleting, nil)
-	wantCode(t, err, sandbox.EINVALID, "from")
+	_, err = st.TransitionSandbox(c, "missing", []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil)
+	wantCode(t, err, sandstep.ENOTFOUND, "")
+	_, err = st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateReady}, "bogus", nil)
+	wantCode(t, err, sandstep.EINVALID, "state")
+	_, err = st.TransitionSandbox(c, "s", nil, sandstep.StateDeleting, nil)
+	wantCode(t, err, sandstep.EINVALID, "from")
 
 	now := clk.Now()
-	got, err = st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, sandbox.StateDeleted, func(sb *sandbox.Sandbox) { sb.DeletedAt = &now })
+	got, err = st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateReady}, sandstep.StateDeleted, func(sb *sandstep.Sandbox) { sb.DeletedAt = &now })
 	if err != nil || got.DeletedAt == nil || !got.DeletedAt.Equal(now) {
 		t.Fatalf("delete transition = %+v, %v", got, err)
 	}
@@ -141,7 +141,7 @@ func TestTransitionSandbox(t *testing.T) {
 func TestConcurrentTransitionsOneWins(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{})
 	c := ctx(t)
-	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateReady}); err != nil {
+	if err := st.PutSandbox(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateReady}); err != nil {
 		t.Fatal(err)
 	}
 	const workers = 30
@@ -149,13 +149,13 @@ func TestConcurrentTransitionsOneWins(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			_, err := st.TransitionSandbox(c, "s", []sandbox.State{sandbox.StateReady}, sandbox.StateDeleting, func(sb *sandbox.Sandbox) {
+			_, err := st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, func(sb *sandstep.Sandbox) {
 				sb.ProviderState = fmt.Sprint("w", i)
 			})
-			switch sandbox.ErrorCode(err) {
+			switch sandstep.ErrorCode(err) {
 			case "":
 				won.Add(1)
-			case sandbox.ECONFLICT:
+			case sandstep.ECONFLICT:
 				conflict.Add(1)
 			default:
 				t.Errorf("unexpected error: %v", err)
@@ -175,7 +175,7 @@ func TestListSandboxesPaging(t *testing.T) {
 	var want []string
 	for i := range 7 {
 		id := fmt.Sprintf("s%d", i)
-		if err := st.PutSandbox(c, &sandbox.Sandbox{ID: id, Owner: "alice", State: sandbox.StateReady}); err != nil {
+		if err := st.PutSandbox(c, &sandstep.Sandbox{ID: id, Owner: "alice", State: sandstep.StateReady}); err != nil {
 			t.Fatal(err)
 		}
 		want = append([]string{id}, want...) // newest first
@@ -185,10 +185,10 @@ func TestListSandboxesPaging(t *testing.T) {
 		}
 	}
 	want[3], want[4] = want[4], want[3] // s4 and s3 share a time: s4 > s3 by id, newest-first lists s4 first
-	if err := st.PutSandbox(c, &sandbox.Sandbox{ID: "b1", Owner: "bob", State: sandbox.StateReady}); err != nil {
+	if err := st.PutSandbox(c, &sandstep.Sandbox{ID: "b1", Owner: "bob", State: sandstep.StateReady}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutTask(c, &sandbox.Task{ID: "t1", Owner: "alice", Status: sandbox.TaskQueued}); err != nil {
+	if err := st.PutTask(c, &sandstep.Task{ID: "t1", Owner: "alice", Status: sandstep.TaskQueued}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -240,10 +240,10 @@ func TestListCursorRejected(t *testing.T) {
 	st, client, _ := storetest.New(t, store.Options{})
 	c := ctx(t)
 	for i := range 3 {
-		if err := st.PutSandbox(c, &sandbox.Sandbox{ID: fmt.Sprint("s", i), Owner: "alice", State: sandbox.StateReady}); err != nil {
+		if err := st.PutSandbox(c, &sandstep.Sandbox{ID: fmt.Sprint("s", i), Owner: "alice", State: sandstep.StateReady}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.PutTask(c, &sandbox.Task{ID: fmt.Sprint("t", i), Owner: "alice", Status: sandbox.TaskQueued}); err != nil {
+		if err := st.PutTask(c, &sandstep.Task{ID: fmt.Sprint("t", i), Owner: "alice", Status: sandstep.TaskQueued}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -275,7 +275,7 @@ func TestListCursorRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, tt.call(), sandbox.EINVALID, "cursor")
+			wantCode(t, tt.call(), sandstep.EINVALID, "cursor")
 		})
 	}
 	// The genuine cursor still works.
@@ -289,27 +289,27 @@ func TestTasks(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
 	c := ctx(t)
 	deadline := clk.Now().Add(time.Hour)
-	task := &sandbox.Task{ID: "t1", Owner: "u", SandboxID: "s1", Status: sandbox.TaskQueued, Command: "make test", Deadline: &deadline}
+	task := &sandstep.Task{ID: "t1", Owner: "u", SandboxID: "s1", Status: sandstep.TaskQueued, Command: "make test", Deadline: &deadline}
 	if err := st.PutTask(c, task); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.PutTask(c, task), sandbox.ECONFLICT, "")
+	wantCode(t, st.PutTask(c, task), sandstep.ECONFLICT, "")
 	got, err := st.GetTask(c, "t1")
 	if err != nil || !reflect.DeepEqual(got, task) {
 		t.Fatalf("GetTask = %+v, %v; want %+v", got, err, task)
 	}
 	started := clk.Now()
-	got, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskQueued}, sandbox.TaskRunning, func(t *sandbox.Task) {
+	got, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskRunning, func(t *sandstep.Task) {
 		t.StartedAt = &started
 		t.ExecutionARN = "arn:aws:states:us-east-1:1:execution:m:e"
 	})
-	if err != nil || got.Status != sandbox.TaskRunning || got.ExecutionARN == "" {
+	if err != nil || got.Status != sandstep.TaskRunning || got.ExecutionARN == "" {
 		t.Fatalf("TransitionTask = %+v, %v", got, err)
 	}
-	_, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskQueued}, sandbox.TaskRunning, nil)
-	wantCode(t, err, sandbox.ECONFLICT, "")
+	_, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskRunning, nil)
+	wantCode(t, err, sandstep.ECONFLICT, "")
 	code := 3
-	got, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskRunning}, sandbox.TaskFailed, func(t *sandbox.Task) { t.ExitCode = &code })
+	got, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, func(t *sandstep.Task) { t.ExitCode = &code })
 	if err != nil || got.ExitCode == nil || *got.ExitCode != 3 {
 		t.Fatalf("finish = %+v, %v", got, err)
 	}
@@ -317,10 +317,10 @@ func TestTasks(t *testing.T) {
 	if !reflect.DeepEqual(stored, got) {
 		t.Fatalf("stored %+v, want %+v", stored, got)
 	}
-	_, err = st.TransitionTask(c, "nope", []sandbox.TaskStatus{sandbox.TaskQueued}, sandbox.TaskRunning, nil)
-	wantCode(t, err, sandbox.ENOTFOUND, "")
-	_, err = st.TransitionTask(c, "t1", []sandbox.TaskStatus{sandbox.TaskFailed}, "done", nil)
-	wantCode(t, err, sandbox.EINVALID, "status")
+	_, err = st.TransitionTask(c, "nope", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskRunning, nil)
+	wantCode(t, err, sandstep.ENOTFOUND, "")
+	_, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskFailed}, "done", nil)
+	wantCode(t, err, sandstep.EINVALID, "status")
 }
 
 func TestRecordBadInput(t *testing.T) {
@@ -330,37 +330,37 @@ func TestRecordBadInput(t *testing.T) {
 	tests := []struct {
 		name  string
 		call  func() error
-		code  sandbox.Code
+		code  sandstep.Code
 		field string
 	}{
-		{"nil sandbox", func() error { return st.PutSandbox(c, nil) }, sandbox.EINVALID, "sandbox"},
-		{"empty id", func() error { return st.PutSandbox(c, &sandbox.Sandbox{Owner: "u", State: sandbox.StateReady}) }, sandbox.EINVALID, "id"},
+		{"nil sandbox", func() error { return st.PutSandbox(c, nil) }, sandstep.EINVALID, "sandbox"},
+		{"empty id", func() error { return st.PutSandbox(c, &sandstep.Sandbox{Owner: "u", State: sandstep.StateReady}) }, sandstep.EINVALID, "id"},
 		{"id with #", func() error {
-			return st.PutSandbox(c, &sandbox.Sandbox{ID: "a#META", Owner: "u", State: sandbox.StateReady})
-		}, sandbox.EINVALID, "id"},
-		{"empty owner", func() error { return st.PutSandbox(c, &sandbox.Sandbox{ID: "s", State: sandbox.StateReady}) }, sandbox.EINVALID, "owner"},
-		{"unknown state", func() error { return st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: "zombie"}) }, sandbox.EINVALID, "state"},
+			return st.PutSandbox(c, &sandstep.Sandbox{ID: "a#META", Owner: "u", State: sandstep.StateReady})
+		}, sandstep.EINVALID, "id"},
+		{"empty owner", func() error { return st.PutSandbox(c, &sandstep.Sandbox{ID: "s", State: sandstep.StateReady}) }, sandstep.EINVALID, "owner"},
+		{"unknown state", func() error { return st.PutSandbox(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: "zombie"}) }, sandstep.EINVALID, "state"},
 		{"oversized sandbox", func() error {
-			return st.PutSandbox(c, &sandbox.Sandbox{ID: "s", Owner: "u", State: sandbox.StateReady, Labels: huge})
-		}, sandbox.ETOOLARGE, "labels"},
+			return st.PutSandbox(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateReady, Labels: huge})
+		}, sandstep.ETOOLARGE, "labels"},
 		{"oversized commit", func() error {
 			if err := st.ReserveSlot(c, "u", "big"); err != nil {
 				return err
 			}
-			return st.CommitSandbox(c, &sandbox.Sandbox{ID: "big", Owner: "u", State: sandbox.StateCreating, Labels: huge})
-		}, sandbox.ETOOLARGE, "labels"},
+			return st.CommitSandbox(c, &sandstep.Sandbox{ID: "big", Owner: "u", State: sandstep.StateCreating, Labels: huge})
+		}, sandstep.ETOOLARGE, "labels"},
 		{"oversized task", func() error {
-			return st.PutTask(c, &sandbox.Task{ID: "t", Owner: "u", Status: sandbox.TaskQueued, Command: strings.Repeat("y", store.MaxItemSize)})
-		}, sandbox.ETOOLARGE, "command"},
-		{"task unknown status", func() error { return st.PutTask(c, &sandbox.Task{ID: "t", Owner: "u", Status: "meh"}) }, sandbox.EINVALID, "status"},
+			return st.PutTask(c, &sandstep.Task{ID: "t", Owner: "u", Status: sandstep.TaskQueued, Command: strings.Repeat("y", store.MaxItemSize)})
+		}, sandstep.ETOOLARGE, "command"},
+		{"task unknown status", func() error { return st.PutTask(c, &sandstep.Task{ID: "t", Owner: "u", Status: "meh"}) }, sandstep.EINVALID, "status"},
 		{"task bad sandbox id", func() error {
-			return st.PutTask(c, &sandbox.Task{ID: "t", Owner: "u", Status: sandbox.TaskQueued, SandboxID: "x#y"})
-		}, sandbox.EINVALID, "sandboxId"},
-		{"get empty id", func() error { _, err := st.GetSandbox(c, ""); return err }, sandbox.EINVALID, "id"},
-		{"get task too long id", func() error { _, err := st.GetTask(c, strings.Repeat("a", 200)); return err }, sandbox.EINVALID, "id"},
-		{"list empty owner", func() error { _, _, err := st.ListSandboxes(c, "", 0, ""); return err }, sandbox.EINVALID, "owner"},
-		{"list limit too big", func() error { _, _, err := st.ListSandboxes(c, "u", store.MaxListLimit+1, ""); return err }, sandbox.EINVALID, "limit"},
-		{"list negative limit", func() error { _, _, err := st.ListTasks(c, "u", -1, ""); return err }, sandbox.EINVALID, "limit"},
+			return st.PutTask(c, &sandstep.Task{ID: "t", Owner: "u", Status: sandstep.TaskQueued, SandboxID: "x#y"})
+		}, sandstep.EINVALID, "sandboxId"},
+		{"get empty id", func() error { _, err := st.GetSandbox(c, ""); return err }, sandstep.EINVALID, "id"},
+		{"get task too long id", func() error { _, err := st.GetTask(c, strings.Repeat("a", 200)); return err }, sandstep.EINVALID, "id"},
+		{"list empty owner", func() error { _, _, err := st.ListSandboxes(c, "", 0, ""); return err }, sandstep.EINVALID, "owner"},
+		{"list limit too big", func() error { _, _, err := st.ListSandboxes(c, "u", store.MaxListLimit+1, ""); return err }, sandstep.EINVALID, "limit"},
+		{"list negative limit", func() error { _, _, err := st.ListTasks(c, "u", -1, ""); return err }, sandstep.EINVALID, "limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,7 +380,7 @@ func TestRecordBadInput(t *testing.T) {
 	if len(out.Items) != 2 { // the slot and the quota counter
 		t.Fatalf("bad input left %d items: %v", len(out.Items), keys)
 	}
-	if err := st.CommitSandbox(c, &sandbox.Sandbox{ID: "big", Owner: "u", State: sandbox.StateCreating}); err != nil {
+	if err := st.CommitSandbox(c, &sandstep.Sandbox{ID: "big", Owner: "u", State: sandstep.StateCreating}); err != nil {
 		t.Fatalf("slot not still reserved after the refused commit: %v", err)
 	}
 }

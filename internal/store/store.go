@@ -18,7 +18,7 @@
 //     expiry, completed with a stored response, expired);
 //   - audit events and log chunks are only ever created, never rewritten.
 //
-// Every error returned is, or wraps, a *sandbox.Error: bad input is EINVALID
+// Every error returned is, or wraps, a *sandstep.Error: bad input is EINVALID
 // (or ETOOLARGE) naming the field, a failed condition is ECONFLICT (EQUOTA for
 // the quota condition), throttling and 5xx are ETRANSIENT, anything else is
 // EINTERNAL with the DynamoDB error kept as the cause.
@@ -34,7 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Options configures a Store.
@@ -64,10 +64,10 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 		return nil, errors.New("store: nil DynamoDB client")
 	}
 	if table == "" {
-		return nil, sandbox.Invalid("table", "table name must not be empty")
+		return nil, sandstep.Invalid("table", "table name must not be empty")
 	}
 	if opts.DefaultQuota < 1 {
-		return nil, sandbox.Invalid("DefaultQuota", "must be at least 1, got %d", opts.DefaultQuota)
+		return nil, sandstep.Invalid("DefaultQuota", "must be at least 1, got %d", opts.DefaultQuota)
 	}
 	now := opts.Now
 	if now == nil {
@@ -75,7 +75,7 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 	}
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "store: random instance id")
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "store: random instance id")
 	}
 	return &Store{
 		db:           client,

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // PointInTimeRecovery says whether the table keeps continuous backups. It is
@@ -53,7 +53,7 @@ func TableDefinition(table string) *dynamodb.CreateTableInput {
 // reports no status); DynamoDB accepts no item writes until it is.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
 	if table == "" {
-		return sandbox.Invalid("table", "table name must not be empty")
+		return sandstep.Invalid("table", "table name must not be empty")
 	}
 	_, err := client.CreateTable(ctx, TableDefinition(table))
 	var inUse *types.ResourceInUseException

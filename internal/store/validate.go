@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Limits on what the store accepts.
@@ -34,17 +34,17 @@ func validateID(field, id string) error {
 func validateKeyPart(field, v string, maxLen int, allowHash bool) error {
 	switch {
 	case v == "":
-		return sandbox.Invalid(field, "must not be empty")
+		return sandstep.Invalid(field, "must not be empty")
 	case len(v) > maxLen:
-		return sandbox.Invalid(field, "must be at most %d bytes, got %d", maxLen, len(v))
+		return sandstep.Invalid(field, "must be at most %d bytes, got %d", maxLen, len(v))
 	case !utf8.ValidString(v):
-		return sandbox.Invalid(field, "must be valid UTF-8")
+		return sandstep.Invalid(field, "must be valid UTF-8")
 	case !allowHash && strings.Contains(v, "#"):
-		return sandbox.Invalid(field, "must not contain '#'")
+		return sandstep.Invalid(field, "must not contain '#'")
 	}
 	for _, r := range v {
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return sandbox.Invalid(field, "must not contain whitespace or control characters")
+			return sandstep.Invalid(field, "must not contain whitespace or control characters")
 		}
 	}
 	return nil
@@ -68,8 +68,8 @@ func checkItemSize(item map[string]types.AttributeValue) error {
 		}
 	}
 	if total > MaxItemSize {
-		return &sandbox.Error{
-			Code:    sandbox.ETOOLARGE,
+		return &sandstep.Error{
+			Code:    sandstep.ETOOLARGE,
 			Field:   biggest,
 			Message: "the record would be " + strconv.Itoa(total) + " bytes; the limit is " + strconv.Itoa(MaxItemSize),
 		}

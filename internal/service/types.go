@@ -1,7 +1,7 @@
-package workflow
+package service
 
 import (
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Call says who asks and how: it is built by the edge (API Gateway claims, or
@@ -23,14 +23,14 @@ type CreateSandboxInput struct {
 	// SecretEnv maps an environment variable name to a secret reference
 	// ("ssm:/param" or "secretsmanager:id"); values are resolved inside the
 	// Lambda and reach the sandbox as a file only the sandbox user can read.
-	SecretEnv       map[string]string  `json:"secretEnv,omitempty"`
-	Labels          map[string]string  `json:"labels,omitempty"`
-	Resources       *sandbox.Resources `json:"resources,omitempty"`
-	AutoStopMinutes *int               `json:"autoStopMinutes,omitempty"`
-	TTLMinutes      *int               `json:"ttlMinutes,omitempty"`
-	Files           []File             `json:"files,omitempty"`
-	Git             *GitSource         `json:"git,omitempty"`
-	Metadata        sandbox.Metadata   `json:"metadata"`
+	SecretEnv       map[string]string   `json:"secretEnv,omitempty"`
+	Labels          map[string]string   `json:"labels,omitempty"`
+	Resources       *sandstep.Resources `json:"resources,omitempty"`
+	AutoStopMinutes *int                `json:"autoStopMinutes,omitempty"`
+	TTLMinutes      *int                `json:"ttlMinutes,omitempty"`
+	Files           []File              `json:"files,omitempty"`
+	Git             *GitSource          `json:"git,omitempty"`
+	Metadata        sandstep.Metadata   `json:"metadata"`
 }
 
 // File is one file to upload; Path is relative to the sandbox's working
@@ -70,8 +70,8 @@ type ExecResult struct {
 
 // SandboxList is one page of the caller's sandboxes.
 type SandboxList struct {
-	Items      []*sandbox.Sandbox `json:"items"`
-	NextCursor string             `json:"nextCursor,omitempty"`
+	Items      []*sandstep.Sandbox `json:"items"`
+	NextCursor string              `json:"nextCursor,omitempty"`
 }
 
 // AgentExecuteInput is the body of POST /api/agent/execute: a sandbox spec,

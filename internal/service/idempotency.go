@@ -1,4 +1,4 @@
-package workflow
+package service
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // storedResponse is what an idempotency record keeps: the response, or
@@ -70,7 +70,7 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 func encodeStored(out any, max int) ([]byte, error) {
 	body, err := json.Marshal(out)
 	if err != nil {
-		return nil, sandbox.Wrap(err, sandbox.EINTERNAL, "encode response")
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "encode response")
 	}
 	if len(body) > max {
 		return json.Marshal(storedResponse{Omitted: true, Size: len(body)})
@@ -82,14 +82,14 @@ func replay[T any](stored []byte) (T, error) {
 	var zero, out T
 	var sr storedResponse
 	if err := json.Unmarshal(stored, &sr); err != nil {
-		return zero, sandbox.Wrap(err, sandbox.EINTERNAL, "stored response for idempotency key is unreadable")
+		return zero, sandstep.Wrap(err, sandstep.EINTERNAL, "stored response for idempotency key is unreadable")
 	}
 	if sr.Omitted {
-		return zero, sandbox.Errorf(sandbox.ECONFLICT,
+		return zero, sandstep.Errorf(sandstep.ECONFLICT,
 			"the request with this Idempotency-Key has completed, but its response (%d bytes) was too large to keep; it is not run again", sr.Size)
 	}
 	if err := json.Unmarshal(sr.Response, &out); err != nil {
-		return zero, sandbox.Wrap(err, sandbox.EINTERNAL, "stored response for idempotency key is unreadable")
+		return zero, sandstep.Wrap(err, sandstep.EINTERNAL, "stored response for idempotency key is unreadable")
 	}
 	return out, nil
 }
@@ -100,7 +100,7 @@ func requestHash(op string, request any) (string, error) {
 		Request any    `json:"request"`
 	}{op, request})
 	if err != nil {
-		return "", sandbox.Wrap(err, sandbox.EINTERNAL, "hash request")
+		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "hash request")
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil

@@ -1,10 +1,11 @@
-// Package sandbox holds sandstep's domain types and its one error model.
+// Package sandstep is the domain: the types every layer shares (sandboxes,
+// tasks, quotas, audit events) and the one error model.
 //
 // Every package below the edge returns errors that either are, or wrap, an
 // *Error with a Code. The edges (the HTTP adapter, the Step Functions
 // adapter) classify an error exactly once with ErrorCode and map the code to
 // an HTTP status or a Step Functions error name with the tables here.
-package sandbox
+package sandstep
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package workflow
+package service
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Audit actions.
@@ -24,7 +24,7 @@ const (
 // starts the provider sandbox, loads code and secrets into it and records
 // it. Any failure after the slot is taken deletes the provider sandbox and
 // releases the slot before the classified error is returned.
-func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandboxInput) (*sandbox.Sandbox, error) {
+func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandboxInput) (*sandstep.Sandbox, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -32,12 +32,12 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 	if err != nil {
 		return nil, err
 	}
-	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandbox.Sandbox, error) {
+	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandstep.Sandbox, error) {
 		return s.create(ctx, call, in, files)
 	})
 }
 
-func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, files []UploadFile) (*sandbox.Sandbox, error) {
+func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, files []UploadFile) (*sandstep.Sandbox, error) {
 	// Secrets first: a bad reference fails before anything is reserved.
 	secretValues, err := s.resolveSecrets(ctx, in.SecretEnv)
 	if err != nil {
@@ -56,10 +56,10 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	}
 
 	now := s.opts.Now().UTC()
-	sb := &sandbox.Sandbox{
+	sb := &sandstep.Sandbox{
 		ID:              s.opts.NewID(),
 		Owner:           call.UserID,
-		State:           sandbox.StateReady,
+		State:           sandstep.StateReady,
 		Snapshot:        in.Snapshot,
 		Image:           in.Image,
 		Resources:       in.Resources,
@@ -84,8 +84,8 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	}
 	defer cancel()
 	if err := s.store.ReserveSlot(ctx, call.UserID, sb.ID); err != nil {
-		switch sandbox.ErrorCode(err) {
-		case sandbox.EQUOTA, sandbox.EINVALID, sandbox.ECONFLICT:
+		switch sandstep.ErrorCode(err) {
+		case sandstep.EQUOTA, sandstep.EINVALID, sandstep.ECONFLICT:
 		default:
 			// The write may have happened even so (a timeout, a 5xx after
 			// the commit): release what may be held; releasing is
@@ -99,7 +99,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		return nil, fmt.Errorf("reserve quota slot: %w", err)
 	}
 	parent := ctx
-	fail := func(stage string, err error) (*sandbox.Sandbox, error) {
+	fail := func(stage string, err error) (*sandstep.Sandbox, error) {
 		s.cleanupFailedCreate(parent, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
 	}
@@ -206,7 +206,7 @@ func cutUTF8(s string, n int) string {
 // record that an ambiguous commit may have written as failed, and releases
 // the slot, on a context the caller's cancellation cannot stop but that
 // ends with the caller's deadline.
-func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandbox.Sandbox, cause error) {
+func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandstep.Sandbox, cause error) {
 	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
 	if err := s.provider.Delete(cctx, sb.ID); err != nil {
@@ -214,21 +214,21 @@ func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandbo
 		// finds it by its labels.
 		s.opts.Logger.ErrorContext(ctx, "failed create: provider sandbox not deleted", "sandboxId", sb.ID, "err", err)
 	}
-	_, err := s.store.TransitionSandbox(cctx, sb.ID, []sandbox.State{sandbox.StateReady}, sandbox.StateFailed, func(r *sandbox.Sandbox) {
-		r.Error = sandbox.ErrorMessage(cause)
+	_, err := s.store.TransitionSandbox(cctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateFailed, func(r *sandstep.Sandbox) {
+		r.Error = sandstep.ErrorMessage(cause)
 	})
-	if code := sandbox.ErrorCode(err); err != nil && code != sandbox.ENOTFOUND && code != sandbox.ECONFLICT {
+	if code := sandstep.ErrorCode(err); err != nil && code != sandstep.ENOTFOUND && code != sandstep.ECONFLICT {
 		s.opts.Logger.ErrorContext(ctx, "failed create: record not marked failed", "sandboxId", sb.ID, "err", err)
 	}
 	if _, err := s.store.ReleaseSlot(cctx, call.UserID, sb.ID); err != nil {
 		s.opts.Logger.ErrorContext(ctx, "failed create: quota slot not released", "sandboxId", sb.ID, "err", err)
 	}
-	s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandbox.ErrorMessage(cause)})
+	s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})
 }
 
 func (s *Service) resolve(ctx context.Context, field, ref string) (string, error) {
 	if s.secrets == nil {
-		return "", sandbox.Invalid(field, "secret references are not enabled in this deployment")
+		return "", sandstep.Invalid(field, "secret references are not enabled in this deployment")
 	}
 	v, err := s.secrets.Resolve(ctx, field, ref)
 	if err != nil {
@@ -270,7 +270,7 @@ func (s *Service) installSecrets(ctx context.Context, id string, values map[stri
 		return err
 	}
 	if res.ExitCode != 0 {
-		return sandbox.Errorf(sandbox.EINTERNAL, "restricting the secrets file failed with exit code %d", res.ExitCode)
+		return sandstep.Errorf(sandstep.EINTERNAL, "restricting the secrets file failed with exit code %d", res.ExitCode)
 	}
 	return nil
 }
@@ -297,9 +297,9 @@ func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) 
 	})
 }
 
-func (s *Service) exec(ctx context.Context, call Call, sb *sandbox.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
-	if sb.State != sandbox.StateReady {
-		return nil, sandbox.Errorf(sandbox.ECONFLICT, "sandbox %s is %s; commands run only in a ready sandbox", sb.ID, sb.State)
+func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
+	if sb.State != sandstep.StateReady {
+		return nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %s is %s; commands run only in a ready sandbox", sb.ID, sb.State)
 	}
 	timeout, err := s.boundTimeout(ctx, timeout)
 	if err != nil {
@@ -313,9 +313,9 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandbox.Sandbox, in E
 		fitResponse(res, s.opts.MaxOutputBytes, s.opts.MaxResponseBytes)
 	}
 	if err != nil {
-		if sandbox.ErrorCode(err) == sandbox.ENOTFOUND {
+		if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
 			s.markGone(ctx, call, sb)
-			return nil, sandbox.Wrap(err, sandbox.ENOTFOUND, "sandbox %s no longer exists", sb.ID)
+			return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "sandbox %s no longer exists", sb.ID)
 		}
 		s.audit(ctx, call, sb, ActionExec, err, nil)
 		return nil, fmt.Errorf("exec in sandbox %s: %w", sb.ID, err)
@@ -336,7 +336,7 @@ func (s *Service) boundTimeout(ctx context.Context, timeout time.Duration) (time
 	}
 	avail := time.Until(d) - s.opts.ExecTimeoutMargin
 	if avail < time.Second {
-		return 0, sandbox.Errorf(sandbox.ETIMEOUT, "not enough time left in this invocation to run a command")
+		return 0, sandstep.Errorf(sandstep.ETIMEOUT, "not enough time left in this invocation to run a command")
 	}
 	return min(timeout, avail.Truncate(time.Second)), nil
 }
@@ -344,7 +344,7 @@ func (s *Service) boundTimeout(ctx context.Context, timeout time.Duration) (time
 // GetSandbox returns the caller's sandbox merged with the provider's
 // current state. A sandbox the provider no longer has is shown as gone and
 // its slot released.
-func (s *Service) GetSandbox(ctx context.Context, call Call, id string) (*sandbox.Sandbox, error) {
+func (s *Service) GetSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func (s *Service) GetSandbox(ctx context.Context, call Call, id string) (*sandbo
 	}
 	ps, err := s.provider.Get(ctx, sb.DaytonaID)
 	switch {
-	case sandbox.ErrorCode(err) == sandbox.ENOTFOUND, err == nil && (ps.State == "destroyed" || ps.State == "destroying"):
+	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND, err == nil && (ps.State == "destroyed" || ps.State == "destroying"):
 		return s.markGone(ctx, call, sb), nil
 	case err != nil:
 		// Status stays answerable while the provider is not: the record is
@@ -372,9 +372,9 @@ func (s *Service) GetSandbox(ctx context.Context, call Call, id string) (*sandbo
 
 // markGone records that the provider no longer has the sandbox and
 // releases its slot. It returns the record as it now stands.
-func (s *Service) markGone(ctx context.Context, call Call, sb *sandbox.Sandbox) *sandbox.Sandbox {
+func (s *Service) markGone(ctx context.Context, call Call, sb *sandstep.Sandbox) *sandstep.Sandbox {
 	now := s.opts.Now().UTC()
-	updated, err := s.store.TransitionSandbox(ctx, sb.ID, []sandbox.State{sandbox.StateReady, sandbox.StateStopped, sandbox.StateCreating}, sandbox.StateGone, func(r *sandbox.Sandbox) {
+	updated, err := s.store.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady, sandstep.StateStopped, sandstep.StateCreating}, sandstep.StateGone, func(r *sandstep.Sandbox) {
 		r.DeletedAt = &now
 		r.ProviderState = "destroyed"
 		r.Error = "the sandbox no longer exists at the provider"
@@ -402,7 +402,7 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, limit int, curso
 		return nil, err
 	}
 	if limit < 0 || limit > MaxListLimit {
-		return nil, sandbox.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
+		return nil, sandstep.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
 	}
 	if limit == 0 {
 		limit = DefaultListLimit
@@ -412,7 +412,7 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, limit int, curso
 		return nil, fmt.Errorf("list sandboxes: %w", err)
 	}
 	if items == nil {
-		items = []*sandbox.Sandbox{}
+		items = []*sandstep.Sandbox{}
 	}
 	return &SandboxList{Items: items, NextCursor: next}, nil
 }
@@ -420,7 +420,7 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, limit int, curso
 // DeleteSandbox deletes the caller's sandbox. It is idempotent: deleting a
 // deleted (or gone) sandbox returns it as it is. The slot is released
 // exactly once, whatever the number of concurrent deletes.
-func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*sandbox.Sandbox, error) {
+func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -431,7 +431,7 @@ func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*san
 	return s.delete(ctx, call, sb)
 }
 
-func (s *Service) delete(ctx context.Context, call Call, sb *sandbox.Sandbox) (*sandbox.Sandbox, error) {
+func (s *Service) delete(ctx context.Context, call Call, sb *sandstep.Sandbox) (*sandstep.Sandbox, error) {
 	if sb.State.Terminal() {
 		// Heals a delete that crashed between its transition and the
 		// release: the store releases a slot at most once.
@@ -440,7 +440,7 @@ func (s *Service) delete(ctx context.Context, call Call, sb *sandbox.Sandbox) (*
 		}
 		return sb, nil
 	}
-	deleting, err := s.store.TransitionSandbox(ctx, sb.ID, []sandbox.State{sandbox.StateReady, sandbox.StateStopped, sandbox.StateDeleting}, sandbox.StateDeleting, nil)
+	deleting, err := s.store.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady, sandstep.StateStopped, sandstep.StateDeleting}, sandstep.StateDeleting, nil)
 	if err != nil {
 		return s.settled(ctx, sb, err)
 	}
@@ -453,7 +453,7 @@ func (s *Service) delete(ctx context.Context, call Call, sb *sandbox.Sandbox) (*
 		return nil, fmt.Errorf("delete provider sandbox of %s: %w", sb.ID, err)
 	}
 	now := s.opts.Now().UTC()
-	deleted, err := s.store.TransitionSandbox(ctx, sb.ID, []sandbox.State{sandbox.StateDeleting}, sandbox.StateDeleted, func(r *sandbox.Sandbox) {
+	deleted, err := s.store.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateDeleting}, sandstep.StateDeleted, func(r *sandstep.Sandbox) {
 		r.DeletedAt = &now
 		r.ProviderState = "destroyed"
 	})
@@ -469,8 +469,8 @@ func (s *Service) delete(ctx context.Context, call Call, sb *sandbox.Sandbox) (*
 
 // settled answers a delete that lost a race: if the record reached a
 // terminal state meanwhile, that is the answer; otherwise the error stands.
-func (s *Service) settled(ctx context.Context, sb *sandbox.Sandbox, err error) (*sandbox.Sandbox, error) {
-	if sandbox.ErrorCode(err) == sandbox.ECONFLICT {
+func (s *Service) settled(ctx context.Context, sb *sandstep.Sandbox, err error) (*sandstep.Sandbox, error) {
+	if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
 		if cur, gerr := s.store.GetSandbox(ctx, sb.ID); gerr == nil && cur.State.Terminal() {
 			return cur, nil
 		}

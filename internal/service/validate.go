@@ -1,4 +1,4 @@
-package workflow
+package service
 
 import (
 	"encoding/base64"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Input limits. They are part of the public contract (README "Limits").
@@ -41,10 +41,10 @@ var (
 
 func validateID(field, id string) error {
 	if id == "" {
-		return sandbox.Invalid(field, "is required")
+		return sandstep.Invalid(field, "is required")
 	}
 	if !idRE.MatchString(id) {
-		return sandbox.Invalid(field, "%q is not a sandbox id (sbx_ followed by 26 letters a-z and digits 2-7)", clip(id))
+		return sandstep.Invalid(field, "%q is not a sandbox id (sbx_ followed by 26 letters a-z and digits 2-7)", clip(id))
 	}
 	return nil
 }
@@ -68,18 +68,18 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func validateEnv(field string, env map[string]string) error {
 	if len(env) > MaxEnvVars {
-		return sandbox.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
+		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
 	}
 	for _, name := range sortedKeys(env) {
 		if !envNameRE.MatchString(name) {
-			return sandbox.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
 		v := env[name]
 		if len(v) > MaxEnvValueBytes {
-			return sandbox.Invalid(field+"."+name, "value is %d bytes, at most %d are allowed", len(v), MaxEnvValueBytes)
+			return sandstep.Invalid(field+"."+name, "value is %d bytes, at most %d are allowed", len(v), MaxEnvValueBytes)
 		}
 		if strings.ContainsRune(v, 0) {
-			return sandbox.Invalid(field+"."+name, "value contains a NUL byte")
+			return sandstep.Invalid(field+"."+name, "value contains a NUL byte")
 		}
 	}
 	return nil
@@ -89,20 +89,20 @@ func validateEnv(field string, env map[string]string) error {
 // and returns it cleaned.
 func validateRelPath(field, p string) (string, error) {
 	if p == "" {
-		return "", sandbox.Invalid(field, "is required")
+		return "", sandstep.Invalid(field, "is required")
 	}
 	if len(p) > MaxPathBytes || strings.ContainsRune(p, 0) {
-		return "", sandbox.Invalid(field, "is not a valid path")
+		return "", sandstep.Invalid(field, "is not a valid path")
 	}
 	if path.IsAbs(p) {
-		return "", sandbox.Invalid(field, "must be relative to the sandbox working directory, got %q", clip(p))
+		return "", sandstep.Invalid(field, "must be relative to the sandbox working directory, got %q", clip(p))
 	}
 	c := path.Clean(p)
 	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", sandbox.Invalid(field, "escapes the sandbox working directory: %q", clip(p))
+		return "", sandstep.Invalid(field, "escapes the sandbox working directory: %q", clip(p))
 	}
 	if c == "." {
-		return "", sandbox.Invalid(field, "must name a file, got %q", clip(p))
+		return "", sandstep.Invalid(field, "must name a file, got %q", clip(p))
 	}
 	return c, nil
 }
@@ -112,7 +112,7 @@ func validateMinutes(field string, v *int, lo, hi int) error {
 		return nil
 	}
 	if *v < lo || *v > hi {
-		return sandbox.Invalid(field, "must be between %d and %d minutes, got %d", lo, hi, *v)
+		return sandstep.Invalid(field, "must be between %d and %d minutes, got %d", lo, hi, *v)
 	}
 	return nil
 }
@@ -120,24 +120,24 @@ func validateMinutes(field string, v *int, lo, hi int) error {
 // validateCreate checks a create request and decodes its files.
 func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 	if in.Snapshot != "" && in.Image != "" {
-		return nil, sandbox.Invalid("image", "give either snapshot or image, not both")
+		return nil, sandstep.Invalid("image", "give either snapshot or image, not both")
 	}
 	if in.Snapshot != "" && !imageRE.MatchString(in.Snapshot) {
-		return nil, sandbox.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
+		return nil, sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
 	}
 	if in.Image != "" && !imageRE.MatchString(in.Image) {
-		return nil, sandbox.Invalid("image", "%q is not a valid image reference", clip(in.Image))
+		return nil, sandstep.Invalid("image", "%q is not a valid image reference", clip(in.Image))
 	}
 	if r := in.Resources; r != nil {
 		if in.Image == "" {
-			return nil, sandbox.Invalid("resources", "can only be set together with image (a snapshot fixes its resources)")
+			return nil, sandstep.Invalid("resources", "can only be set together with image (a snapshot fixes its resources)")
 		}
 		for _, f := range []struct {
 			name   string
 			v, max int
 		}{{"resources.cpu", r.CPU, 64}, {"resources.memoryGiB", r.MemoryGiB, 256}, {"resources.diskGiB", r.DiskGiB, 1024}} {
 			if f.v < 0 || f.v > f.max {
-				return nil, sandbox.Invalid(f.name, "must be between 0 and %d, got %d", f.max, f.v)
+				return nil, sandstep.Invalid(f.name, "must be between 0 and %d, got %d", f.max, f.v)
 			}
 		}
 	}
@@ -145,32 +145,32 @@ func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 		return nil, err
 	}
 	if len(in.SecretEnv) > MaxEnvVars {
-		return nil, sandbox.Invalid("secretEnv", "has %d variables, at most %d are allowed", len(in.SecretEnv), MaxEnvVars)
+		return nil, sandstep.Invalid("secretEnv", "has %d variables, at most %d are allowed", len(in.SecretEnv), MaxEnvVars)
 	}
 	for _, name := range sortedKeys(in.SecretEnv) {
 		field := "secretEnv." + clip(name)
 		if !envNameRE.MatchString(name) {
-			return nil, sandbox.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+			return nil, sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
 		if _, dup := in.Env[name]; dup {
-			return nil, sandbox.Invalid(field, "is also set in env")
+			return nil, sandstep.Invalid(field, "is also set in env")
 		}
 		// The reference itself is checked by the resolver, which owns
 		// the syntax, before anything is reserved.
 	}
 	if len(in.Labels) > MaxLabels {
-		return nil, sandbox.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
+		return nil, sandstep.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
 	}
 	for _, k := range sortedKeys(in.Labels) {
 		field := "labels." + clip(k)
 		if !labelKey.MatchString(k) {
-			return nil, sandbox.Invalid(field, "is not a valid label key")
+			return nil, sandstep.Invalid(field, "is not a valid label key")
 		}
 		if strings.HasPrefix(k, "sandstep.") {
-			return nil, sandbox.Invalid(field, "the sandstep. prefix is reserved")
+			return nil, sandstep.Invalid(field, "the sandstep. prefix is reserved")
 		}
 		if v := in.Labels[k]; len(v) > 256 || strings.ContainsAny(v, "\x00\r\n") {
-			return nil, sandbox.Invalid(field, "value must be at most 256 bytes on one line")
+			return nil, sandstep.Invalid(field, "value must be at most 256 bytes on one line")
 		}
 	}
 	if err := validateMinutes("autoStopMinutes", in.AutoStopMinutes, 0, MaxAutoStop); err != nil {
@@ -185,11 +185,11 @@ func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 		{"metadata.repo", in.Metadata.Repo},
 	} {
 		if len(f.v) > MaxMetadataBytes || strings.ContainsAny(f.v, "\x00\r\n") {
-			return nil, sandbox.Invalid(f.name, "must be at most %d bytes on one line", MaxMetadataBytes)
+			return nil, sandstep.Invalid(f.name, "must be at most %d bytes on one line", MaxMetadataBytes)
 		}
 	}
 	if len(in.Files) > MaxFiles {
-		return nil, sandbox.Invalid("files", "has %d files, at most %d are allowed", len(in.Files), MaxFiles)
+		return nil, sandstep.Invalid("files", "has %d files, at most %d are allowed", len(in.Files), MaxFiles)
 	}
 	files := make([]UploadFile, 0, len(in.Files))
 	seen := make(map[string]int, len(in.Files))
@@ -200,15 +200,15 @@ func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 			return nil, err
 		}
 		if p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
-			return nil, sandbox.Invalid(field, "%s/ is reserved for sandstep", ReservedDir)
+			return nil, sandstep.Invalid(field, "%s/ is reserved for sandstep", ReservedDir)
 		}
 		if j, dup := seen[p]; dup {
-			return nil, sandbox.Invalid(field, "same path as files[%d]", j)
+			return nil, sandstep.Invalid(field, "same path as files[%d]", j)
 		}
 		seen[p] = i
 		content, err := base64.StdEncoding.DecodeString(f.ContentBase64)
 		if err != nil {
-			return nil, sandbox.Invalid(fmt.Sprintf("files[%d].contentBase64", i), "is not valid standard base64: %v", err)
+			return nil, sandstep.Invalid(fmt.Sprintf("files[%d].contentBase64", i), "is not valid standard base64: %v", err)
 		}
 		files = append(files, UploadFile{Path: p, Content: content})
 	}
@@ -222,24 +222,24 @@ func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 
 func validateGit(g *GitSource) error {
 	if g.URL == "" {
-		return sandbox.Invalid("git.url", "is required")
+		return sandstep.Invalid("git.url", "is required")
 	}
 	u, err := url.Parse(g.URL)
 	if err != nil || strings.ContainsAny(g.URL, " \t\r\n\x00") || strings.HasPrefix(g.URL, "-") {
-		return sandbox.Invalid("git.url", "is not a valid URL")
+		return sandstep.Invalid("git.url", "is not a valid URL")
 	}
 	switch u.Scheme {
 	case "https", "http", "ssh", "git", "file":
 	default:
-		return sandbox.Invalid("git.url", "scheme must be https, http, ssh, git or file, got %q", clip(u.Scheme))
+		return sandstep.Invalid("git.url", "scheme must be https, http, ssh, git or file, got %q", clip(u.Scheme))
 	}
 	if u.User != nil {
 		if _, hasPassword := u.User.Password(); hasPassword {
-			return sandbox.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
+			return sandstep.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
 		}
 	}
 	if g.Branch != "" && !branchRE.MatchString(g.Branch) {
-		return sandbox.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
+		return sandstep.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
 	}
 	if g.Path != "" {
 		if _, err := validateRelPath("git.path", g.Path); err != nil {
@@ -251,7 +251,7 @@ func validateGit(g *GitSource) error {
 		if g.Path == "" {
 			field = "git.url" // the directory git would choose
 		}
-		return sandbox.Invalid(field, "would clone into %s/, which is reserved for sandstep", ReservedDir)
+		return sandstep.Invalid(field, "would clone into %s/, which is reserved for sandstep", ReservedDir)
 	}
 	return nil
 }
@@ -263,12 +263,12 @@ func validateCwd(cwd string) error {
 	case cwd == "":
 		return nil
 	case len(cwd) > MaxPathBytes || strings.ContainsRune(cwd, 0):
-		return sandbox.Invalid("cwd", "is not a valid path")
+		return sandstep.Invalid("cwd", "is not a valid path")
 	case path.IsAbs(cwd):
 		return nil
 	}
 	if c := path.Clean(cwd); c == ".." || strings.HasPrefix(c, "../") {
-		return sandbox.Invalid("cwd", "escapes the sandbox working directory: %q", clip(cwd))
+		return sandstep.Invalid("cwd", "escapes the sandbox working directory: %q", clip(cwd))
 	}
 	return nil
 }
@@ -276,13 +276,13 @@ func validateCwd(cwd string) error {
 // validateExec checks an exec request and returns the timeout to ask for.
 func (s *Service) validateExec(in *ExecInput) (time.Duration, error) {
 	if strings.TrimSpace(in.Command) == "" {
-		return 0, sandbox.Invalid("command", "must not be empty")
+		return 0, sandstep.Invalid("command", "must not be empty")
 	}
 	if len(in.Command) > MaxCommandBytes {
-		return 0, sandbox.Invalid("command", "is %d bytes, at most %d are allowed", len(in.Command), MaxCommandBytes)
+		return 0, sandstep.Invalid("command", "is %d bytes, at most %d are allowed", len(in.Command), MaxCommandBytes)
 	}
 	if strings.ContainsRune(in.Command, 0) {
-		return 0, sandbox.Invalid("command", "contains a NUL byte")
+		return 0, sandstep.Invalid("command", "contains a NUL byte")
 	}
 	if err := validateCwd(in.Cwd); err != nil {
 		return 0, err
@@ -293,9 +293,9 @@ func (s *Service) validateExec(in *ExecInput) (time.Duration, error) {
 	max := int(s.opts.MaxExecTimeout / time.Second)
 	switch {
 	case in.TimeoutSeconds < 0:
-		return 0, sandbox.Invalid("timeoutSeconds", "must not be negative, got %d", in.TimeoutSeconds)
+		return 0, sandstep.Invalid("timeoutSeconds", "must not be negative, got %d", in.TimeoutSeconds)
 	case in.TimeoutSeconds > max:
-		return 0, sandbox.Invalid("timeoutSeconds", "must be at most %d, got %d", max, in.TimeoutSeconds)
+		return 0, sandstep.Invalid("timeoutSeconds", "must be at most %d, got %d", max, in.TimeoutSeconds)
 	case in.TimeoutSeconds == 0:
 		return s.opts.DefaultExecTimeout, nil
 	}

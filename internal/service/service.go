@@ -1,8 +1,8 @@
-// Package workflow is sandstep's service: create, execute, status and delete
+// Package service is sandstep's service: create, execute, status and delete
 // sandboxes on top of a sandbox provider (Daytona) and a store (DynamoDB).
 // Both edges, the API Gateway adapter and the state machine adapter, call
 // the same Service. It declares the small interfaces it consumes.
-package workflow
+package service
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Provider runs sandboxes (Daytona, seen through domain types). Errors are
-// *sandbox.Error with ENOTFOUND, ETRANSIENT, ETIMEOUT, EINVALID or EINTERNAL.
+// *sandstep.Error with ENOTFOUND, ETRANSIENT, ETIMEOUT, EINVALID or EINTERNAL.
 type Provider interface {
 	// Create creates a sandbox named spec.Name and waits until it has
 	// started. When it gives up it deletes what it created.
@@ -42,7 +42,7 @@ type ProviderSpec struct {
 	Name            string
 	Snapshot        string
 	Image           string
-	Resources       *sandbox.Resources
+	Resources       *sandstep.Resources
 	Env             map[string]string
 	Labels          map[string]string
 	AutoStopMinutes int
@@ -83,19 +83,19 @@ type Command struct {
 type Store interface {
 	ReserveSlot(ctx context.Context, userID, sandboxID string) error
 	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)
-	CommitSandbox(ctx context.Context, sb *sandbox.Sandbox) error
-	GetSandbox(ctx context.Context, id string) (*sandbox.Sandbox, error)
-	TransitionSandbox(ctx context.Context, id string, from []sandbox.State, to sandbox.State, update func(*sandbox.Sandbox)) (*sandbox.Sandbox, error)
-	ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandbox.Sandbox, string, error)
+	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error
+	GetSandbox(ctx context.Context, id string) (*sandstep.Sandbox, error)
+	TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error)
+	ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Sandbox, string, error)
 	// The idempotency calls name the attempt: Complete and Abort change a
 	// record only while the same attempt holds it, so an attempt that
 	// outlived its in-progress expiry cannot undo a retry that took over.
 	// A zero inProgressExpiry is the context's deadline (or, without one,
 	// the longest a Lambda function runs).
-	BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*sandbox.IdempotencyRecord, error)
+	BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*sandstep.IdempotencyRecord, error)
 	CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte, ttl time.Duration) error
 	AbortIdempotent(ctx context.Context, userID, key, attempt string) error
-	AppendAudit(ctx context.Context, ev sandbox.AuditEvent) error
+	AppendAudit(ctx context.Context, ev sandstep.AuditEvent) error
 }
 
 // SecretResolver turns a secret reference, given as the input field,
@@ -212,8 +212,8 @@ const (
 	LabelOwner = "sandstep.owner"
 )
 
-func (s *Service) audit(ctx context.Context, call Call, sb *sandbox.Sandbox, action string, err error, detail map[string]string) {
-	ev := sandbox.AuditEvent{
+func (s *Service) audit(ctx context.Context, call Call, sb *sandstep.Sandbox, action string, err error, detail map[string]string) {
+	ev := sandstep.AuditEvent{
 		Time:      s.opts.Now(),
 		Action:    action,
 		UserID:    call.UserID,
@@ -224,7 +224,7 @@ func (s *Service) audit(ctx context.Context, call Call, sb *sandbox.Sandbox, act
 		Detail:    detail,
 	}
 	if err != nil {
-		ev.Outcome = string(sandbox.ErrorCode(err))
+		ev.Outcome = string(sandstep.ErrorCode(err))
 	}
 	// An audit write must not turn a done deed into a failure the caller
 	// would retry; it is logged loudly instead.
@@ -245,7 +245,7 @@ func (s *Service) workContext(ctx context.Context) (context.Context, context.Can
 	}
 	end := d.Add(-s.opts.CleanupReserve)
 	if !time.Now().Before(end) {
-		return nil, nil, sandbox.Errorf(sandbox.ETIMEOUT, "not enough time left in this invocation to do this and clean up after it")
+		return nil, nil, sandstep.Errorf(sandstep.ETIMEOUT, "not enough time left in this invocation to do this and clean up after it")
 	}
 	c, cancel := context.WithDeadline(ctx, end)
 	return c, cancel, nil
@@ -277,7 +277,7 @@ func Detached(ctx context.Context, limit time.Duration) (context.Context, contex
 }
 
 // ownedSandbox returns the caller's sandbox; someone else's is not found.
-func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sandbox.Sandbox, error) {
+func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
@@ -286,14 +286,14 @@ func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sand
 		return nil, fmt.Errorf("get sandbox %s: %w", id, err)
 	}
 	if sb.Owner != call.UserID {
-		return nil, sandbox.Errorf(sandbox.ENOTFOUND, "sandbox %q not found", id)
+		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", id)
 	}
 	return sb, nil
 }
 
 func requireUser(call Call) error {
 	if strings.TrimSpace(call.UserID) == "" {
-		return sandbox.Errorf(sandbox.EUNAUTHENTICATED, "no caller identity")
+		return sandstep.Errorf(sandstep.EUNAUTHENTICATED, "no caller identity")
 	}
 	return nil
 }

@@ -1,11 +1,11 @@
-package workflow
+package service
 
 import (
 	"context"
 	"strings"
 	"sync"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // fakeProvider is an in-memory provider that records what it is asked and
@@ -54,7 +54,7 @@ func (p *fakeProvider) byID(id string) (*fakeSandbox, error) {
 			return sb, nil
 		}
 	}
-	return nil, sandbox.Errorf(sandbox.ENOTFOUND, "provider sandbox %s not found", id)
+	return nil, sandstep.Errorf(sandstep.ENOTFOUND, "provider sandbox %s not found", id)
 }
 
 func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
@@ -64,7 +64,7 @@ func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*Provider
 		p.creates++
 		p.mu.Unlock()
 		<-ctx.Done()
-		return nil, sandbox.Wrap(ctx.Err(), sandbox.ETIMEOUT, "the sandbox did not start in time")
+		return nil, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the sandbox did not start in time")
 	}
 	defer p.mu.Unlock()
 	p.creates++
@@ -73,7 +73,7 @@ func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*Provider
 		return nil, err
 	}
 	if _, dup := p.sandboxes[spec.Name]; dup {
-		return nil, sandbox.Errorf(sandbox.ECONFLICT, "name %s exists", spec.Name)
+		return nil, sandstep.Errorf(sandstep.ECONFLICT, "name %s exists", spec.Name)
 	}
 	sb := &fakeSandbox{id: "dt-" + spec.Name, state: "started", files: map[string][]byte{}}
 	p.sandboxes[spec.Name] = sb
@@ -173,7 +173,7 @@ type fakeSecrets map[string]string
 func (f fakeSecrets) Resolve(_ context.Context, field, ref string) (string, error) {
 	v, ok := f[ref]
 	if !ok {
-		return "", sandbox.Invalid(field, "secret reference %s not found", ref)
+		return "", sandstep.Invalid(field, "secret reference %s not found", ref)
 	}
 	return v, nil
 }

@@ -1,4 +1,4 @@
-package workflow
+package service
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -43,9 +43,9 @@ func alice() Call { return Call{UserID: "alice", RequestID: "req-1"} }
 
 func intp(v int) *int { return &v }
 
-func wantCode(t *testing.T, err error, code sandbox.Code) {
+func wantCode(t *testing.T, err error, code sandstep.Code) {
 	t.Helper()
-	if got := sandbox.ErrorCode(err); got != code {
+	if got := sandstep.ErrorCode(err); got != code {
 		t.Fatalf("error code = %q (%v), want %q", got, err, code)
 	}
 }
@@ -62,13 +62,13 @@ func TestLifecycle(t *testing.T) {
 		TTLMinutes:      intp(60),
 		Files:           []File{{Path: "src/run.sh", ContentBase64: base64.StdEncoding.EncodeToString([]byte("echo hi\n"))}},
 		Git:             &GitSource{URL: "https://github.com/octo/repo.git", Branch: "main", Path: "repo", TokenSecret: "ssm:/sandstep/secrets/token"},
-		Metadata:        sandbox.Metadata{InstallationID: "42", IssueID: "7", Repo: "octo/repo"},
+		Metadata:        sandstep.Metadata{InstallationID: "42", IssueID: "7", Repo: "octo/repo"},
 	}
 	sb, err := h.svc.CreateSandbox(ctx, alice(), in)
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if sb.State != sandbox.StateReady || sb.Owner != "alice" || sb.DaytonaID == "" {
+	if sb.State != sandstep.StateReady || sb.Owner != "alice" || sb.DaytonaID == "" {
 		t.Fatalf("created sandbox = %+v", sb)
 	}
 	spec := h.provider.specs[0]
@@ -124,7 +124,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	del, err := h.svc.DeleteSandbox(ctx, alice(), sb.ID)
-	if err != nil || del.State != sandbox.StateDeleted || del.DeletedAt == nil {
+	if err != nil || del.State != sandstep.StateDeleted || del.DeletedAt == nil {
 		t.Fatalf("delete = %+v, %v", del, err)
 	}
 	if live := h.provider.live(); len(live) != 0 {
@@ -134,13 +134,13 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("active slots after delete = %d", h.active(t, "alice"))
 	}
 	again, err := h.svc.DeleteSandbox(ctx, alice(), sb.ID)
-	if err != nil || again.State != sandbox.StateDeleted {
+	if err != nil || again.State != sandstep.StateDeleted {
 		t.Fatalf("second delete = %+v, %v", again, err)
 	}
 	if h.active(t, "alice") != 0 {
 		t.Errorf("second delete changed the count: %d", h.active(t, "alice"))
 	}
-	if _, err := h.svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "true"}); sandbox.ErrorCode(err) != sandbox.ECONFLICT {
+	if _, err := h.svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "true"}); sandstep.ErrorCode(err) != sandstep.ECONFLICT {
 		t.Errorf("exec in deleted sandbox: %v, want conflict", err)
 	}
 	events, _, err := h.store.ListAudit(ctx, sb.ID, "", 100, "")
@@ -160,19 +160,19 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestCreateFailureAtEachStepLeavesNothing(t *testing.T) {
-	boom := sandbox.Errorf(sandbox.ETRANSIENT, "provider unavailable")
+	boom := sandstep.Errorf(sandstep.ETRANSIENT, "provider unavailable")
 	tests := []struct {
 		name           string
 		op             string
 		createThenFail bool
-		want           sandbox.Code
+		want           sandstep.Code
 	}{
-		{"create fails", "create", false, sandbox.ETRANSIENT},
-		{"create fails after the sandbox exists", "create", true, sandbox.ETRANSIENT},
-		{"secrets upload fails", "upload-secrets", false, sandbox.ETRANSIENT},
-		{"secrets chmod fails", "exec", false, sandbox.ETRANSIENT},
-		{"file upload fails", "upload", false, sandbox.ETRANSIENT},
-		{"git clone fails", "git", false, sandbox.ETRANSIENT},
+		{"create fails", "create", false, sandstep.ETRANSIENT},
+		{"create fails after the sandbox exists", "create", true, sandstep.ETRANSIENT},
+		{"secrets upload fails", "upload-secrets", false, sandstep.ETRANSIENT},
+		{"secrets chmod fails", "exec", false, sandstep.ETRANSIENT},
+		{"file upload fails", "upload", false, sandstep.ETRANSIENT},
+		{"git clone fails", "git", false, sandstep.ETRANSIENT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +207,7 @@ func TestQuotaExceededCreatesNothing(t *testing.T) {
 		}
 	}
 	_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{})
-	wantCode(t, err, sandbox.EQUOTA)
+	wantCode(t, err, sandstep.EQUOTA)
 	if h.provider.creates != 2 {
 		t.Errorf("provider creates = %d, want 2", h.provider.creates)
 	}
@@ -233,10 +233,10 @@ func TestParallelCreatesHonourQuota(t *testing.T) {
 	close(errs)
 	ok := 0
 	for err := range errs {
-		switch sandbox.ErrorCode(err) {
+		switch sandstep.ErrorCode(err) {
 		case "":
 			ok++
-		case sandbox.EQUOTA:
+		case sandstep.EQUOTA:
 		default:
 			t.Errorf("unexpected error: %v", err)
 		}
@@ -263,7 +263,7 @@ func TestOtherUsersSandboxIsNotFound(t *testing.T) {
 		{"delete", func() error { _, err := h.svc.DeleteSandbox(ctx, bob, sb.ID); return err }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.call(), sandbox.ENOTFOUND) })
+		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.call(), sandstep.ENOTFOUND) })
 	}
 	list, err := h.svc.ListSandboxes(ctx, bob, 10, "")
 	if err != nil || len(list.Items) != 0 {
@@ -273,7 +273,7 @@ func TestOtherUsersSandboxIsNotFound(t *testing.T) {
 		t.Error("bob's delete must not touch alice's sandbox")
 	}
 	_, err = h.svc.GetSandbox(ctx, Call{}, sb.ID)
-	wantCode(t, err, sandbox.EUNAUTHENTICATED)
+	wantCode(t, err, sandstep.EUNAUTHENTICATED)
 }
 
 func TestIdempotentCreate(t *testing.T) {
@@ -292,16 +292,16 @@ func TestIdempotentCreate(t *testing.T) {
 		t.Errorf("creates=%d active=%d, want 1 and 1", h.provider.creates, h.active(t, "alice"))
 	}
 	_, err = h.svc.CreateSandbox(ctx, call, CreateSandboxInput{Labels: map[string]string{"a": "2"}})
-	wantCode(t, err, sandbox.ECONFLICT)
+	wantCode(t, err, sandstep.ECONFLICT)
 	// The same key belongs to each user separately.
 	if _, err := h.svc.CreateSandbox(ctx, Call{UserID: "bob", IdempotencyKey: "key-1"}, CreateSandboxInput{}); err != nil {
 		t.Errorf("bob with alice's key: %v", err)
 	}
 	// A failed attempt frees the key.
-	h.provider.failOn("create", sandbox.Errorf(sandbox.ETRANSIENT, "down"))
+	h.provider.failOn("create", sandstep.Errorf(sandstep.ETRANSIENT, "down"))
 	call2 := Call{UserID: "alice", IdempotencyKey: "key-2"}
 	_, err = h.svc.CreateSandbox(ctx, call2, CreateSandboxInput{})
-	wantCode(t, err, sandbox.ETRANSIENT)
+	wantCode(t, err, sandstep.ETRANSIENT)
 	h.provider.failOn("create", nil)
 	if _, err := h.svc.CreateSandbox(ctx, call2, CreateSandboxInput{}); err != nil {
 		t.Errorf("retry after failure: %v", err)
@@ -326,7 +326,7 @@ func TestExecTimeoutBoundedByDeadline(t *testing.T) {
 	short, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel2()
 	_, err = h.svc.Exec(short, alice(), sb.ID, ExecInput{Command: "true"})
-	wantCode(t, err, sandbox.ETIMEOUT)
+	wantCode(t, err, sandstep.ETIMEOUT)
 
 	h.provider.execResult = ExecResult{ExitCode: 3, Stderr: "bad\n"}
 	res, err := h.svc.Exec(context.Background(), alice(), sb.ID, ExecInput{Command: "exit 3"})
@@ -344,7 +344,7 @@ func TestStatusOfSandboxTheProviderLost(t *testing.T) {
 	}
 	h.provider.failOn("get", errors.New("connection refused"))
 	got, err := h.svc.GetSandbox(ctx, alice(), sb.ID)
-	if err != nil || got.ProviderState != "unknown" || got.State != sandbox.StateReady {
+	if err != nil || got.ProviderState != "unknown" || got.State != sandstep.StateReady {
 		t.Fatalf("status with provider down = %+v, %v", got, err)
 	}
 	h.provider.failOn("get", nil)
@@ -352,7 +352,7 @@ func TestStatusOfSandboxTheProviderLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err = h.svc.GetSandbox(ctx, alice(), sb.ID)
-	if err != nil || got.State != sandbox.StateGone {
+	if err != nil || got.State != sandstep.StateGone {
 		t.Fatalf("status of lost sandbox = %+v, %v", got, err)
 	}
 	if h.active(t, "alice") != 0 {
@@ -392,14 +392,14 @@ func TestAgentExecute(t *testing.T) {
 		name        string
 		keep        bool
 		execErr     error
-		wantErr     sandbox.Code
+		wantErr     sandstep.Code
 		wantLive    int
 		wantActive  int
 		wantDeleted bool
 	}{
 		{name: "runs and deletes", wantLive: 0, wantDeleted: true},
 		{name: "keeps when asked", keep: true, wantLive: 1, wantActive: 1},
-		{name: "deletes when the command fails", execErr: sandbox.Errorf(sandbox.ETIMEOUT, "too slow"), wantErr: sandbox.ETIMEOUT},
+		{name: "deletes when the command fails", execErr: sandstep.Errorf(sandstep.ETIMEOUT, "too slow"), wantErr: sandstep.ETIMEOUT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -430,8 +430,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"snapshot and image", CreateSandboxInput{Snapshot: "s", Image: "i"}, "image"},
 		{"image with newline", CreateSandboxInput{Image: "ubuntu\nRUN curl evil"}, "image"},
-		{"resources with snapshot", CreateSandboxInput{Snapshot: "s", Resources: &sandbox.Resources{CPU: 2}}, "resources"},
-		{"negative cpu", CreateSandboxInput{Image: "i", Resources: &sandbox.Resources{CPU: -1}}, "resources.cpu"},
+		{"resources with snapshot", CreateSandboxInput{Snapshot: "s", Resources: &sandstep.Resources{CPU: 2}}, "resources"},
+		{"negative cpu", CreateSandboxInput{Image: "i", Resources: &sandstep.Resources{CPU: -1}}, "resources.cpu"},
 		{"env name", CreateSandboxInput{Env: map[string]string{"1BAD": "x"}}, "env.1BAD"},
 		{"env name with dash", CreateSandboxInput{Env: map[string]string{"A-B": "x"}}, "env.A-B"},
 		{"secret ref scheme", CreateSandboxInput{SecretEnv: map[string]string{"T": "plain-value"}}, "secretEnv.T"},
@@ -451,14 +451,14 @@ func TestBadInput(t *testing.T) {
 		{"git credentials in url", CreateSandboxInput{Git: &GitSource{URL: "https://u:p@h/r"}}, "git.url"},
 		{"git option injection", CreateSandboxInput{Git: &GitSource{URL: "https://h/r", Branch: "--upload-pack=x"}}, "git.branch"},
 		{"git path escape", CreateSandboxInput{Git: &GitSource{URL: "https://h/r", Path: "../x"}}, "git.path"},
-		{"metadata newline", CreateSandboxInput{Metadata: sandbox.Metadata{Repo: "a\nb"}}, "metadata.repo"},
+		{"metadata newline", CreateSandboxInput{Metadata: sandstep.Metadata{Repo: "a\nb"}}, "metadata.repo"},
 	}
 	h := newHarness(t, 3)
 	for _, tt := range createTests {
 		t.Run("create/"+tt.name, func(t *testing.T) {
 			_, err := h.svc.CreateSandbox(context.Background(), alice(), tt.in)
-			wantCode(t, err, sandbox.EINVALID)
-			if f := sandbox.ErrorField(err); f != tt.field {
+			wantCode(t, err, sandstep.EINVALID)
+			if f := sandstep.ErrorField(err); f != tt.field {
 				t.Errorf("field = %q, want %q (%v)", f, tt.field, err)
 			}
 		})
@@ -488,8 +488,8 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range execTests {
 		t.Run("exec/"+tt.name, func(t *testing.T) {
 			_, err := h.svc.Exec(context.Background(), alice(), tt.id, tt.in)
-			wantCode(t, err, sandbox.EINVALID)
-			if f := sandbox.ErrorField(err); f != tt.field {
+			wantCode(t, err, sandstep.EINVALID)
+			if f := sandstep.ErrorField(err); f != tt.field {
 				t.Errorf("field = %q, want %q (%v)", f, tt.field, err)
 			}
 		})
@@ -498,8 +498,8 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad exec input reached the provider %d times", n)
 	}
 	_, err = h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/missing"}})
-	wantCode(t, err, sandbox.EINVALID)
-	if f := sandbox.ErrorField(err); f != "secretEnv.T" {
+	wantCode(t, err, sandstep.EINVALID)
+	if f := sandstep.ErrorField(err); f != "secretEnv.T" {
 		t.Errorf("unresolvable secret field = %q", f)
 	}
 	if h.active(t, "alice") != 1 {

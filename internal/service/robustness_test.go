@@ -1,4 +1,4 @@
-package workflow
+package service
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sandstep/sandstep/internal/sandbox"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -24,7 +24,7 @@ func TestFailedCreateCleansUpBeforeTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
 	_, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
-	wantCode(t, err, sandbox.ETIMEOUT)
+	wantCode(t, err, sandstep.ETIMEOUT)
 	if ctx.Err() != nil {
 		t.Errorf("create answered after the caller's deadline")
 	}
@@ -38,7 +38,7 @@ func TestFailedCreateCleansUpBeforeTheDeadline(t *testing.T) {
 	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
 	_, err = svc.CreateSandbox(short, alice(), CreateSandboxInput{})
-	wantCode(t, err, sandbox.ETIMEOUT)
+	wantCode(t, err, sandstep.ETIMEOUT)
 	if p.creates != 1 {
 		t.Errorf("a create without time to clean up reached the provider")
 	}
@@ -48,7 +48,7 @@ func TestFailedCreateCleansUpBeforeTheDeadline(t *testing.T) {
 // (a retry would run it again).
 func TestAgentExecuteKeepsTheResultWhenDeleteFails(t *testing.T) {
 	h := newHarness(t, 3)
-	h.provider.failOn("delete", sandbox.Errorf(sandbox.ETRANSIENT, "daytona down"))
+	h.provider.failOn("delete", sandstep.Errorf(sandstep.ETRANSIENT, "daytona down"))
 	call := Call{UserID: "alice", IdempotencyKey: "agent-1"}
 	in := AgentExecuteInput{Command: "git push"}
 	res, err := h.svc.AgentExecute(context.Background(), call, in)
@@ -78,7 +78,7 @@ func TestLargeResultIsNotRunTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.svc.Exec(context.Background(), call, sb.ID, ExecInput{Command: "cat big"})
-	wantCode(t, err, sandbox.ECONFLICT)
+	wantCode(t, err, sandstep.ECONFLICT)
 	if n := len(h.provider.execs); n != 1 {
 		t.Errorf("the command ran %d times, want once", n)
 	}
@@ -136,7 +136,7 @@ func TestClonePath(t *testing.T) {
 		}
 	}
 	for _, g := range []GitSource{{URL: "https://h/x/.sandstep.git"}, {URL: "https://h/r", Path: ".sandstep/x"}} {
-		if err := validateGit(&g); sandbox.ErrorCode(err) != sandbox.EINVALID {
+		if err := validateGit(&g); sandstep.ErrorCode(err) != sandstep.EINVALID {
 			t.Errorf("a clone into .sandstep/ (%+v) was accepted: %v", g, err)
 		}
 	}
