@@ -8,7 +8,7 @@ PKGS := ./...
 FUNCTIONS ?= create execute status delete
 FUNCTIONS_DIR ?= functions
 BIN_DIR ?= bin
-# Budget for one bootstrap (ARCHITECTURE.md, "Performance budgets").
+# Budget for one bootstrap (docs/architecture.md, "Performance budgets").
 MAX_BOOTSTRAP_BYTES ?= 12000000
 
 # What `make build` passes to go build; `make sam-build` passes the same

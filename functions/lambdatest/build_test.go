@@ -19,7 +19,7 @@ import (
 )
 
 // maxBootstrapBytes is the budget of one deployed (arm64) bootstrap
-// (ARCHITECTURE.md, "Performance budgets"); the Makefile's
+// (docs/architecture.md, "Performance budgets"); the Makefile's
 // MAX_BOOTSTRAP_BYTES holds the same number.
 const maxBootstrapBytes = 12_000_000
 

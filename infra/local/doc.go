@@ -1,6 +1,6 @@
 // Package local runs sandstep on one machine with no AWS account and no
 // Daytona key: the same handlers, store and Daytona client as in AWS, with
-// only the endpoints changed (ARCHITECTURE.md, "The local stack").
+// only the endpoints changed (docs/architecture.md, "The local stack").
 //
 // Start brings up, on 127.0.0.1 only:
 //

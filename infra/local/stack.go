@@ -36,7 +36,7 @@ type Ports struct {
 	Daytona  int // Daytona-compatible server; unused with a real Daytona
 }
 
-// DefaultPorts are the ports of ARCHITECTURE.md ("The local stack").
+// DefaultPorts are the ports of docs/architecture.md ("The local stack").
 // 8083 is reserved for the Step Functions API.
 func DefaultPorts() Ports {
 	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, Daytona: 3003}

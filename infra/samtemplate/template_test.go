@@ -95,7 +95,7 @@ func TestRepoTemplateRoutes(t *testing.T) {
 	tpl := loadRepo(t)
 	// The template wires exactly the routes internal/api serves, each to
 	// the function whose code serves it (internal/api's own test holds
-	// its table to ARCHITECTURE.md's public contract).
+	// its table to docs/architecture.md's public contract).
 	logicalID := map[string]string{} // "create" -> "CreateFunction"
 	for _, f := range tpl.Functions() {
 		logicalID[strings.TrimPrefix(f.CodeURI, "functions/")] = f.LogicalID

@@ -8,7 +8,7 @@ import (
 	"github.com/sandstep/sandstep/internal/daytona"
 )
 
-// The orchestration overhead budget (ARCHITECTURE.md, "Performance
+// The orchestration overhead budget (docs/architecture.md, "Performance
 // budgets"): each lifecycle call through the handler against the bare
 // Daytona client call it wraps, in the same run, on loopback. Compare the
 // pairs with benchstat; README reports the medians and ratios.

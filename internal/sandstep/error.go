@@ -18,7 +18,7 @@ import (
 // each code to exactly one HTTP status and one Step Functions error name.
 type Code string
 
-// The error codes of ARCHITECTURE.md ("Errors").
+// The error codes of docs/architecture.md ("Errors").
 const (
 	EINVALID         Code = "invalid_input"
 	EUNAUTHENTICATED Code = "unauthenticated"

@@ -1,6 +1,6 @@
 // Package store is sandstep's DynamoDB persistence: one table holding
 // sandboxes, tasks, quota slots, idempotency records, audit events and task
-// logs (ARCHITECTURE.md, "Data model").
+// logs (docs/architecture.md, "Data model").
 //
 // Every invariant is enforced by DynamoDB itself, with condition expressions
 // and TransactWriteItems, so any number of Lambda instances may share a table:
