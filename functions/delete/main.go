@@ -7,4 +7,4 @@ import (
 	"github.com/sandstep/sandstep/internal/app"
 )
 
-func main() { app.Main(api.FunctionDelete) }
+func main() { app.Main(app.Lifecycle(api.FunctionDelete)) }

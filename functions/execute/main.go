@@ -7,4 +7,4 @@ import (
 	"github.com/sandstep/sandstep/internal/app"
 )
 
-func main() { app.Main(api.FunctionExecute) }
+func main() { app.Main(app.Lifecycle(api.FunctionExecute)) }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
@@ -100,7 +101,7 @@ func newTestGateway(t *testing.T, fn *fakeFunction) (*httptest.Server, *sync.Wai
 	if err != nil {
 		t.Fatal(err)
 	}
-	fns, err := newFunctions(tpl, DefaultRegion, map[string]HandlerFunc{"echo": fn.handle})
+	fns, err := newFunctions(tpl, DefaultRegion, map[string]lambda.Handler{"echo": lambda.NewHandler(fn.handle)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,6 +374,3 @@ func TestBearerToken(t *testing.T) {
 		})
 	}
 }
-
-// Compile-time check that the fake matches the handler type.
-var _ HandlerFunc = (&fakeFunction{}).handle

@@ -81,7 +81,7 @@ func TestAWSCLIAgainstTheLocalEndpoints(t *testing.T) {
 		stdout, stderr, err := runAWS(t, "--endpoint-url", s.LambdaURL, "lambda", "invoke",
 			"--function-name", "arn:aws:lambda:us-east-1:123456789012:function:StatusFunction",
 			"--cli-binary-format", "raw-in-base64-out",
-			"--payload", `{"userId":"cli-user","sandboxId":"not-an-id"}`,
+			"--payload", `{"action":"get","userId":"cli-user","sandboxId":"not-an-id"}`,
 			outFile)
 		if err != nil {
 			t.Fatalf("aws lambda invoke: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)

@@ -91,7 +91,8 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 		d.o.DaytonaKey = LocalDaytonaKey
 	}
 	d.o.APIURL = strings.TrimRight(d.o.APIURL, "/")
-	d.quota, err = store.New(DynamoDBClient(o.DynamoDBURL), o.TableName, store.Options{DefaultQuota: 1})
+	// The demo only reads the slots held; the options shape nothing it reads.
+	d.quota, err = store.New(DynamoDBClient(o.DynamoDBURL), o.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

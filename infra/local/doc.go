@@ -17,7 +17,8 @@
 //	      DAYTONA_API_KEY_REF)
 //	8083  reserved for the Step Functions API (not served yet)
 //
-// Every function of the template is served in-process by one app.App: the
+// Every function of the template is served in-process, wired from one
+// app.Env as its main.go wires it in AWS: the
 // API emulator turns an HTTP request into the event API Gateway would send
 // and invokes the function's handler with it, exactly as the Lambda runtime
 // would (the payload is JSON, the answer is JSON or a function error).

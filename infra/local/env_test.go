@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/sandstep/sandstep/infra/samtemplate"
 	"github.com/sandstep/sandstep/internal/config"
 )
@@ -118,7 +120,7 @@ func TestEnvironmentLayers(t *testing.T) {
 
 func TestFunctionResolution(t *testing.T) {
 	tpl := loadTemplate(t)
-	handlers := map[string]HandlerFunc{}
+	handlers := map[string]lambda.Handler{}
 	for _, f := range tpl.Functions() {
 		handlers[strings.TrimPrefix(f.CodeURI, "functions/")] = nil
 	}

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -25,10 +24,6 @@ const (
 	AccountID     = "123456789012"
 	DefaultRegion = "us-east-1"
 )
-
-// HandlerFunc is a Lambda handler in the form lambda.Start takes and
-// api.API.HandlerFunc returns.
-type HandlerFunc func(ctx context.Context, payload json.RawMessage) (any, error)
 
 // Function is a Lambda function of the template as the stack serves it.
 type Function struct {
@@ -60,7 +55,7 @@ type functions struct {
 // newFunctions builds the functions of tpl, each served by the handler
 // handlers returns for its name. A template function without a handler is
 // an error: it would be a function that runs in AWS and not locally.
-func newFunctions(tpl *samtemplate.Template, region string, handlers map[string]HandlerFunc) (*functions, error) {
+func newFunctions(tpl *samtemplate.Template, region string, handlers map[string]lambda.Handler) (*functions, error) {
 	fs := &functions{region: region}
 	for _, f := range tpl.Functions() {
 		name := path.Base(strings.TrimRight(f.CodeURI, "/"))
@@ -81,7 +76,7 @@ func newFunctions(tpl *samtemplate.Template, region string, handlers map[string]
 				ARN:       functionARN(region, f.LogicalID),
 				Timeout:   time.Duration(f.Timeout) * time.Second,
 			},
-			handler: lambda.NewHandler(h),
+			handler: h,
 		})
 	}
 	if len(fs.list) == 0 {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
@@ -108,7 +109,7 @@ type Stack struct {
 	lnAPI, lnLambda, lnDynamoDB, lnDaytona     net.Listener
 	srvAPI, srvLambda, srvDynamoDB, srvDaytona *http.Server
 	daytona                                    *daytonalocal.Server
-	app                                        *app.App
+	appEnv                                     *app.Env
 
 	closeOnce sync.Once
 	closeErr  error
@@ -211,12 +212,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	// so they can be built before the servers behind them start; the
 	// stack logs through their logger and redactor, which learn every
 	// secret the functions resolve.
-	a, err := app.New(ctx, app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient})
+	e, err := app.NewEnv(app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient})
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("start the functions: %w", err)
 	}
-	s.app, s.Config, s.log, s.redactor = a, a.Config, a.Logger, a.Redactor
+	s.appEnv, s.Config, s.log, s.redactor = e, e.Config, e.Logger, e.Redactor
 	for _, n := range s.env.notes {
 		s.log.Warn("environment: " + n)
 	}
@@ -228,6 +229,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// wiring is how the stack builds each function, as its main.go does in
+// AWS. A new function of the template adds its line here.
+func wiring() []app.Function {
+	var fs []app.Function
+	for _, name := range api.Functions() {
+		fs = append(fs, app.Lifecycle(name))
+	}
+	return fs
 }
 
 // start starts the components, in dependency order, on the bound listeners.
@@ -255,9 +266,13 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		s.srvDaytona = s.serve(&s.lnDaytona, d)
 	}
 
-	handlers := map[string]HandlerFunc{}
-	for _, name := range api.Functions() {
-		handlers[name] = s.app.API.HandlerFunc(name)
+	handlers := map[string]lambda.Handler{}
+	for _, f := range wiring() {
+		h, err := f.Wire(ctx, s.appEnv)
+		if err != nil {
+			return fmt.Errorf("start the %s function: %w", f.Name, err)
+		}
+		handlers[f.Name] = h
 	}
 	var err error
 	s.fns, err = newFunctions(tpl, s.env.Getenv("AWS_REGION"), handlers)
@@ -366,13 +381,6 @@ func (s *Stack) Functions() []Function {
 
 // Routes returns the API routes, as the template declares them.
 func (s *Stack) Routes() []samtemplate.Route { return slices.Clone(s.routes) }
-
-// Getenv returns the value a function sees for the environment variable.
-func (s *Stack) Getenv(name string) string { return s.env.Getenv(name) }
-
-// Logger returns the stack's logger (the functions' settings, secrets
-// redacted).
-func (s *Stack) Logger() *slog.Logger { return s.log }
 
 // Close stops the stack within DefaultShutdownTimeout; see Shutdown.
 func (s *Stack) Close() error {

@@ -146,7 +146,7 @@ func TestOtherUsersSandboxIsNotFound(t *testing.T) {
 	})
 	t.Run("direct invocation for another user", func(t *testing.T) {
 		res := do(t, http.MethodPost, s.LambdaURL+"/2015-03-31/functions/status/invocations",
-			map[string]any{"userId": "bob", "sandboxId": sb.ID})
+			map[string]any{"action": "get", "userId": "bob", "sandboxId": sb.ID})
 		if res.header.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(string(res.body), `"errorType":"Sandbox.NotFound"`) {
 			t.Errorf("got %d %v %s, want a Sandbox.NotFound function error", res.status, res.header, res.body)
 		}
@@ -259,7 +259,7 @@ func TestInvokeAPI(t *testing.T) {
 		wantHeader string // X-Amz-Function-Error or X-Amzn-ErrorType value
 		wantBody   string // substring
 	}{
-		{"function error", "status", map[string]any{"userId": "x", "sandboxId": "nope"}, nil,
+		{"function error", "status", map[string]any{"action": "get", "userId": "x", "sandboxId": "nope"}, nil,
 			200, "Unhandled", `"errorType":"Sandbox.InvalidInput"`},
 		{"function error for a missing user", "DeleteFunction", map[string]any{"sandboxId": "sbx_aaaaaaaaaaaaaaaaaaaaaaaaaa"}, nil,
 			200, "Unhandled", `"errorType":"Sandbox.InvalidInput"`},

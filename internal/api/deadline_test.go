@@ -25,7 +25,7 @@ func TestHTTPRequestsAreBoundedBeforeAPIGatewayGivesUp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := &fakeService{}
-			a := New(svc, Options{HTTPTimeout: tt.httpTimeout})
+			a := New(svc, Options{MaxBodyBytes: testMaxBody, HTTPTimeout: tt.httpTimeout})
 			ctx, cancel := context.WithTimeout(context.Background(), tt.ctxTimeout)
 			defer cancel()
 			start := time.Now()
@@ -45,10 +45,10 @@ func TestHTTPRequestsAreBoundedBeforeAPIGatewayGivesUp(t *testing.T) {
 	}
 
 	svc := &fakeService{}
-	a := New(svc, Options{HTTPTimeout: time.Second})
+	a := New(svc, Options{MaxBodyBytes: testMaxBody, HTTPTimeout: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	payload, _ := json.Marshal(map[string]any{"userId": "u", "sandboxId": "sbx_one", "command": "true"})
+	payload, _ := json.Marshal(map[string]any{"action": "exec", "userId": "u", "sandboxId": "sbx_one", "command": "true"})
 	if _, err := a.HandlerFunc(FunctionExecute)(ctx, payload); err != nil {
 		t.Fatal(err)
 	}

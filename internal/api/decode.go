@@ -280,7 +280,7 @@ func describeToken(tok json.Token) string {
 	case bool:
 		return "true or false"
 	case json.Number:
-		return "number " + clip(string(v), 32)
+		return "number " + sandstep.Clip(string(v), 32)
 	}
 	return "null"
 }

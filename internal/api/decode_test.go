@@ -81,8 +81,8 @@ func TestDecodeStrictFillsValues(t *testing.T) {
 	}
 	zero := 0
 	want := DirectAgentExecuteInput{
-		Caller:         Caller{UserID: "u"},
-		IdempotencyKey: "k",
+		Direct:     Direct{UserID: "u"},
+		Idempotent: Idempotent{IdempotencyKey: "k"},
 		AgentExecuteInput: service.AgentExecuteInput{
 			CreateSandboxInput: service.CreateSandboxInput{
 				Resources:       &sandstep.Resources{CPU: 2},
@@ -160,7 +160,7 @@ func TestJSONPath(t *testing.T) {
 func TestInputJSONNamesAreLowerCase(t *testing.T) {
 	types := []any{
 		service.CreateSandboxInput{}, service.ExecInput{}, service.AgentExecuteInput{},
-		DirectCreateInput{}, DirectExecInput{}, DirectAgentExecuteInput{}, DirectStatusInput{}, DirectDeleteInput{},
+		DirectCreateInput{}, DirectExecInput{}, DirectAgentExecuteInput{}, DirectGetInput{}, DirectListInput{}, DirectDeleteInput{},
 	}
 	seen := map[reflect.Type]bool{}
 	var walk func(rt reflect.Type)

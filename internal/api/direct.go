@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -13,11 +16,24 @@ import (
 	"github.com/sandstep/sandstep/internal/service"
 )
 
-// Caller names the user of a direct invocation. Direct callers (the state
-// machine, an operator with `sam local invoke` or the Invoke API) are IAM
-// principals trusted to act for any user; API Gateway callers can never
-// reach this path.
-type Caller struct {
+// The actions of direct invocation, chosen by the input's "action" field.
+const (
+	ActionCreate       = "create"        // create
+	ActionExec         = "exec"          // execute
+	ActionAgentExecute = "agent-execute" // execute
+	ActionGet          = "get"           // status
+	ActionList         = "list"          // status
+	ActionDelete       = "delete"        // delete
+)
+
+// Direct is what every direct input carries: the action and the user it
+// acts for. Direct callers (the state machine, an operator with `sam local
+// invoke` or the Invoke API) are IAM principals trusted to act for any
+// user; API Gateway callers can never reach this path.
+type Direct struct {
+	// Action chooses the handler; a function with one action may leave it
+	// out.
+	Action string `json:"action,omitempty"`
 	// UserID is required.
 	UserID string `json:"userId"`
 	// RequestID correlates log lines and audit events (a state machine
@@ -25,194 +41,238 @@ type Caller struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// DirectCreateInput is the create function's direct input: the fields of
-// POST /sandboxes, flat, beside the caller's.
-type DirectCreateInput struct {
-	Caller
-	// IdempotencyKey works as the Idempotency-Key header does.
+func (d Direct) direct() Direct { return d }
+
+// Idempotent is carried by the inputs of actions that may be retried
+// safely: IdempotencyKey works as the Idempotency-Key header does.
+type Idempotent struct {
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
-	service.CreateSandboxInput
 }
 
-// DirectExecInput is the execute function's direct input when it has a
-// "sandboxId": run a command in that sandbox. Answer: service.ExecResult.
-type DirectExecInput struct {
-	Caller
-	IdempotencyKey string `json:"idempotencyKey,omitempty"`
-	SandboxID      string `json:"sandboxId"`
-	service.ExecInput
-}
+func (i Idempotent) idempotencyKey() string { return i.IdempotencyKey }
 
-// DirectAgentExecuteInput is the execute function's direct input without a
-// "sandboxId": the one-shot agent execute of POST /api/agent/execute.
-// Answer: service.AgentExecuteResult.
-type DirectAgentExecuteInput struct {
-	Caller
-	IdempotencyKey string `json:"idempotencyKey,omitempty"`
-	service.AgentExecuteInput
-}
-
-// DirectStatusInput is the status function's direct input. With a
-// "sandboxId" it answers that sandbox (sandstep.Sandbox); without, a page of
-// the user's sandboxes (service.SandboxList), Limit (1-100, default 20)
-// and Cursor as GET /sandboxes takes them.
-type DirectStatusInput struct {
-	Caller
-	SandboxID string `json:"sandboxId,omitempty"`
-	Limit     *int   `json:"limit,omitempty"`
-	Cursor    string `json:"cursor,omitempty"`
-}
-
-// DirectDeleteInput is the delete function's direct input. Answer: the
-// sandstep.Sandbox as deleted; deleting again is no error.
-type DirectDeleteInput struct {
-	Caller
+// SandboxRef names the sandbox an action is about.
+type SandboxRef struct {
 	SandboxID string `json:"sandboxId"`
 }
 
-// direct serves a direct invocation of function. Errors are not yet
-// converted for the runtime; see directFailure.
+func (r SandboxRef) sandboxID() string { return r.SandboxID }
+
+// DirectCreateInput: the fields of POST /sandboxes, flat. Answer: the
+// sandstep.Sandbox.
+type DirectCreateInput struct {
+	Direct
+	Idempotent
+	service.CreateSandboxInput
+}
+
+// DirectExecInput runs a command in a sandbox. Answer: service.ExecResult.
+type DirectExecInput struct {
+	Direct
+	Idempotent
+	SandboxRef
+	service.ExecInput
+}
+
+// DirectAgentExecuteInput is the one-shot agent execute of POST
+// /api/agent/execute. Answer: service.AgentExecuteResult.
+type DirectAgentExecuteInput struct {
+	Direct
+	Idempotent
+	service.AgentExecuteInput
+}
+
+// DirectGetInput asks for one sandbox. Answer: the sandstep.Sandbox.
+type DirectGetInput struct {
+	Direct
+	SandboxRef
+}
+
+// DirectListInput asks for a page of the user's sandboxes, as GET
+// /sandboxes does. Answer: service.SandboxList.
+type DirectListInput struct {
+	Direct
+	service.ListInput
+}
+
+// DirectDeleteInput deletes a sandbox; deleting again is no error.
+// Answer: the sandstep.Sandbox as deleted.
+type DirectDeleteInput struct {
+	Direct
+	SandboxRef
+}
+
+// action is one entry of the direct-invocation table: a typed handler
+// behind the function and name that choose it.
+type action struct {
+	function, name string
+	// serve decodes the payload into the handler's input and calls it.
+	serve func(ctx context.Context, payload []byte) (context.Context, any, error)
+}
+
+// directInput is what every direct input type has: the Direct part.
+type directInput interface{ direct() Direct }
+
+// handle makes an action of a typed handler, aws-lambda-go's shape: the
+// payload is decoded strictly into In, its user and keys are checked and
+// put in the context's log fields before fn runs.
+func handle[In directInput, Out any](function, name string, fn func(context.Context, In) (Out, error)) action {
+	return action{function: function, name: name, serve: func(ctx context.Context, payload []byte) (context.Context, any, error) {
+		var in In
+		if err := decodeStrict(payload, &in); err != nil {
+			return ctx, nil, err
+		}
+		ctx, err := directContext(ctx, in)
+		if err != nil {
+			return ctx, nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return ctx, nil, err
+		}
+		if isNil(out) {
+			return ctx, nil, errNoResult
+		}
+		return ctx, out, nil
+	}}
+}
+
+// actions is the table of direct actions. A state machine step is a row
+// here calling a service method, chosen by the "action" its Parameters
+// set.
+func (a *API) actions() []action {
+	svc := a.svc
+	return []action{
+		handle(FunctionCreate, ActionCreate, func(ctx context.Context, in DirectCreateInput) (*sandstep.Sandbox, error) {
+			return svc.CreateSandbox(ctx, directServiceCall(ctx, in), in.CreateSandboxInput)
+		}),
+		handle(FunctionExecute, ActionExec, func(ctx context.Context, in DirectExecInput) (*service.ExecResult, error) {
+			return svc.Exec(ctx, directServiceCall(ctx, in), in.SandboxID, in.ExecInput)
+		}),
+		handle(FunctionExecute, ActionAgentExecute, func(ctx context.Context, in DirectAgentExecuteInput) (*service.AgentExecuteResult, error) {
+			return svc.AgentExecute(ctx, directServiceCall(ctx, in), in.AgentExecuteInput)
+		}),
+		handle(FunctionStatus, ActionGet, func(ctx context.Context, in DirectGetInput) (*sandstep.Sandbox, error) {
+			return svc.GetSandbox(ctx, directServiceCall(ctx, in), in.SandboxID)
+		}),
+		handle(FunctionStatus, ActionList, func(ctx context.Context, in DirectListInput) (*service.SandboxList, error) {
+			return svc.ListSandboxes(ctx, directServiceCall(ctx, in), in.ListInput)
+		}),
+		handle(FunctionDelete, ActionDelete, func(ctx context.Context, in DirectDeleteInput) (*sandstep.Sandbox, error) {
+			return svc.DeleteSandbox(ctx, directServiceCall(ctx, in), in.SandboxID)
+		}),
+	}
+}
+
+// isNil reports whether v is nil or a nil pointer: a service that answered
+// neither a result nor an error.
+func isNil(v any) bool {
+	rv := reflect.ValueOf(v)
+	return !rv.IsValid() || (rv.Kind() == reflect.Pointer && rv.IsNil())
+}
+
+// Actions returns the direct actions of function, in table order.
+func Actions(function string) []string {
+	var names []string
+	for _, act := range (&API{}).actions() {
+		if act.function == function {
+			names = append(names, act.name)
+		}
+	}
+	return names
+}
+
+// direct serves a direct invocation of function: it picks the action the
+// payload names (or the function's only one) and runs it. Errors are not
+// yet converted for the runtime; see directFailure.
 func (a *API) direct(ctx context.Context, function string, payload []byte) (context.Context, any, error) {
 	if len(payload) > a.maxBody {
 		return ctx, nil, a.tooLarge()
 	}
-	switch function {
-	case FunctionCreate:
-		var in DirectCreateInput
-		if err := decodeStrict(payload, &in); err != nil {
-			return ctx, nil, err
-		}
-		ctx, call, err := directCall(ctx, in.Caller, in.IdempotencyKey)
-		if err != nil {
-			return ctx, nil, err
-		}
-		sb, err := a.svc.CreateSandbox(ctx, call, in.CreateSandboxInput)
-		if err == nil && sb != nil {
-			ctx = logging.WithSandboxID(ctx, sb.ID)
-		}
-		return result(ctx, sb, err)
-
-	case FunctionExecute:
-		if !hasKey(payload, "sandboxId") {
-			var in DirectAgentExecuteInput
-			if err := decodeStrict(payload, &in); err != nil {
-				return ctx, nil, err
-			}
-			ctx, call, err := directCall(ctx, in.Caller, in.IdempotencyKey)
-			if err != nil {
-				return ctx, nil, err
-			}
-			res, err := a.svc.AgentExecute(ctx, call, in.AgentExecuteInput)
-			return result(ctx, res, err)
-		}
-		var in DirectExecInput
-		if err := decodeStrict(payload, &in); err != nil {
-			return ctx, nil, err
-		}
-		ctx, call, err := directCall(ctx, in.Caller, in.IdempotencyKey)
-		if err != nil {
-			return ctx, nil, err
-		}
-		if in.SandboxID == "" {
-			return ctx, nil, sandstep.Invalid("sandboxId", "is required")
-		}
-		ctx = logging.WithSandboxID(ctx, in.SandboxID)
-		res, err := a.svc.Exec(ctx, call, in.SandboxID, in.ExecInput)
-		return result(ctx, res, err)
-
-	case FunctionStatus:
-		var in DirectStatusInput
-		if err := decodeStrict(payload, &in); err != nil {
-			return ctx, nil, err
-		}
-		ctx, call, err := directCall(ctx, in.Caller, "")
-		if err != nil {
-			return ctx, nil, err
-		}
-		if hasKey(payload, "sandboxId") {
-			switch {
-			case in.SandboxID == "":
-				return ctx, nil, sandstep.Invalid("sandboxId", "must not be empty; leave it out to list sandboxes")
-			case in.Limit != nil:
-				return ctx, nil, sandstep.Invalid("limit", "applies only to a list, without sandboxId")
-			case in.Cursor != "":
-				return ctx, nil, sandstep.Invalid("cursor", "applies only to a list, without sandboxId")
-			}
-			ctx = logging.WithSandboxID(ctx, in.SandboxID)
-			sb, err := a.svc.GetSandbox(ctx, call, in.SandboxID)
-			return result(ctx, sb, err)
-		}
-		limit := service.DefaultListLimit
-		if in.Limit != nil {
-			if *in.Limit < 1 || *in.Limit > service.MaxListLimit {
-				return ctx, nil, sandstep.Invalid("limit", "must be an integer from 1 to %d", service.MaxListLimit)
-			}
-			limit = *in.Limit
-		}
-		list, err := a.svc.ListSandboxes(ctx, call, limit, in.Cursor)
-		return result(ctx, list, err)
-
-	case FunctionDelete:
-		var in DirectDeleteInput
-		if err := decodeStrict(payload, &in); err != nil {
-			return ctx, nil, err
-		}
-		ctx, call, err := directCall(ctx, in.Caller, "")
-		if err != nil {
-			return ctx, nil, err
-		}
-		if in.SandboxID == "" {
-			return ctx, nil, sandstep.Invalid("sandboxId", "is required")
-		}
-		ctx = logging.WithSandboxID(ctx, in.SandboxID)
-		sb, err := a.svc.DeleteSandbox(ctx, call, in.SandboxID)
-		return result(ctx, sb, err)
-	}
-	return ctx, nil, sandstep.Errorf(sandstep.EINTERNAL, "unknown function %q", function)
-}
-
-// result returns v, or err, or errNoResult for a nil v without an error.
-func result[T any](ctx context.Context, v *T, err error) (context.Context, any, error) {
+	act, err := a.pick(function, payload)
 	if err != nil {
 		return ctx, nil, err
 	}
-	if v == nil {
-		return ctx, nil, errNoResult
-	}
-	return ctx, v, nil
+	return act.serve(ctx, payload)
 }
 
-// hasKey reports whether the JSON object payload has the key, exactly.
-func hasKey(payload []byte, key string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(payload, &m) != nil {
-		return false
+// pick returns the action of function that payload's "action" names.
+func (a *API) pick(function string, payload []byte) (action, error) {
+	var mine []action
+	for _, act := range a.table {
+		if act.function == function {
+			mine = append(mine, act)
+		}
 	}
-	_, ok := m[key]
-	return ok
+	var probe struct {
+		Action json.RawMessage `json:"action"`
+	}
+	// A payload that is not a JSON object is refused by the strict decode,
+	// which names what is wrong; here it just has no action.
+	_ = json.Unmarshal(payload, &probe)
+	names := make([]string, len(mine))
+	for i, act := range mine {
+		names[i] = act.name
+	}
+	var name string
+	switch {
+	case probe.Action == nil && len(mine) == 1:
+		return mine[0], nil
+	case probe.Action == nil:
+		return action{}, sandstep.Invalid("action", "is required: the %s function has the actions %s", function, strings.Join(names, ", "))
+	case json.Unmarshal(probe.Action, &name) != nil:
+		return action{}, sandstep.Invalid("action", "must be a string: one of %s", strings.Join(names, ", "))
+	}
+	if i := slices.Index(names, name); i >= 0 {
+		return mine[i], nil
+	}
+	return action{}, sandstep.Invalid("action", "unknown action %q for the %s function; one of %s",
+		sandstep.Clip(name, 64), function, strings.Join(names, ", "))
 }
 
-// directCall builds the service.Call of a direct invocation and the
-// context its log lines carry.
-func directCall(ctx context.Context, c Caller, idempotencyKey string) (context.Context, service.Call, error) {
-	if err := sandstep.ValidateUserID("userId", c.UserID); err != nil {
-		return ctx, service.Call{}, err
+// directContext checks the user and the keys of a direct input and returns
+// the context its log lines carry.
+func directContext(ctx context.Context, in directInput) (context.Context, error) {
+	d := in.direct()
+	if err := sandstep.ValidateUserID("userId", d.UserID); err != nil {
+		return ctx, err
 	}
-	reqID := c.RequestID
-	if reqID == "" {
-		if lc, ok := lambdacontext.FromContext(ctx); ok && lc != nil {
-			reqID = lc.AwsRequestID
+	ctx = logging.WithUserID(logging.WithRequestID(ctx, directRequestID(ctx, d)), d.UserID)
+	if k, ok := in.(interface{ idempotencyKey() string }); ok && k.idempotencyKey() != "" {
+		if err := validIdempotencyKey("idempotencyKey", k.idempotencyKey()); err != nil {
+			return ctx, err
 		}
 	}
-	ctx = logging.WithUserID(logging.WithRequestID(ctx, reqID), c.UserID)
-	call := service.Call{UserID: c.UserID, RequestID: reqID}
-	if idempotencyKey != "" {
-		if err := validIdempotencyKey("idempotencyKey", idempotencyKey); err != nil {
-			return ctx, service.Call{}, err
+	if r, ok := in.(interface{ sandboxID() string }); ok {
+		if r.sandboxID() == "" {
+			return ctx, sandstep.Invalid("sandboxId", "is required")
 		}
-		call.IdempotencyKey = idempotencyKey
+		ctx = logging.WithSandboxID(ctx, r.sandboxID())
 	}
-	return ctx, call, nil
+	return ctx, nil
+}
+
+// directRequestID is the request id of a direct invocation: the caller's,
+// else the Lambda's.
+func directRequestID(ctx context.Context, d Direct) string {
+	if d.RequestID != "" {
+		return d.RequestID
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc != nil {
+		return lc.AwsRequestID
+	}
+	return ""
+}
+
+// directServiceCall is the service.Call of a direct input that
+// directContext has checked.
+func directServiceCall(ctx context.Context, in directInput) service.Call {
+	d := in.direct()
+	call := service.Call{UserID: d.UserID, RequestID: directRequestID(ctx, d)}
+	if k, ok := in.(interface{ idempotencyKey() string }); ok {
+		call.IdempotencyKey = k.idempotencyKey()
+	}
+	return call
 }
 
 // directFailure logs err once and converts it to what the Lambda runtime
@@ -235,5 +295,5 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 			msg = field + ": " + msg
 		}
 	}
-	return messages.InvokeResponse_Error{Type: sandstep.StepFunctionsName(code), Message: msg}
+	return messages.InvokeResponse_Error{Type: StepFunctionsName(code), Message: msg}
 }

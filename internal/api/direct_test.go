@@ -28,7 +28,7 @@ func TestDirectInputs(t *testing.T) {
 	}{
 		{
 			name: "create", function: FunctionCreate, method: "CreateSandbox",
-			payload: `{"userId":"u1","idempotencyKey":"k1","requestId":"exec-7","image":"alpine:3","ttlMinutes":30,"files":[{"path":"a","contentBase64":"eA=="}]}`,
+			payload: `{"action":"create","userId":"u1","idempotencyKey":"k1","requestId":"exec-7","image":"alpine:3","ttlMinutes":30,"files":[{"path":"a","contentBase64":"eA=="}]}`,
 			check: func(t *testing.T, c recorded) {
 				ttl := 30
 				want := service.CreateSandboxInput{Image: "alpine:3", TTLMinutes: &ttl, Files: []service.File{{Path: "a", ContentBase64: "eA=="}}}
@@ -42,6 +42,7 @@ func TestDirectInputs(t *testing.T) {
 			out: `"id":"sbx_created"`,
 		},
 		{
+			// A function with one action may leave "action" out.
 			name: "create, minimal", function: FunctionCreate, method: "CreateSandbox",
 			payload: `{"userId":"u1"}`,
 			check: func(t *testing.T, c recorded) {
@@ -53,7 +54,7 @@ func TestDirectInputs(t *testing.T) {
 		},
 		{
 			name: "exec", function: FunctionExecute, method: "Exec",
-			payload: `{"userId":"u1","sandboxId":"sbx_one","command":"ls","cwd":"src","env":{"A":"b"},"timeoutSeconds":9}`,
+			payload: `{"action":"exec","userId":"u1","sandboxId":"sbx_one","command":"ls","cwd":"src","env":{"A":"b"},"timeoutSeconds":9}`,
 			check: func(t *testing.T, c recorded) {
 				want := service.ExecInput{Command: "ls", Cwd: "src", Env: map[string]string{"A": "b"}, TimeoutSeconds: 9}
 				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.ctxSandboxID != "sbx_one" {
@@ -64,7 +65,7 @@ func TestDirectInputs(t *testing.T) {
 		},
 		{
 			name: "agent execute", function: FunctionExecute, method: "AgentExecute",
-			payload: `{"userId":"u1","command":"make","keepSandbox":true,"labels":{"a":"b"}}`,
+			payload: `{"action":"agent-execute","userId":"u1","command":"make","keepSandbox":true,"labels":{"a":"b"}}`,
 			check: func(t *testing.T, c recorded) {
 				in := c.in.(service.AgentExecuteInput)
 				if in.Command != "make" || !in.KeepSandbox || in.Labels["a"] != "b" {
@@ -75,7 +76,7 @@ func TestDirectInputs(t *testing.T) {
 		},
 		{
 			name: "status of one", function: FunctionStatus, method: "GetSandbox",
-			payload: `{"userId":"u1","sandboxId":"sbx_one"}`,
+			payload: `{"action":"get","userId":"u1","sandboxId":"sbx_one"}`,
 			check: func(t *testing.T, c recorded) {
 				if c.id != "sbx_one" || c.call.UserID != "u1" || c.ctxSandboxID != "sbx_one" {
 					t.Errorf("recorded %+v", c)
@@ -85,9 +86,9 @@ func TestDirectInputs(t *testing.T) {
 		},
 		{
 			name: "status list default", function: FunctionStatus, method: "ListSandboxes",
-			payload: `{"userId":"u1"}`,
+			payload: `{"action":"list","userId":"u1"}`,
 			check: func(t *testing.T, c recorded) {
-				if c.limit != service.DefaultListLimit || c.cursor != "" {
+				if c.limit != 0 || c.cursor != "" { // the service applies its default
 					t.Errorf("recorded %+v", c)
 				}
 			},
@@ -95,7 +96,7 @@ func TestDirectInputs(t *testing.T) {
 		},
 		{
 			name: "status list page", function: FunctionStatus, method: "ListSandboxes",
-			payload: `{"userId":"u1","limit":1,"cursor":"c"}`,
+			payload: `{"action":"list","userId":"u1","limit":1,"cursor":"c"}`,
 			check: func(t *testing.T, c recorded) {
 				if c.limit != 1 || c.cursor != "c" {
 					t.Errorf("recorded %+v", c)
@@ -105,7 +106,7 @@ func TestDirectInputs(t *testing.T) {
 		},
 		{
 			name: "delete", function: FunctionDelete, method: "DeleteSandbox",
-			payload: `{"userId":"u1","sandboxId":"sbx_one"}`,
+			payload: `{"action":"delete","userId":"u1","sandboxId":"sbx_one"}`,
 			check: func(t *testing.T, c recorded) {
 				if c.id != "sbx_one" || c.call.IdempotencyKey != "" {
 					t.Errorf("recorded %+v", c)
@@ -164,20 +165,27 @@ func TestDirectBadInput(t *testing.T) {
 	}{
 		{"create without userId", FunctionCreate, `{"image":"x"}`, "userId: is required"},
 		{"blank userId", FunctionDelete, `{"userId":"  ","sandboxId":"sbx_one"}`, "userId: is required"},
-		{"control char in userId", FunctionStatus, `{"userId":"a\u0000b"}`, "userId: "},
+		{"control char in userId", FunctionStatus, `{"action":"list","userId":"a\u0000b"}`, "userId: "},
 		{"unknown field", FunctionCreate, `{"userId":"u","imag":"x"}`, "imag: unknown field"},
 		{"case-mismatched field", FunctionDelete, `{"UserId":"u","sandboxId":"sbx_one"}`, "UserId: unknown field"},
-		{"API-only field in direct input", FunctionStatus, `{"userId":"u","version":"2.0"}`, "version: unknown field"},
-		{"wrong type", FunctionExecute, `{"userId":"u","sandboxId":"sbx_one","command":["ls"]}`, "command: must be a string"},
-		{"exec without sandboxId is agent execute: its fields only", FunctionExecute, `{"userId":"u","command":"ls","sandboxID":"x"}`, "sandboxID: unknown field"},
-		{"exec with empty sandboxId", FunctionExecute, `{"userId":"u","sandboxId":"","command":"ls"}`, "sandboxId: is required"},
-		{"exec with agent-only field", FunctionExecute, `{"userId":"u","sandboxId":"sbx_one","command":"ls","keepSandbox":true}`, "keepSandbox: unknown field"},
+		{"API-only field in direct input", FunctionStatus, `{"action":"list","userId":"u","version":"2.0"}`, "version: unknown field"},
+		{"wrong type", FunctionExecute, `{"action":"exec","userId":"u","sandboxId":"sbx_one","command":["ls"]}`, "command: must be a string"},
+		{"agent execute takes its fields only", FunctionExecute, `{"action":"agent-execute","userId":"u","command":"ls","sandboxID":"x"}`, "sandboxID: unknown field"},
+		{"exec with empty sandboxId", FunctionExecute, `{"action":"exec","userId":"u","sandboxId":"","command":"ls"}`, "sandboxId: is required"},
+		{"exec without sandboxId", FunctionExecute, `{"action":"exec","userId":"u","command":"ls"}`, "sandboxId: is required"},
+		{"exec with agent-only field", FunctionExecute, `{"action":"exec","userId":"u","sandboxId":"sbx_one","command":"ls","keepSandbox":true}`, "keepSandbox: unknown field"},
 		{"delete without sandboxId", FunctionDelete, `{"userId":"u"}`, "sandboxId: is required"},
-		{"status with empty sandboxId", FunctionStatus, `{"userId":"u","sandboxId":""}`, "sandboxId: must not be empty"},
-		{"status one with limit", FunctionStatus, `{"userId":"u","sandboxId":"sbx_one","limit":5}`, "limit: applies only to a list"},
-		{"status one with cursor", FunctionStatus, `{"userId":"u","sandboxId":"sbx_one","cursor":"c"}`, "cursor: applies only to a list"},
-		{"limit zero", FunctionStatus, `{"userId":"u","limit":0}`, "limit: must be an integer from 1 to 100"},
-		{"limit too big", FunctionStatus, `{"userId":"u","limit":101}`, "limit: must be an integer from 1 to 100"},
+		{"get with empty sandboxId", FunctionStatus, `{"action":"get","userId":"u","sandboxId":""}`, "sandboxId: is required"},
+		{"get with limit", FunctionStatus, `{"action":"get","userId":"u","sandboxId":"sbx_one","limit":5}`, "limit: unknown field"},
+		{"get with cursor", FunctionStatus, `{"action":"get","userId":"u","sandboxId":"sbx_one","cursor":"c"}`, "cursor: unknown field"},
+		{"list with a sandboxId", FunctionStatus, `{"action":"list","userId":"u","sandboxId":"sbx_one"}`, "sandboxId: unknown field"},
+		{"limit not an integer", FunctionStatus, `{"action":"list","userId":"u","limit":1.5}`, "limit: must be an integer"},
+		{"missing action", FunctionExecute, `{"userId":"u","sandboxId":"sbx_one","command":"ls"}`, "action: is required: the execute function has the actions exec, agent-execute"},
+		{"missing action for status", FunctionStatus, `{"userId":"u"}`, "action: is required: the status function has the actions get, list"},
+		{"unknown action", FunctionStatus, `{"action":"stat","userId":"u"}`, `action: unknown action "stat" for the status function; one of get, list`},
+		{"another function's action", FunctionDelete, `{"action":"exec","userId":"u","sandboxId":"sbx_one"}`, `action: unknown action "exec" for the delete function; one of delete`},
+		{"action not a string", FunctionStatus, `{"action":1,"userId":"u"}`, "action: must be a string"},
+		{"action not a string, one action", FunctionCreate, `{"action":true,"userId":"u"}`, "action: must be a string"},
 		{"bad idempotency key", FunctionCreate, `{"userId":"u","idempotencyKey":"` + strings.Repeat("k", 129) + `"}`, "idempotencyKey: must be 1 to 128"},
 		// (Data after the payload's JSON value never arrives: Lambda refuses
 		// a payload that is not JSON, and the runtime decodes one value.)
@@ -225,8 +233,8 @@ func TestDirectErrorMapping(t *testing.T) {
 	}
 	payloads := map[string]string{
 		FunctionCreate:  `{"userId":"u"}`,
-		FunctionExecute: `{"userId":"u","sandboxId":"sbx_one","command":"ls"}`,
-		FunctionStatus:  `{"userId":"u","sandboxId":"sbx_one"}`,
+		FunctionExecute: `{"action":"exec","userId":"u","sandboxId":"sbx_one","command":"ls"}`,
+		FunctionStatus:  `{"action":"get","userId":"u","sandboxId":"sbx_one"}`,
 		FunctionDelete:  `{"userId":"u","sandboxId":"sbx_one"}`,
 	}
 	for _, tt := range tests {
@@ -306,14 +314,14 @@ func TestDirectUsesLambdaRequestID(t *testing.T) {
 	svc := &fakeService{}
 	a, logs := newTestAPI(svc, Options{})
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "aws-req-9"})
-	if _, err := a.Handler(FunctionStatus).Invoke(ctx, []byte(`{"userId":"u","sandboxId":"sbx_one"}`)); err != nil {
+	if _, err := a.Handler(FunctionStatus).Invoke(ctx, []byte(`{"action":"get","userId":"u","sandboxId":"sbx_one"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if c := svc.recordedCalls()[0]; c.call.RequestID != "aws-req-9" || c.ctxRequestID != "aws-req-9" {
 		t.Errorf("recorded %+v", c)
 	}
 	svc.err = sandstep.Errorf(sandstep.ENOTFOUND, "gone")
-	if _, err := a.Handler(FunctionStatus).Invoke(ctx, []byte(`{"userId":"u","sandboxId":"sbx_one"}`)); err == nil {
+	if _, err := a.Handler(FunctionStatus).Invoke(ctx, []byte(`{"action":"get","userId":"u","sandboxId":"sbx_one"}`)); err == nil {
 		t.Fatal("want an error")
 	}
 	recs := logs.records(t)
@@ -329,7 +337,7 @@ func TestDirectUsesLambdaRequestID(t *testing.T) {
 
 func TestDirectOutputIsTheResult(t *testing.T) {
 	a, _ := newTestAPI(&fakeService{}, Options{})
-	out, err := a.Handler(FunctionExecute).Invoke(context.Background(), []byte(`{"userId":"u","sandboxId":"sbx_one","command":"ls"}`))
+	out, err := a.Handler(FunctionExecute).Invoke(context.Background(), []byte(`{"action":"exec","userId":"u","sandboxId":"sbx_one","command":"ls"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,24 +86,16 @@ func checkAPIFixture(data []byte) (events.APIGatewayV2HTTPRequest, error) {
 	return ev, nil
 }
 
-// checkDirectFixture decodes a direct input fixture into its type.
-func checkDirectFixture(data []byte, function string) error {
-	var in any
-	switch function {
-	case FunctionCreate:
-		in = &DirectCreateInput{}
-	case FunctionExecute:
-		if hasKey(data, "sandboxId") {
-			in = &DirectExecInput{}
-		} else {
-			in = &DirectAgentExecuteInput{}
-		}
-	case FunctionStatus:
-		in = &DirectStatusInput{}
-	case FunctionDelete:
-		in = &DirectDeleteInput{}
+// checkDirectFixture picks the action a direct input fixture names and
+// decodes it strictly into that action's input type; it returns the action.
+func checkDirectFixture(data []byte, function string) (string, error) {
+	a, _ := newTestAPI(&fakeService{}, Options{})
+	act, err := a.pick(function, data)
+	if err != nil {
+		return "", err
 	}
-	return decodeStrict(data, in)
+	_, _, err = act.serve(context.Background(), data)
+	return act.name, err
 }
 
 func TestEventFixtures(t *testing.T) {
@@ -112,7 +104,7 @@ func TestEventFixtures(t *testing.T) {
 		t.Fatalf("no fixtures in %s: %v", eventsDir, err)
 	}
 	routesSeen := map[string]bool{}
-	directSeen := map[string]bool{}
+	actionsSeen := map[string]bool{}
 	for _, path := range paths {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
@@ -128,10 +120,14 @@ func TestEventFixtures(t *testing.T) {
 				t.Fatalf("isAPIGatewayEvent = %v for an %v fixture", !isAPI, map[bool]string{true: "API", false: "direct"}[isAPI])
 			}
 			if !isAPI {
-				if err := checkDirectFixture(data, function); err != nil {
+				action, err := checkDirectFixture(data, function)
+				if err != nil {
 					t.Fatalf("direct input: %v", err)
 				}
-				directSeen[function] = true
+				if !bytes.Contains(data, []byte(`"action": "`+action+`"`)) {
+					t.Errorf("direct fixture does not name its action %q", action)
+				}
+				actionsSeen[function+" "+action] = true
 			} else {
 				ev, err := checkAPIFixture(data)
 				if err != nil {
@@ -183,8 +179,10 @@ func TestEventFixtures(t *testing.T) {
 		}
 	}
 	for _, fn := range Functions() {
-		if !directSeen[fn] {
-			t.Errorf("no direct fixture for function %q", fn)
+		for _, action := range Actions(fn) {
+			if !actionsSeen[fn+" "+action] {
+				t.Errorf("no direct fixture for the %s action of function %q", action, fn)
+			}
 		}
 	}
 }
@@ -226,7 +224,7 @@ func TestEventFixtureTyposFail(t *testing.T) {
 				if isAPI {
 					_, err = checkAPIFixture(mutated)
 				} else {
-					err = checkDirectFixture(mutated, function)
+					_, err = checkDirectFixture(mutated, function)
 				}
 				if err == nil {
 					t.Fatalf("mutated fixture accepted:\n%s", mutated)

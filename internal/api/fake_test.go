@@ -22,6 +22,7 @@ type recorded struct {
 	method string
 	call   service.Call
 	id     string
+	// limit is the page size asked for, 0 when none was.
 	limit  int
 	cursor string
 	in     any
@@ -89,8 +90,12 @@ func (f *fakeService) GetSandbox(ctx context.Context, call service.Call, id stri
 	return f.sandbox(id, call.UserID), nil
 }
 
-func (f *fakeService) ListSandboxes(ctx context.Context, call service.Call, limit int, cursor string) (*service.SandboxList, error) {
-	if err := f.record(ctx, recorded{method: "ListSandboxes", call: call, limit: limit, cursor: cursor}); err != nil {
+func (f *fakeService) ListSandboxes(ctx context.Context, call service.Call, in service.ListInput) (*service.SandboxList, error) {
+	r := recorded{method: "ListSandboxes", call: call, cursor: in.Cursor}
+	if in.Limit != nil {
+		r.limit = *in.Limit
+	}
+	if err := f.record(ctx, r); err != nil {
 		return nil, err
 	}
 	if f.nilResult {
@@ -234,7 +239,13 @@ func (l *logBuffer) records(t *testing.T) []map[string]any {
 }
 
 // newTestAPI returns an API over svc logging into the returned buffer.
+// testMaxBody is config's MAX_BODY_BYTES default.
+const testMaxBody = 4 << 20
+
 func newTestAPI(svc Service, opts Options) (*API, *logBuffer) {
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = testMaxBody
+	}
 	logs := &logBuffer{}
 	opts.Logger = logging.New(logs, logging.Options{Level: slog.LevelDebug})
 	return New(svc, opts), logs

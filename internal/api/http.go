@@ -73,7 +73,7 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 
 	rt, ok := routes[ev.RouteKey]
 	if !ok || (function != "" && rt.function != function) {
-		err := sandstep.Errorf(sandstep.ENOTFOUND, "no route for %s", clip(routeName(ev), 200))
+		err := sandstep.Errorf(sandstep.ENOTFOUND, "no route for %s", sandstep.Clip(routeName(ev), 200))
 		if ok {
 			// A template wiring a route to the wrong function.
 			logAttrs = append(logAttrs, slog.String("function", function), slog.String("routeFunction", rt.function))
@@ -132,7 +132,7 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 	}
 	for _, name := range slices.Sorted(maps.Keys(ev.QueryStringParameters)) {
 		if !slices.Contains(rt.query, name) {
-			return nil, sandstep.Invalid(clip(name, 64), "unknown query parameter")
+			return nil, sandstep.Invalid(sandstep.Clip(name, 64), "unknown query parameter")
 		}
 	}
 	if rt.pathID {
@@ -227,14 +227,6 @@ func (a *API) tooLarge() error {
 	return &sandstep.Error{Code: sandstep.ETOOLARGE, Field: bodyField, Message: fmt.Sprintf("must not be larger than %d bytes", a.maxBody)}
 }
 
-// clip shortens caller input quoted back in a message or used as a field.
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
 func (a *API) serveCreate(r *request) (response, error) {
 	var in service.CreateSandboxInput
 	if len(bytes.TrimSpace(r.body)) > 0 {
@@ -253,15 +245,15 @@ func (a *API) serveCreate(r *request) (response, error) {
 }
 
 func (a *API) serveList(r *request) (response, error) {
-	limit := service.DefaultListLimit
+	in := service.ListInput{Cursor: r.query["cursor"]}
 	if s, ok := r.query["limit"]; ok {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > service.MaxListLimit {
+		if err != nil {
 			return response{}, sandstep.Invalid("limit", "must be an integer from 1 to %d", service.MaxListLimit)
 		}
-		limit = n
+		in.Limit = &n // the service checks the range
 	}
-	list, err := a.svc.ListSandboxes(r.ctx, r.call, limit, r.query["cursor"])
+	list, err := a.svc.ListSandboxes(r.ctx, r.call, in)
 	return ok200(list, err)
 }
 
@@ -335,7 +327,7 @@ func jsonResponse(status int, v any, extra map[string]string) (events.APIGateway
 // failHTTP logs err once and answers it as an ErrorResponse.
 func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slog.Attr) events.APIGatewayV2HTTPResponse {
 	code := sandstep.ErrorCode(err)
-	status := sandstep.HTTPStatus(code)
+	status := HTTPStatus(code)
 	a.logError(ctx, err, append(attrs, slog.Int("status", status))...)
 	detail := ErrorDetail{Code: code, Message: sandstep.ErrorMessage(err), RequestID: reqID}
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {

@@ -32,7 +32,7 @@ func TestPanicIsAnInternalErrorInTheCallersShape(t *testing.T) {
 		t.Fatalf("API answer to a panic = %#v, %v", out, err)
 	}
 
-	_, err = h(context.Background(), []byte(`{"userId":"u","sandboxId":"sbx_one"}`))
+	_, err = h(context.Background(), []byte(`{"action":"get","userId":"u","sandboxId":"sbx_one"}`))
 	var ie messages.InvokeResponse_Error
 	if !errors.As(err, &ie) || ie.Type != "Sandbox.Internal" || strings.Contains(ie.Message, "deadbeef") {
 		t.Fatalf("direct answer to a panic = %#v", err)

@@ -79,7 +79,7 @@ func TestLambdaRuntimeChild(t *testing.T) {
 	svc := &fakeService{errFor: map[string]error{
 		"sbx_transient": sandstep.Wrap(errors.New("dial tcp 10.0.0.1:443: connection refused"), sandstep.ETRANSIENT, "daytona unavailable"),
 	}}
-	lambda.Start(New(svc, Options{}).Handler(FunctionStatus)) // exits when the queue is empty
+	lambda.Start(New(svc, Options{MaxBodyBytes: testMaxBody}).Handler(FunctionStatus)) // exits when the queue is empty
 }
 
 // TestLambdaRuntime runs the status handler under the real aws-lambda-go
@@ -99,9 +99,9 @@ func TestLambdaRuntime(t *testing.T) {
 	}
 	rt := &fakeRuntimeAPI{
 		queue: []string{
-			`{"userId":"u1","sandboxId":"sbx_transient"}`,
-			`{"sandboxId":"sbx_one"}`,
-			`{"userId":"u1","sandboxId":"sbx_one"}`,
+			`{"action":"get","userId":"u1","sandboxId":"sbx_transient"}`,
+			`{"action":"get","sandboxId":"sbx_one"}`,
+			`{"action":"get","userId":"u1","sandboxId":"sbx_one"}`,
 			apiEvent("sbx_one"),
 			apiEvent("sbx_transient"),
 		},

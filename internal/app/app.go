@@ -1,34 +1,25 @@
-// Package app wires sandstep's pieces together once per cold start: it
-// loads the configuration, builds the logger, the AWS clients, the store,
-// the secret resolvers, the Daytona client, the service and the API
-// adapter. Every function's main.go and the local stack call New; nothing
-// else constructs these.
+// Package app wires sandstep's pieces together once per cold start. An Env
+// holds what every function shares (configuration, logger, AWS
+// configuration) and builds the rest (store, Daytona client, service, API)
+// on first use, so each function builds, and its bootstrap links, only what
+// its actions use. A Function names a handler and how to wire it; every
+// function's main.go is one call of Main, and the local stack wires the
+// same Functions.
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/config"
-	"github.com/sandstep/sandstep/internal/daytona"
-	"github.com/sandstep/sandstep/internal/daytonaprovider"
 	"github.com/sandstep/sandstep/internal/logging"
-	"github.com/sandstep/sandstep/internal/secrets"
-	"github.com/sandstep/sandstep/internal/service"
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // Options say where configuration comes from and where logs go.
@@ -41,20 +32,25 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-// App is one process's worth of sandstep.
-type App struct {
-	API      *api.API
-	Service  *service.Service
-	Store    *store.Store
-	Daytona  *daytona.Client
+// Env is one process's worth of sandstep: what every function shares, and
+// the clients built from it on first use. It is built and used by one
+// goroutine at cold start; what it builds is safe for concurrent use.
+type Env struct {
 	Config   config.Config
 	Logger   *slog.Logger
 	Redactor *logging.Redactor
+	// AWS is the AWS configuration the Lambda runtime provides.
+	AWS aws.Config
+
+	getenv     func(string) string
+	httpClient *http.Client
+	built      map[string]any // by what: "store", "daytona", ...
 }
 
-// New builds the application. An error names what is wrong (a variable,
-// an unreadable key) and never carries a secret value.
-func New(ctx context.Context, opts Options) (*App, error) {
+// NewEnv reads the configuration and builds the logger and the AWS
+// configuration; it calls no service. An error names what is wrong (a
+// variable) and never carries a secret value.
+func NewEnv(opts Options) (*Env, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -67,77 +63,46 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
-	redactor := logging.NewRedactor()
-	logger := logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor})
-
 	awsCfg, err := loadAWS(cfg, getenv)
 	if err != nil {
 		return nil, err
 	}
-	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		o.BaseEndpoint = endpoint(getenv, "DYNAMODB")
-		if cfg.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
-			// An endpoint override is a local stand-in (minidyn), which
-			// sends no CRC32 header.
-			o.DisableValidateResponseChecksum = true
-		}
-	})
-	st, err := store.New(db, cfg.TableName, store.Options{DefaultQuota: cfg.DefaultUserQuota})
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-
-	ssmClient := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(getenv, "SSM") })
-	smClient := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(getenv, "SECRETS_MANAGER") })
-	apiKey := cfg.DaytonaAPIKey.Reveal()
-	if apiKey == "" {
-		keys := secrets.NewResolver(ssmClient, smClient)
-		if apiKey, err = keys.Resolve(ctx, cfg.DaytonaAPIKeyRef); err != nil {
-			return nil, fmt.Errorf("DAYTONA_API_KEY_REF: %w", err)
-		}
-	}
-	redactor.Add(apiKey)
-	// Callers name their own secret references; they may only name those
-	// under the deployment's prefixes.
-	callerSecrets := secrets.NewResolver(ssmClient, smClient,
-		secrets.WithOnResolve(redactor.Add),
-		secrets.WithAllowedPrefixes("ssm:"+cfg.SecretsSSMPrefix, "secretsmanager:"+cfg.SecretsManagerPrefix))
-
-	dc, err := daytona.New(daytona.Config{
-		APIKey:         apiKey,
-		APIURL:         cfg.DaytonaAPIURL,
-		Target:         cfg.DaytonaTarget,
-		HTTPClient:     opts.HTTPClient,
-		MaxOutputBytes: int64(cfg.MaxOutputBytes),
-		// The client's own delete of a sandbox that never started must fit
-		// in the service's cleanup reserve (12 s), beside the service's.
-		CleanupTimeout: 5 * time.Second,
-		Logger:         logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("daytona client: %w", err)
-	}
-	svc := service.New(daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget}), st, callerSecrets.Strings(), service.Options{
-		DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
-		DefaultTTLMinutes:      cfg.DefaultTTLMinutes,
-		MaxTTLMinutes:          cfg.MaxTTLMinutes,
-		DefaultExecTimeout:     cfg.DefaultExecTimeout,
-		MaxExecTimeout:         cfg.MaxExecTimeout,
-		ExecTimeoutMargin:      cfg.ExecTimeoutMargin,
-		MaxOutputBytes:         cfg.MaxOutputBytes,
-		IdempotencyTTL:         cfg.IdempotencyTTL,
-		Logger:                 logger,
-	})
-	return &App{
-		API:      api.New(svc, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger}),
-		Service:  svc,
-		Store:    st,
-		Daytona:  dc,
-		Config:   cfg,
-		Logger:   logger,
-		Redactor: redactor,
+	redactor := logging.NewRedactor()
+	return &Env{
+		Config:     cfg,
+		Logger:     logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor}),
+		Redactor:   redactor,
+		AWS:        awsCfg,
+		getenv:     getenv,
+		httpClient: opts.HTTPClient,
+		built:      map[string]any{},
 	}, nil
+}
+
+// once returns what build made for key the first time it was asked for.
+func once[T any](e *Env, key string, build func() (T, error)) (T, error) {
+	if v, ok := e.built[key]; ok {
+		return v.(T), nil
+	}
+	v, err := build()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	e.built[key] = v
+	return v, nil
+}
+
+// Endpoint returns the endpoint override for an AWS service, as the AWS
+// SDKs read it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else
+// none (nil).
+func (e *Env) Endpoint(service string) *string {
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := e.getenv(name); v != "" {
+			return aws.String(v)
+		}
+	}
+	return nil
 }
 
 // loadAWS builds the AWS configuration from the environment the way the
@@ -169,15 +134,4 @@ func loadAWS(cfg config.Config, getenv func(string) string) (aws.Config, error) 
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, token)),
 	}, nil
-}
-
-// endpoint returns the endpoint override for a service, as the AWS SDKs
-// read it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else none.
-func endpoint(getenv func(string) string, service string) *string {
-	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
-		if v := getenv(name); v != "" {
-			return aws.String(v)
-		}
-	}
-	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/internal/api"
-	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -63,7 +62,8 @@ func fakeSSM(t testing.TB, params map[string]string) *httptest.Server {
 
 type stack struct {
 	mini    *server.Server
-	app     *App
+	api     *api.API
+	store   *store.Store
 	daytona *daytonalocal.Server
 	client  *daytona.Client
 	logs    *syncBuffer
@@ -104,7 +104,15 @@ func newStack(t testing.TB, extra map[string]string) *stack {
 		env[k] = v
 	}
 	logs := &syncBuffer{}
-	a, err := New(context.Background(), Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
+	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.API(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Store()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +120,7 @@ func newStack(t testing.TB, extra map[string]string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{mini: mini, app: a, daytona: dsrv, client: client, logs: logs}
+	s := &stack{mini: mini, api: a, store: st, daytona: dsrv, client: client, logs: logs}
 	t.Cleanup(func() {
 		out := logs.String()
 		for _, canary := range []string{daytonaKey, secretValue} {
@@ -168,7 +176,7 @@ func (s *stack) call(t testing.TB, user, routeKey, path string, body any, header
 		}
 		ev.Body = string(raw)
 	}
-	resp := s.app.API.ServeEvent(context.Background(), ev)
+	resp := s.api.ServeEvent(context.Background(), ev)
 	for _, canary := range []string{daytonaKey, secretValue} {
 		if strings.Contains(resp.Body, canary) {
 			t.Fatalf("a secret reached a response: %s", resp.Body)
@@ -194,7 +202,7 @@ func (s *stack) daytonaSandboxes(t testing.TB) int {
 
 func (s *stack) active(t testing.TB, user string) int {
 	t.Helper()
-	q, err := s.app.Store.GetQuota(context.Background(), user)
+	q, err := s.store.GetQuota(context.Background(), user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,8 +400,18 @@ func TestEndToEndCreateFailureLeavesNothing(t *testing.T) {
 			if n := s.active(t, "alice"); n != 0 {
 				t.Errorf("%d quota slots held", n)
 			}
-			if _, list := s.call(t, "alice", "GET /sandboxes", "/sandboxes", nil); len(list["items"].([]any)) != 0 {
-				t.Errorf("records left: %v", list)
+			// A record written with the reservation is left failed, saying
+			// why (a failure before it leaves none); nothing claims a live
+			// sandbox.
+			_, list := s.call(t, "alice", "GET /sandboxes", "/sandboxes", nil)
+			items, _ := list["items"].([]any)
+			if len(items) > 1 {
+				t.Fatalf("records left: %v, want at most the one failed record", list)
+			}
+			for _, it := range items {
+				if rec := it.(map[string]any); rec["state"] != "failed" || rec["error"] == "" {
+					t.Errorf("record left: %v, want it failed with its error", rec)
+				}
 			}
 		})
 	}
@@ -411,7 +429,7 @@ func TestColdStartConfigurationErrorsNameTheVariable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(context.Background(), Options{Getenv: func(k string) string { return tt.env[k] }, LogWriter: io.Discard})
+			_, err := NewEnv(Options{Getenv: func(k string) string { return tt.env[k] }, LogWriter: io.Discard})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to name %s", err, tt.want)
 			}
@@ -419,20 +437,5 @@ func TestColdStartConfigurationErrorsNameTheVariable(t *testing.T) {
 				t.Errorf("the error carries the key: %v", err)
 			}
 		})
-	}
-}
-
-// The deployment's body limit and the API adapter's default are one
-// number (4 MiB, so that a base64-encoded body and its event fit Lambda's
-// 6 MB payload); config cannot import api, so this holds them together.
-func TestBodyLimitDefaultsAgree(t *testing.T) {
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"TABLE_NAME": "t", "DAYTONA_API_KEY_REF": "ssm:/k"}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.MaxBodyBytes != api.DefaultMaxBodyBytes {
-		t.Errorf("MAX_BODY_BYTES defaults to %d, the API adapter to %d", cfg.MaxBodyBytes, api.DefaultMaxBodyBytes)
 	}
 }

@@ -76,7 +76,7 @@ func BenchmarkLifecycle(b *testing.B) {
 	})
 
 	id := createHandler(b)
-	rec, err := s.app.Store.GetSandbox(ctx, id)
+	rec, err := s.store.GetSandbox(ctx, id)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package daytonaprovider
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -19,7 +20,12 @@ func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
 	ctx := context.Background()
 	p, srv := newProvider(t, Options{})
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-	svc := service.New(p, st, nil, service.Options{})
+	svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{Limits: service.Limits{
+		DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	call := service.Call{UserID: "alice"}
 	sb, err := svc.CreateSandbox(ctx, call, service.CreateSandboxInput{})
 	if err != nil {

@@ -2,16 +2,15 @@
 // tasks, quotas, audit events) and the one error model.
 //
 // Every package below the edge returns errors that either are, or wrap, an
-// *Error with a Code. The edges (the HTTP adapter, the Step Functions
-// adapter) classify an error exactly once with ErrorCode and map the code to
-// an HTTP status or a Step Functions error name with the tables here.
+// *Error with a Code. The edge (internal/api) classifies an error exactly
+// once with ErrorCode and maps the code to an HTTP status or a Step
+// Functions error name.
 package sandstep
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Code classifies an error for callers. The set is closed: the edges map
@@ -30,6 +29,12 @@ const (
 	ETIMEOUT         Code = "timeout"
 	EINTERNAL        Code = "internal"
 )
+
+// Codes returns every code, so the edge's table can be checked for a row
+// for each.
+func Codes() []Code {
+	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ETRANSIENT, ETIMEOUT, EINTERNAL}
+}
 
 // Error is the domain error. Message is safe to show to the caller; Err, if
 // set, is the underlying cause and is never shown to a caller for EINTERNAL.
@@ -68,6 +73,15 @@ func Wrap(cause error, code Code, format string, args ...any) *Error {
 // Invalid returns an EINVALID error naming the field at fault.
 func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Clip shortens caller input quoted back in an error message to at most n
+// bytes (and an ellipsis), so a message stays readable whatever was sent.
+func Clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // ErrorCode returns the code of the first *Error in err's chain. A context
@@ -116,47 +130,4 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
-}
-
-// HTTPStatus maps a code to its HTTP status.
-func HTTPStatus(code Code) int {
-	switch code {
-	case EINVALID:
-		return http.StatusBadRequest
-	case EUNAUTHENTICATED:
-		return http.StatusUnauthorized
-	case ENOTFOUND:
-		return http.StatusNotFound
-	case ECONFLICT:
-		return http.StatusConflict
-	case ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case EQUOTA:
-		return http.StatusTooManyRequests
-	case ETRANSIENT:
-		return http.StatusServiceUnavailable
-	case ETIMEOUT:
-		return http.StatusGatewayTimeout
-	}
-	return http.StatusInternalServerError
-}
-
-// StepFunctionsName maps a code to the error name a state machine's Retry
-// and Catch match on.
-func StepFunctionsName(code Code) string {
-	switch code {
-	case EINVALID, ETOOLARGE:
-		return "Sandbox.InvalidInput"
-	case ENOTFOUND, EUNAUTHENTICATED:
-		return "Sandbox.NotFound"
-	case ECONFLICT:
-		return "Sandbox.Conflict"
-	case EQUOTA:
-		return "Sandbox.QuotaExceeded"
-	case ETRANSIENT:
-		return "Sandbox.Transient"
-	case ETIMEOUT:
-		return "Sandbox.Timeout"
-	}
-	return "Sandbox.Internal"
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 )
 
@@ -13,34 +12,26 @@ func TestErrorClassification(t *testing.T) {
 		name    string
 		err     error
 		code    Code
-		status  int
-		sfn     string
 		message string
 		field   string
 	}{
-		{"invalid with field", Invalid("command", "must not be empty"), EINVALID, 400, "Sandbox.InvalidInput", "must not be empty", "command"},
-		{"wrapped not found", fmt.Errorf("get sandbox: %w", Errorf(ENOTFOUND, "sandbox %q not found", "s1")), ENOTFOUND, 404, "Sandbox.NotFound", `sandbox "s1" not found`, ""},
-		{"quota", Errorf(EQUOTA, "limit 3 reached"), EQUOTA, 429, "Sandbox.QuotaExceeded", "limit 3 reached", ""},
-		{"conflict", Errorf(ECONFLICT, "x"), ECONFLICT, 409, "Sandbox.Conflict", "x", ""},
-		{"too large", &Error{Code: ETOOLARGE, Field: "body", Message: "over 6 MB"}, ETOOLARGE, 413, "Sandbox.InvalidInput", "over 6 MB", "body"},
-		{"transient", Wrap(errors.New("dial tcp: refused"), ETRANSIENT, "daytona unavailable"), ETRANSIENT, 503, "Sandbox.Transient", "daytona unavailable", ""},
-		{"deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), ETIMEOUT, 504, "Sandbox.Timeout", "the operation timed out", ""},
-		{"cancelled", context.Canceled, ETRANSIENT, 503, "Sandbox.Transient", "the operation was interrupted; try again", ""},
-		{"plain error hides its text", errors.New("secret-ish detail: table arn:aws:..."), EINTERNAL, 500, "Sandbox.Internal", "internal error", ""},
-		{"internal code hides its text", Wrap(errors.New("boom"), EINTERNAL, "marshal failed at line 3"), EINTERNAL, 500, "Sandbox.Internal", "internal error", ""},
-		{"unauthenticated", Errorf(EUNAUTHENTICATED, "no identity"), EUNAUTHENTICATED, http.StatusUnauthorized, "Sandbox.NotFound", "no identity", ""},
+		{"invalid with field", Invalid("command", "must not be empty"), EINVALID, "must not be empty", "command"},
+		{"wrapped not found", fmt.Errorf("get sandbox: %w", Errorf(ENOTFOUND, "sandbox %q not found", "s1")), ENOTFOUND, `sandbox "s1" not found`, ""},
+		{"quota", Errorf(EQUOTA, "limit 3 reached"), EQUOTA, "limit 3 reached", ""},
+		{"conflict", Errorf(ECONFLICT, "x"), ECONFLICT, "x", ""},
+		{"too large", &Error{Code: ETOOLARGE, Field: "body", Message: "over 6 MB"}, ETOOLARGE, "over 6 MB", "body"},
+		{"transient", Wrap(errors.New("dial tcp: refused"), ETRANSIENT, "daytona unavailable"), ETRANSIENT, "daytona unavailable", ""},
+		{"deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), ETIMEOUT, "the operation timed out", ""},
+		{"cancelled", context.Canceled, ETRANSIENT, "the operation was interrupted; try again", ""},
+		{"plain error hides its text", errors.New("secret-ish detail: table arn:aws:..."), EINTERNAL, "internal error", ""},
+		{"internal code hides its text", Wrap(errors.New("boom"), EINTERNAL, "marshal failed at line 3"), EINTERNAL, "internal error", ""},
+		{"unauthenticated", Errorf(EUNAUTHENTICATED, "no identity"), EUNAUTHENTICATED, "no identity", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code := ErrorCode(tt.err)
 			if code != tt.code {
 				t.Fatalf("ErrorCode = %q, want %q", code, tt.code)
-			}
-			if got := HTTPStatus(code); got != tt.status {
-				t.Errorf("HTTPStatus = %d, want %d", got, tt.status)
-			}
-			if got := StepFunctionsName(code); got != tt.sfn {
-				t.Errorf("StepFunctionsName = %q, want %q", got, tt.sfn)
 			}
 			if got := ErrorMessage(tt.err); got != tt.message {
 				t.Errorf("ErrorMessage = %q, want %q", got, tt.message)

@@ -8,7 +8,8 @@ import (
 )
 
 // State is a sandstep sandbox's lifecycle state as sandstep records it.
-// Daytona's own, finer-grained state is reported beside it.
+// Daytona's own, finer-grained state (an auto-stopped sandbox is "stopped"
+// there and ready here: it starts again on use) is reported beside it.
 type State string
 
 const (
@@ -17,8 +18,6 @@ const (
 	StateCreating State = "creating"
 	// StateReady: started, code in place, accepting commands.
 	StateReady State = "ready"
-	// StateStopped: Daytona stopped it (auto-stop); it can be started again.
-	StateStopped State = "stopped"
 	// StateDeleting: delete was asked for; the slot may not be released yet.
 	StateDeleting State = "deleting"
 	// StateDeleted: gone from Daytona, slot released. Terminal.
@@ -135,14 +134,6 @@ type AuditEvent struct {
 	Outcome string `json:"outcome,omitempty"`
 	// Detail holds small, non-secret facts (e.g. exit code, state).
 	Detail map[string]string `json:"detail,omitempty"`
-}
-
-// LogChunk is one ordered piece of a task's output.
-type LogChunk struct {
-	Seq    int64     `json:"seq"`
-	Stream string    `json:"stream"` // "stdout" or "stderr"
-	Data   string    `json:"data"`
-	Time   time.Time `json:"time"`
 }
 
 // Idempotency record statuses.

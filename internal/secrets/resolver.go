@@ -31,7 +31,10 @@ type SecretsManagerAPI interface {
 }
 
 // DefaultFetchTimeout bounds one fetch from SSM or Secrets Manager,
-// SDK retries included.
+// SDK retries included. A fetch runs detached from the context of the
+// caller that started it, so that one caller giving up does not fail the
+// others waiting for the same value; each caller still stops waiting when
+// its own context ends.
 const DefaultFetchTimeout = 10 * time.Second
 
 // Option configures a Resolver.
@@ -51,12 +54,6 @@ func WithTTL(ttl time.Duration) Option { return func(r *Resolver) { r.ttl = ttl 
 // repeats). fn must be safe for concurrent use.
 func WithOnResolve(fn func(value string)) Option { return func(r *Resolver) { r.onResolve = fn } }
 
-// WithFetchTimeout bounds one fetch (default DefaultFetchTimeout). A fetch
-// runs detached from the context of the caller that started it, so that
-// one caller giving up does not fail the others waiting for the same
-// value; each caller still stops waiting when its own context ends.
-func WithFetchTimeout(d time.Duration) Option { return func(r *Resolver) { r.fetchTimeout = d } }
-
 // WithAllowedPrefixes restricts the references Resolve accepts to those
 // whose String form starts with one of prefixes, for example
 // "ssm:/sandstep/tasks/" and "secretsmanager:sandstep/tasks/". Use it for a
@@ -75,13 +72,12 @@ func WithClock(now func() time.Time) Option { return func(r *Resolver) { r.now =
 // create one per process (cold start) so its cache lives as long as the
 // execution environment.
 type Resolver struct {
-	ssm          SSMAPI
-	sm           SecretsManagerAPI
-	ttl          time.Duration
-	fetchTimeout time.Duration
-	onResolve    func(string)
-	allowed      []string
-	now          func() time.Time
+	ssm       SSMAPI
+	sm        SecretsManagerAPI
+	ttl       time.Duration
+	onResolve func(string)
+	allowed   []string
+	now       func() time.Time
 
 	mu    sync.Mutex
 	cache map[storeKey]entry
@@ -113,12 +109,11 @@ type call struct {
 // scheme are never resolved; resolving one is then an EINTERNAL error.
 func NewResolver(ssm SSMAPI, sm SecretsManagerAPI, opts ...Option) *Resolver {
 	r := &Resolver{
-		ssm:          ssm,
-		sm:           sm,
-		fetchTimeout: DefaultFetchTimeout,
-		now:          time.Now,
-		cache:        make(map[storeKey]entry),
-		calls:        make(map[storeKey]*call),
+		ssm:   ssm,
+		sm:    sm,
+		now:   time.Now,
+		cache: make(map[storeKey]entry),
+		calls: make(map[storeKey]*call),
 	}
 	for _, o := range opts {
 		o(r)
@@ -210,7 +205,7 @@ func (r *Resolver) fresh(e entry) bool {
 
 // run performs one fetch and publishes its outcome to every waiter.
 func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
-	ctx, cancel := context.WithTimeout(ctx, r.fetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, DefaultFetchTimeout)
 	defer cancel()
 	value, err := r.get(ctx, k)
 	if err == nil && r.onResolve != nil {

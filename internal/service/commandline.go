@@ -1,7 +1,8 @@
 package service
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -19,13 +20,8 @@ func shellQuote(s string) string {
 
 // secretsFileContent renders NAME=value pairs as a file for `set -a; . file`.
 func secretsFileContent(values map[string]string) []byte {
-	names := make([]string, 0, len(values))
-	for n := range values {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var b strings.Builder
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(values)) {
 		b.WriteString(n)
 		b.WriteByte('=')
 		b.WriteString(shellQuote(values[n]))
@@ -44,7 +40,7 @@ func commandLine(command, cwd string, env map[string]string) string {
 	if cwd != "" {
 		b.WriteString("cd -- " + shellQuote(cwd) + " || exit 126\n")
 	}
-	for _, n := range sortedKeys(env) {
+	for _, n := range slices.Sorted(maps.Keys(env)) {
 		b.WriteString("export " + n + "=" + shellQuote(env[n]) + "\n")
 	}
 	b.WriteString("/bin/sh -c " + shellQuote(command) + "\n")

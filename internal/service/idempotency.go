@@ -39,7 +39,7 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 	}
 	attempt := randomID()
 	// A zero expiry lets the store derive it from ctx's deadline.
-	rec, err := s.store.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, time.Time{})
+	rec, err := s.idem.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, time.Time{})
 	if err != nil {
 		return zero, err
 	}
@@ -50,14 +50,14 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
 	if err != nil {
-		if aerr := s.store.AbortIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt); aerr != nil {
+		if aerr := s.idem.AbortIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt); aerr != nil {
 			s.opts.Logger.ErrorContext(ctx, "idempotency record not released", "op", op, "err", aerr)
 		}
 		return zero, err
 	}
 	stored, err := encodeStored(out, s.opts.MaxStoredResponse)
 	if err == nil {
-		err = s.store.CompleteIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt, stored, s.opts.IdempotencyTTL)
+		err = s.idem.CompleteIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt, stored)
 	}
 	if err != nil {
 		// The work is done; the caller gets its answer. A retry finds the

@@ -20,7 +20,7 @@ func TestFailedCreateCleansUpBeforeTheDeadline(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
 	p := newFakeProvider()
 	p.hangCreate = true
-	svc := New(p, st, nil, Options{CleanupReserve: 300 * time.Millisecond, CleanupTimeout: 200 * time.Millisecond})
+	svc := newService(t, p, st, nil, Options{CleanupReserve: 300 * time.Millisecond, CleanupTimeout: 200 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
 	_, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})

@@ -1,13 +1,13 @@
 // Package service is sandstep's service: create, execute, status and delete
 // sandboxes on top of a sandbox provider (Daytona) and a store (DynamoDB).
-// Both edges, the API Gateway adapter and the state machine adapter, call
-// the same Service. It declares the small interfaces it consumes.
+// Both edges, API Gateway and direct invocation (the state machine), call
+// the same Service. It declares the small interfaces it consumes, by role.
 package service
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -78,23 +78,46 @@ type Command struct {
 	Timeout time.Duration
 }
 
-// Store persists sandboxes, quota slots, idempotency records and audit
-// events (internal/store over DynamoDB).
-type Store interface {
-	ReserveSlot(ctx context.Context, userID, sandboxID string) error
-	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)
-	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error
+// The store, seen by role. Each role is what one concern of the service
+// needs; internal/store implements them all over one DynamoDB table. A new
+// concern (tasks, logs, the reaper) declares its own small role here rather
+// than widening one of these.
+
+// Sandboxes keeps the records of sandboxes.
+type Sandboxes interface {
+	// GetSandbox returns the record, or ENOTFOUND.
 	GetSandbox(ctx context.Context, id string) (*sandstep.Sandbox, error)
-	TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error)
+	// ListSandboxes returns a page of the owner's records, newest first.
 	ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Sandbox, string, error)
-	// The idempotency calls name the attempt: Complete and Abort change a
-	// record only while the same attempt holds it, so an attempt that
-	// outlived its in-progress expiry cannot undo a retry that took over.
-	// A zero inProgressExpiry is the context's deadline (or, without one,
-	// the longest a Lambda function runs).
+	// TransitionSandbox moves the record from one of from to to, letting
+	// update change other fields; ECONFLICT if it is in another state.
+	TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error)
+}
+
+// Quota holds users' sandbox slots. The record comes first: ReserveSlot
+// writes the sandbox's record in state creating together with the slot,
+// so a process that dies before CommitSandbox leaves a record naming its
+// slot; CommitSandbox makes it ready.
+type Quota interface {
+	ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error
+	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error
+	// ReleaseSlot frees the slot exactly once, whatever the number of calls.
+	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)
+}
+
+// Idempotency remembers requests made with an Idempotency-Key. Complete
+// and Abort change a record only while the same attempt holds it, so an
+// attempt that outlived its in-progress expiry cannot undo a retry that
+// took over. A zero inProgressExpiry is the context's deadline (or,
+// without one, the longest a Lambda function runs).
+type Idempotency interface {
 	BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*sandstep.IdempotencyRecord, error)
-	CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte, ttl time.Duration) error
+	CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte) error
 	AbortIdempotent(ctx context.Context, userID, key, attempt string) error
+}
+
+// Audit appends to the audit trail.
+type Audit interface {
 	AppendAudit(ctx context.Context, ev sandstep.AuditEvent) error
 }
 
@@ -105,18 +128,52 @@ type SecretResolver interface {
 	Resolve(ctx context.Context, field, ref string) (string, error)
 }
 
-// Options tune the service; zero values take the documented defaults.
-type Options struct {
-	DefaultAutoStopMinutes int           // default 15
-	DefaultTTLMinutes      int           // default 240
-	MaxTTLMinutes          int           // default 1440
-	DefaultExecTimeout     time.Duration // default 60s
-	MaxExecTimeout         time.Duration // default 840s
+// Deps are what the service works with.
+type Deps struct {
+	Provider    Provider
+	Sandboxes   Sandboxes
+	Quota       Quota
+	Idempotency Idempotency
+	Audit       Audit
+	// Secrets may be nil: then any request naming a secret is refused.
+	Secrets SecretResolver
+}
+
+// Limits are the deployment's settings the service applies. Their home is
+// internal/config (the functions' environment), which documents them and
+// their defaults; the service has none of its own.
+type Limits struct {
+	DefaultAutoStopMinutes int // 0: never
+	DefaultTTLMinutes      int
+	MaxTTLMinutes          int
+	DefaultExecTimeout     time.Duration
+	MaxExecTimeout         time.Duration
 	// ExecTimeoutMargin is kept back from the caller's deadline (the
 	// Lambda's remaining time) so a timed-out command is still answered.
-	ExecTimeoutMargin time.Duration // default 3s
-	MaxOutputBytes    int           // per stream; default 1 MiB
-	IdempotencyTTL    time.Duration // default 24h
+	ExecTimeoutMargin time.Duration
+	MaxOutputBytes    int // per stream
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.DefaultAutoStopMinutes < 0:
+		return fmt.Errorf("service: DefaultAutoStopMinutes is negative")
+	case l.MaxTTLMinutes < 1 || l.DefaultTTLMinutes < 1 || l.DefaultTTLMinutes > l.MaxTTLMinutes:
+		return fmt.Errorf("service: DefaultTTLMinutes (%d) must be 1..MaxTTLMinutes (%d)", l.DefaultTTLMinutes, l.MaxTTLMinutes)
+	case l.MaxExecTimeout < time.Second || l.DefaultExecTimeout < time.Second || l.DefaultExecTimeout > l.MaxExecTimeout:
+		return fmt.Errorf("service: DefaultExecTimeout (%s) must be 1s..MaxExecTimeout (%s)", l.DefaultExecTimeout, l.MaxExecTimeout)
+	case l.ExecTimeoutMargin < 0:
+		return fmt.Errorf("service: ExecTimeoutMargin is negative")
+	case l.MaxOutputBytes < 1:
+		return fmt.Errorf("service: MaxOutputBytes must be positive")
+	}
+	return nil
+}
+
+// Options tune the service: the deployment's Limits, and the service's own
+// rules, whose zero values take the defaults below.
+type Options struct {
+	Limits
 	// MaxStoredResponse is the largest response an Idempotency-Key keeps
 	// for replay; a larger one is remembered as done but not replayed (a
 	// retry gets a conflict, never a second run). Default 350,000 bytes,
@@ -145,14 +202,6 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	setDefault(&o.DefaultAutoStopMinutes, 15)
-	setDefault(&o.DefaultTTLMinutes, 240)
-	setDefault(&o.MaxTTLMinutes, 1440)
-	setDefault(&o.DefaultExecTimeout, 60*time.Second)
-	setDefault(&o.MaxExecTimeout, 840*time.Second)
-	setDefault(&o.ExecTimeoutMargin, 3*time.Second)
-	setDefault(&o.MaxOutputBytes, 1<<20)
-	setDefault(&o.IdempotencyTTL, 24*time.Hour)
 	setDefault(&o.MaxStoredResponse, 350_000)
 	setDefault(&o.MaxResponseBytes, 5<<20)
 	setDefault(&o.CleanupReserve, 12*time.Second)
@@ -178,32 +227,41 @@ func setDefault[T comparable](v *T, def T) {
 
 // Service is the sandbox lifecycle.
 type Service struct {
-	provider Provider
-	store    Store
-	secrets  SecretResolver
-	opts     Options
+	provider  Provider
+	sandboxes Sandboxes
+	quota     Quota
+	idem      Idempotency
+	audits    Audit
+	secrets   SecretResolver
+	opts      Options
 }
 
-// New returns a Service. secrets may be nil when no secret references are
-// to be resolved (any request that uses one is then refused).
-func New(provider Provider, store Store, secrets SecretResolver, opts Options) *Service {
+// New returns a Service. An error means the wiring is wrong (a missing
+// dependency, Limits out of range).
+func New(deps Deps, opts Options) (*Service, error) {
+	if deps.Provider == nil || deps.Sandboxes == nil || deps.Quota == nil || deps.Idempotency == nil || deps.Audit == nil {
+		return nil, errors.New("service: Provider, Sandboxes, Quota, Idempotency and Audit are all required")
+	}
+	if err := opts.Limits.validate(); err != nil {
+		return nil, err
+	}
 	opts.defaults()
-	return &Service{provider: provider, store: store, secrets: secrets, opts: opts}
+	return &Service{
+		provider:  deps.Provider,
+		sandboxes: deps.Sandboxes,
+		quota:     deps.Quota,
+		idem:      deps.Idempotency,
+		audits:    deps.Audit,
+		secrets:   deps.Secrets,
+		opts:      opts,
+	}, nil
 }
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewSandboxID returns a fresh sandbox id, "sbx_" and 26 random base32 letters.
 func NewSandboxID() string { return "sbx_" + randomID() }
 
-// randomID returns 128 random bits as 26 lower-case base32 letters.
-func randomID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
-	}
-	return idEncoding.EncodeToString(b[:])
-}
+// randomID returns 130 random bits as 26 lower-case base32 letters.
+func randomID() string { return strings.ToLower(rand.Text()) }
 
 // Labels sandstep puts on every provider sandbox, so a reaper can match the
 // provider's list against the table.
@@ -230,7 +288,7 @@ func (s *Service) audit(ctx context.Context, call Call, sb *sandstep.Sandbox, ac
 	// would retry; it is logged loudly instead.
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
-	if aerr := s.store.AppendAudit(wctx, ev); aerr != nil {
+	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
 		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "sandboxId", sb.ID, "err", aerr)
 	}
 }
@@ -281,7 +339,7 @@ func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sand
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
-	sb, err := s.store.GetSandbox(ctx, id)
+	sb, err := s.sandboxes.GetSandbox(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get sandbox %s: %w", id, err)
 	}

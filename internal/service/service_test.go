@@ -26,8 +26,35 @@ func newHarness(t *testing.T, quota int) *harness {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: quota})
 	p := newFakeProvider()
 	p.execResult = ExecResult{ExitCode: 0, Stdout: "hello\n", DurationMs: 5}
-	svc := New(p, st, fakeSecrets{"ssm:/sandstep/secrets/token": "canary-s3cr3t-value"}, Options{})
+	svc := newService(t, p, st, fakeSecrets{"ssm:/sandstep/secrets/token": "canary-s3cr3t-value"}, Options{})
 	return &harness{svc: svc, provider: p, store: st}
+}
+
+// testLimits are the deployment's defaults (internal/config's table).
+func testLimits() Limits {
+	return Limits{
+		DefaultAutoStopMinutes: 15,
+		DefaultTTLMinutes:      240,
+		MaxTTLMinutes:          1440,
+		DefaultExecTimeout:     60 * time.Second,
+		MaxExecTimeout:         840 * time.Second,
+		ExecTimeoutMargin:      3 * time.Second,
+		MaxOutputBytes:         1 << 20,
+	}
+}
+
+// newService returns a service over p and st; zero Limits in opts take
+// testLimits.
+func newService(t *testing.T, p Provider, st *store.Store, secrets SecretResolver, opts Options) *Service {
+	t.Helper()
+	if opts.Limits == (Limits{}) {
+		opts.Limits = testLimits()
+	}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Secrets: secrets}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 func (h *harness) active(t *testing.T, user string) int {
@@ -118,7 +145,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil || got.ProviderState != "started" {
 		t.Fatalf("status = %+v, %v", got, err)
 	}
-	list, err := h.svc.ListSandboxes(ctx, alice(), 0, "")
+	list, err := h.svc.ListSandboxes(ctx, alice(), ListInput{})
 	if err != nil || len(list.Items) != 1 || list.Items[0].ID != sb.ID {
 		t.Fatalf("list = %+v, %v", list, err)
 	}
@@ -191,9 +218,10 @@ func TestCreateFailureAtEachStepLeavesNothing(t *testing.T) {
 			if n := h.active(t, "alice"); n != 0 {
 				t.Errorf("active slots = %d, want 0", n)
 			}
-			list, err := h.svc.ListSandboxes(context.Background(), alice(), 0, "")
-			if err != nil || len(list.Items) != 0 {
-				t.Errorf("records left: %+v, %v", list, err)
+			// The record written first is left failed, saying why.
+			list, err := h.svc.ListSandboxes(context.Background(), alice(), ListInput{})
+			if err != nil || len(list.Items) != 1 || list.Items[0].State != sandstep.StateFailed || list.Items[0].Error == "" {
+				t.Errorf("records left: %+v, %v; want one failed record", list, err)
 			}
 		})
 	}
@@ -265,7 +293,7 @@ func TestOtherUsersSandboxIsNotFound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.call(), sandstep.ENOTFOUND) })
 	}
-	list, err := h.svc.ListSandboxes(ctx, bob, 10, "")
+	list, err := h.svc.ListSandboxes(ctx, bob, ListInput{Limit: intp(10)})
 	if err != nil || len(list.Items) != 0 {
 		t.Errorf("bob's list = %+v, %v", list, err)
 	}

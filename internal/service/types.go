@@ -68,6 +68,14 @@ type ExecResult struct {
 	DurationMs int64  `json:"durationMs"`
 }
 
+// ListInput asks for a page of a list: Limit items (1 to MaxListLimit,
+// DefaultListLimit when absent) after Cursor, the previous page's
+// NextCursor ("" for the first page).
+type ListInput struct {
+	Limit  *int   `json:"limit,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
 // SandboxList is one page of the caller's sandboxes.
 type SandboxList struct {
 	Items      []*sandstep.Sandbox `json:"items"`

@@ -3,10 +3,11 @@ package service
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ const (
 	MaxPathBytes     = 1024
 	MaxMetadataBytes = 256
 	MaxAutoStop      = 1440
-	// DefaultListLimit and MaxListLimit size a page of GET /sandboxes.
+	// DefaultListLimit and MaxListLimit size a page of a list.
 	DefaultListLimit = 20
 	MaxListLimit     = 100
 	// ReservedDir is where sandstep keeps its own files in the sandbox's
@@ -49,28 +50,25 @@ func validateID(field, id string) error {
 	return nil
 }
 
-// clip shortens caller input quoted back in an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+// pageSize checks a list's limit: absent means DefaultListLimit.
+func pageSize(limit *int) (int, error) {
+	switch {
+	case limit == nil:
+		return DefaultListLimit, nil
+	case *limit < 1 || *limit > MaxListLimit:
+		return 0, sandstep.Invalid("limit", "must be an integer from 1 to %d, got %d", MaxListLimit, *limit)
 	}
-	return s
+	return *limit, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// clip shortens caller input quoted back in an error message.
+func clip(s string) string { return sandstep.Clip(s, 64) }
 
 func validateEnv(field string, env map[string]string) error {
 	if len(env) > MaxEnvVars {
 		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
 	}
-	for _, name := range sortedKeys(env) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		if !envNameRE.MatchString(name) {
 			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
@@ -119,81 +117,124 @@ func validateMinutes(field string, v *int, lo, hi int) error {
 
 // validateCreate checks a create request and decodes its files.
 func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
+	for _, check := range []func(*CreateSandboxInput) error{
+		validateSource, validateEnvs, validateLabels, s.validateTimers, validateMetadata,
+	} {
+		if err := check(in); err != nil {
+			return nil, err
+		}
+	}
+	files, err := validateFiles(in.Files)
+	if err != nil {
+		return nil, err
+	}
+	if g := in.Git; g != nil {
+		if err := validateGit(g); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// validateSource checks what the sandbox is made from: a snapshot or an
+// image, and resources only with an image.
+func validateSource(in *CreateSandboxInput) error {
 	if in.Snapshot != "" && in.Image != "" {
-		return nil, sandstep.Invalid("image", "give either snapshot or image, not both")
+		return sandstep.Invalid("image", "give either snapshot or image, not both")
 	}
 	if in.Snapshot != "" && !imageRE.MatchString(in.Snapshot) {
-		return nil, sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
+		return sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
 	}
 	if in.Image != "" && !imageRE.MatchString(in.Image) {
-		return nil, sandstep.Invalid("image", "%q is not a valid image reference", clip(in.Image))
+		return sandstep.Invalid("image", "%q is not a valid image reference", clip(in.Image))
 	}
-	if r := in.Resources; r != nil {
-		if in.Image == "" {
-			return nil, sandstep.Invalid("resources", "can only be set together with image (a snapshot fixes its resources)")
-		}
-		for _, f := range []struct {
-			name   string
-			v, max int
-		}{{"resources.cpu", r.CPU, 64}, {"resources.memoryGiB", r.MemoryGiB, 256}, {"resources.diskGiB", r.DiskGiB, 1024}} {
-			if f.v < 0 || f.v > f.max {
-				return nil, sandstep.Invalid(f.name, "must be between 0 and %d, got %d", f.max, f.v)
-			}
+	r := in.Resources
+	if r == nil {
+		return nil
+	}
+	if in.Image == "" {
+		return sandstep.Invalid("resources", "can only be set together with image (a snapshot fixes its resources)")
+	}
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{{"resources.cpu", r.CPU, 64}, {"resources.memoryGiB", r.MemoryGiB, 256}, {"resources.diskGiB", r.DiskGiB, 1024}} {
+		if f.v < 0 || f.v > f.max {
+			return sandstep.Invalid(f.name, "must be between 0 and %d, got %d", f.max, f.v)
 		}
 	}
+	return nil
+}
+
+// validateEnvs checks env and secretEnv: names, sizes, no name in both.
+// The references themselves are checked by the resolver, which owns their
+// syntax, before anything is reserved.
+func validateEnvs(in *CreateSandboxInput) error {
 	if err := validateEnv("env", in.Env); err != nil {
-		return nil, err
+		return err
 	}
 	if len(in.SecretEnv) > MaxEnvVars {
-		return nil, sandstep.Invalid("secretEnv", "has %d variables, at most %d are allowed", len(in.SecretEnv), MaxEnvVars)
+		return sandstep.Invalid("secretEnv", "has %d variables, at most %d are allowed", len(in.SecretEnv), MaxEnvVars)
 	}
-	for _, name := range sortedKeys(in.SecretEnv) {
+	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
 		field := "secretEnv." + clip(name)
 		if !envNameRE.MatchString(name) {
-			return nil, sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+			return sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
 		if _, dup := in.Env[name]; dup {
-			return nil, sandstep.Invalid(field, "is also set in env")
+			return sandstep.Invalid(field, "is also set in env")
 		}
-		// The reference itself is checked by the resolver, which owns
-		// the syntax, before anything is reserved.
 	}
+	return nil
+}
+
+func validateLabels(in *CreateSandboxInput) error {
 	if len(in.Labels) > MaxLabels {
-		return nil, sandstep.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
+		return sandstep.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
 	}
-	for _, k := range sortedKeys(in.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		field := "labels." + clip(k)
 		if !labelKey.MatchString(k) {
-			return nil, sandstep.Invalid(field, "is not a valid label key")
+			return sandstep.Invalid(field, "is not a valid label key")
 		}
 		if strings.HasPrefix(k, "sandstep.") {
-			return nil, sandstep.Invalid(field, "the sandstep. prefix is reserved")
+			return sandstep.Invalid(field, "the sandstep. prefix is reserved")
 		}
 		if v := in.Labels[k]; len(v) > 256 || strings.ContainsAny(v, "\x00\r\n") {
-			return nil, sandstep.Invalid(field, "value must be at most 256 bytes on one line")
+			return sandstep.Invalid(field, "value must be at most 256 bytes on one line")
 		}
 	}
+	return nil
+}
+
+func (s *Service) validateTimers(in *CreateSandboxInput) error {
 	if err := validateMinutes("autoStopMinutes", in.AutoStopMinutes, 0, MaxAutoStop); err != nil {
-		return nil, err
+		return err
 	}
-	if err := validateMinutes("ttlMinutes", in.TTLMinutes, 1, s.opts.MaxTTLMinutes); err != nil {
-		return nil, err
-	}
+	return validateMinutes("ttlMinutes", in.TTLMinutes, 1, s.opts.MaxTTLMinutes)
+}
+
+func validateMetadata(in *CreateSandboxInput) error {
 	for _, f := range []struct{ name, v string }{
 		{"metadata.installationId", in.Metadata.InstallationID},
 		{"metadata.issueId", in.Metadata.IssueID},
 		{"metadata.repo", in.Metadata.Repo},
 	} {
 		if len(f.v) > MaxMetadataBytes || strings.ContainsAny(f.v, "\x00\r\n") {
-			return nil, sandstep.Invalid(f.name, "must be at most %d bytes on one line", MaxMetadataBytes)
+			return sandstep.Invalid(f.name, "must be at most %d bytes on one line", MaxMetadataBytes)
 		}
 	}
-	if len(in.Files) > MaxFiles {
-		return nil, sandstep.Invalid("files", "has %d files, at most %d are allowed", len(in.Files), MaxFiles)
+	return nil
+}
+
+// validateFiles checks the files to upload and decodes them.
+func validateFiles(in []File) ([]UploadFile, error) {
+	if len(in) > MaxFiles {
+		return nil, sandstep.Invalid("files", "has %d files, at most %d are allowed", len(in), MaxFiles)
 	}
-	files := make([]UploadFile, 0, len(in.Files))
-	seen := make(map[string]int, len(in.Files))
-	for i, f := range in.Files {
+	files := make([]UploadFile, 0, len(in))
+	seen := make(map[string]int, len(in))
+	for i, f := range in {
 		field := fmt.Sprintf("files[%d].path", i)
 		p, err := validateRelPath(field, f.Path)
 		if err != nil {
@@ -211,11 +252,6 @@ func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
 			return nil, sandstep.Invalid(fmt.Sprintf("files[%d].contentBase64", i), "is not valid standard base64: %v", err)
 		}
 		files = append(files, UploadFile{Path: p, Content: content})
-	}
-	if g := in.Git; g != nil {
-		if err := validateGit(g); err != nil {
-			return nil, err
-		}
 	}
 	return files, nil
 }

@@ -3,8 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,12 +109,7 @@ func validateAudit(ev *sandstep.AuditEvent) error {
 	if len(ev.Detail) > MaxAuditDetailEntries {
 		return sandstep.Invalid("detail", "at most %d entries, got %d", MaxAuditDetailEntries, len(ev.Detail))
 	}
-	keys := make([]string, 0, len(ev.Detail))
-	for k := range ev.Detail {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(ev.Detail)) {
 		v := ev.Detail[k]
 		if len(k) > MaxAuditDetailKeyLength || !auditDetailKey.MatchString(k) {
 			return sandstep.Invalid("detail", "keys must be words of letters, digits and ._- (at most %d bytes)", MaxAuditDetailKeyLength)
@@ -175,45 +171,21 @@ func (s *Store) AppendAudit(ctx context.Context, ev sandstep.AuditEvent) error {
 		return err
 	}
 	base[attrType] = str(typeEvent)
-	create, err := createOnly()
-	if err != nil {
-		return mapErr(err, "build audit condition")
-	}
 	pks := auditPartitions(&ev)
 	for range maxAppendAttempts {
 		sk := fmt.Sprintf("%s%s#%016x%s", prefixEvent, sortTime(ev.Time), s.counter.Add(1), s.instance)
 		puts := make([]types.TransactWriteItem, 0, len(pks))
 		for _, pk := range pks {
-			item := make(map[string]types.AttributeValue, len(base)+2)
-			for k, v := range base {
-				item[k] = v
-			}
+			item := maps.Clone(base)
 			item[attrPK], item[attrSK] = str(pk), str(sk)
 			if err := checkItemSize(item); err != nil {
 				return err
 			}
-			puts = append(puts, types.TransactWriteItem{Put: &types.Put{
-				TableName:                 aws.String(s.table),
-				Item:                      item,
-				ConditionExpression:       create.Condition(),
-				ExpressionAttributeNames:  create.Names(),
-				ExpressionAttributeValues: create.Values(),
-			}})
+			puts = append(puts, s.put(item, absent))
 		}
-		if len(puts) == 1 {
-			p := puts[0].Put
-			_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
-				ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
-			})
-			if isConditionFailed(err) {
-				continue // the sort key was taken: take another
-			}
-		} else {
-			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: puts})
-			if reasons, ok := txReasons(err); ok && (txConditionFailed(reasons, 0) || txConditionFailed(reasons, 1)) {
-				continue
-			}
+		err = s.write(ctx, puts...)
+		if conditionFailed(err, 0) || conditionFailed(err, 1) {
+			continue // the sort key was taken: take another
 		}
 		return mapErr(err, "append audit event")
 	}
@@ -221,8 +193,8 @@ func (s *Store) AppendAudit(ctx context.Context, ev sandstep.AuditEvent) error {
 }
 
 // ListAudit returns the audit events of one sandbox or one task (exactly one
-// of sandboxID and taskID), oldest first, limit at a time (0 means
-// DefaultListLimit), with the cursor of the next page ("" at the end).
+// of sandboxID and taskID), oldest first, limit at a time (at least 1; the
+// service bounds it), with the cursor of the next page ("" at the end).
 func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit int, cursorText string) ([]sandstep.AuditEvent, string, error) {
 	var pk string
 	switch {
@@ -239,20 +211,13 @@ func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit i
 		}
 		pk = taskPK(taskID)
 	}
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return nil, "", err
-	}
 	c, err := s.decodeCursor(cursorText, cursorAudit, pk)
 	if err != nil {
 		return nil, "", err
 	}
-	expr, err := expression.NewBuilder().WithKeyCondition(
+	expr := build(expression.NewBuilder().WithKeyCondition(
 		expression.Key(attrPK).Equal(expression.Value(pk)).
-			And(expression.Key(attrSK).BeginsWith(prefixEvent))).Build()
-	if err != nil {
-		return nil, "", mapErr(err, "build audit query")
-	}
+			And(expression.Key(attrSK).BeginsWith(prefixEvent))))
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    expr.KeyCondition(),

@@ -63,7 +63,7 @@ func TestAuditAppendAndList(t *testing.T) {
 		}
 	}
 	// The event naming a task lists under the task too.
-	taskEvents, next, err := st.ListAudit(c, "", "t1", 0, "")
+	taskEvents, next, err := st.ListAudit(c, "", "t1", 20, "")
 	if err != nil || len(taskEvents) != 1 || taskEvents[0].Action != "task.start" || next != "" {
 		t.Fatalf("task events = %+v, %q, %v", taskEvents, next, err)
 	}
@@ -92,7 +92,7 @@ func TestAuditConcurrentSameInstant(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	page, _, err := st.ListAudit(c, "s", "", store.MaxListLimit, "")
+	page, _, err := st.ListAudit(c, "s", "", 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func BenchmarkQuotaCycle(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		id := fmt.Sprint("sbx-", i)
-		if err := st.ReserveSlot(c, "bench", id); err != nil {
+		if err := reserve(c, st, "bench", id); err != nil {
 			b.Fatal(err)
 		}
 		if err := st.CommitSandbox(c, &sandstep.Sandbox{ID: id, Owner: "bench", State: sandstep.StateCreating}); err != nil {

@@ -36,7 +36,6 @@ const (
 	cursorSandboxes = "sbx"
 	cursorTasks     = "task"
 	cursorAudit     = "evt"
-	cursorLogs      = "log"
 )
 
 func (s *Store) cursorSum(payload []byte) []byte {

@@ -38,9 +38,14 @@ var transientCodes = map[string]bool{
 	"ServiceUnavailable":                     true,
 }
 
-// txReasons returns the cancellation reason codes of a cancelled
-// transaction, one per transaction item in order, and whether err is one.
+// txReasons returns the cancellation reason codes of a cancelled write,
+// one per item in order, and whether err is one. A single-item write (see
+// write) that failed its condition has the one reason ConditionalCheckFailed.
 func txReasons(err error) ([]string, bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return []string{reasonConditionalFailed}, true
+	}
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
 		return nil, false
@@ -72,11 +77,11 @@ func txConditionFailed(reasons []string, i int) bool {
 	return !txTransient(reasons) && i < len(reasons) && reasons[i] == reasonConditionalFailed
 }
 
-// isConditionFailed reports whether err is a ConditionalCheckFailedException
-// of a single-item write.
-func isConditionFailed(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
+// conditionFailed reports whether item i of a failed write failed its
+// condition, and nothing failed for a transient reason.
+func conditionFailed(err error, i int) bool {
+	reasons, ok := txReasons(err)
+	return ok && txConditionFailed(reasons, i)
 }
 
 // mapErr turns an error of a DynamoDB call into a domain error; op says what
@@ -104,9 +109,6 @@ func mapErr(err error, op string) error {
 			return sandstep.Wrap(err, sandstep.ETOOLARGE, "store: %s: item collection size limit exceeded", op)
 		}
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "store: %s: transaction cancelled (%s)", op, strings.Join(reasons, ", "))
-	}
-	if isConditionFailed(err) {
-		return sandstep.Wrap(err, sandstep.ECONFLICT, "store: %s: the stored record changed or is in another state", op)
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {

@@ -59,7 +59,7 @@ func newFaultStore(t *testing.T) (*store.Store, *faultServer, *server.Server) {
 	if err := store.CreateTable(ctx(t), client, storetest.Table); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(client, storetest.Table, store.Options{DefaultQuota: 2})
+	st, err := store.New(client, storetest.Table, store.Options{DefaultQuota: 2, IdempotencyTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +69,7 @@ func newFaultStore(t *testing.T) (*store.Store, *faultServer, *server.Server) {
 func TestDynamoErrorsMapped(t *testing.T) {
 	st, fs, _ := newFaultStore(t)
 	c := ctx(t)
-	if err := st.PutSandbox(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateReady}); err != nil {
-		t.Fatal(err)
-	}
+	seed(t, c, st, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateReady})
 	const prefix = "com.amazonaws.dynamodb.v20120810#"
 	txCanceled := func(codes ...string) string {
 		var rs []string
@@ -81,8 +79,9 @@ func TestDynamoErrorsMapped(t *testing.T) {
 		return `{"__type":"` + prefix + `TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[` + strings.Join(rs, ",") + `]}`
 	}
 	apiErr := func(typ string) string { return `{"__type":"` + prefix + typ + `","message":"x"}` }
-	reserve := func() error { return st.ReserveSlot(c, "u", "s9") }
+	reserve := func() error { return reserve(c, st, "u", "s9") }
 	get := func() error { _, err := st.GetSandbox(c, "s"); return err }
+	audit := func() error { return st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "s"}) }
 	tests := []struct {
 		name   string
 		op     string
@@ -93,9 +92,7 @@ func TestDynamoErrorsMapped(t *testing.T) {
 	}{
 		{"throughput exceeded", "GetItem", 400, apiErr("ProvisionedThroughputExceededException"), get, sandstep.ETRANSIENT},
 		{"request limit", "GetItem", 400, apiErr("RequestLimitExceeded"), get, sandstep.ETRANSIENT},
-		{"throttling", "PutItem", 400, apiErr("ThrottlingException"), func() error {
-			return st.PutSandbox(c, &sandstep.Sandbox{ID: "s2", Owner: "u", State: sandstep.StateReady})
-		}, sandstep.ETRANSIENT},
+		{"throttling", "PutItem", 400, apiErr("ThrottlingException"), audit, sandstep.ETRANSIENT},
 		{"transaction conflict", "TransactWriteItems", 400, apiErr("TransactionConflictException"), reserve, sandstep.ETRANSIENT},
 		{"internal server error", "GetItem", 500, apiErr("InternalServerError"), get, sandstep.ETRANSIENT},
 		{"bare 503", "GetItem", 503, `{}`, get, sandstep.ETRANSIENT},
@@ -104,9 +101,7 @@ func TestDynamoErrorsMapped(t *testing.T) {
 		{"cancelled: quota condition", "TransactWriteItems", 400, txCanceled("None", "ConditionalCheckFailed"), reserve, sandstep.EQUOTA},
 		{"cancelled: validation", "TransactWriteItems", 400, txCanceled("ValidationError", "None"), reserve, sandstep.EINTERNAL},
 		{"validation exception", "GetItem", 400, apiErr("ValidationException"), get, sandstep.EINTERNAL},
-		{"item too large", "PutItem", 400, `{"__type":"` + prefix + `ValidationException","message":"Item size has exceeded the maximum allowed size"}`, func() error {
-			return st.PutSandbox(c, &sandstep.Sandbox{ID: "s3", Owner: "u", State: sandstep.StateReady})
-		}, sandstep.ETOOLARGE},
+		{"item too large", "PutItem", 400, `{"__type":"` + prefix + `ValidationException","message":"Item size has exceeded the maximum allowed size"}`, audit, sandstep.ETOOLARGE},
 		{"missing table", "GetItem", 400, apiErr("ResourceNotFoundException"), get, sandstep.EINTERNAL},
 		{"conditional check on transition", "PutItem", 400, apiErr("ConditionalCheckFailedException"), func() error {
 			_, err := st.TransitionSandbox(c, "s", []sandstep.State{sandstep.StateReady}, sandstep.StateReady, nil)
@@ -163,7 +158,7 @@ func TestUnreachableAndContextErrors(t *testing.T) {
 	url := hs.URL
 	hs.Close() // nothing listens there any more
 	client := storetest.Client(url, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	st, err := store.New(client, "t", store.Options{DefaultQuota: 1})
+	st, err := store.New(client, "t", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +172,7 @@ func TestUnreachableAndContextErrors(t *testing.T) {
 	wantCode(t, err, sandstep.ETRANSIENT, "")
 	expired, cancel2 := context.WithDeadline(ctx(t), time.Now().Add(-time.Second))
 	defer cancel2()
-	err = live.ReserveSlot(expired, "u", "s")
+	err = reserve(expired, live, "u", "s")
 	wantCode(t, err, sandstep.ETIMEOUT, "")
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
 )
 
 // clock is a settable time source for Options.Now.
@@ -52,3 +53,21 @@ func ctx(t *testing.T) context.Context {
 type dynamodbAV = types.AttributeValue
 
 func strAV(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+// reserve takes userID's slot for sandboxID, writing its creating record,
+// as the service does before it calls the provider.
+func reserve(c context.Context, st *store.Store, userID, sandboxID string) error {
+	return st.ReserveSlot(c, &sandstep.Sandbox{ID: sandboxID, Owner: userID, State: sandstep.StateCreating})
+}
+
+// seed writes a ready record for sb the way the service does: reserve,
+// then commit.
+func seed(t *testing.T, c context.Context, st *store.Store, sb *sandstep.Sandbox) {
+	t.Helper()
+	if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: sb.ID, Owner: sb.Owner, State: sandstep.StateCreating}); err != nil {
+		t.Fatalf("seed %s: reserve: %v", sb.ID, err)
+	}
+	if err := st.CommitSandbox(c, sb); err != nil {
+		t.Fatalf("seed %s: commit: %v", sb.ID, err)
+	}
+}

@@ -21,10 +21,6 @@ const (
 
 // Idempotency defaults and limits.
 const (
-	// DefaultIdempotencyTTL is how long a completed record is kept when
-	// CompleteIdempotent is given no TTL (Powertools' default: one hour).
-	// An in-progress record lives this long past its in-progress expiry.
-	DefaultIdempotencyTTL = time.Hour
 	// DefaultInProgressTimeout is the in-progress expiry used when neither
 	// the caller nor the context says when the attempt ends: the longest a
 	// Lambda function can run.
@@ -138,7 +134,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 		attrIdemHash:   str(requestHash),
 		attrIdemIPE:    num(inProgressExpiry.UnixMilli()),
 		attrIdemTry:    str(attempt),
-		TTLAttribute:   num(inProgressExpiry.Add(DefaultIdempotencyTTL).Unix()),
+		// Remembered as long as a completed one, so a crashed attempt's key
+		// still refuses another request.
+		TTLAttribute: num(inProgressExpiry.Add(s.idempotencyTTL).Unix()),
 	}
 	status, hash, ipe, exp := expression.Name(attrIdemStatus), expression.Name(attrIdemHash),
 		expression.Name(attrIdemIPE), expression.Name(TTLAttribute)
@@ -151,23 +149,14 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 			ipe.LessThan(expression.Value(now.UnixMilli())),
 			hash.Equal(expression.Value(requestHash))),
 	)
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return nil, mapErr(err, "build idempotency condition")
-	}
+	begin := s.put(item, build(expression.NewBuilder().WithCondition(cond)))
 	var lastErr error
 	for range maxBeginAttempts {
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       expr.Condition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-		})
+		err := s.write(ctx, begin)
 		if err == nil {
 			return nil, nil
 		}
-		if !isConditionFailed(err) {
+		if !conditionFailed(err, 0) {
 			return nil, mapErr(err, "begin idempotent request")
 		}
 		lastErr = err
@@ -190,6 +179,10 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the idempotency record keeps changing; try again")
 }
 
+func idemKey(userID, idemKey string) map[string]types.AttributeValue {
+	return key(idemPK(userID, idemKey), skIdem)
+}
+
 type idemRecord struct {
 	IdempotencyRecord
 	inProgressExpiry time.Time
@@ -199,7 +192,7 @@ type idemRecord struct {
 func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRecord, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{attrPK: str(idemPK(userID, key)), attrSK: str(skIdem)},
+		Key:            idemKey(userID, key),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -235,12 +228,12 @@ func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRec
 }
 
 // CompleteIdempotent stores the response of the request in progress under
-// the key and keeps it for ttl (0 means DefaultIdempotencyTTL); retries then
+// the key and keeps it for Options.IdempotencyTTL; retries then
 // get it from BeginIdempotent. Only the attempt that began the record may
 // complete it: ECONFLICT if no request with this key is in progress or
 // another attempt has taken the record over (the record is then left as it
 // is); ETOOLARGE (field "response") over MaxIdempotencyResponseSize.
-func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte, ttl time.Duration) error {
+func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte) error {
 	if err := validateIdemKey(userID, key); err != nil {
 		return err
 	}
@@ -251,35 +244,16 @@ func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt str
 		return &sandstep.Error{Code: sandstep.ETOOLARGE, Field: "response",
 			Message: "a stored response may be at most " + strconv.Itoa(MaxIdempotencyResponseSize) + " bytes"}
 	}
-	if ttl < 0 {
-		return sandstep.Invalid("ttl", "must not be negative")
-	}
-	if ttl == 0 {
-		ttl = DefaultIdempotencyTTL
-	}
 	update := expression.Set(expression.Name(attrIdemStatus), expression.Value(IdempotencyCompleted)).
-		Set(expression.Name(TTLAttribute), expression.Value(s.now().Add(ttl).Unix()))
+		Set(expression.Name(TTLAttribute), expression.Value(s.now().Add(s.idempotencyTTL).Unix()))
 	// An in-progress record has no response (BeginIdempotent writes the
 	// whole item), so an empty response needs no REMOVE; the in-progress
 	// expiry stays, unused once completed.
 	if len(response) > 0 {
 		update = update.Set(expression.Name(attrIdemResp), expression.Value(response))
 	}
-	expr, err := expression.NewBuilder().
-		WithCondition(ownedBy(attempt)).
-		WithUpdate(update).Build()
-	if err != nil {
-		return mapErr(err, "build idempotency update")
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{attrPK: str(idemPK(userID, key)), attrSK: str(skIdem)},
-		ConditionExpression:       expr.Condition(),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	if isConditionFailed(err) {
+	err := s.write(ctx, s.update(idemKey(userID, key), build(expression.NewBuilder().WithCondition(ownedBy(attempt)).WithUpdate(update))))
+	if conditionFailed(err, 0) {
 		return s.notOwned(ctx, err, userID, key)
 	}
 	return mapErr(err, "complete idempotent request")
@@ -296,21 +270,11 @@ func (s *Store) AbortIdempotent(ctx context.Context, userID, key, attempt string
 	if err := validateAttempt(attempt); err != nil {
 		return err
 	}
-	expr, err := expression.NewBuilder().WithCondition(expression.Or(
+	err := s.write(ctx, s.remove(idemKey(userID, key), build(expression.NewBuilder().WithCondition(expression.Or(
 		expression.AttributeNotExists(expression.Name(attrPK)),
 		ownedBy(attempt),
-	)).Build()
-	if err != nil {
-		return mapErr(err, "build idempotency condition")
-	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{attrPK: str(idemPK(userID, key)), attrSK: str(skIdem)},
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	if isConditionFailed(err) {
+	)))))
+	if conditionFailed(err, 0) {
 		return s.notOwned(ctx, err, userID, key)
 	}
 	return mapErr(err, "abort idempotent request")

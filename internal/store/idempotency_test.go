@@ -20,7 +20,8 @@ import (
 
 func TestIdempotencyLifecycle(t *testing.T) {
 	clk := newClock()
-	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
+	const ttl = 3 * time.Hour
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now, IdempotencyTTL: ttl})
 	c := ctx(t)
 	expiry := clk.Now().Add(30 * time.Second)
 
@@ -47,7 +48,7 @@ func TestIdempotencyLifecycle(t *testing.T) {
 	}
 
 	// Completed: the retry gets the stored response.
-	if err := st.CompleteIdempotent(c, "u", "k1", "a1", []byte(`{"id":"s1"}`), 0); err != nil {
+	if err := st.CompleteIdempotent(c, "u", "k1", "a1", []byte(`{"id":"s1"}`)); err != nil {
 		t.Fatal(err)
 	}
 	rec, err = st.BeginIdempotent(c, "u", "k1", "hashA", "a4", clk.Now().Add(time.Minute))
@@ -55,14 +56,14 @@ func TestIdempotencyLifecycle(t *testing.T) {
 		t.Fatalf("Begin after complete = %v, %v", rec, err)
 	}
 	if rec.Status != store.IdempotencyCompleted || string(rec.Response) != `{"id":"s1"}` || rec.RequestHash != "hashA" ||
-		!rec.ExpiresAt.Equal(clk.Now().Add(store.DefaultIdempotencyTTL)) {
+		!rec.ExpiresAt.Equal(clk.Now().Add(ttl)) {
 		t.Fatalf("completed record = %+v", rec)
 	}
 	_, err = st.BeginIdempotent(c, "u", "k1", "hashB", "a5", clk.Now().Add(time.Minute))
 	wantCode(t, err, sandstep.ECONFLICT, "")
 	// Completing or aborting a completed key is a conflict, even for the
 	// attempt that completed it.
-	wantCode(t, st.CompleteIdempotent(c, "u", "k1", "a1", []byte("x"), 0), sandstep.ECONFLICT, "")
+	wantCode(t, st.CompleteIdempotent(c, "u", "k1", "a1", []byte("x")), sandstep.ECONFLICT, "")
 	err = st.AbortIdempotent(c, "u", "k1", "a1")
 	wantCode(t, err, sandstep.ECONFLICT, "")
 	if !strings.Contains(sandstep.ErrorMessage(err), "completed") {
@@ -74,7 +75,7 @@ func TestIdempotencyLifecycle(t *testing.T) {
 	}
 
 	// Expired (TTL passed, not yet deleted): as good as absent, any body.
-	clk.Advance(store.DefaultIdempotencyTTL + time.Second)
+	clk.Advance(ttl + time.Second)
 	if rec, err := st.BeginIdempotent(c, "u", "k1", "hashB", "a7", clk.Now().Add(time.Minute)); err != nil || rec != nil {
 		t.Fatalf("Begin after expiry = %v, %v; want nil, nil", rec, err)
 	}
@@ -128,7 +129,7 @@ func TestIdempotencyAbort(t *testing.T) {
 		t.Fatalf("abort of an unknown key: %v", err)
 	}
 	// Completing a key with no record neither succeeds nor creates one.
-	wantCode(t, st.CompleteIdempotent(c, "u", "never-used", "a1", nil, 0), sandstep.ECONFLICT, "")
+	wantCode(t, st.CompleteIdempotent(c, "u", "never-used", "a1", nil), sandstep.ECONFLICT, "")
 	if rec, err := st.BeginIdempotent(c, "u", "never-used", "h", "a5", time.Now().Add(time.Minute)); err != nil || rec != nil {
 		t.Fatalf("Begin after refused complete = %v, %v; want nil, nil", rec, err)
 	}
@@ -214,12 +215,11 @@ func TestIdempotencyBadInput(t *testing.T) {
 		{"begin attempt with '.'", begin("u", "k", "h", "a.1", later), sandstep.EINVALID, "attempt"},
 		{"begin attempt not ASCII", begin("u", "k", "h", "attempt-\u00e9", later), sandstep.EINVALID, "attempt"},
 		{"response too large", func() error {
-			return st.CompleteIdempotent(c, "u", "k", "a1", make([]byte, store.MaxIdempotencyResponseSize+1), 0)
+			return st.CompleteIdempotent(c, "u", "k", "a1", make([]byte, store.MaxIdempotencyResponseSize+1))
 		}, sandstep.ETOOLARGE, "response"},
-		{"negative ttl", func() error { return st.CompleteIdempotent(c, "u", "k", "a1", nil, -time.Second) }, sandstep.EINVALID, "ttl"},
-		{"complete empty attempt", func() error { return st.CompleteIdempotent(c, "u", "k", "", nil, 0) }, sandstep.EINVALID, "attempt"},
-		{"complete attempt too long", func() error { return st.CompleteIdempotent(c, "u", "k", tooLongAttempt, nil, 0) }, sandstep.EINVALID, "attempt"},
-		{"complete attempt with '/'", func() error { return st.CompleteIdempotent(c, "u", "k", "a/1", nil, 0) }, sandstep.EINVALID, "attempt"},
+		{"complete empty attempt", func() error { return st.CompleteIdempotent(c, "u", "k", "", nil) }, sandstep.EINVALID, "attempt"},
+		{"complete attempt too long", func() error { return st.CompleteIdempotent(c, "u", "k", tooLongAttempt, nil) }, sandstep.EINVALID, "attempt"},
+		{"complete attempt with '/'", func() error { return st.CompleteIdempotent(c, "u", "k", "a/1", nil) }, sandstep.EINVALID, "attempt"},
 		{"abort empty user", func() error { return st.AbortIdempotent(c, "", "k", "a1") }, sandstep.EINVALID, "userId"},
 		{"abort empty attempt", func() error { return st.AbortIdempotent(c, "u", "k", "") }, sandstep.EINVALID, "attempt"},
 		{"abort attempt too long", func() error { return st.AbortIdempotent(c, "u", "k", tooLongAttempt) }, sandstep.EINVALID, "attempt"},
@@ -239,7 +239,7 @@ func TestIdempotencyBadInput(t *testing.T) {
 	if rec, err := st.BeginIdempotent(c, "u", "k-long", "h", longest, later); err != nil || rec != nil {
 		t.Fatalf("Begin with a %d-character attempt = %v, %v", len(longest), rec, err)
 	}
-	if err := st.CompleteIdempotent(c, "u", "k-long", longest, nil, 0); err != nil {
+	if err := st.CompleteIdempotent(c, "u", "k-long", longest, nil); err != nil {
 		t.Fatalf("Complete with a %d-character attempt: %v", len(longest), err)
 	}
 	// A key may hold '#': it is the last part of the partition key.
@@ -267,10 +267,10 @@ func TestIdempotencyTakeoverFencesOldAttempt(t *testing.T) {
 	}{
 		{"no interference", nil, ""},
 		{"old attempt completes", func(key string) error {
-			return st.CompleteIdempotent(c, "u", key, "attempt-A", []byte(`{"from":"A"}`), 0)
+			return st.CompleteIdempotent(c, "u", key, "attempt-A", []byte(`{"from":"A"}`))
 		}, "taken over"},
 		{"old attempt completes with no response", func(key string) error {
-			return st.CompleteIdempotent(c, "u", key, "attempt-A", nil, 0)
+			return st.CompleteIdempotent(c, "u", key, "attempt-A", nil)
 		}, "taken over"},
 		{"old attempt aborts", func(key string) error {
 			return st.AbortIdempotent(c, "u", key, "attempt-A")
@@ -279,7 +279,7 @@ func TestIdempotencyTakeoverFencesOldAttempt(t *testing.T) {
 			return st.AbortIdempotent(c, "u", key, "attempt-Z")
 		}, "taken over"},
 		{"unknown attempt completes", func(key string) error {
-			return st.CompleteIdempotent(c, "u", key, "attempt-Z", []byte("z"), 0)
+			return st.CompleteIdempotent(c, "u", key, "attempt-Z", []byte("z"))
 		}, "taken over"},
 	}
 	for i, tt := range tests {
@@ -320,7 +320,7 @@ func TestIdempotencyTakeoverFencesOldAttempt(t *testing.T) {
 			}
 
 			// B completes; a retry replays B's response.
-			if err := st.CompleteIdempotent(c, "u", key, "attempt-B", []byte(`{"from":"B"}`), 0); err != nil {
+			if err := st.CompleteIdempotent(c, "u", key, "attempt-B", []byte(`{"from":"B"}`)); err != nil {
 				t.Fatalf("B's Complete: %v", err)
 			}
 			rec, err := st.BeginIdempotent(c, "u", key, "h", "attempt-D", clk.Now().Add(10*time.Second))

@@ -60,32 +60,45 @@ func num(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-// ReserveSlot takes one of the user's quota slots for sandboxID, before the
-// sandbox is created. It fails with EQUOTA when the user already holds as
-// many slots as their limit (the per-user override, else Options.DefaultQuota).
-// Reserving a slot the user already holds for sandboxID is a successful no-op;
-// reserving one that was already released is ECONFLICT.
+// ReserveSlot takes one of the owner's quota slots for sb before the
+// sandbox is created, and writes sb's record in state creating in the same
+// transaction: a process that dies before CommitSandbox leaves a record that
+// names the slot, for the reaper to find. It fails with EQUOTA when the owner
+// already holds as many slots as their limit (the per-user override, else
+// Options.DefaultQuota). Reserving a slot the owner already holds for sb is a
+// successful no-op; reserving one that was already released is ECONFLICT, and
+// so is a record that exists without the slot.
 //
-// The slot item and the counter change in one transaction conditioned on the
-// counter being below the limit, so concurrent reservations never exceed it.
-func (s *Store) ReserveSlot(ctx context.Context, userID, sandboxID string) error {
-	if err := validateID("userId", userID); err != nil {
+// The slot, the counter and the record change in one transaction
+// conditioned on the counter being below the limit, so concurrent
+// reservations never exceed it.
+func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
+	if sb == nil {
+		return sandstep.Invalid("sandbox", "must not be nil")
+	}
+	if err := validateID("userId", sb.Owner); err != nil {
 		return err
 	}
-	if err := validateID("sandboxId", sandboxID); err != nil {
+	if err := validateID("sandboxId", sb.ID); err != nil {
 		return err
 	}
-	now := s.nowUTC()
-	slot := s.slotKey(userID, sandboxID)
-	slot[attrType] = str(typeSlot)
-	slot["userId"] = str(userID)
-	slot["sandboxId"] = str(sandboxID)
-	slot[attrSlotState] = str(slotReserved)
-	slot[attrReservedAt] = str(now.Format(time.RFC3339Nano))
-	slotCond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	if sb.State != sandstep.StateCreating {
+		return sandstep.Invalid("state", "a reserved sandbox is %s, got %q", sandstep.StateCreating, sb.State)
+	}
+	if err := s.normalizeSandbox(sb); err != nil {
+		return err
+	}
+	record, err := sandboxItem(sb, 1)
 	if err != nil {
-		return mapErr(err, "build reserve condition")
+		return err
 	}
+	now := s.nowUTC().Format(time.RFC3339Nano)
+	slot := s.slotKey(sb.Owner, sb.ID)
+	slot[attrType] = str(typeSlot)
+	slot["userId"] = str(sb.Owner)
+	slot["sandboxId"] = str(sb.ID)
+	slot[attrSlotState] = str(slotReserved)
+	slot[attrReservedAt] = str(now)
 
 	active, limit := expression.Name(attrActive), expression.Name(attrLimit)
 	underLimit := expression.Or(
@@ -96,60 +109,42 @@ func (s *Store) ReserveSlot(ctx context.Context, userID, sandboxID string) error
 			active.LessThan(expression.Value(s.defaultQuota))),
 		expression.And(limit.AttributeExists(), active.AttributeExists(), active.LessThan(limit)),
 	)
-	quotaExpr, err := expression.NewBuilder().
-		WithCondition(underLimit).
+	take := build(expression.NewBuilder().WithCondition(underLimit).
 		WithUpdate(expression.Add(active, expression.Value(1)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
-			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))).
-		Build()
-	if err != nil {
-		return mapErr(err, "build reserve update")
-	}
+			Set(expression.Name(attrUpdatedAt), expression.Value(now))))
 
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{
-				TableName:                 aws.String(s.table),
-				Item:                      slot,
-				ConditionExpression:       slotCond.Condition(),
-				ExpressionAttributeNames:  slotCond.Names(),
-				ExpressionAttributeValues: slotCond.Values(),
-			}},
-			{Update: &types.Update{
-				TableName:                 aws.String(s.table),
-				Key:                       s.quotaKey(userID),
-				ConditionExpression:       quotaExpr.Condition(),
-				UpdateExpression:          quotaExpr.Update(),
-				ExpressionAttributeNames:  quotaExpr.Names(),
-				ExpressionAttributeValues: quotaExpr.Values(),
-			}},
-		},
-	})
-	if err == nil {
-		return nil
-	}
-	reasons, _ := txReasons(err)
+	err = s.write(ctx, s.put(slot, absent), s.update(s.quotaKey(sb.Owner), take), s.put(record, absent))
 	switch {
-	case txConditionFailed(reasons, 0):
-		// The slot exists: held (a repeated reservation) or released.
-		state, found, gerr := s.slotState(ctx, userID, sandboxID)
-		switch {
-		case gerr != nil:
-			return gerr
-		case found && (state == slotReserved || state == slotCommitted):
-			return nil
-		case found && state == slotReleased:
-			return sandstep.Errorf(sandstep.ECONFLICT, "the quota slot for sandbox %q was already released", sandboxID)
-		}
-		return sandstep.Wrap(err, sandstep.ETRANSIENT, "the quota slot for sandbox %q changed during the reservation; try again", sandboxID)
-	case txConditionFailed(reasons, 1):
-		q, qerr := s.GetQuota(ctx, userID)
+	case err == nil:
+		return nil
+	case conditionFailed(err, 0):
+		return s.heldAlready(ctx, err, sb.Owner, sb.ID)
+	case conditionFailed(err, 1):
+		q, qerr := s.GetQuota(ctx, sb.Owner)
 		if qerr != nil {
 			return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
 		}
 		return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
+	case conditionFailed(err, 2):
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q already exists", sb.ID)
 	}
 	return mapErr(err, "reserve quota slot")
+}
+
+// heldAlready explains a reservation whose slot exists: held (a repeated
+// reservation, no error) or released.
+func (s *Store) heldAlready(ctx context.Context, condErr error, userID, sandboxID string) error {
+	state, found, err := s.slotState(ctx, userID, sandboxID)
+	switch {
+	case err != nil:
+		return err
+	case found && (state == slotReserved || state == slotCommitted):
+		return nil
+	case found && state == slotReleased:
+		return sandstep.Errorf(sandstep.ECONFLICT, "the quota slot for sandbox %q was already released", sandboxID)
+	}
+	return sandstep.Wrap(condErr, sandstep.ETRANSIENT, "the quota slot for sandbox %q changed during the reservation; try again", sandboxID)
 }
 
 // slotState reads a slot with a strongly consistent read.
@@ -186,67 +181,31 @@ func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (rele
 		return false, err
 	}
 	now := s.nowUTC()
-	slotExpr, err := expression.NewBuilder().
+	free := build(expression.NewBuilder().
 		WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
 		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotReleased)).
 			Set(expression.Name(attrReleasedAt), expression.Value(now.Format(time.RFC3339Nano))).
-			Set(expression.Name(TTLAttribute), expression.Value(now.Add(ReleasedSlotRetention).Unix()))).
-		Build()
-	if err != nil {
-		return false, mapErr(err, "build release update")
-	}
-	quotaExpr, err := expression.NewBuilder().
+			Set(expression.Name(TTLAttribute), expression.Value(now.Add(ReleasedSlotRetention).Unix()))))
+	give := build(expression.NewBuilder().
 		WithCondition(expression.Name(attrActive).GreaterThan(expression.Value(0))).
 		WithUpdate(expression.Add(expression.Name(attrActive), expression.Value(-1)).
-			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))).
-		Build()
-	if err != nil {
-		return false, mapErr(err, "build release update")
-	}
-	slotUpdate := &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       s.slotKey(userID, sandboxID),
-		ConditionExpression:       slotExpr.Condition(),
-		UpdateExpression:          slotExpr.Update(),
-		ExpressionAttributeNames:  slotExpr.Names(),
-		ExpressionAttributeValues: slotExpr.Values(),
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: slotUpdate},
-			{Update: &types.Update{
-				TableName:                 aws.String(s.table),
-				Key:                       s.quotaKey(userID),
-				ConditionExpression:       quotaExpr.Condition(),
-				UpdateExpression:          quotaExpr.Update(),
-				ExpressionAttributeNames:  quotaExpr.Names(),
-				ExpressionAttributeValues: quotaExpr.Values(),
-			}},
-		},
-	})
-	if err == nil {
-		return true, nil
-	}
-	reasons, _ := txReasons(err)
+			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))))
+	freeSlot := s.update(s.slotKey(userID, sandboxID), free)
+	err = s.write(ctx, freeSlot, s.update(s.quotaKey(userID), give))
 	switch {
-	case txConditionFailed(reasons, 0):
+	case err == nil:
+		return true, nil
+	case conditionFailed(err, 0):
 		return false, nil // not held: never reserved, or released already
-	case txConditionFailed(reasons, 1):
+	case conditionFailed(err, 1):
 		// The counter is zero or missing while the slot is held: free the
 		// slot alone, still conditionally, so only one caller frees it.
-		_, uerr := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.table),
-			Key:                       slotUpdate.Key,
-			ConditionExpression:       slotUpdate.ConditionExpression,
-			UpdateExpression:          slotUpdate.UpdateExpression,
-			ExpressionAttributeNames:  slotUpdate.ExpressionAttributeNames,
-			ExpressionAttributeValues: slotUpdate.ExpressionAttributeValues,
-		})
-		if isConditionFailed(uerr) {
+		err = s.write(ctx, freeSlot)
+		if conditionFailed(err, 0) {
 			return false, nil
 		}
-		if uerr != nil {
-			return false, mapErr(uerr, "release quota slot")
+		if err != nil {
+			return false, mapErr(err, "release quota slot")
 		}
 		return true, nil
 	}
@@ -290,21 +249,11 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int) erro
 	if limit < 0 || limit > MaxUserLimit {
 		return sandstep.Invalid("limit", "must be between 0 and %d, got %d", MaxUserLimit, limit)
 	}
-	expr, err := expression.NewBuilder().WithUpdate(
+	setLimit := build(expression.NewBuilder().WithUpdate(
 		expression.Set(expression.Name(attrLimit), expression.Value(limit)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
-			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))).Build()
-	if err != nil {
-		return mapErr(err, "build limit update")
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       s.quotaKey(userID),
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	return mapErr(err, "set user limit")
+			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
+	return mapErr(s.write(ctx, s.update(s.quotaKey(userID), setLimit)), "set user limit")
 }
 
 // ClearUserLimit removes the user's override; Options.DefaultQuota applies
@@ -344,24 +293,14 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string) error {
 		} else {
 			cond = cond.And(expression.Name(attrActive).AttributeNotExists())
 		}
-		expr, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return mapErr(err, "build limit condition")
-		}
 		item := out.Item
 		delete(item, attrLimit)
 		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       expr.Condition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-		})
+		err = s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(cond))))
 		if err == nil {
 			return nil
 		}
-		if !isConditionFailed(err) {
+		if !conditionFailed(err, 0) {
 			return mapErr(err, "clear user limit")
 		}
 		lastErr = err

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -32,21 +33,21 @@ func TestReserveAndReleaseSlot(t *testing.T) {
 		t.Fatalf("fresh quota = %+v", q)
 	}
 	for _, id := range []string{"s1", "s2"} {
-		if err := st.ReserveSlot(c, "u1", id); err != nil {
+		if err := reserve(c, st, "u1", id); err != nil {
 			t.Fatalf("ReserveSlot(%s): %v", id, err)
 		}
 	}
 	// Reserving a slot already held is a no-op, even at the limit.
-	if err := st.ReserveSlot(c, "u1", "s1"); err != nil {
+	if err := reserve(c, st, "u1", "s1"); err != nil {
 		t.Fatalf("repeated ReserveSlot: %v", err)
 	}
-	err := st.ReserveSlot(c, "u1", "s3")
+	err := reserve(c, st, "u1", "s3")
 	wantCode(t, err, sandstep.EQUOTA, "")
 	if msg := sandstep.ErrorMessage(err); msg != "sandbox limit reached: 2 of 2 in use" {
 		t.Errorf("quota message = %q", msg)
 	}
 	// Another user is not affected.
-	if err := st.ReserveSlot(c, "u2", "s3"); err != nil {
+	if err := reserve(c, st, "u2", "t3"); err != nil {
 		t.Fatalf("ReserveSlot other user: %v", err)
 	}
 	if q := quota(t, st, "u1"); q.Active != 2 || q.Limit != 2 {
@@ -62,7 +63,7 @@ func TestReserveAndReleaseSlot(t *testing.T) {
 		t.Fatalf("second ReleaseSlot = %v, %v; want false, nil", released, err)
 	}
 	// A released slot cannot be reserved again (a late retry would leak it).
-	wantCode(t, st.ReserveSlot(c, "u1", "s1"), sandstep.ECONFLICT, "")
+	wantCode(t, reserve(c, st, "u1", "s1"), sandstep.ECONFLICT, "")
 	// Releasing a slot never reserved frees nothing.
 	released, err = st.ReleaseSlot(c, "u1", "never")
 	if err != nil || released {
@@ -71,7 +72,7 @@ func TestReserveAndReleaseSlot(t *testing.T) {
 	if q := quota(t, st, "u1"); q.Active != 1 {
 		t.Fatalf("active = %d, want 1", q.Active)
 	}
-	if err := st.ReserveSlot(c, "u1", "s3"); err != nil {
+	if err := reserve(c, st, "u1", "s3"); err != nil {
 		t.Fatalf("ReserveSlot after release: %v", err)
 	}
 }
@@ -85,11 +86,11 @@ func TestUserLimitOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if err := st.ReserveSlot(c, "u", fmt.Sprint("s", i)); err != nil {
+		if err := reserve(c, st, "u", fmt.Sprint("s", i)); err != nil {
 			t.Fatalf("ReserveSlot %d under override 3: %v", i, err)
 		}
 	}
-	wantCode(t, st.ReserveSlot(c, "u", "s3"), sandstep.EQUOTA, "")
+	wantCode(t, reserve(c, st, "u", "s3"), sandstep.EQUOTA, "")
 	if q := quota(t, st, "u"); q.Limit != 3 || q.Active != 3 {
 		t.Fatalf("quota = %+v", q)
 	}
@@ -100,7 +101,7 @@ func TestUserLimitOverride(t *testing.T) {
 	if _, err := st.ReleaseSlot(c, "u", "s0"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandstep.EQUOTA, "")
+	wantCode(t, reserve(c, st, "u", "s4"), sandstep.EQUOTA, "")
 	// Back to the default (1) with 2 held.
 	if err := st.ClearUserLimit(c, "u"); err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func TestUserLimitOverride(t *testing.T) {
 	if q := quota(t, st, "u"); q.Limit != 1 || q.Active != 2 {
 		t.Fatalf("quota after clear = %+v", q)
 	}
-	wantCode(t, st.ReserveSlot(c, "u", "s4"), sandstep.EQUOTA, "")
+	wantCode(t, reserve(c, st, "u", "s4"), sandstep.EQUOTA, "")
 	if err := st.ClearUserLimit(c, "nobody"); err != nil {
 		t.Fatalf("ClearUserLimit without a record: %v", err)
 	}
@@ -117,7 +118,7 @@ func TestUserLimitOverride(t *testing.T) {
 	if err := st.SetUserLimit(c, "blocked", 0); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, st.ReserveSlot(c, "blocked", "x"), sandstep.EQUOTA, "")
+	wantCode(t, reserve(c, st, "blocked", "x"), sandstep.EQUOTA, "")
 	if q := quota(t, st, "blocked"); q.Active != 0 || q.Limit != 0 {
 		t.Fatalf("blocked quota = %+v", q)
 	}
@@ -127,7 +128,7 @@ func TestReleaseToleratesMissingOrZeroCounter(t *testing.T) {
 	st, client, table := storetest.New(t, store.Options{DefaultQuota: 2})
 	c := ctx(t)
 	for _, id := range []string{"a", "b"} {
-		if err := st.ReserveSlot(c, "u", id); err != nil {
+		if err := reserve(c, st, "u", id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,7 +188,7 @@ func TestConcurrentReserveExactlyLimit(t *testing.T) {
 		for i := range workers {
 			wg.Go(func() {
 				<-start
-				err := st.ReserveSlot(c, user, fmt.Sprintf("sbx-%d", i))
+				err := reserve(c, st, user, fmt.Sprintf("sbx-%d-%d", round, i))
 				switch sandstep.ErrorCode(err) {
 				case "":
 					ok.Add(1)
@@ -223,7 +224,7 @@ func TestConcurrentReleaseExactlyOnce(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: slots})
 	c := ctx(t)
 	for i := range slots {
-		if err := st.ReserveSlot(c, "u", fmt.Sprint("s", i)); err != nil {
+		if err := reserve(c, st, "u", fmt.Sprint("s", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -275,11 +276,11 @@ func TestQuotaBadInput(t *testing.T) {
 		call  func() error
 		field string
 	}{
-		{"reserve empty user", func() error { return st.ReserveSlot(c, "", "s") }, "userId"},
-		{"reserve user with #", func() error { return st.ReserveSlot(c, "a#b", "s") }, "userId"},
-		{"reserve empty sandbox", func() error { return st.ReserveSlot(c, "u", "") }, "sandboxId"},
-		{"reserve sandbox too long", func() error { return st.ReserveSlot(c, "u", long) }, "sandboxId"},
-		{"reserve sandbox with space", func() error { return st.ReserveSlot(c, "u", "a b") }, "sandboxId"},
+		{"reserve empty user", func() error { return reserve(c, st, "", "s") }, "userId"},
+		{"reserve user with #", func() error { return reserve(c, st, "a#b", "s") }, "userId"},
+		{"reserve empty sandbox", func() error { return reserve(c, st, "u", "") }, "sandboxId"},
+		{"reserve sandbox too long", func() error { return reserve(c, st, "u", long) }, "sandboxId"},
+		{"reserve sandbox with space", func() error { return reserve(c, st, "u", "a b") }, "sandboxId"},
 		{"release empty user", func() error { _, err := st.ReleaseSlot(c, "", "s"); return err }, "userId"},
 		{"quota empty user", func() error { _, err := st.GetQuota(c, ""); return err }, "userId"},
 		{"negative limit", func() error { return st.SetUserLimit(c, "u", -1) }, "limit"},
@@ -303,13 +304,27 @@ func TestQuotaBadInput(t *testing.T) {
 func TestNewValidatesOptions(t *testing.T) {
 	_, url := storetest.Server(t)
 	client := storetest.Client(url)
-	if _, err := store.New(client, "t", store.Options{DefaultQuota: 0}); sandstep.ErrorField(err) != "DefaultQuota" {
-		t.Fatalf("DefaultQuota 0: err = %v", err)
+	const day = 24 * time.Hour
+	tests := []struct {
+		name   string
+		client *dynamodb.Client
+		table  string
+		opts   store.Options
+		field  string
+	}{
+		{"DefaultQuota 0", client, "t", store.Options{DefaultQuota: 0, IdempotencyTTL: day}, "DefaultQuota"},
+		{"empty table", client, "", store.Options{DefaultQuota: 1, IdempotencyTTL: day}, "table"},
+		{"no idempotency TTL", client, "t", store.Options{DefaultQuota: 1}, "IdempotencyTTL"},
+		{"negative idempotency TTL", client, "t", store.Options{DefaultQuota: 1, IdempotencyTTL: -time.Second}, "IdempotencyTTL"},
 	}
-	if _, err := store.New(client, "", store.Options{DefaultQuota: 1}); sandstep.ErrorField(err) != "table" {
-		t.Fatalf("empty table: err = %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := store.New(tt.client, tt.table, tt.opts); sandstep.ErrorField(err) != tt.field {
+				t.Fatalf("err = %v, want one naming %s", err, tt.field)
+			}
+		})
 	}
-	if _, err := store.New(nil, "t", store.Options{DefaultQuota: 1}); err == nil {
+	if _, err := store.New(nil, "t", store.Options{DefaultQuota: 1, IdempotencyTTL: day}); err == nil {
 		t.Fatal("nil client accepted")
 	}
 }

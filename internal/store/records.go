@@ -15,21 +15,12 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// Listing limits.
-const (
-	// DefaultListLimit is the page size when a caller asks for 0.
-	DefaultListLimit = 20
-	// MaxListLimit is the largest page ListSandboxes, ListTasks and ListAudit
-	// accept.
-	MaxListLimit = 100
-
-	// maxTransitionAttempts bounds the optimistic-concurrency retries of a
-	// transition that keeps losing to concurrent writers.
-	maxTransitionAttempts = 5
-)
+// maxTransitionAttempts bounds the optimistic-concurrency retries of a
+// transition that keeps losing to concurrent writers.
+const maxTransitionAttempts = 5
 
 var validStates = []sandstep.State{
-	sandstep.StateCreating, sandstep.StateReady, sandstep.StateStopped, sandstep.StateDeleting,
+	sandstep.StateCreating, sandstep.StateReady, sandstep.StateDeleting,
 	sandstep.StateDeleted, sandstep.StateFailed, sandstep.StateGone,
 }
 
@@ -104,94 +95,49 @@ func sandboxItem(sb *sandstep.Sandbox, version int64) (map[string]types.Attribut
 	return item, nil
 }
 
-func createOnly() (expression.Expression, error) {
-	return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
-}
-
-// CommitSandbox writes the record of a new sandbox and marks the owner's
-// quota slot for it committed, in one transaction. It fails with ECONFLICT if
-// a sandbox with sb.ID exists already or if the owner holds no reserved slot
-// for it (see ReserveSlot). CreatedAt and UpdatedAt are filled in if zero.
+// CommitSandbox records that the sandbox ReserveSlot wrote in state
+// creating now exists: it writes sb in state ready (DaytonaID,
+// ProviderState and the rest as the caller set them) and marks the owner's
+// quota slot committed, in one transaction. It fails with ECONFLICT if the
+// record is no longer the one ReserveSlot wrote (committed already, or moved
+// on by a cleanup) or if the owner holds no reserved slot for it.
 func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
+	if sb != nil {
+		sb.State = sandstep.StateReady
+		sb.UpdatedAt = s.nowUTC()
+	}
 	if err := s.normalizeSandbox(sb); err != nil {
 		return err
 	}
-	item, err := sandboxItem(sb, 1)
+	item, err := sandboxItem(sb, 2)
 	if err != nil {
 		return err
 	}
-	create, err := createOnly()
-	if err != nil {
-		return mapErr(err, "build commit condition")
-	}
-	slotExpr, err := expression.NewBuilder().
+	// Only ReserveSlot writes a creating record, at version 1.
+	stillCreating := build(expression.NewBuilder().WithCondition(expression.And(
+		expression.Name(attrState).Equal(expression.Value(sandstep.StateCreating)),
+		expression.Name(attrVersion).Equal(expression.Value(1)),
+		expression.Name("owner").Equal(expression.Value(sb.Owner)))))
+	commitSlot := build(expression.NewBuilder().
 		WithCondition(expression.Name(attrSlotState).Equal(expression.Value(slotReserved))).
 		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotCommitted)).
-			Set(expression.Name(attrCommittedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))).
-		Build()
-	if err != nil {
-		return mapErr(err, "build commit update")
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{
-				TableName:                 aws.String(s.table),
-				Item:                      item,
-				ConditionExpression:       create.Condition(),
-				ExpressionAttributeNames:  create.Names(),
-				ExpressionAttributeValues: create.Values(),
-			}},
-			{Update: &types.Update{
-				TableName:                 aws.String(s.table),
-				Key:                       s.slotKey(sb.Owner, sb.ID),
-				ConditionExpression:       slotExpr.Condition(),
-				UpdateExpression:          slotExpr.Update(),
-				ExpressionAttributeNames:  slotExpr.Names(),
-				ExpressionAttributeValues: slotExpr.Values(),
-			}},
-		},
-	})
-	if err == nil {
-		return nil
-	}
-	reasons, _ := txReasons(err)
+			Set(expression.Name(attrCommittedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
+	err = s.write(ctx, s.put(item, stillCreating), s.update(s.slotKey(sb.Owner, sb.ID), commitSlot))
 	switch {
-	case txConditionFailed(reasons, 0):
-		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q already exists", sb.ID)
-	case txConditionFailed(reasons, 1):
+	case err == nil:
+		return nil
+	case conditionFailed(err, 0):
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q is not being created", sb.ID)
+	case conditionFailed(err, 1):
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "no reserved quota slot for sandbox %q", sb.ID)
 	}
 	return mapErr(err, "commit sandbox")
 }
 
-// PutSandbox writes the record of a new sandbox without touching quota. It
-// fails with ECONFLICT if a sandbox with sb.ID exists. CreatedAt and
-// UpdatedAt are filled in if zero.
-func (s *Store) PutSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
-	if err := s.normalizeSandbox(sb); err != nil {
-		return err
-	}
-	item, err := sandboxItem(sb, 1)
-	if err != nil {
-		return err
-	}
-	return s.putNew(ctx, item, "sandbox", sb.ID)
-}
-
 // putNew writes a record that must not exist yet.
 func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue, what, id string) error {
-	create, err := createOnly()
-	if err != nil {
-		return mapErr(err, "build create condition")
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.table),
-		Item:                      item,
-		ConditionExpression:       create.Condition(),
-		ExpressionAttributeNames:  create.Names(),
-		ExpressionAttributeValues: create.Values(),
-	})
-	if isConditionFailed(err) {
+	err := s.write(ctx, s.put(item, absent))
+	if conditionFailed(err, 0) {
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s %q already exists", what, id)
 	}
 	return mapErr(err, "put "+what)
@@ -251,9 +197,9 @@ func joinStates[T ~string](states []T) string {
 	return "one of " + strings.Join(parts, ", ")
 }
 
-// ListSandboxes returns the owner's sandboxes, newest first, limit at a time
-// (0 means DefaultListLimit), and the cursor of the next page ("" at the
-// end). A cursor that this store did not return for the same owner's list is
+// ListSandboxes returns the owner's sandboxes, newest first, limit at a
+// time (at least 1; the service bounds it), and the cursor of the next page
+// ("" at the end). A cursor that this store did not return for the same owner's list is
 // EINVALID with field "cursor". The list is read from GSI1 and is eventually
 // consistent.
 func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Sandbox, string, error) {
@@ -425,21 +371,11 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 		} else {
 			cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ver)))
 		}
-		expr, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return nil, mapErr(err, "build "+what+" transition")
-		}
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       expr.Condition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-		})
+		err = s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(cond))))
 		if err == nil {
 			return rec, nil
 		}
-		if !isConditionFailed(err) {
+		if !conditionFailed(err, 0) {
 			return nil, mapErr(err, "update "+what)
 		}
 		lastErr = err
@@ -455,20 +391,12 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 	if err := validateID("owner", owner); err != nil {
 		return nil, "", err
 	}
-	limit, err := pageLimit(limit)
-	if err != nil {
-		return nil, "", err
-	}
 	c, err := s.decodeCursor(cursorText, cursorKind, owner)
 	if err != nil {
 		return nil, "", err
 	}
 	gsiPK := ownerGSI1PK(owner, gsiKind)
-	expr, err := expression.NewBuilder().
-		WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK))).Build()
-	if err != nil {
-		return nil, "", mapErr(err, "build list query")
-	}
+	expr := build(expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK))))
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(GSI1),
@@ -531,14 +459,4 @@ func gsiCursorID(pos string) (string, error) {
 		return "", sandstep.Invalid("cursor", "is not a valid cursor for this list")
 	}
 	return id, nil
-}
-
-func pageLimit(limit int) (int, error) {
-	switch {
-	case limit == 0:
-		return DefaultListLimit, nil
-	case limit < 0 || limit > MaxListLimit:
-		return 0, sandstep.Invalid("limit", "must be between 1 and %d, got %d", MaxListLimit, limit)
-	}
-	return limit, nil
 }

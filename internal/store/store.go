@@ -5,11 +5,13 @@
 // Every invariant is enforced by DynamoDB itself, with condition expressions
 // and TransactWriteItems, so any number of Lambda instances may share a table:
 //
-//   - a quota slot is a reservation: ReserveSlot takes a slot (item
-//     USER#<u>/SLOT#<sandbox>) and increments the user's counter (item
-//     USER#<u>/QUOTA) in one transaction conditioned on the counter being
-//     below the user's limit; CommitSandbox writes the sandbox record and marks
-//     the slot committed in one transaction; ReleaseSlot turns the slot into a
+//   - a quota slot is a reservation: ReserveSlot writes the sandbox's record
+//     in state creating, takes a slot (item USER#<u>/SLOT#<sandbox>) and
+//     increments the user's counter (item USER#<u>/QUOTA) in one
+//     transaction conditioned on the counter being below the user's limit,
+//     so a process that dies before the commit leaves a record naming its
+//     slot; CommitSandbox moves the record to ready and marks the slot
+//     committed in one transaction; ReleaseSlot turns the slot into a
 //     tombstone and decrements the counter in one transaction, so a slot is
 //     freed once and the counter never goes below zero;
 //   - records are created with attribute_not_exists and changed with
@@ -28,7 +30,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -42,16 +43,20 @@ type Options struct {
 	// DefaultQuota is the number of sandboxes a user may hold at once when no
 	// per-user override is set. It must be at least 1.
 	DefaultQuota int
+	// IdempotencyTTL is how long an idempotency record is remembered once
+	// its attempt has ended (config's IDEMPOTENCY_TTL). It must be positive.
+	IdempotencyTTL time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
 
 // Store is the DynamoDB single-table store. It is safe for concurrent use.
 type Store struct {
-	db           *dynamodb.Client
-	table        string
-	defaultQuota int
-	now          func() time.Time
+	db             *dynamodb.Client
+	table          string
+	defaultQuota   int
+	idempotencyTTL time.Duration
+	now            func() time.Time
 
 	// instance and counter make audit sort keys unique without a read.
 	instance string
@@ -69,20 +74,22 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 	if opts.DefaultQuota < 1 {
 		return nil, sandstep.Invalid("DefaultQuota", "must be at least 1, got %d", opts.DefaultQuota)
 	}
+	if opts.IdempotencyTTL <= 0 {
+		return nil, sandstep.Invalid("IdempotencyTTL", "must be positive, got %s", opts.IdempotencyTTL)
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
 	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "store: random instance id")
-	}
+	rand.Read(b[:]) // never fails (Go 1.24+)
 	return &Store{
-		db:           client,
-		table:        table,
-		defaultQuota: opts.DefaultQuota,
-		now:          now,
-		instance:     hex.EncodeToString(b[:]),
+		db:             client,
+		table:          table,
+		defaultQuota:   opts.DefaultQuota,
+		idempotencyTTL: opts.IdempotencyTTL,
+		now:            now,
+		instance:       hex.EncodeToString(b[:]),
 	}, nil
 }
 
@@ -98,6 +105,8 @@ const (
 	// attrVersion is the optimistic-concurrency counter of sandbox and task
 	// records. It is not part of the domain types.
 	attrVersion = "ver"
+	// attrState is a record's state (sandstep.Sandbox.State).
+	attrState = "state"
 
 	// TTLAttribute is the table's time-to-live attribute: a Number holding
 	// Unix seconds. The store never relies on DynamoDB having deleted an
@@ -119,7 +128,6 @@ const (
 	prefixSlot    = "SLOT#"
 	prefixIdem    = "IDEM#"
 	prefixEvent   = "EVT#"
-	prefixLog     = "LOG#"
 
 	typeSandbox = "sandbox"
 	typeTask    = "task"
@@ -127,7 +135,6 @@ const (
 	typeSlot    = "slot"
 	typeIdem    = "idempotency"
 	typeEvent   = "audit"
-	typeLog     = "log"
 )
 
 // sortTimeLayout is a fixed-width UTC layout: unlike RFC3339Nano it keeps
@@ -154,15 +161,5 @@ const (
 )
 
 func createdGSI1SK(created time.Time, id string) string { return sortTime(created) + "#" + id }
-
-// logSK is the sort key of log chunk seq; 20 digits hold any int64.
-func logSK(seq int64) string {
-	s := strconv.FormatInt(seq, 10)
-	const width = 20
-	if len(s) < width {
-		s = "00000000000000000000"[:width-len(s)] + s
-	}
-	return prefixLog + s
-}
 
 func (s *Store) nowUTC() time.Time { return s.now().UTC() }

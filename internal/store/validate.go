@@ -1,7 +1,8 @@
 package store
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -55,12 +56,8 @@ func validateKeyPart(field, v string, maxLen int, allowHash bool) error {
 func checkItemSize(item map[string]types.AttributeValue) error {
 	total := 0
 	biggest, biggestSize := "", -1
-	names := make([]string, 0, len(item))
-	for name := range item {
-		names = append(names, name)
-	}
-	sort.Strings(names) // a deterministic field name on ties
-	for _, name := range names {
+	// Sorted: a deterministic field name on ties.
+	for _, name := range slices.Sorted(maps.Keys(item)) {
 		n := len(name) + attrSize(item[name])
 		total += n
 		if n > biggestSize {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -20,8 +21,11 @@ import (
 // Table is the name of the table New creates.
 const Table = "sandstep-test"
 
-// DefaultQuota is the Options.DefaultQuota New uses when given 0.
-const DefaultQuota = 5
+// The options New uses when given zero values.
+const (
+	DefaultQuota          = 5
+	DefaultIdempotencyTTL = 24 * time.Hour
+)
 
 // Server starts an embedded minidyn server and returns it (for failure
 // emulation and ClearTable) with its URL. It stops when the test ends.
@@ -52,8 +56,9 @@ func Client(url string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 }
 
 // New returns a store on a fresh embedded server with the table created,
-// the client it uses and the table name. A zero opts.DefaultQuota means
-// DefaultQuota. Everything is torn down when the test ends.
+// the client it uses and the table name. Zero opts.DefaultQuota and
+// opts.IdempotencyTTL take the defaults above. Everything is torn down when
+// the test ends.
 func New(tb testing.TB, opts store.Options) (*store.Store, *dynamodb.Client, string) {
 	tb.Helper()
 	_, url := Server(tb)
@@ -63,6 +68,9 @@ func New(tb testing.TB, opts store.Options) (*store.Store, *dynamodb.Client, str
 	}
 	if opts.DefaultQuota == 0 {
 		opts.DefaultQuota = DefaultQuota
+	}
+	if opts.IdempotencyTTL == 0 {
+		opts.IdempotencyTTL = DefaultIdempotencyTTL
 	}
 	st, err := store.New(client, Table, opts)
 	if err != nil {

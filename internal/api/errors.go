@@ -1,0 +1,44 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// classification is how the edge answers one error code: the HTTP status
+// for API Gateway callers and the error name a state machine's Retry and
+// Catch match on.
+type classification struct {
+	status int
+	sfn    string
+}
+
+// codes is the one table of error codes at the edge. A code it does not
+// know is answered as internal.
+var codes = map[sandstep.Code]classification{
+	sandstep.EINVALID:         {http.StatusBadRequest, "Sandbox.InvalidInput"},
+	sandstep.EUNAUTHENTICATED: {http.StatusUnauthorized, "Sandbox.NotFound"},
+	sandstep.ENOTFOUND:        {http.StatusNotFound, "Sandbox.NotFound"},
+	sandstep.ECONFLICT:        {http.StatusConflict, "Sandbox.Conflict"},
+	sandstep.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Sandbox.InvalidInput"},
+	sandstep.EQUOTA:           {http.StatusTooManyRequests, "Sandbox.QuotaExceeded"},
+	sandstep.ETRANSIENT:       {http.StatusServiceUnavailable, "Sandbox.Transient"},
+	sandstep.ETIMEOUT:         {http.StatusGatewayTimeout, "Sandbox.Timeout"},
+	sandstep.EINTERNAL:        {http.StatusInternalServerError, "Sandbox.Internal"},
+}
+
+// classify returns how to answer code.
+func classify(code sandstep.Code) classification {
+	if c, ok := codes[code]; ok {
+		return c
+	}
+	return codes[sandstep.EINTERNAL]
+}
+
+// HTTPStatus maps a code to its HTTP status.
+func HTTPStatus(code sandstep.Code) int { return classify(code).status }
+
+// StepFunctionsName maps a code to the error name a state machine's Retry
+// and Catch match on.
+func StepFunctionsName(code sandstep.Code) string { return classify(code).sfn }

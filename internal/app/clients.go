@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/secrets"
+	"github.com/sandstep/sandstep/internal/store"
+)
+
+// Store returns the DynamoDB store.
+func (e *Env) Store() (*store.Store, error) {
+	return once(e, "store", func() (*store.Store, error) {
+		cfg := e.Config
+		db := dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) {
+			o.BaseEndpoint = e.Endpoint("DYNAMODB")
+			if cfg.DynamoDBEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+				// An endpoint override is a local stand-in (minidyn), which
+				// sends no CRC32 header.
+				o.DisableValidateResponseChecksum = true
+			}
+		})
+		st, err := store.New(db, cfg.TableName, store.Options{DefaultQuota: cfg.DefaultUserQuota, IdempotencyTTL: cfg.IdempotencyTTL})
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return st, nil
+	})
+}
+
+// secretClients are the SSM and Secrets Manager clients the resolvers use.
+type secretClients struct {
+	ssm *ssm.Client
+	sm  *secretsmanager.Client
+}
+
+func (e *Env) secretClients() (secretClients, error) {
+	return once(e, "secretClients", func() (secretClients, error) {
+		return secretClients{
+			ssm: ssm.NewFromConfig(e.AWS, func(o *ssm.Options) { o.BaseEndpoint = e.Endpoint("SSM") }),
+			sm:  secretsmanager.NewFromConfig(e.AWS, func(o *secretsmanager.Options) { o.BaseEndpoint = e.Endpoint("SECRETS_MANAGER") }),
+		}, nil
+	})
+}
+
+// CallerSecrets returns the resolver of the secret references callers
+// name (secretEnv, git.tokenSecret): only those under the deployment's
+// prefixes, and every value resolved is taught to the logger's redactor.
+func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
+	return once(e, "callerSecrets", func() (*secrets.Resolver, error) {
+		c, err := e.secretClients()
+		if err != nil {
+			return nil, err
+		}
+		return secrets.NewResolver(c.ssm, c.sm,
+			secrets.WithOnResolve(e.Redactor.Add),
+			secrets.WithAllowedPrefixes("ssm:"+e.Config.SecretsSSMPrefix, "secretsmanager:"+e.Config.SecretsManagerPrefix)), nil
+	})
+}
+
+// Daytona returns the Daytona client, reading its API key (at cold start,
+// from the reference DAYTONA_API_KEY_REF names, or locally the plain key).
+func (e *Env) Daytona(ctx context.Context) (*daytona.Client, error) {
+	return once(e, "daytona", func() (*daytona.Client, error) {
+		cfg := e.Config
+		apiKey := cfg.DaytonaAPIKey.Reveal()
+		if apiKey == "" {
+			c, err := e.secretClients()
+			if err != nil {
+				return nil, err
+			}
+			if apiKey, err = secrets.NewResolver(c.ssm, c.sm).Resolve(ctx, cfg.DaytonaAPIKeyRef); err != nil {
+				return nil, fmt.Errorf("DAYTONA_API_KEY_REF: %w", err)
+			}
+		}
+		e.Redactor.Add(apiKey)
+		dc, err := daytona.New(daytona.Config{
+			APIKey:         apiKey,
+			APIURL:         cfg.DaytonaAPIURL,
+			Target:         cfg.DaytonaTarget,
+			HTTPClient:     e.httpClient,
+			MaxOutputBytes: int64(cfg.MaxOutputBytes),
+			// The client's own delete of a sandbox that never started must
+			// fit in the service's cleanup reserve (12 s), beside the
+			// service's.
+			CleanupTimeout: 5 * time.Second,
+			Logger:         e.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("daytona client: %w", err)
+		}
+		return dc, nil
+	})
+}

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"context"
+)
+
+// AgentExecute creates a sandbox, runs one command in it and deletes it
+// (unless KeepSandbox), in one call. Everything is validated before
+// anything is created; the sandbox is deleted even when the command fails.
+func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteInput) (*AgentExecuteResult, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	files, err := s.validateCreate(&in.CreateSandboxInput)
+	if err != nil {
+		return nil, err
+	}
+	execIn := ExecInput{Command: in.Command, Cwd: in.Cwd, TimeoutSeconds: in.TimeoutSeconds}
+	timeout, err := s.validateExec(&execIn)
+	if err != nil {
+		return nil, err
+	}
+	return idempotent(ctx, s, call, "agent-execute", in, func(ctx context.Context) (*AgentExecuteResult, error) {
+		sb, err := s.create(ctx, call, in.CreateSandboxInput, files)
+		if err != nil {
+			return nil, err
+		}
+		// The command stops early enough for the delete to fit before the
+		// caller's deadline.
+		var res *ExecResult
+		ectx, cancel, execErr := s.workContext(ctx)
+		if execErr == nil {
+			res, execErr = s.exec(ectx, call, sb, execIn, timeout)
+			cancel()
+		}
+		out := &AgentExecuteResult{SandboxID: sb.ID}
+		if !in.KeepSandbox {
+			dctx, cancel := s.cleanupContext(ctx)
+			_, derr := s.delete(dctx, call, sb)
+			cancel()
+			if derr != nil {
+				// The command's result stands (it must not run twice); the
+				// sandbox's ttlMinutes backstop and the reaper remove it.
+				s.opts.Logger.ErrorContext(ctx, "agent execute: sandbox not deleted", "sandboxId", sb.ID, "err", derr)
+			}
+			out.Deleted = derr == nil
+		}
+		if execErr != nil {
+			return nil, execErr
+		}
+		out.ExecResult = *res
+		return out, nil
+	})
+}

@@ -1,0 +1,280 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Audit actions.
+const (
+	ActionCreate = "sandbox.create"
+	ActionExec   = "sandbox.exec"
+	ActionDelete = "sandbox.delete"
+	ActionGone   = "sandbox.gone"
+)
+
+// CreateSandbox validates the request, takes a quota slot (writing the
+// sandbox's record in state creating), creates and starts the provider
+// sandbox, loads code and secrets into it and makes the record ready. Any
+// failure after the slot is taken deletes the provider sandbox, marks the
+// record failed and releases the slot before the classified error is
+// returned.
+func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandboxInput) (*sandstep.Sandbox, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	files, err := s.validateCreate(&in)
+	if err != nil {
+		return nil, err
+	}
+	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandstep.Sandbox, error) {
+		return s.create(ctx, call, in, files)
+	})
+}
+
+// provisioning is what a create puts into a new provider sandbox.
+type provisioning struct {
+	secrets map[string]string
+	files   []UploadFile
+	clone   *GitCloneSpec
+}
+
+func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, files []UploadFile) (*sandstep.Sandbox, error) {
+	// Secrets first: a bad reference fails before anything is reserved.
+	load, err := s.resolveProvisioning(ctx, in, files)
+	if err != nil {
+		return nil, err
+	}
+	sb := s.newRecord(call, in)
+	// The provider work stops early enough for its undoing to fit before
+	// the caller's deadline.
+	wctx, cancel, err := s.workContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if err := s.reserve(ctx, sb); err != nil {
+		return nil, err
+	}
+	if stage, err := s.provision(wctx, sb, in, load); err != nil {
+		s.cleanupFailedCreate(ctx, call, sb, err)
+		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
+	}
+	if err := s.quota.CommitSandbox(wctx, sb); err != nil {
+		s.cleanupFailedCreate(ctx, call, sb, err)
+		return nil, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err)
+	}
+	s.audit(ctx, call, sb, ActionCreate, nil, nil)
+	return sb, nil
+}
+
+// resolveProvisioning resolves the secrets a create needs.
+func (s *Service) resolveProvisioning(ctx context.Context, in CreateSandboxInput, files []UploadFile) (provisioning, error) {
+	values, err := s.resolveSecrets(ctx, in.SecretEnv)
+	if err != nil {
+		return provisioning{}, err
+	}
+	load := provisioning{secrets: values, files: files}
+	if g := in.Git; g != nil {
+		load.clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: clonePath(g)}
+		if g.TokenSecret != "" {
+			token, err := s.resolve(ctx, "git.tokenSecret", g.TokenSecret)
+			if err != nil {
+				return provisioning{}, err
+			}
+			load.clone.Username, load.clone.Password = "x-access-token", token
+		}
+	}
+	return load, nil
+}
+
+// newRecord is the record of a sandbox about to be created.
+func (s *Service) newRecord(call Call, in CreateSandboxInput) *sandstep.Sandbox {
+	now := s.opts.Now().UTC()
+	sb := &sandstep.Sandbox{
+		ID:              s.opts.NewID(),
+		Owner:           call.UserID,
+		State:           sandstep.StateCreating,
+		Snapshot:        in.Snapshot,
+		Image:           in.Image,
+		Resources:       in.Resources,
+		Labels:          in.Labels,
+		Metadata:        in.Metadata,
+		AutoStopMinutes: s.opts.DefaultAutoStopMinutes,
+		TTLMinutes:      s.opts.DefaultTTLMinutes,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+	}
+	if in.AutoStopMinutes != nil {
+		sb.AutoStopMinutes = *in.AutoStopMinutes
+	}
+	if in.TTLMinutes != nil {
+		sb.TTLMinutes = *in.TTLMinutes
+	}
+	return sb
+}
+
+// reserve takes the slot and writes the creating record. When the outcome
+// is unknown (a timeout, a 5xx after the write), it undoes what may have
+// been written: marking failed and releasing are idempotent.
+func (s *Service) reserve(ctx context.Context, sb *sandstep.Sandbox) error {
+	err := s.quota.ReserveSlot(ctx, sb)
+	switch sandstep.ErrorCode(err) {
+	case "":
+		return nil
+	case sandstep.EQUOTA, sandstep.EINVALID, sandstep.ECONFLICT:
+	default:
+		cctx, cancel := s.cleanupContext(ctx)
+		defer cancel()
+		s.abandon(cctx, sb, err)
+	}
+	return fmt.Errorf("reserve quota slot: %w", err)
+}
+
+// provision creates the provider sandbox and loads it; stage names the step
+// that failed.
+func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, load provisioning) (stage string, err error) {
+	labels := maps.Clone(in.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelID], labels[LabelOwner] = sb.ID, sb.Owner
+	ps, err := s.provider.Create(ctx, ProviderSpec{
+		Name:            sb.ID,
+		Snapshot:        in.Snapshot,
+		Image:           in.Image,
+		Resources:       in.Resources,
+		Env:             in.Env,
+		Labels:          labels,
+		AutoStopMinutes: sb.AutoStopMinutes,
+		TTLMinutes:      sb.TTLMinutes,
+	})
+	if err != nil {
+		return "provider create", err
+	}
+	sb.DaytonaID, sb.ProviderState = ps.ID, ps.State
+	if len(load.secrets) > 0 {
+		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
+			return "install secrets", err
+		}
+	}
+	if len(load.files) > 0 {
+		if err := s.provider.Upload(ctx, sb.DaytonaID, load.files); err != nil {
+			return "upload files", err
+		}
+	}
+	if load.clone != nil {
+		if err := s.provider.GitClone(ctx, sb.DaytonaID, *load.clone); err != nil {
+			return "git clone", err
+		}
+	}
+	return "", nil
+}
+
+// clonePath is where a repository is cloned: the caller's git.path, or
+// the directory git itself would choose.
+func clonePath(g *GitSource) string {
+	if g.Path != "" {
+		return g.Path
+	}
+	return repoDir(g.URL)
+}
+
+// repoDir is the directory git would clone url into.
+func repoDir(url string) string {
+	s := strings.TrimSuffix(strings.TrimRight(url, "/"), ".git")
+	if i := strings.LastIndexAny(s, "/:"); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" || s == "." || s == ".." {
+		return "repo"
+	}
+	return s
+}
+
+// cleanupFailedCreate deletes the provider sandbox (by its unique name, so a
+// create that failed after the provider made it is found too), marks the
+// record failed and releases the slot, on a context the caller's
+// cancellation cannot stop but that ends with the caller's deadline. What
+// it cannot finish stays in the record for the reaper: a creating or ready
+// record whose sandbox is gone.
+func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandstep.Sandbox, cause error) {
+	cctx, cancel := s.cleanupContext(ctx)
+	defer cancel()
+	if err := s.provider.Delete(cctx, sb.ID); err != nil {
+		// The provider's ttlMinutes backstop still destroys it; the reaper
+		// finds it by its labels.
+		s.opts.Logger.ErrorContext(ctx, "failed create: provider sandbox not deleted", "sandboxId", sb.ID, "err", err)
+	}
+	s.abandon(cctx, sb, cause)
+	s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})
+}
+
+// abandon marks a sandbox whose create failed as failed and releases its
+// slot.
+func (s *Service) abandon(ctx context.Context, sb *sandstep.Sandbox, cause error) {
+	_, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateCreating, sandstep.StateReady}, sandstep.StateFailed, func(r *sandstep.Sandbox) {
+		r.Error = sandstep.ErrorMessage(cause)
+	})
+	if code := sandstep.ErrorCode(err); err != nil && code != sandstep.ENOTFOUND && code != sandstep.ECONFLICT {
+		s.opts.Logger.ErrorContext(ctx, "failed create: record not marked failed", "sandboxId", sb.ID, "err", err)
+	}
+	if _, err := s.quota.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
+		s.opts.Logger.ErrorContext(ctx, "failed create: quota slot not released", "sandboxId", sb.ID, "err", err)
+	}
+}
+
+func (s *Service) resolve(ctx context.Context, field, ref string) (string, error) {
+	if s.secrets == nil {
+		return "", sandstep.Invalid(field, "secret references are not enabled in this deployment")
+	}
+	v, err := s.secrets.Resolve(ctx, field, ref)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", field, err)
+	}
+	return v, nil
+}
+
+func (s *Service) resolveSecrets(ctx context.Context, refs map[string]string) (map[string]string, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	values := make(map[string]string, len(refs))
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
+		v, err := s.resolve(ctx, "secretEnv."+name, refs[name])
+		if err != nil {
+			return nil, err
+		}
+		values[name] = v
+	}
+	return values, nil
+}
+
+// installSecrets writes the secrets file and makes it readable by the
+// sandbox user only.
+func (s *Service) installSecrets(ctx context.Context, id string, values map[string]string) error {
+	err := s.provider.Upload(ctx, id, []UploadFile{
+		{Path: ReservedDir + "/.gitignore", Content: []byte("*\n")},
+		{Path: secretsFile, Content: secretsFileContent(values)},
+	})
+	if err != nil {
+		return err
+	}
+	res, err := s.provider.Exec(ctx, id, Command{
+		Line:    "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
+		Timeout: 30 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return sandstep.Errorf(sandstep.EINTERNAL, "restricting the secrets file failed with exit code %d", res.ExitCode)
+	}
+	return nil
+}

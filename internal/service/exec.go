@@ -1,0 +1,111 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Exec runs a command in the caller's sandbox and waits for it. The
+// timeout is bounded by the caller's deadline less a margin.
+func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) (*ExecResult, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := validateID("id", id); err != nil {
+		return nil, err
+	}
+	timeout, err := s.validateExec(&in)
+	if err != nil {
+		return nil, err
+	}
+	return idempotent(ctx, s, call, "exec:"+id, in, func(ctx context.Context) (*ExecResult, error) {
+		sb, err := s.ownedSandbox(ctx, call, id)
+		if err != nil {
+			return nil, err
+		}
+		return s.exec(ctx, call, sb, in, timeout)
+	})
+}
+
+func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
+	if sb.State != sandstep.StateReady {
+		return nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %s is %s; commands run only in a ready sandbox", sb.ID, sb.State)
+	}
+	timeout, err := s.boundTimeout(ctx, timeout)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{
+		Line:    commandLine(in.Command, in.Cwd, in.Env),
+		Timeout: timeout,
+	})
+	if err == nil {
+		fitResponse(res, s.opts.MaxOutputBytes, s.opts.MaxResponseBytes)
+	}
+	if err != nil {
+		if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+			s.markGone(ctx, call, sb)
+			return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "sandbox %s no longer exists", sb.ID)
+		}
+		s.audit(ctx, call, sb, ActionExec, err, nil)
+		return nil, fmt.Errorf("exec in sandbox %s: %w", sb.ID, err)
+	}
+	s.audit(ctx, call, sb, ActionExec, nil, map[string]string{
+		"exitCode":   strconv.Itoa(res.ExitCode),
+		"durationMs": strconv.FormatInt(res.DurationMs, 10),
+	})
+	return res, nil
+}
+
+// boundTimeout fits a command's timeout into what is left of the caller's
+// deadline, keeping the margin to answer.
+func (s *Service) boundTimeout(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return timeout, nil
+	}
+	avail := time.Until(d) - s.opts.ExecTimeoutMargin
+	if avail < time.Second {
+		return 0, sandstep.Errorf(sandstep.ETIMEOUT, "not enough time left in this invocation to run a command")
+	}
+	return min(timeout, avail.Truncate(time.Second)), nil
+}
+
+// fitResponse cuts each of an exec result's streams to perStream bytes,
+// then the output until its JSON encoding (which may escape a byte into
+// six) fits max bytes, so the answer always fits a Lambda response. It
+// halves the longer stream each round and keeps the start of each.
+func fitResponse(res *ExecResult, perStream, max int) {
+	for _, s := range []*string{&res.Stdout, &res.Stderr} {
+		if len(*s) > perStream {
+			*s = cutUTF8(*s, perStream)
+			res.Truncated = true
+		}
+	}
+	for {
+		b, err := json.Marshal(res)
+		if err != nil || len(b) <= max || len(res.Stdout)+len(res.Stderr) == 0 {
+			return
+		}
+		if len(res.Stdout) >= len(res.Stderr) {
+			res.Stdout = cutUTF8(res.Stdout, len(res.Stdout)/2)
+		} else {
+			res.Stderr = cutUTF8(res.Stderr, len(res.Stderr)/2)
+		}
+		res.Truncated = true
+	}
+}
+
+// cutUTF8 returns s cut to at most n bytes, on a character boundary.
+func cutUTF8(s string, n int) string {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,162 @@
+package service
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// crashingProvider dies in Create, as a Lambda killed between the
+// reservation and the commit: nothing after it runs.
+type crashingProvider struct{ *fakeProvider }
+
+func (crashingProvider) Create(context.Context, ProviderSpec) (*ProviderSandbox, error) {
+	panic("the process dies here")
+}
+
+// A crash between the reservation and the commit leaves a creating record
+// that names the slot, so that something can find it and finish.
+func TestCrashBeforeCommitLeavesACreatingRecord(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
+	svc := newService(t, crashingProvider{newFakeProvider()}, st, nil, Options{NewID: func() string { return "sbx_" + "crashedcrashedcrashedcrash" }})
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{Labels: map[string]string{"team": "a"}})
+		t.Fatal("the provider did not crash the create")
+	}()
+	ctx := context.Background()
+	rec, err := st.GetSandbox(ctx, "sbx_crashedcrashedcrashedcrash")
+	if err != nil {
+		t.Fatalf("no record after the crash: %v", err)
+	}
+	if rec.State != sandstep.StateCreating || rec.Owner != "alice" || rec.Labels["team"] != "a" || rec.DaytonaID != "" {
+		t.Fatalf("record after the crash = %+v, want alice's creating record", rec)
+	}
+	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 1 {
+		t.Fatalf("active slots = %d, want the one the record names", q.Active)
+	}
+	// The record names its slot: (owner, id) frees exactly that slot.
+	if released, err := st.ReleaseSlot(ctx, rec.Owner, rec.ID); err != nil || !released {
+		t.Fatalf("releasing the slot the record names = %v, %v", released, err)
+	}
+}
+
+// settableClock is a time source the test moves.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *settableClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// A creating record is not usable: commands are refused, and a delete
+// waits for the create unless the create has certainly died.
+func TestCreatingRecordIsNotYetUsable(t *testing.T) {
+	clk := &settableClock{t: time.Now()}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2, Now: clk.Now})
+	p := newFakeProvider()
+	svc := newService(t, p, st, nil, Options{Now: clk.Now})
+	ctx := context.Background()
+	// What a crashed create leaves: a reservation without a commit.
+	sb := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "alice", State: sandstep.StateCreating, CreatedAt: clk.Now()}
+	if err := st.ReserveSlot(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "true"})
+	wantCode(t, err, sandstep.ECONFLICT)
+	got, err := svc.GetSandbox(ctx, alice(), sb.ID)
+	if err != nil || got.State != sandstep.StateCreating {
+		t.Fatalf("status of a creating sandbox = %+v, %v", got, err)
+	}
+	_, err = svc.DeleteSandbox(ctx, alice(), sb.ID)
+	wantCode(t, err, sandstep.ECONFLICT)
+
+	// Past the longest invocation, the create is dead: delete finishes it.
+	clk.Set(clk.Now().Add(abandonedAfter + time.Second))
+	del, err := svc.DeleteSandbox(ctx, alice(), sb.ID)
+	if err != nil || del.State != sandstep.StateDeleted {
+		t.Fatalf("delete of an abandoned create = %+v, %v", del, err)
+	}
+	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 0 {
+		t.Fatalf("active slots = %d after the delete, want 0", q.Active)
+	}
+}
+
+func TestListPageSize(t *testing.T) {
+	h := newHarness(t, 3)
+	for i := range 3 {
+		if _, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{}); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	tests := []struct {
+		name  string
+		limit *int
+		items int
+		code  sandstep.Code
+	}{
+		{"default", nil, 3, ""},
+		{"one", intp(1), 1, ""},
+		{"largest", intp(MaxListLimit), 3, ""},
+		{"zero", intp(0), 0, sandstep.EINVALID},
+		{"negative", intp(-1), 0, sandstep.EINVALID},
+		{"too large", intp(MaxListLimit + 1), 0, sandstep.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := h.svc.ListSandboxes(context.Background(), alice(), ListInput{Limit: tt.limit})
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				if f := sandstep.ErrorField(err); f != "limit" {
+					t.Errorf("field = %q, want limit", f)
+				}
+				return
+			}
+			if err != nil || len(list.Items) != tt.items {
+				t.Fatalf("list = %+v, %v; want %d items", list, err, tt.items)
+			}
+		})
+	}
+}
+
+func TestNewRefusesBadWiring(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{})
+	full := Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st}
+	tests := []struct {
+		name   string
+		deps   Deps
+		limits func(*Limits)
+	}{
+		{"no provider", Deps{Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, nil},
+		{"no audit", Deps{Provider: full.Provider, Sandboxes: st, Quota: st, Idempotency: st}, nil},
+		{"no limits", full, func(l *Limits) { *l = Limits{} }},
+		{"default TTL over the max", full, func(l *Limits) { l.DefaultTTLMinutes = l.MaxTTLMinutes + 1 }},
+		{"default exec timeout over the max", full, func(l *Limits) { l.DefaultExecTimeout = l.MaxExecTimeout + time.Second }},
+		{"no output", full, func(l *Limits) { l.MaxOutputBytes = 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := Options{Limits: testLimits()}
+			if tt.limits != nil {
+				tt.limits(&opts.Limits)
+			}
+			if _, err := New(tt.deps, opts); err == nil {
+				t.Fatal("New accepted it")
+			}
+		})
+	}
+	if _, err := New(full, Options{Limits: testLimits()}); err != nil {
+		t.Fatalf("New(full) = %v", err)
+	}
+}

@@ -1,0 +1,156 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// GetSandbox returns the caller's sandbox merged with the provider's
+// current state. A sandbox the provider no longer has is shown as gone and
+// its slot released.
+func (s *Service) GetSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	sb, err := s.ownedSandbox(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	if sb.State.Terminal() || sb.DaytonaID == "" {
+		return sb, nil
+	}
+	ps, err := s.provider.Get(ctx, sb.DaytonaID)
+	switch {
+	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND, err == nil && (ps.State == "destroyed" || ps.State == "destroying"):
+		return s.markGone(ctx, call, sb), nil
+	case err != nil:
+		// Status stays answerable while the provider is not: the record is
+		// returned and the provider's state marked unknown.
+		s.opts.Logger.WarnContext(ctx, "provider state unavailable", "sandboxId", sb.ID, "err", err)
+		sb.ProviderState = "unknown"
+		return sb, nil
+	}
+	sb.ProviderState = ps.State
+	return sb, nil
+}
+
+// markGone records that the provider no longer has the sandbox and
+// releases its slot. It returns the record as it now stands.
+func (s *Service) markGone(ctx context.Context, call Call, sb *sandstep.Sandbox) *sandstep.Sandbox {
+	now := s.opts.Now().UTC()
+	updated, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady, sandstep.StateCreating}, sandstep.StateGone, func(r *sandstep.Sandbox) {
+		r.DeletedAt = &now
+		r.ProviderState = "destroyed"
+		r.Error = "the sandbox no longer exists at the provider"
+	})
+	if err != nil {
+		// Someone else moved it (a concurrent delete); show what is there.
+		if cur, gerr := s.sandboxes.GetSandbox(ctx, sb.ID); gerr == nil {
+			return cur
+		}
+		s.opts.Logger.ErrorContext(ctx, "could not mark sandbox gone", "sandboxId", sb.ID, "err", err)
+		return sb
+	}
+	cctx, cancel := s.cleanupContext(ctx)
+	defer cancel()
+	if _, err := s.quota.ReleaseSlot(cctx, sb.Owner, sb.ID); err != nil {
+		s.opts.Logger.ErrorContext(ctx, "gone sandbox: quota slot not released", "sandboxId", sb.ID, "err", err)
+	}
+	s.audit(ctx, call, updated, ActionGone, nil, nil)
+	return updated
+}
+
+// ListSandboxes returns a page of the caller's sandboxes, newest first.
+func (s *Service) ListSandboxes(ctx context.Context, call Call, in ListInput) (*SandboxList, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	limit, err := pageSize(in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := s.sandboxes.ListSandboxes(ctx, call.UserID, limit, in.Cursor)
+	if err != nil {
+		return nil, fmt.Errorf("list sandboxes: %w", err)
+	}
+	if items == nil {
+		items = []*sandstep.Sandbox{}
+	}
+	return &SandboxList{Items: items, NextCursor: next}, nil
+}
+
+// DeleteSandbox deletes the caller's sandbox. It is idempotent: deleting a
+// deleted (or gone) sandbox returns it as it is. The slot is released
+// exactly once, whatever the number of concurrent deletes.
+func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	sb, err := s.ownedSandbox(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.delete(ctx, call, sb)
+}
+
+// abandonedAfter is how old a creating record must be before a delete
+// may take it over: no Lambda invocation, and so no create, runs longer.
+const abandonedAfter = 15 * time.Minute
+
+func (s *Service) delete(ctx context.Context, call Call, sb *sandstep.Sandbox) (*sandstep.Sandbox, error) {
+	if sb.State.Terminal() {
+		// Heals a delete that crashed between its transition and the
+		// release: the store releases a slot at most once.
+		if _, err := s.quota.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
+			return nil, fmt.Errorf("release slot of %s: %w", sb.ID, err)
+		}
+		return sb, nil
+	}
+	from := []sandstep.State{sandstep.StateReady, sandstep.StateDeleting}
+	if sb.State == sandstep.StateCreating {
+		if s.opts.Now().Sub(sb.CreatedAt) < abandonedAfter {
+			return nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %s is still being created; delete it once it is ready", sb.ID)
+		}
+		// The create that wrote it has certainly ended, without a commit.
+		from = append(from, sandstep.StateCreating)
+	}
+	deleting, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, from, sandstep.StateDeleting, nil)
+	if err != nil {
+		return s.settled(ctx, sb, err)
+	}
+	target := deleting.DaytonaID
+	if target == "" {
+		target = deleting.ID
+	}
+	if err := s.provider.Delete(ctx, target); err != nil {
+		s.audit(ctx, call, deleting, ActionDelete, err, nil)
+		return nil, fmt.Errorf("delete provider sandbox of %s: %w", sb.ID, err)
+	}
+	now := s.opts.Now().UTC()
+	deleted, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateDeleting}, sandstep.StateDeleted, func(r *sandstep.Sandbox) {
+		r.DeletedAt = &now
+		r.ProviderState = "destroyed"
+	})
+	if err != nil {
+		return s.settled(ctx, sb, err)
+	}
+	if _, err := s.quota.ReleaseSlot(ctx, deleted.Owner, deleted.ID); err != nil {
+		return nil, fmt.Errorf("release slot of %s: %w", deleted.ID, err)
+	}
+	s.audit(ctx, call, deleted, ActionDelete, nil, nil)
+	return deleted, nil
+}
+
+// settled answers a delete that lost a race: if the record reached a
+// terminal state meanwhile, that is the answer; otherwise the error stands.
+func (s *Service) settled(ctx context.Context, sb *sandstep.Sandbox, err error) (*sandstep.Sandbox, error) {
+	if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
+		if cur, gerr := s.sandboxes.GetSandbox(ctx, sb.ID); gerr == nil && cur.State.Terminal() {
+			return cur, nil
+		}
+	}
+	return nil, fmt.Errorf("delete sandbox %s: %w", sb.ID, err)
+}

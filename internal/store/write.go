@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// build returns b's expression. Every expression the store builds has a
+// fixed shape, so a build error is a bug in the store, not a runtime
+// condition.
+func build(b expression.Builder) expression.Expression {
+	e, err := b.Build()
+	if err != nil {
+		panic("store: building an expression: " + err.Error())
+	}
+	return e
+}
+
+// absent is the condition of a put that creates an item.
+var absent = build(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))))
+
+// put is a write of a whole item on condition cond (a zero cond: none).
+func (s *Store) put(item map[string]types.AttributeValue, cond expression.Expression) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	}}
+}
+
+// update changes the item at key with e's update, on e's condition.
+func (s *Store) update(key map[string]types.AttributeValue, e expression.Expression) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		ConditionExpression:       e.Condition(),
+		UpdateExpression:          e.Update(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}}
+}
+
+// remove deletes the item at key on cond.
+func (s *Store) remove(key map[string]types.AttributeValue, cond expression.Expression) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	}}
+}
+
+// write is the store's one door for writes: it applies items atomically,
+// one item as a plain conditional write (half a transaction's cost), several
+// in one transaction. Either way txReasons(err) says which item's condition
+// failed. The error is DynamoDB's, unmapped: callers explain conditions
+// first, then mapErr the rest.
+func (s *Store) write(ctx context.Context, items ...types.TransactWriteItem) error {
+	if len(items) != 1 {
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		return err
+	}
+	var err error
+	switch it := items[0]; {
+	case it.Put != nil:
+		p := it.Put
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
+		})
+	case it.Update != nil:
+		u := it.Update
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: u.TableName, Key: u.Key, ConditionExpression: u.ConditionExpression, UpdateExpression: u.UpdateExpression,
+			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
+		})
+	case it.Delete != nil:
+		d := it.Delete
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
+			ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
+		})
+	default:
+		panic("store: write of an item that is neither a put, an update nor a delete")
+	}
+	return err
+}
