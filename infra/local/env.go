@@ -13,9 +13,9 @@ import (
 // not a secret.
 const LocalDaytonaKey = "local-dev-key"
 
-// environment is the functions' environment, in layers (see the package
-// documentation): owned (the stack's endpoints) wins over user, which wins
-// over base (the template's environment with the local settings on top).
+// environment is the functions' environment, in layers: owned (the stack's
+// endpoints) wins over user, which wins over base (the template's
+// environment with the local settings on top).
 type environment struct {
 	base  map[string]string
 	owned map[string]string
@@ -47,8 +47,16 @@ type endpoints struct {
 	daytona  string // http://127.0.0.1:3003/api; "" for a real Daytona
 }
 
-// newEnvironment builds the functions' environment from the template, the
-// local settings, the user's environment and the stack's endpoints.
+// newEnvironment builds the functions' environment as `sam local` builds
+// it, later layers winning: the template's function environment (Globals
+// merged, parameters at their defaults); the local settings
+// (SANDSTEP_ENV=local, LOG_FORMAT=text, a dummy DAYTONA_API_KEY instead of
+// DAYTONA_API_KEY_REF, dummy AWS credentials and region,
+// AWS_EC2_METADATA_DISABLED=true); the user's environment, by the same
+// names as in AWS. The endpoints belong to the stack: SANDSTEP_ENV is
+// always local, DYNAMODB_ENDPOINT the embedded DynamoDB and, with the local
+// Daytona server, DAYTONA_API_URL and DAYTONA_API_KEY the stack's. A
+// DAYTONA_API_KEY (or _REF) of the user's selects a real Daytona instead.
 func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endpoints) *environment {
 	e := &environment{base: map[string]string{}, owned: map[string]string{}, user: user}
 
