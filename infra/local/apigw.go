@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/google/uuid"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
 )
@@ -143,7 +144,7 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		// As in AWS, the function runs to its own end even if the
 		// integration times out or the client goes away.
 		defer g.inflight.Done()
-		out, ferr := fn.invoke(g.base, newUUID(), payload)
+		out, ferr := fn.invoke(g.base, uuid.NewString(), payload)
 		done <- result{out, ferr}
 	}()
 	timer := time.NewTimer(timeout)

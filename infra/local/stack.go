@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/google/uuid"
 	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
@@ -306,7 +307,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		log:    s.log.With("component", "lambda"),
 		base:   base,
 		async:  &s.inflight,
-		newID:  newUUID,
+		newID:  uuid.NewString,
 		region: s.fns.region,
 	}
 	s.srvAPI = s.serve(&s.lnAPI, gw)

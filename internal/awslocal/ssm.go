@@ -1,0 +1,198 @@
+package awslocal
+
+import (
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// parameterStore is SSM Parameter Store: named, versioned values, kept in
+// one JSON file.
+type parameterStore struct {
+	mu     sync.Mutex
+	path   string
+	arn    arnMaker
+	now    func() time.Time
+	params map[string][]paramVersion // by name; oldest version first
+}
+
+type paramVersion struct {
+	Value, Type, Description string
+	Version                  int64
+	Modified                 time.Time
+}
+
+func openParameters(path string, arn arnMaker, now func() time.Time) (*parameterStore, error) {
+	ps := &parameterStore{path: path, arn: arn, now: now, params: map[string][]paramVersion{}}
+	if err := loadJSON(path, &ps.params); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+func (ps *parameterStore) operations() map[string]operation {
+	return map[string]operation{
+		"PutParameter":    ps.put,
+		"GetParameter":    ps.get,
+		"GetParameters":   ps.getMany,
+		"DeleteParameter": ps.delete,
+	}
+}
+
+// parameter is a Parameter as GetParameter answers it.
+type parameter struct {
+	ARN              string
+	DataType         string
+	LastModifiedDate epoch
+	Name             string
+	Type             string
+	Value            string
+	Version          int64
+}
+
+var parameterTypes = []string{"String", "StringList", "SecureString"}
+
+func (ps *parameterStore) put(body []byte) (any, error) {
+	var in struct {
+		Name, Value, Type, Description, KeyId, AllowedPattern, Tier, Policies, DataType string
+		Overwrite                                                                       bool
+		Tags                                                                            []struct{ Key, Value string }
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := validParameterName(in.Name); err != nil {
+		return nil, err
+	}
+	if in.Value == "" || len(in.Value) > 8192 {
+		return nil, clientError("ValidationException", "Value must be 1 to 8192 characters")
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	versions := ps.params[in.Name]
+	if in.Type == "" && len(versions) > 0 {
+		in.Type = versions[len(versions)-1].Type
+	}
+	if !slices.Contains(parameterTypes, in.Type) {
+		return nil, clientError("ValidationException", "Type must be one of %s", strings.Join(parameterTypes, ", "))
+	}
+	if len(versions) > 0 && !in.Overwrite {
+		return nil, clientError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
+	}
+	v := paramVersion{Value: in.Value, Type: in.Type, Description: in.Description, Version: int64(len(versions)) + 1, Modified: ps.now().UTC()}
+	ps.params[in.Name] = append(versions, v)
+	if err := saveJSON(ps.path, ps.params); err != nil {
+		ps.params[in.Name] = versions
+		return nil, err
+	}
+	return map[string]any{"Version": v.Version, "Tier": "Standard"}, nil
+}
+
+func validParameterName(name string) error {
+	if name == "" || len(name) > 2048 || strings.ContainsAny(name, " \t\r\n") {
+		return clientError("ValidationException", "Name must be 1 to 2048 characters without white space")
+	}
+	if strings.Contains(name, "/") && !strings.HasPrefix(name, "/") {
+		return clientError("ValidationException", "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_")
+	}
+	return nil
+}
+
+// lookup finds a parameter by name, or name:version.
+func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, bool) {
+	name, version := selector, int64(0)
+	if i := strings.LastIndex(selector, ":"); i > 0 {
+		if n, err := strconv.ParseInt(selector[i+1:], 10, 64); err == nil {
+			name, version = selector[:i], n
+		}
+	}
+	versions := ps.params[name]
+	if len(versions) == 0 {
+		return nil, false
+	}
+	v := versions[len(versions)-1]
+	if version != 0 {
+		if version < 1 || version > int64(len(versions)) {
+			return nil, false
+		}
+		v = versions[version-1]
+	}
+	value := v.Value
+	if v.Type == "SecureString" && !decrypt {
+		// What AWS returns without decryption: ciphertext, not the value.
+		value = base64.StdEncoding.EncodeToString([]byte("local-kms-ciphertext:" + strconv.FormatInt(v.Version, 10)))
+	}
+	return &parameter{
+		ARN:              ps.arn.arn("ssm", "parameter/"+strings.TrimPrefix(name, "/")),
+		DataType:         "text",
+		LastModifiedDate: epochOf(v.Modified),
+		Name:             name,
+		Type:             v.Type,
+		Value:            value,
+		Version:          v.Version,
+	}, true
+}
+
+func (ps *parameterStore) get(body []byte) (any, error) {
+	var in struct {
+		Name           string
+		WithDecryption bool
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p, ok := ps.lookup(in.Name, in.WithDecryption)
+	if !ok {
+		return nil, clientError("ParameterNotFound", "")
+	}
+	return map[string]any{"Parameter": p}, nil
+}
+
+func (ps *parameterStore) getMany(body []byte) (any, error) {
+	var in struct {
+		Names          []string
+		WithDecryption bool
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Names) == 0 || len(in.Names) > 10 {
+		return nil, clientError("ValidationException", "Names must hold 1 to 10 names")
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	found, invalid := []*parameter{}, []string{}
+	for _, n := range in.Names {
+		if p, ok := ps.lookup(n, in.WithDecryption); ok {
+			found = append(found, p)
+		} else {
+			invalid = append(invalid, n)
+		}
+	}
+	return map[string]any{"Parameters": found, "InvalidParameters": invalid}, nil
+}
+
+func (ps *parameterStore) delete(body []byte) (any, error) {
+	var in struct{ Name string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	versions, ok := ps.params[in.Name]
+	if !ok {
+		return nil, clientError("ParameterNotFound", "")
+	}
+	delete(ps.params, in.Name)
+	if err := saveJSON(ps.path, ps.params); err != nil {
+		ps.params[in.Name] = versions
+		return nil, fmt.Errorf("save: %w", err)
+	}
+	return map[string]any{}, nil
+}
