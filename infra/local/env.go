@@ -44,6 +44,7 @@ func usesRealDaytona(user func(string) string) bool {
 // endpoints are the URLs the stack serves, as the functions reach them.
 type endpoints struct {
 	dynamoDB string // http://127.0.0.1:8000
+	aws      string // http://127.0.0.1:4566: SSM, Secrets Manager, S3
 	daytona  string // http://127.0.0.1:3003/api; "" for a real Daytona
 }
 
@@ -54,7 +55,8 @@ type endpoints struct {
 // DAYTONA_API_KEY_REF, dummy AWS credentials and region,
 // AWS_EC2_METADATA_DISABLED=true); the user's environment, by the same
 // names as in AWS. The endpoints belong to the stack: SANDSTEP_ENV is
-// always local, DYNAMODB_ENDPOINT the embedded DynamoDB and, with the local
+// always local, DYNAMODB_ENDPOINT the embedded DynamoDB, the SDK's
+// AWS_ENDPOINT_URL_SSM, _SECRETS_MANAGER and _S3 the local edge and, with the local
 // Daytona server, DAYTONA_API_URL and DAYTONA_API_KEY the stack's. A
 // DAYTONA_API_KEY (or _REF) of the user's selects a real Daytona instead.
 func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endpoints) *environment {
@@ -96,6 +98,9 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	// 3. What belongs to the stack.
 	e.owned["SANDSTEP_ENV"] = "local"
 	e.owned["DYNAMODB_ENDPOINT"] = ep.dynamoDB
+	for _, v := range []string{"AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3"} {
+		e.owned[v] = ep.aws
+	}
 	if v := user("SANDSTEP_ENV"); v != "" && v != "local" {
 		e.notes = append(e.notes, fmt.Sprintf("SANDSTEP_ENV=%q is ignored: the local stack always runs with SANDSTEP_ENV=local", v))
 	}

@@ -43,7 +43,7 @@ func startStack(t *testing.T, env map[string]string) *testStack {
 		Getenv:       envMap(env),
 		LogWriter:    logs,
 		TemplatePath: templatePath,
-		DaytonaRoot:  root,
+		DataDir:      root,
 	})
 	if err != nil {
 		t.Fatalf("Start: %v\nlog:\n%s", err, logs.String())

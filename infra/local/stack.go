@@ -18,11 +18,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/google/uuid"
-	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/app"
+	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/logging"
@@ -35,13 +35,14 @@ type Ports struct {
 	API      int // API Gateway emulator
 	Lambda   int // Lambda Invoke API
 	DynamoDB int // DynamoDB (minidyn)
+	AWS      int // SSM, Secrets Manager and S3 (internal/awslocal)
 	Daytona  int // Daytona-compatible server; unused with a real Daytona
 }
 
 // DefaultPorts are the ports of docs/architecture.md ("The local stack").
 // 8083 is reserved for the Step Functions API.
 func DefaultPorts() Ports {
-	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, Daytona: 3003}
+	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, AWS: 4566, Daytona: 3003}
 }
 
 // The roles of the ports, as errors and the banner name them.
@@ -49,6 +50,7 @@ const (
 	RoleAPI      = "API Gateway emulator"
 	RoleLambda   = "Lambda Invoke API"
 	RoleDynamoDB = "DynamoDB"
+	RoleAWS      = "SSM, Secrets Manager and S3"
 	RoleDaytona  = "Daytona-compatible server"
 )
 
@@ -68,9 +70,10 @@ type Options struct {
 	// TemplatePath is the SAM template. Empty: template.yaml found by
 	// FindTemplate from the working directory.
 	TemplatePath string
-	// DaytonaRoot is the directory the local Daytona server keeps its
-	// sandboxes in. Empty: a temporary directory, removed by Close.
-	DaytonaRoot string
+	// DataDir holds everything the stack keeps across restarts: the table,
+	// parameters, secrets and objects, and the local Daytona server's
+	// sandboxes. Empty: a temporary directory, removed by Close.
+	DataDir string
 	// HTTPClient is what the functions call Daytona with. Nil: the Daytona
 	// client's default.
 	HTTPClient *http.Client
@@ -87,6 +90,11 @@ type Stack struct {
 	LambdaURL string
 	// DynamoDBURL is the DynamoDB endpoint URL.
 	DynamoDBURL string
+	// AWSURL is the endpoint of SSM, Secrets Manager and S3 (what
+	// AWS_ENDPOINT_URL_SSM, _SECRETS_MANAGER, _S3 or --endpoint-url take).
+	AWSURL string
+	// DataDir is the directory the stack keeps its state in.
+	DataDir string
 	// DaytonaURL is the local Daytona server's API base URL (ending in
 	// /api), or "" when a real Daytona is used.
 	DaytonaURL string
@@ -107,10 +115,13 @@ type Stack struct {
 	inflight sync.WaitGroup
 	// Listeners not yet handed to their server (a server owns its
 	// listener once serving).
-	lnAPI, lnLambda, lnDynamoDB, lnDaytona     net.Listener
-	srvAPI, srvLambda, srvDynamoDB, srvDaytona *http.Server
-	daytona                                    *daytonalocal.Server
-	appEnv                                     *app.Env
+	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona      net.Listener
+	srvAPI, srvLambda, srvDynamoDB, srvAWS, srvDaytona *http.Server
+	dynamoDB                                           *durableDynamoDB
+	daytona                                            *daytonalocal.Server
+	appEnv                                             *app.Env
+	// tempData is a DataDir the stack made, removed by Shutdown.
+	tempData string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -182,6 +193,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		{opts.Ports.API, RoleAPI, &s.lnAPI},
 		{opts.Ports.Lambda, RoleLambda, &s.lnLambda},
 		{opts.Ports.DynamoDB, RoleDynamoDB, &s.lnDynamoDB},
+		{opts.Ports.AWS, RoleAWS, &s.lnAWS},
 	}
 	if !realDaytona {
 		binds = append(binds, bind{opts.Ports.Daytona, RoleDaytona, &s.lnDaytona})
@@ -199,15 +211,20 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.closeListeners()
 		return nil, errors.Join(errs...)
 	}
-	s.Ports = Ports{API: port(s.lnAPI), Lambda: port(s.lnLambda), DynamoDB: port(s.lnDynamoDB), Daytona: port(s.lnDaytona)}
+	s.Ports = Ports{API: port(s.lnAPI), Lambda: port(s.lnLambda), DynamoDB: port(s.lnDynamoDB), AWS: port(s.lnAWS), Daytona: port(s.lnDaytona)}
 	s.APIURL = "http://" + s.lnAPI.Addr().String()
 	s.LambdaURL = "http://" + s.lnLambda.Addr().String()
 	s.DynamoDBURL = "http://" + s.lnDynamoDB.Addr().String()
+	s.AWSURL = "http://" + s.lnAWS.Addr().String()
 	if s.lnDaytona != nil {
 		s.DaytonaURL = "http://" + s.lnDaytona.Addr().String() + "/api"
 	}
+	if err := s.openDataDir(opts.DataDir); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 
-	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, daytona: s.DaytonaURL})
+	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, aws: s.AWSURL, daytona: s.DaytonaURL})
 	// The functions, in-process, with the environment they have in AWS but
 	// the local endpoints. Building them makes no call to the endpoints,
 	// so they can be built before the servers behind them start; the
@@ -219,6 +236,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("start the functions: %w", err)
 	}
 	s.appEnv, s.Config, s.log, s.redactor = e, e.Config, e.Logger, e.Redactor
+	s.log.Info("data directory", "dir", s.DataDir)
 	for _, n := range s.env.notes {
 		s.log.Warn("environment: " + n)
 	}
@@ -230,6 +248,28 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openDataDir makes the data directory, or a temporary one for a stack
+// that keeps nothing.
+func (s *Stack) openDataDir(dir string) error {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "sandstep-local-")
+		if err != nil {
+			return err
+		}
+		s.DataDir, s.tempData = tmp, tmp
+		return nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	s.DataDir = abs
+	return nil
 }
 
 // wiring is how the stack builds each function, as its main.go does in
@@ -244,19 +284,37 @@ func wiring() []app.Function {
 
 // start starts the components, in dependency order, on the bound listeners.
 func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts Options) error {
-	// DynamoDB, and the table from the template.
-	// The store's definition, which a store test holds equal to the
-	// template's table, is the one definition of the table.
-	s.srvDynamoDB = s.serve(&s.lnDynamoDB, server.NewServer())
+	// DynamoDB, and the table from the template with what the last run
+	// left in it. The store's definition, which a store test holds equal
+	// to the template's table, is the one definition of the table.
+	db, err := newDurableDynamoDB(filepath.Join(s.DataDir, "dynamodb"), s.Config.TableName, store.TTLAttribute, s.log.With("component", "dynamodb"))
+	if err != nil {
+		return err
+	}
+	s.srvDynamoDB = s.serve(&s.lnDynamoDB, db)
 	if err := store.CreateTable(ctx, DynamoDBClient(s.DynamoDBURL), s.Config.TableName); err != nil {
 		return fmt.Errorf("create table %s: %w", s.Config.TableName, err)
 	}
-	s.log.Debug("dynamodb table created", "table", s.Config.TableName)
+	restored, err := db.restore()
+	if err != nil {
+		return err
+	}
+	s.dynamoDB = db
+	db.start()
+	s.log.Debug("dynamodb table ready", "table", s.Config.TableName, "restoredItems", restored)
+
+	// SSM, Secrets Manager and S3.
+	edge, err := awslocal.New(awslocal.Options{Dir: filepath.Join(s.DataDir, "aws"), Region: s.env.Getenv("AWS_REGION"), AccountID: AccountID,
+		Logger: s.log.With("component", "aws")})
+	if err != nil {
+		return err
+	}
+	s.srvAWS = s.serve(&s.lnAWS, edge)
 
 	// The Daytona-compatible server.
 	if s.DaytonaURL != "" {
 		d, err := daytonalocal.New(daytonalocal.Options{
-			Root:   opts.DaytonaRoot,
+			Root:   filepath.Join(s.DataDir, "daytona"),
 			APIKey: LocalDaytonaKey,
 			Logger: s.log.With("component", "daytona"),
 		})
@@ -275,7 +333,6 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		}
 		handlers[f.Name] = h
 	}
-	var err error
 	s.fns, err = newFunctions(tpl, s.env.Getenv("AWS_REGION"), handlers)
 	if err != nil {
 		return err
@@ -362,7 +419,7 @@ func (s *Stack) serve(ln *net.Listener, h http.Handler) *http.Server {
 
 // closeListeners closes the listeners no server owns yet.
 func (s *Stack) closeListeners() {
-	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnDaytona} {
+	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnAWS, &s.lnDaytona} {
 		if *ln != nil {
 			_ = (*ln).Close()
 			*ln = nil
@@ -415,7 +472,18 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 			}
 		}
 		stop(ctx, s.srvDaytona)
+		stop(ctx, s.srvAWS)
 		stop(ctx, s.srvDynamoDB)
+		if s.dynamoDB != nil {
+			if err := s.dynamoDB.close(); err != nil {
+				errs = append(errs, fmt.Errorf("save the DynamoDB table: %w", err))
+			}
+		}
+		if s.tempData != "" {
+			if err := os.RemoveAll(s.tempData); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -77,7 +77,7 @@ func TestLifecycleOverHTTP(t *testing.T) {
 	if again.status != http.StatusOK || got.State != "deleted" {
 		t.Errorf("GET after delete = %d %s, want the deleted record", again.status, again.body)
 	}
-	if entries, err := os.ReadDir(s.root); err != nil || len(entries) != 0 {
+	if entries, err := os.ReadDir(filepath.Join(s.root, "daytona")); err != nil || len(entries) != 0 {
 		t.Errorf("the Daytona root still holds %v (err %v) after the delete", entries, err)
 	}
 }
@@ -347,17 +347,18 @@ func TestPortInUse(t *testing.T) {
 		{RoleAPI, func(p *Ports, n int) { p.API = n }},
 		{RoleLambda, func(p *Ports, n int) { p.Lambda = n }},
 		{RoleDynamoDB, func(p *Ports, n int) { p.DynamoDB = n }},
+		{RoleAWS, func(p *Ports, n int) { p.AWS = n }},
 		{RoleDaytona, func(p *Ports, n int) { p.Daytona = n }},
 	}
 	for _, r := range roles {
 		t.Run(r.role, func(t *testing.T) {
 			// Every other port is a fixed free one, so that we can check
 			// afterwards that it was let go.
-			ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), Daytona: freePort(t)}
+			ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t)}
 			r.set(&ports, busyPort)
 			root := t.TempDir()
 			s, err := Start(context.Background(), Options{Ports: ports, Getenv: envMap(nil), LogWriter: &logBuffer{},
-				TemplatePath: templatePath, DaytonaRoot: root})
+				TemplatePath: templatePath, DataDir: root})
 			if err == nil {
 				_ = s.Close()
 				t.Fatal("Start succeeded with a port in use")
@@ -367,7 +368,7 @@ func TestPortInUse(t *testing.T) {
 			if !errors.As(err, &inUse) || inUse.Port != busyPort || inUse.Role != r.role || err.Error() != want {
 				t.Fatalf("err = %v, want %q", err, want)
 			}
-			for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.Daytona} {
+			for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona} {
 				if p == busyPort {
 					continue
 				}
@@ -379,7 +380,7 @@ func TestPortInUse(t *testing.T) {
 				_ = ln.Close()
 			}
 			if entries, _ := os.ReadDir(root); len(entries) != 0 {
-				t.Errorf("the Daytona root was used: %v", entries)
+				t.Errorf("the data directory was used: %v", entries)
 			}
 		})
 	}
@@ -388,7 +389,7 @@ func TestPortInUse(t *testing.T) {
 func TestCloseLeavesNoSandboxProcess(t *testing.T) {
 	logs := &logBuffer{}
 	root := t.TempDir()
-	st, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: logs, TemplatePath: templatePath, DaytonaRoot: root})
+	st, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: logs, TemplatePath: templatePath, DataDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +428,7 @@ func TestCloseLeavesNoSandboxProcess(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for len(pids) < 4 && time.Now().Before(deadline) {
 		pids = pids[:0]
-		files, _ := filepath.Glob(filepath.Join(root, "*", "*", "*.pid"))
+		files, _ := filepath.Glob(filepath.Join(root, "daytona", "*", "*", "*.pid"))
 		for _, f := range files {
 			b, _ := os.ReadFile(f)
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && alive(pid) {
@@ -461,7 +462,7 @@ func TestCloseLeavesNoSandboxProcess(t *testing.T) {
 			t.Errorf("sandbox process %d is still running after Close", pid)
 		}
 	}
-	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+	if entries, _ := os.ReadDir(filepath.Join(root, "daytona")); len(entries) != 0 {
 		t.Errorf("the Daytona root still holds %v after Close", entries)
 	}
 	if kids := children(t); len(kids) != 0 {
@@ -581,7 +582,7 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 func TestBadConfigurationIsReportedAndNothingRuns(t *testing.T) {
 	ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), Daytona: freePort(t)}
 	_, err := Start(context.Background(), Options{Ports: ports, Getenv: envMap(map[string]string{"DEFAULT_USER_QUOTA": "lots"}),
-		LogWriter: &logBuffer{}, TemplatePath: templatePath, DaytonaRoot: t.TempDir()})
+		LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "DEFAULT_USER_QUOTA") {
 		t.Fatalf("err = %v, want one naming DEFAULT_USER_QUOTA", err)
 	}

@@ -7,8 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/atomicfile"
 )
 
 // maxRequestBytes bounds a JSON request (Secrets Manager takes 64 KiB
@@ -84,30 +85,13 @@ type epoch float64
 
 func epochOf(t time.Time) epoch { return epoch(float64(t.UnixNano()) / 1e9) }
 
-// saveJSON writes v to path atomically: a crash leaves the old file or the
-// new one, never half of one.
+// saveJSON writes v to path; a crash leaves the old file or the new one.
 func saveJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b)
 }
 
 // loadJSON reads path into v; a missing file leaves v as it is.

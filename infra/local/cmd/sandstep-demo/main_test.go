@@ -15,7 +15,7 @@ func TestDemoAgainstARunningStack(t *testing.T) {
 		Getenv:       func(string) string { return "" },
 		LogWriter:    io.Discard,
 		TemplatePath: "../../../../template.yaml",
-		DaytonaRoot:  t.TempDir(),
+		DataDir:      t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,10 @@
 // Command sandstep-local runs the local stack (package infra/local): the API
 // Gateway emulator on 127.0.0.1:3000, the Lambda Invoke API on :3001,
-// DynamoDB on :8000 and the Daytona-compatible server on :3003, all in this
-// one process, until SIGINT or SIGTERM.
+// DynamoDB on :8000, SSM, Secrets Manager and S3 on :4566 and the
+// Daytona-compatible server on :3003, all in this one process, until SIGINT
+// or SIGTERM. What they hold is kept in the data directory (default
+// .sandstep/local beside template.yaml) and is there again at the next
+// start.
 //
 // Configuration comes from the environment by the names the functions use
 // in AWS (DEFAULT_USER_QUOTA=3, LOG_LEVEL=debug, DAYTONA_API_KEY=... for a
@@ -11,7 +14,8 @@
 // Usage:
 //
 //	sandstep-local [-api-port 3000] [-lambda-port 3001] [-dynamodb-port 8000]
-//	               [-daytona-port 3003] [-template template.yaml] [-daytona-root dir]
+//	               [-aws-port 4566] [-daytona-port 3003] [-template template.yaml]
+//	               [-data-dir .sandstep/local]
 package main
 
 import (
@@ -22,11 +26,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/sandstep/sandstep/infra/local"
 )
+
+// defaultDataDir is where the stack keeps its state, beside template.yaml
+// (git ignores it).
+const defaultDataDir = ".sandstep/local"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -39,14 +48,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		ports    local.Ports
 		template = fs.String("template", "", "SAM template (default: template.yaml in this or a parent directory)")
-		root     = fs.String("daytona-root", "", "directory for the local Daytona server's sandboxes (default: a temporary directory, removed on exit)")
+		dataDir  = fs.String("data-dir", defaultDataDir, "directory the stack keeps its state in across restarts; relative to template.yaml's directory")
 	)
 	fs.IntVar(&ports.API, "api-port", def.API, "port of the API Gateway emulator")
 	fs.IntVar(&ports.Lambda, "lambda-port", def.Lambda, "port of the Lambda Invoke API")
 	fs.IntVar(&ports.DynamoDB, "dynamodb-port", def.DynamoDB, "port of DynamoDB")
+	fs.IntVar(&ports.AWS, "aws-port", def.AWS, "port of SSM, Secrets Manager and S3")
 	fs.IntVar(&ports.Daytona, "daytona-port", def.Daytona, "port of the Daytona-compatible server")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+
+	if *template == "" {
+		wd, err := os.Getwd()
+		if err == nil {
+			*template, err = local.FindTemplate(wd)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "sandstep-local: %v\n", err)
+			return 1
+		}
+	}
+	if !filepath.IsAbs(*dataDir) {
+		*dataDir = filepath.Join(filepath.Dir(*template), *dataDir)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,14 +79,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Ports:        ports,
 		LogWriter:    stderr,
 		TemplatePath: *template,
-		DaytonaRoot:  *root,
+		DataDir:      *dataDir,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "sandstep-local: %v\n", err)
 		var inUse *local.PortInUseError
 		if errors.As(err, &inUse) {
 			fmt.Fprintln(stderr, "sandstep-local: is another `make local` running? Stop it, or choose other ports "+
-				"with -api-port, -lambda-port, -dynamodb-port and -daytona-port.")
+				"with -api-port, -lambda-port, -dynamodb-port, -aws-port and -daytona-port.")
 		}
 		return 1
 	}

@@ -11,7 +11,11 @@ import (
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
-var freePorts = []string{"-lambda-port", "0", "-dynamodb-port", "0", "-daytona-port", "0"}
+// testArgs are free ports for everything but the API, and a data directory
+// of the test's own (the default is in the checkout).
+func testArgs(t *testing.T) []string {
+	return []string{"-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0", "-data-dir", t.TempDir()}
+}
 
 // syncBuffer is the shared concurrency-safe buffer.
 type syncBuffer = testutil.Buffer
@@ -25,7 +29,7 @@ func TestPortInUseIsAClearError(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 
 	var stdout, stderr syncBuffer
-	code := run(append([]string{"-api-port", port}, freePorts...), &stdout, &stderr)
+	code := run(append([]string{"-api-port", port}, testArgs(t)...), &stdout, &stderr)
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
@@ -38,7 +42,7 @@ func TestPortInUseIsAClearError(t *testing.T) {
 func TestInterruptStopsTheStack(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(append([]string{"-api-port", "0"}, freePorts...), &stdout, &stderr) }()
+	go func() { done <- run(append([]string{"-api-port", "0"}, testArgs(t)...), &stdout, &stderr) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(stdout.String(), "Ctrl-C stops everything") {

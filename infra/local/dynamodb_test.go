@@ -1,0 +1,124 @@
+package local
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/store"
+)
+
+// openTable starts a durable DynamoDB on dir with the store's table and
+// what a snapshot in dir holds.
+func openTable(t *testing.T, dir string, now time.Time) (*durableDynamoDB, *dynamodb.Client) {
+	t.Helper()
+	d, err := newDurableDynamoDB(dir, "T", store.TTLAttribute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.now = func() time.Time { return now }
+	hs := httptest.NewServer(d)
+	t.Cleanup(hs.Close)
+	client := DynamoDBClient(hs.URL)
+	if err := store.CreateTable(context.Background(), client, "T"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.restore(); err != nil {
+		t.Fatal(err)
+	}
+	return d, client
+}
+
+func putItem(t *testing.T, c *dynamodb.Client, pk string, expires int64) {
+	t.Helper()
+	item := map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "META"},
+		"data": &types.AttributeValueMemberB{Value: []byte{0, 1, 2}},
+		"list": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberN{Value: "1.5"}}},
+	}
+	if expires != 0 {
+		item[store.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
+	}
+	if _, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("T"), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func keys(t *testing.T, c *dynamodb.Client) map[string]bool {
+	t.Helper()
+	out, err := c.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, it := range out.Items {
+		got[it["PK"].(*types.AttributeValueMemberS).Value] = true
+		if b, ok := it["data"].(*types.AttributeValueMemberB); !ok || len(b.Value) != 3 {
+			t.Errorf("item %v lost its binary attribute", it["PK"])
+		}
+	}
+	return got
+}
+
+// The table is there again after a restart, item for item, and expired
+// items are swept (and never restored), as DynamoDB's TTL deletes them.
+func TestDurableDynamoDB(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_800_000_000, 0)
+	d, c := openTable(t, dir, now)
+	putItem(t, c, "keep", 0)
+	putItem(t, c, "future", now.Add(time.Hour).Unix())
+	putItem(t, c, "past", now.Add(-time.Second).Unix())
+	if n, err := d.sweep(); err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v; want the one expired item", n, err)
+	}
+	if got := keys(t, c); len(got) != 2 || !got["keep"] || !got["future"] {
+		t.Fatalf("after the sweep: %v", got)
+	}
+	if err := d.close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An hour and a minute later "future" has expired too: not restored.
+	_, c2 := openTable(t, dir, now.Add(time.Hour+time.Minute))
+	if got := keys(t, c2); len(got) != 1 || !got["keep"] {
+		t.Fatalf("after the restart: %v, want only keep", got)
+	}
+}
+
+// A snapshot is written only when something changed, and reflects deletes.
+func TestSnapshotFollowsWrites(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_800_000_000, 0)
+	d, c := openTable(t, dir, now)
+	putItem(t, c, "a", 0)
+	putItem(t, c, "b", 0)
+	if err := d.snapshot(false); err != nil {
+		t.Fatal(err)
+	}
+	if d.dirty.Load() {
+		t.Fatal("still dirty after a snapshot")
+	}
+	if _, err := c.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String("T"), Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "a"}, "SK": &types.AttributeValueMemberS{Value: "META"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !d.dirty.Load() {
+		t.Fatal("a delete did not mark the table changed")
+	}
+	if err := d.snapshot(false); err != nil {
+		t.Fatal(err)
+	}
+	_, c2 := openTable(t, dir, now)
+	if got := keys(t, c2); len(got) != 1 || !got["b"] {
+		t.Fatalf("after the restart: %v, want only b", got)
+	}
+}
