@@ -257,16 +257,8 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 		if !retry || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
 			return nil, withAttempts(err, attempt)
 		}
-		wait, ok := c.backoff(attempt, err)
-		if !ok {
-			return nil, withAttempts(err, attempt)
-		}
-		if dl, has := ctx.Deadline(); has && time.Now().Add(wait).After(dl) {
-			return nil, withAttempts(err, attempt)
-		}
-		c.log.DebugContext(ctx, "daytona: retrying create", "attempt", attempt, "wait", wait, "error", err.Error())
-		if cerr := c.sleep(ctx, wait); cerr != nil {
-			return nil, fmt.Errorf("daytona: POST /sandbox: retry interrupted: %w (last error: %w)", cerr, err)
+		if werr := c.waitToRetry(ctx, http.MethodPost, "/sandbox", attempt, err); werr != nil {
+			return nil, werr
 		}
 	}
 }

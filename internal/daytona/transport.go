@@ -85,23 +85,33 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		if attempt >= maxAttempts || !shouldRetry(cl, err) {
 			return nil, withAttempts(err, attempt)
 		}
-		wait, ok := c.backoff(attempt, err)
-		if !ok {
-			return nil, withAttempts(err, attempt)
-		}
-		if dl, has := ctx.Deadline(); has && time.Now().Add(wait).After(dl) {
-			c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: not retrying, wait would pass the deadline",
-				slog.String("method", cl.method), slog.String("path", cl.path), slog.Int("attempt", attempt),
-				slog.Duration("wait", wait), slog.String("error", err.Error()))
-			return nil, withAttempts(err, attempt)
-		}
-		c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: retrying",
-			slog.String("method", cl.method), slog.String("path", cl.path), slog.Int("attempt", attempt),
-			slog.Duration("wait", wait), slog.String("error", err.Error()))
-		if cerr := c.sleep(ctx, wait); cerr != nil {
-			return nil, fmt.Errorf("daytona: %s %s: retry interrupted: %w (last error: %w)", cl.method, cl.path, cerr, err)
+		if werr := c.waitToRetry(ctx, cl.method, cl.path, attempt, err); werr != nil {
+			return nil, werr
 		}
 	}
+}
+
+// waitToRetry is every retry loop's pause before try attempt+1 after err:
+// the backoff, unless the server asks for longer than MaxRetryAfter or the
+// wait would pass ctx's deadline. It returns nil when the caller should try
+// again, else the error to give up with: err with the attempt count, or
+// the context's error (err kept in the chain) if ctx ended while waiting.
+func (c *Client) waitToRetry(ctx context.Context, method, path string, attempt int, err error) error {
+	wait, ok := c.backoff(attempt, err)
+	if !ok {
+		return withAttempts(err, attempt)
+	}
+	attrs := []slog.Attr{slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
+		slog.Duration("wait", wait), slog.String("error", err.Error())}
+	if dl, has := ctx.Deadline(); has && time.Now().Add(wait).After(dl) {
+		c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: not retrying, wait would pass the deadline", attrs...)
+		return withAttempts(err, attempt)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: retrying", attrs...)
+	if cerr := c.sleep(ctx, wait); cerr != nil {
+		return fmt.Errorf("daytona: %s %s: retry interrupted: %w (last error: %w)", method, path, cerr, err)
+	}
+	return nil
 }
 
 // withAttempts notes how many tries an error took.
