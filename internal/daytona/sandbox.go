@@ -305,41 +305,37 @@ func createOutcomeUnknown(err error) bool {
 }
 
 // WaitUntilStarted polls GET /sandbox/{id} (at once, then with growing
-// pauses up to Config.PollInterval) until the sandbox is started, and
-// returns it. Unlike Daytona's SDKs it cleans up what it gives up on: when
-// the sandbox reaches error or build_failed, when ctx ends, or when a GET
-// fails for good, it deletes the sandbox on a short context detached from
-// ctx (so a cancelled caller still cleans up) and returns a *StartError
-// saying whether the delete worked.
+// pauses up to Config.PollInterval; see Poll) until the sandbox is started,
+// and returns it. Unlike Daytona's SDKs it cleans up what it gives up on:
+// when the sandbox reaches error or build_failed, when ctx ends, or when a
+// GET fails for good, it deletes the sandbox on a short context detached
+// from ctx (so a cancelled caller still cleans up) and returns a
+// *StartError saying whether the delete worked.
 func (c *Client) WaitUntilStarted(ctx context.Context, sandboxID string) (*Sandbox, error) {
 	if err := checkID("sandboxID", sandboxID); err != nil {
 		return nil, err
 	}
-	interval := max(c.cfg.PollInterval/10, time.Millisecond)
 	var last *Sandbox
-	for {
+	err := poll(ctx, c.cfg.PollInterval/10, c.cfg.PollInterval, c.sleep, func() (bool, error) {
 		sb, err := c.GetSandbox(ctx, sandboxID)
-		switch {
-		case err == nil:
-			last = sb
-			switch {
-			case sb.State == StateStarted:
-				return sb, nil
-			case sb.State.Failed():
-				return sb, c.giveUp(ctx, sandboxID, sb, ErrSandboxFailed)
-			case sb.State == StateDestroyed || sb.State == StateDestroying:
-				return sb, &StartError{SandboxID: sandboxID, State: sb.State, ErrorReason: sb.ErrorReason, Deleted: true, Err: ErrSandboxGone}
-			}
-		case IsNotFound(err):
-			return nil, &StartError{SandboxID: sandboxID, Deleted: true, Err: fmt.Errorf("%w: %w", ErrSandboxGone, err)}
-		default:
-			return last, c.giveUp(ctx, sandboxID, last, err)
+		if err != nil {
+			return false, err
 		}
-		if err := c.sleep(ctx, interval); err != nil {
-			return last, c.giveUp(ctx, sandboxID, last, err)
-		}
-		interval = min(interval*3/2+time.Millisecond, c.cfg.PollInterval)
+		last = sb
+		return sb.State == StateStarted || sb.State.Failed() || sb.State == StateDestroyed || sb.State == StateDestroying, nil
+	})
+	switch {
+	case IsNotFound(err):
+		return nil, &StartError{SandboxID: sandboxID, Deleted: true, Err: fmt.Errorf("%w: %w", ErrSandboxGone, err)}
+	case err != nil:
+		return last, c.giveUp(ctx, sandboxID, last, err)
+	case last.State == StateStarted:
+		return last, nil
+	case last.State.Failed():
+		return last, c.giveUp(ctx, sandboxID, last, ErrSandboxFailed)
 	}
+	// Destroyed or destroying: someone else deleted it.
+	return last, &StartError{SandboxID: sandboxID, State: last.State, ErrorReason: last.ErrorReason, Deleted: true, Err: ErrSandboxGone}
 }
 
 // giveUp deletes a sandbox the client stopped waiting for and describes

@@ -34,6 +34,10 @@ type Options struct {
 	CleanupTimeout time.Duration
 }
 
+// firstPoll is the first pause of a poll; pauses double up to
+// Options.MaxPollInterval.
+const firstPoll = 50 * time.Millisecond
+
 // Provider implements service.Provider on a Daytona client.
 type Provider struct {
 	c    *daytona.Client
@@ -233,8 +237,7 @@ func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error
 	if _, err := p.c.StartSandbox(ctx, id); err != nil {
 		return false, classify("start stopped sandbox", err)
 	}
-	wait := 50 * time.Millisecond
-	for {
+	err = daytona.Poll(ctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
 		sb, err := p.c.GetSandbox(ctx, id)
 		if err != nil {
 			return false, classify("wait for restarted sandbox", err)
@@ -245,37 +248,28 @@ func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error
 		case daytona.StateError, daytona.StateBuildFailed, daytona.StateDestroyed, daytona.StateDestroying:
 			return false, sandstep.Errorf(sandstep.ETRANSIENT, "the stopped sandbox did not start again (state %s)", sb.State)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
-		case <-t.C:
-		}
-		wait = min(wait*2, p.opts.MaxPollInterval)
+		return false, nil
+	})
+	var se *sandstep.Error
+	if err != nil && !errors.As(err, &se) {
+		// Not from check: ctx ended during a pause.
+		return false, sandstep.Wrap(err, sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
 	}
+	return err == nil, err
 }
 
 // waitCommand polls a command's status until it has an exit code.
 func (p *Provider) waitCommand(ctx context.Context, id, sid, cmdID string) (*int, error) {
-	wait := 50 * time.Millisecond
-	for {
+	var exitCode *int
+	err := daytona.Poll(ctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
 		c, err := p.c.GetSessionCommand(ctx, id, sid, cmdID)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		if c.ExitCode != nil {
-			return c.ExitCode, nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		wait = min(wait*2, p.opts.MaxPollInterval)
-	}
+		exitCode = c.ExitCode
+		return exitCode != nil, nil
+	})
+	return exitCode, err
 }
 
 // execError tells a command that ran out of its own time (ETIMEOUT; the
