@@ -92,11 +92,10 @@ type sandbox struct {
 	timer                *time.Timer
 }
 
+// newID returns a random UUID (version 4), the form of Daytona's ids.
 func newID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("daytonalocal: crypto/rand: %v", err))
-	}
+	rand.Read(b[:]) // never fails: it crashes the program instead
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])

@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -140,7 +138,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	start := time.Now()
 	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
 	defer cancel()
-	sid := "sandstep-" + randomHex(8)
+	sid := "sandstep-" + rand.Text()
 	if err := p.c.CreateSession(cctx, id, sid); err != nil {
 		// Daytona auto-stops an idle sandbox (processes inside do not count
 		// as activity); a stopped one is started again, once.
@@ -283,14 +281,6 @@ func (p *Provider) execError(ctx, cctx context.Context, id string, cmd service.C
 		return err // classified already (restartIfStopped)
 	}
 	return p.toolboxError(ctx, "run command", id, err)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err))
-	}
-	return hex.EncodeToString(b)
 }
 
 // classify maps a Daytona client error to a sandstep error code. Messages
