@@ -14,14 +14,6 @@ import (
 	"time"
 )
 
-// Environment variables read by ConfigFromEnv, as Daytona's SDKs read them.
-const (
-	EnvAPIKey    = "DAYTONA_API_KEY"
-	EnvAPIURL    = "DAYTONA_API_URL"
-	EnvServerURL = "DAYTONA_SERVER_URL" // deprecated alias of DAYTONA_API_URL
-	EnvTarget    = "DAYTONA_TARGET"
-)
-
 // DefaultAPIURL is Daytona Cloud's API base URL.
 const DefaultAPIURL = "https://app.daytona.io/api"
 
@@ -118,34 +110,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ConfigFromEnv reads the configuration as Daytona's SDKs do:
-// DAYTONA_API_KEY (required), DAYTONA_API_URL (or its deprecated alias
-// DAYTONA_SERVER_URL; default DefaultAPIURL) and DAYTONA_TARGET. getenv is
-// usually os.Getenv.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	if getenv == nil {
-		return Config{}, errors.New("daytona: ConfigFromEnv: getenv is nil")
-	}
-	cfg := Config{
-		APIKey: strings.TrimSpace(getenv(EnvAPIKey)),
-		APIURL: strings.TrimSpace(getenv(EnvAPIURL)),
-		Target: strings.TrimSpace(getenv(EnvTarget)),
-	}
-	if cfg.APIKey == "" {
-		return Config{}, fmt.Errorf("daytona: %s is not set", EnvAPIKey)
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = strings.TrimSpace(getenv(EnvServerURL))
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultAPIURL
-	}
-	if _, err := parseBaseURL(cfg.APIURL); err != nil {
-		return Config{}, fmt.Errorf("daytona: %s: %w", EnvAPIURL, err)
-	}
-	return cfg, nil
-}
-
 // String describes the configuration with the API key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("daytona.Config{APIKey:%s APIURL:%q Target:%q}", redactedKey(c.APIKey), c.APIURL, c.Target)
@@ -191,7 +155,7 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	key := strings.TrimSpace(cfg.APIKey)
 	if key == "" {
-		return nil, &ValidationError{Field: "APIKey", Reason: "is empty (set " + EnvAPIKey + ")"}
+		return nil, &ValidationError{Field: "APIKey", Reason: "is empty"}
 	}
 	for _, r := range key {
 		if r < 0x21 || r == 0x7f {

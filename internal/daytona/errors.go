@@ -197,19 +197,6 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound
 }
 
-// IsConflict reports whether err is a 409 (duplicate name, existing session,
-// or a state change in progress).
-func IsConflict(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode == http.StatusConflict
-}
-
-// IsRateLimited reports whether err is a 429.
-func IsRateLimited(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode == http.StatusTooManyRequests
-}
-
 // IsTimeout reports whether err is a timeout: the context deadline, a
 // response-header timeout, a network timeout, a command killed at its
 // timeout (408) or a gateway timeout (504).

@@ -103,9 +103,7 @@ func newClient(t testing.TB, baseURL string, mods ...func(*Config)) *Client {
 func toolboxClient(t testing.TB, f *fake, sbID string, mods ...func(*Config)) *Client {
 	t.Helper()
 	c := newClient(t, f.URL, mods...)
-	if err := c.SetToolboxProxyURL(sbID, f.URL+"/toolbox"); err != nil {
-		t.Fatal(err)
-	}
+	c.remember(sbID, f.URL+"/toolbox")
 	return c
 }
 

@@ -104,40 +104,24 @@ func (c *Client) ListAllSandboxes(ctx context.Context, opts ListSandboxesOptions
 // asynchronous: the returned sandbox, if the server sent one, has desired
 // state destroyed. A 404 means it is already gone (IsNotFound).
 func (c *Client) DeleteSandbox(ctx context.Context, idOrName string) (*Sandbox, error) {
-	return c.lifecycle(ctx, http.MethodDelete, idOrName, "", nil)
+	return c.lifecycle(ctx, http.MethodDelete, idOrName, "")
 }
 
 // StartSandbox starts a stopped or archived sandbox or resumes a paused one
 // (POST /sandbox/{id}/start); a no-op for a started one. It does not wait:
 // use WaitUntilStarted.
 func (c *Client) StartSandbox(ctx context.Context, idOrName string) (*Sandbox, error) {
-	return c.lifecycle(ctx, http.MethodPost, idOrName, "/start", nil)
+	return c.lifecycle(ctx, http.MethodPost, idOrName, "/start")
 }
 
-// StopOptions tune StopSandbox.
-type StopOptions struct {
-	// Force kills with SIGKILL instead of SIGTERM.
-	Force bool
-}
-
-// StopSandbox stops a sandbox (POST /sandbox/{id}/stop). It does not wait.
-func (c *Client) StopSandbox(ctx context.Context, idOrName string, opts *StopOptions) (*Sandbox, error) {
-	var q url.Values
-	if opts != nil && opts.Force {
-		q = url.Values{"force": {"true"}}
-	}
-	return c.lifecycle(ctx, http.MethodPost, idOrName, "/stop", q)
-}
-
-// lifecycle runs a delete/start/stop call. These are idempotent in effect
+// lifecycle runs a delete or start call. These are idempotent in effect
 // and retried on transient errors, including 409 "state change in
 // progress".
-func (c *Client) lifecycle(ctx context.Context, method, idOrName, suffix string, q url.Values) (*Sandbox, error) {
+func (c *Client) lifecycle(ctx context.Context, method, idOrName, suffix string) (*Sandbox, error) {
 	if err := checkID("sandboxIdOrName", idOrName); err != nil {
 		return nil, err
 	}
 	cl := c.apiCall(method, "/sandbox/"+url.PathEscape(idOrName)+suffix)
-	cl.query = q
 	cl.mode = retrySafe
 	cl.lifecycle = true
 	cl.accept = "application/json"
