@@ -17,9 +17,12 @@ import (
 // DefaultAPIURL is Daytona Cloud's API base URL.
 const DefaultAPIURL = "https://app.daytona.io/api"
 
-// SDK identification sent on every call. The toolbox daemon changes response
-// shapes by X-Daytona-SDK-Version (>= 0.167.0 gives JSON logs split by
-// stream), so SDKVersion must stay at or above that.
+// SDK identification, sent on every call (toolbox calls and WebSocket
+// handshakes included) as X-Daytona-Source, X-Daytona-SDK-Version and
+// User-Agent "sdk-go/<version>", as Daytona's Go SDK sends it. The toolbox
+// daemon changes response shapes by X-Daytona-SDK-Version (>= 0.167.0
+// gives JSON logs split by stream), so SDKVersion must stay at or above
+// that.
 const (
 	SDKSource  = "sdk-go"
 	SDKVersion = "0.218.0"
@@ -34,11 +37,17 @@ const (
 	DefaultCleanupTimeout        = 30 * time.Second
 )
 
-// RetryPolicy controls retries of calls that are safe to repeat. Waits use
-// exponential backoff with full jitter: a uniform random wait in
+// RetryPolicy controls retries. Idempotent calls (GETs, deletes, start,
+// last-activity) are retried after network failures, response-header
+// timeouts, 429, 502, 503 and 504 (and a lifecycle 409 "state change in
+// progress"); the others (execute, session commands, clone) only after 429
+// or a connection that was never made; streamed uploads never.
+//
+// Waits use exponential backoff with full jitter: a uniform random wait in
 // [0, min(MaxDelay, BaseDelay*2^n)), raised to any Retry-After the server
 // sent. A wait that would end after the context deadline is not started:
-// the call gives up at once with the last error.
+// the call gives up at once with the last error. A cancelled context stops
+// at once, with context.Canceled in the chain.
 type RetryPolicy struct {
 	// MaxAttempts is the total number of tries, the first included
 	// (default 4; 1 disables retries).

@@ -117,7 +117,9 @@ func (e *NetworkError) Unwrap() error { return e.Err }
 // headers arrived within the call's response-header timeout.
 var ErrResponseTimeout = errors.New("no response within the response-header timeout")
 
-// ValidationError is bad input caught before any request was sent.
+// ValidationError is bad input caught before any request was sent. Ids and
+// names that go into URL paths must be non-empty valid UTF-8 without "/",
+// "\", ".." or control characters.
 type ValidationError struct {
 	// Field names the offending argument or field, e.g. "sandboxID".
 	Field  string

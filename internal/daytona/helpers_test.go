@@ -117,7 +117,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func sandboxJSON(id, name string, state SandboxState, proxy string) map[string]any {
 	return map[string]any{
 		"id": id, "organizationId": "org-1", "name": name, "user": "daytona",
-		"env": map[string]string{}, "labels": map[string]string{"sandstep/id": name},
+		"env": map[string]string{}, "labels": map[string]string{"sandstep.id": name},
 		"public": false, "networkBlockAll": false, "target": "us",
 		"cpu": 1, "gpu": 0, "memory": 1, "disk": 3,
 		"state": string(state), "desiredState": "started",

@@ -38,13 +38,13 @@ func TestOperationShapes(t *testing.T) {
 			run: func(ctx context.Context, c *Client) (any, error) {
 				return c.CreateSandbox(ctx, CreateSandboxParams{
 					Name: "ss-1", Snapshot: "daytona-small", Env: map[string]string{"A": "1"},
-					Labels: map[string]string{"sandstep/id": "ss-1"}, AutoStopInterval: intp(0),
+					Labels: map[string]string{"sandstep.id": "ss-1"}, AutoStopInterval: intp(0),
 					AutoDeleteInterval: intp(30), TTLMinutes: intp(120), User: "daytona",
 				})
 			},
 			status: 200, respBody: `{"id":"sb-9","organizationId":"o","name":"ss-1","user":"daytona","env":{},"labels":{},"public":false,"networkBlockAll":false,"target":"eu","cpu":1,"gpu":0,"memory":1,"disk":3,"state":"creating","toolboxProxyUrl":"https://proxy.example/toolbox"}`,
 			method: "POST", path: "/sandbox",
-			body: `{"name":"ss-1","snapshot":"daytona-small","user":"daytona","env":{"A":"1"},"labels":{"sandstep/id":"ss-1"},"target":"eu","autoStopInterval":0,"autoDeleteInterval":30,"ttlMinutes":120}`,
+			body: `{"name":"ss-1","snapshot":"daytona-small","user":"daytona","env":{"A":"1"},"labels":{"sandstep.id":"ss-1"},"target":"eu","autoStopInterval":0,"autoDeleteInterval":30,"ttlMinutes":120}`,
 			check: func(t *testing.T, got any) {
 				s := got.(*Sandbox)
 				if s.ID != "sb-9" || s.State != StateCreating || s.ToolboxProxyURL != "https://proxy.example/toolbox" || s.CPU != 1 {
