@@ -544,6 +544,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dto)
 }
 
+// handleDelete SIGKILLs every process group of the sandbox and removes its
+// directory.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	sb := s.sandboxFor(w, r)
@@ -595,6 +597,8 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dto)
 }
 
+// handleStop kills the sandbox's processes and sessions (force is always
+// implied) and keeps its files.
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	sb := s.sandboxFor(w, r)
@@ -796,6 +800,10 @@ func (s *Server) sweepLoop() {
 	}
 }
 
+// sweep enforces ttlMinutes (autoDestroyAt), autoStopInterval and
+// autoDeleteInterval; autoArchive and autoPause are only reported. Toolbox
+// calls, an open follow socket and POST last-activity count as activity;
+// running processes do not, as at Daytona.
 func (s *Server) sweep() {
 	now := s.now()
 	var destroy, stop, all []*sandbox

@@ -34,6 +34,12 @@ trap '__dl_rc=$?; export -p > "$__dl_env"; pwd > "$__dl_pwd"; exit $__dl_rc' EXI
 `
 
 // session is a toolbox session: a queue of commands run one after another.
+// Each command is a fresh shell (see sessionWrapper), so `cd` and `export`
+// persist between commands but plain variables, functions, aliases and
+// `set` options do not. Its stdout and stderr are captured line by line
+// into one log with Daytona's markers; a partial last line gets a newline
+// when the command ends. Output beyond Options.MaxOutputBytes per command
+// is dropped, keeping the first bytes so byte offsets stay stable.
 type session struct {
 	id      string
 	dir     string // bookkeeping: env and pwd state, command files
@@ -236,8 +242,8 @@ func (c *command) pgidOf() int {
 	return c.pgid
 }
 
-// run is the session's worker: it runs queued commands in order until the
-// session is deleted.
+// runSession is the session's worker: it runs queued commands in order
+// until the session is deleted.
 func (s *Server) runSession(sb *sandbox, ss *session) {
 	defer sb.procs.wg.Done()
 	defer os.RemoveAll(ss.dir)
