@@ -52,7 +52,8 @@ type call struct {
 	secrets     []string                          // extra values to redact from errors
 }
 
-// get, post... build calls against the main API.
+// apiCall starts a call to path of the main API; the caller sets its mode,
+// body and the rest. Toolbox calls start with toolboxCall.
 func (c *Client) apiCall(method, path string) *call {
 	return &call{method: method, base: c.baseString, path: path}
 }

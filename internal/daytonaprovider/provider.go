@@ -25,8 +25,8 @@ type Options struct {
 	// session exec. Longer commands run asynchronously and are polled,
 	// because proxies cut idle HTTP requests at about 60 s. Default 45s.
 	SyncExecLimit time.Duration
-	// MaxPollInterval caps the wait between status polls of a long
-	// command. Default 2s.
+	// MaxPollInterval caps the pause between polls of a long command's
+	// status or of a restarting sandbox's state. Default 2s.
 	MaxPollInterval time.Duration
 	// CleanupTimeout bounds deleting a session after a command. Default 10s.
 	CleanupTimeout time.Duration
