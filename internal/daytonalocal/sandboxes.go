@@ -519,49 +519,72 @@ func mkdirs(dirs ...string) error {
 	return nil
 }
 
-// sandboxFor looks a path's sandbox up, writing 404 when it is missing.
-func (s *Server) sandboxFor(w http.ResponseWriter, r *http.Request) *sandbox {
-	ref := r.PathValue("sandboxIdOrName")
-	if ref == "" {
-		ref = r.PathValue("sandboxId")
+// answer is what a handler replies once it has released s.mu.
+type answer struct {
+	status int
+	body   any    // written as JSON; nil: no body
+	errMsg string // if set, the main API's error body instead of body
+	after  func() // if set, runs after the lock is released, before replying
+}
+
+// apiFailure answers with the main API's error body.
+func apiFailure(status int, format string, args ...any) answer {
+	return answer{status: status, errMsg: fmt.Sprintf(format, args...)}
+}
+
+// sandboxRef is the sandbox id or name in a request's path, "" if none.
+func sandboxRef(r *http.Request) string {
+	if ref := r.PathValue("sandboxIdOrName"); ref != "" {
+		return ref
 	}
-	sb := s.lookupLocked(ref)
-	if sb == nil {
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusNotFound, "Sandbox with ID or name %s not found", ref)
+	return r.PathValue("sandboxId")
+}
+
+// withSandbox runs fn under s.mu with the sandbox the path names, then
+// releases the lock and writes fn's answer. A missing sandbox is a 404.
+func (s *Server) withSandbox(w http.ResponseWriter, r *http.Request, fn func(sb *sandbox) answer) {
+	ref := sandboxRef(r)
+	s.mu.Lock()
+	var a answer
+	if sb := s.lookupLocked(ref); sb != nil {
+		a = fn(sb)
+	} else {
+		a = apiFailure(http.StatusNotFound, "Sandbox with ID or name %s not found", ref)
 	}
-	return sb
+	s.mu.Unlock()
+	if a.after != nil {
+		a.after()
+	}
+	switch {
+	case a.errMsg != "":
+		s.apiError(w, r, a.status, "%s", a.errMsg)
+	case a.body != nil:
+		writeJSON(w, a.status, a.body)
+	default:
+		w.WriteHeader(a.status)
+	}
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+	})
 }
 
 // handleDelete SIGKILLs every process group of the sandbox and removes its
 // directory.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	s.detachLocked(sb)
-	sb.state, sb.desiredState = stateDestroying, stateDestroyed
-	sb.updatedAt = s.now()
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	if err := sb.destroy(); err != nil {
-		s.log.Error("daytonalocal delete sandbox", "sandbox", sb.id, "error", err)
-	}
-	s.log.Info("daytonalocal sandbox deleted", "sandbox", sb.id)
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		s.detachLocked(sb)
+		sb.state, sb.desiredState = stateDestroying, stateDestroyed
+		sb.updatedAt = s.now()
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r)), after: func() {
+			if err := sb.destroy(); err != nil {
+				s.log.Error("daytonalocal delete sandbox", "sandbox", sb.id, "error", err)
+			}
+			s.log.Info("daytonalocal sandbox deleted", "sandbox", sb.id)
+		}}
+	})
 }
 
 // inTransition reports whether a state change is in flight.
@@ -570,56 +593,36 @@ func inTransition(sb *sandbox) bool {
 }
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	switch {
-	case sb.state == stateStarted:
-	case inTransition(sb):
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusConflict, "Sandbox state change in progress")
-		return
-	case sb.state == stateStopped:
-		sb.desiredState = stateStarted
-		s.setStateLocked(sb, stateStarting)
-		s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
-	default:
-		state := sb.state
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusBadRequest, "Sandbox is in state %s and cannot be started", state)
-		return
-	}
-	sb.lastActivity = s.now()
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		switch {
+		case sb.state == stateStarted:
+		case inTransition(sb):
+			return apiFailure(http.StatusConflict, "Sandbox state change in progress")
+		case sb.state == stateStopped:
+			sb.desiredState = stateStarted
+			s.setStateLocked(sb, stateStarting)
+			s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
+		default:
+			return apiFailure(http.StatusBadRequest, "Sandbox is in state %s and cannot be started", sb.state)
+		}
+		sb.lastActivity = s.now()
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+	})
 }
 
 // handleStop kills the sandbox's processes and sessions (force is always
 // implied) and keeps its files.
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	switch {
-	case inTransition(sb):
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusConflict, "Sandbox state change in progress")
-		return
-	case sb.state != stateStarted:
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusBadRequest, "Sandbox is not started")
-		return
-	}
-	destroy := s.stopLocked(sb)
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	s.finishStop(sb, destroy)
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		switch {
+		case inTransition(sb):
+			return apiFailure(http.StatusConflict, "Sandbox state change in progress")
+		case sb.state != stateStarted:
+			return apiFailure(http.StatusBadRequest, "Sandbox is not started")
+		}
+		destroy := s.stopLocked(sb)
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r)), after: func() { s.finishStop(sb, destroy) }}
+	})
 }
 
 // stopLocked stops a started sandbox (its processes are killed by
@@ -647,28 +650,21 @@ func (s *Server) finishStop(sb *sandbox, destroy bool) {
 }
 
 func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	if sb.state != stateError || sb.recoverable == nil || !*sb.recoverable {
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusBadRequest, "Sandbox is not in a recoverable error state")
-		return
-	}
-	sb.errorReason, sb.recoverable = "", nil
-	sb.desiredState = stateStarted
-	s.setStateLocked(sb, stateStarting)
-	if r.URL.Query().Get("skipStart") == "true" {
-		sb.desiredState = stateStopped
-		s.setStateLocked(sb, stateStopped)
-	} else {
-		s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
-	}
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		if sb.state != stateError || sb.recoverable == nil || !*sb.recoverable {
+			return apiFailure(http.StatusBadRequest, "Sandbox is not in a recoverable error state")
+		}
+		sb.errorReason, sb.recoverable = "", nil
+		sb.desiredState = stateStarted
+		s.setStateLocked(sb, stateStarting)
+		if r.URL.Query().Get("skipStart") == "true" {
+			sb.desiredState = stateStopped
+			s.setStateLocked(sb, stateStopped)
+		} else {
+			s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
+		}
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+	})
 }
 
 func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) {
@@ -681,16 +677,11 @@ func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, http.StatusBadRequest, "labels must be an object")
 		return
 	}
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	sb.labels = copyMap(req.Labels)
-	sb.updatedAt = s.now()
-	out := sandboxLabels{Labels: copyMap(sb.labels)}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		sb.labels = copyMap(req.Labels)
+		sb.updatedAt = s.now()
+		return answer{status: http.StatusOK, body: sandboxLabels{Labels: copyMap(sb.labels)}}
+	})
 }
 
 type intervalKind int
@@ -722,39 +713,36 @@ func (s *Server) handleInterval(kind intervalKind) http.HandlerFunc {
 			s.apiError(w, r, http.StatusBadRequest, "%s must not be less than 0", param)
 			return
 		}
-		s.mu.Lock()
-		sb := s.sandboxFor(w, r)
-		if sb == nil {
-			return
-		}
-		now := s.now()
-		switch kind {
-		case intervalAutoStop:
-			sb.autoStop = n
-		case intervalAutoPause:
-			sb.autoPause = n
-		case intervalAutoArchive:
-			if n == 0 {
-				n = maxAutoArchive
-			}
-			sb.autoArchive = n
-		case intervalAutoDelete:
-			if n < 0 {
-				n = -1
-			}
-			sb.autoDelete = n
-		case intervalTTL:
-			if n == 0 {
-				sb.autoDestroyAt = time.Time{}
-			} else {
-				sb.autoDestroyAt = now.Add(time.Duration(n) * time.Minute)
-			}
-		}
-		sb.updatedAt = now
-		dto := s.dtoLocked(sb, toolboxBase(r))
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, dto)
+		s.withSandbox(w, r, func(sb *sandbox) answer {
+			s.setIntervalLocked(sb, kind, n)
+			return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+		})
 	}
+}
+
+// setIntervalLocked sets one of a sandbox's timers to n minutes.
+func (s *Server) setIntervalLocked(sb *sandbox, kind intervalKind, n int) {
+	now := s.now()
+	switch kind {
+	case intervalAutoStop:
+		sb.autoStop = n
+	case intervalAutoPause:
+		sb.autoPause = n
+	case intervalAutoArchive:
+		if n == 0 {
+			n = maxAutoArchive
+		}
+		sb.autoArchive = n
+	case intervalAutoDelete:
+		sb.autoDelete = max(n, -1)
+	case intervalTTL:
+		if n == 0 {
+			sb.autoDestroyAt = time.Time{}
+		} else {
+			sb.autoDestroyAt = now.Add(time.Duration(n) * time.Minute)
+		}
+	}
+	sb.updatedAt = now
 }
 
 func (s *Server) handleLastActivity(w http.ResponseWriter, r *http.Request) {
@@ -765,24 +753,16 @@ func (s *Server) handleLastActivity(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
 		return
 	}
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	sb.lastActivity = s.now()
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusCreated)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		sb.lastActivity = s.now()
+		return answer{status: http.StatusCreated}
+	})
 }
 
 func (s *Server) handleToolboxProxyURL(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, toolboxProxyURL{URL: toolboxBase(r)})
+	s.withSandbox(w, r, func(*sandbox) answer {
+		return answer{status: http.StatusOK, body: toolboxProxyURL{URL: toolboxBase(r)}}
+	})
 }
 
 // sweepLoop enforces TTLs, auto-stop and auto-delete every SweepInterval.

@@ -342,10 +342,7 @@ func (s *Server) requestInfo(op string, r *http.Request) requestInfo {
 		}
 		return info
 	}
-	ref := r.PathValue("sandboxIdOrName")
-	if ref == "" {
-		ref = r.PathValue("sandboxId")
-	}
+	ref := sandboxRef(r)
 	if ref == "" {
 		return info
 	}
