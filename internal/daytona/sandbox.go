@@ -140,12 +140,9 @@ func (c *Client) lifecycle(ctx context.Context, method, idOrName, suffix string)
 
 // decodeOptionalSandbox decodes a Sandbox body, allowing an empty one.
 func decodeOptionalSandbox(ctx context.Context, cl *call, resp *http.Response) (*Sandbox, error) {
-	raw, err := readLimited(resp.Body, maxJSONResponse)
-	if errors.Is(err, errTooLarge) {
-		return nil, fmt.Errorf("daytona: %s %s: response larger than %d bytes", cl.method, cl.path, maxJSONResponse)
-	}
+	raw, err := readJSONBody(ctx, cl, resp)
 	if err != nil {
-		return nil, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+		return nil, err
 	}
 	if len(raw) == 0 {
 		return nil, nil

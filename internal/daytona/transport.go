@@ -358,12 +358,9 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return resp.StatusCode, nil
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONResponse+1))
+	raw, err := readJSONBody(ctx, cl, resp)
 	if err != nil {
-		return resp.StatusCode, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
-	}
-	if len(raw) > maxJSONResponse {
-		return resp.StatusCode, fmt.Errorf("daytona: %s %s: response larger than %d bytes", cl.method, cl.path, maxJSONResponse)
+		return resp.StatusCode, err
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return resp.StatusCode, fmt.Errorf("daytona: %s %s: %d with an empty body, expected JSON", cl.method, cl.path, resp.StatusCode)
@@ -378,6 +375,18 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		return resp.StatusCode, fmt.Errorf("daytona: %s %s: decoding %d response: %w", cl.method, cl.path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, nil
+}
+
+// readJSONBody reads a JSON response body of at most maxJSONResponse bytes.
+func readJSONBody(ctx context.Context, cl *call, resp *http.Response) ([]byte, error) {
+	raw, err := readLimited(resp.Body, maxJSONResponse)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("daytona: %s %s: response larger than %d bytes", cl.method, cl.path, maxJSONResponse)
+	}
+	if err != nil {
+		return nil, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+	}
+	return raw, nil
 }
 
 // readErr prefers the context's error over the transport's report of it.
