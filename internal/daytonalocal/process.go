@@ -144,14 +144,23 @@ func (pt *procTable) shutdown() {
 	pt.dead, pt.accepting = true, false
 	pt.mu.Unlock()
 	pt.killAll()
+	waitAtMost(&pt.wg, shutdownWait)
+}
+
+// waitAtMost waits for wg, or d at most, and reports whether wg finished.
+func waitAtMost(wg *sync.WaitGroup, d time.Duration) bool {
 	done := make(chan struct{})
 	go func() {
-		pt.wg.Wait()
+		wg.Wait()
 		close(done)
 	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(shutdownWait):
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
@@ -302,8 +311,7 @@ func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd strin
 
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req executeRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if req.Command == "" {

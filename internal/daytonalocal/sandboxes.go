@@ -175,44 +175,11 @@ func (s *Server) setStateLocked(sb *sandbox, state string) {
 
 func (s *Server) dtoLocked(sb *sandbox, base string) sandboxDTO {
 	d := sandboxDTO{
-		ID:                   sb.id,
-		OrganizationID:       organizationID,
-		Name:                 sb.name,
-		Snapshot:             sb.snapshot,
-		User:                 sb.user,
+		sandboxListItemDTO:   s.listItemLocked(sb, base),
 		Env:                  copyMap(sb.env),
-		Labels:               copyMap(sb.labels),
-		Public:               sb.public,
-		NetworkBlockAll:      sb.networkBlockAll,
-		NetworkAllowList:     sb.networkAllowList,
-		DomainAllowList:      sb.domainAllowList,
 		OutboundProxyURL:     sb.outboundProxyURL,
 		OtelEndpointOverride: sb.otelEndpointOverride,
-		Target:               sb.target,
-		CPU:                  sb.cpu,
-		GPU:                  sb.gpu,
-		Spot:                 sb.spot,
-		GpuType:              sb.gpuType,
-		Memory:               sb.memory,
-		Disk:                 sb.disk,
-		State:                sb.state,
-		DesiredState:         sb.desiredState,
-		ErrorReason:          sb.errorReason,
-		Recoverable:          sb.recoverable,
-		BackupState:          "None",
-		AutoStopInterval:     sb.autoStop,
-		AutoPauseInterval:    sb.autoPause,
-		AutoArchiveInterval:  sb.autoArchive,
-		AutoDeleteInterval:   sb.autoDelete,
-		AutoDestroyAt:        formatTime(sb.autoDestroyAt),
 		Volumes:              append([]sandboxVolume{}, sb.volumes...),
-		CreatedAt:            formatTime(sb.createdAt),
-		UpdatedAt:            formatTime(sb.updatedAt),
-		LastActivityAt:       formatTime(sb.lastActivity),
-		SandboxClass:         sandboxClass,
-		DaemonVersion:        daemonVersion,
-		RunnerID:             runnerID,
-		ToolboxProxyURL:      base,
 	}
 	if sb.build != nil {
 		b := *sb.build
@@ -344,8 +311,7 @@ func validEnvName(k string) bool {
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	var req createSandboxRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if msg := validateCreate(&req); msg != "" {
@@ -669,8 +635,7 @@ func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) {
 	var req sandboxLabels
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if req.Labels == nil {
@@ -749,8 +714,7 @@ func (s *Server) handleLastActivity(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		ActivityType string `json:"activityType"`
 	}
-	if err := decodeJSON(w, r, &req, true); err != nil {
-		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
+	if !s.readJSON(w, r, &req, true) {
 		return
 	}
 	s.withSandbox(w, r, func(sb *sandbox) answer {

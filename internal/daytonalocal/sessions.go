@@ -324,17 +324,10 @@ func (s *Server) startSessionCommand(sb *sandbox, ss *session, c *command) (*run
 func (s *Server) waitSessionCommand(sb *sandbox, c *command, p *runningCommand) {
 	_ = p.cmd.Wait()
 	sb.procs.exited(p.cmd.Process.Pid)
-	drained := make(chan struct{})
-	go func() {
-		p.pumps.Wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-	case <-time.After(drainGrace):
+	if !waitAtMost(&p.pumps, drainGrace) {
 		p.outR.Close()
 		p.errR.Close()
-		<-drained
+		p.pumps.Wait()
 	}
 	p.outR.Close()
 	p.errR.Close()
@@ -388,8 +381,7 @@ func (ss *session) dto() sessionDTO {
 
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req createSessionRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if strings.TrimSpace(req.SessionID) == "" {
@@ -468,8 +460,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, sb 
 
 func (s *Server) handleSessionExec(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req sessionExecuteRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if strings.TrimSpace(req.Command) == "" {
@@ -519,8 +510,7 @@ func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request, sb *sa
 
 func (s *Server) handleSendInput(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req sessionSendInputRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if req.Data == nil {
