@@ -1,6 +1,7 @@
 package daytonalocal
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -309,87 +310,53 @@ func validEnvName(k string) bool {
 	return k != "" && !strings.ContainsAny(k, "=\x00")
 }
 
-func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
-	var req createSandboxRequest
-	if !s.readJSON(w, r, &req, false) {
-		return
-	}
-	if msg := validateCreate(&req); msg != "" {
-		s.apiError(w, r, http.StatusBadRequest, "%s", msg)
-		return
-	}
-
+// newSandbox builds the sandbox a valid create request describes, with
+// Daytona's defaults for what the request leaves out.
+func (s *Server) newSandbox(req *createSandboxRequest) *sandbox {
 	id := newID()
+	now := s.now()
 	sb := &sandbox{
-		id:       id,
-		base:     filepath.Join(s.root, id),
-		user:     req.User,
-		env:      copyMap(req.Env),
-		name:     req.Name,
-		procs:    newProcTable(),
-		snapshot: req.Snapshot,
+		id:                   id,
+		base:                 filepath.Join(s.root, id),
+		user:                 cmp.Or(req.User, defaultUser),
+		env:                  copyMap(req.Env),
+		procs:                newProcTable(),
+		name:                 cmp.Or(req.Name, id),
+		snapshot:             req.Snapshot,
+		labels:               copyMap(req.Labels),
+		public:               req.Public,
+		networkBlockAll:      req.NetworkBlockAll,
+		networkAllowList:     req.NetworkAllowList,
+		domainAllowList:      req.DomainAllowList,
+		outboundProxyURL:     req.OutboundProxyURL,
+		otelEndpointOverride: req.OtelEndpointOverride,
+		target:               cmp.Or(req.Target, defaultTarget),
+		cpu:                  cmp.Or(intOr(req.CPU, 0), defaultCPU),
+		memory:               cmp.Or(intOr(req.Memory, 0), defaultMemory),
+		disk:                 cmp.Or(intOr(req.Disk, 0), defaultDisk),
+		gpu:                  intOr(req.GPU, 0),
+		state:                stateCreating,
+		desiredState:         stateStarted,
+		autoStop:             intOr(req.AutoStopInterval, defaultAutoStop),
+		autoPause:            intOr(req.AutoPauseInterval, 0),
+		autoArchive:          cmp.Or(intOr(req.AutoArchiveInterval, defaultAutoArchive), maxAutoArchive),
+		autoDelete:           max(intOr(req.AutoDeleteInterval, -1), -1),
+		volumes:              append([]sandboxVolume{}, req.Volumes...),
+		createdAt:            now,
+		updatedAt:            now,
+		lastActivity:         now,
 	}
 	sb.dir = filepath.Join(sb.base, "work")
 	sb.stateDir = filepath.Join(sb.base, "state")
-	if err := mkdirs(sb.dir, sb.stateDir); err != nil {
-		s.log.Error("daytonalocal create sandbox directory", "error", err)
-		s.apiError(w, r, http.StatusInternalServerError, "failed to create the sandbox directory")
-		return
-	}
-	if sb.name == "" {
-		sb.name = id
-	}
-	if sb.user == "" {
-		sb.user = defaultUser
-	}
-	sb.labels = copyMap(req.Labels)
-	sb.public = req.Public
-	sb.networkBlockAll = req.NetworkBlockAll
-	sb.networkAllowList = req.NetworkAllowList
-	sb.domainAllowList = req.DomainAllowList
-	sb.outboundProxyURL = req.OutboundProxyURL
-	sb.otelEndpointOverride = req.OtelEndpointOverride
-	sb.target = req.Target
-	if sb.target == "" {
-		sb.target = defaultTarget
-	}
-	sb.cpu = intOr(req.CPU, 0)
-	if sb.cpu == 0 {
-		sb.cpu = defaultCPU
-	}
-	sb.memory = intOr(req.Memory, 0)
-	if sb.memory == 0 {
-		sb.memory = defaultMemory
-	}
-	sb.disk = intOr(req.Disk, 0)
-	if sb.disk == 0 {
-		sb.disk = defaultDisk
-	}
-	sb.gpu = intOr(req.GPU, 0)
 	if len(req.GpuType) > 0 && sb.gpu > 0 {
 		sb.gpuType = req.GpuType[0]
 	}
 	sb.spot = req.Spot && sb.gpu > 0
-	sb.autoStop = intOr(req.AutoStopInterval, defaultAutoStop)
-	sb.autoPause = intOr(req.AutoPauseInterval, 0)
-	sb.autoArchive = intOr(req.AutoArchiveInterval, defaultAutoArchive)
-	if sb.autoArchive == 0 {
-		sb.autoArchive = maxAutoArchive
-	}
-	sb.autoDelete = intOr(req.AutoDeleteInterval, -1)
-	if sb.autoDelete < 0 {
-		sb.autoDelete = -1
-	}
-	sb.volumes = append([]sandboxVolume{}, req.Volumes...)
-
-	now := s.now()
-	sb.createdAt, sb.updatedAt, sb.lastActivity = now, now, now
 	if ttl := intOr(req.TTLMinutes, 0); ttl > 0 {
 		sb.autoDestroyAt = now.Add(time.Duration(ttl) * time.Minute)
 	}
-	initial := stateCreating
 	if req.BuildInfo != nil {
-		initial = statePendingBuild
+		sb.state = statePendingBuild
 		sum := sha256.Sum256([]byte(req.BuildInfo.DockerfileContent))
 		sb.build = &buildInfo{
 			DockerfileContent: req.BuildInfo.DockerfileContent,
@@ -400,6 +367,24 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	} else if sb.snapshot == "" {
 		sb.snapshot = defaultSnapshot
+	}
+	return sb
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req createSandboxRequest
+	if !s.readJSON(w, r, &req, false) {
+		return
+	}
+	if msg := validateCreate(&req); msg != "" {
+		s.apiError(w, r, http.StatusBadRequest, "%s", msg)
+		return
+	}
+	sb := s.newSandbox(&req)
+	if err := mkdirs(sb.dir, sb.stateDir); err != nil {
+		s.log.Error("daytonalocal create sandbox directory", "error", err)
+		s.apiError(w, r, http.StatusInternalServerError, "failed to create the sandbox directory")
+		return
 	}
 
 	info := requestInfoFrom(r.Context())
@@ -419,7 +404,6 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fault, faulted := s.faults.take(info, createKinds...)
-	sb.state, sb.desiredState = initial, stateStarted
 	s.sandboxes[sb.id] = sb
 	s.names[sb.name] = sb
 	start := func() { s.setStateLocked(sb, stateStarted) }
