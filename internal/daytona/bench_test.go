@@ -63,9 +63,7 @@ func BenchmarkClientExecute(b *testing.B) {
 	ctx := context.Background()
 	b.Run("client", func(b *testing.B) {
 		c := newClient(b, srv.URL)
-		if err := c.SetToolboxProxyURL("sb-1", srv.URL+"/toolbox"); err != nil {
-			b.Fatal(err)
-		}
+		c.remember("sb-1", srv.URL+"/toolbox")
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := c.ExecuteCommand(ctx, "sb-1", ExecuteRequest{Command: "make test", Timeout: 30}); err != nil {

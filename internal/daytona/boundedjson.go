@@ -78,20 +78,8 @@ func decodeBoundedObject(r io.Reader, fields []jsonField) error {
 		return s.end()
 	}
 	for {
-		if c != '"' {
-			return fmt.Errorf("%w: expected a member name", errJSONSyntax)
-		}
-		key, keyCut, err := s.str(256)
+		key, keyCut, v, err := s.member(c, 256)
 		if err != nil {
-			return err
-		}
-		if c, err = s.nonSpace(); err != nil {
-			return err
-		}
-		if c != ':' {
-			return fmt.Errorf("%w: expected ':' after a member name", errJSONSyntax)
-		}
-		if c, err = s.nonSpace(); err != nil {
 			return err
 		}
 		idx := -1
@@ -104,10 +92,10 @@ func decodeBoundedObject(r io.Reader, fields []jsonField) error {
 			}
 		}
 		if idx < 0 {
-			if err := s.skip(c, 0); err != nil {
+			if err := s.skip(v, 0); err != nil {
 				return err
 			}
-		} else if err := s.field(c, &fields[idx], &truncs[idx]); err != nil {
+		} else if err := s.field(v, &fields[idx], &truncs[idx]); err != nil {
 			return err
 		}
 		if c, err = s.nonSpace(); err != nil {
@@ -297,6 +285,26 @@ func (s *jsonScanner) number(c byte) (string, error) {
 	return string(b), nil
 }
 
+// member reads an object member's name, whose opening quote is c, keeping
+// at most limit bytes of it (cut says more existed), and the colon after
+// it, and returns the first byte of the member's value.
+func (s *jsonScanner) member(c byte, limit int64) (name string, cut bool, value byte, err error) {
+	if c != '"' {
+		return "", false, 0, fmt.Errorf("%w: expected a member name", errJSONSyntax)
+	}
+	if name, cut, err = s.str(limit); err != nil {
+		return "", false, 0, err
+	}
+	if c, err = s.nonSpace(); err != nil {
+		return "", false, 0, err
+	}
+	if c != ':' {
+		return "", false, 0, fmt.Errorf("%w: expected ':' after a member name", errJSONSyntax)
+	}
+	value, err = s.nonSpace()
+	return name, cut, value, err
+}
+
 // skip consumes the value starting with c.
 func (s *jsonScanner) skip(c byte, depth int) error {
 	switch {
@@ -329,19 +337,7 @@ func (s *jsonScanner) skip(c byte, depth int) error {
 		}
 		for {
 			if closer == '}' {
-				if c != '"' {
-					return fmt.Errorf("%w: expected a member name", errJSONSyntax)
-				}
-				if _, _, err := s.str(0); err != nil {
-					return err
-				}
-				if c, err = s.nonSpace(); err != nil {
-					return err
-				}
-				if c != ':' {
-					return fmt.Errorf("%w: expected ':'", errJSONSyntax)
-				}
-				if c, err = s.nonSpace(); err != nil {
+				if _, _, c, err = s.member(c, 0); err != nil {
 					return err
 				}
 			}
@@ -419,57 +415,52 @@ func (s *jsonScanner) str(limit int64) (string, bool, error) {
 			return "", false, fmt.Errorf("%w: control character in string", errJSONSyntax)
 		}
 		// A backslash escape.
-		e, err := s.next()
+		out, err := s.escape(&tmp)
 		if err != nil {
 			return "", false, err
-		}
-		var out []byte
-		switch e {
-		case '"', '\\', '/':
-			tmp[0] = e
-			out = tmp[:1]
-		case 'b':
-			tmp[0] = '\b'
-			out = tmp[:1]
-		case 'f':
-			tmp[0] = '\f'
-			out = tmp[:1]
-		case 'n':
-			tmp[0] = '\n'
-			out = tmp[:1]
-		case 'r':
-			tmp[0] = '\r'
-			out = tmp[:1]
-		case 't':
-			tmp[0] = '\t'
-			out = tmp[:1]
-		case 'u':
-			r, err := s.hex4()
-			if err != nil {
-				return "", false, err
-			}
-			if utf16.IsSurrogate(r) {
-				// Pair with a following \uXXXX when that makes a valid
-				// pair; otherwise U+FFFD, leaving the next escape alone.
-				pair := utf8.RuneError
-				if p, err := s.r.Peek(6); err == nil && p[0] == '\\' && p[1] == 'u' {
-					if r2, ok := parseHex4(p[2:6]); ok {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							s.r.Discard(6)
-							pair = d
-						}
-					}
-				}
-				r = pair
-			}
-			out = tmp[:utf8.EncodeRune(tmp[:], r)]
-		default:
-			return "", false, fmt.Errorf("%w: bad escape", errJSONSyntax)
 		}
 		if !cut {
 			add(out)
 		}
 	}
+}
+
+// simpleEscapes maps the byte after a backslash to what it stands for,
+// for every escape but \u.
+var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// escape decodes the escape after a backslash into tmp and returns it.
+func (s *jsonScanner) escape(tmp *[utf8.UTFMax]byte) ([]byte, error) {
+	e, err := s.next()
+	if err != nil {
+		return nil, err
+	}
+	if d := simpleEscapes[e]; d != 0 {
+		tmp[0] = d
+		return tmp[:1], nil
+	}
+	if e != 'u' {
+		return nil, fmt.Errorf("%w: bad escape", errJSONSyntax)
+	}
+	r, err := s.hex4()
+	if err != nil {
+		return nil, err
+	}
+	if utf16.IsSurrogate(r) {
+		// Pair with a following \uXXXX when that makes a valid pair;
+		// otherwise U+FFFD, leaving the next escape alone.
+		pair := utf8.RuneError
+		if p, err := s.r.Peek(6); err == nil && p[0] == '\\' && p[1] == 'u' {
+			if r2, ok := parseHex4(p[2:6]); ok {
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					s.r.Discard(6)
+					pair = d
+				}
+			}
+		}
+		r = pair
+	}
+	return tmp[:utf8.EncodeRune(tmp[:], r)], nil
 }
 
 func (s *jsonScanner) hex4() (rune, error) {

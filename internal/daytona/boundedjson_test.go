@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// execFields decodes like ExecuteCommand with the given output limit.
+// decodeExec decodes like ExecuteCommand with the given output limit.
 func decodeExec(body string, limit int64) (ExecuteResponse, error) {
 	var out ExecuteResponse
 	err := decodeBoundedObject(strings.NewReader(body), []jsonField{

@@ -14,20 +14,15 @@ import (
 	"time"
 )
 
-// Environment variables read by ConfigFromEnv, as Daytona's SDKs read them.
-const (
-	EnvAPIKey    = "DAYTONA_API_KEY"
-	EnvAPIURL    = "DAYTONA_API_URL"
-	EnvServerURL = "DAYTONA_SERVER_URL" // deprecated alias of DAYTONA_API_URL
-	EnvTarget    = "DAYTONA_TARGET"
-)
-
 // DefaultAPIURL is Daytona Cloud's API base URL.
 const DefaultAPIURL = "https://app.daytona.io/api"
 
-// SDK identification sent on every call. The toolbox daemon changes response
-// shapes by X-Daytona-SDK-Version (>= 0.167.0 gives JSON logs split by
-// stream), so SDKVersion must stay at or above that.
+// SDK identification, sent on every call (toolbox calls and WebSocket
+// handshakes included) as X-Daytona-Source, X-Daytona-SDK-Version and
+// User-Agent "sdk-go/<version>", as Daytona's Go SDK sends it. The toolbox
+// daemon changes response shapes by X-Daytona-SDK-Version (>= 0.167.0
+// gives JSON logs split by stream), so SDKVersion must stay at or above
+// that.
 const (
 	SDKSource  = "sdk-go"
 	SDKVersion = "0.218.0"
@@ -42,11 +37,17 @@ const (
 	DefaultCleanupTimeout        = 30 * time.Second
 )
 
-// RetryPolicy controls retries of calls that are safe to repeat. Waits use
-// exponential backoff with full jitter: a uniform random wait in
+// RetryPolicy controls retries. Idempotent calls (GETs, deletes, start,
+// last-activity) are retried after network failures, response-header
+// timeouts, 429, 502, 503 and 504 (and a lifecycle 409 "state change in
+// progress"); the others (execute, session commands, clone) only after 429
+// or a connection that was never made; streamed uploads never.
+//
+// Waits use exponential backoff with full jitter: a uniform random wait in
 // [0, min(MaxDelay, BaseDelay*2^n)), raised to any Retry-After the server
 // sent. A wait that would end after the context deadline is not started:
-// the call gives up at once with the last error.
+// the call gives up at once with the last error. A cancelled context stops
+// at once, with context.Canceled in the chain.
 type RetryPolicy struct {
 	// MaxAttempts is the total number of tries, the first included
 	// (default 4; 1 disables retries).
@@ -118,34 +119,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ConfigFromEnv reads the configuration as Daytona's SDKs do:
-// DAYTONA_API_KEY (required), DAYTONA_API_URL (or its deprecated alias
-// DAYTONA_SERVER_URL; default DefaultAPIURL) and DAYTONA_TARGET. getenv is
-// usually os.Getenv.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	if getenv == nil {
-		return Config{}, errors.New("daytona: ConfigFromEnv: getenv is nil")
-	}
-	cfg := Config{
-		APIKey: strings.TrimSpace(getenv(EnvAPIKey)),
-		APIURL: strings.TrimSpace(getenv(EnvAPIURL)),
-		Target: strings.TrimSpace(getenv(EnvTarget)),
-	}
-	if cfg.APIKey == "" {
-		return Config{}, fmt.Errorf("daytona: %s is not set", EnvAPIKey)
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = strings.TrimSpace(getenv(EnvServerURL))
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultAPIURL
-	}
-	if _, err := parseBaseURL(cfg.APIURL); err != nil {
-		return Config{}, fmt.Errorf("daytona: %s: %w", EnvAPIURL, err)
-	}
-	return cfg, nil
-}
-
 // String describes the configuration with the API key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("daytona.Config{APIKey:%s APIURL:%q Target:%q}", redactedKey(c.APIKey), c.APIURL, c.Target)
@@ -191,7 +164,7 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	key := strings.TrimSpace(cfg.APIKey)
 	if key == "" {
-		return nil, &ValidationError{Field: "APIKey", Reason: "is empty (set " + EnvAPIKey + ")"}
+		return nil, &ValidationError{Field: "APIKey", Reason: "is empty"}
 	}
 	for _, r := range key {
 		if r < 0x21 || r == 0x7f {

@@ -3,60 +3,9 @@ package daytona
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestConfigFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr string
-	}{
-		{
-			name: "key only: cloud default",
-			env:  map[string]string{EnvAPIKey: "k"},
-			want: Config{APIKey: "k", APIURL: DefaultAPIURL},
-		},
-		{
-			name: "all set",
-			env:  map[string]string{EnvAPIKey: " k ", EnvAPIURL: "http://127.0.0.1:3003/api", EnvTarget: "eu"},
-			want: Config{APIKey: "k", APIURL: "http://127.0.0.1:3003/api", Target: "eu"},
-		},
-		{
-			name: "deprecated server url alias",
-			env:  map[string]string{EnvAPIKey: "k", EnvServerURL: "https://old.example/api"},
-			want: Config{APIKey: "k", APIURL: "https://old.example/api"},
-		},
-		{
-			name: "api url wins over the alias",
-			env:  map[string]string{EnvAPIKey: "k", EnvAPIURL: "https://new.example/api", EnvServerURL: "https://old.example/api"},
-			want: Config{APIKey: "k", APIURL: "https://new.example/api"},
-		},
-		{name: "missing key", env: map[string]string{EnvAPIURL: "https://x"}, wantErr: "DAYTONA_API_KEY"},
-		{name: "blank key", env: map[string]string{EnvAPIKey: "   "}, wantErr: "DAYTONA_API_KEY"},
-		{name: "bad url", env: map[string]string{EnvAPIKey: "k", EnvAPIURL: "ftp://x"}, wantErr: "DAYTONA_API_URL"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to name %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.APIKey != tt.want.APIKey || got.APIURL != tt.want.APIURL || got.Target != tt.want.Target {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
 
 func TestNewValidatesAndDefaults(t *testing.T) {
 	tests := []struct {

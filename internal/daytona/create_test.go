@@ -250,7 +250,8 @@ func TestCreateFirstAttemptConflictIsAnError(t *testing.T) {
 	d.byName["ss-1"] = sandboxJSON("id-old", "ss-1", StateStarted, "")
 	c := newClient(t, d.URL)
 	sb, err := c.CreateSandbox(context.Background(), CreateSandboxParams{Name: "ss-1"})
-	if !IsConflict(err) || sb != nil {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusConflict || sb != nil {
 		t.Fatalf("sb, err = %+v, %v; want a conflict", sb, err)
 	}
 	if _, gets, _ := d.stats(); gets != 0 {

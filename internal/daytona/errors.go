@@ -117,7 +117,9 @@ func (e *NetworkError) Unwrap() error { return e.Err }
 // headers arrived within the call's response-header timeout.
 var ErrResponseTimeout = errors.New("no response within the response-header timeout")
 
-// ValidationError is bad input caught before any request was sent.
+// ValidationError is bad input caught before any request was sent. Ids and
+// names that go into URL paths must be non-empty valid UTF-8 without "/",
+// "\", ".." or control characters.
 type ValidationError struct {
 	// Field names the offending argument or field, e.g. "sandboxID".
 	Field  string
@@ -195,19 +197,6 @@ func (e *StartError) Unwrap() error { return e.Err }
 func IsNotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound
-}
-
-// IsConflict reports whether err is a 409 (duplicate name, existing session,
-// or a state change in progress).
-func IsConflict(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode == http.StatusConflict
-}
-
-// IsRateLimited reports whether err is a 429.
-func IsRateLimited(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode == http.StatusTooManyRequests
 }
 
 // IsTimeout reports whether err is a timeout: the context deadline, a

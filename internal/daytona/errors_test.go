@@ -158,8 +158,8 @@ func TestRateLimitErrorCarriesRetryAfter(t *testing.T) {
 			if !errors.As(err, &ae) || ae.StatusCode != 429 {
 				t.Errorf("RateLimitError does not unwrap to the *APIError")
 			}
-			if !IsTransient(err) || !IsRateLimited(err) {
-				t.Errorf("429 should be transient and rate limited")
+			if !IsTransient(err) {
+				t.Errorf("429 should be transient")
 			}
 		})
 	}
@@ -174,37 +174,34 @@ func TestErrorClassification(t *testing.T) {
 		return &APIError{StatusCode: status, Message: msg, Method: "GET", Path: "/x"}
 	}
 	tests := []struct {
-		name                                   string
-		err                                    error
-		notFound, conflict, transient, timeout bool
+		name                         string
+		err                          error
+		notFound, transient, timeout bool
 	}{
-		{"nil", nil, false, false, false, false},
-		{"404", api(404, "not found"), true, false, false, false},
-		{"wrapped 404", fmt.Errorf("ctx: %w", api(404, "")), true, false, false, false},
-		{"409 duplicate", api(409, "Sandbox with name x already exists"), false, true, false, false},
-		{"409 state change", api(409, "Sandbox state change in progress"), false, true, true, false},
-		{"429", &RateLimitError{APIError: api(429, "").(*APIError)}, false, false, true, false},
-		{"502", api(502, ""), false, false, true, false},
-		{"503", api(503, ""), false, false, true, false},
-		{"504", api(504, ""), false, false, true, true},
-		{"500", api(500, ""), false, false, false, false},
-		{"400", api(400, "Total CPU limit exceeded"), false, false, false, false},
-		{"408", api(408, "timeout"), false, false, false, true},
-		{"command timeout", &CommandTimeoutError{Err: api(408, "").(*APIError)}, false, false, false, true},
-		{"network", &NetworkError{Method: "GET", Path: "/x", Err: io.ErrUnexpectedEOF}, false, false, true, false},
-		{"header timeout", &NetworkError{Method: "GET", Path: "/x", Err: ErrResponseTimeout}, false, false, true, true},
-		{"deadline", &NetworkError{Method: "GET", Path: "/x", Err: context.DeadlineExceeded}, false, false, false, true},
-		{"canceled", &NetworkError{Method: "GET", Path: "/x", Err: context.Canceled}, false, false, false, false},
-		{"canceled after 503", fmt.Errorf("retry interrupted: %w (last error: %w)", context.Canceled, api(503, "")), false, false, false, false},
-		{"validation", &ValidationError{Field: "x", Reason: "bad"}, false, false, false, false},
+		{"nil", nil, false, false, false},
+		{"404", api(404, "not found"), true, false, false},
+		{"wrapped 404", fmt.Errorf("ctx: %w", api(404, "")), true, false, false},
+		{"409 duplicate", api(409, "Sandbox with name x already exists"), false, false, false},
+		{"409 state change", api(409, "Sandbox state change in progress"), false, true, false},
+		{"429", &RateLimitError{APIError: api(429, "").(*APIError)}, false, true, false},
+		{"502", api(502, ""), false, true, false},
+		{"503", api(503, ""), false, true, false},
+		{"504", api(504, ""), false, true, true},
+		{"500", api(500, ""), false, false, false},
+		{"400", api(400, "Total CPU limit exceeded"), false, false, false},
+		{"408", api(408, "timeout"), false, false, true},
+		{"command timeout", &CommandTimeoutError{Err: api(408, "").(*APIError)}, false, false, true},
+		{"network", &NetworkError{Method: "GET", Path: "/x", Err: io.ErrUnexpectedEOF}, false, true, false},
+		{"header timeout", &NetworkError{Method: "GET", Path: "/x", Err: ErrResponseTimeout}, false, true, true},
+		{"deadline", &NetworkError{Method: "GET", Path: "/x", Err: context.DeadlineExceeded}, false, false, true},
+		{"canceled", &NetworkError{Method: "GET", Path: "/x", Err: context.Canceled}, false, false, false},
+		{"canceled after 503", fmt.Errorf("retry interrupted: %w (last error: %w)", context.Canceled, api(503, "")), false, false, false},
+		{"validation", &ValidationError{Field: "x", Reason: "bad"}, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := IsNotFound(tt.err); got != tt.notFound {
 				t.Errorf("IsNotFound = %v", got)
-			}
-			if got := IsConflict(tt.err); got != tt.conflict {
-				t.Errorf("IsConflict = %v", got)
 			}
 			if got := IsTransient(tt.err); got != tt.transient {
 				t.Errorf("IsTransient = %v", got)

@@ -103,9 +103,7 @@ func newClient(t testing.TB, baseURL string, mods ...func(*Config)) *Client {
 func toolboxClient(t testing.TB, f *fake, sbID string, mods ...func(*Config)) *Client {
 	t.Helper()
 	c := newClient(t, f.URL, mods...)
-	if err := c.SetToolboxProxyURL(sbID, f.URL+"/toolbox"); err != nil {
-		t.Fatal(err)
-	}
+	c.remember(sbID, f.URL+"/toolbox")
 	return c
 }
 
@@ -119,7 +117,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func sandboxJSON(id, name string, state SandboxState, proxy string) map[string]any {
 	return map[string]any{
 		"id": id, "organizationId": "org-1", "name": name, "user": "daytona",
-		"env": map[string]string{}, "labels": map[string]string{"sandstep/id": name},
+		"env": map[string]string{}, "labels": map[string]string{"sandstep.id": name},
 		"public": false, "networkBlockAll": false, "target": "us",
 		"cpu": 1, "gpu": 0, "memory": 1, "disk": 3,
 		"state": string(state), "desiredState": "started",

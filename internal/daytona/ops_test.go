@@ -38,13 +38,13 @@ func TestOperationShapes(t *testing.T) {
 			run: func(ctx context.Context, c *Client) (any, error) {
 				return c.CreateSandbox(ctx, CreateSandboxParams{
 					Name: "ss-1", Snapshot: "daytona-small", Env: map[string]string{"A": "1"},
-					Labels: map[string]string{"sandstep/id": "ss-1"}, AutoStopInterval: intp(0),
+					Labels: map[string]string{"sandstep.id": "ss-1"}, AutoStopInterval: intp(0),
 					AutoDeleteInterval: intp(30), TTLMinutes: intp(120), User: "daytona",
 				})
 			},
 			status: 200, respBody: `{"id":"sb-9","organizationId":"o","name":"ss-1","user":"daytona","env":{},"labels":{},"public":false,"networkBlockAll":false,"target":"eu","cpu":1,"gpu":0,"memory":1,"disk":3,"state":"creating","toolboxProxyUrl":"https://proxy.example/toolbox"}`,
 			method: "POST", path: "/sandbox",
-			body: `{"name":"ss-1","snapshot":"daytona-small","user":"daytona","env":{"A":"1"},"labels":{"sandstep/id":"ss-1"},"target":"eu","autoStopInterval":0,"autoDeleteInterval":30,"ttlMinutes":120}`,
+			body: `{"name":"ss-1","snapshot":"daytona-small","user":"daytona","env":{"A":"1"},"labels":{"sandstep.id":"ss-1"},"target":"eu","autoStopInterval":0,"autoDeleteInterval":30,"ttlMinutes":120}`,
 			check: func(t *testing.T, got any) {
 				s := got.(*Sandbox)
 				if s.ID != "sb-9" || s.State != StateCreating || s.ToolboxProxyURL != "https://proxy.example/toolbox" || s.CPU != 1 {
@@ -124,14 +124,6 @@ func TestOperationShapes(t *testing.T) {
 			run:    func(ctx context.Context, c *Client) (any, error) { return c.StartSandbox(ctx, "sb-1") },
 			status: 200, respBody: `{"id":"sb-1","state":"starting"}`,
 			method: "POST", path: "/sandbox/sb-1/start",
-		},
-		{
-			name: "stop forced",
-			run: func(ctx context.Context, c *Client) (any, error) {
-				return c.StopSandbox(ctx, "sb-1", &StopOptions{Force: true})
-			},
-			status: 200, respBody: `{"id":"sb-1","state":"stopping"}`,
-			method: "POST", path: "/sandbox/sb-1/stop", query: url.Values{"force": {"true"}},
 		},
 		{
 			name:   "refresh activity",
@@ -281,14 +273,6 @@ func TestOperationShapes(t *testing.T) {
 					t.Errorf("download = %q", got)
 				}
 			},
-		},
-		{
-			name: "create folder",
-			run: func(ctx context.Context, c *Client) (any, error) {
-				return nil, c.CreateFolder(ctx, sb, "/work/a b", "")
-			},
-			status: 201, method: "POST", path: "/toolbox/sb-1/files/folder",
-			query: url.Values{"path": {"/work/a b"}, "mode": {"755"}},
 		},
 		{
 			name: "git clone",
@@ -498,7 +482,7 @@ func TestValidationBeforeAnyRequest(t *testing.T) {
 		{"slash", func() error { _, err := c.GetSandbox(ctx, "a/b"); return err }, "sandboxIdOrName"},
 		{"dotdot", func() error { _, err := c.DeleteSandbox(ctx, ".."); return err }, "sandboxIdOrName"},
 		{"dotdot inside", func() error { _, err := c.StartSandbox(ctx, "a..b"); return err }, "sandboxIdOrName"},
-		{"dot", func() error { _, err := c.StopSandbox(ctx, ".", nil); return err }, "sandboxIdOrName"},
+		{"dot", func() error { _, err := c.DeleteSandbox(ctx, "."); return err }, "sandboxIdOrName"},
 		{"control char", func() error { return c.RefreshActivity(ctx, "a\nb") }, "sandboxID"},
 		{"backslash", func() error { _, err := c.WaitUntilStarted(ctx, `a\b`); return err }, "sandboxID"},
 		{"invalid utf8", func() error { _, err := c.GetSandbox(ctx, "a\xffb"); return err }, "sandboxIdOrName"},
@@ -522,7 +506,6 @@ func TestValidationBeforeAnyRequest(t *testing.T) {
 			return c.UploadFiles(ctx, "sb-1", []UploadFile{{Path: "", Content: strings.NewReader("")}})
 		}, "files[0].Path"},
 		{"empty download path", func() error { _, err := c.DownloadFile(ctx, "sb-1", "", io.Discard); return err }, "path"},
-		{"bad mode", func() error { return c.CreateFolder(ctx, "sb-1", "/x", "rwx") }, "mode"},
 		{"clone url", func() error { return c.GitClone(ctx, "sb-1", GitCloneRequest{Path: "x"}) }, "URL"},
 		{"list limit", func() error { _, err := c.ListSandboxes(ctx, ListSandboxesOptions{Limit: 500}); return err }, "Limit"},
 		{"snapshot and image", func() error {

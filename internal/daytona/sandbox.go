@@ -104,40 +104,24 @@ func (c *Client) ListAllSandboxes(ctx context.Context, opts ListSandboxesOptions
 // asynchronous: the returned sandbox, if the server sent one, has desired
 // state destroyed. A 404 means it is already gone (IsNotFound).
 func (c *Client) DeleteSandbox(ctx context.Context, idOrName string) (*Sandbox, error) {
-	return c.lifecycle(ctx, http.MethodDelete, idOrName, "", nil)
+	return c.lifecycle(ctx, http.MethodDelete, idOrName, "")
 }
 
 // StartSandbox starts a stopped or archived sandbox or resumes a paused one
 // (POST /sandbox/{id}/start); a no-op for a started one. It does not wait:
 // use WaitUntilStarted.
 func (c *Client) StartSandbox(ctx context.Context, idOrName string) (*Sandbox, error) {
-	return c.lifecycle(ctx, http.MethodPost, idOrName, "/start", nil)
+	return c.lifecycle(ctx, http.MethodPost, idOrName, "/start")
 }
 
-// StopOptions tune StopSandbox.
-type StopOptions struct {
-	// Force kills with SIGKILL instead of SIGTERM.
-	Force bool
-}
-
-// StopSandbox stops a sandbox (POST /sandbox/{id}/stop). It does not wait.
-func (c *Client) StopSandbox(ctx context.Context, idOrName string, opts *StopOptions) (*Sandbox, error) {
-	var q url.Values
-	if opts != nil && opts.Force {
-		q = url.Values{"force": {"true"}}
-	}
-	return c.lifecycle(ctx, http.MethodPost, idOrName, "/stop", q)
-}
-
-// lifecycle runs a delete/start/stop call. These are idempotent in effect
+// lifecycle runs a delete or start call. These are idempotent in effect
 // and retried on transient errors, including 409 "state change in
 // progress".
-func (c *Client) lifecycle(ctx context.Context, method, idOrName, suffix string, q url.Values) (*Sandbox, error) {
+func (c *Client) lifecycle(ctx context.Context, method, idOrName, suffix string) (*Sandbox, error) {
 	if err := checkID("sandboxIdOrName", idOrName); err != nil {
 		return nil, err
 	}
 	cl := c.apiCall(method, "/sandbox/"+url.PathEscape(idOrName)+suffix)
-	cl.query = q
 	cl.mode = retrySafe
 	cl.lifecycle = true
 	cl.accept = "application/json"
@@ -156,12 +140,9 @@ func (c *Client) lifecycle(ctx context.Context, method, idOrName, suffix string,
 
 // decodeOptionalSandbox decodes a Sandbox body, allowing an empty one.
 func decodeOptionalSandbox(ctx context.Context, cl *call, resp *http.Response) (*Sandbox, error) {
-	raw, err := readLimited(resp.Body, maxJSONResponse)
-	if errors.Is(err, errTooLarge) {
-		return nil, fmt.Errorf("daytona: %s %s: response larger than %d bytes", cl.method, cl.path, maxJSONResponse)
-	}
+	raw, err := readJSONBody(ctx, cl, resp)
 	if err != nil {
-		return nil, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+		return nil, err
 	}
 	if len(raw) == 0 {
 		return nil, nil
@@ -257,16 +238,8 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 		if !retry || attempt >= c.retry.MaxAttempts || ctx.Err() != nil {
 			return nil, withAttempts(err, attempt)
 		}
-		wait, ok := c.backoff(attempt, err)
-		if !ok {
-			return nil, withAttempts(err, attempt)
-		}
-		if dl, has := ctx.Deadline(); has && time.Now().Add(wait).After(dl) {
-			return nil, withAttempts(err, attempt)
-		}
-		c.log.DebugContext(ctx, "daytona: retrying create", "attempt", attempt, "wait", wait, "error", err.Error())
-		if cerr := c.sleep(ctx, wait); cerr != nil {
-			return nil, fmt.Errorf("daytona: POST /sandbox: retry interrupted: %w (last error: %w)", cerr, err)
+		if werr := c.waitToRetry(ctx, http.MethodPost, "/sandbox", attempt, err); werr != nil {
+			return nil, werr
 		}
 	}
 }
@@ -313,41 +286,37 @@ func createOutcomeUnknown(err error) bool {
 }
 
 // WaitUntilStarted polls GET /sandbox/{id} (at once, then with growing
-// pauses up to Config.PollInterval) until the sandbox is started, and
-// returns it. Unlike Daytona's SDKs it cleans up what it gives up on: when
-// the sandbox reaches error or build_failed, when ctx ends, or when a GET
-// fails for good, it deletes the sandbox on a short context detached from
-// ctx (so a cancelled caller still cleans up) and returns a *StartError
-// saying whether the delete worked.
+// pauses up to Config.PollInterval; see Poll) until the sandbox is started,
+// and returns it. Unlike Daytona's SDKs it cleans up what it gives up on:
+// when the sandbox reaches error or build_failed, when ctx ends, or when a
+// GET fails for good, it deletes the sandbox on a short context detached
+// from ctx (so a cancelled caller still cleans up) and returns a
+// *StartError saying whether the delete worked.
 func (c *Client) WaitUntilStarted(ctx context.Context, sandboxID string) (*Sandbox, error) {
 	if err := checkID("sandboxID", sandboxID); err != nil {
 		return nil, err
 	}
-	interval := max(c.cfg.PollInterval/10, time.Millisecond)
 	var last *Sandbox
-	for {
+	err := poll(ctx, c.cfg.PollInterval/10, c.cfg.PollInterval, c.sleep, func() (bool, error) {
 		sb, err := c.GetSandbox(ctx, sandboxID)
-		switch {
-		case err == nil:
-			last = sb
-			switch {
-			case sb.State == StateStarted:
-				return sb, nil
-			case sb.State.Failed():
-				return sb, c.giveUp(ctx, sandboxID, sb, ErrSandboxFailed)
-			case sb.State == StateDestroyed || sb.State == StateDestroying:
-				return sb, &StartError{SandboxID: sandboxID, State: sb.State, ErrorReason: sb.ErrorReason, Deleted: true, Err: ErrSandboxGone}
-			}
-		case IsNotFound(err):
-			return nil, &StartError{SandboxID: sandboxID, Deleted: true, Err: fmt.Errorf("%w: %w", ErrSandboxGone, err)}
-		default:
-			return last, c.giveUp(ctx, sandboxID, last, err)
+		if err != nil {
+			return false, err
 		}
-		if err := c.sleep(ctx, interval); err != nil {
-			return last, c.giveUp(ctx, sandboxID, last, err)
-		}
-		interval = min(interval*3/2+time.Millisecond, c.cfg.PollInterval)
+		last = sb
+		return sb.State == StateStarted || sb.State.Failed() || sb.State == StateDestroyed || sb.State == StateDestroying, nil
+	})
+	switch {
+	case IsNotFound(err):
+		return nil, &StartError{SandboxID: sandboxID, Deleted: true, Err: fmt.Errorf("%w: %w", ErrSandboxGone, err)}
+	case err != nil:
+		return last, c.giveUp(ctx, sandboxID, last, err)
+	case last.State == StateStarted:
+		return last, nil
+	case last.State.Failed():
+		return last, c.giveUp(ctx, sandboxID, last, ErrSandboxFailed)
 	}
+	// Destroyed or destroying: someone else deleted it.
+	return last, &StartError{SandboxID: sandboxID, State: last.State, ErrorReason: last.ErrorReason, Deleted: true, Err: ErrSandboxGone}
 }
 
 // giveUp deletes a sandbox the client stopped waiting for and describes

@@ -58,19 +58,6 @@ func (c *Client) forget(id string) {
 	c.mu.Unlock()
 }
 
-// SetToolboxProxyURL seeds the toolbox routing of a sandbox, for callers
-// that stored a sandbox's toolboxProxyUrl and want to skip a lookup.
-func (c *Client) SetToolboxProxyURL(sandboxID, proxyURL string) error {
-	if err := checkID("sandboxID", sandboxID); err != nil {
-		return err
-	}
-	if _, err := toolboxBase(proxyURL, sandboxID); err != nil {
-		return err
-	}
-	c.remember(sandboxID, proxyURL)
-	return nil
-}
-
 // ToolboxBaseURL returns the toolbox base URL of a sandbox, fetching its
 // proxy URL (GET /sandbox/{id}/toolbox-proxy-url) when no DTO seen so far
 // carried one. Results are cached per sandbox ID.
@@ -192,7 +179,7 @@ func (c *Client) decodeBounded(ctx context.Context, cl *call, resp *http.Respons
 
 // CreateSession creates a shell session (POST /process/session; 201). A
 // session runs its commands one after another: use one per concurrent job.
-// 409 (IsConflict) if it exists.
+// 409 if it exists.
 func (c *Client) CreateSession(ctx context.Context, sandboxID, sessionID string) error {
 	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID); err != nil {
 		return err
@@ -524,32 +511,6 @@ func (c *Client) DownloadFile(ctx context.Context, sandboxID, filePath string, w
 		return n, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
 	}
 	return n, nil
-}
-
-// CreateFolder creates a folder and its parents
-// (POST /files/folder?path=&mode=; 201). mode is octal, e.g. "755"
-// (empty: "755").
-func (c *Client) CreateFolder(ctx context.Context, sandboxID, folderPath, mode string) error {
-	if err := checkID("sandboxID", sandboxID); err != nil {
-		return err
-	}
-	if err := checkPath("path", folderPath); err != nil {
-		return err
-	}
-	if mode == "" {
-		mode = "755"
-	}
-	if len(mode) < 3 || len(mode) > 4 || strings.Trim(mode, "01234567") != "" {
-		return &ValidationError{Field: "mode", Reason: "must be 3 or 4 octal digits"}
-	}
-	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodPost, "/files/folder")
-	if err != nil {
-		return err
-	}
-	cl.query = url.Values{"path": {folderPath}, "mode": {mode}}
-	cl.mode = retrySafe // creating an existing folder is a no-op
-	_, err = c.doJSON(ctx, cl, nil, nil)
-	return err
 }
 
 // GitClone clones a repository into the sandbox (POST /git/clone). The

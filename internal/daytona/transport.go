@@ -52,7 +52,8 @@ type call struct {
 	secrets     []string                          // extra values to redact from errors
 }
 
-// get, post... build calls against the main API.
+// apiCall starts a call to path of the main API; the caller sets its mode,
+// body and the rest. Toolbox calls start with toolboxCall.
 func (c *Client) apiCall(method, path string) *call {
 	return &call{method: method, base: c.baseString, path: path}
 }
@@ -85,23 +86,33 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		if attempt >= maxAttempts || !shouldRetry(cl, err) {
 			return nil, withAttempts(err, attempt)
 		}
-		wait, ok := c.backoff(attempt, err)
-		if !ok {
-			return nil, withAttempts(err, attempt)
-		}
-		if dl, has := ctx.Deadline(); has && time.Now().Add(wait).After(dl) {
-			c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: not retrying, wait would pass the deadline",
-				slog.String("method", cl.method), slog.String("path", cl.path), slog.Int("attempt", attempt),
-				slog.Duration("wait", wait), slog.String("error", err.Error()))
-			return nil, withAttempts(err, attempt)
-		}
-		c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: retrying",
-			slog.String("method", cl.method), slog.String("path", cl.path), slog.Int("attempt", attempt),
-			slog.Duration("wait", wait), slog.String("error", err.Error()))
-		if cerr := c.sleep(ctx, wait); cerr != nil {
-			return nil, fmt.Errorf("daytona: %s %s: retry interrupted: %w (last error: %w)", cl.method, cl.path, cerr, err)
+		if werr := c.waitToRetry(ctx, cl.method, cl.path, attempt, err); werr != nil {
+			return nil, werr
 		}
 	}
+}
+
+// waitToRetry is every retry loop's pause before try attempt+1 after err:
+// the backoff, unless the server asks for longer than MaxRetryAfter or the
+// wait would pass ctx's deadline. It returns nil when the caller should try
+// again, else the error to give up with: err with the attempt count, or
+// the context's error (err kept in the chain) if ctx ended while waiting.
+func (c *Client) waitToRetry(ctx context.Context, method, path string, attempt int, err error) error {
+	wait, ok := c.backoff(attempt, err)
+	if !ok {
+		return withAttempts(err, attempt)
+	}
+	attrs := []slog.Attr{slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
+		slog.Duration("wait", wait), slog.String("error", err.Error())}
+	if dl, has := ctx.Deadline(); has && time.Now().Add(wait).After(dl) {
+		c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: not retrying, wait would pass the deadline", attrs...)
+		return withAttempts(err, attempt)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "daytona: retrying", attrs...)
+	if cerr := c.sleep(ctx, wait); cerr != nil {
+		return fmt.Errorf("daytona: %s %s: retry interrupted: %w (last error: %w)", method, path, cerr, err)
+	}
+	return nil
 }
 
 // withAttempts notes how many tries an error took.
@@ -347,12 +358,9 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return resp.StatusCode, nil
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONResponse+1))
+	raw, err := readJSONBody(ctx, cl, resp)
 	if err != nil {
-		return resp.StatusCode, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
-	}
-	if len(raw) > maxJSONResponse {
-		return resp.StatusCode, fmt.Errorf("daytona: %s %s: response larger than %d bytes", cl.method, cl.path, maxJSONResponse)
+		return resp.StatusCode, err
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return resp.StatusCode, fmt.Errorf("daytona: %s %s: %d with an empty body, expected JSON", cl.method, cl.path, resp.StatusCode)
@@ -367,6 +375,18 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		return resp.StatusCode, fmt.Errorf("daytona: %s %s: decoding %d response: %w", cl.method, cl.path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, nil
+}
+
+// readJSONBody reads a JSON response body of at most maxJSONResponse bytes.
+func readJSONBody(ctx context.Context, cl *call, resp *http.Response) ([]byte, error) {
+	raw, err := readLimited(resp.Body, maxJSONResponse)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("daytona: %s %s: response larger than %d bytes", cl.method, cl.path, maxJSONResponse)
+	}
+	if err != nil {
+		return nil, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
+	}
+	return raw, nil
 }
 
 // readErr prefers the context's error over the transport's report of it.

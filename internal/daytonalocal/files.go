@@ -274,8 +274,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, sb *sand
 // = the requested path) or an "error" part (JSON ErrorResponse) per path.
 func (s *Server) handleBulkDownload(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req filesDownloadRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if len(req.Paths) == 0 {

@@ -94,8 +94,7 @@ func lastLines(out string, n int) string {
 // URLs work, as do http(s) and ssh if the host can reach them.
 func (s *Server) handleGitClone(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req gitCloneRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if strings.TrimSpace(req.URL) == "" {

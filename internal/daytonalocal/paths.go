@@ -8,9 +8,11 @@ import (
 )
 
 // resolve maps a toolbox path to a host path inside the sandbox's work
-// directory (see the package documentation): relative paths resolve
-// against the work directory, absolute ones must already lie inside it,
-// and neither ".." nor a symbolic link may lead out of it.
+// directory: relative paths resolve against the work directory, absolute
+// ones must already lie inside it (the absolute work directory is what
+// /work-dir returns), and neither ".." nor a symbolic link may lead out of
+// it. So "a/../b" is fine; "../x", "/etc/passwd" and "/home/daytona/x" are
+// not (400).
 func (sb *sandbox) resolve(p string) (string, error) {
 	if p == "" {
 		return "", errors.New("path is required")

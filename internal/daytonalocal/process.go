@@ -23,7 +23,10 @@ const shutdownWait = 5 * time.Second
 
 var errNotAccepting = errors.New("sandbox is not running")
 
-// procTable tracks a sandbox's process groups and sessions.
+// procTable tracks a sandbox's process groups and sessions. Background
+// processes a command leaves behind keep running, as in a real sandbox,
+// until the sandbox is stopped or deleted, their session is deleted, or the
+// server is closed; then their groups are SIGKILLed.
 //
 // A process group is tracked from its start until a probe (kill(-pgid, 0))
 // says it is empty, so background processes left behind by a command are
@@ -141,19 +144,30 @@ func (pt *procTable) shutdown() {
 	pt.dead, pt.accepting = true, false
 	pt.mu.Unlock()
 	pt.killAll()
+	waitAtMost(&pt.wg, shutdownWait)
+}
+
+// waitAtMost waits for wg, or d at most, and reports whether wg finished.
+func waitAtMost(wg *sync.WaitGroup, d time.Duration) bool {
 	done := make(chan struct{})
 	go func() {
-		pt.wg.Wait()
+		wg.Wait()
 		close(done)
 	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(shutdownWait):
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
 // environ builds a command's environment from scratch: the server's own
 // environment is not inherited (it may hold credentials), except PATH.
+// The sandbox's create-time env overrides the defaults, and the request's
+// envs override both.
 func (sb *sandbox) environ(extra map[string]string) []string {
 	path := os.Getenv("PATH")
 	if path == "" {
@@ -226,9 +240,12 @@ type execOutcome struct {
 	timedOut bool
 }
 
-// runExecute runs one /process/execute command: stdout and stderr share
-// one pipe, so the result is interleaved as the command wrote it. On
-// timeout or when ctx ends the whole process group is SIGKILLed.
+// runExecute runs one /process/execute command as `/bin/sh -c` in its own
+// process group: stdout and stderr share one pipe, so the result is
+// interleaved as the command wrote it. On timeout (answered 408
+// PROCESS_EXECUTION_TIMEOUT) or when ctx ends the whole group is SIGKILLed.
+// Without a timeout a command runs until it ends, as with the v0.190
+// daemon.
 func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd string, envs map[string]string, timeout time.Duration) (execOutcome, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -294,8 +311,7 @@ func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd strin
 
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req executeRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if req.Command == "" {

@@ -107,6 +107,22 @@ func (s *Server) errorFor(w http.ResponseWriter, r *http.Request, status int, co
 
 const maxJSONBody = 1 << 20
 
+// readJSON decodes the request's JSON body into v (see decodeJSON). When
+// it cannot, it answers 400 in the style of the request's API (the
+// daemon's INVALID_REQUEST_BODY on the toolbox) and reports false.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	err := decodeJSON(w, r, v, allowEmpty)
+	switch {
+	case err == nil:
+		return true
+	case isToolbox(r.URL.Path):
+		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	default:
+		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
+	}
+	return false
+}
+
 // decodeJSON reads a JSON request body of at most maxJSONBody bytes. An
 // empty body decodes as the zero value when allowEmpty is set.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {

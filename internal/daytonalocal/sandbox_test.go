@@ -68,7 +68,7 @@ func TestCreateGetDelete(t *testing.T) {
 	h := newHarness(t, Options{})
 	r := h.api("POST", "/sandbox", map[string]any{
 		"name":   "sbx-one",
-		"labels": map[string]string{"owner": "alice", "sandstep/id": "sbx-one"},
+		"labels": map[string]string{"owner": "alice", "sandstep.id": "sbx-one"},
 		"env":    map[string]string{"GREETING": "hello"},
 	})
 	if r.status != http.StatusOK {

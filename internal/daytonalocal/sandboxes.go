@@ -1,6 +1,7 @@
 package daytonalocal
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -92,11 +93,10 @@ type sandbox struct {
 	timer                *time.Timer
 }
 
+// newID returns a random UUID (version 4), the form of Daytona's ids.
 func newID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("daytonalocal: crypto/rand: %v", err))
-	}
+	rand.Read(b[:]) // never fails: it crashes the program instead
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
@@ -176,44 +176,11 @@ func (s *Server) setStateLocked(sb *sandbox, state string) {
 
 func (s *Server) dtoLocked(sb *sandbox, base string) sandboxDTO {
 	d := sandboxDTO{
-		ID:                   sb.id,
-		OrganizationID:       organizationID,
-		Name:                 sb.name,
-		Snapshot:             sb.snapshot,
-		User:                 sb.user,
+		sandboxListItemDTO:   s.listItemLocked(sb, base),
 		Env:                  copyMap(sb.env),
-		Labels:               copyMap(sb.labels),
-		Public:               sb.public,
-		NetworkBlockAll:      sb.networkBlockAll,
-		NetworkAllowList:     sb.networkAllowList,
-		DomainAllowList:      sb.domainAllowList,
 		OutboundProxyURL:     sb.outboundProxyURL,
 		OtelEndpointOverride: sb.otelEndpointOverride,
-		Target:               sb.target,
-		CPU:                  sb.cpu,
-		GPU:                  sb.gpu,
-		Spot:                 sb.spot,
-		GpuType:              sb.gpuType,
-		Memory:               sb.memory,
-		Disk:                 sb.disk,
-		State:                sb.state,
-		DesiredState:         sb.desiredState,
-		ErrorReason:          sb.errorReason,
-		Recoverable:          sb.recoverable,
-		BackupState:          "None",
-		AutoStopInterval:     sb.autoStop,
-		AutoPauseInterval:    sb.autoPause,
-		AutoArchiveInterval:  sb.autoArchive,
-		AutoDeleteInterval:   sb.autoDelete,
-		AutoDestroyAt:        formatTime(sb.autoDestroyAt),
 		Volumes:              append([]sandboxVolume{}, sb.volumes...),
-		CreatedAt:            formatTime(sb.createdAt),
-		UpdatedAt:            formatTime(sb.updatedAt),
-		LastActivityAt:       formatTime(sb.lastActivity),
-		SandboxClass:         sandboxClass,
-		DaemonVersion:        daemonVersion,
-		RunnerID:             runnerID,
-		ToolboxProxyURL:      base,
 	}
 	if sb.build != nil {
 		b := *sb.build
@@ -343,88 +310,53 @@ func validEnvName(k string) bool {
 	return k != "" && !strings.ContainsAny(k, "=\x00")
 }
 
-func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
-	var req createSandboxRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
-		return
-	}
-	if msg := validateCreate(&req); msg != "" {
-		s.apiError(w, r, http.StatusBadRequest, "%s", msg)
-		return
-	}
-
+// newSandbox builds the sandbox a valid create request describes, with
+// Daytona's defaults for what the request leaves out.
+func (s *Server) newSandbox(req *createSandboxRequest) *sandbox {
 	id := newID()
+	now := s.now()
 	sb := &sandbox{
-		id:       id,
-		base:     filepath.Join(s.root, id),
-		user:     req.User,
-		env:      copyMap(req.Env),
-		name:     req.Name,
-		procs:    newProcTable(),
-		snapshot: req.Snapshot,
+		id:                   id,
+		base:                 filepath.Join(s.root, id),
+		user:                 cmp.Or(req.User, defaultUser),
+		env:                  copyMap(req.Env),
+		procs:                newProcTable(),
+		name:                 cmp.Or(req.Name, id),
+		snapshot:             req.Snapshot,
+		labels:               copyMap(req.Labels),
+		public:               req.Public,
+		networkBlockAll:      req.NetworkBlockAll,
+		networkAllowList:     req.NetworkAllowList,
+		domainAllowList:      req.DomainAllowList,
+		outboundProxyURL:     req.OutboundProxyURL,
+		otelEndpointOverride: req.OtelEndpointOverride,
+		target:               cmp.Or(req.Target, defaultTarget),
+		cpu:                  cmp.Or(intOr(req.CPU, 0), defaultCPU),
+		memory:               cmp.Or(intOr(req.Memory, 0), defaultMemory),
+		disk:                 cmp.Or(intOr(req.Disk, 0), defaultDisk),
+		gpu:                  intOr(req.GPU, 0),
+		state:                stateCreating,
+		desiredState:         stateStarted,
+		autoStop:             intOr(req.AutoStopInterval, defaultAutoStop),
+		autoPause:            intOr(req.AutoPauseInterval, 0),
+		autoArchive:          cmp.Or(intOr(req.AutoArchiveInterval, defaultAutoArchive), maxAutoArchive),
+		autoDelete:           max(intOr(req.AutoDeleteInterval, -1), -1),
+		volumes:              append([]sandboxVolume{}, req.Volumes...),
+		createdAt:            now,
+		updatedAt:            now,
+		lastActivity:         now,
 	}
 	sb.dir = filepath.Join(sb.base, "work")
 	sb.stateDir = filepath.Join(sb.base, "state")
-	if err := mkdirs(sb.dir, sb.stateDir); err != nil {
-		s.log.Error("daytonalocal create sandbox directory", "error", err)
-		s.apiError(w, r, http.StatusInternalServerError, "failed to create the sandbox directory")
-		return
-	}
-	if sb.name == "" {
-		sb.name = id
-	}
-	if sb.user == "" {
-		sb.user = defaultUser
-	}
-	sb.labels = copyMap(req.Labels)
-	sb.public = req.Public
-	sb.networkBlockAll = req.NetworkBlockAll
-	sb.networkAllowList = req.NetworkAllowList
-	sb.domainAllowList = req.DomainAllowList
-	sb.outboundProxyURL = req.OutboundProxyURL
-	sb.otelEndpointOverride = req.OtelEndpointOverride
-	sb.target = req.Target
-	if sb.target == "" {
-		sb.target = defaultTarget
-	}
-	sb.cpu = intOr(req.CPU, 0)
-	if sb.cpu == 0 {
-		sb.cpu = defaultCPU
-	}
-	sb.memory = intOr(req.Memory, 0)
-	if sb.memory == 0 {
-		sb.memory = defaultMemory
-	}
-	sb.disk = intOr(req.Disk, 0)
-	if sb.disk == 0 {
-		sb.disk = defaultDisk
-	}
-	sb.gpu = intOr(req.GPU, 0)
 	if len(req.GpuType) > 0 && sb.gpu > 0 {
 		sb.gpuType = req.GpuType[0]
 	}
 	sb.spot = req.Spot && sb.gpu > 0
-	sb.autoStop = intOr(req.AutoStopInterval, defaultAutoStop)
-	sb.autoPause = intOr(req.AutoPauseInterval, 0)
-	sb.autoArchive = intOr(req.AutoArchiveInterval, defaultAutoArchive)
-	if sb.autoArchive == 0 {
-		sb.autoArchive = maxAutoArchive
-	}
-	sb.autoDelete = intOr(req.AutoDeleteInterval, -1)
-	if sb.autoDelete < 0 {
-		sb.autoDelete = -1
-	}
-	sb.volumes = append([]sandboxVolume{}, req.Volumes...)
-
-	now := s.now()
-	sb.createdAt, sb.updatedAt, sb.lastActivity = now, now, now
 	if ttl := intOr(req.TTLMinutes, 0); ttl > 0 {
 		sb.autoDestroyAt = now.Add(time.Duration(ttl) * time.Minute)
 	}
-	initial := stateCreating
 	if req.BuildInfo != nil {
-		initial = statePendingBuild
+		sb.state = statePendingBuild
 		sum := sha256.Sum256([]byte(req.BuildInfo.DockerfileContent))
 		sb.build = &buildInfo{
 			DockerfileContent: req.BuildInfo.DockerfileContent,
@@ -435,6 +367,24 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	} else if sb.snapshot == "" {
 		sb.snapshot = defaultSnapshot
+	}
+	return sb
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req createSandboxRequest
+	if !s.readJSON(w, r, &req, false) {
+		return
+	}
+	if msg := validateCreate(&req); msg != "" {
+		s.apiError(w, r, http.StatusBadRequest, "%s", msg)
+		return
+	}
+	sb := s.newSandbox(&req)
+	if err := mkdirs(sb.dir, sb.stateDir); err != nil {
+		s.log.Error("daytonalocal create sandbox directory", "error", err)
+		s.apiError(w, r, http.StatusInternalServerError, "failed to create the sandbox directory")
+		return
 	}
 
 	info := requestInfoFrom(r.Context())
@@ -454,7 +404,6 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fault, faulted := s.faults.take(info, createKinds...)
-	sb.state, sb.desiredState = initial, stateStarted
 	s.sandboxes[sb.id] = sb
 	s.names[sb.name] = sb
 	start := func() { s.setStateLocked(sb, stateStarted) }
@@ -520,47 +469,72 @@ func mkdirs(dirs ...string) error {
 	return nil
 }
 
-// sandboxFor looks a path's sandbox up, writing 404 when it is missing.
-func (s *Server) sandboxFor(w http.ResponseWriter, r *http.Request) *sandbox {
-	ref := r.PathValue("sandboxIdOrName")
-	if ref == "" {
-		ref = r.PathValue("sandboxId")
+// answer is what a handler replies once it has released s.mu.
+type answer struct {
+	status int
+	body   any    // written as JSON; nil: no body
+	errMsg string // if set, the main API's error body instead of body
+	after  func() // if set, runs after the lock is released, before replying
+}
+
+// apiFailure answers with the main API's error body.
+func apiFailure(status int, format string, args ...any) answer {
+	return answer{status: status, errMsg: fmt.Sprintf(format, args...)}
+}
+
+// sandboxRef is the sandbox id or name in a request's path, "" if none.
+func sandboxRef(r *http.Request) string {
+	if ref := r.PathValue("sandboxIdOrName"); ref != "" {
+		return ref
 	}
-	sb := s.lookupLocked(ref)
-	if sb == nil {
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusNotFound, "Sandbox with ID or name %s not found", ref)
+	return r.PathValue("sandboxId")
+}
+
+// withSandbox runs fn under s.mu with the sandbox the path names, then
+// releases the lock and writes fn's answer. A missing sandbox is a 404.
+func (s *Server) withSandbox(w http.ResponseWriter, r *http.Request, fn func(sb *sandbox) answer) {
+	ref := sandboxRef(r)
+	s.mu.Lock()
+	var a answer
+	if sb := s.lookupLocked(ref); sb != nil {
+		a = fn(sb)
+	} else {
+		a = apiFailure(http.StatusNotFound, "Sandbox with ID or name %s not found", ref)
 	}
-	return sb
+	s.mu.Unlock()
+	if a.after != nil {
+		a.after()
+	}
+	switch {
+	case a.errMsg != "":
+		s.apiError(w, r, a.status, "%s", a.errMsg)
+	case a.body != nil:
+		writeJSON(w, a.status, a.body)
+	default:
+		w.WriteHeader(a.status)
+	}
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+	})
 }
 
+// handleDelete SIGKILLs every process group of the sandbox and removes its
+// directory.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	s.detachLocked(sb)
-	sb.state, sb.desiredState = stateDestroying, stateDestroyed
-	sb.updatedAt = s.now()
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	if err := sb.destroy(); err != nil {
-		s.log.Error("daytonalocal delete sandbox", "sandbox", sb.id, "error", err)
-	}
-	s.log.Info("daytonalocal sandbox deleted", "sandbox", sb.id)
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		s.detachLocked(sb)
+		sb.state, sb.desiredState = stateDestroying, stateDestroyed
+		sb.updatedAt = s.now()
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r)), after: func() {
+			if err := sb.destroy(); err != nil {
+				s.log.Error("daytonalocal delete sandbox", "sandbox", sb.id, "error", err)
+			}
+			s.log.Info("daytonalocal sandbox deleted", "sandbox", sb.id)
+		}}
+	})
 }
 
 // inTransition reports whether a state change is in flight.
@@ -569,54 +543,36 @@ func inTransition(sb *sandbox) bool {
 }
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	switch {
-	case sb.state == stateStarted:
-	case inTransition(sb):
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusConflict, "Sandbox state change in progress")
-		return
-	case sb.state == stateStopped:
-		sb.desiredState = stateStarted
-		s.setStateLocked(sb, stateStarting)
-		s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
-	default:
-		state := sb.state
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusBadRequest, "Sandbox is in state %s and cannot be started", state)
-		return
-	}
-	sb.lastActivity = s.now()
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		switch {
+		case sb.state == stateStarted:
+		case inTransition(sb):
+			return apiFailure(http.StatusConflict, "Sandbox state change in progress")
+		case sb.state == stateStopped:
+			sb.desiredState = stateStarted
+			s.setStateLocked(sb, stateStarting)
+			s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
+		default:
+			return apiFailure(http.StatusBadRequest, "Sandbox is in state %s and cannot be started", sb.state)
+		}
+		sb.lastActivity = s.now()
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+	})
 }
 
+// handleStop kills the sandbox's processes and sessions (force is always
+// implied) and keeps its files.
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	switch {
-	case inTransition(sb):
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusConflict, "Sandbox state change in progress")
-		return
-	case sb.state != stateStarted:
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusBadRequest, "Sandbox is not started")
-		return
-	}
-	destroy := s.stopLocked(sb)
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	s.finishStop(sb, destroy)
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		switch {
+		case inTransition(sb):
+			return apiFailure(http.StatusConflict, "Sandbox state change in progress")
+		case sb.state != stateStarted:
+			return apiFailure(http.StatusBadRequest, "Sandbox is not started")
+		}
+		destroy := s.stopLocked(sb)
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r)), after: func() { s.finishStop(sb, destroy) }}
+	})
 }
 
 // stopLocked stops a started sandbox (its processes are killed by
@@ -644,50 +600,37 @@ func (s *Server) finishStop(sb *sandbox, destroy bool) {
 }
 
 func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	if sb.state != stateError || sb.recoverable == nil || !*sb.recoverable {
-		s.mu.Unlock()
-		s.apiError(w, r, http.StatusBadRequest, "Sandbox is not in a recoverable error state")
-		return
-	}
-	sb.errorReason, sb.recoverable = "", nil
-	sb.desiredState = stateStarted
-	s.setStateLocked(sb, stateStarting)
-	if r.URL.Query().Get("skipStart") == "true" {
-		sb.desiredState = stateStopped
-		s.setStateLocked(sb, stateStopped)
-	} else {
-		s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
-	}
-	dto := s.dtoLocked(sb, toolboxBase(r))
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, dto)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		if sb.state != stateError || sb.recoverable == nil || !*sb.recoverable {
+			return apiFailure(http.StatusBadRequest, "Sandbox is not in a recoverable error state")
+		}
+		sb.errorReason, sb.recoverable = "", nil
+		sb.desiredState = stateStarted
+		s.setStateLocked(sb, stateStarting)
+		if r.URL.Query().Get("skipStart") == "true" {
+			sb.desiredState = stateStopped
+			s.setStateLocked(sb, stateStopped)
+		} else {
+			s.afterStartDelayLocked(sb, func() { s.setStateLocked(sb, stateStarted) })
+		}
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+	})
 }
 
 func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) {
 	var req sandboxLabels
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if req.Labels == nil {
 		s.apiError(w, r, http.StatusBadRequest, "labels must be an object")
 		return
 	}
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	sb.labels = copyMap(req.Labels)
-	sb.updatedAt = s.now()
-	out := sandboxLabels{Labels: copyMap(sb.labels)}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		sb.labels = copyMap(req.Labels)
+		sb.updatedAt = s.now()
+		return answer{status: http.StatusOK, body: sandboxLabels{Labels: copyMap(sb.labels)}}
+	})
 }
 
 type intervalKind int
@@ -719,67 +662,55 @@ func (s *Server) handleInterval(kind intervalKind) http.HandlerFunc {
 			s.apiError(w, r, http.StatusBadRequest, "%s must not be less than 0", param)
 			return
 		}
-		s.mu.Lock()
-		sb := s.sandboxFor(w, r)
-		if sb == nil {
-			return
-		}
-		now := s.now()
-		switch kind {
-		case intervalAutoStop:
-			sb.autoStop = n
-		case intervalAutoPause:
-			sb.autoPause = n
-		case intervalAutoArchive:
-			if n == 0 {
-				n = maxAutoArchive
-			}
-			sb.autoArchive = n
-		case intervalAutoDelete:
-			if n < 0 {
-				n = -1
-			}
-			sb.autoDelete = n
-		case intervalTTL:
-			if n == 0 {
-				sb.autoDestroyAt = time.Time{}
-			} else {
-				sb.autoDestroyAt = now.Add(time.Duration(n) * time.Minute)
-			}
-		}
-		sb.updatedAt = now
-		dto := s.dtoLocked(sb, toolboxBase(r))
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, dto)
+		s.withSandbox(w, r, func(sb *sandbox) answer {
+			s.setIntervalLocked(sb, kind, n)
+			return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r))}
+		})
 	}
+}
+
+// setIntervalLocked sets one of a sandbox's timers to n minutes.
+func (s *Server) setIntervalLocked(sb *sandbox, kind intervalKind, n int) {
+	now := s.now()
+	switch kind {
+	case intervalAutoStop:
+		sb.autoStop = n
+	case intervalAutoPause:
+		sb.autoPause = n
+	case intervalAutoArchive:
+		if n == 0 {
+			n = maxAutoArchive
+		}
+		sb.autoArchive = n
+	case intervalAutoDelete:
+		sb.autoDelete = max(n, -1)
+	case intervalTTL:
+		if n == 0 {
+			sb.autoDestroyAt = time.Time{}
+		} else {
+			sb.autoDestroyAt = now.Add(time.Duration(n) * time.Minute)
+		}
+	}
+	sb.updatedAt = now
 }
 
 func (s *Server) handleLastActivity(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		ActivityType string `json:"activityType"`
 	}
-	if err := decodeJSON(w, r, &req, true); err != nil {
-		s.apiError(w, r, http.StatusBadRequest, "%s", err.Error())
+	if !s.readJSON(w, r, &req, true) {
 		return
 	}
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	sb.lastActivity = s.now()
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusCreated)
+	s.withSandbox(w, r, func(sb *sandbox) answer {
+		sb.lastActivity = s.now()
+		return answer{status: http.StatusCreated}
+	})
 }
 
 func (s *Server) handleToolboxProxyURL(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	sb := s.sandboxFor(w, r)
-	if sb == nil {
-		return
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, toolboxProxyURL{URL: toolboxBase(r)})
+	s.withSandbox(w, r, func(*sandbox) answer {
+		return answer{status: http.StatusOK, body: toolboxProxyURL{URL: toolboxBase(r)}}
+	})
 }
 
 // sweepLoop enforces TTLs, auto-stop and auto-delete every SweepInterval.
@@ -797,6 +728,10 @@ func (s *Server) sweepLoop() {
 	}
 }
 
+// sweep enforces ttlMinutes (autoDestroyAt), autoStopInterval and
+// autoDeleteInterval; autoArchive and autoPause are only reported. Toolbox
+// calls, an open follow socket and POST last-activity count as activity;
+// running processes do not, as at Daytona.
 func (s *Server) sweep() {
 	now := s.now()
 	var destroy, stop, all []*sandbox

@@ -242,6 +242,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // toolboxHandler handles a toolbox request for a started sandbox.
 type toolboxHandler func(w http.ResponseWriter, r *http.Request, sb *sandbox)
 
+// routes declares the served operations, named by the specs' operationIds.
+// Not served: snapshots, volumes, archive/pause/resize/fork, previews and
+// preview-token auth, PTY, code-run, LSP, computer use, socket.io events,
+// and file operations beyond those below.
 func (s *Server) routes() {
 	api := func(pattern, op string, h http.HandlerFunc) {
 		s.mux.Handle(pattern, s.wrap(op, h))
@@ -338,10 +342,7 @@ func (s *Server) requestInfo(op string, r *http.Request) requestInfo {
 		}
 		return info
 	}
-	ref := r.PathValue("sandboxIdOrName")
-	if ref == "" {
-		ref = r.PathValue("sandboxId")
-	}
+	ref := sandboxRef(r)
 	if ref == "" {
 		return info
 	}

@@ -34,6 +34,12 @@ trap '__dl_rc=$?; export -p > "$__dl_env"; pwd > "$__dl_pwd"; exit $__dl_rc' EXI
 `
 
 // session is a toolbox session: a queue of commands run one after another.
+// Each command is a fresh shell (see sessionWrapper), so `cd` and `export`
+// persist between commands but plain variables, functions, aliases and
+// `set` options do not. Its stdout and stderr are captured line by line
+// into one log with Daytona's markers; a partial last line gets a newline
+// when the command ends. Output beyond Options.MaxOutputBytes per command
+// is dropped, keeping the first bytes so byte offsets stay stable.
 type session struct {
 	id      string
 	dir     string // bookkeeping: env and pwd state, command files
@@ -236,8 +242,8 @@ func (c *command) pgidOf() int {
 	return c.pgid
 }
 
-// run is the session's worker: it runs queued commands in order until the
-// session is deleted.
+// runSession is the session's worker: it runs queued commands in order
+// until the session is deleted.
 func (s *Server) runSession(sb *sandbox, ss *session) {
 	defer sb.procs.wg.Done()
 	defer os.RemoveAll(ss.dir)
@@ -318,17 +324,10 @@ func (s *Server) startSessionCommand(sb *sandbox, ss *session, c *command) (*run
 func (s *Server) waitSessionCommand(sb *sandbox, c *command, p *runningCommand) {
 	_ = p.cmd.Wait()
 	sb.procs.exited(p.cmd.Process.Pid)
-	drained := make(chan struct{})
-	go func() {
-		p.pumps.Wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-	case <-time.After(drainGrace):
+	if !waitAtMost(&p.pumps, drainGrace) {
 		p.outR.Close()
 		p.errR.Close()
-		<-drained
+		p.pumps.Wait()
 	}
 	p.outR.Close()
 	p.errR.Close()
@@ -382,8 +381,7 @@ func (ss *session) dto() sessionDTO {
 
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req createSessionRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if strings.TrimSpace(req.SessionID) == "" {
@@ -462,8 +460,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, sb 
 
 func (s *Server) handleSessionExec(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req sessionExecuteRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if strings.TrimSpace(req.Command) == "" {
@@ -513,8 +510,7 @@ func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request, sb *sa
 
 func (s *Server) handleSendInput(w http.ResponseWriter, r *http.Request, sb *sandbox) {
 	var req sessionSendInputRequest
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.daemonError(w, r, http.StatusBadRequest, codeInvalidRequestBody, "%s", err.Error())
+	if !s.readJSON(w, r, &req, false) {
 		return
 	}
 	if req.Data == nil {

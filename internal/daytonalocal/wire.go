@@ -97,47 +97,15 @@ type buildInfo struct {
 	SnapshotRef       string   `json:"snapshotRef"`
 }
 
-// sandboxDTO is Sandbox.
+// sandboxDTO is Sandbox: a SandboxListItem plus env, volumes, buildInfo
+// and the per-sandbox settings a list leaves out.
 type sandboxDTO struct {
-	ID                   string            `json:"id"`
-	OrganizationID       string            `json:"organizationId"`
-	Name                 string            `json:"name"`
-	Snapshot             string            `json:"snapshot,omitempty"`
-	User                 string            `json:"user"`
+	sandboxListItemDTO
 	Env                  map[string]string `json:"env"`
-	Labels               map[string]string `json:"labels"`
-	Public               bool              `json:"public"`
-	NetworkBlockAll      bool              `json:"networkBlockAll"`
-	NetworkAllowList     string            `json:"networkAllowList,omitempty"`
-	DomainAllowList      string            `json:"domainAllowList,omitempty"`
 	OutboundProxyURL     string            `json:"outboundProxyUrl,omitempty"`
 	OtelEndpointOverride string            `json:"otelEndpointOverride,omitempty"`
-	Target               string            `json:"target"`
-	CPU                  int               `json:"cpu"`
-	GPU                  int               `json:"gpu"`
-	Spot                 bool              `json:"spot"`
-	GpuType              string            `json:"gpuType,omitempty"`
-	Memory               int               `json:"memory"`
-	Disk                 int               `json:"disk"`
-	State                string            `json:"state,omitempty"`
-	DesiredState         string            `json:"desiredState,omitempty"`
-	ErrorReason          string            `json:"errorReason,omitempty"`
-	Recoverable          *bool             `json:"recoverable,omitempty"`
-	BackupState          string            `json:"backupState,omitempty"`
-	AutoStopInterval     int               `json:"autoStopInterval"`
-	AutoPauseInterval    int               `json:"autoPauseInterval"`
-	AutoArchiveInterval  int               `json:"autoArchiveInterval"`
-	AutoDeleteInterval   int               `json:"autoDeleteInterval"`
-	AutoDestroyAt        string            `json:"autoDestroyAt,omitempty"`
 	Volumes              []sandboxVolume   `json:"volumes"`
 	BuildInfo            *buildInfo        `json:"buildInfo,omitempty"`
-	CreatedAt            string            `json:"createdAt"`
-	UpdatedAt            string            `json:"updatedAt"`
-	LastActivityAt       string            `json:"lastActivityAt"`
-	SandboxClass         string            `json:"sandboxClass"`
-	DaemonVersion        string            `json:"daemonVersion"`
-	RunnerID             string            `json:"runnerId"`
-	ToolboxProxyURL      string            `json:"toolboxProxyUrl"`
 }
 
 // sandboxListItemDTO is SandboxListItem: no env, volumes, buildInfo or

@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -27,12 +25,16 @@ type Options struct {
 	// session exec. Longer commands run asynchronously and are polled,
 	// because proxies cut idle HTTP requests at about 60 s. Default 45s.
 	SyncExecLimit time.Duration
-	// MaxPollInterval caps the wait between status polls of a long
-	// command. Default 2s.
+	// MaxPollInterval caps the pause between polls of a long command's
+	// status or of a restarting sandbox's state. Default 2s.
 	MaxPollInterval time.Duration
 	// CleanupTimeout bounds deleting a session after a command. Default 10s.
 	CleanupTimeout time.Duration
 }
+
+// firstPoll is the first pause of a poll; pauses double up to
+// Options.MaxPollInterval.
+const firstPoll = 50 * time.Millisecond
 
 // Provider implements service.Provider on a Daytona client.
 type Provider struct {
@@ -136,7 +138,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	start := time.Now()
 	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
 	defer cancel()
-	sid := "sandstep-" + randomHex(8)
+	sid := "sandstep-" + rand.Text()
 	if err := p.c.CreateSession(cctx, id, sid); err != nil {
 		// Daytona auto-stops an idle sandbox (processes inside do not count
 		// as activity); a stopped one is started again, once.
@@ -233,8 +235,7 @@ func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error
 	if _, err := p.c.StartSandbox(ctx, id); err != nil {
 		return false, classify("start stopped sandbox", err)
 	}
-	wait := 50 * time.Millisecond
-	for {
+	err = daytona.Poll(ctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
 		sb, err := p.c.GetSandbox(ctx, id)
 		if err != nil {
 			return false, classify("wait for restarted sandbox", err)
@@ -245,37 +246,28 @@ func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error
 		case daytona.StateError, daytona.StateBuildFailed, daytona.StateDestroyed, daytona.StateDestroying:
 			return false, sandstep.Errorf(sandstep.ETRANSIENT, "the stopped sandbox did not start again (state %s)", sb.State)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
-		case <-t.C:
-		}
-		wait = min(wait*2, p.opts.MaxPollInterval)
+		return false, nil
+	})
+	var se *sandstep.Error
+	if err != nil && !errors.As(err, &se) {
+		// Not from check: ctx ended during a pause.
+		return false, sandstep.Wrap(err, sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
 	}
+	return err == nil, err
 }
 
 // waitCommand polls a command's status until it has an exit code.
 func (p *Provider) waitCommand(ctx context.Context, id, sid, cmdID string) (*int, error) {
-	wait := 50 * time.Millisecond
-	for {
+	var exitCode *int
+	err := daytona.Poll(ctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
 		c, err := p.c.GetSessionCommand(ctx, id, sid, cmdID)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		if c.ExitCode != nil {
-			return c.ExitCode, nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		wait = min(wait*2, p.opts.MaxPollInterval)
-	}
+		exitCode = c.ExitCode
+		return exitCode != nil, nil
+	})
+	return exitCode, err
 }
 
 // execError tells a command that ran out of its own time (ETIMEOUT; the
@@ -289,14 +281,6 @@ func (p *Provider) execError(ctx, cctx context.Context, id string, cmd service.C
 		return err // classified already (restartIfStopped)
 	}
 	return p.toolboxError(ctx, "run command", id, err)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err))
-	}
-	return hex.EncodeToString(b)
 }
 
 // classify maps a Daytona client error to a sandstep error code. Messages

@@ -2,6 +2,7 @@ package daytonaprovider
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,7 +19,14 @@ import (
 
 func newProvider(t *testing.T, opts Options) (*Provider, *daytonalocal.Server) {
 	t.Helper()
-	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir()})
+	return newProviderOn(t, opts, daytonalocal.Options{})
+}
+
+// newProviderOn is newProvider with the local server's options.
+func newProviderOn(t *testing.T, opts Options, local daytonalocal.Options) (*Provider, *daytonalocal.Server) {
+	t.Helper()
+	local.Root = t.TempDir()
+	srv, err := daytonalocal.New(local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +55,24 @@ func create(t *testing.T, p *Provider, name string) string {
 		t.Fatalf("state %q", ps.State)
 	}
 	return ps.ID
+}
+
+// stop stops a sandbox as Daytona's auto-stop does, behind the client's back.
+func stop(t *testing.T, p *Provider, id string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, p.c.APIURL()+"/sandbox/"+id+"/stop", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer k")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stop %s: %s", id, resp.Status)
+	}
 }
 
 func TestExec(t *testing.T) {
@@ -197,9 +223,7 @@ func TestExecStartsAStoppedSandboxAgain(t *testing.T) {
 	if err := p.Upload(ctx, id, []service.UploadFile{{Path: "kept.txt", Content: []byte("still here")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.c.StopSandbox(ctx, id, nil); err != nil { // what auto-stop does
-		t.Fatal(err)
-	}
+	stop(t, p, id)
 	if ps, err := p.Get(ctx, id); err != nil || ps.State != "stopped" {
 		t.Fatalf("after stop: %+v, %v", ps, err)
 	}
@@ -209,5 +233,24 @@ func TestExecStartsAStoppedSandboxAgain(t *testing.T) {
 	}
 	if ps, _ := p.Get(ctx, id); ps.State != "started" {
 		t.Errorf("state after exec = %q", ps.State)
+	}
+}
+
+func TestExecRestartThatRunsOutOfTimeKeepsTheSandbox(t *testing.T) {
+	p, _ := newProviderOn(t, Options{MaxPollInterval: 20 * time.Millisecond}, daytonalocal.Options{StartDelay: 400 * time.Millisecond})
+	id := create(t, p, "sbx-slow-start")
+	stop(t, p, id)
+	ctx := context.Background()
+	start := time.Now()
+	_, err := p.Exec(ctx, id, service.Command{Line: "true", Timeout: 100 * time.Millisecond})
+	if got := sandstep.ErrorCode(err); got != sandstep.ETIMEOUT {
+		t.Fatalf("err = %v (%s), want %s", err, got, sandstep.ETIMEOUT)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered after %v", took)
+	}
+	// The sandbox holds the caller's files: running out of time must not delete it.
+	if _, err := p.Get(ctx, id); err != nil {
+		t.Errorf("sandbox after a restart that ran out of time: %v", err)
 	}
 }

@@ -25,8 +25,8 @@ const (
 	ToolboxAPI API = "toolbox" // toolbox-openapi3.yaml, paths relative to <toolboxProxyUrl>/<sandboxId>
 )
 
-// Spec holds both parsed Daytona specs, patched for kin-openapi (see the
-// package documentation) and ready for routing. A Spec is immutable and
+// Spec holds both parsed Daytona specs, patched for kin-openapi
+// (Workarounds lists how) and ready for routing. A Spec is immutable and
 // safe for concurrent use; Load shares one per directory process-wide.
 type Spec struct {
 	dir         string

@@ -13,7 +13,9 @@ import (
 // change. Every patch either turns a constraint that no real message can
 // satisfy into the one the daemon/server actually honours, or replaces
 // something kin-openapi cannot evaluate with an equivalent or stricter
-// description; none loosens a shape that can be satisfied today.
+// description; none loosens a shape that can be satisfied today. Unknown
+// formats need nothing (kin-openapi ignores them), and nullable with allOf
+// appears only in Organization.otelConfig, which sandstep does not use.
 func patch(doc *openapi3.T) []string {
 	var notes []string
 	if len(doc.Servers) > 0 {
