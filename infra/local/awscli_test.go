@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,10 +42,21 @@ func runAWS(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
-func TestAWSCLIAgainstTheLocalEndpoints(t *testing.T) {
+// needAWSCLI skips a test without the AWS CLI, except where
+// SANDSTEP_REQUIRE_AWSCLI is set (CI installs it): there a skip would hide
+// a test that must run, so it fails.
+func needAWSCLI(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat(awsCLI); err != nil {
+		if os.Getenv("SANDSTEP_REQUIRE_AWSCLI") != "" {
+			t.Fatalf("AWS CLI v2 not installed at %s, and SANDSTEP_REQUIRE_AWSCLI is set: %v", awsCLI, err)
+		}
 		t.Skipf("AWS CLI v2 not installed at %s (Debian package awscli): %v", awsCLI, err)
 	}
+}
+
+func TestAWSCLIAgainstTheLocalEndpoints(t *testing.T) {
+	needAWSCLI(t)
 	s := startStack(t, nil)
 	dir := t.TempDir()
 
@@ -125,4 +137,85 @@ func TestAWSCLIAgainstTheLocalEndpoints(t *testing.T) {
 			t.Errorf("scan found %d items and no quota item of cli-user:\n%s", scan.Count, stdout)
 		}
 	})
+}
+
+// Secrets an operator puts with the AWS CLI reach a sandbox through
+// secretEnv (SSM) and git.tokenSecret (Secrets Manager), exactly as in AWS.
+func TestSecretsFromTheLocalSSMAndSecretsManager(t *testing.T) {
+	needAWSCLI(t)
+	s := startStack(t, nil)
+	aws := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, err := runAWS(t, append([]string{"--endpoint-url", s.AWSURL}, args...)...)
+		if err != nil {
+			t.Fatalf("aws %v: %v\nstdout: %s\nstderr: %s", args, err, stdout, stderr)
+		}
+		return stdout
+	}
+	aws("ssm", "put-parameter", "--name", "/sandstep/secrets/cli-token", "--type", "SecureString", "--value", "cli-canary-ssm")
+	aws("secretsmanager", "create-secret", "--name", "sandstep/git-token", "--secret-string", "cli-canary-sm")
+
+	sb := s.create("cli-user", map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/cli-token"}})
+	res := s.as("cli-user", http.MethodPost, "/sandboxes/"+sb.ID+"/exec",
+		map[string]any{"command": `[ "$TOKEN" = cli-canary-ssm ] && echo token-ok`})
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), "token-ok") {
+		t.Errorf("exec with the SSM secret: %d %s", res.status, res.body)
+	}
+
+	repo := "file://" + newGitRepo(t)
+	s.create("cli-user", map[string]any{"git": map[string]string{"url": repo, "path": "src", "tokenSecret": "secretsmanager:sandstep/git-token"}})
+	res = s.as("cli-user", http.MethodPost, "/sandboxes", map[string]any{"git": map[string]string{"url": repo, "tokenSecret": "secretsmanager:sandstep/nope"}})
+	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), `"field":"git.tokenSecret"`) {
+		t.Errorf("a missing Secrets Manager secret: %d %s, want 400 naming git.tokenSecret", res.status, res.body)
+	}
+	if strings.Contains(s.logs.String(), "cli-canary") {
+		t.Error("a secret value reached the stack's log")
+	}
+}
+
+// The local S3 answers the AWS CLI, and its presigned URLs work.
+func TestS3WithTheAWSCLI(t *testing.T) {
+	needAWSCLI(t)
+	s := startStack(t, nil)
+	file := filepath.Join(t.TempDir(), "artifact.txt")
+	if err := os.WriteFile(file, []byte("built by the agent\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"s3", "mb", "s3://sandstep-artifacts"},
+		{"s3", "cp", file, "s3://sandstep-artifacts/t1/artifact.txt"},
+	} {
+		if stdout, stderr, err := runAWS(t, append([]string{"--endpoint-url", s.AWSURL}, args...)...); err != nil {
+			t.Fatalf("aws %v: %v\nstdout: %s\nstderr: %s", args, err, stdout, stderr)
+		}
+	}
+	stdout, stderr, err := runAWS(t, "--endpoint-url", s.AWSURL, "s3", "ls", "s3://sandstep-artifacts/t1/")
+	if err != nil || !strings.Contains(stdout, "artifact.txt") {
+		t.Fatalf("aws s3 ls: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
+	}
+	stdout, stderr, err = runAWS(t, "--endpoint-url", s.AWSURL, "s3", "presign", "s3://sandstep-artifacts/t1/artifact.txt", "--expires-in", "300")
+	if err != nil {
+		t.Fatalf("aws s3 presign: %v\nstderr: %s", err, stderr)
+	}
+	res := do(t, http.MethodGet, strings.TrimSpace(stdout), nil)
+	if res.status != http.StatusOK || string(res.body) != "built by the agent\n" {
+		t.Fatalf("GET presigned URL: %d %q", res.status, res.body)
+	}
+}
+
+// newGitRepo makes a repository with one commit and returns its path.
+func newGitRepo(t *testing.T) string {
+	t.Helper()
+	repo := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "first"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	return repo
 }

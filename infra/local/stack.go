@@ -250,6 +250,25 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
+// reconcile makes the kept records and the sandboxes agree before anything
+// is served: whatever the last run left half done (a crash, a kill -9) is
+// finished, and sandboxes of this deployment that no record owns are
+// deleted. Nothing of the last run is still at work, so every create in
+// progress is abandoned.
+func (s *Stack) reconcile(ctx context.Context) error {
+	svc, err := s.appEnv.Service(ctx)
+	if err != nil {
+		return err
+	}
+	report, err := svc.Reconcile(ctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("reconcile the kept records with the sandboxes: %w", err)
+	}
+	s.log.Info("reconciled", "abandoned", report.Abandoned, "gone", report.Gone, "finished", report.Finished,
+		"unowned", report.Unowned, "failed", report.Failed)
+	return nil
+}
+
 // openDataDir makes the data directory, or a temporary one for a stack
 // that keeps nothing.
 func (s *Stack) openDataDir(dir string) error {
@@ -332,6 +351,9 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 			return fmt.Errorf("start the %s function: %w", f.Name, err)
 		}
 		handlers[f.Name] = h
+	}
+	if err := s.reconcile(ctx); err != nil {
+		return err
 	}
 	s.fns, err = newFunctions(tpl, s.env.Getenv("AWS_REGION"), handlers)
 	if err != nil {

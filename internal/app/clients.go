@@ -100,3 +100,20 @@ func (e *Env) Daytona(ctx context.Context) (*daytona.Client, error) {
 		return dc, nil
 	})
 }
+
+// Deployment returns the deployment's id, the label of every sandbox it
+// creates: STACK_NAME and a suffix kept in the table (one read per cold
+// start).
+func (e *Env) Deployment(ctx context.Context) (string, error) {
+	return once(e, "deployment", func() (string, error) {
+		st, err := e.Store()
+		if err != nil {
+			return "", err
+		}
+		id, err := st.Deployment(ctx, e.Config.StackName)
+		if err != nil {
+			return "", fmt.Errorf("deployment id: %w", err)
+		}
+		return id, nil
+	})
+}

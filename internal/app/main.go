@@ -75,14 +75,21 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		deployment, err := e.Deployment(ctx)
+		if err != nil {
+			return nil, err
+		}
 		cfg := e.Config
+		provider := daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget})
 		return service.New(service.Deps{
-			Provider:    daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget}),
+			Provider:    provider,
 			Sandboxes:   st,
 			Quota:       st,
 			Idempotency: st,
 			Audit:       st,
 			Secrets:     callerSecrets.Strings(),
+			Inventory:   st,
+			Catalog:     provider,
 		}, service.Options{
 			Limits: service.Limits{
 				DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
@@ -93,7 +100,8 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				ExecTimeoutMargin:      cfg.ExecTimeoutMargin,
 				MaxOutputBytes:         cfg.MaxOutputBytes,
 			},
-			Logger: e.Logger,
+			Deployment: deployment,
+			Logger:     e.Logger,
 		})
 	})
 }

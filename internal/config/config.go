@@ -8,6 +8,8 @@
 //	----------------------------  ----------------------  -------------------------  -----------------------------------------------
 //	SANDSTEP_ENV                  Env                     aws                        aws | local
 //	TABLE_NAME                    TableName               (required)                 the DynamoDB table name
+//	STACK_NAME                    StackName               sandstep                   the deployment's name (template: AWS::StackName);
+//	                                                                                 a letter, then letters, digits and -, up to 100
 //	DYNAMODB_ENDPOINT             DynamoDBEndpoint        (unset: AWS's endpoint)    absolute http(s) URL (the local stack's minidyn)
 //	DAYTONA_API_URL               DaytonaAPIURL           https://app.daytona.io/api absolute URL; https unless SANDSTEP_ENV=local or
 //	                                                                                 the host is loopback; no user:password@, query
@@ -50,6 +52,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +80,9 @@ type Config struct {
 	Env string
 	// TableName is the DynamoDB table (TABLE_NAME).
 	TableName string
+	// StackName names the deployment (STACK_NAME); with a random suffix
+	// kept in the table it labels every sandbox the deployment creates.
+	StackName string
 	// DynamoDBEndpoint overrides the DynamoDB endpoint, or is ""
 	// (DYNAMODB_ENDPOINT).
 	DynamoDBEndpoint string
@@ -160,6 +166,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.Env = l.enum("SANDSTEP_ENV", defaultEnv, EnvAWS, EnvLocal)
 	c.TableName = l.required("TABLE_NAME")
+	c.StackName = l.matching("STACK_NAME", "sandstep", stackNameRE, "a letter, then letters, digits and -, at most 100 characters")
 	c.DynamoDBEndpoint = l.url("DYNAMODB_ENDPOINT", "", true)
 
 	c.DaytonaAPIURL = l.url("DAYTONA_API_URL", DefaultDaytonaAPIURL, c.Env == EnvLocal)
@@ -239,6 +246,21 @@ func (l *loader) prefix(name, def, start string) string {
 			l.fail(name, "must end with \"/\", got %q", v)
 		}
 		return ""
+	}
+	return v
+}
+
+var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
+
+// matching reads a value that must match re, described by what.
+func (l *loader) matching(name, def string, re *regexp.Regexp, what string) string {
+	v := l.str(name)
+	if v == "" {
+		return def
+	}
+	if !re.MatchString(v) {
+		l.fail(name, "must be %s, got %s", what, quote(v))
+		return def
 	}
 	return v
 }
@@ -429,6 +451,7 @@ func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("env", c.Env),
 		slog.String("tableName", c.TableName),
+		slog.String("stackName", c.StackName),
 	}
 	if c.DynamoDBEndpoint != "" {
 		attrs = append(attrs, slog.String("dynamodbEndpoint", c.DynamoDBEndpoint))

@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Env:                    EnvAWS,
 		TableName:              "sandstep",
+		StackName:              "sandstep",
 		DaytonaAPIURL:          "https://app.daytona.io/api",
 		DaytonaAPIKeyRef:       secrets.Ref{Scheme: secrets.SchemeSSM, Name: "/sandstep/daytona-api-key", Field: "DAYTONA_API_KEY_REF"},
 		SecretsSSMPrefix:       "/sandstep/secrets/",
@@ -136,6 +137,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"table missing", map[string]string{"TABLE_NAME": ""}, "TABLE_NAME", "required"},
 		{"table blank", map[string]string{"TABLE_NAME": "   "}, "TABLE_NAME", "required"},
 		{"env", map[string]string{"SANDSTEP_ENV": "prod"}, "SANDSTEP_ENV", `must be one of aws, local, got "prod"`},
+		{"stack name with a space", map[string]string{"STACK_NAME": "my stack"}, "STACK_NAME", `a letter, then letters, digits and -`},
+		{"stack name starting with a digit", map[string]string{"STACK_NAME": "1stack"}, "STACK_NAME", `got "1stack"`},
 		{"ssm prefix not a path", map[string]string{"SECRETS_SSM_PREFIX": "sandstep/"}, "SECRETS_SSM_PREFIX", `must start with "/" and end with "/"`},
 		{"ssm prefix without trailing slash", map[string]string{"SECRETS_SSM_PREFIX": "/sandstep"}, "SECRETS_SSM_PREFIX", `end with "/"`},
 		{"secrets manager prefix without trailing slash", map[string]string{"SECRETS_MANAGER_PREFIX": "sandstep"}, "SECRETS_MANAGER_PREFIX", `must end with "/"`},
@@ -298,7 +301,7 @@ func TestLogValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"env": "aws", "tableName": "sandstep", "dynamodbEndpoint": "http://127.0.0.1:8000",
+		"env": "aws", "tableName": "sandstep", "stackName": "sandstep", "dynamodbEndpoint": "http://127.0.0.1:8000",
 		"daytonaApiUrl": "https://app.daytona.io/api", "daytonaTarget": "eu",
 		"daytonaKeyRef": "ssm:/sandstep/daytona-api-key", "defaultUserQuota": float64(3),
 		"refPrefixSsm": "/sandstep/secrets/", "refPrefixSm": "sandstep/",

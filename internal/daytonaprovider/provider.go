@@ -79,7 +79,7 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	if err != nil {
 		return nil, classify("create sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State)}, nil
 }
 
 // Get returns the sandbox's current state.
@@ -88,7 +88,20 @@ func (p *Provider) Get(ctx context.Context, idOrName string) (*service.ProviderS
 	if err != nil {
 		return nil, classify("get sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State)}, nil
+}
+
+// List returns every sandbox carrying all of labels, walking every page.
+func (p *Provider) List(ctx context.Context, labels map[string]string) ([]service.ProviderSandbox, error) {
+	items, err := p.c.ListAllSandboxes(ctx, daytona.ListSandboxesOptions{Labels: labels})
+	if err != nil {
+		return nil, classify("list sandboxes", err)
+	}
+	out := make([]service.ProviderSandbox, len(items))
+	for i, it := range items {
+		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State)}
+	}
+	return out, nil
 }
 
 // Delete deletes the sandbox; one that does not exist is no error.

@@ -144,7 +144,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelID], labels[LabelOwner] = sb.ID, sb.Owner
+	labels[LabelID], labels[LabelOwner], labels[LabelDeployment] = sb.ID, sb.Owner, s.opts.Deployment
 	ps, err := s.provider.Create(ctx, ProviderSpec{
 		Name:            sb.ID,
 		Snapshot:        in.Snapshot,

@@ -33,9 +33,10 @@ type fakeProvider struct {
 }
 
 type fakeSandbox struct {
-	id    string
-	state string
-	files map[string][]byte
+	id     string
+	state  string
+	files  map[string][]byte
+	labels map[string]string
 }
 
 func newFakeProvider() *fakeProvider {
@@ -75,12 +76,32 @@ func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*Provider
 	if _, dup := p.sandboxes[spec.Name]; dup {
 		return nil, sandstep.Errorf(sandstep.ECONFLICT, "name %s exists", spec.Name)
 	}
-	sb := &fakeSandbox{id: "dt-" + spec.Name, state: "started", files: map[string][]byte{}}
+	sb := &fakeSandbox{id: "dt-" + spec.Name, state: "started", files: map[string][]byte{}, labels: spec.Labels}
 	p.sandboxes[spec.Name] = sb
 	if err := p.fail["create"]; err != nil {
 		return nil, err
 	}
-	return &ProviderSandbox{ID: sb.id, State: sb.state}, nil
+	return &ProviderSandbox{ID: sb.id, Name: spec.Name, State: sb.state}, nil
+}
+
+// List is the fake's Catalog: the sandboxes carrying all of labels.
+func (p *fakeProvider) List(_ context.Context, labels map[string]string) ([]ProviderSandbox, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fail["list"]; err != nil {
+		return nil, err
+	}
+	var out []ProviderSandbox
+	for name, sb := range p.sandboxes {
+		match := true
+		for k, v := range labels {
+			match = match && sb.labels[k] == v
+		}
+		if match {
+			out = append(out, ProviderSandbox{ID: sb.id, Name: name, State: sb.state})
+		}
+	}
+	return out, nil
 }
 
 func (p *fakeProvider) Get(_ context.Context, id string) (*ProviderSandbox, error) {

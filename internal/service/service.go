@@ -49,10 +49,11 @@ type ProviderSpec struct {
 	TTLMinutes      int
 }
 
-// ProviderSandbox is the provider's view of a sandbox.
+// ProviderSandbox is the provider's view of a sandbox. Name is the
+// sandstep id it was created with.
 type ProviderSandbox struct {
-	ID    string
-	State string
+	ID, Name string
+	State    string
 }
 
 // UploadFile is one file's destination and content.
@@ -137,6 +138,10 @@ type Deps struct {
 	Audit       Audit
 	// Secrets may be nil: then any request naming a secret is refused.
 	Secrets SecretResolver
+	// Inventory and Catalog are what Reconcile works with; nil where a
+	// function never reconciles.
+	Inventory Inventory
+	Catalog   Catalog
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -174,6 +179,10 @@ func (l Limits) validate() error {
 // rules, whose zero values take the defaults below.
 type Options struct {
 	Limits
+	// Deployment is the deployment's id (store.Deployment), the
+	// sandstep.deployment label of every sandbox it creates. Required: a
+	// deployment lists, touches and deletes only sandboxes with its own.
+	Deployment string
 	// MaxStoredResponse is the largest response an Idempotency-Key keeps
 	// for replay; a larger one is remembered as done but not replayed (a
 	// retry gets a conflict, never a second run). Default 350,000 bytes,
@@ -233,6 +242,8 @@ type Service struct {
 	idem      Idempotency
 	audits    Audit
 	secrets   SecretResolver
+	inventory Inventory
+	catalog   Catalog
 	opts      Options
 }
 
@@ -245,6 +256,9 @@ func New(deps Deps, opts Options) (*Service, error) {
 	if err := opts.Limits.validate(); err != nil {
 		return nil, err
 	}
+	if opts.Deployment == "" {
+		return nil, errors.New("service: Options.Deployment is required")
+	}
 	opts.defaults()
 	return &Service{
 		provider:  deps.Provider,
@@ -253,6 +267,8 @@ func New(deps Deps, opts Options) (*Service, error) {
 		idem:      deps.Idempotency,
 		audits:    deps.Audit,
 		secrets:   deps.Secrets,
+		inventory: deps.Inventory,
+		catalog:   deps.Catalog,
 		opts:      opts,
 	}, nil
 }
@@ -263,11 +279,13 @@ func NewSandboxID() string { return "sbx_" + randomID() }
 // randomID returns 130 random bits as 26 lower-case base32 letters.
 func randomID() string { return strings.ToLower(rand.Text()) }
 
-// Labels sandstep puts on every provider sandbox, so a reaper can match the
-// provider's list against the table.
+// Labels sandstep puts on every provider sandbox, so a reconciliation can
+// match the provider's list against the table, and only its own
+// deployment's part of that list.
 const (
-	LabelID    = "sandstep.id"
-	LabelOwner = "sandstep.owner"
+	LabelID         = "sandstep.id"
+	LabelOwner      = "sandstep.owner"
+	LabelDeployment = "sandstep.deployment"
 )
 
 func (s *Service) audit(ctx context.Context, call Call, sb *sandstep.Sandbox, action string, err error, detail map[string]string) {

@@ -30,6 +30,9 @@ func newHarness(t *testing.T, quota int) *harness {
 	return &harness{svc: svc, provider: p, store: st}
 }
 
+// testDeployment labels the test service's sandboxes.
+const testDeployment = "test-abcdefgh"
+
 // testLimits are the deployment's defaults (internal/config's table).
 func testLimits() Limits {
 	return Limits{
@@ -49,6 +52,9 @@ func newService(t *testing.T, p Provider, st *store.Store, secrets SecretResolve
 	t.Helper()
 	if opts.Limits == (Limits{}) {
 		opts.Limits = testLimits()
+	}
+	if opts.Deployment == "" {
+		opts.Deployment = testDeployment
 	}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Secrets: secrets}, opts)
 	if err != nil {
@@ -99,7 +105,8 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("created sandbox = %+v", sb)
 	}
 	spec := h.provider.specs[0]
-	if spec.Name != sb.ID || spec.Labels[LabelID] != sb.ID || spec.Labels[LabelOwner] != "alice" || spec.Labels["team"] != "agents" {
+	if spec.Name != sb.ID || spec.Labels[LabelID] != sb.ID || spec.Labels[LabelOwner] != "alice" || spec.Labels["team"] != "agents" ||
+		spec.Labels[LabelDeployment] != testDeployment {
 		t.Errorf("provider spec name/labels = %q %v", spec.Name, spec.Labels)
 	}
 	if spec.AutoStopMinutes != 30 || spec.TTLMinutes != 60 || spec.Image != "python:3.12" {

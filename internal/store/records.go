@@ -338,15 +338,24 @@ func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(s
 	if out.Item == nil {
 		return nil, 0, sandstep.Errorf(sandstep.ENOTFOUND, "%s %q not found", what, id)
 	}
-	var rec T
-	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
-		return nil, 0, sandstep.Wrap(err, sandstep.EINTERNAL, "store: unmarshal %s", what)
+	rec, err := unmarshalRecord[T](out.Item, what)
+	if err != nil {
+		return nil, 0, err
 	}
 	ver, _, err := numberAttr(out.Item, attrVersion)
 	if err != nil {
 		return nil, 0, err
 	}
-	return &rec, ver, nil
+	return rec, ver, nil
+}
+
+// unmarshalRecord reads a record's domain value from its item.
+func unmarshalRecord[T any](item map[string]types.AttributeValue, what string) (*T, error) {
+	var rec T
+	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "store: unmarshal %s", what)
+	}
+	return &rec, nil
 }
 
 // transition reads a record, lets next compute the new item from it, and
@@ -429,11 +438,11 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 	}
 	recs := make([]*T, 0, len(items))
 	for _, it := range items {
-		var rec T
-		if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
-			return nil, "", sandstep.Wrap(err, sandstep.EINTERNAL, "store: unmarshal listed item")
+		rec, err := unmarshalRecord[T](it, "listed item")
+		if err != nil {
+			return nil, "", err
 		}
-		recs = append(recs, &rec)
+		recs = append(recs, rec)
 	}
 	next := ""
 	if more && len(items) > 0 {

@@ -1,0 +1,105 @@
+package service
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// After a crash the records and the provider agree again, and nothing of
+// another deployment is touched.
+func TestReconcile(t *testing.T) {
+	ctx := context.Background()
+	clk := &settableClock{t: time.Now()}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
+	p := newFakeProvider()
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
+		Options{Limits: testLimits(), Deployment: testDeployment, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func() *sandstep.Sandbox {
+		t.Helper()
+		sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sb
+	}
+	// What a crashed create leaves: a record, and maybe the sandbox.
+	crashed := func(withSandbox bool) *sandstep.Sandbox {
+		t.Helper()
+		sb := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "alice", State: sandstep.StateCreating, CreatedAt: clk.Now()}
+		if err := st.ReserveSlot(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+		if withSandbox {
+			p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+		}
+		return sb
+	}
+	kept := create()
+	vanished := create()
+	delete(p.sandboxes, vanished.ID) // deleted behind sandstep's back
+	deleting := create()
+	if _, err := st.TransitionSandbox(ctx, deleting.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil); err != nil {
+		t.Fatal(err)
+	}
+	abandoned := crashed(true)
+	abandonedBare := crashed(false)
+	cutoff := clk.Now().Add(time.Second)
+	clk.Set(clk.Now().Add(time.Minute))
+	inFlight := crashed(true) // newer than the cutoff: a create at work
+	p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+	p.sandboxes["theirs"] = &fakeSandbox{id: "dt-theirs", state: "started", labels: map[string]string{LabelDeployment: "staging-zzzzzzzz"}}
+	p.sandboxes["unlabelled"] = &fakeSandbox{id: "dt-unlabelled", state: "started"}
+
+	report, err := svc.Reconcile(ctx, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ReconcileReport{Abandoned: 2, Gone: 1, Finished: 1, Unowned: 1}
+	if *report != want {
+		t.Errorf("report = %+v, want %+v", *report, want)
+	}
+	states := map[string]sandstep.State{
+		kept.ID: sandstep.StateReady, vanished.ID: sandstep.StateGone, deleting.ID: sandstep.StateDeleted,
+		abandoned.ID: sandstep.StateFailed, abandonedBare.ID: sandstep.StateFailed, inFlight.ID: sandstep.StateCreating,
+	}
+	for id, want := range states {
+		got, err := st.GetSandbox(ctx, id)
+		if err != nil || got.State != want {
+			t.Errorf("record %s = %v, %v; want %s", id, got, err, want)
+		}
+	}
+	live := map[string]bool{}
+	for _, name := range p.live() {
+		live[name] = true
+	}
+	for name, want := range map[string]bool{kept.ID: true, inFlight.ID: true, "theirs": true, "unlabelled": true,
+		abandoned.ID: false, deleting.ID: false, "stray": false} {
+		if live[name] != want {
+			t.Errorf("provider sandbox %s alive = %v, want %v", name, live[name], want)
+		}
+	}
+	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 2 {
+		t.Errorf("alice holds %d slots, want 2 (the kept sandbox and the create at work)", q.Active)
+	}
+
+	// Nothing is left to do: a second pass finds nothing.
+	again, err := svc.Reconcile(ctx, cutoff)
+	if err != nil || *again != (ReconcileReport{}) {
+		t.Errorf("second pass = %+v, %v; want nothing", again, err)
+	}
+}
+
+func TestReconcileNeedsItsRoles(t *testing.T) {
+	h := newHarness(t, 1)
+	if _, err := h.svc.Reconcile(context.Background(), time.Now()); err == nil {
+		t.Fatal("Reconcile without Inventory and Catalog did not fail")
+	}
+}

@@ -1,0 +1,71 @@
+package store_test
+
+import (
+	"regexp"
+	"sync"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// The deployment id is made once, whatever the number of functions asking
+// at once, and kept.
+func TestDeploymentIsMadeOnce(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{})
+	c := ctx(t)
+	const workers = 20
+	ids := make([]string, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			id, err := st.Deployment(c, "prod")
+			if err != nil {
+				t.Errorf("Deployment: %v", err)
+			}
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	if !regexp.MustCompile(`^prod-[a-z2-7]{8}$`).MatchString(ids[0]) {
+		t.Fatalf("id = %q, want prod- and 8 random letters", ids[0])
+	}
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("ids differ: %v", ids)
+		}
+	}
+	if again, err := st.Deployment(c, "prod"); err != nil || again != ids[0] {
+		t.Fatalf("later call = %q, %v; want %q", again, err, ids[0])
+	}
+	_, err := st.Deployment(c, "a#b")
+	wantCode(t, err, sandstep.EINVALID, "name")
+}
+
+func TestLiveSandboxes(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+	c := ctx(t)
+	if err := reserve(c, st, "u", "creating"); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, c, st, &sandstep.Sandbox{ID: "ready", Owner: "v"})
+	seed(t, c, st, &sandstep.Sandbox{ID: "gone", Owner: "v"})
+	if _, err := st.TransitionSandbox(c, "gone", []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "ready"}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := st.LiveSandboxes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]sandstep.State{}
+	for _, sb := range live {
+		got[sb.ID] = sb.State
+	}
+	if len(got) != 2 || got["creating"] != sandstep.StateCreating || got["ready"] != sandstep.StateReady {
+		t.Fatalf("live = %v, want creating and ready", got)
+	}
+}
