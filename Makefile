@@ -51,9 +51,9 @@ bench: ## Run the benchmarks (handler vs bare Daytona client, store, client) int
 
 # The local stack (infra/local): one process, everything on 127.0.0.1.
 # Configuration from the environment by the functions' own names, e.g.
-# `DEFAULT_USER_QUOTA=3 make local`; LOCAL_FLAGS=-api-port=4000 etc.
+# `DEFAULT_USER_QUOTA=3 make local`; LOCAL_FLAGS='-api-port=4000 -data-dir=/tmp/x' etc.
 .PHONY: local
-local: ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, Daytona :3003 (Ctrl-C stops)
+local: ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, AWS :4566, Daytona :3003 (Ctrl-C stops)
 	$(GO) run ./infra/local/cmd/sandstep-local $(LOCAL_FLAGS)
 
 .PHONY: demo

@@ -28,6 +28,8 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 		fmt.Fprintf(tw, "\t  %s\t(%s, timeout %s)\n", f.LogicalID, f.Name, f.Timeout)
 	}
 	fmt.Fprintf(tw, "  DynamoDB\t%s\ttable %s\n", s.DynamoDBURL, s.Config.TableName)
+	fmt.Fprintf(tw, "  SSM, Secrets Manager, S3\t%s\taws --endpoint-url %s ...\n", s.AWSURL, s.AWSURL)
+	fmt.Fprintf(tw, "  data\t%s\tkept across restarts\n", s.DataDir)
 	if s.DaytonaURL != "" {
 		fmt.Fprintf(tw, "  Daytona\t%s\tlocal stand-in: sandboxes are host directories and processes\n", s.DaytonaURL)
 	} else {

@@ -562,7 +562,7 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 	if err := s.WriteBanner(&b); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{s.APIURL, s.LambdaURL, s.DynamoDBURL, s.DaytonaURL, "table SandboxTable", "logFormat", "text"}
+	want := []string{s.APIURL, s.LambdaURL, s.DynamoDBURL, s.AWSURL, s.DataDir, s.DaytonaURL, "table SandboxTable", "logFormat", "text"}
 	for _, r := range s.Routes() {
 		want = append(want, r.Method+" "+r.Path)
 	}
@@ -580,13 +580,13 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 }
 
 func TestBadConfigurationIsReportedAndNothingRuns(t *testing.T) {
-	ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), Daytona: freePort(t)}
+	ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t)}
 	_, err := Start(context.Background(), Options{Ports: ports, Getenv: envMap(map[string]string{"DEFAULT_USER_QUOTA": "lots"}),
 		LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "DEFAULT_USER_QUOTA") {
 		t.Fatalf("err = %v, want one naming DEFAULT_USER_QUOTA", err)
 	}
-	for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.Daytona} {
+	for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona} {
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			t.Errorf("port %d still held: %v", p, err)
