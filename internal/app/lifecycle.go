@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/daytonaprovider"
+	"github.com/sandstep/sandstep/internal/service"
+)
+
+// Lifecycle is one of the four lifecycle functions (api.Functions): the
+// API edge over the service, serving its HTTP routes and direct actions.
+func Lifecycle(name string) Function {
+	return Function{Name: name, Wire: func(ctx context.Context, e *Env) (lambda.Handler, error) {
+		a, err := e.API(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return a.Handler(name), nil
+	}}
+}
+
+// Service returns the sandbox service over Daytona and the store.
+func (e *Env) Service(ctx context.Context) (*service.Service, error) {
+	return once(e, "service", func() (*service.Service, error) {
+		st, err := e.Store()
+		if err != nil {
+			return nil, err
+		}
+		dc, err := e.Daytona(ctx)
+		if err != nil {
+			return nil, err
+		}
+		callerSecrets, err := e.CallerSecrets()
+		if err != nil {
+			return nil, err
+		}
+		deployment, err := e.Deployment(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg := e.Config
+		provider := daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget})
+		return service.New(service.Deps{
+			Provider:    provider,
+			Sandboxes:   st,
+			Quota:       st,
+			Idempotency: st,
+			Audit:       st,
+			Secrets:     callerSecrets.Strings(),
+			Inventory:   st,
+			Catalog:     provider,
+		}, service.Options{
+			Limits: service.Limits{
+				DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
+				DefaultTTLMinutes:      cfg.DefaultTTLMinutes,
+				MaxTTLMinutes:          cfg.MaxTTLMinutes,
+				DefaultExecTimeout:     cfg.DefaultExecTimeout,
+				MaxExecTimeout:         cfg.MaxExecTimeout,
+				ExecTimeoutMargin:      cfg.ExecTimeoutMargin,
+				MaxOutputBytes:         cfg.MaxOutputBytes,
+			},
+			Deployment: deployment,
+			Logger:     e.Logger,
+		})
+	})
+}
+
+// API returns the Lambda edge over the service.
+func (e *Env) API(ctx context.Context) (*api.API, error) {
+	return once(e, "api", func() (*api.API, error) {
+		svc, err := e.Service(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger}), nil
+	})
+}
