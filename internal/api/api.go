@@ -27,7 +27,7 @@ import (
 type Service interface {
 	CreateSandbox(ctx context.Context, call service.Call, in service.CreateSandboxInput) (*sandstep.Sandbox, error)
 	GetSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error)
-	ListSandboxes(ctx context.Context, call service.Call, in service.ListInput) (*service.SandboxList, error)
+	ListSandboxes(ctx context.Context, call service.Call, in service.SandboxListInput) (*service.SandboxList, error)
 	Exec(ctx context.Context, call service.Call, id string, in service.ExecInput) (*service.ExecResult, error)
 	DeleteSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error)
 	AgentExecute(ctx context.Context, call service.Call, in service.AgentExecuteInput) (*service.AgentExecuteResult, error)

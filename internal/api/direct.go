@@ -92,7 +92,7 @@ type DirectGetInput struct {
 // /sandboxes does. Answer: service.SandboxList.
 type DirectListInput struct {
 	Direct
-	service.ListInput
+	service.SandboxListInput
 }
 
 // DirectDeleteInput deletes a sandbox; deleting again is no error.
@@ -156,7 +156,7 @@ func (a *API) actions() []action {
 			return svc.GetSandbox(ctx, directServiceCall(ctx, in), in.SandboxID)
 		}),
 		handle(FunctionStatus, ActionList, func(ctx context.Context, in DirectListInput) (*service.SandboxList, error) {
-			return svc.ListSandboxes(ctx, directServiceCall(ctx, in), in.ListInput)
+			return svc.ListSandboxes(ctx, directServiceCall(ctx, in), in.SandboxListInput)
 		}),
 		handle(FunctionDelete, ActionDelete, func(ctx context.Context, in DirectDeleteInput) (*sandstep.Sandbox, error) {
 			return svc.DeleteSandbox(ctx, directServiceCall(ctx, in), in.SandboxID)

@@ -90,7 +90,7 @@ func (f *fakeService) GetSandbox(ctx context.Context, call service.Call, id stri
 	return f.sandbox(id, call.UserID), nil
 }
 
-func (f *fakeService) ListSandboxes(ctx context.Context, call service.Call, in service.ListInput) (*service.SandboxList, error) {
+func (f *fakeService) ListSandboxes(ctx context.Context, call service.Call, in service.SandboxListInput) (*service.SandboxList, error) {
 	r := recorded{method: "ListSandboxes", call: call, cursor: in.Cursor}
 	if in.Limit != nil {
 		r.limit = *in.Limit

@@ -245,7 +245,7 @@ func (a *API) serveCreate(r *request) (response, error) {
 }
 
 func (a *API) serveList(r *request) (response, error) {
-	in := service.ListInput{Cursor: r.query["cursor"]}
+	in := service.SandboxListInput{ListInput: service.ListInput{Cursor: r.query["cursor"]}, State: r.query["state"]}
 	if s, ok := r.query["limit"]; ok {
 		n, err := strconv.Atoi(s)
 		if err != nil {

@@ -46,7 +46,7 @@ const (
 // step with it: the SAM template test compares template.yaml with Routes.
 var routes = map[string]route{
 	RouteCreateSandbox: {function: FunctionCreate, body: bodyOptional, idempotent: true, serve: (*API).serveCreate},
-	RouteListSandboxes: {function: FunctionStatus, query: []string{"limit", "cursor"}, serve: (*API).serveList},
+	RouteListSandboxes: {function: FunctionStatus, query: []string{"limit", "cursor", "state"}, serve: (*API).serveList},
 	RouteGetSandbox:    {function: FunctionStatus, pathID: true, serve: (*API).serveGet},
 	RouteExec:          {function: FunctionExecute, pathID: true, body: bodyRequired, idempotent: true, serve: (*API).serveExec},
 	RouteDeleteSandbox: {function: FunctionDelete, pathID: true, serve: (*API).serveDelete},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,7 @@ func (s *stack) call(t testing.TB, user, routeKey, path string, body any, header
 	id := fmt.Sprintf("req-%d", reqSeq.n)
 	reqSeq.Unlock()
 	method, _, _ := strings.Cut(routeKey, " ")
+	path, rawQuery, _ := strings.Cut(path, "?")
 	ev := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: routeKey, RawPath: path,
 		Headers: map[string]string{"content-type": "application/json"},
@@ -156,6 +158,16 @@ func (s *stack) call(t testing.TB, user, routeKey, path string, body any, header
 	if user != "" {
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": user}},
+		}
+	}
+	if rawQuery != "" {
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.RawQueryString, ev.QueryStringParameters = rawQuery, map[string]string{}
+		for k := range q {
+			ev.QueryStringParameters[k] = q.Get(k)
 		}
 	}
 	if strings.Contains(routeKey, "{id}") {
@@ -403,7 +415,7 @@ func TestEndToEndCreateFailureLeavesNothing(t *testing.T) {
 			// A record written with the reservation is left failed, saying
 			// why (a failure before it leaves none); nothing claims a live
 			// sandbox.
-			_, list := s.call(t, "alice", "GET /sandboxes", "/sandboxes", nil)
+			_, list := s.call(t, "alice", "GET /sandboxes", "/sandboxes?state=all", nil)
 			items, _ := list["items"].([]any)
 			if len(items) > 1 {
 				t.Fatalf("records left: %v, want at most the one failed record", list)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func TestListPageSize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			list, err := h.svc.ListSandboxes(context.Background(), alice(), ListInput{Limit: tt.limit})
+			list, err := h.svc.ListSandboxes(context.Background(), alice(), SandboxListInput{ListInput: ListInput{Limit: tt.limit}})
 			if tt.code != "" {
 				wantCode(t, err, tt.code)
 				if f := sandstep.ErrorField(err); f != "limit" {
@@ -161,5 +162,55 @@ func TestNewRefusesBadWiring(t *testing.T) {
 	}
 	if _, err := New(full, Options{Limits: testLimits(), Deployment: testDeployment}); err != nil {
 		t.Fatalf("New(full) = %v", err)
+	}
+}
+
+// Lists show live sandboxes unless asked for others.
+func TestListShowsLiveByDefault(t *testing.T) {
+	h := newHarness(t, 3)
+	ctx := context.Background()
+	live, err := h.svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := h.svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.DeleteSandbox(ctx, alice(), gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		state string
+		want  []string
+		code  sandstep.Code
+	}{
+		{"", []string{live.ID}, ""},
+		{"live", []string{live.ID}, ""},
+		{"deleted", []string{gone.ID}, ""},
+		{"all", []string{gone.ID, live.ID}, ""},
+		{"zombie", nil, sandstep.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run("state="+tt.state, func(t *testing.T) {
+			list, err := h.svc.ListSandboxes(ctx, alice(), SandboxListInput{State: tt.state})
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				if f := sandstep.ErrorField(err); f != "state" {
+					t.Errorf("field = %q, want state", f)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range list.Items {
+				got = append(got, it.ID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("listed %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

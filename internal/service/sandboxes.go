@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -63,8 +64,9 @@ func (s *Service) markGone(ctx context.Context, call Call, sb *sandstep.Sandbox)
 	return updated
 }
 
-// ListSandboxes returns a page of the caller's sandboxes, newest first.
-func (s *Service) ListSandboxes(ctx context.Context, call Call, in ListInput) (*SandboxList, error) {
+// ListSandboxes returns a page of the caller's sandboxes, newest first:
+// the live ones unless the input asks for others.
+func (s *Service) ListSandboxes(ctx context.Context, call Call, in SandboxListInput) (*SandboxList, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -72,7 +74,11 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, in ListInput) (*
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := s.sandboxes.ListSandboxes(ctx, call.UserID, limit, in.Cursor)
+	states, err := listStates(in.State)
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := s.sandboxes.ListSandboxes(ctx, call.UserID, limit, in.Cursor, states...)
 	if err != nil {
 		return nil, fmt.Errorf("list sandboxes: %w", err)
 	}
@@ -80,6 +86,24 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, in ListInput) (*
 		items = []*sandstep.Sandbox{}
 	}
 	return &SandboxList{Items: items, NextCursor: next}, nil
+}
+
+// Live are the states a list shows by default: everything not yet over.
+var Live = []sandstep.State{sandstep.StateCreating, sandstep.StateReady, sandstep.StateDeleting}
+
+// listStates reads a list's state filter: "" or "live", "all" (no
+// filter), or one state.
+func listStates(filter string) ([]sandstep.State, error) {
+	all := append(slices.Clone(Live), sandstep.StateDeleted, sandstep.StateFailed, sandstep.StateGone)
+	switch {
+	case filter == "" || filter == "live":
+		return Live, nil
+	case filter == "all":
+		return nil, nil
+	case slices.Contains(all, sandstep.State(filter)):
+		return []sandstep.State{sandstep.State(filter)}, nil
+	}
+	return nil, sandstep.Invalid("state", "must be live, all or one of %v, got %q", all, sandstep.Clip(filter, 32))
 }
 
 // DeleteSandbox deletes the caller's sandbox. It is idempotent: deleting a

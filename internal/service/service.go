@@ -88,8 +88,9 @@ type Command struct {
 type Sandboxes interface {
 	// GetSandbox returns the record, or ENOTFOUND.
 	GetSandbox(ctx context.Context, id string) (*sandstep.Sandbox, error)
-	// ListSandboxes returns a page of the owner's records, newest first.
-	ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Sandbox, string, error)
+	// ListSandboxes returns a page of the owner's records in one of states
+	// (any, when none is given), newest first.
+	ListSandboxes(ctx context.Context, owner string, limit int, cursor string, states ...sandstep.State) ([]*sandstep.Sandbox, string, error)
 	// TransitionSandbox moves the record from one of from to to, letting
 	// update change other fields; ECONFLICT if it is in another state.
 	TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error)

@@ -152,7 +152,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil || got.ProviderState != "started" {
 		t.Fatalf("status = %+v, %v", got, err)
 	}
-	list, err := h.svc.ListSandboxes(ctx, alice(), ListInput{})
+	list, err := h.svc.ListSandboxes(ctx, alice(), SandboxListInput{})
 	if err != nil || len(list.Items) != 1 || list.Items[0].ID != sb.ID {
 		t.Fatalf("list = %+v, %v", list, err)
 	}
@@ -226,7 +226,7 @@ func TestCreateFailureAtEachStepLeavesNothing(t *testing.T) {
 				t.Errorf("active slots = %d, want 0", n)
 			}
 			// The record written first is left failed, saying why.
-			list, err := h.svc.ListSandboxes(context.Background(), alice(), ListInput{})
+			list, err := h.svc.ListSandboxes(context.Background(), alice(), SandboxListInput{State: "all"})
 			if err != nil || len(list.Items) != 1 || list.Items[0].State != sandstep.StateFailed || list.Items[0].Error == "" {
 				t.Errorf("records left: %+v, %v; want one failed record", list, err)
 			}
@@ -300,7 +300,7 @@ func TestOtherUsersSandboxIsNotFound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.call(), sandstep.ENOTFOUND) })
 	}
-	list, err := h.svc.ListSandboxes(ctx, bob, ListInput{Limit: intp(10)})
+	list, err := h.svc.ListSandboxes(ctx, bob, SandboxListInput{ListInput: ListInput{Limit: intp(10)}})
 	if err != nil || len(list.Items) != 0 {
 		t.Errorf("bob's list = %+v, %v", list, err)
 	}

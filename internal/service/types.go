@@ -76,6 +76,13 @@ type ListInput struct {
 	Cursor string `json:"cursor,omitempty"`
 }
 
+// SandboxListInput asks for a page of the caller's sandboxes. State is
+// "live" (the default: creating, ready or deleting), "all", or one state.
+type SandboxListInput struct {
+	ListInput
+	State string `json:"state,omitempty"`
+}
+
 // SandboxList is one page of the caller's sandboxes.
 type SandboxList struct {
 	Items      []*sandstep.Sandbox `json:"items"`

@@ -187,23 +187,29 @@ func (s *Store) TransitionSandbox(ctx context.Context, id string, from []sandste
 }
 
 func joinStates[T ~string](states []T) string {
-	parts := make([]string, len(states))
-	for i, st := range states {
-		parts[i] = string(st)
+	if len(states) == 1 {
+		return string(states[0])
 	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	return "one of " + strings.Join(parts, ", ")
+	return "one of " + strings.Join(stringsOf(states), ", ")
 }
 
-// ListSandboxes returns the owner's sandboxes, newest first, limit at a
-// time (at least 1; the service bounds it), and the cursor of the next page
-// ("" at the end). A cursor that this store did not return for the same owner's list is
-// EINVALID with field "cursor". The list is read from GSI1 and is eventually
-// consistent.
-func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Sandbox, string, error) {
-	return listOwned[sandstep.Sandbox](ctx, s, owner, limit, cursor, gsiKindSandbox, cursorSandboxes, sandboxPK)
+// ListSandboxes returns the owner's sandboxes in one of states (every
+// state when none is given), newest first, limit at a time (at least 1;
+// the service bounds it), and the cursor of the next page ("" at the end).
+// A cursor that this store did not return for the same owner's list is
+// EINVALID with field "cursor". The list is read from GSI1 and is
+// eventually consistent.
+func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string, states ...sandstep.State) ([]*sandstep.Sandbox, string, error) {
+	return listOwned[sandstep.Sandbox](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
+		gsiKind: gsiKindSandbox, cursorKind: cursorSandboxes, pk: sandboxPK, attr: attrState, values: stringsOf(states)})
+}
+
+func stringsOf[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
 }
 
 // ---- tasks ----
@@ -316,8 +322,9 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 }
 
 // ListTasks returns the owner's tasks, newest first; see ListSandboxes.
-func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string) ([]*sandstep.Task, string, error) {
-	return listOwned[sandstep.Task](ctx, s, owner, limit, cursor, gsiKindTask, cursorTasks, taskPK)
+func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error) {
+	return listOwned[sandstep.Task](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
+		gsiKind: gsiKindTask, cursorKind: cursorTasks, pk: taskPK, attr: "status", values: stringsOf(statuses)})
 }
 
 // ---- shared record machinery ----
@@ -393,27 +400,45 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "%s %q is being changed concurrently; try again", what, id)
 }
 
+// ownedList is a page request over the owner's items of one kind.
+type ownedList struct {
+	owner, cursor string
+	limit         int
+	gsiKind       string // gsiKindSandbox or gsiKindTask
+	cursorKind    string
+	pk            func(string) string
+	// Only items whose attribute attr is one of values, when values is set.
+	attr   string
+	values []string
+}
+
 // listOwned pages through the owner's items of one kind on GSI1, newest
-// first. It asks for one item more than the page to know whether another
-// page exists, so the last page never comes with a cursor to an empty one.
-func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cursorText, gsiKind, cursorKind string, pk func(string) string) ([]*T, string, error) {
-	if err := validateID("owner", owner); err != nil {
+// first. It reads one item more than the page to know whether another
+// page exists, so the last page never comes with a cursor to an empty one;
+// with a filter it reads on until the page is full or the list ends.
+func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string, error) {
+	if err := validateID("owner", l.owner); err != nil {
 		return nil, "", err
 	}
-	c, err := s.decodeCursor(cursorText, cursorKind, owner)
+	c, err := s.decodeCursor(l.cursor, l.cursorKind, l.owner)
 	if err != nil {
 		return nil, "", err
 	}
-	gsiPK := ownerGSI1PK(owner, gsiKind)
-	expr := build(expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK))))
+	gsiPK := ownerGSI1PK(l.owner, l.gsiKind)
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK)))
+	if len(l.values) > 0 {
+		b = b.WithFilter(inValues(l.attr, l.values))
+	}
+	expr := build(b)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(GSI1),
 		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit + 1)),
+		Limit:                     aws.Int32(int32(l.limit + 1)),
 	}
 	if c != nil {
 		id, err := gsiCursorID(c.Pos)
@@ -421,20 +446,28 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 			return nil, "", err
 		}
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
-			attrPK:     str(pk(id)),
+			attrPK:     str(l.pk(id)),
 			attrSK:     str(skMeta),
 			attrGSI1PK: str(gsiPK),
 			attrGSI1SK: str(c.Pos),
 		}
 	}
-	out, err := s.db.Query(ctx, in)
-	if err != nil {
-		return nil, "", mapErr(err, "list")
+	var items []map[string]types.AttributeValue
+	more := false
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", mapErr(err, "list")
+		}
+		items = append(items, out.Items...)
+		more = len(out.LastEvaluatedKey) > 0
+		if len(items) > l.limit || !more {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	items := out.Items
-	more := len(out.LastEvaluatedKey) > 0
-	if len(items) > limit {
-		items, more = items[:limit], true
+	if len(items) > l.limit {
+		items, more = items[:l.limit], true
 	}
 	recs := make([]*T, 0, len(items))
 	for _, it := range items {
@@ -450,9 +483,22 @@ func listOwned[T any](ctx context.Context, s *Store, owner string, limit int, cu
 		if last == nil {
 			return nil, "", sandstep.Errorf(sandstep.EINTERNAL, "store: listed item without %s", attrGSI1SK)
 		}
-		next = s.encodeCursor(cursor{Kind: cursorKind, Scope: owner, Pos: last.Value})
+		next = s.encodeCursor(cursor{Kind: l.cursorKind, Scope: l.owner, Pos: last.Value})
 	}
 	return recs, next, nil
+}
+
+// inValues is the condition that attr is one of values.
+func inValues(attr string, values []string) expression.ConditionBuilder {
+	name := expression.Name(attr)
+	if len(values) == 1 {
+		return name.Equal(expression.Value(values[0]))
+	}
+	rest := make([]expression.OperandBuilder, 0, len(values)-1)
+	for _, v := range values[1:] {
+		rest = append(rest, expression.Value(v))
+	}
+	return name.In(expression.Value(values[0]), rest...)
 }
 
 // gsiCursorID checks a GSI1SK position ("<time>#<id>") and returns the id.

@@ -382,3 +382,49 @@ func TestRecordBadInput(t *testing.T) {
 		t.Fatalf("slot not still reserved after the refused commit: %v", err)
 	}
 }
+
+// A filtered list pages over the items it skips: every match once, in
+// order, and no cursor to an empty page.
+func TestListSandboxesFiltered(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now, DefaultQuota: 20})
+	c := ctx(t)
+	var want []string
+	for i := range 9 {
+		id := fmt.Sprintf("s%d", i)
+		seed(t, c, st, &sandstep.Sandbox{ID: id, Owner: "alice"})
+		if i%3 != 0 {
+			if _, err := st.TransitionSandbox(c, id, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleted, nil); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			want = append([]string{id}, want...)
+		}
+		clk.Advance(time.Second)
+	}
+	var got []string
+	cursor := ""
+	for page := 0; ; page++ {
+		items, next, err := st.ListSandboxes(c, "alice", 2, cursor, sandstep.StateReady)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 {
+			t.Fatalf("page %d is empty", page)
+		}
+		for _, it := range items {
+			got = append(got, it.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	all, _, err := st.ListSandboxes(c, "alice", 100, "")
+	if err != nil || len(all) != 9 {
+		t.Fatalf("unfiltered list = %d items, %v; want 9", len(all), err)
+	}
+}
