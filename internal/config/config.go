@@ -1,8 +1,8 @@
 // Package config turns a Lambda function's environment into a validated
 // Config. The variables, their defaults and the values they accept are one
-// table (vars.go) that Load reads; Load reports every bad variable at once,
-// each error naming the variable, what it must be and (unless it holds a
-// secret) what it was.
+// table (vars.go) that Load reads and README.md's "Configuration" table is
+// generated from; Load reports every bad variable at once, each error naming
+// the variable, what it must be and (unless it holds a secret) what it was.
 package config
 
 import (

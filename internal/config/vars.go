@@ -13,8 +13,10 @@ import (
 	"github.com/sandstep/sandstep/internal/secrets"
 )
 
+//go:generate go test -run ^TestREADMEConfigTable$ -update .
+
 // vars is the configuration table: every variable Load reads, in the order
-// it reports errors.
+// it reports errors. README.md's table is generated from it.
 var vars = []Var{
 	{Name: "SANDSTEP_ENV", Default: EnvAWS,
 		Meaning: "`local` allows a plain `DAYTONA_API_KEY` and plain-HTTP endpoints",
@@ -77,7 +79,7 @@ var vars = []Var{
 		kind:    integer(1<<10, 2<<20, " bytes", func(c *Config) *int { return &c.MaxOutputBytes })},
 
 	{Name: "LOG_LEVEL", Default: "info",
-		Meaning: "the least level logged",
+		Meaning: "the lowest level logged",
 		// The choices are names slog knows.
 		kind: enum(func(c *Config, s string) { _ = c.LogLevel.UnmarshalText([]byte(s)) }, "debug", "info", "warn", "error")},
 	{Name: "LOG_FORMAT", Default: "json",
