@@ -460,7 +460,10 @@ func TestRepoTemplateParameterDefaults(t *testing.T) {
 
 // Each function's environment, as deployed with the parameter defaults (and
 // the samconfig placeholders), must pass internal/config: a value the
-// functions would refuse at cold start fails here instead.
+// functions would refuse at cold start fails here instead. A Ref to a
+// resource (TABLE_NAME) stands in as the resource's logical id. Every
+// variable the template sets must be one of config's: anything else would
+// be ignored by the functions, or read without being documented.
 func TestRepoTemplateEnvironmentPassesConfig(t *testing.T) {
 	tpl, err := Load(repoTemplate, WithParameters(map[string]string{
 		"JwtIssuer": "https://issuer.example.com/", "JwtAudience": "sandstep-api",
@@ -468,8 +471,17 @@ func TestRepoTemplateEnvironmentPassesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	known := map[string]bool{}
+	for _, v := range config.Vars() {
+		known[v.Name] = true
+	}
 	for _, f := range tpl.Functions() {
 		t.Run(f.LogicalID, func(t *testing.T) {
+			for _, name := range f.EnvNames() {
+				if !known[name] {
+					t.Errorf("the template sets %s, which is not a variable of internal/config (vars.go)", name)
+				}
+			}
 			env := maps.Clone(f.Environment)
 			c, err := config.Load(func(k string) string { return env[k] })
 			if err != nil {

@@ -1,63 +1,21 @@
 // Package config turns a Lambda function's environment into a validated
-// Config. Load reports every bad variable at once, each error naming the
-// variable, what it must be and (for non-secret variables) what it was.
-//
-// Environment variables (surrounding white space is ignored):
-//
-//	variable                      field                   default                    valid values
-//	----------------------------  ----------------------  -------------------------  -----------------------------------------------
-//	SANDSTEP_ENV                  Env                     aws                        aws | local
-//	TABLE_NAME                    TableName               (required)                 the DynamoDB table name
-//	STACK_NAME                    StackName               sandstep                   the deployment's name (template: AWS::StackName);
-//	                                                                                 a letter, then letters, digits and -, up to 100
-//	DYNAMODB_ENDPOINT             DynamoDBEndpoint        (unset: AWS's endpoint)    absolute http(s) URL (the local stack's minidyn)
-//	DAYTONA_API_URL               DaytonaAPIURL           https://app.daytona.io/api absolute URL; https unless SANDSTEP_ENV=local or
-//	                                                                                 the host is loopback; no user:password@, query
-//	                                                                                 or fragment; a trailing "/" is dropped
-//	DAYTONA_TARGET                DaytonaTarget           (unset: org default)       a Daytona target (region), e.g. us, eu
-//	DAYTONA_API_KEY_REF           DaytonaAPIKeyRef        -                          ssm:/name or secretsmanager:id[#key]
-//	DAYTONA_API_KEY               DaytonaAPIKey           -                          the key itself; only with SANDSTEP_ENV=local
-//	                                                                                 (exactly one of the two must be set)
-//	SECRETS_SSM_PREFIX            SecretsSSMPrefix        /sandstep/secrets/         SSM path prefix callers' ssm: references must
-//	                                                                                 be under (starts and ends with "/")
-//	SECRETS_MANAGER_PREFIX        SecretsManagerPrefix    sandstep/                  Secrets Manager name prefix callers'
-//	                                                                                 secretsmanager: references must be under
-//	DEFAULT_USER_QUOTA            DefaultUserQuota        3                          1..1000 active sandboxes per user
-//	DEFAULT_AUTO_STOP_MINUTES     DefaultAutoStopMinutes  15                         0..1440 (0: Daytona never auto-stops)
-//	DEFAULT_TTL_MINUTES           DefaultTTLMinutes       240                        1..10080, at most MAX_TTL_MINUTES
-//	                                                                                 (Daytona ttlMinutes backstop)
-//	MAX_TTL_MINUTES               MaxTTLMinutes           1440                       1..10080, the largest ttlMinutes a caller may ask
-//	MAX_BODY_BYTES                MaxBodyBytes            4194304                    1024..6291456; the request body, which with its
-//	                                                                                 event must fit the 6 MB Lambda payload limit
-//	EXEC_TIMEOUT_MARGIN           ExecTimeoutMargin       3s                         Go duration, 0s..1m; kept back from the Lambda's
-//	                                                                                 remaining time for a synchronous exec
-//	DEFAULT_EXEC_TIMEOUT_SECONDS  DefaultExecTimeout      60                         1..900, at most MAX_EXEC_TIMEOUT_SECONDS
-//	MAX_EXEC_TIMEOUT_SECONDS      MaxExecTimeout          840                        1..900 (Lambda's limit is 15 minutes)
-//	MAX_OUTPUT_BYTES              MaxOutputBytes          1048576                    1024..2097152 per stream (stdout and stderr both
-//	                                                                                 fit in one 6 MB response)
-//	LOG_LEVEL                     LogLevel                info                       debug | info | warn | error (any case)
-//	LOG_FORMAT                    LogFormat               json                       json | text (any case)
-//	IDEMPOTENCY_TTL               IdempotencyTTL          24h                        Go duration, 1m..720h
-//
-// A plain DAYTONA_API_KEY is refused unless SANDSTEP_ENV=local: anyone
-// allowed to read the function's configuration could read it. In AWS, store
-// the key in SSM Parameter Store (SecureString) or Secrets Manager and set
-// DAYTONA_API_KEY_REF; the function resolves it with internal/secrets.
+// Config. The variables, their defaults and the values they accept are one
+// table (vars.go) that Load reads and README.md's "Configuration" table is
+// generated from; Load reports every bad variable at once, each error naming
+// the variable, what it must be and (unless it holds a secret) what it was.
 package config
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
 )
 
@@ -67,11 +25,8 @@ const (
 	EnvLocal = "local"
 )
 
-// Defaults.
-const (
-	DefaultDaytonaAPIURL = "https://app.daytona.io/api"
-	defaultEnv           = EnvAWS
-)
+// DefaultDaytonaAPIURL is DAYTONA_API_URL's default.
+const DefaultDaytonaAPIURL = "https://app.daytona.io/api"
 
 // Config is the validated configuration of a sandstep function. The zero
 // value is not valid; use Load.
@@ -158,244 +113,102 @@ type VarError struct {
 
 func (e *VarError) Error() string { return e.Var + ": " + e.Reason }
 
-// Load reads and validates the configuration; pass os.Getenv. The error,
-// if any, joins one *VarError per bad variable, in a fixed order.
+// Load reads and validates the configuration; pass os.Getenv. A variable
+// that is unset or blank takes its default. The error, if any, joins one
+// *VarError per bad variable, in the table's order.
 func Load(getenv func(string) string) (Config, error) {
-	l := &loader{getenv: getenv}
-	var c Config
-
-	c.Env = l.enum("SANDSTEP_ENV", defaultEnv, EnvAWS, EnvLocal)
-	c.TableName = l.required("TABLE_NAME")
-	c.StackName = l.matching("STACK_NAME", "sandstep", stackNameRE, "a letter, then letters, digits and -, at most 100 characters")
-	c.DynamoDBEndpoint = l.url("DYNAMODB_ENDPOINT", "", true)
-
-	c.DaytonaAPIURL = l.url("DAYTONA_API_URL", DefaultDaytonaAPIURL, c.Env == EnvLocal)
-	c.DaytonaTarget = l.str("DAYTONA_TARGET")
-	c.DaytonaAPIKeyRef, c.DaytonaAPIKey = l.daytonaKey(c.Env)
-
-	c.SecretsSSMPrefix = l.prefix("SECRETS_SSM_PREFIX", "/sandstep/secrets/", "/")
-	c.SecretsManagerPrefix = l.prefix("SECRETS_MANAGER_PREFIX", "sandstep/", "")
-
-	c.DefaultUserQuota = l.integer("DEFAULT_USER_QUOTA", 3, 1, 1000, "")
-	c.DefaultAutoStopMinutes = l.integer("DEFAULT_AUTO_STOP_MINUTES", 15, 0, 1440, " minutes")
-	c.DefaultTTLMinutes = l.integer("DEFAULT_TTL_MINUTES", 240, 1, 10080, " minutes")
-	c.MaxTTLMinutes = l.integer("MAX_TTL_MINUTES", 1440, 1, 10080, " minutes")
-	if l.ok("DEFAULT_TTL_MINUTES", "MAX_TTL_MINUTES") && c.DefaultTTLMinutes > c.MaxTTLMinutes {
-		l.fail("DEFAULT_TTL_MINUTES", "must not exceed MAX_TTL_MINUTES (%d), got %d", c.MaxTTLMinutes, c.DefaultTTLMinutes)
+	c := Defaults()
+	var l loader
+	for _, v := range vars {
+		s := strings.TrimSpace(getenv(v.Name))
+		switch {
+		case s != "":
+			if err := v.kind.parse(&c, v.Name, s); err != nil {
+				l.fail(v.Name, "%s", err)
+			}
+		case v.required:
+			l.fail(v.Name, "required")
+		}
 	}
-
-	c.MaxBodyBytes = l.integer("MAX_BODY_BYTES", 4<<20, 1<<10, 6<<20, " bytes")
-	c.ExecTimeoutMargin = l.duration("EXEC_TIMEOUT_MARGIN", 3*time.Second, 0, time.Minute)
-	c.DefaultExecTimeout = time.Duration(l.integer("DEFAULT_EXEC_TIMEOUT_SECONDS", 60, 1, 900, " seconds")) * time.Second
-	c.MaxExecTimeout = time.Duration(l.integer("MAX_EXEC_TIMEOUT_SECONDS", 840, 1, 900, " seconds")) * time.Second
-	if l.ok("DEFAULT_EXEC_TIMEOUT_SECONDS", "MAX_EXEC_TIMEOUT_SECONDS") && c.DefaultExecTimeout > c.MaxExecTimeout {
-		l.fail("DEFAULT_EXEC_TIMEOUT_SECONDS", "must not exceed MAX_EXEC_TIMEOUT_SECONDS (%d), got %d",
-			int(c.MaxExecTimeout/time.Second), int(c.DefaultExecTimeout/time.Second))
+	for _, v := range vars {
+		if v.atMost == "" || !l.ok(v.Name, v.atMost) {
+			continue
+		}
+		limit := vars[position(v.atMost)]
+		if n, most := v.kind.integer(c), limit.kind.integer(c); n > most {
+			l.fail(v.Name, "must not exceed %s (%d), got %d", limit.Name, most, n)
+		}
 	}
-	c.MaxOutputBytes = l.integer("MAX_OUTPUT_BYTES", 1<<20, 1<<10, 2<<20, " bytes")
-
-	c.LogLevel = l.level("LOG_LEVEL")
-	c.LogFormat = l.enum("LOG_FORMAT", "json", "json", "text")
-	c.IdempotencyTTL = l.duration("IDEMPOTENCY_TTL", 24*time.Hour, time.Minute, 720*time.Hour)
+	l.daytonaKey(c)
 
 	if len(l.errs) > 0 {
-		return Config{}, errors.Join(l.errs...)
+		slices.SortStableFunc(l.errs, func(a, b *VarError) int { return cmp.Compare(position(a.Var), position(b.Var)) })
+		errs := make([]error, len(l.errs))
+		for i, e := range l.errs {
+			errs[i] = e
+		}
+		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
 }
 
-// loader reads variables and collects every error.
+// Defaults returns the configuration of an environment that sets nothing
+// (every variable's default; no TableName and no Daytona key, which have
+// none). Load starts from it.
+func Defaults() Config {
+	var c Config
+	for _, v := range vars {
+		if v.Default == "" {
+			continue
+		}
+		if err := v.kind.parse(&c, v.Name, v.Default); err != nil {
+			panic(fmt.Sprintf("config: the default of %s: %v", v.Name, err))
+		}
+	}
+	return c
+}
+
+// loader collects every error.
 type loader struct {
-	getenv func(string) string
-	errs   []error
-	bad    map[string]bool
+	errs []*VarError
 }
 
 func (l *loader) fail(name, format string, args ...any) {
 	l.errs = append(l.errs, &VarError{Var: name, Reason: fmt.Sprintf(format, args...)})
-	if l.bad == nil {
-		l.bad = map[string]bool{}
-	}
-	l.bad[name] = true
 }
 
 // ok reports whether none of names has failed, so a cross-variable check
 // does not pile a second error on a variable already reported.
 func (l *loader) ok(names ...string) bool {
-	for _, n := range names {
-		if l.bad[n] {
+	for _, e := range l.errs {
+		if slices.Contains(names, e.Var) {
 			return false
 		}
 	}
 	return true
 }
 
-func (l *loader) str(name string) string { return strings.TrimSpace(l.getenv(name)) }
-
-// prefix reads a secret-name prefix: it must start with start (if any),
-// end with "/" and hold no white space, so that it scopes by path.
-func (l *loader) prefix(name, def, start string) string {
-	v := l.str(name)
-	if v == "" {
-		return def
-	}
-	if !strings.HasPrefix(v, start) || !strings.HasSuffix(v, "/") || strings.ContainsAny(v, " \t\r\n") || len(v) > 512 {
-		if start != "" {
-			l.fail(name, "must start with %q and end with \"/\", got %q", start, v)
-		} else {
-			l.fail(name, "must end with \"/\", got %q", v)
-		}
-		return ""
-	}
-	return v
-}
-
-var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
-
-// matching reads a value that must match re, described by what.
-func (l *loader) matching(name, def string, re *regexp.Regexp, what string) string {
-	v := l.str(name)
-	if v == "" {
-		return def
-	}
-	if !re.MatchString(v) {
-		l.fail(name, "must be %s, got %s", what, quote(v))
-		return def
-	}
-	return v
-}
-
-func (l *loader) required(name string) string {
-	v := l.str(name)
-	if v == "" {
-		l.fail(name, "required")
-	}
-	return v
-}
-
-func (l *loader) enum(name, def string, allowed ...string) string {
-	v := l.str(name)
-	if v == "" {
-		return def
-	}
-	for _, a := range allowed {
-		if strings.EqualFold(v, a) {
-			return a
-		}
-	}
-	l.fail(name, "must be one of %s, got %s", strings.Join(allowed, ", "), quote(v))
-	return def
-}
-
-func (l *loader) integer(name string, def, lo, hi int, unit string) int {
-	v := l.str(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		l.fail(name, "must be an integer between %d and %d%s, got %s", lo, hi, unit, quote(v))
-		return def
-	}
-	return n
-}
-
-func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration {
-	v := l.str(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		l.fail(name, "must be a duration such as 3s, 90m or 24h, between %s and %s, got %s", lo, hi, quote(v))
-		return def
-	}
-	return d
-}
-
-func (l *loader) level(name string) slog.Level {
-	v := l.str(name)
-	if v == "" {
-		return slog.LevelInfo
-	}
-	switch strings.ToLower(v) {
-	case "debug":
-		return slog.LevelDebug
-	case "info":
-		return slog.LevelInfo
-	case "warn":
-		return slog.LevelWarn
-	case "error":
-		return slog.LevelError
-	}
-	l.fail(name, "must be one of debug, info, warn, error, got %s", quote(v))
-	return slog.LevelInfo
-}
-
-// url validates an absolute http(s) URL. Plain http is accepted only if
-// allowHTTP or the host is a loopback address.
-func (l *loader) url(name, def string, allowHTTP bool) string {
-	v := l.str(name)
-	if v == "" {
-		return def
-	}
-	u, err := url.Parse(v)
-	switch {
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
-		l.fail(name, "must be an absolute http(s) URL such as https://example.com/api, got %s", quote(v))
-	case u.User != nil:
-		// Never echo it: the user part may be a password.
-		l.fail(name, "must not carry a user name or password")
-	case u.Scheme != "https" && u.Scheme != "http":
-		l.fail(name, "must be an http(s) URL, got scheme %s", quote(u.Scheme))
-	case u.Scheme == "http" && !allowHTTP && !loopback(u.Hostname()):
-		l.fail(name, "must use https (http is allowed only for a loopback host or with SANDSTEP_ENV=local), got %s", quote(v))
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(v, "#"):
-		l.fail(name, "must not have a query or fragment, got %s", quote(v))
-	default:
-		return strings.TrimRight(v, "/")
-	}
-	return def
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// daytonaKey reads DAYTONA_API_KEY_REF and DAYTONA_API_KEY. The key's
-// value is never part of an error.
-func (l *loader) daytonaKey(env string) (secrets.Ref, Secret) {
+// daytonaKey checks that exactly one of DAYTONA_API_KEY_REF and
+// DAYTONA_API_KEY is set, and the plain key only locally. The key's value
+// is never part of an error.
+func (l *loader) daytonaKey(c Config) {
 	const refVar, keyVar = "DAYTONA_API_KEY_REF", "DAYTONA_API_KEY"
-	refStr, key := l.str(refVar), l.str(keyVar)
+	if !l.ok(refVar) {
+		return
+	}
+	hasRef, hasKey := !c.DaytonaAPIKeyRef.IsZero(), c.DaytonaAPIKey != ""
 	switch {
-	case refStr != "" && key != "":
+	case hasRef && hasKey:
 		l.fail(keyVar, "set either %s or %s, not both", refVar, keyVar)
-		return secrets.Ref{}, ""
-	case key != "" && env != EnvLocal:
+	case hasKey && !c.Local():
 		l.fail(keyVar, "a plain API key in the function's environment is refused outside SANDSTEP_ENV=local "+
 			"(anyone who can read the function configuration could read it); store the key in SSM Parameter Store "+
 			"or Secrets Manager and set %s=ssm:/... or secretsmanager:... instead", refVar)
-		return secrets.Ref{}, ""
-	case key != "":
-		return secrets.Ref{}, Secret(key)
-	case refStr == "":
-		if env == EnvLocal {
-			l.fail(refVar, "required: set %s (ssm:/name or secretsmanager:id) or, locally, %s", refVar, keyVar)
-		} else {
-			l.fail(refVar, "required: a secret reference to the Daytona API key, ssm:/name or secretsmanager:id[#key]")
-		}
-		return secrets.Ref{}, ""
+	case !hasRef && !hasKey && c.Local():
+		l.fail(refVar, "required: set %s (ssm:/name or secretsmanager:id) or, locally, %s", refVar, keyVar)
+	case !hasRef && !hasKey:
+		l.fail(refVar, "required: a secret reference to the Daytona API key, ssm:/name or secretsmanager:id[#key]")
 	}
-	ref, err := secrets.ParseRef(refVar, refStr)
-	if err != nil {
-		l.fail(refVar, "%s", sandstep.ErrorMessage(err))
-		return secrets.Ref{}, ""
-	}
-	return ref, ""
 }
 
 // quote quotes a (non-secret) value for an error, shortened if long.

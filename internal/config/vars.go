@@ -1,0 +1,334 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/secrets"
+)
+
+//go:generate go test -run ^TestREADMEConfigTable$ -update .
+
+// vars is the configuration table: every variable Load reads, in the order
+// it reports errors. README.md's table is generated from it.
+var vars = []Var{
+	{Name: "SANDSTEP_ENV", Default: EnvAWS,
+		Meaning: "`local` allows a plain `DAYTONA_API_KEY` and plain-HTTP endpoints",
+		kind:    enum(func(c *Config, s string) { c.Env = s }, EnvAWS, EnvLocal)},
+	{Name: "TABLE_NAME", required: true,
+		Meaning: "the DynamoDB table",
+		kind:    text("DynamoDB table name", func(c *Config) *string { return &c.TableName })},
+	{Name: "STACK_NAME", Default: "sandstep",
+		Meaning: "the deployment's name (the template sets the stack's); with a random suffix kept in the table it is the `sandstep.deployment` label of every sandbox the deployment creates",
+		kind:    matching(stackNameRE, "a letter, then letters, digits and -, at most 100 characters", func(c *Config) *string { return &c.StackName })},
+	{Name: "DYNAMODB_ENDPOINT", Unset: "AWS's endpoint",
+		Meaning: "a DynamoDB stand-in's URL (the local stack's)",
+		kind:    urlKind(true, func(c *Config) *string { return &c.DynamoDBEndpoint })},
+
+	{Name: "DAYTONA_API_URL", Default: DefaultDaytonaAPIURL,
+		Meaning: "Daytona API base URL; a trailing `/` is dropped",
+		kind:    urlKind(false, func(c *Config) *string { return &c.DaytonaAPIURL })},
+	{Name: "DAYTONA_TARGET", Unset: "the organisation's default",
+		Meaning: "Daytona target (region) new sandboxes are created in",
+		kind:    text("Daytona target, e.g. `us` or `eu`", func(c *Config) *string { return &c.DaytonaTarget })},
+	// Exactly one of the two key variables must be set: see daytonaKey.
+	{Name: "DAYTONA_API_KEY_REF", Unset: "(required in AWS)",
+		Meaning: "where the Daytona API key is kept, read at cold start; set this or `DAYTONA_API_KEY`",
+		kind:    ref(func(c *Config) *secrets.Ref { return &c.DaytonaAPIKeyRef })},
+	{Name: "DAYTONA_API_KEY", Unset: "none",
+		Meaning: "the Daytona API key itself, refused outside the local stack: anyone who can read the function's configuration could read it",
+		kind:    secret("the key; only with `SANDSTEP_ENV=local`", func(c *Config) *Secret { return &c.DaytonaAPIKey })},
+
+	{Name: "SECRETS_SSM_PREFIX", Default: "/sandstep/secrets/",
+		Meaning: "SSM path callers' `ssm:` references must be under",
+		kind:    prefix("/", func(c *Config) *string { return &c.SecretsSSMPrefix })},
+	{Name: "SECRETS_MANAGER_PREFIX", Default: "sandstep/",
+		Meaning: "Secrets Manager name prefix callers' `secretsmanager:` references must be under",
+		kind:    prefix("", func(c *Config) *string { return &c.SecretsManagerPrefix })},
+
+	{Name: "DEFAULT_USER_QUOTA", Default: "3",
+		Meaning: "active sandboxes a user may hold unless the user has an override",
+		kind:    integer(1, 1000, "", func(c *Config) *int { return &c.DefaultUserQuota })},
+	{Name: "DEFAULT_AUTO_STOP_MINUTES", Default: "15",
+		Meaning: "Daytona auto-stop when the caller gives none; 0: never",
+		kind:    integer(0, 1440, " minutes", func(c *Config) *int { return &c.DefaultAutoStopMinutes })},
+	{Name: "DEFAULT_TTL_MINUTES", Default: "240", atMost: "MAX_TTL_MINUTES",
+		Meaning: "Daytona `ttlMinutes` (hard lifetime, the backstop against leaks) when the caller gives none",
+		kind:    integer(1, 10080, " minutes", func(c *Config) *int { return &c.DefaultTTLMinutes })},
+	{Name: "MAX_TTL_MINUTES", Default: "1440",
+		Meaning: "the largest `ttlMinutes` a caller may ask for",
+		kind:    integer(1, 10080, " minutes", func(c *Config) *int { return &c.MaxTTLMinutes })},
+
+	{Name: "MAX_BODY_BYTES", Default: "4194304",
+		Meaning: "request body limit; with its event it must fit Lambda's 6 MB payload",
+		kind:    integer(1<<10, 6<<20, " bytes", func(c *Config) *int { return &c.MaxBodyBytes })},
+	{Name: "EXEC_TIMEOUT_MARGIN", Default: "3s",
+		Meaning: "kept back from the Lambda's remaining time to answer a synchronous exec",
+		kind:    duration(0, time.Minute, func(c *Config) *time.Duration { return &c.ExecTimeoutMargin })},
+	{Name: "DEFAULT_EXEC_TIMEOUT_SECONDS", Default: "60", atMost: "MAX_EXEC_TIMEOUT_SECONDS",
+		Meaning: "exec timeout when the caller gives none",
+		kind:    seconds(1, 900, func(c *Config) *time.Duration { return &c.DefaultExecTimeout })},
+	{Name: "MAX_EXEC_TIMEOUT_SECONDS", Default: "840",
+		Meaning: "the longest exec a caller may ask for (a Lambda runs at most 15 minutes)",
+		kind:    seconds(1, 900, func(c *Config) *time.Duration { return &c.MaxExecTimeout })},
+	{Name: "MAX_OUTPUT_BYTES", Default: "1048576",
+		Meaning: "per stream of an exec; more is cut and marked `truncated` (both streams fit one 6 MB response)",
+		kind:    integer(1<<10, 2<<20, " bytes", func(c *Config) *int { return &c.MaxOutputBytes })},
+
+	{Name: "LOG_LEVEL", Default: "info",
+		Meaning: "the lowest level logged",
+		// The choices are names slog knows.
+		kind: enum(func(c *Config, s string) { _ = c.LogLevel.UnmarshalText([]byte(s)) }, "debug", "info", "warn", "error")},
+	{Name: "LOG_FORMAT", Default: "json",
+		Meaning: "`text` for people, `json` in Lambda",
+		kind:    enum(func(c *Config, s string) { c.LogFormat = s }, "json", "text")},
+	{Name: "IDEMPOTENCY_TTL", Default: "24h",
+		Meaning: "how long a completed `Idempotency-Key` is remembered",
+		kind:    duration(time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.IdempotencyTTL })},
+}
+
+// Var is one environment variable of the configuration.
+type Var struct {
+	Name string
+	// Default is used when the variable is unset or blank, written as a
+	// user would write it; "" when there is none.
+	Default string
+	// Unset says what leaving the variable unset means when it has no
+	// Default and is not required.
+	Unset string
+	// Meaning says what the variable is for.
+	Meaning string
+
+	kind     kind
+	required bool
+	// atMost names the integer variable whose value caps this one.
+	atMost string
+}
+
+// Format describes the values the variable accepts.
+func (v Var) Format() string {
+	if v.atMost != "" {
+		return v.kind.format + ", at most `" + v.atMost + "`"
+	}
+	return v.kind.format
+}
+
+// Required reports whether the variable must be set.
+func (v Var) Required() bool { return v.required }
+
+// Vars returns the configuration table, in Load's order.
+func Vars() []Var {
+	return append([]Var(nil), vars...)
+}
+
+// position returns the index of the variable called name in vars, or -1.
+func position(name string) int {
+	for i, v := range vars {
+		if v.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// kind is how a variable's text becomes a Config field. Its format and its
+// checks are made from the same bounds, so they cannot disagree.
+type kind struct {
+	format string
+	// parse stores v, the trimmed non-empty value of the variable name,
+	// in c, or says what is wrong with it. c holds the variables before
+	// this one in vars.
+	parse func(c *Config, name, v string) error
+	// integer reads an integer variable back as written, for atMost.
+	integer func(c Config) int
+}
+
+func text(format string, field func(*Config) *string) kind {
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		*field(c) = v
+		return nil
+	}}
+}
+
+// enum accepts one of choices in any case and passes set the choice as
+// written in choices.
+func enum(set func(*Config, string), choices ...string) kind {
+	quoted := make([]string, len(choices))
+	for i, s := range choices {
+		quoted[i] = "`" + s + "`"
+	}
+	format := quoted[len(quoted)-1]
+	if len(quoted) > 1 {
+		format = strings.Join(quoted[:len(quoted)-1], ", ") + " or " + format
+	}
+	return kind{format: format + " (any case)", parse: func(c *Config, _, v string) error {
+		for _, s := range choices {
+			if strings.EqualFold(v, s) {
+				set(c, s)
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s, got %s", strings.Join(choices, ", "), quote(v))
+	}}
+}
+
+func parseInt(v string, lo, hi int, unit string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("must be an integer between %d and %d%s, got %s", lo, hi, unit, quote(v))
+	}
+	return n, nil
+}
+
+// integer reads an integer from lo to hi; unit (" minutes") is for people.
+func integer(lo, hi int, unit string, field func(*Config) *int) kind {
+	return kind{
+		format: fmt.Sprintf("integer, %d to %d%s", lo, hi, unit),
+		parse: func(c *Config, _, v string) error {
+			n, err := parseInt(v, lo, hi, unit)
+			if err == nil {
+				*field(c) = n
+			}
+			return err
+		},
+		integer: func(c Config) int { return *field(&c) },
+	}
+}
+
+// seconds reads a whole number of seconds from lo to hi.
+func seconds(lo, hi int, field func(*Config) *time.Duration) kind {
+	return kind{
+		format: fmt.Sprintf("integer, %d to %d seconds", lo, hi),
+		parse: func(c *Config, _, v string) error {
+			n, err := parseInt(v, lo, hi, " seconds")
+			if err == nil {
+				*field(c) = time.Duration(n) * time.Second
+			}
+			return err
+		},
+		integer: func(c Config) int { return int(*field(&c) / time.Second) },
+	}
+}
+
+// duration reads a Go duration (3s, 90m, 24h) from lo to hi.
+func duration(lo, hi time.Duration, field func(*Config) *time.Duration) kind {
+	return kind{
+		format: fmt.Sprintf("Go duration, %s to %s", shortDuration(lo), shortDuration(hi)),
+		parse: func(c *Config, _, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < lo || d > hi {
+				return fmt.Errorf("must be a duration such as 3s, 90m or 24h, between %s and %s, got %s", lo, hi, quote(v))
+			}
+			*field(c) = d
+			return nil
+		},
+	}
+}
+
+// shortDuration writes d as people do: 1m and 720h, not 1m0s and 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
+
+// matching accepts a value re matches; format says what that is.
+func matching(re *regexp.Regexp, format string, field func(*Config) *string) kind {
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		if !re.MatchString(v) {
+			return fmt.Errorf("must be %s, got %q", format, v)
+		}
+		*field(c) = v
+		return nil
+	}}
+}
+
+// prefix reads a secret-name prefix: it must start with start (if any),
+// end with "/" and hold no white space, so that it scopes by path.
+func prefix(start string, field func(*Config) *string) kind {
+	format := "ends with `/`"
+	if start != "" {
+		format = "starts with `" + start + "`, ends with `/`"
+	}
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		if !strings.HasPrefix(v, start) || !strings.HasSuffix(v, "/") || strings.ContainsAny(v, " \t\r\n") || len(v) > 512 {
+			if start != "" {
+				return fmt.Errorf("must start with %q and end with \"/\", got %q", start, v)
+			}
+			return fmt.Errorf("must end with \"/\", got %q", v)
+		}
+		*field(c) = v
+		return nil
+	}}
+}
+
+// urlKind reads an absolute http(s) URL without credentials, query or
+// fragment. Plain http is accepted if anyHTTP, with SANDSTEP_ENV=local, or
+// for a loopback host.
+func urlKind(anyHTTP bool, field func(*Config) *string) kind {
+	format := "absolute http(s) URL without user, query or fragment"
+	if !anyHTTP {
+		format += "; https unless `SANDSTEP_ENV=local` or the host is loopback"
+	}
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+			return fmt.Errorf("must be an absolute http(s) URL such as https://example.com/api, got %s", quote(v))
+		case u.User != nil:
+			// Never echo it: the user part may be a password.
+			return errors.New("must not carry a user name or password")
+		case u.Scheme != "https" && u.Scheme != "http":
+			return fmt.Errorf("must be an http(s) URL, got scheme %s", quote(u.Scheme))
+		case u.Scheme == "http" && !anyHTTP && !c.Local() && !loopback(u.Hostname()):
+			return fmt.Errorf("must use https (http is allowed only for a loopback host or with SANDSTEP_ENV=local), got %s", quote(v))
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(v, "#"):
+			return fmt.Errorf("must not have a query or fragment, got %s", quote(v))
+		}
+		*field(c) = strings.TrimRight(v, "/")
+		return nil
+	}}
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ref reads a secret reference. The error never repeats the value: a key
+// pasted where its reference belongs must not reach a log.
+func ref(field func(*Config) *secrets.Ref) kind {
+	return kind{format: "`ssm:/name` or `secretsmanager:id[#key]`", parse: func(c *Config, name, v string) error {
+		r, err := secrets.ParseRef(name, v)
+		if err != nil {
+			return errors.New(sandstep.ErrorMessage(err))
+		}
+		*field(c) = r
+		return nil
+	}}
+}
+
+// secret reads a value that must never be printed.
+func secret(format string, field func(*Config) *Secret) kind {
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		*field(c) = Secret(v)
+		return nil
+	}}
+}
