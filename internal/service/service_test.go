@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -33,17 +34,10 @@ func newHarness(t *testing.T, quota int) *harness {
 // testDeployment labels the test service's sandboxes.
 const testDeployment = "test-abcdefgh"
 
-// testLimits are the deployment's defaults (internal/config's table).
+// testLimits are the deployment's defaults, from their one home.
 func testLimits() Limits {
-	return Limits{
-		DefaultAutoStopMinutes: 15,
-		DefaultTTLMinutes:      240,
-		MaxTTLMinutes:          1440,
-		DefaultExecTimeout:     60 * time.Second,
-		MaxExecTimeout:         840 * time.Second,
-		ExecTimeoutMargin:      3 * time.Second,
-		MaxOutputBytes:         1 << 20,
-	}
+	d := config.Defaults()
+	return Limits{d.DefaultAutoStopMinutes, d.DefaultTTLMinutes, d.MaxTTLMinutes, d.DefaultExecTimeout, d.MaxExecTimeout, d.ExecTimeoutMargin, d.MaxOutputBytes}
 }
 
 // newService returns a service over p and st; zero Limits in opts take
