@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -23,9 +25,26 @@ var codes = map[sandstep.Code]classification{
 	sandstep.ECONFLICT:        {http.StatusConflict, "Sandbox.Conflict"},
 	sandstep.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Sandbox.InvalidInput"},
 	sandstep.EQUOTA:           {http.StatusTooManyRequests, "Sandbox.QuotaExceeded"},
+	sandstep.ECAPACITY:        {http.StatusServiceUnavailable, "Sandbox.Capacity"},
 	sandstep.ETRANSIENT:       {http.StatusServiceUnavailable, "Sandbox.Transient"},
 	sandstep.ETIMEOUT:         {http.StatusGatewayTimeout, "Sandbox.Timeout"},
 	sandstep.EINTERNAL:        {http.StatusInternalServerError, "Sandbox.Internal"},
+}
+
+// DefaultCapacityRetryAfter is the Retry-After of a capacity error that
+// names no wait of its own: capacity comes back as other sandboxes end.
+const DefaultCapacityRetryAfter = time.Minute
+
+// retryAfter is the Retry-After header of err, in whole seconds, or "".
+func retryAfter(err error) string {
+	d := sandstep.ErrorRetryAfter(err)
+	if d == 0 && sandstep.ErrorCode(err) == sandstep.ECAPACITY {
+		d = DefaultCapacityRetryAfter
+	}
+	if d <= 0 {
+		return ""
+	}
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 // classify returns how to answer code.

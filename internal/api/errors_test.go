@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -28,6 +29,7 @@ func TestErrorTable(t *testing.T) {
 		{"plain error hides its text", errors.New("secret-ish detail: table arn:aws:..."), 500, "Sandbox.Internal"},
 		{"internal code hides its text", sandstep.Wrap(errors.New("boom"), sandstep.EINTERNAL, "marshal failed at line 3"), 500, "Sandbox.Internal"},
 		{"unauthenticated", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "no identity"), http.StatusUnauthorized, "Sandbox.NotFound"},
+		{"capacity", sandstep.Errorf(sandstep.ECAPACITY, "the organisation is full"), 503, "Sandbox.Capacity"},
 		{"unknown code is internal", sandstep.Errorf("made_up", "x"), 500, "Sandbox.Internal"},
 	}
 	for _, tt := range tests {
@@ -56,5 +58,30 @@ func TestErrorTableCoversEveryCode(t *testing.T) {
 func TestCodesAreTheConstants(t *testing.T) {
 	if got := len(sandstep.Codes()); got != len(codes) {
 		t.Errorf("sandstep.Codes() has %d codes, the edge's table %d rows", got, len(codes))
+	}
+}
+
+// A capacity error, or any error that names a wait, tells an HTTP caller
+// when to come back.
+func TestRetryAfterHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"capacity without a wait of its own", sandstep.Errorf(sandstep.ECAPACITY, "full"), "60"},
+		{"capacity with a wait", &sandstep.Error{Code: sandstep.ECAPACITY, Message: "full", RetryAfter: 1500 * time.Millisecond}, "2"},
+		{"transient with a wait", fmt.Errorf("x: %w", &sandstep.Error{Code: sandstep.ETRANSIENT, Message: "busy", RetryAfter: 7 * time.Second}), "7"},
+		{"transient without", sandstep.Errorf(sandstep.ETRANSIENT, "busy"), ""},
+		{"quota", sandstep.Errorf(sandstep.EQUOTA, "limit"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newTestAPI(&fakeService{err: tt.err}, Options{})
+			res := a.ServeEvent(context.Background(), apiEvent(RouteCreateSandbox))
+			if got := res.Headers["Retry-After"]; got != tt.want {
+				t.Errorf("Retry-After = %q, want %q (status %d)", got, tt.want, res.StatusCode)
+			}
+		})
 	}
 }

@@ -333,9 +333,12 @@ func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slo
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
 		detail.Field = sandstep.ErrorField(err)
 	}
-	var extra map[string]string
+	extra := map[string]string{}
 	if code == sandstep.EUNAUTHENTICATED {
-		extra = map[string]string{"WWW-Authenticate": "Bearer"}
+		extra["WWW-Authenticate"] = "Bearer"
+	}
+	if ra := retryAfter(err); ra != "" {
+		extra["Retry-After"] = ra
 	}
 	res, merr := jsonResponse(status, ErrorResponse{Error: detail}, extra)
 	if merr != nil { // an ErrorResponse always encodes; keep the answer well-formed anyway

@@ -336,7 +336,9 @@ func classify(op string, err error) error {
 	case hasAPI && ae.StatusCode == 409:
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, ae.Message)
 	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):
-		return sandstep.Wrap(err, sandstep.EQUOTA, "%s: the Daytona organisation's capacity is exhausted", op)
+		// "Total CPU/memory/disk limit exceeded": the organisation is full.
+		// Not the caller's quota, not a blip: wait for capacity.
+		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: the Daytona organisation has no capacity left; try again later", op)
 	case hasAPI && (ae.StatusCode == 400 || ae.StatusCode == 422):
 		return sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
 	}

@@ -187,7 +187,7 @@ func TestGetDeleteAndErrors(t *testing.T) {
 		want  sandstep.Code
 	}{
 		{"unavailable", daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-a"}, sandstep.ETRANSIENT},
-		{"capacity", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "Total CPU limit exceeded", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-b"}, sandstep.EQUOTA},
+		{"capacity", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "Total CPU limit exceeded", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-b"}, sandstep.ECAPACITY},
 		{"refused", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "bad snapshot", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-c"}, sandstep.EINVALID},
 		{"credentials", daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 401, Message: "Unauthorized", Match: daytonalocal.Match{Operation: "createSandbox"}}, service.ProviderSpec{Name: "sbx-d"}, sandstep.EINTERNAL},
 		{"failed to start", daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Message: "oom"}, service.ProviderSpec{Name: "sbx-e"}, sandstep.ETRANSIENT},

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error for callers. The set is closed: the edges map
@@ -25,6 +26,10 @@ const (
 	ECONFLICT        Code = "conflict"
 	ETOOLARGE        Code = "payload_too_large"
 	EQUOTA           Code = "quota_exceeded"
+	// ECAPACITY: the provider's organisation has no capacity left (CPU,
+	// memory, disk). Neither the caller's fault nor a blip: retry later,
+	// after capacity is freed.
+	ECAPACITY Code = "capacity"
 	ETRANSIENT       Code = "transient"
 	ETIMEOUT         Code = "timeout"
 	EINTERNAL        Code = "internal"
@@ -33,7 +38,7 @@ const (
 // Codes returns every code, so the edge's table can be checked for a row
 // for each.
 func Codes() []Code {
-	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ETRANSIENT, ETIMEOUT, EINTERNAL}
+	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ECAPACITY, ETRANSIENT, ETIMEOUT, EINTERNAL}
 }
 
 // Error is the domain error. Message is safe to show to the caller; Err, if
@@ -45,6 +50,9 @@ type Error struct {
 	Field string
 	// Err is the wrapped cause, kept for logs and errors.Is/As.
 	Err error
+	// RetryAfter, when set, is how long a caller should wait before trying
+	// again (ECAPACITY, ETRANSIENT).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -121,6 +129,16 @@ func ErrorMessage(err error) string {
 		return "the operation was interrupted; try again"
 	}
 	return "internal error"
+}
+
+// ErrorRetryAfter returns the wait the first *Error in err's chain asks
+// for, or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorField returns the input field named by the first *Error in err's chain.
