@@ -336,7 +336,7 @@ func (d *demo) list(ctx context.Context, id string) (active int, err error) {
 		found  bool
 	)
 	for {
-		path := "/sandboxes?limit=100"
+		path := "/sandboxes?limit=100&state=all"
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}

@@ -29,10 +29,10 @@ const (
 	// ECAPACITY: the provider's organisation has no capacity left (CPU,
 	// memory, disk). Neither the caller's fault nor a blip: retry later,
 	// after capacity is freed.
-	ECAPACITY Code = "capacity"
-	ETRANSIENT       Code = "transient"
-	ETIMEOUT         Code = "timeout"
-	EINTERNAL        Code = "internal"
+	ECAPACITY  Code = "capacity"
+	ETRANSIENT Code = "transient"
+	ETIMEOUT   Code = "timeout"
+	EINTERNAL  Code = "internal"
 )
 
 // Codes returns every code, so the edge's table can be checked for a row
