@@ -32,7 +32,9 @@ const (
 )
 
 // fnARN is the ARN of a function of the fake Lambda.
-func fnARN(name string) string { return "arn:aws:lambda:" + region + ":" + account + ":function:" + name }
+func fnARN(name string) string {
+	return "arn:aws:lambda:" + region + ":" + account + ":function:" + name
+}
 
 func machineARN(name string) string {
 	return "arn:aws:states:" + region + ":" + account + ":stateMachine:" + name

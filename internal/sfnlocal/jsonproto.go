@@ -101,11 +101,3 @@ func decode(body []byte, v any) error {
 type epoch float64
 
 func epochOf(t time.Time) epoch { return epoch(float64(t.UnixMilli()) / 1e3) }
-
-func epochPtr(t *time.Time) *epoch {
-	if t == nil {
-		return nil
-	}
-	e := epochOf(*t)
-	return &e
-}

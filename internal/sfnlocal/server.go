@@ -120,12 +120,12 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	closed  bool
-	execs   map[string]*execution // by ARN
-	tokens  map[string]*taskCall  // live task tokens
-	ended   map[string]string     // tokens no longer live -> TaskTimedOut or TaskDoesNotExist
-	runner  *runner
+	mu     sync.Mutex
+	closed bool
+	execs  map[string]*execution // by ARN
+	tokens map[string]*taskCall  // live task tokens
+	ended  map[string]string     // tokens no longer live -> TaskTimedOut or TaskDoesNotExist
+	runner *runner
 	// startMu makes one StartExecution at a time start a new runner.
 	startMu sync.Mutex
 	calls   sync.WaitGroup
