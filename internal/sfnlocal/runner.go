@@ -84,6 +84,11 @@ type runner struct {
 
 // launchRunner starts runner.cjs and waits for it to be ready.
 func launchRunner(cfg runnerConfig) (*runner, error) {
+	dir, err := filepath.Abs(cfg.dir)
+	if err != nil {
+		return nil, fmt.Errorf("sfnlocal: %w", err)
+	}
+	cfg.dir = dir
 	if _, err := os.Stat(filepath.Join(cfg.dir, "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
 		return nil, fmt.Errorf("sfnlocal: the runner's npm packages are not installed in %s (run `make sfnlocal-deps`, i.e. npm ci there): %w", cfg.dir, err)
 	}

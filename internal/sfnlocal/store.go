@@ -100,11 +100,21 @@ func (st *store) loadAll() ([]*record, error) {
 	return out, nil
 }
 
-// openHistory opens an execution's history for appending.
+// openHistory opens an execution's history for appending, first cutting
+// off a torn last line.
 func (st *store) openHistory(r *record) (*os.File, error) {
 	_, hist := st.paths(r.StateMachine, r.Name)
 	if err := os.MkdirAll(filepath.Dir(hist), 0o700); err != nil {
 		return nil, fmt.Errorf("sfnlocal: %w", err)
+	}
+	b, err := os.ReadFile(hist)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("sfnlocal: %w", err)
+	}
+	if whole := bytes.LastIndexByte(b, '\n') + 1; whole < len(b) {
+		if err := os.Truncate(hist, int64(whole)); err != nil {
+			return nil, fmt.Errorf("sfnlocal: %w", err)
+		}
 	}
 	f, err := os.OpenFile(hist, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
