@@ -116,7 +116,7 @@ func (s *Server) startExecution(body []byte) (any, error) {
 		case old.rec.Status == StatusRunning && old.rec.Input == input:
 			// Idempotent while running, as AWS is.
 			return map[string]any{"executionArn": arn, "startDate": epochOf(old.rec.StartDate)}, nil
-		case old.rec.Status != StatusRunning && s.now().Sub(*old.rec.StopDate) > nameReuse:
+		case old.rec.Status != StatusRunning && old.rec.StopDate != nil && s.now().Sub(*old.rec.StopDate) > nameReuse:
 			if err := s.store.remove(&old.rec); err != nil {
 				return nil, err
 			}

@@ -1,6 +1,7 @@
 package sfnlocal
 
 import (
+	"cmp"
 	"os"
 	"slices"
 	"time"
@@ -98,7 +99,6 @@ func (s *Server) recover() error {
 			if e.hist, err = s.store.openHistory(&e.rec); err != nil {
 				return err
 			}
-			e.rec.Status = StatusRunning
 			s.abort(e, nil, ptr(abortedAtStart))
 			continue // finish queued its status change
 		}
@@ -106,11 +106,20 @@ func (s *Server) recover() error {
 			pending = append(pending, e)
 		}
 	}
-	slices.SortFunc(pending, func(a, b *execution) int { return a.rec.StopDate.Compare(*b.rec.StopDate) })
+	slices.SortFunc(pending, func(a, b *execution) int {
+		return cmp.Compare(stopOf(a).UnixNano(), stopOf(b).UnixNano())
+	})
 	for _, e := range pending {
 		s.notifier.push(statusChangeOf(&e.rec))
 	}
 	return nil
+}
+
+func stopOf(e *execution) time.Time {
+	if e.rec.StopDate == nil {
+		return e.rec.StartDate
+	}
+	return *e.rec.StopDate
 }
 
 // abort ends a running execution as ABORTED and tells its runner. The

@@ -34,8 +34,9 @@ type Options struct {
 	// OnStatusChange is called, one call at a time and in order, for every
 	// execution that ends, including those aborted by a restart. Delivery
 	// is at least once: an event whose call had not returned when the
-	// server closed is delivered again by the next server on Dir. Nil drops
-	// the events.
+	// server closed is delivered again by the next server on Dir. It must
+	// return once its context is done (Close waits for it). Nil drops the
+	// events.
 	OnStatusChange func(context.Context, StatusChange)
 	// Logger receives the server's and the runner's logs; nil discards.
 	Logger *slog.Logger
@@ -227,7 +228,11 @@ func FindRunnerDir(dir string) (string, error) {
 		return "", fmt.Errorf("sfnlocal: %w", err)
 	}
 	for d := abs; ; d = filepath.Dir(d) {
-		for _, p := range []string{filepath.Join(d, "internal", "sfnlocal", "runner"), filepath.Join(d, "runner")} {
+		candidates := []string{filepath.Join(d, "internal", "sfnlocal", "runner")}
+		if filepath.Base(d) == "sfnlocal" {
+			candidates = append(candidates, filepath.Join(d, "runner")) // this package's own directory
+		}
+		for _, p := range candidates {
 			if _, err := os.Stat(filepath.Join(p, "runner.cjs")); err == nil {
 				return p, nil
 			}
