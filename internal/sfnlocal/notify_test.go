@@ -59,3 +59,23 @@ func TestFindRunnerDir(t *testing.T) {
 		t.Errorf("FindRunnerDir(%s) found a runner", os.TempDir())
 	}
 }
+
+func TestSubstitute(t *testing.T) {
+	tests := []struct {
+		name, def string
+		subs      map[string]string
+		want      string
+	}{
+		{"one key", `{"Resource": "${CreateFunctionArn}"}`, map[string]string{"CreateFunctionArn": "arn:x"}, `{"Resource": "arn:x"}`},
+		{"twice", `"${A}${A}"`, map[string]string{"A": "a"}, `"aa"`},
+		{"unknown keys stay", `"${B}"`, map[string]string{"A": "a"}, `"${B}"`},
+		{"a key that is another's prefix", `"${Arn}${ArnX}"`, map[string]string{"Arn": "1", "ArnX": "2"}, `"12"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sfnlocal.Substitute(tt.def, tt.subs); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

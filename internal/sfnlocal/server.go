@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -289,4 +290,15 @@ func (s *Server) sortedMachines() []*machine {
 	}
 	slices.SortFunc(out, func(a, b *machine) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// Substitute applies a state machine's DefinitionSubstitutions as
+// CloudFormation does: every ${Key} of subs in the definition becomes its
+// value; other ${...} are left as they are.
+func Substitute(definition string, subs map[string]string) string {
+	pairs := make([]string, 0, 2*len(subs))
+	for k, v := range subs {
+		pairs = append(pairs, "${"+k+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(definition)
 }
