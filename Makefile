@@ -41,6 +41,18 @@ help: ## List the targets
 test: ## Run every Go test (needs Go only; what CI runs)
 	$(GO) test -count=1 $(PKGS)
 
+# The local Step Functions' runner (internal/sfnlocal/runner) runs ASL in
+# Node: its npm packages come from the committed lockfile, reinstalled when
+# the lockfile changes.
+SFN_RUNNER := internal/sfnlocal/runner
+.PHONY: sfnlocal-deps
+sfnlocal-deps: $(SFN_RUNNER)/node_modules/.package-lock.json ## Install the local Step Functions runner's npm packages (npm ci)
+
+$(SFN_RUNNER)/node_modules/.package-lock.json: $(SFN_RUNNER)/package.json $(SFN_RUNNER)/package-lock.json
+	$(call require,npm,Node.js 20 or later with npm)
+	cd $(SFN_RUNNER) && npm ci --no-audit --no-fund
+	@touch $@
+
 # Benchmarks (never timed assertions): medians over BENCH_COUNT runs, to
 # compare side by side with benchstat.
 BENCH_COUNT ?= 6
