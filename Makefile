@@ -38,7 +38,7 @@ help: ## List the targets
 	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS="
 
 .PHONY: test
-test: ## Run every Go test (needs Go only; what CI runs)
+test: sfnlocal-deps ## Run every test (what CI runs): Go, plus Node for the local Step Functions
 	$(GO) test -count=1 $(PKGS)
 
 # The local Step Functions' runner (internal/sfnlocal/runner) runs ASL in
@@ -65,7 +65,7 @@ bench: ## Run the benchmarks (handler vs bare Daytona client, store, client) int
 # Configuration from the environment by the functions' own names, e.g.
 # `DEFAULT_USER_QUOTA=3 make local`; LOCAL_FLAGS='-api-port=4000 -data-dir=/tmp/x' etc.
 .PHONY: local
-local: ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, AWS :4566, Daytona :3003 (Ctrl-C stops)
+local: sfnlocal-deps ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, AWS :4566, Daytona :3003 (Ctrl-C stops)
 	$(GO) run ./infra/local/cmd/sandstep-local $(LOCAL_FLAGS)
 
 .PHONY: demo
@@ -91,7 +91,7 @@ sam-build: ## sam build into .aws-sam/build (needs the sam CLI)
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, and go.mod/go.sum tidiness (changes nothing)
-	@out=$$(find . \( -path ./.git -o -path ./node_modules -o -path ./.aws-sam -o -path ./$(BIN_DIR) \) -prune \
+	@out=$$(find . \( -path ./.git -o -path ./node_modules -o -path ./$(SFN_RUNNER)/node_modules -o -path ./.aws-sam -o -path ./$(BIN_DIR) \) -prune \
 		-o -name '*.go' -print | xargs gofmt -l); \
 	if [ -n "$$out" ]; then echo "gofmt -l reports files that need formatting:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet $(PKGS)
