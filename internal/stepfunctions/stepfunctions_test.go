@@ -1,0 +1,75 @@
+package stepfunctions_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/sfnlocal"
+	"github.com/sandstep/sandstep/internal/stepfunctions"
+)
+
+const runnerDir = "../sfnlocal/runner"
+
+// waiting is a machine whose executions wait until stopped.
+const waiting = `{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":600,"End":true}}}`
+
+func newMachine(t *testing.T) *stepfunctions.Machine {
+	t.Helper()
+	_, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(runnerDir, "node_modules", "aws-local-stepfunctions"))
+	}
+	if err != nil {
+		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
+			t.Fatalf("needs Node.js and `make sfnlocal-deps`, and SANDSTEP_REQUIRE_NODE is set: %v", err)
+		}
+		t.Skipf("needs Node.js and `make sfnlocal-deps`: %v", err)
+	}
+	srv, err := sfnlocal.New(sfnlocal.Options{Dir: t.TempDir(), Region: "us-east-1", AccountID: "123456789012",
+		StateMachines: map[string]string{"tasks": waiting}, LambdaEndpoint: "http://127.0.0.1:1", RunnerDir: runnerDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
+	client := sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
+		func(o *sfn.Options) { o.BaseEndpoint = aws.String(hs.URL) })
+	return stepfunctions.New(client, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
+}
+
+func TestStartStopWake(t *testing.T) {
+	ctx := context.Background()
+	m := newMachine(t)
+	arn, err := m.Start(ctx, "tsk_one", []byte(`{"taskId":"tsk_one"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arn != m.ExecutionARN("tsk_one") || arn != "arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_one" {
+		t.Fatalf("execution ARN = %q, derived %q", arn, m.ExecutionARN("tsk_one"))
+	}
+	again, err := m.Start(ctx, "tsk_one", []byte(`{"taskId":"tsk_one"}`))
+	if err != nil || again != arn {
+		t.Fatalf("the same start again = %q, %v; want the same execution", again, err)
+	}
+	if _, err := m.Start(ctx, "tsk_one", []byte(`{"taskId":"other"}`)); sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+		t.Fatalf("the same name with another input = %v, want conflict", err)
+	}
+	if err := m.Stop(ctx, arn, "Task.Cancelled", "cancelled by its owner"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Wake(ctx, "not-a-token", []byte(`{}`)); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		t.Fatalf("waking with a bad token = %v, want not_found", err)
+	}
+	if err := m.Stop(ctx, "arn:aws:states:us-east-1:123456789012:execution:tasks:nope", "x", "y"); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		t.Fatalf("stopping an unknown execution = %v, want not_found", err)
+	}
+}
