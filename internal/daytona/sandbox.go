@@ -154,6 +154,17 @@ func decodeOptionalSandbox(ctx context.Context, cl *call, resp *http.Response) (
 	return &sb, nil
 }
 
+// SetTTL re-anchors the sandbox's hard lifetime (POST
+// /sandbox/{id}/ttl/{minutes}): it is destroyed minutes from now, whatever
+// its state. A long job sets it to its deadline plus the time to clean up.
+func (c *Client) SetTTL(ctx context.Context, idOrName string, minutes int) error {
+	if minutes < 1 {
+		return &ValidationError{Field: "minutes", Reason: "must be at least 1"}
+	}
+	_, err := c.lifecycle(ctx, http.MethodPost, idOrName, "/ttl/"+strconv.Itoa(minutes))
+	return err
+}
+
 // RefreshActivity resets the sandbox's inactivity clock
 // (POST /sandbox/{id}/last-activity), keeping auto-stop away while a job
 // runs silently inside.

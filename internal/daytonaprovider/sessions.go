@@ -1,0 +1,100 @@
+package daytonaprovider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// The asynchronous path of long tasks (service.Sessions) and file reads
+// (service.Files).
+
+// StartCommand starts line asynchronously in session sid, made for it, and
+// returns the command's id. A session left by an earlier attempt is
+// reused: commands in one session run one after another.
+func (p *Provider) StartCommand(ctx context.Context, id, sid, line string) (string, error) {
+	if err := p.c.CreateSession(ctx, id, sid); err != nil {
+		var ae *daytona.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != 409 {
+			return "", p.toolboxError(ctx, "create the task's session", id, err)
+		}
+	}
+	res, err := p.c.ExecuteSessionCommand(ctx, id, sid, daytona.SessionExecuteRequest{Command: line, RunAsync: true})
+	if err != nil {
+		return "", p.toolboxError(ctx, "start the task's command", id, err)
+	}
+	return res.CmdID, nil
+}
+
+// CommandExit returns the command's exit code, nil while it runs. A
+// sandbox Daytona stopped mid-task is reported (ECONFLICT), never waited
+// on; one that is gone is ENOTFOUND.
+func (p *Provider) CommandExit(ctx context.Context, id, sid, cmdID string) (*int, error) {
+	c, err := p.c.GetSessionCommand(ctx, id, sid, cmdID)
+	if err == nil {
+		return c.ExitCode, nil
+	}
+	sb, gerr := p.c.GetSandbox(ctx, id)
+	switch {
+	case daytona.IsNotFound(gerr), gerr == nil && (sb.State == daytona.StateDestroyed || sb.State == daytona.StateDestroying):
+		return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "the task's sandbox no longer exists at Daytona")
+	case gerr == nil && sb.State != daytona.StateStarted:
+		return nil, sandstep.Wrap(err, sandstep.ECONFLICT, "the task's sandbox was %s while its command ran", sb.State)
+	case gerr == nil && daytona.IsNotFound(err):
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the task's command is gone from its running sandbox")
+	case gerr != nil:
+		return nil, classify("look at the task's sandbox", gerr)
+	}
+	return nil, classify("look at the task's command", err)
+}
+
+// StopCommand deletes the session, which kills its commands. A session or
+// sandbox that is gone is no error.
+func (p *Provider) StopCommand(ctx context.Context, id, sid string) error {
+	if err := p.c.DeleteSession(ctx, id, sid); err != nil && !daytona.IsNotFound(err) {
+		return p.toolboxError(ctx, "stop the task's command", id, err)
+	}
+	return nil
+}
+
+// KeepFor re-anchors the sandbox's hard lifetime to now plus d.
+func (p *Provider) KeepFor(ctx context.Context, id string, d time.Duration) error {
+	minutes := int((d + time.Minute - 1) / time.Minute)
+	return classify("set the sandbox's lifetime", p.c.SetTTL(ctx, id, max(minutes, 1)))
+}
+
+// Download returns a file's bytes, at most max of them.
+func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	w := &capped{w: &buf, left: max}
+	if _, err := p.c.DownloadFile(ctx, id, path, w); err != nil {
+		if errors.Is(err, errTooLarge) {
+			return nil, sandstep.Invalid("artifacts", "%s is larger than %d bytes", path, max)
+		}
+		if daytona.IsNotFound(err) {
+			return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "%s does not exist in the sandbox", path)
+		}
+		return nil, p.toolboxError(ctx, "download "+path, id, err)
+	}
+	return buf.Bytes(), nil
+}
+
+var errTooLarge = errors.New("over the size limit")
+
+// capped passes at most left bytes to w.
+type capped struct {
+	w    *bytes.Buffer
+	left int64
+}
+
+func (c *capped) Write(b []byte) (int, error) {
+	if int64(len(b)) > c.left {
+		return 0, errTooLarge
+	}
+	c.left -= int64(len(b))
+	return c.w.Write(b)
+}
