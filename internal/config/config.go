@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
 )
 
@@ -89,6 +90,22 @@ type Config struct {
 	// more is truncated (MAX_OUTPUT_BYTES).
 	MaxOutputBytes int
 
+	// MaxTaskDuration bounds a task's command (MAX_TASK_DURATION).
+	MaxTaskDuration time.Duration
+	// CapacityWait is how long a task waits for Daytona's capacity
+	// (CAPACITY_WAIT).
+	CapacityWait time.Duration
+	// MaxTaskLogBytes bounds a task's kept output (MAX_TASK_LOG_BYTES).
+	MaxTaskLogBytes int
+	// TaskRetentionDays is how long tasks are kept (TASK_RETENTION_DAYS).
+	TaskRetentionDays int
+	// TaskBucket, StateMachineARN: where tasks keep their bytes and the
+	// state machine that runs them; "" refuses tasks.
+	TaskBucket      string
+	StateMachineARN string
+	// APIURL is the API's base URL a task's command nudges, or "".
+	APIURL string
+
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level
 	// LogFormat is "json" or "text" (LOG_FORMAT).
@@ -140,6 +157,10 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	l.daytonaKey(c)
+	if l.ok("MAX_TASK_DURATION", "MAX_TTL_MINUTES") && c.MaxTaskDuration+sandstep.TaskCleanupMargin > time.Duration(c.MaxTTLMinutes)*time.Minute {
+		l.fail("MAX_TASK_DURATION", "with the cleanup margin (%s) must fit MAX_TTL_MINUTES (%d minutes): a task's sandbox lives that long, got %s",
+			sandstep.TaskCleanupMargin, c.MaxTTLMinutes, c.MaxTaskDuration)
+	}
 
 	if len(l.errs) > 0 {
 		slices.SortStableFunc(l.errs, func(a, b *VarError) int { return cmp.Compare(position(a.Var), position(b.Var)) })
@@ -298,6 +319,13 @@ func (c Config) LogValue() slog.Value {
 		slog.String("logLevel", c.LogLevel.String()),
 		slog.String("logFormat", c.LogFormat),
 		slog.String("idempotencyTtl", c.IdempotencyTTL.String()),
+		slog.String("maxTaskDuration", c.MaxTaskDuration.String()),
+		slog.String("capacityWait", c.CapacityWait.String()),
+		slog.Int("maxTaskLogBytes", c.MaxTaskLogBytes),
+		slog.Int("taskRetentionDays", c.TaskRetentionDays),
+		slog.String("taskBucket", c.TaskBucket),
+		slog.String("stateMachineArn", c.StateMachineARN),
+		slog.String("apiUrl", c.APIURL),
 	)
 	return slog.GroupValue(attrs...)
 }

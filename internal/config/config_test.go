@@ -58,6 +58,10 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:               slog.LevelInfo,
 		LogFormat:              "json",
 		IdempotencyTTL:         24 * time.Hour,
+		MaxTaskDuration:        12 * time.Hour,
+		CapacityWait:           15 * time.Minute,
+		MaxTaskLogBytes:        1 << 30,
+		TaskRetentionDays:      30,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)
@@ -137,6 +141,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"table missing", map[string]string{"TABLE_NAME": ""}, "TABLE_NAME", "required"},
 		{"table blank", map[string]string{"TABLE_NAME": "   "}, "TABLE_NAME", "required"},
 		{"env", map[string]string{"SANDSTEP_ENV": "prod"}, "SANDSTEP_ENV", `must be one of aws, local, got "prod"`},
+		{"task longer than a sandbox lives", map[string]string{"MAX_TASK_DURATION": "24h"}, "MAX_TASK_DURATION", "must fit MAX_TTL_MINUTES (1440 minutes)"},
 		{"stack name with a space", map[string]string{"STACK_NAME": "my stack"}, "STACK_NAME", `a letter, then letters, digits and -`},
 		{"stack name starting with a digit", map[string]string{"STACK_NAME": "1stack"}, "STACK_NAME", `got "1stack"`},
 		{"ssm prefix not a path", map[string]string{"SECRETS_SSM_PREFIX": "sandstep/"}, "SECRETS_SSM_PREFIX", `must start with "/" and end with "/"`},
@@ -302,6 +307,8 @@ func TestLogValue(t *testing.T) {
 	}
 	want := map[string]any{
 		"env": "aws", "tableName": "sandstep", "stackName": "sandstep", "dynamodbEndpoint": "http://127.0.0.1:8000",
+		"maxTaskDuration": "12h0m0s", "capacityWait": "15m0s", "maxTaskLogBytes": float64(1 << 30), "taskRetentionDays": float64(30),
+		"taskBucket": "", "stateMachineArn": "", "apiUrl": "",
 		"daytonaApiUrl": "https://app.daytona.io/api", "daytonaTarget": "eu",
 		"daytonaKeyRef": "ssm:/sandstep/daytona-api-key", "defaultUserQuota": float64(3),
 		"refPrefixSsm": "/sandstep/secrets/", "refPrefixSm": "sandstep/",

@@ -88,6 +88,10 @@ func TestDefaults(t *testing.T) {
 		LogLevel:               slog.LevelInfo,
 		LogFormat:              "json",
 		IdempotencyTTL:         24 * time.Hour,
+		MaxTaskDuration:        12 * time.Hour,
+		CapacityWait:           15 * time.Minute,
+		MaxTaskLogBytes:        1 << 30,
+		TaskRetentionDays:      30,
 	}
 	got := Defaults()
 	if !reflect.DeepEqual(got, want) {
