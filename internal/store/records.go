@@ -249,7 +249,9 @@ func normalizeTaskTimes(t *sandstep.Task) {
 	}
 }
 
-func taskItem(t *sandstep.Task, version int64, now time.Time) (map[string]types.AttributeValue, error) {
+// taskItem is t's item. An ended task's expires TaskRetention after it
+// ended, with its objects (the bucket's lifecycle rule).
+func (s *Store) taskItem(t *sandstep.Task, version int64, now time.Time) (map[string]types.AttributeValue, error) {
 	item, err := marshalRecord(t, "task")
 	if err != nil {
 		return nil, err
@@ -261,6 +263,13 @@ func taskItem(t *sandstep.Task, version int64, now time.Time) (map[string]types.
 	item[attrType] = str(typeTask)
 	item[attrVersion] = num(version)
 	item[attrUpdatedAt] = str(now.Format(time.RFC3339Nano))
+	if s.taskRetention > 0 && t.Status.Terminal() {
+		ended := now
+		if t.FinishedAt != nil {
+			ended = *t.FinishedAt
+		}
+		item[TTLAttribute] = num(ended.Add(s.taskRetention).Unix())
+	}
 	if err := checkItemSize(item); err != nil {
 		return nil, err
 	}
@@ -273,7 +282,7 @@ func (s *Store) PutTask(ctx context.Context, t *sandstep.Task) error {
 	if err := s.normalizeTask(t); err != nil {
 		return err
 	}
-	item, err := taskItem(t, 1, s.nowUTC())
+	item, err := s.taskItem(t, 1, s.nowUTC())
 	if err != nil {
 		return err
 	}
@@ -316,7 +325,7 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 				}
 			}
 			normalizeTaskTimes(&next)
-			item, err := taskItem(&next, 0, s.nowUTC())
+			item, err := s.taskItem(&next, 0, s.nowUTC())
 			return item, &next, err
 		})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
@@ -426,5 +427,49 @@ func TestListSandboxesFiltered(t *testing.T) {
 	all, _, err := st.ListSandboxes(c, "alice", 100, "")
 	if err != nil || len(all) != 9 {
 		t.Fatalf("unfiltered list = %d items, %v; want 9", len(all), err)
+	}
+}
+
+// An ended task's record expires TaskRetention after it ended; a live one
+// never does.
+func TestTaskRetention(t *testing.T) {
+	clk := newClock()
+	st, client, table := storetest.New(t, store.Options{Now: clk.Now, TaskRetention: 48 * time.Hour})
+	c := ctx(t)
+	expiry := func() string {
+		t.Helper()
+		out, err := client.GetItem(c, &dynamodb.GetItemInput{
+			TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+			Key: map[string]dynamodbAV{"PK": strAV("TASK#t1"), "SK": strAV("META")},
+		})
+		if err != nil || out.Item == nil {
+			t.Fatalf("raw GetItem: %v", err)
+		}
+		if av, ok := out.Item[store.TTLAttribute].(*types.AttributeValueMemberN); ok {
+			return av.Value
+		}
+		return ""
+	}
+	if err := st.PutTask(c, &sandstep.Task{ID: "t1", Owner: "alice", Status: sandstep.TaskQueued}); err != nil {
+		t.Fatal(err)
+	}
+	if got := expiry(); got != "" {
+		t.Fatalf("a queued task expires at %s", got)
+	}
+	if _, err := st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskRunning, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := expiry(); got != "" {
+		t.Fatalf("a running task expires at %s", got)
+	}
+	ended := clk.Now().Add(time.Hour).UTC()
+	clk.Advance(2 * time.Hour)
+	if _, err := st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, func(t *sandstep.Task) {
+		t.FinishedAt = &ended
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := expiry(), fmt.Sprint(ended.Add(48*time.Hour).Unix()); got != want {
+		t.Errorf("expiresAt = %s, want %s: 48h after it ended", got, want)
 	}
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// IdempotencyTTL is how long an idempotency record is remembered once
 	// its attempt has ended (config's IDEMPOTENCY_TTL). It must be positive.
 	IdempotencyTTL time.Duration
+	// TaskRetention is how long a task's record is kept once it has ended
+	// (config's TASK_RETENTION_DAYS); 0 keeps it for ever.
+	TaskRetention time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -56,6 +59,7 @@ type Store struct {
 	table          string
 	defaultQuota   int
 	idempotencyTTL time.Duration
+	taskRetention  time.Duration
 	now            func() time.Time
 
 	// instance and counter make audit sort keys unique without a read.
@@ -88,6 +92,7 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 		table:          table,
 		defaultQuota:   opts.DefaultQuota,
 		idempotencyTTL: opts.IdempotencyTTL,
+		taskRetention:  opts.TaskRetention,
 		now:            now,
 		instance:       hex.EncodeToString(b[:]),
 	}, nil
