@@ -1,0 +1,143 @@
+package procmark
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Find returns the live processes carrying a mark m selects, the calling
+// process excepted.
+func Find(m Matcher) []Proc {
+	self := os.Getpid()
+	var out []Proc
+	for _, pid := range pids("/proc") {
+		if pid == self {
+			continue
+		}
+		st, err := ReadStat(pid)
+		if err != nil || st.Exited() {
+			continue
+		}
+		if env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err == nil && m.matches(env) {
+			out = append(out, st.Proc())
+		}
+	}
+	return out
+}
+
+// pids lists the numeric entries of a /proc directory.
+func pids(dir string) []int {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	out := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// still reports whether p is the process it was (same start time), has
+// not exited and still carries a mark m selects.
+func still(p Proc, m Matcher) bool {
+	st, err := ReadStat(p.PID)
+	if err != nil || st.Start != p.Start || st.Exited() {
+		return false
+	}
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/environ")
+	return err == nil && m.matches(env)
+}
+
+// kill SIGKILLs p if it still is the marked process found. A pidfd pins
+// the process while it is checked, so a recycled pid is never signalled.
+func kill(p Proc, m Matcher) bool {
+	fd, err := unix.PidfdOpen(p.PID, 0)
+	if errors.Is(err, unix.ENOSYS) {
+		// Before Linux 5.3: check, then kill by pid.
+		return still(p, m) && unix.Kill(p.PID, unix.SIGKILL) == nil
+	}
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return still(p, m) && unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil
+}
+
+// ReadStat reads /proc/<pid>/stat.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	return parseStat(string(b))
+}
+
+// Children returns the calling process's children, zombies included.
+func Children() []Stat {
+	self := os.Getpid()
+	var kids []int
+	tasks := pids("/proc/self/task")
+	for _, tid := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/children")
+		if err != nil {
+			kids = nil
+			break
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, pid)
+			}
+		}
+	}
+	if kids == nil { // no children files (CONFIG_PROC_CHILDREN): read every stat
+		kids = pids("/proc")
+	}
+	var out []Stat
+	for _, pid := range kids {
+		if st, err := ReadStat(pid); err == nil && st.PPID == self {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+var subreaper struct {
+	once sync.Once
+	err  error
+}
+
+// SetSubreaper makes the calling process a child subreaper
+// (PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to it
+// and must be reaped by it (see Reap). It lasts for the process's life.
+func SetSubreaper() error {
+	subreaper.once.Do(func() {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			subreaper.err = fmt.Errorf("procmark: prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+		}
+	})
+	return subreaper.err
+}
+
+// Reap reaps p if it is an exited child of the calling process, and
+// reports whether it did. Only processes no one else waits for may be
+// passed: reaping one that an exec.Cmd started steals its exit status.
+func Reap(p Proc) bool {
+	st, err := ReadStat(p.PID)
+	if err != nil || st.Start != p.Start || st.PPID != os.Getpid() || !st.Exited() {
+		return false
+	}
+	var ws unix.WaitStatus
+	pid, err := unix.Wait4(p.PID, &ws, unix.WNOHANG, nil)
+	return err == nil && pid == p.PID
+}
