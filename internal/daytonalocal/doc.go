@@ -9,7 +9,8 @@
 // IT IS A DEVELOPMENT STAND-IN, NOT AN ISOLATION BOUNDARY. A "sandbox" is a
 // directory on the host and its commands are ordinary host processes
 // running as the server's own user. Nothing stops a command from reading or
-// writing anywhere that user can, opening network connections, or leaving
-// its process group (setsid). Never expose it beyond 127.0.0.1 and never
-// run untrusted commands through it.
+// writing anywhere that user can, opening network connections, or
+// dropping the environment mark by which the server finds a sandbox's
+// processes to kill them (env -i). Never expose it beyond 127.0.0.1 and
+// never run untrusted commands through it.
 package daytonalocal

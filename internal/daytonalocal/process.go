@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/procmark"
 )
 
 // drainGrace is how long output is still read after a command's shell has
@@ -23,18 +25,25 @@ const shutdownWait = 5 * time.Second
 
 var errNotAccepting = errors.New("sandbox is not running")
 
-// procTable tracks a sandbox's process groups and sessions. Background
+// procTable tracks a sandbox's processes and sessions. Background
 // processes a command leaves behind keep running, as in a real sandbox,
 // until the sandbox is stopped or deleted, their session is deleted, or the
-// server is closed; then their groups are SIGKILLed.
+// server is closed; then they are SIGKILLed.
 //
-// A process group is tracked from its start until a probe (kill(-pgid, 0))
-// says it is empty, so background processes left behind by a command are
-// still killed on delete. The probe runs when the group's leader exits and
-// at every sweep, which keeps the window in which a recycled pid could be
-// mistaken for one of ours down to a sweep interval (and a full wrap of the
-// pid space would be needed).
+// Every process the sandbox starts carries its mark in the environment,
+// and so do their descendants, whatever they do to their session or group
+// (setsid, setsid -f, a double fork): stopping or deleting the sandbox
+// kills every process carrying the mark (procmark.KillAll). Process groups
+// are tracked too, for a session's delete and a command's timeout, which
+// kill groups only: from its start until a probe (kill(-pgid, 0)) says it
+// is empty. The probe runs when the group's leader exits and at every
+// sweep, which keeps the window in which a recycled pid could be mistaken
+// for one of ours down to a sweep interval (and a full wrap of the pid
+// space would be needed).
 type procTable struct {
+	mark    procmark.Mark
+	orphans *orphans // reaps what the mark sweep killed
+
 	mu        sync.Mutex
 	accepting bool // new processes may start
 	dead      bool // destroyed for good
@@ -43,8 +52,18 @@ type procTable struct {
 	wg        sync.WaitGroup // process waiters and session workers
 }
 
-func newProcTable() *procTable {
-	return &procTable{groups: map[int]struct{}{}, sessions: map[string]*session{}}
+func newProcTable(mark procmark.Mark, o *orphans) *procTable {
+	pt := &procTable{mark: mark, orphans: o, groups: map[int]struct{}{}, sessions: map[string]*session{}}
+	o.watch(pt)
+	return pt
+}
+
+// tracks reports whether pgid is one of the table's process groups.
+func (pt *procTable) tracks(pgid int) bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	_, ok := pt.groups[pgid]
+	return ok
 }
 
 func (pt *procTable) setAccepting(ok bool) {
@@ -117,8 +136,9 @@ func (pt *procTable) killTracked(pgids []int) {
 	}
 }
 
-// killAll deletes every session (killing its commands) and SIGKILLs every
-// tracked process group.
+// killAll deletes every session (killing its commands), SIGKILLs every
+// tracked process group and then every process carrying the sandbox's
+// mark, sweeping until none is left (or shutdownWait has passed).
 func (pt *procTable) killAll() {
 	pt.mu.Lock()
 	sessions := make([]*session, 0, len(pt.sessions))
@@ -127,6 +147,13 @@ func (pt *procTable) killAll() {
 		delete(pt.sessions, id)
 	}
 	pt.mu.Unlock()
+	// The mark first, so that every process it kills is known to be the
+	// sandbox's when it is to be reaped; the groups then for a process
+	// that dropped its environment.
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	res, _ := procmark.KillAll(ctx, procmark.Exactly(pt.mark))
+	pt.orphans.add(res.Killed)
 	for _, ss := range sessions {
 		ss.terminate(pt)
 	}
@@ -145,6 +172,24 @@ func (pt *procTable) shutdown() {
 	pt.mu.Unlock()
 	pt.killAll()
 	waitAtMost(&pt.wg, shutdownWait)
+}
+
+func (pt *procTable) isDead() bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.dead
+}
+
+// forgettable reports whether the table is destroyed and has no process
+// group left, not even of zombies: nothing of it is left to reap.
+func (pt *procTable) forgettable() bool {
+	if !pt.isDead() {
+		return false
+	}
+	pt.prune()
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return len(pt.groups) == 0
 }
 
 // waitAtMost waits for wg, or d at most, and reports whether wg finished.
@@ -188,6 +233,7 @@ func (sb *sandbox) environ(extra map[string]string) []string {
 	for k, v := range extra {
 		env[k] = v
 	}
+	env[sb.procs.mark.Key] = sb.procs.mark.Value // last: a request cannot unset it
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

@@ -320,7 +320,7 @@ func (s *Server) newSandbox(req *createSandboxRequest) *sandbox {
 		base:                 filepath.Join(s.root, id),
 		user:                 cmp.Or(req.User, defaultUser),
 		env:                  copyMap(req.Env),
-		procs:                newProcTable(),
+		procs:                newProcTable(s.markOf(id), s.orphans),
 		name:                 cmp.Or(req.Name, id),
 		snapshot:             req.Snapshot,
 		labels:               copyMap(req.Labels),
@@ -713,17 +713,22 @@ func (s *Server) handleToolboxProxyURL(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// sweepLoop enforces TTLs, auto-stop and auto-delete every SweepInterval.
+// sweepLoop enforces TTLs, auto-stop and auto-delete every SweepInterval
+// and reaps adopted orphans every reapEvery.
 func (s *Server) sweepLoop() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
+	reap := time.NewTicker(reapEvery)
+	defer reap.Stop()
 	for {
 		select {
 		case <-s.stopSweep:
 			return
 		case <-t.C:
 			s.sweep()
+		case <-reap.C:
+			s.orphans.reap()
 		}
 	}
 }

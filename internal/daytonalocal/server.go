@@ -2,7 +2,10 @@ package daytonalocal
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/procmark"
 )
 
 const (
@@ -106,7 +111,9 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	root    string
+	rootID  string // names the root in sandbox marks
 	ownRoot bool
+	orphans *orphans
 	mux     *http.ServeMux
 	faults  faultSet
 
@@ -159,14 +166,18 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("daytonalocal: resolve Options.Root: %w", err)
 	}
 	s.root = root
+	s.rootID = rootID(root)
+	s.orphans = newOrphans(s.rootMarks())
+	s.becomeSubreaper()
 	s.routes()
 	go s.sweepLoop()
 	return s, nil
 }
 
-// Close stops the server: it SIGKILLs every process group of every sandbox,
-// removes the sandbox directories (and the root, if the server created it)
-// and answers later requests with 503. It is safe to call more than once.
+// Close stops the server: it SIGKILLs every process of every sandbox,
+// reaps those it adopted, removes the sandbox directories (and the root,
+// if the server created it) and answers later requests with 503. It is
+// safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -190,6 +201,13 @@ func (s *Server) Close() error {
 			}()
 		}
 		wg.Wait()
+		// Whatever a sandbox left that its own sweep missed.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+		res, err := procmark.KillAll(ctx, s.rootMarks())
+		cancel()
+		errs = append(errs, err)
+		s.orphans.add(res.Killed)
+		s.orphans.reapFor(shutdownWait)
 		if s.ownRoot {
 			errs = append(errs, os.RemoveAll(s.root))
 		}
@@ -199,6 +217,23 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) now() time.Time { return s.opts.Clock() }
+
+// rootID names a root in marks: the same root always gets the same id, so
+// a new server finds what an earlier one on the root left running.
+func rootID(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(sum[:8])
+}
+
+// markOf is the mark every process of sandbox id carries.
+func (s *Server) markOf(id string) procmark.Mark {
+	return procmark.Mark{Key: markKey, Value: s.rootID + "/" + id}
+}
+
+// rootMarks selects the marks of every sandbox in the server's root.
+func (s *Server) rootMarks() procmark.Matcher {
+	return procmark.Matcher{Key: markKey, Value: s.rootID + "/", Prefix: true}
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -48,9 +48,9 @@ func pids(dir string) []int {
 	return out
 }
 
-// still reports whether p is the process it was (same start time), has
-// not exited and still carries a mark m selects.
-func still(p Proc, m Matcher) bool {
+// Carries reports whether p is still the process it was (same start
+// time), has not exited and carries a mark m selects.
+func Carries(p Proc, m Matcher) bool {
 	st, err := ReadStat(p.PID)
 	if err != nil || st.Start != p.Start || st.Exited() {
 		return false
@@ -65,13 +65,13 @@ func kill(p Proc, m Matcher) bool {
 	fd, err := unix.PidfdOpen(p.PID, 0)
 	if errors.Is(err, unix.ENOSYS) {
 		// Before Linux 5.3: check, then kill by pid.
-		return still(p, m) && unix.Kill(p.PID, unix.SIGKILL) == nil
+		return Carries(p, m) && unix.Kill(p.PID, unix.SIGKILL) == nil
 	}
 	if err != nil {
 		return false
 	}
 	defer unix.Close(fd)
-	return still(p, m) && unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil
+	return Carries(p, m) && unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil
 }
 
 // ReadStat reads /proc/<pid>/stat.

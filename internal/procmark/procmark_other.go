@@ -9,6 +9,9 @@ func Find(Matcher) []Proc { return nil }
 
 func kill(Proc, Matcher) bool { return false }
 
+// Carries reports false.
+func Carries(Proc, Matcher) bool { return false }
+
 // ReadStat is not supported.
 func ReadStat(int) (Stat, error) { return Stat{}, errors.ErrUnsupported }
 
