@@ -3,7 +3,6 @@ package daytonalocal
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,7 +15,7 @@ import (
 )
 
 // drainGrace is how long output is still read after a command's shell has
-// exited, in case a background process keeps the pipe open.
+// exited, in case a background process keeps a pipe open.
 const drainGrace = 200 * time.Millisecond
 
 // shutdownWait bounds how long destroy waits for killed processes to be
@@ -250,36 +249,6 @@ func exitCode(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// boundedBuffer keeps the first limit bytes written to it and discards the
-// rest; Write never fails, so a pipe is always drained.
-type boundedBuffer struct {
-	mu      sync.Mutex
-	buf     []byte
-	limit   int
-	dropped int64
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	room := b.limit - len(b.buf)
-	if room < len(p) {
-		b.dropped += int64(len(p) - max(room, 0))
-		if room > 0 {
-			b.buf = append(b.buf, p[:room]...)
-		}
-		return len(p), nil
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *boundedBuffer) bytes() ([]byte, int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf...), b.dropped
-}
-
 type execOutcome struct {
 	exitCode int
 	output   []byte
@@ -287,34 +256,23 @@ type execOutcome struct {
 }
 
 // runExecute runs one /process/execute command as `/bin/sh -c` in its own
-// process group: stdout and stderr share one pipe, so the result is
-// interleaved as the command wrote it. On timeout (answered 408
-// PROCESS_EXECUTION_TIMEOUT) or when ctx ends the whole group is SIGKILLed.
-// Without a timeout a command runs until it ends, as with the v0.190
-// daemon.
+// process group. Its result is stdout and stderr together, each cut at
+// Options.MaxOutputBytes, as read from two pipes (see capture). On timeout
+// (answered 408 PROCESS_EXECUTION_TIMEOUT) or when ctx ends the whole
+// group is SIGKILLed. Without a timeout a command runs until it ends, as
+// with the v0.190 daemon. Output is still read for drainGrace after the
+// shell has exited, in case a background process keeps a pipe open.
 func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd string, envs map[string]string, timeout time.Duration) (execOutcome, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return execOutcome{}, err
-	}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = cwd
 	cmd.Env = sb.environ(envs)
-	cmd.Stdout, cmd.Stderr = pw, pw
+	out := newCapture(s.opts.MaxOutputBytes)
+	cmd.Stdout, cmd.Stderr = out.stream(stdoutStream), out.stream(stderrStream)
+	cmd.WaitDelay = drainGrace
 	if err := sb.procs.start(cmd); err != nil {
-		pr.Close()
-		pw.Close()
 		return execOutcome{}, err
 	}
-	pw.Close()
 	pgid := cmd.Process.Pid
-
-	out := &boundedBuffer{limit: s.opts.MaxOutputBytes}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		_, _ = io.Copy(out, pr)
-	}()
 	waitDone := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -340,17 +298,11 @@ func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd strin
 	}
 	sb.procs.exited(pgid)
 
-	select {
-	case <-readDone:
-	case <-time.After(drainGrace):
+	output, truncated, attrs := out.result()
+	if truncated {
+		s.log.Warn("daytonalocal execute output truncated", append([]any{"sandbox", sb.id}, attrs...)...)
 	}
-	pr.Close()
-	<-readDone
-	var dropped int64
-	res.output, dropped = out.bytes()
-	if dropped > 0 {
-		s.log.Warn("daytonalocal execute output truncated", "sandbox", sb.id, "droppedBytes", dropped)
-	}
+	res.output = output
 	res.exitCode = exitCode(cmd.ProcessState)
 	return res, nil
 }

@@ -47,9 +47,10 @@ type Options struct {
 	// bytes after the command has exited before closing with 1000.
 	// Default 1s, like Daytona.
 	FollowIdleClose time.Duration
-	// MaxOutputBytes bounds the output kept per command (a
-	// /process/execute result, a session command's log). The first bytes
-	// are kept, the rest is discarded. Default 8 MiB.
+	// MaxOutputBytes bounds the output kept per command and stream: of
+	// stdout and of stderr apart, in a /process/execute result and in a
+	// session command's log. The first bytes of each are kept, the rest is
+	// discarded. Default 8 MiB.
 	MaxOutputBytes int
 	// MaxUploadBytes bounds one upload request body. Default 1 GiB.
 	MaxUploadBytes int64
