@@ -4,7 +4,9 @@
 // and response shapes, status codes and error bodies, and faults a test can
 // inject (see Fault). It stands in for Daytona in tests and in `make local`
 // (127.0.0.1:3003), so that the real client runs against real HTTP. It
-// shares no code with that client, on purpose.
+// shares no code with that client, on purpose. In a root it is given, the
+// sandboxes outlive the server: a new server on the root has them again,
+// stopped, as Daytona's auto-stopped sandboxes are.
 //
 // IT IS A DEVELOPMENT STAND-IN, NOT AN ISOLATION BOUNDARY. A "sandbox" is a
 // directory on the host and its commands are ordinary host processes

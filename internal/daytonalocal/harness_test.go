@@ -27,9 +27,10 @@ const (
 // harness is a Server behind a real HTTP listener on 127.0.0.1, driven only
 // through HTTP (plus the exported fault API).
 type harness struct {
-	t   testing.TB
-	srv *Server
-	ts  *httptest.Server
+	t    testing.TB
+	srv  *Server
+	ts   *httptest.Server
+	opts Options
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -51,7 +52,17 @@ func newHarness(t *testing.T, opts Options) *harness {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return &harness{t: t, srv: srv, ts: ts}
+	return &harness{t: t, srv: srv, ts: ts, opts: opts}
+}
+
+// restart closes the server and starts a new one on the same root.
+func (h *harness) restart() *harness {
+	h.t.Helper()
+	h.ts.Close()
+	if err := h.srv.Close(); err != nil {
+		h.t.Fatalf("Close: %v", err)
+	}
+	return newHarness(h.t.(*testing.T), h.opts)
 }
 
 // reply is a response read in full.

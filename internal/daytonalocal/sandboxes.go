@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -124,9 +126,14 @@ func (s *Server) detachLocked(sb *sandbox) {
 	sb.procs.setAccepting(false)
 }
 
-// destroy kills every process of the sandbox and removes its directory.
+// destroy kills every process of the sandbox and removes its record, then
+// its directory (a directory without a record is removed by the next
+// server on the root).
 func (sb *sandbox) destroy() error {
 	sb.procs.shutdown()
+	if err := os.Remove(recordPath(sb.base)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove sandbox %s record: %w", sb.id, err)
+	}
 	var err error
 	for range 3 { // a dying process may still create a file
 		if err = os.RemoveAll(sb.base); err == nil {
@@ -171,6 +178,7 @@ func (s *Server) setStateLocked(sb *sandbox, state string) {
 	if state == stateStopped {
 		sb.stoppedAt = sb.updatedAt
 	}
+	_ = s.saveLocked(sb) // logged; the sandbox runs on without its record
 	s.log.Info("daytonalocal sandbox state", "sandbox", sb.id, "state", state)
 }
 
@@ -403,9 +411,16 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, http.StatusConflict, "Sandbox with name %s already exists", sb.name)
 		return
 	}
-	fault, faulted := s.faults.take(info, createKinds...)
 	s.sandboxes[sb.id] = sb
 	s.names[sb.name] = sb
+	if err := s.saveLocked(sb); err != nil {
+		s.detachLocked(sb)
+		s.mu.Unlock()
+		_ = os.RemoveAll(sb.base)
+		s.apiError(w, r, http.StatusInternalServerError, "failed to record the sandbox")
+		return
+	}
+	fault, faulted := s.faults.take(info, createKinds...)
 	start := func() { s.setStateLocked(sb, stateStarted) }
 	if faulted {
 		s.log.Info("daytonalocal fault injected", "kind", fault.Kind.String(), "sandbox", sb.id)
@@ -629,6 +644,7 @@ func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) {
 	s.withSandbox(w, r, func(sb *sandbox) answer {
 		sb.labels = copyMap(req.Labels)
 		sb.updatedAt = s.now()
+		_ = s.saveLocked(sb)
 		return answer{status: http.StatusOK, body: sandboxLabels{Labels: copyMap(sb.labels)}}
 	})
 }
@@ -692,6 +708,7 @@ func (s *Server) setIntervalLocked(sb *sandbox, kind intervalKind, n int) {
 		}
 	}
 	sb.updatedAt = now
+	_ = s.saveLocked(sb)
 }
 
 func (s *Server) handleLastActivity(w http.ResponseWriter, r *http.Request) {

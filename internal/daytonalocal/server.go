@@ -34,7 +34,10 @@ const (
 type Options struct {
 	// Root is the directory that holds one directory per sandbox. Empty: a
 	// new temporary directory, owned by the server and removed by Close.
-	// A given Root is kept; only the sandbox directories in it are removed.
+	// A given Root is kept, with a record of each sandbox beside its
+	// directory: Close stops the sandboxes (their processes are killed,
+	// their files kept) and a new server on the Root has them all again,
+	// stopped. One server at a time may use a Root.
 	Root string
 	// APIKey, if set, is the only bearer token accepted. Empty: any
 	// non-empty bearer token is accepted. A missing or empty token is 401.
@@ -109,14 +112,15 @@ func (o Options) withDefaults() (Options, error) {
 // http.Handler; mount it at the root of a listener (the main API is under
 // /api, the toolbox under /toolbox). It is safe for concurrent use.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	root    string
-	rootID  string // names the root in sandbox marks
-	ownRoot bool
-	orphans *orphans
-	mux     *http.ServeMux
-	faults  faultSet
+	opts     Options
+	log      *slog.Logger
+	root     string
+	rootID   string // names the root in sandbox marks
+	ownRoot  bool
+	rootLock *os.File // a kept root's, held until Close
+	orphans  *orphans
+	mux      *http.ServeMux
+	faults   faultSet
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox // by id
@@ -170,22 +174,38 @@ func New(opts Options) (*Server, error) {
 	s.rootID = rootID(root)
 	s.orphans = newOrphans(s.rootMarks())
 	s.becomeSubreaper()
+	if !s.ownRoot {
+		if s.rootLock, err = lockRoot(root); err != nil {
+			return nil, fmt.Errorf("daytonalocal: %w", err)
+		}
+		if err := s.load(); err != nil {
+			s.log.Error("daytonalocal: some sandboxes of the root were not loaded", "root", root, "error", err)
+		}
+		s.log.Info("daytonalocal sandboxes loaded", "root", root, "sandboxes", len(s.sandboxes))
+	}
 	s.routes()
 	go s.sweepLoop()
 	return s, nil
 }
 
-// Close stops the server: it SIGKILLs every process of every sandbox,
-// reaps those it adopted, removes the sandbox directories (and the root,
-// if the server created it) and answers later requests with 503. It is
-// safe to call more than once.
+// Close stops the server: it SIGKILLs every process of every sandbox and
+// reaps those it adopted; in a kept root it records every sandbox as
+// stopped and keeps its files, in its own temporary root it removes
+// everything. Later requests are answered 503. It is safe to call more
+// than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		var errs []error
 		s.mu.Lock()
 		s.closed = true
 		all := make([]*sandbox, 0, len(s.sandboxes))
 		for _, sb := range s.sandboxes {
 			all = append(all, sb)
+			if sb.state != stateError && sb.state != stateStopped {
+				sb.state, sb.desiredState = stateStopped, stateStopped
+				sb.stoppedAt, sb.updatedAt = s.now(), s.now()
+			}
+			errs = append(errs, s.saveLocked(sb))
 			s.detachLocked(sb)
 		}
 		s.mu.Unlock()
@@ -193,15 +213,20 @@ func (s *Server) Close() error {
 		<-s.sweepDone
 
 		var wg sync.WaitGroup
-		errs := make([]error, len(all))
+		done := make([]error, len(all))
 		for i, sb := range all {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = sb.destroy()
+				if s.ownRoot {
+					done[i] = sb.destroy()
+				} else {
+					sb.procs.shutdown()
+				}
 			}()
 		}
 		wg.Wait()
+		errs = append(errs, done...)
 		// Whatever a sandbox left that its own sweep missed.
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 		res, err := procmark.KillAll(ctx, s.rootMarks())
@@ -211,6 +236,9 @@ func (s *Server) Close() error {
 		s.orphans.reapFor(shutdownWait)
 		if s.ownRoot {
 			errs = append(errs, os.RemoveAll(s.root))
+		}
+		if s.rootLock != nil {
+			errs = append(errs, s.rootLock.Close())
 		}
 		s.closeErr = errors.Join(errs...)
 	})
