@@ -31,6 +31,7 @@ type harness struct {
 	srv  *Server
 	ts   *httptest.Server
 	opts Options
+	url  string // instead of srv and ts: a server in another process
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -104,7 +105,11 @@ func (h *harness) request(method, path string, body any, hdr map[string]string) 
 		}
 		rd = bytes.NewReader(enc)
 	}
-	req, err := http.NewRequest(method, h.ts.URL+path, rd)
+	base, client := h.url, http.DefaultClient
+	if h.ts != nil {
+		base, client = h.ts.URL, h.ts.Client()
+	}
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		h.t.Fatalf("new request: %v", err)
 	}
@@ -121,7 +126,7 @@ func (h *harness) request(method, path string, body any, hdr map[string]string) 
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := h.ts.Client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -75,6 +75,8 @@ func (pt *procTable) setAccepting(ok bool) {
 // must call exited once cmd.Wait has returned.
 func (pt *procTable) start(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	waited.Lock()
+	defer waited.Unlock()
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	if !pt.accepting {
@@ -83,6 +85,7 @@ func (pt *procTable) start(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	waited.pids[cmd.Process.Pid] = true
 	pt.groups[cmd.Process.Pid] = struct{}{}
 	pt.wg.Add(1)
 	return nil
@@ -90,6 +93,9 @@ func (pt *procTable) start(cmd *exec.Cmd) error {
 
 // exited is called after a group leader has been reaped.
 func (pt *procTable) exited(pgid int) {
+	waited.Lock()
+	delete(waited.pids, pgid)
+	waited.Unlock()
 	pt.mu.Lock()
 	if !groupAlive(pgid) {
 		delete(pt.groups, pgid)

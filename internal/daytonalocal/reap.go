@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/procmark"
-	"golang.org/x/sys/unix"
 )
 
 // markKey is the environment variable that marks every process a sandbox
@@ -15,16 +14,25 @@ const markKey = "DAYTONALOCAL_MARK"
 // reapEvery is how often the server looks for orphans it adopted.
 const reapEvery = time.Second
 
+// waited holds the pids of the shells that the servers of this process
+// started and an exec.Cmd waits for: never reaped by orphans, which would
+// steal their exit status. A start holds it (write) from fork to record,
+// a reaping pass (read) throughout, so that a pass never sees a shell
+// started but not yet recorded.
+var waited = struct {
+	sync.RWMutex
+	pids map[int]bool
+}{pids: map[int]bool{}}
+
 // orphans reaps the sandbox processes this server adopted as a child
 // subreaper: a process whose parent died is re-parented to the server and,
 // once it exits, stays a zombie until the server waits for it. Only
-// processes known to be a sandbox's are reaped, never a shell an exec.Cmd
-// waits for (that would steal its exit status) nor a child some other part
-// of the program started: a process seen alive with this root's mark, or
-// one in a process group a sandbox's shell leads.
+// processes known to be a sandbox's are reaped, never a shell in waited
+// nor a child some other part of the program started: a process seen
+// alive with this root's mark, or one in a process group a sandbox's
+// shell leads.
 type orphans struct {
 	root procmark.Matcher // every mark of this server's root
-	sid  int              // the server's session
 
 	mu     sync.Mutex
 	seen   map[procmark.Proc]bool
@@ -32,8 +40,7 @@ type orphans struct {
 }
 
 func newOrphans(root procmark.Matcher) *orphans {
-	sid, _ := unix.Getsid(0)
-	return &orphans{root: root, sid: sid, seen: map[procmark.Proc]bool{}, tables: map[*procTable]bool{}}
+	return &orphans{root: root, seen: map[procmark.Proc]bool{}, tables: map[*procTable]bool{}}
 }
 
 // watch adds a sandbox's process table, whose groups mark their members
@@ -70,12 +77,12 @@ func (o *orphans) add(ps []procmark.Proc) {
 // the live ones. It reports how many remembered processes and destroyed
 // tables are still around.
 func (o *orphans) reap() int {
+	waited.RLock()
+	defer waited.RUnlock()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, st := range procmark.Children() {
-		// A group leader in the server's own session is a shell the
-		// server started (Setpgid): an exec.Cmd waits for it.
-		if st.PGID == st.PID && st.SID == o.sid {
+		if waited.pids[st.PID] {
 			continue
 		}
 		p := st.Proc()

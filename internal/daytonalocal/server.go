@@ -156,7 +156,7 @@ func New(opts Options) (*Server, error) {
 	}
 	root := o.Root
 	if root == "" {
-		root, err = os.MkdirTemp("", "daytonalocal-")
+		root, err = os.MkdirTemp("", tempRootPattern)
 		if err != nil {
 			return nil, fmt.Errorf("daytonalocal: create root directory: %w", err)
 		}
@@ -174,10 +174,14 @@ func New(opts Options) (*Server, error) {
 	s.rootID = rootID(root)
 	s.orphans = newOrphans(s.rootMarks())
 	s.becomeSubreaper()
-	if !s.ownRoot {
+	s.reclaimTempRoots()
+	if s.ownRoot {
+		s.markTempRoot()
+	} else {
 		if s.rootLock, err = lockRoot(root); err != nil {
 			return nil, fmt.Errorf("daytonalocal: %w", err)
 		}
+		s.reclaimRoot()
 		if err := s.load(); err != nil {
 			s.log.Error("daytonalocal: some sandboxes of the root were not loaded", "root", root, "error", err)
 		}
