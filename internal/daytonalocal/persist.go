@@ -83,10 +83,11 @@ func (s *Server) recordLocked(sb *sandbox) sandboxRecord {
 // recordPath is where a sandbox's record is kept: beside its directory.
 func recordPath(base string) string { return base + ".json" }
 
-// saveLocked writes a sandbox's record, if the root is kept and the
-// sandbox is still the server's (a deleted one must not come back).
+// saveLocked writes a sandbox's record, if the root is kept, the create
+// has got as far as recording it, and the sandbox is still the server's
+// (a deleted one must not come back).
 func (s *Server) saveLocked(sb *sandbox) error {
-	if s.ownRoot || s.sandboxes[sb.id] != sb {
+	if s.ownRoot || !sb.recorded || s.sandboxes[sb.id] != sb {
 		return nil
 	}
 	b, err := json.MarshalIndent(s.recordLocked(sb), "", "  ")
@@ -197,7 +198,7 @@ func (s *Server) loadRecord(id string, now time.Time) (*sandbox, error) {
 		state: r.State, desiredState: r.DesiredState, errorReason: r.ErrorReason, recoverable: r.Recoverable,
 		autoStop: r.AutoStop, autoPause: r.AutoPause, autoArchive: r.AutoArchive, autoDelete: r.AutoDelete,
 		autoDestroyAt: r.AutoDestroyAt, volumes: r.Volumes, build: r.Build, createdAt: r.CreatedAt,
-		updatedAt: r.UpdatedAt, lastActivity: r.LastActivity, stoppedAt: r.StoppedAt,
+		updatedAt: r.UpdatedAt, lastActivity: r.LastActivity, stoppedAt: r.StoppedAt, recorded: true,
 	}
 	if sb.env == nil {
 		sb.env = map[string]string{}

@@ -93,6 +93,7 @@ type sandbox struct {
 	stoppedAt            time.Time
 	gen                  int // bumps invalidate pending transition timers
 	timer                *time.Timer
+	recorded             bool // its record is kept (from the end of its create)
 }
 
 // newID returns a random UUID (version 4), the form of Daytona's ids.
@@ -413,13 +414,6 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sandboxes[sb.id] = sb
 	s.names[sb.name] = sb
-	if err := s.saveLocked(sb); err != nil {
-		s.detachLocked(sb)
-		s.mu.Unlock()
-		_ = os.RemoveAll(sb.base)
-		s.apiError(w, r, http.StatusInternalServerError, "failed to record the sandbox")
-		return
-	}
 	fault, faulted := s.faults.take(info, createKinds...)
 	start := func() { s.setStateLocked(sb, stateStarted) }
 	if faulted {
@@ -436,6 +430,15 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if start != nil {
 		s.afterStartDelayLocked(sb, start)
+	}
+	// Recorded once, in the state the create leaves it in.
+	sb.recorded = true
+	if err := s.saveLocked(sb); err != nil {
+		s.detachLocked(sb)
+		s.mu.Unlock()
+		_ = os.RemoveAll(sb.base)
+		s.apiError(w, r, http.StatusInternalServerError, "failed to record the sandbox")
+		return
 	}
 	dto := s.dtoLocked(sb, toolboxBase(r))
 	s.mu.Unlock()

@@ -133,8 +133,10 @@ type Server struct {
 	closeErr  error
 }
 
-// New returns a running Server (its background sweep has started). Call
-// Close to stop it and clean up every process and directory.
+// New returns a running Server (its background sweep has started). It
+// first reclaims what servers killed before their Close left: processes
+// still running from an earlier server on a kept Root, and temporary
+// roots whose servers no longer run. Call Close to stop it.
 func New(opts Options) (*Server, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
