@@ -74,7 +74,7 @@ func (s *Server) markTempRoot() {
 			err = atomicfile.Write(filepath.Join(s.root, ownerFile), b)
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		s.log.Warn("daytonalocal: the temporary root is not marked as this process's; if the process is killed, it is left behind",
 			"root", s.root, "error", err)
 	}
