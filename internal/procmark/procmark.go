@@ -68,7 +68,9 @@ type Proc struct {
 type Stat struct {
 	PID, PPID, PGID, SID int
 	State                byte // 'R', 'S', 'Z' (zombie), ...
+	Flags                uint64
 	Start                uint64
+	EnvEnd               uint64 // end of its environment in memory; 0 while an execve sets it up
 }
 
 // Proc is the process's identity.
@@ -81,7 +83,7 @@ func (s Stat) Exited() bool { return s.State == 'Z' || s.State == 'X' || s.State
 // Result reports what KillAll did.
 type Result struct {
 	Killed []Proc // every process signalled, once each
-	Sweeps int    // sweeps of /proc, the last one finding nothing left
+	Sweeps int    // sweeps of /proc, the last two finding nothing left
 }
 
 // sweepPause is how long KillAll lets killed processes exit before it
@@ -89,17 +91,23 @@ type Result struct {
 const sweepPause = 5 * time.Millisecond
 
 // KillAll SIGKILLs every live process carrying a mark m selects, then
-// sweeps /proc again, until a sweep finds none left: a process that forked
-// in the meantime is found by the next sweep. It stops early, with ctx's
-// error, when ctx ends. The calling process is never signalled.
+// sweeps /proc again, until two sweeps in a row find none left: a process
+// that forked in the meantime is found by the next sweep, and one that a
+// sweep missed inside an execve by the one after. It stops early, with
+// ctx's error, when ctx ends. The calling process is never signalled.
 func KillAll(ctx context.Context, m Matcher) (Result, error) {
 	var res Result
 	signalled := map[Proc]bool{}
+	empty := 0
 	for {
 		res.Sweeps++
 		found := Find(m)
 		if len(found) == 0 {
-			return res, nil
+			if empty++; empty == 2 {
+				return res, nil
+			}
+		} else {
+			empty = 0
 		}
 		for _, p := range found {
 			if kill(p, m) && !signalled[p] {
@@ -117,7 +125,8 @@ func KillAll(ctx context.Context, m Matcher) (Result, error) {
 	}
 }
 
-// parseStat reads "pid (comm) state ppid pgrp session ... starttime ...":
+// parseStat reads "pid (comm) state ppid pgrp session tty tpgid flags ...
+// starttime ...":
 // comm may hold spaces and parentheses, so the fields after it are counted
 // from the last ')'.
 func parseStat(s string) (Stat, error) {
@@ -130,14 +139,18 @@ func parseStat(s string) (Stat, error) {
 		return Stat{}, fmt.Errorf("procmark: malformed stat %q", s)
 	}
 	st := Stat{State: f[0][0]}
-	var errs [5]error
+	var errs [6]error
 	st.PID, errs[0] = strconv.Atoi(strings.TrimSpace(s[:open]))
 	st.PPID, errs[1] = strconv.Atoi(f[1])
 	st.PGID, errs[2] = strconv.Atoi(f[2])
 	st.SID, errs[3] = strconv.Atoi(f[3])
-	st.Start, errs[4] = strconv.ParseUint(f[19], 10, 64)
+	st.Flags, errs[4] = strconv.ParseUint(f[6], 10, 64)
+	st.Start, errs[5] = strconv.ParseUint(f[19], 10, 64)
 	if err := errors.Join(errs[:]...); err != nil {
 		return Stat{}, fmt.Errorf("procmark: malformed stat %q: %w", s, err)
+	}
+	if len(f) > 48 { // since Linux 3.5
+		st.EnvEnd, _ = strconv.ParseUint(f[48], 10, 64)
 	}
 	return st, nil
 }

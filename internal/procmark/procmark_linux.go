@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,21 +17,62 @@ import (
 func Find(m Matcher) []Proc {
 	self := os.Getpid()
 	var out []Proc
+	unsure := map[Proc]int{} // read empty: how many times
 	for _, pid := range pids("/proc") {
 		if pid == self {
 			continue
 		}
 		// The environment first: most processes are not marked, and one
 		// read each is half the sweep's cost.
-		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-		if err != nil || !m.matches(env) {
-			continue
+		env, err := readEnviron(pid)
+		switch {
+		case err != nil:
+		case len(env) == 0:
+			if st, err := ReadStat(pid); err == nil && !st.Exited() && st.Flags&pfKthread == 0 {
+				unsure[st.Proc()] = 1
+			}
+		case m.matches(env):
+			if st, err := ReadStat(pid); err == nil && !st.Exited() {
+				out = append(out, st.Proc())
+			}
 		}
-		if st, err := ReadStat(pid); err == nil && !st.Exited() {
-			out = append(out, st.Proc())
+	}
+	// A process inside an execve has no environment to read for a moment
+	// (its old memory is gone, its new one not yet set up), nor has one
+	// started with none (env -i). Look again: a few times, and for as long
+	// as the new memory is not set up, up to execWait.
+	deadline := time.Now().Add(execWait)
+	for len(unsure) > 0 && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Microsecond)
+		for p, n := range unsure {
+			env, err := readEnviron(p.PID)
+			st, serr := ReadStat(p.PID)
+			switch {
+			case err != nil || serr != nil || st.Start != p.Start || st.Exited():
+				delete(unsure, p)
+			case len(env) > 0:
+				if m.matches(env) {
+					out = append(out, p)
+				}
+				delete(unsure, p)
+			case st.EnvEnd != 0 && n >= 3:
+				delete(unsure, p) // an empty environment, it seems
+			default:
+				unsure[p] = n + 1
+			}
 		}
 	}
 	return out
+}
+
+// execWait bounds how long Find waits for a process inside an execve.
+const execWait = 50 * time.Millisecond
+
+// pfKthread is the kernel's PF_KTHREAD flag, in /proc/<pid>/stat.
+const pfKthread = 0x00200000
+
+func readEnviron(pid int) ([]byte, error) {
+	return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 }
 
 // pids lists the numeric entries of a /proc directory.
@@ -57,7 +99,7 @@ func Carries(p Proc, m Matcher) bool {
 	if err != nil || st.Start != p.Start || st.Exited() {
 		return false
 	}
-	env, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/environ")
+	env, err := readEnviron(p.PID)
 	return err == nil && m.matches(env)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,15 +38,15 @@ func TestMatcher(t *testing.T) {
 }
 
 func TestParseStat(t *testing.T) {
-	tail := " 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 4242 0 0"
+	tail := " 0 0 4194560 0 0 0 0 0 0 0 0 0 0 0 0 4242 0 0"
 	tests := []struct {
 		name string
 		in   string
 		want Stat
 		ok   bool
 	}{
-		{"plain", "42 (sleep) S 1 42 40" + tail, Stat{PID: 42, PPID: 1, PGID: 42, SID: 40, State: 'S', Start: 4242}, true},
-		{"comm with spaces and parens", "7 (a (b) c) Z 3 5 5" + tail, Stat{PID: 7, PPID: 3, PGID: 5, SID: 5, State: 'Z', Start: 4242}, true},
+		{"plain", "42 (sleep) S 1 42 40" + tail, Stat{PID: 42, PPID: 1, PGID: 42, SID: 40, State: 'S', Flags: 4194560, Start: 4242}, true},
+		{"comm with spaces and parens", "7 (a (b) c) Z 3 5 5" + tail, Stat{PID: 7, PPID: 3, PGID: 5, SID: 5, State: 'Z', Flags: 4194560, Start: 4242}, true},
 		{"truncated", "7 (x) S 1 2 3", Stat{}, false},
 		{"garbage", "hello", Stat{}, false},
 	}
@@ -212,4 +213,23 @@ func TestSubreaperAdoptsAndReaps(t *testing.T) {
 		_, err := os.Stat("/proc/" + strconv.Itoa(orphan))
 		return os.IsNotExist(err)
 	})
+}
+
+func TestKillAllKillsAProcessExecingOverAndOver(t *testing.T) {
+	needProc(t)
+	mark := Mark{Key: "PROCMARK_TEST", Value: "execs"}
+	// One process, exec'ing itself over and over: it spends much of its
+	// time inside execve, where its environment reads empty (a sweep
+	// without a second look missed it in 44 of 300 sweeps).
+	script := filepath.Join(t.TempDir(), "again.sh")
+	if err := os.WriteFile(script, []byte("exec /bin/sh \"$0\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		_, pids := spawn(t, mark, "echo $$; exec /bin/sh "+script, 1)
+		if _, err := KillAll(context.Background(), Exactly(mark)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the exec'ing process to die", func() bool { return !alive(pids[0]) })
+	}
 }
