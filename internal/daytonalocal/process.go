@@ -141,9 +141,10 @@ func (pt *procTable) killTracked(pgids []int) {
 	}
 }
 
-// killAll deletes every session (killing its commands), SIGKILLs every
-// tracked process group and then every process carrying the sandbox's
-// mark, sweeping until none is left (or shutdownWait has passed).
+// killAll SIGKILLs every process carrying the sandbox's mark, sweeping
+// until none is left (or shutdownWait has passed), then deletes every
+// session and SIGKILLs every tracked process group. The caller has
+// stopped new processes from starting (setAccepting).
 func (pt *procTable) killAll() {
 	pt.mu.Lock()
 	sessions := make([]*session, 0, len(pt.sessions))

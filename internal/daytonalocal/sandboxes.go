@@ -412,9 +412,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, http.StatusConflict, "Sandbox with name %s already exists", sb.name)
 		return
 	}
+	fault, faulted := s.faults.take(info, createKinds...)
 	s.sandboxes[sb.id] = sb
 	s.names[sb.name] = sb
-	fault, faulted := s.faults.take(info, createKinds...)
 	start := func() { s.setStateLocked(sb, stateStarted) }
 	if faulted {
 		s.log.Info("daytonalocal fault injected", "kind", fault.Kind.String(), "sandbox", sb.id)
