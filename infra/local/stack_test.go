@@ -462,8 +462,16 @@ func TestCloseLeavesNoSandboxProcess(t *testing.T) {
 			t.Errorf("sandbox process %d is still running after Close", pid)
 		}
 	}
-	if entries, _ := os.ReadDir(filepath.Join(root, "daytona")); len(entries) != 0 {
-		t.Errorf("the Daytona root still holds %v after Close", entries)
+	// The sandboxes are kept, stopped, for the next run on the data
+	// directory: each one's directory and, beside it, its record.
+	records, _ := filepath.Glob(filepath.Join(root, "daytona", "*.json"))
+	if len(records) != 2 {
+		t.Errorf("the Daytona root holds %d sandbox records after Close, want 2", len(records))
+	}
+	for _, r := range records {
+		if b, _ := os.ReadFile(r); !strings.Contains(string(b), `"state": "stopped"`) {
+			t.Errorf("record %s does not say stopped: %s", r, b)
+		}
 	}
 	if kids := children(t); len(kids) != 0 {
 		t.Errorf("child processes left after Close: %v", kids)

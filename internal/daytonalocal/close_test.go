@@ -96,20 +96,3 @@ func TestCloseKillsEverythingAndRemovesRoot(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
-
-func TestCloseKeepsGivenRoot(t *testing.T) {
-	root := t.TempDir()
-	srv, err := New(Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
-	h := &harness{t: t, srv: srv, ts: ts}
-	h.create(nil)
-	srv.Close()
-	entries, err := os.ReadDir(root)
-	if err != nil || len(entries) != 0 {
-		t.Errorf("root after Close: %v entries, err %v; want it kept and empty", len(entries), err)
-	}
-}

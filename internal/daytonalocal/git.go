@@ -25,7 +25,7 @@ func redactURLs(s string) string {
 }
 
 // runGit runs git with the sandbox's environment in its own process group,
-// killed if ctx ends, and returns its combined output (bounded).
+// killed if ctx ends, and returns its output (each stream bounded).
 func (s *Server) runGit(ctx context.Context, sb *sandbox, extraEnv map[string]string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = sb.dir
@@ -39,8 +39,8 @@ func (s *Server) runGit(ctx context.Context, sb *sandbox, extraEnv map[string]st
 		env[k] = v
 	}
 	cmd.Env = sb.environ(env)
-	out := &boundedBuffer{limit: 64 << 10}
-	cmd.Stdout, cmd.Stderr = out, out
+	out := newCapture(64 << 10)
+	cmd.Stdout, cmd.Stderr = out.stream(stdoutStream), out.stream(stderrStream)
 	cmd.WaitDelay = time.Second
 	if err := sb.procs.start(cmd); err != nil {
 		return "", err
@@ -56,7 +56,7 @@ func (s *Server) runGit(ctx context.Context, sb *sandbox, extraEnv map[string]st
 		err = <-done
 	}
 	sb.procs.exited(pgid)
-	b, _ := out.bytes()
+	b, _, _ := out.result()
 	return string(b), err
 }
 

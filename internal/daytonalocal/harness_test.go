@@ -27,9 +27,11 @@ const (
 // harness is a Server behind a real HTTP listener on 127.0.0.1, driven only
 // through HTTP (plus the exported fault API).
 type harness struct {
-	t   testing.TB
-	srv *Server
-	ts  *httptest.Server
+	t    testing.TB
+	srv  *Server
+	ts   *httptest.Server
+	opts Options
+	url  string // instead of srv and ts: a server in another process
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -51,7 +53,17 @@ func newHarness(t *testing.T, opts Options) *harness {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return &harness{t: t, srv: srv, ts: ts}
+	return &harness{t: t, srv: srv, ts: ts, opts: opts}
+}
+
+// restart closes the server and starts a new one on the same root.
+func (h *harness) restart() *harness {
+	h.t.Helper()
+	h.ts.Close()
+	if err := h.srv.Close(); err != nil {
+		h.t.Fatalf("Close: %v", err)
+	}
+	return newHarness(h.t.(*testing.T), h.opts)
 }
 
 // reply is a response read in full.
@@ -93,7 +105,11 @@ func (h *harness) request(method, path string, body any, hdr map[string]string) 
 		}
 		rd = bytes.NewReader(enc)
 	}
-	req, err := http.NewRequest(method, h.ts.URL+path, rd)
+	base, client := h.url, http.DefaultClient
+	if h.ts != nil {
+		base, client = h.ts.URL, h.ts.Client()
+	}
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		h.t.Fatalf("new request: %v", err)
 	}
@@ -110,7 +126,7 @@ func (h *harness) request(method, path string, body any, hdr map[string]string) 
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := h.ts.Client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}

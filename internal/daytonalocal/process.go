@@ -3,7 +3,6 @@ package daytonalocal
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,10 +10,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/procmark"
 )
 
 // drainGrace is how long output is still read after a command's shell has
-// exited, in case a background process keeps the pipe open.
+// exited, in case a background process keeps a pipe open.
 const drainGrace = 200 * time.Millisecond
 
 // shutdownWait bounds how long destroy waits for killed processes to be
@@ -23,18 +24,25 @@ const shutdownWait = 5 * time.Second
 
 var errNotAccepting = errors.New("sandbox is not running")
 
-// procTable tracks a sandbox's process groups and sessions. Background
+// procTable tracks a sandbox's processes and sessions. Background
 // processes a command leaves behind keep running, as in a real sandbox,
 // until the sandbox is stopped or deleted, their session is deleted, or the
-// server is closed; then their groups are SIGKILLed.
+// server is closed; then they are SIGKILLed.
 //
-// A process group is tracked from its start until a probe (kill(-pgid, 0))
-// says it is empty, so background processes left behind by a command are
-// still killed on delete. The probe runs when the group's leader exits and
-// at every sweep, which keeps the window in which a recycled pid could be
-// mistaken for one of ours down to a sweep interval (and a full wrap of the
-// pid space would be needed).
+// Every process the sandbox starts carries its mark in the environment,
+// and so do their descendants, whatever they do to their session or group
+// (setsid, setsid -f, a double fork): stopping or deleting the sandbox
+// kills every process carrying the mark (procmark.KillAll). Process groups
+// are tracked too, for a session's delete and a command's timeout, which
+// kill groups only: from its start until a probe (kill(-pgid, 0)) says it
+// is empty. The probe runs when the group's leader exits and at every
+// sweep, which keeps the window in which a recycled pid could be mistaken
+// for one of ours down to a sweep interval (and a full wrap of the pid
+// space would be needed).
 type procTable struct {
+	mark    procmark.Mark
+	orphans *orphans // reaps what the mark sweep killed
+
 	mu        sync.Mutex
 	accepting bool // new processes may start
 	dead      bool // destroyed for good
@@ -43,8 +51,18 @@ type procTable struct {
 	wg        sync.WaitGroup // process waiters and session workers
 }
 
-func newProcTable() *procTable {
-	return &procTable{groups: map[int]struct{}{}, sessions: map[string]*session{}}
+func newProcTable(mark procmark.Mark, o *orphans) *procTable {
+	pt := &procTable{mark: mark, orphans: o, groups: map[int]struct{}{}, sessions: map[string]*session{}}
+	o.watch(pt)
+	return pt
+}
+
+// tracks reports whether pgid is one of the table's process groups.
+func (pt *procTable) tracks(pgid int) bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	_, ok := pt.groups[pgid]
+	return ok
 }
 
 func (pt *procTable) setAccepting(ok bool) {
@@ -57,6 +75,8 @@ func (pt *procTable) setAccepting(ok bool) {
 // must call exited once cmd.Wait has returned.
 func (pt *procTable) start(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	waited.Lock()
+	defer waited.Unlock()
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	if !pt.accepting {
@@ -65,6 +85,7 @@ func (pt *procTable) start(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	waited.pids[cmd.Process.Pid] = true
 	pt.groups[cmd.Process.Pid] = struct{}{}
 	pt.wg.Add(1)
 	return nil
@@ -72,6 +93,9 @@ func (pt *procTable) start(cmd *exec.Cmd) error {
 
 // exited is called after a group leader has been reaped.
 func (pt *procTable) exited(pgid int) {
+	waited.Lock()
+	delete(waited.pids, pgid)
+	waited.Unlock()
 	pt.mu.Lock()
 	if !groupAlive(pgid) {
 		delete(pt.groups, pgid)
@@ -117,8 +141,10 @@ func (pt *procTable) killTracked(pgids []int) {
 	}
 }
 
-// killAll deletes every session (killing its commands) and SIGKILLs every
-// tracked process group.
+// killAll SIGKILLs every process carrying the sandbox's mark, sweeping
+// until none is left (or shutdownWait has passed), then deletes every
+// session and SIGKILLs every tracked process group. The caller has
+// stopped new processes from starting (setAccepting).
 func (pt *procTable) killAll() {
 	pt.mu.Lock()
 	sessions := make([]*session, 0, len(pt.sessions))
@@ -127,6 +153,13 @@ func (pt *procTable) killAll() {
 		delete(pt.sessions, id)
 	}
 	pt.mu.Unlock()
+	// The mark first, so that every process it kills is known to be the
+	// sandbox's when it is to be reaped; the groups then for a process
+	// that dropped its environment.
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	res, _ := procmark.KillAll(ctx, procmark.Exactly(pt.mark))
+	pt.orphans.add(res.Killed)
 	for _, ss := range sessions {
 		ss.terminate(pt)
 	}
@@ -145,6 +178,24 @@ func (pt *procTable) shutdown() {
 	pt.mu.Unlock()
 	pt.killAll()
 	waitAtMost(&pt.wg, shutdownWait)
+}
+
+func (pt *procTable) isDead() bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.dead
+}
+
+// forgettable reports whether the table is destroyed and has no process
+// group left, not even of zombies: nothing of it is left to reap.
+func (pt *procTable) forgettable() bool {
+	if !pt.isDead() {
+		return false
+	}
+	pt.prune()
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return len(pt.groups) == 0
 }
 
 // waitAtMost waits for wg, or d at most, and reports whether wg finished.
@@ -188,6 +239,7 @@ func (sb *sandbox) environ(extra map[string]string) []string {
 	for k, v := range extra {
 		env[k] = v
 	}
+	env[sb.procs.mark.Key] = sb.procs.mark.Value // last: a request cannot unset it
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)
@@ -204,36 +256,6 @@ func exitCode(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// boundedBuffer keeps the first limit bytes written to it and discards the
-// rest; Write never fails, so a pipe is always drained.
-type boundedBuffer struct {
-	mu      sync.Mutex
-	buf     []byte
-	limit   int
-	dropped int64
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	room := b.limit - len(b.buf)
-	if room < len(p) {
-		b.dropped += int64(len(p) - max(room, 0))
-		if room > 0 {
-			b.buf = append(b.buf, p[:room]...)
-		}
-		return len(p), nil
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *boundedBuffer) bytes() ([]byte, int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf...), b.dropped
-}
-
 type execOutcome struct {
 	exitCode int
 	output   []byte
@@ -241,34 +263,23 @@ type execOutcome struct {
 }
 
 // runExecute runs one /process/execute command as `/bin/sh -c` in its own
-// process group: stdout and stderr share one pipe, so the result is
-// interleaved as the command wrote it. On timeout (answered 408
-// PROCESS_EXECUTION_TIMEOUT) or when ctx ends the whole group is SIGKILLed.
-// Without a timeout a command runs until it ends, as with the v0.190
-// daemon.
+// process group. Its result is stdout and stderr together, each cut at
+// Options.MaxOutputBytes, as read from two pipes (see capture). On timeout
+// (answered 408 PROCESS_EXECUTION_TIMEOUT) or when ctx ends the whole
+// group is SIGKILLed. Without a timeout a command runs until it ends, as
+// with the v0.190 daemon. Output is still read for drainGrace after the
+// shell has exited, in case a background process keeps a pipe open.
 func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd string, envs map[string]string, timeout time.Duration) (execOutcome, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return execOutcome{}, err
-	}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = cwd
 	cmd.Env = sb.environ(envs)
-	cmd.Stdout, cmd.Stderr = pw, pw
+	out := newCapture(s.opts.MaxOutputBytes)
+	cmd.Stdout, cmd.Stderr = out.stream(stdoutStream), out.stream(stderrStream)
+	cmd.WaitDelay = drainGrace
 	if err := sb.procs.start(cmd); err != nil {
-		pr.Close()
-		pw.Close()
 		return execOutcome{}, err
 	}
-	pw.Close()
 	pgid := cmd.Process.Pid
-
-	out := &boundedBuffer{limit: s.opts.MaxOutputBytes}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		_, _ = io.Copy(out, pr)
-	}()
 	waitDone := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -294,17 +305,11 @@ func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd strin
 	}
 	sb.procs.exited(pgid)
 
-	select {
-	case <-readDone:
-	case <-time.After(drainGrace):
+	output, truncated, attrs := out.result()
+	if truncated {
+		s.log.Warn("daytonalocal execute output truncated", append([]any{"sandbox", sb.id}, attrs...)...)
 	}
-	pr.Close()
-	<-readDone
-	var dropped int64
-	res.output, dropped = out.bytes()
-	if dropped > 0 {
-		s.log.Warn("daytonalocal execute output truncated", "sandbox", sb.id, "droppedBytes", dropped)
-	}
+	res.output = output
 	res.exitCode = exitCode(cmd.ProcessState)
 	return res, nil
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -91,6 +93,7 @@ type sandbox struct {
 	stoppedAt            time.Time
 	gen                  int // bumps invalidate pending transition timers
 	timer                *time.Timer
+	recorded             bool // its record is kept (from the end of its create)
 }
 
 // newID returns a random UUID (version 4), the form of Daytona's ids.
@@ -124,9 +127,14 @@ func (s *Server) detachLocked(sb *sandbox) {
 	sb.procs.setAccepting(false)
 }
 
-// destroy kills every process of the sandbox and removes its directory.
+// destroy kills every process of the sandbox and removes its record, then
+// its directory (a directory without a record is removed by the next
+// server on the root).
 func (sb *sandbox) destroy() error {
 	sb.procs.shutdown()
+	if err := os.Remove(recordPath(sb.base)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove sandbox %s record: %w", sb.id, err)
+	}
 	var err error
 	for range 3 { // a dying process may still create a file
 		if err = os.RemoveAll(sb.base); err == nil {
@@ -171,6 +179,7 @@ func (s *Server) setStateLocked(sb *sandbox, state string) {
 	if state == stateStopped {
 		sb.stoppedAt = sb.updatedAt
 	}
+	_ = s.saveLocked(sb) // logged; the sandbox runs on without its record
 	s.log.Info("daytonalocal sandbox state", "sandbox", sb.id, "state", state)
 }
 
@@ -320,7 +329,7 @@ func (s *Server) newSandbox(req *createSandboxRequest) *sandbox {
 		base:                 filepath.Join(s.root, id),
 		user:                 cmp.Or(req.User, defaultUser),
 		env:                  copyMap(req.Env),
-		procs:                newProcTable(),
+		procs:                newProcTable(s.markOf(id), s.orphans),
 		name:                 cmp.Or(req.Name, id),
 		snapshot:             req.Snapshot,
 		labels:               copyMap(req.Labels),
@@ -421,6 +430,15 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if start != nil {
 		s.afterStartDelayLocked(sb, start)
+	}
+	// Recorded once, in the state the create leaves it in.
+	sb.recorded = true
+	if err := s.saveLocked(sb); err != nil {
+		s.detachLocked(sb)
+		s.mu.Unlock()
+		_ = os.RemoveAll(sb.base)
+		s.apiError(w, r, http.StatusInternalServerError, "failed to record the sandbox")
+		return
 	}
 	dto := s.dtoLocked(sb, toolboxBase(r))
 	s.mu.Unlock()
@@ -629,6 +647,7 @@ func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) {
 	s.withSandbox(w, r, func(sb *sandbox) answer {
 		sb.labels = copyMap(req.Labels)
 		sb.updatedAt = s.now()
+		_ = s.saveLocked(sb)
 		return answer{status: http.StatusOK, body: sandboxLabels{Labels: copyMap(sb.labels)}}
 	})
 }
@@ -692,6 +711,7 @@ func (s *Server) setIntervalLocked(sb *sandbox, kind intervalKind, n int) {
 		}
 	}
 	sb.updatedAt = now
+	_ = s.saveLocked(sb)
 }
 
 func (s *Server) handleLastActivity(w http.ResponseWriter, r *http.Request) {
@@ -713,17 +733,22 @@ func (s *Server) handleToolboxProxyURL(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// sweepLoop enforces TTLs, auto-stop and auto-delete every SweepInterval.
+// sweepLoop enforces TTLs, auto-stop and auto-delete every SweepInterval
+// and reaps adopted orphans every reapEvery.
 func (s *Server) sweepLoop() {
 	defer close(s.sweepDone)
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
+	reap := time.NewTicker(reapEvery)
+	defer reap.Stop()
 	for {
 		select {
 		case <-s.stopSweep:
 			return
 		case <-t.C:
 			s.sweep()
+		case <-reap.C:
+			s.orphans.reap()
 		}
 	}
 }

@@ -2,7 +2,10 @@ package daytonalocal
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/procmark"
 )
 
 const (
@@ -29,7 +34,10 @@ const (
 type Options struct {
 	// Root is the directory that holds one directory per sandbox. Empty: a
 	// new temporary directory, owned by the server and removed by Close.
-	// A given Root is kept; only the sandbox directories in it are removed.
+	// A given Root is kept, with a record of each sandbox beside its
+	// directory: Close stops the sandboxes (their processes are killed,
+	// their files kept) and a new server on the Root has them all again,
+	// stopped. One server at a time may use a Root.
 	Root string
 	// APIKey, if set, is the only bearer token accepted. Empty: any
 	// non-empty bearer token is accepted. A missing or empty token is 401.
@@ -42,9 +50,10 @@ type Options struct {
 	// bytes after the command has exited before closing with 1000.
 	// Default 1s, like Daytona.
 	FollowIdleClose time.Duration
-	// MaxOutputBytes bounds the output kept per command (a
-	// /process/execute result, a session command's log). The first bytes
-	// are kept, the rest is discarded. Default 8 MiB.
+	// MaxOutputBytes bounds the output kept per command and stream: of
+	// stdout and of stderr apart, in a /process/execute result and in a
+	// session command's log. The first bytes of each are kept, the rest is
+	// discarded. Default 8 MiB.
 	MaxOutputBytes int
 	// MaxUploadBytes bounds one upload request body. Default 1 GiB.
 	MaxUploadBytes int64
@@ -103,12 +112,15 @@ func (o Options) withDefaults() (Options, error) {
 // http.Handler; mount it at the root of a listener (the main API is under
 // /api, the toolbox under /toolbox). It is safe for concurrent use.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	root    string
-	ownRoot bool
-	mux     *http.ServeMux
-	faults  faultSet
+	opts     Options
+	log      *slog.Logger
+	root     string
+	rootID   string // names the root in sandbox marks
+	ownRoot  bool
+	rootLock *os.File // a kept root's, held until Close
+	orphans  *orphans
+	mux      *http.ServeMux
+	faults   faultSet
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox // by id
@@ -121,8 +133,10 @@ type Server struct {
 	closeErr  error
 }
 
-// New returns a running Server (its background sweep has started). Call
-// Close to stop it and clean up every process and directory.
+// New returns a running Server (its background sweep has started). It
+// first reclaims what servers killed before their Close left: processes
+// still running from an earlier server on a kept Root, and temporary
+// roots whose servers no longer run. Call Close to stop it.
 func New(opts Options) (*Server, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -144,7 +158,7 @@ func New(opts Options) (*Server, error) {
 	}
 	root := o.Root
 	if root == "" {
-		root, err = os.MkdirTemp("", "daytonalocal-")
+		root, err = os.MkdirTemp("", tempRootPattern)
 		if err != nil {
 			return nil, fmt.Errorf("daytonalocal: create root directory: %w", err)
 		}
@@ -159,21 +173,45 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("daytonalocal: resolve Options.Root: %w", err)
 	}
 	s.root = root
+	s.rootID = rootID(root)
+	s.orphans = newOrphans(s.rootMarks())
+	s.becomeSubreaper()
+	s.reclaimTempRoots()
+	if s.ownRoot {
+		s.markTempRoot()
+	} else {
+		if s.rootLock, err = lockRoot(root); err != nil {
+			return nil, fmt.Errorf("daytonalocal: %w", err)
+		}
+		s.reclaimRoot()
+		if err := s.load(); err != nil {
+			s.log.Error("daytonalocal: some sandboxes of the root were not loaded", "root", root, "error", err)
+		}
+		s.log.Info("daytonalocal sandboxes loaded", "root", root, "sandboxes", len(s.sandboxes))
+	}
 	s.routes()
 	go s.sweepLoop()
 	return s, nil
 }
 
-// Close stops the server: it SIGKILLs every process group of every sandbox,
-// removes the sandbox directories (and the root, if the server created it)
-// and answers later requests with 503. It is safe to call more than once.
+// Close stops the server: it SIGKILLs every process of every sandbox and
+// reaps those it adopted; in a kept root it records every sandbox as
+// stopped and keeps its files, in its own temporary root it removes
+// everything. Later requests are answered 503. It is safe to call more
+// than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		var errs []error
 		s.mu.Lock()
 		s.closed = true
 		all := make([]*sandbox, 0, len(s.sandboxes))
 		for _, sb := range s.sandboxes {
 			all = append(all, sb)
+			if sb.state != stateError && sb.state != stateStopped {
+				sb.state, sb.desiredState = stateStopped, stateStopped
+				sb.stoppedAt, sb.updatedAt = s.now(), s.now()
+			}
+			errs = append(errs, s.saveLocked(sb))
 			s.detachLocked(sb)
 		}
 		s.mu.Unlock()
@@ -181,17 +219,32 @@ func (s *Server) Close() error {
 		<-s.sweepDone
 
 		var wg sync.WaitGroup
-		errs := make([]error, len(all))
+		done := make([]error, len(all))
 		for i, sb := range all {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = sb.destroy()
+				if s.ownRoot {
+					done[i] = sb.destroy()
+				} else {
+					sb.procs.shutdown()
+				}
 			}()
 		}
 		wg.Wait()
+		errs = append(errs, done...)
+		// Whatever a sandbox left that its own sweep missed.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+		res, err := procmark.KillAll(ctx, s.rootMarks())
+		cancel()
+		errs = append(errs, err)
+		s.orphans.add(res.Killed)
+		s.orphans.reapFor(shutdownWait)
 		if s.ownRoot {
 			errs = append(errs, os.RemoveAll(s.root))
+		}
+		if s.rootLock != nil {
+			errs = append(errs, s.rootLock.Close())
 		}
 		s.closeErr = errors.Join(errs...)
 	})
@@ -199,6 +252,23 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) now() time.Time { return s.opts.Clock() }
+
+// rootID names a root in marks: the same root always gets the same id, so
+// a new server finds what an earlier one on the root left running.
+func rootID(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(sum[:8])
+}
+
+// markOf is the mark every process of sandbox id carries.
+func (s *Server) markOf(id string) procmark.Mark {
+	return procmark.Mark{Key: markKey, Value: s.rootID + "/" + id}
+}
+
+// rootMarks selects the marks of every sandbox in the server's root.
+func (s *Server) rootMarks() procmark.Matcher {
+	return procmark.Matcher{Key: markKey, Value: s.rootID + "/", Prefix: true}
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -15,11 +15,12 @@ import (
 	"time"
 )
 
-// Log markers: each output line in a session command's log starts with
-// one of these.
+// Log markers, by stream: each output line in a session command's log
+// starts with one of these.
 var (
 	markerStdout = []byte{1, 1, 1}
 	markerStderr = []byte{2, 2, 2}
+	markers      = [2][]byte{stdoutStream: markerStdout, stderrStream: markerStderr}
 )
 
 // sessionWrapper runs one session command: it restores the session's
@@ -38,8 +39,8 @@ trap '__dl_rc=$?; export -p > "$__dl_env"; pwd > "$__dl_pwd"; exit $__dl_rc' EXI
 // persist between commands but plain variables, functions, aliases and
 // `set` options do not. Its stdout and stderr are captured line by line
 // into one log with Daytona's markers; a partial last line gets a newline
-// when the command ends. Output beyond Options.MaxOutputBytes per command
-// is dropped, keeping the first bytes so byte offsets stay stable.
+// when the command ends. Each stream's output beyond Options.MaxOutputBytes
+// is dropped, keeping its first bytes so byte offsets stay stable.
 type session struct {
 	id      string
 	dir     string // bookkeeping: env and pwd state, command files
@@ -64,8 +65,7 @@ type command struct {
 	mu      sync.Mutex
 	raw     []byte // with line markers
 	plain   []byte // combined, without markers
-	limit   int
-	dropped bool
+	caps    streamCaps
 	changed chan struct{} // closed and replaced on every change
 	exit    *int
 	done    chan struct{} // closed once exit is set
@@ -77,7 +77,7 @@ func newCommand(text string, limit int) (*command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &command{id: newID(), text: text, stdinR: r, stdinW: w, limit: limit,
+	return &command{id: newID(), text: text, stdinR: r, stdinW: w, caps: streamCaps{limit: limit},
 		changed: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -86,26 +86,16 @@ func (c *command) broadcastLocked() {
 	c.changed = make(chan struct{})
 }
 
-func appendBounded(dst, p []byte, limit int) ([]byte, bool) {
-	room := limit - len(dst)
-	if room >= len(p) {
-		return append(dst, p...), false
-	}
-	if room > 0 {
-		dst = append(dst, p[:room]...)
-	}
-	return dst, true
-}
-
 // appendLine records one line (ending in '\n', or a piece of a very long
-// line) of stdout or stderr.
-func (c *command) appendLine(marker, line []byte) {
+// line) of stdout or stderr, as far as the stream's cap allows.
+func (c *command) appendLine(stream int, line []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var d1, d2 bool
-	c.raw, d1 = appendBounded(c.raw, append(append([]byte{}, marker...), line...), c.limit)
-	c.plain, d2 = appendBounded(c.plain, line, c.limit)
-	c.dropped = c.dropped || d1 || d2
+	if line = c.caps.cut(stream, line); len(line) == 0 {
+		return
+	}
+	c.raw = append(append(c.raw, markers[stream]...), line...)
+	c.plain = append(c.plain, line...)
 	c.broadcastLocked()
 }
 
@@ -167,7 +157,7 @@ func demux(raw []byte) (stdout, stderr []byte) {
 
 // pump copies one output stream into the log line by line. A line without
 // a newline is written when the stream ends, with a newline added.
-func pump(c *command, r *os.File, marker []byte, done *sync.WaitGroup) {
+func pump(c *command, r *os.File, stream int, done *sync.WaitGroup) {
 	defer done.Done()
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
@@ -175,9 +165,9 @@ func pump(c *command, r *os.File, marker []byte, done *sync.WaitGroup) {
 		if len(line) > 0 {
 			switch err {
 			case nil, bufio.ErrBufferFull:
-				c.appendLine(marker, line)
+				c.appendLine(stream, line)
 			default:
-				c.appendLine(marker, append(append([]byte{}, line...), '\n'))
+				c.appendLine(stream, append(append([]byte{}, line...), '\n'))
 			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
@@ -265,7 +255,7 @@ func (s *Server) runSession(sb *sandbox, ss *session) {
 		p, err := s.startSessionCommand(sb, ss, c)
 		if err != nil {
 			ss.mu.Unlock()
-			c.appendLine(markerStderr, []byte("daytonalocal: cannot start command: "+err.Error()+"\n"))
+			c.appendLine(stderrStream, []byte("daytonalocal: cannot start command: "+err.Error()+"\n"))
 			c.finish(127)
 			continue
 		}
@@ -313,8 +303,8 @@ func (s *Server) startSessionCommand(sb *sandbox, ss *session, c *command) (*run
 	c.mu.Unlock()
 	p := &runningCommand{cmd: cmd, outR: outR, errR: errR}
 	p.pumps.Add(2)
-	go pump(c, outR, markerStdout, &p.pumps)
-	go pump(c, errR, markerStderr, &p.pumps)
+	go pump(c, outR, stdoutStream, &p.pumps)
+	go pump(c, errR, stderrStream, &p.pumps)
 	return p, nil
 }
 
@@ -332,10 +322,10 @@ func (s *Server) waitSessionCommand(sb *sandbox, c *command, p *runningCommand) 
 	p.outR.Close()
 	p.errR.Close()
 	c.mu.Lock()
-	dropped := c.dropped
+	truncated, attrs := c.caps.truncated(), c.caps.logAttrs()
 	c.mu.Unlock()
-	if dropped {
-		s.log.Warn("daytonalocal session command output truncated", "sandbox", sb.id, "command", c.id)
+	if truncated {
+		s.log.Warn("daytonalocal session command output truncated", append([]any{"sandbox", sb.id, "command", c.id}, attrs...)...)
 	}
 	c.finish(exitCode(p.cmd.ProcessState))
 }

@@ -1,0 +1,137 @@
+package daytonalocal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sandstep/sandstep/internal/atomicfile"
+	"github.com/sandstep/sandstep/internal/procmark"
+)
+
+// A server killed with SIGKILL leaves its sandboxes' processes running
+// and its root on disk. The next server reclaims both: in a kept root it
+// kills every process still carrying the root's mark before it loads the
+// sandboxes; and it removes the temporary roots of servers that no longer
+// run, killing their marked processes first. A temporary root says who
+// owns it in ownerFile; a directory without one is never touched.
+
+// tempRootPattern names temporary roots, for os.MkdirTemp.
+const tempRootPattern = "daytonalocal-"
+
+// ownerFile, in a temporary root, names the server process that owns it.
+const ownerFile = ".owner"
+
+// rootOwner identifies a process across pid reuse and reboots.
+type rootOwner struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"` // clock ticks after boot
+	Boot  string `json:"boot"`
+	Root  string `json:"root"`
+}
+
+// thisProcess is the owner record of the calling process.
+func thisProcess(root string) (rootOwner, error) {
+	st, err := procmark.ReadStat(os.Getpid())
+	if err != nil {
+		return rootOwner{}, err
+	}
+	boot, err := bootID()
+	if err != nil {
+		return rootOwner{}, err
+	}
+	return rootOwner{PID: st.PID, Start: st.Start, Boot: boot, Root: root}, nil
+}
+
+func bootID() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b)), err
+}
+
+// running reports whether the owner process still runs: the same pid,
+// started at the same time since the same boot, and not exited.
+func (o rootOwner) running() bool {
+	boot, err := bootID()
+	if err != nil || boot != o.Boot {
+		return false
+	}
+	st, err := procmark.ReadStat(o.PID)
+	return err == nil && st.Start == o.Start && !st.Exited()
+}
+
+// markTempRoot records the server's process as the owner of its
+// temporary root. Without /proc there is nothing to record, and the root
+// is never reclaimed.
+func (s *Server) markTempRoot() {
+	o, err := thisProcess(s.root)
+	if err == nil {
+		var b []byte
+		if b, err = json.Marshal(o); err == nil {
+			err = atomicfile.Write(filepath.Join(s.root, ownerFile), b)
+		}
+	}
+	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		s.log.Warn("daytonalocal: the temporary root is not marked as this process's; if the process is killed, it is left behind",
+			"root", s.root, "error", err)
+	}
+}
+
+// reclaimRoot kills what an earlier server on the kept root left running.
+func (s *Server) reclaimRoot() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	res, err := procmark.KillAll(ctx, s.rootMarks())
+	s.orphans.add(res.Killed)
+	if err != nil || len(res.Killed) > 0 {
+		s.log.Info("daytonalocal killed the processes an earlier server left running", "root", s.root,
+			"processes", len(res.Killed), "error", err)
+	}
+}
+
+// reclaimTempRoots removes the temporary roots whose owners no longer run,
+// after killing the processes their sandboxes left.
+func (s *Server) reclaimTempRoots() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempRootPattern+"*"))
+	for _, dir := range dirs {
+		if dir == s.root {
+			continue
+		}
+		if err := s.reclaimTempRoot(dir); err != nil {
+			s.log.Warn("daytonalocal: cannot reclaim a temporary root", "root", dir, "error", err)
+		}
+	}
+}
+
+func (s *Server) reclaimTempRoot(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not marked: not ours to judge
+	}
+	if err != nil {
+		return err
+	}
+	var o rootOwner
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("read %s: %w", ownerFile, err)
+	}
+	switch real, err := filepath.EvalSymlinks(dir); {
+	case err != nil:
+		return err
+	case real != o.Root, o.running():
+		return nil // marked for another path, or its owner runs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	res, err := procmark.KillAll(ctx, procmark.Matcher{Key: markKey, Value: rootID(o.Root) + "/", Prefix: true})
+	s.orphans.add(res.Killed)
+	if err != nil {
+		return fmt.Errorf("kill its processes: %w", err)
+	}
+	s.log.Info("daytonalocal removed the temporary root of a server that no longer runs", "root", dir,
+		"ownerPid", o.PID, "processes", len(res.Killed))
+	return os.RemoveAll(dir)
+}
