@@ -1,0 +1,222 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sandstep/sandstep/internal/store"
+)
+
+// startOn starts a stack on dataDir, closed when the test ends if the test
+// has not closed it.
+func startOn(t *testing.T, dataDir string) *testStack {
+	t.Helper()
+	logs := &logBuffer{}
+	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: logs, TemplatePath: templatePath, DataDir: dataDir})
+	if err != nil {
+		t.Fatalf("Start: %v\nlog:\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		if t.Failed() {
+			t.Logf("stack log:\n%s", logs.String())
+		}
+	})
+	return &testStack{Stack: s, t: t, logs: logs, root: dataDir}
+}
+
+func s3Client(endpoint string) *s3.Client {
+	cfg := aws.Config{Region: DefaultRegion, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+	})
+}
+
+// Ctrl-C and start again: sandboxes, quotas, idempotency records and
+// objects are still there.
+func TestRestartKeepsTheState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first := startOn(t, dir)
+	body := map[string]any{"labels": map[string]string{"run": "first"}}
+	res := first.as("alice", http.MethodPost, "/sandboxes", body, "Idempotency-Key: restart-1")
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	var deleted sandboxJSON
+	res.decode(t, &deleted)
+	if res := first.as("alice", http.MethodDelete, "/sandboxes/"+deleted.ID, nil); res.status != http.StatusOK {
+		t.Fatalf("delete: %d %s", res.status, res.body)
+	}
+	kept := first.create("alice", map[string]any{"files": []map[string]string{{"path": "notes.txt", "contentBase64": b64("kept\n")}}})
+	if _, err := s3Client(first.AWSURL).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("restart-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3Client(first.AWSURL).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("restart-bucket"), Key: aws.String("k"), Body: strings.NewReader("object")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := startOn(t, dir)
+	var got sandboxJSON
+	second.as("alice", http.MethodGet, "/sandboxes/"+deleted.ID, nil).decode(t, &got)
+	if got.State != "deleted" {
+		t.Errorf("the deleted sandbox after the restart: %+v", got)
+	}
+	// The idempotency record: the same request is answered as before.
+	res = second.as("alice", http.MethodPost, "/sandboxes", body, "Idempotency-Key: restart-1")
+	var replay sandboxJSON
+	res.decode(t, &replay)
+	if res.status != http.StatusCreated || replay.ID != deleted.ID {
+		t.Errorf("replay after the restart: %d %s, want the first answer (%s)", res.status, res.body, deleted.ID)
+	}
+	// The kept sandbox: its record, its slot, its files.
+	st, err := store.New(DynamoDBClient(second.DynamoDBURL), second.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, err := st.GetQuota(ctx, "alice"); err != nil || q.Active != 1 {
+		t.Errorf("alice's quota after the restart = %+v, %v; want the kept sandbox's slot", q, err)
+	}
+	res = second.as("alice", http.MethodPost, "/sandboxes/"+kept.ID+"/exec", map[string]any{"command": "cat notes.txt"})
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), `"stdout":"kept\n"`) {
+		t.Errorf("exec in the kept sandbox after the restart: %d %s", res.status, res.body)
+	}
+	obj, err := s3Client(second.AWSURL).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("restart-bucket"), Key: aws.String("k")})
+	if err != nil {
+		t.Fatalf("object after the restart: %v", err)
+	}
+	b, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if string(b) != "object" {
+		t.Errorf("object after the restart = %q", b)
+	}
+}
+
+// A kill -9 of `make local` mid-exec, then a start on the same data
+// directory: no process of the old run is left, and the earlier records
+// are still readable.
+func TestKilledStackIsReconciledAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills sandstep-local; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "sandstep-local")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sandstep-local")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "-api-port", "0", "-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0",
+		"-data-dir", dir, "-template", templatePath)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	apiURL := bannerURL(t, stdout)
+
+	as := func(method, path string, body any) response {
+		return do(t, method, apiURL+path, body, "Authorization: Bearer alice")
+	}
+	res := as(http.MethodPost, "/sandboxes", map[string]any{})
+	var sb sandboxJSON
+	res.decode(t, &sb)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, apiURL+"/sandboxes/"+sb.ID+"/exec",
+			strings.NewReader(`{"command":"setsid sleep 300 & echo $! > bg.pid; echo $$ > fg.pid; exec sleep 301"}`))
+		req.Header.Set("Authorization", "Bearer alice")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	pids := waitPIDs(t, filepath.Join(dir, "daytona"), 2)
+	// Let a snapshot of the table happen, then kill -9.
+	time.Sleep(snapshotEvery + time.Second)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	s := startOn(t, dir)
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("process %d of the killed run is still running after the next start", pid)
+		}
+	}
+	var got sandboxJSON
+	res = s.as("alice", http.MethodGet, "/sandboxes/"+sb.ID, nil)
+	res.decode(t, &got)
+	if res.status != http.StatusOK || got.ID != sb.ID {
+		t.Errorf("the record after the kill: %d %s", res.status, res.body)
+	}
+}
+
+// bannerURL reads the API Gateway URL from sandstep-local's banner.
+func bannerURL(t *testing.T, r io.Reader) string {
+	t.Helper()
+	re := regexp.MustCompile(`API Gateway\s+(http://127\.0\.0\.1:\d+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return u
+	case <-time.After(60 * time.Second):
+		t.Fatal("sandstep-local printed no banner")
+	}
+	return ""
+}
+
+// waitPIDs waits for n live processes named by *.pid files of the sandboxes
+// under root.
+func waitPIDs(t *testing.T, root string, n int) []int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var pids []int
+		files, _ := filepath.Glob(filepath.Join(root, "*", "*", "*.pid"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && alive(pid) {
+				pids = append(pids, pid)
+			}
+		}
+		if len(pids) >= n {
+			return pids
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d sandbox processes started", n)
+	return nil
+}
