@@ -12,10 +12,10 @@ import (
 // would outgrow the 12 MB budget, so a function's wiring builds, and its
 // imports reach, only its own.
 var clientsLinked = map[string][]string{
-	"create":  {"dynamodb", "secretsmanager", "ssm"},
-	"execute": {"dynamodb", "secretsmanager", "ssm"},
-	"status":  {"dynamodb", "secretsmanager", "ssm"},
-	"delete":  {"dynamodb", "secretsmanager", "ssm"},
+	"create":  {"dynamodb", "s3", "secretsmanager", "sfn", "ssm"},
+	"execute": {"dynamodb", "s3", "secretsmanager", "sfn", "ssm"},
+	"status":  {"dynamodb", "s3", "secretsmanager", "sfn", "ssm"},
+	"delete":  {"dynamodb", "s3", "secretsmanager", "sfn", "ssm"},
 }
 
 // TestFunctionsLinkOnlyTheirClients reads each function's import graph

@@ -65,7 +65,7 @@ func TestAWSCLIAgainstTheLocalEndpoints(t *testing.T) {
 		stdout, stderr, err := runAWS(t, "--endpoint-url", s.LambdaURL, "lambda", "invoke",
 			"--function-name", "create",
 			"--cli-binary-format", "raw-in-base64-out",
-			"--payload", `{"userId":"cli-user","labels":{"via":"aws-cli"}}`,
+			"--payload", `{"action":"create","userId":"cli-user","labels":{"via":"aws-cli"}}`,
 			outFile)
 		if err != nil {
 			t.Fatalf("aws lambda invoke: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)

@@ -231,7 +231,7 @@ func TestInvokeAPI(t *testing.T) {
 	for i, n := range names {
 		t.Run(n.name, func(t *testing.T) {
 			user := "invoker" + strconv.Itoa(i)
-			res := invoke(t, n.raw, map[string]any{"userId": user, "labels": map[string]string{"via": "invoke"}})
+			res := invoke(t, n.raw, map[string]any{"action": "create", "userId": user, "labels": map[string]string{"via": "invoke"}})
 			var sb sandboxJSON
 			res.decode(t, &sb)
 			if res.status != http.StatusOK || res.header.Get("X-Amz-Function-Error") != "" || sb.Owner != user || sb.State != "ready" {
@@ -288,13 +288,13 @@ func TestInvokeAPI(t *testing.T) {
 	}
 
 	t.Run("DryRun", func(t *testing.T) {
-		res := invoke(t, "create", map[string]any{"userId": "dry"}, "X-Amz-Invocation-Type: DryRun")
+		res := invoke(t, "create", map[string]any{"action": "create", "userId": "dry"}, "X-Amz-Invocation-Type: DryRun")
 		if res.status != http.StatusNoContent {
 			t.Errorf("got %d %s, want 204", res.status, res.body)
 		}
 	})
 	t.Run("Event", func(t *testing.T) {
-		res := invoke(t, "create", map[string]any{"userId": "async"}, "X-Amz-Invocation-Type: Event")
+		res := invoke(t, "create", map[string]any{"action": "create", "userId": "async"}, "X-Amz-Invocation-Type: Event")
 		if res.status != http.StatusAccepted {
 			t.Fatalf("got %d %s, want 202", res.status, res.body)
 		}

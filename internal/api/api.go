@@ -25,6 +25,12 @@ import (
 // Service is what the edge calls; *service.Service implements it. It
 // validates field values and returns *sandstep.Error with Field set.
 type Service interface {
+	Sandboxes
+	Tasks
+}
+
+// Sandboxes is what the edge calls for sandboxes.
+type Sandboxes interface {
 	CreateSandbox(ctx context.Context, call service.Call, in service.CreateSandboxInput) (*sandstep.Sandbox, error)
 	GetSandbox(ctx context.Context, call service.Call, id string) (*sandstep.Sandbox, error)
 	ListSandboxes(ctx context.Context, call service.Call, in service.SandboxListInput) (*service.SandboxList, error)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -31,8 +32,7 @@ const (
 // invoke` or the Invoke API) are IAM principals trusted to act for any
 // user; API Gateway callers can never reach this path.
 type Direct struct {
-	// Action chooses the handler; a function with one action may leave it
-	// out.
+	// Action chooses the handler; it is required.
 	Action string `json:"action,omitempty"`
 	// UserID is required.
 	UserID string `json:"userId"`
@@ -142,7 +142,7 @@ func handle[In directInput, Out any](function, name string, fn func(context.Cont
 // set.
 func (a *API) actions() []action {
 	svc := a.svc
-	return []action{
+	return append([]action{
 		handle(FunctionCreate, ActionCreate, func(ctx context.Context, in DirectCreateInput) (*sandstep.Sandbox, error) {
 			return svc.CreateSandbox(ctx, directServiceCall(ctx, in), in.CreateSandboxInput)
 		}),
@@ -161,7 +161,7 @@ func (a *API) actions() []action {
 		handle(FunctionDelete, ActionDelete, func(ctx context.Context, in DirectDeleteInput) (*sandstep.Sandbox, error) {
 			return svc.DeleteSandbox(ctx, directServiceCall(ctx, in), in.SandboxID)
 		}),
-	}
+	}, a.taskActions()...)
 }
 
 // isNil reports whether v is nil or a nil pointer: a service that answered
@@ -207,17 +207,16 @@ func (a *API) pick(function string, payload []byte) (action, error) {
 	var probe struct {
 		Action json.RawMessage `json:"action"`
 	}
-	// A payload that is not a JSON object is refused by the strict decode,
-	// which names what is wrong; here it just has no action.
-	_ = json.Unmarshal(payload, &probe)
+	if err := json.Unmarshal(payload, &probe); err != nil {
+		// Not a JSON object: the strict decode names what is wrong.
+		return action{}, decodeStrict(payload, &probe)
+	}
 	names := make([]string, len(mine))
 	for i, act := range mine {
 		names[i] = act.name
 	}
 	var name string
 	switch {
-	case probe.Action == nil && len(mine) == 1:
-		return mine[0], nil
 	case probe.Action == nil:
 		return action{}, sandstep.Invalid("action", "is required: the %s function has the actions %s", function, strings.Join(names, ", "))
 	case json.Unmarshal(probe.Action, &name) != nil:
@@ -282,6 +281,11 @@ func directServiceCall(ctx context.Context, in directInput) service.Call {
 // runtime (aws-lambda-go lambdaErrorResponse) type-asserts exactly
 // messages.InvokeResponse_Error and otherwise reports the Go type name.
 func (a *API) directFailure(ctx context.Context, function string, err error) messages.InvokeResponse_Error {
+	if o, ok := errors.AsType[outcome](err); ok {
+		// Not a failure of ours: the task's own outcome, logged by the
+		// service when it happened.
+		return messages.InvokeResponse_Error{Type: o.e.Name(), Message: o.e.Cause()}
+	}
 	a.logError(ctx, err, slog.String("function", function))
 	code := sandstep.ErrorCode(err)
 	msg := sandstep.ErrorMessage(err)

@@ -42,9 +42,8 @@ func TestDirectInputs(t *testing.T) {
 			out: `"id":"sbx_created"`,
 		},
 		{
-			// A function with one action may leave "action" out.
 			name: "create, minimal", function: FunctionCreate, method: "CreateSandbox",
-			payload: `{"userId":"u1"}`,
+			payload: `{"action":"create","userId":"u1"}`,
 			check: func(t *testing.T, c recorded) {
 				if !reflect.DeepEqual(c.in, service.CreateSandboxInput{}) || c.call.RequestID != "lambda-req" {
 					t.Errorf("recorded %+v", c)
@@ -163,18 +162,18 @@ func TestDirectBadInput(t *testing.T) {
 		payload  string
 		message  string // prefix: the field
 	}{
-		{"create without userId", FunctionCreate, `{"image":"x"}`, "userId: is required"},
-		{"blank userId", FunctionDelete, `{"userId":"  ","sandboxId":"sbx_one"}`, "userId: is required"},
+		{"create without userId", FunctionCreate, `{"action":"create","image":"x"}`, "userId: is required"},
+		{"blank userId", FunctionDelete, `{"action":"delete","userId":"  ","sandboxId":"sbx_one"}`, "userId: is required"},
 		{"control char in userId", FunctionStatus, `{"action":"list","userId":"a\u0000b"}`, "userId: "},
-		{"unknown field", FunctionCreate, `{"userId":"u","imag":"x"}`, "imag: unknown field"},
-		{"case-mismatched field", FunctionDelete, `{"UserId":"u","sandboxId":"sbx_one"}`, "UserId: unknown field"},
+		{"unknown field", FunctionCreate, `{"action":"create","userId":"u","imag":"x"}`, "imag: unknown field"},
+		{"case-mismatched field", FunctionDelete, `{"action":"delete","UserId":"u","sandboxId":"sbx_one"}`, "UserId: unknown field"},
 		{"API-only field in direct input", FunctionStatus, `{"action":"list","userId":"u","version":"2.0"}`, "version: unknown field"},
 		{"wrong type", FunctionExecute, `{"action":"exec","userId":"u","sandboxId":"sbx_one","command":["ls"]}`, "command: must be a string"},
 		{"agent execute takes its fields only", FunctionExecute, `{"action":"agent-execute","userId":"u","command":"ls","sandboxID":"x"}`, "sandboxID: unknown field"},
 		{"exec with empty sandboxId", FunctionExecute, `{"action":"exec","userId":"u","sandboxId":"","command":"ls"}`, "sandboxId: is required"},
 		{"exec without sandboxId", FunctionExecute, `{"action":"exec","userId":"u","command":"ls"}`, "sandboxId: is required"},
 		{"exec with agent-only field", FunctionExecute, `{"action":"exec","userId":"u","sandboxId":"sbx_one","command":"ls","keepSandbox":true}`, "keepSandbox: unknown field"},
-		{"delete without sandboxId", FunctionDelete, `{"userId":"u"}`, "sandboxId: is required"},
+		{"delete without sandboxId", FunctionDelete, `{"action":"delete","userId":"u"}`, "sandboxId: is required"},
 		{"get with empty sandboxId", FunctionStatus, `{"action":"get","userId":"u","sandboxId":""}`, "sandboxId: is required"},
 		{"get with limit", FunctionStatus, `{"action":"get","userId":"u","sandboxId":"sbx_one","limit":5}`, "limit: unknown field"},
 		{"get with cursor", FunctionStatus, `{"action":"get","userId":"u","sandboxId":"sbx_one","cursor":"c"}`, "cursor: unknown field"},
@@ -185,12 +184,12 @@ func TestDirectBadInput(t *testing.T) {
 		{"unknown action", FunctionStatus, `{"action":"stat","userId":"u"}`, `action: unknown action "stat" for the status function; one of get, list`},
 		{"another function's action", FunctionDelete, `{"action":"exec","userId":"u","sandboxId":"sbx_one"}`, `action: unknown action "exec" for the delete function; one of delete`},
 		{"action not a string", FunctionStatus, `{"action":1,"userId":"u"}`, "action: must be a string"},
-		{"action not a string, one action", FunctionCreate, `{"action":true,"userId":"u"}`, "action: must be a string"},
-		{"bad idempotency key", FunctionCreate, `{"userId":"u","idempotencyKey":"` + strings.Repeat("k", 129) + `"}`, "idempotencyKey: must be 1 to 128"},
+		{"action not a string", FunctionCreate, `{"action":true,"userId":"u"}`, "action: must be a string"},
+		{"bad idempotency key", FunctionCreate, `{"action":"create","userId":"u","idempotencyKey":"` + strings.Repeat("k", 129) + `"}`, "idempotencyKey: must be 1 to 128"},
 		// (Data after the payload's JSON value never arrives: Lambda refuses
 		// a payload that is not JSON, and the runtime decodes one value.)
 		{"not an object", FunctionDelete, `["u"]`, "body: must be a JSON object"},
-		{"too large", FunctionCreate, `{"userId":"u","image":"` + strings.Repeat("x", 300) + `"}`, "body: must not be larger than 256 bytes"},
+		{"too large", FunctionCreate, `{"action":"create","userId":"u","image":"` + strings.Repeat("x", 300) + `"}`, "body: must not be larger than 256 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,10 +231,10 @@ func TestDirectErrorMapping(t *testing.T) {
 		{"plain", errors.New(secretish), "Sandbox.Internal", "internal error"},
 	}
 	payloads := map[string]string{
-		FunctionCreate:  `{"userId":"u"}`,
+		FunctionCreate:  `{"action":"create","userId":"u"}`,
 		FunctionExecute: `{"action":"exec","userId":"u","sandboxId":"sbx_one","command":"ls"}`,
 		FunctionStatus:  `{"action":"get","userId":"u","sandboxId":"sbx_one"}`,
-		FunctionDelete:  `{"userId":"u","sandboxId":"sbx_one"}`,
+		FunctionDelete:  `{"action":"delete","userId":"u","sandboxId":"sbx_one"}`,
 	}
 	for _, tt := range tests {
 		for fn, payload := range payloads {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,6 +71,8 @@ func checkAPIFixture(data []byte) (events.APIGatewayV2HTTPRequest, error) {
 		in = &service.ExecInput{}
 	case RouteAgentExecute:
 		in = &service.AgentExecuteInput{}
+	case RouteStartTask:
+		in = &service.TaskInput{}
 	}
 	if in != nil {
 		// Both decoders: encoding/json as the brief's minimum, and this
@@ -146,8 +149,10 @@ func TestEventFixtures(t *testing.T) {
 					t.Errorf("requestContext.http incomplete: %+v", rc.HTTP)
 				case !strings.HasPrefix(ev.RouteKey, rc.HTTP.Method+" "):
 					t.Errorf("method %q does not match route %q", rc.HTTP.Method, ev.RouteKey)
-				case rc.Authorizer == nil || rc.Authorizer.JWT == nil || rc.Authorizer.JWT.Claims["sub"] == "" ||
-					rc.Authorizer.JWT.Claims["iss"] == "" || len(rc.Authorizer.JWT.Scopes) == 0:
+				case routes[ev.RouteKey].public && rc.Authorizer != nil:
+					t.Errorf("route %q has no authorizer, but the fixture has one", ev.RouteKey)
+				case !routes[ev.RouteKey].public && (rc.Authorizer == nil || rc.Authorizer.JWT == nil || rc.Authorizer.JWT.Claims["sub"] == "" ||
+					rc.Authorizer.JWT.Claims["iss"] == "" || len(rc.Authorizer.JWT.Scopes) == 0):
 					t.Errorf("authorizer.jwt incomplete: %+v", rc.Authorizer)
 				case strings.Contains(ev.RouteKey, "{id}") && !strings.Contains(ev.RawPath, ev.PathParameters["id"]):
 					t.Errorf("path parameter id %q not in rawPath %q", ev.PathParameters["id"], ev.RawPath)
@@ -168,8 +173,14 @@ func TestEventFixtures(t *testing.T) {
 					t.Fatalf("answer %s: %v", out, err)
 				}
 			}
-			if calls := svc.recordedCalls(); len(calls) != 1 || calls[0].call.UserID == "" {
+			calls := svc.recordedCalls()
+			if len(calls) != 1 {
 				t.Fatalf("calls %+v", calls)
+			}
+			// Steps act for the task's owner and the nudge for the task: only
+			// the rest carry a user.
+			if byUser := !strings.Contains(name, "-task-"); byUser && calls[0].call.UserID == "" {
+				t.Fatalf("no user in %+v", calls[0])
 			}
 		})
 	}
@@ -212,10 +223,11 @@ func TestEventFixtureTyposFail(t *testing.T) {
 				})
 			}
 		} else {
+			key := dataKey(t, data)
 			mutations = map[string][]byte{
-				"typo":             rename(t, data, "userId", "usrId"),
+				"typo":             rename(t, data, key, key[:len(key)-1]),
 				"extra field":      mutate(t, data, func(m map[string]any) { m["sandboxID"] = "x" }),
-				"case-changed key": rename(t, data, "userId", "UserId"),
+				"case-changed key": rename(t, data, key, strings.ToUpper(key[:1])+key[1:]),
 			}
 		}
 		for mname, mutated := range mutations {
@@ -232,6 +244,21 @@ func TestEventFixtureTyposFail(t *testing.T) {
 			})
 		}
 	}
+}
+
+// dataKey returns a direct fixture's first key after "action", sorted.
+func dataKey(t *testing.T, data []byte) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	keys = slices.DeleteFunc(keys, func(k string) bool { return k == "action" })
+	if len(keys) == 0 {
+		t.Fatal("a direct fixture with nothing but its action")
+	}
+	return keys[0]
 }
 
 // mutate returns data, a JSON object, changed by f.

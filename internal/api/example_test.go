@@ -14,10 +14,10 @@ func ExampleActions() {
 		fmt.Println(fn, api.Actions(fn))
 	}
 	// Output:
-	// create [create]
-	// delete [delete]
-	// execute [exec agent-execute]
-	// status [get list]
+	// create [create task-prepare task-sandbox]
+	// delete [delete task-cleanup task-ended]
+	// execute [exec agent-execute task-start task-collect]
+	// status [get list task-wait task-check]
 }
 
 // How the edge answers an error of the service: the HTTP status for API

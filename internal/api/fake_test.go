@@ -42,6 +42,8 @@ type fakeService struct {
 	// nilResult makes every method answer (nil, nil).
 	nilResult bool
 	stdout    string
+	// outcomes makes CleanUpTask answer a failed task's outcome error.
+	outcomes bool
 }
 
 var testTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -140,6 +142,9 @@ var _ Service = (*fakeService)(nil)
 // The lead's service must satisfy the interface this package consumes.
 var _ Service = (*service.Service)(nil)
 
+// testTaskID is the task id of test events.
+const testTaskID = "tsk_aaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 // evOption changes a test event.
 type evOption func(*events.APIGatewayV2HTTPRequest)
 
@@ -165,8 +170,12 @@ func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest 
 		},
 	}
 	if strings.Contains(path, "{id}") {
-		path = strings.ReplaceAll(path, "{id}", "sbx_one")
-		ev.PathParameters = map[string]string{"id": "sbx_one"}
+		id := "sbx_one"
+		if routes[routeKey].task {
+			id = testTaskID
+		}
+		path = strings.ReplaceAll(path, "{id}", id)
+		ev.PathParameters = map[string]string{"id": id}
 	}
 	ev.RawPath = path
 	ev.RequestContext.HTTP.Path = path
@@ -177,6 +186,11 @@ func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest 
 		ev.Body = `{"command":"echo hi"}`
 	case RouteCreateSandbox:
 		ev.Body = `{"image":"alpine:3"}`
+	case RouteStartTask:
+		ev.Body = `{"sandbox":{"image":"alpine:3"},"command":"make test"}`
+	case RouteNudgeTask:
+		ev.RequestContext.Authorizer = nil
+		ev.Headers["authorization"] = "Bearer nudge-secret"
 	}
 	for _, o := range opts {
 		o(&ev)

@@ -42,9 +42,10 @@ type request struct {
 	ctx  context.Context
 	call service.Call
 	// id is the {id} path parameter.
-	id    string
-	body  []byte
-	query map[string]string
+	id      string
+	body    []byte
+	query   map[string]string
+	headers map[string]string
 }
 
 // response is a successful answer.
@@ -112,15 +113,18 @@ func routeName(ev events.APIGatewayV2HTTPRequest) string {
 
 // newRequest checks identity, headers, query, path and body of ev.
 func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HTTPRequest) (*request, error) {
-	user, err := identity(ev)
-	if err != nil {
-		return nil, err
-	}
-	ctx = logging.WithUserID(ctx, user)
 	r := &request{
-		ctx:   ctx,
-		call:  service.Call{UserID: user, RequestID: ev.RequestContext.RequestID},
-		query: ev.QueryStringParameters,
+		ctx:     ctx,
+		call:    service.Call{RequestID: ev.RequestContext.RequestID, APIURL: baseURL(ev)},
+		query:   ev.QueryStringParameters,
+		headers: ev.Headers,
+	}
+	if !rt.public {
+		user, err := identity(ev)
+		if err != nil {
+			return nil, err
+		}
+		r.ctx, r.call.UserID = logging.WithUserID(ctx, user), user
 	}
 	if rt.idempotent {
 		if key, ok := header(ev.Headers, "Idempotency-Key"); ok {
@@ -140,7 +144,11 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 		if r.id == "" {
 			return nil, sandstep.Invalid("id", "is required")
 		}
-		r.ctx = logging.WithSandboxID(r.ctx, r.id)
+		if rt.task {
+			r.ctx = logging.WithTaskID(r.ctx, r.id)
+		} else {
+			r.ctx = logging.WithSandboxID(r.ctx, r.id)
+		}
 	}
 	if rt.body != "" {
 		body, err := a.readBody(ev)
@@ -153,6 +161,24 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 		r.body = body
 	}
 	return r, nil
+}
+
+// baseURL is the API's base URL as the caller reached it: API Gateway's
+// domain, under the stage unless it is $default.
+func baseURL(ev events.APIGatewayV2HTTPRequest) string {
+	rc := ev.RequestContext
+	if rc.DomainName == "" {
+		return ""
+	}
+	scheme, _ := header(ev.Headers, "X-Forwarded-Proto")
+	if scheme != "http" {
+		scheme = "https"
+	}
+	u := scheme + "://" + rc.DomainName
+	if rc.Stage != "" && rc.Stage != "$default" {
+		u += "/" + url.PathEscape(rc.Stage)
+	}
+	return u
 }
 
 // identity returns the caller's user id: the "sub" claim the JWT authorizer

@@ -27,14 +27,22 @@ var routeMethod = map[string]string{
 	RouteExec:          "Exec",
 	RouteDeleteSandbox: "DeleteSandbox",
 	RouteAgentExecute:  "AgentExecute",
+	RouteStartTask:     "StartTask",
+	RouteListTasks:     "ListTasks",
+	RouteGetTask:       "GetTask",
+	RouteTaskLogs:      "ReadTaskLogs",
+	RouteTaskArtifacts: "TaskArtifacts",
+	RouteCancelTask:    "CancelTask",
+	RouteNudgeTask:     "NudgeTask",
 }
 
 func TestRoutesTable(t *testing.T) {
 	want := map[string][]string{
-		FunctionCreate:  {"POST /sandboxes"},
+		FunctionCreate:  {"POST /sandboxes", "POST /tasks"},
 		FunctionExecute: {"POST /api/agent/execute", "POST /sandboxes/{id}/exec"},
-		FunctionStatus:  {"GET /sandboxes", "GET /sandboxes/{id}"},
-		FunctionDelete:  {"DELETE /sandboxes/{id}"},
+		FunctionStatus: {"GET /sandboxes", "GET /sandboxes/{id}", "GET /tasks", "GET /tasks/{id}",
+			"GET /tasks/{id}/artifacts", "GET /tasks/{id}/logs", "POST /tasks/{id}/nudge"},
+		FunctionDelete: {"DELETE /sandboxes/{id}", "DELETE /tasks/{id}"},
 	}
 	got := Routes()
 	if !reflect.DeepEqual(got, want) {
@@ -73,8 +81,11 @@ func TestRouting(t *testing.T) {
 			a, _ := newTestAPI(svc, Options{})
 			res := a.ServeEvent(context.Background(), apiEvent(key))
 			wantStatus := http.StatusOK
-			if key == RouteCreateSandbox {
+			switch key {
+			case RouteCreateSandbox:
 				wantStatus = http.StatusCreated
+			case RouteStartTask, RouteNudgeTask:
+				wantStatus = http.StatusAccepted
 			}
 			if res.StatusCode != wantStatus {
 				t.Fatalf("status %d, want %d; body %s", res.StatusCode, wantStatus, res.Body)
@@ -480,7 +491,11 @@ func TestErrorMapping(t *testing.T) {
 					t.Fatalf("%d log records, want exactly 1: %v", len(recs), recs)
 				}
 				rec := recs[0]
-				if rec["code"] != string(tt.code) || rec["status"] != float64(tt.status) || rec["userId"] != "user-1" || rec["requestId"] != "req-1" {
+				wantUser := "user-1"
+				if routes[key].public {
+					wantUser = "" // a nudge is the task's, not a user's
+				}
+				if user, _ := rec["userId"].(string); rec["code"] != string(tt.code) || rec["status"] != float64(tt.status) || user != wantUser || rec["requestId"] != "req-1" {
 					t.Errorf("log record %v", rec)
 				}
 				if errText, _ := rec["error"].(string); !strings.Contains(errText, tt.err.Error()[:min(20, len(tt.err.Error()))]) {
@@ -493,7 +508,10 @@ func TestErrorMapping(t *testing.T) {
 				if rec["level"] != wantLevel {
 					t.Errorf("level %v, want %s", rec["level"], wantLevel)
 				}
-				if strings.Contains(key, "{id}") && rec["sandboxId"] != "sbx_one" {
+				switch {
+				case routes[key].task && rec["taskId"] != testTaskID:
+					t.Errorf("log record lacks taskId: %v", rec)
+				case !routes[key].task && strings.Contains(key, "{id}") && rec["sandboxId"] != "sbx_one":
 					t.Errorf("log record lacks sandboxId: %v", rec)
 				}
 			})
@@ -501,6 +519,9 @@ func TestErrorMapping(t *testing.T) {
 	}
 	t.Run("no result", func(t *testing.T) {
 		for key := range routeMethod {
+			if key == RouteNudgeTask || key == RouteTaskArtifacts {
+				continue // no result is theirs to give: an error, or a list
+			}
 			a, _ := newTestAPI(&fakeService{nilResult: true}, Options{})
 			res := a.ServeEvent(context.Background(), apiEvent(key))
 			if res.StatusCode != 500 {

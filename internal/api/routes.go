@@ -21,6 +21,15 @@ const (
 	RouteExec          = "POST /sandboxes/{id}/exec"
 	RouteDeleteSandbox = "DELETE /sandboxes/{id}"
 	RouteAgentExecute  = "POST /api/agent/execute"
+	RouteStartTask     = "POST /tasks"
+	RouteListTasks     = "GET /tasks"
+	RouteGetTask       = "GET /tasks/{id}"
+	RouteTaskLogs      = "GET /tasks/{id}/logs"
+	RouteTaskArtifacts = "GET /tasks/{id}/artifacts"
+	RouteCancelTask    = "DELETE /tasks/{id}"
+	// RouteNudgeTask has no JWT: a task's command calls it with the task's
+	// own secret.
+	RouteNudgeTask = "POST /tasks/{id}/nudge"
 )
 
 // route is one API Gateway route: the function that serves it and how.
@@ -28,8 +37,11 @@ type route struct {
 	function string
 	// query lists the query parameters the route accepts.
 	query []string
-	// pathID says the route has an {id} path parameter.
-	pathID bool
+	// pathID says the route has an {id} path parameter: a sandbox's, or
+	// with task a task's.
+	pathID, task bool
+	// public routes have no authorizer: the handler checks the caller.
+	public bool
 	// body is "required", "optional" or "" (none read).
 	body string
 	// idempotent says the Idempotency-Key header is honoured.
@@ -51,6 +63,13 @@ var routes = map[string]route{
 	RouteExec:          {function: FunctionExecute, pathID: true, body: bodyRequired, idempotent: true, serve: (*API).serveExec},
 	RouteDeleteSandbox: {function: FunctionDelete, pathID: true, serve: (*API).serveDelete},
 	RouteAgentExecute:  {function: FunctionExecute, body: bodyRequired, idempotent: true, serve: (*API).serveAgentExecute},
+	RouteStartTask:     {function: FunctionCreate, body: bodyRequired, idempotent: true, serve: (*API).serveStartTask},
+	RouteListTasks:     {function: FunctionStatus, query: []string{"limit", "cursor", "status"}, serve: (*API).serveListTasks},
+	RouteGetTask:       {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveGetTask},
+	RouteTaskLogs:      {function: FunctionStatus, pathID: true, task: true, query: []string{"cursor"}, serve: (*API).serveTaskLogs},
+	RouteTaskArtifacts: {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveTaskArtifacts},
+	RouteCancelTask:    {function: FunctionDelete, pathID: true, task: true, serve: (*API).serveCancelTask},
+	RouteNudgeTask:     {function: FunctionStatus, pathID: true, task: true, public: true, body: bodyOptional, serve: (*API).serveNudgeTask},
 }
 
 // Functions returns the function names API.Handler accepts, sorted.
@@ -62,10 +81,12 @@ func Functions() []string {
 // Gateway route keys it serves, sorted. The SAM template and the local API
 // emulator are checked against it. The map is a fresh copy.
 //
-//	create:  POST /sandboxes
+//	create:  POST /sandboxes, POST /tasks
 //	execute: POST /sandboxes/{id}/exec, POST /api/agent/execute
-//	status:  GET /sandboxes, GET /sandboxes/{id}
-//	delete:  DELETE /sandboxes/{id}
+//	status:  GET /sandboxes, GET /sandboxes/{id}, GET /tasks, GET /tasks/{id},
+//	         GET /tasks/{id}/logs, GET /tasks/{id}/artifacts,
+//	         POST /tasks/{id}/nudge
+//	delete:  DELETE /sandboxes/{id}, DELETE /tasks/{id}
 func Routes() map[string][]string {
 	out := make(map[string][]string, 4)
 	for _, key := range slices.Sorted(maps.Keys(routes)) {

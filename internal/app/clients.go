@@ -28,7 +28,10 @@ func (e *Env) Store() (*store.Store, error) {
 				o.DisableValidateResponseChecksum = true
 			}
 		})
-		st, err := store.New(db, cfg.TableName, store.Options{DefaultQuota: cfg.DefaultUserQuota, IdempotencyTTL: cfg.IdempotencyTTL})
+		st, err := store.New(db, cfg.TableName, store.Options{
+			DefaultQuota: cfg.DefaultUserQuota, IdempotencyTTL: cfg.IdempotencyTTL,
+			TaskRetention: time.Duration(cfg.TaskRetentionDays) * 24 * time.Hour,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}

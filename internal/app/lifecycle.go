@@ -43,7 +43,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		}
 		cfg := e.Config
 		provider := daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget})
-		return service.New(service.Deps{
+		deps := service.Deps{
 			Provider:    provider,
 			Sandboxes:   st,
 			Quota:       st,
@@ -52,7 +52,13 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 			Secrets:     callerSecrets.Strings(),
 			Inventory:   st,
 			Catalog:     provider,
-		}, service.Options{
+		}
+		// Tasks need the bucket and the state machine; a deployment
+		// without them serves sandboxes only.
+		if bucket, machine := e.Objects(), e.Machine(); bucket != nil && machine != nil {
+			deps.Tasks, deps.Objects, deps.Machine, deps.Sessions, deps.Files = st, bucket, machine, provider, provider
+		}
+		return service.New(deps, service.Options{
 			Limits: service.Limits{
 				DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
 				DefaultTTLMinutes:      cfg.DefaultTTLMinutes,
@@ -61,7 +67,11 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				MaxExecTimeout:         cfg.MaxExecTimeout,
 				ExecTimeoutMargin:      cfg.ExecTimeoutMargin,
 				MaxOutputBytes:         cfg.MaxOutputBytes,
+				MaxTaskDuration:        cfg.MaxTaskDuration,
+				CapacityWait:           cfg.CapacityWait,
+				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
 			},
+			NudgeURL:   cfg.APIURL,
 			Deployment: deployment,
 			Logger:     e.Logger,
 		})

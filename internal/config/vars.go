@@ -100,8 +100,8 @@ var vars = []Var{
 	{Name: "STATE_MACHINE_ARN", Unset: "tasks are refused",
 		Meaning: "the task state machine",
 		kind:    text("state machine ARN", func(c *Config) *string { return &c.StateMachineARN })},
-	{Name: "API_URL", Unset: "no nudge: a task's end is noticed by polling alone",
-		Meaning: "the API's base URL, which a task's command calls when it ends so its end is noticed at once",
+	{Name: "API_URL", Unset: "a task started through the API nudges the URL its caller used; one started from the console is watched by polling alone",
+		Meaning: "the API's base URL (a custom domain), which a task's command calls when it ends so its end is noticed at once",
 		kind:    urlKind(false, func(c *Config) *string { return &c.APIURL })},
 
 	{Name: "LOG_LEVEL", Default: "info",

@@ -93,7 +93,9 @@ func (s TaskStatus) Terminal() bool {
 	return false
 }
 
-// Task is one long-running command, driven by the state machine.
+// Task is one long-running command, driven by the state machine. The
+// fields tagged json:"-" are the watch's own bookkeeping, kept in the record
+// but never shown to a caller.
 type Task struct {
 	ID           string     `json:"id" dynamodbav:"id"`
 	Owner        string     `json:"owner" dynamodbav:"owner"`
@@ -103,13 +105,42 @@ type Task struct {
 	ExitCode     *int       `json:"exitCode,omitempty" dynamodbav:"exitCode,omitempty"`
 	// Command is the command line as the caller gave it. It never holds a
 	// secret value: secrets reach the sandbox as a file, not as text.
-	Command    string     `json:"command,omitempty" dynamodbav:"command,omitempty"`
-	Metadata   Metadata   `json:"metadata" dynamodbav:"metadata"`
-	Error      string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt" dynamodbav:"createdAt"`
-	StartedAt  *time.Time `json:"startedAt,omitempty" dynamodbav:"startedAt,omitempty"`
-	FinishedAt *time.Time `json:"finishedAt,omitempty" dynamodbav:"finishedAt,omitempty"`
-	Deadline   *time.Time `json:"deadline,omitempty" dynamodbav:"deadline,omitempty"`
+	Command        string     `json:"command,omitempty" dynamodbav:"command,omitempty"`
+	TimeoutSeconds int        `json:"timeoutSeconds" dynamodbav:"timeoutSeconds"`
+	KeepSandbox    bool       `json:"keepSandbox,omitempty" dynamodbav:"keepSandbox,omitempty"`
+	Metadata       Metadata   `json:"metadata" dynamodbav:"metadata"`
+	Error          string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt" dynamodbav:"createdAt"`
+	StartedAt      *time.Time `json:"startedAt,omitempty" dynamodbav:"startedAt,omitempty"`
+	FinishedAt     *time.Time `json:"finishedAt,omitempty" dynamodbav:"finishedAt,omitempty"`
+	Deadline       *time.Time `json:"deadline,omitempty" dynamodbav:"deadline,omitempty"`
+
+	// SessionID and CommandID name the running command at the provider.
+	SessionID string `json:"-" dynamodbav:"sessionId,omitempty"`
+	CommandID string `json:"-" dynamodbav:"commandId,omitempty"`
+	// WaitToken is the task token of the state machine's current wait; a
+	// nudge hands it back to wake the execution.
+	WaitToken string `json:"-" dynamodbav:"waitToken,omitempty"`
+	// APIURL is the API base URL the task's command nudges; "" for none.
+	APIURL string `json:"-" dynamodbav:"apiUrl,omitempty"`
+	// NudgeHash is the SHA-256 of the task's nudge secret.
+	NudgeHash string `json:"-" dynamodbav:"nudgeHash,omitempty"`
+	// LogBytes are the bytes of each stream stored so far: stdout, stderr.
+	LogBytes [2]int64 `json:"-" dynamodbav:"logBytes"`
+	// LogSeq is the sequence number of the last stored log chunk.
+	LogSeq int64 `json:"-" dynamodbav:"logSeq"`
+}
+
+// TaskCleanupMargin is how long a task's sandbox outlives its command's
+// deadline: time to collect the output and artifacts and to clean up.
+const TaskCleanupMargin = 30 * time.Minute
+
+// LogChunk is one ordered piece of a task's output.
+type LogChunk struct {
+	Seq    int64     `json:"seq"`
+	Stream string    `json:"stream"` // "stdout" or "stderr"
+	Data   string    `json:"data"`
+	Time   time.Time `json:"time"`
 }
 
 // Quota is a user's sandbox slot accounting.

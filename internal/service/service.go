@@ -143,6 +143,13 @@ type Deps struct {
 	// function never reconciles.
 	Inventory Inventory
 	Catalog   Catalog
+	// Tasks, Objects, Machine, Sessions and Files run long tasks; nil
+	// where a function serves none (task calls then say so).
+	Tasks    Tasks
+	Objects  Objects
+	Machine  Machine
+	Sessions Sessions
+	Files    Files
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -158,6 +165,12 @@ type Limits struct {
 	// Lambda's remaining time) so a timed-out command is still answered.
 	ExecTimeoutMargin time.Duration
 	MaxOutputBytes    int // per stream
+	// MaxTaskDuration bounds a task's command; CapacityWait how long a
+	// task waits for Daytona's capacity; MaxTaskLogBytes the output a
+	// task keeps.
+	MaxTaskDuration time.Duration
+	CapacityWait    time.Duration
+	MaxTaskLogBytes int64
 }
 
 func (l Limits) validate() error {
@@ -172,6 +185,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("service: ExecTimeoutMargin is negative")
 	case l.MaxOutputBytes < 1:
 		return fmt.Errorf("service: MaxOutputBytes must be positive")
+	case l.MaxTaskDuration < time.Minute || l.MaxTaskLogBytes < 1 || l.CapacityWait < 0:
+		return fmt.Errorf("service: MaxTaskDuration (at least 1m), MaxTaskLogBytes and CapacityWait must be set")
 	}
 	return nil
 }
@@ -180,6 +195,12 @@ func (l Limits) validate() error {
 // rules, whose zero values take the defaults below.
 type Options struct {
 	Limits
+	// NudgeURL is the API's base URL a task's command calls when it ends
+	// (POST /tasks/{id}/nudge), for every task: a custom domain, or the
+	// local stack's API. "": a task started through the API nudges the URL
+	// its caller used, and one started from the console is watched by
+	// polling alone.
+	NudgeURL string
 	// Deployment is the deployment's id (store.Deployment), the
 	// sandstep.deployment label of every sandbox it creates. Required: a
 	// deployment lists, touches and deletes only sandboxes with its own.
@@ -245,6 +266,11 @@ type Service struct {
 	secrets   SecretResolver
 	inventory Inventory
 	catalog   Catalog
+	tasks     Tasks
+	objects   Objects
+	machine   Machine
+	sessions  Sessions
+	files     Files
 	opts      Options
 }
 
@@ -270,6 +296,11 @@ func New(deps Deps, opts Options) (*Service, error) {
 		secrets:   deps.Secrets,
 		inventory: deps.Inventory,
 		catalog:   deps.Catalog,
+		tasks:     deps.Tasks,
+		objects:   deps.Objects,
+		machine:   deps.Machine,
+		sessions:  deps.Sessions,
+		files:     deps.Files,
 		opts:      opts,
 	}, nil
 }

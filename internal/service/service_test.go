@@ -37,7 +37,8 @@ const testDeployment = "test-abcdefgh"
 // testLimits are the deployment's defaults, from their one home.
 func testLimits() Limits {
 	d := config.Defaults()
-	return Limits{d.DefaultAutoStopMinutes, d.DefaultTTLMinutes, d.MaxTTLMinutes, d.DefaultExecTimeout, d.MaxExecTimeout, d.ExecTimeoutMargin, d.MaxOutputBytes}
+	return Limits{d.DefaultAutoStopMinutes, d.DefaultTTLMinutes, d.MaxTTLMinutes, d.DefaultExecTimeout, d.MaxExecTimeout, d.ExecTimeoutMargin, d.MaxOutputBytes,
+		d.MaxTaskDuration, d.CapacityWait, int64(d.MaxTaskLogBytes)}
 }
 
 // newService returns a service over p and st; zero Limits in opts take

@@ -13,6 +13,9 @@ type Call struct {
 	// completed response is replayed, another body with the same key is a
 	// conflict.
 	IdempotencyKey string
+	// APIURL is the API's base URL as the caller reached it, when the
+	// call came through the API: where a task's command nudges.
+	APIURL string
 }
 
 // CreateSandboxInput is the body of POST /sandboxes.

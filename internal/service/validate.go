@@ -38,6 +38,7 @@ var (
 	labelKey  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$`)
 	branchRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/\-]{0,254}$`)
 	idRE      = regexp.MustCompile(`^sbx_[a-z2-7]{26}$`)
+	taskIDRE  = regexp.MustCompile(`^tsk_[a-z2-7]{26}$`)
 )
 
 func validateID(field, id string) error {
@@ -46,6 +47,16 @@ func validateID(field, id string) error {
 	}
 	if !idRE.MatchString(id) {
 		return sandstep.Invalid(field, "%q is not a sandbox id (sbx_ followed by 26 letters a-z and digits 2-7)", clip(id))
+	}
+	return nil
+}
+
+func validateTaskID(field, id string) error {
+	if id == "" {
+		return sandstep.Invalid(field, "is required")
+	}
+	if !taskIDRE.MatchString(id) {
+		return sandstep.Invalid(field, "%q is not a task id (tsk_ followed by 26 letters a-z and digits 2-7)", clip(id))
 	}
 	return nil
 }

@@ -1,0 +1,266 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
+)
+
+// Tasks is what the edge calls for long tasks; *service.Service implements
+// it.
+type Tasks interface {
+	StartTask(ctx context.Context, call service.Call, in service.TaskInput) (*sandstep.Task, error)
+	GetTask(ctx context.Context, call service.Call, id string) (*sandstep.Task, error)
+	ListTasks(ctx context.Context, call service.Call, in service.TaskListInput) (*service.TaskList, error)
+	ReadTaskLogs(ctx context.Context, call service.Call, id, cursor string) (*service.TaskLogs, error)
+	TaskArtifacts(ctx context.Context, call service.Call, id string) ([]service.Artifact, error)
+	CancelTask(ctx context.Context, call service.Call, id string) (*sandstep.Task, error)
+	NudgeTask(ctx context.Context, id, secret string) error
+
+	PrepareTask(ctx context.Context, taskID string, input json.RawMessage) (*service.TaskStep, error)
+	CreateTaskSandbox(ctx context.Context, step service.TaskStep) (*service.TaskStep, error)
+	StartTaskCommand(ctx context.Context, step service.TaskStep) (*service.TaskStep, error)
+	WaitTask(ctx context.Context, step service.TaskStep, token string) error
+	CheckTask(ctx context.Context, step service.TaskStep) (*service.TaskStep, error)
+	CollectTask(ctx context.Context, step service.TaskStep) (*service.TaskStep, error)
+	CleanUpTask(ctx context.Context, taskID string, failure *service.TaskFailure) (*sandstep.Task, error)
+}
+
+// The state machine's steps, as direct actions.
+const (
+	ActionTaskPrepare = "task-prepare" // create
+	ActionTaskSandbox = "task-sandbox" // create
+	ActionTaskStart   = "task-start"   // execute
+	ActionTaskCollect = "task-collect" // execute
+	ActionTaskWait    = "task-wait"    // status
+	ActionTaskCheck   = "task-check"   // status
+	ActionTaskCleanUp = "task-cleanup" // delete
+	ActionTaskEnded   = "task-ended"   // delete: the execution status change
+)
+
+func (a *API) serveStartTask(r *request) (response, error) {
+	var in service.TaskInput
+	if err := decodeStrict(r.body, &in); err != nil {
+		return response{}, err
+	}
+	t, err := a.svc.StartTask(r.ctx, r.call, in)
+	if err != nil {
+		return response{}, err
+	}
+	if t == nil {
+		return response{}, errNoResult
+	}
+	return response{status: http.StatusAccepted, body: t, headers: map[string]string{"Location": "/tasks/" + url.PathEscape(t.ID)}}, nil
+}
+
+func (a *API) serveListTasks(r *request) (response, error) {
+	in := service.TaskListInput{ListInput: service.ListInput{Cursor: r.query["cursor"]}, Status: r.query["status"]}
+	if s, ok := r.query["limit"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return response{}, sandstep.Invalid("limit", "must be an integer from 1 to %d", service.MaxListLimit)
+		}
+		in.Limit = &n
+	}
+	list, err := a.svc.ListTasks(r.ctx, r.call, in)
+	return ok200(list, err)
+}
+
+func (a *API) serveGetTask(r *request) (response, error) {
+	t, err := a.svc.GetTask(r.ctx, r.call, r.id)
+	return ok200(t, err)
+}
+
+func (a *API) serveTaskLogs(r *request) (response, error) {
+	logs, err := a.svc.ReadTaskLogs(r.ctx, r.call, r.id, r.query["cursor"])
+	return ok200(logs, err)
+}
+
+func (a *API) serveTaskArtifacts(r *request) (response, error) {
+	arts, err := a.svc.TaskArtifacts(r.ctx, r.call, r.id)
+	if err != nil {
+		return response{}, err
+	}
+	if arts == nil {
+		arts = []service.Artifact{}
+	}
+	return response{status: http.StatusOK, body: map[string]any{"items": arts}}, nil
+}
+
+func (a *API) serveCancelTask(r *request) (response, error) {
+	t, err := a.svc.CancelTask(r.ctx, r.call, r.id)
+	return ok200(t, err)
+}
+
+// serveNudgeTask takes a task's "look now" from its command. Its only
+// credential is the task's nudge secret, as a bearer token.
+func (a *API) serveNudgeTask(r *request) (response, error) {
+	auth, _ := header(r.headers, "Authorization")
+	secret, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || secret == "" {
+		return response{}, sandstep.Errorf(sandstep.EUNAUTHENTICATED, "the task's nudge secret is required")
+	}
+	if err := a.svc.NudgeTask(r.ctx, r.id, secret); err != nil {
+		return response{}, err
+	}
+	return response{status: http.StatusAccepted, body: map[string]bool{"accepted": true}}, nil
+}
+
+// Step is what every state machine step's input carries besides its data.
+type Step struct {
+	Action string `json:"action"`
+}
+
+func (s Step) step() {}
+
+// StepInput is a step over a task the state machine carries.
+type StepInput struct {
+	Step
+	service.TaskStep
+}
+
+// PrepareInput is the first step's input: the execution's name and input.
+type PrepareInput struct {
+	Step
+	TaskID string          `json:"taskId"`
+	Input  json.RawMessage `json:"input"`
+}
+
+// WaitInput is the wait step's input, with the wait's task token.
+type WaitInput struct {
+	StepInput
+	Token string `json:"token"`
+}
+
+// CleanUpInput is the last step's input; Failure is what was caught.
+type CleanUpInput struct {
+	Step
+	TaskID  string               `json:"taskId"`
+	Failure *service.TaskFailure `json:"failure,omitempty"`
+}
+
+// EndedInput is the status-change rule's input: the "detail" of
+// EventBridge's "Step Functions Execution Status Change" event, which the
+// rule's input transformer passes with the action (the local stack sends
+// the same). Detail is read leniently: EventBridge adds members over time,
+// and a clean-up must never be refused for one.
+type EndedInput struct {
+	Step
+	Detail json.RawMessage `json:"detail"`
+}
+
+// endedDetail is what the clean-up needs of a status change.
+type endedDetail struct {
+	Name   string  `json:"name"`
+	Status string  `json:"status"`
+	Error  *string `json:"error"`
+	Cause  *string `json:"cause"`
+}
+
+func (e EndedInput) detail() endedDetail {
+	var d endedDetail
+	_ = json.Unmarshal(e.Detail, &d)
+	return d
+}
+
+// stepInput is what every step's input type has.
+type stepInput interface{ step() }
+
+// step makes a direct action of a state machine step: the payload is
+// decoded strictly into In and fn runs with the task in the log context.
+// Steps act for the task's owner, whom the task's record names; their
+// callers are the state machine and the status-change rule.
+func step[In stepInput, Out any](function, name string, fn func(context.Context, In) (Out, error)) action {
+	return action{function: function, name: name, serve: func(ctx context.Context, payload []byte) (context.Context, any, error) {
+		var in In
+		if err := decodeStrict(payload, &in); err != nil {
+			return ctx, nil, err
+		}
+		if t, ok := any(in).(interface{ taskID() string }); ok {
+			ctx = logging.WithTaskID(ctx, t.taskID())
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return ctx, nil, err
+		}
+		if isNil(out) {
+			return ctx, map[string]any{}, nil
+		}
+		return ctx, out, nil
+	}}
+}
+
+func (s StepInput) taskID() string    { return s.TaskID }
+func (p PrepareInput) taskID() string { return p.TaskID }
+func (c CleanUpInput) taskID() string { return c.TaskID }
+func (e EndedInput) taskID() string   { return e.detail().Name }
+
+// taskActions are the state machine's steps.
+func (a *API) taskActions() []action {
+	t := a.svc
+	return []action{
+		step(FunctionCreate, ActionTaskPrepare, func(ctx context.Context, in PrepareInput) (*service.TaskStep, error) {
+			return t.PrepareTask(ctx, in.TaskID, in.Input)
+		}),
+		step(FunctionCreate, ActionTaskSandbox, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+			return t.CreateTaskSandbox(ctx, in.TaskStep)
+		}),
+		step(FunctionExecute, ActionTaskStart, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+			return t.StartTaskCommand(ctx, in.TaskStep)
+		}),
+		step(FunctionExecute, ActionTaskCollect, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+			return t.CollectTask(ctx, in.TaskStep)
+		}),
+		step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
+			return nil, t.WaitTask(ctx, in.TaskStep, in.Token)
+		}),
+		step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+			return t.CheckTask(ctx, in.TaskStep)
+		}),
+		step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*sandstep.Task, error) {
+			task, err := t.CleanUpTask(ctx, in.TaskID, in.Failure)
+			if oe, ok := err.(*service.OutcomeError); ok {
+				// The task did not succeed: the execution fails with its
+				// outcome as error name and cause.
+				return nil, outcome{oe}
+			}
+			return task, err
+		}),
+		step(FunctionDelete, ActionTaskEnded, func(ctx context.Context, in EndedInput) (*sandstep.Task, error) {
+			// The execution has ended, maybe without its own clean-up (stopped,
+			// timed out): clean up, and report nothing back to anyone.
+			d := in.detail()
+			if d.Name == "" || d.Status == "" {
+				return nil, sandstep.Invalid("detail", "must be a Step Functions execution status change, with name and status")
+			}
+			var failure *service.TaskFailure
+			if d.Status != "SUCCEEDED" {
+				failure = &service.TaskFailure{Error: "Execution." + d.Status, Cause: "the execution ended " + strings.ToLower(d.Status)}
+				if d.Error != nil {
+					failure.Error = *d.Error
+				}
+				if d.Cause != nil {
+					failure.Cause = *d.Cause
+				}
+			}
+			task, err := t.CleanUpTask(ctx, d.Name, failure)
+			if _, ok := err.(*service.OutcomeError); ok {
+				return task, nil
+			}
+			return task, err
+		}),
+	}
+}
+
+// outcome is a task's outcome as the execution's error: its name is the
+// Step Functions error name, its message the cause.
+type outcome struct{ e *service.OutcomeError }
+
+func (o outcome) Error() string { return o.e.Error() }

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
+)
+
+func TestNudgeNeedsTheTaskSecret(t *testing.T) {
+	tests := []struct {
+		name   string
+		auth   string
+		status int
+		secret string
+	}{
+		{"bearer", "Bearer s3cret", http.StatusAccepted, "s3cret"},
+		{"missing", "", http.StatusUnauthorized, ""},
+		{"empty bearer", "Bearer ", http.StatusUnauthorized, ""},
+		{"basic", "Basic czNjcmV0", http.StatusUnauthorized, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := &fakeService{}
+			a, logs := newTestAPI(svc, Options{})
+			ev := apiEvent(RouteNudgeTask)
+			delete(ev.Headers, "authorization")
+			if tt.auth != "" {
+				ev.Headers["authorization"] = tt.auth
+			}
+			res := a.ServeEvent(context.Background(), ev)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, tt.status, res.Body)
+			}
+			calls := svc.recordedCalls()
+			switch {
+			case tt.secret == "" && len(calls) != 0:
+				t.Errorf("the service was called: %+v", calls)
+			case tt.secret != "" && (len(calls) != 1 || calls[0].in != tt.secret || calls[0].id != testTaskID):
+				t.Errorf("calls %+v, want one with the secret", calls)
+			}
+			if tt.secret != "" && strings.Contains(logs.String(), tt.secret) {
+				t.Errorf("the secret reached the log: %s", logs.String())
+			}
+		})
+	}
+}
+
+// A task that did not succeed fails its execution under the outcome's
+// name, not as a failure of the function.
+func TestCleanUpAnswersTheOutcome(t *testing.T) {
+	svc := &fakeService{outcomes: true}
+	a, logs := newTestAPI(svc, Options{})
+	ive := invokeError(t, a, FunctionDelete, `{"action":"task-cleanup","taskId":"`+testTaskID+`","failure":{"Error":"States.Timeout","Cause":""}}`)
+	want := messages.InvokeResponse_Error{Type: "Task.Failed", Message: "task " + testTaskID + ": States.Timeout"}
+	if !reflect.DeepEqual(ive, want) {
+		t.Errorf("error %+v, want %+v", ive, want)
+	}
+	if logs.String() != "" {
+		t.Errorf("an outcome is not an error of ours to log: %s", logs.String())
+	}
+}
+
+func TestTaskEnded(t *testing.T) {
+	tests := []struct {
+		name    string
+		detail  string
+		failure *service.TaskFailure
+		invalid bool
+	}{
+		{"succeeded", `{"name":"` + testTaskID + `","status":"SUCCEEDED","error":null,"cause":null}`, nil, false},
+		{"timed out", `{"name":"` + testTaskID + `","status":"TIMED_OUT","error":"States.Timeout","cause":null}`,
+			&service.TaskFailure{Error: "States.Timeout", Cause: "the execution ended timed_out"}, false},
+		{"aborted", `{"name":"` + testTaskID + `","status":"ABORTED","error":null,"cause":null}`,
+			&service.TaskFailure{Error: "Execution.ABORTED", Cause: "the execution ended aborted"}, false},
+		{"failed, with members EventBridge added later", `{"name":"` + testTaskID + `","status":"FAILED","error":"Task.Failed","cause":"exit 2","redriveCount":0,"newThing":{}}`,
+			&service.TaskFailure{Error: "Task.Failed", Cause: "exit 2"}, false},
+		{"no name", `{"status":"FAILED"}`, nil, true},
+		{"not an object", `"x"`, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := &fakeService{outcomes: true}
+			a, _ := newTestAPI(svc, Options{})
+			payload := `{"action":"task-ended","detail":` + tt.detail + `}`
+			if tt.invalid {
+				if ive := invokeError(t, a, FunctionDelete, payload); ive.Type != StepFunctionsName(sandstep.EINVALID) {
+					t.Errorf("error %+v, want invalid input", ive)
+				}
+				return
+			}
+			// Whatever the outcome, the rule's call succeeds: nobody reads it.
+			if _, err := a.Handler(FunctionDelete).Invoke(context.Background(), []byte(payload)); err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			calls := svc.recordedCalls()
+			if len(calls) != 1 || calls[0].method != "CleanUpTask" || calls[0].id != testTaskID {
+				t.Fatalf("calls %+v", calls)
+			}
+			if got := calls[0].in.(*service.TaskFailure); !reflect.DeepEqual(got, tt.failure) {
+				t.Errorf("failure %+v, want %+v", got, tt.failure)
+			}
+		})
+	}
+}
+
+// A task started through the API nudges the API where its caller found it.
+func TestBaseURL(t *testing.T) {
+	tests := []struct {
+		name, domain, stage, proto, want string
+	}{
+		{"default stage", "abc.execute-api.us-east-1.amazonaws.com", "$default", "https", "https://abc.execute-api.us-east-1.amazonaws.com"},
+		{"named stage", "abc.execute-api.us-east-1.amazonaws.com", "prod", "https", "https://abc.execute-api.us-east-1.amazonaws.com/prod"},
+		{"no proto header", "api.example.com", "$default", "", "https://api.example.com"},
+		{"local stack", "127.0.0.1:3000", "$default", "http", "http://127.0.0.1:3000"},
+		{"anything else is https", "api.example.com", "$default", "gopher", "https://api.example.com"},
+		{"no domain", "", "$default", "https", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := &fakeService{}
+			a, _ := newTestAPI(svc, Options{})
+			ev := apiEvent(RouteStartTask)
+			ev.RequestContext.DomainName, ev.RequestContext.Stage = tt.domain, tt.stage
+			if tt.proto != "" {
+				ev.Headers["x-forwarded-proto"] = tt.proto
+			}
+			if res := a.ServeEvent(context.Background(), ev); res.StatusCode != http.StatusAccepted {
+				t.Fatalf("status %d: %s", res.StatusCode, res.Body)
+			}
+			if got := svc.recordedCalls()[0].call.APIURL; got != tt.want {
+				t.Errorf("APIURL = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

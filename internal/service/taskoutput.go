@@ -1,0 +1,326 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Files reads files out of a sandbox.
+type Files interface {
+	// Download returns the file's bytes; EINVALID naming field when it is
+	// larger than max, ENOTFOUND when there is none.
+	Download(ctx context.Context, sandboxID, path string, max int64) ([]byte, error)
+}
+
+// taskDir is where a task keeps its own files in the sandbox: the output
+// of its command (stdout, stderr, appended to as it runs) and its nudge
+// header. Uploads may not write there (ReservedDir).
+const taskDir = ReservedDir + "/task"
+
+// Output and artifact limits.
+const (
+	// maxFetchPerCheck bounds the output one check moves, so a check ends
+	// well within its Lambda; the next check moves the rest.
+	maxFetchPerCheck = 64 << 20
+	// MaxArtifactBytes bounds one artifact (a file, or a directory packed
+	// as a .tar.gz).
+	MaxArtifactBytes = 100 << 20
+	// artifactLinkTTL is how long a download link of an artifact works.
+	artifactLinkTTL = 15 * time.Minute
+	// maxLogPage bounds the chunks one read of a task's output returns.
+	maxLogPage = 100
+)
+
+var streams = [2]string{"stdout", "stderr"}
+
+// taskCommandLine is a task's command as its session runs it: the caller's
+// command wrapped as for an exec (commandLine), its output appended to the
+// task's files, and, when it ends, a nudge to the API carrying the task's
+// secret from a file (never in the command string, which Daytona keeps).
+// The session command's exit code is the caller's command's.
+func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string) string {
+	var b strings.Builder
+	b.WriteString(commandLine(command, cwd, env))
+	b.WriteString(" >>" + taskDir + "/stdout 2>>" + taskDir + "/stderr </dev/null\n")
+	b.WriteString("code=$?\n")
+	if nudgeURL != "" {
+		u := shellQuote(nudgeURL)
+		h := taskDir + "/nudge"
+		b.WriteString("{ curl -fsS -m 10 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1\n")
+	}
+	b.WriteString("exit $code")
+	return b.String()
+}
+
+// logKey is where chunk seq of a task's output is kept; the keys of a task
+// sort in seq order.
+func logKey(taskID string, seq int64, stream string, at time.Time) string {
+	return fmt.Sprintf("tasks/%s/log/%012d-%s-%d", taskID, seq, stream, at.UnixMilli())
+}
+
+func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
+
+// storeOutput moves the output the command has written since the last
+// check from the sandbox to the object store, a chunk per object, within
+// MAX_TASK_LOG_BYTES (a marker says where it was cut). Each chunk is a
+// range of an append-only file, so reading it again reads the same bytes.
+func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string) error {
+	chunk := (s.opts.MaxOutputBytes/4)*3 - 3 // its base64 fits one exec's output
+	moved := 0
+	for i, stream := range streams {
+		for moved < maxFetchPerCheck {
+			stored := t.LogBytes[0] + t.LogBytes[1]
+			room := s.opts.MaxTaskLogBytes - stored
+			if room <= 0 {
+				break
+			}
+			data, err := s.readOutput(ctx, daytonaID, stream, t.LogBytes[i], int(min(int64(chunk), room)))
+			if err != nil || len(data) == 0 {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			if err := s.appendChunk(ctx, t, i, data); err != nil {
+				return err
+			}
+			moved += len(data)
+			if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes {
+				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
+				return s.appendChunk(ctx, t, i, []byte(marker))
+			}
+			if len(data) < chunk {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// readOutput reads up to n bytes of a stream's file from offset off.
+func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
+	line := "tail -c +" + strconv.FormatInt(off+1, 10) + " " + taskDir + "/" + stream + " 2>/dev/null | head -c " + strconv.Itoa(n) + " | base64 | tr -d '\\n'"
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("read the task's %s: %w", stream, err)
+	}
+	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(res.Stdout))
+	if err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the task's %s came back unreadable", stream)
+	}
+	return data, nil
+}
+
+// appendChunk keeps data as the task's next chunk, then records it.
+func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, data []byte) error {
+	seq := t.LogSeq + 1
+	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], s.opts.Now()), data); err != nil {
+		return fmt.Errorf("keep the task's output: %w", err)
+	}
+	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
+		r.LogSeq = seq
+		r.LogBytes[stream] += int64(len(data))
+	})
+	if err != nil {
+		return fmt.Errorf("record the task's output: %w", err)
+	}
+	*t = *updated
+	return nil
+}
+
+// TaskLogs is a page of a task's output.
+type TaskLogs struct {
+	Chunks     []sandstep.LogChunk `json:"chunks"`
+	NextCursor string              `json:"nextCursor"`
+	// Complete: the task has ended and all its output is stored; there is
+	// nothing after NextCursor, now or later.
+	Complete bool `json:"complete"`
+}
+
+// ReadTaskLogs returns the caller's task's output after cursor ("" from
+// the start), in order, stdout and stderr apart. It writes nothing: a
+// reader pays for the bytes it reads and no more.
+func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string) (*TaskLogs, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	t, err := s.ownedTask(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	after := int64(0)
+	if cursor != "" {
+		if after, err = strconv.ParseInt(cursor, 10, 64); err != nil || after < 0 {
+			return nil, sandstep.Invalid("cursor", "is not a cursor of this task's output")
+		}
+	}
+	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), after), maxLogPage)
+	if err != nil {
+		return nil, err
+	}
+	out := &TaskLogs{Chunks: []sandstep.LogChunk{}, NextCursor: strconv.FormatInt(after, 10)}
+	for _, key := range keys {
+		ch, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
+		if !ok || ch.Seq > t.LogSeq {
+			continue // not (yet) recorded: a chunk being written
+		}
+		data, err := s.objects.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		ch.Data = string(data)
+		out.Chunks = append(out.Chunks, ch)
+		out.NextCursor = strconv.FormatInt(ch.Seq, 10)
+	}
+	last, _ := strconv.ParseInt(out.NextCursor, 10, 64)
+	out.Complete = t.Status.Terminal() && last >= t.LogSeq
+	return out, nil
+}
+
+// parseLogKey reads "<seq>-<stream>-<unix ms>".
+func parseLogKey(name string) (sandstep.LogChunk, bool) {
+	parts := strings.Split(name, "-")
+	if len(parts) != 3 {
+		return sandstep.LogChunk{}, false
+	}
+	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
+	ms, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || !slices.Contains(streams[:], parts[1]) {
+		return sandstep.LogChunk{}, false
+	}
+	return sandstep.LogChunk{Seq: seq, Stream: parts[1], Time: time.UnixMilli(ms).UTC()}, true
+}
+
+// Artifact is one path the task asked to keep.
+type Artifact struct {
+	Path string `json:"path"`
+	// Bytes is the stored size; a directory is stored as a .tar.gz.
+	Bytes int64 `json:"bytes,omitempty"`
+	// URL downloads it, for a short while.
+	URL string `json:"url,omitempty"`
+	// Error says why it was not kept (missing, too large).
+	Error string `json:"error,omitempty"`
+}
+
+// keptArtifact is an artifact as its manifest records it.
+type keptArtifact struct {
+	Artifact
+	Key string `json:"key,omitempty"`
+}
+
+func artifactsKey(taskID string) string { return "tasks/" + taskID + "/artifacts.json" }
+
+// collectArtifacts copies the task's artifact paths from the sandbox to
+// the object store, before the sandbox is deleted. A path that is missing
+// or too large is reported, not fatal.
+func (s *Service) collectArtifacts(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox, paths []string) (map[string]string, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	kept := make([]keptArtifact, 0, len(paths))
+	for i, p := range paths {
+		a := keptArtifact{Artifact: Artifact{Path: p}}
+		data, err := s.fetchArtifact(ctx, sb.DaytonaID, i, p)
+		switch code := sandstep.ErrorCode(err); {
+		case err == nil:
+			a.Key = fmt.Sprintf("tasks/%s/artifacts/%02d-%s", t.ID, i, artifactName(p, data))
+			if err := s.objects.Put(ctx, a.Key, data); err != nil {
+				return nil, err
+			}
+			a.Bytes = int64(len(data))
+		case code == sandstep.ENOTFOUND || code == sandstep.EINVALID:
+			a.Error = sandstep.ErrorMessage(err)
+		default:
+			return nil, err
+		}
+		kept = append(kept, a)
+	}
+	manifest, _ := json.Marshal(kept)
+	if err := s.objects.Put(ctx, artifactsKey(t.ID), manifest); err != nil {
+		return nil, err
+	}
+	detail := map[string]string{}
+	for _, a := range kept {
+		detail[a.Path] = strconv.FormatInt(a.Bytes, 10)
+		if a.Error != "" {
+			detail[a.Path] = a.Error
+		}
+	}
+	return detail, nil
+}
+
+// fetchArtifact reads a file, or a directory packed as a .tar.gz.
+func (s *Service) fetchArtifact(ctx context.Context, daytonaID string, i int, p string) ([]byte, error) {
+	packed := fmt.Sprintf("%s/artifact-%02d.tar.gz", taskDir, i)
+	line := "if [ -d " + shellQuote(p) + " ]; then tar -czf " + packed + " -C " + shellQuote(p) + " . && echo dir; " +
+		"elif [ -f " + shellQuote(p) + " ]; then echo file; else echo missing; fi"
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: 5 * time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("look at artifact %s: %w", p, err)
+	}
+	switch strings.TrimSpace(res.Stdout) {
+	case "dir":
+		return s.files.Download(ctx, daytonaID, packed, MaxArtifactBytes)
+	case "file":
+		return s.files.Download(ctx, daytonaID, p, MaxArtifactBytes)
+	}
+	return nil, sandstep.Errorf(sandstep.ENOTFOUND, "%s does not exist in the sandbox", p)
+}
+
+// artifactName is the stored name of an artifact: its base name, with
+// .tar.gz for a directory.
+func artifactName(p string, data []byte) string {
+	name := path.Base(path.Clean(p))
+	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b && !strings.HasSuffix(name, ".gz") {
+		name += ".tar.gz"
+	}
+	return name
+}
+
+// TaskArtifacts lists the caller's task's artifacts with download links.
+func (s *Service) TaskArtifacts(ctx context.Context, call Call, id string) ([]Artifact, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	t, err := s.ownedTask(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.objects.Get(ctx, artifactsKey(t.ID))
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return []Artifact{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var kept []keptArtifact
+	if err := json.Unmarshal(raw, &kept); err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the artifacts of task %s are unreadable", t.ID)
+	}
+	out := make([]Artifact, len(kept))
+	for i, a := range kept {
+		out[i] = a.Artifact
+		if a.Key == "" {
+			continue
+		}
+		if out[i].URL, err = s.objects.Link(ctx, a.Key, artifactLinkTTL); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

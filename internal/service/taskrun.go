@@ -1,0 +1,546 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// The steps of the task state machine (infra/statemachine). Every step
+// takes and returns ids only: a task's files, environment and output never
+// travel through the execution's history.
+
+// TaskStep is what the state machine carries between steps.
+type TaskStep struct {
+	TaskID    string `json:"taskId"`
+	UserID    string `json:"userId"`
+	SandboxID string `json:"sandboxId,omitempty"`
+	// Ended says the command has ended (the watch is over). Always
+	// present: the state machine's Choice reads it.
+	Ended bool `json:"ended"`
+	// WaitSeconds bounds the next wait for a nudge: the backstop poll.
+	WaitSeconds int `json:"waitSeconds,omitempty"`
+}
+
+// Backstop polls: how long a wait for the command's nudge lasts before the
+// task is checked anyway. With a nudge the backstop is rare; without one
+// (egress blocked) completion is noticed within max(15 s, 10 % of the time
+// the command has run).
+const (
+	backstopWithNudge = 10 * time.Minute
+	backstopFloor     = 15 * time.Second
+)
+
+// PrepareTask is the first step. A task started through the API exists
+// already; a console start carries its spec inline ({"userId", "task":
+// {…}}), which is validated and kept before anything else runs.
+func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.RawMessage) (*TaskStep, error) {
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	var in struct {
+		UserID string          `json:"userId"`
+		Task   json.RawMessage `json:"task"`
+	}
+	if err := json.Unmarshal(input, &in); err != nil {
+		return nil, sandstep.Invalid("input", "must be a JSON object naming userId")
+	}
+	if err := sandstep.ValidateUserID("userId", in.UserID); err != nil {
+		return nil, err
+	}
+	if err := validateTaskID("taskId", taskID); err != nil {
+		return nil, sandstep.Invalid("taskId", "the execution's name must be a task id (tsk_ and 26 letters a-z, digits 2-7)")
+	}
+	t, err := s.tasks.GetTask(ctx, taskID)
+	switch {
+	case err == nil && t.Owner != in.UserID:
+		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", taskID)
+	case err == nil:
+		return &TaskStep{TaskID: t.ID, UserID: t.Owner}, nil
+	case sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
+		return nil, err
+	case len(in.Task) == 0:
+		return nil, sandstep.Invalid("task", "is required: a console start carries the task's spec")
+	}
+	var spec TaskInput
+	if err := decodeSpec(in.Task, &spec); err != nil {
+		return nil, err
+	}
+	if _, err := s.validateTask(&spec); err != nil {
+		return nil, prefixField("task.", err)
+	}
+	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
+	if err != nil {
+		return nil, err
+	}
+	s.auditTask(ctx, Call{UserID: t.Owner, RequestID: taskID}, t, ActionTaskStart, nil, map[string]string{"via": "execution"})
+	return &TaskStep{TaskID: t.ID, UserID: t.Owner}, nil
+}
+
+// decodeSpec reads a spec strictly: an unknown field is an error naming it.
+func decodeSpec(raw json.RawMessage, spec *TaskInput) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(spec); err != nil {
+		return sandstep.Wrap(err, sandstep.EINVALID, "task: %v", err)
+	}
+	return nil
+}
+
+// loadTask reads the step's task and its spec; the step's user must own it.
+func (s *Service) loadTask(ctx context.Context, step TaskStep) (*sandstep.Task, *TaskInput, error) {
+	t, err := s.tasks.GetTask(ctx, step.TaskID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get task %s: %w", step.TaskID, err)
+	}
+	if t.Owner != step.UserID {
+		return nil, nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
+	}
+	raw, err := s.objects.Get(ctx, specKey(t.ID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the spec of task %s: %w", t.ID, err)
+	}
+	var spec TaskInput
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the spec of task %s is unreadable", t.ID)
+	}
+	return t, &spec, nil
+}
+
+// CreateTaskSandbox makes the task's sandbox: a quota slot, the sandbox
+// (auto-stop off: a task's processes do not count as activity at
+// Daytona), its secrets, files and repository. A retry after a failed
+// attempt starts over with a new sandbox; Daytona running out of capacity
+// is retried by the state machine until CAPACITY_WAIT has passed.
+func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskStep, error) {
+	t, spec, err := s.loadTask(ctx, step)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != sandstep.TaskQueued {
+		return nil, sandstep.Errorf(sandstep.ECONFLICT, "task %s is %s; its sandbox is made while it is queued", t.ID, t.Status)
+	}
+	if t.SandboxID != "" {
+		if sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID); err == nil && sb.State == sandstep.StateReady {
+			return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
+		}
+	}
+	in := spec.Sandbox
+	never := 0
+	ttl := int((time.Duration(t.TimeoutSeconds)*time.Second + sandstep.TaskCleanupMargin + time.Minute - 1) / time.Minute)
+	in.AutoStopMinutes, in.TTLMinutes = &never, &ttl
+	files, err := s.validateCreate(&in)
+	if err != nil {
+		return nil, prefixField("sandbox.", err)
+	}
+	call := Call{UserID: t.Owner, RequestID: t.ID}
+	sb, err := s.create(ctx, call, in, files)
+	if err != nil {
+		if sandstep.ErrorCode(err) == sandstep.ECAPACITY && s.opts.Now().Sub(t.CreatedAt) > s.opts.CapacityWait {
+			return nil, sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
+		}
+		return nil, err
+	}
+	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
+		func(r *sandstep.Task) { r.SandboxID = sb.ID }); err != nil {
+		// The sandbox is not the task's: nothing else would delete it.
+		if _, derr := s.delete(ctx, call, sb); derr != nil {
+			s.opts.Logger.ErrorContext(ctx, "task sandbox not deleted", "sandboxId", sb.ID, "err", derr)
+		}
+		return nil, fmt.Errorf("record the sandbox of task %s: %w", t.ID, err)
+	}
+	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
+}
+
+// taskSession is the provider session a task's command runs in.
+func taskSession(taskID string) string { return "task-" + taskID }
+
+// StartTaskCommand starts the task's command asynchronously, with its
+// output going to files the watch reads, re-anchors the sandbox's
+// lifetime to the task's deadline, and marks the task running.
+func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskStep, error) {
+	t, spec, err := s.loadTask(ctx, step)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status == sandstep.TaskRunning && t.CommandID != "" {
+		return s.nextWait(t, step), nil // a retry after it started
+	}
+	if t.Status != sandstep.TaskQueued || t.SandboxID == "" {
+		return nil, sandstep.Errorf(sandstep.ECONFLICT, "task %s is %s; its command starts once its sandbox is made", t.ID, t.Status)
+	}
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	secret, hash := nudgeSecret()
+	files := []UploadFile{{Path: taskDir + "/stdout"}, {Path: taskDir + "/stderr"}}
+	if t.APIURL != "" {
+		files = append(files, UploadFile{Path: taskDir + "/nudge", Content: []byte("Authorization: Bearer " + secret + "\n")})
+	}
+	if err := s.provider.Upload(ctx, sb.DaytonaID, files); err != nil {
+		return nil, fmt.Errorf("prepare the task's files: %w", err)
+	}
+	timeout := time.Duration(t.TimeoutSeconds) * time.Second
+	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, timeout+sandstep.TaskCleanupMargin); err != nil {
+		return nil, fmt.Errorf("keep the task's sandbox: %w", err)
+	}
+	line := taskCommandLine(spec.Command, spec.Cwd, spec.Env, nudgeURL(t))
+	cmdID, err := s.sessions.StartCommand(ctx, sb.DaytonaID, taskSession(t.ID), line)
+	if err != nil {
+		return nil, fmt.Errorf("start the task's command: %w", err)
+	}
+	now := s.opts.Now().UTC()
+	deadline := now.Add(timeout)
+	running, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskRunning, func(r *sandstep.Task) {
+		r.StartedAt, r.Deadline = &now, &deadline
+		r.SessionID, r.CommandID, r.NudgeHash = taskSession(t.ID), cmdID, hash
+	})
+	if err != nil {
+		_ = s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
+		return nil, fmt.Errorf("mark task %s running: %w", t.ID, err)
+	}
+	return s.nextWait(running, step), nil
+}
+
+// nextWait is the step data of a running task, with the backstop wait.
+func (s *Service) nextWait(t *sandstep.Task, step TaskStep) *TaskStep {
+	now := s.opts.Now()
+	var ran time.Duration
+	if t.StartedAt != nil {
+		ran = now.Sub(*t.StartedAt)
+	}
+	wait := max(backstopFloor, ran/10)
+	if t.APIURL != "" {
+		wait = max(backstopWithNudge, ran/10)
+	}
+	if t.Deadline != nil {
+		// The deadline is noticed within a second of passing.
+		wait = min(wait, max(t.Deadline.Sub(now)+time.Second, time.Second))
+	}
+	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: step.SandboxID, WaitSeconds: int((wait + time.Second - 1) / time.Second)}
+}
+
+// nudgeSecret is a task's nudge secret and the hash kept of it.
+func nudgeSecret() (secret, hash string) {
+	secret = randomID() + randomID()
+	sum := sha256.Sum256([]byte(secret))
+	return secret, hex.EncodeToString(sum[:])
+}
+
+// nudgeURL is where the command's wrapper posts when it ends, or "".
+func nudgeURL(t *sandstep.Task) string {
+	if t.APIURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(t.APIURL, "/") + "/tasks/" + t.ID + "/nudge"
+}
+
+// WaitTask keeps the token of the state machine's wait, so a nudge can
+// end it, then looks once whether the command has already ended (it may
+// have nudged before the token was kept).
+func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) error {
+	if token == "" {
+		return sandstep.Invalid("token", "is required")
+	}
+	t, err := s.tasks.TransitionTask(ctx, step.TaskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.WaitToken = token })
+	if err != nil {
+		if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
+			// Cancelled or ended meanwhile: wake the wait so the check
+			// sees it at once.
+			return s.wake(ctx, token)
+		}
+		return err
+	}
+	if t.Owner != step.UserID {
+		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
+	}
+	return s.wakeIfEnded(ctx, t)
+}
+
+// wakeIfEnded ends the wait if the task's command has ended.
+func (s *Service) wakeIfEnded(ctx context.Context, t *sandstep.Task) error {
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if err != nil {
+		return err
+	}
+	code, err := s.sessions.CommandExit(ctx, sb.DaytonaID, t.SessionID, t.CommandID)
+	if err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		return err
+	}
+	if code == nil && err == nil {
+		return nil
+	}
+	return s.wake(ctx, t.WaitToken)
+}
+
+func (s *Service) wake(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	err := s.machine.Wake(ctx, token, []byte(`{}`))
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return nil // that wait has ended already
+	}
+	return err
+}
+
+// NudgeTask is the command's wrapper saying "look now". It carries the
+// task's nudge secret and nothing else: the outcome is always read from
+// the provider, so a sandbox cannot forge a result. A wrong secret is not
+// found, like a task that does not exist.
+func (s *Service) NudgeTask(ctx context.Context, id, secret string) error {
+	if err := s.tasksEnabled(); err != nil {
+		return err
+	}
+	if err := validateTaskID("id", id); err != nil {
+		return err
+	}
+	t, err := s.tasks.GetTask(ctx, id)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if t.NudgeHash == "" || subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(t.NudgeHash)) != 1 {
+		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
+	}
+	if t.Status != sandstep.TaskRunning {
+		return nil
+	}
+	return s.wakeIfEnded(ctx, t)
+}
+
+// CheckTask is the watch: it stores new output, and ends the watch when
+// the command has ended, its deadline has passed (the command is killed)
+// or its sandbox is gone.
+func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, error) {
+	t, err := s.tasks.GetTask(ctx, step.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	if t.Owner != step.UserID {
+		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
+	}
+	if t.Status != sandstep.TaskRunning {
+		// Cancelled meanwhile: the watch is over.
+		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: t.SandboxID, Ended: true}, nil
+	}
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	code, err := s.sessions.CommandExit(ctx, sb.DaytonaID, t.SessionID, t.CommandID)
+	if err != nil {
+		if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+			return nil, s.sandboxVanished(ctx, t, sb, err)
+		}
+		return nil, err
+	}
+	if err := s.storeOutput(ctx, t, sb.DaytonaID); err != nil {
+		return nil, err
+	}
+	switch {
+	case code != nil:
+		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}, s.recordExit(ctx, t, *code)
+	case t.Deadline != nil && !s.opts.Now().Before(*t.Deadline):
+		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}, s.timeOut(ctx, t, sb)
+	}
+	return s.nextWait(t, step), nil
+}
+
+// recordExit keeps the command's exit code; the task stays running until
+// its output and artifacts are collected.
+func (s *Service) recordExit(ctx context.Context, t *sandstep.Task, code int) error {
+	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.ExitCode = &code })
+	return err
+}
+
+// timeOut kills a command past its deadline.
+func (s *Service) timeOut(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) error {
+	if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
+	}
+	now := s.opts.Now().UTC()
+	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
+		r.FinishedAt = &now
+		r.Error = "the command did not finish within " + (time.Duration(t.TimeoutSeconds) * time.Second).String()
+	})
+	return err
+}
+
+// sandboxVanished ends a task whose sandbox is gone (deleted outside, its
+// lifetime over): failed, with its slot released.
+func (s *Service) sandboxVanished(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox, cause error) error {
+	s.markGone(ctx, Call{UserID: t.Owner, RequestID: t.ID}, sb)
+	err := sandstep.Wrap(cause, sandstep.ENOTFOUND, "the task's sandbox %s no longer exists", sb.ID)
+	s.failTask(ctx, t, sandstep.ErrorMessage(err))
+	return err
+}
+
+// CollectTask stores the last of the output and the artifacts, and gives
+// the task its outcome.
+func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, error) {
+	t, spec, err := s.loadTask(ctx, step)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != sandstep.TaskRunning && t.Status != sandstep.TaskTimedOut {
+		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: t.SandboxID}, nil
+	}
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.storeOutput(ctx, t, sb.DaytonaID); err != nil {
+		return nil, err
+	}
+	detail, err := s.collectArtifacts(ctx, t, sb, spec.Artifacts)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status == sandstep.TaskRunning {
+		now := s.opts.Now().UTC()
+		to := sandstep.TaskSucceeded
+		if t.ExitCode == nil || *t.ExitCode != 0 {
+			to = sandstep.TaskFailed
+		}
+		if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, func(r *sandstep.Task) {
+			r.FinishedAt = &now
+			if to == sandstep.TaskFailed && r.ExitCode != nil {
+				r.Error = "the command exited with " + strconv.Itoa(*r.ExitCode)
+			}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if len(detail) > 0 {
+		s.opts.Logger.InfoContext(ctx, "artifacts collected", "taskId", t.ID, "detail", detail)
+	}
+	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
+}
+
+// TaskFailure is what the state machine caught, handed to the cleanup.
+type TaskFailure struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// CleanUpTask is the last step, on every path: the command is killed, the
+// sandbox deleted (unless the task keeps it) and its slot released; a task
+// that has not ended is failed with what the state machine caught. It
+// answers the task's outcome: an error named Task.<outcome> with a cause a
+// person can read when it did not succeed, which fails the execution.
+func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskFailure) (*sandstep.Task, error) {
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	t, err := s.tasks.GetTask(ctx, taskID)
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND && failure != nil {
+		// A console start refused before its task existed: nothing to undo.
+		return nil, &OutcomeError{Task: &sandstep.Task{ID: taskID, Status: sandstep.TaskFailed, Error: failure.reason()}}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !t.Status.Terminal() {
+		reason := "the task ended without an outcome"
+		if failure != nil {
+			reason = failure.reason()
+		}
+		s.failTask(ctx, t, reason)
+	}
+	call := Call{UserID: t.Owner, RequestID: t.ID}
+	if err := s.releaseTask(ctx, call, t); err != nil {
+		return nil, err
+	}
+	if t, err = s.tasks.GetTask(ctx, taskID); err != nil {
+		return nil, err
+	}
+	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
+	if t.Status != sandstep.TaskSucceeded {
+		return t, &OutcomeError{Task: t}
+	}
+	return t, nil
+}
+
+// OutcomeError is a task that did not succeed, as the execution's error:
+// Task.Failed, Task.TimedOut or Task.Cancelled, with the task's error.
+type OutcomeError struct{ Task *sandstep.Task }
+
+func (e *OutcomeError) Error() string { return e.Name() + ": " + e.Cause() }
+
+// Name is the execution's error name.
+func (e *OutcomeError) Name() string {
+	switch e.Task.Status {
+	case sandstep.TaskTimedOut:
+		return "Task.TimedOut"
+	case sandstep.TaskCancelled:
+		return "Task.Cancelled"
+	}
+	return "Task.Failed"
+}
+
+// Cause is the task's error, for people.
+func (e *OutcomeError) Cause() string {
+	if e.Task.Error != "" {
+		return "task " + e.Task.ID + ": " + e.Task.Error
+	}
+	return "task " + e.Task.ID + " " + string(e.Task.Status)
+}
+
+// reason is what the state machine caught, as a person reads it: the
+// error's name and the message of a function's error (its cause is the
+// function's error payload).
+func (f *TaskFailure) reason() string {
+	msg := f.Cause
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(f.Cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
+		msg = lambdaErr.ErrorMessage
+	}
+	return f.Error + ": " + msg
+}
+
+// releaseTask kills the task's command and deletes its sandbox, unless the
+// task keeps it; its slot is released with the sandbox. Repeatable.
+func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) error {
+	if t.SandboxID == "" {
+		return nil
+	}
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.SessionID != "" && sb.State == sandstep.StateReady {
+		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+			return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
+		}
+	}
+	if sb.State == sandstep.StateCreating {
+		s.cleanupFailedCreate(ctx, call, sb, errors.New("the task ended before its sandbox was ready"))
+		return nil
+	}
+	if t.KeepSandbox && t.Status != sandstep.TaskCancelled {
+		return nil // the caller asked to keep it, to look inside
+	}
+	if _, err := s.delete(ctx, call, sb); err != nil {
+		return fmt.Errorf("delete the sandbox of task %s: %w", t.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,342 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Tasks keeps task records.
+type Tasks interface {
+	PutTask(ctx context.Context, t *sandstep.Task) error
+	GetTask(ctx context.Context, id string) (*sandstep.Task, error)
+	TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error)
+	ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error)
+}
+
+// Objects keeps a task's bytes: its spec, its output, its artifacts.
+type Objects interface {
+	Put(ctx context.Context, key string, body []byte) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	// List returns up to limit keys under prefix that sort after after.
+	List(ctx context.Context, prefix, after string, limit int) ([]string, error)
+	// Link is a download URL for key, good for ttl.
+	Link(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// Machine runs the task state machine.
+type Machine interface {
+	// Start starts the execution named name; the same name and input again
+	// is the same execution.
+	Start(ctx context.Context, name string, input []byte) (string, error)
+	// Stop stops an execution; ENOTFOUND when there is none.
+	Stop(ctx context.Context, executionARN, errName, cause string) error
+	// Wake ends the wait token belongs to; ENOTFOUND when it has ended.
+	Wake(ctx context.Context, token string, output []byte) error
+	ExecutionARN(name string) string
+}
+
+// Sessions runs a task's command asynchronously in a sandbox.
+type Sessions interface {
+	StartCommand(ctx context.Context, sandboxID, sessionID, line string) (commandID string, err error)
+	// CommandExit is the command's exit code, nil while it runs.
+	CommandExit(ctx context.Context, sandboxID, sessionID, commandID string) (*int, error)
+	// StopCommand ends the session and every process of the command.
+	StopCommand(ctx context.Context, sandboxID, sessionID string) error
+	// KeepFor re-anchors the sandbox's hard lifetime to now plus d.
+	KeepFor(ctx context.Context, sandboxID string, d time.Duration) error
+}
+
+// Task limits, part of the public contract (README).
+const (
+	MaxArtifacts = 20
+)
+
+// Audit actions of tasks.
+const (
+	ActionTaskStart  = "task.start"
+	ActionTaskFinish = "task.finish"
+	ActionTaskCancel = "task.cancel"
+)
+
+// TaskInput is the body of POST /tasks (and the inline spec of a console
+// start): the sandbox to make, the command to run in it, and how.
+type TaskInput struct {
+	Sandbox CreateSandboxInput `json:"sandbox"`
+	Command string             `json:"command"`
+	Cwd     string             `json:"cwd,omitempty"`
+	Env     map[string]string  `json:"env,omitempty"`
+	// TimeoutSeconds bounds the command (default and most: the
+	// deployment's MAX_TASK_DURATION).
+	TimeoutSeconds int               `json:"timeoutSeconds,omitempty"`
+	KeepSandbox    bool              `json:"keepSandbox,omitempty"`
+	Artifacts      []string          `json:"artifacts,omitempty"`
+	Metadata       sandstep.Metadata `json:"metadata"`
+}
+
+// TaskListInput asks for a page of the caller's tasks. Status is "live"
+// (the default: queued or running), "all", or one status.
+type TaskListInput struct {
+	ListInput
+	Status string `json:"status,omitempty"`
+}
+
+// TaskList is one page of the caller's tasks.
+type TaskList struct {
+	Items      []*sandstep.Task `json:"items"`
+	NextCursor string           `json:"nextCursor,omitempty"`
+}
+
+// NewTaskID returns a fresh task id, "tsk_" and 26 random base32 letters;
+// it is also the execution's name.
+func NewTaskID() string { return "tsk_" + randomID() }
+
+// specKey is where a task's spec is kept.
+func specKey(taskID string) string { return "tasks/" + taskID + "/spec.json" }
+
+// validateTask checks a task's input before anything is made, and returns
+// the command's timeout.
+func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
+	if _, err := s.validateCreate(&in.Sandbox); err != nil {
+		return 0, prefixField("sandbox.", err)
+	}
+	exec := ExecInput{Command: in.Command, Cwd: in.Cwd, Env: in.Env}
+	if _, err := s.validateExec(&exec); err != nil && sandstep.ErrorField(err) != "timeoutSeconds" {
+		return 0, err
+	}
+	max := int(s.opts.MaxTaskDuration / time.Second)
+	if in.TimeoutSeconds < 0 || in.TimeoutSeconds > max {
+		return 0, sandstep.Invalid("timeoutSeconds", "must be between 1 and %d (MAX_TASK_DURATION), got %d", max, in.TimeoutSeconds)
+	}
+	timeout := time.Duration(in.TimeoutSeconds) * time.Second
+	if timeout == 0 {
+		timeout = s.opts.MaxTaskDuration
+	}
+	if len(in.Artifacts) > MaxArtifacts {
+		return 0, sandstep.Invalid("artifacts", "has %d paths, at most %d are allowed", len(in.Artifacts), MaxArtifacts)
+	}
+	for i, p := range in.Artifacts {
+		field := fmt.Sprintf("artifacts[%d]", i)
+		if path.IsAbs(p) {
+			if len(p) > MaxPathBytes || strings.ContainsRune(p, 0) {
+				return 0, sandstep.Invalid(field, "is not a valid path")
+			}
+			continue
+		}
+		if _, err := validateRelPath(field, p); err != nil {
+			return 0, err
+		}
+	}
+	return timeout, nil
+}
+
+// prefixField names an invalid field by its full path in a larger input.
+func prefixField(prefix string, err error) error {
+	if e, ok := err.(*sandstep.Error); ok && e.Field != "" {
+		c := *e
+		c.Field = prefix + e.Field
+		return &c
+	}
+	return err
+}
+
+// StartTask accepts a task: its spec is kept, its record written and its
+// execution started, named by the task id. Everything is validated before
+// anything is made. An execution that cannot be started leaves the task
+// failed, never a record without an execution.
+func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sandstep.Task, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	if _, err := s.validateTask(&in); err != nil {
+		return nil, err
+	}
+	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
+		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
+		if err != nil {
+			return nil, err
+		}
+		input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
+		if _, err := s.machine.Start(ctx, t.ID, input); err != nil {
+			s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err))
+			return nil, fmt.Errorf("start task %s: %w", t.ID, err)
+		}
+		s.auditTask(ctx, call, t, ActionTaskStart, nil, nil)
+		return t, nil
+	})
+}
+
+// acceptTask keeps the spec and writes the queued record.
+func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskInput) (*sandstep.Task, error) {
+	spec, err := json.Marshal(in)
+	if err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "encode the task's spec")
+	}
+	if err := s.objects.Put(ctx, specKey(id), spec); err != nil {
+		return nil, fmt.Errorf("keep the task's spec: %w", err)
+	}
+	t := &sandstep.Task{
+		ID: id, Owner: call.UserID, Status: sandstep.TaskQueued, ExecutionARN: s.machine.ExecutionARN(id),
+		Command: in.Command, TimeoutSeconds: in.TimeoutSeconds, KeepSandbox: in.KeepSandbox,
+		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(),
+	}
+	if t.TimeoutSeconds == 0 {
+		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)
+	}
+	// The configured URL (a custom domain) wins over the one the caller
+	// used; a console start has neither, and is watched by polling alone.
+	t.APIURL = cmp.Or(s.opts.NudgeURL, call.APIURL)
+	if err := s.tasks.PutTask(ctx, t); err != nil {
+		return nil, fmt.Errorf("record the task: %w", err)
+	}
+	return t, nil
+}
+
+// tasksEnabled says whether this deployment runs tasks.
+func (s *Service) tasksEnabled() error {
+	if s.tasks == nil || s.objects == nil || s.machine == nil || s.sessions == nil {
+		return sandstep.Errorf(sandstep.EINTERNAL, "tasks are not configured in this deployment")
+	}
+	return nil
+}
+
+// GetTask returns the caller's task; someone else's is not found.
+func (s *Service) GetTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	return s.ownedTask(ctx, call, id)
+}
+
+func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
+	if err := validateTaskID("id", id); err != nil {
+		return nil, err
+	}
+	t, err := s.tasks.GetTask(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get task %s: %w", id, err)
+	}
+	if t.Owner != call.UserID {
+		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
+	}
+	return t, nil
+}
+
+// liveTasks are the statuses a task list shows by default.
+var liveTasks = []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}
+
+// ListTasks returns a page of the caller's tasks, newest first: the live
+// ones unless the input asks for others.
+func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*TaskList, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	limit, err := pageSize(in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	all := append(slices.Clone(liveTasks), sandstep.TaskSucceeded, sandstep.TaskFailed, sandstep.TaskTimedOut, sandstep.TaskCancelled)
+	var statuses []sandstep.TaskStatus
+	switch {
+	case in.Status == "" || in.Status == "live":
+		statuses = liveTasks
+	case in.Status == "all":
+	case slices.Contains(all, sandstep.TaskStatus(in.Status)):
+		statuses = []sandstep.TaskStatus{sandstep.TaskStatus(in.Status)}
+	default:
+		return nil, sandstep.Invalid("status", "must be live, all or one of %v, got %q", all, sandstep.Clip(in.Status, 32))
+	}
+	items, next, err := s.tasks.ListTasks(ctx, call.UserID, limit, in.Cursor, statuses...)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	if items == nil {
+		items = []*sandstep.Task{}
+	}
+	return &TaskList{Items: items, NextCursor: next}, nil
+}
+
+// CancelTask cancels the caller's task: its command is killed, its
+// execution stopped, its sandbox deleted and its slot released. Cancelling
+// again, or a task that has ended, returns it as it is.
+func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
+	if err := requireUser(call); err != nil {
+		return nil, err
+	}
+	if err := s.tasksEnabled(); err != nil {
+		return nil, err
+	}
+	t, err := s.ownedTask(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status.Terminal() && t.Status != sandstep.TaskCancelled {
+		return t, nil
+	}
+	now := s.opts.Now().UTC()
+	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskCancelled},
+		sandstep.TaskCancelled, func(r *sandstep.Task) {
+			if r.FinishedAt == nil {
+				r.FinishedAt = &now
+			}
+			r.Error = "cancelled by its owner"
+		})
+	if err != nil {
+		if cur, gerr := s.tasks.GetTask(ctx, id); gerr == nil && cur.Status.Terminal() {
+			return cur, nil
+		}
+		return nil, fmt.Errorf("cancel task %s: %w", id, err)
+	}
+	if err := s.machine.Stop(ctx, cancelled.ExecutionARN, "Task.Cancelled", "cancelled by its owner"); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		s.opts.Logger.ErrorContext(ctx, "cancel: execution not stopped", "taskId", id, "err", err)
+	}
+	if err := s.releaseTask(ctx, call, cancelled); err != nil {
+		return nil, err
+	}
+	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, nil)
+	return cancelled, nil
+}
+
+// failTask records that a task failed for reason (a caller-safe message),
+// unless it has ended.
+func (s *Service) failTask(ctx context.Context, t *sandstep.Task, reason string) {
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	now := s.opts.Now().UTC()
+	_, err := s.tasks.TransitionTask(wctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}, sandstep.TaskFailed,
+		func(r *sandstep.Task) { r.Error, r.FinishedAt = reason, &now })
+	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+		s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", err)
+	}
+}
+
+func (s *Service) auditTask(ctx context.Context, call Call, t *sandstep.Task, action string, err error, detail map[string]string) {
+	ev := sandstep.AuditEvent{
+		Time: s.opts.Now(), Action: action, UserID: call.UserID, TaskID: t.ID, SandboxID: t.SandboxID,
+		RequestID: call.RequestID, Metadata: t.Metadata, Outcome: "ok", Detail: detail,
+	}
+	if err != nil {
+		ev.Outcome = string(sandstep.ErrorCode(err))
+	}
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
+		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "taskId", t.ID, "err", aerr)
+	}
+}
