@@ -28,7 +28,7 @@ var architectureSections = []string{
 }
 
 // repoTextFiles returns the repository's text files by slash path, without
-// build output and version control.
+// build output, installed npm packages, local data and version control.
 func repoTextFiles(t *testing.T) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
@@ -38,8 +38,8 @@ func repoTextFiles(t *testing.T) map[string][]byte {
 		}
 		rel, _ := filepath.Rel(repoRoot, path)
 		rel = filepath.ToSlash(rel)
-		switch rel {
-		case ".git", ".aws-sam", "bin", "node_modules": // .git is a file in a worktree
+		switch {
+		case rel == ".git", rel == ".aws-sam", rel == "bin", rel == ".sandstep", d.Name() == "node_modules": // .git is a file in a worktree
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

@@ -54,6 +54,7 @@ type Template struct {
 	params    []Parameter
 	outputs   map[string]Output
 	tables    []string
+	machines  []StateMachine
 }
 
 // Function is an AWS::Serverless::Function with Globals merged in.
@@ -80,6 +81,8 @@ type Function struct {
 	// policy names or ARNs) and SAM policy templates (by template name).
 	Policies        []Statement
 	ManagedPolicies []string
+	// Rules are the function's EventBridgeRule events, by event name.
+	Rules []Rule
 }
 
 // EnvNames returns the names of the function's environment variables, sorted.
@@ -256,6 +259,9 @@ func build(cfn *cloudformation.Template, doc *document) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.machines, err = stateMachines(doc); err != nil {
+		return nil, err
+	}
 
 	var glob *global.Function
 	if g, err := cfn.GetServerlessGlobalFunction(); err == nil {
@@ -386,6 +392,9 @@ func newFunction(id string, fn *serverless.Function, glob *global.Function, prop
 		return Function{}, fmt.Errorf("function %s: Policies: %w", id, err)
 	}
 	f.Policies, f.ManagedPolicies = stmts, managed
+	if f.Rules, err = rules(id, props); err != nil {
+		return Function{}, err
+	}
 	return f, nil
 }
 
@@ -615,6 +624,7 @@ func (f Function) clone() Function {
 	f.Routes = slices.Clone(f.Routes)
 	f.ManagedPolicies = slices.Clone(f.ManagedPolicies)
 	f.Policies = slices.Clone(f.Policies)
+	f.Rules = slices.Clone(f.Rules)
 	for i := range f.Policies {
 		f.Policies[i].Actions = slices.Clone(f.Policies[i].Actions)
 		f.Policies[i].Resources = slices.Clone(f.Policies[i].Resources)

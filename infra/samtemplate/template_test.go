@@ -47,7 +47,8 @@ func TestRepoTemplateFunctions(t *testing.T) {
 		// Longer than the service's longest exec (840 s) plus its margin;
 		// through the HTTP API the 30 s integration timeout binds first.
 		{"ExecuteFunction", "functions/execute", 900, 512},
-		{"StatusFunction", "functions/status", 30, 256},
+		// The watch stores a task's new output.
+		{"StatusFunction", "functions/status", 300, 256},
 		{"DeleteFunction", "functions/delete", 120, 256},
 	}
 	var want []string
@@ -134,7 +135,10 @@ func TestRepoTemplateRoutes(t *testing.T) {
 			if r.PayloadFormatVersion != "2.0" {
 				t.Errorf("PayloadFormatVersion = %q, want 2.0", r.PayloadFormatVersion)
 			}
-			if r.Authorizer == "" || r.Authorizer != api.DefaultAuthorizer {
+			switch public := apihandlers.RoutePublic(r.Key()); {
+			case public && r.Authorizer != "":
+				t.Errorf("Authorizer = %q, want none: the route checks its caller itself", r.Authorizer)
+			case !public && (r.Authorizer == "" || r.Authorizer != api.DefaultAuthorizer):
 				t.Errorf("Authorizer = %q, want the API's default %q", r.Authorizer, api.DefaultAuthorizer)
 			}
 			if r.TimeoutMillis < 0 || r.TimeoutMillis > 30000 {
@@ -278,6 +282,10 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		kmsARN    = "arn:aws:kms:us-east-1:123456789012:key/*"
 		viaSSM    = "ssm.us-east-1.amazonaws.com"
 		viaSM     = "secretsmanager.us-east-1.amazonaws.com"
+		objects   = "${TaskBucket.Arn}/tasks/*"
+		bucket    = "${TaskBucket.Arn}"
+		machine   = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
+		runs      = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
 	)
 	items := []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 	// Only the POST routes delete an item: a failed attempt frees its
@@ -305,25 +313,36 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 		grant([]string{"kms:Decrypt"}, kmsARN),
 	)
+	// Every function serves task steps: a task's spec, output and
+	// artifacts, under tasks/ only.
+	taskObjects := merge(
+		grant([]string{"s3:GetObject", "s3:PutObject"}, objects),
+		grant([]string{"s3:ListBucket"}, bucket),
+	)
 	tests := []struct {
 		id      string
 		want    map[string][]string // action -> resources
 		viaKMS  []string            // allowed kms:ViaService values
 		comment string
 	}{
-		{"CreateFunction", withSecrets, []string{viaSSM, viaSM}, "resolves secretEnv and git tokens"},
-		{"ExecuteFunction", withSecrets, []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
+		{"CreateFunction", merge(withSecrets, taskObjects, grant([]string{"states:StartExecution"}, machine)),
+			[]string{viaSSM, viaSM}, "resolves secretEnv and git tokens; starts tasks"},
+		{"ExecuteFunction", merge(withSecrets, taskObjects), []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
 		{"StatusFunction", merge(
 			grant(noDelete, tableARN),
 			grant([]string{"dynamodb:Query"}, indexARN),
 			grant([]string{"ssm:GetParameter"}, keyARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
-		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone"},
+			taskObjects,
+			grant([]string{"states:SendTaskSuccess"}, machine),
+		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
 			grant([]string{"ssm:GetParameter"}, keyARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
-		), []string{viaSSM}, "no task secrets"},
+			taskObjects,
+			grant([]string{"states:StopExecution"}, runs),
+		), []string{viaSSM}, "no task secrets; stops a cancelled task's execution"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -349,7 +368,9 @@ func TestRepoTemplatePolicies(t *testing.T) {
 					got[a] = append(got[a], s.Resources...)
 				}
 				for _, r := range s.Resources {
-					if r == "*" || strings.HasSuffix(r, ":*") {
+					// The executions of one state machine are scoped; a
+					// whole service's resources are not.
+					if r == "*" || (strings.HasSuffix(r, ":*") && !strings.Contains(r, ":execution:")) {
 						t.Errorf("statement %q: Resource %q is not scoped", s.Sid, r)
 					}
 				}

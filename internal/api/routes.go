@@ -96,6 +96,10 @@ func Routes() map[string][]string {
 	return out
 }
 
+// RoutePublic reports whether a route has no authorizer: its handler
+// checks the caller itself.
+func RoutePublic(routeKey string) bool { return routes[routeKey].public }
+
 // RouteFunction returns the function that serves an API Gateway route key.
 func RouteFunction(routeKey string) (function string, ok bool) {
 	r, ok := routes[routeKey]

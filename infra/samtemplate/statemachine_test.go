@@ -1,0 +1,191 @@
+package samtemplate
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apihandlers "github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/config"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/sfnlocal"
+)
+
+// aslState is what these tests read of a state.
+type aslState struct {
+	Type               string         `json:"Type"`
+	Resource           string         `json:"Resource"`
+	Parameters         map[string]any `json:"Parameters"`
+	TimeoutSeconds     int            `json:"TimeoutSeconds"`
+	TimeoutSecondsPath string         `json:"TimeoutSecondsPath"`
+	Retry              []struct {
+		ErrorEquals []string `json:"ErrorEquals"`
+	} `json:"Retry"`
+	Catch []struct {
+		ErrorEquals []string `json:"ErrorEquals"`
+		Next        string   `json:"Next"`
+	} `json:"Catch"`
+	End bool `json:"End"`
+}
+
+// taskMachine loads the template's one state machine and its definition
+// with the substitutions applied.
+func taskMachine(t *testing.T, tpl *Template) (StateMachine, string, map[string]aslState) {
+	t.Helper()
+	sms := tpl.StateMachines()
+	if len(sms) != 1 {
+		t.Fatalf("%d state machines, want the task state machine alone", len(sms))
+	}
+	sm := sms[0]
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(repoTemplate), sm.DefinitionURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := sfnlocal.Substitute(string(raw), sm.Substitutions)
+	var asl struct {
+		States map[string]aslState `json:"States"`
+	}
+	if err := json.Unmarshal([]byte(def), &asl); err != nil {
+		t.Fatalf("%s after substitution: %v", sm.DefinitionURI, err)
+	}
+	return sm, string(raw), asl.States
+}
+
+func TestRepoTemplateStateMachine(t *testing.T) {
+	tpl := loadRepo(t)
+	sm, raw, states := taskMachine(t, tpl)
+	if sm.Type != "STANDARD" {
+		t.Errorf("Type %q: tasks run for hours, which only a Standard workflow can", sm.Type)
+	}
+
+	// Every placeholder is substituted, and nothing else is.
+	used := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`).FindAllStringSubmatch(raw, -1) {
+		used[m[1]] = true
+	}
+	if got, want := slices.Sorted(maps.Keys(sm.Substitutions)), slices.Sorted(maps.Keys(used)); !slices.Equal(got, want) {
+		t.Errorf("DefinitionSubstitutions %v, the definition uses %v", got, want)
+	}
+
+	// The functions know the state machine by its fixed name.
+	for _, f := range tpl.Functions() {
+		if arn := f.Environment["STATE_MACHINE_ARN"]; !strings.HasSuffix(arn, ":stateMachine:"+sm.Name) || sm.Name == "" {
+			t.Errorf("%s: STATE_MACHINE_ARN %q does not name the state machine %q", f.LogicalID, arn, sm.Name)
+		}
+	}
+
+	// The execution's timeout is the longest admission wait, the longest
+	// command and the clean-up margin.
+	f, _ := tpl.Function("CreateFunction")
+	cfg, err := config.Load(func(k string) string { return f.Environment[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cfg.CapacityWait + cfg.MaxTaskDuration + sandstep.TaskCleanupMargin
+	if got := sm.Substitutions["ExecutionTimeoutSeconds"]; got != strconv.Itoa(int(want/time.Second)) {
+		t.Errorf("ExecutionTimeoutSeconds = %s, want %d (CAPACITY_WAIT %s + MAX_TASK_DURATION %s + %s)",
+			got, int(want/time.Second), cfg.CapacityWait, cfg.MaxTaskDuration, sandstep.TaskCleanupMargin)
+	}
+
+	byARN := map[string]Function{}
+	for _, f := range tpl.Functions() {
+		byARN["${"+f.LogicalID+".Arn}"] = f
+	}
+	transient := []string{"Sandbox.Transient", "Sandbox.Capacity", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+		"Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+	for name, st := range states {
+		if st.Type != "Task" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			params, arn := st.Parameters, st.Resource
+			if st.Resource == "arn:aws:states:::lambda:invoke.waitForTaskToken" {
+				params, _ = st.Parameters["Payload"].(map[string]any)
+				arn, _ = st.Parameters["FunctionName"].(string)
+			}
+			fn, ok := byARN[arn]
+			if !ok {
+				t.Fatalf("invokes %q, not one of the template's functions", arn)
+			}
+			action, _ := params["action"].(string)
+			function := strings.TrimPrefix(fn.CodeURI, "functions/")
+			if !slices.Contains(apihandlers.Actions(function), action) {
+				t.Errorf("action %q is not one of the %s function's %v", action, function, apihandlers.Actions(function))
+			}
+			// A state that gives up before its function does would retry
+			// while the first attempt still runs.
+			if st.TimeoutSecondsPath == "" && st.TimeoutSeconds < fn.Timeout {
+				t.Errorf("TimeoutSeconds %d is shorter than %s's Timeout %d", st.TimeoutSeconds, fn.LogicalID, fn.Timeout)
+			}
+			for _, r := range st.Retry {
+				for _, e := range r.ErrorEquals {
+					if !slices.Contains(transient, e) {
+						t.Errorf("retries %q, which is not transient", e)
+					}
+				}
+			}
+			if !st.End {
+				caught := false
+				for _, c := range st.Catch {
+					caught = caught || (slices.Contains(c.ErrorEquals, "States.ALL") && c.Next == "CleanUpAfterFailure")
+				}
+				if !caught {
+					t.Error("does not catch States.ALL into CleanUpAfterFailure")
+				}
+			}
+		})
+	}
+}
+
+// The rule that cleans up after an execution that ended without its own
+// clean-up hears exactly the task state machine's abnormal ends, and
+// gives the delete function its task-ended action.
+func TestRepoTemplateTaskEndedRule(t *testing.T) {
+	tpl := loadRepo(t)
+	rules := tpl.Rules()
+	if len(rules) != 1 || rules[0].Function != "DeleteFunction" {
+		t.Fatalf("rules %+v, want one on DeleteFunction", rules)
+	}
+	r := rules[0]
+	f, _ := tpl.Function("DeleteFunction")
+	detail, _ := r.Pattern["detail"].(map[string]any)
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"source", r.Pattern["source"], []any{"aws.states"}},
+		{"detail-type", r.Pattern["detail-type"], []any{"Step Functions Execution Status Change"}},
+		{"detail.stateMachineArn", detail["stateMachineArn"], []any{f.Environment["STATE_MACHINE_ARN"]}},
+		{"detail.status", detail["status"], []any{"FAILED", "TIMED_OUT", "ABORTED"}},
+		{"InputPathsMap", r.InputPaths, map[string]string{"detail": "$.detail"}},
+	}
+	for _, c := range checks {
+		if g, _ := json.Marshal(c.got); string(g) != mustJSON(t, c.want) {
+			t.Errorf("%s = %s, want %s", c.what, g, mustJSON(t, c.want))
+		}
+	}
+	input := strings.ReplaceAll(r.InputTemplate, "<detail>", `{"name":"tsk_x","status":"ABORTED"}`)
+	var in struct {
+		Action string          `json:"action"`
+		Detail json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(input), &in); err != nil || in.Action != apihandlers.ActionTaskEnded || len(in.Detail) == 0 {
+		t.Errorf("InputTemplate %q gives %+v (%v), want the %s action with the detail", r.InputTemplate, in, err, apihandlers.ActionTaskEnded)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
