@@ -29,6 +29,10 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "  DynamoDB\t%s\ttable %s\n", s.DynamoDBURL, s.Config.TableName)
 	fmt.Fprintf(tw, "  SSM, Secrets Manager, S3\t%s\taws --endpoint-url %s ...\n", s.AWSURL, s.AWSURL)
+	fmt.Fprintf(tw, "  Step Functions\t%s\taws --endpoint-url %s stepfunctions ...\n", s.StepFunctionsURL, s.StepFunctionsURL)
+	for _, arn := range s.StateMachineARNs {
+		fmt.Fprintf(tw, "\t  %s\n", arn)
+	}
 	fmt.Fprintf(tw, "  data\t%s\tkept across restarts\n", s.DataDir)
 	if s.DaytonaURL != "" {
 		fmt.Fprintf(tw, "  Daytona\t%s\tlocal stand-in: sandboxes are host directories and processes\n", s.DaytonaURL)
@@ -49,6 +53,10 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 	_ = tw.Flush()
 
 	fmt.Fprintf(&b, "\ntry:\n  curl -s -H 'Authorization: Bearer alice' %s/sandboxes\n", s.APIURL)
+	for _, arn := range s.StateMachineARNs {
+		fmt.Fprintf(&b, "  aws --endpoint-url %s stepfunctions start-execution --state-machine-arn %s \\\n"+
+			"    --name tsk_$(LC_ALL=C tr -dc a-z2-7 </dev/urandom | head -c 26) --input file://events/task-input.json\n", s.StepFunctionsURL, arn)
+	}
 	b.WriteString("Ctrl-C stops everything.\n")
 	// The banner goes through the same redaction as the logs.
 	_, err := io.WriteString(w, s.redactor.Redact(b.String()))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
 )
@@ -46,6 +47,8 @@ type endpoints struct {
 	dynamoDB string // http://127.0.0.1:8000
 	aws      string // http://127.0.0.1:4566: SSM, Secrets Manager, S3
 	daytona  string // http://127.0.0.1:3003/api; "" for a real Daytona
+	// stepFunctions is http://127.0.0.1:8083, api the API's base URL.
+	stepFunctions, api string
 }
 
 // newEnvironment builds the functions' environment as `sam local` builds
@@ -94,12 +97,29 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	if e.base["TABLE_NAME"] == "" {
 		e.base["TABLE_NAME"] = "SandboxTable"
 	}
+	// A Ref to the bucket reads as its logical id, which S3 would refuse.
+	if b := e.base["TASK_BUCKET"]; b != "" {
+		e.base["TASK_BUCKET"] = strings.ToLower(b)
+	}
 
 	// 3. What belongs to the stack.
 	e.owned["SANDSTEP_ENV"] = "local"
 	e.owned["DYNAMODB_ENDPOINT"] = ep.dynamoDB
 	for _, v := range []string{"AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_S3"} {
 		e.owned[v] = ep.aws
+	}
+	if ep.stepFunctions != "" {
+		e.owned["AWS_ENDPOINT_URL_SFN"] = ep.stepFunctions
+	}
+	// A task's command nudges the local API: the sandboxes are processes
+	// of this machine.
+	if ep.api != "" {
+		e.owned["API_URL"] = ep.api
+	}
+	// The task state machine as the local Step Functions API names it, in
+	// the region the functions run in.
+	if sms := tpl.StateMachines(); len(sms) == 1 && e.base["STATE_MACHINE_ARN"] != "" {
+		e.owned["STATE_MACHINE_ARN"] = stateMachineARN(e.Getenv("AWS_REGION"), sms[0].Name)
 	}
 	if v := user("SANDSTEP_ENV"); v != "" && v != "local" {
 		e.notes = append(e.notes, fmt.Sprintf("SANDSTEP_ENV=%q is ignored: the local stack always runs with SANDSTEP_ENV=local", v))

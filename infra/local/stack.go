@@ -26,6 +26,7 @@ import (
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/store"
 )
 
@@ -37,12 +38,13 @@ type Ports struct {
 	DynamoDB int // DynamoDB (minidyn)
 	AWS      int // SSM, Secrets Manager and S3 (internal/awslocal)
 	Daytona  int // Daytona-compatible server; unused with a real Daytona
+	// StepFunctions is the Step Functions API (internal/sfnlocal).
+	StepFunctions int
 }
 
 // DefaultPorts are the ports of docs/architecture.md ("The local stack").
-// 8083 is reserved for the Step Functions API.
 func DefaultPorts() Ports {
-	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, AWS: 4566, Daytona: 3003}
+	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, AWS: 4566, Daytona: 3003, StepFunctions: 8083}
 }
 
 // The roles of the ports, as errors and the banner name them.
@@ -52,6 +54,7 @@ const (
 	RoleDynamoDB = "DynamoDB"
 	RoleAWS      = "SSM, Secrets Manager and S3"
 	RoleDaytona  = "Daytona-compatible server"
+	RoleSFN      = "Step Functions API"
 )
 
 // DefaultShutdownTimeout bounds Close.
@@ -77,6 +80,13 @@ type Options struct {
 	// HTTPClient is what the functions call Daytona with. Nil: the Daytona
 	// client's default.
 	HTTPClient *http.Client
+	// StepFunctionsRunner is the local Step Functions' Node runner
+	// directory (internal/sfnlocal/runner, its packages installed). Empty:
+	// the one beside the template.
+	StepFunctionsRunner string
+	// WaitOverrides and RetryIntervalOverrides shorten the state machines'
+	// Wait states and retry pauses, by state name: for tests.
+	WaitOverrides, RetryIntervalOverrides map[string]time.Duration
 }
 
 // Stack is a running local stack. Its exported fields are set by Start and
@@ -98,6 +108,12 @@ type Stack struct {
 	// DaytonaURL is the local Daytona server's API base URL (ending in
 	// /api), or "" when a real Daytona is used.
 	DaytonaURL string
+	// StepFunctionsURL is the Step Functions API's endpoint URL (what
+	// AWS_ENDPOINT_URL_SFN or --endpoint-url take).
+	StepFunctionsURL string
+	// StateMachineARNs are the template's state machines, as the local
+	// Step Functions API names them.
+	StateMachineARNs []string
 	// Ports are the ports actually bound (Daytona is 0 with a real Daytona).
 	Ports Ports
 	// TemplatePath is the template the routes and functions come from.
@@ -115,10 +131,11 @@ type Stack struct {
 	inflight sync.WaitGroup
 	// Listeners not yet handed to their server (a server owns its
 	// listener once serving).
-	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona      net.Listener
-	srvAPI, srvLambda, srvDynamoDB, srvAWS, srvDaytona *http.Server
-	dynamoDB                                           *durableDynamoDB
-	daytona                                            *daytonalocal.Server
+	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona, lnStepFunctions        net.Listener
+	srvAPI, srvLambda, srvDynamoDB, srvAWS, srvDaytona, srvStepFunctions *http.Server
+	dynamoDB                                                             *durableDynamoDB
+	daytona                                                              *daytonalocal.Server
+	stepFunctions                                                        *sfnlocal.Server
 	appEnv                                             *app.Env
 	// tempData is a DataDir the stack made, removed by Shutdown.
 	tempData string
@@ -194,6 +211,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		{opts.Ports.Lambda, RoleLambda, &s.lnLambda},
 		{opts.Ports.DynamoDB, RoleDynamoDB, &s.lnDynamoDB},
 		{opts.Ports.AWS, RoleAWS, &s.lnAWS},
+		{opts.Ports.StepFunctions, RoleSFN, &s.lnStepFunctions},
 	}
 	if !realDaytona {
 		binds = append(binds, bind{opts.Ports.Daytona, RoleDaytona, &s.lnDaytona})
@@ -211,11 +229,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.closeListeners()
 		return nil, errors.Join(errs...)
 	}
-	s.Ports = Ports{API: port(s.lnAPI), Lambda: port(s.lnLambda), DynamoDB: port(s.lnDynamoDB), AWS: port(s.lnAWS), Daytona: port(s.lnDaytona)}
+	s.Ports = Ports{API: port(s.lnAPI), Lambda: port(s.lnLambda), DynamoDB: port(s.lnDynamoDB), AWS: port(s.lnAWS), Daytona: port(s.lnDaytona),
+		StepFunctions: port(s.lnStepFunctions)}
 	s.APIURL = "http://" + s.lnAPI.Addr().String()
 	s.LambdaURL = "http://" + s.lnLambda.Addr().String()
 	s.DynamoDBURL = "http://" + s.lnDynamoDB.Addr().String()
 	s.AWSURL = "http://" + s.lnAWS.Addr().String()
+	s.StepFunctionsURL = "http://" + s.lnStepFunctions.Addr().String()
 	if s.lnDaytona != nil {
 		s.DaytonaURL = "http://" + s.lnDaytona.Addr().String() + "/api"
 	}
@@ -224,7 +244,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 
-	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, aws: s.AWSURL, daytona: s.DaytonaURL})
+	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, aws: s.AWSURL, daytona: s.DaytonaURL,
+		stepFunctions: s.StepFunctionsURL, api: s.APIURL})
 	// The functions, in-process, with the environment they have in AWS but
 	// the local endpoints. Building them makes no call to the endpoints,
 	// so they can be built before the servers behind them start; the
@@ -324,7 +345,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 
 	// SSM, Secrets Manager and S3.
 	edge, err := awslocal.New(awslocal.Options{Dir: filepath.Join(s.DataDir, "aws"), Region: s.env.Getenv("AWS_REGION"), AccountID: AccountID,
-		Logger: s.log.With("component", "aws")})
+		Buckets: []string{s.Config.TaskBucket}, Logger: s.log.With("component", "aws")})
 	if err != nil {
 		return err
 	}
@@ -389,8 +410,17 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		newID:  uuid.NewString,
 		region: s.fns.region,
 	}
-	s.srvAPI = s.serve(&s.lnAPI, gw)
+	// Lambda before Step Functions, whose executions call it; the API
+	// last, once everything behind it runs.
 	s.srvLambda = s.serve(&s.lnLambda, inv.handler())
+	rules, err := newEventRules(tpl, s.fns, s.log.With("component", "eventbridge"))
+	if err != nil {
+		return err
+	}
+	if err := s.startStepFunctions(ctx, tpl, opts, rules); err != nil {
+		return err
+	}
+	s.srvAPI = s.serve(&s.lnAPI, gw)
 	return nil
 }
 
@@ -441,7 +471,7 @@ func (s *Stack) serve(ln *net.Listener, h http.Handler) *http.Server {
 
 // closeListeners closes the listeners no server owns yet.
 func (s *Stack) closeListeners() {
-	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnAWS, &s.lnDaytona} {
+	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnAWS, &s.lnDaytona, &s.lnStepFunctions} {
 		if *ln != nil {
 			_ = (*ln).Close()
 			*ln = nil
@@ -484,6 +514,14 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 		// The front doors first, then the invocations they started, then
 		// what the functions use.
 		stop(ctx, s.srvAPI)
+		// Step Functions before Lambda: its executions stay RUNNING on
+		// disk, to be aborted (and cleaned up) by the next start.
+		stop(ctx, s.srvStepFunctions)
+		if s.stepFunctions != nil {
+			if err := s.stepFunctions.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close the Step Functions API: %w", err))
+			}
+		}
 		stop(ctx, s.srvLambda)
 		s.waitInflight(ctx)
 		if s.daytona != nil {

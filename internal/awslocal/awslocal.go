@@ -26,6 +26,8 @@ type Options struct {
 	Dir string
 	// Region and AccountID appear in ARNs.
 	Region, AccountID string
+	// Buckets are made at start when missing, as a template's would be.
+	Buckets []string
 	// Logger receives one line per failed request; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -66,7 +68,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s3, err := newS3(filepath.Join(opts.Dir, "s3"), opts.Logger)
+	s3, err := newS3(filepath.Join(opts.Dir, "s3"), opts.Buckets, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

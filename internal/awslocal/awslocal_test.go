@@ -30,9 +30,9 @@ type clients struct {
 	s3  *s3.Client
 }
 
-func start(t *testing.T, dir string) *clients {
+func start(t *testing.T, dir string, buckets ...string) *clients {
 	t.Helper()
-	srv, err := awslocal.New(awslocal.Options{Dir: dir, Region: "us-east-1", AccountID: "123456789012"})
+	srv, err := awslocal.New(awslocal.Options{Dir: dir, Region: "us-east-1", AccountID: "123456789012", Buckets: buckets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +230,27 @@ func TestStateSurvivesARestart(t *testing.T) {
 	o.Body.Close()
 	if string(b) != "ov" {
 		t.Errorf("object after restart = %q", b)
+	}
+}
+
+// The buckets a stack declares exist from the start, and a restart keeps
+// what they hold.
+func TestBuckets(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c := start(t, dir, "tasks-bucket")
+	if _, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tasks-bucket"), Key: aws.String("k"), Body: strings.NewReader("v")}); err != nil {
+		t.Fatalf("put into a declared bucket: %v", err)
+	}
+	c = start(t, dir, "tasks-bucket", "another")
+	if _, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("tasks-bucket"), Key: aws.String("k")}); err != nil {
+		t.Fatalf("the object after a restart: %v", err)
+	}
+	if _, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("another")}); err != nil {
+		t.Fatalf("a bucket declared at the restart: %v", err)
+	}
+	if _, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("undeclared")}); err == nil {
+		t.Fatal("an undeclared bucket exists")
 	}
 }
 

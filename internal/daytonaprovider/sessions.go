@@ -64,7 +64,10 @@ func (p *Provider) StopCommand(ctx context.Context, id, sid string) error {
 // KeepFor re-anchors the sandbox's hard lifetime to now plus d.
 func (p *Provider) KeepFor(ctx context.Context, id string, d time.Duration) error {
 	minutes := int((d + time.Minute - 1) / time.Minute)
-	return classify("set the sandbox's lifetime", p.c.SetTTL(ctx, id, max(minutes, 1)))
+	if err := p.c.SetTTL(ctx, id, max(minutes, 1)); err != nil {
+		return classify("set the sandbox's lifetime", err)
+	}
+	return nil
 }
 
 // Download returns a file's bytes, at most max of them.

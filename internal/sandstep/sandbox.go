@@ -123,6 +123,8 @@ type Task struct {
 	WaitToken string `json:"-" dynamodbav:"waitToken,omitempty"`
 	// APIURL is the API base URL the task's command nudges; "" for none.
 	APIURL string `json:"-" dynamodbav:"apiUrl,omitempty"`
+	// NudgedAt is when the command's wrapper said it was ending: once.
+	NudgedAt *time.Time `json:"-" dynamodbav:"nudgedAt,omitempty"`
 	// NudgeHash is the SHA-256 of the task's nudge secret.
 	NudgeHash string `json:"-" dynamodbav:"nudgeHash,omitempty"`
 	// LogBytes are the bytes of each stream stored so far: stdout, stderr.

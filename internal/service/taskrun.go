@@ -39,6 +39,10 @@ type TaskStep struct {
 const (
 	backstopWithNudge = 10 * time.Minute
 	backstopFloor     = 15 * time.Second
+	// The wrapper nudges just before it exits: until Daytona shows the
+	// exit, the watch looks again every nudgedPoll, for nudgedWindow.
+	nudgedPoll   = 2 * time.Second
+	nudgedWindow = time.Minute
 )
 
 // PrepareTask is the first step. A task started through the API exists
@@ -221,7 +225,10 @@ func (s *Service) nextWait(t *sandstep.Task, step TaskStep) *TaskStep {
 		ran = now.Sub(*t.StartedAt)
 	}
 	wait := max(backstopFloor, ran/10)
-	if t.APIURL != "" {
+	switch {
+	case t.NudgedAt != nil && now.Sub(*t.NudgedAt) < nudgedWindow:
+		wait = nudgedPoll
+	case t.APIURL != "":
 		wait = max(backstopWithNudge, ran/10)
 	}
 	if t.Deadline != nil {
@@ -266,6 +273,10 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if t.Owner != step.UserID {
 		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
+	if t.NudgedAt != nil {
+		// Nudged before this wait began: look now.
+		return s.wake(ctx, token)
+	}
 	return s.wakeIfEnded(ctx, t)
 }
 
@@ -299,7 +310,8 @@ func (s *Service) wake(ctx context.Context, token string) error {
 // NudgeTask is the command's wrapper saying "look now". It carries the
 // task's nudge secret and nothing else: the outcome is always read from
 // the provider, so a sandbox cannot forge a result. A wrong secret is not
-// found, like a task that does not exist.
+// found, like a task that does not exist. Only the first nudge counts, so
+// a sandbox cannot spend the state machine's transitions by nudging.
 func (s *Service) NudgeTask(ctx context.Context, id, secret string) error {
 	if err := s.tasksEnabled(); err != nil {
 		return err
@@ -315,10 +327,27 @@ func (s *Service) NudgeTask(ctx context.Context, id, secret string) error {
 	if t.NudgeHash == "" || subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(t.NudgeHash)) != 1 {
 		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
 	}
-	if t.Status != sandstep.TaskRunning {
+	if t.Status != sandstep.TaskRunning || t.NudgedAt != nil {
 		return nil
 	}
-	return s.wakeIfEnded(ctx, t)
+	now := s.opts.Now().UTC()
+	t, err = s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(r *sandstep.Task) {
+		if r.NudgedAt == nil {
+			r.NudgedAt = &now
+		}
+	})
+	if err != nil {
+		if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
+			return nil // it has ended meanwhile
+		}
+		return err
+	}
+	if !t.NudgedAt.Equal(now) {
+		return nil // another nudge came first
+	}
+	// The wrapper is still exiting: Daytona may not show the exit yet,
+	// and the watch looks again shortly (nextWait).
+	return s.wake(ctx, t.WaitToken)
 }
 
 // CheckTask is the watch: it stores new output, and ends the watch when

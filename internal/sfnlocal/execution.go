@@ -2,6 +2,7 @@ package sfnlocal
 
 import (
 	"cmp"
+	"encoding/json"
 	"os"
 	"slices"
 	"time"
@@ -36,10 +37,12 @@ type execution struct {
 	caught, caughtState string
 	// parallelStarted: ParallelStateStarted written for this entry.
 	parallelStarted map[string]bool
+	// entered is the input each state last entered with.
+	entered map[string]json.RawMessage
 }
 
 func newExecution(rec record) *execution {
-	return &execution{rec: rec, calls: map[int64]*taskCall{}, parallelStarted: map[string]bool{}}
+	return &execution{rec: rec, calls: map[int64]*taskCall{}, parallelStarted: map[string]bool{}, entered: map[string]json.RawMessage{}}
 }
 
 func (e *execution) closeHistory() {

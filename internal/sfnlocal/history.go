@@ -126,6 +126,7 @@ func (s *Server) onEvent(e *execution, ev *runnerEvent) {
 	}
 	switch ev.Type {
 	case "StateEntered":
+		e.entered[ev.State] = ev.Input
 		if e.caught != "" {
 			// The Catch's output is the next state's input.
 			s.appendEvent(e, e.caught, (&eventDetails{Name: e.caughtState}).withOutput(jsonText(ev.Input)))

@@ -23,22 +23,24 @@ const runnerStartTimeout = time.Minute
 
 // runnerMsg is a message from the runner (runner.cjs documents them).
 type runnerMsg struct {
-	T                string          `json:"t"`
-	Exec             string          `json:"exec"`
-	Name             string          `json:"name"`
-	Node             string          `json:"node"`
-	Event            *runnerEvent    `json:"event"`
-	Call             int64           `json:"call"`
-	State            string          `json:"state"`
-	Resource         string          `json:"resource"`
-	Input            json.RawMessage `json:"input"`
-	Tokens           []string        `json:"tokens"`
-	TimeoutSeconds   *float64        `json:"timeoutSeconds"`
-	HeartbeatSeconds *float64        `json:"heartbeatSeconds"`
-	Status           string          `json:"status"`
-	Output           json.RawMessage `json:"output"`
-	Error            *string         `json:"error"`
-	Cause            *string         `json:"cause"`
+	T              string          `json:"t"`
+	Exec           string          `json:"exec"`
+	Name           string          `json:"name"`
+	Node           string          `json:"node"`
+	Event          *runnerEvent    `json:"event"`
+	Call           int64           `json:"call"`
+	State          string          `json:"state"`
+	Resource       string          `json:"resource"`
+	Input          json.RawMessage `json:"input"`
+	Tokens         []string        `json:"tokens"`
+	TimeoutSeconds *float64        `json:"timeoutSeconds"`
+	// TimeoutSecondsPath is the state's, which the server applies.
+	TimeoutSecondsPath string          `json:"timeoutSecondsPath"`
+	HeartbeatSeconds   *float64        `json:"heartbeatSeconds"`
+	Status             string          `json:"status"`
+	Output             json.RawMessage `json:"output"`
+	Error              *string         `json:"error"`
+	Cause              *string         `json:"cause"`
 }
 
 // runnerEvent is one event of the library's log, slimmed by the runner.

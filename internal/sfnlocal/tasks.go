@@ -59,7 +59,8 @@ type taskCall struct {
 	tokens       []string
 	heartbeat    time.Duration
 	heartbeatT   *time.Timer
-	submitted    bool // TaskSubmitted written
+	timeoutT     *time.Timer // a TimeoutSecondsPath's
+	submitted    bool        // TaskSubmitted written
 	cancel       context.CancelFunc
 	done         bool
 }
@@ -89,6 +90,15 @@ func (s *Server) onCall(e *execution, msg *runnerMsg) {
 	e.calls[c.id] = c
 	timeout := secondsPtr(msg.TimeoutSeconds)
 	input := jsonText(c.input)
+	if msg.TimeoutSecondsPath != "" {
+		n, ok := pathSeconds(e.entered[c.state], msg.TimeoutSecondsPath)
+		if !ok {
+			s.completeLocked(c, failed("States.Runtime", fmt.Sprintf("Path expression '%s' does not point to a positive integer in the state's input", msg.TimeoutSecondsPath)))
+			return
+		}
+		timeout = &n
+		c.timeoutT = time.AfterFunc(time.Duration(n)*time.Second, func() { s.stateTimedOut(c) })
+	}
 
 	switch kind {
 	case kindFunction:
@@ -235,6 +245,9 @@ func (s *Server) retire(c *taskCall, timedOut bool) {
 	if c.heartbeatT != nil {
 		c.heartbeatT.Stop()
 	}
+	if c.timeoutT != nil {
+		c.timeoutT.Stop()
+	}
 	delete(c.exec.calls, c.id)
 	for _, tok := range c.tokens {
 		delete(s.tokens, tok)
@@ -263,6 +276,43 @@ func (s *Server) taskTimedOut(e *execution, state string) {
 	s.retire(oldest, true)
 	typ, d := oldest.endEvent(out)
 	s.appendEvent(e, typ, d)
+}
+
+// stateTimedOut ends a call whose TimeoutSecondsPath has passed.
+func (s *Server) stateTimedOut(c *taskCall) {
+	out := failed("States.Timeout", "")
+	out.Cause, out.Timeout = nil, true
+	s.complete(c, out)
+}
+
+// pathSeconds reads a TimeoutSecondsPath ("$.a.b") from input: a positive
+// integer.
+func pathSeconds(input json.RawMessage, path string) (int64, bool) {
+	rest, ok := strings.CutPrefix(path, "$")
+	if !ok {
+		return 0, false
+	}
+	var v any
+	if json.Unmarshal(input, &v) != nil {
+		return 0, false
+	}
+	for _, key := range strings.Split(strings.TrimPrefix(rest, "."), ".") {
+		if key == "" {
+			continue
+		}
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return 0, false
+		}
+		if v, ok = m[key]; !ok {
+			return 0, false
+		}
+	}
+	f, isNum := v.(float64)
+	if !isNum || f < 1 || f != float64(int64(f)) {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 func (s *Server) heartbeatTimedOut(c *taskCall) {

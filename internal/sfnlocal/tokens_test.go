@@ -289,3 +289,35 @@ func TestStopExecution(t *testing.T) {
 		t.Errorf("status change %+v", c)
 	}
 }
+
+// TimeoutSecondsPath is read from the state's input, as AWS reads it, not
+// from the Parameters the library would pass.
+func TestTimeoutSecondsPath(t *testing.T) {
+	lambda := newFakeLambda(t, nil)
+	h := start(t, lambda, map[string]string{
+		"path": tokenASL(lambdaCallback, lambdaParams, `"TimeoutSecondsPath": "$.wait"`),
+	})
+	tests := []struct {
+		name, input, wantError string
+		wantTimeout            int64
+	}{
+		{"from the input", `{"job":"p1","wait":1}`, "States.Timeout", 1},
+		{"missing", `{"job":"p2"}`, "States.Runtime", 0},
+		{"not a positive integer", `{"job":"p3","wait":0.5}`, "States.Runtime", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			arn := h.startExecution(t, "path", "", tt.input)
+			out := h.waitDone(t, arn)
+			if out.Status != types.ExecutionStatusFailed || aws.ToString(out.Error) != tt.wantError {
+				t.Fatalf("status %s, error %q; want FAILED, %s", out.Status, aws.ToString(out.Error), tt.wantError)
+			}
+			for _, e := range h.history(t, arn) {
+				if d := e.TaskScheduledEventDetails; d != nil && aws.ToInt64(d.TimeoutInSeconds) != tt.wantTimeout {
+					t.Errorf("TaskScheduled TimeoutInSeconds %d, want %d", aws.ToInt64(d.TimeoutInSeconds), tt.wantTimeout)
+				}
+			}
+		})
+	}
+}

@@ -241,7 +241,7 @@ func (s *Store) normalizeTask(t *sandstep.Task) error {
 }
 
 func normalizeTaskTimes(t *sandstep.Task) {
-	for _, p := range []**time.Time{&t.StartedAt, &t.FinishedAt, &t.Deadline} {
+	for _, p := range []**time.Time{&t.StartedAt, &t.FinishedAt, &t.Deadline, &t.NudgedAt} {
 		if *p != nil {
 			u := (*p).UTC()
 			*p = &u

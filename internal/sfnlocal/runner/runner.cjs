@@ -53,7 +53,11 @@ function prepare(definition) {
     for (const [name, state] of Object.entries(machine.States ?? {})) {
       if (state.Type === 'Task') {
         tasks.set(name, structuredClone(state));
-        if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+        // The library reads TimeoutSecondsPath from the effective input
+        // (after Parameters); AWS reads it from the state's input. The
+        // server applies it, from the input the state entered with.
+        if (state.TimeoutSecondsPath !== undefined) delete state.TimeoutSecondsPath;
+        if (state.TimeoutSeconds === undefined) {
           state.TimeoutSeconds = MAX_TIMEOUT_SECONDS;
         } else if (state.TimeoutSeconds > MAX_TIMEOUT_SECONDS) {
           state.TimeoutSeconds = MAX_TIMEOUT_SECONDS;
@@ -144,6 +148,7 @@ function onStart(msg) {
           input,
           tokens,
           timeoutSeconds: state.TimeoutSeconds,
+          timeoutSecondsPath: state.TimeoutSecondsPath,
           heartbeatSeconds: state.HeartbeatSeconds,
         }),
       );

@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&ports.DynamoDB, "dynamodb-port", def.DynamoDB, "port of DynamoDB")
 	fs.IntVar(&ports.AWS, "aws-port", def.AWS, "port of SSM, Secrets Manager and S3")
 	fs.IntVar(&ports.Daytona, "daytona-port", def.Daytona, "port of the Daytona-compatible server")
+	fs.IntVar(&ports.StepFunctions, "sfn-port", def.StepFunctions, "port of the Step Functions API")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
