@@ -131,12 +131,12 @@ type Stack struct {
 	inflight sync.WaitGroup
 	// Listeners not yet handed to their server (a server owns its
 	// listener once serving).
-	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona, lnStepFunctions        net.Listener
+	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona, lnStepFunctions       net.Listener
 	srvAPI, srvLambda, srvDynamoDB, srvAWS, srvDaytona, srvStepFunctions *http.Server
 	dynamoDB                                                             *durableDynamoDB
 	daytona                                                              *daytonalocal.Server
 	stepFunctions                                                        *sfnlocal.Server
-	appEnv                                             *app.Env
+	appEnv                                                               *app.Env
 	// tempData is a DataDir the stack made, removed by Shutdown.
 	tempData string
 
