@@ -34,17 +34,21 @@ type testStack struct {
 }
 
 // startStack starts the stack on free ports with env as the user's
-// environment and stops it when the test ends.
-func startStack(t *testing.T, env map[string]string) *testStack {
+// environment, changed by opts, and stops it when the test ends.
+func startStack(t *testing.T, env map[string]string, opts ...func(*Options)) *testStack {
 	t.Helper()
 	logs := &logBuffer{}
 	root := t.TempDir()
-	s, err := Start(context.Background(), Options{
+	o := Options{
 		Getenv:       envMap(env),
 		LogWriter:    logs,
 		TemplatePath: templatePath,
 		DataDir:      root,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Start: %v\nlog:\n%s", err, logs.String())
 	}

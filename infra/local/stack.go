@@ -84,6 +84,9 @@ type Options struct {
 	// directory (internal/sfnlocal/runner, its packages installed). Empty:
 	// the one beside the template.
 	StepFunctionsRunner string
+	// DaytonaClock is the local Daytona server's clock (its timers: TTL,
+	// auto-stop); nil: the real one. Tests scale it.
+	DaytonaClock func() time.Time
 	// WaitOverrides and RetryIntervalOverrides shorten the state machines'
 	// Wait states and retry pauses, by state name: for tests.
 	WaitOverrides, RetryIntervalOverrides map[string]time.Duration
@@ -356,6 +359,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		d, err := daytonalocal.New(daytonalocal.Options{
 			Root:   filepath.Join(s.DataDir, "daytona"),
 			APIKey: LocalDaytonaKey,
+			Clock:  opts.DaytonaClock,
 			Logger: s.log.With("component", "daytona"),
 		})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/store"
 )
 
@@ -210,4 +211,219 @@ func TestTaskSucceedsWithOutputAndArtifact(t *testing.T) {
 		t.Errorf("bob's GET of alice's task: %d", res.status)
 	}
 	s.assertNothingLeft("alice")
+}
+
+// fastRetries makes the state machine's retries immediate.
+func fastRetries(o *Options) {
+	o.RetryIntervalOverrides = map[string]time.Duration{}
+	for _, st := range []string{"Prepare", "CreateSandbox", "StartCommand", "Wait", "Check", "Collect", "CleanUp", "CleanUpAfterFailure"} {
+		o.RetryIntervalOverrides[st] = 10 * time.Millisecond
+	}
+}
+
+// describe returns the task's execution as the Step Functions API has it.
+func (s *testStack) describe(id string) (status, errName, cause string) {
+	s.t.Helper()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Cause  string `json:"cause"`
+	}
+	s.sfn("DescribeExecution", map[string]any{"executionArn": s.executionARN(id)}, &out)
+	return out.Status, out.Error, out.Cause
+}
+
+// waitRunning waits for the task to be running.
+func (s *testStack) waitRunning(user, id string) taskJSON {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var tk taskJSON
+		s.as(user, http.MethodGet, "/tasks/"+id, nil).decode(s.t, &tk)
+		if tk.Status == "running" {
+			return tk
+		}
+		if tk.Status != "queued" || time.Now().After(deadline) {
+			s.t.Fatalf("task %s is %s, want running", id, tk.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTaskScenarios runs tasks through the real state machine and
+// handlers, each ending with no sandbox left and the quota back to zero.
+func TestTaskScenarios(t *testing.T) {
+	type scenario struct {
+		name string
+		spec map[string]any
+		// env and opts configure the stack; act runs while the task runs.
+		env  map[string]string
+		opts []func(*Options)
+		act  func(t *testing.T, s *testStack, tk taskJSON)
+		// The task's end and its execution's.
+		status, errorHas string
+		exitCode         *int
+		execStatus       string
+		execError        string
+		// retried: a step failed as transient and was retried (its
+		// history says so).
+		retried bool
+	}
+	exit := func(n int) *int { return &n }
+	scenarios := []scenario{
+		{
+			name: "non-zero exit", spec: map[string]any{"command": "echo failing >&2; exit 3"},
+			status: "failed", exitCode: exit(3), execStatus: "FAILED", execError: "Task.Failed",
+		},
+		{
+			name: "deadline exceeded", spec: map[string]any{"command": "sleep 60", "timeoutSeconds": 2},
+			status: "timed_out", errorHas: "2s", execStatus: "FAILED", execError: "Task.TimedOut",
+		},
+		{
+			name: "Daytona answers 503 to creates, then succeeds", spec: map[string]any{"command": "echo ok"},
+			opts: []func(*Options){fastRetries},
+			status: "succeeded", exitCode: exit(0), execStatus: "SUCCEEDED", retried: true,
+		},
+		{
+			name: "permanent create failure", spec: map[string]any{"command": "echo never"},
+			opts:   []func(*Options){fastRetries},
+			status: "failed", errorHas: "Sandbox.InvalidInput", execStatus: "FAILED", execError: "Task.Failed",
+		},
+		{
+			name: "sandbox deleted from outside mid-task", spec: map[string]any{"command": "sleep 60"},
+			env: map[string]string{"TASK_BACKSTOP": "1s"},
+			act: func(t *testing.T, s *testStack, tk taskJSON) {
+				running := s.waitRunning("alice", tk.ID)
+				var sb struct {
+					DaytonaID string `json:"daytonaId"`
+				}
+				s.as("alice", http.MethodGet, "/sandboxes/"+running.SandboxID, nil).decode(t, &sb)
+				res := do(t, http.MethodDelete, s.DaytonaURL+"/sandbox/"+sb.DaytonaID, nil, "Authorization: Bearer "+LocalDaytonaKey)
+				if res.status != http.StatusOK {
+					t.Fatalf("delete at Daytona: %d %s", res.status, res.body)
+				}
+			},
+			status: "failed", errorHas: "no longer exists", execStatus: "FAILED", execError: "Task.Failed",
+		},
+		{
+			name: "cancel while running", spec: map[string]any{"command": "sleep 60"},
+			act: func(t *testing.T, s *testStack, tk taskJSON) {
+				s.waitRunning("alice", tk.ID)
+				for range 2 { // cancelling again is no error
+					res := s.as("alice", http.MethodDelete, "/tasks/"+tk.ID, nil)
+					var got taskJSON
+					res.decode(t, &got)
+					if res.status != http.StatusOK || got.Status != "cancelled" {
+						t.Fatalf("DELETE /tasks: %d %s", res.status, res.body)
+					}
+				}
+			},
+			status: "cancelled", execStatus: "ABORTED", execError: "Task.Cancelled",
+		},
+		{
+			name: "a silent command outlives the sandbox's auto-stop", spec: map[string]any{
+				"sandbox": map[string]any{"autoStopMinutes": 1}, "command": "sleep 3; echo done"},
+			opts: []func(*Options){func(o *Options) {
+				// A minute of the Daytona server's time per real second.
+				start := time.Now()
+				o.DaytonaClock = func() time.Time { return start.Add(time.Since(start) * 60) }
+			}},
+			status: "succeeded", exitCode: exit(0), execStatus: "SUCCEEDED",
+		},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startStack(t, sc.env, sc.opts...)
+			switch sc.name {
+			case "Daytona answers 503 to creates, then succeeds":
+				if _, err := s.daytona.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 8}); err != nil {
+					t.Fatal(err)
+				}
+			case "permanent create failure":
+				if _, err := s.daytona.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "image not found", Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tk := s.startTask("alice", sc.spec)
+			if sc.act != nil {
+				sc.act(t, s, tk)
+			}
+			done := s.waitTask("alice", tk.ID, time.Minute)
+			if done.Status != sc.status || !strings.Contains(done.Error, sc.errorHas) {
+				t.Errorf("task ended %s (%q), want %s with %q", done.Status, done.Error, sc.status, sc.errorHas)
+			}
+			if (sc.exitCode == nil) != (done.ExitCode == nil) || (sc.exitCode != nil && *sc.exitCode != *done.ExitCode) {
+				t.Errorf("exit code %v, want %v", done.ExitCode, sc.exitCode)
+			}
+			s.waitExecution(tk.ID, 30*time.Second)
+			if st, errName, cause := s.describe(tk.ID); st != sc.execStatus || errName != sc.execError {
+				t.Errorf("execution %s %s (%s), want %s %s", st, errName, cause, sc.execStatus, sc.execError)
+			}
+			if retried := s.historyHas(tk.ID, "LambdaFunctionFailed", "Sandbox.Transient"); retried != sc.retried {
+				t.Errorf("a step failed and was retried: %v, want %v", retried, sc.retried)
+			}
+			s.waitNothingLeft("alice")
+		})
+	}
+}
+
+// historyHas says whether the task's execution history has an event of
+// type typ, a failure named errName.
+func (s *testStack) historyHas(id, typ, errName string) bool {
+	s.t.Helper()
+	for _, e := range s.history(id) {
+		if e.Type == typ && (e.Failed == nil || e.Failed.Error == errName) {
+			return true
+		}
+	}
+	return false
+}
+
+// historyEvent is the part of a history event the tests read.
+type historyEvent struct {
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+	// StateEnteredEventDetails names the state.
+	Entered *struct {
+		Name string `json:"name"`
+	} `json:"stateEnteredEventDetails"`
+	Failed *struct {
+		Error string `json:"error"`
+	} `json:"lambdaFunctionFailedEventDetails"`
+}
+
+// history returns the task's execution history, all pages.
+func (s *testStack) history(id string) []historyEvent {
+	s.t.Helper()
+	var all []historyEvent
+	token := ""
+	for {
+		in := map[string]any{"executionArn": s.executionARN(id), "maxResults": 1000}
+		if token != "" {
+			in["nextToken"] = token
+		}
+		var page struct {
+			Events    []historyEvent `json:"events"`
+			NextToken string         `json:"nextToken"`
+		}
+		s.sfn("GetExecutionHistory", in, &page)
+		all = append(all, page.Events...)
+		if page.NextToken == "" {
+			return all
+		}
+		token = page.NextToken
+	}
+}
+
+// waitNothingLeft waits briefly for the clean-up of an execution that
+// ended without its own (the status-change rule runs after the end), then
+// asserts nothing is left.
+func (s *testStack) waitNothingLeft(user string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.daytonaSandboxes() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.assertNothingLeft(user)
 }

@@ -69,6 +69,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				MaxOutputBytes:         cfg.MaxOutputBytes,
 				MaxTaskDuration:        cfg.MaxTaskDuration,
 				CapacityWait:           cfg.CapacityWait,
+				TaskBackstop:           cfg.TaskBackstop,
 				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
 			},
 			NudgeURL:   cfg.APIURL,

@@ -95,6 +95,9 @@ type Config struct {
 	// CapacityWait is how long a task waits for Daytona's capacity
 	// (CAPACITY_WAIT).
 	CapacityWait time.Duration
+	// TaskBackstop is how long a task's watch waits for a nudge
+	// (TASK_BACKSTOP).
+	TaskBackstop time.Duration
 	// MaxTaskLogBytes bounds a task's kept output (MAX_TASK_LOG_BYTES).
 	MaxTaskLogBytes int
 	// TaskRetentionDays is how long tasks are kept (TASK_RETENTION_DAYS).
@@ -321,6 +324,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("idempotencyTtl", c.IdempotencyTTL.String()),
 		slog.String("maxTaskDuration", c.MaxTaskDuration.String()),
 		slog.String("capacityWait", c.CapacityWait.String()),
+		slog.String("taskBackstop", c.TaskBackstop.String()),
 		slog.Int("maxTaskLogBytes", c.MaxTaskLogBytes),
 		slog.Int("taskRetentionDays", c.TaskRetentionDays),
 		slog.String("taskBucket", c.TaskBucket),

@@ -60,6 +60,7 @@ func TestLoadDefaults(t *testing.T) {
 		IdempotencyTTL:         24 * time.Hour,
 		MaxTaskDuration:        12 * time.Hour,
 		CapacityWait:           15 * time.Minute,
+		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
 	}
@@ -307,7 +308,7 @@ func TestLogValue(t *testing.T) {
 	}
 	want := map[string]any{
 		"env": "aws", "tableName": "sandstep", "stackName": "sandstep", "dynamodbEndpoint": "http://127.0.0.1:8000",
-		"maxTaskDuration": "12h0m0s", "capacityWait": "15m0s", "maxTaskLogBytes": float64(1 << 30), "taskRetentionDays": float64(30),
+		"maxTaskDuration": "12h0m0s", "capacityWait": "15m0s", "taskBackstop": "10m0s", "maxTaskLogBytes": float64(1 << 30), "taskRetentionDays": float64(30),
 		"taskBucket": "", "stateMachineArn": "", "apiUrl": "",
 		"daytonaApiUrl": "https://app.daytona.io/api", "daytonaTarget": "eu",
 		"daytonaKeyRef": "ssm:/sandstep/daytona-api-key", "defaultUserQuota": float64(3),

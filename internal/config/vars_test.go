@@ -90,6 +90,7 @@ func TestDefaults(t *testing.T) {
 		IdempotencyTTL:         24 * time.Hour,
 		MaxTaskDuration:        12 * time.Hour,
 		CapacityWait:           15 * time.Minute,
+		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
 	}

@@ -170,6 +170,8 @@ type Limits struct {
 	// task keeps.
 	MaxTaskDuration time.Duration
 	CapacityWait    time.Duration
+	// TaskBackstop is how long a task's watch waits for a nudge.
+	TaskBackstop    time.Duration
 	MaxTaskLogBytes int64
 }
 
@@ -185,8 +187,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("service: ExecTimeoutMargin is negative")
 	case l.MaxOutputBytes < 1:
 		return fmt.Errorf("service: MaxOutputBytes must be positive")
-	case l.MaxTaskDuration < time.Minute || l.MaxTaskLogBytes < 1 || l.CapacityWait < 0:
-		return fmt.Errorf("service: MaxTaskDuration (at least 1m), MaxTaskLogBytes and CapacityWait must be set")
+	case l.MaxTaskDuration < time.Minute || l.MaxTaskLogBytes < 1 || l.CapacityWait < 0 || l.TaskBackstop < time.Second:
+		return fmt.Errorf("service: MaxTaskDuration (at least 1m), MaxTaskLogBytes, CapacityWait and TaskBackstop (at least 1s) must be set")
 	}
 	return nil
 }

@@ -32,18 +32,26 @@ type TaskStep struct {
 	WaitSeconds int `json:"waitSeconds,omitempty"`
 }
 
-// Backstop polls: how long a wait for the command's nudge lasts before the
-// task is checked anyway. With a nudge the backstop is rare; without one
-// (egress blocked) completion is noticed within max(15 s, 10 % of the time
-// the command has run).
+// The wrapper nudges just before it exits: until Daytona shows the exit,
+// the watch looks again every nudgedPoll, for nudgedWindow.
 const (
-	backstopWithNudge = 10 * time.Minute
-	backstopFloor     = 15 * time.Second
-	// The wrapper nudges just before it exits: until Daytona shows the
-	// exit, the watch looks again every nudgedPoll, for nudgedWindow.
 	nudgedPoll   = 2 * time.Second
 	nudgedWindow = time.Minute
 )
+
+// Backstop is how long the watch of a task whose command has run for ran
+// waits before it looks anyway. With a nudge possible that is nudge
+// (TASK_BACKSTOP) or, for long tasks, 10 % of the time run; with none
+// (nudge 0: egress blocked, no API URL) it is max(15 s, 10 % of the time
+// run), so an end is noticed within that and a task of hours costs a few
+// dozen looks.
+func Backstop(ran, nudge time.Duration) time.Duration {
+	const floor = 15 * time.Second
+	if nudge > 0 {
+		return max(nudge, ran/10)
+	}
+	return max(floor, ran/10)
+}
 
 // PrepareTask is the first step. A task started through the API exists
 // already; a console start carries its spec inline ({"userId", "task":
@@ -224,12 +232,13 @@ func (s *Service) nextWait(t *sandstep.Task, step TaskStep) *TaskStep {
 	if t.StartedAt != nil {
 		ran = now.Sub(*t.StartedAt)
 	}
-	wait := max(backstopFloor, ran/10)
-	switch {
-	case t.NudgedAt != nil && now.Sub(*t.NudgedAt) < nudgedWindow:
+	var nudge time.Duration
+	if t.APIURL != "" {
+		nudge = s.opts.TaskBackstop
+	}
+	wait := Backstop(ran, nudge)
+	if t.NudgedAt != nil && now.Sub(*t.NudgedAt) < nudgedWindow {
 		wait = nudgedPoll
-	case t.APIURL != "":
-		wait = max(backstopWithNudge, ran/10)
 	}
 	if t.Deadline != nil {
 		// The deadline is noticed within a second of passing.
