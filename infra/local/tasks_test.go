@@ -281,7 +281,7 @@ func TestTaskScenarios(t *testing.T) {
 		},
 		{
 			name: "Daytona answers 503 to creates, then succeeds", spec: map[string]any{"command": "echo ok"},
-			opts: []func(*Options){fastRetries},
+			opts:   []func(*Options){fastRetries},
 			status: "succeeded", exitCode: exit(0), execStatus: "SUCCEEDED", retried: true,
 		},
 		{
