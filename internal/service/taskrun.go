@@ -486,8 +486,9 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	}
 	t, err := s.tasks.GetTask(ctx, taskID)
 	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND && failure != nil {
-		// A console start refused before its task existed: nothing to undo.
-		return nil, &OutcomeError{Task: &sandstep.Task{ID: taskID, Status: sandstep.TaskFailed, Error: failure.reason()}}
+		// A console start refused before its task existed: nothing to undo,
+		// and the execution fails with what refused it (Sandbox.InvalidInput).
+		return nil, &OutcomeError{Task: &sandstep.Task{ID: taskID, Status: sandstep.TaskFailed, Error: failure.message()}, Refused: failure.Error}
 	}
 	if err != nil {
 		return nil, err
@@ -514,13 +515,20 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 }
 
 // OutcomeError is a task that did not succeed, as the execution's error:
-// Task.Failed, Task.TimedOut or Task.Cancelled, with the task's error.
-type OutcomeError struct{ Task *sandstep.Task }
+// Task.Failed, Task.TimedOut or Task.Cancelled, with the task's error; or,
+// for a start refused before its task existed, the refusal's name.
+type OutcomeError struct {
+	Task    *sandstep.Task
+	Refused string
+}
 
 func (e *OutcomeError) Error() string { return e.Name() + ": " + e.Cause() }
 
 // Name is the execution's error name.
 func (e *OutcomeError) Name() string {
+	if e.Refused != "" {
+		return e.Refused
+	}
 	switch e.Task.Status {
 	case sandstep.TaskTimedOut:
 		return "Task.TimedOut"
@@ -541,15 +549,18 @@ func (e *OutcomeError) Cause() string {
 // reason is what the state machine caught, as a person reads it: the
 // error's name and the message of a function's error (its cause is the
 // function's error payload).
-func (f *TaskFailure) reason() string {
-	msg := f.Cause
+func (f *TaskFailure) reason() string { return f.Error + ": " + f.message() }
+
+// message is the caught error's message: a function error's errorMessage,
+// else the cause as it is.
+func (f *TaskFailure) message() string {
 	var lambdaErr struct {
 		ErrorMessage string `json:"errorMessage"`
 	}
 	if json.Unmarshal([]byte(f.Cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
-		msg = lambdaErr.ErrorMessage
+		return lambdaErr.ErrorMessage
 	}
-	return f.Error + ": " + msg
+	return f.Cause
 }
 
 // releaseTask kills the task's command and deletes its sandbox, unless the
