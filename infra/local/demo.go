@@ -67,10 +67,11 @@ type demo struct {
 
 // RunDemo walks through the API, printing each step as it goes: create a
 // sandbox with a small uploaded project, run it, show its output, show a
-// failing command's exit code and stderr, list, delete, and show that the
+// failing command's exit code and stderr, list, delete; run a long task,
+// follow its logs, fetch its artifact and show its end; and show that the
 // user's quota and sandboxes are back to zero. It returns an error naming
 // the first step that did not do what it should; a sandbox it created is
-// deleted even then.
+// deleted, and a task cancelled, even then.
 func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 	if o.APIURL == "" || o.DynamoDBURL == "" || o.TableName == "" {
 		return errors.New("demo: APIURL, DynamoDBURL and TableName are required")
@@ -212,6 +213,10 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 		return err
 	}
 
+	if err := d.runTask(ctx); err != nil {
+		return err
+	}
+
 	if err := d.run("quota and sandboxes are back to zero", func() error {
 		active, err := d.list(ctx, id)
 		if err != nil {
@@ -229,6 +234,98 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 	}
 	fmt.Fprintln(d.out, "\ndemo passed: every step did what it should")
 	return nil
+}
+
+// DemoJob is the long task the demo runs: a few seconds of output on both
+// streams, and a report left as an artifact.
+const DemoJob = `for i in 1 2 3 4 5; do echo "building part $i of 5"; echo "warning: part $i is slow" >&2; sleep 1; done
+mkdir -p out && echo "5 parts built" > out/report.txt`
+
+// runTask starts a long task, follows its logs while it runs, fetches its
+// artifact and shows its end; a task it started is cancelled if a step
+// fails.
+func (d *demo) runTask(ctx context.Context) (err error) {
+	var id string
+	defer func() {
+		if err != nil && id != "" {
+			_, _, _ = d.call(context.WithoutCancel(ctx), http.MethodDelete, "/tasks/"+id, nil, true)
+		}
+	}()
+	if err := d.run("start a long task (POST /tasks)", func() error {
+		req := map[string]any{"command": DemoJob, "artifacts": []string{"out/report.txt"}, "timeoutSeconds": 600}
+		var tk sandstep.Task
+		status, err := d.callJSON(ctx, http.MethodPost, "/tasks", req, &tk, http.StatusAccepted)
+		if err != nil {
+			return err
+		}
+		id = tk.ID
+		d.show("POST /tasks -> %d, task %s, status %s (the state machine's execution is named after it)", status, tk.ID, tk.Status)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := d.run("follow its logs while it runs", func() error {
+		var cursor string
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			var page service.TaskLogs
+			if _, err := d.callJSON(ctx, http.MethodGet, "/tasks/"+id+"/logs?cursor="+url.QueryEscape(cursor), nil, &page, http.StatusOK); err != nil {
+				return err
+			}
+			for _, c := range page.Chunks {
+				for line := range strings.SplitSeq(strings.TrimSuffix(c.Data, "\n"), "\n") {
+					d.show("%s %s | %s", c.Time.Format("15:04:05"), c.Stream, line)
+				}
+			}
+			cursor = page.NextCursor
+			if page.Complete {
+				return nil
+			}
+			time.Sleep(time.Second)
+		}
+		return errors.New("the logs did not complete within 2 minutes")
+	}); err != nil {
+		return err
+	}
+	if err := d.run("fetch its artifact", func() error {
+		var arts struct {
+			Items []service.Artifact `json:"items"`
+		}
+		if _, err := d.callJSON(ctx, http.MethodGet, "/tasks/"+id+"/artifacts", nil, &arts, http.StatusOK); err != nil {
+			return err
+		}
+		if len(arts.Items) != 1 || arts.Items[0].URL == "" {
+			return fmt.Errorf("artifacts %+v, want out/report.txt with a link", arts.Items)
+		}
+		res, err := d.http.Get(arts.Items[0].URL)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		d.show("GET %s (a presigned link) -> %d %q", arts.Items[0].Path, res.StatusCode, body)
+		if res.StatusCode != http.StatusOK || string(body) != "5 parts built\n" {
+			return fmt.Errorf("the artifact is %d %q", res.StatusCode, body)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return d.run("the task's final state", func() error {
+		var tk sandstep.Task
+		if _, err := d.callJSON(ctx, http.MethodGet, "/tasks/"+id, nil, &tk, http.StatusOK); err != nil {
+			return err
+		}
+		exit := "none"
+		if tk.ExitCode != nil {
+			exit = fmt.Sprint(*tk.ExitCode)
+		}
+		d.show("GET /tasks/%s -> %s, exit code %s", id, tk.Status, exit)
+		if tk.Status != sandstep.TaskSucceeded {
+			return fmt.Errorf("status %s, want %s", tk.Status, sandstep.TaskSucceeded)
+		}
+		return nil
+	})
 }
 
 // run prints a step's title, runs it and prints its outcome.

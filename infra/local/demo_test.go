@@ -30,7 +30,9 @@ func TestDemoWalksThroughTheAPI(t *testing.T) {
 		"[3] create a sandbox with a small project uploaded", "upload demo/main.sh",
 		"| Hello, Ada!", "| Hello, Grace!",
 		"exit code 3", "| to stderr",
-		"[9] quota and sandboxes are back to zero", "active sandboxes: 0", "0 slot(s) held", "0 sandbox(es) labelled",
+		"[9] start a long task (POST /tasks)", "stdout | building part 5 of 5", "stderr | warning: part 5 is slow",
+		`out/report.txt (a presigned link) -> 200 "5 parts built\n"`, "-> succeeded, exit code 0",
+		"[13] quota and sandboxes are back to zero", "active sandboxes: 0", "0 slot(s) held", "0 sandbox(es) labelled",
 		"demo passed",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -1,7 +1,8 @@
 // Command sandstep-demo walks through the sandstep API step by step,
 // printing each step as it goes: create a sandbox with a small uploaded
-// project, run it, show its output, list, delete, and show that the quota
-// and the sandboxes are back to zero (see local.RunDemo). It exits 0 only if
+// project, run it, show its output, list, delete; then run a long task,
+// follow its logs, fetch its artifact and show its end; and show that the
+// quota and the sandboxes are back to zero (see local.RunDemo). It exits 0 only if
 // every step did what it should. `make demo` runs it.
 //
 // It uses the API at SANDSTEP_API_URL (default http://127.0.0.1:3000, a
