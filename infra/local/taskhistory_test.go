@@ -46,6 +46,15 @@ func TestLongestTaskHistory(t *testing.T) {
 			t.Fatalf("iterations of %d and %d events", perIteration, n)
 		}
 	}
+	entered := 0
+	for _, e := range events[waits[0]:waits[1]] {
+		if e.Entered != nil {
+			entered++
+		}
+	}
+	if entered != 3 {
+		t.Errorf("%d states entered per watch iteration; TestTaskTransitionGoals counts 3", entered)
+	}
 	fixed := len(events) - len(waits)*perIteration
 	t.Logf("history: %d events; %d per watch iteration, %d for the rest (last Ended? at %d)", len(events), perIteration, fixed, lastChoice)
 
@@ -98,4 +107,59 @@ func maxRetries(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// watchTransitions counts the state transitions of a task's watch over d:
+// three per iteration (Wait, Check, Ended?), an iteration per backstop that
+// passes before the command ends at d, plus the iterations that notice the
+// end: with a nudge, its wake and one more look (nudgedPoll); without one,
+// the backstop that passes the end.
+func watchTransitions(d, nudge time.Duration) (iterations int) {
+	ran := time.Duration(0)
+	for {
+		next := ran + service.Backstop(ran, nudge)
+		if next >= d {
+			break
+		}
+		ran = next
+		iterations++
+	}
+	if nudge > 0 {
+		return iterations + 2
+	}
+	return iterations + 1
+}
+
+// The transition goals, counted from the watch's one rule and the real
+// execution's shape: with a nudge at most 30 per task-hour; without one at
+// most 150 in the first hour and 30 in each later one.
+func TestTaskTransitionGoals(t *testing.T) {
+	const perIteration, fixed = 3, 5 // Wait, Check, Ended?; Prepare, CreateSandbox, StartCommand, Collect, CleanUp
+	backstop := config.Defaults().TaskBackstop
+	for _, tt := range []struct {
+		name    string
+		d       time.Duration
+		nudge   time.Duration
+		maxRate float64 // transitions per task-hour
+	}{
+		{"1 hour, nudge", time.Hour, backstop, 30},
+		{"12 hours, nudge", 12 * time.Hour, backstop, 30},
+		{"1 hour, no nudge", time.Hour, 0, 150},
+		{"12 hours, no nudge", 12 * time.Hour, 0, (150 + 11*30) / 12.0},
+	} {
+		n := fixed + perIteration*watchTransitions(tt.d, tt.nudge)
+		rate := float64(n) / tt.d.Hours()
+		t.Logf("%s: %d transitions, %.1f per task-hour", tt.name, n, rate)
+		if rate > tt.maxRate {
+			t.Errorf("%s: %.1f transitions per task-hour, goal %.0f", tt.name, rate, tt.maxRate)
+		}
+	}
+	// Without a nudge, every hour after the first costs at most 30.
+	for h := 1; h < 12; h++ {
+		from, to := time.Duration(h)*time.Hour, time.Duration(h+1)*time.Hour
+		n := perIteration * (watchTransitions(to, 0) - watchTransitions(from, 0))
+		if n > 30 {
+			t.Errorf("hour %d without a nudge: %d transitions", h+1, n)
+		}
+	}
 }
