@@ -47,6 +47,8 @@ type ProviderSpec struct {
 	Labels          map[string]string
 	AutoStopMinutes int
 	TTLMinutes      int
+	// Network is the sandbox's network policy; nil: open.
+	Network *sandstep.NetworkPolicy
 }
 
 // ProviderSandbox is the provider's view of a sandbox. Name is the
@@ -171,6 +173,9 @@ type Limits struct {
 	MaxTaskDuration time.Duration
 	CapacityWait    time.Duration
 	MaxTaskLogBytes int64
+	// NetworkCeiling is the most network a sandbox may have: callers
+	// can only narrow it (see narrowNetwork). nil: open.
+	NetworkCeiling *sandstep.NetworkPolicy
 }
 
 func (l Limits) validate() error {
@@ -283,6 +288,11 @@ func New(deps Deps, opts Options) (*Service, error) {
 	if err := opts.Limits.validate(); err != nil {
 		return nil, err
 	}
+	ceiling, err := sandstep.CheckNetworkPolicy("NetworkCeiling", opts.NetworkCeiling)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	opts.NetworkCeiling = ceiling
 	if opts.Deployment == "" {
 		return nil, errors.New("service: Options.Deployment is required")
 	}
