@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -85,4 +86,37 @@ func domainCovered(list []string, d string) bool {
 	return slices.ContainsFunc(list, func(e string) bool {
 		return e == d || (strings.HasPrefix(e, "*.") && strings.HasSuffix(d, e[1:]))
 	})
+}
+
+// taskNetwork decides how a task's command, which nudges apiURL when it
+// ends, fares under its sandbox's policy p. It returns the policy to
+// create the sandbox with and the URL to nudge, "" when the nudge cannot
+// arrive and the backstop poll alone must notice the end:
+//
+//   - open: the nudge goes out as it is;
+//   - listed domains: the API's host joins them (unless one covers it);
+//   - everything blocked, or CIDRs only (API Gateway has no fixed
+//     addresses), or an API host that is not a domain name (an IP address,
+//     localhost): no nudge.
+func taskNetwork(p *sandstep.NetworkPolicy, apiURL string) (*sandstep.NetworkPolicy, string) {
+	switch {
+	case apiURL == "" || p.Open():
+		return p, apiURL
+	case p.BlockAll || len(p.DomainAllowList) == 0:
+		return p, ""
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return p, ""
+	}
+	host, err := sandstep.ParseDomain(u.Hostname())
+	if err != nil || strings.HasPrefix(host, "*.") {
+		return p, ""
+	}
+	if domainCovered(p.DomainAllowList, host) {
+		return p, apiURL
+	}
+	out := p.Clone()
+	out.DomainAllowList = append(out.DomainAllowList, host)
+	return out, apiURL
 }

@@ -70,6 +70,42 @@ func TestNarrowNetwork(t *testing.T) {
 	}
 }
 
+func TestTaskNetwork(t *testing.T) {
+	const api = "https://abc123.execute-api.us-east-1.amazonaws.com"
+	const host = "abc123.execute-api.us-east-1.amazonaws.com"
+	tests := []struct {
+		name    string
+		policy  *sandstep.NetworkPolicy
+		apiURL  string
+		want    *sandstep.NetworkPolicy
+		wantURL string
+	}{
+		{"open", nil, api, nil, api},
+		{"no API URL", np(nil, "github.com"), "", np(nil, "github.com"), ""},
+		{"everything blocked", blockAll, api, blockAll, ""},
+		{"CIDRs only", np([]string{"10.0.0.0/8"}), api, np([]string{"10.0.0.0/8"}), ""},
+		{"domains: the API's host joins them", np(nil, "github.com"), api, np(nil, "github.com", host), api},
+		{"CIDRs and domains", np([]string{"10.0.0.0/8"}, "github.com"), api, np([]string{"10.0.0.0/8"}, "github.com", host), api},
+		{"a wildcard covers the host", np(nil, "*.amazonaws.com"), api, np(nil, "*.amazonaws.com"), api},
+		{"the host is listed", np(nil, host), api, np(nil, host), api},
+		{"custom domain with a port and a path", np(nil, "github.com"), "https://API.Example.com:8443/v1", np(nil, "github.com", "api.example.com"), "https://API.Example.com:8443/v1"},
+		{"an IP address host", np(nil, "github.com"), "http://127.0.0.1:3000", np(nil, "github.com"), ""},
+		{"localhost", np(nil, "github.com"), "http://localhost:3000", np(nil, "github.com"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.policy.Clone()
+			got, url := taskNetwork(tt.policy, tt.apiURL)
+			if !reflect.DeepEqual(got, tt.want) || url != tt.wantURL {
+				t.Fatalf("taskNetwork = %+v, %q; want %+v, %q", got, url, tt.want, tt.wantURL)
+			}
+			if !reflect.DeepEqual(tt.policy, before) {
+				t.Errorf("the policy given changed: %+v", tt.policy)
+			}
+		})
+	}
+}
+
 // TestCreateNarrowsToTheCeiling: the effective policy, not the ask, is
 // what the provider gets and the record keeps.
 func TestCreateNarrowsToTheCeiling(t *testing.T) {
@@ -117,5 +153,81 @@ func TestCreateNarrowsToTheCeiling(t *testing.T) {
 	}
 	if p.creates != creates {
 		t.Error("an ask outside the ceiling reached the provider")
+	}
+}
+
+// TestTaskSandboxNetwork: a task's sandbox may reach the API where the
+// policy lists domains; where it cannot, the task expects no nudge, from
+// its acceptance or from its sandbox's creation if the ceiling has
+// tightened in between.
+func TestTaskSandboxNetwork(t *testing.T) {
+	const api = "https://abc123.execute-api.us-east-1.amazonaws.com"
+	ctx := context.Background()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+	p := newFakeProvider()
+	objects := newFakeObjects()
+	taskService := func(ceiling *sandstep.NetworkPolicy) *Service {
+		limits := testLimits()
+		limits.NetworkCeiling = ceiling
+		svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+			Tasks: st, Objects: objects, Machine: &fakeMachine{}, Sessions: fakeSessions{}},
+			Options{Limits: limits, Deployment: testDeployment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	tests := []struct {
+		name           string
+		ceiling        *sandstep.NetworkPolicy // when the task is accepted
+		later          *sandstep.NetworkPolicy // when its sandbox is made; nil: the same
+		ask            *sandstep.NetworkPolicy
+		acceptedURL    string
+		sandboxURL     string
+		sandboxNetwork *sandstep.NetworkPolicy
+	}{
+		{name: "open", acceptedURL: api, sandboxURL: api},
+		{name: "domains", ask: np(nil, "github.com"), acceptedURL: api, sandboxURL: api,
+			sandboxNetwork: np(nil, "github.com", "abc123.execute-api.us-east-1.amazonaws.com")},
+		{name: "CIDRs only", ask: np([]string{"10.0.0.0/8"}), sandboxNetwork: np([]string{"10.0.0.0/8"})},
+		{name: "blocked by the ceiling", ceiling: blockAll, ask: np(nil, "github.com"), sandboxNetwork: blockAll},
+		{name: "ceiling tightened after acceptance", later: blockAll, acceptedURL: api, sandboxNetwork: blockAll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := taskService(tt.ceiling)
+			task, err := svc.StartTask(ctx, Call{UserID: "alice", RequestID: "r-" + tt.name, APIURL: api},
+				TaskInput{Sandbox: CreateSandboxInput{Network: tt.ask}, Command: "make test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if task.APIURL != tt.acceptedURL {
+				t.Errorf("accepted with APIURL %q, want %q", task.APIURL, tt.acceptedURL)
+			}
+			if tt.later != nil {
+				svc = taskService(tt.later)
+			}
+			if _, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: task.ID, UserID: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.specs[len(p.specs)-1].Network; !reflect.DeepEqual(got, tt.sandboxNetwork) {
+				t.Errorf("sandbox network = %+v, want %+v", got, tt.sandboxNetwork)
+			}
+			rec, err := st.GetTask(ctx, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.APIURL != tt.sandboxURL {
+				t.Errorf("APIURL once the sandbox is made = %q, want %q", rec.APIURL, tt.sandboxURL)
+			}
+		})
+	}
+
+	// A bad ask is named by its path in the task.
+	_, err := taskService(np(nil, "github.com")).StartTask(ctx, Call{UserID: "alice", RequestID: "bad", APIURL: api},
+		TaskInput{Sandbox: CreateSandboxInput{Network: np(nil, "gitlab.com")}, Command: "make"})
+	wantCode(t, err, sandstep.EINVALID)
+	if f := sandstep.ErrorField(err); f != "sandbox.network.domainAllowList[0]" {
+		t.Errorf("field = %q (%v)", f, err)
 	}
 }
