@@ -70,6 +70,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				MaxTaskDuration:        cfg.MaxTaskDuration,
 				CapacityWait:           cfg.CapacityWait,
 				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
+				NetworkCeiling:         cfg.NetworkPolicy,
 			},
 			NudgeURL:   cfg.APIURL,
 			Deployment: deployment,
