@@ -68,7 +68,7 @@ var vars = []Var{
 		Meaning: "the largest `ttlMinutes` a caller may ask for",
 		kind:    integer(1, 10080, " minutes", func(c *Config) *int { return &c.MaxTTLMinutes })},
 	{Name: "NETWORK_POLICY", Unset: "open: a caller's `network` applies as asked",
-		Meaning: "the most outbound network a sandbox may have; a caller's `network` can only narrow it (README \"Network policy\")",
+		Meaning: "the most outbound network a sandbox may have; a caller's `network` can only narrow it (see [Network policy](#network-policy))",
 		kind:    networkPolicy(func(c *Config) **sandstep.NetworkPolicy { return &c.NetworkPolicy })},
 
 	{Name: "MAX_BODY_BYTES", Default: "4194304",
