@@ -15,6 +15,8 @@ import (
 )
 
 // Input limits. They are part of the public contract (README "Limits").
+// The network field's are sandstep.MaxNetworkCIDRs and MaxNetworkDomains,
+// beside its syntax, which NETWORK_POLICY's configuration checks too.
 const (
 	MaxCommandBytes  = 64 << 10
 	MaxEnvVars       = 100
