@@ -71,6 +71,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				CapacityWait:           cfg.CapacityWait,
 				TaskBackstop:           cfg.TaskBackstop,
 				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
+				NetworkCeiling:         cfg.NetworkPolicy,
 			},
 			NudgeURL:   cfg.APIURL,
 			Deployment: deployment,

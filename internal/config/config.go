@@ -74,6 +74,9 @@ type Config struct {
 	DefaultTTLMinutes int
 	// MaxTTLMinutes caps a caller's ttlMinutes (MAX_TTL_MINUTES).
 	MaxTTLMinutes int
+	// NetworkPolicy is the most network a sandbox may have, or nil for
+	// open (NETWORK_POLICY).
+	NetworkPolicy *sandstep.NetworkPolicy
 
 	// MaxBodyBytes caps a request body (MAX_BODY_BYTES).
 	MaxBodyBytes int
@@ -235,6 +238,15 @@ func (l *loader) daytonaKey(c Config) {
 	}
 }
 
+// networkPolicyText is p as NETWORK_POLICY writes it, or "open".
+func networkPolicyText(p *sandstep.NetworkPolicy) string {
+	if p == nil {
+		return "open"
+	}
+	b, _ := json.Marshal(p)
+	return string(b)
+}
+
 // quote quotes a (non-secret) value for an error, shortened if long.
 func quote(v string) string {
 	const max = 80
@@ -314,6 +326,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("defaultAutoStopMinutes", c.DefaultAutoStopMinutes),
 		slog.Int("defaultTtlMinutes", c.DefaultTTLMinutes),
 		slog.Int("maxTtlMinutes", c.MaxTTLMinutes),
+		slog.String("networkPolicy", networkPolicyText(c.NetworkPolicy)),
 		slog.Int("maxBodyBytes", c.MaxBodyBytes),
 		slog.String("execTimeoutMargin", c.ExecTimeoutMargin.String()),
 		slog.String("defaultExecTimeout", c.DefaultExecTimeout.String()),

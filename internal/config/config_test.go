@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
 )
 
@@ -118,6 +119,17 @@ func TestLoadValid(t *testing.T) {
 			func(c Config) bool { return c.LogLevel == slog.LevelDebug && c.LogFormat == "text" }},
 		{"log warn", map[string]string{"LOG_LEVEL": "warn"}, func(c Config) bool { return c.LogLevel == slog.LevelWarn }},
 		{"log error", map[string]string{"LOG_LEVEL": "error"}, func(c Config) bool { return c.LogLevel == slog.LevelError }},
+		{"network policy, canonical", map[string]string{"NETWORK_POLICY": ` {"allowList": ["10.0.0.0/8"], "domainAllowList": ["GitHub.com", "*.pypi.org"]} `},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.NetworkPolicy, &sandstep.NetworkPolicy{AllowList: []string{"10.0.0.0/8"}, DomainAllowList: []string{"github.com", "*.pypi.org"}}) &&
+					networkPolicyText(c.NetworkPolicy) == `{"allowList":["10.0.0.0/8"],"domainAllowList":["github.com","*.pypi.org"]}`
+			}},
+		{"network policy blocking everything", map[string]string{"NETWORK_POLICY": `{"blockAll": true}`},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.NetworkPolicy, &sandstep.NetworkPolicy{BlockAll: true})
+			}},
+		{"network policy that restricts nothing", map[string]string{"NETWORK_POLICY": `{"allowList": []}`},
+			func(c Config) bool { return c.NetworkPolicy == nil }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,6 +193,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"both", map[string]string{"SANDSTEP_ENV": "local", "DAYTONA_API_KEY": testKey}, "DAYTONA_API_KEY", "not both"},
 		{"ref scheme", map[string]string{"DAYTONA_API_KEY_REF": "vault:/x"}, "DAYTONA_API_KEY_REF", `unknown secret reference scheme "vault"`},
 		{"key pasted as ref", map[string]string{"DAYTONA_API_KEY_REF": testKey}, "DAYTONA_API_KEY_REF", "must be a secret reference"},
+		{"network policy not JSON", map[string]string{"NETWORK_POLICY": "github.com"}, "NETWORK_POLICY", "must be a JSON object"},
+		{"network policy a list", map[string]string{"NETWORK_POLICY": `["github.com"]`}, "NETWORK_POLICY", "must be a JSON object"},
+		{"network policy unknown field", map[string]string{"NETWORK_POLICY": `{"domains": ["github.com"]}`}, "NETWORK_POLICY", `unknown field "domains"`},
+		{"network policy trailing data", map[string]string{"NETWORK_POLICY": `{} {}`}, "NETWORK_POLICY", "nothing after it"},
+		{"network policy CIDR", map[string]string{"NETWORK_POLICY": `{"allowList": ["10.0.0.0/8", "10.1.2.3/16"]}`}, "NETWORK_POLICY", `allowList[1]: "10.1.2.3/16" has host bits set`},
+		{"network policy domain", map[string]string{"NETWORK_POLICY": `{"domainAllowList": ["localhost"]}`}, "NETWORK_POLICY", `domainAllowList[0]: "localhost" is not a domain name`},
+		{"network policy blocking and listing", map[string]string{"NETWORK_POLICY": `{"blockAll": true, "allowList": ["10.0.0.0/8"]}`}, "NETWORK_POLICY", "blockAll: cannot be true together"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -313,7 +332,7 @@ func TestLogValue(t *testing.T) {
 		"daytonaApiUrl": "https://app.daytona.io/api", "daytonaTarget": "eu",
 		"daytonaKeyRef": "ssm:/sandstep/daytona-api-key", "defaultUserQuota": float64(3),
 		"refPrefixSsm": "/sandstep/secrets/", "refPrefixSm": "sandstep/",
-		"defaultAutoStopMinutes": float64(15), "defaultTtlMinutes": float64(240), "maxTtlMinutes": float64(1440),
+		"defaultAutoStopMinutes": float64(15), "defaultTtlMinutes": float64(240), "maxTtlMinutes": float64(1440), "networkPolicy": "open",
 		"maxBodyBytes": float64(4194304), "execTimeoutMargin": "3s", "defaultExecTimeout": "1m0s",
 		"maxExecTimeout": "14m0s", "maxOutputBytes": float64(1 << 20), "logLevel": "INFO", "logFormat": "json",
 		"idempotencyTtl": "24h0m0s",

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"regexp"
@@ -65,6 +67,9 @@ var vars = []Var{
 	{Name: "MAX_TTL_MINUTES", Default: "1440",
 		Meaning: "the largest `ttlMinutes` a caller may ask for",
 		kind:    integer(1, 10080, " minutes", func(c *Config) *int { return &c.MaxTTLMinutes })},
+	{Name: "NETWORK_POLICY", Unset: "open: a caller's `network` applies as asked",
+		Meaning: "the most outbound network a sandbox may have; a caller's `network` can only narrow it (see [Network policy](#network-policy))",
+		kind:    networkPolicy(func(c *Config) **sandstep.NetworkPolicy { return &c.NetworkPolicy })},
 
 	{Name: "MAX_BODY_BYTES", Default: "4194304",
 		Meaning: "request body limit; with its event it must fit Lambda's 6 MB payload",
@@ -348,6 +353,30 @@ func ref(field func(*Config) *secrets.Ref) kind {
 		*field(c) = r
 		return nil
 	}}
+}
+
+// networkPolicy reads a network policy as JSON, checked by the rules of a
+// create's network field, whose limits it must meet too: with no list of
+// its own a caller gets the ceiling's, and Daytona gets that.
+func networkPolicy(field func(*Config) **sandstep.NetworkPolicy) kind {
+	return kind{format: "JSON object with `blockAll`, `allowList`, `domainAllowList`, each optional, as a create's `network`",
+		parse: func(c *Config, _, v string) error {
+			var p sandstep.NetworkPolicy
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&p); err != nil {
+				return fmt.Errorf(`must be a JSON object such as {"domainAllowList": ["github.com"]}: %v`, err)
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				return errors.New("must be one JSON object with nothing after it")
+			}
+			checked, err := sandstep.CheckNetworkPolicy("", &p)
+			if err != nil {
+				return fmt.Errorf("%s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err))
+			}
+			*field(c) = checked
+			return nil
+		}}
 }
 
 // secret reads a value that must never be printed.

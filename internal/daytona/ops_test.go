@@ -70,6 +70,36 @@ func TestOperationShapes(t *testing.T) {
 			},
 		},
 		{
+			name: "create with allow lists",
+			run: func(ctx context.Context, c *Client) (any, error) {
+				return c.CreateSandbox(ctx, CreateSandboxParams{
+					Name: "ss-3", NetworkAllowList: []string{"10.0.0.0/8", "203.0.113.7/32"}, DomainAllowList: []string{"github.com", "*.pypi.org"},
+				})
+			},
+			status: 200, respBody: `{"id":"sb-3","name":"ss-3","networkBlockAll":false,"networkAllowList":"10.0.0.0/8,203.0.113.7/32","domainAllowList":"github.com,*.pypi.org","toolboxProxyUrl":""}`,
+			method: "POST", path: "/sandbox",
+			body: `{"name":"ss-3","networkAllowList":"10.0.0.0/8,203.0.113.7/32","domainAllowList":"github.com,*.pypi.org","target":"eu"}`,
+			check: func(t *testing.T, got any) {
+				if s := got.(*Sandbox); s.NetworkAllowList != "10.0.0.0/8,203.0.113.7/32" || s.DomainAllowList != "github.com,*.pypi.org" {
+					t.Errorf("sandbox = %+v", s)
+				}
+			},
+		},
+		{
+			name: "create with all traffic blocked",
+			run: func(ctx context.Context, c *Client) (any, error) {
+				return c.CreateSandbox(ctx, CreateSandboxParams{Name: "ss-4", NetworkBlockAll: true})
+			},
+			status: 200, respBody: `{"id":"sb-4","name":"ss-4","networkBlockAll":true,"toolboxProxyUrl":""}`,
+			method: "POST", path: "/sandbox",
+			body: `{"name":"ss-4","networkBlockAll":true,"target":"eu"}`,
+			check: func(t *testing.T, got any) {
+				if s := got.(*Sandbox); !s.NetworkBlockAll {
+					t.Errorf("sandbox = %+v", s)
+				}
+			},
+		},
+		{
 			name:   "get by name",
 			run:    func(ctx context.Context, c *Client) (any, error) { return c.GetSandbox(ctx, "ss 1?x") },
 			status: 200, respBody: `{"id":"sb-1","name":"ss 1","state":"started","errorReason":"","toolboxProxyUrl":"http://p/t"}`,
@@ -521,6 +551,18 @@ func TestValidationBeforeAnyRequest(t *testing.T) {
 			return err
 		}, "Image"},
 		{"bad name", func() error { _, err := c.CreateSandbox(ctx, CreateSandboxParams{Name: "a/b"}); return err }, "Name"},
+		{"comma in a CIDR", func() error {
+			_, err := c.CreateSandbox(ctx, CreateSandboxParams{NetworkAllowList: []string{"10.0.0.0/8", "1.2.3.0/24,5.6.7.0/24"}})
+			return err
+		}, "NetworkAllowList[1]"},
+		{"empty domain", func() error {
+			_, err := c.CreateSandbox(ctx, CreateSandboxParams{DomainAllowList: []string{""}})
+			return err
+		}, "DomainAllowList[0]"},
+		{"space in a domain", func() error {
+			_, err := c.CreateSandbox(ctx, CreateSandboxParams{DomainAllowList: []string{"a.com b.com"}})
+			return err
+		}, "DomainAllowList[0]"},
 		{"negative interval", func() error {
 			_, err := c.CreateSandbox(ctx, CreateSandboxParams{AutoStopInterval: intp(-5)})
 			return err

@@ -87,6 +87,7 @@ type CreateSandboxRequest struct {
 	Public              *bool             `json:"public,omitempty"`
 	NetworkBlockAll     *bool             `json:"networkBlockAll,omitempty"`
 	NetworkAllowList    string            `json:"networkAllowList,omitempty"`
+	DomainAllowList     string            `json:"domainAllowList,omitempty"`
 	Target              string            `json:"target,omitempty"`
 	CPU                 *int              `json:"cpu,omitempty"`
 	Memory              *int              `json:"memory,omitempty"`
@@ -130,6 +131,12 @@ type CreateSandboxParams struct {
 	AutoArchiveInterval *int
 	AutoDeleteInterval  *int
 	TTLMinutes          *int
+	// NetworkBlockAll blocks all outbound traffic. NetworkAllowList (IPv4
+	// CIDRs) and DomainAllowList (domains, *.example.com) allow only what
+	// they list; each goes on the wire comma-separated, as the spec says.
+	NetworkBlockAll  bool
+	NetworkAllowList []string
+	DomainAllowList  []string
 }
 
 // Request validates p and returns the wire body. defaultTarget is used when
@@ -187,6 +194,17 @@ func (p CreateSandboxParams) Request(defaultTarget string) (CreateSandboxRequest
 			return r, &ValidationError{Field: "Labels", Reason: "has an empty key"}
 		}
 	}
+	// An entry with a comma would read as two on the wire.
+	for _, l := range []struct {
+		name    string
+		entries []string
+	}{{"NetworkAllowList", p.NetworkAllowList}, {"DomainAllowList", p.DomainAllowList}} {
+		for i, e := range l.entries {
+			if e == "" || strings.ContainsFunc(e, func(c rune) bool { return c == ',' || c <= ' ' || c == 0x7f }) {
+				return r, &ValidationError{Field: fmt.Sprintf("%s[%d]", l.name, i), Reason: "must be one entry, without commas or white space"}
+			}
+		}
+	}
 	r.Name = p.Name
 	r.Snapshot = p.Snapshot
 	r.User = p.User
@@ -196,6 +214,12 @@ func (p CreateSandboxParams) Request(defaultTarget string) (CreateSandboxRequest
 		t := true
 		r.Public = &t
 	}
+	if p.NetworkBlockAll {
+		t := true
+		r.NetworkBlockAll = &t
+	}
+	r.NetworkAllowList = strings.Join(p.NetworkAllowList, ",")
+	r.DomainAllowList = strings.Join(p.DomainAllowList, ",")
 	r.Target = p.Target
 	if r.Target == "" {
 		r.Target = defaultTarget

@@ -147,6 +147,44 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestNetworkPolicyFields: the network fields go out as the spec types
+// them (booleans and comma-separated strings; the middleware refuses any
+// other shape or name) and the server reports them back.
+func TestNetworkPolicyFields(t *testing.T) {
+	tests := []struct {
+		name    string
+		params  daytona.CreateSandboxParams
+		block   bool
+		cidrs   string
+		domains string
+	}{
+		{"all blocked", daytona.CreateSandboxParams{NetworkBlockAll: true}, true, "", ""},
+		{"allow lists", daytona.CreateSandboxParams{NetworkAllowList: []string{"10.0.0.0/8", "203.0.113.7/32"}, DomainAllowList: []string{"github.com", "*.pypi.org"}},
+			false, "10.0.0.0/8,203.0.113.7/32", "github.com,*.pypi.org"},
+		{"open", daytona.CreateSandboxParams{}, false, "", ""},
+	}
+	e := newEnv(t, daytona.RetryPolicy{})
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p := tt.params
+			p.Name = "sbx-net-" + strconv.Itoa(i)
+			if _, err := e.client.CreateSandboxAndWait(ctx, p); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			sb, err := e.client.GetSandbox(ctx, p.Name)
+			if err != nil {
+				t.Fatalf("get: %v", err)
+			}
+			if sb.NetworkBlockAll != tt.block || sb.NetworkAllowList != tt.cidrs || sb.DomainAllowList != tt.domains {
+				t.Errorf("reported networkBlockAll %v, networkAllowList %q, domainAllowList %q; want %v, %q, %q",
+					sb.NetworkBlockAll, sb.NetworkAllowList, sb.DomainAllowList, tt.block, tt.cidrs, tt.domains)
+			}
+		})
+	}
+}
+
 func TestRetriesAgainstInjectedFaults(t *testing.T) {
 	tests := []struct {
 		name      string

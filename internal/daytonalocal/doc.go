@@ -13,6 +13,8 @@
 // running as the server's own user. Nothing stops a command from reading or
 // writing anywhere that user can, opening network connections, or
 // dropping the environment mark by which the server finds a sandbox's
-// processes to kill them (env -i). Never expose it beyond 127.0.0.1 and
+// processes to kill them (env -i). A create's network policy
+// (networkBlockAll, networkAllowList, domainAllowList) is recorded and
+// reported back, never enforced. Never expose it beyond 127.0.0.1 and
 // never run untrusted commands through it.
 package daytonalocal

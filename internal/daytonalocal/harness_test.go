@@ -164,6 +164,9 @@ type testSandbox struct {
 	AutoDestroyAt   string            `json:"autoDestroyAt"`
 	CreatedAt       string            `json:"createdAt"`
 	ToolboxProxyURL string            `json:"toolboxProxyUrl"`
+	NetworkBlockAll bool              `json:"networkBlockAll"`
+	NetworkAllow    string            `json:"networkAllowList"`
+	DomainAllow     string            `json:"domainAllowList"`
 }
 
 func (h *harness) create(body map[string]any) testSandbox {

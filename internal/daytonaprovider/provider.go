@@ -75,6 +75,9 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	if r := spec.Resources; r != nil {
 		params.Resources = &daytona.Resources{CPU: r.CPU, MemoryGiB: r.MemoryGiB, DiskGiB: r.DiskGiB}
 	}
+	if n := spec.Network; n != nil {
+		params.NetworkBlockAll, params.NetworkAllowList, params.DomainAllowList = n.BlockAll, n.AllowList, n.DomainAllowList
+	}
 	sb, err := p.c.CreateSandboxAndWait(ctx, params)
 	if err != nil {
 		return nil, classify("create sandbox", err)

@@ -75,6 +75,40 @@ func stop(t *testing.T, p *Provider, id string) {
 	}
 }
 
+// TestCreateSendsTheNetworkPolicy: the service's policy reaches Daytona's
+// fields, read back from the server.
+func TestCreateSendsTheNetworkPolicy(t *testing.T) {
+	p, _ := newProvider(t, Options{})
+	tests := []struct {
+		name           string
+		policy         *sandstep.NetworkPolicy
+		block          bool
+		cidrs, domains string
+	}{
+		{"open", nil, false, "", ""},
+		{"blocked", &sandstep.NetworkPolicy{BlockAll: true}, true, "", ""},
+		{"lists", &sandstep.NetworkPolicy{AllowList: []string{"10.0.0.0/8", "203.0.113.7/32"}, DomainAllowList: []string{"github.com", "*.pypi.org"}},
+			false, "10.0.0.0/8,203.0.113.7/32", "github.com,*.pypi.org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			ps, err := p.Create(ctx, service.ProviderSpec{Name: "net-" + tt.name, AutoStopMinutes: 15, TTLMinutes: 60, Network: tt.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := p.c.GetSandbox(ctx, ps.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sb.NetworkBlockAll != tt.block || sb.NetworkAllowList != tt.cidrs || sb.DomainAllowList != tt.domains {
+				t.Errorf("Daytona has networkBlockAll %v, networkAllowList %q, domainAllowList %q; want %v, %q, %q",
+					sb.NetworkBlockAll, sb.NetworkAllowList, sb.DomainAllowList, tt.block, tt.cidrs, tt.domains)
+			}
+		})
+	}
+}
+
 func TestExec(t *testing.T) {
 	tests := []struct {
 		name       string

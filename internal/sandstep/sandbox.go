@@ -65,6 +65,9 @@ type Sandbox struct {
 	Metadata        Metadata          `json:"metadata" dynamodbav:"metadata"`
 	AutoStopMinutes int               `json:"autoStopMinutes,omitempty" dynamodbav:"autoStopMinutes,omitempty"`
 	TTLMinutes      int               `json:"ttlMinutes,omitempty" dynamodbav:"ttlMinutes,omitempty"`
+	// Network is the policy the sandbox was created with: the caller's
+	// within the deployment's ceiling. nil: open.
+	Network *NetworkPolicy `json:"network,omitempty" dynamodbav:"network,omitempty"`
 	// Error is a caller-safe reason for StateFailed.
 	Error     string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
 	CreatedAt time.Time  `json:"createdAt" dynamodbav:"createdAt"`

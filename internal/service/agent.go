@@ -11,7 +11,7 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
-	files, err := s.validateCreate(&in.CreateSandboxInput)
+	plan, err := s.validateCreate(&in.CreateSandboxInput)
 	if err != nil {
 		return nil, err
 	}
@@ -21,7 +21,7 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "agent-execute", in, func(ctx context.Context) (*AgentExecuteResult, error) {
-		sb, err := s.create(ctx, call, in.CreateSandboxInput, files)
+		sb, err := s.create(ctx, call, in.CreateSandboxInput, plan)
 		if err != nil {
 			return nil, err
 		}

@@ -29,12 +29,12 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
-	files, err := s.validateCreate(&in)
+	plan, err := s.validateCreate(&in)
 	if err != nil {
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandstep.Sandbox, error) {
-		return s.create(ctx, call, in, files)
+		return s.create(ctx, call, in, plan)
 	})
 }
 
@@ -45,13 +45,13 @@ type provisioning struct {
 	clone   *GitCloneSpec
 }
 
-func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, files []UploadFile) (*sandstep.Sandbox, error) {
+func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, plan createPlan) (*sandstep.Sandbox, error) {
 	// Secrets first: a bad reference fails before anything is reserved.
-	load, err := s.resolveProvisioning(ctx, in, files)
+	load, err := s.resolveProvisioning(ctx, in, plan.files)
 	if err != nil {
 		return nil, err
 	}
-	sb := s.newRecord(call, in)
+	sb := s.newRecord(call, in, plan.network)
 	// The provider work stops early enough for its undoing to fit before
 	// the caller's deadline.
 	wctx, cancel, err := s.workContext(ctx)
@@ -94,8 +94,8 @@ func (s *Service) resolveProvisioning(ctx context.Context, in CreateSandboxInput
 	return load, nil
 }
 
-// newRecord is the record of a sandbox about to be created.
-func (s *Service) newRecord(call Call, in CreateSandboxInput) *sandstep.Sandbox {
+// newRecord is the record of a sandbox about to be created with network.
+func (s *Service) newRecord(call Call, in CreateSandboxInput, network *sandstep.NetworkPolicy) *sandstep.Sandbox {
 	now := s.opts.Now().UTC()
 	sb := &sandstep.Sandbox{
 		ID:              s.opts.NewID(),
@@ -108,6 +108,7 @@ func (s *Service) newRecord(call Call, in CreateSandboxInput) *sandstep.Sandbox 
 		Metadata:        in.Metadata,
 		AutoStopMinutes: s.opts.DefaultAutoStopMinutes,
 		TTLMinutes:      s.opts.DefaultTTLMinutes,
+		Network:         network,
 		CreatedAt:       now,
 		UpdatedAt:       now,
 	}
@@ -154,6 +155,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 		Labels:          labels,
 		AutoStopMinutes: sb.AutoStopMinutes,
 		TTLMinutes:      sb.TTLMinutes,
+		Network:         sb.Network,
 	})
 	if err != nil {
 		return "provider create", err

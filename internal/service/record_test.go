@@ -145,6 +145,10 @@ func TestNewRefusesBadWiring(t *testing.T) {
 		{"default TTL over the max", full, func(l *Limits) { l.DefaultTTLMinutes = l.MaxTTLMinutes + 1 }},
 		{"default exec timeout over the max", full, func(l *Limits) { l.DefaultExecTimeout = l.MaxExecTimeout + time.Second }},
 		{"no output", full, func(l *Limits) { l.MaxOutputBytes = 0 }},
+		{"network ceiling that blocks and lists", full, func(l *Limits) {
+			l.NetworkCeiling = &sandstep.NetworkPolicy{BlockAll: true, AllowList: []string{"10.0.0.0/8"}}
+		}},
+		{"network ceiling with a bad CIDR", full, func(l *Limits) { l.NetworkCeiling = &sandstep.NetworkPolicy{AllowList: []string{"10.0.0.1/8"}} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,8 @@ type ProviderSpec struct {
 	Labels          map[string]string
 	AutoStopMinutes int
 	TTLMinutes      int
+	// Network is the sandbox's network policy; nil: open.
+	Network *sandstep.NetworkPolicy
 }
 
 // ProviderSandbox is the provider's view of a sandbox. Name is the
@@ -173,6 +175,9 @@ type Limits struct {
 	// TaskBackstop is how long a task's watch waits for a nudge.
 	TaskBackstop    time.Duration
 	MaxTaskLogBytes int64
+	// NetworkCeiling is the most network a sandbox may have: callers
+	// can only narrow it (see narrowNetwork). nil: open.
+	NetworkCeiling *sandstep.NetworkPolicy
 }
 
 func (l Limits) validate() error {
@@ -285,6 +290,11 @@ func New(deps Deps, opts Options) (*Service, error) {
 	if err := opts.Limits.validate(); err != nil {
 		return nil, err
 	}
+	ceiling, err := sandstep.CheckNetworkPolicy("NetworkCeiling", opts.NetworkCeiling)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	opts.NetworkCeiling = ceiling
 	if opts.Deployment == "" {
 		return nil, errors.New("service: Options.Deployment is required")
 	}

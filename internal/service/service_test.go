@@ -38,7 +38,7 @@ const testDeployment = "test-abcdefgh"
 func testLimits() Limits {
 	d := config.Defaults()
 	return Limits{d.DefaultAutoStopMinutes, d.DefaultTTLMinutes, d.MaxTTLMinutes, d.DefaultExecTimeout, d.MaxExecTimeout, d.ExecTimeoutMargin, d.MaxOutputBytes,
-		d.MaxTaskDuration, d.CapacityWait, d.TaskBackstop, int64(d.MaxTaskLogBytes)}
+		d.MaxTaskDuration, d.CapacityWait, d.TaskBackstop, int64(d.MaxTaskLogBytes), d.NetworkPolicy}
 }
 
 // newService returns a service over p and st; zero Limits in opts take
@@ -482,6 +482,9 @@ func TestBadInput(t *testing.T) {
 		{"git option injection", CreateSandboxInput{Git: &GitSource{URL: "https://h/r", Branch: "--upload-pack=x"}}, "git.branch"},
 		{"git path escape", CreateSandboxInput{Git: &GitSource{URL: "https://h/r", Path: "../x"}}, "git.path"},
 		{"metadata newline", CreateSandboxInput{Metadata: sandstep.Metadata{Repo: "a\nb"}}, "metadata.repo"},
+		{"network CIDR", CreateSandboxInput{Network: &sandstep.NetworkPolicy{AllowList: []string{"10.0.0.0/33"}}}, "network.allowList[0]"},
+		{"network domain", CreateSandboxInput{Network: &sandstep.NetworkPolicy{DomainAllowList: []string{"github.com", "git hub.com"}}}, "network.domainAllowList[1]"},
+		{"network blocked and listed", CreateSandboxInput{Network: &sandstep.NetworkPolicy{BlockAll: true, DomainAllowList: []string{"github.com"}}}, "network.blockAll"},
 	}
 	h := newHarness(t, 3)
 	for _, tt := range createTests {

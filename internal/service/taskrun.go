@@ -151,12 +151,16 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	never := 0
 	ttl := int((time.Duration(t.TimeoutSeconds)*time.Second + sandstep.TaskCleanupMargin + time.Minute - 1) / time.Minute)
 	in.AutoStopMinutes, in.TTLMinutes = &never, &ttl
-	files, err := s.validateCreate(&in)
+	plan, err := s.validateCreate(&in)
 	if err != nil {
 		return nil, prefixField("sandbox.", err)
 	}
+	// The sandbox may reach the API's host, or the task is told to expect
+	// no nudge (the policy may have changed since the task was accepted).
+	var nudge string
+	plan.network, nudge = taskNetwork(plan.network, t.APIURL)
 	call := Call{UserID: t.Owner, RequestID: t.ID}
-	sb, err := s.create(ctx, call, in, files)
+	sb, err := s.create(ctx, call, in, plan)
 	if err != nil {
 		if sandstep.ErrorCode(err) == sandstep.ECAPACITY && s.opts.Now().Sub(t.CreatedAt) > s.opts.CapacityWait {
 			return nil, sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
@@ -164,7 +168,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		return nil, err
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
-		func(r *sandstep.Task) { r.SandboxID = sb.ID }); err != nil {
+		func(r *sandstep.Task) { r.SandboxID, r.APIURL = sb.ID, nudge }); err != nil {
 		// The sandbox is not the task's: nothing else would delete it.
 		if _, derr := s.delete(ctx, call, sb); derr != nil {
 			s.opts.Logger.ErrorContext(ctx, "task sandbox not deleted", "sandboxId", sb.ID, "err", derr)

@@ -178,6 +178,10 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 
 // acceptTask keeps the spec and writes the queued record.
 func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskInput) (*sandstep.Task, error) {
+	network, err := s.sandboxNetwork(in.Sandbox.Network)
+	if err != nil {
+		return nil, prefixField("sandbox.", err)
+	}
 	spec, err := json.Marshal(in)
 	if err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "encode the task's spec")
@@ -194,8 +198,9 @@ func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskI
 		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)
 	}
 	// The configured URL (a custom domain) wins over the one the caller
-	// used; a console start has neither, and is watched by polling alone.
-	t.APIURL = cmp.Or(s.opts.NudgeURL, call.APIURL)
+	// used; a console start has neither, and is watched by polling alone,
+	// as is a task whose sandbox's network cannot reach the API.
+	_, t.APIURL = taskNetwork(network, cmp.Or(s.opts.NudgeURL, call.APIURL))
 	if err := s.tasks.PutTask(ctx, t); err != nil {
 		return nil, fmt.Errorf("record the task: %w", err)
 	}

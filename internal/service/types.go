@@ -33,7 +33,10 @@ type CreateSandboxInput struct {
 	TTLMinutes      *int                `json:"ttlMinutes,omitempty"`
 	Files           []File              `json:"files,omitempty"`
 	Git             *GitSource          `json:"git,omitempty"`
-	Metadata        sandstep.Metadata   `json:"metadata"`
+	// Network narrows the sandbox's outbound network within the
+	// deployment's NETWORK_POLICY; none: the policy itself.
+	Network  *sandstep.NetworkPolicy `json:"network,omitempty"`
+	Metadata sandstep.Metadata       `json:"metadata"`
 }
 
 // File is one file to upload; Path is relative to the sandbox's working

@@ -15,6 +15,8 @@ import (
 )
 
 // Input limits. They are part of the public contract (README "Limits").
+// The network field's are sandstep.MaxNetworkCIDRs and MaxNetworkDomains,
+// beside its syntax, which NETWORK_POLICY's configuration checks too.
 const (
 	MaxCommandBytes  = 64 << 10
 	MaxEnvVars       = 100
@@ -126,25 +128,37 @@ func validateMinutes(field string, v *int, lo, hi int) error {
 	return nil
 }
 
-// validateCreate checks a create request and decodes its files.
-func (s *Service) validateCreate(in *CreateSandboxInput) ([]UploadFile, error) {
+// createPlan is what a valid create request comes to: its files decoded
+// and the network policy its sandbox gets.
+type createPlan struct {
+	files   []UploadFile
+	network *sandstep.NetworkPolicy
+}
+
+// validateCreate checks a create request, decodes its files and narrows
+// its network policy to the deployment's.
+func (s *Service) validateCreate(in *CreateSandboxInput) (createPlan, error) {
 	for _, check := range []func(*CreateSandboxInput) error{
 		validateSource, validateEnvs, validateLabels, s.validateTimers, validateMetadata,
 	} {
 		if err := check(in); err != nil {
-			return nil, err
+			return createPlan{}, err
 		}
+	}
+	network, err := s.sandboxNetwork(in.Network)
+	if err != nil {
+		return createPlan{}, err
 	}
 	files, err := validateFiles(in.Files)
 	if err != nil {
-		return nil, err
+		return createPlan{}, err
 	}
 	if g := in.Git; g != nil {
 		if err := validateGit(g); err != nil {
-			return nil, err
+			return createPlan{}, err
 		}
 	}
-	return files, nil
+	return createPlan{files: files, network: network}, nil
 }
 
 // validateSource checks what the sandbox is made from: a snapshot or an

@@ -28,13 +28,15 @@ func TestCommitSandbox(t *testing.T) {
 		Labels:    map[string]string{"sandstep/id": "sb1"},
 		Metadata:  sandstep.Metadata{Repo: "o/r", IssueID: "7"},
 		Resources: &sandstep.Resources{CPU: 2},
+		Network:   &sandstep.NetworkPolicy{AllowList: []string{"10.0.0.0/8"}, DomainAllowList: []string{"github.com", "*.pypi.org"}},
 	}
 	// Nothing reserved: refused, nothing written.
 	wantCode(t, st.CommitSandbox(c, sb), sandstep.ECONFLICT, "")
 	wantCode(t, func() error { _, err := st.GetSandbox(c, "sb1"); return err }(), sandstep.ENOTFOUND, "")
 
 	// The reservation writes the record first, in state creating.
-	reserved := &sandstep.Sandbox{ID: "sb1", Owner: "alice", State: sandstep.StateCreating, Labels: sb.Labels}
+	reserved := &sandstep.Sandbox{ID: "sb1", Owner: "alice", State: sandstep.StateCreating, Labels: sb.Labels,
+		Network: &sandstep.NetworkPolicy{BlockAll: true}}
 	if err := st.ReserveSlot(c, reserved); err != nil {
 		t.Fatal(err)
 	}
