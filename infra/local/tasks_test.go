@@ -183,6 +183,9 @@ func TestTaskSucceedsWithOutputAndArtifact(t *testing.T) {
 	if st := s.waitExecution(tk.ID, 30*time.Second); st != "SUCCEEDED" {
 		t.Errorf("execution %s, want SUCCEEDED", st)
 	}
+	if !s.historyHas(tk.ID, "TaskSucceeded", "") {
+		t.Error("no wait was woken: the command's nudge did not arrive")
+	}
 	stdout, stderr, complete := s.readLogs("alice", tk.ID)
 	if stdout != "out 1\nout 2\nout 3\n" || stderr != "err 1\nerr 2\nerr 3\n" || !complete {
 		t.Errorf("logs: stdout %q, stderr %q, complete %v", stdout, stderr, complete)
@@ -268,6 +271,9 @@ func TestTaskScenarios(t *testing.T) {
 		// retried: a step failed as transient and was retried (its
 		// history says so).
 		retried bool
+		// polled: the end was noticed by the backstop alone: no wait was
+		// woken.
+		polled bool
 	}
 	exit := func(n int) *int { return &n }
 	scenarios := []scenario{
@@ -321,6 +327,11 @@ func TestTaskScenarios(t *testing.T) {
 			status: "cancelled", execStatus: "ABORTED", execError: "Task.Cancelled",
 		},
 		{
+			name: "network blockAll: noticed by the backstop alone", spec: map[string]any{
+				"sandbox": map[string]any{"network": map[string]any{"blockAll": true}}, "command": "echo offline"},
+			status: "succeeded", exitCode: exit(0), execStatus: "SUCCEEDED", polled: true,
+		},
+		{
 			name: "a silent command outlives the sandbox's auto-stop", spec: map[string]any{
 				"sandbox": map[string]any{"autoStopMinutes": 1}, "command": "sleep 3; echo done"},
 			opts: []func(*Options){func(o *Options) {
@@ -359,6 +370,9 @@ func TestTaskScenarios(t *testing.T) {
 			s.waitExecution(tk.ID, 30*time.Second)
 			if st, errName, cause := s.describe(tk.ID); st != sc.execStatus || errName != sc.execError {
 				t.Errorf("execution %s %s (%s), want %s %s", st, errName, cause, sc.execStatus, sc.execError)
+			}
+			if sc.polled && s.historyHas(tk.ID, "TaskSucceeded", "") {
+				t.Error("a wait was woken; want the backstop alone")
 			}
 			if retried := s.historyHas(tk.ID, "LambdaFunctionFailed", "Sandbox.Transient"); retried != sc.retried {
 				t.Errorf("a step failed and was retried: %v, want %v", retried, sc.retried)
