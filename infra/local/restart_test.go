@@ -220,3 +220,25 @@ func waitPIDs(t *testing.T, root string, n int) []int {
 	t.Fatalf("fewer than %d sandbox processes started", n)
 	return nil
 }
+
+// A task whose execution was running when the stack stopped: the next start
+// aborts the execution, and the status-change rule cleans the task up, as
+// in AWS after an execution stopped without its clean-up.
+func TestRestartAbortsRunningTasks(t *testing.T) {
+	dir := t.TempDir()
+	first := startOn(t, dir)
+	tk := first.startTask("alice", map[string]any{"command": "sleep 600"})
+	first.waitRunning("alice", tk.ID)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second := startOn(t, dir)
+	done := second.waitTask("alice", tk.ID, 30*time.Second)
+	if done.Status != "failed" || !strings.Contains(strings.ToLower(done.Error), "abort") {
+		t.Errorf("task after the restart: %s %q, want failed, aborted", done.Status, done.Error)
+	}
+	if st, _, _ := second.describe(tk.ID); st != "ABORTED" {
+		t.Errorf("execution %s, want ABORTED", st)
+	}
+	second.waitNothingLeft("alice")
+}

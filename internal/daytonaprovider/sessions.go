@@ -53,12 +53,17 @@ func (p *Provider) CommandExit(ctx context.Context, id, sid, cmdID string) (*int
 }
 
 // StopCommand deletes the session, which kills its commands. A session or
-// sandbox that is gone is no error.
+// sandbox that is gone is no error, nor is a sandbox that is not running:
+// its processes ended when it stopped, and its toolbox cannot be reached.
 func (p *Provider) StopCommand(ctx context.Context, id, sid string) error {
-	if err := p.c.DeleteSession(ctx, id, sid); err != nil && !daytona.IsNotFound(err) {
-		return p.toolboxError(ctx, "stop the task's command", id, err)
+	err := p.c.DeleteSession(ctx, id, sid)
+	if err == nil || daytona.IsNotFound(err) {
+		return nil
 	}
-	return nil
+	if sb, gerr := p.c.GetSandbox(ctx, id); daytona.IsNotFound(gerr) || (gerr == nil && sb.State != daytona.StateStarted) {
+		return nil
+	}
+	return p.toolboxError(ctx, "stop the task's command", id, err)
 }
 
 // KeepFor re-anchors the sandbox's hard lifetime to now plus d.

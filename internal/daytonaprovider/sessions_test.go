@@ -89,6 +89,10 @@ func TestSessions(t *testing.T) {
 	if _, err := p.CommandExit(ctx, id, "task-2", long); sandstep.ErrorCode(err) != sandstep.ECONFLICT {
 		t.Errorf("CommandExit in a stopped sandbox: %v, want conflict", err)
 	}
+	// Nothing runs in a stopped sandbox: stopping its command is done.
+	if err := p.StopCommand(ctx, id, "task-2"); err != nil {
+		t.Errorf("StopCommand in a stopped sandbox: %v", err)
+	}
 
 	if err := p.Delete(ctx, id); err != nil {
 		t.Fatal(err)
