@@ -3,8 +3,10 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,9 +211,27 @@ func TestTaskSucceedsWithOutputAndArtifact(t *testing.T) {
 		t.Errorf("download: %d, %d bytes, want %d", dl.status, len(dl.body), arts.Items[0].Bytes)
 	}
 
-	// Someone else sees none of it.
-	if res := s.as("bob", http.MethodGet, "/tasks/"+tk.ID, nil); res.status != http.StatusNotFound {
-		t.Errorf("bob's GET of alice's task: %d", res.status)
+	// Someone else sees none of it, nor cancels it.
+	for _, method := range []string{http.MethodGet, http.MethodDelete} {
+		if res := s.as("bob", method, "/tasks/"+tk.ID, nil); res.status != http.StatusNotFound {
+			t.Errorf("bob's %s of alice's task: %d", method, res.status)
+		}
+	}
+	if res := s.as("bob", http.MethodGet, "/tasks/"+tk.ID+"/logs", nil); res.status != http.StatusNotFound {
+		t.Errorf("bob's read of alice's logs: %d", res.status)
+	}
+	// Its audit trail: started and finished.
+	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := st.ListAudit(context.Background(), "", tk.ID, 100, "")
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+	}
+	if err != nil || !slices.Contains(actions, "task.start") || !slices.Contains(actions, "task.finish") {
+		t.Errorf("audit of the task: %v (%v), want task.start and task.finish", actions, err)
 	}
 	s.assertNothingLeft("alice")
 }
@@ -440,4 +460,57 @@ func (s *testStack) waitNothingLeft(user string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.assertNothingLeft(user)
+}
+
+// Bad input to POST /tasks is a 400 naming the field, before anything is
+// made: no execution, no record, no object.
+func TestStartTaskBadInput(t *testing.T) {
+	s := startStack(t, nil)
+	many := make([]string, 21)
+	for i := range many {
+		many[i] = fmt.Sprintf("out/%d.txt", i)
+	}
+	tests := []struct {
+		name  string
+		body  any
+		field string
+	}{
+		{"unknown field", map[string]any{"command": "true", "tiemoutSeconds": 5}, "tiemoutSeconds"},
+		{"no command", map[string]any{"sandbox": map[string]any{}}, "command"},
+		{"timeout over the maximum", map[string]any{"command": "true", "timeoutSeconds": 43201}, "timeoutSeconds"},
+		{"malformed sandbox", map[string]any{"command": "true", "sandbox": map[string]any{"files": []map[string]any{{"path": "/etc/passwd", "contentBase64": ""}}}}, "sandbox.files[0].path"},
+		{"bad network", map[string]any{"command": "true", "sandbox": map[string]any{"network": map[string]any{"allowList": []string{"10.0.0.0/33"}}}}, "sandbox.network.allowList[0]"},
+		{"too many artifacts", map[string]any{"command": "true", "artifacts": many}, "artifacts"},
+		{"an artifact outside the sandbox", map[string]any{"command": "true", "artifacts": []string{"../../etc"}}, "artifacts[0]"},
+		{"not JSON", "{", "body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.as("alice", http.MethodPost, "/tasks", tt.body)
+			var e struct {
+				Error struct {
+					Code, Field string
+				} `json:"error"`
+			}
+			res.decode(t, &e)
+			if res.status != http.StatusBadRequest || e.Error.Field != tt.field {
+				t.Errorf("%d %s, want 400 naming %s", res.status, res.body, tt.field)
+			}
+		})
+	}
+	var list struct {
+		Executions []json.RawMessage `json:"executions"`
+	}
+	s.sfn("ListExecutions", map[string]any{"stateMachineArn": s.StateMachineARNs[0]}, &list)
+	if len(list.Executions) != 0 {
+		t.Errorf("%d executions started", len(list.Executions))
+	}
+	var tasks struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	s.as("alice", http.MethodGet, "/tasks?status=all", nil).decode(t, &tasks)
+	if len(tasks.Items) != 0 {
+		t.Errorf("%d tasks recorded", len(tasks.Items))
+	}
+	s.assertNothingLeft("alice")
 }
