@@ -7,9 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/secrets"
 	"github.com/sandstep/sandstep/internal/store"
@@ -39,18 +38,25 @@ func (e *Env) Store() (*store.Store, error) {
 	})
 }
 
-// secretClients are the SSM and Secrets Manager clients the resolvers use.
+// secretClients are the SSM and Secrets Manager clients the resolvers
+// use: awsjson's, not the SDK's, whose generated clients would cost each
+// bootstrap most of a megabyte for the one operation of each it calls.
 type secretClients struct {
-	ssm *ssm.Client
-	sm  *secretsmanager.Client
+	ssm *awsjson.SSM
+	sm  *awsjson.SecretsManager
 }
 
 func (e *Env) secretClients() (secretClients, error) {
 	return once(e, "secretClients", func() (secretClients, error) {
-		return secretClients{
-			ssm: ssm.NewFromConfig(e.AWS, func(o *ssm.Options) { o.BaseEndpoint = e.Endpoint("SSM") }),
-			sm:  secretsmanager.NewFromConfig(e.AWS, func(o *secretsmanager.Options) { o.BaseEndpoint = e.Endpoint("SECRETS_MANAGER") }),
-		}, nil
+		ssm, err := awsjson.NewSSM(e.AWS, awsjson.Options{Endpoint: aws.ToString(e.Endpoint("SSM"))})
+		if err != nil {
+			return secretClients{}, fmt.Errorf("ssm client: %w", err)
+		}
+		sm, err := awsjson.NewSecretsManager(e.AWS, awsjson.Options{Endpoint: aws.ToString(e.Endpoint("SECRETS_MANAGER"))})
+		if err != nil {
+			return secretClients{}, fmt.Errorf("secrets manager client: %w", err)
+		}
+		return secretClients{ssm: ssm, sm: sm}, nil
 	})
 }
 

@@ -5,36 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/smithy-go"
-
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// SSMAPI is the part of *ssm.Client the Resolver uses.
-type SSMAPI interface {
-	GetParameter(ctx context.Context, params *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+// ParameterGetter reads SSM parameters, as *awsjson.SSM does. Its errors
+// are the AWS client's (*awsjson.APIError for an error answer).
+type ParameterGetter interface {
+	GetParameter(ctx context.Context, name string, decrypt bool) (string, error)
 }
 
-// SecretsManagerAPI is the part of *secretsmanager.Client the Resolver uses.
-type SecretsManagerAPI interface {
-	GetSecretValue(ctx context.Context, params *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+// SecretGetter reads Secrets Manager secrets, as *awsjson.SecretsManager
+// does: the current SecretString, or a binary secret's bytes.
+type SecretGetter interface {
+	GetSecretValue(ctx context.Context, id string) (string, error)
 }
 
-// DefaultFetchTimeout bounds one fetch from SSM or Secrets Manager,
-// SDK retries included. A fetch runs detached from the context of the
-// caller that started it, so that one caller giving up does not fail the
-// others waiting for the same value; each caller still stops waiting when
-// its own context ends.
+// DefaultFetchTimeout bounds one fetch from SSM or Secrets Manager, the
+// client's retries included. A fetch runs detached from the context of
+// the caller that started it, so that one caller giving up does not fail
+// the others waiting for the same value; each caller still stops waiting
+// when its own context ends.
 const DefaultFetchTimeout = 10 * time.Second
 
 // Option configures a Resolver.
@@ -72,8 +68,8 @@ func WithClock(now func() time.Time) Option { return func(r *Resolver) { r.now =
 // create one per process (cold start) so its cache lives as long as the
 // execution environment.
 type Resolver struct {
-	ssm       SSMAPI
-	sm        SecretsManagerAPI
+	ssm       ParameterGetter
+	sm        SecretGetter
 	ttl       time.Duration
 	onResolve func(string)
 	allowed   []string
@@ -107,7 +103,7 @@ type call struct {
 // NewResolver returns a Resolver reading SSM parameters with ssm and
 // Secrets Manager secrets with sm. Either may be nil if references of its
 // scheme are never resolved; resolving one is then an EINTERNAL error.
-func NewResolver(ssm SSMAPI, sm SecretsManagerAPI, opts ...Option) *Resolver {
+func NewResolver(ssm ParameterGetter, sm SecretGetter, opts ...Option) *Resolver {
 	r := &Resolver{
 		ssm:   ssm,
 		sm:    sm,
@@ -224,37 +220,24 @@ func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
 	close(c.done)
 }
 
-// get calls AWS. Its errors are raw SDK errors, classified per caller.
+// get calls AWS. Its errors are the client's, classified per caller.
 func (r *Resolver) get(ctx context.Context, k storeKey) (string, error) {
-	switch k.scheme {
-	case SchemeSSM:
-		if r.ssm == nil {
-			return "", errNoClient
-		}
-		out, err := r.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: &k.name, WithDecryption: aws.Bool(true)})
-		if err != nil {
-			return "", err
-		}
-		if out.Parameter == nil || out.Parameter.Value == nil {
-			return "", errEmpty
-		}
-		return *out.Parameter.Value, nil
+	var (
+		value string
+		err   error
+	)
+	switch {
+	case k.scheme == SchemeSSM && r.ssm != nil:
+		value, err = r.ssm.GetParameter(ctx, k.name, true)
+	case k.scheme == SchemeSecretsManager && r.sm != nil:
+		value, err = r.sm.GetSecretValue(ctx, k.name)
 	default:
-		if r.sm == nil {
-			return "", errNoClient
-		}
-		out, err := r.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &k.name})
-		if err != nil {
-			return "", err
-		}
-		switch {
-		case out.SecretString != nil && *out.SecretString != "":
-			return *out.SecretString, nil
-		case len(out.SecretBinary) > 0:
-			return string(out.SecretBinary), nil
-		}
-		return "", errEmpty
+		return "", errNoClient
 	}
+	if err == nil && value == "" {
+		err = errEmpty
+	}
+	return value, err
 }
 
 var (
@@ -290,18 +273,13 @@ func pickKey(ref Ref, raw string) (string, error) {
 	return "", sandstep.Invalid(ref.Field, "JSON key %q of %s is not a string, number or boolean", ref.Key, ref.describe())
 }
 
-// AWS error codes, as smithy.APIError.ErrorCode reports them.
+// AWS error codes, as awsjson.APIError.Code reports them. Throttling and
+// server faults are APIError.Retryable.
 var (
 	notFoundCodes = []string{"ParameterNotFound", "ParameterVersionNotFound", "ResourceNotFoundException"}
 	deniedCodes   = []string{"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 	kmsCodes      = []string{"InvalidKeyId", "DecryptionFailure", "KMSAccessDeniedException", "KMSDisabledException", "KMSInvalidStateException"}
 	rejectedCodes = []string{"ValidationException", "InvalidParameterException", "InvalidRequestException"}
-	retryCodes    = []string{
-		"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
-		"RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
-		"InternalServerError", "InternalServiceError", "InternalFailure", "ServiceUnavailable",
-		"RequestTimeout", "RequestTimeoutException",
-	}
 )
 
 // classify maps a fetch error to a sandbox error naming ref.Field. The
@@ -322,10 +300,9 @@ func classify(ref Ref, err error) error {
 	if errors.Is(err, errEmpty) {
 		return sandstep.Invalid(ref.Field, "%s is empty", what)
 	}
-	var ae smithy.APIError
+	var ae *awsjson.APIError
 	if errors.As(err, &ae) {
-		code := ae.ErrorCode()
-		switch {
+		switch code := ae.Code; {
 		case slices.Contains(notFoundCodes, code):
 			return wrapInvalid(ref, err, "%s not found", what)
 		case slices.Contains(deniedCodes, code):
@@ -334,27 +311,15 @@ func classify(ref Ref, err error) error {
 			return wrapInvalid(ref, err, "%s cannot be decrypted by sandstep (KMS)", what)
 		case slices.Contains(rejectedCodes, code):
 			return wrapInvalid(ref, err, "%s cannot be read: the request was rejected (%s)", what, code)
-		case slices.Contains(retryCodes, code) || ae.ErrorFault() == smithy.FaultServer:
+		case ae.Retryable():
 			return transient(ref, err, what)
+		case code != "":
+			return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed (%s)", prefix(ref), what, code)
+		default:
+			return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed (HTTP %d)", prefix(ref), what, ae.StatusCode)
 		}
 	}
-	// The SDK reports "no response" (connection refused, reset) as a
-	// ResponseError with status 0.
-	status := 0
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
-	switch {
-	case status == http.StatusTooManyRequests || status >= 500:
-		return transient(ref, err, what)
-	case ae != nil:
-		return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed (%s)", prefix(ref), what, ae.ErrorCode())
-	case status != 0:
-		return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed (HTTP %d)", prefix(ref), what, status)
-	}
-	var de *smithy.DeserializationError
-	if errors.As(err, &de) {
+	if errors.Is(err, awsjson.ErrMalformedResponse) {
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "%sreading %s failed: malformed response", prefix(ref), what)
 	}
 	// No response at all: connection refused or reset, DNS, the fetch

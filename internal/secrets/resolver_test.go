@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,23 +15,21 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // fakeAWS speaks the AWS JSON 1.1 protocol of SSM GetParameter and Secrets
-// Manager GetSecretValue, enough for the real SDK clients.
+// Manager GetSecretValue, enough for the real clients (internal/awsjson).
 type fakeAWS struct {
 	t testing.TB
 
 	mu      sync.Mutex
 	params  map[string]string    // SSM name -> value
 	secrets map[string]string    // Secrets Manager id -> SecretString
+	binary  map[string][]byte    // Secrets Manager id -> SecretBinary
 	fail    map[string][]fakeErr // name -> errors for the next requests, one each
 	hits    map[string]int       // name -> requests
 	// hold, if set, blocks every request until it is closed; arrived is
@@ -42,6 +41,8 @@ type fakeAWS struct {
 type fakeErr struct {
 	status int
 	typ    string
+	// raw, if set, is the whole body, answered instead of an AWS error.
+	raw string
 }
 
 func newFakeAWS(t testing.TB) (*fakeAWS, *httptest.Server) {
@@ -49,6 +50,7 @@ func newFakeAWS(t testing.TB) (*fakeAWS, *httptest.Server) {
 		t:       t,
 		params:  map[string]string{},
 		secrets: map[string]string{},
+		binary:  map[string][]byte{},
 		fail:    map[string][]fakeErr{},
 		hits:    map[string]int{},
 	}
@@ -98,6 +100,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	param, paramOK := f.params[name]
 	secret, secretOK := f.secrets[name]
+	binary, binaryOK := f.binary[name]
 	f.mu.Unlock()
 
 	if hold != nil {
@@ -111,7 +114,12 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
 	}
-	if fe != nil {
+	switch {
+	case fe != nil && fe.raw != "":
+		w.WriteHeader(fe.status)
+		_, _ = io.WriteString(w, fe.raw)
+		return
+	case fe != nil:
 		writeErr(fe.status, fe.typ, "injected "+fe.typ+" for "+name)
 		return
 	}
@@ -129,37 +137,39 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"ARN": "arn:aws:ssm:us-east-1:123456789012:parameter" + name,
 		}})
 	case "secretsmanager.GetSecretValue":
-		if !secretOK {
+		if !secretOK && !binaryOK {
 			writeErr(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{
+		out := map[string]any{
 			"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name + "-AbCdEf", "Name": name,
-			"SecretString": secret, "VersionId": "v1", "VersionStages": []string{"AWSCURRENT"},
-		})
+			"VersionId": "v1", "VersionStages": []string{"AWSCURRENT"},
+		}
+		if binaryOK {
+			out["SecretBinary"] = binary // base64, as AWS sends it
+		} else {
+			out["SecretString"] = secret
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	default:
 		writeErr(400, "UnknownOperationException", "")
 	}
 }
 
-type noBackoff struct{}
-
-func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
-
-// clients returns real SDK clients for srv: static dummy credentials,
-// BaseEndpoint, and the standard retryer with attempts attempts and no
-// backoff delay.
-func clients(srv *httptest.Server, attempts int) (*ssm.Client, *secretsmanager.Client) {
-	retryer := func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = attempts
-			o.Backoff = noBackoff{}
-			o.RateLimiter = ratelimit.None
-		})
+// clients returns the real clients for srv: static dummy credentials,
+// srv as the endpoint, and attempts attempts with no backoff delay.
+func clients(t testing.TB, srv *httptest.Server, attempts int) (*awsjson.SSM, *awsjson.SecretsManager) {
+	t.Helper()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret-key", "")}
+	opts := awsjson.Options{Endpoint: srv.URL, MaxAttempts: attempts, Backoff: func(int) time.Duration { return 0 }}
+	s, err := awsjson.NewSSM(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	creds := credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret-key", "")
-	s := ssm.New(ssm.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds, Retryer: retryer()})
-	m := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds, Retryer: retryer()})
+	m, err := awsjson.NewSecretsManager(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s, m
 }
 
@@ -191,7 +201,10 @@ func TestResolve(t *testing.T) {
 	f.secrets["sandstep/plain"] = "sm-value-Yp72"
 	f.secrets["sandstep/json"] = `{"token":"gh-token-Xw93","port":5432,"debug":true,"nested":{"a":1},"empty":""}`
 	f.secrets["sandstep/notjson"] = "hunter2-not-json"
-	s, m := clients(srv, 1)
+	f.secrets["sandstep/empty"] = ""
+	f.binary["sandstep/binary"] = []byte("bin-value-\x00\xff")
+	f.binary["sandstep/binjson"] = []byte(`{"token":"gh-token-Xw93"}`)
+	s, m := clients(t, srv, 1)
 	var registered []string
 	var regMu sync.Mutex
 	res := NewResolver(s, m, WithOnResolve(func(v string) {
@@ -208,6 +221,9 @@ func TestResolve(t *testing.T) {
 		{name: "ssm", ref: "ssm:/sandstep/key", want: "ssm-value-Zq81"},
 		{name: "ssm version selector", ref: "ssm:/sandstep/key:2", want: "ssm-value-Zq81"},
 		{name: "secretsmanager", ref: "secretsmanager:sandstep/plain", want: "sm-value-Yp72"},
+		{name: "binary secret", ref: "secretsmanager:sandstep/binary", want: "bin-value-\x00\xff"},
+		{name: "json key of a binary secret", ref: "secretsmanager:sandstep/binjson#token", want: "gh-token-Xw93"},
+		{name: "empty secret", ref: "secretsmanager:sandstep/empty", code: sandstep.EINVALID, msg: "is empty"},
 		{name: "json key", ref: "secretsmanager:sandstep/json#token", want: "gh-token-Xw93"},
 		{name: "json number", ref: "secretsmanager:sandstep/json#port", want: "5432"},
 		{name: "json bool", ref: "secretsmanager:sandstep/json#debug", want: "true"},
@@ -274,23 +290,27 @@ func TestResolveErrors(t *testing.T) {
 		msg    string
 		caller string // substring of the caller-facing message
 	}{
-		{"ssm access denied", "ssm:/other/team", always(fakeErr{400, "AccessDeniedException"}), sandstep.EINVALID, "not readable by sandstep", "not readable by sandstep"},
-		{"secret access denied", "secretsmanager:other/team", always(fakeErr{400, "AccessDeniedException"}), sandstep.EINVALID, "not readable by sandstep", "not readable by sandstep"},
-		{"kms", "ssm:/sandstep/kms", []fakeErr{{400, "InvalidKeyId"}}, sandstep.EINVALID, "cannot be decrypted", "cannot be decrypted"},
-		{"marked for deletion", "secretsmanager:sandstep/deleted", []fakeErr{{400, "InvalidRequestException"}}, sandstep.EINVALID, "rejected", "rejected"},
-		{"ssm throttled", "ssm:/sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"secret throttled", "secretsmanager:sandstep/busy", []fakeErr{{400, "ThrottlingException"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"ssm 500", "ssm:/sandstep/down", []fakeErr{{500, "InternalServerError"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"secret 500", "secretsmanager:sandstep/down", []fakeErr{{500, "InternalServiceError"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"unknown 503", "ssm:/sandstep/odd", []fakeErr{{503, "SomethingNew"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
-		{"unknown client fault", "ssm:/sandstep/odd", []fakeErr{{400, "UnrecognizedClientException"}}, sandstep.EINTERNAL, "UnrecognizedClientException", "internal error"},
+		{"ssm access denied", "ssm:/other/team", always(fakeErr{status: 400, typ: "AccessDeniedException"}), sandstep.EINVALID, "not readable by sandstep", "not readable by sandstep"},
+		{"secret access denied", "secretsmanager:other/team", always(fakeErr{status: 400, typ: "AccessDeniedException"}), sandstep.EINVALID, "not readable by sandstep", "not readable by sandstep"},
+		{"kms", "ssm:/sandstep/kms", []fakeErr{{status: 400, typ: "InvalidKeyId"}}, sandstep.EINVALID, "cannot be decrypted", "cannot be decrypted"},
+		{"marked for deletion", "secretsmanager:sandstep/deleted", []fakeErr{{status: 400, typ: "InvalidRequestException"}}, sandstep.EINVALID, "rejected", "rejected"},
+		{"ssm throttled", "ssm:/sandstep/busy", []fakeErr{{status: 400, typ: "ThrottlingException"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"secret throttled", "secretsmanager:sandstep/busy", []fakeErr{{status: 400, typ: "ThrottlingException"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"ssm 500", "ssm:/sandstep/down", []fakeErr{{status: 500, typ: "InternalServerError"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"secret 500", "secretsmanager:sandstep/down", []fakeErr{{status: 500, typ: "InternalServiceError"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"unknown 503", "ssm:/sandstep/odd", []fakeErr{{status: 503, typ: "SomethingNew"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"unknown client fault", "ssm:/sandstep/odd", []fakeErr{{status: 400, typ: "UnrecognizedClientException"}}, sandstep.EINTERNAL, "UnrecognizedClientException", "internal error"},
+		{"qualified not found", "secretsmanager:sandstep/gone", []fakeErr{{status: 400, typ: "com.amazonaws.secretsmanager#ResourceNotFoundException"}}, sandstep.EINVALID, "not found", "not found"},
+		{"proxy page", "ssm:/sandstep/odd", []fakeErr{{status: 403, raw: "<html>Forbidden</html>"}}, sandstep.EINTERNAL, "HTTP 403", "internal error"},
+		{"gateway page", "ssm:/sandstep/odd", []fakeErr{{status: 502, raw: "<html>Bad Gateway</html>"}}, sandstep.ETRANSIENT, "temporarily unavailable", "temporarily unavailable"},
+		{"malformed answer", "ssm:/sandstep/odd", []fakeErr{{status: 200, raw: `{"Parameter":`}}, sandstep.EINTERNAL, "malformed response", "internal error"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f, srv := newFakeAWS(t)
 			name := strings.SplitN(tc.ref, ":", 2)[1]
 			f.fail[name] = tc.errs
-			s, m := clients(srv, 1)
+			s, m := clients(t, srv, 1)
 			_, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "secretEnv.X", tc.ref))
 			checkErr(t, err, tc.code, "secretEnv.X", tc.msg)
 			if got := sandstep.ErrorMessage(err); !strings.Contains(got, tc.caller) {
@@ -305,19 +325,19 @@ func TestResolveErrors(t *testing.T) {
 
 func TestResolveNetworkError(t *testing.T) {
 	_, srv := newFakeAWS(t)
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	srv.Close() // connection refused
 	_, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "DAYTONA_API_KEY_REF", "ssm:/sandstep/daytona"))
 	checkErr(t, err, sandstep.ETRANSIENT, "DAYTONA_API_KEY_REF", "temporarily unavailable")
 }
 
-func TestSDKRetries(t *testing.T) {
+func TestClientRetries(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/key"] = "ssm-value-Zq81"
-	s, m := clients(srv, 3)
+	s, m := clients(t, srv, 3)
 
-	// Two failures, then success: the SDK's retries hide them.
-	f.fail["/sandstep/key"] = []fakeErr{{400, "ThrottlingException"}, {500, "InternalServerError"}}
+	// Two failures, then success: the client's retries hide them.
+	f.fail["/sandstep/key"] = []fakeErr{{status: 400, typ: "ThrottlingException"}, {status: 500, typ: "InternalServerError"}}
 	got, err := NewResolver(s, m).Resolve(context.Background(), mustRef(t, "f", "ssm:/sandstep/key"))
 	if err != nil || got != "ssm-value-Zq81" {
 		t.Fatalf("got %q, %v", got, err)
@@ -326,8 +346,8 @@ func TestSDKRetries(t *testing.T) {
 		t.Fatalf("%d requests, want 3", n)
 	}
 
-	// Throttled on every attempt: ETRANSIENT once the SDK gives up.
-	f.fail["/sandstep/key"] = always(fakeErr{400, "ThrottlingException"})
+	// Throttled on every attempt: ETRANSIENT once the client gives up.
+	f.fail["/sandstep/key"] = always(fakeErr{status: 400, typ: "ThrottlingException"})
 	_, err = NewResolver(s, m).Resolve(context.Background(), mustRef(t, "f", "ssm:/sandstep/key"))
 	checkErr(t, err, sandstep.ETRANSIENT, "f", "temporarily unavailable")
 	if n := f.hitCount("/sandstep/key"); n != 6 {
@@ -339,7 +359,7 @@ func TestCache(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/key"] = "ssm-value-Zq81"
 	f.secrets["sandstep/json"] = `{"a":"gh-token-Xw93","b":"sm-value-Yp72"}`
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	calls := 0
 	var mu sync.Mutex
 	res := NewResolver(s, m, WithOnResolve(func(string) { mu.Lock(); calls++; mu.Unlock() }))
@@ -376,7 +396,7 @@ func TestCache(t *testing.T) {
 func TestTTLAndStale(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/key"] = "ssm-value-Zq81"
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var clockMu sync.Mutex
 	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
@@ -397,9 +417,9 @@ func TestTTLAndStale(t *testing.T) {
 		{name: "first fetch", want: "ssm-value-Zq81", hits: 1},
 		{name: "within ttl", advance: 59 * time.Second, rotate: "ssm-value-rotated", want: "ssm-value-Zq81", hits: 1},
 		{name: "expired, refetched", advance: 2 * time.Second, want: "ssm-value-rotated", hits: 2},
-		{name: "expired, throttled: stale served", advance: 2 * time.Minute, rotate: "ssm-value-third", fail: []fakeErr{{400, "ThrottlingException"}}, want: "ssm-value-rotated", hits: 3},
+		{name: "expired, throttled: stale served", advance: 2 * time.Minute, rotate: "ssm-value-third", fail: []fakeErr{{status: 400, typ: "ThrottlingException"}}, want: "ssm-value-rotated", hits: 3},
 		{name: "next call fetches again", want: "ssm-value-third", hits: 4},
-		{name: "expired, deleted: not served stale", advance: 2 * time.Minute, fail: []fakeErr{{400, "ParameterNotFound"}}, wantCode: sandstep.EINVALID, hits: 5},
+		{name: "expired, deleted: not served stale", advance: 2 * time.Minute, fail: []fakeErr{{status: 400, typ: "ParameterNotFound"}}, wantCode: sandstep.EINVALID, hits: 5},
 	}
 	for _, st := range steps {
 		advance(st.advance)
@@ -460,7 +480,7 @@ func TestConcurrentResolvesCoalesce(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.secrets["sandstep/json"] = `{"a":"gh-token-Xw93"}`
 	release := holdRequests(t, f)
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	res := NewResolver(s, m)
 	const n = 25
 	var wg sync.WaitGroup
@@ -489,7 +509,7 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/key"] = "ssm-value-Zq81"
 	release := holdRequests(t, f)
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	res := NewResolver(s, m)
 	ref := mustRef(t, "secretEnv.K", "ssm:/sandstep/key")
 
@@ -516,7 +536,7 @@ func TestAllowedPrefixesAndMisuse(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/daytona/api-key"] = "ssm-value-Zq81"
 	f.params["/sandstep/tasks/gh"] = "gh-token-Xw93"
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	res := NewResolver(s, m, WithAllowedPrefixes("ssm:/sandstep/tasks/", "secretsmanager:sandstep/tasks/"))
 	ctx := context.Background()
 
@@ -550,7 +570,7 @@ func TestAllowedPrefixesAndMisuse(t *testing.T) {
 func BenchmarkResolveCached(b *testing.B) {
 	f, srv := newFakeAWS(b)
 	f.secrets["sandstep/json"] = `{"token":"gh-token-Xw93"}`
-	s, m := clients(srv, 1)
+	s, m := clients(b, srv, 1)
 	res := NewResolver(s, m)
 	ref, _ := ParseRef("f", "secretsmanager:sandstep/json#token")
 	for b.Loop() {
@@ -563,7 +583,7 @@ func BenchmarkResolveCached(b *testing.B) {
 func TestStrings(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/a"] = "ssm-value-Zq81"
-	s, m := clients(srv, 1)
+	s, m := clients(t, srv, 1)
 	sr := NewResolver(s, m).Strings()
 	if v, err := sr.Resolve(context.Background(), "secretEnv.A", "ssm:/sandstep/a"); err != nil || v != "ssm-value-Zq81" {
 		t.Fatalf("got %q, %v", v, err)
