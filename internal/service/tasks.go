@@ -217,16 +217,17 @@ func (s *Service) tasksEnabled() error {
 
 // GetTask returns the caller's task; someone else's is not found.
 func (s *Service) GetTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
+	return s.ownedTask(ctx, call, id)
+}
+
+// ownedTask is the caller's task id, for every call about one task.
+func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
 	if err := s.tasksEnabled(); err != nil {
 		return nil, err
 	}
-	return s.ownedTask(ctx, call, id)
-}
-
-func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
 	if err := validateTaskID("id", id); err != nil {
 		return nil, err
 	}
@@ -281,12 +282,6 @@ func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*
 // execution stopped, its sandbox deleted and its slot released. Cancelling
 // again, or a task that has ended, returns it as it is.
 func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
-	if err := requireUser(call); err != nil {
-		return nil, err
-	}
-	if err := s.tasksEnabled(); err != nil {
-		return nil, err
-	}
 	t, err := s.ownedTask(ctx, call, id)
 	if err != nil {
 		return nil, err
