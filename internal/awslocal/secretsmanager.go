@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sandstep/sandstep/internal/jsonproto"
 )
 
 // secretStore is Secrets Manager: named secrets whose versions carry the
@@ -50,8 +52,8 @@ func openSecrets(path string, arn arnMaker, now func() time.Time) (*secretStore,
 	return ss, nil
 }
 
-func (ss *secretStore) operations() map[string]operation {
-	return map[string]operation{
+func (ss *secretStore) operations() map[string]jsonproto.Operation {
+	return map[string]jsonproto.Operation{
 		"CreateSecret":   ss.create,
 		"PutSecretValue": ss.putValue,
 		"GetSecretValue": ss.getValue,
@@ -73,7 +75,7 @@ func (ss *secretStore) find(id string) (*secret, error) {
 			return s, nil
 		}
 	}
-	return nil, clientError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+	return nil, jsonproto.ClientError("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 }
 
 // secretValueInput is what CreateSecret and PutSecretValue share.
@@ -85,7 +87,7 @@ type secretValueInput struct {
 
 func (in secretValueInput) version(now time.Time) (secretVersion, error) {
 	if (in.SecretString == nil) == (in.SecretBinary == nil) {
-		return secretVersion{}, clientError("InvalidParameterException", "You must provide either SecretString or SecretBinary.")
+		return secretVersion{}, jsonproto.ClientError("InvalidParameterException", "You must provide either SecretString or SecretBinary.")
 	}
 	id := in.ClientRequestToken
 	if id == "" {
@@ -106,7 +108,7 @@ func (ss *secretStore) create(body []byte) (any, error) {
 		return nil, err
 	}
 	if in.Name == "" || len(in.Name) > 512 || strings.ContainsAny(in.Name, " \t\r\n") {
-		return nil, clientError("ValidationException", "Name must be 1 to 512 characters without white space")
+		return nil, jsonproto.ClientError("ValidationException", "Name must be 1 to 512 characters without white space")
 	}
 	now := ss.now().UTC()
 	v, err := in.version(now)
@@ -116,7 +118,7 @@ func (ss *secretStore) create(body []byte) (any, error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if _, exists := ss.secrets[in.Name]; exists {
-		return nil, clientError("ResourceExistsException", "The operation failed because the secret %s already exists.", in.Name)
+		return nil, jsonproto.ClientError("ResourceExistsException", "The operation failed because the secret %s already exists.", in.Name)
 	}
 	s := &secret{Name: in.Name, Description: in.Description, Suffix: randomSuffix(), Created: now, Versions: []secretVersion{v}}
 	ss.secrets[in.Name] = s
@@ -187,7 +189,7 @@ func (ss *secretStore) getValue(body []byte) (any, error) {
 			return out, nil
 		}
 	}
-	return nil, clientError("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s, VersionStage: %s", in.VersionId, in.VersionStage)
+	return nil, jsonproto.ClientError("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s, VersionStage: %s", in.VersionId, in.VersionStage)
 }
 
 func (ss *secretStore) delete(body []byte) (any, error) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/jsonproto"
 )
 
 // parameterStore is SSM Parameter Store: named, versioned values, kept in
@@ -34,8 +36,8 @@ func openParameters(path string, arn arnMaker, now func() time.Time) (*parameter
 	return ps, nil
 }
 
-func (ps *parameterStore) operations() map[string]operation {
-	return map[string]operation{
+func (ps *parameterStore) operations() map[string]jsonproto.Operation {
+	return map[string]jsonproto.Operation{
 		"PutParameter":    ps.put,
 		"GetParameter":    ps.get,
 		"GetParameters":   ps.getMany,
@@ -69,7 +71,7 @@ func (ps *parameterStore) put(body []byte) (any, error) {
 		return nil, err
 	}
 	if in.Value == "" || len(in.Value) > 8192 {
-		return nil, clientError("ValidationException", "Value must be 1 to 8192 characters")
+		return nil, jsonproto.ClientError("ValidationException", "Value must be 1 to 8192 characters")
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -78,10 +80,10 @@ func (ps *parameterStore) put(body []byte) (any, error) {
 		in.Type = versions[len(versions)-1].Type
 	}
 	if !slices.Contains(parameterTypes, in.Type) {
-		return nil, clientError("ValidationException", "Type must be one of %s", strings.Join(parameterTypes, ", "))
+		return nil, jsonproto.ClientError("ValidationException", "Type must be one of %s", strings.Join(parameterTypes, ", "))
 	}
 	if len(versions) > 0 && !in.Overwrite {
-		return nil, clientError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
+		return nil, jsonproto.ClientError("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
 	}
 	v := paramVersion{Value: in.Value, Type: in.Type, Description: in.Description, Version: int64(len(versions)) + 1, Modified: ps.now().UTC()}
 	ps.params[in.Name] = append(versions, v)
@@ -94,10 +96,10 @@ func (ps *parameterStore) put(body []byte) (any, error) {
 
 func validParameterName(name string) error {
 	if name == "" || len(name) > 2048 || strings.ContainsAny(name, " \t\r\n") {
-		return clientError("ValidationException", "Name must be 1 to 2048 characters without white space")
+		return jsonproto.ClientError("ValidationException", "Name must be 1 to 2048 characters without white space")
 	}
 	if strings.Contains(name, "/") && !strings.HasPrefix(name, "/") {
-		return clientError("ValidationException", "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_")
+		return jsonproto.ClientError("ValidationException", "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_")
 	}
 	return nil
 }
@@ -149,7 +151,7 @@ func (ps *parameterStore) get(body []byte) (any, error) {
 	defer ps.mu.Unlock()
 	p, ok := ps.lookup(in.Name, in.WithDecryption)
 	if !ok {
-		return nil, clientError("ParameterNotFound", "")
+		return nil, jsonproto.ClientError("ParameterNotFound", "")
 	}
 	return map[string]any{"Parameter": p}, nil
 }
@@ -163,7 +165,7 @@ func (ps *parameterStore) getMany(body []byte) (any, error) {
 		return nil, err
 	}
 	if len(in.Names) == 0 || len(in.Names) > 10 {
-		return nil, clientError("ValidationException", "Names must hold 1 to 10 names")
+		return nil, jsonproto.ClientError("ValidationException", "Names must hold 1 to 10 names")
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -187,7 +189,7 @@ func (ps *parameterStore) delete(body []byte) (any, error) {
 	defer ps.mu.Unlock()
 	versions, ok := ps.params[in.Name]
 	if !ok {
-		return nil, clientError("ParameterNotFound", "")
+		return nil, jsonproto.ClientError("ParameterNotFound", "")
 	}
 	delete(ps.params, in.Name)
 	if err := saveJSON(ps.path, ps.params); err != nil {

@@ -220,7 +220,7 @@ func (s *Service) GetTask(ctx context.Context, call Call, id string) (*sandstep.
 	return s.ownedTask(ctx, call, id)
 }
 
-// ownedTask is the caller's task id, for every call about one task.
+// ownedTask is the caller's task: the one door of every call about one task.
 func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/sandstep/sandstep/internal/jsonproto"
 )
 
 // Step Functions limits.
@@ -46,11 +48,11 @@ func validName(s string) bool {
 
 func (s *Server) machineByARN(arn string) (*machine, error) {
 	if !stateMachineARN.MatchString(arn) {
-		return nil, clientError("InvalidArn", "Invalid Arn: '%s'", arn)
+		return nil, jsonproto.ClientError("InvalidArn", "Invalid Arn: '%s'", arn)
 	}
 	m := s.machines[arn]
 	if m == nil {
-		return nil, clientError("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn)
+		return nil, jsonproto.ClientError("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn)
 	}
 	return m, nil
 }
@@ -58,17 +60,17 @@ func (s *Server) machineByARN(arn string) (*machine, error) {
 // execByARN finds an execution. The caller holds s.mu.
 func (s *Server) execByARN(arn string) (*execution, error) {
 	if !executionARN.MatchString(arn) {
-		return nil, clientError("InvalidArn", "Invalid Arn: '%s'", arn)
+		return nil, jsonproto.ClientError("InvalidArn", "Invalid Arn: '%s'", arn)
 	}
 	e := s.execs[arn]
 	if e == nil {
-		return nil, clientError("ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn)
+		return nil, jsonproto.ClientError("ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn)
 	}
 	return e, nil
 }
 
 func (s *Server) unavailable() error {
-	return &apiError{Type: "ServiceUnavailable", Message: "the local Step Functions server is closed", Status: http.StatusServiceUnavailable}
+	return &jsonproto.Error{Type: "ServiceUnavailable", Message: "the local Step Functions server is closed", Status: http.StatusServiceUnavailable}
 }
 
 func (s *Server) startExecution(body []byte) (any, error) {
@@ -88,17 +90,17 @@ func (s *Server) startExecution(body []byte) (any, error) {
 		in.Name = uuid.NewString()
 	}
 	if !validName(in.Name) {
-		return nil, clientError("InvalidName", "Invalid Name: '%s'", in.Name)
+		return nil, jsonproto.ClientError("InvalidName", "Invalid Name: '%s'", in.Name)
 	}
 	input := "{}"
 	if in.Input != nil {
 		input = *in.Input
 	}
 	if len(input) > maxPayloadBytes {
-		return nil, clientError("InvalidExecutionInput", "The input is %d bytes, over the limit of %d", len(input), maxPayloadBytes)
+		return nil, jsonproto.ClientError("InvalidExecutionInput", "The input is %d bytes, over the limit of %d", len(input), maxPayloadBytes)
 	}
 	if !json.Valid([]byte(input)) {
-		return nil, clientError("InvalidExecutionInput", "Invalid State Machine Execution Input: the input is not JSON")
+		return nil, jsonproto.ClientError("InvalidExecutionInput", "Invalid State Machine Execution Input: the input is not JSON")
 	}
 	r, err := s.ensureRunner()
 	if err != nil {
@@ -122,7 +124,7 @@ func (s *Server) startExecution(body []byte) (any, error) {
 			}
 			delete(s.execs, arn)
 		default:
-			return nil, clientError("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
+			return nil, jsonproto.ClientError("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
 		}
 	}
 	e := newExecution(record{
@@ -208,7 +210,7 @@ func (s *Server) stopExecution(body []byte) (any, error) {
 		return nil, err
 	}
 	if in.Error != nil && len(*in.Error) > maxErrorLen || in.Cause != nil && len(*in.Cause) > maxCauseLen {
-		return nil, clientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
+		return nil, jsonproto.ClientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,7 +250,7 @@ func (s *Server) listExecutions(body []byte) (any, error) {
 	switch in.StatusFilter {
 	case "", StatusRunning, StatusSucceeded, StatusFailed, StatusTimedOut, StatusAborted, "PENDING_REDRIVE":
 	default:
-		return nil, clientError("ValidationException", "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint", in.StatusFilter)
+		return nil, jsonproto.ClientError("ValidationException", "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy constraint", in.StatusFilter)
 	}
 	limit, err := pageSize(in.MaxResults)
 	if err != nil {
@@ -258,7 +260,7 @@ func (s *Server) listExecutions(body []byte) (any, error) {
 	if in.NextToken != "" {
 		after = new(pageKey)
 		if !decodeToken(in.NextToken, after) {
-			return nil, clientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+			return nil, jsonproto.ClientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
 		}
 	}
 
@@ -322,7 +324,7 @@ func (s *Server) getExecutionHistory(body []byte) (any, error) {
 	}
 	offset := 0
 	if in.NextToken != "" && (!decodeToken(in.NextToken, &offset) || offset < 0) {
-		return nil, clientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+		return nil, jsonproto.ClientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
 	}
 	s.mu.Lock()
 	e, err := s.execByARN(in.ExecutionArn)
@@ -338,7 +340,7 @@ func (s *Server) getExecutionHistory(body []byte) (any, error) {
 		slices.Reverse(events)
 	}
 	if offset > len(events) {
-		return nil, clientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+		return nil, jsonproto.ClientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
 	}
 	events = events[offset:]
 	out := map[string]any{}
@@ -393,7 +395,7 @@ func (s *Server) listStateMachines(body []byte) (any, error) {
 	offset := 0
 	all := s.sortedMachines()
 	if in.NextToken != "" && (!decodeToken(in.NextToken, &offset) || offset < 0 || offset > len(all)) {
-		return nil, clientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+		return nil, jsonproto.ClientError("InvalidToken", "Invalid Token: '%s'", in.NextToken)
 	}
 	page := all[offset:]
 	out := map[string]any{}
@@ -413,7 +415,7 @@ func (s *Server) listStateMachines(body []byte) (any, error) {
 func pageSize(n int) (int, error) {
 	switch {
 	case n < 0 || n > maxResultsLimit:
-		return 0, clientError("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to %d", n, maxResultsLimit)
+		return 0, jsonproto.ClientError("ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to %d", n, maxResultsLimit)
 	case n == 0:
 		return defaultResults, nil
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/jsonproto"
 )
 
 // Task resources, by what this package does with them.
@@ -324,15 +326,15 @@ func (s *Server) heartbeatTimedOut(c *taskCall) {
 // token finds the call a live task token belongs to. The caller holds s.mu.
 func (s *Server) token(tok string) (*taskCall, error) {
 	if !tokenRE.MatchString(tok) {
-		return nil, clientError("InvalidToken", "Invalid Token: '%s'", tok)
+		return nil, jsonproto.ClientError("InvalidToken", "Invalid Token: '%s'", tok)
 	}
 	if c := s.tokens[tok]; c != nil {
 		return c, nil
 	}
 	if s.ended[tok] == "TaskTimedOut" {
-		return nil, clientError("TaskTimedOut", "Task Timed Out: '%s'", tok)
+		return nil, jsonproto.ClientError("TaskTimedOut", "Task Timed Out: '%s'", tok)
 	}
-	return nil, clientError("TaskDoesNotExist", "Task Does Not Exist: '%s'", tok)
+	return nil, jsonproto.ClientError("TaskDoesNotExist", "Task Does Not Exist: '%s'", tok)
 }
 
 func (s *Server) sendTaskSuccess(body []byte) (any, error) {
@@ -344,7 +346,7 @@ func (s *Server) sendTaskSuccess(body []byte) (any, error) {
 		return nil, err
 	}
 	if len(in.Output) > maxPayloadBytes || !json.Valid([]byte(in.Output)) {
-		return nil, clientError("InvalidOutput", "Invalid Output: the output must be JSON of at most %d bytes", maxPayloadBytes)
+		return nil, jsonproto.ClientError("InvalidOutput", "Invalid Output: the output must be JSON of at most %d bytes", maxPayloadBytes)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -366,7 +368,7 @@ func (s *Server) sendTaskFailure(body []byte) (any, error) {
 		return nil, err
 	}
 	if in.Error != nil && len(*in.Error) > maxErrorLen || in.Cause != nil && len(*in.Cause) > maxCauseLen {
-		return nil, clientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
+		return nil, jsonproto.ClientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
