@@ -200,6 +200,14 @@ func (s *Server) describeExecution(body []byte) (any, error) {
 	return out, nil
 }
 
+// checkErrorCause applies the API's limits to a caller's error and cause.
+func checkErrorCause(errName, cause *string) error {
+	if errName != nil && len(*errName) > maxErrorLen || cause != nil && len(*cause) > maxCauseLen {
+		return jsonproto.ClientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
+	}
+	return nil
+}
+
 func (s *Server) stopExecution(body []byte) (any, error) {
 	var in struct {
 		ExecutionArn string  `json:"executionArn"`
@@ -209,8 +217,8 @@ func (s *Server) stopExecution(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Error != nil && len(*in.Error) > maxErrorLen || in.Cause != nil && len(*in.Cause) > maxCauseLen {
-		return nil, jsonproto.ClientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
+	if err := checkErrorCause(in.Error, in.Cause); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -367,8 +367,8 @@ func (s *Server) sendTaskFailure(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if in.Error != nil && len(*in.Error) > maxErrorLen || in.Cause != nil && len(*in.Cause) > maxCauseLen {
-		return nil, jsonproto.ClientError("ValidationException", "error is limited to %d characters and cause to %d", maxErrorLen, maxCauseLen)
+	if err := checkErrorCause(in.Error, in.Cause); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
