@@ -61,10 +61,17 @@ func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string
 	return b.String()
 }
 
-// logKey is where chunk seq of a task's output is kept; the keys of a task
-// sort in seq order.
-func logKey(taskID string, seq int64, stream string, at time.Time) string {
-	return fmt.Sprintf("tasks/%s/log/%012d-%s-%d", taskID, seq, stream, at.UnixMilli())
+// logKey is where chunk seq of a task's output is kept, "<seq>-<stream>-
+// <offset>-<unix ms>"; the keys of a task sort in seq order. offset is
+// where the chunk starts in its stream's file, so a reader who was given
+// some of its bytes fresh from the sandbox can skip them. A chunk that is
+// no range of the file (the cut marker) has none (offset < 0), as chunks
+// stored before offsets were kept have none: "<seq>-<stream>-<unix ms>".
+func logKey(taskID string, seq int64, stream string, offset int64, at time.Time) string {
+	if offset < 0 {
+		return fmt.Sprintf("%s%012d-%s-%d", logPrefix(taskID), seq, stream, at.UnixMilli())
+	}
+	return fmt.Sprintf("%s%012d-%s-%d-%d", logPrefix(taskID), seq, stream, offset, at.UnixMilli())
 }
 
 func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
@@ -90,13 +97,13 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				}
 				break
 			}
-			if err := s.appendChunk(ctx, t, i, data); err != nil {
+			if err := s.appendChunk(ctx, t, i, t.LogBytes[i], data); err != nil {
 				return err
 			}
 			moved += len(data)
 			if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes {
 				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
-				return s.appendChunk(ctx, t, i, []byte(marker))
+				return s.appendChunk(ctx, t, i, -1, []byte(marker))
 			}
 			if len(data) < chunk {
 				break
@@ -120,10 +127,11 @@ func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off 
 	return data, nil
 }
 
-// appendChunk keeps data as the task's next chunk, then records it.
-func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, data []byte) error {
+// appendChunk keeps data, which starts at offset in its stream (-1: the
+// cut marker), as the task's next chunk, then records it.
+func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, offset int64, data []byte) error {
 	seq := t.LogSeq + 1
-	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], s.opts.Now()), data); err != nil {
+	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], offset, s.opts.Now()), data); err != nil {
 		return fmt.Errorf("keep the task's output: %w", err)
 	}
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
@@ -172,7 +180,7 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	}
 	out := &TaskLogs{Chunks: []sandstep.LogChunk{}, NextCursor: strconv.FormatInt(after, 10)}
 	for _, key := range keys {
-		ch, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
+		ch, _, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
 		if !ok || ch.Seq > t.LogSeq {
 			continue // not (yet) recorded: a chunk being written
 		}
@@ -189,18 +197,27 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	return out, nil
 }
 
-// parseLogKey reads "<seq>-<stream>-<unix ms>".
-func parseLogKey(name string) (sandstep.LogChunk, bool) {
+// parseLogKey reads a chunk's name, "<seq>-<stream>-<offset>-<unix ms>"
+// or, without an offset (-1), "<seq>-<stream>-<unix ms>" (see logKey).
+func parseLogKey(name string) (ch sandstep.LogChunk, offset int64, ok bool) {
 	parts := strings.Split(name, "-")
+	offset = -1
+	if len(parts) == 4 {
+		var err error
+		if offset, err = strconv.ParseInt(parts[2], 10, 64); err != nil || offset < 0 {
+			return sandstep.LogChunk{}, 0, false
+		}
+		parts = slices.Delete(parts, 2, 3)
+	}
 	if len(parts) != 3 {
-		return sandstep.LogChunk{}, false
+		return sandstep.LogChunk{}, 0, false
 	}
 	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
 	ms, err2 := strconv.ParseInt(parts[2], 10, 64)
 	if err1 != nil || err2 != nil || !slices.Contains(streams[:], parts[1]) {
-		return sandstep.LogChunk{}, false
+		return sandstep.LogChunk{}, 0, false
 	}
-	return sandstep.LogChunk{Seq: seq, Stream: parts[1], Time: time.UnixMilli(ms).UTC()}, true
+	return sandstep.LogChunk{Seq: seq, Stream: parts[1], Time: time.UnixMilli(ms).UTC()}, offset, true
 }
 
 // Artifact is one path the task asked to keep.
