@@ -155,8 +155,9 @@ type TaskLogs struct {
 }
 
 // ReadTaskLogs returns the caller's task's output after cursor ("" from
-// the start), in order, stdout and stderr apart. It writes nothing: a
-// reader pays for the bytes it reads and no more.
+// the start), in order, stdout and stderr apart, each byte once however
+// it came. It writes nothing: a reader pays for the bytes it reads and no
+// more.
 func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string) (*TaskLogs, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
@@ -164,23 +165,21 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	if err := s.tasksEnabled(); err != nil {
 		return nil, err
 	}
+	cur, err := parseLogCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
 	t, err := s.ownedTask(ctx, call, id)
 	if err != nil {
 		return nil, err
 	}
-	after := int64(0)
-	if cursor != "" {
-		if after, err = strconv.ParseInt(cursor, 10, 64); err != nil || after < 0 {
-			return nil, sandstep.Invalid("cursor", "is not a cursor of this task's output")
-		}
-	}
-	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), after), maxLogPage)
+	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), cur.seq), maxLogPage)
 	if err != nil {
 		return nil, err
 	}
-	out := &TaskLogs{Chunks: []sandstep.LogChunk{}, NextCursor: strconv.FormatInt(after, 10)}
+	out := &TaskLogs{Chunks: []sandstep.LogChunk{}}
 	for _, key := range keys {
-		ch, _, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
+		ch, offset, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
 		if !ok || ch.Seq > t.LogSeq {
 			continue // not (yet) recorded: a chunk being written
 		}
@@ -188,14 +187,19 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 		if err != nil {
 			return nil, err
 		}
-		ch.Data = string(data)
-		out.Chunks = append(out.Chunks, ch)
-		out.NextCursor = strconv.FormatInt(ch.Seq, 10)
+		cur.seq = ch.Seq
+		if data = cur.take(streamIndex(ch.Stream), offset, data); len(data) > 0 {
+			ch.Data = string(data)
+			out.Chunks = append(out.Chunks, ch)
+		}
 	}
-	last, _ := strconv.ParseInt(out.NextCursor, 10, 64)
-	out.Complete = t.Status.Terminal() && last >= t.LogSeq
+	out.NextCursor = cur.String()
+	out.Complete = t.Status.Terminal() && cur.seq >= t.LogSeq
 	return out, nil
 }
+
+// streamIndex is the index of a stream's name in streams.
+func streamIndex(stream string) int { return slices.Index(streams[:], stream) }
 
 // parseLogKey reads a chunk's name, "<seq>-<stream>-<offset>-<unix ms>"
 // or, without an offset (-1), "<seq>-<stream>-<unix ms>" (see logKey).
