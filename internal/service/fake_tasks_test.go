@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,6 +152,25 @@ type taskHarness struct {
 	clock    *settableClock
 	task     *sandstep.Task
 	daytona  string
+	logs     *syncBuffer
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newTaskHarness(t *testing.T, limits func(*Limits)) *taskHarness {
@@ -163,9 +183,10 @@ func newTaskHarness(t *testing.T, limits func(*Limits)) *taskHarness {
 	if limits != nil {
 		limits(&l)
 	}
+	logs := &syncBuffer{}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}, Files: nil},
-		Options{Limits: l, Deployment: testDeployment, Now: clk.Now})
+		Options{Limits: l, Deployment: testDeployment, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +204,7 @@ func newTaskHarness(t *testing.T, limits func(*Limits)) *taskHarness {
 	if err := st.PutTask(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
-	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID}
+	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs}
 	h.print(t, "stdout", "")
 	h.print(t, "stderr", "")
 	return h
@@ -214,6 +235,26 @@ func (h *taskHarness) watch(t *testing.T) {
 	}
 }
 
+// end records the command's end as the watch and collect do: the last
+// output stored, the task succeeded.
+func (h *taskHarness) end(t *testing.T) {
+	t.Helper()
+	h.watch(t)
+	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// record is the task's record as stored now.
+func (h *taskHarness) record(t *testing.T) *sandstep.Task {
+	t.Helper()
+	tk, err := h.store.GetTask(context.Background(), h.task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
 // advance moves the clock on by d.
 func (h *taskHarness) advance(d time.Duration) { h.clock.Set(h.clock.Now().Add(d)) }
 
@@ -232,6 +273,7 @@ func (h *taskHarness) read(t *testing.T, cursor string) *TaskLogs {
 type reader struct {
 	cursor string
 	got    map[string]string
+	fresh  int // fresh chunks it was given
 }
 
 func newReader() *reader { return &reader{got: map[string]string{}} }
@@ -242,6 +284,9 @@ func (r *reader) next(t *testing.T, h *taskHarness) *TaskLogs {
 	page := h.read(t, r.cursor)
 	for _, ch := range page.Chunks {
 		r.got[ch.Stream] += ch.Data
+		if ch.Fresh {
+			r.fresh++
+		}
 	}
 	r.cursor = page.NextCursor
 	return page

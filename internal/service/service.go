@@ -274,6 +274,8 @@ type Service struct {
 	sessions  Sessions
 	files     Files
 	opts      Options
+	// fresh is the output last read of running tasks for their readers.
+	fresh *freshCache
 }
 
 // New returns a Service. An error means the wiring is wrong (a missing
@@ -304,6 +306,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		sessions:  deps.Sessions,
 		files:     deps.Files,
 		opts:      opts,
+		fresh:     newFreshCache(),
 	}, nil
 }
 

@@ -115,8 +115,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 
 // readOutput reads up to n bytes of a stream's file from offset off.
 func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
-	line := "tail -c +" + strconv.FormatInt(off+1, 10) + " " + taskDir + "/" + stream + " 2>/dev/null | head -c " + strconv.Itoa(n) + " | base64 | tr -d '\\n'"
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: time.Minute})
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: time.Minute})
 	if err != nil {
 		return nil, fmt.Errorf("read the task's %s: %w", stream, err)
 	}
@@ -156,8 +155,10 @@ type TaskLogs struct {
 
 // ReadTaskLogs returns the caller's task's output after cursor ("" from
 // the start), in order, stdout and stderr apart, each byte once however
-// it came. It writes nothing: a reader pays for the bytes it reads and no
-// more.
+// it came: stored chunks, then, for a reader who has read all that is
+// stored of a running task, what the command has written since, read
+// from the sandbox (freshOutput). It writes nothing: a reader pays for the
+// bytes it reads and no more.
 func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string) (*TaskLogs, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
@@ -192,6 +193,9 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 			ch.Data = string(data)
 			out.Chunks = append(out.Chunks, ch)
 		}
+	}
+	if cur.seq >= t.LogSeq && t.Status == sandstep.TaskRunning {
+		out.Chunks = append(out.Chunks, s.freshOutput(ctx, t, &cur)...)
 	}
 	out.NextCursor = cur.String()
 	out.Complete = t.Status.Terminal() && cur.seq >= t.LogSeq
