@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -171,6 +172,7 @@ func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCur
 	for i, stream := range streams {
 		data := win[i].after(from[i])
 		data = data[:max(0, min(int64(len(data)), limit[i]-from[i]))]
+		data = data[:runeEnd(data)]
 		if len(data) == 0 {
 			continue
 		}
@@ -226,6 +228,21 @@ func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]fresh
 		win[i] = w
 	}
 	return win, nil
+}
+
+// runeEnd is where data's last complete UTF-8 sequence ends. A character
+// cut by the end of what was read is held back for the next read: given
+// in two halves, JSON would mangle both.
+func runeEnd(data []byte) int {
+	for i := len(data) - 1; i >= 0 && i >= len(data)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(data[i]) {
+			if utf8.FullRune(data[i:]) {
+				return len(data)
+			}
+			return i
+		}
+	}
+	return len(data)
 }
 
 // freshBound is the most one fresh read takes of a stream: both streams'

@@ -53,6 +53,8 @@ func TestFreshOutputIsGivenExactlyOnce(t *testing.T) {
 			"out:a3\n", "err:b3\n", "watch", "out:a4\n", "wait", "read", "want:a1\na2\na3\na4\n|b1\nb2\nb3\n"}},
 		{"an old numeric cursor at the end", []string{
 			"out:one\n", "watch", "read", "cursor:1", "out:two\n", "wait", "read", "want:one\ntwo\n|"}},
+		{"a character cut by the end of a read", []string{
+			"out:a\xe2\x82", "read", "want:a|", "out:\xac\n", "wait", "read", "want:a€\n|"}},
 		{"a reader that starts after the watch", []string{
 			"out:one\n", "err:e\n", "watch", "out:two\n", "read", "want:one\ntwo\n|e\n"}},
 	}
@@ -270,6 +272,30 @@ func TestFreshOutputStopsAtTheCut(t *testing.T) {
 	}
 	if !strings.HasPrefix(r.got["stdout"], "0123456789\n[sandstep: the output was cut at 10 bytes") {
 		t.Errorf("given %q, want the first 10 bytes and the cut marker", r.got["stdout"])
+	}
+}
+
+func TestRuneEnd(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want int
+	}{
+		{"empty", "", 0},
+		{"ascii", "abc", 3},
+		{"a whole character", "a\u20ac", 4},
+		{"a character cut after 1 of 3 bytes", "a\xe2", 1},
+		{"a character cut after 2 of 3 bytes", "a\xe2\x82", 1},
+		{"a character cut after 3 of 4 bytes", "\xf0\x9f\x98", 0},
+		{"not UTF-8: given as it is", "a\xff", 2},
+		{"stray continuation bytes", "\x80\x80\x80\x80\x80", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := runeEnd([]byte(tt.data)); got != tt.want {
+				t.Errorf("runeEnd(%q) = %d, want %d", tt.data, got, tt.want)
+			}
+		})
 	}
 }
 
