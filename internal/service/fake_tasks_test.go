@@ -173,20 +173,21 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newTaskHarness(t *testing.T, limits func(*Limits)) *taskHarness {
+// newTaskHarness starts the harness; set, when given, changes the
+// service's options (testLimits by default).
+func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	t.Helper()
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}
 	objs := newFakeObjects()
-	l := testLimits()
-	if limits != nil {
-		limits(&l)
-	}
 	logs := &syncBuffer{}
+	opts := Options{Limits: testLimits(), Deployment: testDeployment, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	if set != nil {
+		set(&opts)
+	}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}, Files: nil},
-		Options{Limits: l, Deployment: testDeployment, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,9 +148,10 @@ func (c *freshCache) evict(now time.Time) {
 
 // freshOutput is the running task's output past what is stored and what
 // cur says the reader has, as chunks after the stored ones (seq cur.seq,
-// fresh), recorded as given in cur. A failed read of the sandbox is logged
-// and answered with nothing: the stored output still reads.
-func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCursor) []sandstep.LogChunk {
+// fresh) that take at most room in the page, recorded as given in cur. A
+// failed read of the sandbox is logged and answered with nothing: the
+// stored output still reads.
+func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCursor, room int) []sandstep.LogChunk {
 	var from, limit [2]int64
 	for i := range streams {
 		from[i] = max(t.LogBytes[i], cur.sent[i])
@@ -172,10 +173,11 @@ func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCur
 	for i, stream := range streams {
 		data := win[i].after(from[i])
 		data = data[:max(0, min(int64(len(data)), limit[i]-from[i]))]
-		data = data[:runeEnd(data)]
+		data = fitLogPage(data[:runeEnd(data)], room)
 		if len(data) == 0 {
 			continue
 		}
+		room -= logPageSize(data)
 		chunks = append(chunks, sandstep.LogChunk{Seq: cur.seq, Stream: stream, Data: string(data), Time: at.UTC(), Fresh: true})
 		cur.sent[i] = from[i] + int64(len(data))
 	}

@@ -257,7 +257,7 @@ func TestFreshOutputOnlyAtTheEnd(t *testing.T) {
 // Nothing is read fresh past MAX_TASK_LOG_BYTES, and the cut marker is
 // given whole once the watch stores it.
 func TestFreshOutputStopsAtTheCut(t *testing.T) {
-	h := newTaskHarness(t, func(l *Limits) { l.MaxTaskLogBytes = 10 })
+	h := newTaskHarness(t, func(o *Options) { o.MaxTaskLogBytes = 10 })
 	h.print(t, "stdout", "0123456789AB")
 	r := newReader()
 	r.next(t, h)

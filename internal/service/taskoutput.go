@@ -174,11 +174,28 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), cur.seq), maxLogPage)
-	if err != nil {
+	out := &TaskLogs{}
+	room := s.opts.MaxResponseBytes - logPageOverhead
+	if out.Chunks, room, err = s.storedOutput(ctx, t, &cur, room); err != nil {
 		return nil, err
 	}
-	out := &TaskLogs{Chunks: []sandstep.LogChunk{}}
+	if cur.seq >= t.LogSeq && t.Status == sandstep.TaskRunning && room > logChunkOverhead {
+		out.Chunks = append(out.Chunks, s.freshOutput(ctx, t, &cur, room)...)
+	}
+	out.NextCursor = cur.String()
+	out.Complete = t.Status.Terminal() && cur.seq >= t.LogSeq
+	return out, nil
+}
+
+// storedOutput is the task's stored chunks after cur, trimmed by what cur
+// says the reader has, as many as take at most room in the page (and at
+// least one), recorded as given in cur; and the room left.
+func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCursor, room int) ([]sandstep.LogChunk, int, error) {
+	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), cur.seq), maxLogPage)
+	if err != nil {
+		return nil, 0, err
+	}
+	chunks := []sandstep.LogChunk{}
 	for _, key := range keys {
 		ch, offset, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
 		if !ok || ch.Seq > t.LogSeq {
@@ -186,20 +203,60 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 		}
 		data, err := s.objects.Get(ctx, key)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		cur.seq = ch.Seq
-		if data = cur.take(streamIndex(ch.Stream), offset, data); len(data) > 0 {
+		i := streamIndex(ch.Stream)
+		start, next := max(offset, cur.sent[i]), *cur
+		next.seq = ch.Seq
+		data = next.take(i, offset, data)
+		if part := fitLogPage(data, room); len(part) < len(data) {
+			// The page is full. What fits of the chunk is given when the
+			// cursor can say where it ends, the rest on the next page; a
+			// chunk without an offset cannot be split, and is given whole
+			// on a page of its own.
+			switch {
+			case offset >= 0 && len(part) > 0:
+				ch.Data = string(part)
+				chunks = append(chunks, ch)
+				cur.sent[i] = start + int64(len(part))
+			case offset < 0 && len(chunks) == 0:
+				ch.Data = string(data)
+				chunks = append(chunks, ch)
+				*cur = next
+			}
+			return chunks, 0, nil
+		}
+		*cur = next
+		if len(data) > 0 {
+			room -= logPageSize(data)
 			ch.Data = string(data)
-			out.Chunks = append(out.Chunks, ch)
+			chunks = append(chunks, ch)
 		}
 	}
-	if cur.seq >= t.LogSeq && t.Status == sandstep.TaskRunning {
-		out.Chunks = append(out.Chunks, s.freshOutput(ctx, t, &cur)...)
+	return chunks, room, nil
+}
+
+// A page of output, encoded, fits one response (MaxResponseBytes): each
+// chunk counts its data as a JSON string and logChunkOverhead for its
+// other fields, and the page logPageOverhead for its own.
+const (
+	logChunkOverhead = 128
+	logPageOverhead  = 256
+)
+
+// logPageSize is what data takes in a page.
+func logPageSize(data []byte) int {
+	b, _ := json.Marshal(string(data))
+	return len(b) + logChunkOverhead
+}
+
+// fitLogPage is data cut, on a character boundary, to take at most room in
+// a page (escaping grows a byte to at most six); all of it when it fits.
+func fitLogPage(data []byte, room int) []byte {
+	if logPageSize(data) <= room {
+		return data
 	}
-	out.NextCursor = cur.String()
-	out.Complete = t.Status.Terminal() && cur.seq >= t.LogSeq
-	return out, nil
+	return data[:len(cutUTF8(string(data), max(0, room-logChunkOverhead)/6))]
 }
 
 // streamIndex is the index of a stream's name in streams.

@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -155,6 +157,49 @@ func TestReadTaskLogsTrimsStoredChunksByTheCursor(t *testing.T) {
 			if got["stdout"] != tt.stdout || got["stderr"] != tt.stderr || page.NextCursor != tt.next || !page.Complete {
 				t.Errorf("read after %q = stdout %q, stderr %q, next %q, complete %v; want %q, %q, %q, true",
 					tt.cursor, got["stdout"], got["stderr"], page.NextCursor, page.Complete, tt.stdout, tt.stderr, tt.next)
+			}
+		})
+	}
+}
+
+// A page fits one response however much output there is: a stored chunk
+// is split across pages where the cursor can say where a part ends, and
+// fresh output is cut to the room left. Reading on gives it all, once.
+func TestLogPagesFitAResponse(t *testing.T) {
+	const maxResponse = 1000
+	tests := []struct {
+		name   string
+		stored string // stored by the watch
+		fresh  string // printed after it
+	}{
+		{"a stored chunk larger than a page", strings.Repeat("x", 3000), ""},
+		{"fresh output larger than a page", "", strings.Repeat("y", 3000)},
+		{"escaping: each byte takes six", strings.Repeat("\x01", 700), strings.Repeat("\x02", 700)},
+		{"characters are not split", strings.Repeat("€", 600), strings.Repeat("é", 600)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxResponseBytes = maxResponse })
+			h.print(t, "stdout", tt.stored)
+			h.watch(t)
+			h.print(t, "stdout", tt.fresh)
+			r := newReader()
+			for range 200 {
+				page := r.next(t, h)
+				if b, _ := json.Marshal(page); len(b) > maxResponse {
+					t.Fatalf("a page of %d bytes encoded, want at most %d", len(b), maxResponse)
+				}
+				for _, ch := range page.Chunks {
+					if !utf8.ValidString(ch.Data) {
+						t.Fatalf("a chunk splits a character: %q", ch.Data)
+					}
+				}
+				if len(page.Chunks) == 0 {
+					break
+				}
+			}
+			if want := tt.stored + tt.fresh; r.got["stdout"] != want {
+				t.Errorf("given %d bytes, want the %d printed, once", len(r.got["stdout"]), len(want))
 			}
 		})
 	}
