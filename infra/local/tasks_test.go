@@ -31,6 +31,7 @@ type logsJSON struct {
 		Seq    int64  `json:"seq"`
 		Stream string `json:"stream"`
 		Data   string `json:"data"`
+		Fresh  bool   `json:"fresh"`
 	} `json:"chunks"`
 	NextCursor string `json:"nextCursor"`
 	Complete   bool   `json:"complete"`

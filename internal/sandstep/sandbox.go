@@ -146,6 +146,10 @@ type LogChunk struct {
 	Stream string    `json:"stream"` // "stdout" or "stderr"
 	Data   string    `json:"data"`
 	Time   time.Time `json:"time"`
+	// Fresh: read from the sandbox for this reader, not stored yet. Its
+	// Seq is the last stored chunk's; when the bytes are stored, a reader
+	// who had them is not given them again.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // Quota is a user's sandbox slot accounting.

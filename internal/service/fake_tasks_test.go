@@ -1,19 +1,28 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
-// The task half of the fakes: a bucket in memory, a state machine that
-// records its starts, and sessions that no test here reaches.
-
+// fakeObjects is an in-memory object store that counts writes.
 type fakeObjects struct {
 	mu   sync.Mutex
 	objs map[string][]byte
+	puts int
 }
 
 func newFakeObjects() *fakeObjects { return &fakeObjects{objs: map[string][]byte{}} }
@@ -21,7 +30,8 @@ func newFakeObjects() *fakeObjects { return &fakeObjects{objs: map[string][]byte
 func (o *fakeObjects) Put(_ context.Context, key string, body []byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.objs[key] = append([]byte(nil), body...)
+	o.objs[key] = bytes.Clone(body)
+	o.puts++
 	return nil
 }
 
@@ -30,44 +40,255 @@ func (o *fakeObjects) Get(_ context.Context, key string) ([]byte, error) {
 	defer o.mu.Unlock()
 	b, ok := o.objs[key]
 	if !ok {
-		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "no object %s", key)
+		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "object %s not found", key)
 	}
-	return b, nil
+	return bytes.Clone(b), nil
 }
 
-func (o *fakeObjects) List(context.Context, string, string, int) ([]string, error) { return nil, nil }
+func (o *fakeObjects) List(_ context.Context, prefix, after string, limit int) ([]string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var keys []string
+	for k := range o.objs {
+		if strings.HasPrefix(k, prefix) && k > after {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys[:min(limit, len(keys))], nil
+}
 
 func (o *fakeObjects) Link(_ context.Context, key string, _ time.Duration) (string, error) {
-	return "http://127.0.0.1/" + key, nil
+	return "https://objects.test/" + key, nil
 }
 
-type fakeMachine struct {
-	mu     sync.Mutex
-	starts []string
+func (o *fakeObjects) writes() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.puts
 }
 
-func (m *fakeMachine) Start(_ context.Context, name string, _ []byte) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.starts = append(m.starts, name)
-	return m.ExecutionARN(name), nil
-}
+// fakeMachine and fakeSessions stand in for the state machine and the
+// provider's sessions where a test drives the steps itself.
+type fakeMachine struct{}
 
-func (m *fakeMachine) Stop(context.Context, string, string, string) error { return nil }
-func (m *fakeMachine) Wake(context.Context, string, []byte) error         { return nil }
-func (m *fakeMachine) ExecutionARN(name string) string {
-	return "arn:aws:states:us-east-1:123456789012:execution:tasks:" + name
-}
+func (fakeMachine) Start(context.Context, string, []byte) (string, error) { return "arn:exec", nil }
+func (fakeMachine) Stop(context.Context, string, string, string) error    { return nil }
+func (fakeMachine) Wake(context.Context, string, []byte) error            { return nil }
+func (fakeMachine) ExecutionARN(name string) string                       { return "arn:exec:" + name }
 
 type fakeSessions struct{}
 
-var errUnused = sandstep.Errorf(sandstep.EINTERNAL, "not used by these tests")
-
 func (fakeSessions) StartCommand(context.Context, string, string, string) (string, error) {
-	return "", errUnused
+	return "cmd-1", nil
 }
 func (fakeSessions) CommandExit(context.Context, string, string, string) (*int, error) {
-	return nil, errUnused
+	return nil, nil
 }
-func (fakeSessions) StopCommand(context.Context, string, string) error    { return errUnused }
-func (fakeSessions) KeepFor(context.Context, string, time.Duration) error { return errUnused }
+func (fakeSessions) StopCommand(context.Context, string, string) error    { return nil }
+func (fakeSessions) KeepFor(context.Context, string, time.Duration) error { return nil }
+
+// shellProvider is fakeProvider whose Exec runs the command line with
+// /bin/sh in a directory standing for the sandbox's home, so a task's
+// output files are real files read by the service's own shell lines.
+type shellProvider struct {
+	*fakeProvider
+	dir   string
+	mu    sync.Mutex
+	execs int
+	fail  error
+	// gate, when set, holds every Exec until it is closed.
+	gate chan struct{}
+}
+
+func (p *shellProvider) Exec(ctx context.Context, _ string, cmd Command) (*ExecResult, error) {
+	p.mu.Lock()
+	p.execs++
+	fail, gate := p.fail, p.gate
+	p.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the command did not finish in time")
+		}
+	}
+	if fail != nil {
+		return nil, fail
+	}
+	var stdout, stderr bytes.Buffer
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Line)
+	c.Dir, c.Stdout, c.Stderr = p.dir, &stdout, &stderr
+	code := 0
+	if err := c.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			return nil, err
+		}
+		code = ee.ExitCode()
+	}
+	return &ExecResult{ExitCode: code, Stdout: stdout.String(), Stderr: stderr.String()}, nil
+}
+
+func (p *shellProvider) execCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.execs
+}
+
+func (p *shellProvider) failWith(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fail = err
+}
+
+// taskHarness is a service with a running task whose command's output the
+// test writes, on a clock the test moves.
+type taskHarness struct {
+	svc      *Service
+	provider *shellProvider
+	objects  *fakeObjects
+	store    *store.Store
+	clock    *settableClock
+	task     *sandstep.Task
+	daytona  string
+	logs     *syncBuffer
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newTaskHarness starts the harness; set, when given, changes the
+// service's options (testLimits by default).
+func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
+	t.Helper()
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}
+	objs := newFakeObjects()
+	logs := &syncBuffer{}
+	opts := Options{Limits: testLimits(), Deployment: testDeployment, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	if set != nil {
+		set(&opts)
+	}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(p.dir, taskDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now()
+	tk := &sandstep.Task{ID: NewTaskID(), Owner: "alice", Status: sandstep.TaskRunning, SandboxID: sb.ID,
+		TimeoutSeconds: 3600, CreatedAt: now, StartedAt: &now, SessionID: "task-s", CommandID: "cmd-1"}
+	if err := st.PutTask(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs}
+	h.print(t, "stdout", "")
+	h.print(t, "stderr", "")
+	return h
+}
+
+// print appends s to the command's stream, as the command writes it.
+func (h *taskHarness) print(t *testing.T, stream, s string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(h.provider.dir, taskDir, stream), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watch stores the output as the state machine's watch does.
+func (h *taskHarness) watch(t *testing.T) {
+	t.Helper()
+	tk, err := h.store.GetTask(context.Background(), h.task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.storeOutput(context.Background(), tk, h.daytona); err != nil {
+		t.Fatalf("storeOutput: %v", err)
+	}
+}
+
+// end records the command's end as the watch and collect do: the last
+// output stored, the task succeeded.
+func (h *taskHarness) end(t *testing.T) {
+	t.Helper()
+	h.watch(t)
+	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// record is the task's record as stored now.
+func (h *taskHarness) record(t *testing.T) *sandstep.Task {
+	t.Helper()
+	tk, err := h.store.GetTask(context.Background(), h.task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// advance moves the clock on by d.
+func (h *taskHarness) advance(d time.Duration) { h.clock.Set(h.clock.Now().Add(d)) }
+
+// read reads one page after cursor.
+func (h *taskHarness) read(t *testing.T, cursor string) *TaskLogs {
+	t.Helper()
+	page, err := h.svc.ReadTaskLogs(context.Background(), alice(), h.task.ID, cursor)
+	if err != nil {
+		t.Fatalf("ReadTaskLogs(%q): %v", cursor, err)
+	}
+	return page
+}
+
+// reader follows a task's output as a client does, keeping its cursor and
+// what it was given of each stream.
+type reader struct {
+	cursor string
+	got    map[string]string
+	fresh  int // fresh chunks it was given
+}
+
+func newReader() *reader { return &reader{got: map[string]string{}} }
+
+// next reads one page and returns it.
+func (r *reader) next(t *testing.T, h *taskHarness) *TaskLogs {
+	t.Helper()
+	page := h.read(t, r.cursor)
+	for _, ch := range page.Chunks {
+		r.got[ch.Stream] += ch.Data
+		if ch.Fresh {
+			r.fresh++
+		}
+	}
+	r.cursor = page.NextCursor
+	return page
+}

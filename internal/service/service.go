@@ -217,9 +217,9 @@ type Options struct {
 	// retry gets a conflict, never a second run). Default 350,000 bytes,
 	// under DynamoDB's item limit.
 	MaxStoredResponse int
-	// MaxResponseBytes bounds an exec result once encoded as JSON (escaping
-	// can grow output up to six times), so that it fits Lambda's 6 MB
-	// response. Default 5 MiB.
+	// MaxResponseBytes bounds an exec result, and a page of a task's
+	// output, once encoded as JSON (escaping can grow output up to six
+	// times), so that it fits Lambda's 6 MB response. Default 5 MiB.
 	MaxResponseBytes int
 	// CleanupReserve is kept back from the caller's deadline (the Lambda's
 	// remaining time) by work that may have to be undone: creating a
@@ -279,6 +279,8 @@ type Service struct {
 	sessions  Sessions
 	files     Files
 	opts      Options
+	// fresh is the output last read of running tasks for their readers.
+	fresh *freshCache
 }
 
 // New returns a Service. An error means the wiring is wrong (a missing
@@ -314,6 +316,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		sessions:  deps.Sessions,
 		files:     deps.Files,
 		opts:      opts,
+		fresh:     newFreshCache(),
 	}, nil
 }
 

@@ -61,10 +61,17 @@ func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string
 	return b.String()
 }
 
-// logKey is where chunk seq of a task's output is kept; the keys of a task
-// sort in seq order.
-func logKey(taskID string, seq int64, stream string, at time.Time) string {
-	return fmt.Sprintf("tasks/%s/log/%012d-%s-%d", taskID, seq, stream, at.UnixMilli())
+// logKey is where chunk seq of a task's output is kept, "<seq>-<stream>-
+// <offset>-<unix ms>"; the keys of a task sort in seq order. offset is
+// where the chunk starts in its stream's file, so a reader who was given
+// some of its bytes fresh from the sandbox can skip them. A chunk that is
+// no range of the file (the cut marker) has none (offset < 0), as chunks
+// stored before offsets were kept have none: "<seq>-<stream>-<unix ms>".
+func logKey(taskID string, seq int64, stream string, offset int64, at time.Time) string {
+	if offset < 0 {
+		return fmt.Sprintf("%s%012d-%s-%d", logPrefix(taskID), seq, stream, at.UnixMilli())
+	}
+	return fmt.Sprintf("%s%012d-%s-%d-%d", logPrefix(taskID), seq, stream, offset, at.UnixMilli())
 }
 
 func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
@@ -90,13 +97,13 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				}
 				break
 			}
-			if err := s.appendChunk(ctx, t, i, data); err != nil {
+			if err := s.appendChunk(ctx, t, i, t.LogBytes[i], data); err != nil {
 				return err
 			}
 			moved += len(data)
 			if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes {
 				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
-				return s.appendChunk(ctx, t, i, []byte(marker))
+				return s.appendChunk(ctx, t, i, -1, []byte(marker))
 			}
 			if len(data) < chunk {
 				break
@@ -108,8 +115,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 
 // readOutput reads up to n bytes of a stream's file from offset off.
 func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
-	line := "tail -c +" + strconv.FormatInt(off+1, 10) + " " + taskDir + "/" + stream + " 2>/dev/null | head -c " + strconv.Itoa(n) + " | base64 | tr -d '\\n'"
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: time.Minute})
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: time.Minute})
 	if err != nil {
 		return nil, fmt.Errorf("read the task's %s: %w", stream, err)
 	}
@@ -120,10 +126,11 @@ func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off 
 	return data, nil
 }
 
-// appendChunk keeps data as the task's next chunk, then records it.
-func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, data []byte) error {
+// appendChunk keeps data, which starts at offset in its stream (-1: the
+// cut marker), as the task's next chunk, then records it.
+func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, offset int64, data []byte) error {
 	seq := t.LogSeq + 1
-	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], s.opts.Now()), data); err != nil {
+	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], offset, s.opts.Now()), data); err != nil {
 		return fmt.Errorf("keep the task's output: %w", err)
 	}
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
@@ -147,8 +154,11 @@ type TaskLogs struct {
 }
 
 // ReadTaskLogs returns the caller's task's output after cursor ("" from
-// the start), in order, stdout and stderr apart. It writes nothing: a
-// reader pays for the bytes it reads and no more.
+// the start), in order, stdout and stderr apart, each byte once however
+// it came: stored chunks, then, for a reader who has read all that is
+// stored of a running task, what the command has written since, read
+// from the sandbox (freshOutput). It writes nothing: a reader pays for the
+// bytes it reads and no more.
 func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string) (*TaskLogs, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
@@ -156,51 +166,123 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	if err := s.tasksEnabled(); err != nil {
 		return nil, err
 	}
+	cur, err := parseLogCursor(cursor)
+	if err != nil {
+		return nil, err
+	}
 	t, err := s.ownedTask(ctx, call, id)
 	if err != nil {
 		return nil, err
 	}
-	after := int64(0)
-	if cursor != "" {
-		if after, err = strconv.ParseInt(cursor, 10, 64); err != nil || after < 0 {
-			return nil, sandstep.Invalid("cursor", "is not a cursor of this task's output")
-		}
-	}
-	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), after), maxLogPage)
-	if err != nil {
+	out := &TaskLogs{}
+	room := s.opts.MaxResponseBytes - logPageOverhead
+	if out.Chunks, room, err = s.storedOutput(ctx, t, &cur, room); err != nil {
 		return nil, err
 	}
-	out := &TaskLogs{Chunks: []sandstep.LogChunk{}, NextCursor: strconv.FormatInt(after, 10)}
+	if cur.seq >= t.LogSeq && t.Status == sandstep.TaskRunning && room > logChunkOverhead {
+		out.Chunks = append(out.Chunks, s.freshOutput(ctx, t, &cur, room)...)
+	}
+	out.NextCursor = cur.String()
+	out.Complete = t.Status.Terminal() && cur.seq >= t.LogSeq
+	return out, nil
+}
+
+// storedOutput is the task's stored chunks after cur, trimmed by what cur
+// says the reader has, as many as take at most room in the page (and at
+// least one), recorded as given in cur; and the room left.
+func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCursor, room int) ([]sandstep.LogChunk, int, error) {
+	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), cur.seq), maxLogPage)
+	if err != nil {
+		return nil, 0, err
+	}
+	chunks := []sandstep.LogChunk{}
 	for _, key := range keys {
-		ch, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
+		ch, offset, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
 		if !ok || ch.Seq > t.LogSeq {
 			continue // not (yet) recorded: a chunk being written
 		}
 		data, err := s.objects.Get(ctx, key)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		ch.Data = string(data)
-		out.Chunks = append(out.Chunks, ch)
-		out.NextCursor = strconv.FormatInt(ch.Seq, 10)
+		i := streamIndex(ch.Stream)
+		start, next := max(offset, cur.sent[i]), *cur
+		next.seq = ch.Seq
+		data = next.take(i, offset, data)
+		if part := fitLogPage(data, room); len(part) < len(data) {
+			// The page is full. What fits of the chunk is given when the
+			// cursor can say where it ends, the rest on the next page; a
+			// chunk without an offset cannot be split, and is given whole
+			// on a page of its own.
+			switch {
+			case offset >= 0 && len(part) > 0:
+				ch.Data = string(part)
+				chunks = append(chunks, ch)
+				cur.sent[i] = start + int64(len(part))
+			case offset < 0 && len(chunks) == 0:
+				ch.Data = string(data)
+				chunks = append(chunks, ch)
+				*cur = next
+			}
+			return chunks, 0, nil
+		}
+		*cur = next
+		if len(data) > 0 {
+			room -= logPageSize(data)
+			ch.Data = string(data)
+			chunks = append(chunks, ch)
+		}
 	}
-	last, _ := strconv.ParseInt(out.NextCursor, 10, 64)
-	out.Complete = t.Status.Terminal() && last >= t.LogSeq
-	return out, nil
+	return chunks, room, nil
 }
 
-// parseLogKey reads "<seq>-<stream>-<unix ms>".
-func parseLogKey(name string) (sandstep.LogChunk, bool) {
+// A page of output, encoded, fits one response (MaxResponseBytes): each
+// chunk counts its data as a JSON string and logChunkOverhead for its
+// other fields, and the page logPageOverhead for its own.
+const (
+	logChunkOverhead = 128
+	logPageOverhead  = 256
+)
+
+// logPageSize is what data takes in a page.
+func logPageSize(data []byte) int {
+	b, _ := json.Marshal(string(data))
+	return len(b) + logChunkOverhead
+}
+
+// fitLogPage is data cut, on a character boundary, to take at most room in
+// a page (escaping grows a byte to at most six); all of it when it fits.
+func fitLogPage(data []byte, room int) []byte {
+	if logPageSize(data) <= room {
+		return data
+	}
+	return data[:len(cutUTF8(string(data), max(0, room-logChunkOverhead)/6))]
+}
+
+// streamIndex is the index of a stream's name in streams.
+func streamIndex(stream string) int { return slices.Index(streams[:], stream) }
+
+// parseLogKey reads a chunk's name, "<seq>-<stream>-<offset>-<unix ms>"
+// or, without an offset (-1), "<seq>-<stream>-<unix ms>" (see logKey).
+func parseLogKey(name string) (ch sandstep.LogChunk, offset int64, ok bool) {
 	parts := strings.Split(name, "-")
+	offset = -1
+	if len(parts) == 4 {
+		var err error
+		if offset, err = strconv.ParseInt(parts[2], 10, 64); err != nil || offset < 0 {
+			return sandstep.LogChunk{}, 0, false
+		}
+		parts = slices.Delete(parts, 2, 3)
+	}
 	if len(parts) != 3 {
-		return sandstep.LogChunk{}, false
+		return sandstep.LogChunk{}, 0, false
 	}
 	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
 	ms, err2 := strconv.ParseInt(parts[2], 10, 64)
 	if err1 != nil || err2 != nil || !slices.Contains(streams[:], parts[1]) {
-		return sandstep.LogChunk{}, false
+		return sandstep.LogChunk{}, 0, false
 	}
-	return sandstep.LogChunk{Seq: seq, Stream: parts[1], Time: time.UnixMilli(ms).UTC()}, true
+	return sandstep.LogChunk{Seq: seq, Stream: parts[1], Time: time.UnixMilli(ms).UTC()}, offset, true
 }
 
 // Artifact is one path the task asked to keep.

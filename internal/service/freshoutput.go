@@ -1,0 +1,260 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// The watch stores a task's output only every TASK_BACKSTOP. A reader who
+// has read all that is stored of a running task is given the bytes
+// written since, read from the sandbox ("fresh"); the watch stores them
+// later and the reader's cursor skips them then (logCursor). A read writes
+// nothing, so what bounds these reads is this process's cache: at most
+// one per task per freshInterval, shared by every reader, those waiting
+// for a read in flight and those after it. Lambda runs many instances,
+// each with its own cache: the bound is per warm instance, not across
+// them.
+
+// freshInterval is the most often a task's sandbox is read for its
+// readers: at most their lag, and the load readers put on Daytona.
+const freshInterval = 5 * time.Second
+
+const (
+	// freshTimeout bounds one read of the sandbox: when Daytona is slower,
+	// the reader is answered with what is stored.
+	freshTimeout = 5 * time.Second
+	// freshKeep is how long a task's fresh bytes stay cached after its
+	// last read of the sandbox.
+	freshKeep = time.Minute
+	// freshCacheTasks and freshCacheBytes bound the cache; the oldest
+	// tasks go first.
+	freshCacheTasks = 256
+	freshCacheBytes = 32 << 20
+)
+
+// freshCache is what was last read fresh of each task's streams.
+type freshCache struct {
+	mu    sync.Mutex
+	tasks map[string]*freshEntry
+}
+
+type freshEntry struct {
+	at     time.Time     // when the last read started
+	readAt time.Time     // when win was read
+	flight chan struct{} // closed when the read in flight ends; nil when none
+	win    [2]freshWindow
+}
+
+// freshWindow is a contiguous range of a stream's file: data, from offset
+// from.
+type freshWindow struct {
+	from int64
+	data []byte
+}
+
+func (w freshWindow) end() int64 { return w.from + int64(len(w.data)) }
+
+// after is the window's bytes from offset p on; none when p is outside.
+func (w freshWindow) after(p int64) []byte {
+	if p < w.from || p >= w.end() {
+		return nil
+	}
+	return w.data[p-w.from:]
+}
+
+func newFreshCache() *freshCache { return &freshCache{tasks: map[string]*freshEntry{}} }
+
+// windows returns the task's cached windows and when they were read,
+// first reading them with fetch (given the windows it has) unless a read
+// started less than freshInterval ago; a caller arriving while a read is
+// in flight waits for it. Only the caller that ran fetch sees its error.
+func (c *freshCache) windows(ctx context.Context, id string, now func() time.Time,
+	fetch func([2]freshWindow) ([2]freshWindow, error)) ([2]freshWindow, time.Time, error) {
+	c.mu.Lock()
+	e := c.tasks[id]
+	if e == nil {
+		e = &freshEntry{}
+		c.tasks[id] = e
+	}
+	for e.flight != nil {
+		flight := e.flight
+		c.mu.Unlock()
+		select {
+		case <-flight:
+		case <-ctx.Done():
+			return [2]freshWindow{}, time.Time{}, ctx.Err()
+		}
+		c.mu.Lock()
+	}
+	if !e.at.IsZero() && now().Sub(e.at) < freshInterval {
+		defer c.mu.Unlock()
+		return e.win, e.readAt, nil
+	}
+	start := now()
+	e.at, e.flight = start, make(chan struct{})
+	old := e.win
+	c.mu.Unlock()
+
+	win, err := fetch(old)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		e.win, e.readAt = win, start
+	}
+	close(e.flight)
+	e.flight = nil
+	c.evict(now())
+	return e.win, e.readAt, err
+}
+
+// evict drops the tasks not read for freshKeep, then the oldest until the
+// cache is within its bounds. A task with a read in flight stays.
+func (c *freshCache) evict(now time.Time) {
+	size := 0
+	for id, e := range c.tasks {
+		if e.flight == nil && now.Sub(e.at) >= freshKeep {
+			delete(c.tasks, id)
+			continue
+		}
+		size += len(e.win[0].data) + len(e.win[1].data)
+	}
+	if len(c.tasks) <= freshCacheTasks && size <= freshCacheBytes {
+		return
+	}
+	ids := make([]string, 0, len(c.tasks))
+	for id, e := range c.tasks {
+		if e.flight == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int { return c.tasks[a].at.Compare(c.tasks[b].at) })
+	for _, id := range ids {
+		if len(c.tasks) <= freshCacheTasks && size <= freshCacheBytes {
+			return
+		}
+		size -= len(c.tasks[id].win[0].data) + len(c.tasks[id].win[1].data)
+		delete(c.tasks, id)
+	}
+}
+
+// freshOutput is the running task's output past what is stored and what
+// cur says the reader has, as chunks after the stored ones (seq cur.seq,
+// fresh) that take at most room in the page, recorded as given in cur. A
+// failed read of the sandbox is logged and answered with nothing: the
+// stored output still reads.
+func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCursor, room int) []sandstep.LogChunk {
+	var from, limit [2]int64
+	for i := range streams {
+		from[i] = max(t.LogBytes[i], cur.sent[i])
+		// The watch keeps MAX_TASK_LOG_BYTES of both streams together:
+		// nothing is read past what it could still keep.
+		limit[i] = s.opts.MaxTaskLogBytes - t.LogBytes[1-i]
+	}
+	if from[0] >= limit[0] && from[1] >= limit[1] {
+		return nil
+	}
+	win, at, err := s.fresh.windows(ctx, t.ID, s.opts.Now, func(old [2]freshWindow) ([2]freshWindow, error) {
+		return s.fetchFresh(ctx, t, old, from, limit)
+	})
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "task output not read fresh from its sandbox; answering what is stored", "taskId", t.ID, "err", err)
+		return nil
+	}
+	var chunks []sandstep.LogChunk
+	for i, stream := range streams {
+		data := win[i].after(from[i])
+		data = data[:max(0, min(int64(len(data)), limit[i]-from[i]))]
+		data = fitLogPage(data[:runeEnd(data)], room)
+		if len(data) == 0 {
+			continue
+		}
+		room -= logPageSize(data)
+		chunks = append(chunks, sandstep.LogChunk{Seq: cur.seq, Stream: stream, Data: string(data), Time: at.UTC(), Fresh: true})
+		cur.sent[i] = from[i] + int64(len(data))
+	}
+	return chunks
+}
+
+// fetchFresh reads, in one exec, what follows each stream's window old[i]
+// (a new window at from[i] when old[i] does not reach it), up to a read's
+// bound and limit[i], and returns the windows grown by it. A window keeps
+// at most two reads' worth, and nothing that is stored.
+func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]freshWindow, from, limit [2]int64) ([2]freshWindow, error) {
+	ctx, cancel := Detached(ctx, freshTimeout) // readers waiting on it share it
+	defer cancel()
+	bound := s.freshBound()
+	win := old
+	var n [2]int
+	for i := range streams {
+		if w := win[i]; from[i] < w.from || from[i] > w.end() {
+			win[i] = freshWindow{from: from[i]}
+		}
+		if win[i].end()-from[i] < int64(bound) { // else the reader has a read's worth already
+			n[i] = int(max(0, min(int64(bound), limit[i]-win[i].end())))
+		}
+	}
+	if n == [2]int{} {
+		return win, nil
+	}
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if err != nil {
+		return old, fmt.Errorf("get the task's sandbox: %w", err)
+	}
+	line := rangeLine(streams[0], win[0].end(), n[0]) + "; echo; " + rangeLine(streams[1], win[1].end(), n[1]) + "; echo"
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: line, Timeout: freshTimeout})
+	if err != nil {
+		return old, fmt.Errorf("read the task's output: %w", err)
+	}
+	parts := strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n")
+	if res.Truncated || len(parts) != 2 {
+		return old, sandstep.Errorf(sandstep.EINTERNAL, "the task's output came back cut or malformed")
+	}
+	for i := range streams {
+		data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(parts[i]))
+		if err != nil || len(data) > n[i] {
+			return old, sandstep.Errorf(sandstep.EINTERNAL, "the task's %s came back unreadable", streams[i])
+		}
+		w := freshWindow{from: win[i].from, data: append(slices.Clip(win[i].data), data...)}
+		if drop := max(t.LogBytes[i], w.end()-2*int64(bound)) - w.from; drop > 0 {
+			w = freshWindow{from: w.from + drop, data: slices.Clone(w.data[min(drop, int64(len(w.data))):])}
+		}
+		win[i] = w
+	}
+	return win, nil
+}
+
+// runeEnd is where data's last complete UTF-8 sequence ends. A character
+// cut by the end of what was read is held back for the next read: given
+// in two halves, JSON would mangle both.
+func runeEnd(data []byte) int {
+	for i := len(data) - 1; i >= 0 && i >= len(data)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(data[i]) {
+			if utf8.FullRune(data[i:]) {
+				return len(data)
+			}
+			return i
+		}
+	}
+	return len(data)
+}
+
+// freshBound is the most one fresh read takes of a stream: both streams'
+// base64 fit one exec's output.
+func (s *Service) freshBound() int {
+	return max(3, (s.opts.MaxOutputBytes/2-2)/4*3)
+}
+
+// rangeLine is a shell line printing n bytes of a stream's file from
+// offset off, in base64 on one line.
+func rangeLine(stream string, off int64, n int) string {
+	return fmt.Sprintf("tail -c +%d %s/%s 2>/dev/null | head -c %d | base64 | tr -d '\\n'", off+1, taskDir, stream, n)
+}

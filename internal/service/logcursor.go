@@ -1,0 +1,85 @@
+package service
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// logCursor is where a reader of a task's output is: the last stored
+// chunk it has read, and how far into each stream's file it has been
+// given bytes, stored or fresh from the sandbox. Bytes below those offsets
+// are never given again, so a chunk that stores bytes the reader had fresh
+// is trimmed, and none is skipped.
+//
+// An offset may be lower than what the reader has: 0 for a cursor handed
+// out before offsets were part of it, or for a stream whose chunks carry
+// none. That is safe: stored chunks after seq are then given whole (the
+// reader had none of them), and fresh bytes start where the stored ones
+// end.
+type logCursor struct {
+	seq  int64
+	sent [2]int64 // stdout, stderr
+}
+
+// String is the cursor the API hands out, "<seq>.<stdout>.<stderr>";
+// callers treat it as opaque.
+func (c logCursor) String() string {
+	return strconv.FormatInt(c.seq, 10) + "." + strconv.FormatInt(c.sent[0], 10) + "." + strconv.FormatInt(c.sent[1], 10)
+}
+
+// parseLogCursor reads a cursor: "" is the start, and a bare "<seq>" (as
+// handed out before offsets were part of it) is that seq with offsets 0.
+func parseLogCursor(s string) (logCursor, error) {
+	var c logCursor
+	if s == "" {
+		return c, nil
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 1 && len(parts) != 3 {
+		return c, badCursor()
+	}
+	for i, p := range parts {
+		n, ok := parseCount(p)
+		if !ok {
+			return c, badCursor()
+		}
+		if i == 0 {
+			c.seq = n
+		} else {
+			c.sent[i-1] = n
+		}
+	}
+	return c, nil
+}
+
+func badCursor() error {
+	return sandstep.Invalid("cursor", "is not a cursor of this task's output: pass the nextCursor of the previous page, or none to start")
+}
+
+// parseCount reads a non-negative decimal of at most 18 digits (no sign,
+// so a cursor has one spelling).
+func parseCount(s string) (int64, bool) {
+	if s == "" || len(s) > 18 || strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// take returns the part of a stored chunk of stream i, starting at offset
+// in its file, that the reader has not been given, and records it as
+// given. A chunk without an offset (the cut marker, or stored before
+// offsets were kept) is given whole.
+func (c *logCursor) take(i int, offset int64, data []byte) []byte {
+	if offset < 0 {
+		return data
+	}
+	end := offset + int64(len(data))
+	if skip := c.sent[i] - offset; skip > 0 {
+		data = data[min(skip, int64(len(data))):]
+	}
+	c.sent[i] = max(c.sent[i], end)
+	return data
+}

@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+func TestLogKeyRoundTrip(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	tests := []struct {
+		name   string
+		stream string
+		offset int64
+	}{
+		{"stdout at its start", "stdout", 0},
+		{"stderr further on", "stderr", 123456},
+		{"the cut marker: no offset", "stdout", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := logKey("tsk_x", 7, tt.stream, tt.offset, at)
+			ch, off, ok := parseLogKey(strings.TrimPrefix(key, logPrefix("tsk_x")))
+			if !ok || ch.Seq != 7 || ch.Stream != tt.stream || off != tt.offset || !ch.Time.Equal(at) {
+				t.Errorf("parseLogKey(%q) = %+v, %d, %v", key, ch, off, ok)
+			}
+		})
+	}
+}
+
+func TestParseLogKey(t *testing.T) {
+	tests := []struct {
+		name, key string
+		ok        bool
+		seq, off  int64
+	}{
+		{"stored before offsets were kept", "000000000003-stderr-1700000000123", true, 3, -1},
+		{"with an offset", "000000000004-stdout-99-1700000000123", true, 4, 99},
+		{"unknown stream", "000000000004-stdin-99-1700000000123", false, 0, 0},
+		{"negative offset", "000000000004-stdout--1-1700000000123", false, 0, 0},
+		{"offset not a number", "000000000004-stdout-x-1700000000123", false, 0, 0},
+		{"too many parts", "000000000004-stdout-1-2-3", false, 0, 0},
+		{"too few parts", "000000000004-stdout", false, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch, off, ok := parseLogKey(tt.key)
+			if ok != tt.ok || (ok && (ch.Seq != tt.seq || off != tt.off)) {
+				t.Errorf("parseLogKey(%q) = %+v, %d, %v; want ok %v, seq %d, offset %d", tt.key, ch, off, ok, tt.ok, tt.seq, tt.off)
+			}
+		})
+	}
+}
+
+func TestParseLogCursor(t *testing.T) {
+	tests := []struct {
+		name, cursor string
+		want         logCursor
+		bad          bool
+	}{
+		{name: "the start", cursor: "", want: logCursor{}},
+		{name: "a bare seq, as handed out before offsets", cursor: "12", want: logCursor{seq: 12}},
+		{name: "seq and offsets", cursor: "12.300.4", want: logCursor{seq: 12, sent: [2]int64{300, 4}}},
+		{name: "two parts", cursor: "12.300", bad: true},
+		{name: "four parts", cursor: "1.2.3.4", bad: true},
+		{name: "negative", cursor: "-1", bad: true},
+		{name: "signed", cursor: "+1", bad: true},
+		{name: "negative offset", cursor: "1.-2.3", bad: true},
+		{name: "empty part", cursor: "1..3", bad: true},
+		{name: "not a number", cursor: "abc", bad: true},
+		{name: "too long", cursor: "1234567890123456789", bad: true},
+		{name: "spaces", cursor: " 1", bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseLogCursor(tt.cursor)
+			if tt.bad {
+				wantCode(t, err, sandstep.EINVALID)
+				if f := sandstep.ErrorField(err); f != "cursor" {
+					t.Errorf("error names %q, want cursor", f)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("parseLogCursor(%q) = %+v, %v; want %+v", tt.cursor, got, err, tt.want)
+			}
+			if tt.cursor != "" && strings.Contains(tt.cursor, ".") && got.String() != tt.cursor {
+				t.Errorf("String() = %q, want %q", got.String(), tt.cursor)
+			}
+		})
+	}
+}
+
+// The API answers a bad cursor as a bad request naming it, before it
+// reads anything.
+func TestReadTaskLogsRefusesABadCursor(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	for _, c := range []string{"x", "1.2", "1.2.3.4", "-5", "1.2.-3"} {
+		_, err := h.svc.ReadTaskLogs(context.Background(), alice(), h.task.ID, c)
+		wantCode(t, err, sandstep.EINVALID)
+		if f := sandstep.ErrorField(err); f != "cursor" {
+			t.Errorf("cursor %q: error names %q, want cursor", c, f)
+		}
+	}
+	if n := h.provider.execCount(); n != 0 {
+		t.Errorf("%d execs for bad cursors, want none", n)
+	}
+}
+
+// Stored chunks are read after the cursor's seq, trimmed by the bytes the
+// cursor says were given; chunks without an offset (stored before offsets
+// were kept, the cut marker) are given whole.
+func TestReadTaskLogsTrimsStoredChunksByTheCursor(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	ctx := context.Background()
+	at := h.clock.Now()
+	put := func(seq int64, stream string, offset int64, data string) {
+		if err := h.objects.Put(ctx, logKey(h.task.ID, seq, stream, offset, at), []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, "stdout", -1, "old\n")   // stored before offsets were kept
+	put(2, "stdout", 4, "hello\n")  // stdout [4, 10)
+	put(3, "stderr", 0, "warn\n")   // stderr [0, 5)
+	put(4, "stdout", 10, "world\n") // stdout [10, 16)
+	put(5, "stdout", -1, "[cut]\n") // the cut marker
+	if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded,
+		func(r *sandstep.Task) { r.LogSeq, r.LogBytes = 5, [2]int64{22, 5} }); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, cursor   string
+		stdout, stderr string
+		next           string
+	}{
+		{"from the start", "", "old\nhello\nworld\n[cut]\n", "warn\n", "5.16.5"},
+		{"an old numeric cursor", "2", "world\n[cut]\n", "warn\n", "5.16.5"},
+		{"some of a chunk given fresh", "1.7.2", "lo\nworld\n[cut]\n", "rn\n", "5.16.5"},
+		{"more than the stored chunks given fresh", "1.30.9", "[cut]\n", "", "5.30.9"},
+		{"at the end", "5.16.5", "", "", "5.16.5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page := h.read(t, tt.cursor)
+			got := map[string]string{}
+			for _, ch := range page.Chunks {
+				got[ch.Stream] += ch.Data
+				if ch.Data == "" {
+					t.Errorf("an empty chunk: %+v", ch)
+				}
+			}
+			if got["stdout"] != tt.stdout || got["stderr"] != tt.stderr || page.NextCursor != tt.next || !page.Complete {
+				t.Errorf("read after %q = stdout %q, stderr %q, next %q, complete %v; want %q, %q, %q, true",
+					tt.cursor, got["stdout"], got["stderr"], page.NextCursor, page.Complete, tt.stdout, tt.stderr, tt.next)
+			}
+		})
+	}
+}
+
+// A page fits one response however much output there is: a stored chunk
+// is split across pages where the cursor can say where a part ends, and
+// fresh output is cut to the room left. Reading on gives it all, once.
+func TestLogPagesFitAResponse(t *testing.T) {
+	const maxResponse = 1000
+	tests := []struct {
+		name   string
+		stored string // stored by the watch
+		fresh  string // printed after it
+	}{
+		{"a stored chunk larger than a page", strings.Repeat("x", 3000), ""},
+		{"fresh output larger than a page", "", strings.Repeat("y", 3000)},
+		{"escaping: each byte takes six", strings.Repeat("\x01", 700), strings.Repeat("\x02", 700)},
+		{"characters are not split", strings.Repeat("€", 600), strings.Repeat("é", 600)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxResponseBytes = maxResponse })
+			h.print(t, "stdout", tt.stored)
+			h.watch(t)
+			h.print(t, "stdout", tt.fresh)
+			r := newReader()
+			for range 200 {
+				page := r.next(t, h)
+				if b, _ := json.Marshal(page); len(b) > maxResponse {
+					t.Fatalf("a page of %d bytes encoded, want at most %d", len(b), maxResponse)
+				}
+				for _, ch := range page.Chunks {
+					if !utf8.ValidString(ch.Data) {
+						t.Fatalf("a chunk splits a character: %q", ch.Data)
+					}
+				}
+				if len(page.Chunks) == 0 {
+					break
+				}
+			}
+			if want := tt.stored + tt.fresh; r.got["stdout"] != want {
+				t.Errorf("given %d bytes, want the %d printed, once", len(r.got["stdout"]), len(want))
+			}
+		})
+	}
+}
