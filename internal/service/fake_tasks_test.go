@@ -16,6 +16,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // fakeObjects is an in-memory object store that counts writes.
@@ -152,25 +153,7 @@ type taskHarness struct {
 	clock    *settableClock
 	task     *sandstep.Task
 	daytona  string
-	logs     *syncBuffer
-}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs     *testutil.Buffer
 }
 
 // newTaskHarness starts the harness; set, when given, changes the
@@ -181,7 +164,7 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}
 	objs := newFakeObjects()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	opts := Options{Limits: testLimits(), Deployment: testDeployment, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	if set != nil {
 		set(&opts)
