@@ -26,6 +26,7 @@ import (
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/store"
 )
@@ -275,21 +276,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 }
 
 // reconcile makes the kept records and the sandboxes agree before anything
-// is served: whatever the last run left half done (a crash, a kill -9) is
-// finished, and sandboxes of this deployment that no record owns are
-// deleted. Nothing of the last run is still at work, so every create in
-// progress is abandoned.
+// is served: the reaper's run at start, when nothing of the last run is
+// still at work, so every create in progress is abandoned.
 func (s *Stack) reconcile(ctx context.Context) error {
 	svc, err := s.appEnv.Service(ctx)
 	if err != nil {
 		return err
 	}
-	report, err := svc.Reconcile(ctx, time.Now())
-	if err != nil {
+	if _, err := svc.Reap(ctx, service.ReapOptions{AfterRestart: true}); err != nil {
 		return fmt.Errorf("reconcile the kept records with the sandboxes: %w", err)
 	}
-	s.log.Info("reconciled", "abandoned", report.Abandoned, "gone", report.Gone, "finished", report.Finished,
-		"unowned", report.Unowned, "failed", report.Failed)
 	return nil
 }
 

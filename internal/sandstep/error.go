@@ -53,6 +53,9 @@ type Error struct {
 	// RetryAfter, when set, is how long a caller should wait before trying
 	// again (ECAPACITY, ETRANSIENT).
 	RetryAfter time.Duration
+	// SandboxID names the sandbox a failed operation left behind, so the
+	// caller can look at it or delete it.
+	SandboxID string
 }
 
 func (e *Error) Error() string {
@@ -148,4 +151,29 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// ErrorSandboxID returns the sandbox the first *Error in err's chain
+// names, or "".
+func ErrorSandboxID(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.SandboxID
+	}
+	return ""
+}
+
+// WithSandbox returns err naming the sandbox id: a copy of its first
+// *Error with SandboxID set, wrapping err (an error without one is
+// EINTERNAL).
+func WithSandbox(err error, id string) error {
+	if err == nil {
+		return nil
+	}
+	out := &Error{Code: ErrorCode(err), Message: ErrorMessage(err), Err: err, SandboxID: id}
+	var e *Error
+	if errors.As(err, &e) {
+		out.Field, out.RetryAfter = e.Field, e.RetryAfter
+	}
+	return out
 }

@@ -211,3 +211,11 @@ func ValidateUserID(field, id string) error {
 	}
 	return nil
 }
+
+// Slot is a quota slot a user holds for a sandbox (reserved or
+// committed).
+type Slot struct {
+	UserID     string
+	SandboxID  string
+	ReservedAt time.Time
+}

@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // AgentExecute creates a sandbox, runs one command in it and deletes it
@@ -21,7 +24,11 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "agent-execute", in, func(ctx context.Context) (*AgentExecuteResult, error) {
-		sb, err := s.create(ctx, call, in.CreateSandboxInput, plan)
+		create := in.CreateSandboxInput
+		if !in.KeepSandbox {
+			create.TTLMinutes = s.agentTTL(ctx, create.TTLMinutes)
+		}
+		sb, err := s.create(ctx, call, create, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -46,9 +53,27 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 			out.Deleted = derr == nil
 		}
 		if execErr != nil {
+			if !out.Deleted {
+				// The caller can look at it, or delete it.
+				return nil, sandstep.WithSandbox(execErr, sb.ID)
+			}
 			return nil, execErr
 		}
 		out.ExecResult = *res
 		return out, nil
 	})
+}
+
+// agentTTL is the ttlMinutes of a sandbox that lives for one call: no
+// longer than the call, so that if its delete fails the provider ends it
+// soon after, and the reaper soon after that.
+func (s *Service) agentTTL(ctx context.Context, asked *int) *int {
+	ttl := s.opts.DefaultTTLMinutes
+	if asked != nil {
+		ttl = *asked
+	}
+	if d, ok := ctx.Deadline(); ok {
+		ttl = min(ttl, int(time.Until(d)/time.Minute)+2)
+	}
+	return &ttl
 }

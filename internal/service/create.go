@@ -203,16 +203,24 @@ func repoDir(url string) string {
 // cleanupFailedCreate deletes the provider sandbox (by its unique name, so a
 // create that failed after the provider made it is found too), marks the
 // record failed and releases the slot, on a context the caller's
-// cancellation cannot stop but that ends with the caller's deadline. What
-// it cannot finish stays in the record for the reaper: a creating or ready
-// record whose sandbox is gone.
+// cancellation cannot stop but that ends with the caller's deadline. A
+// sandbox it could not delete stays on record, deleting and counted in the
+// quota, for its owner to see and the reaper to finish.
 func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandstep.Sandbox, cause error) {
 	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
 	if err := s.provider.Delete(cctx, sb.ID); err != nil {
-		// The provider's ttlMinutes backstop still destroys it; the reaper
-		// finds it by its labels.
-		s.opts.Logger.ErrorContext(ctx, "failed create: provider sandbox not deleted", "sandboxId", sb.ID, "err", err)
+		s.opts.Logger.ErrorContext(ctx, "failed create: provider sandbox not deleted; left deleting for the reaper", "sandboxId", sb.ID, "err", err)
+		_, terr := s.sandboxes.TransitionSandbox(cctx, sb.ID, []sandstep.State{sandstep.StateCreating, sandstep.StateReady}, sandstep.StateDeleting, func(r *sandstep.Sandbox) {
+			r.Error = sandstep.ErrorMessage(cause)
+		})
+		if terr != nil {
+			// Still creating: the reaper takes it over once no create can be
+			// at work.
+			s.opts.Logger.ErrorContext(ctx, "failed create: record not marked deleting", "sandboxId", sb.ID, "err", terr)
+		}
+		s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})
+		return
 	}
 	s.abandon(cctx, sb, cause)
 	s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})

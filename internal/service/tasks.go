@@ -40,6 +40,8 @@ type Machine interface {
 	Stop(ctx context.Context, executionARN, errName, cause string) error
 	// Wake ends the wait token belongs to; ENOTFOUND when it has ended.
 	Wake(ctx context.Context, token string, output []byte) error
+	// Running reports whether the execution is still running.
+	Running(ctx context.Context, executionARN string) (bool, error)
 	ExecutionARN(name string) string
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -53,6 +54,18 @@ func (m *Machine) Stop(ctx context.Context, executionARN, errName, cause string)
 func (m *Machine) Wake(ctx context.Context, token string, output []byte) error {
 	_, err := m.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(output))})
 	return classify("wake the execution", err)
+}
+
+// Running reports whether the execution is still running; one that does
+// not exist is not.
+func (m *Machine) Running(ctx context.Context, executionARN string) (bool, error) {
+	out, err := m.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)})
+	if err = classify("describe execution", err); sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return out.Status == types.ExecutionStatusRunning, nil
 }
 
 // ExecutionARN is the ARN of the execution named name of this machine.

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -54,38 +53,4 @@ func (s *Store) Deployment(ctx context.Context, name string) (string, error) {
 		// Another function wrote it first: read theirs.
 	}
 	return "", sandstep.Errorf(sandstep.ETRANSIENT, "store: the deployment item keeps changing; try again")
-}
-
-// LiveSandboxes returns every sandbox record, of every owner, that is not
-// in a terminal state: what a reconciliation matches against the
-// provider's list. It scans the table.
-func (s *Store) LiveSandboxes(ctx context.Context) ([]*sandstep.Sandbox, error) {
-	live := expression.Name(attrType).Equal(expression.Value(typeSandbox)).And(
-		expression.Name(attrState).In(expression.Value(sandstep.StateCreating), expression.Value(sandstep.StateReady), expression.Value(sandstep.StateDeleting)))
-	expr := build(expression.NewBuilder().WithFilter(live))
-	in := &dynamodb.ScanInput{
-		TableName:                 aws.String(s.table),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-	}
-	var out []*sandstep.Sandbox
-	for {
-		page, err := s.db.Scan(ctx, in)
-		if err != nil {
-			return nil, mapErr(err, "scan live sandboxes")
-		}
-		for _, it := range page.Items {
-			sb, err := unmarshalRecord[sandstep.Sandbox](it, "sandbox")
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sb)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
 }

@@ -12,7 +12,7 @@ import (
 
 // After a crash the records and the provider agree again, and nothing of
 // another deployment is touched.
-func TestReconcile(t *testing.T) {
+func TestReap(t *testing.T) {
 	ctx := context.Background()
 	clk := &settableClock{t: time.Now()}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
@@ -51,18 +51,17 @@ func TestReconcile(t *testing.T) {
 	}
 	abandoned := crashed(true)
 	abandonedBare := crashed(false)
-	cutoff := clk.Now().Add(time.Second)
-	clk.Set(clk.Now().Add(time.Minute))
-	inFlight := crashed(true) // newer than the cutoff: a create at work
+	clk.Set(clk.Now().Add(abandonedAfter + time.Minute))
+	inFlight := crashed(true) // a create at work
 	p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
 	p.sandboxes["theirs"] = &fakeSandbox{id: "dt-theirs", state: "started", labels: map[string]string{LabelDeployment: "staging-zzzzzzzz"}}
 	p.sandboxes["unlabelled"] = &fakeSandbox{id: "dt-unlabelled", state: "started"}
 
-	report, err := svc.Reconcile(ctx, cutoff)
+	report, err := svc.Reap(ctx, ReapOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ReconcileReport{Abandoned: 2, Gone: 1, Finished: 1, Unowned: 1}
+	want := ReapReport{Abandoned: 2, Gone: 1, Finished: 1, Unowned: 1}
 	if *report != want {
 		t.Errorf("report = %+v, want %+v", *report, want)
 	}
@@ -91,15 +90,15 @@ func TestReconcile(t *testing.T) {
 	}
 
 	// Nothing is left to do: a second pass finds nothing.
-	again, err := svc.Reconcile(ctx, cutoff)
-	if err != nil || *again != (ReconcileReport{}) {
+	again, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil || *again != (ReapReport{}) {
 		t.Errorf("second pass = %+v, %v; want nothing", again, err)
 	}
 }
 
-func TestReconcileNeedsItsRoles(t *testing.T) {
+func TestReapNeedsItsRoles(t *testing.T) {
 	h := newHarness(t, 1)
-	if _, err := h.svc.Reconcile(context.Background(), time.Now()); err == nil {
-		t.Fatal("Reconcile without Inventory and Catalog did not fail")
+	if _, err := h.svc.Reap(context.Background(), ReapOptions{}); err == nil {
+		t.Fatal("Reap without Inventory and Catalog did not fail")
 	}
 }

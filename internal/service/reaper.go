@@ -1,0 +1,331 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Inventory is what the reaper reads of the records: every owner's live
+// sandboxes and tasks, held slots and quota counters.
+type Inventory interface {
+	LiveSandboxes(ctx context.Context) ([]*sandstep.Sandbox, error)
+	LiveTasks(ctx context.Context) ([]*sandstep.Task, error)
+	HeldSlots(ctx context.Context) ([]sandstep.Slot, error)
+	QuotaCounters(ctx context.Context) (map[string]int, error)
+	// RepairQuota sets the user's counter to the slots they hold when the
+	// two differ (not with dryRun), and reports both.
+	RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error)
+}
+
+// Catalog lists the provider's sandboxes that carry all of labels.
+type Catalog interface {
+	List(ctx context.Context, labels map[string]string) ([]ProviderSandbox, error)
+}
+
+// ActionReap is the audit action of what the reaper changed.
+const ActionReap = "sandbox.reap"
+
+// DefaultReapActions bounds the changes of one reaper run.
+const DefaultReapActions = 200
+
+// ReapOptions says how the reaper runs.
+type ReapOptions struct {
+	// DryRun finds and reports, and changes nothing.
+	DryRun bool
+	// MaxActions bounds the changes of one run (DefaultReapActions when
+	// 0); what is left is found again by the next run.
+	MaxActions int
+	// AfterRestart says no process of this deployment can be at work (the
+	// local stack at start): creates in progress are abandoned at once.
+	AfterRestart bool
+}
+
+// ReapReport counts what a run found (and, unless DryRun, dealt with).
+type ReapReport struct {
+	DryRun bool `json:"dryRun"`
+	// Unowned: provider sandboxes of this deployment that no live record
+	// owns (none, or a final one), deleted.
+	Unowned int `json:"unowned"`
+	// Expired: live sandboxes past their deadline (created + ttlMinutes),
+	// deleted.
+	Expired int `json:"expired"`
+	// Abandoned: creating records older than any create can run, failed
+	// and their sandbox deleted by name.
+	Abandoned int `json:"abandoned"`
+	// Gone: records whose sandbox the provider no longer has.
+	Gone int `json:"gone"`
+	// Finished: deletes left half done, finished.
+	Finished int `json:"finished"`
+	// Slots: held quota slots whose sandbox is not live, released.
+	Slots int `json:"slots"`
+	// Quota: counters that drifted from the slots held, repaired.
+	Quota int `json:"quota"`
+	// Tasks: live tasks whose execution has ended, cleaned up.
+	Tasks int `json:"tasks"`
+	// Failed: findings that could not be dealt with; found again next run.
+	Failed int `json:"failed"`
+	// Deferred: findings left to the next run (MaxActions reached).
+	Deferred int `json:"deferred"`
+}
+
+// Findings is the number of things the run found wrong.
+func (r *ReapReport) Findings() int {
+	return r.Unowned + r.Expired + r.Abandoned + r.Gone + r.Finished + r.Slots + r.Quota + r.Tasks + r.Failed + r.Deferred
+}
+
+// reaping is one run of the reaper.
+type reaping struct {
+	s      *Service
+	opts   ReapOptions
+	report *ReapReport
+	budget int
+	now    time.Time
+}
+
+// act runs fix for one finding, counted in *count, unless this is a dry run
+// (counted only) or the run's budget is spent (deferred). A fix that fails
+// is counted failed and logged.
+func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func() error) {
+	if r.opts.DryRun {
+		*count++
+		return
+	}
+	if r.budget <= 0 {
+		r.report.Deferred++
+		return
+	}
+	r.budget--
+	if err := fix(); err != nil {
+		r.report.Failed++
+		r.s.opts.Logger.ErrorContext(ctx, "reaper: "+what+": not done", "id", id, "err", err)
+		return
+	}
+	*count++
+	r.s.opts.Logger.WarnContext(ctx, "reaper: "+what, "id", id)
+}
+
+// createGrace is how old a creating record or a task waiting for its
+// execution must be before the reaper takes it over: no invocation, and so
+// no create, runs longer.
+func (r *reaping) createGrace() time.Duration {
+	if r.opts.AfterRestart {
+		return 0
+	}
+	return abandonedAfter
+}
+
+// Reap makes the records, the quota and the provider agree, whatever a
+// crash or a failed cleanup left: it runs on a schedule and at the local
+// stack's start. It sees only sandboxes carrying this deployment's label,
+// never races a create in flight (the provider is listed before the
+// records, and every create writes its record before it calls the
+// provider), and a second run right after the first finds nothing.
+func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, error) {
+	if s.inventory == nil || s.catalog == nil {
+		return nil, errors.New("service: Reap needs Deps.Inventory and Deps.Catalog")
+	}
+	if opts.MaxActions <= 0 {
+		opts.MaxActions = DefaultReapActions
+	}
+	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now()}
+	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: s.opts.Deployment})
+	if err != nil {
+		return nil, fmt.Errorf("reaper: list provider sandboxes: %w", err)
+	}
+	records, err := s.inventory.LiveSandboxes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reaper: list records: %w", err)
+	}
+	if err := r.tasks(ctx); err != nil {
+		return nil, err
+	}
+	r.sandboxes(ctx, listed, records)
+	if err := r.slots(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.quota(ctx); err != nil {
+		return nil, err
+	}
+	rep := r.report
+	s.opts.Logger.InfoContext(ctx, "reaper", "dryRun", rep.DryRun, "findings", rep.Findings(), "unowned", rep.Unowned,
+		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
+		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred)
+	return rep, nil
+}
+
+// sandboxes deals with every live record, then with every provider
+// sandbox no live record owns.
+func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, records []*sandstep.Sandbox) {
+	byName := make(map[string]ProviderSandbox, len(listed))
+	for _, ps := range listed {
+		byName[ps.Name] = ps
+	}
+	owned := make(map[string]bool, len(records))
+	for _, rec := range records {
+		owned[rec.ID] = true
+		ps, found := byName[rec.ID]
+		r.record(ctx, rec, found && ps.State != "destroyed" && ps.State != "destroying")
+	}
+	for _, ps := range listed {
+		if owned[ps.Name] || ps.State == "destroyed" {
+			continue
+		}
+		r.act(ctx, &r.report.Unowned, "deleted a sandbox no live record owns", ps.Name, func() error {
+			return r.s.provider.Delete(ctx, ps.ID)
+		})
+	}
+}
+
+// record deals with one live record; alive says whether the provider has
+// its sandbox.
+func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool) {
+	s := r.s
+	call := Call{UserID: rec.Owner, RequestID: "reaper"}
+	switch {
+	case rec.State == sandstep.StateCreating:
+		if r.now.Sub(rec.CreatedAt) < r.createGrace() {
+			return // a create at work
+		}
+		r.act(ctx, &r.report.Abandoned, "abandoned create failed", rec.ID, func() error {
+			// By name: the create may have made it without learning its id.
+			if err := s.provider.Delete(ctx, rec.ID); err != nil {
+				return err
+			}
+			s.abandon(ctx, rec, errAbandoned)
+			s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "abandoned"})
+			return nil
+		})
+	case rec.State == sandstep.StateDeleting:
+		r.act(ctx, &r.report.Finished, "half-done delete finished", rec.ID, func() error {
+			_, err := s.delete(ctx, call, rec)
+			return err
+		})
+	case !alive:
+		r.act(ctx, &r.report.Gone, "record of a vanished sandbox marked gone", rec.ID, func() error {
+			if s.markGone(ctx, call, rec).State != sandstep.StateGone {
+				return errors.New("the record was not marked gone")
+			}
+			return nil
+		})
+	case r.now.After(sandboxDeadline(rec).Add(abandonedAfter)):
+		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error {
+			s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
+			_, err := s.delete(ctx, call, rec)
+			return err
+		})
+	}
+}
+
+// sandboxDeadline is when the provider's ttlMinutes backstop ends the
+// sandbox; the reaper deletes one still alive well after it.
+func sandboxDeadline(sb *sandstep.Sandbox) time.Time {
+	return sb.CreatedAt.Add(time.Duration(sb.TTLMinutes) * time.Minute)
+}
+
+// tasks cleans up live tasks whose execution is no longer running (its
+// status-change event was lost, or its start failed after the task was
+// accepted).
+func (r *reaping) tasks(ctx context.Context) error {
+	s := r.s
+	if s.machine == nil {
+		return nil
+	}
+	live, err := s.inventory.LiveTasks(ctx)
+	if err != nil {
+		return fmt.Errorf("reaper: list tasks: %w", err)
+	}
+	for _, t := range live {
+		if r.now.Sub(t.CreatedAt) < r.createGrace() {
+			continue // its execution may be starting
+		}
+		arn := t.ExecutionARN
+		if arn == "" {
+			arn = s.machine.ExecutionARN(t.ID)
+		}
+		running, err := s.machine.Running(ctx, arn)
+		if err != nil {
+			r.report.Failed++
+			s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
+			continue
+		}
+		if running {
+			continue
+		}
+		r.act(ctx, &r.report.Tasks, "task whose execution ended cleaned up", t.ID, func() error {
+			_, err := s.CleanUpTask(ctx, t.ID, &TaskFailure{Error: "Execution.Gone", Cause: "the task's execution is no longer running"})
+			if _, outcome := err.(*OutcomeError); outcome {
+				return nil
+			}
+			return err
+		})
+	}
+	return nil
+}
+
+// slots releases held slots whose sandbox record is final or missing (a
+// release that failed after the record was closed).
+func (r *reaping) slots(ctx context.Context) error {
+	s := r.s
+	held, err := s.inventory.HeldSlots(ctx)
+	if err != nil {
+		return fmt.Errorf("reaper: list quota slots: %w", err)
+	}
+	for _, sl := range held {
+		rec, err := s.sandboxes.GetSandbox(ctx, sl.SandboxID)
+		switch {
+		case err == nil && !rec.State.Terminal():
+			continue
+		case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
+			r.report.Failed++
+			continue
+		}
+		r.act(ctx, &r.report.Slots, "slot of a sandbox that is not live released", sl.SandboxID, func() error {
+			_, err := s.quota.ReleaseSlot(ctx, sl.UserID, sl.SandboxID)
+			return err
+		})
+	}
+	return nil
+}
+
+// quota repairs the counters that differ from the slots held.
+func (r *reaping) quota(ctx context.Context) error {
+	s := r.s
+	counters, err := s.inventory.QuotaCounters(ctx)
+	if err != nil {
+		return fmt.Errorf("reaper: list quota counters: %w", err)
+	}
+	held, err := s.inventory.HeldSlots(ctx)
+	if err != nil {
+		return fmt.Errorf("reaper: list quota slots: %w", err)
+	}
+	count := map[string]int{}
+	for _, sl := range held {
+		count[sl.UserID]++
+	}
+	for user, n := range counters {
+		if n == count[user] {
+			continue
+		}
+		// The scans are no snapshot: RepairQuota looks again, consistently.
+		counted, holding, err := s.inventory.RepairQuota(ctx, user, true)
+		if err != nil {
+			r.report.Failed++
+			continue
+		}
+		if counted == holding {
+			continue
+		}
+		r.act(ctx, &r.report.Quota, "quota counter repaired", user, func() error {
+			_, _, err := s.inventory.RepairQuota(ctx, user, false)
+			return err
+		})
+	}
+	return nil
+}
+
+// errAbandoned is the cause recorded on an abandoned create.
+var errAbandoned = sandstep.Errorf(sandstep.EINTERNAL, "the create was abandoned: the process creating the sandbox ended before it was ready")
