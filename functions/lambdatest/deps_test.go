@@ -17,6 +17,7 @@ var clientsLinked = map[string][]string{
 	"execute": {"dynamodb", "s3", "sfn"},
 	"status":  {"dynamodb", "s3", "sfn"},
 	"delete":  {"dynamodb", "s3", "sfn"},
+	"reaper":  {"dynamodb", "s3", "sfn"},
 }
 
 // TestFunctionsLinkOnlyTheirClients reads each function's import graph

@@ -514,6 +514,13 @@ func TestSAMLocalInvoke(t *testing.T) {
 		t.Errorf("Daytona still holds %d sandboxes after the agent executes: %s", len(left), left)
 	}
 
+	// The reaper, with the fixture's dry run: nothing is left to find.
+	var reaped service.ReapReport
+	s.direct(t, "reaper", s.event(t, "reaper-direct"), &reaped)
+	if !reaped.DryRun || reaped.Findings() != 0 {
+		t.Errorf("reaper-direct: %+v, want a dry run that finds nothing", reaped)
+	}
+
 	// Stop the emulators (their output is then complete) and read it.
 	for _, n := range slices.Sorted(maps.Keys(s.fn)) {
 		s.fn[n].stop(t)

@@ -91,6 +91,9 @@ type Options struct {
 	// WaitOverrides and RetryIntervalOverrides shorten the state machines'
 	// Wait states and retry pauses, by state name: for tests.
 	WaitOverrides, RetryIntervalOverrides map[string]time.Duration
+	// ScheduleEvery, when set, runs the template's schedules (the
+	// reaper's) this often instead of every REAPER_SCHEDULE; for tests.
+	ScheduleEvery time.Duration
 }
 
 // Stack is a running local stack. Its exported fields are set by Start and
@@ -421,6 +424,41 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		return err
 	}
 	s.srvAPI = s.serve(&s.lnAPI, gw)
+	return s.startSchedules(base, tpl, opts.ScheduleEvery)
+}
+
+// startSchedules invokes the function of each Schedule event of the
+// template with its input, every REAPER_SCHEDULE (the template's one
+// schedule is the reaper's), as EventBridge does; a cron expression runs
+// every 5 minutes here.
+func (s *Stack) startSchedules(base context.Context, tpl *samtemplate.Template, every time.Duration) error {
+	if every <= 0 {
+		var ok bool
+		if every, ok = config.ScheduleInterval(s.Config.ReaperSchedule); !ok {
+			every = 5 * time.Minute
+			s.log.Info("the local stack runs a cron schedule every 5 minutes", "schedule", s.Config.ReaperSchedule)
+		}
+	}
+	for _, sc := range tpl.Schedules() {
+		fn, ok := s.fns.byLogicalID(sc.Function)
+		if !ok {
+			return fmt.Errorf("schedule %s of %s: the function is not served", sc.Event, sc.Function)
+		}
+		go func() {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for {
+				select {
+				case <-base.Done():
+					return
+				case <-tick.C:
+				}
+				if _, ferr := fn.invoke(base, uuid.NewString(), []byte(sc.Input)); ferr != nil && base.Err() == nil {
+					s.log.Error("scheduled invocation failed", "function", sc.Function, "errorType", ferr.Type, "error", ferr.Message)
+				}
+			}
+		}()
+	}
 	return nil
 }
 

@@ -83,6 +83,8 @@ type Function struct {
 	ManagedPolicies []string
 	// Rules are the function's EventBridgeRule events, by event name.
 	Rules []Rule
+	// Schedules are the function's Schedule events, by event name.
+	Schedules []Schedule
 }
 
 // EnvNames returns the names of the function's environment variables, sorted.
@@ -395,6 +397,7 @@ func newFunction(id string, fn *serverless.Function, glob *global.Function, prop
 	if f.Rules, err = rules(id, props); err != nil {
 		return Function{}, err
 	}
+	f.Schedules = schedules(id, props)
 	return f, nil
 }
 
@@ -625,6 +628,7 @@ func (f Function) clone() Function {
 	f.ManagedPolicies = slices.Clone(f.ManagedPolicies)
 	f.Policies = slices.Clone(f.Policies)
 	f.Rules = slices.Clone(f.Rules)
+	f.Schedules = slices.Clone(f.Schedules)
 	for i := range f.Policies {
 		f.Policies[i].Actions = slices.Clone(f.Policies[i].Actions)
 		f.Policies[i].Resources = slices.Clone(f.Policies[i].Resources)

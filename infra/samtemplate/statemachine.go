@@ -103,3 +103,37 @@ func (t *Template) Rules() []Rule {
 	}
 	return out
 }
+
+// Schedule is a Schedule event of a function: the input it gets on each
+// run. The expression is left to the caller (the template's is a
+// parameter: REAPER_SCHEDULE).
+type Schedule struct {
+	Function, Event string
+	Input           string
+}
+
+func schedules(fnID string, props map[string]any) []Schedule {
+	events, _ := props["Events"].(map[string]any)
+	var out []Schedule
+	for _, name := range slices.Sorted(maps.Keys(events)) {
+		ev, _ := events[name].(map[string]any)
+		if ev["Type"] != "Schedule" {
+			continue
+		}
+		p, _ := ev["Properties"].(map[string]any)
+		sc := Schedule{Function: fnID, Event: name}
+		sc.Input, _ = p["Input"].(string)
+		out = append(out, sc)
+	}
+	return out
+}
+
+// Schedules returns every function's Schedule events, by function then
+// event.
+func (t *Template) Schedules() []Schedule {
+	var out []Schedule
+	for _, f := range t.functions {
+		out = append(out, f.Schedules...)
+	}
+	return out
+}

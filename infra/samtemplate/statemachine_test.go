@@ -189,3 +189,18 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// The reaper runs on one schedule, whose input is its action.
+func TestRepoTemplateReaperSchedule(t *testing.T) {
+	tpl := loadRepo(t)
+	scheds := tpl.Schedules()
+	if len(scheds) != 1 || scheds[0].Function != "ReaperFunction" {
+		t.Fatalf("schedules %+v, want one on ReaperFunction", scheds)
+	}
+	var in struct {
+		Action string `json:"action"`
+	}
+	if err := json.Unmarshal([]byte(scheds[0].Input), &in); err != nil || in.Action != apihandlers.ActionReap {
+		t.Errorf("input %q, want the %s action", scheds[0].Input, apihandlers.ActionReap)
+	}
+}

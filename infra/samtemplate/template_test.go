@@ -50,6 +50,8 @@ func TestRepoTemplateFunctions(t *testing.T) {
 		// The watch stores a task's new output.
 		{"StatusFunction", "functions/status", 300, 256},
 		{"DeleteFunction", "functions/delete", 120, 256},
+		// A run lists every live record and sandbox of the deployment.
+		{"ReaperFunction", "functions/reaper", 300, 256},
 	}
 	var want []string
 	for _, tt := range tests {

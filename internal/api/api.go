@@ -27,6 +27,7 @@ import (
 type Service interface {
 	Sandboxes
 	Tasks
+	Reaper
 }
 
 // Sandboxes is what the edge calls for sandboxes.

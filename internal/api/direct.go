@@ -161,7 +161,7 @@ func (a *API) actions() []action {
 		handle(FunctionDelete, ActionDelete, func(ctx context.Context, in DirectDeleteInput) (*sandstep.Sandbox, error) {
 			return svc.DeleteSandbox(ctx, directServiceCall(ctx, in), in.SandboxID)
 		}),
-	}, a.taskActions()...)
+	}, append(a.taskActions(), a.reaperActions()...)...)
 }
 
 // isNil reports whether v is nil or a nil pointer: a service that answered
@@ -298,6 +298,9 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 			}
 			msg = field + ": " + msg
 		}
+	}
+	if id := sandstep.ErrorSandboxID(err); id != "" {
+		msg += " (sandbox " + id + " was left; delete it or let the reaper)"
 	}
 	return messages.InvokeResponse_Error{Type: StepFunctionsName(code), Message: msg}
 }

@@ -136,3 +136,10 @@ func (f *fakeService) CleanUpTask(ctx context.Context, taskID string, failure *s
 	}
 	return t, nil
 }
+
+func (f *fakeService) Reap(ctx context.Context, opts service.ReapOptions) (*service.ReapReport, error) {
+	if err := f.record(ctx, recorded{method: "Reap", in: opts}); err != nil {
+		return nil, err
+	}
+	return &service.ReapReport{DryRun: opts.DryRun}, nil
+}

@@ -35,6 +35,9 @@ type ErrorDetail struct {
 	Message   string        `json:"message"`
 	Field     string        `json:"field,omitempty"`
 	RequestID string        `json:"requestId"`
+	// SandboxID names a sandbox the failed request left behind (an
+	// agent-execute whose delete failed), to look at or delete.
+	SandboxID string `json:"sandboxId,omitempty"`
 }
 
 // request is one API Gateway request, past routing and identity.
@@ -355,7 +358,7 @@ func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slo
 	code := sandstep.ErrorCode(err)
 	status := HTTPStatus(code)
 	a.logError(ctx, err, append(attrs, slog.Int("status", status))...)
-	detail := ErrorDetail{Code: code, Message: sandstep.ErrorMessage(err), RequestID: reqID}
+	detail := ErrorDetail{Code: code, Message: sandstep.ErrorMessage(err), RequestID: reqID, SandboxID: sandstep.ErrorSandboxID(err)}
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
 		detail.Field = sandstep.ErrorField(err)
 	}

@@ -52,7 +52,8 @@ func TestRoutesTable(t *testing.T) {
 	if Routes()[FunctionCreate][0] != "POST /sandboxes" {
 		t.Error("Routes() must return a copy")
 	}
-	if fns := slices.Sorted(maps.Keys(want)); !slices.Equal(Functions(), fns) {
+	// The reaper serves no route.
+	if fns := slices.Sorted(maps.Keys(want)); !slices.Equal(Functions(), slices.Sorted(slices.Values(append(fns, FunctionReaper)))) {
 		t.Errorf("Functions() = %v, want %v", Functions(), fns)
 	}
 	for fn, keys := range want {
@@ -559,5 +560,21 @@ func BenchmarkServeEventExec(b *testing.B) {
 		if res := a.ServeEvent(ctx, ev); res.StatusCode != 200 {
 			b.Fatal(res.Body)
 		}
+	}
+}
+
+// An error that left a sandbox behind names it, over HTTP and directly.
+func TestErrorNamesTheSandboxLeft(t *testing.T) {
+	left := sandstep.WithSandbox(sandstep.Errorf(sandstep.ETRANSIENT, "toolbox down"), "sbx_left")
+	svc := &fakeService{err: left}
+	a, _ := newTestAPI(svc, Options{})
+	res := a.ServeEvent(context.Background(), apiEvent(RouteAgentExecute, withBody(`{"command":"make"}`)))
+	var body ErrorResponse
+	if err := json.Unmarshal([]byte(res.Body), &body); err != nil || res.StatusCode != http.StatusServiceUnavailable || body.Error.SandboxID != "sbx_left" {
+		t.Errorf("HTTP answer %d %s, want 503 naming sbx_left", res.StatusCode, res.Body)
+	}
+	_, err := a.HandlerFunc(FunctionExecute)(context.Background(), json.RawMessage(`{"action":"agent-execute","userId":"alice","command":"make"}`))
+	if err == nil || !strings.Contains(err.Error(), "sbx_left") {
+		t.Errorf("direct error %v, want it to name sbx_left", err)
 	}
 }

@@ -74,7 +74,7 @@ var routes = map[string]route{
 
 // Functions returns the function names API.Handler accepts, sorted.
 func Functions() []string {
-	return []string{FunctionCreate, FunctionDelete, FunctionExecute, FunctionStatus}
+	return []string{FunctionCreate, FunctionDelete, FunctionExecute, FunctionReaper, FunctionStatus}
 }
 
 // Routes returns the route table: each function name mapped to the API

@@ -98,6 +98,8 @@ type Config struct {
 	// CapacityWait is how long a task waits for Daytona's capacity
 	// (CAPACITY_WAIT).
 	CapacityWait time.Duration
+	// ReaperSchedule is how often the reaper runs (a schedule expression).
+	ReaperSchedule string
 	// TaskBackstop is how long a task's watch waits for a nudge
 	// (TASK_BACKSTOP).
 	TaskBackstop time.Duration

@@ -61,6 +61,7 @@ func TestLoadDefaults(t *testing.T) {
 		IdempotencyTTL:         24 * time.Hour,
 		MaxTaskDuration:        12 * time.Hour,
 		CapacityWait:           15 * time.Minute,
+		ReaperSchedule:         "rate(5 minutes)",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,

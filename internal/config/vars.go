@@ -99,6 +99,9 @@ var vars = []Var{
 	{Name: "MAX_TASK_LOG_BYTES", Default: "1073741824",
 		Meaning: "the output a task keeps, both streams together; more is cut with a marker",
 		kind:    integer(1<<20, 100<<30, " bytes", func(c *Config) *int { return &c.MaxTaskLogBytes })},
+	{Name: "REAPER_SCHEDULE", Default: "rate(5 minutes)",
+		Meaning: "how often the reaper runs: an EventBridge schedule expression (the template's `ReaperSchedule`); the local stack runs `rate(...)` as given and a `cron(...)` every 5 minutes",
+		kind:    matching(scheduleRE, "`rate(<n> minute[s]|hour[s]|day[s])` or `cron(<6 fields>)`", func(c *Config) *string { return &c.ReaperSchedule })},
 	{Name: "TASK_RETENTION_DAYS", Default: "30",
 		Meaning: "how long task records, output and artifacts are kept (DynamoDB TTL, the bucket's lifecycle rule)",
 		kind:    integer(1, 3650, " days", func(c *Config) *int { return &c.TaskRetentionDays })},
@@ -272,6 +275,28 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// scheduleRE is an EventBridge schedule expression.
+var scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
+
+// ScheduleInterval is how often a schedule expression runs when it is a
+// rate; ok is false for a cron expression (or anything else).
+func ScheduleInterval(expr string) (d time.Duration, ok bool) {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(expr, "rate(%d %s", &n, &unit); err != nil || n <= 0 {
+		return 0, false
+	}
+	switch strings.TrimSuffix(strings.TrimSuffix(unit, ")"), "s") {
+	case "minute":
+		return time.Duration(n) * time.Minute, true
+	case "hour":
+		return time.Duration(n) * time.Hour, true
+	case "day":
+		return time.Duration(n) * 24 * time.Hour, true
+	}
+	return 0, false
 }
 
 var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)

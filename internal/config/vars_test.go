@@ -90,6 +90,7 @@ func TestDefaults(t *testing.T) {
 		IdempotencyTTL:         24 * time.Hour,
 		MaxTaskDuration:        12 * time.Hour,
 		CapacityWait:           15 * time.Minute,
+		ReaperSchedule:         "rate(5 minutes)",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
@@ -177,6 +178,33 @@ func TestShortDuration(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := shortDuration(tt.d); got != tt.want {
 				t.Errorf("shortDuration(%v) = %q, want %q", tt.d, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestScheduleInterval(t *testing.T) {
+	tests := []struct {
+		expr string
+		want time.Duration
+		ok   bool
+	}{
+		{"rate(5 minutes)", 5 * time.Minute, true},
+		{"rate(1 minute)", time.Minute, true},
+		{"rate(2 hours)", 2 * time.Hour, true},
+		{"rate(1 day)", 24 * time.Hour, true},
+		{"cron(0/5 * * * ? *)", 0, false},
+		{"rate(5 fortnights)", 0, false},
+		{"rate(0 minutes)", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			got, ok := ScheduleInterval(tt.expr)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("ScheduleInterval(%q) = %v, %v; want %v, %v", tt.expr, got, ok, tt.want, tt.ok)
+			}
+			if valid := scheduleRE.MatchString(tt.expr); valid != (tt.ok || strings.HasPrefix(tt.expr, "cron")) {
+				t.Errorf("REAPER_SCHEDULE accepts %q: %v", tt.expr, valid)
 			}
 		})
 	}
