@@ -102,3 +102,65 @@ func TestReapNeedsItsRoles(t *testing.T) {
 		t.Fatal("Reap without Inventory and Catalog did not fail")
 	}
 }
+
+// A dry run finds what a run would deal with and changes nothing; a run
+// with a small budget leaves the rest to the next.
+func TestReapDryRunAndBudget(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 10)
+	for range 3 {
+		h.provider.sandboxes[NewSandboxID()] = &fakeSandbox{id: "dt-" + NewSandboxID(), state: "started",
+			labels: map[string]string{LabelDeployment: testDeployment}}
+	}
+	dry, err := h.reaper.Reap(ctx, ReapOptions{DryRun: true})
+	if err != nil || !dry.DryRun || dry.Unowned != 3 || len(h.provider.live()) != 3 {
+		t.Fatalf("dry run = %+v, %v with %d left; want 3 unowned found, none deleted", dry, err, len(h.provider.live()))
+	}
+	first, err := h.reaper.Reap(ctx, ReapOptions{MaxActions: 2})
+	if err != nil || first.Unowned != 2 || first.Deferred != 1 || len(h.provider.live()) != 1 {
+		t.Fatalf("budget of 2 = %+v, %v with %d left; want 2 done, 1 deferred", first, err, len(h.provider.live()))
+	}
+	second, err := h.reaper.Reap(ctx, ReapOptions{MaxActions: 2})
+	if err != nil || second.Unowned != 1 || second.Deferred != 0 || len(h.provider.live()) != 0 {
+		t.Fatalf("next run = %+v, %v; want the last one done", second, err)
+	}
+}
+
+// A counter that drifted from the slots held is set right, and a slot held
+// for a final record is released.
+func TestReapRepairsQuota(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 10)
+	sb, err := h.svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record final, the slot still held: a release that failed.
+	if _, err := h.store.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	delete(h.provider.sandboxes, sb.ID)
+	// And a counter off by three for bob, who holds nothing.
+	if err := h.store.SetUserLimit(ctx, "bob", 5); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		tmp := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "bob", State: sandstep.StateCreating, CreatedAt: h.clock.Now()}
+		if err := h.store.ReserveSlot(ctx, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.store.TransitionSandbox(ctx, tmp.ID, []sandstep.State{sandstep.StateCreating}, sandstep.StateFailed, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := h.reap(t)
+	if rep.Slots != 4 {
+		t.Errorf("reaper = %+v, want 4 slots released", rep)
+	}
+	h.checkNothingLeaked(t)
+	for _, u := range []string{"alice", "bob"} {
+		if q, _ := h.store.GetQuota(ctx, u); q.Active != 0 {
+			t.Errorf("%s holds %d", u, q.Active)
+		}
+	}
+}

@@ -328,3 +328,37 @@ func TestNewValidatesOptions(t *testing.T) {
 		t.Fatal("nil client accepted")
 	}
 }
+
+// A counter that drifted from the slots held is reported, and set right
+// unless it is a dry run.
+func TestRepairQuota(t *testing.T) {
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 5})
+	c := ctx(t)
+	for _, id := range []string{"a", "b"} {
+		if err := reserve(c, st, "u", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.UpdateItem(c, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#u"}, "SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
+		UpdateExpression:          aws.String("SET active = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: "4"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	counters, err := st.QuotaCounters(c)
+	if err != nil || counters["u"] != 4 {
+		t.Fatalf("QuotaCounters = %v, %v; want u: 4", counters, err)
+	}
+	counted, held, err := st.RepairQuota(c, "u", true)
+	if err != nil || counted != 4 || held != 2 || quota(t, st, "u").Active != 4 {
+		t.Fatalf("dry RepairQuota = %d, %d, %v; want 4, 2 and nothing changed", counted, held, err)
+	}
+	if _, _, err := st.RepairQuota(c, "u", false); err != nil || quota(t, st, "u").Active != 2 {
+		t.Fatalf("RepairQuota: %v, active %d; want 2", err, quota(t, st, "u").Active)
+	}
+	if counted, held, err := st.RepairQuota(c, "u", false); err != nil || counted != held {
+		t.Errorf("again = %d, %d, %v; want nothing to repair", counted, held, err)
+	}
+}
