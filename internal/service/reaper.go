@@ -41,6 +41,9 @@ type ReapOptions struct {
 	MaxActions int
 	// AfterRestart says no process of this deployment can be at work (the
 	// local stack at start): creates in progress are abandoned at once.
+	// Tasks are left alone: the local Step Functions API, not yet up,
+	// aborts their executions when it starts, and that status change
+	// cleans them up.
 	AfterRestart bool
 }
 
@@ -231,7 +234,7 @@ func sandboxDeadline(sb *sandstep.Sandbox) time.Time {
 // accepted).
 func (r *reaping) tasks(ctx context.Context) error {
 	s := r.s
-	if s.machine == nil {
+	if s.machine == nil || r.opts.AfterRestart {
 		return nil
 	}
 	live, err := s.inventory.LiveTasks(ctx)
