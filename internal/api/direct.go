@@ -233,7 +233,7 @@ func (a *API) pick(function string, payload []byte) (action, error) {
 // the context its log lines carry.
 func directContext(ctx context.Context, in directInput) (context.Context, error) {
 	d := in.direct()
-	if err := sandstep.ValidateUserID("userId", d.UserID); err != nil {
+	if err := sandstep.ValidateCallerID("userId", d.UserID); err != nil {
 		return ctx, err
 	}
 	ctx = logging.WithUserID(logging.WithRequestID(ctx, directRequestID(ctx, d)), d.UserID)

@@ -195,7 +195,7 @@ func identity(ev events.APIGatewayV2HTTPRequest) (string, error) {
 	if strings.TrimSpace(sub) == "" {
 		return "", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "authentication required")
 	}
-	if err := sandstep.ValidateUserID("sub", sub); err != nil {
+	if err := sandstep.ValidateCallerID("sub", sub); err != nil {
 		return "", sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "the token's subject is not usable as a sandstep user id: %s", sandstep.ErrorMessage(err))
 	}
 	return sub, nil

@@ -81,3 +81,26 @@ func TestValidateUserID(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateCallerID(t *testing.T) {
+	tests := []struct {
+		name, id string
+		ok       bool
+	}{
+		{"a user", "alice", true},
+		{"a repository's id", "github:octo/repo", false},
+		{"in another case", "GitHub:octo/repo", false},
+		{"github in the middle", "me-github:x", true},
+		{"still a user id", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := ValidateCallerID("sub", tt.id); (err == nil) != tt.ok {
+				t.Errorf("ValidateCallerID(%q) = %v, want ok=%v", tt.id, err, tt.ok)
+			}
+			if RepoUser("octo/repo") != "github:octo/repo" {
+				t.Error("RepoUser")
+			}
+		})
+	}
+}

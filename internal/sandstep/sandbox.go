@@ -212,6 +212,25 @@ func ValidateUserID(field, id string) error {
 	return nil
 }
 
+// RepoUserPrefix starts the user id of a repository, the owner of the
+// tasks its issues start ("github:<owner>/<repo>"). No caller may claim it.
+const RepoUserPrefix = "github:"
+
+// RepoUser is the user id that owns repo's tasks.
+func RepoUser(repo string) string { return RepoUserPrefix + repo }
+
+// ValidateCallerID is ValidateUserID for an id a caller asserts (a JWT's
+// sub, a direct invocation's userId): a repository's id is refused.
+func ValidateCallerID(field, id string) error {
+	if err := ValidateUserID(field, id); err != nil {
+		return err
+	}
+	if strings.HasPrefix(strings.ToLower(id), RepoUserPrefix) {
+		return Invalid(field, "must not start with %q: those ids belong to repositories' tasks", RepoUserPrefix)
+	}
+	return nil
+}
+
 // Slot is a quota slot a user holds for a sandbox (reserved or
 // committed).
 type Slot struct {

@@ -84,6 +84,9 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	case len(in.Task) == 0:
 		return nil, sandstep.Invalid("task", "is required: a console start carries the task's spec")
 	}
+	if err := sandstep.ValidateCallerID("userId", in.UserID); err != nil {
+		return nil, err
+	}
 	var spec TaskInput
 	if err := decodeSpec(in.Task, &spec); err != nil {
 		return nil, err
