@@ -141,8 +141,8 @@ type Deps struct {
 	Audit       Audit
 	// Secrets may be nil: then any request naming a secret is refused.
 	Secrets SecretResolver
-	// Inventory and Catalog are what Reconcile works with; nil where a
-	// function never reconciles.
+	// Inventory and Catalog are what the reaper works with; nil where a
+	// function never reaps.
 	Inventory Inventory
 	Catalog   Catalog
 	// Tasks, Objects, Machine, Sessions and Files run long tasks; nil
@@ -152,6 +152,10 @@ type Deps struct {
 	Machine  Machine
 	Sessions Sessions
 	Files    Files
+	// Repositories and Collaborators start tasks from GitHub issues; nil
+	// where a function serves no webhook.
+	Repositories  Repositories
+	Collaborators Collaborators
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -265,20 +269,22 @@ func setDefault[T comparable](v *T, def T) {
 
 // Service is the sandbox lifecycle.
 type Service struct {
-	provider  Provider
-	sandboxes Sandboxes
-	quota     Quota
-	idem      Idempotency
-	audits    Audit
-	secrets   SecretResolver
-	inventory Inventory
-	catalog   Catalog
-	tasks     Tasks
-	objects   Objects
-	machine   Machine
-	sessions  Sessions
-	files     Files
-	opts      Options
+	provider      Provider
+	sandboxes     Sandboxes
+	quota         Quota
+	idem          Idempotency
+	audits        Audit
+	secrets       SecretResolver
+	inventory     Inventory
+	catalog       Catalog
+	tasks         Tasks
+	objects       Objects
+	machine       Machine
+	sessions      Sessions
+	files         Files
+	repos         Repositories
+	collaborators Collaborators
+	opts          Options
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
 }
@@ -302,21 +308,23 @@ func New(deps Deps, opts Options) (*Service, error) {
 	}
 	opts.defaults()
 	return &Service{
-		provider:  deps.Provider,
-		sandboxes: deps.Sandboxes,
-		quota:     deps.Quota,
-		idem:      deps.Idempotency,
-		audits:    deps.Audit,
-		secrets:   deps.Secrets,
-		inventory: deps.Inventory,
-		catalog:   deps.Catalog,
-		tasks:     deps.Tasks,
-		objects:   deps.Objects,
-		machine:   deps.Machine,
-		sessions:  deps.Sessions,
-		files:     deps.Files,
-		opts:      opts,
-		fresh:     newFreshCache(),
+		provider:      deps.Provider,
+		sandboxes:     deps.Sandboxes,
+		quota:         deps.Quota,
+		idem:          deps.Idempotency,
+		audits:        deps.Audit,
+		secrets:       deps.Secrets,
+		inventory:     deps.Inventory,
+		catalog:       deps.Catalog,
+		tasks:         deps.Tasks,
+		objects:       deps.Objects,
+		machine:       deps.Machine,
+		sessions:      deps.Sessions,
+		files:         deps.Files,
+		repos:         deps.Repositories,
+		collaborators: deps.Collaborators,
+		opts:          opts,
+		fresh:         newFreshCache(),
 	}, nil
 }
 

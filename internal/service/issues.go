@@ -1,0 +1,149 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Repositories says which repositories' issues may start tasks, and the
+// task each one runs.
+type Repositories interface {
+	// Task is the task an issue of repo starts; ENOTFOUND when the
+	// repository or the installation is not allowed.
+	Task(repo string, installationID int64) (TaskInput, error)
+}
+
+// Collaborators answers whether a GitHub user may start and cancel tasks
+// on a repository: write, maintain or admin permission, as GitHub says.
+type Collaborators interface {
+	CanTrigger(ctx context.Context, installationID int64, repo, login string) (bool, error)
+}
+
+// IssueEvent is a GitHub issue asking for a task, or for its task's end.
+// Title and Body are anyone's text: they reach the sandbox as a file,
+// never a command.
+type IssueEvent struct {
+	// Delivery is GitHub's delivery id: a redelivery starts nothing new.
+	Delivery       string
+	Cancel         bool
+	Repo           string
+	InstallationID int64
+	Issue          int
+	Title, Body    string
+	Sender         string
+	// ByComment: the sender's permission must be asked of GitHub.
+	ByComment     bool
+	CloneURL      string
+	DefaultBranch string
+}
+
+// IssueOutcome is what sandstep did with an IssueEvent.
+type IssueOutcome struct {
+	// Action: started, cancelled, busy (a task runs already) or ignored.
+	Action string `json:"action"`
+	TaskID string `json:"taskId,omitempty"`
+	Why    string `json:"why,omitempty"`
+}
+
+// IssueFile is where an issue's task finds the issue, relative to the
+// sandbox user's home: {repo, number, title, body, sender}.
+const IssueFile = "sandstep-issue.json"
+
+// HandleIssue starts the issue's task, or cancels it. One issue runs one
+// task at a time; the task belongs to the repository's user
+// (sandstep.RepoUser), within its own quota.
+func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome, error) {
+	if s.repos == nil || s.collaborators == nil {
+		return nil, sandstep.Errorf(sandstep.EINTERNAL, "GitHub is not configured in this deployment")
+	}
+	spec, err := s.repos.Task(ev.Repo, ev.InstallationID)
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return &IssueOutcome{Action: "ignored", Why: sandstep.ErrorMessage(err)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ev.ByComment {
+		ok, err := s.collaborators.CanTrigger(ctx, ev.InstallationID, ev.Repo, ev.Sender)
+		if err != nil {
+			return nil, fmt.Errorf("ask GitHub for %s's permission: %w", ev.Sender, err)
+		}
+		if !ok {
+			return &IssueOutcome{Action: "ignored", Why: "the commenter cannot write to the repository"}, nil
+		}
+	}
+	// A redelivery is answered as the first delivery was.
+	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery}
+	return idempotent(ctx, s, call, "github", ev, func(ctx context.Context) (*IssueOutcome, error) {
+		call.IdempotencyKey = ""
+		return s.handleIssue(ctx, call, ev, spec)
+	})
+}
+
+func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spec TaskInput) (*IssueOutcome, error) {
+	current, err := s.issueTask(ctx, call, ev)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case ev.Cancel && current == nil:
+		return &IssueOutcome{Action: "ignored", Why: "no task runs for this issue"}, nil
+	case ev.Cancel:
+		t, err := s.CancelTask(ctx, call, current.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &IssueOutcome{Action: "cancelled", TaskID: t.ID}, nil
+	case current != nil:
+		return &IssueOutcome{Action: "busy", TaskID: current.ID, Why: "a task runs for this issue already"}, nil
+	}
+	if err := issueSpec(&spec, ev); err != nil {
+		return nil, err
+	}
+	t, err := s.StartTask(ctx, call, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
+}
+
+// issueTask is the issue's live task, if any.
+func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*sandstep.Task, error) {
+	issue := strconv.Itoa(ev.Issue)
+	cursor := ""
+	for {
+		page, next, err := s.tasks.ListTasks(ctx, call.UserID, MaxListLimit, cursor, liveTasks...)
+		if err != nil {
+			return nil, fmt.Errorf("list the tasks of %s: %w", ev.Repo, err)
+		}
+		for _, t := range page {
+			if t.Metadata.IssueID == issue {
+				return t, nil
+			}
+		}
+		if next == "" {
+			return nil, nil
+		}
+		cursor = next
+	}
+}
+
+// issueSpec makes the repository's task the issue's: its metadata, the
+// repository cloned at its default branch, the issue as a file.
+func issueSpec(spec *TaskInput, ev IssueEvent) error {
+	issue, err := json.Marshal(map[string]any{"repo": ev.Repo, "number": ev.Issue, "title": ev.Title, "body": ev.Body, "sender": ev.Sender})
+	if err != nil {
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "encode the issue")
+	}
+	spec.Metadata = sandstep.Metadata{InstallationID: strconv.FormatInt(ev.InstallationID, 10), IssueID: strconv.Itoa(ev.Issue), Repo: ev.Repo}
+	if spec.Sandbox.Git == nil && ev.CloneURL != "" {
+		spec.Sandbox.Git = &GitSource{URL: ev.CloneURL, Branch: ev.DefaultBranch}
+	}
+	spec.Sandbox.Files = append(spec.Sandbox.Files, File{Path: IssueFile, ContentBase64: base64.StdEncoding.EncodeToString(issue)})
+	return nil
+}

