@@ -28,6 +28,7 @@ type Service interface {
 	Sandboxes
 	Tasks
 	Reaper
+	Issues
 }
 
 // Sandboxes is what the edge calls for sandboxes.
@@ -58,6 +59,9 @@ type Options struct {
 	// an answer rather than API Gateway's 503. Direct invocations (the
 	// state machine) are bounded by the Lambda's timeout alone.
 	HTTPTimeout time.Duration
+	// GitHub configures POST /webhooks/github; without a Secret the route
+	// answers 404.
+	GitHub GitHubOptions
 }
 
 // DefaultHTTPTimeout is Options.HTTPTimeout's default: API Gateway HTTP
@@ -71,6 +75,7 @@ type API struct {
 	maxBody     int
 	logger      *slog.Logger
 	httpTimeout time.Duration
+	github      GitHubOptions
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -85,7 +90,7 @@ func New(svc Service, opts Options) *API {
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = DefaultHTTPTimeout
 	}
-	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout}
+	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub}
 	a.table = a.actions()
 	return a
 }

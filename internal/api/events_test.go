@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/webhook"
 )
 
 // eventsDir holds the sample events for `sam local invoke -e` and the
@@ -65,6 +66,10 @@ func checkAPIFixture(data []byte) (events.APIGatewayV2HTTPRequest, error) {
 	}
 	var in any
 	switch ev.RouteKey {
+	case RouteGitHubWebhook:
+		// Signed: any change to the body is caught.
+		sig, _ := header(ev.Headers, webhook.SignatureHeader)
+		return ev, webhook.Verify([]byte(testWebhookSecret), body, sig)
 	case RouteCreateSandbox:
 		in = &service.CreateSandboxInput{}
 	case RouteExec:
@@ -180,9 +185,10 @@ func TestEventFixtures(t *testing.T) {
 			if len(calls) != 1 {
 				t.Fatalf("calls %+v", calls)
 			}
-			// Steps act for the task's owner, the nudge for the task and the
+			// Steps act for the task's owner, the nudge for the task, the
 			// reaper for no one: only the rest carry a user.
-			if byUser := !strings.Contains(name, "-task-") && function != FunctionReaper; byUser && calls[0].call.UserID == "" {
+			// GitHub's deliveries act for the repository the service names.
+			if byUser := !strings.Contains(name, "-task-") && function != FunctionReaper && function != FunctionGitHub; byUser && calls[0].call.UserID == "" {
 				t.Fatalf("no user in %+v", calls[0])
 			}
 		})

@@ -17,6 +17,7 @@ func ExampleActions() {
 	// create [create task-prepare task-sandbox]
 	// delete [delete task-cleanup task-ended]
 	// execute [exec agent-execute task-start task-collect]
+	// github []
 	// reaper [reap]
 	// status [get list task-wait task-check]
 }

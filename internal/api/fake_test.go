@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/testutil"
+	"github.com/sandstep/sandstep/internal/webhook"
 )
 
 // recorded is one call on fakeService.
@@ -191,6 +195,15 @@ func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest 
 	case RouteNudgeTask:
 		ev.RequestContext.Authorizer = nil
 		ev.Headers["authorization"] = "Bearer nudge-secret"
+	case RouteGitHubWebhook:
+		ev.RequestContext.Authorizer = nil
+		ev.Body = `{"action":"labeled","label":{"name":"sandstep"},"issue":{"number":1,"title":"t"},` +
+			`"repository":{"full_name":"o/r"},"sender":{"login":"u","type":"User"},"installation":{"id":1}}`
+		mac := hmac.New(sha256.New, []byte(testWebhookSecret))
+		mac.Write([]byte(ev.Body))
+		ev.Headers["x-hub-signature-256"] = "sha256=" + hex.EncodeToString(mac.Sum(nil))
+		ev.Headers["x-github-event"] = "issues"
+		ev.Headers["x-github-delivery"] = "delivery-1"
 	}
 	for _, o := range opts {
 		o(&ev)
@@ -256,9 +269,16 @@ func (l *logBuffer) records(t *testing.T) []map[string]any {
 // testMaxBody is config's MAX_BODY_BYTES default.
 const testMaxBody = 4 << 20
 
+// testWebhookSecret signs events/github-api.json (make local's secret).
+const testWebhookSecret = "local-webhook-secret"
+
 func newTestAPI(svc Service, opts Options) (*API, *logBuffer) {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = testMaxBody
+	}
+	if opts.GitHub.Secret == nil {
+		opts.GitHub = GitHubOptions{Secret: func(context.Context) ([]byte, error) { return []byte(testWebhookSecret), nil },
+			Triggers: webhook.Triggers{Label: "sandstep", Command: "/sandstep"}}
 	}
 	logs := &logBuffer{}
 	opts.Logger = logging.New(logs, logging.Options{Level: slog.LevelDebug})

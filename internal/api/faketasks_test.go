@@ -143,3 +143,10 @@ func (f *fakeService) Reap(ctx context.Context, opts service.ReapOptions) (*serv
 	}
 	return &service.ReapReport{DryRun: opts.DryRun}, nil
 }
+
+func (f *fakeService) HandleIssue(ctx context.Context, ev service.IssueEvent) (*service.IssueOutcome, error) {
+	if err := f.record(ctx, recorded{method: "HandleIssue", in: ev}); err != nil || f.nilResult {
+		return nil, err
+	}
+	return &service.IssueOutcome{Action: "started", TaskID: "tsk_started"}, nil
+}

@@ -34,6 +34,7 @@ var routeMethod = map[string]string{
 	RouteTaskArtifacts: "TaskArtifacts",
 	RouteCancelTask:    "CancelTask",
 	RouteNudgeTask:     "NudgeTask",
+	RouteGitHubWebhook: "HandleIssue",
 }
 
 func TestRoutesTable(t *testing.T) {
@@ -43,6 +44,7 @@ func TestRoutesTable(t *testing.T) {
 		FunctionStatus: {"GET /sandboxes", "GET /sandboxes/{id}", "GET /tasks", "GET /tasks/{id}",
 			"GET /tasks/{id}/artifacts", "GET /tasks/{id}/logs", "POST /tasks/{id}/nudge"},
 		FunctionDelete: {"DELETE /sandboxes/{id}", "DELETE /tasks/{id}"},
+		FunctionGitHub: {"POST /webhooks/github"},
 	}
 	got := Routes()
 	if !reflect.DeepEqual(got, want) {
@@ -85,7 +87,7 @@ func TestRouting(t *testing.T) {
 			switch key {
 			case RouteCreateSandbox:
 				wantStatus = http.StatusCreated
-			case RouteStartTask, RouteNudgeTask:
+			case RouteStartTask, RouteNudgeTask, RouteGitHubWebhook:
 				wantStatus = http.StatusAccepted
 			}
 			if res.StatusCode != wantStatus {

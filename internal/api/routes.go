@@ -70,11 +70,12 @@ var routes = map[string]route{
 	RouteTaskArtifacts: {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveTaskArtifacts},
 	RouteCancelTask:    {function: FunctionDelete, pathID: true, task: true, serve: (*API).serveCancelTask},
 	RouteNudgeTask:     {function: FunctionStatus, pathID: true, task: true, public: true, body: bodyOptional, serve: (*API).serveNudgeTask},
+	RouteGitHubWebhook: {function: FunctionGitHub, public: true, body: bodyRequired, serve: (*API).serveGitHubWebhook},
 }
 
 // Functions returns the function names API.Handler accepts, sorted.
 func Functions() []string {
-	return []string{FunctionCreate, FunctionDelete, FunctionExecute, FunctionReaper, FunctionStatus}
+	return []string{FunctionCreate, FunctionDelete, FunctionExecute, FunctionGitHub, FunctionReaper, FunctionStatus}
 }
 
 // Routes returns the route table: each function name mapped to the API
