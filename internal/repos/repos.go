@@ -1,0 +1,113 @@
+// Package repos reads the document that says which GitHub repositories'
+// issues may start tasks, and the task each runs (GITHUB_CONFIG_REF). It
+// is strict: an unknown field or a bad value is an error naming its path,
+// at cold start.
+package repos
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
+)
+
+// Document is the configuration's JSON.
+type Document struct {
+	// Installations lists the App installations whose deliveries are
+	// acted on; empty: any.
+	Installations []int64 `json:"installations,omitempty"`
+	// Repositories maps "owner/repo" to its settings. Only those listed
+	// run tasks.
+	Repositories map[string]Repository `json:"repositories"`
+}
+
+// Repository is one repository's settings.
+type Repository struct {
+	// Task is what an issue starts: command, sandbox (snapshot, image,
+	// resources, network), artifacts, timeoutSeconds, env. Its git source
+	// is the repository itself.
+	Task service.TaskInput `json:"task"`
+	// Readers are the JWT subjects who may read the repository's tasks,
+	// their logs and artifacts, and cancel them.
+	Readers []string `json:"readers,omitempty"`
+}
+
+// Policy answers for the repositories of a Document.
+type Policy struct {
+	doc Document
+	// any: every repository is allowed with Default (make local without
+	// a document).
+	any bool
+}
+
+// DefaultTask is what make local runs for every repository when no
+// document is configured: it shows the issue the sandbox received.
+var DefaultTask = service.TaskInput{Command: "cat " + service.IssueFile, TimeoutSeconds: 600}
+
+// AllowAll is the local stack's policy without a document.
+func AllowAll() *Policy {
+	return &Policy{doc: Document{Repositories: map[string]Repository{}}, any: true}
+}
+
+// Parse reads a document strictly.
+func Parse(data []byte) (*Policy, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINVALID, "GITHUB_CONFIG_REF: %v", err)
+	}
+	if len(doc.Repositories) == 0 {
+		return nil, sandstep.Invalid("repositories", "must name at least one repository")
+	}
+	for _, name := range slices.Sorted(maps.Keys(doc.Repositories)) {
+		owner, repo, ok := strings.Cut(name, "/")
+		if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+			return nil, sandstep.Invalid("repositories."+name, "must be owner/repo")
+		}
+		r := doc.Repositories[name]
+		if strings.TrimSpace(r.Task.Command) == "" {
+			return nil, sandstep.Invalid(fmt.Sprintf("repositories.%s.task.command", name), "is required")
+		}
+		for i, sub := range r.Readers {
+			if err := sandstep.ValidateCallerID(fmt.Sprintf("repositories.%s.readers[%d]", name, i), sub); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Policy{doc: doc}, nil
+}
+
+// Task is repo's task for an issue of installation.
+func (p *Policy) Task(repo string, installation int64) (service.TaskInput, error) {
+	if len(p.doc.Installations) > 0 && !slices.Contains(p.doc.Installations, installation) {
+		return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "installation %d is not allowed", installation)
+	}
+	r, ok := p.doc.Repositories[repo]
+	switch {
+	case ok:
+		return clone(r.Task), nil
+	case p.any:
+		return clone(DefaultTask), nil
+	}
+	return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "repository %s is not allowed", sandstep.Clip(repo, 200))
+}
+
+// clone copies t, so what a caller adds to one issue's task (the issue's
+// file) never reaches the next.
+func clone(t service.TaskInput) service.TaskInput {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic(fmt.Sprintf("repos: a task that decoded does not encode: %v", err))
+	}
+	var out service.TaskInput
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("repos: a task does not decode as it encoded: %v", err))
+	}
+	return out
+}

@@ -1,0 +1,65 @@
+package repos
+
+import (
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, doc, field string
+		ok               bool
+	}{
+		{"one repository", `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}, "readers": ["alice"]}}}`, "", true},
+		{"an unknown field", `{"repositories": {"octo/hello": {"task": {"command": "x", "comand": "y"}}}}`, "", false},
+		{"no repository", `{"repositories": {}}`, "repositories", false},
+		{"not owner/repo", `{"repositories": {"hello": {"task": {"command": "x"}}}}`, "repositories.hello", false},
+		{"no command", `{"repositories": {"o/r": {"task": {}}}}`, "repositories.o/r.task.command", false},
+		{"a repository as a reader", `{"repositories": {"o/r": {"task": {"command": "x"}, "readers": ["github:o/r"]}}}`, "repositories.o/r.readers[0]", false},
+		{"not JSON", `{`, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc))
+			if (err == nil) != tt.ok {
+				t.Fatalf("Parse = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && sandstep.ErrorCode(err) != sandstep.EINVALID {
+				t.Errorf("code %s, want invalid_input", sandstep.ErrorCode(err))
+			}
+			if tt.field != "" && sandstep.ErrorField(err) != tt.field {
+				t.Errorf("field %q, want %q", sandstep.ErrorField(err), tt.field)
+			}
+		})
+	}
+}
+
+func TestTask(t *testing.T) {
+	p, err := Parse([]byte(`{"installations": [7], "repositories": {"octo/hello": {"task": {"command": "./agent.sh",
+		"sandbox": {"files": [{"path": "a", "contentBase64": "YQ=="}]}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := p.Task("octo/hello", 7)
+	if err != nil || task.Command != "./agent.sh" {
+		t.Fatalf("Task = %+v, %v", task, err)
+	}
+	task.Sandbox.Files = append(task.Sandbox.Files, service.File{Path: "issue"})
+	task.Sandbox.Files[0].Path = "changed"
+	if again, _ := p.Task("octo/hello", 7); len(again.Sandbox.Files) != 1 || again.Sandbox.Files[0].Path != "a" {
+		t.Errorf("a change to one task reached the next: %+v", again.Sandbox.Files)
+	}
+	for _, tc := range []struct {
+		repo string
+		inst int64
+	}{{"octo/other", 7}, {"octo/hello", 8}} {
+		if _, err := p.Task(tc.repo, tc.inst); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+			t.Errorf("Task(%s, %d) = %v, want not_found", tc.repo, tc.inst, err)
+		}
+	}
+	if task, err := AllowAll().Task("anyone/any", 1); err != nil || task.Command != DefaultTask.Command {
+		t.Errorf("AllowAll = %+v, %v", task, err)
+	}
+}
