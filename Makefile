@@ -5,7 +5,7 @@ PKGS := ./...
 
 # The Lambda functions: functions/<name> builds the bootstrap of the
 # template's <Name>Function (create -> CreateFunction).
-FUNCTIONS ?= create execute status delete reaper
+FUNCTIONS ?= create execute status delete reaper github
 FUNCTIONS_DIR ?= functions
 BIN_DIR ?= bin
 # Budget for one bootstrap (docs/architecture.md, "Performance budgets").

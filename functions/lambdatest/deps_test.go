@@ -18,6 +18,7 @@ var clientsLinked = map[string][]string{
 	"status":  {"dynamodb", "s3", "sfn"},
 	"delete":  {"dynamodb", "s3", "sfn"},
 	"reaper":  {"dynamodb", "s3", "sfn"},
+	"github":  {"dynamodb", "s3", "sfn"},
 }
 
 // TestFunctionsLinkOnlyTheirClients reads each function's import graph

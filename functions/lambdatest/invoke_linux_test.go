@@ -119,6 +119,13 @@ func (s *stack) env(t *testing.T, function string, edit func(map[string]string))
 	}
 	env := maps.Clone(f.Environment)
 	delete(env, "DAYTONA_API_KEY_REF") // the key is given plainly, as SANDSTEP_ENV=local allows
+	if _, ok := env["GITHUB_WEBHOOK_SECRET_REF"]; ok {
+		// The fixtures are signed with make local's plain secret; no
+		// repositories document: every repository is allowed locally.
+		delete(env, "GITHUB_WEBHOOK_SECRET_REF")
+		delete(env, "GITHUB_CONFIG_REF")
+		env["GITHUB_WEBHOOK_SECRET"] = "local-webhook-secret"
+	}
 	maps.Copy(env, map[string]string{
 		"SANDSTEP_ENV":      "local",
 		"TABLE_NAME":        tableName,
@@ -512,6 +519,15 @@ func TestSAMLocalInvoke(t *testing.T) {
 	}
 	if left := s.daytonaSandboxes(t); len(left) != 0 {
 		t.Errorf("Daytona still holds %d sandboxes after the agent executes: %s", len(left), left)
+	}
+
+	// GitHub's ping, signed as the fixture is.
+	ping := s.event(t, "github-api")
+	ping = bytes.Replace(ping, []byte(`"x-github-event": "issues"`), []byte(`"x-github-event": "ping"`), 1)
+	var pong service.IssueOutcome
+	s.viaAPI(t, "github", ping, http.StatusOK, &pong)
+	if pong.Action != "pong" {
+		t.Errorf("github ping: %+v, want pong", pong)
 	}
 
 	// The reaper, with the fixture's dry run: nothing is left to find.

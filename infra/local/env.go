@@ -14,6 +14,10 @@ import (
 // not a secret.
 const LocalDaytonaKey = "local-dev-key"
 
+// LocalWebhookSecret is the GitHub webhook's secret in the local stack
+// (GITHUB_WEBHOOK_SECRET); events/github-api.json is signed with it.
+const LocalWebhookSecret = "local-webhook-secret"
+
 // environment is the functions' environment, in layers: owned (the stack's
 // endpoints) wins over user, which wins over base (the template's
 // environment with the local settings on top).
@@ -84,6 +88,14 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	// The template points at the key in SSM; locally the key is either the
 	// user's (DAYTONA_API_KEY or DAYTONA_API_KEY_REF) or the local server's.
 	delete(e.base, "DAYTONA_API_KEY_REF")
+	// The webhook's secret and the repositories' document are in SSM in
+	// AWS; locally the secret is the stack's own, and without a document
+	// every repository is allowed. The user may name either.
+	delete(e.base, "GITHUB_WEBHOOK_SECRET_REF")
+	delete(e.base, "GITHUB_CONFIG_REF")
+	if user("GITHUB_WEBHOOK_SECRET_REF") == "" {
+		e.base["GITHUB_WEBHOOK_SECRET"] = LocalWebhookSecret
+	}
 
 	// 2. Local settings the user may override.
 	maps.Copy(e.base, map[string]string{

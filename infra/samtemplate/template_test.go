@@ -52,6 +52,8 @@ func TestRepoTemplateFunctions(t *testing.T) {
 		{"DeleteFunction", "functions/delete", 120, 256},
 		// A run lists every live record and sandbox of the deployment.
 		{"ReaperFunction", "functions/reaper", 300, 256},
+		// GitHub gives a delivery 10 s.
+		{"GithubFunction", "functions/github", 10, 256},
 	}
 	var want []string
 	for _, tt := range tests {

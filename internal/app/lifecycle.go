@@ -87,6 +87,6 @@ func (e *Env) API(ctx context.Context) (*api.API, error) {
 		if err != nil {
 			return nil, err
 		}
-		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger}), nil
+		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger, GitHub: e.GitHubOptions()}), nil
 	})
 }

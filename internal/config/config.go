@@ -114,6 +114,14 @@ type Config struct {
 	// APIURL is the API's base URL a task's command nudges, or "".
 	APIURL string
 
+	// GitHub's webhook: its secret (by reference, or the value locally),
+	// the repositories document and the triggers.
+	GitHubWebhookSecretRef secrets.Ref
+	GitHubWebhookSecret    Secret
+	GitHubConfigRef        secrets.Ref
+	GitHubTriggerLabel     string
+	GitHubTriggerCommand   string
+
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level
 	// LogFormat is "json" or "text" (LOG_FORMAT).
@@ -165,6 +173,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	l.daytonaKey(c)
+	l.webhookSecret(c)
 	if l.ok("MAX_TASK_DURATION", "MAX_TTL_MINUTES") && c.MaxTaskDuration+sandstep.TaskCleanupMargin > time.Duration(c.MaxTTLMinutes)*time.Minute {
 		l.fail("MAX_TASK_DURATION", "with the cleanup margin (%s) must fit MAX_TTL_MINUTES (%d minutes): a task's sandbox lives that long, got %s",
 			sandstep.TaskCleanupMargin, c.MaxTTLMinutes, c.MaxTaskDuration)
@@ -237,6 +246,18 @@ func (l *loader) daytonaKey(c Config) {
 		l.fail(refVar, "required: set %s (ssm:/name or secretsmanager:id) or, locally, %s", refVar, keyVar)
 	case !hasRef && !hasKey:
 		l.fail(refVar, "required: a secret reference to the Daytona API key, ssm:/name or secretsmanager:id[#key]")
+	}
+}
+
+// webhookSecret checks that at most one of GITHUB_WEBHOOK_SECRET_REF and
+// GITHUB_WEBHOOK_SECRET is set, and the plain secret only locally.
+func (l *loader) webhookSecret(c Config) {
+	const refVar, plainVar = "GITHUB_WEBHOOK_SECRET_REF", "GITHUB_WEBHOOK_SECRET"
+	switch {
+	case !c.GitHubWebhookSecretRef.IsZero() && c.GitHubWebhookSecret != "":
+		l.fail(plainVar, "set either %s or %s, not both", refVar, plainVar)
+	case c.GitHubWebhookSecret != "" && !c.Local():
+		l.fail(plainVar, "a plain secret in the function's environment is refused outside SANDSTEP_ENV=local; set %s=ssm:/... or secretsmanager:... instead", refVar)
 	}
 }
 

@@ -115,6 +115,23 @@ var vars = []Var{
 		Meaning: "the API's base URL (a custom domain), which a task's command calls when it ends so its end is noticed at once",
 		kind:    urlKind(false, func(c *Config) *string { return &c.APIURL })},
 
+	// Exactly one of the two secret variables, or neither: see webhookSecret.
+	{Name: "GITHUB_WEBHOOK_SECRET_REF", Unset: "no webhook: `POST /webhooks/github` answers 404",
+		Meaning: "where the GitHub webhook's secret is kept, read at cold start; set this or `GITHUB_WEBHOOK_SECRET`",
+		kind:    ref(func(c *Config) *secrets.Ref { return &c.GitHubWebhookSecretRef })},
+	{Name: "GITHUB_WEBHOOK_SECRET", Unset: "none",
+		Meaning: "the webhook secret itself, refused outside the local stack",
+		kind:    secret("the secret; only with `SANDSTEP_ENV=local`", func(c *Config) *Secret { return &c.GitHubWebhookSecret })},
+	{Name: "GITHUB_CONFIG_REF", Unset: "locally every repository runs a task that shows its issue; in AWS every delivery is ignored",
+		Meaning: "where the JSON document of allowed installations and repositories, and each one's task, is kept (README, \"GitHub issues\")",
+		kind:    ref(func(c *Config) *secrets.Ref { return &c.GitHubConfigRef })},
+	{Name: "GITHUB_TRIGGER_LABEL", Default: "sandstep",
+		Meaning: "the issue label that starts a task when added and cancels it when removed",
+		kind:    text("a label name", func(c *Config) *string { return &c.GitHubTriggerLabel })},
+	{Name: "GITHUB_TRIGGER_COMMAND", Default: "/sandstep",
+		Meaning: "a comment that starts with it starts a task (`<command> cancel` cancels), from someone with write permission",
+		kind:    matching(commandRE, "a word starting with `/`", func(c *Config) *string { return &c.GitHubTriggerCommand })},
+
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
 		// The choices are names slog knows.
@@ -276,6 +293,9 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// commandRE is a comment command: a slash and a word.
+var commandRE = regexp.MustCompile(`^/[A-Za-z0-9_-]{1,40}$`)
 
 // scheduleRE is an EventBridge schedule expression.
 var scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)

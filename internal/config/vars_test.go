@@ -91,6 +91,8 @@ func TestDefaults(t *testing.T) {
 		MaxTaskDuration:        12 * time.Hour,
 		CapacityWait:           15 * time.Minute,
 		ReaperSchedule:         "rate(5 minutes)",
+		GitHubTriggerLabel:     "sandstep",
+		GitHubTriggerCommand:   "/sandstep",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
