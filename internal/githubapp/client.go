@@ -1,0 +1,182 @@
+package githubapp
+
+import (
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-github/v88/github"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// DefaultBaseURL is GitHub's REST API (GITHUB_API_URL's default).
+const DefaultBaseURL = "https://api.github.com"
+
+// DefaultTimeout bounds a call when Config.HTTPClient is nil.
+const DefaultTimeout = 30 * time.Second
+
+// Config is what New needs. Its String, GoString and LogValue methods
+// never show PrivateKey.
+type Config struct {
+	// BaseURL is the REST API's base URL, e.g. https://api.github.com,
+	// https://ghe.example.com/api/v3 or the local stand-in's
+	// http://127.0.0.1:3005. Empty means DefaultBaseURL. Plain http is
+	// accepted only for a loopback host: tokens travel in its headers.
+	BaseURL string
+	// AppID is the App's id, the JWT's issuer.
+	AppID int64
+	// PrivateKey is the App's private key, PEM (PKCS#1 as GitHub issues
+	// it, or PKCS#8).
+	PrivateKey []byte
+	// HTTPClient sends every call. Nil means a client with DefaultTimeout.
+	HTTPClient *http.Client
+}
+
+func (c Config) String() string {
+	key := "[REDACTED]"
+	if len(c.PrivateKey) == 0 {
+		key = "[none]"
+	}
+	return fmt.Sprintf("githubapp.Config{BaseURL:%q AppID:%d PrivateKey:%s}", c.BaseURL, c.AppID, key)
+}
+
+// GoString redacts the key under %#v too.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue redacts the key in slog output.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Client calls GitHub as one App. It is safe for concurrent use; one per
+// process, so that its token cache serves every call.
+type Client struct {
+	gh    *github.Client
+	base  *url.URL
+	appID int64
+	key   *rsa.PrivateKey
+	now   func() time.Time
+	mu    sync.Mutex
+	cache map[scope]Token
+}
+
+// New checks cfg and returns a Client. A bad field is EINVALID naming it.
+func New(cfg Config) (*Client, error) {
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, sandstep.Invalid("BaseURL", "the GitHub API URL %q is not an http(s) URL with a host and nothing after its path", sandstep.Clip(base, 200))
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, sandstep.Invalid("BaseURL", "the GitHub API URL %q is plain http to a host other than loopback; tokens would travel in the clear", sandstep.Clip(base, 200))
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	if cfg.AppID <= 0 {
+		return nil, sandstep.Invalid("AppID", "the GitHub App id must be a positive number, not %d", cfg.AppID)
+	}
+	if len(cfg.PrivateKey) == 0 {
+		return nil, sandstep.Invalid("PrivateKey", "the GitHub App's private key is empty")
+	}
+	// jwt's parse errors never quote the key.
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(cfg.PrivateKey)
+	if err != nil {
+		return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: "PrivateKey", Message: "the GitHub App's private key is not an RSA key in PEM", Err: err}
+	}
+
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultTimeout}
+	}
+	withAuth := *hc
+	inner := hc.Transport
+	if inner == nil {
+		inner = http.DefaultTransport
+	}
+	withAuth.Transport = &authTransport{inner: inner, scheme: u.Scheme, host: u.Host}
+	baseStr := u.String()
+	gh, err := github.NewClient(
+		github.WithHTTPClient(&withAuth),
+		github.WithURLs(&baseStr, &baseStr),
+		github.WithUserAgent("sandstep"),
+		// go-github's client-side check keeps one rate per client, but
+		// GitHub's limits are per installation and per App; 429s and
+		// 403s are classified instead (ETRANSIENT with RetryAfter).
+		github.WithDisableRateLimitCheck(),
+	)
+	if err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: building the GitHub client")
+	}
+	return &Client{gh: gh, base: u, appID: cfg.AppID, key: key, now: time.Now, cache: map[scope]Token{}}, nil
+}
+
+// String shows where the client calls and as which App, never the key.
+func (c *Client) String() string {
+	return fmt.Sprintf("githubapp.Client{BaseURL:%q AppID:%d}", c.base.String(), c.appID)
+}
+
+// GoString redacts the key under %#v too.
+func (c *Client) GoString() string { return c.String() }
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// appJWT signs the App's JWT as GitHub asks: RS256, iss the App id, iat a
+// minute in the past for clock drift, and exp within GitHub's 10 minutes
+// of now (9 from now: a minute's margin for a clock running ahead).
+func (c *Client) appJWT() (string, error) {
+	now := c.now()
+	claims := jwt.RegisteredClaims{
+		Issuer:    strconv.FormatInt(c.appID, 10),
+		IssuedAt:  jwt.NewNumericDate(now.Add(-time.Minute)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(c.key)
+	if err != nil {
+		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
+	}
+	return s, nil
+}
+
+type credentialKey struct{}
+
+// withCredential makes ctx's calls send credential as their Authorization
+// header. A credential rides on the context, not on a client per token, so
+// one go-github client serves every installation.
+func withCredential(ctx context.Context, credential string) context.Context {
+	return context.WithValue(ctx, credentialKey{}, credential)
+}
+
+// authTransport adds the context's credential to requests for the API's
+// own scheme and host only, so a redirect elsewhere never carries a token.
+type authTransport struct {
+	inner        http.RoundTripper
+	scheme, host string
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cred, _ := req.Context().Value(credentialKey{}).(string)
+	if cred == "" || req.URL.Scheme != t.scheme || req.URL.Host != t.host {
+		return t.inner.RoundTrip(req)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not change its request
+	req.Header.Set("Authorization", "Bearer "+cred)
+	return t.inner.RoundTrip(req)
+}

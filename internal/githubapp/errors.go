@@ -1,0 +1,159 @@
+package githubapp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// secondaryWait is GitHub's advice for a secondary rate limit that names
+// no wait: "wait for at least one minute".
+const secondaryWait = time.Minute
+
+// maxRetryAfter bounds a wait read from headers; GitHub's limits reset
+// within the hour.
+const maxRetryAfter = time.Hour
+
+// classify turns the error of a call that tried op into a *sandstep.Error.
+// credential is what the call sent, scrubbed from anything GitHub echoed;
+// asApp says it was the App's JWT, so a 401 means the App is misconfigured.
+func classify(err error, op, credential string, asApp bool) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return sandstep.Wrap(err, sandstep.ETIMEOUT, "%s: ran out of time", op)
+	case errors.Is(err, context.Canceled):
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: cancelled", op)
+	}
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	var er *github.ErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		rl.Message = scrub(rl.Message, credential)
+		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit is used up; try again later", op)
+		if rl.Response != nil {
+			e.RetryAfter = headerWait(rl.Response.Header, time.Now())
+		}
+		if e.RetryAfter == 0 {
+			e.RetryAfter = clampWait(time.Until(rl.Rate.Reset.Time))
+		}
+		return e
+	case errors.As(err, &ab):
+		ab.Message = scrub(ab.Message, credential)
+		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's secondary rate limit; try again later", op)
+		e.RetryAfter = clampWait(ab.GetRetryAfter())
+		if e.RetryAfter == 0 {
+			e.RetryAfter = secondaryWait
+		}
+		return e
+	case errors.As(err, &er) && er.Response != nil:
+		return classifyResponse(err, er, op, credential, asApp)
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub could not be reached; try again", op)
+	}
+	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
+}
+
+func classifyResponse(err error, er *github.ErrorResponse, op, credential string, asApp bool) error {
+	er.Message = scrub(er.Message, credential)
+	for i := range er.Errors {
+		er.Errors[i].Message = scrub(er.Errors[i].Message, credential)
+	}
+	msg := errorText(er)
+	status := er.Response.StatusCode
+	switch {
+	case status == http.StatusNotFound:
+		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: not found at GitHub", op)
+	case status == http.StatusUnauthorized && asApp:
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub refused the App's JWT; check the App id and its private key", op)
+	case status == http.StatusUnauthorized:
+		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub refused the installation token", op)
+	case (status == http.StatusForbidden || status == http.StatusTooManyRequests) && strings.Contains(strings.ToLower(msg), "secondary rate limit"):
+		// A secondary limit whose documentation_url go-github did not know.
+		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's secondary rate limit; try again later", op)
+		if e.RetryAfter = headerWait(er.Response.Header, time.Now()); e.RetryAfter == 0 {
+			e.RetryAfter = secondaryWait
+		}
+		return e
+	case status == http.StatusForbidden:
+		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub forbids it: %s", op, msg)
+	case status == http.StatusUnprocessableEntity, status == http.StatusBadRequest:
+		e := sandstep.Wrap(err, sandstep.EINVALID, "%s: GitHub refused it: %s", op, msg)
+		for _, fe := range er.Errors {
+			if fe.Field != "" {
+				e.Field = fe.Field
+				break
+			}
+		}
+		return e
+	case status == http.StatusConflict:
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, msg)
+	case status == http.StatusTooManyRequests, status >= 500:
+		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub is unavailable or busy (%d); try again", op, status)
+		e.RetryAfter = headerWait(er.Response.Header, time.Now())
+		return e
+	}
+	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered %d", op, status)
+}
+
+// errorText is GitHub's message and those of its errors array, which say
+// what was wrong ("A pull request already exists for o:b.").
+func errorText(er *github.ErrorResponse) string {
+	parts := []string{er.Message}
+	for _, fe := range er.Errors {
+		if fe.Message != "" {
+			parts = append(parts, fe.Message)
+		}
+	}
+	return sandstep.Clip(strings.Join(parts, "; "), 500)
+}
+
+// scrub removes the credential from text GitHub sent back: a proxy or a
+// stand-in may echo a request, and errors end up in logs.
+func scrub(s, credential string) string {
+	if credential == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, credential, "[REDACTED]")
+}
+
+// headerWait reads Retry-After (seconds or an HTTP date), else, when the
+// limit is used up, X-RateLimit-Reset (Unix seconds).
+func headerWait(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if s, err := strconv.Atoi(v); err == nil {
+			return clampWait(time.Duration(s) * time.Second)
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return clampWait(t.Sub(now))
+		}
+	}
+	if h.Get("X-RateLimit-Remaining") == "0" {
+		if s, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+			return clampWait(time.Unix(s, 0).Sub(now))
+		}
+	}
+	return 0
+}
+
+func clampWait(d time.Duration) time.Duration {
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// isStatus reports whether err is GitHub's answer with status.
+func isStatus(err error, status int) bool {
+	var er *github.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == status
+}

@@ -1,0 +1,250 @@
+package githubapp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Access is a permission's level in a token.
+type Access string
+
+// The levels a token may ask for.
+const (
+	Read  Access = "read"
+	Write Access = "write"
+)
+
+// Permissions are what a token may do: exactly these, nothing else (GitHub
+// always adds metadata: read). The zero Permissions is refused, because
+// GitHub reads a request without permissions as "all the installation's".
+type Permissions struct {
+	Contents     Access
+	PullRequests Access
+	Issues       Access
+	// Metadata is only ever Read; alone, it is the least a token can be.
+	Metadata Access
+}
+
+// The scopes sandstep's steps use. The agent reads attacker-written issue
+// text, so it only ever gets ReadContents.
+var (
+	ReadContents       = Permissions{Contents: Read}                       // the agent's clone
+	PushAndPullRequest = Permissions{Contents: Write, PullRequests: Write} // sandstep's push and pull request
+	WriteIssues        = Permissions{Issues: Write}                        // the issue comment
+	ReadMetadata       = Permissions{Metadata: Read}                       // default branch, collaborator permission
+)
+
+func (p Permissions) String() string {
+	var parts []string
+	for _, kv := range p.pairs() {
+		parts = append(parts, kv[0]+":"+kv[1])
+	}
+	return strings.Join(parts, ",")
+}
+
+// pairs lists the asked permissions by GitHub's names.
+func (p Permissions) pairs() [][2]string {
+	var out [][2]string
+	for _, kv := range [][2]string{
+		{"contents", string(p.Contents)}, {"pull_requests", string(p.PullRequests)},
+		{"issues", string(p.Issues)}, {"metadata", string(p.Metadata)},
+	} {
+		if kv[1] != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (p Permissions) validate() error {
+	if p == (Permissions{}) {
+		return sandstep.Invalid("perms", "a token must ask for at least one permission (none would mean all the installation's)")
+	}
+	for _, kv := range p.pairs() {
+		if kv[1] != string(Read) && kv[1] != string(Write) {
+			return sandstep.Invalid("perms", "%s must be read or write, not %q", kv[0], sandstep.Clip(kv[1], 32))
+		}
+	}
+	if p.Metadata == Write {
+		return sandstep.Invalid("perms", "metadata can only be read")
+	}
+	return nil
+}
+
+func (p Permissions) github() *github.InstallationPermissions {
+	opt := func(a Access) *string {
+		if a == "" {
+			return nil
+		}
+		return github.Ptr(string(a))
+	}
+	return &github.InstallationPermissions{
+		Contents: opt(p.Contents), PullRequests: opt(p.PullRequests),
+		Issues: opt(p.Issues), Metadata: opt(p.Metadata),
+	}
+}
+
+// Token is an installation token. Value is a credential: String,
+// GoString, LogValue and JSON never show it.
+type Token struct {
+	Value     string `json:"-"`
+	ExpiresAt time.Time
+}
+
+func (t Token) String() string {
+	return fmt.Sprintf("githubapp.Token{Value:[REDACTED] ExpiresAt:%s}", t.ExpiresAt.Format(time.RFC3339))
+}
+
+// GoString redacts the value under %#v too.
+func (t Token) GoString() string { return t.String() }
+
+// LogValue redacts the value in slog output.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// MinTokenLife is the least life a cached token must have left to be
+// handed out again: enough for a clone or a push that starts now.
+const MinTokenLife = 10 * time.Minute
+
+// scope is what a token was minted for, the cache's key.
+type scope struct {
+	installation int64
+	repo         string // lower case: GitHub's names ignore case
+	perms        Permissions
+}
+
+// Token returns an installation token of installationID that can reach
+// only repo ("owner/name") with exactly perms. An earlier token of the same
+// scope with at least MinTokenLife left is returned again.
+//
+// Errors: EINVALID for bad arguments or permissions the installation has
+// not granted (GitHub's 422); ENOTFOUND when the installation does not
+// exist; EINTERNAL when GitHub refuses the App's JWT (a wrong App id or
+// key) or answers a token broader than asked.
+func (c *Client) Token(ctx context.Context, installationID int64, repo string, perms Permissions) (*Token, error) {
+	_, name, err := splitRepo(repo)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkInstallation(installationID); err != nil {
+		return nil, err
+	}
+	if err := perms.validate(); err != nil {
+		return nil, err
+	}
+	key := scope{installationID, strings.ToLower(repo), perms}
+	if t, ok := c.cached(key); ok {
+		return &t, nil
+	}
+
+	op := fmt.Sprintf("minting a token for %s (%s) of installation %d", repo, perms, installationID)
+	jwtStr, err := c.appJWT()
+	if err != nil {
+		return nil, err
+	}
+	it, _, err := c.gh.Apps.CreateInstallationToken(withCredential(ctx, jwtStr), installationID, &github.InstallationTokenOptions{
+		Repositories: []string{name},
+		Permissions:  perms.github(),
+	})
+	if err != nil {
+		return nil, classify(err, op, jwtStr, true)
+	}
+	if it.GetToken() == "" || it.GetExpiresAt().IsZero() {
+		return nil, sandstep.Errorf(sandstep.EINTERNAL, "%s: GitHub answered no token or no expiry", op)
+	}
+	// The token may reach a sandbox: one broader than asked must not.
+	if err := checkGranted(it, name, perms); err != nil {
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered a token broader than asked", op)
+	}
+	t := Token{Value: it.GetToken(), ExpiresAt: it.GetExpiresAt().Time}
+	c.store(key, t)
+	return &t, nil
+}
+
+// checkGranted compares what GitHub says a new token can do with what was
+// asked. A field GitHub leaves out is not checked.
+func checkGranted(it *github.InstallationToken, name string, perms Permissions) error {
+	if it.Repositories != nil {
+		if len(it.Repositories) != 1 || !strings.EqualFold(it.Repositories[0].GetName(), name) {
+			var got []string
+			for _, r := range it.Repositories {
+				got = append(got, r.GetName())
+			}
+			return fmt.Errorf("repositories %q, asked [%s]", got, name)
+		}
+	}
+	if it.Permissions == nil {
+		return nil
+	}
+	raw, err := json.Marshal(it.Permissions)
+	if err != nil {
+		return err
+	}
+	var got map[string]string
+	if err := json.Unmarshal(raw, &got); err != nil {
+		return err
+	}
+	want := map[string]string{"metadata": "read"} // GitHub adds it to every token
+	for _, kv := range perms.pairs() {
+		want[kv[0]] = kv[1]
+	}
+	for k, v := range got {
+		if want[k] != v {
+			return fmt.Errorf("permission %s: %s, asked %q", k, v, want[k])
+		}
+	}
+	return nil
+}
+
+func (c *Client) cached(key scope) (Token, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.cache[key]
+	if !ok || t.ExpiresAt.Sub(c.now()) < MinTokenLife {
+		return Token{}, false
+	}
+	return t, true
+}
+
+// store keeps t and forgets tokens too old to hand out, so the cache holds
+// at most the scopes used in the last hour.
+func (c *Client) store(key scope, t Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for k, old := range c.cache {
+		if old.ExpiresAt.Sub(now) < MinTokenLife {
+			delete(c.cache, k)
+		}
+	}
+	c.cache[key] = t
+}
+
+// forget drops a token GitHub refused (revoked, or the App reinstalled),
+// so the next call mints a new one.
+func (c *Client) forget(value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, t := range c.cache {
+		if t.Value == value {
+			delete(c.cache, k)
+		}
+	}
+}
+
+// installationCall returns ctx carrying a token of scope perms on repo,
+// and the token's value for classify.
+func (c *Client) installationCall(ctx context.Context, installationID int64, repo string, perms Permissions) (context.Context, string, error) {
+	t, err := c.Token(ctx, installationID, repo, perms)
+	if err != nil {
+		return nil, "", err
+	}
+	return withCredential(ctx, t.Value), t.Value, nil
+}
