@@ -5,9 +5,11 @@ import (
 	"fmt"
 
 	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/githubapp"
 	"github.com/sandstep/sandstep/internal/repos"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/webhook"
 )
 
@@ -57,7 +59,6 @@ func (e *Env) Repositories(ctx context.Context) (*repos.Policy, error) {
 		cfg := e.Config
 		if cfg.GitHubConfigRef.IsZero() {
 			if cfg.Local() {
-				e.Logger.Info("GITHUB_CONFIG_REF is not set: every repository's issues run the default task")
 				return repos.AllowAll(), nil
 			}
 			return nil, nil
@@ -72,4 +73,53 @@ func (e *Env) Repositories(ctx context.Context) (*repos.Policy, error) {
 		}
 		return p, nil
 	})
+}
+
+// GitHubApp is the client of the GitHub App sandstep acts as, its key read
+// on first use; nil without GITHUB_APP_ID.
+func (e *Env) GitHubApp(ctx context.Context) (*githubapp.Client, error) {
+	return once(e, "githubApp", func() (*githubapp.Client, error) {
+		cfg := e.Config
+		if cfg.GitHubAppID == 0 {
+			return nil, nil
+		}
+		key, err := e.deploymentSecret(ctx, "GITHUB_APP_KEY_REF", cfg.GitHubAppKeyRef)
+		if err != nil {
+			return nil, err
+		}
+		c, err := githubapp.New(githubapp.Config{BaseURL: cfg.GitHubAPIURL, AppID: int64(cfg.GitHubAppID), PrivateKey: []byte(key), HTTPClient: e.httpClient})
+		if err != nil {
+			return nil, fmt.Errorf("GITHUB_APP_KEY_REF, GITHUB_API_URL: %s", sandstep.ErrorMessage(err))
+		}
+		return c, nil
+	})
+}
+
+// collaborators asks the App who may start tasks on a repository.
+type collaborators struct{ app *githubapp.Client }
+
+func (c collaborators) CanTrigger(ctx context.Context, installationID int64, repo, login string) (bool, error) {
+	perm, err := c.app.Permission(ctx, installationID, repo, login)
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return false, nil
+	}
+	return githubapp.CanTrigger(perm), err
+}
+
+// gitHubDeps adds what starts tasks from issues to deps, where this
+// deployment has a webhook, a repositories policy and an App.
+func (e *Env) gitHubDeps(ctx context.Context, deps *service.Deps) error {
+	if e.GitHubOptions().Secret == nil {
+		return nil
+	}
+	policy, err := e.Repositories(ctx)
+	if err != nil || policy == nil {
+		return err
+	}
+	app, err := e.GitHubApp(ctx)
+	if err != nil || app == nil {
+		return err
+	}
+	deps.Repositories, deps.Collaborators = policy, collaborators{app}
+	return nil
 }

@@ -58,6 +58,9 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		if bucket, machine := e.Objects(), e.Machine(); bucket != nil && machine != nil {
 			deps.Tasks, deps.Objects, deps.Machine, deps.Sessions, deps.Files = st, bucket, machine, provider, provider
 		}
+		if err := e.gitHubDeps(ctx, &deps); err != nil {
+			return nil, err
+		}
 		return service.New(deps, service.Options{
 			Limits: service.Limits{
 				DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,

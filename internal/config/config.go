@@ -121,6 +121,10 @@ type Config struct {
 	GitHubConfigRef        secrets.Ref
 	GitHubTriggerLabel     string
 	GitHubTriggerCommand   string
+	// The GitHub App sandstep acts as, and the API it calls.
+	GitHubAppID     int
+	GitHubAppKeyRef secrets.Ref
+	GitHubAPIURL    string
 
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level
@@ -258,6 +262,9 @@ func (l *loader) webhookSecret(c Config) {
 		l.fail(plainVar, "set either %s or %s, not both", refVar, plainVar)
 	case c.GitHubWebhookSecret != "" && !c.Local():
 		l.fail(plainVar, "a plain secret in the function's environment is refused outside SANDSTEP_ENV=local; set %s=ssm:/... or secretsmanager:... instead", refVar)
+	}
+	if l.ok("GITHUB_APP_ID", "GITHUB_APP_KEY_REF") && (c.GitHubAppID != 0) != !c.GitHubAppKeyRef.IsZero() {
+		l.fail("GITHUB_APP_KEY_REF", "set with GITHUB_APP_ID, or neither: the App is its id and its key")
 	}
 }
 

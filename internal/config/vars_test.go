@@ -93,6 +93,7 @@ func TestDefaults(t *testing.T) {
 		ReaperSchedule:         "rate(5 minutes)",
 		GitHubTriggerLabel:     "sandstep",
 		GitHubTriggerCommand:   "/sandstep",
+		GitHubAPIURL:           "https://api.github.com",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
