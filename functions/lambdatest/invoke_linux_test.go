@@ -124,6 +124,7 @@ func (s *stack) env(t *testing.T, function string, edit func(map[string]string))
 		// repositories document: every repository is allowed locally.
 		delete(env, "GITHUB_WEBHOOK_SECRET_REF")
 		delete(env, "GITHUB_CONFIG_REF")
+		delete(env, "GITHUB_APP_KEY_REF")
 		env["GITHUB_WEBHOOK_SECRET"] = "local-webhook-secret"
 	}
 	maps.Copy(env, map[string]string{

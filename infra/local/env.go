@@ -93,6 +93,7 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	// every repository is allowed. The user may name either.
 	delete(e.base, "GITHUB_WEBHOOK_SECRET_REF")
 	delete(e.base, "GITHUB_CONFIG_REF")
+	delete(e.base, "GITHUB_APP_KEY_REF")
 	if user("GITHUB_WEBHOOK_SECRET_REF") == "" {
 		e.base["GITHUB_WEBHOOK_SECRET"] = LocalWebhookSecret
 	}

@@ -263,8 +263,8 @@ func (l *loader) webhookSecret(c Config) {
 	case c.GitHubWebhookSecret != "" && !c.Local():
 		l.fail(plainVar, "a plain secret in the function's environment is refused outside SANDSTEP_ENV=local; set %s=ssm:/... or secretsmanager:... instead", refVar)
 	}
-	if l.ok("GITHUB_APP_ID", "GITHUB_APP_KEY_REF") && (c.GitHubAppID != 0) != !c.GitHubAppKeyRef.IsZero() {
-		l.fail("GITHUB_APP_KEY_REF", "set with GITHUB_APP_ID, or neither: the App is its id and its key")
+	if l.ok("GITHUB_APP_ID", "GITHUB_APP_KEY_REF") && c.GitHubAppID != 0 && c.GitHubAppKeyRef.IsZero() {
+		l.fail("GITHUB_APP_KEY_REF", "required with GITHUB_APP_ID: the App is its id and its key")
 	}
 }
 

@@ -198,7 +198,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"plain webhook secret in aws", map[string]string{"GITHUB_WEBHOOK_SECRET": "s3cr3t"}, "GITHUB_WEBHOOK_SECRET", "set GITHUB_WEBHOOK_SECRET_REF=ssm:/"},
 		{"both webhook secrets", map[string]string{"SANDSTEP_ENV": "local", "DAYTONA_API_KEY_REF": "", "DAYTONA_API_KEY": testKey,
 			"GITHUB_WEBHOOK_SECRET": "s3cr3t", "GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook"}, "GITHUB_WEBHOOK_SECRET", "not both"},
-		{"an App without its key", map[string]string{"GITHUB_APP_ID": "123"}, "GITHUB_APP_KEY_REF", "or neither"},
+		{"an App without its key", map[string]string{"GITHUB_APP_ID": "123"}, "GITHUB_APP_KEY_REF", "required with GITHUB_APP_ID"},
 		{"a command without its slash", map[string]string{"GITHUB_TRIGGER_COMMAND": "sandstep"}, "GITHUB_TRIGGER_COMMAND", "starting with `/`"},
 		{"ref scheme", map[string]string{"DAYTONA_API_KEY_REF": "vault:/x"}, "DAYTONA_API_KEY_REF", `unknown secret reference scheme "vault"`},
 		{"key pasted as ref", map[string]string{"DAYTONA_API_KEY_REF": testKey}, "DAYTONA_API_KEY_REF", "must be a secret reference"},
