@@ -290,6 +290,8 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		bucket    = "${TaskBucket.Arn}"
 		machine   = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
 		runs      = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
+		// The clean-up tells an issue how its task ended, as the App.
+		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
 	)
 	items := []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 	// Only the POST routes delete an item: a failed attempt frees its
@@ -342,11 +344,11 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:StopExecution"}, runs),
-		), []string{viaSSM}, "no task secrets; stops a cancelled task's execution"},
+		), []string{viaSSM}, "no task secrets; stops a cancelled task's execution; tells the issue"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

@@ -106,18 +106,20 @@ func (c collaborators) CanTrigger(ctx context.Context, installationID int64, rep
 	return githubapp.CanTrigger(perm), err
 }
 
-// gitHubDeps adds what starts tasks from issues to deps, where this
-// deployment has a webhook, a repositories policy and an App.
+// gitHubDeps adds the GitHub App to deps where this deployment has one:
+// issues are told how their tasks go and, with a webhook and a
+// repositories policy, start them.
 func (e *Env) gitHubDeps(ctx context.Context, deps *service.Deps) error {
+	app, err := e.GitHubApp(ctx)
+	if err != nil || app == nil {
+		return err
+	}
+	deps.Comments = app
 	if e.GitHubOptions().Secret == nil {
 		return nil
 	}
 	policy, err := e.Repositories(ctx)
 	if err != nil || policy == nil {
-		return err
-	}
-	app, err := e.GitHubApp(ctx)
-	if err != nil || app == nil {
 		return err
 	}
 	deps.Repositories, deps.Collaborators = policy, collaborators{app}

@@ -134,6 +134,9 @@ type Task struct {
 	LogBytes [2]int64 `json:"-" dynamodbav:"logBytes"`
 	// LogSeq is the sequence number of the last stored log chunk.
 	LogSeq int64 `json:"-" dynamodbav:"logSeq"`
+	// IssueComment is the id of the comment that follows an issue's task
+	// on the issue; 0 before it is written.
+	IssueComment int64 `json:"-" dynamodbav:"issueComment,omitempty"`
 }
 
 // TaskCleanupMargin is how long a task's sandbox outlives its command's

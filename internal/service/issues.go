@@ -109,6 +109,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	if err != nil {
 		return nil, err
 	}
+	s.commentOnIssue(ctx, t, s.startedComment(t))
 	return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
 }
 

