@@ -163,6 +163,9 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 	if _, err := s.validateTask(&in); err != nil {
 		return nil, err
 	}
+	if err := s.checkSecrets(ctx, call.UserID, "sandbox.", &in.Sandbox); err != nil {
+		return nil, err
+	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
 		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
 		if err != nil {
