@@ -129,7 +129,9 @@ func (s *Service) reserve(ctx context.Context, sb *sandstep.Sandbox) error {
 	switch sandstep.ErrorCode(err) {
 	case "":
 		return nil
-	case sandstep.EQUOTA, sandstep.EINVALID, sandstep.ECONFLICT:
+	case sandstep.EQUOTA:
+		s.denied(ctx, DeniedQuota, sb.Owner, sb.ID)
+	case sandstep.EINVALID, sandstep.ECONFLICT:
 	default:
 		cctx, cancel := s.cleanupContext(ctx)
 		defer cancel()

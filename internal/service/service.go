@@ -413,6 +413,7 @@ func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sand
 		return nil, fmt.Errorf("get sandbox %s: %w", id, err)
 	}
 	if sb.Owner != call.UserID {
+		s.denied(ctx, DeniedNotOwner, call.UserID, id)
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", id)
 	}
 	return sb, nil

@@ -241,6 +241,7 @@ func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandste
 		return nil, fmt.Errorf("get task %s: %w", id, err)
 	}
 	if t.Owner != call.UserID {
+		s.denied(ctx, DeniedNotOwner, call.UserID, id)
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
 	}
 	return t, nil
