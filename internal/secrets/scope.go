@@ -118,7 +118,7 @@ func (s *Scopes) checkShared(p string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("the shared prefix %q must start with ssm: or secretsmanager:", p)
+		return fmt.Errorf("the shared prefix %q must start with ssm: or secretsmanager: (a scheme)", p)
 	}
 	if !strings.HasPrefix(rest, base) || rest == base {
 		return fmt.Errorf("the shared prefix %q must lie under the deployment's %s prefix %q", p, scheme, base)
