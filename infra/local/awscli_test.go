@@ -152,10 +152,10 @@ func TestSecretsFromTheLocalSSMAndSecretsManager(t *testing.T) {
 		}
 		return stdout
 	}
-	aws("ssm", "put-parameter", "--name", "/sandstep/secrets/cli-token", "--type", "SecureString", "--value", "cli-canary-ssm")
-	aws("secretsmanager", "create-secret", "--name", "sandstep/git-token", "--secret-string", "cli-canary-sm")
+	aws("ssm", "put-parameter", "--name", "/sandstep/secrets/users/cli-user/cli-token", "--type", "SecureString", "--value", "cli-canary-ssm")
+	aws("secretsmanager", "create-secret", "--name", "sandstep/users/cli-user/git-token", "--secret-string", "cli-canary-sm")
 
-	sb := s.create("cli-user", map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/cli-token"}})
+	sb := s.create("cli-user", map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/users/cli-user/cli-token"}})
 	res := s.as("cli-user", http.MethodPost, "/sandboxes/"+sb.ID+"/exec",
 		map[string]any{"command": `[ "$TOKEN" = cli-canary-ssm ] && echo token-ok`})
 	if res.status != http.StatusOK || !strings.Contains(string(res.body), "token-ok") {
@@ -163,8 +163,8 @@ func TestSecretsFromTheLocalSSMAndSecretsManager(t *testing.T) {
 	}
 
 	repo := "file://" + newGitRepo(t)
-	s.create("cli-user", map[string]any{"git": map[string]string{"url": repo, "path": "src", "tokenSecret": "secretsmanager:sandstep/git-token"}})
-	res = s.as("cli-user", http.MethodPost, "/sandboxes", map[string]any{"git": map[string]string{"url": repo, "tokenSecret": "secretsmanager:sandstep/nope"}})
+	s.create("cli-user", map[string]any{"git": map[string]string{"url": repo, "path": "src", "tokenSecret": "secretsmanager:sandstep/users/cli-user/git-token"}})
+	res = s.as("cli-user", http.MethodPost, "/sandboxes", map[string]any{"git": map[string]string{"url": repo, "tokenSecret": "secretsmanager:sandstep/users/cli-user/nope"}})
 	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), `"field":"git.tokenSecret"`) {
 		t.Errorf("a missing Secrets Manager secret: %d %s, want 400 naming git.tokenSecret", res.status, res.body)
 	}

@@ -33,13 +33,13 @@ func TestTaskSecretsNeverLeak(t *testing.T) {
 	canary := "canary-" + hex.EncodeToString(b)
 	cfg := aws.Config{Region: DefaultRegion, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
 	client := ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = aws.String(s.AWSURL) })
-	if _, err := client.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/sandstep/secrets/canary"), Value: aws.String(canary),
+	if _, err := client.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/sandstep/secrets/users/alice/canary"), Value: aws.String(canary),
 		Type: ssmtypes.ParameterTypeSecureString}); err != nil {
 		t.Fatal(err)
 	}
 
 	tk := s.startTask("alice", map[string]any{
-		"sandbox": map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/canary"}},
+		"sandbox": map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/users/alice/canary"}},
 		"command": fmt.Sprintf(`sleep 1; test "${#TOKEN}" -eq %d && echo has-the-token`, len(canary)),
 	})
 	// The command strings the Daytona server keeps, while the command runs.

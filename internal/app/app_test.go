@@ -85,9 +85,9 @@ func newStack(t testing.TB, extra map[string]string) *stack {
 	dhs := httptest.NewServer(dsrv)
 	t.Cleanup(func() { dhs.Close(); dsrv.Close() })
 	ssm := fakeSSM(t, map[string]string{
-		"/sandstep/daytona-api-key":   daytonaKey,
-		"/sandstep/secrets/api-token": secretValue,
-		"/elsewhere/not-for-callers":  "forbidden-value-123456",
+		"/sandstep/daytona-api-key":               daytonaKey,
+		"/sandstep/secrets/users/alice/api-token": secretValue,
+		"/elsewhere/not-for-callers":              "forbidden-value-123456",
 	})
 	env := map[string]string{
 		"AWS_ENDPOINT_URL_SSM":  ssm.URL,
@@ -226,7 +226,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func project() map[string]any {
 	return map[string]any{
 		"env":       map[string]string{"GREETING": "hello"},
-		"secretEnv": map[string]string{"API_TOKEN": "ssm:/sandstep/secrets/api-token"},
+		"secretEnv": map[string]string{"API_TOKEN": "ssm:/sandstep/secrets/users/alice/api-token"},
 		"files": []map[string]string{
 			{"path": "hello.sh", "contentBase64": b64("echo \"$GREETING from $(basename $PWD)\"\necho \"token length ${#API_TOKEN}\"\necho warn >&2\n")},
 		},
@@ -348,12 +348,15 @@ func TestEndToEndAccessIdempotencyAndQuota(t *testing.T) {
 		t.Errorf("past the quota something was created: daytona %d, active %d", s.daytonaSandboxes(t), s.active(t, "alice"))
 	}
 
-	// References outside the deployment's secrets prefix, or not
-	// references at all, are refused naming the field; nothing is created.
+	// References outside bob's scope (alice's secrets, the Daytona key),
+	// or not references at all, are refused naming the field; nothing is
+	// created.
 	for _, tt := range []struct {
 		name, field string
 		body        map[string]any
 	}{
+		{"alice's secret", "secretEnv.X", map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/secrets/users/alice/api-token"}}},
+		{"alice's secret as a git token", "git.tokenSecret", map[string]any{"git": map[string]string{"url": "https://h/r.git", "tokenSecret": "ssm:/sandstep/secrets/users/alice/api-token"}}},
 		{"the Daytona key", "secretEnv.X", map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/daytona-api-key"}}},
 		{"a plain value", "secretEnv.X", map[string]any{"secretEnv": map[string]string{"X": "ghp_plainvalue"}}},
 		{"an unknown scheme", "git.tokenSecret", map[string]any{"git": map[string]string{"url": "https://h/r.git", "tokenSecret": "vault:/x"}}},
@@ -384,7 +387,7 @@ func TestEndToEndCreateFailureLeavesNothing(t *testing.T) {
 		{name: "session for the secrets file fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 500, Match: daytonalocal.Match{Operation: "CreateSession"}}, body: project(), status: 500},
 		{name: "upload fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "UploadFiles"}}, body: project(), status: 503},
 		{name: "git clone fails", body: map[string]any{"git": map[string]string{"url": "file:///nonexistent/repo.git"}}, status: 400},
-		{name: "secret missing", body: map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/secrets/missing"}}, status: 400},
+		{name: "secret missing", body: map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/secrets/users/alice/missing"}}, status: 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

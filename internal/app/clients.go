@@ -61,17 +61,20 @@ func (e *Env) secretClients() (secretClients, error) {
 }
 
 // CallerSecrets returns the resolver of the secret references callers
-// name (secretEnv, git.tokenSecret): only those under the deployment's
-// prefixes, and every value resolved is taught to the logger's redactor.
+// name (secretEnv, git.tokenSecret): only those in the caller's own tree
+// below the deployment's prefixes and the shared ones (secrets.Scopes),
+// and every value resolved is taught to the logger's redactor.
 func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 	return once(e, "callerSecrets", func() (*secrets.Resolver, error) {
 		c, err := e.secretClients()
 		if err != nil {
 			return nil, err
 		}
-		return secrets.NewResolver(c.ssm, c.sm,
-			secrets.WithOnResolve(e.Redactor.Add),
-			secrets.WithAllowedPrefixes("ssm:"+e.Config.SecretsSSMPrefix, "secretsmanager:"+e.Config.SecretsManagerPrefix)), nil
+		scopes, err := e.Config.SecretScopes()
+		if err != nil {
+			return nil, fmt.Errorf("secret scopes: %w", err)
+		}
+		return secrets.NewResolver(c.ssm, c.sm, secrets.WithOnResolve(e.Redactor.Add), secrets.WithScopes(scopes)), nil
 	})
 }
 

@@ -62,6 +62,11 @@ type Config struct {
 	// (SECRETS_SSM_PREFIX, SECRETS_MANAGER_PREFIX).
 	SecretsSSMPrefix     string
 	SecretsManagerPrefix string
+	// SecretsSharedPrefixes are the reference prefixes every caller may
+	// name, each under its scheme's prefix; a caller's own secrets lie in
+	// their tree below the prefixes (secrets.Scopes)
+	// (SECRETS_SHARED_PREFIXES).
+	SecretsSharedPrefixes []string
 
 	// DefaultUserQuota is the active sandboxes a user may hold unless the
 	// user has an override (DEFAULT_USER_QUOTA).
@@ -178,6 +183,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	l.daytonaKey(c)
 	l.webhookSecret(c)
+	l.secretScopes(c)
 	if l.ok("MAX_TASK_DURATION", "MAX_TTL_MINUTES") && c.MaxTaskDuration+sandstep.TaskCleanupMargin > time.Duration(c.MaxTTLMinutes)*time.Minute {
 		l.fail("MAX_TASK_DURATION", "with the cleanup margin (%s) must fit MAX_TTL_MINUTES (%d minutes): a task's sandbox lives that long, got %s",
 			sandstep.TaskCleanupMargin, c.MaxTTLMinutes, c.MaxTaskDuration)
@@ -268,6 +274,38 @@ func (l *loader) webhookSecret(c Config) {
 	}
 }
 
+// secretScopes checks the shared prefixes against the deployment's, and
+// that no caller may name one of the deployment's own secrets (the
+// Daytona key, and every other variable of kind ref).
+func (l *loader) secretScopes(c Config) {
+	const shared = "SECRETS_SHARED_PREFIXES"
+	if !l.ok("SECRETS_SSM_PREFIX", "SECRETS_MANAGER_PREFIX", shared) {
+		return
+	}
+	scopes, err := c.SecretScopes()
+	if err != nil {
+		l.fail(shared, "%s", err)
+		return
+	}
+	for _, v := range vars {
+		if v.kind.ref == nil || !l.ok(v.Name) {
+			continue
+		}
+		if r := v.kind.ref(c); !r.IsZero() && scopes.Exposes(r) {
+			l.fail(v.Name, "names a secret callers may name too (it lies in the users/ or repos/ tree below SECRETS_SSM_PREFIX or "+
+				"SECRETS_MANAGER_PREFIX, or under SECRETS_SHARED_PREFIXES): keep the deployment's own secrets outside them")
+		}
+	}
+}
+
+// SecretScopes is the rule of which secret references each caller may
+// name, made from SECRETS_SSM_PREFIX, SECRETS_MANAGER_PREFIX and
+// SECRETS_SHARED_PREFIXES. Load has checked it: for a loaded Config it
+// never fails.
+func (c Config) SecretScopes() (*secrets.Scopes, error) {
+	return secrets.NewScopes(c.SecretsSSMPrefix, c.SecretsManagerPrefix, c.SecretsSharedPrefixes...)
+}
+
 // networkPolicyText is p as NETWORK_POLICY writes it, or "open".
 func networkPolicyText(p *sandstep.NetworkPolicy) string {
 	if p == nil {
@@ -352,6 +390,7 @@ func (c Config) LogValue() slog.Value {
 	attrs = append(attrs,
 		slog.String("refPrefixSsm", c.SecretsSSMPrefix),
 		slog.String("refPrefixSm", c.SecretsManagerPrefix),
+		slog.String("refPrefixShared", strings.Join(c.SecretsSharedPrefixes, ",")),
 		slog.Int("defaultUserQuota", c.DefaultUserQuota),
 		slog.Int("defaultAutoStopMinutes", c.DefaultAutoStopMinutes),
 		slog.Int("defaultTtlMinutes", c.DefaultTTLMinutes),

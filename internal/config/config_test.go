@@ -132,6 +132,12 @@ func TestLoadValid(t *testing.T) {
 			func(c Config) bool {
 				return reflect.DeepEqual(c.NetworkPolicy, &sandstep.NetworkPolicy{BlockAll: true})
 			}},
+		{"shared secrets", map[string]string{"SECRETS_SHARED_PREFIXES": " ssm:/sandstep/secrets/shared/ , secretsmanager:sandstep/team/ci/"},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.SecretsSharedPrefixes, []string{"ssm:/sandstep/secrets/shared/", "secretsmanager:sandstep/team/ci/"})
+			}},
+		{"the Daytona key below the prefix, outside every caller's scope", map[string]string{"DAYTONA_API_KEY_REF": "ssm:/sandstep/secrets/daytona"},
+			func(c Config) bool { return c.DaytonaAPIKeyRef.Name == "/sandstep/secrets/daytona" }},
 		{"network policy that restricts nothing", map[string]string{"NETWORK_POLICY": `{"allowList": []}`},
 			func(c Config) bool { return c.NetworkPolicy == nil }},
 	}
@@ -164,6 +170,21 @@ func TestLoadInvalid(t *testing.T) {
 		{"ssm prefix not a path", map[string]string{"SECRETS_SSM_PREFIX": "sandstep/"}, "SECRETS_SSM_PREFIX", `must start with "/" and end with "/"`},
 		{"ssm prefix without trailing slash", map[string]string{"SECRETS_SSM_PREFIX": "/sandstep"}, "SECRETS_SSM_PREFIX", `end with "/"`},
 		{"secrets manager prefix without trailing slash", map[string]string{"SECRETS_MANAGER_PREFIX": "sandstep"}, "SECRETS_MANAGER_PREFIX", `must end with "/"`},
+		{"ssm prefix climbing out", map[string]string{"SECRETS_SSM_PREFIX": "/sandstep/../x/"}, "SECRETS_SSM_PREFIX", `".."`},
+		{"secrets manager prefix with a dot segment", map[string]string{"SECRETS_MANAGER_PREFIX": "sandstep/./"}, "SECRETS_MANAGER_PREFIX", `"."`},
+		{"shared prefix with an empty entry", map[string]string{"SECRETS_SHARED_PREFIXES": "ssm:/sandstep/secrets/shared/,"}, "SECRETS_SHARED_PREFIXES", "empty entry"},
+		{"shared prefix without a scheme", map[string]string{"SECRETS_SHARED_PREFIXES": "/sandstep/secrets/shared/"}, "SECRETS_SHARED_PREFIXES", "ssm: or secretsmanager:"},
+		{"shared prefix outside the deployment's", map[string]string{"SECRETS_SHARED_PREFIXES": "ssm:/elsewhere/"}, "SECRETS_SHARED_PREFIXES", "must lie under"},
+		{"shared prefix under a changed deployment prefix", map[string]string{"SECRETS_SSM_PREFIX": "/team/", "SECRETS_SHARED_PREFIXES": "ssm:/sandstep/secrets/shared/"}, "SECRETS_SHARED_PREFIXES", `"/team/"`},
+		{"shared prefix with dot-dot", map[string]string{"SECRETS_SHARED_PREFIXES": "ssm:/sandstep/secrets/shared/../users/"}, "SECRETS_SHARED_PREFIXES", "segment"},
+		{"shared prefix without a trailing slash", map[string]string{"SECRETS_SHARED_PREFIXES": "secretsmanager:sandstep/shared"}, "SECRETS_SHARED_PREFIXES", "ending with"},
+		{"shared prefix exposing every user", map[string]string{"SECRETS_SHARED_PREFIXES": "ssm:/sandstep/secrets/users/"}, "SECRETS_SHARED_PREFIXES", "overlaps"},
+		{"the Daytona key shared", map[string]string{"SECRETS_SHARED_PREFIXES": "ssm:/sandstep/secrets/shared/", "DAYTONA_API_KEY_REF": "ssm:/sandstep/secrets/shared/daytona"},
+			"DAYTONA_API_KEY_REF", "callers may name too"},
+		{"the Daytona key in a user's tree", map[string]string{"DAYTONA_API_KEY_REF": "secretsmanager:sandstep/users/alice/daytona#key"}, "DAYTONA_API_KEY_REF", "callers may name too"},
+		{"the Daytona key by ARN in a repository's tree", map[string]string{"DAYTONA_API_KEY_REF": "secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:sandstep/repos/o/r/k-AbCdEf"},
+			"DAYTONA_API_KEY_REF", "callers may name too"},
+		{"ref climbing out", map[string]string{"DAYTONA_API_KEY_REF": "ssm:/sandstep/secrets/../daytona"}, "DAYTONA_API_KEY_REF", `".." path segment`},
 		{"quota not a number", map[string]string{"DEFAULT_USER_QUOTA": "abc"}, "DEFAULT_USER_QUOTA", `must be an integer between 1 and 1000, got "abc"`},
 		{"quota zero", map[string]string{"DEFAULT_USER_QUOTA": "0"}, "DEFAULT_USER_QUOTA", `between 1 and 1000, got "0"`},
 		{"quota too big", map[string]string{"DEFAULT_USER_QUOTA": "1001"}, "DEFAULT_USER_QUOTA", `got "1001"`},
@@ -340,7 +361,7 @@ func TestLogValue(t *testing.T) {
 		"taskBucket": "", "stateMachineArn": "", "apiUrl": "",
 		"daytonaApiUrl": "https://app.daytona.io/api", "daytonaTarget": "eu",
 		"daytonaKeyRef": "ssm:/sandstep/daytona-api-key", "defaultUserQuota": float64(3),
-		"refPrefixSsm": "/sandstep/secrets/", "refPrefixSm": "sandstep/",
+		"refPrefixSsm": "/sandstep/secrets/", "refPrefixSm": "sandstep/", "refPrefixShared": "",
 		"defaultAutoStopMinutes": float64(15), "defaultTtlMinutes": float64(240), "maxTtlMinutes": float64(1440), "networkPolicy": "open",
 		"maxBodyBytes": float64(4194304), "execTimeoutMargin": "3s", "defaultExecTimeout": "1m0s",
 		"maxExecTimeout": "14m0s", "maxOutputBytes": float64(1 << 20), "logLevel": "INFO", "logFormat": "json",

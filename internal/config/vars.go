@@ -49,11 +49,14 @@ var vars = []Var{
 		kind:    secret("the key; only with `SANDSTEP_ENV=local`", func(c *Config) *Secret { return &c.DaytonaAPIKey })},
 
 	{Name: "SECRETS_SSM_PREFIX", Default: "/sandstep/secrets/",
-		Meaning: "SSM path callers' `ssm:` references must be under",
-		kind:    prefix("/", func(c *Config) *string { return &c.SecretsSSMPrefix })},
+		Meaning: "SSM path callers' `ssm:` references lie under: each caller's own below `users/<user>/` (a repository's tasks `repos/<owner>/<repo>/`), see [Secrets](#secrets)",
+		kind:    prefix("/", secrets.CheckSSMPrefix, func(c *Config) *string { return &c.SecretsSSMPrefix })},
 	{Name: "SECRETS_MANAGER_PREFIX", Default: "sandstep/",
-		Meaning: "Secrets Manager name prefix callers' `secretsmanager:` references must be under",
-		kind:    prefix("", func(c *Config) *string { return &c.SecretsManagerPrefix })},
+		Meaning: "Secrets Manager name prefix callers' `secretsmanager:` references lie under, divided as `SECRETS_SSM_PREFIX` is",
+		kind:    prefix("", secrets.CheckManagerPrefix, func(c *Config) *string { return &c.SecretsManagerPrefix })},
+	{Name: "SECRETS_SHARED_PREFIXES", Unset: "none: each caller names only their own secrets",
+		Meaning: "reference prefixes every caller may name (secrets shared by all), e.g. `ssm:/sandstep/secrets/shared/,secretsmanager:sandstep/shared/`",
+		kind:    sharedPrefixes(func(c *Config) *[]string { return &c.SecretsSharedPrefixes })},
 
 	{Name: "DEFAULT_USER_QUOTA", Default: "3",
 		Meaning: "active sandboxes a user may hold unless the user has an override",
@@ -207,6 +210,9 @@ type kind struct {
 	parse func(c *Config, name, v string) error
 	// integer reads an integer variable back as written, for atMost.
 	integer func(c Config) int
+	// ref reads a deployment secret's reference back, for the check that
+	// no caller may name it.
+	ref func(c Config) secrets.Ref
 }
 
 func text(format string, field func(*Config) *string) kind {
@@ -342,11 +348,12 @@ func matching(re *regexp.Regexp, format string, field func(*Config) *string) kin
 }
 
 // prefix reads a secret-name prefix: it must start with start (if any),
-// end with "/" and hold no white space, so that it scopes by path.
-func prefix(start string, field func(*Config) *string) kind {
-	format := "ends with `/`"
+// end with "/" and hold no white space, so that it scopes by path, and
+// pass check (the characters of a name, no "." or ".." segment).
+func prefix(start string, check func(string) error, field func(*Config) *string) kind {
+	format := "ends with `/`, no `.` or `..` segment"
 	if start != "" {
-		format = "starts with `" + start + "`, ends with `/`"
+		format = "starts with `" + start + "`, ends with `/`, no `.` or `..` segment"
 	}
 	return kind{format: format, parse: func(c *Config, _, v string) error {
 		if !strings.HasPrefix(v, start) || !strings.HasSuffix(v, "/") || strings.ContainsAny(v, " \t\r\n") || len(v) > 512 {
@@ -355,9 +362,30 @@ func prefix(start string, field func(*Config) *string) kind {
 			}
 			return fmt.Errorf("must end with \"/\", got %q", v)
 		}
+		if err := check(v); err != nil {
+			return err
+		}
 		*field(c) = v
 		return nil
 	}}
+}
+
+// sharedPrefixes reads a comma-separated list of reference prefixes; Load
+// checks them against the deployment's prefixes (secrets.NewScopes).
+func sharedPrefixes(field func(*Config) *[]string) kind {
+	return kind{format: "comma-separated `ssm:/…/` and `secretsmanager:…/` prefixes, each under `SECRETS_SSM_PREFIX` or `SECRETS_MANAGER_PREFIX`, outside their `users/` and `repos/`, no `.` or `..` segment",
+		parse: func(c *Config, _, v string) error {
+			var list []string
+			for p := range strings.SplitSeq(v, ",") {
+				p = strings.TrimSpace(p)
+				if p == "" {
+					return fmt.Errorf("has an empty entry, got %s", quote(v))
+				}
+				list = append(list, p)
+			}
+			*field(c) = list
+			return nil
+		}}
 }
 
 // urlKind reads an absolute http(s) URL without credentials, query or
@@ -398,6 +426,8 @@ func loopback(host string) bool {
 
 // ref reads a secret reference. The error never repeats the value: a key
 // pasted where its reference belongs must not reach a log.
+// Every ref variable names one of the deployment's own secrets, which Load
+// keeps out of callers' reach.
 func ref(field func(*Config) *secrets.Ref) kind {
 	return kind{format: "`ssm:/name` or `secretsmanager:id[#key]`", parse: func(c *Config, name, v string) error {
 		r, err := secrets.ParseRef(name, v)
@@ -406,7 +436,7 @@ func ref(field func(*Config) *secrets.Ref) kind {
 		}
 		*field(c) = r
 		return nil
-	}}
+	}, ref: func(c Config) secrets.Ref { return *field(&c) }}
 }
 
 // networkPolicy reads a network policy as JSON, checked by the rules of a

@@ -86,11 +86,13 @@ const refForms = "ssm:/name or secretsmanager:name[#key]"
 // the input (it may be a secret pasted by mistake):
 //
 //   - the scheme is "ssm" or "secretsmanager", lower case;
-//   - an SSM name starts with "/", has no empty path segment, and holds only
-//     letters, digits and _ . - /, optionally followed by ":" and a version
-//     or label of letters, digits and _ . -;
+//   - an SSM name starts with "/", has no empty, "." or ".." path segment,
+//     and holds only letters, digits and _ . - /, optionally followed by
+//     ":" and a version or label of letters, digits and _ . -;
 //   - a Secrets Manager id holds only letters, digits and / _ + = . @ - :
-//     (names and ARNs); an ARN must be a secretsmanager secret ARN;
+//     (names and ARNs); an ARN must be a secretsmanager secret ARN; the
+//     name (the whole id, or the name inside the ARN) has no empty, "." or
+//     ".." segment between "/", a leading "/" aside;
 //   - a "#key" suffix is allowed only for secretsmanager and holds letters,
 //     digits and _ . -.
 func ParseRef(field, s string) (Ref, error) {
@@ -145,10 +147,11 @@ func parseSSM(ref *Ref, rest string) error {
 		return sandstep.Invalid(f, "SSM parameter name is longer than %d characters", maxNameLen)
 	case !strings.HasPrefix(name, "/"):
 		return sandstep.Invalid(f, "SSM parameter name must start with \"/\" (want ssm:/path/to/param)")
-	case strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
-		return sandstep.Invalid(f, "SSM parameter name has an empty path segment")
 	case !onlyRunes(name, ssmNameRunes):
 		return sandstep.Invalid(f, "SSM parameter name may hold only letters, digits and _ . - /")
+	}
+	if err := checkSegments(f, "SSM parameter name", name[1:]); err != nil {
+		return err
 	}
 	if hasSelector {
 		if selector == "" || len(selector) > maxSelectorLen || !onlyRunes(selector, selectorRunes) {
@@ -170,6 +173,7 @@ func parseSecretsManager(ref *Ref, rest string) error {
 	case !onlyRunes(id, smIDRunes):
 		return sandstep.Invalid(f, "secret id may hold only letters, digits and / _ + = . @ - :")
 	}
+	name := id
 	if strings.HasPrefix(id, "arn:") {
 		// arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
 		p := strings.SplitN(id, ":", 7)
@@ -177,8 +181,13 @@ func parseSecretsManager(ref *Ref, rest string) error {
 			p[3] == "" || p[4] == "" || !onlyRunes(p[4], "0123456789") || p[5] != "secret" || p[6] == "" {
 			return sandstep.Invalid(f, "secret ARN must look like arn:aws:secretsmanager:<region>:<account>:secret:<name>")
 		}
+		name = p[6]
 	} else if strings.Contains(id, ":") {
 		return sandstep.Invalid(f, "secret name may not contain \":\" (only an ARN does)")
+	}
+	// A leading "/" is part of some secrets' names (copied from SSM paths).
+	if err := checkSegments(f, "secret name", strings.TrimPrefix(name, "/")); err != nil {
+		return err
 	}
 	if hasKey {
 		if key == "" || len(key) > maxKeyLen || !onlyRunes(key, jsonKeyRunes) {
@@ -186,6 +195,21 @@ func parseSecretsManager(ref *Ref, rest string) error {
 		}
 	}
 	ref.Name, ref.Key = id, key
+	return nil
+}
+
+// checkSegments refuses an empty, "." or ".." segment of the "/"-separated
+// path p: prefixes scope references by path, so "/a/../b" and "/a//b" must
+// never pass as lying under "/a/".
+func checkSegments(field, what, p string) error {
+	for seg := range strings.SplitSeq(p, "/") {
+		switch seg {
+		case "":
+			return sandstep.Invalid(field, "%s has an empty path segment", what)
+		case ".", "..":
+			return sandstep.Invalid(field, "%s has a %q path segment", what, seg)
+		}
+	}
 	return nil
 }
 

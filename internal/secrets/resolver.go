@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,16 +49,12 @@ func WithTTL(ttl time.Duration) Option { return func(r *Resolver) { r.ttl = ttl 
 // repeats). fn must be safe for concurrent use.
 func WithOnResolve(fn func(value string)) Option { return func(r *Resolver) { r.onResolve = fn } }
 
-// WithAllowedPrefixes restricts the references Resolve accepts to those
-// whose String form starts with one of prefixes, for example
-// "ssm:/sandstep/tasks/" and "secretsmanager:sandstep/tasks/". Use it for a
-// Resolver that serves caller-supplied references (secretEnv, git
-// tokenSecret): without it a caller may name any parameter the function's
-// role can read, the Daytona API key included. Any other reference is a
-// sandstep.EINVALID error naming its field.
-func WithAllowedPrefixes(prefixes ...string) Option {
-	return func(r *Resolver) { r.allowed = slices.Clone(prefixes) }
-}
+// WithScopes makes r the Resolver of callers' references (secretEnv, git
+// tokenSecret): ResolveFor resolves only what scopes lets the owner name,
+// and Resolve, which names no owner, refuses everything. Without it a
+// caller could name anything the function's role can read, another
+// caller's secrets and the Daytona API key included.
+func WithScopes(scopes *Scopes) Option { return func(r *Resolver) { r.scopes = scopes } }
 
 // WithClock replaces time.Now for TTL bookkeeping (tests).
 func WithClock(now func() time.Time) Option { return func(r *Resolver) { r.now = now } }
@@ -72,7 +67,7 @@ type Resolver struct {
 	sm        SecretGetter
 	ttl       time.Duration
 	onResolve func(string)
-	allowed   []string
+	scopes    *Scopes
 	now       func() time.Time
 
 	mu    sync.Mutex
@@ -122,16 +117,42 @@ func NewResolver(ssm ParameterGetter, sm SecretGetter, opts ...Option) *Resolver
 // not readable by sandstep, not a JSON object, ...; ETRANSIENT when trying
 // again may help), or the caller's context error if ctx ends first. No
 // error holds the value.
+//
+// Resolve serves the deployment's own references; a Resolver made
+// WithScopes refuses it (EINTERNAL): use ResolveFor.
 func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
+	if r.scopes != nil {
+		return "", sandstep.Errorf(sandstep.EINTERNAL, "%sa caller's secret reference is resolved for its owner", prefix(ref))
+	}
+	return r.resolve(ctx, ref)
+}
+
+// ResolveFor is Resolve for a reference owner named: one outside what the
+// Resolver's Scopes let owner name is an EINVALID error naming ref.Field
+// (its cause sandstep.ErrSecretScope), refused before anything is read or
+// taken from the cache. A Resolver without Scopes refuses it (EINTERNAL).
+func (r *Resolver) ResolveFor(ctx context.Context, owner string, ref Ref) (string, error) {
+	if err := r.Check(owner, ref); err != nil {
+		return "", err
+	}
+	return r.resolve(ctx, ref)
+}
+
+// Check returns the error ResolveFor would return for a reference owner
+// may not name, without reading anything.
+func (r *Resolver) Check(owner string, ref Ref) error {
+	if r.scopes == nil {
+		return sandstep.Errorf(sandstep.EINTERNAL, "%sthis resolver serves no callers", prefix(ref))
+	}
+	return r.scopes.Check(owner, ref)
+}
+
+func (r *Resolver) resolve(ctx context.Context, ref Ref) (string, error) {
 	if ref.Scheme != SchemeSSM && ref.Scheme != SchemeSecretsManager || ref.Name == "" {
 		return "", sandstep.Invalid(ref.Field, "not a parsed secret reference (want %s)", refForms)
 	}
 	if ref.Key != "" && ref.Scheme != SchemeSecretsManager {
 		return "", sandstep.Invalid(ref.Field, "a #key suffix is only supported for secretsmanager references")
-	}
-	if len(r.allowed) > 0 && !slices.ContainsFunc(r.allowed, func(p string) bool { return strings.HasPrefix(ref.String(), p) }) {
-		return "", sandstep.Invalid(ref.Field, "%s is not one sandstep may read for callers (allowed prefixes: %s)",
-			ref.describe(), strings.Join(r.allowed, ", "))
 	}
 	raw, err := r.fetch(ctx, ref)
 	if err != nil {
@@ -147,23 +168,32 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	return v, err
 }
 
-// Strings returns r as a resolver of references held as strings, for
-// consumers that declare Resolve(ctx, field, ref string) (the service's
-// SecretResolver): every error, a malformed reference's included, names
-// field.
+// Strings returns r as a resolver of callers' references held as
+// strings, for consumers that declare Resolve(ctx, owner, field, ref) and
+// Check(owner, field, ref) (the service's SecretResolver): every error, a
+// malformed reference's included, names field.
 func (r *Resolver) Strings() StringResolver { return StringResolver{r} }
 
 // StringResolver resolves references given as strings; see
 // Resolver.Strings.
 type StringResolver struct{ r *Resolver }
 
-// Resolve parses ref as the input field and resolves it.
-func (s StringResolver) Resolve(ctx context.Context, field, ref string) (string, error) {
+// Resolve parses ref as the input field and resolves it for owner.
+func (s StringResolver) Resolve(ctx context.Context, owner, field, ref string) (string, error) {
 	parsed, err := ParseRef(field, ref)
 	if err != nil {
 		return "", err
 	}
-	return s.r.Resolve(ctx, parsed)
+	return s.r.ResolveFor(ctx, owner, parsed)
+}
+
+// Check parses ref as the input field and checks that owner may name it.
+func (s StringResolver) Check(owner, field, ref string) error {
+	parsed, err := ParseRef(field, ref)
+	if err != nil {
+		return err
+	}
+	return s.r.Check(owner, parsed)
 }
 
 // fetch returns the raw value behind ref from the cache or from a fetch,

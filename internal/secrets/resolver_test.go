@@ -532,38 +532,69 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 	}
 }
 
-func TestAllowedPrefixesAndMisuse(t *testing.T) {
+// A scoped Resolver reads a caller's own secrets and the shared ones, and
+// refuses another's before reading or consulting its cache.
+func TestScopedResolverAndMisuse(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/daytona/api-key"] = "ssm-value-Zq81"
-	f.params["/sandstep/tasks/gh"] = "gh-token-Xw93"
+	f.params["/sandstep/secrets/users/alice/gh"] = "gh-token-Xw93"
+	f.secrets["sandstep/shared/npm"] = "npm-token-Qa17"
 	s, m := clients(t, srv, 1)
-	res := NewResolver(s, m, WithAllowedPrefixes("ssm:/sandstep/tasks/", "secretsmanager:sandstep/tasks/"))
+	scopes, err := NewScopes("/sandstep/secrets/", "sandstep/", "secretsmanager:sandstep/shared/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := NewResolver(s, m, WithScopes(scopes))
 	ctx := context.Background()
 
-	if v, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/tasks/gh")); err != nil || v != "gh-token-Xw93" {
-		t.Fatalf("allowed ref: %q, %v", v, err)
+	alices := mustRef(t, "f", "ssm:/sandstep/secrets/users/alice/gh")
+	if v, err := res.ResolveFor(ctx, "alice", alices); err != nil || v != "gh-token-Xw93" {
+		t.Fatalf("alice's own ref: %q, %v", v, err)
 	}
-	_, err := res.Resolve(ctx, mustRef(t, "secretEnv.STEAL", "ssm:/sandstep/daytona/api-key"))
-	checkErr(t, err, sandstep.EINVALID, "secretEnv.STEAL", "not one sandstep may read")
-	if f.hitCount("/sandstep/daytona/api-key") != 0 {
+	if v, err := res.ResolveFor(ctx, "bob", mustRef(t, "f", "secretsmanager:sandstep/shared/npm")); err != nil || v != "npm-token-Qa17" {
+		t.Fatalf("a shared ref: %q, %v", v, err)
+	}
+	// Cached for alice, still refused to bob.
+	_, err = res.ResolveFor(ctx, "bob", mustRef(t, "secretEnv.STEAL", alices.String()))
+	checkErr(t, err, sandstep.EINVALID, "secretEnv.STEAL", "not among the secrets you may name")
+	if !errors.Is(err, sandstep.ErrSecretScope) || strings.Contains(err.Error(), "gh-token") {
+		t.Fatalf("bob naming alice's secret: %v", err)
+	}
+	_, err = res.ResolveFor(ctx, "bob", mustRef(t, "secretEnv.STEAL", "ssm:/sandstep/daytona/api-key"))
+	checkErr(t, err, sandstep.EINVALID, "secretEnv.STEAL", "not among the secrets you may name")
+	if f.hitCount("/sandstep/daytona/api-key") != 0 || f.hitCount("/sandstep/secrets/users/alice/gh") != 1 {
 		t.Fatal("a refused reference was fetched")
 	}
 
+	unscoped := NewResolver(s, m)
 	misuse := []struct {
 		name string
-		res  *Resolver
-		ref  Ref
+		call func() error
 		code sandstep.Code
 	}{
-		{"zero ref", res, Ref{Field: "f"}, sandstep.EINVALID},
-		{"key on ssm", NewResolver(s, m), Ref{Scheme: SchemeSSM, Name: "/a", Key: "k", Field: "f"}, sandstep.EINVALID},
-		{"no ssm client", NewResolver(nil, m), Ref{Scheme: SchemeSSM, Name: "/a", Field: "f"}, sandstep.EINTERNAL},
-		{"no secretsmanager client", NewResolver(s, nil), Ref{Scheme: SchemeSecretsManager, Name: "a", Field: "f"}, sandstep.EINTERNAL},
+		{"zero ref", func() error { _, err := unscoped.Resolve(ctx, Ref{Field: "f"}); return err }, sandstep.EINVALID},
+		{"key on ssm", func() error {
+			_, err := unscoped.Resolve(ctx, Ref{Scheme: SchemeSSM, Name: "/a", Key: "k", Field: "f"})
+			return err
+		}, sandstep.EINVALID},
+		{"no ssm client", func() error {
+			_, err := NewResolver(nil, m).Resolve(ctx, Ref{Scheme: SchemeSSM, Name: "/a", Field: "f"})
+			return err
+		}, sandstep.EINTERNAL},
+		{"no secretsmanager client", func() error {
+			_, err := NewResolver(s, nil).Resolve(ctx, Ref{Scheme: SchemeSecretsManager, Name: "a", Field: "f"})
+			return err
+		}, sandstep.EINTERNAL},
+		{"a scoped resolver names no owner", func() error { _, err := res.Resolve(ctx, alices); return err }, sandstep.EINTERNAL},
+		{"an unscoped resolver serves no caller", func() error { _, err := unscoped.ResolveFor(ctx, "alice", alices); return err }, sandstep.EINTERNAL},
 	}
 	for _, tc := range misuse {
-		if _, err := tc.res.Resolve(ctx, tc.ref); sandstep.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), "f") {
+		if err := tc.call(); sandstep.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), "f") {
 			t.Errorf("%s: got %v, want %s", tc.name, err, tc.code)
 		}
+	}
+	if f.hitCount("/sandstep/secrets/users/alice/gh") != 1 {
+		t.Fatal("a misused resolver read a secret")
 	}
 }
 
@@ -582,16 +613,32 @@ func BenchmarkResolveCached(b *testing.B) {
 
 func TestStrings(t *testing.T) {
 	f, srv := newFakeAWS(t)
-	f.params["/sandstep/a"] = "ssm-value-Zq81"
+	f.params["/sandstep/secrets/users/alice/a"] = "ssm-value-Zq81"
 	s, m := clients(t, srv, 1)
-	sr := NewResolver(s, m).Strings()
-	if v, err := sr.Resolve(context.Background(), "secretEnv.A", "ssm:/sandstep/a"); err != nil || v != "ssm-value-Zq81" {
+	scopes, err := NewScopes("/sandstep/secrets/", "sandstep/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := NewResolver(s, m, WithScopes(scopes)).Strings()
+	ctx := context.Background()
+	if v, err := sr.Resolve(ctx, "alice", "secretEnv.A", "ssm:/sandstep/secrets/users/alice/a"); err != nil || v != "ssm-value-Zq81" {
 		t.Fatalf("got %q, %v", v, err)
 	}
-	for _, ref := range []string{"nope", "ssm:/sandstep/missing"} {
-		_, err := sr.Resolve(context.Background(), "secretEnv.B", ref)
+	if err := sr.Check("alice", "secretEnv.A", "ssm:/sandstep/secrets/users/alice/a"); err != nil {
+		t.Fatalf("Check of alice's own: %v", err)
+	}
+	for _, ref := range []string{"nope", "ssm:/sandstep/secrets/users/alice/missing", "ssm:/sandstep/secrets/users/bob/a"} {
+		_, err := sr.Resolve(ctx, "alice", "secretEnv.B", ref)
 		if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "secretEnv.B" {
 			t.Fatalf("%s: want EINVALID naming secretEnv.B, got %v", ref, err)
 		}
+	}
+	for _, ref := range []string{"nope", "ssm:/sandstep/secrets/users/bob/a"} {
+		if err := sr.Check("alice", "secretEnv.B", ref); sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "secretEnv.B" {
+			t.Fatalf("Check %s: want EINVALID naming secretEnv.B, got %v", ref, err)
+		}
+	}
+	if f.hitCount("/sandstep/secrets/users/bob/a") != 0 {
+		t.Fatal("a refused reference was fetched")
 	}
 }

@@ -47,7 +47,7 @@ type provisioning struct {
 
 func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, plan createPlan) (*sandstep.Sandbox, error) {
 	// Secrets first: a bad reference fails before anything is reserved.
-	load, err := s.resolveProvisioning(ctx, in, plan.files)
+	load, err := s.resolveProvisioning(ctx, call.UserID, in, plan.files)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +74,9 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	return sb, nil
 }
 
-// resolveProvisioning resolves the secrets a create needs.
-func (s *Service) resolveProvisioning(ctx context.Context, in CreateSandboxInput, files []UploadFile) (provisioning, error) {
-	values, err := s.resolveSecrets(ctx, in.SecretEnv)
+// resolveProvisioning resolves the secrets a create needs, as owner's.
+func (s *Service) resolveProvisioning(ctx context.Context, owner string, in CreateSandboxInput, files []UploadFile) (provisioning, error) {
+	values, err := s.resolveSecrets(ctx, owner, in.SecretEnv)
 	if err != nil {
 		return provisioning{}, err
 	}
@@ -84,7 +84,7 @@ func (s *Service) resolveProvisioning(ctx context.Context, in CreateSandboxInput
 	if g := in.Git; g != nil {
 		load.clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: clonePath(g)}
 		if g.TokenSecret != "" {
-			token, err := s.resolve(ctx, "git.tokenSecret", g.TokenSecret)
+			token, err := s.resolve(ctx, owner, "git.tokenSecret", g.TokenSecret)
 			if err != nil {
 				return provisioning{}, err
 			}
@@ -129,7 +129,9 @@ func (s *Service) reserve(ctx context.Context, sb *sandstep.Sandbox) error {
 	switch sandstep.ErrorCode(err) {
 	case "":
 		return nil
-	case sandstep.EQUOTA, sandstep.EINVALID, sandstep.ECONFLICT:
+	case sandstep.EQUOTA:
+		s.denied(ctx, DeniedQuota, sb.Owner, sb.ID)
+	case sandstep.EINVALID, sandstep.ECONFLICT:
 	default:
 		cctx, cancel := s.cleanupContext(ctx)
 		defer cancel()
@@ -240,24 +242,25 @@ func (s *Service) abandon(ctx context.Context, sb *sandstep.Sandbox, cause error
 	}
 }
 
-func (s *Service) resolve(ctx context.Context, field, ref string) (string, error) {
+func (s *Service) resolve(ctx context.Context, owner, field, ref string) (string, error) {
 	if s.secrets == nil {
 		return "", sandstep.Invalid(field, "secret references are not enabled in this deployment")
 	}
-	v, err := s.secrets.Resolve(ctx, field, ref)
+	v, err := s.secrets.Resolve(ctx, owner, field, ref)
 	if err != nil {
+		s.secretDenied(ctx, owner, field, ref, err)
 		return "", fmt.Errorf("resolve %s: %w", field, err)
 	}
 	return v, nil
 }
 
-func (s *Service) resolveSecrets(ctx context.Context, refs map[string]string) (map[string]string, error) {
+func (s *Service) resolveSecrets(ctx context.Context, owner string, refs map[string]string) (map[string]string, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
 	values := make(map[string]string, len(refs))
 	for _, name := range slices.Sorted(maps.Keys(refs)) {
-		v, err := s.resolve(ctx, "secretEnv."+name, refs[name])
+		v, err := s.resolve(ctx, owner, "secretEnv."+name, refs[name])
 		if err != nil {
 			return nil, err
 		}

@@ -188,10 +188,24 @@ func (p *fakeProvider) live() []string {
 	return names
 }
 
-// fakeSecrets resolves references from a map.
+// fakeSecrets resolves references from a map. It stands in for the
+// owner scopes of internal/secrets (tested there) with their gist: a user
+// names only references under .../users/<user>/.
 type fakeSecrets map[string]string
 
-func (f fakeSecrets) Resolve(_ context.Context, field, ref string) (string, error) {
+func (f fakeSecrets) Check(owner, field, ref string) error {
+	if !strings.Contains(ref, "/users/"+owner+"/") {
+		e := sandstep.Invalid(field, "secret reference %s is not %s's to name", ref, owner)
+		e.Err = sandstep.ErrSecretScope
+		return e
+	}
+	return nil
+}
+
+func (f fakeSecrets) Resolve(_ context.Context, owner, field, ref string) (string, error) {
+	if err := f.Check(owner, field, ref); err != nil {
+		return "", err
+	}
 	v, ok := f[ref]
 	if !ok {
 		return "", sandstep.Invalid(field, "secret reference %s not found", ref)

@@ -113,7 +113,7 @@ type faultOp struct {
 }
 
 var fullCreate = CreateSandboxInput{
-	SecretEnv: map[string]string{"TOKEN": "ssm:/sandstep/secrets/token"},
+	SecretEnv: map[string]string{"TOKEN": "ssm:/sandstep/secrets/users/alice/token"},
 	Files:     []File{{Path: "a.txt", ContentBase64: base64.StdEncoding.EncodeToString([]byte("a"))}},
 	Git:       &GitSource{URL: "https://github.com/sandstep/example.git"},
 }

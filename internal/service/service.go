@@ -126,10 +126,14 @@ type Audit interface {
 }
 
 // SecretResolver turns a secret reference, given as the input field,
-// into its value. Its errors name field; EINVALID when the reference is
-// malformed, not allowed or not readable.
+// into its value for owner, the user who names it (a task's owner). Its
+// errors name field; EINVALID when the reference is malformed, not
+// owner's to name (caused by sandstep.ErrSecretScope) or not readable.
 type SecretResolver interface {
-	Resolve(ctx context.Context, field, ref string) (string, error)
+	Resolve(ctx context.Context, owner, field, ref string) (string, error)
+	// Check returns Resolve's error for a malformed reference or one owner
+	// may not name, reading nothing.
+	Check(owner, field, ref string) error
 }
 
 // Deps are what the service works with.
@@ -421,6 +425,7 @@ func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sand
 		return nil, fmt.Errorf("get sandbox %s: %w", id, err)
 	}
 	if sb.Owner != call.UserID {
+		s.denied(ctx, DeniedNotOwner, call.UserID, id)
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", id)
 	}
 	return sb, nil

@@ -27,7 +27,7 @@ func newHarness(t *testing.T, quota int) *harness {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: quota})
 	p := newFakeProvider()
 	p.execResult = ExecResult{ExitCode: 0, Stdout: "hello\n", DurationMs: 5}
-	svc := newService(t, p, st, fakeSecrets{"ssm:/sandstep/secrets/token": "canary-s3cr3t-value"}, Options{})
+	svc := newService(t, p, st, fakeSecrets{"ssm:/sandstep/secrets/users/alice/token": "canary-s3cr3t-value"}, Options{})
 	return &harness{svc: svc, provider: p, store: st}
 }
 
@@ -84,12 +84,12 @@ func TestLifecycle(t *testing.T) {
 	in := CreateSandboxInput{
 		Image:           "python:3.12",
 		Env:             map[string]string{"MODE": "test"},
-		SecretEnv:       map[string]string{"GITHUB_TOKEN": "ssm:/sandstep/secrets/token"},
+		SecretEnv:       map[string]string{"GITHUB_TOKEN": "ssm:/sandstep/secrets/users/alice/token"},
 		Labels:          map[string]string{"team": "agents"},
 		AutoStopMinutes: intp(30),
 		TTLMinutes:      intp(60),
 		Files:           []File{{Path: "src/run.sh", ContentBase64: base64.StdEncoding.EncodeToString([]byte("echo hi\n"))}},
-		Git:             &GitSource{URL: "https://github.com/octo/repo.git", Branch: "main", Path: "repo", TokenSecret: "ssm:/sandstep/secrets/token"},
+		Git:             &GitSource{URL: "https://github.com/octo/repo.git", Branch: "main", Path: "repo", TokenSecret: "ssm:/sandstep/secrets/users/alice/token"},
 		Metadata:        sandstep.Metadata{InstallationID: "42", IssueID: "7", Repo: "octo/repo"},
 	}
 	sb, err := h.svc.CreateSandbox(ctx, alice(), in)
@@ -209,7 +209,7 @@ func TestCreateFailureAtEachStepLeavesNothing(t *testing.T) {
 			h.provider.failOn(tt.op, boom)
 			h.provider.createThenFail = tt.createThenFail
 			_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{
-				SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/token"},
+				SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/alice/token"},
 				Files:     []File{{Path: "a.txt", ContentBase64: "aGk="}},
 				Git:       &GitSource{URL: "https://example.com/r.git"},
 			})
@@ -530,7 +530,7 @@ func TestBadInput(t *testing.T) {
 	if n := len(h.provider.execs); n != 0 {
 		t.Errorf("bad exec input reached the provider %d times", n)
 	}
-	_, err = h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/missing"}})
+	_, err = h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/alice/missing"}})
 	wantCode(t, err, sandstep.EINVALID)
 	if f := sandstep.ErrorField(err); f != "secretEnv.T" {
 		t.Errorf("unresolvable secret field = %q", f)

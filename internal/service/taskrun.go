@@ -94,6 +94,9 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if _, err := s.validateTask(&spec); err != nil {
 		return nil, prefixField("task.", err)
 	}
+	if err := s.checkSecrets(ctx, in.UserID, "task.sandbox.", &spec.Sandbox); err != nil {
+		return nil, err
+	}
 	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
 	if err != nil {
 		return nil, err

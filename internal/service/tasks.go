@@ -163,6 +163,9 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 	if _, err := s.validateTask(&in); err != nil {
 		return nil, err
 	}
+	if err := s.checkSecrets(ctx, call.UserID, "sandbox.", &in.Sandbox); err != nil {
+		return nil, err
+	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
 		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
 		if err != nil {
@@ -238,6 +241,7 @@ func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandste
 		return nil, fmt.Errorf("get task %s: %w", id, err)
 	}
 	if t.Owner != call.UserID {
+		s.denied(ctx, DeniedNotOwner, call.UserID, id)
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
 	}
 	return t, nil

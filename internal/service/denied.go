@@ -1,0 +1,61 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// The reasons of a denied attempt, in its log line.
+const (
+	// DeniedNotOwner: a sandbox or task of another user, answered 404.
+	DeniedNotOwner = "not_owner"
+	// DeniedQuota: a create (a task's included) over the owner's quota.
+	DeniedQuota = "quota"
+	// DeniedSecretScope: a secret reference outside what the caller may
+	// name.
+	DeniedSecretScope = "secret_scope"
+)
+
+// denied logs an attempt the service refused, at the one place each kind
+// is decided: one WARN line whose message is always "denied", with the
+// reason, the caller and the target (a sandbox or task id, or a secret
+// reference: a name, never a value), for an operator to alert on.
+func (s *Service) denied(ctx context.Context, reason, userID, target string, attrs ...any) {
+	s.opts.Logger.WarnContext(ctx, "denied", append([]any{"reason", reason, "userId", userID, "target", target}, attrs...)...)
+}
+
+// secretDenied logs err if it refuses ref because owner may not name it.
+func (s *Service) secretDenied(ctx context.Context, owner, field, ref string, err error) {
+	if errors.Is(err, sandstep.ErrSecretScope) {
+		s.denied(ctx, DeniedSecretScope, owner, ref, "field", field)
+	}
+}
+
+// checkSecrets checks, reading nothing, that owner may name every secret
+// reference of in; field names the fields below prefix. A task's
+// references are refused when it is accepted, not hours later when its
+// sandbox is made.
+func (s *Service) checkSecrets(ctx context.Context, owner, prefix string, in *CreateSandboxInput) error {
+	type named struct{ field, ref string }
+	var refs []named
+	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
+		refs = append(refs, named{prefix + "secretEnv." + name, in.SecretEnv[name]})
+	}
+	if in.Git != nil && in.Git.TokenSecret != "" {
+		refs = append(refs, named{prefix + "git.tokenSecret", in.Git.TokenSecret})
+	}
+	for _, r := range refs {
+		if s.secrets == nil {
+			return sandstep.Invalid(r.field, "secret references are not enabled in this deployment")
+		}
+		if err := s.secrets.Check(owner, r.field, r.ref); err != nil {
+			s.secretDenied(ctx, owner, r.field, r.ref, err)
+			return err
+		}
+	}
+	return nil
+}
