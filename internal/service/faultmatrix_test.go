@@ -112,6 +112,21 @@ type faultOp struct {
 	run   func(h *faultHarness, id string) error
 }
 
+// start makes a harness and, for an op with setup, the sandbox it works
+// on, without faults.
+func (op faultOp) start(t *testing.T) (*faultHarness, string) {
+	t.Helper()
+	h := newFaultHarness(t, 3)
+	if !op.setup {
+		return h, ""
+	}
+	sb, err := h.svc.CreateSandbox(context.Background(), alice(), fullCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, sb.ID
+}
+
 var fullCreate = CreateSandboxInput{
 	SecretEnv: map[string]string{"TOKEN": "ssm:/sandstep/secrets/users/alice/token"},
 	Files:     []File{{Path: "a.txt", ContentBase64: base64.StdEncoding.EncodeToString([]byte("a"))}},
@@ -174,15 +189,7 @@ func TestFaultMatrix(t *testing.T) {
 			for _, mode := range []faultMode{faultError, faultTimeout, faultOutage, faultKill} {
 				scenarios++
 				t.Run(fmt.Sprintf("%s/%d-%s/%s", op.name, i, step, mode), func(t *testing.T) {
-					h := newFaultHarness(t, 3)
-					id := ""
-					if op.setup {
-						sb, err := h.svc.CreateSandbox(context.Background(), alice(), fullCreate)
-						if err != nil {
-							t.Fatal(err)
-						}
-						id = sb.ID
-					}
+					h, id := op.start(t)
 					h.f.arm(i, mode)
 					h.run(func() error { return op.run(h, id) })
 					h.f.disarm()
@@ -201,15 +208,7 @@ func TestFaultMatrix(t *testing.T) {
 // faultSteps is the calls op makes when nothing fails.
 func faultSteps(t *testing.T, op faultOp) []string {
 	t.Helper()
-	h := newFaultHarness(t, 3)
-	id := ""
-	if op.setup {
-		sb, err := h.svc.CreateSandbox(context.Background(), alice(), fullCreate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id = sb.ID
-	}
+	h, id := op.start(t)
 	h.f.arm(-1, faultNone)
 	if err := op.run(h, id); err != nil {
 		t.Fatalf("%s without faults: %v", op.name, err)

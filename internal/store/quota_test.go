@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,14 +135,7 @@ func TestReleaseToleratesMissingOrZeroCounter(t *testing.T) {
 		}
 	}
 	// Drift: the counter says 0 while two slots are held.
-	if _, err := client.UpdateItem(c, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(table),
-		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#u"}, "SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
-		UpdateExpression:          aws.String("SET active = :z"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":z": &types.AttributeValueMemberN{Value: "0"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setCounter(t, client, table, "u", 0)
 	released, err := st.ReleaseSlot(c, "u", "a")
 	if err != nil || !released {
 		t.Fatalf("ReleaseSlot with zero counter = %v, %v; want true, nil", released, err)
@@ -339,14 +334,7 @@ func TestRepairQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := client.UpdateItem(c, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(table),
-		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#u"}, "SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
-		UpdateExpression:          aws.String("SET active = :n"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: "4"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setCounter(t, client, table, "u", 4)
 	counters, err := st.QuotaCounters(c)
 	if err != nil || counters["u"] != 4 {
 		t.Fatalf("QuotaCounters = %v, %v; want u: 4", counters, err)
@@ -360,5 +348,18 @@ func TestRepairQuota(t *testing.T) {
 	}
 	if counted, held, err := st.RepairQuota(c, "u", false); err != nil || counted != held {
 		t.Errorf("again = %d, %d, %v; want nothing to repair", counted, held, err)
+	}
+}
+
+// setCounter writes user's counter behind the store's back: drift.
+func setCounter(t *testing.T, client *dynamodb.Client, table, user string, n int) {
+	t.Helper()
+	if _, err := client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#" + user}, "SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
+		UpdateExpression:          aws.String("SET active = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}},
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
