@@ -113,6 +113,9 @@ type Config struct {
 	StateMachineARN string
 	// APIURL is the API's base URL a task's command nudges, or "".
 	APIURL string
+	// NotifyRetryFor is how long after a task's end its completion notice
+	// is retried (NOTIFY_RETRY_FOR).
+	NotifyRetryFor time.Duration
 
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level
