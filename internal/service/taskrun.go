@@ -94,6 +94,9 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if _, err := s.validateTask(&spec); err != nil {
 		return nil, prefixField("task.", err)
 	}
+	if err := s.checkNotifySecret(ctx, spec.Notify); err != nil {
+		return nil, prefixField("task.", err)
+	}
 	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
 	if err != nil {
 		return nil, err
@@ -515,6 +518,9 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		return nil, err
 	}
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
+	// The task has ended and let go of its sandbox and slot: only now is
+	// its caller told, and nothing of that can fail the clean-up.
+	s.notifyEnded(ctx, t)
 	if t.Status != sandstep.TaskSucceeded {
 		return t, &OutcomeError{Task: t}
 	}
