@@ -340,11 +340,19 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, paramsARN),
+			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:StopExecution"}, runs),
-		), []string{viaSSM}, "no task secrets; stops a cancelled task's execution"},
+		), []string{viaSSM, viaSM}, "reads a task's notify.secretRef to sign its notice; stops a cancelled task's execution"},
+		{"ReaperFunction", merge(
+			grant(append(slices.Clone(noDelete), "dynamodb:Scan", "dynamodb:Query"), tableARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, paramsARN),
+			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
+			grant([]string{"kms:Decrypt"}, kmsARN),
+			grant([]string{"states:DescribeExecution"}, runs),
+		), []string{viaSSM, viaSM}, "scans the table; reads a task's notify.secretRef to sign the notices it retries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
