@@ -15,7 +15,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// Completion notices (README "Long tasks", docs/architecture.md "Tasks"):
+// Completion notices (README's "Long tasks"; docs/architecture.md, "Tasks"):
 // a task whose input names notify.url is told about, by a POST to that
 // URL, once it has ended. The notice's state lives in the task's record.
 // The first attempt is made by the clean-up, after the task has ended and
