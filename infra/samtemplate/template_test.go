@@ -344,11 +344,19 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN),
+			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:StopExecution"}, runs),
-		), []string{viaSSM}, "no task secrets; stops a cancelled task's execution; tells the issue"},
+		), []string{viaSSM, viaSM}, "reads a task's notify.secretRef to sign its notice; stops a cancelled task's execution; tells the issue"},
+		{"ReaperFunction", merge(
+			grant(append(slices.Clone(noDelete), "dynamodb:Scan", "dynamodb:Query"), tableARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN),
+			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
+			grant([]string{"kms:Decrypt"}, kmsARN),
+			grant([]string{"states:DescribeExecution"}, runs),
+		), []string{viaSSM, viaSM}, "scans the table; reads a task's notify.secretRef to sign the notices it retries; tells the issue"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/daytonaprovider"
+	"github.com/sandstep/sandstep/internal/notify"
 	"github.com/sandstep/sandstep/internal/service"
 )
 
@@ -57,6 +58,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		// without them serves sandboxes only.
 		if bucket, machine := e.Objects(), e.Machine(); bucket != nil && machine != nil {
 			deps.Tasks, deps.Objects, deps.Machine, deps.Sessions, deps.Files = st, bucket, machine, provider, provider
+			deps.Notifier, deps.Notices = notify.NewSender(notify.Options{Local: cfg.Local()}), st
 		}
 		if err := e.gitHubDeps(ctx, &deps); err != nil {
 			return nil, err
@@ -76,9 +78,10 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
 				NetworkCeiling:         cfg.NetworkPolicy,
 			},
-			NudgeURL:   cfg.APIURL,
-			Deployment: deployment,
-			Logger:     e.Logger,
+			NudgeURL:       cfg.APIURL,
+			NotifyRetryFor: cfg.NotifyRetryFor,
+			Deployment:     deployment,
+			Logger:         e.Logger,
 		})
 	})
 }

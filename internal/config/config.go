@@ -118,6 +118,9 @@ type Config struct {
 	StateMachineARN string
 	// APIURL is the API's base URL a task's command nudges, or "".
 	APIURL string
+	// NotifyRetryFor is how long after a task's end its completion notice
+	// is retried (NOTIFY_RETRY_FOR).
+	NotifyRetryFor time.Duration
 
 	// GitHub's webhook: its secret (by reference, or the value locally),
 	// the repositories document and the triggers.

@@ -68,6 +68,7 @@ func TestLoadDefaults(t *testing.T) {
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
+		NotifyRetryFor:         24 * time.Hour,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", got, want)

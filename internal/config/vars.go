@@ -117,6 +117,9 @@ var vars = []Var{
 	{Name: "API_URL", Unset: "a task started through the API nudges the URL its caller used; one started from the console is watched by polling alone",
 		Meaning: "the API's base URL (a custom domain), which a task's command calls when it ends so its end is noticed at once",
 		kind:    urlKind(false, func(c *Config) *string { return &c.APIURL })},
+	{Name: "NOTIFY_RETRY_FOR", Default: "24h",
+		Meaning: "how long after a task ends its completion notice (`notify`) is retried, with exponential backoff, before it is marked failed; keep it within `TASK_RETENTION_DAYS`, whose expiry ends the record and its notice",
+		kind:    duration(time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.NotifyRetryFor })},
 
 	// Exactly one of the two secret variables, or neither: see webhookSecret.
 	{Name: "GITHUB_WEBHOOK_SECRET_REF", Unset: "no webhook: `POST /webhooks/github` answers 404",

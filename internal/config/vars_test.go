@@ -97,6 +97,7 @@ func TestDefaults(t *testing.T) {
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
+		NotifyRetryFor:         24 * time.Hour,
 	}
 	got := Defaults()
 	if !reflect.DeepEqual(got, want) {

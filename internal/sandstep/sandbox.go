@@ -117,6 +117,8 @@ type Task struct {
 	StartedAt      *time.Time `json:"startedAt,omitempty" dynamodbav:"startedAt,omitempty"`
 	FinishedAt     *time.Time `json:"finishedAt,omitempty" dynamodbav:"finishedAt,omitempty"`
 	Deadline       *time.Time `json:"deadline,omitempty" dynamodbav:"deadline,omitempty"`
+	// Notify is the notice sent when the task ends; nil when none was asked.
+	Notify *TaskNotice `json:"notify,omitempty" dynamodbav:"notify,omitempty"`
 
 	// SessionID and CommandID name the running command at the provider.
 	SessionID string `json:"-" dynamodbav:"sessionId,omitempty"`

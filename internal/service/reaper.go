@@ -73,6 +73,9 @@ type ReapReport struct {
 	Failed int `json:"failed"`
 	// Deferred: findings left to the next run (MaxActions reached).
 	Deferred int `json:"deferred"`
+	// Notices: completion notices attempted again (RedriveNotices); not
+	// findings, the retries' schedule.
+	Notices int `json:"notices"`
 }
 
 // Findings is the number of things the run found wrong.
@@ -153,10 +156,14 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	if err := r.quota(ctx); err != nil {
 		return nil, err
 	}
+	if r.report.Notices, err = s.RedriveNotices(ctx, opts.DryRun); err != nil {
+		r.report.Failed++
+		s.opts.Logger.ErrorContext(ctx, "reaper: notices not attempted", "err", err)
+	}
 	rep := r.report
 	s.opts.Logger.InfoContext(ctx, "reaper", "dryRun", rep.DryRun, "findings", rep.Findings(), "unowned", rep.Unowned,
 		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
-		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred)
+		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices)
 	return rep, nil
 }
 

@@ -162,6 +162,10 @@ type Deps struct {
 	Collaborators Collaborators
 	// Comments tell an issue how its task goes; nil: issues are not told.
 	Comments IssueComments
+	// Notifier and Notices deliver tasks' completion notices; with no
+	// Notifier, a task asking for one is refused.
+	Notifier Notifier
+	Notices  Notices
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -212,6 +216,9 @@ func (l Limits) validate() error {
 // rules, whose zero values take the defaults below.
 type Options struct {
 	Limits
+	// NotifyRetryFor is how long after a task's end its completion notice
+	// is retried (NOTIFY_RETRY_FOR). Default 24h.
+	NotifyRetryFor time.Duration
 	// NudgeURL is the API's base URL a task's command calls when it ends
 	// (POST /tasks/{id}/nudge), for every task: a custom domain, or the
 	// local stack's API. "": a task started through the API nudges the URL
@@ -255,6 +262,7 @@ func (o *Options) defaults() {
 	setDefault(&o.CleanupReserve, 12*time.Second)
 	setDefault(&o.CleanupTimeout, 8*time.Second)
 	setDefault(&o.WriteTimeout, 5*time.Second)
+	setDefault(&o.NotifyRetryFor, 24*time.Hour)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -292,6 +300,8 @@ type Service struct {
 	collaborators Collaborators
 	comments      IssueComments
 	opts          Options
+	notifier      Notifier
+	notices       Notices
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
 }
@@ -333,6 +343,8 @@ func New(deps Deps, opts Options) (*Service, error) {
 		comments:      deps.Comments,
 		opts:          opts,
 		fresh:         newFreshCache(),
+		notifier:      deps.Notifier,
+		notices:       deps.Notices,
 	}, nil
 }
 

@@ -97,6 +97,9 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if err := s.checkSecrets(ctx, in.UserID, "task.sandbox.", &spec.Sandbox); err != nil {
 		return nil, err
 	}
+	if err := s.checkNotifySecret(ctx, in.UserID, spec.Notify); err != nil {
+		return nil, prefixField("task.", err)
+	}
 	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
 	if err != nil {
 		return nil, err
@@ -519,6 +522,9 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	}
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
 	s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
+	// The task has ended and let go of its sandbox and slot: only now is
+	// its caller told, and nothing of that can fail the clean-up.
+	s.notifyEnded(ctx, t)
 	if t.Status != sandstep.TaskSucceeded {
 		return t, &OutcomeError{Task: t}
 	}

@@ -81,6 +81,8 @@ type TaskInput struct {
 	KeepSandbox    bool              `json:"keepSandbox,omitempty"`
 	Artifacts      []string          `json:"artifacts,omitempty"`
 	Metadata       sandstep.Metadata `json:"metadata"`
+	// Notify, when set, is told when the task ends (notify.go).
+	Notify *NotifyInput `json:"notify,omitempty"`
 }
 
 // TaskListInput asks for a page of the caller's tasks. Status is "live"
@@ -136,6 +138,9 @@ func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
 			return 0, err
 		}
 	}
+	if err := s.validateNotify(in.Notify); err != nil {
+		return 0, err
+	}
 	return timeout, nil
 }
 
@@ -164,6 +169,9 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 		return nil, err
 	}
 	if err := s.checkSecrets(ctx, call.UserID, "sandbox.", &in.Sandbox); err != nil {
+		return nil, err
+	}
+	if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
@@ -197,7 +205,7 @@ func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskI
 	t := &sandstep.Task{
 		ID: id, Owner: call.UserID, Status: sandstep.TaskQueued, ExecutionARN: s.machine.ExecutionARN(id),
 		Command: in.Command, TimeoutSeconds: in.TimeoutSeconds, KeepSandbox: in.KeepSandbox,
-		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(),
+		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(), Notify: newNotice(in.Notify),
 	}
 	if t.TimeoutSeconds == 0 {
 		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)
