@@ -106,7 +106,7 @@ func TestTaskNotifiesItsCaller(t *testing.T) {
 	// Bad notify input is a 400 naming it, before anything is made.
 	for field, body := range map[string]any{
 		"notify.url":       map[string]any{"command": "true", "notify": map[string]any{"url": "http://10.0.0.7/hook"}},
-		"notify.secretRef": map[string]any{"command": "true", "notify": map[string]any{"url": rc.URL, "secretRef": "ssm:/elsewhere/hook"}},
+		"notify.secretRef": map[string]any{"command": "true", "notify": map[string]any{"url": rc.URL, "secretRef": "ssm:/sandstep/secrets/users/bob/hook"}},
 		"notify.secret":    map[string]any{"command": "true", "notify": map[string]any{"url": rc.URL, "secret": "x"}},
 	} {
 		res := s.as("alice", http.MethodPost, "/tasks", body)
@@ -171,7 +171,7 @@ func TestTaskNotifiesItsCaller(t *testing.T) {
 	if n.Status != "delivered" || n.Attempts != 1 || !n.Signed || n.DeliveryID != body.DeliveryID || n.Host != strings.TrimPrefix(rc.URL, "http://") {
 		t.Errorf("notify %+v, want delivered once, signed, to the receiver's host", n)
 	}
-	for _, hidden := range []string{"team=blue", "/sandstep?", "ssm:/sandstep/secrets/users/alice/hook", secret} {
+	for _, hidden := range []string{"team=blue", "/sandstep?", "secrets/users/alice/hook", secret} {
 		if strings.Contains(raw, hidden) {
 			t.Errorf("GET /tasks/{id} shows %q: %s", hidden, raw)
 		}

@@ -82,9 +82,9 @@ func (s *Service) validateNotify(in *NotifyInput) error {
 	return prefixField("notify.", s.notifier.CheckURL(in.URL))
 }
 
-// checkNotifySecret resolves the notice's secret once, so a reference
-// that cannot be read is refused before the task is accepted, scoped as
-// secretEnv's are.
+// checkNotifySecret resolves the notice's secret once, as owner, so a
+// reference that is not owner's to name or cannot be read is refused
+// before the task is accepted.
 func (s *Service) checkNotifySecret(ctx context.Context, owner string, in *NotifyInput) error {
 	if in == nil || in.SecretRef == "" {
 		return nil

@@ -169,7 +169,8 @@ func TestNotifyInputIsRefusedBeforeAnythingIsMade(t *testing.T) {
 		{"metadata", localSender(), NotifyInput{URL: "http://169.254.169.254/latest/meta-data/"}, "notify.url"},
 		{"credentials", localSender(), NotifyInput{URL: "https://u:p@hooks.example.com/x"}, "notify.url"},
 		{"no url", localSender(), NotifyInput{SecretRef: hookRef}, "notify.url"},
-		{"unreadable secret", localSender(), NotifyInput{URL: "https://hooks.example.com/x", SecretRef: "ssm:/sandstep/secrets/nope"}, "notify.secretRef"},
+		{"unreadable secret", localSender(), NotifyInput{URL: "https://hooks.example.com/x", SecretRef: "ssm:/sandstep/secrets/users/alice/nope"}, "notify.secretRef"},
+		{"another user's secret", localSender(), NotifyInput{URL: "https://hooks.example.com/x", SecretRef: "ssm:/sandstep/secrets/users/bob/hook"}, "notify.secretRef"},
 		{"not enabled", nil, NotifyInput{URL: "https://hooks.example.com/x"}, "notify"},
 	}
 	for _, tt := range tests {
