@@ -222,8 +222,10 @@ func validateLabels(in *CreateSandboxInput) error {
 		if !labelKey.MatchString(k) {
 			return sandstep.Invalid(field, "is not a valid label key")
 		}
-		if strings.HasPrefix(k, "sandstep.") {
-			return sandstep.Invalid(field, "the sandstep. prefix is reserved")
+		// Daytona's label keys are case-sensitive, but SANDSTEP.owner
+		// beside sandstep.owner misleads whoever reads them.
+		if strings.HasPrefix(strings.ToLower(k), "sandstep.") {
+			return sandstep.Invalid(field, "the sandstep. prefix is reserved, in any case")
 		}
 		if v := in.Labels[k]; len(v) > 256 || strings.ContainsAny(v, "\x00\r\n") {
 			return sandstep.Invalid(field, "value must be at most 256 bytes on one line")

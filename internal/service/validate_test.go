@@ -1,8 +1,11 @@
 package service
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 func TestValidateCwd(t *testing.T) {
@@ -43,5 +46,43 @@ func TestCommandLineQuotesEverything(t *testing.T) {
 	}
 	if strings.Index(line, "export A") > strings.Index(line, "export B") {
 		t.Error("env is not exported in a stable order")
+	}
+}
+
+// Labels under sandstep. are the deployment's own (owner, id,
+// deployment): a caller may set none of them, in any case.
+func TestReservedLabelsInAnyCase(t *testing.T) {
+	tests := []struct {
+		key      string
+		reserved bool
+	}{
+		{"sandstep.owner", true},
+		{"SANDSTEP.owner", true},
+		{"Sandstep.id", true},
+		{"sAnDsTeP.deployment", true},
+		{"sandstep.anything-new", true},
+		{"sandstepx.a", false},
+		{"my.sandstep.owner", false},
+		{"team", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			err := validateLabels(&CreateSandboxInput{Labels: map[string]string{tt.key: "mallory"}})
+			if !tt.reserved {
+				if err != nil {
+					t.Fatalf("validateLabels: %v", err)
+				}
+				return
+			}
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "labels."+tt.key {
+				t.Fatalf("err = %v, want invalid_input naming labels.%s", err, tt.key)
+			}
+		})
+	}
+	h := newHarness(t, 3)
+	_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{Labels: map[string]string{"SANDSTEP.owner": "bob"}})
+	wantCode(t, err, sandstep.EINVALID)
+	if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+		t.Fatalf("a reserved label reached the provider or the quota")
 	}
 }
