@@ -86,3 +86,55 @@ func TestReservedLabelsInAnyCase(t *testing.T) {
 		t.Fatalf("a reserved label reached the provider or the quota")
 	}
 }
+
+// A path cannot be a file and a directory at once: "a" beside "a/b" is
+// refused before anything is made, naming the later file and the earlier
+// path, whichever order they come in (at Daytona it failed half-way, with
+// the host's path in the message).
+func TestFilesThatConflict(t *testing.T) {
+	tests := []struct {
+		name  string
+		paths []string
+		field string
+		msg   []string // substrings
+	}{
+		{"file, then a file under it", []string{"a", "a/b"}, "files[1].path", []string{`"a/b"`, `files[0] ("a")`}},
+		{"file under, then the file", []string{"a/b", "a"}, "files[1].path", []string{`"a"`, `files[0] ("a/b")`}},
+		{"deeper", []string{"x", "y", "x/y/z"}, "files[2].path", []string{`"x/y/z"`, `files[0] ("x")`}},
+		{"deeper, the other way", []string{"x/y/z", "q", "x/y"}, "files[2].path", []string{`"x/y"`, `files[0] ("x/y/z")`}},
+		{"spelled differently", []string{"./d/e", "d"}, "files[1].path", []string{`files[0] ("d/e")`}},
+		{"siblings are fine", []string{"a/b", "a/c", "ab", "a.b/c"}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 3)
+			var files []File
+			for _, p := range tt.paths {
+				files = append(files, File{Path: p, ContentBase64: "eA=="})
+			}
+			_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{Files: files})
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCode(t, err, sandstep.EINVALID)
+			if f := sandstep.ErrorField(err); f != tt.field {
+				t.Errorf("field = %q, want %q (%v)", f, tt.field, err)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(sandstep.ErrorMessage(err), m) {
+					t.Errorf("message %q lacks %q", sandstep.ErrorMessage(err), m)
+				}
+			}
+			if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+				t.Errorf("conflicting files reached the provider or the quota")
+			}
+			_, err = h.svc.AgentExecute(context.Background(), alice(), AgentExecuteInput{CreateSandboxInput: CreateSandboxInput{Files: files}, Command: "true"})
+			if f := sandstep.ErrorField(err); f != tt.field {
+				t.Errorf("agent execute: field = %q, want %q (%v)", f, tt.field, err)
+			}
+		})
+	}
+}

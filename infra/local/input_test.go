@@ -1,0 +1,62 @@
+package local
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// apiError is an API error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+}
+
+func (r response) apiError(t *testing.T) apiError {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("error body %s: %v", r.body, err)
+	}
+	return e
+}
+
+// Files that need one path to be a file and a directory are refused
+// before anything is made, naming the file, with no host path anywhere.
+func TestConflictingFilesEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	for _, files := range [][]string{{"a", "a/b"}, {"a/b", "a"}} {
+		var body []map[string]string
+		for _, p := range files {
+			body = append(body, map[string]string{"path": p, "contentBase64": b64("x")})
+		}
+		for _, route := range []string{"/sandboxes", "/api/agent/execute"} {
+			req := map[string]any{"files": body}
+			if route == "/api/agent/execute" {
+				req["command"] = "true"
+			}
+			res := s.as("alice", http.MethodPost, route, req)
+			e := res.apiError(t)
+			if res.status != http.StatusBadRequest || e.Error.Code != "invalid_input" || e.Error.Field != "files[1].path" {
+				t.Errorf("%s %v: %d %s, want 400 naming files[1].path", route, files, res.status, res.body)
+			}
+			if strings.Contains(string(res.body), s.root) || strings.Contains(string(res.body), os.TempDir()) {
+				t.Errorf("%s %v: the answer names a host path: %s", route, files, res.body)
+			}
+		}
+	}
+	var page struct{ Items []sandboxJSON }
+	s.as("alice", http.MethodGet, "/sandboxes?state=all", nil).decode(t, &page)
+	if len(page.Items) != 0 {
+		t.Errorf("sandboxes were made: %+v", page.Items)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, "daytona")); len(entries) != 0 {
+		t.Errorf("the Daytona root holds %v", entries)
+	}
+}
