@@ -60,3 +60,30 @@ func TestConflictingFilesEndToEnd(t *testing.T) {
 		t.Errorf("the Daytona root holds %v", entries)
 	}
 }
+
+// A cwd missing in the sandbox is a 400 naming cwd, through the local
+// Daytona's real shell; a command's own exit code 126 stays a result.
+func TestMissingCwdEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	sb := s.create("alice", nil)
+	res := s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "true", "cwd": "nope"})
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "cwd" || !strings.Contains(e.Error.Message, "does not exist in the sandbox") {
+		t.Errorf("exec in a missing cwd: %d %s, want 400 naming cwd", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/api/agent/execute", map[string]any{"command": "true", "cwd": "/nonexistent/dir"})
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "cwd" {
+		t.Errorf("agent execute in a missing cwd: %d %s, want 400 naming cwd", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "mkdir -p d && exit 126"})
+	var out struct {
+		ExitCode int `json:"exitCode"`
+	}
+	res.decode(t, &out)
+	if res.status != http.StatusOK || out.ExitCode != 126 {
+		t.Errorf("a command exiting 126: %d %s", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "pwd", "cwd": "d"})
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), `/d\n`) {
+		t.Errorf("exec in an existing cwd: %d %s", res.status, res.body)
+	}
+}
