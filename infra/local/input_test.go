@@ -87,3 +87,42 @@ func TestMissingCwdEndToEnd(t *testing.T) {
 		t.Errorf("exec in an existing cwd: %d %s", res.status, res.body)
 	}
 }
+
+// Invalid UTF-8 is refused at every door of the stack, naming the field:
+// a body (which the gateway hands on base64-encoded, as it is not text),
+// a direct invocation, a bearer token; never rewritten into another value.
+func TestInvalidUTF8EndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	sb := s.create("alice", nil)
+
+	res := s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", []byte("{\"command\":\"echo caf\xe9\"}"), "Content-Type: application/json")
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "command" || !strings.Contains(e.Error.Message, "UTF-8") {
+		t.Errorf("exec with a Latin-1 command: %d %s, want 400 naming command", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/sandboxes", []byte(`{"labels":{"team":"x\udc00"}}`), "Content-Type: application/json")
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "labels.team" {
+		t.Errorf("create with a lone surrogate: %d %s, want 400 naming labels.team", res.status, res.body)
+	}
+
+	res = do(t, http.MethodPost, s.LambdaURL+"/2015-03-31/functions/status/invocations", []byte("{\"action\":\"list\",\"userId\":\"alice\xff\"}"))
+	if res.status != http.StatusOK || res.header.Get("X-Amz-Function-Error") == "" ||
+		!strings.Contains(string(res.body), `"errorType":"Sandbox.InvalidInput"`) || !strings.Contains(string(res.body), "userId: must be valid UTF-8") {
+		t.Errorf("direct list as alice\\xff: %d %v %s", res.status, res.header, res.body)
+	}
+
+	for _, token := range []string{"alice\xff", "alice\xfe"} {
+		if res := s.as(token, http.MethodGet, "/sandboxes", nil); res.status != http.StatusUnauthorized {
+			t.Errorf("token %q: %d %s, want 401", token, res.status, res.body)
+		}
+	}
+	if res := s.as("alice", http.MethodGet, "/sandboxes?cursor=%ff", nil); res.status != http.StatusBadRequest {
+		t.Errorf("cursor %%ff: %d %s, want 400", res.status, res.body)
+	}
+
+	// Nothing ran in alice's sandbox, and nobody else got one.
+	var page struct{ Items []sandboxJSON }
+	s.as("alice", http.MethodGet, "/sandboxes?state=all", nil).decode(t, &page)
+	if len(page.Items) != 1 {
+		t.Errorf("alice has %+v", page.Items)
+	}
+}
