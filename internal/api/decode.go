@@ -338,8 +338,11 @@ func (w *keyWalker) key(tok json.Token, path string) (key, kpath string, err err
 	key, _ = tok.(string) // object keys are always strings
 	valid := validLiteral(w.lit)
 	name := key
-	if !valid {
+	switch {
+	case !valid:
 		name = printable(string(w.lit[1 : len(w.lit)-1]))
+	case key == "":
+		name = `""` // a field must be named, even this one
 	}
 	kpath = name
 	if path != "" {
@@ -406,6 +409,14 @@ type lenientJSON []byte
 func (l *lenientJSON) UnmarshalJSON(b []byte) error {
 	*l = append((*l)[:0], b...)
 	return nil
+}
+
+// MarshalJSON writes it back as it came, as json.RawMessage does.
+func (l lenientJSON) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("null"), nil
+	}
+	return l, nil
 }
 
 var lenientType = reflect.TypeFor[lenientJSON]()
