@@ -35,7 +35,7 @@ SAM_HINT := AWS SAM CLI, https://docs.aws.amazon.com/serverless-application-mode
 help: ## List the targets
 	@echo "sandstep make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS="
+	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS= FUZZTIME=$(FUZZTIME)"
 
 .PHONY: test
 test: sfnlocal-deps webhook-examples ## Run every test (what CI runs): Go, plus Node for the local Step Functions
@@ -71,6 +71,20 @@ BENCH_COUNT ?= 6
 bench: ## Run the benchmarks (handler vs bare Daytona client, store, client) into bench.txt
 	$(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/app/ ./internal/store/ ./internal/daytona/ | tee bench.txt
 	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest bench.txt"
+
+# Fuzzing: every func Fuzz* of the repository's tests, found rather than
+# listed, each for FUZZTIME (go test -fuzz takes one target per run). Their
+# seed corpora (f.Add, testdata/fuzz) run in every plain go test; a failure
+# found here is written to the package's testdata/fuzz, to commit as a seed.
+FUZZTIME ?= 15s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 15s), e.g. make fuzz FUZZTIME=60s
+	@set -e; for dir in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' internal infra | xargs -n1 dirname | sort -u); do \
+		for t in $$($(GO) test -list '^Fuzz' ./$$dir | grep '^Fuzz'); do \
+			echo "$(GO) test -run '^$$' -fuzz '^$$t\$$' -fuzztime $(FUZZTIME) ./$$dir"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
 
 # The local stack (infra/local): one process, everything on 127.0.0.1.
 # Configuration from the environment by the functions' own names, e.g.

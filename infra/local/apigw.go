@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -113,6 +114,11 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		claims = g.claims(route, token)
 	}
 
+	if !paramsAreUTF8(r, params) {
+		gatewayError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxAPIBody+1))
 	if err != nil {
 		gatewayError(w, http.StatusBadRequest, "Bad Request")
@@ -172,9 +178,31 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// paramsAreUTF8 reports whether r's query and path parameters are valid
+// UTF-8 once percent-decoded. The event is JSON, which would replace the
+// bytes that are not: another value than the one sent would reach the
+// function, so the gateway refuses them.
+func paramsAreUTF8(r *http.Request, params map[string]string) bool {
+	if values, err := url.ParseQuery(r.URL.RawQuery); err == nil {
+		for k, vs := range values {
+			if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(vs, ",")) {
+				return false
+			}
+		}
+	}
+	for _, v := range params {
+		if dv, err := url.PathUnescape(v); err == nil && !utf8.ValidString(dv) {
+			return false
+		}
+	}
+	return true
+}
+
 // bearerToken returns the token of a single "Authorization: Bearer <token>"
-// header. The scheme is case-insensitive; the token must be non-empty and
-// free of white space.
+// header. The scheme is case-insensitive; the token must be non-empty,
+// valid UTF-8 and free of white space and control characters: it becomes
+// the user id, and the event (JSON) would turn tokens that differ only in
+// invalid bytes into one user.
 func bearerToken(values []string) (string, bool) {
 	if len(values) != 1 {
 		return "", false
@@ -184,7 +212,8 @@ func bearerToken(values []string) (string, bool) {
 		return "", false
 	}
 	token = strings.TrimSpace(token)
-	if token == "" || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if token == "" || !utf8.ValidString(token) ||
+		strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || unicode.IsControl(r) || unicode.IsSpace(r) }) {
 		return "", false
 	}
 	return token, true

@@ -363,6 +363,12 @@ func TestBearerToken(t *testing.T) {
 		{"other scheme", []string{"Token alice"}, "", false},
 		{"space inside", []string{"Bearer a b"}, "", false},
 		{"control character", []string{"Bearer a\x01"}, "", false},
+		{"DEL", []string{"Bearer a\x7f"}, "", false},
+		{"C1 control character", []string{"Bearer a\u0085b"}, "", false},
+		{"not UTF-8", []string{"Bearer alice\xff"}, "", false},
+		{"cut UTF-8 sequence", []string{"Bearer alice\xc3"}, "", false},
+		{"UTF-8 beyond ASCII", []string{"Bearer zoë"}, "zoë", true},
+		{"U+FFFD itself", []string{"Bearer alice\uFFFD"}, "alice\uFFFD", true},
 		{"two headers", []string{"Bearer a", "Bearer b"}, "", false},
 	}
 	for _, c := range cases {
@@ -372,5 +378,54 @@ func TestBearerToken(t *testing.T) {
 				t.Errorf("bearerToken(%q) = %q, %v; want %q, %v", c.values, got, ok, c.want, c.ok)
 			}
 		})
+	}
+}
+
+// Tokens that differ only in bytes that are not UTF-8 would become one
+// user once the event, which is JSON, replaced them with U+FFFD: they are
+// refused, and never reach a function.
+func TestGatewayRefusesTokensThatAreNotUTF8(t *testing.T) {
+	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
+	}}
+	srv, _ := newTestGateway(t, fn)
+	for _, token := range []string{"alice\xff", "alice\xfe", "alice\xc3", "al\u0085ice"} {
+		res := do(t, http.MethodPost, srv.URL+"/things/a/items", "{}", "Authorization: Bearer "+token)
+		if res.status != http.StatusUnauthorized || string(res.body) != `{"message":"Unauthorized"}` {
+			t.Errorf("token %q: got %d %s, want 401", token, res.status, res.body)
+		}
+	}
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if len(fn.events) != 0 {
+		t.Errorf("the function was invoked %d times: %+v", len(fn.events), fn.events)
+	}
+}
+
+// A query or path parameter that is not UTF-8 once percent-decoded cannot
+// be put in the event exactly (JSON would replace the bytes): the gateway
+// refuses it rather than pass on another value.
+func TestGatewayRefusesParametersThatAreNotUTF8(t *testing.T) {
+	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
+	}}
+	srv, _ := newTestGateway(t, fn)
+	for _, path := range []string{"/things/a%FFb/items", "/things/a/items?cursor=%ff", "/things/a/items?c%fe=1", "/things/%ED%A0%80/items"} {
+		res := do(t, http.MethodPost, srv.URL+path, "{}", "Authorization: Bearer alice")
+		if res.status != http.StatusBadRequest || string(res.body) != `{"message":"Bad Request"}` {
+			t.Errorf("%s: got %d %s, want 400", path, res.status, res.body)
+		}
+	}
+	res := do(t, http.MethodPost, srv.URL+"/things/%C3%A9/items?q=%E2%82%AC", "{}", "Authorization: Bearer alice")
+	if res.status != 204 {
+		t.Fatalf("UTF-8 parameters: got %d %s", res.status, res.body)
+	}
+	if ev := fn.last(t); ev.PathParameters["name"] != "é" || ev.QueryStringParameters["q"] != "€" {
+		t.Errorf("parameters %v %v", ev.PathParameters, ev.QueryStringParameters)
+	}
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if len(fn.events) != 1 {
+		t.Errorf("the function was invoked %d times, want once", len(fn.events))
 	}
 }

@@ -28,19 +28,23 @@ const bodyField = "body"
 //     matches case-insensitively; the public contract does not), unknown
 //     keys and duplicate keys, named by path ("resources.cpux",
 //     "files[2].mode");
-//   - values of the wrong type, named by path ("resources.cpu").
+//   - values of the wrong type, named by path ("resources.cpu");
+//   - strings, keys included, that are not valid UTF-8 (raw bytes, or a
+//     \u escape of a lone surrogate), named by path ("files[2].path", or
+//     "labels.te\xffam" for a key), anywhere but in a lenientJSON.
 //
-// It makes two passes: a token walk that checks the syntax, the keys and
-// the kinds of values against v's type, then encoding/json with
-// DisallowUnknownFields to fill v (whose errors are then mapped the same
-// way, as a fallback).
+// It makes two passes: a token walk that checks the syntax, the keys, the
+// kinds of values against v's type and every string's bytes, then
+// encoding/json with DisallowUnknownFields to fill v (whose errors are
+// then mapped the same way, as a fallback). The second pass is exact
+// because the first refused whatever encoding/json would replace.
 func decodeStrict(data []byte, v any) error {
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
 		return sandstep.Invalid(bodyField, "a JSON object is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	w := keyWalker{dec: dec}
+	w := keyWalker{dec: dec, data: data}
 	if err := w.value(reflect.TypeOf(v), ""); err != nil {
 		return err
 	}
@@ -135,10 +139,14 @@ func describeType(t reflect.Type) string {
 }
 
 // keyWalker reads one JSON value token by token and checks it against a Go
-// type: object keys (exactly, once each) and the kind of every value, so
-// that errors name the full path ("env.PATH", "files[3].path").
+// type: object keys (exactly, once each), the kind of every value and the
+// bytes of every string, so that errors name the full path ("env.PATH",
+// "files[3].path").
 type keyWalker struct {
-	dec *json.Decoder
+	dec  *json.Decoder
+	data []byte // what dec reads
+	// lit is the last string token as it was written (a JSON literal).
+	lit []byte
 }
 
 var (
@@ -158,8 +166,15 @@ func opaque(t reflect.Type) bool {
 }
 
 func (w *keyWalker) token() (json.Token, error) {
+	start := w.dec.InputOffset()
 	tok, err := w.dec.Token()
 	if err == nil {
+		if _, ok := tok.(string); ok {
+			// What was read since start is separators, white space and the
+			// literal.
+			seg := w.data[start:w.dec.InputOffset()]
+			w.lit = seg[bytes.IndexByte(seg, '"'):]
+		}
 		return tok, nil
 	}
 	var syntaxErr *json.SyntaxError
@@ -190,10 +205,13 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 			return sandstep.Invalid(bodyField, "must be a JSON object")
 		}
 	}
+	if _, ok := tok.(string); ok && !validLiteral(w.lit) {
+		return sandstep.Invalid(path, notUTF8)
+	}
 	delim, isDelim := tok.(json.Delim)
 	if opaque(t) {
 		if isDelim {
-			return w.skip(delim)
+			return w.skip(delim, path, t != lenientType)
 		}
 		return nil
 	}
@@ -294,10 +312,9 @@ func (w *keyWalker) object(path string, field func(string) (reflect.Type, bool))
 		if err != nil {
 			return err
 		}
-		key, _ := tok.(string) // object keys are always strings
-		kpath := key
-		if path != "" {
-			kpath = path + "." + key
+		key, kpath, err := w.key(tok, path)
+		if err != nil {
+			return err
 		}
 		ft, ok := field(key)
 		if !ok {
@@ -315,25 +332,94 @@ func (w *keyWalker) object(path string, field func(string) (reflect.Type, bool))
 	return err
 }
 
-// skip consumes the rest of the array or object opened by open.
-func (w *keyWalker) skip(open json.Delim) error {
-	if open != '{' && open != '[' {
+// key reads an object key token: the key and its path, or an error when
+// the key is not valid UTF-8, naming it as sent.
+func (w *keyWalker) key(tok json.Token, path string) (key, kpath string, err error) {
+	key, _ = tok.(string) // object keys are always strings
+	valid := validLiteral(w.lit)
+	name := key
+	switch {
+	case !valid:
+		name = printable(string(w.lit[1 : len(w.lit)-1]))
+	case key == "":
+		name = `""` // a field must be named, even this one
+	}
+	kpath = name
+	if path != "" {
+		kpath = path + "." + name
+	}
+	if !valid {
+		return "", kpath, sandstep.Invalid(kpath, notUTF8)
+	}
+	return key, kpath, nil
+}
+
+// skip consumes the rest of the array or object opened by open, the value
+// at path. With check, its strings must be valid UTF-8 too: an opaque
+// value is decoded later, by encoding/json, which would replace them.
+func (w *keyWalker) skip(open json.Delim, path string, check bool) error {
+	switch open {
+	case '{':
+		for w.dec.More() {
+			tok, err := w.token()
+			if err != nil {
+				return err
+			}
+			_, kpath, err := w.key(tok, path)
+			if err != nil && check {
+				return err
+			}
+			if err := w.skipValue(kpath, check); err != nil {
+				return err
+			}
+		}
+	case '[':
+		for i := 0; w.dec.More(); i++ {
+			if err := w.skipValue(fmt.Sprintf("%s[%d]", path, i), check); err != nil {
+				return err
+			}
+		}
+	default:
 		return nil
 	}
-	for depth := 1; depth > 0; {
-		tok, err := w.token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
+	_, err := w.token() // '}' or ']'
+	return err
+}
+
+// skipValue consumes the next value, at path, as skip does.
+func (w *keyWalker) skipValue(path string, check bool) error {
+	tok, err := w.token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); ok {
+		return w.skip(d, path, check)
+	}
+	if _, ok := tok.(string); ok && check && !validLiteral(w.lit) {
+		return sandstep.Invalid(path, notUTF8)
 	}
 	return nil
 }
+
+// lenientJSON is a JSON value taken as it is: decodeStrict checks nothing
+// inside it, not even UTF-8. Only for input a step must never refuse for
+// what it does not read (an execution's status change).
+type lenientJSON []byte
+
+func (l *lenientJSON) UnmarshalJSON(b []byte) error {
+	*l = append((*l)[:0], b...)
+	return nil
+}
+
+// MarshalJSON writes it back as it came, as json.RawMessage does.
+func (l lenientJSON) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("null"), nil
+	}
+	return l, nil
+}
+
+var lenientType = reflect.TypeFor[lenientJSON]()
 
 var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
 

@@ -45,6 +45,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"array for struct", `{"in":[1]}`, "in", "must be an object, not an array"},
 		{"nested unknown", `{"in":{"n":1,"m":2}}`, "in.m", "unknown field"},
 		{"dash field is unknown", `{"Skip":"x"}`, "Skip", "unknown field"},
+		{"empty key is named", `{"in":{"":1}}`, `in.""`, "unknown field"},
 		{"untagged field needs its exact Go name", `{"notag":"x"}`, "notag", "unknown field"},
 		{"number for bytes", `{"data":1}`, "data", "must be an array"},
 		{"unterminated string", `{"s":"abc`, "body", "unexpected end of input"},

@@ -219,6 +219,8 @@ func (a *API) pick(function string, payload []byte) (action, error) {
 	switch {
 	case probe.Action == nil:
 		return action{}, sandstep.Invalid("action", "is required: the %s function has the actions %s", function, strings.Join(names, ", "))
+	case probe.Action[0] == '"' && !validLiteral(probe.Action):
+		return action{}, sandstep.Invalid("action", notUTF8)
 	case json.Unmarshal(probe.Action, &name) != nil:
 		return action{}, sandstep.Invalid("action", "must be a string: one of %s", strings.Join(names, ", "))
 	}

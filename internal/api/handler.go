@@ -44,6 +44,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 				err = sandstep.Wrap(err, sandstep.EINTERNAL, "unreadable API Gateway event")
 				return a.failHTTP(ctx, "", err, []slog.Attr{slog.String("function", function)}), nil
 			}
+			exactInput(payload, &ev)
 			return a.serve(ctx, function, ev), nil
 		}
 		start := time.Now()

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -139,13 +140,19 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 	}
 	for _, name := range slices.Sorted(maps.Keys(ev.QueryStringParameters)) {
 		if !slices.Contains(rt.query, name) {
-			return nil, sandstep.Invalid(sandstep.Clip(name, 64), "unknown query parameter")
+			return nil, sandstep.Invalid(printable(name), "unknown query parameter")
+		}
+		if !utf8.ValidString(ev.QueryStringParameters[name]) {
+			return nil, sandstep.Invalid(name, notUTF8)
 		}
 	}
 	if rt.pathID {
 		r.id = ev.PathParameters["id"]
 		if r.id == "" {
 			return nil, sandstep.Invalid("id", "is required")
+		}
+		if !utf8.ValidString(r.id) {
+			return nil, sandstep.Invalid("id", notUTF8)
 		}
 		if rt.task {
 			r.ctx = logging.WithTaskID(r.ctx, r.id)

@@ -153,7 +153,7 @@ type CleanUpInput struct {
 // and a clean-up must never be refused for one.
 type EndedInput struct {
 	Step
-	Detail json.RawMessage `json:"detail"`
+	Detail lenientJSON `json:"detail"`
 }
 
 // endedDetail is what the clean-up needs of a status change.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Code classifies an error for callers. The set is closed: the edges map
@@ -88,11 +89,16 @@ func Invalid(field, format string, args ...any) *Error {
 
 // Clip shortens caller input quoted back in an error message to at most n
 // bytes (and an ellipsis), so a message stays readable whatever was sent.
+// It cuts between characters: a valid UTF-8 s stays valid.
 func Clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	cut := n
+	for cut > 0 && n-cut < utf8.UTFMax-1 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // ErrorCode returns the code of the first *Error in err's chain. A context

@@ -104,3 +104,26 @@ func TestValidateCallerID(t *testing.T) {
 		})
 	}
 }
+
+// Clip cuts between characters: a field or message it shortens stays
+// valid UTF-8, so a JSON answer need not replace anything in it.
+func TestClipKeepsUTF8(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdef", 3, "abc…"},
+		{"aé", 2, "a…"},          // é is 2 bytes: not cut in half
+		{"a€b", 3, "a…"},         // € is 3 bytes
+		{"€€", 4, "€…"},          // nor the second one
+		{"\xffxyz", 2, "\xffx…"}, // invalid input stays as it was, cut as bytes
+	}
+	for _, tt := range tests {
+		if got := Clip(tt.in, tt.n); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}

@@ -33,12 +33,18 @@ func secretsFileContent(values map[string]string) []byte {
 // commandLine wraps a caller's command: in a subshell (so nothing leaks into
 // a provider session), load the secrets file if there is one, change to cwd,
 // export env, and run the command with /bin/sh -c as the contract says.
-func commandLine(command, cwd string, env map[string]string) string {
+//
+// A cwd the wrapper cannot enter ends it with exit code 126 and
+// cwdMissing(nonce) on stderr, before the command runs: the caller learns
+// it from the one call that runs the command. nonce is fresh for each call
+// (none for a task, which runs after its answer), so no command prints it
+// by chance.
+func commandLine(command, cwd string, env map[string]string, nonce string) string {
 	var b strings.Builder
 	b.WriteString("(\n")
 	b.WriteString("if [ -r " + secretsFile + " ]; then set -a; . ./" + secretsFile + "; set +a; fi\n")
 	if cwd != "" {
-		b.WriteString("cd -- " + shellQuote(cwd) + " || exit 126\n")
+		b.WriteString("cd -- " + shellQuote(cwd) + " 2>/dev/null || { echo " + shellQuote(cwdMissing(nonce)) + " >&2; exit 126; }\n")
 	}
 	for _, n := range slices.Sorted(maps.Keys(env)) {
 		b.WriteString("export " + n + "=" + shellQuote(env[n]) + "\n")
@@ -46,4 +52,19 @@ func commandLine(command, cwd string, env map[string]string) string {
 	b.WriteString("/bin/sh -c " + shellQuote(command) + "\n")
 	b.WriteString(")")
 	return b.String()
+}
+
+// cwdMissing is the line the wrapper writes when it cannot enter cwd.
+func cwdMissing(nonce string) string {
+	line := "sandstep: cwd: no such directory in the sandbox"
+	if nonce != "" {
+		line += " [" + nonce + "]"
+	}
+	return line
+}
+
+// cwdWasMissing reports whether res is the wrapper's own exit for a cwd
+// it could not enter, in the call with nonce.
+func cwdWasMissing(res *ExecResult, nonce string) bool {
+	return res.ExitCode == 126 && strings.Contains(res.Stderr, cwdMissing(nonce)+"\n")
 }

@@ -41,10 +41,16 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in 
 	if err != nil {
 		return nil, err
 	}
+	nonce := randomID()
 	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{
-		Line:    commandLine(in.Command, in.Cwd, in.Env),
+		Line:    commandLine(in.Command, in.Cwd, in.Env, nonce),
 		Timeout: timeout,
 	})
+	if err == nil && in.Cwd != "" && cwdWasMissing(res, nonce) {
+		err := sandstep.Invalid("cwd", "directory %q does not exist in the sandbox (or is not one the command may enter)", clip(in.Cwd))
+		s.audit(ctx, call, sb, ActionExec, err, nil)
+		return nil, err
+	}
 	if err == nil {
 		fitResponse(res, s.opts.MaxOutputBytes, s.opts.MaxResponseBytes)
 	}

@@ -58,10 +58,10 @@ func badCursor() error {
 	return sandstep.Invalid("cursor", "is not a cursor of this task's output: pass the nextCursor of the previous page, or none to start")
 }
 
-// parseCount reads a non-negative decimal of at most 18 digits (no sign,
-// so a cursor has one spelling).
+// parseCount reads a non-negative decimal of at most 18 digits (no sign
+// and no leading zero, so a cursor has one spelling).
 func parseCount(s string) (int64, bool) {
-	if s == "" || len(s) > 18 || strings.Trim(s, "0123456789") != "" {
+	if s == "" || len(s) > 18 || strings.Trim(s, "0123456789") != "" || (len(s) > 1 && s[0] == '0') {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)

@@ -49,7 +49,7 @@ var streams = [2]string{"stdout", "stderr"}
 // The session command's exit code is the caller's command's.
 func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string) string {
 	var b strings.Builder
-	b.WriteString(commandLine(command, cwd, env))
+	b.WriteString(commandLine(command, cwd, env, ""))
 	b.WriteString(" >>" + taskDir + "/stdout 2>>" + taskDir + "/stderr </dev/null\n")
 	b.WriteString("code=$?\n")
 	if nudgeURL != "" {

@@ -222,8 +222,10 @@ func validateLabels(in *CreateSandboxInput) error {
 		if !labelKey.MatchString(k) {
 			return sandstep.Invalid(field, "is not a valid label key")
 		}
-		if strings.HasPrefix(k, "sandstep.") {
-			return sandstep.Invalid(field, "the sandstep. prefix is reserved")
+		// Daytona's label keys are case-sensitive, but SANDSTEP.owner
+		// beside sandstep.owner misleads whoever reads them.
+		if strings.HasPrefix(strings.ToLower(k), "sandstep.") {
+			return sandstep.Invalid(field, "the sandstep. prefix is reserved, in any case")
 		}
 		if v := in.Labels[k]; len(v) > 256 || strings.ContainsAny(v, "\x00\r\n") {
 			return sandstep.Invalid(field, "value must be at most 256 bytes on one line")
@@ -259,6 +261,7 @@ func validateFiles(in []File) ([]UploadFile, error) {
 	}
 	files := make([]UploadFile, 0, len(in))
 	seen := make(map[string]int, len(in))
+	dirs := make(map[string]int) // a directory of files[i]'s path -> i
 	for i, f := range in {
 		field := fmt.Sprintf("files[%d].path", i)
 		p, err := validateRelPath(field, f.Path)
@@ -270,6 +273,19 @@ func validateFiles(in []File) ([]UploadFile, error) {
 		}
 		if j, dup := seen[p]; dup {
 			return nil, sandstep.Invalid(field, "same path as files[%d]", j)
+		}
+		// One path cannot be a file and a directory: the upload would fail
+		// half-way, with the sandbox made.
+		if j, ok := dirs[p]; ok {
+			return nil, sandstep.Invalid(field, "%q is a directory of files[%d] (%q): a path cannot be both a file and a directory", clip(p), j, clip(files[j].Path))
+		}
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if j, ok := seen[d]; ok {
+				return nil, sandstep.Invalid(field, "%q is inside files[%d] (%q), a file: a path cannot be both a file and a directory", clip(p), j, clip(d))
+			}
+			if _, ok := dirs[d]; !ok {
+				dirs[d] = i
+			}
 		}
 		seen[p] = i
 		content, err := base64.StdEncoding.DecodeString(f.ContentBase64)

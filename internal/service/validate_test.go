@@ -1,8 +1,11 @@
 package service
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 func TestValidateCwd(t *testing.T) {
@@ -30,9 +33,9 @@ func TestValidateCwd(t *testing.T) {
 }
 
 func TestCommandLineQuotesEverything(t *testing.T) {
-	line := commandLine(`echo "$HOME" 'x'`, "my dir", map[string]string{"B": "it's", "A": "$(rm -rf /)"})
+	line := commandLine(`echo "$HOME" 'x'`, "my dir", map[string]string{"B": "it's", "A": "$(rm -rf /)"}, "n0nce")
 	for _, want := range []string{
-		"cd -- 'my dir' || exit 126",
+		"cd -- 'my dir' 2>/dev/null || { echo 'sandstep: cwd: no such directory in the sandbox [n0nce]' >&2; exit 126; }",
 		"export A='$(rm -rf /)'",
 		`export B='it'\''s'`,
 		`/bin/sh -c 'echo "$HOME" '\''x'\'''`,
@@ -43,5 +46,95 @@ func TestCommandLineQuotesEverything(t *testing.T) {
 	}
 	if strings.Index(line, "export A") > strings.Index(line, "export B") {
 		t.Error("env is not exported in a stable order")
+	}
+}
+
+// Labels under sandstep. are the deployment's own (owner, id,
+// deployment): a caller may set none of them, in any case.
+func TestReservedLabelsInAnyCase(t *testing.T) {
+	tests := []struct {
+		key      string
+		reserved bool
+	}{
+		{"sandstep.owner", true},
+		{"SANDSTEP.owner", true},
+		{"Sandstep.id", true},
+		{"sAnDsTeP.deployment", true},
+		{"sandstep.anything-new", true},
+		{"sandstepx.a", false},
+		{"my.sandstep.owner", false},
+		{"team", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			err := validateLabels(&CreateSandboxInput{Labels: map[string]string{tt.key: "mallory"}})
+			if !tt.reserved {
+				if err != nil {
+					t.Fatalf("validateLabels: %v", err)
+				}
+				return
+			}
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "labels."+tt.key {
+				t.Fatalf("err = %v, want invalid_input naming labels.%s", err, tt.key)
+			}
+		})
+	}
+	h := newHarness(t, 3)
+	_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{Labels: map[string]string{"SANDSTEP.owner": "bob"}})
+	wantCode(t, err, sandstep.EINVALID)
+	if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+		t.Fatalf("a reserved label reached the provider or the quota")
+	}
+}
+
+// A path cannot be a file and a directory at once: "a" beside "a/b" is
+// refused before anything is made, naming the later file and the earlier
+// path, whichever order they come in (at Daytona it failed half-way, with
+// the host's path in the message).
+func TestFilesThatConflict(t *testing.T) {
+	tests := []struct {
+		name  string
+		paths []string
+		field string
+		msg   []string // substrings
+	}{
+		{"file, then a file under it", []string{"a", "a/b"}, "files[1].path", []string{`"a/b"`, `files[0] ("a")`}},
+		{"file under, then the file", []string{"a/b", "a"}, "files[1].path", []string{`"a"`, `files[0] ("a/b")`}},
+		{"deeper", []string{"x", "y", "x/y/z"}, "files[2].path", []string{`"x/y/z"`, `files[0] ("x")`}},
+		{"deeper, the other way", []string{"x/y/z", "q", "x/y"}, "files[2].path", []string{`"x/y"`, `files[0] ("x/y/z")`}},
+		{"spelled differently", []string{"./d/e", "d"}, "files[1].path", []string{`files[0] ("d/e")`}},
+		{"siblings are fine", []string{"a/b", "a/c", "ab", "a.b/c"}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 3)
+			var files []File
+			for _, p := range tt.paths {
+				files = append(files, File{Path: p, ContentBase64: "eA=="})
+			}
+			_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{Files: files})
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCode(t, err, sandstep.EINVALID)
+			if f := sandstep.ErrorField(err); f != tt.field {
+				t.Errorf("field = %q, want %q (%v)", f, tt.field, err)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(sandstep.ErrorMessage(err), m) {
+					t.Errorf("message %q lacks %q", sandstep.ErrorMessage(err), m)
+				}
+			}
+			if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+				t.Errorf("conflicting files reached the provider or the quota")
+			}
+			_, err = h.svc.AgentExecute(context.Background(), alice(), AgentExecuteInput{CreateSandboxInput: CreateSandboxInput{Files: files}, Command: "true"})
+			if f := sandstep.ErrorField(err); f != tt.field {
+				t.Errorf("agent execute: field = %q, want %q (%v)", f, tt.field, err)
+			}
+		})
 	}
 }

@@ -20,7 +20,9 @@ import (
 // another table, or one whose text was changed. The checksum is not a secret
 // MAC; safety does not depend on it, because the scope is checked against the
 // caller's own arguments and the position is validated before it becomes a
-// key, so an edited cursor can only move within the caller's own list.
+// key, so an edited cursor can only move within the caller's own list. A
+// cursor has one spelling: the text must be exactly what encodeCursor
+// makes of what it decodes to.
 type cursor struct {
 	V     int    `json:"v"`
 	Kind  string `json:"k"`
@@ -83,6 +85,12 @@ func (s *Store) decodeCursor(text, kind, scope string) (*cursor, error) {
 		return nil, bad
 	}
 	if c.V != cursorVersion || c.Kind != kind || c.Scope != scope {
+		return nil, bad
+	}
+	// One spelling per cursor: what encoding/json and base64 read leniently
+	// (white space, order, escapes, invalid UTF-8 it replaces, stray bits)
+	// spells a cursor this store never made.
+	if s.encodeCursor(c) != text {
 		return nil, bad
 	}
 	return &c, nil

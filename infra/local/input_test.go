@@ -1,0 +1,128 @@
+package local
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// apiError is an API error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+}
+
+func (r response) apiError(t *testing.T) apiError {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("error body %s: %v", r.body, err)
+	}
+	return e
+}
+
+// Files that need one path to be a file and a directory are refused
+// before anything is made, naming the file, with no host path anywhere.
+func TestConflictingFilesEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	for _, files := range [][]string{{"a", "a/b"}, {"a/b", "a"}} {
+		var body []map[string]string
+		for _, p := range files {
+			body = append(body, map[string]string{"path": p, "contentBase64": b64("x")})
+		}
+		for _, route := range []string{"/sandboxes", "/api/agent/execute"} {
+			req := map[string]any{"files": body}
+			if route == "/api/agent/execute" {
+				req["command"] = "true"
+			}
+			res := s.as("alice", http.MethodPost, route, req)
+			e := res.apiError(t)
+			if res.status != http.StatusBadRequest || e.Error.Code != "invalid_input" || e.Error.Field != "files[1].path" {
+				t.Errorf("%s %v: %d %s, want 400 naming files[1].path", route, files, res.status, res.body)
+			}
+			if strings.Contains(string(res.body), s.root) || strings.Contains(string(res.body), os.TempDir()) {
+				t.Errorf("%s %v: the answer names a host path: %s", route, files, res.body)
+			}
+		}
+	}
+	var page struct{ Items []sandboxJSON }
+	s.as("alice", http.MethodGet, "/sandboxes?state=all", nil).decode(t, &page)
+	if len(page.Items) != 0 {
+		t.Errorf("sandboxes were made: %+v", page.Items)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, "daytona")); len(entries) != 0 {
+		t.Errorf("the Daytona root holds %v", entries)
+	}
+}
+
+// A cwd missing in the sandbox is a 400 naming cwd, through the local
+// Daytona's real shell; a command's own exit code 126 stays a result.
+func TestMissingCwdEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	sb := s.create("alice", nil)
+	res := s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "true", "cwd": "nope"})
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "cwd" || !strings.Contains(e.Error.Message, "does not exist in the sandbox") {
+		t.Errorf("exec in a missing cwd: %d %s, want 400 naming cwd", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/api/agent/execute", map[string]any{"command": "true", "cwd": "/nonexistent/dir"})
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "cwd" {
+		t.Errorf("agent execute in a missing cwd: %d %s, want 400 naming cwd", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "mkdir -p d && exit 126"})
+	var out struct {
+		ExitCode int `json:"exitCode"`
+	}
+	res.decode(t, &out)
+	if res.status != http.StatusOK || out.ExitCode != 126 {
+		t.Errorf("a command exiting 126: %d %s", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "pwd", "cwd": "d"})
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), `/d\n`) {
+		t.Errorf("exec in an existing cwd: %d %s", res.status, res.body)
+	}
+}
+
+// Invalid UTF-8 is refused at every door of the stack, naming the field:
+// a body (which the gateway hands on base64-encoded, as it is not text),
+// a direct invocation, a bearer token; never rewritten into another value.
+func TestInvalidUTF8EndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	sb := s.create("alice", nil)
+
+	res := s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", []byte("{\"command\":\"echo caf\xe9\"}"), "Content-Type: application/json")
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "command" || !strings.Contains(e.Error.Message, "UTF-8") {
+		t.Errorf("exec with a Latin-1 command: %d %s, want 400 naming command", res.status, res.body)
+	}
+	res = s.as("alice", http.MethodPost, "/sandboxes", []byte(`{"labels":{"team":"x\udc00"}}`), "Content-Type: application/json")
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "labels.team" {
+		t.Errorf("create with a lone surrogate: %d %s, want 400 naming labels.team", res.status, res.body)
+	}
+
+	res = do(t, http.MethodPost, s.LambdaURL+"/2015-03-31/functions/status/invocations", []byte("{\"action\":\"list\",\"userId\":\"alice\xff\"}"))
+	if res.status != http.StatusOK || res.header.Get("X-Amz-Function-Error") == "" ||
+		!strings.Contains(string(res.body), `"errorType":"Sandbox.InvalidInput"`) || !strings.Contains(string(res.body), "userId: must be valid UTF-8") {
+		t.Errorf("direct list as alice\\xff: %d %v %s", res.status, res.header, res.body)
+	}
+
+	for _, token := range []string{"alice\xff", "alice\xfe"} {
+		if res := s.as(token, http.MethodGet, "/sandboxes", nil); res.status != http.StatusUnauthorized {
+			t.Errorf("token %q: %d %s, want 401", token, res.status, res.body)
+		}
+	}
+	if res := s.as("alice", http.MethodGet, "/sandboxes?cursor=%ff", nil); res.status != http.StatusBadRequest {
+		t.Errorf("cursor %%ff: %d %s, want 400", res.status, res.body)
+	}
+
+	// Nothing ran in alice's sandbox, and nobody else got one.
+	var page struct{ Items []sandboxJSON }
+	s.as("alice", http.MethodGet, "/sandboxes?state=all", nil).decode(t, &page)
+	if len(page.Items) != 1 {
+		t.Errorf("alice has %+v", page.Items)
+	}
+}
