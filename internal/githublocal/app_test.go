@@ -14,6 +14,7 @@ import (
 )
 
 func TestAppJWTIsCheckedAsGitHubChecksIt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	key, err := parsePrivateKey(f.key)
 	must(t, err)
@@ -120,6 +121,7 @@ func (f *fixture) appClient() *github.Client {
 }
 
 func TestInstallationTokens(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	app := f.appClient()
 	ids := map[string]int64{}
@@ -298,6 +300,7 @@ func equalMaps(a, b map[string]string) bool {
 // ghinstallation end to end: the transport sandstep will use mints a
 // narrowed token through the JWT and uses it.
 func TestGhinstallationTransport(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tr, err := ghinstallation.New(http.DefaultTransport, testAppID, testInstall, f.key)
 	must(t, err)
@@ -331,6 +334,7 @@ func TestGhinstallationTransport(t *testing.T) {
 }
 
 func TestRevokedTokenIsBadCredentials(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tok := f.token(TokenOptions{})
 	c := f.client(tok)
@@ -339,5 +343,33 @@ func TestRevokedTokenIsBadCredentials(t *testing.T) {
 	}
 	if _, res, err := c.Repositories.Get(ctx(), testOrg, "widgets"); status(res, err) != http.StatusUnauthorized {
 		t.Errorf("a revoked token: %d, want 401", status(res, err))
+	}
+}
+
+// A token dies at expires_at even when nothing was saved since: the
+// check is the token's own, not the pruning of the state file.
+func TestTokenExpiresAfterAnHour(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tok, exp, err := f.srv.CreateToken(testInstall, TokenOptions{})
+	must(t, err)
+	if d := exp.Sub(f.clock.now()); d < TokenLifetime-time.Second || d > TokenLifetime {
+		t.Errorf("expires in %s, want %s", d, TokenLifetime)
+	}
+	c := f.client(tok)
+	f.clock.advance(TokenLifetime - 2*time.Second)
+	if _, _, err := c.Repositories.Get(ctx(), testOrg, "widgets"); err != nil {
+		t.Errorf("just before it expires: %v", err)
+	}
+	f.clock.advance(2 * time.Second)
+	_, res, err := c.Repositories.Get(ctx(), testOrg, "widgets")
+	if status(res, err) != http.StatusUnauthorized {
+		t.Fatalf("once expired: %d, want 401", status(res, err))
+	}
+	if ge := err.(*github.ErrorResponse); ge.Message != "Bad credentials" {
+		t.Errorf("message %q, want Bad credentials", ge.Message)
+	}
+	if _, out, err := f.clone("acme/widgets", tok); err == nil {
+		t.Errorf("git accepts the expired token:\n%s", out)
 	}
 }

@@ -228,7 +228,7 @@ func (f *fixture) pushBranch(repo, branch string) {
 	if err != nil {
 		f.t.Fatalf("clone: %v\n%s", err, out)
 	}
-	commit(f.t, dir, branch, branch+".txt", "work on "+branch+"\n")
+	commit(f.t, dir, branch, strings.ReplaceAll(branch, "/", "-")+".txt", "work on "+branch+"\n")
 	if out, err := runGit(f.t, dir, "push", "--quiet", "origin", branch); err != nil {
 		f.t.Fatalf("push %s: %v\n%s", branch, err, out)
 	}
