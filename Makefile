@@ -90,7 +90,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 15s), e.g. make fuzz F
 # Configuration from the environment by the functions' own names, e.g.
 # `DEFAULT_USER_QUOTA=3 make local`; LOCAL_FLAGS='-api-port=4000 -data-dir=/tmp/x' etc.
 .PHONY: local
-local: sfnlocal-deps ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, AWS :4566, Daytona :3003 (Ctrl-C stops)
+local: sfnlocal-deps ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, AWS :4566, Daytona :3003, SFN :8083, GitHub :3005 (Ctrl-C stops)
 	$(GO) run ./infra/local/cmd/sandstep-local $(LOCAL_FLAGS)
 
 .PHONY: demo

@@ -43,6 +43,11 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "  Daytona\t%s\treal Daytona (target %s)\n", s.Config.DaytonaAPIURL, target)
 	}
+	fmt.Fprintf(tw, "  GitHub\t%s\tlocal stand-in (the functions' GITHUB_API_URL); repositories at %s/<owner>/<repo>.git\n", s.GitHubURL, s.GitHubURL)
+	if d := s.GitHubDemo; d != nil {
+		fmt.Fprintf(tw, "\t  demo App %d (%s), installation %d, private key %s\n", d.AppID, DemoGitHubAppSlug, d.InstallationID, d.KeyPath)
+		fmt.Fprintf(tw, "\t  demo repository %s (public), issue #%d; %s may comment commands (write)\n", d.Repo, d.Issue, DemoGitHubCollaborator)
+	}
 	_ = tw.Flush()
 
 	b.WriteString("\nconfiguration (secrets masked):\n")
@@ -56,6 +61,13 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 	for _, arn := range s.StateMachineARNs {
 		fmt.Fprintf(&b, "  aws --endpoint-url %s stepfunctions start-execution --state-machine-arn %s \\\n"+
 			"    --name tsk_$(LC_ALL=C tr -dc a-z2-7 </dev/urandom | head -c 26) --input file://events/task-input.json\n", s.StepFunctionsURL, arn)
+	}
+	if d := s.GitHubDemo; d != nil {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  git clone %s/%s.git\t# the demo repository (pushing takes an App token)\n", s.GitHubURL, d.Repo)
+		fmt.Fprintf(tw, "  curl -s %s/repos/%s/issues/%d/comments\t# what sandstep said on the issue\n", s.GitHubURL, d.Repo, d.Issue)
+		fmt.Fprintf(tw, "  curl -s %s/repos/%s/pulls\t# the pull requests it opened\n", s.GitHubURL, d.Repo)
+		_ = tw.Flush()
 	}
 	b.WriteString("Ctrl-C stops everything.\n")
 	// The banner goes through the same redaction as the logs.

@@ -5,7 +5,8 @@
 // template.yaml's routes (locally the bearer token is taken as the user
 // id), the Lambda Invoke API, an embedded DynamoDB and, unless the
 // environment names a real Daytona, the Daytona-compatible server of
-// internal/daytonalocal (a development stand-in, not a security boundary).
+// internal/daytonalocal (a development stand-in, not a security boundary),
+// and the GitHub stand-in of internal/githublocal with a demo App.
 // Every function is served in-process, wired from one app.Env as its
 // main.go wires it in AWS, with the environment `sam local` would give it
 // (see newEnvironment); README shows the ports and the examples.

@@ -53,6 +53,8 @@ type endpoints struct {
 	daytona  string // http://127.0.0.1:3003/api; "" for a real Daytona
 	// stepFunctions is http://127.0.0.1:8083, api the API's base URL.
 	stepFunctions, api string
+	// github is the GitHub stand-in, http://127.0.0.1:3005.
+	github string
 }
 
 // newEnvironment builds the functions' environment as `sam local` builds
@@ -63,8 +65,9 @@ type endpoints struct {
 // AWS_EC2_METADATA_DISABLED=true); the user's environment, by the same
 // names as in AWS. The endpoints belong to the stack: SANDSTEP_ENV is
 // always local, DYNAMODB_ENDPOINT the embedded DynamoDB, the SDK's
-// AWS_ENDPOINT_URL_SSM, _SECRETS_MANAGER and _S3 the local edge and, with the local
-// Daytona server, DAYTONA_API_URL and DAYTONA_API_KEY the stack's. A
+// AWS_ENDPOINT_URL_SSM, _SECRETS_MANAGER and _S3 the local edge,
+// GITHUB_API_URL the GitHub stand-in and, with the local Daytona server,
+// DAYTONA_API_URL and DAYTONA_API_KEY the stack's. A
 // DAYTONA_API_KEY (or _REF) of the user's selects a real Daytona instead.
 func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endpoints) *environment {
 	e := &environment{base: map[string]string{}, owned: map[string]string{}, user: user}
@@ -133,6 +136,14 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	// the region the functions run in.
 	if sms := tpl.StateMachines(); len(sms) == 1 && e.base["STATE_MACHINE_ARN"] != "" {
 		e.owned["STATE_MACHINE_ARN"] = stateMachineARN(e.Getenv("AWS_REGION"), sms[0].Name)
+	}
+	// GitHub is always the local stand-in: the App it knows is the
+	// stack's, and its repositories live in the data directory.
+	if ep.github != "" {
+		e.owned["GITHUB_API_URL"] = ep.github
+		if v := user("GITHUB_API_URL"); v != "" && v != ep.github {
+			e.notes = append(e.notes, fmt.Sprintf("GITHUB_API_URL=%q is ignored: the functions use the local GitHub stand-in at %s", v, ep.github))
+		}
 	}
 	if v := user("SANDSTEP_ENV"); v != "" && v != "local" {
 		e.notes = append(e.notes, fmt.Sprintf("SANDSTEP_ENV=%q is ignored: the local stack always runs with SANDSTEP_ENV=local", v))

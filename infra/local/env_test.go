@@ -21,7 +21,7 @@ func loadTemplate(t *testing.T) *samtemplate.Template {
 
 func TestEnvironmentLayers(t *testing.T) {
 	tpl := loadTemplate(t)
-	ep := endpoints{dynamoDB: "http://127.0.0.1:18000", daytona: "http://127.0.0.1:13003/api"}
+	ep := endpoints{dynamoDB: "http://127.0.0.1:18000", daytona: "http://127.0.0.1:13003/api", github: "http://127.0.0.1:13005"}
 	tmplEnv, _ := tpl.Function("CreateFunction")
 
 	cases := []struct {
@@ -46,7 +46,15 @@ func TestEnvironmentLayers(t *testing.T) {
 				"DAYTONA_API_KEY_REF":          "",
 				"AWS_REGION":                   DefaultRegion,
 				"AWS_EC2_METADATA_DISABLED":    "true",
+				"GITHUB_API_URL":               ep.github,
 			},
+		},
+		{
+			name: "the GitHub stand-in wins over the user's GitHub",
+			user: map[string]string{"GITHUB_API_URL": "https://api.github.com"},
+			ep:   ep,
+			want: map[string]string{"GITHUB_API_URL": ep.github},
+			note: "GITHUB_API_URL",
 		},
 		{
 			name: "the user's values win by the same names as in AWS",
@@ -71,19 +79,19 @@ func TestEnvironmentLayers(t *testing.T) {
 		{
 			name: "a real Daytona key selects the real Daytona",
 			user: map[string]string{"DAYTONA_API_KEY": "real-key"},
-			ep:   endpoints{dynamoDB: ep.dynamoDB},
+			ep:   endpoints{dynamoDB: ep.dynamoDB, github: ep.github},
 			want: map[string]string{"DAYTONA_API_KEY": "real-key", "DAYTONA_API_KEY_REF": "", "DAYTONA_API_URL": config.DefaultDaytonaAPIURL, "DAYTONA_TARGET": "us"},
 		},
 		{
 			name: "a real Daytona at the user's URL and target",
 			user: map[string]string{"DAYTONA_API_KEY": "real-key", "DAYTONA_API_URL": "https://daytona.example/api", "DAYTONA_TARGET": "eu"},
-			ep:   endpoints{dynamoDB: ep.dynamoDB},
+			ep:   endpoints{dynamoDB: ep.dynamoDB, github: ep.github},
 			want: map[string]string{"DAYTONA_API_URL": "https://daytona.example/api", "DAYTONA_TARGET": "eu"},
 		},
 		{
 			name: "a key reference selects the real Daytona too",
 			user: map[string]string{"DAYTONA_API_KEY_REF": "ssm:/my/key"},
-			ep:   endpoints{dynamoDB: ep.dynamoDB},
+			ep:   endpoints{dynamoDB: ep.dynamoDB, github: ep.github},
 			want: map[string]string{"DAYTONA_API_KEY": "", "DAYTONA_API_KEY_REF": "ssm:/my/key"},
 		},
 	}

@@ -124,7 +124,7 @@ func TestKilledStackIsReconciledAtStart(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "-api-port", "0", "-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0", "-sfn-port", "0",
+	cmd := exec.Command(bin, "-api-port", "0", "-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0", "-sfn-port", "0", "-github-port", "0",
 		"-data-dir", dir, "-template", templatePath)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

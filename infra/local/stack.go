@@ -25,6 +25,7 @@ import (
 	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
@@ -41,11 +42,13 @@ type Ports struct {
 	Daytona  int // Daytona-compatible server; unused with a real Daytona
 	// StepFunctions is the Step Functions API (internal/sfnlocal).
 	StepFunctions int
+	// GitHub is the GitHub stand-in (internal/githublocal).
+	GitHub int
 }
 
 // DefaultPorts are the ports of docs/architecture.md ("The local stack").
 func DefaultPorts() Ports {
-	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, AWS: 4566, Daytona: 3003, StepFunctions: 8083}
+	return Ports{API: 3000, Lambda: 3001, DynamoDB: 8000, AWS: 4566, Daytona: 3003, StepFunctions: 8083, GitHub: 3005}
 }
 
 // The roles of the ports, as errors and the banner name them.
@@ -56,6 +59,7 @@ const (
 	RoleAWS      = "SSM, Secrets Manager and S3"
 	RoleDaytona  = "Daytona-compatible server"
 	RoleSFN      = "Step Functions API"
+	RoleGitHub   = "GitHub stand-in"
 )
 
 // DefaultShutdownTimeout bounds Close.
@@ -118,6 +122,13 @@ type Stack struct {
 	// StepFunctionsURL is the Step Functions API's endpoint URL (what
 	// AWS_ENDPOINT_URL_SFN or --endpoint-url take).
 	StepFunctionsURL string
+	// GitHubURL is the GitHub stand-in's base URL, the API's and the
+	// repositories' (<GitHubURL>/<owner>/<repo>.git): the functions'
+	// GITHUB_API_URL.
+	GitHubURL string
+	// GitHubDemo is the demo App the stack made in its GitHub stand-in;
+	// nil when the data directory no longer has it.
+	GitHubDemo *GitHubDemo
 	// StateMachineARNs are the template's state machines, as the local
 	// Step Functions API names them.
 	StateMachineARNs []string
@@ -138,12 +149,13 @@ type Stack struct {
 	inflight sync.WaitGroup
 	// Listeners not yet handed to their server (a server owns its
 	// listener once serving).
-	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona, lnStepFunctions       net.Listener
-	srvAPI, srvLambda, srvDynamoDB, srvAWS, srvDaytona, srvStepFunctions *http.Server
-	dynamoDB                                                             *durableDynamoDB
-	daytona                                                              *daytonalocal.Server
-	stepFunctions                                                        *sfnlocal.Server
-	appEnv                                                               *app.Env
+	lnAPI, lnLambda, lnDynamoDB, lnAWS, lnDaytona, lnStepFunctions, lnGitHub        net.Listener
+	srvAPI, srvLambda, srvDynamoDB, srvAWS, srvDaytona, srvStepFunctions, srvGitHub *http.Server
+	dynamoDB                                                                        *durableDynamoDB
+	daytona                                                                         *daytonalocal.Server
+	stepFunctions                                                                   *sfnlocal.Server
+	github                                                                          *githublocal.Server
+	appEnv                                                                          *app.Env
 	// tempData is a DataDir the stack made, removed by Shutdown.
 	tempData string
 
@@ -219,6 +231,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		{opts.Ports.DynamoDB, RoleDynamoDB, &s.lnDynamoDB},
 		{opts.Ports.AWS, RoleAWS, &s.lnAWS},
 		{opts.Ports.StepFunctions, RoleSFN, &s.lnStepFunctions},
+		{opts.Ports.GitHub, RoleGitHub, &s.lnGitHub},
 	}
 	if !realDaytona {
 		binds = append(binds, bind{opts.Ports.Daytona, RoleDaytona, &s.lnDaytona})
@@ -237,12 +250,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, errors.Join(errs...)
 	}
 	s.Ports = Ports{API: port(s.lnAPI), Lambda: port(s.lnLambda), DynamoDB: port(s.lnDynamoDB), AWS: port(s.lnAWS), Daytona: port(s.lnDaytona),
-		StepFunctions: port(s.lnStepFunctions)}
+		StepFunctions: port(s.lnStepFunctions), GitHub: port(s.lnGitHub)}
 	s.APIURL = "http://" + s.lnAPI.Addr().String()
 	s.LambdaURL = "http://" + s.lnLambda.Addr().String()
 	s.DynamoDBURL = "http://" + s.lnDynamoDB.Addr().String()
 	s.AWSURL = "http://" + s.lnAWS.Addr().String()
 	s.StepFunctionsURL = "http://" + s.lnStepFunctions.Addr().String()
+	s.GitHubURL = "http://" + s.lnGitHub.Addr().String()
 	if s.lnDaytona != nil {
 		s.DaytonaURL = "http://" + s.lnDaytona.Addr().String() + "/api"
 	}
@@ -252,7 +266,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 
 	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, aws: s.AWSURL, daytona: s.DaytonaURL,
-		stepFunctions: s.StepFunctionsURL, api: s.APIURL})
+		stepFunctions: s.StepFunctionsURL, api: s.APIURL, github: s.GitHubURL})
 	// The functions, in-process, with the environment they have in AWS but
 	// the local endpoints. Building them makes no call to the endpoints,
 	// so they can be built before the servers behind them start; the
@@ -366,6 +380,11 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		}
 		s.daytona = d
 		s.srvDaytona = s.serve(&s.lnDaytona, d)
+	}
+
+	// The GitHub stand-in, with the demo App on a new data directory.
+	if err := s.startGitHub(); err != nil {
+		return err
 	}
 
 	handlers := map[string]lambda.Handler{}
@@ -509,7 +528,7 @@ func (s *Stack) serve(ln *net.Listener, h http.Handler) *http.Server {
 
 // closeListeners closes the listeners no server owns yet.
 func (s *Stack) closeListeners() {
-	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnAWS, &s.lnDaytona, &s.lnStepFunctions} {
+	for _, ln := range []*net.Listener{&s.lnAPI, &s.lnLambda, &s.lnDynamoDB, &s.lnAWS, &s.lnDaytona, &s.lnStepFunctions, &s.lnGitHub} {
 		if *ln != nil {
 			_ = (*ln).Close()
 			*ln = nil
@@ -570,6 +589,12 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 			}
 		}
 		stop(ctx, s.srvDaytona)
+		stop(ctx, s.srvGitHub)
+		if s.github != nil {
+			if err := s.github.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close the GitHub stand-in: %w", err))
+			}
+		}
 		stop(ctx, s.srvAWS)
 		stop(ctx, s.srvDynamoDB)
 		if s.dynamoDB != nil {

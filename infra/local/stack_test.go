@@ -352,12 +352,13 @@ func TestPortInUse(t *testing.T) {
 		{RoleDynamoDB, func(p *Ports, n int) { p.DynamoDB = n }},
 		{RoleAWS, func(p *Ports, n int) { p.AWS = n }},
 		{RoleDaytona, func(p *Ports, n int) { p.Daytona = n }},
+		{RoleGitHub, func(p *Ports, n int) { p.GitHub = n }},
 	}
 	for _, r := range roles {
 		t.Run(r.role, func(t *testing.T) {
 			// Every other port is a fixed free one, so that we can check
 			// afterwards that it was let go.
-			ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t)}
+			ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t), GitHub: freePort(t)}
 			r.set(&ports, busyPort)
 			root := t.TempDir()
 			s, err := Start(context.Background(), Options{Ports: ports, Getenv: envMap(nil), LogWriter: &logBuffer{},
@@ -371,7 +372,7 @@ func TestPortInUse(t *testing.T) {
 			if !errors.As(err, &inUse) || inUse.Port != busyPort || inUse.Role != r.role || err.Error() != want {
 				t.Fatalf("err = %v, want %q", err, want)
 			}
-			for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona} {
+			for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona, ports.GitHub} {
 				if p == busyPort {
 					continue
 				}
@@ -573,7 +574,8 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 	if err := s.WriteBanner(&b); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{s.APIURL, s.LambdaURL, s.DynamoDBURL, s.AWSURL, s.DataDir, s.DaytonaURL, "table SandboxTable", "logFormat", "text"}
+	want := []string{s.APIURL, s.LambdaURL, s.DynamoDBURL, s.AWSURL, s.DataDir, s.DaytonaURL, s.GitHubURL, "GITHUB_API_URL",
+		"demo repository " + DemoGitHubRepo, s.GitHubDemo.KeyPath, "table SandboxTable", "logFormat", "text"}
 	for _, r := range s.Routes() {
 		want = append(want, r.Method+" "+r.Path)
 	}
@@ -591,13 +593,13 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 }
 
 func TestBadConfigurationIsReportedAndNothingRuns(t *testing.T) {
-	ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t)}
+	ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t), GitHub: freePort(t)}
 	_, err := Start(context.Background(), Options{Ports: ports, Getenv: envMap(map[string]string{"DEFAULT_USER_QUOTA": "lots"}),
 		LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "DEFAULT_USER_QUOTA") {
 		t.Fatalf("err = %v, want one naming DEFAULT_USER_QUOTA", err)
 	}
-	for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona} {
+	for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona, ports.GitHub} {
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			t.Errorf("port %d still held: %v", p, err)

@@ -1,7 +1,8 @@
 // Command sandstep-local runs the local stack (package infra/local): the API
 // Gateway emulator on 127.0.0.1:3000, the Lambda Invoke API on :3001,
-// DynamoDB on :8000, SSM, Secrets Manager and S3 on :4566 and the
-// Daytona-compatible server on :3003, all in this one process, until SIGINT
+// DynamoDB on :8000, SSM, Secrets Manager and S3 on :4566, the
+// Daytona-compatible server on :3003, Step Functions on :8083 and the
+// GitHub stand-in on :3005, all in this one process, until SIGINT
 // or SIGTERM. What they hold is kept in the data directory (default
 // .sandstep/local beside template.yaml) and is there again at the next
 // start.
@@ -14,7 +15,8 @@
 // Usage:
 //
 //	sandstep-local [-api-port 3000] [-lambda-port 3001] [-dynamodb-port 8000]
-//	               [-aws-port 4566] [-daytona-port 3003] [-template template.yaml]
+//	               [-aws-port 4566] [-daytona-port 3003] [-sfn-port 8083]
+//	               [-github-port 3005] [-template template.yaml]
 //	               [-data-dir .sandstep/local]
 package main
 
@@ -56,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&ports.AWS, "aws-port", def.AWS, "port of SSM, Secrets Manager and S3")
 	fs.IntVar(&ports.Daytona, "daytona-port", def.Daytona, "port of the Daytona-compatible server")
 	fs.IntVar(&ports.StepFunctions, "sfn-port", def.StepFunctions, "port of the Step Functions API")
+	fs.IntVar(&ports.GitHub, "github-port", def.GitHub, "port of the GitHub stand-in")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -87,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		var inUse *local.PortInUseError
 		if errors.As(err, &inUse) {
 			fmt.Fprintln(stderr, "sandstep-local: is another `make local` running? Stop it, or choose other ports "+
-				"with -api-port, -lambda-port, -dynamodb-port, -aws-port and -daytona-port.")
+				"with -api-port, -lambda-port, -dynamodb-port, -aws-port, -daytona-port, -sfn-port and -github-port.")
 		}
 		return 1
 	}

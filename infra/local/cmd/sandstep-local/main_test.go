@@ -14,7 +14,7 @@ import (
 // testArgs are free ports for everything but the API, and a data directory
 // of the test's own (the default is in the checkout).
 func testArgs(t *testing.T) []string {
-	return []string{"-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0", "-sfn-port", "0", "-data-dir", t.TempDir()}
+	return []string{"-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0", "-sfn-port", "0", "-github-port", "0", "-data-dir", t.TempDir()}
 }
 
 // syncBuffer is the shared concurrency-safe buffer.

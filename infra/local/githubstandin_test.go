@@ -1,0 +1,124 @@
+package local
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v88/github"
+)
+
+// gitIn runs git in dir, away from the user's configuration.
+func gitIn(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=agent", "GIT_AUTHOR_EMAIL=agent@example.com", "GIT_COMMITTER_NAME=agent", "GIT_COMMITTER_EMAIL=agent@example.com"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// demoToken mints a token of the demo installation with the key the
+// stack wrote, as sandstep's functions will.
+func demoToken(t *testing.T, s *testStack, perms *github.InstallationPermissions) string {
+	t.Helper()
+	key, err := os.ReadFile(s.GitHubDemo.KeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ghinstallation.New(http.DefaultTransport, s.GitHubDemo.AppID, s.GitHubDemo.InstallationID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.BaseURL = s.GitHubURL
+	tr.InstallationTokenOptions = &github.InstallationTokenOptions{Repositories: []string{"hello"}, Permissions: perms}
+	tok, err := tr.Token(context.Background())
+	if err != nil {
+		t.Fatalf("mint a token of the demo App: %v", err)
+	}
+	return tok
+}
+
+// The stack serves the GitHub stand-in with a demo App, points the
+// functions at it, and keeps it across a restart.
+func TestGitHubStandIn(t *testing.T) {
+	dir := t.TempDir()
+	s := startOn(t, dir)
+	if got := s.env.Getenv("GITHUB_API_URL"); got != s.GitHubURL || s.GitHubURL == "" {
+		t.Fatalf("the functions' GITHUB_API_URL is %q, want %q", got, s.GitHubURL)
+	}
+	if s.GitHubDemo == nil {
+		t.Fatal("no demo App on a new data directory")
+	}
+	info, err := os.Stat(s.GitHubDemo.KeyPath)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the App's key: %v %v", info, err)
+	}
+
+	base := s.GitHubURL + "/"
+	anon, err := github.NewClient(github.WithURLs(&base, &base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _, err := anon.Repositories.Get(context.Background(), DemoGitHubOwner, "hello")
+	if err != nil || repo.GetPrivate() || repo.GetDefaultBranch() != "main" {
+		t.Fatalf("the demo repository, anonymously: %v %v", repo, err)
+	}
+	perm, _, err := anon.Repositories.GetPermissionLevel(context.Background(), DemoGitHubOwner, "hello", DemoGitHubCollaborator)
+	if err != nil || perm.GetPermission() != "write" {
+		t.Errorf("%s's permission: %v %v", DemoGitHubCollaborator, perm, err)
+	}
+
+	// The agent's read-only token clones and cannot push; a write token
+	// pushes a branch.
+	readTok := demoToken(t, s, &github.InstallationPermissions{Contents: github.Ptr("read")})
+	host := strings.TrimPrefix(s.GitHubURL, "http://")
+	work := filepath.Join(t.TempDir(), "hello")
+	if out, err := gitIn(t, t.TempDir(), "clone", "http://x-access-token:"+readTok+"@"+host+"/"+DemoGitHubRepo+".git", work); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	if out, err := gitIn(t, work, "checkout", "-b", "sandstep/tsk_demo"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(work, "hello.sh"), []byte("#!/bin/sh\necho bonjour\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := gitIn(t, work, "commit", "-qam", "bonjour"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := gitIn(t, work, "push", "origin", "sandstep/tsk_demo"); err == nil || !strings.Contains(out, "403") {
+		t.Errorf("the read-only token pushed (%v):\n%s", err, out)
+	}
+	writeTok := demoToken(t, s, &github.InstallationPermissions{Contents: github.Ptr("write")})
+	if out, err := gitIn(t, work, "push", "http://x-access-token:"+writeTok+"@"+host+"/"+DemoGitHubRepo+".git", "sandstep/tsk_demo"); err != nil {
+		t.Fatalf("push with a write token: %v\n%s", err, out)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Started again: the same App (its key still signs), the branch kept.
+	again := startOn(t, dir)
+	if again.GitHubDemo == nil || again.GitHubDemo.KeyPath != s.GitHubDemo.KeyPath {
+		t.Fatalf("the demo after a restart: %+v", again.GitHubDemo)
+	}
+	tok := demoToken(t, again, nil)
+	base = again.GitHubURL + "/"
+	c, err := github.NewClient(github.WithURLs(&base, &base), github.WithAuthToken(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := c.Repositories.GetBranch(context.Background(), DemoGitHubOwner, "hello", "sandstep/tsk_demo", 0)
+	if err != nil || b.GetCommit().GetCommit().GetMessage() != "bonjour" {
+		t.Errorf("the pushed branch after a restart: %v %v", b, err)
+	}
+	if apps := again.github.Apps(); len(apps) != 1 {
+		t.Errorf("the stand-in has %d Apps after a restart, want the one demo App", len(apps))
+	}
+}
