@@ -61,6 +61,39 @@ func TestConflictingFilesEndToEnd(t *testing.T) {
 	}
 }
 
+// Files in the way of the clone are refused before anything is made,
+// naming the file: at the local Daytona, git's own refusal named the
+// host's path, with no field.
+func TestFilesWhereGitClonesEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	repo := "file://" + newGitRepo(t)
+	tests := []struct {
+		name, file, gitPath string
+	}{
+		{"a file inside git.path", "src/x", "src"},
+		{"a file above git.path", "src", "src/in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := map[string]any{
+				"files": []map[string]string{{"path": tt.file, "contentBase64": b64("x")}},
+				"git":   map[string]string{"url": repo, "path": tt.gitPath},
+			}
+			res := s.as("alice", http.MethodPost, "/sandboxes", req)
+			e := res.apiError(t)
+			if res.status != http.StatusBadRequest || e.Error.Field != "files[0].path" {
+				t.Errorf("%d %s, want 400 naming files[0].path", res.status, res.body)
+			}
+			if strings.Contains(string(res.body), s.root) || strings.Contains(string(res.body), os.TempDir()) {
+				t.Errorf("the answer names a host path: %s", res.body)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, "daytona")); len(entries) != 0 {
+		t.Errorf("the Daytona root holds %v", entries)
+	}
+}
+
 // A cwd missing in the sandbox is a 400 naming cwd, through the local
 // Daytona's real shell; a command's own exit code 126 stays a result.
 func TestMissingCwdEndToEnd(t *testing.T) {

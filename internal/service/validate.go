@@ -157,8 +157,29 @@ func (s *Service) validateCreate(in *CreateSandboxInput) (createPlan, error) {
 		if err := validateGit(g); err != nil {
 			return createPlan{}, err
 		}
+		if err := filesBesideClone(files, path.Clean(clonePath(g))); err != nil {
+			return createPlan{}, err
+		}
 	}
 	return createPlan{files: files, network: network}, nil
+}
+
+// filesBesideClone refuses files in the way of the clone into dir: they
+// are written first, and git then fails with the sandbox made, in words
+// that name paths of the provider's host.
+func filesBesideClone(files []UploadFile, dir string) error {
+	for i, f := range files {
+		field := fmt.Sprintf("files[%d].path", i)
+		switch {
+		case f.Path == dir:
+			return sandstep.Invalid(field, "%q is where git clones the repository (git.path); files are written before the clone", clip(f.Path))
+		case strings.HasPrefix(f.Path, dir+"/"):
+			return sandstep.Invalid(field, "%q is inside %q, where git clones the repository (git.path), which must not exist yet: files are written before the clone", clip(f.Path), clip(dir))
+		case strings.HasPrefix(dir, f.Path+"/"):
+			return sandstep.Invalid(field, "%q is a file, but git clones into %q under it (git.path)", clip(f.Path), clip(dir))
+		}
+	}
+	return nil
 }
 
 // validateSource checks what the sandbox is made from: a snapshot or an
