@@ -178,16 +178,19 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// paramsAreUTF8 reports whether r's query and path parameters are valid
-// UTF-8 once percent-decoded. The event is JSON, which would replace the
-// bytes that are not: another value than the one sent would reach the
-// function, so the gateway refuses them.
+// paramsAreUTF8 reports whether r's query parses and its query and path
+// parameters are valid UTF-8 once percent-decoded. The event is JSON,
+// which would replace the bytes that are not, and a query that does not
+// parse would reach the function with no parameters: either way another
+// request than the one sent, so the gateway refuses them.
 func paramsAreUTF8(r *http.Request, params map[string]string) bool {
-	if values, err := url.ParseQuery(r.URL.RawQuery); err == nil {
-		for k, vs := range values {
-			if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(vs, ",")) {
-				return false
-			}
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return false
+	}
+	for k, vs := range values {
+		if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(vs, ",")) {
+			return false
 		}
 	}
 	for _, v := range params {

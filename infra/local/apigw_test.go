@@ -429,3 +429,38 @@ func TestGatewayRefusesParametersThatAreNotUTF8(t *testing.T) {
 		t.Errorf("the function was invoked %d times, want once", len(fn.events))
 	}
 }
+
+// A query string that does not parse lost all its parameters on the way
+// to the function (and hid invalid UTF-8 from the check): the request ran
+// as if sent without them. It is refused instead.
+func TestGatewayRefusesMalformedQueries(t *testing.T) {
+	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
+	}}
+	srv, _ := newTestGateway(t, fn)
+	tests := []struct {
+		name, query string
+		status      int
+	}{
+		{"a bad escape hides invalid UTF-8", "cursor=%ff&x=%zz", http.StatusBadRequest},
+		{"a bad escape alone", "cursor=abc&x=%zz", http.StatusBadRequest},
+		{"a semicolon", "limit=1;x=2", http.StatusBadRequest},
+		{"well formed", "cursor=abc&limit=2", 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, http.MethodPost, srv.URL+"/things/a/items?"+tt.query, "{}", "Authorization: Bearer alice")
+			if res.status != tt.status {
+				t.Errorf("got %d %s, want %d", res.status, res.body, tt.status)
+			}
+		})
+	}
+	if ev := fn.last(t); ev.QueryStringParameters["cursor"] != "abc" || ev.QueryStringParameters["limit"] != "2" {
+		t.Errorf("query %v", ev.QueryStringParameters)
+	}
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if len(fn.events) != 1 {
+		t.Errorf("the function was invoked %d times, want once", len(fn.events))
+	}
+}
