@@ -94,6 +94,38 @@ func TestFilesWhereGitClonesEndToEnd(t *testing.T) {
 	}
 }
 
+// A name longer than the file system takes is refused before anything is
+// made, naming the field: at the local Daytona, the upload's or git's own
+// refusal named the host's path, with no field.
+func TestLongNamesEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	repo := "file://" + newGitRepo(t)
+	long := strings.Repeat("a", 256)
+	tests := []struct {
+		name  string
+		req   map[string]any
+		field string
+	}{
+		{"a file", map[string]any{"files": []map[string]string{{"path": "d/" + long, "contentBase64": b64("x")}}}, "files[0].path"},
+		{"git.path", map[string]any{"git": map[string]string{"url": repo, "path": long}}, "git.path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.as("alice", http.MethodPost, "/sandboxes", tt.req)
+			e := res.apiError(t)
+			if res.status != http.StatusBadRequest || e.Error.Field != tt.field {
+				t.Errorf("%d %s, want 400 naming %s", res.status, res.body, tt.field)
+			}
+			if strings.Contains(string(res.body), s.root) || strings.Contains(string(res.body), os.TempDir()) {
+				t.Errorf("the answer names a host path: %s", res.body)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, "daytona")); len(entries) != 0 {
+		t.Errorf("the Daytona root holds %v", entries)
+	}
+}
+
 // A cwd missing in the sandbox is a 400 naming cwd, through the local
 // Daytona's real shell; a command's own exit code 126 stays a result.
 func TestMissingCwdEndToEnd(t *testing.T) {

@@ -24,6 +24,9 @@ const (
 	MaxLabels        = 50
 	MaxFiles         = 1000
 	MaxPathBytes     = 1024
+	// MaxNameBytes bounds each name of a path, as file systems do
+	// (NAME_MAX): a longer one fails the upload or clone half-way.
+	MaxNameBytes     = 255
 	MaxMetadataBytes = 256
 	MaxAutoStop      = 1440
 	// DefaultListLimit and MaxListLimit size a page of a list.
@@ -115,7 +118,20 @@ func validateRelPath(field, p string) (string, error) {
 	if c == "." {
 		return "", sandstep.Invalid(field, "must name a file, got %q", clip(p))
 	}
+	if longName(c) {
+		return "", sandstep.Invalid(field, "has a name longer than %d bytes: %q", MaxNameBytes, clip(p))
+	}
 	return c, nil
+}
+
+// longName reports whether a name of path p is over MaxNameBytes.
+func longName(p string) bool {
+	for name := range strings.SplitSeq(p, "/") {
+		if len(name) > MaxNameBytes {
+			return true
+		}
+	}
+	return false
 }
 
 func validateMinutes(field string, v *int, lo, hi int) error {
@@ -344,12 +360,15 @@ func validateGit(g *GitSource) error {
 			return err
 		}
 	}
+	field := "git.path"
+	if g.Path == "" {
+		field = "git.url" // the directory git would choose
+	}
 	if p := path.Clean(clonePath(g)); p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
-		field := "git.path"
-		if g.Path == "" {
-			field = "git.url" // the directory git would choose
-		}
 		return sandstep.Invalid(field, "would clone into %s/, which is reserved for sandstep", ReservedDir)
+	}
+	if g.Path == "" && longName(repoDir(g.URL)) {
+		return sandstep.Invalid(field, "would clone into a directory whose name is longer than %d bytes; set git.path", MaxNameBytes)
 	}
 	return nil
 }

@@ -188,3 +188,41 @@ func TestFilesWhereGitClones(t *testing.T) {
 		})
 	}
 }
+
+// A path component longer than a file system takes (255 bytes) failed the
+// upload or the clone with the sandbox made, in the provider's words (the
+// local one's hold the host's path). It is refused first, naming the field.
+func TestLongPathComponents(t *testing.T) {
+	long, max := strings.Repeat("a", 256), strings.Repeat("a", 255)
+	files := func(p string) []File { return []File{{Path: p, ContentBase64: "eA=="}} }
+	tests := []struct {
+		name  string
+		in    CreateSandboxInput
+		field string
+	}{
+		{"a file name", CreateSandboxInput{Files: files(long)}, "files[0].path"},
+		{"a directory name", CreateSandboxInput{Files: files("d/" + long + "/f")}, "files[0].path"},
+		{"git.path", CreateSandboxInput{Git: &GitSource{URL: "https://example.com/r.git", Path: "src/" + long}}, "git.path"},
+		{"the directory git would choose", CreateSandboxInput{Git: &GitSource{URL: "https://example.com/" + long + ".git"}}, "git.url"},
+		{"255 bytes is fine", CreateSandboxInput{Files: files("d/" + max), Git: &GitSource{URL: "https://example.com/" + max + ".git", Path: max}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 3)
+			_, err := h.svc.CreateSandbox(context.Background(), alice(), tt.in)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCode(t, err, sandstep.EINVALID)
+			if f, m := sandstep.ErrorField(err), sandstep.ErrorMessage(err); f != tt.field || !strings.Contains(m, "255") {
+				t.Errorf("field %q message %q, want %q", f, m, tt.field)
+			}
+			if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+				t.Errorf("the request reached the provider or the quota")
+			}
+		})
+	}
+}
