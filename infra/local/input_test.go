@@ -153,6 +153,17 @@ func TestMissingCwdEndToEnd(t *testing.T) {
 	}
 }
 
+// A sandbox whose env sets CDPATH still takes cwd relative to its working
+// directory: before, cwd "tmp" ran in /tmp, with "//tmp" added to stdout.
+func TestCwdIgnoresCDPATHEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	sb := s.create("alice", map[string]any{"env": map[string]string{"CDPATH": "/"}})
+	res := s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "pwd", "cwd": "tmp"})
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "cwd" {
+		t.Errorf("exec in cwd tmp with CDPATH=/: %d %s, want 400 naming cwd", res.status, res.body)
+	}
+}
+
 // Invalid UTF-8 is refused at every door of the stack, naming the field:
 // a body (which the gateway hands on base64-encoded, as it is not text),
 // a direct invocation, a bearer token; never rewritten into another value.

@@ -35,7 +35,7 @@ func TestValidateCwd(t *testing.T) {
 func TestCommandLineQuotesEverything(t *testing.T) {
 	line := commandLine(`echo "$HOME" 'x'`, "my dir", map[string]string{"B": "it's", "A": "$(rm -rf /)"}, "n0nce")
 	for _, want := range []string{
-		"cd -- 'my dir' 2>/dev/null || { echo 'sandstep: cwd: no such directory in the sandbox [n0nce]' >&2; exit 126; }",
+		"cd -- './my dir' 2>/dev/null || { echo 'sandstep: cwd: no such directory in the sandbox [n0nce]' >&2; exit 126; }",
 		"export A='$(rm -rf /)'",
 		`export B='it'\''s'`,
 		`/bin/sh -c 'echo "$HOME" '\''x'\'''`,
