@@ -191,8 +191,16 @@ func TestInvalidUTF8EndToEnd(t *testing.T) {
 			t.Errorf("token %q: %d %s, want 401", token, res.status, res.body)
 		}
 	}
-	if res := s.as("alice", http.MethodGet, "/sandboxes?cursor=%ff", nil); res.status != http.StatusBadRequest {
-		t.Errorf("cursor %%ff: %d %s, want 400", res.status, res.body)
+	// Parameters reach the function as sent, which names them.
+	for _, tt := range []struct{ path, field string }{
+		{"/sandboxes?cursor=%ff", "cursor"},
+		{"/sandboxes?cursor%fe=x", `cursor\xfe`},
+		{"/sandboxes/sbx_%ed%a0%80", "id"},
+	} {
+		res := s.as("alice", http.MethodGet, tt.path, nil)
+		if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != tt.field {
+			t.Errorf("%s: %d %s, want 400 naming %s", tt.path, res.status, res.body, tt.field)
+		}
 	}
 
 	// Nothing ran in alice's sandbox, and nobody else got one.
