@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -114,7 +115,9 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		claims = g.claims(route, token)
 	}
 
-	if !paramsAreUTF8(r, params) {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// The event would hold no query parameters at all: another request
+		// than the one sent.
 		gatewayError(w, http.StatusBadRequest, "Bad Request")
 		return
 	}
@@ -130,7 +133,7 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 
 	ev := g.event(r, route, params, claims, body, requestID)
-	payload, err := json.Marshal(ev)
+	payload, err := marshalEvent(ev)
 	if err != nil {
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return
@@ -178,24 +181,59 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// paramsAreUTF8 reports whether r's query and path parameters are valid
-// UTF-8 once percent-decoded. The event is JSON, which would replace the
-// bytes that are not: another value than the one sent would reach the
-// function, so the gateway refuses them.
-func paramsAreUTF8(r *http.Request, params map[string]string) bool {
-	if values, err := url.ParseQuery(r.URL.RawQuery); err == nil {
-		for k, vs := range values {
-			if !utf8.ValidString(k) || !utf8.ValidString(strings.Join(vs, ",")) {
-				return false
-			}
+// marshalEvent encodes ev with its query and path parameters byte for
+// byte, also where they are not UTF-8 once percent-decoded: json.Marshal
+// would replace those bytes with U+FFFD, and the function would check
+// another value than the one sent. The function refuses them, naming the
+// parameter, as it does for API Gateway's events.
+func marshalEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	held := map[string]string{} // placeholder -> the string it holds
+	mark := "sandstep-raw-" + uuid.NewString() + "-"
+	hold := func(s string) string {
+		if utf8.ValidString(s) {
+			return s
+		}
+		p := mark + strconv.Itoa(len(held))
+		held[p] = s
+		return p
+	}
+	holdAll := func(m map[string]string) map[string]string {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			out[hold(k)] = hold(v)
+		}
+		return out
+	}
+	ev.QueryStringParameters = holdAll(ev.QueryStringParameters)
+	ev.PathParameters = holdAll(ev.PathParameters)
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	for p, s := range held {
+		payload = bytes.Replace(payload, []byte(`"`+p+`"`), rawJSONString(s), 1)
+	}
+	return payload, nil
+}
+
+// rawJSONString quotes s as a JSON string, escaping only what JSON
+// requires and keeping every other byte, valid UTF-8 or not.
+func rawJSONString(s string) []byte {
+	b := []byte{'"'}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		default:
+			b = append(b, c)
 		}
 	}
-	for _, v := range params {
-		if dv, err := url.PathUnescape(v); err == nil && !utf8.ValidString(dv) {
-			return false
-		}
-	}
-	return true
+	return append(b, '"')
 }
 
 // bearerToken returns the token of a single "Authorization: Bearer <token>"

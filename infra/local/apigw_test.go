@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -69,9 +70,10 @@ Resources:
 
 // fakeFunction records the events it gets and answers with answer.
 type fakeFunction struct {
-	mu     sync.Mutex
-	events []events.APIGatewayV2HTTPRequest
-	answer func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (any, error)
+	mu       sync.Mutex
+	events   []events.APIGatewayV2HTTPRequest
+	payloads [][]byte // as they came, byte for byte
+	answer   func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (any, error)
 }
 
 func (f *fakeFunction) handle(ctx context.Context, payload json.RawMessage) (any, error) {
@@ -81,6 +83,7 @@ func (f *fakeFunction) handle(ctx context.Context, payload json.RawMessage) (any
 	}
 	f.mu.Lock()
 	f.events = append(f.events, ev)
+	f.payloads = append(f.payloads, bytes.Clone(payload))
 	f.mu.Unlock()
 	return f.answer(ctx, ev)
 }
@@ -402,26 +405,74 @@ func TestGatewayRefusesTokensThatAreNotUTF8(t *testing.T) {
 	}
 }
 
-// A query or path parameter that is not UTF-8 once percent-decoded cannot
-// be put in the event exactly (JSON would replace the bytes): the gateway
-// refuses it rather than pass on another value.
-func TestGatewayRefusesParametersThatAreNotUTF8(t *testing.T) {
+// A query or path parameter that is not UTF-8 once percent-decoded is
+// handed on byte for byte, the event's JSON holding the bytes as they
+// are (json.Marshal would have replaced them with U+FFFD), so that the
+// function names the parameter at fault, as it does for API Gateway.
+func TestGatewayHandsOnParametersThatAreNotUTF8(t *testing.T) {
 	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
 	}}
 	srv, _ := newTestGateway(t, fn)
-	for _, path := range []string{"/things/a%FFb/items", "/things/a/items?cursor=%ff", "/things/a/items?c%fe=1", "/things/%ED%A0%80/items"} {
-		res := do(t, http.MethodPost, srv.URL+path, "{}", "Authorization: Bearer alice")
-		if res.status != http.StatusBadRequest || string(res.body) != `{"message":"Bad Request"}` {
-			t.Errorf("%s: got %d %s, want 400", path, res.status, res.body)
-		}
+	tests := []struct {
+		name, path, want string // want: JSON text the payload holds
+	}{
+		{"path parameter", "/things/a%FFb/items", "\"name\":\"a\xffb\""},
+		{"path parameter, a surrogate's bytes", "/things/%ED%A0%80/items", "\"name\":\"\xed\xa0\x80\""},
+		{"query value", "/things/a/items?cursor=%ff", "\"cursor\":\"\xff\""},
+		{"query name", "/things/a/items?c%fe=1", "\"c\xfe\":\"1\""},
+		{"escapes kept beside", "/things/a/items?q=%22%ff%5C%0A%E2%82%AC", "\"q\":\"\\\"\xff\\\\\\u000a€\""},
+		{"UTF-8 as ever", "/things/%C3%A9/items?q=%E2%82%AC", `"name":"é"`},
 	}
-	res := do(t, http.MethodPost, srv.URL+"/things/%C3%A9/items?q=%E2%82%AC", "{}", "Authorization: Bearer alice")
-	if res.status != 204 {
-		t.Fatalf("UTF-8 parameters: got %d %s", res.status, res.body)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, http.MethodPost, srv.URL+tt.path, "{}", "Authorization: Bearer alice")
+			if res.status != 204 {
+				t.Fatalf("got %d %s, want the function's 204", res.status, res.body)
+			}
+			fn.mu.Lock()
+			payload := fn.payloads[len(fn.payloads)-1]
+			fn.mu.Unlock()
+			if !bytes.Contains(payload, []byte(tt.want)) {
+				t.Errorf("the event lacks %q:\n%q", tt.want, payload)
+			}
+			if bytes.Contains(payload, []byte("\ufffd")) || bytes.Contains(payload, []byte("\uFFFD")) || bytes.Contains(payload, []byte("sandstep-raw")) {
+				t.Errorf("the event replaced something:\n%q", payload)
+			}
+		})
 	}
 	if ev := fn.last(t); ev.PathParameters["name"] != "é" || ev.QueryStringParameters["q"] != "€" {
 		t.Errorf("parameters %v %v", ev.PathParameters, ev.QueryStringParameters)
+	}
+}
+
+// A query string that does not parse lost all its parameters on the way
+// to the function (and hid invalid UTF-8 from the check): the request ran
+// as if sent without them. It is refused instead.
+func TestGatewayRefusesMalformedQueries(t *testing.T) {
+	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
+	}}
+	srv, _ := newTestGateway(t, fn)
+	tests := []struct {
+		name, query string
+		status      int
+	}{
+		{"a bad escape hides invalid UTF-8", "cursor=%ff&x=%zz", http.StatusBadRequest},
+		{"a bad escape alone", "cursor=abc&x=%zz", http.StatusBadRequest},
+		{"a semicolon", "limit=1;x=2", http.StatusBadRequest},
+		{"well formed", "cursor=abc&limit=2", 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, http.MethodPost, srv.URL+"/things/a/items?"+tt.query, "{}", "Authorization: Bearer alice")
+			if res.status != tt.status {
+				t.Errorf("got %d %s, want %d", res.status, res.body, tt.status)
+			}
+		})
+	}
+	if ev := fn.last(t); ev.QueryStringParameters["cursor"] != "abc" || ev.QueryStringParameters["limit"] != "2" {
+		t.Errorf("query %v", ev.QueryStringParameters)
 	}
 	fn.mu.Lock()
 	defer fn.mu.Unlock()

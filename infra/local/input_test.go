@@ -61,6 +61,71 @@ func TestConflictingFilesEndToEnd(t *testing.T) {
 	}
 }
 
+// Files in the way of the clone are refused before anything is made,
+// naming the file: at the local Daytona, git's own refusal named the
+// host's path, with no field.
+func TestFilesWhereGitClonesEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	repo := "file://" + newGitRepo(t)
+	tests := []struct {
+		name, file, gitPath string
+	}{
+		{"a file inside git.path", "src/x", "src"},
+		{"a file above git.path", "src", "src/in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := map[string]any{
+				"files": []map[string]string{{"path": tt.file, "contentBase64": b64("x")}},
+				"git":   map[string]string{"url": repo, "path": tt.gitPath},
+			}
+			res := s.as("alice", http.MethodPost, "/sandboxes", req)
+			e := res.apiError(t)
+			if res.status != http.StatusBadRequest || e.Error.Field != "files[0].path" {
+				t.Errorf("%d %s, want 400 naming files[0].path", res.status, res.body)
+			}
+			if strings.Contains(string(res.body), s.root) || strings.Contains(string(res.body), os.TempDir()) {
+				t.Errorf("the answer names a host path: %s", res.body)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, "daytona")); len(entries) != 0 {
+		t.Errorf("the Daytona root holds %v", entries)
+	}
+}
+
+// A name longer than the file system takes is refused before anything is
+// made, naming the field: at the local Daytona, the upload's or git's own
+// refusal named the host's path, with no field.
+func TestLongNamesEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	repo := "file://" + newGitRepo(t)
+	long := strings.Repeat("a", 256)
+	tests := []struct {
+		name  string
+		req   map[string]any
+		field string
+	}{
+		{"a file", map[string]any{"files": []map[string]string{{"path": "d/" + long, "contentBase64": b64("x")}}}, "files[0].path"},
+		{"git.path", map[string]any{"git": map[string]string{"url": repo, "path": long}}, "git.path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.as("alice", http.MethodPost, "/sandboxes", tt.req)
+			e := res.apiError(t)
+			if res.status != http.StatusBadRequest || e.Error.Field != tt.field {
+				t.Errorf("%d %s, want 400 naming %s", res.status, res.body, tt.field)
+			}
+			if strings.Contains(string(res.body), s.root) || strings.Contains(string(res.body), os.TempDir()) {
+				t.Errorf("the answer names a host path: %s", res.body)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.root, "daytona")); len(entries) != 0 {
+		t.Errorf("the Daytona root holds %v", entries)
+	}
+}
+
 // A cwd missing in the sandbox is a 400 naming cwd, through the local
 // Daytona's real shell; a command's own exit code 126 stays a result.
 func TestMissingCwdEndToEnd(t *testing.T) {
@@ -85,6 +150,17 @@ func TestMissingCwdEndToEnd(t *testing.T) {
 	res = s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "pwd", "cwd": "d"})
 	if res.status != http.StatusOK || !strings.Contains(string(res.body), `/d\n`) {
 		t.Errorf("exec in an existing cwd: %d %s", res.status, res.body)
+	}
+}
+
+// A sandbox whose env sets CDPATH still takes cwd relative to its working
+// directory: before, cwd "tmp" ran in /tmp, with "//tmp" added to stdout.
+func TestCwdIgnoresCDPATHEndToEnd(t *testing.T) {
+	s := startStack(t, nil)
+	sb := s.create("alice", map[string]any{"env": map[string]string{"CDPATH": "/"}})
+	res := s.as("alice", http.MethodPost, "/sandboxes/"+sb.ID+"/exec", map[string]any{"command": "pwd", "cwd": "tmp"})
+	if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != "cwd" {
+		t.Errorf("exec in cwd tmp with CDPATH=/: %d %s, want 400 naming cwd", res.status, res.body)
 	}
 }
 
@@ -115,8 +191,16 @@ func TestInvalidUTF8EndToEnd(t *testing.T) {
 			t.Errorf("token %q: %d %s, want 401", token, res.status, res.body)
 		}
 	}
-	if res := s.as("alice", http.MethodGet, "/sandboxes?cursor=%ff", nil); res.status != http.StatusBadRequest {
-		t.Errorf("cursor %%ff: %d %s, want 400", res.status, res.body)
+	// Parameters reach the function as sent, which names them.
+	for _, tt := range []struct{ path, field string }{
+		{"/sandboxes?cursor=%ff", "cursor"},
+		{"/sandboxes?cursor%fe=x", `cursor\xfe`},
+		{"/sandboxes/sbx_%ed%a0%80", "id"},
+	} {
+		res := s.as("alice", http.MethodGet, tt.path, nil)
+		if e := res.apiError(t); res.status != http.StatusBadRequest || e.Error.Field != tt.field {
+			t.Errorf("%s: %d %s, want 400 naming %s", tt.path, res.status, res.body, tt.field)
+		}
 	}
 
 	// Nothing ran in alice's sandbox, and nobody else got one.

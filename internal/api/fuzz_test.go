@@ -173,27 +173,30 @@ func quietAPI(svc Service) *API {
 }
 
 // FuzzHTTPEvent sends an API Gateway event, as the Lambda runtime hands
-// it over, with the body (as text or base64), a cursor, the path id and
-// the token's subject as fuzzed bytes. Whatever they are: no panic, no
-// 500, an answer in the contract's shape that replaced nothing; input
-// that is not valid UTF-8 never reaches the service, and what reaches it
-// is valid UTF-8 everywhere.
+// it over, with the body (as text or base64), a query parameter's name
+// and value, the path id and the token's subject as fuzzed bytes.
+// Whatever they are: no panic, no 500, an answer in the contract's shape
+// that replaced nothing; input that is not valid UTF-8 never reaches the
+// service, a query name that is not is named as sent, and what reaches
+// the service is valid UTF-8 everywhere.
 func FuzzHTTPEvent(f *testing.F) {
 	bodies := map[string]any{
 		RouteCreateSandbox: service0(0), RouteExec: service0(1), RouteAgentExecute: service0(2), RouteStartTask: service0(3),
 	}
 	for ri, route := range httpFuzzRoutes {
-		f.Add(uint8(ri), []byte(""), false, "", "sbx_one", "user-1")
-		f.Add(uint8(ri), []byte(""), false, "c\xff", "sbx_\xff", "user-1")
-		f.Add(uint8(ri), []byte(""), false, "", "", "alice\xed\xa0\x80")
+		f.Add(uint8(ri), []byte(""), false, "cursor", "", "sbx_one", "user-1")
+		f.Add(uint8(ri), []byte(""), false, "cursor", "c\xff", "sbx_\xff", "user-1")
+		f.Add(uint8(ri), []byte(""), false, "cursor\xff", "c", "sbx_one", "user-1")
+		f.Add(uint8(ri), []byte(""), false, "c\xed\xa0\x80", "c", "sbx_one", "user-1")
+		f.Add(uint8(ri), []byte(""), false, "cursor", "", "", "alice\xed\xa0\x80")
 		if v, ok := bodies[route]; ok {
 			addSamples([]any{v}, func(_ int, doc []byte) {
-				f.Add(uint8(ri), doc, false, "", "sbx_one", "user-1")
-				f.Add(uint8(ri), doc, true, "", "sbx_one", "user-1")
+				f.Add(uint8(ri), doc, false, "cursor", "", "sbx_one", "user-1")
+				f.Add(uint8(ri), doc, true, "cursor", "", "sbx_one", "user-1")
 			})
 		}
 	}
-	f.Fuzz(func(t *testing.T, ri uint8, body []byte, b64 bool, cursor, id, sub string) {
+	f.Fuzz(func(t *testing.T, ri uint8, body []byte, b64 bool, qname, cursor, id, sub string) {
 		route := httpFuzzRoutes[int(ri)%len(httpFuzzRoutes)]
 		rt := routes[route]
 		bodyLit := quoteRaw(string(body))
@@ -205,7 +208,7 @@ func FuzzHTTPEvent(f *testing.F) {
 		ev.RequestContext.Authorizer.JWT.Claims["sub"] = "SUB"
 		ev.QueryStringParameters = nil
 		if slices.Contains(rt.query, "cursor") {
-			ev.QueryStringParameters = map[string]string{"cursor": "CURSOR"}
+			ev.QueryStringParameters = map[string]string{"QNAME": "CURSOR"}
 		}
 		if rt.pathID {
 			ev.PathParameters = map[string]string{"id": "PATHID"}
@@ -214,7 +217,7 @@ func FuzzHTTPEvent(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for from, to := range map[string]string{`"BODY"`: bodyLit, `"SUB"`: quoteRaw(sub), `"CURSOR"`: quoteRaw(cursor), `"PATHID"`: quoteRaw(id)} {
+		for from, to := range map[string]string{`"BODY"`: bodyLit, `"SUB"`: quoteRaw(sub), `"QNAME"`: quoteRaw(qname), `"CURSOR"`: quoteRaw(cursor), `"PATHID"`: quoteRaw(id)} {
 			payload = bytes.Replace(payload, []byte(from), []byte(to), 1)
 		}
 
@@ -240,6 +243,9 @@ func FuzzHTTPEvent(f *testing.F) {
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&e); err != nil || e.Error.Code == "" || e.Error.RequestID != "req-1" {
 				t.Fatalf("error body %s: %v", res.Body, err)
+			}
+			if res.StatusCode == 400 && slices.Contains(rt.query, "cursor") && !utf8.ValidString(qname) && e.Error.Field != printable(qname) {
+				t.Fatalf("query name %q named %q", qname, e.Error.Field)
 			}
 			if len(calls) != 0 {
 				t.Fatalf("status %d, yet the service was called: %+v", res.StatusCode, calls)

@@ -161,24 +161,76 @@ func (s *exactString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// exactMap is a JSON object of strings decoded byte for byte, keys
+// included (encoding/json decodes a map's keys before any method of ours
+// could see them).
+type exactMap map[string]string
+
+func (m *exactMap) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*m = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	out := exactMap{}
+	for dec.More() {
+		k, err := exactToken(dec, b)
+		if err != nil {
+			return err
+		}
+		v, err := exactToken(dec, b)
+		if err != nil {
+			return err
+		}
+		out[k] = v
+	}
+	*m = out
+	return nil
+}
+
+// exactToken reads the next token of dec, which reads b: a string,
+// decoded byte for byte, or null (""), as encoding/json takes it.
+func exactToken(dec *json.Decoder, b []byte) (string, error) {
+	start := dec.InputOffset()
+	tok, err := dec.Token()
+	switch {
+	case err != nil:
+		return "", err
+	case tok == nil:
+		return "", nil
+	}
+	if _, ok := tok.(string); !ok {
+		return "", errors.New("not a JSON string")
+	}
+	seg := b[start:dec.InputOffset()]
+	s, ok := unquoteExact(seg[bytes.IndexByte(seg, '"'):])
+	if !ok {
+		return "", errors.New("not a JSON string")
+	}
+	return string(s), nil
+}
+
 // exactEvent is the part of an API Gateway event whose strings the
 // handler reads as the caller's input.
 type exactEvent struct {
-	Body                  exactString            `json:"body"`
-	QueryStringParameters map[string]exactString `json:"queryStringParameters"`
-	PathParameters        map[string]exactString `json:"pathParameters"`
+	Body                  exactString `json:"body"`
+	QueryStringParameters exactMap    `json:"queryStringParameters"`
+	PathParameters        exactMap    `json:"pathParameters"`
 	RequestContext        struct {
 		Authorizer *struct {
 			JWT *struct {
-				Claims map[string]exactString `json:"claims"`
+				Claims exactMap `json:"claims"`
 			} `json:"jwt"`
 		} `json:"authorizer"`
 	} `json:"requestContext"`
 }
 
 // exactInput puts back into ev, decoded from payload, the strings that
-// encoding/json may have changed, so the checks of the request see what
-// was sent. Map keys are not put back: none that is not ASCII is known.
+// encoding/json may have changed, keys included, so the checks of the
+// request see what was sent.
 func exactInput(payload []byte, ev *events.APIGatewayV2HTTPRequest) {
 	if !mayBeLossy(payload) {
 		return
@@ -188,17 +240,9 @@ func exactInput(payload []byte, ev *events.APIGatewayV2HTTPRequest) {
 		return // ev was decoded from the same payload: not reached
 	}
 	ev.Body = string(x.Body)
-	putBack(ev.QueryStringParameters, x.QueryStringParameters)
-	putBack(ev.PathParameters, x.PathParameters)
+	ev.QueryStringParameters = x.QueryStringParameters
+	ev.PathParameters = x.PathParameters
 	if az := x.RequestContext.Authorizer; az != nil && az.JWT != nil && ev.RequestContext.Authorizer != nil && ev.RequestContext.Authorizer.JWT != nil {
-		putBack(ev.RequestContext.Authorizer.JWT.Claims, az.JWT.Claims)
-	}
-}
-
-func putBack(dst map[string]string, src map[string]exactString) {
-	for k, v := range src {
-		if _, ok := dst[k]; ok {
-			dst[k] = string(v)
-		}
+		ev.RequestContext.Authorizer.JWT.Claims = az.JWT.Claims
 	}
 }

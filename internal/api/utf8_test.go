@@ -432,3 +432,69 @@ func TestInvalidUTF8InEveryField(t *testing.T) {
 		}
 	}
 }
+
+// A query parameter's name that is not valid UTF-8 is named as sent, as a
+// body key is: the event's own decoding turned its bytes into U+FFFD, and
+// two names that differed only in them into one.
+func TestInvalidQueryNamesInTheEvent(t *testing.T) {
+	tests := []struct {
+		name, query, field string // query: the queryStringParameters JSON text
+	}{
+		{"raw byte", "{\"cursor\xff\":\"x\"}", `cursor\xff`},
+		{"lone surrogate escaped", `{"cursor\ud800":"x"}`, `cursor\xed\xa0\x80`},
+		{"two names one once decoded", "{\"c\xff\":\"x\",\"c\xfe\":\"y\"}", `c\xfe`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := &fakeService{}
+			a, _ := newTestAPI(svc, Options{})
+			payload := eventPayload(t, RouteListSandboxes, `""`, `"CURSOR"`, "", `"user-1"`)
+			payload = bytes.Replace(payload, []byte(`{"cursor":"CURSOR"}`), []byte(tt.query), 1)
+			out, err := a.Handler(FunctionStatus).Invoke(context.Background(), payload)
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			var res events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatal(err)
+			}
+			if d := decodeErrorBody(t, res); res.StatusCode != 400 || d.Field != tt.field {
+				t.Errorf("%d %+v, want 400 naming %q", res.StatusCode, d, tt.field)
+			}
+			if calls := svc.recordedCalls(); len(calls) != 0 {
+				t.Errorf("service called: %+v", calls)
+			}
+		})
+	}
+}
+
+// exactMap takes what encoding/json takes into a map of strings, and
+// keeps every byte.
+func TestExactMap(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     map[string]string
+		ok       bool
+	}{
+		{"null", `null`, nil, true},
+		{"empty", `{}`, map[string]string{}, true},
+		{"a null value", `{"a":null,"b":"x"}`, map[string]string{"a": "", "b": "x"}, true},
+		{"raw bytes", "{\"a\xff\":\"\xfe\"}", map[string]string{"a\xff": "\xfe"}, true},
+		{"escapes", `{"\u00e9\ud800":"\n"}`, map[string]string{"é\xed\xa0\x80": "\n"}, true},
+		{"white space", " { \"a\" : \"b\" , \"c\":\"d\" } ", map[string]string{"a": "b", "c": "d"}, true},
+		{"a number", `{"a":1}`, nil, false},
+		{"an array", `["a"]`, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m exactMap
+			err := json.Unmarshal([]byte(tt.in), &m)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err %v, want ok=%v", err, tt.ok)
+			}
+			if tt.ok && !reflect.DeepEqual(map[string]string(m), tt.want) {
+				t.Errorf("got %q, want %q", m, tt.want)
+			}
+		})
+	}
+}

@@ -44,6 +44,11 @@ func commandLine(command, cwd string, env map[string]string, nonce string) strin
 	b.WriteString("(\n")
 	b.WriteString("if [ -r " + secretsFile + " ]; then set -a; . ./" + secretsFile + "; set +a; fi\n")
 	if cwd != "" {
+		if !strings.HasPrefix(cwd, "/") {
+			// cd searches CDPATH (which the sandbox's env may set) for a
+			// name not led by "." or "/", and prints where it went.
+			cwd = "./" + cwd
+		}
 		b.WriteString("cd -- " + shellQuote(cwd) + " 2>/dev/null || { echo " + shellQuote(cwdMissing(nonce)) + " >&2; exit 126; }\n")
 	}
 	for _, n := range slices.Sorted(maps.Keys(env)) {

@@ -116,3 +116,50 @@ func TestMissingCwdIsInvalidInput(t *testing.T) {
 		t.Errorf("live sandboxes %v, want only the first", live)
 	}
 }
+
+// A CDPATH in the sandbox's environment (its create-time env, or its
+// image's) must not move a relative cwd elsewhere, nor make cd print the
+// directory into the command's stdout: cwd is relative to the working
+// directory only.
+func TestCwdIgnoresCDPATH(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	for _, d := range []string{filepath.Join(dir, "src"), filepath.Join(other, "src"), filepath.Join(other, "elsewhere")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("CDPATH", other)
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 3})
+	p := &shellProvider{fakeProvider: newFakeProvider(), dir: dir}
+	svc := newService(t, p, st, fakeSecrets{}, Options{})
+	ctx := context.Background()
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, cwd, stdout string
+	}{
+		{"a directory found only through CDPATH", "elsewhere", ""},
+		{"a directory in both", "src", filepath.Join(dir, "src") + "\n"},
+		{"spelled with ./", "./src", filepath.Join(dir, "src") + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "pwd -P", Cwd: tt.cwd})
+			if tt.stdout == "" {
+				wantCode(t, err, sandstep.EINVALID)
+				if f := sandstep.ErrorField(err); f != "cwd" {
+					t.Errorf("field %q (%v)", f, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := filepath.EvalSymlinks(strings.TrimSpace(tt.stdout)); res.Stdout != want+"\n" {
+				t.Errorf("stdout %q, want %q", res.Stdout, want+"\n")
+			}
+		})
+	}
+}

@@ -137,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 	last := h.provider.execs[len(h.provider.execs)-1]
-	for _, want := range []string{"cd -- 'src'", `export X='it'\''s'`, "/bin/sh -c 'sh src/run.sh'"} {
+	for _, want := range []string{"cd -- './src'", `export X='it'\''s'`, "/bin/sh -c 'sh src/run.sh'"} {
 		if !strings.Contains(last.Line, want) {
 			t.Errorf("command line %q lacks %q", last.Line, want)
 		}

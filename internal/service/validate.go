@@ -24,6 +24,9 @@ const (
 	MaxLabels        = 50
 	MaxFiles         = 1000
 	MaxPathBytes     = 1024
+	// MaxNameBytes bounds each name of a path, as file systems do
+	// (NAME_MAX): a longer one fails the upload or clone half-way.
+	MaxNameBytes     = 255
 	MaxMetadataBytes = 256
 	MaxAutoStop      = 1440
 	// DefaultListLimit and MaxListLimit size a page of a list.
@@ -115,7 +118,20 @@ func validateRelPath(field, p string) (string, error) {
 	if c == "." {
 		return "", sandstep.Invalid(field, "must name a file, got %q", clip(p))
 	}
+	if longName(c) {
+		return "", sandstep.Invalid(field, "has a name longer than %d bytes: %q", MaxNameBytes, clip(p))
+	}
 	return c, nil
+}
+
+// longName reports whether a name of path p is over MaxNameBytes.
+func longName(p string) bool {
+	for name := range strings.SplitSeq(p, "/") {
+		if len(name) > MaxNameBytes {
+			return true
+		}
+	}
+	return false
 }
 
 func validateMinutes(field string, v *int, lo, hi int) error {
@@ -157,8 +173,29 @@ func (s *Service) validateCreate(in *CreateSandboxInput) (createPlan, error) {
 		if err := validateGit(g); err != nil {
 			return createPlan{}, err
 		}
+		if err := filesBesideClone(files, path.Clean(clonePath(g))); err != nil {
+			return createPlan{}, err
+		}
 	}
 	return createPlan{files: files, network: network}, nil
+}
+
+// filesBesideClone refuses files in the way of the clone into dir: they
+// are written first, and git then fails with the sandbox made, in words
+// that name paths of the provider's host.
+func filesBesideClone(files []UploadFile, dir string) error {
+	for i, f := range files {
+		field := fmt.Sprintf("files[%d].path", i)
+		switch {
+		case f.Path == dir:
+			return sandstep.Invalid(field, "%q is where git clones the repository (git.path); files are written before the clone", clip(f.Path))
+		case strings.HasPrefix(f.Path, dir+"/"):
+			return sandstep.Invalid(field, "%q is inside %q, where git clones the repository (git.path), which must not exist yet: files are written before the clone", clip(f.Path), clip(dir))
+		case strings.HasPrefix(dir, f.Path+"/"):
+			return sandstep.Invalid(field, "%q is a file, but git clones into %q under it (git.path)", clip(f.Path), clip(dir))
+		}
+	}
+	return nil
 }
 
 // validateSource checks what the sandbox is made from: a snapshot or an
@@ -323,12 +360,15 @@ func validateGit(g *GitSource) error {
 			return err
 		}
 	}
+	field := "git.path"
+	if g.Path == "" {
+		field = "git.url" // the directory git would choose
+	}
 	if p := path.Clean(clonePath(g)); p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
-		field := "git.path"
-		if g.Path == "" {
-			field = "git.url" // the directory git would choose
-		}
 		return sandstep.Invalid(field, "would clone into %s/, which is reserved for sandstep", ReservedDir)
+	}
+	if g.Path == "" && longName(repoDir(g.URL)) {
+		return sandstep.Invalid(field, "would clone into a directory whose name is longer than %d bytes; set git.path", MaxNameBytes)
 	}
 	return nil
 }

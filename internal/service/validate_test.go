@@ -35,7 +35,7 @@ func TestValidateCwd(t *testing.T) {
 func TestCommandLineQuotesEverything(t *testing.T) {
 	line := commandLine(`echo "$HOME" 'x'`, "my dir", map[string]string{"B": "it's", "A": "$(rm -rf /)"}, "n0nce")
 	for _, want := range []string{
-		"cd -- 'my dir' 2>/dev/null || { echo 'sandstep: cwd: no such directory in the sandbox [n0nce]' >&2; exit 126; }",
+		"cd -- './my dir' 2>/dev/null || { echo 'sandstep: cwd: no such directory in the sandbox [n0nce]' >&2; exit 126; }",
 		"export A='$(rm -rf /)'",
 		`export B='it'\''s'`,
 		`/bin/sh -c 'echo "$HOME" '\''x'\'''`,
@@ -134,6 +134,94 @@ func TestFilesThatConflict(t *testing.T) {
 			_, err = h.svc.AgentExecute(context.Background(), alice(), AgentExecuteInput{CreateSandboxInput: CreateSandboxInput{Files: files}, Command: "true"})
 			if f := sandstep.ErrorField(err); f != tt.field {
 				t.Errorf("agent execute: field = %q, want %q (%v)", f, tt.field, err)
+			}
+		})
+	}
+}
+
+// Files are written before the clone, so a file in the directory git
+// clones into (or one where that directory's parent must be) fails the
+// clone with the sandbox made, in Daytona's words (the local one's hold
+// the host's path). It is refused first, naming the file.
+func TestFilesWhereGitClones(t *testing.T) {
+	tests := []struct {
+		name  string
+		paths []string
+		git   GitSource
+		field string
+		msg   string
+	}{
+		{"a file inside git.path", []string{"ok", "src/x"}, GitSource{URL: "https://example.com/r.git", Path: "src"}, "files[1].path", `"src/x" is inside "src"`},
+		{"a file deep inside git.path", []string{"src/a/b"}, GitSource{URL: "https://example.com/r.git", Path: "./src/"}, "files[0].path", `"src/a/b" is inside "src"`},
+		{"a file at git.path", []string{"src"}, GitSource{URL: "https://example.com/r.git", Path: "src"}, "files[0].path", `"src" is where git clones`},
+		{"a file above git.path", []string{"src"}, GitSource{URL: "https://example.com/r.git", Path: "src/in"}, "files[0].path", `"src" is a file, but git clones into "src/in"`},
+		{"a file inside git's own directory", []string{"r/README"}, GitSource{URL: "https://example.com/r.git"}, "files[0].path", `"r/README" is inside "r"`},
+		{"beside git.path is fine", []string{"src2/x", "srcx", "a/src"}, GitSource{URL: "https://example.com/r.git", Path: "src"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 3)
+			var files []File
+			for _, p := range tt.paths {
+				files = append(files, File{Path: p, ContentBase64: "eA=="})
+			}
+			git := tt.git
+			in := CreateSandboxInput{Files: files, Git: &git}
+			_, err := h.svc.CreateSandbox(context.Background(), alice(), in)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCode(t, err, sandstep.EINVALID)
+			if f, m := sandstep.ErrorField(err), sandstep.ErrorMessage(err); f != tt.field || !strings.Contains(m, tt.msg) {
+				t.Errorf("field %q message %q, want %q with %q", f, m, tt.field, tt.msg)
+			}
+			if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+				t.Errorf("the files reached the provider or the quota")
+			}
+			_, err = h.svc.AgentExecute(context.Background(), alice(), AgentExecuteInput{CreateSandboxInput: in, Command: "true"})
+			if f := sandstep.ErrorField(err); f != tt.field {
+				t.Errorf("agent execute: field = %q, want %q (%v)", f, tt.field, err)
+			}
+		})
+	}
+}
+
+// A path component longer than a file system takes (255 bytes) failed the
+// upload or the clone with the sandbox made, in the provider's words (the
+// local one's hold the host's path). It is refused first, naming the field.
+func TestLongPathComponents(t *testing.T) {
+	long, max := strings.Repeat("a", 256), strings.Repeat("a", 255)
+	files := func(p string) []File { return []File{{Path: p, ContentBase64: "eA=="}} }
+	tests := []struct {
+		name  string
+		in    CreateSandboxInput
+		field string
+	}{
+		{"a file name", CreateSandboxInput{Files: files(long)}, "files[0].path"},
+		{"a directory name", CreateSandboxInput{Files: files("d/" + long + "/f")}, "files[0].path"},
+		{"git.path", CreateSandboxInput{Git: &GitSource{URL: "https://example.com/r.git", Path: "src/" + long}}, "git.path"},
+		{"the directory git would choose", CreateSandboxInput{Git: &GitSource{URL: "https://example.com/" + long + ".git"}}, "git.url"},
+		{"255 bytes is fine", CreateSandboxInput{Files: files("d/" + max), Git: &GitSource{URL: "https://example.com/" + max + ".git", Path: max}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, 3)
+			_, err := h.svc.CreateSandbox(context.Background(), alice(), tt.in)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCode(t, err, sandstep.EINVALID)
+			if f, m := sandstep.ErrorField(err), sandstep.ErrorMessage(err); f != tt.field || !strings.Contains(m, "255") {
+				t.Errorf("field %q message %q, want %q", f, m, tt.field)
+			}
+			if h.provider.creates != 0 || h.active(t, "alice") != 0 {
+				t.Errorf("the request reached the provider or the quota")
 			}
 		})
 	}
