@@ -106,6 +106,32 @@ func (c collaborators) CanTrigger(ctx context.Context, installationID int64, rep
 	return githubapp.CanTrigger(perm), err
 }
 
+// repoAccess is the App acting on an issue's repository for its task.
+type repoAccess struct{ app *githubapp.Client }
+
+func (r repoAccess) ReadToken(ctx context.Context, installationID int64, repo string) (service.RepoToken, error) {
+	return r.token(ctx, installationID, repo, githubapp.ReadContents)
+}
+
+func (r repoAccess) PushToken(ctx context.Context, installationID int64, repo string) (service.RepoToken, error) {
+	return r.token(ctx, installationID, repo, githubapp.PushAndPullRequest)
+}
+
+func (r repoAccess) token(ctx context.Context, installationID int64, repo string, perms githubapp.Permissions) (service.RepoToken, error) {
+	t, err := r.app.Token(ctx, installationID, repo, perms)
+	if err != nil {
+		return service.RepoToken{}, err
+	}
+	return service.RepoToken{Value: t.Value, ExpiresAt: t.ExpiresAt}, nil
+}
+
+func (r repoAccess) Revoke(ctx context.Context, token string) error { return r.app.Revoke(ctx, token) }
+
+func (r repoAccess) OpenPullRequest(ctx context.Context, installationID int64, repo, head, base, title, body string) (string, error) {
+	_, url, err := r.app.OpenPullRequest(ctx, installationID, repo, head, base, title, body)
+	return url, err
+}
+
 // gitHubDeps adds the GitHub App to deps where this deployment has one:
 // issues are told how their tasks go and, with a webhook and a
 // repositories policy, start them.
@@ -114,7 +140,7 @@ func (e *Env) gitHubDeps(ctx context.Context, deps *service.Deps) error {
 	if err != nil || app == nil {
 		return err
 	}
-	deps.Comments = app
+	deps.Comments, deps.RepoAccess = app, repoAccess{app}
 	if e.GitHubOptions().Secret == nil {
 		return nil
 	}

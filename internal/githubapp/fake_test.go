@@ -227,6 +227,17 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		f.mintToken(w, r, parts[2])
 	case r.Method == "GET" && len(parts) == 4 && parts[0] == "repos" && parts[3] == "installation":
 		f.repoInstallation(w, r, parts[1]+"/"+parts[2])
+	case r.Method == "DELETE" && r.URL.Path == "/installation/token":
+		value := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		f.mu.Lock()
+		_, known := f.tokens[value]
+		delete(f.tokens, value)
+		f.mu.Unlock()
+		if !known {
+			ghError(w, 401, "Bad credentials")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case len(parts) >= 3 && parts[0] == "repos":
 		f.repoCall(w, r, parts[1]+"/"+parts[2], parts[3:])
 	default:

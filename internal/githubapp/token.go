@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -247,4 +248,20 @@ func (c *Client) installationCall(ctx context.Context, installationID int64, rep
 		return nil, "", err
 	}
 	return withCredential(ctx, t.Value), t.Value, nil
+}
+
+// Revoke ends a token before it expires (GitHub's DELETE
+// /installation/token, made with the token itself) and forgets it, so a
+// token handed out for one step does not outlive the step. A token GitHub
+// no longer knows counts as revoked.
+func (c *Client) Revoke(ctx context.Context, value string) error {
+	if value == "" {
+		return sandstep.Invalid("token", "is empty")
+	}
+	c.forget(value)
+	_, err := c.gh.Apps.RevokeInstallationToken(withCredential(ctx, value))
+	if err == nil || isStatus(err, http.StatusUnauthorized) {
+		return nil
+	}
+	return classify(err, "revoking a token", value, false)
 }

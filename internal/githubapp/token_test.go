@@ -221,6 +221,39 @@ func TestRefusedTokenIsForgotten(t *testing.T) {
 	}
 }
 
+// A revoked token is gone at GitHub and from the cache: the next call
+// mints a new one. Revoking it again is no error.
+func TestRevoke(t *testing.T) {
+	f := newFake(t)
+	c := f.client(t)
+	ctx := context.Background()
+	tok, err := c.Token(ctx, testInstallation, testRepo, PushAndPullRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "again"} {
+		if err := c.Revoke(ctx, tok.Value); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	f.mu.Lock()
+	_, alive := f.tokens[tok.Value]
+	f.mu.Unlock()
+	if alive {
+		t.Error("GitHub still knows the revoked token")
+	}
+	next, err := c.Token(ctx, testInstallation, testRepo, PushAndPullRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Value == tok.Value {
+		t.Error("the revoked token was handed out again")
+	}
+	if err := c.Revoke(ctx, ""); sandstep.ErrorCode(err) != sandstep.EINVALID {
+		t.Errorf("empty token: %v, want EINVALID", err)
+	}
+}
+
 // GitHub checks the App's JWT: a token asked with a JWT of another key,
 // another App, or outside its time window is refused, and that is the
 // App's misconfiguration, not the caller's.

@@ -119,6 +119,9 @@ type Task struct {
 	Deadline       *time.Time `json:"deadline,omitempty" dynamodbav:"deadline,omitempty"`
 	// Notify is the notice sent when the task ends; nil when none was asked.
 	Notify *TaskNotice `json:"notify,omitempty" dynamodbav:"notify,omitempty"`
+	// PullRequest is the web URL of the pull request an issue's task
+	// opened with the agent's commits.
+	PullRequest string `json:"pullRequest,omitempty" dynamodbav:"pullRequest,omitempty"`
 
 	// SessionID and CommandID name the running command at the provider.
 	SessionID string `json:"-" dynamodbav:"sessionId,omitempty"`
@@ -139,6 +142,9 @@ type Task struct {
 	// IssueComment is the id of the comment that follows an issue's task
 	// on the issue; 0 before it is written.
 	IssueComment int64 `json:"-" dynamodbav:"issueComment,omitempty"`
+	// TokenExpiresAt is when the agent's read-only GitHub token expires
+	// (never the token): the watch replaces it before.
+	TokenExpiresAt *time.Time `json:"-" dynamodbav:"tokenExpiresAt,omitempty"`
 }
 
 // TaskCleanupMargin is how long a task's sandbox outlives its command's

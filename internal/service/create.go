@@ -47,7 +47,7 @@ type provisioning struct {
 
 func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, plan createPlan) (*sandstep.Sandbox, error) {
 	// Secrets first: a bad reference fails before anything is reserved.
-	load, err := s.resolveProvisioning(ctx, call.UserID, in, plan.files)
+	load, err := s.resolveProvisioning(ctx, call.UserID, in, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -75,15 +75,18 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 }
 
 // resolveProvisioning resolves the secrets a create needs, as owner's.
-func (s *Service) resolveProvisioning(ctx context.Context, owner string, in CreateSandboxInput, files []UploadFile) (provisioning, error) {
+func (s *Service) resolveProvisioning(ctx context.Context, owner string, in CreateSandboxInput, plan createPlan) (provisioning, error) {
 	values, err := s.resolveSecrets(ctx, owner, in.SecretEnv)
 	if err != nil {
 		return provisioning{}, err
 	}
-	load := provisioning{secrets: values, files: files}
+	load := provisioning{secrets: values, files: plan.files}
 	if g := in.Git; g != nil {
 		load.clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: clonePath(g)}
-		if g.TokenSecret != "" {
+		switch {
+		case plan.cloneToken != "":
+			load.clone.Username, load.clone.Password = "x-access-token", plan.cloneToken
+		case g.TokenSecret != "":
 			token, err := s.resolve(ctx, owner, "git.tokenSecret", g.TokenSecret)
 			if err != nil {
 				return provisioning{}, err

@@ -67,6 +67,9 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 		fmt.Fprintf(&b, " after %s", t.FinishedAt.Sub(*t.StartedAt).Round(time.Second))
 	}
 	b.WriteString(".\n")
+	if t.PullRequest != "" {
+		fmt.Fprintf(&b, "\nPull request: %s\n", t.PullRequest)
+	}
 	if t.Error != "" {
 		fmt.Fprintf(&b, "\n%s\n", sandstep.Clip(t.Error, 500))
 	}

@@ -162,6 +162,9 @@ type Deps struct {
 	Collaborators Collaborators
 	// Comments tell an issue how its task goes; nil: issues are not told.
 	Comments IssueComments
+	// RepoAccess clones, pushes and opens pull requests for issues'
+	// tasks; nil: their repositories are cloned as any task's.
+	RepoAccess RepoAccess
 	// Notifier and Notices deliver tasks' completion notices; with no
 	// Notifier, a task asking for one is refused.
 	Notifier Notifier
@@ -299,6 +302,7 @@ type Service struct {
 	repos         Repositories
 	collaborators Collaborators
 	comments      IssueComments
+	repoAccess    RepoAccess
 	opts          Options
 	notifier      Notifier
 	notices       Notices
@@ -341,6 +345,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		repos:         deps.Repositories,
 		collaborators: deps.Collaborators,
 		comments:      deps.Comments,
+		repoAccess:    deps.RepoAccess,
 		opts:          opts,
 		fresh:         newFreshCache(),
 		notifier:      deps.Notifier,

@@ -168,6 +168,17 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	// no nudge (the policy may have changed since the task was accepted).
 	var nudge string
 	plan.network, nudge = taskNetwork(plan.network, t.APIURL)
+	// An issue's repository is cloned with a token that can only read it,
+	// which the agent keeps for its own fetches.
+	var token *time.Time
+	if s.repoTask(t) {
+		tok, err := s.readAccess(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		plan.cloneToken, token = tok.Value, &tok.ExpiresAt
+		plan.files = append(plan.files, credentialFile(readCredential, tok))
+	}
 	call := Call{UserID: t.Owner, RequestID: t.ID}
 	sb, err := s.create(ctx, call, in, plan)
 	if err != nil {
@@ -177,7 +188,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		return nil, err
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
-		func(r *sandstep.Task) { r.SandboxID, r.APIURL = sb.ID, nudge }); err != nil {
+		func(r *sandstep.Task) { r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, token }); err != nil {
 		// The sandbox is not the task's: nothing else would delete it.
 		if _, derr := s.delete(ctx, call, sb); derr != nil {
 			s.opts.Logger.ErrorContext(ctx, "task sandbox not deleted", "sandboxId", sb.ID, "err", derr)
@@ -220,7 +231,12 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, timeout+sandstep.TaskCleanupMargin); err != nil {
 		return nil, fmt.Errorf("keep the task's sandbox: %w", err)
 	}
-	line := taskCommandLine(spec.Command, spec.Cwd, spec.Env, nudgeURL(t))
+	env, prelude := spec.Env, ""
+	if s.repoTask(t) {
+		env = agentGitEnv(t, env)
+		prelude = `export SANDSTEP_GITHUB_CREDENTIAL="$PWD/` + readCredential + `"` + "\n"
+	}
+	line := prelude + taskCommandLine(spec.Command, spec.Cwd, env, nudgeURL(t))
 	cmdID, err := s.sessions.StartCommand(ctx, sb.DaytonaID, taskSession(t.ID), line)
 	if err != nil {
 		return nil, fmt.Errorf("start the task's command: %w", err)
@@ -253,6 +269,7 @@ func (s *Service) nextWait(t *sandstep.Task, step TaskStep) *TaskStep {
 	if t.NudgedAt != nil && now.Sub(*t.NudgedAt) < nudgedWindow {
 		wait = nudgedPoll
 	}
+	wait = tokenWait(t, now, wait)
 	if t.Deadline != nil {
 		// The deadline is noticed within a second of passing.
 		wait = min(wait, max(t.Deadline.Sub(now)+time.Second, time.Second))
@@ -401,6 +418,9 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 	if err := s.storeOutput(ctx, t, sb.DaytonaID); err != nil {
 		return nil, err
 	}
+	if code == nil {
+		s.refreshReadToken(ctx, t, sb)
+	}
 	switch {
 	case code != nil:
 		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}, s.recordExit(ctx, t, *code)
@@ -462,17 +482,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 		return nil, err
 	}
 	if t.Status == sandstep.TaskRunning {
-		now := s.opts.Now().UTC()
-		to := sandstep.TaskSucceeded
-		if t.ExitCode == nil || *t.ExitCode != 0 {
-			to = sandstep.TaskFailed
-		}
-		if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, func(r *sandstep.Task) {
-			r.FinishedAt = &now
-			if to == sandstep.TaskFailed && r.ExitCode != nil {
-				r.Error = "the command exited with " + strconv.Itoa(*r.ExitCode)
-			}
-		}); err != nil {
+		if err := s.finishTask(ctx, t, spec, sb); err != nil {
 			return nil, err
 		}
 	}
@@ -480,6 +490,36 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 		s.opts.Logger.InfoContext(ctx, "artifacts collected", "taskId", t.ID, "detail", detail)
 	}
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
+}
+
+// finishTask gives a task whose command has ended its outcome: succeeded
+// when it exited 0 and, for an issue's task, its commits became a pull
+// request. A push or pull request refused fails the task; one that may
+// work on a retry is returned for the state machine to retry.
+func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskInput, sb *sandstep.Sandbox) error {
+	to, reason, pull := sandstep.TaskSucceeded, "", ""
+	switch {
+	case t.ExitCode == nil || *t.ExitCode != 0:
+		to = sandstep.TaskFailed
+		if t.ExitCode != nil {
+			reason = "the command exited with " + strconv.Itoa(*t.ExitCode)
+		}
+	case s.repoTask(t):
+		url, err := s.openPullRequest(ctx, t, spec, sb)
+		switch sandstep.ErrorCode(err) {
+		case "":
+			pull = url
+		case sandstep.EINVALID, sandstep.ENOTFOUND:
+			to, reason = sandstep.TaskFailed, "no pull request: "+sandstep.ErrorMessage(err)
+		default:
+			return err
+		}
+	}
+	now := s.opts.Now().UTC()
+	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, func(r *sandstep.Task) {
+		r.FinishedAt, r.Error, r.PullRequest = &now, reason, pull
+	})
+	return err
 }
 
 // TaskFailure is what the state machine caught, handed to the cleanup.

@@ -149,6 +149,9 @@ func validateMinutes(field string, v *int, lo, hi int) error {
 type createPlan struct {
 	files   []UploadFile
 	network *sandstep.NetworkPolicy
+	// cloneToken, when set, is the clone's credential (an issue's task's
+	// read-only token), in place of git.tokenSecret.
+	cloneToken string
 }
 
 // validateCreate checks a create request, decodes its files and narrows

@@ -1,0 +1,255 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// RepoAccess is what an issue's task does on its repository as the
+// GitHub App: tokens scoped to the one repository, and the pull request.
+type RepoAccess interface {
+	// ReadToken can only read the repository's contents: the agent's.
+	ReadToken(ctx context.Context, installationID int64, repo string) (RepoToken, error)
+	// PushToken can push and open pull requests: sandstep's, never the
+	// agent's.
+	PushToken(ctx context.Context, installationID int64, repo string) (RepoToken, error)
+	// Revoke ends a token before it expires.
+	Revoke(ctx context.Context, token string) error
+	// OpenPullRequest opens (or finds the open) pull request from head
+	// into base and answers its web URL.
+	OpenPullRequest(ctx context.Context, installationID int64, repo, head, base, title, body string) (string, error)
+}
+
+// RepoToken is an installation token; Value is a credential.
+type RepoToken struct {
+	Value     string
+	ExpiresAt time.Time
+}
+
+// The files through which tokens reach an issue's sandbox, in git's
+// credential-helper format. The agent's is refreshed while the task runs;
+// the push's exists for the one push.
+const (
+	readCredential = ReservedDir + "/github-credential"
+	pushCredential = ReservedDir + "/push-credential"
+)
+
+// refreshAhead is how long before the agent's token expires the watch
+// replaces it: less than githubapp's cache keeps a token, so the token
+// minted then is a new one.
+const refreshAhead = 9 * time.Minute
+
+// taskMark is the environment entry every process of a task's command
+// inherits, so the processes it left behind can be found and killed.
+func taskMark(taskID string) string { return "SANDSTEP_TASK=" + taskID }
+
+// PushBranch is the branch an issue's task's commits are pushed to.
+func PushBranch(taskID string) string { return "sandstep/" + taskID }
+
+// repoTask reports whether t is an issue's task this deployment acts on
+// as the App: its clone, push and pull request.
+func (s *Service) repoTask(t *sandstep.Task) bool {
+	return s.repoAccess != nil && t.Metadata.Repo != "" && t.Metadata.InstallationID != ""
+}
+
+func installationOf(t *sandstep.Task) int64 {
+	id, _ := strconv.ParseInt(t.Metadata.InstallationID, 10, 64)
+	return id
+}
+
+// credentialFile is a token in the format a git credential helper answers.
+func credentialFile(path string, tok RepoToken) UploadFile {
+	return UploadFile{Path: path, Content: []byte("username=x-access-token\npassword=" + tok.Value + "\n")}
+}
+
+// credentialHelper is a git credential.helper that answers the file at
+// path (an environment variable holding it): the token never appears in
+// a command string or a git config file.
+func credentialHelper(pathVar string) string {
+	return `!f() { test "$1" = get && cat "$` + pathVar + `"; }; f`
+}
+
+// readAccess mints the agent's read-only token: the clone's credential,
+// and a file the agent's own git reads through a credential helper.
+func (s *Service) readAccess(ctx context.Context, t *sandstep.Task) (RepoToken, error) {
+	tok, err := s.repoAccess.ReadToken(ctx, installationOf(t), t.Metadata.Repo)
+	if err != nil {
+		return RepoToken{}, fmt.Errorf("mint the read-only token of %s: %w", t.Metadata.Repo, err)
+	}
+	return tok, nil
+}
+
+// agentGitEnv is what the agent's command gets so its git fetches with
+// the read-only token: a credential helper reading the refreshed file.
+func agentGitEnv(t *sandstep.Task, env map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+4)
+	for k, v := range env {
+		out[k] = v
+	}
+	out["GIT_CONFIG_COUNT"] = "1"
+	out["GIT_CONFIG_KEY_0"] = "credential.helper"
+	out["GIT_CONFIG_VALUE_0"] = credentialHelper("SANDSTEP_GITHUB_CREDENTIAL")
+	k, v, _ := strings.Cut(taskMark(t.ID), "=")
+	out[k] = v
+	return out
+}
+
+// refreshReadToken replaces the agent's token when it is about to expire,
+// so a task of hours can still fetch. A failure is left to the next look.
+func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
+	if !s.repoTask(t) || t.TokenExpiresAt == nil || t.TokenExpiresAt.Sub(s.opts.Now()) > refreshAhead {
+		return
+	}
+	tok, err := s.readAccess(ctx, t)
+	if err == nil {
+		err = s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(readCredential, tok)})
+	}
+	if err == nil {
+		_, err = s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+			func(r *sandstep.Task) { r.TokenExpiresAt = &tok.ExpiresAt })
+	}
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not refreshed", "taskId", t.ID, "err", err)
+		return
+	}
+	t.TokenExpiresAt = &tok.ExpiresAt
+}
+
+// tokenWait bounds a watch's wait so the agent's token is refreshed in time.
+func tokenWait(t *sandstep.Task, now time.Time, wait time.Duration) time.Duration {
+	if t.TokenExpiresAt == nil {
+		return wait
+	}
+	return min(wait, max(t.TokenExpiresAt.Sub(now)-refreshAhead, time.Second))
+}
+
+// pushOutcome is what the push step found.
+const (
+	pushedPrefix  = "sandstep-push: pushed "
+	nothingPushed = "sandstep-push: nothing"
+)
+
+// openPullRequest pushes the agent's commits to PushBranch and opens the
+// pull request, once the agent's command has ended and every process it
+// started is gone. The push token enters the sandbox for that one push, in
+// a repository sandstep made (the agent's hooks and configuration are not
+// read with it), and is revoked after. It answers the pull request's URL,
+// "" when the agent committed nothing.
+func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *TaskInput, sb *sandstep.Sandbox) (string, error) {
+	g := spec.Sandbox.Git
+	if g == nil || g.URL == "" || g.Branch == "" {
+		return "", sandstep.Errorf(sandstep.EINTERNAL, "task %s names no repository and default branch to push to", t.ID)
+	}
+	// 1. The agent's processes are killed and its commits copied out, with
+	// no token in the sandbox.
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: stageLine(t.ID, clonePath(g), g.Branch), Timeout: 5 * time.Minute})
+	if err != nil {
+		return "", fmt.Errorf("copy the agent's commits: %w", err)
+	}
+	out := strings.TrimSpace(res.Stdout)
+	if res.ExitCode != 0 || !strings.HasPrefix(out, pushedPrefix) && out != nothingPushed {
+		return "", sandstep.Errorf(sandstep.EINVALID, "the agent's commits could not be read (exit %d): %s", res.ExitCode, sandstep.Clip(strings.TrimSpace(res.Stderr), 500))
+	}
+	if out == nothingPushed {
+		return "", nil
+	}
+	// 2. The push, with a token only it holds.
+	inst, repo := installationOf(t), t.Metadata.Repo
+	tok, err := s.repoAccess.PushToken(ctx, inst, repo)
+	if err != nil {
+		return "", fmt.Errorf("mint the push token of %s: %w", repo, err)
+	}
+	defer func() {
+		if err := s.repoAccess.Revoke(ctx, tok.Value); err != nil {
+			s.opts.Logger.WarnContext(ctx, "the push token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
+		}
+	}()
+	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
+		return "", fmt.Errorf("hand the push its token: %w", err)
+	}
+	res, err = s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: 5 * time.Minute})
+	if err != nil {
+		return "", fmt.Errorf("push the agent's commits: %w", err)
+	}
+	if res.ExitCode != 0 {
+		msg := strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]")
+		return "", sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), sandstep.Clip(msg, 500))
+	}
+	title, body := pullText(t, spec)
+	url, err := s.repoAccess.OpenPullRequest(ctx, inst, repo, PushBranch(t.ID), g.Branch, title, body)
+	if err != nil {
+		return "", fmt.Errorf("open the pull request: %w", err)
+	}
+	return url, nil
+}
+
+// stageDir is the repository sandstep pushes from.
+const stageDir = ReservedDir + "/push.git"
+
+// stageLine kills what is left of the task's processes (those carrying
+// its mark, again until none is left), then copies the agent's HEAD into
+// a bare repository sandstep made, when it differs from the default
+// branch it was cloned at.
+func stageLine(taskID, repo, branch string) string {
+	mark := shellQuote(taskMark(taskID))
+	kill := `sweep() { n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; ` +
+		`if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qxF ` + mark + `; then kill -9 "$p" 2>/dev/null; n=$((n+1)); fi; done; }
+killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0; i=$((i+1)); sleep 0.2; done; }
+`
+	// Every git run on the agent's repository carries the mark: what its
+	// configuration may start is killed with the rest.
+	git := taskMark(taskID) + " git -C " + shellQuote("./"+repo)
+	var b strings.Builder
+	b.WriteString(kill)
+	b.WriteString("killall_marked\n")
+	b.WriteString("rm -rf " + stageDir + " && git init -q --bare " + stageDir + " || exit 1\n")
+	b.WriteString("head=$(" + git + " rev-parse --verify -q 'HEAD^{commit}') || { echo 'no commit in the repository' >&2; exit 1; }\n")
+	b.WriteString("base=$(" + git + " rev-parse --verify -q " + shellQuote("refs/remotes/origin/"+branch+"^{commit}") + ")\n")
+	b.WriteString(`if [ "$head" = "$base" ]; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
+	b.WriteString(taskMark(taskID) + " git -C " + stageDir + " fetch -q --no-tags \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
+	b.WriteString("killall_marked\n")
+	b.WriteString(`echo "` + pushedPrefix + `$head"`)
+	return b.String()
+}
+
+// pushLine pushes the staged commits to branch of url with the push
+// credential, reading no configuration the agent could have written, and
+// removes the credential whatever happens.
+func pushLine(url, branch string) string {
+	var b strings.Builder
+	b.WriteString(`trap 'rm -f "$c"' EXIT` + "\n")
+	b.WriteString(`c="$PWD/` + pushCredential + `"` + "\n")
+	b.WriteString(`export SANDSTEP_PUSH_CREDENTIAL="$c" HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0` + "\n")
+	b.WriteString("git -C " + stageDir + " -c core.hooksPath=/dev/null -c credential.helper= -c " +
+		shellQuote("credential.helper="+credentialHelper("SANDSTEP_PUSH_CREDENTIAL")) +
+		" push -q --no-verify -- " + shellQuote(url) + " " + shellQuote("refs/heads/push:refs/heads/"+branch))
+	return b.String()
+}
+
+// pullText is the pull request's title and body, from the issue the task
+// received (its title is anyone's text: the API carries it as data).
+func pullText(t *sandstep.Task, spec *TaskInput) (title, body string) {
+	var issue struct {
+		Title string `json:"title"`
+	}
+	for _, f := range spec.Sandbox.Files {
+		if f.Path == IssueFile {
+			if raw, err := base64.StdEncoding.DecodeString(f.ContentBase64); err == nil {
+				_ = json.Unmarshal(raw, &issue)
+			}
+		}
+	}
+	title = "sandstep: #" + t.Metadata.IssueID
+	if s := strings.TrimSpace(issue.Title); s != "" {
+		title += " " + sandstep.Clip(s, 200)
+	}
+	body = fmt.Sprintf("The agent's work on #%s, by sandstep task `%s`.\n", t.Metadata.IssueID, t.ID)
+	return title, body
+}

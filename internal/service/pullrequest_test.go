@@ -1,0 +1,391 @@
+package service
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// fakeRepoAccess mints numbered tokens and keeps what was asked of it.
+type fakeRepoAccess struct {
+	mu      sync.Mutex
+	minted  []string // "read" or "push", in order
+	revoked []string
+	pulls   []string // "head->base: title"
+	life    time.Duration
+	now     func() time.Time
+}
+
+func (f *fakeRepoAccess) mint(kind string) RepoToken {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.minted = append(f.minted, kind)
+	return RepoToken{Value: "ghs_" + kind + "_SECRET_" + string(rune('a'+len(f.minted))), ExpiresAt: f.now().Add(f.life)}
+}
+
+func (f *fakeRepoAccess) ReadToken(context.Context, int64, string) (RepoToken, error) {
+	return f.mint("read"), nil
+}
+
+func (f *fakeRepoAccess) PushToken(context.Context, int64, string) (RepoToken, error) {
+	return f.mint("push"), nil
+}
+
+func (f *fakeRepoAccess) Revoke(_ context.Context, token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked = append(f.revoked, token)
+	return nil
+}
+
+func (f *fakeRepoAccess) OpenPullRequest(_ context.Context, _ int64, _, head, base, title, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pulls = append(f.pulls, head+"->"+base+": "+title)
+	return "https://github.test/octo/hello/pull/1", nil
+}
+
+// diskProvider is shellProvider whose uploads are files in its directory,
+// as in a sandbox, and which keeps every command line it ran.
+type diskProvider struct {
+	*shellProvider
+	lines []string
+}
+
+func (p *diskProvider) Upload(ctx context.Context, id string, files []UploadFile) error {
+	if err := p.shellProvider.Upload(ctx, id, files); err != nil {
+		return err
+	}
+	for _, f := range files {
+		path := filepath.Join(p.dir, f.Path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, f.Content, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *diskProvider) Exec(ctx context.Context, id string, cmd Command) (*ExecResult, error) {
+	p.mu.Lock()
+	p.lines = append(p.lines, cmd.Line)
+	p.mu.Unlock()
+	return p.shellProvider.Exec(ctx, id, cmd)
+}
+
+// repoHarness is an issue's task whose sandbox is a directory holding a
+// clone of a bare repository standing for GitHub's.
+type repoHarness struct {
+	svc      *Service
+	store    *store.Store
+	provider *diskProvider
+	access   *fakeRepoAccess
+	clock    *settableClock
+	origin   string // the bare repository
+	clone    string // the agent's clone, in the sandbox
+	task     *sandstep.Task
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	c := exec.Command("git", append([]string{"-c", "user.name=agent", "-c", "user.email=agent@example.test", "-c", "init.defaultBranch=main"}, args...)...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func newRepoHarness(t *testing.T) *repoHarness {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
+	access := &fakeRepoAccess{life: time.Hour, now: clk.Now}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}, RepoAccess: access},
+		Options{Limits: testLimits(), Deployment: testDeployment, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &repoHarness{svc: svc, store: st, provider: p, access: access, clock: clk}
+
+	// GitHub's repository, with one commit on main.
+	h.origin = filepath.Join(t.TempDir(), "hello.git")
+	seed := t.TempDir()
+	git(t, seed, "init", "-q")
+	git(t, seed, "commit", "-q", "--allow-empty", "-m", "first")
+	git(t, seed, "clone", "-q", "--bare", seed, h.origin)
+
+	ctx := context.Background()
+	spec := TaskInput{Command: "true", TimeoutSeconds: 3 * 3600}
+	ev := IssueEvent{Repo: "octo/hello", InstallationID: 7, Issue: 3, Title: "Fix the $(reboot) bug", CloneURL: "file://" + h.origin, DefaultBranch: "main"}
+	if err := issueSpec(&spec, ev); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := svc.StartTask(ctx, Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: "delivery-1"}, spec)
+	if err != nil {
+		t.Fatalf("StartTask: %v", err)
+	}
+	h.task = tk
+	step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: tk.Owner})
+	if err != nil {
+		t.Fatalf("CreateTaskSandbox: %v", err)
+	}
+	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+		t.Fatalf("StartTaskCommand: %v", err)
+	}
+	// What Daytona's clone did, in the sandbox's directory.
+	h.clone = filepath.Join(p.dir, "hello")
+	git(t, p.dir, "clone", "-q", h.origin, h.clone)
+	if err := os.MkdirAll(filepath.Join(p.dir, taskDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.task = h.record(t)
+	return h
+}
+
+func (h *repoHarness) record(t *testing.T) *sandstep.Task {
+	t.Helper()
+	tk, err := h.store.GetTask(context.Background(), h.task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// exit records the command's exit and collects, as the state machine does.
+func (h *repoHarness) exit(t *testing.T, code int) *sandstep.Task {
+	t.Helper()
+	ctx := context.Background()
+	if err := h.svc.recordExit(ctx, h.task, code); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CollectTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}); err != nil {
+		t.Fatalf("CollectTask: %v", err)
+	}
+	return h.record(t)
+}
+
+// The agent gets a token that can only read: the clone's credential and
+// a file its own git reads, never in a command line; it is replaced before
+// it expires.
+func TestIssueTaskReadToken(t *testing.T) {
+	h := newRepoHarness(t)
+	clones := h.provider.clones
+	if len(clones) != 1 || clones[0].Password != "ghs_read_SECRET_b" || clones[0].URL != "file://"+h.origin || clones[0].Branch != "main" {
+		t.Fatalf("clones = %+v, want one of %s at main with the read token", clones, h.origin)
+	}
+	cred, err := os.ReadFile(filepath.Join(h.provider.dir, readCredential))
+	if err != nil || !strings.Contains(string(cred), "password=ghs_read_SECRET_b") {
+		t.Fatalf("credential file = %q, %v", cred, err)
+	}
+	if h.task.TokenExpiresAt == nil || !h.task.TokenExpiresAt.Equal(h.clock.Now().Add(time.Hour)) {
+		t.Errorf("TokenExpiresAt = %v", h.task.TokenExpiresAt)
+	}
+	// The watch's wait ends in time to replace it.
+	step := h.svc.nextWait(h.task, TaskStep{})
+	if max := int((time.Hour - refreshAhead) / time.Second); step.WaitSeconds > max {
+		t.Errorf("wait %d s, past the token's refresh at %d s", step.WaitSeconds, max)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		advance time.Duration
+		minted  int
+	}{
+		{"fresh: kept", 10 * time.Minute, 1},
+		{"about to expire: replaced", 45 * time.Minute, 2},
+	} {
+		h.clock.Set(h.clock.Now().Add(c.advance))
+		if _, err := h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); err != nil {
+			t.Fatalf("%s: CheckTask: %v", c.name, err)
+		}
+		if got := len(h.access.minted); got != c.minted {
+			t.Errorf("%s: %d tokens minted, want %d", c.name, got, c.minted)
+		}
+	}
+	cred, _ = os.ReadFile(filepath.Join(h.provider.dir, readCredential))
+	if !strings.Contains(string(cred), "ghs_read_SECRET_c") {
+		t.Errorf("the credential file was not replaced: %q", cred)
+	}
+	if got := h.record(t).TokenExpiresAt; got == nil || !got.Equal(h.clock.Now().Add(time.Hour)) {
+		t.Errorf("TokenExpiresAt after the refresh = %v", got)
+	}
+	h.noTokenInLines(t)
+}
+
+// noTokenInLines fails when a token reached a command line.
+func (h *repoHarness) noTokenInLines(t *testing.T) {
+	t.Helper()
+	h.provider.mu.Lock()
+	defer h.provider.mu.Unlock()
+	for _, l := range h.provider.lines {
+		if strings.Contains(l, "ghs_") {
+			t.Errorf("a token is in a command line: %q", l)
+		}
+	}
+}
+
+// After the command ends, the agent's commits reach sandstep/<taskId>
+// (never the default branch) with a token only the push held, and become
+// a pull request.
+func TestIssueTaskPullRequest(t *testing.T) {
+	tests := []struct {
+		name string
+		// agent does the agent's work in its clone.
+		agent    func(t *testing.T, h *repoHarness)
+		exit     int
+		status   sandstep.TaskStatus
+		pushed   bool
+		pull     string
+		errorHas string
+	}{
+		{
+			name:   "commits become a pull request",
+			agent:  func(t *testing.T, h *repoHarness) { git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix") },
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			name:   "nothing committed: no pull request",
+			agent:  func(t *testing.T, h *repoHarness) {},
+			status: sandstep.TaskSucceeded,
+		},
+		{
+			name:   "a failed command pushes nothing",
+			agent:  func(t *testing.T, h *repoHarness) { git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "half") },
+			exit:   2,
+			status: sandstep.TaskFailed, errorHas: "exited with 2",
+		},
+		{
+			name: "the agent's hooks and remotes are not used",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				hooks := filepath.Join(h.clone, "evil-hooks")
+				if err := os.MkdirAll(hooks, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for _, hook := range []string{"pre-push", "reference-transaction", "post-checkout"} {
+					script := "#!/bin/sh\ntouch " + filepath.Join(h.provider.dir, "hooked") + "\n"
+					if err := os.WriteFile(filepath.Join(hooks, hook), []byte(script), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				git(t, h.clone, "config", "core.hooksPath", hooks)
+				git(t, h.clone, "config", "url./nonexistent/.insteadOf", h.origin)
+				git(t, h.clone, "config", "remote.origin.url", "/nonexistent/evil.git")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			// The branch exists at GitHub with other commits: sandstep
+			// never forces a push.
+			name: "a refused push fails the task",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				other := filepath.Join(t.TempDir(), "other")
+				git(t, filepath.Dir(other), "clone", "-q", h.origin, other)
+				git(t, other, "commit", "-q", "--allow-empty", "-m", "someone else's")
+				git(t, other, "push", "-q", "origin", "HEAD:refs/heads/"+PushBranch(h.task.ID))
+			},
+			status: sandstep.TaskFailed, errorHas: "rejected",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newRepoHarness(t)
+			tt.agent(t, h)
+			head := git(t, h.clone, "rev-parse", "HEAD")
+			mainBefore := git(t, h.origin, "rev-parse", "main")
+			got := h.exit(t, tt.exit)
+
+			if got.Status != tt.status || got.PullRequest != tt.pull || !strings.Contains(got.Error, tt.errorHas) {
+				t.Errorf("task %s, pull %q, error %q; want %s, %q, error with %q", got.Status, got.PullRequest, got.Error, tt.status, tt.pull, tt.errorHas)
+			}
+			branch := PushBranch(h.task.ID)
+			c := exec.Command("git", "rev-parse", "--verify", "-q", "refs/heads/"+branch)
+			c.Dir = h.origin
+			out, _ := c.Output()
+			if gotPushed := strings.TrimSpace(string(out)) == head; gotPushed != tt.pushed {
+				t.Errorf("%s at GitHub: %q, want the agent's %s: %v", branch, out, head, tt.pushed)
+			}
+			if after := git(t, h.origin, "rev-parse", "main"); after != mainBefore {
+				t.Errorf("the default branch moved: %s -> %s", mainBefore, after)
+			}
+			pushTokens := 0
+			for _, k := range h.access.minted {
+				if k == "push" {
+					pushTokens++
+				}
+			}
+			if pushTokens != len(h.access.revoked) {
+				t.Errorf("%d push tokens minted, %d revoked", pushTokens, len(h.access.revoked))
+			}
+			if tt.pull != "" && (len(h.access.pulls) != 1 || h.access.pulls[0] != branch+"->main: sandstep: #3 Fix the $(reboot) bug") {
+				t.Errorf("pull requests = %q", h.access.pulls)
+			}
+			if tt.pull == "" && len(h.access.pulls) != 0 {
+				t.Errorf("pull requests = %q, want none", h.access.pulls)
+			}
+			if _, err := os.Stat(filepath.Join(h.provider.dir, pushCredential)); !os.IsNotExist(err) {
+				t.Errorf("the push credential is still in the sandbox: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(h.provider.dir, "hooked")); !os.IsNotExist(err) {
+				t.Error("a hook of the agent's ran")
+			}
+			h.noTokenInLines(t)
+		})
+	}
+}
+
+// Every process the agent's command started is gone before the push
+// token enters the sandbox, however it detached.
+func TestIssueTaskPushKillsLeftovers(t *testing.T) {
+	h := newRepoHarness(t)
+	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	left := exec.Command("setsid", "sleep", "300")
+	left.Env = append(os.Environ(), taskMark(h.task.ID))
+	if err := left.Start(); err != nil {
+		t.Skipf("cannot start a detached process: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- left.Wait() }()
+	t.Cleanup(func() { _ = left.Process.Kill() })
+	other := exec.Command("sleep", "300") // not the task's
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	otherDone := make(chan error, 1)
+	go func() { otherDone <- other.Wait() }()
+	t.Cleanup(func() { _ = other.Process.Kill() })
+
+	if got := h.exit(t, 0); got.Status != sandstep.TaskSucceeded {
+		t.Fatalf("task %s: %s", got.Status, got.Error)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task's leftover process still runs after the push")
+	}
+	select {
+	case err := <-otherDone:
+		t.Errorf("a process not the task's was killed: %v", err)
+	default:
+	}
+}
