@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
@@ -17,6 +18,11 @@ const LocalDaytonaKey = "local-dev-key"
 // LocalWebhookSecret is the GitHub webhook's secret in the local stack
 // (GITHUB_WEBHOOK_SECRET); events/github-api.json is signed with it.
 const LocalWebhookSecret = "local-webhook-secret"
+
+// LocalGitHubAppKeyParameter is where the stack keeps the demo App's
+// private key in its local SSM (GITHUB_APP_KEY_REF), outside the prefixes
+// callers may name.
+const LocalGitHubAppKeyParameter = "/sandstep-local/github-app-key"
 
 // environment is the functions' environment, in layers: owned (the stack's
 // endpoints) wins over user, which wins over base (the template's
@@ -96,7 +102,6 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	// every repository is allowed. The user may name either.
 	delete(e.base, "GITHUB_WEBHOOK_SECRET_REF")
 	delete(e.base, "GITHUB_CONFIG_REF")
-	delete(e.base, "GITHUB_APP_KEY_REF")
 	if user("GITHUB_WEBHOOK_SECRET_REF") == "" {
 		e.base["GITHUB_WEBHOOK_SECRET"] = LocalWebhookSecret
 	}
@@ -141,6 +146,8 @@ func newEnvironment(tpl *samtemplate.Template, user func(string) string, ep endp
 	// stack's, and its repositories live in the data directory.
 	if ep.github != "" {
 		e.owned["GITHUB_API_URL"] = ep.github
+		e.owned["GITHUB_APP_ID"] = strconv.Itoa(DemoGitHubAppID)
+		e.owned["GITHUB_APP_KEY_REF"] = "ssm:" + LocalGitHubAppKeyParameter
 		if v := user("GITHUB_API_URL"); v != "" && v != ep.github {
 			e.notes = append(e.notes, fmt.Sprintf("GITHUB_API_URL=%q is ignored: the functions use the local GitHub stand-in at %s", v, ep.github))
 		}

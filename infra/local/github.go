@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/githublocal"
 )
 
@@ -40,7 +41,7 @@ const githubKeyFile = "github-app-key.pem"
 
 // startGitHub opens the GitHub stand-in on the data directory and, when
 // it holds no App yet, makes the demo one.
-func (s *Stack) startGitHub() error {
+func (s *Stack) startGitHub(edge *awslocal.Server) error {
 	gh, err := githublocal.New(githublocal.Options{Dir: filepath.Join(s.DataDir, "github"), Logger: s.log.With("component", "github")})
 	if err != nil {
 		return err
@@ -57,6 +58,14 @@ func (s *Stack) startGitHub() error {
 	if _, err := os.Stat(keyPath); err == nil {
 		if dir, err := gh.RepoDir(DemoGitHubRepo); err == nil && dir != "" {
 			s.GitHubDemo = &GitHubDemo{AppID: DemoGitHubAppID, InstallationID: DemoGitHubInstallation, KeyPath: keyPath, Repo: DemoGitHubRepo, Issue: 1}
+		}
+		// The functions read the App's key as in AWS: from SSM.
+		key, err := os.ReadFile(keyPath)
+		if err != nil {
+			return err
+		}
+		if err := edge.PutSecureParameter(LocalGitHubAppKeyParameter, string(key)); err != nil {
+			return fmt.Errorf("keep the demo App's key in the local SSM: %w", err)
 		}
 	}
 	s.srvGitHub = s.serve(&s.lnGitHub, gh)

@@ -383,7 +383,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	}
 
 	// The GitHub stand-in, with the demo App on a new data directory.
-	if err := s.startGitHub(); err != nil {
+	if err := s.startGitHub(edge); err != nil {
 		return err
 	}
 

@@ -10,6 +10,7 @@
 package awslocal
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,4 +95,22 @@ type arnMaker struct{ region, account string }
 
 func (a arnMaker) arn(service, resource string) string {
 	return "arn:aws:" + service + ":" + a.region + ":" + a.account + ":" + resource
+}
+
+// PutSecureParameter sets an SSM SecureString parameter as PutParameter
+// with Overwrite would, for what the stack itself keeps there (the demo
+// GitHub App's key); a value already current adds no version.
+func (s *Server) PutSecureParameter(name, value string) error {
+	s.ssm.mu.Lock()
+	p, ok := s.ssm.lookup(name, true)
+	s.ssm.mu.Unlock()
+	if ok && p.Value == value && p.Type == "SecureString" {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{"Name": name, "Value": value, "Type": "SecureString", "Overwrite": true})
+	if err != nil {
+		return err
+	}
+	_, err = s.ssm.put(body)
+	return err
 }

@@ -111,6 +111,39 @@ func TestParameters(t *testing.T) {
 	}
 }
 
+// The stack keeps its own parameters in-process: a value already current
+// adds no version.
+func TestPutSecureParameter(t *testing.T) {
+	ctx := context.Background()
+	srv, err := awslocal.New(awslocal.Options{Dir: t.TempDir(), Region: "us-east-1", AccountID: "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+	c := ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = aws.String(hs.URL) })
+	for _, step := range []struct {
+		name, value string
+		version     int64
+	}{
+		{"first", "key-1", 1},
+		{"same again", "key-1", 1},
+		{"changed", "key-2", 2},
+	} {
+		if err := srv.PutSecureParameter("/sandstep-local/key", step.value); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		got, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/sandstep-local/key"), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if p := got.Parameter; aws.ToString(p.Value) != step.value || p.Version != step.version || p.Type != ssmtypes.ParameterTypeSecureString {
+			t.Errorf("%s: %s v%d %s, want %s v%d SecureString", step.name, aws.ToString(p.Value), p.Version, p.Type, step.value, step.version)
+		}
+	}
+}
+
 func TestSecrets(t *testing.T) {
 	ctx := context.Background()
 	c := start(t, t.TempDir())
