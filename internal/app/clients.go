@@ -78,22 +78,36 @@ func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 	})
 }
 
+// deploymentSecret is one of the deployment's own secrets (never a
+// caller's: these references lie outside the prefixes callers may name):
+// the plain value make local gives, else what ref names. Either way the
+// redactor learns it.
+func (e *Env) deploymentSecret(ctx context.Context, name, plain string, ref secrets.Ref) (string, error) {
+	if plain != "" {
+		e.Redactor.Add(plain)
+		return plain, nil
+	}
+	c, err := e.secretClients()
+	if err != nil {
+		return "", err
+	}
+	v, err := secrets.NewResolver(c.ssm, c.sm).Resolve(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	e.Redactor.Add(v)
+	return v, nil
+}
+
 // Daytona returns the Daytona client, reading its API key (at cold start,
 // from the reference DAYTONA_API_KEY_REF names, or locally the plain key).
 func (e *Env) Daytona(ctx context.Context) (*daytona.Client, error) {
 	return once(e, "daytona", func() (*daytona.Client, error) {
 		cfg := e.Config
-		apiKey := cfg.DaytonaAPIKey.Reveal()
-		if apiKey == "" {
-			c, err := e.secretClients()
-			if err != nil {
-				return nil, err
-			}
-			if apiKey, err = secrets.NewResolver(c.ssm, c.sm).Resolve(ctx, cfg.DaytonaAPIKeyRef); err != nil {
-				return nil, fmt.Errorf("DAYTONA_API_KEY_REF: %w", err)
-			}
+		apiKey, err := e.deploymentSecret(ctx, "DAYTONA_API_KEY_REF", cfg.DaytonaAPIKey.Reveal(), cfg.DaytonaAPIKeyRef)
+		if err != nil {
+			return nil, err
 		}
-		e.Redactor.Add(apiKey)
 		dc, err := daytona.New(daytona.Config{
 			APIKey:         apiKey,
 			APIURL:         cfg.DaytonaAPIURL,

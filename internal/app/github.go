@@ -8,26 +8,9 @@ import (
 	"github.com/sandstep/sandstep/internal/githubapp"
 	"github.com/sandstep/sandstep/internal/repos"
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/secrets"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/webhook"
 )
-
-// deploymentSecret resolves one of the deployment's own secrets (never a
-// caller's: these references lie outside the prefixes callers may name),
-// teaching its value to the redactor.
-func (e *Env) deploymentSecret(ctx context.Context, name string, ref secrets.Ref) (string, error) {
-	c, err := e.secretClients()
-	if err != nil {
-		return "", err
-	}
-	v, err := secrets.NewResolver(c.ssm, c.sm).Resolve(ctx, ref)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	e.Redactor.Add(v)
-	return v, nil
-}
 
 // GitHubOptions are the webhook's: its secret, read on first use (a
 // function without the route never reads it), and the triggers.
@@ -39,11 +22,7 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 	return api.GitHubOptions{
 		Secret: func(ctx context.Context) ([]byte, error) {
 			v, err := once(e, "webhookSecret", func() (string, error) {
-				if s := cfg.GitHubWebhookSecret.Reveal(); s != "" {
-					e.Redactor.Add(s)
-					return s, nil
-				}
-				return e.deploymentSecret(ctx, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecretRef)
+				return e.deploymentSecret(ctx, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecret.Reveal(), cfg.GitHubWebhookSecretRef)
 			})
 			return []byte(v), err
 		},
@@ -63,7 +42,7 @@ func (e *Env) Repositories(ctx context.Context) (*repos.Policy, error) {
 			}
 			return nil, nil
 		}
-		doc, err := e.deploymentSecret(ctx, "GITHUB_CONFIG_REF", cfg.GitHubConfigRef)
+		doc, err := e.deploymentSecret(ctx, "GITHUB_CONFIG_REF", "", cfg.GitHubConfigRef)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +62,7 @@ func (e *Env) GitHubApp(ctx context.Context) (*githubapp.Client, error) {
 		if cfg.GitHubAppID == 0 {
 			return nil, nil
 		}
-		key, err := e.deploymentSecret(ctx, "GITHUB_APP_KEY_REF", cfg.GitHubAppKeyRef)
+		key, err := e.deploymentSecret(ctx, "GITHUB_APP_KEY_REF", "", cfg.GitHubAppKeyRef)
 		if err != nil {
 			return nil, err
 		}
