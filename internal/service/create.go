@@ -66,11 +66,11 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		s.cleanupFailedCreate(ctx, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
 	}
-	if err := s.quota.CommitSandbox(wctx, sb); err != nil {
+	// The audit event rides in the commit: a create costs two writes.
+	if err := s.quota.CommitSandbox(wctx, sb, s.auditEvent(call, sb, ActionCreate, nil, nil)); err != nil {
 		s.cleanupFailedCreate(ctx, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err)
 	}
-	s.audit(ctx, call, sb, ActionCreate, nil, nil)
 	return sb, nil
 }
 

@@ -155,8 +155,14 @@ type faultyStore struct {
 func (s faultyStore) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	return s.f.call("dynamodb reserve", func() error { return s.Store.ReserveSlot(ctx, sb) })
 }
-func (s faultyStore) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
-	return s.f.call("dynamodb commit", func() error { return s.Store.CommitSandbox(ctx, sb) })
+func (s faultyStore) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error {
+	return s.f.call("dynamodb commit", func() error { return s.Store.CommitSandbox(ctx, sb, audit...) })
+}
+func (s faultyStore) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.Sandbox, error) {
+	return call1(s.f, "dynamodb deleting", func() (*sandstep.Sandbox, error) { return s.Store.MarkDeleting(ctx, id, owner) })
+}
+func (s faultyStore) FinishDelete(ctx context.Context, sb *sandstep.Sandbox, audit sandstep.AuditEvent) (*sandstep.Sandbox, error) {
+	return call1(s.f, "dynamodb deleted", func() (*sandstep.Sandbox, error) { return s.Store.FinishDelete(ctx, sb, audit) })
 }
 func (s faultyStore) ReleaseSlot(ctx context.Context, user, id string) (bool, error) {
 	return call1(s.f, "dynamodb release", func() (bool, error) { return s.Store.ReleaseSlot(ctx, user, id) })

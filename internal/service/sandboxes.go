@@ -113,6 +113,19 @@ func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*san
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
+	if err := validateID("id", id); err != nil {
+		return nil, err
+	}
+	// The common case in one write: the caller's ready sandbox, marked.
+	deleting, err := s.sandboxes.MarkDeleting(ctx, id, call.UserID)
+	if err == nil {
+		return s.deleteMarked(ctx, call, deleting)
+	}
+	if sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+		return nil, fmt.Errorf("delete sandbox %s: %w", id, err)
+	}
+	// Anything else is read to say why: not the caller's, still being
+	// created, over already.
 	sb, err := s.ownedSandbox(ctx, call, id)
 	if err != nil {
 		return nil, err
@@ -145,26 +158,25 @@ func (s *Service) delete(ctx context.Context, call Call, sb *sandstep.Sandbox) (
 	if err != nil {
 		return s.settled(ctx, sb, err)
 	}
+	return s.deleteMarked(ctx, call, deleting)
+}
+
+// deleteMarked deletes the provider sandbox of a record marked deleting,
+// then ends the record, its slot and its audit event in one write. A
+// failure leaves it deleting, for a retry or the reaper.
+func (s *Service) deleteMarked(ctx context.Context, call Call, deleting *sandstep.Sandbox) (*sandstep.Sandbox, error) {
 	target := deleting.DaytonaID
 	if target == "" {
 		target = deleting.ID
 	}
 	if err := s.provider.Delete(ctx, target); err != nil {
 		s.audit(ctx, call, deleting, ActionDelete, err, nil)
-		return nil, fmt.Errorf("delete provider sandbox of %s: %w", sb.ID, err)
+		return nil, fmt.Errorf("delete provider sandbox of %s: %w", deleting.ID, err)
 	}
-	now := s.opts.Now().UTC()
-	deleted, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateDeleting}, sandstep.StateDeleted, func(r *sandstep.Sandbox) {
-		r.DeletedAt = &now
-		r.ProviderState = "destroyed"
-	})
+	deleted, err := s.sandboxes.FinishDelete(ctx, deleting, s.auditEvent(call, deleting, ActionDelete, nil, nil))
 	if err != nil {
-		return s.settled(ctx, sb, err)
+		return s.settled(ctx, deleting, err)
 	}
-	if _, err := s.quota.ReleaseSlot(ctx, deleted.Owner, deleted.ID); err != nil {
-		return nil, fmt.Errorf("release slot of %s: %w", deleted.ID, err)
-	}
-	s.audit(ctx, call, deleted, ActionDelete, nil, nil)
 	return deleted, nil
 }
 

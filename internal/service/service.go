@@ -96,6 +96,12 @@ type Sandboxes interface {
 	// TransitionSandbox moves the record from one of from to to, letting
 	// update change other fields; ECONFLICT if it is in another state.
 	TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error)
+	// MarkDeleting moves owner's ready (or deleting) sandbox to deleting
+	// in one write; ECONFLICT, writing nothing, in any other case.
+	MarkDeleting(ctx context.Context, id, owner string) (*sandstep.Sandbox, error)
+	// FinishDelete makes a deleting sandbox deleted, releases its slot and
+	// appends audit, in one write; ECONFLICT when it is no longer deleting.
+	FinishDelete(ctx context.Context, sb *sandstep.Sandbox, audit sandstep.AuditEvent) (*sandstep.Sandbox, error)
 }
 
 // Quota holds users' sandbox slots. The record comes first: ReserveSlot
@@ -104,7 +110,8 @@ type Sandboxes interface {
 // slot; CommitSandbox makes it ready.
 type Quota interface {
 	ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error
-	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error
+	// CommitSandbox appends audit in the same write.
+	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error
 	// ReleaseSlot frees the slot exactly once, whatever the number of calls.
 	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)
 }
@@ -369,6 +376,19 @@ const (
 )
 
 func (s *Service) audit(ctx context.Context, call Call, sb *sandstep.Sandbox, action string, err error, detail map[string]string) {
+	ev := s.auditEvent(call, sb, action, err, detail)
+	// An audit write must not turn a done deed into a failure the caller
+	// would retry; it is logged loudly instead.
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
+		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "sandboxId", sb.ID, "err", aerr)
+	}
+}
+
+// auditEvent is the event of action on sb by call, with err's code as the
+// outcome ("ok" without one).
+func (s *Service) auditEvent(call Call, sb *sandstep.Sandbox, action string, err error, detail map[string]string) sandstep.AuditEvent {
 	ev := sandstep.AuditEvent{
 		Time:      s.opts.Now(),
 		Action:    action,
@@ -382,13 +402,7 @@ func (s *Service) audit(ctx context.Context, call Call, sb *sandstep.Sandbox, ac
 	if err != nil {
 		ev.Outcome = string(sandstep.ErrorCode(err))
 	}
-	// An audit write must not turn a done deed into a failure the caller
-	// would retry; it is logged loudly instead.
-	wctx, cancel := s.writeContext(ctx)
-	defer cancel()
-	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
-		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "sandboxId", sb.ID, "err", aerr)
-	}
+	return ev
 }
 
 // workContext bounds work that may have to be undone: it ends

@@ -159,35 +159,57 @@ func auditPartitions(ev *sandstep.AuditEvent) []string {
 // EVT#<time>#<n> is unique even for events of the same instant. Events that
 // could hold a secret are refused with EINVALID (see the rule above).
 func (s *Store) AppendAudit(ctx context.Context, ev sandstep.AuditEvent) error {
-	if err := validateAudit(&ev); err != nil {
-		return err
-	}
-	if ev.Time.IsZero() {
-		ev.Time = s.nowUTC()
-	}
-	ev.Time = ev.Time.UTC()
-	base, err := marshalRecord(auditRecord(ev), "audit event")
-	if err != nil {
-		return err
-	}
-	base[attrType] = str(typeEvent)
-	pks := auditPartitions(&ev)
-	for range maxAppendAttempts {
+	return mapErr(s.writeWithAudit(ctx, nil, []sandstep.AuditEvent{ev}), "append audit event")
+}
+
+// auditPuts are the puts that append events, each under a fresh sort key.
+func (s *Store) auditPuts(events []sandstep.AuditEvent) ([]types.TransactWriteItem, error) {
+	var puts []types.TransactWriteItem
+	for _, ev := range events {
+		if err := validateAudit(&ev); err != nil {
+			return nil, err
+		}
+		if ev.Time.IsZero() {
+			ev.Time = s.nowUTC()
+		}
+		ev.Time = ev.Time.UTC()
+		base, err := marshalRecord(auditRecord(ev), "audit event")
+		if err != nil {
+			return nil, err
+		}
+		base[attrType] = str(typeEvent)
 		sk := fmt.Sprintf("%s%s#%016x%s", prefixEvent, sortTime(ev.Time), s.counter.Add(1), s.instance)
-		puts := make([]types.TransactWriteItem, 0, len(pks))
-		for _, pk := range pks {
+		for _, pk := range auditPartitions(&ev) {
 			item := maps.Clone(base)
 			item[attrPK], item[attrSK] = str(pk), str(sk)
 			if err := checkItemSize(item); err != nil {
-				return err
+				return nil, err
 			}
 			puts = append(puts, s.put(item, absent))
 		}
-		err = s.write(ctx, puts...)
-		if conditionFailed(err, 0) || conditionFailed(err, 1) {
-			continue // the sort key was taken: take another
+	}
+	return puts, nil
+}
+
+// writeWithAudit writes items and appends events in one write, so an
+// action and its audit event cost one round trip. A sort key taken
+// already (another instance's event of the same instant) is taken again.
+// The error is write's: callers explain items' conditions by their index.
+func (s *Store) writeWithAudit(ctx context.Context, items []types.TransactWriteItem, events []sandstep.AuditEvent) error {
+	var err error
+	for range maxAppendAttempts {
+		puts, perr := s.auditPuts(events)
+		if perr != nil {
+			return perr
 		}
-		return mapErr(err, "append audit event")
+		err = s.write(ctx, append(slices.Clip(items), puts...)...)
+		taken := false
+		for i := range puts {
+			taken = taken || conditionFailed(err, len(items)+i)
+		}
+		if !taken {
+			return err
+		}
 	}
 	return sandstep.Wrap(err, sandstep.ETRANSIENT, "could not allocate a unique audit event key; try again")
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -180,6 +181,18 @@ func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (rele
 	if err := validateID("sandboxId", sandboxID); err != nil {
 		return false, err
 	}
+	released, err = s.releaseWith(ctx, userID, sandboxID, nil, nil)
+	return released, mapErr(err, "release quota slot")
+}
+
+// releaseWith frees the slot and gives it back to the counter together
+// with items and audit, in one write; items come first, so their
+// conditions are explained by their index. A slot not held (never
+// reserved, released already) is no error: items are written without it
+// and released is false. A counter that is zero or missing while the slot
+// is held frees the slot alone, still conditionally, so only one caller
+// frees it.
+func (s *Store) releaseWith(ctx context.Context, userID, sandboxID string, items []types.TransactWriteItem, audit []sandstep.AuditEvent) (released bool, err error) {
 	now := s.nowUTC()
 	free := build(expression.NewBuilder().
 		WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
@@ -190,26 +203,27 @@ func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (rele
 		WithCondition(expression.Name(attrActive).GreaterThan(expression.Value(0))).
 		WithUpdate(expression.Add(expression.Name(attrActive), expression.Value(-1)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))))
-	freeSlot := s.update(s.slotKey(userID, sandboxID), free)
-	err = s.write(ctx, freeSlot, s.update(s.quotaKey(userID), give))
+	items = slices.Clip(items)
+	freeSlot, n := s.update(s.slotKey(userID, sandboxID), free), len(items)
+	err = s.writeWithAudit(ctx, append(items, freeSlot, s.update(s.quotaKey(userID), give)), audit)
 	switch {
-	case err == nil:
-		return true, nil
-	case conditionFailed(err, 0):
-		return false, nil // not held: never reserved, or released already
-	case conditionFailed(err, 1):
-		// The counter is zero or missing while the slot is held: free the
-		// slot alone, still conditionally, so only one caller frees it.
-		err = s.write(ctx, freeSlot)
-		if conditionFailed(err, 0) {
-			return false, nil
+	case conditionFailed(err, n): // not held
+		return false, s.writeRest(ctx, items, audit)
+	case conditionFailed(err, n+1):
+		err = s.writeWithAudit(ctx, append(items, freeSlot), audit)
+		if conditionFailed(err, n) {
+			return false, s.writeRest(ctx, items, audit)
 		}
-		if err != nil {
-			return false, mapErr(err, "release quota slot")
-		}
-		return true, nil
 	}
-	return false, mapErr(err, "release quota slot")
+	return err == nil, err
+}
+
+// writeRest writes what is left of a release once the slot is out of it.
+func (s *Store) writeRest(ctx context.Context, items []types.TransactWriteItem, audit []sandstep.AuditEvent) error {
+	if len(items) == 0 && len(audit) == 0 {
+		return nil
+	}
+	return s.writeWithAudit(ctx, items, audit)
 }
 
 // GetQuota returns the user's effective limit and the number of slots held.

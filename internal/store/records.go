@@ -98,10 +98,11 @@ func sandboxItem(sb *sandstep.Sandbox, version int64) (map[string]types.Attribut
 // CommitSandbox records that the sandbox ReserveSlot wrote in state
 // creating now exists: it writes sb in state ready (DaytonaID,
 // ProviderState and the rest as the caller set them) and marks the owner's
-// quota slot committed, in one transaction. It fails with ECONFLICT if the
-// record is no longer the one ReserveSlot wrote (committed already, or moved
-// on by a cleanup) or if the owner holds no reserved slot for it.
-func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
+// quota slot committed, and appends audit, in one transaction. It fails
+// with ECONFLICT if the record is no longer the one ReserveSlot wrote
+// (committed already, or moved on by a cleanup) or if the owner holds no
+// reserved slot for it.
+func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error {
 	if sb != nil {
 		sb.State = sandstep.StateReady
 		sb.UpdatedAt = s.nowUTC()
@@ -122,7 +123,7 @@ func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox) error {
 		WithCondition(expression.Name(attrSlotState).Equal(expression.Value(slotReserved))).
 		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotCommitted)).
 			Set(expression.Name(attrCommittedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
-	err = s.write(ctx, s.put(item, stillCreating), s.update(s.slotKey(sb.Owner, sb.ID), commitSlot))
+	err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, stillCreating), s.update(s.slotKey(sb.Owner, sb.ID), commitSlot)}, audit)
 	switch {
 	case err == nil:
 		return nil
