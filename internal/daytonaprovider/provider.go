@@ -169,10 +169,13 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	}
 	defer func() {
 		// Deleting the session kills whatever still runs in it. It may
-		// use what is left of the caller's time, never more.
+		// use what is left of the caller's time, never more, and may run
+		// beside the caller's own last write.
 		dctx, cancel := p.cleanupContext(ctx)
-		defer cancel()
-		_ = p.c.DeleteSession(dctx, id, sid)
+		service.Beside(ctx, func() {
+			defer cancel()
+			_ = p.c.DeleteSession(dctx, id, sid)
+		})
 	}()
 
 	var exitCode *int

@@ -41,6 +41,10 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in 
 	if err != nil {
 		return nil, err
 	}
+	// The provider's last call (ending the command's session) runs beside
+	// the audit write: an exec costs one round trip of ours, the read.
+	ctx, wait := withBeside(ctx)
+	defer wait()
 	nonce := randomID()
 	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{
 		Line:    commandLine(in.Command, in.Cwd, in.Env, nonce),

@@ -50,8 +50,8 @@ func (p *fakeProvider) failOn(op string, err error) {
 }
 
 func (p *fakeProvider) byID(id string) (*fakeSandbox, error) {
-	for _, sb := range p.sandboxes {
-		if sb.id == id {
+	for name, sb := range p.sandboxes {
+		if sb.id == id || name == id { // Daytona knows a sandbox by its name too
 			return sb, nil
 		}
 	}

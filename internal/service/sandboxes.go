@@ -12,18 +12,34 @@ import (
 // GetSandbox returns the caller's sandbox merged with the provider's
 // current state. A sandbox the provider no longer has is shown as gone and
 // its slot released.
+//
+// The record and the provider's state are read at once: the provider
+// knows a sandbox by its name, the sandstep id, so a status costs no round
+// trip beyond the provider's. Nothing is answered, and nothing of the
+// provider's used, before the record says the sandbox is the caller's.
 func (s *Service) GetSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
+	if err := validateID("id", id); err != nil {
+		return nil, err
+	}
+	provided, stop := overlap(ctx, func(ctx context.Context) (*ProviderSandbox, error) { return s.provider.Get(ctx, id) })
 	sb, err := s.ownedSandbox(ctx, call, id)
 	if err != nil {
+		stop()
 		return nil, err
 	}
 	if sb.State.Terminal() || sb.DaytonaID == "" {
+		stop()
 		return sb, nil
 	}
-	ps, err := s.provider.Get(ctx, sb.DaytonaID)
+	ps, err := provided()
+	if err == nil && ps.ID != sb.DaytonaID {
+		// Another sandbox under this name (the record's was replaced):
+		// ask for the record's own.
+		ps, err = s.provider.Get(ctx, sb.DaytonaID)
+	}
 	switch {
 	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND, err == nil && (ps.State == "destroyed" || ps.State == "destroying"):
 		return s.markGone(ctx, call, sb), nil
