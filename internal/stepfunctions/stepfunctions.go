@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -73,6 +74,10 @@ func (m *Machine) ExecutionARN(name string) string {
 	return executionARN(m.arn, name)
 }
 
+// ThrottledRetryAfter is the wait a caller refused for Step Functions'
+// throttling is asked for: its token buckets refill by hundreds a second.
+const ThrottledRetryAfter = 2 * time.Second
+
 // classify maps a Step Functions error to a sandstep code.
 func classify(op string, err error) error {
 	if err == nil {
@@ -91,7 +96,11 @@ func classify(op string, err error) error {
 		case "ExecutionAlreadyExists":
 			return sandstep.Wrap(err, sandstep.ECONFLICT, "stepfunctions: %s: an execution of that name exists", op)
 		case "ExecutionLimitExceeded", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable", "InternalServerError":
-			return sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: Step Functions is busy; try again", op)
+			// The SDK has retried already; the bucket refills within a
+			// second or two.
+			busy := sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: Step Functions is busy; try again", op)
+			busy.RetryAfter = ThrottledRetryAfter
+			return busy
 		}
 		if ae.ErrorFault() == smithy.FaultServer {
 			return sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: Step Functions failed; try again", op)

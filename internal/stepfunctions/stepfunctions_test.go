@@ -2,10 +2,13 @@ package stepfunctions_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,5 +74,28 @@ func TestStartStopWake(t *testing.T) {
 	}
 	if err := m.Stop(ctx, "arn:aws:states:us-east-1:123456789012:execution:tasks:nope", "x", "y"); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		t.Fatalf("stopping an unknown execution = %v, want not_found", err)
+	}
+}
+
+// Step Functions' throttling is transient, with a short Retry-After: its
+// buckets refill by hundreds a second.
+func TestThrottledStart(t *testing.T) {
+	var calls atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.sfn#ThrottlingException","message":"Rate exceeded"}`)
+	}))
+	t.Cleanup(hs.Close)
+	client := sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
+		func(o *sfn.Options) { o.BaseEndpoint = aws.String(hs.URL); o.RetryMaxAttempts = 1 })
+	m := stepfunctions.New(client, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
+	_, err := m.Start(context.Background(), "tsk_a", []byte(`{}`))
+	if sandstep.ErrorCode(err) != sandstep.ETRANSIENT || sandstep.ErrorRetryAfter(err) != stepfunctions.ThrottledRetryAfter {
+		t.Errorf("Start = %v (code %s, retry after %v), want transient after %v", err, sandstep.ErrorCode(err), sandstep.ErrorRetryAfter(err), stepfunctions.ThrottledRetryAfter)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d calls, want 1", calls.Load())
 	}
 }

@@ -1,0 +1,80 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// throttledMachine starts the first burst executions and answers the rest
+// as Step Functions does once its StartExecution bucket is empty.
+type throttledMachine struct {
+	fakeMachine
+	burst   int32
+	started sync.Map // name -> true
+	n       atomic.Int32
+}
+
+func (m *throttledMachine) Start(_ context.Context, name string, _ []byte) (string, error) {
+	if m.n.Add(1) > m.burst {
+		return "", sandstep.Errorf(sandstep.ETRANSIENT, "stepfunctions: start execution %s: Step Functions is busy; try again", name)
+	}
+	m.started.Store(name, true)
+	return "arn:exec:" + name, nil
+}
+
+// A burst of task starts beyond what Step Functions admits leaves no task
+// queued without an execution: every refused start is answered as
+// transient and its task failed.
+func TestTaskStartBurstBeyondThrottle(t *testing.T) {
+	const burst, requests = 10, 40
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
+	m := &throttledMachine{burst: burst}
+	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}}, Options{Limits: testLimits(), Deployment: testDeployment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var accepted, refused atomic.Int32
+	for i := range requests {
+		wg.Go(func() {
+			call := Call{UserID: fmt.Sprintf("user-%d", i%4), RequestID: fmt.Sprint("r", i)}
+			_, err := svc.StartTask(ctx, call, TaskInput{Command: "make"})
+			switch sandstep.ErrorCode(err) {
+			case "":
+				accepted.Add(1)
+			case sandstep.ETRANSIENT:
+				refused.Add(1)
+			default:
+				t.Errorf("start %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if accepted.Load() != burst || refused.Load() != requests-burst {
+		t.Errorf("accepted %d, refused %d; want %d and %d", accepted.Load(), refused.Load(), burst, requests-burst)
+	}
+	for u := range 4 {
+		tasks, _, err := st.ListTasks(ctx, fmt.Sprintf("user-%d", u), 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range tasks {
+			_, started := m.started.Load(tk.ID)
+			switch {
+			case started && tk.Status != sandstep.TaskQueued:
+				t.Errorf("task %s started but %s", tk.ID, tk.Status)
+			case !started && tk.Status != sandstep.TaskFailed:
+				t.Errorf("task %s has no execution and is %s", tk.ID, tk.Status)
+			}
+		}
+	}
+}
