@@ -160,6 +160,9 @@ type Deps struct {
 	// where a function serves no webhook.
 	Repositories  Repositories
 	Collaborators Collaborators
+	// Readers may read repositories' tasks; nil: only a task's owner
+	// sees it.
+	Readers Readers
 	// Comments tell an issue how its task goes; nil: issues are not told.
 	Comments IssueComments
 	// RepoAccess clones, pushes and opens pull requests for issues'
@@ -301,6 +304,7 @@ type Service struct {
 	files         Files
 	repos         Repositories
 	collaborators Collaborators
+	readers       Readers
 	comments      IssueComments
 	repoAccess    RepoAccess
 	opts          Options
@@ -344,6 +348,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		files:         deps.Files,
 		repos:         deps.Repositories,
 		collaborators: deps.Collaborators,
+		readers:       deps.Readers,
 		comments:      deps.Comments,
 		repoAccess:    deps.RepoAccess,
 		opts:          opts,
