@@ -75,6 +75,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				MaxOutputBytes:         cfg.MaxOutputBytes,
 				MaxTaskDuration:        cfg.MaxTaskDuration,
 				CapacityWait:           cfg.CapacityWait,
+				QueueTimeout:           cfg.GitHubQueueTimeout,
 				TaskBackstop:           cfg.TaskBackstop,
 				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
 				NetworkCeiling:         cfg.NetworkPolicy,

@@ -198,6 +198,9 @@ type Limits struct {
 	// NetworkCeiling is the most network a sandbox may have: callers
 	// can only narrow it (see narrowNetwork). nil: open.
 	NetworkCeiling *sandstep.NetworkPolicy
+	// QueueTimeout is how long a repository's task waits for a slot of
+	// its quota (GITHUB_QUEUE_TIMEOUT); 0: it fails at once, as anyone's.
+	QueueTimeout time.Duration
 }
 
 func (l Limits) validate() error {
@@ -214,6 +217,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("service: MaxOutputBytes must be positive")
 	case l.MaxTaskDuration < time.Minute || l.MaxTaskLogBytes < 1 || l.CapacityWait < 0 || l.TaskBackstop < time.Second:
 		return fmt.Errorf("service: MaxTaskDuration (at least 1m), MaxTaskLogBytes, CapacityWait and TaskBackstop (at least 1s) must be set")
+	case l.QueueTimeout < 0:
+		return fmt.Errorf("service: QueueTimeout is negative")
 	}
 	return nil
 }
