@@ -81,24 +81,33 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 		}
 	}
 
-	// The execution's timeout is the longest admission wait, the longest
-	// command and the clean-up margin.
+	// The execution's timeout is the longest admission wait (a
+	// repository's task may queue for its quota, then wait for capacity),
+	// the longest command and the clean-up margin.
 	f, _ := tpl.Function("CreateFunction")
 	cfg, err := config.Load(func(k string) string { return f.Environment[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := cfg.CapacityWait + cfg.MaxTaskDuration + sandstep.TaskCleanupMargin
+	want := cfg.CapacityWait + cfg.GitHubQueueTimeout + cfg.MaxTaskDuration + sandstep.TaskCleanupMargin
 	if got := sm.Substitutions["ExecutionTimeoutSeconds"]; got != strconv.Itoa(int(want/time.Second)) {
-		t.Errorf("ExecutionTimeoutSeconds = %s, want %d (CAPACITY_WAIT %s + MAX_TASK_DURATION %s + %s)",
-			got, int(want/time.Second), cfg.CapacityWait, cfg.MaxTaskDuration, sandstep.TaskCleanupMargin)
+		t.Errorf("ExecutionTimeoutSeconds = %s, want %d (CAPACITY_WAIT %s + GITHUB_QUEUE_TIMEOUT %s + MAX_TASK_DURATION %s + %s)",
+			got, int(want/time.Second), cfg.CapacityWait, cfg.GitHubQueueTimeout, cfg.MaxTaskDuration, sandstep.TaskCleanupMargin)
+	}
+	// Every function applies the same queue and repository quota.
+	for _, f := range tpl.Functions() {
+		for _, name := range []string{"GITHUB_QUEUE_TIMEOUT", "GITHUB_REPO_QUOTA", "CAPACITY_WAIT", "MAX_TASK_DURATION"} {
+			if _, ok := f.Environment[name]; !ok {
+				t.Errorf("%s lacks %s", f.LogicalID, name)
+			}
+		}
 	}
 
 	byARN := map[string]Function{}
 	for _, f := range tpl.Functions() {
 		byARN["${"+f.LogicalID+".Arn}"] = f
 	}
-	transient := []string{"Sandbox.Transient", "Sandbox.Capacity", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+	transient := []string{"Sandbox.Transient", "Sandbox.Capacity", "Sandbox.Queued", "Lambda.ServiceException", "Lambda.AWSLambdaException",
 		"Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
 	for name, st := range states {
 		if st.Type != "Task" {

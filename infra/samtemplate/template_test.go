@@ -292,6 +292,8 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		runs      = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
 		// The clean-up tells an issue how its task ended, as the App.
 		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
+		// Readers of repositories' tasks are in the repositories document.
+		configARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/config"
 	)
 	items := []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 	// Only the POST routes delete an item: a failed attempt frees its
@@ -337,19 +339,19 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		{"StatusFunction", merge(
 			grant(noDelete, tableARN),
 			grant([]string{"dynamodb:Query"}, indexARN),
-			grant([]string{"ssm:GetParameter"}, keyARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, configARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:SendTaskSuccess"}, machine),
-		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch"},
+		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch; lets readers read"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, configARN, paramsARN),
 			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:StopExecution"}, runs),
-		), []string{viaSSM, viaSM}, "reads a task's notify.secretRef to sign its notice; stops a cancelled task's execution; tells the issue"},
+		), []string{viaSSM, viaSM}, "reads a task's notify.secretRef to sign its notice; stops a cancelled task's execution; tells the issue; lets readers cancel"},
 		{"ReaperFunction", merge(
 			grant(append(slices.Clone(noDelete), "dynamodb:Scan", "dynamodb:Query"), tableARN),
 			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN),

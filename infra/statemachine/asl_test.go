@@ -2,14 +2,18 @@
 package statemachine
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
+	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
 )
 
@@ -82,4 +86,63 @@ func validatorPath(t *testing.T) string {
 		t.Skipf("asl-validator unavailable: %v", err)
 	}
 	return path
+}
+
+// A repository's task over its quota (Sandbox.Queued) is retried for at
+// least the longest GITHUB_QUEUE_TIMEOUT, so the service, not the retry
+// count, decides when it gives up; and often enough that a freed slot is
+// taken within a minute. Anyone else's task over quota is not retried.
+func TestQueuedTaskRetry(t *testing.T) {
+	raw, err := os.ReadFile("task.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def struct {
+		States map[string]struct {
+			Retry []struct {
+				ErrorEquals     []string `json:"ErrorEquals"`
+				IntervalSeconds float64  `json:"IntervalSeconds"`
+				BackoffRate     float64  `json:"BackoffRate"`
+				MaxDelaySeconds float64  `json:"MaxDelaySeconds"`
+				MaxAttempts     int      `json:"MaxAttempts"`
+				JitterStrategy  string   `json:"JitterStrategy"`
+			} `json:"Retry"`
+		} `json:"States"`
+	}
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(string(raw), "${ExecutionTimeoutSeconds}", "1")), &def); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for name, st := range def.States {
+		for _, r := range st.Retry {
+			if slices.Contains(r.ErrorEquals, "Sandbox.QuotaExceeded") {
+				t.Errorf("%s retries Sandbox.QuotaExceeded: a user's task over quota fails at once", name)
+			}
+			if !slices.Contains(r.ErrorEquals, "Sandbox.Queued") {
+				continue
+			}
+			if name != "CreateSandbox" {
+				t.Errorf("%s retries Sandbox.Queued; only CreateSandbox admits a task", name)
+				continue
+			}
+			found = true
+			if r.JitterStrategy == "FULL" {
+				t.Error("full jitter can shorten every delay to nothing: the total wait would not be bounded below")
+			}
+			if r.MaxDelaySeconds == 0 || r.MaxDelaySeconds > 60 {
+				t.Errorf("MaxDelaySeconds %v: a freed slot should be taken within a minute", r.MaxDelaySeconds)
+			}
+			total, delay := 0.0, r.IntervalSeconds
+			for range r.MaxAttempts {
+				total += min(delay, r.MaxDelaySeconds)
+				delay *= r.BackoffRate
+			}
+			if got := time.Duration(total) * time.Second; got < config.MaxQueueTimeout {
+				t.Errorf("%d retries wait %s in all, less than the longest GITHUB_QUEUE_TIMEOUT %s", r.MaxAttempts, got, config.MaxQueueTimeout)
+			}
+		}
+	}
+	if !found {
+		t.Error("CreateSandbox does not retry Sandbox.Queued")
+	}
 }

@@ -26,6 +26,7 @@ var codes = map[sandstep.Code]classification{
 	sandstep.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Sandbox.InvalidInput"},
 	sandstep.EQUOTA:           {http.StatusTooManyRequests, "Sandbox.QuotaExceeded"},
 	sandstep.ECAPACITY:        {http.StatusServiceUnavailable, "Sandbox.Capacity"},
+	sandstep.EQUEUED:          {http.StatusTooManyRequests, "Sandbox.Queued"},
 	sandstep.ETRANSIENT:       {http.StatusServiceUnavailable, "Sandbox.Transient"},
 	sandstep.ETIMEOUT:         {http.StatusGatewayTimeout, "Sandbox.Timeout"},
 	sandstep.EINTERNAL:        {http.StatusInternalServerError, "Sandbox.Internal"},

@@ -30,6 +30,7 @@ func TestErrorTable(t *testing.T) {
 		{"internal code hides its text", sandstep.Wrap(errors.New("boom"), sandstep.EINTERNAL, "marshal failed at line 3"), 500, "Sandbox.Internal"},
 		{"unauthenticated", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "no identity"), http.StatusUnauthorized, "Sandbox.NotFound"},
 		{"capacity", sandstep.Errorf(sandstep.ECAPACITY, "the organisation is full"), 503, "Sandbox.Capacity"},
+		{"queued", fmt.Errorf("create: %w", sandstep.Errorf(sandstep.EQUEUED, "waits for the repository's quota")), 429, "Sandbox.Queued"},
 		{"unknown code is internal", sandstep.Errorf("made_up", "x"), 500, "Sandbox.Internal"},
 	}
 	for _, tt := range tests {

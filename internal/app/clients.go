@@ -28,7 +28,7 @@ func (e *Env) Store() (*store.Store, error) {
 			}
 		})
 		st, err := store.New(db, cfg.TableName, store.Options{
-			DefaultQuota: cfg.DefaultUserQuota, IdempotencyTTL: cfg.IdempotencyTTL,
+			DefaultQuota: cfg.DefaultUserQuota, RepoQuota: cfg.GitHubRepoQuota, IdempotencyTTL: cfg.IdempotencyTTL,
 			TaskRetention: time.Duration(cfg.TaskRetentionDays) * 24 * time.Hour,
 		})
 		if err != nil {

@@ -63,6 +63,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		if err := e.gitHubDeps(ctx, &deps); err != nil {
 			return nil, err
 		}
+		e.readerDeps(&deps)
 		return service.New(deps, service.Options{
 			Limits: service.Limits{
 				DefaultAutoStopMinutes: cfg.DefaultAutoStopMinutes,
@@ -74,6 +75,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 				MaxOutputBytes:         cfg.MaxOutputBytes,
 				MaxTaskDuration:        cfg.MaxTaskDuration,
 				CapacityWait:           cfg.CapacityWait,
+				QueueTimeout:           cfg.GitHubQueueTimeout,
 				TaskBackstop:           cfg.TaskBackstop,
 				MaxTaskLogBytes:        int64(cfg.MaxTaskLogBytes),
 				NetworkCeiling:         cfg.NetworkPolicy,

@@ -129,6 +129,11 @@ type Config struct {
 	GitHubConfigRef        secrets.Ref
 	GitHubTriggerLabel     string
 	GitHubTriggerCommand   string
+	// GitHubRepoQuota is a repository's user's sandbox limit
+	// (GITHUB_REPO_QUOTA); GitHubQueueTimeout how long its task waits for
+	// a slot (GITHUB_QUEUE_TIMEOUT).
+	GitHubRepoQuota    int
+	GitHubQueueTimeout time.Duration
 	// The GitHub App sandstep acts as, and the API it calls.
 	GitHubAppID     int
 	GitHubAppKeyRef secrets.Ref

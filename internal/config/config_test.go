@@ -64,6 +64,8 @@ func TestLoadDefaults(t *testing.T) {
 		ReaperSchedule:         "rate(5 minutes)",
 		GitHubTriggerLabel:     "sandstep",
 		GitHubTriggerCommand:   "/sandstep",
+		GitHubRepoQuota:        2,
+		GitHubQueueTimeout:     30 * time.Minute,
 		GitHubAPIURL:           "https://api.github.com",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
@@ -141,6 +143,10 @@ func TestLoadValid(t *testing.T) {
 			func(c Config) bool { return c.DaytonaAPIKeyRef.Name == "/sandstep/secrets/daytona" }},
 		{"network policy that restricts nothing", map[string]string{"NETWORK_POLICY": `{"allowList": []}`},
 			func(c Config) bool { return c.NetworkPolicy == nil }},
+		{"a repository's quota and queue", map[string]string{"GITHUB_REPO_QUOTA": "4", "GITHUB_QUEUE_TIMEOUT": "2h"},
+			func(c Config) bool { return c.GitHubRepoQuota == 4 && c.GitHubQueueTimeout == 2*time.Hour }},
+		{"no queue: over quota fails at once", map[string]string{"GITHUB_QUEUE_TIMEOUT": "0s"},
+			func(c Config) bool { return c.GitHubQueueTimeout == 0 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,6 +228,9 @@ func TestLoadInvalid(t *testing.T) {
 			"GITHUB_WEBHOOK_SECRET": "s3cr3t", "GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook"}, "GITHUB_WEBHOOK_SECRET", "not both"},
 		{"an App without its key", map[string]string{"GITHUB_APP_ID": "123"}, "GITHUB_APP_KEY_REF", "required with GITHUB_APP_ID"},
 		{"a command without its slash", map[string]string{"GITHUB_TRIGGER_COMMAND": "sandstep"}, "GITHUB_TRIGGER_COMMAND", "starting with `/`"},
+		{"a repository quota of none", map[string]string{"GITHUB_REPO_QUOTA": "0"}, "GITHUB_REPO_QUOTA", "between 1 and 1000"},
+		{"a queue timeout not a duration", map[string]string{"GITHUB_QUEUE_TIMEOUT": "30"}, "GITHUB_QUEUE_TIMEOUT", `got "30"`},
+		{"a queue timeout too long", map[string]string{"GITHUB_QUEUE_TIMEOUT": "13h"}, "GITHUB_QUEUE_TIMEOUT", "between 0s and 12h0m0s"},
 		{"ref scheme", map[string]string{"DAYTONA_API_KEY_REF": "vault:/x"}, "DAYTONA_API_KEY_REF", `unknown secret reference scheme "vault"`},
 		{"key pasted as ref", map[string]string{"DAYTONA_API_KEY_REF": testKey}, "DAYTONA_API_KEY_REF", "must be a secret reference"},
 		{"network policy not JSON", map[string]string{"NETWORK_POLICY": "github.com"}, "NETWORK_POLICY", "must be a JSON object"},

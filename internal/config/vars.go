@@ -146,6 +146,12 @@ var vars = []Var{
 	{Name: "GITHUB_TRIGGER_COMMAND", Default: "/sandstep",
 		Meaning: "a comment that starts with it starts a task (`<command> cancel` cancels), from someone with write permission",
 		kind:    matching(commandRE, "a word starting with `/`", func(c *Config) *string { return &c.GitHubTriggerCommand })},
+	{Name: "GITHUB_REPO_QUOTA", Default: "2",
+		Meaning: "active sandboxes each repository's issues' tasks may hold at once (the user `github:<owner>/<repo>`, instead of `DEFAULT_USER_QUOTA`); an operator's per-user override still wins",
+		kind:    integer(1, 1000, "", func(c *Config) *int { return &c.GitHubRepoQuota })},
+	{Name: "GITHUB_QUEUE_TIMEOUT", Default: "30m",
+		Meaning: "how long an issue's task over its repository's quota waits its turn before it fails; `0s`: it fails at once. It adds to the execution's timeout (the template's `ExecutionTimeoutSeconds`)",
+		kind:    duration(0, MaxQueueTimeout, func(c *Config) *time.Duration { return &c.GitHubQueueTimeout })},
 
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
@@ -158,6 +164,10 @@ var vars = []Var{
 		Meaning: "how long a completed `Idempotency-Key` is remembered",
 		kind:    duration(time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.IdempotencyTTL })},
 }
+
+// MaxQueueTimeout is the longest GITHUB_QUEUE_TIMEOUT: the state machine's
+// retries of a queued task cover it (infra/statemachine).
+const MaxQueueTimeout = 12 * time.Hour
 
 // Var is one environment variable of the configuration.
 type Var struct {

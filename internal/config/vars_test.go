@@ -93,6 +93,8 @@ func TestDefaults(t *testing.T) {
 		ReaperSchedule:         "rate(5 minutes)",
 		GitHubTriggerLabel:     "sandstep",
 		GitHubTriggerCommand:   "/sandstep",
+		GitHubRepoQuota:        2,
+		GitHubQueueTimeout:     30 * time.Minute,
 		GitHubAPIURL:           "https://api.github.com",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,

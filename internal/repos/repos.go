@@ -98,6 +98,12 @@ func (p *Policy) Task(repo string, installation int64) (service.TaskInput, error
 	return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "repository %s is not allowed", sandstep.Clip(repo, 200))
 }
 
+// Readers are the JWT subjects who may read repo's tasks, their logs and
+// artifacts, and cancel them; none for a repository not listed.
+func (p *Policy) Readers(repo string) []string {
+	return slices.Clone(p.doc.Repositories[repo].Readers)
+}
+
 // clone copies t, so what a caller adds to one issue's task (the issue's
 // file) never reaches the next.
 func clone(t service.TaskInput) service.TaskInput {

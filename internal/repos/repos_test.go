@@ -1,6 +1,7 @@
 package repos
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -61,5 +62,35 @@ func TestTask(t *testing.T) {
 	}
 	if task, err := AllowAll().Task("anyone/any", 1); err != nil || task.Command != DefaultTask.Command {
 		t.Errorf("AllowAll = %+v, %v", task, err)
+	}
+}
+
+func TestReaders(t *testing.T) {
+	p, err := Parse([]byte(`{"repositories": {"octo/hello": {"task": {"command": "x"}, "readers": ["alice", "bob"]},
+		"octo/quiet": {"task": {"command": "x"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, repo string
+		policy     *Policy
+		want       []string
+	}{
+		{"listed with readers", "octo/hello", p, []string{"alice", "bob"}},
+		{"listed without readers", "octo/quiet", p, nil},
+		{"not listed", "octo/other", p, nil},
+		{"another case is another repository", "Octo/Hello", p, nil},
+		{"every repository allowed locally, none read", "octo/hello", AllowAll(), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.policy.Readers(tt.repo); !slices.Equal(got, tt.want) {
+				t.Errorf("Readers(%q) = %v, want %v", tt.repo, got, tt.want)
+			}
+		})
+	}
+	p.Readers("octo/hello")[0] = "mallory"
+	if got := p.Readers("octo/hello"); got[0] != "alice" {
+		t.Errorf("a change to one answer reached the policy: %v", got)
 	}
 }

@@ -30,7 +30,10 @@ const (
 	// ECAPACITY: the provider's organisation has no capacity left (CPU,
 	// memory, disk). Neither the caller's fault nor a blip: retry later,
 	// after capacity is freed.
-	ECAPACITY  Code = "capacity"
+	ECAPACITY Code = "capacity"
+	// EQUEUED: a repository's task waits for a slot of the repository's
+	// quota; the state machine tries again, until GITHUB_QUEUE_TIMEOUT.
+	EQUEUED    Code = "queued"
 	ETRANSIENT Code = "transient"
 	ETIMEOUT   Code = "timeout"
 	EINTERNAL  Code = "internal"
@@ -39,7 +42,7 @@ const (
 // Codes returns every code, so the edge's table can be checked for a row
 // for each.
 func Codes() []Code {
-	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ECAPACITY, ETRANSIENT, ETIMEOUT, EINTERNAL}
+	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ECAPACITY, EQUEUED, ETRANSIENT, ETIMEOUT, EINTERNAL}
 }
 
 // Error is the domain error. Message is safe to show to the caller; Err, if

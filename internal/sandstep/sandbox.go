@@ -117,6 +117,9 @@ type Task struct {
 	StartedAt      *time.Time `json:"startedAt,omitempty" dynamodbav:"startedAt,omitempty"`
 	FinishedAt     *time.Time `json:"finishedAt,omitempty" dynamodbav:"finishedAt,omitempty"`
 	Deadline       *time.Time `json:"deadline,omitempty" dynamodbav:"deadline,omitempty"`
+	// QueuedAt is when the task first waited for a slot of its
+	// repository's quota (GITHUB_QUEUE_TIMEOUT); nil if it never did.
+	QueuedAt *time.Time `json:"queuedAt,omitempty" dynamodbav:"queuedAt,omitempty"`
 	// Notify is the notice sent when the task ends; nil when none was asked.
 	Notify *TaskNotice `json:"notify,omitempty" dynamodbav:"notify,omitempty"`
 	// PullRequest is the web URL of the pull request an issue's task

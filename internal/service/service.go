@@ -167,6 +167,9 @@ type Deps struct {
 	// where a function serves no webhook.
 	Repositories  Repositories
 	Collaborators Collaborators
+	// Readers may read repositories' tasks; nil: only a task's owner
+	// sees it.
+	Readers Readers
 	// Comments tell an issue how its task goes; nil: issues are not told.
 	Comments IssueComments
 	// RepoAccess clones, pushes and opens pull requests for issues'
@@ -202,6 +205,9 @@ type Limits struct {
 	// NetworkCeiling is the most network a sandbox may have: callers
 	// can only narrow it (see narrowNetwork). nil: open.
 	NetworkCeiling *sandstep.NetworkPolicy
+	// QueueTimeout is how long a repository's task waits for a slot of
+	// its quota (GITHUB_QUEUE_TIMEOUT); 0: it fails at once, as anyone's.
+	QueueTimeout time.Duration
 }
 
 func (l Limits) validate() error {
@@ -218,6 +224,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("service: MaxOutputBytes must be positive")
 	case l.MaxTaskDuration < time.Minute || l.MaxTaskLogBytes < 1 || l.CapacityWait < 0 || l.TaskBackstop < time.Second:
 		return fmt.Errorf("service: MaxTaskDuration (at least 1m), MaxTaskLogBytes, CapacityWait and TaskBackstop (at least 1s) must be set")
+	case l.QueueTimeout < 0:
+		return fmt.Errorf("service: QueueTimeout is negative")
 	}
 	return nil
 }
@@ -308,6 +316,7 @@ type Service struct {
 	files         Files
 	repos         Repositories
 	collaborators Collaborators
+	readers       Readers
 	comments      IssueComments
 	repoAccess    RepoAccess
 	opts          Options
@@ -351,6 +360,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		files:         deps.Files,
 		repos:         deps.Repositories,
 		collaborators: deps.Collaborators,
+		readers:       deps.Readers,
 		comments:      deps.Comments,
 		repoAccess:    deps.RepoAccess,
 		opts:          opts,

@@ -38,7 +38,7 @@ const testDeployment = "test-abcdefgh"
 func testLimits() Limits {
 	d := config.Defaults()
 	return Limits{d.DefaultAutoStopMinutes, d.DefaultTTLMinutes, d.MaxTTLMinutes, d.DefaultExecTimeout, d.MaxExecTimeout, d.ExecTimeoutMargin, d.MaxOutputBytes,
-		d.MaxTaskDuration, d.CapacityWait, d.TaskBackstop, int64(d.MaxTaskLogBytes), d.NetworkPolicy}
+		d.MaxTaskDuration, d.CapacityWait, d.TaskBackstop, int64(d.MaxTaskLogBytes), d.NetworkPolicy, d.GitHubQueueTimeout}
 }
 
 // newService returns a service over p and st; zero Limits in opts take

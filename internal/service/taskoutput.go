@@ -160,7 +160,7 @@ type TaskLogs struct {
 // from the sandbox (freshOutput). It writes nothing: a reader pays for the
 // bytes it reads and no more.
 func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string) (*TaskLogs, error) {
-	t, err := s.ownedTask(ctx, call, id)
+	t, err := s.visibleTask(ctx, call, id)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +367,7 @@ func artifactName(p string, data []byte) string {
 
 // TaskArtifacts lists the caller's task's artifacts with download links.
 func (s *Service) TaskArtifacts(ctx context.Context, call Call, id string) ([]Artifact, error) {
-	t, err := s.ownedTask(ctx, call, id)
+	t, err := s.visibleTask(ctx, call, id)
 	if err != nil {
 		return nil, err
 	}

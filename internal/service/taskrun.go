@@ -141,8 +141,9 @@ func (s *Service) loadTask(ctx context.Context, step TaskStep) (*sandstep.Task, 
 // CreateTaskSandbox makes the task's sandbox: a quota slot, the sandbox
 // (auto-stop off: a task's processes do not count as activity at
 // Daytona), its secrets, files and repository. A retry after a failed
-// attempt starts over with a new sandbox; Daytona running out of capacity
-// is retried by the state machine until CAPACITY_WAIT has passed.
+// attempt starts over with a new sandbox; a repository's task over its
+// quota, and Daytona running out of capacity, are retried by the state
+// machine (notAdmitted).
 func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskStep, error) {
 	t, spec, err := s.loadTask(ctx, step)
 	if err != nil {
@@ -182,10 +183,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	call := Call{UserID: t.Owner, RequestID: t.ID}
 	sb, err := s.create(ctx, call, in, plan)
 	if err != nil {
-		if sandstep.ErrorCode(err) == sandstep.ECAPACITY && s.opts.Now().Sub(t.CreatedAt) > s.opts.CapacityWait {
-			return nil, sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
-		}
-		return nil, err
+		return nil, s.notAdmitted(ctx, t, plan.cloneToken, err)
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
 		func(r *sandstep.Task) { r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, token }); err != nil {
@@ -195,6 +193,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		}
 		return nil, fmt.Errorf("record the sandbox of task %s: %w", t.ID, err)
 	}
+	s.admitted(ctx, t)
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
 }
 

@@ -228,13 +228,15 @@ func (s *Service) tasksEnabled() error {
 	return nil
 }
 
-// GetTask returns the caller's task; someone else's is not found.
+// GetTask returns the caller's task, or a repository's task to one of its
+// readers; anyone else's is not found.
 func (s *Service) GetTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
-	return s.ownedTask(ctx, call, id)
+	return s.visibleTask(ctx, call, id)
 }
 
-// ownedTask is the caller's task: the one door of every call about one task.
-func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
+// visibleTask is a task the caller owns or reads (mayRead): the one door
+// of every call about one task. Anyone else is told it does not exist.
+func (s *Service) visibleTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -248,7 +250,11 @@ func (s *Service) ownedTask(ctx context.Context, call Call, id string) (*sandste
 	if err != nil {
 		return nil, fmt.Errorf("get task %s: %w", id, err)
 	}
-	if t.Owner != call.UserID {
+	ok, err := s.mayRead(ctx, call, t)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		s.denied(ctx, DeniedNotOwner, call.UserID, id)
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
 	}
@@ -292,16 +298,23 @@ func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*
 	return &TaskList{Items: items, NextCursor: next}, nil
 }
 
-// CancelTask cancels the caller's task: its command is killed, its
-// execution stopped, its sandbox deleted and its slot released. Cancelling
-// again, or a task that has ended, returns it as it is.
+// CancelTask cancels the caller's task (or, for a reader, the
+// repository's): its command is killed, its execution stopped, its sandbox
+// deleted and its slot released. Cancelling again, or a task that has
+// ended, returns it as it is.
 func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
-	t, err := s.ownedTask(ctx, call, id)
+	t, err := s.visibleTask(ctx, call, id)
 	if err != nil {
 		return nil, err
 	}
 	if t.Status.Terminal() && t.Status != sandstep.TaskCancelled {
 		return t, nil
+	}
+	// The error is shown wherever the task is (an issue's comment too): it
+	// names no reader; the audit event does.
+	why := "cancelled by its owner"
+	if call.UserID != t.Owner {
+		why = "cancelled by a reader of the repository"
 	}
 	now := s.opts.Now().UTC()
 	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskCancelled},
@@ -309,7 +322,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 			if r.FinishedAt == nil {
 				r.FinishedAt = &now
 			}
-			r.Error = "cancelled by its owner"
+			r.Error = why
 		})
 	if err != nil {
 		if cur, gerr := s.tasks.GetTask(ctx, id); gerr == nil && cur.Status.Terminal() {
@@ -317,13 +330,13 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 		}
 		return nil, fmt.Errorf("cancel task %s: %w", id, err)
 	}
-	if err := s.machine.Stop(ctx, cancelled.ExecutionARN, "Task.Cancelled", "cancelled by its owner"); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+	if err := s.machine.Stop(ctx, cancelled.ExecutionARN, "Task.Cancelled", why); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		s.opts.Logger.ErrorContext(ctx, "cancel: execution not stopped", "taskId", id, "err", err)
 	}
 	if err := s.releaseTask(ctx, call, cancelled); err != nil {
 		return nil, err
 	}
-	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, nil)
+	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
 	return cancelled, nil
 }
 

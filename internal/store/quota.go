@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +42,15 @@ const (
 	MaxUserLimit = 10000
 )
 
+// limitOf is userID's limit when it has no override: the one home of the
+// rule that a repository's user has a quota of its own.
+func (s *Store) limitOf(userID string) int {
+	if s.repoQuota > 0 && strings.HasPrefix(userID, sandstep.RepoUserPrefix) {
+		return s.repoQuota
+	}
+	return s.defaultQuota
+}
+
 func (s *Store) quotaKey(userID string) map[string]types.AttributeValue {
 	return key(userPK(userID), skQuota)
 }
@@ -66,7 +76,7 @@ func num(v int64) types.AttributeValue {
 // transaction: a process that dies before CommitSandbox leaves a record that
 // names the slot, for the reaper to find. It fails with EQUOTA when the owner
 // already holds as many slots as their limit (the per-user override, else
-// Options.DefaultQuota). Reserving a slot the owner already holds for sb is a
+// Options.RepoQuota for a repository, else Options.DefaultQuota). Reserving a slot the owner already holds for sb is a
 // successful no-op; reserving one that was already released is ECONFLICT, and
 // so is a record that exists without the slot.
 //
@@ -107,7 +117,7 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 		expression.And(active.AttributeNotExists(),
 			expression.Or(limit.AttributeNotExists(), limit.GreaterThan(expression.Value(0)))),
 		expression.And(limit.AttributeNotExists(), active.AttributeExists(),
-			active.LessThan(expression.Value(s.defaultQuota))),
+			active.LessThan(expression.Value(s.limitOf(sb.Owner)))),
 		expression.And(limit.AttributeExists(), active.AttributeExists(), active.LessThan(limit)),
 	)
 	take := build(expression.NewBuilder().WithCondition(underLimit).
@@ -239,7 +249,7 @@ func (s *Store) GetQuota(ctx context.Context, userID string) (sandstep.Quota, er
 	if err != nil {
 		return sandstep.Quota{}, mapErr(err, "read quota")
 	}
-	q := sandstep.Quota{UserID: userID, Limit: s.defaultQuota}
+	q := sandstep.Quota{UserID: userID, Limit: s.limitOf(userID)}
 	if n, ok, err := numberAttr(out.Item, attrActive); err != nil {
 		return sandstep.Quota{}, err
 	} else if ok {

@@ -296,6 +296,45 @@ func TestQuotaBadInput(t *testing.T) {
 	}
 }
 
+// A repository's user has RepoQuota instead of DefaultQuota; an override
+// still wins, and a user named like a repository but not one keeps the
+// default.
+func TestRepoQuota(t *testing.T) {
+	tests := []struct {
+		name      string
+		repoQuota int
+		user      string
+		override  int // 0: none
+		want      int
+	}{
+		{"a repository", 2, "github:octo/hello", 0, 2},
+		{"a user", 2, "alice", 0, 4},
+		{"a user whose name merely holds github:", 2, "alice-github:x", 0, 4},
+		{"a repository, the rule unset", 0, "github:octo/hello", 0, 4},
+		{"a repository with an override", 2, "github:octo/hello", 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 4, RepoQuota: tt.repoQuota})
+			c := ctx(t)
+			if tt.override > 0 {
+				if err := st.SetUserLimit(c, tt.user, tt.override); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if q := quota(t, st, tt.user); q.Limit != tt.want {
+				t.Errorf("GetQuota = %+v, want limit %d", q, tt.want)
+			}
+			for i := range tt.want {
+				if err := reserve(c, st, tt.user, fmt.Sprint("s", i)); err != nil {
+					t.Fatalf("ReserveSlot %d of %d: %v", i+1, tt.want, err)
+				}
+			}
+			wantCode(t, reserve(c, st, tt.user, "over"), sandstep.EQUOTA, "")
+		})
+	}
+}
+
 func TestNewValidatesOptions(t *testing.T) {
 	_, url := storetest.Server(t)
 	client := storetest.Client(url)
@@ -311,6 +350,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"empty table", client, "", store.Options{DefaultQuota: 1, IdempotencyTTL: day}, "table"},
 		{"no idempotency TTL", client, "t", store.Options{DefaultQuota: 1}, "IdempotencyTTL"},
 		{"negative idempotency TTL", client, "t", store.Options{DefaultQuota: 1, IdempotencyTTL: -time.Second}, "IdempotencyTTL"},
+		{"negative repository quota", client, "t", store.Options{DefaultQuota: 1, RepoQuota: -1, IdempotencyTTL: day}, "RepoQuota"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

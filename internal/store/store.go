@@ -43,6 +43,10 @@ type Options struct {
 	// DefaultQuota is the number of sandboxes a user may hold at once when no
 	// per-user override is set. It must be at least 1.
 	DefaultQuota int
+	// RepoQuota replaces DefaultQuota for repositories' users (ids with
+	// sandstep.RepoUserPrefix: issues' tasks, GITHUB_REPO_QUOTA); 0 leaves
+	// them DefaultQuota. A per-user override wins over both.
+	RepoQuota int
 	// IdempotencyTTL is how long an idempotency record is remembered once
 	// its attempt has ended (config's IDEMPOTENCY_TTL). It must be positive.
 	IdempotencyTTL time.Duration
@@ -58,6 +62,7 @@ type Store struct {
 	db             *dynamodb.Client
 	table          string
 	defaultQuota   int
+	repoQuota      int
 	idempotencyTTL time.Duration
 	taskRetention  time.Duration
 	now            func() time.Time
@@ -78,6 +83,9 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 	if opts.DefaultQuota < 1 {
 		return nil, sandstep.Invalid("DefaultQuota", "must be at least 1, got %d", opts.DefaultQuota)
 	}
+	if opts.RepoQuota < 0 {
+		return nil, sandstep.Invalid("RepoQuota", "must not be negative, got %d", opts.RepoQuota)
+	}
 	if opts.IdempotencyTTL <= 0 {
 		return nil, sandstep.Invalid("IdempotencyTTL", "must be positive, got %s", opts.IdempotencyTTL)
 	}
@@ -91,6 +99,7 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 		db:             client,
 		table:          table,
 		defaultQuota:   opts.DefaultQuota,
+		repoQuota:      opts.RepoQuota,
 		idempotencyTTL: opts.IdempotencyTTL,
 		taskRetention:  opts.TaskRetention,
 		now:            now,

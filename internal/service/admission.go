@@ -1,0 +1,101 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Admission: a task's sandbox is made only within its owner's quota and
+// Daytona's capacity. A repository's task over its quota waits its turn
+// (EQUEUED, which the state machine retries with backoff) until
+// GITHUB_QUEUE_TIMEOUT has passed since it was accepted; anyone else's
+// fails at once, as a create does. Daytona out of capacity is waited for
+// CAPACITY_WAIT beyond that. The execution's timeout is the sum of both
+// waits, the longest command and the clean-up margin.
+
+// repoOwned says t belongs to a repository (an issue's task).
+func repoOwned(t *sandstep.Task) bool { return strings.HasPrefix(t.Owner, sandstep.RepoUserPrefix) }
+
+// notAdmitted is what CreateTaskSandbox answers when the sandbox of t
+// could not be made because of err; cloneToken, the read-only token
+// minted for the clone, is revoked, as no sandbox holds it.
+func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken string, err error) error {
+	if cloneToken != "" {
+		if rerr := s.repoAccess.Revoke(ctx, cloneToken); rerr != nil {
+			s.opts.Logger.WarnContext(ctx, "an unused read-only token was not revoked", "taskId", t.ID, "err", rerr)
+		}
+	}
+	waited := s.opts.Now().Sub(t.CreatedAt)
+	switch sandstep.ErrorCode(err) {
+	case sandstep.EQUOTA:
+		if !repoOwned(t) || s.opts.QueueTimeout == 0 {
+			return err
+		}
+		if waited > s.opts.QueueTimeout {
+			return sandstep.Wrap(err, sandstep.ETIMEOUT, "no slot of the repository's quota (GITHUB_REPO_QUOTA) came free within %s (GITHUB_QUEUE_TIMEOUT): %s",
+				s.opts.QueueTimeout, sandstep.ErrorMessage(err))
+		}
+		s.markQueued(ctx, t)
+		return sandstep.Wrap(err, sandstep.EQUEUED, "the task waits its turn: %s", sandstep.ErrorMessage(err))
+	case sandstep.ECAPACITY:
+		if wait := s.capacityWait(t); waited > wait {
+			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
+		}
+	}
+	return err
+}
+
+// capacityWait is how long after its acceptance t may still wait for
+// Daytona's capacity: a repository's task may have queued first.
+func (s *Service) capacityWait(t *sandstep.Task) time.Duration {
+	if repoOwned(t) {
+		return s.opts.QueueTimeout + s.opts.CapacityWait
+	}
+	return s.opts.CapacityWait
+}
+
+// markQueued records the first time t waits for its repository's quota,
+// and tells the issue, once.
+func (s *Service) markQueued(ctx context.Context, t *sandstep.Task) {
+	if t.QueuedAt != nil {
+		return
+	}
+	now := s.opts.Now().UTC()
+	first := false
+	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+		first = r.QueuedAt == nil
+		if first {
+			r.QueuedAt = &now
+		}
+	})
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the task's wait was not recorded", "taskId", t.ID, "err", err)
+		return
+	}
+	*t = *updated
+	if first {
+		s.commentOnIssue(ctx, t, s.queuedComment(t))
+	}
+}
+
+// admitted tells the issue of a task that queued that it starts now.
+func (s *Service) admitted(ctx context.Context, t *sandstep.Task) {
+	if t.QueuedAt != nil {
+		s.commentOnIssue(ctx, t, s.startedComment(t))
+	}
+}
+
+// queuedComment says the task waits for one of the repository's tasks to
+// end, and until when.
+func (s *Service) queuedComment(t *sandstep.Task) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**sandstep** queued task `%s` for this issue: the repository runs as many tasks at once as its quota allows.\n\n", t.ID)
+	fmt.Fprintf(&b, "It starts when one of them ends, or fails if none has by %s.\n",
+		t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
+	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
+	return b.String()
+}

@@ -1,0 +1,44 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Readers says who, besides a repository's own user, may read its tasks,
+// their logs and artifacts, and cancel them (the repositories document's
+// readers).
+type Readers interface {
+	Readers(ctx context.Context, repo string) ([]string, error)
+}
+
+// mayRead reports whether the caller may see t: its owner, or a reader of
+// the repository that owns it. Readers act on the repository's tasks; they
+// never list them as theirs or start one as the repository.
+func (s *Service) mayRead(ctx context.Context, call Call, t *sandstep.Task) (bool, error) {
+	if t.Owner == call.UserID {
+		return true, nil
+	}
+	repo, ok := strings.CutPrefix(t.Owner, sandstep.RepoUserPrefix)
+	if !ok || s.readers == nil {
+		return false, nil
+	}
+	readers, err := s.readers.Readers(ctx, repo)
+	if err != nil {
+		return false, fmt.Errorf("the readers of %s: %w", repo, err)
+	}
+	return slices.Contains(readers, call.UserID), nil
+}
+
+// readerDetail is the audit detail of a reader acting on the repository's
+// task: whose task it was.
+func readerDetail(call Call, t *sandstep.Task) map[string]string {
+	if call.UserID == t.Owner {
+		return nil
+	}
+	return map[string]string{"owner": t.Owner}
+}
