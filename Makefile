@@ -72,6 +72,15 @@ bench: ## Run the benchmarks (handler vs bare Daytona client, store, client) int
 	$(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/app/ ./internal/store/ ./internal/daytona/ | tee bench.txt
 	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest bench.txt"
 
+# Cold starts under the Lambda Runtime Interface Emulator (loopback only):
+# COLDSTARTS fresh starts of each function to its first answer, beside a bare
+# aws-lambda-go bootstrap in the same run; medians and ratios, then the
+# longest package inits (GODEBUG=inittrace=1). Sizes: make build.
+COLDSTARTS ?= 10
+.PHONY: coldstart
+coldstart: ## Cold-start medians per function vs a bare aws-lambda-go bootstrap, under the Lambda emulator (COLDSTARTS=10)
+	$(GO) test -run '^$$' -bench '^BenchmarkColdStart$$' -benchtime $(COLDSTARTS)x -v ./$(FUNCTIONS_DIR)/lambdatest/
+
 # Fuzzing: every func Fuzz* of the repository's tests, found rather than
 # listed, each for FUZZTIME (go test -fuzz takes one target per run). Their
 # seed corpora (f.Add, testdata/fuzz) run in every plain go test; a failure

@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 
 // needGo skips a test under -short or without the go command, and returns
 // the go command's path.
-func needGo(t *testing.T) string {
+func needGo(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the Lambda bootstraps; skipped with -short")
@@ -64,7 +64,7 @@ func needGo(t *testing.T) string {
 
 // repoRoot returns the directory of the module's go.mod, found by walking
 // up from the package directory.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -85,7 +85,7 @@ func repoRoot(t *testing.T) string {
 // functionNames returns the functions the API serves, after checking that
 // functions/ holds exactly one main package per function, so that a new
 // function cannot go untested.
-func functionNames(t *testing.T, root string) []string {
+func functionNames(t testing.TB, root string) []string {
 	t.Helper()
 	want := api.Functions()
 	entries, err := os.ReadDir(filepath.Join(root, "functions"))
@@ -124,7 +124,7 @@ var builds struct {
 
 // bootstraps builds every function for linux/arch in one go build, once
 // per test binary, and checks each binary (see checkBootstrap).
-func bootstraps(t *testing.T, arch string) *build {
+func bootstraps(t testing.TB, arch string) *build {
 	t.Helper()
 	goCmd := needGo(t)
 	builds.Lock()
@@ -172,23 +172,34 @@ func bootstraps(t *testing.T, arch string) *build {
 
 // rieBinary builds the Runtime Interface Emulator from the module's tool
 // dependency, for the host, once per test binary.
-func rieBinary(t *testing.T) string {
+func rieBinary(t testing.TB) string {
+	t.Helper()
+	path, err := buildRIE(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// buildRIE is rieBinary returning the build's error, for a benchmark that
+// skips without the emulator rather than fails.
+func buildRIE(t testing.TB) (string, error) {
 	t.Helper()
 	goCmd := needGo(t)
 	builds.Lock()
 	defer builds.Unlock()
 	if builds.rie != "" {
-		return builds.rie
+		return builds.rie, nil
 	}
 	const pkg = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 	path := filepath.Join(workDir, "aws-lambda-rie")
 	cmd := exec.Command(goCmd, "build", "-o", path, pkg)
 	cmd.Dir = repoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s (a tool in go.mod): %v\n%s", pkg, err, out)
+		return "", fmt.Errorf("go build %s (a tool in go.mod): %v\n%s", pkg, err, out)
 	}
 	builds.rie = path
-	return path
+	return path, nil
 }
 
 // elfMachine is the ELF machine of each architecture built here.
@@ -257,7 +268,7 @@ func checkBootstrap(path, function, arch string) error {
 	return errors.Join(errs...)
 }
 
-func fileSize(t *testing.T, path string) int64 {
+func fileSize(t testing.TB, path string) int64 {
 	t.Helper()
 	st, err := os.Stat(path)
 	if err != nil {

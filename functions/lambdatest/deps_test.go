@@ -7,23 +7,27 @@ import (
 	"testing"
 )
 
-// clientsLinked is, for each function, the AWS service clients its actions
-// use and its bootstrap may link: every client added to every bootstrap
-// would outgrow the 12 MB budget, so a function's wiring builds, and its
-// imports reach, only its own. SSM and Secrets Manager are read through
-// internal/awsjson, not their SDK clients.
+// clientsLinked is, for each function, the clients its bootstrap links:
+// AWS SDK service clients by name, "daytona" (internal/daytona) and
+// "github" (go-github, through internal/githubapp). Every client added to
+// every bootstrap would outgrow the 12 MB budget, so a function's wiring
+// builds, and its imports reach, only what internal/app's Service needs.
+// SSM and Secrets Manager are read through internal/awsjson, not their SDK
+// clients. One is linked without being used: execute never calls Step
+// Functions (the service enables tasks only with a state machine, and
+// execute merely computes execution ARNs from it).
 var clientsLinked = map[string][]string{
-	"create":  {"dynamodb", "s3", "sfn"},
-	"execute": {"dynamodb", "s3", "sfn"},
-	"status":  {"dynamodb", "s3", "sfn"},
-	"delete":  {"dynamodb", "s3", "sfn"},
-	"reaper":  {"dynamodb", "s3", "sfn"},
-	"github":  {"dynamodb", "s3", "sfn"},
+	"create":  {"daytona", "dynamodb", "github", "s3", "sfn"},
+	"execute": {"daytona", "dynamodb", "github", "s3", "sfn"},
+	"status":  {"daytona", "dynamodb", "github", "s3", "sfn"},
+	"delete":  {"daytona", "dynamodb", "github", "s3", "sfn"},
+	"reaper":  {"daytona", "dynamodb", "github", "s3", "sfn"},
+	"github":  {"daytona", "dynamodb", "github", "s3", "sfn"},
 }
 
 // TestFunctionsLinkOnlyTheirClients reads each function's import graph
-// (go list -deps) and compares the AWS SDK service clients in it with
-// clientsLinked; no function may link a local stand-in either.
+// (go list -deps) and compares the clients in it with clientsLinked; no
+// function may link a local stand-in either.
 func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 	goCmd := needGo(t)
 	root := repoRoot(t)
@@ -41,13 +45,17 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 				switch {
 				case strings.HasPrefix(pkg, sdkService) && !strings.Contains(pkg[len(sdkService):], "/"):
 					clients = append(clients, pkg[len(sdkService):])
+				case pkg == "github.com/sandstep/sandstep/internal/daytona":
+					clients = append(clients, "daytona")
+				case strings.HasPrefix(pkg, "github.com/google/go-github/") && strings.HasSuffix(pkg, "/github"):
+					clients = append(clients, "github")
 				case strings.Contains(pkg, "/infra/"), strings.HasSuffix(pkg, "/daytonalocal"), strings.HasSuffix(pkg, "/storetest"):
 					t.Errorf("the %s function links %s, a local stand-in", name, pkg)
 				}
 			}
 			slices.Sort(clients)
 			if want := clientsLinked[name]; !slices.Equal(clients, want) {
-				t.Errorf("the %s function links the AWS clients %q, want %q", name, clients, want)
+				t.Errorf("the %s function links the clients %q, want %q", name, clients, want)
 			}
 		})
 	}

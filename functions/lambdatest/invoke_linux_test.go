@@ -57,7 +57,7 @@ type stack struct {
 // newStack builds the host-architecture bootstraps and the emulator, and
 // starts DynamoDB (with the table) and the Daytona server. The functions
 // are started by startFunctions.
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	s := &stack{root: repoRoot(t), fn: map[string]*rie{}, home: t.TempDir()}
 	s.bootstraps = bootstraps(t, runtime.GOARCH)
@@ -108,7 +108,7 @@ func logicalID(function string) string {
 // emulator reads (name, timeout, memory), AWS region and dummy credentials,
 // with only the endpoints and the key made local. edit, if not nil,
 // changes the result (a broken configuration).
-func (s *stack) env(t *testing.T, function string, edit func(map[string]string)) []string {
+func (s *stack) env(t testing.TB, function string, edit func(map[string]string)) []string {
 	t.Helper()
 	f, ok := s.tpl.Function(logicalID(function))
 	if !ok {
@@ -163,7 +163,7 @@ func (s *stack) env(t *testing.T, function string, edit func(map[string]string))
 }
 
 // startFunctions starts one emulator per function.
-func (s *stack) startFunctions(t *testing.T) {
+func (s *stack) startFunctions(t testing.TB) {
 	t.Helper()
 	for _, n := range slices.Sorted(maps.Keys(s.bootstraps.bootstrap)) {
 		s.fn[n] = startRIE(t, n, s.rieBin, s.bootstraps.bootstrap[n], s.env(t, n, nil))
@@ -171,7 +171,7 @@ func (s *stack) startFunctions(t *testing.T) {
 }
 
 // event reads events/<name>.json.
-func (s *stack) event(t *testing.T, name string) []byte {
+func (s *stack) event(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(s.root, "events", name+".json"))
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *stack) event(t *testing.T, name string) []byte {
 
 // eventFor reads events/<name>.json with the placeholder sandbox id
 // replaced by id, everywhere (path, rawPath, pathParameters, sandboxId).
-func (s *stack) eventFor(t *testing.T, name, id string) []byte {
+func (s *stack) eventFor(t testing.TB, name, id string) []byte {
 	t.Helper()
 	b := s.event(t, name)
 	if !bytes.Contains(b, []byte(placeholderID)) {
@@ -193,7 +193,7 @@ func (s *stack) eventFor(t *testing.T, name, id string) []byte {
 
 // withField returns the JSON object doc with the value at path (object keys)
 // set to v.
-func withField(t *testing.T, doc []byte, v any, path ...string) []byte {
+func withField(t testing.TB, doc []byte, v any, path ...string) []byte {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(doc, &m); err != nil {
@@ -216,7 +216,7 @@ func withField(t *testing.T, doc []byte, v any, path ...string) []byte {
 }
 
 // asStranger makes an event come from another user.
-func asStranger(t *testing.T, doc []byte) []byte {
+func asStranger(t testing.TB, doc []byte) []byte {
 	t.Helper()
 	if bytes.Contains(doc, []byte(`"requestContext"`)) {
 		return withField(t, doc, strangerUser, "requestContext", "authorizer", "jwt", "claims", "sub")
@@ -226,7 +226,7 @@ func asStranger(t *testing.T, doc []byte) []byte {
 
 // direct invokes function with a direct event and decodes its success into
 // out.
-func (s *stack) direct(t *testing.T, function string, payload []byte, out any) {
+func (s *stack) direct(t testing.TB, function string, payload []byte, out any) {
 	t.Helper()
 	inv := s.fn[function].invoke(t, payload)
 	if e, ok := inv.functionError(); ok || inv.status != http.StatusOK {
@@ -241,7 +241,7 @@ func (s *stack) direct(t *testing.T, function string, payload []byte, out any) {
 
 // directError invokes function with a direct event that must fail, and
 // returns the error the runtime reports.
-func (s *stack) directError(t *testing.T, function string, payload []byte) lambdaError {
+func (s *stack) directError(t testing.TB, function string, payload []byte) lambdaError {
 	t.Helper()
 	inv := s.fn[function].invoke(t, payload)
 	e, ok := inv.functionError()
@@ -254,7 +254,7 @@ func (s *stack) directError(t *testing.T, function string, payload []byte) lambd
 // viaAPI invokes function with an API Gateway event, checks the response
 // has status want and a JSON body, and decodes the body into out (if not
 // nil).
-func (s *stack) viaAPI(t *testing.T, function string, payload []byte, want int, out any) events.APIGatewayV2HTTPResponse {
+func (s *stack) viaAPI(t testing.TB, function string, payload []byte, want int, out any) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	inv := s.fn[function].invoke(t, payload)
 	if e, ok := inv.functionError(); ok || inv.status != http.StatusOK {
@@ -298,7 +298,7 @@ type apiError struct {
 }
 
 // daytonaSandboxes lists what the Daytona server still holds.
-func (s *stack) daytonaSandboxes(t *testing.T) []json.RawMessage {
+func (s *stack) daytonaSandboxes(t testing.TB) []json.RawMessage {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.daytonaURL+"/api/sandbox", nil)
 	if err != nil {
@@ -320,7 +320,7 @@ func (s *stack) daytonaSandboxes(t *testing.T) []json.RawMessage {
 	return list.Items
 }
 
-func checkSandbox(t *testing.T, what string, sb sandstep.Sandbox, wantState sandstep.State) {
+func checkSandbox(t testing.TB, what string, sb sandstep.Sandbox, wantState sandstep.State) {
 	t.Helper()
 	if !strings.HasPrefix(sb.ID, "sbx_") || sb.ID == placeholderID {
 		t.Errorf("%s: id %q, want a new sbx_ id", what, sb.ID)
@@ -341,7 +341,7 @@ func checkSandbox(t *testing.T, what string, sb sandstep.Sandbox, wantState sand
 
 // checkHello checks the output of the fixtures' hello.sh, run with
 // GREETING=greeting in the uploaded project.
-func checkHello(t *testing.T, what string, res service.ExecResult, greeting string) {
+func checkHello(t testing.TB, what string, res service.ExecResult, greeting string) {
 	t.Helper()
 	if res.ExitCode != 0 || res.Truncated {
 		t.Errorf("%s: exitCode %d truncated %v, want 0 false (stderr %q)", what, res.ExitCode, res.Truncated, res.Stderr)
@@ -605,7 +605,7 @@ var stdLogLine = regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d `)
 // which must be a JSON log record. Records logged while an invoke runs
 // carry its Lambda request id; only the cold start record, logged before
 // any invoke, has none.
-func checkFunctionLog(t *testing.T, function, out string) {
+func checkFunctionLog(t testing.TB, function, out string) {
 	t.Helper()
 	invokes := map[string]bool{}
 	var records []map[string]any
@@ -663,7 +663,7 @@ func checkFunctionLog(t *testing.T, function, out string) {
 
 // checkNoCanary fails if the Daytona key appears in anything the functions,
 // the emulators or the Daytona server wrote or answered.
-func (s *stack) checkNoCanary(t *testing.T) {
+func (s *stack) checkNoCanary(t testing.TB) {
 	t.Helper()
 	checked := 0
 	look := func(what, text string) {

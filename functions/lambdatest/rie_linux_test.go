@@ -73,7 +73,7 @@ type rie struct {
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,7 +87,7 @@ func freePort(t *testing.T) string {
 // (and so the function's) environment, in its own process group, and waits
 // until its HTTP server answers. It is stopped when the test ends. A port
 // taken between choosing and binding it gets a second and third try.
-func startRIE(t *testing.T, name, rieBin, bootstrap string, env []string) *rie {
+func startRIE(t testing.TB, name, rieBin, bootstrap string, env []string) *rie {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		r := newRIE(t, name, rieBin, bootstrap, env)
@@ -102,7 +102,7 @@ func startRIE(t *testing.T, name, rieBin, bootstrap string, env []string) *rie {
 	}
 }
 
-func newRIE(t *testing.T, name, rieBin, bootstrap string, env []string) *rie {
+func newRIE(t testing.TB, name, rieBin, bootstrap string, env []string) *rie {
 	t.Helper()
 	port, apiPort := freePort(t), freePort(t)
 	for apiPort == port {
@@ -162,7 +162,7 @@ func (r *rie) waitReady() error {
 }
 
 // invoke sends one event and returns the emulator's answer.
-func (r *rie) invoke(t *testing.T, payload []byte) invocation {
+func (r *rie) invoke(t testing.TB, payload []byte) invocation {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -184,7 +184,7 @@ func (r *rie) invoke(t *testing.T, payload []byte) invocation {
 // stop ends the emulator: SIGTERM (it then stops the function, which runs
 // in a process group of its own), SIGKILL to its group after 5 s. Safe to
 // call more than once; the output is complete afterwards.
-func (r *rie) stop(t *testing.T) {
+func (r *rie) stop(t testing.TB) {
 	r.stopOnce.Do(func() {
 		pid := r.cmd.Process.Pid
 		select {
@@ -231,7 +231,7 @@ func (r *rie) timings() string {
 // that looks for processes still running an executable from dir (an
 // emulator, or a bootstrap an emulator failed to stop), kills each by pid
 // and fails the test.
-func reapStrays(t *testing.T, dir string) {
+func reapStrays(t testing.TB, dir string) {
 	t.Cleanup(func() {
 		pids, err := strays(dir)
 		if err != nil {

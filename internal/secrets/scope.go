@@ -42,9 +42,16 @@ const (
 // (the GitHub webhook's): github:<owner>/<repo>.
 const RepoOwnerPrefix = "github:"
 
-// GitHub's names: an owner is letters, digits and single hyphens, a
-// repository letters, digits and - _ . (never "." or "..").
-var repoOwnerRE = regexp.MustCompile(`^github:([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9._-]{1,100})$`)
+// GitHub's names: an owner is letters, digits and single hyphens, at most
+// 39, a repository letters, digits and - _ . (never "." or ".."), at most
+// 100. The lengths are checked apart: bounded repetitions ({0,38}) compile
+// into copies of their class, milliseconds of every cold start.
+var repoOwnerRE = regexp.MustCompile(`^github:([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+)$`)
+
+const (
+	maxRepoOwner = 39
+	maxRepoName  = 100
+)
 
 // NewScopes returns the rule for a deployment whose callers' references
 // lie under ssmPrefix (SECRETS_SSM_PREFIX, "/…/") and smPrefix
@@ -151,7 +158,7 @@ func UserSegment(id string) string {
 
 // ownTree is owner's directory below a deployment prefix, "" for none.
 func ownTree(owner string) string {
-	if m := repoOwnerRE.FindStringSubmatch(owner); m != nil && m[2] != "." && m[2] != ".." {
+	if m := repoOwnerRE.FindStringSubmatch(owner); m != nil && len(m[1]) <= maxRepoOwner && len(m[2]) <= maxRepoName && m[2] != "." && m[2] != ".." {
 		return ReposDir + strings.ToLower(m[1]) + "/" + strings.ToLower(m[2]) + "/"
 	}
 	if owner == "" {
