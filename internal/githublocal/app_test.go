@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
+
+	"github.com/sandstep/sandstep/internal/githubapp"
 )
 
 func TestAppJWTIsCheckedAsGitHubChecksIt(t *testing.T) {
@@ -107,17 +108,28 @@ func mustJWT(t *testing.T, key []byte, now time.Time) string {
 	return tok
 }
 
-// appClient is go-github authenticated as the App by ghinstallation, the
-// library sandstep mints tokens with.
+// appClient is go-github authenticated as the App: each request carries
+// a fresh App JWT.
 func (f *fixture) appClient() *github.Client {
 	f.t.Helper()
-	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, testAppID, f.key)
-	must(f.t, err)
-	tr.BaseURL = f.http.URL
 	base := f.http.URL + "/"
-	c, err := github.NewClient(github.WithHTTPClient(&http.Client{Transport: tr}), github.WithURLs(&base, &base))
+	c, err := github.NewClient(github.WithHTTPClient(&http.Client{Transport: appTransport{f}}), github.WithURLs(&base, &base))
 	must(f.t, err)
 	return c
+}
+
+// appTransport signs the App's JWT for each request, as GitHub's App
+// clients do.
+type appTransport struct{ f *fixture }
+
+func (a appTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	jwt, err := AppJWT(a.f.key, testAppID, a.f.clock.now())
+	if err != nil {
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+jwt)
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 func TestInstallationTokens(t *testing.T) {
@@ -297,21 +309,18 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-// ghinstallation end to end: the transport sandstep will use mints a
-// narrowed token through the JWT and uses it.
-func TestGhinstallationTransport(t *testing.T) {
+// sandstep's App client end to end: it mints a token narrowed to one
+// repository and read-only contents through the App's JWT, and the token
+// works as narrowed.
+func TestSandstepAppClient(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	tr, err := ghinstallation.New(http.DefaultTransport, testAppID, testInstall, f.key)
+	app, err := githubapp.New(githubapp.Config{BaseURL: f.http.URL, AppID: testAppID, PrivateKey: f.key})
 	must(t, err)
-	tr.BaseURL = f.http.URL
-	tr.InstallationTokenOptions = &github.InstallationTokenOptions{
-		Repositories: []string{"widgets"},
-		Permissions:  &github.InstallationPermissions{Contents: github.Ptr("read")},
-	}
-	base := f.http.URL + "/"
-	c, err := github.NewClient(github.WithHTTPClient(&http.Client{Transport: tr}), github.WithURLs(&base, &base))
+	minted, err := app.Token(ctx(), testInstall, testOrg+"/widgets", githubapp.ReadContents)
 	must(t, err)
+	tok := minted.Value
+	c := f.client(tok)
 	repo, _, err := c.Repositories.Get(ctx(), testOrg, "widgets")
 	must(t, err)
 	if repo.GetDefaultBranch() != "main" || !repo.GetPrivate() {
@@ -321,8 +330,6 @@ func TestGhinstallationTransport(t *testing.T) {
 		t.Errorf("the narrowed token reads another repository: %d", status(res, err))
 	}
 	// The read-only token clones, and cannot push.
-	tok, err := tr.Token(ctx())
-	must(t, err)
 	dir, out, err := f.clone("acme/widgets", tok)
 	if err != nil {
 		t.Fatalf("clone: %v\n%s", err, out)

@@ -10,7 +10,8 @@
 // limits), and on every other request the installation token's expiry,
 // repositories and permissions, answering GitHub's statuses and error
 // bodies. Responses use the REST API's field names, so GitHub's clients
-// (google/go-github, ghinstallation) work against it unchanged.
+// (google/go-github, sandstep's internal/githubapp) work against it
+// unchanged.
 //
 // Everything it holds (Apps, installations, repositories and their git
 // data, issues, comments, pulls, tokens) lives under one directory and

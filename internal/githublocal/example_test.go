@@ -3,13 +3,12 @@ package githublocal_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
 
+	"github.com/sandstep/sandstep/internal/githubapp"
 	"github.com/sandstep/sandstep/internal/githublocal"
 )
 
@@ -33,13 +32,17 @@ func Example() {
 	_ = gh.AddInstallation(githublocal.Installation{ID: 10, AppID: 1, Account: "acme"})
 	issue, _ := gh.CreateIssue("acme/hello", "Say hello", "", "alice")
 
-	// The App's side: ghinstallation signs the JWT and mints the token.
-	tr, _ := ghinstallation.New(http.DefaultTransport, 1, 10, key)
-	tr.BaseURL = srv.URL
-	base := srv.URL + "/"
-	client, _ := github.NewClient(github.WithHTTPClient(&http.Client{Transport: tr}), github.WithURLs(&base, &base))
-
+	// The App's side: sandstep's App client signs the JWT and mints a
+	// token for the repository, which go-github then uses.
+	app, _ := githubapp.New(githubapp.Config{BaseURL: srv.URL, AppID: 1, PrivateKey: key})
 	ctx := context.Background()
+	tok, err := app.Token(ctx, 10, "acme/hello", githubapp.Permissions{Issues: githubapp.Write})
+	if err != nil {
+		panic(err)
+	}
+	base := srv.URL + "/"
+	client, _ := github.NewClient(github.WithAuthToken(tok.Value), github.WithURLs(&base, &base))
+
 	repo, _, err := client.Repositories.Get(ctx, "acme", "hello")
 	if err != nil {
 		panic(err)

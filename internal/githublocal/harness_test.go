@@ -50,8 +50,8 @@ func appKeys(t *testing.T) []byte {
 	return testKey
 }
 
-// clock is a movable clock near the real time: ghinstallation signs its
-// JWTs with time.Now.
+// clock is a movable clock near the real time: GitHub clients (sandstep's
+// App client among them) sign their JWTs with time.Now.
 type clock struct {
 	mu     sync.Mutex
 	offset time.Duration

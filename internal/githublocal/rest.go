@@ -80,8 +80,13 @@ func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) {
 }
 
 // issueNeeds are the permissions that suffice on issue n: issues, or
-// pull_requests too when n is a pull request. 0 means n does not exist.
-func issueNeeds(repo *repoRecord, n int, level string) []need {
+// pull_requests too when n is a pull request, at write level for a write.
+// nil means n does not exist.
+func issueNeeds(repo *repoRecord, n int, write bool) []need {
+	level := "read"
+	if write {
+		level = "write"
+	}
 	if _, ok := repo.pull(n); ok {
 		return []need{{"issues", level}, {"pull_requests", level}}
 	}
@@ -91,51 +96,64 @@ func issueNeeds(repo *repoRecord, n int, level string) []need {
 	return nil
 }
 
-// issueRequestLocked authorizes a request on issue (or pull) number n.
+// authorizeIssueLocked authorizes a request on issue (or pull) number n of
+// repo; false means it was answered, not found when there is no such
+// issue.
+func (s *Server) authorizeIssueLocked(w http.ResponseWriter, r *http.Request, c *caller, repo *repoRecord, n int, write bool) bool {
+	needs := issueNeeds(repo, n, write)
+	if needs == nil {
+		s.refuse(w, r, notFound(docsComments))
+		return false
+	}
+	if aerr := authorizeLocked(c, repo, write, docsComments, needs...); aerr != nil {
+		s.refuse(w, r, aerr)
+		return false
+	}
+	return true
+}
+
+// issueRequestLocked authorizes a request on the issue (or pull) the path
+// numbers n.
 func (s *Server) issueRequestLocked(w http.ResponseWriter, r *http.Request, n string, write bool) (*caller, *repoRecord, int, bool) {
 	c, repo, ok := s.repoRequestLocked(w, r, write, docsComments)
 	if !ok {
 		return nil, nil, 0, false
 	}
 	num, err := strconv.Atoi(n)
-	level := "read"
-	if write {
-		level = "write"
+	if err != nil {
+		num = 0 // no issue: numbers start at 1
 	}
-	needs := issueNeeds(repo, num, level)
-	if err != nil || needs == nil {
-		s.refuse(w, r, notFound(docsComments))
-		return nil, nil, 0, false
-	}
-	if aerr := authorizeLocked(c, repo, write, docsComments, needs...); aerr != nil {
-		s.refuse(w, r, aerr)
+	if !s.authorizeIssueLocked(w, r, c, repo, num, write) {
 		return nil, nil, 0, false
 	}
 	return c, repo, num, true
 }
 
-// bodyRequired is GitHub's 422 for a comment without a body.
-func bodyRequired(resource string) *apiError {
-	return validationFailed(docsComments, fieldError{Resource: resource, Field: "body", Code: "missing_field"})
+// commentInput is the body of a comment's create and update.
+type commentInput struct {
+	Body *string `json:"body"`
+}
+
+// hasBody refuses a comment without a body as GitHub does, once the
+// request is authorized; false means it was answered.
+func (s *Server) hasBody(w http.ResponseWriter, r *http.Request, in commentInput) bool {
+	if in.Body == nil || *in.Body == "" {
+		s.refuse(w, r, validationFailed(docsComments, fieldError{Resource: "IssueComment", Field: "body", Code: "missing_field"}))
+		return false
+	}
+	return true
 }
 
 // createComment is POST /repos/{owner}/{repo}/issues/{number}/comments.
 func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Body *string `json:"body"`
-	}
-	if aerr := decodeBody(w, r, &in, docsComments); aerr != nil {
-		s.refuse(w, r, aerr)
+	var in commentInput
+	if !s.decodeBody(w, r, &in, docsComments) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, repo, num, ok := s.issueRequestLocked(w, r, r.PathValue("number"), true)
-	if !ok {
-		return
-	}
-	if in.Body == nil || *in.Body == "" {
-		s.refuse(w, r, bodyRequired("IssueComment"))
+	if !ok || !s.hasBody(w, r, in) {
 		return
 	}
 	now := s.now().UTC()
@@ -165,7 +183,8 @@ func (s *Server) getIssuePath(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// commentLocked finds comment id of repo for a request on it.
+// commentRequestLocked finds comment id of repo for a request on it, and
+// authorizes it as a request on the comment's issue.
 func (s *Server) commentRequestLocked(w http.ResponseWriter, r *http.Request, id string, write bool) (*caller, *repoRecord, *commentRecord, bool) {
 	c, repo, ok := s.repoRequestLocked(w, r, write, docsComments)
 	if !ok {
@@ -177,12 +196,7 @@ func (s *Server) commentRequestLocked(w http.ResponseWriter, r *http.Request, id
 		s.refuse(w, r, notFound(docsComments))
 		return nil, nil, nil, false
 	}
-	level := "read"
-	if write {
-		level = "write"
-	}
-	if aerr := authorizeLocked(c, repo, write, docsComments, issueNeeds(repo, cm.Issue, level)...); aerr != nil {
-		s.refuse(w, r, aerr)
+	if !s.authorizeIssueLocked(w, r, c, repo, cm.Issue, write) {
 		return nil, nil, nil, false
 	}
 	return c, repo, cm, true
@@ -214,21 +228,14 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request, number str
 
 // updateComment is PATCH /repos/{owner}/{repo}/issues/comments/{id}.
 func (s *Server) updateComment(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Body *string `json:"body"`
-	}
-	if aerr := decodeBody(w, r, &in, docsComments); aerr != nil {
-		s.refuse(w, r, aerr)
+	var in commentInput
+	if !s.decodeBody(w, r, &in, docsComments) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, repo, cm, ok := s.commentRequestLocked(w, r, r.PathValue("id"), true)
-	if !ok {
-		return
-	}
-	if in.Body == nil || *in.Body == "" {
-		s.refuse(w, r, bodyRequired("IssueComment"))
+	if !ok || !s.hasBody(w, r, in) {
 		return
 	}
 	old := *cm
@@ -252,8 +259,7 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request) {
 		Base  string  `json:"base"`
 		Draft bool    `json:"draft"`
 	}
-	if aerr := decodeBody(w, r, &in, docsPulls); aerr != nil {
-		s.refuse(w, r, aerr)
+	if !s.decodeBody(w, r, &in, docsPulls) {
 		return
 	}
 	s.mu.Lock()

@@ -240,15 +240,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// decodeBody reads a JSON request body into v; GitHub ignores unknown
-// fields, and so does this. No body leaves v as it is: the callers check
-// what they require.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, docs string) *apiError {
+// decodeBody reads a JSON request body into v; false means it was not
+// JSON, and was answered. GitHub ignores unknown fields, and so does this.
+// No body leaves v as it is: the callers check what they require.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, docs string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return &apiError{status: http.StatusBadRequest, message: "Problems parsing JSON", docs: docs}
+		s.refuse(w, r, &apiError{status: http.StatusBadRequest, message: "Problems parsing JSON", docs: docs})
+		return false
 	}
-	return nil
+	return true
 }
 
 // baseURL is the URL the client reached the server at: the stand-in

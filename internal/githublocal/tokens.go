@@ -151,15 +151,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var opts TokenOptions
-	if aerr := decodeBody(w, r, &opts, docsToken); aerr != nil {
-		s.refuse(w, r, aerr)
+	if !s.decodeBody(w, r, &opts, docsToken) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	inst := s.appInstallationLocked(app, r.PathValue("id"))
+	inst := s.appInstallationLocked(w, r, app, docsToken)
 	if inst == nil {
-		s.refuse(w, r, notFound(docsToken))
 		return
 	}
 	it, aerr := s.issueLocked(inst, opts)
@@ -179,15 +177,14 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
-// appInstallationLocked is the App's installation the path names, or nil:
-// another App's installation is not found, as on GitHub.
-func (s *Server) appInstallationLocked(app *appRecord, id string) *installationRecord {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return nil
-	}
+// appInstallationLocked is the App's installation the path's id names,
+// or nil when the request was answered not found: another App's
+// installation is not found, as on GitHub.
+func (s *Server) appInstallationLocked(w http.ResponseWriter, r *http.Request, app *appRecord, docs string) *installationRecord {
+	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	inst, ok := s.st.Installations[n]
-	if !ok || inst.AppID != app.ID {
+	if err != nil || !ok || inst.AppID != app.ID {
+		s.refuse(w, r, notFound(docs))
 		return nil
 	}
 	return inst
@@ -202,9 +199,8 @@ func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	inst := s.appInstallationLocked(app, r.PathValue("id"))
+	inst := s.appInstallationLocked(w, r, app, docsInstall)
 	if inst == nil {
-		s.refuse(w, r, notFound(docsInstall))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.installationJSONLocked(baseURL(r), inst))

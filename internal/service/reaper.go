@@ -150,10 +150,11 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		return nil, err
 	}
 	r.sandboxes(ctx, listed, records)
-	if err := r.slots(ctx); err != nil {
-		return nil, err
+	held, err := s.inventory.HeldSlots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reaper: list quota slots: %w", err)
 	}
-	if err := r.quota(ctx); err != nil {
+	if err := r.quota(ctx, r.slots(ctx, held)); err != nil {
 		return nil, err
 	}
 	if r.report.Notices, err = s.RedriveNotices(ctx, opts.DryRun); err != nil {
@@ -277,40 +278,41 @@ func (r *reaping) tasks(ctx context.Context) error {
 }
 
 // slots releases held slots whose sandbox record is final or missing (a
-// release that failed after the record was closed).
-func (r *reaping) slots(ctx context.Context) error {
+// release that failed after the record was closed), and returns the slots
+// still held.
+func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Slot {
 	s := r.s
-	held, err := s.inventory.HeldSlots(ctx)
-	if err != nil {
-		return fmt.Errorf("reaper: list quota slots: %w", err)
-	}
+	kept := held[:0:0]
 	for _, sl := range held {
 		rec, err := s.sandboxes.GetSandbox(ctx, sl.SandboxID)
 		switch {
 		case err == nil && !rec.State.Terminal():
+			kept = append(kept, sl)
 			continue
 		case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
 			r.report.Failed++
+			kept = append(kept, sl)
 			continue
 		}
+		released := false
 		r.act(ctx, &r.report.Slots, "slot of a sandbox that is not live released", sl.SandboxID, func() error {
 			_, err := s.quota.ReleaseSlot(ctx, sl.UserID, sl.SandboxID)
+			released = err == nil
 			return err
 		})
+		if !released {
+			kept = append(kept, sl)
+		}
 	}
-	return nil
+	return kept
 }
 
 // quota repairs the counters that differ from the slots held.
-func (r *reaping) quota(ctx context.Context) error {
+func (r *reaping) quota(ctx context.Context, held []sandstep.Slot) error {
 	s := r.s
 	counters, err := s.inventory.QuotaCounters(ctx)
 	if err != nil {
 		return fmt.Errorf("reaper: list quota counters: %w", err)
-	}
-	held, err := s.inventory.HeldSlots(ctx)
-	if err != nil {
-		return fmt.Errorf("reaper: list quota slots: %w", err)
 	}
 	count := map[string]int{}
 	for _, sl := range held {
@@ -320,19 +322,25 @@ func (r *reaping) quota(ctx context.Context) error {
 		if n == count[user] {
 			continue
 		}
-		// The scans are no snapshot: RepairQuota looks again, consistently.
-		counted, holding, err := s.inventory.RepairQuota(ctx, user, true)
-		if err != nil {
+		// The scans are no snapshot: RepairQuota looks again, consistently,
+		// and repairs only a counter that still differs; it only looks when
+		// the run may change nothing (a dry run, or its budget spent).
+		look := r.opts.DryRun || r.budget <= 0
+		counted, holding, err := s.inventory.RepairQuota(ctx, user, look)
+		switch {
+		case err != nil:
 			r.report.Failed++
-			continue
+			s.opts.Logger.ErrorContext(ctx, "reaper: quota counter not repaired", "id", user, "err", err)
+		case counted == holding: // no drift after all
+		case r.opts.DryRun:
+			r.report.Quota++
+		case look:
+			r.report.Deferred++
+		default:
+			r.budget--
+			r.report.Quota++
+			s.opts.Logger.WarnContext(ctx, "reaper: quota counter repaired", "id", user)
 		}
-		if counted == holding {
-			continue
-		}
-		r.act(ctx, &r.report.Quota, "quota counter repaired", user, func() error {
-			_, _, err := s.inventory.RepairQuota(ctx, user, false)
-			return err
-		})
 	}
 	return nil
 }

@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -163,4 +167,63 @@ func TestReapRepairsQuota(t *testing.T) {
 			t.Errorf("%s holds %d", u, q.Active)
 		}
 	}
+}
+
+// countingInventory counts the reaper's scans of the held slots.
+type countingInventory struct {
+	*store.Store
+	heldScans int
+}
+
+func (c *countingInventory) HeldSlots(ctx context.Context) ([]sandstep.Slot, error) {
+	c.heldScans++
+	return c.Store.HeldSlots(ctx)
+}
+
+// A counter that drifted with no slot to release is found by a dry run,
+// left to the next run when the budget is spent, then repaired; every run
+// scans the held slots once.
+func TestReapRepairsDriftedCounter(t *testing.T) {
+	ctx := context.Background()
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
+	p := newFakeProvider()
+	inv := &countingInventory{Store: st}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: inv, Catalog: p},
+		Options{Limits: testLimits(), Deployment: testDeployment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{}); err != nil {
+		t.Fatal(err)
+	}
+	// Alice holds one slot; her counter says three, behind the store's back.
+	if _, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "USER#alice"},
+			"SK": &types.AttributeValueMemberS{Value: "QUOTA"}},
+		UpdateExpression:          aws.String("SET active = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: "3"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reap := func(opts ReapOptions, want ReapReport, active int) {
+		t.Helper()
+		inv.heldScans = 0
+		rep, err := svc.Reap(ctx, opts)
+		if err != nil || *rep != want {
+			t.Errorf("Reap(%+v) = %+v, %v; want %+v", opts, rep, err, want)
+		}
+		if inv.heldScans != 1 {
+			t.Errorf("Reap(%+v) scanned the held slots %d times, want once", opts, inv.heldScans)
+		}
+		if q, _ := st.GetQuota(ctx, "alice"); q.Active != active {
+			t.Errorf("after Reap(%+v) alice's counter = %d, want %d", opts, q.Active, active)
+		}
+	}
+	reap(ReapOptions{DryRun: true}, ReapReport{DryRun: true, Quota: 1}, 3)
+	// A stray sandbox spends the budget of one before the counters' turn.
+	p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+	reap(ReapOptions{MaxActions: 1}, ReapReport{Unowned: 1, Deferred: 1}, 3)
+	reap(ReapOptions{}, ReapReport{Quota: 1}, 1)
+	reap(ReapOptions{}, ReapReport{}, 1)
 }
