@@ -2,15 +2,15 @@ package local
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
+
+	"github.com/sandstep/sandstep/internal/githubapp"
 )
 
 // gitIn runs git in dir, away from the user's configuration.
@@ -25,24 +25,22 @@ func gitIn(t *testing.T, dir string, args ...string) (string, error) {
 }
 
 // demoToken mints a token of the demo installation with the key the
-// stack wrote, as sandstep's functions will.
-func demoToken(t *testing.T, s *testStack, perms *github.InstallationPermissions) string {
+// stack wrote, as sandstep's functions do.
+func demoToken(t *testing.T, s *testStack, perms githubapp.Permissions) string {
 	t.Helper()
 	key, err := os.ReadFile(s.GitHubDemo.KeyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := ghinstallation.New(http.DefaultTransport, s.GitHubDemo.AppID, s.GitHubDemo.InstallationID, key)
+	app, err := githubapp.New(githubapp.Config{BaseURL: s.GitHubURL, AppID: s.GitHubDemo.AppID, PrivateKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.BaseURL = s.GitHubURL
-	tr.InstallationTokenOptions = &github.InstallationTokenOptions{Repositories: []string{"hello"}, Permissions: perms}
-	tok, err := tr.Token(context.Background())
+	tok, err := app.Token(context.Background(), s.GitHubDemo.InstallationID, DemoGitHubRepo, perms)
 	if err != nil {
 		t.Fatalf("mint a token of the demo App: %v", err)
 	}
-	return tok
+	return tok.Value
 }
 
 // The stack serves the GitHub stand-in with a demo App, points the
@@ -77,7 +75,7 @@ func TestGitHubStandIn(t *testing.T) {
 
 	// The agent's read-only token clones and cannot push; a write token
 	// pushes a branch.
-	readTok := demoToken(t, s, &github.InstallationPermissions{Contents: github.Ptr("read")})
+	readTok := demoToken(t, s, githubapp.ReadContents)
 	host := strings.TrimPrefix(s.GitHubURL, "http://")
 	work := filepath.Join(t.TempDir(), "hello")
 	if out, err := gitIn(t, t.TempDir(), "clone", "http://x-access-token:"+readTok+"@"+host+"/"+DemoGitHubRepo+".git", work); err != nil {
@@ -95,7 +93,7 @@ func TestGitHubStandIn(t *testing.T) {
 	if out, err := gitIn(t, work, "push", "origin", "sandstep/tsk_demo"); err == nil || !strings.Contains(out, "403") {
 		t.Errorf("the read-only token pushed (%v):\n%s", err, out)
 	}
-	writeTok := demoToken(t, s, &github.InstallationPermissions{Contents: github.Ptr("write")})
+	writeTok := demoToken(t, s, githubapp.Permissions{Contents: githubapp.Write})
 	if out, err := gitIn(t, work, "push", "http://x-access-token:"+writeTok+"@"+host+"/"+DemoGitHubRepo+".git", "sandstep/tsk_demo"); err != nil {
 		t.Fatalf("push with a write token: %v\n%s", err, out)
 	}
@@ -108,7 +106,7 @@ func TestGitHubStandIn(t *testing.T) {
 	if again.GitHubDemo == nil || again.GitHubDemo.KeyPath != s.GitHubDemo.KeyPath {
 		t.Fatalf("the demo after a restart: %+v", again.GitHubDemo)
 	}
-	tok := demoToken(t, again, nil)
+	tok := demoToken(t, again, githubapp.ReadContents)
 	base = again.GitHubURL + "/"
 	c, err := github.NewClient(github.WithURLs(&base, &base), github.WithAuthToken(tok))
 	if err != nil {
