@@ -128,8 +128,8 @@ func (e *Env) Daytona(ctx context.Context) (*daytona.Client, error) {
 }
 
 // Deployment returns the deployment's id, the label of every sandbox it
-// creates: STACK_NAME and a suffix kept in the table (one read per cold
-// start).
+// creates: STACK_NAME and a suffix kept in the table, read on an
+// instance's first create or reap (status, exec and delete never need it).
 func (e *Env) Deployment(ctx context.Context) (string, error) {
 	return once(e, "deployment", func() (string, error) {
 		st, err := e.Store()

@@ -38,10 +38,6 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		deployment, err := e.Deployment(ctx)
-		if err != nil {
-			return nil, err
-		}
 		cfg := e.Config
 		provider := daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget})
 		deps := service.Deps{
@@ -82,7 +78,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 			},
 			NudgeURL:       cfg.APIURL,
 			NotifyRetryFor: cfg.NotifyRetryFor,
-			Deployment:     deployment,
+			Deployment:     e.Deployment,
 			Logger:         e.Logger,
 		})
 	})

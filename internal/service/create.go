@@ -40,9 +40,11 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 
 // provisioning is what a create puts into a new provider sandbox.
 type provisioning struct {
-	secrets map[string]string
-	files   []UploadFile
-	clone   *GitCloneSpec
+	// deployment labels the sandbox as this deployment's.
+	deployment string
+	secrets    map[string]string
+	files      []UploadFile
+	clone      *GitCloneSpec
 }
 
 func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, plan createPlan) (*sandstep.Sandbox, error) {
@@ -80,7 +82,11 @@ func (s *Service) resolveProvisioning(ctx context.Context, owner string, in Crea
 	if err != nil {
 		return provisioning{}, err
 	}
-	load := provisioning{secrets: values, files: plan.files}
+	deployment, err := s.opts.Deployment(ctx)
+	if err != nil {
+		return provisioning{}, fmt.Errorf("the deployment's id: %w", err)
+	}
+	load := provisioning{deployment: deployment, secrets: values, files: plan.files}
 	if g := in.Git; g != nil {
 		load.clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: clonePath(g)}
 		switch {
@@ -150,7 +156,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelID], labels[LabelOwner], labels[LabelDeployment] = sb.ID, sb.Owner, s.opts.Deployment
+	labels[LabelID], labels[LabelOwner], labels[LabelDeployment] = sb.ID, sb.Owner, load.deployment
 	ps, err := s.provider.Create(ctx, ProviderSpec{
 		Name:            sb.ID,
 		Snapshot:        in.Snapshot,

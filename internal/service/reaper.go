@@ -138,7 +138,11 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		opts.MaxActions = DefaultReapActions
 	}
 	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now()}
-	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: s.opts.Deployment})
+	deployment, err := s.opts.Deployment(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reaper: the deployment's id: %w", err)
+	}
+	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: deployment})
 	if err != nil {
 		return nil, fmt.Errorf("reaper: list provider sandboxes: %w", err)
 	}

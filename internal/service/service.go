@@ -243,10 +243,11 @@ type Options struct {
 	// its caller used, and one started from the console is watched by
 	// polling alone.
 	NudgeURL string
-	// Deployment is the deployment's id (store.Deployment), the
-	// sandstep.deployment label of every sandbox it creates. Required: a
+	// Deployment answers the deployment's id (store.Deployment), the
+	// sandstep.deployment label of every sandbox it creates; it is asked
+	// on first need (a create, a reap), not at cold start. Required: a
 	// deployment lists, touches and deletes only sandboxes with its own.
-	Deployment string
+	Deployment func(context.Context) (string, error)
 	// MaxStoredResponse is the largest response an Idempotency-Key keeps
 	// for replay; a larger one is remembered as done but not replayed (a
 	// retry gets a conflict, never a second run). Default 350,000 bytes,
@@ -340,7 +341,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	opts.NetworkCeiling = ceiling
-	if opts.Deployment == "" {
+	if opts.Deployment == nil {
 		return nil, errors.New("service: Options.Deployment is required")
 	}
 	opts.defaults()
@@ -375,6 +376,11 @@ func NewSandboxID() string { return "sbx_" + randomID() }
 
 // randomID returns 130 random bits as 26 lower-case base32 letters.
 func randomID() string { return strings.ToLower(rand.Text()) }
+
+// FixedDeployment is an Options.Deployment that is always id.
+func FixedDeployment(id string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return id, nil }
+}
 
 // Labels sandstep puts on every provider sandbox, so a reconciliation can
 // match the provider's list against the table, and only its own

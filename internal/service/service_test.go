@@ -48,8 +48,8 @@ func newService(t *testing.T, p Provider, st *store.Store, secrets SecretResolve
 	if opts.Limits == (Limits{}) {
 		opts.Limits = testLimits()
 	}
-	if opts.Deployment == "" {
-		opts.Deployment = testDeployment
+	if opts.Deployment == nil {
+		opts.Deployment = FixedDeployment(testDeployment)
 	}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Secrets: secrets}, opts)
 	if err != nil {
