@@ -51,9 +51,6 @@ func fakeSFN(t testing.TB) *httptest.Server {
 // targets are in the comments, to tighten each bound to as round trips
 // are cut.
 func TestRoundTrips(t *testing.T) {
-	if testing.Short() {
-		t.Skip("about four seconds of injected latency")
-	}
 	rec := &testutil.Recorder{}
 	store := testutil.Flat(testutil.DynamoDBLatency(0, 0), depthStoreLatency)
 	daytona := testutil.Flat(testutil.DaytonaLatency(testutil.DaytonaDelays{}), depthDaytonaLatency)
