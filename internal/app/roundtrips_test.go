@@ -48,8 +48,7 @@ func fakeSFN(t testing.TB) *httptest.Server {
 // critical path (issue 13): calls that overlap count once, and store
 // calls hidden behind a concurrent Daytona call not at all. It is a count,
 // not a timing. The bounds are what the code does now; the issue's
-// targets are in the comments, to tighten each bound to as round trips
-// are cut.
+// targets are in the comments: lower each bound as round trips are cut.
 func TestRoundTrips(t *testing.T) {
 	rec := &testutil.Recorder{}
 	store := testutil.Flat(testutil.DynamoDBLatency(0, 0), depthStoreLatency)
