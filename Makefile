@@ -65,11 +65,16 @@ $(WEBHOOK_DATA)/node_modules/.package-lock.json: $(WEBHOOK_DATA)/package.json $(
 	@touch $@
 
 # Benchmarks (never timed assertions): medians over BENCH_COUNT runs, to
-# compare side by side with benchstat.
+# compare side by side with benchstat. First the handler against the bare
+# Daytona client, both under AWS's and Daytona's latencies (internal/app's
+# BenchmarkLifecycle), with each median and ratio printed
+# (infra/benchratio); then the store's and the client's own benchmarks.
 BENCH_COUNT ?= 6
 .PHONY: bench
-bench: ## Run the benchmarks (handler vs bare Daytona client, store, client) into bench.txt
-	$(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/app/ ./internal/store/ ./internal/daytona/ | tee bench.txt
+bench: ## Run the benchmarks into bench.txt; print handler vs bare Daytona client medians and ratios under injected latency
+	set -o pipefail; $(GO) test -run '^$$' -bench BenchmarkLifecycle -count $(BENCH_COUNT) ./internal/app/ | tee bench.txt
+	$(GO) run ./infra/benchratio < bench.txt
+	$(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/store/ ./internal/daytona/ | tee -a bench.txt
 	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest bench.txt"
 
 # Cold starts under the Lambda Runtime Interface Emulator (loopback only):

@@ -74,6 +74,17 @@ type stack struct {
 // endpoints local: DynamoDB (minidyn), SSM (fake), Daytona (local server).
 func newStack(t testing.TB, extra map[string]string) *stack {
 	t.Helper()
+	return newStackVia(t, extra, nil)
+}
+
+// newStackVia is newStack with the App's and the bare client's DynamoDB
+// and Daytona traffic sent through via(service, url), which returns the
+// URL to use instead (a latency wire); nil sends it straight.
+func newStackVia(t testing.TB, extra map[string]string, via func(service, url string) string) *stack {
+	t.Helper()
+	if via == nil {
+		via = func(_, url string) string { return url }
+	}
 	mini, ddbURL := storetest.Server(t)
 	if err := store.CreateTable(context.Background(), storetest.Client(ddbURL), "sandstep"); err != nil {
 		t.Fatal(err)
@@ -92,8 +103,8 @@ func newStack(t testing.TB, extra map[string]string) *stack {
 	env := map[string]string{
 		"AWS_ENDPOINT_URL_SSM":  ssm.URL,
 		"TABLE_NAME":            "sandstep",
-		"DYNAMODB_ENDPOINT":     ddbURL,
-		"DAYTONA_API_URL":       dhs.URL + "/api",
+		"DYNAMODB_ENDPOINT":     via(testutil.DynamoDB, ddbURL),
+		"DAYTONA_API_URL":       via(testutil.Daytona, dhs.URL) + "/api",
 		"DAYTONA_API_KEY_REF":   "ssm:/sandstep/daytona-api-key",
 		"AWS_REGION":            "eu-west-1",
 		"AWS_ACCESS_KEY_ID":     "AKIDEXAMPLE",
@@ -117,7 +128,7 @@ func newStack(t testing.TB, extra map[string]string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := daytona.New(daytona.Config{APIKey: daytonaKey, APIURL: dhs.URL + "/api"})
+	client, err := daytona.New(daytona.Config{APIKey: daytonaKey, APIURL: env["DAYTONA_API_URL"]})
 	if err != nil {
 		t.Fatal(err)
 	}

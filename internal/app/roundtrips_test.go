@@ -1,0 +1,141 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/awslocal"
+	"github.com/sandstep/sandstep/internal/testutil"
+)
+
+// The latencies of the round-trip test. They are not AWS's (the benchmark
+// uses those): they are long enough that calls made concurrently always
+// overlap on a loaded machine and calls made one after another never do,
+// and Daytona's differ from the rest by 20 ms at every call boundary up
+// to five store calls, so no tie between two parallel chains of calls
+// decides how they group.
+const (
+	depthStoreLatency   = 40 * time.Millisecond
+	depthDaytonaLatency = 100 * time.Millisecond
+)
+
+// fakeSFN answers StartExecution over the AWS JSON 1.0 protocol, as far as
+// a task's start needs it.
+func fakeSFN(t testing.TB) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		var in struct{ StateMachineArn, Name string }
+		if r.Header.Get("X-Amz-Target") != "AWSStepFunctions.StartExecution" || json.NewDecoder(r.Body).Decode(&in) != nil {
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"__type":"InvalidParameterValueException","message":"unsupported"}`)
+			return
+		}
+		arn := strings.Replace(in.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + in.Name
+		json.NewEncoder(w).Encode(map[string]any{"executionArn": arn, "startDate": time.Now().Unix()})
+	}))
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// TestRoundTrips records every store and Daytona call of each operation
+// through latency wires and counts the store's round trips on its
+// critical path (issue 13): calls that overlap count once, and store
+// calls hidden behind a concurrent Daytona call not at all. It is a count,
+// not a timing. The bounds are what the code does now; the issue's
+// targets are in the comments: lower each bound as round trips are cut.
+func TestRoundTrips(t *testing.T) {
+	rec := &testutil.Recorder{}
+	store := testutil.Flat(testutil.DynamoDBLatency(0, 0), depthStoreLatency)
+	daytona := testutil.Flat(testutil.DaytonaLatency(testutil.DaytonaDelays{}), depthDaytonaLatency)
+	other := testutil.AWSLatency(depthStoreLatency)
+
+	aws, err := awslocal.New(awslocal.Options{Dir: t.TempDir(), Region: "eu-west-1", AccountID: "123456789012", Buckets: []string{"tasks"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsHS := httptest.NewServer(aws)
+	t.Cleanup(awsHS.Close)
+	s3 := testutil.NewWire(t, "s3", awsHS.URL, other, rec)
+	sfn := testutil.NewWire(t, "sfn", fakeSFN(t).URL, other, rec)
+
+	s := newStackVia(t, map[string]string{
+		"LOG_LEVEL":           "error",
+		"TASK_BUCKET":         "tasks",
+		"STATE_MACHINE_ARN":   "arn:aws:states:eu-west-1:123456789012:stateMachine:sandstep-tasks",
+		"AWS_ENDPOINT_URL_S3": s3.URL, "AWS_ENDPOINT_URL_SFN": sfn.URL,
+	}, func(service, url string) string {
+		l := store
+		if service == testutil.Daytona {
+			l = daytona
+		}
+		return testutil.NewWire(t, service, url, l, rec).URL
+	})
+
+	const user = "alice"
+	var id string
+	ops := []struct {
+		op       string
+		maxDepth int // the store's round trips on the critical path
+		route    func() (routeKey, path string, body any, want int)
+	}{
+		// Target ≤ 2: reserve, commit.
+		{"create", 2, func() (string, string, any, int) { return "POST /sandboxes", "/sandboxes", nil, 201 }},
+		// Target ≤ 1, overlapped with Daytona's first call.
+		{"exec", 2, func() (string, string, any, int) {
+			return "POST /sandboxes/{id}/exec", "/sandboxes/" + id + "/exec", map[string]any{"command": "true"}, 200
+		}},
+		// Target 0 beyond Daytona's.
+		{"status", 1, func() (string, string, any, int) { return "GET /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
+		// Target ≤ 2.
+		{"delete", 2, func() (string, string, any, int) { return "DELETE /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
+		// Target ≤ 2.
+		{"task start", 2, func() (string, string, any, int) {
+			return "POST /tasks", "/tasks", map[string]any{"command": "true"}, 202
+		}},
+	}
+	run := func(t *testing.T, i int) (time.Time, time.Time) {
+		routeKey, path, body, want := ops[i].route()
+		start := time.Now()
+		status, resp := s.call(t, user, routeKey, path, body)
+		answered := time.Now()
+		if status != want {
+			t.Fatalf("%s: %d %v, want %d", ops[i].op, status, resp, want)
+		}
+		if ops[i].op == "create" {
+			id = resp["id"].(string)
+		}
+		return start, answered
+	}
+	// A first round off the record: what a process does once (its
+	// deployment id, a first connection) is not an operation's cost.
+	for i := range ops {
+		run(t, i)
+	}
+	rec.Take()
+
+	for i, tt := range ops {
+		t.Run(strings.ReplaceAll(tt.op, " ", "-"), func(t *testing.T) {
+			start, answered := run(t, i)
+			calls := rec.Take()
+			for _, c := range calls {
+				// Lambda freezes the process once it has answered: a call
+				// still running then is lost (and here it would show in a
+				// later operation's record).
+				if c.Start.Before(start) || c.End.After(answered) {
+					t.Errorf("%v ran outside the request (%v..%v after its start)", c, c.Start.Sub(start), c.End.Sub(start))
+				}
+			}
+			d := testutil.Measure(calls)
+			t.Logf("%s: %v", tt.op, d)
+			if d.DynamoDB > tt.maxDepth {
+				t.Errorf("%s makes %d sequential store round trips, at most %d allowed:\n%v", tt.op, d.DynamoDB, tt.maxDepth, d)
+			}
+		})
+	}
+}
