@@ -84,17 +84,18 @@ func TestRoundTrips(t *testing.T) {
 		maxDepth int // the store's round trips on the critical path
 		route    func() (routeKey, path string, body any, want int)
 	}{
-		// Target ≤ 2: reserve, commit.
+		// Reserve, then commit with the audit event.
 		{"create", 2, func() (string, string, any, int) { return "POST /sandboxes", "/sandboxes", nil, 201 }},
-		// Target ≤ 1, overlapped with Daytona's first call.
-		{"exec", 2, func() (string, string, any, int) {
+		// The read; the audit write runs beside the session's deletion.
+		{"exec", 1, func() (string, string, any, int) {
 			return "POST /sandboxes/{id}/exec", "/sandboxes/" + id + "/exec", map[string]any{"command": "true"}, 200
 		}},
-		// Target 0 beyond Daytona's.
-		{"status", 1, func() (string, string, any, int) { return "GET /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
-		// Target ≤ 2.
+		// The read runs beside Daytona's get (by the sandbox's name).
+		{"status", 0, func() (string, string, any, int) { return "GET /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
+		// Mark deleting (the owner its condition), then finish with the
+		// slot and the audit event.
 		{"delete", 2, func() (string, string, any, int) { return "DELETE /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
-		// Target ≤ 2.
+		// The record, then the audit event after the execution starts.
 		{"task start", 2, func() (string, string, any, int) {
 			return "POST /tasks", "/tasks", map[string]any{"command": "true"}, 202
 		}},
