@@ -74,7 +74,7 @@ BENCH_COUNT ?= 6
 bench: ## Run the benchmarks into bench.txt; print handler vs bare Daytona client medians and ratios under injected latency
 	set -o pipefail; $(GO) test -run '^$$' -bench BenchmarkLifecycle -count $(BENCH_COUNT) ./internal/app/ | tee bench.txt
 	$(GO) run ./infra/benchratio < bench.txt
-	$(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/store/ ./internal/daytona/ | tee -a bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 200x -count $(BENCH_COUNT) ./internal/store/ ./internal/daytona/ | tee -a bench.txt
 	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest bench.txt"
 
 # Cold starts under the Lambda Runtime Interface Emulator (loopback only):

@@ -22,7 +22,7 @@ func BenchmarkQuotaCycle(b *testing.B) {
 	if err := store.CreateTable(c, client, storetest.Table); err != nil {
 		b.Fatal(err)
 	}
-	st, err := store.New(client, storetest.Table, store.Options{DefaultQuota: 5})
+	st, err := store.New(client, storetest.Table, store.Options{DefaultQuota: 5, IdempotencyTTL: storetest.DefaultIdempotencyTTL})
 	if err != nil {
 		b.Fatal(err)
 	}
