@@ -55,6 +55,16 @@ func (s *Service) startedComment(t *sandstep.Task) string {
 	return b.String()
 }
 
+// busyComment is the started comment with a note that someone asked
+// again while the task runs. The login is GitHub's (letters, digits, -).
+func (s *Service) busyComment(t *sandstep.Task, sender string) string {
+	note := "\nAsked again while it runs"
+	if sender != "" {
+		note += " by @" + sandstep.Clip(sender, 39)
+	}
+	return s.startedComment(t) + note + ": one task runs for an issue at a time; this one goes on.\n"
+}
+
 // endedComment says how the task ended: outcome, exit code, duration and
 // the tail of its output.
 func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {

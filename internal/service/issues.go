@@ -100,6 +100,8 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		}
 		return &IssueOutcome{Action: "cancelled", TaskID: t.ID}, nil
 	case current != nil:
+		// One task at a time: the second ask is only noted.
+		s.commentOnIssue(ctx, current, s.busyComment(current, ev.Sender))
 		return &IssueOutcome{Action: "busy", TaskID: current.ID, Why: "a task runs for this issue already"}, nil
 	}
 	if err := issueSpec(&spec, ev); err != nil {

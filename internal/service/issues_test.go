@@ -94,6 +94,9 @@ func TestHandleIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "Asked again while it runs by @maintainer") || len(comments.bodies) != 2 {
+		t.Errorf("comments %v: want the second ask noted in the first task's one comment", comments.bodies)
+	}
 	if tk.Owner != "github:octo/hello" || tk.Metadata.Repo != "octo/hello" || tk.Metadata.IssueID != "12" || tk.Metadata.InstallationID != "7" {
 		t.Errorf("task %+v, want the repository's, with the issue's metadata", tk)
 	}
