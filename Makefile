@@ -111,6 +111,14 @@ local: sfnlocal-deps ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB 
 demo: ## Walk through the API against `make local` (or a stack it starts itself)
 	$(GO) run ./infra/local/cmd/sandstep-demo
 
+# `make load`: the local stack under load (infra/local/cmd/sandstep-load),
+# on free ports, bounded by LOAD_TIMEOUT; README's "make load" says what it
+# checks and how it splits the time. Empty variables take its defaults.
+LOAD_VARS := LOAD_N LOAD_USERS LOAD_QUOTA LOAD_LATENCY LOAD_INFLIGHT LOAD_TASKS LOAD_TIMEOUT
+.PHONY: load
+load: sfnlocal-deps ## Load the local stack (LOAD_N=1000 creates, LOAD_USERS=50, LOAD_QUOTA=5, LOAD_LATENCY=110ms, LOAD_INFLIGHT=100, LOAD_TASKS=20) and check it stays exact
+	$(strip $(foreach v,$(LOAD_VARS),$(if $($(v)),$(v)='$($(v))')) $(GO) run ./infra/local/cmd/sandstep-load)
+
 .PHONY: build
 build: $(FUNCTIONS:%=build-%) ## Build each function's arm64 bootstrap into bin/<name>/bootstrap
 

@@ -98,6 +98,17 @@ type Options struct {
 	// ScheduleEvery, when set, runs the template's schedules (the
 	// reaper's) this often instead of every REAPER_SCHEDULE; for tests.
 	ScheduleEvery time.Duration
+	// DaytonaLatency and DaytonaFaults shape the local Daytona server's
+	// answers (its Options.Latency and Options.Faults): a load run makes it
+	// as slow as a real Daytona.
+	DaytonaLatency daytonalocal.Latency
+	DaytonaFaults  []daytonalocal.Fault
+	// AWSHTTPClient is what the functions call AWS with (DynamoDB, S3,
+	// SSM, Secrets Manager, Step Functions). Nil: the SDK's default.
+	AWSHTTPClient *http.Client
+	// WrapHandler, when set, wraps each function's handler, by the
+	// function's name ("create"): a load run times the invocations.
+	WrapHandler func(function string, h lambda.Handler) lambda.Handler
 }
 
 // Stack is a running local stack. Its exported fields are set by Start and
@@ -277,6 +288,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.closeListeners()
 		return nil, fmt.Errorf("start the functions: %w", err)
 	}
+	if opts.AWSHTTPClient != nil {
+		e.AWS.HTTPClient = opts.AWSHTTPClient
+	}
 	s.appEnv, s.Config, s.log, s.redactor = e, e.Config, e.Logger, e.Redactor
 	s.log.Info("data directory", "dir", s.DataDir)
 	for _, n := range s.env.notes {
@@ -370,10 +384,12 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	// The Daytona-compatible server.
 	if s.DaytonaURL != "" {
 		d, err := daytonalocal.New(daytonalocal.Options{
-			Root:   filepath.Join(s.DataDir, "daytona"),
-			APIKey: LocalDaytonaKey,
-			Clock:  opts.DaytonaClock,
-			Logger: s.log.With("component", "daytona"),
+			Root:    filepath.Join(s.DataDir, "daytona"),
+			APIKey:  LocalDaytonaKey,
+			Clock:   opts.DaytonaClock,
+			Logger:  s.log.With("component", "daytona"),
+			Latency: opts.DaytonaLatency,
+			Faults:  opts.DaytonaFaults,
 		})
 		if err != nil {
 			return err
@@ -392,6 +408,9 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		h, err := f.Wire(ctx, s.appEnv)
 		if err != nil {
 			return fmt.Errorf("start the %s function: %w", f.Name, err)
+		}
+		if opts.WrapHandler != nil {
+			h = opts.WrapHandler(f.Name, h)
 		}
 		handlers[f.Name] = h
 	}

@@ -69,6 +69,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Faults are installed at construction, as by AddFault in order.
 	Faults []Fault
+	// Latency is added to every call of a kind; see Latency.
+	Latency Latency
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -86,6 +88,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SweepInterval < 0 {
 		return o, errors.New("daytonalocal: Options.SweepInterval must not be negative")
+	}
+	if err := o.Latency.validate(); err != nil {
+		return o, err
 	}
 	if o.FollowIdleClose == 0 {
 		o.FollowIdleClose = time.Second
@@ -121,6 +126,8 @@ type Server struct {
 	orphans  *orphans
 	mux      *http.ServeMux
 	faults   faultSet
+	// sleep waits out injected latency; tests record it instead.
+	sleep func(ctx context.Context, d time.Duration) bool
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox // by id
@@ -146,6 +153,7 @@ func New(opts Options) (*Server, error) {
 		opts:      o,
 		log:       o.Logger,
 		mux:       http.NewServeMux(),
+		sleep:     sleepCtx,
 		sandboxes: map[string]*sandbox{},
 		names:     map[string]*sandbox{},
 		stopSweep: make(chan struct{}),
@@ -370,18 +378,13 @@ func (s *Server) routes() {
 }
 
 // wrap runs the per-request pipeline in front of a handler: injected
-// latency, authentication, injected error responses.
+// latency (Options.Latency and latency faults), authentication, injected
+// error responses.
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := s.requestInfo(op, r)
-		if d := s.faults.latency(info); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if d := s.opts.Latency.of(op, r.URL.Path) + s.faults.latency(info); d > 0 && !s.sleep(r.Context(), d) {
+			return
 		}
 		if !s.authorize(w, r) {
 			return

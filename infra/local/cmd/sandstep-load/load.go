@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sandstep/sandstep/infra/local"
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/store"
+)
+
+// loadRun is one run against one stack.
+type loadRun struct {
+	cfg  config
+	out  io.Writer
+	st   *local.Stack
+	rec  *recorder
+	http *http.Client
+	// awsTransport is the functions' transport to AWS, untimed; the bare
+	// store's calls share it.
+	awsTransport http.RoundTripper
+
+	mu       sync.Mutex
+	problems []string
+}
+
+func (l *loadRun) problem(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.problems = append(l.problems, fmt.Sprintf(format, args...))
+}
+
+func (l *loadRun) say(format string, args ...any) { fmt.Fprintf(l.out, format+"\n", args...) }
+
+// runLoad starts the stack, runs the phases, checks and reports; it
+// returns what was not exact.
+func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems []string) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	l := &loadRun{cfg: cfg, out: out, rec: newRecorder(), http: &http.Client{Transport: pool(http.DefaultTransport, cfg.inflight), Timeout: 2 * time.Minute}}
+	l.awsTransport = pool(http.DefaultTransport, cfg.inflight)
+	lat := cfg.daytonaLatency()
+	l.say("sandstep load: %d creates over %d users (quota %d each), %d in flight, %d tasks; Daytona latency: create %s, get %s, delete %s, toolbox %s; deadline %s",
+		cfg.creates, cfg.users, cfg.quota, cfg.inflight, cfg.tasks, lat.Create, lat.Get, lat.Delete, lat.Toolbox, cfg.timeout)
+
+	logs := &tailBuffer{max: 40}
+	env := map[string]string{"DEFAULT_USER_QUOTA": fmt.Sprint(cfg.quota)}
+	start := time.Now()
+	st, err := local.Start(ctx, local.Options{
+		// Only what the run sets: a DAYTONA_API_KEY in the caller's
+		// environment must not send the load to a real Daytona.
+		Getenv:         func(k string) string { return env[k] },
+		LogWriter:      logs,
+		TemplatePath:   cfg.templatePath,
+		HTTPClient:     &http.Client{Transport: l.rec.transport(pool(daytona.DefaultHTTPClient().Transport, cfg.inflight))},
+		AWSHTTPClient:  &http.Client{Transport: l.rec.transport(l.awsTransport)},
+		WrapHandler:    l.rec.wrap,
+		DaytonaLatency: lat,
+		DaytonaFaults:  cfg.daytonaFaults,
+	})
+	if err != nil {
+		return []string{"start the local stack: " + err.Error()}
+	}
+	l.st = st
+	l.say("local stack on %s (DynamoDB %s, Daytona %s), started in %s", st.APIURL, st.DynamoDBURL, st.DaytonaURL, since(start))
+	defer func() {
+		if err := st.Close(); err != nil {
+			problems = append(problems, "stop the local stack: "+err.Error())
+		}
+		if len(problems) > 0 {
+			fmt.Fprintf(stderr, "last lines of the local stack's log:\n%s", logs.String())
+		}
+	}()
+
+	users := l.sandboxes(ctx)
+	bare := l.bareStore(ctx)
+	taskUsers := l.tasks(ctx)
+	l.checkEmpty(ctx, append(users, taskUsers...))
+	if ctx.Err() != nil {
+		l.problem("the run did not finish within LOAD_TIMEOUT=%s", cfg.timeout)
+	}
+	l.report(bare)
+	return l.problems
+}
+
+// pool is base's transport keeping enough idle connections for n
+// requests in flight: the default two per host would make a load run
+// measure connection set-up.
+func pool(base http.RoundTripper, n int) http.RoundTripper {
+	t := base.(*http.Transport).Clone()
+	t.MaxIdleConns = 4*n + 16
+	t.MaxIdleConnsPerHost = 4*n + 16
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
+
+// parallel runs f(0..n-1) with at most the configured requests in flight,
+// until ctx is done.
+func (l *loadRun) parallel(ctx context.Context, n int, f func(i int)) {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(l.cfg.inflight, n) {
+		wg.Go(func() {
+			for i := range jobs {
+				f(i)
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// call makes one API request as user and decodes a 2xx answer into out.
+func (l *loadRun) call(ctx context.Context, user, method, path string, body, out any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, l.st.APIURL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+user)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := l.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return res.StatusCode, b, err
+	}
+	if out != nil && res.StatusCode/100 == 2 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return res.StatusCode, b, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, path, err)
+		}
+	}
+	return res.StatusCode, b, nil
+}
+
+// unexpected reports an answer the run did not expect.
+func (l *loadRun) unexpected(what string, status int, body []byte, err error) {
+	if err != nil {
+		l.problem("%s: %v", what, err)
+		return
+	}
+	l.problem("%s: %d %s", what, status, clip(body))
+}
+
+func clip(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// sandboxes runs the sandbox mode and returns its users.
+func (l *loadRun) sandboxes(ctx context.Context) []string {
+	cfg := l.cfg
+	users := make([]string, cfg.users)
+	var order []int // attempt -> user, users interleaved
+	most := 0
+	for u := range users {
+		users[u] = fmt.Sprintf("load-u%04d", u)
+		most = max(most, cfg.attempts(u))
+	}
+	for round := range most {
+		for u := range users {
+			if round < cfg.attempts(u) {
+				order = append(order, u)
+			}
+		}
+	}
+
+	var mu sync.Mutex
+	made := make([][]string, cfg.users)
+	refused := make([]int, cfg.users)
+	start := time.Now()
+	l.parallel(ctx, len(order), func(i int) {
+		u := order[i]
+		var sb sandstep.Sandbox
+		status, body, err := l.call(ctx, users[u], http.MethodPost, "/sandboxes", map[string]any{}, &sb)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil && status == http.StatusCreated && sb.ID != "":
+			made[u] = append(made[u], sb.ID)
+		case err == nil && status == http.StatusTooManyRequests:
+			refused[u]++
+		default:
+			l.unexpected("create for "+users[u], status, body, err)
+		}
+	})
+	var ids []struct{ user, id string }
+	n201, n429 := 0, 0
+	for u := range users {
+		want := min(cfg.attempts(u), cfg.quota)
+		if len(made[u]) != want || refused[u] != cfg.attempts(u)-want {
+			l.problem("%s: %d sandbox(es) and %d 429(s) from %d creates, want %d and %d",
+				users[u], len(made[u]), refused[u], cfg.attempts(u), want, cfg.attempts(u)-want)
+		}
+		for _, id := range made[u] {
+			ids = append(ids, struct{ user, id string }{users[u], id})
+		}
+		n201 += len(made[u])
+		n429 += refused[u]
+	}
+	l.say("creates: %d in %s: %d created, %d refused (429)", len(order), since(start), n201, n429)
+
+	start = time.Now()
+	l.parallel(ctx, len(ids), func(i int) {
+		var res service.ExecResult
+		status, body, err := l.call(ctx, ids[i].user, http.MethodPost, "/sandboxes/"+ids[i].id+"/exec", map[string]any{"command": "echo load-ok"}, &res)
+		if err != nil || status != http.StatusOK || res.ExitCode != 0 || res.Stdout != "load-ok\n" {
+			l.unexpected("exec in "+ids[i].id, status, body, err)
+		}
+	})
+	l.say("execs: %d in %s", len(ids), since(start))
+
+	start = time.Now()
+	l.parallel(ctx, len(ids), func(i int) {
+		status, body, err := l.call(ctx, ids[i].user, http.MethodDelete, "/sandboxes/"+ids[i].id, nil, nil)
+		if err != nil || status != http.StatusOK {
+			l.unexpected("delete "+ids[i].id, status, body, err)
+		}
+	})
+	l.say("deletes: %d in %s", len(ids), since(start))
+	return users
+}
+
+// tasks runs the task mode and returns its users (one per task, so that
+// no task waits for another's quota slot).
+func (l *loadRun) tasks(ctx context.Context) []string {
+	n := l.cfg.tasks
+	if n == 0 {
+		return nil
+	}
+	users := make([]string, n)
+	ids := make([]string, n)
+	start := time.Now()
+	l.parallel(ctx, n, func(i int) {
+		users[i] = fmt.Sprintf("load-t%04d", i)
+		var tk sandstep.Task
+		status, body, err := l.call(ctx, users[i], http.MethodPost, "/tasks", map[string]any{"command": taskCommand, "timeoutSeconds": 300}, &tk)
+		if err != nil || status != http.StatusAccepted || tk.ID == "" {
+			l.unexpected("start a task for "+users[i], status, body, err)
+			return
+		}
+		ids[i] = tk.ID
+	})
+	final := make([]sandstep.TaskStatus, n)
+	for ctx.Err() == nil {
+		var pending []int
+		for i := range n {
+			if ids[i] != "" && !final[i].Terminal() {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		l.parallel(ctx, len(pending), func(j int) {
+			i := pending[j]
+			var tk sandstep.Task
+			status, body, err := l.call(ctx, users[i], http.MethodGet, "/tasks/"+ids[i], nil, &tk)
+			if err != nil || status != http.StatusOK {
+				if ctx.Err() == nil {
+					l.unexpected("read task "+ids[i], status, body, err)
+					final[i] = sandstep.TaskFailed // stop asking
+				}
+				return
+			}
+			final[i] = tk.Status
+		})
+	}
+	succeeded := 0
+	for i := range n {
+		switch {
+		case ids[i] == "":
+		case final[i] == sandstep.TaskSucceeded:
+			succeeded++
+		default:
+			l.problem("task %s of %s ended %q, want succeeded", ids[i], users[i], final[i])
+		}
+	}
+	l.say("tasks: %d started, %d succeeded, in %s", n, succeeded, since(start))
+	return users
+}
+
+// checkEmpty checks that nothing is held: no live sandbox in any user's
+// list, no quota slot in the table, no sandbox on the Daytona server.
+func (l *loadRun) checkEmpty(ctx context.Context, users []string) {
+	ctx = context.WithoutCancel(ctx) // checked even after the deadline
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	quotas, err := store.New(local.DynamoDBClient(l.st.DynamoDBURL), l.st.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	if err != nil {
+		l.problem("read the table: %v", err)
+		return
+	}
+	held, live := 0, 0
+	l.parallel(ctx, len(users), func(i int) {
+		q, err := quotas.GetQuota(ctx, users[i])
+		if err != nil {
+			l.problem("read the quota of %s: %v", users[i], err)
+		} else if q.Active != 0 {
+			l.problem("%s still holds %d quota slot(s)", users[i], q.Active)
+			l.mu.Lock()
+			held += q.Active
+			l.mu.Unlock()
+		}
+		var page service.SandboxList
+		status, body, err := l.call(ctx, users[i], http.MethodGet, "/sandboxes?limit=100", nil, &page)
+		if err != nil || status != http.StatusOK {
+			l.unexpected("list the sandboxes of "+users[i], status, body, err)
+		} else if len(page.Items) != 0 {
+			l.problem("%s still has %d live sandbox(es), e.g. %s (%s)", users[i], len(page.Items), page.Items[0].ID, page.Items[0].State)
+			l.mu.Lock()
+			live += len(page.Items)
+			l.mu.Unlock()
+		}
+	})
+	dc, err := daytona.New(daytona.Config{APIKey: local.LocalDaytonaKey, APIURL: l.st.DaytonaURL})
+	if err != nil {
+		l.problem("the Daytona client: %v", err)
+		return
+	}
+	left, err := dc.ListAllSandboxes(ctx, daytona.ListSandboxesOptions{})
+	if err != nil {
+		l.problem("list the Daytona server's sandboxes: %v", err)
+		return
+	}
+	if len(left) != 0 {
+		l.problem("the Daytona server still has %d sandbox(es), e.g. %s (%s)", len(left), left[0].ID, left[0].State)
+	}
+	l.say("at the end: %d quota slot(s) held, %d live sandbox(es) listed, %d on the Daytona server (%d users asked)", held, live, len(left), len(users))
+}
+
+// report prints the split of each operation's time, beside the bare
+// store's.
+func (l *loadRun) report(bare map[string][]time.Duration) {
+	l.rec.mu.Lock()
+	defer l.rec.mu.Unlock()
+	class := func(host string) string {
+		switch "http://" + host {
+		case l.st.DynamoDBURL:
+			return classStore
+		case strings.TrimSuffix(l.st.DaytonaURL, "/api"):
+			return classDaytona
+		}
+		return classOther
+	}
+	byLabel := map[string][]split{}
+	for id, inv := range l.rec.invocations {
+		byLabel[inv.label] = append(byLabel[inv.label], splitOf(inv, l.rec.calls[id], class))
+	}
+	l.say("\nper operation, in ms: the handler's time (total), and its parts: Daytona's, the store's (DynamoDB),")
+	l.say("other AWS (S3, Step Functions), and our own (total less every call; overlapping calls count once)")
+	worst, worstLabel := time.Duration(0), ""
+	for _, lb := range slices.Sorted(maps.Keys(byLabel)) {
+		ss := byLabel[lb]
+		pick := func(f func(split) time.Duration) quantiles {
+			ds := make([]time.Duration, len(ss))
+			for i, s := range ss {
+				ds[i] = f(s)
+			}
+			return quantilesOf(ds)
+		}
+		calls, late, failed := 0, 0, 0
+		for _, s := range ss {
+			calls += s.storeCalls
+			late += s.late
+			failed += s.daytonaFailures
+		}
+		l.say("%s: n=%d, store calls %.1f each, failed Daytona calls %d, calls ending after the answer %d",
+			lb, len(ss), float64(calls)/float64(len(ss)), failed, late)
+		l.say("    %-8s %9s %9s %9s", "", "p50", "p95", "p99")
+		pick(func(s split) time.Duration { return s.total }).row(l.out, "total")
+		pick(func(s split) time.Duration { return s.daytona }).row(l.out, "daytona")
+		pick(func(s split) time.Duration { return s.store }).row(l.out, "store")
+		if q := pick(func(s split) time.Duration { return s.other }); q[2] > 0 {
+			q.row(l.out, "otherAWS")
+		}
+		own := pick(func(s split) time.Duration { return s.own })
+		own.row(l.out, "own")
+		if own[2] > worst {
+			worst, worstLabel = own[2], lb
+		}
+	}
+	failures := map[string]int{}
+	for _, cs := range l.rec.calls {
+		for _, c := range cs {
+			if c.failure != "" {
+				failures[class(c.host)+": "+c.failure]++
+			}
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(failures)) {
+		l.say("failed calls, %s: %d (retried by the client; the pause before a retry counts as Daytona's)", f, failures[f])
+	}
+	if l.rec.orphans > 0 {
+		l.say("(%d calls outside any invocation: the stack's own start-up and checks)", l.rec.orphans)
+	}
+	l.say("\nbare store, %d in flight, in ms (the same embedded DynamoDB, the same run):", l.cfg.inflight)
+	l.say("    %-18s %6s %9s %9s %9s", "", "n", "p50", "p95", "p99")
+	for _, op := range []string{"GetItem", "PutItem", "TransactWriteItems"} {
+		q := quantilesOf(bare[op])
+		l.say("    %-18s %6d %9s %9s %9s", op, len(bare[op]), ms(q[0]), ms(q[1]), ms(q[2]))
+	}
+	if worstLabel != "" {
+		l.say("\nour own time, worst p99: %s ms (%s); target ≤ 10 ms", ms(worst), worstLabel)
+	}
+}
+
+// tailBuffer keeps the last lines written to it.
+type tailBuffer struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	part  string
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.part + string(p)
+	parts := strings.Split(s, "\n")
+	b.part = parts[len(parts)-1]
+	b.lines = append(b.lines, parts[:len(parts)-1]...)
+	if len(b.lines) > b.max {
+		b.lines = slices.Clone(b.lines[len(b.lines)-b.max:])
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var sb strings.Builder
+	for _, l := range b.lines {
+		sb.WriteString(l + "\n")
+	}
+	return sb.String()
+}

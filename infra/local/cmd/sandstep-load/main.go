@@ -1,0 +1,64 @@
+// Command sandstep-load puts the local stack under load and checks that it
+// stays exact. It starts its own stack on free ports of 127.0.0.1 (the
+// local Daytona server slowed to a real Daytona's latency, every user's
+// quota LOAD_QUOTA), then:
+//
+//   - sandboxes: LOAD_N creates spread over LOAD_USERS users (the bearer
+//     token is the user id, as the local API Gateway takes it), at most
+//     LOAD_INFLIGHT in flight; an exec in each sandbox made; every sandbox
+//     deleted;
+//   - the bare store: GetItem, PutItem and TransactWriteItems against the
+//     same embedded DynamoDB, LOAD_INFLIGHT in flight;
+//   - tasks: LOAD_TASKS tasks of a few seconds through POST /tasks, each
+//     followed to its end.
+//
+// It checks that each user got exactly min(attempts, LOAD_QUOTA) sandboxes
+// and a 429 for every other create, every exec and delete answered, every
+// task succeeded, and that no sandbox and no quota slot is held at the end
+// (the API, the table and the Daytona server asked). It prints p50, p95 and
+// p99 per operation of the functions' time, split into Daytona's, the
+// store's and their own (see README, "make load"), beside the bare store's.
+//
+// Its last line is "load: exact" (exit 0) or "load: NOT exact: <why>"
+// (exit 1). The whole run is bounded by LOAD_TIMEOUT; the stack stops with
+// it. `make load` runs it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(getenv)
+	if err != nil {
+		return verdict(stdout, []string{err.Error()})
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return verdict(stdout, runLoad(ctx, cfg, stdout, stderr))
+}
+
+// verdict prints the last line and returns the exit status.
+func verdict(w io.Writer, problems []string) int {
+	if len(problems) == 0 {
+		fmt.Fprintln(w, "load: exact")
+		return 0
+	}
+	const shown = 5
+	msg := strings.Join(problems[:min(len(problems), shown)], "; ")
+	if len(problems) > shown {
+		msg += fmt.Sprintf("; and %d more", len(problems)-shown)
+	}
+	fmt.Fprintf(w, "load: NOT exact: %s\n", msg)
+	return 1
+}

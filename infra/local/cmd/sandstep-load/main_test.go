@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/daytonalocal"
+)
+
+// small is a run small enough for go test: 40 creates over 4 users with
+// quota 5 (10 attempts each: 5 created, 5 refused), 3 tasks.
+var small = map[string]string{
+	"LOAD_N": "40", "LOAD_USERS": "4", "LOAD_QUOTA": "5", "LOAD_LATENCY": "5ms",
+	"LOAD_INFLIGHT": "10", "LOAD_TASKS": "3", "LOAD_TIMEOUT": "3m",
+}
+
+func smallConfig(t *testing.T) config {
+	t.Helper()
+	cfg, err := parseConfig(func(k string) string { return small[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.templatePath = "../../../../template.yaml"
+	return cfg
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestSmallRunIsExact(t *testing.T) {
+	var out, errOut strings.Builder
+	code := verdict(&out, runLoad(context.Background(), smallConfig(t), &out, &errOut))
+	if code != 0 || lastLine(out.String()) != "load: exact" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{
+		"creates: 40 in", "20 created, 20 refused (429)", "execs: 20 in", "deletes: 20 in",
+		"tasks: 3 started, 3 succeeded", "0 quota slot(s) held, 0 live sandbox(es) listed, 0 on the Daytona server",
+		"POST /sandboxes 201: n=20", "POST /sandboxes 429: n=20", "POST /sandboxes/{id}/exec 200: n=20",
+		"DELETE /sandboxes/{id} 200: n=20", "POST /tasks 202: n=3", "TransactWriteItems     40",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// A Daytona that fails one create (a permanent error, which nothing
+// retries) leaves its user a sandbox short or a 429 short of what the
+// quota says: the run must say it is not exact.
+func TestAProviderFailureIsNotExact(t *testing.T) {
+	cfg := smallConfig(t)
+	cfg.tasks = 0
+	cfg.daytonaFaults = []daytonalocal.Fault{{
+		Kind: daytonalocal.FaultError, Status: 400, Message: "injected by the load test",
+		Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1,
+	}}
+	var out strings.Builder
+	code := verdict(&out, runLoad(context.Background(), cfg, &out, io.Discard))
+	last := lastLine(out.String())
+	if code == 0 || !strings.HasPrefix(last, "load: NOT exact: ") || !strings.Contains(last, "create for load-u") {
+		t.Fatalf("exit %d, last line %q\nstdout:\n%s", code, last, out.String())
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    config
+		wantErr string
+	}{
+		{"defaults", nil, config{creates: 1000, users: 50, quota: 5, latency: 110 * time.Millisecond, inflight: 100, tasks: 20, timeout: 10 * time.Minute}, ""},
+		{"set", map[string]string{"LOAD_N": "7", "LOAD_USERS": "7", "LOAD_QUOTA": "1", "LOAD_LATENCY": "0s", "LOAD_INFLIGHT": "2", "LOAD_TASKS": "0", "LOAD_TIMEOUT": "1m"},
+			config{creates: 7, users: 7, quota: 1, latency: 0, inflight: 2, tasks: 0, timeout: time.Minute}, ""},
+		{"not a number", map[string]string{"LOAD_N": "many"}, config{}, "LOAD_N"},
+		{"zero quota", map[string]string{"LOAD_QUOTA": "0"}, config{}, "LOAD_QUOTA"},
+		{"negative tasks", map[string]string{"LOAD_TASKS": "-1"}, config{}, "LOAD_TASKS"},
+		{"latency without unit", map[string]string{"LOAD_LATENCY": "110"}, config{}, "LOAD_LATENCY"},
+		{"more users than creates", map[string]string{"LOAD_N": "3", "LOAD_USERS": "4"}, config{}, "LOAD_USERS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.creates != tt.want.creates || got.users != tt.want.users || got.quota != tt.want.quota ||
+				got.latency != tt.want.latency || got.inflight != tt.want.inflight || got.tasks != tt.want.tasks || got.timeout != tt.want.timeout {
+				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAttemptsSpreadEveryCreate(t *testing.T) {
+	cfg := config{creates: 10, users: 4}
+	total := 0
+	for u, want := range []int{3, 3, 2, 2} {
+		if got := cfg.attempts(u); got != want {
+			t.Errorf("user %d: %d attempts, want %d", u, got, want)
+		}
+		total += cfg.attempts(u)
+	}
+	if total != 10 {
+		t.Errorf("%d attempts in all, want 10", total)
+	}
+}
+
+func TestDaytonaLatencyKeepsThePublishedShares(t *testing.T) {
+	got := config{latency: 110 * time.Millisecond}.daytonaLatency()
+	want := daytonalocal.Latency{Create: 110 * time.Millisecond, Get: 20 * time.Millisecond, Delete: 30 * time.Millisecond, Toolbox: 20 * time.Millisecond}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	class := func(host string) string { return host }
+	tests := []struct {
+		name  string
+		calls []call
+		want  split
+	}{
+		{"no calls", nil, split{total: 100 * time.Millisecond, own: 100 * time.Millisecond}},
+		{"sequential", []call{{host: classStore, start: at(0), end: at(10)}, {host: classDaytona, start: at(10), end: at(80)}, {host: classStore, start: at(85), end: at(95)}},
+			split{total: 100 * time.Millisecond, daytona: 70 * time.Millisecond, store: 20 * time.Millisecond, own: 10 * time.Millisecond, storeCalls: 2}},
+		{"a store call behind Daytona's counts as Daytona's", []call{{host: classDaytona, start: at(10), end: at(80)}, {host: classStore, start: at(20), end: at(30)}},
+			split{total: 100 * time.Millisecond, daytona: 70 * time.Millisecond, own: 30 * time.Millisecond, storeCalls: 1}},
+		{"overlapping store calls count once", []call{{host: classStore, start: at(0), end: at(20)}, {host: classStore, start: at(10), end: at(30)}, {host: classOther, start: at(25), end: at(40)}},
+			split{total: 100 * time.Millisecond, store: 30 * time.Millisecond, other: 10 * time.Millisecond, own: 60 * time.Millisecond, storeCalls: 2}},
+		{"the pause before a retry of a failed Daytona call is Daytona's", []call{{host: classDaytona, start: at(10), end: at(20), failure: "503"}, {host: classDaytona, start: at(50), end: at(60)}},
+			split{total: 100 * time.Millisecond, daytona: 50 * time.Millisecond, own: 50 * time.Millisecond, daytonaFailures: 1}},
+		{"a call after the answer is late and not counted", []call{{host: classStore, start: at(90), end: at(120)}},
+			split{total: 100 * time.Millisecond, store: 10 * time.Millisecond, own: 90 * time.Millisecond, storeCalls: 1, late: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := splitOf(invocation{start: at(0), end: at(100)}, tt.calls, class)
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	tests := []struct {
+		name     string
+		problems []string
+		code     int
+		last     string
+	}{
+		{"none", nil, 0, "load: exact"},
+		{"one", []string{"a"}, 1, "load: NOT exact: a"},
+		{"many", []string{"a", "b", "c", "d", "e", "f", "g"}, 1, "load: NOT exact: a; b; c; d; e; and 2 more"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			if code := verdict(&out, tt.problems); code != tt.code || lastLine(out.String()) != tt.last {
+				t.Errorf("exit %d, %q; want %d, %q", code, out.String(), tt.code, tt.last)
+			}
+		})
+	}
+}
