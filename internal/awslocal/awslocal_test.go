@@ -24,6 +24,7 @@ import (
 
 // clients are the real SDK clients against one local server.
 type clients struct {
+	srv *awslocal.Server
 	url string
 	ssm *ssm.Client
 	sm  *secretsmanager.Client
@@ -40,6 +41,7 @@ func start(t *testing.T, dir string, buckets ...string) *clients {
 	t.Cleanup(hs.Close)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
 	return &clients{
+		srv: srv,
 		url: hs.URL,
 		ssm: ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = aws.String(hs.URL) }),
 		sm:  secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(hs.URL) }),
@@ -115,14 +117,7 @@ func TestParameters(t *testing.T) {
 // adds no version.
 func TestPutSecureParameter(t *testing.T) {
 	ctx := context.Background()
-	srv, err := awslocal.New(awslocal.Options{Dir: t.TempDir(), Region: "us-east-1", AccountID: "123456789012"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
-	c := ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = aws.String(hs.URL) })
+	c := start(t, t.TempDir())
 	for _, step := range []struct {
 		name, value string
 		version     int64
@@ -131,10 +126,10 @@ func TestPutSecureParameter(t *testing.T) {
 		{"same again", "key-1", 1},
 		{"changed", "key-2", 2},
 	} {
-		if err := srv.PutSecureParameter("/sandstep-local/key", step.value); err != nil {
+		if err := c.srv.PutSecureParameter("/sandstep-local/key", step.value); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
-		got, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/sandstep-local/key"), WithDecryption: aws.Bool(true)})
+		got, err := c.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/sandstep-local/key"), WithDecryption: aws.Bool(true)})
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
