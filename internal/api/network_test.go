@@ -36,7 +36,7 @@ func TestNetworkFieldThroughTheEdge(t *testing.T) {
 	deps := unreached{}
 	svc, err := service.New(service.Deps{Provider: deps, Sandboxes: deps, Quota: deps, Idempotency: deps, Audit: deps,
 		Tasks: unreachedTasks{}, Objects: unreachedObjects{}, Machine: unreachedTasks{}, Sessions: unreachedTasks{}},
-		service.Options{Deployment: service.FixedDeployment("test"), Limits: service.Limits{
+		service.Options{Deployment: func(context.Context) (string, error) { return "test", nil }, Limits: service.Limits{
 			DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute,
 			MaxOutputBytes: 1 << 10, MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 10, TaskBackstop: time.Minute,
 			NetworkCeiling: &sandstep.NetworkPolicy{AllowList: []string{"10.0.0.0/8"}, DomainAllowList: []string{"*.github.com"}},

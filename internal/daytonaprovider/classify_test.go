@@ -20,7 +20,7 @@ func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
 	ctx := context.Background()
 	p, srv := newProvider(t, Options{})
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-	svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{Deployment: service.FixedDeployment("test-deployment"), Limits: service.Limits{
+	svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: service.Limits{
 		DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
 		MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
 	}})

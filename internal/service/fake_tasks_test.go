@@ -166,7 +166,7 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	p := &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}
 	objs := newFakeObjects()
 	logs := &testutil.Buffer{}
-	opts := Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment), Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	if set != nil {
 		set(&opts)
 	}

@@ -201,7 +201,7 @@ func newFaultHarness(t *testing.T, quota int) *faultHarness {
 	f := &faults{at: -1}
 	fs := faultyStore{Store: st, f: f}
 	objects := newFakeObjects()
-	opts := Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment), Now: clk.Now}
+	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now}
 	secrets := fakeSecrets{"ssm:/sandstep/secrets/users/alice/token": "canary-s3cr3t-value"}
 	svc, err := New(Deps{Provider: faultyProvider{p, f}, Sandboxes: fs, Quota: fs, Idempotency: st, Audit: fs,
 		Secrets: secrets, Tasks: fs, Objects: objects, Machine: fakeMachine{}, Sessions: faultySessions{f: f}}, opts)

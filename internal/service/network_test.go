@@ -171,7 +171,7 @@ func TestTaskSandboxNetwork(t *testing.T) {
 		limits.NetworkCeiling = ceiling
 		svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 			Tasks: st, Objects: objects, Machine: &fakeMachine{}, Sessions: fakeSessions{}},
-			Options{Limits: limits, Deployment: FixedDeployment(testDeployment)})
+			Options{Limits: limits, Deployment: fixedDeployment(testDeployment)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,7 @@ func newNoticeHarness(t *testing.T, n Notifier, set func(*Options)) *noticeHarne
 	p := newFakeProvider()
 	objs := newFakeObjects()
 	secrets := fakeSecrets{hookRef: hookSecret}
-	opts := Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment), Now: clk.Now}
+	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now}
 	if set != nil {
 		set(&opts)
 	}

@@ -120,7 +120,7 @@ func newRepoHarness(t *testing.T) *repoHarness {
 	access := &fakeRepoAccess{life: time.Hour, now: clk.Now}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}, RepoAccess: access},
-		Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment), Now: clk.Now})
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

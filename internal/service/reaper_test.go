@@ -22,7 +22,7 @@ func TestReap(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
 	p := newFakeProvider()
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
-		Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment), Now: clk.Now})
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestReapRepairsDriftedCounter(t *testing.T) {
 	p := newFakeProvider()
 	inv := &countingInventory{Store: st}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: inv, Catalog: p},
-		Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment)})
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func TestNewRefusesBadWiring(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment)}
+			opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)}
 			if tt.limits != nil {
 				tt.limits(&opts.Limits)
 			}
@@ -164,7 +164,7 @@ func TestNewRefusesBadWiring(t *testing.T) {
 	if _, err := New(full, Options{Limits: testLimits()}); err == nil {
 		t.Fatal("New accepted options without a deployment")
 	}
-	if _, err := New(full, Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment)}); err != nil {
+	if _, err := New(full, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)}); err != nil {
 		t.Fatalf("New(full) = %v", err)
 	}
 }

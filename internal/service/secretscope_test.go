@@ -70,7 +70,7 @@ func newScopeHarness(t *testing.T) *scopeHarness {
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Secrets: secrets.NewResolver(aws, aws, secrets.WithScopes(scopes)).Strings(),
 		Tasks:   st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}},
-		Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment), Logger: logging.New(logs, logging.Options{})})
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Logger: logging.New(logs, logging.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

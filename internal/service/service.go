@@ -377,11 +377,6 @@ func NewSandboxID() string { return "sbx_" + randomID() }
 // randomID returns 130 random bits as 26 lower-case base32 letters.
 func randomID() string { return strings.ToLower(rand.Text()) }
 
-// FixedDeployment is an Options.Deployment that is always id.
-func FixedDeployment(id string) func(context.Context) (string, error) {
-	return func(context.Context) (string, error) { return id, nil }
-}
-
 // Labels sandstep puts on every provider sandbox, so a reconciliation can
 // match the provider's list against the table, and only its own
 // deployment's part of that list.

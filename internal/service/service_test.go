@@ -34,6 +34,11 @@ func newHarness(t *testing.T, quota int) *harness {
 // testDeployment labels the test service's sandboxes.
 const testDeployment = "test-abcdefgh"
 
+// fixedDeployment is an Options.Deployment that is always id.
+func fixedDeployment(id string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return id, nil }
+}
+
 // testLimits are the deployment's defaults, from their one home.
 func testLimits() Limits {
 	d := config.Defaults()
@@ -49,7 +54,7 @@ func newService(t *testing.T, p Provider, st *store.Store, secrets SecretResolve
 		opts.Limits = testLimits()
 	}
 	if opts.Deployment == nil {
-		opts.Deployment = FixedDeployment(testDeployment)
+		opts.Deployment = fixedDeployment(testDeployment)
 	}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Secrets: secrets}, opts)
 	if err != nil {

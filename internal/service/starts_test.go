@@ -37,7 +37,7 @@ func TestTaskStartBurstBeyondThrottle(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
 	m := &throttledMachine{burst: burst}
 	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}}, Options{Limits: testLimits(), Deployment: FixedDeployment(testDeployment)})
+		Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}}, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
 	if err != nil {
 		t.Fatal(err)
 	}
