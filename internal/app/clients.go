@@ -29,6 +29,7 @@ func (e *Env) Store() (*store.Store, error) {
 		})
 		st, err := store.New(db, cfg.TableName, store.Options{
 			DefaultQuota: cfg.DefaultUserQuota, RepoQuota: cfg.GitHubRepoQuota, IdempotencyTTL: cfg.IdempotencyTTL,
+			CreateRate:    cfg.DaytonaCreateRate,
 			TaskRetention: time.Duration(cfg.TaskRetentionDays) * 24 * time.Hour,
 		})
 		if err != nil {

@@ -49,6 +49,9 @@ type Config struct {
 	// DaytonaTarget is the Daytona target to create sandboxes in, or ""
 	// for the organisation's default (DAYTONA_TARGET).
 	DaytonaTarget string
+	// DaytonaCreateRate is the deployment's creates per minute
+	// (DAYTONA_CREATE_RATE); 0: no limit.
+	DaytonaCreateRate int
 	// DaytonaAPIKeyRef points at the Daytona API key (DAYTONA_API_KEY_REF).
 	// Exactly one of DaytonaAPIKeyRef and DaytonaAPIKey is set.
 	DaytonaAPIKeyRef secrets.Ref

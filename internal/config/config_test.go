@@ -44,6 +44,7 @@ func TestLoadDefaults(t *testing.T) {
 		TableName:              "sandstep",
 		StackName:              "sandstep",
 		DaytonaAPIURL:          "https://app.daytona.io/api",
+		DaytonaCreateRate:      300,
 		DaytonaAPIKeyRef:       secrets.Ref{Scheme: secrets.SchemeSSM, Name: "/sandstep/daytona-api-key", Field: "DAYTONA_API_KEY_REF"},
 		SecretsSSMPrefix:       "/sandstep/secrets/",
 		SecretsManagerPrefix:   "sandstep/",

@@ -40,6 +40,9 @@ var vars = []Var{
 	{Name: "DAYTONA_TARGET", Unset: "the organisation's default",
 		Meaning: "Daytona target (region) new sandboxes are created in",
 		kind:    text("Daytona target, e.g. `us` or `eu`", func(c *Config) *string { return &c.DaytonaTarget })},
+	{Name: "DAYTONA_CREATE_RATE", Default: "300",
+		Meaning: "sandboxes the deployment's functions together create per minute, kept below Daytona's `sandbox-create` limit (300 on its first tier) so that a burst is served at the rate instead of meeting 429s; a create waits for the next minute while its invocation has time, else it gets 503 with `Retry-After`. `0`: no limit",
+		kind:    integer(0, 100000, "", func(c *Config) *int { return &c.DaytonaCreateRate })},
 	// Exactly one of the two key variables must be set: see daytonaKey.
 	{Name: "DAYTONA_API_KEY_REF", Unset: "(required in AWS)",
 		Meaning: "where the Daytona API key is kept, read at cold start; set this or `DAYTONA_API_KEY`",

@@ -74,6 +74,7 @@ func TestDefaults(t *testing.T) {
 		Env:                    EnvAWS,
 		StackName:              "sandstep",
 		DaytonaAPIURL:          "https://app.daytona.io/api",
+		DaytonaCreateRate:      300,
 		SecretsSSMPrefix:       "/sandstep/secrets/",
 		SecretsManagerPrefix:   "sandstep/",
 		DefaultUserQuota:       3,

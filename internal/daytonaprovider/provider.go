@@ -337,6 +337,12 @@ func classify(op string, err error) error {
 		return sandstep.Wrap(err, sandstep.ETIMEOUT, "%s: the command timed out", op)
 	case daytona.IsNotFound(err):
 		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: not found at Daytona", op)
+	case errors.As(err, new(*daytona.RateLimitError)):
+		// Daytona's wait travels on: the service spends the deployment's
+		// create budget until then, so no instance meets the same 429.
+		limited := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is rate limiting us; try again", op)
+		limited.RetryAfter = errorRetryAfter(err)
+		return limited
 	case daytona.IsTransient(err), daytona.IsTimeout(err):
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
 	case hasAPI && ae.StatusCode == 409:
@@ -349,4 +355,13 @@ func classify(op string, err error) error {
 		return sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
+}
+
+// errorRetryAfter is the wait Daytona asked for with err, zero if none.
+func errorRetryAfter(err error) time.Duration {
+	var ae *daytona.APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
 }

@@ -6,3 +6,9 @@ import "errors"
 // reference its caller may not name. internal/secrets decides; the service
 // recognises the refusal with errors.Is and logs it as a denied attempt.
 var ErrSecretScope = errors.New("secret reference outside the caller's scope")
+
+// ErrCreateRate is the cause of an ETRANSIENT error refusing a create
+// because the provider's sandbox-create rate is spent for now, across every
+// instance of the deployment; its RetryAfter is when the budget comes back.
+// The service waits that long when its caller's deadline allows.
+var ErrCreateRate = errors.New("the provider's sandbox-create rate is spent for now")

@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -61,10 +63,11 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		return nil, err
 	}
 	defer cancel()
-	if err := s.reserve(ctx, sb); err != nil {
+	if err := s.reserveWithin(ctx, wctx, sb); err != nil {
 		return nil, err
 	}
 	if stage, err := s.provision(wctx, sb, in, load); err != nil {
+		s.spendIfLimited(ctx, stage, err)
 		s.cleanupFailedCreate(ctx, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
 	}
@@ -130,6 +133,46 @@ func (s *Service) newRecord(call Call, in CreateSandboxInput, network *sandstep.
 	return sb
 }
 
+// createWaitFloor is the least time a create must have left after waiting
+// for the next window of the provider's create rate: a sandbox of
+// Daytona's takes seconds to start.
+const createWaitFloor = 30 * time.Second
+
+// reserveWithin reserves, waiting for the next window of the provider's
+// create rate while the work's deadline (wctx) leaves time for the create
+// after it; otherwise the refusal stands (503 with Retry-After).
+func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox) error {
+	for {
+		err := s.reserve(ctx, sb)
+		if !errors.Is(err, sandstep.ErrCreateRate) {
+			return err
+		}
+		// A little spread, so the waiting instances do not all ask at the
+		// window's first millisecond.
+		wait := sandstep.ErrorRetryAfter(err) + rand.N(100*time.Millisecond)
+		if d, ok := wctx.Deadline(); ok && time.Until(d) < wait+createWaitFloor {
+			return err
+		}
+		select {
+		case <-wctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// spendIfLimited spends the deployment's create budget for as long as the
+// provider asked, when it refused the create for its rate.
+func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) {
+	wait := sandstep.ErrorRetryAfter(err)
+	if stage != stageCreate || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 {
+		return
+	}
+	if serr := s.quota.SpendCreates(ctx, s.opts.Now().Add(wait)); serr != nil {
+		s.opts.Logger.WarnContext(ctx, "the create budget was not spent after Daytona's rate limit", "err", serr)
+	}
+}
+
 // reserve takes the slot and writes the creating record. When the outcome
 // is unknown (a timeout, a 5xx after the write), it undoes what may have
 // been written: marking failed and releasing are idempotent.
@@ -148,6 +191,9 @@ func (s *Service) reserve(ctx context.Context, sb *sandstep.Sandbox) error {
 	}
 	return fmt.Errorf("reserve quota slot: %w", err)
 }
+
+// stageCreate is provision's stage of the provider's create.
+const stageCreate = "provider create"
 
 // provision creates the provider sandbox and loads it; stage names the step
 // that failed.
@@ -169,7 +215,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 		Network:         sb.Network,
 	})
 	if err != nil {
-		return "provider create", err
+		return stageCreate, err
 	}
 	sb.DaytonaID, sb.ProviderState = ps.ID, ps.State
 	if len(load.secrets) > 0 {

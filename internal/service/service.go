@@ -114,6 +114,10 @@ type Quota interface {
 	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error
 	// ReleaseSlot frees the slot exactly once, whatever the number of calls.
 	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)
+	// SpendCreates spends the deployment's create budget until until, when
+	// the provider refused a create for its rate. ReserveSlot refuses with
+	// sandstep.ErrCreateRate while the budget is spent.
+	SpendCreates(ctx context.Context, until time.Time) error
 }
 
 // Idempotency remembers requests made with an Idempotency-Key. Complete

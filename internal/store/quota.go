@@ -125,7 +125,11 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(now))))
 
-	err = s.write(ctx, s.put(slot, absent), s.update(s.quotaKey(sb.Owner), take), s.put(record, absent))
+	items := []types.TransactWriteItem{s.put(slot, absent), s.update(s.quotaKey(sb.Owner), take), s.put(record, absent)}
+	if s.createRate > 0 {
+		items = append(items, s.takeCreate())
+	}
+	err = s.write(ctx, items...)
 	switch {
 	case err == nil:
 		return nil
@@ -139,6 +143,8 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 		return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
 	case conditionFailed(err, 2):
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q already exists", sb.ID)
+	case conditionFailed(err, 3):
+		return s.rateSpent()
 	}
 	return mapErr(err, "reserve quota slot")
 }

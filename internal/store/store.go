@@ -50,6 +50,14 @@ type Options struct {
 	// IdempotencyTTL is how long an idempotency record is remembered once
 	// its attempt has ended (config's IDEMPOTENCY_TTL). It must be positive.
 	IdempotencyTTL time.Duration
+	// CreateRate is how many sandboxes every instance of the deployment
+	// together may create per CreateWindow (the provider's sandbox-create
+	// limit, DAYTONA_CREATE_RATE); 0: no limit. A reservation takes one in
+	// its own transaction, so the budget costs no round trip.
+	CreateRate int
+	// CreateWindow is the rate's window, aligned to multiples of itself
+	// since the Unix epoch; 0 means a minute.
+	CreateWindow time.Duration
 	// TaskRetention is how long a task's record is kept once it has ended
 	// (config's TASK_RETENTION_DAYS); 0 keeps it for ever.
 	TaskRetention time.Duration
@@ -63,6 +71,8 @@ type Store struct {
 	table          string
 	defaultQuota   int
 	repoQuota      int
+	createRate     int
+	createWindow   time.Duration
 	idempotencyTTL time.Duration
 	taskRetention  time.Duration
 	now            func() time.Time
@@ -86,6 +96,12 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 	if opts.RepoQuota < 0 {
 		return nil, sandstep.Invalid("RepoQuota", "must not be negative, got %d", opts.RepoQuota)
 	}
+	if opts.CreateRate < 0 {
+		return nil, sandstep.Invalid("CreateRate", "must not be negative, got %d", opts.CreateRate)
+	}
+	if opts.CreateWindow <= 0 {
+		opts.CreateWindow = time.Minute
+	}
 	if opts.IdempotencyTTL <= 0 {
 		return nil, sandstep.Invalid("IdempotencyTTL", "must be positive, got %s", opts.IdempotencyTTL)
 	}
@@ -100,6 +116,8 @@ func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
 		table:          table,
 		defaultQuota:   opts.DefaultQuota,
 		repoQuota:      opts.RepoQuota,
+		createRate:     opts.CreateRate,
+		createWindow:   opts.CreateWindow,
 		idempotencyTTL: opts.IdempotencyTTL,
 		taskRetention:  opts.TaskRetention,
 		now:            now,
