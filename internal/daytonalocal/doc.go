@@ -1,8 +1,9 @@
 // Package daytonalocal is a local, Daytona-compatible HTTP server: the main
 // API (sandbox lifecycle) under /api and the toolbox API (processes,
 // sessions, files, git) under /toolbox/{sandboxId}, with Daytona's request
-// and response shapes, status codes and error bodies, and faults a test can
-// inject (see Fault). It stands in for Daytona in tests and in `make local`
+// and response shapes, status codes and error bodies, faults a test can
+// inject (see Fault) and Daytona's sandbox-create rate limit (see
+// RateLimit). It stands in for Daytona in tests and in `make local`
 // (127.0.0.1:3003), so that the real client runs against real HTTP. It
 // shares no code with that client, on purpose. In a root it is given, the
 // sandboxes outlive the server: a new server on the root has them again,

@@ -406,14 +406,7 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, info request
 		if secs < 1 {
 			secs = 1
 		}
-		name := throttler(info.op)
-		h := w.Header()
-		h.Set("Retry-After", strconv.Itoa(secs))
-		h.Set("Retry-After-"+name, strconv.Itoa(secs))
-		h.Set("X-RateLimit-Limit-"+name, "1")
-		h.Set("X-RateLimit-Remaining-"+name, "0")
-		h.Set("X-RateLimit-Reset-"+name, strconv.Itoa(secs))
-		s.errorFor(w, r, http.StatusTooManyRequests, "", "ThrottlerException: Too Many Requests")
+		s.writeRateLimited(w, r, throttler(info.op), 1, secs)
 	case FaultUnavailable:
 		s.errorFor(w, r, http.StatusServiceUnavailable, "", "Service Unavailable")
 	case FaultBadGateway:

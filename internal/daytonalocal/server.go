@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/procmark"
@@ -71,6 +72,10 @@ type Options struct {
 	Faults []Fault
 	// Latency is added to every call of a kind; see Latency.
 	Latency Latency
+	// CreateRate limits createSandbox as Daytona's sandbox-create
+	// throttler does (see RateLimit); zero: no limit. It applies after
+	// authentication and before injected faults.
+	CreateRate RateLimit
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -90,6 +95,9 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("daytonalocal: Options.SweepInterval must not be negative")
 	}
 	if err := o.Latency.validate(); err != nil {
+		return o, err
+	}
+	if err := o.CreateRate.validate("CreateRate"); err != nil {
 		return o, err
 	}
 	if o.FollowIdleClose == 0 {
@@ -126,6 +134,10 @@ type Server struct {
 	orphans  *orphans
 	mux      *http.ServeMux
 	faults   faultSet
+	// createRate enforces Options.CreateRate; createsSeen counts every
+	// createSandbox request.
+	createRate  windowLimiter
+	createsSeen atomic.Int64
 	// sleep waits out injected latency; tests record it instead.
 	sleep func(ctx context.Context, d time.Duration) bool
 
@@ -150,14 +162,15 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:      o,
-		log:       o.Logger,
-		mux:       http.NewServeMux(),
-		sleep:     sleepCtx,
-		sandboxes: map[string]*sandbox{},
-		names:     map[string]*sandbox{},
-		stopSweep: make(chan struct{}),
-		sweepDone: make(chan struct{}),
+		opts:       o,
+		log:        o.Logger,
+		mux:        http.NewServeMux(),
+		sleep:      sleepCtx,
+		sandboxes:  map[string]*sandbox{},
+		names:      map[string]*sandbox{},
+		createRate: windowLimiter{rate: o.CreateRate},
+		stopSweep:  make(chan struct{}),
+		sweepDone:  make(chan struct{}),
 	}
 	for i, f := range o.Faults {
 		if _, err := s.AddFault(f); err != nil {
@@ -378,15 +391,22 @@ func (s *Server) routes() {
 }
 
 // wrap runs the per-request pipeline in front of a handler: injected
-// latency (Options.Latency and latency faults), authentication, injected
-// error responses.
+// latency (Options.Latency and latency faults), authentication, the
+// create rate limit, injected error responses.
 func (s *Server) wrap(op string, h http.HandlerFunc) http.Handler {
+	create := op == "createSandbox"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if create {
+			s.createsSeen.Add(1)
+		}
 		info := s.requestInfo(op, r)
 		if d := s.opts.Latency.of(op, r.URL.Path) + s.faults.latency(info); d > 0 && !s.sleep(r.Context(), d) {
 			return
 		}
 		if !s.authorize(w, r) {
+			return
+		}
+		if create && !s.limitCreate(w, r) {
 			return
 		}
 		if f, ok := s.faults.take(info, responseKinds...); ok {
