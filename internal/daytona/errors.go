@@ -363,14 +363,17 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, string) {
 		if lk != "retry-after" && !strings.HasPrefix(lk, "retry-after-") {
 			continue
 		}
+		named := lk != "retry-after"
 		for _, v := range vs {
 			d, ok := parseRetryAfter(strings.TrimSpace(v), now)
-			if !ok || d <= best {
+			// On a tie the named header wins, whatever the map's order:
+			// Daytona sends the plain one beside it with the same wait.
+			if !ok || d < best || d == best && (!named || name != "") {
 				continue
 			}
 			best = d
 			name = ""
-			if lk != "retry-after" {
+			if named {
 				name = lk[len("retry-after-"):]
 			}
 		}

@@ -137,6 +137,9 @@ func TestRateLimitErrorCarriesRetryAfter(t *testing.T) {
 		{"plain seconds", map[string]string{"Retry-After": "3"}, 3 * time.Second, ""},
 		{"named", map[string]string{"Retry-After-authenticated": "2"}, 2 * time.Second, "authenticated"},
 		{"longest wins", map[string]string{"Retry-After": "1", "Retry-After-sandbox-create": "9"}, 9 * time.Second, "sandbox-create"},
+		// As Daytona sends them: the same wait twice; the name is kept
+		// whatever order the header map yields.
+		{"a tie names the limiter", map[string]string{"Retry-After": "10", "Retry-After-sandbox-create": "10"}, 10 * time.Second, "sandbox-create"},
 		{"garbage ignored", map[string]string{"Retry-After": "soon"}, 0, ""},
 		{"negative ignored", map[string]string{"Retry-After": "-4"}, 0, ""},
 	}
@@ -146,13 +149,16 @@ func TestRateLimitErrorCarriesRetryAfter(t *testing.T) {
 			for k, v := range tt.header {
 				h.Set(k, v)
 			}
-			err := newAPIError("GET", "/sandbox", 429, h, []byte(`{"message":"slow down"}`), func(s string) string { return s })
-			var rl *RateLimitError
-			if !errors.As(err, &rl) {
-				t.Fatalf("err = %T, want *RateLimitError", err)
-			}
-			if rl.RetryAfter != tt.want || rl.Limiter != tt.limiter {
-				t.Errorf("RetryAfter, Limiter = %v, %q; want %v, %q", rl.RetryAfter, rl.Limiter, tt.want, tt.limiter)
+			var err error
+			for range 20 { // map order varies from one range to the next
+				err = newAPIError("GET", "/sandbox", 429, h, []byte(`{"message":"slow down"}`), func(s string) string { return s })
+				var rl *RateLimitError
+				if !errors.As(err, &rl) {
+					t.Fatalf("err = %T, want *RateLimitError", err)
+				}
+				if rl.RetryAfter != tt.want || rl.Limiter != tt.limiter {
+					t.Fatalf("RetryAfter, Limiter = %v, %q; want %v, %q", rl.RetryAfter, rl.Limiter, tt.want, tt.limiter)
+				}
 			}
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.StatusCode != 429 {
