@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/sandstep/sandstep/internal/repos"
 )
 
 // WriteBanner writes what a person starting the stack wants to see: the
@@ -47,6 +49,12 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 	if d := s.GitHubDemo; d != nil {
 		fmt.Fprintf(tw, "\t  demo App %d (%s), installation %d, private key %s\n", d.AppID, DemoGitHubAppSlug, d.InstallationID, d.KeyPath)
 		fmt.Fprintf(tw, "\t  demo repository %s (public), issue #%d; %s may comment commands (write)\n", d.Repo, d.Issue, DemoGitHubCollaborator)
+	}
+	// In AWS no document means no repository: say what runs here instead.
+	if s.Config.GitHubConfigRef.IsZero() {
+		fmt.Fprintf(tw, "\t  no GITHUB_CONFIG_REF: every repository's issues run %q\n", repos.DefaultTask.Command)
+	} else {
+		fmt.Fprintf(tw, "\t  repositories and their tasks from %s\n", s.Config.GitHubConfigRef)
 	}
 	_ = tw.Flush()
 

@@ -575,7 +575,8 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{s.APIURL, s.LambdaURL, s.DynamoDBURL, s.AWSURL, s.DataDir, s.DaytonaURL, s.GitHubURL, "GITHUB_API_URL",
-		"demo repository " + DemoGitHubRepo, s.GitHubDemo.KeyPath, "table SandboxTable", "logFormat", "text"}
+		"demo repository " + DemoGitHubRepo, s.GitHubDemo.KeyPath, "table SandboxTable", "logFormat", "text",
+		`no GITHUB_CONFIG_REF: every repository's issues run "cat sandstep-issue.json"`}
 	for _, r := range s.Routes() {
 		want = append(want, r.Method+" "+r.Path)
 	}
