@@ -346,6 +346,18 @@ func (d *demo) show(format string, args ...any) {
 
 // call makes one API request and returns the status and body.
 func (d *demo) call(ctx context.Context, method, path string, body any, auth bool) (int, []byte, error) {
+	token := ""
+	if auth {
+		token = d.o.User
+	}
+	return CallAPI(ctx, d.http, method, d.o.APIURL+path, token, body, 8<<20)
+}
+
+// CallAPI makes one request to an API as the local gateway takes it: body,
+// when not nil, as JSON, and token, when not "", as the bearer token (the
+// local gateway's user). It returns the status and the body, cut at max
+// bytes.
+func CallAPI(ctx context.Context, client *http.Client, method, url, token string, body any, max int64) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -354,22 +366,22 @@ func (d *demo) call(ctx context.Context, method, path string, body any, auth boo
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, d.o.APIURL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if auth {
-		req.Header.Set("Authorization", "Bearer "+d.o.User)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := d.http.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, max))
 	return res.StatusCode, b, err
 }
 

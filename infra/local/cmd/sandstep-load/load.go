@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -134,37 +133,16 @@ feed:
 
 // call makes one API request as user and decodes a 2xx answer into out.
 func (l *loadRun) call(ctx context.Context, user, method, path string, body, out any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, l.st.APIURL+path, rd)
+	status, b, err := local.CallAPI(ctx, l.http, method, l.st.APIURL+path, user, body, 1<<20)
 	if err != nil {
-		return 0, nil, err
+		return status, b, err
 	}
-	req.Header.Set("Authorization", "Bearer "+user)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := l.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return res.StatusCode, b, err
-	}
-	if out != nil && res.StatusCode/100 == 2 {
+	if out != nil && status/100 == 2 {
 		if err := json.Unmarshal(b, out); err != nil {
-			return res.StatusCode, b, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, path, err)
+			return status, b, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, path, err)
 		}
 	}
-	return res.StatusCode, b, nil
+	return status, b, nil
 }
 
 // unexpected reports an answer the run did not expect.
