@@ -97,7 +97,9 @@ func (r repoAccess) PushToken(ctx context.Context, installationID int64, repo st
 }
 
 func (r repoAccess) token(ctx context.Context, installationID int64, repo string, perms githubapp.Permissions) (service.RepoToken, error) {
-	t, err := r.app.Token(ctx, installationID, repo, perms)
+	// Each goes into one sandbox and may be revoked when it is done there:
+	// never one another task holds.
+	t, err := r.app.OwnToken(ctx, installationID, repo, perms)
 	if err != nil {
 		return service.RepoToken{}, err
 	}

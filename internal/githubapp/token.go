@@ -130,6 +130,17 @@ type scope struct {
 // exist; EINTERNAL when GitHub refuses the App's JWT (a wrong App id or
 // key) or answers a token broader than asked.
 func (c *Client) Token(ctx context.Context, installationID int64, repo string, perms Permissions) (*Token, error) {
+	return c.token(ctx, installationID, repo, perms, true)
+}
+
+// OwnToken is Token never shared: a new token each call, kept by no
+// cache. A token handed to one holder (a sandbox) and revoked when that
+// holder is done must be its own, or the revocation ends another's too.
+func (c *Client) OwnToken(ctx context.Context, installationID int64, repo string, perms Permissions) (*Token, error) {
+	return c.token(ctx, installationID, repo, perms, false)
+}
+
+func (c *Client) token(ctx context.Context, installationID int64, repo string, perms Permissions, shared bool) (*Token, error) {
 	_, name, err := splitRepo(repo)
 	if err != nil {
 		return nil, err
@@ -141,7 +152,7 @@ func (c *Client) Token(ctx context.Context, installationID int64, repo string, p
 		return nil, err
 	}
 	key := scope{installationID, strings.ToLower(repo), perms}
-	if t, ok := c.cached(key); ok {
+	if t, ok := c.cached(key); ok && shared {
 		return &t, nil
 	}
 
@@ -165,7 +176,9 @@ func (c *Client) Token(ctx context.Context, installationID int64, repo string, p
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered a token broader than asked", op)
 	}
 	t := Token{Value: it.GetToken(), ExpiresAt: it.GetExpiresAt().Time}
-	c.store(key, t)
+	if shared {
+		c.store(key, t)
+	}
 	return &t, nil
 }
 

@@ -390,3 +390,40 @@ func TestTokenNotGranted(t *testing.T) {
 		})
 	}
 }
+
+// A token of its own is never the cache's: two are two, and revoking one
+// leaves the shared token (and the other) working.
+func TestOwnToken(t *testing.T) {
+	f := newFake(t)
+	c := f.client(t)
+	ctx := context.Background()
+	shared, err := c.Token(ctx, testInstallation, testRepo, ReadContents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.OwnToken(ctx, testInstallation, testRepo, ReadContents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.OwnToken(ctx, testInstallation, testRepo, ReadContents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Value == b.Value || a.Value == shared.Value || b.Value == shared.Value {
+		t.Fatal("an own token was handed out twice, or was the shared one")
+	}
+	if err := c.Revoke(ctx, a.Value); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Token(ctx, testInstallation, testRepo, ReadContents)
+	if err != nil || again.Value != shared.Value {
+		t.Errorf("the shared token after revoking an own one: %v, %v", again, err)
+	}
+	f.mu.Lock()
+	_, sharedAlive := f.tokens[shared.Value]
+	_, bAlive := f.tokens[b.Value]
+	f.mu.Unlock()
+	if !sharedAlive || !bAlive {
+		t.Errorf("revoking one token ended another (shared alive %v, other own alive %v)", sharedAlive, bAlive)
+	}
+}

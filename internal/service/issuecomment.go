@@ -25,7 +25,7 @@ func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body str
 	if s.comments == nil || t.Metadata.Repo == "" || t.Metadata.IssueID == "" {
 		return
 	}
-	inst, _ := strconv.ParseInt(t.Metadata.InstallationID, 10, 64)
+	inst := installationOf(t)
 	issue, _ := strconv.Atoi(t.Metadata.IssueID)
 	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
