@@ -101,6 +101,12 @@ func TestValidateCallerID(t *testing.T) {
 			if RepoUser("octo/repo") != "github:octo/repo" {
 				t.Error("RepoUser")
 			}
+			if repo, ok := RepoOf(RepoUser("octo/repo")); !ok || repo != "octo/repo" {
+				t.Errorf("RepoOf(RepoUser) = %q, %v", repo, ok)
+			}
+			if _, ok := RepoOf("alice"); ok {
+				t.Error("RepoOf(alice) says a repository")
+			}
 		})
 	}
 }

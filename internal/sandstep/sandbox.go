@@ -233,6 +233,10 @@ const RepoUserPrefix = "github:"
 // RepoUser is the user id that owns repo's tasks.
 func RepoUser(repo string) string { return RepoUserPrefix + repo }
 
+// RepoOf is the repository whose user id is id ("owner/repo"), and
+// whether id is a repository's at all: RepoUser's inverse.
+func RepoOf(id string) (repo string, ok bool) { return strings.CutPrefix(id, RepoUserPrefix) }
+
 // ValidateCallerID is ValidateUserID for an id a caller asserts (a JWT's
 // sub, a direct invocation's userId): a repository's id is refused.
 func ValidateCallerID(field, id string) error {

@@ -18,7 +18,10 @@ import (
 // waits, the longest command and the clean-up margin.
 
 // repoOwned says t belongs to a repository (an issue's task).
-func repoOwned(t *sandstep.Task) bool { return strings.HasPrefix(t.Owner, sandstep.RepoUserPrefix) }
+func repoOwned(t *sandstep.Task) bool {
+	_, ok := sandstep.RepoOf(t.Owner)
+	return ok
+}
 
 // notAdmitted is what CreateTaskSandbox answers when the sandbox of t
 // could not be made because of err; cloneToken, the read-only token

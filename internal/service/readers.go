@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -23,7 +22,7 @@ func (s *Service) mayRead(ctx context.Context, call Call, t *sandstep.Task) (boo
 	if t.Owner == call.UserID {
 		return true, nil
 	}
-	repo, ok := strings.CutPrefix(t.Owner, sandstep.RepoUserPrefix)
+	repo, ok := sandstep.RepoOf(t.Owner)
 	if !ok || s.readers == nil {
 		return false, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,7 +44,7 @@ const (
 // limitOf is userID's limit when it has no override: the one home of the
 // rule that a repository's user has a quota of its own.
 func (s *Store) limitOf(userID string) int {
-	if s.repoQuota > 0 && strings.HasPrefix(userID, sandstep.RepoUserPrefix) {
+	if _, repo := sandstep.RepoOf(userID); repo && s.repoQuota > 0 {
 		return s.repoQuota
 	}
 	return s.defaultQuota
