@@ -25,10 +25,11 @@ func repoOwned(t *sandstep.Task) bool {
 
 // notAdmitted is what CreateTaskSandbox answers when the sandbox of t
 // could not be made because of err; cloneToken, the read-only token
-// minted for the clone, is revoked, as no sandbox holds it.
-func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken string, err error) error {
-	if cloneToken != "" {
-		if rerr := s.repoAccess.Revoke(ctx, cloneToken); rerr != nil {
+// minted for the clone if it got that far, is revoked, as no sandbox holds
+// it.
+func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken *RepoToken, err error) error {
+	if cloneToken != nil {
+		if rerr := s.repoAccess.Revoke(ctx, cloneToken.Value); rerr != nil {
 			s.opts.Logger.WarnContext(ctx, "an unused read-only token was not revoked", "taskId", t.ID, "err", rerr)
 		}
 	}

@@ -51,8 +51,9 @@ func admissionHarness(t *testing.T) (*faultHarness, *countingComments) {
 func startTask(t *testing.T, h *faultHarness, owner string, issue string) TaskStep {
 	t.Helper()
 	in := TaskInput{Command: "./agent.sh"}
-	if repo, ok := strings.CutPrefix(owner, sandstep.RepoUserPrefix); ok {
+	if repo, ok := sandstep.RepoOf(owner); ok {
 		in.Metadata = sandstep.Metadata{Repo: repo, IssueID: issue, InstallationID: "7"}
+		in.Sandbox.Git = &GitSource{URL: "https://github.com/" + repo + ".git", Branch: "main"}
 	}
 	tk, err := h.svc.StartTask(context.Background(), Call{UserID: owner, RequestID: "r-" + issue}, in)
 	if err != nil {
@@ -176,9 +177,9 @@ func TestCapacityWaitAfterQueue(t *testing.T) {
 	}
 }
 
-// The read-only token minted for a clone that did not happen is revoked:
-// a queued task mints one on every attempt.
-func TestQueuedTaskRevokesItsUnusedToken(t *testing.T) {
+// A task that waits its turn mints no token while it waits: the clone's
+// is minted once the slot is held.
+func TestQueuedTaskMintsNoToken(t *testing.T) {
 	ctx := context.Background()
 	h, _ := admissionHarness(t)
 	access := &fakeRepoAccess{life: time.Hour, now: h.clock.Now}
@@ -186,10 +187,28 @@ func TestQueuedTaskRevokesItsUnusedToken(t *testing.T) {
 	if _, err := h.svc.CreateTaskSandbox(ctx, startTask(t, h, "github:octo/hello", "1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.svc.CreateTaskSandbox(ctx, startTask(t, h, "github:octo/hello", "2")); sandstep.ErrorCode(err) != sandstep.EQUEUED {
-		t.Fatalf("over quota: %v", err)
+	for range 3 { // the state machine's retries while it waits
+		if _, err := h.svc.CreateTaskSandbox(ctx, startTask(t, h, "github:octo/hello", "2")); sandstep.ErrorCode(err) != sandstep.EQUEUED {
+			t.Fatalf("over quota: %v", err)
+		}
 	}
-	if len(access.minted) != 2 || len(access.revoked) != 1 {
-		t.Errorf("minted %v, revoked %d; want the queued task's token revoked, the running one's kept", access.minted, len(access.revoked))
+	if len(access.minted) != 1 || len(access.revoked) != 0 {
+		t.Errorf("minted %v, revoked %d; want the running task's token only, and kept", access.minted, len(access.revoked))
+	}
+}
+
+// A clone token minted for a sandbox that then failed to be made is
+// revoked: no sandbox holds it.
+func TestFailedSandboxRevokesItsCloneToken(t *testing.T) {
+	ctx := context.Background()
+	h, _ := admissionHarness(t)
+	access := &fakeRepoAccess{life: time.Hour, now: h.clock.Now}
+	h.svc.repoAccess = access
+	h.provider.failOn("git", sandstep.Errorf(sandstep.EINVALID, "repository not found"))
+	if _, err := h.svc.CreateTaskSandbox(ctx, startTask(t, h, "github:octo/hello", "1")); err == nil {
+		t.Fatal("a failed clone made the sandbox")
+	}
+	if len(access.minted) != 1 || len(access.revoked) != 1 {
+		t.Errorf("minted %v, revoked %d; want the one token revoked", access.minted, len(access.revoked))
 	}
 }

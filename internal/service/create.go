@@ -66,6 +66,15 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	if err := s.reserveWithin(ctx, wctx, sb); err != nil {
 		return nil, err
 	}
+	if plan.cloneToken != nil && load.clone != nil {
+		token, files, err := plan.cloneToken(wctx)
+		if err != nil {
+			s.cleanupFailedCreate(ctx, call, sb, err)
+			return nil, fmt.Errorf("create sandbox %s: the clone's token: %w", sb.ID, err)
+		}
+		load.clone.Username, load.clone.Password = "x-access-token", token
+		load.files = append(slices.Clip(load.files), files...)
+	}
 	if stage, err := s.provision(wctx, sb, in, load); err != nil {
 		s.spendIfLimited(ctx, stage, err)
 		s.cleanupFailedCreate(ctx, call, sb, err)
@@ -93,8 +102,8 @@ func (s *Service) resolveProvisioning(ctx context.Context, owner string, in Crea
 	if g := in.Git; g != nil {
 		load.clone = &GitCloneSpec{URL: g.URL, Branch: g.Branch, Path: clonePath(g)}
 		switch {
-		case plan.cloneToken != "":
-			load.clone.Username, load.clone.Password = "x-access-token", plan.cloneToken
+		case plan.cloneToken != nil:
+			// Asked for once the slot is held (create).
 		case g.TokenSecret != "":
 			token, err := s.resolve(ctx, owner, "git.tokenSecret", g.TokenSecret)
 			if err != nil {

@@ -171,22 +171,28 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	plan.network, nudge = taskNetwork(plan.network, t.APIURL)
 	// An issue's repository is cloned with a token that can only read it,
 	// which the agent keeps for its own fetches.
-	var token *time.Time
+	var token *RepoToken
 	if s.repoTask(t) {
-		tok, err := s.readAccess(ctx, t)
-		if err != nil {
-			return nil, err
+		plan.cloneToken = func(ctx context.Context) (string, []UploadFile, error) {
+			tok, err := s.readAccess(ctx, t)
+			if err != nil {
+				return "", nil, err
+			}
+			token = &tok
+			return tok.Value, []UploadFile{credentialFile(readCredential, tok)}, nil
 		}
-		plan.cloneToken, token = tok.Value, &tok.ExpiresAt
-		plan.files = append(plan.files, credentialFile(readCredential, tok))
 	}
 	call := Call{UserID: t.Owner, RequestID: t.ID}
 	sb, err := s.create(ctx, call, in, plan)
 	if err != nil {
-		return nil, s.notAdmitted(ctx, t, plan.cloneToken, err)
+		return nil, s.notAdmitted(ctx, t, token, err)
+	}
+	var expires *time.Time
+	if token != nil {
+		expires = &token.ExpiresAt
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
-		func(r *sandstep.Task) { r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, token }); err != nil {
+		func(r *sandstep.Task) { r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, expires }); err != nil {
 		// The sandbox is not the task's: nothing else would delete it.
 		if _, derr := s.delete(ctx, call, sb); derr != nil {
 			s.opts.Logger.ErrorContext(ctx, "task sandbox not deleted", "sandboxId", sb.ID, "err", derr)

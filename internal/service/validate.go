@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -162,9 +163,11 @@ func validateMinutes(field string, v *int, lo, hi int) error {
 type createPlan struct {
 	files   []UploadFile
 	network *sandstep.NetworkPolicy
-	// cloneToken, when set, is the clone's credential (an issue's task's
-	// read-only token), in place of git.tokenSecret.
-	cloneToken string
+	// cloneToken, when set, gives the clone's credential (an issue's
+	// task's read-only token) in place of git.tokenSecret, and files that
+	// carry it. It is asked only once the quota slot is held: a task that
+	// waits its turn mints nothing while it waits.
+	cloneToken func(context.Context) (token string, files []UploadFile, err error)
 }
 
 // validateCreate checks a create request, decodes its files and narrows
