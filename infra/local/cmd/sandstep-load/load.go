@@ -282,6 +282,20 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 				}
 				return
 			}
+			// A task is over for the run once its clean-up (the execution's
+			// last step, after the status is final) has let go of its
+			// sandbox and slot.
+			if tk.Status.Terminal() && tk.SandboxID != "" {
+				var sb sandstep.Sandbox
+				status, body, err := l.call(ctx, users[i], http.MethodGet, "/sandboxes/"+tk.SandboxID, nil, &sb)
+				if err != nil || status != http.StatusOK {
+					if ctx.Err() == nil {
+						l.unexpected("read the sandbox of task "+ids[i], status, body, err)
+					}
+				} else if !sb.State.Terminal() {
+					return // still being cleaned up: ask again
+				}
+			}
 			final[i] = tk.Status
 		})
 	}
