@@ -173,6 +173,9 @@ type Quota struct {
 	Active int `json:"active"`
 	// Limit is the user's effective limit (override or default).
 	Limit int `json:"limit"`
+	// LimitSet says Limit is the user's own override, set by an
+	// administrator, not the deployment's default.
+	LimitSet bool `json:"limitSet"`
 }
 
 // AuditEvent records who did what. It never holds a secret value.
@@ -182,8 +185,11 @@ type AuditEvent struct {
 	UserID    string    `json:"userId"`
 	SandboxID string    `json:"sandboxId,omitempty"`
 	TaskID    string    `json:"taskId,omitempty"`
-	RequestID string    `json:"requestId,omitempty"`
-	Metadata  Metadata  `json:"metadata"`
+	// TargetUserID is the user an administrator acted on (UserID is the
+	// administrator): the event lists under that user.
+	TargetUserID string   `json:"targetUserId,omitempty"`
+	RequestID    string   `json:"requestId,omitempty"`
+	Metadata     Metadata `json:"metadata"`
 	// Outcome is "ok" or an error code.
 	Outcome string `json:"outcome,omitempty"`
 	// Detail holds small, non-secret facts (e.g. exit code, state).

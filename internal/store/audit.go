@@ -35,15 +35,17 @@ const (
 
 // auditRecord is an AuditEvent as stored.
 type auditRecord struct {
-	Time      time.Time         `dynamodbav:"time"`
-	Action    string            `dynamodbav:"action"`
-	UserID    string            `dynamodbav:"userId"`
-	SandboxID string            `dynamodbav:"sandboxId,omitempty"`
-	TaskID    string            `dynamodbav:"taskId,omitempty"`
-	RequestID string            `dynamodbav:"requestId,omitempty"`
-	Metadata  sandstep.Metadata `dynamodbav:"metadata"`
-	Outcome   string            `dynamodbav:"outcome,omitempty"`
-	Detail    map[string]string `dynamodbav:"detail,omitempty"`
+	Time      time.Time `dynamodbav:"time"`
+	Action    string    `dynamodbav:"action"`
+	UserID    string    `dynamodbav:"userId"`
+	SandboxID string    `dynamodbav:"sandboxId,omitempty"`
+	TaskID    string    `dynamodbav:"taskId,omitempty"`
+	// TargetUserID: an administrator's action on a user.
+	TargetUserID string            `dynamodbav:"targetUserId,omitempty"`
+	RequestID    string            `dynamodbav:"requestId,omitempty"`
+	Metadata     sandstep.Metadata `dynamodbav:"metadata"`
+	Outcome      string            `dynamodbav:"outcome,omitempty"`
+	Detail       map[string]string `dynamodbav:"detail,omitempty"`
 }
 
 var (
@@ -85,8 +87,13 @@ func validateAudit(ev *sandstep.AuditEvent) error {
 	if err := validateID("userId", ev.UserID); err != nil {
 		return err
 	}
-	if ev.SandboxID == "" && ev.TaskID == "" {
-		return sandstep.Invalid("sandboxId", "an audit event needs a sandboxId or a taskId")
+	if ev.SandboxID == "" && ev.TaskID == "" && ev.TargetUserID == "" {
+		return sandstep.Invalid("sandboxId", "an audit event needs a sandboxId, a taskId or a targetUserId")
+	}
+	if ev.TargetUserID != "" {
+		if err := validateID("targetUserId", ev.TargetUserID); err != nil {
+			return err
+		}
 	}
 	if ev.SandboxID != "" {
 		if err := validateID("sandboxId", ev.SandboxID); err != nil {
@@ -141,7 +148,9 @@ func secretKeyName(k string) bool {
 }
 
 // auditPartitions returns the partitions an event is written to: its
-// sandbox's and its task's, so it lists under each.
+// sandbox's, its task's and its target user's, so it lists under each. A
+// user's events share the user's partition with the quota items, under
+// their own sort-key prefix.
 func auditPartitions(ev *sandstep.AuditEvent) []string {
 	var pks []string
 	if ev.SandboxID != "" {
@@ -149,6 +158,9 @@ func auditPartitions(ev *sandstep.AuditEvent) []string {
 	}
 	if ev.TaskID != "" {
 		pks = append(pks, taskPK(ev.TaskID))
+	}
+	if ev.TargetUserID != "" {
+		pks = append(pks, userPK(ev.TargetUserID))
 	}
 	return pks
 }
@@ -233,6 +245,20 @@ func (s *Store) ListAudit(ctx context.Context, sandboxID, taskID string, limit i
 		}
 		pk = taskPK(taskID)
 	}
+	return s.listAudit(ctx, pk, limit, cursorText)
+}
+
+// ListUserAudit returns the events of administrators' actions on userID
+// (AuditEvent.TargetUserID), paged as ListAudit.
+func (s *Store) ListUserAudit(ctx context.Context, userID string, limit int, cursorText string) ([]sandstep.AuditEvent, string, error) {
+	if err := validateID("userId", userID); err != nil {
+		return nil, "", err
+	}
+	return s.listAudit(ctx, userPK(userID), limit, cursorText)
+}
+
+// listAudit pages through the events of partition pk.
+func (s *Store) listAudit(ctx context.Context, pk string, limit int, cursorText string) ([]sandstep.AuditEvent, string, error) {
 	c, err := s.decodeCursor(cursorText, cursorAudit, pk)
 	if err != nil {
 		return nil, "", err

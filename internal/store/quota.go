@@ -263,15 +263,17 @@ func (s *Store) GetQuota(ctx context.Context, userID string) (sandstep.Quota, er
 	if n, ok, err := numberAttr(out.Item, attrLimit); err != nil {
 		return sandstep.Quota{}, err
 	} else if ok {
-		q.Limit = int(n)
+		q.Limit, q.LimitSet = int(n), true
 	}
 	return q, nil
 }
 
 // SetUserLimit sets the user's own limit, overriding Options.DefaultQuota. A
 // limit of 0 lets the user hold no sandbox. Lowering a limit below the slots
-// held frees none: new reservations fail until enough are released.
-func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int) error {
+// held frees none: new reservations fail until enough are released. The
+// audit events (an administrator's record of the change) are appended in
+// the same write.
+func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
 		return err
 	}
@@ -282,16 +284,17 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int) erro
 		expression.Set(expression.Name(attrLimit), expression.Value(limit)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
-	return mapErr(s.write(ctx, s.update(s.quotaKey(userID), setLimit)), "set user limit")
+	return mapErr(s.writeWithAudit(ctx, []types.TransactWriteItem{s.update(s.quotaKey(userID), setLimit)}, audit), "set user limit")
 }
 
 // ClearUserLimit removes the user's override; Options.DefaultQuota applies
-// again. Clearing a limit that is not set is a no-op.
+// again. Clearing a limit that is not set changes nothing but still
+// appends audit; when the limit is cleared, audit is in the same write.
 //
 // It rewrites the counter item without the override, on condition that the
 // counter and limit are still the ones read (an UpdateItem REMOVE would do,
 // but minidyn ignores REMOVE, and the local stack runs on minidyn).
-func (s *Store) ClearUserLimit(ctx context.Context, userID string) error {
+func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
 		return err
 	}
@@ -310,7 +313,7 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string) error {
 			return err
 		}
 		if !hasLimit {
-			return nil
+			return mapErr(s.writeRest(ctx, nil, audit), "clear user limit")
 		}
 		active, hasActive, err := numberAttr(out.Item, attrActive)
 		if err != nil {
@@ -325,7 +328,7 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string) error {
 		item := out.Item
 		delete(item, attrLimit)
 		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
-		err = s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(cond))))
+		err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, build(expression.NewBuilder().WithCondition(cond)))}, audit)
 		if err == nil {
 			return nil
 		}

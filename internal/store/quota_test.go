@@ -403,3 +403,70 @@ func setCounter(t *testing.T, client *dynamodb.Client, table, user string, n int
 		t.Fatal(err)
 	}
 }
+
+// An administrator's change of a limit and its audit event are one write:
+// the event lists under the target user, and a refused change leaves none.
+func TestUserLimitAudited(t *testing.T) {
+	adminEvent := func(action string) sandstep.AuditEvent {
+		return sandstep.AuditEvent{Action: action, UserID: "root", TargetUserID: "alice", Outcome: "ok"}
+	}
+	tests := []struct {
+		name string
+		// change acts on alice, whose limit is set to 5 first when preset.
+		preset     bool
+		change     func(c context.Context, st *store.Store) error
+		wantCode   sandstep.Code
+		wantAction []string
+		wantQuota  sandstep.Quota
+	}{
+		{name: "set", change: func(c context.Context, st *store.Store) error {
+			return st.SetUserLimit(c, "alice", 1, adminEvent("admin.quota.set"))
+		}, wantAction: []string{"admin.quota.set"}, wantQuota: sandstep.Quota{UserID: "alice", Limit: 1, LimitSet: true}},
+		{name: "set out of range writes nothing", change: func(c context.Context, st *store.Store) error {
+			return st.SetUserLimit(c, "alice", store.MaxUserLimit+1, adminEvent("admin.quota.set"))
+		}, wantCode: sandstep.EINVALID, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
+		{name: "clear a set limit", preset: true, change: func(c context.Context, st *store.Store) error {
+			return st.ClearUserLimit(c, "alice", adminEvent("admin.quota.clear"))
+		}, wantAction: []string{"admin.quota.clear"}, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
+		{name: "clear with no limit set is still audited", change: func(c context.Context, st *store.Store) error {
+			return st.ClearUserLimit(c, "alice", adminEvent("admin.quota.clear"))
+		}, wantAction: []string{"admin.quota.clear"}, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
+		{name: "an event holding a secret refuses the change", change: func(c context.Context, st *store.Store) error {
+			ev := adminEvent("admin.quota.set")
+			ev.Detail = map[string]string{"token": "x"}
+			return st.SetUserLimit(c, "alice", 1, ev)
+		}, wantCode: sandstep.EINVALID, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
+			c := ctx(t)
+			if tc.preset {
+				if err := st.SetUserLimit(c, "alice", 5); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := tc.change(c, st)
+			if sandstep.ErrorCode(err) != tc.wantCode && !(tc.wantCode == "" && err == nil) {
+				t.Fatalf("change: %v, want code %q", err, tc.wantCode)
+			}
+			if q := quota(t, st, "alice"); q != tc.wantQuota {
+				t.Errorf("quota = %+v, want %+v", q, tc.wantQuota)
+			}
+			events, next, err := st.ListUserAudit(c, "alice", 10, "")
+			if err != nil || next != "" {
+				t.Fatalf("ListUserAudit: %q, %v", next, err)
+			}
+			var actions []string
+			for _, ev := range events {
+				actions = append(actions, ev.Action)
+				if ev.UserID != "root" || ev.TargetUserID != "alice" {
+					t.Errorf("event %+v: want actor root on alice", ev)
+				}
+			}
+			if fmt.Sprint(actions) != fmt.Sprint(tc.wantAction) {
+				t.Errorf("audited %v, want %v", actions, tc.wantAction)
+			}
+		})
+	}
+}
