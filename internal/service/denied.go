@@ -18,6 +18,9 @@ const (
 	// DeniedSecretScope: a secret reference outside what the caller may
 	// name.
 	DeniedSecretScope = "secret_scope"
+	// DeniedNotAdmin: administration by a caller who is not an
+	// administrator, answered 404.
+	DeniedNotAdmin = "not_admin"
 )
 
 // denied logs an attempt the service refused, at the one place each kind

@@ -38,6 +38,10 @@ func TestReadersOfRepositoryTasks(t *testing.T) {
 			_, err := s.CancelTask(context.Background(), c, id)
 			return err
 		},
+		"events": func(s *Service, c Call, id string) error {
+			_, err := s.TaskEvents(context.Background(), c, id, ListInput{})
+			return err
+		},
 	}
 	tests := []struct {
 		name    string
@@ -57,6 +61,7 @@ func TestReadersOfRepositoryTasks(t *testing.T) {
 			t.Run(tt.name+"/"+op, func(t *testing.T) {
 				h := newFaultHarness(t, 5)
 				h.svc.readers = tt.readers
+				h.svc.auditLog = h.store
 				repoTask, err := h.svc.StartTask(context.Background(), Call{UserID: "github:octo/hello", RequestID: "r1"}, TaskInput{Command: "true"})
 				if err != nil {
 					t.Fatal(err)

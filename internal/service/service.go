@@ -174,6 +174,10 @@ type Deps struct {
 	// Readers may read repositories' tasks; nil: only a task's owner
 	// sees it.
 	Readers Readers
+	// AuditLog reads the audit trail (GET .../events); Quotas is
+	// administration's. nil where a function serves neither.
+	AuditLog AuditLog
+	Quotas   Quotas
 	// Comments tell an issue how its task goes; nil: issues are not told.
 	Comments IssueComments
 	// RepoAccess clones, pushes and opens pull requests for issues'
@@ -322,6 +326,8 @@ type Service struct {
 	repos         Repositories
 	collaborators Collaborators
 	readers       Readers
+	auditLog      AuditLog
+	quotas        Quotas
 	comments      IssueComments
 	repoAccess    RepoAccess
 	opts          Options
@@ -366,6 +372,8 @@ func New(deps Deps, opts Options) (*Service, error) {
 		repos:         deps.Repositories,
 		collaborators: deps.Collaborators,
 		readers:       deps.Readers,
+		auditLog:      deps.AuditLog,
+		quotas:        deps.Quotas,
 		comments:      deps.Comments,
 		repoAccess:    deps.RepoAccess,
 		opts:          opts,

@@ -16,6 +16,9 @@ type Call struct {
 	// APIURL is the API's base URL as the caller reached it, when the
 	// call came through the API: where a task's command nudges.
 	APIURL string
+	// Admin says the caller is an administrator (the edge read the
+	// configured claim); only administration asks.
+	Admin bool
 }
 
 // CreateSandboxInput is the body of POST /sandboxes.
