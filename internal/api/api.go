@@ -2,7 +2,7 @@
 // execute, status, delete) serves two callers through one handler: API
 // Gateway HTTP API events (payload 2.0), routed by the route table and
 // answered with JSON bodies and HTTP statuses, the caller known only by the
-// JWT's "sub" claim; and direct invocations (the state machine, `sam local
+// JWT's "sub" claim (and an administrator by the claim AdminOptions name); and direct invocations (the state machine, `sam local
 // invoke`, the Invoke API), flat JSON naming the user, dispatched by the
 // table of actions and answered with the result or a Lambda function error
 // whose errorType is the Step Functions error name. Inputs are decoded
@@ -29,6 +29,7 @@ type Service interface {
 	Tasks
 	Reaper
 	Issues
+	Admin
 }
 
 // Sandboxes is what the edge calls for sandboxes.
@@ -62,6 +63,8 @@ type Options struct {
 	// GitHub configures POST /webhooks/github; without a Secret the route
 	// answers 404.
 	GitHub GitHubOptions
+	// Admin says who may use the /admin routes; the zero value: nobody.
+	Admin AdminOptions
 }
 
 // DefaultHTTPTimeout is Options.HTTPTimeout's default: API Gateway HTTP
@@ -76,6 +79,7 @@ type API struct {
 	logger      *slog.Logger
 	httpTimeout time.Duration
 	github      GitHubOptions
+	admin       AdminOptions
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -90,7 +94,7 @@ func New(svc Service, opts Options) *API {
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = DefaultHTTPTimeout
 	}
-	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub}
+	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub, admin: opts.Admin}
 	a.table = a.actions()
 	return a
 }

@@ -78,6 +78,8 @@ func checkAPIFixture(data []byte) (events.APIGatewayV2HTTPRequest, error) {
 		in = &service.AgentExecuteInput{}
 	case RouteStartTask:
 		in = &service.TaskInput{}
+	case RouteSetUserLimit:
+		in = &service.UserLimitInput{}
 	}
 	if in != nil {
 		// Both decoders: encoding/json as the brief's minimum, and this

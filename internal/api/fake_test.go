@@ -154,7 +154,8 @@ type evOption func(*events.APIGatewayV2HTTPRequest)
 
 // apiEvent returns an API Gateway event for routeKey as API Gateway sends
 // it for an authenticated user "user-1", with path id "sbx_one" when the
-// route has one.
+// route has one; an administrators' route's for user-1 as an
+// administrator, on testUserID.
 func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest {
 	method, path, _ := strings.Cut(routeKey, " ")
 	ev := events.APIGatewayV2HTTPRequest{
@@ -181,6 +182,11 @@ func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest 
 		path = strings.ReplaceAll(path, "{id}", id)
 		ev.PathParameters = map[string]string{"id": id}
 	}
+	if routes[routeKey].admin {
+		path = strings.ReplaceAll(path, "{userId}", testUserID)
+		ev.PathParameters = map[string]string{"userId": testUserID}
+		ev.RequestContext.Authorizer.JWT.Claims[testAdminClaim] = "[" + testAdminGroup + "]"
+	}
 	ev.RawPath = path
 	ev.RequestContext.HTTP.Path = path
 	switch routeKey {
@@ -192,6 +198,8 @@ func apiEvent(routeKey string, opts ...evOption) events.APIGatewayV2HTTPRequest 
 		ev.Body = `{"image":"alpine:3"}`
 	case RouteStartTask:
 		ev.Body = `{"sandbox":{"image":"alpine:3"},"command":"make test"}`
+	case RouteSetUserLimit:
+		ev.Body = `{"limit":1}`
 	case RouteNudgeTask:
 		ev.RequestContext.Authorizer = nil
 		ev.Headers["authorization"] = "Bearer nudge-secret"
@@ -279,6 +287,9 @@ func newTestAPI(svc Service, opts Options) (*API, *logBuffer) {
 	if opts.GitHub.Secret == nil {
 		opts.GitHub = GitHubOptions{Secret: func(context.Context) ([]byte, error) { return []byte(testWebhookSecret), nil },
 			Triggers: webhook.Triggers{Label: "sandstep", Command: "/sandstep"}}
+	}
+	if opts.Admin == (AdminOptions{}) {
+		opts.Admin = AdminOptions{Claim: testAdminClaim, Group: testAdminGroup}
 	}
 	logs := &logBuffer{}
 	opts.Logger = logging.New(logs, logging.Options{Level: slog.LevelDebug})

@@ -130,6 +130,17 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 		}
 		r.ctx, r.call.UserID = logging.WithUserID(ctx, user), user
 	}
+	if rt.admin {
+		// Before anything of the request is read: to anyone else the route
+		// does not exist, whatever they send.
+		if r.call.Admin = a.admin.isAdmin(ev); !r.call.Admin {
+			return nil, sandstep.Errorf(sandstep.ENOTFOUND, "no route for %s", sandstep.Clip(routeName(ev), 200))
+		}
+		r.id = ev.PathParameters["userId"]
+		if !utf8.ValidString(r.id) {
+			return nil, sandstep.Invalid("userId", notUTF8)
+		}
+	}
 	if rt.idempotent {
 		if key, ok := header(ev.Headers, "Idempotency-Key"); ok {
 			if err := validIdempotencyKey("Idempotency-Key", key); err != nil {

@@ -27,6 +27,13 @@ const (
 	RouteTaskLogs      = "GET /tasks/{id}/logs"
 	RouteTaskArtifacts = "GET /tasks/{id}/artifacts"
 	RouteCancelTask    = "DELETE /tasks/{id}"
+	RouteSandboxEvents = "GET /sandboxes/{id}/events"
+	RouteTaskEvents    = "GET /tasks/{id}/events"
+	// The administrators' routes: anyone else is answered as for a route
+	// that does not exist.
+	RouteUserUsage      = "GET /admin/users/{userId}/quota"
+	RouteSetUserLimit   = "PUT /admin/users/{userId}/quota"
+	RouteClearUserLimit = "DELETE /admin/users/{userId}/quota"
 	// RouteNudgeTask has no JWT: a task's command calls it with the task's
 	// own secret.
 	RouteNudgeTask = "POST /tasks/{id}/nudge"
@@ -40,6 +47,9 @@ type route struct {
 	// pathID says the route has an {id} path parameter: a sandbox's, or
 	// with task a task's.
 	pathID, task bool
+	// admin routes are administrators' (AdminOptions); their path
+	// parameter is {userId}.
+	admin bool
 	// public routes have no authorizer: the handler checks the caller.
 	public bool
 	// body is "required", "optional" or "" (none read).
@@ -57,20 +67,25 @@ const (
 // routes is the route table. Keep Routes' documentation and template.yaml in
 // step with it: the SAM template test compares template.yaml with Routes.
 var routes = map[string]route{
-	RouteCreateSandbox: {function: FunctionCreate, body: bodyOptional, idempotent: true, serve: (*API).serveCreate},
-	RouteListSandboxes: {function: FunctionStatus, query: []string{"limit", "cursor", "state"}, serve: (*API).serveList},
-	RouteGetSandbox:    {function: FunctionStatus, pathID: true, serve: (*API).serveGet},
-	RouteExec:          {function: FunctionExecute, pathID: true, body: bodyRequired, idempotent: true, serve: (*API).serveExec},
-	RouteDeleteSandbox: {function: FunctionDelete, pathID: true, serve: (*API).serveDelete},
-	RouteAgentExecute:  {function: FunctionExecute, body: bodyRequired, idempotent: true, serve: (*API).serveAgentExecute},
-	RouteStartTask:     {function: FunctionCreate, body: bodyRequired, idempotent: true, serve: (*API).serveStartTask},
-	RouteListTasks:     {function: FunctionStatus, query: []string{"limit", "cursor", "status"}, serve: (*API).serveListTasks},
-	RouteGetTask:       {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveGetTask},
-	RouteTaskLogs:      {function: FunctionStatus, pathID: true, task: true, query: []string{"cursor"}, serve: (*API).serveTaskLogs},
-	RouteTaskArtifacts: {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveTaskArtifacts},
-	RouteCancelTask:    {function: FunctionDelete, pathID: true, task: true, serve: (*API).serveCancelTask},
-	RouteNudgeTask:     {function: FunctionStatus, pathID: true, task: true, public: true, body: bodyOptional, serve: (*API).serveNudgeTask},
-	RouteGitHubWebhook: {function: FunctionGitHub, public: true, body: bodyRequired, serve: (*API).serveGitHubWebhook},
+	RouteCreateSandbox:  {function: FunctionCreate, body: bodyOptional, idempotent: true, serve: (*API).serveCreate},
+	RouteListSandboxes:  {function: FunctionStatus, query: []string{"limit", "cursor", "state"}, serve: (*API).serveList},
+	RouteGetSandbox:     {function: FunctionStatus, pathID: true, serve: (*API).serveGet},
+	RouteExec:           {function: FunctionExecute, pathID: true, body: bodyRequired, idempotent: true, serve: (*API).serveExec},
+	RouteDeleteSandbox:  {function: FunctionDelete, pathID: true, serve: (*API).serveDelete},
+	RouteAgentExecute:   {function: FunctionExecute, body: bodyRequired, idempotent: true, serve: (*API).serveAgentExecute},
+	RouteStartTask:      {function: FunctionCreate, body: bodyRequired, idempotent: true, serve: (*API).serveStartTask},
+	RouteListTasks:      {function: FunctionStatus, query: []string{"limit", "cursor", "status"}, serve: (*API).serveListTasks},
+	RouteGetTask:        {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveGetTask},
+	RouteTaskLogs:       {function: FunctionStatus, pathID: true, task: true, query: []string{"cursor"}, serve: (*API).serveTaskLogs},
+	RouteTaskArtifacts:  {function: FunctionStatus, pathID: true, task: true, serve: (*API).serveTaskArtifacts},
+	RouteCancelTask:     {function: FunctionDelete, pathID: true, task: true, serve: (*API).serveCancelTask},
+	RouteNudgeTask:      {function: FunctionStatus, pathID: true, task: true, public: true, body: bodyOptional, serve: (*API).serveNudgeTask},
+	RouteSandboxEvents:  {function: FunctionStatus, pathID: true, query: []string{"limit", "cursor"}, serve: (*API).serveSandboxEvents},
+	RouteTaskEvents:     {function: FunctionStatus, pathID: true, task: true, query: []string{"limit", "cursor"}, serve: (*API).serveTaskEvents},
+	RouteUserUsage:      {function: FunctionStatus, admin: true, query: []string{"limit", "cursor"}, serve: (*API).serveUserUsage},
+	RouteSetUserLimit:   {function: FunctionStatus, admin: true, body: bodyRequired, serve: (*API).serveSetUserLimit},
+	RouteClearUserLimit: {function: FunctionStatus, admin: true, serve: (*API).serveClearUserLimit},
+	RouteGitHubWebhook:  {function: FunctionGitHub, public: true, body: bodyRequired, serve: (*API).serveGitHubWebhook},
 }
 
 // Functions returns the function names API.Handler accepts, sorted.
@@ -84,9 +99,10 @@ func Functions() []string {
 //
 //	create:  POST /sandboxes, POST /tasks
 //	execute: POST /sandboxes/{id}/exec, POST /api/agent/execute
-//	status:  GET /sandboxes, GET /sandboxes/{id}, GET /tasks, GET /tasks/{id},
-//	         GET /tasks/{id}/logs, GET /tasks/{id}/artifacts,
-//	         POST /tasks/{id}/nudge
+//	status:  GET /sandboxes, GET /sandboxes/{id}, GET /sandboxes/{id}/events,
+//	         GET /tasks, GET /tasks/{id}, GET /tasks/{id}/logs,
+//	         GET /tasks/{id}/artifacts, GET /tasks/{id}/events,
+//	         POST /tasks/{id}/nudge, GET|PUT|DELETE /admin/users/{userId}/quota
 //	delete:  DELETE /sandboxes/{id}, DELETE /tasks/{id}
 func Routes() map[string][]string {
 	out := make(map[string][]string, 4)
