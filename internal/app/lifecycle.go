@@ -49,6 +49,8 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 			Secrets:     callerSecrets.Strings(),
 			Inventory:   st,
 			Catalog:     provider,
+			AuditLog:    st,
+			Quotas:      st,
 		}
 		// Tasks need the bucket and the state machine; a deployment
 		// without them serves sandboxes only.
@@ -91,6 +93,7 @@ func (e *Env) API(ctx context.Context) (*api.API, error) {
 		if err != nil {
 			return nil, err
 		}
-		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger, GitHub: e.GitHubOptions()}), nil
+		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger, GitHub: e.GitHubOptions(),
+			Admin: api.AdminOptions{Claim: e.Config.AdminClaim, Group: e.Config.AdminGroup}}), nil
 	})
 }

@@ -142,6 +142,15 @@ type Config struct {
 	GitHubAppKeyRef secrets.Ref
 	GitHubAPIURL    string
 
+	// AdminClaim names the JWT claim that lists a caller's groups, and
+	// AdminGroup the group whose members administer (ADMIN_CLAIM,
+	// ADMIN_GROUP).
+	AdminClaim string
+	AdminGroup string
+	// LocalAdminUsers are the local stack's bearer tokens that carry
+	// AdminGroup (LOCAL_ADMIN_USERS).
+	LocalAdminUsers []string
+
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level
 	// LogFormat is "json" or "text" (LOG_FORMAT).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,8 @@ func TestLoadDefaults(t *testing.T) {
 		GitHubRepoQuota:        2,
 		GitHubQueueTimeout:     30 * time.Minute,
 		GitHubAPIURL:           "https://api.github.com",
+		AdminClaim:             "cognito:groups",
+		AdminGroup:             "sandstep-admins",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,
@@ -110,6 +113,10 @@ func TestLoadValid(t *testing.T) {
 		{"loopback http allowed in aws env", map[string]string{"DAYTONA_API_URL": "http://localhost:3003/api"},
 			func(c Config) bool { return c.DaytonaAPIURL == "http://localhost:3003/api" }},
 		{"target", map[string]string{"DAYTONA_TARGET": "eu"}, func(c Config) bool { return c.DaytonaTarget == "eu" }},
+		{"administrators by another claim", map[string]string{"ADMIN_CLAIM": "custom:roles", "ADMIN_GROUP": "ops"},
+			func(c Config) bool { return c.AdminClaim == "custom:roles" && c.AdminGroup == "ops" }},
+		{"local administrators", map[string]string{"SANDSTEP_ENV": "local", "LOCAL_ADMIN_USERS": " root , ops-1"},
+			func(c Config) bool { return slices.Equal(c.LocalAdminUsers, []string{"root", "ops-1"}) }},
 		{"bounds low", map[string]string{"DEFAULT_USER_QUOTA": "1", "DEFAULT_AUTO_STOP_MINUTES": "0", "DEFAULT_TTL_MINUTES": "1",
 			"MAX_BODY_BYTES": "1024", "EXEC_TIMEOUT_MARGIN": "0s", "DEFAULT_EXEC_TIMEOUT_SECONDS": "1", "MAX_OUTPUT_BYTES": "1024", "IDEMPOTENCY_TTL": "1m"},
 			func(c Config) bool {
@@ -172,6 +179,12 @@ func TestLoadInvalid(t *testing.T) {
 		{"table missing", map[string]string{"TABLE_NAME": ""}, "TABLE_NAME", "required"},
 		{"table blank", map[string]string{"TABLE_NAME": "   "}, "TABLE_NAME", "required"},
 		{"env", map[string]string{"SANDSTEP_ENV": "prod"}, "SANDSTEP_ENV", `must be one of aws, local, got "prod"`},
+		{"local administrators in AWS", map[string]string{"LOCAL_ADMIN_USERS": "root"}, "LOCAL_ADMIN_USERS", "local stack only"},
+		{"local administrators with an empty entry", map[string]string{"SANDSTEP_ENV": "local", "LOCAL_ADMIN_USERS": "root,"}, "LOCAL_ADMIN_USERS", `entry "": is required`},
+		{"local administrator who is a repository", map[string]string{"SANDSTEP_ENV": "local", "LOCAL_ADMIN_USERS": "github:o/r"}, "LOCAL_ADMIN_USERS", "repositories' tasks"},
+		{"admin claim with a space", map[string]string{"ADMIN_CLAIM": "my groups"}, "ADMIN_CLAIM", "a claim name"},
+		{"admin group in brackets", map[string]string{"ADMIN_GROUP": "[admins]"}, "ADMIN_GROUP", "without white space"},
+		{"admin group with a comma", map[string]string{"ADMIN_GROUP": "a,b"}, "ADMIN_GROUP", "without white space"},
 		{"task longer than a sandbox lives", map[string]string{"MAX_TASK_DURATION": "24h"}, "MAX_TASK_DURATION", "must fit MAX_TTL_MINUTES (1440 minutes)"},
 		{"stack name with a space", map[string]string{"STACK_NAME": "my stack"}, "STACK_NAME", `a letter, then letters, digits and -`},
 		{"stack name starting with a digit", map[string]string{"STACK_NAME": "1stack"}, "STACK_NAME", `got "1stack"`},

@@ -156,6 +156,16 @@ var vars = []Var{
 		Meaning: "how long an issue's task over its repository's quota waits its turn before it fails; `0s`: it fails at once. It adds to the execution's timeout (the template's `ExecutionTimeoutSeconds`)",
 		kind:    duration(0, MaxQueueTimeout, func(c *Config) *time.Duration { return &c.GitHubQueueTimeout })},
 
+	{Name: "ADMIN_CLAIM", Default: "cognito:groups",
+		Meaning: "the JWT claim that lists a caller's groups; API Gateway passes an array claim as one string `[a b]`, and a plain string is one group or several separated by commas or spaces (see [Administration](#administration))",
+		kind:    matching(claimRE, "a claim name: letters, digits and `:._-`, at most 128 characters", func(c *Config) *string { return &c.AdminClaim })},
+	{Name: "ADMIN_GROUP", Default: "sandstep-admins",
+		Meaning: "the group in `ADMIN_CLAIM` whose members may use `/admin/*`; to anyone else those routes answer 404",
+		kind:    matching(groupRE, "a group name without white space, `,`, `[` or `]`, at most 128 characters", func(c *Config) *string { return &c.AdminGroup })},
+	{Name: "LOCAL_ADMIN_USERS", Unset: "nobody is an administrator locally",
+		Meaning: "the local stack only: bearer tokens (user ids) whose requests carry `ADMIN_GROUP` in `ADMIN_CLAIM`, e.g. `root`; refused unless `SANDSTEP_ENV=local`",
+		kind:    localAdmins(func(c *Config) *[]string { return &c.LocalAdminUsers })},
+
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
 		// The choices are names slog knows.
@@ -351,6 +361,36 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 }
 
 var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
+
+var (
+	claimRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$`)
+	// groupRE: the administrators' claim is split at white space and
+	// commas, and API Gateway wraps an array in brackets.
+	groupRE = regexp.MustCompile(`^[^\s,\[\]]{1,128}$`)
+)
+
+// localAdmins reads LOCAL_ADMIN_USERS: comma-separated user ids, each one
+// a caller may be. The local stack's bearer token is the caller's id, so
+// in AWS the list would mean nothing; it is refused there rather than
+// ignored.
+func localAdmins(field func(*Config) *[]string) kind {
+	return kind{format: "comma-separated user ids; only with `SANDSTEP_ENV=local`",
+		parse: func(c *Config, name, v string) error {
+			if !c.Local() {
+				return fmt.Errorf("is for the local stack only (SANDSTEP_ENV=%s); in AWS administrators are the members of ADMIN_GROUP", EnvLocal)
+			}
+			var list []string
+			for u := range strings.SplitSeq(v, ",") {
+				u = strings.TrimSpace(u)
+				if err := sandstep.ValidateCallerID(name, u); err != nil {
+					return fmt.Errorf("entry %s: %s", quote(u), sandstep.ErrorMessage(err))
+				}
+				list = append(list, u)
+			}
+			*field(c) = list
+			return nil
+		}}
+}
 
 // matching accepts a value re matches; format says what that is.
 func matching(re *regexp.Regexp, format string, field func(*Config) *string) kind {
