@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,16 @@ type apiGateway struct {
 	base        context.Context // cancelled when the stack closes
 	inflight    *sync.WaitGroup // invocations still running
 	now         func() time.Time
+	// admins are the bearer tokens (LOCAL_ADMIN_USERS) whose claims carry
+	// the administrators' group.
+	admins localAdmins
+}
+
+// localAdmins stand in for a user pool's group: a token of users gets
+// claim, holding group as API Gateway passes an array claim ("[g]").
+type localAdmins struct {
+	claim, group string
+	users        []string
 }
 
 // gatewayError writes one of API Gateway's own answers, {"message": ...}.
@@ -259,7 +270,8 @@ func bearerToken(values []string) (string, bool) {
 
 // claims are the JWT claims API Gateway would put in the request context
 // for a token whose subject is token, issued by the route's authorizer's
-// issuer for its first audience.
+// issuer for its first audience; a local administrator's carry the
+// administrators' group.
 func (g *apiGateway) claims(route samtemplate.Route, token string) map[string]string {
 	az := g.authorizers[route.API][route.Authorizer]
 	iss := az.Issuer
@@ -271,7 +283,7 @@ func (g *apiGateway) claims(route samtemplate.Route, token string) map[string]st
 		aud = az.Audience[0]
 	}
 	now := g.now()
-	return map[string]string{
+	claims := map[string]string{
 		"sub":       token,
 		"iss":       iss,
 		"aud":       aud,
@@ -280,6 +292,10 @@ func (g *apiGateway) claims(route samtemplate.Route, token string) map[string]st
 		"iat":       strconv.FormatInt(now.Unix(), 10),
 		"exp":       strconv.FormatInt(now.Add(time.Hour).Unix(), 10),
 	}
+	if a := g.admins; a.claim != "" && slices.Contains(a.users, token) {
+		claims[a.claim] = "[" + a.group + "]"
+	}
+	return claims
 }
 
 // event builds the payload format 2.0 event API Gateway sends for r.

@@ -480,3 +480,34 @@ func TestGatewayRefusesMalformedQueries(t *testing.T) {
 		t.Errorf("the function was invoked %d times, want once", len(fn.events))
 	}
 }
+
+// LOCAL_ADMIN_USERS' tokens carry the administrators' group in the form
+// API Gateway gives an array claim; no other token carries the claim.
+func TestGatewayAdminClaim(t *testing.T) {
+	admins := localAdmins{claim: "cognito:groups", group: "sandstep-admins", users: []string{"root", "ops"}}
+	tests := []struct {
+		name   string
+		admins localAdmins
+		token  string
+		want   string // the claim's value; "" for absent
+	}{
+		{name: "an administrator", admins: admins, token: "root", want: "[sandstep-admins]"},
+		{name: "another administrator", admins: admins, token: "ops", want: "[sandstep-admins]"},
+		{name: "a user", admins: admins, token: "alice"},
+		{name: "a token that only starts alike", admins: admins, token: "root2"},
+		{name: "no administrators", admins: localAdmins{claim: "cognito:groups", group: "sandstep-admins"}, token: "root"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &apiGateway{admins: tc.admins, now: time.Now}
+			claims := g.claims(samtemplate.Route{Authorizer: "Jwt"}, tc.token)
+			got, ok := claims["cognito:groups"]
+			if got != tc.want || ok != (tc.want != "") {
+				t.Errorf("cognito:groups = %q (present %v), want %q", got, ok, tc.want)
+			}
+			if claims["sub"] != tc.token {
+				t.Errorf("sub = %q", claims["sub"])
+			}
+		})
+	}
+}

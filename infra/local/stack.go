@@ -442,6 +442,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		base:        base,
 		inflight:    &s.inflight,
 		now:         time.Now,
+		admins:      localAdmins{claim: s.Config.AdminClaim, group: s.Config.AdminGroup, users: s.Config.LocalAdminUsers},
 	}
 	inv := &invokeServer{
 		fns:    s.fns,

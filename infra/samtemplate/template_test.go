@@ -338,12 +338,12 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		{"ExecuteFunction", merge(withSecrets, taskObjects), []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
 		{"StatusFunction", merge(
 			grant(noDelete, tableARN),
-			grant([]string{"dynamodb:Query"}, indexARN),
+			grant([]string{"dynamodb:Query"}, indexARN, tableARN),
 			grant([]string{"ssm:GetParameter"}, keyARN, configARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:SendTaskSuccess"}, machine),
-		), []string{viaSSM}, "lists via GSI1; marks lost sandboxes gone; wakes a task's watch; lets readers read"},
+		), []string{viaSSM}, "lists via GSI1; reads audit trails; marks lost sandboxes gone; wakes a task's watch; lets readers read"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
 			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, configARN, paramsARN),

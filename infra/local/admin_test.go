@@ -1,0 +1,118 @@
+package local
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/store"
+)
+
+// Administration over the local stack, as an operator and two users would
+// use it: LOCAL_ADMIN_USERS=root makes root's token carry the group.
+func TestAdministrationOverLocalStack(t *testing.T) {
+	s := startStack(t, map[string]string{"LOCAL_ADMIN_USERS": "root"})
+	quota := "/admin/users/alice/quota"
+
+	// Anyone without the group finds nothing there, whatever they send.
+	for _, tc := range []struct {
+		method string
+		body   any
+	}{{http.MethodGet, nil}, {http.MethodPut, map[string]any{"limit": 9}}, {http.MethodPut, "not json"}, {http.MethodDelete, nil}} {
+		for _, user := range []string{"bob", "alice"} {
+			if res := s.as(user, tc.method, quota, tc.body); res.status != http.StatusNotFound || res.errorCode() != "not_found" {
+				t.Errorf("%s %s by %s: %d %s, want 404", tc.method, quota, user, res.status, res.body)
+			}
+		}
+	}
+
+	// root sets alice's limit to 1: her second create is refused.
+	var q struct {
+		UserID   string `json:"userId"`
+		Limit    int    `json:"limit"`
+		LimitSet bool   `json:"limitSet"`
+		Active   int    `json:"active"`
+	}
+	if res := s.as("root", http.MethodPut, quota, map[string]any{"limit": 1}); res.status != http.StatusOK {
+		t.Fatalf("root sets alice's limit: %d %s", res.status, res.body)
+	} else if res.decode(t, &q); q.Limit != 1 || !q.LimitSet || q.UserID != "alice" {
+		t.Errorf("after the set: %+v", q)
+	}
+	for _, body := range []any{map[string]any{}, map[string]any{"limit": -1}, map[string]any{"limit": "1"}, map[string]any{"limit": 1, "extra": true}} {
+		if res := s.as("root", http.MethodPut, quota, body); res.status != http.StatusBadRequest {
+			t.Errorf("PUT %v: %d %s, want 400", body, res.status, res.body)
+		}
+	}
+	sb := s.create("alice", nil)
+	if res := s.as("alice", http.MethodPost, "/sandboxes", map[string]any{}); res.status != http.StatusTooManyRequests {
+		t.Fatalf("alice's second create: %d %s, want 429", res.status, res.body)
+	}
+
+	// root reads alice's usage: her limit, the slot in use, her sandbox.
+	var usage struct {
+		Limit     int           `json:"limit"`
+		LimitSet  bool          `json:"limitSet"`
+		Active    int           `json:"active"`
+		Sandboxes []sandboxJSON `json:"sandboxes"`
+	}
+	res := s.as("root", http.MethodGet, quota, nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("root reads alice's usage: %d %s", res.status, res.body)
+	}
+	if res.decode(t, &usage); usage.Limit != 1 || !usage.LimitSet || usage.Active != 1 || len(usage.Sandboxes) != 1 || usage.Sandboxes[0].ID != sb.ID {
+		t.Errorf("alice's usage = %+v, want limit 1, 1 in use, %s", usage, sb.ID)
+	}
+
+	// alice reads her sandbox's events; to bob it does not exist.
+	var events struct {
+		Items []struct {
+			Action string `json:"action"`
+			UserID string `json:"userId"`
+		} `json:"items"`
+		NextCursor string `json:"nextCursor"`
+	}
+	if res := s.as("alice", http.MethodGet, "/sandboxes/"+sb.ID+"/events?limit=1", nil); res.status != http.StatusOK {
+		t.Fatalf("alice reads her sandbox's events: %d %s", res.status, res.body)
+	} else if res.decode(t, &events); len(events.Items) != 1 || events.Items[0].Action != "sandbox.create" || events.Items[0].UserID != "alice" {
+		t.Errorf("alice's sandbox's events = %+v", events)
+	}
+	bobs := s.as("bob", http.MethodGet, "/sandboxes/"+sb.ID+"/events", nil)
+	missing := s.as("bob", http.MethodGet, "/sandboxes/sbx_aaaaaaaaaaaaaaaaaaaaaaaaaa/events", nil)
+	if bobs.status != http.StatusNotFound || missing.status != http.StatusNotFound || bobs.errorCode() != missing.errorCode() {
+		t.Errorf("bob reads alice's sandbox's events: %d %s; a sandbox that does not exist: %d %s", bobs.status, bobs.body, missing.status, missing.body)
+	}
+	if res := s.as("alice", http.MethodGet, "/sandboxes/"+sb.ID+"/events?limit=0", nil); res.status != http.StatusBadRequest {
+		t.Errorf("limit=0: %d %s, want 400", res.status, res.body)
+	}
+
+	// root clears the limit: alice is back on the default.
+	if res := s.as("root", http.MethodDelete, quota, nil); res.status != http.StatusOK {
+		t.Fatalf("root clears alice's limit: %d %s", res.status, res.body)
+	} else if res.decode(t, &q); q.LimitSet || q.Limit != s.Config.DefaultUserQuota {
+		t.Errorf("after the clear: %+v, want the default %d", q, s.Config.DefaultUserQuota)
+	}
+	s.create("alice", nil)
+
+	// Each admin action is on the record under alice, root the actor.
+	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, _, err := st.ListUserAudit(context.Background(), "alice", 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range trail {
+		if ev.UserID != "root" || ev.TargetUserID != "alice" || ev.Outcome != "ok" {
+			t.Errorf("admin event %+v: want root acting on alice", ev)
+		}
+		actions = append(actions, ev.Action)
+	}
+	want := []string{"admin.quota.set", "admin.usage.read", "admin.quota.clear"}
+	if !slices.Equal(actions, want) {
+		t.Errorf("alice's admin trail = %v, want %v", actions, want)
+	}
+}
