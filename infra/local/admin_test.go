@@ -95,6 +95,17 @@ func TestAdministrationOverLocalStack(t *testing.T) {
 	}
 	s.create("alice", nil)
 
+	// A repository's user is named with its "/" escaped.
+	var repo struct {
+		UserID string `json:"userId"`
+		Limit  int    `json:"limit"`
+	}
+	if res := s.as("root", http.MethodGet, "/admin/users/github:octo%2Fhello/quota", nil); res.status != http.StatusOK {
+		t.Errorf("a repository's usage: %d %s", res.status, res.body)
+	} else if res.decode(t, &repo); repo.UserID != "github:octo/hello" || repo.Limit != s.Config.GitHubRepoQuota {
+		t.Errorf("a repository's usage = %+v, want its GITHUB_REPO_QUOTA %d", repo, s.Config.GitHubRepoQuota)
+	}
+
 	// Each admin action is on the record under alice, root the actor.
 	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
 	if err != nil {
