@@ -146,6 +146,7 @@ func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 		{"no user", with(func(e *sandstep.AuditEvent) { e.UserID = "" }), "userId"},
 		{"neither sandbox nor task", with(func(e *sandstep.AuditEvent) { e.SandboxID = "" }), "sandboxId"},
 		{"bad task id", with(func(e *sandstep.AuditEvent) { e.TaskID = "t#1" }), "taskId"},
+		{"bad target user", with(func(e *sandstep.AuditEvent) { e.SandboxID, e.TargetUserID = "", "a#b" }), "targetUserId"},
 		{"bad outcome", with(func(e *sandstep.AuditEvent) { e.Outcome = "not ok!" }), "outcome"},
 	}
 	for _, tt := range tests {
@@ -174,4 +175,51 @@ func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 	wantCode(t, err, sandstep.EINVALID, "sandboxId")
 	_, _, err = st.ListAudit(c, "", "", 0, "")
 	wantCode(t, err, sandstep.EINVALID, "sandboxId")
+	_, _, err = st.ListUserAudit(c, "a b", 1, "")
+	wantCode(t, err, sandstep.EINVALID, "userId")
+}
+
+// An administrator's event lists under its target user only, paged, and
+// a cursor of a user's trail is not one of a sandbox's.
+func TestAuditUnderTargetUser(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now, DefaultQuota: 1})
+	c := ctx(t)
+	for _, action := range []string{"admin.quota.set", "admin.usage.read", "admin.quota.clear"} {
+		clk.Advance(time.Millisecond)
+		if err := st.AppendAudit(c, sandstep.AuditEvent{Action: action, UserID: "root", TargetUserID: "alice", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The user's quota items share the partition; they are not events.
+	if err := st.SetUserLimit(c, "alice", 2); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	cursor := ""
+	for {
+		page, next, err := st.ListUserAudit(c, "alice", 2, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page {
+			got = append(got, ev.Action)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if want := []string{"admin.quota.set", "admin.usage.read", "admin.quota.clear"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("alice's trail = %v, want %v", got, want)
+	}
+	if others, _, err := st.ListUserAudit(c, "root", 10, ""); err != nil || len(others) != 0 {
+		t.Errorf("the actor's own trail = %+v, %v; want nothing", others, err)
+	}
+	_, c1, err := st.ListUserAudit(c, "alice", 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.ListAudit(c, "alice", "", 1, c1)
+	wantCode(t, err, sandstep.EINVALID, "cursor")
 }
