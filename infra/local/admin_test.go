@@ -127,3 +127,48 @@ func TestAdministrationOverLocalStack(t *testing.T) {
 		t.Errorf("alice's admin trail = %v, want %v", actions, want)
 	}
 }
+
+// A task's audit trail over the API: its owner reads it, paged; to anyone
+// else the task does not exist.
+func TestTaskEventsOverLocalStack(t *testing.T) {
+	s := startStack(t, nil)
+	tk := s.startTask("alice", map[string]any{"command": "true"})
+	if done := s.waitTask("alice", tk.ID, time.Minute); done.Status != "succeeded" {
+		t.Fatalf("task ended %+v", done)
+	}
+	// task.finish is written by the clean-up, after the status is final.
+	if st := s.waitExecution(tk.ID, 30*time.Second); st != "SUCCEEDED" {
+		t.Fatalf("execution %s, want SUCCEEDED", st)
+	}
+	var actions []string
+	cursor := ""
+	for range 20 {
+		res := s.as("alice", http.MethodGet, "/tasks/"+tk.ID+"/events?limit=1&cursor="+cursor, nil)
+		if res.status != http.StatusOK {
+			t.Fatalf("alice reads her task's events: %d %s", res.status, res.body)
+		}
+		var page struct {
+			Items []struct {
+				Action string `json:"action"`
+				TaskID string `json:"taskId"`
+			} `json:"items"`
+			NextCursor string `json:"nextCursor"`
+		}
+		res.decode(t, &page)
+		for _, ev := range page.Items {
+			if ev.TaskID != tk.ID {
+				t.Errorf("event of task %q in %s's trail", ev.TaskID, tk.ID)
+			}
+			actions = append(actions, ev.Action)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(actions) == 0 || actions[0] != "task.start" || !slices.Contains(actions, "task.finish") {
+		t.Errorf("the task's trail = %v, want task.start first and task.finish", actions)
+	}
+	if res := s.as("bob", http.MethodGet, "/tasks/"+tk.ID+"/events", nil); res.status != http.StatusNotFound {
+		t.Errorf("bob reads alice's task's events: %d %s, want 404", res.status, res.body)
+	}
+}
