@@ -134,9 +134,12 @@ func (s *Service) requireAdmin(ctx context.Context, call Call, userID string) er
 	if err := requireUser(call); err != nil {
 		return err
 	}
-	if !call.Admin || s.quotas == nil {
+	if !call.Admin {
 		s.denied(ctx, DeniedNotAdmin, call.UserID, userID)
 		return sandstep.Errorf(sandstep.ENOTFOUND, "not found")
+	}
+	if s.quotas == nil {
+		return sandstep.Errorf(sandstep.EINTERNAL, "service: no Quotas wired: administration is not served")
 	}
 	return sandstep.ValidateUserID("userId", userID)
 }
