@@ -142,6 +142,10 @@ type Config struct {
 	GitHubAppKeyRef secrets.Ref
 	GitHubAPIURL    string
 
+	// DrainParameter names the SSM parameter of the drain switch
+	// (DRAIN_PARAMETER).
+	DrainParameter string
+
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level
 	// LogFormat is "json" or "text" (LOG_FORMAT).

@@ -68,6 +68,7 @@ func TestLoadDefaults(t *testing.T) {
 		GitHubRepoQuota:        2,
 		GitHubQueueTimeout:     30 * time.Minute,
 		GitHubAPIURL:           "https://api.github.com",
+		DrainParameter:         "/sandstep/drain",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,

@@ -156,6 +156,10 @@ var vars = []Var{
 		Meaning: "how long an issue's task over its repository's quota waits its turn before it fails; `0s`: it fails at once. It adds to the execution's timeout (the template's `ExecutionTimeoutSeconds`)",
 		kind:    duration(0, MaxQueueTimeout, func(c *Config) *time.Duration { return &c.GitHubQueueTimeout })},
 
+	{Name: "DRAIN_PARAMETER", Default: "/sandstep/drain",
+		Meaning: "the SSM parameter of the drain switch (`make drain`, `make resume`): while it holds `true`, new sandboxes and tasks get 503 and issues' tasks wait; read at most every 30 s by each instance, see [Drain and resume](#drain-and-resume)",
+		kind:    matching(parameterRE, "an SSM parameter name: `/`, then letters, digits and `_.-/`, at most 1001 characters", func(c *Config) *string { return &c.DrainParameter })},
+
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
 		// The choices are names slog knows.
@@ -349,6 +353,9 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 	}
 	return 0, false
 }
+
+// parameterRE is an SSM parameter's full name, as a hierarchy.
+var parameterRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]{1,1000}$`)
 
 var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
 

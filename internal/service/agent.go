@@ -23,6 +23,8 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 	if err != nil {
 		return nil, err
 	}
+	plan.admit = s.drainCheck(ctx)
+	defer plan.admit()
 	return idempotent(ctx, s, call, "agent-execute", in, func(ctx context.Context) (*AgentExecuteResult, error) {
 		create := in.CreateSandboxInput
 		if !in.KeepSandbox {

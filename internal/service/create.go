@@ -35,6 +35,8 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 	if err != nil {
 		return nil, err
 	}
+	plan.admit = s.drainCheck(ctx)
+	defer plan.admit()
 	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandstep.Sandbox, error) {
 		return s.create(ctx, call, in, plan)
 	})
@@ -54,6 +56,11 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	load, err := s.resolveProvisioning(ctx, call.UserID, in, plan)
 	if err != nil {
 		return nil, err
+	}
+	if plan.admit != nil {
+		if err := plan.admit(); err != nil {
+			return nil, err
+		}
 	}
 	sb := s.newRecord(call, in, plan.network)
 	// The provider work stops early enough for its undoing to fit before

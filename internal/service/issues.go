@@ -107,7 +107,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	if err := issueSpec(&spec, ev); err != nil {
 		return nil, err
 	}
-	t, err := s.StartTask(ctx, call, spec)
+	t, err := s.startTask(ctx, call, spec, false)
 	if err != nil {
 		return nil, err
 	}

@@ -183,6 +183,8 @@ type Deps struct {
 	// Notifier, a task asking for one is refused.
 	Notifier Notifier
 	Notices  Notices
+	// Drain is the drain switch; nil: never drained.
+	Drain Drain
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -327,6 +329,7 @@ type Service struct {
 	opts          Options
 	notifier      Notifier
 	notices       Notices
+	drain         Drain
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
 }
@@ -372,6 +375,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		fresh:         newFreshCache(),
 		notifier:      deps.Notifier,
 		notices:       deps.Notices,
+		drain:         deps.Drain,
 	}, nil
 }
 

@@ -157,8 +157,15 @@ func prefixField(prefix string, err error) error {
 // StartTask accepts a task: its spec is kept, its record written and its
 // execution started, named by the task id. Everything is validated before
 // anything is made. An execution that cannot be started leaves the task
-// failed, never a record without an execution.
+// failed, never a record without an execution. While the deployment is
+// drained it is refused (EDRAINING).
 func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sandstep.Task, error) {
+	return s.startTask(ctx, call, in, true)
+}
+
+// startTask is StartTask; an issue's task (drainable false) is accepted
+// while drained, and waits for its sandbox (CreateTaskSandbox).
+func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, drainable bool) (*sandstep.Task, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -171,10 +178,18 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 	if err := s.checkSecrets(ctx, call.UserID, "sandbox.", &in.Sandbox); err != nil {
 		return nil, err
 	}
+	admit := func() error { return nil }
+	if drainable {
+		admit = s.drainCheck(ctx)
+		defer admit()
+	}
 	if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
+		if err := admit(); err != nil {
+			return nil, err
+		}
 		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
 		if err != nil {
 			return nil, err
