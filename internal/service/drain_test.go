@@ -42,7 +42,7 @@ func drainHarness(t *testing.T) (*faultHarness, *countingComments, *fakeDrain) {
 func acceptIssueTask(t *testing.T, h *faultHarness, repo, issue string) TaskStep {
 	t.Helper()
 	in := TaskInput{Command: "./agent.sh", Metadata: sandstep.Metadata{Repo: repo, IssueID: issue, InstallationID: "7"}}
-	tk, err := h.svc.startTask(context.Background(), Call{UserID: sandstep.RepoUser(repo), RequestID: "d-" + issue}, in, false)
+	tk, err := h.svc.startTask(context.Background(), Call{UserID: sandstep.RepoUser(repo), RequestID: "d-" + issue}, in, func(context.Context, *sandstep.Task) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestDrainedOperations(t *testing.T) {
 		}, sandstep.EDRAINING},
 		{"an issue's delivery is accepted", nil, func(h *faultHarness, _ made) error {
 			_, err := h.svc.startTask(ctx, Call{UserID: "github:octo/hello", RequestID: "r"},
-				TaskInput{Command: "true", Metadata: sandstep.Metadata{Repo: "octo/hello", IssueID: "3", InstallationID: "7"}}, false)
+				TaskInput{Command: "true", Metadata: sandstep.Metadata{Repo: "octo/hello", IssueID: "3", InstallationID: "7"}}, func(context.Context, *sandstep.Task) {})
 			return err
 		}, ""},
 		{"Prepare of a task accepted before", withTask, func(h *faultHarness, m made) error {
