@@ -151,3 +151,18 @@ func (hangingParameters) GetParameter(ctx context.Context, _ string, _ bool) (st
 	<-ctx.Done()
 	return "", ctx.Err()
 }
+
+// BenchmarkDrainedCached is what a warm instance pays per operation for
+// the switch: a read of its cache, no round trip.
+func BenchmarkDrainedCached(b *testing.B) {
+	p := &fakeParameters{value: ptr("false")}
+	s := New(p, "/d", Options{})
+	ctx := context.Background()
+	s.Drained(ctx)
+	for b.Loop() {
+		s.Drained(ctx)
+	}
+	if p.reads != 1 {
+		b.Fatalf("%d reads for a cached switch", p.reads)
+	}
+}
