@@ -53,10 +53,11 @@ type Switch struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	read    bool // a read was made (or tried)
-	drained bool
-	readAt  time.Time
+	mu       sync.Mutex
+	read     bool // a read was made (or tried)
+	renewing bool // a Renew's read is under way
+	drained  bool
+	readAt   time.Time
 }
 
 // New returns the switch kept in the parameter named name.
@@ -74,7 +75,23 @@ func New(params Parameters, name string, opts Options) *Switch {
 	return s
 }
 
-// Drained reports whether the deployment is drained. A read that fails
+// Renew reads the parameter again if the last read is at least half of
+// MaxAge old, so that an instance in steady use renews its value beside
+// its operations (after Drained answered) and its next Drained does not
+// wait for SSM. A caller runs it before its operation answers: Lambda
+// freezes the process once it has.
+func (s *Switch) Renew(ctx context.Context) {
+	s.mu.Lock()
+	due := s.maxAge > 0 && s.read && !s.renewing && s.now().Sub(s.readAt) >= s.maxAge/2
+	s.renewing = s.renewing || due
+	s.mu.Unlock()
+	if due {
+		s.update(ctx, s.now())
+	}
+}
+
+// Drained reports whether the deployment is drained, from the last read
+// while it is younger than MaxAge, else from a new one. A read that fails
 // keeps what was last known (not drained before any read) and is logged:
 // the switch is an operator's convenience, not a safety control, so an
 // SSM outage or a missing permission must not stop the service. The
@@ -83,12 +100,17 @@ func New(params Parameters, name string, opts Options) *Switch {
 func (s *Switch) Drained(ctx context.Context) bool {
 	now := s.now()
 	s.mu.Lock()
-	if s.read && now.Sub(s.readAt) < s.maxAge {
-		defer s.mu.Unlock()
-		return s.drained
-	}
+	fresh := s.read && now.Sub(s.readAt) < s.maxAge
+	drained := s.drained
 	s.mu.Unlock()
+	if fresh {
+		return drained
+	}
+	return s.update(ctx, now)
+}
 
+// update reads the parameter as of now and keeps what it found.
+func (s *Switch) update(ctx context.Context, now time.Time) bool {
 	value, err := s.fetch(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,7 +123,7 @@ func (s *Switch) Drained(ctx context.Context) bool {
 	default:
 		s.drained = value == DrainedValue
 	}
-	s.read, s.readAt = true, now
+	s.read, s.readAt, s.renewing = true, now, false
 	return s.drained
 }
 

@@ -166,3 +166,44 @@ func BenchmarkDrainedCached(b *testing.B) {
 		b.Fatalf("%d reads for a cached switch", p.reads)
 	}
 }
+
+// Renew reads again once the value is half its age old, so the next
+// Drained answers the new value without a read of its own.
+func TestRenew(t *testing.T) {
+	tests := []struct {
+		name   string
+		maxAge time.Duration
+		first  bool          // Drained was asked before
+		after  time.Duration // since then
+		reads  bool          // Renew reads
+	}{
+		{"young", 0, true, MaxAge/2 - time.Millisecond, false},
+		{"half its age", 0, true, MaxAge / 2, true},
+		{"half a shorter age", 10 * time.Second, true, 5 * time.Second, true},
+		{"never read: Drained reads", 0, false, 0, false},
+		{"no cache: Drained reads", -1, true, time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			p := &fakeParameters{value: ptr("false")}
+			s := New(p, "/d", Options{MaxAge: tt.maxAge, Now: func() time.Time { return now }})
+			if tt.first {
+				s.Drained(context.Background())
+			}
+			before := p.reads
+			*p.value = "true"
+			now = now.Add(tt.after)
+			s.Renew(context.Background())
+			if got := p.reads - before; got != map[bool]int{true: 1}[tt.reads] {
+				t.Fatalf("Renew made %d reads, want reading %v", got, tt.reads)
+			}
+			if !tt.reads {
+				return
+			}
+			if !s.Drained(context.Background()) || p.reads != before+1 {
+				t.Errorf("after Renew, Drained answered the old value or read again (%d reads)", p.reads-before)
+			}
+		})
+	}
+}

@@ -35,8 +35,9 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 	if err != nil {
 		return nil, err
 	}
-	plan.admit = s.drainCheck(ctx)
-	defer plan.admit()
+	var drained func()
+	plan.admit, drained = s.drainCheck(ctx)
+	defer drained()
 	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandstep.Sandbox, error) {
 		return s.create(ctx, call, in, plan)
 	})

@@ -12,14 +12,21 @@ import (
 
 // fakeDrain is a drain switch the test flips.
 type fakeDrain struct {
-	mu sync.Mutex
-	on bool
+	mu      sync.Mutex
+	on      bool
+	renewed int
 }
 
 func (d *fakeDrain) Drained(context.Context) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.on
+}
+
+func (d *fakeDrain) Renew(context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.renewed++
 }
 
 func (d *fakeDrain) set(on bool) {
@@ -237,4 +244,23 @@ func held(t *testing.T, h *faultHarness, user string) int {
 		t.Fatal(err)
 	}
 	return q.Active
+}
+
+// The switch's renewal runs beside the operation and is over before it
+// answers (Lambda freezes the process then), refused or not.
+func TestDrainRenewedBeforeAnswer(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		h, _, d := drainHarness(t)
+		d.set(on)
+		_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{})
+		if (err != nil) != on {
+			t.Fatalf("drained %v: %v", on, err)
+		}
+		d.mu.Lock()
+		renewed := d.renewed
+		d.mu.Unlock()
+		if renewed != 1 {
+			t.Errorf("drained %v: renewed %d times before the answer, want 1", on, renewed)
+		}
+	}
 }

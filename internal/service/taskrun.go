@@ -96,8 +96,8 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	}
 	// A console start is a new task: refused while drained, before
 	// anything is kept.
-	admit := s.drainCheck(ctx)
-	defer admit()
+	admit, drained := s.drainCheck(ctx)
+	defer drained()
 	if err := s.checkSecrets(ctx, in.UserID, "task.sandbox.", &spec.Sandbox); err != nil {
 		return nil, err
 	}
@@ -156,8 +156,9 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	// before the drain (Prepare) and goes on.
 	admit := func() error { return nil }
 	if _, ok := sandstep.RepoOf(step.UserID); ok {
-		admit = s.drainCheck(ctx)
-		defer admit()
+		var drained func()
+		admit, drained = s.drainCheck(ctx)
+		defer drained()
 	}
 	t, spec, err := s.loadTask(ctx, step)
 	if err != nil {

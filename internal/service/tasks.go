@@ -182,8 +182,9 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 	}
 	admit := func() error { return nil }
 	if accepted == nil {
-		admit = s.drainCheck(ctx)
-		defer admit()
+		var drained func()
+		admit, drained = s.drainCheck(ctx)
+		defer drained()
 	}
 	if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
 		return nil, err
