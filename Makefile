@@ -171,6 +171,30 @@ deploy: sam-build ## sam build, then sam deploy with samconfig.toml (shows the c
 deploy-guided: sam-build ## sam build, then sam deploy --guided (first deploy; can save to samconfig.toml)
 	sam deploy --guided
 
+# The drain switch (README, "Drain and resume"): the SSM parameter the
+# functions read at most every 30 s. AWS_ENDPOINT_URL points the CLI at
+# another endpoint, e.g. `make local`'s (http://127.0.0.1:4566), which
+# takes any credentials. The AWS CLI v2 of Debian's awscli package may
+# sit behind an older v1 on PATH, so /usr/bin/aws comes first.
+DRAIN_PARAMETER ?= /sandstep/drain
+AWS_CLI ?= $(if $(wildcard /usr/bin/aws),/usr/bin/aws,aws)
+# drain_put(value): set the switch to value.
+drain_put = $(if $(AWS_ENDPOINT_URL),AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-local}" AWS_REGION="$${AWS_REGION:-us-east-1}") \
+	$(AWS_CLI) ssm put-parameter --name "$(DRAIN_PARAMETER)" --type String --value $(1) --overwrite \
+	$(if $(AWS_ENDPOINT_URL),--endpoint-url "$(AWS_ENDPOINT_URL)") --no-cli-pager --output text
+
+.PHONY: drain
+drain: ## Drain sandstep (DRAIN_PARAMETER=true): new sandboxes and tasks get 503, issues' tasks wait; AWS_ENDPOINT_URL= for make local
+	$(call require,$(AWS_CLI),the AWS CLI v2)
+	$(call drain_put,true)
+	@echo "drained: every instance stops admitting within 30 s; make resume undoes it"
+
+.PHONY: resume
+resume: ## Undo make drain (DRAIN_PARAMETER=false); AWS_ENDPOINT_URL= for make local
+	$(call require,$(AWS_CLI),the AWS CLI v2)
+	$(call drain_put,false)
+	@echo "resumed: every instance admits again within 30 s"
+
 .PHONY: clean
 clean: ## Remove build output (bin/, .aws-sam/)
 	rm -rf $(BIN_DIR) .aws-sam

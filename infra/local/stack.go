@@ -92,6 +92,10 @@ type Options struct {
 	// DaytonaClock is the local Daytona server's clock (its timers: TTL,
 	// auto-stop); nil: the real one. Tests scale it.
 	DaytonaClock func() time.Time
+	// DrainMaxAge is how long the functions trust their read of the drain
+	// switch (app.Options.DrainMaxAge): 0 is the deployed 30 s; tests
+	// that flip it and look at once make it negative.
+	DrainMaxAge time.Duration
 	// WaitOverrides and RetryIntervalOverrides shorten the state machines'
 	// Wait states and retry pauses, by state name: for tests.
 	WaitOverrides, RetryIntervalOverrides map[string]time.Duration
@@ -283,7 +287,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	// so they can be built before the servers behind them start; the
 	// stack logs through their logger and redactor, which learn every
 	// secret the functions resolve.
-	e, err := app.NewEnv(app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient})
+	e, err := app.NewEnv(app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient, DrainMaxAge: opts.DrainMaxAge})
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("start the functions: %w", err)

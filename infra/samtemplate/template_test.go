@@ -20,6 +20,7 @@ var sentinels = map[string]string{
 	"JwtIssuer":              "https://issuer.sentinel.example/",
 	"JwtAudience":            "aud-sentinel-1,aud-sentinel-2",
 	"DaytonaApiKeyParameter": "/sentinel/daytona-key",
+	"DrainParameter":         "/sentinel/drain",
 	"SecretsPathPrefix":      "/sentinel/secrets/",
 	"SecretsManagerPrefix":   "sentinel-sm/",
 	"DaytonaApiUrl":          "https://daytona.sentinel.example/api",
@@ -263,6 +264,7 @@ func TestRepoTemplateEnvironment(t *testing.T) {
 				{"TABLE_NAME", table, "Ref to the table"},
 				{"DAYTONA_API_KEY_REF", "ssm:" + sentinels["DaytonaApiKeyParameter"], "ssm: reference to DaytonaApiKeyParameter"},
 				{"DAYTONA_API_URL", sentinels["DaytonaApiUrl"], "Ref to DaytonaApiUrl"},
+				{"DRAIN_PARAMETER", sentinels["DrainParameter"], "Ref to DrainParameter"},
 				{"DEFAULT_USER_QUOTA", sentinels["DefaultUserQuota"], "Ref to DefaultUserQuota, as a string"},
 				{"LOG_FORMAT", "json", "CloudWatch-friendly logs"},
 			}
@@ -283,13 +285,15 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		keyARN    = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/daytona-key"
 		paramsARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/secrets/*"
 		smARN     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sentinel-sm/*"
-		kmsARN    = "arn:aws:kms:us-east-1:123456789012:key/*"
-		viaSSM    = "ssm.us-east-1.amazonaws.com"
-		viaSM     = "secretsmanager.us-east-1.amazonaws.com"
-		objects   = "${TaskBucket.Arn}/tasks/*"
-		bucket    = "${TaskBucket.Arn}"
-		machine   = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
-		runs      = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
+		// The drain switch: read by the functions that admit new work.
+		drainARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/drain"
+		kmsARN   = "arn:aws:kms:us-east-1:123456789012:key/*"
+		viaSSM   = "ssm.us-east-1.amazonaws.com"
+		viaSM    = "secretsmanager.us-east-1.amazonaws.com"
+		objects  = "${TaskBucket.Arn}/tasks/*"
+		bucket   = "${TaskBucket.Arn}"
+		machine  = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
+		runs     = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
 		// The clean-up tells an issue how its task ended, as the App.
 		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
 		// Readers of repositories' tasks are in the repositories document.
@@ -333,9 +337,9 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		viaKMS  []string            // allowed kms:ViaService values
 		comment string
 	}{
-		{"CreateFunction", merge(withSecrets, taskObjects, grant([]string{"states:StartExecution"}, machine)),
+		{"CreateFunction", merge(withSecrets, taskObjects, grant([]string{"states:StartExecution"}, machine), grant([]string{"ssm:GetParameter"}, drainARN)),
 			[]string{viaSSM, viaSM}, "resolves secretEnv and git tokens; starts tasks"},
-		{"ExecuteFunction", merge(withSecrets, taskObjects), []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
+		{"ExecuteFunction", merge(withSecrets, taskObjects, grant([]string{"ssm:GetParameter"}, drainARN)), []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
 		{"StatusFunction", merge(
 			grant(noDelete, tableARN),
 			grant([]string{"dynamodb:Query"}, indexARN, tableARN),

@@ -27,6 +27,7 @@ var codes = map[sandstep.Code]classification{
 	sandstep.EQUOTA:           {http.StatusTooManyRequests, "Sandbox.QuotaExceeded"},
 	sandstep.ECAPACITY:        {http.StatusServiceUnavailable, "Sandbox.Capacity"},
 	sandstep.EQUEUED:          {http.StatusTooManyRequests, "Sandbox.Queued"},
+	sandstep.EDRAINING:        {http.StatusServiceUnavailable, "Sandbox.Draining"},
 	sandstep.ETRANSIENT:       {http.StatusServiceUnavailable, "Sandbox.Transient"},
 	sandstep.ETIMEOUT:         {http.StatusGatewayTimeout, "Sandbox.Timeout"},
 	sandstep.EINTERNAL:        {http.StatusInternalServerError, "Sandbox.Internal"},
@@ -36,11 +37,21 @@ var codes = map[sandstep.Code]classification{
 // names no wait of its own: capacity comes back as other sandboxes end.
 const DefaultCapacityRetryAfter = time.Minute
 
+// DrainRetryAfter is the Retry-After of a drained deployment's refusal: a
+// resume is seen by every instance within the switch's 30 s cache, and a
+// maintenance lasts minutes.
+const DrainRetryAfter = time.Minute
+
 // retryAfter is the Retry-After header of err, in whole seconds, or "".
 func retryAfter(err error) string {
 	d := sandstep.ErrorRetryAfter(err)
-	if d == 0 && sandstep.ErrorCode(err) == sandstep.ECAPACITY {
-		d = DefaultCapacityRetryAfter
+	if d == 0 {
+		switch sandstep.ErrorCode(err) {
+		case sandstep.ECAPACITY:
+			d = DefaultCapacityRetryAfter
+		case sandstep.EDRAINING:
+			d = DrainRetryAfter
+		}
 	}
 	if d <= 0 {
 		return ""

@@ -31,6 +31,7 @@ func TestErrorTable(t *testing.T) {
 		{"unauthenticated", sandstep.Errorf(sandstep.EUNAUTHENTICATED, "no identity"), http.StatusUnauthorized, "Sandbox.NotFound"},
 		{"capacity", sandstep.Errorf(sandstep.ECAPACITY, "the organisation is full"), 503, "Sandbox.Capacity"},
 		{"queued", fmt.Errorf("create: %w", sandstep.Errorf(sandstep.EQUEUED, "waits for the repository's quota")), 429, "Sandbox.Queued"},
+		{"draining", sandstep.Errorf(sandstep.EDRAINING, "sandstep is drained for maintenance; retry later"), 503, "Sandbox.Draining"},
 		{"unknown code is internal", sandstep.Errorf("made_up", "x"), 500, "Sandbox.Internal"},
 	}
 	for _, tt := range tests {
@@ -75,6 +76,7 @@ func TestRetryAfterHeader(t *testing.T) {
 		{"transient with a wait", fmt.Errorf("x: %w", &sandstep.Error{Code: sandstep.ETRANSIENT, Message: "busy", RetryAfter: 7 * time.Second}), "7"},
 		{"transient without", sandstep.Errorf(sandstep.ETRANSIENT, "busy"), ""},
 		{"quota", sandstep.Errorf(sandstep.EQUOTA, "limit"), ""},
+		{"drained", sandstep.Errorf(sandstep.EDRAINING, "drained"), "60"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

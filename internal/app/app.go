@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -30,6 +31,10 @@ type Options struct {
 	LogWriter io.Writer
 	// HTTPClient is used for Daytona; nil means the client's default.
 	HTTPClient *http.Client
+	// DrainMaxAge is how long an instance trusts its read of the drain
+	// switch (drain.Options.MaxAge): 0, and at most, drain.MaxAge;
+	// negative: every call reads (the local stack's tests).
+	DrainMaxAge time.Duration
 }
 
 // Env is one process's worth of sandstep: what every function shares, and
@@ -42,9 +47,10 @@ type Env struct {
 	// AWS is the AWS configuration the Lambda runtime provides.
 	AWS aws.Config
 
-	getenv     func(string) string
-	httpClient *http.Client
-	built      map[string]any // by what: "store", "daytona", ...
+	getenv      func(string) string
+	httpClient  *http.Client
+	drainMaxAge time.Duration
+	built       map[string]any // by what: "store", "daytona", ...
 }
 
 // NewEnv reads the configuration and builds the logger and the AWS
@@ -69,13 +75,14 @@ func NewEnv(opts Options) (*Env, error) {
 	}
 	redactor := logging.NewRedactor()
 	return &Env{
-		Config:     cfg,
-		Logger:     logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor}),
-		Redactor:   redactor,
-		AWS:        awsCfg,
-		getenv:     getenv,
-		httpClient: opts.HTTPClient,
-		built:      map[string]any{},
+		Config:      cfg,
+		Logger:      logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor}),
+		Redactor:    redactor,
+		AWS:         awsCfg,
+		getenv:      getenv,
+		httpClient:  opts.HTTPClient,
+		drainMaxAge: opts.DrainMaxAge,
+		built:       map[string]any{},
 	}, nil
 }
 

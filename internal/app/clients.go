@@ -10,6 +10,7 @@ import (
 
 	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/drain"
 	"github.com/sandstep/sandstep/internal/secrets"
 	"github.com/sandstep/sandstep/internal/store"
 )
@@ -76,6 +77,18 @@ func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 			return nil, fmt.Errorf("secret scopes: %w", err)
 		}
 		return secrets.NewResolver(c.ssm, c.sm, secrets.WithOnResolve(e.Redactor.Add), secrets.WithScopes(scopes)), nil
+	})
+}
+
+// Drain returns the drain switch (DRAIN_PARAMETER), read with the SSM
+// client the secrets use.
+func (e *Env) Drain() (*drain.Switch, error) {
+	return once(e, "drain", func() (*drain.Switch, error) {
+		c, err := e.secretClients()
+		if err != nil {
+			return nil, err
+		}
+		return drain.New(c.ssm, e.Config.DrainParameter, drain.Options{MaxAge: e.drainMaxAge, Logger: e.Logger}), nil
 	})
 }
 

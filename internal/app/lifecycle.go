@@ -38,6 +38,10 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		drained, err := e.Drain()
+		if err != nil {
+			return nil, err
+		}
 		cfg := e.Config
 		provider := daytonaprovider.New(dc, daytonaprovider.Options{Target: cfg.DaytonaTarget})
 		deps := service.Deps{
@@ -51,6 +55,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 			Catalog:     provider,
 			AuditLog:    st,
 			Quotas:      st,
+			Drain:       drained,
 		}
 		// Tasks need the bucket and the state machine; a deployment
 		// without them serves sandboxes only.

@@ -150,6 +150,9 @@ type Config struct {
 	// LocalAdminUsers are the local stack's bearer tokens that carry
 	// AdminGroup (LOCAL_ADMIN_USERS).
 	LocalAdminUsers []string
+	// DrainParameter names the SSM parameter of the drain switch
+	// (DRAIN_PARAMETER).
+	DrainParameter string
 
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level

@@ -165,6 +165,9 @@ var vars = []Var{
 	{Name: "LOCAL_ADMIN_USERS", Unset: "nobody is an administrator locally",
 		Meaning: "the local stack only: bearer tokens (user ids) whose requests carry `ADMIN_GROUP` in `ADMIN_CLAIM`, e.g. `root`; refused unless `SANDSTEP_ENV=local`",
 		kind:    localAdmins(func(c *Config) *[]string { return &c.LocalAdminUsers })},
+	{Name: "DRAIN_PARAMETER", Default: "/sandstep/drain",
+		Meaning: "the SSM parameter of the drain switch (`make drain`, `make resume`): while it holds `true`, new sandboxes and tasks get 503 and issues' tasks wait; read at most every 30 s by each instance, see [Drain and resume](#drain-and-resume)",
+		kind:    matching(parameterRE, "an SSM parameter name: `/`, then letters, digits and `_.-/`, at most 1001 characters", func(c *Config) *string { return &c.DrainParameter })},
 
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
@@ -359,6 +362,9 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 	}
 	return 0, false
 }
+
+// parameterRE is an SSM parameter's full name, as a hierarchy.
+var parameterRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]{1,1000}$`)
 
 var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
 

@@ -99,6 +99,7 @@ func TestDefaults(t *testing.T) {
 		GitHubAPIURL:           "https://api.github.com",
 		AdminClaim:             "cognito:groups",
 		AdminGroup:             "sandstep-admins",
+		DrainParameter:         "/sandstep/drain",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,

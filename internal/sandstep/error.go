@@ -33,7 +33,10 @@ const (
 	ECAPACITY Code = "capacity"
 	// EQUEUED: a repository's task waits for a slot of the repository's
 	// quota; the state machine tries again, until GITHUB_QUEUE_TIMEOUT.
-	EQUEUED    Code = "queued"
+	EQUEUED Code = "queued"
+	// EDRAINING: the operator has drained the deployment for maintenance
+	// (the drain switch): nothing new is admitted until it resumes.
+	EDRAINING  Code = "draining"
 	ETRANSIENT Code = "transient"
 	ETIMEOUT   Code = "timeout"
 	EINTERNAL  Code = "internal"
@@ -42,7 +45,7 @@ const (
 // Codes returns every code, so the edge's table can be checked for a row
 // for each.
 func Codes() []Code {
-	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ECAPACITY, EQUEUED, ETRANSIENT, ETIMEOUT, EINTERNAL}
+	return []Code{EINVALID, EUNAUTHENTICATED, ENOTFOUND, ECONFLICT, ETOOLARGE, EQUOTA, ECAPACITY, EQUEUED, EDRAINING, ETRANSIENT, ETIMEOUT, EINTERNAL}
 }
 
 // Error is the domain error. Message is safe to show to the caller; Err, if

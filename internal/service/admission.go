@@ -36,21 +36,36 @@ func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken 
 	waited := s.opts.Now().Sub(t.CreatedAt)
 	switch sandstep.ErrorCode(err) {
 	case sandstep.EQUOTA:
-		if !repoOwned(t) || s.opts.QueueTimeout == 0 {
-			return err
-		}
-		if waited > s.opts.QueueTimeout {
-			return sandstep.Wrap(err, sandstep.ETIMEOUT, "no slot of the repository's quota (GITHUB_REPO_QUOTA) came free within %s (GITHUB_QUEUE_TIMEOUT): %s",
-				s.opts.QueueTimeout, sandstep.ErrorMessage(err))
-		}
-		s.markQueued(ctx, t)
-		return sandstep.Wrap(err, sandstep.EQUEUED, "the task waits its turn: %s", sandstep.ErrorMessage(err))
+		return s.queue(ctx, t, err, false, "no slot of the repository's quota (GITHUB_REPO_QUOTA) came free")
+	case sandstep.EDRAINING:
+		return s.queue(ctx, t, err, true, "sandstep was not resumed")
 	case sandstep.ECAPACITY:
 		if wait := s.capacityWait(t); waited > wait {
 			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
 		}
 	}
 	return err
+}
+
+// queue makes a repository's task not admitted because of err wait its
+// turn (EQUEUED), told on its issue as queued or, while the deployment is
+// drained, paused, until GITHUB_QUEUE_TIMEOUT has passed since it was
+// accepted (ETIMEOUT, saying what did not happen in time). Anyone else's
+// task fails with err.
+func (s *Service) queue(ctx context.Context, t *sandstep.Task, err error, paused bool, notInTime string) error {
+	if !repoOwned(t) || s.opts.QueueTimeout == 0 {
+		return err
+	}
+	if s.opts.Now().Sub(t.CreatedAt) > s.opts.QueueTimeout {
+		return sandstep.Wrap(err, sandstep.ETIMEOUT, "%s within %s (GITHUB_QUEUE_TIMEOUT): %s",
+			notInTime, s.opts.QueueTimeout, sandstep.ErrorMessage(err))
+	}
+	comment, why := s.queuedComment, "the task waits its turn"
+	if paused {
+		comment, why = s.pausedComment, "the task is paused"
+	}
+	s.markQueued(ctx, t, comment)
+	return sandstep.Wrap(err, sandstep.EQUEUED, "%s: %s", why, sandstep.ErrorMessage(err))
 }
 
 // capacityWait is how long after its acceptance t may still wait for
@@ -62,9 +77,9 @@ func (s *Service) capacityWait(t *sandstep.Task) time.Duration {
 	return s.opts.CapacityWait
 }
 
-// markQueued records the first time t waits for its repository's quota,
-// and tells the issue, once.
-func (s *Service) markQueued(ctx context.Context, t *sandstep.Task) {
+// markQueued records the first time t waits (for its repository's quota,
+// or for a drained deployment to resume), and tells the issue why, once.
+func (s *Service) markQueued(ctx context.Context, t *sandstep.Task, comment func(*sandstep.Task) string) {
 	if t.QueuedAt != nil {
 		return
 	}
@@ -82,7 +97,7 @@ func (s *Service) markQueued(ctx context.Context, t *sandstep.Task) {
 	}
 	*t = *updated
 	if first {
-		s.commentOnIssue(ctx, t, s.queuedComment(t))
+		s.commentOnIssue(ctx, t, comment(t))
 	}
 }
 
@@ -99,6 +114,17 @@ func (s *Service) queuedComment(t *sandstep.Task) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**sandstep** queued task `%s` for this issue: the repository runs as many tasks at once as its quota allows.\n\n", t.ID)
 	fmt.Fprintf(&b, "It starts when one of them ends, or fails if none has by %s.\n",
+		t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
+	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
+	return b.String()
+}
+
+// pausedComment says the task waits for sandstep to be resumed, and until
+// when.
+func (s *Service) pausedComment(t *sandstep.Task) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**sandstep** paused task `%s` for this issue: sandstep is drained for maintenance.\n\n", t.ID)
+	fmt.Fprintf(&b, "It starts when sandstep resumes, or fails if it has not by %s.\n",
 		t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
 	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
 	return b.String()

@@ -23,6 +23,9 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 	if err != nil {
 		return nil, err
 	}
+	var drained func()
+	plan.admit, drained = s.drainCheck(ctx)
+	defer drained()
 	return idempotent(ctx, s, call, "agent-execute", in, func(ctx context.Context) (*AgentExecuteResult, error) {
 		create := in.CreateSandboxInput
 		if !in.KeepSandbox {

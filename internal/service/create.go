@@ -35,6 +35,9 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 	if err != nil {
 		return nil, err
 	}
+	var drained func()
+	plan.admit, drained = s.drainCheck(ctx)
+	defer drained()
 	return idempotent(ctx, s, call, "create", in, func(ctx context.Context) (*sandstep.Sandbox, error) {
 		return s.create(ctx, call, in, plan)
 	})
@@ -54,6 +57,11 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	load, err := s.resolveProvisioning(ctx, call.UserID, in, plan)
 	if err != nil {
 		return nil, err
+	}
+	if plan.admit != nil {
+		if err := plan.admit(); err != nil {
+			return nil, err
+		}
 	}
 	sb := s.newRecord(call, in, plan.network)
 	// The provider work stops early enough for its undoing to fit before

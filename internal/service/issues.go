@@ -107,11 +107,12 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	if err := issueSpec(&spec, ev); err != nil {
 		return nil, err
 	}
-	t, err := s.StartTask(ctx, call, spec)
+	t, err := s.startTask(ctx, call, spec, func(ctx context.Context, t *sandstep.Task) {
+		s.commentOnIssue(ctx, t, s.startedComment(t))
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.commentOnIssue(ctx, t, s.startedComment(t))
 	return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
 }
 

@@ -154,3 +154,58 @@ func TestIssueComment(t *testing.T) {
 		t.Errorf("with GitHub down: %+v, %v; want the task started all the same", out, err)
 	}
 }
+
+// startWatcher is a state machine whose Start looks at the task's record
+// as the execution's first step would, and fails if told to.
+type startWatcher struct {
+	fakeMachine
+	tasks   Tasks
+	comment int64 // the record's comment id when the execution started
+	fail    bool
+}
+
+func (m *startWatcher) Start(ctx context.Context, name string, _ []byte) (string, error) {
+	if t, err := m.tasks.GetTask(ctx, name); err == nil {
+		m.comment = t.IssueComment
+	}
+	if m.fail {
+		return "", sandstep.Errorf(sandstep.ETRANSIENT, "Step Functions is down")
+	}
+	return "arn:exec", nil
+}
+
+// The issue's comment is written, and its id kept, before the execution
+// starts, so no step of it writes a second one; an execution that cannot
+// start leaves the comment saying the task failed.
+func TestIssueCommentBeforeExecution(t *testing.T) {
+	tests := []struct {
+		name string
+		fail bool
+		says string
+	}{
+		{"started", false, "started task"},
+		{"not started", true, "failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newFaultHarness(t, 5)
+			h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+			h.svc.collaborators = fakeCollaborators{}
+			comments := &fakeComments{bodies: map[int64]string{}}
+			h.svc.comments = comments
+			m := &startWatcher{tasks: h.store, fail: tt.fail}
+			h.svc.machine = m
+			_, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3})
+			if (err != nil) != tt.fail {
+				t.Fatalf("HandleIssue: %v", err)
+			}
+			if m.comment != 1 {
+				t.Errorf("the execution started with comment %d recorded, want 1", m.comment)
+			}
+			if len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], tt.says) {
+				t.Errorf("comments %v, want one saying %q", comments.bodies, tt.says)
+			}
+		})
+	}
+}

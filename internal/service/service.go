@@ -187,6 +187,8 @@ type Deps struct {
 	// Notifier, a task asking for one is refused.
 	Notifier Notifier
 	Notices  Notices
+	// Drain is the drain switch; nil: never drained.
+	Drain Drain
 }
 
 // Limits are the deployment's settings the service applies. Their home is
@@ -333,6 +335,7 @@ type Service struct {
 	opts          Options
 	notifier      Notifier
 	notices       Notices
+	drain         Drain
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
 }
@@ -380,6 +383,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		fresh:         newFreshCache(),
 		notifier:      deps.Notifier,
 		notices:       deps.Notices,
+		drain:         deps.Drain,
 	}, nil
 }
 

@@ -94,11 +94,18 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if _, err := s.validateTask(&spec); err != nil {
 		return nil, prefixField("task.", err)
 	}
+	// A console start is a new task: refused while drained, before
+	// anything is kept.
+	admit, drained := s.drainCheck(ctx)
+	defer drained()
 	if err := s.checkSecrets(ctx, in.UserID, "task.sandbox.", &spec.Sandbox); err != nil {
 		return nil, err
 	}
 	if err := s.checkNotifySecret(ctx, in.UserID, spec.Notify); err != nil {
 		return nil, prefixField("task.", err)
+	}
+	if err := admit(); err != nil {
+		return nil, err
 	}
 	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
 	if err != nil {
@@ -145,6 +152,14 @@ func (s *Service) loadTask(ctx context.Context, step TaskStep) (*sandstep.Task, 
 // quota, and Daytona running out of capacity, are retried by the state
 // machine (notAdmitted).
 func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskStep, error) {
+	// An issue's task waits while drained; anyone else's was accepted
+	// before the drain (Prepare) and goes on.
+	admit := func() error { return nil }
+	if _, ok := sandstep.RepoOf(step.UserID); ok {
+		var drained func()
+		admit, drained = s.drainCheck(ctx)
+		defer drained()
+	}
 	t, spec, err := s.loadTask(ctx, step)
 	if err != nil {
 		return nil, err
@@ -156,6 +171,9 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		if sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID); err == nil && sb.State == sandstep.StateReady {
 			return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
 		}
+	}
+	if err := admit(); err != nil {
+		return nil, s.notAdmitted(ctx, t, nil, err)
 	}
 	in := spec.Sandbox
 	never := 0

@@ -157,8 +157,17 @@ func prefixField(prefix string, err error) error {
 // StartTask accepts a task: its spec is kept, its record written and its
 // execution started, named by the task id. Everything is validated before
 // anything is made. An execution that cannot be started leaves the task
-// failed, never a record without an execution.
+// failed, never a record without an execution. While the deployment is
+// drained it is refused (EDRAINING).
 func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sandstep.Task, error) {
+	return s.startTask(ctx, call, in, nil)
+}
+
+// startTask is StartTask. An issue's task (accepted set) is accepted
+// while drained, and waits for its sandbox (CreateTaskSandbox); accepted
+// is called once its record is written and before its execution starts,
+// so that the issue's comment exists before any step can write it.
+func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accepted func(context.Context, *sandstep.Task)) (*sandstep.Task, error) {
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -171,17 +180,32 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 	if err := s.checkSecrets(ctx, call.UserID, "sandbox.", &in.Sandbox); err != nil {
 		return nil, err
 	}
+	admit := func() error { return nil }
+	if accepted == nil {
+		var drained func()
+		admit, drained = s.drainCheck(ctx)
+		defer drained()
+	}
 	if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
+		if err := admit(); err != nil {
+			return nil, err
+		}
 		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
 		if err != nil {
 			return nil, err
 		}
+		if accepted != nil {
+			accepted(ctx, t)
+		}
 		input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
 		if _, err := s.machine.Start(ctx, t.ID, input); err != nil {
 			s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err))
+			if accepted != nil {
+				s.tellNotStarted(ctx, t)
+			}
 			return nil, fmt.Errorf("start task %s: %w", t.ID, err)
 		}
 		s.auditTask(ctx, call, t, ActionTaskStart, nil, nil)
@@ -338,6 +362,14 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	}
 	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
 	return cancelled, nil
+}
+
+// tellNotStarted edits the issue's comment of t, whose execution could not
+// be started, to say how it ended.
+func (s *Service) tellNotStarted(ctx context.Context, t *sandstep.Task) {
+	if failed, err := s.tasks.GetTask(ctx, t.ID); err == nil {
+		s.commentOnIssue(ctx, failed, s.endedComment(ctx, failed))
+	}
 }
 
 // failTask records that a task failed for reason (a caller-safe message),

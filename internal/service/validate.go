@@ -168,6 +168,10 @@ type createPlan struct {
 	// carry it. It is asked only once the quota slot is held: a task that
 	// waits its turn mints nothing while it waits.
 	cloneToken func(context.Context) (token string, files []UploadFile, err error)
+	// admit, when set, says whether the sandbox may be made at all (the
+	// drain switch): asked just before the slot is taken, so that its
+	// answer has had the secrets' reads to arrive in.
+	admit func() error
 }
 
 // validateCreate checks a create request, decodes its files and narrows
