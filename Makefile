@@ -107,6 +107,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 15s), e.g. make fuzz F
 local: sfnlocal-deps ## Run sandstep locally: API :3000, Lambda :3001, DynamoDB :8000, AWS :4566, Daytona :3003, SFN :8083, GitHub :3005 (Ctrl-C stops)
 	$(GO) run ./infra/local/cmd/sandstep-local $(LOCAL_FLAGS)
 
+# Every sh block of docs/runbooks, run against a local stack of its own
+# (infra/local's TestRunbooks; make test runs it too).
+.PHONY: docs-check
+docs-check: sfnlocal-deps ## Run the runbooks' commands (docs/runbooks) against a local stack, so they cannot rot
+	$(GO) test -count=1 -run '^TestRunbooks$$' -v ./infra/local/
+
 .PHONY: demo
 demo: ## Walk through the API against `make local` (or a stack it starts itself)
 	$(GO) run ./infra/local/cmd/sandstep-demo
