@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-github/v88/github"
-
-	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/service"
 )
 
@@ -91,7 +88,7 @@ func TestDrainAndResume(t *testing.T) {
 	}
 
 	// An issue's delivery is accepted; its task waits, paused.
-	issueTask := deliverIssue(t, s)
+	issueTask := deliverIssue(t, s, "Say hello", "")
 	comment := waitComment(t, s, "paused task `"+issueTask+"`")
 	if !strings.Contains(comment, "drained for maintenance") {
 		t.Errorf("the paused comment: %q", comment)
@@ -106,40 +103,6 @@ func TestDrainAndResume(t *testing.T) {
 	if res := s.as("alice", http.MethodPost, "/sandboxes", json.RawMessage(`{}`)); res.status != http.StatusCreated {
 		t.Errorf("a create once resumed: %d %s", res.status, res.body)
 	}
-}
-
-// deliverIssue sends GitHub's delivery of the demo issue's label and
-// returns the task it started.
-func deliverIssue(t *testing.T, s *testStack) string {
-	t.Helper()
-	ctx := context.Background()
-	base := s.GitHubURL + "/"
-	anon, err := github.NewClient(github.WithURLs(&base, &base))
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, _, err := anon.Repositories.Get(ctx, DemoGitHubOwner, "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender := &github.User{Login: github.Ptr(DemoGitHubCollaborator), Type: github.Ptr("User")}
-	payload, err := json.Marshal(github.IssuesEvent{
-		Action: github.Ptr("labeled"), Label: &github.Label{Name: github.Ptr("sandstep")},
-		Issue: &github.Issue{Number: github.Ptr(s.GitHubDemo.Issue), Title: github.Ptr("Say hello"), User: sender},
-		Repo:  repo, Installation: &github.Installation{ID: github.Ptr(s.GitHubDemo.InstallationID)}, Sender: sender,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := githublocal.SendWebhook(ctx, nil, s.APIURL+"/webhooks/github", githublocal.Webhook{Event: "issues", Payload: payload, Secret: LocalWebhookSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out service.IssueOutcome
-	if res.StatusCode != http.StatusAccepted || json.Unmarshal(res.Body, &out) != nil || out.Action != "started" {
-		t.Fatalf("delivery while drained: %d %s, want 202 started", res.StatusCode, res.Body)
-	}
-	return out.TaskID
 }
 
 // waitComment waits for the demo issue's comment to say want, and returns it.

@@ -52,36 +52,8 @@ func TestIssueToPullRequestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 
 	// GitHub's delivery of the label, as the stand-in describes the repository.
-	base := s.GitHubURL + "/"
-	anon, err := github.NewClient(github.WithURLs(&base, &base))
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, _, err := anon.Repositories.Get(ctx, DemoGitHubOwner, "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mainBefore := branchSHA(t, s, "main")
-	payload, err := json.Marshal(github.IssuesEvent{
-		Action: github.Ptr("labeled"),
-		Label:  &github.Label{Name: github.Ptr("sandstep")},
-		Issue: &github.Issue{Number: github.Ptr(s.GitHubDemo.Issue), Title: github.Ptr("Say hello in French; $(touch /tmp/pwned)"),
-			Body: github.Ptr("hello.sh should say bonjour."), User: &github.User{Login: github.Ptr(DemoGitHubCollaborator), Type: github.Ptr("User")}},
-		Repo:         repo,
-		Installation: &github.Installation{ID: github.Ptr(s.GitHubDemo.InstallationID)},
-		Sender:       &github.User{Login: github.Ptr(DemoGitHubCollaborator), Type: github.Ptr("User")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := githublocal.SendWebhook(ctx, nil, s.APIURL+"/webhooks/github", githublocal.Webhook{Event: "issues", Payload: payload, Secret: LocalWebhookSecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out service.IssueOutcome
-	if res.StatusCode != http.StatusAccepted || json.Unmarshal(res.Body, &out) != nil || out.Action != "started" {
-		t.Fatalf("delivery: %d %s", res.StatusCode, res.Body)
-	}
+	taskID := deliverIssue(t, s, "Say hello in French; $(touch /tmp/pwned)", "hello.sh should say bonjour.")
 
 	// The task runs to its end.
 	svc, err := s.appEnv.Service(ctx)
@@ -91,7 +63,7 @@ func TestIssueToPullRequestEndToEnd(t *testing.T) {
 	owner := service.Call{UserID: sandstep.RepoUser(DemoGitHubRepo), RequestID: "test"}
 	var task *sandstep.Task
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		task, err = svc.GetTask(ctx, owner, out.TaskID)
+		task, err = svc.GetTask(ctx, owner, taskID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,4 +155,38 @@ func branchSHA(t *testing.T, s *testStack, name string) string {
 	}
 	t.Fatalf("no branch %s", name)
 	return ""
+}
+
+// deliverIssue sends GitHub's delivery of the demo issue's label, the issue
+// titled title with body, and returns the task it started.
+func deliverIssue(t *testing.T, s *testStack, title, body string) string {
+	t.Helper()
+	ctx := context.Background()
+	base := s.GitHubURL + "/"
+	anon, err := github.NewClient(github.WithURLs(&base, &base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _, err := anon.Repositories.Get(ctx, DemoGitHubOwner, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &github.User{Login: github.Ptr(DemoGitHubCollaborator), Type: github.Ptr("User")}
+	payload, err := json.Marshal(github.IssuesEvent{
+		Action: github.Ptr("labeled"), Label: &github.Label{Name: github.Ptr("sandstep")},
+		Issue: &github.Issue{Number: github.Ptr(s.GitHubDemo.Issue), Title: github.Ptr(title), Body: github.Ptr(body), User: sender},
+		Repo:  repo, Installation: &github.Installation{ID: github.Ptr(s.GitHubDemo.InstallationID)}, Sender: sender,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := githublocal.SendWebhook(ctx, nil, s.APIURL+"/webhooks/github", githublocal.Webhook{Event: "issues", Payload: payload, Secret: LocalWebhookSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out service.IssueOutcome
+	if res.StatusCode != http.StatusAccepted || json.Unmarshal(res.Body, &out) != nil || out.Action != "started" {
+		t.Fatalf("delivery: %d %s, want 202 started", res.StatusCode, res.Body)
+	}
+	return out.TaskID
 }

@@ -111,20 +111,22 @@ func (s *Service) admitted(ctx context.Context, t *sandstep.Task) {
 // queuedComment says the task waits for one of the repository's tasks to
 // end, and until when.
 func (s *Service) queuedComment(t *sandstep.Task) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "**sandstep** queued task `%s` for this issue: the repository runs as many tasks at once as its quota allows.\n\n", t.ID)
-	fmt.Fprintf(&b, "It starts when one of them ends, or fails if none has by %s.\n",
-		t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
-	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
-	return b.String()
+	return s.waitingComment(t, "queued", "the repository runs as many tasks at once as its quota allows", "one of them ends", "none has")
 }
 
 // pausedComment says the task waits for sandstep to be resumed, and until
 // when.
 func (s *Service) pausedComment(t *sandstep.Task) string {
+	return s.waitingComment(t, "paused", "sandstep is drained for maintenance", "sandstep resumes", "it has not")
+}
+
+// waitingComment is the comment of a task that waits (state: queued or
+// paused) for the reason why: it starts when "starts", or fails if "fails"
+// by the end of its queue time.
+func (s *Service) waitingComment(t *sandstep.Task, state, why, starts, fails string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**sandstep** paused task `%s` for this issue: sandstep is drained for maintenance.\n\n", t.ID)
-	fmt.Fprintf(&b, "It starts when sandstep resumes, or fails if it has not by %s.\n",
+	fmt.Fprintf(&b, "**sandstep** %s task `%s` for this issue: %s.\n\n", state, t.ID, why)
+	fmt.Fprintf(&b, "It starts when %s, or fails if %s by %s.\n", starts, fails,
 		t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
 	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
 	return b.String()
