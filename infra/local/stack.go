@@ -96,6 +96,9 @@ type Options struct {
 	// switch (app.Options.DrainMaxAge): 0 is the deployed 30 s; tests
 	// that flip it and look at once make it negative.
 	DrainMaxAge time.Duration
+	// MetricsWriter receives the functions' metrics (EMF lines, one
+	// write per invocation); nil discards them.
+	MetricsWriter io.Writer
 	// WaitOverrides and RetryIntervalOverrides shorten the state machines'
 	// Wait states and retry pauses, by state name: for tests.
 	WaitOverrides, RetryIntervalOverrides map[string]time.Duration
@@ -287,7 +290,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	// so they can be built before the servers behind them start; the
 	// stack logs through their logger and redactor, which learn every
 	// secret the functions resolve.
-	e, err := app.NewEnv(app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, HTTPClient: opts.HTTPClient, DrainMaxAge: opts.DrainMaxAge})
+	metricsOut := opts.MetricsWriter
+	if metricsOut == nil {
+		metricsOut = io.Discard
+	}
+	e, err := app.NewEnv(app.Options{Getenv: s.env.Getenv, LogWriter: opts.LogWriter, MetricsWriter: metricsOut,
+		HTTPClient: opts.HTTPClient, DrainMaxAge: opts.DrainMaxAge})
 	if err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("start the functions: %w", err)

@@ -14,6 +14,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -65,6 +66,17 @@ type Options struct {
 	GitHub GitHubOptions
 	// Admin says who may use the /admin routes; the zero value: nobody.
 	Admin AdminOptions
+	// Metrics says where each invocation's metrics go; the zero value:
+	// nowhere.
+	Metrics MetricsOptions
+}
+
+// MetricsOptions say where metrics go: EMF lines (internal/metrics) in
+// Namespace, one write per invocation to Writer (in Lambda, stdout, which
+// CloudWatch Logs reads).
+type MetricsOptions struct {
+	Namespace string
+	Writer    io.Writer
 }
 
 // DefaultHTTPTimeout is Options.HTTPTimeout's default: API Gateway HTTP
@@ -80,6 +92,7 @@ type API struct {
 	httpTimeout time.Duration
 	github      GitHubOptions
 	admin       AdminOptions
+	metrics     MetricsOptions
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -94,7 +107,7 @@ func New(svc Service, opts Options) *API {
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = DefaultHTTPTimeout
 	}
-	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub, admin: opts.Admin}
+	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub, admin: opts.Admin, metrics: opts.Metrics}
 	a.table = a.actions()
 	return a
 }

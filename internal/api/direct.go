@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -290,6 +291,7 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 	}
 	a.logError(ctx, err, slog.String("function", function))
 	code := sandstep.ErrorCode(err)
+	metrics.Failed(ctx, string(code))
 	msg := sandstep.ErrorMessage(err)
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
 		if field := sandstep.ErrorField(err); field != "" {

@@ -14,23 +14,26 @@ import (
 type classification struct {
 	status int
 	sfn    string
+	// fault: the answer is ours to fix, not the caller's (the Faults
+	// metric, whose rate pages someone).
+	fault bool
 }
 
 // codes is the one table of error codes at the edge. A code it does not
 // know is answered as internal.
 var codes = map[sandstep.Code]classification{
-	sandstep.EINVALID:         {http.StatusBadRequest, "Sandbox.InvalidInput"},
-	sandstep.EUNAUTHENTICATED: {http.StatusUnauthorized, "Sandbox.NotFound"},
-	sandstep.ENOTFOUND:        {http.StatusNotFound, "Sandbox.NotFound"},
-	sandstep.ECONFLICT:        {http.StatusConflict, "Sandbox.Conflict"},
-	sandstep.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Sandbox.InvalidInput"},
-	sandstep.EQUOTA:           {http.StatusTooManyRequests, "Sandbox.QuotaExceeded"},
-	sandstep.ECAPACITY:        {http.StatusServiceUnavailable, "Sandbox.Capacity"},
-	sandstep.EQUEUED:          {http.StatusTooManyRequests, "Sandbox.Queued"},
-	sandstep.EDRAINING:        {http.StatusServiceUnavailable, "Sandbox.Draining"},
-	sandstep.ETRANSIENT:       {http.StatusServiceUnavailable, "Sandbox.Transient"},
-	sandstep.ETIMEOUT:         {http.StatusGatewayTimeout, "Sandbox.Timeout"},
-	sandstep.EINTERNAL:        {http.StatusInternalServerError, "Sandbox.Internal"},
+	sandstep.EINVALID:         {http.StatusBadRequest, "Sandbox.InvalidInput", false},
+	sandstep.EUNAUTHENTICATED: {http.StatusUnauthorized, "Sandbox.NotFound", false},
+	sandstep.ENOTFOUND:        {http.StatusNotFound, "Sandbox.NotFound", false},
+	sandstep.ECONFLICT:        {http.StatusConflict, "Sandbox.Conflict", false},
+	sandstep.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "Sandbox.InvalidInput", false},
+	sandstep.EQUOTA:           {http.StatusTooManyRequests, "Sandbox.QuotaExceeded", false},
+	sandstep.ECAPACITY:        {http.StatusServiceUnavailable, "Sandbox.Capacity", false},
+	sandstep.EQUEUED:          {http.StatusTooManyRequests, "Sandbox.Queued", false},
+	sandstep.EDRAINING:        {http.StatusServiceUnavailable, "Sandbox.Draining", false},
+	sandstep.ETRANSIENT:       {http.StatusServiceUnavailable, "Sandbox.Transient", true},
+	sandstep.ETIMEOUT:         {http.StatusGatewayTimeout, "Sandbox.Timeout", false},
+	sandstep.EINTERNAL:        {http.StatusInternalServerError, "Sandbox.Internal", true},
 }
 
 // DefaultCapacityRetryAfter is the Retry-After of a capacity error that

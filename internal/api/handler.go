@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -22,6 +23,10 @@ import (
 func (a *API) HandlerFunc(function string) func(ctx context.Context, payload json.RawMessage) (any, error) {
 	mustFunction(function)
 	return func(ctx context.Context, payload json.RawMessage) (out any, err error) {
+		set := &metrics.Set{}
+		ctx = metrics.NewContext(ctx, set)
+		// After the panic's answer below, before the answer leaves.
+		defer a.emit(ctx, set, function)
 		isAPI := isAPIGatewayEvent(payload)
 		defer func() {
 			// A panic is a bug: answer as an internal error, in the shape
@@ -79,4 +84,28 @@ func isAPIGatewayEvent(payload []byte) bool {
 	}
 	return probe.Version == "2.0" && probe.RouteKey != nil &&
 		len(probe.RequestContext) > 0 && probe.RequestContext[0] == '{'
+}
+
+// emit writes the invocation's metrics with its outcome: a request of
+// function, and its failure by code when it failed. A write that fails is
+// logged, never the answer's concern.
+func (a *API) emit(ctx context.Context, set *metrics.Set, function string) {
+	if a.metrics.Writer == nil {
+		return
+	}
+	fn := metrics.Dim("Function", function)
+	set.Add(metrics.Requests, metrics.Count, 1, fn)
+	if code := set.Code(); code != "" {
+		c := classify(sandstep.Code(code))
+		set.Add(metrics.Failures, metrics.Count, 1, fn, metrics.Dim("Code", code))
+		if c.fault {
+			set.Add(metrics.Faults, metrics.Count, 1, fn)
+		}
+		if sandstep.Code(code) == sandstep.EQUOTA {
+			set.Add(metrics.QuotaRejections, metrics.Count, 1)
+		}
+	}
+	if err := set.WriteTo(a.metrics.Writer, a.metrics.Namespace, time.Now()); err != nil {
+		a.logger.WarnContext(ctx, "metrics not written", "error", err.Error())
+	}
 }

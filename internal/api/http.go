@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/logging"
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -375,6 +376,7 @@ func jsonResponse(status int, v any, extra map[string]string) (events.APIGateway
 func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slog.Attr) events.APIGatewayV2HTTPResponse {
 	code := sandstep.ErrorCode(err)
 	status := HTTPStatus(code)
+	metrics.Failed(ctx, string(code))
 	a.logError(ctx, err, append(attrs, slog.Int("status", status))...)
 	detail := ErrorDetail{Code: code, Message: sandstep.ErrorMessage(err), RequestID: reqID, SandboxID: sandstep.ErrorSandboxID(err)}
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {

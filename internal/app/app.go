@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/logging"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	Getenv func(string) string
 	// LogWriter receives the logs; nil means os.Stdout.
 	LogWriter io.Writer
+	// MetricsWriter receives the metrics' EMF lines; nil means os.Stdout,
+	// where CloudWatch Logs reads them in Lambda.
+	MetricsWriter io.Writer
 	// HTTPClient is used for Daytona; nil means the client's default.
 	HTTPClient *http.Client
 	// DrainMaxAge is how long an instance trusts its read of the drain
@@ -44,6 +48,8 @@ type Env struct {
 	Config   config.Config
 	Logger   *slog.Logger
 	Redactor *logging.Redactor
+	// Metrics is where each invocation's metrics go.
+	Metrics api.MetricsOptions
 	// AWS is the AWS configuration the Lambda runtime provides.
 	AWS aws.Config
 
@@ -65,6 +71,10 @@ func NewEnv(opts Options) (*Env, error) {
 	if w == nil {
 		w = os.Stdout
 	}
+	mw := opts.MetricsWriter
+	if mw == nil {
+		mw = os.Stdout
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
@@ -78,6 +88,7 @@ func NewEnv(opts Options) (*Env, error) {
 		Config:      cfg,
 		Logger:      logging.New(w, logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Redactor: redactor}),
 		Redactor:    redactor,
+		Metrics:     api.MetricsOptions{Namespace: cfg.MetricsNamespace, Writer: mw},
 		AWS:         awsCfg,
 		getenv:      getenv,
 		httpClient:  opts.HTTPClient,

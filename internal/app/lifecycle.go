@@ -99,6 +99,6 @@ func (e *Env) API(ctx context.Context) (*api.API, error) {
 			return nil, err
 		}
 		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger, GitHub: e.GitHubOptions(),
-			Admin: api.AdminOptions{Claim: e.Config.AdminClaim, Group: e.Config.AdminGroup}}), nil
+			Admin: api.AdminOptions{Claim: e.Config.AdminClaim, Group: e.Config.AdminGroup}, Metrics: e.Metrics}), nil
 	})
 }

@@ -158,6 +158,9 @@ type Config struct {
 	LogLevel slog.Level
 	// LogFormat is "json" or "text" (LOG_FORMAT).
 	LogFormat string
+	// MetricsNamespace is the metrics' CloudWatch namespace
+	// (METRICS_NAMESPACE).
+	MetricsNamespace string
 
 	// IdempotencyTTL is how long an idempotency record is kept
 	// (IDEMPOTENCY_TTL).

@@ -72,6 +72,7 @@ func TestLoadDefaults(t *testing.T) {
 		AdminClaim:             "cognito:groups",
 		AdminGroup:             "sandstep-admins",
 		DrainParameter:         "/sandstep/drain",
+		MetricsNamespace:       "sandstep",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,

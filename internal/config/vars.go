@@ -176,6 +176,9 @@ var vars = []Var{
 	{Name: "LOG_FORMAT", Default: "json",
 		Meaning: "`text` for people, `json` in Lambda",
 		kind:    enum(func(c *Config, s string) { c.LogFormat = s }, "json", "text")},
+	{Name: "METRICS_NAMESPACE", Default: "sandstep",
+		Meaning: "the CloudWatch namespace of the metrics each invocation writes to its log as Embedded Metric Format lines (see [Metrics](#metrics)); the template's alarms and dashboard read it",
+		kind:    namespace(func(c *Config) *string { return &c.MetricsNamespace })},
 	{Name: "IDEMPOTENCY_TTL", Default: "24h",
 		Meaning: "how long a completed `Idempotency-Key` is remembered",
 		kind:    duration(time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.IdempotencyTTL })},
@@ -365,6 +368,22 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 
 // parameterRE is an SSM parameter's full name, as a hierarchy.
 var parameterRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]{1,1000}$`)
+
+// namespaceRE is a CloudWatch namespace's characters; AWS/ is AWS's own,
+// checked apart (RE2 has no lookahead).
+var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9._/#:-]{1,255}$`)
+
+// namespace reads a CloudWatch namespace.
+func namespace(field func(*Config) *string) kind {
+	const format = "letters, digits and `._-/#:`, at most 255 characters, not starting with `AWS/`"
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		if !namespaceRE.MatchString(v) || strings.HasPrefix(v, "AWS/") {
+			return fmt.Errorf("must be %s, got %q", format, v)
+		}
+		*field(c) = v
+		return nil
+	}}
+}
 
 var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
 

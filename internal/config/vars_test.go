@@ -100,6 +100,7 @@ func TestDefaults(t *testing.T) {
 		AdminClaim:             "cognito:groups",
 		AdminGroup:             "sandstep-admins",
 		DrainParameter:         "/sandstep/drain",
+		MetricsNamespace:       "sandstep",
 		TaskBackstop:           10 * time.Minute,
 		MaxTaskLogBytes:        1 << 30,
 		TaskRetentionDays:      30,

@@ -1,6 +1,8 @@
 package daytona
 
 import (
+	"github.com/sandstep/sandstep/internal/metrics"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -232,7 +234,12 @@ func (c *Client) once(ctx context.Context, cl *call) (*http.Response, error) {
 	if timeout > 0 {
 		timer = time.AfterFunc(timeout, func() { cancel(ErrResponseTimeout) })
 	}
+	sent := time.Now()
 	resp, err := c.http.Do(req)
+	metrics.Daytona(ctx, time.Since(sent))
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		metrics.Add(ctx, metrics.DaytonaRateLimited, metrics.Count, 1)
+	}
 	timedOut := timer != nil && !timer.Stop()
 	if err != nil {
 		cancel(nil)

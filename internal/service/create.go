@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -28,6 +29,7 @@ const (
 // record failed and releases the slot before the classified error is
 // returned.
 func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandboxInput) (*sandstep.Sandbox, error) {
+	defer metrics.Operation(ctx, "create", time.Now())
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}
@@ -93,6 +95,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		s.cleanupFailedCreate(ctx, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err)
 	}
+	metrics.Add(ctx, metrics.SandboxesCreated, metrics.Count, 1)
 	return sb, nil
 }
 
@@ -170,6 +173,7 @@ func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox)
 		if d, ok := wctx.Deadline(); ok && time.Until(d) < wait+createWaitFloor {
 			return err
 		}
+		metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
 		select {
 		case <-wctx.Done():
 			return err

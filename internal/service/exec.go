@@ -8,12 +8,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // Exec runs a command in the caller's sandbox and waits for it. The
 // timeout is bounded by the caller's deadline less a margin.
 func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) (*ExecResult, error) {
+	defer metrics.Operation(ctx, "exec", time.Now())
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -204,6 +205,7 @@ func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.
 		return nil, err
 	}
 	if gaveUp {
+		metrics.Add(ctx, metrics.NoticesGivenUp, metrics.Count, 1)
 		s.noticeSettled(ctx, got)
 	}
 	if !claimed {

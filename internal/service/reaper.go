@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -80,7 +81,18 @@ type ReapReport struct {
 
 // Findings is the number of things the run found wrong.
 func (r *ReapReport) Findings() int {
-	return r.Unowned + r.Expired + r.Abandoned + r.Gone + r.Finished + r.Slots + r.Quota + r.Tasks + r.Failed + r.Deferred
+	n := 0
+	for _, v := range r.kinds() {
+		n += v
+	}
+	return n
+}
+
+// kinds are the run's findings by kind, named as in its JSON (the
+// ReaperFindings metric's Kind).
+func (r *ReapReport) kinds() map[string]int {
+	return map[string]int{"unowned": r.Unowned, "expired": r.Expired, "abandoned": r.Abandoned, "gone": r.Gone,
+		"finished": r.Finished, "slots": r.Slots, "quota": r.Quota, "tasks": r.Tasks, "failed": r.Failed, "deferred": r.Deferred}
 }
 
 // reaping is one run of the reaper.
@@ -166,6 +178,13 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		s.opts.Logger.ErrorContext(ctx, "reaper: notices not attempted", "err", err)
 	}
 	rep := r.report
+	if !rep.DryRun {
+		for kind, n := range rep.kinds() {
+			if n > 0 {
+				metrics.Add(ctx, metrics.ReaperFindings, metrics.Count, float64(n), metrics.Dim("Kind", kind))
+			}
+		}
+	}
 	s.opts.Logger.InfoContext(ctx, "reaper", "dryRun", rep.DryRun, "findings", rep.Findings(), "unowned", rep.Unowned,
 		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
 		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices)

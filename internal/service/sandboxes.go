@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -126,6 +127,7 @@ func listStates(filter string) ([]sandstep.State, error) {
 // deleted (or gone) sandbox returns it as it is. The slot is released
 // exactly once, whatever the number of concurrent deletes.
 func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*sandstep.Sandbox, error) {
+	defer metrics.Operation(ctx, "delete", time.Now())
 	if err := requireUser(call); err != nil {
 		return nil, err
 	}

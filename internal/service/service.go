@@ -358,6 +358,10 @@ func New(deps Deps, opts Options) (*Service, error) {
 		return nil, errors.New("service: Options.Deployment is required")
 	}
 	opts.defaults()
+	var tasks Tasks
+	if deps.Tasks != nil {
+		tasks = endingTasks{deps.Tasks}
+	}
 	return &Service{
 		provider:      deps.Provider,
 		sandboxes:     deps.Sandboxes,
@@ -367,7 +371,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		secrets:       deps.Secrets,
 		inventory:     deps.Inventory,
 		catalog:       deps.Catalog,
-		tasks:         deps.Tasks,
+		tasks:         tasks,
 		objects:       deps.Objects,
 		machine:       deps.Machine,
 		sessions:      deps.Sessions,

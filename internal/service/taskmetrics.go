@@ -1,0 +1,32 @@
+package service
+
+import (
+	"context"
+	"slices"
+
+	"github.com/sandstep/sandstep/internal/metrics"
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// endingTasks is Tasks that counts each task's end (TasksEnded by status,
+// and its TaskDuration) where it happens: every path to a final status is a
+// transition into it from a live one, whichever step or reaper makes it.
+type endingTasks struct{ Tasks }
+
+func (e endingTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
+	t, err := e.Tasks.TransitionTask(ctx, id, from, to, update)
+	if err != nil || !to.Terminal() || slices.Contains(from, to) {
+		return t, err
+	}
+	metrics.Add(ctx, metrics.TasksEnded, metrics.Count, 1, metrics.Dim("Status", string(to)))
+	if t.FinishedAt != nil {
+		// From the command's start; a task that never started, from its
+		// creation (its wait for capacity or its turn).
+		start := t.CreatedAt
+		if t.StartedAt != nil {
+			start = *t.StartedAt
+		}
+		metrics.Add(ctx, metrics.TaskDuration, metrics.Seconds, t.FinishedAt.Sub(start).Seconds())
+	}
+	return t, nil
+}
