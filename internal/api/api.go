@@ -18,6 +18,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -62,6 +64,10 @@ type Options struct {
 	// GitHub configures POST /webhooks/github; without a Secret the route
 	// answers 404.
 	GitHub GitHubOptions
+	// LambdaMemoryMB is the function's allocated memory, which a task's
+	// usage counts its invocations' time in; 0 is what Lambda says
+	// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+	LambdaMemoryMB int
 }
 
 // DefaultHTTPTimeout is Options.HTTPTimeout's default: API Gateway HTTP
@@ -76,6 +82,7 @@ type API struct {
 	logger      *slog.Logger
 	httpTimeout time.Duration
 	github      GitHubOptions
+	memoryMB    int
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -90,7 +97,11 @@ func New(svc Service, opts Options) *API {
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = DefaultHTTPTimeout
 	}
-	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub}
+	if opts.LambdaMemoryMB <= 0 {
+		opts.LambdaMemoryMB = lambdacontext.MemoryLimitInMB
+	}
+	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub,
+		memoryMB: opts.LambdaMemoryMB}
 	a.table = a.actions()
 	return a
 }

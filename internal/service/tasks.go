@@ -231,7 +231,11 @@ func (s *Service) tasksEnabled() error {
 // GetTask returns the caller's task, or a repository's task to one of its
 // readers; anyone else's is not found.
 func (s *Service) GetTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
-	return s.visibleTask(ctx, call, id)
+	t, err := s.visibleTask(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.priced(ctx, t), nil
 }
 
 // visibleTask is a task the caller owns or reads (mayRead): the one door
@@ -294,6 +298,9 @@ func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*
 	}
 	if items == nil {
 		items = []*sandstep.Task{}
+	}
+	for i, t := range items {
+		items[i] = s.priced(ctx, t)
 	}
 	return &TaskList{Items: items, NextCursor: next}, nil
 }
