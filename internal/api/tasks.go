@@ -211,7 +211,15 @@ func (e EndedInput) taskID() string   { return e.detail().Name }
 func (a *API) metered(states int, act action) action {
 	serve := act.serve
 	act.serve = func(ctx context.Context, payload []byte) (context.Context, any, error) {
-		return serve(cost.WithMeter(ctx, cost.NewMeter(nil, a.memoryMB, states)), payload)
+		m := cost.NewMeter(nil, a.memoryMB, states)
+		ctx, out, err := serve(cost.WithMeter(ctx, m), payload)
+		// What the invocation used after its last write of the task is not
+		// on the record (README, "Task cost"): said, to measure how much.
+		if p := m.Pending(); p != (sandstep.TaskUsage{}) {
+			a.logger.DebugContext(ctx, "task usage not recorded", "invocations", p.LambdaInvocations, "transitions", p.StateTransitions,
+				"dynamodbReads", p.DynamoDBReadRequests, "dynamodbWrites", p.DynamoDBWriteRequests, "s3Gets", p.S3GetRequests, "s3Puts", p.S3PutRequests)
+		}
+		return ctx, out, err
 	}
 	return act
 }

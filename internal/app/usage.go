@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 
@@ -28,8 +29,9 @@ func countDynamoDB(stack *middleware.Stack) error {
 }
 
 // dynamoDBUnits is a data request's class and its request units as the
-// request implies them: items of at most 1 KB written and 4 KB read, a
-// transaction's items twice. ok false: no data request (not billed so).
+// request shows them: a put's item by its size, an update or a delete one
+// unit, a read one unit (items up to 4 KB), a transaction's items twice.
+// ok false: no data request (not billed so).
 func dynamoDBUnits(params any) (write bool, units int, ok bool) {
 	switch in := params.(type) {
 	case *dynamodb.GetItemInput, *dynamodb.QueryInput, *dynamodb.ScanInput:
@@ -41,17 +43,77 @@ func dynamoDBUnits(params any) (write bool, units int, ok bool) {
 		return false, units, true
 	case *dynamodb.TransactGetItemsInput:
 		return false, 2 * len(in.TransactItems), true
-	case *dynamodb.PutItemInput, *dynamodb.UpdateItemInput, *dynamodb.DeleteItemInput:
+	case *dynamodb.PutItemInput:
+		return true, writeUnits(in.Item), true
+	case *dynamodb.UpdateItemInput, *dynamodb.DeleteItemInput:
 		return true, 1, true
 	case *dynamodb.BatchWriteItemInput:
 		for _, r := range in.RequestItems {
-			units += len(r)
+			for _, w := range r {
+				units++
+				if w.PutRequest != nil {
+					units += writeUnits(w.PutRequest.Item) - 1
+				}
+			}
 		}
 		return true, units, true
 	case *dynamodb.TransactWriteItemsInput:
-		return true, 2 * len(in.TransactItems), true
+		for _, w := range in.TransactItems {
+			units += 2
+			if w.Put != nil {
+				units += 2 * (writeUnits(w.Put.Item) - 1)
+			}
+		}
+		return true, units, true
 	}
 	return false, 0, false
+}
+
+// writeUnits is what writing item costs: a unit per KB begun, by
+// DynamoDB's measure (attribute names and values). An update's item is not
+// known before it is written, so it counts one.
+func writeUnits(item map[string]types.AttributeValue) int {
+	n := 0
+	for k, v := range item {
+		n += len(k) + valueSize(v)
+	}
+	return max(1, (n+1023)/1024)
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return len(v.Value)
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberSS:
+		return sumLen(v.Value)
+	case *types.AttributeValueMemberNS:
+		return sumLen(v.Value)
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range v.Value {
+			n += len(k) + valueSize(e) + 1
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += valueSize(e) + 1
+		}
+		return n
+	}
+	return 1 // BOOL, NULL, binary sets are rare here
+}
+
+func sumLen(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n += len(s)
+	}
+	return n
 }
 
 func countS3(stack *middleware.Stack) error {

@@ -87,7 +87,8 @@ type Taken struct {
 }
 
 // Take is what the meter holds now, with the time until now and the
-// write that will carry it (a DynamoDB write of one unit), to add to the
+// write that will carry it (a DynamoDB write, counted as one unit: units
+// it takes beyond one are carried by the next write), to add to the
 // record (AddTo) in that write. Nothing changes until Commit: a write that
 // fails, or is tried again, takes again.
 func (m *Meter) Take() Taken {

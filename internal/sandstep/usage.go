@@ -30,8 +30,8 @@ type TaskUsage struct {
 	StateTransitions int `json:"stateTransitions" dynamodbav:"transitions"`
 
 	// DynamoDB and S3 requests the task's invocations made, and DynamoDB's
-	// request units as the requests imply them (items of at most 1 KB
-	// written, 4 KB read; a transaction's items count twice).
+	// request units as the requests show them (a put by its item's size,
+	// an update or a read one unit; a transaction's items count twice).
 	DynamoDBReadRequests  int `json:"dynamodbReadRequests" dynamodbav:"ddbReads"`
 	DynamoDBWriteRequests int `json:"dynamodbWriteRequests" dynamodbav:"ddbWrites"`
 	DynamoDBReadUnits     int `json:"dynamodbReadUnits" dynamodbav:"ddbReadUnits"`

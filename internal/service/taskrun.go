@@ -100,7 +100,7 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if err := s.checkNotifySecret(ctx, in.UserID, spec.Notify); err != nil {
 		return nil, prefixField("task.", err)
 	}
-	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
+	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -175,7 +175,7 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
-		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
+		t, err := s.acceptTask(ctx, call, NewTaskID(), in, preparedUsage())
 		if err != nil {
 			return nil, err
 		}
@@ -189,8 +189,9 @@ func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sand
 	})
 }
 
-// acceptTask keeps the spec and writes the queued record.
-func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskInput) (*sandstep.Task, error) {
+// acceptTask keeps the spec and writes the queued record, with usage
+// (nil: none yet) on it.
+func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskInput, usage *sandstep.TaskUsage) (*sandstep.Task, error) {
 	network, err := s.sandboxNetwork(in.Sandbox.Network)
 	if err != nil {
 		return nil, prefixField("sandbox.", err)
@@ -205,7 +206,7 @@ func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskI
 	t := &sandstep.Task{
 		ID: id, Owner: call.UserID, Status: sandstep.TaskQueued, ExecutionARN: s.machine.ExecutionARN(id),
 		Command: in.Command, TimeoutSeconds: in.TimeoutSeconds, KeepSandbox: in.KeepSandbox,
-		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(), Notify: newNotice(in.Notify),
+		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(), Notify: newNotice(in.Notify), Usage: usage,
 	}
 	if t.TimeoutSeconds == 0 {
 		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)

@@ -51,6 +51,14 @@ func (m meteredTasks) TransitionTask(ctx context.Context, id string, from []sand
 	return t, err
 }
 
+// preparedUsage is the Prepare step of a task accepted through the API,
+// counted when it is accepted: that step only reads the record (one
+// invocation, one state, one read) and writes nothing that could carry
+// it. Its time is not known then, and is not counted.
+func preparedUsage() *sandstep.TaskUsage {
+	return &sandstep.TaskUsage{LambdaInvocations: 1, StateTransitions: 1, DynamoDBReadRequests: 1, DynamoDBReadUnits: 1}
+}
+
 // Prices answers the deployment's price table (PRICE_TABLE_REF's
 // document, or cost.Defaults); it is asked on first need.
 type Prices func(context.Context) (*cost.Table, error)

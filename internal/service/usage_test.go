@@ -225,7 +225,15 @@ func TestTaskUsageCountsWhatTheStepsDid(t *testing.T) {
 		{"collect", 1, func(ctx context.Context) error { _, err := h.svc.CollectTask(ctx, step); return err }},
 		{"cleanup", 1, func(ctx context.Context) error { _, err := h.svc.CleanUpTask(ctx, tk.ID, nil); return err }},
 	}
-	for _, s := range steps {
+	// Accepting it counted Prepare, which writes nothing: that invocation's
+	// meter must hold just what was counted, and is left out.
+	h.invoke(t, steps[0].states, steps[0].run)
+	prepare := h.meters[0]
+	if p, want := prepare.Pending(), *preparedUsage(); p != want {
+		t.Errorf("Prepare used %+v, counted when accepted %+v", p, want)
+	}
+	h.meters = nil
+	for _, s := range steps[1:] {
 		h.invoke(t, s.states, s.run)
 		h.checkAccounted(t, tk.ID, s.name)
 		h.clock.Set(h.clock.Now().Add(15 * time.Second))
@@ -234,10 +242,9 @@ func TestTaskUsageCountsWhatTheStepsDid(t *testing.T) {
 	if u == nil {
 		t.Fatal("no usage on the record")
 	}
-	// Prepare (a task started through the API) writes nothing: its use is
-	// lost; every other step wrote.
-	if u.LambdaInvocations != len(steps)-1 || u.StateTransitions != 7 {
-		t.Errorf("invocations %d, transitions %d on the record; want %d and 7", u.LambdaInvocations, u.StateTransitions, len(steps)-1)
+	// Every step's invocation and states are on the record.
+	if u.LambdaInvocations != len(steps) || u.StateTransitions != 8 {
+		t.Errorf("invocations %d, transitions %d on the record; want %d and 8", u.LambdaInvocations, u.StateTransitions, len(steps))
 	}
 	if u.DynamoDBReadRequests == 0 || u.DynamoDBWriteRequests == 0 || u.S3GetRequests == 0 || u.S3PutRequests == 0 || u.LambdaMs == 0 {
 		t.Errorf("usage %+v: every kind of use should be counted", *u)
@@ -278,8 +285,9 @@ func TestRunningTaskShowsUsageSoFar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if shown.Status != sandstep.TaskRunning || shown.Usage == nil || shown.Usage.SandboxSeconds != 90 || shown.Usage.LambdaInvocations != 2 {
-		t.Fatalf("running task %s shows %+v, want 90 sandbox seconds and 2 invocations so far", shown.Status, shown.Usage)
+	if shown.Status != sandstep.TaskRunning || shown.Usage == nil || shown.Usage.SandboxSeconds != 90 || shown.Usage.LambdaInvocations != 3 {
+		// Prepare (counted when the task was accepted) and the two steps.
+		t.Fatalf("running task %s shows %+v, want 90 sandbox seconds and 3 invocations so far", shown.Status, shown.Usage)
 	}
 	if shown.Usage.VCPU != cost.DefaultVCPU || shown.Usage.DiskGiB != cost.DefaultDiskGiB {
 		t.Errorf("a create without resources is Daytona's default size, got %+v", shown.Usage)
