@@ -205,7 +205,9 @@ func (e EndedInput) taskID() string   { return e.detail().Name }
 
 // metered gives each invocation of a task's step a meter of what it uses
 // (internal/cost), standing for states of the state machine: each step's
-// one Task state, task-check also the Choice after it, task-ended (the
+// one Task state; task-wait also the Check and the Choice that always
+// follow it, since a Check that finds nothing new writes nothing that
+// could carry them (so task-check stands for none); task-ended (the
 // status-change rule, no state) none. A state retried is an invocation
 // again and a transition again.
 func (a *API) metered(states int, act action) action {
@@ -217,7 +219,8 @@ func (a *API) metered(states int, act action) action {
 		// on the record (README, "Task cost"): said, to measure how much.
 		if p := m.Pending(); p != (sandstep.TaskUsage{}) {
 			a.logger.DebugContext(ctx, "task usage not recorded", "invocations", p.LambdaInvocations, "transitions", p.StateTransitions,
-				"dynamodbReads", p.DynamoDBReadRequests, "dynamodbWrites", p.DynamoDBWriteRequests, "s3Gets", p.S3GetRequests, "s3Puts", p.S3PutRequests)
+				"dynamodbReads", p.DynamoDBReadRequests, "dynamodbWrites", p.DynamoDBWriteRequests,
+				"dynamodbWriteUnits", p.DynamoDBWriteUnits, "s3Gets", p.S3GetRequests, "s3Puts", p.S3PutRequests)
 		}
 		return ctx, out, err
 	}
@@ -240,10 +243,10 @@ func (a *API) taskActions() []action {
 		a.metered(1, step(FunctionExecute, ActionTaskCollect, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CollectTask(ctx, in.TaskStep)
 		})),
-		a.metered(1, step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
+		a.metered(3, step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
 			return nil, t.WaitTask(ctx, in.TaskStep, in.Token)
 		})),
-		a.metered(2, step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+		a.metered(0, step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CheckTask(ctx, in.TaskStep)
 		})),
 		a.metered(1, step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*sandstep.Task, error) {
