@@ -569,7 +569,10 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		return nil, err
 	}
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
-	s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
+	if s.tellsIssue(t) {
+		// Only then: the comment reads the output's tail (an S3 LIST and GET).
+		s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
+	}
 	// The task has ended and let go of its sandbox and slot: only now is
 	// its caller told, and nothing of that can fail the clean-up.
 	s.notifyEnded(ctx, t)
