@@ -86,11 +86,16 @@ type Taken struct {
 	until time.Time
 }
 
+// TaskWriteUnits is what Take counts for the write that carries it: a
+// task's record is between 1 and 2 KB (docs/performance.md, "Task cost").
+// A write that takes more leaves the difference to the next write; one
+// that takes less, owes it.
+const TaskWriteUnits = 2
+
 // Take is what the meter holds now, with the time until now and the
-// write that will carry it (a DynamoDB write, counted as one unit: units
-// it takes beyond one are carried by the next write), to add to the
-// record (AddTo) in that write. Nothing changes until Commit: a write that
-// fails, or is tried again, takes again.
+// write that will carry it (a DynamoDB write of TaskWriteUnits), to add
+// to the record (AddTo) in that write. Nothing changes until Commit: a
+// write that fails, or is tried again, takes again.
 func (m *Meter) Take() Taken {
 	if m == nil {
 		return Taken{}
@@ -103,7 +108,7 @@ func (m *Meter) Take() Taken {
 	u.LambdaMs += ms
 	u.LambdaMBMs += ms * m.memoryMB
 	u.DynamoDBWriteRequests++
-	u.DynamoDBWriteUnits++
+	u.DynamoDBWriteUnits += TaskWriteUnits
 	return Taken{usage: u, until: m.from.Add(time.Duration(ms) * time.Millisecond)}
 }
 

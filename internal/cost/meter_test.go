@@ -25,10 +25,10 @@ func TestMeterTakeAndCommit(t *testing.T) {
 
 	taken := m.Take()
 	rec := taken.AddTo(nil)
-	m.DynamoDB(true, 1) // the write carrying it, as the client counts it
+	m.DynamoDB(true, TaskWriteUnits) // the write carrying it, as the client counts it
 	m.Commit(taken)
 	want := sandstep.TaskUsage{LambdaInvocations: 1, StateTransitions: 2, LambdaMs: 50, LambdaMBMs: 50 * 512,
-		DynamoDBReadRequests: 2, DynamoDBReadUnits: 2, DynamoDBWriteRequests: 2, DynamoDBWriteUnits: 2, S3GetRequests: 1}
+		DynamoDBReadRequests: 2, DynamoDBReadUnits: 2, DynamoDBWriteRequests: 2, DynamoDBWriteUnits: 1 + TaskWriteUnits, S3GetRequests: 1}
 	if *rec != want {
 		t.Errorf("record\n%+v, want\n%+v", *rec, want)
 	}
