@@ -19,6 +19,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -69,6 +71,10 @@ type Options struct {
 	// Metrics says where each invocation's metrics go; the zero value:
 	// nowhere.
 	Metrics MetricsOptions
+	// LambdaMemoryMB is the function's allocated memory, which a task's
+	// usage counts its invocations' time in; 0 is what Lambda says
+	// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+	LambdaMemoryMB int
 }
 
 // MetricsOptions say where metrics go: EMF lines (internal/metrics) in
@@ -93,6 +99,7 @@ type API struct {
 	github      GitHubOptions
 	admin       AdminOptions
 	metrics     MetricsOptions
+	memoryMB    int
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -107,7 +114,11 @@ func New(svc Service, opts Options) *API {
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = DefaultHTTPTimeout
 	}
-	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub, admin: opts.Admin, metrics: opts.Metrics}
+	if opts.LambdaMemoryMB <= 0 {
+		opts.LambdaMemoryMB = lambdacontext.MemoryLimitInMB
+	}
+	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub,
+		admin: opts.Admin, metrics: opts.Metrics, memoryMB: opts.LambdaMemoryMB}
 	a.table = a.actions()
 	return a
 }

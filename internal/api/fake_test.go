@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/sandstep/sandstep/internal/cost"
 	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
@@ -32,6 +33,8 @@ type recorded struct {
 	in     any
 	// What the context carried for the log lines.
 	ctxRequestID, ctxUserID, ctxSandboxID string
+	// meter is what the context's usage meter held (nil: no meter).
+	meter *sandstep.TaskUsage
 	// deadline is the context's deadline, zero if it had none.
 	deadline time.Time
 }
@@ -57,6 +60,10 @@ func (f *fakeService) record(ctx context.Context, r recorded) error {
 	r.ctxUserID = logging.UserID(ctx)
 	r.ctxSandboxID = logging.SandboxID(ctx)
 	r.deadline, _ = ctx.Deadline()
+	if m := cost.MeterFrom(ctx); m != nil {
+		p := m.Pending()
+		r.meter = &p
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, r)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sandstep/sandstep/internal/cost"
 	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
@@ -202,29 +203,53 @@ func (p PrepareInput) taskID() string { return p.TaskID }
 func (c CleanUpInput) taskID() string { return c.TaskID }
 func (e EndedInput) taskID() string   { return e.detail().Name }
 
+// metered gives each invocation of a task's step a meter of what it uses
+// (internal/cost), standing for states of the state machine: each step's
+// one Task state; task-wait also the Check and the Choice that always
+// follow it, since a Check that finds nothing new writes nothing that
+// could carry them (so task-check stands for none); task-ended (the
+// status-change rule, no state) none. A state retried is an invocation
+// again and a transition again.
+func (a *API) metered(states int, act action) action {
+	serve := act.serve
+	act.serve = func(ctx context.Context, payload []byte) (context.Context, any, error) {
+		m := cost.NewMeter(nil, a.memoryMB, states)
+		ctx, out, err := serve(cost.WithMeter(ctx, m), payload)
+		// What the invocation used after its last write of the task is not
+		// on the record (README, "Task cost"): said, to measure how much.
+		if p := m.Pending(); p != (sandstep.TaskUsage{}) {
+			a.logger.DebugContext(ctx, "task usage not recorded", "invocations", p.LambdaInvocations, "transitions", p.StateTransitions,
+				"dynamodbReads", p.DynamoDBReadRequests, "dynamodbWrites", p.DynamoDBWriteRequests,
+				"dynamodbWriteUnits", p.DynamoDBWriteUnits, "s3Gets", p.S3GetRequests, "s3Puts", p.S3PutRequests)
+		}
+		return ctx, out, err
+	}
+	return act
+}
+
 // taskActions are the state machine's steps.
 func (a *API) taskActions() []action {
 	t := a.svc
 	return []action{
-		step(FunctionCreate, ActionTaskPrepare, func(ctx context.Context, in PrepareInput) (*service.TaskStep, error) {
+		a.metered(1, step(FunctionCreate, ActionTaskPrepare, func(ctx context.Context, in PrepareInput) (*service.TaskStep, error) {
 			return t.PrepareTask(ctx, in.TaskID, in.Input)
-		}),
-		step(FunctionCreate, ActionTaskSandbox, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+		})),
+		a.metered(1, step(FunctionCreate, ActionTaskSandbox, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CreateTaskSandbox(ctx, in.TaskStep)
-		}),
-		step(FunctionExecute, ActionTaskStart, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+		})),
+		a.metered(1, step(FunctionExecute, ActionTaskStart, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.StartTaskCommand(ctx, in.TaskStep)
-		}),
-		step(FunctionExecute, ActionTaskCollect, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+		})),
+		a.metered(1, step(FunctionExecute, ActionTaskCollect, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CollectTask(ctx, in.TaskStep)
-		}),
-		step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
+		})),
+		a.metered(3, step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
 			return nil, t.WaitTask(ctx, in.TaskStep, in.Token)
-		}),
-		step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
+		})),
+		a.metered(0, step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CheckTask(ctx, in.TaskStep)
-		}),
-		step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*sandstep.Task, error) {
+		})),
+		a.metered(1, step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*sandstep.Task, error) {
 			task, err := t.CleanUpTask(ctx, in.TaskID, in.Failure)
 			if oe, ok := err.(*service.OutcomeError); ok {
 				// The task did not succeed: the execution fails with its
@@ -232,8 +257,8 @@ func (a *API) taskActions() []action {
 				return nil, outcome{oe}
 			}
 			return task, err
-		}),
-		step(FunctionDelete, ActionTaskEnded, func(ctx context.Context, in EndedInput) (*sandstep.Task, error) {
+		})),
+		a.metered(0, step(FunctionDelete, ActionTaskEnded, func(ctx context.Context, in EndedInput) (*sandstep.Task, error) {
 			// The execution has ended, maybe without its own clean-up (stopped,
 			// timed out): clean up, and report nothing back to anyone.
 			d := in.detail()
@@ -255,7 +280,7 @@ func (a *API) taskActions() []action {
 				return task, nil
 			}
 			return task, err
-		}),
+		})),
 	}
 }
 

@@ -27,6 +27,7 @@ func (e *Env) Store() (*store.Store, error) {
 				// sends no CRC32 header.
 				o.DisableValidateResponseChecksum = true
 			}
+			o.APIOptions = append(o.APIOptions, countDynamoDB)
 		})
 		st, err := store.New(db, cfg.TableName, store.Options{
 			DefaultQuota: cfg.DefaultUserQuota, RepoQuota: cfg.GitHubRepoQuota, IdempotencyTTL: cfg.IdempotencyTTL,

@@ -86,6 +86,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 			NudgeURL:       cfg.APIURL,
 			NotifyRetryFor: cfg.NotifyRetryFor,
 			Deployment:     e.Deployment,
+			Prices:         e.Prices,
 			Logger:         e.Logger,
 		})
 	})

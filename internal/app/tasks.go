@@ -19,6 +19,7 @@ func (e *Env) Objects() *objects.Bucket {
 			o.BaseEndpoint = e.Endpoint("S3")
 			// A local stand-in has no bucket subdomains.
 			o.UsePathStyle = o.BaseEndpoint != nil
+			o.APIOptions = append(o.APIOptions, countS3)
 		})
 		return objects.New(client, e.Config.TaskBucket), nil
 	})

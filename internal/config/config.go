@@ -124,6 +124,9 @@ type Config struct {
 	// NotifyRetryFor is how long after a task's end its completion notice
 	// is retried (NOTIFY_RETRY_FOR).
 	NotifyRetryFor time.Duration
+	// PriceTableRef names the JSON price table of tasks' cost estimates
+	// (PRICE_TABLE_REF); zero: the built-in prices.
+	PriceTableRef secrets.Ref
 
 	// GitHub's webhook: its secret (by reference, or the value locally),
 	// the repositories document and the triggers.

@@ -123,6 +123,9 @@ var vars = []Var{
 	{Name: "NOTIFY_RETRY_FOR", Default: "24h",
 		Meaning: "how long after a task ends its completion notice (`notify`) is retried, with exponential backoff, before it is marked failed; keep it within `TASK_RETENTION_DAYS`, whose expiry ends the record and its notice",
 		kind:    duration(time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.NotifyRetryFor })},
+	{Name: "PRICE_TABLE_REF", Unset: "the built-in prices: Daytona's published ones and AWS's list prices in us-east-1 (docs/performance.md, \"Task cost\")",
+		Meaning: "where the JSON price table of tasks' cost estimates is kept, read on first need; its fields replace the built-in prices one by one (README, \"Task cost\")",
+		kind:    ref(func(c *Config) *secrets.Ref { return &c.PriceTableRef })},
 
 	// Exactly one of the two secret variables, or neither: see webhookSecret.
 	{Name: "GITHUB_WEBHOOK_SECRET_REF", Unset: "no webhook: `POST /webhooks/github` answers 404",

@@ -125,6 +125,10 @@ type Task struct {
 	// PullRequest is the web URL of the pull request an issue's task
 	// opened with the agent's commits.
 	PullRequest string `json:"pullRequest,omitempty" dynamodbav:"pullRequest,omitempty"`
+	// Usage is what the task has consumed so far; Cost its estimate,
+	// worked out when the task is read, never stored.
+	Usage *TaskUsage `json:"usage,omitempty" dynamodbav:"usage,omitempty"`
+	Cost  *TaskCost  `json:"cost,omitempty" dynamodbav:"-"`
 
 	// SessionID and CommandID name the running command at the provider.
 	SessionID string `json:"-" dynamodbav:"sessionId,omitempty"`

@@ -19,10 +19,15 @@ type IssueComments interface {
 // commentTail bounds the output an ending comment quotes.
 const commentTail = 2000
 
+// tellsIssue says whether t's issue is told how it goes.
+func (s *Service) tellsIssue(t *sandstep.Task) bool {
+	return s.comments != nil && t.Metadata.Repo != "" && t.Metadata.IssueID != ""
+}
+
 // commentOnIssue writes the comment of an issue's task t, saying body. A
 // failure to comment never fails the task: it is logged.
 func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string) {
-	if s.comments == nil || t.Metadata.Repo == "" || t.Metadata.IssueID == "" {
+	if !s.tellsIssue(t) {
 		return
 	}
 	inst := installationOf(t)

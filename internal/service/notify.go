@@ -122,6 +122,10 @@ type noticeBody struct {
 	FinishedAt *time.Time          `json:"finishedAt"`
 	Error      string              `json:"error,omitempty"`
 	DeliveryID string              `json:"deliveryId"`
+	// Usage and Cost are what the task consumed and its estimate, as
+	// GET /tasks/{id} shows them.
+	Usage *sandstep.TaskUsage `json:"usage,omitempty"`
+	Cost  *sandstep.TaskCost  `json:"cost,omitempty"`
 }
 
 // noticeDue says whether t's notice should be attempted at now.
@@ -159,9 +163,11 @@ func (s *Service) notifyEnded(ctx context.Context, t *sandstep.Task) bool {
 		return false // another attempt has it, or it was given up
 	}
 	n := claimed.Notify
+	shown := s.priced(ctx, claimed)
 	body, err := json.Marshal(noticeBody{
 		TaskID: claimed.ID, Status: claimed.Status, ExitCode: claimed.ExitCode, StartedAt: claimed.StartedAt,
 		FinishedAt: claimed.FinishedAt, Error: claimed.Error, DeliveryID: n.DeliveryID,
+		Usage: shown.Usage, Cost: shown.Cost,
 	})
 	if err != nil {
 		err = sandstep.Wrap(err, sandstep.EINTERNAL, "encode the notice")

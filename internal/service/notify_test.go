@@ -238,7 +238,7 @@ func TestNoticeIsSignedAndSaysHowTheTaskEnded(t *testing.T) {
 			}
 		}
 	})
-	if want := []string{"deliveryId", "exitCode", "finishedAt", "startedAt", "status", "taskId"}; !slices.Equal(keys, want) {
+	if want := []string{"cost", "deliveryId", "exitCode", "finishedAt", "startedAt", "status", "taskId", "usage"}; !slices.Equal(keys, want) {
 		t.Errorf("body %s has %v, want %v", r.body, keys, want)
 	}
 	if body["taskId"] != tk.ID || body["status"] != "succeeded" || body["exitCode"] != 0.0 ||

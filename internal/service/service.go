@@ -258,6 +258,9 @@ type Options struct {
 	// on first need (a create, a reap), not at cold start. Required: a
 	// deployment lists, touches and deletes only sandboxes with its own.
 	Deployment func(context.Context) (string, error)
+	// Prices is the price table of tasks' cost estimates; nil: the
+	// built-in one (cost.Defaults).
+	Prices Prices
 	// MaxStoredResponse is the largest response an Idempotency-Key keeps
 	// for replay; a larger one is remembered as done but not replayed (a
 	// retry gets a conflict, never a second run). Default 350,000 bytes,
@@ -360,7 +363,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 	opts.defaults()
 	var tasks Tasks
 	if deps.Tasks != nil {
-		tasks = endingTasks{deps.Tasks}
+		tasks = endingTasks{metered(deps.Tasks)}
 	}
 	return &Service{
 		provider:      deps.Provider,
@@ -389,6 +392,15 @@ func New(deps Deps, opts Options) (*Service, error) {
 		notices:       deps.Notices,
 		drain:         deps.Drain,
 	}, nil
+}
+
+// metered is tasks with each write carrying the invocation's usage, or
+// nil without tasks.
+func metered(tasks Tasks) Tasks {
+	if tasks == nil {
+		return nil
+	}
+	return meteredTasks{tasks}
 }
 
 // NewSandboxID returns a fresh sandbox id, "sbx_" and 26 random base32 letters.

@@ -107,7 +107,7 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if err := admit(); err != nil {
 		return nil, err
 	}
-	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec)
+	t, err = s.acceptTask(ctx, Call{UserID: in.UserID, RequestID: taskID}, taskID, spec, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,10 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		expires = &token.ExpiresAt
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
-		func(r *sandstep.Task) { r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, expires }); err != nil {
+		func(r *sandstep.Task) {
+			r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, expires
+			sandboxUsage(r, sb)
+		}); err != nil {
 		// The sandbox is not the task's: nothing else would delete it.
 		if _, derr := s.delete(ctx, call, sb); derr != nil {
 			s.opts.Logger.ErrorContext(ctx, "task sandbox not deleted", "sandboxId", sb.ID, "err", derr)
@@ -580,11 +583,14 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if err := s.releaseTask(ctx, call, t); err != nil {
 		return nil, err
 	}
-	if t, err = s.tasks.GetTask(ctx, taskID); err != nil {
+	if t, err = s.settleTask(ctx, t); err != nil {
 		return nil, err
 	}
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
-	s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
+	if s.tellsIssue(t) {
+		// Only then: the comment reads the output's tail (an S3 LIST and GET).
+		s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
+	}
 	// The task has ended and let go of its sandbox and slot: only now is
 	// its caller told, and nothing of that can fail the clean-up.
 	s.notifyEnded(ctx, t)
@@ -592,6 +598,23 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		return t, &OutcomeError{Task: t}
 	}
 	return t, nil
+}
+
+// settleTask reads the record of a task whose sandbox releaseTask let go
+// of by writing it: the write ends the sandbox's usage and carries the
+// invocation's, in place of a read. The status it expects is the one the
+// task had, or failed; any other (changed meanwhile) is read instead.
+func (s *Service) settleTask(ctx context.Context, t *sandstep.Task) (*sandstep.Task, error) {
+	want := t.Status
+	if !want.Terminal() {
+		want = sandstep.TaskFailed
+	}
+	now := s.opts.Now()
+	got, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{want}, want, func(r *sandstep.Task) { sandboxEnded(r, now) })
+	if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
+		return s.tasks.GetTask(ctx, t.ID)
+	}
+	return got, err
 }
 
 // OutcomeError is a task that did not succeed, as the execution's error:

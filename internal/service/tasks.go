@@ -193,7 +193,7 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		if err := admit(); err != nil {
 			return nil, err
 		}
-		t, err := s.acceptTask(ctx, call, NewTaskID(), in)
+		t, err := s.acceptTask(ctx, call, NewTaskID(), in, preparedUsage())
 		if err != nil {
 			return nil, err
 		}
@@ -213,8 +213,9 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 	})
 }
 
-// acceptTask keeps the spec and writes the queued record.
-func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskInput) (*sandstep.Task, error) {
+// acceptTask keeps the spec and writes the queued record, with usage
+// (nil: none yet) on it.
+func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskInput, usage *sandstep.TaskUsage) (*sandstep.Task, error) {
 	network, err := s.sandboxNetwork(in.Sandbox.Network)
 	if err != nil {
 		return nil, prefixField("sandbox.", err)
@@ -229,7 +230,7 @@ func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskI
 	t := &sandstep.Task{
 		ID: id, Owner: call.UserID, Status: sandstep.TaskQueued, ExecutionARN: s.machine.ExecutionARN(id),
 		Command: in.Command, TimeoutSeconds: in.TimeoutSeconds, KeepSandbox: in.KeepSandbox,
-		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(), Notify: newNotice(in.Notify),
+		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(), Notify: newNotice(in.Notify), Usage: usage,
 	}
 	if t.TimeoutSeconds == 0 {
 		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)
@@ -255,7 +256,11 @@ func (s *Service) tasksEnabled() error {
 // GetTask returns the caller's task, or a repository's task to one of its
 // readers; anyone else's is not found.
 func (s *Service) GetTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
-	return s.visibleTask(ctx, call, id)
+	t, err := s.visibleTask(ctx, call, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.priced(ctx, t), nil
 }
 
 // visibleTask is a task the caller owns or reads (mayRead): the one door
@@ -318,6 +323,9 @@ func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*
 	}
 	if items == nil {
 		items = []*sandstep.Task{}
+	}
+	for i, t := range items {
+		items[i] = s.priced(ctx, t)
 	}
 	return &TaskList{Items: items, NextCursor: next}, nil
 }

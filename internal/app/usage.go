@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/sandstep/sandstep/internal/cost"
+)
+
+// The DynamoDB and S3 clients count each request a task's step makes
+// into the step's meter (internal/cost; README, "Task cost"): once per
+// call, not per retry of it.
+
+func countDynamoDB(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("sandstepUsage",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if m := cost.MeterFrom(ctx); m != nil {
+				if write, units, ok := dynamoDBUnits(in.Parameters); ok {
+					m.DynamoDB(write, units)
+				}
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// dynamoDBUnits is a data request's class and its request units as the
+// request shows them: a put's item by its size, an update or a delete one
+// unit, a read one unit (items up to 4 KB), a transaction's items twice.
+// ok false: no data request (not billed so).
+func dynamoDBUnits(params any) (write bool, units int, ok bool) {
+	switch in := params.(type) {
+	case *dynamodb.GetItemInput, *dynamodb.QueryInput, *dynamodb.ScanInput:
+		return false, 1, true
+	case *dynamodb.BatchGetItemInput:
+		for _, r := range in.RequestItems {
+			units += len(r.Keys)
+		}
+		return false, units, true
+	case *dynamodb.TransactGetItemsInput:
+		return false, 2 * len(in.TransactItems), true
+	case *dynamodb.PutItemInput:
+		return true, writeUnits(in.Item), true
+	case *dynamodb.UpdateItemInput, *dynamodb.DeleteItemInput:
+		return true, 1, true
+	case *dynamodb.BatchWriteItemInput:
+		for _, r := range in.RequestItems {
+			for _, w := range r {
+				units++
+				if w.PutRequest != nil {
+					units += writeUnits(w.PutRequest.Item) - 1
+				}
+			}
+		}
+		return true, units, true
+	case *dynamodb.TransactWriteItemsInput:
+		for _, w := range in.TransactItems {
+			units += 2
+			if w.Put != nil {
+				units += 2 * (writeUnits(w.Put.Item) - 1)
+			}
+		}
+		return true, units, true
+	}
+	return false, 0, false
+}
+
+// writeUnits is what writing item costs: a unit per KB begun, by
+// DynamoDB's measure (attribute names and values). An update's item is not
+// known before it is written, so it counts one.
+func writeUnits(item map[string]types.AttributeValue) int {
+	n := 0
+	for k, v := range item {
+		n += len(k) + valueSize(v)
+	}
+	return max(1, (n+1023)/1024)
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return len(v.Value)
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberSS:
+		return sumLen(v.Value)
+	case *types.AttributeValueMemberNS:
+		return sumLen(v.Value)
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range v.Value {
+			n += len(k) + valueSize(e) + 1
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += valueSize(e) + 1
+		}
+		return n
+	}
+	return 1 // BOOL, NULL, binary sets are rare here
+}
+
+func sumLen(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n += len(s)
+	}
+	return n
+}
+
+func countS3(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("sandstepUsage",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if m := cost.MeterFrom(ctx); m != nil {
+				switch in.Parameters.(type) {
+				case *s3.GetObjectInput, *s3.HeadObjectInput:
+					m.S3(true)
+				case *s3.PutObjectInput, *s3.ListObjectsV2Input, *s3.CopyObjectInput:
+					m.S3(false)
+				}
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// Prices is the price table of tasks' cost estimates: PRICE_TABLE_REF's
+// document over the built-in prices, read on first need, or the built-in
+// prices alone.
+func (e *Env) Prices(ctx context.Context) (*cost.Table, error) {
+	return once(e, "prices", func() (*cost.Table, error) {
+		if e.Config.PriceTableRef.IsZero() {
+			return cost.Defaults(), nil
+		}
+		doc, err := e.deploymentSecret(ctx, "PRICE_TABLE_REF", "", e.Config.PriceTableRef)
+		if err != nil {
+			return nil, err
+		}
+		t, err := cost.Parse([]byte(doc))
+		if err != nil {
+			return nil, fmt.Errorf("PRICE_TABLE_REF: %w", err)
+		}
+		e.Logger.InfoContext(ctx, "price table", "prices", t.String())
+		return t, nil
+	})
+}

@@ -1,0 +1,165 @@
+package cost
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Meter counts what one invocation of a task step uses that is not yet
+// on the task's record: its time, its state transitions, its DynamoDB and
+// S3 requests. The task's writes take what it holds onto the record
+// (Take, then Commit once the write succeeded), so counting costs no
+// round trip of its own; what an invocation uses after its last write of
+// the task is not counted. Its methods may be called concurrently, and on
+// a nil *Meter do nothing.
+type Meter struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	memoryMB int64
+	// from: the invocation's time before it is on the record.
+	from    time.Time
+	pending sandstep.TaskUsage
+}
+
+// NewMeter starts the meter of one invocation, allocated memoryMB, that
+// stands for transitions states of the task's state machine. now nil is
+// time.Now.
+func NewMeter(now func() time.Time, memoryMB, transitions int) *Meter {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Meter{now: now, memoryMB: int64(memoryMB), from: now()}
+	m.pending.LambdaInvocations = 1
+	m.pending.StateTransitions = transitions
+	return m
+}
+
+type meterKey struct{}
+
+// WithMeter returns ctx carrying m.
+func WithMeter(ctx context.Context, m *Meter) context.Context {
+	return context.WithValue(ctx, meterKey{}, m)
+}
+
+// MeterFrom is ctx's meter, or nil.
+func MeterFrom(ctx context.Context) *Meter {
+	m, _ := ctx.Value(meterKey{}).(*Meter)
+	return m
+}
+
+// DynamoDB counts one DynamoDB request of units request units.
+func (m *Meter) DynamoDB(write bool, units int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if write {
+		m.pending.DynamoDBWriteRequests++
+		m.pending.DynamoDBWriteUnits += units
+	} else {
+		m.pending.DynamoDBReadRequests++
+		m.pending.DynamoDBReadUnits += units
+	}
+}
+
+// S3 counts one S3 request: a GET (or HEAD), or one of PUT's class.
+func (m *Meter) S3(get bool) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if get {
+		m.pending.S3GetRequests++
+	} else {
+		m.pending.S3PutRequests++
+	}
+}
+
+// Taken is what one write of the task carries onto its record.
+type Taken struct {
+	usage sandstep.TaskUsage
+	until time.Time
+}
+
+// TaskWriteUnits is what Take counts for the write that carries it: a
+// task's record is between 1 and 2 KB (docs/performance.md, "Task cost").
+// A write that takes more leaves the difference to the next write; one
+// that takes less, owes it.
+const TaskWriteUnits = 2
+
+// Take is what the meter holds now, with the time until now and the
+// write that will carry it (a DynamoDB write of TaskWriteUnits), to add
+// to the record (AddTo) in that write. Nothing changes until Commit: a
+// write that fails, or is tried again, takes again.
+func (m *Meter) Take() Taken {
+	if m == nil {
+		return Taken{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	u := m.pending
+	ms := max(now.Sub(m.from), 0).Milliseconds()
+	u.LambdaMs += ms
+	u.LambdaMBMs += ms * m.memoryMB
+	u.DynamoDBWriteRequests++
+	u.DynamoDBWriteUnits += TaskWriteUnits
+	return Taken{usage: u, until: m.from.Add(time.Duration(ms) * time.Millisecond)}
+}
+
+// Commit forgets what a successful write carried. The write itself has
+// been counted by then (by the client), and Take had counted it already.
+func (m *Meter) Commit(t Taken) {
+	if m == nil || t.until.IsZero() {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.from = t.until
+	p, u := &m.pending, &t.usage
+	p.LambdaInvocations -= u.LambdaInvocations
+	p.StateTransitions -= u.StateTransitions
+	p.DynamoDBReadRequests -= u.DynamoDBReadRequests
+	p.DynamoDBWriteRequests -= u.DynamoDBWriteRequests
+	p.DynamoDBReadUnits -= u.DynamoDBReadUnits
+	p.DynamoDBWriteUnits -= u.DynamoDBWriteUnits
+	p.S3GetRequests -= u.S3GetRequests
+	p.S3PutRequests -= u.S3PutRequests
+}
+
+// Pending is what the meter holds and no write has carried yet: the
+// invocation's loss, if it ends now (tests, logs).
+func (m *Meter) Pending() sandstep.TaskUsage {
+	if m == nil {
+		return sandstep.TaskUsage{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pending
+}
+
+// AddTo returns u (nil: nothing so far) plus what t carries, as a new
+// value: the record being written may share u with the one read.
+func (t Taken) AddTo(u *sandstep.TaskUsage) *sandstep.TaskUsage {
+	var sum sandstep.TaskUsage
+	if u != nil {
+		sum = *u
+	}
+	a := &t.usage
+	sum.LambdaInvocations += a.LambdaInvocations
+	sum.LambdaMs += a.LambdaMs
+	sum.LambdaMBMs += a.LambdaMBMs
+	sum.StateTransitions += a.StateTransitions
+	sum.DynamoDBReadRequests += a.DynamoDBReadRequests
+	sum.DynamoDBWriteRequests += a.DynamoDBWriteRequests
+	sum.DynamoDBReadUnits += a.DynamoDBReadUnits
+	sum.DynamoDBWriteUnits += a.DynamoDBWriteUnits
+	sum.S3GetRequests += a.S3GetRequests
+	sum.S3PutRequests += a.S3PutRequests
+	return &sum
+}

@@ -1,0 +1,164 @@
+// Package cost is what a task consumed and what that costs: a meter each
+// task step carries in its context, which the DynamoDB and S3 clients
+// count into and the task's writes empty onto its record; and the price
+// table (built-in list prices, or the JSON document PRICE_TABLE_REF
+// names) that turns the record's usage into an estimate in dollars.
+package cost
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// Table is a price table: US dollars per unit. Its JSON is the document
+// PRICE_TABLE_REF names (README, "Task cost"); every field is optional
+// and replaces its default.
+type Table struct {
+	Daytona       DaytonaPrices       `json:"daytona"`
+	Lambda        LambdaPrices        `json:"lambda"`
+	StepFunctions StepFunctionsPrices `json:"stepFunctions"`
+	DynamoDB      DynamoDBPrices      `json:"dynamodb"`
+	S3            S3Prices            `json:"s3"`
+	// Source is "default" or "PRICE_TABLE_REF"; not part of the document.
+	Source string `json:"-"`
+}
+
+// DaytonaPrices are a running sandbox's prices per second.
+type DaytonaPrices struct {
+	VCPUSecond      *float64 `json:"vcpuSecond"`
+	MemoryGiBSecond *float64 `json:"memoryGiBSecond"`
+	DiskGiBSecond   *float64 `json:"diskGiBSecond"`
+}
+
+// LambdaPrices: per GB-second of duration and per request.
+type LambdaPrices struct {
+	GBSecond *float64 `json:"gbSecond"`
+	Request  *float64 `json:"request"`
+}
+
+// StepFunctionsPrices: Standard workflows, per state transition.
+type StepFunctionsPrices struct {
+	Transition *float64 `json:"transition"`
+}
+
+// DynamoDBPrices: on-demand, per request unit.
+type DynamoDBPrices struct {
+	WriteUnit *float64 `json:"writeUnit"`
+	ReadUnit  *float64 `json:"readUnit"`
+}
+
+// S3Prices: per request of each class.
+type S3Prices struct {
+	Put *float64 `json:"put"`
+	Get *float64 `json:"get"`
+}
+
+func usd(v float64) *float64 { return &v }
+
+// Defaults is the built-in price table (docs/performance.md, "Task cost",
+// has the sources and their date): Daytona's published per-second prices
+// and AWS's list prices in us-east-1, Lambda on arm64.
+func Defaults() *Table {
+	return &Table{
+		Daytona:       DaytonaPrices{VCPUSecond: usd(0.000014), MemoryGiBSecond: usd(0.0000045), DiskGiBSecond: usd(0.00000003)},
+		Lambda:        LambdaPrices{GBSecond: usd(0.0000133334), Request: usd(0.0000002)},
+		StepFunctions: StepFunctionsPrices{Transition: usd(0.000025)},
+		DynamoDB:      DynamoDBPrices{WriteUnit: usd(0.000000625), ReadUnit: usd(0.000000125)},
+		S3:            S3Prices{Put: usd(0.000005), Get: usd(0.0000004)},
+		Source:        "default",
+	}
+}
+
+// maxPrice bounds any one price: a dollar a unit is a mistake (a price
+// per thousand or million given as if per unit, say), not a price.
+const maxPrice = 1.0
+
+// Parse reads a price table document strictly over the defaults: an
+// unknown field, a value that is not a number, or a price that is
+// negative or above a dollar is an EINVALID error naming the field by its
+// path ("lambda.gbSecond").
+func Parse(data []byte) (*Table, error) {
+	t := Defaults()
+	t.Source = "PRICE_TABLE_REF"
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(t); err != nil {
+		return nil, decodeError(err)
+	}
+	if dec.More() {
+		return nil, sandstep.Invalid("", "the price table must be one JSON object, with nothing after it")
+	}
+	for _, p := range t.prices() {
+		if *p.v < 0 || *p.v > maxPrice || math.IsNaN(*p.v) {
+			return nil, sandstep.Invalid(p.field, "must be a price in US dollars per unit, from 0 to %g, got %g", maxPrice, *p.v)
+		}
+	}
+	return t, nil
+}
+
+// decodeError names the field a decoding error is about.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return sandstep.Invalid(typeErr.Field, "must be a number (US dollars per unit), got a JSON %s", typeErr.Value)
+	}
+	// encoding/json names an unknown field only in its message.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return sandstep.Invalid(strings.Trim(name, `"`), "is not a field of the price table")
+	}
+	return sandstep.Invalid("", "the price table is not valid JSON: %v", err)
+}
+
+type price struct {
+	field string
+	v     *float64
+}
+
+// prices lists every price with its path; a field the document set to
+// null keeps its default.
+func (t *Table) prices() []price {
+	d := Defaults()
+	list := []struct {
+		field    string
+		v, deflt **float64
+	}{
+		{"daytona.vcpuSecond", &t.Daytona.VCPUSecond, &d.Daytona.VCPUSecond},
+		{"daytona.memoryGiBSecond", &t.Daytona.MemoryGiBSecond, &d.Daytona.MemoryGiBSecond},
+		{"daytona.diskGiBSecond", &t.Daytona.DiskGiBSecond, &d.Daytona.DiskGiBSecond},
+		{"lambda.gbSecond", &t.Lambda.GBSecond, &d.Lambda.GBSecond},
+		{"lambda.request", &t.Lambda.Request, &d.Lambda.Request},
+		{"stepFunctions.transition", &t.StepFunctions.Transition, &d.StepFunctions.Transition},
+		{"dynamodb.writeUnit", &t.DynamoDB.WriteUnit, &d.DynamoDB.WriteUnit},
+		{"dynamodb.readUnit", &t.DynamoDB.ReadUnit, &d.DynamoDB.ReadUnit},
+		{"s3.put", &t.S3.Put, &d.S3.Put},
+		{"s3.get", &t.S3.Get, &d.S3.Get},
+	}
+	out := make([]price, len(list))
+	for i, p := range list {
+		if *p.v == nil {
+			*p.v = *p.deflt
+		}
+		out[i] = price{p.field, *p.v}
+	}
+	return out
+}
+
+// String is the table as a line of text, for the cold start's log.
+func (t *Table) String() string {
+	var b strings.Builder
+	b.WriteString(t.Source)
+	for _, p := range t.prices() {
+		fmt.Fprintf(&b, " %s=%s", p.field, formatPrice(*p.v))
+	}
+	return b.String()
+}
+
+func formatPrice(v float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.12f", v), "0"), ".")
+}

@@ -1,0 +1,65 @@
+package cost
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+func TestParseReplacesTheDefaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		doc   string
+		check func(*Table) bool
+	}{
+		{"an empty document keeps every default", `{}`, func(tb *Table) bool {
+			return tb.String() == strings.Replace(Defaults().String(), "default", "PRICE_TABLE_REF", 1)
+		}},
+		{"a price given replaces its default only", `{"lambda": {"gbSecond": 0.00001}}`, func(tb *Table) bool {
+			return *tb.Lambda.GBSecond == 0.00001 && *tb.Lambda.Request == *Defaults().Lambda.Request
+		}},
+		{"every price given", `{"daytona": {"vcpuSecond": 1e-5, "memoryGiBSecond": 2e-6, "diskGiBSecond": 0},
+			"lambda": {"gbSecond": 0.00002, "request": 0}, "stepFunctions": {"transition": 0.00003},
+			"dynamodb": {"writeUnit": 0.000001, "readUnit": 0.0000002}, "s3": {"put": 0.00001, "get": 0.000001}}`, func(tb *Table) bool {
+			return *tb.Daytona.VCPUSecond == 1e-5 && *tb.Daytona.DiskGiBSecond == 0 && *tb.StepFunctions.Transition == 0.00003 &&
+				*tb.DynamoDB.ReadUnit == 0.0000002 && *tb.S3.Get == 0.000001
+		}},
+		{"null keeps the default", `{"s3": {"put": null}}`, func(tb *Table) bool { return *tb.S3.Put == *Defaults().S3.Put }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb, err := Parse([]byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tb.Source != "PRICE_TABLE_REF" || !tt.check(tb) {
+				t.Errorf("table %s", tb)
+			}
+		})
+	}
+}
+
+func TestParseRejectsNamingTheField(t *testing.T) {
+	tests := []struct {
+		name, doc, field, message string
+	}{
+		{"unknown section", `{"ec2": {}}`, "ec2", "not a field"},
+		{"unknown price", `{"lambda": {"gbSecnd": 1e-5}}`, "gbSecnd", "not a field"},
+		{"a string", `{"lambda": {"gbSecond": "0.00001"}}`, "lambda.gbSecond", "must be a number"},
+		{"a section that is not an object", `{"s3": 5}`, "s3", "must be a number"},
+		{"negative", `{"dynamodb": {"writeUnit": -0.1}}`, "dynamodb.writeUnit", "from 0 to 1"},
+		{"a price per million given as per unit", `{"dynamodb": {"readUnit": 0.125e3}}`, "dynamodb.readUnit", "from 0 to 1"},
+		{"not JSON", `{"s3": `, "", "not valid JSON"},
+		{"two documents", `{} {}`, "", "one JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc))
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != tt.field ||
+				!strings.Contains(sandstep.ErrorMessage(err), tt.message) {
+				t.Errorf("Parse(%s) = %v (field %q), want invalid naming %q, saying %q", tt.doc, err, sandstep.ErrorField(err), tt.field, tt.message)
+			}
+		})
+	}
+}
