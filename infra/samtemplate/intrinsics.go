@@ -95,6 +95,11 @@ func resolveRef(name string, template any) (any, bool) {
 		if _, ok := resources[name]; ok {
 			return name, true
 		}
+		// SAM's Ref X.Version / X.Alias (a function's AutoPublishAlias):
+		// the qualified ARN, approximated as Fn::GetAtt is.
+		if id, attr, ok := strings.Cut(name, "."); ok && (attr == "Version" || attr == "Alias") && resources[id] != nil {
+			return "${" + name + "}", true
+		}
 	}
 	return nil, false
 }

@@ -214,18 +214,42 @@ func Parse(data []byte, opts ...Option) (*Template, error) {
 		}
 	}
 	stringifyEnvironments(raw)
+	var doc document
 	if processed, err = json.Marshal(raw); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if err := json.Unmarshal(processed, &doc); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if processed, err = json.Marshal(withoutUntyped(raw)); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	cfn := &cloudformation.Template{}
 	if err := json.Unmarshal(processed, cfn); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	var doc document
-	if err := json.Unmarshal(processed, &doc); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
 	return build(cfn, &doc)
+}
+
+// untyped are the properties SAM accepts that goformation's types lack
+// (its decoding refuses unknown fields); the document keeps them.
+var untyped = map[string][]string{
+	"AWS::Serverless::StateMachine": {"AutoPublishAlias"},
+}
+
+// withoutUntyped drops the untyped properties from raw's resources, in
+// place; raw has already been decoded into the document.
+func withoutUntyped(raw map[string]any) map[string]any {
+	resources, _ := raw["Resources"].(map[string]any)
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		props, _ := res["Properties"].(map[string]any)
+		typ, _ := res["Type"].(string)
+		for _, name := range untyped[typ] {
+			delete(props, name)
+		}
+	}
+	return raw
 }
 
 // document is the processed template as plain JSON, for the parts

@@ -36,6 +36,8 @@ func TestASLValidates(t *testing.T) {
 			for k, v := range sm.Substitutions {
 				if fn, ok := strings.CutSuffix(strings.TrimPrefix(v, "${"), ".Arn}"); ok {
 					v = "arn:aws:lambda:us-east-1:123456789012:function:" + fn
+				} else if fn, ok := strings.CutSuffix(strings.TrimPrefix(v, "${"), ".Version}"); ok {
+					v = "arn:aws:lambda:us-east-1:123456789012:function:" + fn + ":1"
 				}
 				subs[k] = v
 			}
