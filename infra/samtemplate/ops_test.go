@@ -66,8 +66,10 @@ func TestRepoTemplateAlarms(t *testing.T) {
 	const stack, ns = "sandstep-local", "sentinel/ns"
 	machine := "TaskStateMachine"
 	want := map[string]alarm{
+		// ExecutionsFailedPerFiveMinutes' default: a caller's failing
+		// command fails its execution too.
 		stack + "-executions-failed": {Namespace: "AWS/States", Metric: "ExecutionsFailed", Dimensions: map[string]string{"StateMachineArn": machine},
-			Stat: "Sum", Period: 300, Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 1},
+			Stat: "Sum", Period: 300, Comparison: "GreaterThanOrEqualToThreshold", Threshold: 10, Evaluation: 1},
 		stack + "-executions-timed-out": {Namespace: "AWS/States", Metric: "ExecutionsTimedOut", Dimensions: map[string]string{"StateMachineArn": machine},
 			Stat: "Sum", Period: 300, Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 1},
 		stack + "-notices-given-up": {Namespace: ns, Metric: "NoticesGivenUp", Dimensions: map[string]string{},
@@ -85,6 +87,12 @@ func TestRepoTemplateAlarms(t *testing.T) {
 	for _, k := range reaperKinds {
 		want[stack+"-reaper-"+k] = alarm{Namespace: ns, Metric: "ReaperFindings", Dimensions: map[string]string{"Kind": k},
 			Stat: "Sum", Period: 300, Comparison: "GreaterThanThreshold", Threshold: 0, Evaluation: 1}
+	}
+	// The functions emit where the alarms look.
+	for _, f := range tpl.Functions() {
+		if f.Environment["METRICS_NAMESPACE"] != ns {
+			t.Errorf("%s: METRICS_NAMESPACE %q, want the MetricsNamespace parameter's %q", f.LogicalID, f.Environment["METRICS_NAMESPACE"], ns)
+		}
 	}
 	got, raw := alarmsByName(t, tpl)
 	if g, w := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)); !slices.Equal(g, w) {
