@@ -294,8 +294,6 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		objects  = "${TaskBucket.Arn}/tasks/*"
 		bucket   = "${TaskBucket.Arn}"
 		machine  = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
-		// Tasks start on the machine's alias (STATE_MACHINE_ARN).
-		alias = machine + ":live"
 		runs  = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
 		// The clean-up tells an issue how its task ended, as the App.
 		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
@@ -340,7 +338,7 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		viaKMS  []string            // allowed kms:ViaService values
 		comment string
 	}{
-		{"CreateFunction", merge(withSecrets, taskObjects, grant([]string{"states:StartExecution"}, alias), grant([]string{"ssm:GetParameter"}, drainARN)),
+		{"CreateFunction", merge(withSecrets, taskObjects, grant([]string{"states:StartExecution"}, machine), grant([]string{"ssm:GetParameter"}, drainARN)),
 			[]string{viaSSM, viaSM}, "resolves secretEnv and git tokens; starts tasks"},
 		{"ExecuteFunction", merge(withSecrets, taskObjects, grant([]string{"ssm:GetParameter"}, drainARN)), []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
 		{"StatusFunction", merge(
