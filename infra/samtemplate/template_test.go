@@ -294,7 +294,7 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		objects  = "${TaskBucket.Arn}/tasks/*"
 		bucket   = "${TaskBucket.Arn}"
 		machine  = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
-		runs  = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
+		runs     = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
 		// The clean-up tells an issue how its task ended, as the App.
 		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
 		// Readers of repositories' tasks are in the repositories document.
