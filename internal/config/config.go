@@ -153,9 +153,6 @@ type Config struct {
 	// DrainParameter names the SSM parameter of the drain switch
 	// (DRAIN_PARAMETER).
 	DrainParameter string
-	// MetricsNamespace is the CloudWatch namespace of the functions'
-	// metrics (METRICS_NAMESPACE); the template's alarms read it.
-	MetricsNamespace string
 
 	// LogLevel is the minimum level logged (LOG_LEVEL).
 	LogLevel slog.Level

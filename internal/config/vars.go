@@ -168,9 +168,6 @@ var vars = []Var{
 	{Name: "DRAIN_PARAMETER", Default: "/sandstep/drain",
 		Meaning: "the SSM parameter of the drain switch (`make drain`, `make resume`): while it holds `true`, new sandboxes and tasks get 503 and issues' tasks wait; read at most every 30 s by each instance, see [Drain and resume](#drain-and-resume)",
 		kind:    matching(parameterRE, "an SSM parameter name: `/`, then letters, digits and `_.-/`, at most 1001 characters", func(c *Config) *string { return &c.DrainParameter })},
-	{Name: "METRICS_NAMESPACE", Default: "sandstep",
-		Meaning: "the CloudWatch namespace of the functions' metrics (the template's `MetricsNamespace`, which its alarms and dashboard read)",
-		kind:    matching(namespaceRE, "letters, digits and `._/#:-`, at most 255 characters", func(c *Config) *string { return &c.MetricsNamespace })},
 
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
@@ -368,9 +365,6 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 	}
 	return 0, false
 }
-
-// namespaceRE is a CloudWatch metric namespace.
-var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9._/#:-]{1,255}$`)
 
 // parameterRE is an SSM parameter's full name, as a hierarchy.
 var parameterRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]{1,1000}$`)
