@@ -152,7 +152,7 @@ lint: ## gofmt, go vet, staticcheck, and go.mod/go.sum tidiness (changes nothing
 	@$(GO) mod tidy -diff || { echo "make lint: go.mod/go.sum are not tidy (the diff above is what 'go mod tidy' would change)" >&2; exit 1; }
 
 .PHONY: validate
-validate: ## Lint template.yaml: sam validate --lint, or cfn-lint when sam is absent
+validate: ## Lint template.yaml (sam validate --lint, or cfn-lint), then translate it with the SAM translator and lint the CloudFormation it becomes
 	@if command -v sam >/dev/null 2>&1; then \
 		echo "sam validate --lint"; sam validate --lint; \
 	elif command -v cfn-lint >/dev/null 2>&1; then \
@@ -160,6 +160,11 @@ validate: ## Lint template.yaml: sam validate --lint, or cfn-lint when sam is ab
 	else \
 		echo "make validate: needs 'sam' ($(SAM_HINT)) or 'cfn-lint' (pip install cfn-lint)" >&2; exit 1; \
 	fi
+	@# cfn-lint installs the SAM translator (aws-sam-translator) it uses.
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+		echo "python3 infra/samtransform/transform.py template.yaml (SAM translator, offline)" && \
+		python3 infra/samtransform/transform.py template.yaml "$$out/template.json" && \
+		echo "cfn-lint on the translated template" && cfn-lint "$$out/template.json"
 
 .PHONY: invoke-%
 invoke-%: ## sam local invoke <Name>Function with EVENT (default events/<name>-direct.json)

@@ -102,6 +102,10 @@ type Options struct {
 	// WaitOverrides and RetryIntervalOverrides shorten the state machines'
 	// Wait states and retry pauses, by state name: for tests.
 	WaitOverrides, RetryIntervalOverrides map[string]time.Duration
+	// DefinitionOverrides runs another ASL file (an absolute path) instead
+	// of a state machine's DefinitionUri, by logical id: for tests of a
+	// previous revision against the current functions.
+	DefinitionOverrides map[string]string
 	// ScheduleEvery, when set, runs the template's schedules (the
 	// reaper's) this often instead of every REAPER_SCHEDULE; for tests.
 	ScheduleEvery time.Duration

@@ -17,22 +17,41 @@ func stateMachineARN(region, name string) string {
 	return "arn:aws:states:" + region + ":" + AccountID + ":stateMachine:" + name
 }
 
+// functionRef reads a function's logical id from a substitution naming its
+// ARN (Fn::GetAtt X.Arn) or its published version (Ref X.Version): locally
+// a function has one version, its ARN.
+func functionRef(v string) (string, bool) {
+	inner, ok := strings.CutPrefix(v, "${")
+	if !ok {
+		return "", false
+	}
+	for _, suffix := range []string{".Arn}", ".Version}"} {
+		if id, ok := strings.CutSuffix(inner, suffix); ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
 // stateMachineDefinitions reads the template's state machines with their
-// substitutions applied: a function's ARN (Fn::GetAtt X.Arn) is its local
-// ARN, everything else as the template resolves it.
-func stateMachineDefinitions(tpl *samtemplate.Template, fns *functions, templatePath string) (map[string]string, error) {
+// substitutions applied: a function's ARN or version is its local ARN, everything else as the template resolves it.
+func stateMachineDefinitions(tpl *samtemplate.Template, fns *functions, templatePath string, overrides map[string]string) (map[string]string, error) {
 	defs := map[string]string{}
 	for _, sm := range tpl.StateMachines() {
 		if sm.Name == "" {
 			return nil, fmt.Errorf("state machine %s has no Name; the local stack needs one to give it an ARN", sm.LogicalID)
 		}
-		raw, err := os.ReadFile(filepath.Join(filepath.Dir(templatePath), sm.DefinitionURI))
+		path := filepath.Join(filepath.Dir(templatePath), sm.DefinitionURI)
+		if o, ok := overrides[sm.LogicalID]; ok {
+			path = o
+		}
+		raw, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("state machine %s: %w", sm.LogicalID, err)
 		}
 		subs := map[string]string{}
 		for k, v := range sm.Substitutions {
-			if id, ok := strings.CutSuffix(strings.TrimPrefix(v, "${"), ".Arn}"); ok && strings.HasPrefix(v, "${") {
+			if id, ok := functionRef(v); ok {
 				f, ok := fns.byLogicalID(id)
 				if !ok {
 					return nil, fmt.Errorf("state machine %s: substitution %s names %s, which is not a served function", sm.LogicalID, k, id)
@@ -52,7 +71,7 @@ func stateMachineDefinitions(tpl *samtemplate.Template, fns *functions, template
 // for it. The state machines' executions live under the data directory;
 // those a previous run left running are aborted, and their ends delivered.
 func (s *Stack) startStepFunctions(ctx context.Context, tpl *samtemplate.Template, opts Options, rules *eventRules) error {
-	defs, err := stateMachineDefinitions(tpl, s.fns, s.TemplatePath)
+	defs, err := stateMachineDefinitions(tpl, s.fns, s.TemplatePath, opts.DefinitionOverrides)
 	if err != nil {
 		return err
 	}

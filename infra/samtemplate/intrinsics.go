@@ -56,6 +56,8 @@ func stringifyEnvironments(doc map[string]any) {
 //     a number for Number, a string otherwise; Ref to a resource: its logical id
 //     (as `sam local` does); Ref to AWS::NoValue: nil.
 //   - Fn::GetAtt: the placeholder "${Logical.Attribute}".
+//   - Fn::If: the branch its condition chooses, when the condition is an
+//     Fn::Equals of values resolved as above; nil otherwise.
 //   - Fn::Sub: variables resolved as above; unresolvable ones are kept as
 //     written; "${!Literal}" becomes "${Literal}".
 func intrinsicHandlers() map[string]intrinsics.IntrinsicHandler {
@@ -63,7 +65,54 @@ func intrinsicHandlers() map[string]intrinsics.IntrinsicHandler {
 		"Ref":        refHandler,
 		"Fn::GetAtt": getAttHandler,
 		"Fn::Sub":    subHandler,
+		"Fn::If":     ifHandler,
 	}
+}
+
+func ifHandler(_ string, input any, template any) any {
+	args, _ := input.([]any)
+	if len(args) != 3 {
+		return nil
+	}
+	name, _ := args[0].(string)
+	doc, _ := template.(map[string]any)
+	conditions, _ := doc["Conditions"].(map[string]any)
+	switch holds := conditionHolds(conditions[name], template); {
+	case holds == nil:
+		return nil
+	case *holds:
+		return args[1]
+	default:
+		return args[2]
+	}
+}
+
+// conditionHolds evaluates a condition: one already evaluated (goformation
+// turns Fn::Equals into a bool when it reaches the Conditions section
+// first), or an Fn::Equals of scalars and Refs. nil: it cannot tell.
+func conditionHolds(expr any, template any) *bool {
+	if b, ok := expr.(bool); ok {
+		return &b
+	}
+	m, _ := expr.(map[string]any)
+	args, _ := m["Fn::Equals"].([]any)
+	if len(args) != 2 {
+		return nil
+	}
+	var vals [2]string
+	for i, a := range args {
+		if ref, ok := a.(map[string]any); ok {
+			name, _ := ref["Ref"].(string)
+			v, ok := resolveRef(name, template)
+			if !ok {
+				return nil
+			}
+			a = v
+		}
+		vals[i] = scalarString(a)
+	}
+	eq := vals[0] == vals[1]
+	return &eq
 }
 
 func refHandler(_ string, input any, template any) any {
@@ -94,6 +143,11 @@ func resolveRef(name string, template any) (any, bool) {
 	if resources, _ := doc["Resources"].(map[string]any); resources != nil {
 		if _, ok := resources[name]; ok {
 			return name, true
+		}
+		// SAM's Ref X.Version / X.Alias (a function's AutoPublishAlias):
+		// the qualified ARN, approximated as Fn::GetAtt is.
+		if id, attr, ok := strings.Cut(name, "."); ok && (attr == "Version" || attr == "Alias") && resources[id] != nil {
+			return "${" + name + "}", true
 		}
 	}
 	return nil, false

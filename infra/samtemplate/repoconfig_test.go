@@ -156,9 +156,9 @@ func TestSamconfig(t *testing.T) {
 	for _, p := range tpl.Parameters() {
 		params[p.Name] = p
 	}
-	for _, section := range []string{"deploy", "local_invoke", "local_start_api"} {
-		t.Run(section, func(t *testing.T) {
-			raw, _ := get("default", section, "parameters", "parameter_overrides").(string)
+	for _, section := range [][2]string{{"default", "deploy"}, {"default", "local_invoke"}, {"default", "local_start_api"}, {"staging", "deploy"}} {
+		t.Run(section[0]+"."+section[1], func(t *testing.T) {
+			raw, _ := get(section[0], section[1], "parameters", "parameter_overrides").(string)
 			overrides, err := parseOverrides(raw)
 			if err != nil {
 				t.Fatal(err)
@@ -175,7 +175,7 @@ func TestSamconfig(t *testing.T) {
 			}
 			for _, p := range params {
 				if _, ok := overrides[p.Name]; !ok && !p.HasDefault {
-					t.Errorf("parameter %s has no default and no override in [default.%s.parameters]", p.Name, section)
+					t.Errorf("parameter %s has no default and no override in [%s.%s.parameters]", p.Name, section[0], section[1])
 				}
 			}
 			if _, err := Load(repoTemplate, WithParameters(overrides)); err != nil {
@@ -217,5 +217,62 @@ func TestMakefileFunctions(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("Makefile FUNCTIONS = %v, template functions = %v", names, want)
+	}
+}
+
+// The staging environment (`sam deploy --config-env staging`) is a stack
+// of its own that shares nothing named with production: its stack (and so
+// its table and bucket), and every SSM parameter and secrets prefix.
+func TestSamconfigStaging(t *testing.T) {
+	var cfg map[string]map[string]map[string]map[string]any
+	if _, err := toml.DecodeFile("../../samconfig.toml", &cfg); err != nil {
+		t.Fatalf("samconfig.toml: %v", err)
+	}
+	stack := func(env string) any { return cfg[env]["global"]["parameters"]["stack_name"] }
+	if stack("staging") != "sandstep-staging" || stack("staging") == stack("default") {
+		t.Errorf("staging stack_name = %v (production's %v), want sandstep-staging", stack("staging"), stack("default"))
+	}
+	for _, key := range []string{"capabilities", "resolve_s3"} {
+		if got, want := cfg["staging"]["deploy"]["parameters"][key], cfg["default"]["deploy"]["parameters"][key]; got != want {
+			t.Errorf("staging deploy %s = %v, want production's %v", key, got, want)
+		}
+	}
+	tpl, err := Load(repoTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := func(env string) map[string]string {
+		raw, _ := cfg[env]["deploy"]["parameters"]["parameter_overrides"].(string)
+		overrides, err := parseOverrides(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+		out := map[string]string{}
+		for _, p := range tpl.Parameters() {
+			out[p.Name] = p.Default
+			if v, ok := overrides[p.Name]; ok {
+				out[p.Name] = v
+			}
+		}
+		return out
+	}
+	prod, staging := values("default"), values("staging")
+	named := 0
+	for name, v := range staging {
+		if !strings.HasSuffix(name, "Parameter") && !strings.HasSuffix(name, "Prefix") {
+			continue
+		}
+		named++
+		if v == prod[name] {
+			t.Errorf("%s = %q in staging and in production", name, v)
+		}
+	}
+	if named < 5 {
+		t.Errorf("only %d named parameters compared", named)
+	}
+	for _, name := range []string{"JwtIssuer", "JwtAudience"} {
+		if staging[name] == "" {
+			t.Errorf("staging sets no %s", name)
+		}
 	}
 }

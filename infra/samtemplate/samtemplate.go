@@ -55,6 +55,7 @@ type Template struct {
 	outputs   map[string]Output
 	tables    []string
 	machines  []StateMachine
+	resources []Resource
 }
 
 // Function is an AWS::Serverless::Function with Globals merged in.
@@ -71,6 +72,9 @@ type Function struct {
 	Timeout         int // seconds
 	MemorySize      int // MB
 	Tracing         string
+	// AutoPublishAlias is the alias SAM points at each deploy's new
+	// version; "" when the function publishes none.
+	AutoPublishAlias string
 	// Environment holds the merged variables with intrinsics approximated
 	// (see the package documentation).
 	Environment map[string]string
@@ -214,18 +218,42 @@ func Parse(data []byte, opts ...Option) (*Template, error) {
 		}
 	}
 	stringifyEnvironments(raw)
+	var doc document
 	if processed, err = json.Marshal(raw); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if err := json.Unmarshal(processed, &doc); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if processed, err = json.Marshal(withoutUntyped(raw)); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	cfn := &cloudformation.Template{}
 	if err := json.Unmarshal(processed, cfn); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	var doc document
-	if err := json.Unmarshal(processed, &doc); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
 	return build(cfn, &doc)
+}
+
+// untyped are the properties SAM accepts that goformation's types lack
+// (its decoding refuses unknown fields); the document keeps them.
+var untyped = map[string][]string{
+	"AWS::Serverless::StateMachine": {"AutoPublishAlias"},
+}
+
+// withoutUntyped drops the untyped properties from raw's resources, in
+// place; raw has already been decoded into the document.
+func withoutUntyped(raw map[string]any) map[string]any {
+	resources, _ := raw["Resources"].(map[string]any)
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		props, _ := res["Properties"].(map[string]any)
+		typ, _ := res["Type"].(string)
+		for _, name := range untyped[typ] {
+			delete(props, name)
+		}
+	}
+	return raw
 }
 
 // document is the processed template as plain JSON, for the parts
@@ -234,8 +262,45 @@ type document struct {
 	Parameters map[string]map[string]any `json:"Parameters"`
 	Resources  map[string]struct {
 		Type       string         `json:"Type"`
+		Condition  string         `json:"Condition"`
 		Properties map[string]any `json:"Properties"`
 	} `json:"Resources"`
+}
+
+// Resource is any resource of the template as written (SAM's generated
+// resources are not there), its properties with intrinsics approximated.
+type Resource struct {
+	LogicalID, Type string
+	// Condition names the condition the resource is created under; "" for
+	// always.
+	Condition  string
+	Properties map[string]any
+}
+
+// Resources returns the template's resources of type typ, by logical id.
+func (t *Template) Resources(typ string) []Resource {
+	var out []Resource
+	for _, r := range t.resources {
+		if r.Type == typ {
+			r.Properties = deepCopy(r.Properties)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// deepCopy copies a JSON-decoded map, so callers cannot change the
+// template's.
+func deepCopy(m map[string]any) map[string]any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // decoded from JSON: it encodes
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
 }
 
 func build(cfn *cloudformation.Template, doc *document) (*Template, error) {
@@ -252,9 +317,11 @@ func build(cfn *cloudformation.Template, doc *document) (*Template, error) {
 		t.outputs[name] = o
 	}
 	for _, id := range slices.Sorted(maps.Keys(doc.Resources)) {
-		if doc.Resources[id].Type == "AWS::DynamoDB::Table" {
+		r := doc.Resources[id]
+		if r.Type == "AWS::DynamoDB::Table" {
 			t.tables = append(t.tables, id)
 		}
+		t.resources = append(t.resources, Resource{LogicalID: id, Type: r.Type, Condition: r.Condition, Properties: r.Properties})
 	}
 
 	apis, err := httpAPIs(cfn, doc)
@@ -352,6 +419,7 @@ func newFunction(id string, fn *serverless.Function, glob *global.Function, prop
 		setString(&f.Runtime, deref(glob.Runtime))
 		setString(&f.Handler, deref(glob.Handler))
 		setString(&f.Tracing, deref(glob.Tracing))
+		setString(&f.AutoPublishAlias, deref(glob.AutoPublishAlias))
 		setInt(&f.Timeout, glob.Timeout)
 		setInt(&f.MemorySize, glob.MemorySize)
 		if glob.Architectures != nil {
@@ -365,6 +433,7 @@ func newFunction(id string, fn *serverless.Function, glob *global.Function, prop
 	setString(&f.Runtime, deref(fn.Runtime))
 	setString(&f.Handler, deref(fn.Handler))
 	setString(&f.Tracing, deref(fn.Tracing))
+	setString(&f.AutoPublishAlias, deref(fn.AutoPublishAlias))
 	setInt(&f.Timeout, fn.Timeout)
 	setInt(&f.MemorySize, fn.MemorySize)
 	f.Architectures = append(f.Architectures, fn.Architectures...)

@@ -19,6 +19,11 @@ type StateMachine struct {
 	// Substitutions are the DefinitionSubstitutions, values resolved as
 	// the environment's are: Fn::GetAtt X.Arn reads "${X.Arn}".
 	Substitutions map[string]string
+	// AutoPublishAlias is the alias SAM points at each new machine
+	// version; "" when the machine is not versioned.
+	AutoPublishAlias string
+	// Tracing is whether X-Ray traces its executions (Tracing.Enabled).
+	Tracing bool
 }
 
 // Rule is an EventBridgeRule event of a function: which events reach it,
@@ -51,6 +56,9 @@ func stateMachines(doc *document) ([]StateMachine, error) {
 			return nil, fmt.Errorf("state machine %s: only a DefinitionUri naming a local file is supported", id)
 		}
 		sm.DefinitionURI = uri
+		sm.AutoPublishAlias, _ = p["AutoPublishAlias"].(string)
+		tracing, _ := p["Tracing"].(map[string]any)
+		sm.Tracing, _ = tracing["Enabled"].(bool)
 		subs, _ := p["DefinitionSubstitutions"].(map[string]any)
 		for k, v := range subs {
 			sm.Substitutions[k] = scalarString(v)

@@ -74,10 +74,11 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 		t.Errorf("DefinitionSubstitutions %v, the definition uses %v", got, want)
 	}
 
-	// The functions know the state machine by its fixed name.
+	// The functions know the state machine's alias by the machine's fixed
+	// name: executions start on the version the alias points at.
 	for _, f := range tpl.Functions() {
-		if arn := f.Environment["STATE_MACHINE_ARN"]; !strings.HasSuffix(arn, ":stateMachine:"+sm.Name) || sm.Name == "" {
-			t.Errorf("%s: STATE_MACHINE_ARN %q does not name the state machine %q", f.LogicalID, arn, sm.Name)
+		if arn := f.Environment["STATE_MACHINE_ARN"]; !strings.HasSuffix(arn, ":stateMachine:"+sm.Name+":live") || sm.Name == "" {
+			t.Errorf("%s: STATE_MACHINE_ARN %q does not name the state machine %q's alias live", f.LogicalID, arn, sm.Name)
 		}
 	}
 
@@ -103,9 +104,11 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 		}
 	}
 
+	// Task states call published versions (Ref X.Version), never $LATEST
+	// or an alias: an execution keeps the code of the deploy it began in.
 	byARN := map[string]Function{}
 	for _, f := range tpl.Functions() {
-		byARN["${"+f.LogicalID+".Arn}"] = f
+		byARN["${"+f.LogicalID+".Version}"] = f
 	}
 	transient := []string{"Sandbox.Transient", "Sandbox.Capacity", "Sandbox.Queued", "Lambda.ServiceException", "Lambda.AWSLambdaException",
 		"Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
@@ -171,7 +174,9 @@ func TestRepoTemplateTaskEndedRule(t *testing.T) {
 	}{
 		{"source", r.Pattern["source"], []any{"aws.states"}},
 		{"detail-type", r.Pattern["detail-type"], []any{"Step Functions Execution Status Change"}},
-		{"detail.stateMachineArn", detail["stateMachineArn"], []any{f.Environment["STATE_MACHINE_ARN"]}},
+		// The event names the unqualified machine whichever version or
+		// alias an execution started on: executions of every version match.
+		{"detail.stateMachineArn", detail["stateMachineArn"], []any{strings.TrimSuffix(f.Environment["STATE_MACHINE_ARN"], ":live")}},
 		{"detail.status", detail["status"], []any{"FAILED", "TIMED_OUT", "ABORTED"}},
 		{"InputPathsMap", r.InputPaths, map[string]string{"detail": "$.detail"}},
 	}

@@ -25,6 +25,7 @@ var sentinels = map[string]string{
 	"SecretsManagerPrefix":   "sentinel-sm/",
 	"DaytonaApiUrl":          "https://daytona.sentinel.example/api",
 	"DefaultUserQuota":       "7",
+	"MetricsNamespace":       "sentinel/ns",
 }
 
 func loadRepo(t *testing.T) *Template {

@@ -27,27 +27,36 @@ func TestASLValidates(t *testing.T) {
 	}
 	validator := validatorPath(t)
 	for _, sm := range tpl.StateMachines() {
-		t.Run(sm.LogicalID, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("../..", sm.DefinitionURI))
-			if err != nil {
-				t.Fatal(err)
-			}
-			subs := map[string]string{}
-			for k, v := range sm.Substitutions {
-				if fn, ok := strings.CutSuffix(strings.TrimPrefix(v, "${"), ".Arn}"); ok {
-					v = "arn:aws:lambda:us-east-1:123456789012:function:" + fn
+		// The previous revision (testdata/previous) still runs after a
+		// deploy: it takes the current substitutions.
+		for name, path := range map[string]string{
+			sm.LogicalID:               filepath.Join("../..", sm.DefinitionURI),
+			sm.LogicalID + "/previous": filepath.Join("testdata/previous", filepath.Base(sm.DefinitionURI)),
+		} {
+			t.Run(name, func(t *testing.T) {
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
 				}
-				subs[k] = v
-			}
-			def := filepath.Join(t.TempDir(), "definition.json")
-			if err := os.WriteFile(def, []byte(sfnlocal.Substitute(string(raw), subs)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command("node", validator, "--json-path", def).CombinedOutput()
-			if err != nil {
-				t.Fatalf("asl-validator: %v\n%s", err, out)
-			}
-		})
+				subs := map[string]string{}
+				for k, v := range sm.Substitutions {
+					if fn, ok := strings.CutSuffix(strings.TrimPrefix(v, "${"), ".Arn}"); ok {
+						v = "arn:aws:lambda:us-east-1:123456789012:function:" + fn
+					} else if fn, ok := strings.CutSuffix(strings.TrimPrefix(v, "${"), ".Version}"); ok {
+						v = "arn:aws:lambda:us-east-1:123456789012:function:" + fn + ":1"
+					}
+					subs[k] = v
+				}
+				def := filepath.Join(t.TempDir(), "definition.json")
+				if err := os.WriteFile(def, []byte(sfnlocal.Substitute(string(raw), subs)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				out, err := exec.Command("node", validator, "--json-path", def).CombinedOutput()
+				if err != nil {
+					t.Fatalf("asl-validator: %v\n%s", err, out)
+				}
+			})
+		}
 	}
 }
 
