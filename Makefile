@@ -37,9 +37,11 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS= FUZZTIME=$(FUZZTIME)"
 
+# -timeout: infra/local starts its stacks one test after another, several
+# minutes on a busy 2-core machine, past go test's default of 10.
 .PHONY: test
 test: sfnlocal-deps webhook-examples ## Run every test (what CI runs): Go, plus Node for the local Step Functions
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 # The local Step Functions' runner (internal/sfnlocal/runner) runs ASL in
 # Node: its npm packages come from the committed lockfile, reinstalled when

@@ -602,13 +602,15 @@ var stdLogLine = regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d `)
 
 // checkFunctionLog checks an emulator's stdout: the platform's
 // START/END/REPORT lines and the function's own output, every line of
-// which must be a JSON log record. Records logged while an invoke runs
-// carry its Lambda request id; only the cold start record, logged before
-// any invoke, has none.
+// which must be a JSON log record or an EMF metrics document (at least one
+// per invoke: its Requests). Records logged while an invoke runs carry its
+// Lambda request id; only the cold start record, logged before any invoke,
+// has none.
 func checkFunctionLog(t testing.TB, function, out string) {
 	t.Helper()
 	invokes := map[string]bool{}
 	var records []map[string]any
+	emf := 0
 	for line := range strings.Lines(out) {
 		line = strings.TrimRight(line, "\r\n")
 		switch {
@@ -630,7 +632,17 @@ func checkFunctionLog(t testing.TB, function, out string) {
 			}
 			continue
 		}
+		if aws, ok := rec["_aws"].(map[string]any); ok {
+			if _, ok := aws["CloudWatchMetrics"].([]any); !ok {
+				t.Errorf("%s: an EMF line without CloudWatchMetrics: %q", function, line)
+			}
+			emf++
+			continue
+		}
 		records = append(records, rec)
+	}
+	if emf < len(invokes) {
+		t.Errorf("%s: %d EMF lines for %d invokes; each invoke writes its metrics", function, emf, len(invokes))
 	}
 	coldStarts, withID := 0, 0
 	for _, rec := range records {
