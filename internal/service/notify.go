@@ -211,7 +211,6 @@ func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.
 		return nil, err
 	}
 	if gaveUp {
-		metrics.Add(ctx, metrics.NoticesGivenUp, metrics.Count, 1)
 		s.noticeSettled(ctx, got)
 	}
 	if !claimed {
@@ -260,9 +259,13 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 	}
 }
 
-// noticeSettled audits a notice's last word.
+// noticeSettled audits a notice's last word, and counts one given up
+// (refused for good, or past NOTIFY_RETRY_FOR).
 func (s *Service) noticeSettled(ctx context.Context, t *sandstep.Task) {
 	n := t.Notify
+	if n.Status == sandstep.NoticeFailed {
+		metrics.Add(ctx, metrics.NoticesGivenUp, metrics.Count, 1)
+	}
 	s.auditTask(ctx, Call{UserID: t.Owner, RequestID: n.DeliveryID}, t, ActionTaskNotify, nil,
 		map[string]string{"status": string(n.Status), "attempts": fmt.Sprint(n.Attempts), "host": n.Host})
 }

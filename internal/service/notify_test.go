@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/notify"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
@@ -32,6 +34,8 @@ type noticeHarness struct {
 	objects  *fakeObjects
 	provider *fakeProvider
 	secrets  fakeSecrets
+	// metrics gathers what the clean-ups and the reaper's runs record.
+	metrics metrics.Set
 }
 
 func newNoticeHarness(t *testing.T, n Notifier, set func(*Options)) *noticeHarness {
@@ -79,7 +83,7 @@ func (h *noticeHarness) start(t *testing.T, in *NotifyInput) *sandstep.Task {
 // collect do, then cleans up as the state machine's last step does.
 func (h *noticeHarness) succeed(t *testing.T, id string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := h.ctx()
 	zero, now := 0, h.clock.Now()
 	if _, err := h.store.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded,
 		func(r *sandstep.Task) { r.ExitCode, r.FinishedAt = &zero, &now }); err != nil {
@@ -102,9 +106,14 @@ func (h *noticeHarness) record(t *testing.T, id string) *sandstep.Task {
 func (h *noticeHarness) advance(d time.Duration) { h.clock.Set(h.clock.Now().Add(d)) }
 
 // reap runs the reaper, which attempts the notices that are due.
+// ctx is a context that gathers the service's metrics into h.metrics.
+func (h *noticeHarness) ctx() context.Context {
+	return metrics.NewContext(context.Background(), &h.metrics)
+}
+
 func (h *noticeHarness) reap(t *testing.T) int {
 	t.Helper()
-	rep, err := h.svc.Reap(context.Background(), ReapOptions{})
+	rep, err := h.svc.Reap(h.ctx(), ReapOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,6 +428,10 @@ func TestNoticeGivesUp(t *testing.T) {
 			}
 			if !h.audited(t, tk.ID, "failed") {
 				t.Error("no task.notify audit event saying failed")
+			}
+			var emf bytes.Buffer
+			if err := h.metrics.WriteTo(&emf, "test", time.Now()); err != nil || !strings.Contains(emf.String(), `"NoticesGivenUp":1,`) {
+				t.Errorf("metrics %s (%v), want NoticesGivenUp 1", emf.String(), err)
 			}
 		})
 	}
