@@ -76,27 +76,46 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	if err := s.reserveWithin(ctx, wctx, sb); err != nil {
 		return nil, err
 	}
-	if plan.cloneToken != nil && load.clone != nil {
-		token, files, err := plan.cloneToken(wctx)
-		if err != nil {
-			s.cleanupFailedCreate(ctx, call, sb, err)
-			return nil, fmt.Errorf("create sandbox %s: the clone's token: %w", sb.ID, err)
-		}
-		load.clone.Username, load.clone.Password = "x-access-token", token
-		load.files = append(slices.Clip(load.files), files...)
+	// The record and the create's audit event are written beside the
+	// provider's work, not before it (the held slot already names the
+	// sandbox for the reaper), and awaited before any answer.
+	recorded := make(chan error, 1)
+	started := s.auditEvent(call, sb, ActionCreate, nil, map[string]string{"step": "started"})
+	go func() { recorded <- s.quota.RecordCreating(wctx, sb, started) }()
+	stage, err := s.createAndLoad(ctx, wctx, sb, in, plan, load)
+	// A cleanup starts once the record is written (or is not to be).
+	if rerr := <-recorded; err == nil && rerr != nil {
+		stage, err = "record sandbox", rerr
 	}
-	if stage, err := s.provision(wctx, sb, in, load); err != nil {
-		s.spendIfLimited(ctx, stage, err)
+	if err != nil {
 		s.cleanupFailedCreate(ctx, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
 	}
-	// The audit event rides in the commit: a create costs two writes.
-	if err := s.quota.CommitSandbox(wctx, sb, s.auditEvent(call, sb, ActionCreate, nil, nil)); err != nil {
+	// Two writes on a create's path: the slot, and this one.
+	if err := s.quota.CommitSandbox(wctx, sb); err != nil {
 		s.cleanupFailedCreate(ctx, call, sb, err)
 		return nil, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err)
 	}
 	metrics.Add(ctx, metrics.SandboxesCreated, metrics.Count, 1)
 	return sb, nil
+}
+
+// createAndLoad asks for the clone's token, creates the provider sandbox
+// and loads it; stage names the step that failed.
+func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning) (stage string, err error) {
+	if plan.cloneToken != nil && load.clone != nil {
+		token, files, err := plan.cloneToken(wctx)
+		if err != nil {
+			return "the clone's token", err
+		}
+		load.clone.Username, load.clone.Password = "x-access-token", token
+		load.files = append(slices.Clip(load.files), files...)
+	}
+	stage, err = s.provision(wctx, sb, in, load)
+	if err != nil {
+		s.spendIfLimited(ctx, stage, err)
+	}
+	return stage, err
 }
 
 // resolveProvisioning resolves the secrets a create needs, as owner's.
@@ -194,17 +213,17 @@ func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) {
 	}
 }
 
-// reserve takes the slot and writes the creating record. When the outcome
-// is unknown (a timeout, a 5xx after the write), it undoes what may have
-// been written: marking failed and releasing are idempotent.
+// reserve takes the slot. When the outcome is unknown (a timeout, a 5xx
+// after the write), it gives back what may have been taken: releasing is
+// idempotent.
 func (s *Service) reserve(ctx context.Context, sb *sandstep.Sandbox) error {
 	err := s.quota.ReserveSlot(ctx, sb)
-	switch sandstep.ErrorCode(err) {
-	case "":
+	switch code := sandstep.ErrorCode(err); {
+	case code == "":
 		return nil
-	case sandstep.EQUOTA:
+	case code == sandstep.EQUOTA:
 		s.denied(ctx, DeniedQuota, sb.Owner, sb.ID)
-	case sandstep.EINVALID, sandstep.ECONFLICT:
+	case code == sandstep.EINVALID, code == sandstep.ECONFLICT, errors.Is(err, sandstep.ErrCreateRate):
 	default:
 		cctx, cancel := s.cleanupContext(ctx)
 		defer cancel()

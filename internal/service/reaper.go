@@ -16,6 +16,9 @@ type Inventory interface {
 	LiveSandboxes(ctx context.Context) ([]*sandstep.Sandbox, error)
 	LiveTasks(ctx context.Context) ([]*sandstep.Task, error)
 	HeldSlots(ctx context.Context) ([]sandstep.Slot, error)
+	// FoldLegacySlots moves slots kept in an earlier layout to where
+	// HeldSlots finds them.
+	FoldLegacySlots(ctx context.Context) (int, error)
 	QuotaCounters(ctx context.Context) (map[string]int, error)
 	// RepairQuota sets the user's counter to the slots they hold when the
 	// two differ (not with dryRun), and reports both.
@@ -102,12 +105,16 @@ type reaping struct {
 	report *ReapReport
 	budget int
 	now    time.Time
+	// acted holds the ids of the findings acted on, so that one found
+	// twice (a record's, then its slot's) is dealt with once.
+	acted map[string]bool
 }
 
 // act runs fix for one finding, counted in *count, unless this is a dry run
 // (counted only) or the run's budget is spent (deferred). A fix that fails
 // is counted failed and logged.
 func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func() error) {
+	r.acted[id] = true
 	if r.opts.DryRun {
 		*count++
 		return
@@ -149,7 +156,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	if opts.MaxActions <= 0 {
 		opts.MaxActions = DefaultReapActions
 	}
-	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now()}
+	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
 	deployment, err := s.opts.Deployment(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reaper: the deployment's id: %w", err)
@@ -165,11 +172,18 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	if err := r.tasks(ctx); err != nil {
 		return nil, err
 	}
-	r.sandboxes(ctx, listed, records)
+	if !opts.DryRun {
+		if _, err := s.inventory.FoldLegacySlots(ctx); err != nil {
+			return nil, fmt.Errorf("reaper: fold legacy quota slots: %w", err)
+		}
+	}
+	// Read after the listing: a listed sandbox's slot was taken before its
+	// create began, so a create whose record is not written yet is seen.
 	held, err := s.inventory.HeldSlots(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reaper: list quota slots: %w", err)
 	}
+	r.sandboxes(ctx, listed, records, held)
 	if err := r.quota(ctx, r.slots(ctx, held)); err != nil {
 		return nil, err
 	}
@@ -192,13 +206,17 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 }
 
 // sandboxes deals with every live record, then with every provider
-// sandbox no live record owns.
-func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, records []*sandstep.Sandbox) {
+// sandbox that no live record owns and no held slot names (those are
+// slots' to judge).
+func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) {
 	byName := make(map[string]ProviderSandbox, len(listed))
 	for _, ps := range listed {
 		byName[ps.Name] = ps
 	}
-	owned := make(map[string]bool, len(records))
+	owned := make(map[string]bool, len(records)+len(held))
+	for _, sl := range held {
+		owned[sl.SandboxID] = true
+	}
 	for _, rec := range records {
 		owned[rec.ID] = true
 		ps, found := byName[rec.ID]
@@ -300,25 +318,38 @@ func (r *reaping) tasks(ctx context.Context) error {
 	return nil
 }
 
-// slots releases held slots whose sandbox record is final or missing (a
-// release that failed after the record was closed), and returns the slots
-// still held.
+// slots releases held slots whose sandbox record is final, or missing
+// past the create grace (a create that died before its record was
+// written: its sandbox, if the provider made it, is deleted by name
+// first), and returns the slots still held.
 func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Slot {
 	s := r.s
 	kept := held[:0:0]
 	for _, sl := range held {
+		if r.acted[sl.SandboxID] {
+			// Its record's finding has dealt with it; quota's repair reads
+			// the counter again before it changes anything.
+			continue
+		}
 		rec, err := s.sandboxes.GetSandbox(ctx, sl.SandboxID)
+		missing := sandstep.ErrorCode(err) == sandstep.ENOTFOUND
 		switch {
-		case err == nil && !rec.State.Terminal():
+		case err == nil && !rec.State.Terminal(),
+			missing && r.now.Sub(sl.ReservedAt) < r.createGrace(): // a create at work
 			kept = append(kept, sl)
 			continue
-		case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
+		case err != nil && !missing:
 			r.report.Failed++
 			kept = append(kept, sl)
 			continue
 		}
 		released := false
 		r.act(ctx, &r.report.Slots, "slot of a sandbox that is not live released", sl.SandboxID, func() error {
+			if missing {
+				if err := s.provider.Delete(ctx, sl.SandboxID); err != nil {
+					return err
+				}
+			}
 			_, err := s.quota.ReleaseSlot(ctx, sl.UserID, sl.SandboxID)
 			released = err == nil
 			return err

@@ -34,12 +34,18 @@ func TestReap(t *testing.T) {
 		}
 		return sb
 	}
-	// What a crashed create leaves: a record, and maybe the sandbox.
-	crashed := func(withSandbox bool) *sandstep.Sandbox {
+	// What a crashed create leaves: a held slot, maybe its record, maybe
+	// the sandbox.
+	crashed := func(withRecord, withSandbox bool) *sandstep.Sandbox {
 		t.Helper()
 		sb := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "alice", State: sandstep.StateCreating, CreatedAt: clk.Now()}
 		if err := st.ReserveSlot(ctx, sb); err != nil {
 			t.Fatal(err)
+		}
+		if withRecord {
+			if err := st.RecordCreating(ctx, sb); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if withSandbox {
 			p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
@@ -53,10 +59,13 @@ func TestReap(t *testing.T) {
 	if _, err := st.TransitionSandbox(ctx, deleting.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil); err != nil {
 		t.Fatal(err)
 	}
-	abandoned := crashed(true)
-	abandonedBare := crashed(false)
+	abandoned := crashed(true, true)
+	abandonedBare := crashed(true, false)
+	unrecorded := crashed(false, true)
+	unrecordedBare := crashed(false, false)
 	clk.Set(clk.Now().Add(abandonedAfter + time.Minute))
-	inFlight := crashed(true) // a create at work
+	inFlight := crashed(true, true)            // a create at work
+	inFlightUnrecorded := crashed(false, true) // one whose record is not written yet
 	p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
 	p.sandboxes["theirs"] = &fakeSandbox{id: "dt-theirs", state: "started", labels: map[string]string{LabelDeployment: "staging-zzzzzzzz"}}
 	p.sandboxes["unlabelled"] = &fakeSandbox{id: "dt-unlabelled", state: "started"}
@@ -65,7 +74,7 @@ func TestReap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ReapReport{Abandoned: 2, Gone: 1, Finished: 1, Unowned: 1}
+	want := ReapReport{Abandoned: 2, Gone: 1, Finished: 1, Unowned: 1, Slots: 2}
 	if *report != want {
 		t.Errorf("report = %+v, want %+v", *report, want)
 	}
@@ -83,14 +92,19 @@ func TestReap(t *testing.T) {
 	for _, name := range p.live() {
 		live[name] = true
 	}
-	for name, want := range map[string]bool{kept.ID: true, inFlight.ID: true, "theirs": true, "unlabelled": true,
-		abandoned.ID: false, deleting.ID: false, "stray": false} {
+	for name, want := range map[string]bool{kept.ID: true, inFlight.ID: true, inFlightUnrecorded.ID: true, "theirs": true, "unlabelled": true,
+		abandoned.ID: false, unrecorded.ID: false, deleting.ID: false, "stray": false} {
 		if live[name] != want {
 			t.Errorf("provider sandbox %s alive = %v, want %v", name, live[name], want)
 		}
 	}
-	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 2 {
-		t.Errorf("alice holds %d slots, want 2 (the kept sandbox and the create at work)", q.Active)
+	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 3 {
+		t.Errorf("alice holds %d slots, want 3 (the kept sandbox and the two creates at work)", q.Active)
+	}
+	for _, sb := range []*sandstep.Sandbox{unrecorded, unrecordedBare} {
+		if _, err := st.GetSandbox(ctx, sb.ID); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+			t.Errorf("a record was made up for %s: %v", sb.ID, err)
+		}
 	}
 
 	// Nothing is left to do: a second pass finds nothing.
@@ -151,6 +165,9 @@ func TestReapRepairsQuota(t *testing.T) {
 	for range 3 {
 		tmp := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "bob", State: sandstep.StateCreating, CreatedAt: h.clock.Now()}
 		if err := h.store.ReserveSlot(ctx, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.RecordCreating(ctx, tmp); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.store.TransitionSandbox(ctx, tmp.ID, []sandstep.State{sandstep.StateCreating}, sandstep.StateFailed, nil); err != nil {

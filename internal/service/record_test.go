@@ -20,30 +20,47 @@ func (crashingProvider) Create(context.Context, ProviderSpec) (*ProviderSandbox,
 	panic("the process dies here")
 }
 
-// A crash between the reservation and the commit leaves a creating record
-// that names the slot, so that something can find it and finish.
-func TestCrashBeforeCommitLeavesACreatingRecord(t *testing.T) {
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
-	svc := newService(t, crashingProvider{newFakeProvider()}, st, nil, Options{NewID: func() string { return "sbx_" + "crashedcrashedcrashedcrash" }})
+// A crash between the reservation and the commit leaves a held slot with
+// its time, whether the record was written or not, and the reaper finishes
+// it once no create can be at work: the sandbox deleted by its name, the
+// slot released.
+func TestCrashBeforeCommitLeavesAHeldSlot(t *testing.T) {
+	clk := &settableClock{t: time.Now()}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2, Now: clk.Now})
+	p := crashingProvider{newFakeProvider()}
+	const id = "sbx_" + "crashedcrashedcrashedcrash"
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now, NewID: func() string { return id }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{Labels: map[string]string{"team": "a"}})
 		t.Fatal("the provider did not crash the create")
 	}()
 	ctx := context.Background()
-	rec, err := st.GetSandbox(ctx, "sbx_crashedcrashedcrashedcrash")
-	if err != nil {
-		t.Fatalf("no record after the crash: %v", err)
+	// The provider made the sandbox before the process died.
+	p.sandboxes[id] = &fakeSandbox{id: "dt-" + id, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+	held, err := st.HeldSlots(ctx)
+	if err != nil || len(held) != 1 || held[0].SandboxID != id || held[0].UserID != "alice" || clk.Now().Sub(held[0].ReservedAt) > time.Second {
+		t.Fatalf("held slots after the crash = %+v, %v; want alice's slot for %s, reserved now", held, err, id)
 	}
-	if rec.State != sandstep.StateCreating || rec.Owner != "alice" || rec.Labels["team"] != "a" || rec.DaytonaID != "" {
-		t.Fatalf("record after the crash = %+v, want alice's creating record", rec)
+	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || rep.Findings() != 0 {
+		t.Fatalf("reaper during the create's grace = %+v, %v; want nothing done", rep, err)
 	}
-	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 1 {
-		t.Fatalf("active slots = %d, want the one the record names", q.Active)
+	clk.Set(clk.Now().Add(abandonedAfter + time.Minute))
+	if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
+		t.Fatal(err)
 	}
-	// The record names its slot: (owner, id) frees exactly that slot.
-	if released, err := st.ReleaseSlot(ctx, rec.Owner, rec.ID); err != nil || !released {
-		t.Fatalf("releasing the slot the record names = %v, %v", released, err)
+	if q, _ := st.GetQuota(ctx, "alice"); q.Active != 0 {
+		t.Errorf("alice holds %d slots after the reaper, want 0", q.Active)
+	}
+	if live := p.live(); len(live) != 0 {
+		t.Errorf("provider sandboxes left: %v", live)
+	}
+	if rec, err := st.GetSandbox(ctx, id); err == nil && !rec.State.Terminal() {
+		t.Errorf("record after the reaper = %+v, want none or a final one", rec)
 	}
 }
 
@@ -68,9 +85,12 @@ func TestCreatingRecordIsNotYetUsable(t *testing.T) {
 	p := newFakeProvider()
 	svc := newService(t, p, st, nil, Options{Now: clk.Now})
 	ctx := context.Background()
-	// What a crashed create leaves: a reservation without a commit.
+	// What a crashed create leaves: a reservation and its record, no commit.
 	sb := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "alice", State: sandstep.StateCreating, CreatedAt: clk.Now()}
 	if err := st.ReserveSlot(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordCreating(ctx, sb); err != nil {
 		t.Fatal(err)
 	}
 

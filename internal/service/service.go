@@ -104,13 +104,15 @@ type Sandboxes interface {
 	FinishDelete(ctx context.Context, sb *sandstep.Sandbox, audit sandstep.AuditEvent) (*sandstep.Sandbox, error)
 }
 
-// Quota holds users' sandbox slots. The record comes first: ReserveSlot
-// writes the sandbox's record in state creating together with the slot,
-// so a process that dies before CommitSandbox leaves a record naming its
-// slot; CommitSandbox makes it ready.
+// Quota holds users' sandbox slots. The slot comes first: ReserveSlot
+// keeps it with its time, so a process that dies before its record is
+// written leaves a slot the reaper finds by its age; RecordCreating writes
+// the record in state creating (beside the provider's create) and
+// CommitSandbox makes it ready.
 type Quota interface {
 	ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error
-	// CommitSandbox appends audit in the same write.
+	// RecordCreating and CommitSandbox append audit in the same write.
+	RecordCreating(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error
 	CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error
 	// ReleaseSlot frees the slot exactly once, whatever the number of calls.
 	ReleaseSlot(ctx context.Context, userID, sandboxID string) (bool, error)

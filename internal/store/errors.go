@@ -84,6 +84,13 @@ func conditionFailed(err error, i int) bool {
 	return ok && txConditionFailed(reasons, i)
 }
 
+// isValidation says whether err is DynamoDB's ValidationException: for a
+// held slot's path, the map it names does not exist.
+func isValidation(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationException"
+}
+
 // mapErr turns an error of a DynamoDB call into a domain error; op says what
 // the store was doing. Errors that already carry a code, and context errors
 // (which sandstep.ErrorCode classifies), keep their classification. Nothing is

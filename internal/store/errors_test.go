@@ -80,6 +80,10 @@ func TestDynamoErrorsMapped(t *testing.T) {
 	}
 	apiErr := func(typ string) string { return `{"__type":"` + prefix + typ + `","message":"x"}` }
 	reserve := func() error { return reserve(c, st, "u", "s9") }
+	// A write with its audit event is a transaction.
+	tx := func() error {
+		return st.SetUserLimit(c, "u", 3, sandstep.AuditEvent{Action: "x", UserID: "root", TargetUserID: "u", Outcome: "ok"})
+	}
 	get := func() error { _, err := st.GetSandbox(c, "s"); return err }
 	audit := func() error { return st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "s"}) }
 	tests := []struct {
@@ -93,13 +97,13 @@ func TestDynamoErrorsMapped(t *testing.T) {
 		{"throughput exceeded", "GetItem", 400, apiErr("ProvisionedThroughputExceededException"), get, sandstep.ETRANSIENT},
 		{"request limit", "GetItem", 400, apiErr("RequestLimitExceeded"), get, sandstep.ETRANSIENT},
 		{"throttling", "PutItem", 400, apiErr("ThrottlingException"), audit, sandstep.ETRANSIENT},
-		{"transaction conflict", "TransactWriteItems", 400, apiErr("TransactionConflictException"), reserve, sandstep.ETRANSIENT},
+		{"transaction conflict", "UpdateItem", 400, apiErr("TransactionConflictException"), reserve, sandstep.ETRANSIENT},
 		{"internal server error", "GetItem", 500, apiErr("InternalServerError"), get, sandstep.ETRANSIENT},
 		{"bare 503", "GetItem", 503, `{}`, get, sandstep.ETRANSIENT},
-		{"cancelled: throttled item", "TransactWriteItems", 400, txCanceled("None", "ThrottlingError"), reserve, sandstep.ETRANSIENT},
-		{"cancelled: conflict beats condition", "TransactWriteItems", 400, txCanceled("ConditionalCheckFailed", "TransactionConflict"), reserve, sandstep.ETRANSIENT},
-		{"cancelled: quota condition", "TransactWriteItems", 400, txCanceled("None", "ConditionalCheckFailed"), reserve, sandstep.EQUOTA},
-		{"cancelled: validation", "TransactWriteItems", 400, txCanceled("ValidationError", "None"), reserve, sandstep.EINTERNAL},
+		{"quota condition", "UpdateItem", 400, apiErr("ConditionalCheckFailedException"), reserve, sandstep.EQUOTA},
+		{"cancelled: throttled item", "TransactWriteItems", 400, txCanceled("None", "ThrottlingError"), tx, sandstep.ETRANSIENT},
+		{"cancelled: conflict beats condition", "TransactWriteItems", 400, txCanceled("ConditionalCheckFailed", "TransactionConflict"), tx, sandstep.ETRANSIENT},
+		{"cancelled: validation", "TransactWriteItems", 400, txCanceled("ValidationError", "None"), tx, sandstep.EINTERNAL},
 		{"validation exception", "GetItem", 400, apiErr("ValidationException"), get, sandstep.EINTERNAL},
 		{"item too large", "PutItem", 400, `{"__type":"` + prefix + `ValidationException","message":"Item size has exceeded the maximum allowed size"}`, audit, sandstep.ETOOLARGE},
 		{"missing table", "GetItem", 400, apiErr("ResourceNotFoundException"), get, sandstep.EINTERNAL},
@@ -133,7 +137,7 @@ func TestDynamoErrorsMapped(t *testing.T) {
 	}
 	// The typed cancellation reasons survive for callers that want them.
 	fs.fail("TransactWriteItems", 400, txCanceled("None", "ThrottlingError"))
-	err := reserve()
+	err := tx()
 	fs.op.Store("")
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) || len(tce.CancellationReasons) != 2 {

@@ -54,17 +54,21 @@ type dynamodbAV = types.AttributeValue
 
 func strAV(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
-// reserve takes userID's slot for sandboxID, writing its creating record,
-// as the service does before it calls the provider.
+// reserve takes userID's slot for sandboxID and writes its creating
+// record, as the service does around the provider's create.
 func reserve(c context.Context, st *store.Store, userID, sandboxID string) error {
-	return st.ReserveSlot(c, &sandstep.Sandbox{ID: sandboxID, Owner: userID, State: sandstep.StateCreating})
+	sb := &sandstep.Sandbox{ID: sandboxID, Owner: userID, State: sandstep.StateCreating}
+	if err := st.ReserveSlot(c, sb); err != nil {
+		return err
+	}
+	return st.RecordCreating(c, sb)
 }
 
 // seed writes a ready record for sb the way the service does: reserve,
 // then commit.
 func seed(t *testing.T, c context.Context, st *store.Store, sb *sandstep.Sandbox) {
 	t.Helper()
-	if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: sb.ID, Owner: sb.Owner, State: sandstep.StateCreating}); err != nil {
+	if err := reserve(c, st, sb.Owner, sb.ID); err != nil {
 		t.Fatalf("seed %s: reserve: %v", sb.ID, err)
 	}
 	if err := st.CommitSandbox(c, sb); err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -14,31 +15,30 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// Quota items: the counter USER#<u>/QUOTA holds "active" (slots held) and,
-// optionally, "limit" (the per-user override); a slot USER#<u>/SLOT#<sandbox>
-// holds "state": reserved, then committed, then released. A released slot is
-// kept as a tombstone for ReleasedSlotRetention so that a late retry cannot
-// reserve the same sandbox id again after its slot was freed (which would
-// leak a slot nobody releases).
+// Quota items: the counter USER#<u>/QUOTA holds "active" (slots held),
+// "held" (a map from each held sandbox id to when its slot was reserved,
+// Unix milliseconds), "rev" (counts the changes of the held slots) and,
+// optionally, "limit" (the per-user override). Reserving and releasing
+// change this one item, so a create's reservation is one conditional write,
+// and a reservation whose create never finished is found by its age.
+// Slot items USER#<u>/SLOT#<sandbox> are an earlier layout: FoldLegacySlots
+// moves the ones still held onto the counter.
 const (
-	attrActive      = "active"
-	attrLimit       = "limit"
-	attrSlotState   = "state"
-	attrUpdatedAt   = "updatedAt"
-	attrReservedAt  = "reservedAt"
-	attrCommittedAt = "committedAt"
-	attrReleasedAt  = "releasedAt"
+	attrActive    = "active"
+	attrHeld      = "held"
+	attrRev       = "rev"
+	attrLimit     = "limit"
+	attrSlotState = "state"
+	attrUpdatedAt = "updatedAt"
 
 	slotReserved  = "reserved"
 	slotCommitted = "committed"
 	slotReleased  = "released"
 
-	// ReleasedSlotRetention is how long a released slot's tombstone stays
-	// (then DynamoDB's TTL deletes it).
-	ReleasedSlotRetention = 7 * 24 * time.Hour
-
-	// MaxUserLimit is the largest per-user override SetUserLimit accepts.
-	MaxUserLimit = 10000
+	// MaxUserLimit is the largest per-user override SetUserLimit accepts:
+	// its held slots must fit in one item (400 KB; an entry takes about
+	// 40 bytes).
+	MaxUserLimit = 5000
 )
 
 // limitOf is userID's limit when it has no override: the one home of the
@@ -54,8 +54,9 @@ func (s *Store) quotaKey(userID string) map[string]types.AttributeValue {
 	return key(userPK(userID), skQuota)
 }
 
-func (s *Store) slotKey(userID, sandboxID string) map[string]types.AttributeValue {
-	return key(userPK(userID), slotSK(sandboxID))
+// heldName is the held map's entry for sandboxID (never split on dots).
+func heldName(sandboxID string) expression.NameBuilder {
+	return expression.Name(attrHeld).AppendName(expression.NameNoDotSplit(sandboxID))
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {
@@ -71,17 +72,18 @@ func num(v int64) types.AttributeValue {
 }
 
 // ReserveSlot takes one of the owner's quota slots for sb before the
-// sandbox is created, and writes sb's record in state creating in the same
-// transaction: a process that dies before CommitSandbox leaves a record that
-// names the slot, for the reaper to find. It fails with EQUOTA when the owner
-// already holds as many slots as their limit (the per-user override, else
-// Options.RepoQuota for a repository, else Options.DefaultQuota). Reserving a slot the owner already holds for sb is a
-// successful no-op; reserving one that was already released is ECONFLICT, and
-// so is a record that exists without the slot.
+// sandbox is created: one conditional write of the owner's counter, which
+// keeps the slot with its time, for the reaper to find if the create never
+// finishes. It fails with EQUOTA when the owner already holds as many
+// slots as their limit (the per-user override, else Options.RepoQuota for
+// a repository, else Options.DefaultQuota). Reserving a slot the owner
+// already holds for sb is a successful no-op. With a create rate
+// (Options.CreateRate), one create of the current window is taken beside
+// it, concurrently, and given back if the slot is refused; a spent window
+// is ETRANSIENT wrapping sandstep.ErrCreateRate, with no slot held.
 //
-// The slot, the counter and the record change in one transaction
-// conditioned on the counter being below the limit, so concurrent
-// reservations never exceed it.
+// The record is not written here: RecordCreating does that, beside the
+// provider's create.
 func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	if sb == nil {
 		return sandstep.Invalid("sandbox", "must not be nil")
@@ -92,103 +94,97 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	if err := validateID("sandboxId", sb.ID); err != nil {
 		return err
 	}
-	if sb.State != sandstep.StateCreating {
-		return sandstep.Invalid("state", "a reserved sandbox is %s, got %q", sandstep.StateCreating, sb.State)
+	if s.createRate == 0 {
+		return s.takeSlot(ctx, sb.Owner, sb.ID)
 	}
-	if err := s.normalizeSandbox(sb); err != nil {
-		return err
+	window := s.createWindowAt(s.nowUTC())
+	rate := make(chan error, 1)
+	go func() { rate <- s.write(ctx, s.takeCreate(window)) }()
+	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
+	rateErr := <-rate
+	switch {
+	case rateErr == nil && slotErr != nil:
+		s.giveCreateBack(ctx, window)
+		return slotErr
+	case rateErr == nil:
+		return nil
+	case slotErr == nil:
+		// The slot goes back at once: the caller may wait for the next window.
+		if _, err := s.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
+			return err
+		}
+	case sandstep.ErrorCode(slotErr) == sandstep.EQUOTA:
+		return slotErr
 	}
-	record, err := sandboxItem(sb, 1)
-	if err != nil {
-		return err
+	if conditionFailed(rateErr, 0) {
+		return s.rateSpent()
 	}
-	now := s.nowUTC().Format(time.RFC3339Nano)
-	slot := s.slotKey(sb.Owner, sb.ID)
-	slot[attrType] = str(typeSlot)
-	slot["userId"] = str(sb.Owner)
-	slot["sandboxId"] = str(sb.ID)
-	slot[attrSlotState] = str(slotReserved)
-	slot[attrReservedAt] = str(now)
+	return mapErr(rateErr, "take a create of the rate")
+}
 
+// takeSlot adds sandboxID to the user's held slots on condition that they
+// hold fewer than their limit.
+func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
+	now := s.nowUTC()
 	active, limit := expression.Name(attrActive), expression.Name(attrLimit)
 	underLimit := expression.Or(
 		// A new counter (or one created by SetUserLimit): nothing held yet.
 		expression.And(active.AttributeNotExists(),
 			expression.Or(limit.AttributeNotExists(), limit.GreaterThan(expression.Value(0)))),
 		expression.And(limit.AttributeNotExists(), active.AttributeExists(),
-			active.LessThan(expression.Value(s.limitOf(sb.Owner)))),
+			active.LessThan(expression.Value(s.limitOf(userID)))),
 		expression.And(limit.AttributeExists(), active.AttributeExists(), active.LessThan(limit)),
 	)
-	take := build(expression.NewBuilder().WithCondition(underLimit).
+	take := s.update(s.quotaKey(userID), build(expression.NewBuilder().
+		WithCondition(heldName(sandboxID).AttributeNotExists().And(underLimit)).
 		WithUpdate(expression.Add(active, expression.Value(1)).
+			Add(expression.Name(attrRev), expression.Value(1)).
+			Set(heldName(sandboxID), expression.Value(now.UnixMilli())).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
-			Set(expression.Name(attrUpdatedAt), expression.Value(now))))
-
-	items := []types.TransactWriteItem{s.put(slot, absent), s.update(s.quotaKey(sb.Owner), take), s.put(record, absent)}
-	if s.createRate > 0 {
-		items = append(items, s.takeCreate())
+			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano))))))
+	err := s.write(ctx, take)
+	if isValidation(err) {
+		// A counter without the map yet (a user's first reservation, or a
+		// counter of the earlier layout): make it, then take the slot.
+		if err = s.makeHeldMap(ctx, userID); err == nil {
+			err = s.write(ctx, take)
+		}
 	}
-	err = s.write(ctx, items...)
 	switch {
 	case err == nil:
 		return nil
 	case conditionFailed(err, 0):
-		return s.heldAlready(ctx, err, sb.Owner, sb.ID)
-	case conditionFailed(err, 1):
-		q, qerr := s.GetQuota(ctx, sb.Owner)
-		if qerr != nil {
+		q, held, qerr := s.readQuota(ctx, userID)
+		switch {
+		case qerr != nil:
 			return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
+		case held[sandboxID]:
+			return nil // held already: a repeated reservation
 		}
 		return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
-	case conditionFailed(err, 2):
-		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q already exists", sb.ID)
-	case conditionFailed(err, 3):
-		return s.rateSpent()
 	}
 	return mapErr(err, "reserve quota slot")
 }
 
-// heldAlready explains a reservation whose slot exists: held (a repeated
-// reservation, no error) or released.
-func (s *Store) heldAlready(ctx context.Context, condErr error, userID, sandboxID string) error {
-	state, found, err := s.slotState(ctx, userID, sandboxID)
-	switch {
-	case err != nil:
-		return err
-	case found && (state == slotReserved || state == slotCommitted):
-		return nil
-	case found && state == slotReleased:
-		return sandstep.Errorf(sandstep.ECONFLICT, "the quota slot for sandbox %q was already released", sandboxID)
-	}
-	return sandstep.Wrap(condErr, sandstep.ETRANSIENT, "the quota slot for sandbox %q changed during the reservation; try again", sandboxID)
-}
+// heldSentinel is an entry the held map always has (no sandbox id has a
+// '#'): the embedded DynamoDB of tests and the local stack cannot read an
+// item with an empty map.
+const heldSentinel = "#"
 
-// slotState reads a slot with a strongly consistent read.
-func (s *Store) slotState(ctx context.Context, userID, sandboxID string) (state string, found bool, err error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            s.slotKey(userID, sandboxID),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return "", false, mapErr(err, "read quota slot")
-	}
-	if out.Item == nil {
-		return "", false, nil
-	}
-	v, _ := out.Item[attrSlotState].(*types.AttributeValueMemberS)
-	if v == nil {
-		return "", true, nil
-	}
-	return v.Value, true, nil
+// makeHeldMap gives the user's counter a held map if it has none.
+func (s *Store) makeHeldMap(ctx context.Context, userID string) error {
+	e := build(expression.NewBuilder().WithUpdate(
+		expression.Set(expression.Name(attrHeld), expression.IfNotExists(expression.Name(attrHeld), expression.Value(map[string]int{heldSentinel: 0}))).
+			Set(expression.Name(attrType), expression.Value(typeQuota))))
+	return mapErr(s.write(ctx, s.update(s.quotaKey(userID), e)), "make the held slots' map")
 }
 
 // ReleaseSlot frees the user's slot for sandboxID, exactly once: it reports
 // released == true to the one call that freed it and false (with a nil
 // error) to every other call, including calls for a slot never reserved. The
 // counter never goes below zero: if it is already zero or missing (drift that
-// the reaper repairs), the slot is still marked released and the counter is
-// left alone.
+// the reaper repairs), the slot is still freed and the counter is left
+// alone.
 func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (released bool, err error) {
 	if err := validateID("userId", userID); err != nil {
 		return false, err
@@ -208,27 +204,35 @@ func (s *Store) ReleaseSlot(ctx context.Context, userID, sandboxID string) (rele
 // is held frees the slot alone, still conditionally, so only one caller
 // frees it.
 func (s *Store) releaseWith(ctx context.Context, userID, sandboxID string, items []types.TransactWriteItem, audit []sandstep.AuditEvent) (released bool, err error) {
-	now := s.nowUTC()
-	free := build(expression.NewBuilder().
-		WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
-		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotReleased)).
-			Set(expression.Name(attrReleasedAt), expression.Value(now.Format(time.RFC3339Nano))).
-			Set(expression.Name(TTLAttribute), expression.Value(now.Add(ReleasedSlotRetention).Unix()))))
+	now := s.nowUTC().Format(time.RFC3339Nano)
+	held := heldName(sandboxID).AttributeExists()
+	// A fresh builder each time: an UpdateBuilder's methods change it.
+	free := func() expression.UpdateBuilder {
+		return expression.Remove(heldName(sandboxID)).
+			Add(expression.Name(attrRev), expression.Value(1)).
+			Set(expression.Name(attrUpdatedAt), expression.Value(now))
+	}
 	give := build(expression.NewBuilder().
-		WithCondition(expression.Name(attrActive).GreaterThan(expression.Value(0))).
-		WithUpdate(expression.Add(expression.Name(attrActive), expression.Value(-1)).
-			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano)))))
+		WithCondition(held.And(expression.Name(attrActive).GreaterThan(expression.Value(0)))).
+		WithUpdate(free().Add(expression.Name(attrActive), expression.Value(-1))))
 	items = slices.Clip(items)
-	freeSlot, n := s.update(s.slotKey(userID, sandboxID), free), len(items)
-	err = s.writeWithAudit(ctx, append(items, freeSlot, s.update(s.quotaKey(userID), give)), audit)
-	switch {
-	case conditionFailed(err, n): // not held
+	n := len(items)
+	err = s.writeWithAudit(ctx, append(items, s.update(s.quotaKey(userID), give)), audit)
+	if !conditionFailed(err, n) {
+		return err == nil, err
+	}
+	_, heldNow, rerr := s.readQuota(ctx, userID)
+	if rerr != nil {
+		return false, rerr
+	}
+	if !heldNow[sandboxID] {
 		return false, s.writeRest(ctx, items, audit)
-	case conditionFailed(err, n+1):
-		err = s.writeWithAudit(ctx, append(items, freeSlot), audit)
-		if conditionFailed(err, n) {
-			return false, s.writeRest(ctx, items, audit)
-		}
+	}
+	// Held with the counter at zero: free the slot alone.
+	err = s.writeWithAudit(ctx, append(items, s.update(s.quotaKey(userID),
+		build(expression.NewBuilder().WithCondition(held).WithUpdate(free())))), audit)
+	if conditionFailed(err, n) {
+		return false, s.writeRest(ctx, items, audit)
 	}
 	return err == nil, err
 }
@@ -241,31 +245,69 @@ func (s *Store) writeRest(ctx context.Context, items []types.TransactWriteItem, 
 	return s.writeWithAudit(ctx, items, audit)
 }
 
+// readQuota reads the user's counter (strongly consistent): the quota and
+// the sandbox ids whose slots are held, with when each was reserved.
+func (s *Store) readQuota(ctx context.Context, userID string) (sandstep.Quota, map[string]bool, error) {
+	q, slots, err := s.quotaItem(ctx, userID)
+	held := make(map[string]bool, len(slots))
+	for _, sl := range slots {
+		held[sl.SandboxID] = true
+	}
+	return q, held, err
+}
+
 // GetQuota returns the user's effective limit and the number of slots held.
 func (s *Store) GetQuota(ctx context.Context, userID string) (sandstep.Quota, error) {
 	if err := validateID("userId", userID); err != nil {
 		return sandstep.Quota{}, err
 	}
+	q, _, err := s.quotaItem(ctx, userID)
+	return q, err
+}
+
+// quotaItem reads the user's counter (strongly consistent) into the quota
+// and the slots held.
+func (s *Store) quotaItem(ctx context.Context, userID string) (sandstep.Quota, []sandstep.Slot, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            s.quotaKey(userID),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return sandstep.Quota{}, mapErr(err, "read quota")
+		return sandstep.Quota{}, nil, mapErr(err, "read quota")
 	}
+	return s.parseQuota(userID, out.Item)
+}
+
+// parseQuota reads a counter item.
+func (s *Store) parseQuota(userID string, item map[string]types.AttributeValue) (sandstep.Quota, []sandstep.Slot, error) {
 	q := sandstep.Quota{UserID: userID, Limit: s.limitOf(userID)}
-	if n, ok, err := numberAttr(out.Item, attrActive); err != nil {
-		return sandstep.Quota{}, err
+	if n, ok, err := numberAttr(item, attrActive); err != nil {
+		return sandstep.Quota{}, nil, err
 	} else if ok {
 		q.Active = int(n)
 	}
-	if n, ok, err := numberAttr(out.Item, attrLimit); err != nil {
-		return sandstep.Quota{}, err
+	if n, ok, err := numberAttr(item, attrLimit); err != nil {
+		return sandstep.Quota{}, nil, err
 	} else if ok {
 		q.Limit, q.LimitSet = int(n), true
 	}
-	return q, nil
+	m, _ := item[attrHeld].(*types.AttributeValueMemberM)
+	if m == nil {
+		return q, nil, nil
+	}
+	slots := make([]sandstep.Slot, 0, len(m.Value))
+	for _, id := range slices.Sorted(maps.Keys(m.Value)) {
+		if id == heldSentinel {
+			continue
+		}
+		ms, _, err := numberAttr(m.Value, id)
+		if err != nil {
+			return sandstep.Quota{}, nil, err
+		}
+		slots = append(slots, sandstep.Slot{UserID: userID, SandboxID: id, ReservedAt: time.UnixMilli(ms).UTC()})
+	}
+	return q, slots, nil
 }
 
 // SetUserLimit sets the user's own limit, overriding Options.DefaultQuota. A
@@ -292,7 +334,7 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audi
 // appends audit; when the limit is cleared, audit is in the same write.
 //
 // It rewrites the counter item without the override, on condition that the
-// counter and limit are still the ones read (an UpdateItem REMOVE would do,
+// held slots and limit are still the ones read (an UpdateItem REMOVE would do,
 // but minidyn ignores REMOVE, and the local stack runs on minidyn).
 func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
@@ -315,15 +357,17 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 		if !hasLimit {
 			return mapErr(s.writeRest(ctx, nil, audit), "clear user limit")
 		}
-		active, hasActive, err := numberAttr(out.Item, attrActive)
+		// rev changes with every reservation and release, so the rewrite
+		// keeps the held slots as they are.
+		rev, hasRev, err := numberAttr(out.Item, attrRev)
 		if err != nil {
 			return err
 		}
 		cond := expression.Name(attrLimit).Equal(expression.Value(lim))
-		if hasActive {
-			cond = cond.And(expression.Name(attrActive).Equal(expression.Value(active)))
+		if hasRev {
+			cond = cond.And(expression.Name(attrRev).Equal(expression.Value(rev)))
 		} else {
-			cond = cond.And(expression.Name(attrActive).AttributeNotExists())
+			cond = cond.And(expression.Name(attrRev).AttributeNotExists())
 		}
 		item := out.Item
 		delete(item, attrLimit)

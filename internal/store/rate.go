@@ -30,11 +30,9 @@ func (s *Store) rateKey(window time.Time) map[string]types.AttributeValue {
 	return key(ratePK, "W#"+strconv.FormatInt(window.UnixMilli(), 10))
 }
 
-// takeCreate takes one create of the current window, on condition that
-// the window has one left.
-func (s *Store) takeCreate() types.TransactWriteItem {
-	now := s.nowUTC()
-	window := s.createWindowAt(now)
+// takeCreate takes one create of window, on condition that it has one
+// left.
+func (s *Store) takeCreate(window time.Time) types.TransactWriteItem {
 	used := expression.Name(attrRateUsed)
 	e := build(expression.NewBuilder().
 		WithCondition(expression.Or(used.AttributeNotExists(), used.LessThan(expression.Value(s.createRate)))).
@@ -42,6 +40,15 @@ func (s *Store) takeCreate() types.TransactWriteItem {
 			Set(expression.Name(attrType), expression.Value(typeRate)).
 			Set(expression.Name(TTLAttribute), expression.Value(window.Add(s.createWindow+time.Hour).Unix()))))
 	return s.update(s.rateKey(window), e)
+}
+
+// giveCreateBack returns a create taken from window for a reservation
+// refused its slot; failing, it costs the window one create, no more.
+func (s *Store) giveCreateBack(ctx context.Context, window time.Time) {
+	e := build(expression.NewBuilder().
+		WithCondition(expression.Name(attrRateUsed).GreaterThan(expression.Value(0))).
+		WithUpdate(expression.Add(expression.Name(attrRateUsed), expression.Value(-1))))
+	_ = s.write(ctx, s.update(s.rateKey(window), e))
 }
 
 // rateSpent is the refusal of a reservation whose window is spent: it

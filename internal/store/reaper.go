@@ -79,18 +79,61 @@ func (s *Store) LiveTasks(ctx context.Context) ([]*sandstep.Task, error) {
 		stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}))
 }
 
-// HeldSlots returns every slot, of every owner, that is reserved or
-// committed.
+// HeldSlots returns every slot, of every owner, that is held, with when it
+// was reserved.
 func (s *Store) HeldSlots(ctx context.Context) ([]sandstep.Slot, error) {
 	var out []sandstep.Slot
-	held := inValues(attrSlotState, []string{slotReserved, slotCommitted})
-	err := s.scan(ctx, ofType(typeSlot).And(held), "quota slots", func(it map[string]types.AttributeValue) error {
-		sl := sandstep.Slot{UserID: avS(it["userId"]), SandboxID: avS(it["sandboxId"])}
-		sl.ReservedAt, _ = time.Parse(time.RFC3339Nano, avS(it[attrReservedAt]))
-		out = append(out, sl)
-		return nil
+	err := s.scan(ctx, ofType(typeQuota), "quota counters", func(it map[string]types.AttributeValue) error {
+		u, ok := strings.CutPrefix(avS(it[attrPK]), prefixUser)
+		if !ok {
+			return nil
+		}
+		_, slots, err := s.parseQuota(u, it)
+		out = append(out, slots...)
+		return err
 	})
 	return out, err
+}
+
+// FoldLegacySlots moves the slots still held as items of the earlier
+// layout (USER#<u>/SLOT#<sandbox>) onto their owner's counter, which counts
+// them already, and reports how many it moved. Each move is one
+// transaction, so a slot is held in exactly one place at any time.
+func (s *Store) FoldLegacySlots(ctx context.Context) (int, error) {
+	type legacy struct{ user, id, at string }
+	var found []legacy
+	held := inValues(attrSlotState, []string{slotReserved, slotCommitted})
+	err := s.scan(ctx, ofType(typeSlot).And(held), "legacy quota slots", func(it map[string]types.AttributeValue) error {
+		found = append(found, legacy{avS(it["userId"]), avS(it["sandboxId"]), avS(it["reservedAt"])})
+		return nil
+	})
+	moved := 0
+	for _, l := range found {
+		if err != nil {
+			break
+		}
+		reserved, _ := time.Parse(time.RFC3339Nano, l.at)
+		if err = s.makeHeldMap(ctx, l.user); err != nil {
+			break
+		}
+		release := build(expression.NewBuilder().
+			WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
+			WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotReleased)).
+				Set(expression.Name(TTLAttribute), expression.Value(s.nowUTC().Add(24*time.Hour).Unix()))))
+		hold := build(expression.NewBuilder().
+			WithCondition(heldName(l.id).AttributeNotExists()).
+			WithUpdate(expression.Set(heldName(l.id), expression.Value(reserved.UnixMilli())).
+				Add(expression.Name(attrRev), expression.Value(1))))
+		werr := s.write(ctx, s.update(key(userPK(l.user), prefixSlot+l.id), release), s.update(s.quotaKey(l.user), hold))
+		switch {
+		case werr == nil:
+			moved++
+		case conditionFailed(werr, 0), conditionFailed(werr, 1): // released or moved meanwhile
+		default:
+			err = mapErr(werr, "fold a legacy quota slot")
+		}
+	}
+	return moved, err
 }
 
 // QuotaCounters returns each user's counter of slots held, for every
@@ -110,20 +153,31 @@ func (s *Store) QuotaCounters(ctx context.Context) (map[string]int, error) {
 
 // RepairQuota sets the user's counter to the number of slots they hold
 // when the two differ, and reports both. A reservation or release that
-// lands between the reads changes the counter, and the conditional write
-// then leaves it alone (the next run looks again). With dryRun it only
-// reports.
+// lands between the read and the write changes the held slots, and the
+// conditional write then leaves the counter alone (the next run looks
+// again). With dryRun it only reports.
 func (s *Store) RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error) {
-	q, err := s.GetQuota(ctx, userID)
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: s.quotaKey(userID), ConsistentRead: aws.Bool(true),
+	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, mapErr(err, "read quota")
 	}
-	n, err := s.countHeld(ctx, userID)
+	q, slots, err := s.parseQuota(userID, out.Item)
+	n := len(slots)
 	if err != nil || n == q.Active || dryRun {
 		return q.Active, n, err
 	}
+	rev, hasRev, err := numberAttr(out.Item, attrRev)
+	if err != nil {
+		return 0, 0, err
+	}
+	same := expression.Name(attrRev).AttributeNotExists()
+	if hasRev {
+		same = expression.Name(attrRev).Equal(expression.Value(rev))
+	}
 	fix := build(expression.NewBuilder().
-		WithCondition(expression.Name(attrActive).Equal(expression.Value(q.Active))).
+		WithCondition(same.And(expression.Name(attrActive).Equal(expression.Value(q.Active)))).
 		WithUpdate(expression.Set(expression.Name(attrActive), expression.Value(n)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
 	if err := s.write(ctx, s.update(s.quotaKey(userID), fix)); err != nil {
@@ -133,38 +187,6 @@ func (s *Store) RepairQuota(ctx context.Context, userID string, dryRun bool) (co
 		return 0, 0, mapErr(err, "repair quota counter")
 	}
 	return q.Active, n, nil
-}
-
-// countHeld counts the user's reserved and committed slots.
-func (s *Store) countHeld(ctx context.Context, userID string) (int, error) {
-	keys := expression.Key(attrPK).Equal(expression.Value(userPK(userID))).
-		And(expression.Key(attrSK).BeginsWith(prefixSlot))
-	expr, err := expression.NewBuilder().WithKeyCondition(keys).
-		WithFilter(inValues(attrSlotState, []string{slotReserved, slotCommitted})).Build()
-	if err != nil {
-		return 0, sandstep.Wrap(err, sandstep.EINTERNAL, "store: build slot query")
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		FilterExpression:          expr.Filter(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-		Select:                    types.SelectCount,
-	}
-	n := 0
-	for {
-		page, err := s.db.Query(ctx, in)
-		if err != nil {
-			return 0, mapErr(err, "count quota slots")
-		}
-		n += int(page.Count)
-		if len(page.LastEvaluatedKey) == 0 {
-			return n, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
 }
 
 func avS(v types.AttributeValue) string {

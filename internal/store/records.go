@@ -95,13 +95,35 @@ func sandboxItem(sb *sandstep.Sandbox, version int64) (map[string]types.Attribut
 	return item, nil
 }
 
-// CommitSandbox records that the sandbox ReserveSlot wrote in state
+// RecordCreating writes sb's record in state creating, with audit in the
+// same write; the service writes it beside the provider's create, after
+// ReserveSlot. ECONFLICT if a record with sb's id exists.
+func (s *Store) RecordCreating(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error {
+	if sb == nil {
+		return sandstep.Invalid("sandbox", "must not be nil")
+	}
+	if sb.State != sandstep.StateCreating {
+		return sandstep.Invalid("state", "a new record is %s, got %q", sandstep.StateCreating, sb.State)
+	}
+	if err := s.normalizeSandbox(sb); err != nil {
+		return err
+	}
+	item, err := sandboxItem(sb, 1)
+	if err != nil {
+		return err
+	}
+	err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, absent)}, audit)
+	if conditionFailed(err, 0) {
+		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q already exists", sb.ID)
+	}
+	return mapErr(err, "record sandbox")
+}
+
+// CommitSandbox records that the sandbox RecordCreating wrote in state
 // creating now exists: it writes sb in state ready (DaytonaID,
-// ProviderState and the rest as the caller set them) and marks the owner's
-// quota slot committed, and appends audit, in one transaction. It fails
-// with ECONFLICT if the record is no longer the one ReserveSlot wrote
-// (committed already, or moved on by a cleanup) or if the owner holds no
-// reserved slot for it.
+// ProviderState and the rest as the caller set them) and appends audit,
+// in one write. It fails with ECONFLICT if the record is no longer the one
+// RecordCreating wrote (committed already, or moved on by a cleanup).
 func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error {
 	if sb != nil {
 		sb.State = sandstep.StateReady
@@ -114,23 +136,14 @@ func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit .
 	if err != nil {
 		return err
 	}
-	// Only ReserveSlot writes a creating record, at version 1.
+	// Only RecordCreating writes a creating record, at version 1.
 	stillCreating := build(expression.NewBuilder().WithCondition(expression.And(
 		expression.Name(attrState).Equal(expression.Value(sandstep.StateCreating)),
 		expression.Name(attrVersion).Equal(expression.Value(1)),
 		expression.Name("owner").Equal(expression.Value(sb.Owner)))))
-	commitSlot := build(expression.NewBuilder().
-		WithCondition(expression.Name(attrSlotState).Equal(expression.Value(slotReserved))).
-		WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotCommitted)).
-			Set(expression.Name(attrCommittedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
-	err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, stillCreating), s.update(s.slotKey(sb.Owner, sb.ID), commitSlot)}, audit)
-	switch {
-	case err == nil:
-		return nil
-	case conditionFailed(err, 0):
+	err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, stillCreating)}, audit)
+	if conditionFailed(err, 0) {
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q is not being created", sb.ID)
-	case conditionFailed(err, 1):
-		return sandstep.Wrap(err, sandstep.ECONFLICT, "no reserved quota slot for sandbox %q", sb.ID)
 	}
 	return mapErr(err, "commit sandbox")
 }

@@ -34,14 +34,19 @@ func TestCommitSandbox(t *testing.T) {
 	wantCode(t, st.CommitSandbox(c, sb), sandstep.ECONFLICT, "")
 	wantCode(t, func() error { _, err := st.GetSandbox(c, "sb1"); return err }(), sandstep.ENOTFOUND, "")
 
-	// The reservation writes the record first, in state creating.
+	// The reservation writes no record; RecordCreating writes it in state
+	// creating.
 	reserved := &sandstep.Sandbox{ID: "sb1", Owner: "alice", State: sandstep.StateCreating, Labels: sb.Labels,
 		Network: &sandstep.NetworkPolicy{BlockAll: true}}
 	if err := st.ReserveSlot(c, reserved); err != nil {
 		t.Fatal(err)
 	}
+	wantCode(t, st.CommitSandbox(c, sb), sandstep.ECONFLICT, "")
+	if err := st.RecordCreating(c, reserved); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := st.GetSandbox(c, "sb1"); err != nil || !reflect.DeepEqual(got, reserved) {
-		t.Fatalf("record after the reservation = %+v, %v; want %+v", got, err, reserved)
+		t.Fatalf("record after RecordCreating = %+v, %v; want %+v", got, err, reserved)
 	}
 	sb.CreatedAt = reserved.CreatedAt
 	if err := st.CommitSandbox(c, sb); err != nil {
@@ -66,23 +71,15 @@ func TestCommitSandbox(t *testing.T) {
 	if released, err := st.ReleaseSlot(c, "alice", "sb1"); err != nil || !released {
 		t.Fatalf("release committed slot = %v, %v", released, err)
 	}
-	// A released slot cannot be committed.
-	if err := reserve(c, st, "alice", "sb2"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ReleaseSlot(c, "alice", "sb2"); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, st.CommitSandbox(c, &sandstep.Sandbox{ID: "sb2", Owner: "alice", State: sandstep.StateCreating}), sandstep.ECONFLICT, "")
-	// Another user's slot does not count.
+	// Another user's record cannot be committed.
 	if err := reserve(c, st, "bob", "sb3"); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, st.CommitSandbox(c, &sandstep.Sandbox{ID: "sb3", Owner: "alice", State: sandstep.StateCreating}), sandstep.ECONFLICT, "")
 }
 
-// TestReserveIsCreateOnly: a reservation never overwrites a record, even
-// for a user with a free slot.
+// TestReserveIsCreateOnly: a new record never overwrites one, even for a
+// user with a free slot.
 func TestReserveIsCreateOnly(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{})
 	c := ctx(t)
@@ -94,8 +91,9 @@ func TestReserveIsCreateOnly(t *testing.T) {
 	if err != nil || got.Owner != "u" {
 		t.Fatalf("GetSandbox = %+v, %v; the first record must stay", got, err)
 	}
-	if q := quota(t, st, "other"); q.Active != 0 {
-		t.Fatalf("the refused reservation holds %d slots", q.Active)
+	// The slot taken for the refused record is the caller's to release.
+	if released, err := st.ReleaseSlot(c, "other", "x"); err != nil || !released {
+		t.Fatalf("release of the refused record's slot = %v, %v", released, err)
 	}
 }
 
@@ -341,9 +339,10 @@ func TestRecordBadInput(t *testing.T) {
 		{"empty id", func() error { return st.CommitSandbox(c, &sandstep.Sandbox{Owner: "u"}) }, sandstep.EINVALID, "id"},
 		{"id with #", func() error { return st.CommitSandbox(c, &sandstep.Sandbox{ID: "a#META", Owner: "u"}) }, sandstep.EINVALID, "id"},
 		{"empty owner", func() error { return st.CommitSandbox(c, &sandstep.Sandbox{ID: "s"}) }, sandstep.EINVALID, "owner"},
-		{"reserve in another state", func() error { return st.ReserveSlot(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: "zombie"}) }, sandstep.EINVALID, "state"},
+		{"reserve without owner", func() error { return st.ReserveSlot(c, &sandstep.Sandbox{ID: "s"}) }, sandstep.EINVALID, "userId"},
+		{"new record in another state", func() error { return st.RecordCreating(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: "zombie"}) }, sandstep.EINVALID, "state"},
 		{"oversized sandbox", func() error {
-			return st.ReserveSlot(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateCreating, Labels: huge})
+			return st.RecordCreating(c, &sandstep.Sandbox{ID: "s", Owner: "u", State: sandstep.StateCreating, Labels: huge})
 		}, sandstep.ETOOLARGE, "labels"},
 		{"oversized commit", func() error {
 			if err := reserve(c, st, "u", "big"); err != nil {
@@ -368,8 +367,8 @@ func TestRecordBadInput(t *testing.T) {
 		})
 	}
 	// Nothing else was written: only what the reservation of "big" wrote
-	// (its slot, the counter and its creating record) exists, and the slot
-	// is still reserved (the oversized commit changed nothing).
+	// (the counter holding its slot, and its creating record) exists, and
+	// the record is still creating (the oversized commit changed nothing).
 	out, err := client.Scan(c, &dynamodb.ScanInput{TableName: aws.String(table)})
 	if err != nil {
 		t.Fatal(err)
@@ -378,11 +377,11 @@ func TestRecordBadInput(t *testing.T) {
 	for _, it := range out.Items {
 		keys = append(keys, fmt.Sprint(it["PK"], it["SK"]))
 	}
-	if len(out.Items) != 3 {
+	if len(out.Items) != 2 {
 		t.Fatalf("bad input left %d items: %v", len(out.Items), keys)
 	}
 	if err := st.CommitSandbox(c, &sandstep.Sandbox{ID: "big", Owner: "u", State: sandstep.StateCreating}); err != nil {
-		t.Fatalf("slot not still reserved after the refused commit: %v", err)
+		t.Fatalf("record not still creating after the refused commit: %v", err)
 	}
 }
 

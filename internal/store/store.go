@@ -175,12 +175,9 @@ const sortTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func sortTime(t time.Time) string { return t.UTC().Format(sortTimeLayout) }
 
-func sandboxPK(id string) string { return prefixSandbox + id }
-func taskPK(id string) string    { return prefixTask + id }
-func userPK(id string) string    { return prefixUser + id }
-func slotSK(sandboxID string) string {
-	return prefixSlot + sandboxID
-}
+func sandboxPK(id string) string     { return prefixSandbox + id }
+func taskPK(id string) string        { return prefixTask + id }
+func userPK(id string) string        { return prefixUser + id }
 func idemPK(user, key string) string { return prefixIdem + user + "#" + key }
 
 // ownerGSI1PK is the GSI1 partition of a user's items of one kind, so that
