@@ -120,6 +120,21 @@ func BenchmarkLifecycle(b *testing.B) {
 			}
 		}
 	})
+	// The same, running what the handler runs: the command under
+	// /bin/sh -c (its contract), which costs the sandbox one process more.
+	b.Run("exec/bare-session-sh", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.client.CreateSession(ctx, rec.DaytonaID, "bare"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.client.ExecuteSessionCommand(ctx, rec.DaytonaID, "bare", daytona.SessionExecuteRequest{Command: "/bin/sh -c 'true'"}); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.client.DeleteSession(ctx, rec.DaytonaID, "bare"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	// The single call a caller without separate streams would make.
 	b.Run("exec/bare-execute", func(b *testing.B) {
 		for b.Loop() {

@@ -68,6 +68,9 @@ type Sandbox struct {
 	// Network is the policy the sandbox was created with: the caller's
 	// within the deployment's ceiling. nil: open.
 	Network *NetworkPolicy `json:"network,omitempty" dynamodbav:"network,omitempty"`
+	// NoSecretsFile: created without secretEnv, so its commands need not
+	// load a secrets file (records older than the field load it).
+	NoSecretsFile bool `json:"-" dynamodbav:"noSecretsFile,omitempty"`
 	// Error is a caller-safe reason for StateFailed.
 	Error     string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
 	CreatedAt time.Time  `json:"createdAt" dynamodbav:"createdAt"`

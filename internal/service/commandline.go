@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // secretsFile is where a sandbox's secret environment lives, relative to
@@ -57,6 +59,16 @@ func commandLine(command, cwd string, env map[string]string, nonce string) strin
 	b.WriteString("/bin/sh -c " + shellQuote(command) + "\n")
 	b.WriteString(")")
 	return b.String()
+}
+
+// execLine is the line an exec runs: the bare command under /bin/sh -c
+// when there is nothing to set up (no secrets file, cwd or env), which
+// saves the wrapper's subshell; else the wrapper.
+func execLine(sb *sandstep.Sandbox, in ExecInput, nonce string) string {
+	if sb.NoSecretsFile && in.Cwd == "" && len(in.Env) == 0 {
+		return "/bin/sh -c " + shellQuote(in.Command)
+	}
+	return commandLine(in.Command, in.Cwd, in.Env, nonce)
 }
 
 // cwdMissing is the line the wrapper writes when it cannot enter cwd.

@@ -160,6 +160,7 @@ func (s *Service) newRecord(call Call, in CreateSandboxInput, network *sandstep.
 		AutoStopMinutes: s.opts.DefaultAutoStopMinutes,
 		TTLMinutes:      s.opts.DefaultTTLMinutes,
 		Network:         network,
+		NoSecretsFile:   len(in.SecretEnv) == 0,
 		CreatedAt:       now,
 		UpdatedAt:       now,
 	}

@@ -49,7 +49,7 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in 
 	defer wait()
 	nonce := randomID()
 	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{
-		Line:    commandLine(in.Command, in.Cwd, in.Env, nonce),
+		Line:    execLine(sb, in, nonce),
 		Timeout: timeout,
 	})
 	if err == nil && in.Cwd != "" && cwdWasMissing(res, nonce) {

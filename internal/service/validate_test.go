@@ -49,6 +49,35 @@ func TestCommandLineQuotesEverything(t *testing.T) {
 	}
 }
 
+// An exec with nothing to set up runs the command alone under /bin/sh -c;
+// a secrets file (or a record too old to say there is none), a cwd or env
+// bring the wrapper back.
+func TestExecLine(t *testing.T) {
+	plain := &sandstep.Sandbox{NoSecretsFile: true}
+	tests := []struct {
+		name    string
+		sb      *sandstep.Sandbox
+		in      ExecInput
+		wrapped bool
+	}{
+		{"nothing to set up", plain, ExecInput{Command: "echo 'hi'"}, false},
+		{"secrets", &sandstep.Sandbox{}, ExecInput{Command: "echo hi"}, true},
+		{"cwd", plain, ExecInput{Command: "echo hi", Cwd: "src"}, true},
+		{"env", plain, ExecInput{Command: "echo hi", Env: map[string]string{"A": "1"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := execLine(tt.sb, tt.in, "n0nce")
+			if wrapped := strings.Contains(line, secretsFile); wrapped != tt.wrapped {
+				t.Errorf("execLine = %q, wrapped %v, want %v", line, wrapped, tt.wrapped)
+			}
+			if !tt.wrapped && line != "/bin/sh -c "+shellQuote(tt.in.Command) {
+				t.Errorf("execLine = %q, want the command alone under /bin/sh -c", line)
+			}
+		})
+	}
+}
+
 // Labels under sandstep. are the deployment's own (owner, id,
 // deployment): a caller may set none of them, in any case.
 func TestReservedLabelsInAnyCase(t *testing.T) {
