@@ -79,9 +79,10 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	// The record and the create's audit event are written beside the
 	// provider's work, not before it (the held slot already names the
 	// sandbox for the reaper), and awaited before any answer.
-	recorded := make(chan error, 1)
+	// The writer gets its own copy: provision fills in sb meanwhile.
+	recorded, creating := make(chan error, 1), *sb
 	started := s.auditEvent(call, sb, ActionCreate, nil, map[string]string{"step": "started"})
-	go func() { recorded <- s.quota.RecordCreating(wctx, sb, started) }()
+	go func() { recorded <- s.quota.RecordCreating(wctx, &creating, started) }()
 	stage, err := s.createAndLoad(ctx, wctx, sb, in, plan, load)
 	// A cleanup starts once the record is written (or is not to be).
 	if rerr := <-recorded; err == nil && rerr != nil {
