@@ -601,6 +601,9 @@ func policies(raw any) ([]Statement, []string, error) {
 				list = []any{st}
 			}
 			for j, s := range list {
+				if s == nil {
+					continue // an Fn::If branch of AWS::NoValue: CloudFormation drops it
+				}
 				sm, ok := s.(map[string]any)
 				if !ok {
 					return nil, nil, fmt.Errorf("policy %d, statement %d: not a map", i, j)

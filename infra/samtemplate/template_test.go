@@ -26,6 +26,7 @@ var sentinels = map[string]string{
 	"DaytonaApiUrl":          "https://daytona.sentinel.example/api",
 	"DefaultUserQuota":       "7",
 	"MetricsNamespace":       "sentinel/ns",
+	"PriceTableParameter":    "/sentinel/prices",
 }
 
 func loadRepo(t *testing.T) *Template {
@@ -209,7 +210,8 @@ func rawSecret(name, value string) bool {
 		}
 	}
 	if strings.HasSuffix(name, "_REF") {
-		return !secretRef(value)
+		// Empty: no reference (an optional one, e.g. PRICE_TABLE_REF).
+		return value != "" && !secretRef(value)
 	}
 	return false
 }
@@ -229,6 +231,7 @@ func TestRawSecret(t *testing.T) {
 		{"OPENAI_API_KEY", "sk-abc", true},
 		{"DAYTONA_API_KEY_REF", "ssm:/sandstep/key", false},
 		{"DAYTONA_API_KEY_REF", "dtn_abc", true}, // a reference variable holding a value
+		{"PRICE_TABLE_REF", "", false},           // none given
 		{"TABLE_NAME", "SandboxTable", false},
 		{"MAX_OUTPUT_BYTES", "1048576", false},
 	}
@@ -288,6 +291,8 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		smARN     = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sentinel-sm/*"
 		// The drain switch: read by the functions that admit new work.
 		drainARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/drain"
+		// The functions that show a task's cost read the price table.
+		pricesARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/prices"
 		kmsARN   = "arn:aws:kms:us-east-1:123456789012:key/*"
 		viaSSM   = "ssm.us-east-1.amazonaws.com"
 		viaSM    = "secretsmanager.us-east-1.amazonaws.com"
@@ -344,14 +349,14 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		{"StatusFunction", merge(
 			grant(noDelete, tableARN),
 			grant([]string{"dynamodb:Query"}, indexARN, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, configARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, configARN, pricesARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:SendTaskSuccess"}, machine),
 		), []string{viaSSM}, "lists via GSI1; reads audit trails; marks lost sandboxes gone; wakes a task's watch; lets readers read"},
 		{"DeleteFunction", merge(
 			grant(noDelete, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, configARN, paramsARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, configARN, paramsARN, pricesARN),
 			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
@@ -359,7 +364,7 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		), []string{viaSSM, viaSM}, "reads a task's notify.secretRef to sign its notice; stops a cancelled task's execution; tells the issue; lets readers cancel"},
 		{"ReaperFunction", merge(
 			grant(append(slices.Clone(noDelete), "dynamodb:Scan", "dynamodb:Query"), tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN, pricesARN),
 			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			grant([]string{"states:DescribeExecution"}, runs),
@@ -536,6 +541,50 @@ func TestRepoTemplateEnvironmentPassesConfig(t *testing.T) {
 			if limit := time.Duration(f.Timeout) * time.Second; f.LogicalID == "ExecuteFunction" && c.MaxExecTimeout+c.ExecTimeoutMargin > limit {
 				t.Errorf("MAX_EXEC_TIMEOUT_SECONDS (%s) + EXEC_TIMEOUT_MARGIN (%s) exceed the function Timeout %s",
 					c.MaxExecTimeout, c.ExecTimeoutMargin, limit)
+			}
+		})
+	}
+}
+
+// PriceTableParameter reaches exactly the functions that show a task's
+// cost, as a reference with its grant; left empty, they get no reference
+// and no grant, and use the built-in prices.
+func TestRepoTemplatePriceTable(t *testing.T) {
+	readers := []string{"StatusFunction", "DeleteFunction", "ReaperFunction"}
+	for _, tt := range []struct {
+		name, param, wantEnv string
+	}{
+		{"given", "/sentinel/prices", "ssm:/sentinel/prices"},
+		{"empty", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			params := maps.Clone(sentinels)
+			params["PriceTableParameter"] = tt.param
+			tpl, err := Load(repoTemplate, WithParameters(params))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tpl.Functions() {
+				reads := slices.Contains(readers, f.LogicalID)
+				want := ""
+				if reads {
+					want = tt.wantEnv
+				}
+				if got := f.Environment["PRICE_TABLE_REF"]; got != want {
+					t.Errorf("%s: PRICE_TABLE_REF = %q, want %q", f.LogicalID, got, want)
+				}
+				granted := false
+				for _, st := range f.Policies {
+					for _, r := range st.Resources {
+						granted = granted || strings.HasSuffix(r, ":parameter/sentinel/prices")
+					}
+					if st.Sid == "PriceTable" && tt.param == "" {
+						t.Errorf("%s: the PriceTable statement is there with no parameter", f.LogicalID)
+					}
+				}
+				if granted != (reads && tt.param != "") {
+					t.Errorf("%s: price table granted = %v", f.LogicalID, granted)
+				}
 			}
 		})
 	}
