@@ -293,13 +293,13 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		drainARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/drain"
 		// The functions that show a task's cost read the price table.
 		pricesARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sentinel/prices"
-		kmsARN   = "arn:aws:kms:us-east-1:123456789012:key/*"
-		viaSSM   = "ssm.us-east-1.amazonaws.com"
-		viaSM    = "secretsmanager.us-east-1.amazonaws.com"
-		objects  = "${TaskBucket.Arn}/tasks/*"
-		bucket   = "${TaskBucket.Arn}"
-		machine  = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
-		runs     = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
+		kmsARN    = "arn:aws:kms:us-east-1:123456789012:key/*"
+		viaSSM    = "ssm.us-east-1.amazonaws.com"
+		viaSM     = "secretsmanager.us-east-1.amazonaws.com"
+		objects   = "${TaskBucket.Arn}/tasks/*"
+		bucket    = "${TaskBucket.Arn}"
+		machine   = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
+		runs      = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
 		// The clean-up tells an issue how its task ended, as the App.
 		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
 		// Readers of repositories' tasks are in the repositories document.
