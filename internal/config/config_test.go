@@ -211,6 +211,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"quota not a number", map[string]string{"DEFAULT_USER_QUOTA": "abc"}, "DEFAULT_USER_QUOTA", `must be an integer between 1 and 1000, got "abc"`},
 		{"quota zero", map[string]string{"DEFAULT_USER_QUOTA": "0"}, "DEFAULT_USER_QUOTA", `between 1 and 1000, got "0"`},
 		{"quota too big", map[string]string{"DEFAULT_USER_QUOTA": "1001"}, "DEFAULT_USER_QUOTA", `got "1001"`},
+		// Lengths are checked apart from the regexps.
+		{"claim too long", map[string]string{"ADMIN_CLAIM": strings.Repeat("c", 129)}, "ADMIN_CLAIM", "at most 128 characters"},
+		{"stack name too long", map[string]string{"STACK_NAME": "s" + strings.Repeat("-", 100)}, "STACK_NAME", "at most 100 characters"},
+		{"drain parameter too long", map[string]string{"DRAIN_PARAMETER": "/" + strings.Repeat("p", 1001)}, "DRAIN_PARAMETER", "at most 1001 characters"},
+		{"namespace too long", map[string]string{"METRICS_NAMESPACE": strings.Repeat("n", 256)}, "METRICS_NAMESPACE", "at most 255 characters"},
 		{"quota float", map[string]string{"DEFAULT_USER_QUOTA": "2.5"}, "DEFAULT_USER_QUOTA", `got "2.5"`},
 		{"auto-stop negative", map[string]string{"DEFAULT_AUTO_STOP_MINUTES": "-1"}, "DEFAULT_AUTO_STOP_MINUTES", "between 0 and 1440 minutes"},
 		{"ttl zero", map[string]string{"DEFAULT_TTL_MINUTES": "0"}, "DEFAULT_TTL_MINUTES", "between 1 and 10080 minutes"},
