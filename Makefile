@@ -126,7 +126,7 @@ demo: ## Walk through the API against `make local` (or a stack it starts itself)
 # `make load`: the local stack under load (infra/local/cmd/sandstep-load),
 # on free ports, bounded by LOAD_TIMEOUT; README's "make load" says what it
 # checks and how it splits the time. Empty variables take its defaults.
-LOAD_VARS := LOAD_N LOAD_USERS LOAD_QUOTA LOAD_LATENCY LOAD_INFLIGHT LOAD_TASKS LOAD_TIMEOUT
+LOAD_VARS := LOAD_N LOAD_USERS LOAD_QUOTA LOAD_LATENCY LOAD_INFLIGHT LOAD_TASKS LOAD_TIMEOUT LOAD_CREATE_RATE
 .PHONY: load
 load: sfnlocal-deps ## Load the local stack (LOAD_N=1000 creates, LOAD_USERS=50, LOAD_QUOTA=5, LOAD_LATENCY=110ms, LOAD_INFLIGHT=100, LOAD_TASKS=20) and check it stays exact
 	$(strip $(foreach v,$(LOAD_VARS),$(if $($(v)),$(v)='$($(v))')) $(GO) run ./infra/local/cmd/sandstep-load)

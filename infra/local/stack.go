@@ -114,6 +114,9 @@ type Options struct {
 	// as slow as a real Daytona.
 	DaytonaLatency daytonalocal.Latency
 	DaytonaFaults  []daytonalocal.Fault
+	// DaytonaCreateRate limits the local Daytona server's creates as
+	// Daytona's sandbox-create throttler does (zero: no limit).
+	DaytonaCreateRate daytonalocal.RateLimit
 	// AWSHTTPClient is what the functions call AWS with (DynamoDB, S3,
 	// SSM, Secrets Manager, Step Functions). Nil: the SDK's default.
 	AWSHTTPClient *http.Client
@@ -400,12 +403,13 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	// The Daytona-compatible server.
 	if s.DaytonaURL != "" {
 		d, err := daytonalocal.New(daytonalocal.Options{
-			Root:    filepath.Join(s.DataDir, "daytona"),
-			APIKey:  LocalDaytonaKey,
-			Clock:   opts.DaytonaClock,
-			Logger:  s.log.With("component", "daytona"),
-			Latency: opts.DaytonaLatency,
-			Faults:  opts.DaytonaFaults,
+			Root:       filepath.Join(s.DataDir, "daytona"),
+			APIKey:     LocalDaytonaKey,
+			Clock:      opts.DaytonaClock,
+			Logger:     s.log.With("component", "daytona"),
+			Latency:    opts.DaytonaLatency,
+			Faults:     opts.DaytonaFaults,
+			CreateRate: opts.DaytonaCreateRate,
 		})
 		if err != nil {
 			return err
@@ -583,6 +587,15 @@ func (s *Stack) Functions() []Function {
 }
 
 // Routes returns the API routes, as the template declares them.
+// DaytonaCreates reports the createSandbox requests the local Daytona
+// server has had, and how many of them its create rate refused.
+func (s *Stack) DaytonaCreates() (requests, refused int) {
+	if s.daytona == nil {
+		return 0, 0
+	}
+	return s.daytona.CreateRequests(), s.daytona.RateLimited()
+}
+
 func (s *Stack) Routes() []samtemplate.Route { return slices.Clone(s.routes) }
 
 // Close stops the stack within DefaultShutdownTimeout; see Shutdown.

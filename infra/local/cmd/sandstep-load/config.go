@@ -16,6 +16,7 @@ type config struct {
 	latency  time.Duration // LOAD_LATENCY: Daytona's create; see daytonaLatency
 	inflight int           // LOAD_INFLIGHT: requests in flight at most
 	tasks    int           // LOAD_TASKS: tasks started; 0 skips the task mode
+	rate     int           // LOAD_CREATE_RATE: Daytona's creates per minute; 0: no limit
 	timeout  time.Duration // LOAD_TIMEOUT: the whole run's deadline
 
 	// Set by tests only: the template, and faults of the local Daytona
@@ -35,7 +36,7 @@ func parseConfig(getenv func(string) string) (config, error) {
 		min  int
 	}{
 		{"LOAD_N", &c.creates, 1}, {"LOAD_USERS", &c.users, 1}, {"LOAD_QUOTA", &c.quota, 1},
-		{"LOAD_INFLIGHT", &c.inflight, 1}, {"LOAD_TASKS", &c.tasks, 0},
+		{"LOAD_INFLIGHT", &c.inflight, 1}, {"LOAD_TASKS", &c.tasks, 0}, {"LOAD_CREATE_RATE", &c.rate, 0},
 	}
 	for _, v := range ints {
 		s := getenv(v.name)

@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sandstep/sandstep/infra/local"
 	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/store"
@@ -30,6 +34,10 @@ type loadRun struct {
 	// awsTransport is the functions' transport to AWS, untimed; the bare
 	// store's calls share it.
 	awsTransport http.RoundTripper
+
+	// retried counts the creates answered 503 (the create rate spent for
+	// now) and asked again.
+	retried atomic.Int64
 
 	mu       sync.Mutex
 	problems []string
@@ -56,18 +64,27 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 
 	logs := &tailBuffer{max: 40}
 	env := map[string]string{"DEFAULT_USER_QUOTA": fmt.Sprint(cfg.quota)}
+	var createRate daytonalocal.RateLimit
+	if cfg.rate > 0 {
+		// Daytona's throttler and the functions' shared budget, both per
+		// minute.
+		env["DAYTONA_CREATE_RATE"] = fmt.Sprint(cfg.rate)
+		createRate = daytonalocal.RateLimit{Limit: cfg.rate, Window: time.Minute}
+		l.say("Daytona's create rate: %d a minute", cfg.rate)
+	}
 	start := time.Now()
 	st, err := local.Start(ctx, local.Options{
 		// Only what the run sets: a DAYTONA_API_KEY in the caller's
 		// environment must not send the load to a real Daytona.
-		Getenv:         func(k string) string { return env[k] },
-		LogWriter:      logs,
-		TemplatePath:   cfg.templatePath,
-		HTTPClient:     &http.Client{Transport: l.rec.transport(pool(daytona.DefaultHTTPClient().Transport, cfg.inflight))},
-		AWSHTTPClient:  &http.Client{Transport: l.rec.transport(l.awsTransport)},
-		WrapHandler:    l.rec.wrap,
-		DaytonaLatency: lat,
-		DaytonaFaults:  cfg.daytonaFaults,
+		Getenv:            func(k string) string { return env[k] },
+		LogWriter:         logs,
+		TemplatePath:      cfg.templatePath,
+		HTTPClient:        &http.Client{Transport: l.rec.transport(pool(daytona.DefaultHTTPClient().Transport, cfg.inflight))},
+		AWSHTTPClient:     &http.Client{Transport: l.rec.transport(l.awsTransport)},
+		WrapHandler:       l.rec.wrap,
+		DaytonaLatency:    lat,
+		DaytonaFaults:     cfg.daytonaFaults,
+		DaytonaCreateRate: createRate,
 	})
 	if err != nil {
 		return []string{"start the local stack: " + err.Error()}
@@ -145,6 +162,44 @@ func (l *loadRun) call(ctx context.Context, user, method, path string, body, out
 	return status, b, nil
 }
 
+// create makes one create as user. With a create rate, a 503 (the rate
+// spent for now) is asked again after its Retry-After, with up to a second
+// of jitter as a client would add, until ctx ends.
+func (l *loadRun) create(ctx context.Context, user string, out *sandstep.Sandbox) (int, []byte, error) {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.st.APIURL+"/sandboxes", strings.NewReader("{}"))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+user)
+		res, err := l.http.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		res.Body.Close()
+		if err != nil {
+			return res.StatusCode, b, err
+		}
+		if res.StatusCode != http.StatusServiceUnavailable || l.cfg.rate == 0 {
+			if res.StatusCode/100 == 2 {
+				if err := json.Unmarshal(b, out); err != nil {
+					return res.StatusCode, b, fmt.Errorf("POST /sandboxes: answer is not the expected JSON: %w", err)
+				}
+			}
+			return res.StatusCode, b, nil
+		}
+		l.retried.Add(1)
+		secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+		select {
+		case <-ctx.Done():
+			return res.StatusCode, b, ctx.Err()
+		case <-time.After(time.Duration(max(secs, 1))*time.Second + rand.N(time.Second)):
+		}
+	}
+}
+
 // unexpected reports an answer the run did not expect.
 func (l *loadRun) unexpected(what string, status int, body []byte, err error) {
 	if err != nil {
@@ -187,7 +242,7 @@ func (l *loadRun) sandboxes(ctx context.Context) []string {
 	l.parallel(ctx, len(order), func(i int) {
 		u := order[i]
 		var sb sandstep.Sandbox
-		status, body, err := l.call(ctx, users[u], http.MethodPost, "/sandboxes", map[string]any{}, &sb)
+		status, body, err := l.create(ctx, users[u], &sb)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -214,6 +269,15 @@ func (l *loadRun) sandboxes(ctx context.Context) []string {
 		n429 += refused[u]
 	}
 	l.say("creates: %d in %s: %d created, %d refused (429)", len(order), since(start), n201, n429)
+	if cfg.rate > 0 {
+		asked, limited := l.st.DaytonaCreates()
+		retried := int(l.retried.Load())
+		l.say("create rate: %d requests made %d attempts (%d answered 503 and asked again after Retry-After: %.2f× the requests); Daytona was asked %d times for %d sandboxes and refused %d (429)",
+			len(order), len(order)+retried, retried, float64(len(order)+retried)/float64(len(order)), asked, n201, limited)
+		if limited > 0 {
+			l.problem("Daytona refused %d creates for its rate: the shared budget let them through", limited)
+		}
+	}
 
 	start = time.Now()
 	l.parallel(ctx, len(ids), func(i int) {

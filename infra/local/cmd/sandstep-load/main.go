@@ -19,6 +19,11 @@
 // p99 per operation of the functions' time, split into Daytona's, the
 // store's and their own (see README, "make load"), beside the bare store's.
 //
+// With LOAD_CREATE_RATE (creates a minute), the local Daytona server
+// refuses creates beyond it as Daytona does, the functions share the same
+// budget, and a create answered 503 is asked again after its Retry-After;
+// the run reports the attempts and Daytona's refusals (none is exact).
+//
 // Its last line is "load: exact" (exit 0) or "load: NOT exact: <why>"
 // (exit 1). The whole run is bounded by LOAD_TIMEOUT; the stack stops with
 // it. `make load` runs it.

@@ -76,8 +76,9 @@ func TestConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, config{creates: 1000, users: 50, quota: 5, latency: 110 * time.Millisecond, inflight: 100, tasks: 20, timeout: 10 * time.Minute}, ""},
-		{"set", map[string]string{"LOAD_N": "7", "LOAD_USERS": "7", "LOAD_QUOTA": "1", "LOAD_LATENCY": "0s", "LOAD_INFLIGHT": "2", "LOAD_TASKS": "0", "LOAD_TIMEOUT": "1m"},
-			config{creates: 7, users: 7, quota: 1, latency: 0, inflight: 2, tasks: 0, timeout: time.Minute}, ""},
+		{"set", map[string]string{"LOAD_N": "7", "LOAD_USERS": "7", "LOAD_QUOTA": "1", "LOAD_LATENCY": "0s", "LOAD_INFLIGHT": "2", "LOAD_TASKS": "0", "LOAD_TIMEOUT": "1m", "LOAD_CREATE_RATE": "30"},
+			config{creates: 7, users: 7, quota: 1, latency: 0, inflight: 2, tasks: 0, timeout: time.Minute, rate: 30}, ""},
+		{"negative rate", map[string]string{"LOAD_CREATE_RATE": "-1"}, config{}, "LOAD_CREATE_RATE"},
 		{"not a number", map[string]string{"LOAD_N": "many"}, config{}, "LOAD_N"},
 		{"zero quota", map[string]string{"LOAD_QUOTA": "0"}, config{}, "LOAD_QUOTA"},
 		{"negative tasks", map[string]string{"LOAD_TASKS": "-1"}, config{}, "LOAD_TASKS"},
@@ -94,7 +95,7 @@ func TestConfig(t *testing.T) {
 				return
 			}
 			if err != nil || got.creates != tt.want.creates || got.users != tt.want.users || got.quota != tt.want.quota ||
-				got.latency != tt.want.latency || got.inflight != tt.want.inflight || got.tasks != tt.want.tasks || got.timeout != tt.want.timeout {
+				got.latency != tt.want.latency || got.inflight != tt.want.inflight || got.tasks != tt.want.tasks || got.timeout != tt.want.timeout || got.rate != tt.want.rate {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
