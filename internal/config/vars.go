@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
@@ -344,8 +345,25 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
+// sized is a pattern and the lengths (in runes) it allows. RE2 spells a
+// counted repetition such as {1,1000} as that many copies, which cost
+// every cold start milliseconds to compile; a class repeated freely and a
+// length check match the same strings.
+type sized struct {
+	re       *regexp.Regexp
+	min, max int
+}
+
+func (s sized) MatchString(v string) bool {
+	n := utf8.RuneCountInString(v)
+	return n >= s.min && n <= s.max && s.re.MatchString(v)
+}
+
+// matcher is what matching needs of a pattern: a *regexp.Regexp or a sized.
+type matcher interface{ MatchString(string) bool }
+
 // commandRE is a comment command: a slash and a word.
-var commandRE = regexp.MustCompile(`^/[A-Za-z0-9_-]{1,40}$`)
+var commandRE = sized{regexp.MustCompile(`^/[A-Za-z0-9_-]+$`), 2, 41}
 
 // scheduleRE is an EventBridge schedule expression.
 var scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
@@ -370,11 +388,11 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 }
 
 // parameterRE is an SSM parameter's full name, as a hierarchy.
-var parameterRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]{1,1000}$`)
+var parameterRE = sized{regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`), 2, 1001}
 
 // namespaceRE is a CloudWatch namespace's characters; AWS/ is AWS's own,
 // checked apart (RE2 has no lookahead).
-var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9._/#:-]{1,255}$`)
+var namespaceRE = sized{regexp.MustCompile(`^[A-Za-z0-9._/#:-]+$`), 1, 255}
 
 // namespace reads a CloudWatch namespace.
 func namespace(field func(*Config) *string) kind {
@@ -388,13 +406,13 @@ func namespace(field func(*Config) *string) kind {
 	}}
 }
 
-var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]{0,99}$`)
+var stackNameRE = sized{regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]*$`), 1, 100}
 
 var (
-	claimRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$`)
+	claimRE = sized{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]*$`), 1, 128}
 	// groupRE: the administrators' claim is split at white space and
 	// commas, and API Gateway wraps an array in brackets.
-	groupRE = regexp.MustCompile(`^[^\s,\[\]]{1,128}$`)
+	groupRE = sized{regexp.MustCompile(`^[^\s,\[\]]+$`), 1, 128}
 )
 
 // localAdmins reads LOCAL_ADMIN_USERS: comma-separated user ids, each one
@@ -421,7 +439,7 @@ func localAdmins(field func(*Config) *[]string) kind {
 }
 
 // matching accepts a value re matches; format says what that is.
-func matching(re *regexp.Regexp, format string, field func(*Config) *string) kind {
+func matching(re matcher, format string, field func(*Config) *string) kind {
 	return kind{format: format, parse: func(c *Config, _, v string) error {
 		if !re.MatchString(v) {
 			return fmt.Errorf("must be %s, got %q", format, v)

@@ -220,3 +220,37 @@ func TestScheduleInterval(t *testing.T) {
 		})
 	}
 }
+
+// Each sized pattern must accept exactly what its counted regexp (the
+// spelling it replaces) accepts, at and beyond its length limits.
+func TestSizedMatchesCountedPattern(t *testing.T) {
+	tests := []struct {
+		name    string
+		got     sized
+		counted string
+		fill    string // a character the class accepts
+	}{
+		{"command", commandRE, `^/[A-Za-z0-9_-]{1,40}$`, "a"},
+		{"parameter", parameterRE, `^/[A-Za-z0-9_./-]{1,1000}$`, "a"},
+		{"namespace", namespaceRE, `^[A-Za-z0-9._/#:-]{1,255}$`, "a"},
+		{"stack name", stackNameRE, `^[A-Za-z][-A-Za-z0-9]{0,99}$`, "a"},
+		{"claim", claimRE, `^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$`, "a"},
+		{"group", groupRE, `^[^\s,\[\]]{1,128}$`, "é"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := regexp.MustCompile(tt.counted)
+			inputs := []string{"", "/", "a", "-a", "/a b", "a,b", "a\nb", "/a\n", "AWS/x"}
+			for _, prefix := range []string{"", "/"} {
+				for _, n := range []int{tt.got.max - 2, tt.got.max - 1, tt.got.max, tt.got.max + 1} {
+					inputs = append(inputs, prefix+strings.Repeat(tt.fill, n))
+				}
+			}
+			for _, in := range inputs {
+				if g, w := tt.got.MatchString(in), want.MatchString(in); g != w {
+					t.Errorf("%q (%d bytes): sized says %v, %s says %v", in, len(in), g, tt.counted, w)
+				}
+			}
+		})
+	}
+}
