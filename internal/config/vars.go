@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sandstep/sandstep/internal/lazyre"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
 )
@@ -348,9 +348,10 @@ func shortDuration(d time.Duration) string {
 // sized is a pattern and the lengths (in runes) it allows. RE2 spells a
 // counted repetition such as {1,1000} as that many copies, which cost
 // every cold start milliseconds to compile; a class repeated freely and a
-// length check match the same strings.
+// length check match the same strings. Each compiles on first use: most
+// are for variables a function is not given.
 type sized struct {
-	re       *regexp.Regexp
+	re       *lazyre.Regexp
 	min, max int
 }
 
@@ -359,14 +360,14 @@ func (s sized) MatchString(v string) bool {
 	return n >= s.min && n <= s.max && s.re.MatchString(v)
 }
 
-// matcher is what matching needs of a pattern: a *regexp.Regexp or a sized.
+// matcher is what matching needs of a pattern: a *lazyre.Regexp or a sized.
 type matcher interface{ MatchString(string) bool }
 
 // commandRE is a comment command: a slash and a word.
-var commandRE = sized{regexp.MustCompile(`^/[A-Za-z0-9_-]+$`), 2, 41}
+var commandRE = sized{lazyre.New(`^/[A-Za-z0-9_-]+$`), 2, 41}
 
 // scheduleRE is an EventBridge schedule expression.
-var scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
+var scheduleRE = lazyre.New(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
 
 // ScheduleInterval is how often a schedule expression runs when it is a
 // rate; ok is false for a cron expression (or anything else).
@@ -388,11 +389,11 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 }
 
 // parameterRE is an SSM parameter's full name, as a hierarchy.
-var parameterRE = sized{regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`), 2, 1001}
+var parameterRE = sized{lazyre.New(`^/[A-Za-z0-9_./-]+$`), 2, 1001}
 
 // namespaceRE is a CloudWatch namespace's characters; AWS/ is AWS's own,
 // checked apart (RE2 has no lookahead).
-var namespaceRE = sized{regexp.MustCompile(`^[A-Za-z0-9._/#:-]+$`), 1, 255}
+var namespaceRE = sized{lazyre.New(`^[A-Za-z0-9._/#:-]+$`), 1, 255}
 
 // namespace reads a CloudWatch namespace.
 func namespace(field func(*Config) *string) kind {
@@ -406,13 +407,13 @@ func namespace(field func(*Config) *string) kind {
 	}}
 }
 
-var stackNameRE = sized{regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]*$`), 1, 100}
+var stackNameRE = sized{lazyre.New(`^[A-Za-z][-A-Za-z0-9]*$`), 1, 100}
 
 var (
-	claimRE = sized{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]*$`), 1, 128}
+	claimRE = sized{lazyre.New(`^[A-Za-z0-9][A-Za-z0-9:._-]*$`), 1, 128}
 	// groupRE: the administrators' claim is split at white space and
 	// commas, and API Gateway wraps an array in brackets.
-	groupRE = sized{regexp.MustCompile(`^[^\s,\[\]]+$`), 1, 128}
+	groupRE = sized{lazyre.New(`^[^\s,\[\]]+$`), 1, 128}
 )
 
 // localAdmins reads LOCAL_ADMIN_USERS: comma-separated user ids, each one
