@@ -15,13 +15,16 @@ func (e *Env) Objects() *objects.Bucket {
 		if e.Config.TaskBucket == "" {
 			return nil, nil
 		}
-		client := s3.NewFromConfig(e.AWS, func(o *s3.Options) {
-			o.BaseEndpoint = e.Endpoint("S3")
-			// A local stand-in has no bucket subdomains.
-			o.UsePathStyle = o.BaseEndpoint != nil
-			o.APIOptions = append(o.APIOptions, countS3)
-		})
-		return objects.New(client, e.Config.TaskBucket), nil
+		// The client is built on the bucket's first use, not at cold start.
+		endpoint := e.Endpoint("S3")
+		return objects.Lazy(func() *s3.Client {
+			return s3.NewFromConfig(e.AWS, func(o *s3.Options) {
+				o.BaseEndpoint = endpoint
+				// A local stand-in has no bucket subdomains.
+				o.UsePathStyle = o.BaseEndpoint != nil
+				o.APIOptions = append(o.APIOptions, countS3)
+			})
+		}, e.Config.TaskBucket), nil
 	})
 	return b
 }
@@ -33,8 +36,11 @@ func (e *Env) Machine() *stepfunctions.Machine {
 		if e.Config.StateMachineARN == "" {
 			return nil, nil
 		}
-		client := sfn.NewFromConfig(e.AWS, func(o *sfn.Options) { o.BaseEndpoint = e.Endpoint("SFN") })
-		return stepfunctions.New(client, e.Config.StateMachineARN), nil
+		// The client is built on its first call, not at cold start.
+		endpoint := e.Endpoint("SFN")
+		return stepfunctions.Lazy(func() *sfn.Client {
+			return sfn.NewFromConfig(e.AWS, func(o *sfn.Options) { o.BaseEndpoint = endpoint })
+		}, e.Config.StateMachineARN), nil
 	})
 	return m
 }

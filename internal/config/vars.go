@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +29,7 @@ var vars = []Var{
 		kind:    text("DynamoDB table name", func(c *Config) *string { return &c.TableName })},
 	{Name: "STACK_NAME", Default: "sandstep",
 		Meaning: "the deployment's name (the template sets the stack's); with a random suffix kept in the table it is the `sandstep.deployment` label of every sandbox the deployment creates",
-		kind:    matching(stackNameRE, 100, "a letter, then letters, digits and -, at most 100 characters", func(c *Config) *string { return &c.StackName })},
+		kind:    matching(stackNameRE.MatchString, "a letter, then letters, digits and -, at most 100 characters", func(c *Config) *string { return &c.StackName })},
 	{Name: "DYNAMODB_ENDPOINT", Unset: "AWS's endpoint",
 		Meaning: "a DynamoDB stand-in's URL (the local stack's)",
 		kind:    urlKind(true, func(c *Config) *string { return &c.DynamoDBEndpoint })},
@@ -108,7 +107,7 @@ var vars = []Var{
 		kind:    integer(1<<20, 100<<30, " bytes", func(c *Config) *int { return &c.MaxTaskLogBytes })},
 	{Name: "REAPER_SCHEDULE", Default: "rate(5 minutes)",
 		Meaning: "how often the reaper runs: an EventBridge schedule expression (the template's `ReaperSchedule`); the local stack runs `rate(...)` as given and a `cron(...)` every 5 minutes",
-		kind:    matching(scheduleRE, 256, "`rate(<n> minute[s]|hour[s]|day[s])` or `cron(<6 fields>)`", func(c *Config) *string { return &c.ReaperSchedule })},
+		kind:    matching(validSchedule, "`rate(<n> minute[s]|hour[s]|day[s])` or `cron(<6 fields>)`", func(c *Config) *string { return &c.ReaperSchedule })},
 	{Name: "TASK_RETENTION_DAYS", Default: "30",
 		Meaning: "how long task records, output and artifacts are kept (DynamoDB TTL, the bucket's lifecycle rule)",
 		kind:    integer(1, 3650, " days", func(c *Config) *int { return &c.TaskRetentionDays })},
@@ -152,7 +151,7 @@ var vars = []Var{
 		kind:    text("a label name", func(c *Config) *string { return &c.GitHubTriggerLabel })},
 	{Name: "GITHUB_TRIGGER_COMMAND", Default: "/sandstep",
 		Meaning: "a comment that starts with it starts a task (`<command> cancel` cancels), from someone with write permission",
-		kind:    matching(commandRE, 41, "a word starting with `/`", func(c *Config) *string { return &c.GitHubTriggerCommand })},
+		kind:    matching(commandRE.MatchString, "a word starting with `/`", func(c *Config) *string { return &c.GitHubTriggerCommand })},
 	{Name: "GITHUB_REPO_QUOTA", Default: "2",
 		Meaning: "active sandboxes each repository's issues' tasks may hold at once (the user `github:<owner>/<repo>`, instead of `DEFAULT_USER_QUOTA`); an operator's per-user override still wins",
 		kind:    integer(1, 1000, "", func(c *Config) *int { return &c.GitHubRepoQuota })},
@@ -162,16 +161,16 @@ var vars = []Var{
 
 	{Name: "ADMIN_CLAIM", Default: "cognito:groups",
 		Meaning: "the JWT claim that lists a caller's groups; API Gateway passes an array claim as one string `[a b]`, and a plain string is one group or several separated by commas or spaces (see [Administration](#administration))",
-		kind:    matching(claimRE, 128, "a claim name: letters, digits and `:._-`, at most 128 characters", func(c *Config) *string { return &c.AdminClaim })},
+		kind:    matching(claimRE.MatchString, "a claim name: letters, digits and `:._-`, at most 128 characters", func(c *Config) *string { return &c.AdminClaim })},
 	{Name: "ADMIN_GROUP", Default: "sandstep-admins",
 		Meaning: "the group in `ADMIN_CLAIM` whose members may use `/admin/*`; to anyone else those routes answer 404",
-		kind:    matching(groupRE, 128, "a group name without white space, `,`, `[` or `]`, at most 128 characters", func(c *Config) *string { return &c.AdminGroup })},
+		kind:    matching(groupRE.MatchString, "a group name without white space, `,`, `[` or `]`, at most 128 characters", func(c *Config) *string { return &c.AdminGroup })},
 	{Name: "LOCAL_ADMIN_USERS", Unset: "nobody is an administrator locally",
 		Meaning: "the local stack only: bearer tokens (user ids) whose requests carry `ADMIN_GROUP` in `ADMIN_CLAIM`, e.g. `root`; refused unless `SANDSTEP_ENV=local`",
 		kind:    localAdmins(func(c *Config) *[]string { return &c.LocalAdminUsers })},
 	{Name: "DRAIN_PARAMETER", Default: "/sandstep/drain",
 		Meaning: "the SSM parameter of the drain switch (`make drain`, `make resume`): while it holds `true`, new sandboxes and tasks get 503 and issues' tasks wait; read at most every 30 s by each instance, see [Drain and resume](#drain-and-resume)",
-		kind:    matching(parameterRE, 1001, "an SSM parameter name: `/`, then letters, digits and `_.-/`, at most 1001 characters", func(c *Config) *string { return &c.DrainParameter })},
+		kind:    matching(parameterRE.MatchString, "an SSM parameter name: `/`, then letters, digits and `_.-/`, at most 1001 characters", func(c *Config) *string { return &c.DrainParameter })},
 
 	{Name: "LOG_LEVEL", Default: "info",
 		Meaning: "the lowest level logged",
@@ -345,11 +344,83 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-// commandRE is a comment command: a slash and a word.
-var commandRE = regexp.MustCompile(`^/[A-Za-z0-9_-]+$`)
+// sized is a pattern of one class for the first rune, one for the rest,
+// and the lengths (in runes) it allows: what these variables' values are.
+// Checked by hand rather than by regexp: compiling the patterns (and
+// paging regexp's compiler in) was most of Load, on every cold start.
+type sized struct {
+	first, rest charset
+	min, max    int
+}
 
-// scheduleRE is an EventBridge schedule expression.
-var scheduleRE = regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
+func (s sized) MatchString(v string) bool {
+	if n := utf8.RuneCountInString(v); n < s.min || n > s.max {
+		return false
+	}
+	for i, r := range v {
+		set := s.rest
+		if i == 0 {
+			set = s.first
+		}
+		if !set.has(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// charset is the runes of chars, or with negated every other rune.
+type charset struct {
+	chars   string
+	negated bool
+}
+
+func (c charset) has(r rune) bool { return strings.ContainsRune(c.chars, r) != c.negated }
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+var (
+	slash   = charset{chars: "/"}
+	letters = charset{chars: alnum[:52]}
+)
+
+// commandRE is a comment command: a slash and a word.
+var commandRE = sized{slash, charset{chars: alnum + "_-"}, 2, 41}
+
+// validSchedule reports whether v is an EventBridge schedule expression: rate(<1-999999> minute|minutes|hour|hours|day|days)
+// or cron(<six fields>), fields being runs of anything but white space
+// (\t\n\f\r and space) parted by single spaces.
+func validSchedule(v string) bool {
+	if inner, ok := strings.CutPrefix(v, "rate("); ok {
+		inner, ok = strings.CutSuffix(inner, ")")
+		n, unit, found := strings.Cut(inner, " ")
+		if !ok || !found || len(n) < 1 || len(n) > 6 || n[0] == '0' || strings.Trim(n, "0123456789") != "" {
+			return false
+		}
+		switch unit {
+		case "minute", "minutes", "hour", "hours", "day", "days":
+			return true
+		}
+		return false
+	}
+	inner, ok := strings.CutPrefix(v, "cron(")
+	if !ok {
+		return false
+	}
+	if inner, ok = strings.CutSuffix(inner, ")"); !ok {
+		return false
+	}
+	fields := strings.Split(inner, " ")
+	if len(fields) != 6 {
+		return false
+	}
+	for _, f := range fields {
+		if f == "" || strings.ContainsAny(f, "\t\n\f\r") {
+			return false
+		}
+	}
+	return true
+}
 
 // ScheduleInterval is how often a schedule expression runs when it is a
 // rate; ok is false for a cron expression (or anything else).
@@ -371,17 +442,17 @@ func ScheduleInterval(expr string) (d time.Duration, ok bool) {
 }
 
 // parameterRE is an SSM parameter's full name, as a hierarchy.
-var parameterRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
+var parameterRE = sized{slash, charset{chars: alnum + "_./-"}, 2, 1001}
 
 // namespaceRE is a CloudWatch namespace's characters; AWS/ is AWS's own,
 // checked apart (RE2 has no lookahead).
-var namespaceRE = regexp.MustCompile(`^[A-Za-z0-9._/#:-]+$`)
+var namespaceRE = sized{charset{chars: alnum + "._/#:-"}, charset{chars: alnum + "._/#:-"}, 1, 255}
 
 // namespace reads a CloudWatch namespace.
 func namespace(field func(*Config) *string) kind {
 	const format = "letters, digits and `._-/#:`, at most 255 characters, not starting with `AWS/`"
 	return kind{format: format, parse: func(c *Config, _, v string) error {
-		if len(v) > 255 || !namespaceRE.MatchString(v) || strings.HasPrefix(v, "AWS/") {
+		if !namespaceRE.MatchString(v) || strings.HasPrefix(v, "AWS/") {
 			return fmt.Errorf("must be %s, got %q", format, v)
 		}
 		*field(c) = v
@@ -389,13 +460,13 @@ func namespace(field func(*Config) *string) kind {
 	}}
 }
 
-var stackNameRE = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9]*$`)
+var stackNameRE = sized{letters, charset{chars: alnum + "-"}, 1, 100}
 
 var (
-	claimRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._-]*$`)
+	claimRE = sized{charset{chars: alnum}, charset{chars: alnum + ":._-"}, 1, 128}
 	// groupRE: the administrators' claim is split at white space and
 	// commas, and API Gateway wraps an array in brackets.
-	groupRE = regexp.MustCompile(`^[^\s,\[\]]+$`)
+	groupRE = sized{charset{"\t\n\f\r ,[]", true}, charset{"\t\n\f\r ,[]", true}, 1, 128}
 )
 
 // localAdmins reads LOCAL_ADMIN_USERS: comma-separated user ids, each one
@@ -422,12 +493,9 @@ func localAdmins(field func(*Config) *[]string) kind {
 }
 
 // matching accepts a value re matches; format says what that is.
-// matching reads a string that re matches, of at most max characters: the length
-// is checked apart, because a bounded repetition in a regexp compiles to a
-// program as long as its bound, at every cold start.
-func matching(re *regexp.Regexp, max int, format string, field func(*Config) *string) kind {
+func matching(match func(string) bool, format string, field func(*Config) *string) kind {
 	return kind{format: format, parse: func(c *Config, _, v string) error {
-		if utf8.RuneCountInString(v) > max || !re.MatchString(v) {
+		if !match(v) {
 			return fmt.Errorf("must be %s, got %q", format, v)
 		}
 		*field(c) = v

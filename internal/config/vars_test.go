@@ -214,9 +214,61 @@ func TestScheduleInterval(t *testing.T) {
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("ScheduleInterval(%q) = %v, %v; want %v, %v", tt.expr, got, ok, tt.want, tt.ok)
 			}
-			if valid := scheduleRE.MatchString(tt.expr); valid != (tt.ok || strings.HasPrefix(tt.expr, "cron")) {
+			if valid := validSchedule(tt.expr); valid != (tt.ok || strings.HasPrefix(tt.expr, "cron")) {
 				t.Errorf("REAPER_SCHEDULE accepts %q: %v", tt.expr, valid)
 			}
 		})
+	}
+}
+
+// Each sized pattern must accept exactly what its counted regexp (the
+// spelling it replaces) accepts, at and beyond its length limits.
+func TestSizedMatchesCountedPattern(t *testing.T) {
+	tests := []struct {
+		name    string
+		got     sized
+		counted string
+		fill    string // a character the class accepts
+	}{
+		{"command", commandRE, `^/[A-Za-z0-9_-]{1,40}$`, "a"},
+		{"parameter", parameterRE, `^/[A-Za-z0-9_./-]{1,1000}$`, "a"},
+		{"namespace", namespaceRE, `^[A-Za-z0-9._/#:-]{1,255}$`, "a"},
+		{"stack name", stackNameRE, `^[A-Za-z][-A-Za-z0-9]{0,99}$`, "a"},
+		{"claim", claimRE, `^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$`, "a"},
+		{"group", groupRE, `^[^\s,\[\]]{1,128}$`, "é"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := regexp.MustCompile(tt.counted)
+			inputs := []string{"", "/", "a", "-a", "/a b", "a,b", "a\nb", "/a\n", "AWS/x", "a:b", "a.b", "a#b", "a/b",
+				"/a_b", "a-b", "9a", "[a]", "a\tb", "a\x00", "\xff", "é", "aé", "/-", "/.x"}
+			for _, prefix := range []string{"", "/"} {
+				for _, n := range []int{tt.got.max - 2, tt.got.max - 1, tt.got.max, tt.got.max + 1} {
+					inputs = append(inputs, prefix+strings.Repeat(tt.fill, n))
+				}
+			}
+			for _, in := range inputs {
+				if g, w := tt.got.MatchString(in), want.MatchString(in); g != w {
+					t.Errorf("%q (%d bytes): sized says %v, %s says %v", in, len(in), g, tt.counted, w)
+				}
+			}
+		})
+	}
+}
+
+// validSchedule must accept exactly what the pattern it replaces accepts.
+func TestValidScheduleMatchesPattern(t *testing.T) {
+	want := regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
+	for _, in := range []string{
+		"", "rate(1 minute)", "rate(5 minutes)", "rate(999999 days)", "rate(1000000 days)", "rate(0 days)", "rate(05 days)",
+		"rate(1 hour)", "rate(2 hours)", "rate(1 day)", "rate(1 weeks)", "rate(1  days)", "rate(1 days))", "rate(1 days", "rate( 1 days)",
+		"rate(1days)", "rate(-1 days)", "rate(١ days)", "xrate(1 days)", "rate(1 days) ",
+		"cron(0 12 * * ? *)", "cron(0/5 8-17 ? * MON-FRI *)", "cron(0 12 * * ?)", "cron(0 12 * * ? * *)", "cron(0  12 * * ? *)",
+		"cron(0 12 * * ? *))", "cron(0 12 * * ? *", "cron()", "cron( 0 12 * * ? *)", "cron(0 12 * * ? \t)", "cron(0\t12 * * ? * x)",
+		"cron(a b c d e é)", "cron(a b c d e \xff)", "cron(a b c d e f)\n", "cron(a b c d e f) ", "xron(a b c d e f)", "(a b c d e f)", "a b c d e f", "Cron(a b c d e f)", "cron(a\vb c d e f g)",
+	} {
+		if got, w := validSchedule(in), want.MatchString(in); got != w {
+			t.Errorf("validSchedule(%q) = %v, the pattern says %v", in, got, w)
+		}
 	}
 }

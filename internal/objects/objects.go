@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,19 +25,33 @@ import (
 
 // Bucket is one S3 bucket.
 type Bucket struct {
-	client  *s3.Client
-	presign *s3.PresignClient
+	clients func() clients
 	name    string
+}
+
+type clients struct {
+	s3      *s3.Client
+	presign *s3.PresignClient
 }
 
 // New returns the bucket name on client.
 func New(client *s3.Client, name string) *Bucket {
-	return &Bucket{client: client, presign: s3.NewPresignClient(client), name: name}
+	return Lazy(func() *s3.Client { return client }, name)
+}
+
+// Lazy returns the bucket name on the client build returns, called on the
+// bucket's first use: building an S3 client is a cold start's cost, which
+// a function whose first answers never touch the bucket need not pay.
+func Lazy(build func() *s3.Client, name string) *Bucket {
+	return &Bucket{clients: sync.OnceValue(func() clients {
+		c := build()
+		return clients{s3: c, presign: s3.NewPresignClient(c)}
+	}), name: name}
 }
 
 // Put stores body at key, replacing what was there.
 func (b *Bucket) Put(ctx context.Context, key string, body []byte) error {
-	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err := b.clients().s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(b.name), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 	})
@@ -45,7 +60,7 @@ func (b *Bucket) Put(ctx context.Context, key string, body []byte) error {
 
 // Get returns the bytes at key; ENOTFOUND if there are none.
 func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
-	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)})
+	out, err := b.clients().s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)})
 	if err != nil {
 		return nil, classify("read "+key, err)
 	}
@@ -60,7 +75,7 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 // List returns up to limit keys under prefix that sort after after, in
 // order.
 func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	out, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+	out, err := b.clients().s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: aws.String(b.name), Prefix: aws.String(prefix), StartAfter: aws.String(after), MaxKeys: aws.Int32(int32(limit)),
 	})
 	if err != nil {
@@ -80,7 +95,7 @@ func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]s
 // Link returns a URL that downloads key without credentials until ttl has
 // passed.
 func (b *Bucket) Link(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	req, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)},
+	req, err := b.clients().presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)},
 		s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", classify("sign a link to "+key, err)

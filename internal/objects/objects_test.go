@@ -99,3 +99,30 @@ func TestUnreachableIsTransient(t *testing.T) {
 		t.Fatalf("Put to a closed endpoint = %v, want transient", err)
 	}
 }
+
+// Lazy builds its clients on the bucket's first use, once.
+func TestLazyBuildsClientOnFirstUse(t *testing.T) {
+	ctx := context.Background()
+	_, hs := newBucket(t)
+	builds := 0
+	b := objects.Lazy(func() *s3.Client {
+		builds++
+		return s3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
+			func(o *s3.Options) { o.BaseEndpoint = aws.String(hs.URL); o.UsePathStyle = true })
+	}, "tasks")
+	if builds != 0 {
+		t.Fatalf("%d builds before any use, want 0", builds)
+	}
+	if err := b.Put(ctx, "t1/a", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Get(ctx, "t1/a"); err != nil || string(got) != "a" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	if _, err := b.Link(ctx, "t1/a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if builds != 1 {
+		t.Errorf("%d builds, want 1", builds)
+	}
+}

@@ -2,9 +2,9 @@ package secrets
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
+	"github.com/sandstep/sandstep/internal/lazyre"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -46,7 +46,7 @@ const RepoOwnerPrefix = "github:"
 // 39, a repository letters, digits and - _ . (never "." or ".."), at most
 // 100. The lengths are checked apart: bounded repetitions ({0,38}) compile
 // into copies of their class, milliseconds of every cold start.
-var repoOwnerRE = regexp.MustCompile(`^github:([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+)$`)
+var repoOwnerRE = lazyre.New(`^github:([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+)$`)
 
 const (
 	maxRepoOwner = 39

@@ -7,11 +7,11 @@ import (
 	"maps"
 	"net/url"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/lazyre"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -41,20 +41,20 @@ const (
 // The length limits are checked apart from the patterns: a bounded
 // repetition such as {0,255} compiles into that many copies of its class,
 // which cost every cold start over 600 KB and several milliseconds of
-// package init.
+// package init; and each compiles on first use, not at package init.
 var (
-	envNameRE = bounded{regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`), 128}
-	imageRE   = bounded{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$`), 256}
-	labelKey  = bounded{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/]*$`), 128}
-	branchRE  = bounded{regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/\-]*$`), 255}
-	idRE      = regexp.MustCompile(`^sbx_[a-z2-7]{26}$`)
-	taskIDRE  = regexp.MustCompile(`^tsk_[a-z2-7]{26}$`)
+	envNameRE = bounded{lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`), 128}
+	imageRE   = bounded{lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$`), 256}
+	labelKey  = bounded{lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._\-/]*$`), 128}
+	branchRE  = bounded{lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9._/\-]*$`), 255}
+	idRE      = lazyre.New(`^sbx_[a-z2-7]{26}$`)
+	taskIDRE  = lazyre.New(`^tsk_[a-z2-7]{26}$`)
 )
 
 // bounded is a pattern of ASCII classes and a limit on its length in
 // bytes (characters, for what it matches).
 type bounded struct {
-	re  *regexp.Regexp
+	re  *lazyre.Regexp
 	max int
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,18 +23,28 @@ import (
 
 // Machine is one state machine.
 type Machine struct {
-	client *sfn.Client
+	client func() *sfn.Client
 	arn    string
 }
 
 // New returns the state machine arn on client.
-func New(client *sfn.Client, arn string) *Machine { return &Machine{client: client, arn: arn} }
+func New(client *sfn.Client, arn string) *Machine {
+	return Lazy(func() *sfn.Client { return client }, arn)
+}
+
+// Lazy returns the state machine arn on the client build returns, called
+// on the first call that needs it: building a Step Functions client is a
+// cold start's cost, which a function whose first answers never call the
+// service need not pay.
+func Lazy(build func() *sfn.Client, arn string) *Machine {
+	return &Machine{client: sync.OnceValue(build), arn: arn}
+}
 
 // Start starts an execution named name (the task id, so that a retried
 // request never starts two) with input, and returns its ARN. Starting the
 // same name with the same input again returns the same execution.
 func (m *Machine) Start(ctx context.Context, name string, input []byte) (string, error) {
-	out, err := m.client.StartExecution(ctx, &sfn.StartExecutionInput{
+	out, err := m.client().StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(m.arn), Name: aws.String(name), Input: aws.String(string(input)),
 	})
 	if err != nil {
@@ -44,7 +55,7 @@ func (m *Machine) Start(ctx context.Context, name string, input []byte) (string,
 
 // Stop stops the execution; one that has already ended is no error.
 func (m *Machine) Stop(ctx context.Context, executionARN, errName, cause string) error {
-	_, err := m.client.StopExecution(ctx, &sfn.StopExecutionInput{
+	_, err := m.client().StopExecution(ctx, &sfn.StopExecutionInput{
 		ExecutionArn: aws.String(executionARN), Error: aws.String(errName), Cause: aws.String(cause),
 	})
 	return classify("stop execution", err)
@@ -53,14 +64,14 @@ func (m *Machine) Stop(ctx context.Context, executionARN, errName, cause string)
 // Wake ends the wait the token belongs to with output. A token whose wait
 // has already ended (timed out, succeeded) is ENOTFOUND.
 func (m *Machine) Wake(ctx context.Context, token string, output []byte) error {
-	_, err := m.client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(output))})
+	_, err := m.client().SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(output))})
 	return classify("wake the execution", err)
 }
 
 // Running reports whether the execution is still running; one that does
 // not exist is not.
 func (m *Machine) Running(ctx context.Context, executionARN string) (bool, error) {
-	out, err := m.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)})
+	out, err := m.client().DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)})
 	if err = classify("describe execution", err); sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
 		return false, nil
 	} else if err != nil {

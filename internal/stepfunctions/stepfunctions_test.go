@@ -99,3 +99,32 @@ func TestThrottledStart(t *testing.T) {
 		t.Errorf("%d calls, want 1", calls.Load())
 	}
 }
+
+// Lazy builds its client on the first call that needs one, once; the
+// execution ARNs need none.
+func TestLazyBuildsClientOnFirstCall(t *testing.T) {
+	var calls atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		fmt.Fprint(w, `{}`)
+	}))
+	t.Cleanup(hs.Close)
+	var builds atomic.Int32
+	m := stepfunctions.Lazy(func() *sfn.Client {
+		builds.Add(1)
+		return sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
+			func(o *sfn.Options) { o.BaseEndpoint = aws.String(hs.URL); o.RetryMaxAttempts = 1 })
+	}, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
+	if arn := m.ExecutionARN("tsk_a"); arn != "arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a" || builds.Load() != 0 {
+		t.Fatalf("ExecutionARN = %q after %d builds, want no build", arn, builds.Load())
+	}
+	for range 2 {
+		if err := m.Stop(context.Background(), m.ExecutionARN("tsk_a"), "Test", "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if builds.Load() != 1 || calls.Load() != 2 {
+		t.Errorf("%d builds for %d calls, want 1 for 2", builds.Load(), calls.Load())
+	}
+}

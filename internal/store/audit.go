@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sandstep/sandstep/internal/lazyre"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -49,8 +49,8 @@ type auditRecord struct {
 }
 
 var (
-	auditWord      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
-	auditDetailKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	auditWord      = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
+	auditDetailKey = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 	// secretKeyWords: a Detail key containing one of these (case-insensitive,
 	// ignoring '_', '-' and '.') is refused.
@@ -60,14 +60,14 @@ var (
 	}
 	// secretValues match values shaped like credentials: HTTP auth schemes,
 	// PEM blocks, JWTs, GitHub tokens, AWS access key ids, Slack tokens.
-	secretValues = []*regexp.Regexp{
-		regexp.MustCompile(`(?i)^\s*(bearer|basic|token)\s+\S`),
-		regexp.MustCompile(`-----BEGIN [A-Z ]*-----`),
-		regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.`),
-		regexp.MustCompile(`\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}`),
-		regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{20,}`),
-		regexp.MustCompile(`\b(AKIA|ASIA)[A-Z0-9]{16}\b`),
-		regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`),
+	secretValues = []*lazyre.Regexp{
+		lazyre.New(`(?i)^\s*(bearer|basic|token)\s+\S`),
+		lazyre.New(`-----BEGIN [A-Z ]*-----`),
+		lazyre.New(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.`),
+		lazyre.New(`\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}`),
+		lazyre.New(`\bgithub_pat_[A-Za-z0-9_]{20,}`),
+		lazyre.New(`\b(AKIA|ASIA)[A-Z0-9]{16}\b`),
+		lazyre.New(`\bxox[abposr]-[A-Za-z0-9-]{10,}`),
 	}
 )
 
