@@ -95,6 +95,10 @@ func TestRoundTrips(t *testing.T) {
 		// Mark deleting (the owner its condition), then finish with the
 		// slot and the audit event.
 		{"delete", 2, func() (string, string, any, int) { return "DELETE /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
+		// A retried delete: the refused mark answers with the record,
+		// then the slot's release (a no-op here) heals a crash between
+		// an earlier end and its release.
+		{"delete again", 2, func() (string, string, any, int) { return "DELETE /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
 		// The record, then the audit event after the execution starts.
 		{"task start", 2, func() (string, string, any, int) {
 			return "POST /tasks", "/tasks", map[string]any{"command": "true"}, 202

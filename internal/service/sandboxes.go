@@ -139,12 +139,12 @@ func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*san
 	if err == nil {
 		return s.deleteMarked(ctx, call, deleting)
 	}
-	if sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+	if sandstep.ErrorCode(err) != sandstep.ECONFLICT || deleting == nil {
 		return nil, fmt.Errorf("delete sandbox %s: %w", id, err)
 	}
-	// Anything else is read to say why: not the caller's, still being
-	// created, over already.
-	sb, err := s.ownedSandbox(ctx, call, id)
+	// The failed write answered with the record: not the caller's, still
+	// being created, or over already.
+	sb, err := s.owned(ctx, call, deleting)
 	if err != nil {
 		return nil, err
 	}

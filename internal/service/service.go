@@ -97,7 +97,8 @@ type Sandboxes interface {
 	// update change other fields; ECONFLICT if it is in another state.
 	TransitionSandbox(ctx context.Context, id string, from []sandstep.State, to sandstep.State, update func(*sandstep.Sandbox)) (*sandstep.Sandbox, error)
 	// MarkDeleting moves owner's ready (or deleting) sandbox to deleting
-	// in one write; ECONFLICT, writing nothing, in any other case.
+	// in one write. It writes nothing otherwise: ENOTFOUND without a
+	// record, else ECONFLICT with the record as it is.
 	MarkDeleting(ctx context.Context, id, owner string) (*sandstep.Sandbox, error)
 	// FinishDelete makes a deleting sandbox deleted, releases its slot and
 	// appends audit, in one write; ECONFLICT when it is no longer deleting.
@@ -500,9 +501,16 @@ func (s *Service) ownedSandbox(ctx context.Context, call Call, id string) (*sand
 	if err != nil {
 		return nil, fmt.Errorf("get sandbox %s: %w", id, err)
 	}
+	return s.owned(ctx, call, sb)
+}
+
+// owned returns sb when it is the caller's. Anyone else is told it does
+// not exist (ids are not secrets, but others' sandboxes are), and the
+// denial is audited.
+func (s *Service) owned(ctx context.Context, call Call, sb *sandstep.Sandbox) (*sandstep.Sandbox, error) {
 	if sb.Owner != call.UserID {
-		s.denied(ctx, DeniedNotOwner, call.UserID, id)
-		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", id)
+		s.denied(ctx, DeniedNotOwner, call.UserID, sb.ID)
+		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", sb.ID)
 	}
 	return sb, nil
 }

@@ -15,12 +15,14 @@ import (
 
 // A delete costs two round trips around the provider's: MarkDeleting reads
 // and marks the record in one conditional write, FinishDelete ends it and
-// releases its slot with its audit event in one transaction.
+// releases its slot with its audit event in one transaction. A delete that
+// finds nothing to mark (another's, over already) costs the one write.
 
 // MarkDeleting moves owner's sandbox from ready (or deleting: a delete
-// taken over) to deleting and returns the record as it now is. Any other
-// case — no such sandbox, another owner's, another state — is ECONFLICT
-// with nothing written: the caller reads the record to say which.
+// taken over) to deleting and returns the record as it now is. Nothing is
+// written otherwise: no such sandbox is ENOTFOUND; another owner's, or
+// another state, is ECONFLICT returned with the record as it is (the
+// failed write's own answer), so the caller tells which without a read.
 func (s *Store) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.Sandbox, error) {
 	if err := validateID("id", id); err != nil {
 		return nil, err
@@ -36,11 +38,19 @@ func (s *Store) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.S
 		TableName: aws.String(s.table), Key: key(sandboxPK(id), skMeta),
 		ConditionExpression: e.Condition(), UpdateExpression: e.Update(),
 		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-		ReturnValues: types.ReturnValueAllNew,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return nil, sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q is not %s's to delete now", id, owner)
+		if len(ccf.Item) == 0 {
+			return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", id)
+		}
+		cur, uerr := unmarshalRecord[sandstep.Sandbox](ccf.Item, "sandbox")
+		if uerr != nil {
+			return nil, uerr
+		}
+		return cur, sandstep.Wrap(err, sandstep.ECONFLICT, "sandbox %q is not %s's to delete now", id, owner)
 	}
 	if err != nil {
 		return nil, mapErr(err, "mark sandbox deleting")

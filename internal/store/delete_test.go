@@ -11,7 +11,7 @@ import (
 )
 
 // MarkDeleting marks only the owner's ready or deleting sandbox, and
-// writes nothing otherwise.
+// writes nothing otherwise, answering a conflict with the record as it is.
 func TestMarkDeleting(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -44,7 +44,7 @@ func TestMarkDeleting(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "alice", sandstep.ECONFLICT, sandstep.StateDeleted},
-		{"no such sandbox", func(t *testing.T, st *store.Store) {}, "alice", sandstep.ECONFLICT, ""},
+		{"no such sandbox", func(t *testing.T, st *store.Store) {}, "alice", sandstep.ENOTFOUND, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +54,13 @@ func TestMarkDeleting(t *testing.T) {
 			if got := sandstep.ErrorCode(err); got != tt.code {
 				t.Fatalf("code %q (%v), want %q", got, err, tt.code)
 			}
-			if err == nil && (sb.State != sandstep.StateDeleting || sb.Owner != "alice" || sb.DaytonaID != "dt-sb1") {
+			switch {
+			case err == nil && (sb.State != sandstep.StateDeleting || sb.Owner != "alice" || sb.DaytonaID != "dt-sb1"):
 				t.Errorf("answered %+v", sb)
+			case tt.code == sandstep.ECONFLICT && (sb == nil || sb.ID != "sb1" || sb.State != tt.state || sb.Owner != "alice"):
+				t.Errorf("a conflict answered %+v, want the record as it is (%s, alice's)", sb, tt.state)
+			case tt.code == sandstep.ENOTFOUND && sb != nil:
+				t.Errorf("no record answered %+v", sb)
 			}
 			cur, err := st.GetSandbox(ctx(t), "sb1")
 			switch {

@@ -60,6 +60,21 @@ func txReasons(err error) ([]string, bool) {
 	return codes, true
 }
 
+// failedImage returns item i's image as it was when its condition failed,
+// when the write asked for it (ReturnValuesOnConditionCheckFailure): the
+// failed write's own answer, sparing a read. nil when there is none.
+func failedImage(err error, i int) map[string]types.AttributeValue {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ccf.Item
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && i < len(tce.CancellationReasons) {
+		return tce.CancellationReasons[i].Item
+	}
+	return nil
+}
+
 // txTransient reports whether any reason of a cancelled transaction is
 // transient: retrying may then succeed, whatever the other reasons say.
 func txTransient(reasons []string) bool {

@@ -217,11 +217,14 @@ func (s *Store) releaseWith(ctx context.Context, userID, sandboxID string, items
 		WithUpdate(free().Add(expression.Name(attrActive), expression.Value(-1))))
 	items = slices.Clip(items)
 	n := len(items)
-	err = s.writeWithAudit(ctx, append(items, s.update(s.quotaKey(userID), give)), audit)
+	// A refused give answers with the counter, which says why.
+	counter := s.update(s.quotaKey(userID), give)
+	counter.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	err = s.writeWithAudit(ctx, append(items, counter), audit)
 	if !conditionFailed(err, n) {
 		return err == nil, err
 	}
-	_, heldNow, rerr := s.readQuota(ctx, userID)
+	heldNow, rerr := s.heldIn(ctx, userID, failedImage(err, n))
 	if rerr != nil {
 		return false, rerr
 	}
@@ -249,11 +252,26 @@ func (s *Store) writeRest(ctx context.Context, items []types.TransactWriteItem, 
 // the sandbox ids whose slots are held, with when each was reserved.
 func (s *Store) readQuota(ctx context.Context, userID string) (sandstep.Quota, map[string]bool, error) {
 	q, slots, err := s.quotaItem(ctx, userID)
+	return q, heldSet(slots), err
+}
+
+// heldIn returns the ids whose slots the user's counter holds: from
+// image, the counter a refused write answered with, else read.
+func (s *Store) heldIn(ctx context.Context, userID string, image map[string]types.AttributeValue) (map[string]bool, error) {
+	if image == nil {
+		_, held, err := s.readQuota(ctx, userID)
+		return held, err
+	}
+	_, slots, err := s.parseQuota(userID, image)
+	return heldSet(slots), err
+}
+
+func heldSet(slots []sandstep.Slot) map[string]bool {
 	held := make(map[string]bool, len(slots))
 	for _, sl := range slots {
 		held[sl.SandboxID] = true
 	}
-	return q, held, err
+	return held
 }
 
 // GetQuota returns the user's effective limit and the number of slots held.
