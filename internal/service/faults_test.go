@@ -272,7 +272,7 @@ func (h *faultHarness) checkNothingLeaked(t *testing.T) {
 			t.Errorf("live record %s has no sandbox", id)
 		}
 	}
-	slots, err := h.store.HeldSlots(ctx)
+	counters, slots, err := h.store.Counters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,10 +282,6 @@ func (h *faultHarness) checkNothingLeaked(t *testing.T) {
 		if !alive[sl.SandboxID] || records[sl.SandboxID] == nil {
 			t.Errorf("slot of %s is held without a live sandbox", sl.SandboxID)
 		}
-	}
-	counters, err := h.store.QuotaCounters(ctx)
-	if err != nil {
-		t.Fatal(err)
 	}
 	for user, n := range counters {
 		if n != held[user] {

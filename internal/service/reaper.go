@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/metrics"
@@ -15,11 +16,12 @@ import (
 type Inventory interface {
 	LiveSandboxes(ctx context.Context) ([]*sandstep.Sandbox, error)
 	LiveTasks(ctx context.Context) ([]*sandstep.Task, error)
-	HeldSlots(ctx context.Context) ([]sandstep.Slot, error)
+	// Counters returns what each user's counter counts and the slots
+	// the counters hold.
+	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error)
 	// FoldLegacySlots moves slots kept in an earlier layout to where
-	// HeldSlots finds them.
+	// Counters finds them.
 	FoldLegacySlots(ctx context.Context) (int, error)
-	QuotaCounters(ctx context.Context) (map[string]int, error)
 	// RepairQuota sets the user's counter to the slots they hold when the
 	// two differ (not with dryRun), and reports both.
 	RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error)
@@ -146,9 +148,9 @@ func (r *reaping) createGrace() time.Duration {
 // Reap makes the records, the quota and the provider agree, whatever a
 // crash or a failed cleanup left: it runs on a schedule and at the local
 // stack's start. It sees only sandboxes carrying this deployment's label,
-// never races a create in flight (the provider is listed before the
-// records, and every create writes its record before it calls the
-// provider), and a second run right after the first finds nothing.
+// never races a create in flight (a create takes its slot before it calls
+// the provider, and the slots are read after the listing), and a second
+// run right after the first finds nothing.
 func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, error) {
 	if s.inventory == nil || s.catalog == nil {
 		return nil, errors.New("service: Reap needs Deps.Inventory and Deps.Catalog")
@@ -157,36 +159,63 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		opts.MaxActions = DefaultReapActions
 	}
 	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
-	deployment, err := s.opts.Deployment(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reaper: the deployment's id: %w", err)
+	// The live records come before the provider's listing: a record ready
+	// then has a sandbox the listing shows, unless it is gone. The rest is
+	// independent and read with them, so a run waits for the longest read,
+	// not their sum.
+	var (
+		wg                               sync.WaitGroup
+		deployment                       string
+		records                          []*sandstep.Sandbox
+		live                             []*sandstep.Task
+		errDep, errRec, errTask, errFold error
+	)
+	wg.Go(func() {
+		var err error
+		if deployment, err = s.opts.Deployment(ctx); err != nil {
+			errDep = fmt.Errorf("reaper: the deployment's id: %w", err)
+		}
+	})
+	wg.Go(func() {
+		var err error
+		if records, err = s.inventory.LiveSandboxes(ctx); err != nil {
+			errRec = fmt.Errorf("reaper: list records: %w", err)
+		}
+	})
+	if s.machine != nil && !opts.AfterRestart {
+		wg.Go(func() {
+			var err error
+			if live, err = s.inventory.LiveTasks(ctx); err != nil {
+				errTask = fmt.Errorf("reaper: list tasks: %w", err)
+			}
+		})
+	}
+	if !opts.DryRun {
+		wg.Go(func() {
+			if _, err := s.inventory.FoldLegacySlots(ctx); err != nil {
+				errFold = fmt.Errorf("reaper: fold legacy quota slots: %w", err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range []error{errDep, errRec, errTask, errFold} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: deployment})
 	if err != nil {
 		return nil, fmt.Errorf("reaper: list provider sandboxes: %w", err)
 	}
-	records, err := s.inventory.LiveSandboxes(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reaper: list records: %w", err)
-	}
-	if err := r.tasks(ctx); err != nil {
-		return nil, err
-	}
-	if !opts.DryRun {
-		if _, err := s.inventory.FoldLegacySlots(ctx); err != nil {
-			return nil, fmt.Errorf("reaper: fold legacy quota slots: %w", err)
-		}
-	}
+	r.tasks(ctx, live)
 	// Read after the listing: a listed sandbox's slot was taken before its
 	// create began, so a create whose record is not written yet is seen.
-	held, err := s.inventory.HeldSlots(ctx)
+	counted, held, err := s.inventory.Counters(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reaper: list quota slots: %w", err)
+		return nil, fmt.Errorf("reaper: read quota counters: %w", err)
 	}
 	r.sandboxes(ctx, listed, records, held)
-	if err := r.quota(ctx, r.slots(ctx, held)); err != nil {
-		return nil, err
-	}
+	r.quota(ctx, counted, r.slots(ctx, held))
 	if r.report.Notices, err = s.RedriveNotices(ctx, opts.DryRun); err != nil {
 		r.report.Failed++
 		s.opts.Logger.ErrorContext(ctx, "reaper: notices not attempted", "err", err)
@@ -281,15 +310,8 @@ func sandboxDeadline(sb *sandstep.Sandbox) time.Time {
 // tasks cleans up live tasks whose execution is no longer running (its
 // status-change event was lost, or its start failed after the task was
 // accepted).
-func (r *reaping) tasks(ctx context.Context) error {
+func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 	s := r.s
-	if s.machine == nil || r.opts.AfterRestart {
-		return nil
-	}
-	live, err := s.inventory.LiveTasks(ctx)
-	if err != nil {
-		return fmt.Errorf("reaper: list tasks: %w", err)
-	}
 	for _, t := range live {
 		if r.now.Sub(t.CreatedAt) < r.createGrace() {
 			continue // its execution may be starting
@@ -315,7 +337,6 @@ func (r *reaping) tasks(ctx context.Context) error {
 			return err
 		})
 	}
-	return nil
 }
 
 // slots releases held slots whose sandbox record is final, or missing
@@ -361,13 +382,11 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 	return kept
 }
 
-// quota repairs the counters that differ from the slots held.
-func (r *reaping) quota(ctx context.Context, held []sandstep.Slot) error {
+// quota repairs the counters that differ from the slots held. counters
+// were read with the slots, before slots released any: a counter a release
+// just corrected differs here, and RepairQuota's own read finds no drift.
+func (r *reaping) quota(ctx context.Context, counters map[string]int, held []sandstep.Slot) {
 	s := r.s
-	counters, err := s.inventory.QuotaCounters(ctx)
-	if err != nil {
-		return fmt.Errorf("reaper: list quota counters: %w", err)
-	}
 	count := map[string]int{}
 	for _, sl := range held {
 		count[sl.UserID]++
@@ -396,7 +415,6 @@ func (r *reaping) quota(ctx context.Context, held []sandstep.Slot) error {
 			s.opts.Logger.WarnContext(ctx, "reaper: quota counter repaired", "id", user)
 		}
 	}
-	return nil
 }
 
 // errAbandoned is the cause recorded on an abandoned create.

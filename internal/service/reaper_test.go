@@ -186,15 +186,15 @@ func TestReapRepairsQuota(t *testing.T) {
 	}
 }
 
-// countingInventory counts the reaper's scans of the held slots.
+// countingInventory counts the reaper's scans of the counters.
 type countingInventory struct {
 	*store.Store
 	heldScans int
 }
 
-func (c *countingInventory) HeldSlots(ctx context.Context) ([]sandstep.Slot, error) {
+func (c *countingInventory) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error) {
 	c.heldScans++
-	return c.Store.HeldSlots(ctx)
+	return c.Store.Counters(ctx)
 }
 
 // A counter that drifted with no slot to release is found by a dry run,
@@ -231,7 +231,7 @@ func TestReapRepairsDriftedCounter(t *testing.T) {
 			t.Errorf("Reap(%+v) = %+v, %v; want %+v", opts, rep, err, want)
 		}
 		if inv.heldScans != 1 {
-			t.Errorf("Reap(%+v) scanned the held slots %d times, want once", opts, inv.heldScans)
+			t.Errorf("Reap(%+v) scanned the counters %d times, want once", opts, inv.heldScans)
 		}
 		if q, _ := st.GetQuota(ctx, "alice"); q.Active != active {
 			t.Errorf("after Reap(%+v) alice's counter = %d, want %d", opts, q.Active, active)

@@ -34,7 +34,7 @@ func TestHeldSlotsKeepTheirTime(t *testing.T) {
 	if _, err := st.ReleaseSlot(c, "u", "d"); err != nil {
 		t.Fatal(err)
 	}
-	held, err := st.HeldSlots(c)
+	_, held, err := st.Counters(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestFoldLegacySlots(t *testing.T) {
 	if n, err := st.FoldLegacySlots(c); err != nil || n != 0 {
 		t.Fatalf("FoldLegacySlots again = %d, %v; want 0", n, err)
 	}
-	held, err := st.HeldSlots(c)
+	_, held, err := st.Counters(c)
 	if err != nil || len(held) != 2 || !held[0].ReservedAt.Equal(reservedAt) {
 		t.Fatalf("held after the fold = %+v, %v", held, err)
 	}

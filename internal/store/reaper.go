@@ -79,20 +79,26 @@ func (s *Store) LiveTasks(ctx context.Context) ([]*sandstep.Task, error) {
 		stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}))
 }
 
-// HeldSlots returns every slot, of every owner, that is held, with when it
-// was reserved.
-func (s *Store) HeldSlots(ctx context.Context) ([]sandstep.Slot, error) {
-	var out []sandstep.Slot
+// Counters scans every user's counter: what it counts, by user, and the
+// slots it holds, with when each was reserved. One scan: the counter item
+// carries both.
+func (s *Store) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error) {
+	counted := map[string]int{}
+	var held []sandstep.Slot
 	err := s.scan(ctx, ofType(typeQuota), "quota counters", func(it map[string]types.AttributeValue) error {
 		u, ok := strings.CutPrefix(avS(it[attrPK]), prefixUser)
 		if !ok {
 			return nil
 		}
-		_, slots, err := s.parseQuota(u, it)
-		out = append(out, slots...)
-		return err
+		q, slots, err := s.parseQuota(u, it)
+		if err != nil {
+			return err
+		}
+		counted[u] = q.Active
+		held = append(held, slots...)
+		return nil
 	})
-	return out, err
+	return counted, held, err
 }
 
 // FoldLegacySlots moves the slots still held as items of the earlier
@@ -134,21 +140,6 @@ func (s *Store) FoldLegacySlots(ctx context.Context) (int, error) {
 		}
 	}
 	return moved, err
-}
-
-// QuotaCounters returns each user's counter of slots held, for every
-// user who has one.
-func (s *Store) QuotaCounters(ctx context.Context) (map[string]int, error) {
-	out := map[string]int{}
-	err := s.scan(ctx, ofType(typeQuota), "quota counters", func(it map[string]types.AttributeValue) error {
-		u, ok := strings.CutPrefix(avS(it[attrPK]), prefixUser)
-		n, _, err := numberAttr(it, attrActive)
-		if ok && err == nil {
-			out[u] = int(n)
-		}
-		return err
-	})
-	return out, err
 }
 
 // RepairQuota sets the user's counter to the number of slots they hold
