@@ -2,8 +2,8 @@ package app
 
 import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/objects"
 	"github.com/sandstep/sandstep/internal/stepfunctions"
 )
@@ -31,16 +31,15 @@ func (e *Env) Objects() *objects.Bucket {
 
 // Machine returns the task state machine, or nil when STATE_MACHINE_ARN
 // is unset.
-func (e *Env) Machine() *stepfunctions.Machine {
-	m, _ := once(e, "machine", func() (*stepfunctions.Machine, error) {
+func (e *Env) Machine() (*stepfunctions.Machine, error) {
+	return once(e, "machine", func() (*stepfunctions.Machine, error) {
 		if e.Config.StateMachineARN == "" {
 			return nil, nil
 		}
-		// The client is built on its first call, not at cold start.
-		endpoint := e.Endpoint("SFN")
-		return stepfunctions.Lazy(func() *sfn.Client {
-			return sfn.NewFromConfig(e.AWS, func(o *sfn.Options) { o.BaseEndpoint = endpoint })
-		}, e.Config.StateMachineARN), nil
+		var opts awsjson.Options
+		if endpoint := e.Endpoint("SFN"); endpoint != nil {
+			opts.Endpoint = *endpoint
+		}
+		return stepfunctions.New(e.AWS, opts, e.Config.StateMachineARN)
 	})
-	return m
 }

@@ -9,75 +9,89 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
+// Service is Step Functions on the JSON protocol (members in lower camel
+// case): the four operations sandstep calls need no generated SDK client,
+// whose endpoint tables every bootstrap would compile at its start.
+var Service = awsjson.Service{EndpointPrefix: "states", TargetPrefix: "AWSStepFunctions", Version: "1.0"}
+
 // Machine is one state machine.
 type Machine struct {
-	client func() *sfn.Client
+	client *awsjson.Client
 	arn    string
 }
 
-// New returns the state machine arn on client.
-func New(client *sfn.Client, arn string) *Machine {
-	return Lazy(func() *sfn.Client { return client }, arn)
-}
-
-// Lazy returns the state machine arn on the client build returns, called
-// on the first call that needs it: building a Step Functions client is a
-// cold start's cost, which a function whose first answers never call the
-// service need not pay.
-func Lazy(build func() *sfn.Client, arn string) *Machine {
-	return &Machine{client: sync.OnceValue(build), arn: arn}
+// New returns the state machine arn, called with cfg's region,
+// credentials and HTTP client; opts.Endpoint replaces AWS's.
+func New(cfg aws.Config, opts awsjson.Options, arn string) (*Machine, error) {
+	c, err := awsjson.New(cfg, Service, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Machine{client: c, arn: arn}, nil
 }
 
 // Start starts an execution named name (the task id, so that a retried
 // request never starts two) with input, and returns its ARN. Starting the
 // same name with the same input again returns the same execution.
 func (m *Machine) Start(ctx context.Context, name string, input []byte) (string, error) {
-	out, err := m.client().StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(m.arn), Name: aws.String(name), Input: aws.String(string(input)),
-	})
-	if err != nil {
+	in := struct {
+		StateMachineArn string `json:"stateMachineArn"`
+		Name            string `json:"name"`
+		Input           string `json:"input"`
+	}{m.arn, name, string(input)}
+	var out struct {
+		ExecutionArn string `json:"executionArn"`
+	}
+	if err := m.client.Call(ctx, "StartExecution", in, &out); err != nil {
 		return "", classify("start execution "+name, err)
 	}
-	return aws.ToString(out.ExecutionArn), nil
+	return out.ExecutionArn, nil
 }
 
 // Stop stops the execution; one that has already ended is no error.
 func (m *Machine) Stop(ctx context.Context, executionARN, errName, cause string) error {
-	_, err := m.client().StopExecution(ctx, &sfn.StopExecutionInput{
-		ExecutionArn: aws.String(executionARN), Error: aws.String(errName), Cause: aws.String(cause),
-	})
-	return classify("stop execution", err)
+	in := struct {
+		ExecutionArn string `json:"executionArn"`
+		Error        string `json:"error"`
+		Cause        string `json:"cause"`
+	}{executionARN, errName, cause}
+	return classify("stop execution", m.client.Call(ctx, "StopExecution", in, nil))
 }
 
 // Wake ends the wait the token belongs to with output. A token whose wait
 // has already ended (timed out, succeeded) is ENOTFOUND.
 func (m *Machine) Wake(ctx context.Context, token string, output []byte) error {
-	_, err := m.client().SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(string(output))})
-	return classify("wake the execution", err)
+	in := struct {
+		TaskToken string `json:"taskToken"`
+		Output    string `json:"output"`
+	}{token, string(output)}
+	return classify("wake the execution", m.client.Call(ctx, "SendTaskSuccess", in, nil))
 }
 
 // Running reports whether the execution is still running; one that does
 // not exist is not.
 func (m *Machine) Running(ctx context.Context, executionARN string) (bool, error) {
-	out, err := m.client().DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)})
-	if err = classify("describe execution", err); sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+	in := struct {
+		ExecutionArn string `json:"executionArn"`
+	}{executionARN}
+	var out struct {
+		Status string `json:"status"`
+	}
+	err := classify("describe execution", m.client.Call(ctx, "DescribeExecution", in, &out))
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
-	return out.Status == types.ExecutionStatusRunning, nil
+	return out.Status == "RUNNING", nil
 }
 
 // ExecutionARN is the ARN of the execution named name of this machine.
@@ -94,32 +108,33 @@ func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ae smithy.APIError
-	var re *awshttp.ResponseError
+	var ae *awsjson.APIError
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("stepfunctions: %s: %w", op, err)
 	case errors.As(err, &ae):
-		switch ae.ErrorCode() {
+		switch ae.Code {
 		case "ExecutionDoesNotExist", "TaskDoesNotExist", "TaskTimedOut", "InvalidToken":
-			return sandstep.Wrap(err, sandstep.ENOTFOUND, "stepfunctions: %s: %s", op, ae.ErrorCode())
+			return sandstep.Wrap(err, sandstep.ENOTFOUND, "stepfunctions: %s: %s", op, ae.Code)
 		case "ExecutionAlreadyExists":
 			return sandstep.Wrap(err, sandstep.ECONFLICT, "stepfunctions: %s: an execution of that name exists", op)
-		case "ExecutionLimitExceeded", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable", "InternalServerError":
-			// The SDK has retried already; the bucket refills within a
-			// second or two.
-			busy := sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: Step Functions is busy; try again", op)
-			busy.RetryAfter = ThrottledRetryAfter
-			return busy
+		case "ExecutionLimitExceeded":
+			return busy(err, op)
 		}
-		if ae.ErrorFault() == smithy.FaultServer {
-			return sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: Step Functions failed; try again", op)
+		if ae.Retryable() {
+			// Throttled or failed on its side, after the client's own
+			// retries: the buckets refill within a second or two.
+			return busy(err, op)
 		}
-	case errors.As(err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 0):
-		return sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: unavailable; try again", op)
 	case errors.As(err, &ne):
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: unreachable; try again", op)
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "stepfunctions: %s failed", op)
+}
+
+func busy(err error, op string) error {
+	e := sandstep.Wrap(err, sandstep.ETRANSIENT, "stepfunctions: %s: Step Functions is busy; try again", op)
+	e.RetryAfter = ThrottledRetryAfter
+	return e
 }

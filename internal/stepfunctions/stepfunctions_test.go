@@ -3,6 +3,7 @@ package stepfunctions_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,8 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/stepfunctions"
@@ -44,9 +45,18 @@ func newMachine(t *testing.T) *stepfunctions.Machine {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
-	client := sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
-		func(o *sfn.Options) { o.BaseEndpoint = aws.String(hs.URL) })
-	return stepfunctions.New(client, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
+	return machineAt(t, hs.URL, 0)
+}
+
+// machineAt is the tasks machine of the Step Functions at url.
+func machineAt(t *testing.T, url string, attempts int) *stepfunctions.Machine {
+	t.Helper()
+	m, err := stepfunctions.New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
+		awsjson.Options{Endpoint: url, MaxAttempts: attempts}, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestStartStopWake(t *testing.T) {
@@ -88,9 +98,7 @@ func TestThrottledStart(t *testing.T) {
 		fmt.Fprint(w, `{"__type":"com.amazonaws.sfn#ThrottlingException","message":"Rate exceeded"}`)
 	}))
 	t.Cleanup(hs.Close)
-	client := sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
-		func(o *sfn.Options) { o.BaseEndpoint = aws.String(hs.URL); o.RetryMaxAttempts = 1 })
-	m := stepfunctions.New(client, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
+	m := machineAt(t, hs.URL, 1)
 	_, err := m.Start(context.Background(), "tsk_a", []byte(`{}`))
 	if sandstep.ErrorCode(err) != sandstep.ETRANSIENT || sandstep.ErrorRetryAfter(err) != stepfunctions.ThrottledRetryAfter {
 		t.Errorf("Start = %v (code %s, retry after %v), want transient after %v", err, sandstep.ErrorCode(err), sandstep.ErrorRetryAfter(err), stepfunctions.ThrottledRetryAfter)
@@ -100,31 +108,48 @@ func TestThrottledStart(t *testing.T) {
 	}
 }
 
-// Lazy builds its client on the first call that needs one, once; the
-// execution ARNs need none.
-func TestLazyBuildsClientOnFirstCall(t *testing.T) {
-	var calls atomic.Int32
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		fmt.Fprint(w, `{}`)
-	}))
-	t.Cleanup(hs.Close)
-	var builds atomic.Int32
-	m := stepfunctions.Lazy(func() *sfn.Client {
-		builds.Add(1)
-		return sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")},
-			func(o *sfn.Options) { o.BaseEndpoint = aws.String(hs.URL); o.RetryMaxAttempts = 1 })
-	}, "arn:aws:states:us-east-1:123456789012:stateMachine:tasks")
-	if arn := m.ExecutionARN("tsk_a"); arn != "arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a" || builds.Load() != 0 {
-		t.Fatalf("ExecutionARN = %q after %d builds, want no build", arn, builds.Load())
+// Each answer of Step Functions maps to one sandstep code, and Running
+// reads the execution's status.
+func TestErrorsAndStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		code    sandstep.Code
+		running bool
+	}{
+		{"running", 200, `{"status":"RUNNING"}`, "", true},
+		{"ended", 200, `{"status":"SUCCEEDED"}`, "", false},
+		{"no such execution", 400, `{"__type":"com.amazonaws.sfn#ExecutionDoesNotExist","message":"nope"}`, "", false},
+		{"refused input", 400, `{"__type":"com.amazonaws.sfn#ValidationException","message":"bad arn"}`, sandstep.EINTERNAL, false},
+		{"failed on its side", 500, `{"__type":"com.amazonaws.sfn#InternalServerError"}`, sandstep.ETRANSIENT, false},
+		{"an answer that is not JSON", 502, `<html>bad gateway</html>`, sandstep.ETRANSIENT, false},
 	}
-	for range 2 {
-		if err := m.Stop(context.Background(), m.ExecutionARN("tsk_a"), "Test", "test"); err != nil {
-			t.Fatal(err)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var target, body string
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				target = r.Header.Get("X-Amz-Target")
+				b, _ := io.ReadAll(r.Body)
+				body = string(b)
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+			}))
+			t.Cleanup(hs.Close)
+			running, err := machineAt(t, hs.URL, 1).Running(context.Background(), "arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a")
+			if got := sandstep.ErrorCode(err); got != tt.code || running != tt.running {
+				t.Errorf("Running = %v, %v (code %q), want %v and code %q", running, err, got, tt.running, tt.code)
+			}
+			// The protocol's member names are case-sensitive.
+			if target != "AWSStepFunctions.DescribeExecution" || body != `{"executionArn":"arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a"}` {
+				t.Errorf("X-Amz-Target %q, body %s", target, body)
+			}
+		})
 	}
-	if builds.Load() != 1 || calls.Load() != 2 {
-		t.Errorf("%d builds for %d calls, want 1 for 2", builds.Load(), calls.Load())
+	hs := httptest.NewServer(http.NotFoundHandler())
+	hs.Close()
+	if _, err := machineAt(t, hs.URL, 1).Start(context.Background(), "tsk_a", []byte(`{}`)); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		t.Errorf("Start against nothing = %v, want transient", err)
 	}
 }
