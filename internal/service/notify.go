@@ -274,13 +274,28 @@ func (s *Service) noticeSettled(ctx context.Context, t *sandstep.Task) {
 // is due, a few at a time, the longest waiting first, and returns how many
 // it attempted (with dryRun, how many are due). The reaper runs it.
 func (s *Service) RedriveNotices(ctx context.Context, dryRun bool) (int, error) {
+	pending, err := s.pendingNotices(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.redrive(ctx, pending, dryRun), nil
+}
+
+// pendingNotices lists the ended tasks whose notice is pending; none
+// when the deployment sends no notices.
+func (s *Service) pendingNotices(ctx context.Context) ([]*sandstep.Task, error) {
 	if s.notices == nil || s.notifier == nil || s.tasks == nil {
-		return 0, nil
+		return nil, nil
 	}
 	pending, err := s.notices.PendingNotices(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list pending notices: %w", err)
+		return nil, fmt.Errorf("list pending notices: %w", err)
 	}
+	return pending, nil
+}
+
+// redrive attempts the due notices of pending; see RedriveNotices.
+func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool) int {
 	now := s.opts.Now()
 	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool { return !noticeDue(t, now) })
 	slices.SortFunc(due, func(a, b *sandstep.Task) int {
@@ -288,7 +303,7 @@ func (s *Service) RedriveNotices(ctx context.Context, dryRun bool) (int, error) 
 	})
 	due = due[:min(len(due), noticesPerRun)]
 	if dryRun {
-		return len(due), nil
+		return len(due)
 	}
 	var attempted atomic.Int32
 	var wg sync.WaitGroup
@@ -303,7 +318,7 @@ func (s *Service) RedriveNotices(ctx context.Context, dryRun bool) (int, error) 
 		})
 	}
 	wg.Wait()
-	return int(attempted.Load()), nil
+	return int(attempted.Load())
 }
 
 // noticeWaiting is since when t's notice has been due.

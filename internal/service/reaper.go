@@ -167,8 +167,9 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		wg                               sync.WaitGroup
 		deployment                       string
 		records                          []*sandstep.Sandbox
-		live                             []*sandstep.Task
+		live, notices                    []*sandstep.Task
 		errDep, errRec, errTask, errFold error
+		errNotices                       error
 	)
 	wg.Go(func() {
 		var err error
@@ -190,6 +191,8 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 			}
 		})
 	}
+	// Notices pending before this run's clean-ups: those send their own.
+	wg.Go(func() { notices, errNotices = s.pendingNotices(ctx) })
 	if !opts.DryRun {
 		wg.Go(func() {
 			if _, err := s.inventory.FoldLegacySlots(ctx); err != nil {
@@ -216,9 +219,11 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r.sandboxes(ctx, listed, records, held)
 	r.quota(ctx, counted, r.slots(ctx, held))
-	if r.report.Notices, err = s.RedriveNotices(ctx, opts.DryRun); err != nil {
+	if errNotices != nil {
 		r.report.Failed++
-		s.opts.Logger.ErrorContext(ctx, "reaper: notices not attempted", "err", err)
+		s.opts.Logger.ErrorContext(ctx, "reaper: notices not attempted", "err", errNotices)
+	} else {
+		r.report.Notices = s.redrive(ctx, notices, opts.DryRun)
 	}
 	rep := r.report
 	if !rep.DryRun {
