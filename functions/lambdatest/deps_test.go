@@ -8,14 +8,17 @@ import (
 )
 
 // clientsLinked is, for each function, the clients its bootstrap links:
-// AWS SDK service clients by name, "daytona" (internal/daytona) and
-// "github" (go-github, through internal/githubapp). Every client added to
-// every bootstrap would outgrow the 12 MB budget, so a function's wiring
-// builds, and its imports reach, only what internal/app's Service needs.
-// SSM and Secrets Manager are read through internal/awsjson, not their SDK
-// clients. One is linked without being used: execute never calls Step
-// Functions (the service enables tasks only with a state machine, and
-// execute merely computes execution ARNs from it).
+// AWS SDK service clients by name, "daytona" (internal/daytona), "github"
+// (go-github, through internal/githubapp), and sandstep's own small
+// clients: "s3" (internal/objects) and "sfn" (internal/stepfunctions). A
+// generated SDK client costs each bootstrap its endpoint tables, compiled
+// at every cold start, so the services sandstep calls a few operations
+// of are called through its own: S3, Step Functions, and SSM and Secrets
+// Manager (internal/awsjson). A function's wiring builds, and its imports
+// reach, only what internal/app's Service needs. One is linked without
+// being used: execute never calls Step Functions (the service enables
+// tasks only with a state machine, and execute merely computes execution
+// ARNs from it).
 var clientsLinked = map[string][]string{
 	"create":  {"daytona", "dynamodb", "github", "s3", "sfn"},
 	"execute": {"daytona", "dynamodb", "github", "s3", "sfn"},
@@ -47,6 +50,10 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 					clients = append(clients, pkg[len(sdkService):])
 				case pkg == "github.com/sandstep/sandstep/internal/daytona":
 					clients = append(clients, "daytona")
+				case pkg == "github.com/sandstep/sandstep/internal/objects":
+					clients = append(clients, "s3")
+				case pkg == "github.com/sandstep/sandstep/internal/stepfunctions":
+					clients = append(clients, "sfn")
 				case strings.HasPrefix(pkg, "github.com/google/go-github/") && strings.HasSuffix(pkg, "/github"):
 					clients = append(clients, "github")
 				case strings.Contains(pkg, "/infra/"), strings.HasSuffix(pkg, "/daytonalocal"), strings.HasSuffix(pkg, "/storetest"):

@@ -57,13 +57,17 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 			Quotas:      st,
 			Drain:       drained,
 		}
+		bucket, err := e.Objects()
+		if err != nil {
+			return nil, err
+		}
 		machine, err := e.Machine()
 		if err != nil {
 			return nil, err
 		}
 		// Tasks need the bucket and the state machine; a deployment
 		// without them serves sandboxes only.
-		if bucket := e.Objects(); bucket != nil && machine != nil {
+		if bucket != nil && machine != nil {
 			deps.Tasks, deps.Objects, deps.Machine, deps.Sessions, deps.Files = st, bucket, machine, provider, provider
 			deps.Notifier, deps.Notices = notify.NewSender(notify.Options{Local: cfg.Local()}), st
 		}

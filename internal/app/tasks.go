@@ -1,7 +1,6 @@
 package app
 
 import (
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/objects"
@@ -10,23 +9,17 @@ import (
 
 // Objects returns the task bucket, or nil when TASK_BUCKET is unset (the
 // deployment runs no tasks).
-func (e *Env) Objects() *objects.Bucket {
-	b, _ := once(e, "objects", func() (*objects.Bucket, error) {
+func (e *Env) Objects() (*objects.Bucket, error) {
+	return once(e, "objects", func() (*objects.Bucket, error) {
 		if e.Config.TaskBucket == "" {
 			return nil, nil
 		}
-		// The client is built on the bucket's first use, not at cold start.
-		endpoint := e.Endpoint("S3")
-		return objects.Lazy(func() *s3.Client {
-			return s3.NewFromConfig(e.AWS, func(o *s3.Options) {
-				o.BaseEndpoint = endpoint
-				// A local stand-in has no bucket subdomains.
-				o.UsePathStyle = o.BaseEndpoint != nil
-				o.APIOptions = append(o.APIOptions, countS3)
-			})
-		}, e.Config.TaskBucket), nil
+		opts := objects.Options{Count: countS3}
+		if endpoint := e.Endpoint("S3"); endpoint != nil {
+			opts.Endpoint = *endpoint
+		}
+		return objects.New(e.AWS, e.Config.TaskBucket, opts)
 	})
-	return b
 }
 
 // Machine returns the task state machine, or nil when STATE_MACHINE_ARN

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/sandstep/sandstep/internal/cost"
@@ -116,19 +115,11 @@ func sumLen(ss []string) int {
 	return n
 }
 
-func countS3(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("sandstepUsage",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			if m := cost.MeterFrom(ctx); m != nil {
-				switch in.Parameters.(type) {
-				case *s3.GetObjectInput, *s3.HeadObjectInput:
-					m.S3(true)
-				case *s3.PutObjectInput, *s3.ListObjectsV2Input, *s3.CopyObjectInput:
-					m.S3(false)
-				}
-			}
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
+// countS3 counts a call to the task bucket (objects.Options.Count).
+func countS3(ctx context.Context, get bool) {
+	if m := cost.MeterFrom(ctx); m != nil {
+		m.S3(get)
+	}
 }
 
 // Prices is the price table of tasks' cost estimates: PRICE_TABLE_REF's

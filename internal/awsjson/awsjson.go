@@ -116,7 +116,7 @@ func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
 		c.maxAttempts = DefaultMaxAttempts
 	}
 	if c.backoff == nil {
-		c.backoff = jitteredBackoff
+		c.backoff = Backoff
 	}
 	return c, nil
 }
@@ -199,9 +199,9 @@ func (c *Client) try(ctx context.Context, target string, body []byte) (_ []byte,
 	return b, false, nil
 }
 
-// jitteredBackoff waits a random time up to 100 ms doubled per retry, at
+// Backoff waits a random time up to 100 ms doubled per retry, at
 // most 5 s: "full jitter", so throttled callers spread out.
-func jitteredBackoff(n int) time.Duration {
+func Backoff(n int) time.Duration {
 	ceiling := min(100*time.Millisecond<<min(n-1, 10), 5*time.Second)
 	return rand.N(ceiling)
 }

@@ -20,7 +20,7 @@ func TestJitteredBackoff(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for range 200 {
-				if d := jitteredBackoff(tc.retry); d < 0 || d >= tc.ceiling {
+				if d := Backoff(tc.retry); d < 0 || d >= tc.ceiling {
 					t.Fatalf("%v, want in [0, %v)", d, tc.ceiling)
 				}
 			}

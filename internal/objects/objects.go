@@ -1,71 +1,106 @@
 // Package objects keeps bytes in one S3 bucket: a task's spec, its log
 // segments and its artifacts. Their keys are the service's; this package
-// stores, reads and hands out short-lived download links, and classifies
-// S3's errors into sandstep's codes.
+// stores, reads, lists and hands out short-lived download links over S3's
+// REST API, signed with SigV4, and classifies S3's errors into sandstep's
+// codes. Four operations need no generated S3 client, whose endpoint
+// tables and rules every bootstrap would load at its start.
 package objects
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sync"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
+// Options say where the bucket is and how its calls are counted.
+type Options struct {
+	// Endpoint, if set, replaces AWS's (AWS_ENDPOINT_URL_S3, a local
+	// stand-in); requests then name the bucket in the path, as a stand-in
+	// has no bucket subdomains.
+	Endpoint string
+	// MaxAttempts bounds the tries of one call; zero means the config's
+	// RetryMaxAttempts, else awsjson.DefaultMaxAttempts.
+	MaxAttempts int
+	// Count, if set, is told of each call (not each try): whether it is
+	// a GET (priced apart from PUT and LIST).
+	Count func(ctx context.Context, get bool)
+}
+
 // Bucket is one S3 bucket.
 type Bucket struct {
-	clients func() clients
-	name    string
+	name     string
+	base     string // the bucket's URL, with a trailing slash
+	region   string
+	creds    aws.CredentialsProvider
+	http     aws.HTTPClient
+	signer   *v4.Signer
+	attempts int
+	count    func(context.Context, bool)
 }
 
-type clients struct {
-	s3      *s3.Client
-	presign *s3.PresignClient
-}
-
-// New returns the bucket name on client.
-func New(client *s3.Client, name string) *Bucket {
-	return Lazy(func() *s3.Client { return client }, name)
-}
-
-// Lazy returns the bucket name on the client build returns, called on the
-// bucket's first use: building an S3 client is a cold start's cost, which
-// a function whose first answers never touch the bucket need not pay.
-func Lazy(build func() *s3.Client, name string) *Bucket {
-	return &Bucket{clients: sync.OnceValue(func() clients {
-		c := build()
-		return clients{s3: c, presign: s3.NewPresignClient(c)}
-	}), name: name}
+// New returns the bucket name, called with cfg's region, credentials and
+// HTTP client.
+func New(cfg aws.Config, name string, opts Options) (*Bucket, error) {
+	if cfg.Region == "" || cfg.Credentials == nil {
+		return nil, fmt.Errorf("objects: bucket %s: no region or credentials configured", name)
+	}
+	b := &Bucket{
+		name: name, region: cfg.Region, creds: cfg.Credentials, http: cfg.HTTPClient,
+		// S3 signs the path as sent: escaped once, not twice.
+		signer:   v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
+		attempts: cmp.Or(opts.MaxAttempts, cfg.RetryMaxAttempts, awsjson.DefaultMaxAttempts),
+		count:    opts.Count,
+	}
+	switch endpoint := cmp.Or(opts.Endpoint, aws.ToString(cfg.BaseEndpoint)); endpoint {
+	case "":
+		host := "s3." + cfg.Region + ".amazonaws.com"
+		if strings.HasPrefix(cfg.Region, "cn-") {
+			host += ".cn"
+		}
+		b.base = "https://" + name + "." + host + "/"
+		if strings.Contains(name, ".") {
+			// A dotted name breaks the wildcard certificate: in the path.
+			b.base = "https://" + host + "/" + name + "/"
+		}
+	default:
+		if u, err := url.Parse(endpoint); err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, fmt.Errorf("objects: endpoint %q is not an absolute URL", endpoint)
+		}
+		b.base = strings.TrimSuffix(endpoint, "/") + "/" + name + "/"
+	}
+	if b.http == nil {
+		b.http = http.DefaultClient
+	}
+	return b, nil
 }
 
 // Put stores body at key, replacing what was there.
 func (b *Bucket) Put(ctx context.Context, key string, body []byte) error {
-	_, err := b.clients().s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(b.name), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))),
-	})
+	_, err := b.call(ctx, http.MethodPut, key, nil, body)
 	return classify("store "+key, err)
 }
 
 // Get returns the bytes at key; ENOTFOUND if there are none.
 func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
-	out, err := b.clients().s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)})
-	if err != nil {
-		return nil, classify("read "+key, err)
-	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
+	body, err := b.call(ctx, http.MethodGet, key, nil, nil)
 	if err != nil {
 		return nil, classify("read "+key, err)
 	}
@@ -75,18 +110,26 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 // List returns up to limit keys under prefix that sort after after, in
 // order.
 func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	out, err := b.clients().s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-		Bucket: aws.String(b.name), Prefix: aws.String(prefix), StartAfter: aws.String(after), MaxKeys: aws.Int32(int32(limit)),
-	})
+	q := url.Values{"list-type": {"2"}, "prefix": {prefix}, "max-keys": {strconv.Itoa(limit)}}
+	if after != "" {
+		q.Set("start-after", after)
+	}
+	body, err := b.call(ctx, http.MethodGet, "", q, nil)
 	if err != nil {
 		return nil, classify("list "+prefix, err)
 	}
-	// S3 honours StartAfter and MaxKeys; a stand-in that ignores them is
+	var out struct {
+		Contents []struct{ Key string }
+	}
+	if err := xml.Unmarshal(body, &out); err != nil {
+		return nil, classify("list "+prefix, fmt.Errorf("%w: %w", awsjson.ErrMalformedResponse, err))
+	}
+	// S3 honours start-after and max-keys; a stand-in that ignores them is
 	// held to them here.
 	keys := make([]string, 0, len(out.Contents))
 	for _, o := range out.Contents {
-		if k := aws.ToString(o.Key); k > after && len(keys) < limit {
-			keys = append(keys, k)
+		if o.Key > after && len(keys) < limit {
+			keys = append(keys, o.Key)
 		}
 	}
 	return keys, nil
@@ -95,12 +138,115 @@ func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]s
 // Link returns a URL that downloads key without credentials until ttl has
 // passed.
 func (b *Bucket) Link(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	req, err := b.clients().presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)},
-		s3.WithPresignExpires(ttl))
+	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(ttl / time.Second))}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url(key, q), nil)
 	if err != nil {
 		return "", classify("sign a link to "+key, err)
 	}
-	return req.URL, nil
+	creds, err := b.creds.Retrieve(ctx)
+	if err != nil {
+		return "", classify("sign a link to "+key, err)
+	}
+	signed, _, err := b.signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", "s3", b.region, time.Now())
+	if err != nil {
+		return "", classify("sign a link to "+key, err)
+	}
+	return signed, nil
+}
+
+// url is the URL of key (the bucket itself when key is "") with query q.
+func (b *Bucket) url(key string, q url.Values) string {
+	u := b.base + escapeKey(key)
+	if len(q) > 0 {
+		// SigV4 wants %20 for a space, not url.Values' +.
+		u += "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	}
+	return u
+}
+
+// escapeKey escapes each segment of key as S3 does (RFC 3986: all but
+// the unreserved characters), keeping the slashes.
+func escapeKey(key string) string {
+	var sb strings.Builder
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0 {
+			sb.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&sb, "%%%02X", c)
+	}
+	return sb.String()
+}
+
+// maxBodyBytes bounds what one call reads: a log segment or an artifact
+// is stored in pieces well under it.
+const maxBodyBytes = 64 << 20
+
+// call sends one request, retrying a throttled, 5xx or unanswered try,
+// and returns the body of its 2xx answer.
+func (b *Bucket) call(ctx context.Context, method, key string, q url.Values, body []byte) ([]byte, error) {
+	if b.count != nil {
+		b.count(ctx, method == http.MethodGet && q == nil)
+	}
+	for attempt := 1; ; attempt++ {
+		out, retry, err := b.try(ctx, method, b.url(key, q), body)
+		if err == nil || !retry || attempt >= b.attempts || ctx.Err() != nil {
+			return out, err
+		}
+		t := time.NewTimer(awsjson.Backoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w after %d attempts, the last: %w", ctx.Err(), attempt, err)
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Bucket) try(ctx context.Context, method, target string, body []byte) (_ []byte, retry bool, _ error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	req.Header.Set("X-Amz-Content-Sha256", hash)
+	creds, err := b.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("retrieving credentials: %w", err)
+	}
+	if err := b.signer.SignHTTP(ctx, creds, req, hash, "s3", b.region, time.Now()); err != nil {
+		return nil, false, fmt.Errorf("signing: %w", err)
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return nil, true, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	switch {
+	case err != nil:
+		return nil, true, fmt.Errorf("reading the response: %w", err)
+	case len(out) > maxBodyBytes:
+		return nil, false, fmt.Errorf("%w: larger than %d bytes", awsjson.ErrMalformedResponse, maxBodyBytes)
+	case resp.StatusCode/100 != 2:
+		ae := parseError(resp.StatusCode, out)
+		return nil, ae.Retryable(), ae
+	}
+	return out, false, nil
+}
+
+// parseError reads S3's error answer, <Error><Code>…</Code>
+// <Message>…</Message></Error>; one without a body (a HEAD, a proxy's
+// page) keeps its status alone, a 404 then being NotFound.
+func parseError(status int, body []byte) *awsjson.APIError {
+	var e struct{ Code, Message string }
+	_ = xml.Unmarshal(body, &e)
+	if e.Code == "" && status == http.StatusNotFound {
+		e.Code = "NotFound"
+	}
+	return &awsjson.APIError{Code: e.Code, Message: e.Message, StatusCode: status}
 }
 
 // classify maps an S3 error to a sandstep code; op says what failed.
@@ -108,19 +254,15 @@ func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var nsk *types.NoSuchKey
-	var ae smithy.APIError
-	var re *awshttp.ResponseError
+	var ae *awsjson.APIError
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("objects: %s: %w", op, err)
-	case errors.As(err, &nsk), errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound"):
+	case errors.As(err, &ae) && (ae.Code == "NoSuchKey" || ae.Code == "NotFound"):
 		return sandstep.Wrap(err, sandstep.ENOTFOUND, "objects: %s: not found", op)
-	case errors.As(err, &ae) && (ae.ErrorCode() == "SlowDown" || ae.ErrorCode() == "ServiceUnavailable" || ae.ErrorCode() == "InternalError" || ae.ErrorFault() == smithy.FaultServer):
+	case errors.As(err, &ae) && (ae.Retryable() || ae.Code == "InternalError"):
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "objects: %s: S3 is busy; try again", op)
-	case errors.As(err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 0):
-		return sandstep.Wrap(err, sandstep.ETRANSIENT, "objects: %s: S3 is unavailable; try again", op)
 	case errors.As(err, &ne):
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "objects: %s: S3 is unreachable; try again", op)
 	}
