@@ -1,7 +1,6 @@
 package app
 
 import (
-
 	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/objects"
 	"github.com/sandstep/sandstep/internal/stepfunctions"
