@@ -142,6 +142,8 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
 			Set(heldName(sandboxID), expression.Value(now.UnixMilli())).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano))))))
+	// A refusal answers with the counter, which says why.
+	take.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	err := s.write(ctx, take)
 	if isValidation(err) {
 		// A counter without the map yet (a user's first reservation, or a
@@ -154,7 +156,7 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
 	case err == nil:
 		return nil
 	case conditionFailed(err, 0):
-		q, held, qerr := s.readQuota(ctx, userID)
+		q, held, qerr := s.quotaIn(ctx, userID, failedImage(err, 0))
 		switch {
 		case qerr != nil:
 			return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
@@ -224,7 +226,7 @@ func (s *Store) releaseWith(ctx context.Context, userID, sandboxID string, items
 	if !conditionFailed(err, n) {
 		return err == nil, err
 	}
-	heldNow, rerr := s.heldIn(ctx, userID, failedImage(err, n))
+	_, heldNow, rerr := s.quotaIn(ctx, userID, failedImage(err, n))
 	if rerr != nil {
 		return false, rerr
 	}
@@ -255,15 +257,14 @@ func (s *Store) readQuota(ctx context.Context, userID string) (sandstep.Quota, m
 	return q, heldSet(slots), err
 }
 
-// heldIn returns the ids whose slots the user's counter holds: from
-// image, the counter a refused write answered with, else read.
-func (s *Store) heldIn(ctx context.Context, userID string, image map[string]types.AttributeValue) (map[string]bool, error) {
+// quotaIn is readQuota from image, the counter a refused write answered
+// with; without one (no counter, or a write that asked for none) it reads.
+func (s *Store) quotaIn(ctx context.Context, userID string, image map[string]types.AttributeValue) (sandstep.Quota, map[string]bool, error) {
 	if image == nil {
-		_, held, err := s.readQuota(ctx, userID)
-		return held, err
+		return s.readQuota(ctx, userID)
 	}
-	_, slots, err := s.parseQuota(userID, image)
-	return heldSet(slots), err
+	q, slots, err := s.parseQuota(userID, image)
+	return q, heldSet(slots), err
 }
 
 func heldSet(slots []sandstep.Slot) map[string]bool {

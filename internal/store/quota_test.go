@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
@@ -471,6 +472,57 @@ func TestUserLimitAudited(t *testing.T) {
 			}
 			if fmt.Sprint(actions) != fmt.Sprint(tc.wantAction) {
 				t.Errorf("audited %v, want %v", actions, tc.wantAction)
+			}
+		})
+	}
+}
+
+// A refused write answers with the item it was refused on, so explaining
+// the refusal costs no read: one call each.
+func TestRefusalsCostOneCall(t *testing.T) {
+	tests := []struct {
+		name   string
+		refuse func(c context.Context, st *store.Store) error
+		code   sandstep.Code
+	}{
+		{"a reservation over the limit", func(c context.Context, st *store.Store) error {
+			return st.ReserveSlot(c, &sandstep.Sandbox{ID: "sb3", Owner: "alice"})
+		}, sandstep.EQUOTA},
+		{"a release of a slot not held", func(c context.Context, st *store.Store) error {
+			_, err := st.ReleaseSlot(c, "alice", "nope")
+			return err
+		}, ""},
+		{"a delete of another's sandbox", func(c context.Context, st *store.Store) error {
+			_, err := st.MarkDeleting(c, "sb1", "bob")
+			return err
+		}, sandstep.ECONFLICT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, client, table := storetest.New(t, store.Options{})
+			var calls atomic.Int32
+			counted := dynamodb.New(client.Options(), func(o *dynamodb.Options) {
+				o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+					return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("count",
+						func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+							calls.Add(1)
+							return next.HandleInitialize(ctx, in)
+						}), middleware.After)
+				})
+			})
+			st, err := store.New(counted, table, store.Options{DefaultQuota: 2, IdempotencyTTL: storetest.DefaultIdempotencyTTL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ctx(t)
+			seed(t, c, st, ready("sb1", "alice"))
+			seed(t, c, st, ready("sb2", "alice"))
+			calls.Store(0)
+			if err := tt.refuse(c, st); sandstep.ErrorCode(err) != tt.code {
+				t.Fatalf("error %v, want code %q", err, tt.code)
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("%d DynamoDB calls, want 1", n)
 			}
 		})
 	}
