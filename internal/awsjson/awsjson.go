@@ -1,21 +1,18 @@
 // Package awsjson is a small client for the AWS services that speak the
 // JSON protocols (awsJson1_0, awsJson1_1): one signed POST per operation,
-// named by X-Amz-Target. sandstep calls one or two operations of SSM and
-// Secrets Manager, and their generated SDK clients cost each Lambda
-// bootstrap most of a megabyte, largely in schema tables the linker can
-// never drop; this client costs a few kilobytes on top of the SigV4 signer
-// every function already links.
+// named by X-Amz-Target. sandstep calls a few operations of SSM, Secrets
+// Manager and Step Functions, and their generated SDK clients cost each
+// Lambda bootstrap over a megabyte and their endpoint tables at every cold
+// start; this client costs a few kilobytes on top of the SigV4 signer
+// every function already links. Its Sender, the signing and retrying
+// core, serves internal/objects' S3 client too.
 package awsjson
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -23,13 +20,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Service names an AWS JSON service.
 type Service struct {
-	// EndpointPrefix is the service's host label (ssm, secretsmanager),
-	// and its SigV4 signing name, as it is for the services here.
+	// EndpointPrefix is the service's host label (ssm, secretsmanager,
+	// states), and its SigV4 signing name, as it is for the services here.
 	EndpointPrefix string
 	// TargetPrefix precedes the operation in X-Amz-Target (AmazonSSM,
 	// secretsmanager).
@@ -64,35 +60,19 @@ var ErrMalformedResponse = errors.New("malformed response")
 
 // Client calls one service's operations. It is safe for concurrent use.
 type Client struct {
-	svc         Service
-	endpoint    string
-	region      string
-	creds       aws.CredentialsProvider
-	http        aws.HTTPClient
-	signer      *v4.Signer
-	maxAttempts int
-	backoff     func(int) time.Duration
+	svc      Service
+	endpoint string
+	send     *Sender
 }
 
 // New returns a client for svc with cfg's region, credentials and HTTP
 // client.
 func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
-	if cfg.Region == "" {
-		return nil, fmt.Errorf("awsjson: %s: no region configured", svc.EndpointPrefix)
+	send, err := NewSender(cfg, svc.EndpointPrefix, opts, SenderOptions{})
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Credentials == nil {
-		return nil, fmt.Errorf("awsjson: %s: no credentials configured", svc.EndpointPrefix)
-	}
-	c := &Client{
-		svc:         svc,
-		endpoint:    opts.Endpoint,
-		region:      cfg.Region,
-		creds:       cfg.Credentials,
-		http:        cfg.HTTPClient,
-		signer:      v4.NewSigner(),
-		maxAttempts: opts.MaxAttempts,
-		backoff:     opts.Backoff,
-	}
+	c := &Client{svc: svc, endpoint: opts.Endpoint, send: send}
 	if c.endpoint == "" && cfg.BaseEndpoint != nil {
 		c.endpoint = *cfg.BaseEndpoint
 	}
@@ -106,18 +86,6 @@ func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("awsjson: %s: endpoint %q is not an absolute URL", svc.EndpointPrefix, c.endpoint)
 	}
 	c.endpoint = strings.TrimSuffix(c.endpoint, "/") + "/"
-	if c.http == nil {
-		c.http = http.DefaultClient
-	}
-	if c.maxAttempts <= 0 {
-		c.maxAttempts = cfg.RetryMaxAttempts
-	}
-	if c.maxAttempts <= 0 {
-		c.maxAttempts = DefaultMaxAttempts
-	}
-	if c.backoff == nil {
-		c.backoff = Backoff
-	}
 	return c, nil
 }
 
@@ -134,24 +102,11 @@ func (c *Client) Call(ctx context.Context, operation string, in, out any) error 
 			return fmt.Errorf("%s: encoding the input: %w", target, err)
 		}
 	}
-	var (
-		resp  []byte
-		retry bool
-		err   error
-	)
-	for attempt := 1; ; attempt++ {
-		resp, retry, err = c.try(ctx, target, body)
-		if err == nil || !retry || attempt >= c.maxAttempts || ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(c.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: %w after %d attempts, the last: %w", target, ctx.Err(), attempt, err)
-		case <-t.C:
-		}
+	header := http.Header{
+		"Content-Type": {"application/x-amz-json-" + c.svc.Version},
+		"X-Amz-Target": {target},
 	}
+	resp, err := c.send.Send(ctx, http.MethodPost, c.endpoint, header, body, maxResponseBytes, parseError)
 	if err != nil {
 		return fmt.Errorf("%s: %w", target, err)
 	}
@@ -161,42 +116,6 @@ func (c *Client) Call(ctx context.Context, operation string, in, out any) error 
 		}
 	}
 	return nil
-}
-
-// try sends one signed request and returns the body of a 2xx response,
-// or an error and whether trying again may help: it may after a throttled
-// or 5xx answer, or none at all (connection refused or reset).
-func (c *Client) try(ctx context.Context, target string, body []byte) (_ []byte, retry bool, _ error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, false, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-"+c.svc.Version)
-	req.Header.Set("X-Amz-Target", target)
-	creds, err := c.creds.Retrieve(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("retrieving credentials: %w", err)
-	}
-	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), c.svc.EndpointPrefix, c.region, time.Now()); err != nil {
-		return nil, false, fmt.Errorf("signing: %w", err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, true, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	switch {
-	case err != nil:
-		return nil, true, fmt.Errorf("reading the response: %w", err)
-	case len(b) > maxResponseBytes:
-		return nil, false, fmt.Errorf("%w: larger than %d bytes", ErrMalformedResponse, maxResponseBytes)
-	case resp.StatusCode/100 != 2:
-		ae := parseError(resp, b)
-		return nil, ae.Retryable(), ae
-	}
-	return b, false, nil
 }
 
 // Backoff waits a random time up to 100 ms doubled per retry, at

@@ -7,15 +7,11 @@
 package objects
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,7 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -46,29 +41,20 @@ type Options struct {
 
 // Bucket is one S3 bucket.
 type Bucket struct {
-	name     string
-	base     string // the bucket's URL, with a trailing slash
-	region   string
-	creds    aws.CredentialsProvider
-	http     aws.HTTPClient
-	signer   *v4.Signer
-	attempts int
-	count    func(context.Context, bool)
+	base  string // the bucket's URL, with a trailing slash
+	send  *awsjson.Sender
+	count func(context.Context, bool)
 }
 
 // New returns the bucket name, called with cfg's region, credentials and
 // HTTP client.
 func New(cfg aws.Config, name string, opts Options) (*Bucket, error) {
-	if cfg.Region == "" || cfg.Credentials == nil {
-		return nil, fmt.Errorf("objects: bucket %s: no region or credentials configured", name)
+	send, err := awsjson.NewSender(cfg, "s3", awsjson.Options{MaxAttempts: opts.MaxAttempts},
+		awsjson.SenderOptions{PayloadHashHeader: true})
+	if err != nil {
+		return nil, fmt.Errorf("objects: bucket %s: %w", name, err)
 	}
-	b := &Bucket{
-		name: name, region: cfg.Region, creds: cfg.Credentials, http: cfg.HTTPClient,
-		// S3 signs the path as sent: escaped once, not twice.
-		signer:   v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
-		attempts: cmp.Or(opts.MaxAttempts, cfg.RetryMaxAttempts, awsjson.DefaultMaxAttempts),
-		count:    opts.Count,
-	}
+	b := &Bucket{send: send, count: opts.Count}
 	switch endpoint := cmp.Or(opts.Endpoint, aws.ToString(cfg.BaseEndpoint)); endpoint {
 	case "":
 		host := "s3." + cfg.Region + ".amazonaws.com"
@@ -85,9 +71,6 @@ func New(cfg aws.Config, name string, opts Options) (*Bucket, error) {
 			return nil, fmt.Errorf("objects: endpoint %q is not an absolute URL", endpoint)
 		}
 		b.base = strings.TrimSuffix(endpoint, "/") + "/" + name + "/"
-	}
-	if b.http == nil {
-		b.http = http.DefaultClient
 	}
 	return b, nil
 }
@@ -139,19 +122,8 @@ func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]s
 // passed.
 func (b *Bucket) Link(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(ttl / time.Second))}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url(key, q), nil)
-	if err != nil {
-		return "", classify("sign a link to "+key, err)
-	}
-	creds, err := b.creds.Retrieve(ctx)
-	if err != nil {
-		return "", classify("sign a link to "+key, err)
-	}
-	signed, _, err := b.signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", "s3", b.region, time.Now())
-	if err != nil {
-		return "", classify("sign a link to "+key, err)
-	}
-	return signed, nil
+	link, err := b.send.Presign(ctx, b.url(key, q))
+	return link, classify("sign a link to "+key, err)
 }
 
 // url is the URL of key (the bucket itself when key is "") with query q.
@@ -183,70 +155,24 @@ func escapeKey(key string) string {
 // is stored in pieces well under it.
 const maxBodyBytes = 64 << 20
 
-// call sends one request, retrying a throttled, 5xx or unanswered try,
-// and returns the body of its 2xx answer.
+// call sends one request and returns the body of its 2xx answer.
 func (b *Bucket) call(ctx context.Context, method, key string, q url.Values, body []byte) ([]byte, error) {
 	if b.count != nil {
 		b.count(ctx, method == http.MethodGet && q == nil)
 	}
-	for attempt := 1; ; attempt++ {
-		out, retry, err := b.try(ctx, method, b.url(key, q), body)
-		if err == nil || !retry || attempt >= b.attempts || ctx.Err() != nil {
-			return out, err
-		}
-		t := time.NewTimer(awsjson.Backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w after %d attempts, the last: %w", ctx.Err(), attempt, err)
-		case <-t.C:
-		}
-	}
-}
-
-func (b *Bucket) try(ctx context.Context, method, target string, body []byte) (_ []byte, retry bool, _ error) {
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
-	if err != nil {
-		return nil, false, err
-	}
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	req.Header.Set("X-Amz-Content-Sha256", hash)
-	creds, err := b.creds.Retrieve(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("retrieving credentials: %w", err)
-	}
-	if err := b.signer.SignHTTP(ctx, creds, req, hash, "s3", b.region, time.Now()); err != nil {
-		return nil, false, fmt.Errorf("signing: %w", err)
-	}
-	resp, err := b.http.Do(req)
-	if err != nil {
-		return nil, true, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-	switch {
-	case err != nil:
-		return nil, true, fmt.Errorf("reading the response: %w", err)
-	case len(out) > maxBodyBytes:
-		return nil, false, fmt.Errorf("%w: larger than %d bytes", awsjson.ErrMalformedResponse, maxBodyBytes)
-	case resp.StatusCode/100 != 2:
-		ae := parseError(resp.StatusCode, out)
-		return nil, ae.Retryable(), ae
-	}
-	return out, false, nil
+	return b.send.Send(ctx, method, b.url(key, q), nil, body, maxBodyBytes, parseError)
 }
 
 // parseError reads S3's error answer, <Error><Code>…</Code>
 // <Message>…</Message></Error>; one without a body (a HEAD, a proxy's
 // page) keeps its status alone, a 404 then being NotFound.
-func parseError(status int, body []byte) *awsjson.APIError {
+func parseError(resp *http.Response, body []byte) *awsjson.APIError {
 	var e struct{ Code, Message string }
 	_ = xml.Unmarshal(body, &e)
-	if e.Code == "" && status == http.StatusNotFound {
+	if e.Code == "" && resp.StatusCode == http.StatusNotFound {
 		e.Code = "NotFound"
 	}
-	return &awsjson.APIError{Code: e.Code, Message: e.Message, StatusCode: status}
+	return &awsjson.APIError{Code: e.Code, Message: e.Message, StatusCode: resp.StatusCode}
 }
 
 // classify maps an S3 error to a sandstep code; op says what failed.
