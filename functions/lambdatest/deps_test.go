@@ -8,13 +8,13 @@ import (
 )
 
 // clientsLinked is, for each function, the clients its bootstrap links:
-// AWS SDK service clients by name, "daytona" (internal/daytona), "github"
-// (go-github, through internal/githubapp), and sandstep's own small
-// clients: "s3" (internal/objects) and "sfn" (internal/stepfunctions). A
-// generated SDK client costs each bootstrap its endpoint tables, compiled
-// at every cold start, so the services sandstep calls a few operations
-// of are called through its own: S3, Step Functions, and SSM and Secrets
-// Manager (internal/awsjson). A function's wiring builds, and its imports
+// AWS SDK service clients by name, "daytona" (internal/daytona), and
+// sandstep's own small clients: "github" (internal/githubapp), "s3"
+// (internal/objects) and "sfn" (internal/stepfunctions). A generated
+// client costs each bootstrap its tables, built at every cold start, so
+// the services sandstep calls a few operations of are called through its
+// own: GitHub, S3, Step Functions, and SSM and Secrets Manager
+// (internal/awsjson). go-github may serve the stand-ins, never a function. A function's wiring builds, and its imports
 // reach, only what internal/app's Service needs. One is linked without
 // being used: execute never calls Step Functions (the service enables
 // tasks only with a state machine, and execute merely computes execution
@@ -54,8 +54,10 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 					clients = append(clients, "s3")
 				case pkg == "github.com/sandstep/sandstep/internal/stepfunctions":
 					clients = append(clients, "sfn")
-				case strings.HasPrefix(pkg, "github.com/google/go-github/") && strings.HasSuffix(pkg, "/github"):
+				case pkg == "github.com/sandstep/sandstep/internal/githubapp":
 					clients = append(clients, "github")
+				case strings.HasPrefix(pkg, "github.com/google/go-github/"), strings.HasPrefix(pkg, "github.com/golang-jwt/"):
+					t.Errorf("the %s function links %s: GitHub is called through internal/githubapp", name, pkg)
 				case strings.Contains(pkg, "/infra/"), strings.HasSuffix(pkg, "/daytonalocal"), strings.HasSuffix(pkg, "/storetest"):
 					t.Errorf("the %s function links %s, a local stand-in", name, pkg)
 				case strings.HasPrefix(pkg, sdkService) && strings.HasSuffix(pkg, "/schemas"):

@@ -13,9 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/go-github/v88/github"
-
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -59,7 +56,7 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // Client calls GitHub as one App. It is safe for concurrent use; one per
 // process, so that its token cache serves every call.
 type Client struct {
-	gh    *github.Client
+	http  *http.Client // adds the context's credential for the API's host
 	base  *url.URL
 	appID int64
 	key   *rsa.PrivateKey
@@ -90,8 +87,7 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.PrivateKey) == 0 {
 		return nil, sandstep.Invalid("PrivateKey", "the GitHub App's private key is empty")
 	}
-	// jwt's parse errors never quote the key.
-	key, err := jwt.ParseRSAPrivateKeyFromPEM(cfg.PrivateKey)
+	key, err := parseKey(cfg.PrivateKey)
 	if err != nil {
 		return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: "PrivateKey", Message: "the GitHub App's private key is not an RSA key in PEM", Err: err}
 	}
@@ -106,20 +102,7 @@ func New(cfg Config) (*Client, error) {
 		inner = http.DefaultTransport
 	}
 	withAuth.Transport = &authTransport{inner: inner, scheme: u.Scheme, host: u.Host}
-	baseStr := u.String()
-	gh, err := github.NewClient(
-		github.WithHTTPClient(&withAuth),
-		github.WithURLs(&baseStr, &baseStr),
-		github.WithUserAgent("sandstep"),
-		// go-github's client-side check keeps one rate per client, but
-		// GitHub's limits are per installation and per App; 429s and
-		// 403s are classified instead (ETRANSIENT with RetryAfter).
-		github.WithDisableRateLimitCheck(),
-	)
-	if err != nil {
-		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: building the GitHub client")
-	}
-	return &Client{gh: gh, base: u, appID: cfg.AppID, key: key, now: time.Now, cache: map[scope]Token{}}, nil
+	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, now: time.Now, cache: map[scope]Token{}}, nil
 }
 
 // String shows where the client calls and as which App, never the key.
@@ -143,12 +126,7 @@ func isLoopback(host string) bool {
 // of now (9 from now: a minute's margin for a clock running ahead).
 func (c *Client) appJWT() (string, error) {
 	now := c.now()
-	claims := jwt.RegisteredClaims{
-		Issuer:    strconv.FormatInt(c.appID, 10),
-		IssuedAt:  jwt.NewNumericDate(now.Add(-time.Minute)),
-		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
-	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(c.key)
+	s, err := signJWT(c.key, strconv.FormatInt(c.appID, 10), now.Add(-time.Minute), now.Add(9*time.Minute))
 	if err != nil {
 		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
 	}
@@ -159,7 +137,7 @@ type credentialKey struct{}
 
 // withCredential makes ctx's calls send credential as their Authorization
 // header. A credential rides on the context, not on a client per token, so
-// one go-github client serves every installation.
+// one HTTP client serves every installation.
 func withCredential(ctx context.Context, credential string) context.Context {
 	return context.WithValue(ctx, credentialKey{}, credential)
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/go-github/v88/github"
-
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -38,24 +36,28 @@ func (c *Client) UpsertComment(ctx context.Context, installationID int64, repo s
 	if err != nil {
 		return 0, err
 	}
-	comment := &github.IssueComment{Body: github.Ptr(cutBody(body, MaxBodyChars))}
+	comment := struct {
+		Body string `json:"body"`
+	}{cutBody(body, MaxBodyChars)}
+	var cm struct {
+		ID int64 `json:"id"`
+	}
 	if commentID != 0 {
-		cm, _, err := c.gh.Issues.EditComment(ctx, owner, name, commentID, comment)
+		err := c.do(ctx, http.MethodPatch, repoPath(owner, name)+"/issues/comments/"+itoa(commentID), comment, &cm)
 		if err == nil {
-			return cm.GetID(), nil
+			return cm.ID, nil
 		}
 		if !isStatus(err, http.StatusNotFound) {
 			return 0, c.fail(err, fmt.Sprintf("editing comment %d on %s#%d", commentID, repo, issue), tok)
 		}
 	}
-	cm, _, err := c.gh.Issues.CreateComment(ctx, owner, name, issue, comment)
-	if err != nil {
+	if err := c.do(ctx, http.MethodPost, repoPath(owner, name)+"/issues/"+itoa(issue)+"/comments", comment, &cm); err != nil {
 		return 0, c.fail(err, fmt.Sprintf("commenting on %s#%d", repo, issue), tok)
 	}
-	if cm.GetID() <= 0 {
+	if cm.ID <= 0 {
 		return 0, sandstep.Errorf(sandstep.EINTERNAL, "commenting on %s#%d: GitHub answered no comment id", repo, issue)
 	}
-	return cm.GetID(), nil
+	return cm.ID, nil
 }
 
 // cutBody returns body if it fits in limit characters, else its longest

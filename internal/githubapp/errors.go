@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v88/github"
-
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -33,29 +31,8 @@ func classify(err error, op, credential string, asApp bool) error {
 	case errors.Is(err, context.Canceled):
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: cancelled", op)
 	}
-	var rl *github.RateLimitError
-	var ab *github.AbuseRateLimitError
-	var er *github.ErrorResponse
-	switch {
-	case errors.As(err, &rl):
-		rl.Message = scrub(rl.Message, credential)
-		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit is used up; try again later", op)
-		if rl.Response != nil {
-			e.RetryAfter = headerWait(rl.Response.Header, time.Now())
-		}
-		if e.RetryAfter == 0 {
-			e.RetryAfter = clampWait(time.Until(rl.Rate.Reset.Time))
-		}
-		return e
-	case errors.As(err, &ab):
-		ab.Message = scrub(ab.Message, credential)
-		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's secondary rate limit; try again later", op)
-		e.RetryAfter = clampWait(ab.GetRetryAfter())
-		if e.RetryAfter == 0 {
-			e.RetryAfter = secondaryWait
-		}
-		return e
-	case errors.As(err, &er) && er.Response != nil:
+	var er *apiError
+	if errors.As(err, &er) {
 		return classifyResponse(err, er, op, credential, asApp)
 	}
 	var ue *url.Error
@@ -66,13 +43,14 @@ func classify(err error, op, credential string, asApp bool) error {
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
 }
 
-func classifyResponse(err error, er *github.ErrorResponse, op, credential string, asApp bool) error {
+func classifyResponse(err error, er *apiError, op, credential string, asApp bool) error {
 	er.Message = scrub(er.Message, credential)
 	for i := range er.Errors {
 		er.Errors[i].Message = scrub(er.Errors[i].Message, credential)
 	}
 	msg := errorText(er)
-	status := er.Response.StatusCode
+	status := er.Status
+	limited := status == http.StatusForbidden || status == http.StatusTooManyRequests
 	switch {
 	case status == http.StatusNotFound:
 		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: not found at GitHub", op)
@@ -80,12 +58,16 @@ func classifyResponse(err error, er *github.ErrorResponse, op, credential string
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub refused the App's JWT; check the App id and its private key", op)
 	case status == http.StatusUnauthorized:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub refused the installation token", op)
-	case (status == http.StatusForbidden || status == http.StatusTooManyRequests) && strings.Contains(strings.ToLower(msg), "secondary rate limit"):
-		// A secondary limit whose documentation_url go-github did not know.
+	case limited && (strings.Contains(er.DocumentationURL, "secondary-rate-limits") || strings.Contains(er.DocumentationURL, "abuse") ||
+		strings.Contains(strings.ToLower(msg), "secondary rate limit")):
 		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's secondary rate limit; try again later", op)
-		if e.RetryAfter = headerWait(er.Response.Header, time.Now()); e.RetryAfter == 0 {
+		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 {
 			e.RetryAfter = secondaryWait
 		}
+		return e
+	case limited && er.Header.Get("X-RateLimit-Remaining") == "0":
+		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit is used up; try again later", op)
+		e.RetryAfter = headerWait(er.Header, time.Now())
 		return e
 	case status == http.StatusForbidden:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub forbids it: %s", op, msg)
@@ -102,7 +84,7 @@ func classifyResponse(err error, er *github.ErrorResponse, op, credential string
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, msg)
 	case status == http.StatusTooManyRequests, status >= 500:
 		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub is unavailable or busy (%d); try again", op, status)
-		e.RetryAfter = headerWait(er.Response.Header, time.Now())
+		e.RetryAfter = headerWait(er.Header, time.Now())
 		return e
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered %d", op, status)
@@ -110,7 +92,7 @@ func classifyResponse(err error, er *github.ErrorResponse, op, credential string
 
 // errorText is GitHub's message and those of its errors array, which say
 // what was wrong ("A pull request already exists for o:b.").
-func errorText(er *github.ErrorResponse) string {
+func errorText(er *apiError) string {
 	parts := []string{er.Message}
 	for _, fe := range er.Errors {
 		if fe.Message != "" {
@@ -154,6 +136,6 @@ func clampWait(d time.Duration) time.Duration {
 
 // isStatus reports whether err is GitHub's answer with status.
 func isStatus(err error, status int) bool {
-	var er *github.ErrorResponse
-	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == status
+	var er *apiError
+	return errors.As(err, &er) && er.Status == status
 }

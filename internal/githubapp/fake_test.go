@@ -216,8 +216,10 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	if fault != nil && fault(w, r) {
 		return
 	}
-	// What go-github sends on every call, and GitHub expects.
-	if !strings.HasPrefix(r.Header.Get("Accept"), "application/vnd.github.") || r.Header.Get("X-GitHub-Api-Version") != "2022-11-28" {
+	// What GitHub asks every call to send (its media type, and the API
+	// version the client is written against).
+	if accept := r.Header.Get("Accept"); (accept != "application/vnd.github+json" && !strings.HasPrefix(accept, "application/vnd.github.")) ||
+		r.Header.Get("X-GitHub-Api-Version") != "2022-11-28" {
 		ghError(w, 415, fmt.Sprintf("unexpected Accept %q or API version %q", r.Header.Get("Accept"), r.Header.Get("X-GitHub-Api-Version")))
 		return
 	}

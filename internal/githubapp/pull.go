@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"strings"
-
-	"github.com/google/go-github/v88/github"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -37,14 +36,16 @@ func (c *Client) OpenPullRequest(ctx context.Context, installationID int64, repo
 		return 0, "", err
 	}
 	op := fmt.Sprintf("opening a pull request on %s from %s into %s", repo, head, base)
-	pr, _, err := c.gh.PullRequests.Create(ctx, owner, name, &github.NewPullRequest{
-		Title: github.Ptr(title),
-		Head:  github.Ptr(head),
-		Base:  github.Ptr(base),
-		Body:  github.Ptr(cutBody(body, MaxBodyChars)),
-	})
+	type pull struct {
+		Number  int    `json:"number"`
+		HTMLURL string `json:"html_url"`
+	}
+	var pr pull
+	err = c.do(ctx, http.MethodPost, repoPath(owner, name)+"/pulls", map[string]string{
+		"title": title, "head": head, "base": base, "body": cutBody(body, MaxBodyChars),
+	}, &pr)
 	if err == nil {
-		return pr.GetNumber(), pr.GetHTMLURL(), nil
+		return pr.Number, pr.HTMLURL, nil
 	}
 	if !alreadyExists(err) {
 		return 0, "", c.fail(err, op, tok)
@@ -55,22 +56,23 @@ func (c *Client) OpenPullRequest(ctx context.Context, installationID int64, repo
 	if !strings.Contains(head, ":") {
 		headRef = owner + ":" + head
 	}
-	prs, _, lerr := c.gh.PullRequests.List(ctx, owner, name, &github.PullRequestListOptions{State: "open", Head: headRef, Base: base})
-	if lerr != nil {
+	var prs []pull
+	q := neturl.Values{"state": {"open"}, "head": {headRef}, "base": {base}}
+	if lerr := c.do(ctx, http.MethodGet, repoPath(owner, name)+"/pulls?"+q.Encode(), nil, &prs); lerr != nil {
 		return 0, "", c.fail(lerr, op+": finding the existing one", tok)
 	}
 	if len(prs) == 0 {
 		return 0, "", sandstep.Wrap(err, sandstep.ECONFLICT, "%s: GitHub says one exists, but no open one from %s into %s was found", op, head, base)
 	}
-	return prs[0].GetNumber(), prs[0].GetHTMLURL(), nil
+	return prs[0].Number, prs[0].HTMLURL, nil
 }
 
 // alreadyExists matches GitHub's 422 for a head that has an open pull
 // request: "A pull request already exists for owner:branch.", in the
 // errors array or the message.
 func alreadyExists(err error) bool {
-	var er *github.ErrorResponse
-	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
+	var er *apiError
+	if !errors.As(err, &er) || er.Status != http.StatusUnprocessableEntity {
 		return false
 	}
 	return strings.Contains(strings.ToLower(errorText(er)), "a pull request already exists")

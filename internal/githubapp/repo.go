@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -22,14 +23,16 @@ func (c *Client) Installation(ctx context.Context, repo string) (int64, error) {
 		return 0, err
 	}
 	op := "finding the App's installation on " + repo
-	inst, _, err := c.gh.Apps.GetRepositoryInstallation(withCredential(ctx, jwtStr), owner, name)
-	if err != nil {
+	var inst struct {
+		ID int64 `json:"id"`
+	}
+	if err := c.do(withCredential(ctx, jwtStr), http.MethodGet, repoPath(owner, name)+"/installation", nil, &inst); err != nil {
 		return 0, classify(err, op, jwtStr, true)
 	}
-	if inst.GetID() <= 0 {
+	if inst.ID <= 0 {
 		return 0, sandstep.Errorf(sandstep.EINTERNAL, "%s: GitHub answered no installation id", op)
 	}
-	return inst.GetID(), nil
+	return inst.ID, nil
 }
 
 // DefaultBranch returns repo's default branch.
@@ -43,14 +46,16 @@ func (c *Client) DefaultBranch(ctx context.Context, installationID int64, repo s
 		return "", err
 	}
 	op := "reading " + repo
-	r, _, err := c.gh.Repositories.Get(ctx, owner, name)
-	if err != nil {
+	var r struct {
+		DefaultBranch string `json:"default_branch"`
+	}
+	if err := c.do(ctx, http.MethodGet, repoPath(owner, name), nil, &r); err != nil {
 		return "", c.fail(err, op, tok)
 	}
-	if r.GetDefaultBranch() == "" {
+	if r.DefaultBranch == "" {
 		return "", sandstep.Errorf(sandstep.EINTERNAL, "%s: GitHub answered no default branch", op)
 	}
-	return r.GetDefaultBranch(), nil
+	return r.DefaultBranch, nil
 }
 
 // The permissions a person can have on a repository, lowest first.
@@ -80,11 +85,14 @@ func (c *Client) Permission(ctx context.Context, installationID int64, repo, log
 	if err != nil {
 		return "", err
 	}
-	lvl, _, err := c.gh.Repositories.GetPermissionLevel(ctx, owner, name, login)
-	if err != nil {
+	var lvl struct {
+		Permission string `json:"permission"`
+		RoleName   string `json:"role_name"`
+	}
+	if err := c.do(ctx, http.MethodGet, repoPath(owner, name)+"/collaborators/"+url.PathEscape(login)+"/permission", nil, &lvl); err != nil {
 		return "", c.fail(err, fmt.Sprintf("reading %s's permission on %s", login, repo), tok)
 	}
-	return permissionOf(lvl.GetRoleName(), lvl.GetPermission()), nil
+	return permissionOf(lvl.RoleName, lvl.Permission), nil
 }
 
 // legacy is the "permission" GitHub reports beside each built-in role:
@@ -161,4 +169,9 @@ func isName(s string, n int, dots bool) bool {
 		}
 	}
 	return true
+}
+
+// repoPath is the API path of owner/name's repository.
+func repoPath(owner, name string) string {
+	return "repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name)
 }

@@ -2,14 +2,11 @@ package githubapp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/google/go-github/v88/github"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -80,19 +77,6 @@ func (p Permissions) validate() error {
 	return nil
 }
 
-func (p Permissions) github() *github.InstallationPermissions {
-	opt := func(a Access) *string {
-		if a == "" {
-			return nil
-		}
-		return github.Ptr(string(a))
-	}
-	return &github.InstallationPermissions{
-		Contents: opt(p.Contents), PullRequests: opt(p.PullRequests),
-		Issues: opt(p.Issues), Metadata: opt(p.Metadata),
-	}
-}
-
 // Token is an installation token. Value is a credential: String,
 // GoString, LogValue and JSON never show it.
 type Token struct {
@@ -161,55 +145,59 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 	if err != nil {
 		return nil, err
 	}
-	it, _, err := c.gh.Apps.CreateInstallationToken(withCredential(ctx, jwtStr), installationID, &github.InstallationTokenOptions{
-		Repositories: []string{name},
-		Permissions:  perms.github(),
-	})
-	if err != nil {
+	asked := map[string]string{}
+	for _, kv := range perms.pairs() {
+		asked[kv[0]] = kv[1]
+	}
+	in := struct {
+		Repositories []string          `json:"repositories"`
+		Permissions  map[string]string `json:"permissions"`
+	}{[]string{name}, asked}
+	var it installationToken
+	if err := c.do(withCredential(ctx, jwtStr), http.MethodPost, "app/installations/"+itoa(installationID)+"/access_tokens", in, &it); err != nil {
 		return nil, classify(err, op, jwtStr, true)
 	}
-	if it.GetToken() == "" || it.GetExpiresAt().IsZero() {
+	if it.Token == "" || it.ExpiresAt.IsZero() {
 		return nil, sandstep.Errorf(sandstep.EINTERNAL, "%s: GitHub answered no token or no expiry", op)
 	}
 	// The token may reach a sandbox: one broader than asked must not.
-	if err := checkGranted(it, name, perms); err != nil {
+	if err := checkGranted(&it, name, perms); err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered a token broader than asked", op)
 	}
-	t := Token{Value: it.GetToken(), ExpiresAt: it.GetExpiresAt().Time}
+	t := Token{Value: it.Token, ExpiresAt: it.ExpiresAt}
 	if shared {
 		c.store(key, t)
 	}
 	return &t, nil
 }
 
+// installationToken is GitHub's answer to a token's minting.
+type installationToken struct {
+	Token        string            `json:"token"`
+	ExpiresAt    time.Time         `json:"expires_at"`
+	Permissions  map[string]string `json:"permissions"`
+	Repositories []struct {
+		Name string `json:"name"`
+	} `json:"repositories"`
+}
+
 // checkGranted compares what GitHub says a new token can do with what was
 // asked. A field GitHub leaves out is not checked.
-func checkGranted(it *github.InstallationToken, name string, perms Permissions) error {
+func checkGranted(it *installationToken, name string, perms Permissions) error {
 	if it.Repositories != nil {
-		if len(it.Repositories) != 1 || !strings.EqualFold(it.Repositories[0].GetName(), name) {
+		if len(it.Repositories) != 1 || !strings.EqualFold(it.Repositories[0].Name, name) {
 			var got []string
 			for _, r := range it.Repositories {
-				got = append(got, r.GetName())
+				got = append(got, r.Name)
 			}
 			return fmt.Errorf("repositories %q, asked [%s]", got, name)
 		}
-	}
-	if it.Permissions == nil {
-		return nil
-	}
-	raw, err := json.Marshal(it.Permissions)
-	if err != nil {
-		return err
-	}
-	var got map[string]string
-	if err := json.Unmarshal(raw, &got); err != nil {
-		return err
 	}
 	want := map[string]string{"metadata": "read"} // GitHub adds it to every token
 	for _, kv := range perms.pairs() {
 		want[kv[0]] = kv[1]
 	}
-	for k, v := range got {
+	for k, v := range it.Permissions {
 		if want[k] != v {
 			return fmt.Errorf("permission %s: %s, asked %q", k, v, want[k])
 		}
@@ -272,7 +260,7 @@ func (c *Client) Revoke(ctx context.Context, value string) error {
 		return sandstep.Invalid("token", "is empty")
 	}
 	c.forget(value)
-	_, err := c.gh.Apps.RevokeInstallationToken(withCredential(ctx, value))
+	err := c.do(withCredential(ctx, value), http.MethodDelete, "installation/token", nil, nil)
 	if err == nil || isStatus(err, http.StatusUnauthorized) {
 		return nil
 	}

@@ -1,23 +1,25 @@
 // Package webhook reads GitHub's webhook deliveries: it checks a
 // delivery's signature before anything else, then turns the few events
 // sandstep acts on (an issue labelled, a command commented) into an Event.
-// GitHub's payload types and parsing are google/go-github's.
+// It reads only the fields it uses of GitHub's payloads.
 package webhook
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/google/go-github/v88/github"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // The headers of a delivery.
 const (
-	SignatureHeader = github.SHA256SignatureHeader
-	EventHeader     = github.EventTypeHeader
-	DeliveryHeader  = github.DeliveryIDHeader
+	SignatureHeader = "X-Hub-Signature-256"
+	EventHeader     = "X-GitHub-Event"
+	DeliveryHeader  = "X-GitHub-Delivery"
 )
 
 // Verify checks a delivery's X-Hub-Signature-256, "sha256=" and the
@@ -31,7 +33,10 @@ func Verify(secret, body []byte, signature string) error {
 	if !strings.HasPrefix(signature, "sha256=") {
 		return sandstep.Errorf(sandstep.EUNAUTHENTICATED, "the delivery has no %s signature", SignatureHeader)
 	}
-	if err := github.ValidateSignature(signature, body, secret); err != nil {
+	got, err := hex.DecodeString(signature[len("sha256="):])
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
 		return sandstep.Errorf(sandstep.EUNAUTHENTICATED, "the delivery's signature does not match")
 	}
 	return nil
@@ -78,69 +83,102 @@ type Event struct {
 	CommentID int64
 }
 
-// Parse reads a delivery of eventType. A payload GitHub would not send
-// (malformed JSON, an unknown event type it cannot parse) is EINVALID;
-// every other event is an Event, of KindIgnore when sandstep does nothing
-// with it.
+// The parts of GitHub's payloads sandstep reads.
+type (
+	user struct {
+		Login string `json:"login"`
+		Type  string `json:"type"`
+	}
+	issue struct {
+		Number int    `json:"number"`
+		Title  string `json:"title"`
+		Body   string `json:"body"`
+		// PullRequest is set when the issue is a pull request.
+		PullRequest json.RawMessage `json:"pull_request"`
+	}
+	payload struct {
+		Action       string `json:"action"`
+		Installation struct {
+			ID int64 `json:"id"`
+		} `json:"installation"`
+		Repository struct {
+			FullName      string `json:"full_name"`
+			DefaultBranch string `json:"default_branch"`
+			CloneURL      string `json:"clone_url"`
+		} `json:"repository"`
+		Issue  issue `json:"issue"`
+		Sender user  `json:"sender"`
+		Label  struct {
+			Name string `json:"name"`
+		} `json:"label"`
+		Comment struct {
+			ID   int64  `json:"id"`
+			Body string `json:"body"`
+			User user   `json:"user"`
+		} `json:"comment"`
+	}
+)
+
+// Parse reads a delivery of eventType. A payload of an event sandstep
+// acts on that is not JSON of the right shape is EINVALID; every other
+// event is an Event, of KindIgnore when sandstep does nothing with it.
 func Parse(eventType string, body []byte, t Triggers) (*Event, error) {
-	if eventType == "ping" {
+	switch eventType {
+	case "ping":
 		return &Event{Kind: KindPing}, nil
+	case "issues", "issue_comment":
+	default:
+		return ignore("an event sandstep does not act on (%s)", sandstep.Clip(eventType, 64)), nil
 	}
-	payload, err := github.ParseWebHook(eventType, body)
-	if err != nil {
-		if strings.Contains(err.Error(), "unknown X-Github-Event") {
-			return ignore("an event sandstep does not act on (%s)", sandstep.Clip(eventType, 64)), nil
-		}
-		return nil, sandstep.Invalid("body", "the %s delivery is not readable: %v", sandstep.Clip(eventType, 64), err)
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, sandstep.Invalid("body", "the %s delivery is not readable: %v", eventType, err)
 	}
-	switch ev := payload.(type) {
-	case *github.IssuesEvent:
-		return issues(ev, t), nil
-	case *github.IssueCommentEvent:
-		return comment(ev, t), nil
+	if eventType == "issues" {
+		return issues(&p, t), nil
 	}
-	return ignore("an event sandstep does not act on (%s)", eventType), nil
+	return comment(&p, t), nil
 }
 
 func ignore(format string, args ...any) *Event {
 	return &Event{Kind: KindIgnore, Why: fmt.Sprintf(format, args...)}
 }
 
-func issues(ev *github.IssuesEvent, t Triggers) *Event {
-	if isBot(ev.GetSender()) {
+func issues(p *payload, t Triggers) *Event {
+	if isBot(p.Sender) {
 		return ignore("sent by a bot")
 	}
-	if ev.GetLabel().GetName() != t.Label {
+	if p.Label.Name != t.Label {
 		return ignore("not the %q label", t.Label)
 	}
-	e := base(ev.GetInstallation(), ev.GetRepo(), ev.GetIssue(), ev.GetSender())
-	switch ev.GetAction() {
+	e := base(p)
+	switch p.Action {
 	case "labeled":
 		e.Kind = KindStart
 	case "unlabeled":
 		e.Kind = KindCancel
 	default:
-		return ignore("issue %s", ev.GetAction())
+		return ignore("issue %s", sandstep.Clip(p.Action, 64))
 	}
 	return e
 }
 
-func comment(ev *github.IssueCommentEvent, t Triggers) *Event {
-	if ev.GetAction() != "created" {
-		return ignore("comment %s", ev.GetAction())
+func comment(p *payload, t Triggers) *Event {
+	if p.Action != "created" {
+		return ignore("comment %s", sandstep.Clip(p.Action, 64))
 	}
-	if isBot(ev.GetSender()) || isBot(ev.GetComment().GetUser()) {
+	if isBot(p.Sender) || isBot(p.Comment.User) {
 		return ignore("sent by a bot")
 	}
-	if ev.GetIssue().IsPullRequest() {
+	if len(p.Issue.PullRequest) > 0 && string(p.Issue.PullRequest) != "null" {
 		return ignore("a comment on a pull request")
 	}
-	rest, ok := strings.CutPrefix(strings.TrimSpace(ev.GetComment().GetBody()), t.Command)
+	rest, ok := strings.CutPrefix(strings.TrimSpace(p.Comment.Body), t.Command)
 	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\n' && rest[0] != '\t') {
 		return ignore("not a %s command", t.Command)
 	}
-	e := base(ev.GetInstallation(), ev.GetRepo(), ev.GetIssue(), ev.GetSender())
-	e.ByComment, e.CommentID = true, ev.GetComment().GetID()
+	e := base(p)
+	e.ByComment, e.CommentID = true, p.Comment.ID
 	if f := strings.Fields(rest); len(f) > 0 && f[0] == "cancel" {
 		e.Kind = KindCancel
 	} else {
@@ -149,21 +187,21 @@ func comment(ev *github.IssueCommentEvent, t Triggers) *Event {
 	return e
 }
 
-func base(inst *github.Installation, repo *github.Repository, issue *github.Issue, sender *github.User) *Event {
+func base(p *payload) *Event {
 	return &Event{
-		InstallationID: inst.GetID(),
-		Repo:           repo.GetFullName(),
-		DefaultBranch:  repo.GetDefaultBranch(),
-		CloneURL:       repo.GetCloneURL(),
-		Issue:          issue.GetNumber(),
-		Title:          issue.GetTitle(),
-		Body:           issue.GetBody(),
-		Sender:         sender.GetLogin(),
+		InstallationID: p.Installation.ID,
+		Repo:           p.Repository.FullName,
+		DefaultBranch:  p.Repository.DefaultBranch,
+		CloneURL:       p.Repository.CloneURL,
+		Issue:          p.Issue.Number,
+		Title:          p.Issue.Title,
+		Body:           p.Issue.Body,
+		Sender:         p.Sender.Login,
 	}
 }
 
 // isBot: an App's own comments come from its bot user, so ignoring bots
 // ignores sandstep's comments too: no loops.
-func isBot(u *github.User) bool {
-	return u.GetType() == "Bot" || strings.HasSuffix(u.GetLogin(), "[bot]")
+func isBot(u user) bool {
+	return u.Type == "Bot" || strings.HasSuffix(u.Login, "[bot]")
 }

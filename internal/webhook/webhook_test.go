@@ -154,7 +154,7 @@ func TestParseGitHubExamples(t *testing.T) {
 		}), KindIgnore, false},
 		{"a comment edited", "issue_comment", comments["edited"][0], KindIgnore, false},
 		{"push", "push", examples(t, "push")[""][0], KindIgnore, false},
-		{"an event go-github does not know", "sponsorship_x", []byte(`{}`), KindIgnore, false},
+		{"an event sandstep does not read", "sponsorship_x", []byte(`{}`), KindIgnore, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
