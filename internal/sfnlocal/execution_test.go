@@ -3,6 +3,7 @@ package sfnlocal_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -328,6 +329,19 @@ func TestStartExecutionRules(t *testing.T) {
 		d := h.waitDone(t, aws.ToString(out.ExecutionArn))
 		if len(aws.ToString(d.Name)) != 36 || aws.ToString(d.Input) != "{}" || aws.ToString(d.Output) != "{}" {
 			t.Errorf("described %+v", d)
+		}
+	})
+	t.Run("members in another case are unknown, as at AWS", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, h.url, strings.NewReader(`{"StateMachineArn":"`+machineARN("quick")+`","Name":"cased"}`))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		req.Header.Set("X-Amz-Target", "AWSStepFunctions.StartExecution")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || res.Header.Get("X-Amzn-ErrorType") != "InvalidArn" {
+			t.Errorf("answered %d %s, want 400 InvalidArn (no stateMachineArn)", res.StatusCode, res.Header.Get("X-Amzn-ErrorType"))
 		}
 	})
 	t.Run("unknown execution", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -45,7 +46,29 @@ func decode(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	// Members are matched by their exact names, as Step Functions does
+	// (Go's decoder would take "StateMachineArn" for stateMachineArn): a
+	// member spelled otherwise is unknown and ignored.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return jsonproto.ClientError("SerializationException", "%v", err)
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
+	for k := range members {
+		if !known[k] {
+			delete(members, k)
+		}
+	}
+	exact, err := json.Marshal(members)
+	if err == nil {
+		err = json.Unmarshal(exact, v)
+	}
+	if err != nil {
 		return jsonproto.ClientError("SerializationException", "%v", err)
 	}
 	return nil
