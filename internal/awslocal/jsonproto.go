@@ -1,7 +1,6 @@
 package awslocal
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,19 +18,9 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, name string, 
 	}
 }
 
-// decode reads an operation's input, refusing unknown fields as the
-// services do (SerializationException).
-func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonproto.ClientError("SerializationException", "%v", err)
-	}
-	return nil
-}
+// decode reads an operation's input, refusing unknown members as the
+// services do.
+func decode(body []byte, v any) error { return jsonproto.Decode(body, v, true) }
 
 // epoch is a timestamp as AWS JSON 1.1 writes it: seconds since the epoch.
 type epoch float64

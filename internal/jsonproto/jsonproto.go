@@ -4,10 +4,13 @@
 package jsonproto
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strings"
 )
 
 // MaxRequestBytes bounds a request body.
@@ -65,4 +68,59 @@ func Serve(w http.ResponseWriter, r *http.Request, version, name string, ops map
 	w.WriteHeader(ae.Status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": ae.Type, "message": ae.Message})
 	return err
+}
+
+// Decode reads an operation's input into v, a pointer to a struct, by
+// the protocol's rules: members match their names exactly (Go's decoder
+// would take any case), and a member v lacks is refused when strict
+// (SerializationException), else ignored. An empty body is {}.
+func Decode(body []byte, v any, strict bool) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return ClientError("SerializationException", "%v", err)
+	}
+	known := map[string]bool{}
+	memberNames(reflect.TypeOf(v).Elem(), known)
+	for k := range members {
+		switch {
+		case known[k]:
+		case strict:
+			return ClientError("SerializationException", "unknown member %q", k)
+		default:
+			delete(members, k)
+		}
+	}
+	exact, err := json.Marshal(members)
+	if err == nil {
+		err = json.Unmarshal(exact, v)
+	}
+	if err != nil {
+		return ClientError("SerializationException", "%v", err)
+	}
+	return nil
+}
+
+// memberNames adds the JSON names of t's fields to known, those of an
+// embedded struct included, as encoding/json names them.
+func memberNames(t reflect.Type, known map[string]bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case name == "-":
+		case f.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+			memberNames(ft, known)
+		case name != "":
+			known[name] = true
+		case f.IsExported():
+			known[f.Name] = true
+		}
+	}
 }

@@ -1,10 +1,7 @@
 package sfnlocal
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"reflect"
 	"strings"
 	"time"
 
@@ -40,39 +37,10 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decode reads an operation's input. Unknown members are ignored: newer
-// SDKs and CLIs send members this stand-in has no use for.
-func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	// Members are matched by their exact names, as Step Functions does
-	// (Go's decoder would take "StateMachineArn" for stateMachineArn): a
-	// member spelled otherwise is unknown and ignored.
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return jsonproto.ClientError("SerializationException", "%v", err)
-	}
-	known := map[string]bool{}
-	t := reflect.TypeOf(v).Elem()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		known[name] = true
-	}
-	for k := range members {
-		if !known[k] {
-			delete(members, k)
-		}
-	}
-	exact, err := json.Marshal(members)
-	if err == nil {
-		err = json.Unmarshal(exact, v)
-	}
-	if err != nil {
-		return jsonproto.ClientError("SerializationException", "%v", err)
-	}
-	return nil
-}
+// decode reads an operation's input. Members match their exact names, as
+// Step Functions does; unknown ones are ignored: newer SDKs and CLIs send
+// members this stand-in has no use for.
+func decode(body []byte, v any) error { return jsonproto.Decode(body, v, false) }
 
 // epoch is a timestamp as AWS JSON 1.0 writes it: seconds since the epoch.
 type epoch float64
