@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,8 +43,8 @@ type Options struct {
 }
 
 // Env is one process's worth of sandstep: what every function shares, and
-// the clients built from it on first use. It is built and used by one
-// goroutine at cold start; what it builds is safe for concurrent use.
+// the clients built from it on first use. It is safe for concurrent use:
+// the reaper reads the deployment id beside its other reads.
 type Env struct {
 	Config   config.Config
 	Logger   *slog.Logger
@@ -56,6 +57,7 @@ type Env struct {
 	getenv      func(string) string
 	httpClient  *http.Client
 	drainMaxAge time.Duration
+	mu          sync.Mutex
 	built       map[string]any // by what: "store", "daytona", ...
 }
 
@@ -98,17 +100,27 @@ func NewEnv(opts Options) (*Env, error) {
 }
 
 // once returns what build made for key the first time it was asked for.
+// build runs unlocked (one build calls others through once); two callers
+// racing for the same key may both build, and the first result stays.
 func once[T any](e *Env, key string, build func() (T, error)) (T, error) {
-	if v, ok := e.built[key]; ok {
+	e.mu.Lock()
+	v, ok := e.built[key]
+	e.mu.Unlock()
+	if ok {
 		return v.(T), nil
 	}
-	v, err := build()
+	made, err := build()
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	e.built[key] = v
-	return v, nil
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.built[key]; ok {
+		return v.(T), nil
+	}
+	e.built[key] = made
+	return made, nil
 }
 
 // Endpoint returns the endpoint override for an AWS service, as the AWS

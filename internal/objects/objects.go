@@ -41,9 +41,10 @@ type Options struct {
 
 // Bucket is one S3 bucket.
 type Bucket struct {
-	base  string // the bucket's URL, with a trailing slash
-	send  *awsjson.Sender
-	count func(context.Context, bool)
+	base      string // the bucket's URL, with a trailing slash
+	pathStyle bool   // the bucket is in base's path, not its host
+	send      *awsjson.Sender
+	count     func(context.Context, bool)
 }
 
 // New returns the bucket name, called with cfg's region, credentials and
@@ -64,13 +65,13 @@ func New(cfg aws.Config, name string, opts Options) (*Bucket, error) {
 		b.base = "https://" + name + "." + host + "/"
 		if strings.Contains(name, ".") {
 			// A dotted name breaks the wildcard certificate: in the path.
-			b.base = "https://" + host + "/" + name + "/"
+			b.base, b.pathStyle = "https://"+host+"/"+name+"/", true
 		}
 	default:
 		if u, err := url.Parse(endpoint); err != nil || u.Scheme == "" || u.Host == "" {
 			return nil, fmt.Errorf("objects: endpoint %q is not an absolute URL", endpoint)
 		}
-		b.base = strings.TrimSuffix(endpoint, "/") + "/" + name + "/"
+		b.base, b.pathStyle = strings.TrimSuffix(endpoint, "/")+"/"+name+"/", true
 	}
 	return b, nil
 }
@@ -121,6 +122,10 @@ func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]s
 // Link returns a URL that downloads key without credentials until ttl has
 // passed.
 func (b *Bucket) Link(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	// Counted as the GET it lets its holder make: the bucket pays for it.
+	if b.count != nil {
+		b.count(ctx, true)
+	}
 	q := url.Values{"X-Amz-Expires": {strconv.Itoa(int(ttl / time.Second))}}
 	link, err := b.send.Presign(ctx, b.url(key, q))
 	return link, classify("sign a link to "+key, err)
@@ -129,6 +134,9 @@ func (b *Bucket) Link(ctx context.Context, key string, ttl time.Duration) (strin
 // url is the URL of key (the bucket itself when key is "") with query q.
 func (b *Bucket) url(key string, q url.Values) string {
 	u := b.base + escapeKey(key)
+	if key == "" && b.pathStyle {
+		u = strings.TrimSuffix(u, "/") // the bucket is /bucket, as the SDK sends it
+	}
 	if len(q) > 0 {
 		// SigV4 wants %20 for a space, not url.Values' +.
 		u += "?" + strings.ReplaceAll(q.Encode(), "+", "%20")

@@ -139,7 +139,7 @@ func TestRequestsAreSigned(t *testing.T) {
 	sum := sha256.Sum256([]byte("body"))
 	empty := sha256.Sum256(nil)
 	wantHash := []string{hex.EncodeToString(sum[:]), hex.EncodeToString(empty[:]), hex.EncodeToString(empty[:])}
-	wantPath := []string{"/tasks/t1/a%20b%2Bc", "/tasks/t1/a%20b%2Bc", "/tasks/"}
+	wantPath := []string{"/tasks/t1/a%20b%2Bc", "/tasks/t1/a%20b%2Bc", "/tasks"}
 	for i, r := range got {
 		auth := r.Header.Get("Authorization")
 		if r.URL.EscapedPath() != wantPath[i] || r.Header.Get("X-Amz-Content-Sha256") != wantHash[i] ||
@@ -154,12 +154,13 @@ func TestRequestsAreSigned(t *testing.T) {
 	if q := got[2].URL.Query(); q.Get("prefix") != "t1/" || q.Get("max-keys") != "10" || q.Has("start-after") {
 		t.Errorf("list query %v", q)
 	}
-	if fmt.Sprint(counted) != "[false true false]" {
-		t.Errorf("counted %v, want a PUT, a GET and a LIST", counted)
-	}
 	link, err := b.Link(ctx, "t1/a b+c", 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A link counts as the GET its holder makes.
+	if fmt.Sprint(counted) != "[false true false true]" {
+		t.Errorf("counted %v, want a PUT, a GET, a LIST and a link's GET", counted)
 	}
 	u, err := url.Parse(link)
 	if err != nil {

@@ -126,7 +126,10 @@ func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func
 		return
 	}
 	r.budget--
-	if err := fix(); err != nil {
+	if err := fix(); errors.Is(err, errSettled) {
+		r.s.opts.Logger.DebugContext(ctx, "reaper: "+what+": settled meanwhile", "id", id)
+		return
+	} else if err != nil {
 		r.report.Failed++
 		r.s.opts.Logger.ErrorContext(ctx, "reaper: "+what+": not done", "id", id, "err", err)
 		return
@@ -292,10 +295,15 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 		})
 	case !alive:
 		r.act(ctx, &r.report.Gone, "record of a vanished sandbox marked gone", rec.ID, func() error {
-			if s.markGone(ctx, call, rec).State != sandstep.StateGone {
-				return errors.New("the record was not marked gone")
+			switch now := s.markGone(ctx, call, rec).State; {
+			case now == sandstep.StateGone:
+				return nil
+			case now == sandstep.StateDeleting || now.Terminal():
+				// Its owner deleted it between the records' read and
+				// the listing: the delete finishes it.
+				return errSettled
 			}
-			return nil
+			return errors.New("the record was not marked gone")
 		})
 	case r.now.After(sandboxDeadline(rec).Add(abandonedAfter)):
 		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error {
@@ -421,6 +429,10 @@ func (r *reaping) quota(ctx context.Context, counters map[string]int, held []san
 		}
 	}
 }
+
+// errSettled is a finding someone else settled after the reaper read
+// it: nothing to do, and nothing failed.
+var errSettled = errors.New("settled meanwhile")
 
 // errAbandoned is the cause recorded on an abandoned create.
 var errAbandoned = sandstep.Errorf(sandstep.EINTERNAL, "the create was abandoned: the process creating the sandbox ended before it was ready")

@@ -244,3 +244,46 @@ func TestReapRepairsDriftedCounter(t *testing.T) {
 	reap(ReapOptions{}, ReapReport{Quota: 1}, 1)
 	reap(ReapOptions{}, ReapReport{}, 1)
 }
+
+// listAfter is a catalog that runs before ahead of each listing.
+type listAfter struct {
+	*fakeProvider
+	before func()
+}
+
+func (l listAfter) List(ctx context.Context, labels map[string]string) ([]ProviderSandbox, error) {
+	l.before()
+	return l.fakeProvider.List(ctx, labels)
+}
+
+// A sandbox its owner deletes between the reaper's read of the records
+// and its listing is the delete's to finish: no finding, no failure.
+func TestReapLeavesADeleteInFlightAlone(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+	p := newFakeProvider()
+	var svc *Service
+	var id string
+	cat := listAfter{p, func() {
+		if _, err := svc.DeleteSandbox(ctx, alice(), id); err != nil {
+			t.Errorf("the owner's delete: %v", err)
+		}
+	}}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: cat},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = sb.ID
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil || *rep != (ReapReport{}) {
+		t.Errorf("Reap = %+v, %v; want nothing found, nothing failed", rep, err)
+	}
+	if got, err := st.GetSandbox(ctx, id); err != nil || got.State != sandstep.StateDeleted {
+		t.Errorf("record %+v, %v; want deleted by its owner", got, err)
+	}
+}
