@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/appjwt"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -87,7 +89,7 @@ func New(cfg Config) (*Client, error) {
 	if len(cfg.PrivateKey) == 0 {
 		return nil, sandstep.Invalid("PrivateKey", "the GitHub App's private key is empty")
 	}
-	key, err := parseKey(cfg.PrivateKey)
+	key, err := appjwt.ParseKey(cfg.PrivateKey)
 	if err != nil {
 		return nil, &sandstep.Error{Code: sandstep.EINVALID, Field: "PrivateKey", Message: "the GitHub App's private key is not an RSA key in PEM", Err: err}
 	}
@@ -126,7 +128,9 @@ func isLoopback(host string) bool {
 // of now (9 from now: a minute's margin for a clock running ahead).
 func (c *Client) appJWT() (string, error) {
 	now := c.now()
-	s, err := signJWT(c.key, strconv.FormatInt(c.appID, 10), now.Add(-time.Minute), now.Add(9*time.Minute))
+	s, err := appjwt.Sign(c.key, appjwt.Header, map[string]any{
+		"iss": strconv.FormatInt(c.appID, 10), "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(9 * time.Minute).Unix(),
+	})
 	if err != nil {
 		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
 	}

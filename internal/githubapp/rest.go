@@ -3,20 +3,11 @@ package githubapp
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 )
 
 // apiVersion is the REST API version sandstep is written against.
@@ -105,49 +96,6 @@ func (f *fieldError) UnmarshalJSON(b []byte) error {
 	}
 	type plain fieldError
 	return json.Unmarshal(b, (*plain)(f))
-}
-
-// parseKey reads the App's private key: PEM, PKCS#1 as GitHub issues it
-// or PKCS#8. Its errors never quote the key.
-func parseKey(pemBytes []byte) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		return nil, errors.New("no PEM block")
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, errors.New("neither a PKCS#1 nor a PKCS#8 private key")
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T, not an RSA key", k)
-	}
-	return rk, nil
-}
-
-// jwtHeader is RS256's, encoded once.
-var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
-
-// signJWT returns the RS256 JWT of iss, iat and exp under key.
-func signJWT(key *rsa.PrivateKey, iss string, iat, exp time.Time) (string, error) {
-	claims, err := json.Marshal(struct {
-		Iss string `json:"iss"`
-		Iat int64  `json:"iat"`
-		Exp int64  `json:"exp"`
-	}{iss, iat.Unix(), exp.Unix()})
-	if err != nil {
-		return "", err
-	}
-	signing := jwtHeader + "." + base64.RawURLEncoding.EncodeToString(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", err
-	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // itoa is the path element of an id or a number.

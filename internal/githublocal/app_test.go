@@ -1,6 +1,7 @@
 package githublocal
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/appjwt"
 
 	"github.com/google/go-github/v88/github"
 
@@ -17,9 +20,9 @@ import (
 func TestAppJWTIsCheckedAsGitHubChecksIt(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	key, err := parsePrivateKey(f.key)
+	key, err := appjwt.ParseKey(f.key)
 	must(t, err)
-	other, err := parsePrivateKey(otherKey)
+	other, err := appjwt.ParseKey(otherKey)
 	must(t, err)
 	now := f.clock.now()
 	rs256 := map[string]any{"alg": "RS256", "typ": "JWT"}
@@ -27,7 +30,7 @@ func TestAppJWTIsCheckedAsGitHubChecksIt(t *testing.T) {
 		return map[string]any{"iss": iss, "iat": now.Add(iat).Unix(), "exp": now.Add(exp).Unix()}
 	}
 	sign := func(header, c map[string]any) string {
-		tok, err := signJWT(key, header, c)
+		tok, err := appjwt.Sign(key, header, c)
 		must(t, err)
 		return tok
 	}
@@ -53,7 +56,7 @@ func TestAppJWTIsCheckedAsGitHubChecksIt(t *testing.T) {
 		{"unknown App", sign(rs256, claims(43, 0, time.Minute)), "", http.StatusUnauthorized},
 		{"no iss", sign(rs256, map[string]any{"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}), "", http.StatusUnauthorized},
 		{"signed by another key", func() string {
-			tok, err := signJWT(other, rs256, claims(testAppID, 0, time.Minute))
+			tok, err := appjwt.Sign(other, rs256, claims(testAppID, 0, time.Minute))
 			must(t, err)
 			return tok
 		}(), "", http.StatusUnauthorized},
@@ -66,7 +69,7 @@ func TestAppJWTIsCheckedAsGitHubChecksIt(t *testing.T) {
 			tok := sign(rs256, claims(testAppID, 0, time.Minute))
 			parts := strings.Split(tok, ".")
 			c, _ := json.Marshal(claims(testAppID, 0, 9*time.Minute))
-			return parts[0] + "." + b64(c) + "." + parts[2]
+			return parts[0] + "." + base64.RawURLEncoding.EncodeToString(c) + "." + parts[2]
 		}(), "", http.StatusUnauthorized},
 		{"not a JWT", "not-a-jwt", "", http.StatusUnauthorized},
 		{"an installation token", f.token(TokenOptions{}), "", http.StatusUnauthorized},

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/appjwt"
+
 	"github.com/google/go-github/v88/github"
 )
 
@@ -127,7 +129,7 @@ func must(t *testing.T, err error) {
 
 func publicKey(t *testing.T, pemKey []byte) *rsa.PublicKey {
 	t.Helper()
-	k, err := parsePrivateKey(pemKey)
+	k, err := appjwt.ParseKey(pemKey)
 	if err != nil {
 		t.Fatal(err)
 	}

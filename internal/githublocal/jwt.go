@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/appjwt"
 )
 
 // GitHub's limits on an App's JWT: it may expire at most 10 minutes from
@@ -44,52 +46,12 @@ func GenerateAppKey() (privatePEM []byte, public *rsa.PublicKey, err error) {
 // issued 60 s before now and expiring 9 minutes after, as GitHub advises.
 // For tests that call the App endpoints without a GitHub client library.
 func AppJWT(privatePEM []byte, appID int64, now time.Time) (string, error) {
-	k, err := parsePrivateKey(privatePEM)
+	k, err := appjwt.ParseKey(privatePEM)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("githublocal: the App key: %w", err)
 	}
 	claims := map[string]any{"iss": appID, "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(9 * time.Minute).Unix()}
-	return signJWT(k, map[string]any{"alg": "RS256", "typ": "JWT"}, claims)
-}
-
-// signJWT signs any header and claims: the tests make malformed ones.
-func signJWT(k *rsa.PrivateKey, header, claims map[string]any) (string, error) {
-	h, err := json.Marshal(header)
-	if err != nil {
-		return "", err
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	signing := b64(h) + "." + b64(c)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", fmt.Errorf("githublocal: sign a JWT: %w", err)
-	}
-	return signing + "." + b64(sig), nil
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func parsePrivateKey(privatePEM []byte) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode(privatePEM)
-	if block == nil {
-		return nil, errors.New("githublocal: the App key is not PEM")
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("githublocal: parse the App key: %w", err)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("githublocal: the App key is not an RSA key")
-	}
-	return rk, nil
+	return appjwt.Sign(k, appjwt.Header, claims)
 }
 
 func encodePublicKey(k *rsa.PublicKey) (string, error) {
