@@ -9,6 +9,7 @@
 package awsjson
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,21 +73,30 @@ func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{svc: svc, endpoint: opts.Endpoint, send: send}
-	if c.endpoint == "" && cfg.BaseEndpoint != nil {
-		c.endpoint = *cfg.BaseEndpoint
+	endpoint, _, err := Endpoint(cfg, opts.Endpoint, svc.EndpointPrefix)
+	if err != nil {
+		return nil, err
 	}
-	if c.endpoint == "" {
-		c.endpoint = "https://" + svc.EndpointPrefix + "." + cfg.Region + ".amazonaws.com"
+	return &Client{svc: svc, endpoint: endpoint + "/", send: send}, nil
+}
+
+// Endpoint returns where a service's requests go, without a trailing
+// slash: override, else cfg.BaseEndpoint, else AWS's
+// https://<prefix>.<region>.amazonaws.com (.cn in China); custom says it
+// was one of the first two.
+func Endpoint(cfg aws.Config, override, prefix string) (endpoint string, custom bool, err error) {
+	endpoint = cmp.Or(override, aws.ToString(cfg.BaseEndpoint))
+	if endpoint == "" {
+		endpoint = "https://" + prefix + "." + cfg.Region + ".amazonaws.com"
 		if strings.HasPrefix(cfg.Region, "cn-") {
-			c.endpoint += ".cn"
+			endpoint += ".cn"
 		}
+		return endpoint, false, nil
 	}
-	if u, err := url.Parse(c.endpoint); err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("awsjson: %s: endpoint %q is not an absolute URL", svc.EndpointPrefix, c.endpoint)
+	if u, err := url.Parse(endpoint); err != nil || u.Scheme == "" || u.Host == "" {
+		return "", true, fmt.Errorf("awsjson: %s: endpoint %q is not an absolute URL", prefix, endpoint)
 	}
-	c.endpoint = strings.TrimSuffix(c.endpoint, "/") + "/"
-	return c, nil
+	return strings.TrimSuffix(endpoint, "/"), true, nil
 }
 
 // Call runs operation with input in (marshalled to JSON) and decodes its

@@ -7,7 +7,6 @@
 package objects
 
 import (
-	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 
 	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -41,10 +41,10 @@ type Options struct {
 
 // Bucket is one S3 bucket.
 type Bucket struct {
-	base      string // the bucket's URL, with a trailing slash
-	pathStyle bool   // the bucket is in base's path, not its host
-	send      *awsjson.Sender
-	count     func(context.Context, bool)
+	bucket string // the bucket's own URL, which lists it
+	keys   string // what precedes a key: bucket, and a slash in the path
+	send   *awsjson.Sender
+	count  func(context.Context, bool)
 }
 
 // New returns the bucket name, called with cfg's region, credentials and
@@ -55,23 +55,19 @@ func New(cfg aws.Config, name string, opts Options) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("objects: bucket %s: %w", name, err)
 	}
+	endpoint, custom, err := awsjson.Endpoint(cfg, opts.Endpoint, "s3")
+	if err != nil {
+		return nil, fmt.Errorf("objects: %w", err)
+	}
 	b := &Bucket{send: send, count: opts.Count}
-	switch endpoint := cmp.Or(opts.Endpoint, aws.ToString(cfg.BaseEndpoint)); endpoint {
-	case "":
-		host := "s3." + cfg.Region + ".amazonaws.com"
-		if strings.HasPrefix(cfg.Region, "cn-") {
-			host += ".cn"
-		}
-		b.base = "https://" + name + "." + host + "/"
-		if strings.Contains(name, ".") {
-			// A dotted name breaks the wildcard certificate: in the path.
-			b.base, b.pathStyle = "https://"+host+"/"+name+"/", true
-		}
-	default:
-		if u, err := url.Parse(endpoint); err != nil || u.Scheme == "" || u.Host == "" {
-			return nil, fmt.Errorf("objects: endpoint %q is not an absolute URL", endpoint)
-		}
-		b.base, b.pathStyle = strings.TrimSuffix(endpoint, "/")+"/"+name+"/", true
+	if custom || strings.Contains(name, ".") {
+		// In the path: a stand-in has no bucket subdomains, and a dotted
+		// name breaks the wildcard certificate.
+		b.bucket = endpoint + "/" + name
+		b.keys = b.bucket + "/"
+	} else {
+		b.bucket = strings.Replace(endpoint, "://", "://"+name+".", 1) + "/"
+		b.keys = b.bucket
 	}
 	return b, nil
 }
@@ -133,30 +129,15 @@ func (b *Bucket) Link(ctx context.Context, key string, ttl time.Duration) (strin
 
 // url is the URL of key (the bucket itself when key is "") with query q.
 func (b *Bucket) url(key string, q url.Values) string {
-	u := b.base + escapeKey(key)
-	if key == "" && b.pathStyle {
-		u = strings.TrimSuffix(u, "/") // the bucket is /bucket, as the SDK sends it
+	u := b.bucket
+	if key != "" {
+		u = b.keys + httpbinding.EscapePath(key, false) // RFC 3986, as S3 signs it
 	}
 	if len(q) > 0 {
 		// SigV4 wants %20 for a space, not url.Values' +.
 		u += "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
 	}
 	return u
-}
-
-// escapeKey escapes each segment of key as S3 does (RFC 3986: all but
-// the unreserved characters), keeping the slashes.
-func escapeKey(key string) string {
-	var sb strings.Builder
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~/", c) >= 0 {
-			sb.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&sb, "%%%02X", c)
-	}
-	return sb.String()
 }
 
 // maxBodyBytes bounds what one call reads: a log segment or an artifact
