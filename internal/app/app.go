@@ -8,6 +8,7 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -125,14 +126,9 @@ func once[T any](e *Env, key string, build func() (T, error)) (T, error) {
 
 // Endpoint returns the endpoint override for an AWS service, as the AWS
 // SDKs read it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else
-// none (nil).
-func (e *Env) Endpoint(service string) *string {
-	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
-		if v := e.getenv(name); v != "" {
-			return aws.String(v)
-		}
-	}
-	return nil
+// none ("").
+func (e *Env) Endpoint(service string) string {
+	return cmp.Or(e.getenv("AWS_ENDPOINT_URL_"+service), e.getenv("AWS_ENDPOINT_URL"))
 }
 
 // loadAWS builds the AWS configuration from the environment the way the

@@ -20,7 +20,9 @@ func (e *Env) Store() (*store.Store, error) {
 	return once(e, "store", func() (*store.Store, error) {
 		cfg := e.Config
 		db := dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) {
-			o.BaseEndpoint = e.Endpoint("DYNAMODB")
+			if ep := e.Endpoint("DYNAMODB"); ep != "" {
+				o.BaseEndpoint = aws.String(ep)
+			}
 			if cfg.DynamoDBEndpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 				// An endpoint override is a local stand-in (minidyn), which
@@ -51,11 +53,11 @@ type secretClients struct {
 
 func (e *Env) secretClients() (secretClients, error) {
 	return once(e, "secretClients", func() (secretClients, error) {
-		ssm, err := awsjson.NewSSM(e.AWS, awsjson.Options{Endpoint: aws.ToString(e.Endpoint("SSM"))})
+		ssm, err := awsjson.NewSSM(e.AWS, awsjson.Options{Endpoint: e.Endpoint("SSM")})
 		if err != nil {
 			return secretClients{}, fmt.Errorf("ssm client: %w", err)
 		}
-		sm, err := awsjson.NewSecretsManager(e.AWS, awsjson.Options{Endpoint: aws.ToString(e.Endpoint("SECRETS_MANAGER"))})
+		sm, err := awsjson.NewSecretsManager(e.AWS, awsjson.Options{Endpoint: e.Endpoint("SECRETS_MANAGER")})
 		if err != nil {
 			return secretClients{}, fmt.Errorf("secrets manager client: %w", err)
 		}

@@ -13,11 +13,7 @@ func (e *Env) Objects() (*objects.Bucket, error) {
 		if e.Config.TaskBucket == "" {
 			return nil, nil
 		}
-		opts := objects.Options{Count: countS3}
-		if endpoint := e.Endpoint("S3"); endpoint != nil {
-			opts.Endpoint = *endpoint
-		}
-		return objects.New(e.AWS, e.Config.TaskBucket, opts)
+		return objects.New(e.AWS, e.Config.TaskBucket, objects.Options{Endpoint: e.Endpoint("S3"), Count: countS3})
 	})
 }
 
@@ -28,10 +24,6 @@ func (e *Env) Machine() (*stepfunctions.Machine, error) {
 		if e.Config.StateMachineARN == "" {
 			return nil, nil
 		}
-		var opts awsjson.Options
-		if endpoint := e.Endpoint("SFN"); endpoint != nil {
-			opts.Endpoint = *endpoint
-		}
-		return stepfunctions.New(e.AWS, opts, e.Config.StateMachineARN)
+		return stepfunctions.New(e.AWS, awsjson.Options{Endpoint: e.Endpoint("SFN")}, e.Config.StateMachineARN)
 	})
 }
