@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -41,12 +40,12 @@ func (s *Store) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.S
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		if len(ccf.Item) == 0 {
+	if conditionFailed(err, 0) {
+		image := failedImage(err, 0)
+		if len(image) == 0 {
 			return nil, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %q not found", id)
 		}
-		cur, uerr := unmarshalRecord[sandstep.Sandbox](ccf.Item, "sandbox")
+		cur, uerr := unmarshalRecord[sandstep.Sandbox](image, "sandbox")
 		if uerr != nil {
 			return nil, uerr
 		}

@@ -142,8 +142,6 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
 			Set(heldName(sandboxID), expression.Value(now.UnixMilli())).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano))))))
-	// A refusal answers with the counter, which says why.
-	take.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	err := s.write(ctx, take)
 	if isValidation(err) {
 		// A counter without the map yet (a user's first reservation, or a
@@ -219,10 +217,7 @@ func (s *Store) releaseWith(ctx context.Context, userID, sandboxID string, items
 		WithUpdate(free().Add(expression.Name(attrActive), expression.Value(-1))))
 	items = slices.Clip(items)
 	n := len(items)
-	// A refused give answers with the counter, which says why.
-	counter := s.update(s.quotaKey(userID), give)
-	counter.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-	err = s.writeWithAudit(ctx, append(items, counter), audit)
+	err = s.writeWithAudit(ctx, append(items, s.update(s.quotaKey(userID), give)), audit)
 	if !conditionFailed(err, n) {
 		return err == nil, err
 	}

@@ -35,14 +35,17 @@ func (s *Store) put(item map[string]types.AttributeValue, cond expression.Expres
 }
 
 // update changes the item at key with e's update, on e's condition.
+// A refused update answers with the item as it was (failedImage), which
+// says why without a read.
 func (s *Store) update(key map[string]types.AttributeValue, e expression.Expression) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       key,
-		ConditionExpression:       e.Condition(),
-		UpdateExpression:          e.Update(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		TableName:                           aws.String(s.table),
+		Key:                                 key,
+		ConditionExpression:                 e.Condition(),
+		UpdateExpression:                    e.Update(),
+		ExpressionAttributeNames:            e.Names(),
+		ExpressionAttributeValues:           e.Values(),
 	}}
 }
 
