@@ -270,17 +270,6 @@ func (s *Service) noticeSettled(ctx context.Context, t *sandstep.Task) {
 		map[string]string{"status": string(n.Status), "attempts": fmt.Sprint(n.Attempts), "host": n.Host})
 }
 
-// RedriveNotices makes the next attempt of every ended task's notice that
-// is due, a few at a time, the longest waiting first, and returns how many
-// it attempted (with dryRun, how many are due). The reaper runs it.
-func (s *Service) RedriveNotices(ctx context.Context, dryRun bool) (int, error) {
-	pending, err := s.pendingNotices(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return s.redrive(ctx, pending, dryRun), nil
-}
-
 // pendingNotices lists the ended tasks whose notice is pending; none
 // when the deployment sends no notices.
 func (s *Service) pendingNotices(ctx context.Context) ([]*sandstep.Task, error) {
@@ -294,7 +283,9 @@ func (s *Service) pendingNotices(ctx context.Context) ([]*sandstep.Task, error) 
 	return pending, nil
 }
 
-// redrive attempts the due notices of pending; see RedriveNotices.
+// redrive makes the next attempt of every notice of pending that is due,
+// a few at a time, the longest waiting first, and returns how many it
+// attempted (with dryRun, how many are due). The reaper runs it.
 func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool) int {
 	now := s.opts.Now()
 	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool { return !noticeDue(t, now) })

@@ -523,7 +523,7 @@ func TestNoticeAttemptsAreClaimed(t *testing.T) {
 	for range 8 {
 		wg.Go(func() { h.svc.notifyEnded(ctx, ended) })
 	}
-	wg.Go(func() { _, _ = h.svc.RedriveNotices(ctx, false) })
+	wg.Go(func() { _, _ = redriveNotices(ctx, h.svc, false) })
 	wg.Wait()
 	if n := len(rc.requests()); n != 1 {
 		t.Errorf("%d requests, want 1", n)
@@ -536,7 +536,7 @@ func TestRedriveNoticesDryRun(t *testing.T) {
 	tk := h.start(t, &NotifyInput{URL: rc.URL})
 	h.succeed(t, tk.ID)
 	h.advance(time.Minute)
-	due, err := h.svc.RedriveNotices(context.Background(), true)
+	due, err := redriveNotices(context.Background(), h.svc, true)
 	if err != nil || due != 1 || len(rc.requests()) != 1 {
 		t.Errorf("dry run: %d due (%v), %d requests; want 1 due and nothing sent", due, err, len(rc.requests()))
 	}
@@ -549,4 +549,13 @@ func TestNoticeBackoff(t *testing.T) {
 			t.Errorf("after attempt %d: %s, want %s", i+1, got, w)
 		}
 	}
+}
+
+// redriveNotices is the reaper's part with the notices.
+func redriveNotices(ctx context.Context, s *Service, dryRun bool) (int, error) {
+	pending, err := s.pendingNotices(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.redrive(ctx, pending, dryRun), nil
 }

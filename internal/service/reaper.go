@@ -79,7 +79,7 @@ type ReapReport struct {
 	Failed int `json:"failed"`
 	// Deferred: findings left to the next run (MaxActions reached).
 	Deferred int `json:"deferred"`
-	// Notices: completion notices attempted again (RedriveNotices); not
+	// Notices: completion notices attempted again (redrive); not
 	// findings, the retries' schedule.
 	Notices int `json:"notices"`
 }
@@ -204,10 +204,8 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		})
 	}
 	wg.Wait()
-	for _, err := range []error{errDep, errRec, errTask, errFold} {
-		if err != nil {
-			return nil, err
-		}
+	if err := errors.Join(errDep, errRec, errTask, errFold); err != nil {
+		return nil, err
 	}
 	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: deployment})
 	if err != nil {
