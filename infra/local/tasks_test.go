@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // taskJSON is the part of a task the tests look at.
@@ -158,7 +157,7 @@ func (s *testStack) assertNothingLeft(user string) {
 // held is the quota slots user holds.
 func (s *testStack) held(user string) int {
 	s.t.Helper()
-	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	st, err := ReadStore(s.DynamoDBURL, s.Config.TableName)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -232,7 +231,7 @@ func TestTaskSucceedsWithOutputAndArtifact(t *testing.T) {
 		t.Errorf("bob's read of alice's logs: %d", res.status)
 	}
 	// Its audit trail: started and finished.
-	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	st, err := ReadStore(s.DynamoDBURL, s.Config.TableName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,8 +357,10 @@ func TestTaskScenarios(t *testing.T) {
 			status: "cancelled", execStatus: "ABORTED", execError: "Task.Cancelled",
 		},
 		{
+			// The command outlasts the step that keeps the wait's token,
+			// which would otherwise see it ended and wake the wait itself.
 			name: "network blockAll: noticed by the backstop alone", spec: map[string]any{
-				"sandbox": map[string]any{"network": map[string]any{"blockAll": true}}, "command": "echo offline"},
+				"sandbox": map[string]any{"network": map[string]any{"blockAll": true}}, "command": "sleep 2; echo offline"},
 			status: "succeeded", exitCode: exit(0), execStatus: "SUCCEEDED", polled: true,
 		},
 		{
