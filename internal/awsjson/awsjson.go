@@ -46,13 +46,16 @@ type Options struct {
 	// Backoff returns the wait before retry n (1 for the first retry);
 	// nil means exponential backoff with full jitter.
 	Backoff func(n int) time.Duration
+	// MaxResponseBytes bounds an answer's body; zero means 1 MiB, enough
+	// for any Secrets Manager or SSM value.
+	MaxResponseBytes int
 }
 
 // DefaultMaxAttempts is the SDKs' standard retry mode's.
 const DefaultMaxAttempts = 3
 
-// maxResponseBytes bounds a response body: a Secrets Manager value is at
-// most 64 KiB (base64 grows a binary one by a third), an SSM one 8 KiB.
+// maxResponseBytes is MaxResponseBytes's default: a Secrets Manager value
+// is at most 64 KiB (base64 grows a binary one by a third), an SSM one 8 KiB.
 const maxResponseBytes = 1 << 20
 
 // ErrMalformedResponse is wrapped by the error of a call whose successful
@@ -64,6 +67,7 @@ type Client struct {
 	svc      Service
 	endpoint string
 	send     *Sender
+	limit    int
 }
 
 // New returns a client for svc with cfg's region, credentials and HTTP
@@ -77,7 +81,7 @@ func New(cfg aws.Config, svc Service, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{svc: svc, endpoint: endpoint + "/", send: send}, nil
+	return &Client{svc: svc, endpoint: endpoint + "/", send: send, limit: cmp.Or(opts.MaxResponseBytes, maxResponseBytes)}, nil
 }
 
 // Endpoint returns where a service's requests go, without a trailing
@@ -116,7 +120,7 @@ func (c *Client) Call(ctx context.Context, operation string, in, out any) error 
 		"Content-Type": {"application/x-amz-json-" + c.svc.Version},
 		"X-Amz-Target": {target},
 	}
-	resp, err := c.send.Send(ctx, http.MethodPost, c.endpoint, header, body, maxResponseBytes, parseError)
+	resp, err := c.send.Send(ctx, http.MethodPost, c.endpoint, header, body, c.limit, parseError)
 	if err != nil {
 		return fmt.Errorf("%s: %w", target, err)
 	}

@@ -16,6 +16,9 @@ type APIError struct {
 	Code       string
 	Message    string
 	StatusCode int
+	// Body is the answer's body, for the services whose errors carry more
+	// than a message (DynamoDB's refused item). Error does not print it.
+	Body []byte
 }
 
 func (e *APIError) Error() string {
@@ -74,5 +77,5 @@ func parseError(resp *http.Response, body []byte) *APIError {
 	if msg == "" {
 		msg = e.MessageTitle
 	}
-	return &APIError{Code: strings.TrimSpace(code), Message: msg, StatusCode: resp.StatusCode}
+	return &APIError{Code: strings.TrimSpace(code), Message: msg, StatusCode: resp.StatusCode, Body: body}
 }

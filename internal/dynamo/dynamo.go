@@ -1,0 +1,368 @@
+// Package dynamo is sandstep's own DynamoDB client: the operations the
+// store calls, on DynamoDB's JSON 1.0 protocol over awsjson's signing and
+// retrying core, with the SDK's attribute value types (which the SDK's
+// expression builder and attributevalue codec make and read). The
+// generated SDK client cost every function's bootstrap over a megabyte,
+// and its cold start the build of its endpoint tables and middleware stack
+// before the first answer.
+//
+// Inputs and outputs carry the SDK's member names and shapes, only the
+// members sandstep uses. Errors are the SDK's types where DynamoDB's answer
+// carries more than a message (a refused write's item, a cancelled
+// transaction's reasons), else *awsjson.APIError.
+package dynamo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/awsjson"
+)
+
+// Service is DynamoDB on the JSON 1.0 protocol.
+var Service = awsjson.Service{EndpointPrefix: "dynamodb", TargetPrefix: "DynamoDB_20120810", Version: "1.0"}
+
+// maxResponseBytes bounds an answer: a Query or Scan page holds up to
+// 1 MB of items, which their JSON form may double.
+const maxResponseBytes = 4 << 20
+
+// Options tune a Client.
+type Options struct {
+	// Options are awsjson's: the endpoint, attempts and backoff.
+	awsjson.Options
+	// Count, if set, is told of each call (not each try) with its input:
+	// the task meter's hook.
+	Count func(ctx context.Context, in any)
+}
+
+// Client calls DynamoDB. It is safe for concurrent use.
+type Client struct {
+	c     *awsjson.Client
+	count func(context.Context, any)
+}
+
+// New returns a client with cfg's region, credentials and HTTP client.
+func New(cfg aws.Config, opts Options) (*Client, error) {
+	o := opts.Options
+	o.MaxResponseBytes = maxResponseBytes
+	c, err := awsjson.New(cfg, Service, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{c: c, count: opts.Count}, nil
+}
+
+// call runs operation, counted, and turns an error answer that carries
+// more than a message into the SDK's type for it.
+func (c *Client) call(ctx context.Context, operation string, in, out any) error {
+	if c.count != nil {
+		c.count(ctx, in)
+	}
+	err := c.c.Call(ctx, operation, in, out)
+	var ae *awsjson.APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch ae.Code {
+	case "ConditionalCheckFailedException":
+		var body struct{ Item Item }
+		_ = json.Unmarshal(ae.Body, &body)
+		return fmt.Errorf("%s: %w", operation, &types.ConditionalCheckFailedException{
+			Message: aws.String(ae.Message), Item: body.Item})
+	case "TransactionCanceledException":
+		var body struct {
+			CancellationReasons []struct {
+				Code, Message *string
+				Item          Item
+			}
+		}
+		_ = json.Unmarshal(ae.Body, &body)
+		tce := &types.TransactionCanceledException{Message: aws.String(ae.Message)}
+		for _, r := range body.CancellationReasons {
+			tce.CancellationReasons = append(tce.CancellationReasons,
+				types.CancellationReason{Code: r.Code, Message: r.Message, Item: r.Item})
+		}
+		return fmt.Errorf("%s: %w", operation, tce)
+	}
+	return err
+}
+
+// Names are expression attribute names (#n) by placeholder.
+type Names = map[string]string
+
+// GetItemInput reads one item by its key.
+type GetItemInput struct {
+	TableName                *string
+	Key                      Item
+	ConsistentRead           *bool   `json:",omitempty"`
+	ProjectionExpression     *string `json:",omitempty"`
+	ExpressionAttributeNames Names   `json:",omitempty"`
+}
+
+// GetItemOutput holds the item, or none.
+type GetItemOutput struct {
+	Item Item
+}
+
+// GetItem reads an item; an absent one is an output without Item.
+func (c *Client) GetItem(ctx context.Context, in *GetItemInput) (*GetItemOutput, error) {
+	out := new(GetItemOutput)
+	return out, c.call(ctx, "GetItem", in, out)
+}
+
+// PutItemInput writes a whole item, on a condition.
+type PutItemInput struct {
+	TableName                           *string
+	Item                                Item
+	ConditionExpression                 *string                                   `json:",omitempty"`
+	ExpressionAttributeNames            Names                                     `json:",omitempty"`
+	ExpressionAttributeValues           Item                                      `json:",omitempty"`
+	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
+}
+
+// PutItemOutput is empty: sandstep asks for no values back.
+type PutItemOutput struct{}
+
+// PutItem writes an item.
+func (c *Client) PutItem(ctx context.Context, in *PutItemInput) (*PutItemOutput, error) {
+	return &PutItemOutput{}, c.call(ctx, "PutItem", in, nil)
+}
+
+// UpdateItemInput changes an item's attributes, on a condition.
+type UpdateItemInput struct {
+	TableName                           *string
+	Key                                 Item
+	UpdateExpression                    *string                                   `json:",omitempty"`
+	ConditionExpression                 *string                                   `json:",omitempty"`
+	ExpressionAttributeNames            Names                                     `json:",omitempty"`
+	ExpressionAttributeValues           Item                                      `json:",omitempty"`
+	ReturnValues                        types.ReturnValue                         `json:",omitempty"`
+	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
+}
+
+// UpdateItemOutput holds the attributes ReturnValues asked for.
+type UpdateItemOutput struct {
+	Attributes Item
+}
+
+// UpdateItem updates an item.
+func (c *Client) UpdateItem(ctx context.Context, in *UpdateItemInput) (*UpdateItemOutput, error) {
+	out := new(UpdateItemOutput)
+	return out, c.call(ctx, "UpdateItem", in, out)
+}
+
+// DeleteItemInput deletes an item, on a condition.
+type DeleteItemInput struct {
+	TableName                           *string
+	Key                                 Item
+	ConditionExpression                 *string                                   `json:",omitempty"`
+	ExpressionAttributeNames            Names                                     `json:",omitempty"`
+	ExpressionAttributeValues           Item                                      `json:",omitempty"`
+	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
+}
+
+// DeleteItemOutput is empty: sandstep asks for no values back.
+type DeleteItemOutput struct{}
+
+// DeleteItem deletes an item.
+func (c *Client) DeleteItem(ctx context.Context, in *DeleteItemInput) (*DeleteItemOutput, error) {
+	return &DeleteItemOutput{}, c.call(ctx, "DeleteItem", in, nil)
+}
+
+// QueryInput reads a partition (of the table or an index), a page at a
+// time.
+type QueryInput struct {
+	TableName                 *string
+	IndexName                 *string `json:",omitempty"`
+	KeyConditionExpression    *string `json:",omitempty"`
+	FilterExpression          *string `json:",omitempty"`
+	ProjectionExpression      *string `json:",omitempty"`
+	ExpressionAttributeNames  Names   `json:",omitempty"`
+	ExpressionAttributeValues Item    `json:",omitempty"`
+	ExclusiveStartKey         Item    `json:",omitempty"`
+	ConsistentRead            *bool   `json:",omitempty"`
+	ScanIndexForward          *bool   `json:",omitempty"`
+	Limit                     *int32  `json:",omitempty"`
+}
+
+// QueryOutput is a page of items; LastEvaluatedKey, when set, starts the
+// next.
+type QueryOutput struct {
+	Items            []Item
+	LastEvaluatedKey Item
+}
+
+// Query reads a page of a partition.
+func (c *Client) Query(ctx context.Context, in *QueryInput) (*QueryOutput, error) {
+	out := new(QueryOutput)
+	return out, c.call(ctx, "Query", in, out)
+}
+
+// ScanInput reads the whole table, a page at a time.
+type ScanInput struct {
+	TableName                 *string
+	FilterExpression          *string `json:",omitempty"`
+	ProjectionExpression      *string `json:",omitempty"`
+	ExpressionAttributeNames  Names   `json:",omitempty"`
+	ExpressionAttributeValues Item    `json:",omitempty"`
+	ExclusiveStartKey         Item    `json:",omitempty"`
+	ConsistentRead            *bool   `json:",omitempty"`
+	Limit                     *int32  `json:",omitempty"`
+}
+
+// ScanOutput is a page of items; LastEvaluatedKey, when set, starts the
+// next.
+type ScanOutput struct {
+	Items            []Item
+	LastEvaluatedKey Item
+}
+
+// Scan reads a page of the table.
+func (c *Client) Scan(ctx context.Context, in *ScanInput) (*ScanOutput, error) {
+	out := new(ScanOutput)
+	return out, c.call(ctx, "Scan", in, out)
+}
+
+// TransactWriteItemsInput writes up to 100 items atomically. Its items
+// are the SDK's (types.Put, types.Update, types.Delete,
+// types.ConditionCheck).
+type TransactWriteItemsInput struct {
+	TransactItems []types.TransactWriteItem
+	// ClientRequestToken makes the call idempotent for ten minutes; nil
+	// means a fresh one for each call (as the SDK does), the same for each
+	// of its tries, so a retried transaction that had committed is not
+	// refused by its own conditions.
+	ClientRequestToken *string
+}
+
+// TransactWriteItemsOutput is empty: sandstep asks for nothing back.
+type TransactWriteItemsOutput struct{}
+
+// TransactWriteItems applies in's writes all or none.
+func (c *Client) TransactWriteItems(ctx context.Context, in *TransactWriteItemsInput) (*TransactWriteItemsOutput, error) {
+	if in.ClientRequestToken == nil {
+		withToken := *in
+		withToken.ClientRequestToken = aws.String(rand.Text())
+		in = &withToken
+	}
+	return &TransactWriteItemsOutput{}, c.call(ctx, "TransactWriteItems", in, nil)
+}
+
+// MarshalJSON writes the SDK's transaction items in DynamoDB's form.
+func (in *TransactWriteItemsInput) MarshalJSON() ([]byte, error) {
+	type op struct {
+		TableName                           *string
+		Key                                 Item                                      `json:",omitempty"`
+		Item                                Item                                      `json:",omitempty"`
+		UpdateExpression                    *string                                   `json:",omitempty"`
+		ConditionExpression                 *string                                   `json:",omitempty"`
+		ExpressionAttributeNames            Names                                     `json:",omitempty"`
+		ExpressionAttributeValues           Item                                      `json:",omitempty"`
+		ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
+	}
+	type item struct {
+		ConditionCheck *op `json:",omitempty"`
+		Put            *op `json:",omitempty"`
+		Update         *op `json:",omitempty"`
+		Delete         *op `json:",omitempty"`
+	}
+	items := make([]item, len(in.TransactItems))
+	for i, t := range in.TransactItems {
+		switch {
+		case t.Put != nil:
+			p := t.Put
+			items[i].Put = &op{TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+				ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
+				ReturnValuesOnConditionCheckFailure: p.ReturnValuesOnConditionCheckFailure}
+		case t.Update != nil:
+			u := t.Update
+			items[i].Update = &op{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+				ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+				ExpressionAttributeValues: u.ExpressionAttributeValues, ReturnValuesOnConditionCheckFailure: u.ReturnValuesOnConditionCheckFailure}
+		case t.Delete != nil:
+			d := t.Delete
+			items[i].Delete = &op{TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
+				ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
+				ReturnValuesOnConditionCheckFailure: d.ReturnValuesOnConditionCheckFailure}
+		case t.ConditionCheck != nil:
+			cc := t.ConditionCheck
+			items[i].ConditionCheck = &op{TableName: cc.TableName, Key: cc.Key, ConditionExpression: cc.ConditionExpression,
+				ExpressionAttributeNames: cc.ExpressionAttributeNames, ExpressionAttributeValues: cc.ExpressionAttributeValues,
+				ReturnValuesOnConditionCheckFailure: cc.ReturnValuesOnConditionCheckFailure}
+		default:
+			return nil, fmt.Errorf("transaction item %d: neither a put, an update, a delete nor a condition check", i)
+		}
+	}
+	return json.Marshal(struct {
+		ClientRequestToken *string `json:",omitempty"`
+		TransactItems      []item
+	}{in.ClientRequestToken, items})
+}
+
+// CreateTableInput defines a table: what store.TableDefinition says and
+// the local stack and tests create (template.yaml creates it in AWS).
+type CreateTableInput struct {
+	TableName              *string
+	BillingMode            types.BillingMode
+	AttributeDefinitions   []types.AttributeDefinition
+	KeySchema              []types.KeySchemaElement
+	GlobalSecondaryIndexes []types.GlobalSecondaryIndex
+	SSESpecification       *types.SSESpecification
+}
+
+// MarshalJSON writes the definition in DynamoDB's form (the SDK's types
+// would write their unset members as nulls).
+func (in *CreateTableInput) MarshalJSON() ([]byte, error) {
+	type attr struct{ AttributeName, AttributeType string }
+	type key struct{ AttributeName, KeyType string }
+	type projection struct {
+		ProjectionType   string
+		NonKeyAttributes []string `json:",omitempty"`
+	}
+	type gsi struct {
+		IndexName  string
+		KeySchema  []key
+		Projection projection
+	}
+	keys := func(ks []types.KeySchemaElement) []key {
+		out := make([]key, len(ks))
+		for i, k := range ks {
+			out[i] = key{aws.ToString(k.AttributeName), string(k.KeyType)}
+		}
+		return out
+	}
+	w := struct {
+		TableName              string
+		BillingMode            string `json:",omitempty"`
+		AttributeDefinitions   []attr
+		KeySchema              []key
+		GlobalSecondaryIndexes []gsi                   `json:",omitempty"`
+		SSESpecification       *struct{ Enabled bool } `json:",omitempty"`
+	}{TableName: aws.ToString(in.TableName), BillingMode: string(in.BillingMode), KeySchema: keys(in.KeySchema)}
+	for _, a := range in.AttributeDefinitions {
+		w.AttributeDefinitions = append(w.AttributeDefinitions, attr{aws.ToString(a.AttributeName), string(a.AttributeType)})
+	}
+	for _, g := range in.GlobalSecondaryIndexes {
+		p := projection{}
+		if g.Projection != nil {
+			p = projection{string(g.Projection.ProjectionType), g.Projection.NonKeyAttributes}
+		}
+		w.GlobalSecondaryIndexes = append(w.GlobalSecondaryIndexes, gsi{aws.ToString(g.IndexName), keys(g.KeySchema), p})
+	}
+	if in.SSESpecification != nil {
+		w.SSESpecification = &struct{ Enabled bool }{aws.ToBool(in.SSESpecification.Enabled)}
+	}
+	return json.Marshal(w)
+}
+
+// CreateTable creates a table. One that exists already is DynamoDB's
+// ResourceInUseException.
+func (c *Client) CreateTable(ctx context.Context, in *CreateTableInput) error {
+	return c.call(ctx, "CreateTable", in, nil)
+}

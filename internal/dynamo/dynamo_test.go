@@ -1,0 +1,404 @@
+package dynamo_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/awsjson"
+	"github.com/sandstep/sandstep/internal/dynamo"
+)
+
+var cfg = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("x", "y", "")}
+
+// every holds one value of each kind, empty containers and nesting
+// included.
+var every = map[string]types.AttributeValue{
+	"s":     &types.AttributeValueMemberS{Value: "é \"quoted\""},
+	"empty": &types.AttributeValueMemberS{Value: ""},
+	"n":     &types.AttributeValueMemberN{Value: "-1.5e3"},
+	"b":     &types.AttributeValueMemberB{Value: []byte{0, 1, 255}},
+	"t":     &types.AttributeValueMemberBOOL{Value: true},
+	"f":     &types.AttributeValueMemberBOOL{Value: false},
+	"null":  &types.AttributeValueMemberNULL{Value: true},
+	"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+		"inner": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberN{Value: "1"}}},
+		"none":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
+	}},
+	"l0": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+	"ss": &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
+	"ns": &types.AttributeValueMemberNS{Value: []string{"1", "2"}},
+	"bs": &types.AttributeValueMemberBS{Value: [][]byte{{1}, {2, 3}}},
+}
+
+// capture is a DynamoDB endpoint that records each request's target and
+// body and answers with answer.
+type capture struct {
+	mu      sync.Mutex
+	targets []string
+	bodies  [][]byte
+	status  int
+	answer  string
+}
+
+func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	c.mu.Lock()
+	c.targets = append(c.targets, r.Header.Get("X-Amz-Target"))
+	c.bodies = append(c.bodies, b)
+	status, answer := c.status, c.answer
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(cmpOr(status, http.StatusOK))
+	_, _ = io.WriteString(w, cmpStr(answer, "{}"))
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func cmpStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func serve(t *testing.T, c *capture) string {
+	hs := httptest.NewServer(c)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+func ours(t *testing.T, url string, attempts int, count func(context.Context, any)) *dynamo.Client {
+	t.Helper()
+	opts := dynamo.Options{Count: count}
+	opts.Endpoint, opts.MaxAttempts = url, attempts
+	c, err := dynamo.New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func sdk(url string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(url)
+		o.DisableValidateResponseChecksum = true
+		o.RetryMaxAttempts = 1
+	})
+}
+
+func decoded(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return v
+}
+
+// TestRequestsAsTheSDKWritesThem: each operation's request, target and
+// body, is what the SDK's own serializers write for the same input (member
+// names exactly, which the local stand-in, decoding case-insensitively,
+// would not catch).
+func TestRequestsAsTheSDKWritesThem(t *testing.T) {
+	table, cond := aws.String("T"), aws.String("attribute_not_exists(#p) AND #n < :v")
+	names := map[string]string{"#p": "PK", "#n": "n"}
+	values := map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: "5"}}
+	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "A"}, "SK": &types.AttributeValueMemberS{Value: "B"}}
+	allOld := types.ReturnValuesOnConditionCheckFailureAllOld
+	tests := []struct {
+		name string
+		ours func(context.Context, *dynamo.Client) error
+		sdk  func(context.Context, *dynamodb.Client) error
+	}{
+		{"GetItem", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.GetItem(c, &dynamo.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true),
+				ProjectionExpression: aws.String("#p"), ExpressionAttributeNames: map[string]string{"#p": "PK"}})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.GetItem(c, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true),
+				ProjectionExpression: aws.String("#p"), ExpressionAttributeNames: map[string]string{"#p": "PK"}})
+			return err
+		}},
+		{"PutItem of every kind of value", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.PutItem(c, &dynamo.PutItemInput{TableName: table, Item: every, ConditionExpression: cond,
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: allOld})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.PutItem(c, &dynamodb.PutItemInput{TableName: table, Item: every, ConditionExpression: cond,
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: allOld})
+			return err
+		}},
+		{"UpdateItem", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.UpdateItem(c, &dynamo.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String("SET #n = :v"),
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+				ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: allOld})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.UpdateItem(c, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String("SET #n = :v"),
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+				ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: allOld})
+			return err
+		}},
+		{"DeleteItem", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.DeleteItem(c, &dynamo.DeleteItemInput{TableName: table, Key: key, ConditionExpression: cond,
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.DeleteItem(c, &dynamodb.DeleteItemInput{TableName: table, Key: key, ConditionExpression: cond,
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+			return err
+		}},
+		{"Query", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.Query(c, &dynamo.QueryInput{TableName: table, IndexName: aws.String("GSI1"),
+				KeyConditionExpression: aws.String("#p = :v"), FilterExpression: aws.String("#n < :v"),
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ExclusiveStartKey: key,
+				ConsistentRead: aws.Bool(false), ScanIndexForward: aws.Bool(false), Limit: aws.Int32(11)})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.Query(c, &dynamodb.QueryInput{TableName: table, IndexName: aws.String("GSI1"),
+				KeyConditionExpression: aws.String("#p = :v"), FilterExpression: aws.String("#n < :v"),
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ExclusiveStartKey: key,
+				ConsistentRead: aws.Bool(false), ScanIndexForward: aws.Bool(false), Limit: aws.Int32(11)})
+			return err
+		}},
+		{"Scan", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.Scan(c, &dynamo.ScanInput{TableName: table, FilterExpression: aws.String("#n < :v"),
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ConsistentRead: aws.Bool(true), Limit: aws.Int32(100)})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.Scan(c, &dynamodb.ScanInput{TableName: table, FilterExpression: aws.String("#n < :v"),
+				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ConsistentRead: aws.Bool(true), Limit: aws.Int32(100)})
+			return err
+		}},
+		{"TransactWriteItems", func(c context.Context, d *dynamo.Client) error {
+			_, err := d.TransactWriteItems(c, &dynamo.TransactWriteItemsInput{TransactItems: transaction(table, key, cond, names, values)})
+			return err
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.TransactWriteItems(c, &dynamodb.TransactWriteItemsInput{TransactItems: transaction(table, key, cond, names, values)})
+			return err
+		}},
+		{"CreateTable", func(c context.Context, d *dynamo.Client) error {
+			return d.CreateTable(c, &dynamo.CreateTableInput{TableName: table, BillingMode: types.BillingModePayPerRequest,
+				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS}},
+				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
+				GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("G"),
+					KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
+					Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}},
+				SSESpecification: &types.SSESpecification{Enabled: aws.Bool(true)}})
+		}, func(c context.Context, d *dynamodb.Client) error {
+			_, err := d.CreateTable(c, &dynamodb.CreateTableInput{TableName: table, BillingMode: types.BillingModePayPerRequest,
+				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS}},
+				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
+				GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("G"),
+					KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
+					Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}},
+				SSESpecification: &types.SSESpecification{Enabled: aws.Bool(true)}})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &capture{}
+			url := serve(t, c)
+			ctx := context.Background()
+			if err := tt.ours(ctx, ours(t, url, 1, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.sdk(ctx, sdk(url)); err != nil {
+				t.Fatal(err)
+			}
+			if c.targets[0] != c.targets[1] {
+				t.Errorf("target %q, the SDK's %q", c.targets[0], c.targets[1])
+			}
+			got, want := decoded(t, c.bodies[0]), decoded(t, c.bodies[1])
+			// Each client makes up its own idempotency token.
+			if _, sdkHas := want.(map[string]any)["ClientRequestToken"]; sdkHas {
+				if _, has := got.(map[string]any)["ClientRequestToken"]; !has {
+					t.Errorf("no ClientRequestToken; the SDK sends one")
+				}
+				delete(want.(map[string]any), "ClientRequestToken")
+				delete(got.(map[string]any), "ClientRequestToken")
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("body\n%s\nthe SDK's\n%s", c.bodies[0], c.bodies[1])
+			}
+		})
+	}
+}
+
+// TestTransactionTokenPerCall: every try of one transaction carries the
+// same token, so a retry of one that had committed is answered as it was;
+// another call carries another.
+func TestTransactionTokenPerCall(t *testing.T) {
+	c := &capture{status: 500, answer: `{"__type":"InternalServerError"}`}
+	db := ours(t, serve(t, c), 2, nil)
+	in := &dynamo.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Delete: &types.Delete{TableName: aws.String("T")}}}}
+	for range 2 {
+		if _, err := db.TransactWriteItems(context.Background(), in); err == nil {
+			t.Fatal("no error from a failing endpoint")
+		}
+	}
+	if in.ClientRequestToken != nil {
+		t.Error("the caller's input was changed")
+	}
+	tokens := make([]string, len(c.bodies))
+	for i, b := range c.bodies {
+		var body struct{ ClientRequestToken string }
+		if err := json.Unmarshal(b, &body); err != nil || body.ClientRequestToken == "" || len(body.ClientRequestToken) > 36 {
+			t.Fatalf("try %d: token %q, %v", i, body.ClientRequestToken, err)
+		}
+		tokens[i] = body.ClientRequestToken
+	}
+	if len(tokens) != 4 || tokens[0] != tokens[1] || tokens[2] != tokens[3] || tokens[0] == tokens[2] {
+		t.Errorf("tokens of two calls of two tries each: %q", tokens)
+	}
+}
+
+func transaction(table *string, key map[string]types.AttributeValue, cond *string, names map[string]string,
+	values map[string]types.AttributeValue) []types.TransactWriteItem {
+	return []types.TransactWriteItem{
+		{Put: &types.Put{TableName: table, Item: every, ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+		{Update: &types.Update{TableName: table, Key: key, UpdateExpression: aws.String("ADD #n :v"), ConditionExpression: cond,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+		{Delete: &types.Delete{TableName: table, Key: key}},
+		{ConditionCheck: &types.ConditionCheck{TableName: table, Key: key, ConditionExpression: cond,
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+	}
+}
+
+// TestAnswersAsTheSDKReadsThem: items read back are what the SDK's
+// deserializers make of the same answer.
+func TestAnswersAsTheSDKReadsThem(t *testing.T) {
+	c := &capture{}
+	url := serve(t, c)
+	item, err := json.Marshal(dynamo.Item(every))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.answer = `{"Items":[` + string(item) + `,{}],"LastEvaluatedKey":{"PK":{"S":"A"}},"Count":2,"ScannedCount":9}`
+	ctx := context.Background()
+	got, err := ours(t, url, 1, nil).Query(ctx, &dynamo.QueryInput{TableName: aws.String("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sdk(url).Query(ctx, &dynamodb.QueryInput{TableName: aws.String("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Items) != len(want.Items) {
+		t.Fatalf("%d items, the SDK %d", len(got.Items), len(want.Items))
+	}
+	for i := range want.Items {
+		if !reflect.DeepEqual(map[string]types.AttributeValue(got.Items[i]), want.Items[i]) {
+			t.Errorf("item %d: %#v, the SDK %#v", i, got.Items[i], want.Items[i])
+		}
+	}
+	if !reflect.DeepEqual(map[string]types.AttributeValue(got.LastEvaluatedKey), want.LastEvaluatedKey) {
+		t.Errorf("LastEvaluatedKey %#v, the SDK %#v", got.LastEvaluatedKey, want.LastEvaluatedKey)
+	}
+	c.answer = `{}`
+	absent, err := ours(t, url, 1, nil).GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String("T")})
+	if err != nil || absent.Item != nil {
+		t.Errorf("an absent item: %v, %v", absent.Item, err)
+	}
+}
+
+func TestItemRefusesWhatDynamoDBWouldNot(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+	}{
+		{"a value with no member", `{"a":{}}`},
+		{"an unknown member only", `{"a":{"X":"1"}}`},
+		{"an empty value nested in a list", `{"a":{"L":[{}]}}`},
+		{"not an object", `["a"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var it dynamo.Item
+			if err := json.Unmarshal([]byte(tt.json), &it); err == nil {
+				t.Errorf("read %s as %#v", tt.json, it)
+			}
+		})
+	}
+	if _, err := json.Marshal(dynamo.Item{"a": nil}); err == nil {
+		t.Error("wrote a nil attribute value")
+	}
+}
+
+// TestErrors: a refused write carries its item, a cancelled transaction
+// its reasons, as the SDK's types; any other answer is an APIError. A
+// call is counted once, however many tries it takes.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		answer string
+		check  func(*testing.T, error)
+		tries  int
+	}{
+		{"a refused write", 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"PK":{"S":"A"},"n":{"N":"2"}}}`,
+			func(t *testing.T, err error) {
+				var ccf *types.ConditionalCheckFailedException
+				if !errors.As(err, &ccf) || ccf.Item["n"].(*types.AttributeValueMemberN).Value != "2" || aws.ToString(ccf.Message) == "" {
+					t.Errorf("%#v", err)
+				}
+			}, 1},
+		{"a cancelled transaction", 400, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled","CancellationReasons":[{"Code":"None"},{"Code":"ConditionalCheckFailed","Message":"The conditional request failed","Item":{"PK":{"S":"B"}}}]}`,
+			func(t *testing.T, err error) {
+				var tce *types.TransactionCanceledException
+				if !errors.As(err, &tce) || len(tce.CancellationReasons) != 2 {
+					t.Fatalf("%#v", err)
+				}
+				r := tce.CancellationReasons
+				if aws.ToString(r[0].Code) != "None" || r[0].Item != nil || aws.ToString(r[1].Code) != "ConditionalCheckFailed" ||
+					r[1].Item["PK"].(*types.AttributeValueMemberS).Value != "B" {
+					t.Errorf("reasons %#v", r)
+				}
+			}, 1},
+		{"throttled, retried", 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`,
+			func(t *testing.T, err error) {
+				var ae *awsjson.APIError
+				if !errors.As(err, &ae) || ae.Code != "ProvisionedThroughputExceededException" {
+					t.Errorf("%#v", err)
+				}
+			}, 2},
+		{"a validation error, not retried", 400, `{"__type":"com.amazon.coral.validate#ValidationException","message":"Item size has exceeded the maximum allowed size"}`,
+			func(t *testing.T, err error) {
+				var ae *awsjson.APIError
+				if !errors.As(err, &ae) || ae.Code != "ValidationException" || ae.Message == "" {
+					t.Errorf("%#v", err)
+				}
+			}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &capture{status: tt.status, answer: tt.answer}
+			counted := 0
+			db := ours(t, serve(t, c), 2, func(context.Context, any) { counted++ })
+			_, err := db.UpdateItem(context.Background(), &dynamo.UpdateItemInput{TableName: aws.String("T")})
+			tt.check(t, err)
+			if counted != 1 || len(c.bodies) != tt.tries {
+				t.Errorf("counted %d calls, sent %d tries; want 1 and %d", counted, len(c.bodies), tt.tries)
+			}
+		})
+	}
+}
