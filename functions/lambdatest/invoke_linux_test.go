@@ -92,7 +92,7 @@ func newStack(t testing.TB) *stack {
 	s.daytonaURL = hs.URL
 
 	_, s.dynamoURL = storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.Client(s.dynamoURL), tableName); err != nil {
+	if err := store.CreateTable(context.Background(), storetest.DB(t, s.dynamoURL), tableName); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
 	return s

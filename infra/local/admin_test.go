@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // Administration over the local stack, as an operator and two users would
@@ -107,7 +105,7 @@ func TestAdministrationOverLocalStack(t *testing.T) {
 	}
 
 	// Each admin action is on the record under alice, root the actor.
-	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	st, err := ReadStore(s.DynamoDBURL, s.Config.TableName)
 	if err != nil {
 		t.Fatal(err)
 	}

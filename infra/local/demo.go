@@ -93,7 +93,7 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 	}
 	d.o.APIURL = strings.TrimRight(d.o.APIURL, "/")
 	// The demo only reads the slots held; the options shape nothing it reads.
-	d.quota, err = store.New(DynamoDBClient(o.DynamoDBURL), o.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	d.quota, err = ReadStore(o.DynamoDBURL, o.TableName)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

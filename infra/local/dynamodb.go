@@ -18,27 +18,36 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/internal/atomicfile"
+	"github.com/sandstep/sandstep/internal/dynamo"
+	"github.com/sandstep/sandstep/internal/store"
 )
 
-// DynamoDBClient returns an SDK client for a local DynamoDB endpoint (the
-// embedded minidyn) with dummy static credentials and a fixed region, so
-// that nothing is read from the environment, a profile or an instance
+// DynamoDBClient returns the store's DynamoDB client for a local endpoint
+// (the embedded minidyn) with dummy static credentials and a fixed region,
+// so that nothing is read from the environment, a profile or an instance
 // metadata address.
-func DynamoDBClient(endpoint string) *dynamodb.Client {
+func DynamoDBClient(endpoint string) (*dynamo.Client, error) {
 	cfg := aws.Config{
 		Region:      DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		// minidyn sends no CRC32 header; without this the SDK logs a
-		// warning on every reply.
-		o.DisableValidateResponseChecksum = true
-	})
+	opts := dynamo.Options{}
+	opts.Endpoint = endpoint
+	return dynamo.New(cfg, opts)
+}
+
+// ReadStore returns a store on a local table for reading what it holds
+// (records, slots held); its quota and idempotency options shape nothing
+// read.
+func ReadStore(endpoint, table string) (*store.Store, error) {
+	db, err := DynamoDBClient(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return store.New(db, table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
 }
 
 // How often the durable DynamoDB writes its snapshot (when something

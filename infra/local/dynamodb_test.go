@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/store"
 )
 
 // openTable starts a durable DynamoDB on dir with the store's table and
 // what a snapshot in dir holds.
-func openTable(t *testing.T, dir string, now time.Time) (*durableDynamoDB, *dynamodb.Client) {
+func openTable(t *testing.T, dir string, now time.Time) (*durableDynamoDB, *dynamo.Client) {
 	t.Helper()
 	d, err := newDurableDynamoDB(dir, "T", store.TTLAttribute, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -27,7 +28,10 @@ func openTable(t *testing.T, dir string, now time.Time) (*durableDynamoDB, *dyna
 	d.now = func() time.Time { return now }
 	hs := httptest.NewServer(d)
 	t.Cleanup(hs.Close)
-	client := DynamoDBClient(hs.URL)
+	client, err := DynamoDBClient(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := store.CreateTable(context.Background(), client, "T"); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +41,7 @@ func openTable(t *testing.T, dir string, now time.Time) (*durableDynamoDB, *dyna
 	return d, client
 }
 
-func putItem(t *testing.T, c *dynamodb.Client, pk string, expires int64) {
+func putItem(t *testing.T, c *dynamo.Client, pk string, expires int64) {
 	t.Helper()
 	item := map[string]types.AttributeValue{
 		"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "META"},
@@ -47,14 +51,14 @@ func putItem(t *testing.T, c *dynamodb.Client, pk string, expires int64) {
 	if expires != 0 {
 		item[store.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
 	}
-	if _, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("T"), Item: item}); err != nil {
+	if _, err := c.PutItem(context.Background(), &dynamo.PutItemInput{TableName: aws.String("T"), Item: item}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func keys(t *testing.T, c *dynamodb.Client) map[string]bool {
+func keys(t *testing.T, c *dynamo.Client) map[string]bool {
 	t.Helper()
-	out, err := c.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String("T")})
+	out, err := c.Scan(context.Background(), &dynamo.ScanInput{TableName: aws.String("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,7 @@ func TestSnapshotFollowsWrites(t *testing.T) {
 	if d.dirty.Load() {
 		t.Fatal("still dirty after a snapshot")
 	}
-	if _, err := c.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String("T"), Key: map[string]types.AttributeValue{
+	if _, err := c.DeleteItem(context.Background(), &dynamo.DeleteItemInput{TableName: aws.String("T"), Key: map[string]types.AttributeValue{
 		"PK": &types.AttributeValueMemberS{Value: "a"}, "SK": &types.AttributeValueMemberS{Value: "META"}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // startOn starts a stack on dataDir, closed when the test ends if the test
@@ -89,7 +87,7 @@ func TestRestartKeepsTheState(t *testing.T) {
 		t.Errorf("replay after the restart: %d %s, want the first answer (%s)", res.status, res.body, deleted.ID)
 	}
 	// The kept sandbox: its record, its slot, its files.
-	st, err := store.New(DynamoDBClient(second.DynamoDBURL), second.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	st, err := ReadStore(second.DynamoDBURL, second.Config.TableName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -381,7 +381,11 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		return err
 	}
 	s.srvDynamoDB = s.serve(&s.lnDynamoDB, db)
-	if err := store.CreateTable(ctx, DynamoDBClient(s.DynamoDBURL), s.Config.TableName); err != nil {
+	client, err := DynamoDBClient(s.DynamoDBURL)
+	if err != nil {
+		return err
+	}
+	if err := store.CreateTable(ctx, client, s.Config.TableName); err != nil {
 		return fmt.Errorf("create table %s: %w", s.Config.TableName, err)
 	}
 	restored, err := db.restore()

@@ -17,7 +17,6 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/sandstep/sandstep/internal/notify"
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // noticeJSON is a task's notify as GET /tasks/{id} shows it.
@@ -57,7 +56,7 @@ func (s *testStack) putSecret(name, value string) {
 // finishes counts the task's task.finish audit events: one per clean-up.
 func (s *testStack) finishes(id string) int {
 	s.t.Helper()
-	st, err := store.New(DynamoDBClient(s.DynamoDBURL), s.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	st, err := ReadStore(s.DynamoDBURL, s.Config.TableName)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func newStackVia(t testing.TB, extra map[string]string, via func(service, url st
 		via = func(_, url string) string { return url }
 	}
 	mini, ddbURL := storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.Client(ddbURL), "sandstep"); err != nil {
+	if err := store.CreateTable(context.Background(), storetest.DB(t, ddbURL), "sandstep"); err != nil {
 		t.Fatal(err)
 	}
 	dsrv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), APIKey: daytonaKey})

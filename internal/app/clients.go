@@ -1,16 +1,15 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/drain"
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/secrets"
 	"github.com/sandstep/sandstep/internal/store"
 )
@@ -19,18 +18,12 @@ import (
 func (e *Env) Store() (*store.Store, error) {
 	return once(e, "store", func() (*store.Store, error) {
 		cfg := e.Config
-		db := dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) {
-			if ep := e.Endpoint("DYNAMODB"); ep != "" {
-				o.BaseEndpoint = aws.String(ep)
-			}
-			if cfg.DynamoDBEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
-				// An endpoint override is a local stand-in (minidyn), which
-				// sends no CRC32 header.
-				o.DisableValidateResponseChecksum = true
-			}
-			o.APIOptions = append(o.APIOptions, countDynamoDB)
-		})
+		opts := dynamo.Options{Count: countDynamoDB}
+		opts.Endpoint = cmp.Or(cfg.DynamoDBEndpoint, e.Endpoint("DYNAMODB"))
+		db, err := dynamo.New(e.AWS, opts)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb client: %w", err)
+		}
 		st, err := store.New(db, cfg.TableName, store.Options{
 			DefaultQuota: cfg.DefaultUserQuota, RepoQuota: cfg.GitHubRepoQuota, IdempotencyTTL: cfg.IdempotencyTTL,
 			CreateRate:    cfg.DaytonaCreateRate,

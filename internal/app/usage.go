@@ -4,27 +4,22 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/sandstep/sandstep/internal/cost"
+	"github.com/sandstep/sandstep/internal/dynamo"
 )
 
 // The DynamoDB and S3 clients count each request a task's step makes
 // into the step's meter (internal/cost; README, "Task cost"): once per
 // call, not per retry of it.
 
-func countDynamoDB(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("sandstepUsage",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			if m := cost.MeterFrom(ctx); m != nil {
-				if write, units, ok := dynamoDBUnits(in.Parameters); ok {
-					m.DynamoDB(write, units)
-				}
-			}
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
+func countDynamoDB(ctx context.Context, in any) {
+	if m := cost.MeterFrom(ctx); m != nil {
+		if write, units, ok := dynamoDBUnits(in); ok {
+			m.DynamoDB(write, units)
+		}
+	}
 }
 
 // dynamoDBUnits is a data request's class and its request units as the
@@ -33,30 +28,13 @@ func countDynamoDB(stack *middleware.Stack) error {
 // ok false: no data request (not billed so).
 func dynamoDBUnits(params any) (write bool, units int, ok bool) {
 	switch in := params.(type) {
-	case *dynamodb.GetItemInput, *dynamodb.QueryInput, *dynamodb.ScanInput:
+	case *dynamo.GetItemInput, *dynamo.QueryInput, *dynamo.ScanInput:
 		return false, 1, true
-	case *dynamodb.BatchGetItemInput:
-		for _, r := range in.RequestItems {
-			units += len(r.Keys)
-		}
-		return false, units, true
-	case *dynamodb.TransactGetItemsInput:
-		return false, 2 * len(in.TransactItems), true
-	case *dynamodb.PutItemInput:
+	case *dynamo.PutItemInput:
 		return true, writeUnits(in.Item), true
-	case *dynamodb.UpdateItemInput, *dynamodb.DeleteItemInput:
+	case *dynamo.UpdateItemInput, *dynamo.DeleteItemInput:
 		return true, 1, true
-	case *dynamodb.BatchWriteItemInput:
-		for _, r := range in.RequestItems {
-			for _, w := range r {
-				units++
-				if w.PutRequest != nil {
-					units += writeUnits(w.PutRequest.Item) - 1
-				}
-			}
-		}
-		return true, units, true
-	case *dynamodb.TransactWriteItemsInput:
+	case *dynamo.TransactWriteItemsInput:
 		for _, w := range in.TransactItems {
 			units += 2
 			if w.Put != nil {

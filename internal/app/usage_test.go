@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 )
 
 func TestDynamoDBUnits(t *testing.T) {
@@ -17,20 +18,20 @@ func TestDynamoDBUnits(t *testing.T) {
 		units int
 		ok    bool
 	}{
-		{"a read", &dynamodb.GetItemInput{}, false, 1, true},
-		{"a query", &dynamodb.QueryInput{}, false, 1, true},
-		{"a write", &dynamodb.UpdateItemInput{}, true, 1, true},
-		{"a transaction's items count twice", &dynamodb.TransactWriteItemsInput{TransactItems: two}, true, 4, true},
-		{"a small put", &dynamodb.PutItemInput{Item: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "TASK#x"}}}, true, 1, true},
-		{"a put of 1.5 KB", &dynamodb.PutItemInput{Item: map[string]types.AttributeValue{
+		{"a read", &dynamo.GetItemInput{}, false, 1, true},
+		{"a query", &dynamo.QueryInput{}, false, 1, true},
+		{"a write", &dynamo.UpdateItemInput{}, true, 1, true},
+		{"a transaction's items count twice", &dynamo.TransactWriteItemsInput{TransactItems: two}, true, 4, true},
+		{"a small put", &dynamo.PutItemInput{Item: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "TASK#x"}}}, true, 1, true},
+		{"a put of 1.5 KB", &dynamo.PutItemInput{Item: map[string]types.AttributeValue{
 			"PK": &types.AttributeValueMemberS{Value: "TASK#x"}, "command": &types.AttributeValueMemberS{Value: strings.Repeat("x", 1500)}}}, true, 2, true},
-		{"a transaction putting 1.5 KB", &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{"a transaction putting 1.5 KB", &dynamo.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{Item: map[string]types.AttributeValue{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 				"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: strings.Repeat("y", 1500)}}}}}}}},
 			{}}}, true, 6, true},
-		{"a batch of reads", &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			"t": {Keys: make([]map[string]types.AttributeValue, 3)}}}, false, 3, true},
-		{"not a data request", &dynamodb.DescribeTableInput{}, false, 0, false},
+		{"a scan", &dynamo.ScanInput{}, false, 1, true},
+		{"a delete", &dynamo.DeleteItemInput{}, true, 1, true},
+		{"not a data request", &dynamo.CreateTableInput{}, false, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,7 +29,7 @@ func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); srv.Close() })
 	_, url := storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.Client(url), storetest.Table); err != nil {
+	if err := store.CreateTable(context.Background(), storetest.DB(t, url), storetest.Table); err != nil {
 		t.Fatal(err)
 	}
 	var svcs []*service.Service
@@ -38,7 +38,7 @@ func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := store.New(storetest.Client(url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
+		st, err := store.New(storetest.DB(t, url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
 			CreateRate: limit, CreateWindow: window})
 		if err != nil {
 			t.Fatal(err)

@@ -51,13 +51,13 @@ func (p *windowedProvider) perWindow(w time.Duration) map[time.Time]int {
 func rateInstances(t *testing.T, n, limit int, window time.Duration, p *windowedProvider) ([]*Service, *store.Store) {
 	t.Helper()
 	_, url := storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.Client(url), storetest.Table); err != nil {
+	if err := store.CreateTable(context.Background(), storetest.DB(t, url), storetest.Table); err != nil {
 		t.Fatal(err)
 	}
 	var svcs []*Service
 	var first *store.Store
 	for range n {
-		st, err := store.New(storetest.Client(url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
+		st, err := store.New(storetest.DB(t, url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
 			CreateRate: limit, CreateWindow: window})
 		if err != nil {
 			t.Fatal(err)

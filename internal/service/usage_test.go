@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/smithy-go/middleware"
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/cost"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -32,8 +31,8 @@ func (c *tally) dynamoDB(ctx context.Context, in any) {
 	}
 	var write bool
 	switch in.(type) {
-	case *dynamodb.GetItemInput, *dynamodb.QueryInput, *dynamodb.ScanInput:
-	case *dynamodb.PutItemInput, *dynamodb.UpdateItemInput, *dynamodb.DeleteItemInput, *dynamodb.TransactWriteItemsInput:
+	case *dynamo.GetItemInput, *dynamo.QueryInput, *dynamo.ScanInput:
+	case *dynamo.PutItemInput, *dynamo.UpdateItemInput, *dynamo.DeleteItemInput, *dynamo.TransactWriteItemsInput:
 		write = true
 	default:
 		return
@@ -46,14 +45,6 @@ func (c *tally) dynamoDB(ctx context.Context, in any) {
 	} else {
 		c.ddbReads++
 	}
-}
-
-func (c *tally) middleware(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("tally",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.dynamoDB(ctx, in.Parameters)
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
 }
 
 // countedObjects is fakeObjects counting each request into the tally and
@@ -116,7 +107,7 @@ func newUsageHarness(t *testing.T, prices Prices) *usageHarness {
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	c := &tally{}
 	_, url := storetest.Server(t)
-	client := storetest.Client(url, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, c.middleware) })
+	client := storetest.DB(t, url, func(o *dynamo.Options) { o.Count = c.dynamoDB })
 	if err := store.CreateTable(context.Background(), client, storetest.Table); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/lazyre"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -266,7 +267,7 @@ func (s *Store) listAudit(ctx context.Context, pk string, limit int, cursorText 
 	expr := build(expression.NewBuilder().WithKeyCondition(
 		expression.Key(attrPK).Equal(expression.Value(pk)).
 			And(expression.Key(attrSK).BeginsWith(prefixEvent))))
-	in := &dynamodb.QueryInput{
+	in := &dynamo.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    expr.KeyCondition(),
 		ExpressionAttributeNames:  expr.Names(),

@@ -17,7 +17,7 @@ import (
 // growth.
 func BenchmarkQuotaCycle(b *testing.B) {
 	mini, url := storetest.Server(b)
-	client := storetest.Client(url)
+	client := storetest.DB(b, url)
 	c := context.Background()
 	if err := store.CreateTable(c, client, storetest.Table); err != nil {
 		b.Fatal(err)

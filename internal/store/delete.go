@@ -6,8 +6,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -33,7 +34,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.S
 		WithUpdate(expression.Set(expression.Name(attrState), expression.Value(sandstep.StateDeleting)).
 			Set(expression.Name("updatedAt"), expression.Value(s.nowUTC())).
 			Add(expression.Name(attrVersion), expression.Value(1))))
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.db.UpdateItem(ctx, &dynamo.UpdateItemInput{
 		TableName: aws.String(s.table), Key: key(sandboxPK(id), skMeta),
 		ConditionExpression: e.Condition(), UpdateExpression: e.Update(),
 		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),

@@ -6,8 +6,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -29,7 +30,7 @@ func (s *Store) Deployment(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	for range 2 {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 			TableName:      aws.String(s.table),
 			Key:            key(deploymentPK, skMeta),
 			ConsistentRead: aws.Bool(true),

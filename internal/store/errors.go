@@ -10,9 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -102,8 +101,8 @@ func conditionFailed(err error, i int) bool {
 // isValidation says whether err is DynamoDB's ValidationException: for a
 // held slot's path, the map it names does not exist.
 func isValidation(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationException"
+	var ae *awsjson.APIError
+	return errors.As(err, &ae) && ae.Code == "ValidationException"
 }
 
 // mapErr turns an error of a DynamoDB call into a domain error; op says what
@@ -132,19 +131,16 @@ func mapErr(err error, op string) error {
 		}
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "store: %s: transaction cancelled (%s)", op, strings.Join(reasons, ", "))
 	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		code := apiErr.ErrorCode()
+	var ae *awsjson.APIError
+	if errors.As(err, &ae) {
 		switch {
-		case transientCodes[code]:
+		case transientCodes[ae.Code]:
 			return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is busy; try again", op)
-		case code == "ValidationException" && strings.Contains(strings.ToLower(apiErr.ErrorMessage()), "size"):
+		case ae.Code == "ValidationException" && strings.Contains(strings.ToLower(ae.Message), "size"):
 			return sandstep.Wrap(err, sandstep.ETOOLARGE, "store: %s: item too large", op)
+		case ae.StatusCode >= 500:
+			return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is unavailable; try again", op)
 		}
-	}
-	var respErr *smithyhttp.ResponseError
-	if errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500 {
-		return sandstep.Wrap(err, sandstep.ETRANSIENT, "store: %s: the database is unavailable; try again", op)
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {

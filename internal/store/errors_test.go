@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/truora/minidyn/server"
 
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -55,7 +55,7 @@ func newFaultStore(t *testing.T) (*store.Store, *faultServer, *server.Server) {
 	fs.op.Store("")
 	hs := httptest.NewServer(fs)
 	t.Cleanup(hs.Close)
-	client := storetest.Client(hs.URL, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	client := storetest.DB(t, hs.URL, func(o *dynamo.Options) { o.MaxAttempts = 1 })
 	if err := store.CreateTable(ctx(t), client, storetest.Table); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestUnreachableAndContextErrors(t *testing.T) {
 	hs := httptest.NewServer(http.NotFoundHandler())
 	url := hs.URL
 	hs.Close() // nothing listens there any more
-	client := storetest.Client(url, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	client := storetest.DB(t, url, func(o *dynamo.Options) { o.MaxAttempts = 1 })
 	st, err := store.New(client, "t", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestUnreachableAndContextErrors(t *testing.T) {
 
 func TestCreateTableIdempotent(t *testing.T) {
 	_, url := storetest.Server(t)
-	client := storetest.Client(url)
+	client := storetest.DB(t, url)
 	for range 2 {
 		if err := store.CreateTable(ctx(t), client, "tbl"); err != nil {
 			t.Fatalf("CreateTable: %v", err)

@@ -7,8 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -190,7 +191,7 @@ type idemRecord struct {
 }
 
 func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRecord, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            idemKey(userID, key),
 		ConsistentRead: aws.Bool(true),

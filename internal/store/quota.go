@@ -9,8 +9,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -282,7 +283,7 @@ func (s *Store) GetQuota(ctx context.Context, userID string) (sandstep.Quota, er
 // quotaItem reads the user's counter (strongly consistent) into the quota
 // and the slots held.
 func (s *Store) quotaItem(ctx context.Context, userID string) (sandstep.Quota, []sandstep.Slot, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            s.quotaKey(userID),
 		ConsistentRead: aws.Bool(true),
@@ -356,7 +357,7 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 	}
 	var lastErr error
 	for range maxTransitionAttempts {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 			TableName:      aws.String(s.table),
 			Key:            s.quotaKey(userID),
 			ConsistentRead: aws.Bool(true),

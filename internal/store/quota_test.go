@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -343,11 +343,11 @@ func TestRepoQuota(t *testing.T) {
 
 func TestNewValidatesOptions(t *testing.T) {
 	_, url := storetest.Server(t)
-	client := storetest.Client(url)
+	client := storetest.DB(t, url)
 	const day = 24 * time.Hour
 	tests := []struct {
 		name   string
-		client *dynamodb.Client
+		client *dynamo.Client
 		table  string
 		opts   store.Options
 		field  string
@@ -499,17 +499,15 @@ func TestRefusalsCostOneCall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, client, table := storetest.New(t, store.Options{})
+			_, url := storetest.Server(t)
 			var calls atomic.Int32
-			counted := dynamodb.New(client.Options(), func(o *dynamodb.Options) {
-				o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-					return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("count",
-						func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-							calls.Add(1)
-							return next.HandleInitialize(ctx, in)
-						}), middleware.After)
-				})
+			counted := storetest.DB(t, url, func(o *dynamo.Options) {
+				o.Count = func(context.Context, any) { calls.Add(1) }
 			})
+			table := storetest.Table
+			if err := store.CreateTable(ctx(t), counted, table); err != nil {
+				t.Fatal(err)
+			}
 			st, err := store.New(counted, table, store.Options{DefaultQuota: 2, IdempotencyTTL: storetest.DefaultIdempotencyTTL})
 			if err != nil {
 				t.Fatal(err)

@@ -7,8 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -23,7 +24,7 @@ const scanPage = 100
 // scan calls each for every item matching filter, page by page.
 func (s *Store) scan(ctx context.Context, filter expression.ConditionBuilder, what string, each func(map[string]types.AttributeValue) error) error {
 	expr := build(expression.NewBuilder().WithFilter(filter))
-	in := &dynamodb.ScanInput{
+	in := &dynamo.ScanInput{
 		TableName:                 aws.String(s.table),
 		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
@@ -148,7 +149,7 @@ func (s *Store) FoldLegacySlots(ctx context.Context) (int, error) {
 // conditional write then leaves the counter alone (the next run looks
 // again). With dryRun it only reports.
 func (s *Store) RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName: aws.String(s.table), Key: s.quotaKey(userID), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {

@@ -9,8 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -357,7 +358,7 @@ func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(s
 	if err := validateID(field, id); err != nil {
 		return nil, 0, err
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(pk(id), skMeta),
 		ConsistentRead: aws.Bool(true),
@@ -453,7 +454,7 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string,
 		b = b.WithFilter(inValues(l.attr, l.values))
 	}
 	expr := build(b)
-	in := &dynamodb.QueryInput{
+	in := &dynamo.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(GSI1),
 		KeyConditionExpression:    expr.KeyCondition(),
@@ -475,7 +476,7 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string,
 			attrGSI1SK: str(c.Pos),
 		}
 	}
-	var items []map[string]types.AttributeValue
+	var items []dynamo.Item
 	more := false
 	for {
 		out, err := s.db.Query(ctx, in)

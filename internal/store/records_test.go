@@ -242,7 +242,7 @@ func TestListSandboxesPaging(t *testing.T) {
 }
 
 func TestListCursorRejected(t *testing.T) {
-	st, client, _ := storetest.New(t, store.Options{})
+	st, _, _ := storetest.New(t, store.Options{})
 	c := ctx(t)
 	for i := range 3 {
 		seed(t, c, st, &sandstep.Sandbox{ID: fmt.Sprint("s", i), Owner: "alice", State: sandstep.StateReady})
@@ -258,7 +258,8 @@ func TestListCursorRejected(t *testing.T) {
 	if err != nil || taskNext == "" {
 		t.Fatalf("first task page: next %q, %v", taskNext, err)
 	}
-	other, err := store.New(client, "another-table", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	// The cursor is refused before any call, so the client points nowhere.
+	other, err := store.New(storetest.DB(t, "http://127.0.0.1:9"), "another-table", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

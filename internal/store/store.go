@@ -33,7 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -67,7 +67,7 @@ type Options struct {
 
 // Store is the DynamoDB single-table store. It is safe for concurrent use.
 type Store struct {
-	db             *dynamodb.Client
+	db             *dynamo.Client
 	table          string
 	defaultQuota   int
 	repoQuota      int
@@ -83,7 +83,7 @@ type Store struct {
 }
 
 // New returns a Store on table, using client for every call.
-func New(client *dynamodb.Client, table string, opts Options) (*Store, error) {
+func New(client *dynamo.Client, table string, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("store: nil DynamoDB client")
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/awsjson"
+	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -21,9 +23,9 @@ const PointInTimeRecovery = true
 // from it, and a test checks that template.yaml declares the same table. The
 // time-to-live attribute (TTLAttribute) and point-in-time recovery
 // (PointInTimeRecovery) are set by template.yaml, not by CreateTable.
-func TableDefinition(table string) *dynamodb.CreateTableInput {
+func TableDefinition(table string) *dynamo.CreateTableInput {
 	str := types.ScalarAttributeTypeS
-	return &dynamodb.CreateTableInput{
+	return &dynamo.CreateTableInput{
 		TableName:   aws.String(table),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
@@ -51,13 +53,13 @@ func TableDefinition(table string) *dynamodb.CreateTableInput {
 // CreateTable creates the table from TableDefinition. A table that already
 // exists is fine. It does not wait for the table to become ACTIVE (minidyn
 // reports no status); DynamoDB accepts no item writes until it is.
-func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
+func CreateTable(ctx context.Context, client *dynamo.Client, table string) error {
 	if table == "" {
 		return sandstep.Invalid("table", "table name must not be empty")
 	}
-	_, err := client.CreateTable(ctx, TableDefinition(table))
-	var inUse *types.ResourceInUseException
-	if errors.As(err, &inUse) {
+	err := client.CreateTable(ctx, TableDefinition(table))
+	var ae *awsjson.APIError
+	if errors.As(err, &ae) && ae.Code == "ResourceInUseException" {
 		return nil
 	}
 	if err != nil {

@@ -5,8 +5,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 )
 
 // build returns b's expression. Every expression the store builds has a
@@ -67,27 +68,27 @@ func (s *Store) remove(key map[string]types.AttributeValue, cond expression.Expr
 // first, then mapErr the rest.
 func (s *Store) write(ctx context.Context, items ...types.TransactWriteItem) error {
 	if len(items) != 1 {
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err := s.db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: items})
 		return err
 	}
 	var err error
 	switch it := items[0]; {
 	case it.Put != nil:
 		p := it.Put
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		_, err = s.db.PutItem(ctx, &dynamo.PutItemInput{
 			TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
 			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
 		})
 	case it.Update != nil:
 		u := it.Update
-		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		_, err = s.db.UpdateItem(ctx, &dynamo.UpdateItemInput{
 			TableName: u.TableName, Key: u.Key, ConditionExpression: u.ConditionExpression, UpdateExpression: u.UpdateExpression,
 			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
 			ReturnValuesOnConditionCheckFailure: u.ReturnValuesOnConditionCheckFailure,
 		})
 	case it.Delete != nil:
 		d := it.Delete
-		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		_, err = s.db.DeleteItem(ctx, &dynamo.DeleteItemInput{
 			TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
 			ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
 		})

@@ -1,7 +1,8 @@
 // Package storetest gives tests of other packages a real store: an embedded
-// minidyn DynamoDB server on 127.0.0.1 (httptest), the real aws-sdk-go-v2
-// client talking HTTP to it, and the table created from
-// store.TableDefinition.
+// minidyn DynamoDB server on 127.0.0.1 (httptest), the store's own
+// DynamoDB client talking HTTP to it, the table created from
+// store.TableDefinition, and the SDK's client beside it for tests that look
+// at the table themselves.
 package storetest
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/truora/minidyn/server"
 
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/store"
 )
 
@@ -42,28 +44,49 @@ func Server(tb testing.TB) (*server.Server, string) {
 // environment, a profile or an instance metadata address. optFns change
 // further options (e.g. RetryMaxAttempts).
 func Client(url string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	}
 	opts := append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(url)
 		// minidyn sends no CRC32 header; without this the SDK logs a
 		// warning on every reply.
 		o.DisableValidateResponseChecksum = true
 	}}, optFns...)
-	return dynamodb.NewFromConfig(cfg, opts...)
+	return dynamodb.NewFromConfig(config(), opts...)
+}
+
+func config() aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+	}
+}
+
+// DB returns the store's own client (internal/dynamo) for the DynamoDB
+// endpoint url, with the same dummy credentials and region as Client.
+// optFns change its options (a call counter, one attempt).
+func DB(tb testing.TB, url string, optFns ...func(*dynamo.Options)) *dynamo.Client {
+	tb.Helper()
+	opts := dynamo.Options{}
+	opts.Endpoint = url
+	for _, f := range optFns {
+		f(&opts)
+	}
+	db, err := dynamo.New(config(), opts)
+	if err != nil {
+		tb.Fatalf("storetest: dynamo client: %v", err)
+	}
+	return db
 }
 
 // New returns a store on a fresh embedded server with the table created,
-// the client it uses and the table name. Zero opts.DefaultQuota and
+// an SDK client for looking at the table and the table name. Zero opts.DefaultQuota and
 // opts.IdempotencyTTL take the defaults above. Everything is torn down when
 // the test ends.
 func New(tb testing.TB, opts store.Options) (*store.Store, *dynamodb.Client, string) {
 	tb.Helper()
 	_, url := Server(tb)
 	client := Client(url)
-	if err := store.CreateTable(context.Background(), client, Table); err != nil {
+	db := DB(tb, url)
+	if err := store.CreateTable(context.Background(), db, Table); err != nil {
 		tb.Fatalf("storetest: create table: %v", err)
 	}
 	if opts.DefaultQuota == 0 {
@@ -72,7 +95,7 @@ func New(tb testing.TB, opts store.Options) (*store.Store, *dynamodb.Client, str
 	if opts.IdempotencyTTL == 0 {
 		opts.IdempotencyTTL = DefaultIdempotencyTTL
 	}
-	st, err := store.New(client, Table, opts)
+	st, err := store.New(db, Table, opts)
 	if err != nil {
 		tb.Fatalf("storetest: new store: %v", err)
 	}

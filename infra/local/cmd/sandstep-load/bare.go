@@ -10,14 +10,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sandstep/sandstep/infra/local"
+	"github.com/sandstep/sandstep/internal/dynamo"
 )
 
-// bareStore measures the embedded DynamoDB by itself, as the functions'
-// calls are measured (request to response headers), with as many requests
+// bareStore measures the embedded DynamoDB by itself, through the
+// functions' own client (internal/dynamo), as their calls are measured (request to response headers), with as many requests
 // in flight as the API had: for each of LOAD_N keys a PutItem, a GetItem
 // and a TransactWriteItems of a conditional update and a put (the shape of
 // a quota reservation). Its items are deleted afterwards. It returns the
@@ -38,14 +38,17 @@ func (l *loadRun) bareStore(ctx context.Context) map[string][]time.Duration {
 		mu.Unlock()
 		return res, err
 	})
-	db := dynamodb.NewFromConfig(aws.Config{
+	opts := dynamo.Options{}
+	opts.Endpoint = l.st.DynamoDBURL
+	db, err := dynamo.New(aws.Config{
 		Region:      local.DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		HTTPClient:  &http.Client{Transport: timed},
-	}, func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(l.st.DynamoDBURL)
-		o.DisableValidateResponseChecksum = true
-	})
+	}, opts)
+	if err != nil {
+		l.problem("bare store: %v", err)
+		return got
+	}
 	table := aws.String(l.st.Config.TableName)
 	key := func(i int, sk string) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{
@@ -58,15 +61,15 @@ func (l *loadRun) bareStore(ctx context.Context) map[string][]time.Duration {
 		item := key(i, "ITEM")
 		item["n"] = &types.AttributeValueMemberN{Value: "0"}
 		item["body"] = &types.AttributeValueMemberS{Value: strings.Repeat("x", 300)}
-		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: item}); err != nil {
+		if _, err := db.PutItem(ctx, &dynamo.PutItemInput{TableName: table, Item: item}); err != nil {
 			l.problem("bare store PutItem: %v", err)
 			return
 		}
-		if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key(i, "ITEM"), ConsistentRead: aws.Bool(true)}); err != nil {
+		if _, err := db.GetItem(ctx, &dynamo.GetItemInput{TableName: table, Key: key(i, "ITEM"), ConsistentRead: aws.Bool(true)}); err != nil {
 			l.problem("bare store GetItem: %v", err)
 			return
 		}
-		_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err := db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName: table, Key: key(i, "ITEM"),
 				UpdateExpression:          aws.String("SET n = n + :one"),
@@ -83,7 +86,7 @@ func (l *loadRun) bareStore(ctx context.Context) map[string][]time.Duration {
 	cleanup := context.WithoutCancel(ctx)
 	l.parallel(cleanup, l.cfg.creates, func(i int) {
 		for _, sk := range []string{"ITEM", "SLOT"} {
-			if _, err := db.DeleteItem(cleanup, &dynamodb.DeleteItemInput{TableName: table, Key: key(i, sk)}); err != nil {
+			if _, err := db.DeleteItem(cleanup, &dynamo.DeleteItemInput{TableName: table, Key: key(i, sk)}); err != nil {
 				l.problem("bare store DeleteItem: %v", err)
 				return
 			}

@@ -21,7 +21,6 @@ import (
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // loadRun is one run against one stack.
@@ -383,7 +382,7 @@ func (l *loadRun) checkEmpty(ctx context.Context, users []string) {
 	ctx = context.WithoutCancel(ctx) // checked even after the deadline
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	quotas, err := store.New(local.DynamoDBClient(l.st.DynamoDBURL), l.st.Config.TableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	quotas, err := local.ReadStore(l.st.DynamoDBURL, l.st.Config.TableName)
 	if err != nil {
 		l.problem("read the table: %v", err)
 		return
