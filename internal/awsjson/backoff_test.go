@@ -27,3 +27,4 @@ func TestJitteredBackoff(t *testing.T) {
 		})
 	}
 }
+

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,7 +51,7 @@ func NewSender(cfg aws.Config, name string, opts Options, so SenderOptions) (*Se
 		attempts: opts.MaxAttempts, backoff: opts.Backoff, hashHeader: so.PayloadHashHeader}
 	s.signer = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = so.PayloadHashHeader })
 	if s.http == nil {
-		s.http = http.DefaultClient
+		s.http = defaultHTTPClient()
 	}
 	if s.attempts <= 0 {
 		s.attempts = cfg.RetryMaxAttempts
@@ -63,6 +64,17 @@ func NewSender(cfg aws.Config, name string, opts Options, so SenderOptions) (*Se
 	}
 	return s, nil
 }
+
+// defaultHTTPClient serves the Senders whose config names no HTTP client.
+// Go's default transport keeps two idle connections per host, so a third
+// call running beside two others (the reaper's reads, a create's writes
+// beside Daytona's calls) would open a new connection, a TLS handshake
+// in AWS, each time; the SDK's own keeps ten.
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16
+	return &http.Client{Transport: t}
+})
 
 // Send sends body to url with method and header, each try a newly signed
 // request, and returns the body of a 2xx answer, at most limit bytes. An

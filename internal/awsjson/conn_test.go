@@ -1,0 +1,55 @@
+package awsjson
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Calls side by side on a Sender without an HTTP client reuse their
+// connections from one round to the next: Go's default transport would
+// keep two and open the rest again.
+func TestSideBySideCallsReuseConnections(t *testing.T) {
+	const width, rounds = 6, 3
+	var opened atomic.Int32
+	var arrived sync.WaitGroup
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		arrived.Wait() // all of a round in flight at once
+		_, _ = w.Write([]byte("{}"))
+	}))
+	hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	c, err := New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		Service{EndpointPrefix: "x", TargetPrefix: "X", Version: "1.0"}, Options{Endpoint: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range rounds {
+		arrived.Add(width)
+		var done sync.WaitGroup
+		for range width {
+			done.Go(func() {
+				if err := c.Call(context.Background(), "Op", nil, nil); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		done.Wait()
+	}
+	if n := opened.Load(); n > width {
+		t.Errorf("%d rounds of %d calls side by side opened %d connections, want at most %d", rounds, width, n, width)
+	}
+}
