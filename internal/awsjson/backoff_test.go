@@ -27,4 +27,3 @@ func TestJitteredBackoff(t *testing.T) {
 		})
 	}
 }
-
