@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -90,8 +91,14 @@ func newDurableDynamoDB(dir, table, ttlAttr string, log *slog.Logger) (*durableD
 	}, nil
 }
 
-// ServeHTTP serves DynamoDB, noting writes for the next snapshot.
+// ServeHTTP serves DynamoDB, noting writes for the next snapshot. A GET
+// of the root is answered as DynamoDB answers it (clients open their
+// connection with one).
 func (d *durableDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/" {
+		_, _ = io.WriteString(w, "healthy: dynamodb."+DefaultRegion+".amazonaws.com ")
+		return
+	}
 	switch strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
 		d.dirty.Store(true)

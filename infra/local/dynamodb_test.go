@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,19 @@ func TestSnapshotFollowsWrites(t *testing.T) {
 	_, c2 := openTable(t, dir, now)
 	if got := keys(t, c2); len(got) != 1 || !got["b"] {
 		t.Fatalf("after the restart: %v, want only b", got)
+	}
+}
+
+// The local DynamoDB answers a GET of its root as DynamoDB does, so a
+// function's warm-up opens its connection without an error answer.
+func TestDynamoDBAnswersHealthy(t *testing.T) {
+	d, err := newDurableDynamoDB(t.TempDir(), "T", store.TTLAttribute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	d.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Body.String(), "healthy: dynamodb.") {
+		t.Errorf("GET / answered %d %q", rec.Code, rec.Body.String())
 	}
 }

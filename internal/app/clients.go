@@ -14,15 +14,26 @@ import (
 	"github.com/sandstep/sandstep/internal/store"
 )
 
+// dynamoDB returns the store's DynamoDB client.
+func (e *Env) dynamoDB() (*dynamo.Client, error) {
+	return once(e, "dynamodb", func() (*dynamo.Client, error) {
+		opts := dynamo.Options{Count: countDynamoDB}
+		opts.Endpoint = cmp.Or(e.Config.DynamoDBEndpoint, e.Endpoint("DYNAMODB"))
+		db, err := dynamo.New(e.AWS, opts)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb client: %w", err)
+		}
+		return db, nil
+	})
+}
+
 // Store returns the DynamoDB store.
 func (e *Env) Store() (*store.Store, error) {
 	return once(e, "store", func() (*store.Store, error) {
 		cfg := e.Config
-		opts := dynamo.Options{Count: countDynamoDB}
-		opts.Endpoint = cmp.Or(cfg.DynamoDBEndpoint, e.Endpoint("DYNAMODB"))
-		db, err := dynamo.New(e.AWS, opts)
+		db, err := e.dynamoDB()
 		if err != nil {
-			return nil, fmt.Errorf("dynamodb client: %w", err)
+			return nil, err
 		}
 		st, err := store.New(db, cfg.TableName, store.Options{
 			DefaultQuota: cfg.DefaultUserQuota, RepoQuota: cfg.GitHubRepoQuota, IdempotencyTTL: cfg.IdempotencyTTL,

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -130,6 +131,24 @@ func (c *Client) Call(ctx context.Context, operation string, in, out any) error 
 		}
 	}
 	return nil
+}
+
+// Warm opens a connection to the endpoint ahead of the first call: an
+// unsigned GET of its root (DynamoDB answers "healthy: …"), whose answer
+// is read and dropped so that the connection stays for the next call. In
+// AWS that is a DNS lookup and a TLS handshake off the first call's path.
+// A failure is ignored: the first call dials again.
+func (c *Client) Warm(ctx context.Context) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint, nil)
+	if err != nil {
+		return
+	}
+	resp, err := c.send.http.Do(req)
+	if err != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
 }
 
 // Backoff waits a random time up to 100 ms doubled per retry, at

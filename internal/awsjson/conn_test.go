@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,5 +53,43 @@ func TestSideBySideCallsReuseConnections(t *testing.T) {
 	}
 	if n := opened.Load(); n > width {
 		t.Errorf("%d rounds of %d calls side by side opened %d connections, want at most %d", rounds, width, n, width)
+	}
+}
+
+// Warm opens the connection the first call then uses, with an unsigned
+// GET of the endpoint's root.
+func TestWarmOpensTheFirstCallsConnection(t *testing.T) {
+	var opened atomic.Int32
+	var mu sync.Mutex
+	var seen []string
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path+" signed="+strconv.FormatBool(r.Header.Get("Authorization") != ""))
+		mu.Unlock()
+		if r.Method == http.MethodGet {
+			_, _ = w.Write([]byte("healthy: x.us-east-1.amazonaws.com "))
+			return
+		}
+		_, _ = w.Write([]byte("{}"))
+	}))
+	hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	c, err := New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		Service{EndpointPrefix: "x", TargetPrefix: "X", Version: "1.0"}, Options{Endpoint: hs.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Warm(context.Background())
+	if err := c.Call(context.Background(), "Op", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET / signed=false", "POST / signed=true"}
+	if !slices.Equal(seen, want) || opened.Load() != 1 {
+		t.Errorf("requests %q on %d connections, want %q on one", seen, opened.Load(), want)
 	}
 }

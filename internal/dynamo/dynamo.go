@@ -58,6 +58,11 @@ func New(cfg aws.Config, opts Options) (*Client, error) {
 	return &Client{c: c, count: opts.Count}, nil
 }
 
+// Warm opens a connection to DynamoDB ahead of the first call (see
+// awsjson.Client.Warm); it is not counted. A Lambda function calls it in
+// the background at its start, while the runtime fetches the first event.
+func (c *Client) Warm(ctx context.Context) { c.c.Warm(ctx) }
+
 // call runs operation, counted, and turns an error answer that carries
 // more than a message into the SDK's type for it.
 func (c *Client) call(ctx context.Context, operation string, in, out any) error {
