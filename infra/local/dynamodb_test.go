@@ -53,7 +53,7 @@ func putItem(t *testing.T, c *dynamo.Client, pk string, expires int64) {
 	if expires != 0 {
 		item[store.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
 	}
-	if _, err := c.PutItem(context.Background(), &dynamo.PutItemInput{TableName: aws.String("T"), Item: item}); err != nil {
+	if err := c.PutItem(context.Background(), &types.Put{TableName: aws.String("T"), Item: item}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -113,7 +113,7 @@ func TestSnapshotFollowsWrites(t *testing.T) {
 	if d.dirty.Load() {
 		t.Fatal("still dirty after a snapshot")
 	}
-	if _, err := c.DeleteItem(context.Background(), &dynamo.DeleteItemInput{TableName: aws.String("T"), Key: map[string]types.AttributeValue{
+	if err := c.DeleteItem(context.Background(), &types.Delete{TableName: aws.String("T"), Key: map[string]types.AttributeValue{
 		"PK": &types.AttributeValueMemberS{Value: "a"}, "SK": &types.AttributeValueMemberS{Value: "META"}}}); err != nil {
 		t.Fatal(err)
 	}

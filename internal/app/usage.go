@@ -30,9 +30,9 @@ func dynamoDBUnits(params any) (write bool, units int, ok bool) {
 	switch in := params.(type) {
 	case *dynamo.GetItemInput, *dynamo.QueryInput, *dynamo.ScanInput:
 		return false, 1, true
-	case *dynamo.PutItemInput:
+	case *types.Put:
 		return true, writeUnits(in.Item), true
-	case *dynamo.UpdateItemInput, *dynamo.DeleteItemInput:
+	case *types.Update, *types.Delete:
 		return true, 1, true
 	case *dynamo.TransactWriteItemsInput:
 		for _, w := range in.TransactItems {

@@ -15,18 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// Calls side by side on a Sender without an HTTP client reuse their
-// connections from one round to the next: Go's default transport would
-// keep two and open the rest again.
-func TestSideBySideCallsReuseConnections(t *testing.T) {
-	const width, rounds = 6, 3
-	var opened atomic.Int32
-	var arrived sync.WaitGroup
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived.Done()
-		arrived.Wait() // all of a round in flight at once
-		_, _ = w.Write([]byte("{}"))
-	}))
+// countingServer serves h and counts the connections opened to it; the
+// client returned calls it.
+func countingServer(t *testing.T, h http.HandlerFunc) (*Client, *atomic.Int32) {
+	t.Helper()
+	opened := new(atomic.Int32)
+	hs := httptest.NewUnstartedServer(h)
 	hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			opened.Add(1)
@@ -39,6 +33,20 @@ func TestSideBySideCallsReuseConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, opened
+}
+
+// Calls side by side on a Sender without an HTTP client reuse their
+// connections from one round to the next: Go's default transport would
+// keep two and open the rest again.
+func TestSideBySideCallsReuseConnections(t *testing.T) {
+	const width, rounds = 6, 3
+	var arrived sync.WaitGroup
+	c, opened := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		arrived.Wait() // all of a round in flight at once
+		_, _ = w.Write([]byte("{}"))
+	})
 	for range rounds {
 		arrived.Add(width)
 		var done sync.WaitGroup
@@ -59,10 +67,9 @@ func TestSideBySideCallsReuseConnections(t *testing.T) {
 // Warm opens the connection the first call then uses, with an unsigned
 // GET of the endpoint's root.
 func TestWarmOpensTheFirstCallsConnection(t *testing.T) {
-	var opened atomic.Int32
 	var mu sync.Mutex
 	var seen []string
-	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c, opened := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Method+" "+r.URL.Path+" signed="+strconv.FormatBool(r.Header.Get("Authorization") != ""))
 		mu.Unlock()
@@ -71,19 +78,7 @@ func TestWarmOpensTheFirstCallsConnection(t *testing.T) {
 			return
 		}
 		_, _ = w.Write([]byte("{}"))
-	}))
-	hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	hs.Start()
-	t.Cleanup(hs.Close)
-	c, err := New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
-		Service{EndpointPrefix: "x", TargetPrefix: "X", Version: "1.0"}, Options{Endpoint: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	c.Warm(context.Background())
 	if err := c.Call(context.Background(), "Op", nil, nil); err != nil {
 		t.Fatal(err)

@@ -63,13 +63,13 @@ func New(cfg aws.Config, opts Options) (*Client, error) {
 // the background at its start, while the runtime fetches the first event.
 func (c *Client) Warm(ctx context.Context) { c.c.Warm(ctx) }
 
-// call runs operation, counted, and turns an error answer that carries
-// more than a message into the SDK's type for it.
-func (c *Client) call(ctx context.Context, operation string, in, out any) error {
+// call runs operation with body, counted as in, and turns an error answer
+// that carries more than a message into the SDK's type for it.
+func (c *Client) call(ctx context.Context, operation string, in, body, out any) error {
 	if c.count != nil {
 		c.count(ctx, in)
 	}
-	err := c.c.Call(ctx, operation, in, out)
+	err := c.c.Call(ctx, operation, body, out)
 	var ae *awsjson.APIError
 	if !errors.As(err, &ae) {
 		return err
@@ -118,66 +118,33 @@ type GetItemOutput struct {
 // GetItem reads an item; an absent one is an output without Item.
 func (c *Client) GetItem(ctx context.Context, in *GetItemInput) (*GetItemOutput, error) {
 	out := new(GetItemOutput)
-	return out, c.call(ctx, "GetItem", in, out)
+	return out, c.call(ctx, "GetItem", in, in, out)
 }
 
-// PutItemInput writes a whole item, on a condition.
-type PutItemInput struct {
-	TableName                           *string
-	Item                                Item
-	ConditionExpression                 *string                                   `json:",omitempty"`
-	ExpressionAttributeNames            Names                                     `json:",omitempty"`
-	ExpressionAttributeValues           Item                                      `json:",omitempty"`
-	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
+// The single-item writes take the SDK's transaction items (types.Put,
+// types.Update, types.Delete): a write is the same whether it goes alone
+// or in a transaction (see TransactWriteItems).
+
+// PutItem writes a whole item, on p's condition (sandstep asks for
+// nothing back).
+func (c *Client) PutItem(ctx context.Context, p *types.Put) error {
+	return c.call(ctx, "PutItem", p, putOp(p), nil)
 }
 
-// PutItemOutput is empty: sandstep asks for no values back.
-type PutItemOutput struct{}
-
-// PutItem writes an item.
-func (c *Client) PutItem(ctx context.Context, in *PutItemInput) (*PutItemOutput, error) {
-	return &PutItemOutput{}, c.call(ctx, "PutItem", in, nil)
+// UpdateItem changes an item's attributes, on u's condition, and returns
+// what returnValues asks for ("" for nothing).
+func (c *Client) UpdateItem(ctx context.Context, u *types.Update, returnValues types.ReturnValue) (Item, error) {
+	body := updateOp(u)
+	body.ReturnValues = returnValues
+	var out struct{ Attributes Item }
+	err := c.call(ctx, "UpdateItem", u, body, &out)
+	return out.Attributes, err
 }
 
-// UpdateItemInput changes an item's attributes, on a condition.
-type UpdateItemInput struct {
-	TableName                           *string
-	Key                                 Item
-	UpdateExpression                    *string                                   `json:",omitempty"`
-	ConditionExpression                 *string                                   `json:",omitempty"`
-	ExpressionAttributeNames            Names                                     `json:",omitempty"`
-	ExpressionAttributeValues           Item                                      `json:",omitempty"`
-	ReturnValues                        types.ReturnValue                         `json:",omitempty"`
-	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
-}
-
-// UpdateItemOutput holds the attributes ReturnValues asked for.
-type UpdateItemOutput struct {
-	Attributes Item
-}
-
-// UpdateItem updates an item.
-func (c *Client) UpdateItem(ctx context.Context, in *UpdateItemInput) (*UpdateItemOutput, error) {
-	out := new(UpdateItemOutput)
-	return out, c.call(ctx, "UpdateItem", in, out)
-}
-
-// DeleteItemInput deletes an item, on a condition.
-type DeleteItemInput struct {
-	TableName                           *string
-	Key                                 Item
-	ConditionExpression                 *string                                   `json:",omitempty"`
-	ExpressionAttributeNames            Names                                     `json:",omitempty"`
-	ExpressionAttributeValues           Item                                      `json:",omitempty"`
-	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
-}
-
-// DeleteItemOutput is empty: sandstep asks for no values back.
-type DeleteItemOutput struct{}
-
-// DeleteItem deletes an item.
-func (c *Client) DeleteItem(ctx context.Context, in *DeleteItemInput) (*DeleteItemOutput, error) {
-	return &DeleteItemOutput{}, c.call(ctx, "DeleteItem", in, nil)
+// DeleteItem deletes an item, on d's condition (sandstep asks for nothing
+// back).
+func (c *Client) DeleteItem(ctx context.Context, d *types.Delete) error {
+	return c.call(ctx, "DeleteItem", d, deleteOp(d), nil)
 }
 
 // QueryInput reads a partition (of the table or an index), a page at a
@@ -196,17 +163,17 @@ type QueryInput struct {
 	Limit                     *int32  `json:",omitempty"`
 }
 
-// QueryOutput is a page of items; LastEvaluatedKey, when set, starts the
-// next.
-type QueryOutput struct {
+// Page is a page of a query or a scan; LastEvaluatedKey, when set,
+// starts the next.
+type Page struct {
 	Items            []Item
 	LastEvaluatedKey Item
 }
 
 // Query reads a page of a partition.
-func (c *Client) Query(ctx context.Context, in *QueryInput) (*QueryOutput, error) {
-	out := new(QueryOutput)
-	return out, c.call(ctx, "Query", in, out)
+func (c *Client) Query(ctx context.Context, in *QueryInput) (*Page, error) {
+	out := new(Page)
+	return out, c.call(ctx, "Query", in, in, out)
 }
 
 // ScanInput reads the whole table, a page at a time.
@@ -221,17 +188,10 @@ type ScanInput struct {
 	Limit                     *int32  `json:",omitempty"`
 }
 
-// ScanOutput is a page of items; LastEvaluatedKey, when set, starts the
-// next.
-type ScanOutput struct {
-	Items            []Item
-	LastEvaluatedKey Item
-}
-
 // Scan reads a page of the table.
-func (c *Client) Scan(ctx context.Context, in *ScanInput) (*ScanOutput, error) {
-	out := new(ScanOutput)
-	return out, c.call(ctx, "Scan", in, out)
+func (c *Client) Scan(ctx context.Context, in *ScanInput) (*Page, error) {
+	out := new(Page)
+	return out, c.call(ctx, "Scan", in, in, out)
 }
 
 // TransactWriteItemsInput writes up to 100 items atomically. Its items
@@ -246,31 +206,18 @@ type TransactWriteItemsInput struct {
 	ClientRequestToken *string
 }
 
-// TransactWriteItemsOutput is empty: sandstep asks for nothing back.
-type TransactWriteItemsOutput struct{}
-
 // TransactWriteItems applies in's writes all or none.
-func (c *Client) TransactWriteItems(ctx context.Context, in *TransactWriteItemsInput) (*TransactWriteItemsOutput, error) {
+func (c *Client) TransactWriteItems(ctx context.Context, in *TransactWriteItemsInput) error {
 	if in.ClientRequestToken == nil {
 		withToken := *in
 		withToken.ClientRequestToken = aws.String(rand.Text())
 		in = &withToken
 	}
-	return &TransactWriteItemsOutput{}, c.call(ctx, "TransactWriteItems", in, nil)
+	return c.call(ctx, "TransactWriteItems", in, in, nil)
 }
 
 // MarshalJSON writes the SDK's transaction items in DynamoDB's form.
 func (in *TransactWriteItemsInput) MarshalJSON() ([]byte, error) {
-	type op struct {
-		TableName                           *string
-		Key                                 Item                                      `json:",omitempty"`
-		Item                                Item                                      `json:",omitempty"`
-		UpdateExpression                    *string                                   `json:",omitempty"`
-		ConditionExpression                 *string                                   `json:",omitempty"`
-		ExpressionAttributeNames            Names                                     `json:",omitempty"`
-		ExpressionAttributeValues           Item                                      `json:",omitempty"`
-		ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
-	}
 	type item struct {
 		ConditionCheck *op `json:",omitempty"`
 		Put            *op `json:",omitempty"`
@@ -281,20 +228,11 @@ func (in *TransactWriteItemsInput) MarshalJSON() ([]byte, error) {
 	for i, t := range in.TransactItems {
 		switch {
 		case t.Put != nil:
-			p := t.Put
-			items[i].Put = &op{TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
-				ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
-				ReturnValuesOnConditionCheckFailure: p.ReturnValuesOnConditionCheckFailure}
+			items[i].Put = putOp(t.Put)
 		case t.Update != nil:
-			u := t.Update
-			items[i].Update = &op{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-				ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
-				ExpressionAttributeValues: u.ExpressionAttributeValues, ReturnValuesOnConditionCheckFailure: u.ReturnValuesOnConditionCheckFailure}
+			items[i].Update = updateOp(t.Update)
 		case t.Delete != nil:
-			d := t.Delete
-			items[i].Delete = &op{TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
-				ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
-				ReturnValuesOnConditionCheckFailure: d.ReturnValuesOnConditionCheckFailure}
+			items[i].Delete = deleteOp(t.Delete)
 		case t.ConditionCheck != nil:
 			cc := t.ConditionCheck
 			items[i].ConditionCheck = &op{TableName: cc.TableName, Key: cc.Key, ConditionExpression: cc.ConditionExpression,
@@ -308,6 +246,38 @@ func (in *TransactWriteItemsInput) MarshalJSON() ([]byte, error) {
 		ClientRequestToken *string `json:",omitempty"`
 		TransactItems      []item
 	}{in.ClientRequestToken, items})
+}
+
+// op is one write on the wire: a single-item call's input, or an item of
+// a transaction.
+type op struct {
+	TableName                           *string
+	Key                                 Item                                      `json:",omitempty"`
+	Item                                Item                                      `json:",omitempty"`
+	UpdateExpression                    *string                                   `json:",omitempty"`
+	ConditionExpression                 *string                                   `json:",omitempty"`
+	ExpressionAttributeNames            Names                                     `json:",omitempty"`
+	ExpressionAttributeValues           Item                                      `json:",omitempty"`
+	ReturnValues                        types.ReturnValue                         `json:",omitempty"`
+	ReturnValuesOnConditionCheckFailure types.ReturnValuesOnConditionCheckFailure `json:",omitempty"`
+}
+
+func putOp(p *types.Put) *op {
+	return &op{TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+		ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
+		ReturnValuesOnConditionCheckFailure: p.ReturnValuesOnConditionCheckFailure}
+}
+
+func updateOp(u *types.Update) *op {
+	return &op{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
+		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+		ExpressionAttributeValues: u.ExpressionAttributeValues, ReturnValuesOnConditionCheckFailure: u.ReturnValuesOnConditionCheckFailure}
+}
+
+func deleteOp(d *types.Delete) *op {
+	return &op{TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
+		ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
+		ReturnValuesOnConditionCheckFailure: d.ReturnValuesOnConditionCheckFailure}
 }
 
 // CreateTableInput defines a table: what store.TableDefinition says and
@@ -369,5 +339,5 @@ func (in *CreateTableInput) MarshalJSON() ([]byte, error) {
 // CreateTable creates a table. One that exists already is DynamoDB's
 // ResourceInUseException.
 func (c *Client) CreateTable(ctx context.Context, in *CreateTableInput) error {
-	return c.call(ctx, "CreateTable", in, nil)
+	return c.call(ctx, "CreateTable", in, in, nil)
 }

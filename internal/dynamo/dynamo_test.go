@@ -122,6 +122,11 @@ func TestRequestsAsTheSDKWritesThem(t *testing.T) {
 	values := map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: "5"}}
 	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "A"}, "SK": &types.AttributeValueMemberS{Value: "B"}}
 	allOld := types.ReturnValuesOnConditionCheckFailureAllOld
+	attrs := []types.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS}}
+	hashKey := []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}}
+	gsis := []types.GlobalSecondaryIndex{{IndexName: aws.String("G"), KeySchema: hashKey,
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}}
+	sse := &types.SSESpecification{Enabled: aws.Bool(true)}
 	tests := []struct {
 		name string
 		ours func(context.Context, *dynamo.Client) error
@@ -137,18 +142,17 @@ func TestRequestsAsTheSDKWritesThem(t *testing.T) {
 			return err
 		}},
 		{"PutItem of every kind of value", func(c context.Context, d *dynamo.Client) error {
-			_, err := d.PutItem(c, &dynamo.PutItemInput{TableName: table, Item: every, ConditionExpression: cond,
+			return d.PutItem(c, &types.Put{TableName: table, Item: every, ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: allOld})
-			return err
 		}, func(c context.Context, d *dynamodb.Client) error {
 			_, err := d.PutItem(c, &dynamodb.PutItemInput{TableName: table, Item: every, ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValuesOnConditionCheckFailure: allOld})
 			return err
 		}},
 		{"UpdateItem", func(c context.Context, d *dynamo.Client) error {
-			_, err := d.UpdateItem(c, &dynamo.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String("SET #n = :v"),
+			_, err := d.UpdateItem(c, &types.Update{TableName: table, Key: key, UpdateExpression: aws.String("SET #n = :v"),
 				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-				ReturnValues: types.ReturnValueAllNew, ReturnValuesOnConditionCheckFailure: allOld})
+				ReturnValuesOnConditionCheckFailure: allOld}, types.ReturnValueAllNew)
 			return err
 		}, func(c context.Context, d *dynamodb.Client) error {
 			_, err := d.UpdateItem(c, &dynamodb.UpdateItemInput{TableName: table, Key: key, UpdateExpression: aws.String("SET #n = :v"),
@@ -157,9 +161,8 @@ func TestRequestsAsTheSDKWritesThem(t *testing.T) {
 			return err
 		}},
 		{"DeleteItem", func(c context.Context, d *dynamo.Client) error {
-			_, err := d.DeleteItem(c, &dynamo.DeleteItemInput{TableName: table, Key: key, ConditionExpression: cond,
+			return d.DeleteItem(c, &types.Delete{TableName: table, Key: key, ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values})
-			return err
 		}, func(c context.Context, d *dynamodb.Client) error {
 			_, err := d.DeleteItem(c, &dynamodb.DeleteItemInput{TableName: table, Key: key, ConditionExpression: cond,
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values})
@@ -188,28 +191,17 @@ func TestRequestsAsTheSDKWritesThem(t *testing.T) {
 			return err
 		}},
 		{"TransactWriteItems", func(c context.Context, d *dynamo.Client) error {
-			_, err := d.TransactWriteItems(c, &dynamo.TransactWriteItemsInput{TransactItems: transaction(table, key, cond, names, values)})
-			return err
+			return d.TransactWriteItems(c, &dynamo.TransactWriteItemsInput{TransactItems: transaction(table, key, cond, names, values)})
 		}, func(c context.Context, d *dynamodb.Client) error {
 			_, err := d.TransactWriteItems(c, &dynamodb.TransactWriteItemsInput{TransactItems: transaction(table, key, cond, names, values)})
 			return err
 		}},
 		{"CreateTable", func(c context.Context, d *dynamo.Client) error {
 			return d.CreateTable(c, &dynamo.CreateTableInput{TableName: table, BillingMode: types.BillingModePayPerRequest,
-				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS}},
-				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
-				GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("G"),
-					KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
-					Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}},
-				SSESpecification: &types.SSESpecification{Enabled: aws.Bool(true)}})
+				AttributeDefinitions: attrs, KeySchema: hashKey, GlobalSecondaryIndexes: gsis, SSESpecification: sse})
 		}, func(c context.Context, d *dynamodb.Client) error {
 			_, err := d.CreateTable(c, &dynamodb.CreateTableInput{TableName: table, BillingMode: types.BillingModePayPerRequest,
-				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS}},
-				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
-				GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("G"),
-					KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash}},
-					Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}},
-				SSESpecification: &types.SSESpecification{Enabled: aws.Bool(true)}})
+				AttributeDefinitions: attrs, KeySchema: hashKey, GlobalSecondaryIndexes: gsis, SSESpecification: sse})
 			return err
 		}},
 	}
@@ -251,7 +243,7 @@ func TestTransactionTokenPerCall(t *testing.T) {
 	db := ours(t, serve(t, c), 2, nil)
 	in := &dynamo.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Delete: &types.Delete{TableName: aws.String("T")}}}}
 	for range 2 {
-		if _, err := db.TransactWriteItems(context.Background(), in); err == nil {
+		if err := db.TransactWriteItems(context.Background(), in); err == nil {
 			t.Fatal("no error from a failing endpoint")
 		}
 	}
@@ -394,7 +386,7 @@ func TestErrors(t *testing.T) {
 			c := &capture{status: tt.status, answer: tt.answer}
 			counted := 0
 			db := ours(t, serve(t, c), 2, func(context.Context, any) { counted++ })
-			_, err := db.UpdateItem(context.Background(), &dynamo.UpdateItemInput{TableName: aws.String("T")})
+			_, err := db.UpdateItem(context.Background(), &types.Update{TableName: aws.String("T")}, "")
 			tt.check(t, err)
 			if counted != 1 || len(c.bodies) != tt.tries {
 				t.Errorf("counted %d calls, sent %d tries; want 1 and %d", counted, len(c.bodies), tt.tries)

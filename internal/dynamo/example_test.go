@@ -33,7 +33,7 @@ func Example() {
 	key := dynamo.Item{"PK": &types.AttributeValueMemberS{Value: "sb-1"}}
 	item := dynamo.Item{"PK": key["PK"], "state": &types.AttributeValueMemberS{Value: "ready"}}
 	for range 2 {
-		_, err := db.PutItem(ctx, &dynamo.PutItemInput{TableName: table, Item: item,
+		err := db.PutItem(ctx, &types.Put{TableName: table, Item: item,
 			ConditionExpression: aws.String("attribute_not_exists(PK)")})
 		fmt.Println("put:", err == nil)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/cost"
@@ -32,7 +34,7 @@ func (c *tally) dynamoDB(ctx context.Context, in any) {
 	var write bool
 	switch in.(type) {
 	case *dynamo.GetItemInput, *dynamo.QueryInput, *dynamo.ScanInput:
-	case *dynamo.PutItemInput, *dynamo.UpdateItemInput, *dynamo.DeleteItemInput, *dynamo.TransactWriteItemsInput:
+	case *types.Put, *types.Update, *types.Delete, *dynamo.TransactWriteItemsInput:
 		write = true
 	default:
 		return

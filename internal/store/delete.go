@@ -3,12 +3,9 @@ package store
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -34,13 +31,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.S
 		WithUpdate(expression.Set(expression.Name(attrState), expression.Value(sandstep.StateDeleting)).
 			Set(expression.Name("updatedAt"), expression.Value(s.nowUTC())).
 			Add(expression.Name(attrVersion), expression.Value(1))))
-	out, err := s.db.UpdateItem(ctx, &dynamo.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(sandboxPK(id), skMeta),
-		ConditionExpression: e.Condition(), UpdateExpression: e.Update(),
-		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	after, err := s.db.UpdateItem(ctx, s.update(key(sandboxPK(id), skMeta), e).Update, types.ReturnValueAllNew)
 	if conditionFailed(err, 0) {
 		image := failedImage(err, 0)
 		if len(image) == 0 {
@@ -55,7 +46,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id, owner string) (*sandstep.S
 	if err != nil {
 		return nil, mapErr(err, "mark sandbox deleting")
 	}
-	return unmarshalRecord[sandstep.Sandbox](out.Attributes, "sandbox")
+	return unmarshalRecord[sandstep.Sandbox](after, "sandbox")
 }
 
 // FinishDelete ends a delete whose provider sandbox is gone: the record

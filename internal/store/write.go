@@ -68,32 +68,17 @@ func (s *Store) remove(key map[string]types.AttributeValue, cond expression.Expr
 // first, then mapErr the rest.
 func (s *Store) write(ctx context.Context, items ...types.TransactWriteItem) error {
 	if len(items) != 1 {
-		_, err := s.db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: items})
-		return err
+		return s.db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: items})
 	}
-	var err error
 	switch it := items[0]; {
 	case it.Put != nil:
-		p := it.Put
-		_, err = s.db.PutItem(ctx, &dynamo.PutItemInput{
-			TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
-			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
-		})
+		return s.db.PutItem(ctx, it.Put)
 	case it.Update != nil:
-		u := it.Update
-		_, err = s.db.UpdateItem(ctx, &dynamo.UpdateItemInput{
-			TableName: u.TableName, Key: u.Key, ConditionExpression: u.ConditionExpression, UpdateExpression: u.UpdateExpression,
-			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
-			ReturnValuesOnConditionCheckFailure: u.ReturnValuesOnConditionCheckFailure,
-		})
+		_, err := s.db.UpdateItem(ctx, it.Update, "")
+		return err
 	case it.Delete != nil:
-		d := it.Delete
-		_, err = s.db.DeleteItem(ctx, &dynamo.DeleteItemInput{
-			TableName: d.TableName, Key: d.Key, ConditionExpression: d.ConditionExpression,
-			ExpressionAttributeNames: d.ExpressionAttributeNames, ExpressionAttributeValues: d.ExpressionAttributeValues,
-		})
+		return s.db.DeleteItem(ctx, it.Delete)
 	default:
 		panic("store: write of an item that is neither a put, an update nor a delete")
 	}
-	return err
 }

@@ -61,7 +61,7 @@ func (l *loadRun) bareStore(ctx context.Context) map[string][]time.Duration {
 		item := key(i, "ITEM")
 		item["n"] = &types.AttributeValueMemberN{Value: "0"}
 		item["body"] = &types.AttributeValueMemberS{Value: strings.Repeat("x", 300)}
-		if _, err := db.PutItem(ctx, &dynamo.PutItemInput{TableName: table, Item: item}); err != nil {
+		if err := db.PutItem(ctx, &types.Put{TableName: table, Item: item}); err != nil {
 			l.problem("bare store PutItem: %v", err)
 			return
 		}
@@ -69,7 +69,7 @@ func (l *loadRun) bareStore(ctx context.Context) map[string][]time.Duration {
 			l.problem("bare store GetItem: %v", err)
 			return
 		}
-		_, err := db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		err := db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName: table, Key: key(i, "ITEM"),
 				UpdateExpression:          aws.String("SET n = n + :one"),
@@ -86,7 +86,7 @@ func (l *loadRun) bareStore(ctx context.Context) map[string][]time.Duration {
 	cleanup := context.WithoutCancel(ctx)
 	l.parallel(cleanup, l.cfg.creates, func(i int) {
 		for _, sk := range []string{"ITEM", "SLOT"} {
-			if _, err := db.DeleteItem(cleanup, &dynamo.DeleteItemInput{TableName: table, Key: key(i, sk)}); err != nil {
+			if err := db.DeleteItem(cleanup, &types.Delete{TableName: table, Key: key(i, sk)}); err != nil {
 				l.problem("bare store DeleteItem: %v", err)
 				return
 			}
