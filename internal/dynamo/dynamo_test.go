@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -390,6 +391,61 @@ func TestErrors(t *testing.T) {
 			tt.check(t, err)
 			if counted != 1 || len(c.bodies) != tt.tries {
 				t.Errorf("counted %d calls, sent %d tries; want 1 and %d", counted, len(c.bodies), tt.tries)
+			}
+		})
+	}
+}
+
+// TestErrorsAsTheSDKReadsThem: a refused write's item and a cancelled
+// transaction's reasons are what the SDK's deserializers make of the same
+// answer.
+func TestErrorsAsTheSDKReadsThem(t *testing.T) {
+	tests := []struct {
+		name, answer string
+	}{
+		{"a refused write", `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"PK":{"S":"A"},"m":{"M":{"l":{"L":[{"N":"1"},{"NULL":true}]}}}}}`},
+		{"a refused write without its item", `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}`},
+		{"a cancelled transaction", `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]","CancellationReasons":[{"Code":"None"},{"Code":"ConditionalCheckFailed","Message":"The conditional request failed","Item":{"PK":{"S":"B"},"b":{"B":"AAE="}}}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &capture{status: 400, answer: tt.answer}
+			url := serve(t, c)
+			ctx := context.Background()
+			// Each operation reads the errors its model names: a refusal
+			// comes from an update, a cancellation from a transaction.
+			key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "A"}}
+			update := &types.Update{TableName: aws.String("T"), Key: key, UpdateExpression: aws.String("SET a = b")}
+			var got, want error
+			if strings.Contains(tt.name, "transaction") {
+				items := []types.TransactWriteItem{{Update: update}}
+				got = ours(t, url, 1, nil).TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: items})
+				_, want = sdk(url).TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+			} else {
+				_, got = ours(t, url, 1, nil).UpdateItem(ctx, update, "")
+				_, want = sdk(url).UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: update.TableName, Key: key, UpdateExpression: update.UpdateExpression})
+			}
+			var gotCCF, wantCCF *types.ConditionalCheckFailedException
+			var gotTCE, wantTCE *types.TransactionCanceledException
+			switch {
+			case errors.As(want, &wantCCF):
+				if !errors.As(got, &gotCCF) {
+					t.Fatalf("%v; the SDK read %T", got, wantCCF)
+				}
+				if !reflect.DeepEqual(map[string]types.AttributeValue(gotCCF.Item), wantCCF.Item) ||
+					aws.ToString(gotCCF.Message) != aws.ToString(wantCCF.Message) {
+					t.Errorf("%#v, the SDK %#v", gotCCF, wantCCF)
+				}
+			case errors.As(want, &wantTCE):
+				if !errors.As(got, &gotTCE) {
+					t.Fatalf("%v; the SDK read %T", got, wantTCE)
+				}
+				if !reflect.DeepEqual(gotTCE.CancellationReasons, wantTCE.CancellationReasons) ||
+					aws.ToString(gotTCE.Message) != aws.ToString(wantTCE.Message) {
+					t.Errorf("%#v, the SDK %#v", gotTCE.CancellationReasons, wantTCE.CancellationReasons)
+				}
+			default:
+				t.Fatalf("the SDK read %v", want)
 			}
 		})
 	}
