@@ -34,10 +34,14 @@ func (e *APIError) Error() string {
 
 // retryCodes are the error codes of a throttled or briefly failing call,
 // whatever their status: the AWS SDKs' throttling and transient codes.
+// TransactionInProgressException is DynamoDB's answer to a retried
+// transaction (same token) whose first try still runs: trying again later
+// gets the first try's outcome.
 var retryCodes = []string{
 	"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
 	"RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
-	"ProvisionedThroughputExceededException", "BandwidthLimitExceeded", "SlowDown",
+	"ProvisionedThroughputExceededException", "TransactionInProgressException",
+	"LimitExceededException", "EC2ThrottledException", "BandwidthLimitExceeded", "SlowDown",
 	"PriorRequestNotComplete", "RequestTimeout", "RequestTimeoutException",
 	"InternalServerError", "InternalServiceError", "InternalFailure", "ServiceUnavailable",
 }

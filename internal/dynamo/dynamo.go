@@ -29,8 +29,10 @@ import (
 var Service = awsjson.Service{EndpointPrefix: "dynamodb", TargetPrefix: "DynamoDB_20120810", Version: "1.0"}
 
 // maxResponseBytes bounds an answer: a Query or Scan page holds up to
-// 1 MB of items, which their JSON form may double.
-const maxResponseBytes = 4 << 20
+// 1 MB of items and the one that crosses it (400 KB at most), and JSON
+// writes a control character in a string as six bytes (\u0001): 8.4 MB
+// at worst.
+const maxResponseBytes = 16 << 20
 
 // Options tune a Client.
 type Options struct {

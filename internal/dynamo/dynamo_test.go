@@ -332,8 +332,17 @@ func TestItemRefusesWhatDynamoDBWouldNot(t *testing.T) {
 			}
 		})
 	}
-	if _, err := json.Marshal(dynamo.Item{"a": nil}); err == nil {
-		t.Error("wrote a nil attribute value")
+	for name, v := range map[string]types.AttributeValue{
+		"a nil value":         nil,
+		"an empty string set": &types.AttributeValueMemberSS{},
+		"an empty number set": &types.AttributeValueMemberNS{Value: []string{}},
+		"an empty binary set": &types.AttributeValueMemberBS{},
+		"an empty set in a map": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"s": &types.AttributeValueMemberSS{}}},
+	} {
+		if b, err := json.Marshal(dynamo.Item{"a": v}); err == nil {
+			t.Errorf("%s: wrote %s", name, b)
+		}
 	}
 }
 
@@ -448,5 +457,64 @@ func TestErrorsAsTheSDKReadsThem(t *testing.T) {
 				t.Fatalf("the SDK read %v", want)
 			}
 		})
+	}
+}
+
+// TestTransactionInProgressIsRetried: DynamoDB answers a retried
+// transaction whose first try still runs with TransactionInProgressException;
+// the client tries again with the same token and gets the outcome.
+func TestTransactionInProgressIsRetried(t *testing.T) {
+	var mu sync.Mutex
+	answers := []struct {
+		status int
+		body   string
+	}{
+		{500, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"boom"}`},
+		{400, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionInProgressException","message":"in progress"}`},
+		{200, `{}`},
+	}
+	var tokens []string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ ClientRequestToken string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		a := answers[min(len(tokens), len(answers)-1)]
+		tokens = append(tokens, body.ClientRequestToken)
+		mu.Unlock()
+		w.WriteHeader(a.status)
+		_, _ = io.WriteString(w, a.body)
+	}))
+	t.Cleanup(hs.Close)
+	db := ours(t, hs.URL, 3, nil)
+	items := []types.TransactWriteItem{{Delete: &types.Delete{TableName: aws.String("T")}}}
+	if err := db.TransactWriteItems(context.Background(), &dynamo.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		t.Fatalf("after 500, in progress, 200: %v", err)
+	}
+	if len(tokens) != 3 || tokens[0] == "" || tokens[0] != tokens[1] || tokens[1] != tokens[2] {
+		t.Errorf("tokens of the tries: %q, want three, the same", tokens)
+	}
+}
+
+// A page's JSON may be far larger than its 1 MB of items (a control
+// character is six bytes): such a page is read, not refused.
+func TestLargePage(t *testing.T) {
+	long := strings.Repeat(`\u0001`, 200<<10) // 1.2 MB of JSON, 200 KB of item
+	var b strings.Builder
+	b.WriteString(`{"Items":[`)
+	const n = 7 // 8.4 MB of JSON, as a page of 1.4 MB of such items
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"PK":{"S":"` + long + `"}}`)
+	}
+	b.WriteString(`]}`)
+	c := &capture{answer: b.String()}
+	page, err := ours(t, serve(t, c), 1, nil).Query(context.Background(), &dynamo.QueryInput{TableName: aws.String("T")})
+	if err != nil {
+		t.Fatalf("a page of %d bytes: %v", b.Len(), err)
+	}
+	if len(page.Items) != n {
+		t.Errorf("%d items, want %d", len(page.Items), n)
 	}
 }

@@ -98,16 +98,30 @@ func toWire(v types.AttributeValue) (value, error) {
 		}
 		return value{L: &l}, nil
 	case *types.AttributeValueMemberSS:
+		if len(v.Value) == 0 {
+			return value{}, errEmptySet
+		}
 		return value{SS: v.Value}, nil
 	case *types.AttributeValueMemberNS:
+		if len(v.Value) == 0 {
+			return value{}, errEmptySet
+		}
 		return value{NS: v.Value}, nil
 	case *types.AttributeValueMemberBS:
+		if len(v.Value) == 0 {
+			return value{}, errEmptySet
+		}
 		return value{BS: v.Value}, nil
 	}
 	return value{}, fmt.Errorf("unsupported attribute value %T", v)
 }
 
-var errNoMember = errors.New("an attribute value with no member set")
+var (
+	errNoMember = errors.New("an attribute value with no member set")
+	// DynamoDB refuses an empty set; written as {} it would be refused as
+	// a value with no member, further from the cause.
+	errEmptySet = errors.New("an empty set (DynamoDB has none)")
+)
 
 func fromWireMap(w map[string]value) (map[string]types.AttributeValue, error) {
 	m := make(map[string]types.AttributeValue, len(w))
