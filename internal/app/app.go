@@ -9,6 +9,7 @@ package app
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ import (
 
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/config"
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/logging"
 )
 
@@ -123,6 +126,39 @@ func once[T any](e *Env, key string, build func() (T, error)) (T, error) {
 	e.built[key] = made
 	return made, nil
 }
+
+// built returns what was built for key, if it was.
+func built[T any](e *Env, key string) (T, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.built[key].(T)
+	return v, ok
+}
+
+// warm opens, in the background, the connections a function's first
+// answer uses, to DynamoDB and to Daytona's API (whichever its wiring
+// built), while the runtime fetches the first event: in AWS each is a DNS
+// lookup and a TLS handshake off the first request's path. It returns at
+// once; each warm-up gives up after warmTimeout.
+func (e *Env) warm() {
+	var warmers []func(context.Context)
+	if db, ok := built[*dynamo.Client](e, "dynamodb"); ok {
+		warmers = append(warmers, db.Warm)
+	}
+	if dc, ok := built[*daytona.Client](e, "daytona"); ok {
+		warmers = append(warmers, dc.Warm)
+	}
+	for _, w := range warmers {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
+			defer cancel()
+			w(ctx)
+		}()
+	}
+}
+
+// warmTimeout bounds a connection's warm-up.
+const warmTimeout = 10 * time.Second
 
 // Endpoint returns the endpoint override for an AWS service, as the AWS
 // SDKs read it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -35,16 +34,7 @@ func Main(f Function) {
 		fmt.Fprintf(os.Stderr, "sandstep %s: %v\n", f.Name, err)
 		os.Exit(1)
 	}
-	// Every function's first real answer calls DynamoDB: its connection
-	// (in AWS a DNS lookup and a TLS handshake) opens while the runtime
-	// fetches the first event.
-	if db, err := e.dynamoDB(); err == nil {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			db.Warm(ctx)
-		}()
-	}
+	e.warm()
 	e.Logger.Info("cold start", "function", f.Name, "config", e.Config)
 	// aws-lambda-go prints every function error with the standard log
 	// package: a plain-text line outside the JSON logger and its

@@ -466,3 +466,25 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// The liveness check answers without a key, as Daytona's does; the API
+// beside it still wants one.
+func TestHealthNeedsNoKey(t *testing.T) {
+	h := newHarness(t, Options{APIKey: testToken})
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/api/health", http.StatusOK},
+		{"/api/sandbox", http.StatusUnauthorized},
+	} {
+		resp, err := http.Get(h.ts.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET %s without a key: %d, want %d", tt.path, resp.StatusCode, tt.want)
+		}
+	}
+}

@@ -333,7 +333,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // toolboxHandler handles a toolbox request for a started sandbox.
 type toolboxHandler func(w http.ResponseWriter, r *http.Request, sb *sandbox)
 
-// routes declares the served operations, named by the specs' operationIds.
+// routes declares the served operations, named by the specs' operationIds,
+// and the unauthenticated liveness check (HealthController_live).
 // Not served: snapshots, volumes, archive/pause/resize/fork, previews and
 // preview-token auth, PTY, code-run, LSP, computer use, socket.io events,
 // and file operations beyond those below.
@@ -383,6 +384,13 @@ func (s *Server) routes() {
 	tb("GET "+t+"/work-dir", "GetWorkDir", s.handleWorkDir)
 	tb("GET "+t+"/user-home-dir", "GetUserHomeDir", s.handleWorkDir)
 	tb("GET "+t+"/version", "GetVersion", s.handleVersion)
+
+	// Liveness, as Daytona answers it: no key needed (clients open their
+	// connection with it).
+	s.mux.HandleFunc("GET "+apiPrefix+"/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorFor(w, r, http.StatusNotFound, codeNotFound,
