@@ -69,7 +69,7 @@ func (e *Env) Service(ctx context.Context) (*service.Service, error) {
 		// without them serves sandboxes only.
 		if bucket != nil && machine != nil {
 			deps.Tasks, deps.Objects, deps.Machine, deps.Sessions, deps.Files = st, bucket, machine, provider, provider
-			deps.Notifier, deps.Notices = notify.NewSender(notify.Options{Local: cfg.Local()}), st
+			deps.Notifier = notify.NewSender(notify.Options{Local: cfg.Local()})
 		}
 		if err := e.gitHubDeps(ctx, &deps); err != nil {
 			return nil, err

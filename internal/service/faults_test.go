@@ -249,7 +249,7 @@ func (h *faultHarness) reap(t *testing.T) *ReapReport {
 func (h *faultHarness) checkNothingLeaked(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	live, err := h.store.LiveSandboxes(ctx)
+	live, _, _, err := h.store.LiveRecords(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func (h *faultHarness) checkNothingLeaked(t *testing.T) {
 			t.Errorf("%s's counter is %d, slots held %d", user, n, held[user])
 		}
 	}
-	if tasks, err := h.store.LiveTasks(ctx); err != nil || len(tasks) != 0 {
+	if _, tasks, _, err := h.store.LiveRecords(ctx); err != nil || len(tasks) != 0 {
 		t.Errorf("live tasks after the reaper: %d, %v; their executions have ended", len(tasks), err)
 	}
 	again, err := h.reaper.Reap(ctx, ReapOptions{})

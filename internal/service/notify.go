@@ -33,11 +33,6 @@ type Notifier interface {
 	Send(ctx context.Context, url, deliveryID string, body []byte, secret string) error
 }
 
-// Notices finds the ended tasks whose notice is still pending.
-type Notices interface {
-	PendingNotices(ctx context.Context) ([]*sandstep.Task, error)
-}
-
 // NotifyInput is a task's notify field: where to post its end, and the
 // secret whose HMAC signs it (a reference, like secretEnv's).
 type NotifyInput struct {
@@ -270,17 +265,9 @@ func (s *Service) noticeSettled(ctx context.Context, t *sandstep.Task) {
 		map[string]string{"status": string(n.Status), "attempts": fmt.Sprint(n.Attempts), "host": n.Host})
 }
 
-// pendingNotices lists the ended tasks whose notice is pending; none
-// when the deployment sends no notices.
-func (s *Service) pendingNotices(ctx context.Context) ([]*sandstep.Task, error) {
-	if s.notices == nil || s.notifier == nil || s.tasks == nil {
-		return nil, nil
-	}
-	pending, err := s.notices.PendingNotices(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list pending notices: %w", err)
-	}
-	return pending, nil
+// sendsNotices says whether this deployment sends completion notices.
+func (s *Service) sendsNotices() bool {
+	return s.notifier != nil && s.tasks != nil
 }
 
 // redrive makes the next attempt of every notice of pending that is due,

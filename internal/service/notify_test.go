@@ -50,7 +50,7 @@ func newNoticeHarness(t *testing.T, n Notifier, set func(*Options)) *noticeHarne
 		set(&opts)
 	}
 	deps := Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Secrets: secrets,
-		Inventory: st, Catalog: p, Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}, Notices: st}
+		Inventory: st, Catalog: p, Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}}
 	if n != nil {
 		deps.Notifier = n
 	}
@@ -553,8 +553,8 @@ func TestNoticeBackoff(t *testing.T) {
 
 // redriveNotices is the reaper's part with the notices.
 func redriveNotices(ctx context.Context, s *Service, dryRun bool) (int, error) {
-	pending, err := s.pendingNotices(ctx)
-	if err != nil {
+	_, _, pending, err := s.inventory.LiveRecords(ctx)
+	if err != nil || !s.sendsNotices() {
 		return 0, err
 	}
 	return s.redrive(ctx, pending, dryRun), nil

@@ -12,10 +12,13 @@ import (
 )
 
 // Inventory is what the reaper reads of the records: every owner's live
-// sandboxes and tasks, held slots and quota counters.
+// sandboxes and tasks, ended tasks whose notice is pending, held slots and
+// quota counters.
 type Inventory interface {
-	LiveSandboxes(ctx context.Context) ([]*sandstep.Sandbox, error)
-	LiveTasks(ctx context.Context) ([]*sandstep.Task, error)
+	// LiveRecords returns, read at once, the sandbox records not in a
+	// terminal state, the tasks not ended, and the ended tasks whose
+	// completion notice is pending.
+	LiveRecords(ctx context.Context) (sandboxes []*sandstep.Sandbox, tasks, notices []*sandstep.Task, err error)
 	// Counters returns what each user's counter counts and the slots
 	// the counters hold.
 	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error)
@@ -163,16 +166,16 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
 	// The live records come before the provider's listing: a record ready
-	// then has a sandbox the listing shows, unless it is gone. The rest is
-	// independent and read with them, so a run waits for the longest read,
-	// not their sum.
+	// then has a sandbox the listing shows, unless it is gone. They are one
+	// scan (tasks, and notices pending before this run's clean-ups, which
+	// send their own, with the sandboxes); the rest is independent and read
+	// beside it, so a run waits for the longest read, not their sum.
 	var (
-		wg                               sync.WaitGroup
-		deployment                       string
-		records                          []*sandstep.Sandbox
-		live, notices                    []*sandstep.Task
-		errDep, errRec, errTask, errFold error
-		errNotices                       error
+		wg                      sync.WaitGroup
+		deployment              string
+		records                 []*sandstep.Sandbox
+		live, notices           []*sandstep.Task
+		errDep, errRec, errFold error
 	)
 	wg.Go(func() {
 		var err error
@@ -182,20 +185,10 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	})
 	wg.Go(func() {
 		var err error
-		if records, err = s.inventory.LiveSandboxes(ctx); err != nil {
+		if records, live, notices, err = s.inventory.LiveRecords(ctx); err != nil {
 			errRec = fmt.Errorf("reaper: list records: %w", err)
 		}
 	})
-	if s.machine != nil && !opts.AfterRestart {
-		wg.Go(func() {
-			var err error
-			if live, err = s.inventory.LiveTasks(ctx); err != nil {
-				errTask = fmt.Errorf("reaper: list tasks: %w", err)
-			}
-		})
-	}
-	// Notices pending before this run's clean-ups: those send their own.
-	wg.Go(func() { notices, errNotices = s.pendingNotices(ctx) })
 	if !opts.DryRun {
 		wg.Go(func() {
 			if _, err := s.inventory.FoldLegacySlots(ctx); err != nil {
@@ -204,8 +197,14 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errDep, errRec, errTask, errFold); err != nil {
+	if err := errors.Join(errDep, errRec, errFold); err != nil {
 		return nil, err
+	}
+	if s.machine == nil || opts.AfterRestart {
+		live = nil // no tasks here, or their executions were lost with the stack
+	}
+	if !s.sendsNotices() {
+		notices = nil
 	}
 	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: deployment})
 	if err != nil {
@@ -220,12 +219,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r.sandboxes(ctx, listed, records, held)
 	r.quota(ctx, counted, r.slots(ctx, held))
-	if errNotices != nil {
-		r.report.Failed++
-		s.opts.Logger.ErrorContext(ctx, "reaper: notices not attempted", "err", errNotices)
-	} else {
-		r.report.Notices = s.redrive(ctx, notices, opts.DryRun)
-	}
+	r.report.Notices = s.redrive(ctx, notices, opts.DryRun)
 	rep := r.report
 	if !rep.DryRun {
 		for kind, n := range rep.kinds() {

@@ -186,10 +186,10 @@ type Deps struct {
 	// RepoAccess clones, pushes and opens pull requests for issues'
 	// tasks; nil: their repositories are cloned as any task's.
 	RepoAccess RepoAccess
-	// Notifier and Notices deliver tasks' completion notices; with no
-	// Notifier, a task asking for one is refused.
+	// Notifier delivers tasks' completion notices (the reaper finds the
+	// pending ones through Inventory); with none, a task asking for one is
+	// refused.
 	Notifier Notifier
-	Notices  Notices
 	// Drain is the drain switch; nil: never drained.
 	Drain Drain
 }
@@ -340,7 +340,6 @@ type Service struct {
 	repoAccess    RepoAccess
 	opts          Options
 	notifier      Notifier
-	notices       Notices
 	drain         Drain
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
@@ -392,7 +391,6 @@ func New(deps Deps, opts Options) (*Service, error) {
 		opts:          opts,
 		fresh:         newFreshCache(),
 		notifier:      deps.Notifier,
-		notices:       deps.Notices,
 		drain:         deps.Drain,
 	}, nil
 }

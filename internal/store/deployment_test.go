@@ -43,7 +43,7 @@ func TestDeploymentIsMadeOnce(t *testing.T) {
 	wantCode(t, err, sandstep.EINVALID, "name")
 }
 
-func TestLiveSandboxes(t *testing.T) {
+func TestLiveRecordsSandboxes(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
 	c := ctx(t)
 	if err := reserve(c, st, "u", "creating"); err != nil {
@@ -57,7 +57,7 @@ func TestLiveSandboxes(t *testing.T) {
 	if err := st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "ready"}); err != nil {
 		t.Fatal(err)
 	}
-	live, err := st.LiveSandboxes(c)
+	live, _, _, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,31 +54,38 @@ func ofType(t string) expression.ConditionBuilder {
 	return expression.Name(attrType).Equal(expression.Value(t))
 }
 
-// scanRecords returns the records of kind typ whose attr is one of values.
-func scanRecords[T any](ctx context.Context, s *Store, typ, attr string, values []string) ([]*T, error) {
-	var out []*T
-	err := s.scan(ctx, ofType(typ).And(inValues(attr, values)), typ+" records", func(it map[string]types.AttributeValue) error {
-		r, err := unmarshalRecord[T](it, typ)
-		if err == nil {
-			out = append(out, r)
+// LiveRecords reads, in one scan of the table, what the reaper matches
+// and finishes: every owner's sandbox records not in a terminal state, the
+// tasks that have not ended, and the ended tasks whose completion notice is
+// still pending (which the reaper attempts again).
+func (s *Store) LiveRecords(ctx context.Context) (sandboxes []*sandstep.Sandbox, tasks, notices []*sandstep.Task, err error) {
+	live := stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning})
+	ended := stringsOf([]sandstep.TaskStatus{sandstep.TaskSucceeded, sandstep.TaskFailed, sandstep.TaskTimedOut, sandstep.TaskCancelled})
+	filter := ofType(typeSandbox).And(inValues(attrState,
+		stringsOf([]sandstep.State{sandstep.StateCreating, sandstep.StateReady, sandstep.StateDeleting}))).
+		Or(ofType(typeTask).And(inValues("status", live)),
+			ofType(typeTask).And(inValues("notify.status", []string{string(sandstep.NoticePending)})).And(inValues("status", ended)))
+	err = s.scan(ctx, filter, "live records", func(it map[string]types.AttributeValue) error {
+		if avS(it[attrType]) == typeSandbox {
+			sb, err := unmarshalRecord[sandstep.Sandbox](it, typeSandbox)
+			if err != nil {
+				return err
+			}
+			sandboxes = append(sandboxes, sb)
+			return nil
 		}
-		return err
+		t, err := unmarshalRecord[sandstep.Task](it, typeTask)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(live, string(t.Status)) {
+			tasks = append(tasks, t)
+		} else {
+			notices = append(notices, t)
+		}
+		return nil
 	})
-	return out, err
-}
-
-// LiveSandboxes returns every sandbox record, of every owner, that is not
-// in a terminal state: what the reaper matches against the provider's
-// list.
-func (s *Store) LiveSandboxes(ctx context.Context) ([]*sandstep.Sandbox, error) {
-	return scanRecords[sandstep.Sandbox](ctx, s, typeSandbox, attrState,
-		stringsOf([]sandstep.State{sandstep.StateCreating, sandstep.StateReady, sandstep.StateDeleting}))
-}
-
-// LiveTasks returns every task, of every owner, that has not ended.
-func (s *Store) LiveTasks(ctx context.Context) ([]*sandstep.Task, error) {
-	return scanRecords[sandstep.Task](ctx, s, typeTask, "status",
-		stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}))
+	return sandboxes, tasks, notices, err
 }
 
 // Counters scans every user's counter: what it counts, by user, and the

@@ -10,7 +10,9 @@ import (
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
-func TestPendingNotices(t *testing.T) {
+// TestLiveRecordsSortsTasks: one scan returns the tasks not ended and,
+// apart, the ended ones whose notice is pending; nothing else.
+func TestLiveRecordsSortsTasks(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
 	c := ctx(t)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -38,9 +40,12 @@ func TestPendingNotices(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := st.PendingNotices(c)
+	sandboxes, live, got, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(sandboxes) != 0 || len(live) != 1 || live[0].ID != tasks[2].id {
+		t.Errorf("sandboxes %d, live tasks %v; want none and %s", len(sandboxes), live, tasks[2].id)
 	}
 	var ids []string
 	for _, tk := range got {
