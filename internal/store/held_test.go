@@ -124,3 +124,44 @@ func TestReserveTakesTheCreateRate(t *testing.T) {
 		t.Fatalf("next window: %v", err)
 	}
 }
+
+// A create reserved at the very end of a window counts in the next one
+// too: the provider counts it when it arrives, possibly past the boundary,
+// so the next window must have room for it. Both are given back together.
+func TestReserveAtAWindowsEndCountsInTheNext(t *testing.T) {
+	clk := newClock() // on a minute's start
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1, CreateRate: 2, CreateWindow: time.Minute, Now: clk.Now})
+	c := ctx(t)
+	clk.Advance(time.Minute - time.Second) // within the guard: 1 s before the boundary
+	if err := reserve(c, st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Refused its slot (u holds one): both windows get their create back.
+	wantCode(t, reserve(c, st, "u", "b"), sandstep.EQUOTA, "")
+	clk.Advance(2 * time.Second) // the next window
+	if err := reserve(c, st, "v", "c"); err != nil {
+		t.Fatalf("the next window's second create: %v", err)
+	}
+	err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "d", Owner: "w"})
+	if !errors.Is(err, sandstep.ErrCreateRate) {
+		t.Fatalf("a third create in a window holding a's and c's: %v, want ErrCreateRate", err)
+	}
+	// Two creates at the end of the window after fill it and the next:
+	// a third waits past both.
+	clk.Advance(2*time.Minute - 2*time.Second) // 1 s before that window's end
+	for _, u := range []string{"w", "x"} {
+		if err := reserve(c, st, u, "s-"+u); err != nil {
+			t.Fatalf("%s: a create at the end of a window with room in the next: %v", u, err)
+		}
+	}
+	for _, step := range []time.Duration{0, 2 * time.Second} {
+		clk.Advance(step)
+		if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "f", Owner: "y"}); !errors.Is(err, sandstep.ErrCreateRate) {
+			t.Fatalf("%v later: %v, want ErrCreateRate (both windows hold w's and x's)", step, err)
+		}
+	}
+	clk.Advance(time.Minute)
+	if err := reserve(c, st, "y", "f"); err != nil {
+		t.Fatalf("the window after both: %v", err)
+	}
+}

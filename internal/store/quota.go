@@ -98,14 +98,14 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	if s.createRate == 0 {
 		return s.takeSlot(ctx, sb.Owner, sb.ID)
 	}
-	window := s.createWindowAt(s.nowUTC())
+	windows := s.createWindowsAt(s.nowUTC())
 	rate := make(chan error, 1)
-	go func() { rate <- s.write(ctx, s.takeCreate(window)) }()
+	go func() { rate <- s.takeCreates(ctx, windows) }()
 	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
 	rateErr := <-rate
 	switch {
 	case rateErr == nil && slotErr != nil:
-		s.giveCreateBack(ctx, window)
+		s.giveCreatesBack(ctx, windows)
 		return slotErr
 	case rateErr == nil:
 		return nil
@@ -117,8 +117,10 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	case sandstep.ErrorCode(slotErr) == sandstep.EQUOTA:
 		return slotErr
 	}
-	if conditionFailed(rateErr, 0) {
-		return s.rateSpent()
+	for i := len(windows) - 1; i >= 0; i-- {
+		if conditionFailed(rateErr, i) {
+			return s.rateSpent(windows[i])
+		}
 	}
 	return mapErr(rateErr, "take a create of the rate")
 }

@@ -26,8 +26,41 @@ func (s *Store) createWindowAt(t time.Time) time.Time {
 	return t.Truncate(s.createWindow)
 }
 
+// maxCreateGuard bounds createGuard: the time a create may take from its
+// reservation to the provider's counting it.
+const maxCreateGuard = 2 * time.Second
+
+// createGuard is the end of a window in which a create counts in the next
+// window too: the provider counts it when it arrives, which may be past
+// the boundary, where a full next window would make it one too many. A
+// twentieth of the window, at most maxCreateGuard.
+func (s *Store) createGuard() time.Duration {
+	return min(s.createWindow/20, maxCreateGuard)
+}
+
+// createWindowsAt are the windows a create reserved at t counts in: its
+// own, and the next when t is within createGuard of its end.
+func (s *Store) createWindowsAt(t time.Time) []time.Time {
+	w := s.createWindowAt(t)
+	next := w.Add(s.createWindow)
+	if next.Sub(t) <= s.createGuard() {
+		return []time.Time{w, next}
+	}
+	return []time.Time{w}
+}
+
 func (s *Store) rateKey(window time.Time) map[string]types.AttributeValue {
 	return key(ratePK, "W#"+strconv.FormatInt(window.UnixMilli(), 10))
+}
+
+// takeCreates takes one create of each window, all or none, on
+// condition that each has one left.
+func (s *Store) takeCreates(ctx context.Context, windows []time.Time) error {
+	items := make([]types.TransactWriteItem, len(windows))
+	for i, w := range windows {
+		items[i] = s.takeCreate(w)
+	}
+	return s.write(ctx, items...)
 }
 
 // takeCreate takes one create of window, on condition that it has one
@@ -42,20 +75,23 @@ func (s *Store) takeCreate(window time.Time) types.TransactWriteItem {
 	return s.update(s.rateKey(window), e)
 }
 
-// giveCreateBack returns a create taken from window for a reservation
-// refused its slot; failing, it costs the window one create, no more.
-func (s *Store) giveCreateBack(ctx context.Context, window time.Time) {
+// giveCreatesBack returns the creates taken from windows for a
+// reservation refused its slot; failing, it costs each window one create,
+// no more.
+func (s *Store) giveCreatesBack(ctx context.Context, windows []time.Time) {
 	e := build(expression.NewBuilder().
 		WithCondition(expression.Name(attrRateUsed).GreaterThan(expression.Value(0))).
 		WithUpdate(expression.Add(expression.Name(attrRateUsed), expression.Value(-1))))
-	_ = s.write(ctx, s.update(s.rateKey(window), e))
+	for _, w := range windows {
+		_ = s.write(ctx, s.update(s.rateKey(w), e))
+	}
 }
 
-// rateSpent is the refusal of a reservation whose window is spent: it
-// names when the next opens.
-func (s *Store) rateSpent() error {
+// rateSpent is the refusal of a reservation whose window spent (starting
+// then) is spent: it names when the next opens.
+func (s *Store) rateSpent(spent time.Time) error {
 	now := s.nowUTC()
-	next := s.createWindowAt(now).Add(s.createWindow)
+	next := spent.Add(s.createWindow)
 	err := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
 		"the deployment has created its %d sandboxes for this %s (DAYTONA_CREATE_RATE); the next window opens in %s",
 		s.createRate, s.createWindow, next.Sub(now).Round(time.Millisecond))
