@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -123,14 +122,9 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// appJWT signs the App's JWT as GitHub asks: RS256, iss the App id, iat a
-// minute in the past for clock drift, and exp within GitHub's 10 minutes
-// of now (9 from now: a minute's margin for a clock running ahead).
+// appJWT signs the App's JWT (appjwt.ForApp).
 func (c *Client) appJWT() (string, error) {
-	now := c.now()
-	s, err := appjwt.Sign(c.key, appjwt.Header, map[string]any{
-		"iss": strconv.FormatInt(c.appID, 10), "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(9 * time.Minute).Unix(),
-	})
+	s, err := appjwt.ForApp(c.key, c.appID, c.now())
 	if err != nil {
 		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
 	}

@@ -42,16 +42,14 @@ func GenerateAppKey() (privatePEM []byte, public *rsa.PublicKey, err error) {
 	return b, &k.PublicKey, nil
 }
 
-// AppJWT signs the JWT an App authenticates with (RS256, iss = appID),
-// issued 60 s before now and expiring 9 minutes after, as GitHub advises.
-// For tests that call the App endpoints without a GitHub client library.
+// AppJWT signs the JWT an App authenticates with (appjwt.ForApp), for
+// tests that call the App endpoints without a GitHub client library.
 func AppJWT(privatePEM []byte, appID int64, now time.Time) (string, error) {
 	k, err := appjwt.ParseKey(privatePEM)
 	if err != nil {
 		return "", fmt.Errorf("githublocal: the App key: %w", err)
 	}
-	claims := map[string]any{"iss": appID, "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(9 * time.Minute).Unix()}
-	return appjwt.Sign(k, appjwt.Header, claims)
+	return appjwt.ForApp(k, appID, now)
 }
 
 func encodePublicKey(k *rsa.PublicKey) (string, error) {
