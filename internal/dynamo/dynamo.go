@@ -25,8 +25,8 @@ import (
 	"github.com/sandstep/sandstep/internal/awsjson"
 )
 
-// Service is DynamoDB on the JSON 1.0 protocol.
-var Service = awsjson.Service{EndpointPrefix: "dynamodb", TargetPrefix: "DynamoDB_20120810", Version: "1.0"}
+// service is DynamoDB on the JSON 1.0 protocol.
+var service = awsjson.Service{EndpointPrefix: "dynamodb", TargetPrefix: "DynamoDB_20120810", Version: "1.0"}
 
 // maxResponseBytes bounds an answer: a Query or Scan page holds up to
 // 1 MB of items and the one that crosses it (400 KB at most), and JSON
@@ -53,7 +53,7 @@ type Client struct {
 func New(cfg aws.Config, opts Options) (*Client, error) {
 	o := opts.Options
 	o.MaxResponseBytes = maxResponseBytes
-	c, err := awsjson.New(cfg, Service, o)
+	c, err := awsjson.New(cfg, service, o)
 	if err != nil {
 		return nil, err
 	}
