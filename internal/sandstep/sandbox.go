@@ -262,6 +262,17 @@ func ValidateCallerID(field, id string) error {
 	return nil
 }
 
+// Live is what one read of every record finds for the reaper to match
+// against the provider.
+type Live struct {
+	Deployment string // the deployment's id; "" before one is recorded
+	Sandboxes  []*Sandbox
+	Tasks      []*Task        // not ended
+	Notices    []*Task        // ended, with a completion notice pending
+	Counted    map[string]int // by user, what their counter counts
+	Held       []Slot         // the slots the counters hold
+}
+
 // Slot is a quota slot a user holds for a sandbox (reserved or
 // committed).
 type Slot struct {

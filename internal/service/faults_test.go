@@ -249,12 +249,12 @@ func (h *faultHarness) reap(t *testing.T) *ReapReport {
 func (h *faultHarness) checkNothingLeaked(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	live, _, _, err := h.store.LiveRecords(ctx)
+	found, err := h.store.LiveRecords(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	records := map[string]*sandstep.Sandbox{}
-	for _, r := range live {
+	for _, r := range found.Sandboxes {
 		records[r.ID] = r
 		if r.State != sandstep.StateReady {
 			t.Errorf("record %s is still %s after the reaper", r.ID, r.State)
@@ -288,8 +288,8 @@ func (h *faultHarness) checkNothingLeaked(t *testing.T) {
 			t.Errorf("%s's counter is %d, slots held %d", user, n, held[user])
 		}
 	}
-	if _, tasks, _, err := h.store.LiveRecords(ctx); err != nil || len(tasks) != 0 {
-		t.Errorf("live tasks after the reaper: %d, %v; their executions have ended", len(tasks), err)
+	if found, err := h.store.LiveRecords(ctx); err != nil || len(found.Tasks) != 0 {
+		t.Errorf("live tasks after the reaper: %+v, %v; their executions have ended", found, err)
 	}
 	again, err := h.reaper.Reap(ctx, ReapOptions{})
 	if err != nil || again.Findings() != 0 {

@@ -553,9 +553,9 @@ func TestNoticeBackoff(t *testing.T) {
 
 // redriveNotices is the reaper's part with the notices.
 func redriveNotices(ctx context.Context, s *Service, dryRun bool) (int, error) {
-	_, _, pending, err := s.inventory.LiveRecords(ctx)
+	found, err := s.inventory.LiveRecords(ctx)
 	if err != nil || !s.sendsNotices() {
 		return 0, err
 	}
-	return s.redrive(ctx, pending, dryRun), nil
+	return s.redrive(ctx, found.Notices, dryRun), nil
 }

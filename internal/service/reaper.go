@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,9 +17,10 @@ import (
 // quota counters.
 type Inventory interface {
 	// LiveRecords returns, read at once, the sandbox records not in a
-	// terminal state, the tasks not ended, and the ended tasks whose
-	// completion notice is pending.
-	LiveRecords(ctx context.Context) (sandboxes []*sandstep.Sandbox, tasks, notices []*sandstep.Task, err error)
+	// terminal state, the tasks not ended, the ended tasks whose
+	// completion notice is pending, the counters with their slots, and
+	// the deployment's id if one is recorded.
+	LiveRecords(ctx context.Context) (*sandstep.Live, error)
 	// Counters returns what each user's counter counts and the slots
 	// the counters hold.
 	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error)
@@ -155,7 +157,8 @@ func (r *reaping) createGrace() time.Duration {
 // crash or a failed cleanup left: it runs on a schedule and at the local
 // stack's start. It sees only sandboxes carrying this deployment's label,
 // never races a create in flight (a create takes its slot before it calls
-// the provider, and the slots are read after the listing), and a second
+// the provider, and a sandbox is judged unowned only by slots read after
+// the listing), and a second
 // run right after the first finds nothing.
 func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, error) {
 	if s.inventory == nil || s.catalog == nil {
@@ -166,56 +169,63 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
 	// The live records come before the provider's listing: a record ready
-	// then has a sandbox the listing shows, unless it is gone. They are one
-	// scan (tasks, and notices pending before this run's clean-ups, which
-	// send their own, with the sandboxes); the rest is independent and read
-	// beside it, so a run waits for the longest read, not their sum.
+	// then has a sandbox the listing shows, unless it is gone. One scan
+	// reads them with the counters and the deployment's id, so a run
+	// that finds nothing reads the table once; folding legacy slots runs
+	// beside it.
 	var (
-		wg                      sync.WaitGroup
-		deployment              string
-		records                 []*sandstep.Sandbox
-		live, notices           []*sandstep.Task
-		errDep, errRec, errFold error
+		wg              sync.WaitGroup
+		found           *sandstep.Live
+		folded          int
+		errRec, errFold error
 	)
 	wg.Go(func() {
 		var err error
-		if deployment, err = s.opts.Deployment(ctx); err != nil {
-			errDep = fmt.Errorf("reaper: the deployment's id: %w", err)
-		}
-	})
-	wg.Go(func() {
-		var err error
-		if records, live, notices, err = s.inventory.LiveRecords(ctx); err != nil {
+		if found, err = s.inventory.LiveRecords(ctx); err != nil {
 			errRec = fmt.Errorf("reaper: list records: %w", err)
 		}
 	})
 	if !opts.DryRun {
 		wg.Go(func() {
-			if _, err := s.inventory.FoldLegacySlots(ctx); err != nil {
+			var err error
+			if folded, err = s.inventory.FoldLegacySlots(ctx); err != nil {
 				errFold = fmt.Errorf("reaper: fold legacy quota slots: %w", err)
 			}
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errDep, errRec, errFold); err != nil {
+	if err := errors.Join(errRec, errFold); err != nil {
 		return nil, err
 	}
+	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, found.Held
 	if s.machine == nil || opts.AfterRestart {
 		live = nil // no tasks here, or their executions were lost with the stack
 	}
 	if !s.sendsNotices() {
 		notices = nil
 	}
+	deployment := found.Deployment
+	if deployment == "" {
+		// None recorded yet: the one home of the id records it.
+		var err error
+		if deployment, err = s.opts.Deployment(ctx); err != nil {
+			return nil, fmt.Errorf("reaper: the deployment's id: %w", err)
+		}
+	}
 	listed, err := s.catalog.List(ctx, map[string]string{LabelDeployment: deployment})
 	if err != nil {
 		return nil, fmt.Errorf("reaper: list provider sandboxes: %w", err)
 	}
 	r.tasks(ctx, live)
-	// Read after the listing: a listed sandbox's slot was taken before its
-	// create began, so a create whose record is not written yet is seen.
-	counted, held, err := s.inventory.Counters(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reaper: read quota counters: %w", err)
+	// A listed sandbox that neither a live record nor a held slot owns may
+	// be a create that took its slot after the scan (a create takes it
+	// before it calls the provider), and a slot the fold moved may have
+	// been missed: the counters are read again, after the listing, to
+	// judge by.
+	if folded > 0 || unowned(listed, records, held) {
+		if counted, held, err = s.inventory.Counters(ctx); err != nil {
+			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
+		}
 	}
 	r.sandboxes(ctx, listed, records, held)
 	r.quota(ctx, counted, r.slots(ctx, held))
@@ -234,6 +244,27 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	return rep, nil
 }
 
+// owners returns the sandbox ids a live record or a held slot names.
+func owners(records []*sandstep.Sandbox, held []sandstep.Slot) map[string]bool {
+	owned := make(map[string]bool, len(records)+len(held))
+	for _, sl := range held {
+		owned[sl.SandboxID] = true
+	}
+	for _, rec := range records {
+		owned[rec.ID] = true
+	}
+	return owned
+}
+
+// unowned reports whether a listed sandbox has no owner among records
+// and held.
+func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) bool {
+	owned := owners(records, held)
+	return slices.ContainsFunc(listed, func(ps ProviderSandbox) bool {
+		return !owned[ps.Name] && ps.State != "destroyed"
+	})
+}
+
 // sandboxes deals with every live record, then with every provider
 // sandbox that no live record owns and no held slot names (those are
 // slots' to judge).
@@ -242,12 +273,8 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 	for _, ps := range listed {
 		byName[ps.Name] = ps
 	}
-	owned := make(map[string]bool, len(records)+len(held))
-	for _, sl := range held {
-		owned[sl.SandboxID] = true
-	}
+	owned := owners(records, held)
 	for _, rec := range records {
-		owned[rec.ID] = true
 		ps, found := byName[rec.ID]
 		r.record(ctx, rec, found && ps.State != "destroyed" && ps.State != "destroying")
 	}

@@ -192,14 +192,20 @@ type countingInventory struct {
 	heldScans int
 }
 
+func (c *countingInventory) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
+	c.heldScans++
+	return c.Store.LiveRecords(ctx)
+}
+
 func (c *countingInventory) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error) {
 	c.heldScans++
 	return c.Store.Counters(ctx)
 }
 
 // A counter that drifted with no slot to release is found by a dry run,
-// left to the next run when the budget is spent, then repaired; every run
-// scans the held slots once.
+// left to the next run when the budget is spent, then repaired; a run
+// reads the counters once, with the records, and again after the listing
+// only when a listed sandbox has no owner in that read.
 func TestReapRepairsDriftedCounter(t *testing.T) {
 	ctx := context.Background()
 	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
@@ -223,26 +229,27 @@ func TestReapRepairsDriftedCounter(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	reap := func(opts ReapOptions, want ReapReport, active int) {
+	reap := func(opts ReapOptions, want ReapReport, active, scans int) {
 		t.Helper()
 		inv.heldScans = 0
 		rep, err := svc.Reap(ctx, opts)
 		if err != nil || *rep != want {
 			t.Errorf("Reap(%+v) = %+v, %v; want %+v", opts, rep, err, want)
 		}
-		if inv.heldScans != 1 {
-			t.Errorf("Reap(%+v) scanned the counters %d times, want once", opts, inv.heldScans)
+		if inv.heldScans != scans {
+			t.Errorf("Reap(%+v) scanned the counters %d times, want %d", opts, inv.heldScans, scans)
 		}
 		if q, _ := st.GetQuota(ctx, "alice"); q.Active != active {
 			t.Errorf("after Reap(%+v) alice's counter = %d, want %d", opts, q.Active, active)
 		}
 	}
-	reap(ReapOptions{DryRun: true}, ReapReport{DryRun: true, Quota: 1}, 3)
-	// A stray sandbox spends the budget of one before the counters' turn.
+	reap(ReapOptions{DryRun: true}, ReapReport{DryRun: true, Quota: 1}, 3, 1)
+	// A stray sandbox spends the budget of one before the counters' turn;
+	// having no owner, it has the counters read again.
 	p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
-	reap(ReapOptions{MaxActions: 1}, ReapReport{Unowned: 1, Deferred: 1}, 3)
-	reap(ReapOptions{}, ReapReport{Quota: 1}, 1)
-	reap(ReapOptions{}, ReapReport{}, 1)
+	reap(ReapOptions{MaxActions: 1}, ReapReport{Unowned: 1, Deferred: 1}, 3, 2)
+	reap(ReapOptions{}, ReapReport{Quota: 1}, 1, 1)
+	reap(ReapOptions{}, ReapReport{}, 1, 1)
 }
 
 // listAfter is a catalog that runs before ahead of each listing.
@@ -254,6 +261,82 @@ type listAfter struct {
 func (l listAfter) List(ctx context.Context, labels map[string]string) ([]ProviderSandbox, error) {
 	l.before()
 	return l.fakeProvider.List(ctx, labels)
+}
+
+// A create that takes its slot after the reaper's scan of the records and
+// counters, and whose sandbox the listing shows, is a create at work, not
+// an unowned sandbox: the reaper reads the counters again before it judges.
+func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		record bool // the create wrote its creating record too
+	}{
+		{"slot taken, record not written yet", false},
+		{"slot taken and creating record written", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+			p := newFakeProvider()
+			sb := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "alice", State: sandstep.StateCreating, CreatedAt: time.Now()}
+			cat := listAfter{p, func() {
+				if err := st.ReserveSlot(ctx, sb); err != nil {
+					t.Errorf("reserve: %v", err)
+				}
+				if tc.record {
+					if err := st.RecordCreating(ctx, sb); err != nil {
+						t.Errorf("record: %v", err)
+					}
+				}
+				p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+			}}
+			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: cat},
+				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil || *rep != (ReapReport{}) {
+				t.Errorf("Reap = %+v, %v; want nothing found, nothing failed", rep, err)
+			}
+			if p.sandboxes[sb.ID] == nil {
+				t.Error("the create's sandbox was deleted")
+			}
+			if q, err := st.GetQuota(ctx, "alice"); err != nil || q.Active != 1 {
+				t.Errorf("alice's quota %+v, %v; want the create's slot held", q, err)
+			}
+		})
+	}
+}
+
+// A slot kept by an earlier layout is folded onto its counter beside the
+// reaper's scan, and judged in the same run: its sandbox long gone, it is
+// released.
+func TestReapJudgesFoldedSlots(t *testing.T) {
+	ctx := context.Background()
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
+	p := newFakeProvider()
+	av := func(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+	for _, item := range []map[string]types.AttributeValue{
+		{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"), "active": &types.AttributeValueMemberN{Value: "1"}},
+		{"PK": av("USER#old"), "SK": av("SLOT#sbx_gone"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_gone"),
+			"state": av("committed"), "reservedAt": av(time.Now().Add(-24 * time.Hour).Format(time.RFC3339Nano))},
+	} {
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || *rep != (ReapReport{Slots: 1}) {
+		t.Errorf("Reap = %+v, %v; want the folded slot released", rep, err)
+	}
+	if q, err := st.GetQuota(ctx, "old"); err != nil || q.Active != 0 {
+		t.Errorf("quota %+v, %v; want none held", q, err)
+	}
 }
 
 // A sandbox its owner deletes between the reaper's read of the records

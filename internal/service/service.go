@@ -258,7 +258,8 @@ type Options struct {
 	NudgeURL string
 	// Deployment answers the deployment's id (store.Deployment), the
 	// sandstep.deployment label of every sandbox it creates; it is asked
-	// on first need (a create, a reap), not at cold start. Required: a
+	// on first need (a create, a reap), not at cold start; a reap takes it
+	// from its scan of the records when it is recorded there. Required: a
 	// deployment lists, touches and deletes only sandboxes with its own.
 	Deployment func(context.Context) (string, error)
 	// Prices is the price table of tasks' cost estimates; nil: the

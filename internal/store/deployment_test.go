@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 
@@ -57,15 +59,34 @@ func TestLiveRecordsSandboxes(t *testing.T) {
 	if err := st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "ready"}); err != nil {
 		t.Fatal(err)
 	}
-	live, _, _, err := st.LiveRecords(c)
+	found, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]sandstep.State{}
-	for _, sb := range live {
+	for _, sb := range found.Sandboxes {
 		got[sb.ID] = sb.State
 	}
 	if len(got) != 2 || got["creating"] != sandstep.StateCreating || got["ready"] != sandstep.StateReady {
 		t.Fatalf("live = %v, want creating and ready", got)
+	}
+	// The counters come with the records, as Counters reads them.
+	counted, held, err := st.Counters(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Held) == 0 || !maps.Equal(found.Counted, counted) || !slices.Equal(found.Held, held) {
+		t.Errorf("counters %v and slots %v, want %v and %v as Counters reads them", found.Counted, found.Held, counted, held)
+	}
+	// And the deployment's id, once one is recorded.
+	if found.Deployment != "" {
+		t.Errorf("deployment = %q before one is recorded, want none", found.Deployment)
+	}
+	id, err := st.Deployment(c, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err = st.LiveRecords(c); err != nil || found.Deployment != id {
+		t.Errorf("deployment = %+v, %v; want %q", found, err, id)
 	}
 }

@@ -40,10 +40,11 @@ func TestLiveRecordsSortsTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sandboxes, live, got, err := st.LiveRecords(c)
+	found, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sandboxes, live, got := found.Sandboxes, found.Tasks, found.Notices
 	if len(sandboxes) != 0 || len(live) != 1 || live[0].ID != tasks[2].id {
 		t.Errorf("sandboxes %d, live tasks %v; want none and %s", len(sandboxes), live, tasks[2].id)
 	}

@@ -56,58 +56,76 @@ func ofType(t string) expression.ConditionBuilder {
 
 // LiveRecords reads, in one scan of the table, what the reaper matches
 // and finishes: every owner's sandbox records not in a terminal state, the
-// tasks that have not ended, and the ended tasks whose completion notice is
-// still pending (which the reaper attempts again).
-func (s *Store) LiveRecords(ctx context.Context) (sandboxes []*sandstep.Sandbox, tasks, notices []*sandstep.Task, err error) {
+// tasks that have not ended, the ended tasks whose completion notice is
+// still pending (which the reaper attempts again), every user's counter
+// with the slots it holds, and the deployment's id.
+func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 	live := stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning})
 	ended := stringsOf([]sandstep.TaskStatus{sandstep.TaskSucceeded, sandstep.TaskFailed, sandstep.TaskTimedOut, sandstep.TaskCancelled})
 	filter := ofType(typeSandbox).And(inValues(attrState,
 		stringsOf([]sandstep.State{sandstep.StateCreating, sandstep.StateReady, sandstep.StateDeleting}))).
 		Or(ofType(typeTask).And(inValues("status", live)),
-			ofType(typeTask).And(inValues("notify.status", []string{string(sandstep.NoticePending)})).And(inValues("status", ended)))
-	err = s.scan(ctx, filter, "live records", func(it map[string]types.AttributeValue) error {
-		if avS(it[attrType]) == typeSandbox {
+			ofType(typeTask).And(inValues("notify.status", []string{string(sandstep.NoticePending)})).And(inValues("status", ended)),
+			ofType(typeQuota),
+			ofType(typeDeployment))
+	found := &sandstep.Live{Counted: map[string]int{}}
+	err := s.scan(ctx, filter, "live records", func(it map[string]types.AttributeValue) error {
+		switch avS(it[attrType]) {
+		case typeSandbox:
 			sb, err := unmarshalRecord[sandstep.Sandbox](it, typeSandbox)
 			if err != nil {
 				return err
 			}
-			sandboxes = append(sandboxes, sb)
-			return nil
-		}
-		t, err := unmarshalRecord[sandstep.Task](it, typeTask)
-		if err != nil {
-			return err
-		}
-		if slices.Contains(live, string(t.Status)) {
-			tasks = append(tasks, t)
-		} else {
-			notices = append(notices, t)
+			found.Sandboxes = append(found.Sandboxes, sb)
+		case typeTask:
+			t, err := unmarshalRecord[sandstep.Task](it, typeTask)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(live, string(t.Status)) {
+				found.Tasks = append(found.Tasks, t)
+			} else {
+				found.Notices = append(found.Notices, t)
+			}
+		case typeQuota:
+			return s.addCounter(found.Counted, &found.Held, it)
+		case typeDeployment:
+			if avS(it[attrPK]) == deploymentPK {
+				found.Deployment = avS(it[attrID])
+			}
 		}
 		return nil
 	})
-	return sandboxes, tasks, notices, err
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
 }
 
 // Counters scans every user's counter: what it counts, by user, and the
-// slots it holds, with when each was reserved. One scan: the counter item
-// carries both.
+// slots it holds.
 func (s *Store) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error) {
 	counted := map[string]int{}
 	var held []sandstep.Slot
 	err := s.scan(ctx, ofType(typeQuota), "quota counters", func(it map[string]types.AttributeValue) error {
-		u, ok := strings.CutPrefix(avS(it[attrPK]), prefixUser)
-		if !ok {
-			return nil
-		}
-		q, slots, err := s.parseQuota(u, it)
-		if err != nil {
-			return err
-		}
-		counted[u] = q.Active
-		held = append(held, slots...)
-		return nil
+		return s.addCounter(counted, &held, it)
 	})
 	return counted, held, err
+}
+
+// addCounter adds a scanned counter item to counted and its slots to held.
+func (s *Store) addCounter(counted map[string]int, held *[]sandstep.Slot, it map[string]types.AttributeValue) error {
+	u, ok := strings.CutPrefix(avS(it[attrPK]), prefixUser)
+	if !ok {
+		return nil
+	}
+	q, slots, err := s.parseQuota(u, it)
+	if err != nil {
+		return err
+	}
+	counted[u] = q.Active
+	*held = append(*held, slots...)
+	return nil
 }
 
 // FoldLegacySlots moves the slots still held as items of the earlier
