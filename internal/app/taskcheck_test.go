@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/testutil"
+)
+
+// A task's check reads what the command wrote with one synchronous exec
+// per stream. A read run asynchronously costs three Daytona calls more
+// and a poll's pause, on every check of every task.
+func TestTaskCheckReadsOutputSynchronously(t *testing.T) {
+	rec := &testutil.Recorder{}
+	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
+	status, resp := s.call(t, "alice", "POST /tasks", "/tasks", map[string]any{"command": "echo out; echo err >&2"})
+	if status != 202 {
+		t.Fatalf("POST /tasks: %d %v", status, resp)
+	}
+	ctx := context.Background()
+	direct := func(function, action string, in any) service.TaskStep {
+		t.Helper()
+		payload, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload = append([]byte(`{"action":"`+action+`",`), payload[1:]...)
+		out, err := s.api.HandlerFunc(function)(ctx, payload)
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		raw, _ := json.Marshal(out)
+		var st service.TaskStep
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatalf("%s answered %s: %v", action, raw, err)
+		}
+		return st
+	}
+	id := resp["id"].(string)
+	direct(api.FunctionCreate, api.ActionTaskPrepare, map[string]any{"taskId": id, "input": map[string]any{"userId": "alice"}})
+	st := direct(api.FunctionCreate, api.ActionTaskSandbox, service.TaskStep{TaskID: id, UserID: "alice"})
+	st = direct(api.FunctionExecute, api.ActionTaskStart, st)
+	for checks := 1; ; checks++ {
+		rec.Take()
+		st = direct(api.FunctionStatus, api.ActionTaskCheck, st)
+		ops := map[string]int{}
+		for _, c := range rec.Take() {
+			if c.Service == testutil.Daytona {
+				ops[c.Op]++
+			}
+		}
+		if n := ops["toolbox GET /process/session/{id}/command/{id}"]; n > 1 {
+			t.Errorf("check %d polled a command %d times, want one look at the task's: %v", checks, n, ops)
+		}
+		for op := range ops {
+			if strings.HasSuffix(op, "/logs") {
+				t.Errorf("check %d read a command's logs (%s): an output read ran asynchronously: %v", checks, op, ops)
+			}
+		}
+		if st.Ended {
+			// The last check read both streams.
+			if n := ops["toolbox POST /process/session/{id}/exec"]; n != 2 {
+				t.Errorf("the last check ran %d execs, want one read per stream: %v", n, ops)
+			}
+			break
+		}
+		if checks == 50 {
+			t.Fatal("the task's command did not end after 50 checks")
+		}
+	}
+}
