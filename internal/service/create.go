@@ -377,8 +377,9 @@ func (s *Service) installSecrets(ctx context.Context, id string, values map[stri
 		return err
 	}
 	res, err := s.provider.Exec(ctx, id, Command{
-		Line:    "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
-		Timeout: 30 * time.Second,
+		Line:     "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
+		Timeout:  30 * time.Second,
+		Combined: true,
 	})
 	if err != nil {
 		return err
