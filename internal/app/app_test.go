@@ -395,7 +395,7 @@ func TestEndToEndCreateFailureLeavesNothing(t *testing.T) {
 		{name: "daytona unavailable", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "createSandbox"}}, status: 503},
 		{name: "sandbox fails to start", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Message: "no capacity"}, status: 503},
 		{name: "create answer lost, then start fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultCreateFailedToStart, Message: "boom"}, status: 503},
-		{name: "restricting the secrets file fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 500, Match: daytonalocal.Match{Operation: "ExecuteCommand"}}, body: project(), status: 500},
+		{name: "session for the secrets file fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 500, Match: daytonalocal.Match{Operation: "CreateSession"}}, body: project(), status: 500},
 		{name: "upload fails", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultUnavailable, Match: daytonalocal.Match{Operation: "UploadFiles"}}, body: project(), status: 503},
 		{name: "git clone fails", body: map[string]any{"git": map[string]string{"url": "file:///nonexistent/repo.git"}}, status: 400},
 		{name: "secret missing", body: map[string]any{"secretEnv": map[string]string{"X": "ssm:/sandstep/secrets/users/alice/missing"}}, status: 400},

@@ -11,10 +11,9 @@ import (
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
-// A task's check reads what the command wrote with one synchronous execute
-// per stream, without a session. A read in a session costs two calls more
-// (create, delete), and one run asynchronously three more and a poll's
-// pause, on every check of every task.
+// A task's check reads what the command wrote with one synchronous exec
+// per stream. A read run asynchronously costs three Daytona calls more
+// and a poll's pause, on every check of every task.
 func TestTaskCheckReadsOutputSynchronously(t *testing.T) {
 	rec := &testutil.Recorder{}
 	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
@@ -62,13 +61,10 @@ func TestTaskCheckReadsOutputSynchronously(t *testing.T) {
 				t.Errorf("check %d read a command's logs (%s): an output read ran asynchronously: %v", checks, op, ops)
 			}
 		}
-		if n := ops["toolbox POST /process/session"]; n > 0 {
-			t.Errorf("check %d made %d sessions, want its reads without one: %v", checks, n, ops)
-		}
 		if st.Ended {
 			// The last check read both streams.
-			if n := ops["toolbox POST /process/execute"]; n != 2 {
-				t.Errorf("the last check ran %d executes, want one read per stream: %v", n, ops)
+			if n := ops["toolbox POST /process/session/{id}/exec"]; n != 2 {
+				t.Errorf("the last check ran %d execs, want one read per stream: %v", n, ops)
 			}
 			break
 		}

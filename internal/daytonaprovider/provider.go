@@ -151,9 +151,6 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 // backoff. cmd.Timeout counts from the call: restarting an auto-stopped
 // sandbox spends it too.
 func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*service.ExecResult, error) {
-	if cmd.Combined && cmd.Timeout <= p.opts.SyncExecLimit {
-		return p.run(ctx, id, cmd)
-	}
 	start := time.Now()
 	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
 	defer cancel()
@@ -210,31 +207,6 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	// The client has already bounded each stream (Config.MaxOutputBytes)
 	// while reading it, and says so in truncated.
 	return &service.ExecResult{ExitCode: *exitCode, Stdout: stdout, Stderr: stderr, Truncated: truncated,
-		DurationMs: time.Since(start).Milliseconds()}, nil
-}
-
-// run runs a command whose output is wanted interleaved as one synchronous
-// execute: one call where a session takes three. Daytona kills the
-// command's process group at its timeout.
-func (p *Provider) run(ctx context.Context, id string, cmd service.Command) (*service.ExecResult, error) {
-	start := time.Now()
-	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
-	defer cancel()
-	req := daytona.ExecuteRequest{Command: cmd.Line, Timeout: int((cmd.Timeout + time.Second - 1) / time.Second)}
-	res, err := p.c.ExecuteCommand(cctx, id, req)
-	var cte *daytona.CommandTimeoutError
-	if err != nil && !errors.As(err, &cte) && cctx.Err() == nil {
-		// As in Exec: a stopped sandbox is started again, once.
-		if started, serr := p.restartIfStopped(cctx, id); serr != nil {
-			return nil, p.execError(ctx, cctx, id, cmd, serr)
-		} else if started {
-			res, err = p.c.ExecuteCommand(cctx, id, req)
-		}
-	}
-	if err != nil {
-		return nil, p.execError(ctx, cctx, id, cmd, err)
-	}
-	return &service.ExecResult{ExitCode: res.ExitCode, Stdout: res.Result, Truncated: res.Truncated,
 		DurationMs: time.Since(start).Milliseconds()}, nil
 }
 

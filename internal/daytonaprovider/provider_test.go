@@ -120,23 +120,19 @@ func TestExec(t *testing.T) {
 		wantStderr string
 		truncated  bool
 		wantCode   sandstep.Code
-		combined   bool
 	}{
 		{name: "sync, streams apart", line: "echo out; echo err >&2; exit 4", timeout: 10 * time.Second, wantExit: 4, wantStdout: "out\n", wantStderr: "err\n"},
 		{name: "async, polled", syncLimit: time.Millisecond, line: "sleep 0.2; echo done", timeout: 10 * time.Second, wantStdout: "done\n"},
 		{name: "create-time env visible", line: "echo $MODE", timeout: 5 * time.Second, wantStdout: "test\n"},
 		{name: "sync timeout", line: "sleep 31.7", timeout: time.Second, wantCode: sandstep.ETIMEOUT},
 		{name: "async timeout", syncLimit: time.Millisecond, line: "sleep 31.7", timeout: time.Second, wantCode: sandstep.ETIMEOUT},
-		{name: "combined, streams together", combined: true, line: "echo out; echo err >&2; exit 4", timeout: 10 * time.Second, wantExit: 4, wantStdout: "out\nerr\n"},
-		{name: "combined timeout", combined: true, line: "sleep 31.7", timeout: time.Second, wantCode: sandstep.ETIMEOUT},
-		{name: "combined past the sync limit, in a session", combined: true, syncLimit: time.Millisecond, line: "echo out; echo err >&2", timeout: 10 * time.Second, wantStdout: "out\n", wantStderr: "err\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _ := newProvider(t, Options{SyncExecLimit: tt.syncLimit, MaxPollInterval: 100 * time.Millisecond})
 			id := create(t, p, "sbx-exec")
 			start := time.Now()
-			res, err := p.Exec(context.Background(), id, service.Command{Line: tt.line, Timeout: tt.timeout, Combined: tt.combined})
+			res, err := p.Exec(context.Background(), id, service.Command{Line: tt.line, Timeout: tt.timeout})
 			if tt.wantCode != "" {
 				if got := sandstep.ErrorCode(err); got != tt.wantCode {
 					t.Fatalf("err = %v (%s), want %s", err, got, tt.wantCode)
@@ -144,11 +140,10 @@ func TestExec(t *testing.T) {
 				if d := time.Since(start); d > tt.timeout+3*time.Second {
 					t.Errorf("timed-out command answered after %v", d)
 				}
-				// The session was deleted (or, combined, Daytona killed its
-				// process group), which killed the command: it is gone once
-				// the kill has been delivered, within seconds on a loaded
-				// machine. (The odd duration tells it from other tests'
-				// sleeps.)
+				// The session was deleted, which killed the command: it is
+				// gone once the kill has been delivered, within seconds on a
+				// loaded machine. (The odd duration tells it from other
+				// tests' sleeps.)
 				var out *service.ExecResult
 				for range 50 {
 					if out, err = p.Exec(context.Background(), id, service.Command{Line: "ps -eo args | grep -c '^sleep 31.7' || true", Timeout: 5 * time.Second}); err != nil || strings.TrimSpace(out.Stdout) == "0" {
@@ -264,33 +259,22 @@ func TestGetDeleteAndErrors(t *testing.T) {
 }
 
 func TestExecStartsAStoppedSandboxAgain(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		combined bool
-		want     string
-	}{
-		{"in a session", false, "still here\n"}, // Daytona ends a partial last line
-		{"combined, one execute", true, "still here"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p, _ := newProvider(t, Options{MaxPollInterval: 50 * time.Millisecond})
-			id := create(t, p, "sbx-stopped")
-			ctx := context.Background()
-			if err := p.Upload(ctx, id, []service.UploadFile{{Path: "kept.txt", Content: []byte("still here")}}); err != nil {
-				t.Fatal(err)
-			}
-			stop(t, p, id)
-			if ps, err := p.Get(ctx, id); err != nil || ps.State != "stopped" {
-				t.Fatalf("after stop: %+v, %v", ps, err)
-			}
-			res, err := p.Exec(ctx, id, service.Command{Line: "cat kept.txt", Timeout: 10 * time.Second, Combined: tc.combined})
-			if err != nil || res.Stdout != tc.want {
-				t.Fatalf("exec in a stopped sandbox = %+v, %v", res, err)
-			}
-			if ps, _ := p.Get(ctx, id); ps.State != "started" {
-				t.Errorf("state after exec = %q", ps.State)
-			}
-		})
+	p, _ := newProvider(t, Options{MaxPollInterval: 50 * time.Millisecond})
+	id := create(t, p, "sbx-stopped")
+	ctx := context.Background()
+	if err := p.Upload(ctx, id, []service.UploadFile{{Path: "kept.txt", Content: []byte("still here")}}); err != nil {
+		t.Fatal(err)
+	}
+	stop(t, p, id)
+	if ps, err := p.Get(ctx, id); err != nil || ps.State != "stopped" {
+		t.Fatalf("after stop: %+v, %v", ps, err)
+	}
+	res, err := p.Exec(ctx, id, service.Command{Line: "cat kept.txt", Timeout: 10 * time.Second})
+	if err != nil || res.Stdout != "still here\n" { // Daytona ends a partial last line
+		t.Fatalf("exec in a stopped sandbox = %+v, %v", res, err)
+	}
+	if ps, _ := p.Get(ctx, id); ps.State != "started" {
+		t.Errorf("state after exec = %q", ps.State)
 	}
 }
 

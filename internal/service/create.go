@@ -377,9 +377,8 @@ func (s *Service) installSecrets(ctx context.Context, id string, values map[stri
 		return err
 	}
 	res, err := s.provider.Exec(ctx, id, Command{
-		Line:     "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
-		Timeout:  30 * time.Second,
-		Combined: true,
+		Line:    "chmod 700 " + ReservedDir + " && chmod 600 " + secretsFile,
+		Timeout: 30 * time.Second,
 	})
 	if err != nil {
 		return err

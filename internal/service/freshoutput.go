@@ -210,7 +210,7 @@ func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]fresh
 		return old, fmt.Errorf("get the task's sandbox: %w", err)
 	}
 	line := rangeLine(streams[0], win[0].end(), n[0]) + "; echo; " + rangeLine(streams[1], win[1].end(), n[1]) + "; echo"
-	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: line, Timeout: freshTimeout, Combined: true})
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: line, Timeout: freshTimeout})
 	if err != nil {
 		return old, fmt.Errorf("read the task's output: %w", err)
 	}

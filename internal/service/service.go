@@ -31,8 +31,7 @@ type Provider interface {
 	// GitClone clones a repository into the sandbox.
 	GitClone(ctx context.Context, id string, spec GitCloneSpec) error
 	// Exec runs a shell command line to completion or to its timeout
-	// (ETIMEOUT), with stdout and stderr apart (together in Stdout when
-	// cmd.Combined), each bounded.
+	// (ETIMEOUT), with stdout and stderr apart, each bounded.
 	Exec(ctx context.Context, id string, cmd Command) (*ExecResult, error)
 }
 
@@ -80,10 +79,6 @@ type GitCloneSpec struct {
 type Command struct {
 	Line    string
 	Timeout time.Duration
-	// Combined says the caller reads stdout and stderr together (in
-	// Stdout), as the service's own short reads do: the provider may run
-	// the command in one call, without a session of its own.
-	Combined bool
 }
 
 // The store, seen by role. Each role is what one concern of the service

@@ -115,13 +115,13 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 
 // readTimeout bounds one read of a task's output file: far more than a
 // read takes, room for an auto-stopped sandbox to start again, and short
-// enough to run as one synchronous call (a minute ran it asynchronously in
-// a session: five calls and a poll's pause, on every check of every task).
+// enough to run as one synchronous call (a minute ran it asynchronously:
+// three calls and a poll's pause, on every check of every task).
 const readTimeout = 30 * time.Second
 
 // readOutput reads up to n bytes of a stream's file from offset off.
 func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: readTimeout, Combined: true})
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: readTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("read the task's %s: %w", stream, err)
 	}
