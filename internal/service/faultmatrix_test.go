@@ -241,3 +241,26 @@ func TestAgentSandboxLivesNoLongerThanItsCall(t *testing.T) {
 		t.Errorf("a kept sandbox's ttlMinutes = %d, want the default %d", ttl, testLimits().DefaultTTLMinutes)
 	}
 }
+
+// A task whose execution ended is the reaper's to clean up; the slot that
+// clean-up frees was in the reaper's scan, and is not a second finding.
+func TestReapedTaskIsOneFinding(t *testing.T) {
+	h := newFaultHarness(t, 3)
+	ctx := context.Background()
+	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Sandbox: fullCreate, Command: "make", TimeoutSeconds: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.StartTaskCommand(ctx, *next); err != nil {
+		t.Fatal(err)
+	}
+	// Its execution ends without the clean-up (its status change lost).
+	if rep := h.reap(t); *rep != (ReapReport{Tasks: 1}) {
+		t.Errorf("reap = %+v, want the task cleaned up and nothing else", rep)
+	}
+	h.checkNothingLeaked(t)
+}

@@ -403,9 +403,17 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 					return err
 				}
 			}
-			_, err := s.quota.ReleaseSlot(ctx, sl.UserID, sl.SandboxID)
-			released = err == nil
-			return err
+			freed, err := s.quota.ReleaseSlot(ctx, sl.UserID, sl.SandboxID)
+			if err != nil {
+				return err
+			}
+			released = true // not held any more, whoever freed it
+			if !freed {
+				// Freed since the scan read it: a task's clean-up earlier
+				// in this run, or its owner's delete.
+				return errSettled
+			}
+			return nil
 		})
 		if !released {
 			kept = append(kept, sl)
