@@ -122,6 +122,10 @@ const readTimeout = 30 * time.Second
 // readOutput reads up to n bytes of a stream's file from offset off.
 func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
 	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: readTimeout})
+	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
+		// The read ran out of time, not the task: the step is tried again.
+		return nil, sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's %s took over %s; try again", stream, readTimeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read the task's %s: %w", stream, err)
 	}

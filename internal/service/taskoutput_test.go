@@ -204,3 +204,18 @@ func TestLogPagesFitAResponse(t *testing.T) {
 		})
 	}
 }
+
+// A read of the output that runs out of its time fails the check as
+// transient (the state machine tries the step again), not the task.
+func TestCheckWithASlowReadIsTransient(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	h.print(t, "stdout", "some output\n")
+	h.provider.failWith(sandstep.Errorf(sandstep.ETIMEOUT, "the command did not finish within 30s"))
+	_, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
+	if got := sandstep.ErrorCode(err); got != sandstep.ETRANSIENT {
+		t.Fatalf("check = %v (%s), want %s", err, got, sandstep.ETRANSIENT)
+	}
+	if tk, err := h.store.GetTask(context.Background(), h.task.ID); err != nil || tk.Status != sandstep.TaskRunning {
+		t.Errorf("task %+v, %v; want it still running", tk, err)
+	}
+}
