@@ -209,20 +209,12 @@ func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]fresh
 	if err != nil {
 		return old, fmt.Errorf("get the task's sandbox: %w", err)
 	}
-	line := rangeLine(streams[0], win[0].end(), n[0]) + "; echo; " + rangeLine(streams[1], win[1].end(), n[1]) + "; echo"
-	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: line, Timeout: freshTimeout})
+	read, err := s.readRanges(ctx, sb.DaytonaID, [2]int64{win[0].end(), win[1].end()}, n, freshTimeout)
 	if err != nil {
-		return old, fmt.Errorf("read the task's output: %w", err)
-	}
-	parts := strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n")
-	if res.Truncated || len(parts) != 2 {
-		return old, sandstep.Errorf(sandstep.EINTERNAL, "the task's output came back cut or malformed")
+		return old, err
 	}
 	for i := range streams {
-		data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(parts[i]))
-		if err != nil || len(data) > n[i] {
-			return old, sandstep.Errorf(sandstep.EINTERNAL, "the task's %s came back unreadable", streams[i])
-		}
+		data := read[i]
 		w := freshWindow{from: win[i].from, data: append(slices.Clip(win[i].data), data...)}
 		if drop := max(t.LogBytes[i], w.end()-2*int64(bound)) - w.from; drop > 0 {
 			w = freshWindow{from: w.from + drop, data: slices.Clone(w.data[min(drop, int64(len(w.data))):])}
@@ -251,6 +243,29 @@ func runeEnd(data []byte) int {
 // base64 fit one exec's output.
 func (s *Service) freshBound() int {
 	return max(3, (s.opts.MaxOutputBytes/2-2)/4*3)
+}
+
+// readRanges reads, in one command, up to n[i] bytes of each stream's file
+// from off[i] (n[i] at most freshBound, so both fit one exec's output).
+func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration) ([2][]byte, error) {
+	var read [2][]byte
+	line := rangeLine(streams[0], off[0], n[0]) + "; echo; " + rangeLine(streams[1], off[1], n[1]) + "; echo"
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: timeout})
+	if err != nil {
+		return read, fmt.Errorf("read the task's output: %w", err)
+	}
+	parts := strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n")
+	if res.Truncated || len(parts) != 2 {
+		return read, sandstep.Errorf(sandstep.EINTERNAL, "the task's output came back cut or malformed")
+	}
+	for i := range streams {
+		data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(parts[i]))
+		if err != nil || len(data) > n[i] {
+			return read, sandstep.Errorf(sandstep.EINTERNAL, "the task's %s came back unreadable", streams[i])
+		}
+		read[i] = data
+	}
+	return read, nil
 }
 
 // rangeLine is a shell line printing n bytes of a stream's file from

@@ -81,20 +81,38 @@ func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 // MAX_TASK_LOG_BYTES (a marker says where it was cut). Each chunk is a
 // range of an append-only file, so reading it again reads the same bytes.
 func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string) error {
+	room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
+	if room <= 0 {
+		return nil
+	}
+	// The first read takes both streams in one command, as most checks
+	// find a little new output or none; a stream with more is read on
+	// alone, a chunk at a time.
+	firstAsked := int(min(int64(s.freshBound()), room))
+	first, err := s.readRanges(ctx, daytonaID, t.LogBytes, [2]int{firstAsked, firstAsked}, readTimeout)
+	if err != nil {
+		return transientRead(err)
+	}
 	chunk := (s.opts.MaxOutputBytes/4)*3 - 3 // its base64 fits one exec's output
 	moved := 0
 	for i, stream := range streams {
+		data, asked, have := first[i], firstAsked, true
 		for moved < maxFetchPerCheck {
-			stored := t.LogBytes[0] + t.LogBytes[1]
-			room := s.opts.MaxTaskLogBytes - stored
+			room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
 			if room <= 0 {
 				break
 			}
-			data, err := s.readOutput(ctx, daytonaID, stream, t.LogBytes[i], int(min(int64(chunk), room)))
-			if err != nil || len(data) == 0 {
-				if err != nil {
+			if !have {
+				asked = int(min(int64(chunk), room))
+				if data, err = s.readOutput(ctx, daytonaID, stream, t.LogBytes[i], asked); err != nil {
 					return err
 				}
+			}
+			have = false
+			if int64(len(data)) > room { // stdout took some of the room since
+				data = data[:room]
+			}
+			if len(data) == 0 {
 				break
 			}
 			if err := s.appendChunk(ctx, t, i, t.LogBytes[i], data); err != nil {
@@ -105,7 +123,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
 				return s.appendChunk(ctx, t, i, -1, []byte(marker))
 			}
-			if len(data) < chunk {
+			if len(data) < asked {
 				break
 			}
 		}
@@ -122,18 +140,23 @@ const readTimeout = 30 * time.Second
 // readOutput reads up to n bytes of a stream's file from offset off.
 func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
 	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: readTimeout})
-	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
-		// The read ran out of time, not the task: the step is tried again.
-		return nil, sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's %s took over %s; try again", stream, readTimeout)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("read the task's %s: %w", stream, err)
+		return nil, transientRead(fmt.Errorf("read the task's %s: %w", stream, err))
 	}
 	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(res.Stdout))
 	if err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the task's %s came back unreadable", stream)
 	}
 	return data, nil
+}
+
+// transientRead makes a read that ran out of its time transient: the read,
+// not the task, ran out, and the step is tried again.
+func transientRead(err error) error {
+	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's output took over %s; try again", readTimeout)
+	}
+	return err
 }
 
 // appendChunk keeps data, which starts at offset in its stream (-1: the

@@ -219,3 +219,64 @@ func TestCheckWithASlowReadIsTransient(t *testing.T) {
 		t.Errorf("task %+v, %v; want it still running", tk, err)
 	}
 }
+
+// A check stores each stream's new output whole, in order, within
+// MAX_TASK_LOG_BYTES: one command reads both streams when they have little
+// new, a stream with more is read on alone a chunk at a time.
+func TestStoreOutput(t *testing.T) {
+	// With 64 output bytes, the first read takes 21 bytes of each stream,
+	// a later one 45.
+	const outBytes = 64
+	tests := []struct {
+		name           string
+		maxLog         int64
+		stdout, stderr string
+		wantOut        string // the stored stdout, and the cut marker if any
+		wantErr        string
+		wantExecs      int
+	}{
+		{name: "nothing new", maxLog: 1000, wantExecs: 1},
+		{name: "a little on both", maxLog: 1000, stdout: "out\n", stderr: "err\n", wantOut: "out\n", wantErr: "err\n", wantExecs: 1},
+		{name: "stdout past the first read", maxLog: 1000, stdout: strings.Repeat("o", 100), stderr: "err\n",
+			wantOut: strings.Repeat("o", 100), wantErr: "err\n", wantExecs: 3}, // 21 beside stderr's, then 45 and 34 alone
+		{name: "stderr past the first read", maxLog: 1000, stdout: "out\n", stderr: strings.Repeat("e", 50),
+			wantOut: "out\n", wantErr: strings.Repeat("e", 50), wantExecs: 2},
+		{name: "stdout fills the log", maxLog: 30, stdout: strings.Repeat("o", 40), stderr: "err\n",
+			wantOut: strings.Repeat("o", 30) + "\n[sandstep: the output was cut at 30 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 2},
+		{name: "stderr cut to the room stdout left", maxLog: 10, stdout: "0123456", stderr: "abcdef",
+			wantOut: "0123456", wantErr: "abc\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes, o.MaxTaskLogBytes = outBytes, tt.maxLog })
+			h.print(t, "stdout", tt.stdout)
+			h.print(t, "stderr", tt.stderr)
+			before := h.provider.execCount()
+			h.watch(t)
+			if n := h.provider.execCount() - before; n != tt.wantExecs {
+				t.Errorf("%d commands, want %d", n, tt.wantExecs)
+			}
+			got := map[string]string{}
+			keys, err := h.objects.List(context.Background(), logPrefix(h.task.ID), "", 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				ch, _, ok := parseLogKey(strings.TrimPrefix(k, logPrefix(h.task.ID)))
+				if !ok {
+					t.Fatalf("key %q", k)
+				}
+				data, _ := h.objects.Get(context.Background(), k)
+				got[ch.Stream] += string(data)
+			}
+			if got["stdout"] != tt.wantOut || got["stderr"] != tt.wantErr {
+				t.Errorf("stored stdout %q, stderr %q; want %q, %q", got["stdout"], got["stderr"], tt.wantOut, tt.wantErr)
+			}
+			// A second check finds nothing more to store.
+			h.watch(t)
+			if n, _ := h.objects.List(context.Background(), logPrefix(h.task.ID), "", 1000); len(n) != len(keys) {
+				t.Errorf("a second check stored %d chunks more", len(n)-len(keys))
+			}
+		})
+	}
+}

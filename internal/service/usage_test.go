@@ -118,9 +118,10 @@ func newUsageHarness(t *testing.T, prices Prices) *usageHarness {
 		t.Fatal(err)
 	}
 	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now, Prices: prices}
-	// The command's output, as the watch reads it (base64): "hi".
+	// The command's output, as the watch reads both streams (base64, a
+	// line each): "hi" on stdout, nothing on stderr.
 	p := newFakeProvider()
-	p.execResult = ExecResult{Stdout: "aGk=\n"}
+	p.execResult = ExecResult{Stdout: "aGk=\n\n"}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Tasks: st, Objects: countedObjects{newFakeObjects(), c}, Machine: fakeMachine{}, Sessions: exitedSessions{}}, opts)
 	if err != nil {
