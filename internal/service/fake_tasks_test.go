@@ -101,12 +101,15 @@ type shellProvider struct {
 	fail  error
 	// gate, when set, holds every Exec until it is closed.
 	gate chan struct{}
+	// after, when set, sees the result of the n-th Exec (from 1) and may
+	// change it, or fail the call, as Daytona's client would.
+	after func(n int, res *ExecResult) error
 }
 
 func (p *shellProvider) Exec(ctx context.Context, _ string, cmd Command) (*ExecResult, error) {
 	p.mu.Lock()
 	p.execs++
-	fail, gate := p.fail, p.gate
+	fail, gate, after, n := p.fail, p.gate, p.after, p.execs
 	p.mu.Unlock()
 	if gate != nil {
 		select {
@@ -129,7 +132,13 @@ func (p *shellProvider) Exec(ctx context.Context, _ string, cmd Command) (*ExecR
 		}
 		code = ee.ExitCode()
 	}
-	return &ExecResult{ExitCode: code, Stdout: stdout.String(), Stderr: stderr.String()}, nil
+	res := &ExecResult{ExitCode: code, Stdout: stdout.String(), Stderr: stderr.String()}
+	if after != nil {
+		if err := after(n, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (p *shellProvider) execCount() int {

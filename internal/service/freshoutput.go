@@ -254,8 +254,12 @@ func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64
 	if err != nil {
 		return read, fmt.Errorf("read the task's output: %w", err)
 	}
+	// Truncated may say only that a field beside stdout went past the
+	// bound (Daytona's combined output carries stream markers); stdout
+	// itself is whole when it still ends with the second line's newline.
+	cut := res.Truncated && !strings.HasSuffix(res.Stdout, "\n")
 	parts := strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n")
-	if res.Truncated || len(parts) != 2 {
+	if cut || len(parts) != 2 {
 		return read, sandstep.Errorf(sandstep.EINTERNAL, "the task's output came back cut or malformed")
 	}
 	for i := range streams {

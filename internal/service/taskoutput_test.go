@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -206,17 +207,83 @@ func TestLogPagesFitAResponse(t *testing.T) {
 }
 
 // A read of the output that runs out of its time fails the check as
-// transient (the state machine tries the step again), not the task.
+// transient (the state machine tries the step again), not the task:
+// the first read (both streams) or a later one (a stream read on alone).
 func TestCheckWithASlowReadIsTransient(t *testing.T) {
-	h := newTaskHarness(t, nil)
-	h.print(t, "stdout", "some output\n")
-	h.provider.failWith(sandstep.Errorf(sandstep.ETIMEOUT, "the command did not finish within 30s"))
-	_, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
-	if got := sandstep.ErrorCode(err); got != sandstep.ETRANSIENT {
-		t.Fatalf("check = %v (%s), want %s", err, got, sandstep.ETRANSIENT)
+	for _, slow := range []int{1, 2} {
+		t.Run(fmt.Sprintf("read %d", slow), func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes = 64 })
+			h.print(t, "stdout", strings.Repeat("o", 100)) // past the first read
+			h.provider.after = func(n int, _ *ExecResult) error {
+				if n == slow {
+					return sandstep.Errorf(sandstep.ETIMEOUT, "the command did not finish within 30s")
+				}
+				return nil
+			}
+			_, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
+			if got := sandstep.ErrorCode(err); got != sandstep.ETRANSIENT {
+				t.Fatalf("check = %v (%s), want %s", err, got, sandstep.ETRANSIENT)
+			}
+			if tk, err := h.store.GetTask(context.Background(), h.task.ID); err != nil || tk.Status != sandstep.TaskRunning {
+				t.Errorf("task %+v, %v; want it still running", tk, err)
+			}
+		})
 	}
-	if tk, err := h.store.GetTask(context.Background(), h.task.ID); err != nil || tk.Status != sandstep.TaskRunning {
-		t.Errorf("task %+v, %v; want it still running", tk, err)
+}
+
+// Each read's answer fits one exec's output; a read of both streams is
+// judged by its stdout, which Daytona's client may call truncated when
+// only its combined output (with stream markers) went past the bound.
+func TestStoreOutputReadsFitAndAreJudgedByStdout(t *testing.T) {
+	const outBytes = 1 << 10
+	tests := []struct {
+		name    string
+		after   func(n int, res *ExecResult) error
+		wantErr sandstep.Code
+	}{
+		{name: "every answer within the bound", after: func(_ int, res *ExecResult) error {
+			if len(res.Stdout) > outBytes {
+				return fmt.Errorf("a read's stdout is %d bytes, over the %d of one exec", len(res.Stdout), outBytes)
+			}
+			return nil
+		}},
+		{name: "flagged truncated, stdout whole", after: func(_ int, res *ExecResult) error {
+			res.Truncated = true
+			return nil
+		}},
+		{name: "stdout cut in the second line", wantErr: sandstep.EINTERNAL, after: func(n int, res *ExecResult) error {
+			if n == 1 {
+				res.Stdout, res.Truncated = res.Stdout[:len(res.Stdout)-10], true
+			}
+			return nil
+		}},
+		{name: "stdout cut after the first line", wantErr: sandstep.EINTERNAL, after: func(n int, res *ExecResult) error {
+			if n == 1 {
+				res.Stdout, res.Truncated = res.Stdout[:strings.Index(res.Stdout, "\n")+1], true
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes = outBytes })
+			out, errOut := strings.Repeat("o", 3000), strings.Repeat("e", 2000) // both past the first read
+			h.print(t, "stdout", out)
+			h.print(t, "stderr", errOut)
+			h.provider.after = tt.after
+			tk := h.record(t)
+			err := h.svc.storeOutput(context.Background(), tk, h.daytona)
+			if got := sandstep.ErrorCode(err); got != tt.wantErr {
+				t.Fatalf("storeOutput = %v (%s), want %q", err, got, tt.wantErr)
+			}
+			want := [2]int64{int64(len(out)), int64(len(errOut))}
+			if tt.wantErr != "" {
+				want = [2]int64{}
+			}
+			if got := h.record(t).LogBytes; got != want {
+				t.Errorf("stored %v bytes, want %v", got, want)
+			}
+		})
 	}
 }
 
@@ -243,6 +310,8 @@ func TestStoreOutput(t *testing.T) {
 			wantOut: "out\n", wantErr: strings.Repeat("e", 50), wantExecs: 2},
 		{name: "stdout fills the log", maxLog: 30, stdout: strings.Repeat("o", 40), stderr: "err\n",
 			wantOut: strings.Repeat("o", 30) + "\n[sandstep: the output was cut at 30 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 2},
+		{name: "the first read held to the room, filled by stdout", maxLog: 10, stdout: strings.Repeat("o", 20), stderr: "err\n",
+			wantOut: strings.Repeat("o", 10) + "\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 1},
 		{name: "stderr cut to the room stdout left", maxLog: 10, stdout: "0123456", stderr: "abcdef",
 			wantOut: "0123456", wantErr: "abc\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 1},
 	}
