@@ -243,7 +243,7 @@ func (c *Client) ExecuteSessionCommand(ctx context.Context, sandboxID, sessionID
 	lim := c.cfg.MaxOutputBytes
 	err = c.decodeBounded(ctx, cl, resp, []jsonField{
 		{name: "cmdId", str: &out.CmdID, limit: maxIDLen, strict: true},
-		{name: "output", str: &out.Output, limit: lim, trunc: &out.Truncated},
+		{name: "output", str: &out.Output, limit: lim, trunc: &out.OutputTruncated},
 		{name: "stdout", str: &out.Stdout, limit: lim, trunc: &out.Truncated},
 		{name: "stderr", str: &out.Stderr, limit: lim, trunc: &out.Truncated},
 		{name: "exitCode", optNum: &out.ExitCode},
@@ -300,7 +300,7 @@ func (c *Client) GetSessionCommandLogs(ctx context.Context, sandboxID, sessionID
 	lim := c.cfg.MaxOutputBytes
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
 		err := c.decodeBounded(ctx, cl, resp, []jsonField{
-			{name: "output", str: &out.Output, limit: lim, trunc: &out.Truncated},
+			{name: "output", str: &out.Output, limit: lim, trunc: &out.OutputTruncated},
 			{name: "stdout", str: &out.Stdout, limit: lim, trunc: &out.Truncated},
 			{name: "stderr", str: &out.Stderr, limit: lim, trunc: &out.Truncated},
 		})
@@ -314,6 +314,7 @@ func (c *Client) GetSessionCommandLogs(ctx context.Context, sandboxID, sessionID
 		return nil, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}
 	}
 	out.Truncated = errors.Is(err, errTooLarge)
+	out.OutputTruncated = out.Truncated
 	var so, se strings.Builder
 	d := NewDemuxer(&so, &se)
 	_, _ = d.Write(raw)

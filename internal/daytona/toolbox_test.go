@@ -3,6 +3,7 @@ package daytona
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -184,6 +185,61 @@ func TestOutputBound(t *testing.T) {
 			}
 			if !truncated || len(out) > limit || len(out) < limit-4 || !strings.HasPrefix(big, out) {
 				t.Errorf("len %d truncated %v (want a prefix of <= %d bytes, flagged)", len(out), truncated, limit)
+			}
+		})
+	}
+}
+
+// Output holds both streams and their markers: it passes the bound while
+// each stream fits, and says so apart, so that a whole stdout and stderr
+// are not reported cut.
+func TestCombinedOutputPastTheBoundLeavesTheStreamsWhole(t *testing.T) {
+	const limit = 1000
+	half := strings.Repeat("a", 600)
+	output := "\x01\x01\x01" + half + "\x02\x02\x02" + half
+	js := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	tests := []struct {
+		name string
+		body string
+		run  func(c *Client) (stdout, stderr string, truncated, outputTruncated bool, err error)
+	}{
+		{
+			name: "sync session exec",
+			body: fmt.Sprintf(`{"cmdId":"c1","output":%s,"stdout":%s,"stderr":%s,"exitCode":0}`, js(output), js(half), js(half)),
+			run: func(c *Client) (string, string, bool, bool, error) {
+				r, err := c.ExecuteSessionCommand(context.Background(), "sb-1", "s", SessionExecuteRequest{Command: "x"})
+				if err != nil {
+					return "", "", false, false, err
+				}
+				return r.Stdout, r.Stderr, r.Truncated, r.OutputTruncated, nil
+			},
+		},
+		{
+			name: "logs json",
+			body: fmt.Sprintf(`{"output":%s,"stdout":%s,"stderr":%s}`, js(output), js(half), js(half)),
+			run: func(c *Client) (string, string, bool, bool, error) {
+				r, err := c.GetSessionCommandLogs(context.Background(), "sb-1", "s", "c")
+				if err != nil {
+					return "", "", false, false, err
+				}
+				return r.Stdout, r.Stderr, r.Truncated, r.OutputTruncated, nil
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.body)
+			})
+			c := toolboxClient(t, f, "sb-1", func(cfg *Config) { cfg.MaxOutputBytes = limit })
+			stdout, stderr, truncated, outputTruncated, err := tt.run(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stdout != half || stderr != half || truncated || !outputTruncated {
+				t.Errorf("stdout %d bytes, stderr %d, truncated %v, output truncated %v; want both whole (600), not truncated, output truncated",
+					len(stdout), len(stderr), truncated, outputTruncated)
 			}
 		})
 	}

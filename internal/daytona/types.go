@@ -365,15 +365,17 @@ type SessionExecuteRequest struct {
 
 // SessionExecuteResponse is the answer of a session exec. For runAsync only
 // CmdID is set (HTTP 202); a synchronous exec (200) also has the output and
-// the exit code. Truncated is set when an output field was cut at
-// Config.MaxOutputBytes.
+// the exit code. Truncated is set when Stdout or Stderr was cut at
+// Config.MaxOutputBytes, OutputTruncated when Output was: Output holds both
+// streams and their markers, so it passes the bound before either stream.
 type SessionExecuteResponse struct {
-	CmdID     string `json:"cmdId"`
-	Output    string `json:"output,omitempty"`
-	Stdout    string `json:"stdout,omitempty"`
-	Stderr    string `json:"stderr,omitempty"`
-	ExitCode  *int   `json:"exitCode,omitempty"`
-	Truncated bool   `json:"-"`
+	CmdID           string `json:"cmdId"`
+	Output          string `json:"output,omitempty"`
+	Stdout          string `json:"stdout,omitempty"`
+	Stderr          string `json:"stderr,omitempty"`
+	ExitCode        *int   `json:"exitCode,omitempty"`
+	Truncated       bool   `json:"-"`
+	OutputTruncated bool   `json:"-"`
 }
 
 // Command is a session command's status. ExitCode is nil until it ended.
@@ -386,12 +388,15 @@ type Command struct {
 // SessionCommandLogs is the log snapshot of a session command. Output is
 // the raw log including the stream marker bytes (01 01 01 stdout, 02 02 02
 // stderr), useful for byte-offset resumption; Stdout and Stderr are split.
-// Truncated is set when a field was cut at Config.MaxOutputBytes.
+// Truncated is set when Stdout or Stderr was cut at Config.MaxOutputBytes
+// (or, for a plain-text answer, the combined log they are split from),
+// OutputTruncated when Output was.
 type SessionCommandLogs struct {
-	Output    string `json:"output"`
-	Stdout    string `json:"stdout"`
-	Stderr    string `json:"stderr"`
-	Truncated bool   `json:"-"`
+	Output          string `json:"output"`
+	Stdout          string `json:"stdout"`
+	Stderr          string `json:"stderr"`
+	Truncated       bool   `json:"-"`
+	OutputTruncated bool   `json:"-"`
 }
 
 // GitCloneRequest is the body of POST /git/clone. Password is a secret:
