@@ -158,8 +158,7 @@ func (r *reaping) createGrace() time.Duration {
 // stack's start. It sees only sandboxes carrying this deployment's label,
 // never races a create in flight (a create takes its slot before it calls
 // the provider, and a sandbox is judged unowned only by slots read after
-// the listing), and a second
-// run right after the first finds nothing.
+// the listing), and a second run right after the first finds nothing.
 func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, error) {
 	if s.inventory == nil || s.catalog == nil {
 		return nil, errors.New("service: Reap needs Deps.Inventory and Deps.Catalog")
