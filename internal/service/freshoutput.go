@@ -191,7 +191,7 @@ func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCur
 func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]freshWindow, from, limit [2]int64) ([2]freshWindow, error) {
 	ctx, cancel := Detached(ctx, freshTimeout) // readers waiting on it share it
 	defer cancel()
-	bound := s.freshBound()
+	bound := s.bothStreamsBound()
 	win := old
 	var n [2]int
 	for i := range streams {
@@ -239,14 +239,16 @@ func runeEnd(data []byte) int {
 	return len(data)
 }
 
-// freshBound is the most one fresh read takes of a stream: both streams'
-// base64 fit one exec's output.
-func (s *Service) freshBound() int {
+// bothStreamsBound is the most a read of both streams at once (a fresh
+// read, a check's first) takes of each: both base64 lines fit one exec's
+// output.
+func (s *Service) bothStreamsBound() int {
 	return max(3, (s.opts.MaxOutputBytes/2-2)/4*3)
 }
 
 // readRanges reads, in one command, up to n[i] bytes of each stream's file
-// from off[i] (n[i] at most freshBound, so both fit one exec's output).
+// from off[i] (n[i] at most bothStreamsBound, so both fit one exec's
+// output).
 func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration) ([2][]byte, error) {
 	var read [2][]byte
 	line := rangeLine(streams[0], off[0], n[0]) + "; echo; " + rangeLine(streams[1], off[1], n[1]) + "; echo"

@@ -88,7 +88,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 	// The first read takes both streams in one command, as most checks
 	// find a little new output or none; a stream with more is read on
 	// alone, a chunk at a time.
-	firstAsked := int(min(int64(s.freshBound()), room))
+	firstAsked := int(min(int64(s.bothStreamsBound()), room))
 	first, err := s.readRanges(ctx, daytonaID, t.LogBytes, [2]int{firstAsked, firstAsked}, readTimeout)
 	if err != nil {
 		return transientRead(err)
