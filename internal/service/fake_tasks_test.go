@@ -217,14 +217,19 @@ func (h *taskHarness) print(t *testing.T, stream, s string) {
 	}
 }
 
-// watch stores the output as the state machine's watch does.
-func (h *taskHarness) watch(t *testing.T) {
+// watch stores the output as the state machine's watch does while the
+// command runs.
+func (h *taskHarness) watch(t *testing.T) { h.storeOutput(t, false) }
+
+// storeOutput stores the output as a check does; ended says the command
+// has ended.
+func (h *taskHarness) storeOutput(t *testing.T, ended bool) {
 	t.Helper()
 	tk, err := h.store.GetTask(context.Background(), h.task.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.svc.storeOutput(context.Background(), tk, h.daytona); err != nil {
+	if err := h.svc.storeOutput(context.Background(), tk, h.daytona, ended); err != nil {
 		t.Fatalf("storeOutput: %v", err)
 	}
 }
@@ -233,7 +238,7 @@ func (h *taskHarness) watch(t *testing.T) {
 // output stored, the task succeeded.
 func (h *taskHarness) end(t *testing.T) {
 	t.Helper()
-	h.watch(t)
+	h.storeOutput(t, true)
 	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
 		t.Fatal(err)
 	}

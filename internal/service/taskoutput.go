@@ -80,7 +80,10 @@ func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 // check from the sandbox to the object store, a chunk per object, within
 // MAX_TASK_LOG_BYTES (a marker says where it was cut). Each chunk is a
 // range of an append-only file, so reading it again reads the same bytes.
-func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string) error {
+// A chunk ends on a character's end unless ended says the command has
+// ended and nothing follows (readers are given each chunk as text, where
+// both halves of a cut character would be lost).
+func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string, ended bool) error {
 	room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
 	if room <= 0 {
 		return nil
@@ -109,8 +112,14 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				}
 			}
 			have = false
-			if int64(len(data)) > room { // stdout took some of the room since
-				data = data[:room]
+			full := len(data) >= asked // more may follow in the file
+			switch end := runeEnd(data); {
+			case int64(len(data)) >= room:
+				data = data[:room] // the log's cut: its marker follows
+			case full && end > 0, !full && !ended:
+				// A character cut by this read's end is left for the
+				// next read, or the next check.
+				data = data[:end]
 			}
 			if len(data) == 0 {
 				break
@@ -123,7 +132,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
 				return s.appendChunk(ctx, t, i, -1, []byte(marker))
 			}
-			if len(data) < asked {
+			if !full {
 				break
 			}
 		}

@@ -272,7 +272,7 @@ func TestStoreOutputReadsFitAndAreJudgedByStdout(t *testing.T) {
 			h.print(t, "stderr", errOut)
 			h.provider.after = tt.after
 			tk := h.record(t)
-			err := h.svc.storeOutput(context.Background(), tk, h.daytona)
+			err := h.svc.storeOutput(context.Background(), tk, h.daytona, false)
 			if got := sandstep.ErrorCode(err); got != tt.wantErr {
 				t.Fatalf("storeOutput = %v (%s), want %q", err, got, tt.wantErr)
 			}
@@ -289,7 +289,9 @@ func TestStoreOutputReadsFitAndAreJudgedByStdout(t *testing.T) {
 
 // A check stores each stream's new output whole, in order, within
 // MAX_TASK_LOG_BYTES: one command reads both streams when they have little
-// new, a stream with more is read on alone a chunk at a time.
+// new, a stream with more is read on alone a chunk at a time. A chunk ends
+// on a character's end, but at the log's cut and at the end of a command
+// that has ended.
 func TestStoreOutput(t *testing.T) {
 	// With 64 output bytes, the first read takes 21 bytes of each stream,
 	// a later one 45.
@@ -301,6 +303,7 @@ func TestStoreOutput(t *testing.T) {
 		wantOut        string // the stored stdout, and the cut marker if any
 		wantErr        string
 		wantExecs      int
+		ended          bool // the command has ended
 	}{
 		{name: "nothing new", maxLog: 1000, wantExecs: 1},
 		{name: "a little on both", maxLog: 1000, stdout: "out\n", stderr: "err\n", wantOut: "out\n", wantErr: "err\n", wantExecs: 1},
@@ -312,6 +315,16 @@ func TestStoreOutput(t *testing.T) {
 			wantOut: strings.Repeat("o", 30) + "\n[sandstep: the output was cut at 30 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 2},
 		{name: "the first read held to the room, filled by stdout", maxLog: 10, stdout: strings.Repeat("o", 20), stderr: "err\n",
 			wantOut: strings.Repeat("o", 10) + "\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 1},
+		{name: "a character cut by the first read is left for the next", maxLog: 1000, stdout: strings.Repeat("a", 20) + "€b",
+			wantOut: strings.Repeat("a", 20) + "€b", wantExecs: 2},
+		{name: "a character cut by a later read is left for the next", maxLog: 1000, stdout: strings.Repeat("a", 65) + "€b",
+			wantOut: strings.Repeat("a", 65) + "€b", wantExecs: 3},
+		{name: "a character still being written is left for the next check", maxLog: 1000, stdout: "ab\xe2\x82", stderr: "é\xc3",
+			wantOut: "ab", wantErr: "é", wantExecs: 1},
+		{name: "the same when the command has ended: stored as it is", maxLog: 1000, stdout: "ab\xe2\x82", ended: true,
+			wantOut: "ab\xe2\x82", wantExecs: 1},
+		{name: "a character cut by the log's limit", maxLog: 5, stdout: "abcd€",
+			wantOut: "abcd\xe2\n[sandstep: the output was cut at 5 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 1},
 		{name: "stderr cut to the room stdout left", maxLog: 10, stdout: "0123456", stderr: "abcdef",
 			wantOut: "0123456", wantErr: "abc\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n", wantExecs: 1},
 	}
@@ -321,7 +334,7 @@ func TestStoreOutput(t *testing.T) {
 			h.print(t, "stdout", tt.stdout)
 			h.print(t, "stderr", tt.stderr)
 			before := h.provider.execCount()
-			h.watch(t)
+			h.storeOutput(t, tt.ended)
 			if n := h.provider.execCount() - before; n != tt.wantExecs {
 				t.Errorf("%d commands, want %d", n, tt.wantExecs)
 			}
@@ -337,12 +350,15 @@ func TestStoreOutput(t *testing.T) {
 				}
 				data, _ := h.objects.Get(context.Background(), k)
 				got[ch.Stream] += string(data)
+				if !utf8.Valid(data) && utf8.ValidString(tt.wantOut+tt.wantErr) {
+					t.Errorf("chunk %s is not whole characters: %q", k, data)
+				}
 			}
 			if got["stdout"] != tt.wantOut || got["stderr"] != tt.wantErr {
 				t.Errorf("stored stdout %q, stderr %q; want %q, %q", got["stdout"], got["stderr"], tt.wantOut, tt.wantErr)
 			}
 			// A second check finds nothing more to store.
-			h.watch(t)
+			h.storeOutput(t, tt.ended)
 			if n, _ := h.objects.List(context.Background(), logPrefix(h.task.ID), "", 1000); len(n) != len(keys) {
 				t.Errorf("a second check stored %d chunks more", len(n)-len(keys))
 			}

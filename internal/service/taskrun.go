@@ -441,7 +441,7 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		}
 		return nil, err
 	}
-	if err := s.storeOutput(ctx, t, sb.DaytonaID); err != nil {
+	if err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil); err != nil {
 		return nil, err
 	}
 	if code == nil {
@@ -500,7 +500,9 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	if err != nil {
 		return nil, err
 	}
-	if err := s.storeOutput(ctx, t, sb.DaytonaID); err != nil {
+	// The command has ended (or was killed at its deadline): its output
+	// is whole.
+	if err := s.storeOutput(ctx, t, sb.DaytonaID, true); err != nil {
 		return nil, err
 	}
 	detail, err := s.collectArtifacts(ctx, t, sb, spec.Artifacts)
