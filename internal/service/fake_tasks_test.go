@@ -90,6 +90,26 @@ func (fakeSessions) CommandExit(context.Context, string, string, string) (*int, 
 func (fakeSessions) StopCommand(context.Context, string, string) error    { return nil }
 func (fakeSessions) KeepFor(context.Context, string, time.Duration) error { return nil }
 
+// exitSessions is fakeSessions whose command has the exit code the test
+// sets (nil: still running).
+type exitSessions struct {
+	fakeSessions
+	mu   sync.Mutex
+	code *int
+}
+
+func (s *exitSessions) CommandExit(context.Context, string, string, string) (*int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code, nil
+}
+
+func (s *exitSessions) exit(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.code = &code
+}
+
 // shellProvider is fakeProvider whose Exec runs the command line with
 // /bin/sh in a directory standing for the sandbox's home, so a task's
 // output files are real files read by the service's own shell lines.
@@ -164,6 +184,7 @@ type taskHarness struct {
 	task     *sandstep.Task
 	daytona  string
 	logs     *testutil.Buffer
+	sessions *exitSessions
 }
 
 // newTaskHarness starts the harness; set, when given, changes the
@@ -179,8 +200,9 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	if set != nil {
 		set(&opts)
 	}
+	sessions := &exitSessions{}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: fakeSessions{}}, opts)
+		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: sessions}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +220,7 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	if err := st.PutTask(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
-	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs}
+	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs, sessions: sessions}
 	h.print(t, "stdout", "")
 	h.print(t, "stderr", "")
 	return h

@@ -365,3 +365,39 @@ func TestStoreOutput(t *testing.T) {
 		})
 	}
 }
+
+// A character the command is still writing waits for the next check; once
+// the command has ended, as the check that sees its exit code and the
+// collect know, its output's last bytes are stored as they are.
+func TestTheEndOfTheOutputIsStoredAsItIs(t *testing.T) {
+	for _, step := range []string{"check", "collect"} {
+		t.Run(step, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			ctx := context.Background()
+			task := TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}
+			if err := h.objects.Put(ctx, specKey(h.task.ID), []byte(`{"command":"make"}`)); err != nil {
+				t.Fatal(err)
+			}
+			h.print(t, "stdout", "ab\xe2\x82")
+			if _, err := h.svc.CheckTask(ctx, task); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.record(t).LogBytes[0]; got != 2 {
+				t.Fatalf("while it runs, %d bytes stored; want 2 (the cut character waits)", got)
+			}
+			h.sessions.exit(0)
+			var err error
+			if step == "check" {
+				_, err = h.svc.CheckTask(ctx, task)
+			} else {
+				_, err = h.svc.CollectTask(ctx, task)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.record(t).LogBytes[0]; got != 4 {
+				t.Errorf("after the %s of an ended command, %d bytes stored; want all 4", step, got)
+			}
+		})
+	}
+}
