@@ -401,3 +401,28 @@ func TestTheEndOfTheOutputIsStoredAsItIs(t *testing.T) {
 		})
 	}
 }
+
+// A task that runs out of time has its output stored whole before it
+// ends, so a reader told the output is complete has all of it (the
+// collect after it finds nothing more).
+func TestATimedOutTaskEndsWithItsOutputStored(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	ctx := context.Background()
+	h.print(t, "stdout", "first\n")
+	h.watch(t)
+	h.print(t, "stdout", "last\xe2\x82")
+	past := h.clock.Now().Add(-time.Minute)
+	if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.Deadline = &past }); err != nil {
+		t.Fatal(err)
+	}
+	step, err := h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
+	if err != nil || !step.Ended {
+		t.Fatalf("check = %+v, %v; want the watch ended", step, err)
+	}
+	r := newReader()
+	page := r.next(t, h)
+	if tk := h.record(t); tk.Status != sandstep.TaskTimedOut || !page.Complete || r.got["stdout"] != "first\nlast\xe2\x82" {
+		t.Errorf("status %s, complete %v, stdout %q; want timed out, complete, with all its output", tk.Status, page.Complete, r.got["stdout"])
+	}
+}

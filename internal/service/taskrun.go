@@ -469,6 +469,11 @@ func (s *Service) timeOut(ctx context.Context, t *sandstep.Task, sb *sandstep.Sa
 	if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 	}
+	// Its output is whole now, and is stored before the task ends: a
+	// reader is told its output is complete once the task has ended.
+	if err := s.storeOutput(ctx, t, sb.DaytonaID, true); err != nil {
+		return err
+	}
 	now := s.opts.Now().UTC()
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
 		r.FinishedAt = &now
