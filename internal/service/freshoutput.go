@@ -247,18 +247,29 @@ func (s *Service) bothStreamsBound() int {
 }
 
 // readRanges reads, in one command, up to n[i] bytes of each stream's file
-// from off[i] (n[i] at most bothStreamsBound, so both fit one exec's
-// output).
+// from off[i]: both at most bothStreamsBound, or one alone up to a whole
+// exec's output, so that the answer fits one exec's. A read that runs out
+// of its time is transient: the read ran out, not the task, and the step
+// is tried again.
 func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration) ([2][]byte, error) {
 	var read [2][]byte
-	line := rangeLine(streams[0], off[0], n[0]) + "; echo; " + rangeLine(streams[1], off[1], n[1]) + "; echo"
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: timeout})
+	var lines [2]string
+	for i, stream := range streams {
+		lines[i] = ":" // a stream not asked for: an empty line
+		if n[i] > 0 {
+			lines[i] = rangeLine(stream, off[i], n[i])
+		}
+	}
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: lines[0] + "; echo; " + lines[1] + "; echo", Timeout: timeout})
+	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
+		return read, sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's output took over %s; try again", timeout)
+	}
 	if err != nil {
 		return read, fmt.Errorf("read the task's output: %w", err)
 	}
-	// Truncated may say only that a field beside stdout went past the
-	// bound (Daytona's combined output carries stream markers); stdout
-	// itself is whole when it still ends with the second line's newline.
+	// Truncated says a stream was cut, stderr included; only stdout
+	// matters here, whole when it still ends with the second line's
+	// newline.
 	cut := res.Truncated && !strings.HasSuffix(res.Stdout, "\n")
 	parts := strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n")
 	if cut || len(parts) != 2 {

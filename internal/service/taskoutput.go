@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -94,11 +93,11 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 	firstAsked := int(min(int64(s.bothStreamsBound()), room))
 	first, err := s.readRanges(ctx, daytonaID, t.LogBytes, [2]int{firstAsked, firstAsked}, readTimeout)
 	if err != nil {
-		return transientRead(err)
+		return err
 	}
 	chunk := (s.opts.MaxOutputBytes/4)*3 - 3 // its base64 fits one exec's output
 	moved := 0
-	for i, stream := range streams {
+	for i := range streams {
 		data, asked, have := first[i], firstAsked, true
 		for moved < maxFetchPerCheck {
 			room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
@@ -107,9 +106,13 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 			}
 			if !have {
 				asked = int(min(int64(chunk), room))
-				if data, err = s.readOutput(ctx, daytonaID, stream, t.LogBytes[i], asked); err != nil {
+				var n [2]int
+				n[i] = asked
+				read, err := s.readRanges(ctx, daytonaID, t.LogBytes, n, readTimeout)
+				if err != nil {
 					return err
 				}
+				data = read[i]
 			}
 			have = false
 			full := len(data) >= asked // more may follow in the file
@@ -145,28 +148,6 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 // enough to run as one synchronous call (a minute ran it asynchronously:
 // three calls and a poll's pause, on every check of every task).
 const readTimeout = 30 * time.Second
-
-// readOutput reads up to n bytes of a stream's file from offset off.
-func (s *Service) readOutput(ctx context.Context, daytonaID, stream string, off int64, n int) ([]byte, error) {
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: rangeLine(stream, off, n), Timeout: readTimeout})
-	if err != nil {
-		return nil, transientRead(fmt.Errorf("read the task's %s: %w", stream, err))
-	}
-	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(res.Stdout))
-	if err != nil {
-		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the task's %s came back unreadable", stream)
-	}
-	return data, nil
-}
-
-// transientRead makes a read that ran out of its time transient: the read,
-// not the task, ran out, and the step is tried again.
-func transientRead(err error) error {
-	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
-		return sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's output took over %s; try again", readTimeout)
-	}
-	return err
-}
 
 // appendChunk keeps data, which starts at offset in its stream (-1: the
 // cut marker), as the task's next chunk, then records it.
