@@ -402,9 +402,9 @@ func TestTheEndOfTheOutputIsStoredAsItIs(t *testing.T) {
 	}
 }
 
-// A task that runs out of time has its output stored whole before it
-// ends, so a reader told the output is complete has all of it (the
-// collect after it finds nothing more).
+// A task that runs out of time has its output stored whole, in one read
+// after the kill, before it ends, so a reader told the output is complete
+// has all of it (the collect after it finds nothing more).
 func TestATimedOutTaskEndsWithItsOutputStored(t *testing.T) {
 	h := newTaskHarness(t, nil)
 	ctx := context.Background()
@@ -416,9 +416,13 @@ func TestATimedOutTaskEndsWithItsOutputStored(t *testing.T) {
 		func(r *sandstep.Task) { r.Deadline = &past }); err != nil {
 		t.Fatal(err)
 	}
+	before := h.provider.execCount()
 	step, err := h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
 	if err != nil || !step.Ended {
 		t.Fatalf("check = %+v, %v; want the watch ended", step, err)
+	}
+	if n := h.provider.execCount() - before; n != 1 {
+		t.Errorf("the check read the output in %d commands, want one (after the kill)", n)
 	}
 	r := newReader()
 	page := r.next(t, h)

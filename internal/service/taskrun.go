@@ -441,18 +441,26 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		}
 		return nil, err
 	}
-	if err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil); err != nil {
+	// A command past its deadline is killed first: its output is then
+	// whole, stored once, before the task ends (a reader is told the
+	// output is complete once the task has ended).
+	late := code == nil && t.Deadline != nil && !s.opts.Now().Before(*t.Deadline)
+	if late {
+		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
+		}
+	}
+	if err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil || late); err != nil {
 		return nil, err
 	}
-	if code == nil {
-		s.refreshReadToken(ctx, t, sb)
-	}
+	ended := &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}
 	switch {
 	case code != nil:
-		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}, s.recordExit(ctx, t, *code)
-	case t.Deadline != nil && !s.opts.Now().Before(*t.Deadline):
-		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}, s.timeOut(ctx, t, sb)
+		return ended, s.recordExit(ctx, t, *code)
+	case late:
+		return ended, s.timedOut(ctx, t)
 	}
+	s.refreshReadToken(ctx, t, sb)
 	return s.nextWait(t, step), nil
 }
 
@@ -464,16 +472,8 @@ func (s *Service) recordExit(ctx context.Context, t *sandstep.Task, code int) er
 	return err
 }
 
-// timeOut kills a command past its deadline.
-func (s *Service) timeOut(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) error {
-	if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
-		return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
-	}
-	// Its output is whole now, and is stored before the task ends: a
-	// reader is told its output is complete once the task has ended.
-	if err := s.storeOutput(ctx, t, sb.DaytonaID, true); err != nil {
-		return err
-	}
+// timedOut ends a task whose command was killed at its deadline.
+func (s *Service) timedOut(ctx context.Context, t *sandstep.Task) error {
 	now := s.opts.Now().UTC()
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
 		r.FinishedAt = &now
