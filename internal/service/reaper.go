@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -221,12 +220,14 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// before it calls the provider), and a slot the fold moved may have
 	// been missed: the counters are read again, after the listing, to
 	// judge by.
-	if folded > 0 || unowned(listed, records, held) {
+	strays := unowned(listed, records, held)
+	if folded > 0 || len(strays) > 0 {
 		if counted, held, err = s.inventory.Counters(ctx); err != nil {
 			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
 		}
+		strays = unowned(listed, records, held)
 	}
-	r.sandboxes(ctx, listed, records, held)
+	r.sandboxes(ctx, listed, records, strays)
 	r.quota(ctx, counted, r.slots(ctx, held))
 	r.report.Notices = s.redrive(ctx, notices, opts.DryRun)
 	rep := r.report
@@ -243,8 +244,10 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	return rep, nil
 }
 
-// owners returns the sandbox ids a live record or a held slot names.
-func owners(records []*sandstep.Sandbox, held []sandstep.Slot) map[string]bool {
+// unowned returns the listed sandboxes, not destroyed, that no live
+// record owns and no held slot names (a held slot's sandbox is the slot's
+// to judge).
+func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) []ProviderSandbox {
 	owned := make(map[string]bool, len(records)+len(held))
 	for _, sl := range held {
 		owned[sl.SandboxID] = true
@@ -252,35 +255,26 @@ func owners(records []*sandstep.Sandbox, held []sandstep.Slot) map[string]bool {
 	for _, rec := range records {
 		owned[rec.ID] = true
 	}
-	return owned
+	var strays []ProviderSandbox
+	for _, ps := range listed {
+		if !owned[ps.Name] && ps.State != "destroyed" {
+			strays = append(strays, ps)
+		}
+	}
+	return strays
 }
 
-// unowned reports whether a listed sandbox has no owner among records
-// and held.
-func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) bool {
-	owned := owners(records, held)
-	return slices.ContainsFunc(listed, func(ps ProviderSandbox) bool {
-		return !owned[ps.Name] && ps.State != "destroyed"
-	})
-}
-
-// sandboxes deals with every live record, then with every provider
-// sandbox that no live record owns and no held slot names (those are
-// slots' to judge).
-func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) {
+// sandboxes deals with every live record, then deletes the strays.
+func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, records []*sandstep.Sandbox, strays []ProviderSandbox) {
 	byName := make(map[string]ProviderSandbox, len(listed))
 	for _, ps := range listed {
 		byName[ps.Name] = ps
 	}
-	owned := owners(records, held)
 	for _, rec := range records {
 		ps, found := byName[rec.ID]
 		r.record(ctx, rec, found && ps.State != "destroyed" && ps.State != "destroying")
 	}
-	for _, ps := range listed {
-		if owned[ps.Name] || ps.State == "destroyed" {
-			continue
-		}
+	for _, ps := range strays {
 		r.act(ctx, &r.report.Unowned, "deleted a sandbox no live record owns", ps.Name, func() error {
 			return r.s.provider.Delete(ctx, ps.ID)
 		})
