@@ -186,6 +186,18 @@ func TestReapRepairsQuota(t *testing.T) {
 	}
 }
 
+// newReaper is a service over st and p that reaps, reading the records
+// through inv and listing through cat.
+func newReaper(t *testing.T, st *store.Store, p *fakeProvider, inv Inventory, cat Catalog) *Service {
+	t.Helper()
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: inv, Catalog: cat},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 // countingInventory counts the reaper's scans of the counters.
 type countingInventory struct {
 	*store.Store
@@ -211,11 +223,7 @@ func TestReapRepairsDriftedCounter(t *testing.T) {
 	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
 	p := newFakeProvider()
 	inv := &countingInventory{Store: st}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: inv, Catalog: p},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newReaper(t, st, p, inv, p)
 	if _, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{}); err != nil {
 		t.Fatal(err)
 	}
@@ -290,11 +298,7 @@ func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 				}
 				p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
 			}}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: cat},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newReaper(t, st, p, st, cat)
 			rep, err := svc.Reap(ctx, ReapOptions{})
 			if err != nil || *rep != (ReapReport{}) {
 				t.Errorf("Reap = %+v, %v; want nothing found, nothing failed", rep, err)
@@ -326,11 +330,7 @@ func TestReapJudgesFoldedSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newReaper(t, st, p, st, p)
 	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || *rep != (ReapReport{Slots: 1}) {
 		t.Errorf("Reap = %+v, %v; want the folded slot released", rep, err)
 	}
@@ -352,11 +352,7 @@ func TestReapLeavesADeleteInFlightAlone(t *testing.T) {
 			t.Errorf("the owner's delete: %v", err)
 		}
 	}}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: cat},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc = newReaper(t, st, p, st, cat)
 	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
 	if err != nil {
 		t.Fatal(err)
