@@ -38,20 +38,7 @@ type faults struct {
 	at    int
 	mode  faultMode
 	dead  bool
-	// inflight are the calls under way: a killed process's writes run on
-	// beside it, and land (or fail) before anything else looks.
-	inflight sync.WaitGroup
 }
-
-// track runs do as a call under way.
-func (f *faults) track(do func() error) error {
-	f.inflight.Add(1)
-	defer f.inflight.Done()
-	return do()
-}
-
-// settle waits for the calls under way.
-func (f *faults) settle() { f.inflight.Wait() }
 
 // arm injects mode at call number at (from 0) of what runs next.
 func (f *faults) arm(at int, mode faultMode) {
@@ -88,13 +75,13 @@ func (f *faults) call(name string, do func() error) error {
 	}
 	f.mu.Unlock()
 	if !hit {
-		return f.track(do)
+		return do()
 	}
 	switch mode {
 	case faultKill:
 		panic(killed{name})
 	case faultTimeout:
-		if err := f.track(do); err != nil {
+		if err := do(); err != nil {
 			return err
 		}
 		return sandstep.Wrap(context.DeadlineExceeded, sandstep.ETIMEOUT, "injected timeout after %s", name)
@@ -163,12 +150,6 @@ func (endedMachine) Running(context.Context, string) (bool, error) { return fals
 type faultyStore struct {
 	*store.Store
 	f *faults
-}
-
-// RecordCreating is no fault point (it runs beside Daytona's create), but
-// it is a write under way when the create's process is killed.
-func (s faultyStore) RecordCreating(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error {
-	return s.f.track(func() error { return s.Store.RecordCreating(ctx, sb, audit...) })
 }
 
 func (s faultyStore) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
@@ -253,7 +234,6 @@ func (h *faultHarness) run(op func() error) (err error, died bool) {
 // work any more.
 func (h *faultHarness) reap(t *testing.T) *ReapReport {
 	t.Helper()
-	h.f.settle()
 	h.clock.Set(h.clock.Now().Add(abandonedAfter + time.Minute))
 	rep, err := h.reaper.Reap(context.Background(), ReapOptions{})
 	if err != nil {
