@@ -83,9 +83,15 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	recorded, creating := make(chan error, 1), *sb
 	started := s.auditEvent(call, sb, ActionCreate, nil, map[string]string{"step": "started"})
 	go func() { recorded <- s.quota.RecordCreating(wctx, &creating, started) }()
-	stage, err := s.createAndLoad(ctx, wctx, sb, in, plan, load)
+	var rerr error
+	stage, err := func() (string, error) {
+		// Awaited even when the provider's work panics: no write of this
+		// call outlives it.
+		defer func() { rerr = <-recorded }()
+		return s.createAndLoad(ctx, wctx, sb, in, plan, load)
+	}()
 	// A cleanup starts once the record is written (or is not to be).
-	if rerr := <-recorded; err == nil && rerr != nil {
+	if err == nil && rerr != nil {
 		stage, err = "record sandbox", rerr
 	}
 	if err != nil {

@@ -104,6 +104,33 @@ func TestKilledCreateIsReaped(t *testing.T) {
 	h.checkNothingLeaked(t)
 }
 
+// A create killed while Daytona creates leaves no write of its own
+// running: the creating record, written beside Daytona's create, has
+// landed when the kill reaches the caller, and the reaper finds it.
+func TestKilledCreateLeavesNoWriteRunning(t *testing.T) {
+	h := newFaultHarness(t, 1)
+	h.f.recordDelay = 50 * time.Millisecond
+	h.f.arm(1, faultKill)
+	if _, died := h.run(func() error {
+		_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{})
+		return err
+	}); !died {
+		t.Fatal("the process did not die")
+	}
+	if calls := h.f.trace(); len(calls) != 2 || calls[1] != "daytona create" {
+		t.Fatalf("calls %q, want the kill at Daytona's create", calls)
+	}
+	found, err := h.store.LiveRecords(context.Background())
+	if err != nil || len(found.Sandboxes) != 1 || found.Sandboxes[0].State != sandstep.StateCreating {
+		t.Fatalf("live records %+v, %v; want the creating record written", found, err)
+	}
+	h.f.disarm()
+	if rep := h.reap(t); *rep != (ReapReport{Abandoned: 1}) {
+		t.Errorf("reaper = %+v, want one abandoned create", rep)
+	}
+	h.checkNothingLeaked(t)
+}
+
 // faultOp is one operation of the matrix: setup runs without faults and
 // returns the sandbox it made ("" for none); run is what the faults hit.
 type faultOp struct {

@@ -38,6 +38,9 @@ type faults struct {
 	at    int
 	mode  faultMode
 	dead  bool
+	// recordDelay holds each creating record's write, which runs beside
+	// Daytona's create and is no fault point of its own.
+	recordDelay time.Duration
 }
 
 // arm injects mode at call number at (from 0) of what runs next.
@@ -150,6 +153,11 @@ func (endedMachine) Running(context.Context, string) (bool, error) { return fals
 type faultyStore struct {
 	*store.Store
 	f *faults
+}
+
+func (s faultyStore) RecordCreating(ctx context.Context, sb *sandstep.Sandbox, audit ...sandstep.AuditEvent) error {
+	time.Sleep(s.f.recordDelay)
+	return s.Store.RecordCreating(ctx, sb, audit...)
 }
 
 func (s faultyStore) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
