@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // gitCredentialHelper answers git's credential requests from the
@@ -40,15 +39,13 @@ func (s *Server) runGit(ctx context.Context, sb *sandbox, extraEnv map[string]st
 	}
 	cmd.Env = sb.environ(env)
 	out := newCapture(64 << 10)
-	cmd.Stdout, cmd.Stderr = out.stream(stdoutStream), out.stream(stderrStream)
-	cmd.WaitDelay = time.Second
-	if err := sb.procs.start(cmd); err != nil {
+	pipes, err := startPiped(sb.procs, cmd, out.read)
+	if err != nil {
 		return "", err
 	}
 	pgid := cmd.Process.Pid
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -56,6 +53,7 @@ func (s *Server) runGit(ctx context.Context, sb *sandbox, extraEnv map[string]st
 		err = <-done
 	}
 	sb.procs.exited(pgid)
+	pipes.drain(drainGrace, drainLimit)
 	b, _, _ := out.result()
 	return string(b), err
 }

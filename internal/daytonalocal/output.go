@@ -51,8 +51,8 @@ type capture struct {
 
 func newCapture(limit int) *capture { return &capture{caps: streamCaps{limit: limit}} }
 
-// stream is the writer of one stream, for exec.Cmd's Stdout or Stderr.
-func (c *capture) stream(stream int) io.Writer { return captureStream{c, stream} }
+// read keeps what r holds of one stream (a piped reader).
+func (c *capture) read(stream int, r io.Reader) { _, _ = io.Copy(captureStream{c, stream}, r) }
 
 // result returns the kept output and whether anything was dropped, with
 // the log attributes saying what.

@@ -14,10 +14,6 @@ import (
 	"github.com/sandstep/sandstep/internal/procmark"
 )
 
-// drainGrace is how long output is still read after a command's shell has
-// exited, in case a background process keeps a pipe open.
-const drainGrace = 200 * time.Millisecond
-
 // shutdownWait bounds how long destroy waits for killed processes to be
 // reaped before removing the directory.
 const shutdownWait = 5 * time.Second
@@ -267,16 +263,14 @@ type execOutcome struct {
 // Options.MaxOutputBytes, as read from two pipes (see capture). On timeout
 // (answered 408 PROCESS_EXECUTION_TIMEOUT) or when ctx ends the whole
 // group is SIGKILLed. Without a timeout a command runs until it ends, as
-// with the v0.190 daemon. Output is still read for drainGrace after the
-// shell has exited, in case a background process keeps a pipe open.
+// with the v0.190 daemon. Output is read as piped.drain says.
 func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd string, envs map[string]string, timeout time.Duration) (execOutcome, error) {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = cwd
 	cmd.Env = sb.environ(envs)
 	out := newCapture(s.opts.MaxOutputBytes)
-	cmd.Stdout, cmd.Stderr = out.stream(stdoutStream), out.stream(stderrStream)
-	cmd.WaitDelay = drainGrace
-	if err := sb.procs.start(cmd); err != nil {
+	pipes, err := startPiped(sb.procs, cmd, out.read)
+	if err != nil {
 		return execOutcome{}, err
 	}
 	pgid := cmd.Process.Pid
@@ -304,6 +298,7 @@ func (s *Server) runExecute(ctx context.Context, sb *sandbox, command, cwd strin
 		<-waitDone
 	}
 	sb.procs.exited(pgid)
+	pipes.drain(drainGrace, drainLimit)
 
 	output, truncated, attrs := out.result()
 	if truncated {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -157,8 +158,7 @@ func demux(raw []byte) (stdout, stderr []byte) {
 
 // pump copies one output stream into the log line by line. A line without
 // a newline is written when the stream ends, with a newline added.
-func pump(c *command, r *os.File, stream int, done *sync.WaitGroup) {
-	defer done.Done()
+func pump(c *command, r io.Reader, stream int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -265,10 +265,8 @@ func (s *Server) runSession(sb *sandbox, ss *session) {
 }
 
 type runningCommand struct {
-	cmd   *exec.Cmd
-	outR  *os.File
-	errR  *os.File
-	pumps sync.WaitGroup
+	cmd *exec.Cmd
+	out *piped
 }
 
 func (s *Server) startSessionCommand(sb *sandbox, ss *session, c *command) (*runningCommand, error) {
@@ -276,51 +274,27 @@ func (s *Server) startSessionCommand(sb *sandbox, ss *session, c *command) (*run
 	if err := os.WriteFile(cmdFile, []byte(c.text+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
-	}
 	cmd := exec.Command("/bin/sh", "-c", sessionWrapper, "daytona-session", ss.envFile, ss.pwdFile, cmdFile)
 	cmd.Dir = sb.dir
 	cmd.Env = sb.environ(nil)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdinR, outW, errW
-	err = sb.procs.start(cmd)
-	outW.Close()
-	errW.Close()
+	cmd.Stdin = c.stdinR
+	out, err := startPiped(sb.procs, cmd, func(stream int, r io.Reader) { pump(c, r, stream) })
 	if err != nil {
-		outR.Close()
-		errR.Close()
 		return nil, err
 	}
 	c.mu.Lock()
 	c.pgid = cmd.Process.Pid
 	c.mu.Unlock()
-	p := &runningCommand{cmd: cmd, outR: outR, errR: errR}
-	p.pumps.Add(2)
-	go pump(c, outR, stdoutStream, &p.pumps)
-	go pump(c, errR, stderrStream, &p.pumps)
-	return p, nil
+	return &runningCommand{cmd: cmd, out: out}, nil
 }
 
 // waitSessionCommand waits for the command's shell, then for its output
-// (briefly, if a background process holds the pipes), and only then
-// publishes the exit code, so a finished command's log is complete.
+// (see piped.drain), and only then publishes the exit code, so a finished
+// command's log is complete.
 func (s *Server) waitSessionCommand(sb *sandbox, c *command, p *runningCommand) {
 	_ = p.cmd.Wait()
 	sb.procs.exited(p.cmd.Process.Pid)
-	if !waitAtMost(&p.pumps, drainGrace) {
-		p.outR.Close()
-		p.errR.Close()
-		p.pumps.Wait()
-	}
-	p.outR.Close()
-	p.errR.Close()
+	p.out.drain(drainGrace, drainLimit)
 	c.mu.Lock()
 	truncated, attrs := c.caps.truncated(), c.caps.logAttrs()
 	c.mu.Unlock()
