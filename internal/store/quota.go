@@ -80,8 +80,10 @@ func num(v int64) types.AttributeValue {
 // a repository, else Options.DefaultQuota). Reserving a slot the owner
 // already holds for sb is a successful no-op. With a create rate
 // (Options.CreateRate), one create of the current window is taken beside
-// it, concurrently, and given back if the slot is refused; a spent window
-// is ETRANSIENT wrapping sandstep.ErrCreateRate, with no slot held.
+// it, concurrently, and given back if the slot is refused (in a window this
+// Store has seen refuse a create, after the slot; see
+// takeCreatesHoldingSlot); a spent window is ETRANSIENT wrapping
+// sandstep.ErrCreateRate, with no slot held.
 //
 // The record is not written here: RecordCreating does that, beside the
 // provider's create.
@@ -99,6 +101,14 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 		return s.takeSlot(ctx, sb.Owner, sb.ID)
 	}
 	windows := s.createWindowsAt(s.nowUTC())
+	if s.seenSpent(windows) {
+		// Near the rate: the slot first, so that a reservation refused it
+		// holds no create even for a moment.
+		if err := s.takeSlot(ctx, sb.Owner, sb.ID); err != nil {
+			return err
+		}
+		return s.takeCreatesHoldingSlot(ctx, sb, windows)
+	}
 	rate := make(chan error, 1)
 	go func() { rate <- s.takeCreates(ctx, windows) }()
 	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
@@ -109,18 +119,17 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 		return slotErr
 	case rateErr == nil:
 		return nil
+	case slotErr == nil && refusedWindow(rateErr, windows) >= 0:
+		return s.takeCreatesHoldingSlot(ctx, sb, windows)
 	case slotErr == nil:
-		// The slot goes back at once: the caller may wait for the next window.
 		if _, err := s.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
 			return err
 		}
 	case sandstep.ErrorCode(slotErr) == sandstep.EQUOTA:
 		return slotErr
 	}
-	for i := len(windows) - 1; i >= 0; i-- {
-		if conditionFailed(rateErr, i) {
-			return s.rateSpent(windows[i])
-		}
+	if i := refusedWindow(rateErr, windows); i >= 0 {
+		return s.rateSpent(windows[i])
 	}
 	return mapErr(rateErr, "take a create of the rate")
 }

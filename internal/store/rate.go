@@ -75,6 +75,81 @@ func (s *Store) takeCreate(window time.Time) types.TransactWriteItem {
 	return s.update(s.rateKey(window), e)
 }
 
+// Retakes of a refused create for a reservation holding its slot, and the
+// longest pause before one.
+const (
+	createRetakes      = 3
+	maxCreateRetakeGap = 250 * time.Millisecond
+)
+
+// takeCreatesHoldingSlot takes the windows' creates for sb, whose slot is
+// held. A refusal may be passing: a reservation refused its slot holds a
+// create from its take, made beside the slot's, until it gives it back a
+// round trip later, and enough of them at once fill a window whose
+// sandboxes do not. So a refused take is tried again, after a pause that
+// doubles from the take's own time, a few times, and the window is marked
+// seen spent: this Store's next reservations in it take the slot first.
+// Refused still, the slot goes back.
+func (s *Store) takeCreatesHoldingSlot(ctx context.Context, sb *sandstep.Sandbox, windows []time.Time) error {
+	var err error
+	refused := -1
+	for try := 0; ; try++ {
+		start := time.Now()
+		if err = s.takeCreates(ctx, windows); err == nil {
+			return nil
+		}
+		if refused = refusedWindow(err, windows); refused < 0 {
+			break
+		}
+		s.spentSeen.Store(windows[refused].UnixMilli())
+		if try == createRetakes || !pause(ctx, min(time.Since(start)<<(try+1), maxCreateRetakeGap)) {
+			break
+		}
+	}
+	if _, rerr := s.ReleaseSlot(ctx, sb.Owner, sb.ID); rerr != nil {
+		return rerr
+	}
+	if refused >= 0 {
+		return s.rateSpent(windows[refused])
+	}
+	return mapErr(err, "take a create of the rate")
+}
+
+// seenSpent says whether this Store has seen one of windows refuse a
+// create.
+func (s *Store) seenSpent(windows []time.Time) bool {
+	seen := s.spentSeen.Load()
+	for _, w := range windows {
+		if w.UnixMilli() == seen {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedWindow is the index of the window whose condition refused a take
+// of windows, the last if several; -1 when err is no refusal.
+func refusedWindow(err error, windows []time.Time) int {
+	for i := len(windows) - 1; i >= 0; i-- {
+		if conditionFailed(err, i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// pause waits d, or until ctx ends; it reports whether d passed.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // giveCreatesBack returns the creates taken from windows for a
 // reservation refused its slot; failing, it costs each window one create,
 // no more.

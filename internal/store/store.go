@@ -77,6 +77,10 @@ type Store struct {
 	taskRetention  time.Duration
 	now            func() time.Time
 
+	// spentSeen is the create window (its start, unix ms) this Store last
+	// saw refuse a create.
+	spentSeen atomic.Int64
+
 	// instance and counter make audit sort keys unique without a read.
 	instance string
 	counter  atomic.Uint64

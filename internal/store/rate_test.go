@@ -1,0 +1,151 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// rateStore is a store with a create rate of 2 a minute and quota 1,
+// whose writes of the rate's items go through onRateWrite first.
+type rateStore struct {
+	st     *store.Store
+	sdk    *dynamodb.Client
+	clk    *clock
+	writes atomic.Int32 // of the rate's items
+
+	mu          sync.Mutex
+	onRateWrite func(n int32) // n: this write's number, from 1
+}
+
+func newRateStore(t *testing.T) *rateStore {
+	t.Helper()
+	r := &rateStore{clk: newClock()}
+	_, url := storetest.Server(t)
+	db := storetest.DB(t, url, func(o *dynamo.Options) {
+		o.Count = func(_ context.Context, in any) {
+			b, _ := json.Marshal(in)
+			if !strings.Contains(string(b), "RATE#") {
+				return
+			}
+			n := r.writes.Add(1)
+			r.mu.Lock()
+			f := r.onRateWrite
+			r.mu.Unlock()
+			if f != nil {
+				f(n)
+			}
+		}
+	})
+	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour,
+		CreateRate: 2, CreateWindow: time.Minute, Now: r.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.st, r.sdk = st, storetest.Client(url)
+	return r
+}
+
+// addUsed adds n to the current window's creates, as another instance's
+// take or give-back does.
+func (r *rateStore) addUsed(t *testing.T, n int) {
+	t.Helper()
+	_, err := r.sdk.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(storetest.Table),
+		Key: map[string]types.AttributeValue{
+			"PK": strAV("RATE#sandbox-create"),
+			"SK": strAV("W#" + strconv.FormatInt(r.clk.Now().Truncate(time.Minute).UnixMilli(), 10)),
+		},
+		UpdateExpression:          aws.String("ADD used :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A window is filled for a moment by reservations that will give their
+// creates back (their slots refused): a create the window has room for
+// waits that out instead of being refused.
+func TestReserveWaitsOutAPassingRefusal(t *testing.T) {
+	r := newRateStore(t)
+	c := ctx(t)
+	if err := reserve(c, r.st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	r.addUsed(t, 1) // another's take, its slot about to be refused
+	r.mu.Lock()
+	base := r.writes.Load()
+	r.onRateWrite = func(n int32) {
+		if n == base+2 { // the retake, after the refused take: the other gives its create back
+			r.addUsed(t, -1)
+		}
+	}
+	r.mu.Unlock()
+	if err := reserve(c, r.st, "v", "b"); err != nil {
+		t.Fatalf("a create while another's refusal passes: %v", err)
+	}
+	if q := quota(t, r.st, "v"); q.Active != 1 {
+		t.Fatalf("v holds %d slots, want 1", q.Active)
+	}
+	// The window now holds both creates: refused, with nothing held.
+	err := r.st.ReserveSlot(c, &sandstep.Sandbox{ID: "c", Owner: "w"})
+	if !errors.Is(err, sandstep.ErrCreateRate) {
+		t.Fatalf("a third create: %v, want ErrCreateRate", err)
+	}
+	if q := quota(t, r.st, "w"); q.Active != 0 {
+		t.Fatalf("w holds %d slots after the refusal, want 0", q.Active)
+	}
+}
+
+// Once a window has refused a create, a reservation refused its slot
+// does not touch the window: near the rate, it would fill it for others.
+func TestReserveNearTheRateTakesTheSlotFirst(t *testing.T) {
+	r := newRateStore(t)
+	c := ctx(t)
+	if err := reserve(c, r.st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	before := r.writes.Load()
+	wantCode(t, reserve(c, r.st, "u", "b"), sandstep.EQUOTA, "")
+	if n := r.writes.Load() - before; n != 2 {
+		t.Fatalf("a refused slot far from the rate: %d writes of the window, want 2 (the take beside the slot, the give-back)", n)
+	}
+	r.addUsed(t, 1) // the window full for a moment
+	if err := r.st.ReserveSlot(c, &sandstep.Sandbox{ID: "c", Owner: "w"}); !errors.Is(err, sandstep.ErrCreateRate) {
+		t.Fatalf("a create in a full window: %v, want ErrCreateRate", err)
+	}
+	r.addUsed(t, -1)
+	before = r.writes.Load()
+	wantCode(t, reserve(c, r.st, "u", "b"), sandstep.EQUOTA, "")
+	if n := r.writes.Load() - before; n != 0 {
+		t.Fatalf("a refused slot in a window seen spent: %d writes of the window, want 0", n)
+	}
+	if err := reserve(c, r.st, "w", "c"); err != nil {
+		t.Fatalf("the window's second create, slot first: %v", err)
+	}
+	r.clk.Advance(time.Minute)
+	before = r.writes.Load()
+	wantCode(t, reserve(c, r.st, "u", "b"), sandstep.EQUOTA, "")
+	if n := r.writes.Load() - before; n != 2 {
+		t.Fatalf("a refused slot in the next window: %d writes of it, want 2 (beside the slot again)", n)
+	}
+}
