@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,8 +59,8 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 	l := &loadRun{cfg: cfg, out: out, rec: newRecorder(), http: &http.Client{Transport: pool(http.DefaultTransport, cfg.inflight), Timeout: 2 * time.Minute}}
 	l.awsTransport = pool(http.DefaultTransport, cfg.inflight)
 	lat := cfg.daytonaLatency()
-	l.say("sandstep load: %d creates over %d users (quota %d each), %d in flight, %d tasks; Daytona latency: create %s, get %s, delete %s, toolbox %s; deadline %s",
-		cfg.creates, cfg.users, cfg.quota, cfg.inflight, cfg.tasks, lat.Create, lat.Get, lat.Delete, lat.Toolbox, cfg.timeout)
+	l.say("sandstep load: %d creates over %d users (quota %d each), %d in flight, %d tasks; Daytona latency: create %s, get %s, delete %s, toolbox %s; deadline %s; GOMAXPROCS %d",
+		cfg.creates, cfg.users, cfg.quota, cfg.inflight, cfg.tasks, lat.Create, lat.Get, lat.Delete, lat.Toolbox, cfg.timeout, runtime.GOMAXPROCS(0))
 
 	logs := &tailBuffer{max: 40}
 	env := map[string]string{"DEFAULT_USER_QUOTA": fmt.Sprint(cfg.quota)}
@@ -476,16 +477,22 @@ func (l *loadRun) report(bare map[string][]time.Duration) {
 			worst, worstLabel = own[2], lb
 		}
 	}
-	failures := map[string]int{}
+	failures, cancelled := map[string]int{}, map[string]int{}
 	for _, cs := range l.rec.calls {
 		for _, c := range cs {
-			if c.failure != "" {
+			switch {
+			case c.failure != "":
 				failures[class(c.host)+": "+c.failure]++
+			case c.cancelled:
+				cancelled[class(c.host)]++
 			}
 		}
 	}
 	for _, f := range slices.Sorted(maps.Keys(failures)) {
 		l.say("failed calls, %s: %d (retried by the client; the pause before a retry counts as Daytona's)", f, failures[f])
+	}
+	for _, k := range slices.Sorted(maps.Keys(cancelled)) {
+		l.say("calls cancelled by their function, %s: %d (asked beside a read whose answer made them moot, e.g. a status's look at Daytona for a sandbox its record says is over)", k, cancelled[k])
 	}
 	if l.rec.orphans > 0 {
 		l.say("(%d calls outside any invocation: the stack's own start-up and checks)", l.rec.orphans)

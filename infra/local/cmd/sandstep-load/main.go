@@ -24,6 +24,8 @@
 // budget, and a create answered 503 is asked again after its Retry-After;
 // the run reports the attempts and Daytona's refusals (none is exact).
 //
+// It runs with one P (GOMAXPROCS=1) unless GOMAXPROCS is set; see run.
+//
 // Its last line is "load: exact" (exit 0) or "load: NOT exact: <why>"
 // (exit 1). The whole run is bounded by LOAD_TIMEOUT; the stack stops with
 // it. `make load` runs it.
@@ -35,6 +37,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -47,6 +50,16 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseConfig(getenv)
 	if err != nil {
 		return verdict(stdout, []string{err.Error()})
+	}
+	// One P unless GOMAXPROCS says otherwise. In AWS each request has a
+	// function instance and its CPU to itself; here a hundred share two
+	// cores with the stand-ins, and with more than one P the kernel stops
+	// the process's threads for the stand-ins' at any point, so a
+	// handler's wait for a CPU lands in its own time. With one P a handler
+	// runs from one call to its next unless it spends 10 ms, and the wait
+	// falls in the call it waited on: own time is what its code costs.
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 )
@@ -171,6 +175,40 @@ func TestVerdict(t *testing.T) {
 			var out strings.Builder
 			if code := verdict(&out, tt.problems); code != tt.code || lastLine(out.String()) != tt.last {
 				t.Errorf("exit %d, %q; want %d, %q", code, out.String(), tt.code, tt.last)
+			}
+		})
+	}
+}
+
+// A call its function cancelled (a read made moot by another) is not a
+// failure: the report names it apart and no retry pause is Daytona's.
+func TestTransportTellsACancelledCallFromAFailedOne(t *testing.T) {
+	tests := []struct {
+		name          string
+		cancel        bool
+		err           error
+		wantFailure   string
+		wantCancelled bool
+	}{
+		{"cancelled by its function", true, context.Canceled, "", true},
+		{"failed", false, errors.New("connection refused"), "connection refused", false},
+		// A cancellation the function did not ask for is a failure.
+		{"cancelled underneath", false, context.Canceled, context.Canceled.Error(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecorder()
+			ctx, cancel := context.WithCancel(lambdacontext.NewContext(t.Context(), &lambdacontext.LambdaContext{AwsRequestID: "req"}))
+			defer cancel()
+			if tt.cancel {
+				cancel()
+			}
+			rt := r.transport(roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, tt.err }))
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:1/x", nil)
+			_, _ = rt.RoundTrip(req)
+			got := r.calls["req"]
+			if len(got) != 1 || got[0].failure != tt.wantFailure || got[0].cancelled != tt.wantCancelled {
+				t.Fatalf("calls %+v, want one with failure %q, cancelled %v", got, tt.wantFailure, tt.wantCancelled)
 			}
 		})
 	}

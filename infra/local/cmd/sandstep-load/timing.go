@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -21,6 +22,9 @@ type call struct {
 	target     string // X-Amz-Target, e.g. DynamoDB_20120810.GetItem
 	start, end time.Time
 	failure    string // "" or what went wrong: "503", "429", the error
+	// cancelled: the function no longer needed the answer (a read asked
+	// beside another that made it moot); not a failure, never retried.
+	cancelled bool
 }
 
 // invocation is one run of a function's handler.
@@ -100,6 +104,8 @@ func (r *recorder) transport(next http.RoundTripper) http.RoundTripper {
 		res, err := next.RoundTrip(req)
 		c := call{host: req.URL.Host, target: req.Header.Get("X-Amz-Target"), start: start, end: time.Now()}
 		switch {
+		case errors.Is(err, context.Canceled) && req.Context().Err() != nil:
+			c.cancelled = true
 		case err != nil:
 			c.failure = err.Error()
 		case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
