@@ -81,9 +81,9 @@ func num(v int64) types.AttributeValue {
 // already holds for sb is a successful no-op. With a create rate
 // (Options.CreateRate), one create of the current window is taken beside
 // it, concurrently, and given back if the slot is refused (in a window this
-// Store has seen refuse a create, after the slot; see
-// takeCreatesHoldingSlot); a spent window is ETRANSIENT wrapping
-// sandstep.ErrCreateRate, with no slot held.
+// Store has seen refuse a create, after the slot; see retakeCreates); a
+// spent window is ETRANSIENT wrapping sandstep.ErrCreateRate, with no slot
+// held.
 //
 // The record is not written here: RecordCreating does that, beside the
 // provider's create.
@@ -104,32 +104,39 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	if s.seenSpent(windows) {
 		// Near the rate: the slot first, so that a reservation refused it
 		// holds no create even for a moment.
-		if err := s.takeSlot(ctx, sb.Owner, sb.ID); err != nil {
-			return err
+		refused, err := s.reserveSlotFirst(ctx, sb, windows)
+		if refused >= 0 {
+			return s.rateSpent(windows[refused])
 		}
-		return s.takeCreatesHoldingSlot(ctx, sb, windows)
+		return err
 	}
+	start := time.Now()
 	rate := make(chan error, 1)
 	go func() { rate <- s.takeCreates(ctx, windows) }()
 	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
 	rateErr := <-rate
+	refused := refusedWindow(rateErr, windows)
+	if refused >= 0 {
+		s.spentSeen.Store(windows[refused].UnixMilli())
+	}
 	switch {
 	case rateErr == nil && slotErr != nil:
 		s.giveCreatesBack(ctx, windows)
 		return slotErr
 	case rateErr == nil:
 		return nil
-	case slotErr == nil && refusedWindow(rateErr, windows) >= 0:
-		return s.takeCreatesHoldingSlot(ctx, sb, windows)
 	case slotErr == nil:
 		if _, err := s.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
 			return err
 		}
+		if refused >= 0 {
+			return s.retakeCreates(ctx, sb, windows[refused], time.Since(start))
+		}
 	case sandstep.ErrorCode(slotErr) == sandstep.EQUOTA:
 		return slotErr
 	}
-	if i := refusedWindow(rateErr, windows); i >= 0 {
-		return s.rateSpent(windows[i])
+	if refused >= 0 {
+		return s.rateSpent(windows[refused])
 	}
 	return mapErr(rateErr, "take a create of the rate")
 }

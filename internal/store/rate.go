@@ -75,44 +75,57 @@ func (s *Store) takeCreate(window time.Time) types.TransactWriteItem {
 	return s.update(s.rateKey(window), e)
 }
 
-// Retakes of a refused create for a reservation holding its slot, and the
-// longest pause before one.
+// Retakes of the first create a window refuses a Store, and the longest
+// pause before one.
 const (
 	createRetakes      = 3
 	maxCreateRetakeGap = 250 * time.Millisecond
 )
 
-// takeCreatesHoldingSlot takes the windows' creates for sb, whose slot is
-// held. A refusal may be passing: a reservation refused its slot holds a
+// retakeCreates reserves again, slot first, for a reservation whose slot
+// was taken and given back because the window (spent) refused its create.
+// That refusal may be passing: a reservation refused its slot holds a
 // create from its take, made beside the slot's, until it gives it back a
 // round trip later, and enough of them at once fill a window whose
-// sandboxes do not. So a refused take is tried again, after a pause that
-// doubles from the take's own time, a few times, and the window is marked
-// seen spent: this Store's next reservations in it take the slot first.
-// Refused still, the slot goes back.
-func (s *Store) takeCreatesHoldingSlot(ctx context.Context, sb *sandstep.Sandbox, windows []time.Time) error {
-	var err error
-	refused := -1
-	for try := 0; ; try++ {
-		start := time.Now()
-		if err = s.takeCreates(ctx, windows); err == nil {
-			return nil
-		}
-		if refused = refusedWindow(err, windows); refused < 0 {
+// sandboxes do not. So it tries again a few times, after pauses doubling
+// from rt (the refused reservation's time), holding nothing while it
+// waits, each time in the window of the moment. Only the first refusal a
+// Store sees in a window is tried again: the window is then seen spent,
+// and later reservations in it take the slot first, once.
+func (s *Store) retakeCreates(ctx context.Context, sb *sandstep.Sandbox, spent time.Time, rt time.Duration) error {
+	for try := range createRetakes {
+		if !pause(ctx, min(rt<<(try+1), maxCreateRetakeGap)) {
 			break
 		}
-		s.spentSeen.Store(windows[refused].UnixMilli())
-		if try == createRetakes || !pause(ctx, min(time.Since(start)<<(try+1), maxCreateRetakeGap)) {
-			break
+		windows := s.createWindowsAt(s.nowUTC())
+		refused, err := s.reserveSlotFirst(ctx, sb, windows)
+		if refused < 0 {
+			return err
 		}
+		spent = windows[refused]
+	}
+	return s.rateSpent(spent)
+}
+
+// reserveSlotFirst takes sb's slot, then the windows' creates; a refused
+// create gives the slot back and marks its window seen spent. It returns
+// the refused window's index (-1: none) or another error.
+func (s *Store) reserveSlotFirst(ctx context.Context, sb *sandstep.Sandbox, windows []time.Time) (int, error) {
+	if err := s.takeSlot(ctx, sb.Owner, sb.ID); err != nil {
+		return -1, err
+	}
+	err := s.takeCreates(ctx, windows)
+	if err == nil {
+		return -1, nil
 	}
 	if _, rerr := s.ReleaseSlot(ctx, sb.Owner, sb.ID); rerr != nil {
-		return rerr
+		return -1, rerr
 	}
-	if refused >= 0 {
-		return s.rateSpent(windows[refused])
+	if i := refusedWindow(err, windows); i >= 0 {
+		s.spentSeen.Store(windows[i].UnixMilli())
+		return i, nil
 	}
-	return mapErr(err, "take a create of the rate")
+	return -1, mapErr(err, "take a create of the rate")
 }
 
 // seenSpent says whether this Store has seen one of windows refuse a

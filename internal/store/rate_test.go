@@ -64,16 +64,20 @@ func newRateStore(t *testing.T) *rateStore {
 	return r
 }
 
+func rateKey(window time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": strAV("RATE#sandbox-create"),
+		"SK": strAV("W#" + strconv.FormatInt(window.UnixMilli(), 10)),
+	}
+}
+
 // addUsed adds n to the current window's creates, as another instance's
 // take or give-back does.
 func (r *rateStore) addUsed(t *testing.T, n int) {
 	t.Helper()
 	_, err := r.sdk.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
-		TableName: aws.String(storetest.Table),
-		Key: map[string]types.AttributeValue{
-			"PK": strAV("RATE#sandbox-create"),
-			"SK": strAV("W#" + strconv.FormatInt(r.clk.Now().Truncate(time.Minute).UnixMilli(), 10)),
-		},
+		TableName:                 aws.String(storetest.Table),
+		Key:                       rateKey(r.clk.Now().Truncate(time.Minute)),
 		UpdateExpression:          aws.String("ADD used :n"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)}},
 	})
@@ -147,5 +151,45 @@ func TestReserveNearTheRateTakesTheSlotFirst(t *testing.T) {
 	wantCode(t, reserve(c, r.st, "u", "b"), sandstep.EQUOTA, "")
 	if n := r.writes.Load() - before; n != 2 {
 		t.Fatalf("a refused slot in the next window: %d writes of it, want 2 (beside the slot again)", n)
+	}
+}
+
+// used is how many creates window holds.
+func (r *rateStore) used(t *testing.T, window time.Time) string {
+	t.Helper()
+	out, err := r.sdk.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(storetest.Table), Key: rateKey(window), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := out.Item["used"].(*types.AttributeValueMemberN); ok {
+		return n.Value
+	}
+	return "none"
+}
+
+// A retake counts in the windows of its own moment: one within a window's
+// last seconds counts in the next window too, as a reservation then would.
+func TestRetakeCountsInTheWindowsOfItsMoment(t *testing.T) {
+	r := newRateStore(t)
+	c := ctx(t)
+	r.clk.Advance(time.Minute - 2500*time.Millisecond) // outside the last 2 s
+	window := r.clk.Now().Truncate(time.Minute)
+	r.addUsed(t, 2) // filled for a moment by others' takes
+	r.mu.Lock()
+	base := r.writes.Load()
+	r.onRateWrite = func(n int32) {
+		switch n {
+		case base + 1: // the take beside the slot, refused; time passes before the retake
+			r.clk.Advance(time.Second)
+		case base + 2: // the retake: the others have given theirs back
+			r.addUsed(t, -2)
+		}
+	}
+	r.mu.Unlock()
+	if err := reserve(c, r.st, "v", "b"); err != nil {
+		t.Fatalf("a retake once the window has room: %v", err)
+	}
+	if got, next := r.used(t, window), r.used(t, window.Add(time.Minute)); got != "1" || next != "1" {
+		t.Fatalf("creates held: this window %s, the next %s; want 1 and 1", got, next)
 	}
 }
