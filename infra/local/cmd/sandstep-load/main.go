@@ -51,16 +51,7 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return verdict(stdout, []string{err.Error()})
 	}
-	// One P unless GOMAXPROCS says otherwise. In AWS each request has a
-	// function instance and its CPU to itself; here a hundred share two
-	// cores with the stand-ins, and with more than one P the kernel stops
-	// the process's threads for the stand-ins' at any point, so a
-	// handler's wait for a CPU lands in its own time. With one P a handler
-	// runs from one call to its next unless it spends 10 ms, and the wait
-	// falls in the call it waited on: own time is what its code costs.
-	if getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
+	oneP(getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return verdict(stdout, runLoad(ctx, cfg, stdout, stderr))
@@ -79,4 +70,19 @@ func verdict(w io.Writer, problems []string) int {
 	}
 	fmt.Fprintf(w, "load: NOT exact: %s\n", msg)
 	return 1
+}
+
+// oneP gives the run one P unless GOMAXPROCS says otherwise. In AWS each
+// request has a function instance and its CPU to itself; here a hundred
+// share two cores with the stand-ins, and with two Ps the kernel stops the
+// process's threads for the stand-ins' processes anywhere, so a handler's
+// wait for a CPU lands in its own time. With one P the process leaves a
+// core to those processes, and a handler runs from one call to its next
+// unless it spends 10 ms: its wait behind the other goroutines falls in
+// the call it waited on. (Work it does while a call it made beside is out
+// is booked to that call; README, "make load".)
+func oneP(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }

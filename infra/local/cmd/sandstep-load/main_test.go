@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,29 @@ func TestTransportTellsACancelledCallFromAFailedOne(t *testing.T) {
 			got := r.calls["req"]
 			if len(got) != 1 || got[0].failure != tt.wantFailure || got[0].cancelled != tt.wantCancelled {
 				t.Fatalf("calls %+v, want one with failure %q, cancelled %v", got, tt.wantFailure, tt.wantCancelled)
+			}
+		})
+	}
+}
+
+func TestOneP(t *testing.T) {
+	was := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(was) })
+	tests := []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"by default", nil, 1},
+		// The runtime has read it at start: the run leaves it.
+		{"GOMAXPROCS set", map[string]string{"GOMAXPROCS": "3"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runtime.GOMAXPROCS(3)
+			oneP(func(k string) string { return tt.env[k] })
+			if got := runtime.GOMAXPROCS(0); got != tt.want {
+				t.Errorf("GOMAXPROCS %d, want %d", got, tt.want)
 			}
 		})
 	}
