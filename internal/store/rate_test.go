@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,5 +192,71 @@ func TestRetakeCountsInTheWindowsOfItsMoment(t *testing.T) {
 	}
 	if got, next := r.used(t, window), r.used(t, window.Add(time.Minute)); got != "1" || next != "1" {
 		t.Fatalf("creates held: this window %s, the next %s; want 1 and 1", got, next)
+	}
+}
+
+// A storm of creates refused for quota does not refuse, for the rate, the
+// creates a window has room for, and the window ends holding exactly
+// theirs: 20 users at their quota send 10 creates each while 25 users with
+// room send one, all at once, against a rate of 30.
+func TestRateExactUnderAQuotaRefusalStorm(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1, CreateRate: 30, CreateWindow: time.Minute, Now: clk.Now})
+	c := ctx(t)
+	const full, storm, fresh = 20, 10, 25
+	for u := range full {
+		if err := reserve(c, st, fmt.Sprint("full", u), fmt.Sprint("held", u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Minute) // the storm in a window of its own
+	var wg sync.WaitGroup
+	var quotaRefused, made atomic.Int32
+	errs := make(chan error, full*storm+fresh)
+	start := make(chan struct{})
+	for u := range full {
+		for i := range storm {
+			wg.Go(func() {
+				<-start
+				switch err := reserve(c, st, fmt.Sprint("full", u), fmt.Sprintf("more%d-%d", u, i)); sandstep.ErrorCode(err) {
+				case sandstep.EQUOTA:
+					quotaRefused.Add(1)
+				default:
+					errs <- fmt.Errorf("a create over quota: %v, want EQUOTA", err)
+				}
+			})
+		}
+	}
+	for u := range fresh {
+		wg.Go(func() {
+			<-start
+			if err := reserve(c, st, fmt.Sprint("fresh", u), fmt.Sprint("new", u)); err != nil {
+				errs <- fmt.Errorf("a create with room in quota and window: %v", err)
+				return
+			}
+			made.Add(1)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if quotaRefused.Load() != full*storm || made.Load() != fresh {
+		t.Fatalf("%d refused for quota, %d made; want %d and %d", quotaRefused.Load(), made.Load(), full*storm, fresh)
+	}
+	// The window holds the 25 creates made, no more and no fewer.
+	extra := 0
+	for ; extra < 30; extra++ {
+		if err := reserve(c, st, fmt.Sprint("late", extra), fmt.Sprint("late", extra)); err != nil {
+			if !errors.Is(err, sandstep.ErrCreateRate) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if extra != 30-fresh {
+		t.Fatalf("the window took %d more creates, want %d", extra, 30-fresh)
 	}
 }
