@@ -342,7 +342,7 @@ func TestTaskScenarios(t *testing.T) {
 			status: "failed", errorHas: "no longer exists", execStatus: "FAILED", execError: "Task.Failed",
 		},
 		{
-			name: "cancel while running", spec: map[string]any{"command": "sleep 60"},
+			name: "cancel while running", spec: map[string]any{"command": "echo before; sleep 60"},
 			act: func(t *testing.T, s *testStack, tk taskJSON) {
 				s.waitRunning("alice", tk.ID)
 				for range 2 { // cancelling again is no error
@@ -352,6 +352,11 @@ func TestTaskScenarios(t *testing.T) {
 					if res.status != http.StatusOK || got.Status != "cancelled" {
 						t.Fatalf("DELETE /tasks: %d %s", res.status, res.body)
 					}
+				}
+				// What it wrote is kept, whether a check or the cancel
+				// stored it.
+				if stdout, _, complete := s.readLogs("alice", tk.ID); stdout != "before\n" || !complete {
+					t.Errorf("a cancelled task's output: %q (complete %v), want %q", stdout, complete, "before\n")
 				}
 			},
 			status: "cancelled", execStatus: "ABORTED", execError: "Task.Cancelled",

@@ -94,8 +94,22 @@ func (fakeSessions) KeepFor(context.Context, string, time.Duration) error { retu
 // sets (nil: still running).
 type exitSessions struct {
 	fakeSessions
-	mu   sync.Mutex
-	code *int
+	mu      sync.Mutex
+	code    *int
+	stopped bool // StopCommand was called
+}
+
+func (s *exitSessions) StopCommand(context.Context, string, string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	return nil
+}
+
+func (s *exitSessions) wasStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
 }
 
 func (s *exitSessions) CommandExit(context.Context, string, string, string) (*int, error) {

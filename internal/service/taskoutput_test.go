@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -428,5 +429,46 @@ func TestATimedOutTaskEndsWithItsOutputStored(t *testing.T) {
 	page := r.next(t, h)
 	if tk := h.record(t); tk.Status != sandstep.TaskTimedOut || !page.Complete || r.got["stdout"] != "first\nlast\xe2\x82" {
 		t.Errorf("status %s, complete %v, stdout %q; want timed out, complete, with all its output", tk.Status, page.Complete, r.got["stdout"])
+	}
+}
+
+// A cancelled task keeps what its command wrote since the watch's last
+// check: the command is killed, the rest is read and stored, and only then
+// is its sandbox deleted.
+func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	ctx := context.Background()
+	h.print(t, "stdout", "first\n")
+	h.watch(t)
+	h.print(t, "stdout", "last\n")
+	h.print(t, "stderr", "why\n")
+	h.provider.after = func(int, *ExecResult) error {
+		switch {
+		case !h.sessions.wasStopped():
+			return errors.New("the output was read before the command was killed")
+		case len(h.provider.live()) == 0:
+			return sandstep.Errorf(sandstep.ENOTFOUND, "the sandbox was deleted before its output was read")
+		}
+		return nil
+	}
+	if _, err := h.svc.CancelTask(ctx, alice(), h.task.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := newReader()
+	page := r.next(t, h)
+	tk := h.record(t)
+	if tk.Status != sandstep.TaskCancelled || !page.Complete || r.got["stdout"] != "first\nlast\n" || r.got["stderr"] != "why\n" {
+		t.Errorf("status %s, complete %v, stdout %q, stderr %q; want cancelled, complete, with all its output",
+			tk.Status, page.Complete, r.got["stdout"], r.got["stderr"])
+	}
+	if live := h.provider.live(); len(live) != 0 {
+		t.Errorf("sandboxes left: %v", live)
+	}
+	// Cancelling again stores nothing twice.
+	if _, err := h.svc.CancelTask(ctx, alice(), h.task.ID); err != nil {
+		t.Fatal(err)
+	}
+	if again := h.record(t); again.LogSeq != tk.LogSeq || again.LogBytes != tk.LogBytes {
+		t.Errorf("a second cancel moved the log from %d %v to %d %v", tk.LogSeq, tk.LogBytes, again.LogSeq, again.LogBytes)
 	}
 }

@@ -674,7 +674,8 @@ func (f *TaskFailure) message() string {
 }
 
 // releaseTask kills the task's command and deletes its sandbox, unless the
-// task keeps it; its slot is released with the sandbox. Repeatable.
+// task keeps it; its slot is released with the sandbox. A cancelled task's
+// output written since its last check is stored in between. Repeatable.
 func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) error {
 	if t.SandboxID == "" {
 		return nil
@@ -690,6 +691,9 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 			return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
+		if t.Status == sandstep.TaskCancelled {
+			s.keepLastOutput(ctx, t, sb)
+		}
 	}
 	if sb.State == sandstep.StateCreating {
 		s.cleanupFailedCreate(ctx, call, sb, errors.New("the task ended before its sandbox was ready"))
@@ -702,4 +706,19 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 		return fmt.Errorf("delete the sandbox of task %s: %w", t.ID, err)
 	}
 	return nil
+}
+
+// cancelStoreTime bounds what a cancel spends storing its task's last
+// output: it answers a caller, within API Gateway's 29 s.
+const cancelStoreTime = 10 * time.Second
+
+// keepLastOutput stores what a cancelled task's command, now killed, wrote
+// since the watch's last check, before its sandbox goes. A failure is
+// logged: the cancel goes on, with the output stored so far.
+func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
+	sctx, cancel := context.WithTimeout(ctx, cancelStoreTime)
+	defer cancel()
+	if err := s.storeOutput(sctx, t, sb.DaytonaID, true); err != nil {
+		s.opts.Logger.WarnContext(ctx, "cancel: the task's last output not stored", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
+	}
 }
