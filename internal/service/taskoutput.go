@@ -157,7 +157,14 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 		return fmt.Errorf("keep the task's output: %w", err)
 	}
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
-		r.LogSeq = seq
+		if offset >= 0 && r.LogBytes[stream] != offset {
+			// Another writer recorded this range first (a cancel beside
+			// a check, a check retried while its first attempt runs): its
+			// bytes count once, readers skip this chunk by its offset, and
+			// the next read starts where the record says.
+			return
+		}
+		r.LogSeq = max(r.LogSeq, seq)
 		r.LogBytes[stream] += int64(len(data))
 	})
 	if err != nil {

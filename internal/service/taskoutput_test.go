@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -433,8 +434,9 @@ func TestATimedOutTaskEndsWithItsOutputStored(t *testing.T) {
 }
 
 // A cancelled task keeps what its command wrote since the watch's last
-// check: the command is killed, the rest is read and stored, and only then
-// is its sandbox deleted.
+// check: it is stored while the task still runs (a reader meanwhile is not
+// told the output is complete), then the task is cancelled, its command
+// killed and its sandbox deleted.
 func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 	h := newTaskHarness(t, nil)
 	ctx := context.Background()
@@ -442,17 +444,25 @@ func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 	h.watch(t)
 	h.print(t, "stdout", "last\n")
 	h.print(t, "stderr", "why\n")
+	var during *TaskLogs
 	h.provider.after = func(int, *ExecResult) error {
 		switch {
-		case !h.sessions.wasStopped():
-			return errors.New("the output was read before the command was killed")
+		case h.sessions.wasStopped():
+			return errors.New("the output was read after the command was killed")
 		case len(h.provider.live()) == 0:
 			return sandstep.Errorf(sandstep.ENOTFOUND, "the sandbox was deleted before its output was read")
+		}
+		if during == nil {
+			during = &TaskLogs{} // the read below reads from the sandbox too
+			during = h.read(t, "")
 		}
 		return nil
 	}
 	if _, err := h.svc.CancelTask(ctx, alice(), h.task.ID); err != nil {
 		t.Fatal(err)
+	}
+	if during == nil || during.Complete {
+		t.Errorf("a reader during the cancel's read: %+v, want not complete", during)
 	}
 	r := newReader()
 	page := r.next(t, h)
@@ -461,14 +471,41 @@ func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 		t.Errorf("status %s, complete %v, stdout %q, stderr %q; want cancelled, complete, with all its output",
 			tk.Status, page.Complete, r.got["stdout"], r.got["stderr"])
 	}
-	if live := h.provider.live(); len(live) != 0 {
-		t.Errorf("sandboxes left: %v", live)
+	if tk.LogBytes != [2]int64{11, 4} {
+		t.Errorf("log bytes %v, want [11 4]", tk.LogBytes)
 	}
-	// Cancelling again stores nothing twice.
-	if _, err := h.svc.CancelTask(ctx, alice(), h.task.ID); err != nil {
-		t.Fatal(err)
+	if !h.sessions.wasStopped() || len(h.provider.live()) != 0 {
+		t.Errorf("command killed %v, sandboxes left %v; want killed, none", h.sessions.wasStopped(), h.provider.live())
 	}
-	if again := h.record(t); again.LogSeq != tk.LogSeq || again.LogBytes != tk.LogBytes {
-		t.Errorf("a second cancel moved the log from %d %v to %d %v", tk.LogSeq, tk.LogBytes, again.LogSeq, again.LogBytes)
+}
+
+// Two writers storing the same output at once (a cancel beside a check, a
+// check retried while its first attempt still runs) record each byte once:
+// the record's counts stay exact and no range is skipped.
+func TestTwoWritersStoreEachByteOnce(t *testing.T) {
+	h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes = 200 })
+	ctx := context.Background()
+	var want strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&want, "line %03d\n", i) // 540 bytes: several reads of each writer
+	}
+	h.print(t, "stdout", want.String())
+	h.provider.gate = make(chan struct{})
+	stale := h.record(t)
+	var wg sync.WaitGroup
+	for range 2 {
+		tk := *stale
+		wg.Go(func() {
+			if err := h.svc.storeOutput(ctx, &tk, h.daytona, false); err != nil {
+				t.Errorf("storeOutput: %v", err)
+			}
+		})
+	}
+	close(h.provider.gate)
+	wg.Wait()
+	r := newReader()
+	r.next(t, h)
+	if tk := h.record(t); tk.LogBytes[0] != int64(want.Len()) || r.got["stdout"] != want.String() {
+		t.Errorf("log bytes %v, stdout %d bytes (%q…); want %d, all of it", tk.LogBytes, len(r.got["stdout"]), r.got["stdout"][:min(40, len(r.got["stdout"]))], want.Len())
 	}
 }

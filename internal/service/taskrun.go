@@ -674,8 +674,7 @@ func (f *TaskFailure) message() string {
 }
 
 // releaseTask kills the task's command and deletes its sandbox, unless the
-// task keeps it; its slot is released with the sandbox. A cancelled task's
-// output written since its last check is stored in between. Repeatable.
+// task keeps it; its slot is released with the sandbox. Repeatable.
 func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) error {
 	if t.SandboxID == "" {
 		return nil
@@ -690,9 +689,6 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 	if t.SessionID != "" && sb.State == sandstep.StateReady {
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 			return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
-		}
-		if t.Status == sandstep.TaskCancelled {
-			s.keepLastOutput(ctx, t, sb)
 		}
 	}
 	if sb.State == sandstep.StateCreating {
@@ -712,13 +708,23 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 // output: it answers a caller, within API Gateway's 29 s.
 const cancelStoreTime = 10 * time.Second
 
-// keepLastOutput stores what a cancelled task's command, now killed, wrote
-// since the watch's last check, before its sandbox goes. A failure is
-// logged: the cancel goes on, with the output stored so far.
-func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
+// keepLastOutput stores what a running task's command has written since the
+// watch's last check, for a cancel about to end it. It runs while the task
+// is still running, so a reader is not told the output is complete before
+// it is stored, and beside a check the task's appends stay exact
+// (appendChunk). A failure is logged: the cancel goes on with what is
+// stored.
+func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task) {
+	if t.Status != sandstep.TaskRunning || t.SessionID == "" || t.SandboxID == "" {
+		return
+	}
 	sctx, cancel := context.WithTimeout(ctx, cancelStoreTime)
 	defer cancel()
-	if err := s.storeOutput(sctx, t, sb.DaytonaID, true); err != nil {
-		s.opts.Logger.WarnContext(ctx, "cancel: the task's last output not stored", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
+	sb, err := s.sandboxes.GetSandbox(sctx, t.SandboxID)
+	if err == nil && sb.State == sandstep.StateReady {
+		err = s.storeOutput(sctx, t, sb.DaytonaID, false)
+	}
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "cancel: the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
 	}
 }

@@ -331,9 +331,9 @@ func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*
 }
 
 // CancelTask cancels the caller's task (or, for a reader, the
-// repository's): its command is killed, its execution stopped, its sandbox
-// deleted and its slot released. Cancelling again, or a task that has
-// ended, returns it as it is.
+// repository's): what its command has written is stored, its execution
+// stopped, its command killed, its sandbox deleted and its slot released.
+// Cancelling again, or a task that has ended, returns it as it is.
 func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandstep.Task, error) {
 	t, err := s.visibleTask(ctx, call, id)
 	if err != nil {
@@ -348,6 +348,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if call.UserID != t.Owner {
 		why = "cancelled by a reader of the repository"
 	}
+	s.keepLastOutput(ctx, t)
 	now := s.opts.Now().UTC()
 	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskCancelled},
 		sandstep.TaskCancelled, func(r *sandstep.Task) {
