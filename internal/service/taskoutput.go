@@ -149,28 +149,37 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 // three calls and a poll's pause, on every check of every task).
 const readTimeout = 30 * time.Second
 
+// errOutputMoved is an append refused because another writer recorded a
+// chunk first (a cancel beside a check, a check retried while its first
+// attempt still runs): what this writer read may overlap it, so it stops,
+// and a later store reads from where the record stands.
+var errOutputMoved = sandstep.Errorf(sandstep.ETRANSIENT, "another writer stored the task's output meanwhile; try again")
+
 // appendChunk keeps data, which starts at offset in its stream (-1: the
-// cut marker), as the task's next chunk, then records it.
+// cut marker), as the task's next chunk, then records it: only if the
+// record still stands where t does (its last chunk, the stream's offset),
+// else errOutputMoved, with t brought up to the record. Readers skip a
+// chunk kept but not recorded by its offset.
 func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, offset int64, data []byte) error {
 	seq := t.LogSeq + 1
 	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], offset, s.opts.Now()), data); err != nil {
 		return fmt.Errorf("keep the task's output: %w", err)
 	}
+	moved := false
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
-		if offset >= 0 && r.LogBytes[stream] != offset {
-			// Another writer recorded this range first (a cancel beside
-			// a check, a check retried while its first attempt runs): its
-			// bytes count once, readers skip this chunk by its offset, and
-			// the next read starts where the record says.
-			return
+		moved = r.LogSeq != seq-1 || offset >= 0 && r.LogBytes[stream] != offset
+		if !moved {
+			r.LogSeq = seq
+			r.LogBytes[stream] += int64(len(data))
 		}
-		r.LogSeq = max(r.LogSeq, seq)
-		r.LogBytes[stream] += int64(len(data))
 	})
 	if err != nil {
 		return fmt.Errorf("record the task's output: %w", err)
 	}
 	*t = *updated
+	if moved {
+		return errOutputMoved
+	}
 	return nil
 }
 

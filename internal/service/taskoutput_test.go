@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -480,32 +481,70 @@ func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 }
 
 // Two writers storing the same output at once (a cancel beside a check, a
-// check retried while its first attempt still runs) record each byte once:
-// the record's counts stay exact and no range is skipped.
+// check retried while its first attempt still runs) record each byte once,
+// on both streams: one of them finds the record moved and stops
+// (errOutputMoved, tried again later), the other stores it all.
 func TestTwoWritersStoreEachByteOnce(t *testing.T) {
 	h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes = 200 })
 	ctx := context.Background()
-	var want strings.Builder
+	var out, errOut strings.Builder
 	for i := range 60 {
-		fmt.Fprintf(&want, "line %03d\n", i) // 540 bytes: several reads of each writer
+		fmt.Fprintf(&out, "line %03d\n", i) // 540 bytes: several reads of each writer
+		if i%2 == 0 {
+			fmt.Fprintf(&errOut, "warn %03d\n", i)
+		}
 	}
-	h.print(t, "stdout", want.String())
+	h.print(t, "stdout", out.String())
+	h.print(t, "stderr", errOut.String())
 	h.provider.gate = make(chan struct{})
 	stale := h.record(t)
 	var wg sync.WaitGroup
+	var moved atomic.Int32
 	for range 2 {
 		tk := *stale
 		wg.Go(func() {
-			if err := h.svc.storeOutput(ctx, &tk, h.daytona, false); err != nil {
+			switch err := h.svc.storeOutput(ctx, &tk, h.daytona, false); {
+			case errors.Is(err, errOutputMoved):
+				moved.Add(1)
+			case err != nil:
 				t.Errorf("storeOutput: %v", err)
 			}
 		})
 	}
 	close(h.provider.gate)
 	wg.Wait()
+	if moved.Load() > 1 {
+		t.Errorf("%d writers found the record moved, want at most one", moved.Load())
+	}
 	r := newReader()
 	r.next(t, h)
-	if tk := h.record(t); tk.LogBytes[0] != int64(want.Len()) || r.got["stdout"] != want.String() {
-		t.Errorf("log bytes %v, stdout %d bytes (%q…); want %d, all of it", tk.LogBytes, len(r.got["stdout"]), r.got["stdout"][:min(40, len(r.got["stdout"]))], want.Len())
+	want := [2]int64{int64(out.Len()), int64(errOut.Len())}
+	if tk := h.record(t); tk.LogBytes != want || r.got["stdout"] != out.String() || r.got["stderr"] != errOut.String() {
+		t.Errorf("log bytes %v (want %v); stdout %d bytes, stderr %d; want all of each, once", tk.LogBytes, want, len(r.got["stdout"]), len(r.got["stderr"]))
+	}
+}
+
+// A check that stores both streams while a cancel's read is out: the
+// cancel's append finds the record moved, and it reads again from there
+// rather than record what it read at the old offsets.
+func TestACancelBesideACheckStoresEachByteOnce(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	h.print(t, "stdout", "out\n")
+	h.print(t, "stderr", "err\n")
+	checked := false
+	h.provider.after = func(int, *ExecResult) error {
+		if !checked {
+			checked = true
+			h.watch(t) // its own read comes back here, checked by then
+		}
+		return nil
+	}
+	if _, err := h.svc.CancelTask(context.Background(), alice(), h.task.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := newReader()
+	r.next(t, h)
+	if tk := h.record(t); tk.LogBytes != [2]int64{4, 4} || r.got["stdout"] != "out\n" || r.got["stderr"] != "err\n" {
+		t.Errorf("log bytes %v, stdout %q, stderr %q; want [4 4], each once", tk.LogBytes, r.got["stdout"], r.got["stderr"])
 	}
 }

@@ -711,9 +711,8 @@ const cancelStoreTime = 10 * time.Second
 // keepLastOutput stores what a running task's command has written since the
 // watch's last check, for a cancel about to end it. It runs while the task
 // is still running, so a reader is not told the output is complete before
-// it is stored, and beside a check the task's appends stay exact
-// (appendChunk). A failure is logged: the cancel goes on with what is
-// stored.
+// it is stored; a check may store beside it (appendChunk keeps each byte
+// once). A failure is logged: the cancel goes on with what is stored.
 func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task) {
 	if t.Status != sandstep.TaskRunning || t.SessionID == "" || t.SandboxID == "" {
 		return
@@ -721,8 +720,16 @@ func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task) {
 	sctx, cancel := context.WithTimeout(ctx, cancelStoreTime)
 	defer cancel()
 	sb, err := s.sandboxes.GetSandbox(sctx, t.SandboxID)
-	if err == nil && sb.State == sandstep.StateReady {
-		err = s.storeOutput(sctx, t, sb.DaytonaID, false)
+	if err != nil || sb.State != sandstep.StateReady {
+		return
+	}
+	// A check storing beside it moves the record on: store again from
+	// there, a few times.
+	cur := *t
+	for range 3 {
+		if err = s.storeOutput(sctx, &cur, sb.DaytonaID, false); !errors.Is(err, errOutputMoved) || cur.Status != sandstep.TaskRunning {
+			break
+		}
 	}
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "cancel: the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
