@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -546,5 +548,28 @@ func TestACancelBesideACheckStoresEachByteOnce(t *testing.T) {
 	r.next(t, h)
 	if tk := h.record(t); tk.LogBytes != [2]int64{4, 4} || r.got["stdout"] != "out\n" || r.got["stderr"] != "err\n" {
 		t.Errorf("log bytes %v, stdout %q, stderr %q; want [4 4], each once", tk.LogBytes, r.got["stdout"], r.got["stderr"])
+	}
+}
+
+// A cancel counts the task's end once (TasksEnded, Status=cancelled),
+// however often it is asked.
+func TestACancelCountsTheTasksEndOnce(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	var set metrics.Set
+	ctx := metrics.NewContext(context.Background(), &set)
+	for range 2 {
+		if _, err := h.svc.CancelTask(ctx, alice(), h.task.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var emf bytes.Buffer
+	if err := set.WriteTo(&emf, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(emf.String(), `"TasksEnded":1`); n != 1 || strings.Contains(emf.String(), `"TasksEnded":2`) {
+		t.Errorf("TasksEnded in %s; want it once, 1", emf.String())
+	}
+	if !strings.Contains(emf.String(), `"Status":"cancelled"`) {
+		t.Errorf("no Status=cancelled in %s", emf.String())
 	}
 }

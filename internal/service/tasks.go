@@ -350,18 +350,22 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	}
 	s.keepLastOutput(ctx, t)
 	now := s.opts.Now().UTC()
-	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskCancelled},
+	// From a live status only, so the task's end is counted once
+	// (TasksEnded); a task cancelled before has its release made again.
+	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning},
 		sandstep.TaskCancelled, func(r *sandstep.Task) {
-			if r.FinishedAt == nil {
-				r.FinishedAt = &now
-			}
-			r.Error = why
+			r.FinishedAt, r.Error = &now, why
 		})
 	if err != nil {
-		if cur, gerr := s.tasks.GetTask(ctx, id); gerr == nil && cur.Status.Terminal() {
+		cur, gerr := s.tasks.GetTask(ctx, id)
+		switch {
+		case gerr == nil && cur.Status == sandstep.TaskCancelled:
+			cancelled = cur
+		case gerr == nil && cur.Status.Terminal():
 			return cur, nil
+		default:
+			return nil, fmt.Errorf("cancel task %s: %w", id, err)
 		}
-		return nil, fmt.Errorf("cancel task %s: %w", id, err)
 	}
 	if err := s.machine.Stop(ctx, cancelled.ExecutionARN, "Task.Cancelled", why); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		s.opts.Logger.ErrorContext(ctx, "cancel: execution not stopped", "taskId", id, "err", err)
