@@ -720,15 +720,14 @@ func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task) {
 	sctx, cancel := context.WithTimeout(ctx, cancelStoreTime)
 	defer cancel()
 	sb, err := s.sandboxes.GetSandbox(sctx, t.SandboxID)
-	if err != nil || sb.State != sandstep.StateReady {
-		return
-	}
-	// A check storing beside it moves the record on: store again from
-	// there, a few times.
-	cur := *t
-	for range 3 {
-		if err = s.storeOutput(sctx, &cur, sb.DaytonaID, false); !errors.Is(err, errOutputMoved) || cur.Status != sandstep.TaskRunning {
-			break
+	if err == nil && sb.State == sandstep.StateReady {
+		// A check storing beside it moves the record on: store again from
+		// there, a few times.
+		cur := *t
+		for range 3 {
+			if err = s.storeOutput(sctx, &cur, sb.DaytonaID, false); !errors.Is(err, errOutputMoved) || cur.Status != sandstep.TaskRunning {
+				break
+			}
 		}
 	}
 	if err != nil {
