@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -61,17 +62,24 @@ func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string
 }
 
 // logKey is where chunk seq of a task's output is kept, "<seq>-<stream>-
-// <offset>-<unix ms>"; the keys of a task sort in seq order. offset is
-// where the chunk starts in its stream's file, so a reader who was given
-// some of its bytes fresh from the sandbox can skip them. A chunk that is
-// no range of the file (the cut marker) has none (offset < 0), as chunks
-// stored before offsets were kept have none: "<seq>-<stream>-<unix ms>".
+// <offset>-<unix ms>-n<nonce>"; the keys of a task sort in seq order.
+// offset is where the chunk starts in its stream's file, so a reader who
+// was given some of its bytes fresh from the sandbox can skip them. A chunk
+// that is no range of the file (the cut marker) has none (offset < 0), as
+// chunks stored before offsets were kept have none. The nonce keeps two
+// writers of the same range in the same millisecond (a cancel beside a
+// check) from overwriting each other's chunk; keys stored before it have
+// none.
 func logKey(taskID string, seq int64, stream string, offset int64, at time.Time) string {
+	nonce := "n" + strings.ToLower(rand.Text()[:logNonceLen])
 	if offset < 0 {
-		return fmt.Sprintf("%s%012d-%s-%d", logPrefix(taskID), seq, stream, at.UnixMilli())
+		return fmt.Sprintf("%s%012d-%s-%d-%s", logPrefix(taskID), seq, stream, at.UnixMilli(), nonce)
 	}
-	return fmt.Sprintf("%s%012d-%s-%d-%d", logPrefix(taskID), seq, stream, offset, at.UnixMilli())
+	return fmt.Sprintf("%s%012d-%s-%d-%d-%s", logPrefix(taskID), seq, stream, offset, at.UnixMilli(), nonce)
 }
+
+// logNonceLen is the length of a chunk key's nonce, after its "n".
+const logNonceLen = 8
 
 func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 
@@ -296,9 +304,13 @@ func fitLogPage(data []byte, room int) []byte {
 func streamIndex(stream string) int { return slices.Index(streams[:], stream) }
 
 // parseLogKey reads a chunk's name, "<seq>-<stream>-<offset>-<unix ms>"
-// or, without an offset (-1), "<seq>-<stream>-<unix ms>" (see logKey).
+// or, without an offset (-1), "<seq>-<stream>-<unix ms>", each with or
+// without its "-n<nonce>" (see logKey).
 func parseLogKey(name string) (ch sandstep.LogChunk, offset int64, ok bool) {
 	parts := strings.Split(name, "-")
+	if last := parts[len(parts)-1]; len(last) == 1+logNonceLen && last[0] == 'n' {
+		parts = parts[:len(parts)-1]
+	}
 	offset = -1
 	if len(parts) == 4 {
 		var err error

@@ -35,6 +35,11 @@ func TestLogKeyRoundTrip(t *testing.T) {
 			if !ok || ch.Seq != 7 || ch.Stream != tt.stream || off != tt.offset || !ch.Time.Equal(at) {
 				t.Errorf("parseLogKey(%q) = %+v, %d, %v", key, ch, off, ok)
 			}
+			// Two writers of the same chunk in the same millisecond keep
+			// two objects.
+			if again := logKey("tsk_x", 7, tt.stream, tt.offset, at); again == key {
+				t.Errorf("the same chunk's key twice: %q", key)
+			}
 		})
 	}
 }
@@ -47,6 +52,9 @@ func TestParseLogKey(t *testing.T) {
 	}{
 		{"stored before offsets were kept", "000000000003-stderr-1700000000123", true, 3, -1},
 		{"with an offset", "000000000004-stdout-99-1700000000123", true, 4, 99},
+		{"with an offset and a nonce", "000000000004-stdout-99-1700000000123-nabcd2345", true, 4, 99},
+		{"the cut marker with a nonce", "000000000005-stderr-1700000000123-nabcd2345", true, 5, -1},
+		{"a nonce of another length", "000000000004-stdout-99-1700000000123-nabc", false, 0, 0},
 		{"unknown stream", "000000000004-stdin-99-1700000000123", false, 0, 0},
 		{"negative offset", "000000000004-stdout--1-1700000000123", false, 0, 0},
 		{"offset not a number", "000000000004-stdout-x-1700000000123", false, 0, 0},
