@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -71,7 +70,7 @@ func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string
 // check) from overwriting each other's chunk; keys stored before it have
 // none.
 func logKey(taskID string, seq int64, stream string, offset int64, at time.Time) string {
-	nonce := "n" + strings.ToLower(rand.Text()[:logNonceLen])
+	nonce := "n" + randomID()[:logNonceLen]
 	if offset < 0 {
 		return fmt.Sprintf("%s%012d-%s-%d-%s", logPrefix(taskID), seq, stream, at.UnixMilli(), nonce)
 	}
