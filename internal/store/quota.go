@@ -115,10 +115,7 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	go func() { rate <- s.takeCreates(ctx, windows) }()
 	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
 	rateErr := <-rate
-	refused := refusedWindow(rateErr, windows)
-	if refused >= 0 {
-		s.spentSeen.Store(windows[refused].UnixMilli())
-	}
+	refused := s.refusedWindow(rateErr, windows)
 	switch {
 	case rateErr == nil && slotErr != nil:
 		s.giveCreatesBack(ctx, windows)

@@ -108,8 +108,8 @@ func (s *Store) retakeCreates(ctx context.Context, sb *sandstep.Sandbox, spent t
 }
 
 // reserveSlotFirst takes sb's slot, then the windows' creates; a refused
-// create gives the slot back and marks its window seen spent. It returns
-// the refused window's index (-1: none) or another error.
+// create gives the slot back. It returns the refused window's index (-1:
+// none) or another error.
 func (s *Store) reserveSlotFirst(ctx context.Context, sb *sandstep.Sandbox, windows []time.Time) (int, error) {
 	if err := s.takeSlot(ctx, sb.Owner, sb.ID); err != nil {
 		return -1, err
@@ -121,8 +121,7 @@ func (s *Store) reserveSlotFirst(ctx context.Context, sb *sandstep.Sandbox, wind
 	if _, rerr := s.ReleaseSlot(ctx, sb.Owner, sb.ID); rerr != nil {
 		return -1, rerr
 	}
-	if i := refusedWindow(err, windows); i >= 0 {
-		s.spentSeen.Store(windows[i].UnixMilli())
+	if i := s.refusedWindow(err, windows); i >= 0 {
 		return i, nil
 	}
 	return -1, mapErr(err, "take a create of the rate")
@@ -141,10 +140,12 @@ func (s *Store) seenSpent(windows []time.Time) bool {
 }
 
 // refusedWindow is the index of the window whose condition refused a take
-// of windows, the last if several; -1 when err is no refusal.
-func refusedWindow(err error, windows []time.Time) int {
+// of windows, the last if several, which this Store then has seen spent;
+// -1 when err is no refusal.
+func (s *Store) refusedWindow(err error, windows []time.Time) int {
 	for i := len(windows) - 1; i >= 0; i-- {
 		if conditionFailed(err, i) {
+			s.spentSeen.Store(windows[i].UnixMilli())
 			return i
 		}
 	}
