@@ -37,8 +37,7 @@ type rateStore struct {
 func newRateStore(t *testing.T) *rateStore {
 	t.Helper()
 	r := &rateStore{clk: newClock()}
-	_, url := storetest.Server(t)
-	db := storetest.DB(t, url, func(o *dynamo.Options) {
+	count := func(o *dynamo.Options) {
 		o.Count = func(_ context.Context, in any) {
 			b, _ := json.Marshal(in)
 			if !strings.Contains(string(b), "RATE#") {
@@ -52,16 +51,8 @@ func newRateStore(t *testing.T) *rateStore {
 				f(n)
 			}
 		}
-	})
-	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
-		t.Fatal(err)
 	}
-	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour,
-		CreateRate: 2, CreateWindow: time.Minute, Now: r.clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.st, r.sdk = st, storetest.Client(url)
+	r.st, r.sdk, _ = storetest.New(t, store.Options{DefaultQuota: 1, CreateRate: 2, CreateWindow: time.Minute, Now: r.clk.Now}, count)
 	return r
 }
 

@@ -78,14 +78,15 @@ func DB(tb testing.TB, url string, optFns ...func(*dynamo.Options)) *dynamo.Clie
 }
 
 // New returns a store on a fresh embedded server with the table created,
-// an SDK client for looking at the table and the table name. Zero opts.DefaultQuota and
-// opts.IdempotencyTTL take the defaults above. Everything is torn down when
-// the test ends.
-func New(tb testing.TB, opts store.Options) (*store.Store, *dynamodb.Client, string) {
+// an SDK client for looking at the table and the table name. Zero
+// opts.DefaultQuota and opts.IdempotencyTTL take the defaults above; dbOpts
+// change the store's own client (see DB). Everything is torn down when the
+// test ends.
+func New(tb testing.TB, opts store.Options, dbOpts ...func(*dynamo.Options)) (*store.Store, *dynamodb.Client, string) {
 	tb.Helper()
 	_, url := Server(tb)
 	client := Client(url)
-	db := DB(tb, url)
+	db := DB(tb, url, dbOpts...)
 	if err := store.CreateTable(context.Background(), db, Table); err != nil {
 		tb.Fatalf("storetest: create table: %v", err)
 	}
