@@ -75,10 +75,12 @@ func (s *Store) takeCreate(window time.Time) types.TransactWriteItem {
 	return s.update(s.rateKey(window), e)
 }
 
-// Retakes of the first create a window refuses a Store, and the longest
-// pause before one.
+// How long the first create a window refuses a Store is tried again, and
+// the longest pause before a retake. The refusals it waits out last as
+// long as a storm of creates refused their slots, each holding a create
+// for a round trip: a few round trips, or a second on a loaded machine.
 const (
-	createRetakes      = 3
+	createRetakeFor    = 3 * time.Second
 	maxCreateRetakeGap = 250 * time.Millisecond
 )
 
@@ -87,14 +89,15 @@ const (
 // That refusal may be passing: a reservation refused its slot holds a
 // create from its take, made beside the slot's, until it gives it back a
 // round trip later, and enough of them at once fill a window whose
-// sandboxes do not. So it tries again a few times, after pauses doubling
-// from rt (the refused reservation's time), holding nothing while it
-// waits, each time in the window of the moment. Only the first refusal a
-// Store sees in a window is tried again: the window is then seen spent,
+// sandboxes do not. So it tries again for createRetakeFor, after pauses
+// doubling from rt (the refused reservation's time), holding nothing while
+// it waits, each time in the window of the moment. Only the first refusal
+// a Store sees in a window is tried again: the window is then seen spent,
 // and later reservations in it take the slot first, once.
 func (s *Store) retakeCreates(ctx context.Context, sb *sandstep.Sandbox, spent time.Time, rt time.Duration) error {
-	for try := range createRetakes {
-		if !pause(ctx, min(rt<<(try+1), maxCreateRetakeGap)) {
+	until := time.Now().Add(createRetakeFor)
+	for gap := 2 * rt; time.Now().Before(until); gap = min(2*gap, maxCreateRetakeGap) {
+		if !pause(ctx, min(gap, maxCreateRetakeGap)) {
 			break
 		}
 		windows := s.createWindowsAt(s.nowUTC())
