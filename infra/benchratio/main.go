@@ -2,7 +2,9 @@
 // benchmark with a "handler" variant (BenchmarkLifecycle/create/handler
 // beside BenchmarkLifecycle/create/bare), the median time per operation of
 // each variant and the handler's ratio to each other one: what `make bench`
-// reports (docs/performance.md).
+// reports. A "handler-<case>" variant (exec/handler-first) is the handler
+// in another case, set against the same bare calls.
+// See docs/performance.md.
 //
 //	go test -run '^$' -bench BenchmarkLifecycle -count 6 ./internal/app/ | go run ./infra/benchratio
 package main
@@ -74,17 +76,17 @@ func run(r io.Reader, w io.Writer) error {
 	rows := 0
 	for _, name := range names {
 		op, variant, ok := strings.Cut(name, "/handler")
-		if !ok || variant != "" {
+		if !ok || (variant != "" && (variant[0] != '-' || strings.Contains(variant, "/"))) {
 			continue
 		}
 		h := median(ns[name])
 		for _, other := range names {
 			base, found := strings.CutPrefix(other, op+"/")
-			if !found || base == "handler" || strings.Contains(base, "/") {
+			if !found || strings.HasPrefix(base, "handler") || strings.Contains(base, "/") {
 				continue
 			}
 			b := median(ns[other])
-			short := op[strings.LastIndexByte(op, '/')+1:]
+			short := op[strings.LastIndexByte(op, '/')+1:] + strings.Replace(variant, "-", " ", 1)
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f | %d/%d |\n", short, ms(h), ms(b), base, h/b, len(ns[name]), len(ns[other]))
 			rows++
 		}

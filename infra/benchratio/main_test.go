@@ -18,6 +18,7 @@ BenchmarkLifecycle/create/handler-2         	       8	 120000000 ns/op
 BenchmarkLifecycle/create/bare-2            	      10	 110000000 ns/op
 BenchmarkLifecycle/create/bare-2            	      10	 100000000 ns/op
 BenchmarkLifecycle/exec/handler-2           	      10	  66000000 ns/op
+BenchmarkLifecycle/exec/handler-first-2     	      10	  72000000 ns/op
 BenchmarkLifecycle/exec/bare-session-2      	      10	  60000000 ns/op
 BenchmarkLifecycle/exec/bare-execute-2      	      10	  20000000 ns/op
 BenchmarkStore/reserve-2                    	      10	   1000000 ns/op
@@ -28,6 +29,8 @@ PASS
 | create | 130.0 ms | 105.0 ms | bare | 1.24 | 3/2 |
 | exec | 66.0 ms | 60.0 ms | bare-session | 1.10 | 1/1 |
 | exec | 66.0 ms | 20.0 ms | bare-execute | 3.30 | 1/1 |
+| exec first | 72.0 ms | 60.0 ms | bare-session | 1.20 | 1/1 |
+| exec first | 72.0 ms | 20.0 ms | bare-execute | 3.60 | 1/1 |
 `,
 		},
 		{

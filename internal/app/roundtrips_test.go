@@ -95,6 +95,12 @@ func TestRoundTrips(t *testing.T) {
 		{"exec", 1, func() (string, string, any, int) {
 			return "POST /sandboxes/{id}/exec", "/sandboxes/" + id + "/exec", map[string]any{"command": "true"}, 200
 		}},
+		// An instance that found the sandbox ready and the caller's knows
+		// its owner (never changing): the read of its state runs beside
+		// the session's creation, and the command waits for it.
+		{"exec again", 0, func() (string, string, any, int) {
+			return "POST /sandboxes/{id}/exec", "/sandboxes/" + id + "/exec", map[string]any{"command": "true"}, 200
+		}},
 		// The read runs beside Daytona's get (by the sandbox's name).
 		{"status", 0, func() (string, string, any, int) { return "GET /sandboxes/{id}", "/sandboxes/" + id, nil, 200 }},
 		// Mark deleting (the owner its condition), then finish with the

@@ -155,28 +155,28 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	cctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Timeout))
 	defer cancel()
 	sid := "sandstep-" + rand.Text()
-	if err := p.c.CreateSession(cctx, id, sid); err != nil {
+	serr := p.c.CreateSession(cctx, id, sid)
+	if serr == nil {
+		defer p.endSession(ctx, id, sid)
+	}
+	if cmd.Ready != nil {
+		if err := cmd.Ready(); err != nil {
+			return nil, err
+		}
+	}
+	if serr != nil {
 		// Daytona auto-stops an idle sandbox (processes inside do not count
 		// as activity); a stopped one is started again, once.
-		if started, serr := p.restartIfStopped(cctx, id); serr != nil {
-			return nil, p.execError(ctx, cctx, id, cmd, serr)
-		} else if !started {
+		if started, err := p.restartIfStopped(cctx, id); err != nil {
 			return nil, p.execError(ctx, cctx, id, cmd, err)
+		} else if !started {
+			return nil, p.execError(ctx, cctx, id, cmd, serr)
 		}
 		if err := p.c.CreateSession(cctx, id, sid); err != nil {
 			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
+		defer p.endSession(ctx, id, sid)
 	}
-	defer func() {
-		// Deleting the session kills whatever still runs in it. It may
-		// use what is left of the caller's time, never more, and may run
-		// beside the caller's own last write.
-		dctx, cancel := p.cleanupContext(ctx)
-		service.Beside(ctx, func() {
-			defer cancel()
-			_ = p.c.DeleteSession(dctx, id, sid)
-		})
-	}()
 
 	var exitCode *int
 	var stdout, stderr string
@@ -208,6 +208,17 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	// while reading it, and says so in truncated.
 	return &service.ExecResult{ExitCode: *exitCode, Stdout: stdout, Stderr: stderr, Truncated: truncated,
 		DurationMs: time.Since(start).Milliseconds()}, nil
+}
+
+// endSession deletes an exec's session, which kills whatever still runs
+// in it. It may use what is left of the caller's time, never more, and may
+// run beside the caller's own last write.
+func (p *Provider) endSession(ctx context.Context, id, sid string) {
+	dctx, cancel := p.cleanupContext(ctx)
+	service.Beside(ctx, func() {
+		defer cancel()
+		_ = p.c.DeleteSession(dctx, id, sid)
+	})
 }
 
 // cleanupContext is detached from ctx's cancellation but not from its

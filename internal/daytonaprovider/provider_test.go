@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,5 +296,92 @@ func TestExecRestartThatRunsOutOfTimeKeepsTheSandbox(t *testing.T) {
 	// The sandbox holds the caller's files: running out of time must not delete it.
 	if _, err := p.Get(ctx, id); err != nil {
 		t.Errorf("sandbox after a restart that ran out of time: %v", err)
+	}
+}
+
+// TestExecAwaitsReady: the caller's check runs once the session is made
+// (or could not be), before the command starts or a stopped sandbox is
+// started again; its refusal ends the exec with the session deleted.
+func TestExecAwaitsReady(t *testing.T) {
+	errRefused := sandstep.Errorf(sandstep.ECONFLICT, "refused by the record")
+	tests := []struct {
+		name    string
+		stopped bool
+		refuse  bool
+		// wantBefore are the requests made when Ready is called; wantAfter
+		// those made after it, in order.
+		wantBefore, wantAfter []string
+	}{
+		{name: "accepts", wantBefore: []string{"POST session"},
+			wantAfter: []string{"POST exec", "DELETE session"}},
+		{name: "refuses", refuse: true, wantBefore: []string{"POST session"},
+			wantAfter: []string{"DELETE session"}},
+		{name: "refuses a stopped sandbox", stopped: true, refuse: true,
+			wantBefore: []string{"POST session"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var seen []string
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var what string
+				switch {
+				case strings.HasSuffix(r.URL.Path, "/exec"):
+					what = "exec"
+				case strings.Contains(r.URL.Path, "/process/session"):
+					what = "session"
+				case strings.HasSuffix(r.URL.Path, "/start"):
+					what = "start"
+				}
+				if what != "" {
+					mu.Lock()
+					seen = append(seen, r.Method+" "+what)
+					mu.Unlock()
+				}
+				srv.ServeHTTP(w, r)
+			}))
+			t.Cleanup(func() { hs.Close(); srv.Close() })
+			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api", PollInterval: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := New(c, Options{MaxPollInterval: 50 * time.Millisecond})
+			id := create(t, p, "sbx-ready")
+			if tt.stopped {
+				stop(t, p, id)
+			}
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			var before []string
+			res, err := p.Exec(context.Background(), id, service.Command{Line: "echo ran", Timeout: 5 * time.Second, Ready: func() error {
+				mu.Lock()
+				before = slices.Clone(seen)
+				mu.Unlock()
+				if tt.refuse {
+					return errRefused
+				}
+				return nil
+			}})
+			mu.Lock()
+			after := seen[len(before):]
+			mu.Unlock()
+			if tt.refuse && err != errRefused {
+				t.Errorf("exec = %+v, %v; want the check's refusal as it is", res, err)
+			}
+			if !tt.refuse && (err != nil || res.Stdout != "ran\n") {
+				t.Errorf("exec = %+v, %v", res, err)
+			}
+			if !slices.Equal(before, tt.wantBefore) || !slices.Equal(after, tt.wantAfter) {
+				t.Errorf("requests: %q, then Ready, then %q; want %q, then %q", before, after, tt.wantBefore, tt.wantAfter)
+			}
+			if ps, err := p.Get(context.Background(), id); tt.stopped && (err != nil || ps.State != "stopped") {
+				t.Errorf("a refused exec left the stopped sandbox %+v, %v", ps, err)
+			}
+		})
 	}
 }

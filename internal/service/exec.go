@@ -27,6 +27,9 @@ func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) 
 		return nil, err
 	}
 	return idempotent(ctx, s, call, "exec:"+id, in, func(ctx context.Context) (*ExecResult, error) {
+		if known, ok := s.known.owned(id, call.UserID); ok {
+			return s.execKnown(ctx, call, known, in, timeout)
+		}
 		sb, err := s.ownedSandbox(ctx, call, id)
 		if err != nil {
 			return nil, err
@@ -35,10 +38,44 @@ func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) 
 	})
 }
 
+// exec runs the command in sb, a record just read.
 func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
-	if sb.State != sandstep.StateReady {
-		return nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %s is %s; commands run only in a ready sandbox", sb.ID, sb.State)
+	if err := s.runnable(sb); err != nil {
+		return nil, err
 	}
+	return s.run(ctx, call, sb, func() (*sandstep.Sandbox, error) { return sb, nil }, in, timeout)
+}
+
+// execKnown runs the command in a sandbox this instance found ready and
+// the caller's before: the read of its record runs beside the session's
+// creation, and the command starts only once the read says the sandbox is
+// still the caller's and ready.
+func (s *Service) execKnown(ctx context.Context, call Call, known *sandstep.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
+	read, stop := overlap(ctx, func(ctx context.Context) (*sandstep.Sandbox, error) {
+		sb, err := s.ownedSandbox(ctx, call, known.ID)
+		if err != nil {
+			s.known.forget(known.ID)
+			return nil, err
+		}
+		return sb, s.runnable(sb)
+	})
+	defer stop()
+	return s.run(ctx, call, known, read, in, timeout)
+}
+
+// runnable says whether commands may run in sb, and keeps what this
+// instance knows of it up to date.
+func (s *Service) runnable(sb *sandstep.Sandbox) error {
+	s.known.saw(sb)
+	if sb.State != sandstep.StateReady {
+		return sandstep.Errorf(sandstep.ECONFLICT, "sandbox %s is %s; commands run only in a ready sandbox", sb.ID, sb.State)
+	}
+	return nil
+}
+
+// run runs the command in known's Daytona sandbox once checked (which may
+// be called more than once) accepts the record.
+func (s *Service) run(ctx context.Context, call Call, known *sandstep.Sandbox, checked func() (*sandstep.Sandbox, error), in ExecInput, timeout time.Duration) (*ExecResult, error) {
 	timeout, err := s.boundTimeout(ctx, timeout)
 	if err != nil {
 		return nil, err
@@ -48,10 +85,15 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in 
 	ctx, wait := withBeside(ctx)
 	defer wait()
 	nonce := randomID()
-	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{
-		Line:    execLine(sb, in, nonce),
+	res, err := s.provider.Exec(ctx, known.DaytonaID, Command{
+		Line:    execLine(known, in, nonce),
 		Timeout: timeout,
+		Ready:   func() error { _, err := checked(); return err },
 	})
+	sb, cerr := checked()
+	if cerr != nil {
+		return nil, cerr
+	}
 	if err == nil && in.Cwd != "" && cwdWasMissing(res, nonce) {
 		err := sandstep.Invalid("cwd", "directory %q does not exist in the sandbox (or is not one the command may enter)", clip(in.Cwd))
 		s.audit(ctx, call, sb, ActionExec, err, nil)
@@ -62,6 +104,7 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in 
 	}
 	if err != nil {
 		if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+			s.known.forget(sb.ID)
 			s.markGone(ctx, call, sb)
 			return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "sandbox %s no longer exists", sb.ID)
 		}

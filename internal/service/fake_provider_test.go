@@ -30,6 +30,10 @@ type fakeProvider struct {
 	hangCreate bool
 	// lateDeletes counts deletes called with a context already done.
 	lateDeletes int
+	// sessions counts execs that reached the sandbox (Daytona's first
+	// call, the session's creation); onSession runs at each.
+	sessions  int
+	onSession func()
 }
 
 type fakeSandbox struct {
@@ -166,6 +170,16 @@ func (p *fakeProvider) GitClone(_ context.Context, id string, spec GitCloneSpec)
 
 func (p *fakeProvider) Exec(_ context.Context, id string, cmd Command) (*ExecResult, error) {
 	p.mu.Lock()
+	p.sessions++
+	hook := p.onSession
+	p.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	if err := ready(cmd); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, err := p.byID(id); err != nil {
 		return nil, err
@@ -176,6 +190,15 @@ func (p *fakeProvider) Exec(_ context.Context, id string, cmd Command) (*ExecRes
 	}
 	r := p.execResult
 	return &r, nil
+}
+
+// ready is what a provider does once the command's session is made: it
+// awaits the caller's check.
+func ready(cmd Command) error {
+	if cmd.Ready == nil {
+		return nil
+	}
+	return cmd.Ready()
 }
 
 func (p *fakeProvider) live() []string {

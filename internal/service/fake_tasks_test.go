@@ -152,6 +152,9 @@ func (p *shellProvider) Exec(ctx context.Context, _ string, cmd Command) (*ExecR
 			return nil, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the command did not finish in time")
 		}
 	}
+	if err := ready(cmd); err != nil {
+		return nil, err
+	}
 	if fail != nil {
 		return nil, fail
 	}

@@ -79,6 +79,11 @@ type GitCloneSpec struct {
 type Command struct {
 	Line    string
 	Timeout time.Duration
+	// Ready, when set, is called once the command's session is made (or
+	// could not be), before anything else reaches the sandbox; its error
+	// ends the call and is returned as it is. The service reads the
+	// sandbox's record beside the session's creation and answers here.
+	Ready func() error
 }
 
 // The store, seen by role. Each role is what one concern of the service
@@ -344,6 +349,7 @@ type Service struct {
 	drain         Drain
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
+	known *knownSandboxes
 }
 
 // New returns a Service. An error means the wiring is wrong (a missing
@@ -391,6 +397,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		repoAccess:    deps.RepoAccess,
 		opts:          opts,
 		fresh:         newFreshCache(),
+		known:         newKnownSandboxes(),
 		notifier:      deps.Notifier,
 		drain:         deps.Drain,
 	}, nil
