@@ -160,7 +160,7 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 		defer p.endSession(ctx, id, sid)
 	}
 	if cmd.Ready != nil {
-		if err := cmd.Ready(); err != nil {
+		if err := cmd.Ready(cctx); err != nil {
 			return nil, err
 		}
 	}

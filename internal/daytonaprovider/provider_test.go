@@ -358,7 +358,9 @@ func TestExecAwaitsReady(t *testing.T) {
 			seen = nil
 			mu.Unlock()
 			var before []string
-			res, err := p.Exec(context.Background(), id, service.Command{Line: "echo ran", Timeout: 5 * time.Second, Ready: func() error {
+			var readyDeadline time.Time
+			res, err := p.Exec(context.Background(), id, service.Command{Line: "echo ran", Timeout: 5 * time.Second, Ready: func(ctx context.Context) error {
+				readyDeadline, _ = ctx.Deadline()
 				mu.Lock()
 				before = slices.Clone(seen)
 				mu.Unlock()
@@ -375,6 +377,9 @@ func TestExecAwaitsReady(t *testing.T) {
 			}
 			if !tt.refuse && (err != nil || res.Stdout != "ran\n") {
 				t.Errorf("exec = %+v, %v", res, err)
+			}
+			if readyDeadline.IsZero() || readyDeadline.After(time.Now().Add(5*time.Second)) {
+				t.Errorf("Ready's deadline %v, want the command's (5 s from the call)", readyDeadline)
 			}
 			if !slices.Equal(before, tt.wantBefore) || !slices.Equal(after, tt.wantAfter) {
 				t.Errorf("requests: %q, then Ready, then %q; want %q, then %q", before, after, tt.wantBefore, tt.wantAfter)

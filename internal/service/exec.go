@@ -34,16 +34,17 @@ func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) 
 		if err != nil {
 			return nil, err
 		}
+		s.known.saw(sb)
 		return s.exec(ctx, call, sb, in, timeout)
 	})
 }
 
 // exec runs the command in sb, a record just read.
 func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
-	if err := s.runnable(sb); err != nil {
+	if err := runnable(sb); err != nil {
 		return nil, err
 	}
-	return s.run(ctx, call, sb, func() (*sandstep.Sandbox, error) { return sb, nil }, in, timeout)
+	return s.run(ctx, call, sb, recordRead{done: answered, get: func() (*sandstep.Sandbox, error) { return sb, nil }}, in, timeout)
 }
 
 // execKnown runs the command in a sandbox this instance found ready and
@@ -51,33 +52,49 @@ func (s *Service) exec(ctx context.Context, call Call, sb *sandstep.Sandbox, in 
 // creation, and the command starts only once the read says the sandbox is
 // still the caller's and ready.
 func (s *Service) execKnown(ctx context.Context, call Call, known *sandstep.Sandbox, in ExecInput, timeout time.Duration) (*ExecResult, error) {
-	read, stop := overlap(ctx, func(ctx context.Context) (*sandstep.Sandbox, error) {
+	get, done, stop := overlapDone(ctx, func(ctx context.Context) (*sandstep.Sandbox, error) {
 		sb, err := s.ownedSandbox(ctx, call, known.ID)
 		if err != nil {
 			s.known.forget(known.ID)
 			return nil, err
 		}
-		return sb, s.runnable(sb)
+		s.known.saw(sb)
+		return sb, runnable(sb)
 	})
 	defer stop()
-	return s.run(ctx, call, known, read, in, timeout)
+	return s.run(ctx, call, known, recordRead{done: done, get: get}, in, timeout)
 }
 
-// runnable says whether commands may run in sb, and keeps what this
-// instance knows of it up to date.
-func (s *Service) runnable(sb *sandstep.Sandbox) error {
-	s.known.saw(sb)
+// recordRead is a sandbox's record, read or being read.
+type recordRead struct {
+	done <-chan struct{}                  // closed once the read has answered
+	get  func() (*sandstep.Sandbox, error) // its answer, waiting for it
+}
+
+// answered is the done of a read that has answered.
+var answered = func() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// runnable says whether commands may run in sb.
+func runnable(sb *sandstep.Sandbox) error {
 	if sb.State != sandstep.StateReady {
 		return sandstep.Errorf(sandstep.ECONFLICT, "sandbox %s is %s; commands run only in a ready sandbox", sb.ID, sb.State)
 	}
 	return nil
 }
 
-// run runs the command in known's Daytona sandbox once checked (which may
-// be called more than once) accepts the record.
-func (s *Service) run(ctx context.Context, call Call, known *sandstep.Sandbox, checked func() (*sandstep.Sandbox, error), in ExecInput, timeout time.Duration) (*ExecResult, error) {
+// run runs the command in known's Daytona sandbox once rec says the
+// sandbox is the caller's and ready.
+func (s *Service) run(ctx context.Context, call Call, known *sandstep.Sandbox, rec recordRead, in ExecInput, timeout time.Duration) (*ExecResult, error) {
 	timeout, err := s.boundTimeout(ctx, timeout)
 	if err != nil {
+		// The record's answer comes first, as when it is read first.
+		if _, rerr := rec.get(); rerr != nil {
+			return nil, rerr
+		}
 		return nil, err
 	}
 	// The provider's last call (ending the command's session) runs beside
@@ -88,11 +105,28 @@ func (s *Service) run(ctx context.Context, call Call, known *sandstep.Sandbox, c
 	res, err := s.provider.Exec(ctx, known.DaytonaID, Command{
 		Line:    execLine(known, in, nonce),
 		Timeout: timeout,
-		Ready:   func() error { _, err := checked(); return err },
+		Ready: func(ctx context.Context) error {
+			select {
+			case <-rec.done:
+			case <-ctx.Done():
+				return sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the sandbox's record was not read within the command's timeout; the command did not run")
+			}
+			_, err := rec.get()
+			return err
+		},
 	})
-	sb, cerr := checked()
-	if cerr != nil {
-		return nil, cerr
+	select {
+	case <-rec.done:
+	default:
+		if err != nil {
+			// The command's time ran out before the read answered:
+			// nothing ran, and what is left of the caller's is the margin.
+			return nil, err
+		}
+	}
+	sb, rerr := rec.get()
+	if rerr != nil {
+		return nil, rerr
 	}
 	if err == nil && in.Cwd != "" && cwdWasMissing(res, nonce) {
 		err := sandstep.Invalid("cwd", "directory %q does not exist in the sandbox (or is not one the command may enter)", clip(in.Cwd))

@@ -168,7 +168,7 @@ func (p *fakeProvider) GitClone(_ context.Context, id string, spec GitCloneSpec)
 	return p.fail["git"]
 }
 
-func (p *fakeProvider) Exec(_ context.Context, id string, cmd Command) (*ExecResult, error) {
+func (p *fakeProvider) Exec(ctx context.Context, id string, cmd Command) (*ExecResult, error) {
 	p.mu.Lock()
 	p.sessions++
 	hook := p.onSession
@@ -176,7 +176,10 @@ func (p *fakeProvider) Exec(_ context.Context, id string, cmd Command) (*ExecRes
 	if hook != nil {
 		hook()
 	}
-	if err := ready(cmd); err != nil {
+	// The command's own deadline, as Daytona's provider gives Ready.
+	cctx, cancel := context.WithTimeout(ctx, cmd.Timeout)
+	defer cancel()
+	if err := ready(cctx, cmd); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -194,11 +197,11 @@ func (p *fakeProvider) Exec(_ context.Context, id string, cmd Command) (*ExecRes
 
 // ready is what a provider does once the command's session is made: it
 // awaits the caller's check.
-func ready(cmd Command) error {
+func ready(ctx context.Context, cmd Command) error {
 	if cmd.Ready == nil {
 		return nil
 	}
-	return cmd.Ready()
+	return cmd.Ready(ctx)
 }
 
 func (p *fakeProvider) live() []string {

@@ -152,7 +152,7 @@ func (p *shellProvider) Exec(ctx context.Context, _ string, cmd Command) (*ExecR
 			return nil, sandstep.Wrap(ctx.Err(), sandstep.ETIMEOUT, "the command did not finish in time")
 		}
 	}
-	if err := ready(cmd); err != nil {
+	if err := ready(ctx, cmd); err != nil {
 		return nil, err
 	}
 	if fail != nil {

@@ -37,8 +37,8 @@ func (k *knownSandboxes) owned(id, owner string) (*sandstep.Sandbox, bool) {
 	return &sb, true
 }
 
-// saw keeps what never changes of a ready sandbox, and forgets one that
-// is no longer ready.
+// saw keeps what never changes of a ready sandbox the caller's exec read,
+// and forgets one that is no longer ready.
 func (k *knownSandboxes) saw(sb *sandstep.Sandbox) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

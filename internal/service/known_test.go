@@ -30,6 +30,8 @@ func (h *heldReads) GetSandbox(ctx context.Context, id string) (*sandstep.Sandbo
 	if h.hold != nil {
 		select {
 		case <-h.hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		case <-time.After(5 * time.Second):
 			return nil, errors.New("the held read was never released: nothing reached the sandbox beside it")
 		}
@@ -48,6 +50,11 @@ func TestExecInAKnownSandbox(t *testing.T) {
 		// a second instance of the service over the same store.
 		before   func(t *testing.T, other *Service, reads *heldReads, id string)
 		call     Call
+		// timeout is the command's (seconds; 0: the default), deadline
+		// the caller's (0: none); a held read is never released.
+		timeout  int
+		deadline time.Duration
+		held     bool
 		wantCode sandstep.Code // "": the command runs
 		// wantBeside: Daytona's first call is made while the read is out.
 		wantBeside bool
@@ -64,6 +71,18 @@ func TestExecInAKnownSandbox(t *testing.T) {
 				reads.fail = sandstep.Errorf(sandstep.ETRANSIENT, "throttled")
 			}},
 		{name: "another user", call: Call{UserID: "bob", RequestID: "req-2"}, wantCode: sandstep.ENOTFOUND},
+		// The read outlasting the command's timeout: the command does not
+		// run, and the exec ends at that timeout.
+		{name: "the read outlasts the command's timeout", call: alice(), timeout: 1, held: true,
+			wantCode: sandstep.ETIMEOUT, wantBeside: true},
+		// Too little time left to run a command: the record still says
+		// why first, as when it is read first.
+		{name: "deleted, too little time left", call: alice(), deadline: 2 * time.Second, wantCode: sandstep.ECONFLICT,
+			before: func(t *testing.T, other *Service, _ *heldReads, id string) {
+				if _, err := other.DeleteSandbox(context.Background(), alice(), id); err != nil {
+					t.Fatal(err)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,15 +131,27 @@ func TestExecInAKnownSandbox(t *testing.T) {
 				mu.Lock()
 				readsAtSession = append(readsAtSession, reads.done.Load())
 				mu.Unlock()
-				release.Do(func() { close(hold) })
+				if !tt.held {
+					release.Do(func() { close(hold) })
+				}
 			}
-			if !tt.wantBeside {
+			if !tt.wantBeside && !tt.held {
 				release.Do(func() { close(hold) })
 			}
 			ran := len(p.execs)
-			_, err = svc.Exec(ctx, tt.call, sb.ID, ExecInput{Command: "true"})
+			ectx := ctx
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ectx, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
+			start := time.Now()
+			_, err = svc.Exec(ectx, tt.call, sb.ID, ExecInput{Command: "true", TimeoutSeconds: tt.timeout})
 			if got := sandstep.ErrorCode(err); got != tt.wantCode {
 				t.Fatalf("exec: %v (code %q), want code %q", err, got, tt.wantCode)
+			}
+			if took := time.Since(start); tt.timeout > 0 && took > time.Duration(tt.timeout)*time.Second+time.Second {
+				t.Errorf("the exec answered after %v, past its %ds timeout", took, tt.timeout)
 			}
 			if tt.wantCode == "" && len(p.execs) != ran+1 {
 				t.Errorf("the command ran %d times, want once", len(p.execs)-ran)
@@ -141,5 +172,35 @@ func TestExecInAKnownSandbox(t *testing.T) {
 				t.Errorf("the sandbox known after the exec = %v", known)
 			}
 		})
+	}
+}
+
+// Only an exec's own read makes a sandbox known: agent-execute's sandbox
+// lives for one call, and a delete on the same instance forgets it.
+func TestOnlyLiveSandboxesAreKnown(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, 3)
+	res, err := h.svc.AgentExecute(ctx, alice(), AgentExecuteInput{Command: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, known := h.svc.known.owned(res.SandboxID, "alice"); known {
+		t.Error("agent-execute's sandbox is known after its call deleted it")
+	}
+	sb, err := h.svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, known := h.svc.known.owned(sb.ID, "alice"); !known {
+		t.Fatal("the sandbox is not known after an exec in it")
+	}
+	if _, err := h.svc.DeleteSandbox(ctx, alice(), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, known := h.svc.known.owned(sb.ID, "alice"); known {
+		t.Error("the sandbox is known after this instance deleted it")
 	}
 }

@@ -15,6 +15,13 @@ import (
 // awaited). A panic in fn resurfaces in wait or stop: a crash there is the
 // caller's crash.
 func overlap[T any](ctx context.Context, fn func(context.Context) (T, error)) (wait func() (T, error), stop func()) {
+	wait, _, stop = overlapDone(ctx, fn)
+	return wait, stop
+}
+
+// overlapDone is overlap with a channel closed once fn has returned, for
+// a caller that must not wait longer than it has.
+func overlapDone[T any](ctx context.Context, fn func(context.Context) (T, error)) (wait func() (T, error), finished <-chan struct{}, stop func()) {
 	type outcome struct {
 		v     T
 		err   error
@@ -22,11 +29,13 @@ func overlap[T any](ctx context.Context, fn func(context.Context) (T, error)) (w
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan outcome, 1)
+	fin := make(chan struct{})
 	go func() {
 		var o outcome
 		defer func() {
 			o.panic = recover()
 			done <- o
+			close(fin)
 		}()
 		o.v, o.err = fn(ctx)
 	}()
@@ -43,7 +52,7 @@ func overlap[T any](ctx context.Context, fn func(context.Context) (T, error)) (w
 		cancel()
 		_, _ = wait()
 	}
-	return wait, stop
+	return wait, fin, stop
 }
 
 // besideKey carries the work a provider may leave running beside the

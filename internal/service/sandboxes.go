@@ -134,6 +134,7 @@ func (s *Service) DeleteSandbox(ctx context.Context, call Call, id string) (*san
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
+	s.known.forget(id)
 	// The common case in one write: the caller's ready sandbox, marked.
 	deleting, err := s.sandboxes.MarkDeleting(ctx, id, call.UserID)
 	if err == nil {

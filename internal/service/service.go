@@ -80,10 +80,11 @@ type Command struct {
 	Line    string
 	Timeout time.Duration
 	// Ready, when set, is called once the command's session is made (or
-	// could not be), before anything else reaches the sandbox; its error
-	// ends the call and is returned as it is. The service reads the
-	// sandbox's record beside the session's creation and answers here.
-	Ready func() error
+	// could not be), before anything else reaches the sandbox, with the
+	// command's own deadline; its error ends the call and is returned as
+	// it is. The service reads the sandbox's record beside the session's
+	// creation and answers here.
+	Ready func(context.Context) error
 }
 
 // The store, seen by role. Each role is what one concern of the service
