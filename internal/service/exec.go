@@ -67,7 +67,7 @@ func (s *Service) execKnown(ctx context.Context, call Call, known *sandstep.Sand
 
 // recordRead is a sandbox's record, read or being read.
 type recordRead struct {
-	done <-chan struct{}                  // closed once the read has answered
+	done <-chan struct{}                   // closed once the read has answered
 	get  func() (*sandstep.Sandbox, error) // its answer, waiting for it
 }
 

@@ -48,8 +48,8 @@ func TestExecInAKnownSandbox(t *testing.T) {
 		name string
 		// before runs between the first exec and the one checked, with
 		// a second instance of the service over the same store.
-		before   func(t *testing.T, other *Service, reads *heldReads, id string)
-		call     Call
+		before func(t *testing.T, other *Service, reads *heldReads, id string)
+		call   Call
 		// timeout is the command's (seconds; 0: the default), deadline
 		// the caller's (0: none); a held read is never released.
 		timeout  int
