@@ -91,17 +91,28 @@ func newDurableDynamoDB(dir, table, ttlAttr string, log *slog.Logger) (*durableD
 	}, nil
 }
 
-// ServeHTTP serves DynamoDB, noting writes for the next snapshot. A GET
-// of the root is answered as DynamoDB answers it (clients open their
-// connection with one).
+// ServeHTTP serves DynamoDB, noting writes for the next snapshot.
 func (d *durableDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.URL.Path == "/" {
-		_, _ = io.WriteString(w, "healthy: dynamodb."+DefaultRegion+".amazonaws.com ")
-		return
-	}
 	switch strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
 		d.dirty.Store(true)
+	}
+	dynamoDBServer{d.db}.ServeHTTP(w, r)
+}
+
+// DynamoDBServer returns the embedded DynamoDB as the stack serves it,
+// keeping nothing: a load run serves it from a process of its own
+// (Options.DynamoDBURL).
+func DynamoDBServer() http.Handler { return dynamoDBServer{server.NewServer()} }
+
+// dynamoDBServer is minidyn, with a GET of the root answered as DynamoDB
+// answers it (clients open their connection with one).
+type dynamoDBServer struct{ db *server.Server }
+
+func (d dynamoDBServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/" {
+		_, _ = io.WriteString(w, "healthy: dynamodb."+DefaultRegion+".amazonaws.com ")
+		return
 	}
 	d.db.ServeHTTP(w, r)
 }

@@ -117,6 +117,11 @@ type Options struct {
 	// DaytonaCreateRate limits the local Daytona server's creates as
 	// Daytona's sandbox-create throttler does (zero: no limit).
 	DaytonaCreateRate daytonalocal.RateLimit
+	// DynamoDBURL, when set, is a DynamoDB served elsewhere that the stack
+	// uses instead of its embedded one: a load run serves it from a
+	// process apart from the functions'. The stack creates its table there
+	// (if missing) and keeps nothing of it across restarts.
+	DynamoDBURL string
 	// AWSHTTPClient is what the functions call AWS with (DynamoDB, S3,
 	// SSM, Secrets Manager, Step Functions). Nil: the SDK's default.
 	AWSHTTPClient *http.Client
@@ -253,10 +258,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	binds := []bind{
 		{opts.Ports.API, RoleAPI, &s.lnAPI},
 		{opts.Ports.Lambda, RoleLambda, &s.lnLambda},
-		{opts.Ports.DynamoDB, RoleDynamoDB, &s.lnDynamoDB},
 		{opts.Ports.AWS, RoleAWS, &s.lnAWS},
 		{opts.Ports.StepFunctions, RoleSFN, &s.lnStepFunctions},
 		{opts.Ports.GitHub, RoleGitHub, &s.lnGitHub},
+	}
+	if opts.DynamoDBURL == "" {
+		binds = append(binds, bind{opts.Ports.DynamoDB, RoleDynamoDB, &s.lnDynamoDB})
 	}
 	if !realDaytona {
 		binds = append(binds, bind{opts.Ports.Daytona, RoleDaytona, &s.lnDaytona})
@@ -278,7 +285,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		StepFunctions: port(s.lnStepFunctions), GitHub: port(s.lnGitHub)}
 	s.APIURL = "http://" + s.lnAPI.Addr().String()
 	s.LambdaURL = "http://" + s.lnLambda.Addr().String()
-	s.DynamoDBURL = "http://" + s.lnDynamoDB.Addr().String()
+	s.DynamoDBURL = opts.DynamoDBURL
+	if s.lnDynamoDB != nil {
+		s.DynamoDBURL = "http://" + s.lnDynamoDB.Addr().String()
+	}
 	s.AWSURL = "http://" + s.lnAWS.Addr().String()
 	s.StepFunctionsURL = "http://" + s.lnStepFunctions.Addr().String()
 	s.GitHubURL = "http://" + s.lnGitHub.Addr().String()
@@ -371,22 +381,29 @@ func wiring() []app.Function {
 	return fs
 }
 
-// start starts the components, in dependency order, on the bound listeners.
-func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts Options) error {
-	// DynamoDB, and the table from the template with what the last run
-	// left in it. The store's definition, which a store test holds equal
-	// to the template's table, is the one definition of the table.
-	db, err := newDurableDynamoDB(filepath.Join(s.DataDir, "dynamodb"), s.Config.TableName, store.TTLAttribute, s.log.With("component", "dynamodb"))
-	if err != nil {
-		return err
+// startDynamoDB starts the embedded DynamoDB with what the last run left
+// in it (unless the stack uses one served elsewhere) and creates the
+// table. The store's definition, which a store test holds equal to the
+// template's table, is the one definition of the table.
+func (s *Stack) startDynamoDB(ctx context.Context) error {
+	var db *durableDynamoDB
+	if s.lnDynamoDB != nil {
+		var err error
+		db, err = newDurableDynamoDB(filepath.Join(s.DataDir, "dynamodb"), s.Config.TableName, store.TTLAttribute, s.log.With("component", "dynamodb"))
+		if err != nil {
+			return err
+		}
+		s.srvDynamoDB = s.serve(&s.lnDynamoDB, db)
 	}
-	s.srvDynamoDB = s.serve(&s.lnDynamoDB, db)
 	client, err := DynamoDBClient(s.DynamoDBURL)
 	if err != nil {
 		return err
 	}
 	if err := store.CreateTable(ctx, client, s.Config.TableName); err != nil {
 		return fmt.Errorf("create table %s: %w", s.Config.TableName, err)
+	}
+	if db == nil {
+		return nil
 	}
 	restored, err := db.restore()
 	if err != nil {
@@ -395,6 +412,14 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	s.dynamoDB = db
 	db.start()
 	s.log.Debug("dynamodb table ready", "table", s.Config.TableName, "restoredItems", restored)
+	return nil
+}
+
+// start starts the components, in dependency order, on the bound listeners.
+func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts Options) error {
+	if err := s.startDynamoDB(ctx); err != nil {
+		return err
+	}
 
 	// SSM, Secrets Manager and S3.
 	edge, err := awslocal.New(awslocal.Options{Dir: filepath.Join(s.DataDir, "aws"), Region: s.env.Getenv("AWS_REGION"), AccountID: AccountID,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -607,5 +608,36 @@ func TestBadConfigurationIsReportedAndNothingRuns(t *testing.T) {
 			continue
 		}
 		_ = ln.Close()
+	}
+}
+
+// A stack on a DynamoDB served elsewhere creates its table there, keeps its
+// records there, and leaves it running when it stops.
+func TestDynamoDBServedElsewhere(t *testing.T) {
+	ddb := httptest.NewServer(DynamoDBServer())
+	t.Cleanup(ddb.Close)
+	s := startStack(t, nil, func(o *Options) { o.DynamoDBURL = ddb.URL })
+	if s.DynamoDBURL != ddb.URL || s.Ports.DynamoDB != 0 {
+		t.Errorf("DynamoDB at %s (port %d), want %s and no port of the stack's", s.DynamoDBURL, s.Ports.DynamoDB, ddb.URL)
+	}
+	sb := s.create("alice", nil)
+	rs, err := ReadStore(ddb.URL, s.Config.TableName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := rs.GetSandbox(context.Background(), sb.ID); err != nil || rec.Owner != "alice" {
+		t.Fatalf("the record in the DynamoDB elsewhere: %+v, %v", rec, err)
+	}
+	if res := s.as("alice", http.MethodDelete, "/sandboxes/"+sb.ID, nil); res.status != http.StatusOK {
+		t.Fatalf("delete: %d %s", res.status, res.body)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "dynamodb")); !os.IsNotExist(err) {
+		t.Errorf("the stack kept a table of its own (%v)", err)
+	}
+	if _, err := rs.GetSandbox(context.Background(), sb.ID); err != nil {
+		t.Errorf("the DynamoDB elsewhere after the stack stopped: %v", err)
 	}
 }
