@@ -26,11 +26,15 @@ import (
 
 // loadRun is one run against one stack.
 type loadRun struct {
-	cfg  config
-	out  io.Writer
-	st   *local.Stack
-	rec  *recorder
-	http *http.Client
+	cfg config
+	out io.Writer
+	st  *local.Stack
+	// standIns serve DynamoDB (st.DynamoDBURL) and Daytona, apart from
+	// the functions, on the CPUs split gives them.
+	standIns *standIns
+	split    cpuSplit
+	rec      *recorder
+	http     *http.Client
 	// awsTransport is the functions' transport to AWS, untimed; the bare
 	// store's calls share it.
 	awsTransport http.RoundTripper
@@ -73,24 +77,43 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 		l.say("Daytona's create rate: %d a minute", cfg.rate)
 	}
 	start := time.Now()
+	l.split = splitCPUs()
+	si, err := startStandIns(ctx, standInsSpec{Latency: lat, Faults: cfg.daytonaFaults, Rate: createRate, CPUs: l.split.standIns}, logs)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer func() {
+		if err := si.Close(); err != nil {
+			problems = append(problems, "stop the stand-ins: "+err.Error())
+		}
+	}()
+	l.standIns = si
+	env["DAYTONA_API_URL"], env["DAYTONA_API_KEY"] = si.Daytona, local.LocalDaytonaKey
+	// The stack starts the Step Functions runner, which takes this
+	// process's CPUs: the stand-ins' until the stack has started.
+	if err := l.pin(l.split.standIns); err != nil {
+		return []string{err.Error()}
+	}
 	st, err := local.Start(ctx, local.Options{
 		// Only what the run sets: a DAYTONA_API_KEY in the caller's
 		// environment must not send the load to a real Daytona.
-		Getenv:            func(k string) string { return env[k] },
-		LogWriter:         logs,
-		TemplatePath:      cfg.templatePath,
-		HTTPClient:        &http.Client{Transport: l.rec.transport(pool(daytona.DefaultHTTPClient().Transport, cfg.inflight))},
-		AWSHTTPClient:     &http.Client{Transport: l.rec.transport(l.awsTransport)},
-		WrapHandler:       l.rec.wrap,
-		DaytonaLatency:    lat,
-		DaytonaFaults:     cfg.daytonaFaults,
-		DaytonaCreateRate: createRate,
+		Getenv:        func(k string) string { return env[k] },
+		LogWriter:     logs,
+		TemplatePath:  cfg.templatePath,
+		HTTPClient:    &http.Client{Transport: l.rec.transport(pool(daytona.DefaultHTTPClient().Transport, cfg.inflight))},
+		AWSHTTPClient: &http.Client{Transport: l.rec.transport(l.awsTransport)},
+		WrapHandler:   l.rec.wrap,
+		DynamoDBURL:   si.DynamoDB,
 	})
 	if err != nil {
 		return []string{"start the local stack: " + err.Error()}
 	}
 	l.st = st
-	l.say("local stack on %s (DynamoDB %s, Daytona %s), started in %s", st.APIURL, st.DynamoDBURL, st.DaytonaURL, since(start))
+	if err := l.pin(l.split.functions); err != nil {
+		return []string{err.Error()}
+	}
+	l.say("processes: %s", l.split)
+	l.say("local stack on %s (DynamoDB %s, Daytona %s), started in %s", st.APIURL, st.DynamoDBURL, si.Daytona, since(start))
 	defer func() {
 		if err := st.Close(); err != nil {
 			problems = append(problems, "stop the local stack: "+err.Error())
@@ -109,6 +132,14 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 	}
 	l.report(bare)
 	return l.problems
+}
+
+// pin keeps this process on cpus; none: as it is.
+func (l *loadRun) pin(cpus []int) error {
+	if cpus == nil {
+		return nil
+	}
+	return pinProcess(cpus)
 }
 
 // pool is base's transport keeping enough idle connections for n
@@ -270,12 +301,15 @@ func (l *loadRun) sandboxes(ctx context.Context) []string {
 	}
 	l.say("creates: %d in %s: %d created, %d refused (429)", len(order), since(start), n201, n429)
 	if cfg.rate > 0 {
-		asked, limited := l.st.DaytonaCreates()
+		c, err := l.standIns.creates(ctx)
+		if err != nil {
+			l.problem("ask the Daytona server for its creates: %v", err)
+		}
 		retried := int(l.retried.Load())
 		l.say("create rate: %d requests made %d attempts (%d answered 503 and asked again after Retry-After: %.2f× the requests); Daytona was asked %d times for %d sandboxes and refused %d (429)",
-			len(order), len(order)+retried, retried, float64(len(order)+retried)/float64(len(order)), asked, n201, limited)
-		if limited > 0 {
-			l.problem("Daytona refused %d creates for its rate: the shared budget let them through", limited)
+			len(order), len(order)+retried, retried, float64(len(order)+retried)/float64(len(order)), c.Requests, n201, c.Refused)
+		if c.Refused > 0 {
+			l.problem("Daytona refused %d creates for its rate: the shared budget let them through", c.Refused)
 		}
 	}
 
@@ -410,7 +444,7 @@ func (l *loadRun) checkEmpty(ctx context.Context, users []string) {
 			l.mu.Unlock()
 		}
 	})
-	dc, err := daytona.New(daytona.Config{APIKey: local.LocalDaytonaKey, APIURL: l.st.DaytonaURL})
+	dc, err := daytona.New(daytona.Config{APIKey: local.LocalDaytonaKey, APIURL: l.standIns.Daytona})
 	if err != nil {
 		l.problem("the Daytona client: %v", err)
 		return
@@ -435,7 +469,7 @@ func (l *loadRun) report(bare map[string][]time.Duration) {
 		switch "http://" + host {
 		case l.st.DynamoDBURL:
 			return classStore
-		case strings.TrimSuffix(l.st.DaytonaURL, "/api"):
+		case strings.TrimSuffix(l.standIns.Daytona, "/api"):
 			return classDaytona
 		}
 		return classOther

@@ -24,7 +24,10 @@
 // budget, and a create answered 503 is asked again after its Retry-After;
 // the run reports the attempts and Daytona's refusals (none is exact).
 //
-// It runs with one P (GOMAXPROCS=1) unless GOMAXPROCS is set; see run.
+// The stand-ins (the embedded DynamoDB, the local Daytona server and its
+// sandboxes) run in a process of their own, on CPUs of their own where the
+// machine allows (see standins.go); the functions' process runs with one P
+// (GOMAXPROCS=1) unless GOMAXPROCS is set.
 //
 // Its last line is "load: exact" (exit 0) or "load: NOT exact: <why>"
 // (exit 1). The whole run is bounded by LOAD_TIMEOUT; the stack stops with
@@ -43,6 +46,9 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(standInsEnv); spec != "" {
+		os.Exit(serveStandIns(spec, os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -72,15 +78,11 @@ func verdict(w io.Writer, problems []string) int {
 	return 1
 }
 
-// oneP gives the run one P unless GOMAXPROCS says otherwise. In AWS each
-// request has a function instance and its CPU to itself; here a hundred
-// share two cores with the stand-ins, and with two Ps the kernel stops the
-// process's threads for the stand-ins' processes anywhere, so a handler's
-// wait for a CPU lands in its own time. With one P the process leaves a
-// core to those processes, and a handler runs from one call to its next
-// unless it spends 10 ms: its wait behind the other goroutines falls in
-// the call it waited on. (Work it does while a call it made beside is out
-// is booked to that call; README, "make load".)
+// oneP gives the run one P unless GOMAXPROCS says otherwise: the
+// functions' process has one CPU (cpuSplit), and a handler runs from one
+// call to its next unless it spends 10 ms, so its wait behind the other
+// goroutines falls in the call it waited on. (Work it does while a call it
+// made beside is out is booked to that call; README, "make load".)
 func oneP(getenv func(string) string) {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,6 +15,15 @@ import (
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 )
+
+// TestMain serves the stand-ins when a run starts this binary again as
+// their process, as main does.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(standInsEnv); spec != "" {
+		os.Exit(serveStandIns(spec, os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 // small is a run small enough for go test: 40 creates over 4 users with
 // quota 5 (10 attempts each: 5 created, 5 refused), 3 tasks.
