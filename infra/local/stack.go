@@ -109,14 +109,6 @@ type Options struct {
 	// ScheduleEvery, when set, runs the template's schedules (the
 	// reaper's) this often instead of every REAPER_SCHEDULE; for tests.
 	ScheduleEvery time.Duration
-	// DaytonaLatency and DaytonaFaults shape the local Daytona server's
-	// answers (its Options.Latency and Options.Faults): a load run makes it
-	// as slow as a real Daytona.
-	DaytonaLatency daytonalocal.Latency
-	DaytonaFaults  []daytonalocal.Fault
-	// DaytonaCreateRate limits the local Daytona server's creates as
-	// Daytona's sandbox-create throttler does (zero: no limit).
-	DaytonaCreateRate daytonalocal.RateLimit
 	// DynamoDBURL, when set, is a DynamoDB served elsewhere that the stack
 	// uses instead of its embedded one: a load run serves it from a
 	// process apart from the functions'. The stack creates its table there
@@ -432,13 +424,10 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	// The Daytona-compatible server.
 	if s.DaytonaURL != "" {
 		d, err := daytonalocal.New(daytonalocal.Options{
-			Root:       filepath.Join(s.DataDir, "daytona"),
-			APIKey:     LocalDaytonaKey,
-			Clock:      opts.DaytonaClock,
-			Logger:     s.log.With("component", "daytona"),
-			Latency:    opts.DaytonaLatency,
-			Faults:     opts.DaytonaFaults,
-			CreateRate: opts.DaytonaCreateRate,
+			Root:   filepath.Join(s.DataDir, "daytona"),
+			APIKey: LocalDaytonaKey,
+			Clock:  opts.DaytonaClock,
+			Logger: s.log.With("component", "daytona"),
 		})
 		if err != nil {
 			return err
@@ -616,15 +605,6 @@ func (s *Stack) Functions() []Function {
 }
 
 // Routes returns the API routes, as the template declares them.
-// DaytonaCreates reports the createSandbox requests the local Daytona
-// server has had, and how many of them its create rate refused.
-func (s *Stack) DaytonaCreates() (requests, refused int) {
-	if s.daytona == nil {
-		return 0, 0
-	}
-	return s.daytona.CreateRequests(), s.daytona.RateLimited()
-}
-
 func (s *Stack) Routes() []samtemplate.Route { return slices.Clone(s.routes) }
 
 // Close stops the stack within DefaultShutdownTimeout; see Shutdown.

@@ -32,7 +32,7 @@ type loadRun struct {
 	// standIns serve DynamoDB (st.DynamoDBURL) and Daytona, apart from
 	// the functions, on the CPUs split gives them.
 	standIns *standIns
-	split    cpuSplit
+	split    *cpuSplit
 	rec      *recorder
 	http     *http.Client
 	// awsTransport is the functions' transport to AWS, untimed; the bare
@@ -67,6 +67,11 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 		cfg.creates, cfg.users, cfg.quota, cfg.inflight, cfg.tasks, lat.Create, lat.Get, lat.Delete, lat.Toolbox, cfg.timeout, runtime.GOMAXPROCS(0))
 
 	logs := &tailBuffer{max: 40}
+	defer func() {
+		if len(problems) > 0 {
+			fmt.Fprintf(stderr, "last lines of the stand-ins' and the local stack's log:\n%s", logs.String())
+		}
+	}()
 	env := map[string]string{"DEFAULT_USER_QUOTA": fmt.Sprint(cfg.quota)}
 	var createRate daytonalocal.RateLimit
 	if cfg.rate > 0 {
@@ -78,6 +83,7 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 	}
 	start := time.Now()
 	l.split = splitCPUs()
+	defer l.split.restore()
 	si, err := startStandIns(ctx, standInsSpec{Latency: lat, Faults: cfg.daytonaFaults, Rate: createRate, CPUs: l.split.standIns}, logs)
 	if err != nil {
 		return []string{err.Error()}
@@ -88,12 +94,13 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 		}
 	}()
 	l.standIns = si
+	if si.NotPinned != "" {
+		l.split.end("the stand-ins' process: " + si.NotPinned)
+	}
 	env["DAYTONA_API_URL"], env["DAYTONA_API_KEY"] = si.Daytona, local.LocalDaytonaKey
 	// The stack starts the Step Functions runner, which takes this
 	// process's CPUs: the stand-ins' until the stack has started.
-	if err := l.pin(l.split.standIns); err != nil {
-		return []string{err.Error()}
-	}
+	l.split.pin(l.split.standIns)
 	st, err := local.Start(ctx, local.Options{
 		// Only what the run sets: a DAYTONA_API_KEY in the caller's
 		// environment must not send the load to a real Daytona.
@@ -109,19 +116,14 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 		return []string{"start the local stack: " + err.Error()}
 	}
 	l.st = st
-	if err := l.pin(l.split.functions); err != nil {
-		return []string{err.Error()}
-	}
-	l.say("processes: %s", l.split)
-	l.say("local stack on %s (DynamoDB %s, Daytona %s), started in %s", st.APIURL, st.DynamoDBURL, si.Daytona, since(start))
 	defer func() {
 		if err := st.Close(); err != nil {
 			problems = append(problems, "stop the local stack: "+err.Error())
 		}
-		if len(problems) > 0 {
-			fmt.Fprintf(stderr, "last lines of the local stack's log:\n%s", logs.String())
-		}
 	}()
+	l.split.pin(l.split.functions)
+	l.say("processes: %s", l.split)
+	l.say("local stack on %s (DynamoDB %s, Daytona %s), started in %s", st.APIURL, st.DynamoDBURL, si.Daytona, since(start))
 
 	users := l.sandboxes(ctx)
 	bare := l.bareStore(ctx)
@@ -132,14 +134,6 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 	}
 	l.report(bare)
 	return l.problems
-}
-
-// pin keeps this process on cpus; none: as it is.
-func (l *loadRun) pin(cpus []int) error {
-	if cpus == nil {
-		return nil
-	}
-	return pinProcess(cpus)
 }
 
 // pool is base's transport keeping enough idle connections for n

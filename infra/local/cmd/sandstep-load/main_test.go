@@ -54,7 +54,7 @@ func TestSmallRunIsExact(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 	for _, want := range []string{
-		"creates: 40 in", "20 created, 20 refused (429)", "execs: 20 in", "deletes: 20 in",
+		"processes: ", "creates: 40 in", "20 created, 20 refused (429)", "execs: 20 in", "deletes: 20 in",
 		"tasks: 3 started, 3 succeeded", "0 quota slot(s) held, 0 live sandbox(es) listed, 0 on the Daytona server",
 		"POST /sandboxes 201: n=20", "POST /sandboxes 429: n=20", "POST /sandboxes/{id}/exec 200: n=20",
 		"DELETE /sandboxes/{id} 200: n=20", "POST /tasks 202: n=3", "TransactWriteItems     40",

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/sandstep/sandstep/infra/local"
@@ -34,7 +36,8 @@ type standInsSpec struct {
 	Latency daytonalocal.Latency
 	Faults  []daytonalocal.Fault
 	Rate    daytonalocal.RateLimit
-	CPUs    []int // the CPUs it may use; none: any
+	CPUs    []int  // the CPUs it may use; none: any
+	Root    string // the Daytona server's sandboxes, made and removed by the run
 }
 
 // standInsAddrs is its answer, one JSON line on its stdout.
@@ -42,6 +45,8 @@ type standInsAddrs struct {
 	DynamoDB string // DynamoDB's endpoint URL
 	Daytona  string // the Daytona API's base URL (ending in /api)
 	Control  string // GET /creates: the create counts
+	// NotPinned says why the process could not keep to spec.CPUs.
+	NotPinned string `json:",omitempty"`
 }
 
 // createCounts are the local Daytona server's createSandbox requests and
@@ -49,8 +54,10 @@ type standInsAddrs struct {
 type createCounts struct{ Requests, Refused int }
 
 // serveStandIns is the stand-ins' process: it serves until its stdin
-// ends (the load run closed it, or died), then stops every sandbox.
+// ends (the load run closed it, or died), then stops every sandbox. An
+// interrupt is the run's to handle: it ends the run, which closes stdin.
 func serveStandIns(specJSON string, stdin io.Reader, stdout, stderr io.Writer) int {
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "sandstep-load stand-ins: %v\n", err)
 		return 1
@@ -59,19 +66,16 @@ func serveStandIns(specJSON string, stdin io.Reader, stdout, stderr io.Writer) i
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		return fail(fmt.Errorf("%s: %w", standInsEnv, err))
 	}
+	var addrs standInsAddrs
 	if len(spec.CPUs) > 0 {
 		if err := pinProcess(spec.CPUs); err != nil {
-			return fail(err)
+			addrs.NotPinned = err.Error()
+		} else {
+			runtime.GOMAXPROCS(len(spec.CPUs))
 		}
-		runtime.GOMAXPROCS(len(spec.CPUs))
 	}
-	root, err := os.MkdirTemp("", "sandstep-load-daytona-")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.RemoveAll(root)
 	d, err := daytonalocal.New(daytonalocal.Options{
-		Root: root, APIKey: local.LocalDaytonaKey, Latency: spec.Latency, Faults: spec.Faults, CreateRate: spec.Rate,
+		Root: spec.Root, APIKey: local.LocalDaytonaKey, Latency: spec.Latency, Faults: spec.Faults, CreateRate: spec.Rate,
 		Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -82,7 +86,7 @@ func serveStandIns(specJSON string, stdin io.Reader, stdout, stderr io.Writer) i
 	control.HandleFunc("GET /creates", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(createCounts{Requests: d.CreateRequests(), Refused: d.RateLimited()})
 	})
-	var addrs []string
+	var urls []string
 	for _, h := range []http.Handler{local.DynamoDBServer(), d, control} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -91,9 +95,10 @@ func serveStandIns(specJSON string, stdin io.Reader, stdout, stderr io.Writer) i
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
-		addrs = append(addrs, "http://"+ln.Addr().String())
+		urls = append(urls, "http://"+ln.Addr().String())
 	}
-	if err := json.NewEncoder(stdout).Encode(standInsAddrs{DynamoDB: addrs[0], Daytona: addrs[1] + "/api", Control: addrs[2]}); err != nil {
+	addrs.DynamoDB, addrs.Daytona, addrs.Control = urls[0], urls[1]+"/api", urls[2]
+	if err := json.NewEncoder(stdout).Encode(addrs); err != nil {
 		return fail(err)
 	}
 	_, _ = io.Copy(io.Discard, stdin)
@@ -106,6 +111,7 @@ type standIns struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	done  chan error
+	root  string
 }
 
 // startStandIns starts this program again as the stand-ins' process, its
@@ -115,8 +121,12 @@ func startStandIns(ctx context.Context, spec standInsSpec, logs io.Writer) (*sta
 	if err != nil {
 		return nil, err
 	}
+	if spec.Root, err = os.MkdirTemp("", "sandstep-load-daytona-"); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(spec)
 	if err != nil {
+		_ = os.RemoveAll(spec.Root)
 		return nil, err
 	}
 	cmd := exec.Command(self)
@@ -131,9 +141,10 @@ func startStandIns(ctx context.Context, spec standInsSpec, logs io.Writer) (*sta
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(spec.Root)
 		return nil, fmt.Errorf("start the stand-ins' process: %w", err)
 	}
-	s := &standIns{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	s := &standIns{cmd: cmd, stdin: stdin, done: make(chan error, 1), root: spec.Root}
 	lines := make(chan []byte, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -179,18 +190,20 @@ func (s *standIns) creates(ctx context.Context) (createCounts, error) {
 	return c, json.NewDecoder(resp.Body).Decode(&c)
 }
 
-// Close ends the stand-ins' process (it stops its sandboxes first) and
-// waits for it; one that does not end in 30 s is killed.
+// Close ends the stand-ins' process (it stops its sandboxes first), waits
+// for it and removes its sandboxes' directory; one that does not end in
+// 30 s is killed.
 func (s *standIns) Close() error {
 	_ = s.stdin.Close()
+	var err error
 	select {
-	case err := <-s.done:
-		return err
+	case err = <-s.done:
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-s.done
-		return errors.New("the stand-ins' process did not stop within 30 s; killed")
+		err = errors.New("the stand-ins' process did not stop within 30 s; killed")
 	}
+	return errors.Join(err, os.RemoveAll(s.root))
 }
 
 // cpuSplit is how a run shares the machine's CPUs: the functions' process
@@ -198,22 +211,46 @@ func (s *standIns) Close() error {
 // runner, which the stack starts) the rest. With one CPU, or where a
 // process cannot choose its CPUs, nothing is pinned and why says so.
 type cpuSplit struct {
-	functions, standIns []int
-	why                 string
+	all, functions, standIns []int
+	why                      string
 }
 
-func splitCPUs() cpuSplit {
+func splitCPUs() *cpuSplit {
 	cpus, err := allowedCPUs()
 	switch {
 	case err != nil:
-		return cpuSplit{why: err.Error()}
+		return &cpuSplit{why: err.Error()}
 	case len(cpus) < 2:
-		return cpuSplit{why: "one CPU"}
+		return &cpuSplit{all: cpus, why: "one CPU"}
 	}
-	return cpuSplit{functions: cpus[:1], standIns: cpus[1:]}
+	return &cpuSplit{all: cpus, functions: cpus[:1], standIns: cpus[1:]}
 }
 
-func (c cpuSplit) String() string {
+// pin keeps this process on cpus, while the split holds. A refusal ends
+// the split: the process may use every CPU again, and why says so.
+func (c *cpuSplit) pin(cpus []int) {
+	if c.functions == nil {
+		return
+	}
+	if err := pinProcess(cpus); err != nil {
+		c.end(err.Error())
+	}
+}
+
+// end gives up the split, for why.
+func (c *cpuSplit) end(why string) {
+	c.restore()
+	c.functions, c.standIns, c.why = nil, nil, why
+}
+
+// restore lets this process use every CPU it could at the start.
+func (c *cpuSplit) restore() {
+	if len(c.all) > 0 {
+		_ = pinProcess(c.all)
+	}
+}
+
+func (c *cpuSplit) String() string {
 	if c.functions == nil {
 		return "not pinned to CPUs (" + c.why + ")"
 	}

@@ -59,9 +59,25 @@ func TestStandInsRunApart(t *testing.T) {
 	}
 
 	if runtime.GOOS == "linux" && split.functions != nil {
-		if got := allowedList(t, pid); !slices.Equal(got, split.standIns) {
-			t.Errorf("the stand-ins' process may use CPUs %v, want %v", got, split.standIns)
+		if si.NotPinned != "" {
+			t.Errorf("the stand-ins' process was not pinned: %s", si.NotPinned)
 		}
+		for tid, got := range threadCPUs(t, strconv.Itoa(pid)) {
+			if !slices.Equal(got, split.standIns) {
+				t.Errorf("thread %s of the stand-ins' process may use CPUs %v, want %v", tid, got, split.standIns)
+			}
+		}
+	} else {
+		t.Logf("CPUs not checked: %s", split)
+	}
+
+	// An interrupt is the run's: the stand-ins serve on until it closes them.
+	if err := si.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := si.creates(ctx); err != nil {
+		t.Errorf("after an interrupt the stand-ins no longer serve: %v", err)
 	}
 
 	closed = true
@@ -71,16 +87,81 @@ func TestStandInsRunApart(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
 		t.Errorf("the stand-ins' process is still there after Close (%v)", err)
 	}
+	if _, err := os.Stat(si.root); !os.IsNotExist(err) {
+		t.Errorf("the sandboxes' directory %s is still there after Close (%v)", si.root, err)
+	}
 }
 
-// allowedList reads a process's Cpus_allowed_list ("1", "0-3,5").
-func allowedList(t *testing.T, pid int) []int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+// A process that cannot keep to its CPUs says why, and serves unpinned.
+func TestStandInsOnCPUsTheyCannotHave(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("CPU affinity is set on Linux only")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	si, err := startStandIns(ctx, standInsSpec{CPUs: []int{1023}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.Lines(string(b)) {
+	defer si.Close()
+	if si.NotPinned == "" {
+		t.Error("the stand-ins' process says it kept to CPU 1023")
+	}
+	if _, err := si.creates(ctx); err != nil {
+		t.Errorf("unpinned stand-ins do not serve: %v", err)
+	}
+}
+
+// pinProcess pins every thread of the process; restore frees them again.
+func TestPinProcess(t *testing.T) {
+	split := splitCPUs()
+	if runtime.GOOS != "linux" || split.functions == nil {
+		t.Skipf("nothing to pin: %s", split)
+	}
+	defer split.restore()
+	split.pin(split.standIns)
+	if split.functions == nil {
+		t.Fatalf("pin refused: %s", split)
+	}
+	for tid, got := range threadCPUs(t, "self") {
+		if !slices.Equal(got, split.standIns) {
+			t.Errorf("thread %s may use CPUs %v, want %v", tid, got, split.standIns)
+		}
+	}
+	split.restore()
+	for tid, got := range threadCPUs(t, "self") {
+		if !slices.Equal(got, split.all) {
+			t.Errorf("after restore thread %s may use CPUs %v, want %v", tid, got, split.all)
+		}
+	}
+}
+
+// threadCPUs reads each thread's Cpus_allowed_list ("1", "0-3,5") of a
+// process (a pid, or "self").
+func threadCPUs(t *testing.T, pid string) map[string][]int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]int{}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + pid + "/task/" + task.Name() + "/status")
+		if os.IsNotExist(err) {
+			continue // the thread ended meanwhile
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[task.Name()] = allowedList(t, string(b))
+	}
+	return out
+}
+
+// allowedList reads the Cpus_allowed_list of a thread's status.
+func allowedList(t *testing.T, status string) []int {
+	t.Helper()
+	for line := range strings.Lines(status) {
 		list, ok := strings.CutPrefix(line, "Cpus_allowed_list:")
 		if !ok {
 			continue
@@ -99,6 +180,6 @@ func allowedList(t *testing.T, pid int) []int {
 		}
 		return cpus
 	}
-	t.Fatalf("no Cpus_allowed_list in /proc/%d/status", pid)
+	t.Fatalf("no Cpus_allowed_list in a thread's status:\n%s", status)
 	return nil
 }
