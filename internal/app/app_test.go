@@ -68,6 +68,9 @@ type stack struct {
 	daytona *daytonalocal.Server
 	client  *daytona.Client
 	logs    *syncBuffer
+	// instance builds another instance of the functions on the same
+	// endpoints, as Lambda starts one: nothing of the first's is shared.
+	instance func(t testing.TB) *stack
 }
 
 // newStack builds the App as a deployed function would be, with only the
@@ -116,14 +119,18 @@ func newStackVia(t testing.TB, extra map[string]string, via func(service, url st
 		env[k] = v
 	}
 	logs := &syncBuffer{}
-	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
-	if err != nil {
-		t.Fatal(err)
+	newAPI := func(t testing.TB) (*Env, *api.API) {
+		e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := e.API(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, a
 	}
-	a, err := e.API(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, a := newAPI(t)
 	st, err := e.Store()
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +140,11 @@ func newStackVia(t testing.TB, extra map[string]string, via func(service, url st
 		t.Fatal(err)
 	}
 	s := &stack{mini: mini, api: a, store: st, daytona: dsrv, client: client, logs: logs}
+	s.instance = func(t testing.TB) *stack {
+		other := *s
+		_, other.api = newAPI(t)
+		return &other
+	}
 	t.Cleanup(func() {
 		out := logs.String()
 		for _, canary := range []string{daytonaKey, secretValue} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,34 @@ func TestRoundTrips(t *testing.T) {
 				t.Errorf("%s makes %d sequential store round trips, at most %d allowed:\n%v", tt.op, d.DynamoDB, tt.maxDepth, d)
 			}
 		})
+	}
+}
+
+// Another instance of the execute function than the one that made a
+// sandbox runs its first command there with the calls the maker's would:
+// the record tells it where the sandbox's toolbox answers, so it does not
+// ask Daytona first (20 ms in AWS, before every first command on an
+// instance).
+func TestAnotherInstanceAsksNoToolboxLookup(t *testing.T) {
+	rec := &testutil.Recorder{}
+	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
+	status, sb := s.call(t, "alice", "POST /sandboxes", "/sandboxes", nil)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, sb)
+	}
+	other := s.instance(t)
+	rec.Take()
+	if status, res := other.call(t, "alice", "POST /sandboxes/{id}/exec", "/sandboxes/"+sb["id"].(string)+"/exec", map[string]any{"command": "true"}); status != 200 {
+		t.Fatalf("exec: %d %v", status, res)
+	}
+	var daytona []string
+	for _, c := range rec.Take() {
+		if c.Service == testutil.Daytona {
+			daytona = append(daytona, c.Op)
+		}
+	}
+	want := []string{"toolbox POST /process/session", "toolbox POST /process/session/{id}/exec", "toolbox DELETE /process/session/{id}"}
+	if !slices.Equal(daytona, want) {
+		t.Errorf("the other instance's Daytona calls: %q, want %q", daytona, want)
 	}
 }

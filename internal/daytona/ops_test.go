@@ -584,3 +584,51 @@ func TestValidationBeforeAnyRequest(t *testing.T) {
 		t.Errorf("%d requests were sent for invalid input", n)
 	}
 }
+
+// A proxy URL a record kept spares the lookup; one the client has seen in
+// a sandbox's own DTO is fresher and stays.
+func TestKnowToolbox(t *testing.T) {
+	tests := []struct {
+		name        string
+		seenFirst   bool // the client has read the sandbox's DTO before
+		wantLookups int
+		wantPath    string // the command's request path
+	}{
+		{name: "told, not seen", wantLookups: 0, wantPath: "/told/sb-4/process/execute"},
+		{name: "seen, then told", seenFirst: true, wantLookups: 0, wantPath: "/seen/sb-4/process/execute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f *fake
+			f = newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				switch {
+				case r.URL.Path == "/sandbox/sb-4":
+					writeJSON(w, 200, sandboxJSON("sb-4", "n", StateStarted, f.URL+"/seen"))
+				case r.URL.Path == "/sandbox/sb-4/toolbox-proxy-url":
+					writeJSON(w, 200, map[string]string{"url": f.URL + "/looked-up"})
+				case strings.HasSuffix(r.URL.Path, "/sb-4/process/execute"):
+					writeJSON(w, 200, map[string]any{"exitCode": 0, "result": "ok"})
+				default:
+					http.NotFound(w, r)
+				}
+			})
+			c := newClient(t, f.URL)
+			ctx := context.Background()
+			if tt.seenFirst {
+				if _, err := c.GetSandbox(ctx, "sb-4"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.KnowToolbox("sb-4", f.URL+"/told")
+			if _, err := c.ExecuteCommand(ctx, "sb-4", ExecuteRequest{Command: "true"}); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.count("GET", "/sandbox/sb-4/toolbox-proxy-url"); n != tt.wantLookups {
+				t.Errorf("%d lookups of the proxy URL, want %d", n, tt.wantLookups)
+			}
+			if n := f.count("POST", tt.wantPath); n != 1 {
+				t.Errorf("the command went elsewhere than %s: %v", tt.wantPath, f.requests())
+			}
+		})
+	}
+}

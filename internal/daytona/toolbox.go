@@ -50,6 +50,19 @@ func (c *Client) remember(id, proxyURL string) {
 	c.mu.Unlock()
 }
 
+// KnowToolbox tells the client where a sandbox's toolbox proxy answers,
+// as a record kept it from the sandbox's own DTO, so that its first
+// toolbox call need not ask (GET /sandbox/{id}/toolbox-proxy-url). What
+// the client has seen itself is fresher and is kept.
+func (c *Client) KnowToolbox(sandboxID, proxyURL string) {
+	c.mu.RLock()
+	_, seen := c.proxyURL[sandboxID]
+	c.mu.RUnlock()
+	if !seen {
+		c.remember(sandboxID, proxyURL)
+	}
+}
+
 // forget drops a sandbox from the toolbox cache.
 func (c *Client) forget(id string) {
 	c.mu.Lock()

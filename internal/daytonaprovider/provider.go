@@ -82,7 +82,7 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	if err != nil {
 		return nil, classify("create sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}, nil
 }
 
 // Get returns the sandbox's current state.
@@ -91,7 +91,7 @@ func (p *Provider) Get(ctx context.Context, idOrName string) (*service.ProviderS
 	if err != nil {
 		return nil, classify("get sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}, nil
 }
 
 // List returns every sandbox carrying all of labels, walking every page.
@@ -102,10 +102,13 @@ func (p *Provider) List(ctx context.Context, labels map[string]string) ([]servic
 	}
 	out := make([]service.ProviderSandbox, len(items))
 	for i, it := range items {
-		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State)}
+		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), ToolboxURL: it.ToolboxProxyURL}
 	}
 	return out, nil
 }
+
+// KnowToolbox is told where a sandbox's toolbox answers, from its record.
+func (p *Provider) KnowToolbox(id, url string) { p.c.KnowToolbox(id, url) }
 
 // Delete deletes the sandbox; one that does not exist is no error.
 func (p *Provider) Delete(ctx context.Context, idOrName string) error {

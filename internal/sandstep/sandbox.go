@@ -68,6 +68,9 @@ type Sandbox struct {
 	// Network is the policy the sandbox was created with: the caller's
 	// within the deployment's ceiling. nil: open.
 	Network *NetworkPolicy `json:"network,omitempty" dynamodbav:"network,omitempty"`
+	// ToolboxURL is where the provider's toolbox answers for the sandbox
+	// (Daytona's regional proxy), as its create saw it.
+	ToolboxURL string `json:"-" dynamodbav:"toolboxUrl,omitempty"`
 	// NoSecretsFile: created without secretEnv, so its commands need not
 	// load a secrets file (records older than the field load it).
 	NoSecretsFile bool `json:"-" dynamodbav:"noSecretsFile,omitempty"`

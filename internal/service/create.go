@@ -265,7 +265,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	if err != nil {
 		return stageCreate, err
 	}
-	sb.DaytonaID, sb.ProviderState = ps.ID, ps.State
+	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL = ps.ID, ps.State, ps.ToolboxURL
 	if len(load.secrets) > 0 {
 		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
 			return "install secrets", err

@@ -34,6 +34,22 @@ type fakeProvider struct {
 	// call, the session's creation); onSession runs at each.
 	sessions  int
 	onSession func()
+	// located are the toolboxes it was told of, by Daytona id, and
+	// locatedBeforeExec those it knew when an exec came.
+	located           map[string]string
+	locatedBeforeExec []string
+}
+
+// fakeToolbox is where the fake says every sandbox's toolbox answers.
+const fakeToolbox = "https://proxy.test/toolbox"
+
+func (p *fakeProvider) KnowToolbox(id, url string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.located == nil {
+		p.located = map[string]string{}
+	}
+	p.located[id] = url
 }
 
 type fakeSandbox struct {
@@ -85,7 +101,7 @@ func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*Provider
 	if err := p.fail["create"]; err != nil {
 		return nil, err
 	}
-	return &ProviderSandbox{ID: sb.id, Name: spec.Name, State: sb.state}, nil
+	return &ProviderSandbox{ID: sb.id, Name: spec.Name, State: sb.state, ToolboxURL: fakeToolbox}, nil
 }
 
 // List is the fake's Catalog: the sandboxes carrying all of labels.
@@ -172,6 +188,9 @@ func (p *fakeProvider) Exec(ctx context.Context, id string, cmd Command) (*ExecR
 	p.mu.Lock()
 	p.sessions++
 	hook := p.onSession
+	if url, ok := p.located[id]; ok {
+		p.locatedBeforeExec = append(p.locatedBeforeExec, id+" "+url)
+	}
 	p.mu.Unlock()
 	if hook != nil {
 		hook()

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,5 +203,29 @@ func TestOnlyLiveSandboxesAreKnown(t *testing.T) {
 	}
 	if _, known := h.svc.known.owned(sb.ID, "alice"); known {
 		t.Error("the sandbox is known after this instance deleted it")
+	}
+}
+
+// An instance that has not seen a sandbox learns where its toolbox answers
+// from the record it reads, before its first command reaches the sandbox.
+func TestARecordTellsWhereTheToolboxIs(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 3})
+	p := newFakeProvider()
+	maker := newService(t, p, st, nil, Options{})
+	sb, err := maker.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.ToolboxURL != fakeToolbox {
+		t.Fatalf("the record keeps toolbox %q, want %q", sb.ToolboxURL, fakeToolbox)
+	}
+	p.located = nil // what the making instance learnt
+	fresh := newService(t, p, st, nil, Options{})
+	if _, err := fresh.Exec(ctx, alice(), sb.ID, ExecInput{Command: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{sb.DaytonaID + " " + fakeToolbox}; !slices.Equal(p.locatedBeforeExec, want) {
+		t.Errorf("toolboxes known when the exec came: %q, want %q", p.locatedBeforeExec, want)
 	}
 }

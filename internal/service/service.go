@@ -52,10 +52,34 @@ type ProviderSpec struct {
 }
 
 // ProviderSandbox is the provider's view of a sandbox. Name is the
-// sandstep id it was created with.
+// sandstep id it was created with; ToolboxURL where its toolbox answers
+// (Daytona's regional proxy), kept in the record.
 type ProviderSandbox struct {
-	ID, Name string
-	State    string
+	ID, Name   string
+	State      string
+	ToolboxURL string
+}
+
+// ToolboxLocator is a provider that can be told where a sandbox's toolbox
+// answers, as its record kept it: an instance that has not seen the
+// sandbox then makes its first command's calls without asking first.
+type ToolboxLocator interface {
+	KnowToolbox(id, url string)
+}
+
+// locatingSandboxes tells the provider, for every record read, where its
+// sandbox's toolbox answers.
+type locatingSandboxes struct {
+	Sandboxes
+	locator ToolboxLocator
+}
+
+func (l locatingSandboxes) GetSandbox(ctx context.Context, id string) (*sandstep.Sandbox, error) {
+	sb, err := l.Sandboxes.GetSandbox(ctx, id)
+	if err == nil && sb.DaytonaID != "" && sb.ToolboxURL != "" {
+		l.locator.KnowToolbox(sb.DaytonaID, sb.ToolboxURL)
+	}
+	return sb, err
 }
 
 // UploadFile is one file's destination and content.
@@ -375,9 +399,13 @@ func New(deps Deps, opts Options) (*Service, error) {
 	if deps.Tasks != nil {
 		tasks = endingTasks{metered(deps.Tasks)}
 	}
+	sandboxes := deps.Sandboxes
+	if l, ok := deps.Provider.(ToolboxLocator); ok {
+		sandboxes = locatingSandboxes{sandboxes, l}
+	}
 	return &Service{
 		provider:      deps.Provider,
-		sandboxes:     deps.Sandboxes,
+		sandboxes:     sandboxes,
 		quota:         deps.Quota,
 		idem:          deps.Idempotency,
 		audits:        deps.Audit,
