@@ -158,6 +158,9 @@ type Client struct {
 	mu       sync.RWMutex
 	toolbox  map[string]string // sandbox id -> toolbox base (proxy URL + "/" + id), unescaped id
 	proxyURL map[string]string // sandbox id -> toolboxProxyUrl as last seen
+	// taught are the sandboxes whose proxy URL a caller told the client
+	// (KnowToolbox) and no answer has confirmed yet.
+	taught map[string]bool
 }
 
 // New validates cfg, fills in defaults and returns a Client.
@@ -230,6 +233,7 @@ func New(cfg Config) (*Client, error) {
 		sleep:      sleepCtx,
 		toolbox:    make(map[string]string),
 		proxyURL:   make(map[string]string),
+		taught:     make(map[string]bool),
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -586,48 +587,73 @@ func TestValidationBeforeAnyRequest(t *testing.T) {
 }
 
 // A proxy URL a record kept spares the lookup; one the client has seen in
-// a sandbox's own DTO is fresher and stays.
+// a sandbox's own DTO is fresher and stays. A told URL that fails a call
+// the sandbox cannot have seen is checked: a stale one is replaced and the
+// call goes again through Daytona's; a genuine failure stands.
 func TestKnowToolbox(t *testing.T) {
 	tests := []struct {
-		name        string
-		seenFirst   bool // the client has read the sandbox's DTO before
+		name      string
+		seenFirst bool   // the client has read the sandbox's DTO before
+		told      string // the proxy URL the client is told, under the fake's URL
+		calls     int    // commands run one after another
+		wantErr   bool   // the first command fails
+		// wantLookups of the proxy URL; wantPaths: the commands' requests.
 		wantLookups int
-		wantPath    string // the command's request path
+		wantPaths   map[string]int
 	}{
-		{name: "told, not seen", wantLookups: 0, wantPath: "/told/sb-4/process/execute"},
-		{name: "seen, then told", seenFirst: true, wantLookups: 0, wantPath: "/seen/sb-4/process/execute"},
+		{name: "told, not seen", told: "/right", calls: 2,
+			wantPaths: map[string]int{"/right/sb-4/process/execute": 2}},
+		{name: "seen, then told", seenFirst: true, told: "/stale", calls: 1,
+			wantPaths: map[string]int{"/right/sb-4/process/execute": 1}},
+		{name: "told a stale URL", told: "/stale", calls: 2, wantLookups: 1,
+			wantPaths: map[string]int{"/stale/sb-4/process/execute": 1, "/right/sb-4/process/execute": 2}},
+		{name: "told the right URL, a genuine failure", told: "/broken", calls: 1, wantErr: true, wantLookups: 1,
+			wantPaths: map[string]int{"/broken/sb-4/process/execute": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var f *fake
+			right := "/right"
+			if tt.told == "/broken" {
+				right = "/broken" // Daytona says the same: the failure is the sandbox's
+			}
 			f = newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 				switch {
 				case r.URL.Path == "/sandbox/sb-4":
-					writeJSON(w, 200, sandboxJSON("sb-4", "n", StateStarted, f.URL+"/seen"))
+					writeJSON(w, 200, sandboxJSON("sb-4", "n", StateStarted, f.URL+right))
 				case r.URL.Path == "/sandbox/sb-4/toolbox-proxy-url":
-					writeJSON(w, 200, map[string]string{"url": f.URL + "/looked-up"})
-				case strings.HasSuffix(r.URL.Path, "/sb-4/process/execute"):
+					writeJSON(w, 200, map[string]string{"url": f.URL + right})
+				case r.URL.Path == "/right/sb-4/process/execute":
 					writeJSON(w, 200, map[string]any{"exitCode": 0, "result": "ok"})
 				default:
 					http.NotFound(w, r)
 				}
 			})
-			c := newClient(t, f.URL)
+			c := newClient(t, f.URL, func(cfg *Config) { cfg.Retry.MaxAttempts = 1 })
 			ctx := context.Background()
 			if tt.seenFirst {
 				if _, err := c.GetSandbox(ctx, "sb-4"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			c.KnowToolbox("sb-4", f.URL+"/told")
-			if _, err := c.ExecuteCommand(ctx, "sb-4", ExecuteRequest{Command: "true"}); err != nil {
-				t.Fatal(err)
+			c.KnowToolbox("sb-4", f.URL+tt.told)
+			for i := range tt.calls {
+				_, err := c.ExecuteCommand(ctx, "sb-4", ExecuteRequest{Command: "true"})
+				if i == 0 && tt.wantErr != (err != nil) {
+					t.Fatalf("command %d: %v, want an error: %v", i, err, tt.wantErr)
+				}
 			}
 			if n := f.count("GET", "/sandbox/sb-4/toolbox-proxy-url"); n != tt.wantLookups {
 				t.Errorf("%d lookups of the proxy URL, want %d", n, tt.wantLookups)
 			}
-			if n := f.count("POST", tt.wantPath); n != 1 {
-				t.Errorf("the command went elsewhere than %s: %v", tt.wantPath, f.requests())
+			got := map[string]int{}
+			for _, r := range f.requests() {
+				if strings.HasSuffix(r.Path, "/process/execute") {
+					got[r.Path]++
+				}
+			}
+			if !maps.Equal(got, tt.wantPaths) {
+				t.Errorf("commands sent to %v, want %v", got, tt.wantPaths)
 			}
 		})
 	}

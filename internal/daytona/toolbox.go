@@ -27,13 +27,22 @@ const maxCachedToolboxes = 10000
 // remember caches a sandbox's toolbox base from a DTO carrying
 // toolboxProxyUrl. A changed URL (a region move) replaces the old one.
 func (c *Client) remember(id, proxyURL string) {
+	c.cache(id, proxyURL, false)
+}
+
+// KnowToolbox tells the client where a sandbox's toolbox proxy answers,
+// as a record kept it from the sandbox's own DTO, so that its first
+// toolbox call need not ask (GET /sandbox/{id}/toolbox-proxy-url). What
+// the client has seen itself is fresher and is kept. A told URL is
+// checked the first time a call through it fails (see send).
+func (c *Client) KnowToolbox(sandboxID, proxyURL string) {
+	c.cache(sandboxID, proxyURL, true)
+}
+
+// cache keeps a sandbox's proxy URL: seen in an answer, or told (taught),
+// which never replaces one seen.
+func (c *Client) cache(id, proxyURL string, taught bool) {
 	if id == "" || proxyURL == "" || checkID("sandboxID", id) != nil {
-		return
-	}
-	c.mu.RLock()
-	same := c.proxyURL[id] == proxyURL
-	c.mu.RUnlock()
-	if same {
 		return
 	}
 	base, err := toolboxBase(proxyURL, id)
@@ -41,26 +50,32 @@ func (c *Client) remember(id, proxyURL string) {
 		return
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, known := c.proxyURL[id]; taught && known {
+		return
+	}
+	if c.proxyURL[id] == proxyURL && c.taught[id] == taught {
+		return
+	}
 	if len(c.toolbox) >= maxCachedToolboxes {
 		clear(c.toolbox)
 		clear(c.proxyURL)
+		clear(c.taught)
 	}
 	c.toolbox[id] = base
 	c.proxyURL[id] = proxyURL
-	c.mu.Unlock()
+	if taught {
+		c.taught[id] = true
+	} else {
+		delete(c.taught, id)
+	}
 }
 
-// KnowToolbox tells the client where a sandbox's toolbox proxy answers,
-// as a record kept it from the sandbox's own DTO, so that its first
-// toolbox call need not ask (GET /sandbox/{id}/toolbox-proxy-url). What
-// the client has seen itself is fresher and is kept.
-func (c *Client) KnowToolbox(sandboxID, proxyURL string) {
-	c.mu.RLock()
-	_, seen := c.proxyURL[sandboxID]
-	c.mu.RUnlock()
-	if !seen {
-		c.remember(sandboxID, proxyURL)
-	}
+// confirmed marks a told proxy URL as one an answer came through.
+func (c *Client) confirmed(id string) {
+	c.mu.Lock()
+	delete(c.taught, id)
+	c.mu.Unlock()
 }
 
 // forget drops a sandbox from the toolbox cache.
@@ -68,6 +83,7 @@ func (c *Client) forget(id string) {
 	c.mu.Lock()
 	delete(c.toolbox, id)
 	delete(c.proxyURL, id)
+	delete(c.taught, id)
 	c.mu.Unlock()
 }
 
@@ -75,15 +91,30 @@ func (c *Client) forget(id string) {
 // proxy URL (GET /sandbox/{id}/toolbox-proxy-url) when no DTO seen so far
 // carried one. Results are cached per sandbox ID.
 func (c *Client) ToolboxBaseURL(ctx context.Context, sandboxID string) (string, error) {
+	base, _, err := c.toolboxBaseOf(ctx, sandboxID)
+	return base, err
+}
+
+// toolboxBaseOf is ToolboxBaseURL, saying whether the base was told and
+// not yet confirmed.
+func (c *Client) toolboxBaseOf(ctx context.Context, sandboxID string) (base string, taught bool, err error) {
 	if err := checkID("sandboxID", sandboxID); err != nil {
-		return "", err
+		return "", false, err
 	}
 	c.mu.RLock()
 	base, ok := c.toolbox[sandboxID]
+	taught = c.taught[sandboxID]
 	c.mu.RUnlock()
 	if ok {
-		return base, nil
+		return base, taught, nil
 	}
+	base, err = c.lookupToolbox(ctx, sandboxID)
+	return base, false, err
+}
+
+// lookupToolbox asks Daytona for a sandbox's proxy URL, caches it and
+// returns the sandbox's toolbox base.
+func (c *Client) lookupToolbox(ctx context.Context, sandboxID string) (string, error) {
 	cl := c.apiCall(http.MethodGet, "/sandbox/"+url.PathEscape(sandboxID)+"/toolbox-proxy-url")
 	cl.mode = retrySafe
 	var out toolboxProxyURLResponse
@@ -98,6 +129,20 @@ func (c *Client) ToolboxBaseURL(ctx context.Context, sandboxID string) (string, 
 	return base, nil
 }
 
+// retoldToolbox is what send does when a call through a told proxy URL
+// failed: it asks Daytona for the URL and says whether it differs (cl is
+// then pointed at it, to be sent again) or the failure stands.
+func (c *Client) retoldToolbox(ctx context.Context, cl *call) bool {
+	id := cl.taught
+	cl.taught = ""
+	base, err := c.lookupToolbox(ctx, id)
+	if err != nil || base == cl.base {
+		return false
+	}
+	cl.base = base
+	return true
+}
+
 // toolboxBase joins a proxy URL and a sandbox ID.
 func toolboxBase(proxyURL, id string) (string, error) {
 	u, err := parseBaseURL(proxyURL)
@@ -109,11 +154,15 @@ func toolboxBase(proxyURL, id string) (string, error) {
 
 // toolboxCall prepares a call to a toolbox path of a sandbox.
 func (c *Client) toolboxCall(ctx context.Context, sandboxID, method, p string) (*call, error) {
-	base, err := c.ToolboxBaseURL(ctx, sandboxID)
+	base, taught, err := c.toolboxBaseOf(ctx, sandboxID)
 	if err != nil {
 		return nil, err
 	}
-	return &call{method: method, base: base, path: p}, nil
+	cl := &call{method: method, base: base, path: p}
+	if taught {
+		cl.taught = sandboxID
+	}
+	return cl, nil
 }
 
 // ExecuteCommand runs a command synchronously (POST /process/execute) and

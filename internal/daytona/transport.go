@@ -52,6 +52,8 @@ type call struct {
 	timeout     time.Duration                     // response-header timeout; 0 = config, <0 = none
 	ok          func(status int) bool             // default: 2xx
 	secrets     []string                          // extra values to redact from errors
+	// taught is the sandbox whose told, unconfirmed proxy URL base is.
+	taught string
 }
 
 // apiCall starts a call to path of the main API; the caller sets its mode,
@@ -80,10 +82,20 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, cl)
 		if err == nil {
+			if cl.taught != "" {
+				c.confirmed(cl.taught)
+			}
 			return resp, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
+		}
+		// A told proxy URL may be stale: a call it failed that cannot have
+		// reached the sandbox (another proxy answered it, or it was never
+		// sent) goes again, once, through the URL Daytona gives now.
+		if cl.taught != "" && notThroughSandbox(err) && c.retoldToolbox(ctx, cl) && cl.bodyFn == nil {
+			attempt--
+			continue
 		}
 		if attempt >= maxAttempts || !shouldRetry(cl, err) {
 			return nil, withAttempts(err, attempt)
@@ -123,6 +135,17 @@ func withAttempts(err error, n int) error {
 		return err
 	}
 	return fmt.Errorf("%w (after %d attempts)", err, n)
+}
+
+// notThroughSandbox reports whether err is an answer, or a request never
+// sent: nothing a wrong proxy did can have run in the sandbox.
+func notThroughSandbox(err error) bool {
+	var ne *NetworkError
+	if errors.As(err, &ne) {
+		return ne.NotSent
+	}
+	var ae *APIError
+	return errors.As(err, &ae)
 }
 
 // shouldRetry applies the retry rules of cl's mode to err.

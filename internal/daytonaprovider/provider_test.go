@@ -2,6 +2,7 @@ package daytonaprovider
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -386,6 +387,52 @@ func TestExecAwaitsReady(t *testing.T) {
 			}
 			if ps, err := p.Get(context.Background(), id); tt.stopped && (err != nil || ps.State != "stopped") {
 				t.Errorf("a refused exec left the stopped sandbox %+v, %v", ps, err)
+			}
+		})
+	}
+}
+
+// A record may keep a proxy URL that is no longer the sandbox's: another
+// instance told it still runs commands and reads a running one's state.
+func TestAStaleToolboxFromARecord(t *testing.T) {
+	p, _ := newProvider(t, Options{MaxPollInterval: 20 * time.Millisecond})
+	id := create(t, p, "sbx-moved")
+	ctx := context.Background()
+	sid := "sandstep-task"
+	cmdID, err := p.StartCommand(ctx, id, sid, "sleep 30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.StopCommand(context.Background(), id, sid) })
+	old := httptest.NewServer(http.NotFoundHandler()) // a proxy that no longer knows it
+	t.Cleanup(old.Close)
+
+	for name, run := range map[string]func(*Provider) error{
+		"exec": func(fresh *Provider) error {
+			res, err := fresh.Exec(ctx, id, service.Command{Line: "echo here", Timeout: 5 * time.Second})
+			if err == nil && res.Stdout != "here\n" {
+				return fmt.Errorf("stdout %q", res.Stdout)
+			}
+			return err
+		},
+		"a running command's state": func(fresh *Provider) error {
+			code, err := fresh.CommandExit(ctx, id, sid, cmdID)
+			if err == nil && code != nil {
+				return fmt.Errorf("exit code %d of a running command", *code)
+			}
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: p.c.APIURL(), PollInterval: 20 * time.Millisecond,
+				Retry: daytona.RetryPolicy{MaxAttempts: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh := New(c, Options{MaxPollInterval: 20 * time.Millisecond})
+			fresh.KnowToolbox(id, old.URL+"/toolbox")
+			if err := run(fresh); err != nil {
+				t.Errorf("told a stale proxy URL: %v", err)
 			}
 		})
 	}
