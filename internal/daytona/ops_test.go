@@ -658,3 +658,60 @@ func TestKnowToolbox(t *testing.T) {
 		})
 	}
 }
+
+// A told proxy URL never makes a call run twice: a call that may have
+// reached the sandbox (a proxy timed out) is not sent again, and a
+// streamed upload, which cannot go twice, goes through a checked URL.
+func TestAToldToolboxSendsNothingTwice(t *testing.T) {
+	tests := []struct {
+		name string
+		told string
+		run  func(context.Context, *Client) error
+		// wantSent: requests to each path; wantErr: the call fails.
+		wantSent map[string]int
+		wantErr  bool
+	}{
+		{name: "a command a proxy timed out", told: "/slow", wantErr: true,
+			run: func(ctx context.Context, c *Client) error {
+				_, err := c.ExecuteSessionCommand(ctx, "sb-5", "s1", SessionExecuteRequest{Command: "true"})
+				return err
+			},
+			wantSent: map[string]int{"/slow/sb-5/process/session/s1/exec": 1}},
+		{name: "a streamed upload through a stale URL", told: "/stale",
+			run: func(ctx context.Context, c *Client) error {
+				return c.UploadFiles(ctx, "sb-5", []UploadFile{{Path: "a.txt", Content: strings.NewReader("a")}})
+			},
+			wantSent: map[string]int{"/right/sb-5/files/bulk-upload": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f *fake
+			f = newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				switch {
+				case r.URL.Path == "/sandbox/sb-5/toolbox-proxy-url":
+					writeJSON(w, 200, map[string]string{"url": f.URL + "/right"})
+				case strings.HasPrefix(r.URL.Path, "/slow/"):
+					w.WriteHeader(http.StatusGatewayTimeout)
+				case strings.HasPrefix(r.URL.Path, "/right/"):
+					writeJSON(w, 200, map[string]any{"exitCode": 0})
+				default:
+					http.NotFound(w, r)
+				}
+			})
+			c := newClient(t, f.URL, func(cfg *Config) { cfg.Retry.MaxAttempts = 1 })
+			c.KnowToolbox("sb-5", f.URL+tt.told)
+			if err := tt.run(context.Background(), c); (err != nil) != tt.wantErr {
+				t.Fatalf("call: %v, want an error: %v", err, tt.wantErr)
+			}
+			got := map[string]int{}
+			for _, r := range f.requests() {
+				if strings.Contains(r.Path, "/sb-5/") && !strings.HasPrefix(r.Path, "/sandbox/") {
+					got[r.Path]++
+				}
+			}
+			if !maps.Equal(got, tt.wantSent) {
+				t.Errorf("sent %v, want %v", got, tt.wantSent)
+			}
+		})
+	}
+}

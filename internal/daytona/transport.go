@@ -79,6 +79,11 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 	if cl.mode == retryNever || cl.bodyFn != nil {
 		maxAttempts = 1
 	}
+	if cl.taught != "" && cl.bodyFn != nil {
+		// A streamed body cannot go twice: a told proxy URL is checked
+		// before it is used for one.
+		c.retoldToolbox(ctx, cl)
+	}
 	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, cl)
 		if err == nil {
@@ -91,9 +96,9 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 			return nil, err
 		}
 		// A told proxy URL may be stale: a call it failed that cannot have
-		// reached the sandbox (another proxy answered it, or it was never
-		// sent) goes again, once, through the URL Daytona gives now.
-		if cl.taught != "" && notThroughSandbox(err) && c.retoldToolbox(ctx, cl) && cl.bodyFn == nil {
+		// reached the sandbox goes again, once, through the URL Daytona
+		// gives now.
+		if cl.taught != "" && cl.bodyFn == nil && notThroughSandbox(cl, err) && c.retoldToolbox(ctx, cl) {
 			attempt--
 			continue
 		}
@@ -137,15 +142,21 @@ func withAttempts(err error, n int) error {
 	return fmt.Errorf("%w (after %d attempts)", err, n)
 }
 
-// notThroughSandbox reports whether err is an answer, or a request never
-// sent: nothing a wrong proxy did can have run in the sandbox.
-func notThroughSandbox(err error) bool {
+// notThroughSandbox reports whether a failed call cannot have run in the
+// sandbox: it was never sent, or a proxy answered that it does not know
+// the sandbox (404, 421); any answer, for a call safe to repeat. A proxy
+// that timed out (408, 504) or failed upstream (502, 503) may have passed
+// it on.
+func notThroughSandbox(cl *call, err error) bool {
 	var ne *NetworkError
 	if errors.As(err, &ne) {
 		return ne.NotSent
 	}
 	var ae *APIError
-	return errors.As(err, &ae)
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return cl.mode == retrySafe || ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusMisdirectedRequest
 }
 
 // shouldRetry applies the retry rules of cl's mode to err.

@@ -30,9 +30,8 @@ type fakeProvider struct {
 	hangCreate bool
 	// lateDeletes counts deletes called with a context already done.
 	lateDeletes int
-	// sessions counts execs that reached the sandbox (Daytona's first
-	// call, the session's creation); onSession runs at each.
-	sessions  int
+	// onSession runs at each exec that reaches the sandbox (Daytona's
+	// first call, the session's creation).
 	onSession func()
 	// located are the toolboxes it was told of, by Daytona id, and
 	// locatedBeforeExec those it knew when an exec came.
@@ -186,7 +185,6 @@ func (p *fakeProvider) GitClone(_ context.Context, id string, spec GitCloneSpec)
 
 func (p *fakeProvider) Exec(ctx context.Context, id string, cmd Command) (*ExecResult, error) {
 	p.mu.Lock()
-	p.sessions++
 	hook := p.onSession
 	if url, ok := p.located[id]; ok {
 		p.locatedBeforeExec = append(p.locatedBeforeExec, id+" "+url)

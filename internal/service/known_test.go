@@ -25,9 +25,6 @@ type heldReads struct {
 
 func (h *heldReads) GetSandbox(ctx context.Context, id string) (*sandstep.Sandbox, error) {
 	defer h.done.Add(1)
-	if h.fail != nil {
-		return nil, h.fail
-	}
 	if h.hold != nil {
 		select {
 		case <-h.hold:
@@ -36,6 +33,9 @@ func (h *heldReads) GetSandbox(ctx context.Context, id string) (*sandstep.Sandbo
 		case <-time.After(5 * time.Second):
 			return nil, errors.New("the held read was never released: nothing reached the sandbox beside it")
 		}
+	}
+	if h.fail != nil {
+		return nil, h.fail
 	}
 	return h.Store.GetSandbox(ctx, id)
 }

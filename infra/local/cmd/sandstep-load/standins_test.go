@@ -72,6 +72,11 @@ func TestStandInsRunApart(t *testing.T) {
 	}
 
 	// An interrupt is the run's: the stand-ins serve on until it closes them.
+	if runtime.GOOS == "linux" {
+		if ign := sigIgnored(t, pid); ign&(1<<(syscall.SIGINT-1)) == 0 || ign&(1<<(syscall.SIGTERM-1)) == 0 {
+			t.Errorf("the stand-ins' process does not ignore SIGINT and SIGTERM (SigIgn %x)", ign)
+		}
+	}
 	if err := si.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -182,4 +187,24 @@ func allowedList(t *testing.T, status string) []int {
 	}
 	t.Fatalf("no Cpus_allowed_list in a thread's status:\n%s", status)
 	return nil
+}
+
+// sigIgnored reads the mask of the signals a process ignores.
+func sigIgnored(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no SigIgn in the process's status")
+	return 0
 }
