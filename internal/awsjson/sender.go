@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/sandstep/sandstep/internal/pause"
 )
 
 // Sender is the core of sandstep's own AWS clients, this package's and
@@ -88,12 +90,8 @@ func (s *Sender) Send(ctx context.Context, method, url string, header http.Heade
 		if err == nil || !retry || attempt >= s.attempts || ctx.Err() != nil {
 			return out, err
 		}
-		t := time.NewTimer(s.backoff(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause.For(ctx, s.backoff(attempt)) {
 			return nil, fmt.Errorf("%w after %d attempts, the last: %w", ctx.Err(), attempt, err)
-		case <-t.C:
 		}
 	}
 }

@@ -2,6 +2,7 @@ package daytona
 
 import (
 	"github.com/sandstep/sandstep/internal/metrics"
+	"github.com/sandstep/sandstep/internal/pause"
 
 	"bytes"
 	"context"
@@ -209,17 +210,10 @@ func (c *Client) backoff(attempt int, err error) (time.Duration, bool) {
 
 // sleepCtx waits d or until ctx is done, returning ctx's error then.
 func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
+	if pause.For(ctx, d) {
 		return nil
 	}
+	return ctx.Err()
 }
 
 // once sends cl a single time.

@@ -1,7 +1,6 @@
 package daytonalocal
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"time"
@@ -44,17 +43,4 @@ func (l Latency) of(op, path string) time.Duration {
 		return l.Delete
 	}
 	return 0
-}
-
-// sleepCtx waits d, or until ctx is done; it reports whether the whole
-// wait passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

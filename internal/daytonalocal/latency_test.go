@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/pause"
 )
 
 // sleepRecorder stands in for the server's wait: it records each delay by
@@ -102,7 +104,7 @@ func TestLatencyWaitEndsWithTheRequest(t *testing.T) {
 	entered, waited := make(chan struct{}), make(chan bool, 1)
 	h.srv.sleep = func(ctx context.Context, d time.Duration) bool {
 		close(entered)
-		ok := sleepCtx(ctx, d)
+		ok := pause.For(ctx, d)
 		waited <- ok
 		return ok
 	}
@@ -128,7 +130,7 @@ func TestLatencyWaitEndsWithTheRequest(t *testing.T) {
 	if ok := <-waited; ok {
 		t.Fatal("the wait did not end with the request")
 	}
-	h.srv.sleep = sleepCtx
+	h.srv.sleep = pause.For
 	if n := len(h.listStates()); n != 0 {
 		t.Errorf("%d sandbox(es) after a cancelled create", n)
 	}

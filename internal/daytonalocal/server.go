@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/procmark"
 )
 
@@ -165,7 +166,7 @@ func New(opts Options) (*Server, error) {
 		opts:       o,
 		log:        o.Logger,
 		mux:        http.NewServeMux(),
-		sleep:      sleepCtx,
+		sleep:      pause.For,
 		sandboxes:  map[string]*sandbox{},
 		names:      map[string]*sandbox{},
 		createRate: windowLimiter{rate: o.CreateRate},

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/pause"
 )
 
 // Mark is the environment entry Key=Value put into every process.
@@ -115,12 +117,8 @@ func KillAll(ctx context.Context, m Matcher) (Result, error) {
 				res.Killed = append(res.Killed, p)
 			}
 		}
-		t := time.NewTimer(sweepPause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !pause.For(ctx, sweepPause) {
 			return res, ctx.Err()
-		case <-t.C:
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/metrics"
+	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -201,10 +202,8 @@ func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox)
 			return err
 		}
 		metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
-		select {
-		case <-wctx.Done():
+		if !pause.For(wctx, wait) {
 			return err
-		case <-time.After(wait):
 		}
 	}
 }

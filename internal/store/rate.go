@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -97,7 +98,7 @@ const (
 func (s *Store) retakeCreates(ctx context.Context, sb *sandstep.Sandbox, spent time.Time, rt time.Duration) error {
 	until := time.Now().Add(createRetakeFor)
 	for gap := 2 * rt; time.Now().Before(until); gap = min(2*gap, maxCreateRetakeGap) {
-		if !pause(ctx, min(gap, maxCreateRetakeGap)) {
+		if !pause.For(ctx, min(gap, maxCreateRetakeGap)) {
 			break
 		}
 		windows := s.createWindowsAt(s.nowUTC())
@@ -153,18 +154,6 @@ func (s *Store) refusedWindow(err error, windows []time.Time) int {
 		}
 	}
 	return -1
-}
-
-// pause waits d, or until ctx ends; it reports whether d passed.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // giveCreatesBack returns the creates taken from windows for a
