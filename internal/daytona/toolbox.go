@@ -40,9 +40,20 @@ func (c *Client) KnowToolbox(sandboxID, proxyURL string) {
 }
 
 // cache keeps a sandbox's proxy URL: seen in an answer, or told (taught),
-// which never replaces one seen.
+// which never replaces one seen. Every answer carrying the URL and every
+// record read comes here, so what changes nothing takes no write lock.
 func (c *Client) cache(id, proxyURL string, taught bool) {
 	if id == "" || proxyURL == "" || checkID("sandboxID", id) != nil {
+		return
+	}
+	settled := func() bool {
+		cur, known := c.proxyURL[id]
+		return known && (taught || cur == proxyURL && !c.taught[id])
+	}
+	c.mu.RLock()
+	done := settled()
+	c.mu.RUnlock()
+	if done {
 		return
 	}
 	base, err := toolboxBase(proxyURL, id)
@@ -51,10 +62,7 @@ func (c *Client) cache(id, proxyURL string, taught bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, known := c.proxyURL[id]; taught && known {
-		return
-	}
-	if c.proxyURL[id] == proxyURL && c.taught[id] == taught {
+	if settled() {
 		return
 	}
 	if len(c.toolbox) >= maxCachedToolboxes {
