@@ -30,9 +30,8 @@ type loadRun struct {
 	out io.Writer
 	st  *local.Stack
 	// standIns serve DynamoDB (st.DynamoDBURL) and Daytona, apart from
-	// the functions, on the CPUs split gives them.
+	// the functions.
 	standIns *standIns
-	split    *cpuSplit
 	rec      *recorder
 	http     *http.Client
 	// awsTransport is the functions' transport to AWS, untimed; the bare
@@ -82,9 +81,9 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 		l.say("Daytona's create rate: %d a minute", cfg.rate)
 	}
 	start := time.Now()
-	l.split = splitCPUs()
-	defer l.split.restore()
-	si, err := startStandIns(ctx, standInsSpec{Latency: lat, Faults: cfg.daytonaFaults, Rate: createRate, CPUs: l.split.standIns}, logs)
+	split := splitCPUs()
+	defer split.restore()
+	si, err := startStandIns(ctx, standInsSpec{Latency: lat, Faults: cfg.daytonaFaults, Rate: createRate, CPUs: split.standIns}, logs)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -95,12 +94,12 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 	}()
 	l.standIns = si
 	if si.NotPinned != "" {
-		l.split.end("the stand-ins' process: " + si.NotPinned)
+		split.end("the stand-ins' process: " + si.NotPinned)
 	}
 	env["DAYTONA_API_URL"], env["DAYTONA_API_KEY"] = si.Daytona, local.LocalDaytonaKey
 	// The stack starts the Step Functions runner, which takes this
 	// process's CPUs: the stand-ins' until the stack has started.
-	l.split.pin(l.split.standIns)
+	split.pin(split.standIns)
 	st, err := local.Start(ctx, local.Options{
 		// Only what the run sets: a DAYTONA_API_KEY in the caller's
 		// environment must not send the load to a real Daytona.
@@ -121,8 +120,8 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 			problems = append(problems, "stop the local stack: "+err.Error())
 		}
 	}()
-	l.split.pin(l.split.functions)
-	l.say("processes: %s", l.split)
+	split.pin(split.functions)
+	l.say("processes: %s", split)
 	l.say("local stack on %s (DynamoDB %s, Daytona %s), started in %s", st.APIURL, st.DynamoDBURL, si.Daytona, since(start))
 
 	users := l.sandboxes(ctx)
