@@ -124,23 +124,11 @@ func startStandIns(ctx context.Context, spec standInsSpec, logs io.Writer) (*sta
 	if spec.Root, err = os.MkdirTemp("", "sandstep-load-daytona-"); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		_ = os.RemoveAll(spec.Root)
-		return nil, err
+	cmd, stdin, stdout, err := standInsCommand(self, spec, logs)
+	if err == nil {
+		err = cmd.Start()
 	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), standInsEnv+"="+string(b))
-	cmd.Stderr = logs
-	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(spec.Root)
 		return nil, fmt.Errorf("start the stand-ins' process: %w", err)
 	}
@@ -170,6 +158,24 @@ func startStandIns(ctx context.Context, spec standInsSpec, logs io.Writer) (*sta
 		return nil, fmt.Errorf("the stand-ins' process: %w", err)
 	}
 	return s, nil
+}
+
+// standInsCommand is the stand-ins' process to start: self with spec, its
+// stdin and stdout piped, its stderr going to logs.
+func standInsCommand(self string, spec standInsSpec, logs io.Writer) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), standInsEnv+"="+string(b))
+	cmd.Stderr = logs
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	return cmd, stdin, stdout, err
 }
 
 // creates asks the stand-ins' Daytona server for its create counts.
