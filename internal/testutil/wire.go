@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/sandstep/sandstep/internal/pause"
 )
 
 // The services a Wire stands in front of, as Call.Service names them.
@@ -91,7 +89,7 @@ func NewWire(tb testing.TB, service, target string, latency Latency, rec *Record
 		c := Call{Service: service, Start: time.Now()}
 		op, d := latency(r)
 		c.Op = op
-		pause.For(r.Context(), d)
+		hold(r.Context(), d)
 		// The call is recorded before the caller can see its answer, so
 		// a Take after the answer holds it.
 		var once sync.Once
