@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"runtime"
 	"sync"
 )
 
@@ -76,4 +77,9 @@ func Beside(ctx context.Context, fn func()) {
 		return
 	}
 	wg.Go(fn)
+	// fn is a provider's call, which waits far longer than the caller's
+	// own last work: yielding lets it go out first, where the new
+	// goroutine would otherwise wait for an idle processor to wake
+	// (0.24 ms measured before an exec's session deletion left).
+	runtime.Gosched()
 }
