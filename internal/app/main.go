@@ -34,7 +34,6 @@ func Main(f Function) {
 		fmt.Fprintf(os.Stderr, "sandstep %s: %v\n", f.Name, err)
 		os.Exit(1)
 	}
-	e.warm()
 	e.Logger.Info("cold start", "function", f.Name, "config", e.Config)
 	// aws-lambda-go prints every function error with the standard log
 	// package: a plain-text line outside the JSON logger and its
@@ -42,5 +41,8 @@ func Main(f Function) {
 	// (panics included, with their stack). Nothing else in sandstep uses
 	// the standard logger.
 	log.SetOutput(io.Discard)
+	// Last: the warm-ups' dials would take the CPU from the lines above;
+	// here they overlap the runtime's fetch of the first event.
+	e.warm()
 	lambda.Start(h)
 }
