@@ -27,9 +27,10 @@
 package store
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -113,8 +114,11 @@ func New(client *dynamo.Client, table string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
+	// Uniqueness, not secrecy: math/rand's generator is seeded at start,
+	// where crypto/rand's first read costs a cold start a system call and
+	// its generator's setup.
 	var b [4]byte
-	rand.Read(b[:]) // never fails (Go 1.24+)
+	binary.LittleEndian.PutUint32(b[:], rand.Uint32())
 	return &Store{
 		db:             client,
 		table:          table,
