@@ -255,3 +255,43 @@ func TestLongPathComponents(t *testing.T) {
 		})
 	}
 }
+
+func TestIsID(t *testing.T) {
+	good := "abcdefghijklmnopqrstuvwxyz"
+	tests := []struct {
+		name   string
+		id     string
+		prefix string
+		want   bool
+	}{
+		{"a sandbox id", "sbx_" + good, "sbx_", true},
+		{"digits 2 to 7", "sbx_234567" + good[:20], "sbx_", true},
+		{"a task id", "tsk_" + good, "tsk_", true},
+		{"another kind's prefix", "tsk_" + good, "sbx_", false},
+		{"no prefix", good, "sbx_", false},
+		{"empty", "", "sbx_", false},
+		{"the prefix alone", "sbx_", "sbx_", false},
+		{"one letter short", "sbx_" + good[1:], "sbx_", false},
+		{"one letter long", "sbx_" + good + "a", "sbx_", false},
+		{"upper case", "sbx_" + strings.ToUpper(good), "sbx_", false},
+		{"digit 1", "sbx_1" + good[1:], "sbx_", false},
+		{"digit 8", "sbx_" + good[1:] + "8", "sbx_", false},
+		{"a multi-byte letter", "sbx_é" + good[2:], "sbx_", false},
+		{"a separator", "sbx_" + good[:25] + "/", "sbx_", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isID(tt.id, tt.prefix); got != tt.want {
+				t.Errorf("isID(%q, %q) = %v, want %v", tt.id, tt.prefix, got, tt.want)
+			}
+		})
+	}
+	for range 200 {
+		if id := NewSandboxID(); !isID(id, "sbx_") {
+			t.Fatalf("NewSandboxID() = %q, which isID refuses", id)
+		}
+		if id := NewTaskID(); !isID(id, "tsk_") {
+			t.Fatalf("NewTaskID() = %q, which isID refuses", id)
+		}
+	}
+}
