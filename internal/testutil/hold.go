@@ -7,8 +7,9 @@ import (
 	"github.com/sandstep/sandstep/internal/pause"
 )
 
-// hold waits d, or until ctx ends (then false), as exactly as the system
-// allows: an injected latency late by a varying amount would blur the
+// hold waits d, or until ctx ends (then false; an end within the last
+// holdStretch is seen only after it), as exactly as the system allows: an
+// injected latency late by a varying amount would blur the
 // benchmark's ratios. Go's timers wake through the netpoller with
 // millisecond timeouts; measured here, a 20 ms timer woke 0.19 ms late
 // alone and 0.5 ms late when another timer had fired meanwhile, which
