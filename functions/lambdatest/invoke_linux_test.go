@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,26 +60,49 @@ type stack struct {
 	served servedTime
 }
 
-// servedTime is the time a stand-in's handlers took, in all.
-type servedTime struct{ ns atomic.Int64 }
+// servedTime is the time a stand-in answered for: while any request was
+// in one of its handlers (requests side by side count once).
+type servedTime struct {
+	mu       sync.Mutex
+	inFlight int
+	since    time.Time // the first of those in flight began
+	busy     time.Duration
+}
 
 // wrap times h's answers into st, but for the checks a function's start
 // opens its connections with (DynamoDB's GET /, Daytona's GET /health),
-// which overlap the runtime's fetch of the event, not the answer.
+// which run in the background while the runtime fetches the event.
 func (st *servedTime) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && (r.URL.Path == "/" || strings.HasSuffix(r.URL.Path, "/health")) {
 			h.ServeHTTP(w, r)
 			return
 		}
-		start := time.Now()
-		defer func() { st.ns.Add(int64(time.Since(start))) }()
+		st.mu.Lock()
+		if st.inFlight++; st.inFlight == 1 {
+			st.since = time.Now()
+		}
+		st.mu.Unlock()
+		defer func() {
+			st.mu.Lock()
+			if st.inFlight--; st.inFlight == 0 {
+				st.busy += time.Since(st.since)
+			}
+			st.mu.Unlock()
+		}()
 		h.ServeHTTP(w, r)
 	})
 }
 
 // total is the time so far.
-func (st *servedTime) total() time.Duration { return time.Duration(st.ns.Load()) }
+func (st *servedTime) total() time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.inFlight > 0 {
+		return st.busy + time.Since(st.since)
+	}
+	return st.busy
+}
 
 // newStack builds the host-architecture bootstraps and the emulator, and
 // starts DynamoDB (with the table) and the Daytona server. The functions
