@@ -1,10 +1,20 @@
 package store_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -58,5 +68,64 @@ func TestLiveRecordsSortsTasks(t *testing.T) {
 	slices.Sort(ids)
 	if want := []string{tasks[0].id, tasks[1].id}; !slices.Equal(ids, want) {
 		t.Errorf("pending notices of %v, want %v", ids, want)
+	}
+}
+
+// TestLiveRecordsReadsEveryPage: the scan follows DynamoDB's pages to the
+// end. minidyn answers a scan in one page, so a wire in front of it asks
+// for pages of two items, as DynamoDB pages a large table by size.
+func TestLiveRecordsReadsEveryPage(t *testing.T) {
+	var pages atomic.Int32
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10}, func(o *dynamo.Options) {
+		target, err := url.Parse(o.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		small := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Scan") {
+				var in map[string]any
+				if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+					t.Errorf("scan request: %v", err)
+				}
+				in["Limit"] = 2
+				b, _ := json.Marshal(in)
+				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+				pages.Add(1)
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(small.Close)
+		o.Endpoint = small.URL
+	})
+	c := ctx(t)
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var want []string
+	for i := range 7 {
+		id := "tsk_" + strings.Repeat(string(rune('a'+i)), 26)
+		rec := &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning, CreatedAt: now}
+		if i%2 == 1 {
+			rec.Status, rec.FinishedAt = sandstep.TaskSucceeded, &now // ended: not live
+		} else {
+			want = append(want, id)
+		}
+		if err := st.PutTask(c, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found, err := st.LiveRecords(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tk := range found.Tasks {
+		got = append(got, tk.ID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("live tasks %v, want %v", got, want)
+	}
+	if n := pages.Load(); n < 4 {
+		t.Errorf("the scan read %d pages of two items, want at least 4 for 7 items and more", n)
 	}
 }

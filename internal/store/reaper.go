@@ -15,12 +15,12 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// The reaper's reads: scans of the table by item type, each page bounded
-// (scanPage items read), strongly consistent so that what a request wrote
-// before the scan began is seen.
-
-// scanPage bounds the items one page of a scan reads.
-const scanPage = 100
+// The reaper's reads: scans of the table by item type, strongly consistent
+// so that what a request wrote before the scan began is seen. A scan reads
+// every item, the audit trail's too, whatever its filter keeps, so its
+// pages are DynamoDB's largest (1 MB, some 3,500 audit events): a bound on
+// items per page would multiply the round trips of a run that must finish
+// within the reaper's timeout.
 
 // scan calls each for every item matching filter, page by page.
 func (s *Store) scan(ctx context.Context, filter expression.ConditionBuilder, what string, each func(map[string]types.AttributeValue) error) error {
@@ -31,7 +31,6 @@ func (s *Store) scan(ctx context.Context, filter expression.ConditionBuilder, wh
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ConsistentRead:            aws.Bool(true),
-		Limit:                     aws.Int32(scanPage),
 	}
 	for {
 		page, err := s.db.Scan(ctx, in)
