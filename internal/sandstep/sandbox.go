@@ -274,6 +274,7 @@ type Live struct {
 	Notices    []*Task        // ended, with a completion notice pending
 	Counted    map[string]int // by user, what their counter counts
 	Held       []Slot         // the slots the counters hold
+	Legacy     []Slot         // slots still held as items of an earlier layout, to be folded
 }
 
 // Slot is a quota slot a user holds for a sandbox (reserved or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/metrics"
@@ -23,9 +22,9 @@ type Inventory interface {
 	// Counters returns what each user's counter counts and the slots
 	// the counters hold.
 	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error)
-	// FoldLegacySlots moves slots kept in an earlier layout to where
-	// Counters finds them.
-	FoldLegacySlots(ctx context.Context) (int, error)
+	// FoldLegacySlots moves slots kept in an earlier layout (Live's
+	// Legacy) to where Counters finds them.
+	FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int, error)
 	// RepairQuota sets the user's counter to the slots they hold when the
 	// two differ (not with dryRun), and reports both.
 	RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error)
@@ -168,32 +167,18 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
 	// The live records come before the provider's listing: a record ready
 	// then has a sandbox the listing shows, unless it is gone. One scan
-	// reads them with the counters and the deployment's id, so a run
-	// that finds nothing reads the table once; folding legacy slots runs
-	// beside it.
-	var (
-		wg              sync.WaitGroup
-		found           *sandstep.Live
-		folded          int
-		errRec, errFold error
-	)
-	wg.Go(func() {
-		var err error
-		if found, err = s.inventory.LiveRecords(ctx); err != nil {
-			errRec = fmt.Errorf("reaper: list records: %w", err)
-		}
-	})
-	if !opts.DryRun {
-		wg.Go(func() {
-			var err error
-			if folded, err = s.inventory.FoldLegacySlots(ctx); err != nil {
-				errFold = fmt.Errorf("reaper: fold legacy quota slots: %w", err)
-			}
-		})
+	// reads them with the counters, the deployment's id and any slot still
+	// held in an earlier layout, so a run that finds nothing reads the
+	// table once.
+	found, err := s.inventory.LiveRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reaper: list records: %w", err)
 	}
-	wg.Wait()
-	if err := errors.Join(errRec, errFold); err != nil {
-		return nil, err
+	folded := 0
+	if !opts.DryRun && len(found.Legacy) > 0 {
+		if folded, err = s.inventory.FoldLegacySlots(ctx, found.Legacy); err != nil {
+			return nil, fmt.Errorf("reaper: fold legacy quota slots: %w", err)
+		}
 	}
 	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, found.Held
 	if s.machine == nil || opts.AfterRestart {
@@ -205,7 +190,6 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	deployment := found.Deployment
 	if deployment == "" {
 		// None recorded yet: the one home of the id records it.
-		var err error
 		if deployment, err = s.opts.Deployment(ctx); err != nil {
 			return nil, fmt.Errorf("reaper: the deployment's id: %w", err)
 		}

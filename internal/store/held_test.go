@@ -74,11 +74,20 @@ func TestFoldLegacySlots(t *testing.T) {
 	put(map[string]types.AttributeValue{"PK": strAV("USER#old"), "SK": strAV("SLOT#z"), "type": strAV("slot"),
 		"userId": strAV("old"), "sandboxId": strAV("z"), "state": strAV("released")})
 
-	if n, err := st.FoldLegacySlots(c); err != nil || n != 2 {
+	// The reaper's one scan finds the held ones, with their time.
+	found, err := st.LiveRecords(c)
+	if err != nil || len(found.Legacy) != 2 || !found.Legacy[0].ReservedAt.Equal(reservedAt) || found.Legacy[0].UserID != "old" {
+		t.Fatalf("legacy slots found = %+v, %v; want x and y of old", found.Legacy, err)
+	}
+	if n, err := st.FoldLegacySlots(c, found.Legacy); err != nil || n != 2 {
 		t.Fatalf("FoldLegacySlots = %d, %v; want 2", n, err)
 	}
-	if n, err := st.FoldLegacySlots(c); err != nil || n != 0 {
-		t.Fatalf("FoldLegacySlots again = %d, %v; want 0", n, err)
+	// Folded once: a scan finds none, and slots folded meanwhile are left.
+	if again, err := st.LiveRecords(c); err != nil || len(again.Legacy) != 0 {
+		t.Fatalf("legacy slots after the fold = %+v, %v; want none", again.Legacy, err)
+	}
+	if n, err := st.FoldLegacySlots(c, found.Legacy); err != nil || n != 0 {
+		t.Fatalf("FoldLegacySlots of slots folded already = %d, %v; want 0", n, err)
 	}
 	_, held, err := st.Counters(c)
 	if err != nil || len(held) != 2 || !held[0].ReservedAt.Equal(reservedAt) {

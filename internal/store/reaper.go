@@ -66,7 +66,8 @@ func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 		Or(ofType(typeTask).And(inValues("status", live)),
 			ofType(typeTask).And(inValues("notify.status", []string{string(sandstep.NoticePending)})).And(inValues("status", ended)),
 			ofType(typeQuota),
-			ofType(typeDeployment))
+			ofType(typeDeployment),
+			ofType(typeSlot).And(legacyHeld()))
 	found := &sandstep.Live{Counted: map[string]int{}}
 	err := s.scan(ctx, filter, "live records", func(it map[string]types.AttributeValue) error {
 		switch avS(it[attrType]) {
@@ -92,6 +93,9 @@ func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 			if avS(it[attrPK]) == deploymentPK {
 				found.Deployment = avS(it[attrID])
 			}
+		case typeSlot:
+			reserved, _ := time.Parse(time.RFC3339Nano, avS(it["reservedAt"]))
+			found.Legacy = append(found.Legacy, sandstep.Slot{UserID: avS(it["userId"]), SandboxID: avS(it["sandboxId"]), ReservedAt: reserved})
 		}
 		return nil
 	})
@@ -127,45 +131,43 @@ func (s *Store) addCounter(counted map[string]int, held *[]sandstep.Slot, it map
 	return nil
 }
 
-// FoldLegacySlots moves the slots still held as items of the earlier
-// layout (USER#<u>/SLOT#<sandbox>) onto their owner's counter, which counts
-// them already, and reports how many it moved. Each move is one
-// transaction, so a slot is held in exactly one place at any time.
-func (s *Store) FoldLegacySlots(ctx context.Context) (int, error) {
-	type legacy struct{ user, id, at string }
-	var found []legacy
-	held := inValues(attrSlotState, []string{slotReserved, slotCommitted})
-	err := s.scan(ctx, ofType(typeSlot).And(held), "legacy quota slots", func(it map[string]types.AttributeValue) error {
-		found = append(found, legacy{avS(it["userId"]), avS(it["sandboxId"]), avS(it["reservedAt"])})
-		return nil
-	})
+// legacyHeld matches the slot items of the earlier layout
+// (USER#<u>/SLOT#<sandbox>) that still hold their slot.
+func legacyHeld() expression.ConditionBuilder {
+	return inValues(attrSlotState, []string{slotReserved, slotCommitted})
+}
+
+// FoldLegacySlots moves slots still held as items of the earlier layout
+// (LiveRecords' Legacy) onto their owner's counter, which counts them
+// already, and reports how many it moved. Each move is one transaction,
+// so a slot is held in exactly one place at any time; a slot released or
+// moved since the scan is left alone. It reads nothing itself: the
+// reaper's one scan of the table finds them, where a scan of its own read
+// the whole table a second time on every run.
+func (s *Store) FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int, error) {
 	moved := 0
-	for _, l := range found {
-		if err != nil {
-			break
-		}
-		reserved, _ := time.Parse(time.RFC3339Nano, l.at)
-		if err = s.makeHeldMap(ctx, l.user); err != nil {
-			break
+	for _, l := range slots {
+		if err := s.makeHeldMap(ctx, l.UserID); err != nil {
+			return moved, err
 		}
 		release := build(expression.NewBuilder().
 			WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
 			WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotReleased)).
 				Set(expression.Name(TTLAttribute), expression.Value(s.nowUTC().Add(24*time.Hour).Unix()))))
 		hold := build(expression.NewBuilder().
-			WithCondition(heldName(l.id).AttributeNotExists()).
-			WithUpdate(expression.Set(heldName(l.id), expression.Value(reserved.UnixMilli())).
+			WithCondition(heldName(l.SandboxID).AttributeNotExists()).
+			WithUpdate(expression.Set(heldName(l.SandboxID), expression.Value(l.ReservedAt.UnixMilli())).
 				Add(expression.Name(attrRev), expression.Value(1))))
-		werr := s.write(ctx, s.update(key(userPK(l.user), prefixSlot+l.id), release), s.update(s.quotaKey(l.user), hold))
+		werr := s.write(ctx, s.update(key(userPK(l.UserID), prefixSlot+l.SandboxID), release), s.update(s.quotaKey(l.UserID), hold))
 		switch {
 		case werr == nil:
 			moved++
 		case conditionFailed(werr, 0), conditionFailed(werr, 1): // released or moved meanwhile
 		default:
-			err = mapErr(werr, "fold a legacy quota slot")
+			return moved, mapErr(werr, "fold a legacy quota slot")
 		}
 	}
-	return moved, err
+	return moved, nil
 }
 
 // RepairQuota sets the user's counter to the number of slots they hold
