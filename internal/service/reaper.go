@@ -16,8 +16,9 @@ import (
 type Inventory interface {
 	// LiveRecords returns, read at once, the sandbox records not in a
 	// terminal state, the tasks not ended, the ended tasks whose
-	// completion notice is pending, the counters with their slots, and
-	// the deployment's id if one is recorded.
+	// completion notice is pending, the counters with their slots, the
+	// deployment's id if one is recorded, and the slots still held in an
+	// earlier layout.
 	LiveRecords(ctx context.Context) (*sandstep.Live, error)
 	// Counters returns what each user's counter counts and the slots
 	// the counters hold.
@@ -181,6 +182,11 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		}
 	}
 	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, found.Held
+	if opts.DryRun {
+		// Not folded, but held (and counted) all the same: a dry run
+		// judges them where they are, as a run does once they are folded.
+		held = append(held, found.Legacy...)
+	}
 	if s.machine == nil || opts.AfterRestart {
 		live = nil // no tasks here, or their executions were lost with the stack
 	}
@@ -201,9 +207,9 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	r.tasks(ctx, live)
 	// A listed sandbox that neither a live record nor a held slot owns may
 	// be a create that took its slot after the scan (a create takes it
-	// before it calls the provider), and a slot the fold moved may have
-	// been missed: the counters are read again, after the listing, to
-	// judge by.
+	// before it calls the provider), and the slots the fold moved are not
+	// in the scan's read: the counters are read again, after the listing,
+	// to judge by.
 	strays := unowned(listed, records, held)
 	if folded > 0 || len(strays) > 0 {
 		if counted, held, err = s.inventory.Counters(ctx); err != nil {

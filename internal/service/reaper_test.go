@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -313,29 +314,39 @@ func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 	}
 }
 
-// A slot kept by an earlier layout is folded onto its counter beside the
-// reaper's scan, and judged in the same run: its sandbox long gone, it is
-// released.
+// A slot kept by an earlier layout is found by the reaper's scan, folded
+// onto its counter after it, and judged in the same run: its sandbox long
+// gone, it is released. A dry run judges it where it is, the same way,
+// and changes nothing.
 func TestReapJudgesFoldedSlots(t *testing.T) {
-	ctx := context.Background()
-	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
-	p := newFakeProvider()
-	av := func(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-	for _, item := range []map[string]types.AttributeValue{
-		{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"), "active": &types.AttributeValueMemberN{Value: "1"}},
-		{"PK": av("USER#old"), "SK": av("SLOT#sbx_gone"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_gone"),
-			"state": av("committed"), "reservedAt": av(time.Now().Add(-24 * time.Hour).Format(time.RFC3339Nano))},
-	} {
-		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc := newReaper(t, st, p, st, p)
-	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || *rep != (ReapReport{Slots: 1}) {
-		t.Errorf("Reap = %+v, %v; want the folded slot released", rep, err)
-	}
-	if q, err := st.GetQuota(ctx, "old"); err != nil || q.Active != 0 {
-		t.Errorf("quota %+v, %v; want none held", q, err)
+	for _, dryRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dry run %v", dryRun), func(t *testing.T) {
+			ctx := context.Background()
+			st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
+			p := newFakeProvider()
+			av := func(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+			for _, item := range []map[string]types.AttributeValue{
+				{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"), "active": &types.AttributeValueMemberN{Value: "1"}},
+				{"PK": av("USER#old"), "SK": av("SLOT#sbx_gone"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_gone"),
+					"state": av("committed"), "reservedAt": av(time.Now().Add(-24 * time.Hour).Format(time.RFC3339Nano))},
+			} {
+				if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			svc := newReaper(t, st, p, st, p)
+			want := ReapReport{Slots: 1, DryRun: dryRun}
+			if rep, err := svc.Reap(ctx, ReapOptions{DryRun: dryRun}); err != nil || *rep != want {
+				t.Errorf("Reap = %+v, %v; want %+v", rep, err, want)
+			}
+			wantActive := 0
+			if dryRun {
+				wantActive = 1
+			}
+			if q, err := st.GetQuota(ctx, "old"); err != nil || q.Active != wantActive {
+				t.Errorf("quota %+v, %v; want %d held", q, err, wantActive)
+			}
+		})
 	}
 }
 
