@@ -47,8 +47,8 @@ type Options struct {
 }
 
 // Env is one process's worth of sandstep: what every function shares, and
-// the clients built from it on first use. It is safe for concurrent use:
-// the reaper reads the deployment id beside its other reads.
+// the clients built from it on first use. It is safe for concurrent use
+// (each client is built under once).
 type Env struct {
 	Config   config.Config
 	Logger   *slog.Logger

@@ -69,8 +69,8 @@ func NewSender(cfg aws.Config, name string, opts Options, so SenderOptions) (*Se
 
 // defaultHTTPClient serves the Senders whose config names no HTTP client.
 // Go's default transport keeps two idle connections per host, so a third
-// call running beside two others (the reaper's reads, a create's writes
-// beside Daytona's calls) would open a new connection, a TLS handshake
+// call running beside two others to the same service would open a new
+// connection, a TLS handshake
 // in AWS, each time; the SDK's own keeps ten.
 var defaultHTTPClient = sync.OnceValue(func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()

@@ -18,7 +18,7 @@ import (
 // The reaper's reads: scans of the table by item type, strongly consistent
 // so that what a request wrote before the scan began is seen. A scan reads
 // every item, the audit trail's too, whatever its filter keeps, so its
-// pages are DynamoDB's largest (1 MB, some 3,500 audit events): a bound on
+// pages are DynamoDB's largest (1 MB, about 4,000 audit events): a bound on
 // items per page would multiply the round trips of a run that must finish
 // within the reaper's timeout.
 
@@ -57,7 +57,8 @@ func ofType(t string) expression.ConditionBuilder {
 // and finishes: every owner's sandbox records not in a terminal state, the
 // tasks that have not ended, the ended tasks whose completion notice is
 // still pending (which the reaper attempts again), every user's counter
-// with the slots it holds, and the deployment's id.
+// with the slots it holds, the deployment's id, and the slots still held
+// as items of the earlier layout (Legacy, for FoldLegacySlots).
 func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 	live := stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning})
 	ended := stringsOf([]sandstep.TaskStatus{sandstep.TaskSucceeded, sandstep.TaskFailed, sandstep.TaskTimedOut, sandstep.TaskCancelled})
