@@ -181,12 +181,16 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 			return nil, fmt.Errorf("reaper: fold legacy quota slots: %w", err)
 		}
 	}
-	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, found.Held
-	if opts.DryRun {
-		// Not folded, but held (and counted) all the same: a dry run
-		// judges them where they are, as a run does once they are folded.
-		held = append(held, found.Legacy...)
+	// A dry run folds nothing, but the earlier layout's slots are held
+	// (and counted) all the same: it judges them where they are, as a run
+	// does once they are folded.
+	withLegacy := func(held []sandstep.Slot) []sandstep.Slot {
+		if opts.DryRun {
+			return append(held, found.Legacy...)
+		}
+		return held
 	}
+	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, withLegacy(found.Held)
 	if s.machine == nil || opts.AfterRestart {
 		live = nil // no tasks here, or their executions were lost with the stack
 	}
@@ -215,6 +219,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		if counted, held, err = s.inventory.Counters(ctx); err != nil {
 			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
 		}
+		held = withLegacy(held)
 		strays = unowned(listed, records, held)
 	}
 	r.sandboxes(ctx, listed, records, strays)

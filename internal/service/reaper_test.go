@@ -316,8 +316,9 @@ func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 
 // A slot kept by an earlier layout is found by the reaper's scan, folded
 // onto its counter after it, and judged in the same run: its sandbox long
-// gone, it is released. A dry run judges it where it is, the same way,
-// and changes nothing.
+// gone, it is released; another's sandbox, still there, is its owner's.
+// A dry run judges them where they are, the same way (also after the
+// counters are read again for a stray), and changes nothing.
 func TestReapJudgesFoldedSlots(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dry run %v", dryRun), func(t *testing.T) {
@@ -326,22 +327,28 @@ func TestReapJudgesFoldedSlots(t *testing.T) {
 			p := newFakeProvider()
 			av := func(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 			for _, item := range []map[string]types.AttributeValue{
-				{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"), "active": &types.AttributeValueMemberN{Value: "1"}},
+				{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"), "active": &types.AttributeValueMemberN{Value: "2"}},
 				{"PK": av("USER#old"), "SK": av("SLOT#sbx_gone"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_gone"),
 					"state": av("committed"), "reservedAt": av(time.Now().Add(-24 * time.Hour).Format(time.RFC3339Nano))},
+				{"PK": av("USER#old"), "SK": av("SLOT#sbx_kept"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_kept"),
+					"state": av("committed"), "reservedAt": av(time.Now().Add(-time.Minute).Format(time.RFC3339Nano))},
 			} {
 				if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
 					t.Fatal(err)
 				}
 			}
+			// sbx_kept's sandbox is there, held by its slot alone; a stray
+			// beside it makes the run read the counters again.
+			p.sandboxes["sbx_kept"] = &fakeSandbox{id: "dt-kept", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+			p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
 			svc := newReaper(t, st, p, st, p)
-			want := ReapReport{Slots: 1, DryRun: dryRun}
+			want := ReapReport{Slots: 1, Unowned: 1, DryRun: dryRun}
 			if rep, err := svc.Reap(ctx, ReapOptions{DryRun: dryRun}); err != nil || *rep != want {
 				t.Errorf("Reap = %+v, %v; want %+v", rep, err, want)
 			}
-			wantActive := 0
+			wantActive := 1 // sbx_kept's
 			if dryRun {
-				wantActive = 1
+				wantActive = 2
 			}
 			if q, err := st.GetQuota(ctx, "old"); err != nil || q.Active != wantActive {
 				t.Errorf("quota %+v, %v; want %d held", q, err, wantActive)
