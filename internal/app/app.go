@@ -48,7 +48,7 @@ type Options struct {
 
 // Env is one process's worth of sandstep: what every function shares, and
 // the clients built from it on first use. It is safe for concurrent use
-// (each client is built under once).
+// (clients are built through once, under e.mu).
 type Env struct {
 	Config   config.Config
 	Logger   *slog.Logger

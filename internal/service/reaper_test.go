@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -320,35 +321,48 @@ func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 // A dry run judges them where they are, the same way (also after the
 // counters are read again for a stray), and changes nothing.
 func TestReapJudgesFoldedSlots(t *testing.T) {
-	for _, dryRun := range []bool{false, true} {
-		t.Run(fmt.Sprintf("dry run %v", dryRun), func(t *testing.T) {
+	for _, tt := range []struct {
+		dryRun, listed bool // listed: sbx_kept's sandbox and a stray are there too
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		t.Run(fmt.Sprintf("dry run %v, listed %v", tt.dryRun, tt.listed), func(t *testing.T) {
 			ctx := context.Background()
 			st, client, table := storetest.New(t, store.Options{DefaultQuota: 10})
 			p := newFakeProvider()
 			av := func(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-			for _, item := range []map[string]types.AttributeValue{
-				{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"), "active": &types.AttributeValueMemberN{Value: "2"}},
-				{"PK": av("USER#old"), "SK": av("SLOT#sbx_gone"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_gone"),
-					"state": av("committed"), "reservedAt": av(time.Now().Add(-24 * time.Hour).Format(time.RFC3339Nano))},
-				{"PK": av("USER#old"), "SK": av("SLOT#sbx_kept"), "type": av("slot"), "userId": av("old"), "sandboxId": av("sbx_kept"),
-					"state": av("committed"), "reservedAt": av(time.Now().Add(-time.Minute).Format(time.RFC3339Nano))},
-			} {
+			slot := func(id string, age time.Duration) map[string]types.AttributeValue {
+				return map[string]types.AttributeValue{"PK": av("USER#old"), "SK": av("SLOT#" + id), "type": av("slot"), "userId": av("old"),
+					"sandboxId": av(id), "state": av("committed"), "reservedAt": av(time.Now().Add(-age).Format(time.RFC3339Nano))}
+			}
+			active := 1
+			items := []map[string]types.AttributeValue{slot("sbx_gone", 24*time.Hour)}
+			if tt.listed {
+				// sbx_kept's sandbox is there, held by its slot alone; a
+				// stray beside it makes the run read the counters again.
+				active++
+				items = append(items, slot("sbx_kept", time.Minute))
+				p.sandboxes["sbx_kept"] = &fakeSandbox{id: "dt-kept", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+				p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+			}
+			// Without a stray, only the fold makes a run read the counters
+			// again: sbx_gone's slot is judged by that read.
+			items = append(items, map[string]types.AttributeValue{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"),
+				"active": &types.AttributeValueMemberN{Value: strconv.Itoa(active)}})
+			for _, item := range items {
 				if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			// sbx_kept's sandbox is there, held by its slot alone; a stray
-			// beside it makes the run read the counters again.
-			p.sandboxes["sbx_kept"] = &fakeSandbox{id: "dt-kept", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
-			p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
 			svc := newReaper(t, st, p, st, p)
-			want := ReapReport{Slots: 1, Unowned: 1, DryRun: dryRun}
-			if rep, err := svc.Reap(ctx, ReapOptions{DryRun: dryRun}); err != nil || *rep != want {
+			want := ReapReport{Slots: 1, DryRun: tt.dryRun}
+			if tt.listed {
+				want.Unowned = 1
+			}
+			if rep, err := svc.Reap(ctx, ReapOptions{DryRun: tt.dryRun}); err != nil || *rep != want {
 				t.Errorf("Reap = %+v, %v; want %+v", rep, err, want)
 			}
-			wantActive := 1 // sbx_kept's
-			if dryRun {
-				wantActive = 2
+			wantActive := active - 1 // sbx_gone's released
+			if tt.dryRun {
+				wantActive = active
 			}
 			if q, err := st.GetQuota(ctx, "old"); err != nil || q.Active != wantActive {
 				t.Errorf("quota %+v, %v; want %d held", q, err, wantActive)

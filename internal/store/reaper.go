@@ -152,7 +152,7 @@ func (s *Store) FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int
 			return moved, err
 		}
 		release := build(expression.NewBuilder().
-			WithCondition(expression.Name(attrSlotState).In(expression.Value(slotReserved), expression.Value(slotCommitted))).
+			WithCondition(legacyHeld()).
 			WithUpdate(expression.Set(expression.Name(attrSlotState), expression.Value(slotReleased)).
 				Set(expression.Name(TTLAttribute), expression.Value(s.nowUTC().Add(24*time.Hour).Unix()))))
 		hold := build(expression.NewBuilder().
