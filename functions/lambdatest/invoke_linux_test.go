@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
@@ -141,9 +140,7 @@ func newStack(t testing.TB) *stack {
 	t.Cleanup(hs.Close)
 	s.daytonaURL = hs.URL
 
-	dhs := httptest.NewServer(s.served.wrap(server.NewServer()))
-	t.Cleanup(dhs.Close)
-	s.dynamoURL = dhs.URL
+	_, s.dynamoURL = storetest.Server(t, s.served.wrap)
 	if err := store.CreateTable(context.Background(), storetest.DB(t, s.dynamoURL), tableName); err != nil {
 		t.Fatalf("create table: %v", err)
 	}

@@ -7,6 +7,7 @@ package storetest
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -30,11 +31,16 @@ const (
 )
 
 // Server starts an embedded minidyn server and returns it (for failure
-// emulation and ClearTable) with its URL. It stops when the test ends.
-func Server(tb testing.TB) (*server.Server, string) {
+// emulation and ClearTable) with its URL, its handler wrapped by wrap (a
+// meter, a proxy) if given. It stops when the test ends.
+func Server(tb testing.TB, wrap ...func(http.Handler) http.Handler) (*server.Server, string) {
 	tb.Helper()
 	srv := server.NewServer()
-	hs := httptest.NewServer(srv)
+	var h http.Handler = srv
+	for _, w := range wrap {
+		h = w(h)
+	}
+	hs := httptest.NewServer(h)
 	tb.Cleanup(hs.Close)
 	return srv, hs.URL
 }
