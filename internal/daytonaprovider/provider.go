@@ -102,7 +102,7 @@ func (p *Provider) List(ctx context.Context, labels map[string]string) ([]servic
 	}
 	out := make([]service.ProviderSandbox, len(items))
 	for i, it := range items {
-		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), ToolboxURL: it.ToolboxProxyURL}
+		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), ToolboxURL: it.ToolboxProxyURL, Owner: it.Labels[service.LabelOwner]}
 	}
 	return out, nil
 }

@@ -181,6 +181,7 @@ func (c *Client) Query(ctx context.Context, in *QueryInput) (*Page, error) {
 // ScanInput reads the whole table, a page at a time.
 type ScanInput struct {
 	TableName                 *string
+	IndexName                 *string `json:",omitempty"`
 	FilterExpression          *string `json:",omitempty"`
 	ProjectionExpression      *string `json:",omitempty"`
 	ExpressionAttributeNames  Names   `json:",omitempty"`

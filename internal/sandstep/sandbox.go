@@ -275,6 +275,7 @@ type Live struct {
 	Counted    map[string]int // by user, what their counter counts
 	Held       []Slot         // the slots the counters hold
 	Legacy     []Slot         // slots still held as items of an earlier layout, to be folded
+	Swept      bool           // read by a sweep of the whole table, not from the live index
 }
 
 // Slot is a quota slot a user holds for a sandbox (reserved or

@@ -117,7 +117,7 @@ func (p *fakeProvider) List(_ context.Context, labels map[string]string) ([]Prov
 			match = match && sb.labels[k] == v
 		}
 		if match {
-			out = append(out, ProviderSandbox{ID: sb.id, Name: name, State: sb.state})
+			out = append(out, ProviderSandbox{ID: sb.id, Name: name, State: sb.state, Owner: sb.labels[LabelOwner]})
 		}
 	}
 	return out, nil

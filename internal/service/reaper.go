@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/metrics"
@@ -18,11 +20,14 @@ type Inventory interface {
 	// terminal state, the tasks not ended, the ended tasks whose
 	// completion notice is pending, the counters with their slots, the
 	// deployment's id if one is recorded, and the slots still held in an
-	// earlier layout.
-	LiveRecords(ctx context.Context) (*sandstep.Live, error)
+	// earlier layout. It may read from an index, eventually consistent,
+	// or sweep the table (Live.Swept); with dryRun it writes nothing.
+	LiveRecords(ctx context.Context, dryRun bool) (*sandstep.Live, error)
 	// Counters returns what each user's counter counts and the slots
 	// the counters hold.
 	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error)
+	// Counter reads one user's counter, strongly consistent.
+	Counter(ctx context.Context, userID string) (int, []sandstep.Slot, error)
 	// FoldLegacySlots moves slots kept in an earlier layout (Live's
 	// Legacy) to where Counters finds them.
 	FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int, error)
@@ -171,7 +176,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// reads them with the counters, the deployment's id and any slot still
 	// held in an earlier layout, so a run that finds nothing reads the
 	// table once.
-	found, err := s.inventory.LiveRecords(ctx)
+	found, err := s.inventory.LiveRecords(ctx, opts.DryRun)
 	if err != nil {
 		return nil, fmt.Errorf("reaper: list records: %w", err)
 	}
@@ -210,13 +215,21 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r.tasks(ctx, live)
 	// A listed sandbox that neither a live record nor a held slot owns may
-	// be a create that took its slot after the scan (a create takes it
-	// before it calls the provider), and the slots the fold moved are not
-	// in the scan's read: the counters are read again, after the listing,
-	// to judge by.
+	// be a create that took its slot after the read (a create takes it
+	// before it calls the provider; an index read may also lag), and the
+	// slots the fold moved are not in the read: the counters are read
+	// again, strongly consistent, after the listing, to judge by. Its
+	// owner's counter is enough, when its label names the owner.
 	strays := unowned(listed, records, held)
-	if folded > 0 || len(strays) > 0 {
+	switch {
+	case folded > 0 || slices.ContainsFunc(strays, func(ps ProviderSandbox) bool { return ps.Owner == "" }):
 		if counted, held, err = s.inventory.Counters(ctx); err != nil {
+			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
+		}
+		held = withLegacy(held)
+		strays = unowned(listed, records, held)
+	case len(strays) > 0:
+		if counted, held, err = s.recount(ctx, strays, counted, found.Held); err != nil {
 			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
 		}
 		held = withLegacy(held)
@@ -237,6 +250,30 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
 		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices)
 	return rep, nil
+}
+
+// recount reads again the counters of the strays' owners and returns
+// counted and held (the counters' slots) with what it read in place of
+// what they had of those owners.
+func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, error) {
+	owners := map[string]bool{}
+	for _, ps := range strays {
+		owners[ps.Owner] = true
+	}
+	counted = maps.Clone(counted)
+	held = slices.DeleteFunc(slices.Clone(held), func(sl sandstep.Slot) bool { return owners[sl.UserID] })
+	for _, owner := range slices.Sorted(maps.Keys(owners)) {
+		n, slots, err := s.inventory.Counter(ctx, owner)
+		if err != nil {
+			return nil, nil, err
+		}
+		delete(counted, owner)
+		if n != 0 || len(slots) > 0 {
+			counted[owner] = n
+		}
+		held = append(held, slots...)
+	}
+	return counted, held, nil
 }
 
 // unowned returns the listed sandboxes, not destroyed, that no live

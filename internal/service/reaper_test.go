@@ -206,9 +206,9 @@ type countingInventory struct {
 	heldScans int
 }
 
-func (c *countingInventory) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
+func (c *countingInventory) LiveRecords(ctx context.Context, dryRun bool) (*sandstep.Live, error) {
 	c.heldScans++
-	return c.Store.LiveRecords(ctx)
+	return c.Store.LiveRecords(ctx, dryRun)
 }
 
 func (c *countingInventory) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error) {
@@ -273,16 +273,20 @@ func (l listAfter) List(ctx context.Context, labels map[string]string) ([]Provid
 	return l.fakeProvider.List(ctx, labels)
 }
 
-// A create that takes its slot after the reaper's scan of the records and
+// A create that takes its slot after the reaper's read of the records and
 // counters, and whose sandbox the listing shows, is a create at work, not
-// an unowned sandbox: the reaper reads the counters again before it judges.
+// an unowned sandbox: the reaper reads the counters again before it judges
+// (its owner's, when the sandbox's label names one; else all of them).
 func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		record bool // the create wrote its creating record too
+		owner  bool // its sandbox carries the owner's label
 	}{
-		{"slot taken, record not written yet", false},
-		{"slot taken and creating record written", true},
+		{"slot taken, record not written yet", false, true},
+		{"slot taken and creating record written", true, true},
+		{"slot taken, no owner label", false, false},
+		{"slot taken and creating record written, no owner label", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -298,7 +302,11 @@ func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 						t.Errorf("record: %v", err)
 					}
 				}
-				p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+				labels := map[string]string{LabelDeployment: testDeployment}
+				if tc.owner {
+					labels[LabelOwner] = sb.Owner
+				}
+				p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started", labels: labels}
 			}}
 			svc := newReaper(t, st, p, st, cat)
 			rep, err := svc.Reap(ctx, ReapOptions{})

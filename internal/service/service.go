@@ -58,6 +58,7 @@ type ProviderSandbox struct {
 	ID, Name   string
 	State      string
 	ToolboxURL string
+	Owner      string // its LabelOwner; set by List, "" when it has none
 }
 
 // ToolboxLocator is a provider that can be told where a sandbox's toolbox

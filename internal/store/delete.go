@@ -68,6 +68,7 @@ func (s *Store) FinishDelete(ctx context.Context, sb *sandstep.Sandbox, audit sa
 			Set(expression.Name("deletedAt"), expression.Value(deletedAt)).
 			Set(expression.Name("updatedAt"), expression.Value(deletedAt)).
 			Set(expression.Name("providerState"), expression.Value("destroyed")).
+			Remove(expression.Name(attrLivePK)).
 			Add(expression.Name(attrVersion), expression.Value(1))))
 	record := s.update(key(sandboxPK(sb.ID), skMeta), done)
 	if _, err := s.releaseWith(ctx, sb.Owner, sb.ID, []types.TransactWriteItem{record}, []sandstep.AuditEvent{audit}); err != nil {

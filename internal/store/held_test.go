@@ -75,7 +75,7 @@ func TestFoldLegacySlots(t *testing.T) {
 		"userId": strAV("old"), "sandboxId": strAV("z"), "state": strAV("released")})
 
 	// The reaper's one scan finds the held ones, with their time.
-	found, err := st.LiveRecords(c)
+	found, err := st.LiveRecords(c, true)
 	if err != nil || len(found.Legacy) != 2 || !found.Legacy[0].ReservedAt.Equal(reservedAt) || found.Legacy[0].UserID != "old" {
 		t.Fatalf("legacy slots found = %+v, %v; want x and y of old", found.Legacy, err)
 	}
@@ -83,7 +83,7 @@ func TestFoldLegacySlots(t *testing.T) {
 		t.Fatalf("FoldLegacySlots = %d, %v; want 2", n, err)
 	}
 	// Folded once: a scan finds none, and slots folded meanwhile are left.
-	if again, err := st.LiveRecords(c); err != nil || len(again.Legacy) != 0 {
+	if again, err := st.LiveRecords(c, true); err != nil || len(again.Legacy) != 0 {
 		t.Fatalf("legacy slots after the fold = %+v, %v; want none", again.Legacy, err)
 	}
 	if n, err := st.FoldLegacySlots(c, found.Legacy); err != nil || n != 0 {

@@ -50,7 +50,7 @@ func TestLiveRecordsSortsTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found, err := st.LiveRecords(c)
+	found, err := st.LiveRecords(c, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestLiveRecordsReadsEveryPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found, err := st.LiveRecords(c)
+	found, err := st.LiveRecords(c, true)
 	if err != nil {
 		t.Fatal(err)
 	}

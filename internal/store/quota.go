@@ -187,12 +187,31 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
 // item with an empty map.
 const heldSentinel = "#"
 
-// makeHeldMap gives the user's counter a held map if it has none.
+// makeHeldMap gives the user's counter a held map if it has none, making
+// the counter if there is none.
 func (s *Store) makeHeldMap(ctx context.Context, userID string) error {
+	if made, err := s.newCounter(ctx, userID); made || err != nil {
+		return err
+	}
 	e := build(expression.NewBuilder().WithUpdate(
 		expression.Set(expression.Name(attrHeld), expression.IfNotExists(expression.Name(attrHeld), expression.Value(map[string]int{heldSentinel: 0}))).
 			Set(expression.Name(attrType), expression.Value(typeQuota))))
 	return mapErr(s.write(ctx, s.update(s.quotaKey(userID), e)), "make the held slots' map")
+}
+
+// newCounter writes the user's counter, holding nothing, if there is none,
+// and reports whether it did. A counter gets its LiveIndex key here, by a
+// put: no update gives an item its first index key, which the local
+// DynamoDB (minidyn) mishandles, dropping another item from the index.
+func (s *Store) newCounter(ctx context.Context, userID string) (bool, error) {
+	item := s.quotaKey(userID)
+	item[attrType], item[attrLivePK] = str(typeQuota), str(liveShard(userPK(userID)))
+	item[attrHeld] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{heldSentinel: num(0)}}
+	err := s.write(ctx, s.put(item, absent))
+	if conditionFailed(err, 0) {
+		return false, nil
+	}
+	return err == nil, mapErr(err, "make the quota counter")
 }
 
 // ReleaseSlot frees the user's slot for sandboxID, exactly once: it reports
@@ -351,6 +370,9 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audi
 	}
 	if limit < 0 || limit > MaxUserLimit {
 		return sandstep.Invalid("limit", "must be between 0 and %d, got %d", MaxUserLimit, limit)
+	}
+	if _, err := s.newCounter(ctx, userID); err != nil {
+		return err
 	}
 	setLimit := build(expression.NewBuilder().WithUpdate(
 		expression.Set(expression.Name(attrLimit), expression.Value(limit)).

@@ -90,6 +90,9 @@ func sandboxItem(sb *sandstep.Sandbox, version int64) (map[string]types.Attribut
 	item[attrGSI1SK] = str(createdGSI1SK(sb.CreatedAt, sb.ID))
 	item[attrType] = str(typeSandbox)
 	item[attrVersion] = num(version)
+	if !sb.State.Terminal() {
+		item[attrLivePK] = str(liveShard(sandboxPK(sb.ID)))
+	}
 	if err := checkItemSize(item); err != nil {
 		return nil, err
 	}
@@ -285,10 +288,19 @@ func (s *Store) taskItem(t *sandstep.Task, version int64, now time.Time) (map[st
 		}
 		item[TTLAttribute] = num(ended.Add(s.taskRetention).Unix())
 	}
+	if taskLive(t) {
+		item[attrLivePK] = str(liveShard(taskPK(t.ID)))
+	}
 	if err := checkItemSize(item); err != nil {
 		return nil, err
 	}
 	return item, nil
+}
+
+// taskLive says whether the reaper reads t: it has not ended, or its
+// completion notice is still pending.
+func taskLive(t *sandstep.Task) bool {
+	return !t.Status.Terminal() || t.Notify != nil && t.Notify.Status == sandstep.NoticePending
 }
 
 // PutTask writes the record of a new task; ECONFLICT if it exists.

@@ -30,7 +30,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"hash/fnv"
 	"math/rand/v2"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -154,9 +156,20 @@ const (
 	// read that cares checks the time itself.
 	TTLAttribute = "expiresAt"
 
-	// GSI1 is the one global secondary index, used to list a user's sandboxes
-	// and tasks newest first.
+	// GSI1 lists a user's sandboxes and tasks newest first.
 	GSI1 = "GSI1"
+
+	// LiveIndex holds only what the reaper reads (live records, counters,
+	// the deployment and sweep items; see liveKey), so that a run reads
+	// what is live and not the history. Its partition is one of LiveShards
+	// values, so that no one index partition takes every write of a busy
+	// deployment; its sort key is the item's PK.
+	LiveIndex  = "Live"
+	attrLivePK = "LivePK"
+	prefixLive = "LIVE#"
+	// LiveShards is the number of LiveIndex partitions, which
+	// LiveRecords reads side by side.
+	LiveShards = 4
 
 	skMeta  = "META"
 	skQuota = "QUOTA"
@@ -198,5 +211,12 @@ const (
 )
 
 func createdGSI1SK(created time.Time, id string) string { return sortTime(created) + "#" + id }
+
+// liveShard is the LiveIndex partition of the item with partition key pk.
+func liveShard(pk string) string {
+	h := fnv.New32a()
+	h.Write([]byte(pk))
+	return prefixLive + strconv.Itoa(int(h.Sum32()%LiveShards))
+}
 
 func (s *Store) nowUTC() time.Time { return s.now().UTC() }

@@ -18,7 +18,7 @@ import (
 // the template agrees with this constant.
 const PointInTimeRecovery = true
 
-// TableDefinition returns the one definition of the table: keys, the GSI,
+// TableDefinition returns the one definition of the table: keys, the GSIs,
 // billing mode and encryption. Tests and the local stack create the table
 // from it, and a test checks that template.yaml declares the same table. The
 // time-to-live attribute (TTLAttribute) and point-in-time recovery
@@ -33,6 +33,7 @@ func TableDefinition(table string) *dynamo.CreateTableInput {
 			{AttributeName: aws.String(attrSK), AttributeType: str},
 			{AttributeName: aws.String(attrGSI1PK), AttributeType: str},
 			{AttributeName: aws.String(attrGSI1SK), AttributeType: str},
+			{AttributeName: aws.String(attrLivePK), AttributeType: str},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
@@ -43,6 +44,13 @@ func TableDefinition(table string) *dynamo.CreateTableInput {
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(LiveIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrLivePK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
