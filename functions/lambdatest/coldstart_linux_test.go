@@ -151,7 +151,6 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Skipf("the Runtime Interface Emulator (go.mod's aws-lambda-rie tool) does not build here, so there is no cold start to measure: %v", err)
 	}
 	s := newStack(b)
-	s.swept(b)
 	bare := bareBootstrap(b)
 	// As deployed: the tests' debug level would time extra log lines.
 	info := func(env map[string]string) { env["LOG_LEVEL"] = "info" }

@@ -147,19 +147,6 @@ func newStack(t testing.TB) *stack {
 	return s
 }
 
-// swept records a sweep of the stack's table, as a deployment's reaper
-// does once a day: its runs until the next read the live index alone.
-func (s *stack) swept(t testing.TB) {
-	t.Helper()
-	st, err := store.New(storetest.DB(t, s.dynamoURL), tableName, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.LiveRecords(context.Background(), false); err != nil {
-		t.Fatalf("sweep the table: %v", err)
-	}
-}
-
 // logicalID is the template's resource for a function: create -> CreateFunction.
 func logicalID(function string) string {
 	return strings.ToUpper(function[:1]) + function[1:] + "Function"

@@ -274,8 +274,14 @@ type Live struct {
 	Notices    []*Task        // ended, with a completion notice pending
 	Counted    map[string]int // by user, what their counter counts
 	Held       []Slot         // the slots the counters hold
-	Legacy     []Slot         // slots still held as items of an earlier layout, to be folded
-	Swept      bool           // read by a sweep of the whole table, not from the live index
+}
+
+// Sweep is what one run's share of a sweep of the table did.
+type Sweep struct {
+	Pages   int    // pages of the table read; none when no sweep was under way or due
+	Indexed int    // live items it gave their index key
+	Legacy  []Slot // slots still held as items of an earlier layout, to be folded
+	Done    bool   // it reached the table's end
 }
 
 // Slot is a quota slot a user holds for a sandbox (reserved or

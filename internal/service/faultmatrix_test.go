@@ -120,7 +120,7 @@ func TestKilledCreateLeavesNoWriteRunning(t *testing.T) {
 	if calls := h.f.trace(); len(calls) != 2 || calls[1] != "daytona create" {
 		t.Fatalf("calls %q, want the kill at Daytona's create", calls)
 	}
-	found, err := h.store.LiveRecords(context.Background(), true)
+	found, err := h.store.LiveRecords(context.Background())
 	if err != nil || len(found.Sandboxes) != 1 || found.Sandboxes[0].State != sandstep.StateCreating {
 		t.Fatalf("live records %+v, %v; want the creating record written", found, err)
 	}

@@ -553,7 +553,7 @@ func TestNoticeBackoff(t *testing.T) {
 
 // redriveNotices is the reaper's part with the notices.
 func redriveNotices(ctx context.Context, s *Service, dryRun bool) (int, error) {
-	found, err := s.inventory.LiveRecords(ctx, dryRun)
+	found, err := s.inventory.LiveRecords(ctx)
 	if err != nil || !s.sendsNotices() {
 		return 0, err
 	}

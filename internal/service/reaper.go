@@ -18,18 +18,20 @@ import (
 type Inventory interface {
 	// LiveRecords returns, read at once, the sandbox records not in a
 	// terminal state, the tasks not ended, the ended tasks whose
-	// completion notice is pending, the counters with their slots, the
-	// deployment's id if one is recorded, and the slots still held in an
-	// earlier layout. It may read from an index, eventually consistent,
-	// or sweep the table (Live.Swept); with dryRun it writes nothing.
-	LiveRecords(ctx context.Context, dryRun bool) (*sandstep.Live, error)
-	// Counters returns what each user's counter counts and the slots
-	// the counters hold.
-	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error)
-	// Counter reads one user's counter, strongly consistent.
-	Counter(ctx context.Context, userID string) (int, []sandstep.Slot, error)
-	// FoldLegacySlots moves slots kept in an earlier layout (Live's
-	// Legacy) to where Counters finds them.
+	// completion notice is pending, the counters with their slots, and the
+	// deployment's id if one is recorded. It reads an index: eventually
+	// consistent, and without what Sweep has not yet put there.
+	LiveRecords(ctx context.Context) (*sandstep.Live, error)
+	// Counters returns what each user's counter counts, the slots the
+	// counters hold and the slots still held in an earlier layout.
+	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, []sandstep.Slot, error)
+	// Counter is Counters for one user, strongly consistent.
+	Counter(ctx context.Context, userID string) (int, []sandstep.Slot, []sandstep.Slot, error)
+	// Sweep does one run's share of a sweep of the records, putting into
+	// LiveRecords' index what it lacks.
+	Sweep(ctx context.Context) (*sandstep.Sweep, error)
+	// FoldLegacySlots moves slots kept in an earlier layout (Sweep's
+	// Legacy) onto their counters.
 	FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int, error)
 	// RepairQuota sets the user's counter to the slots they hold when the
 	// two differ (not with dryRun), and reports both.
@@ -171,31 +173,21 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		opts.MaxActions = DefaultReapActions
 	}
 	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
+	// First the run's share of a sweep, so that what it puts into the
+	// index is judged now (a dry run writes nothing, so sweeps nothing).
+	sw := &sandstep.Sweep{}
+	if !opts.DryRun {
+		sw = r.sweep(ctx)
+	}
 	// The live records come before the provider's listing: a record ready
-	// then has a sandbox the listing shows, unless it is gone. One scan
-	// reads them with the counters, the deployment's id and any slot still
-	// held in an earlier layout, so a run that finds nothing reads the
-	// table once.
-	found, err := s.inventory.LiveRecords(ctx, opts.DryRun)
+	// then has a sandbox the listing shows, unless it is gone. They come
+	// from an index of what is live: a run that finds nothing reads it
+	// once, whatever the history.
+	found, err := s.inventory.LiveRecords(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reaper: list records: %w", err)
 	}
-	folded := 0
-	if !opts.DryRun && len(found.Legacy) > 0 {
-		if folded, err = s.inventory.FoldLegacySlots(ctx, found.Legacy); err != nil {
-			return nil, fmt.Errorf("reaper: fold legacy quota slots: %w", err)
-		}
-	}
-	// A dry run folds nothing, but the earlier layout's slots are held
-	// (and counted) all the same: it judges them where they are, as a run
-	// does once they are folded.
-	withLegacy := func(held []sandstep.Slot) []sandstep.Slot {
-		if opts.DryRun {
-			return append(held, found.Legacy...)
-		}
-		return held
-	}
-	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, withLegacy(found.Held)
+	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, found.Held
 	if s.machine == nil || opts.AfterRestart {
 		live = nil // no tasks here, or their executions were lost with the stack
 	}
@@ -216,24 +208,23 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	r.tasks(ctx, live)
 	// A listed sandbox that neither a live record nor a held slot owns may
 	// be a create that took its slot after the read (a create takes it
-	// before it calls the provider; an index read may also lag), and the
-	// slots the fold moved are not in the read: the counters are read
-	// again, strongly consistent, after the listing, to judge by. Its
-	// owner's counter is enough, when its label names the owner.
+	// before it calls the provider; the index may also lag, or lack what no
+	// sweep has put there yet): the counters are read again, strongly
+	// consistent, after the listing, to judge by: its owner's, when its
+	// label names one, else all of them. A slot still held as an item of
+	// the earlier layout owns its sandbox too, until a sweep folds it.
 	strays := unowned(listed, records, held)
-	switch {
-	case folded > 0 || slices.ContainsFunc(strays, func(ps ProviderSandbox) bool { return ps.Owner == "" }):
-		if counted, held, err = s.inventory.Counters(ctx); err != nil {
+	if len(strays) > 0 {
+		var legacy []sandstep.Slot
+		if slices.ContainsFunc(strays, func(ps ProviderSandbox) bool { return ps.Owner == "" }) {
+			counted, held, legacy, err = s.inventory.Counters(ctx)
+		} else {
+			counted, held, legacy, err = s.recount(ctx, strays, counted, held)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
 		}
-		held = withLegacy(held)
-		strays = unowned(listed, records, held)
-	case len(strays) > 0:
-		if counted, held, err = s.recount(ctx, strays, counted, found.Held); err != nil {
-			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
-		}
-		held = withLegacy(held)
-		strays = unowned(listed, records, held)
+		strays = unowned(listed, records, append(slices.Clip(held), legacy...))
 	}
 	r.sandboxes(ctx, listed, records, strays)
 	r.quota(ctx, counted, r.slots(ctx, held))
@@ -248,32 +239,53 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	s.opts.Logger.InfoContext(ctx, "reaper", "dryRun", rep.DryRun, "findings", rep.Findings(), "unowned", rep.Unowned,
 		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
-		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices)
+		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices,
+		"sweptPages", sw.Pages, "indexed", sw.Indexed, "sweepDone", sw.Done)
 	return rep, nil
+}
+
+// sweep does the run's share of a sweep of the records and folds the
+// slots of the earlier layout it finds onto their counters. A failure is
+// counted; the run goes on with the index as it is, the next run's share
+// where this one's stopped.
+func (r *reaping) sweep(ctx context.Context) *sandstep.Sweep {
+	inv := r.s.inventory
+	sw, err := inv.Sweep(ctx)
+	if err == nil && len(sw.Legacy) > 0 {
+		_, err = inv.FoldLegacySlots(ctx, sw.Legacy)
+	}
+	if err != nil {
+		r.report.Failed++
+		r.s.opts.Logger.ErrorContext(ctx, "reaper: sweep", "err", err)
+		return &sandstep.Sweep{}
+	}
+	return sw
 }
 
 // recount reads again the counters of the strays' owners and returns
 // counted and held (the counters' slots) with what it read in place of
-// what they had of those owners.
-func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, error) {
+// what they had of those owners, and those owners' slots still held in the
+// earlier layout.
+func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, []sandstep.Slot, error) {
 	owners := map[string]bool{}
 	for _, ps := range strays {
 		owners[ps.Owner] = true
 	}
 	counted = maps.Clone(counted)
 	held = slices.DeleteFunc(slices.Clone(held), func(sl sandstep.Slot) bool { return owners[sl.UserID] })
+	var legacy []sandstep.Slot
 	for _, owner := range slices.Sorted(maps.Keys(owners)) {
-		n, slots, err := s.inventory.Counter(ctx, owner)
+		n, slots, old, err := s.inventory.Counter(ctx, owner)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		delete(counted, owner)
 		if n != 0 || len(slots) > 0 {
 			counted[owner] = n
 		}
-		held = append(held, slots...)
+		held, legacy = append(held, slots...), append(legacy, old...)
 	}
-	return counted, held, nil
+	return counted, held, legacy, nil
 }
 
 // unowned returns the listed sandboxes, not destroyed, that no live

@@ -59,7 +59,7 @@ func TestLiveRecordsSandboxes(t *testing.T) {
 	if err := st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "ready"}); err != nil {
 		t.Fatal(err)
 	}
-	found, err := st.LiveRecords(c, true)
+	found, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestLiveRecordsSandboxes(t *testing.T) {
 		t.Fatalf("live = %v, want creating and ready", got)
 	}
 	// The counters come with the records, as Counters reads them.
-	counted, held, err := st.Counters(c)
+	counted, held, _, err := st.Counters(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestLiveRecordsSandboxes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if found, err = st.LiveRecords(c, true); err != nil || found.Deployment != id {
+	if found, err = st.LiveRecords(c); err != nil || found.Deployment != id {
 		t.Errorf("deployment = %+v, %v; want %q", found, err, id)
 	}
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestHeldSlotsKeepTheirTime(t *testing.T) {
 	if _, err := st.ReleaseSlot(c, "u", "d"); err != nil {
 		t.Fatal(err)
 	}
-	_, held, err := st.Counters(c)
+	_, held, _, err := st.Counters(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,22 +75,29 @@ func TestFoldLegacySlots(t *testing.T) {
 	put(map[string]types.AttributeValue{"PK": strAV("USER#old"), "SK": strAV("SLOT#z"), "type": strAV("slot"),
 		"userId": strAV("old"), "sandboxId": strAV("z"), "state": strAV("released")})
 
-	// The reaper's one scan finds the held ones, with their time.
-	found, err := st.LiveRecords(c, true)
+	// A sweep finds the held ones, with their time, and so do the counters'
+	// reads.
+	found, err := st.Sweep(c)
 	if err != nil || len(found.Legacy) != 2 || !found.Legacy[0].ReservedAt.Equal(reservedAt) || found.Legacy[0].UserID != "old" {
-		t.Fatalf("legacy slots found = %+v, %v; want x and y of old", found.Legacy, err)
+		t.Fatalf("legacy slots found = %+v, %v; want x and y of old", found, err)
+	}
+	if _, _, legacy, err := st.Counter(c, "old"); err != nil || !slices.Equal(legacy, found.Legacy) {
+		t.Errorf("Counter's legacy slots = %+v, %v; want %+v", legacy, err, found.Legacy)
+	}
+	if _, _, legacy, err := st.Counters(c); err != nil || !slices.Equal(legacy, found.Legacy) {
+		t.Errorf("Counters' legacy slots = %+v, %v; want %+v", legacy, err, found.Legacy)
 	}
 	if n, err := st.FoldLegacySlots(c, found.Legacy); err != nil || n != 2 {
 		t.Fatalf("FoldLegacySlots = %d, %v; want 2", n, err)
 	}
-	// Folded once: a scan finds none, and slots folded meanwhile are left.
-	if again, err := st.LiveRecords(c, true); err != nil || len(again.Legacy) != 0 {
-		t.Fatalf("legacy slots after the fold = %+v, %v; want none", again.Legacy, err)
+	// Folded once: a read finds none, and slots folded meanwhile are left.
+	if _, _, again, err := st.Counters(c); err != nil || len(again) != 0 {
+		t.Fatalf("legacy slots after the fold = %+v, %v; want none", again, err)
 	}
 	if n, err := st.FoldLegacySlots(c, found.Legacy); err != nil || n != 0 {
 		t.Fatalf("FoldLegacySlots of slots folded already = %d, %v; want 0", n, err)
 	}
-	_, held, err := st.Counters(c)
+	_, held, _, err := st.Counters(c)
 	if err != nil || len(held) != 2 || !held[0].ReservedAt.Equal(reservedAt) {
 		t.Fatalf("held after the fold = %+v, %v", held, err)
 	}

@@ -1,20 +1,16 @@
 package store_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/dynamo"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -50,7 +46,7 @@ func TestLiveRecordsSortsTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found, err := st.LiveRecords(c, true)
+	found, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,33 +67,13 @@ func TestLiveRecordsSortsTasks(t *testing.T) {
 	}
 }
 
-// TestLiveRecordsReadsEveryPage: the scan follows DynamoDB's pages to the
-// end. minidyn answers a scan in one page, so a wire in front of it asks
-// for pages of two items, as DynamoDB pages a large table by size.
-func TestLiveRecordsReadsEveryPage(t *testing.T) {
+// TestReadsGoOnToTheLastPage: the index's scan and a sweep's follow
+// DynamoDB's pages to the end, past pages that keep nothing. minidyn
+// answers a scan in one page, so a wire in front of it asks for pages of
+// two items, as DynamoDB pages a large table by size.
+func TestReadsGoOnToTheLastPage(t *testing.T) {
 	var pages atomic.Int32
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10}, func(o *dynamo.Options) {
-		target, err := url.Parse(o.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy := httputil.NewSingleHostReverseProxy(target)
-		small := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Scan") {
-				var in map[string]any
-				if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-					t.Errorf("scan request: %v", err)
-				}
-				in["Limit"] = 2
-				b, _ := json.Marshal(in)
-				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-				pages.Add(1)
-			}
-			proxy.ServeHTTP(w, r)
-		}))
-		t.Cleanup(small.Close)
-		o.Endpoint = small.URL
-	})
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10}, pagesOf(t, 2, &pages))
 	c := ctx(t)
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	var want []string
@@ -105,8 +81,8 @@ func TestLiveRecordsReadsEveryPage(t *testing.T) {
 		id := "tsk_" + strings.Repeat(string(rune('a'+i)), 26)
 		rec := &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning, CreatedAt: now}
 		if i%3 != 0 {
-			// Ended, not live: the page of e and f keeps nothing, and
-			// the scan must go on past it.
+			// Ended, not live: the table's page of e and f keeps
+			// nothing, and a sweep must go on past it.
 			rec.Status, rec.FinishedAt = sandstep.TaskSucceeded, &now
 		} else {
 			want = append(want, id)
@@ -115,7 +91,14 @@ func TestLiveRecordsReadsEveryPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found, err := st.LiveRecords(c, true)
+	for _, id := range want[1:] {
+		if err := st.PutTask(c, &sandstep.Task{ID: id[:len(id)-1] + "z", Owner: "u", Status: sandstep.TaskRunning, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id[:len(id)-1]+"z")
+	}
+	slices.Sort(want)
+	found, err := st.LiveRecords(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +110,22 @@ func TestLiveRecordsReadsEveryPage(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("live tasks %v, want %v", got, want)
 	}
-	if n := pages.Load(); n < 4 {
-		t.Errorf("the scan read %d pages of two items, want at least 4 for 7 items and more", n)
+	if n := pages.Swap(0); n < 3 {
+		t.Errorf("the index's scan read %d pages of two items, want at least 3 for 5 items", n)
+	}
+
+	// The sweep finds the last live task without its key, past the pages
+	// of ended ones.
+	key := map[string]types.AttributeValue{"PK": strAV("TASK#" + want[len(want)-1]), "SK": strAV("META")}
+	item, err := client.GetItem(c, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(item.Item, "LivePK")
+	if _, err := client.PutItem(c, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item.Item}); err != nil {
+		t.Fatal(err)
+	}
+	if sw, err := st.Sweep(c); err != nil || !sw.Done || sw.Indexed != 1 || sw.Pages < 5 {
+		t.Errorf("sweep = %+v, %v; want it ended after 5 pages or more (9 tasks), the last one indexed", sw, err)
 	}
 }

@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,17 +109,15 @@ func summary(l *sandstep.Live) []string {
 func sbxID(c byte) string { return "sbx_" + strings.Repeat(string(c), 26) }
 func tskID(c byte) string { return "tsk_" + strings.Repeat(string(c), 26) }
 
-// TestLiveRecordsReadsTheIndexBetweenSweeps: the first read sweeps the
-// table and records it; the reads after it, for a day, query the index
-// alone and find what a sweep finds, as records come and go.
-func TestLiveRecordsReadsTheIndexBetweenSweeps(t *testing.T) {
+// TestLiveRecordsReadsTheIndex: one scan of the index finds every live
+// record, counter and the deployment, and nothing else, as records come
+// and go; no sweep is needed for what the store writes.
+func TestLiveRecordsReadsTheIndex(t *testing.T) {
 	var wire calls
 	clk := newClock()
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now}, wire.wire(t))
 	c := ctx(t)
-	if _, err := st.Deployment(c, "dep"); err != nil {
-		t.Fatal(err)
-	}
+	dep := mustDeployment(t, st)
 	for _, id := range []byte("abcd") {
 		seed(t, c, st, &sandstep.Sandbox{ID: sbxID(id), Owner: "alice"})
 	}
@@ -137,40 +139,36 @@ func TestLiveRecordsReadsTheIndexBetweenSweeps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	read := func(dryRun, wantSwept bool) []string {
+	if err := st.SetUserLimit(c, "dave", 3); err != nil { // a counter holding nothing
+		t.Fatal(err)
+	}
+	read := func() []string {
 		t.Helper()
 		wire.take()
-		l, err := st.LiveRecords(c, dryRun)
+		l, err := st.LiveRecords(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := wire.take()
-		if l.Swept != wantSwept {
-			t.Errorf("Swept = %v, want %v", l.Swept, wantSwept)
-		}
-		if !wantSwept && (n["Scan"] != 1 || len(n) != 1) {
-			t.Errorf("a read between sweeps made %v, want one scan (of the index)", n)
-		}
-		if wantSwept && (n["Scan"] != 2 || !dryRun && n["PutItem"] != 1) {
-			// One put records the sweep; no item lacked its index key.
-			t.Errorf("a sweep made %v, want two scans (the index, then the table) and, not in a dry run, one put", n)
+		if n := wire.take(); n["Scan"] != 1 || len(n) != 1 {
+			t.Errorf("LiveRecords made %v, want one scan (of the index)", n)
 		}
 		return summary(l)
 	}
-	swept := read(false, true)
+	got := read()
 	if want := []string{
-		"counter alice 4", "counter bob 1", "deployment " + mustDeployment(t, st),
+		"counter alice 4", "counter bob 1", "counter dave 0", "deployment " + dep,
 		"notice " + tskID('c'),
 		"sandbox " + sbxID('a') + " ready", "sandbox " + sbxID('b') + " deleting", "sandbox " + sbxID('c') + " ready",
 		"sandbox " + sbxID('d') + " ready", "sandbox " + sbxID('e') + " creating",
 		"slot alice " + sbxID('a'), "slot alice " + sbxID('b'), "slot alice " + sbxID('c'), "slot alice " + sbxID('d'),
 		"slot bob " + sbxID('e'),
 		"task " + tskID('a') + " queued", "task " + tskID('b') + " running",
-	}; !slices.Equal(swept, want) {
-		t.Errorf("the sweep found\n%s\nwant\n%s", strings.Join(swept, "\n"), strings.Join(want, "\n"))
+	}; !slices.Equal(got, want) {
+		t.Errorf("the index has\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if indexed := read(false, false); !slices.Equal(indexed, swept) {
-		t.Errorf("the index has\n%s\nwant what the sweep found\n%s", strings.Join(indexed, "\n"), strings.Join(swept, "\n"))
+	// A sweep finds nothing missing.
+	if sw, err := st.Sweep(c); err != nil || !sw.Done || sw.Indexed != 0 || len(sw.Legacy) != 0 {
+		t.Errorf("sweep = %+v, %v; want it ended, nothing missing from the index", sw, err)
 	}
 
 	// Records leave their live states, others come.
@@ -190,22 +188,17 @@ func TestLiveRecordsReadsTheIndexBetweenSweeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('f'), Owner: "carol"})
-	indexed := read(false, false)
-	clk.Advance(24 * time.Hour)
-	if truth := read(true, true); !slices.Equal(indexed, truth) {
-		t.Errorf("after the changes the index has\n%s\nwant what a sweep finds\n%s", strings.Join(indexed, "\n"), strings.Join(truth, "\n"))
+	got = read()
+	if want := []string{
+		"counter alice 3", "counter bob 1", "counter carol 1", "counter dave 0", "deployment " + dep,
+		"sandbox " + sbxID('a') + " ready", "sandbox " + sbxID('d') + " ready", "sandbox " + sbxID('e') + " creating",
+		"sandbox " + sbxID('f') + " ready",
+		"slot alice " + sbxID('a'), "slot alice " + sbxID('c'), "slot alice " + sbxID('d'),
+		"slot bob " + sbxID('e'), "slot carol " + sbxID('f'),
+		"task " + tskID('a') + " queued",
+	}; !slices.Equal(got, want) {
+		t.Errorf("after the changes the index has\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	for _, gone := range []string{sbxID('b'), sbxID('c'), tskID('b'), tskID('c')} {
-		if slices.ContainsFunc(indexed, func(s string) bool { return strings.Contains(s, gone) && !strings.HasPrefix(s, "slot") }) {
-			t.Errorf("the index still has %s", gone)
-		}
-	}
-	if !slices.Contains(indexed, "sandbox "+sbxID('f')+" ready") || !slices.Contains(indexed, "counter carol 1") {
-		t.Errorf("the index lacks carol's new sandbox or counter:\n%s", strings.Join(indexed, "\n"))
-	}
-	// The dry run recorded no sweep: the next read sweeps, and records it.
-	read(false, true)
-	read(false, false)
 }
 
 func mustDeployment(t *testing.T, st *store.Store) string {
@@ -219,8 +212,9 @@ func mustDeployment(t *testing.T, st *store.Store) string {
 
 // TestSweepIndexesWhatTheIndexLacks: items written without their index
 // key (before the index existed, or by an earlier version during an
-// update) are found by the next sweep, which gives them the key unless
-// they changed since it read them, and writes nothing in a dry run.
+// update) are found by a sweep, which gives them the key unless they
+// changed since it read them. A sweep runs when due: a day after the last
+// ended, or on a table never swept.
 func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	var wire calls
 	clk := newClock()
@@ -234,8 +228,23 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.LiveRecords(c, false); err != nil { // the sweep, recorded
-		t.Fatal(err)
+	sweep := func(wantScan bool) *sandstep.Sweep {
+		t.Helper()
+		wire.take()
+		sw, err := st.Sweep(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := wire.take(); (n["Scan"] > 0) != wantScan {
+			t.Errorf("sweep made %v; want a scan of the table: %v", n, wantScan)
+		}
+		return sw
+	}
+	if sw := sweep(true); !sw.Done || sw.Indexed != 0 { // never swept: due
+		t.Fatalf("first sweep = %+v, want it ended with nothing missing", sw)
+	}
+	if sw := sweep(false); sw.Pages != 0 { // ended a moment ago
+		t.Fatalf("sweep right after one = %+v, want none", sw)
 	}
 	// As an earlier version wrote them: a put of the whole item, without
 	// the key (minidyn ignores an update's REMOVE of an index key).
@@ -257,26 +266,17 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	unindex("TASK#"+tskID('b'), "META")
 	unindex("USER#alice", "QUOTA")
 	unindex("DEPLOYMENT", "META")
-	if got := summary(mustLive(t, st, false)); len(got) != 0 {
+	if got := summary(mustLive(t, st)); len(got) != 0 {
 		t.Fatalf("the index still has %v", got)
 	}
-
-	clk.Advance(24*time.Hour + time.Second)
-	wire.take()
-	dry := mustLive(t, st, true)
-	all := summary(dry)
-	if want := []string{"counter alice 2", "deployment " + dep, "sandbox " + sbxID('a') + " ready", "sandbox " + sbxID('b') + " ready",
-		"slot alice " + sbxID('a'), "slot alice " + sbxID('b'), "task " + tskID('a') + " running", "task " + tskID('b') + " running",
-	}; !dry.Swept || !slices.Equal(all, want) {
-		t.Errorf("a dry run's sweep found\n%s\n(swept %v), want\n%s", strings.Join(all, "\n"), dry.Swept, strings.Join(want, "\n"))
+	clk.Advance(23 * time.Hour)
+	if sw := sweep(false); sw.Pages != 0 {
+		t.Fatalf("sweep 23h after the last = %+v, want none", sw)
 	}
-	if n := wire.take(); n["PutItem"] != 0 || n["UpdateItem"] != 0 || n["TransactWriteItems"] != 0 {
-		t.Errorf("the dry run wrote: %v", n)
-	}
-	// Between the sweep's scan of the table (after the index's) and its
-	// writes, sandbox b is marked deleting and task b ends: the sweep
-	// leaves both as they now are.
-	wire.once("Scan", 1, func() {
+	clk.Advance(time.Hour)
+	// Between the sweep's scan and its writes, sandbox b is marked deleting
+	// and task b ends: the sweep leaves both as they now are.
+	wire.once("Scan", 0, func() {
 		if _, err := st.MarkDeleting(c, sbxID('b'), "alice"); err != nil {
 			t.Error(err)
 		}
@@ -284,17 +284,13 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if got := mustLive(t, st, false); !got.Swept || !slices.Equal(summary(got), all) {
-		t.Errorf("the sweep found %v (swept %v), want %v", summary(got), got.Swept, all)
-	}
-	got := mustLive(t, st, false)
-	if got.Swept {
-		t.Fatal("the sweep was not recorded")
+	if sw := sweep(true); !sw.Done || sw.Indexed != 4 {
+		t.Errorf("sweep a day later = %+v, want it ended, 4 items indexed (the counter, the deployment, sandbox a, task a)", sw)
 	}
 	want := []string{"counter alice 2", "deployment " + dep, "sandbox " + sbxID('a') + " ready",
 		"slot alice " + sbxID('a'), "slot alice " + sbxID('b'), "task " + tskID('a') + " running"}
-	if !slices.Equal(summary(got), want) {
-		t.Errorf("after the sweep the index has\n%s\nwant\n%s", strings.Join(summary(got), "\n"), strings.Join(want, "\n"))
+	if got := summary(mustLive(t, st)); !slices.Equal(got, want) {
+		t.Errorf("after the sweep the index has\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if sb, err := st.GetSandbox(c, sbxID('b')); err != nil || sb.State != sandstep.StateDeleting {
 		t.Errorf("sandbox b = %+v, %v; want deleting, as marked after the scan", sb, err)
@@ -304,9 +300,85 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	}
 }
 
-func mustLive(t *testing.T, st *store.Store, dryRun bool) *sandstep.Live {
+// TestSweepGoesOnWhereItStopped: a sweep reads at most 100 pages a run and
+// the next run goes on from there, so a table of any size is swept within
+// the reaper's timeout. A wire asks minidyn for pages of one item.
+func TestSweepGoesOnWhereItStopped(t *testing.T) {
+	var scans atomic.Int32
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10}, pagesOf(t, 1, &scans))
+	c := ctx(t)
+	const n = 150
+	for i := range n {
+		id := fmt.Sprintf("tsk_%026d", i)
+		if err := st.PutTask(c, &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning}); err != nil {
+			t.Fatal(err)
+		}
+		// Each without its key, as an earlier version wrote it.
+		key := map[string]types.AttributeValue{"PK": strAV("TASK#" + id), "SK": strAV("META")}
+		got, err := client.GetItem(c, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(got.Item, "LivePK")
+		if _, err := client.PutItem(c, &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var shares []sandstep.Sweep
+	indexed := 0
+	for len(shares) < 5 {
+		sw, err := st.Sweep(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shares = append(shares, *sw)
+		indexed += sw.Indexed
+		if sw.Done {
+			break
+		}
+	}
+	if len(shares) != 2 || shares[0].Pages != 100 || shares[0].Done || !shares[1].Done {
+		t.Errorf("shares %+v; want 100 pages, then the rest to the end", shares)
+	}
+	if indexed != n {
+		t.Errorf("indexed %d items, want %d", indexed, n)
+	}
+	if l := mustLive(t, st); len(l.Tasks) != n {
+		t.Errorf("the index has %d tasks, want %d", len(l.Tasks), n)
+	}
+}
+
+// pagesOf puts a wire in front of the store's DynamoDB that asks for
+// pages of n items in every scan (minidyn answers in one page), counting
+// the scans.
+func pagesOf(t *testing.T, n int, scans *atomic.Int32) func(*dynamo.Options) {
+	return func(o *dynamo.Options) {
+		target, err := url.Parse(o.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		small := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Scan") {
+				var in map[string]any
+				if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+					t.Errorf("scan request: %v", err)
+				}
+				in["Limit"] = n
+				b, _ := json.Marshal(in)
+				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+				scans.Add(1)
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(small.Close)
+		o.Endpoint = small.URL
+	}
+}
+
+func mustLive(t *testing.T, st *store.Store) *sandstep.Live {
 	t.Helper()
-	l, err := st.LiveRecords(context.Background(), dryRun)
+	l, err := st.LiveRecords(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

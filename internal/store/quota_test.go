@@ -381,7 +381,7 @@ func TestRepairQuota(t *testing.T) {
 		}
 	}
 	setCounter(t, client, table, "u", 4)
-	counters, slots, err := st.Counters(c)
+	counters, slots, _, err := st.Counters(c)
 	if err != nil || counters["u"] != 4 || len(slots) != 2 {
 		t.Fatalf("Counters = %v, %+v, %v; want u: 4 with 2 slots held", counters, slots, err)
 	}

@@ -15,27 +15,34 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// The reaper's reads. A run reads LiveIndex, which holds only what is
-// live; once every sweepEvery it scans the whole table instead, strongly
-// consistent, and puts into the index what it finds missing there. A scan
-// reads every item, the audit trail's too, whatever its filter keeps, so
-// its pages are DynamoDB's largest (1 MB, about 4,000 audit events): a
-// bound on items per page would multiply the round trips of a sweep that
-// must finish within the reaper's timeout.
+// The reaper's reads. A run judges what LiveIndex holds, which is only
+// what is live, and then sweeps a share of the whole table, strongly
+// consistent, to put into the index what it finds missing there. A scan
+// of the table reads every item, the audit trail's too, whatever its
+// filter keeps, so its pages are DynamoDB's largest (1 MB, about 4,000
+// audit events), and a sweep goes on where the last run's share ended.
 
-// sweepEvery is how often the reaper scans the whole table rather than
-// reading LiveIndex. An index read is eventually consistent and sees only
-// items written with their index key: not those written before the index
-// existed, nor by an earlier version of the functions still running
-// during an update. A sweep finds those; once a day keeps its cost (it
-// grows with the history) a 288th of scanning at every run.
+// sweepEvery is how long after a sweep of the table ended the next one
+// begins. The index is eventually consistent and holds only items written
+// with their index key: not those written before the index existed, nor by
+// an earlier version of the functions still running during an update. A
+// sweep finds those; once a day keeps its cost (it grows with the
+// history) a 288th of scanning the table at every 5-minute run.
 const sweepEvery = 24 * time.Hour
 
-// The sweep item (SWEEP/META) records when the last sweep ended.
+// sweepPages bounds the pages of the table one run's share of a sweep
+// reads (at most about 100 MB), so that a table of any size is swept
+// within the reaper's timeout, over as many runs as it takes.
+const sweepPages = 100
+
+// The sweep item (SWEEP/META): when the last sweep ended, and where the
+// one under way goes on.
 const (
-	sweepPK     = "SWEEP"
-	typeSweep   = "sweep"
-	attrSweptAt = "sweptAt"
+	sweepPK      = "SWEEP"
+	typeSweep    = "sweep"
+	attrSweptAt  = "sweptAt"
+	attrCursorPK = "cursorPK"
+	attrCursorSK = "cursorSK"
 )
 
 // scan calls each for every item matching filter, page by page: of the
@@ -73,10 +80,9 @@ func ofType(t string) expression.ConditionBuilder {
 	return expression.Name(attrType).Equal(expression.Value(t))
 }
 
-// liveFilter matches what the reaper reads; the items it matches are the
-// ones written with their LiveIndex key (sandboxItem, taskItem, the
-// counters, the deployment and sweep items), and the earlier layout's
-// held slots, which only a sweep reads.
+// liveFilter matches what the reaper reads: the items written with their
+// LiveIndex key (sandboxItem, taskItem, the counters and the deployment
+// item), and the earlier layout's held slots, which only a sweep finds.
 func liveFilter() expression.ConditionBuilder {
 	live := stringsOf([]sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning})
 	ended := stringsOf([]sandstep.TaskStatus{sandstep.TaskSucceeded, sandstep.TaskFailed, sandstep.TaskTimedOut, sandstep.TaskCancelled})
@@ -86,7 +92,6 @@ func liveFilter() expression.ConditionBuilder {
 			ofType(typeTask).And(inValues("notify.status", []string{string(sandstep.NoticePending)})).And(inValues("status", ended)),
 			ofType(typeQuota),
 			ofType(typeDeployment),
-			ofType(typeSweep),
 			ofType(typeSlot).And(legacyHeld()))
 }
 
@@ -94,69 +99,124 @@ func liveFilter() expression.ConditionBuilder {
 // sandbox records not in a terminal state, the tasks that have not ended,
 // the ended tasks whose completion notice is still pending (which the
 // reaper attempts again), every user's counter with the slots it holds,
-// the deployment's id, and the slots still held as items of the earlier
-// layout (Legacy, for FoldLegacySlots; only a sweep finds them). It reads
-// LiveIndex, or sweeps the table when the last sweep is sweepEvery old or
-// none is recorded (Live.Swept); unless dryRun, a sweep adds to the index
-// what it found missing there and records itself.
-func (s *Store) LiveRecords(ctx context.Context, dryRun bool) (*sandstep.Live, error) {
+// and the deployment's id. It scans LiveIndex: eventually consistent, and
+// without what Sweep has not yet put there.
+func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 	found := &sandstep.Live{Counted: map[string]int{}}
-	var sweptAt time.Time
-	// The index's own filter: minidyn, the local DynamoDB, keeps an item
-	// in an index after its key is gone.
+	// The index's own key in the filter: minidyn, the local DynamoDB,
+	// keeps an item in an index after its key is gone.
 	indexed := liveFilter().And(expression.Name(attrLivePK).AttributeExists())
 	err := s.scan(ctx, LiveIndex, indexed, "the live index", func(it map[string]types.AttributeValue) error {
-		if avS(it[attrType]) == typeSweep {
-			sweptAt, _ = time.Parse(time.RFC3339Nano, avS(it[attrSweptAt]))
-			return nil
-		}
-		return s.addLive(found, it)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !sweptAt.IsZero() && s.nowUTC().Sub(sweptAt) < sweepEvery {
-		return found, nil
-	}
-	found = &sandstep.Live{Counted: map[string]int{}, Swept: true}
-	var missing []map[string]types.AttributeValue
-	err = s.scan(ctx, "", liveFilter(), "live records", func(it map[string]types.AttributeValue) error {
 		switch avS(it[attrType]) {
-		case typeSweep:
-			return nil
-		case typeSandbox, typeTask, typeQuota, typeDeployment:
-			if avS(it[attrLivePK]) != liveShard(avS(it[attrPK])) {
-				missing = append(missing, it)
+		case typeSandbox:
+			sb, err := unmarshalRecord[sandstep.Sandbox](it, typeSandbox)
+			if err != nil {
+				return err
+			}
+			found.Sandboxes = append(found.Sandboxes, sb)
+		case typeTask:
+			t, err := unmarshalRecord[sandstep.Task](it, typeTask)
+			if err != nil {
+				return err
+			}
+			if !t.Status.Terminal() {
+				found.Tasks = append(found.Tasks, t)
+			} else {
+				found.Notices = append(found.Notices, t)
+			}
+		case typeQuota:
+			return s.addCounter(found.Counted, &found.Held, it)
+		case typeDeployment:
+			if avS(it[attrPK]) == deploymentPK {
+				found.Deployment = avS(it[attrID])
 			}
 		}
-		return s.addLive(found, it)
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if dryRun {
-		return found, nil
-	}
-	for _, it := range missing {
-		if err := s.index(ctx, it); err != nil {
-			return nil, err
-		}
-	}
-	sweep := key(sweepPK, skMeta)
-	sweep[attrType], sweep[attrLivePK] = str(typeSweep), str(liveShard(sweepPK))
-	sweep[attrSweptAt] = str(s.nowUTC().Format(time.RFC3339Nano))
-	if err := s.write(ctx, s.put(sweep, expression.Expression{})); err != nil {
-		return nil, mapErr(err, "record the sweep")
 	}
 	return found, nil
 }
 
+// Sweep does one run's share of a sweep of the table, when one is under
+// way or due (sweepEvery after the last ended, or none ever ended): it
+// reads up to sweepPages pages from where the last share stopped, gives
+// the live items that lack it their LiveIndex key, returns the slots still
+// held as items of the earlier layout (for FoldLegacySlots), and records
+// where it stopped, or that the sweep ended.
+func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
+		TableName: aws.String(s.table), Key: key(sweepPK, skMeta), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, mapErr(err, "read the sweep")
+	}
+	sweptAt, _ := time.Parse(time.RFC3339Nano, avS(out.Item[attrSweptAt]))
+	var cursor dynamo.Item
+	if pk, sk := avS(out.Item[attrCursorPK]), avS(out.Item[attrCursorSK]); pk != "" {
+		cursor = key(pk, sk)
+	} else if !sweptAt.IsZero() && s.nowUTC().Sub(sweptAt) < sweepEvery {
+		return &sandstep.Sweep{}, nil
+	}
+	expr := build(expression.NewBuilder().WithFilter(liveFilter()))
+	in := &dynamo.ScanInput{
+		TableName:                 aws.String(s.table),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(true),
+		ExclusiveStartKey:         cursor,
+	}
+	sw := &sandstep.Sweep{}
+	for sw.Pages < sweepPages && !sw.Done {
+		page, err := s.db.Scan(ctx, in)
+		if err != nil {
+			return nil, mapErr(err, "sweep the table")
+		}
+		sw.Pages++
+		for _, it := range page.Items {
+			switch avS(it[attrType]) {
+			case typeSlot:
+				sw.Legacy = append(sw.Legacy, legacySlot(it))
+			default:
+				if avS(it[attrLivePK]) == liveShard(avS(it[attrPK])) {
+					continue
+				}
+				indexed, err := s.index(ctx, it)
+				if err != nil {
+					return nil, err
+				}
+				if indexed {
+					sw.Indexed++
+				}
+			}
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+		sw.Done = len(page.LastEvaluatedKey) == 0
+	}
+	rec := key(sweepPK, skMeta)
+	rec[attrType] = str(typeSweep)
+	if sw.Done {
+		sweptAt = s.nowUTC()
+	} else {
+		rec[attrCursorPK], rec[attrCursorSK] = in.ExclusiveStartKey[attrPK], in.ExclusiveStartKey[attrSK]
+	}
+	if !sweptAt.IsZero() {
+		rec[attrSweptAt] = str(sweptAt.Format(time.RFC3339Nano))
+	}
+	if err := s.write(ctx, s.put(rec, expression.Expression{})); err != nil {
+		return nil, mapErr(err, "record the sweep")
+	}
+	return sw, nil
+}
+
 // index gives a live item its LiveIndex key: it writes back the item as
 // read, with the key, unless the item changed since (its writer then gave
-// it the key, or the next sweep looks again). A put, not an update: see
-// newCounter.
-func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) error {
-	var same []string // the attributes every write of such an item changes
+// it the key, or the next sweep looks again), and reports whether it did.
+// A put, not an update: see newCounter.
+func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) (bool, error) {
+	var same []string // what every write of such an item changes
 	switch avS(it[attrType]) {
 	case typeSandbox, typeTask:
 		same = []string{attrVersion}
@@ -177,68 +237,69 @@ func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) e
 	item[attrLivePK] = str(liveShard(avS(it[attrPK])))
 	err := s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(unchanged))))
 	if conditionFailed(err, 0) {
-		return nil
+		return false, nil
 	}
-	return mapErr(err, "add an item to the live index")
+	return err == nil, mapErr(err, "add an item to the live index")
 }
 
-// addLive adds an item LiveRecords read to found.
-func (s *Store) addLive(found *sandstep.Live, it map[string]types.AttributeValue) error {
-	switch avS(it[attrType]) {
-	case typeSandbox:
-		sb, err := unmarshalRecord[sandstep.Sandbox](it, typeSandbox)
-		if err != nil {
-			return err
-		}
-		found.Sandboxes = append(found.Sandboxes, sb)
-	case typeTask:
-		t, err := unmarshalRecord[sandstep.Task](it, typeTask)
-		if err != nil {
-			return err
-		}
-		if !t.Status.Terminal() {
-			found.Tasks = append(found.Tasks, t)
-		} else {
-			found.Notices = append(found.Notices, t)
-		}
-	case typeQuota:
-		return s.addCounter(found.Counted, &found.Held, it)
-	case typeDeployment:
-		if avS(it[attrPK]) == deploymentPK {
-			found.Deployment = avS(it[attrID])
-		}
-	case typeSlot:
-		reserved, _ := time.Parse(time.RFC3339Nano, avS(it["reservedAt"]))
-		found.Legacy = append(found.Legacy, sandstep.Slot{UserID: avS(it["userId"]), SandboxID: avS(it["sandboxId"]), ReservedAt: reserved})
-	}
-	return nil
+// legacySlot reads a slot item of the earlier layout.
+func legacySlot(it map[string]types.AttributeValue) sandstep.Slot {
+	reserved, _ := time.Parse(time.RFC3339Nano, avS(it["reservedAt"]))
+	return sandstep.Slot{UserID: avS(it["userId"]), SandboxID: avS(it["sandboxId"]), ReservedAt: reserved}
 }
 
-// Counter reads the user's counter, strongly consistent: what it counts
-// and the slots it holds.
-func (s *Store) Counter(ctx context.Context, userID string) (int, []sandstep.Slot, error) {
+// Counter reads the user's counter, strongly consistent: what it counts,
+// the slots it holds, and the user's slots still held as items of the
+// earlier layout (one query: they share the counter's PK).
+func (s *Store) Counter(ctx context.Context, userID string) (int, []sandstep.Slot, []sandstep.Slot, error) {
 	if err := validateID("userId", userID); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
-		TableName: aws.String(s.table), Key: s.quotaKey(userID), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return 0, nil, mapErr(err, "read quota")
+	expr := build(expression.NewBuilder().
+		WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(userID)))).
+		WithFilter(ofType(typeQuota).Or(ofType(typeSlot).And(legacyHeld()))))
+	in := &dynamo.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ConsistentRead:            aws.Bool(true),
 	}
-	q, slots, err := s.parseQuota(userID, out.Item)
-	return q.Active, slots, err
+	counted := map[string]int{}
+	var held, legacy []sandstep.Slot
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, nil, nil, mapErr(err, "read quota")
+		}
+		for _, it := range page.Items {
+			if avS(it[attrType]) == typeSlot {
+				legacy = append(legacy, legacySlot(it))
+			} else if err := s.addCounter(counted, &held, it); err != nil {
+				return 0, nil, nil, err
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return counted[userID], held, legacy, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
 }
 
-// Counters scans every user's counter: what it counts, by user, and the
-// slots it holds.
-func (s *Store) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, error) {
+// Counters scans every user's counter: what it counts, by user, the
+// slots it holds, and the slots still held as items of the earlier layout.
+func (s *Store) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, []sandstep.Slot, error) {
 	counted := map[string]int{}
-	var held []sandstep.Slot
-	err := s.scan(ctx, "", ofType(typeQuota), "quota counters", func(it map[string]types.AttributeValue) error {
+	var held, legacy []sandstep.Slot
+	err := s.scan(ctx, "", ofType(typeQuota).Or(ofType(typeSlot).And(legacyHeld())), "quota counters", func(it map[string]types.AttributeValue) error {
+		if avS(it[attrType]) == typeSlot {
+			legacy = append(legacy, legacySlot(it))
+			return nil
+		}
 		return s.addCounter(counted, &held, it)
 	})
-	return counted, held, err
+	return counted, held, legacy, err
 }
 
 // addCounter adds a scanned counter item to counted and its slots to held.
