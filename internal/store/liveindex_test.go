@@ -40,30 +40,52 @@ type calls struct {
 // wire puts c in front of the store's DynamoDB.
 func (c *calls) wire(t *testing.T) func(*dynamo.Options) {
 	c.n = map[string]int{}
+	return inFront(t, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
+		_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		pass.ServeHTTP(w, r)
+		c.mu.Lock()
+		c.n[op]++
+		var after func()
+		if op == c.op {
+			if c.skip--; c.skip < 0 {
+				after, c.op, c.after = c.after, "", nil
+			}
+		}
+		c.mu.Unlock()
+		if after != nil {
+			after()
+		}
+	})
+}
+
+// inFront puts h in front of the store's DynamoDB: h gets every request
+// and pass, which passes one on.
+func inFront(t *testing.T, h func(w http.ResponseWriter, r *http.Request, pass http.Handler)) func(*dynamo.Options) {
 	return func(o *dynamo.Options) {
 		target, err := url.Parse(o.Endpoint)
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxy := httputil.NewSingleHostReverseProxy(target)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-			proxy.ServeHTTP(w, r)
-			c.mu.Lock()
-			c.n[op]++
-			var after func()
-			if op == c.op {
-				if c.skip--; c.skip < 0 {
-					after, c.op, c.after = c.after, "", nil
-				}
-			}
-			c.mu.Unlock()
-			if after != nil {
-				after()
-			}
-		}))
+		pass := httputil.NewSingleHostReverseProxy(target)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, pass) }))
 		t.Cleanup(srv.Close)
 		o.Endpoint = srv.URL
+	}
+}
+
+// unindex writes the item at pk/sk back without its LiveIndex key, as an
+// earlier version wrote it: a put of the whole item (minidyn ignores an
+// update's REMOVE of an index key).
+func unindex(t *testing.T, client *dynamodb.Client, table, pk, sk string) {
+	t.Helper()
+	key := map[string]types.AttributeValue{"PK": strAV(pk), "SK": strAV(sk)}
+	got, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil || got.Item == nil {
+		t.Fatalf("get %s: %v", pk, err)
+	}
+	delete(got.Item, "LivePK")
+	if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -246,26 +268,10 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	if sw := sweep(false); sw.Pages != 0 { // ended a moment ago
 		t.Fatalf("sweep right after one = %+v, want none", sw)
 	}
-	// As an earlier version wrote them: a put of the whole item, without
-	// the key (minidyn ignores an update's REMOVE of an index key).
-	unindex := func(pk, sk string) {
-		t.Helper()
-		key := map[string]types.AttributeValue{"PK": strAV(pk), "SK": strAV(sk)}
-		got, err := client.GetItem(c, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
-		if err != nil || got.Item == nil {
-			t.Fatalf("get %s: %v", pk, err)
-		}
-		delete(got.Item, "LivePK")
-		if _, err := client.PutItem(c, &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
-			t.Fatal(err)
-		}
+	for _, k := range [][2]string{{"SBX#" + sbxID('a'), "META"}, {"SBX#" + sbxID('b'), "META"},
+		{"TASK#" + tskID('a'), "META"}, {"TASK#" + tskID('b'), "META"}, {"USER#alice", "QUOTA"}, {"DEPLOYMENT", "META"}} {
+		unindex(t, client, table, k[0], k[1])
 	}
-	unindex("SBX#"+sbxID('a'), "META")
-	unindex("SBX#"+sbxID('b'), "META")
-	unindex("TASK#"+tskID('a'), "META")
-	unindex("TASK#"+tskID('b'), "META")
-	unindex("USER#alice", "QUOTA")
-	unindex("DEPLOYMENT", "META")
 	if got := summary(mustLive(t, st)); len(got) != 0 {
 		t.Fatalf("the index still has %v", got)
 	}
@@ -313,16 +319,7 @@ func TestSweepGoesOnWhereItStopped(t *testing.T) {
 		if err := st.PutTask(c, &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning}); err != nil {
 			t.Fatal(err)
 		}
-		// Each without its key, as an earlier version wrote it.
-		key := map[string]types.AttributeValue{"PK": strAV("TASK#" + id), "SK": strAV("META")}
-		got, err := client.GetItem(c, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		delete(got.Item, "LivePK")
-		if _, err := client.PutItem(c, &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
-			t.Fatal(err)
-		}
+		unindex(t, client, table, "TASK#"+id, "META")
 	}
 	var shares []sandstep.Sweep
 	indexed := 0
@@ -352,28 +349,19 @@ func TestSweepGoesOnWhereItStopped(t *testing.T) {
 // pages of n items in every scan (minidyn answers in one page), counting
 // the scans.
 func pagesOf(t *testing.T, n int, scans *atomic.Int32) func(*dynamo.Options) {
-	return func(o *dynamo.Options) {
-		target, err := url.Parse(o.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxy := httputil.NewSingleHostReverseProxy(target)
-		small := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Scan") {
-				var in map[string]any
-				if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-					t.Errorf("scan request: %v", err)
-				}
-				in["Limit"] = n
-				b, _ := json.Marshal(in)
-				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-				scans.Add(1)
+	return inFront(t, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Scan") {
+			var in map[string]any
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				t.Errorf("scan request: %v", err)
 			}
-			proxy.ServeHTTP(w, r)
-		}))
-		t.Cleanup(small.Close)
-		o.Endpoint = small.URL
-	}
+			in["Limit"] = n
+			b, _ := json.Marshal(in)
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+			scans.Add(1)
+		}
+		pass.ServeHTTP(w, r)
+	})
 }
 
 func mustLive(t *testing.T, st *store.Store) *sandstep.Live {

@@ -324,12 +324,10 @@ func legacyHeld() expression.ConditionBuilder {
 }
 
 // FoldLegacySlots moves slots still held as items of the earlier layout
-// (LiveRecords' Legacy) onto their owner's counter, which counts them
-// already, and reports how many it moved. Each move is one transaction,
-// so a slot is held in exactly one place at any time; a slot released or
-// moved since the scan is left alone. It reads nothing itself: the
-// reaper's one scan of the table finds them, where a scan of its own read
-// the whole table a second time on every run.
+// (Sweep's Legacy) onto their owner's counter, which counts them already,
+// and reports how many it moved. Each move is one transaction, so a slot
+// is held in exactly one place at any time; a slot released or moved since
+// the sweep read it is left alone.
 func (s *Store) FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int, error) {
 	moved := 0
 	for _, l := range slots {

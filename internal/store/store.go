@@ -160,16 +160,14 @@ const (
 	GSI1 = "GSI1"
 
 	// LiveIndex holds only what the reaper reads (live records, counters,
-	// the deployment and sweep items; see liveKey), so that a run reads
-	// what is live and not the history. Its partition is one of LiveShards
-	// values, so that no one index partition takes every write of a busy
-	// deployment; its sort key is the item's PK.
+	// the deployment item; see liveFilter), so that a run reads what is
+	// live and not the history. Its partition is one of liveShards values
+	// (liveShard), so that no one index partition takes every write of a
+	// busy deployment; its sort key is the item's PK.
 	LiveIndex  = "Live"
 	attrLivePK = "LivePK"
 	prefixLive = "LIVE#"
-	// LiveShards is the number of LiveIndex partitions, which
-	// LiveRecords reads side by side.
-	LiveShards = 4
+	liveShards = 4 // LiveIndex's partitions
 
 	skMeta  = "META"
 	skQuota = "QUOTA"
@@ -216,7 +214,7 @@ func createdGSI1SK(created time.Time, id string) string { return sortTime(create
 func liveShard(pk string) string {
 	h := fnv.New32a()
 	h.Write([]byte(pk))
-	return prefixLive + strconv.Itoa(int(h.Sum32()%LiveShards))
+	return prefixLive + strconv.Itoa(int(h.Sum32()%liveShards))
 }
 
 func (s *Store) nowUTC() time.Time { return s.now().UTC() }
