@@ -245,6 +245,7 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	dep := mustDeployment(t, st)
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('a'), Owner: "alice"})
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('b'), Owner: "alice"})
+	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('d'), Owner: "bob"})
 	for _, id := range []byte("ab") {
 		if err := st.PutTask(c, &sandstep.Task{ID: tskID(id), Owner: "alice", Status: sandstep.TaskRunning}); err != nil {
 			t.Fatal(err)
@@ -269,19 +270,21 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 		t.Fatalf("sweep right after one = %+v, want none", sw)
 	}
 	for _, k := range [][2]string{{"SBX#" + sbxID('a'), "META"}, {"SBX#" + sbxID('b'), "META"},
-		{"TASK#" + tskID('a'), "META"}, {"TASK#" + tskID('b'), "META"}, {"USER#alice", "QUOTA"}, {"DEPLOYMENT", "META"}} {
+		{"TASK#" + tskID('a'), "META"}, {"TASK#" + tskID('b'), "META"}, {"USER#alice", "QUOTA"}, {"USER#bob", "QUOTA"},
+		{"DEPLOYMENT", "META"}} {
 		unindex(t, client, table, k[0], k[1])
 	}
-	if got := summary(mustLive(t, st)); len(got) != 0 {
-		t.Fatalf("the index still has %v", got)
+	if got, want := summary(mustLive(t, st)), []string{"sandbox " + sbxID('d') + " ready"}; !slices.Equal(got, want) {
+		t.Fatalf("the index has %v, want only %v", got, want)
 	}
 	clk.Advance(23 * time.Hour)
 	if sw := sweep(false); sw.Pages != 0 {
 		t.Fatalf("sweep 23h after the last = %+v, want none", sw)
 	}
 	clk.Advance(time.Hour)
-	// Between the sweep's scan and its writes, sandbox b is marked deleting
-	// and task b ends: the sweep leaves both as they now are.
+	// Between the sweep's scan and its writes, sandbox b is marked
+	// deleting, task b ends and bob takes a slot: the sweep leaves all
+	// three as they now are.
 	wire.once("Scan", 0, func() {
 		if _, err := st.MarkDeleting(c, sbxID('b'), "alice"); err != nil {
 			t.Error(err)
@@ -289,11 +292,15 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 		if _, err := st.TransitionTask(c, tskID('b'), []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, nil); err != nil {
 			t.Error(err)
 		}
+		if err := reserve(c, st, "bob", sbxID('e')); err != nil {
+			t.Error(err)
+		}
 	})
 	if sw := sweep(true); !sw.Done || sw.Indexed != 4 {
-		t.Errorf("sweep a day later = %+v, want it ended, 4 items indexed (the counter, the deployment, sandbox a, task a)", sw)
+		t.Errorf("sweep a day later = %+v, want it ended, 4 items indexed (alice's counter, the deployment, sandbox a, task a)", sw)
 	}
 	want := []string{"counter alice 2", "deployment " + dep, "sandbox " + sbxID('a') + " ready",
+		"sandbox " + sbxID('d') + " ready", "sandbox " + sbxID('e') + " creating",
 		"slot alice " + sbxID('a'), "slot alice " + sbxID('b'), "task " + tskID('a') + " running"}
 	if got := summary(mustLive(t, st)); !slices.Equal(got, want) {
 		t.Errorf("after the sweep the index has\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -303,6 +310,9 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	}
 	if tk, err := st.GetTask(c, tskID('b')); err != nil || tk.Status != sandstep.TaskFailed {
 		t.Errorf("task b = %+v, %v; want failed, as ended after the scan", tk, err)
+	}
+	if q, err := st.GetQuota(c, "bob"); err != nil || q.Active != 2 {
+		t.Errorf("bob's counter = %+v, %v; want 2, with the slot taken after the scan", q, err)
 	}
 }
 

@@ -216,16 +216,23 @@ func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 // it the key, or the next sweep looks again), and reports whether it did.
 // A put, not an update: see newCounter.
 func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) (bool, error) {
-	var same []string // what every write of such an item changes
+	var same []string // scalars that every write of such an item changes
+	unchanged := expression.Name(attrPK).AttributeExists()
 	switch avS(it[attrType]) {
 	case typeSandbox, typeTask:
 		same = []string{attrVersion}
 	case typeQuota:
-		same = []string{attrRev, attrActive, attrLimit, attrUpdatedAt, attrHeld}
+		// rev counts the held map's changes; the map itself is compared
+		// by whether it is there (makeHeldMap adds it without a rev).
+		same = []string{attrRev, attrActive, attrLimit, attrUpdatedAt}
+		if _, ok := it[attrHeld]; ok {
+			unchanged = unchanged.And(expression.Name(attrHeld).AttributeExists())
+		} else {
+			unchanged = unchanged.And(expression.Name(attrHeld).AttributeNotExists())
+		}
 	default:
 		same = []string{attrID}
 	}
-	unchanged := expression.Name(attrPK).AttributeExists()
 	for _, a := range same {
 		if v, ok := it[a]; ok {
 			unchanged = unchanged.And(expression.Name(a).Equal(expression.Value(v)))
