@@ -62,10 +62,18 @@ type stack struct {
 // servedTime is the time a stand-in answered for: while any request was
 // in one of its handlers (requests side by side count once).
 type servedTime struct {
+	now      func() time.Time // time.Now when nil
 	mu       sync.Mutex
 	inFlight int
 	since    time.Time // the first of those in flight began
 	busy     time.Duration
+}
+
+func (st *servedTime) clock() time.Time {
+	if st.now != nil {
+		return st.now()
+	}
+	return time.Now()
 }
 
 // wrap times h's answers into st, but for the checks a function's start
@@ -79,13 +87,13 @@ func (st *servedTime) wrap(h http.Handler) http.Handler {
 		}
 		st.mu.Lock()
 		if st.inFlight++; st.inFlight == 1 {
-			st.since = time.Now()
+			st.since = st.clock()
 		}
 		st.mu.Unlock()
 		defer func() {
 			st.mu.Lock()
 			if st.inFlight--; st.inFlight == 0 {
-				st.busy += time.Since(st.since)
+				st.busy += st.clock().Sub(st.since)
 			}
 			st.mu.Unlock()
 		}()
@@ -98,7 +106,7 @@ func (st *servedTime) total() time.Duration {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.inFlight > 0 {
-		return st.busy + time.Since(st.since)
+		return st.busy + st.clock().Sub(st.since)
 	}
 	return st.busy
 }
