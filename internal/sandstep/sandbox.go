@@ -280,6 +280,7 @@ type Live struct {
 type Sweep struct {
 	Pages   int    // pages of the table read; none when no sweep was under way or due
 	Indexed int    // live items it gave their index key
+	Failed  int    // live items it could not give it (the next sweep tries again)
 	Legacy  []Slot // slots still held as items of an earlier layout, to be folded
 	Done    bool   // it reached the table's end
 }

@@ -22,10 +22,9 @@ type Inventory interface {
 	// deployment's id if one is recorded. It reads an index: eventually
 	// consistent, and without what Sweep has not yet put there.
 	LiveRecords(ctx context.Context) (*sandstep.Live, error)
-	// Counters returns what each user's counter counts, the slots the
-	// counters hold and the slots still held in an earlier layout.
-	Counters(ctx context.Context) (map[string]int, []sandstep.Slot, []sandstep.Slot, error)
-	// Counter is Counters for one user, strongly consistent.
+	// Counter reads one user's counter, strongly consistent: what it
+	// counts, the slots it holds, and the user's slots still held in an
+	// earlier layout.
 	Counter(ctx context.Context, userID string) (int, []sandstep.Slot, []sandstep.Slot, error)
 	// Sweep does one run's share of a sweep of the records, putting into
 	// LiveRecords' index what it lacks.
@@ -209,20 +208,21 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// A listed sandbox that neither a live record nor a held slot owns may
 	// be a create that took its slot after the read (a create takes it
 	// before it calls the provider; the index may also lag, or lack what no
-	// sweep has put there yet): the counters are read again, strongly
-	// consistent, after the listing, to judge by: its owner's, when its
-	// label names one, else all of them. A slot still held as an item of
-	// the earlier layout owns its sandbox too, until a sweep folds it.
+	// sweep has put there yet): its owner's counter (its label names the
+	// owner) is read again, strongly consistent, after the listing, to
+	// judge by. A slot still held as an item of the earlier layout owns
+	// its sandbox too, until a sweep folds it. Every version labels a
+	// sandbox with its owner before its deployment (which the listing
+	// asks for): one without the label was never a create of ours, and is
+	// judged by its record alone.
 	strays := unowned(listed, records, held)
 	if len(strays) > 0 {
 		var legacy []sandstep.Slot
-		if slices.ContainsFunc(strays, func(ps ProviderSandbox) bool { return ps.Owner == "" }) {
-			counted, held, legacy, err = s.inventory.Counters(ctx)
-		} else {
-			counted, held, legacy, err = s.recount(ctx, strays, counted, held)
-		}
-		if err != nil {
+		if counted, held, legacy, err = s.recount(ctx, strays, counted, held); err != nil {
 			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
+		}
+		if records, err = s.reread(ctx, strays, records); err != nil {
+			return nil, fmt.Errorf("reaper: read records: %w", err)
 		}
 		strays = unowned(listed, records, append(slices.Clip(held), legacy...))
 	}
@@ -259,6 +259,10 @@ func (r *reaping) sweep(ctx context.Context) *sandstep.Sweep {
 		r.s.opts.Logger.ErrorContext(ctx, "reaper: sweep", "err", err)
 		return &sandstep.Sweep{}
 	}
+	if sw.Failed > 0 {
+		r.report.Failed += sw.Failed
+		r.s.opts.Logger.ErrorContext(ctx, "reaper: sweep: live items not indexed", "count", sw.Failed)
+	}
 	return sw
 }
 
@@ -269,7 +273,9 @@ func (r *reaping) sweep(ctx context.Context) *sandstep.Sweep {
 func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, []sandstep.Slot, error) {
 	owners := map[string]bool{}
 	for _, ps := range strays {
-		owners[ps.Owner] = true
+		if ps.Owner != "" {
+			owners[ps.Owner] = true
+		}
 	}
 	counted = maps.Clone(counted)
 	held = slices.DeleteFunc(slices.Clone(held), func(sl sandstep.Slot) bool { return owners[sl.UserID] })
@@ -286,6 +292,25 @@ func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted
 		held, legacy = append(held, slots...), append(legacy, old...)
 	}
 	return counted, held, legacy, nil
+}
+
+// reread adds to records the live record, read strongly consistent, of
+// each stray without an owner label that has one (the index lagging).
+func (s *Service) reread(ctx context.Context, strays []ProviderSandbox, records []*sandstep.Sandbox) ([]*sandstep.Sandbox, error) {
+	for _, ps := range strays {
+		if ps.Owner != "" {
+			continue
+		}
+		rec, err := s.sandboxes.GetSandbox(ctx, ps.Name)
+		switch code := sandstep.ErrorCode(err); {
+		case code == sandstep.ENOTFOUND, code == sandstep.EINVALID: // not a name of ours
+		case err != nil:
+			return nil, err
+		case !rec.State.Terminal():
+			records = append(slices.Clip(records), rec)
+		}
+	}
+	return records, nil
 }
 
 // unowned returns the listed sandboxes, not destroyed, that no live

@@ -42,7 +42,7 @@ func TestCrashBeforeCommitLeavesAHeldSlot(t *testing.T) {
 	ctx := context.Background()
 	// The provider made the sandbox before the process died.
 	p.sandboxes[id] = &fakeSandbox{id: "dt-" + id, state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
-	_, held, _, err := st.Counters(ctx)
+	_, held, _, err := st.Counter(ctx, "alice")
 	if err != nil || len(held) != 1 || held[0].SandboxID != id || held[0].UserID != "alice" || clk.Now().Sub(held[0].ReservedAt) > time.Second {
 		t.Fatalf("held slots after the crash = %+v, %v; want alice's slot for %s, reserved now", held, err, id)
 	}

@@ -73,18 +73,25 @@ func inFront(t *testing.T, h func(w http.ResponseWriter, r *http.Request, pass h
 	}
 }
 
-// unindex writes the item at pk/sk back without its LiveIndex key, as an
-// earlier version wrote it: a put of the whole item (minidyn ignores an
-// update's REMOVE of an index key).
-func unindex(t *testing.T, client *dynamodb.Client, table, pk, sk string) {
+// rawItem reads the item at pk/sk as it is in the table.
+func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
 	t.Helper()
 	key := map[string]types.AttributeValue{"PK": strAV(pk), "SK": strAV(sk)}
 	got, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil || got.Item == nil {
 		t.Fatalf("get %s: %v", pk, err)
 	}
-	delete(got.Item, "LivePK")
-	if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
+	return got.Item
+}
+
+// unindex writes the item at pk/sk back without its LiveIndex key, as an
+// earlier version wrote it: a put of the whole item (minidyn ignores an
+// update's REMOVE of an index key).
+func unindex(t *testing.T, client *dynamodb.Client, table, pk, sk string) {
+	t.Helper()
+	item := rawItem(t, client, table, pk, sk)
+	delete(item, "LivePK")
+	if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -137,7 +144,7 @@ func tskID(c byte) string { return "tsk_" + strings.Repeat(string(c), 26) }
 func TestLiveRecordsReadsTheIndex(t *testing.T) {
 	var wire calls
 	clk := newClock()
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now}, wire.wire(t))
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now}, wire.wire(t))
 	c := ctx(t)
 	dep := mustDeployment(t, st)
 	for _, id := range []byte("abcd") {
@@ -210,6 +217,13 @@ func TestLiveRecordsReadsTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('f'), Owner: "carol"})
+	// What ended was written without its index key (minidyn ignores
+	// FinishDelete's REMOVE of it: a deleted record is left to the filter).
+	for _, pk := range []string{"SBX#" + sbxID('c'), "TASK#" + tskID('b'), "TASK#" + tskID('c'), "TASK#" + tskID('d')} {
+		if item := rawItem(t, client, table, pk, "META"); item["LivePK"] != nil {
+			t.Errorf("%s ended with its index key %v", pk, item["LivePK"])
+		}
+	}
 	got = read()
 	if want := []string{
 		"counter alice 3", "counter bob 1", "counter carol 1", "counter dave 0", "deployment " + dep,
@@ -246,6 +260,9 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('a'), Owner: "alice"})
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('b'), Owner: "alice"})
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('d'), Owner: "bob"})
+	if err := st.SetUserLimit(c, "carol", 3); err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []byte("ab") {
 		if err := st.PutTask(c, &sandstep.Task{ID: tskID(id), Owner: "alice", Status: sandstep.TaskRunning}); err != nil {
 			t.Fatal(err)
@@ -271,7 +288,7 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	}
 	for _, k := range [][2]string{{"SBX#" + sbxID('a'), "META"}, {"SBX#" + sbxID('b'), "META"},
 		{"TASK#" + tskID('a'), "META"}, {"TASK#" + tskID('b'), "META"}, {"USER#alice", "QUOTA"}, {"USER#bob", "QUOTA"},
-		{"DEPLOYMENT", "META"}} {
+		{"USER#carol", "QUOTA"}, {"DEPLOYMENT", "META"}} {
 		unindex(t, client, table, k[0], k[1])
 	}
 	if got, want := summary(mustLive(t, st)), []string{"sandbox " + sbxID('d') + " ready"}; !slices.Equal(got, want) {
@@ -295,6 +312,9 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 		if err := reserve(c, st, "bob", sbxID('e')); err != nil {
 			t.Error(err)
 		}
+		if err := st.SetUserLimit(c, "carol", 7); err != nil {
+			t.Error(err)
+		}
 	})
 	if sw := sweep(true); !sw.Done || sw.Indexed != 4 {
 		t.Errorf("sweep a day later = %+v, want it ended, 4 items indexed (alice's counter, the deployment, sandbox a, task a)", sw)
@@ -313,6 +333,9 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	}
 	if q, err := st.GetQuota(c, "bob"); err != nil || q.Active != 2 {
 		t.Errorf("bob's counter = %+v, %v; want 2, with the slot taken after the scan", q, err)
+	}
+	if q, err := st.GetQuota(c, "carol"); err != nil || q.Limit != 7 {
+		t.Errorf("carol's counter = %+v, %v; want the limit of 7 set after the scan", q, err)
 	}
 }
 
@@ -381,4 +404,57 @@ func mustLive(t *testing.T, st *store.Store) *sandstep.Live {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestSweepGoesOnPastAnItemItCannotIndex: an item whose write is refused
+// for good is counted and left for the next sweep; the sweep ends. One
+// the database is too busy to take stops the share where the last one
+// stopped, for the next run to read again.
+func TestSweepGoesOnPastAnItemItCannotIndex(t *testing.T) {
+	for _, tt := range []struct {
+		name, errType string
+		wantErr       bool
+	}{
+		{"refused", "ValidationException", false},
+		{"busy", "ProvisionedThroughputExceededException", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var refuse atomic.Bool
+			wire := inFront(t, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
+				if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") && refuse.Load() {
+					body, _ := io.ReadAll(r.Body)
+					if bytes.Contains(body, []byte(tskID('a'))) {
+						w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+						w.WriteHeader(http.StatusBadRequest)
+						fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"no"}`, tt.errType)
+						return
+					}
+					r.Body = io.NopCloser(bytes.NewReader(body))
+				}
+				pass.ServeHTTP(w, r)
+			})
+			st, client, table := storetest.New(t, store.Options{DefaultQuota: 10}, wire)
+			c := ctx(t)
+			for _, id := range []byte("ab") {
+				if err := st.PutTask(c, &sandstep.Task{ID: tskID(id), Owner: "u", Status: sandstep.TaskRunning}); err != nil {
+					t.Fatal(err)
+				}
+				unindex(t, client, table, "TASK#"+tskID(id), "META")
+			}
+			refuse.Store(true)
+			sw, err := st.Sweep(c)
+			if tt.wantErr {
+				if sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+					t.Fatalf("sweep = %+v, %v; want the busy database's error", sw, err)
+				}
+				if sw, err := st.Sweep(c); err == nil { // the share again, from where it was
+					t.Errorf("sweep again = %+v; want the same error", sw)
+				}
+				return
+			}
+			if err != nil || !sw.Done || sw.Indexed != 1 || sw.Failed != 1 {
+				t.Errorf("sweep = %+v, %v; want it ended, task b indexed, task a failed", sw, err)
+			}
+		})
+	}
 }

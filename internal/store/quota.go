@@ -424,6 +424,9 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 		item := out.Item
 		delete(item, attrLimit)
 		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
+		// A counter is always live (a sweep may have given it the key
+		// since the read).
+		item[attrLivePK] = str(liveShard(userPK(userID)))
 		err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, build(expression.NewBuilder().WithCondition(cond)))}, audit)
 		if err == nil {
 			return nil

@@ -381,9 +381,9 @@ func TestRepairQuota(t *testing.T) {
 		}
 	}
 	setCounter(t, client, table, "u", 4)
-	counters, slots, _, err := st.Counters(c)
-	if err != nil || counters["u"] != 4 || len(slots) != 2 {
-		t.Fatalf("Counters = %v, %+v, %v; want u: 4 with 2 slots held", counters, slots, err)
+	counter, slots, _, err := st.Counter(c, "u")
+	if err != nil || counter != 4 || len(slots) != 2 {
+		t.Fatalf("Counter = %v, %+v, %v; want 4 with 2 slots held", counter, slots, err)
 	}
 	counted, held, err := st.RepairQuota(c, "u", true)
 	if err != nil || counted != 4 || held != 2 || quota(t, st, "u").Active != 4 {

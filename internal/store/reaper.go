@@ -183,11 +183,12 @@ func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 				if avS(it[attrLivePK]) == liveShard(avS(it[attrPK])) {
 					continue
 				}
-				indexed, err := s.index(ctx, it)
-				if err != nil {
-					return nil, err
-				}
-				if indexed {
+				switch indexed, err := s.index(ctx, it); {
+				case sandstep.ErrorCode(err) == sandstep.ETRANSIENT:
+					return nil, err // the next run's share reads these pages again
+				case err != nil:
+					sw.Failed++ // not this item for ever: the next sweep tries again
+				case indexed:
 					sw.Indexed++
 				}
 			}
@@ -292,21 +293,6 @@ func (s *Store) Counter(ctx context.Context, userID string) (int, []sandstep.Slo
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
-}
-
-// Counters scans every user's counter: what it counts, by user, the
-// slots it holds, and the slots still held as items of the earlier layout.
-func (s *Store) Counters(ctx context.Context) (map[string]int, []sandstep.Slot, []sandstep.Slot, error) {
-	counted := map[string]int{}
-	var held, legacy []sandstep.Slot
-	err := s.scan(ctx, "", ofType(typeQuota).Or(ofType(typeSlot).And(legacyHeld())), "quota counters", func(it map[string]types.AttributeValue) error {
-		if avS(it[attrType]) == typeSlot {
-			legacy = append(legacy, legacySlot(it))
-			return nil
-		}
-		return s.addCounter(counted, &held, it)
-	})
-	return counted, held, legacy, err
 }
 
 // addCounter adds a scanned counter item to counted and its slots to held.
