@@ -344,15 +344,16 @@ func TestReapJudgesFoldedSlots(t *testing.T) {
 			active := 1
 			items := []map[string]types.AttributeValue{slot("sbx_gone", 24*time.Hour)}
 			if tt.listed {
-				// sbx_kept's sandbox is there, held by its slot alone; a
-				// stray beside it makes the run read the counters again.
+				// sbx_kept's sandbox is there, held by its slot alone, and
+				// a stray beside it: the run reads old's counter again.
 				active++
 				items = append(items, slot("sbx_kept", time.Minute))
 				p.sandboxes["sbx_kept"] = &fakeSandbox{id: "dt-kept", state: "started", labels: map[string]string{LabelDeployment: testDeployment, LabelOwner: "old"}}
 				p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
 			}
-			// Without a stray, only the fold makes a run read the counters
-			// again: sbx_gone's slot is judged by that read.
+			// The counter as the earlier version wrote it, without its
+			// index key: a run's sweep gives it the key and folds the
+			// slots onto it before the run reads the index.
 			items = append(items, map[string]types.AttributeValue{"PK": av("USER#old"), "SK": av("QUOTA"), "type": av("quota"),
 				"active": &types.AttributeValueMemberN{Value: strconv.Itoa(active)}})
 			for _, item := range items {
