@@ -211,17 +211,16 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// sweep has put there yet): its owner's counter (its label names the
 	// owner) is read again, strongly consistent, after the listing, to
 	// judge by. A slot still held as an item of the earlier layout owns
-	// its sandbox too, until a sweep folds it. Every version labels a
-	// sandbox with its owner before its deployment (which the listing
-	// asks for): one without the label was never a create of ours, and is
-	// judged by its record alone.
+	// its sandbox too, until a sweep folds it. One without a usable owner
+	// label is judged by its record alone (see reread).
 	strays := unowned(listed, records, held)
 	if len(strays) > 0 {
 		var legacy []sandstep.Slot
-		if counted, held, legacy, err = s.recount(ctx, strays, counted, held); err != nil {
+		var unknown map[string]bool
+		if counted, held, legacy, unknown, err = s.recount(ctx, strays, counted, held); err != nil {
 			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
 		}
-		if records, err = s.reread(ctx, strays, records); err != nil {
+		if records, err = s.reread(ctx, strays, unknown, records); err != nil {
 			return nil, fmt.Errorf("reaper: read records: %w", err)
 		}
 		strays = unowned(listed, records, append(slices.Clip(held), legacy...))
@@ -268,9 +267,10 @@ func (r *reaping) sweep(ctx context.Context) *sandstep.Sweep {
 
 // recount reads again the counters of the strays' owners and returns
 // counted and held (the counters' slots) with what it read in place of
-// what they had of those owners, and those owners' slots still held in the
-// earlier layout.
-func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, []sandstep.Slot, error) {
+// what they had of those owners, those owners' slots still held in the
+// earlier layout, and the owners named by a label that is no user id
+// (not a sandbox of ours: see reread).
+func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, []sandstep.Slot, map[string]bool, error) {
 	owners := map[string]bool{}
 	for _, ps := range strays {
 		if ps.Owner != "" {
@@ -280,10 +280,15 @@ func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted
 	counted = maps.Clone(counted)
 	held = slices.DeleteFunc(slices.Clone(held), func(sl sandstep.Slot) bool { return owners[sl.UserID] })
 	var legacy []sandstep.Slot
+	unknown := map[string]bool{}
 	for _, owner := range slices.Sorted(maps.Keys(owners)) {
 		n, slots, old, err := s.inventory.Counter(ctx, owner)
-		if err != nil {
-			return nil, nil, nil, err
+		switch {
+		case sandstep.ErrorCode(err) == sandstep.EINVALID:
+			unknown[owner] = true
+			continue
+		case err != nil:
+			return nil, nil, nil, nil, err
 		}
 		delete(counted, owner)
 		if n != 0 || len(slots) > 0 {
@@ -291,14 +296,16 @@ func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted
 		}
 		held, legacy = append(held, slots...), append(legacy, old...)
 	}
-	return counted, held, legacy, nil
+	return counted, held, legacy, unknown, nil
 }
 
 // reread adds to records the live record, read strongly consistent, of
-// each stray without an owner label that has one (the index lagging).
-func (s *Service) reread(ctx context.Context, strays []ProviderSandbox, records []*sandstep.Sandbox) ([]*sandstep.Sandbox, error) {
+// each stray whose owner label is missing or no user id (the index
+// lagging): every version labels a sandbox with its owner before its
+// deployment, so such a sandbox was never a create of ours.
+func (s *Service) reread(ctx context.Context, strays []ProviderSandbox, unknown map[string]bool, records []*sandstep.Sandbox) ([]*sandstep.Sandbox, error) {
 	for _, ps := range strays {
-		if ps.Owner != "" {
+		if ps.Owner != "" && !unknown[ps.Owner] {
 			continue
 		}
 		rec, err := s.sandboxes.GetSandbox(ctx, ps.Name)

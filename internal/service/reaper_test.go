@@ -445,36 +445,62 @@ func TestReapJudgesAStrayWithoutOwnerByItsRecord(t *testing.T) {
 		}
 	}
 	unlabelled := map[string]string{LabelDeployment: testDeployment}
-	gone := NewSandboxID()
-	p.sandboxes[gone] = &fakeSandbox{id: "dt-gone", state: "started", labels: unlabelled}
+	norecord := NewSandboxID()
+	p.sandboxes[norecord] = &fakeSandbox{id: "dt-norecord", state: "started", labels: unlabelled}
 	p.sandboxes["not-an-id"] = &fakeSandbox{id: "dt-not-an-id", state: "started", labels: unlabelled}
+	// A sandbox whose record is final, back under its name.
+	ended, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DeleteSandbox(ctx, alice(), ended.ID); err != nil {
+		t.Fatal(err)
+	}
+	p.sandboxes[ended.ID] = &fakeSandbox{id: "dt-ended", state: "started", labels: unlabelled}
+	// An owner label that is no user id: not a create of ours either.
+	p.sandboxes["bad-owner"] = &fakeSandbox{id: "dt-bad-owner", state: "started",
+		labels: map[string]string{LabelDeployment: testDeployment, LabelOwner: "a#b"}}
 
 	rep, err := svc.Reap(ctx, ReapOptions{})
-	if err != nil || *rep != (ReapReport{Unowned: 2}) {
-		t.Errorf("Reap = %+v, %v; want the two without a record deleted", rep, err)
+	if err != nil || *rep != (ReapReport{Unowned: 4}) {
+		t.Errorf("Reap = %+v, %v; want the four without a live record deleted", rep, err)
 	}
-	if p.sandboxes[sb.ID] == nil || p.sandboxes[gone] != nil || p.sandboxes["not-an-id"] != nil {
-		t.Errorf("sandboxes left: %v; want only %s, whose record is live", slices.Collect(maps.Keys(p.sandboxes)), sb.ID)
+	if left := slices.Collect(maps.Keys(p.sandboxes)); len(left) != 1 || left[0] != sb.ID {
+		t.Errorf("sandboxes left: %v; want only %s, whose record is live", left, sb.ID)
 	}
 }
 
-// failingSweep is a store whose sweeps fail.
-type failingSweep struct{ *store.Store }
-
-func (failingSweep) Sweep(context.Context) (*sandstep.Sweep, error) {
-	return nil, sandstep.Errorf(sandstep.ETRANSIENT, "the database is busy")
+// failingSweep is a store whose sweeps fail, or leave items unindexed.
+type failingSweep struct {
+	*store.Store
+	sw  *sandstep.Sweep
+	err error
 }
 
-// A sweep that fails is counted, and the run goes on with the index as it
-// is.
+func (f failingSweep) Sweep(context.Context) (*sandstep.Sweep, error) { return f.sw, f.err }
+
+// A sweep that fails, or leaves items it could not index, is counted, and
+// the run goes on with the index as it is.
 func TestReapGoesOnWhenItsSweepFails(t *testing.T) {
-	ctx := context.Background()
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
-	p := newFakeProvider()
-	svc := newReaper(t, st, p, failingSweep{st}, p)
-	p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
-	rep, err := svc.Reap(ctx, ReapOptions{})
-	if err != nil || *rep != (ReapReport{Unowned: 1, Failed: 1}) {
-		t.Errorf("Reap = %+v, %v; want the stray deleted and the sweep's failure counted", rep, err)
+	for _, tt := range []struct {
+		name   string
+		sw     *sandstep.Sweep
+		err    error
+		failed int
+	}{
+		{"fails", nil, sandstep.Errorf(sandstep.ETRANSIENT, "the database is busy"), 1},
+		{"leaves two", &sandstep.Sweep{Pages: 1, Failed: 2, Done: true}, nil, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+			p := newFakeProvider()
+			svc := newReaper(t, st, p, failingSweep{st, tt.sw, tt.err}, p)
+			p.sandboxes["stray"] = &fakeSandbox{id: "dt-stray", state: "started", labels: map[string]string{LabelDeployment: testDeployment}}
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil || *rep != (ReapReport{Unowned: 1, Failed: tt.failed}) {
+				t.Errorf("Reap = %+v, %v; want the stray deleted and %d failures counted", rep, err, tt.failed)
+			}
+		})
 	}
 }

@@ -105,6 +105,14 @@ func isValidation(err error) bool {
 	return errors.As(err, &ae) && ae.Code == "ValidationException"
 }
 
+// refusedForGood says whether DynamoDB answered err, refusing the request
+// for what it is (a 4xx other than a throttle): sending it again would be
+// refused again. A network error, a timeout or a busy database is not.
+func refusedForGood(err error) bool {
+	var ae *awsjson.APIError
+	return errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && !transientCodes[ae.Code]
+}
+
 // mapErr turns an error of a DynamoDB call into a domain error; op says what
 // the store was doing. Errors that already carry a code, and context errors
 // (which sandstep.ErrorCode classifies), keep their classification. Nothing is

@@ -184,10 +184,10 @@ func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 					continue
 				}
 				switch indexed, err := s.index(ctx, it); {
-				case sandstep.ErrorCode(err) == sandstep.ETRANSIENT:
-					return nil, err // the next run's share reads these pages again
-				case err != nil:
+				case refusedForGood(err):
 					sw.Failed++ // not this item for ever: the next sweep tries again
+				case err != nil:
+					return nil, err // the next run's share reads these pages again
 				case indexed:
 					sw.Indexed++
 				}
