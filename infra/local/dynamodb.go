@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -259,13 +260,28 @@ func (d *durableDynamoDB) sweep() (int, error) {
 		if err := json.Unmarshal(it, &keyed); err != nil {
 			return n, err
 		}
-		in := map[string]any{
+		past := map[string]any{
 			"TableName":                 d.table,
-			"Key":                       map[string]json.RawMessage{"PK": keyed["PK"], "SK": keyed["SK"]},
 			"ConditionExpression":       "#ttl < :now",
 			"ExpressionAttributeNames":  map[string]string{"#ttl": d.ttlAttr},
 			"ExpressionAttributeValues": map[string]any{":now": map[string]string{"N": strconv.FormatInt(now, 10)}},
 		}
+		// With its live index key first (see store.LiveKey), so that
+		// minidyn deletes the index entry it may have kept.
+		var pk struct{ S string }
+		if err := json.Unmarshal(keyed["PK"], &pk); err != nil {
+			return n, err
+		}
+		if attr, value := store.LiveKey(pk.S); keyed[attr] == nil {
+			keyed[attr], _ = json.Marshal(map[string]string{"S": value})
+			if err := d.call("PutItem", with(past, "Item", keyed), nil); err != nil {
+				if strings.Contains(err.Error(), "ConditionalCheckFailed") {
+					continue
+				}
+				return n, err
+			}
+		}
+		in := with(past, "Key", map[string]json.RawMessage{"PK": keyed["PK"], "SK": keyed["SK"]})
 		if err := d.call("DeleteItem", in, nil); err != nil {
 			if strings.Contains(err.Error(), "ConditionalCheckFailed") {
 				continue
@@ -276,6 +292,13 @@ func (d *durableDynamoDB) sweep() (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// with is m and k: v, in a new map.
+func with(m map[string]any, k string, v any) map[string]any {
+	out := maps.Clone(m)
+	out[k] = v
+	return out
 }
 
 // expiry reads an item's TTL attribute (a Number of Unix seconds).

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sandstep/sandstep/internal/dynamo"
+	"github.com/sandstep/sandstep/internal/sandstep"
 
 	"github.com/sandstep/sandstep/internal/store"
 )
@@ -140,5 +141,36 @@ func TestDynamoDBAnswersHealthy(t *testing.T) {
 	d.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Body.String(), "healthy: dynamodb.") {
 		t.Errorf("GET / answered %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+// A task that ended (its record left the live index) and then expired is
+// swept without hiding other items from the index: minidyn keeps an ended
+// item's index entry, and deleting the item without its key left the entry
+// behind, misaligning the index.
+func TestSweepKeepsTheLiveIndex(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	d, c := openTable(t, t.TempDir(), now)
+	st, err := store.New(c, "T", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour, TaskRetention: time.Hour,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	id := func(i int) string { return "tsk_" + strings.Repeat(strconv.Itoa(i), 26) }
+	for i := range 6 {
+		if err := st.PutTask(ctx, &sandstep.Task{ID: id(i), Owner: "u", Status: sandstep.TaskRunning}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.TransitionTask(ctx, id(0), []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.now = func() time.Time { return now.Add(2 * time.Hour) }
+	if n, err := d.sweep(); err != nil || n != 1 {
+		t.Fatalf("sweep = %d, %v; want the ended task", n, err)
+	}
+	if l, err := st.LiveRecords(ctx); err != nil || len(l.Tasks) != 5 {
+		t.Errorf("live tasks after the sweep: %d, %v; want 5", len(l.Tasks), err)
 	}
 }

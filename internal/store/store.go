@@ -210,6 +210,13 @@ const (
 
 func createdGSI1SK(created time.Time, id string) string { return sortTime(created) + "#" + id }
 
+// LiveKey is the LiveIndex key attribute, and its value, of a live item
+// with partition key pk. The local DynamoDB's TTL sweep gives it to an item
+// before deleting it: minidyn keeps an index entry for an item whose key a
+// put removed, and deleting the item without the key leaves the entry
+// behind, which then hides other items from the index.
+func LiveKey(pk string) (attr, value string) { return attrLivePK, liveShard(pk) }
+
 // liveShard is the LiveIndex partition of the item with partition key pk.
 func liveShard(pk string) string {
 	h := fnv.New32a()
