@@ -351,12 +351,16 @@ func othersInUse(err error, busy int) bool {
 	return errors.As(err, &inUse) && inUse.Port != busy
 }
 
-// listensHere says whether this process has a socket listening on
-// 127.0.0.1:port, from Linux's /proc; known is false where it cannot tell.
+// listensHere says whether this process has a socket listening on port
+// (on any address, IPv4 or IPv6), from Linux's /proc; known is false where
+// it cannot tell.
 func listensHere(port int) (held, known bool) {
 	table, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return false, false
+	}
+	if v6, err := os.ReadFile("/proc/net/tcp6"); err == nil {
+		table = append(table, v6...)
 	}
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -368,11 +372,11 @@ func listensHere(port int) (held, known bool) {
 			mine[link] = true
 		}
 	}
-	local := fmt.Sprintf("0100007F:%04X", port)
-	for _, line := range strings.Split(string(table), "\n")[1:] {
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(table), "\n") {
 		f := strings.Fields(line)
 		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-		if len(f) >= 10 && f[1] == local && f[3] == "0A" && mine["socket:["+f[9]+"]"] {
+		if len(f) >= 10 && strings.HasSuffix(f[1], suffix) && f[3] == "0A" && mine["socket:["+f[9]+"]"] {
 			return true, true
 		}
 	}
