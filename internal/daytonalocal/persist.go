@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/atomicfile"
@@ -99,24 +98,6 @@ func (s *Server) saveLocked(sb *sandbox) error {
 		return fmt.Errorf("save sandbox %s: %w", sb.id, err)
 	}
 	return nil
-}
-
-// lockRoot takes an exclusive lock on a kept root, so that a second
-// server cannot load it (and kill the first one's processes as left
-// over). The kernel releases it when the server's process ends.
-func lockRoot(root string) (*os.File, error) {
-	f, err := os.Open(root)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s is in use by another daytonalocal server", root)
-		}
-		return nil, fmt.Errorf("lock %s: %w", root, err)
-	}
-	return f, nil
 }
 
 var sandboxIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/dirlock"
 	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/procmark"
 )
@@ -202,7 +203,7 @@ func New(opts Options) (*Server, error) {
 	if s.ownRoot {
 		s.markTempRoot()
 	} else {
-		if s.rootLock, err = lockRoot(root); err != nil {
+		if s.rootLock, err = dirlock.Lock(root, "daytonalocal"); err != nil {
 			return nil, fmt.Errorf("daytonalocal: %w", err)
 		}
 		s.reclaimRoot()

@@ -15,8 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/dirlock"
 )
 
 // Options configure a Server.
@@ -78,7 +79,7 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(s.reposDir, 0o700); err != nil {
 		return nil, fmt.Errorf("githublocal: %w", err)
 	}
-	if s.lock, err = lockDir(dir); err != nil {
+	if s.lock, err = dirlock.Lock(dir, "githublocal"); err != nil {
 		return nil, fmt.Errorf("githublocal: %w", err)
 	}
 	if s.st, err = loadState(s.statePath); err != nil {
@@ -108,23 +109,6 @@ func (s *Server) Close() error {
 	err := s.lock.Close()
 	s.lock = nil
 	return err
-}
-
-// lockDir takes an exclusive lock on dir, so that two servers never write
-// the same state; the kernel drops it when the process ends.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s is in use by another githublocal server", dir)
-		}
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return f, nil
 }
 
 func (s *Server) routes() {

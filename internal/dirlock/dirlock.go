@@ -1,0 +1,40 @@
+// Package dirlock gives a local stand-in's data directory to one server at
+// a time: an exclusive flock on the directory, which the kernel drops when
+// the holding process ends.
+package dirlock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Wait bounds how long Lock asks again for a refused lock: a lock just let
+// go may still be held for a moment, since a process forked meanwhile (a
+// git command, a sandbox's) shares the descriptor until it execs.
+const Wait = 500 * time.Millisecond
+
+// Lock locks dir for server (named in the error when another holds it)
+// and returns the file whose Close lets it go.
+func Lock(dir, server string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(Wait); ; time.Sleep(10 * time.Millisecond) {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			break
+		}
+	}
+	f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%s is in use by another %s server", dir, server)
+	}
+	return nil, fmt.Errorf("lock %s: %w", dir, err)
+}
