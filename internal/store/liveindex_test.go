@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -345,42 +346,50 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	}
 }
 
-// TestSweepGoesOnWhereItStopped: a sweep reads at most 100 pages a run and
-// the next run goes on from there, so a table of any size is swept within
-// the reaper's timeout. A wire asks minidyn for pages of one item.
+// TestSweepGoesOnWhereItStopped: a share of a sweep reads at most 100
+// pages and writes at most 1,000 items back, and the next run's share goes
+// on from there, so that a table of any size, even one whose every live
+// item lacks its key, is swept within the reaper's timeout.
 func TestSweepGoesOnWhereItStopped(t *testing.T) {
-	var scans atomic.Int32
-	st, client, table := storetest.New(t, store.Options{DefaultQuota: 10}, pagesOf(t, 1, &scans))
-	c := ctx(t)
-	const n = 150
-	for i := range n {
-		id := fmt.Sprintf("tsk_%026d", i)
-		if err := st.PutTask(c, &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning}); err != nil {
-			t.Fatal(err)
-		}
-		unindex(t, client, table, "TASK#"+id, "META")
-	}
-	var shares []sandstep.Sweep
-	indexed := 0
-	for len(shares) < 5 {
-		sw, err := st.Sweep(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shares = append(shares, *sw)
-		indexed += sw.Indexed
-		if sw.Done {
-			break
-		}
-	}
-	if len(shares) != 2 || shares[0].Pages != 100 || shares[0].Done || !shares[1].Done {
-		t.Errorf("shares %+v; want 100 pages, then the rest to the end", shares)
-	}
-	if indexed != n {
-		t.Errorf("indexed %d items, want %d", indexed, n)
-	}
-	if l := mustLive(t, st); len(l.Tasks) != n {
-		t.Errorf("the index has %d tasks, want %d", len(l.Tasks), n)
+	for _, tt := range []struct {
+		name     string
+		items    int
+		pageSize int
+		shares   []sandstep.Sweep
+	}{
+		{"by pages", 150, 1, []sandstep.Sweep{{Pages: 100, Indexed: 100}, {Pages: 51, Indexed: 50, Done: true}}},
+		// The second share reads only the 50 after the 1,000th.
+		{"by writes", 1050, 100, []sandstep.Sweep{{Pages: 10, Indexed: 1000}, {Pages: 1, Indexed: 50, Done: true}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var scans atomic.Int32
+			st, client, table := storetest.New(t, store.Options{DefaultQuota: 10}, pagesOf(t, tt.pageSize, &scans))
+			c := ctx(t)
+			for i := range tt.items {
+				id := fmt.Sprintf("tsk_%026d", i)
+				if err := st.PutTask(c, &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning}); err != nil {
+					t.Fatal(err)
+				}
+				unindex(t, client, table, "TASK#"+id, "META")
+			}
+			var shares []sandstep.Sweep
+			for len(shares) < 5 {
+				sw, err := st.Sweep(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				shares = append(shares, *sw)
+				if sw.Done {
+					break
+				}
+			}
+			if !reflect.DeepEqual(shares, tt.shares) {
+				t.Errorf("shares %+v, want %+v", shares, tt.shares)
+			}
+			if l := mustLive(t, st); len(l.Tasks) != tt.items {
+				t.Errorf("the index has %d tasks, want %d", len(l.Tasks), tt.items)
+			}
+		})
 	}
 }
 

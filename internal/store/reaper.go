@@ -30,10 +30,16 @@ import (
 // history) a 288th of scanning the table at every 5-minute run.
 const sweepEvery = 24 * time.Hour
 
-// sweepPages bounds the pages of the table one run's share of a sweep
-// reads (at most about 100 MB), so that a table of any size is swept
-// within the reaper's timeout, over as many runs as it takes.
-const sweepPages = 100
+// sweepPages and sweepWrites bound one run's share of a sweep: the pages
+// of the table it reads (at most about 100 MB) and the items it writes
+// back with their index key (one at a time, a few ms each), so that a table
+// of any size, and the first sweep after the index was added, when every
+// live item lacks its key, are swept within the reaper's timeout, over as
+// many runs as it takes.
+const (
+	sweepPages  = 100
+	sweepWrites = 1000
+)
 
 // The sweep item (SWEEP/META): when the last sweep ended, and where the
 // one under way goes on.
@@ -141,8 +147,9 @@ func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 
 // Sweep does one run's share of a sweep of the table, when one is under
 // way or due (sweepEvery after the last ended, or none ever ended): it
-// reads up to sweepPages pages from where the last share stopped, gives
-// the live items that lack it their LiveIndex key, returns the slots still
+// reads up to sweepPages pages from where the last share stopped (and
+// stops after sweepWrites writes), gives the live items that lack it
+// their LiveIndex key, returns the slots still
 // held as items of the earlier layout (for FoldLegacySlots), and records
 // where it stopped, or that the sweep ended.
 func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
@@ -169,6 +176,8 @@ func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 		ExclusiveStartKey:         cursor,
 	}
 	sw := &sandstep.Sweep{}
+	writes := 0
+pages:
 	for sw.Pages < sweepPages && !sw.Done {
 		page, err := s.db.Scan(ctx, in)
 		if err != nil {
@@ -183,6 +192,7 @@ func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 				if avS(it[attrLivePK]) == liveShard(avS(it[attrPK])) {
 					continue
 				}
+				writes++
 				switch indexed, err := s.index(ctx, it); {
 				case refusedForGood(err):
 					sw.Failed++ // not this item for ever: the next sweep tries again
@@ -190,6 +200,11 @@ func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 					return nil, err // the next run's share reads these pages again
 				case indexed:
 					sw.Indexed++
+				}
+				if writes == sweepWrites {
+					// The next share goes on after this item.
+					in.ExclusiveStartKey = dynamo.Item{attrPK: it[attrPK], attrSK: it[attrSK]}
+					break pages
 				}
 			}
 		}
