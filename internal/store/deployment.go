@@ -43,7 +43,8 @@ func (s *Store) Deployment(ctx context.Context, name string) (string, error) {
 		}
 		id := name + "-" + strings.ToLower(rand.Text()[:8])
 		item := key(deploymentPK, skMeta)
-		item[attrType], item[attrID], item[attrLivePK] = str(typeDeployment), str(id), str(liveShard(deploymentPK))
+		item[attrType], item[attrID] = str(typeDeployment), str(id)
+		markLive(item)
 		err = s.write(ctx, s.put(item, absent))
 		switch {
 		case err == nil:

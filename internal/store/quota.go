@@ -205,7 +205,8 @@ func (s *Store) makeHeldMap(ctx context.Context, userID string) error {
 // DynamoDB (minidyn) mishandles, dropping another item from the index.
 func (s *Store) newCounter(ctx context.Context, userID string) (bool, error) {
 	item := s.quotaKey(userID)
-	item[attrType], item[attrLivePK] = str(typeQuota), str(liveShard(userPK(userID)))
+	item[attrType] = str(typeQuota)
+	markLive(item)
 	item[attrHeld] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{heldSentinel: num(0)}}
 	err := s.write(ctx, s.put(item, absent))
 	if conditionFailed(err, 0) {
@@ -371,14 +372,20 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audi
 	if limit < 0 || limit > MaxUserLimit {
 		return sandstep.Invalid("limit", "must be between 0 and %d, got %d", MaxUserLimit, limit)
 	}
-	if _, err := s.newCounter(ctx, userID); err != nil {
-		return err
-	}
-	setLimit := build(expression.NewBuilder().WithUpdate(
-		expression.Set(expression.Name(attrLimit), expression.Value(limit)).
+	// On the counter if there is one; else one is made first (newCounter:
+	// an update must not make it, see there).
+	setLimit := s.update(s.quotaKey(userID), build(expression.NewBuilder().
+		WithCondition(expression.Name(attrPK).AttributeExists()).
+		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(limit)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
-			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
-	return mapErr(s.writeWithAudit(ctx, []types.TransactWriteItem{s.update(s.quotaKey(userID), setLimit)}, audit), "set user limit")
+			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
+	err := s.writeWithAudit(ctx, []types.TransactWriteItem{setLimit}, audit)
+	if conditionFailed(err, 0) {
+		if _, err = s.newCounter(ctx, userID); err == nil {
+			err = s.writeWithAudit(ctx, []types.TransactWriteItem{setLimit}, audit)
+		}
+	}
+	return mapErr(err, "set user limit")
 }
 
 // ClearUserLimit removes the user's override; Options.DefaultQuota applies
@@ -426,7 +433,7 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
 		// A counter is always live (a sweep may have given it the key
 		// since the read).
-		item[attrLivePK] = str(liveShard(userPK(userID)))
+		markLive(item)
 		err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, build(expression.NewBuilder().WithCondition(cond)))}, audit)
 		if err == nil {
 			return nil

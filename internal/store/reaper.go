@@ -51,24 +51,21 @@ const (
 	attrCursorSK = "cursorSK"
 )
 
-// scan calls each for every item matching filter, page by page: of the
-// table, strongly consistent, or (index not "") of that index.
-func (s *Store) scan(ctx context.Context, index string, filter expression.ConditionBuilder, what string, each func(map[string]types.AttributeValue) error) error {
+// scanIndex calls each for every item of LiveIndex matching filter, page
+// by page (an index read is eventually consistent).
+func (s *Store) scanIndex(ctx context.Context, filter expression.ConditionBuilder, each func(map[string]types.AttributeValue) error) error {
 	expr := build(expression.NewBuilder().WithFilter(filter))
 	in := &dynamo.ScanInput{
 		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(LiveIndex),
 		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-	}
-	if index != "" {
-		in.IndexName, in.ConsistentRead = aws.String(index), nil
 	}
 	for {
 		page, err := s.db.Scan(ctx, in)
 		if err != nil {
-			return mapErr(err, "scan "+what)
+			return mapErr(err, "scan the live index")
 		}
 		for _, it := range page.Items {
 			if err := each(it); err != nil {
@@ -112,7 +109,7 @@ func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 	// The index's own key in the filter: minidyn, the local DynamoDB,
 	// keeps an item in an index after its key is gone.
 	indexed := liveFilter().And(expression.Name(attrLivePK).AttributeExists())
-	err := s.scan(ctx, LiveIndex, indexed, "the live index", func(it map[string]types.AttributeValue) error {
+	err := s.scanIndex(ctx, indexed, func(it map[string]types.AttributeValue) error {
 		switch avS(it[attrType]) {
 		case typeSandbox:
 			sb, err := unmarshalRecord[sandstep.Sandbox](it, typeSandbox)
@@ -149,9 +146,9 @@ func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 // way or due (sweepEvery after the last ended, or none ever ended): it
 // reads up to sweepPages pages from where the last share stopped (and
 // stops after sweepWrites writes), gives the live items that lack it
-// their LiveIndex key, returns the slots still
-// held as items of the earlier layout (for FoldLegacySlots), and records
-// where it stopped, or that the sweep ended.
+// their LiveIndex key, returns the slots still held as items of the
+// earlier layout (for FoldLegacySlots), and records where it stopped, or
+// that the sweep ended.
 func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName: aws.String(s.table), Key: key(sweepPK, skMeta), ConsistentRead: aws.Bool(true),
@@ -185,27 +182,26 @@ pages:
 		}
 		sw.Pages++
 		for _, it := range page.Items {
-			switch avS(it[attrType]) {
-			case typeSlot:
+			if avS(it[attrType]) == typeSlot {
 				sw.Legacy = append(sw.Legacy, legacySlot(it))
-			default:
-				if avS(it[attrLivePK]) == liveShard(avS(it[attrPK])) {
-					continue
-				}
-				writes++
-				switch indexed, err := s.index(ctx, it); {
-				case refusedForGood(err):
-					sw.Failed++ // not this item for ever: the next sweep tries again
-				case err != nil:
-					return nil, err // the next run's share reads these pages again
-				case indexed:
-					sw.Indexed++
-				}
-				if writes == sweepWrites {
-					// The next share goes on after this item.
-					in.ExclusiveStartKey = dynamo.Item{attrPK: it[attrPK], attrSK: it[attrSK]}
-					break pages
-				}
+				continue
+			}
+			if markedLive(it) {
+				continue
+			}
+			writes++
+			switch indexed, err := s.index(ctx, it); {
+			case refusedForGood(err):
+				sw.Failed++ // not this item for ever: the next sweep tries again
+			case err != nil:
+				return nil, err // the next run's share reads these pages again
+			case indexed:
+				sw.Indexed++
+			}
+			if writes == sweepWrites {
+				// The next share goes on after this item.
+				in.ExclusiveStartKey = dynamo.Item{attrPK: it[attrPK], attrSK: it[attrSK]}
+				break pages
 			}
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
@@ -257,7 +253,7 @@ func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) (
 		}
 	}
 	item := maps.Clone(it)
-	item[attrLivePK] = str(liveShard(avS(it[attrPK])))
+	markLive(item)
 	err := s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(unchanged))))
 	if conditionFailed(err, 0) {
 		return false, nil

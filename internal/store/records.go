@@ -91,7 +91,7 @@ func sandboxItem(sb *sandstep.Sandbox, version int64) (map[string]types.Attribut
 	item[attrType] = str(typeSandbox)
 	item[attrVersion] = num(version)
 	if !sb.State.Terminal() {
-		item[attrLivePK] = str(liveShard(sandboxPK(sb.ID)))
+		markLive(item)
 	}
 	if err := checkItemSize(item); err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func (s *Store) taskItem(t *sandstep.Task, version int64, now time.Time) (map[st
 		item[TTLAttribute] = num(ended.Add(s.taskRetention).Unix())
 	}
 	if taskLive(t) {
-		item[attrLivePK] = str(liveShard(taskPK(t.ID)))
+		markLive(item)
 	}
 	if err := checkItemSize(item); err != nil {
 		return nil, err

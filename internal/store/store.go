@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/sandstep/sandstep/internal/dynamo"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -216,6 +218,16 @@ func createdGSI1SK(created time.Time, id string) string { return sortTime(create
 // put removed, and deleting the item without the key leaves the entry
 // behind, which then hides other items from the index.
 func LiveKey(pk string) (attr, value string) { return attrLivePK, liveShard(pk) }
+
+// markLive gives a live item its LiveIndex key, from its PK.
+func markLive(item map[string]types.AttributeValue) {
+	item[attrLivePK] = str(liveShard(avS(item[attrPK])))
+}
+
+// markedLive says whether item carries its LiveIndex key.
+func markedLive(item map[string]types.AttributeValue) bool {
+	return avS(item[attrLivePK]) == liveShard(avS(item[attrPK]))
+}
 
 // liveShard is the LiveIndex partition of the item with partition key pk.
 func liveShard(pk string) string {
