@@ -433,17 +433,8 @@ func TestReapJudgesAStrayWithoutOwnerByItsRecord(t *testing.T) {
 	delete(p.sandboxes[sb.ID].labels, LabelOwner)
 	// Its record and alice's counter as an earlier version wrote them
 	// during an update: without their index key.
-	for _, k := range [][2]string{{"SBX#" + sb.ID, "META"}, {"USER#alice", "QUOTA"}} {
-		key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: k[0]}, "SK": &types.AttributeValueMemberS{Value: k[1]}}
-		got, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		delete(got.Item, "LivePK")
-		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.Unindex(t, client, table, "SBX#"+sb.ID, "META")
+	storetest.Unindex(t, client, table, "USER#alice", "QUOTA")
 	unlabelled := map[string]string{LabelDeployment: testDeployment}
 	norecord := NewSandboxID()
 	p.sandboxes[norecord] = &fakeSandbox{id: "dt-norecord", state: "started", labels: unlabelled}

@@ -112,7 +112,7 @@ func TestReadsGoOnToTheLastPage(t *testing.T) {
 
 	// The sweep finds the last live task without its key, past the pages
 	// of ended ones.
-	unindex(t, client, table, "TASK#"+want[len(want)-1], "META")
+	storetest.Unindex(t, client, table, "TASK#"+want[len(want)-1], "META")
 	if sw, err := st.Sweep(c); err != nil || !sw.Done || sw.Indexed != 1 || sw.Pages < 5 {
 		t.Errorf("sweep = %+v, %v; want it ended after 5 pages or more (9 tasks), the last one indexed", sw, err)
 	}

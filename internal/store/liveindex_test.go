@@ -85,18 +85,6 @@ func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[st
 	return got.Item
 }
 
-// unindex writes the item at pk/sk back without its LiveIndex key, as an
-// earlier version wrote it: a put of the whole item (minidyn ignores an
-// update's REMOVE of an index key).
-func unindex(t *testing.T, client *dynamodb.Client, table, pk, sk string) {
-	t.Helper()
-	item := rawItem(t, client, table, pk, sk)
-	delete(item, "LivePK")
-	if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func (c *calls) take() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -220,7 +208,7 @@ func TestLiveRecordsReadsTheIndex(t *testing.T) {
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('f'), Owner: "carol"})
 	// dave's counter written without its key (by a version before the
 	// index, say): clearing his limit writes it back with the key.
-	unindex(t, client, table, "USER#dave", "QUOTA")
+	storetest.Unindex(t, client, table, "USER#dave", "QUOTA")
 	if err := st.ClearUserLimit(c, "dave"); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +284,7 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	for _, k := range [][2]string{{"SBX#" + sbxID('a'), "META"}, {"SBX#" + sbxID('b'), "META"},
 		{"TASK#" + tskID('a'), "META"}, {"TASK#" + tskID('b'), "META"}, {"USER#alice", "QUOTA"}, {"USER#bob", "QUOTA"},
 		{"USER#carol", "QUOTA"}, {"DEPLOYMENT", "META"}} {
-		unindex(t, client, table, k[0], k[1])
+		storetest.Unindex(t, client, table, k[0], k[1])
 	}
 	if got, want := summary(mustLive(t, st)), []string{"sandbox " + sbxID('d') + " ready"}; !slices.Equal(got, want) {
 		t.Fatalf("the index has %v, want only %v", got, want)
@@ -370,7 +358,7 @@ func TestSweepGoesOnWhereItStopped(t *testing.T) {
 				if err := st.PutTask(c, &sandstep.Task{ID: id, Owner: "u", Status: sandstep.TaskRunning}); err != nil {
 					t.Fatal(err)
 				}
-				unindex(t, client, table, "TASK#"+id, "META")
+				storetest.Unindex(t, client, table, "TASK#"+id, "META")
 			}
 			var shares []sandstep.Sweep
 			for len(shares) < 5 {
@@ -462,7 +450,7 @@ func TestSweepGoesOnPastAnItemItCannotIndex(t *testing.T) {
 				if err := st.PutTask(c, &sandstep.Task{ID: tskID(id), Owner: "u", Status: sandstep.TaskRunning}); err != nil {
 					t.Fatal(err)
 				}
-				unindex(t, client, table, "TASK#"+tskID(id), "META")
+				storetest.Unindex(t, client, table, "TASK#"+tskID(id), "META")
 			}
 			refuse.Store(true)
 			sw, err := st.Sweep(c)

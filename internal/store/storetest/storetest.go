@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/internal/dynamo"
@@ -107,4 +108,21 @@ func New(tb testing.TB, opts store.Options, dbOpts ...func(*dynamo.Options)) (*s
 		tb.Fatalf("storetest: new store: %v", err)
 	}
 	return st, client, Table
+}
+
+// Unindex writes the item at pk/sk back without its live index key, as a
+// version from before the index wrote it: a put of the whole item
+// (minidyn ignores an update's REMOVE of an index key).
+func Unindex(tb testing.TB, client *dynamodb.Client, table, pk, sk string) {
+	tb.Helper()
+	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}
+	got, err := client.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil || got.Item == nil {
+		tb.Fatalf("storetest: get %s/%s: %v", pk, sk, err)
+	}
+	attr, _ := store.LiveKey(pk)
+	delete(got.Item, attr)
+	if _, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
+		tb.Fatalf("storetest: put %s/%s: %v", pk, sk, err)
+	}
 }
