@@ -212,18 +212,15 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// owner) is read again, strongly consistent, after the listing, to
 	// judge by. A slot still held as an item of the earlier layout owns
 	// its sandbox too, until a sweep folds it. One without a usable owner
-	// label is judged by its record alone (see reread).
+	// label is judged by its record alone (see recheck).
 	strays := unowned(listed, records, held)
 	if len(strays) > 0 {
-		var legacy []sandstep.Slot
-		var unknown map[string]bool
-		if counted, held, legacy, unknown, err = s.recount(ctx, strays, counted, held); err != nil {
-			return nil, fmt.Errorf("reaper: read quota counters: %w", err)
+		o, err := s.recheck(ctx, strays, ownership{counted: counted, held: held, records: records})
+		if err != nil {
+			return nil, fmt.Errorf("reaper: read what owns a listed sandbox: %w", err)
 		}
-		if records, err = s.reread(ctx, strays, unknown, records); err != nil {
-			return nil, fmt.Errorf("reaper: read records: %w", err)
-		}
-		strays = unowned(listed, records, append(slices.Clip(held), legacy...))
+		counted, held, records = o.counted, o.held, o.records
+		strays = unowned(listed, records, append(slices.Clip(held), o.legacy...))
 	}
 	r.sandboxes(ctx, listed, records, strays)
 	r.quota(ctx, counted, r.slots(ctx, held))
@@ -265,59 +262,62 @@ func (r *reaping) sweep(ctx context.Context) *sandstep.Sweep {
 	return sw
 }
 
-// recount reads again the counters of the strays' owners and returns
-// counted and held (the counters' slots) with what it read in place of
-// what they had of those owners, those owners' slots still held in the
-// earlier layout, and the owners named by a label that is no user id
-// (not a sandbox of ours: see reread).
-func (s *Service) recount(ctx context.Context, strays []ProviderSandbox, counted map[string]int, held []sandstep.Slot) (map[string]int, []sandstep.Slot, []sandstep.Slot, map[string]bool, error) {
-	owners := map[string]bool{}
-	for _, ps := range strays {
-		if ps.Owner != "" {
-			owners[ps.Owner] = true
-		}
-	}
-	counted = maps.Clone(counted)
-	held = slices.DeleteFunc(slices.Clone(held), func(sl sandstep.Slot) bool { return owners[sl.UserID] })
-	var legacy []sandstep.Slot
-	unknown := map[string]bool{}
-	for _, owner := range slices.Sorted(maps.Keys(owners)) {
-		n, slots, old, err := s.inventory.Counter(ctx, owner)
-		switch {
-		case sandstep.ErrorCode(err) == sandstep.EINVALID:
-			unknown[owner] = true
-			continue
-		case err != nil:
-			return nil, nil, nil, nil, err
-		}
-		delete(counted, owner)
-		if n != 0 || len(slots) > 0 {
-			counted[owner] = n
-		}
-		held, legacy = append(held, slots...), append(legacy, old...)
-	}
-	return counted, held, legacy, unknown, nil
+// ownership is what the reaper judges a listed sandbox's owner by.
+type ownership struct {
+	counted map[string]int      // by user, what their counter counts
+	held    []sandstep.Slot     // the slots the counters hold
+	legacy  []sandstep.Slot     // slots still held as items of the earlier layout
+	records []*sandstep.Sandbox // the live records
 }
 
-// reread adds to records the live record, read strongly consistent, of
-// each stray whose owner label is missing or no user id (the index
-// lagging): every version labels a sandbox with its owner before its
-// deployment, so such a sandbox was never a create of ours.
-func (s *Service) reread(ctx context.Context, strays []ProviderSandbox, unknown map[string]bool, records []*sandstep.Sandbox) ([]*sandstep.Sandbox, error) {
+// recheck reads again, strongly consistent, what may own the strays, and
+// returns o with what it read in place of what o had: each labelled
+// owner's counter (with the owner's slots of the earlier layout), and the
+// record of a stray whose owner label is missing or no user id. Every
+// version labels a sandbox with its owner before its deployment, so such
+// a sandbox was never a create of ours: only a live record (the index
+// lagging) keeps it.
+func (s *Service) recheck(ctx context.Context, strays []ProviderSandbox, o ownership) (ownership, error) {
+	o.counted, o.held = maps.Clone(o.counted), slices.Clone(o.held)
+	read := map[string]error{} // by owner, its counter's read
 	for _, ps := range strays {
-		if ps.Owner != "" && !unknown[ps.Owner] {
-			continue
+		err, done := read[ps.Owner]
+		if ps.Owner != "" && !done {
+			err = s.recount(ctx, ps.Owner, &o)
+			read[ps.Owner] = err
 		}
-		rec, err := s.sandboxes.GetSandbox(ctx, ps.Name)
 		switch code := sandstep.ErrorCode(err); {
-		case code == sandstep.ENOTFOUND, code == sandstep.EINVALID: // not a name of ours
-		case err != nil:
-			return nil, err
-		case !rec.State.Terminal():
-			records = append(slices.Clip(records), rec)
+		case ps.Owner != "" && err == nil:
+		case ps.Owner == "", code == sandstep.EINVALID:
+			rec, err := s.sandboxes.GetSandbox(ctx, ps.Name)
+			switch code := sandstep.ErrorCode(err); {
+			case code == sandstep.ENOTFOUND, code == sandstep.EINVALID: // not a name of ours
+			case err != nil:
+				return o, err
+			case !rec.State.Terminal():
+				o.records = append(slices.Clip(o.records), rec)
+			}
+		default:
+			return o, err
 		}
 	}
-	return records, nil
+	return o, nil
+}
+
+// recount puts the owner's counter, read again, in o in place of what o
+// had of it.
+func (s *Service) recount(ctx context.Context, owner string, o *ownership) error {
+	n, slots, legacy, err := s.inventory.Counter(ctx, owner)
+	if err != nil {
+		return err
+	}
+	o.held = slices.DeleteFunc(o.held, func(sl sandstep.Slot) bool { return sl.UserID == owner })
+	delete(o.counted, owner)
+	if n != 0 || len(slots) > 0 {
+		o.counted[owner] = n
+	}
+	o.held, o.legacy = append(o.held, slots...), append(o.legacy, legacy...)
+	return nil
 }
 
 // unowned returns the listed sandboxes, not destroyed, that no live
