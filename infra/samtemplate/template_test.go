@@ -457,7 +457,9 @@ func TestRepoTemplatePolicyIndexesExist(t *testing.T) {
 				if ok && !indexes[name] {
 					t.Errorf("%s statement %q grants on index %q, which %s does not have (%v)", f.LogicalID, s.Sid, name, id, indexes)
 				}
-				granted[name] = granted[name] || ok
+				if ok {
+					granted[name] = true
+				}
 			}
 		}
 	}
