@@ -368,6 +368,14 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			return // a create at work
 		}
 		r.act(ctx, &r.report.Abandoned, "abandoned create failed", rec.ID, func() error {
+			// The index may lag: only a record read now as still
+			// creating has its sandbox deleted.
+			rec, err := s.sandboxes.GetSandbox(ctx, rec.ID)
+			if sandstep.ErrorCode(err) == sandstep.ENOTFOUND || err == nil && rec.State != sandstep.StateCreating {
+				return errSettled
+			} else if err != nil {
+				return err
+			}
 			// By name: the create may have made it without learning its id.
 			if err := s.provider.Delete(ctx, rec.ID); err != nil {
 				return err

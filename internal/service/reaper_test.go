@@ -495,3 +495,57 @@ func TestReapGoesOnWhenItsSweepFails(t *testing.T) {
 		})
 	}
 }
+
+// staleIndex is a store whose index still shows what it held earlier.
+type staleIndex struct {
+	*store.Store
+	live *sandstep.Live
+}
+
+func (s staleIndex) LiveRecords(context.Context) (*sandstep.Live, error) { return s.live, nil }
+
+// A create the index still shows in progress, long after it finished (the
+// index lagging), is read again before its sandbox is deleted: a ready
+// record keeps its sandbox and its slot.
+func TestReapAbandonsOnlyACreateStillCreating(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+	p := newFakeProvider()
+	sb := &sandstep.Sandbox{ID: NewSandboxID(), Owner: "alice", State: sandstep.StateCreating,
+		CreatedAt: time.Now().Add(-abandonedAfter - time.Minute)}
+	if err := st.ReserveSlot(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordCreating(ctx, sb); err != nil {
+		t.Fatal(err)
+	}
+	p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started",
+		labels: map[string]string{LabelDeployment: testDeployment, LabelOwner: "alice"}}
+	if sw, err := st.Sweep(ctx); err != nil || !sw.Done { // none due in the run
+		t.Fatalf("sweep = %+v, %v", sw, err)
+	}
+	then, err := st.LiveRecords(ctx)
+	if err != nil || len(then.Sandboxes) != 1 || then.Sandboxes[0].State != sandstep.StateCreating {
+		t.Fatalf("index = %+v, %v; want the create in progress", then, err)
+	}
+	if _, err := st.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateCreating}, sandstep.StateReady, func(r *sandstep.Sandbox) {
+		r.DaytonaID = "dt-" + sb.ID
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	svc := newReaper(t, st, p, staleIndex{st, then}, p)
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil || *rep != (ReapReport{}) {
+		t.Errorf("Reap = %+v, %v; want nothing done", rep, err)
+	}
+	if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != sandstep.StateReady {
+		t.Errorf("record = %+v, %v; want still ready", got, err)
+	}
+	if _, ok := p.sandboxes[sb.ID]; !ok {
+		t.Error("the ready sandbox was deleted on the index's stale word")
+	}
+	if q, err := st.GetQuota(ctx, "alice"); err != nil || q.Active != 1 {
+		t.Errorf("quota = %+v, %v; want its slot held", q, err)
+	}
+}
