@@ -91,7 +91,7 @@ func (p *Provider) Get(ctx context.Context, idOrName string) (*service.ProviderS
 	if err != nil {
 		return nil, classify("get sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State)}, nil
 }
 
 // List returns every sandbox carrying all of labels, walking every page.
@@ -102,7 +102,7 @@ func (p *Provider) List(ctx context.Context, labels map[string]string) ([]servic
 	}
 	out := make([]service.ProviderSandbox, len(items))
 	for i, it := range items {
-		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), ToolboxURL: it.ToolboxProxyURL, Owner: it.Labels[service.LabelOwner]}
+		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), Owner: it.Labels[service.LabelOwner]}
 	}
 	return out, nil
 }

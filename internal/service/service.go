@@ -52,8 +52,8 @@ type ProviderSpec struct {
 }
 
 // ProviderSandbox is the provider's view of a sandbox. Name is the
-// sandstep id it was created with; ToolboxURL where its toolbox answers
-// (Daytona's regional proxy), kept in the record.
+// sandstep id it was created with; ToolboxURL, set by Create, where its
+// toolbox answers (Daytona's regional proxy), kept in the record.
 type ProviderSandbox struct {
 	ID, Name   string
 	State      string
