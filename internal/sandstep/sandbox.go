@@ -146,6 +146,9 @@ type Task struct {
 	APIURL string `json:"-" dynamodbav:"apiUrl,omitempty"`
 	// NudgedAt is when the command's wrapper said it was ending: once.
 	NudgedAt *time.Time `json:"-" dynamodbav:"nudgedAt,omitempty"`
+	// NudgeWoken says a wait was ended at once for the nudge; later waits
+	// run their time (the checks after it poll shortly for a while).
+	NudgeWoken bool `json:"-" dynamodbav:"nudgeWoken,omitempty"`
 	// NudgeHash is the SHA-256 of the task's nudge secret.
 	NudgeHash string `json:"-" dynamodbav:"nudgeHash,omitempty"`
 	// LogBytes are the bytes of each stream stored so far: stdout, stderr.

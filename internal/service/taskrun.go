@@ -325,8 +325,16 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if token == "" {
 		return sandstep.Invalid("token", "is required")
 	}
+	var nudged bool
 	t, err := s.tasks.TransitionTask(ctx, step.TaskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-		func(r *sandstep.Task) { r.WaitToken = token })
+		func(r *sandstep.Task) {
+			r.WaitToken = token
+			// A nudge no wait has ended for: the check before this wait
+			// may have read the task before it. Once only, so a nudge
+			// never spins the watch.
+			nudged = r.NudgedAt != nil && !r.NudgeWoken
+			r.NudgeWoken = r.NudgeWoken || nudged
+		})
 	if err != nil {
 		if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
 			// Cancelled or ended meanwhile: wake the wait so the check
@@ -338,8 +346,7 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if t.Owner != step.UserID {
 		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
-	if t.NudgedAt != nil {
-		// Nudged before this wait began: look now.
+	if nudged {
 		return s.wake(ctx, token)
 	}
 	return s.wakeIfEnded(ctx, t)

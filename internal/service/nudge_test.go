@@ -1,0 +1,86 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// wakeCounter is a state machine that counts the waits it is asked to end.
+type wakeCounter struct {
+	fakeMachine
+	mu    sync.Mutex
+	wakes []string
+}
+
+func (m *wakeCounter) Wake(_ context.Context, token string, _ []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.wakes = append(m.wakes, token)
+	return nil
+}
+
+// A nudge ends the wait it finds and at most the next one (whose check
+// may have read the task before the nudge), never every wait after: the
+// secret is a file in the sandbox, so the command can nudge, and a wait
+// ended at once each round would spin the watch for the task's life.
+func TestANudgeEndsOneWait(t *testing.T) {
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := newFakeProvider()
+	m := &wakeCounter{}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
+		Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "sleep 36000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "s3cret"
+	sum := sha256.Sum256([]byte(secret))
+	if _, err := st.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.NudgeHash = hex.EncodeToString(sum[:]) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.WaitTask(ctx, *step, "wait-0"); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.wakes) != 0 {
+		t.Fatalf("a wait of a running command, not nudged, was ended: %v", m.wakes)
+	}
+	for range 2 { // the second nudge counts for nothing
+		if err := svc.NudgeTask(ctx, tk.ID, secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The command (fakeSessions: still running) has not ended; the
+	// watch goes round five more times, then an hour later five more.
+	for i, at := range []time.Duration{0, 0, 0, 0, 0, time.Hour, 0, 0, 0, 0} {
+		clk.Set(clk.Now().Add(at))
+		if err := svc.WaitTask(ctx, *step, "wait-"+string(rune('a'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"wait-0", "wait-a"}; !slices.Equal(m.wakes, want) {
+		t.Errorf("waits ended at once: %v, want %v (the one the nudge found, and the next)", m.wakes, want)
+	}
+}
