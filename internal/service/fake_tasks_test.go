@@ -97,6 +97,9 @@ type exitSessions struct {
 	mu      sync.Mutex
 	code    *int
 	stopped bool // StopCommand was called
+	// goneOnStop answers, once stopped, as Daytona does after the
+	// session's deletion: the command is gone from its running sandbox.
+	goneOnStop bool
 }
 
 func (s *exitSessions) StopCommand(context.Context, string, string) error {
@@ -115,6 +118,9 @@ func (s *exitSessions) wasStopped() bool {
 func (s *exitSessions) CommandExit(context.Context, string, string, string) (*int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped && s.goneOnStop {
+		return nil, sandstep.Errorf(sandstep.EINTERNAL, "the task's command is gone from its running sandbox")
+	}
 	return s.code, nil
 }
 

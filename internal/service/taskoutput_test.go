@@ -444,6 +444,34 @@ func TestATimedOutTaskEndsWithItsOutputStored(t *testing.T) {
 	}
 }
 
+// A check at the deadline that kills the command and then fails (storing
+// its output, here) is retried by the state machine; the retry finds the
+// command gone with its session and still ends the task timed out.
+func TestARetriedCheckAfterTheKillTimesOut(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	h.sessions.goneOnStop = true
+	ctx := context.Background()
+	h.print(t, "stdout", "working\n")
+	past := h.clock.Now().Add(-time.Second)
+	if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.Deadline = &past }); err != nil {
+		t.Fatal(err)
+	}
+	check := TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}
+	h.provider.failWith(sandstep.Errorf(sandstep.ETRANSIENT, "the toolbox is busy"))
+	if _, err := h.svc.CheckTask(ctx, check); sandstep.ErrorCode(err) != sandstep.ETRANSIENT || !h.sessions.wasStopped() {
+		t.Fatalf("first check: %v, command killed %v; want it killed, then a transient failure", err, h.sessions.wasStopped())
+	}
+	h.provider.failWith(nil)
+	step, err := h.svc.CheckTask(ctx, check)
+	if err != nil || !step.Ended {
+		t.Fatalf("retried check = %+v, %v; want the watch ended", step, err)
+	}
+	if tk := h.record(t); tk.Status != sandstep.TaskTimedOut || tk.LogBytes[0] != int64(len("working\n")) {
+		t.Errorf("status %s, %d bytes stored; want timed out with its output", tk.Status, tk.LogBytes[0])
+	}
+}
+
 // A cancelled task keeps what its command wrote since the watch's last
 // check: it is stored while the task still runs (a reader meanwhile is not
 // told the output is complete), then the task is cancelled, its command

@@ -441,17 +441,22 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 	if err != nil {
 		return nil, err
 	}
+	pastDeadline := t.Deadline != nil && !s.opts.Now().Before(*t.Deadline)
 	code, err := s.sessions.CommandExit(ctx, sb.DaytonaID, t.SessionID, t.CommandID)
-	if err != nil {
-		if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
-			return nil, s.sandboxVanished(ctx, t, sb, err)
-		}
+	switch code := sandstep.ErrorCode(err); {
+	case err == nil:
+	case code == sandstep.ENOTFOUND:
+		return nil, s.sandboxVanished(ctx, t, sb, err)
+	case code == sandstep.EINTERNAL && pastDeadline:
+		// Gone from its running sandbox: an earlier try of this check
+		// killed it at its deadline, then failed to finish.
+	default:
 		return nil, err
 	}
 	// A command past its deadline is killed first: its output is then
 	// whole, stored once, before the task ends (a reader is told the
 	// output is complete once the task has ended).
-	late := code == nil && t.Deadline != nil && !s.opts.Now().Before(*t.Deadline)
+	late := code == nil && pastDeadline
 	if late {
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
