@@ -274,6 +274,11 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		r.SessionID, r.CommandID, r.NudgeHash = taskSession(t.ID), cmdID, hash
 	})
 	if err != nil {
+		// The write may have landed with its answer lost: then the
+		// command is the task's, and killing it would fail the task.
+		if cur, gerr := s.tasks.GetTask(ctx, t.ID); gerr == nil && cur.Status == sandstep.TaskRunning && cur.CommandID == cmdID {
+			return s.nextWait(cur, step), nil
+		}
 		_ = s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
 		return nil, fmt.Errorf("mark task %s running: %w", t.ID, err)
 	}
