@@ -63,6 +63,12 @@ type Env struct {
 	drainMaxAge time.Duration
 	mu          sync.Mutex
 	built       map[string]any // by what: "store", "daytona", ...
+	// pricesFailed is the last failure to read the price table, and when.
+	pricesFailed struct {
+		err error
+		at  time.Time
+	}
+	now func() time.Time // time.Now when nil
 }
 
 // NewEnv reads the configuration and builds the logger and the AWS

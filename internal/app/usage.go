@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -100,10 +101,34 @@ func countS3(ctx context.Context, get bool) {
 	}
 }
 
+// pricesRetry is how long a price table that could not be read is not
+// asked for again: every task shown asks, a list of them at once.
+const pricesRetry = time.Minute
+
 // Prices is the price table of tasks' cost estimates: PRICE_TABLE_REF's
 // document over the built-in prices, read on first need, or the built-in
 // prices alone.
 func (e *Env) Prices(ctx context.Context) (*cost.Table, error) {
+	now := time.Now
+	if e.now != nil {
+		now = e.now
+	}
+	e.mu.Lock()
+	failed := e.pricesFailed
+	e.mu.Unlock()
+	if failed.err != nil && now().Sub(failed.at) < pricesRetry {
+		return nil, failed.err
+	}
+	t, err := e.readPrices(ctx)
+	if err != nil {
+		e.mu.Lock()
+		e.pricesFailed.err, e.pricesFailed.at = err, now()
+		e.mu.Unlock()
+	}
+	return t, err
+}
+
+func (e *Env) readPrices(ctx context.Context) (*cost.Table, error) {
 	return once(e, "prices", func() (*cost.Table, error) {
 		if e.Config.PriceTableRef.IsZero() {
 			return cost.Defaults(), nil

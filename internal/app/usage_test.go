@@ -1,8 +1,14 @@
 package app
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -38,6 +44,47 @@ func TestDynamoDBUnits(t *testing.T) {
 			write, units, ok := dynamoDBUnits(tt.in)
 			if write != tt.write || units != tt.units || ok != tt.ok {
 				t.Errorf("dynamoDBUnits = %v, %d, %v; want %v, %d, %v", write, units, ok, tt.write, tt.units, tt.ok)
+			}
+		})
+	}
+}
+
+// A price table that cannot be read is asked for again only after
+// pricesRetry, not for every task shown; one that can is read once.
+func TestPricesReadAgainOnlyAfterAWhile(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		params map[string]string
+		reads  []int // after each ask: at 0, 0, 30 s, 61 s, 62 s
+		fails  bool
+	}{
+		{"missing", nil, []int{1, 1, 1, 2, 2}, true},
+		{"there", map[string]string{"/sandstep/prices": `{"s3": {"put": 0.00001}}`}, []int{1, 1, 1, 1, 1}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var reads atomic.Int32
+			ssm := fakeSSM(t, tt.params)
+			counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reads.Add(1)
+				ssm.Config.Handler.ServeHTTP(w, r)
+			}))
+			t.Cleanup(counted.Close)
+			env := map[string]string{
+				"AWS_ENDPOINT_URL_SSM": counted.URL, "TABLE_NAME": "sandstep", "DAYTONA_API_KEY_REF": "ssm:/k",
+				"PRICE_TABLE_REF": "ssm:/sandstep/prices", "AWS_REGION": "eu-west-1",
+				"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "dummy-secret-access-key",
+			}
+			e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+			for i, at := range []time.Duration{0, 0, 30 * time.Second, 61 * time.Second, 62 * time.Second} {
+				e.now = func() time.Time { return start.Add(at) }
+				_, err := e.Prices(context.Background())
+				if (err != nil) != tt.fails || int(reads.Load()) != tt.reads[i] {
+					t.Errorf("ask %d at %s: %v after %d reads; want failing %v after %d", i, at, err, reads.Load(), tt.fails, tt.reads[i])
+				}
 			}
 		})
 	}
