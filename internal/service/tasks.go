@@ -340,7 +340,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 		return nil, err
 	}
 	if t.Status.Terminal() && t.Status != sandstep.TaskCancelled {
-		return t, nil
+		return s.priced(ctx, t), nil
 	}
 	// The error is shown wherever the task is (an issue's comment too): it
 	// names no reader; the audit event does.
@@ -362,7 +362,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 		case gerr == nil && cur.Status == sandstep.TaskCancelled:
 			cancelled = cur
 		case gerr == nil && cur.Status.Terminal():
-			return cur, nil
+			return s.priced(ctx, cur), nil
 		default:
 			return nil, fmt.Errorf("cancel task %s: %w", id, err)
 		}
@@ -374,7 +374,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 		return nil, err
 	}
 	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
-	return cancelled, nil
+	return s.priced(ctx, cancelled), nil
 }
 
 // tellNotStarted edits the comment of t, whose execution could not

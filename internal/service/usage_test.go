@@ -322,3 +322,23 @@ func TestTaskCostUsesTheDeploymentsPrices(t *testing.T) {
 		t.Errorf("cost %+v, want the sandbox's 0.010000000 at PRICE_TABLE_REF's prices", shown.Cost)
 	}
 }
+
+// A cancel answers the task as GET shows it then: its usage to its end,
+// and its cost.
+func TestACancelAnswersWhatGetShows(t *testing.T) {
+	h := newNoticeHarness(t, nil, nil)
+	ctx := context.Background()
+	tk := h.start(t, nil)
+	h.advance(10 * time.Minute)
+	c, err := h.svc.CancelTask(ctx, alice(), tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.svc.GetTask(ctx, alice(), tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Usage == nil || c.Usage.SandboxSeconds == 0 || c.Cost == nil || *c.Cost != *got.Cost {
+		t.Errorf("DELETE answered usage %+v, cost %+v; GET shows %+v, %+v", c.Usage, c.Cost, got.Usage, got.Cost)
+	}
+}
