@@ -107,8 +107,9 @@ func newNotice(in *NotifyInput) *sandstep.TaskNotice {
 	}
 }
 
-// noticeBody is what a notice says. Built from the ended task's record,
-// which no longer changes, so every attempt sends the same bytes.
+// noticeBody is what a notice says, built from the ended task's record:
+// every attempt says the same outcome, while its usage grows by the
+// attempts' own Lambda time (the meter counts them to the task).
 type noticeBody struct {
 	TaskID     string              `json:"taskId"`
 	Status     sandstep.TaskStatus `json:"status"`
