@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -167,9 +168,9 @@ func (s *Service) boundTimeout(ctx context.Context, timeout time.Duration) (time
 }
 
 // fitResponse cuts each of an exec result's streams to perStream bytes,
-// then the output until its JSON encoding (which may escape a byte into
-// six) fits max bytes, so the answer always fits a Lambda response. It
-// halves the longer stream each round and keeps the start of each.
+// then the output until its answer (wireSize) fits max bytes, so it always
+// fits a Lambda response. It halves the longer stream each round and
+// keeps the start of each.
 func fitResponse(res *ExecResult, perStream, max int) {
 	for _, s := range []*string{&res.Stdout, &res.Stderr} {
 		if len(*s) > perStream {
@@ -178,8 +179,8 @@ func fitResponse(res *ExecResult, perStream, max int) {
 		}
 	}
 	for {
-		b, err := json.Marshal(res)
-		if err != nil || len(b) <= max || len(res.Stdout)+len(res.Stderr) == 0 {
+		n, err := wireSize(res)
+		if err != nil || n <= max || len(res.Stdout)+len(res.Stderr) == 0 {
 			return
 		}
 		if len(res.Stdout) >= len(res.Stderr) {
@@ -189,6 +190,31 @@ func fitResponse(res *ExecResult, perStream, max int) {
 		}
 		res.Truncated = true
 	}
+}
+
+// wireSize is what v takes in the Lambda response that answers with it,
+// at most: over HTTP its JSON is API Gateway's body, a JSON string, and is
+// escaped again, so a quote or backslash of the output takes four bytes
+// and a control character seven.
+func wireSize(v any) (int, error) {
+	inner, err := encodeJSON(v)
+	if err != nil {
+		return 0, err
+	}
+	outer, err := encodeJSON(string(inner))
+	return len(outer), err
+}
+
+// encodeJSON encodes v as the API and the Lambda runtime do: HTML
+// characters as they are.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // cutUTF8 returns s cut to at most n bytes, on a character boundary.

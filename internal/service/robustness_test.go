@@ -2,11 +2,12 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
@@ -94,7 +95,9 @@ func TestFitResponse(t *testing.T) {
 	}{
 		{"fits", ExecResult{Stdout: "ok\n", Stderr: "warn\n"}, 100, 1000, false},
 		{"each stream bounded", ExecResult{Stdout: "abcdefghij", Stderr: "klmnopqrst"}, 4, 1000, true},
-		{"control bytes escape six-fold", ExecResult{Stdout: strings.Repeat("\x00", 10_000), Stderr: "e"}, 1 << 20, 20_000, true},
+		{"control bytes escape seven-fold over HTTP", ExecResult{Stdout: strings.Repeat("\x00", 10_000), Stderr: "e"}, 1 << 20, 20_000, true},
+		{"quotes escape four-fold over HTTP", ExecResult{Stdout: strings.Repeat(`"`, 10_000), Stderr: strings.Repeat(`\`, 10_000)}, 1 << 20, 50_000, true},
+		{"HTML characters as they are", ExecResult{Stdout: strings.Repeat("<&>", 10_000)}, 1 << 20, 31_000, false},
 		{"multi-byte characters stay whole", ExecResult{Stderr: strings.Repeat("é", 50_000)}, 1 << 20, 30_000, true},
 		{"multi-byte characters stay whole at the stream bound", ExecResult{Stdout: "ééé"}, 3, 1000, true},
 	}
@@ -102,9 +105,16 @@ func TestFitResponse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			res := tt.res
 			fitResponse(&res, tt.perStream, tt.max)
-			b, _ := json.Marshal(res)
-			if len(b) > tt.max || res.Truncated != tt.truncated {
-				t.Errorf("encoded %d bytes (max %d), truncated %v (want %v)", len(b), tt.max, res.Truncated, tt.truncated)
+			// As it leaves over HTTP: API Gateway's response, encoded by
+			// the Lambda runtime, its body the API's encoding.
+			body, err := encodeJSON(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := encodeJSON(events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(body)})
+			envelope, _ := encodeJSON(events.APIGatewayV2HTTPResponse{StatusCode: 200})
+			if n := len(payload) - len(envelope); n > tt.max || res.Truncated != tt.truncated {
+				t.Errorf("its body takes %d bytes of the Lambda response (max %d), truncated %v (want %v)", n, tt.max, res.Truncated, tt.truncated)
 			}
 			if len(res.Stdout) > tt.perStream || len(res.Stderr) > tt.perStream {
 				t.Errorf("a stream is over %d bytes: %d, %d", tt.perStream, len(res.Stdout), len(res.Stderr))

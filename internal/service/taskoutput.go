@@ -276,9 +276,10 @@ func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCu
 	return chunks, room, nil
 }
 
-// A page of output, encoded, fits one response (MaxResponseBytes): each
-// chunk counts its data as a JSON string and logChunkOverhead for its
-// other fields, and the page logPageOverhead for its own.
+// A page of output fits one response (MaxResponseBytes): each chunk
+// counts its data as it takes in the answer (wireSize) and
+// logChunkOverhead for its other fields, and the page logPageOverhead for
+// its own.
 const (
 	logChunkOverhead = 128
 	logPageOverhead  = 256
@@ -286,17 +287,18 @@ const (
 
 // logPageSize is what data takes in a page.
 func logPageSize(data []byte) int {
-	b, _ := json.Marshal(string(data))
-	return len(b) + logChunkOverhead
+	n, _ := wireSize(string(data))
+	return n + logChunkOverhead
 }
 
 // fitLogPage is data cut, on a character boundary, to take at most room in
-// a page (escaping grows a byte to at most six); all of it when it fits.
+// a page (escaped twice, a byte grows to at most seven); all of it when it
+// fits.
 func fitLogPage(data []byte, room int) []byte {
 	if logPageSize(data) <= room {
 		return data
 	}
-	return data[:len(cutUTF8(string(data), max(0, room-logChunkOverhead)/6))]
+	return data[:len(cutUTF8(string(data), max(0, room-logChunkOverhead)/7))]
 }
 
 // streamIndex is the index of a stream's name in streams.
