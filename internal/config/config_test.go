@@ -252,7 +252,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"a repository quota of none", map[string]string{"GITHUB_REPO_QUOTA": "0"}, "GITHUB_REPO_QUOTA", "between 1 and 1000"},
 		{"a queue timeout not a duration", map[string]string{"GITHUB_QUEUE_TIMEOUT": "30"}, "GITHUB_QUEUE_TIMEOUT", `got "30"`},
 		{"a queue timeout too long", map[string]string{"GITHUB_QUEUE_TIMEOUT": "13h"}, "GITHUB_QUEUE_TIMEOUT", "between 0s and 12h0m0s"},
-		{"ref scheme", map[string]string{"DAYTONA_API_KEY_REF": "vault:/x"}, "DAYTONA_API_KEY_REF", `unknown secret reference scheme "vault"`},
+		{"ref scheme", map[string]string{"DAYTONA_API_KEY_REF": "vault:/x"}, "DAYTONA_API_KEY_REF", "the scheme is not one of ssm, secretsmanager"},
 		{"key pasted as ref", map[string]string{"DAYTONA_API_KEY_REF": testKey}, "DAYTONA_API_KEY_REF", "must be a secret reference"},
 		{"network policy not JSON", map[string]string{"NETWORK_POLICY": "github.com"}, "NETWORK_POLICY", "must be a JSON object"},
 		{"network policy a list", map[string]string{"NETWORK_POLICY": `["github.com"]`}, "NETWORK_POLICY", "must be a JSON object"},

@@ -117,8 +117,10 @@ func ParseRef(field, s string) (Ref, error) {
 			return Ref{}, err
 		}
 	default:
-		if len(scheme) <= 32 && onlyRunes(scheme, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") && scheme != "" {
-			return Ref{}, sandstep.Invalid(field, "unknown secret reference scheme %q (want %s)", scheme, refForms)
+		// Not even the part before the colon is quoted: a key id, a user
+		// name or half a token may stand there.
+		if strings.EqualFold(scheme, string(SchemeSSM)) || strings.EqualFold(scheme, string(SchemeSecretsManager)) {
+			return Ref{}, sandstep.Invalid(field, "the secret reference's scheme must be lower case (%s)", refForms)
 		}
 		return Ref{}, sandstep.Invalid(field, "must be a secret reference (%s); the scheme is not one of ssm, secretsmanager", refForms)
 	}
