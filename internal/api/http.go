@@ -235,14 +235,14 @@ func header(h map[string]string, name string) (string, bool) {
 }
 
 // validIdempotencyKey checks an idempotency key: 1 to 128 printable ASCII
-// characters.
+// characters, no space (the store keys no white space).
 func validIdempotencyKey(field, key string) error {
 	if key == "" || len(key) > MaxIdempotencyKeyLen {
 		return sandstep.Invalid(field, "must be 1 to %d characters long", MaxIdempotencyKeyLen)
 	}
 	for i := 0; i < len(key); i++ {
-		if key[i] < 0x20 || key[i] > 0x7e {
-			return sandstep.Invalid(field, "must be printable ASCII characters only")
+		if key[i] <= 0x20 || key[i] > 0x7e {
+			return sandstep.Invalid(field, "must be printable ASCII characters only, without spaces")
 		}
 	}
 	return nil

@@ -278,6 +278,7 @@ func TestBadInput(t *testing.T) {
 		{"idempotency key too long", RouteExec, []evOption{withHeader("idempotency-key", strings.Repeat("k", 129))}, 400, "Idempotency-Key", "1 to 128"},
 		{"idempotency key not ASCII", RouteAgentExecute, []evOption{withHeader("Idempotency-Key", "clé")}, 400, "Idempotency-Key", "printable ASCII"},
 		{"idempotency key control char", RouteCreateSandbox, []evOption{withHeader("IDEMPOTENCY-KEY", "a\tb")}, 400, "Idempotency-Key", "printable ASCII"},
+		{"idempotency key with a space", RouteCreateSandbox, []evOption{withHeader("Idempotency-Key", "order 42")}, 400, "Idempotency-Key", "without spaces"},
 		{"missing path id", RouteGetSandbox, []evOption{func(ev *events.APIGatewayV2HTTPRequest) { ev.PathParameters = nil }}, 400, "id", "required"},
 	}
 	for _, tt := range tests {
@@ -344,14 +345,14 @@ func TestServeSuccess(t *testing.T) {
 		},
 		{
 			name: "exec with base64 body and key in any case",
-			ev: apiEvent(RouteExec, withHeader("IDEMPOTENCY-KEY", "K 1~"), func(ev *events.APIGatewayV2HTTPRequest) {
+			ev: apiEvent(RouteExec, withHeader("IDEMPOTENCY-KEY", "K_1~"), func(ev *events.APIGatewayV2HTTPRequest) {
 				ev.Body = base64.StdEncoding.EncodeToString([]byte(`{"command":"ls -l","cwd":"src","env":{"X":"y"},"timeoutSeconds":5}`))
 				ev.IsBase64Encoded = true
 			}),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
 				want := service.ExecInput{Command: "ls -l", Cwd: "src", Env: map[string]string{"X": "y"}, TimeoutSeconds: 5}
-				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.call.IdempotencyKey != "K 1~" {
+				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.call.IdempotencyKey != "K_1~" {
 					t.Errorf("recorded %+v", c)
 				}
 				if !strings.Contains(res.Body, `"exitCode":3`) {
