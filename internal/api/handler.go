@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -28,6 +29,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 		// After the panic's answer below, before the answer leaves.
 		defer a.emit(ctx, set, function)
 		isAPI := isAPIGatewayEvent(payload)
+		var reqID string // API Gateway's, once the event is read
 		defer func() {
 			// A panic is a bug: answer as an internal error, in the shape
 			// the caller expects, and log it once with its stack.
@@ -35,7 +37,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 				a.logger.ErrorContext(ctx, "handler panicked", "function", function, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				perr := sandstep.Errorf(sandstep.EINTERNAL, "handler panicked: %v", p)
 				if isAPI {
-					out, err = a.failHTTP(ctx, "", perr, []slog.Attr{slog.String("function", function)}), nil
+					out, err = a.failHTTP(ctx, reqID, perr, []slog.Attr{slog.String("function", function)}), nil
 				} else {
 					out, err = nil, a.directFailure(ctx, function, perr)
 				}
@@ -50,6 +52,8 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 				return a.failHTTP(ctx, "", err, []slog.Attr{slog.String("function", function)}), nil
 			}
 			exactInput(payload, &ev)
+			reqID = ev.RequestContext.RequestID
+			ctx = logging.WithRequestID(ctx, reqID)
 			return a.serve(ctx, function, ev), nil
 		}
 		start := time.Now()

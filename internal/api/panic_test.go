@@ -31,19 +31,26 @@ func TestPanicIsAnInternalErrorInTheCallersShape(t *testing.T) {
 	if err != nil || !ok || resp.StatusCode != 500 || strings.Contains(resp.Body, "deadbeef") {
 		t.Fatalf("API answer to a panic = %#v, %v", out, err)
 	}
+	var body ErrorResponse
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error.RequestID != "req-1" {
+		t.Errorf("API answer to a panic: %s, %v; want it under API Gateway's request id req-1", resp.Body, err)
+	}
 
 	_, err = h(context.Background(), []byte(`{"action":"get","userId":"u","sandboxId":"sbx_one"}`))
 	var ie messages.InvokeResponse_Error
 	if !errors.As(err, &ie) || ie.Type != "Sandbox.Internal" || strings.Contains(ie.Message, "deadbeef") {
 		t.Fatalf("direct answer to a panic = %#v", err)
 	}
-	var stacks int
+	var stacks, underID int
 	for _, rec := range logs.records(t) {
 		if rec["message"] == "handler panicked" && strings.Contains(rec["stack"].(string), "panic_test.go") {
 			stacks++
 		}
+		if rec["message"] == "handler panicked" && rec["requestId"] == "req-1" {
+			underID++
+		}
 	}
-	if stacks != 2 {
-		t.Errorf("%d panic records with a stack, want 2", stacks)
+	if stacks != 2 || underID != 1 {
+		t.Errorf("%d panic records with a stack, %d under the API's request id; want 2 and 1", stacks, underID)
 	}
 }
