@@ -151,3 +151,29 @@ func TestClonePath(t *testing.T) {
 		}
 	}
 }
+
+// A git URL carries no credential: over http(s) not even a user name
+// (GitHub takes a token there); ssh's user is an account, not a secret.
+func TestGitURLUser(t *testing.T) {
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://github.com/o/r.git", true},
+		{"ssh://git@github.com/o/r.git", true},
+		{"https://ghp_0123456789abcdef@github.com/o/r.git", false},
+		{"http://user@h/r", false},
+		{"https://x-access-token:ghp_abc@github.com/o/r.git", false},
+		{"ssh://git:pw@h/r", false},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			err := validateGit(&GitSource{URL: tt.url})
+			if (err == nil) != tt.ok || err != nil && sandstep.ErrorField(err) != "git.url" {
+				t.Errorf("validateGit(%q) = %v, want ok %v", tt.url, err, tt.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "ghp_") {
+				t.Errorf("the error echoes the token: %v", err)
+			}
+		})
+	}
+}

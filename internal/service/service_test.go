@@ -484,6 +484,7 @@ func TestBadInput(t *testing.T) {
 		{"git without url", CreateSandboxInput{Git: &GitSource{}}, "git.url"},
 		{"git bad scheme", CreateSandboxInput{Git: &GitSource{URL: "javascript:alert(1)"}}, "git.url"},
 		{"git credentials in url", CreateSandboxInput{Git: &GitSource{URL: "https://u:p@h/r"}}, "git.url"},
+		{"git token as the url's user", CreateSandboxInput{Git: &GitSource{URL: "https://ghp_0123456789abcdef@github.com/o/r.git"}}, "git.url"},
 		{"git option injection", CreateSandboxInput{Git: &GitSource{URL: "https://h/r", Branch: "--upload-pack=x"}}, "git.branch"},
 		{"git path escape", CreateSandboxInput{Git: &GitSource{URL: "https://h/r", Path: "../x"}}, "git.path"},
 		{"metadata newline", CreateSandboxInput{Metadata: sandstep.Metadata{Repo: "a\nb"}}, "metadata.repo"},

@@ -385,7 +385,9 @@ func validateGit(g *GitSource) error {
 		return sandstep.Invalid("git.url", "scheme must be https, http, ssh, git or file, got %q", clip(u.Scheme))
 	}
 	if u.User != nil {
-		if _, hasPassword := u.User.Password(); hasPassword {
+		// Over http(s) a user name alone may be a token (GitHub takes
+		// one there); ssh's user (git@) is no secret.
+		if _, hasPassword := u.User.Password(); hasPassword || u.Scheme == "https" || u.Scheme == "http" {
 			return sandstep.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
 		}
 	}
