@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/infra/local"
+	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -38,8 +39,8 @@ type loadRun struct {
 	// store's calls share it.
 	awsTransport http.RoundTripper
 
-	// retried counts the creates answered 503 (the create rate spent for
-	// now) and asked again.
+	// retried counts the creates refused for the shared create rate (503,
+	// rateRefusal) and asked again.
 	retried atomic.Int64
 
 	mu       sync.Mutex
@@ -186,9 +187,10 @@ func (l *loadRun) call(ctx context.Context, user, method, path string, body, out
 	return status, b, nil
 }
 
-// create makes one create as user. With a create rate, a 503 (the rate
-// spent for now) is asked again after its Retry-After, with up to a second
-// of jitter as a client would add, until ctx ends.
+// create makes one create as user. An answer that is the shared create
+// rate's refusal (rateRefusal) is asked again after its Retry-After, with
+// up to a second of jitter as a client would add, until ctx ends; any other
+// answer, a 503 of another cause too, is the caller's to judge.
 func (l *loadRun) create(ctx context.Context, user string, out *sandstep.Sandbox) (int, []byte, error) {
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.st.APIURL+"/sandboxes", strings.NewReader("{}"))
@@ -206,7 +208,8 @@ func (l *loadRun) create(ctx context.Context, user string, out *sandstep.Sandbox
 		if err != nil {
 			return res.StatusCode, b, err
 		}
-		if res.StatusCode != http.StatusServiceUnavailable || l.cfg.rate == 0 {
+		wait, limited := rateRefusal(res.StatusCode, res.Header, b)
+		if !limited {
 			if res.StatusCode/100 == 2 {
 				if err := json.Unmarshal(b, out); err != nil {
 					return res.StatusCode, b, fmt.Errorf("POST /sandboxes: answer is not the expected JSON: %w", err)
@@ -215,13 +218,41 @@ func (l *loadRun) create(ctx context.Context, user string, out *sandstep.Sandbox
 			return res.StatusCode, b, nil
 		}
 		l.retried.Add(1)
-		secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
 		select {
 		case <-ctx.Done():
 			return res.StatusCode, b, ctx.Err()
-		case <-time.After(time.Duration(max(secs, 1))*time.Second + rand.N(time.Second)):
+		case <-time.After(wait + rand.N(time.Second)):
 		}
 	}
+}
+
+// rateMarker is in the message of the shared create rate's refusal, and of
+// no other answer: internal/store's rateSpent names the variable that sets
+// the rate.
+const rateMarker = "(DAYTONA_CREATE_RATE)"
+
+// rateRefusal reports whether an answer to a create is the shared create
+// rate's refusal, and how long it asks the caller to wait. The API answers
+// that refusal (sandstep.ErrCreateRate, code transient; see
+// internal/store's rateSpent and internal/api's failHTTP) 503 with a
+// Retry-After in whole seconds and a message naming DAYTONA_CREATE_RATE.
+// Every other 503 is a failure, not the rate at work: one without
+// Retry-After (Daytona failed the create, the store failed), one with
+// another code (capacity, draining), or Daytona's own 429 passed on (its
+// message names Daytona, not the variable).
+func rateRefusal(status int, h http.Header, body []byte) (time.Duration, bool) {
+	if status != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || secs < 1 {
+		return 0, false
+	}
+	var e api.ErrorResponse
+	if json.Unmarshal(body, &e) != nil || e.Error.Code != sandstep.ETRANSIENT || !strings.Contains(e.Error.Message, rateMarker) {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
 }
 
 // unexpected reports an answer the run did not expect.
@@ -274,6 +305,8 @@ func (l *loadRun) sandboxes(ctx context.Context) []string {
 			made[u] = append(made[u], sb.ID)
 		case err == nil && status == http.StatusTooManyRequests:
 			refused[u]++
+		case err == nil && status == http.StatusServiceUnavailable:
+			l.problem("create for %s: 503 that is not the create rate's refusal (a failure; not asked again): %s", users[u], clip(body))
 		default:
 			l.unexpected("create for "+users[u], status, body, err)
 		}
@@ -299,7 +332,7 @@ func (l *loadRun) sandboxes(ctx context.Context) []string {
 			l.problem("ask the Daytona server for its creates: %v", err)
 		}
 		retried := int(l.retried.Load())
-		l.say("create rate: %d requests made %d attempts (%d answered 503 and asked again after Retry-After: %.2f× the requests); Daytona was asked %d times for %d sandboxes and refused %d (429)",
+		l.say("create rate: %d requests made %d attempts (%d refused for the shared create rate, 503 with Retry-After, and asked again after it: %.2f× the requests); Daytona was asked %d times for %d sandboxes and refused %d (429)",
 			len(order), len(order)+retried, retried, float64(len(order)+retried)/float64(len(order)), c.Requests, n201, c.Refused)
 		if c.Refused > 0 {
 			l.problem("Daytona refused %d creates for its rate: the shared budget let them through", c.Refused)

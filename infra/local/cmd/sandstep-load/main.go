@@ -20,9 +20,11 @@
 // store's and their own (see README, "make load"), beside the bare store's.
 //
 // With LOAD_CREATE_RATE (creates a minute), the local Daytona server
-// refuses creates beyond it as Daytona does, the functions share the same
-// budget, and a create answered 503 is asked again after its Retry-After;
-// the run reports the attempts and Daytona's refusals (none is exact).
+// refuses creates beyond it as Daytona does and the functions share the
+// same budget. A create the shared budget refuses (503, code transient,
+// Retry-After, a message naming DAYTONA_CREATE_RATE) is asked again after
+// its Retry-After; any other 503 is a failure, not asked again. The run
+// reports the attempts and Daytona's refusals (none is exact).
 //
 // The stand-ins (the embedded DynamoDB, the local Daytona server and its
 // sandboxes) run in a process of their own, on CPUs of their own where the

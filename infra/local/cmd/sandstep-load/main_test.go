@@ -65,21 +65,47 @@ func TestSmallRunIsExact(t *testing.T) {
 	}
 }
 
-// A Daytona that fails one create (a permanent error, which nothing
-// retries) leaves its user a sandbox short or a 429 short of what the
-// quota says: the run must say it is not exact.
-func TestAProviderFailureIsNotExact(t *testing.T) {
-	cfg := smallConfig(t)
-	cfg.tasks = 0
-	cfg.daytonaFaults = []daytonalocal.Fault{{
-		Kind: daytonalocal.FaultError, Status: 400, Message: "injected by the load test",
-		Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1,
-	}}
-	var out strings.Builder
-	code := verdict(&out, runLoad(context.Background(), cfg, &out, io.Discard))
-	last := lastLine(out.String())
-	if code == 0 || !strings.HasPrefix(last, "load: NOT exact: ") || !strings.Contains(last, "create for load-u") {
-		t.Fatalf("exit %d, last line %q\nstdout:\n%s", code, last, out.String())
+// A failure the run meets must make it not exact, whatever answers the
+// run is given after it: a create Daytona refused (a permanent error,
+// which nothing retries) leaves its user a sandbox or a 429 short; a create
+// Daytona failed is a 503 that, unlike the create rate's refusal, is not
+// asked again, with or without a rate.
+func TestAFailureIsNotExact(t *testing.T) {
+	createFault := func(kind daytonalocal.FaultKind, status int) []daytonalocal.Fault {
+		return []daytonalocal.Fault{{
+			Kind: kind, Status: status, Message: "injected by the load test",
+			Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1,
+		}}
+	}
+	tests := []struct {
+		name   string
+		tweak  func(*config)
+		want   []string // in the last line
+		notHas string   // not in the last line
+	}{
+		{"a create Daytona refused", func(c *config) { c.daytonaFaults = createFault(daytonalocal.FaultError, 400) },
+			[]string{"create for load-u"}, ""},
+		{"a create Daytona failed, under a create rate that does not bind", func(c *config) {
+			c.rate = 100000
+			c.daytonaFaults = createFault(daytonalocal.FaultCreateError, 0)
+		}, []string{"503 that is not the create rate's refusal", "the sandbox failed to start: injected by the load test"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := smallConfig(t)
+			cfg.tasks = 0
+			tt.tweak(&cfg)
+			var out strings.Builder
+			code := verdict(&out, runLoad(context.Background(), cfg, &out, io.Discard))
+			last := lastLine(out.String())
+			ok := code == 1 && strings.HasPrefix(last, "load: NOT exact: ") && (tt.notHas == "" || !strings.Contains(last, tt.notHas))
+			for _, w := range tt.want {
+				ok = ok && strings.Contains(last, w)
+			}
+			if !ok {
+				t.Fatalf("exit %d, last line %q; want 1 and a line saying %q\nstdout:\n%s", code, last, tt.want, out.String())
+			}
+		})
 	}
 }
 
