@@ -20,9 +20,11 @@ type config struct {
 	timeout  time.Duration // LOAD_TIMEOUT: the whole run's deadline
 
 	// Set by tests only: the template, and faults of the local Daytona
-	// server (a provider failure the run must report as not exact).
+	// server (a provider failure the run must report as not exact), from
+	// the start or from the task mode's start.
 	templatePath  string
 	daytonaFaults []daytonalocal.Fault
+	taskFaults    []daytonalocal.Fault
 }
 
 // taskCommand is each task's command: a few seconds of work.

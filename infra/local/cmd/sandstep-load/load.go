@@ -39,6 +39,9 @@ type loadRun struct {
 	// store's calls share it.
 	awsTransport http.RoundTripper
 
+	// made counts the sandboxes the run was given: a 201 to a create, a
+	// task's sandbox. Only the phase running writes it.
+	made int
 	// retried counts the creates refused for the shared create rate (503,
 	// rateRefusal) and asked again.
 	retried atomic.Int64
@@ -326,18 +329,12 @@ func (l *loadRun) sandboxes(ctx context.Context) []string {
 		n429 += refused[u]
 	}
 	l.say("creates: %d in %s: %d created, %d refused (429)", len(order), since(start), n201, n429)
-	if cfg.rate > 0 {
-		c, err := l.standIns.creates(ctx)
-		if err != nil {
-			l.problem("ask the Daytona server for its creates: %v", err)
-		}
-		retried := int(l.retried.Load())
-		l.say("create rate: %d requests made %d attempts (%d refused for the shared create rate, 503 with Retry-After, and asked again after it: %.2f× the requests); Daytona was asked %d times for %d sandboxes and refused %d (429)",
-			len(order), len(order)+retried, retried, float64(len(order)+retried)/float64(len(order)), c.Requests, n201, c.Refused)
-		if c.Refused > 0 {
-			l.problem("Daytona refused %d creates for its rate: the shared budget let them through", c.Refused)
-		}
+	if retried := int(l.retried.Load()); cfg.rate > 0 || retried > 0 {
+		l.say("create rate: %d requests made %d attempts (%d refused for the shared create rate, 503 with Retry-After, and asked again after it: %.2f× the requests)",
+			len(order), len(order)+retried, retried, float64(len(order)+retried)/float64(len(order)))
 	}
+	l.made = n201
+	l.checkDaytona(ctx, "the creates")
 
 	start = time.Now()
 	l.parallel(ctx, len(ids), func(i int) {
@@ -367,6 +364,11 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 	if n == 0 {
 		return nil
 	}
+	for _, f := range l.cfg.taskFaults {
+		if err := l.standIns.addFault(ctx, f); err != nil {
+			l.problem("add a fault to the Daytona server: %v", err)
+		}
+	}
 	users := make([]string, n)
 	ids := make([]string, n)
 	start := time.Now()
@@ -381,6 +383,7 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 		ids[i] = tk.ID
 	})
 	final := make([]sandstep.TaskStatus, n)
+	sandboxes := make([]string, n) // each task's sandbox, once it has one
 	for ctx.Err() == nil {
 		var pending []int
 		for i := range n {
@@ -420,11 +423,17 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 					return // still being cleaned up: ask again
 				}
 			}
+			if tk.SandboxID != "" {
+				sandboxes[i] = tk.SandboxID
+			}
 			final[i] = tk.Status
 		})
 	}
 	succeeded := 0
 	for i := range n {
+		if sandboxes[i] != "" {
+			l.made++
+		}
 		switch {
 		case ids[i] == "":
 		case final[i] == sandstep.TaskSucceeded:
@@ -434,7 +443,50 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 		}
 	}
 	l.say("tasks: %d started, %d succeeded, in %s", n, succeeded, since(start))
+	l.checkDaytona(ctx, "the tasks")
 	return users
+}
+
+// checkDaytona checks the local Daytona server's create counts once a phase
+// is over (after names it), against the sandboxes the run was given so far
+// (l.made); see createProblems. Its figures are printed whatever they are.
+func (l *loadRun) checkDaytona(ctx context.Context, after string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second) // checked even after the deadline
+	defer cancel()
+	c, err := l.standIns.creates(ctx)
+	if err != nil {
+		l.problem("ask the Daytona server for its creates after %s: %v", after, err)
+		return
+	}
+	l.say("Daytona, after %s: asked %d times to create, for %d sandbox(es) the run was given; refused %d (429) for its rate", after, c.Requests, l.made, c.Refused)
+	for _, p := range createProblems(after, c, l.made) {
+		l.problem("%s", p)
+	}
+}
+
+// createProblems is what Daytona's create counts (c, since the run began)
+// say is not exact, made being the sandboxes the run was given. Every
+// create request Daytona saw must have made one of them or been refused
+// for its rate (429, which its client asks again after the wait); a
+// request that did neither is a create that failed or was asked again
+// (the provider's retry after a lost answer, a task's retry after a failed
+// start), even when a later attempt gave the sandbox. And Daytona must
+// refuse none: the functions share its rate (DAYTONA_CREATE_RATE) to keep
+// within it.
+func createProblems(after string, c createCounts, made int) []string {
+	var ps []string
+	if c.Refused > 0 {
+		ps = append(ps, fmt.Sprintf("by the end of %s Daytona refused %d create(s) for its rate: the shared budget let them through", after, c.Refused))
+	}
+	switch extra := c.Requests - made - c.Refused; {
+	case extra > 0:
+		ps = append(ps, fmt.Sprintf("by the end of %s Daytona was asked %d times to create, for %d sandbox(es) the run was given and %d refused for its rate: %d request(s) made no sandbox (a create failed, or was asked again)",
+			after, c.Requests, made, c.Refused, extra))
+	case extra < 0:
+		ps = append(ps, fmt.Sprintf("by the end of %s Daytona was asked %d times to create, for %d sandbox(es) the run was given and %d refused for its rate: %d sandbox(es) were never asked of it",
+			after, c.Requests, made, c.Refused, -extra))
+	}
+	return ps
 }
 
 // checkEmpty checks that nothing is held: no live sandbox in any user's

@@ -135,3 +135,35 @@ func TestRateRefusalReadsTheAPIsAnswers(t *testing.T) {
 		t.Errorf("the rate's refusal (Retry-After %q, %s) is read as %s, %v; want a wait of 1 s to a minute, true", h.Get("Retry-After"), b, wait, retry)
 	}
 }
+
+// Daytona's create counts are exact when every request it saw made a
+// sandbox the run was given or was refused for its rate, and it refused
+// none.
+func TestCreateProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		c    createCounts
+		made int
+		want []string // what each problem says, in order
+	}{
+		{"every request made a sandbox", createCounts{Requests: 20}, 20, nil},
+		{"nothing asked", createCounts{}, 0, nil},
+		{"a create failed", createCounts{Requests: 21}, 20, []string{"asked 21 times to create, for 20 sandbox(es) the run was given and 0 refused for its rate: 1 request(s) made no sandbox"}},
+		{"Daytona refused one, asked again", createCounts{Requests: 21, Refused: 1}, 20, []string{"Daytona refused 1 create(s) for its rate: the shared budget let them through"}},
+		{"refused and failed", createCounts{Requests: 23, Refused: 1}, 20, []string{"refused 1 create(s)", "asked 23 times to create, for 20 sandbox(es) the run was given and 1 refused for its rate: 2 request(s) made no sandbox"}},
+		{"more sandboxes than requests", createCounts{Requests: 19}, 20, []string{"1 sandbox(es) were never asked of it"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := createProblems("the creates", tt.c, tt.made)
+			if len(got) != len(tt.want) {
+				t.Fatalf("problems %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i], "by the end of the creates ") || !strings.Contains(got[i], w) {
+					t.Errorf("problem %q, want one after the creates saying %q", got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -14,10 +14,13 @@
 //
 // It checks that each user got exactly min(attempts, LOAD_QUOTA) sandboxes
 // and a 429 for every other create, every exec and delete answered, every
-// task succeeded, and that no sandbox and no quota slot is held at the end
-// (the API, the table and the Daytona server asked). It prints p50, p95 and
-// p99 per operation of the functions' time, split into Daytona's, the
-// store's and their own (see README, "make load"), beside the bare store's.
+// task succeeded, that after the creates and again after the tasks every
+// create request the Daytona server saw made a sandbox the run was given
+// (none failed, none was asked again) and none was refused, and that no
+// sandbox and no quota slot is held at the end (the API, the table and the
+// Daytona server asked). It prints p50, p95 and p99 per operation of the
+// functions' time, split into Daytona's, the store's and their own (see
+// README, "make load"), beside the bare store's.
 //
 // With LOAD_CREATE_RATE (creates a minute), the local Daytona server
 // refuses creates beyond it as Daytona does and the functions share the

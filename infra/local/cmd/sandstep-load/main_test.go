@@ -55,7 +55,9 @@ func TestSmallRunIsExact(t *testing.T) {
 	}
 	for _, want := range []string{
 		"processes: ", "creates: 40 in", "20 created, 20 refused (429)", "execs: 20 in", "deletes: 20 in",
-		"tasks: 3 started, 3 succeeded", "0 quota slot(s) held, 0 live sandbox(es) listed, 0 on the Daytona server",
+		"Daytona, after the creates: asked 20 times to create, for 20 sandbox(es) the run was given; refused 0 (429)",
+		"tasks: 3 started, 3 succeeded", "Daytona, after the tasks: asked 23 times to create, for 23 sandbox(es) the run was given; refused 0 (429)",
+		"0 quota slot(s) held, 0 live sandbox(es) listed, 0 on the Daytona server",
 		"POST /sandboxes 201: n=20", "POST /sandboxes 429: n=20", "POST /sandboxes/{id}/exec 200: n=20",
 		"DELETE /sandboxes/{id} 200: n=20", "POST /tasks 202: n=3", "TransactWriteItems     40",
 	} {
@@ -69,7 +71,9 @@ func TestSmallRunIsExact(t *testing.T) {
 // run is given after it: a create Daytona refused (a permanent error,
 // which nothing retries) leaves its user a sandbox or a 429 short; a create
 // Daytona failed is a 503 that, unlike the create rate's refusal, is not
-// asked again, with or without a rate.
+// asked again, with or without a rate; a Daytona 429 to a task's create
+// is asked again by the client and the task succeeds, but Daytona's count
+// says a request made no sandbox.
 func TestAFailureIsNotExact(t *testing.T) {
 	createFault := func(kind daytonalocal.FaultKind, status int) []daytonalocal.Fault {
 		return []daytonalocal.Fault{{
@@ -84,11 +88,18 @@ func TestAFailureIsNotExact(t *testing.T) {
 		notHas string   // not in the last line
 	}{
 		{"a create Daytona refused", func(c *config) { c.daytonaFaults = createFault(daytonalocal.FaultError, 400) },
-			[]string{"create for load-u"}, ""},
+			[]string{"create for load-u", "by the end of the creates Daytona was asked 21 times to create, for 20 sandbox(es)"}, ""},
 		{"a create Daytona failed, under a create rate that does not bind", func(c *config) {
 			c.rate = 100000
 			c.daytonaFaults = createFault(daytonalocal.FaultCreateError, 0)
-		}, []string{"503 that is not the create rate's refusal", "the sandbox failed to start: injected by the load test"}, ""},
+		}, []string{"503 that is not the create rate's refusal", "the sandbox failed to start: injected by the load test",
+			"by the end of the creates Daytona was asked 21 times to create, for 20 sandbox(es)"}, ""},
+		{"a Daytona 429 during the tasks", func(c *config) {
+			c.creates, c.users, c.tasks = 4, 4, 1
+			c.taskFaults = []daytonalocal.Fault{{Kind: daytonalocal.FaultRateLimit, RetryAfter: time.Second,
+				Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1}}
+		}, []string{"by the end of the tasks Daytona was asked 6 times to create, for 5 sandbox(es) the run was given and 0 refused for its rate: 1 request(s) made no sandbox"},
+			"by the end of the creates"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

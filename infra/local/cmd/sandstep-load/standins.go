@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,7 +45,7 @@ type standInsSpec struct {
 type standInsAddrs struct {
 	DynamoDB string // DynamoDB's endpoint URL
 	Daytona  string // the Daytona API's base URL (ending in /api)
-	Control  string // GET /creates: the create counts
+	Control  string // GET /creates: the create counts; POST /faults: a fault added
 	// NotPinned says why the process could not keep to spec.CPUs.
 	NotPinned string `json:",omitempty"`
 }
@@ -85,6 +86,16 @@ func serveStandIns(specJSON string, stdin io.Reader, stdout, stderr io.Writer) i
 	control := http.NewServeMux()
 	control.HandleFunc("GET /creates", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(createCounts{Requests: d.CreateRequests(), Refused: d.RateLimited()})
+	})
+	control.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
+		var f daytonalocal.Fault
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if _, err := d.AddFault(f); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
 	})
 	var urls []string
 	for _, h := range []http.Handler{local.DynamoDBServer(), d, control} {
@@ -194,6 +205,28 @@ func (s *standIns) creates(ctx context.Context) (createCounts, error) {
 		return c, fmt.Errorf("GET /creates: %s", resp.Status)
 	}
 	return c, json.NewDecoder(resp.Body).Decode(&c)
+}
+
+// addFault adds f to the stand-ins' Daytona server, from now on.
+func (s *standIns) addFault(ctx context.Context, f daytonalocal.Fault) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Control+"/faults", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return fmt.Errorf("POST /faults: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
 }
 
 // Close ends the stand-ins' process (it stops its sandboxes first), waits

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sandstep/sandstep/infra/local"
 	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/daytonalocal"
 )
 
 // The stand-ins serve from a process of their own, on the CPUs the run
@@ -56,6 +57,20 @@ func TestStandInsRunApart(t *testing.T) {
 	}
 	if c, err := si.creates(ctx); err != nil || c.Requests != 1 || c.Refused != 0 {
 		t.Errorf("create counts %+v, %v; want 1 request, none refused", c, err)
+	}
+	// A fault added while they serve applies from then on.
+	if err := si.addFault(ctx, daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: "added",
+		Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.CreateSandboxAndWait(ctx, daytona.CreateSandboxParams{Name: "faulted"}); err == nil || !strings.Contains(err.Error(), "added") {
+		t.Errorf("a create after the fault was added: %v, want the fault's 400", err)
+	}
+	if c, err := si.creates(ctx); err != nil || c.Requests != 2 || c.Refused != 0 {
+		t.Errorf("create counts %+v, %v; want 2 requests, none refused", c, err)
+	}
+	if err := si.addFault(ctx, daytonalocal.Fault{Kind: daytonalocal.FaultKind(99)}); err == nil {
+		t.Error("a fault of no kind was added")
 	}
 
 	if runtime.GOOS == "linux" && split.functions != nil {
