@@ -49,6 +49,7 @@ type windowLimiter struct {
 
 	mu      sync.Mutex
 	start   int64 // the counted window's start, in ns since the epoch
+	begun   bool  // start is set
 	used    int   // admitted in that window
 	refused int   // refused in all windows
 }
@@ -56,19 +57,26 @@ type windowLimiter struct {
 // admit counts a request at now. It reports whether the request is
 // admitted, how many more the window admits after it and the whole
 // seconds (at least 1) until the window ends.
+//
+// The counted window only moves forward: a request whose time was read
+// before a boundary but that takes the lock after one past it counts in
+// the newer window, as it reaches the server now; moving back would start
+// the older window's count afresh and, once a later request moved it
+// forward again, the newer window's too, admitting more than the limit.
 func (l *windowLimiter) admit(now time.Time) (ok bool, remaining, reset int) {
 	n, w := now.UnixNano(), int64(l.rate.Window)
 	start := n - n%w
 	if n%w < 0 {
 		start -= w
 	}
-	reset = int((start + w - n + int64(time.Second) - 1) / int64(time.Second))
-	reset = max(reset, 1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if start != l.start {
-		l.start, l.used = start, 0
+	if !l.begun || start > l.start {
+		l.start, l.used, l.begun = start, 0, true
 	}
+	n = max(n, l.start)
+	reset = int((l.start + w - n + int64(time.Second) - 1) / int64(time.Second))
+	reset = max(reset, 1)
 	if l.used >= l.rate.Limit {
 		l.refused++
 		return false, 0, reset

@@ -172,3 +172,57 @@ func TestCreateRateValidated(t *testing.T) {
 		})
 	}
 }
+
+// A request's time is read before it takes the limiter's lock, so one
+// read just before a boundary may be counted after a request past it: it
+// counts in the newer window, which never moves back.
+func TestWindowLimiterNeverMovesBack(t *testing.T) {
+	boundary := time.Unix(0, 0).Add(100 * time.Minute)
+	tests := []struct {
+		name      string
+		at        []time.Duration // each request's time, from the boundary
+		admitted  int
+		lastReset int // the last request's reset, whole seconds
+	}{
+		{
+			name:     "in order: two windows of two",
+			at:       []time.Duration{-time.Second, -time.Second, 0, time.Millisecond, 2 * time.Millisecond},
+			admitted: 4, lastReset: 60,
+		},
+		{
+			name: "a straggler of the full older window counts in the newer, also full",
+			at: []time.Duration{-time.Second, -time.Second, 0, time.Millisecond,
+				-time.Microsecond, 2 * time.Millisecond, 3 * time.Millisecond},
+			admitted: 4, lastReset: 60,
+		},
+		{
+			name:     "a straggler takes the newer window's room",
+			at:       []time.Duration{-time.Second, 0, -time.Microsecond, time.Millisecond},
+			admitted: 3, lastReset: 60,
+		},
+		{
+			name:     "a straggler's reset is the newer window's, from its start",
+			at:       []time.Duration{0, -30 * time.Second},
+			admitted: 2, lastReset: 60,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := windowLimiter{rate: RateLimit{Limit: 2, Window: time.Minute}}
+			admitted, reset := 0, 0
+			for _, d := range tt.at {
+				var ok bool
+				ok, _, reset = l.admit(boundary.Add(d))
+				if ok {
+					admitted++
+				}
+			}
+			if admitted != tt.admitted || reset != tt.lastReset {
+				t.Errorf("admitted %d, last reset %d; want %d and %d", admitted, reset, tt.admitted, tt.lastReset)
+			}
+			if got := l.refusedCount(); got != len(tt.at)-tt.admitted {
+				t.Errorf("refused %d, want %d", got, len(tt.at)-tt.admitted)
+			}
+		})
+	}
+}
