@@ -168,15 +168,20 @@ func (s *Store) giveCreatesBack(ctx context.Context, windows []time.Time) {
 	}
 }
 
+// minRateRetry is the least wait a refusal for the rate names. The
+// window refused was chosen before the round trips, so near a boundary the
+// next may have opened by the time of the answer; a wait of zero would be
+// no Retry-After at all (the API sends whole seconds).
+const minRateRetry = time.Second
+
 // rateSpent is the refusal of a reservation whose window spent (starting
-// then) is spent: it names when the next opens.
+// then) is spent: it names when the next opens, at least minRateRetry on.
 func (s *Store) rateSpent(spent time.Time) error {
-	now := s.nowUTC()
-	next := spent.Add(s.createWindow)
+	wait := max(spent.Add(s.createWindow).Sub(s.nowUTC()), minRateRetry)
 	err := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
-		"the deployment has created its %d sandboxes for this %s (DAYTONA_CREATE_RATE); the next window opens in %s",
-		s.createRate, s.createWindow, next.Sub(now).Round(time.Millisecond))
-	err.RetryAfter = next.Sub(now)
+		"the deployment has created its %d sandboxes for this %s (DAYTONA_CREATE_RATE); try again in %s",
+		s.createRate, s.createWindow, wait.Round(time.Millisecond))
+	err.RetryAfter = wait
 	return err
 }
 

@@ -251,3 +251,26 @@ func TestRateExactUnderAQuotaRefusalStorm(t *testing.T) {
 		t.Fatalf("the window took %d more creates, want %d", extra, 30-fresh)
 	}
 }
+
+// A refusal names a wait of at least a second, even when the window it
+// refused in had ended by the time of the answer: a wait of zero or less
+// would be a 503 without Retry-After.
+func TestRateRefusalAtABoundaryNamesAWait(t *testing.T) {
+	r := newRateStore(t)
+	c := ctx(t)
+	r.clk.Advance(time.Minute - 3*time.Second) // outside the last 2 s: one window
+	if err := reserve(c, r.st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	r.addUsed(t, 1) // the window full
+	// u's slot is refused beside the window's create: the window is seen
+	// spent, with no retake.
+	wantCode(t, reserve(c, r.st, "u", "b"), sandstep.EQUOTA, "")
+	r.mu.Lock()
+	r.onRateWrite = func(int32) { r.clk.Advance(4 * time.Second) } // the answer comes past the boundary
+	r.mu.Unlock()
+	err := r.st.ReserveSlot(c, &sandstep.Sandbox{ID: "c", Owner: "v"})
+	if !errors.Is(err, sandstep.ErrCreateRate) || sandstep.ErrorRetryAfter(err) < time.Second {
+		t.Fatalf("a refusal answered after its window: %v (retry after %v), want ErrCreateRate with at least 1s", err, sandstep.ErrorRetryAfter(err))
+	}
+}
