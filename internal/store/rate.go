@@ -2,12 +2,17 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sandstep/sandstep/internal/awsjson"
 	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -55,13 +60,69 @@ func (s *Store) rateKey(window time.Time) map[string]types.AttributeValue {
 }
 
 // takeCreates takes one create of each window, all or none, on
-// condition that each has one left.
+// condition that each has one left. A take DynamoDB keeps cancelling for
+// conflicts is refused for the rate (rateBusy).
 func (s *Store) takeCreates(ctx context.Context, windows []time.Time) error {
-	items := make([]types.TransactWriteItem, len(windows))
-	for i, w := range windows {
-		items[i] = s.takeCreate(w)
+	err := s.writeRate(ctx, func() []types.TransactWriteItem {
+		items := make([]types.TransactWriteItem, len(windows))
+		for i, w := range windows {
+			items[i] = s.takeCreate(w)
+		}
+		return items
+	})
+	if conflicted(err) {
+		return rateBusy(err)
 	}
-	return s.write(ctx, items...)
+	return err
+}
+
+// How often a write of the rate's items is tried while DynamoDB refuses
+// it for a conflict, and the ceiling of the first pause (doubling, full
+// jitter). The rate's items are the deployment's hottest: in a window's
+// last seconds every take is a transaction on two of them, and DynamoDB
+// cancels a transaction, or refuses a plain write, on an item another
+// transaction is writing. That lasts a transaction's time, tens of
+// milliseconds.
+const (
+	rateWriteTries    = 4
+	rateConflictPause = 20 * time.Millisecond
+)
+
+// writeRate writes the items made by items (made again for each try),
+// trying again after a conflict, up to rateWriteTries times.
+func (s *Store) writeRate(ctx context.Context, items func() []types.TransactWriteItem) error {
+	for try := 1; ; try++ {
+		err := s.write(ctx, items()...)
+		if try == rateWriteTries || !conflicted(err) {
+			return err
+		}
+		if !pause.For(ctx, rand.N(rateConflictPause<<(try-1))) {
+			return err
+		}
+	}
+}
+
+// conflicted says whether DynamoDB refused a write because another
+// transaction was writing one of its items: a cancelled transaction with
+// a TransactionConflict reason, or a plain write's
+// TransactionConflictException.
+func conflicted(err error) bool {
+	if reasons, ok := txReasons(err); ok {
+		return slices.Contains(reasons, "TransactionConflict")
+	}
+	var ae *awsjson.APIError
+	return errors.As(err, &ae) && ae.Code == "TransactionConflictException"
+}
+
+// rateBusy refuses, for the rate, a reservation whose take still
+// conflicted after rateWriteTries: the budget is contended, so a create
+// waits a moment (a task's within its deadline, an API call answered 503
+// with Retry-After) rather than failing as a database error.
+func rateBusy(err error) error {
+	e := sandstep.Wrap(fmt.Errorf("%w: %w", sandstep.ErrCreateRate, err), sandstep.ETRANSIENT,
+		"the deployment's create budget (DAYTONA_CREATE_RATE) is contended; try again in %s", minRateRetry)
+	e.RetryAfter = minRateRetry
+	return e
 }
 
 // takeCreate takes one create of window, on condition that it has one
@@ -164,7 +225,7 @@ func (s *Store) giveCreatesBack(ctx context.Context, windows []time.Time) {
 		WithCondition(expression.Name(attrRateUsed).GreaterThan(expression.Value(0))).
 		WithUpdate(expression.Add(expression.Name(attrRateUsed), expression.Value(-1))))
 	for _, w := range windows {
-		_ = s.write(ctx, s.update(s.rateKey(w), e))
+		_ = s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{s.update(s.rateKey(w), e)} })
 	}
 }
 
@@ -198,7 +259,7 @@ func (s *Store) SpendCreates(ctx context.Context, until time.Time) error {
 			WithUpdate(expression.Set(expression.Name(attrRateUsed), expression.Value(s.createRate)).
 				Set(expression.Name(attrType), expression.Value(typeRate)).
 				Set(expression.Name(TTLAttribute), expression.Value(w.Add(s.createWindow+time.Hour).Unix()))))
-		if err := s.write(ctx, s.update(s.rateKey(w), e)); err != nil {
+		if err := s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{s.update(s.rateKey(w), e)} }); err != nil {
 			return mapErr(err, "spend the create rate")
 		}
 	}
