@@ -20,11 +20,14 @@ import (
 // The provider's sandbox-create rate is shared state: one item per window
 // (RATE#sandbox-create / W#<window start, unix ms>) counts the creates of
 // every instance, so a burst is served at the rate whatever the number of
-// Lambda instances, and none of them meets the provider's 429.
+// Lambda instances, and none of them meets the provider's 429. After a
+// 429 of the provider's own, the item also holds the end of the wait it
+// asked for (unix ms), before which the window takes no create.
 const (
-	ratePK       = "RATE#sandbox-create"
-	attrRateUsed = "used"
-	typeRate     = "rate"
+	ratePK        = "RATE#sandbox-create"
+	attrRateUsed  = "used"
+	attrRateUntil = "heldUntil"
+	typeRate      = "rate"
 )
 
 // createWindowAt is the start of the window holding t.
@@ -60,18 +63,25 @@ func (s *Store) rateKey(window time.Time) map[string]types.AttributeValue {
 }
 
 // takeCreates takes one create of each window, all or none, on
-// condition that each has one left. A take DynamoDB keeps cancelling for
-// conflicts is refused for the rate (rateBusy).
+// condition that each has one left and is not held back (SpendCreates). A
+// take refused only because windows are held back is refused for the rate
+// until the hold ends (heldBack); one DynamoDB keeps cancelling for
+// conflicts, for a moment (rateBusy). A window refused for its count is
+// DynamoDB's error, for the caller to explain (refusedWindow).
 func (s *Store) takeCreates(ctx context.Context, windows []time.Time) error {
 	err := s.writeRate(ctx, func() []types.TransactWriteItem {
+		now := s.nowUTC()
 		items := make([]types.TransactWriteItem, len(windows))
 		for i, w := range windows {
-			items[i] = s.takeCreate(w)
+			items[i] = s.takeCreate(w, now)
 		}
 		return items
 	})
 	if conflicted(err) {
 		return rateBusy(err)
+	}
+	if held := s.heldBack(err, len(windows)); held != nil {
+		return held
 	}
 	return err
 }
@@ -125,12 +135,14 @@ func rateBusy(err error) error {
 	return e
 }
 
-// takeCreate takes one create of window, on condition that it has one
-// left.
-func (s *Store) takeCreate(window time.Time) types.TransactWriteItem {
-	used := expression.Name(attrRateUsed)
+// takeCreate takes one create of window at now, on condition that it has
+// one left and is not held back past now.
+func (s *Store) takeCreate(window, now time.Time) types.TransactWriteItem {
+	used, until := expression.Name(attrRateUsed), expression.Name(attrRateUntil)
 	e := build(expression.NewBuilder().
-		WithCondition(expression.Or(used.AttributeNotExists(), used.LessThan(expression.Value(s.createRate)))).
+		WithCondition(expression.And(
+			expression.Or(used.AttributeNotExists(), used.LessThan(expression.Value(s.createRate))),
+			expression.Or(until.AttributeNotExists(), until.LessThanEqual(expression.Value(now.UnixMilli()))))).
 		WithUpdate(expression.Add(used, expression.Value(1)).
 			Set(expression.Name(attrType), expression.Value(typeRate)).
 			Set(expression.Name(TTLAttribute), expression.Value(window.Add(s.createWindow+time.Hour).Unix()))))
@@ -246,22 +258,69 @@ func (s *Store) rateSpent(spent time.Time) error {
 	return err
 }
 
-// SpendCreates marks every window until until spent, when the provider
-// refused a create for its rate (other clients of the organisation, or a
-// window of its own that does not line up with ours): every instance then
-// waits instead of meeting the same 429.
+// heldBack is the refusal of a take (err) of n windows that only holds
+// refused (SpendCreates), none of the refusing windows being spent: it
+// names when the last hold ends. nil for any other error, or when the
+// refused items' images do not say.
+func (s *Store) heldBack(err error, n int) error {
+	var until int64
+	for i := range n {
+		if !conditionFailed(err, i) {
+			continue
+		}
+		item := failedImage(err, i)
+		used, _, uerr := numberAttr(item, attrRateUsed)
+		held, ok, herr := numberAttr(item, attrRateUntil)
+		if item == nil || uerr != nil || herr != nil || !ok || used >= int64(s.createRate) {
+			return nil
+		}
+		until = max(until, held)
+	}
+	if until == 0 {
+		return nil
+	}
+	wait := max(time.UnixMilli(until).Sub(s.nowUTC()), minRateRetry)
+	e := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
+		"the provider refused a create for its rate and asked for a wait; creates resume in %s", wait.Round(time.Millisecond))
+	e.RetryAfter = wait
+	return e
+}
+
+// maxHeldWindows bounds the windows SpendCreates holds back: a longer
+// wait than that many windows (which Daytona, whose windows are a minute,
+// does not ask for) is met again at the provider, and held again.
+const maxHeldWindows = 10
+
+// SpendCreates holds every instance's creates back until until, when the
+// provider refused one for its rate (other clients of the organisation,
+// or a window of its own that does not line up with ours), so that they
+// wait instead of meeting the same 429: each window the wait overlaps
+// (from the current one to the one until falls in, maxHeldWindows at
+// most) takes no create before until. No longer than that: marking whole
+// windows spent held a second's wait asked for at a window's end for the
+// whole next window too. A hold only grows: a shorter wait asked later
+// keeps a longer one. The creates a window held back counts stay counted.
 func (s *Store) SpendCreates(ctx context.Context, until time.Time) error {
 	if s.createRate == 0 {
 		return nil
 	}
-	for w := s.createWindowAt(s.nowUTC()); w.Before(until); w = w.Add(s.createWindow) {
+	ms := until.UnixMilli()
+	held := expression.Name(attrRateUntil)
+	w := s.createWindowAt(s.nowUTC())
+	for range maxHeldWindows {
+		if !w.Before(until) {
+			break
+		}
 		e := build(expression.NewBuilder().
-			WithUpdate(expression.Set(expression.Name(attrRateUsed), expression.Value(s.createRate)).
+			WithCondition(expression.Or(held.AttributeNotExists(), held.LessThan(expression.Value(ms)))).
+			WithUpdate(expression.Set(held, expression.Value(ms)).
 				Set(expression.Name(attrType), expression.Value(typeRate)).
 				Set(expression.Name(TTLAttribute), expression.Value(w.Add(s.createWindow+time.Hour).Unix()))))
-		if err := s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{s.update(s.rateKey(w), e)} }); err != nil {
-			return mapErr(err, "spend the create rate")
+		err := s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{s.update(s.rateKey(w), e)} })
+		if err != nil && !conditionFailed(err, 0) {
+			return mapErr(err, "hold the creates back")
 		}
+		w = w.Add(s.createWindow)
 	}
 	return nil
 }

@@ -274,3 +274,90 @@ func TestRateRefusalAtABoundaryNamesAWait(t *testing.T) {
 		t.Fatalf("a refusal answered after its window: %v (retry after %v), want ErrCreateRate with at least 1s", err, sandstep.ErrorRetryAfter(err))
 	}
 }
+
+// Daytona's own 429 holds every instance's creates back for as long as it
+// asked, no longer: the windows its wait overlaps take no create before
+// it ends, and take their creates after.
+func TestSpendCreatesHoldsBackForTheWaitOnly(t *testing.T) {
+	type step struct {
+		advance time.Duration // before the step
+		spend   time.Duration // >0: a 429 asks for this wait
+		refused time.Duration // >0: a create is refused, naming this wait; 0: made
+	}
+	tests := []struct {
+		name  string
+		start time.Duration // into the minute
+		steps []step
+	}{
+		{
+			name: "a second asked for at a minute's end holds the next a second, not a minute", start: 59500 * time.Millisecond,
+			steps: []step{
+				{spend: time.Second},
+				{advance: 100 * time.Millisecond, refused: time.Second}, // 0.9 s left, named as 1 s
+				{advance: 700 * time.Millisecond, refused: time.Second}, // the next minute, held 0.2 s more
+				{advance: 300 * time.Millisecond},
+			},
+		},
+		{
+			name: "a wait inside a minute holds back only until it ends", start: 10 * time.Second,
+			steps: []step{
+				{spend: 5 * time.Second},
+				{advance: 2 * time.Second, refused: 3 * time.Second},
+				{advance: 3 * time.Second},
+				{}, // the refusal took none of the minute's two creates
+			},
+		},
+		{
+			name: "a wait over minutes holds each back until it ends", start: 30 * time.Second,
+			steps: []step{
+				{spend: 100 * time.Second},
+				{advance: 31 * time.Second, refused: 69 * time.Second},
+				{advance: 64 * time.Second, refused: 5 * time.Second},
+				{advance: 5 * time.Second},
+			},
+		},
+		{
+			name: "a shorter wait asked later keeps the longer", start: 10 * time.Second,
+			steps: []step{
+				{spend: 20 * time.Second},
+				{advance: time.Second, spend: 2 * time.Second},
+				{advance: 5 * time.Second, refused: 14 * time.Second},
+				{advance: 14 * time.Second},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRateStore(t)
+			c := ctx(t)
+			r.clk.Advance(tt.start)
+			made := 0
+			for i, st := range tt.steps {
+				r.clk.Advance(st.advance)
+				if st.spend > 0 {
+					if err := r.st.SpendCreates(c, r.clk.Now().Add(st.spend)); err != nil {
+						t.Fatalf("step %d: SpendCreates: %v", i, err)
+					}
+					continue
+				}
+				user := fmt.Sprint("u", i)
+				err := reserve(c, r.st, user, fmt.Sprint("sb", i))
+				switch {
+				case st.refused == 0 && err != nil:
+					t.Fatalf("step %d at %s: %v, want made", i, r.clk.Now().Format(time.StampMilli), err)
+				case st.refused == 0:
+					made++
+				case !errors.Is(err, sandstep.ErrCreateRate) || sandstep.ErrorRetryAfter(err) != st.refused:
+					t.Fatalf("step %d at %s: %v (retry after %v), want ErrCreateRate naming %v", i, r.clk.Now().Format(time.StampMilli), err, sandstep.ErrorRetryAfter(err), st.refused)
+				default:
+					if q := quota(t, r.st, user); q.Active != 0 {
+						t.Fatalf("step %d: %s holds %d slots after the refusal", i, user, q.Active)
+					}
+				}
+			}
+			if made == 0 {
+				t.Fatal("no create made once the wait ended")
+			}
+		})
+	}
+}
