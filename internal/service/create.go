@@ -119,11 +119,18 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 		load.clone.Username, load.clone.Password = "x-access-token", token
 		load.files = append(slices.Clip(load.files), files...)
 	}
-	stage, err = s.provision(wctx, sb, in, load)
-	if err != nil {
-		s.spendIfLimited(ctx, stage, err)
+	for {
+		stage, err = s.provision(wctx, sb, in, load)
+		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err) {
+			return stage, err
+		}
+		// Refused for the provider's rate, so nothing was made (the name
+		// is free): asked again, once the create it takes of the rate
+		// again lies past the provider's wait.
+		if err := s.reserveWithin(ctx, wctx, sb); err != nil {
+			return stage, err
+		}
 	}
-	return stage, err
 }
 
 // resolveProvisioning resolves the secrets a create needs, as owner's.
@@ -188,36 +195,45 @@ const createWaitFloor = 30 * time.Second
 
 // reserveWithin reserves, waiting for the next window of the provider's
 // create rate while the work's deadline (wctx) leaves time for the create
-// after it; otherwise the refusal stands (503 with Retry-After).
+// after it; otherwise the refusal stands (503 with Retry-After). A slot
+// sb holds already is kept: only a create of the rate is taken.
 func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox) error {
 	for {
 		err := s.reserve(ctx, sb)
-		if !errors.Is(err, sandstep.ErrCreateRate) {
-			return err
-		}
-		// A little spread, so the waiting instances do not all ask at the
-		// window's first millisecond.
-		wait := sandstep.ErrorRetryAfter(err) + rand.N(100*time.Millisecond)
-		if d, ok := wctx.Deadline(); ok && time.Until(d) < wait+createWaitFloor {
-			return err
-		}
-		metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
-		if !pause.For(wctx, wait) {
+		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err) {
 			return err
 		}
 	}
 }
 
+// waitWithin waits out the Retry-After of err, a refusal for the create
+// rate (the deployment's or the provider's), when the work's deadline
+// (wctx) leaves time for a create after it, and reports whether it did.
+func (s *Service) waitWithin(ctx, wctx context.Context, err error) bool {
+	// A little spread, so the waiting instances do not all ask at the
+	// window's first millisecond.
+	wait := sandstep.ErrorRetryAfter(err) + rand.N(100*time.Millisecond)
+	if d, ok := wctx.Deadline(); ok && time.Until(d) < wait+createWaitFloor {
+		return false
+	}
+	metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
+	return pause.For(wctx, wait)
+}
+
 // spendIfLimited spends the deployment's create budget for as long as the
-// provider asked, when it refused the create for its rate.
-func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) {
+// provider asked, when it refused the create for its rate (a transient
+// refusal of the create naming a wait: a 429, which made nothing), and
+// reports whether it did refuse so. Every instance then holds its
+// creates back, this one's next ask included.
+func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) bool {
 	wait := sandstep.ErrorRetryAfter(err)
-	if stage != stageCreate || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 {
-		return
+	if err == nil || stage != stageCreate || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 {
+		return false
 	}
 	if serr := s.quota.SpendCreates(ctx, s.opts.Now().Add(wait)); serr != nil {
 		s.opts.Logger.WarnContext(ctx, "the create budget was not spent after Daytona's rate limit", "err", serr)
 	}
+	return true
 }
 
 // reserve takes the slot. When the outcome is unknown (a timeout, a 5xx
