@@ -41,7 +41,8 @@ const (
 // last-activity) are retried after network failures, response-header
 // timeouts, 429, 502, 503 and 504 (and a lifecycle 409 "state change in
 // progress"); the others (execute, session commands, clone) only after 429
-// or a connection that was never made; streamed uploads never.
+// or a connection that was never made; streamed uploads never. A sandbox
+// create's 429 is the caller's to wait out (see CreateSandbox).
 //
 // Waits use exponential backoff with full jitter: a uniform random wait in
 // [0, min(MaxDelay, BaseDelay*2^n)), raised to any Retry-After the server

@@ -53,6 +53,13 @@ func (d *daytonaFake) serve(w http.ResponseWriter, r *http.Request, body []byte)
 			Name string `json:"name"`
 		}
 		_ = json.Unmarshal(body, &req)
+		// Daytona's throttler answers before the handler looks at the name.
+		if len(d.creates) > 0 && d.creates[0].status == http.StatusTooManyRequests {
+			d.creates = d.creates[1:]
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, 429, map[string]any{"statusCode": 429, "message": "ThrottlerException: Too Many Requests"})
+			return
+		}
 		if _, exists := d.byName[req.Name]; exists && req.Name != "" {
 			writeJSON(w, 409, map[string]any{"statusCode": 409, "message": "Sandbox with name " + req.Name + " already exists", "error": "Conflict"})
 			return
@@ -185,9 +192,28 @@ func TestCreateIdempotency(t *testing.T) {
 			wantErr:  "Total CPU limit exceeded", posts: 1,
 		},
 		{
-			name:     "429: retried without lookup",
-			outcomes: []createOutcome{{status: 429, msg: "slow"}, {create: true, status: 200}},
-			wantID:   "id-ss-1", posts: 2,
+			// The wait is the caller's: a budget shared by several clients
+			// must be spent before any asks again.
+			name:     "429: returned at once, not retried, no lookup",
+			outcomes: []createOutcome{{status: 429}, {create: true, status: 200}},
+			wantErr:  "429", posts: 1,
+		},
+		{
+			name:      "429 after a 5xx that made it: found by name",
+			outcomes:  []createOutcome{{create: true, status: 504}, {status: 429}},
+			getHidden: 1, // the first lookup does not see it yet
+			wantID:    "id-ss-1", posts: 2, minGets: 2,
+		},
+		{
+			name:     "429 after a 5xx that made nothing: the 429, after a lookup",
+			outcomes: []createOutcome{{status: 502}, {status: 429}, {create: true, status: 200}},
+			wantErr:  "429", posts: 2, minGets: 2,
+		},
+		{
+			name:     "no name: a 429 is returned at once",
+			outcomes: []createOutcome{{status: 429}, {create: true, status: 200}},
+			params:   CreateSandboxParams{Snapshot: "s"},
+			wantErr:  "429", posts: 1,
 		},
 		{
 			name:     "timeout after the sandbox exists: found by name",
@@ -242,6 +268,21 @@ func TestCreateIdempotency(t *testing.T) {
 				t.Errorf("%d sandboxes exist, want at most 1", n)
 			}
 		})
+	}
+}
+
+// A create's 429 reaches the caller as a *RateLimitError with Daytona's
+// wait, after one request.
+func TestCreateRateLimitedCarriesTheWait(t *testing.T) {
+	d := newDaytonaFake(t, createOutcome{status: http.StatusTooManyRequests}, createOutcome{create: true, status: 200})
+	c := newClient(t, d.URL)
+	sb, err := c.CreateSandbox(context.Background(), CreateSandboxParams{Name: "ss-1"})
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter != time.Second || sb != nil {
+		t.Fatalf("sb, err = %+v, %v; want a *RateLimitError asking for 1s", sb, err)
+	}
+	if posts, gets, _ := d.stats(); posts != 1 || gets != 0 {
+		t.Errorf("%d creates and %d lookups, want 1 and 0", posts, gets)
 	}
 }
 

@@ -189,8 +189,17 @@ func (c *Client) RefreshActivity(ctx context.Context, sandboxID string) error {
 // if it exists it is returned, otherwise the create is tried again (within
 // the retry policy and the context deadline). A 409 duplicate name on a
 // retry means an earlier attempt succeeded, and the sandbox is fetched by
-// name. Without a Name only failures that provably created nothing (no
-// connection, 429) are retried.
+// name. Without a Name only a failure that provably created nothing (no
+// connection) is retried.
+//
+// A 429 is not waited out here: it is returned at once, a
+// *RateLimitError with Daytona's wait. The create budget is the
+// organisation's, so a caller that shares it among several clients must
+// hear of the refusal before any of them asks again (and a retry after
+// the wait would land in a window nobody counted it in). A 429 made
+// nothing: the name stays free for the caller's next try. Only after an
+// earlier attempt whose outcome was unknown is the name looked up first,
+// and the sandbox that attempt made returned.
 //
 // On error, a non-nil *Sandbox means the sandbox exists (a 400 "failed to
 // start", or a context that ended after the sandbox was made) and the
@@ -204,6 +213,7 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 	if err != nil {
 		return nil, fmt.Errorf("daytona: POST /sandbox: encoding request: %w", err)
 	}
+	unknown := false // an earlier attempt may have made it
 	for attempt := 1; ; attempt++ {
 		cl := c.apiCall(http.MethodPost, "/sandbox")
 		cl.body = body
@@ -228,9 +238,18 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 				return nil, fmt.Errorf("%w; looking it up by name after a duplicate-name answer: %w", err, gerr)
 			}
 			return found, nil
-		case !isAPI && isNotSentErr(err), isAPI && ae.StatusCode == http.StatusTooManyRequests:
+		case isAPI && ae.StatusCode == http.StatusTooManyRequests:
+			// This attempt made nothing; the wait is the caller's.
+			if unknown && req.Name != "" {
+				if found, gerr := c.lookupCreated(ctx, req.Name); gerr == nil {
+					return found, nil
+				}
+			}
+			return nil, withAttempts(err, attempt)
+		case !isAPI && isNotSentErr(err):
 			retry = true // nothing was created
 		case createOutcomeUnknown(err) && req.Name != "":
+			unknown = true
 			found, gerr := c.lookupCreated(ctx, req.Name)
 			switch {
 			case gerr == nil && isAPI && isFailedToStart(ae):
