@@ -353,9 +353,11 @@ func classify(op string, err error) error {
 		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: not found at Daytona", op)
 	case errors.As(err, new(*daytona.RateLimitError)):
 		// Daytona's wait travels on: the service spends the deployment's
-		// create budget until then, so no instance meets the same 429.
+		// create budget until then, so no instance meets the same 429,
+		// and asks again after it. A 429 naming no wait (a proxy's) asks
+		// for minRateLimitWait: the client does not wait out a create's.
 		limited := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is rate limiting us; try again", op)
-		limited.RetryAfter = errorRetryAfter(err)
+		limited.RetryAfter = max(errorRetryAfter(err), minRateLimitWait)
 		return limited
 	case daytona.IsTransient(err), daytona.IsTimeout(err):
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
@@ -370,6 +372,9 @@ func classify(op string, err error) error {
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
 }
+
+// minRateLimitWait is the wait a 429 is taken to ask for at least.
+const minRateLimitWait = time.Second
 
 // errorRetryAfter is the wait Daytona asked for with err, zero if none.
 func errorRetryAfter(err error) time.Duration {

@@ -2,6 +2,7 @@ package daytonaprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -10,30 +11,39 @@ import (
 
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
-// Three independent instances of the functions — each with its own store
-// client and Daytona client — on one table and one Daytona that enforces
-// its create rate: a burst of twice the rate is served at the rate, and
-// Daytona never has to refuse one.
-func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
-	const limit, burst, instances = 4, 8, 3
-	window := 1500 * time.Millisecond
-	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), CreateRate: daytonalocal.RateLimit{Limit: limit, Window: window}})
-	if err != nil {
-		t.Fatal(err)
-	}
+// spendWatch is the store as a service's Quota, telling each spend of the
+// create budget once it is written.
+type spendWatch struct {
+	*store.Store
+	spent chan struct{}
+}
+
+func (q *spendWatch) SpendCreates(ctx context.Context, until time.Time) error {
+	err := q.Store.SpendCreates(ctx, until)
+	q.spent <- struct{}{}
+	return err
+}
+
+// rateInstances are n independent instances of the functions — each with
+// its own store client and Daytona client, with the client's default
+// retries — on one table and srv, sharing a create rate of limit per
+// window. The first instance's spends of the budget are told on spent.
+func rateInstances(t *testing.T, srv *daytonalocal.Server, n, limit int, window time.Duration) (svcs []*service.Service, spent <-chan struct{}) {
+	t.Helper()
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); srv.Close() })
 	_, url := storetest.Server(t)
 	if err := store.CreateTable(context.Background(), storetest.DB(t, url), storetest.Table); err != nil {
 		t.Fatal(err)
 	}
-	var svcs []*service.Service
-	for range instances {
+	spends := make(chan struct{}, 64)
+	for i := range n {
 		c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api", PollInterval: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +53,11 @@ func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := service.New(service.Deps{Provider: New(c, Options{}), Sandboxes: st, Quota: st, Idempotency: st, Audit: st},
+		var quota service.Quota = st
+		if i == 0 {
+			quota = &spendWatch{Store: st, spent: spends}
+		}
+		svc, err := service.New(service.Deps{Provider: New(c, Options{}), Sandboxes: st, Quota: quota, Idempotency: st, Audit: st},
 			service.Options{Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: service.Limits{
 				DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
 				MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
@@ -53,19 +67,38 @@ func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
 		}
 		svcs = append(svcs, svc)
 	}
+	return svcs, spends
+}
+
+// burst sends n creates at once, spread over svcs, each with a minute
+// (time to wait for the rate, as a task's sandbox has), and returns their
+// errors.
+func burst(svcs []*service.Service, n int) []error {
 	var wg sync.WaitGroup
-	errs := make(chan error, burst)
-	for i := range burst {
+	errs := make([]error, n)
+	for i := range n {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			_, err := svcs[i%instances].CreateSandbox(ctx, service.Call{UserID: fmt.Sprint("user-", i), RequestID: fmt.Sprint("r", i)}, service.CreateSandboxInput{})
-			errs <- err
+			_, errs[i] = svcs[i%len(svcs)].CreateSandbox(ctx, service.Call{UserID: fmt.Sprint("user-", i), RequestID: fmt.Sprint("r", i)}, service.CreateSandboxInput{})
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
+	return errs
+}
+
+// Three independent instances of the functions on one table and one
+// Daytona that enforces its create rate: a burst of twice the rate is
+// served at the rate, and Daytona never has to refuse one.
+func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
+	const limit, n, instances = 4, 8, 3
+	window := 1500 * time.Millisecond
+	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), CreateRate: daytonalocal.RateLimit{Limit: limit, Window: window}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, _ := rateInstances(t, srv, instances, limit, window)
+	for _, err := range burst(svcs, n) {
 		if err != nil {
 			t.Errorf("create: %v", err)
 		}
@@ -73,7 +106,104 @@ func TestCreateRateAcrossInstancesAgainstDaytona(t *testing.T) {
 	if n := srv.RateLimited(); n != 0 {
 		t.Errorf("Daytona refused %d creates for its rate, want none", n)
 	}
-	if n := srv.CreateRequests(); n != burst {
-		t.Errorf("Daytona was asked %d times for %d sandboxes (retries ≤ 1.1 × requests)", n, burst)
+	if got := srv.CreateRequests(); got != n {
+		t.Errorf("Daytona was asked %d times for %d sandboxes (retries ≤ 1.1 × requests)", got, n)
+	}
+}
+
+// Daytona's own 429 on a create, through the real client: the client
+// does not wait it out, so the service spends the shared budget at once
+// and another instance is held back instead of meeting the same 429; the
+// refused create is asked again after Daytona's wait, once.
+func TestDaytona429HoldsOtherInstancesBack(t *testing.T) {
+	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit, Match: daytonalocal.Match{Operation: "createSandbox"},
+		Times: 1, RetryAfter: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, spent := rateInstances(t, srv, 2, 100, time.Second)
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := svcs[0].CreateSandbox(ctx, service.Call{UserID: "alice", RequestID: "r1"}, service.CreateSandboxInput{})
+		first <- err
+	}()
+	select {
+	case <-spent:
+	case err := <-first:
+		t.Fatalf("the create ended (%v) without spending the budget", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
+	defer cancel()
+	_, err = svcs[1].CreateSandbox(ctx, service.Call{UserID: "bob", RequestID: "r2"}, service.CreateSandboxInput{})
+	if !errors.Is(err, sandstep.ErrCreateRate) || sandstep.ErrorRetryAfter(err) <= 0 {
+		t.Errorf("another instance's create during Daytona's wait: %v, want ErrCreateRate with a Retry-After", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the refused create, asked again after the wait: %v", err)
+	}
+	if got, refused := srv.CreateRequests(), srv.FaultHits(fault); got != 2 || refused != 1 {
+		t.Errorf("Daytona was asked %d times and refused %d, want 2 and 1", got, refused)
+	}
+}
+
+// Daytona's windows start at a request of their own, not with the
+// store's: here half a window later. A burst then meets Daytona's 429 at
+// a store window's start, where the store's window has room and
+// Daytona's has none; each create that meets it holds every instance back
+// and is asked again after the wait, in a window the store counts it in.
+// Measured: one window's budget refused, once, then no more — the
+// refusals do not cascade, and the burst is served.
+func TestCreateRateAgainstMisalignedDaytona(t *testing.T) {
+	const limit, n, instances = 4, 16, 3
+	window := 1500 * time.Millisecond
+	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), CreateRate: daytonalocal.RateLimit{Limit: limit, Window: window},
+		Clock: func() time.Time { return time.Now().Add(window / 2) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs, _ := rateInstances(t, srv, instances, limit, window)
+	// Start 1 s into a store window: Daytona's began 0.25 s ago and holds
+	// the end of this one and the start of the next.
+	now := time.Now()
+	time.Sleep((window + time.Second - now.Sub(now.Truncate(window))) % window)
+	for _, err := range burst(svcs, n) {
+		if err != nil {
+			t.Errorf("create: %v", err)
+		}
+	}
+	refused, asked := srv.RateLimited(), srv.CreateRequests()
+	t.Logf("%d sandboxes: Daytona asked %d times, refused %d", n, asked, refused)
+	if refused > limit {
+		t.Errorf("Daytona refused %d creates, want at most %d (the creates sent before the first refusal was heard)", refused, limit)
+	}
+	if asked != n+refused {
+		t.Errorf("Daytona was asked %d times for %d sandboxes with %d refusals, want each refusal asked again once", asked, n, refused)
+	}
+}
+
+// A 429 is transient and names Daytona's wait, a second when it names
+// none: a create's is not waited out by the client.
+func TestRateLimitNamesAWait(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{name: "Daytona's wait", retryAfter: 7 * time.Second, want: 7 * time.Second},
+		{name: "no wait named: a second", retryAfter: 0, want: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := classify("create sandbox", &daytona.RateLimitError{APIError: &daytona.APIError{StatusCode: 429, RetryAfter: tt.retryAfter}})
+			if sandstep.ErrorCode(err) != sandstep.ETRANSIENT || sandstep.ErrorRetryAfter(err) != tt.want {
+				t.Errorf("classified %v (code %s, retry after %v), want transient naming %v", err, sandstep.ErrorCode(err), sandstep.ErrorRetryAfter(err), tt.want)
+			}
+		})
 	}
 }
