@@ -281,7 +281,7 @@ func (s *Store) heldBack(err error, n int) error {
 	}
 	wait := max(time.UnixMilli(until).Sub(s.nowUTC()), minRateRetry)
 	e := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
-		"the provider refused a create for its rate and asked for a wait; creates resume in %s", wait.Round(time.Millisecond))
+		"the provider refused a create for its rate and asked for a wait, which holds back the deployment's creates (DAYTONA_CREATE_RATE); they resume in %s", wait.Round(time.Millisecond))
 	e.RetryAfter = wait
 	return e
 }

@@ -229,9 +229,9 @@ func (l *loadRun) create(ctx context.Context, user string, out *sandstep.Sandbox
 	}
 }
 
-// rateMarker is in the message of the shared create rate's refusal, and of
-// no other answer: internal/store's rateSpent names the variable that sets
-// the rate.
+// rateMarker is in the message of the shared create rate's refusals (the
+// window spent, the budget contended, the provider's wait held), and of no
+// other answer: internal/store names the variable that sets the rate.
 const rateMarker = "(DAYTONA_CREATE_RATE)"
 
 // rateRefusal reports whether an answer to a create is the shared create

@@ -28,7 +28,8 @@ func TestRateRefusal(t *testing.T) {
 		return b
 	}
 	// The store's message for a spent window (internal/store, rateSpent).
-	rateMsg := "the deployment has created its 40 sandboxes for this 1m0s (DAYTONA_CREATE_RATE); the next window opens in 12.5s"
+	rateMsg := "the deployment has created its 40 sandboxes for this 1m0s (DAYTONA_CREATE_RATE); try again in 12.5s"
+	heldMsg := "the provider refused a create for its rate and asked for a wait, which holds back the deployment's creates (DAYTONA_CREATE_RATE); they resume in 4.2s"
 	tests := []struct {
 		name       string
 		status     int
@@ -38,6 +39,7 @@ func TestRateRefusal(t *testing.T) {
 		wantRetry  bool
 	}{
 		{"the create rate spent", 503, "13", body(sandstep.ETRANSIENT, rateMsg), 13 * time.Second, true},
+		{"the creates held back for the provider's wait", 503, "5", body(sandstep.ETRANSIENT, heldMsg), 5 * time.Second, true},
 		{"a create Daytona failed", 503, "", body(sandstep.ETRANSIENT, "the sandbox did not start"), 0, false},
 		{"the store failed", 503, "", body(sandstep.ETRANSIENT, "the operation was interrupted; try again"), 0, false},
 		{"a failure with a Retry-After", 503, "5", body(sandstep.ETRANSIENT, "create sandbox: Daytona is unavailable, slow or rate limited; try again"), 0, false},
