@@ -74,6 +74,7 @@ func conflictStore(t *testing.T, c *conflicting, clk *clock) (*store.Store, *dyn
 	return st, storetest.Client(url)
 }
 
+// usedIn is the count of creates the rate's window item holds, or "none".
 func usedIn(t *testing.T, sdk *dynamodb.Client, window time.Time) string {
 	t.Helper()
 	out, err := sdk.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(storetest.Table), Key: rateKey(window), ConsistentRead: aws.Bool(true)})

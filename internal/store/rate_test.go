@@ -149,14 +149,7 @@ func TestReserveNearTheRateTakesTheSlotFirst(t *testing.T) {
 // used is how many creates window holds.
 func (r *rateStore) used(t *testing.T, window time.Time) string {
 	t.Helper()
-	out, err := r.sdk.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(storetest.Table), Key: rateKey(window), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, ok := out.Item["used"].(*types.AttributeValueMemberN); ok {
-		return n.Value
-	}
-	return "none"
+	return usedIn(t, r.sdk, window)
 }
 
 // A retake counts in the windows of its own moment: one within a window's
