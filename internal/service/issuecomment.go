@@ -21,7 +21,7 @@ const commentTail = 2000
 
 // tellsIssue says whether t's issue is told how it goes.
 func (s *Service) tellsIssue(t *sandstep.Task) bool {
-	return s.comments != nil && t.Metadata.Repo != "" && t.Metadata.IssueID != ""
+	return s.comments != nil && issueTaskOf(t) && t.Metadata.IssueID != ""
 }
 
 // commentOnIssue writes the comment of an issue's task t, saying body. A

@@ -56,7 +56,15 @@ func PushBranch(taskID string) string { return "sandstep/" + taskID }
 // repoTask reports whether t is an issue's task this deployment acts on
 // as the App: its clone, push and pull request.
 func (s *Service) repoTask(t *sandstep.Task) bool {
-	return s.repoAccess != nil && t.Metadata.Repo != "" && t.Metadata.InstallationID != ""
+	return s.repoAccess != nil && issueTaskOf(t) && t.Metadata.InstallationID != ""
+}
+
+// issueTaskOf reports whether t was started by its repository's issue:
+// owned by the repository's user, which no caller may claim. Metadata
+// alone is what any caller may write.
+func issueTaskOf(t *sandstep.Task) bool {
+	repo, ok := sandstep.RepoOf(t.Owner)
+	return ok && repo != "" && repo == t.Metadata.Repo
 }
 
 func installationOf(t *sandstep.Task) int64 {

@@ -389,3 +389,43 @@ func TestIssueTaskPushKillsLeftovers(t *testing.T) {
 	default:
 	}
 }
+
+// A caller's own task that names a repository, an installation and an
+// issue in its metadata (which any caller may write) is not an issue's
+// task: no token of the App is minted for it, nothing is cloned with one,
+// and the issue is not commented on.
+func TestAUserTaskNeverActsAsTheApp(t *testing.T) {
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
+	access := &fakeRepoAccess{life: time.Hour, now: clk.Now}
+	comments := &fakeComments{}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}, RepoAccess: access, Comments: comments},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	spec := TaskInput{Command: "true", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://evil.example/r.git"}},
+		Metadata: sandstep.Metadata{Repo: "octo/private", InstallationID: "7", IssueID: "1"}}
+	tk, err := svc.StartTask(ctx, alice(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: tk.Owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+		t.Fatal(err)
+	}
+	if len(access.minted) != 0 || len(comments.bodies) != 0 {
+		t.Errorf("alice's task minted %v and commented %v: it acted as the App", access.minted, comments.bodies)
+	}
+	for _, c := range p.clones {
+		if c.Password != "" {
+			t.Errorf("alice's clone was given a token: %+v", c)
+		}
+	}
+}
