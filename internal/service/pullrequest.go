@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -217,27 +218,42 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	var b strings.Builder
 	b.WriteString(kill)
 	b.WriteString("killall_marked\n")
-	b.WriteString("rm -rf " + stageDir + " && git init -q --bare " + stageDir + " || exit 1\n")
+	// sandstep's own git runs read no configuration the agent could write
+	// (its ~/.gitconfig may name hooks that would edit the bare
+	// repository's config while it is made), and no templates.
+	b.WriteString(`own() { HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "$@"; }` + "\n")
+	b.WriteString("rm -rf " + stageDir + " && own git init -q --bare --template= " + stageDir + " || exit 1\n")
 	b.WriteString("head=$(" + git + " rev-parse --verify -q 'HEAD^{commit}') || { echo 'no commit in the repository' >&2; exit 1; }\n")
 	b.WriteString("base=$(" + git + " rev-parse --verify -q " + shellQuote("refs/remotes/origin/"+branch+"^{commit}") + ")\n")
 	b.WriteString(`if [ "$head" = "$base" ]; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
-	b.WriteString(taskMark(taskID) + " git -C " + stageDir + " fetch -q --no-tags \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
+	b.WriteString(taskMark(taskID) + " own git -C " + stageDir + " -c core.hooksPath=/dev/null fetch -q --no-tags \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
 	b.WriteString("killall_marked\n")
 	b.WriteString(`echo "` + pushedPrefix + `$head"`)
 	return b.String()
 }
 
-// pushLine pushes the staged commits to branch of url with the push
-// credential, reading no configuration the agent could have written, and
-// removes the credential whatever happens.
-func pushLine(url, branch string) string {
+// stageConfig is the whole configuration of the bare repository sandstep
+// pushes from, written again just before the push: whatever wrote to it
+// meanwhile (url rewrites, transports) is gone.
+const stageConfig = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
+
+// pushLine pushes the staged commits to branch of rawURL with the push
+// credential, reading no configuration the agent could have written, over
+// the URL's own transport only, and removes the credential whatever
+// happens.
+func pushLine(rawURL, branch string) string {
+	scheme := "https"
+	if u, err := url.Parse(rawURL); err == nil && u.Scheme != "" {
+		scheme = u.Scheme // validated: https, http, ssh, git or file
+	}
 	var b strings.Builder
 	b.WriteString(`trap 'rm -f "$c"' EXIT` + "\n")
 	b.WriteString(`c="$PWD/` + pushCredential + `"` + "\n")
+	b.WriteString("printf '%s' " + shellQuote(stageConfig) + " > " + stageDir + "/config || exit 1\n")
 	b.WriteString(`export SANDSTEP_PUSH_CREDENTIAL="$c" HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0` + "\n")
-	b.WriteString("git -C " + stageDir + " -c core.hooksPath=/dev/null -c credential.helper= -c " +
-		shellQuote("credential.helper="+credentialHelper("SANDSTEP_PUSH_CREDENTIAL")) +
-		" push -q --no-verify -- " + shellQuote(url) + " " + shellQuote("refs/heads/push:refs/heads/"+branch))
+	b.WriteString("git -C " + stageDir + " -c core.hooksPath=/dev/null -c protocol.allow=never -c " + shellQuote("protocol."+scheme+".allow=always") +
+		" -c credential.helper= -c " + shellQuote("credential.helper="+credentialHelper("SANDSTEP_PUSH_CREDENTIAL")) +
+		" push -q --no-verify -- " + shellQuote(rawURL) + " " + shellQuote("refs/heads/push:refs/heads/"+branch))
 	return b.String()
 }
 

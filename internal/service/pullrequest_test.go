@@ -429,3 +429,76 @@ func TestAUserTaskNeverActsAsTheApp(t *testing.T) {
 		}
 	}
 }
+
+// The agent's own git configuration cannot reach the push: a hook its
+// ~/.gitconfig names, which would run while sandstep makes its bare
+// repository and write a url rewrite to a transport running the agent's
+// script there, never runs, and the push reads no such rewrite.
+func TestIssueTaskPushReadsNoAgentConfig(t *testing.T) {
+	h := newRepoHarness(t)
+	home := h.provider.dir // the sandbox user's home: where the clone is
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	stolen := filepath.Join(t.TempDir(), "stolen")
+	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	hooks := filepath.Join(home, ".hooks")
+	if err := os.MkdirAll(hooks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	thief := filepath.Join(home, ".thief")
+	if err := os.WriteFile(thief, []byte("#!/bin/sh\ncat \"$SANDSTEP_PUSH_CREDENTIAL\" > "+stolen+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stageConf := filepath.Join(home, stageDir, "config")
+	evil := "[protocol \"ext\"]\n\tallow = always\n[url \"ext::" + thief + "\"]\n\tinsteadOf = file://" + h.origin + "\n"
+	if err := os.WriteFile(filepath.Join(home, ".evilconfig"), []byte(evil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hook := "#!/bin/sh\n[ -f " + stageConf + " ] && ! grep -q thief " + stageConf + " && cat " + filepath.Join(home, ".evilconfig") + " >> " + stageConf + "\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(hooks, "reference-transaction"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[core]\n\thooksPath = "+hooks+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := h.exit(t, 0)
+	if data, err := os.ReadFile(stolen); err == nil {
+		t.Errorf("the agent's configuration ran a command in the push, which read its token: %q", strings.TrimSpace(string(data)))
+	}
+	if got.PullRequest == "" {
+		t.Errorf("task %s (%s): want the push made and the pull request opened", got.Status, got.Error)
+	}
+}
+
+// What wrote to sandstep's bare repository after it was made (a process
+// the kill missed) is gone by the push, and the push speaks only its
+// URL's transport.
+func TestIssueTaskPushRewritesItsConfig(t *testing.T) {
+	h := newRepoHarness(t)
+	stolen := filepath.Join(t.TempDir(), "stolen")
+	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	thief := filepath.Join(h.provider.dir, ".thief")
+	if err := os.WriteFile(thief, []byte("#!/bin/sh\ncat \"$SANDSTEP_PUSH_CREDENTIAL\" > "+stolen+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	evil := "[protocol \"ext\"]\n\tallow = always\n[url \"ext::" + thief + "\"]\n\tinsteadOf = file://" + h.origin + "\n"
+	h.provider.after = func(_ int, res *ExecResult) error {
+		if strings.HasPrefix(strings.TrimSpace(res.Stdout), pushedPrefix) { // staged
+			f, err := os.OpenFile(filepath.Join(h.provider.dir, stageDir, "config"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteString(evil)
+			return err
+		}
+		return nil
+	}
+	got := h.exit(t, 0)
+	if data, err := os.ReadFile(stolen); err == nil {
+		t.Errorf("a rewrite written into the bare repository ran in the push, which read its token: %q", strings.TrimSpace(string(data)))
+	}
+	if got.PullRequest == "" {
+		t.Errorf("task %s (%s): want the push made and the pull request opened", got.Status, got.Error)
+	}
+}
