@@ -188,8 +188,13 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 		return "", fmt.Errorf("push the agent's commits: %w", err)
 	}
 	if res.ExitCode != 0 {
-		msg := strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]")
-		return "", sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), sandstep.Clip(msg, 500))
+		msg := sandstep.Clip(strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]"), 500)
+		if !pushRefused(msg) {
+			// GitHub unreachable or failing: the state machine asks again
+			// (a push of the same commits to the same branch is no change).
+			return "", sandstep.Errorf(sandstep.ETRANSIENT, "the push to %s did not reach GitHub: %s", PushBranch(t.ID), msg)
+		}
+		return "", sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), msg)
 	}
 	title, body := pullText(t, spec)
 	url, err := s.repoAccess.OpenPullRequest(ctx, inst, repo, PushBranch(t.ID), g.Branch, title, body)
@@ -230,6 +235,18 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	b.WriteString("killall_marked\n")
 	b.WriteString(`echo "` + pushedPrefix + `$head"`)
 	return b.String()
+}
+
+// pushRefused says whether a failed push's stderr is GitHub's refusal (a
+// rejected ref, a rule, no permission), which asking again does not change,
+// rather than a failure to reach it.
+func pushRefused(stderr string) bool {
+	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 40", "Permission to", "protected branch"} {
+		if strings.Contains(stderr, sign) {
+			return true
+		}
+	}
+	return false
 }
 
 // stageConfig is the whole configuration of the bare repository sandstep

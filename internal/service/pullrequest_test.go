@@ -502,3 +502,39 @@ func TestIssueTaskPushRewritesItsConfig(t *testing.T) {
 		t.Errorf("task %s (%s): want the push made and the pull request opened", got.Status, got.Error)
 	}
 }
+
+// A push that cannot reach GitHub is transient: the collect fails for the
+// state machine to ask again, the task still running, and the next try
+// pushes and opens the pull request.
+func TestIssueTaskPushThatDoesNotReachGitHub(t *testing.T) {
+	h := newRepoHarness(t)
+	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	away := h.origin + ".away"
+	h.provider.after = func(_ int, res *ExecResult) error {
+		if strings.HasPrefix(strings.TrimSpace(res.Stdout), pushedPrefix) { // staged: GitHub goes away
+			h.provider.after = nil
+			return os.Rename(h.origin, away)
+		}
+		return nil
+	}
+	ctx := context.Background()
+	if err := h.svc.recordExit(ctx, h.task, 0); err != nil {
+		t.Fatal(err)
+	}
+	step := TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}
+	if _, err := h.svc.CollectTask(ctx, step); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		t.Fatalf("collect with GitHub away = %v, want a transient failure", err)
+	}
+	if got := h.record(t); got.Status != sandstep.TaskRunning {
+		t.Fatalf("task %s (%s), want still running for the next try", got.Status, got.Error)
+	}
+	if err := os.Rename(away, h.origin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CollectTask(ctx, step); err != nil {
+		t.Fatalf("collect again: %v", err)
+	}
+	if got := h.record(t); got.Status != sandstep.TaskSucceeded || got.PullRequest == "" {
+		t.Errorf("task %s, pull %q (%s); want succeeded with its pull request", got.Status, got.PullRequest, got.Error)
+	}
+}
