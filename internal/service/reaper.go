@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -391,6 +392,14 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 		})
 	case !alive:
 		r.act(ctx, &r.report.Gone, "record of a vanished sandbox marked gone", rec.ID, func() error {
+			// Daytona's listing is eventually consistent; its get is not.
+			ps, err := s.provider.Get(ctx, cmp.Or(rec.DaytonaID, rec.ID))
+			switch {
+			case err == nil && ps.State != "destroyed" && ps.State != "destroying":
+				return errSettled // the listing lagged
+			case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
+				return err
+			}
 			switch now := s.markGone(ctx, call, rec).State; {
 			case now == sandstep.StateGone:
 				return nil

@@ -549,3 +549,62 @@ func TestReapAbandonsOnlyACreateStillCreating(t *testing.T) {
 		t.Errorf("quota = %+v, %v; want its slot held", q, err)
 	}
 }
+
+// laggingCatalog is Daytona's listing before it has caught up: it lacks
+// the sandboxes named in hide.
+type laggingCatalog struct {
+	*fakeProvider
+	hide map[string]bool
+}
+
+func (l laggingCatalog) List(ctx context.Context, labels map[string]string) ([]ProviderSandbox, error) {
+	all, err := l.fakeProvider.List(ctx, labels)
+	var out []ProviderSandbox
+	for _, ps := range all {
+		if !l.hide[ps.Name] {
+			out = append(out, ps)
+		}
+	}
+	return out, err
+}
+
+// A ready record whose sandbox the listing lacks is marked gone only when
+// Daytona's get does not find it either: the listing is eventually
+// consistent, and a record wrongly gone would leave its running sandbox
+// unowned, deleted by the next run.
+func TestReapAsksAgainBeforeMarkingGone(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		delete bool // the sandbox is really gone
+		want   ReapReport
+		state  sandstep.State
+	}{
+		{"the listing lags", false, ReapReport{}, sandstep.StateReady},
+		{"the sandbox is gone", true, ReapReport{Gone: 1}, sandstep.StateGone},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+			p := newFakeProvider()
+			svc := newReaper(t, st, p, st, laggingCatalog{p, map[string]bool{}})
+			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sw, err := st.Sweep(ctx); err != nil || !sw.Done {
+				t.Fatalf("sweep = %+v, %v", sw, err)
+			}
+			svc.catalog.(laggingCatalog).hide[sb.ID] = true
+			if tt.delete {
+				delete(p.sandboxes, sb.ID)
+			}
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil || *rep != tt.want {
+				t.Errorf("Reap = %+v, %v; want %+v", rep, err, tt.want)
+			}
+			if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != tt.state {
+				t.Errorf("record = %+v, %v; want %s", got, err, tt.state)
+			}
+		})
+	}
+}
