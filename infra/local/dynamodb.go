@@ -92,11 +92,13 @@ func newDurableDynamoDB(dir, table, ttlAttr string, log *slog.Logger) (*durableD
 	}, nil
 }
 
-// ServeHTTP serves DynamoDB, noting writes for the next snapshot.
+// ServeHTTP serves DynamoDB, noting writes for the next snapshot once
+// they have landed: a snapshot between a mark made before and the write
+// would clear it without the write.
 func (d *durableDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
-		d.dirty.Store(true)
+		defer d.dirty.Store(true)
 	}
 	dynamoDBServer{d.db}.ServeHTTP(w, r)
 }
