@@ -248,7 +248,8 @@ func rawJSONString(s string) []byte {
 }
 
 // bearerToken returns the token of a single "Authorization: Bearer <token>"
-// header. The scheme is case-insensitive; the token must be non-empty,
+// header, or of one holding the bare token, as an HTTP API's JWT
+// authorizer takes either. The scheme is case-insensitive; the token must be non-empty,
 // valid UTF-8 and free of white space and control characters: it becomes
 // the user id, and the event (JSON) would turn tokens that differ only in
 // invalid bytes into one user.
@@ -257,7 +258,10 @@ func bearerToken(values []string) (string, bool) {
 		return "", false
 	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	switch {
+	case !ok && !strings.EqualFold(scheme, "Bearer"):
+		token = scheme // the bare token
+	case !ok || !strings.EqualFold(scheme, "Bearer"):
 		return "", false
 	}
 	token = strings.TrimSpace(token)

@@ -357,6 +357,7 @@ func TestBearerToken(t *testing.T) {
 		ok     bool
 	}{
 		{"plain", []string{"Bearer alice"}, "alice", true},
+		{"the bare token", []string{"alice"}, "alice", true},
 		{"scheme in any case", []string{"bearer alice"}, "alice", true},
 		{"surrounding spaces", []string{"  Bearer   alice  "}, "alice", true},
 		{"missing", nil, "", false},
