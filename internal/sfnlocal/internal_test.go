@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,38 @@ func TestRunnerCrash(t *testing.T) {
 	}
 	if st, _ := status(startOne("b")); st != StatusRunning {
 		t.Errorf("a new execution is %s, want RUNNING on a new runner", st)
+	}
+}
+
+// Executions named "." and ".." (names Step Functions allows) are kept in
+// their state machine's folder, as any other, and read back.
+func TestStoreKeepsDotNames(t *testing.T) {
+	st, err := openStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{".", "..", "x"}
+	for _, n := range names {
+		if err := st.save(&record{StateMachine: "m", Name: n, Status: "RUNNING"}); err != nil {
+			t.Fatal(err)
+		}
+		rec, hist := st.paths("m", n)
+		for _, p := range []string{rec, hist} {
+			if filepath.Dir(p) != filepath.Join(st.dir, "m") {
+				t.Errorf("execution %q is kept at %s, outside its folder", n, p)
+			}
+		}
+	}
+	all, err := st.loadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range all {
+		got = append(got, r.Name)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, names) {
+		t.Errorf("read back %q, want %q", got, names)
 	}
 }

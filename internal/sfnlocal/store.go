@@ -19,8 +19,8 @@ import (
 //	<Dir>/executions/<state machine>/<execution>.json           the record, replaced atomically
 //	<Dir>/executions/<state machine>/<execution>.history.jsonl  its events, appended one a line
 //
-// Names cannot hold '/' (validName), and the suffixes keep "." and ".."
-// inside the directory. A crash can tear only the last history line, which
+// Names cannot hold '/' (validName); "." and ".." are kept as "%." and
+// "%.." (a joined path would resolve them before the suffix). A crash can tear only the last history line, which
 // reading skips.
 type store struct{ dir string }
 
@@ -50,6 +50,11 @@ func openStore(dir string) (*store, error) {
 }
 
 func (st *store) paths(machine, name string) (rec, hist string) {
+	if name == "." || name == ".." {
+		// Names Step Functions allows that a path would resolve upward;
+		// "%" is in no name, so the file is no other execution's.
+		name = "%" + name
+	}
 	base := filepath.Join(st.dir, machine, name)
 	return base + ".json", base + ".history.jsonl"
 }
