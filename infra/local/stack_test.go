@@ -92,7 +92,7 @@ func TestUnauthenticatedRequestsNeverReachAFunction(t *testing.T) {
 		{"no Authorization header", nil},
 		{"empty bearer token", []string{"Authorization: Bearer "}},
 		{"another scheme", []string{"Authorization: Basic YWxpY2U6cHc="}},
-		{"a token without a scheme", []string{"Authorization: alice"}},
+		{"a bare token with a space", []string{"Authorization: al ice"}},
 		{"a token with a space", []string{"Authorization: Bearer al ice"}},
 		{"two Authorization headers", []string{"Authorization: Bearer alice", "Authorization: Bearer bob"}},
 	}
