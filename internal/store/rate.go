@@ -129,9 +129,26 @@ func conflicted(err error) bool {
 // waits a moment (a task's within its deadline, an API call answered 503
 // with Retry-After) rather than failing as a database error.
 func rateBusy(err error) error {
-	e := sandstep.Wrap(fmt.Errorf("%w: %w", sandstep.ErrCreateRate, err), sandstep.ETRANSIENT,
-		"the deployment's create budget (DAYTONA_CREATE_RATE) is contended; try again in %s", minRateRetry)
-	e.RetryAfter = minRateRetry
+	return refuseForRate(err, minRateRetry, "the deployment's create budget is contended")
+}
+
+// RateRefusalMarker is in the message of every refusal for the create
+// rate, and of no other error: a client tells the rate at work from a
+// failure by it (make load does).
+const RateRefusalMarker = "(DAYTONA_CREATE_RATE)"
+
+// refuseForRate is the one form of a refusal for the create rate: an
+// ETRANSIENT of sandstep.ErrCreateRate (and cause, if any) saying why,
+// naming RateRefusalMarker and a wait of at least minRateRetry, which it
+// carries as RetryAfter.
+func refuseForRate(cause error, wait time.Duration, why string) error {
+	wait = max(wait, minRateRetry)
+	errs := sandstep.ErrCreateRate
+	if cause != nil {
+		errs = fmt.Errorf("%w: %w", sandstep.ErrCreateRate, cause)
+	}
+	e := sandstep.Wrap(errs, sandstep.ETRANSIENT, "%s %s; try again in %s", why, RateRefusalMarker, wait.Round(time.Millisecond))
+	e.RetryAfter = wait
 	return e
 }
 
@@ -250,12 +267,8 @@ const minRateRetry = time.Second
 // rateSpent is the refusal of a reservation whose window spent (starting
 // then) is spent: it names when the next opens, at least minRateRetry on.
 func (s *Store) rateSpent(spent time.Time) error {
-	wait := max(spent.Add(s.createWindow).Sub(s.nowUTC()), minRateRetry)
-	err := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
-		"the deployment has created its %d sandboxes for this %s (DAYTONA_CREATE_RATE); try again in %s",
-		s.createRate, s.createWindow, wait.Round(time.Millisecond))
-	err.RetryAfter = wait
-	return err
+	return refuseForRate(nil, spent.Add(s.createWindow).Sub(s.nowUTC()),
+		fmt.Sprintf("the deployment has created its %d sandboxes for this %s", s.createRate, s.createWindow))
 }
 
 // heldBack is the refusal of a take (err) of n windows that only holds
@@ -279,11 +292,8 @@ func (s *Store) heldBack(err error, n int) error {
 	if until == 0 {
 		return nil
 	}
-	wait := max(time.UnixMilli(until).Sub(s.nowUTC()), minRateRetry)
-	e := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
-		"the provider refused a create for its rate and asked for a wait, which holds back the deployment's creates (DAYTONA_CREATE_RATE); they resume in %s", wait.Round(time.Millisecond))
-	e.RetryAfter = wait
-	return e
+	return refuseForRate(nil, time.UnixMilli(until).Sub(s.nowUTC()),
+		"the provider refused a create for its rate and asked for a wait, which holds back the deployment's creates")
 }
 
 // maxHeldWindows bounds the windows SpendCreates holds back: a longer

@@ -23,6 +23,7 @@ import (
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/store"
 )
 
 // loadRun is one run against one stack.
@@ -229,11 +230,6 @@ func (l *loadRun) create(ctx context.Context, user string, out *sandstep.Sandbox
 	}
 }
 
-// rateMarker is in the message of the shared create rate's refusals (the
-// window spent, the budget contended, the provider's wait held), and of no
-// other answer: internal/store names the variable that sets the rate.
-const rateMarker = "(DAYTONA_CREATE_RATE)"
-
 // rateRefusal reports whether an answer to a create is the shared create
 // rate's refusal, and how long it asks the caller to wait. The API answers
 // that refusal (sandstep.ErrCreateRate, code transient; see
@@ -252,7 +248,7 @@ func rateRefusal(status int, h http.Header, body []byte) (time.Duration, bool) {
 		return 0, false
 	}
 	var e api.ErrorResponse
-	if json.Unmarshal(body, &e) != nil || e.Error.Code != sandstep.ETRANSIENT || !strings.Contains(e.Error.Message, rateMarker) {
+	if json.Unmarshal(body, &e) != nil || e.Error.Code != sandstep.ETRANSIENT || !strings.Contains(e.Error.Message, store.RateRefusalMarker) {
 		return 0, false
 	}
 	return time.Duration(secs) * time.Second, true

@@ -14,6 +14,7 @@ import (
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
 )
 
 // Only the shared create rate's own refusal is asked again: any other 503
@@ -28,8 +29,8 @@ func TestRateRefusal(t *testing.T) {
 		return b
 	}
 	// The store's message for a spent window (internal/store, rateSpent).
-	rateMsg := "the deployment has created its 40 sandboxes for this 1m0s (DAYTONA_CREATE_RATE); try again in 12.5s"
-	heldMsg := "the provider refused a create for its rate and asked for a wait, which holds back the deployment's creates (DAYTONA_CREATE_RATE); they resume in 4.2s"
+	rateMsg := "the deployment has created its 40 sandboxes for this 1m0s " + store.RateRefusalMarker + "; try again in 12.5s"
+	heldMsg := "the provider refused a create for its rate and asked for a wait, which holds back the deployment's creates " + store.RateRefusalMarker + "; try again in 4.2s"
 	tests := []struct {
 		name       string
 		status     int
@@ -50,8 +51,8 @@ func TestRateRefusal(t *testing.T) {
 		{"the rate's message with Retry-After 0", 503, "0", body(sandstep.ETRANSIENT, rateMsg), 0, false},
 		{"the rate's message with a date for Retry-After", 503, "Wed, 21 Oct 2026 07:28:00 GMT", body(sandstep.ETRANSIENT, rateMsg), 0, false},
 		{"the rate's message under another code", 503, "13", body(sandstep.EINTERNAL, rateMsg), 0, false},
-		{"a body that is not the API's", 503, "13", []byte("Service Unavailable " + rateMarker), 0, false},
-		{"the quota's 429", 429, "13", body(sandstep.EQUOTA, "quota exceeded "+rateMarker), 0, false},
+		{"a body that is not the API's", 503, "13", []byte("Service Unavailable " + store.RateRefusalMarker), 0, false},
+		{"the quota's 429", 429, "13", body(sandstep.EQUOTA, "quota exceeded "+store.RateRefusalMarker), 0, false},
 		{"a gateway timeout", 504, "13", body(sandstep.ETIMEOUT, rateMsg), 0, false},
 	}
 	for _, tt := range tests {
