@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -347,16 +346,14 @@ func ok200[T any](v *T, err error) (response, error) {
 	return response{status: 200, body: v}, nil
 }
 
-// marshal encodes v as JSON without escaping HTML characters (command
-// output is full of them) and without a trailing newline.
+// marshal encodes an answer (service.EncodeJSON, by which the service
+// bounds its size).
 func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := service.EncodeJSON(v)
+	if err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "encode response")
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return b, nil
 }
 
 func jsonResponse(status int, v any, extra map[string]string) (events.APIGatewayV2HTTPResponse, error) {

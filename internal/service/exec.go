@@ -197,17 +197,19 @@ func fitResponse(res *ExecResult, perStream, max int) {
 // escaped again, so a quote or backslash of the output takes four bytes
 // and a control character seven.
 func wireSize(v any) (int, error) {
-	inner, err := encodeJSON(v)
+	inner, err := EncodeJSON(v)
 	if err != nil {
 		return 0, err
 	}
-	outer, err := encodeJSON(string(inner))
+	outer, err := EncodeJSON(string(inner))
 	return len(outer), err
 }
 
-// encodeJSON encodes v as the API and the Lambda runtime do: HTML
-// characters as they are.
-func encodeJSON(v any) ([]byte, error) {
+// EncodeJSON encodes an answer as the edge sends it and the Lambda runtime
+// encodes the event that carries it: HTML characters as they are (command
+// output is full of them), no trailing newline. The service bounds its
+// answers by it (wireSize).
+func EncodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -107,12 +107,12 @@ func TestFitResponse(t *testing.T) {
 			fitResponse(&res, tt.perStream, tt.max)
 			// As it leaves over HTTP: API Gateway's response, encoded by
 			// the Lambda runtime, its body the API's encoding.
-			body, err := encodeJSON(res)
+			body, err := EncodeJSON(res)
 			if err != nil {
 				t.Fatal(err)
 			}
-			payload, _ := encodeJSON(events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(body)})
-			envelope, _ := encodeJSON(events.APIGatewayV2HTTPResponse{StatusCode: 200})
+			payload, _ := EncodeJSON(events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: string(body)})
+			envelope, _ := EncodeJSON(events.APIGatewayV2HTTPResponse{StatusCode: 200})
 			if n := len(payload) - len(envelope); n > tt.max || res.Truncated != tt.truncated {
 				t.Errorf("its body takes %d bytes of the Lambda response (max %d), truncated %v (want %v)", n, tt.max, res.Truncated, tt.truncated)
 			}

@@ -201,8 +201,8 @@ func TestLogPagesFitAResponse(t *testing.T) {
 			for range 200 {
 				page := r.next(t, h)
 				// Over HTTP the page is API Gateway's body, escaped again.
-				body, _ := encodeJSON(page)
-				if wire, _ := encodeJSON(string(body)); len(wire) > maxResponse {
+				body, _ := EncodeJSON(page)
+				if wire, _ := EncodeJSON(string(body)); len(wire) > maxResponse {
 					t.Fatalf("a page of %d bytes in its answer, want at most %d", len(wire), maxResponse)
 				}
 				for _, ch := range page.Chunks {
