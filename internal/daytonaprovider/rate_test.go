@@ -17,19 +17,6 @@ import (
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
-// spendWatch is the store as a service's Quota, telling each spend of the
-// create budget once it is written.
-type spendWatch struct {
-	*store.Store
-	spent chan struct{}
-}
-
-func (q *spendWatch) SpendCreates(ctx context.Context, until time.Time) error {
-	err := q.Store.SpendCreates(ctx, until)
-	q.spent <- struct{}{}
-	return err
-}
-
 // rateInstances are n independent instances of the functions — each with
 // its own store client and Daytona client, with the client's default
 // retries — on one table and srv, sharing a create rate of limit per
@@ -38,24 +25,16 @@ func rateInstances(t *testing.T, srv *daytonalocal.Server, n, limit int, window 
 	t.Helper()
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); srv.Close() })
-	_, url := storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.DB(t, url), storetest.Table); err != nil {
-		t.Fatal(err)
-	}
+	stores := storetest.Instances(t, n, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour, CreateRate: limit, CreateWindow: window})
 	spends := make(chan struct{}, 64)
-	for i := range n {
+	for i, st := range stores {
 		c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api", PollInterval: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := store.New(storetest.DB(t, url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
-			CreateRate: limit, CreateWindow: window})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var quota service.Quota = st
 		if i == 0 {
-			quota = &spendWatch{Store: st, spent: spends}
+			quota = &storetest.SpendWatch{Store: st, Spent: spends}
 		}
 		svc, err := service.New(service.Deps{Provider: New(c, Options{}), Sandboxes: st, Quota: quota, Idempotency: st, Audit: st},
 			service.Options{Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: service.Limits{

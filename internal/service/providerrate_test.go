@@ -7,54 +7,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
-
-// spendWatch is the store as the service's Quota, telling each spend of
-// the create budget once it is written.
-type spendWatch struct {
-	*store.Store
-	spent chan struct{}
-}
-
-func (q *spendWatch) SpendCreates(ctx context.Context, until time.Time) error {
-	err := q.Store.SpendCreates(ctx, until)
-	q.spent <- struct{}{}
-	return err
-}
-
-// providerRateServices are n services on one table and provider p, as n
-// Lambda instances are, with a create rate of rate a second; the first's
-// spends of the budget are told on the returned channel.
-func providerRateServices(t *testing.T, n, rate int, p Provider) ([]*Service, *store.Store, <-chan struct{}) {
-	t.Helper()
-	_, url := storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.DB(t, url), storetest.Table); err != nil {
-		t.Fatal(err)
-	}
-	spent := make(chan struct{}, 16)
-	var svcs []*Service
-	var first *store.Store
-	for i := range n {
-		st, err := store.New(storetest.DB(t, url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
-			CreateRate: rate, CreateWindow: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var quota Quota = st
-		if i == 0 {
-			first, quota = st, &spendWatch{Store: st, spent: spent}
-		}
-		svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: quota, Idempotency: st, Audit: st},
-			Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs = append(svcs, svc)
-	}
-	return svcs, first, spent
-}
 
 // Daytona's 429 on a create reaches the service at once (the client does
 // not wait it out on its own): the service spends the shared budget, then
@@ -75,7 +28,7 @@ func TestProviderRateLimitedCreateAskedAgain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &windowedProvider{fakeProvider: newFakeProvider(), limitFor: limitFor}
-			svcs, st, _ := providerRateServices(t, 1, tt.rate, p)
+			svcs, st, _ := rateInstances(t, 1, tt.rate, time.Second, p)
 			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
 			defer cancel()
 			sb, err := svcs[0].CreateSandbox(ctx, alice(), CreateSandboxInput{})
@@ -128,7 +81,7 @@ func TestProviderRateLimitedCreateAskedAgain(t *testing.T) {
 func TestProviderRateLimitHoldsOtherInstancesBack(t *testing.T) {
 	const limitFor = 3 * time.Second
 	p := &windowedProvider{fakeProvider: newFakeProvider(), limitFor: limitFor}
-	svcs, _, spent := providerRateServices(t, 2, 100, p)
+	svcs, _, spent := rateInstances(t, 2, 100, time.Second, p)
 	first := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -47,32 +47,26 @@ func (p *windowedProvider) perWindow(w time.Duration) map[time.Time]int {
 }
 
 // rateInstances are n services on one table and one provider, as n Lambda
-// instances of a deployment are, sharing a create rate of limit per window.
-func rateInstances(t *testing.T, n, limit int, window time.Duration, p *windowedProvider) ([]*Service, *store.Store) {
+// instances of a deployment are, sharing a create rate of limit per window;
+// the first's store, and its spends of the budget told on the channel.
+func rateInstances(t *testing.T, n, limit int, window time.Duration, p Provider) ([]*Service, *store.Store, <-chan struct{}) {
 	t.Helper()
-	_, url := storetest.Server(t)
-	if err := store.CreateTable(context.Background(), storetest.DB(t, url), storetest.Table); err != nil {
-		t.Fatal(err)
-	}
+	stores := storetest.Instances(t, n, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour, CreateRate: limit, CreateWindow: window})
+	spent := make(chan struct{}, 16)
 	var svcs []*Service
-	var first *store.Store
-	for range n {
-		st, err := store.New(storetest.DB(t, url), storetest.Table, store.Options{DefaultQuota: 100, IdempotencyTTL: time.Hour,
-			CreateRate: limit, CreateWindow: window})
-		if err != nil {
-			t.Fatal(err)
+	for i, st := range stores {
+		var quota Quota = st
+		if i == 0 {
+			quota = &storetest.SpendWatch{Store: st, Spent: spent}
 		}
-		if first == nil {
-			first = st
-		}
-		svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st},
+		svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: quota, Idempotency: st, Audit: st},
 			Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		svcs = append(svcs, svc)
 	}
-	return svcs, first
+	return svcs, stores[0], spent
 }
 
 // A burst of twice the rate across three instances is served at the rate:
@@ -98,7 +92,7 @@ func TestCreateRateSharedAcrossInstances(t *testing.T) {
 			// Start at a window's beginning so the burst cannot straddle two.
 			time.Sleep(time.Until(time.Now().Truncate(window).Add(window)))
 			p := &windowedProvider{fakeProvider: newFakeProvider()}
-			svcs, st := rateInstances(t, 3, limit, window, p)
+			svcs, st, _ := rateInstances(t, 3, limit, window, p)
 			var wg sync.WaitGroup
 			errs := make(chan error, burst)
 			for i := range burst {
@@ -157,7 +151,7 @@ func TestCreateRateSharedAcrossInstances(t *testing.T) {
 // other instances wait instead of meeting it too.
 func TestProviderRateLimitSpendsTheBudget(t *testing.T) {
 	p := &windowedProvider{fakeProvider: newFakeProvider(), limitFor: 3 * time.Second}
-	svcs, _ := rateInstances(t, 2, 100, time.Second, p)
+	svcs, _, _ := rateInstances(t, 2, 100, time.Second, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
 	defer cancel()
 	if _, err := svcs[0].CreateSandbox(ctx, alice(), CreateSandboxInput{}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {

@@ -97,12 +97,7 @@ func New(tb testing.TB, opts store.Options, dbOpts ...func(*dynamo.Options)) (*s
 	if err := store.CreateTable(context.Background(), db, Table); err != nil {
 		tb.Fatalf("storetest: create table: %v", err)
 	}
-	if opts.DefaultQuota == 0 {
-		opts.DefaultQuota = DefaultQuota
-	}
-	if opts.IdempotencyTTL == 0 {
-		opts.IdempotencyTTL = DefaultIdempotencyTTL
-	}
+	opts = withDefaults(opts)
 	st, err := store.New(db, Table, opts)
 	if err != nil {
 		tb.Fatalf("storetest: new store: %v", err)
@@ -125,4 +120,53 @@ func Unindex(tb testing.TB, client *dynamodb.Client, table, pk, sk string) {
 	if _, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: got.Item}); err != nil {
 		tb.Fatalf("storetest: put %s/%s: %v", pk, sk, err)
 	}
+}
+
+// withDefaults gives zero opts.DefaultQuota and opts.IdempotencyTTL the
+// defaults above.
+func withDefaults(opts store.Options) store.Options {
+	if opts.DefaultQuota == 0 {
+		opts.DefaultQuota = DefaultQuota
+	}
+	if opts.IdempotencyTTL == 0 {
+		opts.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	return opts
+}
+
+// Instances returns n stores on one fresh table, each with a client of
+// its own, as n Lambda instances of a deployment have; zero
+// opts.DefaultQuota and opts.IdempotencyTTL take the defaults above.
+func Instances(tb testing.TB, n int, opts store.Options) []*store.Store {
+	tb.Helper()
+	_, url := Server(tb)
+	if err := store.CreateTable(context.Background(), DB(tb, url), Table); err != nil {
+		tb.Fatalf("storetest: create table: %v", err)
+	}
+	opts = withDefaults(opts)
+	stores := make([]*store.Store, n)
+	for i := range stores {
+		st, err := store.New(DB(tb, url), Table, opts)
+		if err != nil {
+			tb.Fatalf("storetest: new store: %v", err)
+		}
+		stores[i] = st
+	}
+	return stores
+}
+
+// SpendWatch is a store that tells on Spent each spend of the create
+// budget (SpendCreates) once it is written, while Spent has room.
+type SpendWatch struct {
+	*store.Store
+	Spent chan struct{}
+}
+
+func (q *SpendWatch) SpendCreates(ctx context.Context, until time.Time) error {
+	err := q.Store.SpendCreates(ctx, until)
+	select {
+	case q.Spent <- struct{}{}:
+	default:
+	}
+	return err
 }
