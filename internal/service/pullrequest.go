@@ -207,6 +207,11 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 // stageDir is the repository sandstep pushes from.
 const stageDir = ReservedDir + "/push.git"
 
+// ownGitEnv is the environment of sandstep's own git runs on stageDir (the
+// copy and the push): no global or system configuration, which the agent
+// could have written.
+const ownGitEnv = `HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null`
+
 // stageLine kills what is left of the task's processes (those carrying
 // its mark, again until none is left), then copies the agent's HEAD into
 // a bare repository sandstep made, when it differs from the default
@@ -226,7 +231,7 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	// sandstep's own git runs read no configuration the agent could write
 	// (its ~/.gitconfig may name hooks that would edit the bare
 	// repository's config while it is made), and no templates.
-	b.WriteString(`own() { HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "$@"; }` + "\n")
+	b.WriteString(`own() { ` + ownGitEnv + ` "$@"; }` + "\n")
 	b.WriteString("rm -rf " + stageDir + " && own git init -q --bare --template= " + stageDir + " || exit 1\n")
 	b.WriteString("head=$(" + git + " rev-parse --verify -q 'HEAD^{commit}') || { echo 'no commit in the repository' >&2; exit 1; }\n")
 	b.WriteString("base=$(" + git + " rev-parse --verify -q " + shellQuote("refs/remotes/origin/"+branch+"^{commit}") + ")\n")
@@ -267,7 +272,7 @@ func pushLine(rawURL, branch string) string {
 	b.WriteString(`trap 'rm -f "$c"' EXIT` + "\n")
 	b.WriteString(`c="$PWD/` + pushCredential + `"` + "\n")
 	b.WriteString("printf '%s' " + shellQuote(stageConfig) + " > " + stageDir + "/config || exit 1\n")
-	b.WriteString(`export SANDSTEP_PUSH_CREDENTIAL="$c" HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0` + "\n")
+	b.WriteString(`export SANDSTEP_PUSH_CREDENTIAL="$c" ` + ownGitEnv + ` GIT_TERMINAL_PROMPT=0` + "\n")
 	b.WriteString("git -C " + stageDir + " -c core.hooksPath=/dev/null -c protocol.allow=never -c " + shellQuote("protocol."+scheme+".allow=always") +
 		" -c credential.helper= -c " + shellQuote("credential.helper="+credentialHelper("SANDSTEP_PUSH_CREDENTIAL")) +
 		" push -q --no-verify -- " + shellQuote(rawURL) + " " + shellQuote("refs/heads/push:refs/heads/"+branch))
