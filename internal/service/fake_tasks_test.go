@@ -335,3 +335,20 @@ func (r *reader) next(t *testing.T, h *taskHarness) *TaskLogs {
 	r.cursor = page.NextCursor
 	return page
 }
+
+// taskWithSandbox starts alice's task in and makes its sandbox, as the
+// state machine's first steps do, and returns the task and the step that
+// starts its command.
+func taskWithSandbox(t *testing.T, svc *Service, in TaskInput) (*sandstep.Task, *TaskStep) {
+	t.Helper()
+	ctx := context.Background()
+	tk, err := svc.StartTask(ctx, alice(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: tk.Owner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk, step
+}

@@ -44,14 +44,7 @@ func TestANudgeEndsOneWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "sleep 36000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "sleep 36000"})
 	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
 		t.Fatal(err)
 	}

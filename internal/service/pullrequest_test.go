@@ -409,14 +409,7 @@ func TestAUserTaskNeverActsAsTheApp(t *testing.T) {
 	ctx := context.Background()
 	spec := TaskInput{Command: "true", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://evil.example/r.git"}},
 		Metadata: sandstep.Metadata{Repo: "octo/private", InstallationID: "7", IssueID: "1"}}
-	tk, err := svc.StartTask(ctx, alice(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: tk.Owner})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, step := taskWithSandbox(t, svc, spec)
 	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +423,31 @@ func TestAUserTaskNeverActsAsTheApp(t *testing.T) {
 	}
 }
 
+// pushThief is what an agent that wants the push token plants: its work
+// committed, and a script that copies the push credential to a file; it
+// returns the git configuration that would run the script in the push
+// (a url rewrite to a transport running it) and checks, once the task has
+// ended, that it never ran and the push was made.
+func pushThief(t *testing.T, h *repoHarness) (evil string, check func(*sandstep.Task)) {
+	t.Helper()
+	stolen := filepath.Join(t.TempDir(), "stolen")
+	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	thief := filepath.Join(h.provider.dir, ".thief")
+	if err := os.WriteFile(thief, []byte("#!/bin/sh\ncat \"$SANDSTEP_PUSH_CREDENTIAL\" > "+stolen+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	evil = "[protocol \"ext\"]\n\tallow = always\n[url \"ext::" + thief + "\"]\n\tinsteadOf = file://" + h.origin + "\n"
+	return evil, func(got *sandstep.Task) {
+		t.Helper()
+		if data, err := os.ReadFile(stolen); err == nil {
+			t.Errorf("the agent's script ran in the push, which read its token: %q", strings.TrimSpace(string(data)))
+		}
+		if got.PullRequest == "" {
+			t.Errorf("task %s (%s): want the push made and the pull request opened", got.Status, got.Error)
+		}
+	}
+}
+
 // The agent's own git configuration cannot reach the push: a hook its
 // ~/.gitconfig names, which would run while sandstep makes its bare
 // repository and write a url rewrite to a transport running the agent's
@@ -439,18 +457,12 @@ func TestIssueTaskPushReadsNoAgentConfig(t *testing.T) {
 	home := h.provider.dir // the sandbox user's home: where the clone is
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", "")
-	stolen := filepath.Join(t.TempDir(), "stolen")
-	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	evil, check := pushThief(t, h)
 	hooks := filepath.Join(home, ".hooks")
 	if err := os.MkdirAll(hooks, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	thief := filepath.Join(home, ".thief")
-	if err := os.WriteFile(thief, []byte("#!/bin/sh\ncat \"$SANDSTEP_PUSH_CREDENTIAL\" > "+stolen+"\nexit 1\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	stageConf := filepath.Join(home, stageDir, "config")
-	evil := "[protocol \"ext\"]\n\tallow = always\n[url \"ext::" + thief + "\"]\n\tinsteadOf = file://" + h.origin + "\n"
 	if err := os.WriteFile(filepath.Join(home, ".evilconfig"), []byte(evil), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -461,13 +473,7 @@ func TestIssueTaskPushReadsNoAgentConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[core]\n\thooksPath = "+hooks+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := h.exit(t, 0)
-	if data, err := os.ReadFile(stolen); err == nil {
-		t.Errorf("the agent's configuration ran a command in the push, which read its token: %q", strings.TrimSpace(string(data)))
-	}
-	if got.PullRequest == "" {
-		t.Errorf("task %s (%s): want the push made and the pull request opened", got.Status, got.Error)
-	}
+	check(h.exit(t, 0))
 }
 
 // What wrote to sandstep's bare repository after it was made (a process
@@ -475,13 +481,7 @@ func TestIssueTaskPushReadsNoAgentConfig(t *testing.T) {
 // URL's transport.
 func TestIssueTaskPushRewritesItsConfig(t *testing.T) {
 	h := newRepoHarness(t)
-	stolen := filepath.Join(t.TempDir(), "stolen")
-	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
-	thief := filepath.Join(h.provider.dir, ".thief")
-	if err := os.WriteFile(thief, []byte("#!/bin/sh\ncat \"$SANDSTEP_PUSH_CREDENTIAL\" > "+stolen+"\nexit 1\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	evil := "[protocol \"ext\"]\n\tallow = always\n[url \"ext::" + thief + "\"]\n\tinsteadOf = file://" + h.origin + "\n"
+	evil, check := pushThief(t, h)
 	h.provider.after = func(_ int, res *ExecResult) error {
 		if strings.HasPrefix(strings.TrimSpace(res.Stdout), pushedPrefix) { // staged
 			f, err := os.OpenFile(filepath.Join(h.provider.dir, stageDir, "config"), os.O_APPEND|os.O_WRONLY, 0)
@@ -494,13 +494,7 @@ func TestIssueTaskPushRewritesItsConfig(t *testing.T) {
 		}
 		return nil
 	}
-	got := h.exit(t, 0)
-	if data, err := os.ReadFile(stolen); err == nil {
-		t.Errorf("a rewrite written into the bare repository ran in the push, which read its token: %q", strings.TrimSpace(string(data)))
-	}
-	if got.PullRequest == "" {
-		t.Errorf("task %s (%s): want the push made and the pull request opened", got.Status, got.Error)
-	}
+	check(h.exit(t, 0))
 }
 
 // A push that cannot reach GitHub is transient: the collect fails for the

@@ -55,14 +55,7 @@ func TestStartTaskCommandWhenMarkingItRunningFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
 			next, err := svc.StartTaskCommand(ctx, *step)
 			if killed := sess.wasStopped(); killed != tt.wantKilled {
 				t.Errorf("command killed = %v, want %v (step %+v, %v)", killed, tt.wantKilled, next, err)
