@@ -104,7 +104,11 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	if s.seenSpent(windows) {
 		// Near the rate: the slot first, so that a reservation refused it
 		// holds no create even for a moment.
+		start, mark := time.Now(), s.holdMark()
 		refused, err := s.reserveSlotFirst(ctx, sb, windows)
+		if refused >= 0 && s.passingHold(mark) {
+			return s.retakeCreates(ctx, sb, windows[refused], time.Since(start))
+		}
 		if refused >= 0 {
 			return s.rateSpent(windows[refused])
 		}
@@ -112,13 +116,18 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	}
 	start := time.Now()
 	rate := make(chan error, 1)
+	s.holdsBegun.Add(1)
+	s.holding.Add(1)
 	go func() { rate <- s.takeCreates(ctx, windows) }()
 	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
 	rateErr := <-rate
 	refused := s.refusedWindow(rateErr, windows)
+	if rateErr == nil && slotErr != nil {
+		s.giveCreatesBack(ctx, windows)
+	}
+	s.holding.Add(-1)
 	switch {
 	case rateErr == nil && slotErr != nil:
-		s.giveCreatesBack(ctx, windows)
 		return slotErr
 	case rateErr == nil:
 		return nil

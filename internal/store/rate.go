@@ -182,9 +182,10 @@ const (
 // round trip later, and enough of them at once fill a window whose
 // sandboxes do not. So it tries again for createRetakeFor, after pauses
 // doubling from rt (the refused reservation's time), holding nothing while
-// it waits, each time in the window of the moment. Only the first refusal
-// a Store sees in a window is tried again: the window is then seen spent,
-// and later reservations in it take the slot first, once.
+// it waits, each time in the window of the moment. Only the refusals met
+// beside the slot are tried again: the window is then seen spent, and
+// later reservations in it take the slot first, once, unless this Store's
+// own takes beside a slot may have filled it (passingHold).
 func (s *Store) retakeCreates(ctx context.Context, sb *sandstep.Sandbox, spent time.Time, rt time.Duration) error {
 	until := time.Now().Add(createRetakeFor)
 	for gap := 2 * rt; time.Now().Before(until); gap = min(2*gap, maxCreateRetakeGap) {
@@ -199,6 +200,27 @@ func (s *Store) retakeCreates(ctx context.Context, sb *sandstep.Sandbox, spent t
 		spent = windows[refused]
 	}
 	return s.rateSpent(spent)
+}
+
+// holdMark is where this Store's takes beside a slot stand: how many
+// began, and whether one is unsettled.
+type holdMark struct {
+	begun   uint64
+	holding bool
+}
+
+func (s *Store) holdMark() holdMark {
+	return holdMark{begun: s.holdsBegun.Load(), holding: s.holding.Load() > 0}
+}
+
+// passingHold says whether one of this Store's takes beside a slot was
+// unsettled at some moment since mark: a refusal the window gave meanwhile
+// may be that take's, about to be given back. A Lambda instance serves
+// one call at a time, so there it never is; in one process serving many
+// (the local stack) a storm of refused slots would otherwise send creates
+// the window has room for to the next window.
+func (s *Store) passingHold(mark holdMark) bool {
+	return mark.holding || s.holdsBegun.Load() != mark.begun || s.holding.Load() > 0
 }
 
 // reserveSlotFirst takes sb's slot, then the windows' creates; a refused

@@ -112,6 +112,55 @@ func TestReserveWaitsOutAPassingRefusal(t *testing.T) {
 	}
 }
 
+// In one process serving many calls (the local stack), a window seen
+// spent may be full only of the process's own takes beside slots that are
+// about to be refused: a reservation refused then, slot first, tries again
+// instead of being sent to the next window.
+func TestReserveSlotFirstWaitsOutItsOwnStoresPassingTake(t *testing.T) {
+	r := newRateStore(t)
+	c := ctx(t)
+	if err := reserve(c, r.st, "u", "a"); err != nil { // u at quota, the window at 1 of 2
+		t.Fatal(err)
+	}
+	xHolding, releaseX := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(releaseX) }) }
+	t.Cleanup(release)
+	xDone, xSettled := make(chan error, 1), make(chan struct{})
+	r.mu.Lock()
+	base := r.writes.Load()
+	r.onRateWrite = func(n int32) {
+		switch n {
+		case base + 2: // x gives back the create it took beside its refused slot: not yet
+			close(xHolding)
+			<-releaseX
+		case base + 5: // w's retake: x has given its create back by now
+			release()
+			<-xSettled
+		}
+	}
+	r.mu.Unlock()
+	go func() { // its take (base+1) fills the window
+		defer close(xSettled)
+		xDone <- reserve(c, r.st, "u", "x")
+	}()
+	<-xHolding
+	// y's take (base+3) is refused beside its refused slot: the window is
+	// now seen spent.
+	wantCode(t, reserve(c, r.st, "u", "y"), sandstep.EQUOTA, "")
+	// w, slot first, is refused (base+4) while x holds its take.
+	if err := reserve(c, r.st, "w", "w"); err != nil {
+		t.Fatalf("a create the window has room for once x settles: %v", err)
+	}
+	release()
+	if err := <-xDone; sandstep.ErrorCode(err) != sandstep.EQUOTA {
+		t.Fatalf("x, over quota: %v, want EQUOTA", err)
+	}
+	if got := r.used(t, r.clk.Now().Truncate(time.Minute)); got != "2" {
+		t.Fatalf("the window holds %s creates, want 2 (a and w)", got)
+	}
+}
+
 // Once a window has refused a create, a reservation refused its slot
 // does not touch the window: near the rate, it would fill it for others.
 func TestReserveNearTheRateTakesTheSlotFirst(t *testing.T) {

@@ -85,6 +85,11 @@ type Store struct {
 	// spentSeen is the create window (its start, unix ms) this Store last
 	// saw refuse a create.
 	spentSeen atomic.Int64
+	// holdsBegun counts this Store's takes of a create beside a slot, and
+	// holding those not yet settled (kept or given back): while one is,
+	// a refusal by the window may be passing (see passingHold).
+	holdsBegun atomic.Uint64
+	holding    atomic.Int32
 
 	// instance and counter make audit sort keys unique without a read.
 	instance string
