@@ -83,7 +83,7 @@ func num(v int64) types.AttributeValue {
 // it, concurrently, and given back if the slot is refused (in a window this
 // Store has seen refuse a create, after the slot; see retakeCreates); a
 // spent window is ETRANSIENT wrapping sandstep.ErrCreateRate, with no slot
-// held.
+// held but one sb held before.
 //
 // The record is not written here: RecordCreating does that, beside the
 // provider's create.
@@ -98,7 +98,8 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 		return err
 	}
 	if s.createRate == 0 {
-		return s.takeSlot(ctx, sb.Owner, sb.ID)
+		_, err := s.takeSlot(ctx, sb.Owner, sb.ID)
+		return err
 	}
 	windows := s.createWindowsAt(s.nowUTC())
 	if s.seenSpent(windows) {
@@ -119,7 +120,7 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	s.holdsBegun.Add(1)
 	s.holding.Add(1)
 	go func() { rate <- s.takeCreates(ctx, windows) }()
-	slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
+	heldAlready, slotErr := s.takeSlot(ctx, sb.Owner, sb.ID)
 	rateErr := <-rate
 	refused := s.refusedWindow(rateErr, windows)
 	if rateErr == nil && slotErr != nil {
@@ -132,8 +133,12 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 	case rateErr == nil:
 		return nil
 	case slotErr == nil:
-		if _, err := s.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
-			return err
+		// A slot held before this call (a create asking again for the
+		// rate) stays held: given back, another create could take it.
+		if !heldAlready {
+			if _, err := s.ReleaseSlot(ctx, sb.Owner, sb.ID); err != nil {
+				return err
+			}
 		}
 		if refused >= 0 {
 			return s.retakeCreates(ctx, sb, windows[refused], time.Since(start))
@@ -148,8 +153,8 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 }
 
 // takeSlot adds sandboxID to the user's held slots on condition that they
-// hold fewer than their limit.
-func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
+// hold fewer than their limit; heldAlready: the slot was sandboxID's before.
+func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) (heldAlready bool, err error) {
 	now := s.nowUTC()
 	active, limit := expression.Name(attrActive), expression.Name(attrLimit)
 	underLimit := expression.Or(
@@ -167,7 +172,7 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
 			Set(heldName(sandboxID), expression.Value(now.UnixMilli())).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(now.Format(time.RFC3339Nano))))))
-	err := s.write(ctx, take)
+	err = s.write(ctx, take)
 	if isValidation(err) {
 		// A counter without the map yet (a user's first reservation, or a
 		// counter of the earlier layout): make it, then take the slot.
@@ -177,18 +182,18 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) error {
 	}
 	switch {
 	case err == nil:
-		return nil
+		return false, nil
 	case conditionFailed(err, 0):
 		q, held, qerr := s.quotaIn(ctx, userID, failedImage(err, 0))
 		switch {
 		case qerr != nil:
-			return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
+			return false, sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
 		case held[sandboxID]:
-			return nil // held already: a repeated reservation
+			return true, nil // a repeated reservation
 		}
-		return sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
+		return false, sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
 	}
-	return mapErr(err, "reserve quota slot")
+	return false, mapErr(err, "reserve quota slot")
 }
 
 // heldSentinel is an entry the held map always has (no sandbox id has a

@@ -224,18 +224,20 @@ func (s *Store) passingHold(mark holdMark) bool {
 }
 
 // reserveSlotFirst takes sb's slot, then the windows' creates; a refused
-// create gives the slot back. It returns the refused window's index (-1:
-// none) or another error.
+// create gives the slot back, unless sb held it before. It returns the
+// refused window's index (-1: none) or another error.
 func (s *Store) reserveSlotFirst(ctx context.Context, sb *sandstep.Sandbox, windows []time.Time) (int, error) {
-	if err := s.takeSlot(ctx, sb.Owner, sb.ID); err != nil {
+	heldAlready, err := s.takeSlot(ctx, sb.Owner, sb.ID)
+	if err != nil {
 		return -1, err
 	}
-	err := s.takeCreates(ctx, windows)
-	if err == nil {
+	if err = s.takeCreates(ctx, windows); err == nil {
 		return -1, nil
 	}
-	if _, rerr := s.ReleaseSlot(ctx, sb.Owner, sb.ID); rerr != nil {
-		return -1, rerr
+	if !heldAlready {
+		if _, rerr := s.ReleaseSlot(ctx, sb.Owner, sb.ID); rerr != nil {
+			return -1, rerr
+		}
 	}
 	if i := s.refusedWindow(err, windows); i >= 0 {
 		return i, nil

@@ -161,6 +161,27 @@ func TestReserveSlotFirstWaitsOutItsOwnStoresPassingTake(t *testing.T) {
 	}
 }
 
+// A create that holds its slot and asks again for a create of the rate
+// (after Daytona's 429) keeps the slot when the window refuses, whether
+// the take runs beside the slot or after it: given back, another create
+// of the owner's at quota could take it.
+func TestRefusedRetakeKeepsAHeldSlot(t *testing.T) {
+	r := newRateStore(t)
+	c := ctx(t)
+	if err := reserve(c, r.st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	r.addUsed(t, 1) // the window full
+	for _, path := range []string{"beside the slot", "slot first"} {
+		if err := reserve(c, r.st, "u", "a"); !errors.Is(err, sandstep.ErrCreateRate) {
+			t.Fatalf("%s: asked again in a full window: %v, want ErrCreateRate", path, err)
+		}
+		if q := quota(t, r.st, "u"); q.Active != 1 {
+			t.Fatalf("%s: u holds %d slots after the refusal, want 1 (a's)", path, q.Active)
+		}
+	}
+}
+
 // Once a window has refused a create, a reservation refused its slot
 // does not touch the window: near the rate, it would fill it for others.
 func TestReserveNearTheRateTakesTheSlotFirst(t *testing.T) {
