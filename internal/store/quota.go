@@ -185,11 +185,13 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) (heldAlr
 		return false, nil
 	case conditionFailed(err, 0):
 		q, held, qerr := s.quotaIn(ctx, userID, failedImage(err, 0))
-		switch {
-		case qerr != nil:
+		if qerr != nil {
 			return false, sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached")
-		case held[sandboxID]:
-			return true, nil // a repeated reservation
+		}
+		if at, ok := held[sandboxID]; ok {
+			// A repeated reservation; or this one, its answer lost and
+			// the write tried again: then the slot bears this take's time.
+			return at.UnixMilli() != now.UnixMilli(), nil
 		}
 		return false, sandstep.Wrap(err, sandstep.EQUOTA, "sandbox limit reached: %d of %d in use", q.Active, q.Limit)
 	}
@@ -275,7 +277,7 @@ func (s *Store) releaseWith(ctx context.Context, userID, sandboxID string, items
 	if rerr != nil {
 		return false, rerr
 	}
-	if !heldNow[sandboxID] {
+	if _, ok := heldNow[sandboxID]; !ok {
 		return false, s.writeRest(ctx, items, audit)
 	}
 	// Held with the counter at zero: free the slot alone.
@@ -297,14 +299,14 @@ func (s *Store) writeRest(ctx context.Context, items []types.TransactWriteItem, 
 
 // readQuota reads the user's counter (strongly consistent): the quota and
 // the sandbox ids whose slots are held, with when each was reserved.
-func (s *Store) readQuota(ctx context.Context, userID string) (sandstep.Quota, map[string]bool, error) {
+func (s *Store) readQuota(ctx context.Context, userID string) (sandstep.Quota, map[string]time.Time, error) {
 	q, slots, err := s.quotaItem(ctx, userID)
 	return q, heldSet(slots), err
 }
 
 // quotaIn is readQuota from image, the counter a refused write answered
 // with; without one (no counter, or a write that asked for none) it reads.
-func (s *Store) quotaIn(ctx context.Context, userID string, image map[string]types.AttributeValue) (sandstep.Quota, map[string]bool, error) {
+func (s *Store) quotaIn(ctx context.Context, userID string, image map[string]types.AttributeValue) (sandstep.Quota, map[string]time.Time, error) {
 	if image == nil {
 		return s.readQuota(ctx, userID)
 	}
@@ -312,10 +314,11 @@ func (s *Store) quotaIn(ctx context.Context, userID string, image map[string]typ
 	return q, heldSet(slots), err
 }
 
-func heldSet(slots []sandstep.Slot) map[string]bool {
-	held := make(map[string]bool, len(slots))
+// heldSet is when each held slot was reserved, by sandbox id.
+func heldSet(slots []sandstep.Slot) map[string]time.Time {
+	held := make(map[string]time.Time, len(slots))
 	for _, sl := range slots {
-		held[sl.SandboxID] = true
+		held[sl.SandboxID] = sl.ReservedAt
 	}
 	return held
 }

@@ -1,10 +1,14 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,7 +175,8 @@ func TestRefusedRetakeKeepsAHeldSlot(t *testing.T) {
 	if err := reserve(c, r.st, "u", "a"); err != nil {
 		t.Fatal(err)
 	}
-	r.addUsed(t, 1) // the window full
+	r.addUsed(t, 1)            // the window full
+	r.clk.Advance(time.Second) // Daytona's 429 came a create's time later
 	for _, path := range []string{"beside the slot", "slot first"} {
 		if err := reserve(c, r.st, "u", "a"); !errors.Is(err, sandstep.ErrCreateRate) {
 			t.Fatalf("%s: asked again in a full window: %v, want ErrCreateRate", path, err)
@@ -179,6 +184,58 @@ func TestRefusedRetakeKeepsAHeldSlot(t *testing.T) {
 		if q := quota(t, r.st, "u"); q.Active != 1 {
 			t.Fatalf("%s: u holds %d slots after the refusal, want 1 (a's)", path, q.Active)
 		}
+	}
+}
+
+// A slot whose write landed but whose answer was lost is this call's
+// take (the write tried again finds it held, with this take's time): a
+// window that refuses the create gives it back, as it would any slot the
+// call took.
+func TestRefusedCreateGivesBackASlotWhoseAnswerWasLost(t *testing.T) {
+	clk := newClock()
+	var armed, lost atomic.Bool
+	lose := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			if !bytes.Contains(b, []byte("USER#w")) || !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") || !armed.Load() || !lost.CompareAndSwap(false, true) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r) // the write lands; its answer is lost
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
+		})
+	}
+	_, url := storetest.Server(t, lose)
+	db := storetest.DB(t, url)
+	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour,
+		CreateRate: 1, CreateWindow: time.Minute, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ctx(t)
+	// w's counter exists (a first reservation makes it otherwise), and the
+	// window is full.
+	if err := st.SetUserLimit(c, "w", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := reserve(c, st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "b", Owner: "w"}); !errors.Is(err, sandstep.ErrCreateRate) {
+		t.Fatalf("a create in a full window: %v, want ErrCreateRate", err)
+	}
+	if !lost.Load() {
+		t.Fatal("no answer of w's slot was lost: the test did not test")
+	}
+	if q := quota(t, st, "w"); q.Active != 0 {
+		t.Fatalf("w holds %d slots after the refusal, want 0", q.Active)
 	}
 }
 
