@@ -143,7 +143,10 @@ func (s *Store) ReserveSlot(ctx context.Context, sb *sandstep.Sandbox) error {
 		if refused >= 0 {
 			return s.retakeCreates(ctx, sb, windows[refused], time.Since(start))
 		}
-	case sandstep.ErrorCode(slotErr) == sandstep.EQUOTA:
+	default:
+		// The slot refused, or its outcome unknown: that is the answer,
+		// so that a caller gives back what may be held (a refusal for
+		// the rate would say nothing is).
 		return slotErr
 	}
 	if refused >= 0 {

@@ -192,17 +192,33 @@ func TestRefusedRetakeKeepsAHeldSlot(t *testing.T) {
 // window that refuses the create gives it back, as it would any slot the
 // call took.
 func TestRefusedCreateGivesBackASlotWhoseAnswerWasLost(t *testing.T) {
+	testLostSlotAnswers(t, 1)
+}
+
+// A slot whose answer is lost on every try is of unknown outcome: that,
+// not the window's refusal, is the answer, so that the caller gives back
+// what may be held (a refusal for the rate says nothing is).
+func TestRefusedCreateAnswersASlotOfUnknownOutcome(t *testing.T) {
+	testLostSlotAnswers(t, 1000)
+}
+
+// testLostSlotAnswers loses the answers of the first n writes of w's
+// counter (each lands), while the window is full: n=1 one try's, more
+// every try's.
+func testLostSlotAnswers(t *testing.T, n int32) {
 	clk := newClock()
-	var armed, lost atomic.Bool
+	var armed atomic.Bool
+	var tries, lost atomic.Int32
 	lose := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(b))
-			if !bytes.Contains(b, []byte("USER#w")) || !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") || !armed.Load() || !lost.CompareAndSwap(false, true) {
+			if !bytes.Contains(b, []byte("USER#w")) || !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") || !armed.Load() || tries.Add(1) > n {
 				h.ServeHTTP(w, r)
 				return
 			}
 			h.ServeHTTP(httptest.NewRecorder(), r) // the write lands; its answer is lost
+			lost.Add(1)
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
@@ -228,11 +244,19 @@ func TestRefusedCreateGivesBackASlotWhoseAnswerWasLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	armed.Store(true)
-	if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "b", Owner: "w"}); !errors.Is(err, sandstep.ErrCreateRate) {
-		t.Fatalf("a create in a full window: %v, want ErrCreateRate", err)
-	}
-	if !lost.Load() {
+	err = st.ReserveSlot(c, &sandstep.Sandbox{ID: "b", Owner: "w"})
+	if lost.Load() == 0 {
 		t.Fatal("no answer of w's slot was lost: the test did not test")
+	}
+	if lost.Load() > 1 {
+		// Every try's answer lost: the slot's outcome is the answer.
+		if errors.Is(err, sandstep.ErrCreateRate) || sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+			t.Fatalf("a create whose slot's outcome is unknown: %v, want the slot's ETRANSIENT", err)
+		}
+		return
+	}
+	if !errors.Is(err, sandstep.ErrCreateRate) {
+		t.Fatalf("a create in a full window: %v, want ErrCreateRate", err)
 	}
 	if q := quota(t, st, "w"); q.Active != 0 {
 		t.Fatalf("w holds %d slots after the refusal, want 0", q.Active)
