@@ -117,8 +117,8 @@ func permissionOf(role, perm string) string {
 	return PermNone
 }
 
-// CanTrigger reports whether a person with perm may start or cancel a task
-// by commenting: write, maintain or admin.
+// CanTrigger reports whether a person with perm may start or cancel a task,
+// by the label or by a comment: write, maintain or admin.
 func CanTrigger(perm string) bool {
 	return perm == PermWrite || perm == PermMaintain || perm == PermAdmin
 }

