@@ -183,7 +183,7 @@ var vars = []Var{
 		Meaning: "the CloudWatch namespace of the metrics each invocation writes to its log as Embedded Metric Format lines (see [Metrics](#metrics)); the template's alarms and dashboard read it",
 		kind:    namespace(func(c *Config) *string { return &c.MetricsNamespace })},
 	{Name: "IDEMPOTENCY_TTL", Default: "24h",
-		Meaning: "how long a completed `Idempotency-Key` is remembered",
+		Meaning: "how long a completed `Idempotency-Key` is remembered (a GitHub delivery's id: 7 days at least, GitHub Enterprise Server's redelivery window)",
 		kind:    duration(time.Minute, 720*time.Hour, func(c *Config) *time.Duration { return &c.IdempotencyTTL })},
 }
 

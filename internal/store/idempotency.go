@@ -36,7 +36,23 @@ const (
 	// maxBeginAttempts bounds the retries when the record changes between
 	// the conditional write and the read that explains its failure.
 	maxBeginAttempts = 5
+	// DeliveryRetention is the least a repository's idempotency record
+	// (a GitHub delivery's, "github-<delivery id>") is kept, whatever
+	// IdempotencyTTL says: GitHub redelivers a delivery for up to 3 days
+	// and GitHub Enterprise Server for up to 7, and a redelivery the
+	// record has forgotten would start its task again.
+	DeliveryRetention = 7 * 24 * time.Hour
 )
+
+// idempotencyTTLOf is how long userID's records are kept once their attempt
+// has ended: a repository's are GitHub's deliveries (no one else acts as a
+// repository), kept for DeliveryRetention at least.
+func (s *Store) idempotencyTTLOf(userID string) time.Duration {
+	if _, ok := sandstep.RepoOf(userID); ok {
+		return max(s.idempotencyTTL, DeliveryRetention)
+	}
+	return s.idempotencyTTL
+}
 
 const (
 	attrIdemStatus = "status"
@@ -137,7 +153,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 		attrIdemTry:    str(attempt),
 		// Remembered as long as a completed one, so a crashed attempt's key
 		// still refuses another request.
-		TTLAttribute: num(inProgressExpiry.Add(s.idempotencyTTL).Unix()),
+		TTLAttribute: num(inProgressExpiry.Add(s.idempotencyTTLOf(userID)).Unix()),
 	}
 	status, hash, ipe, exp := expression.Name(attrIdemStatus), expression.Name(attrIdemHash),
 		expression.Name(attrIdemIPE), expression.Name(TTLAttribute)
@@ -229,7 +245,8 @@ func (s *Store) getIdempotent(ctx context.Context, userID, key string) (*idemRec
 }
 
 // CompleteIdempotent stores the response of the request in progress under
-// the key and keeps it for Options.IdempotencyTTL; retries then
+// the key and keeps it for Options.IdempotencyTTL (a repository's, for
+// DeliveryRetention at least); retries then
 // get it from BeginIdempotent. Only the attempt that began the record may
 // complete it: ECONFLICT if no request with this key is in progress or
 // another attempt has taken the record over (the record is then left as it
@@ -246,7 +263,7 @@ func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt str
 			Message: "a stored response may be at most " + strconv.Itoa(MaxIdempotencyResponseSize) + " bytes"}
 	}
 	update := expression.Set(expression.Name(attrIdemStatus), expression.Value(IdempotencyCompleted)).
-		Set(expression.Name(TTLAttribute), expression.Value(s.now().Add(s.idempotencyTTL).Unix()))
+		Set(expression.Name(TTLAttribute), expression.Value(s.now().Add(s.idempotencyTTLOf(userID)).Unix()))
 	// An in-progress record has no response (BeginIdempotent writes the
 	// whole item), so an empty response needs no REMOVE; the in-progress
 	// expiry stays, unused once completed.

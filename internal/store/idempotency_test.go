@@ -357,3 +357,41 @@ func avString(av dynamodbAV) string {
 	}
 	return ""
 }
+
+// A repository's records are GitHub's deliveries, which GitHub Enterprise
+// Server redelivers for up to 7 days: they outlive a shorter
+// IdempotencyTTL, and a longer one still holds.
+func TestIdempotencyDeliveryRetention(t *testing.T) {
+	tests := []struct {
+		name   string
+		user   string
+		ttl    time.Duration
+		keptTo time.Duration
+	}{
+		{"a user's, for IdempotencyTTL", "u", 24 * time.Hour, 24 * time.Hour},
+		{"a repository's, for the redelivery window", sandstep.RepoUser("octo/hello"), 24 * time.Hour, store.DeliveryRetention},
+		{"a repository's, for a longer IdempotencyTTL", sandstep.RepoUser("octo/hello"), 10 * 24 * time.Hour, 10 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			st, _, _ := storetest.New(t, store.Options{Now: clk.Now, IdempotencyTTL: tt.ttl})
+			c := ctx(t)
+			if rec, err := st.BeginIdempotent(c, tt.user, "github-d1", "h", "a1", clk.Now().Add(time.Minute)); err != nil || rec != nil {
+				t.Fatalf("Begin = %v, %v", rec, err)
+			}
+			if err := st.CompleteIdempotent(c, tt.user, "github-d1", "a1", []byte(`{"action":"started"}`)); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(tt.keptTo - time.Second)
+			rec, err := st.BeginIdempotent(c, tt.user, "github-d1", "h", "a2", clk.Now().Add(time.Minute))
+			if err != nil || rec == nil || string(rec.Response) != `{"action":"started"}` {
+				t.Fatalf("a redelivery just within %s = %+v, %v; want the first answer", tt.keptTo, rec, err)
+			}
+			clk.Advance(2 * time.Second)
+			if rec, err := st.BeginIdempotent(c, tt.user, "github-d1", "h", "a3", clk.Now().Add(time.Minute)); err != nil || rec != nil {
+				t.Fatalf("past %s = %+v, %v; want it forgotten", tt.keptTo, rec, err)
+			}
+		})
+	}
+}

@@ -53,7 +53,9 @@ type Options struct {
 	// them DefaultQuota. A per-user override wins over both.
 	RepoQuota int
 	// IdempotencyTTL is how long an idempotency record is remembered once
-	// its attempt has ended (config's IDEMPOTENCY_TTL). It must be positive.
+	// its attempt has ended (config's IDEMPOTENCY_TTL); a repository's
+	// records, GitHub's deliveries, are kept DeliveryRetention at least.
+	// It must be positive.
 	IdempotencyTTL time.Duration
 	// CreateRate is how many sandboxes every instance of the deployment
 	// together may create per CreateWindow (the provider's sandbox-create
