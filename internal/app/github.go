@@ -8,6 +8,7 @@ import (
 	"github.com/sandstep/sandstep/internal/githubapp"
 	"github.com/sandstep/sandstep/internal/repos"
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/secrets"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/webhook"
 )
@@ -32,7 +33,7 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 
 // Repositories is the policy of which repositories' issues run tasks:
 // GITHUB_CONFIG_REF's document; without one, every repository locally and
-// none in AWS.
+// nil in AWS (gitHubDeps then ignores every delivery).
 func (e *Env) Repositories(ctx context.Context) (*repos.Policy, error) {
 	return once(e, "repositories", func() (*repos.Policy, error) {
 		cfg := e.Config
@@ -126,7 +127,17 @@ func (e *Env) gitHubDeps(ctx context.Context, deps *service.Deps) error {
 		return nil
 	}
 	policy, err := e.Repositories(ctx)
-	if err != nil || policy == nil {
+	switch {
+	case secrets.NotFound(err):
+		// A document not (yet) there answers each delivery ignored, with
+		// why: a failed delivery is only sent again, never acted on. A
+		// cold start reads it again.
+		e.Logger.WarnContext(ctx, "GitHub deliveries are ignored", "err", err)
+		policy, err = repos.None("this deployment's repositories document (GITHUB_CONFIG_REF) is not found"), nil
+	case err == nil && policy == nil:
+		policy = repos.None("this deployment has no repositories document (GITHUB_CONFIG_REF)")
+	}
+	if err != nil {
 		return err
 	}
 	deps.Repositories, deps.Collaborators = policy, collaborators{app}

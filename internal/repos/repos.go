@@ -43,6 +43,8 @@ type Policy struct {
 	// any: every repository is allowed with Default (make local without
 	// a document).
 	any bool
+	// none: no document; why every repository is refused.
+	none string
 }
 
 // DefaultTask is what make local runs for every repository when no
@@ -52,6 +54,13 @@ var DefaultTask = service.TaskInput{Command: "cat " + service.IssueFile, Timeout
 // AllowAll is the local stack's policy without a document.
 func AllowAll() *Policy {
 	return &Policy{doc: Document{Repositories: map[string]Repository{}}, any: true}
+}
+
+// None is the policy of a deployment whose document is not there: every
+// repository is refused, saying why, so that a delivery is answered
+// ignored rather than failed (GitHub would only be asked to send it again).
+func None(why string) *Policy {
+	return &Policy{doc: Document{Repositories: map[string]Repository{}}, none: why}
 }
 
 // Parse reads a document strictly.
@@ -85,6 +94,9 @@ func Parse(data []byte) (*Policy, error) {
 
 // Task is repo's task for an issue of installation.
 func (p *Policy) Task(repo string, installation int64) (service.TaskInput, error) {
+	if p.none != "" {
+		return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "%s", p.none)
+	}
 	if len(p.doc.Installations) > 0 && !slices.Contains(p.doc.Installations, installation) {
 		return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "installation %d is not allowed", installation)
 	}

@@ -63,6 +63,9 @@ func TestTask(t *testing.T) {
 	if task, err := AllowAll().Task("anyone/any", 1); err != nil || task.Command != DefaultTask.Command {
 		t.Errorf("AllowAll = %+v, %v", task, err)
 	}
+	if _, err := None("no document").Task("octo/hello", 7); sandstep.ErrorCode(err) != sandstep.ENOTFOUND || sandstep.ErrorMessage(err) != "no document" {
+		t.Errorf("None = %v, want not_found saying why", err)
+	}
 }
 
 func TestReaders(t *testing.T) {

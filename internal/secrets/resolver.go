@@ -312,6 +312,13 @@ var (
 	rejectedCodes = []string{"ValidationException", "InvalidParameterException", "InvalidRequestException"}
 )
 
+// NotFound says whether err is Resolve's answer for a parameter or secret
+// that does not exist (as opposed to one not readable, or a failed read).
+func NotFound(err error) bool {
+	var ae *awsjson.APIError
+	return errors.As(err, &ae) && slices.Contains(notFoundCodes, ae.Code)
+}
+
 // classify maps a fetch error to a sandbox error naming ref.Field. The
 // messages name the reference, never a value; the AWS error is kept as the
 // cause for logs (its text may name the role and account, so it is not in

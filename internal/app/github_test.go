@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/githublocal"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
+)
+
+// A repositories document that is absent, or named but not there, makes
+// the GitHub function answer every delivery ignored, saying why: an error
+// would fail each delivery, and GitHub can only send it again.
+func TestGitHubDepsWithoutDocument(t *testing.T) {
+	key, _, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssm := fakeSSM(t, map[string]string{
+		"/sandstep/github/app-key": string(key),
+		"/sandstep/github/config":  `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}}}}`,
+	})
+	tests := []struct {
+		name    string
+		ref     string
+		allowed bool
+		why     string
+	}{
+		{"a document", "ssm:/sandstep/github/config", true, ""},
+		{"no document", "", false, "has no repositories document"},
+		{"a document not there", "ssm:/sandstep/github/missing", false, "repositories document (GITHUB_CONFIG_REF) is not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{
+				"AWS_ENDPOINT_URL_SSM":      ssm.URL,
+				"TABLE_NAME":                "sandstep",
+				"DAYTONA_API_KEY_REF":       "ssm:/sandstep/daytona-api-key",
+				"AWS_REGION":                "eu-west-1",
+				"AWS_ACCESS_KEY_ID":         "AKIDEXAMPLE",
+				"AWS_SECRET_ACCESS_KEY":     "dummy-secret-access-key",
+				"GITHUB_APP_ID":             "1",
+				"GITHUB_APP_KEY_REF":        "ssm:/sandstep/github/app-key",
+				"GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook-secret",
+				"GITHUB_CONFIG_REF":         tt.ref,
+			}
+			e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var deps service.Deps
+			if err := e.gitHubDeps(context.Background(), &deps); err != nil {
+				t.Fatalf("gitHubDeps: %v", err)
+			}
+			if deps.Repositories == nil || deps.Collaborators == nil {
+				t.Fatal("no repositories policy: every delivery would fail")
+			}
+			_, err = deps.Repositories.Task("octo/hello", 7)
+			if tt.allowed {
+				if err != nil {
+					t.Errorf("Task = %v, want the document's task", err)
+				}
+				return
+			}
+			// The service answers not_found "ignored", with its message.
+			if sandstep.ErrorCode(err) != sandstep.ENOTFOUND || !strings.Contains(sandstep.ErrorMessage(err), tt.why) {
+				t.Errorf("Task = %v, want not_found saying %q", err, tt.why)
+			}
+		})
+	}
+}
