@@ -123,7 +123,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
 }
 
-// issueTask is the issue's live task, if any.
+// issueTask is the issue's live task, if any, as its record says.
 func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*sandstep.Task, error) {
 	issue := strconv.Itoa(ev.Issue)
 	cursor := ""
@@ -133,7 +133,20 @@ func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*san
 			return nil, fmt.Errorf("list the tasks of %s: %w", ev.Repo, err)
 		}
 		for _, t := range page {
-			if t.Metadata.IssueID == issue {
+			if t.Metadata.IssueID != issue {
+				continue
+			}
+			// The list is an eventually consistent index: an entry may
+			// lack the comment's id (a busy note would then write a
+			// second comment) or show a task that has ended since.
+			t, err := s.tasks.GetTask(ctx, t.ID)
+			if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read the task of issue %s#%d: %w", ev.Repo, ev.Issue, err)
+			}
+			if !t.Status.Terminal() {
 				return t, nil
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -211,5 +212,76 @@ func TestIssueCommentBeforeExecution(t *testing.T) {
 				t.Errorf("comments %v, want one saying %q", comments.bodies, tt.says)
 			}
 		})
+	}
+}
+
+// laggingList lists tasks as an index that lags behind the records does:
+// the entries the test froze, whatever the records say now.
+type laggingList struct {
+	Tasks
+	entries []*sandstep.Task
+}
+
+func (s *laggingList) ListTasks(context.Context, string, int, string, ...sandstep.TaskStatus) ([]*sandstep.Task, string, error) {
+	out := make([]*sandstep.Task, len(s.entries))
+	for i, t := range s.entries {
+		c := *t
+		out[i] = &c
+	}
+	return out, "", nil
+}
+
+// The busy note and the issue's live task come from the task's record,
+// read again, not from a list entry that lags behind it.
+func TestHandleIssueStaleList(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 5)
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	comments := &fakeComments{bodies: map[int64]string{}}
+	h.svc.comments = comments
+	index := &laggingList{Tasks: h.svc.tasks}
+	h.svc.tasks = index
+	ev := func(delivery string) IssueEvent {
+		return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer", ByComment: true}
+	}
+	first, err := h.svc.HandleIssue(ctx, ev("d1"))
+	if err != nil || first.Action != "started" {
+		t.Fatalf("first = %+v, %v", first, err)
+	}
+	// The index has the task as it was first written: no comment yet.
+	tk, err := h.store.GetTask(ctx, first.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := *tk
+	entry.IssueComment = 0
+	index.entries = []*sandstep.Task{&entry}
+
+	tests := []struct {
+		name   string
+		before func()
+		want   string
+	}{
+		{"asked again while it runs", nil, "busy"},
+		{"asked again once it ended", func() {
+			if _, err := h.svc.CancelTask(ctx, Call{UserID: sandstep.RepoUser("octo/hello")}, first.TaskID); err != nil {
+				t.Fatal(err)
+			}
+		}, "started"},
+	}
+	for i, tt := range tests {
+		if tt.before != nil {
+			tt.before()
+		}
+		out, err := h.svc.HandleIssue(ctx, ev("d"+strconv.Itoa(i+2)))
+		if err != nil || out.Action != tt.want {
+			t.Fatalf("%s: %+v, %v; want %s", tt.name, out, err, tt.want)
+		}
+		if tt.want == "busy" {
+			if len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], "Asked again while it runs by @maintainer") {
+				t.Errorf("%s: comments %v, want the note in the task's one comment", tt.name, comments.bodies)
+			}
+		}
 	}
 }
