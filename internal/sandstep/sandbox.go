@@ -256,6 +256,21 @@ func RepoUser(repo string) string { return RepoUserPrefix + repo }
 // whether id is a repository's at all: RepoUser's inverse.
 func RepoOf(id string) (repo string, ok bool) { return strings.CutPrefix(id, RepoUserPrefix) }
 
+// IssueOf is the GitHub issue whose task t is ("owner/repo" and its
+// number), and whether it is one: a repository's task for an issue of
+// that repository (no caller can own one, so none can claim an issue).
+func IssueOf(t *Task) (repo, issue string, ok bool) {
+	repo, ok = RepoOf(t.Owner)
+	if !ok || repo == "" || repo != t.Metadata.Repo {
+		return "", "", false
+	}
+	return repo, t.Metadata.IssueID, true
+}
+
+// IssueClaimField is the field of the conflict that refuses a task of an
+// issue whose task is live (the store's issue claim).
+const IssueClaimField = "metadata.issueId"
+
 // ValidateCallerID is ValidateUserID for an id a caller asserts (a JWT's
 // sub, a direct invocation's userId): a repository's id is refused.
 func ValidateCallerID(field, id string) error {

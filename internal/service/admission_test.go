@@ -187,8 +187,9 @@ func TestQueuedTaskMintsNoToken(t *testing.T) {
 	if _, err := h.svc.CreateTaskSandbox(ctx, startTask(t, h, "github:octo/hello", "1")); err != nil {
 		t.Fatal(err)
 	}
+	waiting := startTask(t, h, "github:octo/hello", "2")
 	for range 3 { // the state machine's retries while it waits
-		if _, err := h.svc.CreateTaskSandbox(ctx, startTask(t, h, "github:octo/hello", "2")); sandstep.ErrorCode(err) != sandstep.EQUEUED {
+		if _, err := h.svc.CreateTaskSandbox(ctx, waiting); sandstep.ErrorCode(err) != sandstep.EQUEUED {
 			t.Fatalf("over quota: %v", err)
 		}
 	}

@@ -57,8 +57,9 @@ type IssueOutcome struct {
 const IssueFile = "sandstep-issue.json"
 
 // HandleIssue starts the issue's task, or cancels it. One issue runs one
-// task at a time; the task belongs to the repository's user
-// (sandstep.RepoUser), within its own quota.
+// task at a time (the issue's claim, see Tasks.IssueTask); the task
+// belongs to the repository's user (sandstep.RepoUser), within its own
+// quota.
 func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome, error) {
 	if s.repos == nil || s.collaborators == nil {
 		return nil, sandstep.Errorf(sandstep.EINTERNAL, "GitHub is not configured in this deployment")
@@ -94,6 +95,10 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 
 func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spec TaskInput) (*IssueOutcome, error) {
 	current, err := s.issueTask(ctx, call, ev)
+	if err == nil && current == nil && ev.Cancel {
+		// The list may not show a task started a moment ago; its claim does.
+		current, err = s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -107,20 +112,41 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		}
 		return &IssueOutcome{Action: "cancelled", TaskID: t.ID}, nil
 	case current != nil:
-		// One task at a time: the second ask is only noted.
-		s.commentOnIssue(ctx, current, s.busyComment(current, ev.Sender))
-		return &IssueOutcome{Action: "busy", TaskID: current.ID, Why: "a task runs for this issue already"}, nil
+		return s.busy(ctx, current, ev), nil
 	}
 	if err := issueSpec(&spec, ev); err != nil {
 		return nil, err
 	}
-	t, err := s.startTask(ctx, call, spec, func(ctx context.Context, t *sandstep.Task) {
-		s.commentOnIssue(ctx, t, s.startedComment(t))
-	})
-	if err != nil {
-		return nil, err
+	// The list is eventually consistent: two deliveries at once (a label
+	// and a comment) may both find no task. The issue's claim, written
+	// with the task's record, lets one start; the other is told of it.
+	for range 2 {
+		t, err := s.startTask(ctx, call, spec, func(ctx context.Context, t *sandstep.Task) {
+			s.commentOnIssue(ctx, t, s.startedComment(t))
+		})
+		if err == nil {
+			return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
+		}
+		if sandstep.ErrorCode(err) != sandstep.ECONFLICT || sandstep.ErrorField(err) != sandstep.IssueClaimField {
+			return nil, err
+		}
+		current, err := s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue))
+		if err != nil {
+			return nil, err
+		}
+		if current != nil {
+			return s.busy(ctx, current, ev), nil
+		}
+		// The task that held it ended since: start again.
 	}
-	return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
+	return nil, sandstep.Errorf(sandstep.ETRANSIENT, "the issue's task keeps changing; send the delivery again")
+}
+
+// busy notes, in the issue's one comment, a trigger of an issue whose
+// task t runs (t read from its record: the comment's id is its).
+func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
+	s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender))
+	return &IssueOutcome{Action: "busy", TaskID: t.ID, Why: "a task runs for this issue already"}
 }
 
 // issueTask is the issue's live task, if any, as its record says.

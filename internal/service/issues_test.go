@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -283,5 +284,97 @@ func TestHandleIssueStaleList(t *testing.T) {
 				t.Errorf("%s: comments %v, want the note in the task's one comment", tt.name, comments.bodies)
 			}
 		}
+	}
+
+	// A list that does not show the task yet: a cancel finds it by the
+	// issue's claim.
+	index.entries = nil
+	other := ev("d8")
+	other.Issue = 14
+	if out, err := h.svc.HandleIssue(ctx, other); err != nil || out.Action != "started" {
+		t.Fatalf("another issue = %+v, %v", out, err)
+	}
+	other.Delivery, other.Cancel = "d9", true
+	if out, err := h.svc.HandleIssue(ctx, other); err != nil || out.Action != "cancelled" {
+		t.Errorf("a cancel the list does not show the task to = %+v, %v; want cancelled", out, err)
+	}
+}
+
+// listBarrier holds each of the first n lists until all n have listed, as
+// deliveries that arrive together all read the list before any writes.
+type listBarrier struct {
+	Tasks
+	mu      sync.Mutex
+	n       int
+	arrived sync.WaitGroup
+}
+
+func (b *listBarrier) ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error) {
+	page, next, err := b.Tasks.ListTasks(ctx, owner, limit, cursor, statuses...)
+	b.mu.Lock()
+	wait := b.n > 0
+	if wait {
+		b.n--
+		b.arrived.Done()
+	}
+	b.mu.Unlock()
+	if wait {
+		b.arrived.Wait()
+	}
+	return page, next, err
+}
+
+// Deliveries that start one issue's task at once (a label and comments,
+// each its own delivery) start one task, against the real store: the
+// others are answered busy, naming it. Its end lets the issue start again.
+func TestHandleIssueConcurrent(t *testing.T) {
+	const n = 6
+	ctx := context.Background()
+	h := newFaultHarness(t, 5)
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	barrier := &listBarrier{Tasks: h.svc.tasks, n: n}
+	barrier.arrived.Add(n)
+	h.svc.tasks = barrier
+	ev := func(delivery string) IssueEvent {
+		return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer", ByComment: delivery != "d0"}
+	}
+	outs := make([]*IssueOutcome, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { outs[i], errs[i] = h.svc.HandleIssue(ctx, ev("d"+strconv.Itoa(i))) })
+	}
+	wg.Wait()
+	started := ""
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("delivery %d: %v", i, errs[i])
+		}
+		if outs[i].Action == "started" {
+			if started != "" {
+				t.Fatalf("deliveries started %s and %s for one issue", started, outs[i].TaskID)
+			}
+			started = outs[i].TaskID
+		}
+	}
+	if started == "" {
+		t.Fatalf("no delivery started the task: %+v", outs)
+	}
+	for i, out := range outs {
+		if out.TaskID != started || (out.Action != "started" && out.Action != "busy") {
+			t.Errorf("delivery %d: %+v, want busy with %s", i, out, started)
+		}
+	}
+	all, _, err := h.store.ListTasks(ctx, sandstep.RepoUser("octo/hello"), 100, "")
+	if err != nil || len(all) != 1 {
+		t.Fatalf("the repository's tasks: %d, %v; want 1", len(all), err)
+	}
+
+	if out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d-cancel", Cancel: true, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"}); err != nil || out.Action != "cancelled" {
+		t.Fatalf("cancel = %+v, %v", out, err)
+	}
+	if out, err := h.svc.HandleIssue(ctx, ev("d-again")); err != nil || out.Action != "started" || out.TaskID == started {
+		t.Fatalf("after the cancel = %+v, %v; want a new task started", out, err)
 	}
 }

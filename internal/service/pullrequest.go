@@ -64,8 +64,8 @@ func (s *Service) repoTask(t *sandstep.Task) bool {
 // owned by the repository's user, which no caller may claim. Metadata
 // alone is what any caller may write.
 func issueTaskOf(t *sandstep.Task) bool {
-	repo, ok := sandstep.RepoOf(t.Owner)
-	return ok && repo != "" && repo == t.Metadata.Repo
+	_, _, ok := sandstep.IssueOf(t)
+	return ok
 }
 
 func installationOf(t *sandstep.Task) int64 {

@@ -19,6 +19,11 @@ type Tasks interface {
 	GetTask(ctx context.Context, id string) (*sandstep.Task, error)
 	TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error)
 	ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error)
+	// IssueTask is the live task of repo's issue (its number), strongly
+	// consistent; nil when none. An issue's task is written with the
+	// issue's claim, and PutTask refuses a second while one is live
+	// (ECONFLICT, field sandstep.IssueClaimField); its end lets it go.
+	IssueTask(ctx context.Context, repo, issue string) (*sandstep.Task, error)
 }
 
 // Objects keeps a task's bytes: its spec, its output, its artifacts.

@@ -184,9 +184,9 @@ func (s *Store) TransitionSandbox(ctx context.Context, id string, from []sandste
 		return nil, sandstep.Invalid("from", "must name at least one state")
 	}
 	return transition(ctx, s, "id", id, sandboxPK, "sandbox",
-		func(cur *sandstep.Sandbox) (map[string]types.AttributeValue, *sandstep.Sandbox, error) {
+		func(cur *sandstep.Sandbox) (map[string]types.AttributeValue, *sandstep.Sandbox, []types.TransactWriteItem, error) {
 			if !slices.Contains(from, cur.State) {
-				return nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %q is %s, not %s", id, cur.State, joinStates(from))
+				return nil, nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "sandbox %q is %s, not %s", id, cur.State, joinStates(from))
 			}
 			next := *cur
 			if update != nil {
@@ -200,7 +200,7 @@ func (s *Store) TransitionSandbox(ctx context.Context, id string, from []sandste
 				next.DeletedAt = &t
 			}
 			item, err := sandboxItem(&next, 0)
-			return item, &next, err
+			return item, &next, nil, err
 		})
 }
 
@@ -304,7 +304,9 @@ func taskLive(t *sandstep.Task) bool {
 }
 
 // PutTask writes the record of a new task; ECONFLICT if it exists.
-// CreatedAt is filled in if zero.
+// CreatedAt is filled in if zero. An issue's task takes the issue's claim
+// in the same write: ECONFLICT, field sandstep.IssueClaimField, while another
+// task of the issue is live (see issueclaim.go).
 func (s *Store) PutTask(ctx context.Context, t *sandstep.Task) error {
 	if err := s.normalizeTask(t); err != nil {
 		return err
@@ -312,6 +314,9 @@ func (s *Store) PutTask(ctx context.Context, t *sandstep.Task) error {
 	item, err := s.taskItem(t, 1, s.nowUTC())
 	if err != nil {
 		return err
+	}
+	if claim, ok := issueClaim(t); ok && !t.Status.Terminal() {
+		return s.putIssueTask(ctx, t, item, claim)
 	}
 	return s.putNew(ctx, item, "task", t.ID)
 }
@@ -336,9 +341,9 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 		return nil, sandstep.Invalid("from", "must name at least one status")
 	}
 	return transition(ctx, s, "id", id, taskPK, "task",
-		func(cur *sandstep.Task) (map[string]types.AttributeValue, *sandstep.Task, error) {
+		func(cur *sandstep.Task) (map[string]types.AttributeValue, *sandstep.Task, []types.TransactWriteItem, error) {
 			if !slices.Contains(from, cur.Status) {
-				return nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "task %q is %s, not %s", id, cur.Status, joinStates(from))
+				return nil, nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "task %q is %s, not %s", id, cur.Status, joinStates(from))
 			}
 			next := *cur
 			if update != nil {
@@ -348,12 +353,17 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 			next.Status = to
 			if next.SandboxID != "" {
 				if err := validateID("sandboxId", next.SandboxID); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 			}
 			normalizeTaskTimes(&next)
 			item, err := s.taskItem(&next, 0, s.nowUTC())
-			return item, &next, err
+			// The task's end lets its issue's claim go, in the same write.
+			var also []types.TransactWriteItem
+			if claim, ok := issueClaim(&next); ok && !cur.Status.Terminal() && to.Terminal() {
+				also = append(also, s.releaseClaim(claim, id))
+			}
+			return item, &next, also, err
 		})
 }
 
@@ -401,18 +411,21 @@ func unmarshalRecord[T any](item map[string]types.AttributeValue, what string) (
 	return &rec, nil
 }
 
-// transition reads a record, lets next compute the new item from it, and
-// writes that item on condition that the version is still the one read,
-// retrying a bounded number of times when a concurrent writer wins.
+// transition reads a record, lets next compute the new item from it (and
+// the writes that go with it), and writes that item on condition that the
+// version is still the one read, retrying a bounded number of times when a
+// concurrent writer wins. A write that goes with it and is refused (an
+// issue's claim another task holds) is not the record's to make: the
+// record is written alone.
 func transition[T any](ctx context.Context, s *Store, field, id string, pk func(string) string, what string,
-	next func(cur *T) (map[string]types.AttributeValue, *T, error)) (*T, error) {
+	next func(cur *T) (map[string]types.AttributeValue, *T, []types.TransactWriteItem, error)) (*T, error) {
 	var lastErr error
 	for range maxTransitionAttempts {
 		cur, ver, err := getRecord[T](ctx, s, field, id, pk, what)
 		if err != nil {
 			return nil, err
 		}
-		item, rec, err := next(cur)
+		item, rec, also, err := next(cur)
 		if err != nil {
 			return nil, err
 		}
@@ -423,7 +436,11 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 		} else {
 			cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ver)))
 		}
-		err = s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(cond))))
+		record := s.put(item, build(expression.NewBuilder().WithCondition(cond)))
+		err = s.write(ctx, append([]types.TransactWriteItem{record}, also...)...)
+		if err != nil && len(also) > 0 && !conditionFailed(err, 0) && refusedAlso(err, len(also)) {
+			err = s.write(ctx, record)
+		}
 		if err == nil {
 			return rec, nil
 		}
@@ -434,6 +451,17 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 		// Changed (or deleted) since read: read again and re-check from.
 	}
 	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "%s %q is being changed concurrently; try again", what, id)
+}
+
+// refusedAlso says whether a condition of one of the n writes after the
+// record refused err's transaction.
+func refusedAlso(err error, n int) bool {
+	for i := 1; i <= n; i++ {
+		if conditionFailed(err, i) {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedList is a page request over the owner's items of one kind.

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"math/rand/v2"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
+	"github.com/sandstep/sandstep/internal/pause"
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// One live task per GitHub issue. A repository's task for an issue is
+// written together with the issue's claim (ISSUE#<repo>#<number> /
+// CLAIM, naming the task), in one transaction, on condition that no live
+// task holds it; the task's end (TransitionTask to a final status, which
+// every ending makes: clean-up, cancel, a start that failed, the reaper)
+// deletes it in the same write. So of two deliveries that start an issue's
+// task at once, whatever GSI1 showed them, one writes its task and the
+// other is refused.
+
+const (
+	prefixIssue   = "ISSUE#"
+	skClaim       = "CLAIM"
+	typeClaim     = "issueClaim"
+	attrClaimTask = "taskId"
+	// maxClaimAttempts bounds a start's retries while the claim changes
+	// under it (released, or taken over, between its write and its read).
+	maxClaimAttempts = 4
+)
+
+// issueClaim is the key of the claim of t's issue, if t is an issue's
+// task.
+func issueClaim(t *sandstep.Task) (map[string]types.AttributeValue, bool) {
+	repo, issue, ok := sandstep.IssueOf(t)
+	if !ok || issue == "" {
+		return nil, false
+	}
+	return claimKey(repo, issue), true
+}
+
+func claimKey(repo, issue string) map[string]types.AttributeValue {
+	return key(prefixIssue+repo+"#"+issue, skClaim)
+}
+
+// putIssueTask writes item, the record of t, a new task of an issue, with
+// the issue's claim: ECONFLICT (field sandstep.IssueClaimField) when a
+// live task holds it. A claim whose task has ended without letting it go
+// (a version of the functions before claims ended it, or its record is
+// gone) is taken over, on condition that it still names that task.
+func (s *Store) putIssueTask(ctx context.Context, t *sandstep.Task, item, claim map[string]types.AttributeValue) error {
+	holder := "" // the ended task the claim names, when last read; "": none
+	var lastErr error
+	for range maxClaimAttempts {
+		cond := expression.AttributeNotExists(expression.Name(attrPK))
+		if holder != "" {
+			cond = expression.Name(attrClaimTask).Equal(expression.Value(holder))
+		}
+		take := expression.Set(expression.Name(attrClaimTask), expression.Value(t.ID)).
+			Set(expression.Name(attrType), expression.Value(typeClaim))
+		err := s.write(ctx, s.put(item, absent), s.update(claim, build(expression.NewBuilder().WithCondition(cond).WithUpdate(take))))
+		if err == nil {
+			return nil
+		}
+		if conditionFailed(err, 0) {
+			return sandstep.Wrap(err, sandstep.ECONFLICT, "task %q already exists", t.ID)
+		}
+		lastErr = err
+		if conflicted(err) {
+			// Another start of the issue is writing the claim: a moment,
+			// then its answer (usually: busy).
+			if !pause.For(ctx, rand.N(rateConflictPause)) {
+				break
+			}
+			holder = ""
+			continue
+		}
+		if !conditionFailed(err, 1) {
+			return mapErr(err, "put task")
+		}
+		named, live, err := s.claimHolder(ctx, claim, failedImage(err, 1))
+		if err != nil {
+			return err
+		}
+		if live != nil {
+			return &sandstep.Error{Code: sandstep.ECONFLICT, Field: sandstep.IssueClaimField,
+				Message: "issue " + t.Metadata.Repo + "#" + t.Metadata.IssueID + " has a live task, " + live.ID}
+		}
+		holder = named
+	}
+	return sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the claim of issue %s#%s keeps changing; try again", t.Metadata.Repo, t.Metadata.IssueID)
+}
+
+// claimHolder is the task the claim names ("": none) and, when that task
+// is live, its record: from image (the claim as a refused write found it)
+// or else read, strongly consistent.
+func (s *Store) claimHolder(ctx context.Context, claim, image map[string]types.AttributeValue) (string, *sandstep.Task, error) {
+	id := avS(image[attrClaimTask])
+	if id == "" {
+		out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table), Key: claim, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return "", nil, mapErr(err, "read an issue's claim")
+		}
+		id = avS(out.Item[attrClaimTask])
+	}
+	if id == "" {
+		return "", nil, nil
+	}
+	t, err := s.GetTask(ctx, id)
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return id, nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if t.Status.Terminal() {
+		return id, nil, nil
+	}
+	return id, t, nil
+}
+
+// IssueTask is the live task that holds the claim of repo's issue (its
+// number), read strongly consistent; nil when none does.
+func (s *Store) IssueTask(ctx context.Context, repo, issue string) (*sandstep.Task, error) {
+	_, t, err := s.claimHolder(ctx, claimKey(repo, issue), nil)
+	return t, err
+}
+
+// releaseClaim is the write that lets the claim of an issue go as its task
+// id ends: unless another task holds it (see TransitionTask).
+func (s *Store) releaseClaim(claim map[string]types.AttributeValue, id string) types.TransactWriteItem {
+	return s.remove(claim, build(expression.NewBuilder().WithCondition(expression.Or(
+		expression.AttributeNotExists(expression.Name(attrPK)),
+		expression.Name(attrClaimTask).Equal(expression.Value(id))))))
+}

@@ -1,0 +1,140 @@
+package store_test
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// issueTask is a new task of octo/hello's issue n, as HandleIssue writes it.
+func issueTask(id string, n int) *sandstep.Task {
+	return &sandstep.Task{ID: id, Owner: sandstep.RepoUser("octo/hello"), Status: sandstep.TaskQueued,
+		Metadata: sandstep.Metadata{Repo: "octo/hello", IssueID: strconv.Itoa(n), InstallationID: "7"}}
+}
+
+// One live task per issue: a second start of the issue is refused until
+// the first task ends, whatever ends it.
+func TestIssueClaim(t *testing.T) {
+	st, client, table := storetest.New(t, store.Options{})
+	c := ctx(t)
+	ended := []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}
+	transition := func(id string, to sandstep.TaskStatus) func() error {
+		return func() error { _, err := st.TransitionTask(c, id, ended, to, nil); return err }
+	}
+	dropRecord := func(id string) func() error {
+		return func() error {
+			_, err := client.DeleteItem(c, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+				"PK": &types.AttributeValueMemberS{Value: "TASK#" + id}, "SK": &types.AttributeValueMemberS{Value: "META"}}})
+			return err
+		}
+	}
+	user := &sandstep.Task{ID: "tsk_user", Owner: "alice", Status: sandstep.TaskQueued, Metadata: sandstep.Metadata{Repo: "octo/hello", IssueID: "1"}}
+	steps := []struct {
+		name   string
+		before func() error
+		put    *sandstep.Task
+		refuse bool
+		holder string // IssueTask's answer for issue 1 after the step
+	}{
+		{"the issue's first task", nil, issueTask("tsk_a", 1), false, "tsk_a"},
+		{"a second start of the issue", nil, issueTask("tsk_b", 1), true, "tsk_a"},
+		{"another issue", nil, issueTask("tsk_c", 2), false, "tsk_a"},
+		{"a user's task naming the issue claims nothing", nil, user, false, "tsk_a"},
+		{"while the first runs", transition("tsk_a", sandstep.TaskRunning), issueTask("tsk_d", 1), true, "tsk_a"},
+		{"once the first ended", transition("tsk_a", sandstep.TaskCancelled), issueTask("tsk_e", 1), false, "tsk_e"},
+		// An earlier version ended it without the claim, or its record is gone.
+		{"a claim whose task is gone is taken over", dropRecord("tsk_e"), issueTask("tsk_f", 1), false, "tsk_f"},
+		{"a task ended again lets nothing go", transition("tsk_c", sandstep.TaskFailed), issueTask("tsk_g", 1), true, "tsk_f"},
+	}
+	for _, s := range steps {
+		if s.before != nil {
+			if err := s.before(); err != nil {
+				t.Fatalf("%s: before: %v", s.name, err)
+			}
+		}
+		err := st.PutTask(c, s.put)
+		if s.refuse {
+			if sandstep.ErrorCode(err) != sandstep.ECONFLICT || sandstep.ErrorField(err) != "metadata.issueId" {
+				t.Fatalf("%s: PutTask = %v, want conflict on metadata.issueId", s.name, err)
+			}
+			if _, err := st.GetTask(c, s.put.ID); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+				t.Fatalf("%s: a refused task was written: %v", s.name, err)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: PutTask = %v", s.name, err)
+		}
+		got, err := st.IssueTask(c, "octo/hello", "1")
+		if err != nil || got == nil || got.ID != s.holder {
+			t.Fatalf("%s: IssueTask = %+v, %v; want %s", s.name, got, err, s.holder)
+		}
+	}
+	if _, err := st.TransitionTask(c, "tsk_f", ended, sandstep.TaskSucceeded, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.IssueTask(c, "octo/hello", "1"); err != nil || got != nil {
+		t.Fatalf("IssueTask after the end = %+v, %v; want none", got, err)
+	}
+	// Let go by the end itself, not left for the next start to take over.
+	out, err := client.GetItem(c, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "ISSUE#octo/hello#1"}, "SK": &types.AttributeValueMemberS{Value: "CLAIM"}}})
+	if err != nil || out.Item != nil {
+		t.Fatalf("the claim after its task's end: %v, %v; want none", out.Item, err)
+	}
+}
+
+// A task that ends while another holds its issue's claim (it was started
+// by a version before claims) ends all the same, and the claim stays.
+func TestIssueClaimHeldByAnother(t *testing.T) {
+	st, client, table := storetest.New(t, store.Options{})
+	c := ctx(t)
+	if err := st.PutTask(c, issueTask("tsk_old", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DeleteItem(c, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "ISSUE#octo/hello#1"}, "SK": &types.AttributeValueMemberS{Value: "CLAIM"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTask(c, issueTask("tsk_new", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TransitionTask(c, "tsk_old", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskSucceeded, nil); err != nil {
+		t.Fatalf("the old task's end = %v", err)
+	}
+	if got, err := st.IssueTask(c, "octo/hello", "1"); err != nil || got == nil || got.ID != "tsk_new" {
+		t.Fatalf("IssueTask = %+v, %v; want tsk_new", got, err)
+	}
+}
+
+// Of many starts of one issue at once, on as many instances, one writes
+// its task.
+func TestIssueClaimConcurrent(t *testing.T) {
+	const n = 8
+	stores := storetest.Instances(t, n, store.Options{})
+	c := ctx(t)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = stores[i].PutTask(c, issueTask("tsk_"+strconv.Itoa(i), 1)) })
+	}
+	wg.Wait()
+	written := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			written++
+		case sandstep.ErrorCode(err) != sandstep.ECONFLICT:
+			t.Errorf("start %d: %v, want written or conflict", i, err)
+		}
+	}
+	if written != 1 {
+		t.Fatalf("%d of %d starts wrote a task, want 1", written, n)
+	}
+}
