@@ -145,6 +145,11 @@ func (e *CommandTimeoutError) Error() string {
 // Unwrap returns the 408 *APIError.
 func (e *CommandTimeoutError) Unwrap() error { return e.Err }
 
+// ErrNoExitCode is the cause of an error for a command answer that says
+// nothing of how the command ended (no exitCode): it may have run, or
+// failed, so it is neither read as exit 0 nor worth sending again.
+var ErrNoExitCode = errors.New("the answer has no exit code")
+
 // ErrSandboxFailed is the cause of a *StartError when the sandbox reached
 // state error or build_failed.
 var ErrSandboxFailed = errors.New("sandbox reached a failure state")

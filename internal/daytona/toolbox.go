@@ -177,7 +177,8 @@ func (c *Client) toolboxCall(ctx context.Context, sandboxID, method, p string) (
 // returns its exit code and interleaved output. A non-zero exit is not an
 // error. A timeout is always sent (req.Timeout seconds, else
 // Config.ExecTimeout) and the wait for the answer is bounded by it plus 5s;
-// a command killed at its timeout gives a *CommandTimeoutError (HTTP 408).
+// a command killed at its timeout gives a *CommandTimeoutError (HTTP 408),
+// an answer without an exit code an error wrapping ErrNoExitCode.
 // Output beyond Config.MaxOutputBytes is dropped while reading and
 // Truncated set. Not retried once the request may have reached the server.
 func (c *Client) ExecuteCommand(ctx context.Context, sandboxID string, req ExecuteRequest) (*ExecuteResponse, error) {
@@ -212,13 +213,19 @@ func (c *Client) ExecuteCommand(ctx context.Context, sandboxID string, req Execu
 	}
 	defer resp.Body.Close()
 	var out ExecuteResponse
+	var exitCode *int
 	err = c.decodeBounded(ctx, cl, resp, []jsonField{
-		{name: "exitCode", num: &out.ExitCode},
+		{name: "exitCode", optNum: &exitCode},
 		{name: "result", str: &out.Result, limit: c.cfg.MaxOutputBytes, trunc: &out.Truncated},
 	})
 	if err != nil {
 		return nil, err
 	}
+	if exitCode == nil {
+		// Read as 0 it would report a command that failed as succeeded.
+		return nil, fmt.Errorf("daytona: %s %s: %w", cl.method, cl.path, ErrNoExitCode)
+	}
+	out.ExitCode = *exitCode
 	return &out, nil
 }
 

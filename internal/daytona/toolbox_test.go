@@ -312,3 +312,50 @@ func TestToolboxErrors(t *testing.T) {
 		})
 	}
 }
+
+// An execute answer without an exit code says nothing of how the command
+// ended; read as 0 it would report a command that failed, or never ran,
+// as succeeded.
+func TestExecuteWithoutExitCodeIsAnError(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		wantErr bool
+	}{
+		{name: "exit code absent", body: `{"result":"done\n"}`, wantErr: true},
+		{name: "exit code null", body: `{"exitCode":null,"result":""}`, wantErr: true},
+		{name: "empty object", body: `{}`, wantErr: true},
+		{name: "exit code 0", body: `{"exitCode":0,"result":"ok"}`},
+		{name: "exit code 3", body: `{"result":"","exitCode":3}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.body)
+			})
+			c := toolboxClient(t, f, "sb-1")
+			res, err := c.ExecuteCommand(context.Background(), "sb-1", ExecuteRequest{Command: "make", Timeout: 5})
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want ExecuteResponse
+				_ = json.Unmarshal([]byte(tt.body), &want)
+				if res.ExitCode != want.ExitCode {
+					t.Errorf("exit code %d, want %d", res.ExitCode, want.ExitCode)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("answer %s read as exit %d, want an error", tt.body, res.ExitCode)
+			}
+			if !errors.Is(err, ErrNoExitCode) || IsTransient(err) {
+				t.Errorf("err = %v (transient %v); want ErrNoExitCode, not transient: the command may have run", err, IsTransient(err))
+			}
+			if n := len(f.requests()); n != 1 {
+				t.Errorf("%d requests; the command must not be sent again", n)
+			}
+		})
+	}
+}
