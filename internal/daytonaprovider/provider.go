@@ -136,16 +136,69 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 	err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
 		URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
 	})
-	var ae *daytona.APIError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &ae) && (ae.StatusCode == 401 || ae.StatusCode == 403 || ae.StatusCode == 404):
-		// The repository, not the sandbox: the caller's URL or token.
-		return &sandstep.Error{Code: sandstep.EINVALID, Field: "git.url", Message: "the repository was not found or is not readable with the given token", Err: err}
 	}
-	return classify("git clone", err)
+	if field, msg, ok := gitFailure(err); ok {
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: field, Message: msg, Err: err}
+	}
+	// Not git's word on the repository: the proxy, the daemon or our own
+	// request failed, none of which the caller can fix.
+	cerr := p.toolboxError(ctx, "git clone", id, err)
+	if sandstep.ErrorCode(cerr) == sandstep.EINVALID && !errors.As(err, new(*daytona.ValidationError)) {
+		return sandstep.Wrap(err, sandstep.EINTERNAL, "git clone: Daytona refused the request")
+	}
+	return cerr
 }
+
+// gitFailure reports whether a clone's failure is git's own about the
+// repository or its ref, as the toolbox daemon reports it: its GIT_* codes,
+// or, from a daemon that sends no such code, git's words. The proxy's
+// answers (our key, a sandbox it cannot reach) never are.
+func gitFailure(err error) (field, msg string, ok bool) {
+	var ae *daytona.APIError
+	if !errors.As(err, &ae) || strings.EqualFold(ae.Source, "DAYTONA_PROXY") {
+		return "", "", false
+	}
+	const (
+		repoMsg = "the repository was not found or is not readable with the given token"
+		refMsg  = "the branch was not found in the repository"
+	)
+	switch ae.Code {
+	case "GIT_AUTH_FAILED", "GIT_REPO_NOT_FOUND":
+		return "git.url", repoMsg, true
+	case "GIT_BRANCH_NOT_FOUND":
+		return "git.branch", refMsg, true
+	case "", "BAD_REQUEST", "NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN":
+	default:
+		return "", "", false
+	}
+	switch ae.StatusCode {
+	case 400, 401, 403, 404:
+	default:
+		return "", "", false
+	}
+	m := strings.ToLower(ae.Message)
+	for _, w := range gitRefWords {
+		if strings.Contains(m, w) {
+			return "git.branch", refMsg, true
+		}
+	}
+	for _, w := range gitRepoWords {
+		if strings.Contains(m, w) {
+			return "git.url", repoMsg, true
+		}
+	}
+	return "", "", false
+}
+
+// git's (and go-git's, which the daemon uses) words for a repository or
+// ref the caller named wrongly or may not read.
+var (
+	gitRepoWords = []string{"repository not found", "authentication required", "authentication failed",
+		"authorization failed", "could not read username", "does not appear to be a git repository"}
+	gitRefWords = []string{"couldn't find remote ref", "remote branch", "reference not found"}
+)
 
 // Exec runs the command line in a session of its own, so stdout and stderr
 // come back apart and deleting the session kills the command at its
