@@ -15,12 +15,23 @@ import (
 
 // StartCommand starts line asynchronously in session sid, made for it, and
 // returns the command's id. A session left by an earlier attempt is
-// reused: commands in one session run one after another.
+// reused, and the command it already runs with the same line is adopted:
+// that attempt's answer may have been lost (a 5xx, a timeout) after the
+// command started, and the session would run a second one after it.
 func (p *Provider) StartCommand(ctx context.Context, id, sid, line string) (string, error) {
 	if err := p.c.CreateSession(ctx, id, sid); err != nil {
 		var ae *daytona.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 409 {
 			return "", p.toolboxError(ctx, "create the task's session", id, err)
+		}
+		ss, err := p.c.GetSession(ctx, id, sid)
+		if err != nil {
+			return "", p.toolboxError(ctx, "look at the task's session", id, err)
+		}
+		for _, c := range ss.Commands {
+			if c.Command == line {
+				return c.ID, nil
+			}
 		}
 	}
 	res, err := p.c.ExecuteSessionCommand(ctx, id, sid, daytona.SessionExecuteRequest{Command: line, RunAsync: true})
