@@ -453,6 +453,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		opts Options
 	}{
 		{"negative start delay", Options{StartDelay: -1}},
+		{"negative stop delay", Options{StopDelay: -1}},
 		{"negative output bound", Options{MaxOutputBytes: -1}},
 		{"bad fault", Options{Faults: []Fault{{Kind: FaultLatency}}}},
 	}

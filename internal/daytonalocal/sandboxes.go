@@ -24,6 +24,7 @@ const (
 	statePendingBuild = "pending_build"
 	stateStarting     = "starting"
 	stateStarted      = "started"
+	stateStopping     = "stopping"
 	stateStopped      = "stopped"
 	stateError        = "error"
 	stateDestroying   = "destroying"
@@ -578,8 +579,9 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleStop kills the sandbox's processes and sessions (force is always
-// implied) and keeps its files.
+// handleStop stops the sandbox: its processes and sessions are killed
+// (force is always implied) and its files kept. The answer comes at once;
+// the sandbox is stopping until StopDelay has passed.
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	s.withSandbox(w, r, func(sb *sandbox) answer {
 		switch {
@@ -588,33 +590,54 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		case sb.state != stateStarted:
 			return apiFailure(http.StatusBadRequest, "Sandbox is not started")
 		}
-		destroy := s.stopLocked(sb)
-		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r)), after: func() { s.finishStop(sb, destroy) }}
+		after := s.stopLocked(sb)
+		return answer{status: http.StatusOK, body: s.dtoLocked(sb, toolboxBase(r)), after: after}
 	})
 }
 
-// stopLocked stops a started sandbox (its processes are killed by
-// finishStop) and reports whether it must then be destroyed (auto-delete 0).
-func (s *Server) stopLocked(sb *sandbox) (destroy bool) {
+// stopLocked begins stopping a started sandbox: toolbox calls are refused
+// at once, and after StopDelay it is stopped, its processes killed (or,
+// with auto-delete 0, it is destroyed). It returns what the caller runs
+// once it has released s.mu: the end of the stop when there is no delay.
+func (s *Server) stopLocked(sb *sandbox) (after func()) {
 	sb.gen++
+	if sb.timer != nil {
+		sb.timer.Stop()
+		sb.timer = nil
+	}
 	sb.procs.setAccepting(false)
 	sb.desiredState = stateStopped
+	if s.opts.StopDelay == 0 {
+		return s.stoppedLocked(sb)
+	}
+	s.setStateLocked(sb, stateStopping)
+	gen := sb.gen
+	sb.timer = time.AfterFunc(s.opts.StopDelay, func() {
+		s.mu.Lock()
+		if sb.gen != gen || s.sandboxes[sb.id] != sb {
+			s.mu.Unlock()
+			return
+		}
+		after := s.stoppedLocked(sb)
+		s.mu.Unlock()
+		after()
+	})
+	return func() {}
+}
+
+// stoppedLocked ends a stop and returns the rest of it, to run without
+// s.mu: killing the processes, or destroying an ephemeral sandbox.
+func (s *Server) stoppedLocked(sb *sandbox) func() {
 	s.setStateLocked(sb, stateStopped)
 	if sb.autoDelete == 0 {
 		s.detachLocked(sb)
-		return true
-	}
-	return false
-}
-
-func (s *Server) finishStop(sb *sandbox, destroy bool) {
-	if destroy {
-		if err := sb.destroy(); err != nil {
-			s.log.Error("daytonalocal auto-delete sandbox", "sandbox", sb.id, "error", err)
+		return func() {
+			if err := sb.destroy(); err != nil {
+				s.log.Error("daytonalocal auto-delete sandbox", "sandbox", sb.id, "error", err)
+			}
 		}
-		return
 	}
-	sb.procs.killAll()
+	return sb.procs.killAll
 }
 
 func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
@@ -759,7 +782,8 @@ func (s *Server) sweepLoop() {
 // running processes do not, as at Daytona.
 func (s *Server) sweep() {
 	now := s.now()
-	var destroy, stop, all []*sandbox
+	var destroy, all []*sandbox
+	var stops []func()
 	s.mu.Lock()
 	for _, sb := range s.sandboxes {
 		all = append(all, sb)
@@ -771,11 +795,7 @@ func (s *Server) sweep() {
 		case sb.state == stateStarted && sb.desiredState == stateStarted && sb.autoStop > 0 &&
 			now.Sub(sb.lastActivity) >= time.Duration(sb.autoStop)*time.Minute:
 			s.log.Info("daytonalocal auto-stop", "sandbox", sb.id)
-			if s.stopLocked(sb) {
-				destroy = append(destroy, sb)
-			} else {
-				stop = append(stop, sb)
-			}
+			stops = append(stops, s.stopLocked(sb))
 		case sb.state == stateStopped && sb.autoDelete >= 0 &&
 			now.Sub(sb.stoppedAt) >= time.Duration(sb.autoDelete)*time.Minute:
 			s.log.Info("daytonalocal auto-delete", "sandbox", sb.id)
@@ -784,8 +804,8 @@ func (s *Server) sweep() {
 		}
 	}
 	s.mu.Unlock()
-	for _, sb := range stop {
-		sb.procs.killAll()
+	for _, after := range stops {
+		after()
 	}
 	for _, sb := range destroy {
 		if err := sb.destroy(); err != nil {

@@ -49,6 +49,11 @@ type Options struct {
 	// with buildInfo, starting on start) before it is started. Zero: a
 	// create answers with the sandbox already started.
 	StartDelay time.Duration
+	// StopDelay is how long a stopped sandbox stays in stopping (toolbox
+	// calls refused, its processes still alive) before it is stopped, as
+	// Daytona's stop is asynchronous. Zero: a stop answers with the sandbox
+	// already stopped.
+	StopDelay time.Duration
 	// FollowIdleClose is how long a log-follow WebSocket waits for new
 	// bytes after the command has exited before closing with 1000.
 	// Default 1s, like Daytona.
@@ -65,7 +70,8 @@ type Options struct {
 	SweepInterval time.Duration
 	// Clock returns the current time; default time.Now. It drives the
 	// timestamps and the TTL, auto-stop and auto-delete timers, so tests can
-	// move time forward. StartDelay and FollowIdleClose use real time.
+	// move time forward. StartDelay, StopDelay and FollowIdleClose use real
+	// time.
 	Clock func() time.Time
 	// Logger receives request and lifecycle logs (never a token). Default:
 	// discard.
@@ -83,6 +89,9 @@ type Options struct {
 func (o Options) withDefaults() (Options, error) {
 	if o.StartDelay < 0 {
 		return o, errors.New("daytonalocal: Options.StartDelay must not be negative")
+	}
+	if o.StopDelay < 0 {
+		return o, errors.New("daytonalocal: Options.StopDelay must not be negative")
 	}
 	if o.FollowIdleClose < 0 {
 		return o, errors.New("daytonalocal: Options.FollowIdleClose must not be negative")
