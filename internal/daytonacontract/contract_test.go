@@ -325,8 +325,12 @@ func TestCreateIsIdempotentByName(t *testing.T) {
 	}
 }
 
-func TestStuckCreateIsDeletedAtTheDeadline(t *testing.T) {
-	e := newEnv(t, daytona.RetryPolicy{}, http.StatusNotFound)
+// A create stuck in creating is given up at the deadline, but Daytona
+// refuses its delete while the state change is in flight (409, the spec
+// declares no such status): the sandbox is left, named in the error, for
+// the reaper, which finds it by its labels and record and asks again.
+func TestStuckCreateIsLeftForTheReaperAtTheDeadline(t *testing.T) {
+	e := newEnv(t, daytona.RetryPolicy{}, http.StatusNotFound, http.StatusConflict)
 	if _, err := e.srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultCreateStuck, Times: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +338,16 @@ func TestStuckCreateIsDeletedAtTheDeadline(t *testing.T) {
 	defer cancel()
 	_, err := e.client.CreateSandboxAndWait(ctx, daytona.CreateSandboxParams{Name: "sbx-stuck"})
 	var se *daytona.StartError
-	if !errors.As(err, &se) || !se.Deleted || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want a StartError (deadline) with the sandbox deleted", err)
+	if !errors.As(err, &se) || se.Deleted || se.CleanupErr == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a StartError (deadline) whose delete was refused", err)
 	}
-	if _, err := e.client.GetSandbox(context.Background(), "sbx-stuck"); !daytona.IsNotFound(err) {
-		t.Fatalf("the stuck sandbox is still there: %v", err)
+	var ae *daytona.APIError
+	if !errors.As(se.CleanupErr, &ae) || ae.StatusCode != http.StatusConflict {
+		t.Errorf("cleanup error = %v, want Daytona's 409", se.CleanupErr)
+	}
+	sb, err := e.client.GetSandbox(context.Background(), "sbx-stuck")
+	if err != nil || sb.State != daytona.StateCreating || sb.ID != se.SandboxID {
+		t.Fatalf("the stuck sandbox = %+v, %v; want it still creating, as the error names it", sb, err)
 	}
 }
 

@@ -36,8 +36,10 @@ const (
 	// FaultError answers Fault.Status (default 500) with the API's error
 	// body and Fault.Message.
 	FaultError
-	// FaultCreateStuck leaves the created sandbox in creating forever (it
-	// can still be fetched, listed and deleted).
+	// FaultCreateStuck leaves the created sandbox in creating forever: it
+	// can still be fetched and listed, but a delete is refused (409, state
+	// change in progress) as Daytona refuses one mid-transition; only its
+	// TTL ends it.
 	FaultCreateStuck
 	// FaultCreateError creates the sandbox normally, then (after
 	// StartDelay) puts it in state error with errorReason Fault.Message

@@ -541,9 +541,13 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleDelete SIGKILLs every process group of the sandbox and removes its
-// directory.
+// directory. Like Daytona it refuses while a state change is in flight
+// (creating, starting, stopping): the caller asks again once it settled.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	s.withSandbox(w, r, func(sb *sandbox) answer {
+		if inTransition(sb) {
+			return apiFailure(http.StatusConflict, "Sandbox state change in progress")
+		}
 		s.detachLocked(sb)
 		sb.state, sb.desiredState = stateDestroying, stateDestroyed
 		sb.updatedAt = s.now()

@@ -6,6 +6,63 @@ import (
 	"time"
 )
 
+// Daytona refuses to delete a sandbox while a state change is in flight
+// (409 "Sandbox state change in progress"; daytonaio/daytona#2236 saw a
+// stuck start do it for good). A local server that deleted it at once
+// would hide what a caller must do then: leave it for the reaper.
+func TestDeleteMidTransitionIsRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  Options
+		setup func(h *harness) testSandbox
+		want  string
+	}{
+		{name: "creating", opts: Options{StartDelay: 300 * time.Millisecond},
+			setup: func(h *harness) testSandbox { return h.create(map[string]any{"name": "t"}) },
+			want:  "creating"},
+		{name: "starting", opts: Options{StartDelay: 300 * time.Millisecond},
+			setup: func(h *harness) testSandbox {
+				sb := h.create(map[string]any{"name": "t"})
+				eventually(h.t, "started", func() bool { got, _ := h.get(sb.ID); return got.State == "started" })
+				if r := h.api("POST", "/sandbox/t/stop", nil); r.status != http.StatusOK {
+					h.t.Fatalf("stop: %d %s", r.status, r.body)
+				}
+				if r := h.api("POST", "/sandbox/t/start", nil); r.status != http.StatusOK {
+					h.t.Fatalf("start: %d %s", r.status, r.body)
+				}
+				return sb
+			},
+			want: "starting"},
+		{name: "stopping", opts: Options{StopDelay: 300 * time.Millisecond},
+			setup: func(h *harness) testSandbox {
+				sb := h.create(map[string]any{"name": "t"})
+				if r := h.api("POST", "/sandbox/t/stop", nil); r.status != http.StatusOK {
+					h.t.Fatalf("stop: %d %s", r.status, r.body)
+				}
+				return sb
+			},
+			want: "stopping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.opts)
+			sb := tt.setup(h)
+			if got, _ := h.get(sb.ID); got.State != tt.want {
+				t.Fatalf("state %s, want %s", got.State, tt.want)
+			}
+			checkAPIError(t, h.api("DELETE", "/sandbox/"+sb.ID, nil), http.StatusConflict, "Sandbox state change in progress")
+			if got, status := h.get(sb.ID); status != http.StatusOK || got.State == "destroying" {
+				t.Fatalf("after a refused delete: %d %s", status, got.State)
+			}
+			// Once it has settled, the delete goes through.
+			eventually(t, "a settled state", func() bool { got, _ := h.get(sb.ID); return got.State != tt.want })
+			if r := h.api("DELETE", "/sandbox/"+sb.ID, nil); r.status != http.StatusOK {
+				t.Fatalf("delete once settled: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
 // Daytona's stop answers at once and the sandbox passes through stopping:
 // toolbox calls are refused and start and stop answer 409 until it has
 // stopped, and its processes live until then.
