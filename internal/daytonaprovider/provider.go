@@ -30,6 +30,10 @@ type Options struct {
 	MaxPollInterval time.Duration
 	// CleanupTimeout bounds deleting a session after a command. Default 10s.
 	CleanupTimeout time.Duration
+	// StartTimeout bounds starting again a sandbox Daytona stopped, before
+	// a toolbox call is made once more (the caller's own deadline bounds
+	// it too). Default 60s, the wait Daytona's SDKs give a start.
+	StartTimeout time.Duration
 }
 
 // firstPoll is the first pause of a poll; pauses double up to
@@ -54,6 +58,9 @@ func New(c *daytona.Client, opts Options) *Provider {
 	}
 	if opts.CleanupTimeout <= 0 {
 		opts.CleanupTimeout = 10 * time.Second
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 60 * time.Second
 	}
 	return &Provider{c: c, opts: opts}
 }
@@ -120,35 +127,36 @@ func (p *Provider) Delete(ctx context.Context, idOrName string) error {
 
 // Upload writes the files in one multipart request.
 func (p *Provider) Upload(ctx context.Context, id string, files []service.UploadFile) error {
-	up := make([]daytona.UploadFile, len(files))
-	for i, f := range files {
-		up[i] = daytona.UploadFile{Path: f.Path, Content: bytes.NewReader(f.Content)}
-	}
-	if err := p.c.UploadFiles(ctx, id, up); err != nil {
-		return p.toolboxError(ctx, "upload files", id, err)
-	}
-	return nil
+	return p.onStarted(ctx, "upload files", id, func() error {
+		// Fresh readers each time: the client consumes them.
+		up := make([]daytona.UploadFile, len(files))
+		for i, f := range files {
+			up[i] = daytona.UploadFile{Path: f.Path, Content: bytes.NewReader(f.Content)}
+		}
+		return p.c.UploadFiles(ctx, id, up)
+	})
 }
 
 // GitClone clones a repository into the sandbox at spec.Path (the service
 // always names it).
 func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitCloneSpec) error {
-	err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
-		URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
+	var gitErr error
+	err := p.onStarted(ctx, "git clone", id, func() error {
+		err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
+			URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
+		})
+		if field, msg, ok := gitFailure(err); ok {
+			gitErr = &sandstep.Error{Code: sandstep.EINVALID, Field: field, Message: msg, Err: err}
+			return gitErr
+		}
+		return err
 	})
-	if err == nil {
-		return nil
-	}
-	if field, msg, ok := gitFailure(err); ok {
-		return &sandstep.Error{Code: sandstep.EINVALID, Field: field, Message: msg, Err: err}
-	}
-	// Not git's word on the repository: the proxy, the daemon or our own
-	// request failed, none of which the caller can fix.
-	cerr := p.toolboxError(ctx, "git clone", id, err)
-	if sandstep.ErrorCode(cerr) == sandstep.EINVALID && !errors.As(err, new(*daytona.ValidationError)) {
+	if err != nil && err != gitErr && sandstep.ErrorCode(err) == sandstep.EINVALID && !errors.As(err, new(*daytona.ValidationError)) {
+		// Not git's word on the repository: the proxy, the daemon or our
+		// own request failed, none of which the caller can fix.
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "git clone: Daytona refused the request")
 	}
-	return cerr
+	return err
 }
 
 // gitFailure reports whether a clone's failure is git's own about the
@@ -222,11 +230,10 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	}
 	if serr != nil {
 		// Daytona auto-stops an idle sandbox (processes inside do not count
-		// as activity); a stopped one is started again, once.
-		if started, err := p.restartIfStopped(cctx, id); err != nil {
+		// as activity); a stopped one is started again, once, now that
+		// Ready has said it may be touched.
+		if restarted, err := p.judge(cctx, "run command", id, serr, true); !restarted {
 			return nil, p.execError(ctx, cctx, id, cmd, err)
-		} else if !started {
-			return nil, p.execError(ctx, cctx, id, cmd, serr)
 		}
 		if err := p.c.CreateSession(cctx, id, sid); err != nil {
 			return nil, p.execError(ctx, cctx, id, cmd, err)
@@ -284,47 +291,111 @@ func (p *Provider) cleanupContext(ctx context.Context) (context.Context, context
 	return service.Detached(ctx, p.opts.CleanupTimeout)
 }
 
-// toolboxError classifies an error of a toolbox call. The toolbox answers
-// 404 for more than a missing sandbox (a missing session or command, a
-// proxy that cannot reach a stopping sandbox), so a 404 means "gone" only
-// when the main API confirms it; otherwise it is transient.
+// toolboxError classifies an error of a toolbox call by the sandbox's
+// state (judge), never starting it.
 func (p *Provider) toolboxError(ctx context.Context, op, id string, err error) error {
-	if !daytona.IsNotFound(err) {
-		return classify(op, err)
-	}
-	gctx, cancel := p.cleanupContext(ctx)
-	defer cancel()
-	sb, gerr := p.c.GetSandbox(gctx, id)
-	switch {
-	case daytona.IsNotFound(gerr), gerr == nil && (sb.State == daytona.StateDestroyed || sb.State == daytona.StateDestroying):
-		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
-	case gerr == nil:
-		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found for a sandbox in state %s; try again", op, sb.State)
-	}
-	return sandstep.Wrap(errors.Join(err, gerr), sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found; try again", op)
+	_, jerr := p.judge(ctx, op, id, err, false)
+	return jerr
 }
 
-// restartIfStopped starts the sandbox if Daytona stopped it and waits
-// until it runs again. It reports whether it started it. Unlike the
-// client's WaitUntilStarted it never deletes the sandbox when the wait
-// runs out: it is the caller's, with the caller's files in it.
-func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error) {
-	sb, err := p.c.GetSandbox(ctx, id)
-	if err != nil {
-		return false, classify("get sandbox", err)
+// onStarted runs call, a toolbox call in sandbox id that may be made
+// twice. When it fails because Daytona stopped the sandbox, the sandbox is
+// started again and call made once more; any other failure is judged by
+// the sandbox's state, unless call classified it itself.
+func (p *Provider) onStarted(ctx context.Context, op, id string, call func() error) error {
+	err := call()
+	if err == nil || errors.As(err, new(*sandstep.Error)) {
+		return err
 	}
+	restarted, jerr := p.judge(ctx, op, id, err, true)
+	if !restarted {
+		return jerr
+	}
+	if err = call(); err != nil && !errors.As(err, new(*sandstep.Error)) {
+		return p.toolboxError(ctx, op, id, err)
+	}
+	return err
+}
+
+// stateMayExplain reports whether a toolbox failure may come from a
+// sandbox that is not started: the proxy answers 400, 404 or 502 for one
+// that is stopping, stopped or archived (daytonaio/daytona#4142, #4632),
+// and 404 for more than a missing sandbox (a missing session or command).
+func stateMayExplain(err error) bool {
+	var ae *daytona.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.StatusCode {
+	case 400, 404, 410, 502, 503:
+		return true
+	}
+	return false
+}
+
+// judge classifies a failed toolbox call by the sandbox's state, read from
+// the main API, as the toolbox's answer alone cannot tell a sandbox that
+// is not started from a bad request or a missing one: gone is ENOTFOUND,
+// failed ECONFLICT, in transition ETRANSIENT. A stopped (or archived,
+// paused) sandbox is started again when mayRestart, and restarted says
+// the call may be made once more; else it is ETRANSIENT, as the next call
+// starts it. A sandbox that runs leaves the failure as it was, never the
+// caller's input when it came from the proxy.
+func (p *Provider) judge(ctx context.Context, op, id string, err error, mayRestart bool) (restarted bool, _ error) {
+	if !stateMayExplain(err) {
+		return false, classify(op, err)
+	}
+	gctx, cancel := p.cleanupContext(ctx)
+	sb, gerr := p.c.GetSandbox(gctx, id)
+	cancel()
+	if daytona.IsNotFound(gerr) {
+		return false, sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
+	} else if gerr != nil {
+		return false, sandstep.Wrap(errors.Join(err, gerr), sandstep.ETRANSIENT, "%s: Daytona's toolbox failed and the sandbox's state could not be read; try again", op)
+	}
+	var ae *daytona.APIError
+	errors.As(err, &ae)
 	switch sb.State {
+	case daytona.StateStarted:
+		switch {
+		case ae.StatusCode == 404:
+			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found for a running sandbox; try again", op)
+		case strings.EqualFold(ae.Source, "DAYTONA_PROXY"):
+			// The proxy cannot reach it yet or any more; its state
+			// lags (it may be stopping).
+			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's proxy could not reach the sandbox; try again", op)
+		}
+		return false, classify(op, err)
+	case daytona.StateDestroyed, daytona.StateDestroying:
+		return false, sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
+	case daytona.StateError, daytona.StateBuildFailed:
+		return false, sandstep.Wrap(err, sandstep.ECONFLICT, "%s: the sandbox has failed at Daytona (state %s): %s", op, sb.State, sb.ErrorReason)
 	case daytona.StateStopped, daytona.StateArchived, daytona.StatePaused:
-	default:
-		return false, nil
+		if !mayRestart {
+			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s; try again, which starts it", op, sb.State)
+		}
+		if err := p.restart(ctx, id); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
-	if _, err := p.c.StartSandbox(ctx, id); err != nil {
-		return false, classify("start stopped sandbox", err)
+	return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s, not started; try again once it has settled", op, sb.State)
+}
+
+// restart starts a sandbox Daytona stopped and waits until it runs again,
+// for at most StartTimeout. Unlike the client's WaitUntilStarted it never
+// deletes the sandbox when the wait runs out: it is the caller's, with the
+// caller's files in it.
+func (p *Provider) restart(ctx context.Context, id string) error {
+	sctx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
+	defer cancel()
+	if _, err := p.c.StartSandbox(sctx, id); err != nil {
+		return classify("start the stopped sandbox", err)
 	}
-	err = daytona.Poll(ctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
-		sb, err := p.c.GetSandbox(ctx, id)
+	err := daytona.Poll(sctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
+		sb, err := p.c.GetSandbox(sctx, id)
 		if err != nil {
-			return false, classify("wait for restarted sandbox", err)
+			return false, classify("wait for the restarted sandbox", err)
 		}
 		switch sb.State {
 		case daytona.StateStarted:
@@ -335,11 +406,14 @@ func (p *Provider) restartIfStopped(ctx context.Context, id string) (bool, error
 		return false, nil
 	})
 	var se *sandstep.Error
-	if err != nil && !errors.As(err, &se) {
-		// Not from check: ctx ended during a pause.
-		return false, sandstep.Wrap(err, sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
+	switch {
+	case err == nil, errors.As(err, &se) && ctx.Err() == nil && sctx.Err() == nil:
+		return err
+	case ctx.Err() != nil:
+		return sandstep.Wrap(err, sandstep.ETIMEOUT, "the stopped sandbox did not start again in time")
 	}
-	return err == nil, err
+	// StartTimeout, not the caller's time, ran out: it is still starting.
+	return sandstep.Wrap(err, sandstep.ETRANSIENT, "the stopped sandbox did not start again within %s; try again", p.opts.StartTimeout)
 }
 
 // waitCommand polls a command's status until it has an exit code.
@@ -364,7 +438,7 @@ func (p *Provider) execError(ctx, cctx context.Context, id string, cmd service.C
 	}
 	var se *sandstep.Error
 	if errors.As(err, &se) {
-		return err // classified already (restartIfStopped)
+		return err // classified already (judge)
 	}
 	return p.toolboxError(ctx, "run command", id, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytona"
@@ -19,14 +20,24 @@ import (
 // that attempt's answer may have been lost (a 5xx, a timeout) after the
 // command started, and the session would run a second one after it.
 func (p *Provider) StartCommand(ctx context.Context, id, sid, line string) (string, error) {
+	var cmdID string
+	err := p.onStarted(ctx, "start the task's command", id, func() (err error) {
+		cmdID, err = p.startCommand(ctx, id, sid, line)
+		return err
+	})
+	return cmdID, err
+}
+
+// startCommand is StartCommand's one try, its errors unclassified.
+func (p *Provider) startCommand(ctx context.Context, id, sid, line string) (string, error) {
 	if err := p.c.CreateSession(ctx, id, sid); err != nil {
 		var ae *daytona.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 409 {
-			return "", p.toolboxError(ctx, "create the task's session", id, err)
+			return "", err
 		}
 		ss, err := p.c.GetSession(ctx, id, sid)
 		if err != nil {
-			return "", p.toolboxError(ctx, "look at the task's session", id, err)
+			return "", err
 		}
 		for _, c := range ss.Commands {
 			if c.Command == line {
@@ -36,7 +47,7 @@ func (p *Provider) StartCommand(ctx context.Context, id, sid, line string) (stri
 	}
 	res, err := p.c.ExecuteSessionCommand(ctx, id, sid, daytona.SessionExecuteRequest{Command: line, RunAsync: true})
 	if err != nil {
-		return "", p.toolboxError(ctx, "start the task's command", id, err)
+		return "", err
 	}
 	return res.CmdID, nil
 }
@@ -89,15 +100,21 @@ func (p *Provider) KeepFor(ctx context.Context, id string, d time.Duration) erro
 // Download returns a file's bytes, at most max of them.
 func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]byte, error) {
 	var buf bytes.Buffer
-	w := &capped{w: &buf, left: max}
-	if _, err := p.c.DownloadFile(ctx, id, path, w); err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, sandstep.Invalid("artifacts", "%s is larger than %d bytes", path, max)
+	err := p.onStarted(ctx, "download "+path, id, func() error {
+		buf.Reset()
+		_, err := p.c.DownloadFile(ctx, id, path, &capped{w: &buf, left: max})
+		var ae *daytona.APIError
+		switch {
+		case errors.Is(err, errTooLarge):
+			return sandstep.Invalid("artifacts", "%s is larger than %d bytes", path, max)
+		case errors.As(err, &ae) && ae.StatusCode == 404 && !strings.EqualFold(ae.Source, "DAYTONA_PROXY"):
+			// The daemon's word: the file is not there.
+			return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s does not exist in the sandbox", path)
 		}
-		if daytona.IsNotFound(err) {
-			return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "%s does not exist in the sandbox", path)
-		}
-		return nil, p.toolboxError(ctx, "download "+path, id, err)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
 }
