@@ -245,12 +245,18 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 	if err != nil {
 		return nil, err
 	}
+	// The upload makes the task's directory; the command's redirections
+	// make its output files. Uploaded, they would be replaced when a
+	// start whose answer was lost is asked again, while the first try's
+	// command (which the retry adopts) writes on into the old ones. The
+	// nudge file stays empty when no nudge is expected; the wrapper then
+	// never reads it.
 	secret, hash := nudgeSecret()
-	files := []UploadFile{{Path: taskDir + "/stdout"}, {Path: taskDir + "/stderr"}}
+	nudge := UploadFile{Path: taskDir + "/nudge"}
 	if t.APIURL != "" {
-		files = append(files, UploadFile{Path: taskDir + "/nudge", Content: []byte("Authorization: Bearer " + secret + "\n")})
+		nudge.Content = []byte("Authorization: Bearer " + secret + "\n")
 	}
-	if err := s.provider.Upload(ctx, sb.DaytonaID, files); err != nil {
+	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{nudge}); err != nil {
 		return nil, fmt.Errorf("prepare the task's files: %w", err)
 	}
 	timeout := time.Duration(t.TimeoutSeconds) * time.Second

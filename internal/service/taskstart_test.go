@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -68,5 +70,66 @@ func TestStartTaskCommandWhenMarkingItRunningFails(t *testing.T) {
 				t.Errorf("task = %+v, %v; want %s", rec, err, want)
 			}
 		})
+	}
+}
+
+// lostStart is exitSessions whose first start loses its answer: the
+// command started, and ran, but the step was told it failed.
+type lostStart struct {
+	exitSessions
+	run   func() // what the first try's command does
+	lines []string
+}
+
+func (s *lostStart) StartCommand(_ context.Context, _, _, line string) (string, error) {
+	s.mu.Lock()
+	s.lines = append(s.lines, line)
+	first := len(s.lines) == 1
+	s.mu.Unlock()
+	if first {
+		s.run()
+		return "", sandstep.Errorf(sandstep.ETRANSIENT, "daytona: POST /process/session/task/exec: 502 Bad Gateway")
+	}
+	return "cmd-1", nil
+}
+
+// The state machine asks a start again when the first try's answer was
+// lost, its command running by then. The retry must ask for the same line
+// (so the provider adopts that command rather than run a second) and must
+// not replace the output files that command is writing: a new, empty file
+// in their place leaves its output in one nobody reads.
+func TestStartTaskCommandAskedAgainKeepsTheFirstTrysCommandAndOutput(t *testing.T) {
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
+	stdout := filepath.Join(p.dir, taskDir, "stdout")
+	sess := &lostStart{run: func() {
+		f, err := os.OpenFile(stdout, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		f.WriteString("first try's output\n")
+	}}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
+	if _, err := svc.StartTaskCommand(ctx, *step); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		t.Fatalf("first try: %v, want transient", err)
+	}
+	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+		t.Fatalf("asked again: %v", err)
+	}
+	if len(sess.lines) != 2 || sess.lines[0] != sess.lines[1] {
+		t.Errorf("lines asked for: %q; want the same line twice", sess.lines)
+	}
+	if b, err := os.ReadFile(stdout); err != nil || string(b) != "first try's output\n" {
+		t.Errorf("stdout after the retry = %q, %v; want the first try's command's output", b, err)
 	}
 }
