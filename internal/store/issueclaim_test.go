@@ -1,9 +1,15 @@
 package store_test
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -136,5 +142,97 @@ func TestIssueClaimConcurrent(t *testing.T) {
 	}
 	if written != 1 {
 		t.Fatalf("%d of %d starts wrote a task, want 1", written, n)
+	}
+}
+
+// claimWatch sees the writes that touch an issue's claim: it counts them
+// and, while armed, answers them as DynamoDB does while another
+// transaction writes the claim (a second delivery's start).
+type claimWatch struct {
+	armed  atomic.Bool
+	writes atomic.Int32
+}
+
+func (w *claimWatch) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".TransactWriteItems") || !bytes.Contains(b, []byte("ISSUE#")) {
+			h.ServeHTTP(rw, r)
+			return
+		}
+		w.writes.Add(1)
+		if !w.armed.Load() {
+			h.ServeHTTP(rw, r)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		rw.WriteHeader(http.StatusBadRequest)
+		io.WriteString(rw, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}`)
+	})
+}
+
+func claimWatchStore(t *testing.T, w *claimWatch) *store.Store {
+	t.Helper()
+	_, url := storetest.Server(t, w.wrap)
+	db := storetest.DB(t, url)
+	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A task's end is not refused because another start of its issue is
+// writing the claim at that moment: the record is written alone, and the
+// claim, naming an ended task, is the next start's to take over.
+func TestTaskEndsWhileItsClaimIsBeingWritten(t *testing.T) {
+	w := &claimWatch{}
+	st := claimWatchStore(t, w)
+	c := ctx(t)
+	if err := st.PutTask(c, issueTask("tsk_a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	w.armed.Store(true)
+	if _, err := st.TransitionTask(c, "tsk_a", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskCancelled, nil); err != nil {
+		t.Fatalf("the task's end while its claim is being written: %v", err)
+	}
+	w.armed.Store(false)
+	if got, err := st.GetTask(c, "tsk_a"); err != nil || got.Status != sandstep.TaskCancelled {
+		t.Fatalf("the task after its end: %+v, %v; want cancelled", got, err)
+	}
+	if err := st.PutTask(c, issueTask("tsk_b", 1)); err != nil {
+		t.Fatalf("the issue's next start: %v", err)
+	}
+}
+
+// Only a task's end touches its issue's claim: a task that has ended is
+// written alone afterwards (its notice, its comment), whoever holds the
+// claim.
+func TestAnEndedTaskIsWrittenWithoutItsClaim(t *testing.T) {
+	w := &claimWatch{}
+	st := claimWatchStore(t, w)
+	c := ctx(t)
+	if err := st.PutTask(c, issueTask("tsk_a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TransitionTask(c, "tsk_a", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskFailed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTask(c, issueTask("tsk_b", 1)); err != nil {
+		t.Fatal(err)
+	}
+	before := w.writes.Load()
+	if _, err := st.TransitionTask(c, "tsk_a", []sandstep.TaskStatus{sandstep.TaskFailed}, sandstep.TaskFailed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.writes.Load() - before; n != 0 {
+		t.Fatalf("an ended task written again: %d writes with its issue's claim, want 0", n)
+	}
+	if got, err := st.IssueTask(c, "octo/hello", "1"); err != nil || got == nil || got.ID != "tsk_b" {
+		t.Fatalf("IssueTask = %+v, %v; want tsk_b", got, err)
 	}
 }

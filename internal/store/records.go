@@ -453,11 +453,17 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "%s %q is being changed concurrently; try again", what, id)
 }
 
-// refusedAlso says whether a condition of one of the n writes after the
-// record refused err's transaction.
+// refusedAlso says whether a write of a record (item 0) and n more was
+// refused for one of the n alone: its condition, or another transaction
+// writing it (an issue's claim, which a second delivery's start touches);
+// the record is then written alone.
 func refusedAlso(err error, n int) bool {
-	for i := 1; i <= n; i++ {
-		if conditionFailed(err, i) {
+	reasons, ok := txReasons(err)
+	if !ok || len(reasons) != n+1 || reasons[0] != reasonNone {
+		return false
+	}
+	for _, r := range reasons[1:] {
+		if r == reasonConditionalFailed || r == "TransactionConflict" {
 			return true
 		}
 	}
