@@ -143,9 +143,14 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 }
 
 // busy notes, in the issue's one comment, a trigger of an issue whose
-// task t runs (t read from its record: the comment's id is its).
+// task t runs (t read from its record: the comment's id is its). A task
+// without a comment yet is being announced by its start, which may be
+// creating the comment now: a note would be a second comment, so none is
+// written.
 func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
-	s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender))
+	if t.IssueComment != 0 {
+		s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender))
+	}
 	return &IssueOutcome{Action: "busy", TaskID: t.ID, Why: "a task runs for this issue already"}
 }
 

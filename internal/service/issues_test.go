@@ -378,3 +378,61 @@ func TestHandleIssueConcurrent(t *testing.T) {
 		t.Fatalf("after the cancel = %+v, %v; want a new task started", out, err)
 	}
 }
+
+// heldComments blocks the first new comment until release closes: the
+// start's announcement on its way to GitHub.
+type heldComments struct {
+	fakeComments
+	mu      sync.Mutex
+	held    bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *heldComments) UpsertComment(ctx context.Context, inst int64, repo string, issue int, id int64, body string) (int64, error) {
+	c.mu.Lock()
+	hold := !c.held && id == 0
+	c.held = c.held || hold
+	c.mu.Unlock()
+	if hold {
+		close(c.entered)
+		<-c.release
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fakeComments.UpsertComment(ctx, inst, repo, issue, id, body)
+}
+
+// A trigger answered busy while the task's start is still creating its
+// comment writes no comment of its own: the issue has one comment.
+func TestBusyWhileTheStartIsCommenting(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 5)
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	comments := &heldComments{fakeComments: fakeComments{bodies: map[int64]string{}}, entered: make(chan struct{}), release: make(chan struct{})}
+	h.svc.comments = comments
+	ev := func(delivery string, byComment bool) IssueEvent {
+		return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer", ByComment: byComment}
+	}
+	first := make(chan *IssueOutcome, 1)
+	go func() {
+		out, err := h.svc.HandleIssue(ctx, ev("label", false))
+		if err != nil {
+			t.Error(err)
+		}
+		first <- out
+	}()
+	<-comments.entered
+	out, err := h.svc.HandleIssue(ctx, ev("comment", true))
+	close(comments.release)
+	if err != nil || out.Action != "busy" {
+		t.Fatalf("the second trigger = %+v, %v; want busy", out, err)
+	}
+	if out := <-first; out == nil || out.Action != "started" {
+		t.Fatalf("the first trigger = %+v; want started", out)
+	}
+	if len(comments.bodies) != 1 {
+		t.Fatalf("the issue has %d comments for its one task, want 1: %v", len(comments.bodies), comments.bodies)
+	}
+}
