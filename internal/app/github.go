@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/githubapp"
@@ -126,20 +128,59 @@ func (e *Env) gitHubDeps(ctx context.Context, deps *service.Deps) error {
 	if e.GitHubOptions().Secret == nil {
 		return nil
 	}
-	policy, err := e.Repositories(ctx)
+	var policy service.Repositories
+	p, err := e.Repositories(ctx)
 	switch {
 	case secrets.NotFound(err):
 		// A document not (yet) there answers each delivery ignored, with
-		// why: a failed delivery is only sent again, never acted on. A
-		// cold start reads it again.
-		e.Logger.WarnContext(ctx, "GitHub deliveries are ignored", "err", err)
-		policy, err = repos.None("this deployment's repositories document (GITHUB_CONFIG_REF) is not found"), nil
-	case err == nil && policy == nil:
+		// why: a failed delivery is only sent again, never acted on.
+		e.Logger.WarnContext(ctx, "GitHub deliveries are ignored until the repositories document is found", "err", err)
+		policy, err = &awaitedRepos{e: e, readAt: e.clock()()}, nil
+	case err == nil && p == nil:
 		policy = repos.None("this deployment has no repositories document (GITHUB_CONFIG_REF)")
+	case err == nil:
+		policy = p
 	}
 	if err != nil {
 		return err
 	}
 	deps.Repositories, deps.Collaborators = policy, collaborators{app}
 	return nil
+}
+
+// docRetry is how often an instance reads again a repositories document
+// it did not find: one put after the deployment takes effect within it,
+// without a read per delivery.
+const docRetry = time.Minute
+
+// awaitedRepos is the policy while the repositories document is not
+// found: every delivery is ignored, saying why, and the document is read
+// again at most every docRetry (Env.Repositories keeps only what it
+// found).
+type awaitedRepos struct {
+	e      *Env
+	mu     sync.Mutex
+	readAt time.Time
+	found  *repos.Policy
+}
+
+var missingDocument = repos.None("this deployment's repositories document (GITHUB_CONFIG_REF) is not found")
+
+func (a *awaitedRepos) Task(ctx context.Context, repo string, installationID int64) (service.TaskInput, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if now := a.e.clock()(); a.found == nil && now.Sub(a.readAt) >= docRetry {
+		a.readAt = now
+		p, err := a.e.Repositories(ctx)
+		switch {
+		case err == nil:
+			a.found = p
+		case !secrets.NotFound(err):
+			a.e.Logger.WarnContext(ctx, "the repositories document was not read", "err", err)
+		}
+	}
+	if a.found != nil {
+		return a.found.Task(ctx, repo, installationID)
+	}
+	return missingDocument.Task(ctx, repo, installationID)
 }

@@ -2,8 +2,15 @@ package app
 
 import (
 	"context"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -57,7 +64,7 @@ func TestGitHubDepsWithoutDocument(t *testing.T) {
 			if deps.Repositories == nil || deps.Collaborators == nil {
 				t.Fatal("no repositories policy: every delivery would fail")
 			}
-			_, err = deps.Repositories.Task("octo/hello", 7)
+			_, err = deps.Repositories.Task(context.Background(), "octo/hello", 7)
 			if tt.allowed {
 				if err != nil {
 					t.Errorf("Task = %v, want the document's task", err)
@@ -69,5 +76,79 @@ func TestGitHubDepsWithoutDocument(t *testing.T) {
 				t.Errorf("Task = %v, want not_found saying %q", err, tt.why)
 			}
 		})
+	}
+}
+
+// A repositories document put after the deployment takes effect within
+// docRetry on an instance that found none, with no read per delivery
+// before that.
+func TestRepositoriesDocumentPutLater(t *testing.T) {
+	key, _, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{"/sandstep/github/app-key": string(key)}
+	before := fakeSSM(t, params)
+	params = maps.Clone(params)
+	params["/sandstep/github/config"] = `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}}}}`
+	after := fakeSSM(t, params)
+	var put atomic.Bool
+	var reads atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reads.Add(1)
+		to := before
+		if put.Load() {
+			to = after
+		}
+		u, _ := url.Parse(to.URL)
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	env := map[string]string{
+		"AWS_ENDPOINT_URL_SSM":      front.URL,
+		"TABLE_NAME":                "sandstep",
+		"DAYTONA_API_KEY_REF":       "ssm:/sandstep/daytona-api-key",
+		"AWS_REGION":                "eu-west-1",
+		"AWS_ACCESS_KEY_ID":         "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY":     "dummy-secret-access-key",
+		"GITHUB_APP_ID":             "1",
+		"GITHUB_APP_KEY_REF":        "ssm:/sandstep/github/app-key",
+		"GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook-secret",
+		"GITHUB_CONFIG_REF":         "ssm:/sandstep/github/config",
+	}
+	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var at atomic.Int64
+	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
+	ctx := context.Background()
+	var deps service.Deps
+	if err := e.gitHubDeps(ctx, &deps); err != nil {
+		t.Fatalf("gitHubDeps: %v", err)
+	}
+	put.Store(true)
+	steps := []struct {
+		name    string
+		at      time.Duration
+		allowed bool
+		reads   int32 // of SSM, by this step
+	}{
+		{"just after the start", time.Second, false, 0},
+		{"a moment before docRetry", docRetry - time.Second, false, 0},
+		{"at docRetry: read again, found", docRetry, true, 1},
+		{"then kept", 2 * docRetry, true, 0},
+	}
+	for _, s := range steps {
+		at.Store(int64(s.at))
+		n := reads.Load()
+		_, err := deps.Repositories.Task(ctx, "octo/hello", 7)
+		if s.allowed != (err == nil) {
+			t.Fatalf("%s: Task = %v, want allowed %v", s.name, err, s.allowed)
+		}
+		if got := reads.Load() - n; got != s.reads {
+			t.Fatalf("%s: %d reads of SSM, want %d", s.name, got, s.reads)
+		}
 	}
 }

@@ -101,6 +101,14 @@ func countS3(ctx context.Context, get bool) {
 	}
 }
 
+// clock is the Env's time: time.Now unless a test set one.
+func (e *Env) clock() func() time.Time {
+	if e.now != nil {
+		return e.now
+	}
+	return time.Now
+}
+
 // pricesRetry is how long a price table that could not be read is not
 // asked for again: every task shown asks, a list of them at once.
 const pricesRetry = time.Minute
@@ -109,10 +117,7 @@ const pricesRetry = time.Minute
 // document over the built-in prices, read on first need, or the built-in
 // prices alone.
 func (e *Env) Prices(ctx context.Context) (*cost.Table, error) {
-	now := time.Now
-	if e.now != nil {
-		now = e.now
-	}
+	now := e.clock()
 	e.mu.Lock()
 	failed := e.pricesFailed
 	e.mu.Unlock()

@@ -6,6 +6,7 @@ package repos
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -93,7 +94,7 @@ func Parse(data []byte) (*Policy, error) {
 }
 
 // Task is repo's task for an issue of installation.
-func (p *Policy) Task(repo string, installation int64) (service.TaskInput, error) {
+func (p *Policy) Task(_ context.Context, repo string, installation int64) (service.TaskInput, error) {
 	if p.none != "" {
 		return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "%s", p.none)
 	}

@@ -1,6 +1,7 @@
 package repos
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -43,27 +44,27 @@ func TestTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task, err := p.Task("octo/hello", 7)
+	task, err := p.Task(context.Background(), "octo/hello", 7)
 	if err != nil || task.Command != "./agent.sh" {
 		t.Fatalf("Task = %+v, %v", task, err)
 	}
 	task.Sandbox.Files = append(task.Sandbox.Files, service.File{Path: "issue"})
 	task.Sandbox.Files[0].Path = "changed"
-	if again, _ := p.Task("octo/hello", 7); len(again.Sandbox.Files) != 1 || again.Sandbox.Files[0].Path != "a" {
+	if again, _ := p.Task(context.Background(), "octo/hello", 7); len(again.Sandbox.Files) != 1 || again.Sandbox.Files[0].Path != "a" {
 		t.Errorf("a change to one task reached the next: %+v", again.Sandbox.Files)
 	}
 	for _, tc := range []struct {
 		repo string
 		inst int64
 	}{{"octo/other", 7}, {"octo/hello", 8}} {
-		if _, err := p.Task(tc.repo, tc.inst); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		if _, err := p.Task(context.Background(), tc.repo, tc.inst); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 			t.Errorf("Task(%s, %d) = %v, want not_found", tc.repo, tc.inst, err)
 		}
 	}
-	if task, err := AllowAll().Task("anyone/any", 1); err != nil || task.Command != DefaultTask.Command {
+	if task, err := AllowAll().Task(context.Background(), "anyone/any", 1); err != nil || task.Command != DefaultTask.Command {
 		t.Errorf("AllowAll = %+v, %v", task, err)
 	}
-	if _, err := None("no document").Task("octo/hello", 7); sandstep.ErrorCode(err) != sandstep.ENOTFOUND || sandstep.ErrorMessage(err) != "no document" {
+	if _, err := None("no document").Task(context.Background(), "octo/hello", 7); sandstep.ErrorCode(err) != sandstep.ENOTFOUND || sandstep.ErrorMessage(err) != "no document" {
 		t.Errorf("None = %v, want not_found saying why", err)
 	}
 }

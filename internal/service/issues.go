@@ -15,7 +15,7 @@ import (
 type Repositories interface {
 	// Task is the task an issue of repo starts; ENOTFOUND when the
 	// repository or the installation is not allowed.
-	Task(repo string, installationID int64) (TaskInput, error)
+	Task(ctx context.Context, repo string, installationID int64) (TaskInput, error)
 }
 
 // Collaborators answers whether a GitHub user may start and cancel tasks
@@ -64,7 +64,7 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 	if s.repos == nil || s.collaborators == nil {
 		return nil, sandstep.Errorf(sandstep.EINTERNAL, "GitHub is not configured in this deployment")
 	}
-	spec, err := s.repos.Task(ev.Repo, ev.InstallationID)
+	spec, err := s.repos.Task(ctx, ev.Repo, ev.InstallationID)
 	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
 		return &IssueOutcome{Action: "ignored", Why: sandstep.ErrorMessage(err)}, nil
 	}

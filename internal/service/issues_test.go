@@ -14,7 +14,7 @@ import (
 
 type fakeRepos map[string]TaskInput
 
-func (r fakeRepos) Task(repo string, _ int64) (TaskInput, error) {
+func (r fakeRepos) Task(_ context.Context, repo string, _ int64) (TaskInput, error) {
 	t, ok := r[repo]
 	if !ok {
 		return TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "repository %s is not allowed", repo)
