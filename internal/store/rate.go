@@ -182,7 +182,8 @@ const (
 // round trip later, and enough of them at once fill a window whose
 // sandboxes do not. So it tries again for createRetakeFor, after pauses
 // doubling from rt (the refused reservation's time), holding nothing while
-// it waits, each time in the window of the moment. Only the refusals met
+// it waits (but a slot sb held before the call), each time in the window
+// of the moment. Only the refusals met
 // beside the slot are tried again: the window is then seen spent, and
 // later reservations in it take the slot first, once, unless this Store's
 // own takes beside a slot may have filled it (passingHold).
