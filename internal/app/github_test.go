@@ -41,18 +41,7 @@ func TestGitHubDepsWithoutDocument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{
-				"AWS_ENDPOINT_URL_SSM":      ssm.URL,
-				"TABLE_NAME":                "sandstep",
-				"DAYTONA_API_KEY_REF":       "ssm:/sandstep/daytona-api-key",
-				"AWS_REGION":                "eu-west-1",
-				"AWS_ACCESS_KEY_ID":         "AKIDEXAMPLE",
-				"AWS_SECRET_ACCESS_KEY":     "dummy-secret-access-key",
-				"GITHUB_APP_ID":             "1",
-				"GITHUB_APP_KEY_REF":        "ssm:/sandstep/github/app-key",
-				"GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook-secret",
-				"GITHUB_CONFIG_REF":         tt.ref,
-			}
+			env := gitHubEnv(ssm.URL, tt.ref)
 			e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
 			if err != nil {
 				t.Fatal(err)
@@ -104,18 +93,7 @@ func TestRepositoriesDocumentPutLater(t *testing.T) {
 		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	env := map[string]string{
-		"AWS_ENDPOINT_URL_SSM":      front.URL,
-		"TABLE_NAME":                "sandstep",
-		"DAYTONA_API_KEY_REF":       "ssm:/sandstep/daytona-api-key",
-		"AWS_REGION":                "eu-west-1",
-		"AWS_ACCESS_KEY_ID":         "AKIDEXAMPLE",
-		"AWS_SECRET_ACCESS_KEY":     "dummy-secret-access-key",
-		"GITHUB_APP_ID":             "1",
-		"GITHUB_APP_KEY_REF":        "ssm:/sandstep/github/app-key",
-		"GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook-secret",
-		"GITHUB_CONFIG_REF":         "ssm:/sandstep/github/config",
-	}
+	env := gitHubEnv(front.URL, "ssm:/sandstep/github/config")
 	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
 	if err != nil {
 		t.Fatal(err)
@@ -150,5 +128,22 @@ func TestRepositoriesDocumentPutLater(t *testing.T) {
 		if got := reads.Load() - n; got != s.reads {
 			t.Fatalf("%s: %d reads of SSM, want %d", s.name, got, s.reads)
 		}
+	}
+}
+
+// gitHubEnv is the environment of a GitHub function in AWS whose
+// parameters are kept in the SSM at ssmURL, its document at ref.
+func gitHubEnv(ssmURL, ref string) map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_SSM":      ssmURL,
+		"TABLE_NAME":                "sandstep",
+		"DAYTONA_API_KEY_REF":       "ssm:/sandstep/daytona-api-key",
+		"AWS_REGION":                "eu-west-1",
+		"AWS_ACCESS_KEY_ID":         "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY":     "dummy-secret-access-key",
+		"GITHUB_APP_ID":             "1",
+		"GITHUB_APP_KEY_REF":        "ssm:/sandstep/github/app-key",
+		"GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook-secret",
+		"GITHUB_CONFIG_REF":         ref,
 	}
 }

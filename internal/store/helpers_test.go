@@ -1,15 +1,19 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // clock is a settable time source for Options.Now.
@@ -51,6 +55,25 @@ func ctx(t *testing.T) context.Context {
 }
 
 type dynamodbAV = types.AttributeValue
+
+// storeBehind is a Store (quota 1, idempotency 1 h unless opts says) on
+// its own table of a server whose requests pass through wrap first (a
+// fault, a meter), with an SDK client of that server for looking.
+func storeBehind(t *testing.T, wrap func(http.Handler) http.Handler, opts store.Options) (*store.Store, *dynamodb.Client) {
+	t.Helper()
+	_, url := storetest.Server(t, wrap)
+	db := storetest.DB(t, url)
+	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
+		t.Fatal(err)
+	}
+	opts.DefaultQuota = cmp.Or(opts.DefaultQuota, 1)
+	opts.IdempotencyTTL = cmp.Or(opts.IdempotencyTTL, time.Hour)
+	st, err := store.New(db, storetest.Table, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, storetest.Client(url)
+}
 
 func strAV(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 

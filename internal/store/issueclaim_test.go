@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -174,15 +173,7 @@ func (w *claimWatch) wrap(h http.Handler) http.Handler {
 
 func claimWatchStore(t *testing.T, w *claimWatch) *store.Store {
 	t.Helper()
-	_, url := storetest.Server(t, w.wrap)
-	db := storetest.DB(t, url)
-	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _ := storeBehind(t, w.wrap, store.Options{})
 	return st
 }
 

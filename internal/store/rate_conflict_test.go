@@ -61,17 +61,7 @@ func (c *conflicting) wrap(h http.Handler) http.Handler {
 // whose writes of the rate's items go through c, at 12:00:00 by clk.
 func conflictStore(t *testing.T, c *conflicting, clk *clock) (*store.Store, *dynamodb.Client) {
 	t.Helper()
-	_, url := storetest.Server(t, c.wrap)
-	db := storetest.DB(t, url)
-	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour,
-		CreateRate: 2, CreateWindow: time.Minute, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, storetest.Client(url)
+	return storeBehind(t, c.wrap, store.Options{CreateRate: 2, CreateWindow: time.Minute, Now: clk.Now})
 }
 
 // usedIn is the count of creates the rate's window item holds, or "none".

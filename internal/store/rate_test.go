@@ -224,16 +224,7 @@ func testLostSlotAnswers(t *testing.T, n int32) {
 			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
 		})
 	}
-	_, url := storetest.Server(t, lose)
-	db := storetest.DB(t, url)
-	if err := store.CreateTable(t.Context(), db, storetest.Table); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New(db, storetest.Table, store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour,
-		CreateRate: 1, CreateWindow: time.Minute, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _ := storeBehind(t, lose, store.Options{CreateRate: 1, CreateWindow: time.Minute, Now: clk.Now})
 	c := ctx(t)
 	// w's counter exists (a first reservation makes it otherwise), and the
 	// window is full.
@@ -244,7 +235,7 @@ func testLostSlotAnswers(t *testing.T, n int32) {
 		t.Fatal(err)
 	}
 	armed.Store(true)
-	err = st.ReserveSlot(c, &sandstep.Sandbox{ID: "b", Owner: "w"})
+	err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "b", Owner: "w"})
 	if lost.Load() == 0 {
 		t.Fatal("no answer of w's slot was lost: the test did not test")
 	}
