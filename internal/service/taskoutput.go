@@ -21,7 +21,7 @@ type Files interface {
 }
 
 // taskDir is where a task keeps its own files in the sandbox: the output
-// of its command (stdout, stderr, appended to as it runs) and its nudge
+// of its command (stdout, stderr, written as it runs) and its nudge
 // header. Uploads may not write there (ReservedDir).
 const taskDir = ReservedDir + "/task"
 
@@ -42,21 +42,27 @@ const (
 var streams = [2]string{"stdout", "stderr"}
 
 // taskCommandLine is a task's command as its session runs it: the caller's
-// command wrapped as for an exec (commandLine), its output appended to the
+// command wrapped as for an exec (commandLine), its output written to the
 // task's files, and, when it ends, a nudge to the API carrying the task's
 // secret from a file (never in the command string, which Daytona keeps).
-// The session command's exit code is the caller's command's.
+// The session command's exit code is the caller's command's, and the
+// session's shell lives on.
 func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string) string {
 	var b strings.Builder
 	b.WriteString(commandLine(command, cwd, env, ""))
-	b.WriteString(" >>" + taskDir + "/stdout 2>>" + taskDir + "/stderr </dev/null\n")
+	// Truncated: a fresh run's output is its own, not a killed earlier
+	// try's (a try the start adopts is never run again).
+	b.WriteString(" >" + taskDir + "/stdout 2>" + taskDir + "/stderr </dev/null\n")
 	b.WriteString("code=$?\n")
 	if nudgeURL != "" {
 		u := shellQuote(nudgeURL)
 		h := taskDir + "/nudge"
 		b.WriteString("{ curl -fsS -m 10 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1\n")
 	}
-	b.WriteString("exit $code")
+	// Daytona sources a session's commands in the session's own shell: a
+	// bare exit would end that shell before the daemon records the exit
+	// code. A subshell's exit only sets the status.
+	b.WriteString("(exit $code)")
 	return b.String()
 }
 

@@ -2,8 +2,11 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +134,64 @@ func TestStartTaskCommandAskedAgainKeepsTheFirstTrysCommandAndOutput(t *testing.
 	}
 	if b, err := os.ReadFile(stdout); err != nil || string(b) != "first try's output\n" {
 		t.Errorf("stdout after the retry = %q, %v; want the first try's command's output", b, err)
+	}
+}
+
+// shellSessions runs each started line for real in the sandbox's directory,
+// as Daytona's session would: its redirections write the output files.
+type shellSessions struct {
+	exitSessions
+	dir    string
+	starts int
+}
+
+func (s *shellSessions) StartCommand(_ context.Context, _, _, line string) (string, error) {
+	c := exec.Command("/bin/sh", "-c", line)
+	c.Dir = s.dir
+	_ = c.Run()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starts++
+	return fmt.Sprintf("cmd-%d", s.starts), nil
+}
+
+// A start whose first try's command was killed (the write marking the task
+// running failed) and asked again runs a fresh command: the task's output
+// is that run's alone, not the killed run's with it.
+func TestARestartedTaskCommandsOutputIsItsOwn(t *testing.T) {
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
+	sess := &shellSessions{dir: p.dir}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: &runningWriteFails{Tasks: st}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "echo step-one"})
+	if _, err := svc.StartTaskCommand(ctx, *step); err == nil || !sess.wasStopped() {
+		t.Fatalf("first try: %v (killed %v), want an error and the command killed", err, sess.wasStopped())
+	}
+	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	sess.exit(0)
+	if _, err := svc.CheckTask(ctx, TaskStep{TaskID: tk.ID, UserID: tk.Owner, SandboxID: step.SandboxID}); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := svc.ReadTaskLogs(ctx, alice(), tk.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, c := range logs.Chunks {
+		if c.Stream == "stdout" {
+			out.WriteString(c.Data)
+		}
+	}
+	if got := out.String(); got != "step-one\n" {
+		t.Errorf("the task's stdout = %q, want one run's output", got)
 	}
 }
