@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/daytonalocal"
 
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -38,6 +41,15 @@ func TestGitCloneBlamesTheRepositoryOnlyForGitsOwnFailures(t *testing.T) {
 		{name: "an older daemon's git message without a code", status: 400,
 			body: `{"statusCode":400,"message":"repository not found"}`,
 			want: sandstep.EINVALID, wantField: "git.url"},
+		{name: "go-git: an empty repository", status: 404,
+			body: `{"statusCode":404,"message":"not found: remote repository is empty","code":"NOT_FOUND","source":"DAYTONA_DAEMON"}`,
+			want: sandstep.EINVALID, wantField: "git.url"},
+		{name: "go-git: no such repository", status: 404,
+			body: `{"statusCode":404,"message":"not found: repository does not exist","code":"NOT_FOUND","source":"DAYTONA_DAEMON"}`,
+			want: sandstep.EINVALID, wantField: "git.url"},
+		{name: "go-git: no such branch", status: 404,
+			body: `{"statusCode":404,"message":"not found: branch not found","code":"NOT_FOUND","source":"DAYTONA_DAEMON"}`,
+			want: sandstep.EINVALID, wantField: "git.branch"},
 		{name: "the proxy does not reach the sandbox", status: 404,
 			body: `{"statusCode":404,"message":"sandbox not found","code":"NOT_FOUND","source":"DAYTONA_PROXY"}`,
 			want: sandstep.ETRANSIENT},
@@ -88,5 +100,24 @@ func TestGitCloneBlamesTheRepositoryOnlyForGitsOwnFailures(t *testing.T) {
 				t.Errorf("err = %v: %s, field %q; want %s, field %q", err, code, field, tt.want, tt.wantField)
 			}
 		})
+	}
+}
+
+// git refuses to clone into a directory that exists and is not empty (a
+// git.path the image has): the caller's input, not an internal error.
+func TestCloneIntoAnExistingDirectoryIsTheCallers(t *testing.T) {
+	repo := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", "--bare", repo).CombinedOutput(); err != nil {
+		t.Skipf("git: %v %s", err, out)
+	}
+	p, _ := newProviderOn(t, Options{}, daytonalocal.Options{})
+	ctx := context.Background()
+	id := create(t, p, "sbx-clone")
+	if err := p.Upload(ctx, id, []service.UploadFile{{Path: "work/README", Content: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	err := p.GitClone(ctx, id, service.GitCloneSpec{URL: "file://" + repo, Path: "work"})
+	if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "git.path" {
+		t.Errorf("clone into an existing directory: %v, want invalid_input naming git.path", err)
 	}
 }

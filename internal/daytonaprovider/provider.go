@@ -160,7 +160,7 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 }
 
 // gitFailure reports whether a clone's failure is git's own about the
-// repository or its ref, as the toolbox daemon reports it: its GIT_* codes,
+// repository, its ref or the path, as the toolbox daemon reports it: its GIT_* codes,
 // or, from a daemon that sends no such code, git's words. The proxy's
 // answers (our key, a sandbox it cannot reach) never are.
 func gitFailure(err error) (field, msg string, ok bool) {
@@ -187,6 +187,9 @@ func gitFailure(err error) (field, msg string, ok bool) {
 		return "", "", false
 	}
 	m := strings.ToLower(ae.Message)
+	if strings.Contains(m, "already exists") {
+		return "git.path", "the clone's path already exists in the sandbox and is not an empty directory", true
+	}
 	for _, w := range gitRefWords {
 		if strings.Contains(m, w) {
 			return "git.branch", refMsg, true
@@ -204,8 +207,10 @@ func gitFailure(err error) (field, msg string, ok bool) {
 // ref the caller named wrongly or may not read.
 var (
 	gitRepoWords = []string{"repository not found", "authentication required", "authentication failed",
-		"authorization failed", "could not read username", "does not appear to be a git repository"}
-	gitRefWords = []string{"couldn't find remote ref", "remote branch", "reference not found"}
+		"authorization failed", "could not read username", "does not appear to be a git repository",
+		"remote repository is empty", "repository does not exist", "invalid auth method"}
+	gitRefWords = []string{"couldn't find remote ref", "remote branch", "reference not found",
+		"branch not found", "tag not found"}
 )
 
 // Exec runs the command line in a session of its own, so stdout and stderr
