@@ -489,3 +489,20 @@ func TestHealthNeedsNoKey(t *testing.T) {
 		}
 	}
 }
+
+// Daytona refuses a delete while a state change is pending, except in
+// pending_build: an image whose build has not started is deleted at once.
+func TestDeleteWhileTheImageWaitsForItsBuild(t *testing.T) {
+	h := newHarness(t, Options{StartDelay: 2 * time.Second})
+	sb := h.create(map[string]any{"name": "img", "buildInfo": map[string]any{"dockerfileContent": "FROM alpine\n"}})
+	if got, _ := h.get(sb.ID); got.State != "pending_build" {
+		t.Fatalf("state %s, want pending_build", got.State)
+	}
+	if r := h.api("DELETE", "/sandbox/"+sb.ID, nil); r.status != http.StatusOK {
+		t.Fatalf("delete in pending_build: %d %s; Daytona deletes it", r.status, r.body)
+	}
+	time.Sleep(3 * time.Second) // past the build: it must not bring the sandbox back
+	if got, _ := h.get(sb.ID); got.State == "started" {
+		t.Fatalf("the deleted sandbox came back %s after its build's time", got.State)
+	}
+}

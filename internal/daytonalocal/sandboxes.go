@@ -542,10 +542,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 
 // handleDelete SIGKILLs every process group of the sandbox and removes its
 // directory. Like Daytona it refuses while a state change is in flight
-// (creating, starting, stopping): the caller asks again once it settled.
+// (creating, starting, stopping), but not while an image waits for its
+// build: the caller asks again once it settled.
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	s.withSandbox(w, r, func(sb *sandbox) answer {
-		if inTransition(sb) {
+		if inTransition(sb) && sb.state != statePendingBuild {
 			return apiFailure(http.StatusConflict, "Sandbox state change in progress")
 		}
 		s.detachLocked(sb)
