@@ -283,20 +283,32 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL = ps.ID, ps.State, ps.ToolboxURL
 	if len(load.secrets) > 0 {
 		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
-			return "install secrets", err
+			return "install secrets", setupFailed(err)
 		}
 	}
 	if len(load.files) > 0 {
 		if err := s.provider.Upload(ctx, sb.DaytonaID, load.files); err != nil {
-			return "upload files", err
+			return "upload files", setupFailed(err)
 		}
 	}
 	if load.clone != nil {
 		if err := s.provider.GitClone(ctx, sb.DaytonaID, *load.clone); err != nil {
-			return "git clone", err
+			return "git clone", setupFailed(err)
 		}
 	}
 	return "", nil
+}
+
+// setupFailed is a create's answer when its sandbox failed while being
+// set up: the provider says the sandbox is in error (conflict) or gone
+// (not found), which for a create that deletes it anyway means try again,
+// as for a sandbox that failed to start.
+func setupFailed(err error) error {
+	switch sandstep.ErrorCode(err) {
+	case sandstep.ECONFLICT, sandstep.ENOTFOUND:
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "the sandbox failed while it was being set up; try again")
+	}
+	return err
 }
 
 // clonePath is where a repository is cloned: the caller's git.path, or

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -195,23 +196,33 @@ func TestLifecycle(t *testing.T) {
 
 func TestCreateFailureAtEachStepLeavesNothing(t *testing.T) {
 	boom := sandstep.Errorf(sandstep.ETRANSIENT, "provider unavailable")
+	// The sandbox a create is setting up failed (the provider judged it by
+	// its state: error, or gone): that create is tried again, as a
+	// sandbox that failed to start is.
+	failed := sandstep.Errorf(sandstep.ECONFLICT, "the sandbox is in state error")
+	gone := sandstep.Errorf(sandstep.ENOTFOUND, "the sandbox is gone")
+	badURL := &sandstep.Error{Code: sandstep.EINVALID, Field: "git.url", Message: "the repository was not found"}
 	tests := []struct {
 		name           string
 		op             string
+		err            error // boom if nil
 		createThenFail bool
 		want           sandstep.Code
 	}{
-		{"create fails", "create", false, sandstep.ETRANSIENT},
-		{"create fails after the sandbox exists", "create", true, sandstep.ETRANSIENT},
-		{"secrets upload fails", "upload-secrets", false, sandstep.ETRANSIENT},
-		{"secrets chmod fails", "exec", false, sandstep.ETRANSIENT},
-		{"file upload fails", "upload", false, sandstep.ETRANSIENT},
-		{"git clone fails", "git", false, sandstep.ETRANSIENT},
+		{"create fails", "create", nil, false, sandstep.ETRANSIENT},
+		{"create fails after the sandbox exists", "create", nil, true, sandstep.ETRANSIENT},
+		{"secrets upload fails", "upload-secrets", nil, false, sandstep.ETRANSIENT},
+		{"secrets chmod fails", "exec", nil, false, sandstep.ETRANSIENT},
+		{"file upload fails", "upload", nil, false, sandstep.ETRANSIENT},
+		{"git clone fails", "git", nil, false, sandstep.ETRANSIENT},
+		{"the sandbox fails during the upload", "upload", failed, false, sandstep.ETRANSIENT},
+		{"the sandbox is gone during the clone", "git", gone, false, sandstep.ETRANSIENT},
+		{"the repository is not found", "git", badURL, false, sandstep.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, 2)
-			h.provider.failOn(tt.op, boom)
+			h.provider.failOn(tt.op, cmp.Or(tt.err, error(boom)))
 			h.provider.createThenFail = tt.createThenFail
 			_, err := h.svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{
 				SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/alice/token"},
