@@ -373,8 +373,11 @@ func (c *Client) giveUp(ctx context.Context, id string, last *Sandbox, cause err
 // CreateSandboxAndWait creates a sandbox (idempotently, see CreateSandbox)
 // and waits until it is started (see WaitUntilStarted). Whatever it gives
 // up on — a sandbox that failed to start, that reached a failure state, or
-// that was not started when ctx ended — it deletes before returning the
-// error. It never returns a sandbox together with an error.
+// that was not started when ctx ended — it asks Daytona to delete before
+// returning the error; Daytona refuses (409) while the sandbox is still
+// changing state, and then the error says so and the sandbox is the
+// caller's to delete later (sandstep's reaper). It never returns a
+// sandbox together with an error.
 func (c *Client) CreateSandboxAndWait(ctx context.Context, p CreateSandboxParams) (*Sandbox, error) {
 	sb, err := c.CreateSandbox(ctx, p)
 	if err != nil {

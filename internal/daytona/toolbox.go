@@ -335,7 +335,8 @@ func (c *Client) ExecuteSessionCommand(ctx context.Context, sandboxID, sessionID
 }
 
 // GetSession returns a session and the commands it has been given
-// (GET /process/session/{id}), oldest first. 404 if there is none.
+// (GET /process/session/{id}), in no order Daytona promises. 404 if there
+// is none.
 func (c *Client) GetSession(ctx context.Context, sandboxID, sessionID string) (*Session, error) {
 	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID); err != nil {
 		return nil, err

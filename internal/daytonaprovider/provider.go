@@ -67,7 +67,8 @@ func New(c *daytona.Client, opts Options) *Provider {
 
 // Create creates the sandbox named spec.Name and waits until it started.
 // The client finds a sandbox an ambiguous failure may have made by its
-// name, and deletes one that never started.
+// name, and deletes one that never started (unless Daytona refuses while
+// it is still changing state: the reaper deletes it later).
 func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*service.ProviderSandbox, error) {
 	params := daytona.CreateSandboxParams{
 		Name:             spec.Name,
