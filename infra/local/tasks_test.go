@@ -345,6 +345,16 @@ func TestTaskScenarios(t *testing.T) {
 			name: "cancel while running", spec: map[string]any{"command": "echo before; sleep 60"},
 			act: func(t *testing.T, s *testStack, tk taskJSON) {
 				s.waitRunning("alice", tk.ID)
+				// Running says the command started, not that it wrote:
+				// on a loaded machine its shell may not have run the echo
+				// by the time a cancel kills it.
+				deadline := time.Now().Add(10 * time.Second)
+				for stdout, _, _ := s.readLogs("alice", tk.ID); stdout != "before\n"; stdout, _, _ = s.readLogs("alice", tk.ID) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the running task's output: %q after 10s, want %q", stdout, "before\n")
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
 				for range 2 { // cancelling again is no error
 					res := s.as("alice", http.MethodDelete, "/tasks/"+tk.ID, nil)
 					var got taskJSON
