@@ -41,6 +41,11 @@ type APIError struct {
 	RawBody string
 }
 
+// FromProxy says whether Daytona's proxy answered, not the sandbox's
+// toolbox daemon: its answer is about reaching the sandbox (our key, a
+// sandbox it cannot reach), never about the request's content.
+func (e *APIError) FromProxy() bool { return strings.EqualFold(e.Source, "DAYTONA_PROXY") }
+
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("daytona: ")

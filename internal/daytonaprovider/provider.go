@@ -166,7 +166,7 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 // answers (our key, a sandbox it cannot reach) never are.
 func gitFailure(err error) (field, msg string, ok bool) {
 	var ae *daytona.APIError
-	if !errors.As(err, &ae) || strings.EqualFold(ae.Source, "DAYTONA_PROXY") {
+	if !errors.As(err, &ae) || ae.FromProxy() {
 		return "", "", false
 	}
 	const (
@@ -366,7 +366,7 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 		switch {
 		case ae.StatusCode == 404:
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found for a running sandbox; try again", op)
-		case strings.EqualFold(ae.Source, "DAYTONA_PROXY"):
+		case ae.FromProxy():
 			// The proxy cannot reach it yet or any more; its state
 			// lags (it may be stopping).
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's proxy could not reach the sandbox; try again", op)

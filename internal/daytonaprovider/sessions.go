@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/daytona"
@@ -107,7 +106,7 @@ func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]
 		switch {
 		case errors.Is(err, errTooLarge):
 			return sandstep.Invalid("artifacts", "%s is larger than %d bytes", path, max)
-		case errors.As(err, &ae) && ae.StatusCode == 404 && !strings.EqualFold(ae.Source, "DAYTONA_PROXY"):
+		case errors.As(err, &ae) && ae.StatusCode == 404 && !ae.FromProxy():
 			// The daemon's word: the file is not there.
 			return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s does not exist in the sandbox", path)
 		}
