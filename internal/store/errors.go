@@ -19,6 +19,7 @@ import (
 const (
 	reasonNone              = "None"
 	reasonConditionalFailed = "ConditionalCheckFailed"
+	reasonConflict          = "TransactionConflict"
 )
 
 // transientCodes are DynamoDB error codes (API errors and transaction

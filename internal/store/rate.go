@@ -118,7 +118,7 @@ func (s *Store) writeRate(ctx context.Context, items func() []types.TransactWrit
 // TransactionConflictException.
 func conflicted(err error) bool {
 	if reasons, ok := txReasons(err); ok {
-		return slices.Contains(reasons, "TransactionConflict")
+		return slices.Contains(reasons, reasonConflict)
 	}
 	var ae *awsjson.APIError
 	return errors.As(err, &ae) && ae.Code == "TransactionConflictException"

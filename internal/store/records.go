@@ -438,7 +438,7 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 		}
 		record := s.put(item, build(expression.NewBuilder().WithCondition(cond)))
 		err = s.write(ctx, append([]types.TransactWriteItem{record}, also...)...)
-		if err != nil && len(also) > 0 && !conditionFailed(err, 0) && refusedAlso(err, len(also)) {
+		if err != nil && len(also) > 0 && refusedAlso(err, len(also)) {
 			err = s.write(ctx, record)
 		}
 		if err == nil {
@@ -463,7 +463,7 @@ func refusedAlso(err error, n int) bool {
 		return false
 	}
 	for _, r := range reasons[1:] {
-		if r == reasonConditionalFailed || r == "TransactionConflict" {
+		if r == reasonConditionalFailed || r == reasonConflict {
 			return true
 		}
 	}
