@@ -7,11 +7,9 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 
-	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -87,15 +85,8 @@ func TestGitCloneBlamesTheRepositoryOnlyForGitsOwnFailures(t *testing.T) {
 					http.NotFound(w, r)
 				}
 			}))
-			t.Cleanup(hs.Close)
-			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
-				Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := New(c, Options{})
-			p.KnowToolbox("sb-1", hs.URL+"/toolbox")
-			err = p.GitClone(context.Background(), "sb-1", service.GitCloneSpec{URL: "https://example.com/o/r.git", Branch: "main", Path: "r"})
+			p := providerBehind(t, hs)
+			err := p.GitClone(context.Background(), "sb-1", service.GitCloneSpec{URL: "https://example.com/o/r.git", Branch: "main", Path: "r"})
 			if code, field := sandstep.ErrorCode(err), sandstep.ErrorField(err); code != tt.want || field != tt.wantField {
 				t.Errorf("err = %v: %s, field %q; want %s, field %q", err, code, field, tt.want, tt.wantField)
 			}

@@ -61,22 +61,7 @@ func create(t *testing.T, p *Provider, name string) string {
 }
 
 // stop stops a sandbox as Daytona's auto-stop does, behind the client's back.
-func stop(t *testing.T, p *Provider, id string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.c.APIURL()+"/sandbox/"+id+"/stop", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer k")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("stop %s: %s", id, resp.Status)
-	}
-}
+func stop(t *testing.T, p *Provider, id string) { t.Helper(); lifecycle(t, p, id, "stop") }
 
 // TestCreateSendsTheNetworkPolicy: the service's policy reaches Daytona's
 // fields, read back from the server.

@@ -17,6 +17,22 @@ import (
 	"github.com/sandstep/sandstep/internal/service"
 )
 
+// providerBehind is a provider on hs, a fake Daytona whose main API is at
+// /api and whose sandbox sb-1's toolbox is at /toolbox, trying each call
+// once; hs is closed when the test ends.
+func providerBehind(t *testing.T, hs *httptest.Server) *Provider {
+	t.Helper()
+	t.Cleanup(hs.Close)
+	c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
+		Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(c, Options{})
+	p.KnowToolbox("sb-1", hs.URL+"/toolbox")
+	return p
+}
+
 // lifecycle posts a start or stop behind the provider's back, as Daytona's
 // auto-stop or another caller does.
 func lifecycle(t *testing.T, p *Provider, id, action string) {
@@ -152,15 +168,8 @@ func TestToolboxCallsInOtherStates(t *testing.T) {
 				w.WriteHeader(http.StatusBadRequest)
 				io.WriteString(w, `{"statusCode":400,"message":"failed to resolve container IP","source":"DAYTONA_PROXY"}`)
 			}))
-			t.Cleanup(hs.Close)
-			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
-				Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := New(c, Options{})
-			p.KnowToolbox("sb-1", hs.URL+"/toolbox")
-			err = p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
+			p := providerBehind(t, hs)
+			err := p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
 			if code := sandstep.ErrorCode(err); code != tt.want {
 				t.Errorf("err = %v (%s), want %s", err, code, tt.want)
 			}
