@@ -224,6 +224,9 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 		_, err := c.doJSON(ctx, cl, nil, &sb)
 		if err == nil {
 			c.remember(sb.ID, sb.ToolboxProxyURL)
+			if b, ok := budgetOf(cl.answer, CreateLimiter, time.Now()); ok {
+				sb.CreateBudget = &b
+			}
 			return &sb, nil
 		}
 
@@ -393,5 +396,6 @@ func (c *Client) CreateSandboxAndWait(ctx context.Context, p CreateSandboxParams
 	if err != nil {
 		return nil, err
 	}
+	started.CreateBudget = sb.CreateBudget
 	return started, nil
 }

@@ -55,6 +55,8 @@ type call struct {
 	secrets     []string                          // extra values to redact from errors
 	// taught is the sandbox whose told, unconfirmed proxy URL base is.
 	taught string
+	// answer is the headers of the answer doJSON accepted.
+	answer http.Header
 }
 
 // apiCall starts a call to path of the main API; the caller sets its mode,
@@ -389,6 +391,7 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		return 0, err
 	}
 	defer resp.Body.Close()
+	cl.answer = resp.Header
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return resp.StatusCode, nil

@@ -271,6 +271,11 @@ type Sandbox struct {
 	LinkedSandboxID     string              `json:"linkedSandboxId,omitempty"`
 	WarmPoolID          string              `json:"warmPoolId,omitempty"`
 	ToolboxProxyURL     string              `json:"toolboxProxyUrl"`
+
+	// CreateBudget is what the answer that made the sandbox said of
+	// Daytona's create limit (CreateSandbox, CreateSandboxAndWait); nil
+	// when it said nothing, or the sandbox was found rather than made.
+	CreateBudget *RateBudget `json:"-"`
 }
 
 // SandboxListItem is the spec's SandboxListItem, the slimmer list entry.

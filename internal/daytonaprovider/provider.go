@@ -90,7 +90,11 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	if err != nil {
 		return nil, classify("create sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}, nil
+	ps := &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}
+	if b := sb.CreateBudget; b != nil && b.Spent() {
+		ps.CreatesBack = b.ResetAt
+	}
+	return ps, nil
 }
 
 // Get returns the sandbox's current state.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/metrics"
@@ -74,6 +75,9 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		return nil, err
 	}
 	defer cancel()
+	// Writes a create starts beside its work, awaited before its answer.
+	var beside sync.WaitGroup
+	defer beside.Wait()
 	if err := s.reserveWithin(ctx, wctx, sb); err != nil {
 		return nil, err
 	}
@@ -89,7 +93,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		// Awaited even when the provider's work panics: no write of this
 		// call outlives it.
 		defer func() { rerr = <-recorded }()
-		return s.createAndLoad(ctx, wctx, sb, in, plan, load)
+		return s.createAndLoad(ctx, wctx, sb, in, plan, load, &beside)
 	}()
 	// A cleanup starts once the record is written (or is not to be).
 	if err == nil && rerr != nil {
@@ -109,8 +113,9 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 }
 
 // createAndLoad asks for the clone's token, creates the provider sandbox
-// and loads it; stage names the step that failed.
-func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning) (stage string, err error) {
+// and loads it; stage names the step that failed. Writes it starts beside
+// that work join beside.
+func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup) (stage string, err error) {
 	if plan.cloneToken != nil && load.clone != nil {
 		token, files, err := plan.cloneToken(wctx)
 		if err != nil {
@@ -120,7 +125,7 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 		load.files = append(slices.Clip(load.files), files...)
 	}
 	for {
-		stage, err = s.provision(wctx, sb, in, load)
+		stage, err = s.provision(wctx, sb, in, load, beside)
 		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err) {
 			return stage, err
 		}
@@ -230,10 +235,18 @@ func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) b
 	if err == nil || stage != stageCreate || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 {
 		return false
 	}
-	if serr := s.quota.SpendCreates(ctx, s.opts.Now().Add(wait)); serr != nil {
-		s.opts.Logger.WarnContext(ctx, "the create budget was not spent after Daytona's rate limit", "err", serr)
-	}
+	s.holdCreates(ctx, s.opts.Now().Add(wait))
 	return true
+}
+
+// holdCreates holds every instance's creates back until until, when the
+// provider's budget comes back. A hold that fails to be written is only
+// a lost saving: a create it would have held meets the provider's 429,
+// which holds them back then.
+func (s *Service) holdCreates(ctx context.Context, until time.Time) {
+	if err := s.quota.SpendCreates(ctx, until); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the create budget was not held back for the provider's rate limit", "until", until, "err", err)
+	}
 }
 
 // reserve takes the slot. When the outcome is unknown (a timeout, a 5xx
@@ -260,7 +273,7 @@ const stageCreate = "provider create"
 
 // provision creates the provider sandbox and loads it; stage names the step
 // that failed.
-func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, load provisioning) (stage string, err error) {
+func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, load provisioning, beside *sync.WaitGroup) (stage string, err error) {
 	labels := maps.Clone(in.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -281,6 +294,12 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 		return stageCreate, err
 	}
 	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL = ps.ID, ps.State, ps.ToolboxURL
+	if !ps.CreatesBack.IsZero() {
+		// This create spent the provider's window: the other instances
+		// wait for the next instead of meeting its 429, and the hold costs
+		// this create no round trip of its own (it runs beside the rest).
+		beside.Go(func() { s.holdCreates(ctx, ps.CreatesBack) })
+	}
 	if len(load.secrets) > 0 {
 		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
 			return "install secrets", setupFailed(err)

@@ -20,6 +20,7 @@ type windowedProvider struct {
 	mu       sync.Mutex
 	creates  []time.Time
 	limitFor time.Duration // >0: the first create is refused, asking for this wait
+	spentFor time.Duration // >0: the first create's answer says the budget comes back after this
 }
 
 func (p *windowedProvider) Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
@@ -32,7 +33,11 @@ func (p *windowedProvider) Create(ctx context.Context, spec ProviderSpec) (*Prov
 		err.RetryAfter = p.limitFor
 		return nil, err
 	}
-	return p.fakeProvider.Create(ctx, spec)
+	ps, err := p.fakeProvider.Create(ctx, spec)
+	if err == nil && first && p.spentFor > 0 {
+		ps.CreatesBack = time.Now().Add(p.spentFor)
+	}
+	return ps, err
 }
 
 // perWindow counts the creates in each window of length w.
@@ -161,6 +166,29 @@ func TestProviderRateLimitSpendsTheBudget(t *testing.T) {
 	if !errors.Is(err, sandstep.ErrCreateRate) {
 		t.Errorf("another instance's create right after: %v, want it held back by the spent budget", err)
 	}
+	if n := len(p.creates); n != 1 {
+		t.Errorf("the provider was asked %d times, want once", n)
+	}
+}
+
+// A create whose answer says the provider's budget is spent holds every
+// instance's creates back until it comes back, before its own answer: the
+// next create, from another instance, is refused for the rate without
+// asking the provider.
+func TestSpentProviderBudgetHoldsCreatesBack(t *testing.T) {
+	p := &windowedProvider{fakeProvider: newFakeProvider(), spentFor: 3 * time.Second}
+	svcs, _, _ := rateInstances(t, 2, 100, time.Second, p)
+	if _, err := svcs[0].CreateSandbox(context.Background(), Call{UserID: "alice", RequestID: "r1"}, CreateSandboxInput{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
+	defer cancel()
+	_, err := svcs[1].CreateSandbox(ctx, Call{UserID: "bob", RequestID: "r2"}, CreateSandboxInput{})
+	if wait := sandstep.ErrorRetryAfter(err); !errors.Is(err, sandstep.ErrCreateRate) || wait <= 0 || wait > 3*time.Second {
+		t.Errorf("the next create: %v (retry after %v), want refused for the rate for at most 3s", err, wait)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if n := len(p.creates); n != 1 {
 		t.Errorf("the provider was asked %d times, want once", n)
 	}

@@ -59,6 +59,9 @@ type ProviderSandbox struct {
 	State      string
 	ToolboxURL string
 	Owner      string // its LabelOwner; set by List, "" when it has none
+	// CreatesBack is set by Create when the provider's answer said its
+	// create budget is spent: when the budget comes back.
+	CreatesBack time.Time
 }
 
 // ToolboxLocator is a provider that can be told where a sandbox's toolbox

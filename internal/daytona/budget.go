@@ -1,0 +1,40 @@
+package daytona
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CreateLimiter is the name of Daytona's limit on sandbox creates, as its
+// X-RateLimit-*-<name> and Retry-After-<name> headers spell it.
+const CreateLimiter = "sandbox-create"
+
+// RateBudget is what an answer's X-RateLimit-*-<name> headers said of one
+// of Daytona's limits.
+type RateBudget struct {
+	Limit, Remaining int
+	// ResetAt is when the limit's window ends, by this machine's clock
+	// (the answer says how many seconds from its arrival).
+	ResetAt time.Time
+}
+
+// Spent says the window has nothing left: a request before ResetAt is
+// refused.
+func (b RateBudget) Spent() bool { return b.Remaining == 0 }
+
+// budgetOf reads limiter name's headers from h, an answer that arrived at
+// now. False when h lacks any of them or one is not a count: a partial
+// budget would be a guess.
+func budgetOf(h http.Header, name string, now time.Time) (RateBudget, bool) {
+	var n [3]int
+	for i, field := range [...]string{"Limit", "Remaining", "Reset"} {
+		v, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-" + field + "-" + name)))
+		if err != nil || v < 0 {
+			return RateBudget{}, false
+		}
+		n[i] = v
+	}
+	return RateBudget{Limit: n[0], Remaining: n[1], ResetAt: now.Add(time.Duration(n[2]) * time.Second)}, true
+}
