@@ -232,21 +232,6 @@ func TestOperationShapes(t *testing.T) {
 			},
 		},
 		{
-			name: "session",
-			run: func(ctx context.Context, c *Client) (any, error) {
-				return c.GetSession(ctx, sb, "job-1")
-			},
-			status: 200, respBody: `{"sessionId":"job-1","commands":[{"id":"cmd-1","command":"make","exitCode":0},{"id":"cmd-2","command":"make test"}]}`,
-			method: "GET", path: "/toolbox/sb-1/process/session/job-1",
-			check: func(t *testing.T, got any) {
-				r := got.(*Session)
-				if r.SessionID != "job-1" || len(r.Commands) != 2 || r.Commands[1].ID != "cmd-2" || r.Commands[1].Command != "make test" ||
-					r.Commands[1].ExitCode != nil || r.Commands[0].ExitCode == nil {
-					t.Errorf("session = %+v", r)
-				}
-			},
-		},
-		{
 			name: "session command running",
 			run: func(ctx context.Context, c *Client) (any, error) {
 				return c.GetSessionCommand(ctx, sb, "job-1", "cmd-1")

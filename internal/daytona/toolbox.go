@@ -334,25 +334,6 @@ func (c *Client) ExecuteSessionCommand(ctx context.Context, sandboxID, sessionID
 	return &out, nil
 }
 
-// GetSession returns a session and the commands it has been given
-// (GET /process/session/{id}), in no order Daytona promises. 404 if there
-// is none.
-func (c *Client) GetSession(ctx context.Context, sandboxID, sessionID string) (*Session, error) {
-	if err := checkIDs("sandboxID", sandboxID, "sessionID", sessionID); err != nil {
-		return nil, err
-	}
-	cl, err := c.toolboxCall(ctx, sandboxID, http.MethodGet, "/process/session/"+url.PathEscape(sessionID))
-	if err != nil {
-		return nil, err
-	}
-	cl.mode = retrySafe
-	var out Session
-	if _, err := c.doJSON(ctx, cl, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
 // GetSessionCommand returns a session command's status
 // (GET /process/session/{id}/command/{cmdId}). ExitCode is nil while the
 // command runs.

@@ -383,12 +383,6 @@ type SessionExecuteResponse struct {
 	OutputTruncated bool   `json:"-"`
 }
 
-// Session is a shell session and the commands it was given.
-type Session struct {
-	SessionID string    `json:"sessionId"`
-	Commands  []Command `json:"commands"`
-}
-
 // Command is a session command's status. ExitCode is nil until it ended.
 type Command struct {
 	ID       string `json:"id"`

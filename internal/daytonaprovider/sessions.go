@@ -15,9 +15,11 @@ import (
 
 // StartCommand starts line asynchronously in session sid, made for it, and
 // returns the command's id. A session left by an earlier attempt is
-// reused, and the command it already runs with the same line is adopted:
-// that attempt's answer may have been lost (a 5xx, a timeout) after the
-// command started, and the session would run a second one after it.
+// reused: that attempt's answer may have been lost (a 5xx, a timeout)
+// after its command started, or before it reached the session's shell.
+// The session runs line again after it, so a line that must run once
+// guards itself (a task's does: it sees what the first left in the
+// session's shell).
 func (p *Provider) StartCommand(ctx context.Context, id, sid, line string) (string, error) {
 	var cmdID string
 	err := p.onStarted(ctx, "start the task's command", id, func() (err error) {
@@ -33,15 +35,6 @@ func (p *Provider) startCommand(ctx context.Context, id, sid, line string) (stri
 		var ae *daytona.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 409 {
 			return "", err
-		}
-		ss, err := p.c.GetSession(ctx, id, sid)
-		if err != nil {
-			return "", err
-		}
-		for _, c := range ss.Commands {
-			if c.Command == line {
-				return c.ID, nil
-			}
 		}
 	}
 	res, err := p.c.ExecuteSessionCommand(ctx, id, sid, daytona.SessionExecuteRequest{Command: line, RunAsync: true})

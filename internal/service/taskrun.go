@@ -248,7 +248,7 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 	// The upload makes the task's directory; the command's redirections
 	// make its output files. Uploaded, they would be replaced when a
 	// start whose answer was lost is asked again, while the first try's
-	// command (which the retry adopts) writes on into the old ones. The
+	// command (which the retry's waits behind) writes on into the old ones. The
 	// nudge file stays empty when no nudge is expected; the wrapper then
 	// never reads it.
 	secret, hash := nudgeSecret()

@@ -53,8 +53,9 @@ type Machine interface {
 // Sessions runs a task's command asynchronously in a sandbox.
 type Sessions interface {
 	// StartCommand starts line in the session. Asked again with the same
-	// session and line (a retried step whose answer was lost), it answers
-	// with the command already started rather than run it twice.
+	// session (a retried step whose answer was lost), it starts line
+	// again, to run after the first try's command: a task's line runs its
+	// command once per session (taskCommandLine).
 	StartCommand(ctx context.Context, sandboxID, sessionID, line string) (commandID string, err error)
 	// CommandExit is the command's exit code, nil while it runs.
 	CommandExit(ctx context.Context, sandboxID, sessionID, commandID string) (*int, error)

@@ -98,9 +98,10 @@ func (s *lostStart) StartCommand(_ context.Context, _, _, line string) (string, 
 
 // The state machine asks a start again when the first try's answer was
 // lost, its command running by then. The retry must ask for the same line
-// (so the provider adopts that command rather than run a second) and must
-// not replace the output files that command is writing: a new, empty file
-// in their place leaves its output in one nobody reads.
+// (whose command, run after the first try's in the session, finds it ran
+// and does not run it again) and must not replace the output files that
+// command is writing: a new, empty file in their place leaves its output
+// in one nobody reads.
 func TestStartTaskCommandAskedAgainKeepsTheFirstTrysCommandAndOutput(t *testing.T) {
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
