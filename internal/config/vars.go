@@ -41,7 +41,7 @@ var vars = []Var{
 		Meaning: "Daytona target (region) new sandboxes are created in",
 		kind:    text("Daytona target, e.g. `us` or `eu`", func(c *Config) *string { return &c.DaytonaTarget })},
 	{Name: "DAYTONA_CREATE_RATE", Default: "300",
-		Meaning: "sandboxes the deployment's functions together create per minute, kept below Daytona's `sandbox-create` limit (300 on its first tier) so that a burst is served at the rate instead of meeting 429s; a create waits for the next minute while its invocation has time, else it gets 503 with `Retry-After`. Daytona's own word holds the creates back too: its 429, and an answer saying its window is spent (`X-RateLimit-Remaining-sandbox-create: 0`), until its window ends. `0`: no limit (and Daytona's word is not kept)",
+		Meaning: "sandboxes the deployment's functions together create per minute, kept below Daytona's `sandbox-create` limit (300 on its first tier) so that a burst is served at the rate instead of meeting 429s; a create waits for the next minute while its invocation has time, else it gets 503 with `Retry-After`. Daytona's own word holds the creates back too: its 429, and an answer saying its window is spent (`X-RateLimit-Remaining-sandbox-create: 0`), until its window ends. `0`: no limit (a create that meets Daytona's 429 still waits it out and asks again, but the other instances are not held back)",
 		kind:    integer(0, 100000, "", func(c *Config) *int { return &c.DaytonaCreateRate })},
 	// Exactly one of the two key variables must be set: see daytonaKey.
 	{Name: "DAYTONA_API_KEY_REF", Unset: "(required in AWS)",

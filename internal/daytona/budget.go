@@ -24,9 +24,25 @@ type RateBudget struct {
 // refused.
 func (b RateBudget) Spent() bool { return b.Remaining == 0 }
 
+// tellBudget tells p.Budget what the create's answer said of the create
+// limit, if the answer came and said it.
+func (p CreateSandboxParams) tellBudget(cl *call) {
+	if p.Budget == nil || cl.answer == nil {
+		return
+	}
+	if b, ok := budgetOf(cl.answer, CreateLimiter, time.Now()); ok {
+		p.Budget(b)
+	}
+}
+
+// maxReset bounds a window's reset: Daytona's are a minute long, and a
+// larger count is no wait of this limit's (an epoch time, a garbled value).
+const maxReset = time.Hour
+
 // budgetOf reads limiter name's headers from h, an answer that arrived at
-// now. False when h lacks any of them or one is not a count: a partial
-// budget would be a guess.
+// now. False when h lacks any of them or one is not a count, or they do
+// not agree (more remaining than the limit, a reset beyond maxReset): a
+// partial or implausible budget would be a guess.
 func budgetOf(h http.Header, name string, now time.Time) (RateBudget, bool) {
 	var n [3]int
 	for i, field := range [...]string{"Limit", "Remaining", "Reset"} {
@@ -35,6 +51,9 @@ func budgetOf(h http.Header, name string, now time.Time) (RateBudget, bool) {
 			return RateBudget{}, false
 		}
 		n[i] = v
+	}
+	if n[1] > n[0] || n[2] > int(maxReset/time.Second) {
+		return RateBudget{}, false
 	}
 	return RateBudget{Limit: n[0], Remaining: n[1], ResetAt: now.Add(time.Duration(n[2]) * time.Second)}, true
 }

@@ -222,11 +222,12 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 		cl.mode = retryNever // this loop does the retrying
 		var sb Sandbox
 		_, err := c.doJSON(ctx, cl, nil, &sb)
+		var limited *RateLimitError
+		if !errors.As(err, &limited) {
+			p.tellBudget(cl)
+		}
 		if err == nil {
 			c.remember(sb.ID, sb.ToolboxProxyURL)
-			if b, ok := budgetOf(cl.answer, CreateLimiter, time.Now()); ok {
-				sb.CreateBudget = &b
-			}
 			return &sb, nil
 		}
 
@@ -396,6 +397,5 @@ func (c *Client) CreateSandboxAndWait(ctx context.Context, p CreateSandboxParams
 	if err != nil {
 		return nil, err
 	}
-	started.CreateBudget = sb.CreateBudget
 	return started, nil
 }

@@ -55,7 +55,7 @@ type call struct {
 	secrets     []string                          // extra values to redact from errors
 	// taught is the sandbox whose told, unconfirmed proxy URL base is.
 	taught string
-	// answer is the headers of the answer doJSON accepted.
+	// answer is the headers of the last answer, whatever its status.
 	answer http.Header
 }
 
@@ -280,6 +280,7 @@ func (c *Client) once(ctx context.Context, cl *call) (*http.Response, error) {
 		cancel(nil)
 		return nil, c.networkError(ctx, cl, nil, true)
 	}
+	cl.answer = resp.Header
 	if cl.ok != nil && cl.ok(resp.StatusCode) || cl.ok == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 		return resp, nil
@@ -391,7 +392,6 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		return 0, err
 	}
 	defer resp.Body.Close()
-	cl.answer = resp.Header
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return resp.StatusCode, nil

@@ -137,6 +137,12 @@ type CreateSandboxParams struct {
 	NetworkBlockAll  bool
 	NetworkAllowList []string
 	DomainAllowList  []string
+
+	// Budget, if set, is told what each answer to the create (but a 429,
+	// whose wait the error carries) said of Daytona's create limit, as
+	// the answer arrives: before the sandbox has started, and also when it
+	// then fails to. Daytona counts every request its throttler passed.
+	Budget func(RateBudget)
 }
 
 // Request validates p and returns the wire body. defaultTarget is used when
@@ -271,11 +277,6 @@ type Sandbox struct {
 	LinkedSandboxID     string              `json:"linkedSandboxId,omitempty"`
 	WarmPoolID          string              `json:"warmPoolId,omitempty"`
 	ToolboxProxyURL     string              `json:"toolboxProxyUrl"`
-
-	// CreateBudget is what the answer that made the sandbox said of
-	// Daytona's create limit (CreateSandbox, CreateSandboxAndWait); nil
-	// when it said nothing, or the sandbox was found rather than made.
-	CreateBudget *RateBudget `json:"-"`
 }
 
 // SandboxListItem is the spec's SandboxListItem, the slimmer list entry.

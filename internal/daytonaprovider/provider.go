@@ -86,15 +86,18 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	if n := spec.Network; n != nil {
 		params.NetworkBlockAll, params.NetworkAllowList, params.DomainAllowList = n.BlockAll, n.AllowList, n.DomainAllowList
 	}
+	if spent := spec.CreatesSpent; spent != nil {
+		params.Budget = func(b daytona.RateBudget) {
+			if b.Spent() {
+				spent(b.ResetAt)
+			}
+		}
+	}
 	sb, err := p.c.CreateSandboxAndWait(ctx, params)
 	if err != nil {
 		return nil, classify("create sandbox", err)
 	}
-	ps := &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}
-	if b := sb.CreateBudget; b != nil && b.Spent() {
-		ps.CreatesBack = b.ResetAt
-	}
-	return ps, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}, nil
 }
 
 // Get returns the sandbox's current state.

@@ -185,3 +185,57 @@ func TestRateLimitNamesAWait(t *testing.T) {
 		})
 	}
 }
+
+// The create that spends Daytona's window holds the other instances back
+// from the moment its answer is in, whatever then becomes of its sandbox:
+// here one takes 2 s to start (an image's build takes minutes), or fails
+// to. Another instance's create half a second after the answer is refused
+// by the store for the rate, not sent to Daytona to meet its 429.
+func TestSpentAnswerHoldsOthersBackFromTheAnswer(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault *daytonalocal.Fault
+	}{
+		{name: "while the sandbox starts"},
+		{name: "when it fails to start", fault: &daytonalocal.Fault{Kind: daytonalocal.FaultCreateError, Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1, Message: "boom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const window = 40 * time.Second
+			now := time.Now()
+			ahead := window - now.Sub(now.Truncate(window)) // Daytona's window begins now
+			srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), StartDelay: 2 * time.Second,
+				Clock: func() time.Time { return time.Now().Add(ahead) }, CreateRate: daytonalocal.RateLimit{Limit: 1, Window: window}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.fault != nil {
+				if _, err := srv.AddFault(*tt.fault); err != nil {
+					t.Fatal(err)
+				}
+			}
+			svcs, _ := rateInstances(t, srv, 2, 100, window)
+			first := make(chan error, 1)
+			go func() {
+				_, err := svcs[0].CreateSandbox(context.Background(), service.Call{UserID: "alice", RequestID: "r1"}, service.CreateSandboxInput{})
+				first <- err
+			}()
+			for srv.CreateRequests() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(500 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
+			defer cancel()
+			_, err = svcs[1].CreateSandbox(ctx, service.Call{UserID: "bob", RequestID: "r2"}, service.CreateSandboxInput{})
+			if !errors.Is(err, sandstep.ErrCreateRate) {
+				t.Errorf("another instance's create while the first's sandbox starts: %v, want refused for the rate", err)
+			}
+			if err := <-first; (err != nil) != (tt.fault != nil) {
+				t.Errorf("the first create: %v", err)
+			}
+			if n := srv.RateLimited(); n != 0 {
+				t.Errorf("Daytona refused %d creates for its rate, want none", n)
+			}
+		})
+	}
+}

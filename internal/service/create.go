@@ -240,11 +240,14 @@ func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) b
 }
 
 // holdCreates holds every instance's creates back until until, when the
-// provider's budget comes back. A hold that fails to be written is only
-// a lost saving: a create it would have held meets the provider's 429,
-// which holds them back then.
+// provider's budget comes back: written even when the caller has gone
+// (the budget is spent for every instance), within the write timeout. A
+// hold that fails to be written is only a lost saving: a create it would
+// have held meets the provider's 429, which holds them back then.
 func (s *Service) holdCreates(ctx context.Context, until time.Time) {
-	if err := s.quota.SpendCreates(ctx, until); err != nil {
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	if err := s.quota.SpendCreates(wctx, until); err != nil {
 		s.opts.Logger.WarnContext(ctx, "the create budget was not held back for the provider's rate limit", "until", until, "err", err)
 	}
 }
@@ -289,17 +292,15 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 		AutoStopMinutes: sb.AutoStopMinutes,
 		TTLMinutes:      sb.TTLMinutes,
 		Network:         sb.Network,
+		// This create spent the provider's window: the other instances
+		// wait for the next instead of meeting its 429, and the hold costs
+		// this create no round trip of its own (it runs beside the rest).
+		CreatesSpent: func(until time.Time) { beside.Go(func() { s.holdCreates(ctx, until) }) },
 	})
 	if err != nil {
 		return stageCreate, err
 	}
 	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL = ps.ID, ps.State, ps.ToolboxURL
-	if !ps.CreatesBack.IsZero() {
-		// This create spent the provider's window: the other instances
-		// wait for the next instead of meeting its 429, and the hold costs
-		// this create no round trip of its own (it runs beside the rest).
-		beside.Go(func() { s.holdCreates(ctx, ps.CreatesBack) })
-	}
 	if len(load.secrets) > 0 {
 		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
 			return "install secrets", setupFailed(err)

@@ -17,10 +17,14 @@ import (
 // arrived, and can answer the first one as Daytona's 429.
 type windowedProvider struct {
 	*fakeProvider
-	mu       sync.Mutex
-	creates  []time.Time
-	limitFor time.Duration // >0: the first create is refused, asking for this wait
-	spentFor time.Duration // >0: the first create's answer says the budget comes back after this
+	mu        sync.Mutex
+	creates   []time.Time
+	limitFor  time.Duration // >0: the first create is refused, asking for this wait
+	spentFor  time.Duration // >0: the first create's answer says the budget comes back after this
+	failSpent bool          // and that create then fails
+	// thenCancel, if set, is called once the spent budget was told: the
+	// caller goes away.
+	thenCancel context.CancelFunc
 }
 
 func (p *windowedProvider) Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
@@ -33,11 +37,16 @@ func (p *windowedProvider) Create(ctx context.Context, spec ProviderSpec) (*Prov
 		err.RetryAfter = p.limitFor
 		return nil, err
 	}
-	ps, err := p.fakeProvider.Create(ctx, spec)
-	if err == nil && first && p.spentFor > 0 {
-		ps.CreatesBack = time.Now().Add(p.spentFor)
+	if first && p.spentFor > 0 {
+		spec.CreatesSpent(time.Now().Add(p.spentFor))
+		if p.thenCancel != nil {
+			p.thenCancel()
+		}
+		if p.failSpent {
+			return nil, sandstep.Errorf(sandstep.ETRANSIENT, "provider create: the sandbox failed to start")
+		}
 	}
-	return ps, err
+	return p.fakeProvider.Create(ctx, spec)
 }
 
 // perWindow counts the creates in each window of length w.
@@ -172,24 +181,42 @@ func TestProviderRateLimitSpendsTheBudget(t *testing.T) {
 }
 
 // A create whose answer says the provider's budget is spent holds every
-// instance's creates back until it comes back, before its own answer: the
-// next create, from another instance, is refused for the rate without
-// asking the provider.
+// instance's creates back until it comes back, before its own answer,
+// whether or not it then succeeds (the provider counted it) and whether
+// or not its caller is still there: the next create, from another
+// instance, is refused for the rate without asking the provider.
 func TestSpentProviderBudgetHoldsCreatesBack(t *testing.T) {
-	p := &windowedProvider{fakeProvider: newFakeProvider(), spentFor: 3 * time.Second}
-	svcs, _, _ := rateInstances(t, 2, 100, time.Second, p)
-	if _, err := svcs[0].CreateSandbox(context.Background(), Call{UserID: "alice", RequestID: "r1"}, CreateSandboxInput{}); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name         string
+		fail, cancel bool
+	}{
+		{name: "the create succeeds"},
+		{name: "the create then fails", fail: true},
+		{name: "the caller goes away", cancel: true},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
-	defer cancel()
-	_, err := svcs[1].CreateSandbox(ctx, Call{UserID: "bob", RequestID: "r2"}, CreateSandboxInput{})
-	if wait := sandstep.ErrorRetryAfter(err); !errors.Is(err, sandstep.ErrCreateRate) || wait <= 0 || wait > 3*time.Second {
-		t.Errorf("the next create: %v (retry after %v), want refused for the rate for at most 3s", err, wait)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.creates); n != 1 {
-		t.Errorf("the provider was asked %d times, want once", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &windowedProvider{fakeProvider: newFakeProvider(), spentFor: 3 * time.Second, failSpent: tt.fail}
+			svcs, _, _ := rateInstances(t, 2, 100, time.Second, p)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
+			defer cancel()
+			first := ctx
+			if tt.cancel {
+				first, p.thenCancel = context.WithCancel(ctx)
+			}
+			_, err := svcs[0].CreateSandbox(first, Call{UserID: "alice", RequestID: "r1"}, CreateSandboxInput{})
+			if !tt.fail && !tt.cancel && err != nil || tt.fail && err == nil {
+				t.Fatalf("the create that spent the budget: %v", err)
+			}
+			_, err = svcs[1].CreateSandbox(ctx, Call{UserID: "bob", RequestID: "r2"}, CreateSandboxInput{})
+			if wait := sandstep.ErrorRetryAfter(err); !errors.Is(err, sandstep.ErrCreateRate) || wait <= 0 || wait > 3*time.Second {
+				t.Errorf("the next create: %v (retry after %v), want refused for the rate for at most 3s", err, wait)
+			}
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if n := len(p.creates); n != 1 {
+				t.Errorf("the provider was asked %d times, want once", n)
+			}
+		})
 	}
 }

@@ -49,6 +49,9 @@ type ProviderSpec struct {
 	TTLMinutes      int
 	// Network is the sandbox's network policy; nil: open.
 	Network *sandstep.NetworkPolicy
+	// CreatesSpent, if set, is told as soon as the provider's answer to
+	// the create says its create budget is spent, and until when.
+	CreatesSpent func(until time.Time)
 }
 
 // ProviderSandbox is the provider's view of a sandbox. Name is the
@@ -59,9 +62,6 @@ type ProviderSandbox struct {
 	State      string
 	ToolboxURL string
 	Owner      string // its LabelOwner; set by List, "" when it has none
-	// CreatesBack is set by Create when the provider's answer said its
-	// create budget is spent: when the budget comes back.
-	CreatesBack time.Time
 }
 
 // ToolboxLocator is a provider that can be told where a sandbox's toolbox
