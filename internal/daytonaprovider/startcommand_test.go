@@ -2,6 +2,7 @@ package daytonaprovider
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,5 +87,51 @@ func TestStartCommandAskedAgainRunsAfterTheFirstInItsSession(t *testing.T) {
 				t.Errorf("runs = %q, %v; want the command run once", b, err)
 			}
 		})
+	}
+}
+
+// Daytona registers a session command before steps that can still fail:
+// a first try answered 500 may have left a command in the session that
+// never reached its shell. The retry answers with the command it started
+// itself, never with one it finds there.
+func TestStartCommandAskedAgainAnswersWithItsOwnCommand(t *testing.T) {
+	var sessions, execs atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/toolbox/sb-1/process/session":
+			if sessions.Add(1) > 1 {
+				w.WriteHeader(http.StatusConflict)
+				io.WriteString(w, `{"statusCode":409,"message":"session already exists","code":"CONFLICT"}`)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		case r.Method == http.MethodPost && r.URL.Path == "/toolbox/sb-1/process/session/task-1/exec":
+			if execs.Add(1) == 1 {
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, `{"statusCode":500,"message":"failed to write to the session","code":"INTERNAL_SERVER_ERROR"}`)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+			io.WriteString(w, `{"cmdId":"cmd-2"}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/toolbox/sb-1/process/session/task-1":
+			io.WriteString(w, `{"sessionId":"task-1","commands":[{"id":"cmd-1","command":"make"}]}`)
+		case r.URL.Path == "/api/sandbox/sb-1":
+			io.WriteString(w, `{"id":"sb-1","name":"sb-1","state":"started","desiredState":"started"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	p := providerBehind(t, hs)
+	ctx := context.Background()
+	if _, err := p.StartCommand(ctx, "sb-1", "task-1", "make"); err == nil {
+		t.Fatal("the first try succeeded; want its 500")
+	}
+	cmd, err := p.StartCommand(ctx, "sb-1", "task-1", "make")
+	if err != nil || cmd != "cmd-2" {
+		t.Errorf("asked again: %q, %v; want the command it started, cmd-2", cmd, err)
+	}
+	if n := execs.Load(); n != 2 {
+		t.Errorf("%d execs, want 2", n)
 	}
 }

@@ -1,12 +1,45 @@
 package service
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
+
+// taskLineFile writes task-1's line for command (nudging nudgeURL, if
+// any) into a fresh sandbox directory holding the task's directory, and
+// returns both.
+func taskLineFile(t *testing.T, command, nudgeURL string) (dir, line string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, taskDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	line = filepath.Join(dir, "cmd.sh")
+	if err := os.WriteFile(line, []byte(taskCommandLine("task-1", command, "", nil, nudgeURL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, line
+}
+
+// session runs script as a session's shell in dir, given the line's file
+// as $1 and env beside the process's own, and returns what it printed.
+func session(t *testing.T, dir, script, line string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", script, "session", line)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the session's shell: %v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
 
 // Daytona runs a session's command by sourcing it in the session's
 // long-lived shell: the task's line must leave that shell alive, its
@@ -20,22 +53,9 @@ func TestTaskLineLeavesTheSessionShellAlive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(dir, taskDir), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			line := filepath.Join(dir, "cmd.sh")
-			if err := os.WriteFile(line, []byte(taskCommandLine(tt.command, "", nil, "")), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			dir, line := taskLineFile(t, tt.command, "")
 			// The session's shell: it sources the command, then goes on.
-			cmd := exec.Command("/bin/sh", "-c", `. "$1"; echo "after $?"`, "session", line)
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("the session's shell: %v: %s", err, out)
-			}
-			if got := strings.TrimSpace(string(out)); got != "after "+tt.wantCode {
+			if got := session(t, dir, `. "$1"; echo "after $?"`, line); got != "after "+tt.wantCode {
 				t.Fatalf("the session's shell printed %q, want it alive with status %s", got, tt.wantCode)
 			}
 			if got, _ := os.ReadFile(filepath.Join(dir, taskDir, "stdout")); string(got) != tt.wantOut {
@@ -47,35 +67,35 @@ func TestTaskLineLeavesTheSessionShellAlive(t *testing.T) {
 
 // A start asked again after its answer was lost sends the line again into
 // the same session, whose shell runs it after the first: the command runs
-// once, and both say its exit code. A fresh session's shell runs it again
-// (the first try's was killed, or its command never reached the shell).
+// once, both say its exit code and both nudge (the retry's secret is the
+// one kept). A fresh session's shell runs it again (the first try's was
+// killed, or its command never reached the shell), and no variable of the
+// sandbox's own environment passes for the mark of a run.
 func TestTaskLineRunsOncePerSession(t *testing.T) {
 	tests := []struct {
-		name    string
-		session string // the session's shell, sourcing the line as Daytona does
-		want    string
+		name       string
+		session    string // the session's shell, sourcing the line as Daytona does
+		env        []string
+		want       string
+		wantNudges int64
 	}{
-		{name: "asked again in one session", session: `. "$1"; echo "first $?"; . "$1"; echo "again $?"`, want: "first 3\nagain 3"},
-		{name: "a fresh session", session: `. "$1"; echo "first $?"`, want: "first 3"},
+		{name: "asked again in one session", session: `. "$1"; echo "first $?"; . "$1"; echo "again $?"`,
+			want: "first 3\nagain 3", wantNudges: 2},
+		{name: "a fresh session", session: `. "$1"; echo "first $?"`, want: "first 3", wantNudges: 1},
+		{name: "the sandbox's environment names the variables", session: `. "$1"; echo "first $?"`,
+			env: []string{taskExitVar + "=0", taskRanVar + "=task-2"}, want: "first 3", wantNudges: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(dir, taskDir), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			line := filepath.Join(dir, "cmd.sh")
-			if err := os.WriteFile(line, []byte(taskCommandLine("echo ran >> runs; echo out; exit 3", "", nil, "")), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			var nudges atomic.Int64
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { nudges.Add(1) }))
+			defer hs.Close()
+			_, err := exec.LookPath("curl")
+			canNudge := err == nil
+			dir, line := taskLineFile(t, "echo ran >> runs; echo out; exit 3", hs.URL)
 			for run := 1; run <= 2; run++ { // the second: a new session after the first ended
-				cmd := exec.Command("/bin/sh", "-c", tt.session, "session", line)
-				cmd.Dir = dir
-				out, err := cmd.CombinedOutput()
-				if err != nil {
-					t.Fatalf("the session's shell: %v: %s", err, out)
-				}
-				if got := strings.TrimSpace(string(out)); got != tt.want {
+				nudges.Store(0)
+				if got := session(t, dir, tt.session, line, tt.env...); got != tt.want {
 					t.Fatalf("session %d printed %q, want %q", run, got, tt.want)
 				}
 				if got, _ := os.ReadFile(filepath.Join(dir, "runs")); string(got) != strings.Repeat("ran\n", run) {
@@ -83,6 +103,9 @@ func TestTaskLineRunsOncePerSession(t *testing.T) {
 				}
 				if got, _ := os.ReadFile(filepath.Join(dir, taskDir, "stdout")); string(got) != "out\n" {
 					t.Fatalf("the task's stdout: %q, want the run's own", got)
+				}
+				if n := nudges.Load(); canNudge && n != tt.wantNudges {
+					t.Fatalf("session %d nudged %d times, want %d", run, n, tt.wantNudges)
 				}
 			}
 		})

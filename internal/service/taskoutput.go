@@ -41,35 +41,38 @@ const (
 
 var streams = [2]string{"stdout", "stderr"}
 
-// taskCommandLine is a task's command as its session runs it: the caller's
-// command wrapped as for an exec (commandLine), its output written to the
-// task's files, and, when it ends, a nudge to the API carrying the task's
-// secret from a file (never in the command string, which Daytona keeps).
-// The session command's exit code is the caller's command's, and the
-// session's shell lives on.
+// taskCommandLine is task taskID's command as its session runs it: the
+// caller's command wrapped as for an exec (commandLine), its output written
+// to the task's files, and, when it ends, a nudge to the API carrying the
+// task's secret from a file (never in the command string, which Daytona
+// keeps). The session command's exit code is the caller's command's, and
+// the session's shell lives on.
 //
 // It runs the command once per session: a start asked again after its
 // answer was lost sends the line again, and a session runs its commands
-// one after another in one shell, so the second finds taskExitVar set by
-// the first and only answers its exit code. A fresh session (the first
-// try's was killed, or its command never reached the shell) runs it.
-func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string) string {
+// one after another in one shell, so the second finds that shell marked
+// with the task's id by the first and only answers its exit code (and
+// nudges: the retry's secret is the one the record keeps). A fresh session
+// (the first try's was killed, or its command never reached the shell)
+// runs it. The mark names the task, so no variable of the sandbox's own
+// environment can pass for it.
+func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeURL string) string {
 	var b strings.Builder
-	b.WriteString("if [ -z \"${" + taskExitVar + "-}\" ]; then\n")
+	b.WriteString("if [ \"${" + taskRanVar + "-}\" != " + shellQuote(taskID) + " ]; then\n")
 	b.WriteString(commandLine(command, cwd, env, ""))
 	// Truncated: a fresh run's output is its own, not a killed earlier
 	// try's.
 	b.WriteString(" >" + taskDir + "/stdout 2>" + taskDir + "/stderr </dev/null\n")
 	// Exported, so that a session whose commands each run in a shell of
-	// their own but keep its exports (the local Daytona) sees it too. Set
-	// once the command has ended: the command's environment lacks it.
-	b.WriteString(taskExitVar + "=$?\nexport " + taskExitVar + "\n")
+	// their own but keep its exports (the local Daytona) sees them too.
+	// Set once the command has ended: the command's environment lacks them.
+	b.WriteString(taskExitVar + "=$?\n" + taskRanVar + "=" + shellQuote(taskID) + "\n")
+	b.WriteString("export " + taskExitVar + " " + taskRanVar + "\nfi\n")
 	if nudgeURL != "" {
 		u := shellQuote(nudgeURL)
 		h := taskDir + "/nudge"
 		b.WriteString("{ curl -fsS -m 10 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1\n")
 	}
-	b.WriteString("fi\n")
 	// Daytona sources a session's commands in the session's own shell: a
 	// bare exit would end that shell before the daemon records the exit
 	// code. A subshell's exit only sets the status.
@@ -77,9 +80,12 @@ func taskCommandLine(command, cwd string, env map[string]string, nudgeURL string
 	return b.String()
 }
 
-// taskExitVar holds, in a task's session, the exit code of the task's
-// command once it has run there.
-const taskExitVar = "SANDSTEP_TASK_EXIT"
+// The variables that mark a task's session once its command has run there:
+// the task's id, and the command's exit code.
+const (
+	taskRanVar  = "SANDSTEP_TASK_RAN"
+	taskExitVar = "SANDSTEP_TASK_EXIT"
+)
 
 // logKey is where chunk seq of a task's output is kept, "<seq>-<stream>-
 // <offset>-<unix ms>-n<nonce>"; the keys of a task sort in seq order.

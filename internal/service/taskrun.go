@@ -268,7 +268,7 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		env = agentGitEnv(t, env)
 		prelude = `export SANDSTEP_GITHUB_CREDENTIAL="$PWD/` + readCredential + `"` + "\n"
 	}
-	line := prelude + taskCommandLine(spec.Command, spec.Cwd, env, nudgeURL(t))
+	line := prelude + taskCommandLine(t.ID, spec.Command, spec.Cwd, env, nudgeURL(t))
 	cmdID, err := s.sessions.StartCommand(ctx, sb.DaytonaID, taskSession(t.ID), line)
 	if err != nil {
 		return nil, fmt.Errorf("start the task's command: %w", err)
