@@ -62,7 +62,10 @@ const IssueFile = "sandstep-issue.json"
 // quota.
 func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome, error) {
 	if s.repos == nil || s.collaborators == nil {
-		return nil, sandstep.Errorf(sandstep.EINTERNAL, "GitHub is not configured in this deployment")
+		// A webhook without an App: the delivery is answered (GitHub shows
+		// why in its delivery log), not failed as if it could succeed.
+		s.opts.Logger.WarnContext(ctx, "an issue's delivery came to a deployment without a GitHub App", "repo", ev.Repo)
+		return &IssueOutcome{Action: "ignored", Why: "this deployment has no GitHub App (GITHUB_APP_ID), so issues cannot start tasks"}, nil
 	}
 	spec, err := s.repos.Task(ctx, ev.Repo, ev.InstallationID)
 	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
@@ -147,9 +150,16 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 // without a comment yet is being announced by its start, which may be
 // creating the comment now: a note would be a second comment, so none is
 // written.
+//
+// The task may end meanwhile, and its end write the comment (after its
+// record) before the note lands on it: the record is read again once the
+// note is written, and an ended task's comment written again.
 func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
 	if t.IssueComment != 0 {
 		s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender))
+		if now, err := s.tasks.GetTask(ctx, t.ID); err == nil && now.Status.Terminal() {
+			s.commentOnIssue(ctx, now, s.endedComment(ctx, now))
+		}
 	}
 	return &IssueOutcome{Action: "busy", TaskID: t.ID, Why: "a task runs for this issue already"}
 }

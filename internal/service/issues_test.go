@@ -436,3 +436,62 @@ func TestBusyWhileTheStartIsCommenting(t *testing.T) {
 		t.Fatalf("the issue has %d comments for its one task, want 1: %v", len(comments.bodies), comments.bodies)
 	}
 }
+
+// endingComments ends the task, and writes its ended comment, just before
+// the first busy note lands: the note must not be the issue's last word.
+type endingComments struct {
+	fakeComments
+	end func()
+}
+
+func (c *endingComments) UpsertComment(ctx context.Context, inst int64, repo string, issue int, id int64, body string) (int64, error) {
+	if c.end != nil && strings.Contains(body, "Asked again while it runs") {
+		end := c.end
+		c.end = nil
+		end()
+	}
+	return c.fakeComments.UpsertComment(ctx, inst, repo, issue, id, body)
+}
+
+// A trigger answered busy as the task ends: the task's end writes the
+// comment that says so, then the busy note lands on it. The issue still
+// ends up saying how the task ended.
+func TestBusyNoteAsTheTaskEnds(t *testing.T) {
+	ctx := context.Background()
+	h := newFaultHarness(t, 5)
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	comments := &endingComments{fakeComments: fakeComments{bodies: map[int64]string{}}}
+	h.svc.comments = comments
+	ev := func(delivery string) IssueEvent {
+		return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer", ByComment: true}
+	}
+	first, err := h.svc.HandleIssue(ctx, ev("d1"))
+	if err != nil || first.Action != "started" {
+		t.Fatalf("first = %+v, %v", first, err)
+	}
+	comments.end = func() {
+		ended, err := h.store.TransitionTask(ctx, first.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}, sandstep.TaskCancelled, func(*sandstep.Task) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		comments.bodies[ended.IssueComment] = h.svc.endedComment(ctx, ended)
+	}
+	out, err := h.svc.HandleIssue(ctx, ev("d2"))
+	if err != nil || out.Action != "busy" {
+		t.Fatalf("asked again = %+v, %v; want busy", out, err)
+	}
+	if len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], "`"+first.TaskID+"` cancelled") {
+		t.Errorf("the issue's comments: %v, want its one comment to say the task was cancelled", comments.bodies)
+	}
+}
+
+// A deployment with a webhook but no GitHub App answers an issue's
+// delivery, saying why nothing starts, rather than failing it.
+func TestHandleIssueWithoutAnApp(t *testing.T) {
+	h := newFaultHarness(t, 5)
+	out, err := h.svc.HandleIssue(context.Background(), IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"})
+	if err != nil || out.Action != "ignored" || !strings.Contains(out.Why, "GITHUB_APP_ID") {
+		t.Errorf("HandleIssue = %+v, %v; want ignored, naming GITHUB_APP_ID", out, err)
+	}
+}
