@@ -116,6 +116,12 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 // and loads it; stage names the step that failed. Writes it starts beside
 // that work join beside.
 func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup) (stage string, err error) {
+	// The provider's create spent its window: the other instances wait for
+	// the next instead of meeting its 429. The hold is the caller's (ctx),
+	// not the provider work's: Daytona counted the create even if that work
+	// ran out as the answer came, and the hold costs this create no round
+	// trip of its own (it runs beside the rest).
+	spent := func(until time.Time) { beside.Go(func() { s.holdCreates(ctx, until) }) }
 	if plan.cloneToken != nil && load.clone != nil {
 		token, files, err := plan.cloneToken(wctx)
 		if err != nil {
@@ -125,7 +131,7 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 		load.files = append(slices.Clip(load.files), files...)
 	}
 	for {
-		stage, err = s.provision(wctx, sb, in, load, beside)
+		stage, err = s.provision(wctx, sb, in, load, spent)
 		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err) {
 			return stage, err
 		}
@@ -276,7 +282,7 @@ const stageCreate = "provider create"
 
 // provision creates the provider sandbox and loads it; stage names the step
 // that failed.
-func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, load provisioning, beside *sync.WaitGroup) (stage string, err error) {
+func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, load provisioning, spent func(until time.Time)) (stage string, err error) {
 	labels := maps.Clone(in.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -292,10 +298,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 		AutoStopMinutes: sb.AutoStopMinutes,
 		TTLMinutes:      sb.TTLMinutes,
 		Network:         sb.Network,
-		// This create spent the provider's window: the other instances
-		// wait for the next instead of meeting its 429, and the hold costs
-		// this create no round trip of its own (it runs beside the rest).
-		CreatesSpent: func(until time.Time) { beside.Go(func() { s.holdCreates(ctx, until) }) },
+		CreatesSpent:    spent,
 	})
 	if err != nil {
 		return stageCreate, err

@@ -25,6 +25,9 @@ type windowedProvider struct {
 	// thenCancel, if set, is called once the spent budget was told: the
 	// caller goes away.
 	thenCancel context.CancelFunc
+	// tellLate: the spent budget is told once the provider work's
+	// deadline has passed (an answer cut off as it came).
+	tellLate bool
 }
 
 func (p *windowedProvider) Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
@@ -38,6 +41,9 @@ func (p *windowedProvider) Create(ctx context.Context, spec ProviderSpec) (*Prov
 		return nil, err
 	}
 	if first && p.spentFor > 0 {
+		if p.tellLate {
+			<-ctx.Done()
+		}
 		spec.CreatesSpent(time.Now().Add(p.spentFor))
 		if p.thenCancel != nil {
 			p.thenCancel()
@@ -187,22 +193,28 @@ func TestProviderRateLimitSpendsTheBudget(t *testing.T) {
 // instance, is refused for the rate without asking the provider.
 func TestSpentProviderBudgetHoldsCreatesBack(t *testing.T) {
 	tests := []struct {
-		name         string
-		fail, cancel bool
+		name               string
+		fail, cancel, late bool
 	}{
 		{name: "the create succeeds"},
 		{name: "the create then fails", fail: true},
 		{name: "the caller goes away", cancel: true},
+		{name: "the answer comes as the work's time runs out", fail: true, late: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &windowedProvider{fakeProvider: newFakeProvider(), spentFor: 3 * time.Second, failSpent: tt.fail}
+			p := &windowedProvider{fakeProvider: newFakeProvider(), spentFor: 3 * time.Second, failSpent: tt.fail, tellLate: tt.late}
 			svcs, _, _ := rateInstances(t, 2, 100, time.Second, p)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // too little to wait
 			defer cancel()
 			first := ctx
 			if tt.cancel {
 				first, p.thenCancel = context.WithCancel(ctx)
+			}
+			if tt.late { // the provider's work ends 0.3 s in; the caller's time goes on
+				var cancel context.CancelFunc
+				first, cancel = context.WithTimeout(ctx, svcs[0].opts.CleanupReserve+300*time.Millisecond)
+				defer cancel()
 			}
 			_, err := svcs[0].CreateSandbox(first, Call{UserID: "alice", RequestID: "r1"}, CreateSandboxInput{})
 			if !tt.fail && !tt.cancel && err != nil || tt.fail && err == nil {

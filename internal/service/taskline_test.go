@@ -84,14 +84,17 @@ func TestTaskLineRunsOncePerSession(t *testing.T) {
 		{name: "a fresh session", session: `. "$1"; echo "first $?"`, want: "first 3", wantNudges: 1},
 		{name: "the sandbox's environment names the variables", session: `. "$1"; echo "first $?"`,
 			env: []string{taskExitVar + "=0", taskRanVar + "=task-2"}, want: "first 3", wantNudges: 1},
+		{name: "the sandbox's environment names the task but no exit code", session: `. "$1"; echo "first $?"`,
+			env: []string{taskRanVar + "=task-1"}, want: "first 3", wantNudges: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var nudges atomic.Int64
 			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { nudges.Add(1) }))
 			defer hs.Close()
-			_, err := exec.LookPath("curl")
-			canNudge := err == nil
+			_, curl := exec.LookPath("curl")
+			_, wget := exec.LookPath("wget")
+			canNudge := curl == nil || wget == nil
 			dir, line := taskLineFile(t, "echo ran >> runs; echo out; exit 3", hs.URL)
 			for run := 1; run <= 2; run++ { // the second: a new session after the first ended
 				nudges.Store(0)

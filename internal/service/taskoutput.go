@@ -54,11 +54,12 @@ var streams = [2]string{"stdout", "stderr"}
 // with the task's id by the first and only answers its exit code (and
 // nudges: the retry's secret is the one the record keeps). A fresh session
 // (the first try's was killed, or its command never reached the shell)
-// runs it. The mark names the task, so no variable of the sandbox's own
-// environment can pass for it.
+// runs it. The mark names the task and holds an exit code, so no variable
+// of the sandbox's own environment passes for it (but one a console start
+// sets knowing the task's id, which only spoils the caller's own task).
 func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeURL string) string {
 	var b strings.Builder
-	b.WriteString("if [ \"${" + taskRanVar + "-}\" != " + shellQuote(taskID) + " ]; then\n")
+	b.WriteString("if [ \"${" + taskRanVar + "-}\" != " + shellQuote(taskID) + " ] || [ -z \"${" + taskExitVar + "-}\" ]; then\n")
 	b.WriteString(commandLine(command, cwd, env, ""))
 	// Truncated: a fresh run's output is its own, not a killed earlier
 	// try's.
