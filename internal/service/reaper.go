@@ -412,8 +412,17 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 		})
 	case r.now.After(sandboxDeadline(rec).Add(abandonedAfter)):
 		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error {
+			// The index may lag: only a record read now as alive is
+			// reaped, and its audit event says so (an owner's delete that
+			// ended it, or is ending it, is that delete's to record).
+			rec, err := s.sandboxes.GetSandbox(ctx, rec.ID)
+			if sandstep.ErrorCode(err) == sandstep.ENOTFOUND || err == nil && (rec.State.Terminal() || rec.State == sandstep.StateDeleting) {
+				return errSettled
+			} else if err != nil {
+				return err
+			}
 			s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
-			_, err := s.delete(ctx, call, rec)
+			_, err = s.delete(ctx, call, rec)
 			return err
 		})
 	}

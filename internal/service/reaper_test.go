@@ -608,3 +608,44 @@ func TestReapAsksAgainBeforeMarkingGone(t *testing.T) {
 		})
 	}
 }
+
+// A sandbox past its deadline that the index (and Daytona's listing)
+// still show alive, after its owner deleted it, is read again first:
+// nothing is reaped and no reaper's audit event says otherwise.
+func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
+	ctx := context.Background()
+	clk := &settableClock{t: time.Now()}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
+	p := newFakeProvider()
+	svc := newReaper(t, st, p, st, p)
+	svc.opts.Now = clk.Now
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	then, err := st.LiveRecords(ctx)
+	if err != nil || len(then.Sandboxes) != 1 {
+		t.Fatalf("index = %+v, %v; want the sandbox", then, err)
+	}
+	listed := p.sandboxes[sb.ID]
+	if _, err := svc.DeleteSandbox(ctx, alice(), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	p.sandboxes[sb.ID] = listed // Daytona's listing lags too
+	clk.t = clk.t.Add(time.Duration(sb.TTLMinutes)*time.Minute + abandonedAfter + time.Minute)
+
+	svc.inventory = staleIndex{st, then}
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil || rep.Expired != 0 || rep.Failed != 0 {
+		t.Errorf("Reap = %+v, %v; want nothing expired", rep, err)
+	}
+	events, _, err := st.ListAudit(ctx, sb.ID, "", 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if ev.Action == ActionReap {
+			t.Errorf("audit event %+v for a sandbox its owner deleted", ev)
+		}
+	}
+}
