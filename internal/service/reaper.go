@@ -369,12 +369,8 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			return // a create at work
 		}
 		r.act(ctx, &r.report.Abandoned, "abandoned create failed", rec.ID, func() error {
-			// The index may lag: only a record read now as still
-			// creating has its sandbox deleted.
-			rec, err := s.sandboxes.GetSandbox(ctx, rec.ID)
-			if sandstep.ErrorCode(err) == sandstep.ENOTFOUND || err == nil && rec.State != sandstep.StateCreating {
-				return errSettled
-			} else if err != nil {
+			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateCreating)
+			if err != nil {
 				return err
 			}
 			// By name: the create may have made it without learning its id.
@@ -412,13 +408,11 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 		})
 	case r.now.After(sandboxDeadline(rec).Add(abandonedAfter)):
 		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error {
-			// The index may lag: only a record read now as alive is
-			// reaped, and its audit event says so (an owner's delete that
-			// ended it, or is ending it, is that delete's to record).
-			rec, err := s.sandboxes.GetSandbox(ctx, rec.ID)
-			if sandstep.ErrorCode(err) == sandstep.ENOTFOUND || err == nil && (rec.State.Terminal() || rec.State == sandstep.StateDeleting) {
-				return errSettled
-			} else if err != nil {
+			// An owner's delete that ended it, or is ending it, is that
+			// delete's to record; a crashed one is finished by a later
+			// run's half-done pass, once the index shows it deleting.
+			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateReady)
+			if err != nil {
 				return err
 			}
 			s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
@@ -426,6 +420,20 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			return err
 		})
 	}
+}
+
+// readAgain reads the record the index showed in state want, strongly,
+// before the reaper acts on it: the index lags, and a record that has left
+// want (or is gone) since is someone else's to settle (errSettled).
+func (r *reaping) readAgain(ctx context.Context, id string, want sandstep.State) (*sandstep.Sandbox, error) {
+	rec, err := r.s.sandboxes.GetSandbox(ctx, id)
+	switch {
+	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND, err == nil && rec.State != want:
+		return nil, errSettled
+	case err != nil:
+		return nil, err
+	}
+	return rec, nil
 }
 
 // sandboxDeadline is when the provider's ttlMinutes backstop ends the

@@ -610,42 +610,77 @@ func TestReapAsksAgainBeforeMarkingGone(t *testing.T) {
 }
 
 // A sandbox past its deadline that the index (and Daytona's listing)
-// still show alive, after its owner deleted it, is read again first:
-// nothing is reaped and no reaper's audit event says otherwise.
+// still show ready is read again first: one its owner deleted, or whose
+// delete crashed once it was marked deleting, is not reaped as expired,
+// and no reaper's audit event says otherwise. The crashed delete is
+// finished by the next run, whose index shows it deleting.
 func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
-	ctx := context.Background()
-	clk := &settableClock{t: time.Now()}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
-	p := newFakeProvider()
-	svc := newReaper(t, st, p, st, p)
-	svc.opts.Now = clk.Now
-	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		end  func(t *testing.T, svc *Service, st *store.Store, id string)
+		want sandstep.State // the record after the run on the stale index
+	}{
+		{name: "deleted by its owner", want: sandstep.StateDeleted, end: func(t *testing.T, svc *Service, _ *store.Store, id string) {
+			if _, err := svc.DeleteSandbox(context.Background(), alice(), id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "its delete crashed once marked", want: sandstep.StateDeleting, end: func(t *testing.T, _ *Service, st *store.Store, id string) {
+			if _, err := st.TransitionSandbox(context.Background(), id, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
-	then, err := st.LiveRecords(ctx)
-	if err != nil || len(then.Sandboxes) != 1 {
-		t.Fatalf("index = %+v, %v; want the sandbox", then, err)
-	}
-	listed := p.sandboxes[sb.ID]
-	if _, err := svc.DeleteSandbox(ctx, alice(), sb.ID); err != nil {
-		t.Fatal(err)
-	}
-	p.sandboxes[sb.ID] = listed // Daytona's listing lags too
-	clk.t = clk.t.Add(time.Duration(sb.TTLMinutes)*time.Minute + abandonedAfter + time.Minute)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &settableClock{t: time.Now()}
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
+			p := newFakeProvider()
+			svc := newReaper(t, st, p, st, p)
+			svc.opts.Now = clk.Now
+			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			then, err := st.LiveRecords(ctx)
+			if err != nil || len(then.Sandboxes) != 1 {
+				t.Fatalf("index = %+v, %v; want the sandbox", then, err)
+			}
+			p.mu.Lock()
+			listed := p.sandboxes[sb.ID]
+			p.mu.Unlock()
+			tt.end(t, svc, st, sb.ID)
+			p.mu.Lock()
+			p.sandboxes[sb.ID] = listed // Daytona's listing lags too
+			p.mu.Unlock()
+			clk.Set(clk.Now().Add(time.Duration(sb.TTLMinutes)*time.Minute + abandonedAfter + time.Minute))
 
-	svc.inventory = staleIndex{st, then}
-	rep, err := svc.Reap(ctx, ReapOptions{})
-	if err != nil || rep.Expired != 0 || rep.Failed != 0 {
-		t.Errorf("Reap = %+v, %v; want nothing expired", rep, err)
-	}
-	events, _, err := st.ListAudit(ctx, sb.ID, "", 100, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range events {
-		if ev.Action == ActionReap {
-			t.Errorf("audit event %+v for a sandbox its owner deleted", ev)
-		}
+			svc.inventory = staleIndex{st, then}
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil || rep.Expired != 0 || rep.Failed != 0 {
+				t.Errorf("Reap = %+v, %v; want nothing expired", rep, err)
+			}
+			if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != tt.want {
+				t.Errorf("record = %+v, %v; want %s", got, err, tt.want)
+			}
+			events, _, err := st.ListAudit(ctx, sb.ID, "", 100, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range events {
+				if ev.Action == ActionReap {
+					t.Errorf("audit event %+v for a sandbox the reaper did not reap", ev)
+				}
+			}
+
+			svc.inventory = st
+			if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != sandstep.StateDeleted {
+				t.Errorf("record after the next run = %+v, %v; want deleted", got, err)
+			}
+		})
 	}
 }
