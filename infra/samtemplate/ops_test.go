@@ -223,7 +223,7 @@ func TestRepoTemplateDashboard(t *testing.T) {
 		}
 	}
 	want := []string{"Requests", "Faults", "Failures", "SandboxesCreated", "OperationLatency", "DaytonaLatency", "TaskDuration",
-		"TasksEnded", "QuotaRejections", "DaytonaRateLimitWaits", "DaytonaRateLimited", "ReaperFindings", "NoticesGivenUp"}
+		"TasksEnded", "QuotaRejections", "DaytonaRateLimitWaits", "DaytonaRateLimited", "ReaperFindings", "NoticesGivenUp", "GitHubRateLimitWaits"}
 	for i, m := range want {
 		want[i] = "sentinel/ns/" + m
 	}

@@ -40,6 +40,7 @@ const (
 	QuotaRejections       = "QuotaRejections"       // Count
 	DaytonaRateLimitWaits = "DaytonaRateLimitWaits" // Count: creates that waited for the shared create rate
 	DaytonaRateLimited    = "DaytonaRateLimited"    // Count: Daytona answered 429
+	GitHubRateLimitWaits  = "GitHubRateLimitWaits"  // Count: a task's step waited out GitHub's rate limit
 	ReaperFindings        = "ReaperFindings"        // Count by Kind
 	NoticesGivenUp        = "NoticesGivenUp"        // Count
 )

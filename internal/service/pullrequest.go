@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/metrics"
+	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -85,10 +88,49 @@ func credentialHelper(pathVar string) string {
 	return `!f() { test "$1" = get && cat "$` + pathVar + `"; }; f`
 }
 
+// githubWaitFloor is the least time a step must keep after waiting out
+// GitHub's rate limit: the call asked again, and the step's work after it.
+const githubWaitFloor = 30 * time.Second
+
+// githubWaits bounds how often one step waits GitHub's rate limit out
+// before leaving the refusal to the state machine.
+const githubWaits = 3
+
+// withGitHubWaits runs call, and runs it again once the wait GitHub named
+// has passed when it refused for its rate limit (a transient error with a
+// RetryAfter), while ctx's deadline leaves githubWaitFloor after the
+// wait. The state machine's own retries come seconds apart and give up
+// within two minutes; a secondary limit asks for a minute at least, and
+// asking sooner only prolongs it.
+func (s *Service) withGitHubWaits(ctx context.Context, call func() error) error {
+	for i := 0; ; i++ {
+		err := call()
+		wait := sandstep.ErrorRetryAfter(err)
+		if err == nil || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 || i == githubWaits {
+			return err
+		}
+		// A little spread, so the tasks GitHub refused at once do not all
+		// ask again at once.
+		wait += rand.N(time.Second)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+githubWaitFloor {
+			return err
+		}
+		metrics.Add(ctx, metrics.GitHubRateLimitWaits, metrics.Count, 1)
+		s.opts.Logger.InfoContext(ctx, "waiting out GitHub's rate limit", "wait", wait.String(), "err", err)
+		if !pause.For(ctx, wait) {
+			return err
+		}
+	}
+}
+
 // readAccess mints the agent's read-only token: the clone's credential,
 // and a file the agent's own git reads through a credential helper.
 func (s *Service) readAccess(ctx context.Context, t *sandstep.Task) (RepoToken, error) {
-	tok, err := s.repoAccess.ReadToken(ctx, installationOf(t), t.Metadata.Repo)
+	var tok RepoToken
+	err := s.withGitHubWaits(ctx, func() (err error) {
+		tok, err = s.repoAccess.ReadToken(ctx, installationOf(t), t.Metadata.Repo)
+		return err
+	})
 	if err != nil {
 		return RepoToken{}, fmt.Errorf("mint the read-only token of %s: %w", t.Metadata.Repo, err)
 	}
@@ -171,7 +213,11 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	}
 	// 2. The push, with a token only it holds.
 	inst, repo := installationOf(t), t.Metadata.Repo
-	tok, err := s.repoAccess.PushToken(ctx, inst, repo)
+	var tok RepoToken
+	err = s.withGitHubWaits(ctx, func() (err error) {
+		tok, err = s.repoAccess.PushToken(ctx, inst, repo)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("mint the push token of %s: %w", repo, err)
 	}
@@ -197,7 +243,11 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 		return "", sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), msg)
 	}
 	title, body := pullText(t, spec)
-	url, err := s.repoAccess.OpenPullRequest(ctx, inst, repo, PushBranch(t.ID), g.Branch, title, body)
+	var url string
+	err = s.withGitHubWaits(ctx, func() (err error) {
+		url, err = s.repoAccess.OpenPullRequest(ctx, inst, repo, PushBranch(t.ID), g.Branch, title, body)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("open the pull request: %w", err)
 	}

@@ -23,6 +23,23 @@ type fakeRepoAccess struct {
 	pulls   []string // "head->base: title"
 	life    time.Duration
 	now     func() time.Time
+	// limit, when set, is asked first by every call ("read", "push",
+	// "pull"); an error it answers is the call's.
+	limit func(op string) error
+	asked map[string][]time.Time // the calls limit was asked for, by op
+}
+
+func (f *fakeRepoAccess) limited(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.limit == nil {
+		return nil
+	}
+	if f.asked == nil {
+		f.asked = map[string][]time.Time{}
+	}
+	f.asked[op] = append(f.asked[op], time.Now())
+	return f.limit(op)
 }
 
 func (f *fakeRepoAccess) mint(kind string) RepoToken {
@@ -33,10 +50,16 @@ func (f *fakeRepoAccess) mint(kind string) RepoToken {
 }
 
 func (f *fakeRepoAccess) ReadToken(context.Context, int64, string) (RepoToken, error) {
+	if err := f.limited("read"); err != nil {
+		return RepoToken{}, err
+	}
 	return f.mint("read"), nil
 }
 
 func (f *fakeRepoAccess) PushToken(context.Context, int64, string) (RepoToken, error) {
+	if err := f.limited("push"); err != nil {
+		return RepoToken{}, err
+	}
 	return f.mint("push"), nil
 }
 
@@ -48,6 +71,9 @@ func (f *fakeRepoAccess) Revoke(_ context.Context, token string) error {
 }
 
 func (f *fakeRepoAccess) OpenPullRequest(_ context.Context, _ int64, _, head, base, title, _ string) (string, error) {
+	if err := f.limited("pull"); err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pulls = append(f.pulls, head+"->"+base+": "+title)
@@ -530,5 +556,86 @@ func TestIssueTaskPushThatDoesNotReachGitHub(t *testing.T) {
 	}
 	if got := h.record(t); got.Status != sandstep.TaskSucceeded || got.PullRequest == "" {
 		t.Errorf("task %s, pull %q (%s); want succeeded with its pull request", got.Status, got.PullRequest, got.Error)
+	}
+}
+
+// gitHubLimit is GitHub's refusal for its rate limit, asking for wait.
+func gitHubLimit(wait time.Duration) error {
+	e := sandstep.Errorf(sandstep.ETRANSIENT, "GitHub's secondary rate limit; try again later")
+	e.RetryAfter = wait
+	return e
+}
+
+// A step GitHub refuses for its rate limit waits the refusal out and asks
+// again, while its deadline leaves time: the state machine's retries,
+// seconds apart, would ask again before the limit lifts and give up.
+func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
+	const wait = 150 * time.Millisecond
+	tests := []struct {
+		name     string
+		op       string        // the call GitHub refuses
+		refusals int           // how many times, each asking for wait
+		deadline time.Duration // of the step; 0 for none
+		asked    int           // calls of op
+		ok       bool
+	}{
+		{name: "the pull request, once", op: "pull", refusals: 1, asked: 2, ok: true},
+		{name: "the push token, twice", op: "push", refusals: 2, asked: 3, ok: true},
+		{name: "the read token, once", op: "read", refusals: 1, asked: 2, ok: true},
+		{name: "a limit that lasts is left to the state machine", op: "pull", refusals: 100, asked: 1 + githubWaits},
+		{name: "no time left to wait", op: "pull", refusals: 1, deadline: githubWaitFloor, asked: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newRepoHarness(t)
+			git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+			left := tt.refusals
+			h.access.limit = func(op string) error {
+				if op != tt.op || left == 0 {
+					return nil
+				}
+				left--
+				return gitHubLimit(wait)
+			}
+			ctx := context.Background()
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
+			var err error
+			if tt.op == "read" {
+				_, err = h.svc.readAccess(ctx, h.task)
+			} else {
+				if err := h.svc.recordExit(ctx, h.task, 0); err != nil {
+					t.Fatal(err)
+				}
+				_, err = h.svc.CollectTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID})
+			}
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want success %v", err, tt.ok)
+			}
+			if err != nil && sandstep.ErrorRetryAfter(err) != wait {
+				t.Errorf("err = %v, want GitHub's refusal with its wait for the state machine", err)
+			}
+			asked := h.access.asked[tt.op]
+			if len(asked) != tt.asked {
+				t.Fatalf("GitHub asked %d times for %s, want %d", len(asked), tt.op, tt.asked)
+			}
+			for i := 1; i < len(asked); i++ {
+				if gap := asked[i].Sub(asked[i-1]); gap < wait {
+					t.Errorf("asked again %v after a refusal asking for %v", gap, wait)
+				}
+			}
+			if tt.op != "read" {
+				want := sandstep.TaskRunning // for the state machine's next try
+				if tt.ok {
+					want = sandstep.TaskSucceeded
+				}
+				if got := h.record(t); got.Status != want {
+					t.Errorf("task %s (%s), want %s", got.Status, got.Error, want)
+				}
+			}
+		})
 	}
 }
