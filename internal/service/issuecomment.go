@@ -25,16 +25,24 @@ func (s *Service) tellsIssue(t *sandstep.Task) bool {
 }
 
 // commentOnIssue writes the comment of an issue's task t, saying body. A
-// failure to comment never fails the task: it is logged.
+// failure to comment never fails the task: it is logged. GitHub's rate
+// limit is waited out when the step has the time (the clean-up step's
+// ended comment; never a webhook's, which GitHub gives 10 s).
 func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string) {
 	if !s.tellsIssue(t) {
 		return
 	}
 	inst := installationOf(t)
 	issue, _ := strconv.Atoi(t.Metadata.IssueID)
+	var id int64
+	err := s.withGitHubWaits(ctx, func() (err error) {
+		cctx, cancel := s.cleanupContext(ctx)
+		defer cancel()
+		id, err = s.comments.UpsertComment(cctx, inst, t.Metadata.Repo, issue, t.IssueComment, body)
+		return err
+	})
 	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
-	id, err := s.comments.UpsertComment(cctx, inst, t.Metadata.Repo, issue, t.IssueComment, body)
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the issue was not told", "taskId", t.ID, "repo", t.Metadata.Repo, "err", err)
 		return

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -486,5 +488,68 @@ func TestHandleIssueWithoutAnApp(t *testing.T) {
 	out, err := h.svc.HandleIssue(context.Background(), IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"})
 	if err != nil || out.Action != "ignored" || !strings.Contains(out.Why, "GITHUB_APP_ID") {
 		t.Errorf("HandleIssue = %+v, %v; want ignored, naming GITHUB_APP_ID", out, err)
+	}
+}
+
+// limitedComments refuses the next refusals comments for GitHub's rate
+// limit, asking for wait.
+type limitedComments struct {
+	fakeComments
+	refusals int
+	wait     time.Duration
+	asked    int
+}
+
+func (c *limitedComments) UpsertComment(ctx context.Context, inst int64, repo string, issue int, id int64, body string) (int64, error) {
+	c.asked++
+	if c.refusals > 0 {
+		c.refusals--
+		return 0, gitHubLimit(c.wait)
+	}
+	return c.fakeComments.UpsertComment(ctx, inst, repo, issue, id, body)
+}
+
+// The ended comment, written by the clean-up step, waits GitHub's rate
+// limit out when the step has the time; a webhook's comment (GitHub gives
+// a delivery 10 s) never waits.
+func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
+	tests := []struct {
+		name    string
+		step    time.Duration // the step's time
+		cleanUp bool          // the clean-up's ended comment is refused, rather than the start's
+		asked   int           // GitHub, for the refused comment
+		says    string        // the issue's comment
+	}{
+		{name: "the clean-up's ended comment", step: 2 * time.Minute, cleanUp: true, asked: 2, says: "` failed"},
+		{name: "the webhook's start comment", step: 10 * time.Second, asked: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			comments := &limitedComments{fakeComments: fakeComments{bodies: map[int64]string{}}, wait: 100 * time.Millisecond}
+			h := issueHarness(t, comments)
+			h.clock.Set(time.Now()) // the step's deadline is the wall clock's
+			ctx, cancel := context.WithTimeout(context.Background(), tt.step)
+			defer cancel()
+			if !tt.cleanUp {
+				comments.refusals = 1
+			}
+			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"})
+			if err != nil || out.Action != "started" {
+				t.Fatalf("HandleIssue = %+v, %v", out, err)
+			}
+			if tt.cleanUp {
+				comments.refusals, comments.asked = 1, 0
+				var outcome *OutcomeError
+				if _, err := h.svc.CleanUpTask(ctx, out.TaskID, &TaskFailure{Error: "Sandbox.Internal", Cause: "gone"}); !errors.As(err, &outcome) {
+					t.Fatalf("CleanUpTask = %v, want the task's failure", err)
+				}
+			}
+			if comments.asked != tt.asked {
+				t.Errorf("GitHub asked %d times, want %d", comments.asked, tt.asked)
+			}
+			if tt.says == "" && len(comments.bodies) != 0 || tt.says != "" && (len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], tt.says)) {
+				t.Errorf("the issue's comments: %v, want one saying %q", comments.bodies, tt.says)
+			}
+		})
 	}
 }
