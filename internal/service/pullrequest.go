@@ -50,6 +50,10 @@ const (
 // minted then is a new one.
 const refreshAhead = 9 * time.Minute
 
+// refreshRetry is the least wait before the watch's next look when the
+// token is due: a refresh that failed is tried again then, not at once.
+const refreshRetry = time.Minute
+
 // taskMark is the environment entry every process of a task's command
 // inherits, so the processes it left behind can be found and killed.
 func taskMark(taskID string) string { return "SANDSTEP_TASK=" + taskID }
@@ -126,11 +130,7 @@ func (s *Service) withGitHubWaits(ctx context.Context, call func() error) error 
 // readAccess mints the agent's read-only token: the clone's credential,
 // and a file the agent's own git reads through a credential helper.
 func (s *Service) readAccess(ctx context.Context, t *sandstep.Task) (RepoToken, error) {
-	var tok RepoToken
-	err := s.withGitHubWaits(ctx, func() (err error) {
-		tok, err = s.repoAccess.ReadToken(ctx, installationOf(t), t.Metadata.Repo)
-		return err
-	})
+	tok, err := s.repoAccess.ReadToken(ctx, installationOf(t), t.Metadata.Repo)
 	if err != nil {
 		return RepoToken{}, fmt.Errorf("mint the read-only token of %s: %w", t.Metadata.Repo, err)
 	}
@@ -153,7 +153,9 @@ func agentGitEnv(t *sandstep.Task, env map[string]string) map[string]string {
 }
 
 // refreshReadToken replaces the agent's token when it is about to expire,
-// so a task of hours can still fetch. A failure is left to the next look.
+// so a task of hours can still fetch. A failure is left to the next look,
+// refreshRetry later (GitHub's rate limit is not waited out here: the
+// watch would notice the command's end that much later).
 func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
 	if !s.repoTask(t) || t.TokenExpiresAt == nil || t.TokenExpiresAt.Sub(s.opts.Now()) > refreshAhead {
 		return
@@ -173,12 +175,15 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 	t.TokenExpiresAt = &tok.ExpiresAt
 }
 
-// tokenWait bounds a watch's wait so the agent's token is refreshed in time.
+// tokenWait bounds a watch's wait so the agent's token is refreshed in
+// time, and, once it is due (a refresh failed), tried again refreshRetry
+// later: a refresh GitHub keeps refusing must not make the watch look
+// every second for the rest of the task.
 func tokenWait(t *sandstep.Task, now time.Time, wait time.Duration) time.Duration {
 	if t.TokenExpiresAt == nil {
 		return wait
 	}
-	return min(wait, max(t.TokenExpiresAt.Sub(now)-refreshAhead, time.Second))
+	return min(wait, max(t.TokenExpiresAt.Sub(now)-refreshAhead, refreshRetry))
 }
 
 // pushOutcome is what the push step found.

@@ -137,6 +137,13 @@ func git(t *testing.T, dir string, args ...string) string {
 
 func newRepoHarness(t *testing.T) *repoHarness {
 	t.Helper()
+	return newRepoHarnessWith(t, nil)
+}
+
+// newRepoHarnessWith is newRepoHarness whose GitHub is set by github
+// before the task's sandbox is made.
+func newRepoHarnessWith(t *testing.T, github func(*fakeRepoAccess)) *repoHarness {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
@@ -144,6 +151,9 @@ func newRepoHarness(t *testing.T) *repoHarness {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
 	access := &fakeRepoAccess{life: time.Hour, now: clk.Now}
+	if github != nil {
+		github(access)
+	}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}, RepoAccess: access},
 		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
@@ -255,6 +265,40 @@ func TestIssueTaskReadToken(t *testing.T) {
 		t.Errorf("TokenExpiresAt after the refresh = %v", got)
 	}
 	h.noTokenInLines(t)
+}
+
+// A refresh GitHub refuses is tried again a minute later, not at the
+// watch's next second, and is not waited out inside the watch.
+func TestIssueTaskRefreshThatFails(t *testing.T) {
+	for _, refusal := range []struct {
+		name string
+		err  error
+	}{
+		{"GitHub's rate limit", gitHubLimit(time.Hour)},
+		{"the App uninstalled", sandstep.Errorf(sandstep.ENOTFOUND, "not found at GitHub")},
+	} {
+		t.Run(refusal.name, func(t *testing.T) {
+			h := newRepoHarness(t)
+			h.access.limit = func(op string) error { return refusal.err }
+			h.clock.Set(h.clock.Now().Add(55 * time.Minute)) // five minutes left
+			for look := range 3 {
+				step, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
+				if err != nil {
+					t.Fatalf("CheckTask: %v", err)
+				}
+				if step.WaitSeconds < int(refreshRetry/time.Second) {
+					t.Fatalf("look %d: the next in %d s, want at least %v", look, step.WaitSeconds, refreshRetry)
+				}
+				h.clock.Set(h.clock.Now().Add(time.Duration(step.WaitSeconds) * time.Second))
+			}
+			if got := len(h.access.asked["read"]); got != 3 {
+				t.Errorf("GitHub asked %d times in three looks, want 3", got)
+			}
+			if got := h.record(t); got.Status != sandstep.TaskRunning {
+				t.Errorf("task %s (%s), want still running", got.Status, got.Error)
+			}
+		})
+	}
 }
 
 // noTokenInLines fails when a token reached a command line.
@@ -581,22 +625,28 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 	}{
 		{name: "the pull request, once", op: "pull", refusals: 1, asked: 2, ok: true},
 		{name: "the push token, twice", op: "push", refusals: 2, asked: 3, ok: true},
-		{name: "the read token, once", op: "read", refusals: 1, asked: 2, ok: true},
+		{name: "the clone's token, once", op: "read", refusals: 1, asked: 2, ok: true},
 		{name: "a limit that lasts is left to the state machine", op: "pull", refusals: 100, asked: 1 + githubWaits},
 		{name: "no time left to wait", op: "pull", refusals: 1, deadline: githubWaitFloor, asked: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newRepoHarness(t)
-			git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
 			left := tt.refusals
-			h.access.limit = func(op string) error {
+			limit := func(op string) error {
 				if op != tt.op || left == 0 {
 					return nil
 				}
 				left--
 				return gitHubLimit(wait)
 			}
+			// The clone's token is minted as the harness makes the sandbox.
+			h := newRepoHarnessWith(t, func(a *fakeRepoAccess) {
+				if tt.op == "read" {
+					a.limit = limit
+				}
+			})
+			h.access.limit = limit
+			git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
 			ctx := context.Background()
 			if tt.deadline > 0 {
 				var cancel context.CancelFunc
@@ -604,9 +654,7 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 				defer cancel()
 			}
 			var err error
-			if tt.op == "read" {
-				_, err = h.svc.readAccess(ctx, h.task)
-			} else {
+			if tt.op != "read" {
 				if err := h.svc.recordExit(ctx, h.task, 0); err != nil {
 					t.Fatal(err)
 				}
@@ -627,7 +675,11 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 					t.Errorf("asked again %v after a refusal asking for %v", gap, wait)
 				}
 			}
-			if tt.op != "read" {
+			if tt.op == "read" {
+				if got := h.record(t); got.Status != sandstep.TaskRunning || got.TokenExpiresAt == nil {
+					t.Errorf("task %s, token expiring %v; want running with its token", got.Status, got.TokenExpiresAt)
+				}
+			} else {
 				want := sandstep.TaskRunning // for the state machine's next try
 				if tt.ok {
 					want = sandstep.TaskSucceeded

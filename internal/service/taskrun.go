@@ -192,7 +192,11 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	var token *RepoToken
 	if s.repoTask(t) {
 		plan.cloneToken = func(ctx context.Context) (string, []UploadFile, error) {
-			tok, err := s.readAccess(ctx, t)
+			var tok RepoToken
+			err := s.withGitHubWaits(ctx, func() (err error) {
+				tok, err = s.readAccess(ctx, t)
+				return err
+			})
 			if err != nil {
 				return "", nil, err
 			}
