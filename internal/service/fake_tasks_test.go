@@ -274,7 +274,7 @@ func (h *taskHarness) storeOutput(t *testing.T, ended bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.svc.storeOutput(context.Background(), tk, h.daytona, ended); err != nil {
+	if _, err := h.svc.storeOutput(context.Background(), tk, h.daytona, ended); err != nil {
 		t.Fatalf("storeOutput: %v", err)
 	}
 }
@@ -283,7 +283,10 @@ func (h *taskHarness) storeOutput(t *testing.T, ended bool) {
 // output stored, the task succeeded.
 func (h *taskHarness) end(t *testing.T) {
 	t.Helper()
-	h.storeOutput(t, true)
+	tk := h.record(t)
+	if err := h.svc.storeEndedOutput(context.Background(), tk, h.daytona); err != nil {
+		t.Fatalf("storeEndedOutput: %v", err)
+	}
 	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -379,6 +379,8 @@ type Service struct {
 	// fresh is the output last read of running tasks for their readers.
 	fresh *freshCache
 	known *knownSandboxes
+	// fetchPerStore is maxFetchPerCheck; a test makes it small.
+	fetchPerStore int
 }
 
 // New returns a Service. An error means the wiring is wrong (a missing
@@ -431,6 +433,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		opts:          opts,
 		fresh:         newFreshCache(),
 		known:         newKnownSandboxes(),
+		fetchPerStore: maxFetchPerCheck,
 		notifier:      deps.Notifier,
 		drain:         deps.Drain,
 	}, nil

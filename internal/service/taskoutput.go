@@ -27,8 +27,9 @@ const taskDir = ReservedDir + "/task"
 
 // Output and artifact limits.
 const (
-	// maxFetchPerCheck bounds the output one check moves, so a check ends
-	// well within its Lambda; the next check moves the rest.
+	// maxFetchPerCheck bounds the output one store moves, so a check ends
+	// well within its Lambda: a check that leaves some looks again soon,
+	// and the collect stores again until none is left.
 	maxFetchPerCheck = 64 << 20
 	// MaxArtifactBytes bounds one artifact (a file, or a directory packed
 	// as a .tar.gz).
@@ -116,11 +117,12 @@ func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 // range of an append-only file, so reading it again reads the same bytes.
 // A chunk ends on a character's end unless ended says the command has
 // ended and nothing follows (readers are given each chunk as text, where
-// both halves of a cut character would be lost).
-func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string, ended bool) error {
+// both halves of a cut character would be lost). more says it stopped at
+// maxFetchPerCheck with output left to move.
+func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string, ended bool) (more bool, err error) {
 	room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
 	if room <= 0 {
-		return nil
+		return false, nil
 	}
 	// The first read takes both streams in one command, as most checks
 	// find a little new output or none; a stream with more is read on
@@ -128,15 +130,21 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 	firstAsked := int(min(int64(s.bothStreamsBound()), room))
 	first, err := s.readRanges(ctx, daytonaID, t.LogBytes, [2]int{firstAsked, firstAsked}, readTimeout)
 	if err != nil {
-		return err
+		return false, err
 	}
 	chunk := (s.opts.MaxOutputBytes/4)*3 - 3 // its base64 fits one exec's output
 	moved := 0
 	for i := range streams {
 		data, asked, have := first[i], firstAsked, true
-		for moved < maxFetchPerCheck {
+		for {
 			room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
 			if room <= 0 {
+				break
+			}
+			if moved >= s.fetchPerStore {
+				// This stream may hold more, and the next stream's
+				// first read is not stored: both are read again.
+				more = true
 				break
 			}
 			if !have {
@@ -145,7 +153,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				n[i] = asked
 				read, err := s.readRanges(ctx, daytonaID, t.LogBytes, n, readTimeout)
 				if err != nil {
-					return err
+					return false, err
 				}
 				data = read[i]
 			}
@@ -163,19 +171,44 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				break
 			}
 			if err := s.appendChunk(ctx, t, i, t.LogBytes[i], data); err != nil {
-				return err
+				return false, err
 			}
 			moved += len(data)
 			if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes {
 				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
-				return s.appendChunk(ctx, t, i, -1, []byte(marker))
+				return false, s.appendChunk(ctx, t, i, -1, []byte(marker))
 			}
 			if !full {
 				break
 			}
 		}
 	}
-	return nil
+	return more, nil
+}
+
+// storeTime is what one storeOutput of maxFetchPerCheck may take, with
+// room to spare, and endedStoreFloor what a collect keeps after its last
+// store for the rest of its work (artifacts, the push and pull request).
+const (
+	storeTime       = 2 * time.Minute
+	endedStoreFloor = 10 * time.Minute
+)
+
+// storeEndedOutput stores what an ended command's output holds beyond
+// what the checks moved: a store at a time while ctx leaves the next one
+// its time and the collect the rest of its own; output still left is a
+// transient error, so the state machine collects again (nothing is lost
+// from a task whose output is then said to be complete).
+func (s *Service) storeEndedOutput(ctx context.Context, t *sandstep.Task, daytonaID string) error {
+	for {
+		more, err := s.storeOutput(ctx, t, daytonaID, true)
+		if err != nil || !more {
+			return err
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < storeTime+endedStoreFloor {
+			return sandstep.Errorf(sandstep.ETRANSIENT, "task %s: its output is not all stored yet (%d bytes so far); try again", t.ID, t.LogBytes[0]+t.LogBytes[1])
+		}
+	}
 }
 
 // readTimeout bounds one read of a task's output file: far more than a

@@ -287,7 +287,7 @@ func TestStoreOutputReadsFitAndAreJudgedByStdout(t *testing.T) {
 			h.print(t, "stderr", errOut)
 			h.provider.after = tt.after
 			tk := h.record(t)
-			err := h.svc.storeOutput(context.Background(), tk, h.daytona, false)
+			_, err := h.svc.storeOutput(context.Background(), tk, h.daytona, false)
 			if got := sandstep.ErrorCode(err); got != tt.wantErr {
 				t.Fatalf("storeOutput = %v (%s), want %q", err, got, tt.wantErr)
 			}
@@ -353,22 +353,11 @@ func TestStoreOutput(t *testing.T) {
 			if n := h.provider.execCount() - before; n != tt.wantExecs {
 				t.Errorf("%d commands, want %d", n, tt.wantExecs)
 			}
-			got := map[string]string{}
-			keys, err := h.objects.List(context.Background(), logPrefix(h.task.ID), "", 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range keys {
-				ch, _, ok := parseLogKey(strings.TrimPrefix(k, logPrefix(h.task.ID)))
-				if !ok {
-					t.Fatalf("key %q", k)
-				}
-				data, _ := h.objects.Get(context.Background(), k)
-				got[ch.Stream] += string(data)
+			got, keys := h.stored(t, func(k string, data []byte) {
 				if !utf8.Valid(data) && utf8.ValidString(tt.wantOut+tt.wantErr) {
 					t.Errorf("chunk %s is not whole characters: %q", k, data)
 				}
-			}
+			})
 			if got["stdout"] != tt.wantOut || got["stderr"] != tt.wantErr {
 				t.Errorf("stored stdout %q, stderr %q; want %q, %q", got["stdout"], got["stderr"], tt.wantOut, tt.wantErr)
 			}
@@ -543,7 +532,7 @@ func TestTwoWritersStoreEachByteOnce(t *testing.T) {
 	for range 2 {
 		tk := *stale
 		wg.Go(func() {
-			switch err := h.svc.storeOutput(ctx, &tk, h.daytona, false); {
+			switch _, err := h.svc.storeOutput(ctx, &tk, h.daytona, false); {
 			case errors.Is(err, errOutputMoved):
 				moved.Add(1)
 			case err != nil:
@@ -609,5 +598,86 @@ func TestACancelCountsTheTasksEndOnce(t *testing.T) {
 	}
 	if !strings.Contains(emf.String(), `"Status":"cancelled"`) {
 		t.Errorf("no Status=cancelled in %s", emf.String())
+	}
+}
+
+// stored is the task's stored output by stream, and its chunks' keys;
+// each chunk is also handed to check, when set.
+func (h *taskHarness) stored(t *testing.T, check func(key string, data []byte)) (map[string]string, []string) {
+	t.Helper()
+	got := map[string]string{}
+	keys, err := h.objects.List(context.Background(), logPrefix(h.task.ID), "", 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		ch, _, ok := parseLogKey(strings.TrimPrefix(k, logPrefix(h.task.ID)))
+		if !ok {
+			t.Fatalf("key %q", k)
+		}
+		data, _ := h.objects.Get(context.Background(), k)
+		got[ch.Stream] += string(data)
+		if check != nil {
+			check(k, data)
+		}
+	}
+	return got, keys
+}
+
+// An ended command's output is stored whole, however much the checks left
+// (the collect stores until none is left, or asks to run again), and a
+// check that leaves some looks again soon.
+func TestEndedOutputIsAllStored(t *testing.T) {
+	const perStore = 4 << 10
+	stdout := strings.Repeat(strings.Repeat("x", 99)+"\n", 200) // 20,000 bytes: five stores
+	stderr := "the error at the end\n"
+	tests := []struct {
+		name string
+		// collect runs the collect's store in a step with this much time
+		// (none: no deadline); 0 runs a check instead.
+		collect time.Duration
+		timed   bool
+		wantErr sandstep.Code
+		wait    int // the check's next look, at most
+	}{
+		{name: "a collect stores it all", collect: -1},
+		{name: "a collect short of time asks to run again", collect: storeTime + endedStoreFloor - time.Second, timed: true, wantErr: sandstep.ETRANSIENT},
+		{name: "a check that leaves some looks again soon", wait: int(nudgedPoll / time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes = 2 << 10 })
+			h.svc.fetchPerStore = perStore
+			h.print(t, "stdout", stdout)
+			h.print(t, "stderr", stderr)
+			ctx := context.Background()
+			if tt.timed {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.collect)
+				defer cancel()
+			}
+			var err error
+			if tt.collect != 0 {
+				err = h.svc.storeEndedOutput(ctx, h.record(t), h.daytona)
+			} else {
+				var step *TaskStep
+				step, err = h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
+				if err == nil && step.WaitSeconds > tt.wait {
+					t.Errorf("next look in %d s, want at most %d", step.WaitSeconds, tt.wait)
+				}
+			}
+			if sandstep.ErrorCode(err) != tt.wantErr {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if tt.wantErr != "" || tt.collect == 0 {
+				// What is left is stored by the next collect.
+				if err := h.svc.storeEndedOutput(context.Background(), h.record(t), h.daytona); err != nil {
+					t.Fatalf("the next collect: %v", err)
+				}
+			}
+			if got, _ := h.stored(t, nil); got["stdout"] != stdout || got["stderr"] != stderr {
+				t.Errorf("stored %d bytes of stdout, stderr %q; want %d, %q", len(got["stdout"]), got["stderr"], len(stdout), stderr)
+			}
+		})
 	}
 }

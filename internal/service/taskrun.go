@@ -477,7 +477,8 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
 	}
-	if err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil || late); err != nil {
+	more, err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil || late)
+	if err != nil {
 		return nil, err
 	}
 	ended := &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID, Ended: true}
@@ -488,7 +489,14 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		return ended, s.timedOut(ctx, t)
 	}
 	s.refreshReadToken(ctx, t, sb)
-	return s.nextWait(t, step), nil
+	next := s.nextWait(t, step)
+	if more {
+		// Readers would fall further behind a command writing faster than
+		// a check moves; at most MAX_TASK_LOG_BYTES / maxFetchPerCheck
+		// such looks in a task.
+		next.WaitSeconds = min(next.WaitSeconds, int(nudgedPoll/time.Second))
+	}
+	return next, nil
 }
 
 // recordExit keeps the command's exit code; the task stays running until
@@ -534,7 +542,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	}
 	// The command has ended (or was killed at its deadline): its output
 	// is whole.
-	if err := s.storeOutput(ctx, t, sb.DaytonaID, true); err != nil {
+	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID); err != nil {
 		return nil, err
 	}
 	detail, err := s.collectArtifacts(ctx, t, sb, spec.Artifacts)
@@ -752,7 +760,7 @@ func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task) {
 		// there, a few times.
 		cur := *t
 		for range 3 {
-			if err = s.storeOutput(sctx, &cur, sb.DaytonaID, false); !errors.Is(err, errOutputMoved) || cur.Status != sandstep.TaskRunning {
+			if _, err = s.storeOutput(sctx, &cur, sb.DaytonaID, false); !errors.Is(err, errOutputMoved) || cur.Status != sandstep.TaskRunning {
 				break
 			}
 		}
