@@ -119,8 +119,16 @@ func (f *fakeService) CollectTask(ctx context.Context, step service.TaskStep) (*
 	return f.stepAnswer(ctx, "CollectTask", step)
 }
 
+func (f *fakeService) CleanUpTaskStep(ctx context.Context, taskID string, failure *service.TaskFailure) (*sandstep.Task, error) {
+	return f.cleanUp(ctx, "CleanUpTaskStep", taskID, failure)
+}
+
 func (f *fakeService) CleanUpTask(ctx context.Context, taskID string, failure *service.TaskFailure) (*sandstep.Task, error) {
-	if err := f.record(ctx, recorded{method: "CleanUpTask", id: taskID, in: failure}); err != nil {
+	return f.cleanUp(ctx, "CleanUpTask", taskID, failure)
+}
+
+func (f *fakeService) cleanUp(ctx context.Context, method, taskID string, failure *service.TaskFailure) (*sandstep.Task, error) {
+	if err := f.record(ctx, recorded{method: method, id: taskID, in: failure}); err != nil {
 		return nil, err
 	}
 	t := f.task(taskID, "user-1")

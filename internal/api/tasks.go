@@ -31,6 +31,9 @@ type Tasks interface {
 	WaitTask(ctx context.Context, step service.TaskStep, token string) error
 	CheckTask(ctx context.Context, step service.TaskStep) (*service.TaskStep, error)
 	CollectTask(ctx context.Context, step service.TaskStep) (*service.TaskStep, error)
+	// CleanUpTaskStep is the last step's; CleanUpTask an ended execution's
+	// event's, which never waits for GitHub.
+	CleanUpTaskStep(ctx context.Context, taskID string, failure *service.TaskFailure) (*sandstep.Task, error)
 	CleanUpTask(ctx context.Context, taskID string, failure *service.TaskFailure) (*sandstep.Task, error)
 }
 
@@ -250,7 +253,7 @@ func (a *API) taskActions() []action {
 			return t.CheckTask(ctx, in.TaskStep)
 		})),
 		a.metered(1, step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*sandstep.Task, error) {
-			task, err := t.CleanUpTask(ctx, in.TaskID, in.Failure)
+			task, err := t.CleanUpTaskStep(ctx, in.TaskID, in.Failure)
 			if oe, ok := err.(*service.OutcomeError); ok {
 				// The task did not succeed: the execution fails with its
 				// outcome as error name and cause.

@@ -62,6 +62,10 @@ func TestCleanUpAnswersTheOutcome(t *testing.T) {
 	if !reflect.DeepEqual(ive, want) {
 		t.Errorf("error %+v, want %+v", ive, want)
 	}
+	// The step's clean-up is the one that may wait for GitHub.
+	if calls := svc.recordedCalls(); len(calls) != 1 || calls[0].method != "CleanUpTaskStep" {
+		t.Errorf("calls %+v, want the step's clean-up", calls)
+	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) || strings.Contains(logs.String(), `"level":"WARN"`) {
 		t.Errorf("an outcome is not an error of ours to log: %s", logs.String())
 	}

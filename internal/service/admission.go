@@ -97,14 +97,14 @@ func (s *Service) markQueued(ctx context.Context, t *sandstep.Task, comment func
 	}
 	*t = *updated
 	if first {
-		s.commentOnIssue(ctx, t, comment(t))
+		s.commentOnIssue(ctx, t, comment(t), false)
 	}
 }
 
 // admitted tells the issue of a task that queued that it starts now.
 func (s *Service) admitted(ctx context.Context, t *sandstep.Task) {
 	if t.QueuedAt != nil {
-		s.commentOnIssue(ctx, t, s.startedComment(t))
+		s.commentOnIssue(ctx, t, s.startedComment(t), false)
 	}
 }
 

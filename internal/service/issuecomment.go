@@ -25,22 +25,30 @@ func (s *Service) tellsIssue(t *sandstep.Task) bool {
 }
 
 // commentOnIssue writes the comment of an issue's task t, saying body. A
-// failure to comment never fails the task: it is logged. GitHub's rate
-// limit is waited out when the step has the time (the clean-up step's
-// ended comment; never a webhook's, which GitHub gives 10 s).
-func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string) {
+// failure to comment never fails the task: it is logged. Only a patient
+// caller waits GitHub's rate limit out: the state machine's clean-up
+// step, whose ended comment is the issue's last word and which has
+// nothing else to do (a webhook has 10 s, the reaper other tasks, and a
+// queued task's note is not worth holding its step).
+func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string, patient bool) {
 	if !s.tellsIssue(t) {
 		return
 	}
 	inst := installationOf(t)
 	issue, _ := strconv.Atoi(t.Metadata.IssueID)
 	var id int64
-	err := s.withGitHubWaits(ctx, func() (err error) {
+	upsert := func() (err error) {
 		cctx, cancel := s.cleanupContext(ctx)
 		defer cancel()
 		id, err = s.comments.UpsertComment(cctx, inst, t.Metadata.Repo, issue, t.IssueComment, body)
 		return err
-	})
+	}
+	var err error
+	if patient {
+		err = s.withGitHubWaits(ctx, githubWaitFloor, upsert)
+	} else {
+		err = upsert()
+	}
 	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
 	if err != nil {

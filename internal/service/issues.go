@@ -125,7 +125,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	// with the task's record, lets one start; the other is told of it.
 	for range 2 {
 		t, err := s.startTask(ctx, call, spec, func(ctx context.Context, t *sandstep.Task) {
-			s.commentOnIssue(ctx, t, s.startedComment(t))
+			s.commentOnIssue(ctx, t, s.startedComment(t), false)
 		})
 		if err == nil {
 			return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
@@ -156,9 +156,9 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 // note is written, and an ended task's comment written again.
 func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
 	if t.IssueComment != 0 {
-		s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender))
+		s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender), false)
 		if now, err := s.tasks.GetTask(ctx, t.ID); err == nil && now.Status.Terminal() {
-			s.commentOnIssue(ctx, now, s.endedComment(ctx, now))
+			s.commentOnIssue(ctx, now, s.endedComment(ctx, now), false)
 		}
 	}
 	return &IssueOutcome{Action: "busy", TaskID: t.ID, Why: "a task runs for this issue already"}

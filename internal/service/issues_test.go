@@ -516,11 +516,12 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	tests := []struct {
 		name    string
 		step    time.Duration // the step's time
-		cleanUp bool          // the clean-up's ended comment is refused, rather than the start's
-		asked   int           // GitHub, for the refused comment
-		says    string        // the issue's comment
+		cleanUp func(*Service, context.Context, string, *TaskFailure) (*sandstep.Task, error) // whose ended comment is refused; nil: the start's
+		asked   int    // GitHub, for the refused comment
+		says    string // the issue's comment
 	}{
-		{name: "the clean-up's ended comment", step: 2 * time.Minute, cleanUp: true, asked: 2, says: "` failed"},
+		{name: "the clean-up step's ended comment", step: 2 * time.Minute, cleanUp: (*Service).CleanUpTaskStep, asked: 2, says: "` failed"},
+		{name: "the reaper's ended comment", step: 2 * time.Minute, cleanUp: (*Service).CleanUpTask, asked: 1, says: "started task"},
 		{name: "the webhook's start comment", step: 10 * time.Second, asked: 1},
 	}
 	for _, tt := range tests {
@@ -530,17 +531,17 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 			h.clock.Set(time.Now()) // the step's deadline is the wall clock's
 			ctx, cancel := context.WithTimeout(context.Background(), tt.step)
 			defer cancel()
-			if !tt.cleanUp {
+			if tt.cleanUp == nil {
 				comments.refusals = 1
 			}
 			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"})
 			if err != nil || out.Action != "started" {
 				t.Fatalf("HandleIssue = %+v, %v", out, err)
 			}
-			if tt.cleanUp {
+			if tt.cleanUp != nil {
 				comments.refusals, comments.asked = 1, 0
 				var outcome *OutcomeError
-				if _, err := h.svc.CleanUpTask(ctx, out.TaskID, &TaskFailure{Error: "Sandbox.Internal", Cause: "gone"}); !errors.As(err, &outcome) {
+				if _, err := tt.cleanUp(h.svc, ctx, out.TaskID, &TaskFailure{Error: "Sandbox.Internal", Cause: "gone"}); !errors.As(err, &outcome) {
 					t.Fatalf("CleanUpTask = %v, want the task's failure", err)
 				}
 			}

@@ -92,31 +92,40 @@ func credentialHelper(pathVar string) string {
 	return `!f() { test "$1" = get && cat "$` + pathVar + `"; }; f`
 }
 
-// githubWaitFloor is the least time a step must keep after waiting out
-// GitHub's rate limit: the call asked again, and the step's work after it.
-const githubWaitFloor = 30 * time.Second
+// What a step must keep after waiting out GitHub's rate limit: the call
+// asked again and what follows it in the step.
+const (
+	githubWaitFloor = 30 * time.Second // the call, and a write or two
+	cloneWaitFloor  = 3 * time.Minute  // the sandbox's start and the clone
+	pushWaitFloor   = 6 * time.Minute  // the push (5 min at most) and the pull request
+)
 
-// githubWaits bounds how often one step waits GitHub's rate limit out
-// before leaving the refusal to the state machine.
-const githubWaits = 3
+// githubWaits bounds how often one call waits GitHub's rate limit out
+// before leaving the refusal to the state machine, and maxGitHubWait one
+// wait (a primary limit's reset may be most of an hour away).
+const (
+	githubWaits   = 3
+	maxGitHubWait = 5 * time.Minute
+)
 
 // withGitHubWaits runs call, and runs it again once the wait GitHub named
-// has passed when it refused for its rate limit (a transient error with a
-// RetryAfter), while ctx's deadline leaves githubWaitFloor after the
-// wait. The state machine's own retries come seconds apart and give up
-// within two minutes; a secondary limit asks for a minute at least, and
-// asking sooner only prolongs it.
-func (s *Service) withGitHubWaits(ctx context.Context, call func() error) error {
+// has passed when it refused it (a transient error with a RetryAfter:
+// its rate limits, or a Retry-After on a 5xx), while ctx's deadline
+// leaves floor after the wait. The state machine's own retries come
+// seconds apart and give up within about three minutes; a secondary limit
+// asks for a minute at least, and asking sooner only prolongs it. Only
+// the state machine's steps call it, whose invocations have the time.
+func (s *Service) withGitHubWaits(ctx context.Context, floor time.Duration, call func() error) error {
 	for i := 0; ; i++ {
 		err := call()
 		wait := sandstep.ErrorRetryAfter(err)
-		if err == nil || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 || i == githubWaits {
+		if err == nil || sandstep.ErrorCode(err) != sandstep.ETRANSIENT || wait <= 0 || wait > maxGitHubWait || i == githubWaits {
 			return err
 		}
-		// A little spread, so the tasks GitHub refused at once do not all
-		// ask again at once.
-		wait += rand.N(time.Second)
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+githubWaitFloor {
+		// A spread, so the tasks GitHub refused at once do not all ask
+		// again at once.
+		wait += rand.N(wait/10 + 1)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+floor {
 			return err
 		}
 		metrics.Add(ctx, metrics.GitHubRateLimitWaits, metrics.Count, 1)
@@ -219,7 +228,7 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	// 2. The push, with a token only it holds.
 	inst, repo := installationOf(t), t.Metadata.Repo
 	var tok RepoToken
-	err = s.withGitHubWaits(ctx, func() (err error) {
+	err = s.withGitHubWaits(ctx, pushWaitFloor, func() (err error) {
 		tok, err = s.repoAccess.PushToken(ctx, inst, repo)
 		return err
 	})
@@ -249,7 +258,7 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	}
 	title, body := pullText(t, spec)
 	var url string
-	err = s.withGitHubWaits(ctx, func() (err error) {
+	err = s.withGitHubWaits(ctx, githubWaitFloor, func() (err error) {
 		url, err = s.repoAccess.OpenPullRequest(ctx, inst, repo, PushBranch(t.ID), g.Branch, title, body)
 		return err
 	})

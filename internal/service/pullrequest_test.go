@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"os/exec"
@@ -620,6 +621,7 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 		op       string        // the call GitHub refuses
 		refusals int           // how many times, each asking for wait
 		deadline time.Duration // of the step; 0 for none
+		wait     time.Duration // what GitHub asks for; 0 for the test's
 		asked    int           // calls of op
 		ok       bool
 	}{
@@ -628,6 +630,8 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 		{name: "the clone's token, once", op: "read", refusals: 1, asked: 2, ok: true},
 		{name: "a limit that lasts is left to the state machine", op: "pull", refusals: 100, asked: 1 + githubWaits},
 		{name: "no time left to wait", op: "pull", refusals: 1, deadline: githubWaitFloor, asked: 1},
+		{name: "no time left to wait and push", op: "push", refusals: 1, deadline: pushWaitFloor, asked: 1},
+		{name: "a wait too long for a step", op: "pull", refusals: 1, wait: maxGitHubWait + time.Second, asked: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -637,7 +641,7 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 					return nil
 				}
 				left--
-				return gitHubLimit(wait)
+				return gitHubLimit(cmp.Or(tt.wait, wait))
 			}
 			// The clone's token is minted as the harness makes the sandbox.
 			h := newRepoHarnessWith(t, func(a *fakeRepoAccess) {
@@ -663,7 +667,7 @@ func TestIssueTaskWaitsOutGitHubsRateLimit(t *testing.T) {
 			if tt.ok != (err == nil) {
 				t.Fatalf("err = %v, want success %v", err, tt.ok)
 			}
-			if err != nil && sandstep.ErrorRetryAfter(err) != wait {
+			if err != nil && sandstep.ErrorRetryAfter(err) != cmp.Or(tt.wait, wait) {
 				t.Errorf("err = %v, want GitHub's refusal with its wait for the state machine", err)
 			}
 			asked := h.access.asked[tt.op]

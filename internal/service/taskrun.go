@@ -193,7 +193,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	if s.repoTask(t) {
 		plan.cloneToken = func(ctx context.Context) (string, []UploadFile, error) {
 			var tok RepoToken
-			err := s.withGitHubWaits(ctx, func() (err error) {
+			err := s.withGitHubWaits(ctx, cloneWaitFloor, func() (err error) {
 				tok, err = s.readAccess(ctx, t)
 				return err
 			})
@@ -602,6 +602,18 @@ type TaskFailure struct {
 // answers the task's outcome: an error named Task.<outcome> with a cause a
 // person can read when it did not succeed, which fails the execution.
 func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskFailure) (*sandstep.Task, error) {
+	return s.cleanUpTask(ctx, taskID, failure, false)
+}
+
+// CleanUpTaskStep is CleanUpTask as the state machine's last step runs it:
+// the issue's ended comment waits GitHub's rate limit out while the step
+// has the time. The reaper and an ended execution's event, which clean up
+// after it, do not wait.
+func (s *Service) CleanUpTaskStep(ctx context.Context, taskID string, failure *TaskFailure) (*sandstep.Task, error) {
+	return s.cleanUpTask(ctx, taskID, failure, true)
+}
+
+func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskFailure, patient bool) (*sandstep.Task, error) {
 	if err := s.tasksEnabled(); err != nil {
 		return nil, err
 	}
@@ -631,7 +643,7 @@ func (s *Service) CleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
 	if s.tellsIssue(t) {
 		// Only then: the comment reads the output's tail (an S3 LIST and GET).
-		s.commentOnIssue(ctx, t, s.endedComment(ctx, t))
+		s.commentOnIssue(ctx, t, s.endedComment(ctx, t), patient)
 	}
 	// The task has ended and let go of its sandbox and slot: only now is
 	// its caller told, and nothing of that can fail the clean-up.
