@@ -514,11 +514,12 @@ func (c *limitedComments) UpsertComment(ctx context.Context, inst int64, repo st
 // a delivery 10 s) never waits.
 func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	tests := []struct {
-		name    string
-		step    time.Duration                                                                 // the step's time
-		cleanUp func(*Service, context.Context, string, *TaskFailure) (*sandstep.Task, error) // whose ended comment is refused; nil: the start's
-		asked   int                                                                           // GitHub, for the refused comment
-		says    string                                                                        // the issue's comment
+		name string
+		step time.Duration // the step's time
+		// cleanUp is whose ended comment is refused; nil: the start's is.
+		cleanUp func(*Service, context.Context, string, *TaskFailure) (*sandstep.Task, error)
+		asked   int    // GitHub, for the refused comment
+		says    string // the issue's comment
 	}{
 		{name: "the clean-up step's ended comment", step: 2 * time.Minute, cleanUp: (*Service).CleanUpTaskStep, asked: 2, says: "` failed"},
 		{name: "the reaper's ended comment", step: 2 * time.Minute, cleanUp: (*Service).CleanUpTask, asked: 1, says: "started task"},
