@@ -162,37 +162,63 @@ func agentGitEnv(t *sandstep.Task, env map[string]string) map[string]string {
 }
 
 // refreshReadToken replaces the agent's token when it is about to expire,
-// so a task of hours can still fetch. A failure is left to the next look,
-// refreshRetry later (GitHub's rate limit is not waited out here: the
-// watch would notice the command's end that much later).
+// so a task of hours can still fetch. A failure is left to a later look
+// (tokenWait; GitHub's rate limit is not waited out here: the watch would
+// notice the command's end that much later). A token GitHub will not mint
+// again (the App uninstalled, the repository taken from it) is no longer
+// asked for: the agent keeps the one it has until it expires.
 func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
 	if !s.repoTask(t) || t.TokenExpiresAt == nil || t.TokenExpiresAt.Sub(s.opts.Now()) > refreshAhead {
 		return
 	}
 	tok, err := s.readAccess(ctx, t)
-	if err == nil {
-		err = s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(readCredential, tok)})
-	}
-	if err == nil {
-		_, err = s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-			func(r *sandstep.Task) { r.TokenExpiresAt = &tok.ExpiresAt })
-	}
-	if err != nil {
+	switch sandstep.ErrorCode(err) {
+	case "":
+	case sandstep.ENOTFOUND, sandstep.EUNAUTHENTICATED, sandstep.EINVALID:
+		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token can no longer be refreshed; it is kept until it expires", "taskId", t.ID, "expires", t.TokenExpiresAt, "err", err)
+		if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+			func(r *sandstep.Task) { r.TokenExpiresAt = nil }); err != nil {
+			s.opts.Logger.WarnContext(ctx, "the agent's token refresh was not stopped", "taskId", t.ID, "err", err)
+			return
+		}
+		t.TokenExpiresAt = nil
+		return
+	default:
 		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not refreshed", "taskId", t.ID, "err", err)
+		return
+	}
+	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(readCredential, tok)}); err != nil {
+		// Minted for nothing: ended now, not left live for its hour (a
+		// refresh that keeps failing would leave one a look).
+		if rerr := s.repoAccess.Revoke(ctx, tok.Value); rerr != nil {
+			s.opts.Logger.WarnContext(ctx, "an unused token of the agent's was not revoked; it expires within the hour", "taskId", t.ID, "err", rerr)
+		}
+		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not refreshed", "taskId", t.ID, "err", err)
+		return
+	}
+	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.TokenExpiresAt = &tok.ExpiresAt }); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the agent's refreshed GitHub token was not recorded; it is refreshed again", "taskId", t.ID, "err", err)
 		return
 	}
 	t.TokenExpiresAt = &tok.ExpiresAt
 }
 
 // tokenWait bounds a watch's wait so the agent's token is refreshed in
-// time, and, once it is due (a refresh failed), tried again refreshRetry
-// later: a refresh GitHub keeps refusing must not make the watch look
-// every second for the rest of the task.
+// time. Once the refresh is due and the token still not replaced (a
+// refresh failed), the next try comes later and later (half the time it
+// has been due, refreshRetry at least), up to the watch's own wait: a
+// refresh GitHub keeps refusing must not make the watch look every
+// minute for the rest of the task.
 func tokenWait(t *sandstep.Task, now time.Time, wait time.Duration) time.Duration {
 	if t.TokenExpiresAt == nil {
 		return wait
 	}
-	return min(wait, max(t.TokenExpiresAt.Sub(now)-refreshAhead, refreshRetry))
+	due := t.TokenExpiresAt.Add(-refreshAhead)
+	if now.Before(due) {
+		return min(wait, max(due.Sub(now), refreshRetry))
+	}
+	return min(wait, max(now.Sub(due)/2, refreshRetry))
 }
 
 // pushOutcome is what the push step found.

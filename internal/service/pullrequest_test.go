@@ -268,35 +268,67 @@ func TestIssueTaskReadToken(t *testing.T) {
 	h.noTokenInLines(t)
 }
 
-// A refresh GitHub refuses is tried again a minute later, not at the
-// watch's next second, and is not waited out inside the watch.
+// A refresh that fails is tried again later and later, never at the
+// watch's next second; one GitHub will not mint again is no longer asked
+// for; a token minted for a refresh that failed is revoked. Over two
+// hours of the watch, every minute would be 120 looks.
 func TestIssueTaskRefreshThatFails(t *testing.T) {
-	for _, refusal := range []struct {
-		name string
-		err  error
+	tests := []struct {
+		name    string
+		refusal error // GitHub's, to every token
+		// sabotage is what the agent did to the credential file.
+		sabotage  bool
+		maxAsked  int // GitHub, over the two hours
+		maxLooks  int
+		stopped   bool // the refresh given up: no expiry in the record
+		allRevoke bool // every token minted, revoked
 	}{
-		{"GitHub's rate limit", gitHubLimit(time.Hour)},
-		{"the App uninstalled", sandstep.Errorf(sandstep.ENOTFOUND, "not found at GitHub")},
-	} {
-		t.Run(refusal.name, func(t *testing.T) {
+		{name: "GitHub's rate limit", refusal: gitHubLimit(time.Hour), maxAsked: 20, maxLooks: 20},
+		{name: "GitHub unavailable", refusal: sandstep.Errorf(sandstep.ETRANSIENT, "GitHub is unavailable"), maxAsked: 20, maxLooks: 20},
+		{name: "the App uninstalled", refusal: sandstep.Errorf(sandstep.ENOTFOUND, "not found at GitHub"), maxAsked: 1, maxLooks: 20, stopped: true},
+		{name: "the credential file made a directory", sabotage: true, maxAsked: 20, maxLooks: 20, allRevoke: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			h := newRepoHarness(t)
-			h.access.limit = func(op string) error { return refusal.err }
-			h.clock.Set(h.clock.Now().Add(55 * time.Minute)) // five minutes left
-			for look := range 3 {
+			h.access.limit = func(op string) error { return tt.refusal }
+			if tt.sabotage {
+				path := filepath.Join(h.provider.dir, readCredential)
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(filepath.Join(path, "x"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Set(h.clock.Now().Add(55 * time.Minute)) // due since 4 minutes
+			end := h.clock.Now().Add(2 * time.Hour) // of the task's three
+			looks := 0
+			for ; h.clock.Now().Before(end); looks++ {
 				step, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
 				if err != nil {
 					t.Fatalf("CheckTask: %v", err)
 				}
-				if step.WaitSeconds < int(refreshRetry/time.Second) {
-					t.Fatalf("look %d: the next in %d s, want at least %v", look, step.WaitSeconds, refreshRetry)
+				if step.Ended || step.WaitSeconds < int(refreshRetry/time.Second) {
+					t.Fatalf("look %d: the next in %d s, want at least %v", looks, step.WaitSeconds, refreshRetry)
 				}
 				h.clock.Set(h.clock.Now().Add(time.Duration(step.WaitSeconds) * time.Second))
 			}
-			if got := len(h.access.asked["read"]); got != 3 {
-				t.Errorf("GitHub asked %d times in three looks, want 3", got)
+			asked := len(h.access.asked["read"])
+			t.Logf("GitHub asked %d times in %d looks", asked, looks)
+			if asked > tt.maxAsked || looks > tt.maxLooks {
+				t.Errorf("GitHub asked %d times in %d looks over two hours, want at most %d in %d", asked, looks, tt.maxAsked, tt.maxLooks)
 			}
-			if got := h.record(t); got.Status != sandstep.TaskRunning {
+			got := h.record(t)
+			if got.Status != sandstep.TaskRunning {
 				t.Errorf("task %s (%s), want still running", got.Status, got.Error)
+			}
+			if stopped := got.TokenExpiresAt == nil; stopped != tt.stopped {
+				t.Errorf("the refresh given up: %v, want %v", stopped, tt.stopped)
+			}
+			minted := len(h.access.minted) - 1 // the clone's
+			if tt.allRevoke && (minted == 0 || len(h.access.revoked) != minted) {
+				t.Errorf("%d tokens minted for a refresh, %d revoked; want every one revoked", minted, len(h.access.revoked))
 			}
 		})
 	}
