@@ -301,8 +301,9 @@ func TestIssueTaskRefreshThatFails(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h.clock.Set(h.clock.Now().Add(55 * time.Minute)) // due since 4 minutes
-			end := h.clock.Now().Add(2 * time.Hour) // of the task's three
+			// Due since 4 minutes; watched for two of the task's three hours.
+			h.clock.Set(h.clock.Now().Add(55 * time.Minute))
+			end := h.clock.Now().Add(2 * time.Hour)
 			looks := 0
 			for ; h.clock.Now().Before(end); looks++ {
 				step, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
