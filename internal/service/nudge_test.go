@@ -77,3 +77,53 @@ func TestANudgeEndsOneWait(t *testing.T) {
 		t.Errorf("waits ended at once: %v, want %v (the one the nudge found, and the next)", m.wakes, want)
 	}
 }
+
+// failingSessions cannot say how a command is doing.
+type failingSessions struct {
+	fakeSessions
+	err error
+}
+
+func (s failingSessions) CommandExit(context.Context, string, string, string) (*int, error) {
+	return nil, s.err
+}
+
+// The wait's look whether the command has already ended is a shortcut:
+// when it fails, the wait still keeps its token and runs to its timeout,
+// whose check deals with the failure, rather than failing the task.
+func TestWaitTaskLookThatFails(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"Daytona unavailable", sandstep.Errorf(sandstep.ETRANSIENT, "Daytona is unavailable")},
+		{"the sandbox stopped", sandstep.Errorf(sandstep.ECONFLICT, "the sandbox is stopped")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+			p := newFakeProvider()
+			m := &wakeCounter{}
+			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
+				Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: failingSessions{err: tt.err}},
+				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "sleep 36000"})
+			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.WaitTask(ctx, *step, "wait-1"); err != nil {
+				t.Fatalf("WaitTask = %v, want the wait kept", err)
+			}
+			if got, err := st.GetTask(ctx, tk.ID); err != nil || got.WaitToken != "wait-1" || got.Status != sandstep.TaskRunning {
+				t.Errorf("task %+v, %v; want running with the wait's token", got, err)
+			}
+			if len(m.wakes) != 0 {
+				t.Errorf("waits ended: %v", m.wakes)
+			}
+		})
+	}
+}

@@ -364,7 +364,14 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if nudged {
 		return s.wake(ctx, token)
 	}
-	return s.wakeIfEnded(ctx, t)
+	// Only a shortcut: the wait's timeout brings the check, which deals
+	// with what failed here (a sandbox stopped, Daytona unavailable).
+	// Failing the wait for it would spend the state machine's retries,
+	// then the task.
+	if err := s.wakeIfEnded(ctx, t); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the wait did not look whether the command has ended; the check will", "taskId", t.ID, "err", err)
+	}
+	return nil
 }
 
 // wakeIfEnded ends the wait if the task's command has ended.
