@@ -114,3 +114,30 @@ func TestTaskLineRunsOncePerSession(t *testing.T) {
 		})
 	}
 }
+
+// A nudge refused for a moment (API Gateway's throttle, a 5xx) is asked
+// again by curl (wget, where curl is missing, asks once): a lost one leaves
+// the task's end to the backstop, minutes later.
+func TestTaskLineNudgeAskedAgain(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	for _, refusal := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(refusal), func(t *testing.T) {
+			var asked atomic.Int64
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if asked.Add(1) <= 2 {
+					w.WriteHeader(refusal)
+				}
+			}))
+			defer hs.Close()
+			dir, line := taskLineFile(t, "exit 0", hs.URL)
+			if got := session(t, dir, `. "$1"; echo "ended $?"`, line); got != "ended 0" {
+				t.Fatalf("session printed %q", got)
+			}
+			if n := asked.Load(); n != 3 {
+				t.Errorf("the nudge was sent %d times, want 3 (refused twice, then taken)", n)
+			}
+		})
+	}
+}

@@ -71,9 +71,11 @@ func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeUR
 	b.WriteString(taskExitVar + "=$?\n" + taskRanVar + "=" + shellQuote(taskID) + "\n")
 	b.WriteString("export " + taskExitVar + " " + taskRanVar + "\nfi\n")
 	if nudgeURL != "" {
+		// Asked again when refused for a moment (API Gateway's throttle,
+		// a 5xx): a lost nudge leaves the end to the backstop, minutes.
 		u := shellQuote(nudgeURL)
 		h := taskDir + "/nudge"
-		b.WriteString("{ curl -fsS -m 10 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1\n")
+		b.WriteString("{ curl -fsS -m 10 --retry 3 --retry-max-time 30 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1\n")
 	}
 	// Daytona sources a session's commands in the session's own shell: a
 	// bare exit would end that shell before the daemon records the exit
