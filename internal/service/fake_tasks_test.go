@@ -284,7 +284,7 @@ func (h *taskHarness) storeOutput(t *testing.T, ended bool) {
 func (h *taskHarness) end(t *testing.T) {
 	t.Helper()
 	tk := h.record(t)
-	if err := h.svc.storeEndedOutput(context.Background(), tk, h.daytona); err != nil {
+	if err := h.svc.storeEndedOutput(context.Background(), tk, h.daytona, time.Minute); err != nil {
 		t.Fatalf("storeEndedOutput: %v", err)
 	}
 	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {

@@ -189,25 +189,35 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 }
 
 // storeTime is what one storeOutput of maxFetchPerCheck may take, with
-// room to spare, and endedStoreFloor what a collect keeps after its last
-// store for the rest of its work (artifacts, the push and pull request).
-const (
-	storeTime       = 2 * time.Minute
-	endedStoreFloor = 10 * time.Minute
-)
+// room to spare.
+const storeTime = 2 * time.Minute
+
+// collectFloor is what a collect keeps after its last store for the rest
+// of its work: the artifacts, and the push and pull request of an issue's
+// task that exited 0.
+func (s *Service) collectFloor(t *sandstep.Task, spec *TaskInput) time.Duration {
+	floor := time.Minute
+	if len(spec.Artifacts) > 0 {
+		floor += 3 * time.Minute
+	}
+	if s.repoTask(t) && t.ExitCode != nil && *t.ExitCode == 0 {
+		floor += pushWaitFloor
+	}
+	return floor
+}
 
 // storeEndedOutput stores what an ended command's output holds beyond
 // what the checks moved: a store at a time while ctx leaves the next one
-// its time and the collect the rest of its own; output still left is a
-// transient error, so the state machine collects again (nothing is lost
-// from a task whose output is then said to be complete).
-func (s *Service) storeEndedOutput(ctx context.Context, t *sandstep.Task, daytonaID string) error {
+// its time and floor after it; output still left is a transient error, so
+// the state machine collects again (nothing is lost from a task whose
+// output is then said to be complete).
+func (s *Service) storeEndedOutput(ctx context.Context, t *sandstep.Task, daytonaID string, floor time.Duration) error {
 	for {
 		more, err := s.storeOutput(ctx, t, daytonaID, true)
 		if err != nil || !more {
 			return err
 		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < storeTime+endedStoreFloor {
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < storeTime+floor {
 			return sandstep.Errorf(sandstep.ETRANSIENT, "task %s: its output is not all stored yet (%d bytes so far); try again", t.ID, t.LogBytes[0]+t.LogBytes[1])
 		}
 	}

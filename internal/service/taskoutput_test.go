@@ -639,10 +639,14 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 		timed   bool
 		wantErr sandstep.Code
 		wait    int // the check's next look, at most
+		// deadline puts the check past the task's deadline: it kills the
+		// command, and Collect, not it, ends the task.
+		deadline bool
 	}{
 		{name: "a collect stores it all", collect: -1},
-		{name: "a collect short of time asks to run again", collect: storeTime + endedStoreFloor - time.Second, timed: true, wantErr: sandstep.ETRANSIENT},
+		{name: "a collect short of time asks to run again", collect: storeTime + time.Minute - time.Second, timed: true, wantErr: sandstep.ETRANSIENT},
 		{name: "a check that leaves some looks again soon", wait: int(nudgedPoll / time.Second)},
+		{name: "a check at the deadline that leaves some ends nothing", deadline: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -656,9 +660,24 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.collect)
 				defer cancel()
 			}
+			if tt.deadline {
+				past := h.clock.Now().Add(-time.Second)
+				if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+					func(r *sandstep.Task) { r.Deadline = &past }); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var err error
 			if tt.collect != 0 {
-				err = h.svc.storeEndedOutput(ctx, h.record(t), h.daytona)
+				err = h.svc.storeEndedOutput(ctx, h.record(t), h.daytona, time.Minute)
+			} else if tt.deadline {
+				var step *TaskStep
+				if step, err = h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); err == nil && !step.Ended {
+					t.Errorf("the check past the deadline did not end the watch")
+				}
+				if got := h.record(t); got.Status != sandstep.TaskRunning || h.read(t, "").Complete {
+					t.Errorf("task %s, its output complete for readers: %v; want running, not complete, with output left", got.Status, h.read(t, "").Complete)
+				}
 			} else {
 				var step *TaskStep
 				step, err = h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
@@ -671,12 +690,47 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 			}
 			if tt.wantErr != "" || tt.collect == 0 {
 				// What is left is stored by the next collect.
-				if err := h.svc.storeEndedOutput(context.Background(), h.record(t), h.daytona); err != nil {
+				if err := h.svc.storeEndedOutput(context.Background(), h.record(t), h.daytona, time.Minute); err != nil {
 					t.Fatalf("the next collect: %v", err)
+				}
+			}
+			if tt.deadline {
+				if err := h.svc.finishTask(ctx, h.record(t), &TaskInput{}, nil); err != nil {
+					t.Fatal(err)
+				}
+				if got := h.record(t); got.Status != sandstep.TaskTimedOut || !strings.Contains(got.Error, "did not finish within") {
+					t.Errorf("task %s (%s) after the collect, want timed out", got.Status, got.Error)
 				}
 			}
 			if got, _ := h.stored(t, nil); got["stdout"] != stdout || got["stderr"] != stderr {
 				t.Errorf("stored %d bytes of stdout, stderr %q; want %d, %q", len(got["stdout"]), got["stderr"], len(stdout), stderr)
+			}
+		})
+	}
+}
+
+// A collect keeps, after its last store, the time its own work needs.
+func TestCollectFloor(t *testing.T) {
+	zero, one := 0, 1
+	svc := &Service{repoAccess: &fakeRepoAccess{}}
+	issue := &sandstep.Task{Owner: sandstep.RepoUser("octo/hello"), ExitCode: &zero,
+		Metadata: sandstep.Metadata{Repo: "octo/hello", IssueID: "3", InstallationID: "7"}}
+	failed := *issue
+	failed.ExitCode = &one
+	for _, tt := range []struct {
+		name string
+		t    *sandstep.Task
+		spec TaskInput
+		want time.Duration
+	}{
+		{"a plain task", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{}, time.Minute},
+		{"artifacts to collect", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{Artifacts: []string{"out"}}, 4 * time.Minute},
+		{"an issue's task to push", issue, TaskInput{}, time.Minute + pushWaitFloor},
+		{"an issue's task that failed pushes nothing", &failed, TaskInput{}, time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := svc.collectFloor(tt.t, &tt.spec); got != tt.want {
+				t.Errorf("collectFloor = %v, want %v", got, tt.want)
 			}
 		})
 	}

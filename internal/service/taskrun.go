@@ -476,8 +476,9 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		return nil, err
 	}
 	// A command past its deadline is killed first: its output is then
-	// whole, stored once, before the task ends (a reader is told the
-	// output is complete once the task has ended).
+	// whole, stored before the task ends (a reader is told the output is
+	// complete once the task has ended), here or, when more is left, by
+	// Collect.
 	late := code == nil && pastDeadline
 	if late {
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
@@ -492,6 +493,10 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 	switch {
 	case code != nil:
 		return ended, s.recordExit(ctx, t, *code)
+	case late && more:
+		// Not ended yet: a reader would be told the output is whole.
+		// Collect stores the rest, then ends it (finishTask).
+		return ended, nil
 	case late:
 		return ended, s.timedOut(ctx, t)
 	}
@@ -518,10 +523,13 @@ func (s *Service) recordExit(ctx context.Context, t *sandstep.Task, code int) er
 func (s *Service) timedOut(ctx context.Context, t *sandstep.Task) error {
 	now := s.opts.Now().UTC()
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
-		r.FinishedAt = &now
-		r.Error = "the command did not finish within " + (time.Duration(t.TimeoutSeconds) * time.Second).String()
+		r.FinishedAt, r.Error = &now, timedOutReason(t)
 	})
 	return err
+}
+
+func timedOutReason(t *sandstep.Task) string {
+	return "the command did not finish within " + (time.Duration(t.TimeoutSeconds) * time.Second).String()
 }
 
 // sandboxVanished ends a task whose sandbox is gone (deleted outside, its
@@ -549,7 +557,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	}
 	// The command has ended (or was killed at its deadline): its output
 	// is whole.
-	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID); err != nil {
+	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectFloor(t, spec)); err != nil {
 		return nil, err
 	}
 	detail, err := s.collectArtifacts(ctx, t, sb, spec.Artifacts)
@@ -574,6 +582,9 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskInput, sb *sandstep.Sandbox) error {
 	to, reason, pull := sandstep.TaskSucceeded, "", ""
 	switch {
+	case t.ExitCode == nil && t.Deadline != nil && !s.opts.Now().Before(*t.Deadline):
+		// Killed at its deadline by a check that left output to store.
+		to, reason = sandstep.TaskTimedOut, timedOutReason(t)
 	case t.ExitCode == nil || *t.ExitCode != 0:
 		to = sandstep.TaskFailed
 		if t.ExitCode != nil {
