@@ -78,34 +78,52 @@ func TestANudgeEndsOneWait(t *testing.T) {
 	}
 }
 
-// failingSessions cannot say how a command is doing.
+// failingSessions cannot say how a command is doing (err), or says it
+// has ended (exit).
 type failingSessions struct {
 	fakeSessions
-	err error
+	err  error
+	exit *int
 }
 
 func (s failingSessions) CommandExit(context.Context, string, string, string) (*int, error) {
-	return nil, s.err
+	return s.exit, s.err
+}
+
+// failingMachine cannot end a wait.
+type failingMachine struct{ fakeMachine }
+
+func (failingMachine) Wake(context.Context, string, []byte) error {
+	return sandstep.Errorf(sandstep.ETRANSIENT, "Step Functions throttled SendTaskSuccess")
 }
 
 // The wait's look whether the command has already ended is a shortcut:
 // when it fails, the wait still keeps its token and runs to its timeout,
-// whose check deals with the failure, rather than failing the task.
+// whose check deals with the failure, rather than failing the task. A
+// wake that fails once the command has ended fails the wait, which the
+// state machine asks again at once.
 func TestWaitTaskLookThatFails(t *testing.T) {
+	zero := 0
 	for _, tt := range []struct {
-		name string
-		err  error
+		name    string
+		err     error
+		exit    *int
+		wakeErr bool
 	}{
-		{"Daytona unavailable", sandstep.Errorf(sandstep.ETRANSIENT, "Daytona is unavailable")},
-		{"the sandbox stopped", sandstep.Errorf(sandstep.ECONFLICT, "the sandbox is stopped")},
+		{name: "Daytona unavailable", err: sandstep.Errorf(sandstep.ETRANSIENT, "Daytona is unavailable")},
+		{name: "the sandbox stopped", err: sandstep.Errorf(sandstep.ECONFLICT, "the sandbox is stopped")},
+		{name: "ended, the wake refused", exit: &zero, wakeErr: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			p := newFakeProvider()
-			m := &wakeCounter{}
+			var m Machine = &wakeCounter{}
+			if tt.wakeErr {
+				m = failingMachine{}
+			}
 			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-				Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: failingSessions{err: tt.err}},
+				Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: failingSessions{err: tt.err, exit: tt.exit}},
 				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)
@@ -115,14 +133,14 @@ func TestWaitTaskLookThatFails(t *testing.T) {
 			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
 				t.Fatal(err)
 			}
-			if err := svc.WaitTask(ctx, *step, "wait-1"); err != nil {
-				t.Fatalf("WaitTask = %v, want the wait kept", err)
+			if err := svc.WaitTask(ctx, *step, "wait-1"); (err != nil) != tt.wakeErr {
+				t.Fatalf("WaitTask = %v, want failed: %v", err, tt.wakeErr)
 			}
 			if got, err := st.GetTask(ctx, tk.ID); err != nil || got.WaitToken != "wait-1" || got.Status != sandstep.TaskRunning {
 				t.Errorf("task %+v, %v; want running with the wait's token", got, err)
 			}
-			if len(m.wakes) != 0 {
-				t.Errorf("waits ended: %v", m.wakes)
+			if w, ok := m.(*wakeCounter); ok && len(w.wakes) != 0 {
+				t.Errorf("waits ended: %v", w.wakes)
 			}
 		})
 	}

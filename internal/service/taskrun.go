@@ -364,30 +364,37 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if nudged {
 		return s.wake(ctx, token)
 	}
-	// Only a shortcut: the wait's timeout brings the check, which deals
-	// with what failed here (a sandbox stopped, Daytona unavailable).
-	// Failing the wait for it would spend the state machine's retries,
-	// then the task.
-	if err := s.wakeIfEnded(ctx, t); err != nil {
+	// The look is only a shortcut: the wait's timeout brings the check,
+	// which deals with what failed here (a sandbox stopped, Daytona
+	// unavailable). Failing the wait for it would spend the state
+	// machine's retries, then the task. A wake that fails is not: the
+	// command has ended, and the wait is retried at once.
+	ended, err := s.commandEnded(ctx, t)
+	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the wait did not look whether the command has ended; the check will", "taskId", t.ID, "err", err)
+		return nil
+	}
+	if ended {
+		return s.wake(ctx, t.WaitToken)
 	}
 	return nil
 }
 
-// wakeIfEnded ends the wait if the task's command has ended.
-func (s *Service) wakeIfEnded(ctx context.Context, t *sandstep.Task) error {
+// commandEnded reports whether the task's command has ended, or its
+// sandbox or command is gone: either way the check has something to see.
+func (s *Service) commandEnded(ctx context.Context, t *sandstep.Task) (bool, error) {
 	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return true, nil
+	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	code, err := s.sessions.CommandExit(ctx, sb.DaytonaID, t.SessionID, t.CommandID)
-	if err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
-		return err
+	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
+		return true, nil
 	}
-	if code == nil && err == nil {
-		return nil
-	}
-	return s.wake(ctx, t.WaitToken)
+	return code != nil, err
 }
 
 func (s *Service) wake(ctx context.Context, token string) error {
