@@ -14,7 +14,8 @@ import (
 )
 
 // secondaryWait is GitHub's advice for a secondary rate limit that names
-// no wait: "wait for at least one minute".
+// no wait ("wait for at least one minute"), and the wait of any limit
+// that names none.
 const secondaryWait = time.Minute
 
 // maxRetryAfter bounds a wait read from headers; GitHub's limits reset
@@ -68,6 +69,15 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 	case limited && er.Header.Get("X-RateLimit-Remaining") == "0":
 		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit is used up; try again later", op)
 		e.RetryAfter = headerWait(er.Header, time.Now())
+		return e
+	case limited && strings.Contains(strings.ToLower(msg), "rate limit"):
+		// A limit whose headers a proxy dropped, or a server (GitHub
+		// Enterprise Server) that sends none: a refusal for now, not for
+		// good.
+		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit; try again later", op)
+		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 {
+			e.RetryAfter = secondaryWait
+		}
 		return e
 	case status == http.StatusForbidden:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub forbids it: %s", op, msg)

@@ -66,6 +66,7 @@ func TestErrorClassification(t *testing.T) {
 		{"secondary limit naming no wait", 403, nil, secondary, sandstep.ETRANSIENT, "", time.Minute},
 		{"secondary limit without its URL", 429, nil, `{"message":"You have exceeded a secondary rate limit."}`, sandstep.ETRANSIENT, "", time.Minute},
 		{"secondary limit, 403 without its URL", 403, nil, `{"message":"You have exceeded a secondary rate limit."}`, sandstep.ETRANSIENT, "", time.Minute},
+		{"primary limit, 403, its headers dropped", 403, nil, `{"message":"API rate limit exceeded for installation ID 77."}`, sandstep.ETRANSIENT, "", time.Minute},
 		{"429 with Retry-After", 429, map[string]string{"Retry-After": "12"}, `{"message":"slow down"}`, sandstep.ETRANSIENT, "", 12 * time.Second},
 		{"500", 500, nil, `{"message":"Server Error"}`, sandstep.ETRANSIENT, "", 0},
 		{"502 with an HTML body", 502, nil, `<html>bad gateway</html>`, sandstep.ETRANSIENT, "", 0},

@@ -174,7 +174,9 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 	tok, err := s.readAccess(ctx, t)
 	switch sandstep.ErrorCode(err) {
 	case "":
-	case sandstep.ENOTFOUND, sandstep.EUNAUTHENTICATED, sandstep.EINVALID:
+	case sandstep.ENOTFOUND, sandstep.EINVALID:
+		// Forbidden is not here: an installation suspended for a while
+		// answers so, and the backoff bounds what asking again costs.
 		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token can no longer be refreshed; it is kept until it expires", "taskId", t.ID, "expires", t.TokenExpiresAt, "err", err)
 		if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
 			func(r *sandstep.Task) { r.TokenExpiresAt = nil }); err != nil {

@@ -286,6 +286,7 @@ func TestIssueTaskRefreshThatFails(t *testing.T) {
 		{name: "GitHub's rate limit", refusal: gitHubLimit(time.Hour), maxAsked: 20, maxLooks: 20},
 		{name: "GitHub unavailable", refusal: sandstep.Errorf(sandstep.ETRANSIENT, "GitHub is unavailable"), maxAsked: 20, maxLooks: 20},
 		{name: "the App uninstalled", refusal: sandstep.Errorf(sandstep.ENOTFOUND, "not found at GitHub"), maxAsked: 1, maxLooks: 20, stopped: true},
+		{name: "the installation suspended", refusal: sandstep.Errorf(sandstep.EUNAUTHENTICATED, "GitHub forbids it: This installation has been suspended"), maxAsked: 20, maxLooks: 20},
 		{name: "the credential file made a directory", sabotage: true, maxAsked: 20, maxLooks: 20, allRevoke: true},
 	}
 	for _, tt := range tests {
