@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // taskLineFile writes task-1's line for command (nudging nudgeURL, if
@@ -79,12 +81,12 @@ func TestTaskLineRunsOncePerSession(t *testing.T) {
 		want       string
 		wantNudges int64
 	}{
-		{name: "asked again in one session", session: `. "$1"; echo "first $?"; . "$1"; echo "again $?"`,
+		{name: "asked again in one session", session: `. "$1"; echo "first $?"; . "$1"; echo "again $?"; wait`,
 			want: "first 3\nagain 3", wantNudges: 2},
-		{name: "a fresh session", session: `. "$1"; echo "first $?"`, want: "first 3", wantNudges: 1},
-		{name: "the sandbox's environment names the variables", session: `. "$1"; echo "first $?"`,
+		{name: "a fresh session", session: `. "$1"; echo "first $?"; wait`, want: "first 3", wantNudges: 1},
+		{name: "the sandbox's environment names the variables", session: `. "$1"; echo "first $?"; wait`,
 			env: []string{taskExitVar + "=0", taskRanVar + "=task-2"}, want: "first 3", wantNudges: 1},
-		{name: "the sandbox's environment names the task but no exit code", session: `. "$1"; echo "first $?"`,
+		{name: "the sandbox's environment names the task but no exit code", session: `. "$1"; echo "first $?"; wait`,
 			env: []string{taskRanVar + "=task-1"}, want: "first 3", wantNudges: 1},
 	}
 	for _, tt := range tests {
@@ -132,12 +134,49 @@ func TestTaskLineNudgeAskedAgain(t *testing.T) {
 			}))
 			defer hs.Close()
 			dir, line := taskLineFile(t, "exit 0", hs.URL)
-			if got := session(t, dir, `. "$1"; echo "ended $?"`, line); got != "ended 0" {
+			// The session's shell waits for the nudge, which runs in the
+			// background.
+			if got := session(t, dir, `. "$1"; echo "ended $?"; wait`, line); got != "ended 0" {
 				t.Fatalf("session printed %q", got)
 			}
 			if n := asked.Load(); n != 3 {
 				t.Errorf("the nudge was sent %d times, want 3 (refused twice, then taken)", n)
 			}
 		})
+	}
+}
+
+// The command's end is its session command's end, which the check reads:
+// a nudge the API holds (or refuses for long) does not hold it back.
+func TestTaskLineEndsBeforeItsNudge(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer hs.Close()
+	defer close(release)
+	dir, line := taskLineFile(t, "exit 4", hs.URL)
+	cmd := exec.Command("/bin/sh", "-c", `. "$1"; echo "ended $?"`, "session", line)
+	cmd.Dir = dir
+	done := make(chan string, 1)
+	go func() {
+		out, err := cmd.CombinedOutput()
+		done <- fmt.Sprintf("%s%v", strings.TrimSpace(string(out)), err)
+	}()
+	// A nudge in the command's way would hold it for curl's 10 s at least.
+	select {
+	case got := <-done:
+		if got != "ended 4<nil>" {
+			t.Fatalf("session printed %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session's command is held by its nudge")
+	}
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no nudge reached the API")
 	}
 }

@@ -73,9 +73,12 @@ func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeUR
 	if nudgeURL != "" {
 		// Asked again when refused for a moment (API Gateway's throttle,
 		// a 5xx): a lost nudge leaves the end to the backstop, minutes.
+		// In the background, so the command's end is its session
+		// command's end, which the check reads, however long the nudge
+		// takes (GNU wget tries 20 times).
 		u := shellQuote(nudgeURL)
 		h := taskDir + "/nudge"
-		b.WriteString("{ curl -fsS -m 10 --retry 3 --retry-max-time 30 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1\n")
+		b.WriteString("{ curl -fsS -m 10 --retry 3 --retry-max-time 30 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1 </dev/null &\n")
 	}
 	// Daytona sources a session's commands in the session's own shell: a
 	// bare exit would end that shell before the daemon records the exit
