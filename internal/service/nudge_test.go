@@ -28,26 +28,34 @@ func (m *wakeCounter) Wake(_ context.Context, token string, _ []byte) error {
 	return nil
 }
 
+// startedTask is a task whose command has started, watched through m
+// and sessions.
+func startedTask(t *testing.T, m Machine, sessions Sessions) (*Service, *store.Store, *settableClock, *sandstep.Task, *TaskStep) {
+	t.Helper()
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	p := newFakeProvider()
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
+		Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: sessions},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "sleep 36000"})
+	if _, err := svc.StartTaskCommand(context.Background(), *step); err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, clk, tk, step
+}
+
 // A nudge ends the wait it finds and at most the next one (whose check
 // may have read the task before the nudge), never every wait after: the
 // secret is a file in the sandbox, so the command can nudge, and a wait
 // ended at once each round would spin the watch for the task's life.
 func TestANudgeEndsOneWait(t *testing.T) {
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
-	p := newFakeProvider()
 	m := &wakeCounter{}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-		Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, st, clk, tk, step := startedTask(t, m, fakeSessions{})
 	ctx := context.Background()
-	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "sleep 36000"})
-	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-		t.Fatal(err)
-	}
 	const secret = "s3cret"
 	sum := sha256.Sum256([]byte(secret))
 	if _, err := st.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
@@ -115,24 +123,12 @@ func TestWaitTaskLookThatFails(t *testing.T) {
 		{name: "ended, the wake refused", exit: &zero, wakeErr: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
-			p := newFakeProvider()
 			var m Machine = &wakeCounter{}
 			if tt.wakeErr {
 				m = failingMachine{}
 			}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-				Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: failingSessions{err: tt.err, exit: tt.exit}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st, _, tk, step := startedTask(t, m, failingSessions{err: tt.err, exit: tt.exit})
 			ctx := context.Background()
-			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "sleep 36000"})
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
 			if err := svc.WaitTask(ctx, *step, "wait-1"); (err != nil) != tt.wakeErr {
 				t.Fatalf("WaitTask = %v, want failed: %v", err, tt.wakeErr)
 			}
