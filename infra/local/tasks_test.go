@@ -196,7 +196,14 @@ func TestTaskSucceedsWithOutputAndArtifact(t *testing.T) {
 		t.Errorf("execution %s, want SUCCEEDED", st)
 	}
 	if !s.historyHas(tk.ID, "TaskSucceeded", "") {
-		t.Error("no wait was woken: the command's nudge did not arrive")
+		t.Error("no wait was woken")
+	}
+	// The wait may have ended itself on seeing the command's end: the
+	// record says whether the command's nudge arrived.
+	if st, err := ReadStore(s.DynamoDBURL, s.Config.TableName); err != nil {
+		t.Fatal(err)
+	} else if rec, err := st.GetTask(context.Background(), tk.ID); err != nil || rec.NudgedAt == nil {
+		t.Errorf("the command's nudge did not arrive: %v", err)
 	}
 	stdout, stderr, complete := s.readLogs("alice", tk.ID)
 	if stdout != "out 1\nout 2\nout 3\n" || stderr != "err 1\nerr 2\nerr 3\n" || !complete {

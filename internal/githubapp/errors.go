@@ -60,7 +60,7 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 	case status == http.StatusUnauthorized:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub refused the installation token", op)
 	case limited && (strings.Contains(er.DocumentationURL, "secondary-rate-limits") || strings.Contains(er.DocumentationURL, "abuse") ||
-		strings.Contains(strings.ToLower(msg), "secondary rate limit")):
+		strings.Contains(strings.ToLower(msg), "secondary rate limit") || strings.Contains(strings.ToLower(msg), "abuse detection")):
 		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's secondary rate limit; try again later", op)
 		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 {
 			e.RetryAfter = secondaryWait
@@ -94,7 +94,9 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, msg)
 	case status == http.StatusTooManyRequests, status >= 500:
 		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub is unavailable or busy (%d); try again", op, status)
-		e.RetryAfter = headerWait(er.Header, time.Now())
+		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 && status == http.StatusTooManyRequests {
+			e.RetryAfter = secondaryWait
+		}
 		return e
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered %d", op, status)

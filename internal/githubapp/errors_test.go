@@ -67,6 +67,8 @@ func TestErrorClassification(t *testing.T) {
 		{"secondary limit without its URL", 429, nil, `{"message":"You have exceeded a secondary rate limit."}`, sandstep.ETRANSIENT, "", time.Minute},
 		{"secondary limit, 403 without its URL", 403, nil, `{"message":"You have exceeded a secondary rate limit."}`, sandstep.ETRANSIENT, "", time.Minute},
 		{"primary limit, 403, its headers dropped", 403, nil, `{"message":"API rate limit exceeded for installation ID 77."}`, sandstep.ETRANSIENT, "", time.Minute},
+		{"abuse detection, its URL dropped", 403, nil, `{"message":"You have triggered an abuse detection mechanism. Please wait a few minutes."}`, sandstep.ETRANSIENT, "", time.Minute},
+		{"429 naming no wait", 429, nil, `{"message":"slow down"}`, sandstep.ETRANSIENT, "", time.Minute},
 		{"429 with Retry-After", 429, map[string]string{"Retry-After": "12"}, `{"message":"slow down"}`, sandstep.ETRANSIENT, "", 12 * time.Second},
 		{"500", 500, nil, `{"message":"Server Error"}`, sandstep.ETRANSIENT, "", 0},
 		{"502 with an HTML body", 502, nil, `<html>bad gateway</html>`, sandstep.ETRANSIENT, "", 0},

@@ -98,12 +98,13 @@ func (s failingSessions) CommandExit(context.Context, string, string, string) (*
 	return s.exit, s.err
 }
 
-// failingMachine cannot end a wait.
-type failingMachine struct{ fakeMachine }
-
-func (failingMachine) Wake(context.Context, string, []byte) error {
-	return sandstep.Errorf(sandstep.ETRANSIENT, "Step Functions throttled SendTaskSuccess")
+// failingMachine cannot end a wait: err says why.
+type failingMachine struct {
+	fakeMachine
+	err error
 }
+
+func (m failingMachine) Wake(context.Context, string, []byte) error { return m.err }
 
 // The wait's look whether the command has already ended is a shortcut:
 // when it fails, the wait still keeps its token and runs to its timeout,
@@ -116,21 +117,23 @@ func TestWaitTaskLookThatFails(t *testing.T) {
 		name    string
 		err     error
 		exit    *int
-		wakeErr bool
+		wakeErr error
+		fails   bool // the wait: asked again by the state machine
 	}{
 		{name: "Daytona unavailable", err: sandstep.Errorf(sandstep.ETRANSIENT, "Daytona is unavailable")},
 		{name: "the sandbox stopped", err: sandstep.Errorf(sandstep.ECONFLICT, "the sandbox is stopped")},
-		{name: "ended, the wake refused", exit: &zero, wakeErr: true},
+		{name: "ended, the wake refused for a moment", exit: &zero, wakeErr: sandstep.Errorf(sandstep.ETRANSIENT, "Step Functions throttled SendTaskSuccess"), fails: true},
+		{name: "ended, the wake refused otherwise", exit: &zero, wakeErr: sandstep.Errorf(sandstep.EINTERNAL, "AccessDenied")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Machine = &wakeCounter{}
-			if tt.wakeErr {
-				m = failingMachine{}
+			if tt.wakeErr != nil {
+				m = failingMachine{err: tt.wakeErr}
 			}
 			svc, st, _, tk, step := startedTask(t, m, failingSessions{err: tt.err, exit: tt.exit})
 			ctx := context.Background()
-			if err := svc.WaitTask(ctx, *step, "wait-1"); (err != nil) != tt.wakeErr {
-				t.Fatalf("WaitTask = %v, want failed: %v", err, tt.wakeErr)
+			if err := svc.WaitTask(ctx, *step, "wait-1"); (err != nil) != tt.fails {
+				t.Fatalf("WaitTask = %v, want failed: %v", err, tt.fails)
 			}
 			if got, err := st.GetTask(ctx, tk.ID); err != nil || got.WaitToken != "wait-1" || got.Status != sandstep.TaskRunning {
 				t.Errorf("task %+v, %v; want running with the wait's token", got, err)

@@ -195,32 +195,40 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 // room to spare.
 const storeTime = 2 * time.Minute
 
-// collectFloor is what a collect keeps after its last store for the rest
-// of its work: the artifacts, and the push and pull request of an issue's
-// task that exited 0.
-func (s *Service) collectFloor(t *sandstep.Task, spec *TaskInput) time.Duration {
-	floor := time.Minute
+// collectRest is what a collect needs after its stores: the record's end,
+// the artifacts (a pack may take 5 minutes), and an issue's task's stage,
+// push (5 minutes each at most) and pull request.
+func (s *Service) collectRest(t *sandstep.Task, spec *TaskInput) time.Duration {
+	rest := time.Minute
 	if len(spec.Artifacts) > 0 {
-		floor += 3 * time.Minute
+		rest += 5 * time.Minute
 	}
 	if s.repoTask(t) && t.ExitCode != nil && *t.ExitCode == 0 {
-		floor += pushWaitFloor
+		rest += 11 * time.Minute
 	}
-	return floor
+	return rest
 }
 
 // storeEndedOutput stores what an ended command's output holds beyond
 // what the checks moved: a store at a time while ctx leaves the next one
-// its time and floor after it; output still left is a transient error, so
-// the state machine collects again (nothing is lost from a task whose
-// output is then said to be complete).
-func (s *Service) storeEndedOutput(ctx context.Context, t *sandstep.Task, daytonaID string, floor time.Duration) error {
-	for {
+// its time and a minute. Output still left, or a backlog stored that left
+// less than rest for the collect's other work, is a transient error: the
+// state machine collects again, with less or nothing to store and its
+// whole time (nothing is lost from a task whose output is then said to be
+// complete).
+func (s *Service) storeEndedOutput(ctx context.Context, t *sandstep.Task, daytonaID string, rest time.Duration) error {
+	for stores := 1; ; stores++ {
 		more, err := s.storeOutput(ctx, t, daytonaID, true)
-		if err != nil || !more {
+		if err != nil {
 			return err
 		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < storeTime+floor {
+		d, timed := ctx.Deadline()
+		switch left := time.Until(d); {
+		case !more && stores > 1 && timed && left < rest:
+			return sandstep.Errorf(sandstep.ETRANSIENT, "task %s: its output is stored (%d bytes); the rest of its collect needs a fresh try", t.ID, t.LogBytes[0]+t.LogBytes[1])
+		case !more:
+			return nil
+		case timed && left < storeTime+time.Minute:
 			return sandstep.Errorf(sandstep.ETRANSIENT, "task %s: its output is not all stored yet (%d bytes so far); try again", t.ID, t.LogBytes[0]+t.LogBytes[1])
 		}
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -637,16 +638,20 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 		// (none: no deadline); 0 runs a check instead.
 		collect time.Duration
 		timed   bool
+		rest    time.Duration // the collect's other work; a minute if 0
 		wantErr sandstep.Code
 		wait    int // the check's next look, at most
 		// deadline puts the check past the task's deadline: it kills the
-		// command, and Collect, not it, ends the task.
-		deadline bool
+		// command, and what comes after ("collected", "cleaned up"), not
+		// it, ends the task, timed out.
+		deadline string
 	}{
 		{name: "a collect stores it all", collect: -1},
 		{name: "a collect short of time asks to run again", collect: storeTime + time.Minute - time.Second, timed: true, wantErr: sandstep.ETRANSIENT},
+		{name: "a backlog stored leaves the rest of the collect to a fresh try", collect: 10 * time.Minute, rest: 20 * time.Minute, timed: true, wantErr: sandstep.ETRANSIENT},
 		{name: "a check that leaves some looks again soon", wait: int(nudgedPoll / time.Second)},
-		{name: "a check at the deadline that leaves some ends nothing", deadline: true},
+		{name: "a check at the deadline that leaves some: collected", deadline: "collected"},
+		{name: "a check at the deadline that leaves some: cleaned up after a failure", deadline: "cleaned up"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -660,7 +665,7 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.collect)
 				defer cancel()
 			}
-			if tt.deadline {
+			if tt.deadline != "" {
 				past := h.clock.Now().Add(-time.Second)
 				if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
 					func(r *sandstep.Task) { r.Deadline = &past }); err != nil {
@@ -669,14 +674,18 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 			}
 			var err error
 			if tt.collect != 0 {
-				err = h.svc.storeEndedOutput(ctx, h.record(t), h.daytona, time.Minute)
-			} else if tt.deadline {
+				err = h.svc.storeEndedOutput(ctx, h.record(t), h.daytona, cmp.Or(tt.rest, time.Minute))
+			} else if tt.deadline != "" {
 				var step *TaskStep
 				if step, err = h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); err == nil && !step.Ended {
 					t.Errorf("the check past the deadline did not end the watch")
 				}
-				if got := h.record(t); got.Status != sandstep.TaskRunning || h.read(t, "").Complete {
-					t.Errorf("task %s, its output complete for readers: %v; want running, not complete, with output left", got.Status, h.read(t, "").Complete)
+				if got := h.record(t); got.Status != sandstep.TaskRunning || got.KilledAt == nil || h.read(t, "").Complete {
+					t.Errorf("task %s, killed at %v, its output complete for readers: %v; want running, killed, not complete", got.Status, got.KilledAt, h.read(t, "").Complete)
+				}
+				// A cancel now changes nothing: the task is ending, timed out.
+				if got, err := h.svc.CancelTask(ctx, alice(), h.task.ID); err != nil || got.Status != sandstep.TaskRunning {
+					t.Errorf("cancel = %+v, %v; want the task as it is", got, err)
 				}
 			} else {
 				var step *TaskStep
@@ -688,18 +697,29 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 			if sandstep.ErrorCode(err) != tt.wantErr {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
-			if tt.wantErr != "" || tt.collect == 0 {
+			if tt.deadline == "cleaned up" {
+				var outcome *OutcomeError
+				if _, err := h.svc.CleanUpTask(ctx, h.task.ID, &TaskFailure{Error: "Sandbox.Timeout", Cause: "the collect ran out of time"}); !errors.As(err, &outcome) {
+					t.Fatalf("CleanUpTask = %v, want the task's outcome", err)
+				}
+			} else if tt.wantErr != "" || tt.collect == 0 {
 				// What is left is stored by the next collect.
 				if err := h.svc.storeEndedOutput(context.Background(), h.record(t), h.daytona, time.Minute); err != nil {
 					t.Fatalf("the next collect: %v", err)
 				}
 			}
-			if tt.deadline {
+			if tt.deadline == "collected" {
 				if err := h.svc.finishTask(ctx, h.record(t), &TaskInput{}, nil); err != nil {
 					t.Fatal(err)
 				}
-				if got := h.record(t); got.Status != sandstep.TaskTimedOut || !strings.Contains(got.Error, "did not finish within") {
-					t.Errorf("task %s (%s) after the collect, want timed out", got.Status, got.Error)
+			}
+			if tt.deadline != "" {
+				got := h.record(t)
+				if got.Status != sandstep.TaskTimedOut || !strings.Contains(got.Error, "did not finish within") || got.FinishedAt == nil || !got.FinishedAt.Equal(*got.KilledAt) {
+					t.Errorf("task %s (%s) finished at %v, killed at %v; want timed out when killed", got.Status, got.Error, got.FinishedAt, got.KilledAt)
+				}
+				if tt.deadline == "cleaned up" {
+					return // its sandbox is gone with what was left
 				}
 			}
 			if got, _ := h.stored(t, nil); got["stdout"] != stdout || got["stderr"] != stderr {
@@ -709,8 +729,8 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 	}
 }
 
-// A collect keeps, after its last store, the time its own work needs.
-func TestCollectFloor(t *testing.T) {
+// A collect keeps, after its stores, the time its own work needs.
+func TestCollectRest(t *testing.T) {
 	zero, one := 0, 1
 	svc := &Service{repoAccess: &fakeRepoAccess{}}
 	issue := &sandstep.Task{Owner: sandstep.RepoUser("octo/hello"), ExitCode: &zero,
@@ -724,13 +744,13 @@ func TestCollectFloor(t *testing.T) {
 		want time.Duration
 	}{
 		{"a plain task", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{}, time.Minute},
-		{"artifacts to collect", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{Artifacts: []string{"out"}}, 4 * time.Minute},
-		{"an issue's task to push", issue, TaskInput{}, time.Minute + pushWaitFloor},
+		{"artifacts to collect", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{Artifacts: []string{"out"}}, 6 * time.Minute},
+		{"an issue's task to push", issue, TaskInput{}, 12 * time.Minute},
 		{"an issue's task that failed pushes nothing", &failed, TaskInput{}, time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := svc.collectFloor(tt.t, &tt.spec); got != tt.want {
-				t.Errorf("collectFloor = %v, want %v", got, tt.want)
+			if got := svc.collectRest(tt.t, &tt.spec); got != tt.want {
+				t.Errorf("collectRest = %v, want %v", got, tt.want)
 			}
 		})
 	}

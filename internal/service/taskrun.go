@@ -367,15 +367,17 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	// The look is only a shortcut: the wait's timeout brings the check,
 	// which deals with what failed here (a sandbox stopped, Daytona
 	// unavailable). Failing the wait for it would spend the state
-	// machine's retries, then the task. A wake that fails is not: the
-	// command has ended, and the wait is retried at once.
+	// machine's retries, then the task. A wake refused for a moment is
+	// returned: the command has ended, and the state machine asks again
+	// in seconds (it retries nothing else).
 	ended, err := s.commandEnded(ctx, t)
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the wait did not look whether the command has ended; the check will", "taskId", t.ID, "err", err)
-		return nil
+	if err == nil && ended {
+		if err = s.wake(ctx, t.WaitToken); sandstep.ErrorCode(err) == sandstep.ETRANSIENT {
+			return err
+		}
 	}
-	if ended {
-		return s.wake(ctx, t.WaitToken)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the wait did not end itself; the check at its timeout will see the command", "taskId", t.ID, "err", err)
 	}
 	return nil
 }
@@ -502,8 +504,12 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		return ended, s.recordExit(ctx, t, *code)
 	case late && more:
 		// Not ended yet: a reader would be told the output is whole.
-		// Collect stores the rest, then ends it (finishTask).
-		return ended, nil
+		// Collect stores the rest, then times it out (finishTask), as
+		// does any clean-up.
+		now := s.opts.Now().UTC()
+		_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+			func(r *sandstep.Task) { r.KilledAt = &now })
+		return ended, err
 	case late:
 		return ended, s.timedOut(ctx, t)
 	}
@@ -528,9 +534,12 @@ func (s *Service) recordExit(ctx context.Context, t *sandstep.Task, code int) er
 
 // timedOut ends a task whose command was killed at its deadline.
 func (s *Service) timedOut(ctx context.Context, t *sandstep.Task) error {
-	now := s.opts.Now().UTC()
+	at := s.opts.Now().UTC()
+	if t.KilledAt != nil {
+		at = *t.KilledAt
+	}
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
-		r.FinishedAt, r.Error = &now, timedOutReason(t)
+		r.FinishedAt, r.Error = &at, timedOutReason(t)
 	})
 	return err
 }
@@ -564,7 +573,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	}
 	// The command has ended (or was killed at its deadline): its output
 	// is whole.
-	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectFloor(t, spec)); err != nil {
+	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectRest(t, spec)); err != nil {
 		return nil, err
 	}
 	detail, err := s.collectArtifacts(ctx, t, sb, spec.Artifacts)
@@ -587,11 +596,11 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 // request. A push or pull request refused fails the task; one that may
 // work on a retry is returned for the state machine to retry.
 func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskInput, sb *sandstep.Sandbox) error {
+	if t.KilledAt != nil {
+		return s.timedOut(ctx, t)
+	}
 	to, reason, pull := sandstep.TaskSucceeded, "", ""
 	switch {
-	case t.ExitCode == nil && t.Deadline != nil && !s.opts.Now().Before(*t.Deadline):
-		// Killed at its deadline by a check that left output to store.
-		to, reason = sandstep.TaskTimedOut, timedOutReason(t)
 	case t.ExitCode == nil || *t.ExitCode != 0:
 		to = sandstep.TaskFailed
 		if t.ExitCode != nil {
@@ -651,7 +660,18 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if err != nil {
 		return nil, err
 	}
-	if !t.Status.Terminal() {
+	switch {
+	case t.Status == sandstep.TaskRunning && t.KilledAt != nil:
+		// Killed at its deadline; what failed since (its output's store)
+		// does not make it a failure.
+		wctx, cancel := s.writeContext(ctx)
+		err := s.timedOut(wctx, t)
+		cancel()
+		if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+			s.opts.Logger.ErrorContext(ctx, "task not marked timed out", "taskId", t.ID, "err", err)
+		}
+		t.Status = sandstep.TaskTimedOut // what settleTask finds
+	case !t.Status.Terminal():
 		reason := "the task ended without an outcome"
 		if failure != nil {
 			reason = failure.reason()

@@ -348,7 +348,8 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if err != nil {
 		return nil, err
 	}
-	if t.Status.Terminal() && t.Status != sandstep.TaskCancelled {
+	if t.Status.Terminal() && t.Status != sandstep.TaskCancelled || t.KilledAt != nil {
+		// Ended, or killed at its deadline and ending as timed out.
 		return s.priced(ctx, t), nil
 	}
 	// The error is shown wherever the task is (an issue's comment too): it
