@@ -652,6 +652,7 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 		{name: "a check that leaves some looks again soon", wait: int(nudgedPoll / time.Second)},
 		{name: "a check at the deadline that leaves some: collected", deadline: "collected"},
 		{name: "a check at the deadline that leaves some: cleaned up after a failure", deadline: "cleaned up"},
+		{name: "a check at the deadline whose store fails: cleaned up", deadline: "store fails"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -675,6 +676,12 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 			var err error
 			if tt.collect != 0 {
 				err = h.svc.storeEndedOutput(ctx, h.record(t), h.daytona, cmp.Or(tt.rest, time.Minute))
+			} else if tt.deadline == "store fails" {
+				h.provider.after = func(int, *ExecResult) error { return sandstep.Errorf(sandstep.ETRANSIENT, "read timed out") }
+				if _, err := h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+					t.Fatalf("CheckTask = %v, want the store's failure", err)
+				}
+				h.provider.after = nil
 			} else if tt.deadline != "" {
 				var step *TaskStep
 				if step, err = h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); err == nil && !step.Ended {
@@ -697,7 +704,7 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 			if sandstep.ErrorCode(err) != tt.wantErr {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
-			if tt.deadline == "cleaned up" {
+			if tt.deadline == "cleaned up" || tt.deadline == "store fails" {
 				var outcome *OutcomeError
 				if _, err := h.svc.CleanUpTask(ctx, h.task.ID, &TaskFailure{Error: "Sandbox.Timeout", Cause: "the collect ran out of time"}); !errors.As(err, &outcome) {
 					t.Fatalf("CleanUpTask = %v, want the task's outcome", err)
@@ -718,7 +725,10 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 				if got.Status != sandstep.TaskTimedOut || !strings.Contains(got.Error, "did not finish within") || got.FinishedAt == nil || !got.FinishedAt.Equal(*got.KilledAt) {
 					t.Errorf("task %s (%s) finished at %v, killed at %v; want timed out when killed", got.Status, got.Error, got.FinishedAt, got.KilledAt)
 				}
-				if tt.deadline == "cleaned up" {
+				if got.KilledAt == nil || !got.KilledAt.Equal(h.clock.Now()) {
+					t.Errorf("killed at %v, want at the check, %v", got.KilledAt, h.clock.Now())
+				}
+				if tt.deadline != "collected" {
 					return // its sandbox is gone with what was left
 				}
 			}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -354,7 +355,7 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 		if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
 			// Cancelled or ended meanwhile: wake the wait so the check
 			// sees it at once.
-			return s.wake(ctx, token)
+			return s.wakeNow(ctx, step.TaskID, token)
 		}
 		return err
 	}
@@ -362,24 +363,35 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
 	if nudged {
-		return s.wake(ctx, token)
+		return s.wakeNow(ctx, t.ID, token)
 	}
 	// The look is only a shortcut: the wait's timeout brings the check,
 	// which deals with what failed here (a sandbox stopped, Daytona
 	// unavailable). Failing the wait for it would spend the state
-	// machine's retries, then the task. A wake refused for a moment is
-	// returned: the command has ended, and the state machine asks again
-	// in seconds (it retries nothing else).
+	// machine's retries, then the task.
 	ended, err := s.commandEnded(ctx, t)
-	if err == nil && ended {
-		if err = s.wake(ctx, t.WaitToken); sandstep.ErrorCode(err) == sandstep.ETRANSIENT {
-			return err
-		}
-	}
 	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the wait did not end itself; the check at its timeout will see the command", "taskId", t.ID, "err", err)
+		s.opts.Logger.WarnContext(ctx, "the wait did not look whether the command has ended; the check at its timeout will", "taskId", t.ID, "err", err)
+		return nil
+	}
+	if ended {
+		return s.wakeNow(ctx, t.ID, token)
 	}
 	return nil
+}
+
+// wakeNow ends the wait whose token is token, the task having something
+// for its check to see. A wake refused for a moment is returned, and the
+// state machine asks again in seconds (it retries nothing else); one
+// refused otherwise is left to the wait's timeout, whose check sees the
+// same, rather than failing the task.
+func (s *Service) wakeNow(ctx context.Context, taskID, token string) error {
+	err := s.wake(ctx, token)
+	if err != nil && sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		s.opts.Logger.WarnContext(ctx, "the wait was not ended; the check at its timeout will see the task", "taskId", taskID, "err", err)
+		return nil
+	}
+	return err
 }
 
 // commandEnded reports whether the task's command has ended, or its
@@ -493,6 +505,18 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
+		// Killed: the task times out at this moment whatever fails
+		// after (the store, this check; finishTask, cleanUpTask). Kept
+		// from a check asked again.
+		if t.KilledAt == nil {
+			now := s.opts.Now().UTC()
+			killed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+				func(r *sandstep.Task) { r.KilledAt = cmp.Or(r.KilledAt, &now) })
+			if err != nil {
+				return nil, fmt.Errorf("record the kill of task %s: %w", t.ID, err)
+			}
+			t = killed
+		}
 	}
 	more, err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil || late)
 	if err != nil {
@@ -506,10 +530,7 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		// Not ended yet: a reader would be told the output is whole.
 		// Collect stores the rest, then times it out (finishTask), as
 		// does any clean-up.
-		now := s.opts.Now().UTC()
-		_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-			func(r *sandstep.Task) { r.KilledAt = &now })
-		return ended, err
+		return ended, nil
 	case late:
 		return ended, s.timedOut(ctx, t)
 	}
@@ -596,7 +617,9 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 // request. A push or pull request refused fails the task; one that may
 // work on a retry is returned for the state machine to retry.
 func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskInput, sb *sandstep.Sandbox) error {
-	if t.KilledAt != nil {
+	if t.KilledAt != nil || t.ExitCode == nil && t.Deadline != nil && !s.opts.Now().Before(*t.Deadline) {
+		// Killed at its deadline (without the mark: by a check of an
+		// earlier release).
 		return s.timedOut(ctx, t)
 	}
 	to, reason, pull := sandstep.TaskSucceeded, "", ""

@@ -259,7 +259,7 @@ func (s *Store) normalizeTask(t *sandstep.Task) error {
 }
 
 func normalizeTaskTimes(t *sandstep.Task) {
-	for _, p := range []**time.Time{&t.StartedAt, &t.FinishedAt, &t.Deadline, &t.NudgedAt} {
+	for _, p := range []**time.Time{&t.StartedAt, &t.FinishedAt, &t.Deadline, &t.NudgedAt, &t.KilledAt} {
 		if *p != nil {
 			u := (*p).UTC()
 			*p = &u
