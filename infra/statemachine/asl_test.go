@@ -2,6 +2,7 @@
 package statemachine
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"os"
@@ -153,5 +154,23 @@ func TestQueuedTaskRetry(t *testing.T) {
 	}
 	if !found {
 		t.Error("CreateSandbox does not retry Sandbox.Queued")
+	}
+	// A retrier counts its attempts over the state's whole visit, so the
+	// transient errors a queued task meets across hours of Sandbox.Queued
+	// retries add up: CreateSandbox bears a few a day (a throttled Lambda,
+	// a DynamoDB blip) without failing the task, and still gives up on a
+	// lasting failure within half an hour.
+	for _, r := range def.States["CreateSandbox"].Retry {
+		if !slices.Contains(r.ErrorEquals, "Sandbox.Transient") {
+			continue
+		}
+		total, delay := 0.0, r.IntervalSeconds
+		for range r.MaxAttempts {
+			total += cmp.Or(min(delay, r.MaxDelaySeconds), delay)
+			delay *= r.BackoffRate
+		}
+		if r.MaxAttempts < 20 || total > 30*60 {
+			t.Errorf("CreateSandbox retries Sandbox.Transient %d times over %.0f s at most; want 20 at least, within 30 minutes", r.MaxAttempts, total)
+		}
 	}
 }
