@@ -92,12 +92,16 @@ func credentialHelper(pathVar string) string {
 	return `!f() { test "$1" = get && cat "$` + pathVar + `"; }; f`
 }
 
+// gitStepTimeout bounds each of sandstep's own git runs in an issue's
+// sandbox: the stage (the agent's commits copied out) and the push.
+const gitStepTimeout = 5 * time.Minute
+
 // What a step must keep after waiting out GitHub's rate limit: the call
 // asked again and what follows it in the step.
 const (
-	githubWaitFloor = 30 * time.Second // the call, and a write or two
-	cloneWaitFloor  = 3 * time.Minute  // the sandbox's start and the clone
-	pushWaitFloor   = 6 * time.Minute  // the push (5 min at most) and the pull request
+	githubWaitFloor = 30 * time.Second                   // the call, and a write or two
+	cloneWaitFloor  = 3 * time.Minute                    // the sandbox's start and the clone
+	pushWaitFloor   = gitStepTimeout + githubWaitFloor*2 // the push and the pull request
 )
 
 // githubWaits bounds how often one call waits GitHub's rate limit out
@@ -242,7 +246,7 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	}
 	// 1. The agent's processes are killed and its commits copied out, with
 	// no token in the sandbox.
-	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: stageLine(t.ID, clonePath(g), g.Branch), Timeout: 5 * time.Minute})
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: stageLine(t.ID, clonePath(g), g.Branch), Timeout: gitStepTimeout})
 	if err != nil {
 		return "", fmt.Errorf("copy the agent's commits: %w", err)
 	}
@@ -271,7 +275,7 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
 		return "", fmt.Errorf("hand the push its token: %w", err)
 	}
-	res, err = s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: 5 * time.Minute})
+	res, err = s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: gitStepTimeout})
 	if err != nil {
 		return "", fmt.Errorf("push the agent's commits: %w", err)
 	}

@@ -195,16 +195,18 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 // room to spare.
 const storeTime = 2 * time.Minute
 
+// packTimeout bounds the packing of a directory artifact.
+const packTimeout = 5 * time.Minute
+
 // collectRest is what a collect needs after its stores: the record's end,
-// the artifacts (a pack may take 5 minutes), and an issue's task's stage,
-// push (5 minutes each at most) and pull request.
+// the artifacts, and an issue's task's stage, push and pull request.
 func (s *Service) collectRest(t *sandstep.Task, spec *TaskInput) time.Duration {
 	rest := time.Minute
 	if len(spec.Artifacts) > 0 {
-		rest += 5 * time.Minute
+		rest += packTimeout
 	}
 	if s.repoTask(t) && t.ExitCode != nil && *t.ExitCode == 0 {
-		rest += 11 * time.Minute
+		rest += 2*gitStepTimeout + time.Minute
 	}
 	return rest
 }
@@ -478,7 +480,7 @@ func (s *Service) fetchArtifact(ctx context.Context, daytonaID string, i int, p 
 	packed := fmt.Sprintf("%s/artifact-%02d.tar.gz", taskDir, i)
 	line := "if [ -d " + shellQuote(p) + " ]; then tar -czf " + packed + " -C " + shellQuote(p) + " . && echo dir; " +
 		"elif [ -f " + shellQuote(p) + " ]; then echo file; else echo missing; fi"
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: 5 * time.Minute})
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: packTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("look at artifact %s: %w", p, err)
 	}
