@@ -50,6 +50,7 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		er.Errors[i].Message = scrub(er.Errors[i].Message, credential)
 	}
 	msg := errorText(er)
+	lower := strings.ToLower(msg)
 	status := er.Status
 	limited := status == http.StatusForbidden || status == http.StatusTooManyRequests
 	switch {
@@ -60,25 +61,15 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 	case status == http.StatusUnauthorized:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub refused the installation token", op)
 	case limited && (strings.Contains(er.DocumentationURL, "secondary-rate-limits") || strings.Contains(er.DocumentationURL, "abuse") ||
-		strings.Contains(strings.ToLower(msg), "secondary rate limit") || strings.Contains(strings.ToLower(msg), "abuse detection")):
-		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's secondary rate limit; try again later", op)
-		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 {
-			e.RetryAfter = secondaryWait
-		}
-		return e
+		strings.Contains(lower, "secondary rate limit") || strings.Contains(lower, "abuse detection")):
+		return retryLater(err, er.Header, secondaryWait, "%s: GitHub's secondary rate limit; try again later", op)
 	case limited && er.Header.Get("X-RateLimit-Remaining") == "0":
-		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit is used up; try again later", op)
-		e.RetryAfter = headerWait(er.Header, time.Now())
-		return e
-	case limited && strings.Contains(strings.ToLower(msg), "rate limit"):
+		return retryLater(err, er.Header, 0, "%s: GitHub's rate limit is used up; try again later", op)
+	case limited && strings.Contains(lower, "rate limit"):
 		// A limit whose headers a proxy dropped, or a server (GitHub
 		// Enterprise Server) that sends none: a refusal for now, not for
 		// good.
-		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub's rate limit; try again later", op)
-		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 {
-			e.RetryAfter = secondaryWait
-		}
-		return e
+		return retryLater(err, er.Header, secondaryWait, "%s: GitHub's rate limit; try again later", op)
 	case status == http.StatusForbidden:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub forbids it: %s", op, msg)
 	case status == http.StatusUnprocessableEntity, status == http.StatusBadRequest:
@@ -92,14 +83,22 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		return e
 	case status == http.StatusConflict:
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, msg)
-	case status == http.StatusTooManyRequests, status >= 500:
-		e := sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: GitHub is unavailable or busy (%d); try again", op, status)
-		if e.RetryAfter = headerWait(er.Header, time.Now()); e.RetryAfter == 0 && status == http.StatusTooManyRequests {
-			e.RetryAfter = secondaryWait
-		}
-		return e
+	case status == http.StatusTooManyRequests:
+		return retryLater(err, er.Header, secondaryWait, "%s: GitHub is busy (%d); try again", op, status)
+	case status >= 500:
+		return retryLater(err, er.Header, 0, "%s: GitHub is unavailable (%d); try again", op, status)
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered %d", op, status)
+}
+
+// retryLater is err as a refusal for now, asking for the wait GitHub's
+// headers name, or dflt when they name none.
+func retryLater(err error, h http.Header, dflt time.Duration, format string, args ...any) error {
+	e := sandstep.Wrap(err, sandstep.ETRANSIENT, format, args...)
+	if e.RetryAfter = headerWait(h, time.Now()); e.RetryAfter == 0 {
+		e.RetryAfter = dflt
+	}
+	return e
 }
 
 // errorText is GitHub's message and those of its errors array, which say
