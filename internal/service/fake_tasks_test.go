@@ -100,6 +100,7 @@ type exitSessions struct {
 	// goneOnStop answers, once stopped, as Daytona does after the
 	// session's deletion: the command is gone from its running sandbox.
 	goneOnStop bool
+	exitErr    error // CommandExit's answer, when set
 }
 
 func (s *exitSessions) StopCommand(context.Context, string, string) error {
@@ -121,7 +122,13 @@ func (s *exitSessions) CommandExit(context.Context, string, string, string) (*in
 	if s.stopped && s.goneOnStop {
 		return nil, sandstep.Errorf(sandstep.EINTERNAL, "the task's command is gone from its running sandbox")
 	}
-	return s.code, nil
+	return s.code, s.exitErr
+}
+
+func (s *exitSessions) failExit(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exitErr = err
 }
 
 func (s *exitSessions) exit(code int) {

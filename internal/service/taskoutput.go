@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -263,7 +264,9 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 		moved = r.LogSeq != seq-1 || offset >= 0 && r.LogBytes[stream] != offset
 		if !moved {
 			r.LogSeq = seq
-			r.LogBytes[stream] += int64(len(data))
+			if offset >= 0 { // a marker is no range of the file
+				r.LogBytes[stream] += int64(len(data))
+			}
 		}
 	})
 	if err != nil {
@@ -274,6 +277,28 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 		return errOutputMoved
 	}
 	return nil
+}
+
+// markUnstored ends t's stored output, on stderr, with a marker saying
+// that what the command wrote after it, if anything, was not stored, and
+// why (a caller-safe message): a reader told the output is complete then
+// knows it may not be. Nothing is marked past MAX_TASK_LOG_BYTES' cut.
+func (s *Service) markUnstored(ctx context.Context, t *sandstep.Task, cause error) {
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	marker := fmt.Sprintf("\n[sandstep: any output after this point was not stored: %s]\n", sandstep.ErrorMessage(cause))
+	var err error
+	for range 3 {
+		if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes || t.Status != sandstep.TaskRunning {
+			return
+		}
+		if err = s.appendChunk(wctx, t, 1, -1, []byte(marker)); !errors.Is(err, errOutputMoved) {
+			break
+		}
+	}
+	if err != nil {
+		s.opts.Logger.ErrorContext(ctx, "the task's output not marked as cut short", "taskId", t.ID, "err", err)
+	}
 }
 
 // TaskLogs is a page of a task's output.

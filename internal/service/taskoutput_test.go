@@ -626,7 +626,8 @@ func (h *taskHarness) stored(t *testing.T, check func(key string, data []byte)) 
 }
 
 // An ended command's output is stored whole, however much the checks left
-// (the collect stores until none is left, or asks to run again), and a
+// (the collect stores until none is left, or asks to run again; a clean-up
+// after a failure stores the rest before it deletes the sandbox), and a
 // check that leaves some looks again soon.
 func TestEndedOutputIsAllStored(t *testing.T) {
 	const perStore = 4 << 10
@@ -728,9 +729,6 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 				if got.KilledAt == nil || !got.KilledAt.Equal(h.clock.Now()) {
 					t.Errorf("killed at %v, want at the check, %v", got.KilledAt, h.clock.Now())
 				}
-				if tt.deadline != "collected" {
-					return // its sandbox is gone with what was left
-				}
 			}
 			if got, _ := h.stored(t, nil); got["stdout"] != stdout || got["stderr"] != stderr {
 				t.Errorf("stored %d bytes of stdout, stderr %q; want %d, %q", len(got["stdout"]), got["stderr"], len(stdout), stderr)
@@ -763,5 +761,96 @@ func TestCollectRest(t *testing.T) {
 				t.Errorf("collectRest = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A task that ends before its steps stored all its output (a step failed
+// for good, its sandbox vanished, a cancel's store failed) keeps what can
+// still be read, and a reader told the output is complete is told, at its
+// end, that any more was not stored, and why.
+func TestOutputNotStoredIsMarked(t *testing.T) {
+	const unstored = "\n[sandstep: any output after this point was not stored: "
+	tests := []struct {
+		name string
+		// end ends the task; the command has written "first\n" (stored by
+		// a check) and "last\n" after it.
+		end        func(t *testing.T, h *taskHarness)
+		wantStdout string
+		wantMarker string // the marker's reason; none if ""
+		complete   bool
+	}{
+		{name: "a clean-up after a failed step stores the rest", end: func(t *testing.T, h *taskHarness) {
+			h.provider.after = func(int, *ExecResult) error {
+				if !h.sessions.wasStopped() {
+					return errors.New("the output was read before the command was killed")
+				}
+				return nil
+			}
+			cleanUpAfterFailure(t, h)
+			if len(h.provider.live()) != 0 {
+				t.Errorf("sandboxes left %v, want none", h.provider.live())
+			}
+		}, wantStdout: "first\nlast\n", complete: true},
+		{name: "a clean-up whose store fails marks it", end: func(t *testing.T, h *taskHarness) {
+			h.provider.failWith(sandstep.Errorf(sandstep.ETRANSIENT, "the toolbox is busy"))
+			cleanUpAfterFailure(t, h)
+		}, wantStdout: "first\n", wantMarker: "the toolbox is busy", complete: true},
+		{name: "a clean-up of a sandbox already gone marks it", end: func(t *testing.T, h *taskHarness) {
+			if _, err := h.store.TransitionSandbox(context.Background(), h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
+				t.Fatal(err)
+			}
+			cleanUpAfterFailure(t, h)
+		}, wantStdout: "first\n", wantMarker: "its sandbox is gone", complete: true},
+		{name: "a check that finds the sandbox vanished marks it", end: func(t *testing.T, h *taskHarness) {
+			h.sessions.failExit(sandstep.Errorf(sandstep.ENOTFOUND, "no such sandbox"))
+			if _, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+				t.Fatalf("CheckTask = %v, want not found", err)
+			}
+		}, wantStdout: "first\n", wantMarker: "no longer exists", complete: true},
+		{name: "a store out of time marks it", end: func(t *testing.T, h *taskHarness) {
+			h.provider.gate = make(chan struct{})
+			defer close(h.provider.gate)
+			h.svc.keepLastOutput(context.Background(), h.record(t), 50*time.Millisecond, true)
+			if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, wantStdout: "first\n", wantMarker: "there was no time left to store it", complete: true},
+		{name: "a cancel whose store fails marks it", end: func(t *testing.T, h *taskHarness) {
+			h.provider.after = func(int, *ExecResult) error { return sandstep.Errorf(sandstep.ETRANSIENT, "the toolbox is busy") }
+			if _, err := h.svc.CancelTask(context.Background(), alice(), h.task.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, wantStdout: "first\n", wantMarker: "the toolbox is busy", complete: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			h.print(t, "stdout", "first\n")
+			h.watch(t)
+			h.print(t, "stdout", "last\n")
+			tt.end(t, h)
+			r := newReader()
+			page := r.next(t, h)
+			if r.got["stdout"] != tt.wantStdout || page.Complete != tt.complete {
+				t.Errorf("stdout %q, complete %v; want %q, %v", r.got["stdout"], page.Complete, tt.wantStdout, tt.complete)
+			}
+			got := r.got["stderr"]
+			marked := strings.HasPrefix(got, unstored) && strings.HasSuffix(got, "]\n") && strings.Count(got, "\n") == 2
+			if tt.wantMarker == "" && got != "" || tt.wantMarker != "" && (!marked || !strings.Contains(got, tt.wantMarker)) {
+				t.Errorf("stderr %q, want the marker saying %q", got, tt.wantMarker)
+			}
+			if tk := h.record(t); tk.LogBytes != [2]int64{int64(len(tt.wantStdout)), 0} {
+				t.Errorf("log bytes %v: a marker moved a stream's offset", tk.LogBytes)
+			}
+		})
+	}
+}
+
+// cleanUpAfterFailure runs the clean-up step after a step failed for good.
+func cleanUpAfterFailure(t *testing.T, h *taskHarness) {
+	t.Helper()
+	var outcome *OutcomeError
+	if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient", Cause: "the toolbox is busy"}); !errors.As(err, &outcome) || outcome.Task.Status != sandstep.TaskFailed {
+		t.Fatalf("CleanUpTaskStep = %v, want the task failed", err)
 	}
 }

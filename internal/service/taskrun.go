@@ -574,6 +574,7 @@ func timedOutReason(t *sandstep.Task) string {
 func (s *Service) sandboxVanished(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox, cause error) error {
 	s.markGone(ctx, Call{UserID: t.Owner, RequestID: t.ID}, sb)
 	err := sandstep.Wrap(cause, sandstep.ENOTFOUND, "the task's sandbox %s no longer exists", sb.ID)
+	s.markUnstored(ctx, t, err)
 	s.failTask(ctx, t, sandstep.ErrorMessage(err))
 	return err
 }
@@ -683,6 +684,14 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if err != nil {
 		return nil, err
 	}
+	// Its steps did not end it (one failed, its execution was lost): its
+	// command is killed and what it wrote since the last check stored
+	// before the task ends.
+	budget := cancelStoreTime
+	if patient {
+		budget = finalStoreTime
+	}
+	s.keepLastOutput(ctx, t, budget, true)
 	switch {
 	case t.Status == sandstep.TaskRunning && t.KilledAt != nil:
 		// Killed at its deadline; what failed since (its output's store)
@@ -819,33 +828,70 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 	return nil
 }
 
-// cancelStoreTime bounds what a cancel spends storing its task's last
-// output: it answers a caller, within API Gateway's 29 s.
-const cancelStoreTime = 10 * time.Second
+// Bounds on the last store of a running task's output before it ends: a
+// cancel answers a caller within API Gateway's 29 s, the reaper and an
+// ended execution's event clean up many; the state machine's clean-up step
+// has two minutes in all.
+const (
+	cancelStoreTime = 10 * time.Second
+	finalStoreTime  = 30 * time.Second
+)
 
 // keepLastOutput stores what a running task's command has written since the
-// watch's last check, for a cancel about to end it. It runs while the task
+// watch's last check, before the task ends, within budget; kill stops the
+// command first, so what is stored is all it wrote. It runs while the task
 // is still running, so a reader is not told the output is complete before
-// it is stored; a check may store beside it (appendChunk keeps each byte
-// once). A failure is logged: the cancel goes on with what is stored.
-func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task) {
+// it is; a check may store beside it (appendChunk keeps each byte once).
+// What it cannot store is marked in the output (markUnstored) and logged:
+// the task ends with what is stored.
+func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget time.Duration, kill bool) {
 	if t.Status != sandstep.TaskRunning || t.SessionID == "" || t.SandboxID == "" {
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, cancelStoreTime)
-	defer cancel()
-	sb, err := s.sandboxes.GetSandbox(sctx, t.SandboxID)
-	if err == nil && sb.State == sandstep.StateReady {
-		// A check storing beside it moves the record on: store again from
-		// there, a few times.
-		cur := *t
-		for range 3 {
-			if _, err = s.storeOutput(sctx, &cur, sb.DaytonaID, false); !errors.Is(err, errOutputMoved) || cur.Status != sandstep.TaskRunning {
-				break
-			}
+	sctx, cancel := context.WithTimeout(ctx, budget)
+	err := s.storeLastOutput(sctx, t, kill)
+	if err != nil && sctx.Err() != nil {
+		err = sandstep.Wrap(err, sandstep.ETIMEOUT, "there was no time left to store it")
+	}
+	cancel()
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
+		s.markUnstored(ctx, t, err)
+	}
+}
+
+func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bool) error {
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	switch {
+	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
+		return sandstep.Errorf(sandstep.ENOTFOUND, "its sandbox is gone")
+	case err != nil:
+		return err
+	case sb.State != sandstep.StateReady:
+		return sandstep.Errorf(sandstep.ENOTFOUND, "its sandbox is %s", sb.State)
+	}
+	var killErr error
+	if kill {
+		killErr = s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID)
+		if sandstep.ErrorCode(killErr) == sandstep.ENOTFOUND {
+			killErr = nil // ended, or killed before
 		}
 	}
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "cancel: the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
+	ended := kill && killErr == nil
+	// A check storing beside it moves the record on: it stores again from
+	// there, a few times.
+	for moves := 0; ; {
+		more, err := s.storeOutput(ctx, t, sb.DaytonaID, ended)
+		switch {
+		case errors.Is(err, errOutputMoved) && t.Status == sandstep.TaskRunning && moves < 3:
+			moves++
+		case err != nil:
+			return err
+		case more:
+		case killErr != nil:
+			return sandstep.Wrap(killErr, sandstep.ETRANSIENT, "its command could not be stopped")
+		default:
+			return nil
+		}
 	}
 }

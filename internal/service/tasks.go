@@ -358,7 +358,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if call.UserID != t.Owner {
 		why = "cancelled by a reader of the repository"
 	}
-	s.keepLastOutput(ctx, t)
+	s.keepLastOutput(ctx, t, cancelStoreTime, false)
 	now := s.opts.Now().UTC()
 	// From a live status only, so the task's end is counted once
 	// (TasksEnded); a task cancelled before has its release made again.
