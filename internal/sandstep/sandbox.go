@@ -165,6 +165,11 @@ type Task struct {
 	// output was left to store: the task times out once Collect has
 	// stored it (or its clean-up ends it), whatever comes between.
 	KilledAt *time.Time `json:"-" dynamodbav:"killedAt,omitempty"`
+	// OutputNotStored says why what the command wrote after its stored
+	// output, if anything, was not stored: the task ended before it could
+	// be (its sandbox gone or unreadable, no time left). Readers are given
+	// it as the output's last chunk.
+	OutputNotStored string `json:"outputNotStored,omitempty" dynamodbav:"outputNotStored,omitempty"`
 }
 
 // TaskCleanupMargin is how long a task's sandbox outlives its command's

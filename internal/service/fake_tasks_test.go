@@ -101,13 +101,25 @@ type exitSessions struct {
 	// session's deletion: the command is gone from its running sandbox.
 	goneOnStop bool
 	exitErr    error // CommandExit's answer, when set
+	stopErr    error // StopCommand's answer, when set
+	stops      int   // StopCommand calls
 }
 
 func (s *exitSessions) StopCommand(context.Context, string, string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stops++
+	if s.stopErr != nil {
+		return s.stopErr
+	}
 	s.stopped = true
 	return nil
+}
+
+func (s *exitSessions) stopCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stops
 }
 
 func (s *exitSessions) wasStopped() bool {

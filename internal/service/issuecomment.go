@@ -113,12 +113,16 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	return b.String()
 }
 
-// outputTail is the last commentTail bytes of the task's stored output.
+// outputTail is the last commentTail bytes of the task's stored output,
+// and the marker that ends it when its last output was not stored.
 func (s *Service) outputTail(ctx context.Context, t *sandstep.Task) string {
-	if s.objects == nil || t.LogSeq == 0 {
+	if s.objects == nil {
 		return ""
 	}
 	var tail string
+	if t.OutputNotStored != "" {
+		tail = unstoredChunk(t).Data
+	}
 	for seq := t.LogSeq; seq > 0 && len(tail) < commentTail; seq-- {
 		keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq-1)+"~", 1)
 		if err != nil || len(keys) == 0 {

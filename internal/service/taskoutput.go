@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -279,26 +278,43 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 	return nil
 }
 
-// markUnstored ends t's stored output, on stderr, with a marker saying
-// that what the command wrote after it, if anything, was not stored, and
-// why (a caller-safe message): a reader told the output is complete then
-// knows it may not be. Nothing is marked past MAX_TASK_LOG_BYTES' cut.
-func (s *Service) markUnstored(ctx context.Context, t *sandstep.Task, cause error) {
+// markUnstored records, on a task still running, why what its command
+// wrote after its stored output, if anything, will not be stored (the
+// first reason stands): readers are given it after the output, in a
+// marker chunk (unstoredChunk). Not past MAX_TASK_LOG_BYTES' cut, whose
+// marker says why nothing follows; not on a task that ended meanwhile,
+// whose own steps stored its output.
+func (s *Service) markUnstored(ctx context.Context, taskID, reason string) {
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
-	marker := fmt.Sprintf("\n[sandstep: any output after this point was not stored: %s]\n", sandstep.ErrorMessage(cause))
-	var err error
-	for range 3 {
-		if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes || t.Status != sandstep.TaskRunning {
-			return
+	_, err := s.tasks.TransitionTask(wctx, taskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(r *sandstep.Task) {
+		if r.OutputNotStored == "" && r.LogBytes[0]+r.LogBytes[1] < s.opts.MaxTaskLogBytes {
+			r.OutputNotStored = reason
 		}
-		if err = s.appendChunk(wctx, t, 1, -1, []byte(marker)); !errors.Is(err, errOutputMoved) {
-			break
-		}
+	})
+	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+		s.opts.Logger.ErrorContext(ctx, "the task's unstored output not recorded", "taskId", taskID, "err", err)
 	}
-	if err != nil {
-		s.opts.Logger.ErrorContext(ctx, "the task's output not marked as cut short", "taskId", t.ID, "err", err)
+}
+
+// Why a task's last output was not stored, as its readers are told.
+const (
+	unstoredGone    = "its sandbox is gone"
+	unstoredNoTime  = "there was no time left to store it"
+	unstoredUnread  = "its sandbox could not be read"
+	unstoredRunning = "its command could not be stopped"
+)
+
+// unstoredChunk is the marker that ends the output of an ended task t
+// whose last output was not stored: a stderr chunk after the last stored
+// one.
+func unstoredChunk(t *sandstep.Task) sandstep.LogChunk {
+	at := t.CreatedAt
+	if t.FinishedAt != nil {
+		at = *t.FinishedAt
 	}
+	return sandstep.LogChunk{Seq: t.LogSeq + 1, Stream: "stderr", Time: at,
+		Data: "\n[sandstep: any output after this point was not stored: " + t.OutputNotStored + "]\n"}
 }
 
 // TaskLogs is a page of a task's output.
@@ -333,8 +349,16 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	if cur.seq >= t.LogSeq && t.Status == sandstep.TaskRunning && room > logChunkOverhead {
 		out.Chunks = append(out.Chunks, s.freshOutput(ctx, t, &cur, room)...)
 	}
+	end := t.LogSeq // the last chunk's seq
+	if t.Status.Terminal() && t.OutputNotStored != "" {
+		marker := unstoredChunk(t)
+		if end = marker.Seq; cur.seq == t.LogSeq && (len(out.Chunks) == 0 || room >= logPageSize([]byte(marker.Data))) {
+			out.Chunks = append(out.Chunks, marker)
+			cur.seq = marker.Seq
+		}
+	}
 	out.NextCursor = cur.String()
-	out.Complete = t.Status.Terminal() && cur.seq >= t.LogSeq
+	out.Complete = t.Status.Terminal() && cur.seq >= end
 	return out, nil
 }
 

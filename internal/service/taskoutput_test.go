@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -766,20 +767,22 @@ func TestCollectRest(t *testing.T) {
 
 // A task that ends before its steps stored all its output (a step failed
 // for good, its sandbox vanished, a cancel's store failed) keeps what can
-// still be read, and a reader told the output is complete is told, at its
-// end, that any more was not stored, and why.
+// still be read, and a reader told the output is complete is told, after
+// it, that any more was not stored, and why; a task whose own steps stored
+// its output is not.
 func TestOutputNotStoredIsMarked(t *testing.T) {
-	const unstored = "\n[sandstep: any output after this point was not stored: "
+	busy := sandstep.Errorf(sandstep.ETRANSIENT, "run command: Daytona is unavailable; try again")
 	tests := []struct {
 		name string
-		// end ends the task; the command has written "first\n" (stored by
-		// a check) and "last\n" after it.
+		set  func(*Options)
+		last string // what the command writes after the check that stored "first\n"
+		// end ends the task.
 		end        func(t *testing.T, h *taskHarness)
-		wantStdout string
+		wantStdout string // all of it stored, but MAX_TASK_LOG_BYTES' marker
+		wantBytes  int64  // stdout stored; len(wantStdout) if 0
 		wantMarker string // the marker's reason; none if ""
-		complete   bool
 	}{
-		{name: "a clean-up after a failed step stores the rest", end: func(t *testing.T, h *taskHarness) {
+		{name: "a clean-up after a failed step kills the command and stores the rest", end: func(t *testing.T, h *taskHarness) {
 			h.provider.after = func(int, *ExecResult) error {
 				if !h.sessions.wasStopped() {
 					return errors.New("the output was read before the command was killed")
@@ -787,60 +790,156 @@ func TestOutputNotStoredIsMarked(t *testing.T) {
 				return nil
 			}
 			cleanUpAfterFailure(t, h)
-			if len(h.provider.live()) != 0 {
-				t.Errorf("sandboxes left %v, want none", h.provider.live())
+			if n := h.sessions.stopCount(); n != 1 || len(h.provider.live()) != 0 {
+				t.Errorf("command killed %d times, sandboxes left %v; want once, none", n, h.provider.live())
 			}
-		}, wantStdout: "first\nlast\n", complete: true},
+		}, wantStdout: "first\nlast\n"},
+		{name: "a character cut by the kill is stored as it is", last: "last\xe2\x82", end: cleanUpAfterFailure, wantStdout: "first\nlast\xe2\x82"},
 		{name: "a clean-up whose store fails marks it", end: func(t *testing.T, h *taskHarness) {
-			h.provider.failWith(sandstep.Errorf(sandstep.ETRANSIENT, "the toolbox is busy"))
+			h.provider.failWith(busy)
 			cleanUpAfterFailure(t, h)
-		}, wantStdout: "first\n", wantMarker: "the toolbox is busy", complete: true},
+		}, wantStdout: "first\n", wantMarker: unstoredUnread},
 		{name: "a clean-up of a sandbox already gone marks it", end: func(t *testing.T, h *taskHarness) {
 			if _, err := h.store.TransitionSandbox(context.Background(), h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
 				t.Fatal(err)
 			}
 			cleanUpAfterFailure(t, h)
-		}, wantStdout: "first\n", wantMarker: "its sandbox is gone", complete: true},
+		}, wantStdout: "first\n", wantMarker: unstoredGone},
+		{name: "a clean-up that cannot kill the command stores what it can and marks it", end: func(t *testing.T, h *taskHarness) {
+			h.sessions.stopErr = sandstep.Errorf(sandstep.ETRANSIENT, "Daytona is unavailable")
+			if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+				t.Fatalf("CleanUpTaskStep = %v, want the kill's failure, for the state machine to ask again", err)
+			}
+		}, wantStdout: "first\nlast\n", wantMarker: unstoredRunning},
 		{name: "a check that finds the sandbox vanished marks it", end: func(t *testing.T, h *taskHarness) {
 			h.sessions.failExit(sandstep.Errorf(sandstep.ENOTFOUND, "no such sandbox"))
 			if _, err := h.svc.CheckTask(context.Background(), TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 				t.Fatalf("CheckTask = %v, want not found", err)
 			}
-		}, wantStdout: "first\n", wantMarker: "no longer exists", complete: true},
+		}, wantStdout: "first\n", wantMarker: unstoredGone},
 		{name: "a store out of time marks it", end: func(t *testing.T, h *taskHarness) {
 			h.provider.gate = make(chan struct{})
 			defer close(h.provider.gate)
 			h.svc.keepLastOutput(context.Background(), h.record(t), 50*time.Millisecond, true)
-			if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, nil); err != nil {
-				t.Fatal(err)
-			}
-		}, wantStdout: "first\n", wantMarker: "there was no time left to store it", complete: true},
+			h.failTask(t)
+		}, wantStdout: "first\n", wantMarker: unstoredNoTime},
 		{name: "a cancel whose store fails marks it", end: func(t *testing.T, h *taskHarness) {
-			h.provider.after = func(int, *ExecResult) error { return sandstep.Errorf(sandstep.ETRANSIENT, "the toolbox is busy") }
+			h.provider.failWith(busy)
 			if _, err := h.svc.CancelTask(context.Background(), alice(), h.task.ID); err != nil {
 				t.Fatal(err)
 			}
-		}, wantStdout: "first\n", wantMarker: "the toolbox is busy", complete: true},
+		}, wantStdout: "first\n", wantMarker: unstoredUnread},
+		{name: "two failed stores keep the first reason", end: func(t *testing.T, h *taskHarness) {
+			h.provider.failWith(busy)
+			h.svc.keepLastOutput(context.Background(), h.record(t), time.Second, true)
+			h.provider.failWith(nil)
+			h.provider.gate = make(chan struct{})
+			defer close(h.provider.gate)
+			h.svc.keepLastOutput(context.Background(), h.record(t), 50*time.Millisecond, true)
+			h.failTask(t)
+		}, wantStdout: "first\n", wantMarker: unstoredUnread},
+		{name: "a task ended meanwhile by its steps is not marked", end: func(t *testing.T, h *taskHarness) {
+			stale := h.record(t)
+			h.end(t)
+			h.provider.failWith(busy)
+			h.svc.keepLastOutput(context.Background(), stale, time.Second, true)
+		}, wantStdout: "first\nlast\n"},
+		{name: "output cut at MAX_TASK_LOG_BYTES is not marked again", set: func(o *Options) { o.MaxTaskLogBytes = 4 }, end: func(t *testing.T, h *taskHarness) {
+			if _, err := h.store.TransitionSandbox(context.Background(), h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
+				t.Fatal(err)
+			}
+			cleanUpAfterFailure(t, h)
+		}, wantStdout: "firs\n[sandstep: the output was cut at 4 bytes (MAX_TASK_LOG_BYTES)]\n", wantBytes: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newTaskHarness(t, nil)
+			h := newTaskHarness(t, tt.set)
 			h.print(t, "stdout", "first\n")
 			h.watch(t)
-			h.print(t, "stdout", "last\n")
+			h.print(t, "stdout", cmp.Or(tt.last, "last\n"))
 			tt.end(t, h)
 			r := newReader()
 			page := r.next(t, h)
-			if r.got["stdout"] != tt.wantStdout || page.Complete != tt.complete {
-				t.Errorf("stdout %q, complete %v; want %q, %v", r.got["stdout"], page.Complete, tt.wantStdout, tt.complete)
+			if r.got["stdout"] != tt.wantStdout || !page.Complete {
+				t.Errorf("stdout %q, complete %v; want %q, complete", r.got["stdout"], page.Complete, tt.wantStdout)
 			}
-			got := r.got["stderr"]
-			marked := strings.HasPrefix(got, unstored) && strings.HasSuffix(got, "]\n") && strings.Count(got, "\n") == 2
-			if tt.wantMarker == "" && got != "" || tt.wantMarker != "" && (!marked || !strings.Contains(got, tt.wantMarker)) {
-				t.Errorf("stderr %q, want the marker saying %q", got, tt.wantMarker)
+			marker := ""
+			if tt.wantMarker != "" {
+				marker = "\n[sandstep: any output after this point was not stored: " + tt.wantMarker + "]\n"
 			}
-			if tk := h.record(t); tk.LogBytes != [2]int64{int64(len(tt.wantStdout)), 0} {
-				t.Errorf("log bytes %v: a marker moved a stream's offset", tk.LogBytes)
+			if got := r.got["stderr"]; got != marker {
+				t.Errorf("stderr %q, want %q", got, marker)
+			}
+			if tk := h.record(t); tk.LogBytes != [2]int64{cmp.Or(tt.wantBytes, int64(len(tt.wantStdout))), 0} {
+				t.Errorf("log bytes %v: a marker moved a stream's offset, or output was lost", tk.LogBytes)
+			}
+		})
+	}
+}
+
+// The marker of output not stored comes once, after the last stored chunk
+// (on a page of its own when the page is full), and ends the issue's
+// comment's quote.
+func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
+	h := newTaskHarness(t, func(o *Options) { o.MaxResponseBytes = logPageOverhead + logPageSize([]byte("first\n")) + 10 })
+	ctx := context.Background()
+	h.print(t, "stdout", "first\n")
+	h.watch(t)
+	early := newReader()
+	early.next(t, h) // has it all before the end
+	h.provider.failWith(sandstep.Errorf(sandstep.ETRANSIENT, "busy"))
+	cleanUpAfterFailure(t, h)
+	marker := "\n[sandstep: any output after this point was not stored: " + unstoredUnread + "]\n"
+	for name, r := range map[string]*reader{"a reader from the start": newReader(), "a reader who had it all": early} {
+		var pages []string
+		for range 4 {
+			page := r.next(t, h)
+			var got []string
+			for _, ch := range page.Chunks {
+				got = append(got, ch.Stream+":"+ch.Data)
+			}
+			pages = append(pages, fmt.Sprintf("%q complete=%v", got, page.Complete))
+		}
+		want := []string{fmt.Sprintf("%q complete=true", []string{"stderr:" + marker})}
+		if name == "a reader from the start" {
+			want = append([]string{fmt.Sprintf("%q complete=false", []string{"stdout:first\n"})}, want...)
+		}
+		for len(want) < 4 {
+			want = append(want, "[] complete=true")
+		}
+		if !slices.Equal(pages, want) {
+			t.Errorf("%s: pages\n%s\nwant\n%s", name, strings.Join(pages, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	if tail := h.svc.outputTail(ctx, h.record(t)); tail != "first\n"+strings.TrimRight(marker, "\n") {
+		t.Errorf("the comment quotes %q", tail)
+	}
+}
+
+// A clean-up keeps, after the last store, the time the release, the
+// issue's comment and the notice need.
+func TestLastStoreTime(t *testing.T) {
+	tests := []struct {
+		name     string
+		patient  bool
+		deadline time.Duration // none if 0
+		min, max time.Duration
+	}{
+		{name: "the state machine's step", patient: true, min: finalStoreTime, max: finalStoreTime},
+		{name: "the reaper or an ended execution's event", min: cancelStoreTime, max: cancelStoreTime},
+		{name: "a step short of time", patient: true, deadline: afterLastStore + 5*time.Second, min: 4 * time.Second, max: 5 * time.Second},
+		{name: "a step out of time", patient: true, deadline: afterLastStore / 2, min: -afterLastStore, max: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
+			if got := lastStoreTime(ctx, tt.patient); got < tt.min || got > tt.max {
+				t.Errorf("lastStoreTime = %s, want %s to %s", got, tt.min, tt.max)
 			}
 		})
 	}
@@ -852,5 +951,13 @@ func cleanUpAfterFailure(t *testing.T, h *taskHarness) {
 	var outcome *OutcomeError
 	if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient", Cause: "the toolbox is busy"}); !errors.As(err, &outcome) || outcome.Task.Status != sandstep.TaskFailed {
 		t.Fatalf("CleanUpTaskStep = %v, want the task failed", err)
+	}
+}
+
+// failTask ends the task failed, as a clean-up does.
+func (h *taskHarness) failTask(t *testing.T) {
+	t.Helper()
+	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, nil); err != nil {
+		t.Fatal(err)
 	}
 }

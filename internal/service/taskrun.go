@@ -574,7 +574,7 @@ func timedOutReason(t *sandstep.Task) string {
 func (s *Service) sandboxVanished(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox, cause error) error {
 	s.markGone(ctx, Call{UserID: t.Owner, RequestID: t.ID}, sb)
 	err := sandstep.Wrap(cause, sandstep.ENOTFOUND, "the task's sandbox %s no longer exists", sb.ID)
-	s.markUnstored(ctx, t, err)
+	s.markUnstored(ctx, t.ID, unstoredGone)
 	s.failTask(ctx, t, sandstep.ErrorMessage(err))
 	return err
 }
@@ -687,11 +687,7 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	// Its steps did not end it (one failed, its execution was lost): its
 	// command is killed and what it wrote since the last check stored
 	// before the task ends.
-	budget := cancelStoreTime
-	if patient {
-		budget = finalStoreTime
-	}
-	s.keepLastOutput(ctx, t, budget, true)
+	killed := s.keepLastOutput(ctx, t, lastStoreTime(ctx, patient), true)
 	switch {
 	case t.Status == sandstep.TaskRunning && t.KilledAt != nil:
 		// Killed at its deadline; what failed since (its output's store)
@@ -711,7 +707,7 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		s.failTask(ctx, t, reason)
 	}
 	call := Call{UserID: t.Owner, RequestID: t.ID}
-	if err := s.releaseTask(ctx, call, t); err != nil {
+	if err := s.releaseTask(ctx, call, t, killed); err != nil {
 		return nil, err
 	}
 	if t, err = s.settleTask(ctx, t); err != nil {
@@ -797,9 +793,10 @@ func (f *TaskFailure) message() string {
 	return f.Cause
 }
 
-// releaseTask kills the task's command and deletes its sandbox, unless the
-// task keeps it; its slot is released with the sandbox. Repeatable.
-func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) error {
+// releaseTask kills the task's command (unless killed says it was) and
+// deletes its sandbox, unless the task keeps it; its slot is released with
+// the sandbox. Repeatable.
+func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, killed bool) error {
 	if t.SandboxID == "" {
 		return nil
 	}
@@ -810,7 +807,7 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 	if err != nil {
 		return err
 	}
-	if t.SessionID != "" && sb.State == sandstep.StateReady {
+	if t.SessionID != "" && sb.State == sandstep.StateReady && !killed {
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 			return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
@@ -831,44 +828,52 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task) 
 // Bounds on the last store of a running task's output before it ends: a
 // cancel answers a caller within API Gateway's 29 s, the reaper and an
 // ended execution's event clean up many; the state machine's clean-up step
-// has two minutes in all.
+// has two minutes in all, and keeps afterLastStore for what follows.
 const (
 	cancelStoreTime = 10 * time.Second
 	finalStoreTime  = 30 * time.Second
+	afterLastStore  = time.Minute
 )
 
 // keepLastOutput stores what a running task's command has written since the
 // watch's last check, before the task ends, within budget; kill stops the
-// command first, so what is stored is all it wrote. It runs while the task
-// is still running, so a reader is not told the output is complete before
-// it is; a check may store beside it (appendChunk keeps each byte once).
-// What it cannot store is marked in the output (markUnstored) and logged:
-// the task ends with what is stored.
-func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget time.Duration, kill bool) {
+// command first, so what is stored is all it wrote, and killed says it
+// was stopped. It runs while the task is still running, so a reader is
+// not told the output is complete before it is; a check may store beside
+// it (appendChunk keeps each byte once). What it cannot store is recorded
+// (markUnstored) and logged: the task ends with what is stored.
+func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget time.Duration, kill bool) (killed bool) {
 	if t.Status != sandstep.TaskRunning || t.SessionID == "" || t.SandboxID == "" {
-		return
+		return false
 	}
-	sctx, cancel := context.WithTimeout(ctx, budget)
-	err := s.storeLastOutput(sctx, t, kill)
+	sctx, cancel := context.WithTimeout(ctx, max(budget, 0))
+	killed, reason, err := s.storeLastOutput(sctx, t, kill)
 	if err != nil && sctx.Err() != nil {
-		err = sandstep.Wrap(err, sandstep.ETIMEOUT, "there was no time left to store it")
+		reason = unstoredNoTime
 	}
 	cancel()
-	if err != nil {
+	switch {
+	case err == nil:
+	case sandstep.ErrorCode(err) == sandstep.ECONFLICT:
+		// Ended meanwhile: its own steps stored its output.
+	default:
 		s.opts.Logger.WarnContext(ctx, "the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
-		s.markUnstored(ctx, t, err)
+		s.markUnstored(ctx, t.ID, reason)
 	}
+	return killed
 }
 
-func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bool) error {
+// storeLastOutput is keepLastOutput's work; reason says, for people, why
+// it failed.
+func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bool) (killed bool, reason string, err error) {
 	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
 	switch {
 	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
-		return sandstep.Errorf(sandstep.ENOTFOUND, "its sandbox is gone")
+		return false, unstoredGone, err
 	case err != nil:
-		return err
+		return false, unstoredUnread, err
 	case sb.State != sandstep.StateReady:
-		return sandstep.Errorf(sandstep.ENOTFOUND, "its sandbox is %s", sb.State)
+		return false, unstoredGone, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %s is %s", sb.ID, sb.State)
 	}
 	var killErr error
 	if kill {
@@ -876,22 +881,38 @@ func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bo
 		if sandstep.ErrorCode(killErr) == sandstep.ENOTFOUND {
 			killErr = nil // ended, or killed before
 		}
+		killed = killErr == nil
 	}
-	ended := kill && killErr == nil
 	// A check storing beside it moves the record on: it stores again from
 	// there, a few times.
 	for moves := 0; ; {
-		more, err := s.storeOutput(ctx, t, sb.DaytonaID, ended)
+		more, err := s.storeOutput(ctx, t, sb.DaytonaID, killed)
 		switch {
 		case errors.Is(err, errOutputMoved) && t.Status == sandstep.TaskRunning && moves < 3:
 			moves++
+		case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
+			return killed, unstoredGone, err
 		case err != nil:
-			return err
+			return killed, unstoredUnread, err
 		case more:
 		case killErr != nil:
-			return sandstep.Wrap(killErr, sandstep.ETRANSIENT, "its command could not be stopped")
+			return false, unstoredRunning, fmt.Errorf("kill the command of task %s: %w", t.ID, killErr)
 		default:
-			return nil
+			return killed, "", nil
 		}
 	}
+}
+
+// lastStoreTime is what a clean-up may spend storing a task's last output
+// (keepLastOutput): its share, short of what the release, the issue's
+// comment and the notice need after it.
+func lastStoreTime(ctx context.Context, patient bool) time.Duration {
+	budget := cancelStoreTime
+	if patient {
+		budget = finalStoreTime
+	}
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(d)-afterLastStore)
+	}
+	return budget
 }

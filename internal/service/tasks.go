@@ -380,7 +380,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if err := s.machine.Stop(ctx, cancelled.ExecutionARN, "Task.Cancelled", why); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		s.opts.Logger.ErrorContext(ctx, "cancel: execution not stopped", "taskId", id, "err", err)
 	}
-	if err := s.releaseTask(ctx, call, cancelled); err != nil {
+	if err := s.releaseTask(ctx, call, cancelled, false); err != nil {
 		return nil, err
 	}
 	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
