@@ -162,6 +162,17 @@ type awaitedRepos struct {
 	mu     sync.Mutex
 	readAt time.Time
 	found  *repos.Policy
+	// check is the service's check of a repository's task (CheckTasks),
+	// run on the document once found.
+	check func(repo string, t service.TaskInput) error
+}
+
+// CheckTasks keeps check for the document once it is found: none is yet.
+func (a *awaitedRepos) CheckTasks(check func(repo string, t service.TaskInput) error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.check = check
+	return nil
 }
 
 var missingDocument = repos.None("this deployment's repositories document (GITHUB_CONFIG_REF) is not found")
@@ -173,6 +184,14 @@ func (a *awaitedRepos) Task(ctx context.Context, repo string, installationID int
 		a.readAt = now
 		p, err := a.e.Repositories(ctx)
 		switch {
+		case err == nil && a.check != nil:
+			// Kept, as the document is: a fixed one is read at the next
+			// cold start.
+			a.found = p
+			if err := p.CheckTasks(a.check); err != nil {
+				a.e.Logger.WarnContext(ctx, "the repositories document found names a task no issue could start; deliveries are ignored", "err", err)
+				a.found = repos.None(fmt.Sprintf("this deployment's repositories document (GITHUB_CONFIG_REF): %s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err)))
+			}
 		case err == nil:
 			a.found = p
 		case !secrets.NotFound(err):

@@ -131,6 +131,62 @@ func TestRepositoriesDocumentPutLater(t *testing.T) {
 	}
 }
 
+// A repositories document found after the cold start whose task no issue
+// could start is not acted on: each delivery is ignored, saying which
+// field, as the service would have refused it at the cold start.
+func TestRepositoriesDocumentPutLaterWithABadTask(t *testing.T) {
+	key, _, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{"/sandstep/github/app-key": string(key)}
+	before := fakeSSM(t, params)
+	params = maps.Clone(params)
+	params["/sandstep/github/config"] = `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh", "sandbox": {"snapshot": "s", "resources": {"cpu": 4}}}}}}`
+	after := fakeSSM(t, params)
+	var put atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := before
+		if put.Load() {
+			to = after
+		}
+		u, _ := url.Parse(to.URL)
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	env := gitHubEnv(front.URL, "ssm:/sandstep/github/config")
+	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e.now = func() time.Time {
+		if put.Load() {
+			return start.Add(docRetry)
+		}
+		return start
+	}
+	ctx := context.Background()
+	var deps service.Deps
+	if err := e.gitHubDeps(ctx, &deps); err != nil {
+		t.Fatalf("gitHubDeps: %v", err)
+	}
+	// As service.New does.
+	if err := deps.Repositories.CheckTasks(func(_ string, task service.TaskInput) error {
+		if task.Sandbox.Resources != nil && task.Sandbox.Image == "" {
+			return sandstep.Invalid("sandbox.resources", "can only be set together with image")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("CheckTasks before the document is found = %v", err)
+	}
+	put.Store(true)
+	_, err = deps.Repositories.Task(ctx, "octo/hello", 7)
+	if want := "repositories.octo/hello.task.sandbox.resources: can only be set together with image"; sandstep.ErrorCode(err) != sandstep.ENOTFOUND || !strings.Contains(sandstep.ErrorMessage(err), want) {
+		t.Errorf("Task = %v, want not_found saying %q", err, want)
+	}
+}
+
 // gitHubEnv is the environment of a GitHub function in AWS whose
 // parameters are kept in the SSM at ssmURL, its document at ref.
 func gitHubEnv(ssmURL, ref string) map[string]string {

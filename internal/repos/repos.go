@@ -111,6 +111,25 @@ func (p *Policy) Task(_ context.Context, repo string, installation int64) (servi
 	return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "repository %s is not allowed", sandstep.Clip(repo, 200))
 }
 
+// CheckTasks asks check about each repository's task, in name order; an
+// invalid one's error names its field by its path in the document.
+func (p *Policy) CheckTasks(check func(repo string, t service.TaskInput) error) error {
+	for _, name := range slices.Sorted(maps.Keys(p.doc.Repositories)) {
+		err := check(name, clone(p.doc.Repositories[name].Task))
+		if sandstep.ErrorCode(err) == sandstep.EINVALID {
+			field := "repositories." + name + ".task"
+			if f := sandstep.ErrorField(err); f != "" {
+				field += "." + f
+			}
+			return sandstep.Invalid(field, "%s", sandstep.ErrorMessage(err))
+		}
+		if err != nil {
+			return fmt.Errorf("repositories.%s.task: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Readers are the JWT subjects who may read repo's tasks, their logs and
 // artifacts, and cancel them; none for a repository not listed.
 func (p *Policy) Readers(repo string) []string {

@@ -98,3 +98,46 @@ func TestReaders(t *testing.T) {
 		t.Errorf("a change to one answer reached the policy: %v", got)
 	}
 }
+
+// CheckTasks names an invalid task's field by its path in the document,
+// and hands each check a copy.
+func TestCheckTasks(t *testing.T) {
+	p, err := Parse([]byte(`{"repositories": {"octo/a": {"task": {"command": "./a.sh"}}, "octo/b": {"task": {"command": "./b.sh", "artifacts": ["out"]}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		refuse    error // what the check answers for octo/b
+		wantField string
+		wantMsg   string
+	}{
+		{name: "all valid"},
+		{name: "a field refused", refuse: sandstep.Invalid("sandbox.resources", "can only be set together with image"),
+			wantField: "repositories.octo/b.task.sandbox.resources", wantMsg: "can only be set together with image"},
+		{name: "the task refused", refuse: sandstep.Invalid("", "is not a task"), wantField: "repositories.octo/b.task", wantMsg: "is not a task"},
+		{name: "another error", refuse: sandstep.Errorf(sandstep.EINTERNAL, "broken"), wantMsg: "internal error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen []string
+			err := p.CheckTasks(func(repo string, task service.TaskInput) error {
+				seen = append(seen, repo)
+				task.Artifacts = append(task.Artifacts[:0], "changed")
+				if repo == "octo/b" {
+					return tt.refuse
+				}
+				return nil
+			})
+			if (err != nil) != (tt.refuse != nil) || sandstep.ErrorField(err) != tt.wantField || tt.wantMsg != "" && sandstep.ErrorMessage(err) != tt.wantMsg {
+				t.Errorf("CheckTasks = %v, want field %q, message %q", err, tt.wantField, tt.wantMsg)
+			}
+			if !slices.Equal(seen, []string{"octo/a", "octo/b"}) {
+				t.Errorf("checked %v, want both, in name order", seen)
+			}
+			if got, _ := p.Task(context.Background(), "octo/b", 1); !slices.Equal(got.Artifacts, []string{"out"}) {
+				t.Errorf("the check changed the policy's task: %v", got.Artifacts)
+			}
+		})
+	}
+}

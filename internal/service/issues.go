@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -16,6 +17,11 @@ type Repositories interface {
 	// Task is the task an issue of repo starts; ENOTFOUND when the
 	// repository or the installation is not allowed.
 	Task(ctx context.Context, repo string, installationID int64) (TaskInput, error)
+	// CheckTasks asks check about each task it knows; the error names the
+	// task's field by its path in the policy's document. New checks them
+	// so that a task no issue could start fails the cold start, not every
+	// delivery.
+	CheckTasks(check func(repo string, t TaskInput) error) error
 }
 
 // Collaborators answers whether a GitHub user may start and cancel tasks
@@ -196,6 +202,17 @@ func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*san
 		}
 		cursor = next
 	}
+}
+
+// checkIssueTask says whether repo's task is one an issue could start,
+// as HandleIssue makes it the issue's; the error names the field.
+func (s *Service) checkIssueTask(repo string, spec TaskInput) error {
+	spec.Sandbox.Files = slices.Clip(spec.Sandbox.Files)
+	if err := issueSpec(&spec, IssueEvent{Repo: repo, Issue: 1, CloneURL: "https://github.com/" + repo + ".git", DefaultBranch: "main"}); err != nil {
+		return err
+	}
+	_, err := s.validateTask(&spec)
+	return err
 }
 
 // issueSpec makes the repository's task the issue's: its metadata, the

@@ -24,6 +24,15 @@ func (r fakeRepos) Task(_ context.Context, repo string, _ int64) (TaskInput, err
 	return t, nil
 }
 
+func (r fakeRepos) CheckTasks(check func(string, TaskInput) error) error {
+	for repo, t := range r {
+		if err := check(repo, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // fakeCollaborators: the logins with write permission.
 type fakeCollaborators map[string]bool
 
@@ -551,6 +560,39 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 			}
 			if tt.says == "" && len(comments.bodies) != 0 || tt.says != "" && (len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], tt.says)) {
 				t.Errorf("the issue's comments: %v, want one saying %q", comments.bodies, tt.says)
+			}
+		})
+	}
+}
+
+// A repository's task no issue could start (here, resources beside a
+// snapshot) fails New, naming the field, rather than every delivery; the
+// check changes nothing of the policy's task.
+func TestNewChecksTheRepositoriesTasks(t *testing.T) {
+	cpu := &sandstep.Resources{CPU: 4, MemoryGiB: 8}
+	tests := []struct {
+		name      string
+		task      TaskInput
+		wantField string // "" when New accepts it
+	}{
+		{name: "a command", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: 600}},
+		{name: "a snapshot", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Snapshot: "agent-runtime"}, Artifacts: []string{"out/report.md"}}},
+		{name: "resources with an image", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Resources: cpu}}},
+		{name: "resources with a snapshot", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Snapshot: "agent-runtime", Resources: cpu}}, wantField: "sandbox.resources"},
+		{name: "too long", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: 1 << 30}, wantField: "timeoutSeconds"},
+		{name: "its own files, and the issue's", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Files: append(make([]File, 0, 4), File{Path: "notes.txt"})}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newFaultHarness(t, 5)
+			repos := fakeRepos{"octo/hello": tt.task}
+			_, err := New(Deps{Provider: h.svc.provider, Sandboxes: h.store, Quota: h.store, Idempotency: h.store, Audit: h.store, Repositories: repos},
+				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+			if got := sandstep.ErrorField(err); got != tt.wantField || (err != nil) != (tt.wantField != "") {
+				t.Fatalf("New = %v, want the field %q refused", err, tt.wantField)
+			}
+			if files := repos["octo/hello"].Sandbox.Files; len(files) > 0 && files[:cap(files)][len(files)].Path != "" {
+				t.Error("the check wrote the issue's file into the policy's task")
 			}
 		})
 	}

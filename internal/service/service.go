@@ -409,7 +409,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 	if l, ok := deps.Provider.(ToolboxLocator); ok {
 		sandboxes = locatingSandboxes{sandboxes, l}
 	}
-	return &Service{
+	s := &Service{
 		provider:      deps.Provider,
 		sandboxes:     sandboxes,
 		quota:         deps.Quota,
@@ -436,7 +436,13 @@ func New(deps Deps, opts Options) (*Service, error) {
 		fetchPerStore: maxFetchPerCheck,
 		notifier:      deps.Notifier,
 		drain:         deps.Drain,
-	}, nil
+	}
+	if s.repos != nil {
+		if err := s.repos.CheckTasks(s.checkIssueTask); err != nil {
+			return nil, fmt.Errorf("service: a repository's task no issue could start: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // metered is tasks with each write carrying the invocation's usage, or
