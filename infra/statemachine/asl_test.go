@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,30 +99,72 @@ func validatorPath(t *testing.T) string {
 	return path
 }
 
+// retrier is a state's Retry entry.
+type retrier struct {
+	ErrorEquals     []string `json:"ErrorEquals"`
+	IntervalSeconds float64  `json:"IntervalSeconds"`
+	BackoffRate     float64  `json:"BackoffRate"`
+	MaxDelaySeconds float64  `json:"MaxDelaySeconds"`
+	MaxAttempts     int      `json:"MaxAttempts"`
+	JitterStrategy  string   `json:"JitterStrategy"`
+}
+
+// retriers reads task.asl.json's states' retriers.
+func retriers(t *testing.T) (def struct {
+	States map[string]struct {
+		Retry []retrier `json:"Retry"`
+	} `json:"States"`
+}) {
+	t.Helper()
+	raw, err := os.ReadFile("task.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(string(raw), "${ExecutionTimeoutSeconds}", "1")), &def); err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// A task waiting for Daytona's capacity (Sandbox.Capacity) is retried, with
+// full jitter (many tasks waiting must not ask together), for longer than
+// the longest wait the service allows (a repository's task may wait its
+// queue's time as well), so the service, not the retry count, decides when
+// it gives up. Full jitter makes each delay anything up to its bound: the
+// total is judged as six standard deviations below its mean.
+func TestCapacityRetry(t *testing.T) {
+	def := retriers(t)
+	found := false
+	for _, r := range def.States["CreateSandbox"].Retry {
+		if !slices.Contains(r.ErrorEquals, "Sandbox.Capacity") {
+			continue
+		}
+		found = true
+		if r.JitterStrategy != "FULL" {
+			t.Errorf("JitterStrategy %q: tasks waiting for capacity would ask Daytona together", r.JitterStrategy)
+		}
+		mean, variance, delay := 0.0, 0.0, r.IntervalSeconds
+		for range r.MaxAttempts {
+			d := cmp.Or(min(delay, r.MaxDelaySeconds), delay)
+			mean, variance = mean+d/2, variance+d*d/12 // uniform on [0, d]
+			delay *= r.BackoffRate
+		}
+		low := time.Duration(mean-6*math.Sqrt(variance)) * time.Second
+		if want := config.MaxQueueTimeout + config.MaxCapacityWait; low < want {
+			t.Errorf("%d retries wait %s in all (six deviations below the mean), less than the longest queue and capacity wait %s", r.MaxAttempts, low, want)
+		}
+	}
+	if !found {
+		t.Error("CreateSandbox does not retry Sandbox.Capacity")
+	}
+}
+
 // A repository's task over its quota (Sandbox.Queued) is retried for at
 // least the longest GITHUB_QUEUE_TIMEOUT, so the service, not the retry
 // count, decides when it gives up; and often enough that a freed slot is
 // taken within a minute. Anyone else's task over quota is not retried.
 func TestQueuedTaskRetry(t *testing.T) {
-	raw, err := os.ReadFile("task.asl.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var def struct {
-		States map[string]struct {
-			Retry []struct {
-				ErrorEquals     []string `json:"ErrorEquals"`
-				IntervalSeconds float64  `json:"IntervalSeconds"`
-				BackoffRate     float64  `json:"BackoffRate"`
-				MaxDelaySeconds float64  `json:"MaxDelaySeconds"`
-				MaxAttempts     int      `json:"MaxAttempts"`
-				JitterStrategy  string   `json:"JitterStrategy"`
-			} `json:"Retry"`
-		} `json:"States"`
-	}
-	if err := json.Unmarshal([]byte(strings.ReplaceAll(string(raw), "${ExecutionTimeoutSeconds}", "1")), &def); err != nil {
-		t.Fatal(err)
-	}
+	def := retriers(t)
 	found := false
 	for name, st := range def.States {
 		for _, r := range st.Retry {

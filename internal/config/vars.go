@@ -98,7 +98,7 @@ var vars = []Var{
 		kind:    duration(time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.MaxTaskDuration })},
 	{Name: "CAPACITY_WAIT", Default: "15m",
 		Meaning: "how long a task waits for Daytona's organisation to have capacity for its sandbox",
-		kind:    duration(0, 24*time.Hour, func(c *Config) *time.Duration { return &c.CapacityWait })},
+		kind:    duration(0, MaxCapacityWait, func(c *Config) *time.Duration { return &c.CapacityWait })},
 	{Name: "TASK_BACKSTOP", Default: "10m",
 		Meaning: "how long a task's watch waits for the command's end-of-task nudge before it looks anyway; where no nudge can arrive it looks after max(15s, 10% of the time run)",
 		kind:    duration(time.Second, time.Hour, func(c *Config) *time.Duration { return &c.TaskBackstop })},
@@ -190,6 +190,11 @@ var vars = []Var{
 // MaxQueueTimeout is the longest GITHUB_QUEUE_TIMEOUT: the state machine's
 // retries of a queued task cover it (infra/statemachine).
 const MaxQueueTimeout = 12 * time.Hour
+
+// MaxCapacityWait is the longest CAPACITY_WAIT: the state machine's
+// retries of a task waiting for Daytona's capacity cover it, after the
+// longest queue (infra/statemachine).
+const MaxCapacityWait = 24 * time.Hour
 
 // Var is one environment variable of the configuration.
 type Var struct {
