@@ -19,7 +19,7 @@ LAMBDA_FLAGS := -trimpath -ldflags='-s -w' -tags lambda.norpc
 SAM_GOFLAGS := -tags=lambda.norpc '-ldflags=-s -w'
 
 # `make invoke-<name>` sends this event; override with EVENT=path.json.
-EVENT ?= events/$*-direct.json
+EVENT ?= $(firstword $(wildcard events/$*-direct.json) events/$*-api.json)
 # Optional: a JSON file of environment overrides for sam local invoke.
 ENV_VARS ?=
 
@@ -35,7 +35,7 @@ SAM_HINT := AWS SAM CLI, https://docs.aws.amazon.com/serverless-application-mode
 help: ## List the targets
 	@echo "sandstep make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json ENV_VARS= FUZZTIME=$(FUZZTIME)"
+	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json|-api.json ENV_VARS= FUZZTIME=$(FUZZTIME)"
 
 # -timeout: infra/local starts its stacks one test after another, several
 # minutes on a busy 2-core machine, past go test's default of 10. The
@@ -173,7 +173,7 @@ validate: ## Lint template.yaml (sam validate --lint, or cfn-lint), then transla
 		echo "cfn-lint on the translated template" && cfn-lint "$$out/template.json"
 
 .PHONY: invoke-%
-invoke-%: ## sam local invoke <Name>Function with EVENT (default events/<name>-direct.json)
+invoke-%: ## sam local invoke <Name>Function with EVENT (default events/<name>-direct.json, else -api.json)
 	$(call require,sam,$(SAM_HINT))
 	$(if $(filter $*,$(FUNCTIONS)),,$(error make invoke-$*: unknown function '$*'; one of: $(FUNCTIONS)))
 	@test -f "$(EVENT)" || { echo "make $@: no event file '$(EVENT)'; set EVENT=path/to/event.json" >&2; exit 1; }
