@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,12 +164,19 @@ type shellProvider struct {
 	// after, when set, sees the result of the n-th Exec (from 1) and may
 	// change it, or fail the call, as Daytona's client would.
 	after func(n int, res *ExecResult) error
+	// left is what each Exec's context left of its time (0: no deadline).
+	left []time.Duration
 }
 
 func (p *shellProvider) Exec(ctx context.Context, _ string, cmd Command) (*ExecResult, error) {
 	p.mu.Lock()
 	p.execs++
 	fail, gate, after, n := p.fail, p.gate, p.after, p.execs
+	if d, ok := ctx.Deadline(); ok {
+		p.left = append(p.left, time.Until(d))
+	} else {
+		p.left = append(p.left, 0)
+	}
 	p.mu.Unlock()
 	if gate != nil {
 		select {
@@ -215,6 +223,20 @@ func (p *shellProvider) failWith(err error) {
 	p.fail = err
 }
 
+// endFailingTasks is the store, whose writes that end a task fail while
+// failing is set.
+type endFailingTasks struct {
+	*store.Store
+	failing *atomic.Bool
+}
+
+func (s endFailingTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
+	if to.Terminal() && s.failing.Load() {
+		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "the table is throttling writes")
+	}
+	return s.Store.TransitionTask(ctx, id, from, to, f)
+}
+
 // taskHarness is a service with a running task whose command's output the
 // test writes, on a clock the test moves.
 type taskHarness struct {
@@ -227,6 +249,7 @@ type taskHarness struct {
 	daytona  string
 	logs     *testutil.Buffer
 	sessions *exitSessions
+	endFails *atomic.Bool // the task's ending writes fail
 }
 
 // newTaskHarness starts the harness; set, when given, changes the
@@ -243,8 +266,9 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 		set(&opts)
 	}
 	sessions := &exitSessions{}
+	endFails := &atomic.Bool{}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: objs, Machine: fakeMachine{}, Sessions: sessions}, opts)
+		Tasks: endFailingTasks{st, endFails}, Objects: objs, Machine: fakeMachine{}, Sessions: sessions}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +286,7 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	if err := st.PutTask(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
-	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs, sessions: sessions}
+	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs, sessions: sessions, endFails: endFails}
 	h.print(t, "stdout", "")
 	h.print(t, "stderr", "")
 	return h

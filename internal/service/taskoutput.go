@@ -278,22 +278,15 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 	return nil
 }
 
-// markUnstored records, on a task still running, why what its command
-// wrote after its stored output, if anything, will not be stored (the
-// first reason stands): readers are given it after the output, in a
-// marker chunk (unstoredChunk). Not past MAX_TASK_LOG_BYTES' cut, whose
-// marker says why nothing follows; not on a task that ended meanwhile,
-// whose own steps stored its output.
-func (s *Service) markUnstored(ctx context.Context, taskID, reason string) {
-	wctx, cancel := s.writeContext(ctx)
-	defer cancel()
-	_, err := s.tasks.TransitionTask(wctx, taskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(r *sandstep.Task) {
-		if r.OutputNotStored == "" && r.LogBytes[0]+r.LogBytes[1] < s.opts.MaxTaskLogBytes {
-			r.OutputNotStored = reason
-		}
-	})
-	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
-		s.opts.Logger.ErrorContext(ctx, "the task's unstored output not recorded", "taskId", taskID, "err", err)
+// noteUnstored records on r, in the write that ends the task, why what its
+// command wrote after its stored output, if anything, was not stored
+// (unstored, "" when it all was): readers are given it after the output,
+// in a marker chunk (unstoredChunk). One write with the end, so a task its
+// steps ended meanwhile, whose output they stored, is never marked. Not
+// past MAX_TASK_LOG_BYTES' cut, whose marker says why nothing follows.
+func (s *Service) noteUnstored(r *sandstep.Task, unstored string) {
+	if unstored != "" && r.OutputNotStored == "" && r.LogBytes[0]+r.LogBytes[1] < s.opts.MaxTaskLogBytes {
+		r.OutputNotStored = unstored
 	}
 }
 
@@ -301,7 +294,7 @@ func (s *Service) markUnstored(ctx context.Context, taskID, reason string) {
 const (
 	unstoredGone    = "its sandbox is gone"
 	unstoredNoTime  = "there was no time left to store it"
-	unstoredUnread  = "its sandbox could not be read"
+	unstoredFailed  = "reading or storing it failed"
 	unstoredRunning = "its command could not be stopped"
 )
 

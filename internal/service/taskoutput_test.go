@@ -798,7 +798,19 @@ func TestOutputNotStoredIsMarked(t *testing.T) {
 		{name: "a clean-up whose store fails marks it", end: func(t *testing.T, h *taskHarness) {
 			h.provider.failWith(busy)
 			cleanUpAfterFailure(t, h)
-		}, wantStdout: "first\n", wantMarker: unstoredUnread},
+		}, wantStdout: "first\n", wantMarker: unstoredFailed},
+		{name: "a clean-up of a task killed at its deadline whose store fails: timed out, marked", end: func(t *testing.T, h *taskHarness) {
+			now := h.clock.Now()
+			if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+				func(r *sandstep.Task) { r.KilledAt = &now }); err != nil {
+				t.Fatal(err)
+			}
+			h.provider.failWith(busy)
+			var outcome *OutcomeError
+			if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); !errors.As(err, &outcome) || outcome.Task.Status != sandstep.TaskTimedOut {
+				t.Fatalf("CleanUpTaskStep = %v, want the task timed out", err)
+			}
+		}, wantStdout: "first\n", wantMarker: unstoredFailed},
 		{name: "a clean-up of a sandbox already gone marks it", end: func(t *testing.T, h *taskHarness) {
 			if _, err := h.store.TransitionSandbox(context.Background(), h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
 				t.Fatal(err)
@@ -820,29 +832,49 @@ func TestOutputNotStoredIsMarked(t *testing.T) {
 		{name: "a store out of time marks it", end: func(t *testing.T, h *taskHarness) {
 			h.provider.gate = make(chan struct{})
 			defer close(h.provider.gate)
-			h.svc.keepLastOutput(context.Background(), h.record(t), 50*time.Millisecond, true)
-			h.failTask(t)
+			_, why := h.svc.keepLastOutput(context.Background(), h.record(t), 50*time.Millisecond, true)
+			if err := h.svc.failTask(context.Background(), h.record(t), "the clean-up ran out of time", why); err != nil {
+				t.Fatal(err)
+			}
 		}, wantStdout: "first\n", wantMarker: unstoredNoTime},
 		{name: "a cancel whose store fails marks it", end: func(t *testing.T, h *taskHarness) {
 			h.provider.failWith(busy)
 			if _, err := h.svc.CancelTask(context.Background(), alice(), h.task.ID); err != nil {
 				t.Fatal(err)
 			}
-		}, wantStdout: "first\n", wantMarker: unstoredUnread},
-		{name: "two failed stores keep the first reason", end: func(t *testing.T, h *taskHarness) {
-			h.provider.failWith(busy)
-			h.svc.keepLastOutput(context.Background(), h.record(t), time.Second, true)
-			h.provider.failWith(nil)
-			h.provider.gate = make(chan struct{})
-			defer close(h.provider.gate)
-			h.svc.keepLastOutput(context.Background(), h.record(t), 50*time.Millisecond, true)
-			h.failTask(t)
-		}, wantStdout: "first\n", wantMarker: unstoredUnread},
+		}, wantStdout: "first\n", wantMarker: unstoredFailed},
 		{name: "a task ended meanwhile by its steps is not marked", end: func(t *testing.T, h *taskHarness) {
 			stale := h.record(t)
 			h.end(t)
 			h.provider.failWith(busy)
-			h.svc.keepLastOutput(context.Background(), stale, time.Second, true)
+			_, why := h.svc.keepLastOutput(context.Background(), stale, time.Second, true)
+			if err := h.svc.failTask(context.Background(), stale, "a clean-up", why); err != nil || why == "" {
+				t.Fatalf("failTask = %v (why %q), want nothing done", err, why)
+			}
+		}, wantStdout: "first\nlast\n"},
+		{name: "a cancel beside a collect that ends the task is not marked", end: func(t *testing.T, h *taskHarness) {
+			var collected atomic.Bool
+			h.provider.after = func(int, *ExecResult) error {
+				if collected.Swap(true) {
+					return nil // the collect's own reads
+				}
+				h.end(t) // beside the cancel's read
+				return busy
+			}
+			if got, err := h.svc.CancelTask(context.Background(), alice(), h.task.ID); err != nil || got.Status != sandstep.TaskSucceeded {
+				t.Fatalf("CancelTask = %+v, %v; want the task as its steps ended it", got, err)
+			}
+		}, wantStdout: "first\nlast\n"},
+		{name: "a clean-up that cannot end the task lets go of nothing; asked again, it stores the rest", end: func(t *testing.T, h *taskHarness) {
+			h.endFails.Store(true)
+			if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+				t.Fatalf("CleanUpTaskStep = %v, want the write's failure, for the state machine to ask again", err)
+			}
+			if len(h.provider.live()) != 1 {
+				t.Fatalf("sandboxes left %v: the sandbox was let go of before the task ended", h.provider.live())
+			}
+			h.endFails.Store(false)
+			cleanUpAfterFailure(t, h)
 		}, wantStdout: "first\nlast\n"},
 		{name: "output cut at MAX_TASK_LOG_BYTES is not marked again", set: func(o *Options) { o.MaxTaskLogBytes = 4 }, end: func(t *testing.T, h *taskHarness) {
 			if _, err := h.store.TransitionSandbox(context.Background(), h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
@@ -889,7 +921,7 @@ func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
 	early.next(t, h) // has it all before the end
 	h.provider.failWith(sandstep.Errorf(sandstep.ETRANSIENT, "busy"))
 	cleanUpAfterFailure(t, h)
-	marker := "\n[sandstep: any output after this point was not stored: " + unstoredUnread + "]\n"
+	marker := "\n[sandstep: any output after this point was not stored: " + unstoredFailed + "]\n"
 	for name, r := range map[string]*reader{"a reader from the start": newReader(), "a reader who had it all": early} {
 		var pages []string
 		for range 4 {
@@ -959,5 +991,68 @@ func (h *taskHarness) failTask(t *testing.T) {
 	t.Helper()
 	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The state machine's clean-up step stores a task's last output for up to
+// finalStoreTime; the reaper and an ended execution's event, which clean up
+// many, for cancelStoreTime.
+func TestCleanUpStoreBudget(t *testing.T) {
+	tests := []struct {
+		name    string
+		cleanUp func(s *Service, ctx context.Context, id string, f *TaskFailure) (*sandstep.Task, error)
+		budget  time.Duration
+	}{
+		{name: "the state machine's step", cleanUp: (*Service).CleanUpTaskStep, budget: finalStoreTime},
+		{name: "the reaper or an ended execution's event", cleanUp: (*Service).CleanUpTask, budget: cancelStoreTime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			h.print(t, "stdout", "last\n")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			if _, err := tt.cleanUp(h.svc, ctx, h.task.ID, &TaskFailure{Error: "Execution.Gone"}); err == nil {
+				t.Fatal("CleanUp = nil, want the task's outcome, failed")
+			}
+			if len(h.provider.left) == 0 {
+				t.Fatal("the clean-up read nothing")
+			}
+			if left := h.provider.left[0]; left > tt.budget || left < tt.budget-5*time.Second {
+				t.Errorf("the first read had %s left, want the store's %s", left, tt.budget)
+			}
+		})
+	}
+}
+
+// A reaper run short of the time a task's clean-up needs to store its last
+// output leaves the task to the next run.
+func TestReapLeavesATaskToARunWithTime(t *testing.T) {
+	tests := []struct {
+		name      string
+		left      time.Duration
+		wantEnded bool
+	}{
+		{name: "with time", left: 5 * time.Minute, wantEnded: true},
+		{name: "short of time", left: cancelStoreTime + afterLastStore - time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			h.print(t, "stdout", "last\n")
+			h.svc.machine = endedMachine{}
+			h.advance(time.Hour) // past the create grace
+			r := &reaping{s: h.svc, report: &ReapReport{}, budget: 10, now: h.clock.Now(), acted: map[string]bool{}}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.left)
+			defer cancel()
+			r.tasks(ctx, []*sandstep.Task{h.record(t)})
+			ended := h.record(t).Status.Terminal()
+			if ended != tt.wantEnded || (r.report.Deferred == 1) == tt.wantEnded {
+				t.Errorf("task ended %v, %d deferred; want ended %v", ended, r.report.Deferred, tt.wantEnded)
+			}
+			if got, _ := h.stored(t, nil); tt.wantEnded && got["stdout"] != "last\n" {
+				t.Errorf("stored %q, want its last output", got["stdout"])
+			}
+		})
 	}
 }

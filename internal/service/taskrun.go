@@ -532,7 +532,7 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		// does any clean-up.
 		return ended, nil
 	case late:
-		return ended, s.timedOut(ctx, t)
+		return ended, s.timedOut(ctx, t, "")
 	}
 	s.refreshReadToken(ctx, t, sb)
 	next := s.nextWait(t, step)
@@ -554,13 +554,16 @@ func (s *Service) recordExit(ctx context.Context, t *sandstep.Task, code int) er
 }
 
 // timedOut ends a task whose command was killed at its deadline.
-func (s *Service) timedOut(ctx context.Context, t *sandstep.Task) error {
+// unstored, when set, says why its last output was not stored
+// (noteUnstored).
+func (s *Service) timedOut(ctx context.Context, t *sandstep.Task, unstored string) error {
 	at := s.opts.Now().UTC()
 	if t.KilledAt != nil {
 		at = *t.KilledAt
 	}
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
 		r.FinishedAt, r.Error = &at, timedOutReason(t)
+		s.noteUnstored(r, unstored)
 	})
 	return err
 }
@@ -574,8 +577,9 @@ func timedOutReason(t *sandstep.Task) string {
 func (s *Service) sandboxVanished(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox, cause error) error {
 	s.markGone(ctx, Call{UserID: t.Owner, RequestID: t.ID}, sb)
 	err := sandstep.Wrap(cause, sandstep.ENOTFOUND, "the task's sandbox %s no longer exists", sb.ID)
-	s.markUnstored(ctx, t.ID, unstoredGone)
-	s.failTask(ctx, t, sandstep.ErrorMessage(err))
+	if ferr := s.failTask(ctx, t, sandstep.ErrorMessage(err), unstoredGone); ferr != nil {
+		s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", ferr)
+	}
 	return err
 }
 
@@ -621,7 +625,7 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 	if t.KilledAt != nil || t.ExitCode == nil && t.Deadline != nil && !s.opts.Now().Before(*t.Deadline) {
 		// Killed at its deadline (without the mark: by a check of an
 		// earlier release).
-		return s.timedOut(ctx, t)
+		return s.timedOut(ctx, t, "")
 	}
 	to, reason, pull := sandstep.TaskSucceeded, "", ""
 	switch {
@@ -687,16 +691,19 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	// Its steps did not end it (one failed, its execution was lost): its
 	// command is killed and what it wrote since the last check stored
 	// before the task ends.
-	killed := s.keepLastOutput(ctx, t, lastStoreTime(ctx, patient), true)
+	killed, unstored := s.keepLastOutput(ctx, t, lastStoreTime(ctx, patient), true)
+	// The task ends before its sandbox is let go: a clean-up that could not
+	// end it fails here, and the one asked again finds the sandbox, with
+	// nothing left to store.
 	switch {
 	case t.Status == sandstep.TaskRunning && t.KilledAt != nil:
 		// Killed at its deadline; what failed since (its output's store)
 		// does not make it a failure.
 		wctx, cancel := s.writeContext(ctx)
-		err := s.timedOut(wctx, t)
+		err := s.timedOut(wctx, t, unstored)
 		cancel()
 		if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
-			s.opts.Logger.ErrorContext(ctx, "task not marked timed out", "taskId", t.ID, "err", err)
+			return nil, fmt.Errorf("time out task %s: %w", t.ID, err)
 		}
 		t.Status = sandstep.TaskTimedOut // what settleTask finds
 	case !t.Status.Terminal():
@@ -704,7 +711,9 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		if failure != nil {
 			reason = failure.reason()
 		}
-		s.failTask(ctx, t, reason)
+		if err := s.failTask(ctx, t, reason, unstored); err != nil {
+			return nil, err
+		}
 	}
 	call := Call{UserID: t.Owner, RequestID: t.ID}
 	if err := s.releaseTask(ctx, call, t, killed); err != nil {
@@ -840,11 +849,12 @@ const (
 // command first, so what is stored is all it wrote, and killed says it
 // was stopped. It runs while the task is still running, so a reader is
 // not told the output is complete before it is; a check may store beside
-// it (appendChunk keeps each byte once). What it cannot store is recorded
-// (markUnstored) and logged: the task ends with what is stored.
-func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget time.Duration, kill bool) (killed bool) {
+// it (appendChunk keeps each byte once). unstored says, when it could not
+// store it all, why (noteUnstored records it with the task's end); the
+// failure is logged.
+func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget time.Duration, kill bool) (killed bool, unstored string) {
 	if t.Status != sandstep.TaskRunning || t.SessionID == "" || t.SandboxID == "" {
-		return false
+		return false, ""
 	}
 	sctx, cancel := context.WithTimeout(ctx, max(budget, 0))
 	killed, reason, err := s.storeLastOutput(sctx, t, kill)
@@ -852,15 +862,10 @@ func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget t
 		reason = unstoredNoTime
 	}
 	cancel()
-	switch {
-	case err == nil:
-	case sandstep.ErrorCode(err) == sandstep.ECONFLICT:
-		// Ended meanwhile: its own steps stored its output.
-	default:
+	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
-		s.markUnstored(ctx, t.ID, reason)
 	}
-	return killed
+	return killed, reason
 }
 
 // storeLastOutput is keepLastOutput's work; reason says, for people, why
@@ -871,7 +876,7 @@ func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bo
 	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
 		return false, unstoredGone, err
 	case err != nil:
-		return false, unstoredUnread, err
+		return false, unstoredFailed, err
 	case sb.State != sandstep.StateReady:
 		return false, unstoredGone, sandstep.Errorf(sandstep.ENOTFOUND, "sandbox %s is %s", sb.ID, sb.State)
 	}
@@ -893,7 +898,7 @@ func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bo
 		case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
 			return killed, unstoredGone, err
 		case err != nil:
-			return killed, unstoredUnread, err
+			return killed, unstoredFailed, err
 		case more:
 		case killErr != nil:
 			return false, unstoredRunning, fmt.Errorf("kill the command of task %s: %w", t.ID, killErr)

@@ -211,7 +211,9 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		}
 		input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
 		if _, err := s.machine.Start(ctx, t.ID, input); err != nil {
-			s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err))
+			if ferr := s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err), ""); ferr != nil {
+				s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", ferr)
+			}
 			if accepted != nil {
 				s.tellNotStarted(ctx, t)
 			}
@@ -358,13 +360,14 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if call.UserID != t.Owner {
 		why = "cancelled by a reader of the repository"
 	}
-	s.keepLastOutput(ctx, t, cancelStoreTime, false)
+	_, unstored := s.keepLastOutput(ctx, t, cancelStoreTime, false)
 	now := s.opts.Now().UTC()
 	// From a live status only, so the task's end is counted once
 	// (TasksEnded); a task cancelled before has its release made again.
 	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning},
 		sandstep.TaskCancelled, func(r *sandstep.Task) {
 			r.FinishedAt, r.Error = &now, why
+			s.noteUnstored(r, unstored)
 		})
 	if err != nil {
 		cur, gerr := s.tasks.GetTask(ctx, id)
@@ -396,16 +399,21 @@ func (s *Service) tellNotStarted(ctx context.Context, t *sandstep.Task) {
 }
 
 // failTask records that a task failed for reason (a caller-safe message),
-// unless it has ended.
-func (s *Service) failTask(ctx context.Context, t *sandstep.Task, reason string) {
+// and, when unstored is set, why its last output was not stored
+// (noteUnstored); unless it has ended (no error then).
+func (s *Service) failTask(ctx context.Context, t *sandstep.Task, reason, unstored string) error {
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
 	now := s.opts.Now().UTC()
 	_, err := s.tasks.TransitionTask(wctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning}, sandstep.TaskFailed,
-		func(r *sandstep.Task) { r.Error, r.FinishedAt = reason, &now })
+		func(r *sandstep.Task) {
+			r.Error, r.FinishedAt = reason, &now
+			s.noteUnstored(r, unstored)
+		})
 	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
-		s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", err)
+		return fmt.Errorf("fail task %s: %w", t.ID, err)
 	}
+	return nil
 }
 
 func (s *Service) auditTask(ctx context.Context, call Call, t *sandstep.Task, action string, err error, detail map[string]string) {
