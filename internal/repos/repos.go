@@ -114,6 +114,11 @@ func (p *Policy) Task(_ context.Context, repo string, installation int64) (servi
 // CheckTasks asks check about each repository's task, in name order; an
 // invalid one's error names its field by its path in the document.
 func (p *Policy) CheckTasks(check func(repo string, t service.TaskInput) error) error {
+	if p.any {
+		if err := check("local/any", clone(DefaultTask)); err != nil {
+			return fmt.Errorf("the task run for every repository without a document (GITHUB_CONFIG_REF): %w", err)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(p.doc.Repositories)) {
 		err := check(name, clone(p.doc.Repositories[name].Task))
 		if sandstep.ErrorCode(err) == sandstep.EINVALID {

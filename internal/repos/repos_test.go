@@ -141,3 +141,15 @@ func TestCheckTasks(t *testing.T) {
 		})
 	}
 }
+
+// The local stack's task for every repository, without a document, is
+// checked too; a policy of none has no task to check.
+func TestCheckTasksWithoutADocument(t *testing.T) {
+	refuse := func(string, service.TaskInput) error { return sandstep.Invalid("timeoutSeconds", "must be at most 60") }
+	if err := AllowAll().CheckTasks(refuse); sandstep.ErrorField(err) != "timeoutSeconds" {
+		t.Errorf("AllowAll().CheckTasks = %v, want the default task refused", err)
+	}
+	if err := None("no document").CheckTasks(refuse); err != nil {
+		t.Errorf("None().CheckTasks = %v, want nothing checked", err)
+	}
+}

@@ -43,22 +43,36 @@ func (s *Service) secretDenied(ctx context.Context, owner, field, ref string, er
 // references are refused when it is accepted, not hours later when its
 // sandbox is made.
 func (s *Service) checkSecrets(ctx context.Context, owner, prefix string, in *CreateSandboxInput) error {
-	type named struct{ field, ref string }
-	var refs []named
-	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
-		refs = append(refs, named{prefix + "secretEnv." + name, in.SecretEnv[name]})
-	}
-	if in.Git != nil && in.Git.TokenSecret != "" {
-		refs = append(refs, named{prefix + "git.tokenSecret", in.Git.TokenSecret})
-	}
-	for _, r := range refs {
-		if s.secrets == nil {
-			return sandstep.Invalid(r.field, "secret references are not enabled in this deployment")
-		}
-		if err := s.secrets.Check(owner, r.field, r.ref); err != nil {
-			s.secretDenied(ctx, owner, r.field, r.ref, err)
+	for _, r := range secretRefs(prefix, in) {
+		if err := s.checkRef(owner, r); err != nil {
+			if s.secrets != nil {
+				s.secretDenied(ctx, owner, r.field, r.ref, err)
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// namedRef is a secret reference and the field that names it.
+type namedRef struct{ field, ref string }
+
+// secretRefs are in's secret references, their fields below prefix.
+func secretRefs(prefix string, in *CreateSandboxInput) []namedRef {
+	var refs []namedRef
+	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
+		refs = append(refs, namedRef{prefix + "secretEnv." + name, in.SecretEnv[name]})
+	}
+	if in.Git != nil && in.Git.TokenSecret != "" {
+		refs = append(refs, namedRef{prefix + "git.tokenSecret", in.Git.TokenSecret})
+	}
+	return refs
+}
+
+// checkRef checks, reading nothing, that owner may name r.
+func (s *Service) checkRef(owner string, r namedRef) error {
+	if s.secrets == nil {
+		return sandstep.Invalid(r.field, "secret references are not enabled in this deployment")
+	}
+	return s.secrets.Check(owner, r.field, r.ref)
 }

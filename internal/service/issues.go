@@ -205,14 +205,26 @@ func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*san
 }
 
 // checkIssueTask says whether repo's task is one an issue could start,
-// as HandleIssue makes it the issue's; the error names the field.
+// as HandleIssue makes it the issue's, reading nothing: its fields, and
+// the secrets it names, as the repository's; the error names the field.
 func (s *Service) checkIssueTask(repo string, spec TaskInput) error {
 	spec.Sandbox.Files = slices.Clip(spec.Sandbox.Files)
 	if err := issueSpec(&spec, IssueEvent{Repo: repo, Issue: 1, CloneURL: "https://github.com/" + repo + ".git", DefaultBranch: "main"}); err != nil {
 		return err
 	}
-	_, err := s.validateTask(&spec)
-	return err
+	if _, err := s.validateTask(&spec); err != nil {
+		return err
+	}
+	refs := secretRefs("sandbox.", &spec.Sandbox)
+	if spec.Notify != nil && spec.Notify.SecretRef != "" {
+		refs = append(refs, namedRef{"notify.secretRef", spec.Notify.SecretRef})
+	}
+	for _, r := range refs {
+		if err := s.checkRef(sandstep.RepoUser(repo), r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // issueSpec makes the repository's task the issue's: its metadata, the

@@ -580,13 +580,17 @@ func TestNewChecksTheRepositoriesTasks(t *testing.T) {
 		{name: "resources with an image", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Resources: cpu}}},
 		{name: "resources with a snapshot", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Snapshot: "agent-runtime", Resources: cpu}}, wantField: "sandbox.resources"},
 		{name: "too long", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: 1 << 30}, wantField: "timeoutSeconds"},
+		{name: "the repository's secret", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/github:octo/hello/token"}}}},
+		{name: "a user's secret", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/alice/token"}}}, wantField: "sandbox.secretEnv.T"},
+		{name: "a user's secret for the clone", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://github.com/octo/hello.git", TokenSecret: "ssm:/sandstep/secrets/users/alice/gh"}}}, wantField: "sandbox.git.tokenSecret"},
+		{name: "a user's secret to sign the notice", task: TaskInput{Command: "./agent.sh", Notify: &NotifyInput{URL: "https://hooks.example.com/done", SecretRef: "ssm:/sandstep/secrets/users/alice/hook"}}, wantField: "notify.secretRef"},
 		{name: "its own files, and the issue's", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Files: append(make([]File, 0, 4), File{Path: "notes.txt"})}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newFaultHarness(t, 5)
 			repos := fakeRepos{"octo/hello": tt.task}
-			_, err := New(Deps{Provider: h.svc.provider, Sandboxes: h.store, Quota: h.store, Idempotency: h.store, Audit: h.store, Repositories: repos},
+			_, err := New(Deps{Provider: h.svc.provider, Sandboxes: h.store, Quota: h.store, Idempotency: h.store, Audit: h.store, Repositories: repos, Secrets: fakeSecrets{}, Notifier: &fakeNotifier{}},
 				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
 			if got := sandstep.ErrorField(err); got != tt.wantField || (err != nil) != (tt.wantField != "") {
 				t.Fatalf("New = %v, want the field %q refused", err, tt.wantField)
