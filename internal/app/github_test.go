@@ -72,32 +72,7 @@ func TestGitHubDepsWithoutDocument(t *testing.T) {
 // docRetry on an instance that found none, with no read per delivery
 // before that.
 func TestRepositoriesDocumentPutLater(t *testing.T) {
-	key, _, err := githublocal.GenerateAppKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	params := map[string]string{"/sandstep/github/app-key": string(key)}
-	before := fakeSSM(t, params)
-	params = maps.Clone(params)
-	params["/sandstep/github/config"] = `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}}}}`
-	after := fakeSSM(t, params)
-	var put atomic.Bool
-	var reads atomic.Int32
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reads.Add(1)
-		to := before
-		if put.Load() {
-			to = after
-		}
-		u, _ := url.Parse(to.URL)
-		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	env := gitHubEnv(front.URL, "ssm:/sandstep/github/config")
-	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, put, reads := documentPutLater(t, `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}}}}`)
 	start := time.Now()
 	var at atomic.Int64
 	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
@@ -135,30 +110,7 @@ func TestRepositoriesDocumentPutLater(t *testing.T) {
 // could start is not acted on: each delivery is ignored, saying which
 // field, as the service would have refused it at the cold start.
 func TestRepositoriesDocumentPutLaterWithABadTask(t *testing.T) {
-	key, _, err := githublocal.GenerateAppKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	params := map[string]string{"/sandstep/github/app-key": string(key)}
-	before := fakeSSM(t, params)
-	params = maps.Clone(params)
-	params["/sandstep/github/config"] = `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh", "sandbox": {"snapshot": "s", "resources": {"cpu": 4}}}}}}`
-	after := fakeSSM(t, params)
-	var put atomic.Bool
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		to := before
-		if put.Load() {
-			to = after
-		}
-		u, _ := url.Parse(to.URL)
-		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	env := gitHubEnv(front.URL, "ssm:/sandstep/github/config")
-	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, put, _ := documentPutLater(t, `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh", "sandbox": {"snapshot": "s", "resources": {"cpu": 4}}}}}}`)
 	start := time.Now()
 	e.now = func() time.Time {
 		if put.Load() {
@@ -181,10 +133,41 @@ func TestRepositoriesDocumentPutLaterWithABadTask(t *testing.T) {
 		t.Fatalf("CheckTasks before the document is found = %v", err)
 	}
 	put.Store(true)
-	_, err = deps.Repositories.Task(ctx, "octo/hello", 7)
+	_, err := deps.Repositories.Task(ctx, "octo/hello", 7)
 	if want := "repositories.octo/hello.task.sandbox.resources: can only be set together with image"; sandstep.ErrorCode(err) != sandstep.ENOTFOUND || !strings.Contains(sandstep.ErrorMessage(err), want) {
 		t.Errorf("Task = %v, want not_found saying %q", err, want)
 	}
+}
+
+// documentPutLater is a GitHub function's Env whose repositories document
+// doc is in SSM only once put is set; reads counts the requests to SSM.
+func documentPutLater(t *testing.T, doc string) (e *Env, put *atomic.Bool, reads *atomic.Int32) {
+	t.Helper()
+	key, _, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{"/sandstep/github/app-key": string(key)}
+	before := fakeSSM(t, params)
+	params = maps.Clone(params)
+	params["/sandstep/github/config"] = doc
+	after := fakeSSM(t, params)
+	put, reads = &atomic.Bool{}, &atomic.Int32{}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reads.Add(1)
+		to := before
+		if put.Load() {
+			to = after
+		}
+		u, _ := url.Parse(to.URL)
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	env := gitHubEnv(front.URL, "ssm:/sandstep/github/config")
+	if e, err = NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}}); err != nil {
+		t.Fatal(err)
+	}
+	return e, put, reads
 }
 
 // gitHubEnv is the environment of a GitHub function in AWS whose

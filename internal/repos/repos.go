@@ -49,8 +49,9 @@ type Policy struct {
 }
 
 // DefaultTask is what make local runs for every repository when no
-// document is configured: it shows the issue the sandbox received.
-var DefaultTask = service.TaskInput{Command: "cat " + service.IssueFile, TimeoutSeconds: 600}
+// document is configured: it shows the issue the sandbox received. Its
+// timeout is MAX_TASK_DURATION, which any setting of it allows.
+var DefaultTask = service.TaskInput{Command: "cat " + service.IssueFile}
 
 // AllowAll is the local stack's policy without a document.
 func AllowAll() *Policy {

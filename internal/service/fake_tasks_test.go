@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,18 +222,43 @@ func (p *shellProvider) failWith(err error) {
 	p.fail = err
 }
 
-// endFailingTasks is the store, whose writes that end a task fail while
-// failing is set.
+// endFailingTasks is the store, whose writes that end a task fail with
+// fail while it is set, after running beforeEnd (once) when that is set.
 type endFailingTasks struct {
 	*store.Store
-	failing *atomic.Bool
+	mu        sync.Mutex
+	fail      error
+	beforeEnd func()
 }
 
-func (s endFailingTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
-	if to.Terminal() && s.failing.Load() {
-		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "the table is throttling writes")
+func (s *endFailingTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
+	if to.Terminal() {
+		s.mu.Lock()
+		fail, before := s.fail, s.beforeEnd
+		s.beforeEnd = nil
+		s.mu.Unlock()
+		if before != nil {
+			before()
+		}
+		if fail != nil {
+			return nil, fail
+		}
 	}
 	return s.Store.TransitionTask(ctx, id, from, to, f)
+}
+
+// failEnds makes the writes that end a task fail with err (nil: succeed).
+func (s *endFailingTasks) failEnds(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = err
+}
+
+// onEnd runs f before the next write that ends a task.
+func (s *endFailingTasks) onEnd(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.beforeEnd = f
 }
 
 // taskHarness is a service with a running task whose command's output the
@@ -249,7 +273,7 @@ type taskHarness struct {
 	daytona  string
 	logs     *testutil.Buffer
 	sessions *exitSessions
-	endFails *atomic.Bool // the task's ending writes fail
+	tasks    *endFailingTasks
 }
 
 // newTaskHarness starts the harness; set, when given, changes the
@@ -266,9 +290,9 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 		set(&opts)
 	}
 	sessions := &exitSessions{}
-	endFails := &atomic.Bool{}
+	tasks := &endFailingTasks{Store: st}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: endFailingTasks{st, endFails}, Objects: objs, Machine: fakeMachine{}, Sessions: sessions}, opts)
+		Tasks: tasks, Objects: objs, Machine: fakeMachine{}, Sessions: sessions}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +310,7 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	if err := st.PutTask(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
-	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs, sessions: sessions, endFails: endFails}
+	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs, sessions: sessions, tasks: tasks}
 	h.print(t, "stdout", "")
 	h.print(t, "stderr", "")
 	return h

@@ -88,7 +88,8 @@ type ReapReport struct {
 	Tasks int `json:"tasks"`
 	// Failed: findings that could not be dealt with; found again next run.
 	Failed int `json:"failed"`
-	// Deferred: findings left to the next run (MaxActions reached).
+	// Deferred: findings left to the next run (MaxActions reached, or,
+	// for a task's clean-up, too little of the run's time left).
 	Deferred int `json:"deferred"`
 	// Notices: completion notices attempted again (redrive); not
 	// findings, the retries' schedule.
@@ -451,6 +452,12 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 		if r.now.Sub(t.CreatedAt) < r.createGrace() {
 			continue // its execution may be starting
 		}
+		if d, ok := ctx.Deadline(); ok && !r.opts.DryRun && time.Until(d) < cancelStoreTime+afterLastStore {
+			// Its clean-up, if it needs one, stores the task's last output
+			// first: a run short of that time leaves it to the next.
+			r.report.Deferred++
+			continue
+		}
 		arn := t.ExecutionARN
 		if arn == "" {
 			arn = s.machine.ExecutionARN(t.ID)
@@ -462,12 +469,6 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 			continue
 		}
 		if running {
-			continue
-		}
-		if d, ok := ctx.Deadline(); ok && !r.opts.DryRun && time.Until(d) < cancelStoreTime+afterLastStore {
-			// Its clean-up stores the task's last output first: a run
-			// short of that time leaves it to the next, which has it.
-			r.report.Deferred++
 			continue
 		}
 		r.act(ctx, &r.report.Tasks, "task whose execution ended cleaned up", t.ID, func() error {

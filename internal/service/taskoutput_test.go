@@ -852,29 +852,32 @@ func TestOutputNotStoredIsMarked(t *testing.T) {
 				t.Fatalf("failTask = %v (why %q), want nothing done", err, why)
 			}
 		}, wantStdout: "first\nlast\n"},
-		{name: "a cancel beside a collect that ends the task is not marked", end: func(t *testing.T, h *taskHarness) {
-			var collected atomic.Bool
+		{name: "a cancel whose store fails, ended first by the collect, is not marked", end: func(t *testing.T, h *taskHarness) {
+			var read atomic.Bool
 			h.provider.after = func(int, *ExecResult) error {
-				if collected.Swap(true) {
-					return nil // the collect's own reads
+				if read.Swap(true) {
+					return nil // the collect's reads
 				}
-				h.end(t) // beside the cancel's read
-				return busy
+				return busy // the cancel's
 			}
+			h.tasks.onEnd(func() { h.end(t) }) // just before the cancel's end
 			if got, err := h.svc.CancelTask(context.Background(), alice(), h.task.ID); err != nil || got.Status != sandstep.TaskSucceeded {
 				t.Fatalf("CancelTask = %+v, %v; want the task as its steps ended it", got, err)
 			}
 		}, wantStdout: "first\nlast\n"},
 		{name: "a clean-up that cannot end the task lets go of nothing; asked again, it stores the rest", end: func(t *testing.T, h *taskHarness) {
-			h.endFails.Store(true)
-			if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
-				t.Fatalf("CleanUpTaskStep = %v, want the write's failure, for the state machine to ask again", err)
+			cleanUpAskedAgain(t, h, sandstep.Errorf(sandstep.ETRANSIENT, "the table is throttling writes"), sandstep.TaskFailed)
+		}, wantStdout: "first\nlast\n"},
+		{name: "a clean-up whose write of the end runs out of its time is asked again", end: func(t *testing.T, h *taskHarness) {
+			cleanUpAskedAgain(t, h, fmt.Errorf("update task: %w", context.DeadlineExceeded), sandstep.TaskFailed)
+		}, wantStdout: "first\nlast\n"},
+		{name: "a clean-up that cannot time out a killed task lets go of nothing", end: func(t *testing.T, h *taskHarness) {
+			now := h.clock.Now()
+			if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+				func(r *sandstep.Task) { r.KilledAt = &now }); err != nil {
+				t.Fatal(err)
 			}
-			if len(h.provider.live()) != 1 {
-				t.Fatalf("sandboxes left %v: the sandbox was let go of before the task ended", h.provider.live())
-			}
-			h.endFails.Store(false)
-			cleanUpAfterFailure(t, h)
+			cleanUpAskedAgain(t, h, sandstep.Errorf(sandstep.ETRANSIENT, "the table is throttling writes"), sandstep.TaskTimedOut)
 		}, wantStdout: "first\nlast\n"},
 		{name: "output cut at MAX_TASK_LOG_BYTES is not marked again", set: func(o *Options) { o.MaxTaskLogBytes = 4 }, end: func(t *testing.T, h *taskHarness) {
 			if _, err := h.store.TransitionSandbox(context.Background(), h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
@@ -986,11 +989,22 @@ func cleanUpAfterFailure(t *testing.T, h *taskHarness) {
 	}
 }
 
-// failTask ends the task failed, as a clean-up does.
-func (h *taskHarness) failTask(t *testing.T) {
+// cleanUpAskedAgain runs the clean-up step while the write of the task's
+// end fails with err: it fails for the state machine to ask again, the
+// sandbox kept; asked again, it ends the task with want.
+func cleanUpAskedAgain(t *testing.T, h *taskHarness, err error, want sandstep.TaskStatus) {
 	t.Helper()
-	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, nil); err != nil {
-		t.Fatal(err)
+	h.tasks.failEnds(err)
+	if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		t.Fatalf("CleanUpTaskStep = %v, want a transient failure, for the state machine to ask again", err)
+	}
+	if len(h.provider.live()) != 1 {
+		t.Fatalf("sandboxes left %v: the sandbox was let go of before the task ended", h.provider.live())
+	}
+	h.tasks.failEnds(nil)
+	var outcome *OutcomeError
+	if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); !errors.As(err, &outcome) || outcome.Task.Status != want {
+		t.Fatalf("CleanUpTaskStep asked again = %v, want the task %s", err, want)
 	}
 }
 

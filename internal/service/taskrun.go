@@ -703,7 +703,7 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 		err := s.timedOut(wctx, t, unstored)
 		cancel()
 		if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
-			return nil, fmt.Errorf("time out task %s: %w", t.ID, err)
+			return nil, fmt.Errorf("time out task %s: %w", t.ID, endNotWritten(ctx, err))
 		}
 		t.Status = sandstep.TaskTimedOut // what settleTask finds
 	case !t.Status.Terminal():

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -411,9 +412,19 @@ func (s *Service) failTask(ctx context.Context, t *sandstep.Task, reason, unstor
 			s.noteUnstored(r, unstored)
 		})
 	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
-		return fmt.Errorf("fail task %s: %w", t.ID, err)
+		return fmt.Errorf("fail task %s: %w", t.ID, endNotWritten(ctx, err))
 	}
 	return nil
+}
+
+// endNotWritten is err, a write of a task's end that failed, as its
+// writer answers it: one that ran out of its own write time (writeContext)
+// while the caller had time is asked again, as a throttled write is.
+func endNotWritten(ctx context.Context, err error) error {
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "the task's end was not recorded in time; try again")
+	}
+	return err
 }
 
 func (s *Service) auditTask(ctx context.Context, call Call, t *sandstep.Task, action string, err error, detail map[string]string) {
