@@ -66,13 +66,32 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 	}
 }
 
-// Handler returns HandlerFunc(function) as a lambda.Handler, for
-// lambda.Start and for invoking in-process (the local Lambda Invoke API,
-// tests): Invoke returns the JSON answer, or the messages.InvokeResponse_Error
-// as the error.
-func (a *API) Handler(function string) lambda.Handler {
-	return lambda.NewHandler(a.HandlerFunc(function))
+// Handler returns HandlerFunc(function) as a lambda.Handler, for invoking
+// in-process (the local Lambda Invoke API, tests) and, by its Start, for
+// the Lambda runtime: Invoke returns the JSON answer, or the
+// messages.InvokeResponse_Error as the error.
+func (a *API) Handler(function string) *Handler {
+	return &Handler{fn: a.HandlerFunc(function)}
 }
+
+// Handler is a function's handler. Its Invokes may run at once, each
+// answer staying as it was: aws-lambda-go's Invoke answers the bytes of a
+// buffer it has already given back to its handler's pool, for the next
+// invoke to write over. The runtime sends them first, but the local stack
+// invokes a function many times at once and reads each answer later, so
+// each Invoke has a handler of its own (a few allocations).
+type Handler struct {
+	fn func(ctx context.Context, payload json.RawMessage) (any, error)
+}
+
+// Invoke runs the handler on payload.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return lambda.NewHandler(h.fn).Invoke(ctx, payload)
+}
+
+// Start serves the handler to the Lambda runtime (lambda.Start), which
+// runs it an invoke at a time and answers with JSON's content type.
+func (h *Handler) Start() { lambda.Start(h.fn) }
 
 // isAPIGatewayEvent reports whether payload is an API Gateway HTTP API
 // payload 2.0 event: "version" "2.0" with a "routeKey" and a

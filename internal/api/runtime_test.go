@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -79,7 +78,7 @@ func TestLambdaRuntimeChild(t *testing.T) {
 	svc := &fakeService{errFor: map[string]error{
 		"sbx_transient": sandstep.Wrap(errors.New("dial tcp 10.0.0.1:443: connection refused"), sandstep.ETRANSIENT, "daytona unavailable"),
 	}}
-	lambda.Start(New(svc, Options{MaxBodyBytes: testMaxBody}).Handler(FunctionStatus)) // exits when the queue is empty
+	New(svc, Options{MaxBodyBytes: testMaxBody}).Handler(FunctionStatus).Start() // exits when the queue is empty
 }
 
 // TestLambdaRuntime runs the status handler under the real aws-lambda-go

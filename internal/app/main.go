@@ -44,5 +44,9 @@ func Main(f Function) {
 	// Last: the warm-ups' dials would take the CPU from the lines above;
 	// here they overlap the runtime's fetch of the first event.
 	e.warm()
+	if s, ok := h.(interface{ Start() }); ok {
+		s.Start() // the handler's own start: see api.Handler
+		return
+	}
 	lambda.Start(h)
 }
