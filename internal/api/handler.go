@@ -66,10 +66,10 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 	}
 }
 
-// Handler returns HandlerFunc(function) as a lambda.Handler, for invoking
-// in-process (the local Lambda Invoke API, tests) and, by its Start, for
-// the Lambda runtime: Invoke returns the JSON answer, or the
-// messages.InvokeResponse_Error as the error.
+// Handler returns HandlerFunc(function) as a *Handler: a lambda.Handler
+// for invoking in-process (the local Lambda Invoke API, tests), whose
+// Invoke returns the JSON answer, or the messages.InvokeResponse_Error as
+// the error; and, by its Runtime, what the Lambda runtime is handed.
 func (a *API) Handler(function string) *Handler {
 	return &Handler{fn: a.HandlerFunc(function)}
 }
@@ -89,9 +89,10 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return lambda.NewHandler(h.fn).Invoke(ctx, payload)
 }
 
-// Start serves the handler to the Lambda runtime (lambda.Start), which
-// runs it an invoke at a time and answers with JSON's content type.
-func (h *Handler) Start() { lambda.Start(h.fn) }
+// Runtime is what to hand the Lambda runtime (lambda.Start): the function
+// itself, which it runs an invoke at a time, answering with JSON's content
+// type (a lambda.Handler's answers go out as octet-stream).
+func (h *Handler) Runtime() any { return h.fn }
 
 // isAPIGatewayEvent reports whether payload is an API Gateway HTTP API
 // payload 2.0 event: "version" "2.0" with a "routeKey" and a

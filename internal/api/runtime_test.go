@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -78,7 +79,7 @@ func TestLambdaRuntimeChild(t *testing.T) {
 	svc := &fakeService{errFor: map[string]error{
 		"sbx_transient": sandstep.Wrap(errors.New("dial tcp 10.0.0.1:443: connection refused"), sandstep.ETRANSIENT, "daytona unavailable"),
 	}}
-	New(svc, Options{MaxBodyBytes: testMaxBody}).Handler(FunctionStatus).Start() // exits when the queue is empty
+	lambda.Start(New(svc, Options{MaxBodyBytes: testMaxBody}).Handler(FunctionStatus).Runtime()) // exits when the queue is empty
 }
 
 // TestLambdaRuntime runs the status handler under the real aws-lambda-go

@@ -63,6 +63,7 @@ func fakeSSM(t testing.TB, params map[string]string) *httptest.Server {
 
 type stack struct {
 	mini    *server.Server
+	env     *Env
 	api     *api.API
 	store   *store.Store
 	daytona *daytonalocal.Server
@@ -139,7 +140,7 @@ func newStackVia(t testing.TB, extra map[string]string, via func(service, url st
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{mini: mini, api: a, store: st, daytona: dsrv, client: client, logs: logs}
+	s := &stack{mini: mini, env: e, api: a, store: st, daytona: dsrv, client: client, logs: logs}
 	s.instance = func(t testing.TB) *stack {
 		other := *s
 		_, other.api = newAPI(t)

@@ -44,9 +44,14 @@ func Main(f Function) {
 	// Last: the warm-ups' dials would take the CPU from the lines above;
 	// here they overlap the runtime's fetch of the first event.
 	e.warm()
-	if s, ok := h.(interface{ Start() }); ok {
-		s.Start() // the handler's own start: see api.Handler
-		return
+	lambda.Start(runtimeHandler(h))
+}
+
+// runtimeHandler is what the Lambda runtime is handed for h: what h says
+// (api.Handler.Runtime: the function itself, for JSON answers), else h.
+func runtimeHandler(h lambda.Handler) any {
+	if r, ok := h.(interface{ Runtime() any }); ok {
+		return r.Runtime()
 	}
-	lambda.Start(h)
+	return h
 }
