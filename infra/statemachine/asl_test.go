@@ -109,6 +109,26 @@ type retrier struct {
 	JitterStrategy  string   `json:"JitterStrategy"`
 }
 
+// delays are r's waits before each retry, in seconds, at their longest
+// (without jitter).
+func (r retrier) delays() []float64 {
+	var out []float64
+	delay := r.IntervalSeconds
+	for range r.MaxAttempts {
+		out = append(out, cmp.Or(min(delay, r.MaxDelaySeconds), delay))
+		delay *= r.BackoffRate
+	}
+	return out
+}
+
+// total is r's waits added up, at their longest.
+func (r retrier) total() (sum float64) {
+	for _, d := range r.delays() {
+		sum += d
+	}
+	return sum
+}
+
 // retriers reads task.asl.json's states' retriers.
 func retriers(t *testing.T) (def struct {
 	States map[string]struct {
@@ -143,11 +163,9 @@ func TestCapacityRetry(t *testing.T) {
 		if r.JitterStrategy != "FULL" {
 			t.Errorf("JitterStrategy %q: tasks waiting for capacity would ask Daytona together", r.JitterStrategy)
 		}
-		mean, variance, delay := 0.0, 0.0, r.IntervalSeconds
-		for range r.MaxAttempts {
-			d := cmp.Or(min(delay, r.MaxDelaySeconds), delay)
+		mean, variance := 0.0, 0.0
+		for _, d := range r.delays() {
 			mean, variance = mean+d/2, variance+d*d/12 // uniform on [0, d]
-			delay *= r.BackoffRate
 		}
 		low := time.Duration(mean-6*math.Sqrt(variance)) * time.Second
 		if want := config.MaxQueueTimeout + config.MaxCapacityWait; low < want {
@@ -185,12 +203,7 @@ func TestQueuedTaskRetry(t *testing.T) {
 			if r.MaxDelaySeconds == 0 || r.MaxDelaySeconds > 60 {
 				t.Errorf("MaxDelaySeconds %v: a freed slot should be taken within a minute", r.MaxDelaySeconds)
 			}
-			total, delay := 0.0, r.IntervalSeconds
-			for range r.MaxAttempts {
-				total += min(delay, r.MaxDelaySeconds)
-				delay *= r.BackoffRate
-			}
-			if got := time.Duration(total) * time.Second; got < config.MaxQueueTimeout {
+			if got := time.Duration(r.total()) * time.Second; got < config.MaxQueueTimeout {
 				t.Errorf("%d retries wait %s in all, less than the longest GITHUB_QUEUE_TIMEOUT %s", r.MaxAttempts, got, config.MaxQueueTimeout)
 			}
 		}
@@ -198,22 +211,25 @@ func TestQueuedTaskRetry(t *testing.T) {
 	if !found {
 		t.Error("CreateSandbox does not retry Sandbox.Queued")
 	}
-	// A retrier counts its attempts over the state's whole visit, so the
-	// transient errors a queued task meets across hours of Sandbox.Queued
-	// retries add up: CreateSandbox bears a few a day (a throttled Lambda,
-	// a DynamoDB blip) without failing the task, and still gives up on a
-	// lasting failure within half an hour.
-	for _, r := range def.States["CreateSandbox"].Retry {
+}
+
+// A retrier counts its attempts over the state's whole visit, so the
+// transient errors a queued task meets across hours of Sandbox.Queued
+// retries add up: CreateSandbox bears a few a day (a throttled Lambda, a
+// DynamoDB blip) without failing the task, and still gives up on a
+// lasting failure within half an hour.
+func TestCreateSandboxTransientRetry(t *testing.T) {
+	found := false
+	for _, r := range retriers(t).States["CreateSandbox"].Retry {
 		if !slices.Contains(r.ErrorEquals, "Sandbox.Transient") {
 			continue
 		}
-		total, delay := 0.0, r.IntervalSeconds
-		for range r.MaxAttempts {
-			total += cmp.Or(min(delay, r.MaxDelaySeconds), delay)
-			delay *= r.BackoffRate
-		}
-		if r.MaxAttempts < 20 || total > 30*60 {
+		found = true
+		if total := r.total(); r.MaxAttempts < 20 || total > 30*60 {
 			t.Errorf("CreateSandbox retries Sandbox.Transient %d times over %.0f s at most; want 20 at least, within 30 minutes", r.MaxAttempts, total)
 		}
+	}
+	if !found {
+		t.Error("CreateSandbox does not retry Sandbox.Transient")
 	}
 }

@@ -161,9 +161,10 @@ type Task struct {
 	// TokenExpiresAt is when the agent's read-only GitHub token expires
 	// (never the token): the watch replaces it before.
 	TokenExpiresAt *time.Time `json:"-" dynamodbav:"tokenExpiresAt,omitempty"`
-	// KilledAt is when a check killed the command at its deadline while
-	// output was left to store: the task times out once Collect has
-	// stored it (or its clean-up ends it), whatever comes between.
+	// KilledAt is when a check killed the command at its deadline: the
+	// task times out at that moment, whichever step ends it (the check,
+	// Collect once the rest is stored, or a clean-up), whatever comes
+	// between.
 	KilledAt *time.Time `json:"-" dynamodbav:"killedAt,omitempty"`
 	// OutputNotStored says why what the command wrote after its stored
 	// output, if anything, was not stored: the task ended before it could

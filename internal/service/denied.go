@@ -43,13 +43,11 @@ func (s *Service) secretDenied(ctx context.Context, owner, field, ref string, er
 // references are refused when it is accepted, not hours later when its
 // sandbox is made.
 func (s *Service) checkSecrets(ctx context.Context, owner, prefix string, in *CreateSandboxInput) error {
-	for _, r := range secretRefs(prefix, in) {
-		if err := s.checkRef(owner, r); err != nil {
-			if s.secrets != nil {
-				s.secretDenied(ctx, owner, r.field, r.ref, err)
-			}
-			return err
+	if r, err := s.checkRefs(owner, secretRefs(prefix, in)); err != nil {
+		if s.secrets != nil {
+			s.secretDenied(ctx, owner, r.field, r.ref, err)
 		}
+		return err
 	}
 	return nil
 }
@@ -69,10 +67,16 @@ func secretRefs(prefix string, in *CreateSandboxInput) []namedRef {
 	return refs
 }
 
-// checkRef checks, reading nothing, that owner may name r.
-func (s *Service) checkRef(owner string, r namedRef) error {
-	if s.secrets == nil {
-		return sandstep.Invalid(r.field, "secret references are not enabled in this deployment")
+// checkRefs checks, reading nothing, that owner may name each of refs;
+// the error's ref is the first refused.
+func (s *Service) checkRefs(owner string, refs []namedRef) (namedRef, error) {
+	for _, r := range refs {
+		if s.secrets == nil {
+			return r, sandstep.Invalid(r.field, "secret references are not enabled in this deployment")
+		}
+		if err := s.secrets.Check(owner, r.field, r.ref); err != nil {
+			return r, err
+		}
 	}
-	return s.secrets.Check(owner, r.field, r.ref)
+	return namedRef{}, nil
 }

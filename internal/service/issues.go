@@ -208,7 +208,6 @@ func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*san
 // as HandleIssue makes it the issue's, reading nothing: its fields, and
 // the secrets it names, as the repository's; the error names the field.
 func (s *Service) checkIssueTask(repo string, spec TaskInput) error {
-	spec.Sandbox.Files = slices.Clip(spec.Sandbox.Files)
 	if err := issueSpec(&spec, IssueEvent{Repo: repo, Issue: 1, CloneURL: "https://github.com/" + repo + ".git", DefaultBranch: "main"}); err != nil {
 		return err
 	}
@@ -219,12 +218,8 @@ func (s *Service) checkIssueTask(repo string, spec TaskInput) error {
 	if spec.Notify != nil && spec.Notify.SecretRef != "" {
 		refs = append(refs, namedRef{"notify.secretRef", spec.Notify.SecretRef})
 	}
-	for _, r := range refs {
-		if err := s.checkRef(sandstep.RepoUser(repo), r); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.checkRefs(sandstep.RepoUser(repo), refs)
+	return err
 }
 
 // issueSpec makes the repository's task the issue's: its metadata, the
@@ -238,6 +233,7 @@ func issueSpec(spec *TaskInput, ev IssueEvent) error {
 	if spec.Sandbox.Git == nil && ev.CloneURL != "" {
 		spec.Sandbox.Git = &GitSource{URL: ev.CloneURL, Branch: ev.DefaultBranch}
 	}
-	spec.Sandbox.Files = append(spec.Sandbox.Files, File{Path: IssueFile, ContentBase64: base64.StdEncoding.EncodeToString(issue)})
+	// Clipped: the policy's task is never written through.
+	spec.Sandbox.Files = append(slices.Clip(spec.Sandbox.Files), File{Path: IssueFile, ContentBase64: base64.StdEncoding.EncodeToString(issue)})
 	return nil
 }

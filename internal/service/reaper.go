@@ -452,12 +452,6 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 		if r.now.Sub(t.CreatedAt) < r.createGrace() {
 			continue // its execution may be starting
 		}
-		if d, ok := ctx.Deadline(); ok && !r.opts.DryRun && time.Until(d) < cancelStoreTime+afterLastStore {
-			// Its clean-up, if it needs one, stores the task's last output
-			// first: a run short of that time leaves it to the next.
-			r.report.Deferred++
-			continue
-		}
 		arn := t.ExecutionARN
 		if arn == "" {
 			arn = s.machine.ExecutionARN(t.ID)
@@ -469,6 +463,12 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 			continue
 		}
 		if running {
+			continue
+		}
+		if !r.opts.DryRun && lastStoreTime(ctx, false) < cancelStoreTime {
+			// Its clean-up stores the task's last output first: a run
+			// short of that time leaves it to the next.
+			r.report.Deferred++
 			continue
 		}
 		r.act(ctx, &r.report.Tasks, "task whose execution ended cleaned up", t.ID, func() error {

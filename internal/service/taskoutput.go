@@ -206,7 +206,7 @@ func (s *Service) collectRest(t *sandstep.Task, spec *TaskInput) time.Duration {
 		rest += packTimeout
 	}
 	if s.repoTask(t) && t.ExitCode != nil && *t.ExitCode == 0 {
-		rest += 2*gitStepTimeout + time.Minute
+		rest += gitStepTimeout + pushWaitFloor // the stage, then the push and the pull request
 	}
 	return rest
 }
@@ -345,7 +345,8 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	end := t.LogSeq // the last chunk's seq
 	if t.Status.Terminal() && t.OutputNotStored != "" {
 		marker := unstoredChunk(t)
-		if end = marker.Seq; cur.seq == t.LogSeq && (len(out.Chunks) == 0 || room >= logPageSize([]byte(marker.Data))) {
+		end = marker.Seq
+		if cur.seq == t.LogSeq && (len(out.Chunks) == 0 || room >= logPageSize([]byte(marker.Data))) {
 			out.Chunks = append(out.Chunks, marker)
 			cur.seq = marker.Seq
 		}

@@ -1040,29 +1040,35 @@ func TestCleanUpStoreBudget(t *testing.T) {
 }
 
 // A reaper run short of the time a task's clean-up needs to store its last
-// output leaves the task to the next run.
+// output leaves the task to the next run; a task whose execution runs needs
+// none, and is not counted as left.
 func TestReapLeavesATaskToARunWithTime(t *testing.T) {
 	tests := []struct {
-		name      string
-		left      time.Duration
-		wantEnded bool
+		name         string
+		left         time.Duration
+		running      bool
+		wantEnded    bool
+		wantDeferred int
 	}{
 		{name: "with time", left: 5 * time.Minute, wantEnded: true},
-		{name: "short of time", left: cancelStoreTime + afterLastStore - time.Second},
+		{name: "short of time", left: cancelStoreTime + afterLastStore - time.Second, wantDeferred: 1},
+		{name: "short of time, its execution running", left: cancelStoreTime + afterLastStore - time.Second, running: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTaskHarness(t, nil)
 			h.print(t, "stdout", "last\n")
-			h.svc.machine = endedMachine{}
+			if !tt.running {
+				h.svc.machine = endedMachine{}
+			}
 			h.advance(time.Hour) // past the create grace
 			r := &reaping{s: h.svc, report: &ReapReport{}, budget: 10, now: h.clock.Now(), acted: map[string]bool{}}
 			ctx, cancel := context.WithTimeout(context.Background(), tt.left)
 			defer cancel()
 			r.tasks(ctx, []*sandstep.Task{h.record(t)})
 			ended := h.record(t).Status.Terminal()
-			if ended != tt.wantEnded || (r.report.Deferred == 1) == tt.wantEnded {
-				t.Errorf("task ended %v, %d deferred; want ended %v", ended, r.report.Deferred, tt.wantEnded)
+			if ended != tt.wantEnded || r.report.Deferred != tt.wantDeferred {
+				t.Errorf("task ended %v, %d deferred; want ended %v, %d deferred", ended, r.report.Deferred, tt.wantEnded, tt.wantDeferred)
 			}
 			if got, _ := h.stored(t, nil); tt.wantEnded && got["stdout"] != "last\n" {
 				t.Errorf("stored %q, want its last output", got["stdout"])
