@@ -119,25 +119,57 @@ func (s *Service) outputTail(ctx context.Context, t *sandstep.Task) string {
 	if s.objects == nil {
 		return ""
 	}
-	var tail string
+	var marker string
 	if t.OutputNotStored != "" {
-		tail = unstoredChunk(t).Data
+		marker = unstoredChunk(t).Data
 	}
-	for seq := t.LogSeq; seq > 0 && len(tail) < commentTail; seq-- {
-		keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq-1)+"~", 1)
+	// Gathered back a seq at a time and read forward as a reader reads
+	// them: a seq can hold a losing writer's chunk beside the recorded
+	// one, and each byte counts once.
+	var chunks []logObject
+	var tail string
+gather:
+	for seq := t.LogSeq; seq > 0 && len(tail)+len(marker) < commentTail; seq-- {
+		keys, err := s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
 		if err != nil || len(keys) == 0 {
 			break
 		}
-		data, err := s.objects.Get(ctx, keys[0])
-		if err != nil {
-			break
+		at := make([]logObject, 0, len(keys))
+		for _, key := range keys {
+			data, err := s.objects.Get(ctx, key)
+			if err != nil {
+				break gather
+			}
+			at = append(at, logObject{strings.TrimPrefix(key, logPrefix(t.ID)), data})
 		}
-		tail = string(data) + tail
+		chunks = append(at, chunks...)
+		tail = readLogObjects(chunks)
 	}
+	tail += marker
 	if len(tail) > commentTail {
 		tail = tail[len(tail)-commentTail:]
 	}
 	return strings.ToValidUTF8(strings.TrimRight(tail, "\n"), "")
+}
+
+// A logObject is a stored chunk: its name under the task's log prefix, and
+// its bytes.
+type logObject struct {
+	name string
+	data []byte
+}
+
+// readLogObjects is the text of chunks, in order, each byte once.
+func readLogObjects(chunks []logObject) string {
+	var b strings.Builder
+	var cur logCursor
+	for _, c := range chunks {
+		ch, offset, ok := parseLogKey(c.name)
+		if ok {
+			b.Write(cur.take(streamIndex(ch.Stream), offset, c.data))
+		}
+	}
+	return b.String()
 }
 
 func longestRun(s string, c byte) int {

@@ -951,6 +951,88 @@ func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
 	}
 }
 
+// The comment quotes the end of the output as a reader reads it:
+// a losing writer's chunk stored beside the recorded one at its seq gives
+// no byte twice and hides none.
+func TestTheCommentQuotesEachByteOnce(t *testing.T) {
+	type chunk struct {
+		seq    int64
+		stream string
+		offset int64
+		ms     int64 // orders chunks of one range
+		data   string
+	}
+	long := strings.Repeat("x", commentTail-3) + "\n"
+	tests := []struct {
+		name   string
+		chunks []chunk
+		seq    int64
+		bytes  [2]int64
+		want   string
+	}{
+		{
+			name: "a losing writer's chunk of the other stream",
+			chunks: []chunk{
+				{1, "stdout", 0, 1, "a\n"},
+				{2, "stderr", 0, 2, "e\n"}, // lost to stdout's chunk 2, stored again as 3
+				{2, "stdout", 2, 2, "b\n"},
+				{3, "stderr", 0, 3, "e\n"},
+			},
+			seq: 3, bytes: [2]int64{4, 2},
+			want: "a\ne\nb",
+		},
+		{
+			name: "a losing writer's shorter chunk of the same range",
+			chunks: []chunk{
+				{1, "stdout", 0, 1, "a\n"},
+				{2, "stdout", 2, 2, "b\n"}, // read before the winner's
+				{2, "stdout", 2, 3, "b\nc\n"},
+				{3, "stdout", 6, 4, "d\n"},
+			},
+			seq: 3, bytes: [2]int64{8, 0},
+			want: "a\nb\nc\nd",
+		},
+		{
+			name: "a losing writer's chunk before the window",
+			chunks: []chunk{
+				{1, "stdout", 0, 1, "a\n"},
+				{1, "stderr", 0, 1, "lost\n"}, // stored again in 3
+				{2, "stdout", 2, 2, long},
+				{3, "stderr", 0, 3, "lost\n"},
+			},
+			seq: 3, bytes: [2]int64{2 + int64(len(long)), 5},
+			want: (long + "lost\n")[len(long)+5-commentTail : len(long)+4],
+		},
+		{
+			name: "a chunk not yet recorded",
+			chunks: []chunk{
+				{1, "stdout", 0, 1, "a\n"},
+				{2, "stdout", 2, 2, "b\n"},
+			},
+			seq: 1, bytes: [2]int64{2, 0},
+			want: "a",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			ctx := context.Background()
+			for _, c := range tt.chunks {
+				if err := h.objects.Put(ctx, logKey(h.task.ID, c.seq, c.stream, c.offset, time.UnixMilli(c.ms)), []byte(c.data)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+				func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes }); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.svc.outputTail(ctx, h.record(t)); got != tt.want {
+				t.Errorf("the comment quotes %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // A clean-up keeps, after the last store, the time the release, the
 // issue's comment and the notice need.
 func TestLastStoreTime(t *testing.T) {
