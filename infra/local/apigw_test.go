@@ -98,13 +98,22 @@ func (f *fakeFunction) last(t *testing.T) events.APIGatewayV2HTTPRequest {
 	return f.events[len(f.events)-1]
 }
 
+// perInvoke is a function with a handler of its own for each invoke, as
+// the stack's functions have: aws-lambda-go answers with a buffer its
+// handler reuses, and a gateway's invokes may overlap.
+type perInvoke func(ctx context.Context, payload json.RawMessage) (any, error)
+
+func (f perInvoke) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return lambda.NewHandler((func(context.Context, json.RawMessage) (any, error))(f)).Invoke(ctx, payload)
+}
+
 func newTestGateway(t *testing.T, fn *fakeFunction) (*httptest.Server, *sync.WaitGroup) {
 	t.Helper()
 	tpl, err := samtemplate.Parse([]byte(gatewayTemplate))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fns, err := newFunctions(tpl, DefaultRegion, map[string]lambda.Handler{"echo": lambda.NewHandler(fn.handle)})
+	fns, err := newFunctions(tpl, DefaultRegion, map[string]lambda.Handler{"echo": perInvoke(fn.handle)})
 	if err != nil {
 		t.Fatal(err)
 	}
