@@ -208,6 +208,11 @@ func (s *Service) issueTask(ctx context.Context, call Call, ev IssueEvent) (*san
 // as HandleIssue makes it the issue's, reading nothing: its fields, and
 // the secrets it names, as the repository's; the error names the field.
 func (s *Service) checkIssueTask(repo string, spec TaskInput) error {
+	if spec.Sandbox.Git != nil {
+		// The clone, the push token and the pull request follow it: only
+		// the issue's own repository may be named, and the delivery names it.
+		return sandstep.Invalid("sandbox.git", "is the issue's repository, cloned at its default branch; a repository's task may not name another")
+	}
 	if err := issueSpec(&spec, IssueEvent{Repo: repo, Issue: 1, CloneURL: "https://github.com/" + repo + ".git", DefaultBranch: "main"}); err != nil {
 		return err
 	}
@@ -230,7 +235,8 @@ func issueSpec(spec *TaskInput, ev IssueEvent) error {
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "encode the issue")
 	}
 	spec.Metadata = sandstep.Metadata{InstallationID: strconv.FormatInt(ev.InstallationID, 10), IssueID: strconv.Itoa(ev.Issue), Repo: ev.Repo}
-	if spec.Sandbox.Git == nil && ev.CloneURL != "" {
+	spec.Sandbox.Git = nil
+	if ev.CloneURL != "" {
 		spec.Sandbox.Git = &GitSource{URL: ev.CloneURL, Branch: ev.DefaultBranch}
 	}
 	// Clipped: the policy's task is never written through.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -565,6 +566,33 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	}
 }
 
+// An issue's task clones the issue's repository, whatever its policy's
+// task holds: the push token and the pull request follow the clone.
+func TestIssueSpecClonesTheIssuesRepository(t *testing.T) {
+	ev := IssueEvent{Repo: "octo/hello", Issue: 3, CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	tests := []struct {
+		name string
+		git  *GitSource
+		ev   IssueEvent
+		want *GitSource
+	}{
+		{name: "none named", ev: ev, want: &GitSource{URL: ev.CloneURL, Branch: "main"}},
+		{name: "another named", git: &GitSource{URL: "https://git.example.net/someone/else.git", Branch: "develop"}, ev: ev, want: &GitSource{URL: ev.CloneURL, Branch: "main"}},
+		{name: "a delivery without a clone URL", git: &GitSource{URL: "https://git.example.net/someone/else.git"}, ev: IssueEvent{Repo: "octo/hello", Issue: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Git: tt.git}}
+			if err := issueSpec(&spec, tt.ev); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(spec.Sandbox.Git, tt.want) {
+				t.Errorf("clones %+v, want %+v", spec.Sandbox.Git, tt.want)
+			}
+		})
+	}
+}
+
 // A repository's task no issue could start (here, resources beside a
 // snapshot) fails New, naming the field, rather than every delivery; the
 // check changes nothing of the policy's task.
@@ -582,7 +610,8 @@ func TestNewChecksTheRepositoriesTasks(t *testing.T) {
 		{name: "too long", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: 1 << 30}, wantField: "timeoutSeconds"},
 		{name: "the repository's secret", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/github:octo/hello/token"}}}},
 		{name: "a user's secret", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/alice/token"}}}, wantField: "sandbox.secretEnv.T"},
-		{name: "a user's secret for the clone", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://github.com/octo/hello.git", TokenSecret: "ssm:/sandstep/secrets/users/alice/gh"}}}, wantField: "sandbox.git.tokenSecret"},
+		{name: "another repository to clone", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://git.example.net/someone/else.git", Branch: "develop"}}}, wantField: "sandbox.git"},
+		{name: "its own repository with a token", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://github.com/octo/hello.git", TokenSecret: "ssm:/sandstep/secrets/users/github:octo/hello/gh"}}}, wantField: "sandbox.git"},
 		{name: "a user's secret to sign the notice", task: TaskInput{Command: "./agent.sh", Notify: &NotifyInput{URL: "https://hooks.example.com/done", SecretRef: "ssm:/sandstep/secrets/users/alice/hook"}}, wantField: "notify.secretRef"},
 		{name: "its own files, and the issue's", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Files: append(make([]File, 0, 4), File{Path: "notes.txt"})}}},
 	}
