@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -73,33 +74,59 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 		s.opts.Logger.WarnContext(ctx, "an issue's delivery came to a deployment without a GitHub App", "repo", ev.Repo)
 		return &IssueOutcome{Action: "ignored", Why: "this deployment has no GitHub App (GITHUB_APP_ID), so issues cannot start tasks"}, nil
 	}
+	// A redelivery is answered as the first delivery was, before anything
+	// is asked again. An ignored delivery is not remembered: sent again
+	// once the document or the sender's permission has changed, it is
+	// checked again.
+	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery}
+	var ignored *IssueOutcome
+	out, err := idempotent(ctx, s, call, "github", ev, func(ctx context.Context) (*IssueOutcome, error) {
+		call.IdempotencyKey = ""
+		spec, why, err := s.issueTrigger(ctx, ev)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			ignored = &IssueOutcome{Action: "ignored", Why: why}
+			return nil, errNotRemembered
+		}
+		return s.handleIssue(ctx, call, ev, spec)
+	})
+	if ignored != nil {
+		return ignored, nil
+	}
+	return out, err
+}
+
+// errNotRemembered frees a delivery's idempotency key: its answer is
+// given, not kept.
+var errNotRemembered = errors.New("an answer not to remember")
+
+// issueTrigger is the repository's task for ev, or why ev is ignored: a
+// repository the document does not list, a sender who cannot write.
+func (s *Service) issueTrigger(ctx context.Context, ev IssueEvent) (TaskInput, string, error) {
 	spec, err := s.repos.Task(ctx, ev.Repo, ev.InstallationID)
 	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
-		return &IssueOutcome{Action: "ignored", Why: sandstep.ErrorMessage(err)}, nil
+		return TaskInput{}, sandstep.ErrorMessage(err), nil
 	}
 	if err != nil {
-		return nil, err
+		return TaskInput{}, "", err
 	}
 	// Every trigger is checked, a label's too: GitHub lets triage-level
 	// users label, and a task spends the repository's quota and opens a
 	// pull request, which takes write, maintain or admin.
 	ok, err := s.collaborators.CanTrigger(ctx, ev.InstallationID, ev.Repo, ev.Sender)
 	if err != nil {
-		return nil, fmt.Errorf("ask GitHub for %s's permission: %w", ev.Sender, err)
+		return TaskInput{}, "", fmt.Errorf("ask GitHub for %s's permission: %w", ev.Sender, err)
 	}
 	if !ok {
 		who := "the labeller"
 		if ev.ByComment {
 			who = "the commenter"
 		}
-		return &IssueOutcome{Action: "ignored", Why: who + " cannot write to the repository"}, nil
+		return TaskInput{}, who + " cannot write to the repository", nil
 	}
-	// A redelivery is answered as the first delivery was.
-	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery}
-	return idempotent(ctx, s, call, "github", ev, func(ctx context.Context) (*IssueOutcome, error) {
-		call.IdempotencyKey = ""
-		return s.handleIssue(ctx, call, ev, spec)
-	})
+	return spec, "", nil
 }
 
 func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spec TaskInput) (*IssueOutcome, error) {

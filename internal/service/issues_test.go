@@ -566,6 +566,53 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	}
 }
 
+// A redelivery is answered as the first delivery was, whatever changed
+// since; an ignored delivery is not remembered, so one sent again after
+// the cause was mended is acted on.
+func TestARedeliveryIsAnsweredAsTheFirstWas(t *testing.T) {
+	task := TaskInput{Command: "./agent.sh", TimeoutSeconds: 600}
+	tests := []struct {
+		name                  string
+		before, after         fakeCollaborators
+		reposBefore           fakeRepos
+		wantFirst, wantSecond string
+	}{
+		{name: "started, then the sender's write taken away", before: fakeCollaborators{"maintainer": true}, after: fakeCollaborators{},
+			wantFirst: "started", wantSecond: "started"},
+		{name: "ignored, then write granted", before: fakeCollaborators{}, after: fakeCollaborators{"maintainer": true},
+			wantFirst: "ignored", wantSecond: "started"},
+		{name: "ignored for the document, then listed", before: fakeCollaborators{"maintainer": true}, after: fakeCollaborators{"maintainer": true},
+			reposBefore: fakeRepos{}, wantFirst: "ignored", wantSecond: "started"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := issueHarness(t, nil)
+			ev := IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"}
+			listed := fakeRepos{"octo/hello": task}
+			h.svc.repos, h.svc.collaborators = listed, tt.before
+			if tt.reposBefore != nil {
+				h.svc.repos = tt.reposBefore
+			}
+			first, err := h.svc.HandleIssue(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.svc.repos, h.svc.collaborators = listed, tt.after
+			again, err := h.svc.HandleIssue(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Action != tt.wantFirst || again.Action != tt.wantSecond {
+				t.Fatalf("answered %+v, then %+v; want %s, then %s", first, again, tt.wantFirst, tt.wantSecond)
+			}
+			if first.Action == "started" && *again != *first {
+				t.Errorf("the redelivery answered %+v, the first %+v", again, first)
+			}
+		})
+	}
+}
+
 // An issue's task clones the issue's repository, whatever its policy's
 // task holds: the push token and the pull request follow the clone.
 func TestIssueSpecClonesTheIssuesRepository(t *testing.T) {
