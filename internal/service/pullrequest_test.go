@@ -411,6 +411,62 @@ func TestIssueTaskPullRequest(t *testing.T) {
 			},
 			status: sandstep.TaskFailed, errorHas: "rejected",
 		},
+		// Whether the agent committed is judged against the base as the
+		// agent's clone last saw it: its own fetches move that.
+		{
+			name:   "main moved, nothing fetched or committed: no pull request",
+			agent:  func(t *testing.T, h *repoHarness) { mergedMeanwhile(t, h) },
+			status: sandstep.TaskSucceeded,
+		},
+		{
+			name: "main moved, the agent pulled and committed nothing: no pull request",
+			agent: func(t *testing.T, h *repoHarness) {
+				mergedMeanwhile(t, h)
+				git(t, h.clone, "pull", "-q", "--ff-only")
+			},
+			status: sandstep.TaskSucceeded,
+		},
+		{
+			name: "the agent commits, then fetches a moved main: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				mergedMeanwhile(t, h)
+				git(t, h.clone, "fetch", "-q", "origin")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			name: "the agent rebases its commits on a moved main: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				mergedMeanwhile(t, h)
+				git(t, h.clone, "pull", "-q", "--rebase")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			name:   "detached HEAD, nothing committed: no pull request",
+			agent:  func(t *testing.T, h *repoHarness) { git(t, h.clone, "checkout", "-q", "--detach") },
+			status: sandstep.TaskSucceeded,
+		},
+		{
+			name: "detached HEAD with a commit: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "checkout", "-q", "--detach")
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			// With no base to compare with, the commits are pushed rather
+			// than lost.
+			name: "the base ref is gone: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				git(t, h.clone, "remote", "remove", "origin")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -457,6 +513,16 @@ func TestIssueTaskPullRequest(t *testing.T) {
 			h.noTokenInLines(t)
 		})
 	}
+}
+
+// mergedMeanwhile is someone else's commit merged to main at GitHub while
+// the agent works.
+func mergedMeanwhile(t *testing.T, h *repoHarness) {
+	t.Helper()
+	other := filepath.Join(t.TempDir(), "other")
+	git(t, filepath.Dir(other), "clone", "-q", h.origin, other)
+	git(t, other, "commit", "-q", "--allow-empty", "-m", "merged meanwhile")
+	git(t, other, "push", "-q", "origin", "HEAD:main")
 }
 
 // Every process the agent's command started is gone before the push
