@@ -310,8 +310,8 @@ const ownGitEnv = `HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG
 
 // stageLine kills what is left of the task's processes (those carrying
 // its mark, again until none is left), then copies the agent's HEAD into
-// a bare repository sandstep made, when it differs from the default
-// branch it was cloned at.
+// a bare repository sandstep made, when it has a commit the clone's
+// origin/<branch> does not.
 func stageLine(taskID, repo, branch string) string {
 	mark := shellQuote(taskMark(taskID))
 	kill := `sweep() { n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; ` +
@@ -331,7 +331,10 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	b.WriteString("rm -rf " + stageDir + " && own git init -q --bare --template= " + stageDir + " || exit 1\n")
 	b.WriteString("head=$(" + git + " rev-parse --verify -q 'HEAD^{commit}') || { echo 'no commit in the repository' >&2; exit 1; }\n")
 	b.WriteString("base=$(" + git + " rev-parse --verify -q " + shellQuote("refs/remotes/origin/"+branch+"^{commit}") + ")\n")
-	b.WriteString(`if [ "$head" = "$base" ]; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
+	// Nothing committed is HEAD already on the base, not HEAD equal to it:
+	// the agent's own fetch or pull moves the base. No base, or no answer,
+	// pushes: the commits are not lost.
+	b.WriteString(`if [ -n "$base" ] && ` + git + ` merge-base --is-ancestor "$head" "$base"; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
 	b.WriteString(taskMark(taskID) + " own git -C " + stageDir + " -c core.hooksPath=/dev/null fetch -q --no-tags \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
 	b.WriteString("killall_marked\n")
 	b.WriteString(`echo "` + pushedPrefix + `$head"`)

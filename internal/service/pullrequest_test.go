@@ -419,6 +419,14 @@ func TestIssueTaskPullRequest(t *testing.T) {
 			status: sandstep.TaskSucceeded,
 		},
 		{
+			name: "main moved, the agent fetched and committed nothing: no pull request",
+			agent: func(t *testing.T, h *repoHarness) {
+				mergedMeanwhile(t, h)
+				git(t, h.clone, "fetch", "-q", "origin")
+			},
+			status: sandstep.TaskSucceeded,
+		},
+		{
 			name: "main moved, the agent pulled and committed nothing: no pull request",
 			agent: func(t *testing.T, h *repoHarness) {
 				mergedMeanwhile(t, h)
