@@ -219,10 +219,21 @@ func EncodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// cutUTF8 returns s cut to at most n bytes, on a character boundary.
+// cutUTF8 returns s cut to at most n bytes, on a character boundary. It
+// backs off only over the start of a character that s[n] continues, at
+// most UTFMax-1 bytes: a run of bytes that are not UTF-8 is cut at n, so a
+// cut of n > 0 bytes is never empty.
 func cutUTF8(s string, n int) string {
-	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
-		n--
+	if n >= len(s) {
+		return s
 	}
-	return s[:n]
+	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if i < n && utf8.FullRuneInString(s[i:n]) {
+				break // s[n] continues no character: cut there
+			}
+			return s[:i]
+		}
+	}
+	return s[:max(n, 0)]
 }

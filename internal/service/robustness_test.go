@@ -129,6 +129,37 @@ func TestFitResponse(t *testing.T) {
 	}
 }
 
+// cutUTF8 keeps a character whole, backing off over at most the three
+// bytes of one that the cut would split: bytes that are not UTF-8 are cut
+// where asked, never back to nothing (a page of them would never move on).
+func TestCutUTF8(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"ASCII", "abcdef", 3, "abc"},
+		{"all of it", "abc", 5, "abc"},
+		{"nothing asked", "abc", 0, ""},
+		{"a two-byte character cut", "aé", 2, "a"},
+		{"a four-byte character cut after three", "a😀b", 4, "a"},
+		{"a four-byte character cut after one", "a😀b", 2, "a"},
+		{"a four-byte character kept whole", "a😀b", 5, "a😀"},
+		{"continuation bytes only", strings.Repeat("\x80", 10), 5, strings.Repeat("\x80", 5)},
+		{"a character then stray continuation bytes", "é\x80\x80z", 3, "é\x80"},
+		{"a cut character then continuation bytes", "a\xe2\x82\x82\x82z", 3, "a"},
+		{"a lead byte long before the cut", "\xe2" + strings.Repeat("\x80", 8), 6, "\xe2" + strings.Repeat("\x80", 5)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cutUTF8(tt.s, tt.n); got != tt.want {
+				t.Errorf("cutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestClonePath(t *testing.T) {
 	tests := []struct {
 		git  GitSource

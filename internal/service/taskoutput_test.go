@@ -192,6 +192,7 @@ func TestLogPagesFitAResponse(t *testing.T) {
 		{"escaping: each byte takes seven over HTTP", strings.Repeat("\x01", 700), strings.Repeat("\x02", 700)},
 		{"escaping: a quote takes four over HTTP", strings.Repeat(`"`, 700), strings.Repeat(`\`, 700)},
 		{"characters are not split", strings.Repeat("€", 600), strings.Repeat("é", 600)},
+		{"bytes that are not UTF-8 are paged too", strings.Repeat("\x80", 3000), strings.Repeat("\xbf", 3000)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +209,7 @@ func TestLogPagesFitAResponse(t *testing.T) {
 					t.Fatalf("a page of %d bytes in its answer, want at most %d", len(wire), maxResponse)
 				}
 				for _, ch := range page.Chunks {
-					if !utf8.ValidString(ch.Data) {
+					if utf8.ValidString(tt.stored+tt.fresh) && !utf8.ValidString(ch.Data) {
 						t.Fatalf("a chunk splits a character: %q", ch.Data)
 					}
 				}
