@@ -359,6 +359,31 @@ func (h *taskHarness) end(t *testing.T) {
 	}
 }
 
+// keptChunk is a chunk of the task's output as a writer keeps it; ms
+// orders the chunks of one seq and stream (offset -1: none).
+type keptChunk struct {
+	seq    int64
+	stream string
+	offset int64
+	ms     int64
+	data   string
+}
+
+// keep stores chunks as writers do, then records the task in status to,
+// changed by set (its LogSeq and LogBytes, what the writers recorded).
+func (h *taskHarness) keep(t *testing.T, chunks []keptChunk, to sandstep.TaskStatus, set func(*sandstep.Task)) {
+	t.Helper()
+	ctx := context.Background()
+	for _, c := range chunks {
+		if err := h.objects.Put(ctx, logKey(h.task.ID, c.seq, c.stream, c.offset, time.UnixMilli(c.ms)), []byte(c.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, set); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // record is the task's record as stored now.
 func (h *taskHarness) record(t *testing.T) *sandstep.Task {
 	t.Helper()

@@ -143,7 +143,7 @@ gather:
 			at = append(at, logObject{strings.TrimPrefix(key, logPrefix(t.ID)), data})
 		}
 		chunks = append(at, chunks...)
-		tail = readLogObjects(chunks)
+		tail = readLogObjects(chunks, t.LogBytes)
 	}
 	tail += marker
 	if len(tail) > commentTail {
@@ -159,14 +159,15 @@ type logObject struct {
 	data []byte
 }
 
-// readLogObjects is the text of chunks, in order, each byte once.
-func readLogObjects(chunks []logObject) string {
+// readLogObjects is the text of chunks, in order, each byte the record
+// counts (recorded, its LogBytes) once, as a reader is given them.
+func readLogObjects(chunks []logObject, recorded [2]int64) string {
 	var b strings.Builder
 	var cur logCursor
 	for _, c := range chunks {
 		ch, offset, ok := parseLogKey(c.name)
-		if ok {
-			b.Write(cur.take(streamIndex(ch.Stream), offset, c.data))
+		if i := streamIndex(ch.Stream); ok {
+			b.Write(cur.take(i, offset, recorded[i], c.data))
 		}
 	}
 	return b.String()

@@ -69,13 +69,17 @@ func parseCount(s string) (int64, bool) {
 }
 
 // take returns the part of a stored chunk of stream i, starting at offset
-// in its file, that the reader has not been given, and records it as
-// given. A chunk without an offset (the cut marker, or stored before
+// in its file, that the record counts and the reader has not been given,
+// and records it as given. The record counts a stream's file up to
+// recorded (its LogBytes): a chunk kept by a writer that lost the race to
+// record may run past it, and those bytes are stored again later or read
+// fresh. A chunk without an offset (the cut marker, or stored before
 // offsets were kept) is given whole.
-func (c *logCursor) take(i int, offset int64, data []byte) []byte {
+func (c *logCursor) take(i int, offset, recorded int64, data []byte) []byte {
 	if offset < 0 {
 		return data
 	}
+	data = data[:max(0, min(int64(len(data)), recorded-offset))]
 	end := offset + int64(len(data))
 	if skip := c.sent[i] - offset; skip > 0 {
 		data = data[min(skip, int64(len(data))):]

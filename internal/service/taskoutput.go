@@ -251,8 +251,9 @@ var errOutputMoved = sandstep.Errorf(sandstep.ETRANSIENT, "another writer stored
 // appendChunk keeps data, which starts at offset in its stream (-1: the
 // cut marker), as the task's next chunk, then records it: only if the
 // record still stands where t does (its last chunk, the stream's offset),
-// else errOutputMoved, with t brought up to the record. Readers skip a
-// chunk kept but not recorded by its offset.
+// else errOutputMoved, with t brought up to the record. Readers give a
+// chunk kept but not recorded only up to the record's offset of its
+// stream (logCursor.take): bytes the record counts, once.
 func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, offset int64, data []byte) error {
 	seq := t.LogSeq + 1
 	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], offset, s.opts.Now()), data); err != nil {
@@ -377,7 +378,7 @@ func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCu
 		i := streamIndex(ch.Stream)
 		start, next := max(offset, cur.sent[i]), *cur
 		next.seq = ch.Seq
-		data = next.take(i, offset, data)
+		data = next.take(i, offset, t.LogBytes[i], data)
 		if part := fitLogPage(data, room); len(part) < len(data) {
 			// The page is full. What fits of the chunk is given when the
 			// cursor can say where it ends, the rest on the next page; a

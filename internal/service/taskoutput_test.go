@@ -956,24 +956,17 @@ func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
 // a losing writer's chunk stored beside the recorded one at its seq gives
 // no byte twice and hides none.
 func TestTheCommentQuotesEachByteOnce(t *testing.T) {
-	type chunk struct {
-		seq    int64
-		stream string
-		offset int64
-		ms     int64 // orders chunks of one range
-		data   string
-	}
 	long := strings.Repeat("x", commentTail-3) + "\n"
 	tests := []struct {
 		name   string
-		chunks []chunk
+		chunks []keptChunk
 		seq    int64
 		bytes  [2]int64
 		want   string
 	}{
 		{
 			name: "a losing writer's chunk of the other stream",
-			chunks: []chunk{
+			chunks: []keptChunk{
 				{1, "stdout", 0, 1, "a\n"},
 				{2, "stderr", 0, 2, "e\n"}, // lost to stdout's chunk 2, stored again as 3
 				{2, "stdout", 2, 2, "b\n"},
@@ -984,7 +977,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 		},
 		{
 			name: "a losing writer's shorter chunk of the same range",
-			chunks: []chunk{
+			chunks: []keptChunk{
 				{1, "stdout", 0, 1, "a\n"},
 				{2, "stdout", 2, 2, "b\n"}, // read before the winner's
 				{2, "stdout", 2, 3, "b\nc\n"},
@@ -995,7 +988,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 		},
 		{
 			name: "a losing writer's chunk before the window",
-			chunks: []chunk{
+			chunks: []keptChunk{
 				{1, "stdout", 0, 1, "a\n"},
 				{1, "stderr", 0, 1, "lost\n"}, // stored again in 3
 				{2, "stdout", 2, 2, long},
@@ -1006,7 +999,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 		},
 		{
 			name: "a chunk not yet recorded",
-			chunks: []chunk{
+			chunks: []keptChunk{
 				{1, "stdout", 0, 1, "a\n"},
 				{2, "stdout", 2, 2, "b\n"},
 			},
@@ -1017,18 +1010,73 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTaskHarness(t, nil)
-			ctx := context.Background()
-			for _, c := range tt.chunks {
-				if err := h.objects.Put(ctx, logKey(h.task.ID, c.seq, c.stream, c.offset, time.UnixMilli(c.ms)), []byte(c.data)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-				func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes }); err != nil {
-				t.Fatal(err)
-			}
-			if got := h.svc.outputTail(ctx, h.record(t)); got != tt.want {
+			h.keep(t, tt.chunks, sandstep.TaskRunning, func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes })
+			if got := h.svc.outputTail(context.Background(), h.record(t)); got != tt.want {
 				t.Errorf("the comment quotes %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A reader, and the comment, give only the bytes the record
+// counts: a chunk kept by a writer that lost the race to record gives
+// none past the record's offset of its stream (past MAX_TASK_LOG_BYTES'
+// cut, or never stored), and the bytes it shares with recorded chunks
+// once.
+func TestReadersGiveOnlyRecordedBytes(t *testing.T) {
+	const cut = "[cut]\n"
+	notStored := "\n[sandstep: any output after this point was not stored: " + unstoredFailed + "]\n"
+	tests := []struct {
+		name           string
+		chunks         []keptChunk
+		seq            int64
+		bytes          [2]int64
+		notStored      string
+		stdout, stderr string
+		tail           string // the comment's quote
+	}{
+		{
+			name: "a losing writer's chunk of the other stream, past the cut",
+			chunks: []keptChunk{
+				{1, "stderr", 0, 1, "ABCDE"}, // read before the winner's; lost
+				{1, "stdout", 0, 1, "0123456789"},
+				{2, "stdout", -1, 2, cut},
+			},
+			seq: 2, bytes: [2]int64{10, 0},
+			stdout: "0123456789" + cut, tail: "0123456789[cut]",
+		},
+		{
+			name: "a losing writer's longer read of the same range, never stored",
+			chunks: []keptChunk{
+				{1, "stdout", 0, 1, "abc"},
+				{1, "stdout", 0, 2, "abcdef"}, // lost
+			},
+			seq: 1, bytes: [2]int64{3, 0}, notStored: unstoredFailed,
+			stdout: "abc", stderr: notStored, tail: "abc" + strings.TrimRight(notStored, "\n"),
+		},
+		{
+			name: "a losing writer's chunk recorded again later",
+			chunks: []keptChunk{
+				{1, "stderr", 0, 1, "xyz"}, // lost, stored again as 2
+				{1, "stdout", 0, 1, "a"},
+				{2, "stderr", 0, 2, "xyz"},
+			},
+			seq: 2, bytes: [2]int64{1, 3},
+			stdout: "a", stderr: "xyz", tail: "xyza",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			h.keep(t, tt.chunks, sandstep.TaskFailed, func(r *sandstep.Task) {
+				r.LogSeq, r.LogBytes, r.OutputNotStored = tt.seq, tt.bytes, tt.notStored
+			})
+			r := newReader()
+			if page := r.next(t, h); r.got["stdout"] != tt.stdout || r.got["stderr"] != tt.stderr || !page.Complete {
+				t.Errorf("stdout %q, stderr %q, complete %v; want %q, %q, complete", r.got["stdout"], r.got["stderr"], page.Complete, tt.stdout, tt.stderr)
+			}
+			if tail := h.svc.outputTail(context.Background(), h.record(t)); tail != tt.tail {
+				t.Errorf("the comment quotes %q, want %q", tail, tt.tail)
 			}
 		})
 	}
