@@ -36,7 +36,8 @@ const (
 	MaxArtifactBytes = 100 << 20
 	// artifactLinkTTL is how long a download link of an artifact works.
 	artifactLinkTTL = 15 * time.Minute
-	// maxLogPage bounds the chunks one read of a task's output returns.
+	// maxLogPage bounds the chunks one read of a task's output lists
+	// (but a seq that holds more, listed whole).
 	maxLogPage = 100
 )
 
@@ -360,50 +361,126 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 // storedOutput is the task's stored chunks after cur, trimmed by what cur
 // says the reader has, as many as take at most room in the page (and at
 // least one), recorded as given in cur; and the room left.
+//
+// A seq can hold two chunks or more: the recorded one, and those kept by
+// writers that lost the race to record it. cur.seq moves to a seq only once
+// all of them are given: the next page lists after it. Until then the
+// stream offsets skip what was given of them again; a chunk without an
+// offset cannot be skipped so, and is given last in its seq, with the seq.
 func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCursor, room int) ([]sandstep.LogChunk, int, error) {
-	keys, err := s.objects.List(ctx, logPrefix(t.ID), fmt.Sprintf("%s%012d-~", logPrefix(t.ID), cur.seq), maxLogPage)
+	seqs, err := s.storedSeqs(ctx, t, cur.seq)
 	if err != nil {
 		return nil, 0, err
 	}
 	chunks := []sandstep.LogChunk{}
-	for _, key := range keys {
-		ch, offset, ok := parseLogKey(strings.TrimPrefix(key, logPrefix(t.ID)))
-		if !ok || ch.Seq > t.LogSeq {
-			continue // not (yet) recorded: a chunk being written
-		}
-		data, err := s.objects.Get(ctx, key)
-		if err != nil {
-			return nil, 0, err
-		}
-		i := streamIndex(ch.Stream)
-		start, next := max(offset, cur.sent[i]), *cur
-		next.seq = ch.Seq
-		data = next.take(i, offset, t.LogBytes[i], data)
-		if part := fitLogPage(data, room); len(part) < len(data) {
-			// The page is full. What fits of the chunk is given when the
-			// cursor can say where it ends, the rest on the next page; a
-			// chunk without an offset cannot be split, and is given whole
-			// on a page of its own.
-			switch {
-			case offset >= 0 && len(part) > 0:
-				ch.Data = string(part)
-				chunks = append(chunks, ch)
-				cur.sent[i] = start + int64(len(part))
-			case offset < 0 && len(chunks) == 0:
-				ch.Data = string(data)
-				chunks = append(chunks, ch)
-				*cur = next
+	for _, seq := range seqs {
+		next := *cur
+		next.seq = seq[0].Seq
+		var given, whole []sandstep.LogChunk // whole: those without an offset
+		for _, k := range seq {
+			data, err := s.objects.Get(ctx, k.key)
+			if err != nil {
+				return nil, 0, err
 			}
-			return chunks, 0, nil
+			ch, i := k.LogChunk, streamIndex(k.Stream)
+			if k.offset < 0 {
+				ch.Data = string(data)
+				whole = append(whole, ch)
+				continue
+			}
+			start := max(k.offset, next.sent[i])
+			data = next.take(i, k.offset, t.LogBytes[i], data)
+			if part := fitLogPage(data, room); len(part) < len(data) {
+				// The page is full: what fits of the chunk is given, the
+				// rest on the next page, which lists this seq again.
+				if len(part) > 0 {
+					ch.Data = string(part)
+					given = append(given, ch)
+				}
+				next.sent[i] = start + int64(len(part))
+				cur.sent = next.sent
+				return append(chunks, given...), 0, nil
+			}
+			if len(data) > 0 {
+				room -= logPageSize(data)
+				ch.Data = string(data)
+				given = append(given, ch)
+			}
 		}
+		// A chunk without an offset cannot be split: given whole, with its
+		// seq, on a page of its own when it does not fit.
+		size := 0
+		for _, ch := range whole {
+			size += logPageSize([]byte(ch.Data))
+		}
+		if size > room && len(chunks)+len(given) > 0 {
+			cur.sent = next.sent
+			return append(chunks, given...), 0, nil
+		}
+		room -= size
 		*cur = next
-		if len(data) > 0 {
-			room -= logPageSize(data)
-			ch.Data = string(data)
-			chunks = append(chunks, ch)
+		chunks = append(append(chunks, given...), whole...)
+		if room <= 0 {
+			return chunks, 0, nil
 		}
 	}
 	return chunks, room, nil
+}
+
+// storedKey is a stored chunk's key, and what it names.
+type storedKey struct {
+	key string
+	sandstep.LogChunk
+	offset int64
+}
+
+// storedSeqs lists the task's recorded chunks after seq after, in order,
+// grouped by seq, each seq whole. A listing may end inside a seq, which is
+// then left to the next page; or, when it is the listing's only seq,
+// listed on (else no page would ever get past it).
+func (s *Service) storedSeqs(ctx context.Context, t *sandstep.Task, after int64) ([][]storedKey, error) {
+	prefix := logPrefix(t.ID)
+	var keys []storedKey
+	more, from := true, fmt.Sprintf("%s%012d-~", prefix, after)
+	for more {
+		// One key over maxLogPage: it says whether the seq of the page's
+		// last key goes on.
+		listed, err := s.objects.List(ctx, prefix, from, maxLogPage+1)
+		if err != nil {
+			return nil, err
+		}
+		more = len(listed) == maxLogPage+1
+		for _, key := range listed {
+			ch, offset, ok := parseLogKey(strings.TrimPrefix(key, prefix))
+			if !ok {
+				continue
+			}
+			if ch.Seq > t.LogSeq {
+				more = false // not (yet) recorded: a chunk being written
+				break
+			}
+			keys = append(keys, storedKey{key, ch, offset})
+		}
+		if more && len(keys) > 0 && keys[0].Seq != keys[len(keys)-1].Seq {
+			// Every seq but the last is whole.
+			last := keys[len(keys)-1].Seq
+			for len(keys) > 0 && keys[len(keys)-1].Seq == last {
+				keys = keys[:len(keys)-1]
+			}
+			more = false
+		}
+		if more {
+			from = listed[len(listed)-1] // the one seq listed on
+		}
+	}
+	var seqs [][]storedKey
+	for i, k := range keys {
+		if i == 0 || k.Seq != keys[i-1].Seq {
+			seqs = append(seqs, nil)
+		}
+		seqs[len(seqs)-1] = append(seqs[len(seqs)-1], k)
+	}
+	return seqs, nil
 }
 
 // A page of output fits one response (MaxResponseBytes): each chunk

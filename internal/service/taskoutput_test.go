@@ -177,6 +177,112 @@ func TestReadTaskLogsTrimsStoredChunksByTheCursor(t *testing.T) {
 	}
 }
 
+// A reader paging through the output is given every recorded byte once,
+// and told complete only then, where a seq holds a losing writer's chunk
+// beside the recorded one: its cursor passes a seq only once all of the
+// seq's chunks are given.
+func TestPagingGivesEachSeqWhole(t *testing.T) {
+	big := strings.Repeat("x", 3000)
+	// n seqs of a chunk each, then a seq of two: a listing of n+1 keys
+	// ends inside it.
+	listed := func(n int64) []keptChunk {
+		var chunks []keptChunk
+		for i := range n {
+			chunks = append(chunks, keptChunk{i + 1, "stdout", i, 1, "a"})
+		}
+		return append(chunks,
+			keptChunk{n + 1, "stderr", 0, 2, "e\n"}, // lost, stored again next
+			keptChunk{n + 1, "stdout", n, 2, "W\n"},
+			keptChunk{n + 2, "stderr", 0, 3, "e\n"},
+		)
+	}
+	var oneSeq []keptChunk // more keys at one seq than a listing holds
+	for i := range int64(2 * maxLogPage) {
+		oneSeq = append(oneSeq, keptChunk{1, "stdout", 0, i, big[:i]}) // lost, shorter reads
+	}
+	oneSeq = append(oneSeq, keptChunk{1, "stdout", 0, 2 * maxLogPage, big}, keptChunk{2, "stderr", -1, 2*maxLogPage + 1, "[cut]\n"})
+	tests := []struct {
+		name           string
+		maxResponse    int
+		chunks         []keptChunk
+		seq            int64
+		bytes          [2]int64
+		stdout, stderr string
+	}{
+		{
+			name: "the page fills inside the recorded chunk, the other stream's lost beside it", maxResponse: 1000,
+			chunks: []keptChunk{
+				{1, "stderr", 0, 1, "e\n"}, // lost, stored again as 2
+				{1, "stdout", 0, 1, big},
+				{2, "stderr", 0, 2, "e\n"},
+			},
+			seq: 2, bytes: [2]int64{3000, 2}, stdout: big, stderr: "e\n",
+		},
+		{
+			name: "the page fills inside the recorded chunk, a shorter read of its range lost beside it", maxResponse: 1000,
+			chunks: []keptChunk{
+				{1, "stdout", 0, 1, "ab"}, // read before the winner's
+				{1, "stdout", 0, 2, "ab" + big},
+			},
+			seq: 1, bytes: [2]int64{3002, 0}, stdout: "ab" + big,
+		},
+		{
+			name: "a listing of maxLogPage keys ends inside a seq", maxResponse: 5 << 20,
+			chunks: listed(maxLogPage - 1), seq: maxLogPage + 1, bytes: [2]int64{maxLogPage + 1, 2},
+			stdout: strings.Repeat("a", maxLogPage-1) + "W\n", stderr: "e\n",
+		},
+		{
+			name: "a listing of maxLogPage+1 keys ends inside a seq", maxResponse: 5 << 20,
+			chunks: listed(maxLogPage), seq: maxLogPage + 2, bytes: [2]int64{maxLogPage + 2, 2},
+			stdout: strings.Repeat("a", maxLogPage) + "W\n", stderr: "e\n",
+		},
+		{
+			name: "a seq of more keys than a listing", maxResponse: 1000,
+			chunks: oneSeq, seq: 2, bytes: [2]int64{3000, 0}, stdout: big, stderr: "[cut]\n",
+		},
+		{
+			name: "a chunk without an offset in a seq over pages comes once", maxResponse: 1000,
+			chunks: []keptChunk{
+				{1, "stderr", -1, 1, "[cut]\n"},
+				{1, "stdout", 0, 1, big}, // lost beside the marker, read on from the record
+			},
+			seq: 1, bytes: [2]int64{3000, 0}, stdout: big, stderr: "[cut]\n",
+		},
+		{
+			name: "a chunk without an offset that does not fit waits for the next page", maxResponse: 1000,
+			chunks: []keptChunk{
+				{1, "stdout", 0, 1, big[:600]},
+				{2, "stdout", -1, 2, "[cut]" + big[:300]},
+			},
+			seq: 2, bytes: [2]int64{600, 0}, stdout: big[:600] + "[cut]" + big[:300],
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxResponseBytes = tt.maxResponse })
+			h.keep(t, tt.chunks, sandstep.TaskSucceeded, func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes })
+			r := newReader()
+			pages := 1
+			for ; pages < 100; pages++ {
+				page := r.next(t, h)
+				// Over HTTP the page is API Gateway's body, escaped again;
+				// only a chunk without an offset, alone, may not fit.
+				body, _ := EncodeJSON(page)
+				if wire, _ := EncodeJSON(string(body)); len(wire) > tt.maxResponse && len(page.Chunks) > 1 {
+					t.Fatalf("a page of %d chunks takes %d bytes, want at most %d", len(page.Chunks), len(wire), tt.maxResponse)
+				}
+				if page.Complete {
+					break
+				}
+			}
+			if r.got["stdout"] != tt.stdout || r.got["stderr"] != tt.stderr {
+				t.Errorf("after %d pages (cursor %s): stdout %d bytes, stderr %q; want %d bytes, %q",
+					pages, r.cursor, len(r.got["stdout"]), r.got["stderr"], len(tt.stdout), tt.stderr)
+			}
+		})
+	}
+}
+
 // A page fits one response however much output there is: a stored chunk
 // is split across pages where the cursor can say where a part ends, and
 // fresh output is cut to the room left. Reading on gives it all, once.
