@@ -26,5 +26,10 @@ func (r *Regexp) MatchString(s string) bool { return r.compiled().MatchString(s)
 // FindStringSubmatch is regexp.Regexp's.
 func (r *Regexp) FindStringSubmatch(s string) []string { return r.compiled().FindStringSubmatch(s) }
 
+// ReplaceAllString is regexp.Regexp's.
+func (r *Regexp) ReplaceAllString(src, repl string) string {
+	return r.compiled().ReplaceAllString(src, repl)
+}
+
 // String is the pattern's source text.
 func (r *Regexp) String() string { return r.compiled().String() }

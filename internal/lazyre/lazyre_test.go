@@ -13,10 +13,11 @@ func TestMatchesAsCompiled(t *testing.T) {
 		in    string
 		match bool
 		sub   []string
+		repl  string // with each match replaced by "<$1>"
 	}{
-		{"match", "abbc", true, []string{"abbc", "bb"}},
-		{"no match", "ac", false, nil},
-		{"anchored", "xabc", false, nil},
+		{"match", "abbc", true, []string{"abbc", "bb"}, "<bb>"},
+		{"no match", "ac", false, nil, "ac"},
+		{"anchored", "xabc", false, nil, "xabc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -25,6 +26,9 @@ func TestMatchesAsCompiled(t *testing.T) {
 			}
 			if got := re.FindStringSubmatch(tt.in); !slices.Equal(got, tt.sub) {
 				t.Errorf("FindStringSubmatch(%q) = %q, want %q", tt.in, got, tt.sub)
+			}
+			if got := re.ReplaceAllString(tt.in, "<$1>"); got != tt.repl {
+				t.Errorf("ReplaceAllString(%q) = %q, want %q", tt.in, got, tt.repl)
 			}
 		})
 	}

@@ -104,7 +104,7 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	if t.Error != "" {
 		fmt.Fprintf(&b, "\n%s\n", sandstep.Clip(t.Error, 500))
 	}
-	if tail := s.outputTail(ctx, t); tail != "" {
+	if tail := s.quotedTail(ctx, t); tail != "" {
 		// A fence longer than any run of backticks in the output keeps it
 		// from closing early.
 		fence := strings.Repeat("`", max(3, longestRun(tail, '`')+1))
@@ -113,9 +113,9 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	return b.String()
 }
 
-// outputTail is the last commentTail bytes of the task's stored output,
+// outputTail is the last n bytes of the task's stored output,
 // and the marker that ends it when its last output was not stored.
-func (s *Service) outputTail(ctx context.Context, t *sandstep.Task) string {
+func (s *Service) outputTail(ctx context.Context, t *sandstep.Task, n int) string {
 	if s.objects == nil {
 		return ""
 	}
@@ -129,7 +129,7 @@ func (s *Service) outputTail(ctx context.Context, t *sandstep.Task) string {
 	var chunks []logObject
 	var tail string
 gather:
-	for seq := t.LogSeq; seq > 0 && len(tail)+len(marker) < commentTail; seq-- {
+	for seq := t.LogSeq; seq > 0 && len(tail)+len(marker) < n; seq-- {
 		keys, err := s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
 		if err != nil || len(keys) == 0 {
 			break
@@ -146,8 +146,8 @@ gather:
 		tail = readLogObjects(chunks, t.LogBytes)
 	}
 	tail += marker
-	if len(tail) > commentTail {
-		tail = tail[len(tail)-commentTail:]
+	if len(tail) > n {
+		tail = tail[len(tail)-n:]
 	}
 	return strings.ToValidUTF8(strings.TrimRight(tail, "\n"), "")
 }

@@ -566,6 +566,67 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	}
 }
 
+// The issue's comment, which anyone may read on a public repository,
+// quotes the task's output with its secret values and GitHub tokens
+// hidden, a secret cut by the quote's start too; nothing when its secrets
+// cannot be read.
+func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
+	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
+	const secret = "sk-live-canary-0123456789"
+	token := "ghs_" + strings.Repeat("aB3", 12)
+	tests := []struct {
+		name     string
+		output   string
+		readable bool
+		want     string // quoted; "" for no quote
+		never    []string
+	}{
+		{name: "a secret value", output: "key=" + secret + "\ndone\n", readable: true,
+			want: "key=[REDACTED]\ndone", never: []string{secret}},
+		{name: "a secret cut by the quote's start", output: secret + strings.Repeat("x", commentTail-10) + "\n", readable: true,
+			want: "[REDACTED]" + strings.Repeat("x", commentTail-10), never: []string{"6789"}},
+		{name: "a GitHub token", output: "cloned with " + token + "\n", readable: true,
+			want: "cloned with [REDACTED]", never: []string{token[:10]}},
+		{name: "no secret in it", output: "all good\n", readable: true, want: "all good"},
+		{name: "secrets that cannot be read", output: "key=" + secret + "\n", never: []string{secret, "The end of its output"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := issueHarness(t, nil)
+			h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600,
+				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
+			h.svc.secrets = fakeSecrets{ref: secret}
+			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
+			if err != nil || out.Action != "started" {
+				t.Fatalf("HandleIssue = %+v, %v", out, err)
+			}
+			if err := h.svc.objects.Put(ctx, logKey(out.TaskID, 1, "stdout", 0, h.clock.Now()), []byte(tt.output)); err != nil {
+				t.Fatal(err)
+			}
+			tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
+				func(r *sandstep.Task) { r.LogSeq, r.LogBytes = 1, [2]int64{int64(len(tt.output)), 0} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.readable {
+				h.svc.secrets = fakeSecrets{}
+			}
+			body := h.svc.endedComment(ctx, tk)
+			_, quoted, _ := strings.Cut(body, "The end of its output:\n\n```\n")
+			quoted, _, _ = strings.Cut(quoted, "\n```\n")
+			if quoted != tt.want {
+				t.Errorf("quoted %q, want %q", quoted, tt.want)
+			}
+			for _, s := range tt.never {
+				if strings.Contains(body, s) {
+					t.Errorf("the comment holds %q:\n%s", s, body)
+				}
+			}
+		})
+	}
+}
+
 // A redelivery is answered as the first delivery was, whatever changed
 // since; an ignored delivery is not remembered, so one sent again after
 // the cause was mended is acted on.

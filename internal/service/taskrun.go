@@ -135,15 +135,24 @@ func (s *Service) loadTask(ctx context.Context, step TaskStep) (*sandstep.Task, 
 	if t.Owner != step.UserID {
 		return nil, nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
-	raw, err := s.objects.Get(ctx, specKey(t.ID))
+	spec, err := s.taskSpec(ctx, t.ID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the spec of task %s: %w", t.ID, err)
+		return nil, nil, err
+	}
+	return t, spec, nil
+}
+
+// taskSpec reads the spec task id was started with.
+func (s *Service) taskSpec(ctx context.Context, id string) (*TaskInput, error) {
+	raw, err := s.objects.Get(ctx, specKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("read the spec of task %s: %w", id, err)
 	}
 	var spec TaskInput
 	if err := json.Unmarshal(raw, &spec); err != nil {
-		return nil, nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the spec of task %s is unreadable", t.ID)
+		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the spec of task %s is unreadable", id)
 	}
-	return t, &spec, nil
+	return &spec, nil
 }
 
 // CreateTaskSandbox makes the task's sandbox: a quota slot, the sandbox
