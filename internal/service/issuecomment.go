@@ -58,7 +58,17 @@ func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body str
 	if id == t.IssueComment {
 		return
 	}
-	if _, err := s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) { r.IssueComment = id }); err != nil {
+	keep := func(r *sandstep.Task) { r.IssueComment = id }
+	_, err = s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, keep)
+	if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
+		// The task moved on while the comment was written (a cancel while
+		// its start announced it): the id is kept all the same, unless
+		// another comment's was meanwhile, or its end writes a second one.
+		if cur, gerr := s.tasks.GetTask(cctx, t.ID); gerr == nil && cur.IssueComment == t.IssueComment {
+			_, err = s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{cur.Status}, cur.Status, keep)
+		}
+	}
+	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the issue comment's id was not kept", "taskId", t.ID, "err", err)
 		return
 	}

@@ -445,6 +445,42 @@ func TestBusyWhileTheStartIsCommenting(t *testing.T) {
 	}
 }
 
+// A cancel while the task's start is creating its comment leaves the
+// issue one comment: the start keeps the comment's id on the cancelled
+// task, and the clean-up of the execution it started edits that comment.
+func TestCancelWhileTheStartIsCommenting(t *testing.T) {
+	ctx := context.Background()
+	comments := &heldComments{fakeComments: fakeComments{bodies: map[int64]string{}}, entered: make(chan struct{}), release: make(chan struct{})}
+	h := issueHarness(t, comments)
+	ev := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"}
+	first := make(chan *IssueOutcome, 1)
+	go func() {
+		out, err := h.svc.HandleIssue(ctx, ev)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- out
+	}()
+	<-comments.entered
+	cancel := ev
+	cancel.Delivery, cancel.Cancel = "unlabeled", true
+	out, err := h.svc.HandleIssue(ctx, cancel)
+	close(comments.release)
+	if err != nil || out.Action != "cancelled" {
+		t.Fatalf("the cancel = %+v, %v; want cancelled", out, err)
+	}
+	started := <-first
+	if started == nil || started.TaskID != out.TaskID {
+		t.Fatalf("the start = %+v; want the task cancelled, %s", started, out.TaskID)
+	}
+	if _, err := h.svc.CleanUpTask(ctx, started.TaskID, nil); err != nil && !errors.As(err, new(*OutcomeError)) {
+		t.Fatal(err)
+	}
+	if len(comments.bodies) != 1 || !strings.Contains(comments.bodies[1], "cancelled") {
+		t.Errorf("the issue has comments %v; want one, saying the task was cancelled", comments.bodies)
+	}
+}
+
 // endingComments ends the task, and writes its ended comment, just before
 // the first busy note lands: the note must not be the issue's last word.
 type endingComments struct {
