@@ -155,6 +155,11 @@ type Task struct {
 	LogBytes [2]int64 `json:"-" dynamodbav:"logBytes"`
 	// LogSeq is the sequence number of the last stored log chunk.
 	LogSeq int64 `json:"-" dynamodbav:"logSeq"`
+	// LogCut is the stream whose chunk reached MAX_TASK_LOG_BYTES, and
+	// LogCutAt when, written with that chunk; "" while the output is under
+	// it. Readers are given the cut's marker after the output.
+	LogCut   string     `json:"-" dynamodbav:"logCut,omitempty"`
+	LogCutAt *time.Time `json:"-" dynamodbav:"logCutAt,omitempty"`
 	// IssueComment is the id of the comment that follows an issue's task
 	// on the issue; 0 before it is written.
 	IssueComment int64 `json:"-" dynamodbav:"issueComment,omitempty"`

@@ -124,14 +124,14 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 }
 
 // outputTail is the last n bytes of the task's stored output,
-// and the marker that ends it when its last output was not stored.
+// and the marker that ends it (endMarker).
 func (s *Service) outputTail(ctx context.Context, t *sandstep.Task, n int) string {
 	if s.objects == nil {
 		return ""
 	}
 	var marker string
-	if t.OutputNotStored != "" {
-		marker = unstoredChunk(t).Data
+	if m, ok := endMarker(t); ok {
+		marker = m.Data
 	}
 	// Gathered back a seq at a time and read forward as a reader reads
 	// them: a seq can hold a losing writer's chunk beside the recorded

@@ -99,8 +99,9 @@ const (
 // <offset>-<unix ms>-n<nonce>"; the keys of a task sort in seq order.
 // offset is where the chunk starts in its stream's file, so a reader who
 // was given some of its bytes fresh from the sandbox can skip them. A chunk
-// that is no range of the file (the cut marker) has none (offset < 0), as
-// chunks stored before offsets were kept have none. The nonce keeps two
+// that is no range of the file has none (offset < 0): the cut marker as it
+// was stored before the record carried the cut (LogCut), and chunks stored
+// before offsets were kept. The nonce keeps two
 // writers of the same range in the same millisecond (a cancel beside a
 // check) from overwriting each other's chunk; keys stored before it have
 // none.
@@ -119,7 +120,7 @@ func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 
 // storeOutput moves the output the command has written since the last
 // check from the sandbox to the object store, a chunk per object, within
-// MAX_TASK_LOG_BYTES (a marker says where it was cut). Each chunk is a
+// MAX_TASK_LOG_BYTES (the chunk that reaches it records the cut). Each chunk is a
 // range of an append-only file, so reading it again reads the same bytes.
 // A chunk ends on a character's end unless ended says the command has
 // ended and nothing follows (readers are given each chunk as text, where
@@ -167,7 +168,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 			full := len(data) >= asked // more may follow in the file
 			switch end := runeEnd(data); {
 			case int64(len(data)) >= room:
-				data = data[:room] // the log's cut: its marker follows
+				data = data[:room] // the log's cut
 			case full && end > 0, !full && !ended:
 				// A character cut by this read's end is left for the
 				// next read, or the next check.
@@ -180,9 +181,8 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				return false, err
 			}
 			moved += len(data)
-			if t.LogBytes[0]+t.LogBytes[1] >= s.opts.MaxTaskLogBytes {
-				marker := fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", s.opts.MaxTaskLogBytes)
-				return false, s.appendChunk(ctx, t, i, -1, []byte(marker))
+			if t.LogCut != "" {
+				return false, nil
 			}
 			if !full {
 				break
@@ -249,10 +249,12 @@ const readTimeout = 30 * time.Second
 // and a later store reads from where the record stands.
 var errOutputMoved = sandstep.Errorf(sandstep.ETRANSIENT, "another writer stored the task's output meanwhile; try again")
 
-// appendChunk keeps data, which starts at offset in its stream (-1: the
-// cut marker), as the task's next chunk, then records it: only if the
-// record still stands where t does (its last chunk, the stream's offset),
-// else errOutputMoved, with t brought up to the record. Readers give a
+// appendChunk keeps data, which starts at offset in its stream, as the
+// task's next chunk, then records it: only if the record still stands
+// where t does (its last chunk, the stream's offset), else errOutputMoved,
+// with t brought up to the record. A chunk that reaches
+// MAX_TASK_LOG_BYTES records the cut in the same write, so its marker
+// cannot be lost between two writes. Readers give a
 // chunk kept but not recorded only up to the record's offset of its
 // stream (logCursor.take): bytes the record counts, once.
 func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int, offset int64, data []byte) error {
@@ -260,13 +262,14 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 	if err := s.objects.Put(ctx, logKey(t.ID, seq, streams[stream], offset, s.opts.Now()), data); err != nil {
 		return fmt.Errorf("keep the task's output: %w", err)
 	}
-	moved := false
+	moved, now := false, s.opts.Now().UTC()
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
-		moved = r.LogSeq != seq-1 || offset >= 0 && r.LogBytes[stream] != offset
+		moved = r.LogSeq != seq-1 || r.LogBytes[stream] != offset
 		if !moved {
 			r.LogSeq = seq
-			if offset >= 0 { // a marker is no range of the file
-				r.LogBytes[stream] += int64(len(data))
+			r.LogBytes[stream] += int64(len(data))
+			if r.LogBytes[0]+r.LogBytes[1] >= s.opts.MaxTaskLogBytes && r.LogCut == "" {
+				r.LogCut, r.LogCutAt = streams[stream], &now
 			}
 		}
 	})
@@ -283,11 +286,11 @@ func (s *Service) appendChunk(ctx context.Context, t *sandstep.Task, stream int,
 // noteUnstored records on r, in the write that ends the task, why what its
 // command wrote after its stored output, if anything, was not stored
 // (unstored, "" when it all was): readers are given it after the output,
-// in a marker chunk (unstoredChunk). One write with the end, so a task its
+// in a marker chunk (endMarker). One write with the end, so a task its
 // steps ended meanwhile, whose output they stored, is never marked. Not
 // past MAX_TASK_LOG_BYTES' cut, whose marker says why nothing follows.
 func (s *Service) noteUnstored(r *sandstep.Task, unstored string) {
-	if unstored != "" && r.OutputNotStored == "" && r.LogBytes[0]+r.LogBytes[1] < s.opts.MaxTaskLogBytes {
+	if unstored != "" && r.OutputNotStored == "" && r.LogCut == "" && r.LogBytes[0]+r.LogBytes[1] < s.opts.MaxTaskLogBytes {
 		r.OutputNotStored = unstored
 	}
 }
@@ -300,16 +303,24 @@ const (
 	unstoredRunning = "its command could not be stopped"
 )
 
-// unstoredChunk is the marker that ends the output of an ended task t
-// whose last output was not stored: a stderr chunk after the last stored
-// one.
-func unstoredChunk(t *sandstep.Task) sandstep.LogChunk {
-	at := t.CreatedAt
-	if t.FinishedAt != nil {
-		at = *t.FinishedAt
+// endMarker is the chunk, made when read and never stored, that ends t's
+// output after its last stored chunk: where MAX_TASK_LOG_BYTES cut it, on
+// the stream cut; or, once t has ended, why its last output was not
+// stored, on stderr. ok is false when there is none.
+func endMarker(t *sandstep.Task) (marker sandstep.LogChunk, ok bool) {
+	switch {
+	case t.LogCut != "" && t.LogCutAt != nil:
+		return sandstep.LogChunk{Seq: t.LogSeq + 1, Stream: t.LogCut, Time: *t.LogCutAt,
+			Data: fmt.Sprintf("\n[sandstep: the output was cut at %d bytes (MAX_TASK_LOG_BYTES)]\n", t.LogBytes[0]+t.LogBytes[1])}, true
+	case t.Status.Terminal() && t.OutputNotStored != "":
+		at := t.CreatedAt
+		if t.FinishedAt != nil {
+			at = *t.FinishedAt
+		}
+		return sandstep.LogChunk{Seq: t.LogSeq + 1, Stream: "stderr", Time: at,
+			Data: "\n[sandstep: any output after this point was not stored: " + t.OutputNotStored + "]\n"}, true
 	}
-	return sandstep.LogChunk{Seq: t.LogSeq + 1, Stream: "stderr", Time: at,
-		Data: "\n[sandstep: any output after this point was not stored: " + t.OutputNotStored + "]\n"}
+	return sandstep.LogChunk{}, false
 }
 
 // TaskLogs is a page of a task's output.
@@ -345,8 +356,7 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 		out.Chunks = append(out.Chunks, s.freshOutput(ctx, t, &cur, room)...)
 	}
 	end := t.LogSeq // the last chunk's seq
-	if t.Status.Terminal() && t.OutputNotStored != "" {
-		marker := unstoredChunk(t)
+	if marker, ok := endMarker(t); ok {
 		end = marker.Seq
 		if cur.seq == t.LogSeq && (len(out.Chunks) == 0 || room >= logPageSize([]byte(marker.Data))) {
 			out.Chunks = append(out.Chunks, marker)

@@ -467,6 +467,9 @@ func TestStoreOutput(t *testing.T) {
 					t.Errorf("chunk %s is not whole characters: %q", k, data)
 				}
 			})
+			if m, ok := endMarker(h.record(t)); ok {
+				got[m.Stream] += m.Data // the cut, which the record carries
+			}
 			if got["stdout"] != tt.wantOut || got["stderr"] != tt.wantErr {
 				t.Errorf("stored stdout %q, stderr %q; want %q, %q", got["stdout"], got["stderr"], tt.wantOut, tt.wantErr)
 			}
@@ -615,6 +618,50 @@ func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 	}
 	if !h.sessions.wasStopped() || len(h.provider.live()) != 0 {
 		t.Errorf("command killed %v, sandboxes left %v; want killed, none", h.sessions.wasStopped(), h.provider.live())
+	}
+}
+
+// putsRefused refuses every Put after the first left: S3 failing for a
+// while.
+type putsRefused struct {
+	*fakeObjects
+	left *atomic.Int32
+}
+
+func (o putsRefused) Put(ctx context.Context, key string, body []byte) error {
+	if o.left.Add(-1) < 0 {
+		return sandstep.Errorf(sandstep.ETRANSIENT, "SlowDown")
+	}
+	return o.fakeObjects.Put(ctx, key, body)
+}
+
+// The cut at MAX_TASK_LOG_BYTES is recorded with the chunk that reaches
+// it, so no write after it can lose its marker; readers are given the
+// marker once, after the output, while the task runs and once it ends.
+func TestTheCutIsRecordedWithItsChunk(t *testing.T) {
+	h := newTaskHarness(t, func(o *Options) { o.MaxTaskLogBytes = 10 })
+	var left atomic.Int32
+	left.Store(1)
+	h.svc.objects = putsRefused{h.objects, &left}
+	h.print(t, "stdout", "0123456789AB")
+	_, _ = h.svc.storeOutput(context.Background(), h.record(t), h.daytona, false) // S3 refuses after the chunk
+	left.Store(1 << 20)
+	h.watch(t) // the next check
+	marker := "\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n"
+	r := newReader()
+	if page := r.next(t, h); page.Complete || r.got["stdout"] != "0123456789"+marker {
+		t.Fatalf("while it runs: stdout %q, complete %v; want the output and the marker, not complete", r.got["stdout"], page.Complete)
+	}
+	h.end(t)
+	if page := r.next(t, h); !page.Complete || len(page.Chunks) != 0 {
+		t.Errorf("once it ended: %+v; want nothing more, complete", page)
+	}
+	all := newReader()
+	for range 4 {
+		all.next(t, h)
+	}
+	if all.got["stdout"] != "0123456789"+marker || all.got["stderr"] != "" {
+		t.Errorf("a reader from the start is given %q, %q", all.got["stdout"], all.got["stderr"])
 	}
 }
 
