@@ -227,7 +227,7 @@ func cutUTF8(s string, n int) string {
 	if n >= len(s) {
 		return s
 	}
-	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+	for i := n; i >= 0 && i > n-utf8.UTFMax; i-- {
 		if utf8.RuneStart(s[i]) {
 			if i < n && utf8.FullRuneInString(s[i:n]) {
 				break // s[n] continues no character: cut there

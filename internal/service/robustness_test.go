@@ -150,6 +150,9 @@ func TestCutUTF8(t *testing.T) {
 		{"a character then stray continuation bytes", "é\x80\x80z", 3, "é\x80"},
 		{"a cut character then continuation bytes", "a\xe2\x82\x82\x82z", 3, "a"},
 		{"a lead byte long before the cut", "\xe2" + strings.Repeat("\x80", 8), 6, "\xe2" + strings.Repeat("\x80", 5)},
+		{"a first character cut after one", "éx", 1, ""},
+		{"a first character cut after two", "€x", 2, ""},
+		{"a first character cut after three", "😀x", 3, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
