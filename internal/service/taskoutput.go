@@ -120,15 +120,17 @@ func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 
 // storeOutput moves the output the command has written since the last
 // check from the sandbox to the object store, a chunk per object, within
-// MAX_TASK_LOG_BYTES (the chunk that reaches it records the cut). Each chunk is a
-// range of an append-only file, so reading it again reads the same bytes.
+// MAX_TASK_LOG_BYTES (the chunk that reaches it records the cut, which is
+// final: readers were given its marker, numbered after the last chunk,
+// even if the limit is raised later). Each chunk is a range of an
+// append-only file, so reading it again reads the same bytes.
 // A chunk ends on a character's end unless ended says the command has
 // ended and nothing follows (readers are given each chunk as text, where
 // both halves of a cut character would be lost). more says it stopped at
 // maxFetchPerCheck with output left to move.
 func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string, ended bool) (more bool, err error) {
 	room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
-	if room <= 0 {
+	if room <= 0 || t.LogCut != "" {
 		return false, nil
 	}
 	// The first read takes both streams in one command, as most checks

@@ -665,6 +665,42 @@ func TestTheCutIsRecordedWithItsChunk(t *testing.T) {
 	}
 }
 
+// A cut is final: readers were given its marker after the last chunk, so
+// MAX_TASK_LOG_BYTES raised while the task runs stores nothing more, and a
+// reader who followed it is given what a reader from the start is.
+func TestTheCutIsFinal(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to int64
+	}{
+		{name: "raised", from: 10, to: 20},
+		{name: "kept", from: 10, to: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxTaskLogBytes = tt.from })
+			h.print(t, "stdout", "0123456789AB")
+			h.watch(t)
+			follower := newReader()
+			follower.next(t, h)
+			h.svc.opts.MaxTaskLogBytes = tt.to
+			h.watch(t)
+			h.end(t)
+			for range 3 {
+				follower.next(t, h)
+			}
+			all := newReader()
+			for range 4 {
+				all.next(t, h)
+			}
+			want := "0123456789\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n"
+			if follower.got["stdout"] != want || all.got["stdout"] != want {
+				t.Errorf("a follower was given %q, a reader from the start %q; want %q", follower.got["stdout"], all.got["stdout"], want)
+			}
+		})
+	}
+}
+
 // Two writers storing the same output at once (a cancel beside a check, a
 // check retried while its first attempt still runs) record each byte once,
 // on both streams: one of them finds the record moved and stops
