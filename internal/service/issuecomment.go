@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -58,15 +59,25 @@ func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body str
 	if id == t.IssueComment {
 		return
 	}
-	keep := func(r *sandstep.Task) { r.IssueComment = id }
+	// Kept only over the id this comment replaced, in the same write: an
+	// id another writer kept meanwhile (the ended comment) stays.
+	kept := false
+	keep := func(r *sandstep.Task) {
+		if kept = r.IssueComment == t.IssueComment; kept {
+			r.IssueComment = id
+		}
+	}
 	_, err = s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, keep)
 	if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
 		// The task moved on while the comment was written (a cancel while
-		// its start announced it): the id is kept all the same, unless
-		// another comment's was meanwhile, or its end writes a second one.
-		if cur, gerr := s.tasks.GetTask(cctx, t.ID); gerr == nil && cur.IssueComment == t.IssueComment {
+		// its start announced it): the id is kept all the same, or its end
+		// writes a second comment.
+		if cur, gerr := s.tasks.GetTask(cctx, t.ID); gerr == nil {
 			_, err = s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{cur.Status}, cur.Status, keep)
 		}
+	}
+	if err == nil && !kept {
+		err = errors.New("another comment's id was kept meanwhile")
 	}
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the issue comment's id was not kept", "taskId", t.ID, "err", err)

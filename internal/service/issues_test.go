@@ -481,6 +481,55 @@ func TestCancelWhileTheStartIsCommenting(t *testing.T) {
 	}
 }
 
+// readThenRun runs then once, after the first GetTask read: another
+// writer landing between a read and the write that follows it.
+type readThenRun struct {
+	Tasks
+	then func()
+}
+
+func (r *readThenRun) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
+	t, err := r.Tasks.GetTask(ctx, id)
+	if then := r.then; then != nil {
+		r.then = nil
+		then()
+	}
+	return t, err
+}
+
+// The start's comment, landing after a cancel, keeps its id only if no
+// other comment's was kept meanwhile: the ended comment's id, kept between
+// the start's read and its write, stays the task's.
+func TestTheStartKeepsNoIDOverTheEndedComment(t *testing.T) {
+	ctx := context.Background()
+	h := issueHarness(t, nil)
+	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
+	if err != nil || out.Action != "started" {
+		t.Fatalf("HandleIssue = %+v, %v", out, err)
+	}
+	comments := &fakeComments{bodies: map[int64]string{}}
+	h.svc.comments = comments
+	queued, err := h.store.GetTask(ctx, out.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued.IssueComment = 0 // the start's view: no comment yet
+	cancelled, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskCancelled,
+		func(r *sandstep.Task) { r.IssueComment = 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc.tasks = &readThenRun{Tasks: h.store, then: func() { h.svc.commentOnIssue(ctx, cancelled, "ended: cancelled", false) }}
+	h.svc.commentOnIssue(ctx, queued, "started", false)
+	rec, err := h.store.GetTask(ctx, out.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := comments.bodies[rec.IssueComment]; got != "ended: cancelled" {
+		t.Errorf("the task keeps comment %d, %q; want the ended one (comments %v)", rec.IssueComment, got, comments.bodies)
+	}
+}
+
 // endingComments ends the task, and writes its ended comment, just before
 // the first busy note lands: the note must not be the issue's last word.
 type endingComments struct {
