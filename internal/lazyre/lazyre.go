@@ -26,9 +26,9 @@ func (r *Regexp) MatchString(s string) bool { return r.compiled().MatchString(s)
 // FindStringSubmatch is regexp.Regexp's.
 func (r *Regexp) FindStringSubmatch(s string) []string { return r.compiled().FindStringSubmatch(s) }
 
-// ReplaceAllString is regexp.Regexp's.
-func (r *Regexp) ReplaceAllString(src, repl string) string {
-	return r.compiled().ReplaceAllString(src, repl)
+// FindAllStringIndex is regexp.Regexp's.
+func (r *Regexp) FindAllStringIndex(s string, n int) [][]int {
+	return r.compiled().FindAllStringIndex(s, n)
 }
 
 // String is the pattern's source text.

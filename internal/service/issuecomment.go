@@ -134,11 +134,12 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	return b.String()
 }
 
-// outputTail is the last n bytes of the task's stored output,
-// and the marker that ends it (endMarker).
-func (s *Service) outputTail(ctx context.Context, t *sandstep.Task, n int) string {
+// outputTail is the last n bytes of the task's stored output, and the
+// marker that ends it (endMarker); whole says it is all of it, from the
+// first byte.
+func (s *Service) outputTail(ctx context.Context, t *sandstep.Task, n int) (tail string, whole bool) {
 	if s.objects == nil {
-		return ""
+		return "", false
 	}
 	var marker string
 	if m, ok := endMarker(t); ok {
@@ -148,9 +149,9 @@ func (s *Service) outputTail(ctx context.Context, t *sandstep.Task, n int) strin
 	// them: a seq can hold a losing writer's chunk beside the recorded
 	// one, and each byte counts once.
 	var chunks []logObject
-	var tail string
+	seq := t.LogSeq
 gather:
-	for seq := t.LogSeq; seq > 0 && len(tail)+len(marker) < n; seq-- {
+	for ; seq > 0 && len(tail)+len(marker) < n; seq-- {
 		keys, err := s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
 		if err != nil || len(keys) == 0 {
 			break
@@ -167,10 +168,11 @@ gather:
 		tail = readLogObjects(chunks, t.LogBytes)
 	}
 	tail += marker
+	whole = seq == 0 && len(tail) <= n
 	if len(tail) > n {
 		tail = tail[len(tail)-n:]
 	}
-	return strings.ToValidUTF8(strings.TrimRight(tail, "\n"), "")
+	return strings.ToValidUTF8(strings.TrimRight(tail, "\n"), ""), whole
 }
 
 // A logObject is a stored chunk: its name under the task's log prefix, and

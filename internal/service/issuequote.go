@@ -11,8 +11,11 @@ import (
 )
 
 // githubToken is what GitHub's tokens look like (installation, user,
-// OAuth, refresh, personal; fine-grained personal).
+// OAuth, refresh, personal; fine-grained personal), at most
+// githubTokenMax bytes.
 var githubToken = lazyre.New(`gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}`)
+
+const githubTokenMax = len("github_pat_") + 255
 
 // quotedTail is the end of t's output as its issue's comment quotes it.
 // Anyone may read an issue of a public repository, and an agent steered by
@@ -21,25 +24,73 @@ var githubToken = lazyre.New(`gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-
 // be read to hide them, nothing is quoted.
 func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 	if t.LogSeq == 0 {
-		return s.outputTail(ctx, t, commentTail) // at most the marker of output not stored: ours
+		tail, _ := s.outputTail(ctx, t, commentTail) // at most an end marker: ours
+		return tail
 	}
-	hidden, err := s.taskSecretValues(ctx, t)
+	values, err := s.taskSecretValues(ctx, t)
 	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the issue's comment quotes none of the task's output: its secrets could not be read to hide them", "taskId", t.ID, "err", err)
+		s.opts.Logger.WarnContext(ctx, "the issue's comment quotes none of the task's output: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
 		return ""
 	}
-	r, longest := logging.NewRedactor(), 0
-	for _, v := range hidden {
-		r.Add(v)
+	// Read longer than quoted by the longest thing hidden, which is
+	// dropped from the front unless the read is all the output: a secret
+	// or token the read cut lies wholly within it.
+	longest := githubTokenMax
+	for _, v := range values {
 		longest = max(longest, len(v))
 	}
-	// Hidden before the tail is cut, so no part of a secret that straddles
-	// the cut is quoted.
-	tail := githubToken.ReplaceAllString(r.Redact(s.outputTail(ctx, t, commentTail+longest)), logging.Redacted)
-	if len(tail) > commentTail {
-		tail = strings.ToValidUTF8(tail[len(tail)-commentTail:], "")
+	tail, whole := s.outputTail(ctx, t, commentTail+longest)
+	drop := longest
+	if whole {
+		drop = 0
 	}
-	return tail
+	return hideSecrets(tail, values, drop, commentTail)
+}
+
+// hideSecrets is the last keep bytes of text after its first drop, with
+// each of values (of logging.MinSecretLen bytes or more, and trimmed of
+// white space too) and each GitHub token shape replaced by
+// logging.Redacted. Found in all of text before any is dropped or
+// replaced, so neither moves where another is found.
+func hideSecrets(text string, values []string, drop, keep int) string {
+	hidden := make([]bool, len(text))
+	hide := func(i, j int) {
+		for k := i; k < j; k++ {
+			hidden[k] = true
+		}
+	}
+	for _, v := range values {
+		for _, c := range []string{v, strings.TrimSpace(v)} {
+			if len(strings.TrimSpace(c)) < logging.MinSecretLen {
+				continue
+			}
+			for i := 0; ; {
+				j := strings.Index(text[i:], c)
+				if j < 0 {
+					break
+				}
+				hide(i+j, i+j+len(c))
+				i += j + 1
+			}
+		}
+	}
+	for _, m := range githubToken.FindAllStringIndex(text, -1) {
+		hide(m[0], m[1])
+	}
+	var b strings.Builder
+	for i := min(drop, len(text)); i < len(text); i++ {
+		switch {
+		case !hidden[i]:
+			b.WriteByte(text[i])
+		case i == drop || !hidden[i-1]:
+			b.WriteString(logging.Redacted)
+		}
+	}
+	out := b.String()
+	if len(out) > keep {
+		out = out[len(out)-keep:]
+	}
+	return strings.ToValidUTF8(out, "")
 }
 
 // taskSecretValues are the values of the secrets t's sandbox was given.

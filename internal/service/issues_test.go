@@ -659,15 +659,26 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
 	const secret = "sk-live-canary-0123456789"
 	token := "ghs_" + strings.Repeat("aB3", 12)
+	// Read from the middle of the first of 21 copies of the secret, which
+	// become one shorter [REDACTED]: the quote must not reach back into
+	// the cut copy.
+	cutCopies := strings.Repeat("p", 100) + strings.Repeat(secret, 21) + strings.Repeat("x", commentTail+githubTokenMax-10-25*20)
 	tests := []struct {
-		name     string
-		output   string
-		readable bool
-		want     string // quoted; "" for no quote
-		never    []string
+		name      string
+		noSecrets bool
+		output    string
+		readable  bool
+		want      string // quoted; "" for no quote
+		never     []string
 	}{
 		{name: "a secret value", output: "key=" + secret + "\ndone\n", readable: true,
 			want: "key=[REDACTED]\ndone", never: []string{secret}},
+		{name: "a secret cut by the read's start, the text shrunk after it", output: cutCopies, readable: true,
+			want: "[REDACTED]" + strings.Repeat("x", commentTail+githubTokenMax-10-25*20), never: []string{"6789"}},
+		{name: "a GitHub token cut by the quote's start, no secrets", noSecrets: true, output: token + "\n" + strings.Repeat("x", commentTail-20) + "\n",
+			want: "[REDACTED]\n" + strings.Repeat("x", commentTail-20), never: []string{token[len(token)-8:]}},
+		{name: "a value under six bytes", output: "key=" + secret + " pin=12345\n", readable: true,
+			want: "key=[REDACTED] pin=12345"},
 		{name: "a secret cut by the quote's start", output: secret + strings.Repeat("x", commentTail-10) + "\n", readable: true,
 			want: "[REDACTED]" + strings.Repeat("x", commentTail-10), never: []string{"6789"}},
 		{name: "a GitHub token", output: "cloned with " + token + "\n", readable: true,
@@ -679,9 +690,13 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			h := issueHarness(t, nil)
-			h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600,
-				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
-			h.svc.secrets = fakeSecrets{ref: secret}
+			task := TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
+				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref, "PIN": ref + "-pin"}}}
+			if tt.noSecrets {
+				task.Sandbox.SecretEnv = nil
+			}
+			h.svc.repos = fakeRepos{"octo/hello": task}
+			h.svc.secrets = fakeSecrets{ref: secret, ref + "-pin": "12345"}
 			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
 			if err != nil || out.Action != "started" {
 				t.Fatalf("HandleIssue = %+v, %v", out, err)

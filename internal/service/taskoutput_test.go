@@ -1136,7 +1136,7 @@ func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
 			t.Errorf("%s: pages\n%s\nwant\n%s", name, strings.Join(pages, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	if tail := h.svc.outputTail(ctx, h.record(t), commentTail); tail != "first\n"+strings.TrimRight(marker, "\n") {
+	if tail, _ := h.svc.outputTail(ctx, h.record(t), commentTail); tail != "first\n"+strings.TrimRight(marker, "\n") {
 		t.Errorf("the comment quotes %q", tail)
 	}
 }
@@ -1200,7 +1200,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTaskHarness(t, nil)
 			h.keep(t, tt.chunks, sandstep.TaskRunning, func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes })
-			if got := h.svc.outputTail(context.Background(), h.record(t), commentTail); got != tt.want {
+			if got, _ := h.svc.outputTail(context.Background(), h.record(t), commentTail); got != tt.want {
 				t.Errorf("the comment quotes %q, want %q", got, tt.want)
 			}
 		})
@@ -1264,7 +1264,7 @@ func TestReadersGiveOnlyRecordedBytes(t *testing.T) {
 			if page := r.next(t, h); r.got["stdout"] != tt.stdout || r.got["stderr"] != tt.stderr || !page.Complete {
 				t.Errorf("stdout %q, stderr %q, complete %v; want %q, %q, complete", r.got["stdout"], r.got["stderr"], page.Complete, tt.stdout, tt.stderr)
 			}
-			if tail := h.svc.outputTail(context.Background(), h.record(t), commentTail); tail != tt.tail {
+			if tail, _ := h.svc.outputTail(context.Background(), h.record(t), commentTail); tail != tt.tail {
 				t.Errorf("the comment quotes %q, want %q", tail, tt.tail)
 			}
 		})
