@@ -369,8 +369,9 @@ func TestRepoTemplatePolicies(t *testing.T) {
 			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN, pricesARN),
 			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
+			taskObjects,
 			grant([]string{"states:DescribeExecution"}, runs),
-		), []string{viaSSM, viaSM}, "scans the live index, sweeps the table; reads a task's notify.secretRef to sign the notices it retries; tells the issue"},
+		), []string{viaSSM, viaSM}, "scans the live index, sweeps the table; stores a gone execution's last output; reads a task's notify.secretRef to sign the notices it retries; tells the issue"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
