@@ -26,10 +26,8 @@ func (r *Regexp) MatchString(s string) bool { return r.compiled().MatchString(s)
 // FindStringSubmatch is regexp.Regexp's.
 func (r *Regexp) FindStringSubmatch(s string) []string { return r.compiled().FindStringSubmatch(s) }
 
-// FindAllStringIndex is regexp.Regexp's.
-func (r *Regexp) FindAllStringIndex(s string, n int) [][]int {
-	return r.compiled().FindAllStringIndex(s, n)
-}
+// FindStringIndex is regexp.Regexp's.
+func (r *Regexp) FindStringIndex(s string) []int { return r.compiled().FindStringIndex(s) }
 
 // String is the pattern's source text.
 func (r *Regexp) String() string { return r.compiled().String() }

@@ -220,9 +220,9 @@ func EncodeJSON(v any) ([]byte, error) {
 }
 
 // cutUTF8 returns s cut to at most n bytes, on a character boundary. It
-// backs off only over the start of a character that s[n] continues, at
-// most UTFMax-1 bytes: a run of bytes that are not UTF-8 is cut at n, so a
-// cut of n > 0 bytes is never empty.
+// backs off only to the start of a character that s[n] continues, at most
+// UTFMax-1 bytes: a run of bytes that are not UTF-8 is cut at n, so a cut
+// of n >= UTFMax bytes is never empty.
 func cutUTF8(s string, n int) string {
 	if n >= len(s) {
 		return s

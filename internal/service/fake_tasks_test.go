@@ -310,6 +310,9 @@ func newTaskHarness(t *testing.T, set func(*Options)) *taskHarness {
 	if err := st.PutTask(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
+	if err := objs.Put(ctx, specKey(tk.ID), []byte(`{"command": "true"}`)); err != nil {
+		t.Fatal(err)
+	}
 	h := &taskHarness{svc: svc, provider: p, objects: objs, store: st, clock: clk, task: tk, daytona: sb.DaytonaID, logs: logs, sessions: sessions, tasks: tasks}
 	h.print(t, "stdout", "")
 	h.print(t, "stderr", "")

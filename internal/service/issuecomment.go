@@ -60,10 +60,11 @@ func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body str
 		return
 	}
 	// Kept only over the id this comment replaced, in the same write: an
-	// id another writer kept meanwhile (the ended comment) stays.
+	// id another writer kept meanwhile (the ended comment) stays. Its own,
+	// found when a write whose answer was lost is made again, is kept.
 	kept := false
 	keep := func(r *sandstep.Task) {
-		if kept = r.IssueComment == t.IssueComment; kept {
+		if kept = r.IssueComment == t.IssueComment || r.IssueComment == id; kept {
 			r.IssueComment = id
 		}
 	}
@@ -134,24 +135,16 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	return b.String()
 }
 
-// outputTail is the last n bytes of the task's stored output, and the
-// marker that ends it (endMarker); whole says it is all of it, from the
-// first byte.
-func (s *Service) outputTail(ctx context.Context, t *sandstep.Task, n int) (tail string, whole bool) {
-	if s.objects == nil {
-		return "", false
-	}
-	var marker string
-	if m, ok := endMarker(t); ok {
-		marker = m.Data
-	}
+// storedTail is the last n bytes of the task's stored output, as a reader
+// reads them; whole says it is all of it, from the first byte.
+func (s *Service) storedTail(ctx context.Context, t *sandstep.Task, n int) (tail string, whole bool) {
 	// Gathered back a seq at a time and read forward as a reader reads
 	// them: a seq can hold a losing writer's chunk beside the recorded
 	// one, and each byte counts once.
 	var chunks []logObject
 	seq := t.LogSeq
 gather:
-	for ; seq > 0 && len(tail)+len(marker) < n; seq-- {
+	for ; seq > 0 && len(tail) < n; seq-- {
 		keys, err := s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
 		if err != nil || len(keys) == 0 {
 			break
@@ -167,12 +160,10 @@ gather:
 		chunks = append(at, chunks...)
 		tail = readLogObjects(chunks, t.LogBytes)
 	}
-	tail += marker
-	whole = seq == 0 && len(tail) <= n
-	if len(tail) > n {
-		tail = tail[len(tail)-n:]
+	if whole = seq == 0 && len(tail) <= n; !whole {
+		tail = tail[max(0, len(tail)-n):]
 	}
-	return strings.ToValidUTF8(strings.TrimRight(tail, "\n"), ""), whole
+	return tail, whole
 }
 
 // A logObject is a stored chunk: its name under the task's log prefix, and

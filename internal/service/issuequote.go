@@ -12,51 +12,77 @@ import (
 
 // githubToken is what GitHub's tokens look like (installation, user,
 // OAuth, refresh, personal; fine-grained personal), at most
-// githubTokenMax bytes.
-var githubToken = lazyre.New(`gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}`)
+// githubTokenMax bytes; githubTokenCut is the start of one that ends the
+// text.
+var (
+	githubToken    = lazyre.New(`gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}`)
+	githubTokenCut = lazyre.New(`(?:gh[pousr]_[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]*)$`)
+)
 
 const githubTokenMax = len("github_pat_") + 255
 
-// quotedTail is the end of t's output as its issue's comment quotes it.
-// Anyone may read an issue of a public repository, and an agent steered by
-// the issue's text may print what it holds: the task's secret values, and
-// anything shaped like a GitHub token, are hidden. When its secrets cannot
-// be read to hide them, nothing is quoted.
+// quotedTail is the end of t's output as its issue's comment quotes it,
+// with its end marker (endMarker). Anyone may read an issue of a public
+// repository, and an agent steered by the issue's text may print what it
+// holds: the task's secret values, and anything shaped like a GitHub
+// token, are hidden. When its secrets cannot be read to hide them, none
+// of its output is quoted.
 func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
-	if t.LogSeq == 0 {
-		tail, _ := s.outputTail(ctx, t, commentTail) // at most an end marker: ours
-		return tail
+	var quote string
+	if t.LogSeq > 0 && s.objects != nil {
+		values, err := s.taskSecretValues(ctx, t)
+		if err != nil {
+			s.opts.Logger.WarnContext(ctx, "the issue's comment quotes none of the task's output: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
+			return ""
+		}
+		// Read longer than quoted by the longest thing hidden, which is
+		// dropped from the front unless the read is all the output: a
+		// secret or token the read cut lies wholly within it.
+		longest := githubTokenMax
+		for _, v := range values {
+			longest = max(longest, len(v))
+		}
+		tail, whole := s.storedTail(ctx, t, commentTail+longest)
+		drop := longest
+		if whole {
+			drop = 0
+		}
+		quote = hideSecrets(tail, values, drop)
 	}
-	values, err := s.taskSecretValues(ctx, t)
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the issue's comment quotes none of the task's output: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
-		return ""
+	if m, ok := endMarker(t); ok {
+		quote += m.Data
 	}
-	// Read longer than quoted by the longest thing hidden, which is
-	// dropped from the front unless the read is all the output: a secret
-	// or token the read cut lies wholly within it.
-	longest := githubTokenMax
-	for _, v := range values {
-		longest = max(longest, len(v))
+	quote = strings.TrimRight(quote, "\n")
+	if len(quote) > commentTail {
+		quote = quote[len(quote)-commentTail:]
 	}
-	tail, whole := s.outputTail(ctx, t, commentTail+longest)
-	drop := longest
-	if whole {
-		drop = 0
-	}
-	return hideSecrets(tail, values, drop, commentTail)
+	return strings.ToValidUTF8(quote, "")
 }
 
-// hideSecrets is the last keep bytes of text after its first drop, with
-// each of values (of logging.MinSecretLen bytes or more, and trimmed of
-// white space too) and each GitHub token shape replaced by
-// logging.Redacted. Found in all of text before any is dropped or
-// replaced, so neither moves where another is found.
-func hideSecrets(text string, values []string, drop, keep int) string {
+// hideSecrets is text after its first drop bytes with each of values (of
+// logging.MinSecretLen bytes or more, trimmed of white space too), each
+// GitHub token shape, and an end that begins one of them (the output cut
+// there, or never stored past it) replaced by logging.Redacted. All are
+// found in all of text before any is dropped or replaced, so neither moves
+// where another is found.
+func hideSecrets(text string, values []string, drop int) string {
 	hidden := make([]bool, len(text))
 	hide := func(i, j int) {
 		for k := i; k < j; k++ {
 			hidden[k] = true
+		}
+	}
+	// Each match looked for again from its start's next byte: matches may
+	// overlap (two tokens side by side, the first swallowing the second's
+	// prefix).
+	find := func(match func(string) []int) {
+		for i := 0; i < len(text); {
+			m := match(text[i:])
+			if m == nil {
+				return
+			}
+			hide(i+m[0], i+m[1])
+			i += m[0] + 1
 		}
 	}
 	for _, v := range values {
@@ -64,17 +90,22 @@ func hideSecrets(text string, values []string, drop, keep int) string {
 			if len(strings.TrimSpace(c)) < logging.MinSecretLen {
 				continue
 			}
-			for i := 0; ; {
-				j := strings.Index(text[i:], c)
-				if j < 0 {
+			find(func(s string) []int {
+				if j := strings.Index(s, c); j >= 0 {
+					return []int{j, j + len(c)}
+				}
+				return nil
+			})
+			for k := len(c) - 1; k >= logging.MinSecretLen; k-- {
+				if strings.HasSuffix(text, c[:k]) {
+					hide(len(text)-k, len(text))
 					break
 				}
-				hide(i+j, i+j+len(c))
-				i += j + 1
 			}
 		}
 	}
-	for _, m := range githubToken.FindAllStringIndex(text, -1) {
+	find(githubToken.FindStringIndex)
+	if m := githubTokenCut.FindStringIndex(text); m != nil {
 		hide(m[0], m[1])
 	}
 	var b strings.Builder
@@ -86,11 +117,7 @@ func hideSecrets(text string, values []string, drop, keep int) string {
 			b.WriteString(logging.Redacted)
 		}
 	}
-	out := b.String()
-	if len(out) > keep {
-		out = out[len(out)-keep:]
-	}
-	return strings.ToValidUTF8(out, "")
+	return b.String()
 }
 
 // taskSecretValues are the values of the secrets t's sandbox was given.

@@ -530,6 +530,49 @@ func TestTheStartKeepsNoIDOverTheEndedComment(t *testing.T) {
 	}
 }
 
+// answerLostOnce makes the first TransitionTask's write land and then
+// makes it again, as the store does when a write's answer is lost.
+type answerLostOnce struct {
+	Tasks
+	done bool
+}
+
+func (a *answerLostOnce) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
+	if !a.done {
+		a.done = true
+		if _, err := a.Tasks.TransitionTask(ctx, id, from, to, update); err != nil {
+			return nil, err
+		}
+	}
+	return a.Tasks.TransitionTask(ctx, id, from, to, update)
+}
+
+// A comment's id whose write is made again finds its own id kept, and
+// keeps it: the task the caller holds says the same as the record.
+func TestACommentIDKeptTwiceIsKept(t *testing.T) {
+	ctx := context.Background()
+	h := issueHarness(t, nil)
+	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
+	if err != nil || out.Action != "started" {
+		t.Fatalf("HandleIssue = %+v, %v", out, err)
+	}
+	h.svc.comments = &fakeComments{bodies: map[int64]string{}}
+	tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
+		func(r *sandstep.Task) { r.IssueComment = 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc.tasks = &answerLostOnce{Tasks: h.store}
+	h.svc.commentOnIssue(ctx, tk, "started", false)
+	rec, err := h.store.GetTask(ctx, out.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.IssueComment == 0 || tk.IssueComment != rec.IssueComment {
+		t.Errorf("the record keeps comment %d, the caller's task %d; want the same, not 0", rec.IssueComment, tk.IssueComment)
+	}
+}
+
 // endingComments ends the task, and writes its ended comment, just before
 // the first busy note lands: the note must not be the issue's last word.
 type endingComments struct {
@@ -668,6 +711,8 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 		noSecrets bool
 		output    string
 		readable  bool
+		cut       bool   // the record carries MAX_TASK_LOG_BYTES' cut
+		gone      string // the task failed, its last output not stored for this
 		want      string // quoted; "" for no quote
 		never     []string
 	}{
@@ -684,6 +729,14 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 		{name: "a GitHub token", output: "cloned with " + token + "\n", readable: true,
 			want: "cloned with [REDACTED]", never: []string{token[:10]}},
 		{name: "no secret in it", output: "all good\n", readable: true, want: "all good"},
+		{name: "a secret cut by MAX_TASK_LOG_BYTES", output: "env:\nKEY=" + secret[:18], readable: true, cut: true,
+			want: "env:\nKEY=[REDACTED]\n[sandstep: the output was cut at 27 bytes (MAX_TASK_LOG_BYTES)]", never: []string{secret[12:18]}},
+		{name: "a secret cut where storing stopped", output: "env:\nKEY=" + secret[:18], readable: true, gone: unstoredGone,
+			want: "env:\nKEY=[REDACTED]\n[sandstep: any output after this point was not stored: " + unstoredGone + "]", never: []string{secret[12:18]}},
+		{name: "a GitHub token cut by the output's end", output: "auth " + token[:20], readable: true, cut: true,
+			want: "auth [REDACTED]\n[sandstep: the output was cut at 25 bytes (MAX_TASK_LOG_BYTES)]", never: []string{token[4:20]}},
+		{name: "two GitHub tokens side by side", output: "auth " + token + "ghp_" + strings.Repeat("Zq9", 12) + "\n", readable: true,
+			want: "auth [REDACTED]", never: []string{"Zq9Zq9"}},
 		{name: "secrets that cannot be read", output: "key=" + secret + "\n", never: []string{secret, "The end of its output"}},
 	}
 	for _, tt := range tests {
@@ -704,8 +757,16 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			if err := h.svc.objects.Put(ctx, logKey(out.TaskID, 1, "stdout", 0, h.clock.Now()), []byte(tt.output)); err != nil {
 				t.Fatal(err)
 			}
-			tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
-				func(r *sandstep.Task) { r.LogSeq, r.LogBytes = 1, [2]int64{int64(len(tt.output)), 0} })
+			to, now := sandstep.TaskQueued, h.clock.Now().UTC()
+			if tt.gone != "" {
+				to = sandstep.TaskFailed
+			}
+			tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, to, func(r *sandstep.Task) {
+				r.LogSeq, r.LogBytes, r.OutputNotStored = 1, [2]int64{int64(len(tt.output)), 0}, tt.gone
+				if tt.cut {
+					r.LogCut, r.LogCutAt = "stdout", &now
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

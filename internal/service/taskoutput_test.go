@@ -1136,7 +1136,7 @@ func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
 			t.Errorf("%s: pages\n%s\nwant\n%s", name, strings.Join(pages, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	if tail, _ := h.svc.outputTail(ctx, h.record(t), commentTail); tail != "first\n"+strings.TrimRight(marker, "\n") {
+	if tail := h.svc.quotedTail(ctx, h.record(t)); tail != "first\n"+strings.TrimRight(marker, "\n") {
 		t.Errorf("the comment quotes %q", tail)
 	}
 }
@@ -1176,7 +1176,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 			want: "a\nb\nc\nd",
 		},
 		{
-			name: "a losing writer's chunk before the window",
+			name: "a losing writer's chunk recorded again later, read where a reader reads it",
 			chunks: []keptChunk{
 				{1, "stdout", 0, 1, "a\n"},
 				{1, "stderr", 0, 1, "lost\n"}, // stored again in 3
@@ -1184,7 +1184,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 				{3, "stderr", 0, 3, "lost\n"},
 			},
 			seq: 3, bytes: [2]int64{2 + int64(len(long)), 5},
-			want: (long + "lost\n")[len(long)+5-commentTail : len(long)+4],
+			want: "\na\n" + strings.Repeat("x", commentTail-3), // the end of "lost\na\n" + long
 		},
 		{
 			name: "a chunk not yet recorded",
@@ -1200,7 +1200,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTaskHarness(t, nil)
 			h.keep(t, tt.chunks, sandstep.TaskRunning, func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes })
-			if got, _ := h.svc.outputTail(context.Background(), h.record(t), commentTail); got != tt.want {
+			if got := h.svc.quotedTail(context.Background(), h.record(t)); got != tt.want {
 				t.Errorf("the comment quotes %q, want %q", got, tt.want)
 			}
 		})
@@ -1264,7 +1264,7 @@ func TestReadersGiveOnlyRecordedBytes(t *testing.T) {
 			if page := r.next(t, h); r.got["stdout"] != tt.stdout || r.got["stderr"] != tt.stderr || !page.Complete {
 				t.Errorf("stdout %q, stderr %q, complete %v; want %q, %q, complete", r.got["stdout"], r.got["stderr"], page.Complete, tt.stdout, tt.stderr)
 			}
-			if tail, _ := h.svc.outputTail(context.Background(), h.record(t), commentTail); tail != tt.tail {
+			if tail := h.svc.quotedTail(context.Background(), h.record(t)); tail != tt.tail {
 				t.Errorf("the comment quotes %q, want %q", tail, tt.tail)
 			}
 		})
