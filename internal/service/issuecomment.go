@@ -135,16 +135,17 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	return b.String()
 }
 
-// storedTail is the last n bytes of the task's stored output, as a reader
-// reads them; whole says it is all of it, from the first byte.
-func (s *Service) storedTail(ctx context.Context, t *sandstep.Task, n int) (tail string, whole bool) {
+// storedTail is at least the last n bytes of the task's stored output
+// (whole seqs), as a reader reads them, in order; whole says it is all of
+// it, from the first byte.
+func (s *Service) storedTail(ctx context.Context, t *sandstep.Task, n int) (pieces []logPiece, whole bool) {
 	// Gathered back a seq at a time and read forward as a reader reads
 	// them: a seq can hold a losing writer's chunk beside the recorded
 	// one, and each byte counts once.
 	var chunks []logObject
-	seq := t.LogSeq
+	seq, size := t.LogSeq, 0
 gather:
-	for ; seq > 0 && len(tail) < n; seq-- {
+	for ; seq > 0 && size < n; seq-- {
 		keys, err := s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
 		if err != nil || len(keys) == 0 {
 			break
@@ -158,12 +159,9 @@ gather:
 			at = append(at, logObject{strings.TrimPrefix(key, logPrefix(t.ID)), data})
 		}
 		chunks = append(at, chunks...)
-		tail = readLogObjects(chunks, t.LogBytes)
+		pieces, size = readLogObjects(chunks, t.LogBytes)
 	}
-	if whole = seq == 0 && len(tail) <= n; !whole {
-		tail = tail[max(0, len(tail)-n):]
-	}
-	return tail, whole
+	return pieces, seq == 0
 }
 
 // A logObject is a stored chunk: its name under the task's log prefix, and
@@ -173,18 +171,31 @@ type logObject struct {
 	data []byte
 }
 
-// readLogObjects is the text of chunks, in order, each byte the record
-// counts (recorded, its LogBytes) once, as a reader is given them.
-func readLogObjects(chunks []logObject, recorded [2]int64) string {
-	var b strings.Builder
+// A logPiece is what a reader is given of a stored chunk: its stream's
+// index, and bytes.
+type logPiece struct {
+	stream int
+	data   []byte
+}
+
+// readLogObjects is what a reader is given of chunks, in order, each byte
+// the record counts (recorded, its LogBytes) once; and its size.
+func readLogObjects(chunks []logObject, recorded [2]int64) ([]logPiece, int) {
+	var pieces []logPiece
 	var cur logCursor
+	size := 0
 	for _, c := range chunks {
 		ch, offset, ok := parseLogKey(c.name)
-		if i := streamIndex(ch.Stream); ok {
-			b.Write(cur.take(i, offset, recorded[i], c.data))
+		if !ok {
+			continue
+		}
+		i := streamIndex(ch.Stream)
+		if data := cur.take(i, offset, recorded[i], c.data); len(data) > 0 {
+			pieces = append(pieces, logPiece{i, data})
+			size += len(data)
 		}
 	}
-	return b.String()
+	return pieces, size
 }
 
 func longestRun(s string, c byte) int {

@@ -36,18 +36,18 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 			return ""
 		}
 		// Read longer than quoted by the longest thing hidden, which is
-		// dropped from the front unless the read is all the output: a
-		// secret or token the read cut lies wholly within it.
+		// dropped from the front of each stream unless the read is all the
+		// output: a secret or token the read cut lies wholly within it.
 		longest := githubTokenMax
 		for _, v := range values {
 			longest = max(longest, len(v))
 		}
-		tail, whole := s.storedTail(ctx, t, commentTail+longest)
+		pieces, whole := s.storedTail(ctx, t, commentTail+2*longest)
 		drop := longest
 		if whole {
 			drop = 0
 		}
-		quote = hideSecrets(tail, values, drop)
+		quote = hideSecrets(pieces, values, drop)
 	}
 	if m, ok := endMarker(t); ok {
 		quote += m.Data
@@ -59,13 +59,43 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 	return strings.ToValidUTF8(quote, "")
 }
 
-// hideSecrets is text after its first drop bytes with each of values (of
+// hideSecrets is pieces, in order, with each stream's first drop bytes
+// left out and, found in each stream's own text (a secret one stream
+// printed is not split by the other's chunks), each of values (of
 // logging.MinSecretLen bytes or more, trimmed of white space too), each
 // GitHub token shape, and an end that begins one of them (the output cut
-// there, or never stored past it) replaced by logging.Redacted. All are
-// found in all of text before any is dropped or replaced, so neither moves
-// where another is found.
-func hideSecrets(text string, values []string, drop int) string {
+// there, or never stored past it), replaced by logging.Redacted.
+func hideSecrets(pieces []logPiece, values []string, drop int) string {
+	var texts [2][]byte
+	for _, p := range pieces {
+		texts[p.stream] = append(texts[p.stream], p.data...)
+	}
+	hidden := [2][]bool{secretsIn(string(texts[0]), values), secretsIn(string(texts[1]), values)}
+	var b strings.Builder
+	var at [2]int
+	inRun := false
+	for _, p := range pieces {
+		i := p.stream
+		for k, c := range p.data {
+			switch pos := at[i] + k; {
+			case pos < drop:
+			case !hidden[i][pos]:
+				b.WriteByte(c)
+				inRun = false
+			case !inRun:
+				b.WriteString(logging.Redacted)
+				inRun = true
+			}
+		}
+		at[i] += len(p.data)
+	}
+	return b.String()
+}
+
+// secretsIn marks the bytes of text hideSecrets hides. All are found in
+// all of text, so neither a drop nor a replacement moves where another is
+// found.
+func secretsIn(text string, values []string) []bool {
 	hidden := make([]bool, len(text))
 	hide := func(i, j int) {
 		for k := i; k < j; k++ {
@@ -108,16 +138,7 @@ func hideSecrets(text string, values []string, drop int) string {
 	if m := githubTokenCut.FindStringIndex(text); m != nil {
 		hide(m[0], m[1])
 	}
-	var b strings.Builder
-	for i := min(drop, len(text)); i < len(text); i++ {
-		switch {
-		case !hidden[i]:
-			b.WriteByte(text[i])
-		case i == drop || !hidden[i-1]:
-			b.WriteString(logging.Redacted)
-		}
-	}
-	return b.String()
+	return hidden
 }
 
 // taskSecretValues are the values of the secrets t's sandbox was given.

@@ -694,6 +694,13 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	}
 }
 
+// A quotedChunk is a stored chunk of a task's output; its offset is its
+// stream's bytes before it.
+type quotedChunk struct {
+	seq          int64
+	stream, data string
+}
+
 // The issue's comment, which anyone may read on a public repository,
 // quotes the task's output with its secret values and GitHub tokens
 // hidden, a secret cut by the quote's start too; nothing when its secrets
@@ -702,24 +709,26 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
 	const secret = "sk-live-canary-0123456789"
 	token := "ghs_" + strings.Repeat("aB3", 12)
-	// Read from the middle of the first of 21 copies of the secret, which
-	// become one shorter [REDACTED]: the quote must not reach back into
-	// the cut copy.
-	cutCopies := strings.Repeat("p", 100) + strings.Repeat(secret, 21) + strings.Repeat("x", commentTail+githubTokenMax-10-25*20)
+	// The read starts at seq 2, inside a secret seq 1 began, before 20
+	// copies of it that become one shorter [REDACTED]: the quote must not
+	// reach back into the cut one.
+	cutCopies := []quotedChunk{{1, "stdout", strings.Repeat("p", 100) + secret[:15]},
+		{2, "stderr", strings.Repeat("e", 2100)}, {2, "stdout", secret[15:] + strings.Repeat(secret, 20) + strings.Repeat("x", 50)}}
 	tests := []struct {
 		name      string
 		noSecrets bool
 		output    string
 		readable  bool
-		cut       bool   // the record carries MAX_TASK_LOG_BYTES' cut
-		gone      string // the task failed, its last output not stored for this
-		want      string // quoted; "" for no quote
+		chunks    []quotedChunk // stored; one stdout chunk of output when nil
+		cut       string        // the stream MAX_TASK_LOG_BYTES cut
+		gone      string        // the task failed, its last output not stored for this
+		want      string        // quoted; "" for no quote
 		never     []string
 	}{
 		{name: "a secret value", output: "key=" + secret + "\ndone\n", readable: true,
 			want: "key=[REDACTED]\ndone", never: []string{secret}},
-		{name: "a secret cut by the read's start, the text shrunk after it", output: cutCopies, readable: true,
-			want: "[REDACTED]" + strings.Repeat("x", commentTail+githubTokenMax-10-25*20), never: []string{"6789"}},
+		{name: "a secret cut by the read's start, the text shrunk after it", chunks: cutCopies, readable: true,
+			want: strings.Repeat("e", 2100-githubTokenMax) + "[REDACTED]" + strings.Repeat("x", 50), never: []string{"6789"}},
 		{name: "a GitHub token cut by the quote's start, no secrets", noSecrets: true, output: token + "\n" + strings.Repeat("x", commentTail-20) + "\n",
 			want: "[REDACTED]\n" + strings.Repeat("x", commentTail-20), never: []string{token[len(token)-8:]}},
 		{name: "a value under six bytes", output: "key=" + secret + " pin=12345\n", readable: true,
@@ -729,12 +738,18 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 		{name: "a GitHub token", output: "cloned with " + token + "\n", readable: true,
 			want: "cloned with [REDACTED]", never: []string{token[:10]}},
 		{name: "no secret in it", output: "all good\n", readable: true, want: "all good"},
-		{name: "a secret cut by MAX_TASK_LOG_BYTES", output: "env:\nKEY=" + secret[:18], readable: true, cut: true,
+		{name: "a secret cut by MAX_TASK_LOG_BYTES", output: "env:\nKEY=" + secret[:18], readable: true, cut: "stdout",
 			want: "env:\nKEY=[REDACTED]\n[sandstep: the output was cut at 27 bytes (MAX_TASK_LOG_BYTES)]", never: []string{secret[12:18]}},
 		{name: "a secret cut where storing stopped", output: "env:\nKEY=" + secret[:18], readable: true, gone: unstoredGone,
 			want: "env:\nKEY=[REDACTED]\n[sandstep: any output after this point was not stored: " + unstoredGone + "]", never: []string{secret[12:18]}},
-		{name: "a GitHub token cut by the output's end", output: "auth " + token[:20], readable: true, cut: true,
+		{name: "a GitHub token cut by the output's end", output: "auth " + token[:20], readable: true, cut: "stdout",
 			want: "auth [REDACTED]\n[sandstep: the output was cut at 25 bytes (MAX_TASK_LOG_BYTES)]", never: []string{token[4:20]}},
+		{name: "a secret split by the other stream's chunk", readable: true, chunks: []quotedChunk{
+			{1, "stdout", "KEY=" + secret[:12]}, {2, "stderr", "warning: slow\n"}, {3, "stdout", secret[12:] + "\ndone\n"}},
+			want: "KEY=[REDACTED]warning: slow\n[REDACTED]\ndone", never: []string{secret[:12], secret[12:]}},
+		{name: "a secret cut on stdout, stderr stored after it", readable: true, cut: "stderr", chunks: []quotedChunk{
+			{1, "stdout", "KEY=" + secret[:18]}, {2, "stderr", "error: killed\n"}},
+			want: "KEY=[REDACTED]error: killed\n\n[sandstep: the output was cut at 36 bytes (MAX_TASK_LOG_BYTES)]", never: []string{secret[12:18]}},
 		{name: "two GitHub tokens side by side", output: "auth " + token + "ghp_" + strings.Repeat("Zq9", 12) + "\n", readable: true,
 			want: "auth [REDACTED]", never: []string{"Zq9Zq9"}},
 		{name: "secrets that cannot be read", output: "key=" + secret + "\n", never: []string{secret, "The end of its output"}},
@@ -754,17 +769,26 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			if err != nil || out.Action != "started" {
 				t.Fatalf("HandleIssue = %+v, %v", out, err)
 			}
-			if err := h.svc.objects.Put(ctx, logKey(out.TaskID, 1, "stdout", 0, h.clock.Now()), []byte(tt.output)); err != nil {
-				t.Fatal(err)
+			chunks := tt.chunks
+			if chunks == nil {
+				chunks = []quotedChunk{{1, "stdout", tt.output}}
+			}
+			var bytes [2]int64
+			for _, c := range chunks {
+				i := streamIndex(c.stream)
+				if err := h.svc.objects.Put(ctx, logKey(out.TaskID, c.seq, c.stream, bytes[i], h.clock.Now()), []byte(c.data)); err != nil {
+					t.Fatal(err)
+				}
+				bytes[i] += int64(len(c.data))
 			}
 			to, now := sandstep.TaskQueued, h.clock.Now().UTC()
 			if tt.gone != "" {
 				to = sandstep.TaskFailed
 			}
 			tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, to, func(r *sandstep.Task) {
-				r.LogSeq, r.LogBytes, r.OutputNotStored = 1, [2]int64{int64(len(tt.output)), 0}, tt.gone
-				if tt.cut {
-					r.LogCut, r.LogCutAt = "stdout", &now
+				r.LogSeq, r.LogBytes, r.OutputNotStored = chunks[len(chunks)-1].seq, bytes, tt.gone
+				if tt.cut != "" {
+					r.LogCut, r.LogCutAt = tt.cut, &now
 				}
 			})
 			if err != nil {
