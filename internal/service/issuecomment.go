@@ -172,9 +172,11 @@ type logObject struct {
 }
 
 // A logPiece is what a reader is given of a stored chunk: its stream's
-// index, and bytes.
+// index, where its bytes start in the stream's file (-1: unknown), and
+// the bytes.
 type logPiece struct {
 	stream int
+	offset int64
 	data   []byte
 }
 
@@ -190,8 +192,12 @@ func readLogObjects(chunks []logObject, recorded [2]int64) ([]logPiece, int) {
 			continue
 		}
 		i := streamIndex(ch.Stream)
+		start := max(offset, cur.sent[i])
+		if offset < 0 {
+			start = -1
+		}
 		if data := cur.take(i, offset, recorded[i], c.data); len(data) > 0 {
-			pieces = append(pieces, logPiece{i, data})
+			pieces = append(pieces, logPiece{i, start, data})
 			size += len(data)
 		}
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sandstep/sandstep/internal/lazyre"
@@ -36,16 +37,19 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 			return ""
 		}
 		// Read longer than quoted by the longest thing hidden, which is
-		// dropped from the front of each stream unless the read is all the
-		// output: a secret or token the read cut lies wholly within it.
+		// dropped from the front of a stream the read did not take from
+		// its first byte: a secret or token the read cut lies wholly
+		// within it.
 		longest := githubTokenMax
 		for _, v := range values {
 			longest = max(longest, len(v))
 		}
 		pieces, whole := s.storedTail(ctx, t, commentTail+2*longest)
-		drop := longest
-		if whole {
-			drop = 0
+		var drop [2]int
+		for i := range drop {
+			if j := slices.IndexFunc(pieces, func(p logPiece) bool { return p.stream == i }); !whole && j >= 0 && pieces[j].offset != 0 {
+				drop[i] = longest
+			}
 		}
 		quote = hideSecrets(pieces, values, drop)
 	}
@@ -53,19 +57,23 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 		quote += m.Data
 	}
 	quote = strings.TrimRight(quote, "\n")
-	if len(quote) > commentTail {
-		quote = quote[len(quote)-commentTail:]
+	if from := len(quote) - commentTail; from > 0 {
+		// Not inside a [REDACTED]: it is quoted whole.
+		if i := strings.LastIndex(quote[max(0, from-len(logging.Redacted)+1):from+len(logging.Redacted)-1], logging.Redacted); i >= 0 {
+			from = max(0, from-len(logging.Redacted)+1) + i
+		}
+		quote = quote[from:]
 	}
 	return strings.ToValidUTF8(quote, "")
 }
 
-// hideSecrets is pieces, in order, with each stream's first drop bytes
-// left out and, found in each stream's own text (a secret one stream
+// hideSecrets is pieces, in order, with each stream's first drop[stream]
+// bytes left out and, found in each stream's own text (a secret one stream
 // printed is not split by the other's chunks), each of values (of
 // logging.MinSecretLen bytes or more, trimmed of white space too), each
 // GitHub token shape, and an end that begins one of them (the output cut
 // there, or never stored past it), replaced by logging.Redacted.
-func hideSecrets(pieces []logPiece, values []string, drop int) string {
+func hideSecrets(pieces []logPiece, values []string, drop [2]int) string {
 	var texts [2][]byte
 	for _, p := range pieces {
 		texts[p.stream] = append(texts[p.stream], p.data...)
@@ -78,7 +86,7 @@ func hideSecrets(pieces []logPiece, values []string, drop int) string {
 		i := p.stream
 		for k, c := range p.data {
 			switch pos := at[i] + k; {
-			case pos < drop:
+			case pos < drop[i]:
 			case !hidden[i][pos]:
 				b.WriteByte(c)
 				inRun = false

@@ -158,11 +158,8 @@ func TestIssueComment(t *testing.T) {
 	ctx := context.Background()
 	comments := &fakeComments{bodies: map[int64]string{}}
 	h := issueHarness(t, comments)
-	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
-	if err != nil || out.Action != "started" {
-		t.Fatalf("HandleIssue = %+v, %v", out, err)
-	}
-	tk, _ := h.store.GetTask(ctx, out.TaskID)
+	taskID := startedIssueTask(t, h)
+	tk, _ := h.store.GetTask(ctx, taskID)
 	if tk.IssueComment != 1 || !strings.Contains(comments.bodies[1], "started task `"+tk.ID+"`") {
 		t.Fatalf("comment %d: %q", tk.IssueComment, comments.bodies[1])
 	}
@@ -174,7 +171,7 @@ func TestIssueComment(t *testing.T) {
 	}
 
 	comments.fail = true
-	out, err = h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d2", Repo: "octo/hello", InstallationID: 7, Issue: 4, Sender: "maintainer"})
+	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d2", Repo: "octo/hello", InstallationID: 7, Issue: 4, Sender: "maintainer"})
 	if err != nil || out.Action != "started" {
 		t.Errorf("with GitHub down: %+v, %v; want the task started all the same", out, err)
 	}
@@ -503,25 +500,22 @@ func (r *readThenRun) GetTask(ctx context.Context, id string) (*sandstep.Task, e
 func TestTheStartKeepsNoIDOverTheEndedComment(t *testing.T) {
 	ctx := context.Background()
 	h := issueHarness(t, nil)
-	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
-	if err != nil || out.Action != "started" {
-		t.Fatalf("HandleIssue = %+v, %v", out, err)
-	}
+	taskID := startedIssueTask(t, h)
 	comments := &fakeComments{bodies: map[int64]string{}}
 	h.svc.comments = comments
-	queued, err := h.store.GetTask(ctx, out.TaskID)
+	queued, err := h.store.GetTask(ctx, taskID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	queued.IssueComment = 0 // the start's view: no comment yet
-	cancelled, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskCancelled,
+	cancelled, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskCancelled,
 		func(r *sandstep.Task) { r.IssueComment = 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc.tasks = &readThenRun{Tasks: h.store, then: func() { h.svc.commentOnIssue(ctx, cancelled, "ended: cancelled", false) }}
 	h.svc.commentOnIssue(ctx, queued, "started", false)
-	rec, err := h.store.GetTask(ctx, out.TaskID)
+	rec, err := h.store.GetTask(ctx, taskID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,19 +546,16 @@ func (a *answerLostOnce) TransitionTask(ctx context.Context, id string, from []s
 func TestACommentIDKeptTwiceIsKept(t *testing.T) {
 	ctx := context.Background()
 	h := issueHarness(t, nil)
-	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
-	if err != nil || out.Action != "started" {
-		t.Fatalf("HandleIssue = %+v, %v", out, err)
-	}
+	taskID := startedIssueTask(t, h)
 	h.svc.comments = &fakeComments{bodies: map[int64]string{}}
-	tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
+	tk, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
 		func(r *sandstep.Task) { r.IssueComment = 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc.tasks = &answerLostOnce{Tasks: h.store}
 	h.svc.commentOnIssue(ctx, tk, "started", false)
-	rec, err := h.store.GetTask(ctx, out.TaskID)
+	rec, err := h.store.GetTask(ctx, taskID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,7 +719,13 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 		{name: "a secret value", output: "key=" + secret + "\ndone\n", readable: true,
 			want: "key=[REDACTED]\ndone", never: []string{secret}},
 		{name: "a secret cut by the read's start, the text shrunk after it", chunks: cutCopies, readable: true,
-			want: strings.Repeat("e", 2100-githubTokenMax) + "[REDACTED]" + strings.Repeat("x", 50), never: []string{"6789"}},
+			want: strings.Repeat("e", commentTail-60) + "[REDACTED]" + strings.Repeat("x", 50), never: []string{"6789"}},
+		{name: "a short stream read from its first byte, not whole", readable: true, chunks: []quotedChunk{
+			{1, "stdout", strings.Repeat("z", 10)}, {2, "stdout", strings.Repeat("a", 3000)},
+			{3, "stderr", "fatal: push rejected\n"}, {4, "stdout", strings.Repeat("b", 100)}},
+			want: strings.Repeat("a", commentTail-121) + "fatal: push rejected\n" + strings.Repeat("b", 100)},
+		{name: "a [REDACTED] at the quote's start, whole", readable: true, output: secret + strings.Repeat("x", commentTail-5),
+			want: "[REDACTED]" + strings.Repeat("x", commentTail-5)},
 		{name: "a GitHub token cut by the quote's start, no secrets", noSecrets: true, output: token + "\n" + strings.Repeat("x", commentTail-20) + "\n",
 			want: "[REDACTED]\n" + strings.Repeat("x", commentTail-20), never: []string{token[len(token)-8:]}},
 		{name: "a value under six bytes", output: "key=" + secret + " pin=12345\n", readable: true,
@@ -765,10 +762,7 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			}
 			h.svc.repos = fakeRepos{"octo/hello": task}
 			h.svc.secrets = fakeSecrets{ref: secret, ref + "-pin": "12345"}
-			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
-			if err != nil || out.Action != "started" {
-				t.Fatalf("HandleIssue = %+v, %v", out, err)
-			}
+			taskID := startedIssueTask(t, h)
 			chunks := tt.chunks
 			if chunks == nil {
 				chunks = []quotedChunk{{1, "stdout", tt.output}}
@@ -776,7 +770,7 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			var bytes [2]int64
 			for _, c := range chunks {
 				i := streamIndex(c.stream)
-				if err := h.svc.objects.Put(ctx, logKey(out.TaskID, c.seq, c.stream, bytes[i], h.clock.Now()), []byte(c.data)); err != nil {
+				if err := h.svc.objects.Put(ctx, logKey(taskID, c.seq, c.stream, bytes[i], h.clock.Now()), []byte(c.data)); err != nil {
 					t.Fatal(err)
 				}
 				bytes[i] += int64(len(c.data))
@@ -785,7 +779,7 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			if tt.gone != "" {
 				to = sandstep.TaskFailed
 			}
-			tk, err := h.store.TransitionTask(ctx, out.TaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, to, func(r *sandstep.Task) {
+			tk, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, to, func(r *sandstep.Task) {
 				r.LogSeq, r.LogBytes, r.OutputNotStored = chunks[len(chunks)-1].seq, bytes, tt.gone
 				if tt.cut != "" {
 					r.LogCut, r.LogCutAt = tt.cut, &now
@@ -810,6 +804,17 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startedIssueTask has "maintainer" label octo/hello's issue 3, and
+// returns the id of the task that starts.
+func startedIssueTask(t *testing.T, h *faultHarness) string {
+	t.Helper()
+	out, err := h.svc.HandleIssue(context.Background(), IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
+	if err != nil || out.Action != "started" {
+		t.Fatalf("HandleIssue = %+v, %v", out, err)
+	}
+	return out.TaskID
 }
 
 // A redelivery is answered as the first delivery was, whatever changed
