@@ -14,10 +14,13 @@ import (
 // githubToken is what GitHub's tokens look like (installation, user,
 // OAuth, refresh, personal; fine-grained personal), at most
 // githubTokenMax bytes; githubTokenCut is the start of one that ends the
-// text.
+// text, githubTokenRest the rest of one that starts it (16 of its
+// characters or more, a word not taken for one; at most
+// githubTokenMax-1).
 var (
-	githubToken    = lazyre.New(`gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}`)
-	githubTokenCut = lazyre.New(`(?:gh[pousr]_[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]*)$`)
+	githubToken     = lazyre.New(`gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}`)
+	githubTokenCut  = lazyre.New(`(?:gh[pousr]_[A-Za-z0-9]*|github_pat_[A-Za-z0-9_]*)$`)
+	githubTokenRest = lazyre.New(`^[A-Za-z0-9_]{16,265}`)
 )
 
 const githubTokenMax = len("github_pat_") + 255
@@ -36,22 +39,20 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 			s.opts.Logger.WarnContext(ctx, "the issue's comment quotes none of the task's output: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
 			return ""
 		}
-		// Read longer than quoted by the longest thing hidden, which is
-		// dropped from the front of a stream the read did not take from
-		// its first byte: a secret or token the read cut lies wholly
-		// within it.
+		// Read longer than quoted by the longest thing hidden, as hiding
+		// shortens the text. A stream the read did not take from its first
+		// byte may begin with the rest of a secret or token the read cut.
 		longest := githubTokenMax
 		for _, v := range values {
 			longest = max(longest, len(v))
 		}
 		pieces, whole := s.storedTail(ctx, t, commentTail+2*longest)
-		var drop [2]int
-		for i := range drop {
-			if j := slices.IndexFunc(pieces, func(p logPiece) bool { return p.stream == i }); !whole && j >= 0 && pieces[j].offset != 0 {
-				drop[i] = longest
-			}
+		var cut [2]bool
+		for i := range cut {
+			j := slices.IndexFunc(pieces, func(p logPiece) bool { return p.stream == i })
+			cut[i] = !whole && j >= 0 && pieces[j].offset != 0
 		}
-		quote = hideSecrets(pieces, values, drop)
+		quote = hideSecrets(pieces, values, cut)
 	}
 	if m, ok := endMarker(t); ok {
 		quote += m.Data
@@ -67,18 +68,19 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 	return strings.ToValidUTF8(quote, "")
 }
 
-// hideSecrets is pieces, in order, with each stream's first drop[stream]
-// bytes left out and, found in each stream's own text (a secret one stream
-// printed is not split by the other's chunks), each of values (of
-// logging.MinSecretLen bytes or more, trimmed of white space too), each
-// GitHub token shape, and an end that begins one of them (the output cut
-// there, or never stored past it), replaced by logging.Redacted.
-func hideSecrets(pieces []logPiece, values []string, drop [2]int) string {
+// hideSecrets is pieces, in order, with, found in each stream's own text
+// (a secret one stream printed is not split by the other's chunks), each
+// of values (of logging.MinSecretLen bytes or more, trimmed of white space
+// too), each GitHub token shape, an end that begins one of them (the
+// output cut there, or never stored past it), and, in a stream cut[stream]
+// says the read began past its first byte, a start that ends one of them
+// replaced by logging.Redacted.
+func hideSecrets(pieces []logPiece, values []string, cut [2]bool) string {
 	var texts [2][]byte
 	for _, p := range pieces {
 		texts[p.stream] = append(texts[p.stream], p.data...)
 	}
-	hidden := [2][]bool{secretsIn(string(texts[0]), values), secretsIn(string(texts[1]), values)}
+	hidden := [2][]bool{secretsIn(string(texts[0]), values, cut[0]), secretsIn(string(texts[1]), values, cut[1])}
 	var b strings.Builder
 	var at [2]int
 	inRun := false
@@ -86,7 +88,6 @@ func hideSecrets(pieces []logPiece, values []string, drop [2]int) string {
 		i := p.stream
 		for k, c := range p.data {
 			switch pos := at[i] + k; {
-			case pos < drop[i]:
 			case !hidden[i][pos]:
 				b.WriteByte(c)
 				inRun = false
@@ -100,10 +101,10 @@ func hideSecrets(pieces []logPiece, values []string, drop [2]int) string {
 	return b.String()
 }
 
-// secretsIn marks the bytes of text hideSecrets hides. All are found in
-// all of text, so neither a drop nor a replacement moves where another is
-// found.
-func secretsIn(text string, values []string) []bool {
+// secretsIn marks the bytes of text hideSecrets hides; cut says text
+// begins past its stream's first byte. All are found in all of text, so no
+// replacement moves where another is found.
+func secretsIn(text string, values []string, cut bool) []bool {
 	hidden := make([]bool, len(text))
 	hide := func(i, j int) {
 		for k := i; k < j; k++ {
@@ -140,10 +141,21 @@ func secretsIn(text string, values []string) []bool {
 					break
 				}
 			}
+			for k := len(c) - 1; cut && k >= logging.MinSecretLen; k-- {
+				if strings.HasPrefix(text, c[len(c)-k:]) {
+					hide(0, k)
+					break
+				}
+			}
 		}
 	}
 	find(githubToken.FindStringIndex)
 	if m := githubTokenCut.FindStringIndex(text); m != nil {
+		hide(m[0], m[1])
+	}
+	// The rest of a token has no prefix to know it by: a long run of its
+	// characters at a cut start is taken for one.
+	if m := githubTokenRest.FindStringIndex(text); cut && m != nil {
 		hide(m[0], m[1])
 	}
 	return hidden

@@ -724,6 +724,13 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			{1, "stdout", strings.Repeat("z", 10)}, {2, "stdout", strings.Repeat("a", 3000)},
 			{3, "stderr", "fatal: push rejected\n"}, {4, "stdout", strings.Repeat("b", 100)}},
 			want: strings.Repeat("a", commentTail-121) + "fatal: push rejected\n" + strings.Repeat("b", 100)},
+		{name: "a stream's last line, its earlier output left out of the read", readable: true, chunks: []quotedChunk{
+			{1, "stderr", "warning: old\n"}, {2, "stdout", strings.Repeat("o", 4000)},
+			{3, "stderr", "Error: the build failed: missing module foo\n"}},
+			want: strings.Repeat("o", commentTail-43) + "Error: the build failed: missing module foo"},
+		{name: "the rest of a token cut by the read's start", readable: true, chunks: []quotedChunk{
+			{1, "stdout", strings.Repeat("x", 10) + token[:10]}, {2, "stderr", strings.Repeat("e", 2600)}, {2, "stdout", token[10:] + "\ndone\n"}},
+			want: strings.Repeat("e", commentTail-15) + "[REDACTED]\ndone", never: []string{token[10:26]}},
 		{name: "a [REDACTED] at the quote's start, whole", readable: true, output: secret + strings.Repeat("x", commentTail-5),
 			want: "[REDACTED]" + strings.Repeat("x", commentTail-5)},
 		{name: "a GitHub token cut by the quote's start, no secrets", noSecrets: true, output: token + "\n" + strings.Repeat("x", commentTail-20) + "\n",

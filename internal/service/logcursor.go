@@ -73,8 +73,9 @@ func parseCount(s string) (int64, bool) {
 // and records it as given. The record counts a stream's file up to
 // recorded (its LogBytes): a chunk kept by a writer that lost the race to
 // record may run past it, and those bytes are stored again later or read
-// fresh. A chunk without an offset (the cut marker, or stored before
-// offsets were kept) is given whole.
+// fresh. A chunk without an offset (the cut marker as stored before the
+// record carried the cut, or a chunk stored before offsets were kept) is
+// given whole.
 func (c *logCursor) take(i int, offset, recorded int64, data []byte) []byte {
 	if offset < 0 {
 		return data
