@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -477,6 +478,26 @@ func BenchmarkLog(b *testing.B) {
 			spec := structWithSecret{Name: "n", Note: "note", Inner: map[string]string{"a": "b"}}
 			for b.Loop() {
 				l.ErrorContext(ctx, "exec failed", "err", err, "spec", spec)
+			}
+		})
+	}
+}
+
+func TestSecretForms(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  []string
+	}{
+		{"a value", "s3cr3t-value", []string{"s3cr3t-value"}},
+		{"a value from a file", "s3cr3t-value\n", []string{"s3cr3t-value\n", "s3cr3t-value"}},
+		{"too short", "abc", nil},
+		{"too short once trimmed", "  abc  \n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SecretForms(tt.value); !slices.Equal(got, tt.want) {
+				t.Errorf("SecretForms(%q) = %q, want %q", tt.value, got, tt.want)
 			}
 		})
 	}

@@ -75,10 +75,7 @@ func (r *Redactor) Add(value string) {
 	if r == nil {
 		return
 	}
-	candidates := []string{value}
-	if t := strings.TrimSpace(value); t != value {
-		candidates = append(candidates, t)
-	}
+	candidates := SecretForms(value)
 	if !slices.ContainsFunc(candidates, r.isNew) {
 		return // the common repeat: no lock, no copy
 	}
@@ -91,7 +88,7 @@ func (r *Redactor) Add(value string) {
 	}
 	added := false
 	for _, c := range candidates {
-		if len(strings.TrimSpace(c)) < MinSecretLen || slices.Contains(secrets, c) {
+		if slices.Contains(secrets, c) {
 			continue
 		}
 		secrets = append(secrets, c)
@@ -111,11 +108,22 @@ func (r *Redactor) Add(value string) {
 	r.snap.Store(&redactorSnapshot{secrets: secrets, replacer: strings.NewReplacer(pairs...)})
 }
 
-// isNew reports whether Add would register c.
-func (r *Redactor) isNew(c string) bool {
-	if len(strings.TrimSpace(c)) < MinSecretLen {
-		return false
+// SecretForms are the forms of a secret value that are hidden: the value,
+// and its form trimmed of surrounding white space (a trailing newline from
+// a file, say), each of MinSecretLen bytes or more after trimming.
+func SecretForms(value string) []string {
+	var forms []string
+	if t := strings.TrimSpace(value); len(t) >= MinSecretLen {
+		forms = append(forms, value)
+		if t != value {
+			forms = append(forms, t)
+		}
 	}
+	return forms
+}
+
+// isNew reports whether Add would register c, one of SecretForms.
+func (r *Redactor) isNew(c string) bool {
 	s := r.snap.Load()
 	return s == nil || !slices.Contains(s.secrets, c)
 }

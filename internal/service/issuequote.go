@@ -125,10 +125,7 @@ func secretsIn(text string, values []string, cut bool) []bool {
 		}
 	}
 	for _, v := range values {
-		for _, c := range []string{v, strings.TrimSpace(v)} {
-			if len(strings.TrimSpace(c)) < logging.MinSecretLen {
-				continue
-			}
+		for _, c := range logging.SecretForms(v) {
 			find(func(s string) []int {
 				if j := strings.Index(s, c); j >= 0 {
 					return []int{j, j + len(c)}
@@ -155,7 +152,7 @@ func secretsIn(text string, values []string, cut bool) []bool {
 	}
 	// The rest of a token has no prefix to know it by: a long run of its
 	// characters at a cut start is taken for one.
-	if m := githubTokenRest.FindStringIndex(text); cut && m != nil {
+	if m := githubTokenRest.FindStringIndex(text); m != nil && cut {
 		hide(m[0], m[1])
 	}
 	return hidden
