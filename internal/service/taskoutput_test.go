@@ -1396,3 +1396,18 @@ func TestReapLeavesATaskToARunWithTime(t *testing.T) {
 		})
 	}
 }
+
+// A clean-up or cancel that finds the task ended by its own steps, which
+// stored its output, warns of nothing lost.
+func TestLastOutputOfATaskEndedMeanwhile(t *testing.T) {
+	h := newTaskHarness(t, nil)
+	h.print(t, "stdout", "all of it\n")
+	stale := h.record(t)
+	h.end(t)
+	if _, unstored := h.svc.keepLastOutput(context.Background(), stale, time.Minute, false); unstored == "" {
+		t.Fatal("keepLastOutput found nothing to store for a stale running task; the test does not reach the race")
+	}
+	if strings.Contains(h.logs.String(), "last output not stored") {
+		t.Errorf("logged a loss for a task whose steps stored all:\n%s", h.logs.String())
+	}
+}

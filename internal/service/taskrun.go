@@ -871,7 +871,12 @@ func (s *Service) keepLastOutput(ctx context.Context, t *sandstep.Task, budget t
 		reason = unstoredNoTime
 	}
 	cancel()
-	if err != nil {
+	switch {
+	case err == nil:
+	case sandstep.ErrorCode(err) == sandstep.ECONFLICT:
+		// Ended meanwhile: its own steps stored its output (the reason is
+		// never written: noteUnstored rides only a live task's end).
+	default:
 		s.opts.Logger.WarnContext(ctx, "the task's last output not stored", "taskId", t.ID, "sandboxId", t.SandboxID, "err", err)
 	}
 	return killed, reason
