@@ -376,14 +376,32 @@ type keptChunk struct {
 // changed by set (its LogSeq and LogBytes, what the writers recorded).
 func (h *taskHarness) keep(t *testing.T, chunks []keptChunk, to sandstep.TaskStatus, set func(*sandstep.Task)) {
 	t.Helper()
-	ctx := context.Background()
+	putChunks(t, h.objects, h.task.ID, chunks)
+	if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, set); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inTurn is chunks as one writer stores them, each at its stream's bytes
+// before it (their offsets set), and the bytes of each stream.
+func inTurn(chunks []keptChunk) ([]keptChunk, [2]int64) {
+	var bytes [2]int64
+	out := slices.Clone(chunks)
+	for k, c := range out {
+		i := streamIndex(c.stream)
+		out[k].offset = bytes[i]
+		bytes[i] += int64(len(c.data))
+	}
+	return out, bytes
+}
+
+// putChunks stores chunks of task id's output as writers keep them.
+func putChunks(t *testing.T, objects Objects, id string, chunks []keptChunk) {
+	t.Helper()
 	for _, c := range chunks {
-		if err := h.objects.Put(ctx, logKey(h.task.ID, c.seq, c.stream, c.offset, time.UnixMilli(c.ms)), []byte(c.data)); err != nil {
+		if err := objects.Put(context.Background(), logKey(id, c.seq, c.stream, c.offset, time.UnixMilli(c.ms)), []byte(c.data)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, set); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -685,13 +685,6 @@ func TestIssueCommentWaitsOutGitHubsRateLimit(t *testing.T) {
 	}
 }
 
-// A quotedChunk is a stored chunk of a task's output; its offset is its
-// stream's bytes before it.
-type quotedChunk struct {
-	seq          int64
-	stream, data string
-}
-
 // The issue's comment, which anyone may read on a public repository,
 // quotes the task's output with its secret values and GitHub tokens
 // hidden, a secret cut by the quote's start too; nothing when its secrets
@@ -703,33 +696,33 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 	// The read starts at seq 2, inside a secret seq 1 began, before 20
 	// copies of it that become one shorter [REDACTED]: the quote must not
 	// reach back into the cut one.
-	cutCopies := []quotedChunk{{1, "stdout", strings.Repeat("p", 100) + secret[:15]},
-		{2, "stderr", strings.Repeat("e", 2100)}, {2, "stdout", secret[15:] + strings.Repeat(secret, 20) + strings.Repeat("x", 50)}}
+	cutCopies := []keptChunk{{1, "stdout", 0, 1, strings.Repeat("p", 100) + secret[:15]},
+		{2, "stderr", 0, 2, strings.Repeat("e", 2100)}, {2, "stdout", 0, 2, secret[15:] + strings.Repeat(secret, 20) + strings.Repeat("x", 50)}}
 	tests := []struct {
 		name      string
 		noSecrets bool
 		output    string
 		readable  bool
-		chunks    []quotedChunk // stored; one stdout chunk of output when nil
-		cut       string        // the stream MAX_TASK_LOG_BYTES cut
-		gone      string        // the task failed, its last output not stored for this
-		want      string        // quoted; "" for no quote
+		chunks    []keptChunk // stored in turn (inTurn); one stdout chunk of output when nil
+		cut       string      // the stream MAX_TASK_LOG_BYTES cut
+		gone      string      // the task failed, its last output not stored for this
+		want      string      // quoted; "" for no quote
 		never     []string
 	}{
 		{name: "a secret value", output: "key=" + secret + "\ndone\n", readable: true,
 			want: "key=[REDACTED]\ndone", never: []string{secret}},
 		{name: "a secret cut by the read's start, the text shrunk after it", chunks: cutCopies, readable: true,
 			want: strings.Repeat("e", commentTail-60) + "[REDACTED]" + strings.Repeat("x", 50), never: []string{"6789"}},
-		{name: "a short stream read from its first byte, not whole", readable: true, chunks: []quotedChunk{
-			{1, "stdout", strings.Repeat("z", 10)}, {2, "stdout", strings.Repeat("a", 3000)},
-			{3, "stderr", "fatal: push rejected\n"}, {4, "stdout", strings.Repeat("b", 100)}},
+		{name: "a short stream read from its first byte, not whole", readable: true, chunks: []keptChunk{
+			{1, "stdout", 0, 1, strings.Repeat("z", 10)}, {2, "stdout", 0, 2, strings.Repeat("a", 3000)},
+			{3, "stderr", 0, 3, "fatal: push rejected\n"}, {4, "stdout", 0, 4, strings.Repeat("b", 100)}},
 			want: strings.Repeat("a", commentTail-121) + "fatal: push rejected\n" + strings.Repeat("b", 100)},
-		{name: "a stream's last line, its earlier output left out of the read", readable: true, chunks: []quotedChunk{
-			{1, "stderr", "warning: old\n"}, {2, "stdout", strings.Repeat("o", 4000)},
-			{3, "stderr", "Error: the build failed: missing module foo\n"}},
+		{name: "a stream's last line, its earlier output left out of the read", readable: true, chunks: []keptChunk{
+			{1, "stderr", 0, 1, "warning: old\n"}, {2, "stdout", 0, 2, strings.Repeat("o", 4000)},
+			{3, "stderr", 0, 3, "Error: the build failed: missing module foo\n"}},
 			want: strings.Repeat("o", commentTail-43) + "Error: the build failed: missing module foo"},
-		{name: "the rest of a token cut by the read's start", readable: true, chunks: []quotedChunk{
-			{1, "stdout", strings.Repeat("x", 10) + token[:10]}, {2, "stderr", strings.Repeat("e", 2600)}, {2, "stdout", token[10:] + "\ndone\n"}},
+		{name: "the rest of a token cut by the read's start", readable: true, chunks: []keptChunk{
+			{1, "stdout", 0, 1, strings.Repeat("x", 10) + token[:10]}, {2, "stderr", 0, 2, strings.Repeat("e", 2600)}, {2, "stdout", 0, 2, token[10:] + "\ndone\n"}},
 			want: strings.Repeat("e", commentTail-15) + "[REDACTED]\ndone", never: []string{token[10:26]}},
 		{name: "a [REDACTED] at the quote's start, whole", readable: true, output: secret + strings.Repeat("x", commentTail-5),
 			want: "[REDACTED]" + strings.Repeat("x", commentTail-5)},
@@ -748,11 +741,11 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			want: "env:\nKEY=[REDACTED]\n[sandstep: any output after this point was not stored: " + unstoredGone + "]", never: []string{secret[12:18]}},
 		{name: "a GitHub token cut by the output's end", output: "auth " + token[:20], readable: true, cut: "stdout",
 			want: "auth [REDACTED]\n[sandstep: the output was cut at 25 bytes (MAX_TASK_LOG_BYTES)]", never: []string{token[4:20]}},
-		{name: "a secret split by the other stream's chunk", readable: true, chunks: []quotedChunk{
-			{1, "stdout", "KEY=" + secret[:12]}, {2, "stderr", "warning: slow\n"}, {3, "stdout", secret[12:] + "\ndone\n"}},
+		{name: "a secret split by the other stream's chunk", readable: true, chunks: []keptChunk{
+			{1, "stdout", 0, 1, "KEY=" + secret[:12]}, {2, "stderr", 0, 2, "warning: slow\n"}, {3, "stdout", 0, 3, secret[12:] + "\ndone\n"}},
 			want: "KEY=[REDACTED]warning: slow\n[REDACTED]\ndone", never: []string{secret[:12], secret[12:]}},
-		{name: "a secret cut on stdout, stderr stored after it", readable: true, cut: "stderr", chunks: []quotedChunk{
-			{1, "stdout", "KEY=" + secret[:18]}, {2, "stderr", "error: killed\n"}},
+		{name: "a secret cut on stdout, stderr stored after it", readable: true, cut: "stderr", chunks: []keptChunk{
+			{1, "stdout", 0, 1, "KEY=" + secret[:18]}, {2, "stderr", 0, 2, "error: killed\n"}},
 			want: "KEY=[REDACTED]error: killed\n\n[sandstep: the output was cut at 36 bytes (MAX_TASK_LOG_BYTES)]", never: []string{secret[12:18]}},
 		{name: "two GitHub tokens side by side", output: "auth " + token + "ghp_" + strings.Repeat("Zq9", 12) + "\n", readable: true,
 			want: "auth [REDACTED]", never: []string{"Zq9Zq9"}},
@@ -772,16 +765,10 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			taskID := startedIssueTask(t, h)
 			chunks := tt.chunks
 			if chunks == nil {
-				chunks = []quotedChunk{{1, "stdout", tt.output}}
+				chunks = []keptChunk{{1, "stdout", 0, 1, tt.output}}
 			}
-			var bytes [2]int64
-			for _, c := range chunks {
-				i := streamIndex(c.stream)
-				if err := h.svc.objects.Put(ctx, logKey(taskID, c.seq, c.stream, bytes[i], h.clock.Now()), []byte(c.data)); err != nil {
-					t.Fatal(err)
-				}
-				bytes[i] += int64(len(c.data))
-			}
+			chunks, bytes := inTurn(chunks)
+			putChunks(t, h.svc.objects, taskID, chunks)
 			to, now := sandstep.TaskQueued, h.clock.Now().UTC()
 			if tt.gone != "" {
 				to = sandstep.TaskFailed

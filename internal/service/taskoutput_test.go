@@ -262,18 +262,26 @@ func TestPagingGivesEachSeqWhole(t *testing.T) {
 			h := newTaskHarness(t, func(o *Options) { o.MaxResponseBytes = tt.maxResponse })
 			h.keep(t, tt.chunks, sandstep.TaskSucceeded, func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes })
 			r := newReader()
-			pages := 1
-			for ; pages < 100; pages++ {
+			pages, complete := 0, false
+			for ; pages < 100 && !complete; pages++ {
 				page := r.next(t, h)
+				complete = page.Complete
 				// Over HTTP the page is API Gateway's body, escaped again;
 				// only a chunk without an offset, alone, may not fit.
-				body, _ := EncodeJSON(page)
-				if wire, _ := EncodeJSON(string(body)); len(wire) > tt.maxResponse && len(page.Chunks) > 1 {
+				body, err := EncodeJSON(page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wire, err := EncodeJSON(string(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(wire) > tt.maxResponse && len(page.Chunks) > 1 {
 					t.Fatalf("a page of %d chunks takes %d bytes, want at most %d", len(page.Chunks), len(wire), tt.maxResponse)
 				}
-				if page.Complete {
-					break
-				}
+			}
+			if !complete {
+				t.Fatalf("never told complete in %d pages (cursor %s)", pages, r.cursor)
 			}
 			if r.got["stdout"] != tt.stdout || r.got["stderr"] != tt.stderr {
 				t.Errorf("after %d pages (cursor %s): stdout %d bytes, stderr %q; want %d bytes, %q",
@@ -644,7 +652,10 @@ func TestTheCutIsRecordedWithItsChunk(t *testing.T) {
 	left.Store(1)
 	h.svc.objects = putsRefused{h.objects, &left}
 	h.print(t, "stdout", "0123456789AB")
-	_, _ = h.svc.storeOutput(context.Background(), h.record(t), h.daytona, false) // S3 refuses after the chunk
+	// S3 refuses every write after the chunk's: the cut is in its record.
+	if _, err := h.svc.storeOutput(context.Background(), h.record(t), h.daytona, false); err != nil {
+		t.Fatalf("storeOutput: %v; the cut needs no write of its own", err)
+	}
 	left.Store(1 << 20)
 	h.watch(t) // the next check
 	marker := "\n[sandstep: the output was cut at 10 bytes (MAX_TASK_LOG_BYTES)]\n"
