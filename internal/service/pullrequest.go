@@ -303,6 +303,19 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 // stageDir is the repository sandstep pushes from.
 const stageDir = ReservedDir + "/push.git"
 
+// startHead keeps the commit the agent's clone had when its command first
+// started: a HEAD there (or behind it) is nothing committed, whatever the
+// agent's fetches did to origin/<branch> (a shallow fetch cuts the walk to
+// it, a force-push takes the clone's commit off it).
+const startHead = taskDir + "/start-head"
+
+// startHeadLine records the clone's commit in startHead, once: a start
+// asked again runs it after the agent may have committed. A clone with no
+// commit records nothing, and stays so.
+func startHeadLine(repo string) string {
+	return "[ -e " + startHead + " ] || git -C " + shellQuote("./"+repo) + " rev-parse --verify -q 'HEAD^{commit}' >" + startHead + " 2>/dev/null\n"
+}
+
 // ownGitEnv is the environment of sandstep's own git runs on stageDir (the
 // copy and the push): no global or system configuration, which the agent
 // could have written.
@@ -331,10 +344,16 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	b.WriteString("rm -rf " + stageDir + " && own git init -q --bare --template= " + stageDir + " || exit 1\n")
 	b.WriteString("head=$(" + git + " rev-parse --verify -q 'HEAD^{commit}') || { echo 'no commit in the repository' >&2; exit 1; }\n")
 	b.WriteString("base=$(" + git + " rev-parse --verify -q " + shellQuote("refs/remotes/origin/"+branch+"^{commit}") + ")\n")
-	// Nothing committed is HEAD already on the base, not HEAD equal to it:
-	// the agent's own fetch or pull moves the base. No base, or no answer,
-	// pushes: the commits are not lost.
-	b.WriteString(`if [ -n "$base" ] && ` + git + ` merge-base --is-ancestor "$head" "$base"; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
+	// The agent can write the file: only an object name is taken from it.
+	b.WriteString("start=$(cat " + startHead + " 2>/dev/null); case $start in *[!0-9a-f]*) start= ;; esac\n")
+	// Nothing committed is HEAD already on the base, not HEAD equal to it
+	// (the agent's own fetch or pull moves the base), or HEAD where the
+	// clone started. No base, or no answer, pushes: the commits are not
+	// lost.
+	onto := func(ref string) string {
+		return `{ [ -n "$` + ref + `" ] && ` + git + ` merge-base --is-ancestor "$head" "$` + ref + `"; }`
+	}
+	b.WriteString(`if ` + onto("start") + ` || ` + onto("base") + `; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
 	b.WriteString(taskMark(taskID) + " own git -C " + stageDir + " -c core.hooksPath=/dev/null fetch -q --no-tags \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
 	b.WriteString("killall_marked\n")
 	b.WriteString(`echo "` + pushedPrefix + `$head"`)

@@ -156,7 +156,7 @@ func newRepoHarnessWith(t *testing.T, github func(*fakeRepoAccess)) *repoHarness
 		github(access)
 	}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}, RepoAccess: access},
+		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: &shellSessions{dir: p.dir}, RepoAccess: access},
 		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -185,14 +185,11 @@ func newRepoHarnessWith(t *testing.T, github func(*fakeRepoAccess)) *repoHarness
 	if err != nil {
 		t.Fatalf("CreateTaskSandbox: %v", err)
 	}
-	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-		t.Fatalf("StartTaskCommand: %v", err)
-	}
 	// What Daytona's clone did, in the sandbox's directory.
 	h.clone = filepath.Join(p.dir, "hello")
 	git(t, p.dir, "clone", "-q", h.origin, h.clone)
-	if err := os.MkdirAll(filepath.Join(p.dir, taskDir), 0o755); err != nil {
-		t.Fatal(err)
+	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+		t.Fatalf("StartTaskCommand: %v", err)
 	}
 	h.task = h.record(t)
 	return h
@@ -452,6 +449,64 @@ func TestIssueTaskPullRequest(t *testing.T) {
 			},
 			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
 		},
+		// A shallow fetch cuts the ancestry walk to the moved base, and a
+		// force-push takes the clone's commit off it: HEAD where the clone
+		// started is nothing committed all the same.
+		{
+			name: "main moved, the agent fetched shallowly and committed nothing: no pull request",
+			agent: func(t *testing.T, h *repoHarness) {
+				mergedMeanwhile(t, h)
+				git(t, h.clone, "fetch", "-q", "--depth=1", "file://"+h.origin, "+main:refs/remotes/origin/main")
+			},
+			status: sandstep.TaskSucceeded,
+		},
+		{
+			name: "main force-pushed, the agent fetched and committed nothing: no pull request",
+			agent: func(t *testing.T, h *repoHarness) {
+				forcePushed(t, h)
+				git(t, h.clone, "fetch", "-q", "origin")
+			},
+			status: sandstep.TaskSucceeded,
+		},
+		{
+			name: "the agent commits, then fetches a moved main shallowly: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				mergedMeanwhile(t, h)
+				git(t, h.clone, "fetch", "-q", "--depth=1", "file://"+h.origin, "+main:refs/remotes/origin/main")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			name: "the agent commits on a force-pushed main: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				forcePushed(t, h)
+				git(t, h.clone, "fetch", "-q", "origin")
+				git(t, h.clone, "reset", "-q", "--hard", "origin/main")
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			// A start asked again runs the line after the agent's commits.
+			name: "the start's line run again keeps the clone's commit: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				sh(t, h.provider.dir, startHeadLine("hello"))
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
+		{
+			// Only an object name is read from the agent-writable file.
+			name: "the clone's commit rewritten to a ref name is not read: pushed",
+			agent: func(t *testing.T, h *repoHarness) {
+				git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+				if err := os.WriteFile(filepath.Join(h.provider.dir, startHead), []byte("HEAD\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			status: sandstep.TaskSucceeded, pushed: true, pull: "https://github.test/octo/hello/pull/1",
+		},
 		{
 			name:   "detached HEAD, nothing committed: no pull request",
 			agent:  func(t *testing.T, h *repoHarness) { git(t, h.clone, "checkout", "-q", "--detach") },
@@ -531,6 +586,25 @@ func mergedMeanwhile(t *testing.T, h *repoHarness) {
 	git(t, filepath.Dir(other), "clone", "-q", h.origin, other)
 	git(t, other, "commit", "-q", "--allow-empty", "-m", "merged meanwhile")
 	git(t, other, "push", "-q", "origin", "HEAD:main")
+}
+
+// forcePushed is main replaced at GitHub by a history without the
+// clone's commit.
+func forcePushed(t *testing.T, h *repoHarness) {
+	t.Helper()
+	other := filepath.Join(t.TempDir(), "other")
+	git(t, filepath.Dir(other), "clone", "-q", h.origin, other)
+	git(t, other, "commit", "-q", "--amend", "--allow-empty", "-m", "rewritten")
+	git(t, other, "push", "-q", "--force", "origin", "HEAD:main")
+}
+
+func sh(t *testing.T, dir, line string) {
+	t.Helper()
+	c := exec.Command("/bin/sh", "-c", line)
+	c.Dir = dir
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
 }
 
 // Every process the agent's command started is gone before the push

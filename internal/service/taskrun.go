@@ -281,6 +281,9 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 	if s.repoTask(t) {
 		env = agentGitEnv(t, env)
 		prelude = `export SANDSTEP_GITHUB_CREDENTIAL="$PWD/` + readCredential + `"` + "\n"
+		if g := spec.Sandbox.Git; g != nil {
+			prelude += startHeadLine(clonePath(g))
+		}
 	}
 	line := prelude + taskCommandLine(t.ID, spec.Command, spec.Cwd, env, nudgeURL(t))
 	cmdID, err := s.sessions.StartCommand(ctx, sb.DaytonaID, taskSession(t.ID), line)
