@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -79,20 +81,43 @@ func Defaults() *Table {
 // per thousand or million given as if per unit, say), not a price.
 const maxPrice = 1.0
 
-// Parse reads a price table document strictly over the defaults: an
-// unknown field, a value that is not a number, or a price that is
-// negative or above a dollar is an EINVALID error naming the field by its
-// path ("lambda.gbSecond").
+// Parse reads a price table document strictly over the defaults: a field
+// not named exactly as documented, a value that is not a number, or a
+// price that is negative or above a dollar is an EINVALID error naming the
+// field by its path ("lambda.gbSecond").
 func Parse(data []byte) (*Table, error) {
 	t := Defaults()
 	t.Source = "PRICE_TABLE_REF"
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(t); err != nil {
-		return nil, decodeError(err)
+	// encoding/json matches names in any case: each name is looked up
+	// here instead, exactly.
+	sections, err := object(data, "")
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, sandstep.Invalid("", "the price table must be one JSON object, with nothing after it")
+	fields := map[string]**float64{}
+	for _, p := range t.fields() {
+		fields[p.field] = p.v
+	}
+	for _, section := range slices.Sorted(maps.Keys(sections)) {
+		raw := sections[section]
+		if !slices.ContainsFunc(t.fields(), func(p field) bool { return strings.HasPrefix(p.field, section+".") }) {
+			return nil, sandstep.Invalid(section, "is not a field of the price table")
+		}
+		prices, err := object(raw, section)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range slices.Sorted(maps.Keys(prices)) {
+			raw := prices[name]
+			path := section + "." + name
+			v, ok := fields[path]
+			if !ok {
+				return nil, sandstep.Invalid(path, "is not a field of the price table")
+			}
+			if err := json.Unmarshal(raw, v); err != nil {
+				return nil, sandstep.Invalid(path, "must be a number (US dollars per unit), got %s", sandstep.Clip(string(raw), 40))
+			}
+		}
 	}
 	for _, p := range t.prices() {
 		if *p.v < 0 || *p.v > maxPrice || math.IsNaN(*p.v) {
@@ -102,17 +127,26 @@ func Parse(data []byte) (*Table, error) {
 	return t, nil
 }
 
-// decodeError names the field a decoding error is about.
-func decodeError(err error) error {
+// object decodes data, the value of field ("": the document), as a JSON
+// object; null is an empty one (keeping the defaults) but for the
+// document itself.
+func object(data []byte, field string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var m map[string]json.RawMessage
+	err := dec.Decode(&m)
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return sandstep.Invalid(typeErr.Field, "must be a number (US dollars per unit), got a JSON %s", typeErr.Value)
+	switch {
+	case errors.As(err, &typeErr), err == nil && m == nil && field == "":
+		if field == "" {
+			return nil, sandstep.Invalid("", "the price table must be one JSON object")
+		}
+		return nil, sandstep.Invalid(field, "must be an object of prices, got %s", sandstep.Clip(string(data), 40))
+	case err != nil:
+		return nil, sandstep.Invalid("", "the price table is not valid JSON: %v", err)
+	case dec.More():
+		return nil, sandstep.Invalid("", "the price table must be one JSON object, with nothing after it")
 	}
-	// encoding/json names an unknown field only in its message.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return sandstep.Invalid(strings.Trim(name, `"`), "is not a field of the price table")
-	}
-	return sandstep.Invalid("", "the price table is not valid JSON: %v", err)
+	return m, nil
 }
 
 type price struct {
@@ -120,31 +154,37 @@ type price struct {
 	v     *float64
 }
 
+// field is a price's path in the document and where the table keeps it.
+type field struct {
+	field string
+	v     **float64
+}
+
+func (t *Table) fields() []field {
+	return []field{
+		{"daytona.vcpuSecond", &t.Daytona.VCPUSecond},
+		{"daytona.memoryGiBSecond", &t.Daytona.MemoryGiBSecond},
+		{"daytona.diskGiBSecond", &t.Daytona.DiskGiBSecond},
+		{"lambda.gbSecond", &t.Lambda.GBSecond},
+		{"lambda.request", &t.Lambda.Request},
+		{"stepFunctions.transition", &t.StepFunctions.Transition},
+		{"dynamodb.writeUnit", &t.DynamoDB.WriteUnit},
+		{"dynamodb.readUnit", &t.DynamoDB.ReadUnit},
+		{"s3.put", &t.S3.Put},
+		{"s3.get", &t.S3.Get},
+	}
+}
+
 // prices lists every price with its path; a field the document set to
 // null keeps its default.
 func (t *Table) prices() []price {
-	d := Defaults()
-	list := []struct {
-		field    string
-		v, deflt **float64
-	}{
-		{"daytona.vcpuSecond", &t.Daytona.VCPUSecond, &d.Daytona.VCPUSecond},
-		{"daytona.memoryGiBSecond", &t.Daytona.MemoryGiBSecond, &d.Daytona.MemoryGiBSecond},
-		{"daytona.diskGiBSecond", &t.Daytona.DiskGiBSecond, &d.Daytona.DiskGiBSecond},
-		{"lambda.gbSecond", &t.Lambda.GBSecond, &d.Lambda.GBSecond},
-		{"lambda.request", &t.Lambda.Request, &d.Lambda.Request},
-		{"stepFunctions.transition", &t.StepFunctions.Transition, &d.StepFunctions.Transition},
-		{"dynamodb.writeUnit", &t.DynamoDB.WriteUnit, &d.DynamoDB.WriteUnit},
-		{"dynamodb.readUnit", &t.DynamoDB.ReadUnit, &d.DynamoDB.ReadUnit},
-		{"s3.put", &t.S3.Put, &d.S3.Put},
-		{"s3.get", &t.S3.Get, &d.S3.Get},
-	}
-	out := make([]price, len(list))
-	for i, p := range list {
+	d := Defaults().fields()
+	out := make([]price, 0, len(d))
+	for i, p := range t.fields() {
 		if *p.v == nil {
-			*p.v = *p.deflt
+			*p.v = *d[i].v
 		}
-		out[i] = price{p.field, *p.v}
+		out = append(out, price{p.field, *p.v})
 	}
 	return out
 }
