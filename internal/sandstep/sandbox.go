@@ -56,6 +56,9 @@ type Sandbox struct {
 	Owner     string `json:"owner" dynamodbav:"owner"`
 	DaytonaID string `json:"daytonaId,omitempty" dynamodbav:"daytonaId,omitempty"`
 	State     State  `json:"state" dynamodbav:"state"`
+	// TaskID names the task that made the sandbox for its command: the
+	// reaper deletes one its task no longer holds.
+	TaskID string `json:"taskId,omitempty" dynamodbav:"taskId,omitempty"`
 	// ProviderState is Daytona's state as last seen (e.g. "started").
 	ProviderState   string            `json:"providerState,omitempty" dynamodbav:"providerState,omitempty"`
 	Snapshot        string            `json:"snapshot,omitempty" dynamodbav:"snapshot,omitempty"`

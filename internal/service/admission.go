@@ -23,16 +23,23 @@ func repoOwned(t *sandstep.Task) bool {
 	return ok
 }
 
+// revokeCloneToken revokes tok (nil: none was minted), the read-only
+// token minted for t's clone, once no sandbox holds it.
+func (s *Service) revokeCloneToken(ctx context.Context, t *sandstep.Task, tok *RepoToken) {
+	if tok == nil {
+		return
+	}
+	if err := s.repoAccess.Revoke(ctx, tok.Value); err != nil {
+		s.opts.Logger.WarnContext(ctx, "an unused read-only token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
+	}
+}
+
 // notAdmitted is what CreateTaskSandbox answers when the sandbox of t
 // could not be made because of err; cloneToken, the read-only token
 // minted for the clone if it got that far, is revoked, as no sandbox holds
 // it.
 func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken *RepoToken, err error) error {
-	if cloneToken != nil {
-		if rerr := s.repoAccess.Revoke(ctx, cloneToken.Value); rerr != nil {
-			s.opts.Logger.WarnContext(ctx, "an unused read-only token was not revoked", "taskId", t.ID, "err", rerr)
-		}
-	}
+	s.revokeCloneToken(ctx, t, cloneToken)
 	waited := s.opts.Now().Sub(t.CreatedAt)
 	switch sandstep.ErrorCode(err) {
 	case sandstep.EQUOTA:

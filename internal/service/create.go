@@ -68,6 +68,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		}
 	}
 	sb := s.newRecord(call, in, plan.network)
+	sb.TaskID = plan.task
 	// The provider work stops early enough for its undoing to fit before
 	// the caller's deadline.
 	wctx, cancel, err := s.workContext(ctx)

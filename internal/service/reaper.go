@@ -84,7 +84,8 @@ type ReapReport struct {
 	Slots int `json:"slots"`
 	// Quota: counters that drifted from the slots held, repaired.
 	Quota int `json:"quota"`
-	// Tasks: live tasks whose execution has ended, cleaned up.
+	// Tasks: live tasks whose execution has ended, cleaned up; and ready
+	// sandboxes made for a task that no longer holds them, deleted.
 	Tasks int `json:"tasks"`
 	// Failed: findings that could not be dealt with; found again next run.
 	Failed int `json:"failed"`
@@ -207,6 +208,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		return nil, fmt.Errorf("reaper: list provider sandboxes: %w", err)
 	}
 	r.tasks(ctx, live)
+	r.taskSandboxes(ctx, records, found.Tasks)
 	// A listed sandbox that neither a live record nor a held slot owns may
 	// be a create that took its slot after the read (a create takes it
 	// before it calls the provider; the index may also lag, or lack what no
@@ -387,7 +389,10 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			_, err := s.delete(ctx, call, rec)
 			return err
 		})
-	case !alive:
+	case !alive && !r.expired(rec):
+		// Past its deadline, one the listing lacks is deleted as any
+		// other: the listing leaves some out for good (one in error whose
+		// delete Daytona took), which its get still finds.
 		r.act(ctx, &r.report.Gone, "record of a vanished sandbox marked gone", rec.ID, func() error {
 			// Daytona's listing is eventually consistent; its get is not.
 			ps, err := s.provider.Get(ctx, cmp.Or(rec.DaytonaID, rec.ID))
@@ -407,20 +412,30 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			}
 			return errors.New("the record was not marked gone")
 		})
-	case r.now.After(sandboxDeadline(rec).Add(abandonedAfter)):
-		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error {
-			// An owner's delete that ended it, or is ending it, is that
-			// delete's to record; a crashed one is finished by a later
-			// run's half-done pass, once the index shows it deleting.
-			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateReady)
-			if err != nil {
-				return err
-			}
-			s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
-			_, err = s.delete(ctx, call, rec)
-			return err
-		})
+	case r.expired(rec):
+		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) })
 	}
+}
+
+// expired says whether rec, a live record, is past the deadline its
+// sandbox's ttlMinutes set, by more than a create's grace.
+func (r *reaping) expired(rec *sandstep.Sandbox) bool {
+	return r.now.After(sandboxDeadline(rec).Add(abandonedAfter))
+}
+
+// expire deletes the sandbox of rec, past its deadline. An owner's delete
+// that ended it, or is ending it, is that delete's to record; a crashed
+// one is finished by a later run's half-done pass, once the index shows it
+// deleting.
+func (r *reaping) expire(ctx context.Context, rec *sandstep.Sandbox) error {
+	rec, err := r.readAgain(ctx, rec.ID, sandstep.StateReady)
+	if err != nil {
+		return err
+	}
+	call := Call{UserID: rec.Owner, RequestID: "reaper"}
+	r.s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
+	_, err = r.s.delete(ctx, call, rec)
+	return err
 }
 
 // readAgain reads the record the index showed in state want, strongly,
@@ -441,6 +456,47 @@ func (r *reaping) readAgain(ctx context.Context, id string, want sandstep.State)
 // sandbox; the reaper deletes one still alive well after it.
 func sandboxDeadline(sb *sandstep.Sandbox) time.Time {
 	return sb.CreatedAt.Add(time.Duration(sb.TTLMinutes) * time.Minute)
+}
+
+// taskSandboxes deletes the ready sandboxes made for a task that no
+// longer holds them: it ended without releasing its sandbox (a clean-up
+// killed or failing part-way), or never recorded it (a step killed after
+// the create), or names another. live are the tasks not ended, which
+// hold theirs. Each is judged by its task read again, strongly, once no
+// step that could still record it can be at work.
+func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox, live []*sandstep.Task) {
+	s := r.s
+	if s.tasks == nil {
+		return
+	}
+	held := make(map[string]bool, len(live))
+	for _, t := range live {
+		held[t.SandboxID] = true
+	}
+	for _, rec := range records {
+		if rec.TaskID == "" || rec.State != sandstep.StateReady || held[rec.ID] || r.now.Sub(rec.UpdatedAt) < r.createGrace() {
+			continue
+		}
+		t, err := s.tasks.GetTask(ctx, rec.TaskID)
+		switch {
+		case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
+		case err != nil:
+			r.report.Failed++
+			s.opts.Logger.ErrorContext(ctx, "reaper: the task of a sandbox not read", "sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
+			continue
+		case t.SandboxID == rec.ID && (!t.Status.Terminal() || t.KeepSandbox && t.Status != sandstep.TaskCancelled):
+			continue // the task's, or kept for its caller until its deadline
+		}
+		r.act(ctx, &r.report.Tasks, "sandbox its task no longer holds deleted", rec.ID, func() error {
+			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateReady)
+			if err != nil {
+				return err
+			}
+			s.audit(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec, ActionReap, nil, map[string]string{"finding": "task", "taskId": rec.TaskID})
+			_, err = s.delete(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec)
+			return err
+		})
+	}
 }
 
 // tasks cleans up live tasks whose execution is no longer running (its

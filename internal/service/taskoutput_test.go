@@ -585,8 +585,8 @@ func TestARetriedCheckAfterTheKillTimesOut(t *testing.T) {
 
 // A cancelled task keeps what its command wrote since the watch's last
 // check: it is stored while the task still runs (a reader meanwhile is not
-// told the output is complete), then the task is cancelled, its command
-// killed and its sandbox deleted.
+// told the output is complete), then the task is cancelled and its sandbox
+// deleted, the command with it.
 func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 	h := newTaskHarness(t, nil)
 	ctx := context.Background()
@@ -624,8 +624,8 @@ func TestACancelledTaskKeepsItsLastOutput(t *testing.T) {
 	if tk.LogBytes != [2]int64{11, 4} {
 		t.Errorf("log bytes %v, want [11 4]", tk.LogBytes)
 	}
-	if !h.sessions.wasStopped() || len(h.provider.live()) != 0 {
-		t.Errorf("command killed %v, sandboxes left %v; want killed, none", h.sessions.wasStopped(), h.provider.live())
+	if len(h.provider.live()) != 0 {
+		t.Errorf("sandboxes left %v; want none", h.provider.live())
 	}
 }
 
@@ -1018,10 +1018,15 @@ func TestOutputNotStoredIsMarked(t *testing.T) {
 			}
 			cleanUpAfterFailure(t, h)
 		}, wantStdout: "first\n", wantMarker: unstoredGone},
-		{name: "a clean-up that cannot kill the command stores what it can and marks it", end: func(t *testing.T, h *taskHarness) {
+		// The sandbox's delete ends the command the kill could not.
+		{name: "a clean-up that cannot kill the command stores what it can, marks it, and deletes the sandbox", end: func(t *testing.T, h *taskHarness) {
 			h.sessions.stopErr = sandstep.Errorf(sandstep.ETRANSIENT, "Daytona is unavailable")
-			if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
-				t.Fatalf("CleanUpTaskStep = %v, want the kill's failure, for the state machine to ask again", err)
+			var outcome *OutcomeError
+			if _, err := h.svc.CleanUpTaskStep(context.Background(), h.task.ID, &TaskFailure{Error: "Sandbox.Transient"}); !errors.As(err, &outcome) || outcome.Task.Status != sandstep.TaskFailed {
+				t.Fatalf("CleanUpTaskStep = %v, want the task failed", err)
+			}
+			if live := h.provider.live(); len(live) != 0 {
+				t.Errorf("sandboxes left %v, want none", live)
 			}
 		}, wantStdout: "first\nlast\n", wantMarker: unstoredRunning},
 		{name: "a check that finds the sandbox vanished marks it", end: func(t *testing.T, h *taskHarness) {

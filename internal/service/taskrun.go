@@ -178,8 +178,15 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		return nil, sandstep.Errorf(sandstep.ECONFLICT, "task %s is %s; its sandbox is made while it is queued", t.ID, t.Status)
 	}
 	if t.SandboxID != "" {
-		if sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID); err == nil && sb.State == sandstep.StateReady {
+		// A retry after the sandbox was recorded: a read that fails says
+		// nothing of it, and another sandbox would take its place on the
+		// task.
+		sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+		switch {
+		case err == nil && sb.State == sandstep.StateReady:
 			return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
+		case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
+			return nil, fmt.Errorf("read the sandbox of task %s: %w", t.ID, err)
 		}
 	}
 	if err := admit(); err != nil {
@@ -193,6 +200,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	if err != nil {
 		return nil, prefixField("sandbox.", err)
 	}
+	plan.task = t.ID
 	// The sandbox may reach the API's host, or the task is told to expect
 	// no nudge (the policy may have changed since the task was accepted).
 	var nudge string
@@ -228,10 +236,12 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 			r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, expires
 			sandboxUsage(r, sb)
 		}); err != nil {
-		// The sandbox is not the task's: nothing else would delete it.
+		// The sandbox is not the task's: deleted now (else the reaper
+		// would, later), and the clone's token with it.
 		if _, derr := s.delete(ctx, call, sb); derr != nil {
 			s.opts.Logger.ErrorContext(ctx, "task sandbox not deleted", "sandboxId", sb.ID, "err", derr)
 		}
+		s.revokeCloneToken(ctx, t, token)
 		return nil, fmt.Errorf("record the sandbox of task %s: %w", t.ID, err)
 	}
 	s.admitted(ctx, t)
@@ -828,17 +838,20 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 	if err != nil {
 		return err
 	}
-	if t.SessionID != "" && sb.State == sandstep.StateReady && !killed {
-		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
-			return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
-		}
-	}
 	if sb.State == sandstep.StateCreating {
 		s.cleanupFailedCreate(ctx, call, sb, errors.New("the task ended before its sandbox was ready"))
 		return nil
 	}
 	if t.KeepSandbox && t.Status != sandstep.TaskCancelled {
-		return nil // the caller asked to keep it, to look inside
+		// The caller asked to keep it, to look inside: without the
+		// command. A sandbox deleted needs no stop, which a toolbox not
+		// answering would hold up.
+		if t.SessionID != "" && sb.State == sandstep.StateReady && !killed {
+			if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+				return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
+			}
+		}
+		return nil
 	}
 	if _, err := s.delete(ctx, call, sb); err != nil {
 		return fmt.Errorf("delete the sandbox of task %s: %w", t.ID, err)

@@ -182,6 +182,8 @@ type createPlan struct {
 	// carry it. It is asked only once the quota slot is held: a task that
 	// waits its turn mints nothing while it waits.
 	cloneToken func(context.Context) (token string, files []UploadFile, err error)
+	// task, when set, is the task the sandbox is made for (its TaskID).
+	task string
 	// admit, when set, says whether the sandbox may be made at all (the
 	// drain switch): asked just before the slot is taken, so that its
 	// answer has had the secrets' reads to arrive in.
