@@ -385,7 +385,14 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
 	if nudged {
-		return s.wakeNow(ctx, t.ID, token)
+		err := s.wakeNow(ctx, t.ID, token)
+		if err != nil {
+			// Asked again (the state machine retries the Wait): the
+			// retry's wait is the one to end.
+			s.unmarkNudge(ctx, t.ID, func(r *sandstep.Task) bool { return r.WaitToken == token && r.NudgeWoken },
+				func(r *sandstep.Task) { r.NudgeWoken = false })
+		}
+		return err
 	}
 	// The look is only a shortcut: the wait's timeout brings the check,
 	// which deals with what failed here (a sandbox stopped, Daytona
@@ -484,7 +491,27 @@ func (s *Service) NudgeTask(ctx context.Context, id, secret string) error {
 	}
 	// The wrapper is still exiting: Daytona may not show the exit yet,
 	// and the watch looks again shortly (nextWait).
-	return s.wake(ctx, t.WaitToken)
+	err = s.wake(ctx, t.WaitToken)
+	if err != nil {
+		// The wrapper asks again (5xx): that nudge is then the first.
+		s.unmarkNudge(ctx, id, func(r *sandstep.Task) bool { return r.NudgedAt != nil && r.NudgedAt.Equal(now) },
+			func(r *sandstep.Task) { r.NudgedAt = nil })
+	}
+	return err
+}
+
+// unmarkNudge undoes, where mine says the mark is still this call's, what
+// a nudge's or a wait's write marked before its wake was refused, so that
+// the wake asked again is made. Not undone, the wait ends at its timeout.
+func (s *Service) unmarkNudge(ctx context.Context, taskID string, mine func(*sandstep.Task) bool, undo func(*sandstep.Task)) {
+	_, err := s.tasks.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(r *sandstep.Task) {
+		if mine(r) {
+			undo(r)
+		}
+	})
+	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+		s.opts.Logger.WarnContext(ctx, "a refused wake's mark not undone; the wait ends at its timeout", "taskId", taskID, "err", err)
+	}
 }
 
 // CheckTask is the watch: it stores new output, and ends the watch when
