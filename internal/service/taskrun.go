@@ -804,7 +804,10 @@ func (s *Service) settleTask(ctx context.Context, t *sandstep.Task) (*sandstep.T
 
 // OutcomeError is a task that did not succeed, as the execution's error:
 // Task.Failed, Task.TimedOut or Task.Cancelled, with the task's error; or,
-// for a start refused before its task existed, the refusal's name.
+// for a start refused before its task existed, the refusal's name, but
+// Task.Failed for a refusal the state machine would take for a passing
+// failure of the clean-up and ask again (Sandbox.Transient, Lambda.*): it
+// is final.
 type OutcomeError struct {
 	Task    *sandstep.Task
 	Refused string
@@ -814,7 +817,7 @@ func (e *OutcomeError) Error() string { return e.Name() + ": " + e.Cause() }
 
 // Name is the execution's error name.
 func (e *OutcomeError) Name() string {
-	if e.Refused != "" {
+	if e.Refused != "" && strings.HasPrefix(e.Refused, "Sandbox.") && e.Refused != "Sandbox.Transient" {
 		return e.Refused
 	}
 	switch e.Task.Status {
