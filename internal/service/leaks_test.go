@@ -478,12 +478,15 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 	tests := []struct {
 		name string
 		keep bool
-		// then does to the running task what the case is about.
-		then    func(t *testing.T, st *store.Store, tk *sandstep.Task)
+		// ran is how long the task has run when then does to it what the
+		// case is about, at now; the reaper runs after that.
+		ran     time.Duration
+		then    func(t *testing.T, st *store.Store, tk *sandstep.Task, now time.Time)
 		after   time.Duration
 		deleted bool
 	}{
-		{name: "a running task's", then: func(*testing.T, *store.Store, *sandstep.Task) {}, after: time.Hour},
+		{name: "a running task's", then: func(*testing.T, *store.Store, *sandstep.Task, time.Time) {}, after: time.Hour},
+		{name: "an ended task's, its clean-up still to come", ran: 2 * time.Hour, then: endAs(sandstep.TaskSucceeded), after: 5 * time.Minute},
 		{name: "an ended task's, not released", then: endAs(sandstep.TaskFailed), after: 20 * time.Minute, deleted: true},
 		{name: "kept for the caller of a task that succeeded", keep: true, then: endAs(sandstep.TaskSucceeded), after: time.Hour},
 		{name: "kept, but the task was cancelled", keep: true, then: endAs(sandstep.TaskCancelled), after: 20 * time.Minute, deleted: true},
@@ -514,7 +517,8 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
 				t.Fatal(err)
 			}
-			tt.then(t, st, tk)
+			clk.Set(clk.Now().Add(tt.ran))
+			tt.then(t, st, tk, clk.Now())
 			clk.Set(clk.Now().Add(tt.after))
 			if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
 				t.Fatal(err)
@@ -535,17 +539,21 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 
 // endAs ends the running task as status without releasing its sandbox,
 // as a clean-up killed part-way leaves it.
-func endAs(status sandstep.TaskStatus) func(*testing.T, *store.Store, *sandstep.Task) {
+func endAs(status sandstep.TaskStatus) func(*testing.T, *store.Store, *sandstep.Task, time.Time) {
 	return rerecord(status, "")
 }
 
-// rerecord writes the task status, naming sandboxID (""; the one it has).
-func rerecord(status sandstep.TaskStatus, sandboxID string) func(*testing.T, *store.Store, *sandstep.Task) {
-	return func(t *testing.T, st *store.Store, tk *sandstep.Task) {
+// rerecord writes the task status (ended at now, if it ends), naming
+// sandboxID (""; the one it has).
+func rerecord(status sandstep.TaskStatus, sandboxID string) func(*testing.T, *store.Store, *sandstep.Task, time.Time) {
+	return func(t *testing.T, st *store.Store, tk *sandstep.Task, now time.Time) {
 		t.Helper()
 		if _, err := st.TransitionTask(context.Background(), tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, status, func(r *sandstep.Task) {
 			if sandboxID != "" {
 				r.SandboxID = sandboxID
+			}
+			if status.Terminal() {
+				r.FinishedAt = &now
 			}
 		}); err != nil {
 			t.Fatal(err)
@@ -555,7 +563,7 @@ func rerecord(status sandstep.TaskStatus, sandboxID string) func(*testing.T, *st
 
 // unrecorded is the task as it was before its sandbox step recorded the
 // sandbox: queued, naming none.
-func unrecorded(t *testing.T, st *store.Store, tk *sandstep.Task) {
+func unrecorded(t *testing.T, st *store.Store, tk *sandstep.Task, _ time.Time) {
 	t.Helper()
 	if _, err := st.TransitionTask(context.Background(), tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskQueued, func(r *sandstep.Task) {
 		r.SandboxID, r.SessionID, r.CommandID = "", "", ""

@@ -273,10 +273,19 @@ func (s *Service) sendsNotices() bool {
 
 // redrive makes the next attempt of every notice of pending that is due,
 // a few at a time, the longest waiting first, and returns how many it
-// attempted (with dryRun, how many are due). The reaper runs it.
-func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool) int {
+// attempted (with dryRun, how many are due). The reaper runs it. A first
+// attempt is the task's clean-up's, once it has released the task's
+// sandbox and slot (settleTask then ends the sandbox's usage): redrive
+// makes it before then only grace after the task's end, when no clean-up
+// can be at work.
+func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool, grace time.Duration) int {
 	now := s.opts.Now()
-	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool { return !noticeDue(t, now) })
+	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool {
+		u := t.Usage
+		settled := u == nil || u.SandboxFrom == nil || u.SandboxTo != nil
+		first := t.Notify != nil && t.Notify.Attempts == 0 && !settled && t.FinishedAt != nil && now.Sub(*t.FinishedAt) < grace
+		return first || !noticeDue(t, now)
+	})
 	slices.SortFunc(due, func(a, b *sandstep.Task) int {
 		return cmp.Compare(noticeWaiting(a).UnixNano(), noticeWaiting(b).UnixNano())
 	})

@@ -228,7 +228,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r.sandboxes(ctx, listed, records, strays)
 	r.quota(ctx, counted, r.slots(ctx, held))
-	r.report.Notices = s.redrive(ctx, notices, opts.DryRun)
+	r.report.Notices = s.redrive(ctx, notices, opts.DryRun, r.createGrace())
 	rep := r.report
 	if !rep.DryRun {
 		for kind, n := range rep.kinds() {
@@ -351,6 +351,9 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 		byName[ps.Name] = ps
 	}
 	for _, rec := range records {
+		if r.acted[rec.ID] {
+			continue // found as a task's sandbox already: counted once
+		}
 		ps, found := byName[rec.ID]
 		r.record(ctx, rec, found && ps.State != "destroyed" && ps.State != "destroying")
 	}
@@ -486,6 +489,8 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			continue
 		case t.SandboxID == rec.ID && (!t.Status.Terminal() || t.KeepSandbox && t.Status != sandstep.TaskCancelled):
 			continue // the task's, or kept for its caller until its deadline
+		case t.Status.Terminal() && t.FinishedAt != nil && r.now.Sub(*t.FinishedAt) < r.createGrace():
+			continue // its clean-up, which follows the end, may be at work
 		}
 		r.act(ctx, &r.report.Tasks, "sandbox its task no longer holds deleted", rec.ID, func() error {
 			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateReady)
