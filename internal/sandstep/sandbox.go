@@ -78,8 +78,12 @@ type Sandbox struct {
 	// load a secrets file (records older than the field load it).
 	NoSecretsFile bool `json:"-" dynamodbav:"noSecretsFile,omitempty"`
 	// Error is a caller-safe reason for StateFailed.
-	Error     string     `json:"error,omitempty" dynamodbav:"error,omitempty"`
-	CreatedAt time.Time  `json:"createdAt" dynamodbav:"createdAt"`
+	Error     string    `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	// MadeAt is when Daytona was asked for the sandbox, by the create's
+	// try that made it (CreatedAt is the record's, before waits for the
+	// quota and the create rate).
+	MadeAt    *time.Time `json:"-" dynamodbav:"madeAt,omitempty"`
 	UpdatedAt time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
 	DeletedAt *time.Time `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
 }

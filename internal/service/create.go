@@ -289,6 +289,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 		labels = map[string]string{}
 	}
 	labels[LabelID], labels[LabelOwner], labels[LabelDeployment] = sb.ID, sb.Owner, load.deployment
+	asked := s.opts.Now().UTC()
 	ps, err := s.provider.Create(ctx, ProviderSpec{
 		Name:            sb.ID,
 		Snapshot:        in.Snapshot,
@@ -304,7 +305,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	if err != nil {
 		return stageCreate, err
 	}
-	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL = ps.ID, ps.State, ps.ToolboxURL
+	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL, sb.MadeAt = ps.ID, ps.State, ps.ToolboxURL, &asked
 	if len(load.secrets) > 0 {
 		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
 			return "install secrets", setupFailed(err)

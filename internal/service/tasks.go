@@ -387,6 +387,12 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if err := s.releaseTask(ctx, call, cancelled, false); err != nil {
 		return nil, err
 	}
+	// Its sandbox's time ends at its delete, not at a later clean-up.
+	if settled, err := s.settleTask(ctx, cancelled); err == nil {
+		cancelled = settled
+	} else {
+		s.opts.Logger.WarnContext(ctx, "cancel: the sandbox's end not recorded; the clean-up records it", "taskId", id, "err", err)
+	}
 	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
 	return s.priced(ctx, cancelled), nil
 }

@@ -89,11 +89,14 @@ func (s *Service) prices(ctx context.Context) (*cost.Table, error) {
 }
 
 // sandboxUsage starts the usage of t's sandbox sb: its size, and its life
-// from its create.
+// from Daytona's create (a record without that time: from the record's).
 func sandboxUsage(r *sandstep.Task, sb *sandstep.Sandbox) {
 	u := cost.Taken{}.AddTo(r.Usage)
 	u.VCPU, u.MemoryGiB, u.DiskGiB = cost.Size(sb.Resources)
 	from := sb.CreatedAt.UTC()
+	if sb.MadeAt != nil {
+		from = sb.MadeAt.UTC()
+	}
 	u.SandboxFrom, u.SandboxTo = &from, nil
 	r.Usage = u
 }
