@@ -2,6 +2,9 @@ package cost
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +25,10 @@ type Meter struct {
 	// from: the invocation's time before it is on the record.
 	from    time.Time
 	pending sandstep.TaskUsage
+	// id names the invocation; commits counts the writes that carried
+	// its usage. Together they name what a write carries (Taken.key).
+	id      string
+	commits int
 }
 
 // NewMeter starts the meter of one invocation, allocated memoryMB, that
@@ -31,7 +38,9 @@ func NewMeter(now func() time.Time, memoryMB, transitions int) *Meter {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Meter{now: now, memoryMB: int64(memoryMB), from: now()}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	m := &Meter{now: now, memoryMB: int64(memoryMB), from: now(), id: hex.EncodeToString(id[:])}
 	m.pending.LambdaInvocations = 1
 	m.pending.StateTransitions = transitions
 	return m
@@ -80,10 +89,12 @@ func (m *Meter) S3(get bool) {
 	}
 }
 
-// Taken is what one write of the task carries onto its record.
+// Taken is what one write of the task carries onto its record, and the
+// key it is carried under: taken again before a Commit, it has the same.
 type Taken struct {
 	usage sandstep.TaskUsage
 	until time.Time
+	key   string
 }
 
 // TaskWriteUnits is what Take counts for the write that carries it: a
@@ -109,7 +120,7 @@ func (m *Meter) Take() Taken {
 	u.LambdaMBMs += ms * m.memoryMB
 	u.DynamoDBWriteRequests++
 	u.DynamoDBWriteUnits += TaskWriteUnits
-	return Taken{usage: u, until: m.from.Add(time.Duration(ms) * time.Millisecond)}
+	return Taken{usage: u, until: m.from.Add(time.Duration(ms) * time.Millisecond), key: m.id + "/" + strconv.Itoa(m.commits)}
 }
 
 // Commit forgets what a successful write carried. The write itself has
@@ -121,6 +132,7 @@ func (m *Meter) Commit(t Taken) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.from = t.until
+	m.commits++
 	p, u := &m.pending, &t.usage
 	p.LambdaInvocations -= u.LambdaInvocations
 	p.StateTransitions -= u.StateTransitions
@@ -144,22 +156,38 @@ func (m *Meter) Pending() sandstep.TaskUsage {
 }
 
 // AddTo returns u (nil: nothing so far) plus what t carries, as a new
-// value: the record being written may share u with the one read.
+// value: the record being written may share u with the one read. A
+// record that already carries t's key has what that write carried: a
+// write whose answer was lost landed, and is made again (by the store, or
+// as the invocation's next write), so only what was metered since is
+// added.
 func (t Taken) AddTo(u *sandstep.TaskUsage) *sandstep.TaskUsage {
 	var sum sandstep.TaskUsage
 	if u != nil {
 		sum = *u
 	}
-	a := &t.usage
-	sum.LambdaInvocations += a.LambdaInvocations
-	sum.LambdaMs += a.LambdaMs
-	sum.LambdaMBMs += a.LambdaMBMs
-	sum.StateTransitions += a.StateTransitions
-	sum.DynamoDBReadRequests += a.DynamoDBReadRequests
-	sum.DynamoDBWriteRequests += a.DynamoDBWriteRequests
-	sum.DynamoDBReadUnits += a.DynamoDBReadUnits
-	sum.DynamoDBWriteUnits += a.DynamoDBWriteUnits
-	sum.S3GetRequests += a.S3GetRequests
-	sum.S3PutRequests += a.S3PutRequests
+	if t.key == "" {
+		return &sum
+	}
+	addCounts(&sum, t.usage, 1)
+	if c := sum.Carried; c != nil && c.Key == t.key {
+		addCounts(&sum, c.Usage, -1)
+	}
+	sum.Carried = &sandstep.CarriedUsage{Key: t.key, Usage: t.usage}
 	return &sum
+}
+
+// addCounts adds sign times a's counters to sum's.
+func addCounts(sum *sandstep.TaskUsage, a sandstep.TaskUsage, sign int) {
+	n := func(v int) int { return sign * v }
+	sum.LambdaInvocations += n(a.LambdaInvocations)
+	sum.LambdaMs += int64(sign) * a.LambdaMs
+	sum.LambdaMBMs += int64(sign) * a.LambdaMBMs
+	sum.StateTransitions += n(a.StateTransitions)
+	sum.DynamoDBReadRequests += n(a.DynamoDBReadRequests)
+	sum.DynamoDBWriteRequests += n(a.DynamoDBWriteRequests)
+	sum.DynamoDBReadUnits += n(a.DynamoDBReadUnits)
+	sum.DynamoDBWriteUnits += n(a.DynamoDBWriteUnits)
+	sum.S3GetRequests += n(a.S3GetRequests)
+	sum.S3PutRequests += n(a.S3PutRequests)
 }

@@ -29,8 +29,8 @@ func TestMeterTakeAndCommit(t *testing.T) {
 	m.Commit(taken)
 	want := sandstep.TaskUsage{LambdaInvocations: 1, StateTransitions: 2, LambdaMs: 50, LambdaMBMs: 50 * 512,
 		DynamoDBReadRequests: 2, DynamoDBReadUnits: 2, DynamoDBWriteRequests: 2, DynamoDBWriteUnits: 1 + TaskWriteUnits, S3GetRequests: 1}
-	if *rec != want {
-		t.Errorf("record\n%+v, want\n%+v", *rec, want)
+	if got := *rec; got.Carried == nil || func() bool { got.Carried = nil; return got != want }() {
+		t.Errorf("record\n%+v, want\n%+v and the take's key", *rec, want)
 	}
 	if failed.usage.DynamoDBReadRequests != 1 {
 		t.Errorf("the failed write's take %+v", failed.usage)
@@ -46,6 +46,47 @@ func TestMeterTakeAndCommit(t *testing.T) {
 	}
 	if rec.LambdaMs != 50 {
 		t.Error("AddTo changed the record it added to")
+	}
+}
+
+// A write whose answer was lost landed: made again (by the store, or as
+// the invocation's next write), it finds the take's key on the record and
+// adds only what was metered since. Another take, or another invocation's,
+// adds all it carries.
+func TestATakeIsCarriedOnce(t *testing.T) {
+	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	tests := []struct {
+		name string
+		// again is what the second write carries, given the meter whose
+		// take the first write carried.
+		again func(m *Meter) Taken
+		want  int // task writes on the record after both (each take counts its own)
+	}{
+		{name: "the same write made again", again: func(m *Meter) Taken { return m.Take() }, want: 1},
+		// What was metered since is added: the landed write, as the client
+		// counted it.
+		{name: "the invocation's next write, the first never committed", again: func(m *Meter) Taken {
+			m.DynamoDB(true, 1)
+			return m.Take()
+		}, want: 2},
+		{name: "the invocation's next write, the first committed", again: func(m *Meter) Taken {
+			first := m.Take()
+			m.DynamoDB(true, TaskWriteUnits) // the first write, as the client counts it
+			m.Commit(first)
+			return m.Take()
+		}, want: 2},
+		{name: "another invocation's write", again: func(*Meter) Taken { return NewMeter(now, 128, 1).Take() }, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMeter(now, 128, 1)
+			rec := m.Take().AddTo(nil) // landed, its answer lost
+			rec = tt.again(m).AddTo(rec)
+			if rec.DynamoDBWriteRequests != tt.want {
+				t.Errorf("%d writes on the record, want %d", rec.DynamoDBWriteRequests, tt.want)
+			}
+		})
 	}
 }
 

@@ -74,4 +74,3 @@ func TestParseRejectsNamingTheField(t *testing.T) {
 		})
 	}
 }
-

@@ -40,6 +40,17 @@ type TaskUsage struct {
 	// and LIST requests (S3 prices LIST as a PUT).
 	S3GetRequests int `json:"s3GetRequests" dynamodbav:"s3Gets"`
 	S3PutRequests int `json:"s3PutRequests" dynamodbav:"s3Puts"`
+
+	// Carried is the last invocation's usage written on the record, so
+	// that a write made again adds only what is new (cost.Taken.AddTo).
+	Carried *CarriedUsage `json:"-" dynamodbav:"carried,omitempty"`
+}
+
+// CarriedUsage is what one write of an invocation carried onto a task's
+// record, under the key that names that write.
+type CarriedUsage struct {
+	Key   string    `dynamodbav:"key"`
+	Usage TaskUsage `dynamodbav:"usage"`
 }
 
 // TaskCost is a task's estimated cost in US dollars, from its usage and
