@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -97,7 +98,12 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	if err != nil {
 		return nil, classify("create sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}, nil
+	ps := &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}
+	if sb.CPU > 0 && sb.Memory > 0 {
+		// Whole units, as Daytona sizes and prices them.
+		ps.Size = &sandstep.Resources{CPU: int(math.Ceil(sb.CPU)), MemoryGiB: int(math.Ceil(sb.Memory)), DiskGiB: int(math.Ceil(sb.Disk))}
+	}
+	return ps, nil
 }
 
 // Get returns the sandbox's current state.

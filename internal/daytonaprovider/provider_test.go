@@ -97,6 +97,36 @@ func TestCreateSendsTheNetworkPolicy(t *testing.T) {
 	}
 }
 
+// Create tells the size Daytona gave the sandbox, read back from it.
+func TestCreateTellsTheSizeDaytonaGave(t *testing.T) {
+	p, _ := newProvider(t, Options{})
+	tests := []struct {
+		name      string
+		image     string
+		resources *sandstep.Resources
+	}{
+		{"asked for", "python:3.12", &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
+		{"Daytona's default", "", nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			ps, err := p.Create(ctx, service.ProviderSpec{Name: fmt.Sprint("size-", i), Image: tt.image, Resources: tt.resources, AutoStopMinutes: 15, TTLMinutes: 60})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := p.c.GetSandbox(ctx, ps.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sandstep.Resources{CPU: int(sb.CPU), MemoryGiB: int(sb.Memory), DiskGiB: int(sb.Disk)}
+			if ps.Size == nil || *ps.Size != want || tt.resources != nil && *ps.Size != *tt.resources {
+				t.Errorf("Create told the size %+v; Daytona has %+v (asked %+v)", ps.Size, want, tt.resources)
+			}
+		})
+	}
+}
+
 func TestExec(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -80,6 +80,9 @@ type Sandbox struct {
 	// Error is a caller-safe reason for StateFailed.
 	Error     string    `json:"error,omitempty" dynamodbav:"error,omitempty"`
 	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	// Size is what Daytona gave the sandbox (Resources is what its create
+	// asked for, none with a snapshot), when its create's answer said.
+	Size *Resources `json:"-" dynamodbav:"size,omitempty"`
 	// MadeAt is when Daytona was asked for the sandbox, by the create's
 	// try that made it (CreatedAt is the record's, before waits for the
 	// quota and the create rate).

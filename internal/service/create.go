@@ -305,7 +305,7 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	if err != nil {
 		return stageCreate, err
 	}
-	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL, sb.MadeAt = ps.ID, ps.State, ps.ToolboxURL, &asked
+	sb.DaytonaID, sb.ProviderState, sb.ToolboxURL, sb.MadeAt, sb.Size = ps.ID, ps.State, ps.ToolboxURL, &asked, ps.Size
 	if len(load.secrets) > 0 {
 		if err := s.installSecrets(ctx, sb.DaytonaID, load.secrets); err != nil {
 			return "install secrets", setupFailed(err)

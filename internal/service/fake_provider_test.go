@@ -37,6 +37,8 @@ type fakeProvider struct {
 	// locatedBeforeExec those it knew when an exec came.
 	located           map[string]string
 	locatedBeforeExec []string
+	// size is the size Create answers it gave (nil: it does not say).
+	size *sandstep.Resources
 }
 
 // fakeToolbox is where the fake says every sandbox's toolbox answers.
@@ -100,7 +102,7 @@ func (p *fakeProvider) Create(ctx context.Context, spec ProviderSpec) (*Provider
 	if err := p.fail["create"]; err != nil {
 		return nil, err
 	}
-	return &ProviderSandbox{ID: sb.id, Name: spec.Name, State: sb.state, ToolboxURL: fakeToolbox}, nil
+	return &ProviderSandbox{ID: sb.id, Name: spec.Name, State: sb.state, ToolboxURL: fakeToolbox, Size: p.size}, nil
 }
 
 // List is the fake's Catalog: the sandboxes carrying all of labels.

@@ -62,6 +62,9 @@ type ProviderSandbox struct {
 	State      string
 	ToolboxURL string
 	Owner      string // its LabelOwner; set by List, "" when it has none
+	// Size is what the provider gave it (a snapshot's own size when the
+	// create named none); set by Create, nil when not told.
+	Size *sandstep.Resources
 }
 
 // ToolboxLocator is a provider that can be told where a sandbox's toolbox

@@ -97,11 +97,12 @@ func (exitedSessions) CommandExit(context.Context, string, string, string) (*int
 // usageHarness runs a task's steps as the functions do: each step its own
 // invocation with its own meter, on a store whose client tallies requests.
 type usageHarness struct {
-	svc    *Service
-	store  *store.Store
-	clock  *settableClock
-	tally  *tally
-	meters []*cost.Meter
+	svc      *Service
+	provider *fakeProvider
+	store    *store.Store
+	clock    *settableClock
+	tally    *tally
+	meters   []*cost.Meter
 }
 
 func newUsageHarness(t *testing.T, prices Prices) *usageHarness {
@@ -127,7 +128,7 @@ func newUsageHarness(t *testing.T, prices Prices) *usageHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &usageHarness{svc: svc, store: st, clock: clk, tally: c}
+	return &usageHarness{svc: svc, provider: p, store: st, clock: clk, tally: c}
 }
 
 // invoke runs one step as one invocation standing for states states;
@@ -293,6 +294,48 @@ func TestRunningTaskShowsUsageSoFar(t *testing.T) {
 	}
 	if len(list.Items) != 1 || list.Items[0].Cost == nil {
 		t.Errorf("the list shows %+v, want the task with its cost", list.Items)
+	}
+}
+
+// A task's sandbox is counted at the size Daytona gave it: a snapshot's
+// own (its create names none), else what the create asked for, else
+// Daytona's default.
+func TestTaskSizeIsWhatDaytonaGave(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    CreateSandboxInput
+		given *sandstep.Resources
+		want  [3]int
+	}{
+		{name: "a snapshot's own size", in: CreateSandboxInput{Snapshot: "big"}, given: &sandstep.Resources{CPU: 4, MemoryGiB: 8, DiskGiB: 10}, want: [3]int{4, 8, 10}},
+		{name: "what the create asked for", in: CreateSandboxInput{Image: "python:3.12", Resources: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
+			given: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}, want: [3]int{2, 4, 8}},
+		{name: "Daytona not saying: what was asked", in: CreateSandboxInput{Image: "python:3.12", Resources: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
+			want: [3]int{2, 4, 8}},
+		{name: "Daytona not saying, nothing asked: its default", in: CreateSandboxInput{Snapshot: "big"},
+			want: [3]int{cost.DefaultVCPU, cost.DefaultMemoryGiB, cost.DefaultDiskGiB}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newUsageHarness(t, nil)
+			h.provider.size = tt.given
+			ctx := context.Background()
+			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600, Sandbox: tt.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.invoke(t, 1, func(ctx context.Context) error {
+				_, err := h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
+				return err
+			})
+			shown, err := h.svc.GetTask(ctx, alice(), tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u := shown.Usage; u == nil || [3]int{u.VCPU, u.MemoryGiB, u.DiskGiB} != tt.want {
+				t.Errorf("usage %+v, want the size %v", u, tt.want)
+			}
+		})
 	}
 }
 
