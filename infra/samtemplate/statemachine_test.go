@@ -133,8 +133,10 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 			}
 			// A state that gives up before its function does would retry
 			// while the first attempt still runs.
-			if st.TimeoutSecondsPath == "" && st.TimeoutSeconds < fn.Timeout {
-				t.Errorf("TimeoutSeconds %d is shorter than %s's Timeout %d", st.TimeoutSeconds, fn.LogicalID, fn.Timeout)
+			// The state's clock starts before the function's: the
+			// invoke, and a cold start's init (up to 10 s), come first.
+			if st.TimeoutSecondsPath == "" && st.TimeoutSeconds < fn.Timeout+stateTimeoutMargin {
+				t.Errorf("TimeoutSeconds %d leaves less than %d s over %s's Timeout %d", st.TimeoutSeconds, stateTimeoutMargin, fn.LogicalID, fn.Timeout)
 			}
 			for _, r := range st.Retry {
 				for _, e := range r.ErrorEquals {
@@ -155,6 +157,10 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 		})
 	}
 }
+
+// stateTimeoutMargin is what a task state's TimeoutSeconds keeps over its
+// function's Timeout, in seconds.
+const stateTimeoutMargin = 30
 
 // The rule that cleans up after an execution that ended without its own
 // clean-up hears exactly the task state machine's abnormal ends, and
