@@ -9,8 +9,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -132,7 +134,15 @@ func Parse(eventType string, body []byte, t Triggers) (*Event, error) {
 	}
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, sandstep.Invalid("body", "the %s delivery is not readable: %v", eventType, err)
+		// Said in the payload's terms, never sandstep's Go types.
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return nil, sandstep.Invalid("body", "the %s delivery's %s is a JSON %s, which GitHub does not send there", eventType, typeErr.Field, typeErr.Value)
+		case errors.As(err, &typeErr):
+			return nil, sandstep.Invalid("body", "the %s delivery is a JSON %s, not an object", eventType, typeErr.Value)
+		}
+		return nil, sandstep.Invalid("body", "the %s delivery is not JSON: %v", eventType, err)
 	}
 	if eventType == "issues" {
 		return issues(&p, t), nil
@@ -174,7 +184,8 @@ func comment(p *payload, t Triggers) *Event {
 		return ignore("a comment on a pull request")
 	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(p.Comment.Body), t.Command)
-	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\n' && rest[0] != '\t') {
+	// Any white space ends the command: GitHub's web UI ends a line with \r\n.
+	if !ok || (rest != "" && !unicode.IsSpace(rune(rest[0]))) {
 		return ignore("not a %s command", t.Command)
 	}
 	e := base(p)

@@ -145,6 +145,9 @@ func TestParseGitHubExamples(t *testing.T) {
 		{"a command", "issue_comment", edit(t, created, withComment("/sandstep please fix")), KindStart, true},
 		{"the bare command", "issue_comment", edit(t, created, withComment("/sandstep")), KindStart, true},
 		{"cancel", "issue_comment", edit(t, created, withComment("/sandstep cancel")), KindCancel, true},
+		// GitHub's web UI ends a comment's lines with CRLF.
+		{"the command, then lines", "issue_comment", edit(t, created, withComment("/sandstep\r\nplease fix the test")), KindStart, true},
+		{"cancel on the next line", "issue_comment", edit(t, created, withComment("/sandstep\r\ncancel")), KindCancel, true},
 		{"a longer word", "issue_comment", edit(t, created, withComment("/sandstepper go")), KindIgnore, false},
 		{"not a command", "issue_comment", edit(t, created, withComment("thanks! /sandstep")), KindIgnore, false},
 		{"a command by a bot", "issue_comment", edit(t, created, func(m map[string]any) { withComment("/sandstep")(m); asBot(m) }), KindIgnore, false},
@@ -174,10 +177,26 @@ func TestParseGitHubExamples(t *testing.T) {
 	}
 }
 
+// A payload not of GitHub's shape is invalid, said in the payload's terms
+// (which field, what it is), never in sandstep's Go types.
 func TestParseMalformed(t *testing.T) {
-	_, err := Parse("issues", []byte(`{"action": `), triggers)
-	if sandstep.ErrorCode(err) != sandstep.EINVALID {
-		t.Errorf("malformed payload: %v, want invalid_input", err)
+	tests := []struct {
+		name, event, body, says string
+	}{
+		{"not JSON", "issues", `{"action": `, "is not JSON"},
+		{"an array", "issues", `[]`, "is a JSON array, not an object"},
+		{"the issue's number a string", "issues", `{"action":"labeled","issue":{"number":"12"}}`, "issue.number is a JSON string"},
+		{"the comment's id a string", "issue_comment", `{"action":"created","comment":{"id":"5","body":"/sandstep"}}`, "comment.id is a JSON string"},
+		{"the installation's id a fraction", "issues", `{"action":"labeled","installation":{"id":1.5}}`, "installation.id is a JSON number 1.5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.event, []byte(tt.body), triggers)
+			msg := sandstep.ErrorMessage(err)
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || !strings.Contains(msg, tt.says) || strings.Contains(msg, "Go ") || strings.Contains(msg, "webhook.") {
+				t.Errorf("Parse = %v, want invalid_input saying %q, in the payload's terms", err, tt.says)
+			}
+		})
 	}
 }
 
