@@ -3,6 +3,7 @@ package cost
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -16,12 +17,15 @@ const (
 	DefaultDiskGiB   = 3
 )
 
-// Size is the usage's sandbox size of resources: Daytona's default for
-// each one the create left out.
-func Size(r *sandstep.Resources) (vcpu, memoryGiB, diskGiB int) {
+// Size is the usage's sandbox size: each of its resources from the first
+// of sizes (what Daytona said it gave, what the create asked for; nil:
+// not known) that has it, else Daytona's default.
+func Size(sizes ...*sandstep.Resources) (vcpu, memoryGiB, diskGiB int) {
 	vcpu, memoryGiB, diskGiB = DefaultVCPU, DefaultMemoryGiB, DefaultDiskGiB
-	if r != nil {
-		vcpu, memoryGiB, diskGiB = nonZero(r.CPU, vcpu), nonZero(r.MemoryGiB, memoryGiB), nonZero(r.DiskGiB, diskGiB)
+	for _, r := range slices.Backward(sizes) {
+		if r != nil {
+			vcpu, memoryGiB, diskGiB = nonZero(r.CPU, vcpu), nonZero(r.MemoryGiB, memoryGiB), nonZero(r.DiskGiB, diskGiB)
+		}
 	}
 	return vcpu, memoryGiB, diskGiB
 }

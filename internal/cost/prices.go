@@ -143,7 +143,7 @@ func object(data []byte, field string) (map[string]json.RawMessage, error) {
 		return nil, sandstep.Invalid(field, "must be an object of prices, got %s", sandstep.Clip(string(data), 40))
 	case err != nil:
 		return nil, sandstep.Invalid("", "the price table is not valid JSON: %v", err)
-	case field == "" && len(bytes.TrimSpace(data[dec.InputOffset():])) > 0:
+	case field == "" && strings.Trim(string(data[dec.InputOffset():]), " \t\r\n") != "": // JSON's white space only
 		return nil, sandstep.Invalid("", "the price table must be one JSON object, with nothing after it")
 	}
 	return m, nil

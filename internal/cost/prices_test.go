@@ -26,6 +26,7 @@ func TestParseReplacesTheDefaults(t *testing.T) {
 				*tb.DynamoDB.ReadUnit == 0.0000002 && *tb.S3.Get == 0.000001
 		}},
 		{"null keeps the default", `{"s3": {"put": null}}`, func(tb *Table) bool { return *tb.S3.Put == *Defaults().S3.Put }},
+		{"JSON's white space after it", "{\"s3\": {\"put\": 0.00001}} \t\r\n", func(tb *Table) bool { return *tb.S3.Put == 0.00001 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +55,8 @@ func TestParseRejectsNamingTheField(t *testing.T) {
 		{"two documents", `{} {}`, "", "one JSON object"},
 		{"a stray closing bracket after it", `{"lambda": {"gbSecond": 0.00001}} ]`, "", "one JSON object"},
 		{"a stray closing brace after it", `{"lambda": {"gbSecond": 0.00001}} }`, "", "one JSON object"},
+		{"a no-break space after it", "{}\u00a0", "", "one JSON object"}, // JSON's white space only
+		{"a form feed after it", "{}\f", "", "one JSON object"},
 		{"null for the document", `null`, "", "one JSON object"},
 		{"an array for the document", `[]`, "", "one JSON object"},
 		{"a number for the document", `5`, "", "one JSON object"},

@@ -99,8 +99,9 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 		return nil, classify("create sandbox", err)
 	}
 	ps := &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}
-	if sb.CPU > 0 && sb.Memory > 0 {
-		// Whole units, as Daytona sizes and prices them.
+	if sb.CPU > 0 || sb.Memory > 0 || sb.Disk > 0 {
+		// Whole units, as Daytona sizes and prices them; 0 where it did
+		// not say.
 		ps.Size = &sandstep.Resources{CPU: int(math.Ceil(sb.CPU)), MemoryGiB: int(math.Ceil(sb.Memory)), DiskGiB: int(math.Ceil(sb.Disk))}
 	}
 	return ps, nil

@@ -63,7 +63,8 @@ type ProviderSandbox struct {
 	ToolboxURL string
 	Owner      string // its LabelOwner; set by List, "" when it has none
 	// Size is what the provider gave it (a snapshot's own size when the
-	// create named none); set by Create, nil when not told.
+	// create named none); set by Create, nil (or 0 in a field) when not
+	// told.
 	Size *sandstep.Resources
 }
 

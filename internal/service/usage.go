@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"time"
 
@@ -93,7 +92,7 @@ func (s *Service) prices(ctx context.Context) (*cost.Table, error) {
 // from Daytona's create (a record without that time: from the record's).
 func sandboxUsage(r *sandstep.Task, sb *sandstep.Sandbox) {
 	u := cost.Taken{}.AddTo(r.Usage)
-	u.VCPU, u.MemoryGiB, u.DiskGiB = cost.Size(cmp.Or(sb.Size, sb.Resources))
+	u.VCPU, u.MemoryGiB, u.DiskGiB = cost.Size(sb.Size, sb.Resources)
 	from := sb.CreatedAt.UTC()
 	if sb.MadeAt != nil {
 		from = sb.MadeAt.UTC()

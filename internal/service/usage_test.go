@@ -310,6 +310,8 @@ func TestTaskSizeIsWhatDaytonaGave(t *testing.T) {
 		{name: "a snapshot's own size", in: CreateSandboxInput{Snapshot: "big"}, given: &sandstep.Resources{CPU: 4, MemoryGiB: 8, DiskGiB: 10}, want: [3]int{4, 8, 10}},
 		{name: "what the create asked for", in: CreateSandboxInput{Image: "python:3.12", Resources: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
 			given: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}, want: [3]int{2, 4, 8}},
+		{name: "Daytona not saying the disk: what was asked", in: CreateSandboxInput{Image: "python:3.12", Resources: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
+			given: &sandstep.Resources{CPU: 2, MemoryGiB: 4}, want: [3]int{2, 4, 8}},
 		{name: "Daytona not saying: what was asked", in: CreateSandboxInput{Image: "python:3.12", Resources: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
 			want: [3]int{2, 4, 8}},
 		{name: "Daytona not saying, nothing asked: its default", in: CreateSandboxInput{Snapshot: "big"},
