@@ -483,13 +483,17 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 		ran     time.Duration
 		then    func(t *testing.T, st *store.Store, tk *sandstep.Task, now time.Time)
 		after   time.Duration
+		// ended says the task's execution has ended (else it runs: a
+		// live task's, or an ended one's Collect or clean-up to come).
+		ended   bool
 		deleted bool
 	}{
 		{name: "a running task's", then: func(*testing.T, *store.Store, *sandstep.Task, time.Time) {}, after: time.Hour},
 		{name: "an ended task's, its clean-up still to come", ran: 2 * time.Hour, then: endAs(sandstep.TaskSucceeded), after: 5 * time.Minute},
-		{name: "an ended task's, not released", then: endAs(sandstep.TaskFailed), after: 20 * time.Minute, deleted: true},
-		{name: "kept for the caller of a task that succeeded", keep: true, then: endAs(sandstep.TaskSucceeded), after: time.Hour},
-		{name: "kept, but the task was cancelled", keep: true, then: endAs(sandstep.TaskCancelled), after: 20 * time.Minute, deleted: true},
+		{name: "an ended task's, not released", then: endAs(sandstep.TaskFailed), after: 20 * time.Minute, ended: true, deleted: true},
+		{name: "an ended task's, its execution still at work", then: endAs(sandstep.TaskTimedOut), after: 20 * time.Minute},
+		{name: "kept for the caller of a task that succeeded", keep: true, then: endAs(sandstep.TaskSucceeded), after: time.Hour, ended: true},
+		{name: "kept, but the task was cancelled", keep: true, then: endAs(sandstep.TaskCancelled), after: 20 * time.Minute, ended: true, deleted: true},
 		{name: "the running task names another", then: rerecord(sandstep.TaskRunning, "sbx_another"), after: 20 * time.Minute, deleted: true},
 		{name: "not yet recorded by its queued task: a step may be at work", then: unrecorded, after: 5 * time.Minute},
 		{name: "never recorded by its queued task", then: unrecorded, after: 20 * time.Minute, deleted: true},
@@ -520,6 +524,9 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 			clk.Set(clk.Now().Add(tt.ran))
 			tt.then(t, st, tk, clk.Now())
 			clk.Set(clk.Now().Add(tt.after))
+			if tt.ended {
+				svc.machine = endedMachine{}
+			}
 			if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
 				t.Fatal(err)
 			}

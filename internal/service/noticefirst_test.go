@@ -43,6 +43,7 @@ func TestTheFirstNoticeFollowsTheRelease(t *testing.T) {
 			if len(held) != 0 {
 				t.Fatalf("a reaper run right after the end told the receiver (%d requests)", len(held))
 			}
+			h.svc.machine = endedMachine{} // the execution has ended
 			if tt.cleanUp {
 				h.advance(5 * time.Minute)
 				if _, err := h.svc.CleanUpTask(context.Background(), tk.ID, nil); err != nil {

@@ -276,15 +276,24 @@ func (s *Service) sendsNotices() bool {
 // attempted (with dryRun, how many are due). The reaper runs it. A first
 // attempt is the task's clean-up's, once it has released the task's
 // sandbox and slot (settleTask then ends the sandbox's usage): redrive
-// makes it before then only grace after the task's end, when no clean-up
-// can be at work.
+// makes it before then only grace after the task's end, once its
+// execution has ended too (a Collect may still be at work).
 func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool, grace time.Duration) int {
 	now := s.opts.Now()
 	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool {
 		u := t.Usage
 		settled := u == nil || u.SandboxFrom == nil || u.SandboxTo != nil
-		first := t.Notify != nil && t.Notify.Attempts == 0 && !settled && t.FinishedAt != nil && now.Sub(*t.FinishedAt) < grace
-		return first || !noticeDue(t, now)
+		if !noticeDue(t, now) {
+			return true
+		}
+		if t.Notify.Attempts > 0 || settled {
+			return false
+		}
+		if t.FinishedAt != nil && now.Sub(*t.FinishedAt) < grace {
+			return true
+		}
+		running, err := s.executionRunning(ctx, t)
+		return err != nil || running
 	})
 	slices.SortFunc(due, func(a, b *sandstep.Task) int {
 		return cmp.Compare(noticeWaiting(a).UnixNano(), noticeWaiting(b).UnixNano())

@@ -491,6 +491,17 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			continue // the task's, or kept for its caller until its deadline
 		case t.Status.Terminal() && t.FinishedAt != nil && r.now.Sub(*t.FinishedAt) < r.createGrace():
 			continue // its clean-up, which follows the end, may be at work
+		case t.SandboxID == rec.ID:
+			// Ended, not released: its execution's own clean-up does it,
+			// unless the execution has ended too (a Collect may still be
+			// reading the sandbox).
+			if running, err := s.executionRunning(ctx, t); err != nil || running {
+				if err != nil {
+					r.report.Failed++
+					s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
+				}
+				continue
+			}
 		}
 		r.act(ctx, &r.report.Tasks, "sandbox its task no longer holds deleted", rec.ID, func() error {
 			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateReady)
@@ -504,6 +515,19 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 	}
 }
 
+// executionRunning says whether t's execution is still running; false
+// where there is no state machine.
+func (s *Service) executionRunning(ctx context.Context, t *sandstep.Task) (bool, error) {
+	if s.machine == nil {
+		return false, nil
+	}
+	arn := t.ExecutionARN
+	if arn == "" {
+		arn = s.machine.ExecutionARN(t.ID)
+	}
+	return s.machine.Running(ctx, arn)
+}
+
 // tasks cleans up live tasks whose execution is no longer running (its
 // status-change event was lost, or its start failed after the task was
 // accepted).
@@ -513,11 +537,7 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 		if r.now.Sub(t.CreatedAt) < r.createGrace() {
 			continue // its execution may be starting
 		}
-		arn := t.ExecutionARN
-		if arn == "" {
-			arn = s.machine.ExecutionARN(t.ID)
-		}
-		running, err := s.machine.Running(ctx, arn)
+		running, err := s.executionRunning(ctx, t)
 		if err != nil {
 			r.report.Failed++
 			s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
