@@ -480,9 +480,9 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 		keep bool
 		// ran is how long the task has run when then does to it what the
 		// case is about, at now; the reaper runs after that.
-		ran     time.Duration
-		then    func(t *testing.T, st *store.Store, tk *sandstep.Task, now time.Time)
-		after   time.Duration
+		ran   time.Duration
+		then  func(t *testing.T, st *store.Store, tk *sandstep.Task, now time.Time)
+		after time.Duration
 		// ended says the task's execution has ended (else it runs: a
 		// live task's, or an ended one's Collect or clean-up to come).
 		ended   bool
