@@ -51,7 +51,11 @@ func (e *Env) Repositories(ctx context.Context) (*repos.Policy, error) {
 		}
 		p, err := repos.Parse([]byte(doc))
 		if err != nil {
-			return nil, fmt.Errorf("GITHUB_CONFIG_REF: %s", sandstep.ErrorMessage(err))
+			msg := sandstep.ErrorMessage(err)
+			if f := sandstep.ErrorField(err); f != "" {
+				msg = f + ": " + msg
+			}
+			return nil, fmt.Errorf("GITHUB_CONFIG_REF: %s", msg)
 		}
 		return p, nil
 	})

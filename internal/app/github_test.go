@@ -68,6 +68,31 @@ func TestGitHubDepsWithoutDocument(t *testing.T) {
 	}
 }
 
+// A document that cannot be read stops the cold start, naming what is
+// wrong by its path in the document.
+func TestABadRepositoriesDocumentNamesItsPath(t *testing.T) {
+	tests := []struct {
+		name, doc, says string
+	}{
+		{"an unknown field", `{"repositories": {"octo/hello": {"task": {"command": "x", "sandbox": {"imagee": "y"}}}}}`,
+			"GITHUB_CONFIG_REF: repositories.octo/hello.task.sandbox.imagee: is not a field"},
+		{"a task without a command", `{"repositories": {"octo/hello": {"task": {}}}}`, "GITHUB_CONFIG_REF: repositories.octo/hello.task.command: is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ssm := fakeSSM(t, map[string]string{"/sandstep/github/config": tt.doc})
+			env := gitHubEnv(ssm.URL, "ssm:/sandstep/github/config")
+			e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Repositories(context.Background()); err == nil || !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("Repositories = %v, want an error saying %q", err, tt.says)
+			}
+		})
+	}
+}
+
 // A repositories document put after the deployment takes effect within
 // docRetry on an instance that found none, with no read per delivery
 // before that.

@@ -15,7 +15,15 @@ func TestParse(t *testing.T) {
 		ok               bool
 	}{
 		{"one repository", `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}, "readers": ["alice"]}}}`, "", true},
-		{"an unknown field", `{"repositories": {"octo/hello": {"task": {"command": "x", "comand": "y"}}}}`, "", false},
+		{"an unknown field", `{"repositories": {"octo/hello": {"task": {"command": "x", "comand": "y"}}}}`, "repositories.octo/hello.task.comand", false},
+		{"an unknown field in a task's sandbox", `{"repositories": {"octo/hello": {"task": {"command": "x", "sandbox": {"imagee": "y"}}}}}`,
+			"repositories.octo/hello.task.sandbox.imagee", false},
+		{"an unknown field of a repository", `{"repositories": {"octo/hello": {"task": {"command": "x"}, "reader": ["alice"]}}}`, "repositories.octo/hello.reader", false},
+		{"an unknown field in a list", `{"repositories": {"octo/hello": {"task": {"command": "x", "sandbox": {"files": [{"path": "a", "mode": 1}]}}}}}`,
+			"repositories.octo/hello.task.sandbox.files[0].mode", false},
+		{"a field in another case", `{"repositories": {"octo/hello": {"task": {"Command": "x"}}}}`, "", true},
+		{"a second document after it", `{"repositories": {"o/r": {"task": {"command": "x"}}}} {"repositories": {"evil/repo": {"task": {"command": "y"}}}}`, "", false},
+		{"a stray bracket after it", `{"repositories": {"o/r": {"task": {"command": "x"}}}} ]`, "", false},
 		{"no repository", `{"repositories": {}}`, "repositories", false},
 		{"not owner/repo", `{"repositories": {"hello": {"task": {"command": "x"}}}}`, "repositories.hello", false},
 		{"no command", `{"repositories": {"o/r": {"task": {}}}}`, "repositories.o/r.task.command", false},
