@@ -98,14 +98,25 @@ func (s *Service) startedComment(t *sandstep.Task) string {
 	return b.String()
 }
 
-// busyComment is the started comment with a note that someone asked
-// again while the task runs. The login is GitHub's (letters, digits, -).
-func (s *Service) busyComment(t *sandstep.Task, sender string) string {
-	note := "\nAsked again while it runs"
-	if sender != "" {
-		note += " by @" + sandstep.Clip(sender, 39)
+// busyComment is the task's comment as it stands (started; or, for a task
+// that waits its turn, queued, or paused while sandstep is drained) with a
+// note that someone asked again. The login is GitHub's (letters, digits,
+// -).
+func (s *Service) busyComment(ctx context.Context, t *sandstep.Task, sender string) string {
+	note := func(while string) string {
+		n := "\nAsked again while it " + while
+		if sender != "" {
+			n += " by @" + sandstep.Clip(sender, 39)
+		}
+		return n + ": one task runs for an issue at a time; this one goes on.\n"
 	}
-	return s.startedComment(t) + note + ": one task runs for an issue at a time; this one goes on.\n"
+	switch {
+	case t.Status != sandstep.TaskQueued || t.QueuedAt == nil:
+		return s.startedComment(t) + note("runs")
+	case s.drain != nil && s.drain.Drained(ctx):
+		return s.pausedComment(t) + note("waits")
+	}
+	return s.queuedComment(t) + note("waits")
 }
 
 // endedComment says how the task ended: outcome, exit code, duration and

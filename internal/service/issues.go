@@ -90,7 +90,14 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 			ignored = &IssueOutcome{Action: "ignored", Why: why}
 			return nil, errNotRemembered
 		}
-		return s.handleIssue(ctx, call, ev, spec)
+		out, err := s.handleIssue(ctx, call, ev, spec)
+		if err == nil && out.Action == "ignored" {
+			// A cancel that found no task (its start may be writing it
+			// now): sent again, it looks again.
+			ignored = out
+			return nil, errNotRemembered
+		}
+		return out, err
 	})
 	if ignored != nil {
 		return ignored, nil
@@ -189,7 +196,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 // note is written, and an ended task's comment written again.
 func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
 	if t.IssueComment != 0 {
-		s.commentOnIssue(ctx, t, s.busyComment(t, ev.Sender), false)
+		s.commentOnIssue(ctx, t, s.busyComment(ctx, t, ev.Sender), false)
 		if now, err := s.tasks.GetTask(ctx, t.ID); err == nil && now.Status.Terminal() {
 			s.commentOnIssue(ctx, now, s.endedComment(ctx, now), false)
 		}
