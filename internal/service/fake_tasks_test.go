@@ -455,6 +455,16 @@ func (r *reader) next(t *testing.T, h *taskHarness) *TaskLogs {
 // taskWithSandbox starts alice's task in and makes its sandbox, as the
 // state machine's first steps do, and returns the task and the step that
 // starts its command.
+// runningTaskIn is taskWithSandbox whose command has started.
+func runningTaskIn(t *testing.T, svc *Service, in TaskInput) (*sandstep.Task, *TaskStep) {
+	t.Helper()
+	tk, step := taskWithSandbox(t, svc, in)
+	if _, err := svc.StartTaskCommand(context.Background(), *step); err != nil {
+		t.Fatal(err)
+	}
+	return tk, step
+}
+
 func taskWithSandbox(t *testing.T, svc *Service, in TaskInput) (*sandstep.Task, *TaskStep) {
 	t.Helper()
 	ctx := context.Background()

@@ -320,16 +320,12 @@ func (s *flakyReads) GetSandbox(ctx context.Context, id string) (*sandstep.Sandb
 // making a second sandbox in the first one's place on the task.
 func TestARetriedSandboxStepKeepsItsSandbox(t *testing.T) {
 	ctx := context.Background()
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := newFakeProvider()
-	reads := &flakyReads{Store: st}
-	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now}
-	svc, err := New(Deps{Provider: p, Sandboxes: reads, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-		Tasks: st, Objects: newFakeObjects(), Machine: endedMachine{}, Sessions: fakeSessions{}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var reads *flakyReads
+	svc, st, clk := newTaskService(t, p, func(st *store.Store, d *Deps) {
+		reads = &flakyReads{Store: st}
+		d.Sandboxes, d.Machine = reads, endedMachine{}
+	})
 	tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make"})
 	if err != nil {
 		t.Fatal(err)
@@ -379,16 +375,12 @@ func TestARetriedSandboxStepKeepsItsSandbox(t *testing.T) {
 // from that read; the reaper deletes the sandbox the ended task names.
 func TestASandboxRecordedBehindTheCleanUpIsDeleted(t *testing.T) {
 	ctx := context.Background()
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := newFakeProvider()
-	tasks := &endFailingTasks{Store: st}
-	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-		Tasks: tasks, Objects: newFakeObjects(), Machine: endedMachine{}, Sessions: fakeSessions{}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var tasks *endFailingTasks
+	svc, st, clk := newTaskService(t, p, func(st *store.Store, d *Deps) {
+		tasks = &endFailingTasks{Store: st}
+		d.Tasks, d.Machine = tasks, endedMachine{}
+	})
 	tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make"})
 	if err != nil {
 		t.Fatal(err)
@@ -471,6 +463,25 @@ func TestDeletedTaskSandboxRevokesItsCloneToken(t *testing.T) {
 	}
 }
 
+// newTaskService is a service whose tasks run in p's sandboxes, on a table
+// of its own (st) at a clock the test sets; its executions run on, and the
+// reaper sees p. set, when given, changes its dependencies first.
+func newTaskService(t *testing.T, p *fakeProvider, set func(*store.Store, *Deps)) (*Service, *store.Store, *settableClock) {
+	t.Helper()
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	deps := Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
+		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}}
+	if set != nil {
+		set(st, &deps)
+	}
+	svc, err := New(deps, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, clk
+}
+
 // The reaper deletes a task's ready sandbox once its task no longer holds
 // it, and only then: a running task's, one kept for its caller, and one a
 // step may still record are left alone.
@@ -501,26 +512,9 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			p := newFakeProvider()
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 3 * 3600, KeepSandbox: tt.keep})
-			if err != nil {
-				t.Fatal(err)
-			}
-			step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
+			svc, st, clk := newTaskService(t, p, nil)
+			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600, KeepSandbox: tt.keep})
 			clk.Set(clk.Now().Add(tt.ran))
 			tt.then(t, st, tk, clk.Now())
 			clk.Set(clk.Now().Add(tt.after))

@@ -48,17 +48,7 @@ func TestATimedOutTasksSandboxOutlivesItsCollect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: tt.timeout, Artifacts: []string{"out/report.md"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
+			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: tt.timeout, Artifacts: []string{"out/report.md"}})
 			// The deadline passes: the check kills the command and times the
 			// task out.
 			clk.Set(clk.Now().Add(time.Duration(tt.timeout)*time.Second + time.Second))
@@ -145,26 +135,9 @@ func TestADryRunCountsATaskSandboxOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			p := newFakeProvider()
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 3600})
-			if err != nil {
-				t.Fatal(err)
-			}
-			step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
+			svc, st, clk := newTaskService(t, p, nil)
+			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3600})
 			endAs(sandstep.TaskFailed)(t, st, tk, clk.Now())
 			if tt.lost {
 				for _, name := range p.live() {

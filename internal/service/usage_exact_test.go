@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
@@ -141,32 +140,6 @@ func (f *failLandsConflict) TransitionTask(ctx context.Context, id string, from 
 	return nil, sandstep.Errorf(sandstep.ECONFLICT, "task %q is failed, not queued or running", id)
 }
 
-// newUsageHarnessWrapping is newUsageHarness with the store's Tasks role
-// wrapped by wrap.
-func newUsageHarnessWrapping(t *testing.T, wrap func(Tasks) Tasks) *usageHarness {
-	t.Helper()
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	c := &tally{}
-	_, url := storetest.Server(t)
-	client := storetest.DB(t, url, func(o *dynamo.Options) { o.Count = c.dynamoDB })
-	if err := store.CreateTable(context.Background(), client, storetest.Table); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New(client, storetest.Table, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now}
-	p := newFakeProvider()
-	p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: wrap(st), Objects: countedObjects{newFakeObjects(), c}, Machine: fakeMachine{}, Sessions: fakeSessions{}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &usageHarness{svc: svc, store: st, clock: clk, tally: c}
-}
-
 // A clean-up whose write of the failure landed with its answer lost (the
 // store answers ECONFLICT, which failTask takes for "ended already") goes
 // on to its next write: that write must not carry again what the first
@@ -178,7 +151,7 @@ func TestCleanUpUsageNotCountedTwiceWhenTheFailuresAnswerIsLost(t *testing.T) {
 		{"the clean-up of a task that failed before its command started"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newUsageHarnessWrapping(t, func(st Tasks) Tasks { return &failLandsConflict{Tasks: st} })
+			h := newUsageHarnessWith(t, nil, func(st Tasks) Tasks { return &failLandsConflict{Tasks: st} })
 			ctx := context.Background()
 			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
 			if err != nil {
@@ -235,7 +208,7 @@ func TestStepUsageNotCountedTwiceWhenTheStoreWritesAgain(t *testing.T) {
 		{"the sandbox step's write, landed and made again"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newUsageHarnessWrapping(t, func(st Tasks) Tasks { return &sandboxWriteLandsTwice{Tasks: st} })
+			h := newUsageHarnessWith(t, nil, func(st Tasks) Tasks { return &sandboxWriteLandsTwice{Tasks: st} })
 			ctx := context.Background()
 			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
 			if err != nil {

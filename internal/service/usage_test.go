@@ -107,6 +107,13 @@ type usageHarness struct {
 
 func newUsageHarness(t *testing.T, prices Prices) *usageHarness {
 	t.Helper()
+	return newUsageHarnessWith(t, prices, func(st Tasks) Tasks { return st })
+}
+
+// newUsageHarnessWith is newUsageHarness with the store's Tasks role
+// wrapped by wrap.
+func newUsageHarnessWith(t *testing.T, prices Prices, wrap func(Tasks) Tasks) *usageHarness {
+	t.Helper()
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	c := &tally{}
 	_, url := storetest.Server(t)
@@ -124,7 +131,7 @@ func newUsageHarness(t *testing.T, prices Prices) *usageHarness {
 	p := newFakeProvider()
 	p.execResult = ExecResult{Stdout: "aGk=\n\n"}
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: countedObjects{newFakeObjects(), c}, Machine: fakeMachine{}, Sessions: exitedSessions{}}, opts)
+		Tasks: wrap(st), Objects: countedObjects{newFakeObjects(), c}, Machine: fakeMachine{}, Sessions: exitedSessions{}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
