@@ -111,7 +111,9 @@ func (s *Service) busyComment(ctx context.Context, t *sandstep.Task, sender stri
 		return n + ": one task runs for an issue at a time; this one goes on.\n"
 	}
 	switch {
-	case t.Status != sandstep.TaskQueued || t.QueuedAt == nil:
+	case t.Status != sandstep.TaskQueued || t.QueuedAt == nil || t.SandboxID != "":
+		// Not waiting, or admitted (told it started) with its command
+		// about to start.
 		return s.startedComment(t) + note("runs")
 	case s.drain != nil && s.drain.Drained(ctx):
 		return s.pausedComment(t) + note("waits")

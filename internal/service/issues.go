@@ -90,14 +90,7 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 			ignored = &IssueOutcome{Action: "ignored", Why: why}
 			return nil, errNotRemembered
 		}
-		out, err := s.handleIssue(ctx, call, ev, spec)
-		if err == nil && out.Action == "ignored" {
-			// A cancel that found no task (its start may be writing it
-			// now): sent again, it looks again.
-			ignored = out
-			return nil, errNotRemembered
-		}
-		return out, err
+		return s.handleIssue(ctx, call, ev, spec)
 	})
 	if ignored != nil {
 		return ignored, nil

@@ -60,29 +60,58 @@ func TestBusyNoteWhileQueuedKeepsItQueued(t *testing.T) {
 	}
 }
 
-// heldPut holds the first task record's write until release closes: a
-// start on its way to writing the issue's task and claim.
-type heldPut struct {
-	Tasks
-	held    bool
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (p *heldPut) PutTask(ctx context.Context, t *sandstep.Task) error {
-	if !p.held {
-		p.held = true
-		close(p.entered)
-		<-p.release
+// A task that queued, then was admitted (its sandbox made, the issue told
+// it started), is still queued until its command starts: a trigger
+// answered busy then leaves the comment saying it started, not queued
+// again until its end.
+func TestBusyNoteAfterAdmissionKeepsItStarted(t *testing.T) {
+	tests := []struct {
+		name      string
+		byComment bool
+	}{
+		{"the command commented again", true},
+		{"the label added by another delivery", false},
 	}
-	return p.Tasks.PutTask(ctx, t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			comments := &fakeComments{bodies: map[int64]string{}}
+			h := issueHarness(t, comments)
+			h.svc.opts.QueueTimeout = 30 * time.Minute
+			taskID := startedIssueTask(t, h)
+			tk, err := h.store.GetTask(ctx, taskID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.svc.markQueued(ctx, tk, h.svc.queuedComment)
+			// A slot came free: CreateTaskSandbox records the sandbox and
+			// tells the issue it started; StartTaskCommand is next.
+			tk, err = h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+				r.SandboxID = "sb-1"
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.svc.admitted(ctx, tk)
+			if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "started task") {
+				t.Fatalf("the comment once admitted: %q, want it started", body)
+			}
+			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "again", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer", ByComment: tt.byComment})
+			if err != nil || out.Action != "busy" {
+				t.Fatalf("asked again = %+v, %v; want busy", out, err)
+			}
+			body := comments.bodies[tk.IssueComment]
+			if !strings.Contains(body, "started task") || strings.Contains(body, "queued task") {
+				t.Errorf("the comment of a task admitted, its command starting:\n%s\nwant it still saying it started", body)
+			}
+		})
+	}
 }
 
-// The label added and removed at once (a mislabel put right): the
-// removal's delivery, handled while the start is writing the task, finds
-// no task and is answered so, but not remembered: its redelivery (GitHub's,
-// on the sender's ask) cancels the task.
-func TestCancelWhileTheStartIsWritingTheTask(t *testing.T) {
+// A removal of the label that found no task, sent again after a later
+// label started a new task, does not cancel that task: a redelivery is
+// answered as the first delivery was.
+func TestAStaleCancelRedeliveredSparesALaterTask(t *testing.T) {
 	tests := []struct {
 		name      string
 		byComment bool
@@ -94,41 +123,23 @@ func TestCancelWhileTheStartIsWritingTheTask(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			h := issueHarness(t, nil)
-			held := &heldPut{Tasks: h.svc.tasks, entered: make(chan struct{}), release: make(chan struct{})}
-			h.svc.tasks = held
-			ev := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"}
-			first := make(chan *IssueOutcome, 1)
-			go func() {
-				out, err := h.svc.HandleIssue(ctx, ev)
-				if err != nil {
-					t.Error(err)
-				}
-				first <- out
-			}()
-			<-held.entered
-			cancel := ev
-			cancel.Delivery, cancel.Cancel, cancel.ByComment = "unlabeled", true, tt.byComment
-			out, err := h.svc.HandleIssue(ctx, cancel)
-			if err != nil {
-				t.Fatal(err)
+			cancel := IssueEvent{Delivery: "unlabeled-long-ago", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer", Cancel: true, ByComment: tt.byComment}
+			first, err := h.svc.HandleIssue(ctx, cancel)
+			if err != nil || first.Action != "ignored" {
+				t.Fatalf("the first cancel = %+v, %v; want ignored (no task)", first, err)
 			}
-			close(held.release)
-			started := <-first
-			if started == nil || started.Action != "started" {
-				t.Fatalf("the start = %+v", started)
-			}
-			// GitHub's redelivery of the removal, or the same removal seen again.
+			// Later the issue is labelled again: a new task starts.
+			taskID := startedIssueTask(t, h)
 			again, err := h.svc.HandleIssue(ctx, cancel)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec, err := h.store.GetTask(ctx, started.TaskID)
+			rec, err := h.store.GetTask(ctx, taskID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !rec.Status.Terminal() {
-				t.Errorf("the cancel answered %+v, its redelivery %+v; the task %s is %s: the label is gone and it runs on",
-					out, again, rec.ID, rec.Status)
+			if again.Action != first.Action || rec.Status.Terminal() {
+				t.Errorf("the old cancel answered %+v, its redelivery %+v; the newer task %s is %s", first, again, taskID, rec.Status)
 			}
 		})
 	}
