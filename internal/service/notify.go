@@ -278,7 +278,8 @@ func (s *Service) sendsNotices() bool {
 // sandbox and slot (settleTask then ends the sandbox's usage): redrive
 // makes it before then only grace after the task's end, once its
 // execution has ended too (a Collect may still be at work).
-func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool, grace time.Duration) int {
+func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool, grace time.Duration,
+	running func(context.Context, *sandstep.Task) (bool, error)) int {
 	now := s.opts.Now()
 	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool {
 		u := t.Usage
@@ -292,8 +293,11 @@ func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun 
 		if t.FinishedAt != nil && now.Sub(*t.FinishedAt) < grace {
 			return true
 		}
-		running, err := s.executionRunning(ctx, t)
-		return err != nil || running
+		on, err := running(ctx, t)
+		if err != nil {
+			s.opts.Logger.WarnContext(ctx, "reaper: execution status unknown; the notice waits for the next run", "taskId", t.ID, "err", err)
+		}
+		return err != nil || on
 	})
 	slices.SortFunc(due, func(a, b *sandstep.Task) int {
 		return cmp.Compare(noticeWaiting(a).UnixNano(), noticeWaiting(b).UnixNano())

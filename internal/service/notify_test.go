@@ -557,5 +557,5 @@ func redriveNotices(ctx context.Context, s *Service, dryRun bool) (int, error) {
 	if err != nil || !s.sendsNotices() {
 		return 0, err
 	}
-	return s.redrive(ctx, found.Notices, dryRun, abandonedAfter), nil
+	return s.redrive(ctx, found.Notices, dryRun, abandonedAfter, s.executionRunning), nil
 }

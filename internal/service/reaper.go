@@ -228,7 +228,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	r.sandboxes(ctx, listed, records, strays)
 	r.quota(ctx, counted, r.slots(ctx, held))
-	r.report.Notices = s.redrive(ctx, notices, opts.DryRun, r.createGrace())
+	r.report.Notices = s.redrive(ctx, notices, opts.DryRun, r.createGrace(), r.executionRunning)
 	rep := r.report
 	if !rep.DryRun {
 		for kind, n := range rep.kinds() {
@@ -495,7 +495,7 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			// Ended, not released: its execution's own clean-up does it,
 			// unless the execution has ended too (a Collect may still be
 			// reading the sandbox).
-			if running, err := s.executionRunning(ctx, t); err != nil || running {
+			if running, err := r.executionRunning(ctx, t); err != nil || running {
 				if err != nil {
 					r.report.Failed++
 					s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
@@ -513,6 +513,16 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			return err
 		})
 	}
+}
+
+// executionRunning says whether t's execution is still running: false
+// where there is no state machine, or after a restart (none can be; the
+// local Step Functions API is not up yet to say so).
+func (r *reaping) executionRunning(ctx context.Context, t *sandstep.Task) (bool, error) {
+	if r.opts.AfterRestart {
+		return false, nil
+	}
+	return r.s.executionRunning(ctx, t)
 }
 
 // executionRunning says whether t's execution is still running; false
