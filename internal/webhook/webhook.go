@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -185,7 +186,7 @@ func comment(p *payload, t Triggers) *Event {
 	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(p.Comment.Body), t.Command)
 	// Any white space ends the command: GitHub's web UI ends a line with \r\n.
-	if !ok || (rest != "" && !unicode.IsSpace(rune(rest[0]))) {
+	if r, _ := utf8.DecodeRuneInString(rest); !ok || (rest != "" && !unicode.IsSpace(r)) {
 		return ignore("not a %s command", t.Command)
 	}
 	e := base(p)

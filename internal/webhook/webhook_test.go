@@ -148,6 +148,8 @@ func TestParseGitHubExamples(t *testing.T) {
 		// GitHub's web UI ends a comment's lines with CRLF.
 		{"the command, then lines", "issue_comment", edit(t, created, withComment("/sandstep\r\nplease fix the test")), KindStart, true},
 		{"cancel on the next line", "issue_comment", edit(t, created, withComment("/sandstep\r\ncancel")), KindCancel, true},
+		{"cancel after a no-break space", "issue_comment", edit(t, created, withComment("/sandstep\u00a0cancel")), KindCancel, true},
+		{"the command, then an ideographic space", "issue_comment", edit(t, created, withComment("/sandstep\u3000please fix")), KindStart, true},
 		{"a longer word", "issue_comment", edit(t, created, withComment("/sandstepper go")), KindIgnore, false},
 		{"not a command", "issue_comment", edit(t, created, withComment("thanks! /sandstep")), KindIgnore, false},
 		{"a command by a bot", "issue_comment", edit(t, created, func(m map[string]any) { withComment("/sandstep")(m); asBot(m) }), KindIgnore, false},
