@@ -111,14 +111,23 @@ func (s *Service) busyComment(ctx context.Context, t *sandstep.Task, sender stri
 		return n + ": one task runs for an issue at a time; this one goes on.\n"
 	}
 	switch {
-	case t.Status != sandstep.TaskQueued || t.QueuedAt == nil || t.SandboxID != "":
-		// Not waiting, or admitted (told it started) with its command
-		// about to start.
+	case t.Status != sandstep.TaskQueued || t.QueuedAt == nil || s.admittedTo(ctx, t):
 		return s.startedComment(t) + note("runs")
 	case s.drain != nil && s.drain.Drained(ctx):
 		return s.pausedComment(t) + note("waits")
 	}
 	return s.queuedComment(t) + note("waits")
+}
+
+// admittedTo says whether queued t has its sandbox, ready: admitted (told
+// it started), its command about to start. A sandbox recorded and then
+// lost does not count: the task waits again.
+func (s *Service) admittedTo(ctx context.Context, t *sandstep.Task) bool {
+	if t.SandboxID == "" {
+		return false
+	}
+	sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
+	return err == nil && sb.State == sandstep.StateReady
 }
 
 // endedComment says how the task ended: outcome, exit code, duration and

@@ -84,15 +84,15 @@ func TestBusyNoteAfterAdmissionKeepsItStarted(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.svc.markQueued(ctx, tk, h.svc.queuedComment)
-			// A slot came free: CreateTaskSandbox records the sandbox and
-			// tells the issue it started; StartTaskCommand is next.
-			tk, err = h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
-				r.SandboxID = "sb-1"
-			})
-			if err != nil {
+			// A slot came free: CreateTaskSandbox makes and records the
+			// sandbox and tells the issue it started; StartTaskCommand is
+			// next.
+			if _, err := h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: taskID, UserID: tk.Owner}); err != nil {
 				t.Fatal(err)
 			}
-			h.svc.admitted(ctx, tk)
+			if tk, err = h.store.GetTask(ctx, taskID); err != nil || tk.Status != sandstep.TaskQueued || tk.SandboxID == "" {
+				t.Fatalf("task %+v, %v; want it queued with its sandbox", tk, err)
+			}
 			if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "started task") {
 				t.Fatalf("the comment once admitted: %q, want it started", body)
 			}
@@ -140,6 +140,57 @@ func TestAStaleCancelRedeliveredSparesALaterTask(t *testing.T) {
 			}
 			if again.Action != first.Action || rec.Status.Terminal() {
 				t.Errorf("the old cancel answered %+v, its redelivery %+v; the newer task %s is %s", first, again, taskID, rec.Status)
+			}
+		})
+	}
+}
+
+// A task whose recorded sandbox was lost before its command started, and
+// whose retried CreateTaskSandbox was then refused (drained: paused), waits
+// again with its old SandboxID still on the record: a busy note keeps the
+// paused comment, not saying it started.
+func TestBusyNoteAfterALostSandboxKeepsItWaiting(t *testing.T) {
+	tests := []struct {
+		name      string
+		byComment bool
+	}{
+		{"the command commented again", true},
+		{"the label added by another delivery", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			comments := &fakeComments{bodies: map[int64]string{}}
+			h := issueHarness(t, comments)
+			h.svc.opts.QueueTimeout = 30 * time.Minute
+			taskID := startedIssueTask(t, h)
+			// Its first CreateTaskSandbox recorded a sandbox, since lost.
+			tk, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+				r.SandboxID = "sb-lost"
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The retry finds it gone, and sandstep drained: the task is paused.
+			h.svc.drain = &fakeDrain{on: true}
+			_, err = h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: taskID, UserID: tk.Owner})
+			if sandstep.ErrorCode(err) != sandstep.EQUEUED {
+				t.Fatalf("CreateTaskSandbox = %v; want EQUEUED", err)
+			}
+			tk, err = h.store.GetTask(ctx, taskID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "paused task") {
+				t.Fatalf("the comment before: %q, want it paused", body)
+			}
+			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "again", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer", ByComment: tt.byComment})
+			if err != nil || out.Action != "busy" {
+				t.Fatalf("asked again = %+v, %v; want busy", out, err)
+			}
+			body := comments.bodies[tk.IssueComment]
+			if strings.Contains(body, "started task") || !strings.Contains(body, "paused task") {
+				t.Errorf("task %s (queuedAt %v, sandbox %q) waits; its comment after the busy note:\n%s\nwant it still paused", tk.Status, tk.QueuedAt, tk.SandboxID, body)
 			}
 		})
 	}
