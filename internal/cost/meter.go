@@ -133,15 +133,10 @@ func (m *Meter) Commit(t Taken) {
 	defer m.mu.Unlock()
 	m.from = t.until
 	m.commits++
-	p, u := &m.pending, &t.usage
-	p.LambdaInvocations -= u.LambdaInvocations
-	p.StateTransitions -= u.StateTransitions
-	p.DynamoDBReadRequests -= u.DynamoDBReadRequests
-	p.DynamoDBWriteRequests -= u.DynamoDBWriteRequests
-	p.DynamoDBReadUnits -= u.DynamoDBReadUnits
-	p.DynamoDBWriteUnits -= u.DynamoDBWriteUnits
-	p.S3GetRequests -= u.S3GetRequests
-	p.S3PutRequests -= u.S3PutRequests
+	// The time is not held in pending (Take works it out from from).
+	u := t.usage
+	u.LambdaMs, u.LambdaMBMs = 0, 0
+	addCounts(&m.pending, u, -1)
 }
 
 // Pending is what the meter holds and no write has carried yet: the
