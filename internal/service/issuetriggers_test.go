@@ -9,20 +9,51 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// A trigger answered busy while the issue's task waits its turn leaves the
-// issue's one comment saying why it waits (queued for the repository's
-// quota, paused while sandstep is drained), and until when: not that it
-// started.
-func TestBusyNoteWhileQueuedKeepsItQueued(t *testing.T) {
+// A trigger answered busy leaves the issue's one comment as it stands,
+// with its note: a task that waits its turn still says why (queued for the
+// repository's quota, paused while sandstep is drained) and until when; a
+// task admitted, its command about to start, still says it started; one
+// that lost its sandbox and waits again does not say it started.
+func TestABusyNoteKeepsTheTasksComment(t *testing.T) {
 	tests := []struct {
 		name      string
 		byComment bool
-		drained   bool
-		says      string
+		// bring brings the issue's queued task (on h, draining per drain)
+		// to the case's state.
+		bring     func(t *testing.T, h *faultHarness, tk *sandstep.Task, drain *fakeDrain)
+		says, not string
+		note      string
 	}{
-		{name: "the command commented again", byComment: true, says: "queued task"},
-		{name: "the label added by another delivery", says: "queued task"},
-		{name: "while sandstep is drained", byComment: true, drained: true, says: "paused task"},
+		{name: "queued, the command commented again", byComment: true, bring: queuedForQuota,
+			says: "queued task", not: "started task", note: "while it waits"},
+		{name: "queued, the label added by another delivery", bring: queuedForQuota,
+			says: "queued task", not: "started task", note: "while it waits"},
+		{name: "queued while sandstep is drained", byComment: true, bring: func(t *testing.T, h *faultHarness, tk *sandstep.Task, drain *fakeDrain) {
+			queuedForQuota(t, h, tk, drain)
+			drain.set(true)
+		}, says: "paused task", not: "started task", note: "while it waits"},
+		{name: "admitted from the queue, its command starting", bring: func(t *testing.T, h *faultHarness, tk *sandstep.Task, drain *fakeDrain) {
+			queuedForQuota(t, h, tk, drain)
+			// A slot came free: CreateTaskSandbox makes and records the
+			// sandbox and tells the issue it started.
+			if _, err := h.svc.CreateTaskSandbox(context.Background(), TaskStep{TaskID: tk.ID, UserID: tk.Owner}); err != nil {
+				t.Fatal(err)
+			}
+		}, says: "started task", not: "queued task", note: "while it runs"},
+		{name: "waiting again after its sandbox was lost", byComment: true, bring: func(t *testing.T, h *faultHarness, tk *sandstep.Task, drain *fakeDrain) {
+			ctx := context.Background()
+			// Its first CreateTaskSandbox recorded a sandbox, since lost;
+			// the retry finds it gone, and sandstep drained: it is paused.
+			if _, err := h.store.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+				r.SandboxID = "sb-lost"
+			}); err != nil {
+				t.Fatal(err)
+			}
+			drain.set(true)
+			if _, err := h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: tk.Owner}); sandstep.ErrorCode(err) != sandstep.EQUEUED {
+				t.Fatalf("CreateTaskSandbox = %v; want EQUEUED", err)
+			}
+		}, says: "paused task", not: "started task", note: "while it waits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,82 +61,34 @@ func TestBusyNoteWhileQueuedKeepsItQueued(t *testing.T) {
 			comments := &fakeComments{bodies: map[int64]string{}}
 			h := issueHarness(t, comments)
 			h.svc.opts.QueueTimeout = 30 * time.Minute
-			taskID := startedIssueTask(t, h)
-			tk, err := h.store.GetTask(ctx, taskID)
+			drain := &fakeDrain{}
+			h.svc.drain = drain
+			tk, err := h.store.GetTask(ctx, startedIssueTask(t, h))
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Its sandbox was refused for the repository's quota: it waits.
-			h.svc.markQueued(ctx, tk, h.svc.queuedComment)
-			if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "queued task") {
-				t.Fatalf("the comment before: %q, want it queued", body)
-			}
-			h.svc.drain = &fakeDrain{on: tt.drained}
+			tt.bring(t, h, tk, drain)
 			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "again", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer", ByComment: tt.byComment})
 			if err != nil || out.Action != "busy" {
 				t.Fatalf("asked again = %+v, %v; want busy", out, err)
 			}
-			rec, err := h.store.GetTask(ctx, taskID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rec.Status != sandstep.TaskQueued || rec.QueuedAt == nil {
-				t.Fatalf("task %s, queuedAt %v: want it still waiting", rec.Status, rec.QueuedAt)
+			rec, err := h.store.GetTask(ctx, tk.ID)
+			if err != nil || rec.Status != sandstep.TaskQueued {
+				t.Fatalf("task %+v, %v: want it still queued", rec, err)
 			}
 			body := comments.bodies[rec.IssueComment]
-			if strings.Contains(body, "started task") || !strings.Contains(body, tt.says) || !strings.Contains(body, "Asked again while it waits by @maintainer") {
-				t.Errorf("the issue's comment while the task waits:\n%s\nwant it saying %q, and until when, with the note", body, tt.says)
+			if !strings.Contains(body, tt.says) || strings.Contains(body, tt.not) || !strings.Contains(body, "Asked again "+tt.note+" by @maintainer") {
+				t.Errorf("the issue's comment after the busy note:\n%s\nwant it saying %q (not %q), noted %q", body, tt.says, tt.not, tt.note)
 			}
 		})
 	}
 }
 
-// A task that queued, then was admitted (its sandbox made, the issue told
-// it started), is still queued until its command starts: a trigger
-// answered busy then leaves the comment saying it started, not queued
-// again until its end.
-func TestBusyNoteAfterAdmissionKeepsItStarted(t *testing.T) {
-	tests := []struct {
-		name      string
-		byComment bool
-	}{
-		{"the command commented again", true},
-		{"the label added by another delivery", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			comments := &fakeComments{bodies: map[int64]string{}}
-			h := issueHarness(t, comments)
-			h.svc.opts.QueueTimeout = 30 * time.Minute
-			taskID := startedIssueTask(t, h)
-			tk, err := h.store.GetTask(ctx, taskID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.svc.markQueued(ctx, tk, h.svc.queuedComment)
-			// A slot came free: CreateTaskSandbox makes and records the
-			// sandbox and tells the issue it started; StartTaskCommand is
-			// next.
-			if _, err := h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: taskID, UserID: tk.Owner}); err != nil {
-				t.Fatal(err)
-			}
-			if tk, err = h.store.GetTask(ctx, taskID); err != nil || tk.Status != sandstep.TaskQueued || tk.SandboxID == "" {
-				t.Fatalf("task %+v, %v; want it queued with its sandbox", tk, err)
-			}
-			if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "started task") {
-				t.Fatalf("the comment once admitted: %q, want it started", body)
-			}
-			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "again", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer", ByComment: tt.byComment})
-			if err != nil || out.Action != "busy" {
-				t.Fatalf("asked again = %+v, %v; want busy", out, err)
-			}
-			body := comments.bodies[tk.IssueComment]
-			if !strings.Contains(body, "started task") || strings.Contains(body, "queued task") {
-				t.Errorf("the comment of a task admitted, its command starting:\n%s\nwant it still saying it started", body)
-			}
-		})
-	}
+// queuedForQuota is the issue's task refused its sandbox for the
+// repository's quota: it waits, and the issue is told so.
+func queuedForQuota(t *testing.T, h *faultHarness, tk *sandstep.Task, _ *fakeDrain) {
+	t.Helper()
+	h.svc.markQueued(context.Background(), tk, h.svc.queuedComment)
 }
 
 // A removal of the label that found no task, sent again after a later
@@ -140,57 +123,6 @@ func TestAStaleCancelRedeliveredSparesALaterTask(t *testing.T) {
 			}
 			if again.Action != first.Action || rec.Status.Terminal() {
 				t.Errorf("the old cancel answered %+v, its redelivery %+v; the newer task %s is %s", first, again, taskID, rec.Status)
-			}
-		})
-	}
-}
-
-// A task whose recorded sandbox was lost before its command started, and
-// whose retried CreateTaskSandbox was then refused (drained: paused), waits
-// again with its old SandboxID still on the record: a busy note keeps the
-// paused comment, not saying it started.
-func TestBusyNoteAfterALostSandboxKeepsItWaiting(t *testing.T) {
-	tests := []struct {
-		name      string
-		byComment bool
-	}{
-		{"the command commented again", true},
-		{"the label added by another delivery", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			comments := &fakeComments{bodies: map[int64]string{}}
-			h := issueHarness(t, comments)
-			h.svc.opts.QueueTimeout = 30 * time.Minute
-			taskID := startedIssueTask(t, h)
-			// Its first CreateTaskSandbox recorded a sandbox, since lost.
-			tk, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
-				r.SandboxID = "sb-lost"
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The retry finds it gone, and sandstep drained: the task is paused.
-			h.svc.drain = &fakeDrain{on: true}
-			_, err = h.svc.CreateTaskSandbox(ctx, TaskStep{TaskID: taskID, UserID: tk.Owner})
-			if sandstep.ErrorCode(err) != sandstep.EQUEUED {
-				t.Fatalf("CreateTaskSandbox = %v; want EQUEUED", err)
-			}
-			tk, err = h.store.GetTask(ctx, taskID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if body := comments.bodies[tk.IssueComment]; !strings.Contains(body, "paused task") {
-				t.Fatalf("the comment before: %q, want it paused", body)
-			}
-			out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "again", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer", ByComment: tt.byComment})
-			if err != nil || out.Action != "busy" {
-				t.Fatalf("asked again = %+v, %v; want busy", out, err)
-			}
-			body := comments.bodies[tk.IssueComment]
-			if strings.Contains(body, "started task") || !strings.Contains(body, "paused task") {
-				t.Errorf("task %s (queuedAt %v, sandbox %q) waits; its comment after the busy note:\n%s\nwant it still paused", tk.Status, tk.QueuedAt, tk.SandboxID, body)
 			}
 		})
 	}

@@ -84,14 +84,22 @@ func (h *noticeHarness) start(t *testing.T, in *NotifyInput) *sandstep.Task {
 func (h *noticeHarness) succeed(t *testing.T, id string) {
 	t.Helper()
 	ctx := h.ctx()
-	zero, now := 0, h.clock.Now()
-	if _, err := h.store.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded,
-		func(r *sandstep.Task) { r.ExitCode, r.FinishedAt = &zero, &now }); err != nil {
-		t.Fatal(err)
-	}
+	h.collected(t, id)
 	if _, err := h.svc.CleanUpTask(ctx, id, nil); err != nil {
 		t.Fatalf("CleanUpTask: %v", err)
 	}
+}
+
+// collected ends the task's command with exit code 0 as the watch and
+// collect do, its clean-up still to come, and answers when it ended.
+func (h *noticeHarness) collected(t *testing.T, id string) time.Time {
+	t.Helper()
+	zero, now := 0, h.clock.Now()
+	if _, err := h.store.TransitionTask(h.ctx(), id, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded,
+		func(r *sandstep.Task) { r.ExitCode, r.FinishedAt = &zero, &now }); err != nil {
+		t.Fatal(err)
+	}
+	return now
 }
 
 func (h *noticeHarness) record(t *testing.T, id string) *sandstep.Task {

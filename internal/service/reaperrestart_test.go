@@ -5,17 +5,17 @@ import (
 	"net/http"
 
 	"context"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/sandstep/sandstep/internal/awsjson"
-	"github.com/sandstep/sandstep/internal/stepfunctions"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/sandstep/sandstep/internal/awsjson"
+	"github.com/sandstep/sandstep/internal/stepfunctions"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // downMachine is the local stack's Step Functions API at the reaper's run
@@ -45,26 +45,8 @@ func TestReaperAfterRestartDeletesAnEndedTasksSandboxWithoutStepFunctions(t *tes
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
-			p := newFakeProvider()
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
-			if err != nil {
-				t.Fatal(err)
-			}
-			step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
+			svc, st, clk := newTaskService(t, newFakeProvider(), nil)
+			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
 			clk.Set(clk.Now().Add(time.Hour))
 			endAs(tt.status)(t, st, tk, clk.Now())
 			clk.Set(clk.Now().Add(time.Minute))
@@ -110,26 +92,8 @@ func TestReaperAfterRestartDoesNotWaitOnAnUnservedStepFunctions(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
-			p := newFakeProvider()
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
-			if err != nil {
-				t.Fatal(err)
-			}
-			step, err := svc.CreateTaskSandbox(ctx, TaskStep{TaskID: tk.ID, UserID: "alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
+			svc, st, clk := newTaskService(t, newFakeProvider(), nil)
+			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
 			clk.Set(clk.Now().Add(time.Hour))
 			endAs(tt.status)(t, st, tk, clk.Now())
 			svc.machine = sfn
@@ -163,11 +127,7 @@ func TestReaperAfterRestartMakesTheFirstNoticeWithoutStepFunctions(t *testing.T)
 			tk := h.start(t, &NotifyInput{URL: rc.URL})
 			h.advance(10 * time.Minute)
 			// Its clean-up never came (the stack stopped after the end).
-			zero, end := 0, h.clock.Now()
-			if _, err := h.store.TransitionTask(context.Background(), tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded,
-				func(r *sandstep.Task) { r.ExitCode, r.FinishedAt = &zero, &end }); err != nil {
-				t.Fatal(err)
-			}
+			h.collected(t, tk.ID)
 			h.advance(tt.after)
 			calls := &atomic.Int32{}
 			h.svc.machine = downMachine{calls: calls}

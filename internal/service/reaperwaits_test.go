@@ -28,11 +28,7 @@ func TestReaperLeavesAnEndedTaskWhoseCollectIsStillAtWork(t *testing.T) {
 			h := newNoticeHarness(t, localSender(), nil) // fakeMachine: the execution is running
 			tk := h.start(t, &NotifyInput{URL: rc.URL})
 			h.advance(10 * time.Minute)
-			zero, end := 0, h.clock.Now()
-			if _, err := h.store.TransitionTask(context.Background(), tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded,
-				func(r *sandstep.Task) { r.ExitCode, r.FinishedAt = &zero, &end }); err != nil {
-				t.Fatal(err)
-			}
+			end := h.collected(t, tk.ID)
 			h.clock.Set(end.Add(tt.after))
 			h.reap(t)
 			if sb, err := h.store.GetSandbox(context.Background(), tk.SandboxID); err != nil || sb.State == sandstep.StateDeleted {
