@@ -16,6 +16,7 @@ import (
 	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // The actions of direct invocation, chosen by the input's "action" field.
@@ -220,8 +221,8 @@ func (a *API) pick(function string, payload []byte) (action, error) {
 	switch {
 	case probe.Action == nil:
 		return action{}, sandstep.Invalid("action", "is required: the %s function has the actions %s", function, strings.Join(names, ", "))
-	case probe.Action[0] == '"' && !validLiteral(probe.Action):
-		return action{}, sandstep.Invalid("action", notUTF8)
+	case probe.Action[0] == '"' && !strictjson.ValidLiteral(probe.Action):
+		return action{}, sandstep.Invalid("action", strictjson.NotUTF8)
 	case json.Unmarshal(probe.Action, &name) != nil:
 		return action{}, sandstep.Invalid("action", "must be a string: one of %s", strings.Join(names, ", "))
 	}

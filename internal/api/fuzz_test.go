@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // The fuzz targets of the two edges. `go test` runs their seeds (the
@@ -244,7 +245,7 @@ func FuzzHTTPEvent(f *testing.F) {
 			if err := dec.Decode(&e); err != nil || e.Error.Code == "" || e.Error.RequestID != "req-1" {
 				t.Fatalf("error body %s: %v", res.Body, err)
 			}
-			if res.StatusCode == 400 && slices.Contains(rt.query, "cursor") && !utf8.ValidString(qname) && e.Error.Field != printable(qname) {
+			if res.StatusCode == 400 && slices.Contains(rt.query, "cursor") && !utf8.ValidString(qname) && e.Error.Field != strictjson.Printable(qname) {
 				t.Fatalf("query name %q named %q", qname, e.Error.Field)
 			}
 			if len(calls) != 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/sandstep/sandstep/internal/metrics"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // ErrorResponse is the body of every error answer to an HTTP caller.
@@ -138,7 +139,7 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 		}
 		r.id = ev.PathParameters["userId"]
 		if !utf8.ValidString(r.id) {
-			return nil, sandstep.Invalid("userId", notUTF8)
+			return nil, sandstep.Invalid("userId", strictjson.NotUTF8)
 		}
 	}
 	if rt.idempotent {
@@ -151,10 +152,10 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 	}
 	for _, name := range slices.Sorted(maps.Keys(ev.QueryStringParameters)) {
 		if !slices.Contains(rt.query, name) {
-			return nil, sandstep.Invalid(printable(name), "unknown query parameter")
+			return nil, sandstep.Invalid(strictjson.Printable(name), "unknown query parameter")
 		}
 		if !utf8.ValidString(ev.QueryStringParameters[name]) {
-			return nil, sandstep.Invalid(name, notUTF8)
+			return nil, sandstep.Invalid(name, strictjson.NotUTF8)
 		}
 	}
 	if rt.pathID {
@@ -163,7 +164,7 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 			return nil, sandstep.Invalid("id", "is required")
 		}
 		if !utf8.ValidString(r.id) {
-			return nil, sandstep.Invalid("id", notUTF8)
+			return nil, sandstep.Invalid("id", strictjson.NotUTF8)
 		}
 		if rt.task {
 			r.ctx = logging.WithTaskID(r.ctx, r.id)

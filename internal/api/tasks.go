@@ -12,6 +12,7 @@ import (
 	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // Tasks is what the edge calls for long tasks; *service.Service implements
@@ -157,7 +158,7 @@ type CleanUpInput struct {
 // and a clean-up must never be refused for one.
 type EndedInput struct {
 	Step
-	Detail lenientJSON `json:"detail"`
+	Detail strictjson.Lenient `json:"detail"`
 }
 
 // endedDetail is what the clean-up needs of a status change.

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,52 +18,8 @@ import (
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
-
-func TestUnquoteExact(t *testing.T) {
-	tests := []struct {
-		name  string
-		lit   string
-		want  string
-		ok    bool
-		valid bool
-	}{
-		{"plain", `"abc"`, "abc", true, true},
-		{"escapes", `"a\"\\\/\b\f\n\r\t"`, "a\"\\/\b\f\n\r\t", true, true},
-		{"BMP escape", `"\u00e9\u20AC"`, "é€", true, true},
-		{"surrogate pair", `"\ud83d\ude00"`, "😀", true, true},
-		{"U+FFFD sent is kept", `"\ufffd` + "\uFFFD" + `"`, "\uFFFD\uFFFD", true, true},
-		{"raw invalid byte", "\"a\xffb\"", "a\xffb", true, false},
-		{"truncated sequence", "\"\xe2\x82\"", "\xe2\x82", true, false},
-		{"lone high surrogate", `"\ud800"`, "\xed\xa0\x80", true, false},
-		{"lone low surrogate", `"\udc00x"`, "\xed\xb0\x80x", true, false},
-		{"high then not low", `"\ud800\u0041"`, "\xed\xa0\x80A", true, false},
-		{"high then high", `"\ud800\ud800"`, "\xed\xa0\x80\xed\xa0\x80", true, false},
-		{"high at the end", `"x\uD83D"`, "x\xed\xa0\xbd", true, false},
-		{"not a literal", `abc`, "", false, false},
-		{"bad escape", `"\x"`, "", false, false},
-		{"short escape", `"\u12"`, "", false, false},
-		{"control character", "\"a\nb\"", "", false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := unquoteExact([]byte(tt.lit))
-			if ok != tt.ok || (ok && string(got) != tt.want) {
-				t.Fatalf("unquoteExact(%q) = %q, %v; want %q, %v", tt.lit, got, ok, tt.want, tt.ok)
-			}
-			if tt.ok {
-				if v := validLiteral([]byte(tt.lit)); v != tt.valid {
-					t.Errorf("validLiteral = %v, want %v", v, tt.valid)
-				}
-				// Where encoding/json agrees (valid input), it agrees exactly.
-				var s string
-				if err := json.Unmarshal([]byte(tt.lit), &s); err != nil || (tt.valid && s != tt.want) {
-					t.Errorf("encoding/json: %q, %v", s, err)
-				}
-			}
-		})
-	}
-}
 
 func TestMayBeLossy(t *testing.T) {
 	for in, want := range map[string]bool{
@@ -77,21 +34,6 @@ func TestMayBeLossy(t *testing.T) {
 	} {
 		if got := mayBeLossy([]byte(in)); got != want {
 			t.Errorf("mayBeLossy(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"team":                     "team",
-		"te\xffam":                 `te\xffam`,
-		`k\ud800`:                  `k\ud800`,
-		"é\xc3":                    `é\xc3`,
-		strings.Repeat("a", 70):    strings.Repeat("a", 64) + "…",
-		strings.Repeat("\xff", 20): strings.Repeat(`\xff`, 16) + "…",
-	} {
-		if got := printable(in); got != want {
-			t.Errorf("printable(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -327,6 +269,34 @@ type spot struct {
 	key  bool
 }
 
+var lenientType = reflect.TypeFor[strictjson.Lenient]()
+
+// opaque reports whether t decodes itself or takes any JSON.
+func opaque(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return t.Kind() == reflect.Interface || pt.Implements(reflect.TypeFor[json.Unmarshaler]()) ||
+		pt.Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
+}
+
+// jsonFields are the JSON names of struct t's fields, promoted ones
+// included, as encoding/json reads them (found independently of
+// strictjson, which they check).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	m := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		embedded := f.Anonymous && name == "" && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct)
+		if name == "-" || embedded || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
 // sample writes a JSON document of type t with every field present (one
 // map entry "k", one array element), every string "s" or, at bad, s
 // followed by corrupt. It returns the spots a string could be corrupted
@@ -367,7 +337,7 @@ func sample(t reflect.Type, bad spot, corrupt string) ([]byte, []spot) {
 		}
 		switch t.Kind() {
 		case reflect.Struct:
-			fields := structFields(t)
+			fields := jsonFields(t)
 			b.WriteByte('{')
 			for i, name := range slices.Sorted(maps.Keys(fields)) {
 				if i > 0 {
