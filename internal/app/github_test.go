@@ -75,7 +75,7 @@ func TestABadRepositoriesDocumentNamesItsPath(t *testing.T) {
 		name, doc, says string
 	}{
 		{"an unknown field", `{"repositories": {"octo/hello": {"task": {"command": "x", "sandbox": {"imagee": "y"}}}}}`,
-			"GITHUB_CONFIG_REF: repositories.octo/hello.task.sandbox.imagee: is not a field"},
+			"GITHUB_CONFIG_REF: repositories.octo/hello.task.sandbox.imagee: unknown field"},
 		{"a task without a command", `{"repositories": {"octo/hello": {"task": {}}}}`, "GITHUB_CONFIG_REF: repositories.octo/hello.task.command: is required"},
 	}
 	for _, tt := range tests {

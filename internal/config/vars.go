@@ -1,10 +1,8 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 //go:generate go test -run ^TestREADMEConfigTable$ -update .
@@ -607,13 +606,11 @@ func networkPolicy(field func(*Config) **sandstep.NetworkPolicy) kind {
 	return kind{format: "JSON object with `blockAll`, `allowList`, `domainAllowList`, each optional, as a create's `network`",
 		parse: func(c *Config, _, v string) error {
 			var p sandstep.NetworkPolicy
-			dec := json.NewDecoder(strings.NewReader(v))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&p); err != nil {
-				return fmt.Errorf(`must be a JSON object such as {"domainAllowList": ["github.com"]}: %v`, err)
-			}
-			if _, err := dec.Token(); err != io.EOF {
-				return errors.New("must be one JSON object with nothing after it")
+			if err := strictjson.Decode([]byte(v), &p); err != nil {
+				if sandstep.ErrorField(err) == "" {
+					return fmt.Errorf(`must be a JSON object such as {"domainAllowList": ["github.com"]}: %s`, sandstep.ErrorMessage(err))
+				}
+				return fmt.Errorf("%s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err))
 			}
 			checked, err := sandstep.CheckNetworkPolicy("", &p)
 			if err != nil {

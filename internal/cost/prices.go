@@ -6,16 +6,12 @@
 package cost
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // Table is a price table: US dollars per unit. Its JSON is the document
@@ -81,43 +77,15 @@ func Defaults() *Table {
 // per thousand or million given as if per unit, say), not a price.
 const maxPrice = 1.0
 
-// Parse reads a price table document strictly over the defaults: a field
-// not named exactly as documented, a value that is not a number, or a
-// price that is negative or above a dollar is an EINVALID error naming the
-// field by its path ("lambda.gbSecond").
+// Parse reads a price table document strictly (strictjson) over the
+// defaults: a field not named exactly as documented, a value that is not a
+// number, or a price that is negative or above a dollar is an EINVALID
+// error naming the field by its path ("lambda.gbSecond").
 func Parse(data []byte) (*Table, error) {
 	t := Defaults()
 	t.Source = "PRICE_TABLE_REF"
-	// encoding/json matches names in any case: each name is looked up
-	// here instead, exactly.
-	sections, err := object(data, "")
-	if err != nil {
+	if err := strictjson.Decode(data, t); err != nil {
 		return nil, err
-	}
-	fields := map[string]**float64{}
-	for _, p := range t.fields() {
-		fields[p.field] = p.v
-	}
-	for _, section := range slices.Sorted(maps.Keys(sections)) {
-		raw := sections[section]
-		if !slices.ContainsFunc(t.fields(), func(p field) bool { return strings.HasPrefix(p.field, section+".") }) {
-			return nil, sandstep.Invalid(section, "is not a field of the price table")
-		}
-		prices, err := object(raw, section)
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range slices.Sorted(maps.Keys(prices)) {
-			raw := prices[name]
-			path := section + "." + name
-			v, ok := fields[path]
-			if !ok {
-				return nil, sandstep.Invalid(path, "is not a field of the price table")
-			}
-			if err := json.Unmarshal(raw, v); err != nil {
-				return nil, sandstep.Invalid(path, "must be a number (US dollars per unit), got %s", sandstep.Clip(string(raw), 40))
-			}
-		}
 	}
 	for _, p := range t.prices() {
 		if *p.v < 0 || *p.v > maxPrice || math.IsNaN(*p.v) {
@@ -125,28 +93,6 @@ func Parse(data []byte) (*Table, error) {
 		}
 	}
 	return t, nil
-}
-
-// object decodes data, the value of field ("": the document), as a JSON
-// object; null is an empty one (keeping the defaults) but for the
-// document itself.
-func object(data []byte, field string) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var m map[string]json.RawMessage
-	err := dec.Decode(&m)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr), err == nil && m == nil && field == "":
-		if field == "" {
-			return nil, sandstep.Invalid("", "the price table must be one JSON object")
-		}
-		return nil, sandstep.Invalid(field, "must be an object of prices, got %s", sandstep.Clip(string(data), 40))
-	case err != nil:
-		return nil, sandstep.Invalid("", "the price table is not valid JSON: %v", err)
-	case field == "" && strings.Trim(string(data[dec.InputOffset():]), " \t\r\n") != "": // JSON's white space only
-		return nil, sandstep.Invalid("", "the price table must be one JSON object, with nothing after it")
-	}
-	return m, nil
 }
 
 type price struct {

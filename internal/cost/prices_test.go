@@ -26,6 +26,7 @@ func TestParseReplacesTheDefaults(t *testing.T) {
 				*tb.DynamoDB.ReadUnit == 0.0000002 && *tb.S3.Get == 0.000001
 		}},
 		{"null keeps the default", `{"s3": {"put": null}}`, func(tb *Table) bool { return *tb.S3.Put == *Defaults().S3.Put }},
+		{"a section null keeps its defaults", `{"s3": null}`, func(tb *Table) bool { return *tb.S3.Get == *Defaults().S3.Get }},
 		{"JSON's white space after it", "{\"s3\": {\"put\": 0.00001}} \t\r\n", func(tb *Table) bool { return *tb.S3.Put == 0.00001 }},
 	}
 	for _, tt := range tests {
@@ -45,27 +46,28 @@ func TestParseRejectsNamingTheField(t *testing.T) {
 	tests := []struct {
 		name, doc, field, message string
 	}{
-		{"unknown section", `{"ec2": {}}`, "ec2", "not a field"},
-		{"unknown price", `{"lambda": {"gbSecnd": 1e-5}}`, "lambda.gbSecnd", "not a field"},
+		{"unknown section", `{"ec2": {}}`, "ec2", "unknown field"},
+		{"unknown price", `{"lambda": {"gbSecnd": 1e-5}}`, "lambda.gbSecnd", "unknown field"},
 		{"a string", `{"lambda": {"gbSecond": "0.00001"}}`, "lambda.gbSecond", "must be a number"},
 		{"a section that is not an object", `{"s3": 5}`, "s3", "must be an object"},
 		{"negative", `{"dynamodb": {"writeUnit": -0.1}}`, "dynamodb.writeUnit", "from 0 to 1"},
 		{"a price per million given as per unit", `{"dynamodb": {"readUnit": 0.125e3}}`, "dynamodb.readUnit", "from 0 to 1"},
-		{"not JSON", `{"s3": `, "", "not valid JSON"},
-		{"two documents", `{} {}`, "", "one JSON object"},
-		{"a stray closing bracket after it", `{"lambda": {"gbSecond": 0.00001}} ]`, "", "one JSON object"},
-		{"a stray closing brace after it", `{"lambda": {"gbSecond": 0.00001}} }`, "", "one JSON object"},
-		{"a no-break space after it", "{}\u00a0", "", "one JSON object"}, // JSON's white space only
-		{"a form feed after it", "{}\f", "", "one JSON object"},
-		{"null for the document", `null`, "", "one JSON object"},
-		{"an array for the document", `[]`, "", "one JSON object"},
-		{"a number for the document", `5`, "", "one JSON object"},
+		{"a price given twice", `{"s3": {"put": 0.1, "put": 0.2}}`, "s3.put", "duplicate field"},
+		{"not JSON", `{"s3": `, "", "malformed JSON"},
+		{"two documents", `{} {}`, "", "after the JSON object"},
+		{"a stray closing bracket after it", `{"lambda": {"gbSecond": 0.00001}} ]`, "", "after the JSON object"},
+		{"a stray closing brace after it", `{"lambda": {"gbSecond": 0.00001}} }`, "", "after the JSON object"},
+		{"a no-break space after it", "{}\u00a0", "", "after the JSON object"}, // JSON's white space only
+		{"a form feed after it", "{}\f", "", "after the JSON object"},
+		{"null for the document", `null`, "", "must be a JSON object"},
+		{"an array for the document", `[]`, "", "must be a JSON object"},
+		{"a number for the document", `5`, "", "must be a JSON object"},
 		// encoding/json would match these in any case.
-		{"a section in another case", `{"Lambda": {"gbSecond": 0.5}}`, "Lambda", "not a field"},
-		{"a price in another case", `{"lambda": {"GbSecond": 0.5}}`, "lambda.GbSecond", "not a field"},
-		{"a price in upper case", `{"daytona": {"VCPUSECOND": 0.5}}`, "daytona.VCPUSECOND", "not a field"},
+		{"a section in another case", `{"Lambda": {"gbSecond": 0.5}}`, "Lambda", "unknown field"},
+		{"a price in another case", `{"lambda": {"GbSecond": 0.5}}`, "lambda.GbSecond", "unknown field"},
+		{"a price in upper case", `{"daytona": {"VCPUSECOND": 0.5}}`, "daytona.VCPUSECOND", "unknown field"},
 		// Not taken for lambda.request.
-		{"a price of another section", `{"daytona": {"request": 0.1}}`, "daytona.request", "not a field"},
+		{"a price of another section", `{"daytona": {"request": 0.1}}`, "daytona.request", "unknown field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,17 +5,16 @@
 package repos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // Document is the configuration's JSON.
@@ -66,19 +65,12 @@ func None(why string) *Policy {
 	return &Policy{doc: Document{Repositories: map[string]Repository{}}, none: why}
 }
 
-// Parse reads a document strictly.
+// Parse reads a document strictly (strictjson): names exactly as
+// documented, values of their type, nothing after it.
 func Parse(data []byte) (*Policy, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var doc Document
-	if err := dec.Decode(&doc); err != nil {
-		if path := unknownField(data, reflect.TypeFor[Document]()); path != "" {
-			return nil, sandstep.Invalid(path, "is not a field of the repositories document")
-		}
-		return nil, sandstep.Wrap(err, sandstep.EINVALID, "GITHUB_CONFIG_REF: %v", err)
-	}
-	if strings.Trim(string(data[dec.InputOffset():]), " \t\r\n") != "" {
-		return nil, sandstep.Invalid("", "the repositories document must be one JSON object, with nothing after it")
+	if err := strictjson.Decode(data, &doc); err != nil {
+		return nil, err
 	}
 	if len(doc.Repositories) == 0 {
 		return nil, sandstep.Invalid("repositories", "must name at least one repository")
@@ -161,77 +153,4 @@ func clone(t service.TaskInput) service.TaskInput {
 		panic(fmt.Sprintf("repos: a task does not decode as it encoded: %v", err))
 	}
 	return out
-}
-
-// unknownField is the path in data ("repositories.o/r.task.sandbox.imagee")
-// of the first field t has no place for, matched as encoding/json matches
-// names (in any case); "" if none is found.
-func unknownField(data []byte, t reflect.Type) string {
-	var v any
-	if json.Unmarshal(data, &v) != nil {
-		return ""
-	}
-	return unknownIn(v, t, "")
-}
-
-func unknownIn(v any, t reflect.Type, path string) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	join := func(name string) string {
-		if path == "" {
-			return name
-		}
-		return path + "." + name
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		switch t.Kind() {
-		case reflect.Map:
-			for _, k := range slices.Sorted(maps.Keys(v)) {
-				if p := unknownIn(v[k], t.Elem(), join(k)); p != "" {
-					return p
-				}
-			}
-		case reflect.Struct:
-			for _, k := range slices.Sorted(maps.Keys(v)) {
-				f, ok := jsonField(t, k)
-				if !ok {
-					return join(k)
-				}
-				if p := unknownIn(v[k], f.Type, join(k)); p != "" {
-					return p
-				}
-			}
-		}
-	case []any:
-		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			for i, e := range v {
-				if p := unknownIn(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); p != "" {
-					return p
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// jsonField is t's field that encoding/json decodes name into.
-func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
-	for _, f := range reflect.VisibleFields(t) {
-		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
-			continue
-		}
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if tag == "-" {
-			continue
-		}
-		if tag == "" {
-			tag = f.Name
-		}
-		if strings.EqualFold(tag, name) {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
