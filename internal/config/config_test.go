@@ -254,7 +254,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"a queue timeout too long", map[string]string{"GITHUB_QUEUE_TIMEOUT": "13h"}, "GITHUB_QUEUE_TIMEOUT", "between 0s and 12h0m0s"},
 		{"ref scheme", map[string]string{"DAYTONA_API_KEY_REF": "vault:/x"}, "DAYTONA_API_KEY_REF", "the scheme is not one of ssm, secretsmanager"},
 		{"key pasted as ref", map[string]string{"DAYTONA_API_KEY_REF": testKey}, "DAYTONA_API_KEY_REF", "must be a secret reference"},
-		{"network policy not JSON", map[string]string{"NETWORK_POLICY": "github.com"}, "NETWORK_POLICY", "must be a JSON object"},
+		{"network policy not JSON", map[string]string{"NETWORK_POLICY": "github.com"}, "NETWORK_POLICY", "malformed JSON at byte offset 0"},
 		{"network policy a list", map[string]string{"NETWORK_POLICY": `["github.com"]`}, "NETWORK_POLICY", "must be a JSON object"},
 		{"network policy unknown field", map[string]string{"NETWORK_POLICY": `{"domains": ["github.com"]}`}, "NETWORK_POLICY", "domains: unknown field"},
 		{"network policy field in another case", map[string]string{"NETWORK_POLICY": `{"BlockAll": true}`}, "NETWORK_POLICY", "BlockAll: unknown field"},

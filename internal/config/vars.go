@@ -608,7 +608,7 @@ func networkPolicy(field func(*Config) **sandstep.NetworkPolicy) kind {
 			var p sandstep.NetworkPolicy
 			if err := strictjson.Decode([]byte(v), &p); err != nil {
 				if sandstep.ErrorField(err) == "" {
-					return fmt.Errorf(`must be a JSON object such as {"domainAllowList": ["github.com"]}: %s`, sandstep.ErrorMessage(err))
+					return fmt.Errorf(`%s (a JSON object such as {"domainAllowList": ["github.com"]})`, sandstep.ErrorMessage(err))
 				}
 				return fmt.Errorf("%s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err))
 			}

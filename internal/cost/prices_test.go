@@ -79,3 +79,23 @@ func TestParseRejectsNamingTheField(t *testing.T) {
 		})
 	}
 }
+
+// The cold start logs a bad price table as fmt.Errorf("PRICE_TABLE_REF: %w",
+// err) (internal/app, usage.go): its text says what is wrong once.
+func TestParseErrorTextSaysTheFaultOnce(t *testing.T) {
+	tests := []struct{ name, doc, fault string }{
+		{"a bad value", `{"s3": x}`, "invalid character 'x' looking for beginning of value"},
+		{"a bad key", `{"s3": {"put" 1}}`, "invalid character '1' after object key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc))
+			if err == nil {
+				t.Fatalf("Parse(%s) accepted it", tt.doc)
+			}
+			if n := strings.Count(err.Error(), tt.fault); n != 1 {
+				t.Errorf("Parse(%s): %q says %q %d times, want once", tt.doc, err.Error(), tt.fault, n)
+			}
+		})
+	}
+}

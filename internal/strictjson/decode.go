@@ -9,6 +9,7 @@ package strictjson
 import (
 	"bytes"
 	"encoding"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,11 +78,9 @@ func decodeError(err error, t reflect.Type, size int64) error {
 		return &sandstep.Error{Code: sandstep.EINVALID, Field: jsonPath(t, typeErr.Field),
 			Message: fmt.Sprintf("must be %s, not %s", describeType(typeErr.Type), typeErr.Value), Err: err}
 	case errors.As(err, &syntaxErr):
-		return &sandstep.Error{Code: sandstep.EINVALID,
-			Message: fmt.Sprintf("malformed JSON at byte offset %d: %s", syntaxErr.Offset, syntaxErr.Error()), Err: err}
+		return malformed(syntaxErr)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return &sandstep.Error{Code: sandstep.EINVALID,
-			Message: fmt.Sprintf("malformed JSON at byte offset %d: unexpected end of input", size), Err: err}
+		return sandstep.Invalid("", "malformed JSON at byte offset %d: unexpected end of input", size)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if unq, uerr := strconv.Unquote(name); uerr == nil {
@@ -109,7 +108,7 @@ func jsonPath(t reflect.Type, goPath string) string {
 			keep, t = append(keep, seg), nil
 			continue
 		}
-		if f, ok := t.FieldByName(seg); ok && f.Anonymous && f.Tag.Get("json") == "" {
+		if f, ok := t.FieldByName(seg); ok && f.Anonymous && jsonName(f) == "" {
 			t = f.Type
 			continue
 		}
@@ -187,15 +186,25 @@ func (w *keyWalker) token() (json.Token, error) {
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
-		return nil, &sandstep.Error{Code: sandstep.EINVALID,
-			Message: fmt.Sprintf("malformed JSON at byte offset %d: %s", syntaxErr.Offset, syntaxErr.Error()), Err: err}
+		// Token counts its offset from the last token it read; the
+		// scanner that reads a whole value counts from the document's
+		// start, as the caller does.
+		var raw json.RawMessage
+		_ = errors.As(json.NewDecoder(bytes.NewReader(w.data)).Decode(&raw), &syntaxErr)
+		return nil, malformed(syntaxErr)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, &sandstep.Error{Code: sandstep.EINVALID,
-			Message: fmt.Sprintf("malformed JSON at byte offset %d: unexpected end of input", w.dec.InputOffset()), Err: err}
+		return nil, sandstep.Invalid("", "malformed JSON at byte offset %d: unexpected end of input", len(w.data))
 	}
 	return nil, &sandstep.Error{Code: sandstep.EINVALID,
 		Message: fmt.Sprintf("malformed JSON at byte offset %d", w.dec.InputOffset()), Err: err}
+}
+
+// malformed is the refusal of a syntax error, naming the offset of the
+// byte at fault (encoding/json counts the bytes read, that one included);
+// its message says all the error does.
+func malformed(err *json.SyntaxError) error {
+	return sandstep.Invalid("", "malformed JSON at byte offset %d: %s", max(err.Offset-1, 0), err.Error())
 }
 
 // value checks the next JSON value against t; path is its JSON path.
@@ -240,7 +249,10 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 		}
 	case reflect.Slice, reflect.Array:
 		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
-			if _, ok := tok.(string); ok { // []byte is a base64 string
+			if s, ok := tok.(string); ok { // []byte is a base64 string
+				if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+					return sandstep.Invalid(path, "must be base64 (the standard alphabet, padded)")
+				}
 				return nil
 			}
 			break
@@ -448,11 +460,10 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 		for _, lt := range level {
 			for i := range lt.NumField() {
 				f := lt.Field(i)
-				tag := f.Tag.Get("json")
-				if tag == "-" {
+				if f.Tag.Get("json") == "-" {
 					continue
 				}
-				name, _, _ := strings.Cut(tag, ",")
+				name := jsonName(f)
 				if f.Anonymous && name == "" {
 					et := f.Type
 					if et.Kind() == reflect.Pointer {
@@ -478,4 +489,10 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 	}
 	fieldCache.Store(t, m)
 	return m
+}
+
+// jsonName is the name f's tag gives it, "" for none.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
 }

@@ -77,7 +77,7 @@ func TestDecode(t *testing.T) {
 		{"bare literal", `true`, "", "must be a JSON object"},
 		{"null", `null`, "", "must be a JSON object"},
 		{"an array", `[{}]`, "", "must be a JSON object"},
-		{"garbage", `nope`, "", "byte offset 2"},
+		{"garbage", `nope`, "", "byte offset 1: invalid character 'o'"},
 		{"trailing object", `{}{}`, "", "after the JSON object at byte offset 2"},
 		{"a stray bracket after it", `{} ]`, "", "after the JSON object"},
 		{"a no-break space after it", "{}\u00a0", "", "after the JSON object"}, // JSON's white space only
@@ -127,12 +127,13 @@ func TestDecodeErrorFallback(t *testing.T) {
 		err     error
 		field   string
 		message string
+		cause   bool // kept for the log: the message does not say it all
 	}{
-		{"type error", typeErr, "in.n", "must be an integer, not string"},
-		{"syntax error", syntaxErr, "", "byte offset 8"},
-		{"unexpected EOF", io.ErrUnexpectedEOF, "", "byte offset 10"},
-		{"unknown field", errors.New(`json: unknown field "zap"`), "zap", "unknown field"},
-		{"anything else", errors.New("json: something new"), "", "malformed JSON"},
+		{"type error", typeErr, "in.n", "must be an integer, not string", true},
+		{"syntax error", syntaxErr, "", "byte offset 7: invalid character '}'", false},
+		{"unexpected EOF", io.ErrUnexpectedEOF, "", "byte offset 10", false},
+		{"unknown field", errors.New(`json: unknown field "zap"`), "zap", "unknown field", true},
+		{"anything else", errors.New("json: something new"), "", "malformed JSON", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,8 +142,8 @@ func TestDecodeErrorFallback(t *testing.T) {
 			if !errors.As(err, &e) || e.Code != sandstep.EINVALID || e.Field != tt.field || !strings.Contains(e.Message, tt.message) {
 				t.Fatalf("decodeError = %#v, want field %q message containing %q", err, tt.field, tt.message)
 			}
-			if !errors.Is(err, tt.err) {
-				t.Error("the cause must stay in the chain for the log")
+			if errors.Is(err, tt.err) != tt.cause {
+				t.Errorf("the cause in the chain: %v, want %v", errors.Is(err, tt.err), tt.cause)
 			}
 		})
 	}
@@ -217,4 +218,94 @@ func ExampleDecode() {
 	// invalid_input: resources.CPU: unknown field
 	// invalid_input: resources.cpu: must be an integer, not a string
 	// invalid_input: unexpected data after the JSON object at byte offset 24
+}
+
+// Malformed JSON is refused naming the offset of the byte at fault in the
+// document, wherever it is (json.Decoder.Token counts from its last token).
+func TestMalformedJSONNamesTheOffsetInTheDocument(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want int64 // the bad byte's index
+	}{
+		{"a bad value after a key", `{"s3": x}`, 7},
+		{"a bad value deep in an array", `{"a": {"b": {"c": [1, 2, x]}}}`, 25},
+		{"a literal cut short", `{"a": tru}`, 9},
+		{"a missing colon", `{"a" 1}`, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v struct {
+				A  any `json:"a"`
+				S3 any `json:"s3"`
+			}
+			err := Decode([]byte(tt.doc), &v)
+			want := fmt.Sprintf("malformed JSON at byte offset %d: invalid character '%c'", tt.want, tt.doc[tt.want])
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || !strings.HasPrefix(sandstep.ErrorMessage(err), want) {
+				t.Errorf("Decode(%s) = %q, want a message starting %q", tt.doc, sandstep.ErrorMessage(err), want)
+			}
+		})
+	}
+}
+
+type Emb struct {
+	F float64 `json:"f"`
+}
+
+type embeddedWithOptions struct {
+	Emb `json:",omitempty"` // still embedded: encoding/json and structFields promote f
+}
+
+type embeddedPointerWithOptions struct {
+	*Emb `json:",omitempty"`
+}
+
+// encoding/json's path of a type error names an embedded struct by its Go
+// name whether or not its tag has options; jsonPath must drop it as
+// structFields promotes its fields, so the refusal names "f", as the walker
+// would, not "Emb.f", a field no document has.
+func TestFallbackPathDropsEmbeddedStructsWithTagOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+	}{
+		{"embedded struct", new(embeddedWithOptions)},
+		{"embedded pointer", new(embeddedPointerWithOptions)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// 1e400 passes the token walk (a number for a float64) and
+			// overflows in encoding/json: the fallback names the field.
+			err := Decode([]byte(`{"f": 1e400}`), tt.v)
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != "f" {
+				t.Errorf("Decode = %v (field %q), want invalid_input naming %q", err, sandstep.ErrorField(err), "f")
+			}
+		})
+	}
+}
+
+type withBytes struct {
+	Data []byte `json:"data"`
+	In   struct {
+		Blob []byte `json:"blob"`
+	} `json:"in"`
+}
+
+// A []byte field takes a base64 string (the walker accepts any string for
+// it); a string that is not base64 is a bad value of that field, to be
+// named by its path, not "malformed JSON" about a document that is valid
+// JSON, naming nothing.
+func TestABadBase64ValueNamesItsField(t *testing.T) {
+	tests := []struct{ name, doc, field string }{
+		{"top level", `{"data": "!!"}`, "data"},
+		{"nested", `{"in": {"blob": "not base64"}}`, "in.blob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Decode([]byte(tt.doc), new(withBytes))
+			if sandstep.ErrorCode(err) != sandstep.EINVALID || sandstep.ErrorField(err) != tt.field || strings.Contains(sandstep.ErrorMessage(err), "malformed JSON") {
+				t.Errorf("Decode(%s) = %#v, want invalid_input naming %q, not malformed JSON", tt.doc, err, tt.field)
+			}
+		})
+	}
 }
