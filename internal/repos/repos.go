@@ -41,6 +41,9 @@ type Repository struct {
 // Policy answers for the repositories of a Document.
 type Policy struct {
 	doc Document
+	// names maps each repository's name in lower case to its name in the
+	// document: GitHub's names are not case-sensitive.
+	names map[string]string
 	// any: every repository is allowed with Default (make local without
 	// a document).
 	any bool
@@ -75,11 +78,16 @@ func Parse(data []byte) (*Policy, error) {
 	if len(doc.Repositories) == 0 {
 		return nil, sandstep.Invalid("repositories", "must name at least one repository")
 	}
+	names := make(map[string]string, len(doc.Repositories))
 	for _, name := range slices.Sorted(maps.Keys(doc.Repositories)) {
 		owner, repo, ok := strings.Cut(name, "/")
 		if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
 			return nil, sandstep.Invalid("repositories."+name, "must be owner/repo")
 		}
+		if first, ok := names[strings.ToLower(name)]; ok {
+			return nil, sandstep.Invalid("repositories."+name, "names %s again (GitHub's repository names are not case-sensitive)", first)
+		}
+		names[strings.ToLower(name)] = name
 		r := doc.Repositories[name]
 		if strings.TrimSpace(r.Task.Command) == "" {
 			return nil, sandstep.Invalid(fmt.Sprintf("repositories.%s.task.command", name), "is required")
@@ -90,7 +98,13 @@ func Parse(data []byte) (*Policy, error) {
 			}
 		}
 	}
-	return &Policy{doc: doc}, nil
+	return &Policy{doc: doc, names: names}, nil
+}
+
+// repository is repo's settings, its name matched in any case.
+func (p *Policy) repository(repo string) (Repository, bool) {
+	name, ok := p.names[strings.ToLower(repo)]
+	return p.doc.Repositories[name], ok
 }
 
 // Task is repo's task for an issue of installation.
@@ -101,7 +115,7 @@ func (p *Policy) Task(_ context.Context, repo string, installation int64) (servi
 	if len(p.doc.Installations) > 0 && !slices.Contains(p.doc.Installations, installation) {
 		return service.TaskInput{}, sandstep.Errorf(sandstep.ENOTFOUND, "installation %d is not allowed", installation)
 	}
-	r, ok := p.doc.Repositories[repo]
+	r, ok := p.repository(repo)
 	switch {
 	case ok:
 		return clone(r.Task), nil
@@ -138,7 +152,8 @@ func (p *Policy) CheckTasks(check func(repo string, t service.TaskInput) error) 
 // Readers are the JWT subjects who may read repo's tasks, their logs and
 // artifacts, and cancel them; none for a repository not listed.
 func (p *Policy) Readers(repo string) []string {
-	return slices.Clone(p.doc.Repositories[repo].Readers)
+	r, _ := p.repository(repo)
+	return slices.Clone(r.Readers)
 }
 
 // clone copies t, so what a caller adds to one issue's task (the issue's

@@ -30,6 +30,8 @@ func TestParse(t *testing.T) {
 		{"not owner/repo", `{"repositories": {"hello": {"task": {"command": "x"}}}}`, "repositories.hello", false},
 		{"no command", `{"repositories": {"o/r": {"task": {}}}}`, "repositories.o/r.task.command", false},
 		{"a repository as a reader", `{"repositories": {"o/r": {"task": {"command": "x"}, "readers": ["github:o/r"]}}}`, "repositories.o/r.readers[0]", false},
+		{"a repository named twice in two cases", `{"repositories": {"octo/hello": {"task": {"command": "x"}}, "Octo/Hello": {"task": {"command": "y"}}}}`,
+			"repositories.octo/hello", false},
 		{"not JSON", `{`, "", false},
 	}
 	for _, tt := range tests {
@@ -63,6 +65,9 @@ func TestTask(t *testing.T) {
 	if again, _ := p.Task(context.Background(), "octo/hello", 7); len(again.Sandbox.Files) != 1 || again.Sandbox.Files[0].Path != "a" {
 		t.Errorf("a change to one task reached the next: %+v", again.Sandbox.Files)
 	}
+	if task, err := p.Task(context.Background(), "Octo/HELLO", 7); err != nil || task.Command != "./agent.sh" {
+		t.Errorf("Task in another case = %+v, %v; GitHub's names are not case-sensitive", task, err)
+	}
 	for _, tc := range []struct {
 		repo string
 		inst int64
@@ -93,7 +98,7 @@ func TestReaders(t *testing.T) {
 		{"listed with readers", "octo/hello", p, []string{"alice", "bob"}},
 		{"listed without readers", "octo/quiet", p, nil},
 		{"not listed", "octo/other", p, nil},
-		{"another case is another repository", "Octo/Hello", p, nil},
+		{"listed, named in another case", "Octo/Hello", p, []string{"alice", "bob"}},
 		{"every repository allowed locally, none read", "octo/hello", AllowAll(), nil},
 	}
 	for _, tt := range tests {
