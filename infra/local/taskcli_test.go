@@ -77,6 +77,8 @@ func TestConsoleStartWithBadInput(t *testing.T) {
 		{"timeout over the maximum", `{"userId":"carol","task":{"command":"true","timeoutSeconds":99999999}}`, "task.timeoutSeconds"},
 		{"unknown field", `{"userId":"carol","task":{"command":"true","tiemout":5}}`, "tiemout"},
 		{"no user", `{"task":{"command":"true"}}`, "userId"},
+		{"input that is not an object", `"true"`, "input"},
+		{"a field in another case", `{"userId":"carol","task":{"Command":"true"}}`, "task.Command"},
 		{"bad sandbox spec", `{"userId":"carol","task":{"command":"true","sandbox":{"files":[{"path":"../x","contentBase64":""}]}}}`, "task.sandbox.files[0].path"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,9 +31,11 @@ type aslState struct {
 	} `json:"Retry"`
 	Catch []struct {
 		ErrorEquals []string `json:"ErrorEquals"`
+		ResultPath  *string  `json:"ResultPath"`
 		Next        string   `json:"Next"`
 	} `json:"Catch"`
-	End bool `json:"End"`
+	Next string `json:"Next"`
+	End  bool   `json:"End"`
 }
 
 // taskMachine loads the template's one state machine and its definition
@@ -148,10 +151,22 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 			if !st.End {
 				caught := false
 				for _, c := range st.Catch {
-					caught = caught || (slices.Contains(c.ErrorEquals, "States.ALL") && c.Next == "CleanUpAfterFailure")
+					if !slices.Contains(c.ErrorEquals, "States.ALL") {
+						continue
+					}
+					// The failure goes where the clean-up reads it ($.failure),
+					// directly or through a Pass state that puts it there (an
+					// input that is not an object has no $.failure to write):
+					// the Catch then keeps its default ResultPath, $, as the
+					// local Step Functions takes a "$" written out for a key.
+					direct := c.Next == "CleanUpAfterFailure" && c.ResultPath != nil && *c.ResultPath == "$.failure"
+					pass := states[c.Next]
+					through := c.ResultPath == nil && pass.Type == "Pass" &&
+						pass.Next == "CleanUpAfterFailure" && reflect.DeepEqual(pass.Parameters, map[string]any{"failure.$": "$"})
+					caught = caught || direct || through
 				}
 				if !caught {
-					t.Error("does not catch States.ALL into CleanUpAfterFailure")
+					t.Error("does not catch States.ALL into CleanUpAfterFailure, the failure at $.failure")
 				}
 			}
 		})

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/strictjson"
 )
 
 // The steps of the task state machine (infra/statemachine). Every step
@@ -61,12 +61,18 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	if err := s.tasksEnabled(); err != nil {
 		return nil, err
 	}
+	// A console start's input is read as strictly as POST /tasks reads its
+	// body; POST /tasks itself starts the execution with the task's id.
 	var in struct {
 		UserID string          `json:"userId"`
+		TaskID string          `json:"taskId"`
 		Task   json.RawMessage `json:"task"`
 	}
-	if err := json.Unmarshal(input, &in); err != nil {
-		return nil, sandstep.Invalid("input", "must be a JSON object naming userId")
+	if err := strictjson.Decode(input, &in); err != nil {
+		return nil, nameWhole("input", err)
+	}
+	if in.TaskID != "" && in.TaskID != taskID {
+		return nil, sandstep.Invalid("taskId", "must be the execution's name, %s, or left out", taskID)
 	}
 	if err := sandstep.ValidateUserID("userId", in.UserID); err != nil {
 		return nil, err
@@ -89,8 +95,8 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 		return nil, err
 	}
 	var spec TaskInput
-	if err := decodeSpec(in.Task, &spec); err != nil {
-		return nil, err
+	if err := strictjson.Decode(in.Task, &spec); err != nil {
+		return nil, nameWhole("task", prefixField("task.", err))
 	}
 	if _, err := s.validateTask(&spec); err != nil {
 		return nil, prefixField("task.", err)
@@ -116,14 +122,15 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner}, nil
 }
 
-// decodeSpec reads a spec strictly: an unknown field is an error naming it.
-func decodeSpec(raw json.RawMessage, spec *TaskInput) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(spec); err != nil {
-		return sandstep.Wrap(err, sandstep.EINVALID, "task: %v", err)
+// nameWhole names field in err, a strictjson error about a document as a
+// whole (which names no field).
+func nameWhole(field string, err error) error {
+	if e, ok := err.(*sandstep.Error); ok && e.Field == "" {
+		c := *e
+		c.Field = field
+		return &c
 	}
-	return nil
+	return err
 }
 
 // loadTask reads the step's task and its spec; the step's user must own it.
