@@ -101,13 +101,11 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		stage, err = "record sandbox", rerr
 	}
 	if err != nil {
-		s.cleanupFailedCreate(ctx, call, sb, err)
-		return nil, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err)
+		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err))
 	}
 	// Two writes on a create's path: the slot, and this one.
 	if err := s.quota.CommitSandbox(wctx, sb); err != nil {
-		s.cleanupFailedCreate(ctx, call, sb, err)
-		return nil, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err)
+		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err))
 	}
 	metrics.Add(ctx, metrics.SandboxesCreated, metrics.Count, 1)
 	return sb, nil
@@ -362,8 +360,9 @@ func repoDir(url string) string {
 // record failed and releases the slot, on a context the caller's
 // cancellation cannot stop but that ends with the caller's deadline. A
 // sandbox it could not delete stays on record, deleting and counted in the
-// quota, for its owner to see and the reaper to finish.
-func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandstep.Sandbox, cause error) {
+// quota, for its owner to see and the reaper to finish; the error
+// returned, cause, then names it.
+func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandstep.Sandbox, cause error) error {
 	cctx, cancel := s.cleanupContext(ctx)
 	defer cancel()
 	if err := s.provider.Delete(cctx, sb.ID); err != nil {
@@ -377,10 +376,11 @@ func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandst
 			s.opts.Logger.ErrorContext(ctx, "failed create: record not marked deleting", "sandboxId", sb.ID, "err", terr)
 		}
 		s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})
-		return
+		return sandstep.WithSandbox(cause, sb.ID)
 	}
 	s.abandon(cctx, sb, cause)
 	s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})
+	return cause
 }
 
 // abandon marks a sandbox whose create failed as failed and releases its

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/base64"
 	"sync"
 	"testing"
 	"time"
@@ -570,5 +571,58 @@ func unrecorded(t *testing.T, st *store.Store, tk *sandstep.Task, _ time.Time) {
 		r.SandboxID, r.SessionID, r.CommandID = "", "", ""
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// README: an error's "sandboxId" names "a sandbox the failed request left
+// behind", and for POST /api/agent/execute "an error after it was made
+// whose delete also failed names it in sandboxId". A create whose
+// sandbox Daytona made but whose setup failed (here the upload), and whose
+// clean-up delete failed too, leaves the sandbox listed deleting and
+// counted in the caller's quota: the answer must name it, so the caller
+// can look at it or delete it.
+func TestFailedSetupWhoseDeleteFailedNamesTheSandbox(t *testing.T) {
+	files := []File{{Path: "run.sh", ContentBase64: base64.StdEncoding.EncodeToString([]byte("echo hi\n"))}}
+	tests := []struct {
+		name string
+		run  func(ctx context.Context, s *Service) error
+	}{
+		{"POST /sandboxes", func(ctx context.Context, s *Service) error {
+			_, err := s.CreateSandbox(ctx, alice(), CreateSandboxInput{Files: files})
+			return err
+		}},
+		{"POST /api/agent/execute", func(ctx context.Context, s *Service) error {
+			_, err := s.AgentExecute(ctx, alice(), AgentExecuteInput{CreateSandboxInput: CreateSandboxInput{Files: files}, Command: "sh run.sh"})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, 3)
+			h.provider.failOn("upload", sandstep.Errorf(sandstep.ETRANSIENT, "toolbox unavailable"))
+			h.provider.failOn("delete", sandstep.Errorf(sandstep.ETRANSIENT, "daytona down"))
+			err := tt.run(ctx, h.svc)
+			if err == nil {
+				t.Fatal("the request succeeded; want its upload's failure")
+			}
+			list, lerr := h.svc.ListSandboxes(ctx, alice(), SandboxListInput{})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if len(list.Items) != 1 || list.Items[0].State != sandstep.StateDeleting {
+				t.Fatalf("listed after the failure: %d items %+v; want the one sandbox left deleting", len(list.Items), list.Items)
+			}
+			left := list.Items[0].ID
+			if live := h.provider.live(); len(live) != 1 {
+				t.Fatalf("provider sandboxes = %v; want the one left behind", live)
+			}
+			if n := h.active(t, "alice"); n != 1 {
+				t.Fatalf("active slots = %d; want the one the left sandbox holds", n)
+			}
+			if got := sandstep.ErrorSandboxID(err); got != left {
+				t.Errorf("error %v (%s) names sandbox %q; want %q, the sandbox it left behind (deleting, holding a slot)", err, sandstep.ErrorCode(err), got, left)
+			}
+		})
 	}
 }
