@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
@@ -91,5 +92,64 @@ func TestClassification(t *testing.T) {
 				t.Errorf("classified %s (%v), want %s", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// README, Errors: invalid_input is "malformed JSON, unknown field, wrong
+// type, bad value (the field is named)". Daytona refuses a create whose
+// snapshot the organisation does not have with 400 "Snapshot <name> not
+// found. Did you add it through the Daytona Dashboard?" (its
+// sandbox.service.ts), or one that is not active with 400 "Snapshot <name>
+// is <state>": the caller's snapshot is at fault, and the answer must say so.
+func TestCreateRefusedForTheSnapshotNamesTheField(t *testing.T) {
+	tests := []struct {
+		name    string
+		message string
+	}{
+		{"snapshot the organisation lacks", "Snapshot no-such-snap not found. Did you add it through the Daytona Dashboard?"},
+		{"snapshot not active", "Snapshot no-such-snap is inactive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			p, srv := newProvider(t, Options{})
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
+			svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{
+				Deployment: func(context.Context) (string, error) { return "test-deployment", nil },
+				Limits: service.Limits{
+					DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
+					MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: tt.message,
+				Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, service.CreateSandboxInput{Snapshot: "no-such-snap"})
+			if code := sandstep.ErrorCode(err); code != sandstep.EINVALID {
+				t.Fatalf("create with a snapshot Daytona refuses: %v (%s), want invalid_input", err, code)
+			}
+			if field := sandstep.ErrorField(err); field != "snapshot" {
+				t.Errorf("create with a snapshot Daytona refuses: field = %q, want %q (message %q)", field, "snapshot", sandstep.ErrorMessage(err))
+			}
+			if q, _ := st.GetQuota(ctx, "alice"); q.Active != 0 {
+				t.Errorf("active slots after the refused create = %d, want 0", q.Active)
+			}
+		})
+	}
+}
+
+// An image that fails to build is the caller's image at fault: the
+// provider classifies it invalid_input, and the answer must name "image".
+func TestImageBuildFailureNamesTheField(t *testing.T) {
+	err := classify("create sandbox", &daytona.StartError{SandboxID: "dt-1", State: daytona.StateBuildFailed,
+		ErrorReason: "failed to pull image no-such/image:1", Deleted: true, Err: daytona.ErrSandboxFailed})
+	if code := sandstep.ErrorCode(err); code != sandstep.EINVALID {
+		t.Fatalf("build failure classified %s (%v), want invalid_input", code, err)
+	}
+	if field := sandstep.ErrorField(err); field != "image" {
+		t.Errorf("build failure: field = %q, want %q (message %q)", field, "image", sandstep.ErrorMessage(err))
 	}
 }

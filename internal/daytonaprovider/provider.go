@@ -471,7 +471,8 @@ func classify(op string, err error) error {
 	if errors.As(err, &se) {
 		switch {
 		case errors.Is(se.Err, daytona.ErrSandboxFailed) && se.State == daytona.StateBuildFailed:
-			return sandstep.Wrap(err, sandstep.EINVALID, "the sandbox image failed to build: %s", se.ErrorReason)
+			return &sandstep.Error{Code: sandstep.EINVALID, Field: "image",
+				Message: "failed to build: " + se.ErrorReason, Err: err}
 		case errors.Is(se.Err, daytona.ErrSandboxFailed):
 			return sandstep.Wrap(err, sandstep.ETRANSIENT, "the sandbox failed to start: %s", se.ErrorReason)
 		case errors.Is(se.Err, context.DeadlineExceeded):
@@ -515,7 +516,13 @@ func classify(op string, err error) error {
 		// Not the caller's quota, not a blip: wait for capacity.
 		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: the Daytona organisation has no capacity left; try again later", op)
 	case hasAPI && (ae.StatusCode == 400 || ae.StatusCode == 422):
-		return sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
+		refused := sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
+		// "Snapshot <name> not found…", "Snapshot <name> is <state>": the
+		// caller's snapshot. Daytona names no field otherwise.
+		if strings.HasPrefix(strings.ToLower(ae.Message), "snapshot ") {
+			refused.Field = "snapshot"
+		}
+		return refused
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
 }
