@@ -169,15 +169,22 @@ func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCur
 		s.opts.Logger.WarnContext(ctx, "task output not read fresh from its sandbox; answering what is stored", "taskId", t.ID, "err", err)
 		return nil
 	}
+	// Both streams together stay within MAX_TASK_LOG_BYTES for this reader
+	// too, stdout first as the checks keep it.
+	budget := s.opts.MaxTaskLogBytes - t.LogBytes[0] - t.LogBytes[1]
+	for i := range streams {
+		budget -= max(0, cur.sent[i]-t.LogBytes[i])
+	}
 	var chunks []sandstep.LogChunk
 	for i, stream := range streams {
 		data := win[i].after(from[i])
-		data = data[:max(0, min(int64(len(data)), limit[i]-from[i]))]
+		data = data[:max(0, min(int64(len(data)), limit[i]-from[i], budget))]
 		data = fitLogPage(data[:runeEnd(data)], room)
 		if len(data) == 0 {
 			continue
 		}
 		room -= logPageSize(data)
+		budget -= int64(len(data))
 		chunks = append(chunks, sandstep.LogChunk{Seq: cur.seq, Stream: stream, Data: string(data), Time: at.UTC(), Fresh: true})
 		cur.sent[i] = from[i] + int64(len(data))
 	}

@@ -328,3 +328,63 @@ func TestFreshCacheIsBounded(t *testing.T) {
 		t.Errorf("after freshKeep the cache holds %d tasks, want only the last", len(c.tasks))
 	}
 }
+
+// MAX_TASK_LOG_BYTES bounds a task's output, both streams together: a
+// reader following a running task is given no byte past it, fresh or
+// stored, and a reader who follows it live is given what a reader who
+// comes after the end is given.
+func TestFreshOutputKeepsBothStreamsWithinTheCap(t *testing.T) {
+	tests := []struct {
+		name           string
+		stdout, stderr string
+		max            int64
+	}{
+		{"both streams together past the cap", "01234567", "abcdefgh", 10},
+		{"one stream alone past the cap", "0123456789AB", "", 10},
+		{"MAX_TASK_LOG_BYTES at its least, 1 MiB", strings.Repeat("o", 600<<10), strings.Repeat("e", 600<<10), 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxTaskLogBytes = tt.max })
+			h.print(t, "stdout", tt.stdout)
+			h.print(t, "stderr", tt.stderr)
+			live := newReader()
+			for range 20 { // fresh, while the task runs, as often as it is read
+				live.next(t, h)
+				h.advance(freshInterval)
+			}
+			if n := int64(len(live.got["stdout"]) + len(live.got["stderr"])); n > tt.max {
+				t.Errorf("a live reader was given %d bytes fresh (stdout %d, stderr %d), over MAX_TASK_LOG_BYTES %d",
+					n, len(live.got["stdout"]), len(live.got["stderr"]), tt.max)
+			}
+			h.end(t)
+			for range 10 {
+				if live.next(t, h).Complete {
+					break
+				}
+			}
+			later := newReader()
+			for range 10 {
+				if later.next(t, h).Complete {
+					break
+				}
+			}
+			if live.got["stdout"] != later.got["stdout"] || live.got["stderr"] != later.got["stderr"] {
+				t.Errorf("the live reader was given stdout %s, stderr %s; a reader after the end stdout %s, stderr %s",
+					clipped(live.got["stdout"]), clipped(live.got["stderr"]), clipped(later.got["stdout"]), clipped(later.got["stderr"]))
+			}
+			if !strings.Contains(later.got["stdout"]+later.got["stderr"], "was cut at") {
+				t.Errorf("no cut marker: stdout %q, stderr %q", later.got["stdout"], later.got["stderr"])
+			}
+		})
+	}
+}
+
+// clipped is s for a failure message: whole when short, else its length
+// and its end.
+func clipped(s string) string {
+	if len(s) <= 80 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%d bytes ending %q", len(s), s[len(s)-80:])
+}
