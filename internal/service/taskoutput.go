@@ -579,10 +579,10 @@ func (s *Service) collectArtifacts(ctx context.Context, t *sandstep.Task, sb *sa
 	kept := make([]keptArtifact, 0, len(paths))
 	for i, p := range paths {
 		a := keptArtifact{Artifact: Artifact{Path: p}}
-		data, err := s.fetchArtifact(ctx, sb.DaytonaID, i, p)
+		data, dir, err := s.fetchArtifact(ctx, sb.DaytonaID, i, p)
 		switch code := sandstep.ErrorCode(err); {
 		case err == nil:
-			a.Key = fmt.Sprintf("tasks/%s/artifacts/%02d-%s", t.ID, i, artifactName(p, data))
+			a.Key = fmt.Sprintf("tasks/%s/artifacts/%02d-%s", t.ID, i, artifactName(p, dir))
 			if err := s.objects.Put(ctx, a.Key, data); err != nil {
 				return nil, err
 			}
@@ -608,29 +608,38 @@ func (s *Service) collectArtifacts(ctx context.Context, t *sandstep.Task, sb *sa
 	return detail, nil
 }
 
-// fetchArtifact reads a file, or a directory packed as a .tar.gz.
-func (s *Service) fetchArtifact(ctx context.Context, daytonaID string, i int, p string) ([]byte, error) {
+// fetchArtifact reads a file, or a directory packed as a .tar.gz (dir).
+// Errors are about p, never about the archive's own path.
+func (s *Service) fetchArtifact(ctx context.Context, daytonaID string, i int, p string) (data []byte, dir bool, err error) {
 	packed := fmt.Sprintf("%s/artifact-%02d.tar.gz", taskDir, i)
-	line := "if [ -d " + shellQuote(p) + " ]; then tar -czf " + packed + " -C " + shellQuote(p) + " . && echo dir; " +
-		"elif [ -f " + shellQuote(p) + " ]; then echo file; else echo missing; fi"
+	q := shellQuote(p)
+	line := "if [ -d " + q + " ]; then if tar -czf " + packed + " -C " + q + " . 2>/dev/null; then echo dir; else echo unpacked; fi; " +
+		"elif [ -f " + q + " ]; then echo file; else echo missing; fi"
 	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: packTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("look at artifact %s: %w", p, err)
+		return nil, false, fmt.Errorf("look at artifact %s: %w", p, err)
 	}
 	switch strings.TrimSpace(res.Stdout) {
 	case "dir":
-		return s.files.Download(ctx, daytonaID, packed, MaxArtifactBytes)
+		data, err := s.files.Download(ctx, daytonaID, packed, MaxArtifactBytes)
+		if sandstep.ErrorCode(err) == sandstep.EINVALID { // the archive's size
+			return nil, true, sandstep.Invalid("artifacts", "%s is larger than %d bytes once packed as .tar.gz", p, MaxArtifactBytes)
+		}
+		return data, true, err
+	case "unpacked":
+		return nil, true, sandstep.Invalid("artifacts", "%s is a directory tar could not pack (unreadable files, or files changing as it read)", p)
 	case "file":
-		return s.files.Download(ctx, daytonaID, p, MaxArtifactBytes)
+		data, err := s.files.Download(ctx, daytonaID, p, MaxArtifactBytes)
+		return data, false, err
 	}
-	return nil, sandstep.Errorf(sandstep.ENOTFOUND, "%s does not exist in the sandbox", p)
+	return nil, false, sandstep.Errorf(sandstep.ENOTFOUND, "%s does not exist in the sandbox", p)
 }
 
 // artifactName is the stored name of an artifact: its base name, with
 // .tar.gz for a directory.
-func artifactName(p string, data []byte) string {
+func artifactName(p string, dir bool) string {
 	name := path.Base(path.Clean(p))
-	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b && !strings.HasSuffix(name, ".gz") {
+	if dir {
 		name += ".tar.gz"
 	}
 	return name
