@@ -46,6 +46,7 @@ func TestAConsoleStartsInputIsReadStrictly(t *testing.T) {
 	}{
 		{"a task", `{"userId": "alice", "task": {"command": "make"}}`, ""},
 		{"the execution's own id", `{"taskId": "` + id + `", "userId": "alice", "task": {"command": "make"}}`, ""},
+		{"the step POST /tasks starts an execution with", `{"taskId": "` + id + `", "userId": "alice", "ended": false, "task": {"command": "make"}}`, ""},
 		{"another task's id", `{"taskId": "` + NewTaskID() + `", "userId": "alice", "task": {"command": "make"}}`, "taskId"},
 		{"a task's field in another case", `{"userId": "alice", "task": {"Command": "make"}}`, "task.Command"},
 		{"a sandbox's field in another case", `{"userId": "alice", "task": {"command": "make", "sandbox": {"Image": "x"}}}`, "task.sandbox.Image"},

@@ -62,11 +62,10 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 		return nil, err
 	}
 	// A console start's input is read as strictly as POST /tasks reads its
-	// body; POST /tasks itself starts the execution with the task's id.
+	// body; POST /tasks itself starts the execution with the task's step.
 	var in struct {
-		UserID string          `json:"userId"`
-		TaskID string          `json:"taskId"`
-		Task   json.RawMessage `json:"task"`
+		TaskStep
+		Task json.RawMessage `json:"task"`
 	}
 	if err := strictjson.Decode(input, &in); err != nil {
 		return nil, nameWhole("input", err)
