@@ -14,8 +14,10 @@ import (
 // OpenPullRequest opens a pull request on repo from branch head into base
 // and returns its number and web URL. When an open pull request from head
 // into base exists already (GitHub's 422 "A pull request already exists"),
-// it answers that one, so a repeated step opens no second. The token is of
-// the push's scope (PushAndPullRequest), so the push's token serves it.
+// it answers that one, so a repeated step opens no second. It calls with
+// the client's cached installation token of the push's scope
+// (PushAndPullRequest), which never enters a sandbox; the push's own token
+// is minted apart and revoked after the push.
 func (c *Client) OpenPullRequest(ctx context.Context, installationID int64, repo, head, base, title, body string) (number int, url string, err error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {

@@ -258,36 +258,11 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 		return "", nil
 	}
 	// 2. The push, with a token only it holds.
+	if err := s.push(ctx, t, g, sb); err != nil {
+		return "", err
+	}
+	// 3. The pull request, on the App's own token: the push's is revoked.
 	inst, repo := installationOf(t), t.Metadata.Repo
-	var tok RepoToken
-	err = s.withGitHubWaits(ctx, pushWaitFloor, func() (err error) {
-		tok, err = s.repoAccess.PushToken(ctx, inst, repo)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("mint the push token of %s: %w", repo, err)
-	}
-	defer func() {
-		if err := s.repoAccess.Revoke(ctx, tok.Value); err != nil {
-			s.opts.Logger.WarnContext(ctx, "the push token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
-		}
-	}()
-	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
-		return "", fmt.Errorf("hand the push its token: %w", err)
-	}
-	res, err = s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: gitStepTimeout})
-	if err != nil {
-		return "", fmt.Errorf("push the agent's commits: %w", err)
-	}
-	if res.ExitCode != 0 {
-		msg := sandstep.Clip(strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]"), 500)
-		if !pushRefused(msg) {
-			// GitHub unreachable or failing: the state machine asks again
-			// (a push of the same commits to the same branch is no change).
-			return "", sandstep.Errorf(sandstep.ETRANSIENT, "the push to %s did not reach GitHub: %s", PushBranch(t.ID), msg)
-		}
-		return "", sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), msg)
-	}
 	title, body := pullText(t, spec)
 	var url string
 	err = s.withGitHubWaits(ctx, githubWaitFloor, func() (err error) {
@@ -328,7 +303,7 @@ const ownGitEnv = `HOME="$PWD/` + stageDir + `" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG
 func stageLine(taskID, repo, branch string) string {
 	mark := shellQuote(taskMark(taskID))
 	kill := `sweep() { n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$$" ] && continue; ` +
-		`if tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qxF ` + mark + `; then kill -9 "$p" 2>/dev/null; n=$((n+1)); fi; done; }
+		`if { tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF ` + mark + `; then kill -9 "$p" 2>/dev/null; n=$((n+1)); fi; done; }
 killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0; i=$((i+1)); sleep 0.2; done; }
 `
 	// Every git run on the agent's repository carries the mark: what its
@@ -360,11 +335,55 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	return b.String()
 }
 
-// pushRefused says whether a failed push's stderr is GitHub's refusal (a
-// rejected ref, a rule, no permission), which asking again does not change,
-// rather than a failure to reach it.
+// push pushes the staged commits to the task's branch with a token minted
+// for it, revoked as soon as the push is done (on a context the caller's
+// cancellation does not stop).
+func (s *Service) push(ctx context.Context, t *sandstep.Task, g *GitSource, sb *sandstep.Sandbox) error {
+	inst, repo := installationOf(t), t.Metadata.Repo
+	var tok RepoToken
+	err := s.withGitHubWaits(ctx, pushWaitFloor, func() (err error) {
+		tok, err = s.repoAccess.PushToken(ctx, inst, repo)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mint the push token of %s: %w", repo, err)
+	}
+	defer func() {
+		rctx, cancel := Detached(ctx, revokeTimeout)
+		defer cancel()
+		if err := s.repoAccess.Revoke(rctx, tok.Value); err != nil {
+			s.opts.Logger.WarnContext(ctx, "the push token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
+		}
+	}()
+	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
+		return fmt.Errorf("hand the push its token: %w", err)
+	}
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: gitStepTimeout})
+	if err != nil {
+		return fmt.Errorf("push the agent's commits: %w", err)
+	}
+	if res.ExitCode == 0 {
+		return nil
+	}
+	stderr := strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]")
+	if !pushRefused(stderr) {
+		// GitHub unreachable or failing: the state machine asks again
+		// (a push of the same commits to the same branch is no change).
+		return sandstep.Errorf(sandstep.ETRANSIENT, "the push to %s did not reach GitHub: %s", PushBranch(t.ID), sandstep.Clip(stderr, 500))
+	}
+	return sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), sandstep.Clip(stderr, 500))
+}
+
+// revokeTimeout bounds the revoke of the push token.
+const revokeTimeout = 10 * time.Second
+
+// pushRefused says whether a failed push's stderr, all of it (GitHub's
+// explanation comes before git's verdict), is GitHub's refusal (a
+// rejected ref, a rule, no permission), which asking again does not
+// change, rather than a failure to reach it.
 func pushRefused(stderr string) bool {
-	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 40", "Permission to", "protected branch"} {
+	stderr = strings.ToLower(stderr)
+	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 40", "permission to", "protected branch"} {
 		if strings.Contains(stderr, sign) {
 			return true
 		}
