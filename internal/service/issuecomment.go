@@ -145,8 +145,8 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	if t.PullRequest != "" {
 		fmt.Fprintf(&b, "\nPull request: %s\n", t.PullRequest)
 	}
-	if t.Error != "" {
-		fmt.Fprintf(&b, "\n%s\n", sandstep.Clip(t.Error, 500))
+	if quoted := s.quotedError(ctx, t); quoted != "" {
+		fmt.Fprintf(&b, "\n%s\n", quoted)
 	}
 	if tail := s.quotedTail(ctx, t); tail != "" {
 		// A fence longer than any run of backticks in the output keeps it

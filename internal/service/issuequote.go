@@ -68,6 +68,28 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 	return strings.ToValidUTF8(quote, "")
 }
 
+// quotedError is the task's error as the comment quotes it. It may quote
+// what git or the agent printed, so it is hidden as the output is, and
+// only the first of it is quoted when the secrets cannot be read.
+func (s *Service) quotedError(ctx context.Context, t *sandstep.Task) string {
+	if t.Error == "" {
+		return ""
+	}
+	values, err := s.taskSecretValues(ctx, t)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the issue's comment does not quote the task's error: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
+		return "(the error is not quoted here: the task's secrets could not be read to hide them; its owner sees it in GET /tasks/{id})"
+	}
+	// Hidden before the ellipsis goes back on: a secret the cut ends in is
+	// hidden by its start.
+	text, clipped := strings.CutSuffix(sandstep.Clip(t.Error, 500), "…")
+	quoted := hideSecrets([]logPiece{{data: []byte(text)}}, values, [2]bool{})
+	if clipped {
+		quoted += "…"
+	}
+	return quoted
+}
+
 // hideSecrets is pieces, in order, with, found in each stream's own text
 // (a secret one stream printed is not split by the other's chunks), each
 // of values (of logging.MinSecretLen bytes or more, trimmed of white space
