@@ -51,7 +51,9 @@ func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken 
 			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
 		}
 	}
-	return err
+	// A field of the create (the snapshot Daytona refused) is the task's
+	// sandbox's.
+	return prefixField("sandbox.", err)
 }
 
 // queue makes a repository's task not admitted because of err wait its

@@ -161,6 +161,10 @@ func prefixField(prefix string, err error) error {
 		c.Field = prefix + e.Field
 		return &c
 	}
+	var e *sandstep.Error
+	if errors.As(err, &e) && e.Field != "" { // wrapped with context: kept as its cause
+		return &sandstep.Error{Code: e.Code, Field: prefix + e.Field, Message: e.Message, Err: err, RetryAfter: e.RetryAfter, SandboxID: e.SandboxID}
+	}
 	return err
 }
 
