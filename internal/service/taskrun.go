@@ -704,7 +704,31 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, to, func(r *sandstep.Task) {
 		r.FinishedAt, r.Error, r.PullRequest = &now, reason, pull
 	})
+	if sandstep.ErrorCode(err) == sandstep.ECONFLICT && pull != "" {
+		s.keepPullRequest(ctx, t.ID, pull)
+	}
 	return err
+}
+
+// keepPullRequest records pull, the pull request GitHub opened for a task
+// that ended meanwhile (cancelled as it was opened), on the task and in
+// its issue's comment: nobody would be told of it otherwise.
+func (s *Service) keepPullRequest(ctx context.Context, id, pull string) {
+	cur, err := s.tasks.GetTask(ctx, id)
+	if err == nil && cur.Status.Terminal() && cur.PullRequest == "" {
+		cur, err = s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{cur.Status}, cur.Status, func(r *sandstep.Task) {
+			if r.PullRequest == "" {
+				r.PullRequest = pull
+			}
+		})
+	}
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "a pull request opened as its task ended is not recorded on it", "taskId", id, "pullRequest", pull, "err", err)
+		return
+	}
+	if cur.PullRequest == pull {
+		s.commentOnIssue(ctx, cur, s.endedComment(ctx, cur), false)
+	}
 }
 
 // TaskFailure is what the state machine caught, handed to the cleanup.
