@@ -67,6 +67,11 @@ require (
 	honnef.co/go/tools v0.8.2 // indirect
 )
 
+require (
+	go.etcd.io/bbolt v1.4.0
+	gopkg.in/mgo.v2 v2.0.0-20180705113604-9856a29383ce // indirect
+)
+
 tool (
 	github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	honnef.co/go/tools/cmd/staticcheck

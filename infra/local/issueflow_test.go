@@ -45,6 +45,9 @@ func TestIssueToPullRequestEndToEnd(t *testing.T) {
 	if err := edge.PutSecureParameter("/sandstep-local/github-config", string(doc)); err != nil {
 		t.Fatal(err)
 	}
+	if err := edge.Close(); err != nil { // the stack opens the directory next
+		t.Fatal(err)
+	}
 	s := startStack(t, map[string]string{"GITHUB_CONFIG_REF": "ssm:/sandstep-local/github-config"}, func(o *Options) { o.DataDir = dir })
 	if s.GitHubDemo == nil {
 		t.Fatal("no demo GitHub App")

@@ -177,6 +177,7 @@ type Stack struct {
 	daytona                                                                         *daytonalocal.Server
 	stepFunctions                                                                   *sfnlocal.Server
 	github                                                                          *githublocal.Server
+	aws                                                                             *awslocal.Server
 	appEnv                                                                          *app.Env
 	// tempData is a DataDir the stack made, removed by Shutdown.
 	tempData string
@@ -419,6 +420,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	if err != nil {
 		return err
 	}
+	s.aws = edge
 	s.srvAWS = s.serve(&s.lnAWS, edge)
 
 	// The Daytona-compatible server.
@@ -654,6 +656,11 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 			}
 		}
 		stop(ctx, s.srvAWS)
+		if s.aws != nil {
+			if err := s.aws.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close the local AWS services: %w", err))
+			}
+		}
 		stop(ctx, s.srvDynamoDB)
 		if s.dynamoDB != nil {
 			if err := s.dynamoDB.close(); err != nil {

@@ -1,7 +1,7 @@
 // Package awslocal is a local stand-in for the AWS services sandstep uses
 // besides DynamoDB: SSM Parameter Store and Secrets Manager (AWS JSON 1.1,
 // told apart by X-Amz-Target) and S3 (path-style, by
-// github.com/johannesboyne/gofakes3 on a filesystem backend), all on one
+// github.com/johannesboyne/gofakes3 on a bolt database file), all on one
 // edge port as LocalStack serves them. The AWS SDKs and CLI reach it with
 // their endpoint variables (AWS_ENDPOINT_URL_SSM, _SECRETS_MANAGER, _S3).
 // Everything it holds lives under one directory and survives a restart.
@@ -18,7 +18,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Options configure a Server.
@@ -37,10 +40,14 @@ type Options struct {
 
 // Server serves SSM, Secrets Manager and S3.
 type Server struct {
-	ssm *parameterStore
-	sm  *secretStore
-	s3  http.Handler
-	log *slog.Logger
+	ssm  *parameterStore
+	sm   *secretStore
+	s3   http.Handler
+	s3db *bolt.DB
+	log  *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New opens (or creates) the state under opts.Dir.
@@ -69,11 +76,19 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s3, err := newS3(filepath.Join(opts.Dir, "s3"), opts.Buckets, opts.Logger)
+	s3, db, err := newS3(filepath.Join(opts.Dir, "s3.db"), filepath.Join(opts.Dir, "s3"), opts.Buckets, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{ssm: ps, sm: ss, s3: s3, log: opts.Logger}, nil
+	return &Server{ssm: ps, sm: ss, s3: s3, s3db: db, log: opts.Logger}, nil
+}
+
+// Close closes the S3 store, which the server holds open (a second server
+// on the same directory is refused until then). Calls after the first do
+// nothing.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.s3db.Close() })
+	return s.closeErr
 }
 
 // ServeHTTP routes a request: AWS JSON 1.1 calls by their X-Amz-Target,
@@ -102,9 +117,9 @@ func (a arnMaker) arn(service, resource string) string {
 // GitHub App's key); a value already current adds no version.
 func (s *Server) PutSecureParameter(name, value string) error {
 	s.ssm.mu.Lock()
-	p, ok := s.ssm.lookup(name, true)
+	p, missing := s.ssm.lookup(name, true)
 	s.ssm.mu.Unlock()
-	if ok && p.Value == value && p.Type == "SecureString" {
+	if missing == "" && p.Value == value && p.Type == "SecureString" {
 		return nil
 	}
 	body, err := json.Marshal(map[string]any{"Name": name, "Value": value, "Type": "SecureString", "Overwrite": true})

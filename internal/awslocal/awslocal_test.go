@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+	"github.com/johannesboyne/gofakes3/backend/s3afero"
+	"github.com/spf13/afero"
 
 	"github.com/sandstep/sandstep/internal/awslocal"
 )
@@ -38,7 +43,12 @@ func start(t *testing.T, dir string, buckets ...string) *clients {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
+	t.Cleanup(func() {
+		hs.Close()
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
 	return &clients{
 		srv: srv,
@@ -241,6 +251,7 @@ func TestStateSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	first.srv.Close()
 	second := start(t, dir)
 	p, err := second.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/p")})
 	if err != nil || aws.ToString(p.Parameter.Value) != "v" {
@@ -270,6 +281,7 @@ func TestBuckets(t *testing.T) {
 	if _, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tasks-bucket"), Key: aws.String("k"), Body: strings.NewReader("v")}); err != nil {
 		t.Fatalf("put into a declared bucket: %v", err)
 	}
+	c.srv.Close()
 	c = start(t, dir, "tasks-bucket", "another")
 	if _, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("tasks-bucket"), Key: aws.String("k")}); err != nil {
 		t.Fatalf("the object after a restart: %v", err)
@@ -294,5 +306,43 @@ func TestUnknownOperation(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"__type":"UnknownOperationException"`) {
 		t.Fatalf("unknown operation = %d %s", resp.StatusCode, b)
+	}
+}
+
+// Objects an earlier version kept as files are moved into the store at the
+// first start, and the files' directory is kept aside, so it runs once.
+func TestObjectsKeptAsFilesAreMovedIn(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := s3afero.MultiBucket(afero.NewBasePathFs(afero.NewOsFs(), filepath.Join(dir, "s3")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.CreateBucket("tasks-bucket"); err != nil {
+		t.Fatal(err)
+	}
+	objects := map[string]string{"tasks/tsk_a/spec.json": `{"command":"true"}`, "tasks/tsk_a/logs/000000000001-stdout": "hello\n"}
+	for k, v := range objects {
+		if _, err := old.PutObject("tasks-bucket", k, map[string]string{"Content-Type": "text/plain"}, strings.NewReader(v), int64(len(v)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := start(t, dir, "tasks-bucket")
+	for k, v := range objects {
+		o, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("tasks-bucket"), Key: aws.String(k)})
+		if err != nil {
+			t.Fatalf("%s after the move: %v", k, err)
+		}
+		b, _ := io.ReadAll(o.Body)
+		o.Body.Close()
+		if string(b) != v {
+			t.Errorf("%s = %q, want %q", k, b, v)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s3")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the files' directory is still in place (%v): the move would run again", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s3.moved")); err != nil {
+		t.Errorf("the files' directory is not kept aside: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package awslocal
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"slices"
@@ -148,6 +149,15 @@ func (ss *secretStore) putValue(body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A token names its version: a retry with it changes nothing, and it
+	// cannot name another value (the SDKs retry with the same token).
+	if i := slices.IndexFunc(s.Versions, func(old secretVersion) bool { return old.ID == v.ID }); i >= 0 {
+		old := s.Versions[i]
+		if !sameValue(old, v) {
+			return nil, jsonproto.ClientError("ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+		}
+		return map[string]any{"ARN": ss.arnOf(s), "Name": s.Name, "VersionId": old.ID, "VersionStages": old.Stages}, nil
+	}
 	before := slices.Clone(s.Versions)
 	for i := range s.Versions {
 		old := &s.Versions[i]
@@ -162,6 +172,11 @@ func (ss *secretStore) putValue(body []byte) (any, error) {
 		return nil, fmt.Errorf("save: %w", err)
 	}
 	return map[string]any{"ARN": ss.arnOf(s), "Name": s.Name, "VersionId": v.ID, "VersionStages": v.Stages}, nil
+}
+
+// sameValue reports whether two versions hold the same secret value.
+func sameValue(a, b secretVersion) bool {
+	return (a.String == nil) == (b.String == nil) && (a.String == nil || *a.String == *b.String) && bytes.Equal(a.Binary, b.Binary)
 }
 
 func (ss *secretStore) getValue(body []byte) (any, error) {

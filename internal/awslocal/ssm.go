@@ -104,9 +104,10 @@ func validParameterName(name string) error {
 	return nil
 }
 
-// lookup finds a parameter by name, or name:version.
-func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, bool) {
-	name, version := selector, int64(0)
+// lookup finds a parameter by name, or name:version; else the error code
+// of what is missing.
+func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, string) {
+	name, version := selector, int64(-1)
 	if i := strings.LastIndex(selector, ":"); i > 0 {
 		if n, err := strconv.ParseInt(selector[i+1:], 10, 64); err == nil {
 			name, version = selector[:i], n
@@ -114,12 +115,13 @@ func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, boo
 	}
 	versions := ps.params[name]
 	if len(versions) == 0 {
-		return nil, false
+		return nil, "ParameterNotFound"
 	}
 	v := versions[len(versions)-1]
-	if version != 0 {
+	if version != -1 {
+		// The parameter is there; the version asked for is not.
 		if version < 1 || version > int64(len(versions)) {
-			return nil, false
+			return nil, "ParameterVersionNotFound"
 		}
 		v = versions[version-1]
 	}
@@ -136,7 +138,7 @@ func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, boo
 		Type:             v.Type,
 		Value:            value,
 		Version:          v.Version,
-	}, true
+	}, ""
 }
 
 func (ps *parameterStore) get(body []byte) (any, error) {
@@ -149,9 +151,9 @@ func (ps *parameterStore) get(body []byte) (any, error) {
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	p, ok := ps.lookup(in.Name, in.WithDecryption)
-	if !ok {
-		return nil, jsonproto.ClientError("ParameterNotFound", "")
+	p, missing := ps.lookup(in.Name, in.WithDecryption)
+	if missing != "" {
+		return nil, jsonproto.ClientError(missing, "")
 	}
 	return map[string]any{"Parameter": p}, nil
 }
@@ -171,7 +173,7 @@ func (ps *parameterStore) getMany(body []byte) (any, error) {
 	defer ps.mu.Unlock()
 	found, invalid := []*parameter{}, []string{}
 	for _, n := range in.Names {
-		if p, ok := ps.lookup(n, in.WithDecryption); ok {
+		if p, missing := ps.lookup(n, in.WithDecryption); missing == "" {
 			found = append(found, p)
 		} else {
 			invalid = append(invalid, n)
