@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -20,8 +21,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Options configure a Server.
@@ -43,7 +42,7 @@ type Server struct {
 	ssm  *parameterStore
 	sm   *secretStore
 	s3   http.Handler
-	s3db *bolt.DB
+	s3db io.Closer
 	log  *slog.Logger
 
 	closeOnce sync.Once

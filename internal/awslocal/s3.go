@@ -1,12 +1,16 @@
 package awslocal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
@@ -20,14 +24,14 @@ import (
 // with buckets made if missing. Objects are keyed in the database, not
 // named as files: any key S3 takes (up to 1,024 bytes) is kept. Objects an
 // earlier version kept as files under oldDir are moved in first.
-func newS3(file, oldDir string, buckets []string, log *slog.Logger) (http.Handler, *bolt.DB, error) {
+func newS3(file, oldDir string, buckets []string, log *slog.Logger) (http.Handler, io.Closer, error) {
 	// A second stack on the same data directory is refused, not waited for.
 	db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, nil, fmt.Errorf("awslocal: s3 store %s: %w", file, err)
 	}
-	backend := s3bolt.New(db)
-	fail := func(err error) (http.Handler, *bolt.DB, error) {
+	backend := &boltBackend{Backend: s3bolt.New(db), db: db}
+	fail := func(err error) (http.Handler, io.Closer, error) {
 		_ = db.Close()
 		return nil, nil, err
 	}
@@ -43,7 +47,100 @@ func newS3(file, oldDir string, buckets []string, log *slog.Logger) (http.Handle
 	if err := moveFileObjects(oldDir, backend); err != nil {
 		return fail(fmt.Errorf("awslocal: move the S3 objects under %s into %s: %w", oldDir, file, err))
 	}
-	return gofakes3.New(backend, gofakes3.WithLogger(s3Log{log})).Server(), db, nil
+	return gofakes3.New(backend, gofakes3.WithLogger(s3Log{log})).Server(), backend, nil
+}
+
+// boltBackend is s3bolt's backend made safe to read while written: s3bolt
+// answers an object with its bytes still in bolt's memory map, which a
+// later write's remap (or Close) takes away while they are being sent.
+// Reads copy them out before any write may run; writes and Close wait for
+// those copies.
+type boltBackend struct {
+	*s3bolt.Backend
+	db *bolt.DB
+	mu sync.RWMutex
+}
+
+func (b *boltBackend) GetObject(bucket, key string, rng *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return copied(b.Backend.GetObject(bucket, key, rng))
+}
+
+func (b *boltBackend) HeadObject(bucket, key string) (*gofakes3.Object, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return copied(b.Backend.HeadObject(bucket, key))
+}
+
+// copied is obj with its contents and hash in memory of its own.
+func copied(obj *gofakes3.Object, err error) (*gofakes3.Object, error) {
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(obj.Contents)
+	obj.Contents.Close()
+	if err != nil {
+		return nil, err
+	}
+	obj.Contents = io.NopCloser(bytes.NewReader(data))
+	obj.Hash = bytes.Clone(obj.Hash)
+	obj.Metadata = maps.Clone(obj.Metadata)
+	return obj, nil
+}
+
+func (b *boltBackend) CreateBucket(name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.CreateBucket(name)
+}
+
+func (b *boltBackend) DeleteBucket(name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.DeleteBucket(name)
+}
+
+func (b *boltBackend) ForceDeleteBucket(name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.ForceDeleteBucket(name)
+}
+
+func (b *boltBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, cond *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	// Read before the lock: a slow upload holds no read up.
+	data, err := gofakes3.ReadAll(input, size)
+	if err != nil {
+		return gofakes3.PutObjectResult{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.PutObject(bucket, key, meta, bytes.NewReader(data), size, cond)
+}
+
+func (b *boltBackend) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.DeleteObject(bucket, key)
+}
+
+func (b *boltBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.DeleteMulti(bucket, keys...)
+}
+
+func (b *boltBackend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Backend.CopyObject(srcBucket, srcKey, dstBucket, dstKey, meta)
+}
+
+// Close closes the database once no read is copying out of it.
+func (b *boltBackend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.db.Close()
 }
 
 // moveFileObjects copies the objects an earlier version kept as files under
