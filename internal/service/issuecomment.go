@@ -145,7 +145,7 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	if t.PullRequest != "" {
 		fmt.Fprintf(&b, "\nPull request: %s\n", t.PullRequest)
 	}
-	if quoted := s.quotedError(ctx, t); quoted != "" {
+	if quoted := quotedError(t); quoted != "" {
 		fmt.Fprintf(&b, "\n%s\n", quoted)
 	}
 	if tail := s.quotedTail(ctx, t); tail != "" {

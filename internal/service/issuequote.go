@@ -68,26 +68,33 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 	return strings.ToValidUTF8(quote, "")
 }
 
-// quotedError is the task's error as the comment quotes it. It may quote
-// what git or the agent printed, so it is hidden as the output is, and
-// only the first of it is quoted when the secrets cannot be read.
-func (s *Service) quotedError(ctx context.Context, t *sandstep.Task) string {
-	if t.Error == "" {
-		return ""
-	}
-	values, err := s.taskSecretValues(ctx, t)
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the issue's comment does not quote the task's error: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
-		return "(the error is not quoted here: the task's secrets could not be read to hide them; its owner sees it in GET /tasks/{id})"
-	}
-	// Hidden before the ellipsis goes back on: a secret the cut ends in is
+// quotedError is the task's error as the comment quotes it, GitHub token
+// shapes hidden. What it quotes of git's or the agent's words had the
+// task's secrets hidden where it was written (hideTaskSecrets), so no
+// secret is read here: the GitHub function, which writes comments too,
+// cannot read them.
+func quotedError(t *sandstep.Task) string {
+	// Hidden before the ellipsis goes back on: a token the cut ends in is
 	// hidden by its start.
 	text, clipped := strings.CutSuffix(sandstep.Clip(t.Error, 500), "…")
-	quoted := hideSecrets([]logPiece{{data: []byte(text)}}, values, [2]bool{})
+	quoted := hideSecrets([]logPiece{{data: []byte(text)}}, nil, [2]bool{})
 	if clipped {
 		quoted += "…"
 	}
 	return quoted
+}
+
+// hideTaskSecrets is text, words of git's or the agent's that a task's
+// error quotes, with the task's secrets (spec's) and GitHub tokens hidden
+// as its output is in the comment; a note instead when the secrets
+// cannot be read.
+func (s *Service) hideTaskSecrets(ctx context.Context, t *sandstep.Task, spec *TaskInput, text string) string {
+	values, err := s.secretValues(ctx, t, spec)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "what git or the agent printed is not quoted in the task's error: its secrets could not be read to hide them", "taskId", t.ID, "err", err)
+		return "(not quoted: the task's secrets could not be read to hide them)"
+	}
+	return hideSecrets([]logPiece{{data: []byte(text)}}, values, [2]bool{})
 }
 
 // hideSecrets is pieces, in order, with, found in each stream's own text
@@ -186,6 +193,11 @@ func (s *Service) taskSecretValues(ctx context.Context, t *sandstep.Task) ([]str
 	if err != nil {
 		return nil, err
 	}
+	return s.secretValues(ctx, t, spec)
+}
+
+// secretValues are the values of the secrets spec, t's, names.
+func (s *Service) secretValues(ctx context.Context, t *sandstep.Task, spec *TaskInput) ([]string, error) {
 	var values []string
 	for _, r := range secretRefs("sandbox.", &spec.Sandbox) {
 		if s.secrets == nil {

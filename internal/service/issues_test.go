@@ -800,43 +800,33 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 	}
 }
 
-// The task's error, which may quote what git or the agent printed (git
-// echoes a bad configuration value whole), is hidden in the comment as its
-// output is; not quoted when the secrets cannot be read.
-func TestTheCommentHidesSecretsInTheTasksError(t *testing.T) {
-	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
-	const secret = "sk-live-canary-0123456789"
+// The task's error is quoted with GitHub tokens hidden, reading no secret
+// (the GitHub function writes comments too, and cannot read them): what it
+// quotes of git's or the agent's words had the task's secrets hidden where
+// it was written (TestAPullRequestErrorHidesTheTasksSecrets).
+func TestTheCommentQuotesTheTasksErrorTokensHidden(t *testing.T) {
 	token := "ghs_" + strings.Repeat("aB3", 12)
 	tests := []struct {
-		name     string
-		error    string
-		readable bool
-		want     string // in the comment
-		never    []string
+		name, error, want string
+		never             []string
 	}{
-		{"a secret value", "no pull request: the agent's commits could not be read (exit 128): fatal: bad numeric config value '" + secret + "'",
-			true, "fatal: bad numeric config value '[REDACTED]'", []string{secret}},
-		{"a GitHub token", "no pull request: the push was refused: remote: " + token, true, "remote: [REDACTED]", []string{token}},
-		{"a secret cut by the quote's end", "no pull request: " + strings.Repeat("x", 470) + " " + secret, true, "x [REDACTED]", []string{secret[:12]}},
-		{"nothing secret", "the command timed out", true, "the command timed out", nil},
-		{"secrets that cannot be read", "fatal: " + secret, false, "", []string{secret}},
+		{"a GitHub token", "no pull request: the push was refused: remote: " + token, "remote: [REDACTED]", []string{token}},
+		{"a token cut by the quote's end", "no pull request: " + strings.Repeat("x", 470) + " " + token, "x [REDACTED]…", []string{token[:12]}},
+		{"sandstep's own words", "the task could not be started: Step Functions refused it", "the task could not be started: Step Functions refused it", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			h := issueHarness(t, nil)
 			h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
-				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
-			h.svc.secrets = fakeSecrets{ref: secret}
+				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": "ssm:/sandstep/secrets/users/github:octo/hello/key"}}}}
+			h.svc.secrets = fakeSecrets{} // none can be read: none is asked for
 			taskID := startedIssueTask(t, h)
 			tk, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskFailed, func(r *sandstep.Task) {
 				r.Error = tt.error
 			})
 			if err != nil {
 				t.Fatal(err)
-			}
-			if !tt.readable {
-				h.svc.secrets = fakeSecrets{}
 			}
 			body := h.svc.endedComment(ctx, tk)
 			if !strings.Contains(body, tt.want) {

@@ -252,13 +252,14 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	}
 	out := strings.TrimSpace(res.Stdout)
 	if res.ExitCode != 0 || !strings.HasPrefix(out, pushedPrefix) && out != nothingPushed {
-		return "", sandstep.Errorf(sandstep.EINVALID, "the agent's commits could not be read (exit %d): %s", res.ExitCode, sandstep.Clip(strings.TrimSpace(res.Stderr), 500))
+		return "", sandstep.Errorf(sandstep.EINVALID, "the agent's commits could not be read (exit %d): %s", res.ExitCode,
+			sandstep.Clip(s.hideTaskSecrets(ctx, t, spec, strings.TrimSpace(res.Stderr)), 500))
 	}
 	if out == nothingPushed {
 		return "", nil
 	}
 	// 2. The push, with a token only it holds.
-	if err := s.push(ctx, t, g, sb); err != nil {
+	if err := s.push(ctx, t, spec, sb); err != nil {
 		return "", err
 	}
 	// 3. The pull request, on the App's own token: the push's is revoked.
@@ -338,8 +339,8 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 // push pushes the staged commits to the task's branch with a token minted
 // for it, revoked as soon as the push is done (on a context the caller's
 // cancellation does not stop).
-func (s *Service) push(ctx context.Context, t *sandstep.Task, g *GitSource, sb *sandstep.Sandbox) error {
-	inst, repo := installationOf(t), t.Metadata.Repo
+func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, sb *sandstep.Sandbox) error {
+	inst, repo, g := installationOf(t), t.Metadata.Repo, spec.Sandbox.Git
 	var tok RepoToken
 	err := s.withGitHubWaits(ctx, pushWaitFloor, func() (err error) {
 		tok, err = s.repoAccess.PushToken(ctx, inst, repo)
@@ -366,12 +367,14 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, g *GitSource, sb *
 		return nil
 	}
 	stderr := strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]")
-	if !pushRefused(stderr) {
+	refused := pushRefused(stderr)
+	stderr = sandstep.Clip(s.hideTaskSecrets(ctx, t, spec, stderr), 500)
+	if !refused {
 		// GitHub unreachable or failing: the state machine asks again
 		// (a push of the same commits to the same branch is no change).
-		return sandstep.Errorf(sandstep.ETRANSIENT, "the push to %s did not reach GitHub: %s", PushBranch(t.ID), sandstep.Clip(stderr, 500))
+		return sandstep.Errorf(sandstep.ETRANSIENT, "the push to %s did not reach GitHub: %s", PushBranch(t.ID), stderr)
 	}
-	return sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), sandstep.Clip(stderr, 500))
+	return sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), stderr)
 }
 
 // revokeTimeout bounds the revoke of the push token.
@@ -383,7 +386,10 @@ const revokeTimeout = 10 * time.Second
 // change, rather than a failure to reach it.
 func pushRefused(stderr string) bool {
 	stderr = strings.ToLower(stderr)
-	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 40", "permission to", "protected branch"} {
+	// GitHub's HTTP refusals: 400, 401, 403, 404, 422 (not 408 or 429,
+	// which pass).
+	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 400", "returned error: 401", "returned error: 403",
+		"returned error: 404", "returned error: 422", "permission to", "protected branch"} {
 		if strings.Contains(stderr, sign) {
 			return true
 		}

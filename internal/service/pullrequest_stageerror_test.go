@@ -1,6 +1,8 @@
 package service
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +52,52 @@ func TestIssueTaskUnreadableCommitsSayWhy(t *testing.T) {
 			}
 			if !strings.Contains(got.Error, tt.why) {
 				t.Errorf("the task's error (quoted in the issue's comment) does not say %q:\n%s", tt.why, sandstep.Clip(got.Error, 300))
+			}
+		})
+	}
+}
+
+// What git printed about the agent's clone, quoted in the task's error
+// (and so in the issue's public comment), has the task's secrets hidden:
+// git echoes a bad configuration value whole. With the secrets unreadable
+// it is not quoted.
+func TestAPullRequestErrorHidesTheTasksSecrets(t *testing.T) {
+	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
+	const secret = "sk-live-canary-0123456789"
+	tests := []struct {
+		name    string
+		secrets fakeSecrets
+		want    string
+		never   string
+	}{
+		{"a secret git echoed", fakeSecrets{ref: secret}, "[REDACTED]", secret},
+		{"secrets that cannot be read", fakeSecrets{}, "(not quoted: the task's secrets could not be read to hide them)", secret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newRepoHarness(t)
+			ctx := context.Background()
+			// The task was given the secret.
+			raw, err := h.svc.objects.Get(ctx, specKey(h.task.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var spec TaskInput
+			if err := json.Unmarshal(raw, &spec); err != nil {
+				t.Fatal(err)
+			}
+			spec.Sandbox.SecretEnv = map[string]string{"KEY": ref}
+			if raw, err = json.Marshal(spec); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.svc.objects.Put(ctx, specKey(h.task.ID), raw); err != nil {
+				t.Fatal(err)
+			}
+			h.svc.secrets = tt.secrets
+			git(t, h.clone, "config", "core.bigFileThreshold", secret)
+			got := h.exit(t, 0)
+			if got.Status != sandstep.TaskFailed || !strings.Contains(got.Error, tt.want) || strings.Contains(got.Error, tt.never) {
+				t.Errorf("task %s, error %q; want failed, saying %q, never %q", got.Status, got.Error, tt.want, tt.never)
 			}
 		})
 	}
