@@ -710,6 +710,16 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 	return err
 }
 
+// tellEnded writes the issue's ended comment of t. A pull request recorded
+// on the task as it was written (keepPullRequest, whose own comment may
+// have landed first) is written again, so the comment left names it.
+func (s *Service) tellEnded(ctx context.Context, t *sandstep.Task, patient bool) {
+	s.commentOnIssue(ctx, t, s.endedComment(ctx, t), patient)
+	if now, err := s.tasks.GetTask(ctx, t.ID); err == nil && now.PullRequest != t.PullRequest {
+		s.commentOnIssue(ctx, now, s.endedComment(ctx, now), patient)
+	}
+}
+
 // keepPullRequest records pull, the pull request GitHub opened for a task
 // that ended meanwhile (cancelled as it was opened), on the task and in
 // its issue's comment: nobody would be told of it otherwise.
@@ -804,7 +814,7 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
 	if s.tellsIssue(t) {
 		// Only then: the comment reads the output's tail (an S3 LIST and GET).
-		s.commentOnIssue(ctx, t, s.endedComment(ctx, t), patient)
+		s.tellEnded(ctx, t, patient)
 	}
 	// The task has ended and let go of its sandbox and slot: only now is
 	// its caller told, and nothing of that can fail the clean-up.
