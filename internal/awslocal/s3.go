@@ -130,10 +130,10 @@ func (b *boltBackend) DeleteMulti(bucket string, keys ...string) (gofakes3.Multi
 	return b.Backend.DeleteMulti(bucket, keys...)
 }
 
+// CopyObject reads and writes through b: s3bolt's own copy reads the
+// source's hash from the map after its write has remapped it.
 func (b *boltBackend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Backend.CopyObject(srcBucket, srcKey, dstBucket, dstKey, meta)
+	return gofakes3.CopyObject(b, srcBucket, srcKey, dstBucket, dstKey, meta)
 }
 
 // Close closes the database once no read is copying out of it.

@@ -386,10 +386,12 @@ const revokeTimeout = 10 * time.Second
 // change, rather than a failure to reach it.
 func pushRefused(stderr string) bool {
 	stderr = strings.ToLower(stderr)
-	// GitHub's HTTP refusals: 400, 401, 403, 404, 422 (not 408 or 429,
-	// which pass).
-	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 400", "returned error: 401", "returned error: 403",
-		"returned error: 404", "returned error: 422", "permission to", "protected branch"} {
+	// GitHub's HTTP refusals: 400, 403, 404 (git says "repository not
+	// found"), 422. Not 408 or 429, which pass, nor 401: a token minted a
+	// moment ago may not be known everywhere yet, and the step asked
+	// again mints another.
+	for _, sign := range []string{"[rejected]", "[remote rejected]", "returned error: 400", "returned error: 403",
+		"returned error: 404", "repository not found", "returned error: 422", "permission to", "protected branch"} {
 		if strings.Contains(stderr, sign) {
 			return true
 		}
