@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// REVIEW: a GET's body is the object as it was when the GET was answered,
+// A GET's body is the object as it was when the GET was answered,
 // whatever is written to the bucket while a slow reader (a sandbox's
 // download of an artifact, a reader of a task's log) takes it in.
 func TestAGetIsNotChangedByWritesWhileItIsRead(t *testing.T) {

@@ -386,6 +386,12 @@ const revokeTimeout = 10 * time.Second
 // change, rather than a failure to reach it.
 func pushRefused(stderr string) bool {
 	stderr = strings.ToLower(stderr)
+	// A ref GitHub rejected for its own failure is not refused.
+	for _, passing := range []string{"(internal server error)", "(cannot lock ref", "(failed to update ref)", "(unpacker error)"} {
+		if strings.Contains(stderr, passing) {
+			return false
+		}
+	}
 	// GitHub's HTTP refusals: 400, 403, 404 (git says "repository not
 	// found"), 422. Not 408 or 429, which pass, nor 401: a token minted a
 	// moment ago may not be known everywhere yet, and the step asked

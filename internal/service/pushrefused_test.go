@@ -2,10 +2,8 @@ package service
 
 import "testing"
 
-// REVIEW: README: "a push that does not reach GitHub is asked again by the
-// state machine (Sandbox.Transient)". A request timeout or a rate limit is
-// GitHub not taking the push now, which asking again changes; the "40"
-// sign takes them for a refusal, which fails the task for good.
+// A refusal fails the task; a push GitHub did not take now (a timeout, a
+// rate limit, its own failure) is asked again (Sandbox.Transient).
 func TestPushRefusedTellsRefusalsFromPassingFailures(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -17,6 +15,10 @@ func TestPushRefusedTellsRefusalsFromPassingFailures(t *testing.T) {
 		{"no route", "fatal: unable to access 'https://github.com/octo/hello.git/': Could not resolve host: github.com", false},
 		{"a 408 request timeout", "error: RPC failed; HTTP 408 curl 22 The requested URL returned error: 408\nfatal: the remote end hung up unexpectedly", false},
 		{"a 429 rate limit", "fatal: unable to access 'https://github.com/octo/hello.git/': The requested URL returned error: 429", false},
+		{"a rule's rejection", " ! [remote rejected] HEAD -> sandstep/tsk_x (push declined due to repository rule violations)\nerror: failed to push some refs", true},
+		{"a hook's rejection", " ! [remote rejected] HEAD -> sandstep/tsk_x (pre-receive hook declined)\nerror: failed to push some refs", true},
+		{"GitHub's own failure", " ! [remote rejected] HEAD -> sandstep/tsk_x (Internal Server Error)\nerror: failed to push some refs", false},
+		{"a ref GitHub could not lock", " ! [remote rejected] HEAD -> sandstep/tsk_x (cannot lock ref 'refs/heads/sandstep/tsk_x': is at 1234 but expected 0000)\nerror: failed to push some refs", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func (githubFunctionSecrets) Resolve(_ context.Context, _, field, ref string) (s
 	return "", sandstep.Errorf(sandstep.EINTERNAL, "AccessDeniedException: not authorized to perform ssm:GetParameter on %s", ref)
 }
 
-// REVIEW: an issue's task the GitHub function could not start is told on
+// An issue's task the GitHub function could not start is told on
 // its issue by the GitHub function itself (tellNotStarted). Its error is
 // sandstep's own text ("the task could not be started: ..."), with nothing
 // of the agent's in it; the comment must still say why.
