@@ -63,8 +63,13 @@ type taskCall struct {
 	heartbeatT   *time.Timer
 	timeoutT     *time.Timer // a TimeoutSecondsPath's
 	submitted    bool        // TaskSubmitted written
-	cancel       context.CancelFunc
-	done         bool
+	// invoking: the token Task's asynchronous invoke has not answered;
+	// an end meanwhile (its token back first) waits in held for it, so
+	// TaskSubmitted carries the invoke's answer, as in AWS.
+	invoking bool
+	held     *outcome
+	cancel   context.CancelFunc
+	done     bool
 }
 
 // invokeParams are lambda:invoke's Parameters.
@@ -142,15 +147,24 @@ func (s *Server) onCall(e *execution, msg *runnerMsg) {
 		s.submit(c, "{}")
 		return
 	}
+	c.invoking = true
 	s.goCall(func() {
 		out := s.invokeIntegration(ctx, c, "Event")
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if out.Error != nil {
+		c.invoking = false
+		held := c.held
+		c.held = nil
+		switch {
+		case out.Error != nil && held == nil:
 			s.completeLocked(c, out)
 			return
+		case out.Error == nil:
+			s.submit(c, out.Output)
 		}
-		s.submit(c, out.Output)
+		if held != nil {
+			s.completeLocked(c, *held)
+		}
 	})
 }
 
@@ -201,8 +215,14 @@ func (s *Server) completeLocked(c *taskCall, out outcome) {
 	if c.done || s.closed {
 		return
 	}
+	if c.invoking {
+		if c.held == nil {
+			c.held = &out // the first end counts, once the invoke answers
+		}
+		return
+	}
 	if c.kind == kindToken {
-		s.submit(c, "{}") // the token came back before the invoke did
+		s.submit(c, "{}") // a Task this server does not call
 	}
 	s.retire(c, out.Timeout)
 	typ, d := c.endEvent(out)
