@@ -51,11 +51,7 @@ func (e *Env) Repositories(ctx context.Context) (*repos.Policy, error) {
 		}
 		p, err := repos.Parse([]byte(doc))
 		if err != nil {
-			msg := sandstep.ErrorMessage(err)
-			if f := sandstep.ErrorField(err); f != "" {
-				msg = f + ": " + msg
-			}
-			return nil, fmt.Errorf("GITHUB_CONFIG_REF: %s", msg)
+			return nil, fmt.Errorf("GITHUB_CONFIG_REF: %s", sandstep.ErrorText(err))
 		}
 		return p, nil
 	})
@@ -197,7 +193,7 @@ func (a *awaitedRepos) Task(ctx context.Context, repo string, installationID int
 			}
 			if err := p.CheckTasks(a.check); err != nil {
 				a.e.Logger.WarnContext(ctx, "the repositories document found names a task no issue could start; deliveries are ignored", "err", err)
-				a.found = repos.None(fmt.Sprintf("this deployment's repositories document (GITHUB_CONFIG_REF): %s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err)))
+				a.found = repos.None(fmt.Sprintf("this deployment's repositories document (GITHUB_CONFIG_REF): %s", sandstep.ErrorText(err)))
 			}
 		case !secrets.NotFound(err):
 			a.e.Logger.WarnContext(ctx, "the repositories document was not read", "err", err)

@@ -610,11 +610,11 @@ func networkPolicy(field func(*Config) **sandstep.NetworkPolicy) kind {
 				if sandstep.ErrorField(err) == "" {
 					return fmt.Errorf(`%s (a JSON object such as {"domainAllowList": ["github.com"]})`, sandstep.ErrorMessage(err))
 				}
-				return fmt.Errorf("%s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err))
+				return errors.New(sandstep.ErrorText(err))
 			}
 			checked, err := sandstep.CheckNetworkPolicy("", &p)
 			if err != nil {
-				return fmt.Errorf("%s: %s", sandstep.ErrorField(err), sandstep.ErrorMessage(err))
+				return errors.New(sandstep.ErrorText(err))
 			}
 			*field(c) = checked
 			return nil

@@ -146,6 +146,15 @@ func ErrorMessage(err error) string {
 	return "internal error"
 }
 
+// ErrorText is ErrorMessage after the field it names, if any ("field:
+// message"): the words of an error told without its code.
+func ErrorText(err error) string {
+	if f := ErrorField(err); f != "" {
+		return f + ": " + ErrorMessage(err)
+	}
+	return ErrorMessage(err)
+}
+
 // ErrorRetryAfter returns the wait the first *Error in err's chain asks
 // for, or 0.
 func ErrorRetryAfter(err error) time.Duration {

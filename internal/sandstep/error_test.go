@@ -39,6 +39,13 @@ func TestErrorClassification(t *testing.T) {
 			if got := ErrorField(tt.err); got != tt.field {
 				t.Errorf("ErrorField = %q, want %q", got, tt.field)
 			}
+			text := tt.message
+			if tt.field != "" {
+				text = tt.field + ": " + text
+			}
+			if got := ErrorText(tt.err); got != text {
+				t.Errorf("ErrorText = %q, want %q", got, text)
+			}
 		})
 	}
 	if ErrorCode(nil) != "" || ErrorMessage(nil) != "" {
