@@ -70,7 +70,7 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 
 // quotedError is the task's error as the comment quotes it, GitHub token
 // shapes hidden. What it quotes of git's or the agent's words had the
-// task's secrets hidden where it was written (hideTaskSecrets), so no
+// task's secrets hidden where it was written (quotedStderr), so no
 // secret is read here: the GitHub function, which writes comments too,
 // cannot read them.
 func quotedError(t *sandstep.Task) string {
@@ -84,17 +84,17 @@ func quotedError(t *sandstep.Task) string {
 	return quoted
 }
 
-// hideTaskSecrets is text, words of git's or the agent's that a task's
-// error quotes, with the task's secrets (spec's) and GitHub tokens hidden
-// as its output is in the comment; a note instead when the secrets
-// cannot be read.
-func (s *Service) hideTaskSecrets(ctx context.Context, t *sandstep.Task, spec *TaskInput, text string) string {
+// quotedStderr is stderr, words of git's that a task's error quotes, as
+// the error quotes them: its first 500 bytes, with the task's secrets
+// (spec's) and GitHub tokens hidden as its output is in the issue's
+// comment; a note instead when the secrets cannot be read.
+func (s *Service) quotedStderr(ctx context.Context, t *sandstep.Task, spec *TaskInput, stderr string) string {
 	values, err := s.secretValues(ctx, t, spec)
 	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "what git or the agent printed is not quoted in the task's error: its secrets could not be read to hide them", "taskId", t.ID, "err", err)
+		s.opts.Logger.WarnContext(ctx, "what git printed is not quoted in the task's error: its secrets could not be read to hide them", "taskId", t.ID, "err", err)
 		return "(not quoted: the task's secrets could not be read to hide them)"
 	}
-	return hideSecrets([]logPiece{{data: []byte(text)}}, values, [2]bool{})
+	return sandstep.Clip(hideSecrets([]logPiece{{data: []byte(strings.TrimSpace(stderr))}}, values, [2]bool{}), 500)
 }
 
 // hideSecrets is pieces, in order, with, found in each stream's own text

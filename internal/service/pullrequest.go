@@ -253,7 +253,7 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	out := strings.TrimSpace(res.Stdout)
 	if res.ExitCode != 0 || !strings.HasPrefix(out, pushedPrefix) && out != nothingPushed {
 		return "", sandstep.Errorf(sandstep.EINVALID, "the agent's commits could not be read (exit %d): %s", res.ExitCode,
-			sandstep.Clip(s.hideTaskSecrets(ctx, t, spec, strings.TrimSpace(res.Stderr)), 500))
+			s.quotedStderr(ctx, t, spec, res.Stderr))
 	}
 	if out == nothingPushed {
 		return "", nil
@@ -368,7 +368,7 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 	}
 	stderr := strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]")
 	refused := pushRefused(stderr)
-	stderr = sandstep.Clip(s.hideTaskSecrets(ctx, t, spec, stderr), 500)
+	stderr = s.quotedStderr(ctx, t, spec, stderr)
 	if !refused {
 		// GitHub unreachable or failing: the state machine asks again
 		// (a push of the same commits to the same branch is no change).
