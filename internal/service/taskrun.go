@@ -68,7 +68,7 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 		Task json.RawMessage `json:"task"`
 	}
 	if err := strictjson.Decode(input, &in); err != nil {
-		return nil, nameWhole("input", err)
+		return nil, strictjson.Named("input", err)
 	}
 	if in.TaskID != "" && in.TaskID != taskID {
 		return nil, sandstep.Invalid("taskId", "must be the execution's name, %s, or left out", taskID)
@@ -95,7 +95,7 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	}
 	var spec TaskInput
 	if err := strictjson.Decode(in.Task, &spec); err != nil {
-		return nil, nameWhole("task", prefixField("task.", err))
+		return nil, strictjson.Named("task", prefixField("task.", err))
 	}
 	if _, err := s.validateTask(&spec); err != nil {
 		return nil, prefixField("task.", err)
@@ -119,17 +119,6 @@ func (s *Service) PrepareTask(ctx context.Context, taskID string, input json.Raw
 	}
 	s.auditTask(ctx, Call{UserID: t.Owner, RequestID: taskID}, t, ActionTaskStart, nil, map[string]string{"via": "execution"})
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner}, nil
-}
-
-// nameWhole names field in err, a strictjson error about a document as a
-// whole (which names no field).
-func nameWhole(field string, err error) error {
-	if e, ok := err.(*sandstep.Error); ok && e.Field == "" {
-		c := *e
-		c.Field = field
-		return &c
-	}
-	return err
 }
 
 // loadTask reads the step's task and its spec; the step's user must own it.

@@ -65,6 +65,18 @@ func Decode(data []byte, v any) error {
 	return nil
 }
 
+// Named is err, Decode's, with a refusal of the document as a whole
+// (which names no field) naming whole instead: a request's "body", a
+// console start's "input".
+func Named(whole string, err error) error {
+	if e, ok := err.(*sandstep.Error); ok && e.Field == "" {
+		c := *e
+		c.Field = whole
+		return &c
+	}
+	return err
+}
+
 // decodeError turns an encoding/json error, decoding into t, into an
 // EINVALID naming the field. The token walk has usually caught syntax and
 // key errors already.

@@ -117,6 +117,24 @@ func TestDecodeFillsValues(t *testing.T) {
 	}
 }
 
+// Named names a refusal of the whole document, and leaves a field's.
+func TestNamed(t *testing.T) {
+	tests := []struct{ name, doc, field string }{
+		{"the whole", `[]`, "body"},
+		{"data after it", `{} {}`, "body"},
+		{"a field", `{"s": 1}`, "s"},
+		{"accepted", `{}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Named("body", Decode([]byte(tt.doc), new(target)))
+			if sandstep.ErrorField(err) != tt.field || (tt.field == "") != (err == nil) {
+				t.Errorf("Named(Decode(%s)) = %v (field %q), want field %q", tt.doc, err, sandstep.ErrorField(err), tt.field)
+			}
+		})
+	}
+}
+
 // TestDecodeErrorFallback covers the mapping of encoding/json's own errors,
 // which the token walk normally pre-empts.
 func TestDecodeErrorFallback(t *testing.T) {
