@@ -152,14 +152,17 @@ func (c *freshCache) evict(now time.Time) {
 // failed read of the sandbox is logged and answered with nothing: the
 // stored output still reads.
 func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCursor, room int) []sandstep.LogChunk {
+	// Both streams together stay within MAX_TASK_LOG_BYTES for the reader,
+	// stdout first as the checks keep it: budget is what it may still be
+	// given fresh, and nothing is read past what the watch could keep.
+	budget := s.opts.MaxTaskLogBytes - t.LogBytes[0] - t.LogBytes[1]
 	var from, limit [2]int64
 	for i := range streams {
 		from[i] = max(t.LogBytes[i], cur.sent[i])
-		// The watch keeps MAX_TASK_LOG_BYTES of both streams together:
-		// nothing is read past what it could still keep.
 		limit[i] = s.opts.MaxTaskLogBytes - t.LogBytes[1-i]
+		budget -= from[i] - t.LogBytes[i]
 	}
-	if from[0] >= limit[0] && from[1] >= limit[1] {
+	if budget <= 0 {
 		return nil
 	}
 	win, at, err := s.fresh.windows(ctx, t.ID, s.opts.Now, func(old [2]freshWindow) ([2]freshWindow, error) {
@@ -169,16 +172,10 @@ func (s *Service) freshOutput(ctx context.Context, t *sandstep.Task, cur *logCur
 		s.opts.Logger.WarnContext(ctx, "task output not read fresh from its sandbox; answering what is stored", "taskId", t.ID, "err", err)
 		return nil
 	}
-	// Both streams together stay within MAX_TASK_LOG_BYTES for this reader
-	// too, stdout first as the checks keep it.
-	budget := s.opts.MaxTaskLogBytes - t.LogBytes[0] - t.LogBytes[1]
-	for i := range streams {
-		budget -= max(0, cur.sent[i]-t.LogBytes[i])
-	}
 	var chunks []sandstep.LogChunk
 	for i, stream := range streams {
 		data := win[i].after(from[i])
-		data = data[:max(0, min(int64(len(data)), limit[i]-from[i], budget))]
+		data = data[:max(0, min(int64(len(data)), budget))]
 		data = fitLogPage(data[:runeEnd(data)], room)
 		if len(data) == 0 {
 			continue
