@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -44,9 +43,6 @@ type Server struct {
 	s3   http.Handler
 	s3db io.Closer
 	log  *slog.Logger
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New opens (or creates) the state under opts.Dir.
@@ -84,10 +80,9 @@ func New(opts Options) (*Server, error) {
 
 // Close closes the S3 store, which the server holds open (a second server
 // on the same directory is refused until then). Calls after the first do
-// nothing.
+// nothing, as bolt's do.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.s3db.Close() })
-	return s.closeErr
+	return s.s3db.Close()
 }
 
 // ServeHTTP routes a request: AWS JSON 1.1 calls by their X-Amz-Target,
