@@ -161,6 +161,20 @@ func TestSecretsFromTheLocalSSMAndSecretsManager(t *testing.T) {
 	if res.status != http.StatusOK || !strings.Contains(string(res.body), "token-ok") {
 		t.Errorf("exec with the SSM secret: %d %s", res.status, res.body)
 	}
+	// README's ssm:/name:label: a label put on the first version keeps
+	// naming it after the parameter moves on.
+	aws("ssm", "label-parameter-version", "--name", "/sandstep/secrets/users/cli-user/cli-token", "--labels", "pinned")
+	aws("ssm", "put-parameter", "--overwrite", "--name", "/sandstep/secrets/users/cli-user/cli-token", "--type", "SecureString", "--value", "cli-canary-later")
+	sb = s.create("cli-user", map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/users/cli-user/cli-token:pinned"}})
+	res = s.as("cli-user", http.MethodPost, "/sandboxes/"+sb.ID+"/exec",
+		map[string]any{"command": `[ "$TOKEN" = cli-canary-ssm ] && echo label-ok`})
+	if res.status != http.StatusOK || !strings.Contains(string(res.body), "label-ok") {
+		t.Errorf("exec with the SSM secret by its label: %d %s", res.status, res.body)
+	}
+	res = s.as("cli-user", http.MethodPost, "/sandboxes", map[string]any{"secretEnv": map[string]string{"TOKEN": "ssm:/sandstep/secrets/users/cli-user/cli-token:nolabel"}})
+	if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), `"field":"secretEnv.TOKEN"`) {
+		t.Errorf("a label the parameter lacks: %d %s, want 400 naming secretEnv.TOKEN", res.status, res.body)
+	}
 
 	repo := "file://" + newGitRepo(t)
 	s.create("cli-user", map[string]any{"git": map[string]string{"url": repo, "path": "src", "tokenSecret": "secretsmanager:sandstep/users/cli-user/git-token"}})

@@ -297,7 +297,7 @@ func TestBuckets(t *testing.T) {
 func TestUnknownOperation(t *testing.T) {
 	c := start(t, t.TempDir())
 	req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader("{}"))
-	req.Header.Set("X-Amz-Target", "AmazonSSM.LabelParameterVersion")
+	req.Header.Set("X-Amz-Target", "AmazonSSM.DescribeParameters")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package awslocal_test
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,37 +59,94 @@ func TestObjectKeysUpToS3sLimit(t *testing.T) {
 	}
 }
 
-// GetParameter with a version that does not exist answers
+// GetParameter with a version or label that does not exist answers
 // ParameterVersionNotFound, as SSM does, not ParameterNotFound: the
-// parameter exists.
+// parameter exists. Labels are attached by LabelParameterVersion, move
+// between versions, and outlive a restart, so README's `ssm:/name:label`
+// can be tried under make local.
 func TestParameterVersionSelectors(t *testing.T) {
 	ctx := context.Background()
-	c := start(t, t.TempDir())
-	for _, v := range []string{"one", "two"} {
-		if _, err := c.ssm.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/sandstep/secrets/users/alice/token"), Value: aws.String(v),
+	dir := t.TempDir()
+	c := start(t, dir)
+	const name = "/sandstep/secrets/users/alice/token"
+	for _, v := range []string{"one", "two", "three"} {
+		if _, err := c.ssm.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(v),
 			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	label := func(version int64, labels ...string) *ssm.LabelParameterVersionOutput {
+		t.Helper()
+		in := &ssm.LabelParameterVersionInput{Name: aws.String(name), Labels: labels}
+		if version > 0 {
+			in.ParameterVersion = aws.Int64(version)
+		}
+		out, err := c.ssm.LabelParameterVersion(ctx, in)
+		if err != nil {
+			t.Fatalf("LabelParameterVersion %d %v: %v", version, labels, err)
+		}
+		return out
+	}
+	label(1, "prod", "stable")
+	label(2, "prod") // moves prod from version 1
+	if out := label(0, "canary", "1st", "awsy", "SSM-x", "a/b", "ok_.-"); out.ParameterVersion != 3 ||
+		!slices.Equal(out.InvalidLabels, []string{"1st", "awsy", "SSM-x", "a/b"}) {
+		t.Fatalf("labelling the latest = version %d, invalid %q; want 3 and the four SSM refuses", out.ParameterVersion, out.InvalidLabels)
+	}
 	for _, tc := range []struct {
 		name, param, wantValue, wantCode string
 	}{
-		{"latest", "/sandstep/secrets/users/alice/token", "two", ""},
-		{"version 1", "/sandstep/secrets/users/alice/token:1", "one", ""},
-		{"version 2", "/sandstep/secrets/users/alice/token:2", "two", ""},
-		{"a version past the last", "/sandstep/secrets/users/alice/token:3", "", "ParameterVersionNotFound"},
+		{"latest", name, "three", ""},
+		{"version 1", name + ":1", "one", ""},
+		{"version 2", name + ":2", "two", ""},
+		{"a version past the last", name + ":4", "", "ParameterVersionNotFound"},
+		{"version 0", name + ":0", "", "ParameterVersionNotFound"},
+		{"a label kept", name + ":stable", "one", ""},
+		{"a label moved", name + ":prod", "two", ""},
+		{"a label on the latest", name + ":canary", "three", ""},
+		{"a label with every kind of character", name + ":ok_.-", "three", ""},
+		{"a label SSM refused", name + ":awsy", "", "ParameterVersionNotFound"},
+		{"labels are case-sensitive", name + ":Prod", "", "ParameterVersionNotFound"},
+		{"an empty selector", name + ":", "", "ParameterVersionNotFound"},
 		{"a parameter that does not exist", "/sandstep/secrets/users/alice/nope", "", "ParameterNotFound"},
+		{"a label of a parameter that does not exist", "/sandstep/secrets/users/alice/nope:prod", "", "ParameterNotFound"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			name := tc.param
-			out, err := c.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+			out, err := c.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(tc.param), WithDecryption: aws.Bool(true)})
 			if code := apiCode(err); code != tc.wantCode {
-				t.Fatalf("GetParameter %s: error %v (code %q), want code %q", name, err, code, tc.wantCode)
+				t.Fatalf("GetParameter %s: error %v (code %q), want code %q", tc.param, err, code, tc.wantCode)
 			}
-			if err == nil && aws.ToString(out.Parameter.Value) != tc.wantValue {
-				t.Errorf("GetParameter %s = %q, want %q", name, aws.ToString(out.Parameter.Value), tc.wantValue)
+			if err == nil && (aws.ToString(out.Parameter.Value) != tc.wantValue || aws.ToString(out.Parameter.Name) != name ||
+				aws.ToString(out.Parameter.Selector) != strings.TrimPrefix(tc.param, name)) {
+				t.Errorf("GetParameter %s = %q (name %q, selector %q), want %q", tc.param, aws.ToString(out.Parameter.Value),
+					aws.ToString(out.Parameter.Name), aws.ToString(out.Parameter.Selector), tc.wantValue)
 			}
 		})
+	}
+	for _, tc := range []struct {
+		name     string
+		in       ssm.LabelParameterVersionInput
+		wantCode string
+	}{
+		{"a parameter that does not exist", ssm.LabelParameterVersionInput{Name: aws.String("/nope"), Labels: []string{"x"}}, "ParameterNotFound"},
+		{"a version that does not exist", ssm.LabelParameterVersionInput{Name: aws.String(name), ParameterVersion: aws.Int64(9), Labels: []string{"x"}}, "ParameterVersionNotFound"},
+		{"more than ten labels on a version", ssm.LabelParameterVersionInput{Name: aws.String(name), ParameterVersion: aws.Int64(1),
+			Labels: []string{"l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8", "l9", "l10"}}, "ParameterVersionLabelLimitExceeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.ssm.LabelParameterVersion(ctx, &tc.in); apiCode(err) != tc.wantCode {
+				t.Fatalf("LabelParameterVersion = %v, want %s", err, tc.wantCode)
+			}
+		})
+	}
+	if _, err := c.ssm.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/a:b"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeString}); apiCode(err) != "ValidationException" {
+		t.Errorf("a name holding a colon = %v, want ValidationException: what follows a colon selects a version", err)
+	}
+	c.srv.Close()
+	again := start(t, dir)
+	out, err := again.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name + ":prod"), WithDecryption: aws.Bool(true)})
+	if err != nil || aws.ToString(out.Parameter.Value) != "two" {
+		t.Fatalf("a label after a restart = %+v, %v; want version 2's value", out, err)
 	}
 }
 

@@ -26,6 +26,7 @@ type paramVersion struct {
 	Value, Type, Description string
 	Version                  int64
 	Modified                 time.Time
+	Labels                   []string `json:",omitempty"`
 }
 
 func openParameters(path string, arn arnMaker, now func() time.Time) (*parameterStore, error) {
@@ -42,6 +43,8 @@ func (ps *parameterStore) operations() map[string]jsonproto.Operation {
 		"GetParameter":    ps.get,
 		"GetParameters":   ps.getMany,
 		"DeleteParameter": ps.delete,
+
+		"LabelParameterVersion": ps.label,
 	}
 }
 
@@ -51,6 +54,7 @@ type parameter struct {
 	DataType         string
 	LastModifiedDate epoch
 	Name             string
+	Selector         string `json:",omitempty"`
 	Type             string
 	Value            string
 	Version          int64
@@ -98,32 +102,43 @@ func validParameterName(name string) error {
 	if name == "" || len(name) > 2048 || strings.ContainsAny(name, " \t\r\n") {
 		return jsonproto.ClientError("ValidationException", "Name must be 1 to 2048 characters without white space")
 	}
-	if strings.Contains(name, "/") && !strings.HasPrefix(name, "/") {
+	if strings.Contains(name, "/") && !strings.HasPrefix(name, "/") || strings.IndexFunc(name, notNameRune) >= 0 {
 		return jsonproto.ClientError("ValidationException", "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_")
 	}
 	return nil
 }
 
-// lookup finds a parameter by name, or name:version; else the error code
-// of what is missing.
+// notNameRune is a rune SSM refuses in a parameter name; ":" among them,
+// so what follows one is always a version or label.
+func notNameRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_.-", r))
+}
+
+// lookup finds a parameter by name, name:version or name:label; else the
+// error code of what is missing.
 func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, string) {
-	name, version := selector, int64(-1)
-	if i := strings.LastIndex(selector, ":"); i > 0 {
-		if n, err := strconv.ParseInt(selector[i+1:], 10, 64); err == nil {
-			name, version = selector[:i], n
-		}
+	name, at := selector, ""
+	if i := strings.Index(selector, ":"); i >= 0 {
+		name, at = selector[:i], selector[i+1:]
 	}
 	versions := ps.params[name]
 	if len(versions) == 0 {
 		return nil, "ParameterNotFound"
 	}
 	v := versions[len(versions)-1]
-	if version != -1 {
-		// The parameter is there; the version asked for is not.
-		if version < 1 || version > int64(len(versions)) {
+	if name != selector {
+		// The parameter is there; the version or label asked for may not be.
+		i := slices.IndexFunc(versions, func(v paramVersion) bool { return slices.Contains(v.Labels, at) })
+		if n, err := strconv.ParseInt(at, 10, 64); err == nil {
+			i = int(n) - 1
+			if n < 1 || n > int64(len(versions)) {
+				i = -1
+			}
+		}
+		if i < 0 {
 			return nil, "ParameterVersionNotFound"
 		}
-		v = versions[version-1]
+		v = versions[i]
 	}
 	value := v.Value
 	if v.Type == "SecureString" && !decrypt {
@@ -135,6 +150,7 @@ func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, str
 		DataType:         "text",
 		LastModifiedDate: epochOf(v.Modified),
 		Name:             name,
+		Selector:         strings.TrimPrefix(selector, name),
 		Type:             v.Type,
 		Value:            value,
 		Version:          v.Version,
@@ -199,4 +215,72 @@ func (ps *parameterStore) delete(body []byte) (any, error) {
 		return nil, fmt.Errorf("save: %w", err)
 	}
 	return map[string]any{}, nil
+}
+
+// label attaches labels to a version (the latest by default), moving each
+// from the version that held it; a label SSM's rules refuse is answered in
+// InvalidLabels and attached nowhere.
+func (ps *parameterStore) label(body []byte) (any, error) {
+	var in struct {
+		Name             string
+		ParameterVersion *int64
+		Labels           []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Labels) == 0 || len(in.Labels) > 10 {
+		return nil, jsonproto.ClientError("ValidationException", "Labels must hold 1 to 10 labels")
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	versions := ps.params[in.Name]
+	if len(versions) == 0 {
+		return nil, jsonproto.ClientError("ParameterNotFound", "")
+	}
+	n := int64(len(versions))
+	if in.ParameterVersion != nil {
+		n = *in.ParameterVersion
+	}
+	if n < 1 || n > int64(len(versions)) {
+		return nil, jsonproto.ClientError("ParameterVersionNotFound", "")
+	}
+	valid, invalid := []string{}, []string{}
+	for _, l := range in.Labels {
+		if validLabel(l) {
+			valid = append(valid, l)
+		} else {
+			invalid = append(invalid, l)
+		}
+	}
+	next := make([]paramVersion, len(versions))
+	for i, v := range versions {
+		v.Labels = slices.DeleteFunc(slices.Clone(v.Labels), func(l string) bool { return slices.Contains(valid, l) })
+		if int64(i) == n-1 {
+			for _, l := range valid {
+				if !slices.Contains(v.Labels, l) {
+					v.Labels = append(v.Labels, l)
+				}
+			}
+			if len(v.Labels) > 10 {
+				return nil, jsonproto.ClientError("ParameterVersionLabelLimitExceeded", "A parameter version can have a maximum of ten labels.")
+			}
+		}
+		next[i] = v
+	}
+	ps.params[in.Name] = next
+	if err := saveJSON(ps.path, ps.params); err != nil {
+		ps.params[in.Name] = versions
+		return nil, fmt.Errorf("save: %w", err)
+	}
+	return map[string]any{"InvalidLabels": invalid, "ParameterVersion": n}, nil
+}
+
+// validLabel is SSM's rule: 1 to 100 letters, digits, . - _, not opening
+// with a digit, "aws" or "ssm".
+func validLabel(l string) bool {
+	lower := strings.ToLower(l)
+	return l != "" && len(l) <= 100 && (l[0] < '0' || l[0] > '9') &&
+		!strings.HasPrefix(lower, "aws") && !strings.HasPrefix(lower, "ssm") &&
+		strings.IndexFunc(l, func(r rune) bool { return r == '/' || notNameRune(r) }) < 0
 }
