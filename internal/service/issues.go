@@ -185,14 +185,11 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 // written.
 //
 // The task may end meanwhile, and its end write the comment (after its
-// record) before the note lands on it: the record is read again once the
-// note is written, and an ended task's comment written again.
+// record) before the note lands on it: tellEndedSince writes it again.
 func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
 	if t.IssueComment != 0 {
 		s.commentOnIssue(ctx, t, s.busyComment(ctx, t, ev.Sender), false)
-		if now, err := s.tasks.GetTask(ctx, t.ID); err == nil && now.Status.Terminal() {
-			s.commentOnIssue(ctx, now, s.endedComment(ctx, now), false)
-		}
+		s.tellEndedSince(ctx, t, false)
 	}
 	return &IssueOutcome{Action: "busy", TaskID: t.ID, Why: "a task runs for this issue already"}
 }

@@ -699,12 +699,21 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 	return err
 }
 
-// tellEnded writes the issue's ended comment of t. A pull request recorded
-// on the task as it was written (keepPullRequest, whose own comment may
-// have landed first) is written again, so the comment left names it.
+// tellEnded writes the issue's ended comment of t, and again if its
+// record gained a pull request as it was written (keepPullRequest, whose
+// own comment may have landed first).
 func (s *Service) tellEnded(ctx context.Context, t *sandstep.Task, patient bool) {
 	s.commentOnIssue(ctx, t, s.endedComment(ctx, t), patient)
-	if now, err := s.tasks.GetTask(ctx, t.ID); err == nil && now.PullRequest != t.PullRequest {
+	s.tellEndedSince(ctx, t, patient)
+}
+
+// tellEndedSince reads the task again after a comment written from t: if
+// its record ended, or gained a pull request, meanwhile, another writer's
+// ended comment may have landed before that one, which then hides it, so
+// the ended comment is written again.
+func (s *Service) tellEndedSince(ctx context.Context, t *sandstep.Task, patient bool) {
+	now, err := s.tasks.GetTask(ctx, t.ID)
+	if err == nil && now.Status.Terminal() && (now.Status != t.Status || now.PullRequest != t.PullRequest) {
 		s.commentOnIssue(ctx, now, s.endedComment(ctx, now), patient)
 	}
 }
