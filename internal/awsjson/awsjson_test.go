@@ -317,6 +317,39 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+// An error answered after a try that may have been applied (a 5xx, a
+// hang-up) says so: a write's refused condition may then be its own
+// earlier effect. A throttle was applied by nobody.
+func TestEarlierTryMayHaveApplied(t *testing.T) {
+	refused := reply{status: 400, body: `{"__type":"ConditionalCheckFailedException"}`}
+	throttled := reply{status: 400, body: `{"__type":"ThrottlingException"}`}
+	for _, tc := range []struct {
+		name    string
+		replies []reply
+		want    bool
+	}{
+		{"refused at once", []reply{refused}, false},
+		{"refused after a throttle", []reply{throttled, refused}, false},
+		{"refused after a 429", []reply{{status: 429}, refused}, false},
+		{"refused after a 5xx", []reply{{status: 500}, refused}, true},
+		{"refused after a hang-up", []reply{{hangUp: true}, refused}, true},
+		{"refused after a 5xx and a throttle", []reply{{status: 503}, throttled, refused}, true},
+		{"5xx every time", []reply{{status: 500}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv := newFake(t, tc.replies...)
+			err := client(t, config(""), testService, srv.URL, 3).Call(context.Background(), "PutParameter", nil, nil)
+			var ae *awsjson.APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("err %v, want an APIError", err)
+			}
+			if ae.EarlierTryMayHaveApplied != tc.want {
+				t.Errorf("EarlierTryMayHaveApplied = %v, want %v (%v)", ae.EarlierTryMayHaveApplied, tc.want, err)
+			}
+		})
+	}
+}
+
 func isCode(code string) func(error) bool {
 	return func(err error) bool {
 		var ae *awsjson.APIError

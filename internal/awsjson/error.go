@@ -19,6 +19,10 @@ type APIError struct {
 	// Body is the answer's body, for the services whose errors carry more
 	// than a message (DynamoDB's refused item). Error does not print it.
 	Body []byte
+	// EarlierTryMayHaveApplied: a try before this answer got a 5xx or no
+	// answer, so the call may have been applied then, and this answer
+	// (a refused condition) may be about its own earlier effect.
+	EarlierTryMayHaveApplied bool
 }
 
 func (e *APIError) Error() string {

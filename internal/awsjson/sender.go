@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -85,15 +87,32 @@ func (s *Sender) Send(ctx context.Context, method, url string, header http.Heade
 	parse func(*http.Response, []byte) *APIError) ([]byte, error) {
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
+	mayHaveApplied := false
 	for attempt := 1; ; attempt++ {
 		out, retry, err := s.try(ctx, method, url, header, body, hash, limit, parse)
+		if ae, ok := err.(*APIError); ok && mayHaveApplied {
+			ae.EarlierTryMayHaveApplied = true
+		}
 		if err == nil || !retry || attempt >= s.attempts || ctx.Err() != nil {
 			return out, err
 		}
+		mayHaveApplied = mayHaveApplied || unknownOutcome(err)
 		if !pause.For(ctx, s.backoff(attempt)) {
 			return nil, fmt.Errorf("%w after %d attempts, the last: %w", ctx.Err(), attempt, err)
 		}
 	}
+}
+
+// unknownOutcome says whether a failed try may have been applied: it got
+// a 5xx or no answer, unless its connection was never made. A throttle
+// (400, 429) was refused before anything was done.
+func unknownOutcome(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.StatusCode >= 500
+	}
+	var op *net.OpError
+	return !errors.As(err, &op) || op.Op != "dial"
 }
 
 // try sends one signed request and returns the body of a 2xx answer, or

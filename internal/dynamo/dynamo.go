@@ -80,8 +80,11 @@ func (c *Client) call(ctx context.Context, operation string, in, body, out any) 
 	case "ConditionalCheckFailedException":
 		var body struct{ Item Item }
 		_ = json.Unmarshal(ae.Body, &body)
-		return fmt.Errorf("%s: %w", operation, &types.ConditionalCheckFailedException{
-			Message: aws.String(ae.Message), Item: body.Item})
+		var refused error = &types.ConditionalCheckFailedException{Message: aws.String(ae.Message), Item: body.Item}
+		if ae.EarlierTryMayHaveApplied {
+			refused = afterUnknownTry{refused}
+		}
+		return fmt.Errorf("%s: %w", operation, refused)
 	case "TransactionCanceledException":
 		var body struct {
 			CancellationReasons []struct {
@@ -98,6 +101,27 @@ func (c *Client) call(ctx context.Context, operation string, in, body, out any) 
 		return fmt.Errorf("%s: %w", operation, tce)
 	}
 	return err
+}
+
+// afterUnknownTry is a refused condition answered to a retry of a write
+// whose earlier try may have been applied (a 5xx, no answer): the
+// condition may have been refused by that try's own effect.
+type afterUnknownTry struct{ error }
+
+func (e afterUnknownTry) Error() string {
+	return e.error.Error() + " (an earlier try may have been applied)"
+}
+
+func (e afterUnknownTry) Unwrap() error { return e.error }
+
+// EarlierTryMayHaveApplied says whether err is a single-item write's
+// refused condition answered after a try of the same write that may have
+// been applied: the caller can read the item to tell its own write from
+// another's (sandstep's writes are not idempotent tokens, as
+// TransactWriteItems' are).
+func EarlierTryMayHaveApplied(err error) bool {
+	var e afterUnknownTry
+	return errors.As(err, &e)
 }
 
 // Names are expression attribute names (#n) by placeholder.

@@ -518,3 +518,44 @@ func TestLargePage(t *testing.T) {
 		t.Errorf("%d items, want %d", len(page.Items), n)
 	}
 }
+
+func TestEqual(t *testing.T) {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	for _, tc := range []struct {
+		name string
+		a, b dynamo.Item
+		want bool
+	}{
+		{"the same", dynamo.Item{"a": s("x"), "n": n("1")}, dynamo.Item{"a": s("x"), "n": n("1")}, true},
+		{"numbers by value", dynamo.Item{"n": n("1.0")}, dynamo.Item{"n": n("1")}, true},
+		{"large numbers by value", dynamo.Item{"n": n("1e21")}, dynamo.Item{"n": n("1000000000000000000000")}, true},
+		{"another number", dynamo.Item{"n": n("1")}, dynamo.Item{"n": n("2")}, false},
+		{"another string", dynamo.Item{"a": s("x")}, dynamo.Item{"a": s("y")}, false},
+		{"a number is not its string", dynamo.Item{"a": s("1")}, dynamo.Item{"a": n("1")}, false},
+		{"an attribute more", dynamo.Item{"a": s("x")}, dynamo.Item{"a": s("x"), "b": s("y")}, false},
+		{"another attribute", dynamo.Item{"a": s("x")}, dynamo.Item{"b": s("x")}, false},
+		{"sets in any order", dynamo.Item{"ss": &types.AttributeValueMemberSS{Value: []string{"a", "b"}}, "ns": &types.AttributeValueMemberNS{Value: []string{"1", "2.5"}}},
+			dynamo.Item{"ss": &types.AttributeValueMemberSS{Value: []string{"b", "a"}}, "ns": &types.AttributeValueMemberNS{Value: []string{"2.50", "1"}}}, true},
+		{"another set", dynamo.Item{"ss": &types.AttributeValueMemberSS{Value: []string{"a", "b"}}}, dynamo.Item{"ss": &types.AttributeValueMemberSS{Value: []string{"a", "c"}}}, false},
+		{"lists in order", dynamo.Item{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("a"), s("b")}}},
+			dynamo.Item{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("b"), s("a")}}}, false},
+		{"maps deeply", dynamo.Item{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": n("5")}}},
+			dynamo.Item{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": n("5.0")}}}, true},
+		{"maps differing inside", dynamo.Item{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": n("5")}}},
+			dynamo.Item{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": n("6")}}}, false},
+		{"bytes", dynamo.Item{"b": &types.AttributeValueMemberB{Value: []byte("x")}, "t": &types.AttributeValueMemberBOOL{Value: true}},
+			dynamo.Item{"b": &types.AttributeValueMemberB{Value: []byte("x")}, "t": &types.AttributeValueMemberBOOL{Value: true}}, true},
+		{"another bool", dynamo.Item{"t": &types.AttributeValueMemberBOOL{Value: true}}, dynamo.Item{"t": &types.AttributeValueMemberBOOL{Value: false}}, false},
+		{"nothing and nothing", nil, dynamo.Item{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dynamo.Equal(tc.a, tc.b); got != tc.want {
+				t.Errorf("Equal(a, b) = %v, want %v", got, tc.want)
+			}
+			if got := dynamo.Equal(tc.b, tc.a); got != tc.want {
+				t.Errorf("Equal(b, a) = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,9 +1,12 @@
 package dynamo
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -170,4 +173,84 @@ func fromWire(w value) (types.AttributeValue, error) {
 		return &types.AttributeValueMemberBS{Value: w.BS}, nil
 	}
 	return nil, errNoMember
+}
+
+// Equal says whether a and b hold the same attributes with the same
+// values as DynamoDB compares them: numbers by value ("1.0" is "1"), sets
+// in any order.
+func Equal(a, b Item) bool {
+	return equalMaps(a, b)
+}
+
+func equalMaps(a, b map[string]types.AttributeValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !equalValues(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalValues(a, b types.AttributeValue) bool {
+	switch a := a.(type) {
+	case *types.AttributeValueMemberS:
+		b, ok := b.(*types.AttributeValueMemberS)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberN:
+		b, ok := b.(*types.AttributeValueMemberN)
+		return ok && equalNumbers(a.Value, b.Value)
+	case *types.AttributeValueMemberB:
+		b, ok := b.(*types.AttributeValueMemberB)
+		return ok && bytes.Equal(a.Value, b.Value)
+	case *types.AttributeValueMemberBOOL:
+		b, ok := b.(*types.AttributeValueMemberBOOL)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberNULL:
+		b, ok := b.(*types.AttributeValueMemberNULL)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberM:
+		b, ok := b.(*types.AttributeValueMemberM)
+		return ok && equalMaps(a.Value, b.Value)
+	case *types.AttributeValueMemberL:
+		b, ok := b.(*types.AttributeValueMemberL)
+		return ok && slices.EqualFunc(a.Value, b.Value, equalValues)
+	case *types.AttributeValueMemberSS:
+		b, ok := b.(*types.AttributeValueMemberSS)
+		return ok && sameSet(a.Value, b.Value, func(x, y string) bool { return x == y })
+	case *types.AttributeValueMemberNS:
+		b, ok := b.(*types.AttributeValueMemberNS)
+		return ok && sameSet(a.Value, b.Value, equalNumbers)
+	case *types.AttributeValueMemberBS:
+		b, ok := b.(*types.AttributeValueMemberBS)
+		return ok && sameSet(a.Value, b.Value, bytes.Equal)
+	}
+	return false
+}
+
+// equalNumbers compares two numbers as DynamoDB keeps them: by value.
+func equalNumbers(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, okA := new(big.Rat).SetString(a)
+	y, okB := new(big.Rat).SetString(b)
+	return okA && okB && x.Cmp(y) == 0
+}
+
+// sameSet says whether a and b, sets (no element twice), hold the same
+// elements.
+func sameSet[E any](a, b []E, eq func(E, E) bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y E) bool { return eq(x, y) }) {
+			return false
+		}
+	}
+	return true
 }

@@ -72,7 +72,13 @@ func (s *Store) write(ctx context.Context, items ...types.TransactWriteItem) err
 	}
 	switch it := items[0]; {
 	case it.Put != nil:
-		return s.db.PutItem(ctx, it.Put)
+		err := s.db.PutItem(ctx, it.Put)
+		if conditionFailed(err, 0) && dynamo.EarlierTryMayHaveApplied(err) && s.holds(ctx, it.Put.Item) {
+			// A try whose answer was lost wrote the item; the retry's
+			// condition was refused by it.
+			return nil
+		}
+		return err
 	case it.Update != nil:
 		_, err := s.db.UpdateItem(ctx, it.Update, "")
 		return err
@@ -81,4 +87,12 @@ func (s *Store) write(ctx context.Context, items ...types.TransactWriteItem) err
 	default:
 		panic("store: write of an item that is neither a put, an update nor a delete")
 	}
+}
+
+// holds says whether the table holds item exactly as given, read strongly
+// consistent; a failed read says no.
+func (s *Store) holds(ctx context.Context, item map[string]types.AttributeValue) bool {
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table),
+		Key: map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]}, ConsistentRead: aws.Bool(true)})
+	return err == nil && out.Item != nil && dynamo.Equal(out.Item, item)
 }

@@ -1,0 +1,160 @@
+package store_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+)
+
+// loseFirstAnswer lets the first request whose body holds marker and whose
+// target ends with op land, and answers it with a 500 (its answer lost),
+// as a timeout after the write landed would; the client then tries again.
+func loseFirstAnswer(marker, op string, lost *atomic.Int32) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			if !bytes.Contains(b, []byte(marker)) || !strings.HasSuffix(r.Header.Get("X-Amz-Target"), op) || lost.Load() > 0 {
+				h.ServeHTTP(w, r)
+				return
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r) // the write lands; its answer is lost
+			lost.Add(1)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
+		})
+	}
+}
+
+// Each test below lets a single-item write land and loses its answer, so
+// the client sends it again and the repeat's condition is refused by the
+// write's own item: the store tells its own write from another's.
+
+// A Begin whose write landed is not refused "in progress" by its own
+// record (the request would then never run, its key refused until the
+// in-progress expiry).
+func TestBeginIdempotentWhoseAnswerWasLost(t *testing.T) {
+	clk := newClock()
+	var lost atomic.Int32
+	st, _ := storeBehind(t, loseFirstAnswer("IDEM#u#k", ".PutItem", &lost), store.Options{Now: clk.Now})
+	c := ctx(t)
+	rec, err := st.BeginIdempotent(c, "u", "k", "h", "a1", clk.Now().Add(10*time.Minute))
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if err != nil || rec != nil {
+		t.Fatalf("first Begin (its write landed, its answer lost, tried again) = %v, %v; want nil, nil (proceed)", rec, err)
+	}
+}
+
+// A commit whose write landed is not a conflict: the service would delete
+// the sandbox it just made and answer 409.
+func TestCommitSandboxWhoseAnswerWasLost(t *testing.T) {
+	var lost atomic.Int32
+	st, _ := storeBehind(t, loseFirstAnswer(`"state":{"S":"ready"}`, ".PutItem", &lost), store.Options{})
+	c := ctx(t)
+	sb := &sandstep.Sandbox{ID: "sbx1", Owner: "u", State: sandstep.StateCreating}
+	if err := reserve(c, st, "u", "sbx1"); err != nil {
+		t.Fatal(err)
+	}
+	sb.DaytonaID = "d1"
+	err := st.CommitSandbox(c, sb)
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	got, gerr := st.GetSandbox(c, "sbx1")
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if err != nil {
+		t.Fatalf("CommitSandbox whose write landed (record now %s, daytonaId %q) = %v; want nil", got.State, got.DaytonaID, err)
+	}
+}
+
+// A transition whose write landed is not a conflict: markGone would then
+// leave the slot held until the reaper.
+func TestTransitionWhoseAnswerWasLost(t *testing.T) {
+	var lost atomic.Int32
+	st, _ := storeBehind(t, loseFirstAnswer(`"state":{"S":"gone"}`, ".PutItem", &lost), store.Options{})
+	c := ctx(t)
+	seed(t, c, st, &sandstep.Sandbox{ID: "sbx1", Owner: "u", State: sandstep.StateCreating, DaytonaID: "d1"})
+	_, err := st.TransitionSandbox(c, "sbx1", []sandstep.State{sandstep.StateReady, sandstep.StateCreating}, sandstep.StateGone, nil)
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if err != nil {
+		got, _ := st.GetSandbox(c, "sbx1")
+		t.Fatalf("TransitionSandbox whose write landed (record now %s) = %v; want the record", got.State, err)
+	}
+}
+
+// An audit event whose write landed is not taken for another instance's
+// under the same sort key and appended again.
+func TestAuditEventWhoseAnswerWasLost(t *testing.T) {
+	var lost atomic.Int32
+	st, _ := storeBehind(t, loseFirstAnswer(`sandbox.exec`, ".PutItem", &lost), store.Options{})
+	c := ctx(t)
+	ev := sandstep.AuditEvent{Action: "sandbox.exec", UserID: "u", SandboxID: "sbx1", Outcome: "ok",
+		Detail: map[string]string{"exitCode": "0"}}
+	if err := st.AppendAudit(c, ev); err != nil {
+		t.Fatal(err)
+	}
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	got, _, err := st.ListAudit(c, "sbx1", "", 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("one AppendAudit (its first answer lost) left %d events: %+v; want 1", len(got), got)
+	}
+}
+
+// A write whose answer was lost and whose item another writer changed
+// before the retry is the other's: the retry's refusal stands.
+func TestAWriteChangedBeforeItsRetryIsRefused(t *testing.T) {
+	var st *store.Store
+	var lost atomic.Int32
+	lose := loseFirstAnswer(`"state":{"S":"deleting"}`, ".PutItem", &lost)
+	changeThenLose := func(h http.Handler) http.Handler {
+		inner := lose(h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before := lost.Load()
+			rec := httptest.NewRecorder()
+			inner.ServeHTTP(rec, r)
+			if lost.Load() > before {
+				// The write landed; another finishes the delete before the
+				// retry comes.
+				if _, err := st.TransitionSandbox(r.Context(), "sbx1", []sandstep.State{sandstep.StateDeleting}, sandstep.StateGone, nil); err != nil {
+					t.Errorf("the other writer: %v", err)
+				}
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+		})
+	}
+	st, _ = storeBehind(t, changeThenLose, store.Options{})
+	c := ctx(t)
+	seed(t, c, st, &sandstep.Sandbox{ID: "sbx1", Owner: "u", State: sandstep.StateCreating, DaytonaID: "d1"})
+	_, err := st.TransitionSandbox(c, "sbx1", []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil)
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+		got, _ := st.GetSandbox(c, "sbx1")
+		t.Fatalf("TransitionSandbox whose item another changed before the retry (record now %s) = %v; want ECONFLICT", got.State, err)
+	}
+}
