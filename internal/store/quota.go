@@ -413,7 +413,7 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audi
 // appends audit; when the limit is cleared, audit is in the same write.
 //
 // It rewrites the counter item without the override, on condition that the
-// held slots and limit are still the ones read (an UpdateItem REMOVE would do,
+// held slots, their count and the limit are still the ones read (an UpdateItem REMOVE would do,
 // but minidyn ignores REMOVE, and the local stack runs on minidyn).
 func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
@@ -436,17 +436,19 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 		if !hasLimit {
 			return mapErr(s.writeRest(ctx, nil, audit), "clear user limit")
 		}
-		// rev changes with every reservation and release, so the rewrite
-		// keeps the held slots as they are.
-		rev, hasRev, err := numberAttr(out.Item, attrRev)
-		if err != nil {
-			return err
-		}
+		// rev changes with every reservation and release, active with the
+		// reaper's repair too, so the rewrite keeps the count as it is.
 		cond := expression.Name(attrLimit).Equal(expression.Value(lim))
-		if hasRev {
-			cond = cond.And(expression.Name(attrRev).Equal(expression.Value(rev)))
-		} else {
-			cond = cond.And(expression.Name(attrRev).AttributeNotExists())
+		for _, name := range []string{attrRev, attrActive} {
+			n, has, err := numberAttr(out.Item, name)
+			if err != nil {
+				return err
+			}
+			if has {
+				cond = cond.And(expression.Name(name).Equal(expression.Value(n)))
+			} else {
+				cond = cond.And(expression.Name(name).AttributeNotExists())
+			}
 		}
 		item := out.Item
 		delete(item, attrLimit)

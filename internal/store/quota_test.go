@@ -1,9 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -523,5 +527,46 @@ func TestRefusalsCostOneCall(t *testing.T) {
 				t.Errorf("%d DynamoDB calls, want 1", n)
 			}
 		})
+	}
+}
+
+// ClearUserLimit rewrites the counter it read; the reaper's repair of the
+// count (which changes no held slot, so not rev) landing between the two is
+// kept, not put back to the drifted count.
+func TestClearUserLimitKeepsARepairMadeMeanwhile(t *testing.T) {
+	var st *store.Store
+	var armed atomic.Bool
+	repairFirst := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") && bytes.Contains(b, []byte(`"QUOTA"`)) && armed.CompareAndSwap(true, false) {
+				// The reaper's repair lands between the clear's read and its put.
+				if _, _, err := st.RepairQuota(r.Context(), "u", false); err != nil {
+					t.Errorf("RepairQuota: %v", err)
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	var client *dynamodb.Client
+	st, client = storeBehind(t, repairFirst, store.Options{DefaultQuota: 5})
+	c := ctx(t)
+	if err := reserve(c, st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetUserLimit(c, "u", 2); err != nil {
+		t.Fatal(err)
+	}
+	setCounter(t, client, storetest.Table, "u", 2) // drift: 2 counted, 1 held
+	armed.Store(true)
+	if err := st.ClearUserLimit(c, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if armed.Load() {
+		t.Fatal("the repair did not run: the test did not test")
+	}
+	if q := quota(t, st, "u"); q.Active != 1 {
+		t.Fatalf("after a repair (to 1) and a clear, the counter says %d slots held; want 1 (one held)", q.Active)
 	}
 }
