@@ -240,6 +240,11 @@ func directContext(ctx context.Context, in directInput) (context.Context, error)
 	if err := sandstep.ValidateCallerID("userId", d.UserID); err != nil {
 		return ctx, err
 	}
+	if d.RequestID != "" {
+		if err := sandstep.ValidateRequestID("requestId", d.RequestID); err != nil {
+			return ctx, err
+		}
+	}
 	ctx = logging.WithUserID(logging.WithRequestID(ctx, directRequestID(ctx, d)), d.UserID)
 	if k, ok := in.(interface{ idempotencyKey() string }); ok && k.idempotencyKey() != "" {
 		if err := validIdempotencyKey("idempotencyKey", k.idempotencyKey()); err != nil {

@@ -185,6 +185,11 @@ func TestDirectBadInput(t *testing.T) {
 		{"another function's action", FunctionDelete, `{"action":"exec","userId":"u","sandboxId":"sbx_one"}`, `action: unknown action "exec" for the delete function; one of delete`},
 		{"action not a string", FunctionStatus, `{"action":1,"userId":"u"}`, "action: must be a string"},
 		{"action not a string", FunctionCreate, `{"action":true,"userId":"u"}`, "action: must be a string"},
+		// The delete's last write keeps it in its audit event: refused
+		// after the provider's sandbox was gone, it left the record
+		// deleting and the slot held.
+		{"requestId with a space", FunctionDelete, `{"action":"delete","userId":"u","sandboxId":"sbx_one","requestId":"run 1"}`, "requestId: must not contain white space"},
+		{"requestId with a control character", FunctionCreate, `{"action":"create","userId":"u","requestId":"r\u0007"}`, "requestId: must not contain white space"},
 		{"bad idempotency key", FunctionCreate, `{"action":"create","userId":"u","idempotencyKey":"` + strings.Repeat("k", 129) + `"}`, "idempotencyKey: must be 1 to 128"},
 		// (Data after the payload's JSON value never arrives: Lambda refuses
 		// a payload that is not JSON, and the runtime decodes one value.)

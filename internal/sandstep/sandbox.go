@@ -270,6 +270,27 @@ func ValidateUserID(field, id string) error {
 	return nil
 }
 
+// MaxRequestIDLength bounds a request id, which audit events keep.
+const MaxRequestIDLength = 256
+
+// ValidateRequestID checks a request id as audit events keep it: 1 to
+// MaxRequestIDLength bytes of UTF-8 without white space or control
+// characters. A caller's own (a direct invocation's requestId) is checked
+// before anything is done: the delete's last write keeps it.
+func ValidateRequestID(field, id string) error {
+	switch {
+	case id == "":
+		return Invalid(field, "must not be empty")
+	case len(id) > MaxRequestIDLength:
+		return Invalid(field, "must be at most %d bytes, got %d", MaxRequestIDLength, len(id))
+	case !utf8.ValidString(id):
+		return Invalid(field, "must be valid UTF-8")
+	case strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return Invalid(field, "must not contain white space or control characters")
+	}
+	return nil
+}
+
 // RepoUserPrefix starts the user id of a repository, the owner of the
 // tasks its issues start ("github:<owner>/<repo>"). No caller may claim it.
 const RepoUserPrefix = "github:"

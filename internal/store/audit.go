@@ -28,8 +28,6 @@ const (
 	MaxAuditDetailValueLength = 2048
 	// maxAuditWordLength bounds Action and Outcome.
 	maxAuditWordLength = 64
-	// maxAuditRequestIDLength bounds RequestID.
-	maxAuditRequestIDLength = 256
 	// maxAppendAttempts bounds retries after a sort-key collision.
 	maxAppendAttempts = 3
 )
@@ -107,7 +105,7 @@ func validateAudit(ev *sandstep.AuditEvent) error {
 		}
 	}
 	if ev.RequestID != "" {
-		if err := validateKeyPart("requestId", ev.RequestID, maxAuditRequestIDLength, true); err != nil {
+		if err := sandstep.ValidateRequestID("requestId", ev.RequestID); err != nil {
 			return err
 		}
 	}
