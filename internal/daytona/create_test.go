@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -153,6 +155,8 @@ func TestCreateIdempotency(t *testing.T) {
 		name       string
 		outcomes   []createOutcome
 		getHidden  int
+		notSent    bool // the first attempt's dial fails: nothing reaches the fake
+		foreign    bool // another sandbox already has the name
 		params     CreateSandboxParams
 		wantID     string
 		wantErr    string // substring; "" = success
@@ -178,6 +182,21 @@ func TestCreateIdempotency(t *testing.T) {
 		{
 			name:      "409 duplicate on retry: fetched by name",
 			outcomes:  []createOutcome{{create: true, status: 504}},
+			getHidden: 1, // the first lookup does not see it yet
+			wantID:    "id-ss-1", posts: 2, minGets: 2,
+		},
+		{
+			// A create never sent cannot have made the sandbox, so the
+			// name is another's: adopting it would hand the caller (and
+			// its cleanup) a sandbox it does not own.
+			name:    "409 after a not-sent attempt: the conflict, no lookup",
+			notSent: true, foreign: true,
+			wantErr: "already exists", posts: 1,
+		},
+		{
+			name:      "409 after a not-sent attempt and then a 5xx: fetched by name",
+			outcomes:  []createOutcome{{create: true, status: 504}},
+			notSent:   true,
 			getHidden: 1, // the first lookup does not see it yet
 			wantID:    "id-ss-1", posts: 2, minGets: 2,
 		},
@@ -231,7 +250,15 @@ func TestCreateIdempotency(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDaytonaFake(t, tt.outcomes...)
 			d.getHidden = tt.getHidden
-			c := newClient(t, d.URL, func(cfg *Config) { cfg.ResponseHeaderTimeout = 200 * time.Millisecond })
+			if tt.foreign {
+				d.byName["ss-1"] = sandboxJSON("id-old", "ss-1", StateStarted, "")
+			}
+			c := newClient(t, d.URL, func(cfg *Config) {
+				cfg.ResponseHeaderTimeout = 200 * time.Millisecond
+				if tt.notSent {
+					cfg.HTTPClient = failFirstDial()
+				}
+			})
 			c.sleep = (&fakeSleep{}).sleep
 			p := tt.params
 			if p.Name == "" && p.Snapshot == "" {
@@ -284,6 +311,22 @@ func TestCreateRateLimitedCarriesTheWait(t *testing.T) {
 	if posts, gets, _ := d.stats(); posts != 1 || gets != 0 {
 		t.Errorf("%d creates and %d lookups, want 1 and 0", posts, gets)
 	}
+}
+
+// failFirstDial returns an HTTP client whose first dial fails the way a
+// refused connection or DNS blip does (a *net.OpError "dial"), so that the
+// first request provably never reached the server.
+func failFirstDial() *http.Client {
+	var n atomic.Int32
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if n.Add(1) == 1 {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused")}
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
 }
 
 func TestCreateFirstAttemptConflictIsAnError(t *testing.T) {

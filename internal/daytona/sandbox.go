@@ -187,9 +187,11 @@ func (c *Client) RefreshActivity(ctx context.Context, sandboxID string) error {
 // error after the request may have been sent, a 5xx, or a 400 "Sandbox
 // failed to start" — and p.Name is set, the sandbox is looked up by name:
 // if it exists it is returned, otherwise the create is tried again (within
-// the retry policy and the context deadline). A 409 duplicate name on a
-// retry means an earlier attempt succeeded, and the sandbox is fetched by
-// name. Without a Name only a failure that provably created nothing (no
+// the retry policy and the context deadline). A 409 duplicate name after
+// such an attempt means that attempt succeeded, and the sandbox is fetched
+// by name. A 409 when every earlier attempt is known to have made nothing
+// (never sent, or refused) is returned: the name is another sandbox's.
+// Without a Name only a failure that provably created nothing (no
 // connection) is retried.
 //
 // A 429 is not waited out here: it is returned at once, a
@@ -235,8 +237,10 @@ func (c *Client) CreateSandbox(ctx context.Context, p CreateSandboxParams) (*San
 		isAPI := errors.As(err, &ae)
 		retry := false
 		switch {
-		case isAPI && attempt > 1 && req.Name != "" && isDuplicateName(ae):
-			// An earlier attempt made it.
+		case isAPI && unknown && req.Name != "" && isDuplicateName(ae):
+			// An earlier attempt with an unknown outcome made it. After
+			// attempts that provably made nothing (not sent) the name is
+			// another sandbox's, and the 409 is returned below.
 			found, gerr := c.lookupCreated(ctx, req.Name)
 			if gerr != nil {
 				return nil, fmt.Errorf("%w; looking it up by name after a duplicate-name answer: %w", err, gerr)
