@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -441,6 +442,13 @@ type UploadFile struct {
 // parent directories and overwriting. The body is streamed, not buffered.
 // It is not retried, because the readers are consumed: on a transient error
 // call again with fresh readers (uploads overwrite, so that is safe).
+//
+// The contents are read by a goroutine. When ctx ends UploadFiles returns
+// at once, and that goroutine may still be inside a Content's Read (a
+// stalled pipe or network stream): it reads no further once that Read
+// returns, but until then the source is not free again, as with the
+// request body net/http may still read after Do returns. Closing such a
+// source wakes it. The files slice itself is not touched after return.
 func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []UploadFile) error {
 	if err := checkID("sandboxID", sandboxID); err != nil {
 		return err
@@ -466,6 +474,8 @@ func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []Uplo
 	}
 	cl.mode = retryNever
 	cl.timeout = -1 // the upload itself may take long; ctx bounds it
+	// The writer may outlive this call (see above): give it its own slice.
+	files = slices.Clone(files)
 
 	var (
 		mu      sync.Mutex
@@ -473,12 +483,16 @@ func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []Uplo
 		pr      *io.PipeReader
 		done    = make(chan struct{})
 		started bool
+		unwatch func() bool
 	)
 	cl.bodyFn = func() (io.Reader, string, error) {
-		var pw *io.PipeWriter
-		pr, pw = io.Pipe()
+		r, pw := io.Pipe()
+		pr = r
 		mw := multipart.NewWriter(pw)
 		started = true
+		// net/http waits for its body read to return before Do does:
+		// wake it when ctx ends, the writer may be stuck in a Read.
+		unwatch = context.AfterFunc(ctx, func() { r.CloseWithError(ctx.Err()) })
 		go func() {
 			defer close(done)
 			err := writeUploadParts(mw, files)
@@ -494,9 +508,20 @@ func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []Uplo
 	}
 	resp, err := c.send(ctx, cl)
 	if started {
+		unwatch()
 		// Unblock the writer if the transport stopped reading early.
 		pr.CloseWithError(errUploadAborted)
-		<-done
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// The writer is in a Read of the caller's content, which a
+			// closed pipe does not wake: do not wait for it.
+			if err == nil {
+				resp.Body.Close()
+				resp = nil
+				err = &NetworkError{Method: cl.method, Path: cl.path, Err: ctx.Err()}
+			}
+		}
 	}
 	mu.Lock()
 	perr := prodErr

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUploadFilesMultipart(t *testing.T) {
@@ -107,6 +108,47 @@ func TestUploadFilesErrors(t *testing.T) {
 			t.Errorf("%d requests; a streamed upload cannot be replayed", n)
 		}
 	})
+	// A cancelled context stops at once (config.go), even while the
+	// writer sits in a Read of a stalled source, which closing the pipe
+	// does not wake.
+	t.Run("cancelled while the source blocks: returns at once", func(t *testing.T) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusOK)
+		})
+		c := toolboxClient(t, f, "sb-1")
+		release := make(chan struct{})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		files := []UploadFile{
+			{Path: "/tmp/a", Content: blockingReader{release}},
+			{Path: "/tmp/b", Content: strings.NewReader("b")},
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.UploadFiles(ctx, "sb-1", files) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want the deadline", err)
+			}
+		case <-time.After(3 * time.Second):
+			close(release)
+			t.Fatal("UploadFiles still running 3s after its context ended")
+		}
+		// The caller owns its slice again: the writer, woken by the
+		// source, must not touch it (-race).
+		close(release)
+		files[1] = UploadFile{}
+		time.Sleep(50 * time.Millisecond) // let the writer run
+	})
+}
+
+// blockingReader blocks in Read until release is closed.
+type blockingReader struct{ release chan struct{} }
+
+func (b blockingReader) Read(p []byte) (int, error) {
+	<-b.release
+	return 0, io.EOF
 }
 
 func TestOutputBound(t *testing.T) {
