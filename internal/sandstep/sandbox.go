@@ -253,15 +253,24 @@ type IdempotencyRecord struct {
 // userId.
 const MaxUserIDLength = 128
 
+// MaxRepoUserIDLength bounds a repository's user id (RepoUser): GitHub's
+// owners have up to 39 characters and its repositories' names up to 100.
+const MaxRepoUserIDLength = len(RepoUserPrefix) + 39 + len("/") + 100
+
 // ValidateUserID checks that id can identify a user: 1 to MaxUserIDLength
-// bytes of UTF-8 without '#', white space or control characters (user ids
-// are parts of the table's keys). The error is EINVALID naming field.
+// bytes (a repository's, MaxRepoUserIDLength) of UTF-8 without '#', white
+// space or control characters (user ids are parts of the table's keys).
+// The error is EINVALID naming field.
 func ValidateUserID(field, id string) error {
+	limit := MaxUserIDLength
+	if _, ok := RepoOf(id); ok {
+		limit = MaxRepoUserIDLength
+	}
 	switch {
 	case strings.TrimSpace(id) == "":
 		return Invalid(field, "is required")
-	case len(id) > MaxUserIDLength:
-		return Invalid(field, "must be at most %d bytes, got %d", MaxUserIDLength, len(id))
+	case len(id) > limit:
+		return Invalid(field, "must be at most %d bytes, got %d", limit, len(id))
 	case !utf8.ValidString(id):
 		return Invalid(field, "must be valid UTF-8")
 	case strings.ContainsFunc(id, func(r rune) bool { return r == '#' || unicode.IsSpace(r) || unicode.IsControl(r) }):

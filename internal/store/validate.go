@@ -15,8 +15,9 @@ import (
 
 // Limits on what the store accepts.
 const (
-	// MaxIDLength is the longest user, sandbox or task id, in bytes.
-	MaxIDLength = 128
+	// MaxIDLength is the longest user, sandbox or task id, in bytes: a
+	// repository's user id is the longest.
+	MaxIDLength = sandstep.MaxRepoUserIDLength
 	// MaxIdempotencyKeyLength is the longest idempotency key, in bytes.
 	MaxIdempotencyKeyLength = 255
 	// MaxItemSize is DynamoDB's item size limit (400 KB). The store computes
