@@ -230,9 +230,13 @@ type AuditEvent struct {
 	Metadata     Metadata `json:"metadata"`
 	// Outcome is "ok" or an error code.
 	Outcome string `json:"outcome,omitempty"`
-	// Detail holds small, non-secret facts (e.g. exit code, state).
+	// Detail holds small, non-secret facts (e.g. exit code, state), each
+	// at most MaxAuditDetailValueLength bytes.
 	Detail map[string]string `json:"detail,omitempty"`
 }
+
+// MaxAuditDetailValueLength bounds one value of an AuditEvent's Detail.
+const MaxAuditDetailValueLength = 2048
 
 // Idempotency record statuses.
 const (

@@ -61,13 +61,8 @@ func (s *Service) UserUsage(ctx context.Context, call Call, userID string, in Li
 	}
 	// Reading a user's usage is itself on the record; failing to record
 	// it is logged, not answered, as for every audit written after the
-	// deed (Service.audit).
-	ev := s.adminEvent(call, userID, ActionAdminUsage, nil)
-	wctx, cancel := s.writeContext(ctx)
-	defer cancel()
-	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
-		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", ev.Action, "targetUserId", userID, "err", aerr)
-	}
+	// deed (Service.appendAudit).
+	s.appendAudit(ctx, s.adminEvent(call, userID, ActionAdminUsage, nil))
 	return &UserUsage{Quota: q, Sandboxes: items, NextCursor: next}, nil
 }
 

@@ -474,13 +474,17 @@ const (
 )
 
 func (s *Service) audit(ctx context.Context, call Call, sb *sandstep.Sandbox, action string, err error, detail map[string]string) {
-	ev := s.auditEvent(call, sb, action, err, detail)
-	// An audit write must not turn a done deed into a failure the caller
-	// would retry; it is logged loudly instead.
+	s.appendAudit(ctx, s.auditEvent(call, sb, action, err, detail))
+}
+
+// appendAudit writes ev alone. An audit write must not turn a done deed
+// into a failure the caller would retry; it is logged loudly instead.
+func (s *Service) appendAudit(ctx context.Context, ev sandstep.AuditEvent) {
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
 	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
-		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "sandboxId", sb.ID, "err", aerr)
+		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", ev.Action, "sandboxId", ev.SandboxID, "taskId", ev.TaskID,
+			"targetUserId", ev.TargetUserID, "err", aerr)
 	}
 }
 
@@ -495,7 +499,14 @@ func (s *Service) auditEvent(call Call, sb *sandstep.Sandbox, action string, err
 		RequestID: call.RequestID,
 		Metadata:  sb.Metadata,
 		Outcome:   "ok",
-		Detail:    detail,
+	}
+	for k, v := range detail {
+		// An error's message may be long (a provider's page, a build's
+		// log): the event keeps its start rather than being refused.
+		if ev.Detail == nil {
+			ev.Detail = make(map[string]string, len(detail))
+		}
+		ev.Detail[k] = sandstep.Clip(v, sandstep.MaxAuditDetailValueLength-len("…"))
 	}
 	if err != nil {
 		ev.Outcome = string(sandstep.ErrorCode(err))

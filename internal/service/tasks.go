@@ -438,16 +438,7 @@ func endNotWritten(ctx context.Context, err error) error {
 }
 
 func (s *Service) auditTask(ctx context.Context, call Call, t *sandstep.Task, action string, err error, detail map[string]string) {
-	ev := sandstep.AuditEvent{
-		Time: s.opts.Now(), Action: action, UserID: call.UserID, TaskID: t.ID, SandboxID: t.SandboxID,
-		RequestID: call.RequestID, Metadata: t.Metadata, Outcome: "ok", Detail: detail,
-	}
-	if err != nil {
-		ev.Outcome = string(sandstep.ErrorCode(err))
-	}
-	wctx, cancel := s.writeContext(ctx)
-	defer cancel()
-	if aerr := s.audits.AppendAudit(wctx, ev); aerr != nil {
-		s.opts.Logger.ErrorContext(ctx, "audit event not written", "action", action, "taskId", t.ID, "err", aerr)
-	}
+	ev := s.auditEvent(call, &sandstep.Sandbox{ID: t.SandboxID, Metadata: t.Metadata}, action, err, detail)
+	ev.TaskID = t.ID
+	s.appendAudit(ctx, ev)
 }

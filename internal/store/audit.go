@@ -23,9 +23,9 @@ import (
 const (
 	// MaxAuditDetailEntries is the most Detail entries an event may carry.
 	MaxAuditDetailEntries = 32
-	// MaxAuditDetailKeyLength and MaxAuditDetailValueLength bound one entry.
-	MaxAuditDetailKeyLength   = 64
-	MaxAuditDetailValueLength = 2048
+	// MaxAuditDetailKeyLength bounds an entry's key
+	// (sandstep.MaxAuditDetailValueLength its value).
+	MaxAuditDetailKeyLength = 64
 	// maxAuditWordLength bounds Action and Outcome.
 	maxAuditWordLength = 64
 	// maxAppendAttempts bounds retries after a sort-key collision.
@@ -124,8 +124,8 @@ func validateAudit(ev *sandstep.AuditEvent) error {
 		if secretKeyName(k) {
 			return sandstep.Invalid(field, "names a secret; audit events never hold secrets")
 		}
-		if len(v) > MaxAuditDetailValueLength {
-			return sandstep.Invalid(field, "must be at most %d bytes", MaxAuditDetailValueLength)
+		if len(v) > sandstep.MaxAuditDetailValueLength {
+			return sandstep.Invalid(field, "must be at most %d bytes", sandstep.MaxAuditDetailValueLength)
 		}
 		for _, re := range secretValues {
 			if re.MatchString(v) {

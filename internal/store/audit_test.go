@@ -138,7 +138,7 @@ func TestAuditRefusesSecretsAndBadInput(t *testing.T) {
 		{"aws key id value", detail("note", "AKIAABCDEFGHIJKLMNOP"), "detail.note"},
 		{"jwt value", detail("note", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.sig"), "detail.note"},
 		{"pem value", detail("note", "-----BEGIN RSA PRIVATE KEY-----\nMII"), "detail.note"},
-		{"long value", detail("note", strings.Repeat("v", store.MaxAuditDetailValueLength+1)), "detail.note"},
+		{"long value", detail("note", strings.Repeat("v", sandstep.MaxAuditDetailValueLength+1)), "detail.note"},
 		{"odd key", detail("a b", "v"), "detail"},
 		{"too many entries", with(func(e *sandstep.AuditEvent) { e.Detail = many }), "detail"},
 		{"no action", with(func(e *sandstep.AuditEvent) { e.Action = "" }), "action"},
