@@ -511,15 +511,17 @@ func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []Uplo
 		unwatch()
 		// Unblock the writer if the transport stopped reading early.
 		pr.CloseWithError(errUploadAborted)
-		select {
-		case <-done:
-		case <-ctx.Done():
-			// The writer is in a Read of the caller's content, which a
-			// closed pipe does not wake: do not wait for it.
-			if err == nil {
-				resp.Body.Close()
-				resp = nil
-				err = &NetworkError{Method: cl.method, Path: cl.path, Err: ctx.Err()}
+		if err == nil {
+			// Answered: the server read the whole body, so the writer is
+			// done or about to be; the upload happened, whatever ctx does
+			// now.
+			<-done
+		} else {
+			select {
+			case <-done:
+			case <-ctx.Done():
+				// The writer may be in a Read of the caller's content,
+				// which a closed pipe does not wake: do not wait for it.
 			}
 		}
 	}

@@ -308,10 +308,11 @@ func (c *Client) networkError(ctx context.Context, cl *call, err error, timedOut
 }
 
 // notSent reports whether err shows that no connection was made, so the
-// server cannot have seen the request.
+// server cannot have seen the request: a dial, or a proxy's connection
+// (its dial or its CONNECT) that failed.
 func notSent(err error) bool {
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect") {
 		return true
 	}
 	var dns *net.DNSError
