@@ -72,7 +72,11 @@ func (e *Env) secretClients() (secretClients, error) {
 // CallerSecrets returns the resolver of the secret references callers
 // name (secretEnv, git.tokenSecret): only those in the caller's own tree
 // below the deployment's prefixes and the shared ones (secrets.Scopes),
-// and every value resolved is taught to the logger's redactor.
+// and every value resolved is taught to the logger's redactor. Nothing is
+// cached: a caller's secret is read each time it is asked for, so a
+// rotated one is used rotated and a deleted one fails at once (README: a
+// task's notify.secretRef is read at every attempt). The deployment's own
+// secrets (deploymentSecret) are read once per cold start.
 func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 	return once(e, "callerSecrets", func() (*secrets.Resolver, error) {
 		c, err := e.secretClients()
@@ -83,7 +87,7 @@ func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secret scopes: %w", err)
 		}
-		return secrets.NewResolver(c.ssm, c.sm, secrets.WithOnResolve(e.Redactor.Add), secrets.WithScopes(scopes)), nil
+		return secrets.NewResolver(c.ssm, c.sm, secrets.WithOnResolve(e.Redactor.Add), secrets.WithScopes(scopes), secrets.WithoutCache()), nil
 	})
 }
 

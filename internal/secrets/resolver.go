@@ -42,6 +42,13 @@ type Option func(*Resolver)
 // rather than fail.
 func WithTTL(ttl time.Duration) Option { return func(r *Resolver) { r.ttl = ttl } }
 
+// WithoutCache makes r keep no value: every Resolve reads the secret
+// anew (resolves of one secret that overlap in time still share one read),
+// so a rotated secret is served rotated and a deleted one fails at once.
+// Callers' secrets need it: their owners rotate and delete them at will,
+// and README promises a task's notify.secretRef is read at every attempt.
+func WithoutCache() Option { return func(r *Resolver) { r.uncached = true } }
+
 // WithOnResolve registers fn to be called with every value the Resolver
 // fetches, before any caller receives it: pass the log redactor's Add.
 // For a "#key" reference fn sees both the whole secret string (once per
@@ -61,11 +68,12 @@ func WithClock(now func() time.Time) Option { return func(r *Resolver) { r.now =
 
 // Resolver resolves secret references. It is safe for concurrent use;
 // create one per process (cold start) so its cache lives as long as the
-// execution environment.
+// execution environment (unless WithoutCache).
 type Resolver struct {
 	ssm       ParameterGetter
 	sm        SecretGetter
 	ttl       time.Duration
+	uncached  bool
 	onResolve func(string)
 	scopes    *Scopes
 	now       func() time.Time
@@ -241,7 +249,9 @@ func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
 	r.mu.Lock()
 	delete(r.calls, k)
 	if err == nil {
-		r.cache[k] = entry{value: value, fetched: r.now()}
+		if !r.uncached {
+			r.cache[k] = entry{value: value, fetched: r.now()}
+		}
 	} else if e, ok := r.cache[k]; ok && sandstep.ErrorCode(classify(Ref{Scheme: k.scheme, Name: k.name}, err)) == sandstep.ETRANSIENT {
 		value, err = e.value, nil // stale beats failing while AWS throttles
 	}

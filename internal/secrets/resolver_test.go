@@ -443,6 +443,42 @@ func TestTTLAndStale(t *testing.T) {
 	}
 }
 
+// WithoutCache keeps nothing between resolves: callers' secrets are
+// rotated and deleted by their owners, and each read must see that.
+func TestWithoutCacheReadsEveryTime(t *testing.T) {
+	f, srv := newFakeAWS(t)
+	f.params["/sandstep/key"] = "ssm-value-Zq81"
+	s, m := clients(t, srv, 1)
+	res := NewResolver(s, m, WithoutCache())
+	ref := mustRef(t, "f", "ssm:/sandstep/key")
+	ctx := context.Background()
+	if v, err := res.Resolve(ctx, ref); err != nil || v != "ssm-value-Zq81" {
+		t.Fatalf("first read: %q, %v", v, err)
+	}
+	f.mu.Lock()
+	f.params["/sandstep/key"] = "ssm-value-rotated"
+	f.mu.Unlock()
+	if v, err := res.Resolve(ctx, ref); err != nil || v != "ssm-value-rotated" {
+		t.Fatalf("after a rotation: %q, %v", v, err)
+	}
+	// Throttled with nothing kept: failed, never an older value.
+	f.mu.Lock()
+	f.fail["/sandstep/key"] = []fakeErr{{status: 400, typ: "ThrottlingException"}}
+	f.mu.Unlock()
+	if v, err := res.Resolve(ctx, ref); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		t.Fatalf("throttled: %q, %v; want ETRANSIENT", v, err)
+	}
+	f.mu.Lock()
+	delete(f.params, "/sandstep/key")
+	f.mu.Unlock()
+	if v, err := res.Resolve(ctx, ref); sandstep.ErrorCode(err) != sandstep.EINVALID {
+		t.Fatalf("after deletion: %q, %v; want EINVALID", v, err)
+	}
+	if n := f.hitCount("/sandstep/key"); n != 4 {
+		t.Fatalf("%d requests for 4 resolves", n)
+	}
+}
+
 // waiters returns how many callers wait on the fetch of name in flight.
 func (r *Resolver) waitersFor(scheme Scheme, name string) int {
 	r.mu.Lock()
