@@ -239,6 +239,12 @@ func TestLoadInvalid(t *testing.T) {
 		{"daytona url plain http", map[string]string{"DAYTONA_API_URL": "http://daytona.example.com/api"}, "DAYTONA_API_URL", "must use https"},
 		{"daytona url query", map[string]string{"DAYTONA_API_URL": "https://daytona.example.com/api?x=1"}, "DAYTONA_API_URL", "query or fragment"},
 		{"daytona url credentials", map[string]string{"DAYTONA_API_URL": "https://user:hunter2pass@daytona.example.com"}, "DAYTONA_API_URL", "user name or password"},
+		// A password holding / # ^, or a URL with no host, fails to parse
+		// before its user part is seen: the error must not quote it either.
+		{"daytona url with a slash in its password", map[string]string{"DAYTONA_API_URL": "https://admin:hunter2pass/x@daytona.example.com/api"}, "DAYTONA_API_URL", "without a user name or password"},
+		{"github url with a # in its password", map[string]string{"GITHUB_API_URL": "https://admin:hunter2pass#x@ghe.example.com/api/v3"}, "GITHUB_API_URL", "without a user name or password"},
+		{"dynamodb endpoint with a ^ in its password", map[string]string{"DYNAMODB_ENDPOINT": "http://admin:hunter2pass^x@localhost:8000"}, "DYNAMODB_ENDPOINT", "without a user name or password"},
+		{"api url with credentials and no host", map[string]string{"API_URL": "https://admin:hunter2pass@/x"}, "API_URL", "user name or password"},
 		{"dynamodb endpoint", map[string]string{"DYNAMODB_ENDPOINT": "localhost:8000"}, "DYNAMODB_ENDPOINT", "http(s) URL"},
 		{"no key at all", map[string]string{"DAYTONA_API_KEY_REF": ""}, "DAYTONA_API_KEY_REF", "required"},
 		{"no key at all, local", map[string]string{"SANDSTEP_ENV": "local", "DAYTONA_API_KEY_REF": ""}, "DAYTONA_API_KEY_REF", "or, locally, DAYTONA_API_KEY"},

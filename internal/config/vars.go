@@ -559,11 +559,15 @@ func urlKind(anyHTTP bool, field func(*Config) *string) kind {
 	return kind{format: format, parse: func(c *Config, _, v string) error {
 		u, err := url.Parse(v)
 		switch {
-		case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
-			return fmt.Errorf("must be an absolute http(s) URL such as https://example.com/api, got %s", quote(v))
-		case u.User != nil:
+		case err == nil && u.User != nil:
 			// Never echo it: the user part may be a password.
 			return errors.New("must not carry a user name or password")
+		case (err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "") && strings.Contains(v, "@"):
+			// A password may hold / # ? and more, so whatever fails to
+			// parse around an @ may be one: never echo such a value.
+			return errors.New("must be an absolute http(s) URL such as https://example.com/api, without a user name or password (the value holds an @, so it is not repeated)")
+		case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+			return fmt.Errorf("must be an absolute http(s) URL such as https://example.com/api, got %s", quote(v))
 		case u.Scheme != "https" && u.Scheme != "http":
 			return fmt.Errorf("must be an http(s) URL, got scheme %s", quote(u.Scheme))
 		case u.Scheme == "http" && !anyHTTP && !c.Local() && !loopback(u.Hostname()):
