@@ -270,14 +270,20 @@ func (l *loader) ok(names ...string) bool {
 // is never part of an error.
 func (l *loader) daytonaKey(c Config) {
 	const refVar, keyVar = "DAYTONA_API_KEY_REF", "DAYTONA_API_KEY"
-	if !l.ok(refVar) {
-		return
-	}
 	hasRef, hasKey := !c.DaytonaAPIKeyRef.IsZero(), c.DaytonaAPIKey != ""
+	refusedHere := hasKey && !c.Local()
+	if !l.ok(refVar) {
+		// The reference is reported already; a plain key refused here is
+		// wrong whatever the reference, and is reported beside it.
+		if !refusedHere {
+			return
+		}
+		hasRef = false
+	}
 	switch {
 	case hasRef && hasKey:
 		l.fail(keyVar, "set either %s or %s, not both", refVar, keyVar)
-	case hasKey && !c.Local():
+	case refusedHere:
 		l.fail(keyVar, "a plain API key in the function's environment is refused outside SANDSTEP_ENV=local "+
 			"(anyone who can read the function configuration could read it); store the key in SSM Parameter Store "+
 			"or Secrets Manager and set %s=ssm:/... or secretsmanager:... instead", refVar)

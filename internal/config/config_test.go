@@ -345,6 +345,29 @@ func TestLoadReportsAllErrors(t *testing.T) {
 	}
 }
 
+// A malformed DAYTONA_API_KEY_REF does not hide a plain DAYTONA_API_KEY
+// outside the local stack: README says every bad variable is reported at
+// once, and the plain key is refused whatever the reference holds.
+func TestPlainDaytonaKeyInAWSReportedBesideABadRef(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"DAYTONA_API_KEY_REF": "not-a-reference",
+		"DAYTONA_API_KEY":     testKey,
+	}))
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	var names []string
+	for _, ve := range varErrors(t, err) {
+		names = append(names, ve.Var)
+	}
+	if want := []string{"DAYTONA_API_KEY_REF", "DAYTONA_API_KEY"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("variables reported %v, want %v:\n%v", names, want, err)
+	}
+	if !strings.Contains(err.Error(), "DAYTONA_API_KEY: a plain API key") || strings.Contains(err.Error(), testKey) {
+		t.Fatalf("the plain key's error:\n%v", err)
+	}
+}
+
 func TestSecretNeverPrints(t *testing.T) {
 	c, err := Load(env(map[string]string{"SANDSTEP_ENV": "local", "DAYTONA_API_KEY_REF": "", "DAYTONA_API_KEY": testKey}))
 	if err != nil {
