@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -278,6 +279,38 @@ func TestStructFieldNamesRedacted(t *testing.T) {
 	}
 	if !strings.Contains(out, "https://example.test/repo") {
 		t.Errorf("harmless field dropped:\n%s", out)
+	}
+}
+
+// A value json.Marshal refuses is logged by its type only: its fields and
+// map keys cannot be told apart, and fmt would print one named like a
+// secret (an *http.Request's Authorization header, a Token field) whole.
+func TestValuesNotJSONLoggedByTypeOnly(t *testing.T) {
+	const bearer = "Bearer gho_notRegisteredButNamedLikeASecret0123"
+	req, err := http.NewRequest(http.MethodGet, "https://api.example.test/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer)
+	type withHook struct {
+		Token string
+		Hook  func()
+	}
+	for _, format := range []string{"json", "text"} {
+		for name, v := range map[string]any{
+			"*http.Request":      req,
+			"struct with a func": withHook{Token: bearer},
+		} {
+			var buf bytes.Buffer
+			New(&buf, Options{Format: format, Redactor: NewRedactor()}).Info("calling", "v", v)
+			out := buf.String()
+			if strings.Contains(out, "notRegisteredButNamedLikeASecret") {
+				t.Errorf("%s/%s: a value under a secret-named key was logged:\n%s", format, name, out)
+			}
+			if want := fmt.Sprintf("%T", v); !strings.Contains(out, want) || !strings.Contains(out, Redacted) {
+				t.Errorf("%s/%s: want %s and its type %s:\n%s", format, name, Redacted, want, out)
+			}
+		}
 	}
 }
 

@@ -194,8 +194,9 @@ func (s *redactorSnapshot) value(v slog.Value) slog.Value {
 // (json.Marshal) and rebuilt as plain maps, slices and strings, so that
 // struct fields and map keys with sensitive names are redacted like
 // attribute keys and every string inside is scrubbed. Values json.Marshal
-// refuses (channels, functions, cycles) fall back to their fmt "%+v" text,
-// redacted by value only.
+// refuses (those holding a channel or function, *http.Request among them,
+// cycles) are logged as Redacted and their type only: fmt's "%+v" would
+// print fields and map keys named like a secret whole.
 func (s *redactorSnapshot) any(x any) slog.Value {
 	switch x := x.(type) {
 	case nil:
@@ -207,7 +208,7 @@ func (s *redactorSnapshot) any(x any) slog.Value {
 	}
 	b, err := json.Marshal(x)
 	if err != nil {
-		return slog.StringValue(s.redact(fmt.Sprintf("%+v", x)))
+		return slog.StringValue(fmt.Sprintf("%s (a %T, which is not JSON)", Redacted, x))
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
