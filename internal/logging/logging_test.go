@@ -180,8 +180,11 @@ func TestRedactorShortAndOverlappingValues(t *testing.T) {
 	red.Add("secret-prefix-and-more")
 	red.Add("secret-prefix") // duplicate
 	red.Add("trailing-newline-value\n")
-	if red.Len() != 4 {
-		t.Fatalf("Len = %d, want 4 (two, plus the newline value raw and trimmed)", red.Len())
+	// The end of one is the start of the other.
+	red.Add("first-secret-AAAA")
+	red.Add("AAAA-second-secret-tail-9f3c")
+	if red.Len() != 6 {
+		t.Fatalf("Len = %d, want 6 (four, plus the newline value raw and trimmed)", red.Len())
 	}
 	cases := []struct{ in, want string }{
 		{"x secret-prefix-and-more y", "x [REDACTED] y"},
@@ -189,6 +192,11 @@ func TestRedactorShortAndOverlappingValues(t *testing.T) {
 		{"abc is short and stays", "abc is short and stays"},
 		{"v=trailing-newline-value.", "v=[REDACTED]."},
 		{"v=trailing-newline-value\n", "v=[REDACTED]"},
+		// Both hidden whole, though they share bytes: a replacer resuming
+		// after the first would write the second's tail out.
+		{"env: first-secret-AAAA-second-secret-tail-9f3c.", "env: [REDACTED]."},
+		{"second first: AAAA-second-secret-tail-9f3c first-secret-AAAA", "second first: [REDACTED] [REDACTED]"},
+		{"side by side: secret-prefixsecret-prefix-and-more.", "side by side: [REDACTED]."},
 	}
 	for _, tc := range cases {
 		if got := red.Redact(tc.in); got != tc.want {

@@ -60,8 +60,7 @@ type Redactor struct {
 
 // redactorSnapshot is immutable once published.
 type redactorSnapshot struct {
-	secrets  []string // longest first
-	replacer *strings.Replacer
+	secrets []string
 }
 
 // NewRedactor returns a Redactor that knows no secrets yet.
@@ -97,15 +96,7 @@ func (r *Redactor) Add(value string) {
 	if !added {
 		return
 	}
-	// Longest first: strings.Replacer prefers the earlier of two
-	// candidates matching at the same position, so a secret that is a
-	// prefix of another never leaves the longer one's tail behind.
-	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets {
-		pairs = append(pairs, s, Redacted)
-	}
-	r.snap.Store(&redactorSnapshot{secrets: secrets, replacer: strings.NewReplacer(pairs...)})
+	r.snap.Store(&redactorSnapshot{secrets: secrets})
 }
 
 // SecretForms are the forms of a secret value that are hidden: the value,
@@ -136,7 +127,9 @@ func (r *Redactor) Len() int {
 	return 0
 }
 
-// Redact returns s with every known secret replaced by Redacted.
+// Redact returns s with every known secret replaced by Redacted: each run
+// of bytes inside secrets (MarkSecrets), overlapping or adjacent ones
+// together, becomes one Redacted.
 func (r *Redactor) Redact(s string) string {
 	return r.load().redact(s)
 }
@@ -149,10 +142,49 @@ func (r *Redactor) load() *redactorSnapshot {
 }
 
 func (s *redactorSnapshot) redact(v string) string {
-	if s == nil || v == "" {
+	if s == nil || v == "" || !slices.ContainsFunc(s.secrets, func(c string) bool { return strings.Contains(v, c) }) {
 		return v
 	}
-	return s.replacer.Replace(v)
+	hidden := make([]bool, len(v))
+	MarkSecrets(hidden, v, s.secrets)
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		if !hidden[i] {
+			b.WriteByte(v[i])
+			i++
+			continue
+		}
+		b.WriteString(Redacted)
+		for i < len(v) && hidden[i] {
+			i++
+		}
+	}
+	return b.String()
+}
+
+// MarkSecrets sets hidden[k] for every byte k of text that lies in an
+// occurrence of one of secrets; hidden is len(text) long. Every
+// occurrence is marked, those overlapping another included: where the end
+// of one secret is the start of another, a replacer that resumes after
+// its first match would write the rest of the second out. The logger and
+// the issue comments that quote a task's output hide secrets by it.
+func MarkSecrets(hidden []bool, text string, secrets []string) {
+	for _, c := range secrets {
+		if c == "" {
+			continue
+		}
+		// Looked for again from each match's next byte, not its end.
+		for i := 0; ; {
+			j := strings.Index(text[i:], c)
+			if j < 0 {
+				break
+			}
+			for k := i + j; k < i+j+len(c); k++ {
+				hidden[k] = true
+			}
+			i += j + 1
+		}
+	}
 }
 
 // attr redacts one attribute: by key name first (the value is then never

@@ -140,27 +140,10 @@ func secretsIn(text string, values []string, cut bool) []bool {
 			hidden[k] = true
 		}
 	}
-	// Each match looked for again from its start's next byte: matches may
-	// overlap (two tokens side by side, the first swallowing the second's
-	// prefix).
-	find := func(match func(string) []int) {
-		for i := 0; i < len(text); {
-			m := match(text[i:])
-			if m == nil {
-				return
-			}
-			hide(i+m[0], i+m[1])
-			i += m[0] + 1
-		}
-	}
 	for _, v := range values {
-		for _, c := range logging.SecretForms(v) {
-			find(func(s string) []int {
-				if j := strings.Index(s, c); j >= 0 {
-					return []int{j, j + len(c)}
-				}
-				return nil
-			})
+		forms := logging.SecretForms(v)
+		logging.MarkSecrets(hidden, text, forms)
+		for _, c := range forms {
 			for k := len(c) - 1; k >= logging.MinSecretLen; k-- {
 				if strings.HasSuffix(text, c[:k]) {
 					hide(len(text)-k, len(text))
@@ -175,7 +158,17 @@ func secretsIn(text string, values []string, cut bool) []bool {
 			}
 		}
 	}
-	find(githubToken.FindStringIndex)
+	// Each token looked for again from its start's next byte: tokens may
+	// overlap (two side by side, the first swallowing the second's
+	// prefix).
+	for i := 0; i < len(text); {
+		m := githubToken.FindStringIndex(text[i:])
+		if m == nil {
+			break
+		}
+		hide(i+m[0], i+m[1])
+		i += m[0] + 1
+	}
 	if m := githubTokenCut.FindStringIndex(text); m != nil {
 		hide(m[0], m[1])
 	}
