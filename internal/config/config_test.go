@@ -192,6 +192,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"stack name starting with a digit", map[string]string{"STACK_NAME": "1stack"}, "STACK_NAME", `got "1stack"`},
 		{"ssm prefix not a path", map[string]string{"SECRETS_SSM_PREFIX": "sandstep/"}, "SECRETS_SSM_PREFIX", `must start with "/" and end with "/"`},
 		{"ssm prefix without trailing slash", map[string]string{"SECRETS_SSM_PREFIX": "/sandstep"}, "SECRETS_SSM_PREFIX", `end with "/"`},
+		// The functions may read all of it: the root would be every secret
+		// in the account. Refused for what it is, not for a missing slash.
+		{"ssm prefix the root", map[string]string{"SECRETS_SSM_PREFIX": "/"}, "SECRETS_SSM_PREFIX", `"/" is the root: it must name a directory below it`},
+		{"secrets manager prefix the root", map[string]string{"SECRETS_MANAGER_PREFIX": "/"}, "SECRETS_MANAGER_PREFIX", `"/" is the root: it must name a directory below it`},
 		{"secrets manager prefix without trailing slash", map[string]string{"SECRETS_MANAGER_PREFIX": "sandstep"}, "SECRETS_MANAGER_PREFIX", `must end with "/"`},
 		{"ssm prefix climbing out", map[string]string{"SECRETS_SSM_PREFIX": "/sandstep/../x/"}, "SECRETS_SSM_PREFIX", `".."`},
 		{"secrets manager prefix with a dot segment", map[string]string{"SECRETS_MANAGER_PREFIX": "sandstep/./"}, "SECRETS_MANAGER_PREFIX", `"."`},

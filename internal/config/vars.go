@@ -509,11 +509,12 @@ func matching(match func(string) bool, format string, field func(*Config) *strin
 
 // prefix reads a secret-name prefix: it must start with start (if any),
 // end with "/" and hold no white space, so that it scopes by path, and
-// pass check (the characters of a name, no "." or ".." segment).
+// pass check (the characters of a name, not the root, no "." or ".."
+// segment).
 func prefix(start string, check func(string) error, field func(*Config) *string) kind {
-	format := "ends with `/`, no `.` or `..` segment"
+	format := "ends with `/`, not `/` alone, no `.` or `..` segment"
 	if start != "" {
-		format = "starts with `" + start + "`, ends with `/`, no `.` or `..` segment"
+		format = "starts with `" + start + "`, ends with `/`, not `/` alone, no `.` or `..` segment"
 	}
 	return kind{format: format, parse: func(c *Config, _, v string) error {
 		if !strings.HasPrefix(v, start) || !strings.HasSuffix(v, "/") || strings.ContainsAny(v, " \t\r\n") || len(v) > 512 {

@@ -154,8 +154,8 @@ func TestFormat(t *testing.T) {
 		{"DEFAULT_EXEC_TIMEOUT_SECONDS", "integer, 1 to 900 seconds, at most `MAX_EXEC_TIMEOUT_SECONDS`"},
 		{"EXEC_TIMEOUT_MARGIN", "Go duration, 0s to 1m"},
 		{"IDEMPOTENCY_TTL", "Go duration, 1m to 720h"},
-		{"SECRETS_SSM_PREFIX", "starts with `/`, ends with `/`, no `.` or `..` segment"},
-		{"SECRETS_MANAGER_PREFIX", "ends with `/`, no `.` or `..` segment"},
+		{"SECRETS_SSM_PREFIX", "starts with `/`, ends with `/`, not `/` alone, no `.` or `..` segment"},
+		{"SECRETS_MANAGER_PREFIX", "ends with `/`, not `/` alone, no `.` or `..` segment"},
 		{"DYNAMODB_ENDPOINT", "absolute http(s) URL without user, query or fragment"},
 	}
 	for _, tt := range tests {

@@ -88,20 +88,19 @@ func CheckManagerPrefix(p string) error {
 }
 
 // checkPrefix checks a name prefix: it ends with "/", starts with "/" if
-// rooted, and holds no empty, "." or ".." segment.
+// rooted, names a directory below the root and holds no empty, "." or
+// ".." segment. The root is refused: the functions may read everything
+// under the deployment's prefixes (IAM), and everything would be the
+// whole account's secrets, the deployment's own among them.
 func checkPrefix(what, p, runes string, rooted bool) error {
-	rest := strings.TrimSuffix(p, "/")
-	if rooted {
-		if !strings.HasPrefix(rest, "/") {
-			return fmt.Errorf("the %s prefix %q must start with \"/\"", what, p)
-		}
-		rest = rest[1:]
-	} else {
-		rest = strings.TrimPrefix(rest, "/")
-	}
+	rest := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
 	switch {
-	case !strings.HasSuffix(p, "/") || rest == "":
+	case rooted && !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("the %s prefix %q must start with \"/\"", what, p)
+	case !strings.HasSuffix(p, "/"):
 		return fmt.Errorf("the %s prefix %q must name a directory ending with \"/\"", what, p)
+	case rest == "":
+		return fmt.Errorf("the %s prefix %q is the root: it must name a directory below it (the functions may read everything under the prefix)", what, p)
 	case strings.Contains(p, ":") || !onlyRunes(p, runes):
 		return fmt.Errorf("the %s prefix %q holds a character a name may not", what, p)
 	case checkSegments("", "", rest) != nil:

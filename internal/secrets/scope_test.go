@@ -182,7 +182,12 @@ func TestNewScopes(t *testing.T) {
 		{"rooted secrets manager prefix", "/sandstep/secrets/", "/sandstep/", []string{"secretsmanager:/sandstep/shared/"}, ""},
 		{"ssm prefix not rooted", "sandstep/", "sandstep/", nil, `must start with "/"`},
 		{"ssm prefix dot-dot", "/sandstep/../x/", "sandstep/", nil, "segment"},
-		{"sm prefix is only a slash", "/s/", "/", nil, "directory"},
+		// The root would open the whole account's secrets to the functions:
+		// refused, saying so, not for a slash it has.
+		{"ssm prefix is the root", "/", "sandstep/", nil, `"/" is the root: it must name a directory below it`},
+		{"ssm prefix is an empty segment", "//", "sandstep/", nil, "is the root"},
+		{"sm prefix is only a slash", "/s/", "/", nil, `"/" is the root: it must name a directory below it`},
+		{"shared prefix is the root", "/s/", "s/", []string{"ssm:/"}, "is the root"},
 		{"sm prefix no trailing slash", "/s/", "sandstep", nil, "directory"},
 		{"shared no scheme", "/s/", "s/", []string{"/s/shared/"}, "ssm: or secretsmanager:"},
 		{"shared unknown scheme", "/s/", "s/", []string{"vault:/s/shared/"}, "ssm: or secretsmanager:"},
