@@ -520,6 +520,37 @@ func TestRepoTemplateParameterDefaults(t *testing.T) {
 	}
 }
 
+// The ReaperSchedule a deploy accepts is the REAPER_SCHEDULE the reaper
+// accepts at cold start, and neither takes what EventBridge refuses (a
+// rate's unit singular for 1, plural otherwise): else the stack deploys a
+// reaper that never starts, or fails at the rule after the functions.
+func TestRepoTemplateReaperSchedulePatternIsConfigs(t *testing.T) {
+	tpl := loadRepo(t)
+	i := slices.IndexFunc(tpl.Parameters(), func(p Parameter) bool { return p.Name == "ReaperSchedule" })
+	if i < 0 {
+		t.Fatal("no parameter ReaperSchedule")
+	}
+	p := tpl.Parameters()[i]
+	for _, c := range []struct {
+		expr string
+		ok   bool
+	}{
+		{"rate(5 minutes)", true}, {"rate(1 minute)", true}, {"rate(1 hour)", true}, {"rate(2 days)", true},
+		{"rate(999999 minutes)", true}, {"cron(0/5 * * * ? *)", true},
+		{"rate(1 minutes)", false}, {"rate(5 minute)", false}, {"rate(1 days)", false}, {"rate(10 hour)", false},
+		{"rate(0 minutes)", false}, {"rate(05 minutes)", false}, {"rate(1000000 days)", false}, {"rate(5 weeks)", false},
+		{"cron(0 12 * * ?)", false}, {"cron(0 12 * * ? * *)", false}, {"every 5 minutes", false},
+	} {
+		deploys := checkParameterValue(p, c.expr) == nil
+		_, err := config.Load(func(k string) string {
+			return map[string]string{"TABLE_NAME": "t", "DAYTONA_API_KEY_REF": "ssm:/sandstep/daytona-api-key", "REAPER_SCHEDULE": c.expr}[k]
+		})
+		if starts := err == nil; deploys != c.ok || starts != c.ok {
+			t.Errorf("%q: the template accepts it: %v, config: %v; want %v", c.expr, deploys, err, c.ok)
+		}
+	}
+}
+
 // Each function's environment, as deployed with the parameter defaults (and
 // the samconfig placeholders), must pass internal/config: a value the
 // functions would refuse at cold start fails here instead. A Ref to a

@@ -237,6 +237,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL", `debug, info, warn, error, got "verbose"`},
 		{"log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT", `json, text, got "xml"`},
 		{"idempotency ttl", map[string]string{"IDEMPOTENCY_TTL": "30s"}, "IDEMPOTENCY_TTL", "between 1m0s and 720h0m0s"},
+		// EventBridge refuses these: singular unit for 1, plural otherwise.
+		{"reaper schedule 1 with a plural unit", map[string]string{"REAPER_SCHEDULE": "rate(1 minutes)"}, "REAPER_SCHEDULE", `the singular unit for 1 and the plural otherwise, got "rate(1 minutes)"`},
+		{"reaper schedule 5 with a singular unit", map[string]string{"REAPER_SCHEDULE": "rate(5 minute)"}, "REAPER_SCHEDULE", `the singular unit for 1 and the plural otherwise, got "rate(5 minute)"`},
+		{"reaper schedule not one", map[string]string{"REAPER_SCHEDULE": "every 5 minutes"}, "REAPER_SCHEDULE", "or `cron(<6 fields>)`, got \"every 5 minutes\""},
 		{"daytona url relative", map[string]string{"DAYTONA_API_URL": "/api"}, "DAYTONA_API_URL", "absolute http(s) URL"},
 		{"daytona url no host", map[string]string{"DAYTONA_API_URL": "https://"}, "DAYTONA_API_URL", "absolute http(s) URL"},
 		{"daytona url scheme", map[string]string{"DAYTONA_API_URL": "ftp://daytona.example.com"}, "DAYTONA_API_URL", `got scheme "ftp"`},

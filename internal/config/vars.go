@@ -106,7 +106,7 @@ var vars = []Var{
 		kind:    integer(1<<20, 100<<30, " bytes", func(c *Config) *int { return &c.MaxTaskLogBytes })},
 	{Name: "REAPER_SCHEDULE", Default: "rate(5 minutes)",
 		Meaning: "how often the reaper runs: an EventBridge schedule expression (the template's `ReaperSchedule`); the local stack runs `rate(...)` as given and a `cron(...)` every 5 minutes",
-		kind:    matching(validSchedule, "`rate(<n> minute[s]|hour[s]|day[s])` or `cron(<6 fields>)`", func(c *Config) *string { return &c.ReaperSchedule })},
+		kind:    schedule(func(c *Config) *string { return &c.ReaperSchedule })},
 	{Name: "TASK_RETENTION_DAYS", Default: "30",
 		Meaning: "how long task records, output and artifacts are kept (DynamoDB TTL, the bucket's lifecycle rule)",
 		kind:    integer(1, 3650, " days", func(c *Config) *int { return &c.TaskRetentionDays })},
@@ -391,21 +391,30 @@ var (
 // commandRE is a comment command: a slash and a word.
 var commandRE = sized{slash, charset{chars: alnum + "_-"}, 2, 41}
 
-// validSchedule reports whether v is an EventBridge schedule expression: rate(<1-999999> minute|minutes|hour|hours|day|days)
-// or cron(<six fields>), fields being runs of anything but white space
-// (\t\n\f\r and space) parted by single spaces.
+// schedule reads an EventBridge schedule expression (validSchedule).
+func schedule(field func(*Config) *string) kind {
+	const format = "`rate(1 minute|hour|day)`, `rate(<n> minutes|hours|days)` or `cron(<6 fields>)`"
+	return kind{format: format, parse: func(c *Config, _, v string) error {
+		if !validSchedule(v) {
+			if _, _, ok := rate(v); ok {
+				return fmt.Errorf("must be %s: EventBridge takes the singular unit for 1 and the plural otherwise, got %q", format, v)
+			}
+			return fmt.Errorf("must be %s, got %q", format, v)
+		}
+		*field(c) = v
+		return nil
+	}}
+}
+
+// validSchedule reports whether v is an EventBridge schedule expression:
+// rate(1 minute|hour|day), rate(<2-999999> minutes|hours|days) (EventBridge
+// refuses rate(1 minutes) and rate(5 minute)) or cron(<six fields>),
+// fields being runs of anything but white space (\t\n\f\r and space)
+// parted by single spaces.
 func validSchedule(v string) bool {
-	if inner, ok := strings.CutPrefix(v, "rate("); ok {
-		inner, ok = strings.CutSuffix(inner, ")")
-		n, unit, found := strings.Cut(inner, " ")
-		if !ok || !found || len(n) < 1 || len(n) > 6 || n[0] == '0' || strings.Trim(n, "0123456789") != "" {
-			return false
-		}
-		switch unit {
-		case "minute", "minutes", "hour", "hours", "day", "days":
-			return true
-		}
-		return false
+	if strings.HasPrefix(v, "rate(") {
+		n, unit, ok := rate(v)
+		return ok && (n == "1") != strings.HasSuffix(unit, "s")
 	}
 	inner, ok := strings.CutPrefix(v, "cron(")
 	if !ok {
@@ -424,6 +433,26 @@ func validSchedule(v string) bool {
 		}
 	}
 	return true
+}
+
+// rate splits rate(<n> <unit>), n 1 to 999999 without a leading zero and
+// unit one of minute, minutes, hour, hours, day, days, singular or plural
+// whatever n is.
+func rate(v string) (n, unit string, ok bool) {
+	inner, ok := strings.CutPrefix(v, "rate(")
+	if !ok {
+		return "", "", false
+	}
+	inner, ok = strings.CutSuffix(inner, ")")
+	n, unit, found := strings.Cut(inner, " ")
+	if !ok || !found || len(n) < 1 || len(n) > 6 || n[0] == '0' || strings.Trim(n, "0123456789") != "" {
+		return "", "", false
+	}
+	switch unit {
+	case "minute", "minutes", "hour", "hours", "day", "days":
+		return n, unit, true
+	}
+	return "", "", false
 }
 
 // ScheduleInterval is how often a schedule expression runs when it is a

@@ -256,11 +256,14 @@ func TestSizedMatchesCountedPattern(t *testing.T) {
 	}
 }
 
-// validSchedule must accept exactly what the pattern it replaces accepts.
+// validSchedule must accept exactly what the pattern it replaces accepts,
+// the template's ReaperSchedule pattern: a rate's unit singular for 1 and
+// plural otherwise, as EventBridge wants.
 func TestValidScheduleMatchesPattern(t *testing.T) {
-	want := regexp.MustCompile(`^(rate\([1-9][0-9]{0,5} (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$`)
+	want := regexp.MustCompile(`^(rate\(1 (minute|hour|day)\)|rate\(([2-9]|[1-9][0-9]{1,5}) (minutes|hours|days)\)|cron\(\S+( \S+){5}\))$`)
 	for _, in := range []string{
 		"", "rate(1 minute)", "rate(5 minutes)", "rate(999999 days)", "rate(1000000 days)", "rate(0 days)", "rate(05 days)",
+		"rate(1 minutes)", "rate(5 minute)", "rate(1 hours)", "rate(10 hour)", "rate(11 day)", "rate(100 days)", "rate(2 day)",
 		"rate(1 hour)", "rate(2 hours)", "rate(1 day)", "rate(1 weeks)", "rate(1  days)", "rate(1 days))", "rate(1 days", "rate( 1 days)",
 		"rate(1days)", "rate(-1 days)", "rate(١ days)", "xrate(1 days)", "rate(1 days) ",
 		"cron(0 12 * * ? *)", "cron(0/5 8-17 ? * MON-FRI *)", "cron(0 12 * * ?)", "cron(0 12 * * ? * *)", "cron(0  12 * * ? *)",
