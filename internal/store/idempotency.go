@@ -271,6 +271,13 @@ func (s *Store) CompleteIdempotent(ctx context.Context, userID, key, attempt str
 		update = update.Set(expression.Name(attrIdemResp), expression.Value(response))
 	}
 	err := s.write(ctx, s.update(idemKey(userID, key), build(expression.NewBuilder().WithCondition(ownedBy(attempt)).WithUpdate(update))))
+	if conditionFailed(err, 0) && dynamo.EarlierTryMayHaveApplied(err) {
+		// A try whose answer was lost may have completed it: the attempt
+		// is unique, so a record it completed is this call's.
+		if rec, rerr := s.getIdempotent(ctx, userID, key); rerr == nil && rec != nil && rec.Status == IdempotencyCompleted && rec.attempt == attempt {
+			return nil
+		}
+	}
 	if conditionFailed(err, 0) {
 		return s.notOwned(ctx, err, userID, key)
 	}

@@ -158,3 +158,38 @@ func TestAWriteChangedBeforeItsRetryIsRefused(t *testing.T) {
 		t.Fatalf("TransitionSandbox whose item another changed before the retry (record now %s) = %v; want ECONFLICT", got.State, err)
 	}
 }
+
+// A Complete whose update landed is not refused by its own completion
+// (the service would log the record as not completed).
+func TestCompleteIdempotentWhoseAnswerWasLost(t *testing.T) {
+	clk := newClock()
+	var armed atomic.Bool
+	var lost atomic.Int32
+	st, _ := storeBehind(t, loseFirstAnswerOnceArmed("IDEM#u#k", ".UpdateItem", &armed, &lost), store.Options{Now: clk.Now})
+	c := ctx(t)
+	if rec, err := st.BeginIdempotent(c, "u", "k", "h", "a1", clk.Now().Add(10*time.Minute)); err != nil || rec != nil {
+		t.Fatalf("Begin = %v, %v", rec, err)
+	}
+	armed.Store(true)
+	err := st.CompleteIdempotent(c, "u", "k", "a1", []byte(`{"ok":true}`))
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if err != nil {
+		t.Fatalf("CompleteIdempotent whose write landed (answer lost, tried again) = %v; want nil", err)
+	}
+}
+
+// loseFirstAnswerOnceArmed is loseFirstAnswer, active only once armed.
+func loseFirstAnswerOnceArmed(marker, op string, armed *atomic.Bool, lost *atomic.Int32) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		lose := loseFirstAnswer(marker, op, lost)(h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if armed.Load() {
+				lose.ServeHTTP(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
