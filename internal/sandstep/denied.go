@@ -12,3 +12,8 @@ var ErrSecretScope = errors.New("secret reference outside the caller's scope")
 // instance of the deployment; its RetryAfter is when the budget comes back.
 // The service waits that long when its caller's deadline allows.
 var ErrCreateRate = errors.New("the provider's sandbox-create rate is spent for now")
+
+// ErrIssueCancelled is the cause of the ECONFLICT refusing an issue's task
+// asked for before the issue's last cancel (its label removed, or
+// `cancel` commented, while the task was being started).
+var ErrIssueCancelled = errors.New("the issue's task was cancelled as it was being started")

@@ -78,7 +78,7 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 	// is asked again. An ignored delivery is not remembered: sent again
 	// once the document or the sender's permission has changed, it is
 	// checked again.
-	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery}
+	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery, AskedAt: s.opts.Now()}
 	var ignored *IssueOutcome
 	out, err := idempotent(ctx, s, call, "github", ev, func(ctx context.Context) (*IssueOutcome, error) {
 		call.IdempotencyKey = ""
@@ -138,9 +138,19 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	if err != nil {
 		return nil, err
 	}
+	if ev.Cancel && current == nil {
+		// A start may be between its delivery and its task's write: the
+		// mark refuses it, and a task written before the mark is found.
+		if err := s.tasks.MarkIssueCancelled(ctx, ev.Repo, strconv.Itoa(ev.Issue), call.AskedAt); err != nil {
+			return nil, err
+		}
+		if current, err = s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue)); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case ev.Cancel && current == nil:
-		return &IssueOutcome{Action: "ignored", Why: "no task runs for this issue"}, nil
+		return &IssueOutcome{Action: "ignored", Why: "no task runs for this issue; one being started now will not run"}, nil
 	case ev.Cancel:
 		t, err := s.CancelTask(ctx, call, current.ID)
 		if err != nil {
@@ -162,6 +172,9 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		})
 		if err == nil {
 			return &IssueOutcome{Action: "started", TaskID: t.ID}, nil
+		}
+		if errors.Is(err, sandstep.ErrIssueCancelled) {
+			return &IssueOutcome{Action: "ignored", Why: "the issue's task was cancelled (the label removed, or cancel commented) while it was being started"}, nil
 		}
 		if sandstep.ErrorCode(err) != sandstep.ECONFLICT || sandstep.ErrorField(err) != sandstep.IssueClaimField {
 			return nil, err

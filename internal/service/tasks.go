@@ -25,6 +25,10 @@ type Tasks interface {
 	// issue's claim, and PutTask refuses a second while one is live
 	// (ECONFLICT, field sandstep.IssueClaimField); its end lets it go.
 	IssueTask(ctx context.Context, repo, issue string) (*sandstep.Task, error)
+	// MarkIssueCancelled records that repo's issue was cancelled at: its
+	// task asked for before then (CreatedAt) is refused by PutTask
+	// (ECONFLICT, sandstep.ErrIssueCancelled).
+	MarkIssueCancelled(ctx context.Context, repo, issue string, at time.Time) error
 }
 
 // Objects keeps a task's bytes: its spec, its output, its artifacts.
@@ -246,7 +250,7 @@ func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskI
 	t := &sandstep.Task{
 		ID: id, Owner: call.UserID, Status: sandstep.TaskQueued, ExecutionARN: s.machine.ExecutionARN(id),
 		Command: in.Command, TimeoutSeconds: in.TimeoutSeconds, KeepSandbox: in.KeepSandbox,
-		Metadata: in.Metadata, CreatedAt: s.opts.Now().UTC(), Notify: newNotice(in.Notify), Usage: usage,
+		Metadata: in.Metadata, CreatedAt: cmp.Or(call.AskedAt, s.opts.Now()).UTC(), Notify: newNotice(in.Notify), Usage: usage,
 	}
 	if t.TimeoutSeconds == 0 {
 		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)

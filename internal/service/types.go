@@ -1,6 +1,8 @@
 package service
 
 import (
+	"time"
+
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -19,6 +21,10 @@ type Call struct {
 	// Admin says the caller is an administrator (the edge read the
 	// configured claim); only administration asks.
 	Admin bool
+	// AskedAt, when set, is when the call came: a task it starts was
+	// asked for then (its CreatedAt), which an issue's cancel since
+	// refuses.
+	AskedAt time.Time
 }
 
 // CreateSandboxInput is the body of POST /sandboxes.

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -22,11 +24,24 @@ import (
 // task at once, whatever GSI1 showed them, one writes its task and the
 // other is refused.
 
+// A cancel that finds no task (a label removed while a start is still
+// between its delivery and its task's write) leaves the issue's cancel
+// mark (ISSUE#<repo>#<number> / CANCEL, when it came): the start's write
+// checks it in the same transaction, so a task asked for before the cancel
+// is refused, and the cancel, having marked, reads the claim again to
+// cancel a task written before the mark.
+
 const (
-	prefixIssue   = "ISSUE#"
-	skClaim       = "CLAIM"
-	typeClaim     = "issueClaim"
-	attrClaimTask = "taskId"
+	prefixIssue  = "ISSUE#"
+	skClaim      = "CLAIM"
+	skCancel     = "CANCEL"
+	attrCancelAt = "cancelledAt"
+	// cancelMarkTTL is how long a cancel mark is kept: far longer than a
+	// delivery's start takes.
+	cancelMarkTTL  = 24 * time.Hour
+	typeClaim      = "issueClaim"
+	typeCancelMark = "issueCancel"
+	attrClaimTask  = "taskId"
 	// maxClaimAttempts bounds a start's retries while the claim changes
 	// under it (released, or taken over, between its write and its read).
 	maxClaimAttempts = 4
@@ -46,12 +61,44 @@ func claimKey(repo, issue string) map[string]types.AttributeValue {
 	return key(prefixIssue+repo+"#"+issue, skClaim)
 }
 
+// MarkIssueCancelled records that repo's issue was cancelled at: a start
+// of its task asked for before then is refused (PutTask, ErrIssueCancelled).
+// A later mark is kept.
+func (s *Store) MarkIssueCancelled(ctx context.Context, repo, issue string, at time.Time) error {
+	ms := at.UnixMilli()
+	e := build(expression.NewBuilder().
+		WithCondition(expression.Or(expression.Name(attrCancelAt).AttributeNotExists(), expression.Name(attrCancelAt).LessThan(expression.Value(ms)))).
+		WithUpdate(expression.Set(expression.Name(attrCancelAt), expression.Value(ms)).
+			Set(expression.Name(attrType), expression.Value(typeCancelMark)).
+			Set(expression.Name(TTLAttribute), expression.Value(at.Add(cancelMarkTTL).Unix()))))
+	err := s.write(ctx, s.update(key(prefixIssue+repo+"#"+issue, skCancel), e))
+	if conditionFailed(err, 0) {
+		return nil // a later cancel marked it
+	}
+	return mapErr(err, "mark an issue cancelled")
+}
+
+// notCancelledSince is the check, in a start's write, that repo's issue
+// was not cancelled since asked (its task's CreatedAt).
+func (s *Store) notCancelledSince(repo, issue string, asked time.Time) types.TransactWriteItem {
+	cancelAt := expression.Name(attrCancelAt)
+	e := build(expression.NewBuilder().WithCondition(expression.Or(cancelAt.AttributeNotExists(), cancelAt.LessThan(expression.Value(asked.UnixMilli())))))
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(s.table),
+		Key:                       key(prefixIssue+repo+"#"+issue, skCancel),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}}
+}
+
 // putIssueTask writes item, the record of t, a new task of an issue, with
 // the issue's claim: ECONFLICT (field sandstep.IssueClaimField) when a
 // live task holds it. A claim whose task has ended without letting it go
 // (a version of the functions before claims ended it, or its record is
 // gone) is taken over, on condition that it still names that task.
 func (s *Store) putIssueTask(ctx context.Context, t *sandstep.Task, item, claim map[string]types.AttributeValue) error {
+	repo, issue, _ := sandstep.IssueOf(t)
 	holder := "" // the ended task the claim names, when last read; "": none
 	var lastErr error
 	for range maxClaimAttempts {
@@ -61,12 +108,17 @@ func (s *Store) putIssueTask(ctx context.Context, t *sandstep.Task, item, claim 
 		}
 		take := expression.Set(expression.Name(attrClaimTask), expression.Value(t.ID)).
 			Set(expression.Name(attrType), expression.Value(typeClaim))
-		err := s.write(ctx, s.put(item, absent), s.update(claim, build(expression.NewBuilder().WithCondition(cond).WithUpdate(take))))
+		err := s.write(ctx, s.put(item, absent), s.update(claim, build(expression.NewBuilder().WithCondition(cond).WithUpdate(take))),
+			s.notCancelledSince(repo, issue, t.CreatedAt))
 		if err == nil {
 			return nil
 		}
 		if conditionFailed(err, 0) {
 			return sandstep.Wrap(err, sandstep.ECONFLICT, "task %q already exists", t.ID)
+		}
+		if conditionFailed(err, 2) {
+			return sandstep.Wrap(fmt.Errorf("%w: %w", sandstep.ErrIssueCancelled, err), sandstep.ECONFLICT,
+				"issue %s#%s was cancelled after this task was asked for", repo, issue)
 		}
 		lastErr = err
 		if conflicted(err) {

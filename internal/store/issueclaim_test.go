@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -225,5 +227,46 @@ func TestAnEndedTaskIsWrittenWithoutItsClaim(t *testing.T) {
 	}
 	if got, err := st.IssueTask(c, "octo/hello", "1"); err != nil || got == nil || got.ID != "tsk_b" {
 		t.Fatalf("IssueTask = %+v, %v; want tsk_b", got, err)
+	}
+}
+
+// A task of an issue asked for before the issue's last cancel mark is
+// refused; one asked for after it is written. Of two marks the later
+// stays, whichever is written last.
+func TestIssueCancelMark(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{})
+	c := ctx(t)
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, at := range []time.Time{t0.Add(2 * time.Second), t0} {
+		if err := st.MarkIssueCancelled(c, "octo/hello", "12", at); err != nil {
+			t.Fatalf("mark at %s: %v", at, err)
+		}
+	}
+	for i, tc := range []struct {
+		name   string
+		asked  time.Time
+		issue  int
+		refuse bool
+	}{
+		{"asked before the earlier mark", t0.Add(-time.Second), 12, true},
+		{"asked between the marks", t0.Add(time.Second), 12, true},
+		{"asked as the later mark was made", t0.Add(2 * time.Second), 12, true},
+		{"another issue", t0, 13, false},
+		{"asked after the later mark", t0.Add(3 * time.Second), 12, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			task := issueTask("t"+strconv.Itoa(i), tc.issue)
+			task.CreatedAt = tc.asked
+			err := st.PutTask(c, task)
+			if got := errors.Is(err, sandstep.ErrIssueCancelled); got != tc.refuse || !tc.refuse && err != nil {
+				t.Fatalf("PutTask asked at %s = %v; want refused for the cancel: %v", tc.asked, err, tc.refuse)
+			}
+			if tc.refuse && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+				t.Errorf("code %s, want conflict", sandstep.ErrorCode(err))
+			}
+			if _, err := st.GetTask(c, task.ID); tc.refuse != (sandstep.ErrorCode(err) == sandstep.ENOTFOUND) {
+				t.Errorf("the task's record: %v; written: %v", err, !tc.refuse)
+			}
+		})
 	}
 }

@@ -1,0 +1,104 @@
+package service
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// hookedCollaborators runs then once, at the permission check of the
+// delivery named first: what happens between a start's delivery and its
+// task's write.
+type hookedCollaborators struct {
+	fakeCollaborators
+	first string
+	then  func()
+}
+
+func (c *hookedCollaborators) CanTrigger(ctx context.Context, inst int64, repo, login string) (bool, error) {
+	if then := c.then; then != nil && login == c.first {
+		c.then = nil
+		then()
+	}
+	return c.fakeCollaborators.CanTrigger(ctx, inst, repo, login)
+}
+
+// markThenRun runs then once, before the cancel's mark is written: a
+// start's task written between the cancel's read of the claim and its mark.
+type markThenRun struct {
+	Tasks
+	then func()
+}
+
+func (m *markThenRun) MarkIssueCancelled(ctx context.Context, repo, issue string, at time.Time) error {
+	if then := m.then; then != nil {
+		m.then = nil
+		then()
+	}
+	return m.Tasks.MarkIssueCancelled(ctx, repo, issue, at)
+}
+
+// A label removed (or cancel commented) while its start is between the
+// delivery and the task's write cancels that start: the task asked for
+// before the cancel does not run, nothing is held, and the label put back
+// afterwards starts a task as usual.
+func TestACancelWhileTheStartIsOnItsWay(t *testing.T) {
+	ctx := context.Background()
+	labeled := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "labeller",
+		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	unlabeled := labeled
+	unlabeled.Delivery, unlabeled.Cancel, unlabeled.Sender = "unlabeled", true, "maintainer"
+
+	t.Run("the cancel comes before the task is written", func(t *testing.T) {
+		h := issueHarness(t, nil)
+		var cancel *IssueOutcome
+		h.svc.collaborators = &hookedCollaborators{fakeCollaborators: fakeCollaborators{"maintainer": true, "labeller": true}, first: "labeller",
+			then: func() {
+				h.clock.Set(h.clock.Now().Add(time.Second))
+				var err error
+				if cancel, err = h.svc.HandleIssue(ctx, unlabeled); err != nil {
+					t.Error(err)
+				}
+				// The start writes its task later still.
+				h.clock.Set(h.clock.Now().Add(time.Second))
+			}}
+		out, err := h.svc.HandleIssue(ctx, labeled)
+		if err != nil || out.Action != "ignored" {
+			t.Fatalf("the start = %+v, %v; want ignored: cancelled as it started", out, err)
+		}
+		if cancel == nil || cancel.Action != "ignored" {
+			t.Fatalf("the cancel = %+v; want ignored: no task yet", cancel)
+		}
+		if live, err := h.store.IssueTask(ctx, "octo/hello", "12"); err != nil || live != nil {
+			t.Fatalf("the issue's task = %+v, %v; want none", live, err)
+		}
+		if n := h.liveSlots(t, sandstep.RepoUser("octo/hello")); n != 0 {
+			t.Errorf("the repository holds %d slots, want 0", n)
+		}
+		h.clock.Set(h.clock.Now().Add(time.Second))
+		again := labeled
+		again.Delivery = "labeled-again"
+		if out, err := h.svc.HandleIssue(ctx, again); err != nil || out.Action != "started" {
+			t.Fatalf("the label put back = %+v, %v; want started", out, err)
+		}
+	})
+
+	t.Run("the task is written between the cancel's read and its mark", func(t *testing.T) {
+		h := issueHarness(t, nil)
+		var start *IssueOutcome
+		h.svc.tasks = &markThenRun{Tasks: h.svc.tasks, then: func() {
+			var err error
+			if start, err = h.svc.HandleIssue(ctx, labeled); err != nil {
+				t.Error(err)
+			}
+			h.clock.Set(h.clock.Now().Add(time.Second))
+		}}
+		h.svc.collaborators = fakeCollaborators{"maintainer": true, "labeller": true}
+		out, err := h.svc.HandleIssue(ctx, unlabeled)
+		if err != nil || start == nil || start.Action != "started" || out.Action != "cancelled" || out.TaskID != start.TaskID {
+			t.Fatalf("the start = %+v, the cancel = %+v, %v; want the started task cancelled", start, out, err)
+		}
+	})
+}
