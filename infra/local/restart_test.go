@@ -17,7 +17,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sandstep/sandstep/internal/dynamo"
 )
 
 // startOn starts a stack on dataDir, closed when the test ends if the test
@@ -239,4 +242,94 @@ func TestRestartAbortsRunningTasks(t *testing.T) {
 		t.Errorf("execution %s, want ABORTED", st)
 	}
 	second.waitNothingLeft("alice")
+}
+
+// A second stack on a running stack's data directory (on other ports, as
+// `make local LOCAL_FLAGS='-api-port 4000 ...'` would be) is refused
+// before it reads anything there: it used to restore the running stack's
+// DynamoDB snapshot, be refused only at the S3 store's lock 2 s later,
+// and save its stale copy over the running stack's snapshot as it
+// stopped, losing what the running stack had saved meanwhile.
+func TestSecondStackOnTheDataDirNeverWritesTheRunningStacksSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first := startOn(t, dir)
+	snapPath := filepath.Join(dir, "dynamodb", first.Config.TableName+".json")
+	if err := first.dynamoDB.snapshot(true); err != nil {
+		t.Fatal(err)
+	}
+
+	dynPort := freePort(t)
+	refused := make(chan error, 1)
+	go func() {
+		s, err := Start(ctx, Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir,
+			Ports: Ports{DynamoDB: dynPort}})
+		if err == nil {
+			_ = s.Close()
+		}
+		refused <- err
+	}()
+	// Wait until the second stack is refused, or has read the snapshot
+	// into its table (what it did before it was refused).
+	second, err := DynamoDBClient("http://127.0.0.1:" + strconv.Itoa(dynPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refusal error
+	deadline := time.Now().Add(10 * time.Second)
+wait:
+	for {
+		select {
+		case refusal = <-refused:
+			break wait
+		default:
+		}
+		out, err := second.Scan(ctx, &dynamo.ScanInput{TableName: aws.String(first.Config.TableName)})
+		if err == nil && len(out.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second stack was neither refused nor restored the snapshot (last error %v)", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// Meanwhile the running stack writes, and its snapshot saves it.
+	firstDB, err := DynamoDBClient(first.DynamoDBURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "TEST#written-while-refusing"},
+		"SK": &types.AttributeValueMemberS{Value: "META"},
+	}
+	if err := firstDB.PutItem(ctx, &types.Put{TableName: aws.String(first.Config.TableName), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.dynamoDB.snapshot(false); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(snapPath); !strings.Contains(string(b), "TEST#written-while-refusing") {
+		t.Fatal("the running stack's snapshot lacks its own write")
+	}
+
+	if refusal == nil {
+		select {
+		case refusal = <-refused:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the second stack neither started nor was refused")
+		}
+	}
+	if refusal == nil {
+		t.Fatal("the second stack on the same data directory was not refused")
+	}
+	t.Logf("second stack refused: %v", refusal)
+	b, err := os.ReadFile(snapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "TEST#written-while-refusing") {
+		t.Errorf("after a refused second start, the running stack's snapshot %s no longer holds the item it saved: "+
+			"the refused stack wrote its stale copy over it", snapPath)
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/dirlock"
 	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/service"
@@ -181,6 +182,9 @@ type Stack struct {
 	appEnv                                                                          *app.Env
 	// tempData is a DataDir the stack made, removed by Shutdown.
 	tempData string
+	// dataLock holds DataDir for this stack (internal/dirlock) from
+	// before anything there is read until Shutdown is done with it.
+	dataLock *os.File
 
 	closeOnce sync.Once
 	closeErr  error
@@ -308,6 +312,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		HTTPClient: opts.HTTPClient, DrainMaxAge: opts.DrainMaxAge})
 	if err != nil {
 		s.closeListeners()
+		_ = s.closeDataDir()
 		return nil, fmt.Errorf("start the functions: %w", err)
 	}
 	if opts.AWSHTTPClient != nil {
@@ -343,7 +348,10 @@ func (s *Stack) reconcile(ctx context.Context) error {
 }
 
 // openDataDir makes the data directory, or a temporary one for a stack
-// that keeps nothing.
+// that keeps nothing, and locks it for this stack before anything there
+// is read: a second stack on the directory is refused here, before it has
+// read the running stack's state, and so never writes a stale copy of it
+// back (its Close, say, saving the DynamoDB snapshot it had restored).
 func (s *Stack) openDataDir(dir string) error {
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "sandstep-local-")
@@ -351,17 +359,38 @@ func (s *Stack) openDataDir(dir string) error {
 			return err
 		}
 		s.DataDir, s.tempData = tmp, tmp
-		return nil
+	} else {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		s.DataDir = abs
 	}
-	abs, err := filepath.Abs(dir)
+	lock, err := dirlock.Lock(s.DataDir, "local stack")
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+		_ = s.closeDataDir()
 		return fmt.Errorf("data directory: %w", err)
 	}
-	s.DataDir = abs
+	s.dataLock = lock
 	return nil
+}
+
+// closeDataDir removes the stack's temporary data directory, if it made
+// one, and lets the data directory go: the last thing the stack does
+// there.
+func (s *Stack) closeDataDir() error {
+	var errs []error
+	if s.tempData != "" {
+		errs = append(errs, os.RemoveAll(s.tempData))
+	}
+	if s.dataLock != nil {
+		errs = append(errs, s.dataLock.Close())
+		s.dataLock = nil
+	}
+	return errors.Join(errs...)
 }
 
 // wiring is how the stack builds each function, as its main.go does in
@@ -667,10 +696,8 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("save the DynamoDB table: %w", err))
 			}
 		}
-		if s.tempData != "" {
-			if err := os.RemoveAll(s.tempData); err != nil {
-				errs = append(errs, err)
-			}
+		if err := s.closeDataDir(); err != nil {
+			errs = append(errs, err)
 		}
 		s.closeErr = errors.Join(errs...)
 	})
