@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -331,5 +332,22 @@ wait:
 	if !strings.Contains(string(b), "TEST#written-while-refusing") {
 		t.Errorf("after a refused second start, the running stack's snapshot %s no longer holds the item it saved: "+
 			"the refused stack wrote its stale copy over it", snapPath)
+	}
+}
+
+// The refusal of a second stack on a data directory says that another
+// stack holds it (it used to be bolt's bare "timeout" on aws/s3.db).
+func TestSecondStackOnTheDataDirIsRefusedClearly(t *testing.T) {
+	dir := t.TempDir()
+	startOn(t, dir)
+	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir})
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("a second stack on the same data directory was not refused")
+	}
+	var inUse *DataDirInUseError
+	want := "data directory " + dir + " is in use by another local stack"
+	if !errors.As(err, &inUse) || inUse.Dir != dir || err.Error() != want {
+		t.Errorf("the refusal is %q, want %q", err, want)
 	}
 }

@@ -201,6 +201,16 @@ func (e *PortInUseError) Error() string {
 	return fmt.Sprintf("port %d (%s) is already in use", e.Port, e.Role)
 }
 
+// DataDirInUseError is the error Start returns for a data directory
+// another stack holds.
+type DataDirInUseError struct {
+	Dir string
+}
+
+func (e *DataDirInUseError) Error() string {
+	return fmt.Sprintf("data directory %s is in use by another local stack", e.Dir)
+}
+
 // FindTemplate returns the path of template.yaml in dir or the nearest
 // parent directory that has one.
 func FindTemplate(dir string) (string, error) {
@@ -221,7 +231,9 @@ func FindTemplate(dir string) (string, error) {
 
 // Start starts the local stack. Every port is bound before anything else
 // starts; if one is in use Start returns a *PortInUseError (joined, one per
-// port) and nothing is left running. On any error everything started is
+// port) and nothing is left running. Then the data directory is locked; if
+// another stack holds it Start returns a *DataDirInUseError, having read
+// and written nothing there. On any error everything started is
 // stopped again. Call Close when done.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Getenv == nil {
@@ -372,6 +384,9 @@ func (s *Stack) openDataDir(dir string) error {
 	lock, err := dirlock.Lock(s.DataDir, "local stack")
 	if err != nil {
 		_ = s.closeDataDir()
+		if errors.Is(err, dirlock.ErrInUse) {
+			return &DataDirInUseError{Dir: s.DataDir}
+		}
 		return fmt.Errorf("data directory: %w", err)
 	}
 	s.dataLock = lock

@@ -16,6 +16,19 @@ import (
 // git command, a sandbox's) shares the descriptor until it execs.
 const Wait = 500 * time.Millisecond
 
+// ErrInUse is what Lock's error is (errors.Is) when another holds the
+// lock.
+var ErrInUse = errors.New("in use by another server")
+
+// inUseError names the directory and the kind of server that holds it.
+type inUseError struct{ dir, server string }
+
+func (e *inUseError) Error() string {
+	return fmt.Sprintf("%s is in use by another %s server", e.dir, e.server)
+}
+
+func (e *inUseError) Is(target error) bool { return target == ErrInUse }
+
 // Lock locks dir for server (named in the error when another holds it)
 // and returns the file whose Close lets it go.
 func Lock(dir, server string) (*os.File, error) {
@@ -34,7 +47,7 @@ func Lock(dir, server string) (*os.File, error) {
 	}
 	f.Close()
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return nil, fmt.Errorf("%s is in use by another %s server", dir, server)
+		return nil, &inUseError{dir: dir, server: server}
 	}
 	return nil, fmt.Errorf("lock %s: %w", dir, err)
 }

@@ -1,6 +1,7 @@
 package dirlock
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,7 +15,7 @@ func TestLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Lock(dir, "test"); err == nil || !strings.Contains(err.Error(), "in use by another test server") {
+	if _, err := Lock(dir, "test"); err == nil || !strings.Contains(err.Error(), "in use by another test server") || !errors.Is(err, ErrInUse) {
 		t.Fatalf("a second lock: %v, want in use", err)
 	}
 	if err := first.Close(); err != nil {

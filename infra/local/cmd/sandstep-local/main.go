@@ -92,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "sandstep-local: is another `make local` running? Stop it, or choose other ports "+
 				"with -api-port, -lambda-port, -dynamodb-port, -aws-port, -daytona-port, -sfn-port and -github-port.")
 		}
+		var dirInUse *local.DataDirInUseError
+		if errors.As(err, &dirInUse) {
+			fmt.Fprintln(stderr, "sandstep-local: is another `make local` running on this data directory? Stop it, or give this one "+
+				"another with -data-dir (LOCAL_FLAGS='-data-dir /some/dir').")
+		}
 		return 1
 	}
 	if err := st.WriteBanner(stdout); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/dirlock"
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
@@ -36,6 +37,26 @@ func TestPortInUseIsAClearError(t *testing.T) {
 	want := "sandstep-local: port " + port + " (API Gateway emulator) is already in use"
 	if !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr %q lacks %q", stderr.String(), want)
+	}
+}
+
+func TestDataDirInUseIsAClearError(t *testing.T) {
+	args := append([]string{"-api-port", "0"}, testArgs(t)...)
+	dir := args[len(args)-1]
+	held, err := dirlock.Lock(dir, "test") // as a running stack holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+
+	var stdout, stderr syncBuffer
+	if code := run(args, &stdout, &stderr); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	for _, want := range []string{"sandstep-local: data directory " + dir + " is in use by another local stack", "-data-dir"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q lacks %q", stderr.String(), want)
+		}
 	}
 }
 
