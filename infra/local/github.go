@@ -1,15 +1,20 @@
 package local
 
 import (
+	"crypto/rsa"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/sandstep/sandstep/internal/appjwt"
+	"github.com/sandstep/sandstep/internal/atomicfile"
 	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/githublocal"
 )
 
-// The demo GitHub the stack makes when its GitHub stand-in holds nothing:
+// The demo GitHub the stack makes when its GitHub stand-in lacks it:
 // one App, installed on one account that owns one public repository with
 // an open issue, so the flow from an issue to a pull request can be tried
 // by hand. Public, so that its comments and pulls can be read with a bare
@@ -39,8 +44,8 @@ type GitHubDemo struct {
 // beside the stand-in's directory: the stand-in holds public keys only.
 const githubKeyFile = "github-app-key.pem"
 
-// startGitHub opens the GitHub stand-in on the data directory and, when
-// it holds no App yet, makes the demo one.
+// startGitHub opens the GitHub stand-in on the data directory and, while
+// it lacks the demo installation, makes the demo or finishes it.
 func (s *Stack) startGitHub(edge *awslocal.Server) error {
 	gh, err := githublocal.New(githublocal.Options{Dir: filepath.Join(s.DataDir, "github"), Logger: s.log.With("component", "github")})
 	if err != nil {
@@ -48,14 +53,21 @@ func (s *Stack) startGitHub(edge *awslocal.Server) error {
 	}
 	s.github = gh
 	keyPath := filepath.Join(s.DataDir, githubKeyFile)
-	if len(gh.Apps()) == 0 {
-		if err := seedGitHub(gh, keyPath); err != nil {
+	demo := true
+	if !slices.ContainsFunc(gh.Installations(), func(in githublocal.Installation) bool { return in.ID == DemoGitHubInstallation }) {
+		var conflict *demoConflict
+		switch err := seedGitHub(gh, keyPath); {
+		case errors.As(err, &conflict):
+			s.log.Warn("github: no demo App: "+conflict.Error(), "app", DemoGitHubAppID, "repo", DemoGitHubRepo, "key", keyPath)
+			demo = false
+		case err != nil:
 			return fmt.Errorf("make the demo GitHub App: %w", err)
+		default:
+			s.log.Info("github: made the demo App, installation and repository", "app", DemoGitHubAppID, "repo", DemoGitHubRepo, "key", keyPath)
 		}
-		s.log.Info("github: made the demo App, installation and repository", "app", DemoGitHubAppID, "repo", DemoGitHubRepo, "key", keyPath)
 	}
 	// The demo is there unless someone removed it from the data directory.
-	if _, err := os.Stat(keyPath); err == nil {
+	if _, err := os.Stat(keyPath); err == nil && demo {
 		if dir, err := gh.RepoDir(DemoGitHubRepo); err == nil && dir != "" {
 			s.GitHubDemo = &GitHubDemo{AppID: DemoGitHubAppID, InstallationID: DemoGitHubInstallation, KeyPath: keyPath, Repo: DemoGitHubRepo, Issue: 1}
 		}
@@ -72,28 +84,89 @@ func (s *Stack) startGitHub(edge *awslocal.Server) error {
 	return nil
 }
 
+// demoConflict is what keeps the demo from being made: something of the
+// demo's name that is not the demo's.
+type demoConflict struct{ msg string }
+
+func (e *demoConflict) Error() string { return e.msg }
+
+// seedGitHub makes the demo in steps, each saved at once: a crash or a
+// kill -9 of an earlier start may have ended it between two, so each step
+// keeps what is there (the key, the repository, its issue, the
+// collaborator, the App) and makes what is missing, the installation
+// last. What is there but is not the demo's (an App of the demo's id with
+// another key) is a *demoConflict, and nothing more is made.
 func seedGitHub(gh *githublocal.Server, keyPath string) error {
-	key, pub, err := githublocal.GenerateAppKey()
+	var app *githublocal.App
+	for _, a := range gh.Apps() {
+		if a.ID == DemoGitHubAppID {
+			app = &a
+		}
+	}
+	pub, err := demoKey(keyPath, app)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+	if app != nil && !app.PublicKey.Equal(pub) {
+		return &demoConflict{fmt.Sprintf("App %d holds another key than %s", DemoGitHubAppID, keyPath)}
+	}
+	if _, err := gh.RepoDir(DemoGitHubRepo); err != nil {
+		if _, err := gh.CreateRepository(githublocal.Repository{Owner: DemoGitHubOwner, Name: "hello", Files: map[string]string{
+			"README.md": "# hello\n\nThe local stack's demo repository.\n",
+			"hello.sh":  "#!/bin/sh\necho hello\n",
+		}}); err != nil {
+			return err
+		}
+	}
+	issues, err := gh.Issues(DemoGitHubRepo)
+	if err != nil {
 		return err
 	}
-	if _, err := gh.CreateRepository(githublocal.Repository{Owner: DemoGitHubOwner, Name: "hello", Files: map[string]string{
-		"README.md": "# hello\n\nThe local stack's demo repository.\n",
-		"hello.sh":  "#!/bin/sh\necho hello\n",
-	}}); err != nil {
-		return err
-	}
-	if _, err := gh.CreateIssue(DemoGitHubRepo, "Say hello in French", "hello.sh should say bonjour.", DemoGitHubCollaborator); err != nil {
-		return err
+	if !slices.ContainsFunc(issues, func(is githublocal.Issue) bool { return is.Number == 1 }) {
+		n, err := gh.CreateIssue(DemoGitHubRepo, "Say hello in French", "hello.sh should say bonjour.", DemoGitHubCollaborator)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return &demoConflict{fmt.Sprintf("%s has no issue 1 (a new one is %d)", DemoGitHubRepo, n)}
+		}
 	}
 	if err := gh.SetCollaborator(DemoGitHubRepo, DemoGitHubCollaborator, "write"); err != nil {
 		return err
 	}
-	if err := gh.AddApp(githublocal.App{ID: DemoGitHubAppID, Slug: DemoGitHubAppSlug, Name: "sandstep (local)", PublicKey: pub}); err != nil {
-		return err
+	if app == nil {
+		if err := gh.AddApp(githublocal.App{ID: DemoGitHubAppID, Slug: DemoGitHubAppSlug, Name: "sandstep (local)", PublicKey: pub}); err != nil {
+			return err
+		}
 	}
 	return gh.AddInstallation(githublocal.Installation{ID: DemoGitHubInstallation, AppID: DemoGitHubAppID, Account: DemoGitHubOwner})
+}
+
+// demoKey returns the public half of the demo App's key at keyPath,
+// which an earlier start may have written; without one (or with a file
+// a crash cut short), a new key is written, unless the App exists: its
+// key is then lost, a *demoConflict.
+func demoKey(keyPath string, app *githublocal.App) (*rsa.PublicKey, error) {
+	b, err := os.ReadFile(keyPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
+		if k, perr := appjwt.ParseKey(b); perr == nil {
+			return &k.PublicKey, nil
+		}
+	}
+	if app != nil {
+		return nil, &demoConflict{fmt.Sprintf("App %d exists but its key %s does not", DemoGitHubAppID, keyPath)}
+	}
+	key, pub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		return nil, err
+	}
+	// Whole or not at all: a start killed meanwhile finds the old file or
+	// the new one (mode 0600 either way).
+	if err := atomicfile.Write(keyPath, key); err != nil {
+		return nil, err
+	}
+	return pub, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/sandstep/sandstep/internal/githubapp"
+	"github.com/sandstep/sandstep/internal/githublocal"
 )
 
 // gitIn runs git in dir, away from the user's configuration.
@@ -118,5 +119,76 @@ func TestGitHubStandIn(t *testing.T) {
 	}
 	if apps := again.github.Apps(); len(apps) != 1 {
 		t.Errorf("the stand-in has %d Apps after a restart, want the one demo App", len(apps))
+	}
+}
+
+// The demo is made in steps, each saved at once; a start killed between
+// two left a data directory that every later start refused ("repository
+// sandstep-demo/hello exists"), or, with the App made but not installed,
+// one without a working demo. The next start finishes it, keeping what
+// is there (one issue, the key the App was given).
+func TestDemoIsFinishedAfterACrashWhileSeeding(t *testing.T) {
+	key, pub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the first start did, in order, until it was killed.
+	steps := []func(gh *githublocal.Server, dir string) error{
+		func(_ *githublocal.Server, dir string) error {
+			return os.WriteFile(filepath.Join(dir, githubKeyFile), key, 0o600)
+		},
+		func(gh *githublocal.Server, _ string) error {
+			_, err := gh.CreateRepository(githublocal.Repository{Owner: DemoGitHubOwner, Name: "hello"})
+			return err
+		},
+		func(gh *githublocal.Server, _ string) error {
+			_, err := gh.CreateIssue(DemoGitHubRepo, "Say hello in French", "hello.sh should say bonjour.", DemoGitHubCollaborator)
+			return err
+		},
+		func(gh *githublocal.Server, _ string) error {
+			return gh.SetCollaborator(DemoGitHubRepo, DemoGitHubCollaborator, "write")
+		},
+		func(gh *githublocal.Server, _ string) error {
+			return gh.AddApp(githublocal.App{ID: DemoGitHubAppID, Slug: DemoGitHubAppSlug, PublicKey: pub})
+		},
+	}
+	cases := []struct {
+		name string
+		done int // steps done before the kill
+	}{
+		{"killed after writing the key", 1},
+		{"killed after making the repository", 2},
+		{"killed after opening the issue", 3},
+		{"killed after adding the collaborator", 4},
+		{"killed after adding the App, before installing it", 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			gh, err := githublocal.New(githublocal.Options{Dir: filepath.Join(dir, "github")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range steps[:c.done] {
+				if err := step(gh, dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := gh.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s := startOn(t, dir) // fails the test if refused
+			if s.GitHubDemo == nil {
+				t.Fatal("no demo App after the start")
+			}
+			if ins := s.github.Installations(); len(ins) != 1 || ins[0].ID != DemoGitHubInstallation || ins[0].AppID != DemoGitHubAppID {
+				t.Errorf("installations %+v, want the demo's", ins)
+			}
+			if issues, err := s.github.Issues(DemoGitHubRepo); err != nil || len(issues) != 1 || issues[0].Number != s.GitHubDemo.Issue {
+				t.Errorf("issues %+v %v, want the one demo issue", issues, err)
+			}
+			demoToken(t, s, githubapp.ReadContents) // the key on disk is the App's
+		})
 	}
 }

@@ -125,6 +125,29 @@ func (s *Server) AddInstallation(in Installation) error {
 	return s.saveLocked()
 }
 
+// Installations lists the installations, by id. Repositories is nil for
+// an installation that reaches every repository of its account.
+func (s *Server) Installations() []Installation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Installation
+	for _, id := range slices.Sorted(maps.Keys(s.st.Installations)) {
+		in := s.st.Installations[id]
+		got := Installation{ID: in.ID, AppID: in.AppID, Account: in.Account, AccountType: in.AccountType, Permissions: maps.Clone(in.Permissions)}
+		if in.Repositories != nil {
+			got.Repositories = []string{}
+			for _, r := range s.st.Repos {
+				if slices.Contains(in.Repositories, r.ID) {
+					got.Repositories = append(got.Repositories, r.Name)
+				}
+			}
+			slices.Sort(got.Repositories)
+		}
+		out = append(out, got)
+	}
+	return out
+}
+
 // Repository is a repository to create.
 type Repository struct {
 	Owner, Name string
@@ -238,6 +261,28 @@ func (s *Server) CreateIssue(repo, title, body, author string) (int, error) {
 	r.NextNumber++
 	r.Issues = append(r.Issues, &issueRecord{Number: n, Title: title, Body: body, User: author, CreatedAt: s.now().UTC()})
 	return n, s.saveLocked()
+}
+
+// Issue is an issue, as CreateIssue opened it.
+type Issue struct {
+	Number            int
+	Title, Body, User string
+	CreatedAt         time.Time
+}
+
+// Issues lists the issues of a repository, oldest first.
+func (s *Server) Issues(repo string) ([]Issue, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.repoNamedLocked(repo)
+	if err != nil {
+		return nil, err
+	}
+	var out []Issue
+	for _, is := range r.Issues {
+		out = append(out, Issue{Number: is.Number, Title: is.Title, Body: is.Body, User: is.User, CreatedAt: is.CreatedAt})
+	}
+	return out, nil
 }
 
 // Comment is an issue comment.

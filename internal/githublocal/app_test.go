@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -381,5 +382,32 @@ func TestTokenExpiresAfterAnHour(t *testing.T) {
 	}
 	if _, out, err := f.clone("acme/widgets", tok); err == nil {
 		t.Errorf("git accepts the expired token:\n%s", out)
+	}
+}
+
+// Installations and Issues read back what was set up, also after a
+// restart: the local stack finishes its demo by them.
+func TestInstallationsAndIssuesReadBack(t *testing.T) {
+	f := newFixture(t)
+	must(t, f.srv.AddInstallation(Installation{ID: testInstall + 1, AppID: testAppID, Account: "umbrella", AccountType: "User",
+		Permissions: map[string]string{"contents": "read"}, Repositories: []string{"secret"}}))
+	n, err := f.srv.CreateIssue(testOrg+"/open", "Title", "Body", "alice")
+	must(t, err)
+	f.restart()
+
+	want := []Installation{
+		{ID: testInstall, AppID: testAppID, Account: testOrg, AccountType: "Organization", Permissions: DefaultPermissions()},
+		{ID: testInstall + 1, AppID: testAppID, Account: "umbrella", AccountType: "User", Permissions: map[string]string{"contents": "read"},
+			Repositories: []string{"secret"}},
+	}
+	if got := f.srv.Installations(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Installations() = %+v, want %+v", got, want)
+	}
+	issues, err := f.srv.Issues(testOrg + "/open")
+	if err != nil || len(issues) != 1 || issues[0].Number != n || issues[0].Title != "Title" || issues[0].User != "alice" {
+		t.Errorf("Issues() = %+v, %v", issues, err)
+	}
+	if _, err := f.srv.Issues(testOrg + "/missing"); err == nil {
+		t.Error("Issues of a missing repository: no error")
 	}
 }
