@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -349,5 +350,118 @@ func TestSecondStackOnTheDataDirIsRefusedClearly(t *testing.T) {
 	want := "data directory " + dir + " is in use by another local stack"
 	if !errors.As(err, &inUse) || inUse.Dir != dir || err.Error() != want {
 		t.Errorf("the refusal is %q, want %q", err, want)
+	}
+}
+
+// TestHelperTempStack is not a test: the child process of
+// TestKilledTempStackIsReclaimedByTheNextStack, a stack on a
+// temporary data directory (what `make demo` starts when nothing answers
+// on :3000), which it prints and then waits to be killed.
+func TestHelperTempStack(t *testing.T) {
+	if os.Getenv("SANDSTEP_TEST_TEMPSTACK_CHILD") != "1" {
+		t.Skip("the child process of TestKilledTempStackIsReclaimedByTheNextStack")
+	}
+	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	fmt.Printf("DATA %s\nAPI %s\n", s.DataDir, s.APIURL)
+	select {}
+}
+
+// A stack on a temporary data directory (Options.DataDir "", what `make
+// demo` starts itself) killed with SIGKILL: the next such stack ends the
+// processes its sandboxes left running and removes the directory. Its
+// Daytona root was a kept root inside a directory no one looked at again,
+// so both stayed forever.
+func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a child stack; skipped with -short")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTempStack$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SANDSTEP_TEST_TEMPSTACK_CHILD=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var dataDir, apiURL string
+	for dataDir == "" || apiURL == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the child stack did not start")
+			}
+			if v, ok := strings.CutPrefix(l, "DATA "); ok {
+				dataDir = v
+			}
+			if v, ok := strings.CutPrefix(l, "API "); ok {
+				apiURL = v
+			}
+			if strings.HasPrefix(l, "ERROR") {
+				t.Fatal(l)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("the child stack printed nothing")
+		}
+	}
+	var pids []int
+	t.Cleanup(func() { // what this test made, whatever the stack does
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = os.RemoveAll(dataDir)
+	})
+
+	res := do(t, http.MethodPost, apiURL+"/sandboxes", map[string]any{}, "Authorization: Bearer alice")
+	var sb sandboxJSON
+	res.decode(t, &sb)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, apiURL+"/sandboxes/"+sb.ID+"/exec",
+			strings.NewReader(`{"command":"setsid sleep 300 & echo $! > bg.pid; echo $$ > fg.pid; exec sleep 301"}`))
+		req.Header.Set("Authorization", "Bearer alice")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	pids = waitPIDs(t, filepath.Join(dataDir, "daytona"), 2)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	// The next `make demo` (or any stack on a temporary directory) starts
+	// and stops.
+	next, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("sandbox process %d of the killed stack still runs after another stack started and stopped", pid)
+		}
+	}
+	if _, err := os.Stat(dataDir); err == nil {
+		t.Errorf("the killed stack's temporary data directory %s is still there", dataDir)
 	}
 }

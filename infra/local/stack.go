@@ -81,7 +81,9 @@ type Options struct {
 	TemplatePath string
 	// DataDir holds everything the stack keeps across restarts: the table,
 	// parameters, secrets and objects, and the local Daytona server's
-	// sandboxes. Empty: a temporary directory, removed by Close.
+	// sandboxes. Empty: a temporary directory, removed by Close, or, if
+	// the process is killed, by the next stack to start (with the
+	// processes its sandboxes left running).
 	DataDir string
 	// HTTPClient is what the functions call Daytona with. Nil: the Daytona
 	// client's default.
@@ -185,6 +187,9 @@ type Stack struct {
 	// dataLock holds DataDir for this stack (internal/dirlock) from
 	// before anything there is read until Shutdown is done with it.
 	dataLock *os.File
+	// tempMarkErr is why the temporary data directory could not be
+	// marked as this process's (daytonalocal.MarkTempDir), for the log.
+	tempMarkErr error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -332,6 +337,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.appEnv, s.Config, s.log, s.redactor = e, e.Config, e.Logger, e.Redactor
 	s.log.Info("data directory", "dir", s.DataDir)
+	if err := s.tempMarkErr; err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		s.log.Warn("the temporary data directory is not marked as this process's; if the process is killed, it is left behind",
+			"dir", s.DataDir, "error", err)
+	}
 	for _, n := range s.env.notes {
 		s.log.Warn("environment: " + n)
 	}
@@ -366,11 +375,16 @@ func (s *Stack) reconcile(ctx context.Context) error {
 // back (its Close, say, saving the DynamoDB snapshot it had restored).
 func (s *Stack) openDataDir(dir string) error {
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "sandstep-local-")
+		// Named and marked as the local Daytona server's temporary
+		// directories are: if this process is killed, the next server
+		// to start (the next stack's) kills what its sandboxes left
+		// running and removes the directory.
+		tmp, err := os.MkdirTemp("", daytonalocal.TempDirPattern+"sandstep-local-")
 		if err != nil {
 			return err
 		}
 		s.DataDir, s.tempData = tmp, tmp
+		s.tempMarkErr = daytonalocal.MarkTempDir(tmp, s.daytonaRoot())
 	} else {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -407,6 +421,9 @@ func (s *Stack) closeDataDir() error {
 	}
 	return errors.Join(errs...)
 }
+
+// daytonaRoot is where the local Daytona server keeps its sandboxes.
+func (s *Stack) daytonaRoot() string { return filepath.Join(s.DataDir, "daytona") }
 
 // wiring is how the stack builds each function, as its main.go does in
 // AWS. A new function of the template adds its line here.
@@ -470,7 +487,7 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 	// The Daytona-compatible server.
 	if s.DaytonaURL != "" {
 		d, err := daytonalocal.New(daytonalocal.Options{
-			Root:   filepath.Join(s.DataDir, "daytona"),
+			Root:   s.daytonaRoot(),
 			APIKey: LocalDaytonaKey,
 			Clock:  opts.DaytonaClock,
 			Logger: s.log.With("component", "daytona"),

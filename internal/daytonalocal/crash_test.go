@@ -128,7 +128,7 @@ func TestNewRemovesTheTemporaryRootOfAKilledServer(t *testing.T) {
 	}
 	defer liveSrv.Close()
 	liveRoot := liveSrv.root
-	unmarked, err := os.MkdirTemp("", tempRootPattern)
+	unmarked, err := os.MkdirTemp("", TempDirPattern)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestReclaimJudgesTemporaryRootsByTheirOwner(t *testing.T) {
 	}
 	mkRoot := func(t *testing.T, owner func(root string) string) string {
 		t.Helper()
-		dir, err := os.MkdirTemp("", tempRootPattern)
+		dir, err := os.MkdirTemp("", TempDirPattern)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,6 +178,12 @@ func TestReclaimJudgesTemporaryRootsByTheirOwner(t *testing.T) {
 		{"owner runs", func(root string) string { o := me; o.Root = root; return ownerJSON(o) }, false},
 		{"owner's pid reused", func(root string) string { o := me; o.Root = root; o.Start++; return ownerJSON(o) }, true},
 		{"owner ran before a reboot", func(root string) string { o := me; o.Root = root; o.Boot = "other"; return ownerJSON(o) }, true},
+		{"owner of a directory holding a root is gone", func(root string) string {
+			o := me
+			o.Root, o.Sandboxes = root, filepath.Join(root, "daytona")
+			o.Start++
+			return ownerJSON(o)
+		}, true},
 		{"owner file of another path", func(root string) string { o := me; o.Root = root + "-x"; o.Start++; return ownerJSON(o) }, false},
 		{"owner file unreadable", func(string) string { return "{" }, false},
 		{"no owner file", func(string) string { return "" }, false},
@@ -191,5 +197,41 @@ func TestReclaimJudgesTemporaryRootsByTheirOwner(t *testing.T) {
 				t.Errorf("removed = %v, want %v", removed, tt.removed)
 			}
 		})
+	}
+}
+
+// MarkTempDir marks a directory holding a root as the calling process's;
+// it refuses a directory no server would look at and a root outside it.
+func TestMarkTempDir(t *testing.T) {
+	if _, err := thisProcess(""); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	dir, err := os.MkdirTemp("", TempDirPattern+"test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := MarkTempDir(dir, filepath.Join(dir, "daytona")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o rootOwner
+	real, _ := filepath.EvalSymlinks(dir)
+	if err := json.Unmarshal(b, &o); err != nil || o.PID != os.Getpid() || o.Root != real || o.Sandboxes != filepath.Join(real, "daytona") {
+		t.Errorf("owner %+v (%v), want this process, %s and its daytona", o, err, real)
+	}
+	newHarness(t, Options{}) // its owner runs: left alone
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the marked directory of a running process was removed: %v", err)
+	}
+
+	other := t.TempDir()
+	for _, c := range []struct{ dir, root string }{{other, filepath.Join(other, "daytona")}, {dir, dir}, {dir, filepath.Join(other, "daytona")}} {
+		if err := MarkTempDir(c.dir, c.root); err == nil {
+			t.Errorf("MarkTempDir(%s, %s) marked it", c.dir, c.root)
+		}
 	}
 }

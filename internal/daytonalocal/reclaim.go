@@ -16,14 +16,18 @@ import (
 // A server killed with SIGKILL leaves its sandboxes' processes running
 // and its root on disk. The next server reclaims both: in a kept root it
 // kills every process still carrying the root's mark before it loads the
-// sandboxes; and it removes the temporary roots of servers that no longer
-// run, killing their marked processes first. A temporary root says who
-// owns it in ownerFile; a directory without one is never touched.
+// sandboxes; and it removes the temporary directories of processes that no
+// longer run, killing their sandboxes' marked processes first: its own
+// temporary roots, and those a caller marked with MarkTempDir (a local
+// stack's temporary data directory, which holds a kept root). A temporary
+// directory says who owns it in ownerFile; one without it is never
+// touched.
 
-// tempRootPattern names temporary roots, for os.MkdirTemp.
-const tempRootPattern = "daytonalocal-"
+// TempDirPattern names temporary directories, for os.MkdirTemp: those a
+// server looks at for a dead owner's.
+const TempDirPattern = "daytonalocal-"
 
-// ownerFile, in a temporary root, names the server process that owns it.
+// ownerFile, in a temporary directory, names the process that owns it.
 const ownerFile = ".owner"
 
 // rootOwner identifies a process across pid reuse and reboots.
@@ -31,7 +35,10 @@ type rootOwner struct {
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start"` // clock ticks after boot
 	Boot  string `json:"boot"`
-	Root  string `json:"root"`
+	Root  string `json:"root"` // the temporary directory
+	// Sandboxes is the root whose sandboxes' processes are killed, when
+	// it is not Root itself but a directory in it (MarkTempDir).
+	Sandboxes string `json:"sandboxes,omitempty"`
 }
 
 // thisProcess is the owner record of the calling process.
@@ -69,15 +76,52 @@ func (o rootOwner) running() bool {
 func (s *Server) markTempRoot() {
 	o, err := thisProcess(s.root)
 	if err == nil {
-		var b []byte
-		if b, err = json.Marshal(o); err == nil {
-			err = atomicfile.Write(filepath.Join(s.root, ownerFile), b)
-		}
+		err = o.write()
 	}
 	if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		s.log.Warn("daytonalocal: the temporary root is not marked as this process's; if the process is killed, it is left behind",
 			"root", s.root, "error", err)
 	}
+}
+
+// write records o in its directory.
+func (o rootOwner) write() error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(o.Root, ownerFile), b)
+}
+
+// MarkTempDir records the calling process as the owner of dir, a
+// temporary directory made with os.MkdirTemp("", TempDirPattern+...)
+// that holds (or will hold) root, the Root of a server of the process:
+// once the process no longer runs, the next server to start, in any
+// process, kills what the sandboxes under root left running and removes
+// dir, as it does a temporary root of its own. The caller removes dir
+// when it is done with it. Without /proc nothing is recorded (an error
+// that is errors.ErrUnsupported, on such systems).
+func MarkTempDir(dir, root string) error {
+	if !strings.HasPrefix(filepath.Base(dir), TempDirPattern) {
+		return fmt.Errorf("daytonalocal: %s is not named by TempDirPattern: no server would look at it", dir)
+	}
+	rel, err := filepath.Rel(dir, root)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("daytonalocal: %s is not inside %s", root, dir)
+	}
+	real, err := filepath.Abs(dir)
+	if err == nil {
+		real, err = filepath.EvalSymlinks(real)
+	}
+	if err != nil {
+		return fmt.Errorf("daytonalocal: %w", err)
+	}
+	o, err := thisProcess(real)
+	if err != nil {
+		return err
+	}
+	o.Sandboxes = filepath.Join(real, rel)
+	return o.write()
 }
 
 // reclaimRoot kills what an earlier server on the kept root left running.
@@ -95,7 +139,7 @@ func (s *Server) reclaimRoot() {
 // reclaimTempRoots removes the temporary roots whose owners no longer run,
 // after killing the processes their sandboxes left.
 func (s *Server) reclaimTempRoots() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempRootPattern+"*"))
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), TempDirPattern+"*"))
 	for _, dir := range dirs {
 		if dir == s.root {
 			continue
@@ -126,7 +170,11 @@ func (s *Server) reclaimTempRoot(dir string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
-	res, err := procmark.KillAll(ctx, procmark.Matcher{Key: markKey, Value: rootID(o.Root) + "/", Prefix: true})
+	sandboxes := o.Root
+	if o.Sandboxes != "" {
+		sandboxes = o.Sandboxes
+	}
+	res, err := procmark.KillAll(ctx, procmark.Matcher{Key: markKey, Value: rootID(sandboxes) + "/", Prefix: true})
 	s.orphans.add(res.Killed)
 	if err != nil {
 		return fmt.Errorf("kill its processes: %w", err)

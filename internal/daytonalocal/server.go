@@ -190,7 +190,7 @@ func New(opts Options) (*Server, error) {
 	}
 	root := o.Root
 	if root == "" {
-		root, err = os.MkdirTemp("", tempRootPattern)
+		root, err = os.MkdirTemp("", TempDirPattern)
 		if err != nil {
 			return nil, fmt.Errorf("daytonalocal: create root directory: %w", err)
 		}
