@@ -149,6 +149,19 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
+	if len(payload) > MaxSyncPayload {
+		// The integration invokes the function synchronously, and Lambda
+		// refuses an event over its limit (413 RequestEntityTooLargeException):
+		// the function never runs. API Gateway answers the client 413
+		// (seen from a Lambda proxy integration: {"message": "Request Too
+		// Long"}); a body under MaxAPIBody gets there once the event
+		// holds it, base64 (4/3 of it) unless it is text.
+		g.log.LogAttrs(g.base, slog.LevelWarn, "api request: the event is over Lambda's request limit; the function is not invoked",
+			slog.String("function", fn.LogicalID), slog.Int("eventBytes", len(payload)), slog.Int("limit", MaxSyncPayload),
+			slog.String("requestId", requestID))
+		gatewayError(w, http.StatusRequestEntityTooLarge, "Request Too Long")
+		return
+	}
 
 	timeout := DefaultIntegrationTimeout
 	if route.TimeoutMillis > 0 && time.Duration(route.TimeoutMillis)*time.Millisecond < timeout {

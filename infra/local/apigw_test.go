@@ -334,6 +334,30 @@ func TestGatewayWritesLambdaResponses(t *testing.T) {
 	}
 }
 
+// API Gateway's HTTP API takes a body of up to 10 MB, but invokes the
+// function synchronously, and Lambda refuses an event over 6 MB: the
+// client gets 413 and the function never runs.
+func TestGatewayRefusesAnEventOverLambdasRequestLimit(t *testing.T) {
+	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
+	}}
+	srv, _ := newTestGateway(t, fn)
+	invoked := func() int {
+		fn.mu.Lock()
+		defer fn.mu.Unlock()
+		return len(fn.events)
+	}
+	body := `{"pad":"` + strings.Repeat("a", 7<<20) + `"}` // under API Gateway's 10 MB, over Lambda's 6 MB
+	res := do(t, http.MethodPost, srv.URL+"/things/a/items", body, "Authorization: Bearer alice")
+	if res.status != http.StatusRequestEntityTooLarge || string(res.body) != `{"message":"Request Too Long"}` || invoked() != 0 {
+		t.Errorf("a 7 MiB body: %d %s, function invoked %d times; want 413 and no invocation", res.status, res.body, invoked())
+	}
+	body = `{"pad":"` + strings.Repeat("a", 5<<20) + `"}` // an event under 6 MB
+	if res := do(t, http.MethodPost, srv.URL+"/things/a/items", body, "Authorization: Bearer alice"); res.status != http.StatusNoContent || invoked() != 1 {
+		t.Errorf("a 5 MiB body: %d %s, function invoked %d times; want 204 and one invocation", res.status, res.body, invoked())
+	}
+}
+
 func TestGatewayPanicIsA500(t *testing.T) {
 	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) { panic("handler bug") }}
 	srv, _ := newTestGateway(t, fn)
