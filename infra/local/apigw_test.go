@@ -311,6 +311,14 @@ func TestGatewayWritesLambdaResponses(t *testing.T) {
 			wantBody:   `{"message":"Internal Server Error"}`,
 		},
 		{
+			// Lambda fails the invocation (Function.ResponseSizeTooLarge);
+			// the answer never reaches the client.
+			name:       "a response over Lambda's 6 MB is a 500",
+			answer:     events.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "text/plain"}, Body: strings.Repeat("b", 7<<20)},
+			wantStatus: 500,
+			wantBody:   `{"message":"Internal Server Error"}`,
+		},
+		{
 			name:       "an impossible status is a 500",
 			answer:     events.APIGatewayV2HTTPResponse{StatusCode: 42},
 			wantStatus: 500,

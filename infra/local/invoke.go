@@ -19,7 +19,9 @@ import (
 // Lambda Invoke API limits.
 const (
 	// MaxSyncPayload is Lambda's limit on a synchronous invocation's
-	// request (and response) payload: 6 MB.
+	// request (and response) payload: 6 MB (6,291,456 bytes). It holds
+	// for the Invoke API here and for the API Gateway emulator's
+	// invocations (its events and the functions' answers) alike.
 	MaxSyncPayload = 6 << 20
 	// MaxAsyncPayload is Lambda's limit on an asynchronous (Event)
 	// invocation's payload: 1 MB.
