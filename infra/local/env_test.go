@@ -147,12 +147,25 @@ func TestFunctionResolution(t *testing.T) {
 		{"arn:aws:lambda:us-east-1:123456789012:function:execute", "", "ExecuteFunction"},
 		{"arn:aws:lambda:eu-west-1:123456789012:function:StatusFunction:$LATEST", "", "StatusFunction"},
 		{"123456789012:function:delete", "", "DeleteFunction"},
-		{"create", "live", ""},
-		{"create:live", "", ""},
+		{"create", "live", "CreateFunction"},
+		{"create:live", "", "CreateFunction"},
+		{"create:live", "live", "CreateFunction"},
+		{"arn:aws:lambda:us-east-1:123456789012:function:ReaperFunction:live", "", "ReaperFunction"},
+		{"123456789012:function:delete:live", "", "DeleteFunction"},
+		{"create", "other", ""},
+		{"create:other", "", ""},
+		{"create:live", "$LATEST", ""},
 		{"arn:aws:lambda:us-east-1:123456789012:function:create:$LATEST", "other", ""},
 		{"arn:aws:s3:::bucket", "", ""},
 		{"nope", "", ""},
 		{"Create", "", ""},
+	}
+	// Every function answers to its alias (template.yaml: AutoPublishAlias: live).
+	for _, f := range tpl.Functions() {
+		cases = append(cases, struct {
+			name, qualifier string
+			want            string
+		}{f.LogicalID, f.AutoPublishAlias, f.LogicalID})
 	}
 	for _, c := range cases {
 		f, ok := fs.resolve(c.name, c.qualifier)

@@ -37,6 +37,10 @@ type Function struct {
 	ARN string
 	// Timeout is the function's Timeout from the template.
 	Timeout time.Duration
+	// Alias is the function's AutoPublishAlias from the template ("live"),
+	// or "". Invocations may name it as well as $LATEST: both run the one
+	// version the stack serves.
+	Alias string
 }
 
 // function is a Function with its handler.
@@ -75,6 +79,7 @@ func newFunctions(tpl *samtemplate.Template, region string, handlers map[string]
 				Name:      name,
 				ARN:       functionARN(region, f.LogicalID),
 				Timeout:   time.Duration(f.Timeout) * time.Second,
+				Alias:     f.AutoPublishAlias,
 			},
 			handler: h,
 		})
@@ -101,43 +106,79 @@ func (fs *functions) byLogicalID(id string) (*function, bool) {
 
 // resolve finds the function an Invoke request names: a logical id
 // ("CreateFunction"), a handler name ("create"), a full ARN
-// ("arn:aws:lambda:us-east-1:123456789012:function:create[:$LATEST]") or a
-// partial ARN ("123456789012:function:create"). qualifier is the
-// Qualifier query parameter. Only $LATEST exists locally.
+// ("arn:aws:lambda:us-east-1:123456789012:function:create[:live]") or a
+// partial ARN ("123456789012:function:create"), each with an optional
+// ":qualifier". qualifier is the Qualifier query parameter; the two must
+// agree when both are given. The stack serves one version of each
+// function, $LATEST, which is also what the function's alias (the
+// template's AutoPublishAlias, live) points at; any other qualifier names
+// nothing.
 func (fs *functions) resolve(name, qualifier string) (*function, bool) {
-	fn := name
-	if parts := strings.Split(name, ":"); len(parts) > 1 {
-		switch {
-		case len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
-			fn = parts[6]
-			if len(parts) == 8 {
-				if qualifier != "" && qualifier != parts[7] {
-					return nil, false
-				}
-				qualifier = parts[7]
-			} else if len(parts) > 8 {
-				return nil, false
-			}
-		case len(parts) >= 3 && parts[1] == "function" && len(parts) <= 4:
-			fn = parts[2]
-			if len(parts) == 4 {
-				qualifier = parts[3]
-			}
-		case len(parts) == 2:
-			fn, qualifier = parts[0], parts[1]
-		default:
-			return nil, false
-		}
-	}
-	if qualifier != "" && qualifier != "$LATEST" {
+	fn, qualifier, ok := splitFunctionName(name, qualifier)
+	if !ok {
 		return nil, false
 	}
 	for _, f := range fs.list {
 		if f.LogicalID == fn || f.Name == fn {
+			if qualifier != "" && qualifier != "$LATEST" && qualifier != f.Alias {
+				return nil, false
+			}
 			return f, true
 		}
 	}
 	return nil, false
+}
+
+// notFoundARN is the ARN a 404 for name and qualifier names, as Lambda's
+// does ("Function not found: arn:...:function:create:other").
+func (fs *functions) notFoundARN(name, qualifier string) string {
+	fn, q, ok := splitFunctionName(name, qualifier)
+	switch {
+	case !ok && strings.HasPrefix(name, "arn:"):
+		return name
+	case !ok:
+		return functionARN(fs.region, name)
+	case strings.HasPrefix(name, "arn:"):
+		if q != "" && strings.Count(name, ":") == 6 {
+			return name + ":" + q
+		}
+		return name
+	case q != "":
+		return functionARN(fs.region, fn) + ":" + q
+	}
+	return functionARN(fs.region, fn)
+}
+
+// splitFunctionName parses the forms resolve takes into the function's
+// name and the qualifier, that of the name or the Qualifier parameter.
+func splitFunctionName(name, qualifier string) (fn, q string, ok bool) {
+	parts := strings.Split(name, ":")
+	var inName string
+	switch {
+	case len(parts) == 1:
+		return name, qualifier, true
+	case len(parts) >= 7 && len(parts) <= 8 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
+		fn = parts[6]
+		if len(parts) == 8 {
+			inName = parts[7]
+		}
+	case len(parts) >= 3 && len(parts) <= 4 && parts[1] == "function":
+		fn = parts[2]
+		if len(parts) == 4 {
+			inName = parts[3]
+		}
+	case len(parts) == 2:
+		fn, inName = parts[0], parts[1]
+	default:
+		return "", "", false
+	}
+	if inName != "" && qualifier != "" && inName != qualifier {
+		return "", "", false
+	}
+	if inName != "" {
+		qualifier = inName
+	}
+	return fn, qualifier, true
 }
 
 // invoke runs f's handler as the Lambda runtime does: the payload (JSON)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,12 +31,11 @@ const (
 // it: POST /2015-03-31/functions/{name}/invocations. The request is not
 // authenticated (SigV4 signatures are accepted unchecked).
 type invokeServer struct {
-	fns    *functions
-	log    *slog.Logger
-	base   context.Context // cancelled when the stack closes
-	async  *sync.WaitGroup // Event invocations still running
-	newID  func() string
-	region string
+	fns   *functions
+	log   *slog.Logger
+	base  context.Context // cancelled when the stack closes
+	async *sync.WaitGroup // Event invocations still running
+	newID func() string
 }
 
 func (s *invokeServer) handler() http.Handler {
@@ -68,14 +66,10 @@ func lambdaError(w http.ResponseWriter, status int, errType, msg string) {
 func (s *invokeServer) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	requestID := s.newID()
 	w.Header().Set("X-Amzn-RequestId", requestID)
-	name := r.PathValue("name")
-	fn, ok := s.fns.resolve(name, r.URL.Query().Get("Qualifier"))
+	name, qualifier := r.PathValue("name"), r.URL.Query().Get("Qualifier")
+	fn, ok := s.fns.resolve(name, qualifier)
 	if !ok {
-		arn := name
-		if !strings.HasPrefix(arn, "arn:") {
-			arn = functionARN(s.region, name)
-		}
-		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+arn)
+		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+s.fns.notFoundARN(name, qualifier))
 		return
 	}
 
@@ -128,6 +122,8 @@ func (s *invokeServer) serveInvoke(w http.ResponseWriter, r *http.Request) {
 
 	out, ferr := s.run(s.base, fn, requestID, payload)
 	w.Header().Set("Content-Type", "application/json")
+	// The one version there is, whichever qualifier named it (in AWS the
+	// alias live answers the number of the version it points at).
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 	if ferr != nil {
 		body, _ := json.Marshal(ferr)

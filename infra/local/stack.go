@@ -546,12 +546,11 @@ func (s *Stack) start(ctx, base context.Context, tpl *samtemplate.Template, opts
 		admins:      localAdmins{claim: s.Config.AdminClaim, group: s.Config.AdminGroup, users: s.Config.LocalAdminUsers},
 	}
 	inv := &invokeServer{
-		fns:    s.fns,
-		log:    s.log.With("component", "lambda"),
-		base:   base,
-		async:  &s.inflight,
-		newID:  uuid.NewString,
-		region: s.fns.region,
+		fns:   s.fns,
+		log:   s.log.With("component", "lambda"),
+		base:  base,
+		async: &s.inflight,
+		newID: uuid.NewString,
 	}
 	// Lambda before Step Functions, whose executions call it; the API
 	// last, once everything behind it runs.

@@ -218,9 +218,15 @@ func TestGatewayAnswers(t *testing.T) {
 
 func TestInvokeAPI(t *testing.T) {
 	s := startStack(t, nil)
+	// rawName may end in ?Qualifier=...
 	invoke := func(t *testing.T, rawName string, payload any, headers ...string) response {
 		t.Helper()
-		return do(t, http.MethodPost, s.LambdaURL+"/2015-03-31/functions/"+rawName+"/invocations", payload, headers...)
+		name, query, _ := strings.Cut(rawName, "?")
+		u := s.LambdaURL + "/2015-03-31/functions/" + name + "/invocations"
+		if query != "" {
+			u += "?" + query
+		}
+		return do(t, http.MethodPost, u, payload, headers...)
 	}
 
 	arn := "arn:aws:lambda:us-east-1:123456789012:function:create"
@@ -231,6 +237,12 @@ func TestInvokeAPI(t *testing.T) {
 		{"URL-encoded ARN, as aws-local-stepfunctions sends it", url.PathEscape(arn)},
 		{"ARN of the logical id with $LATEST", url.PathEscape("arn:aws:lambda:us-east-1:123456789012:function:CreateFunction:$LATEST")},
 		{"partial ARN", url.PathEscape("123456789012:function:create")},
+		// template.yaml's AutoPublishAlias: what the API, the rules and
+		// the schedule invoke in AWS (README, "Versions").
+		{"the alias live as Qualifier", "create?Qualifier=live"},
+		{"the alias live in the name", url.PathEscape("CreateFunction:live")},
+		{"ARN with the alias live", url.PathEscape(arn + ":live")},
+		{"$LATEST as Qualifier", "create?Qualifier=%24LATEST"},
 	}
 	for i, n := range names {
 		t.Run(n.name, func(t *testing.T) {
@@ -269,7 +281,11 @@ func TestInvokeAPI(t *testing.T) {
 			200, "Unhandled", `"errorType":"Sandbox.InvalidInput"`},
 		{"unknown function", "nope", map[string]any{}, nil,
 			404, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope"},
-		{"unknown qualifier", url.PathEscape(arn + ":live"), map[string]any{}, nil,
+		{"unknown qualifier", url.PathEscape(arn + ":other"), map[string]any{}, nil,
+			404, "ResourceNotFoundException", "Function not found: " + arn + ":other"},
+		{"unknown qualifier as Qualifier", "create?Qualifier=7", map[string]any{}, nil,
+			404, "ResourceNotFoundException", "Function not found: " + arn + ":7"},
+		{"qualifiers that disagree", url.PathEscape(arn+":live") + "?Qualifier=%24LATEST", map[string]any{}, nil,
 			404, "ResourceNotFoundException", "Function not found"},
 		{"payload that is not JSON", "create", "{not json", nil,
 			400, "InvalidRequestContentException", "Could not parse request body into json"},
