@@ -2,8 +2,8 @@
 // Gateway emulator on 127.0.0.1:3000, the Lambda Invoke API on :3001,
 // DynamoDB on :8000, SSM, Secrets Manager and S3 on :4566, the
 // Daytona-compatible server on :3003, Step Functions on :8083 and the
-// GitHub stand-in on :3005, all in this one process, until SIGINT
-// or SIGTERM. What they hold is kept in the data directory (default
+// GitHub stand-in on :3005, all in this one process, until SIGINT,
+// SIGTERM or SIGHUP (its terminal closed). What they hold is kept in the data directory (default
 // .sandstep/local beside template.yaml) and is there again at the next
 // start.
 //
@@ -77,7 +77,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*dataDir = filepath.Join(filepath.Dir(*template), *dataDir)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) stops the stack as Ctrl-C does: by
+	// default it would end the process at once, leaving the sandboxes'
+	// processes running and the last seconds of the table unsaved.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	st, err := local.Start(ctx, local.Options{
 		Ports:        ports,

@@ -60,35 +60,41 @@ func TestDataDirInUseIsAClearError(t *testing.T) {
 	}
 }
 
-func TestInterruptStopsTheStack(t *testing.T) {
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(append([]string{"-api-port", "0"}, testArgs(t)...), &stdout, &stderr) }()
+// SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) each stop
+// the stack cleanly.
+func TestSignalsStopTheStack(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() { done <- run(append([]string{"-api-port", "0"}, testArgs(t)...), &stdout, &stderr) }()
 
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stdout.String(), "Ctrl-C stops everything") {
-		select {
-		case code := <-done:
-			t.Fatalf("run returned %d before the banner\nstderr: %s", code, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no banner\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit code %d after SIGINT, want 0\nstderr: %s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("run did not return after SIGINT\nstderr: %s", stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "sandstep-local: stopped") {
-		t.Errorf("stderr lacks the stop message:\n%s", stderr.String())
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(stdout.String(), "Ctrl-C stops everything") {
+				select {
+				case code := <-done:
+					t.Fatalf("run returned %d before the banner\nstderr: %s", code, stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no banner\nstdout: %s\nstderr: %s", stdout.String(), stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := syscall.Kill(syscall.Getpid(), sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("exit code %d after %v, want 0\nstderr: %s", code, sig, stderr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("run did not return after %v\nstderr: %s", sig, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "sandstep-local: stopped") {
+				t.Errorf("stderr lacks the stop message:\n%s", stderr.String())
+			}
+		})
 	}
 }
