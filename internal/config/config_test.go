@@ -253,6 +253,13 @@ func TestLoadInvalid(t *testing.T) {
 		{"github url with a # in its password", map[string]string{"GITHUB_API_URL": "https://admin:hunter2pass#x@ghe.example.com/api/v3"}, "GITHUB_API_URL", "without a user name or password"},
 		{"dynamodb endpoint with a ^ in its password", map[string]string{"DYNAMODB_ENDPOINT": "http://admin:hunter2pass^x@localhost:8000"}, "DYNAMODB_ENDPOINT", "without a user name or password"},
 		{"api url with credentials and no host", map[string]string{"API_URL": "https://admin:hunter2pass@/x"}, "API_URL", "user name or password"},
+		// Before the password's # ? or /, a user and a port-like password
+		// start parse as a host: the @ alone refuses them.
+		{"daytona url whose password's start reads as a port, then a #", map[string]string{"DAYTONA_API_URL": "https://admin:1234#hunter2pass@daytona.example.com/api"}, "DAYTONA_API_URL", "without a user name or password"},
+		{"daytona url with an empty port, then a #", map[string]string{"DAYTONA_API_URL": "https://admin:#hunter2pass@daytona.example.com/api"}, "DAYTONA_API_URL", "without a user name or password"},
+		{"github url whose password's start reads as a port, then a ?", map[string]string{"GITHUB_API_URL": "https://admin:1234?hunter2pass@ghe.example.com/api/v3"}, "GITHUB_API_URL", "without a user name or password"},
+		{"api url whose password's start reads as a port, then a /", map[string]string{"API_URL": "http://admin:1234/hunter2pass@api.example.com/prod"}, "API_URL", "without a user name or password"},
+		{"a token in a query is not repeated", map[string]string{"DAYTONA_API_URL": "https://daytona.example.com/api?token=hunter2pass"}, "DAYTONA_API_URL", `query or fragment, got "https://daytona.example.com/api…"`},
 		{"dynamodb endpoint", map[string]string{"DYNAMODB_ENDPOINT": "localhost:8000"}, "DYNAMODB_ENDPOINT", "http(s) URL"},
 		{"no key at all", map[string]string{"DAYTONA_API_KEY_REF": ""}, "DAYTONA_API_KEY_REF", "required"},
 		{"no key at all, local", map[string]string{"SANDSTEP_ENV": "local", "DAYTONA_API_KEY_REF": ""}, "DAYTONA_API_KEY_REF", "or, locally, DAYTONA_API_KEY"},

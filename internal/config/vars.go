@@ -582,28 +582,33 @@ func sharedPrefixes(field func(*Config) *[]string) kind {
 // fragment. Plain http is accepted if anyHTTP, with SANDSTEP_ENV=local, or
 // for a loopback host.
 func urlKind(anyHTTP bool, field func(*Config) *string) kind {
-	format := "absolute http(s) URL without user, query or fragment"
+	format := "absolute http(s) URL without user (no `@`), query or fragment"
 	if !anyHTTP {
 		format += "; https unless `SANDSTEP_ENV=local` or the host is loopback"
 	}
 	return kind{format: format, parse: func(c *Config, _, v string) error {
+		// What an error repeats stops before a query or fragment, which may
+		// carry a token.
+		shown, _, _ := strings.Cut(v, "?")
+		shown, _, _ = strings.Cut(shown, "#")
+		if shown != v {
+			shown += "…"
+		}
 		u, err := url.Parse(v)
 		switch {
-		case err == nil && u.User != nil:
-			// Never echo it: the user part may be a password.
-			return errors.New("must not carry a user name or password")
-		case (err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "") && strings.Contains(v, "@"):
-			// A password may hold / # ? and more, so whatever fails to
-			// parse around an @ may be one: never echo such a value.
+		case strings.Contains(v, "@"):
+			// A user part may be a password, and a password may hold / # ?
+			// (so that what parses may read it as a host): an @ anywhere
+			// is refused, and the value never repeated.
 			return errors.New("must be an absolute http(s) URL such as https://example.com/api, without a user name or password (the value holds an @, so it is not repeated)")
 		case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
-			return fmt.Errorf("must be an absolute http(s) URL such as https://example.com/api, got %s", quote(v))
+			return fmt.Errorf("must be an absolute http(s) URL such as https://example.com/api, got %s", quote(shown))
 		case u.Scheme != "https" && u.Scheme != "http":
 			return fmt.Errorf("must be an http(s) URL, got scheme %s", quote(u.Scheme))
 		case u.Scheme == "http" && !anyHTTP && !c.Local() && !loopback(u.Hostname()):
-			return fmt.Errorf("must use https (http is allowed only for a loopback host or with SANDSTEP_ENV=local), got %s", quote(v))
+			return fmt.Errorf("must use https (http is allowed only for a loopback host or with SANDSTEP_ENV=local), got %s", quote(shown))
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(v, "#"):
-			return fmt.Errorf("must not have a query or fragment, got %s", quote(v))
+			return fmt.Errorf("must not have a query or fragment, got %s", quote(shown))
 		}
 		*field(c) = strings.TrimRight(v, "/")
 		return nil

@@ -156,7 +156,7 @@ func TestFormat(t *testing.T) {
 		{"IDEMPOTENCY_TTL", "Go duration, 1m to 720h"},
 		{"SECRETS_SSM_PREFIX", "starts with `/`, ends with `/`, not `/` alone, no `.` or `..` segment"},
 		{"SECRETS_MANAGER_PREFIX", "ends with `/`, not `/` alone, no `.` or `..` segment"},
-		{"DYNAMODB_ENDPOINT", "absolute http(s) URL without user, query or fragment"},
+		{"DYNAMODB_ENDPOINT", "absolute http(s) URL without user (no `@`), query or fragment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
