@@ -186,6 +186,9 @@ func (r *Resolver) Strings() StringResolver { return StringResolver{r} }
 // Resolver.Strings.
 type StringResolver struct{ r *Resolver }
 
+// OneRead is the package's OneRead: the service's handle on it.
+func (StringResolver) OneRead(ctx context.Context) context.Context { return OneRead(ctx) }
+
 // Resolve parses ref as the input field and resolves it for owner.
 func (s StringResolver) Resolve(ctx context.Context, owner, field, ref string) (string, error) {
 	parsed, err := ParseRef(field, ref)
@@ -204,10 +207,39 @@ func (s StringResolver) Check(owner, field, ref string) error {
 	return s.r.Check(owner, parsed)
 }
 
-// fetch returns the raw value behind ref from the cache or from a fetch,
-// joining a fetch already in flight for the same secret.
+// readsKey carries a request's reads (OneRead).
+type readsKey struct{}
+
+// reads are the raw values one request has read, by secret.
+type reads struct {
+	mu     sync.Mutex
+	values map[storeKey]string
+}
+
+// OneRead returns ctx under which a Resolver reads each secret at most
+// once, whatever it caches: the references one request names (a create's
+// secretEnv and git token, members of one JSON secret) come from one
+// version of each secret, read once.
+func OneRead(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(readsKey{}).(*reads); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, readsKey{}, &reads{values: map[storeKey]string{}})
+}
+
+// fetch returns the raw value behind ref from the request's reads, the
+// cache or a fetch, joining a fetch already in flight for the same secret.
 func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 	k := storeKey{ref.Scheme, ref.Name}
+	rd, _ := ctx.Value(readsKey{}).(*reads)
+	if rd != nil {
+		rd.mu.Lock()
+		v, ok := rd.values[k]
+		rd.mu.Unlock()
+		if ok {
+			return v, nil
+		}
+	}
 	r.mu.Lock()
 	if e, ok := r.cache[k]; ok && r.fresh(e) {
 		r.mu.Unlock()
@@ -226,6 +258,11 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 	case <-c.done:
 		if c.err != nil {
 			return "", classify(ref, c.err)
+		}
+		if rd != nil {
+			rd.mu.Lock()
+			rd.values[k] = c.value
+			rd.mu.Unlock()
 		}
 		return c.value, nil
 	case <-ctx.Done():

@@ -247,6 +247,8 @@ func (f fakeSecrets) Check(owner, field, ref string) error {
 	return nil
 }
 
+func (fakeSecrets) OneRead(ctx context.Context) context.Context { return ctx }
+
 func (f fakeSecrets) Resolve(_ context.Context, owner, field, ref string) (string, error) {
 	if err := f.Check(owner, field, ref); err != nil {
 		return "", err

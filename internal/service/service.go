@@ -186,6 +186,9 @@ type SecretResolver interface {
 	// Check returns Resolve's error for a malformed reference or one owner
 	// may not name, reading nothing.
 	Check(owner, field, ref string) error
+	// OneRead returns ctx under which each secret is read at most once:
+	// the references of one request come from one version of each.
+	OneRead(ctx context.Context) context.Context
 }
 
 // Deps are what the service works with.
