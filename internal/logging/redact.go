@@ -173,16 +173,42 @@ func MarkSecrets(hidden []bool, text string, secrets []string) {
 		if c == "" {
 			continue
 		}
-		// Looked for again from each match's next byte, not its end.
-		for i := 0; ; {
-			j := strings.Index(text[i:], c)
-			if j < 0 {
-				break
-			}
-			for k := i + j; k < i+j+len(c); k++ {
+		if i := strings.Index(text, c); i >= 0 {
+			markFrom(hidden, text, c, i)
+		}
+	}
+}
+
+// markFrom marks every occurrence of c in text from the first, at i, in
+// one pass that finds overlapping ones too (Knuth–Morris–Pratt): a secret
+// that repeats itself (a run of one letter) costs a line's length, not
+// its length times the secret's. Each byte is marked once.
+func markFrom(hidden []bool, text, c string, i int) {
+	// border[q] is the length of the longest proper border of c[:q+1].
+	border := make([]int, len(c))
+	for q, k := 1, 0; q < len(c); q++ {
+		for k > 0 && c[q] != c[k] {
+			k = border[k-1]
+		}
+		if c[q] == c[k] {
+			k++
+		}
+		border[q] = k
+	}
+	marked := 0 // text[:marked] is marked where it lies in an occurrence
+	for q := 0; i < len(text); i++ {
+		for q > 0 && text[i] != c[q] {
+			q = border[q-1]
+		}
+		if text[i] == c[q] {
+			q++
+		}
+		if q == len(c) {
+			for k := max(i+1-len(c), marked); k <= i; k++ {
 				hidden[k] = true
 			}
-			i += j + 1
+			marked = i + 1
+			q = border[q-1]
 		}
 	}
 }
