@@ -136,11 +136,13 @@ func (s *Set) WriteTo(w io.Writer, namespace string, now time.Time) error {
 	}
 	var buf []byte
 	for _, k := range order {
-		line, err := document(namespace, now, groups[k])
+		lines, err := documents(namespace, now, groups[k])
 		if err != nil {
 			return err
 		}
-		buf = append(append(buf, line...), '\n')
+		for _, line := range lines {
+			buf = append(append(buf, line...), '\n')
+		}
 	}
 	if len(buf) == 0 {
 		return nil
@@ -162,14 +164,14 @@ type metricDef struct {
 	Unit Unit   `json:"Unit"`
 }
 
-// document is one EMF line for points that share their dimensions.
-func document(namespace string, now time.Time, points []point) ([]byte, error) {
-	doc := map[string]any{}
-	names := []string{}
-	for _, d := range points[0].dims {
-		doc[d.Name] = d.Value
-		names = append(names, d.Name)
-	}
+// maxValues is EMF's bound on one metric's values in one line.
+const maxValues = 100
+
+// documents are the EMF lines for points that share their dimensions: one,
+// unless a metric has more than maxValues values (a reaper run ends up to
+// 200 tasks, each with its duration), which then go on as many lines as
+// they fill.
+func documents(namespace string, now time.Time, points []point) ([][]byte, error) {
 	var defs []metricDef
 	values := map[string][]float64{}
 	for _, p := range points {
@@ -183,22 +185,44 @@ func document(namespace string, now time.Time, points []point) ([]byte, error) {
 			values[p.name] = append(v, p.value)
 		}
 	}
-	for name, v := range values {
-		if len(v) == 1 {
-			doc[name] = v[0]
-		} else {
-			doc[name] = v
+	var lines [][]byte
+	for first := 0; ; first += maxValues {
+		doc := map[string]any{}
+		names := []string{}
+		for _, d := range points[0].dims {
+			doc[d.Name] = d.Value
+			names = append(names, d.Name)
 		}
+		var here []metricDef
+		for _, def := range defs {
+			v := values[def.Name]
+			if first >= len(v) {
+				continue
+			}
+			here = append(here, def)
+			if v = v[first:min(first+maxValues, len(v))]; len(v) == 1 {
+				doc[def.Name] = v[0]
+			} else {
+				doc[def.Name] = v
+			}
+		}
+		if len(here) == 0 {
+			return lines, nil
+		}
+		doc["_aws"] = map[string]any{
+			"Timestamp": now.UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  namespace,
+				"Dimensions": [][]string{names},
+				"Metrics":    here,
+			}},
+		}
+		line, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, line)
 	}
-	doc["_aws"] = map[string]any{
-		"Timestamp": now.UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  namespace,
-			"Dimensions": [][]string{names},
-			"Metrics":    defs,
-		}},
-	}
-	return json.Marshal(doc)
 }
 
 // Failed notes that the invocation answers with the error code code (the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,16 @@ func TestWriteTo(t *testing.T) {
 			`{"QuotaRejections":1}`,
 			`{"Function":"create","Requests":1}`,
 		}},
+		// EMF takes at most 100 values of a metric on a line.
+		{"more than 100 values go on as many lines as they fill", func(s *metrics.Set) {
+			s.Add(metrics.Requests, metrics.Count, 1)
+			for i := range 150 {
+				s.Add(metrics.TaskDuration, metrics.Seconds, float64(i))
+			}
+		}, []string{
+			`{"Requests":1,"TaskDuration":` + jsonRange(0, 100) + `}`,
+			`{"TaskDuration":` + jsonRange(100, 150) + `}`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +116,15 @@ func TestWriteTo(t *testing.T) {
 				}
 				if ns := aws["CloudWatchMetrics"].([]any)[0].(map[string]any)["Namespace"]; ns != "sandstep-test" {
 					t.Errorf("line %d: Namespace %v", i, ns)
+				}
+				var declared []string
+				for _, d := range aws["CloudWatchMetrics"].([]any)[0].(map[string]any)["Metrics"].([]any) {
+					declared = append(declared, d.(map[string]any)["Name"].(string))
+				}
+				for _, name := range declared {
+					if _, ok := m[name]; !ok {
+						t.Errorf("line %d declares %s, which it does not carry", i, name)
+					}
 				}
 				delete(m, "_aws")
 				b, _ := json.Marshal(m)
@@ -162,4 +182,13 @@ func Example() {
 	// Output:
 	// {"SandboxesCreated":1,"_aws":{"CloudWatchMetrics":[{"Dimensions":[[]],"Metrics":[{"Name":"SandboxesCreated","Unit":"Count"}],"Namespace":"sandstep"}],"Timestamp":1800000000000}}
 	// {"Function":"create","Requests":1,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Requests","Unit":"Count"}],"Namespace":"sandstep"}],"Timestamp":1800000000000}}
+}
+
+// jsonRange is the JSON array of the numbers from to to-1.
+func jsonRange(from, to int) string {
+	var parts []string
+	for i := from; i < to; i++ {
+		parts = append(parts, strconv.Itoa(i))
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }
