@@ -88,29 +88,41 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 // List returns up to limit keys under prefix that sort after after, in
-// order.
+// order. S3 may answer a page with fewer keys than asked for and more to
+// come (IsTruncated): the pages are read on until limit keys or the end.
 func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	q := url.Values{"list-type": {"2"}, "prefix": {prefix}, "max-keys": {strconv.Itoa(limit)}}
-	if after != "" {
-		q.Set("start-after", after)
-	}
-	body, err := b.call(ctx, http.MethodGet, "", q, nil)
-	if err != nil {
-		return nil, classify("list "+prefix, err)
-	}
-	var out struct {
-		Contents []struct{ Key string }
-	}
-	if err := xml.Unmarshal(body, &out); err != nil {
-		return nil, classify("list "+prefix, fmt.Errorf("%w: %w", awsjson.ErrMalformedResponse, err))
-	}
-	// S3 honours start-after and max-keys; a stand-in that ignores them is
-	// held to them here.
-	keys := make([]string, 0, len(out.Contents))
-	for _, o := range out.Contents {
-		if o.Key > after && len(keys) < limit {
-			keys = append(keys, o.Key)
+	keys := []string{}
+	token := ""
+	for len(keys) < limit {
+		q := url.Values{"list-type": {"2"}, "prefix": {prefix}, "max-keys": {strconv.Itoa(limit - len(keys))}}
+		if token != "" {
+			q.Set("continuation-token", token)
+		} else if after != "" {
+			q.Set("start-after", after)
 		}
+		body, err := b.call(ctx, http.MethodGet, "", q, nil)
+		if err != nil {
+			return nil, classify("list "+prefix, err)
+		}
+		var out struct {
+			Contents              []struct{ Key string }
+			IsTruncated           bool
+			NextContinuationToken string
+		}
+		if err := xml.Unmarshal(body, &out); err != nil {
+			return nil, classify("list "+prefix, fmt.Errorf("%w: %w", awsjson.ErrMalformedResponse, err))
+		}
+		// S3 honours start-after and max-keys; a stand-in that ignores
+		// them is held to them here.
+		for _, o := range out.Contents {
+			if o.Key > after && len(keys) < limit && (len(keys) == 0 || o.Key > keys[len(keys)-1]) {
+				keys = append(keys, o.Key)
+			}
+		}
+		if !out.IsTruncated || out.NextContinuationToken == "" {
+			break
+		}
+		token = out.NextContinuationToken
 	}
 	return keys, nil
 }
