@@ -102,3 +102,74 @@ func TestACancelWhileTheStartIsOnItsWay(t *testing.T) {
 		}
 	})
 }
+
+// A cancel cancels only a task asked for before it: the label put back a
+// second after the cancel came, its task written before the cancel read
+// the issue's task, runs.
+func TestALabelPutBackAfterTheCancelIsNotCancelledByIt(t *testing.T) {
+	ctx := context.Background()
+	labeled := IssueEvent{Delivery: "labeled-again", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "labeller",
+		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	unlabeled := labeled
+	unlabeled.Delivery, unlabeled.Cancel, unlabeled.Sender = "unlabeled", true, "maintainer"
+
+	h := issueHarness(t, nil)
+	h.svc.collaborators = fakeCollaborators{"maintainer": true, "labeller": true}
+	var start *IssueOutcome
+	h.svc.tasks = &markThenRun{Tasks: h.svc.tasks, then: func() {
+		// The label is put back a second after the cancel came, and its
+		// task is written before the cancel's mark.
+		h.clock.Set(h.clock.Now().Add(time.Second))
+		var err error
+		if start, err = h.svc.HandleIssue(ctx, labeled); err != nil {
+			t.Error(err)
+		}
+	}}
+	cancel, err := h.svc.HandleIssue(ctx, unlabeled)
+	if err != nil || start == nil || start.Action != "started" {
+		t.Fatalf("the cancel = %+v, %v; the label put back = %+v", cancel, err, start)
+	}
+	live, err := h.store.IssueTask(ctx, "octo/hello", "12")
+	if err != nil || live == nil || live.ID != start.TaskID {
+		t.Fatalf("the cancel = %+v; the issue's task = %+v, %v; want %s, asked for after the cancel, still running", cancel, live, err, start.TaskID)
+	}
+}
+
+// A cancel that finds a task running also refuses a start asked for before
+// it (a "/sandstep" comment on its way): the task it cancels lets the
+// issue's claim go, and the label was removed last.
+func TestACancelThatFindsATaskAlsoRefusesAStartOnItsWay(t *testing.T) {
+	ctx := context.Background()
+	first := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer",
+		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	comment := first
+	comment.Delivery, comment.ByComment, comment.Sender = "commented", true, "commenter"
+	unlabeled := first
+	unlabeled.Delivery, unlabeled.Cancel = "unlabeled", true
+
+	h := issueHarness(t, nil)
+	h.svc.collaborators = fakeCollaborators{"maintainer": true, "commenter": true}
+	out, err := h.svc.HandleIssue(ctx, first)
+	if err != nil || out.Action != "started" {
+		t.Fatalf("the first label = %+v, %v", out, err)
+	}
+	h.clock.Set(h.clock.Now().Add(time.Second))
+	var cancel *IssueOutcome
+	h.svc.collaborators = &hookedCollaborators{fakeCollaborators: fakeCollaborators{"maintainer": true, "commenter": true}, first: "commenter",
+		then: func() {
+			// The label is removed while the comment's start is on its way.
+			h.clock.Set(h.clock.Now().Add(time.Second))
+			var err error
+			if cancel, err = h.svc.HandleIssue(ctx, unlabeled); err != nil {
+				t.Error(err)
+			}
+			h.clock.Set(h.clock.Now().Add(time.Second))
+		}}
+	started, err := h.svc.HandleIssue(ctx, comment)
+	if err != nil || cancel == nil || cancel.Action != "cancelled" {
+		t.Fatalf("the comment's start = %+v, %v; the cancel = %+v", started, err, cancel)
+	}
+	if live, err := h.store.IssueTask(ctx, "octo/hello", "12"); err != nil || live != nil {
+		t.Fatalf("the comment's start = %+v; the issue's task = %+v, %v; want none: the start was asked for before the cancel", started, live, err)
+	}
+}

@@ -130,34 +130,14 @@ func (s *Service) issueTrigger(ctx context.Context, ev IssueEvent) (TaskInput, s
 }
 
 func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spec TaskInput) (*IssueOutcome, error) {
-	current, err := s.issueTask(ctx, call, ev)
-	if err == nil && current == nil && ev.Cancel {
-		// The list may not show a task started a moment ago; its claim does.
-		current, err = s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue))
+	if ev.Cancel {
+		return s.cancelIssue(ctx, call, ev)
 	}
+	current, err := s.issueTask(ctx, call, ev)
 	if err != nil {
 		return nil, err
 	}
-	if ev.Cancel && current == nil {
-		// A start may be between its delivery and its task's write: the
-		// mark refuses it, and a task written before the mark is found.
-		if err := s.tasks.MarkIssueCancelled(ctx, ev.Repo, strconv.Itoa(ev.Issue), call.AskedAt); err != nil {
-			return nil, err
-		}
-		if current, err = s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue)); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case ev.Cancel && current == nil:
-		return &IssueOutcome{Action: "ignored", Why: "no task runs for this issue; one being started now will not run"}, nil
-	case ev.Cancel:
-		t, err := s.CancelTask(ctx, call, current.ID)
-		if err != nil {
-			return nil, err
-		}
-		return &IssueOutcome{Action: "cancelled", TaskID: t.ID}, nil
-	case current != nil:
+	if current != nil {
 		return s.busy(ctx, current, ev), nil
 	}
 	if err := issueSpec(&spec, ev); err != nil {
@@ -205,6 +185,33 @@ func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *Is
 		s.tellEndedSince(ctx, t, false)
 	}
 	return &IssueOutcome{Action: "busy", TaskID: t.ID, Why: "a task runs for this issue already"}
+}
+
+// cancelIssue cancels the issue's task, and a start of one on its way:
+// the issue is marked cancelled first (a start asked for before then is
+// refused at its task's write), then its task read and cancelled, unless
+// it was asked for after this cancel (the label put back since).
+func (s *Service) cancelIssue(ctx context.Context, call Call, ev IssueEvent) (*IssueOutcome, error) {
+	issue := strconv.Itoa(ev.Issue)
+	if err := s.tasks.MarkIssueCancelled(ctx, ev.Repo, issue, call.AskedAt); err != nil {
+		return nil, err
+	}
+	current, err := s.issueTask(ctx, call, ev)
+	if err == nil && current == nil {
+		// The list may not show a task started a moment ago; its claim does.
+		current, err = s.tasks.IssueTask(ctx, ev.Repo, issue)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if current == nil || current.CreatedAt.After(call.AskedAt) {
+		return &IssueOutcome{Action: "ignored", Why: "no task runs for this issue; one being started now will not run"}, nil
+	}
+	t, err := s.CancelTask(ctx, call, current.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &IssueOutcome{Action: "cancelled", TaskID: t.ID}, nil
 }
 
 // issueTask is the issue's live task, if any, as its record says.

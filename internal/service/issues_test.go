@@ -382,6 +382,7 @@ func TestHandleIssueConcurrent(t *testing.T) {
 	if out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d-cancel", Cancel: true, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer"}); err != nil || out.Action != "cancelled" {
 		t.Fatalf("cancel = %+v, %v", out, err)
 	}
+	h.clock.Set(h.clock.Now().Add(time.Second)) // asked for after the cancel
 	if out, err := h.svc.HandleIssue(ctx, ev("d-again")); err != nil || out.Action != "started" || out.TaskID == started {
 		t.Fatalf("after the cancel = %+v, %v; want a new task started", out, err)
 	}

@@ -112,6 +112,7 @@ func TestAStaleCancelRedeliveredSparesALaterTask(t *testing.T) {
 				t.Fatalf("the first cancel = %+v, %v; want ignored (no task)", first, err)
 			}
 			// Later the issue is labelled again: a new task starts.
+			h.clock.Set(h.clock.Now().Add(time.Minute))
 			taskID := startedIssueTask(t, h)
 			again, err := h.svc.HandleIssue(ctx, cancel)
 			if err != nil {

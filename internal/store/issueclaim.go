@@ -71,7 +71,11 @@ func (s *Store) MarkIssueCancelled(ctx context.Context, repo, issue string, at t
 		WithUpdate(expression.Set(expression.Name(attrCancelAt), expression.Value(ms)).
 			Set(expression.Name(attrType), expression.Value(typeCancelMark)).
 			Set(expression.Name(TTLAttribute), expression.Value(at.Add(cancelMarkTTL).Unix()))))
-	err := s.write(ctx, s.update(key(prefixIssue+repo+"#"+issue, skCancel), e))
+	// Every start's transaction checks the mark, and DynamoDB refuses a
+	// plain write of an item a transaction is at: tried again, as the
+	// rate's items are.
+	mark := s.update(key(prefixIssue+repo+"#"+issue, skCancel), e)
+	err := s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{mark} })
 	if conditionFailed(err, 0) {
 		return nil // a later cancel marked it
 	}

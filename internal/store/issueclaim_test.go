@@ -270,3 +270,35 @@ func TestIssueCancelMark(t *testing.T) {
 		})
 	}
 }
+
+// A cancel mark meeting a start's transaction (which checks it) is
+// refused by DynamoDB with TransactionConflictException, and written when
+// tried again.
+func TestACancelMarkMeetingAStartsTransactionIsWritten(t *testing.T) {
+	var left atomic.Int32
+	left.Store(1)
+	wrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") && bytes.Contains(b, []byte(`"CANCEL"`)) && left.Add(-1) >= 0 {
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	st, _ := storeBehind(t, wrap, store.Options{})
+	c := ctx(t)
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := st.MarkIssueCancelled(c, "octo/hello", "12", t0); err != nil {
+		t.Fatalf("MarkIssueCancelled after one TransactionConflictException = %v (code %s); want it written, as the rate's writes are after a conflict", err, sandstep.ErrorCode(err))
+	}
+	task := issueTask("t-before", 12)
+	task.CreatedAt = t0.Add(-time.Second)
+	if err := st.PutTask(c, task); !errors.Is(err, sandstep.ErrIssueCancelled) {
+		t.Fatalf("PutTask asked before the cancel = %v; want refused", err)
+	}
+}

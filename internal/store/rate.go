@@ -99,7 +99,8 @@ const (
 )
 
 // writeRate writes the items made by items (made again for each try),
-// trying again after a conflict, up to rateWriteTries times.
+// trying again after a conflict, up to rateWriteTries times: the rate's
+// items, and an issue's cancel mark, which starts' transactions check.
 func (s *Store) writeRate(ctx context.Context, items func() []types.TransactWriteItem) error {
 	for try := 1; ; try++ {
 		err := s.write(ctx, items()...)
