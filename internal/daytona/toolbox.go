@@ -511,17 +511,16 @@ func (c *Client) UploadFiles(ctx context.Context, sandboxID string, files []Uplo
 		unwatch()
 		// Unblock the writer if the transport stopped reading early.
 		pr.CloseWithError(errUploadAborted)
-		if err == nil {
-			// Answered: the server read the whole body, so the writer is
-			// done or about to be; the upload happened, whatever ctx does
-			// now.
-			<-done
-		} else {
+		// The writer may be in a Read of the caller's content, which a
+		// closed pipe does not wake: once ctx ends it is not waited for.
+		// An answered upload stays answered (its writer is usually done
+		// already: checked first), whatever ctx does now.
+		select {
+		case <-done:
+		default:
 			select {
 			case <-done:
 			case <-ctx.Done():
-				// The writer may be in a Read of the caller's content,
-				// which a closed pipe does not wake: do not wait for it.
 			}
 		}
 	}

@@ -119,8 +119,8 @@ func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]s
 				keys = append(keys, o.Key)
 			}
 		}
-		if !out.IsTruncated || out.NextContinuationToken == "" {
-			break
+		if !out.IsTruncated || out.NextContinuationToken == "" || out.NextContinuationToken == token {
+			break // the end, or a page that does not move on
 		}
 		token = out.NextContinuationToken
 	}
