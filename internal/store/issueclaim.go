@@ -24,12 +24,12 @@ import (
 // task at once, whatever GSI1 showed them, one writes its task and the
 // other is refused.
 
-// A cancel that finds no task (a label removed while a start is still
-// between its delivery and its task's write) leaves the issue's cancel
-// mark (ISSUE#<repo>#<number> / CANCEL, when it came): the start's write
-// checks it in the same transaction, so a task asked for before the cancel
-// is refused, and the cancel, having marked, reads the claim again to
-// cancel a task written before the mark.
+// Every cancel (a label removed, perhaps while a start is still between
+// its delivery and its task's write) first leaves the issue's cancel mark
+// (ISSUE#<repo>#<number> / CANCEL, when it came): a start's write checks
+// it in the same transaction, so a task asked for before the cancel is
+// refused, and the cancel, having marked, reads the issue's task to cancel
+// one written before the mark.
 
 const (
 	prefixIssue  = "ISSUE#"
