@@ -218,17 +218,33 @@ func RunDemo(ctx context.Context, o DemoOptions) (err error) {
 	}
 
 	if err := d.run("quota and sandboxes are back to zero", func() error {
-		active, err := d.list(ctx, id)
-		if err != nil {
-			return err
+		// The task's status is written before its clean-up deletes its
+		// sandbox (a real Daytona delete takes seconds): waited for.
+		check := func() error {
+			active, err := d.list(ctx, id)
+			if err != nil {
+				return err
+			}
+			if active != 0 {
+				return fmt.Errorf("%d active sandboxes, want 0", active)
+			}
+			if err := d.checkQuota(ctx, 0); err != nil {
+				return err
+			}
+			return d.checkDaytona(ctx)
 		}
-		if active != 0 {
-			return fmt.Errorf("%d active sandboxes, want 0", active)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			err := check()
+			if err == nil || time.Now().After(deadline) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
-		if err := d.checkQuota(ctx, 0); err != nil {
-			return err
-		}
-		return d.checkDaytona(ctx)
 	}); err != nil {
 		return err
 	}
