@@ -1,0 +1,95 @@
+package samtemplate
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Every make target that starts a local stack installs the Step Functions
+// runner's npm packages first (npm ci): the stack refuses to start
+// without them, and `make demo` starts one when none runs.
+func TestMakeTargetsThatStartAStackInstallTheRunnersPackages(t *testing.T) {
+	data, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"local", "load", "docs-check", "demo"} {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(target) + `:([^#\n]*)`).FindSubmatch(data)
+		if m == nil {
+			t.Errorf("Makefile has no %s target", target)
+			continue
+		}
+		if !strings.Contains(" "+string(m[1])+" ", " sfnlocal-deps ") {
+			t.Errorf("make %s starts a local stack but does not depend on sfnlocal-deps (prerequisites:%s)", target, m[1])
+		}
+	}
+}
+
+// Staging and production have metrics namespaces of their own: the
+// metrics' dimensions do not name the stack, so alarms and dashboards
+// select by namespace, and a shared one would count each stack's faults in
+// the other's alarms.
+func TestStagingHasAMetricsNamespaceOfItsOwn(t *testing.T) {
+	var cfg map[string]map[string]map[string]map[string]any
+	if _, err := toml.DecodeFile("../../samconfig.toml", &cfg); err != nil {
+		t.Fatalf("samconfig.toml: %v", err)
+	}
+	tpl, err := Load(repoTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(env, name string) string {
+		raw, _ := cfg[env]["deploy"]["parameters"]["parameter_overrides"].(string)
+		overrides, err := parseOverrides(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+		if v, ok := overrides[name]; ok {
+			return v
+		}
+		for _, p := range tpl.Parameters() {
+			if p.Name == name {
+				return p.Default
+			}
+		}
+		t.Fatalf("template has no parameter %s", name)
+		return ""
+	}
+	if prod, staging := value("default", "MetricsNamespace"), value("staging", "MetricsNamespace"); prod == staging {
+		t.Errorf("MetricsNamespace = %q in staging and in production: each stack's alarms count the other's metrics", prod)
+	}
+}
+
+// README's "Deploy with AWS SAM" table names every parameter of the
+// template.
+func TestREADMEDeployTableNamesEveryParameter(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Deploy with AWS SAM\n")
+	if !ok {
+		t.Fatal("README has no \"Deploy with AWS SAM\" section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows strings.Builder
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| `") {
+			first, _, _ := strings.Cut(line[1:], "|")
+			rows.WriteString(first)
+		}
+	}
+	tpl, err := Load(repoTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tpl.Parameters() {
+		if !strings.Contains(rows.String(), "`"+p.Name+"`") {
+			t.Errorf("template parameter %s has no row in README's \"Deploy with AWS SAM\" table", p.Name)
+		}
+	}
+}
