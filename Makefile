@@ -100,7 +100,8 @@ FUZZTIME ?= 15s
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 15s), e.g. make fuzz FUZZTIME=60s
 	@set -e; for dir in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' internal infra | xargs -n1 dirname | sort -u); do \
-		for t in $$($(GO) test -list '^Fuzz' ./$$dir | grep '^Fuzz'); do \
+		list=$$($(GO) test -list '^Fuzz' ./$$dir) || { echo "$$list"; echo "make fuzz: cannot list the fuzz targets of ./$$dir" >&2; exit 1; }; \
+		for t in $$(echo "$$list" | grep '^Fuzz'); do \
 			echo "$(GO) test -run '^$$' -fuzz '^$$t\$$' -fuzztime $(FUZZTIME) ./$$dir"; \
 			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$dir; \
 		done; \
@@ -120,7 +121,7 @@ docs-check: sfnlocal-deps ## Run the runbooks' commands (docs/runbooks) against 
 	$(GO) test -count=1 -run '^TestRunbooks$$' -v ./infra/local/
 
 .PHONY: demo
-demo: ## Walk through the API against `make local` (or a stack it starts itself)
+demo: sfnlocal-deps ## Walk through the API against `make local` (or a stack it starts itself)
 	$(GO) run ./infra/local/cmd/sandstep-demo
 
 # `make load`: the local stack under load (infra/local/cmd/sandstep-load),
