@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sandstep/sandstep/internal/dirlock"
 )
 
 // childRootEnv selects the child role of the test binary: a server on the
@@ -171,26 +173,42 @@ func TestReclaimJudgesTemporaryRootsByTheirOwner(t *testing.T) {
 		return string(b)
 	}
 	tests := []struct {
-		name    string
-		owner   func(root string) string
+		name  string
+		owner func(root string) string
+		// held: another holds the directory's lock (internal/dirlock), as
+		// a stack given it with -data-dir does.
+		held    bool
 		removed bool
 	}{
-		{"owner runs", func(root string) string { o := me; o.Root = root; return ownerJSON(o) }, false},
-		{"owner's pid reused", func(root string) string { o := me; o.Root = root; o.Start++; return ownerJSON(o) }, true},
-		{"owner ran before a reboot", func(root string) string { o := me; o.Root = root; o.Boot = "other"; return ownerJSON(o) }, true},
+		{"owner runs", func(root string) string { o := me; o.Root = root; return ownerJSON(o) }, false, false},
+		{"owner's pid reused", func(root string) string { o := me; o.Root = root; o.Start++; return ownerJSON(o) }, false, true},
+		{"owner ran before a reboot", func(root string) string { o := me; o.Root = root; o.Boot = "other"; return ownerJSON(o) }, false, true},
 		{"owner of a directory holding a root is gone", func(root string) string {
 			o := me
 			o.Root, o.Sandboxes = root, filepath.Join(root, "daytona")
 			o.Start++
 			return ownerJSON(o)
-		}, true},
-		{"owner file of another path", func(root string) string { o := me; o.Root = root + "-x"; o.Start++; return ownerJSON(o) }, false},
-		{"owner file unreadable", func(string) string { return "{" }, false},
-		{"no owner file", func(string) string { return "" }, false},
+		}, false, true},
+		{"owner is gone but another holds the directory", func(root string) string {
+			o := me
+			o.Root, o.Sandboxes = root, filepath.Join(root, "daytona")
+			o.Start++
+			return ownerJSON(o)
+		}, true, false},
+		{"owner file of another path", func(root string) string { o := me; o.Root = root + "-x"; o.Start++; return ownerJSON(o) }, false, false},
+		{"owner file unreadable", func(string) string { return "{" }, false, false},
+		{"no owner file", func(string) string { return "" }, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := mkRoot(t, tt.owner)
+			if tt.held {
+				lock, err := dirlock.Lock(dir, "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer lock.Close()
+			}
 			newHarness(t, Options{})
 			_, err := os.Stat(dir)
 			if removed := os.IsNotExist(err); removed != tt.removed {
@@ -233,5 +251,25 @@ func TestMarkTempDir(t *testing.T) {
 		if err := MarkTempDir(c.dir, c.root); err == nil {
 			t.Errorf("MarkTempDir(%s, %s) marked it", c.dir, c.root)
 		}
+	}
+
+	// UnmarkTempDir drops the mark, and only an owner record.
+	if unmarked, err := UnmarkTempDir(dir); !unmarked || err != nil {
+		t.Errorf("UnmarkTempDir = %v, %v; want true", unmarked, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ownerFile)); !os.IsNotExist(err) {
+		t.Errorf("the owner record is still there: %v", err)
+	}
+	if unmarked, err := UnmarkTempDir(dir); unmarked || err != nil {
+		t.Errorf("UnmarkTempDir of an unmarked directory = %v, %v; want false", unmarked, err)
+	}
+	if err := os.WriteFile(filepath.Join(other, ownerFile), []byte("not a record"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if unmarked, err := UnmarkTempDir(other); unmarked || err != nil {
+		t.Errorf("UnmarkTempDir of a file that is no owner record = %v, %v; want false", unmarked, err)
+	}
+	if _, err := os.Stat(filepath.Join(other, ownerFile)); err != nil {
+		t.Errorf("a file that is no owner record was removed: %v", err)
 	}
 }

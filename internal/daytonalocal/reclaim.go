@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sandstep/sandstep/internal/atomicfile"
+	"github.com/sandstep/sandstep/internal/dirlock"
 	"github.com/sandstep/sandstep/internal/procmark"
 )
 
@@ -21,7 +22,8 @@ import (
 // temporary roots, and those a caller marked with MarkTempDir (a local
 // stack's temporary data directory, which holds a kept root). A temporary
 // directory says who owns it in ownerFile; one without it is never
-// touched.
+// touched, nor is one another holds the lock of (internal/dirlock), whoever
+// its owner was.
 
 // TempDirPattern names temporary directories, for os.MkdirTemp: those a
 // server looks at for a dead owner's.
@@ -124,6 +126,32 @@ func MarkTempDir(dir, root string) error {
 	return o.write()
 }
 
+// UnmarkTempDir removes the owner record MarkTempDir (or a server, for
+// its temporary root) left in dir, if there is one, and reports whether
+// there was: no server will reclaim dir after that. It is for a caller
+// that keeps dir from now on, holding its lock (internal/dirlock) first:
+// a local stack given a killed stack's temporary data directory, whose
+// state the user wants back, with -data-dir. A file by the record's name
+// that is not an owner record is left as it is.
+func UnmarkTempDir(dir string) (bool, error) {
+	name := filepath.Join(dir, ownerFile)
+	b, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("daytonalocal: %w", err)
+	}
+	var o rootOwner
+	if json.Unmarshal(b, &o) != nil || o.PID == 0 || o.Root == "" {
+		return false, nil
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("daytonalocal: %w", err)
+	}
+	return true, nil
+}
+
 // reclaimRoot kills what an earlier server on the kept root left running.
 func (s *Server) reclaimRoot() {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
@@ -168,6 +196,20 @@ func (s *Server) reclaimTempRoot(dir string) error {
 	case real != o.Root, o.running():
 		return nil // marked for another path, or its owner runs
 	}
+	// Its owner is gone, but another may use it now: a stack a user
+	// started with -data-dir on a killed stack's temporary directory, to
+	// get its state back, holds the directory's lock (internal/dirlock).
+	// Held by us until the directory is gone, the lock also keeps a stack
+	// from taking it meanwhile.
+	lock, err := dirlock.TryLock(dir, "daytonalocal")
+	if errors.Is(err, dirlock.ErrInUse) {
+		s.log.Debug("daytonalocal: a temporary root whose owner no longer runs is in use; left alone", "root", dir, "ownerPid", o.PID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	sandboxes := o.Root

@@ -31,12 +31,19 @@ func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 
 // Lock locks dir for server (named in the error when another holds it)
 // and returns the file whose Close lets it go.
-func Lock(dir, server string) (*os.File, error) {
+func Lock(dir, server string) (*os.File, error) { return lock(dir, server, Wait) }
+
+// TryLock is Lock without the wait: one try, for a caller to whom a lock
+// held by another means "leave the directory alone" (one being let go
+// just then is taken at a later try).
+func TryLock(dir, server string) (*os.File, error) { return lock(dir, server, 0) }
+
+func lock(dir, server string, wait time.Duration) (*os.File, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	for deadline := time.Now().Add(Wait); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return f, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestLock(t *testing.T) {
@@ -18,9 +19,18 @@ func TestLock(t *testing.T) {
 	if _, err := Lock(dir, "test"); err == nil || !strings.Contains(err.Error(), "in use by another test server") || !errors.Is(err, ErrInUse) {
 		t.Fatalf("a second lock: %v, want in use", err)
 	}
+	start := time.Now()
+	if _, err := TryLock(dir, "test"); !errors.Is(err, ErrInUse) || time.Since(start) >= Wait {
+		t.Fatalf("TryLock of a held lock: %v after %v, want in use at once", err, time.Since(start))
+	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
+	tried, err := TryLock(dir, "test")
+	if err != nil {
+		t.Fatalf("TryLock after Close: %v", err)
+	}
+	tried.Close()
 	again, err := Lock(dir, "test")
 	if err != nil {
 		t.Fatalf("after Close: %v", err)
