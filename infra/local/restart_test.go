@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/dynamo"
 )
 
@@ -463,5 +465,60 @@ func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); err == nil {
 		t.Errorf("the killed stack's temporary data directory %s is still there", dataDir)
+	}
+}
+
+// A killed `make demo`'s temporary data directory (its banner named it),
+// given to a stack with -data-dir to get its state back, is the user's:
+// neither the stack's own Daytona server at start, nor a later stack once
+// this one stopped, reclaims it for its dead owner. It used to be removed
+// under the running stack.
+func TestKilledTempStacksDataDirGivenExplicitlyIsKept(t *testing.T) {
+	dir, err := os.MkdirTemp("", daytonalocal.TempDirPattern+"sandstep-local-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner record the killed stack left: a process that no longer runs.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	owner, _ := json.Marshal(map[string]any{"pid": dead.Process.Pid, "start": 1, "boot": strings.TrimSpace(string(boot)),
+		"root": real, "sandboxes": filepath.Join(real, "daytona")})
+	if err := os.WriteFile(filepath.Join(dir, ".owner"), owner, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// What the user wants back from it.
+	keep := filepath.Join(dir, "keep.txt")
+	if err := os.WriteFile(keep, []byte("state of the killed demo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startOn(t, dir)
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("the data directory %s given explicitly was removed while its stack started: %v", dir, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The next stack on a temporary directory, after this one stopped.
+	next, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the data directory %s given explicitly was removed by a later stack: %v", dir, err)
 	}
 }

@@ -190,6 +190,9 @@ type Stack struct {
 	// tempMarkErr is why the temporary data directory could not be
 	// marked as this process's (daytonalocal.MarkTempDir), for the log.
 	tempMarkErr error
+	// tempUnmarked: DataDir, given explicitly, was a temporary data
+	// directory still marked as another process's; the mark is gone.
+	tempUnmarked bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -341,6 +344,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.log.Warn("the temporary data directory is not marked as this process's; if the process is killed, it is left behind",
 			"dir", s.DataDir, "error", err)
 	}
+	if s.tempUnmarked {
+		s.log.Info("the data directory was a temporary one of a stack that no longer runs; it is kept now, no longer removed by a later stack",
+			"dir", s.DataDir)
+	}
 	for _, n := range s.env.notes {
 		s.log.Warn("environment: " + n)
 	}
@@ -404,6 +411,19 @@ func (s *Stack) openDataDir(dir string) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	s.dataLock = lock
+	if s.tempData == "" {
+		// A directory given explicitly is the user's from now on, even
+		// one a killed stack made as its temporary directory (`make
+		// demo`'s, named in its banner) and marked as its own: without
+		// the mark no server reclaims it once this stack is gone. While
+		// this stack runs, its lock keeps it from them.
+		unmarked, err := daytonalocal.UnmarkTempDir(s.DataDir)
+		if err != nil {
+			_ = s.closeDataDir()
+			return fmt.Errorf("data directory: %w", err)
+		}
+		s.tempUnmarked = unmarked
+	}
 	return nil
 }
 
