@@ -95,22 +95,56 @@ func (e *demoConflict) Error() string { return e.msg }
 // keeps what is there (the key, the repository, its issue, the
 // collaborator, the App) and makes what is missing, the installation
 // last. What is there but is not the demo's (an App of the demo's id with
-// another key) is a *demoConflict, and nothing more is made.
+// another key or without its key file, a repository whose issue 1 cannot
+// be the demo's) is a *demoConflict, found before anything is written: a
+// start that will not make the demo changes nothing, and the next start
+// finds the same.
 func seedGitHub(gh *githublocal.Server, keyPath string) error {
+	// Read what is there.
 	var app *githublocal.App
 	for _, a := range gh.Apps() {
 		if a.ID == DemoGitHubAppID {
 			app = &a
 		}
 	}
-	pub, err := demoKey(keyPath, app)
+	pub, err := demoKey(keyPath)
 	if err != nil {
 		return err
 	}
-	if app != nil && !app.PublicKey.Equal(pub) {
+	switch {
+	case app != nil && pub == nil:
+		return &demoConflict{fmt.Sprintf("App %d exists but its key %s does not", DemoGitHubAppID, keyPath)}
+	case app != nil && !app.PublicKey.Equal(pub):
 		return &demoConflict{fmt.Sprintf("App %d holds another key than %s", DemoGitHubAppID, keyPath)}
 	}
-	if _, err := gh.RepoDir(DemoGitHubRepo); err != nil {
+	_, err = gh.RepoDir(DemoGitHubRepo)
+	haveRepo, haveIssue := err == nil, false
+	if haveRepo {
+		issues, err := gh.Issues(DemoGitHubRepo)
+		if err != nil {
+			return err
+		}
+		haveIssue = slices.ContainsFunc(issues, func(is githublocal.Issue) bool { return is.Number == 1 })
+		if !haveIssue {
+			// Issues and pull requests share one sequence: with number 1
+			// gone to a pull request, a new issue would not be the demo's.
+			next, err := gh.NextNumber(DemoGitHubRepo)
+			if err != nil {
+				return err
+			}
+			if next != 1 {
+				return &demoConflict{fmt.Sprintf("%s has no issue 1 (a new one would be %d)", DemoGitHubRepo, next)}
+			}
+		}
+	}
+
+	// Make what is missing.
+	if pub == nil {
+		if pub, err = newDemoKey(keyPath); err != nil {
+			return err
+		}
+	}
+	if !haveRepo {
 		if _, err := gh.CreateRepository(githublocal.Repository{Owner: DemoGitHubOwner, Name: "hello", Files: map[string]string{
 			"README.md": "# hello\n\nThe local stack's demo repository.\n",
 			"hello.sh":  "#!/bin/sh\necho hello\n",
@@ -118,17 +152,10 @@ func seedGitHub(gh *githublocal.Server, keyPath string) error {
 			return err
 		}
 	}
-	issues, err := gh.Issues(DemoGitHubRepo)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(issues, func(is githublocal.Issue) bool { return is.Number == 1 }) {
-		n, err := gh.CreateIssue(DemoGitHubRepo, "Say hello in French", "hello.sh should say bonjour.", DemoGitHubCollaborator)
-		if err != nil {
+	if !haveIssue {
+		// Number 1: the repository is new, or its next number is 1.
+		if _, err := gh.CreateIssue(DemoGitHubRepo, "Say hello in French", "hello.sh should say bonjour.", DemoGitHubCollaborator); err != nil {
 			return err
-		}
-		if n != 1 {
-			return &demoConflict{fmt.Sprintf("%s has no issue 1 (a new one is %d)", DemoGitHubRepo, n)}
 		}
 	}
 	if err := gh.SetCollaborator(DemoGitHubRepo, DemoGitHubCollaborator, "write"); err != nil {
@@ -143,22 +170,25 @@ func seedGitHub(gh *githublocal.Server, keyPath string) error {
 }
 
 // demoKey returns the public half of the demo App's key at keyPath,
-// which an earlier start may have written; without one (or with a file
-// a crash cut short), a new key is written, unless the App exists: its
-// key is then lost, a *demoConflict.
-func demoKey(keyPath string, app *githublocal.App) (*rsa.PublicKey, error) {
+// which an earlier start may have written; nil without one (or with a
+// file a crash cut short).
+func demoKey(keyPath string) (*rsa.PublicKey, error) {
 	b, err := os.ReadFile(keyPath)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err == nil {
-		if k, perr := appjwt.ParseKey(b); perr == nil {
-			return &k.PublicKey, nil
-		}
+	if k, perr := appjwt.ParseKey(b); perr == nil {
+		return &k.PublicKey, nil
 	}
-	if app != nil {
-		return nil, &demoConflict{fmt.Sprintf("App %d exists but its key %s does not", DemoGitHubAppID, keyPath)}
-	}
+	return nil, nil
+}
+
+// newDemoKey writes a new key for the demo App at keyPath and returns its
+// public half.
+func newDemoKey(keyPath string) (*rsa.PublicKey, error) {
 	key, pub, err := githublocal.GenerateAppKey()
 	if err != nil {
 		return nil, err

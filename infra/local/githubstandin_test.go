@@ -2,9 +2,11 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -190,5 +192,70 @@ func TestDemoIsFinishedAfterACrashWhileSeeding(t *testing.T) {
 			}
 			demoToken(t, s, githubapp.ReadContents) // the key on disk is the App's
 		})
+	}
+}
+
+// takeNumberOne makes sandstep-demo/hello in the stand-in on dir with its
+// number 1 gone to a pull request (issues and pulls share one sequence):
+// its next issue would be number 2.
+func takeNumberOne(t *testing.T, dir string) {
+	t.Helper()
+	gh, err := githublocal.New(githublocal.Options{Dir: filepath.Join(dir, "github")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gh.CreateRepository(githublocal.Repository{Owner: DemoGitHubOwner, Name: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	statePath := filepath.Join(dir, "github", "state.json")
+	b, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["repos"].(map[string]any)[DemoGitHubRepo].(map[string]any)["nextNumber"] = 2
+	if b, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(statePath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A start that finds the demo cannot be made writes nothing: seeding
+// opened an issue in an existing sandstep-demo/hello before it found the
+// new number was not 1, and left the demo uninstalled, so every start
+// opened one more.
+func TestDemoConflictOpensNoIssue(t *testing.T) {
+	dir := t.TempDir()
+	takeNumberOne(t, dir)
+	var counts []int
+	for range 3 {
+		// Whether the start succeeds is another test's
+		// (TestDemoConflictLeavesTheStackWithoutADemo); what it did to
+		// the repository is this one's.
+		s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir})
+		if err == nil {
+			_ = s.Close()
+		}
+		gh, err := githublocal.New(githublocal.Options{Dir: filepath.Join(dir, "github")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		issues, err := gh.Issues(DemoGitHubRepo)
+		_ = gh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, len(issues))
+	}
+	if !slices.Equal(counts, []int{0, 0, 0}) {
+		t.Errorf("issues in %s after each of three starts: %v, want none", DemoGitHubRepo, counts)
 	}
 }

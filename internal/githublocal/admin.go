@@ -285,6 +285,19 @@ func (s *Server) Issues(repo string) ([]Issue, error) {
 	return out, nil
 }
 
+// NextNumber is the number the repository's next issue or pull request
+// gets (they share one sequence): what CreateIssue would return, read
+// without opening one.
+func (s *Server) NextNumber(repo string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.repoNamedLocked(repo)
+	if err != nil {
+		return 0, err
+	}
+	return r.NextNumber, nil
+}
+
 // Comment is an issue comment.
 type Comment struct {
 	ID                   int64

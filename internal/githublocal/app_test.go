@@ -385,8 +385,8 @@ func TestTokenExpiresAfterAnHour(t *testing.T) {
 	}
 }
 
-// Installations and Issues read back what was set up, also after a
-// restart: the local stack finishes its demo by them.
+// Installations, Issues and NextNumber read back what was set up, also
+// after a restart: the local stack finishes its demo by them.
 func TestInstallationsAndIssuesReadBack(t *testing.T) {
 	f := newFixture(t)
 	must(t, f.srv.AddInstallation(Installation{ID: testInstall + 1, AppID: testAppID, Account: "umbrella", AccountType: "User",
@@ -407,7 +407,13 @@ func TestInstallationsAndIssuesReadBack(t *testing.T) {
 	if err != nil || len(issues) != 1 || issues[0].Number != n || issues[0].Title != "Title" || issues[0].User != "alice" {
 		t.Errorf("Issues() = %+v, %v", issues, err)
 	}
+	if next, err := f.srv.NextNumber(testOrg + "/open"); err != nil || next != n+1 {
+		t.Errorf("NextNumber() = %d, %v; want %d", next, err, n+1)
+	}
 	if _, err := f.srv.Issues(testOrg + "/missing"); err == nil {
 		t.Error("Issues of a missing repository: no error")
+	}
+	if _, err := f.srv.NextNumber(testOrg + "/missing"); err == nil {
+		t.Error("NextNumber of a missing repository: no error")
 	}
 }
