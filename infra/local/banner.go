@@ -50,6 +50,9 @@ func (s *Stack) WriteBanner(w io.Writer) error {
 		fmt.Fprintf(tw, "\t  demo App %d (%s), installation %d, private key %s\n", d.AppID, DemoGitHubAppSlug, d.InstallationID, d.KeyPath)
 		fmt.Fprintf(tw, "\t  demo repository %s (public), issue #%d; %s may comment commands (write)\n", d.Repo, d.Issue, DemoGitHubCollaborator)
 	}
+	if s.Config.GitHubAppID == 0 {
+		fmt.Fprintf(tw, "\t  no GitHub App (the log says why): issues start no tasks\n")
+	}
 	// In AWS no document means no repository: say what runs here instead.
 	if s.Config.GitHubConfigRef.IsZero() {
 		fmt.Fprintf(tw, "\t  no GITHUB_CONFIG_REF: every repository's issues run %q\n", repos.DefaultTask.Command)

@@ -35,6 +35,14 @@ type environment struct {
 	notes []string
 }
 
+// withoutGitHubApp unsets GITHUB_APP_ID and GITHUB_APP_KEY_REF, the
+// user's too: the stack has no App's key for the functions (the demo App
+// could not be made), and they run as a deployment without an App does.
+func (e *environment) withoutGitHubApp() {
+	e.owned["GITHUB_APP_ID"] = ""
+	e.owned["GITHUB_APP_KEY_REF"] = ""
+}
+
 // Getenv returns the value the functions see for name.
 func (e *environment) Getenv(name string) string {
 	if v, ok := e.owned[name]; ok {

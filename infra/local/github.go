@@ -12,6 +12,7 @@ import (
 	"github.com/sandstep/sandstep/internal/atomicfile"
 	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/githublocal"
+	"github.com/sandstep/sandstep/internal/secrets"
 )
 
 // The demo GitHub the stack makes when its GitHub stand-in lacks it:
@@ -58,7 +59,8 @@ func (s *Stack) startGitHub(edge *awslocal.Server) error {
 		var conflict *demoConflict
 		switch err := seedGitHub(gh, keyPath); {
 		case errors.As(err, &conflict):
-			s.log.Warn("github: no demo App: "+conflict.Error(), "app", DemoGitHubAppID, "repo", DemoGitHubRepo, "key", keyPath)
+			s.log.Warn("github: no demo App, and the functions have no GitHub App (issues cannot start tasks): "+conflict.Error(),
+				"app", DemoGitHubAppID, "repo", DemoGitHubRepo, "key", keyPath)
 			demo = false
 		case err != nil:
 			return fmt.Errorf("make the demo GitHub App: %w", err)
@@ -67,7 +69,9 @@ func (s *Stack) startGitHub(edge *awslocal.Server) error {
 		}
 	}
 	// The demo is there unless someone removed it from the data directory.
-	if _, err := os.Stat(keyPath); err == nil && demo {
+	_, statErr := os.Stat(keyPath)
+	switch {
+	case demo && statErr == nil:
 		if dir, err := gh.RepoDir(DemoGitHubRepo); err == nil && dir != "" {
 			s.GitHubDemo = &GitHubDemo{AppID: DemoGitHubAppID, InstallationID: DemoGitHubInstallation, KeyPath: keyPath, Repo: DemoGitHubRepo, Issue: 1}
 		}
@@ -79,9 +83,27 @@ func (s *Stack) startGitHub(edge *awslocal.Server) error {
 		if err := edge.PutSecureParameter(LocalGitHubAppKeyParameter, string(key)); err != nil {
 			return fmt.Errorf("keep the demo App's key in the local SSM: %w", err)
 		}
+	case demo:
+		s.log.Warn("github: the demo App's key file is gone; the functions have no GitHub App (issues cannot start tasks)",
+			"app", DemoGitHubAppID, "key", keyPath, "error", statErr)
+		fallthrough
+	default:
+		// Without the key in the local SSM, GITHUB_APP_KEY_REF would name
+		// nothing and every function would fail to start: they run as a
+		// deployment without an App.
+		s.withoutGitHubApp()
 	}
 	s.srvGitHub = s.serve(&s.lnGitHub, gh)
 	return nil
+}
+
+// withoutGitHubApp leaves the functions' GITHUB_APP_ID and
+// GITHUB_APP_KEY_REF unset, in their environment and in the
+// configuration read from it, before any function is wired.
+func (s *Stack) withoutGitHubApp() {
+	s.env.withoutGitHubApp()
+	s.appEnv.Config.GitHubAppID, s.appEnv.Config.GitHubAppKeyRef = 0, secrets.Ref{}
+	s.Config = s.appEnv.Config
 }
 
 // demoConflict is what keeps the demo from being made: something of the

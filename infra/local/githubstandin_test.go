@@ -259,3 +259,74 @@ func TestDemoConflictOpensNoIssue(t *testing.T) {
 		t.Errorf("issues in %s after each of three starts: %v, want none", DemoGitHubRepo, counts)
 	}
 }
+
+// A data directory on which the demo cannot be made starts without it,
+// the functions without a GitHub App, as a deployment without one: the
+// demo's GITHUB_APP_KEY_REF named a key the local SSM never got, and
+// wiring the functions failed with ParameterNotFound.
+func TestDemoConflictLeavesTheStackWithoutADemo(t *testing.T) {
+	_, pub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addApp := func(t *testing.T, dir string) {
+		gh, err := githublocal.New(githublocal.Options{Dir: filepath.Join(dir, "github")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The user's own App 1.
+		if err := gh.AddApp(githublocal.App{ID: DemoGitHubAppID, Slug: "mine", PublicKey: pub}); err != nil {
+			t.Fatal(err)
+		}
+		if err := gh.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name     string
+		setUp    func(t *testing.T, dir string)
+		conflict string // in the warning
+		apps     int    // the user's App stays as it was
+	}{
+		{"an App 1 whose key the stack never had", addApp, "App 1 exists but its key", 1},
+		{"an App 1 of another key than the key file", func(t *testing.T, dir string) {
+			addApp(t, dir)
+			if err := os.WriteFile(filepath.Join(dir, githubKeyFile), otherKey, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "App 1 holds another key", 1},
+		{"the repository's number 1 is a pull request", takeNumberOne, "has no issue 1", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c.setUp(t, dir)
+			s := startOn(t, dir) // fails the test if refused
+			if s.GitHubDemo != nil {
+				t.Errorf("GitHubDemo %+v, want none", s.GitHubDemo)
+			}
+			for _, v := range []string{"GITHUB_APP_ID", "GITHUB_APP_KEY_REF"} {
+				if got := s.env.Getenv(v); got != "" {
+					t.Errorf("the functions' %s is %q, want it unset", v, got)
+				}
+			}
+			if s.Config.GitHubAppID != 0 || !s.Config.GitHubAppKeyRef.IsZero() {
+				t.Errorf("the functions' configuration has App %d (%v), want none", s.Config.GitHubAppID, s.Config.GitHubAppKeyRef)
+			}
+			var banner strings.Builder
+			if err := s.WriteBanner(&banner); err != nil || !strings.Contains(banner.String(), "no GitHub App") {
+				t.Errorf("the banner does not say there is no GitHub App (%v):\n%s", err, banner.String())
+			}
+			if !strings.Contains(s.logs.String(), c.conflict) {
+				t.Errorf("the log does not name the conflict %q:\n%s", c.conflict, s.logs.String())
+			}
+			if apps := s.github.Apps(); len(apps) != c.apps || c.apps == 1 && !apps[0].PublicKey.Equal(pub) {
+				t.Errorf("the user's Apps were changed: %+v", apps)
+			}
+		})
+	}
+}
