@@ -222,7 +222,8 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // byte, also where they are not UTF-8 once percent-decoded: json.Marshal
 // would replace those bytes with U+FFFD, and the function would check
 // another value than the one sent. The function refuses them, naming the
-// parameter, as it does for API Gateway's events.
+// parameter, as it does for API Gateway's events. <, > and & are not
+// escaped, as in API Gateway's events.
 func marshalEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	held := map[string]string{} // placeholder -> the string it holds
 	mark := "sandstep-raw-" + uuid.NewString() + "-"
@@ -246,10 +247,16 @@ func marshalEvent(ev events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	}
 	ev.QueryStringParameters = holdAll(ev.QueryStringParameters)
 	ev.PathParameters = holdAll(ev.PathParameters)
-	payload, err := json.Marshal(ev)
-	if err != nil {
+	// As Lambda gets it, and as its 6 MB limit measures it: json.Marshal
+	// would write each <, > and & as \u003c, six bytes for one, where
+	// API Gateway's event (and aws-lambda-go) keeps them as they are.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
 		return nil, err
 	}
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	for p, s := range held {
 		payload = bytes.Replace(payload, []byte(`"`+p+`"`), rawJSONString(s), 1)
 	}

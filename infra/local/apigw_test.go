@@ -366,6 +366,50 @@ func TestGatewayRefusesAnEventOverLambdasRequestLimit(t *testing.T) {
 	}
 }
 
+// The event is measured against Lambda's 6 MB as Lambda gets it: json.Marshal
+// wrote each <, > and & as \u003c (six bytes for one), which API Gateway's
+// event does not ("rawQueryString": "a=1&b=2"), so a 2.5 MiB HTML body, an
+// event of ~2.6 MB in AWS, was refused with 413. The function gets the
+// body intact, in valid JSON.
+func TestGatewayMeasuresTheEventUnescaped(t *testing.T) {
+	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 204}, nil
+	}}
+	srv, _ := newTestGateway(t, fn)
+	body := `{"html":"` + strings.Repeat("<p>a &amp; b</p>", (5<<19)/16) + `"}`
+
+	// The event as API Gateway sends it: nothing HTML-escaped.
+	var aws bytes.Buffer
+	enc := json.NewEncoder(&aws)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(events.APIGatewayV2HTTPRequest{Body: body, RawPath: "/things/a/items"}); err != nil {
+		t.Fatal(err)
+	}
+	if aws.Len() > MaxSyncPayload/2 {
+		t.Fatalf("test body too large: %d", aws.Len())
+	}
+
+	res := do(t, http.MethodPost, srv.URL+"/things/a/items?a=1&b=<2>", body, "Authorization: Bearer alice")
+	fn.mu.Lock()
+	invoked := len(fn.events)
+	fn.mu.Unlock()
+	if res.status != http.StatusNoContent || invoked != 1 {
+		t.Fatalf("a %d-byte body (an event of ~%d bytes in AWS, under Lambda's %d): %d %s, invoked %d times; want 204",
+			len(body), aws.Len(), MaxSyncPayload, res.status, res.body, invoked)
+	}
+	ev := fn.last(t)
+	fn.mu.Lock()
+	payload := fn.payloads[0]
+	fn.mu.Unlock()
+	if !json.Valid(payload) || bytes.Contains(payload, []byte(`\u003c`)) {
+		t.Errorf("the event is not valid JSON, or has HTML escapes: %.200s", payload)
+	}
+	if ev.Body != body || ev.RawQueryString != "a=1&b=<2>" && ev.RawQueryString != "a=1&b=%3C2%3E" || ev.QueryStringParameters["b"] != "<2>" {
+		t.Errorf("the function got body %.40q (%d bytes), query %q %v; want the body sent and b=<2>",
+			ev.Body, len(ev.Body), ev.RawQueryString, ev.QueryStringParameters)
+	}
+}
+
 func TestGatewayPanicIsA500(t *testing.T) {
 	fn := &fakeFunction{answer: func(context.Context, events.APIGatewayV2HTTPRequest) (any, error) { panic("handler bug") }}
 	srv, _ := newTestGateway(t, fn)
