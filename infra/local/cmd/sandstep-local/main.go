@@ -3,9 +3,10 @@
 // DynamoDB on :8000, SSM, Secrets Manager and S3 on :4566, the
 // Daytona-compatible server on :3003, Step Functions on :8083 and the
 // GitHub stand-in on :3005, all in this one process, until SIGINT,
-// SIGTERM or SIGHUP (its terminal closed). What they hold is kept in the data directory (default
-// .sandstep/local beside template.yaml) and is there again at the next
-// start.
+// SIGTERM or SIGHUP (its terminal closed; not when started with SIGHUP
+// ignored, as nohup starts it). What they hold is kept in the data
+// directory (default .sandstep/local beside template.yaml) and is there
+// again at the next start.
 //
 // Configuration comes from the environment by the names the functions use
 // in AWS (DEFAULT_USER_QUOTA=3, LOG_LEVEL=debug, DAYTONA_API_KEY=... for a
@@ -79,8 +80,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// A closed terminal (SIGHUP) stops the stack as Ctrl-C does: by
 	// default it would end the process at once, leaving the sandboxes'
-	// processes running and the last seconds of the table unsaved.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// processes running and the last seconds of the table unsaved. Unless
+	// the process was started with SIGHUP ignored (`nohup make local`):
+	// Notify would install a handler, and the hangup nohup was asked to
+	// ignore would stop the stack.
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	st, err := local.Start(ctx, local.Options{
 		Ports:        ports,

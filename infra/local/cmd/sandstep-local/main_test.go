@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,5 +100,101 @@ func TestSignalsStopTheStack(t *testing.T) {
 				t.Errorf("stderr lacks the stop message:\n%s", stderr.String())
 			}
 		})
+	}
+}
+
+// TestHelperChildStack is not a test: the child process of the tests
+// that signal a whole process (startChild), sandstep-local's run on free
+// ports and the data directory SANDSTEP_TEST_CHILD_DATA, its output on the
+// process's stdout and stderr.
+func TestHelperChildStack(t *testing.T) {
+	dir := os.Getenv("SANDSTEP_TEST_CHILD_DATA")
+	if dir == "" {
+		t.Skip("the child process of the tests that signal a whole process")
+	}
+	args := []string{"-api-port", "0", "-lambda-port", "0", "-dynamodb-port", "0", "-aws-port", "0", "-daytona-port", "0",
+		"-sfn-port", "0", "-github-port", "0", "-data-dir", dir}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// startChild starts TestHelperChildStack (under prefix, e.g. nohup) and
+// waits for its banner; lines of its stderr arrive on the returned
+// channel, its end on the other.
+func startChild(t *testing.T, prefix ...string) (*exec.Cmd, <-chan string, chan error) {
+	t.Helper()
+	argv := append(append([]string{}, prefix...), os.Args[0], "-test.run=^TestHelperChildStack$", "-test.count=1")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "SANDSTEP_TEST_CHILD_DATA="+t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	errLines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			select {
+			case errLines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	banner := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "Ctrl-C stops everything") {
+				once = true
+				close(banner)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	exited := make(chan error, 1)
+	gone := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(gone) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-gone:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	select {
+	case <-banner:
+	case err := <-exited:
+		t.Fatalf("the child stack ended before its banner: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("no banner from the child stack")
+	}
+	return cmd, errLines, exited
+}
+
+// A stack started with SIGHUP ignored (`nohup make local &`; make and go
+// run keep it ignored for their children) survives the hangup, as nohup
+// asked: Notify for SIGHUP installed a handler even then, and the hangup
+// stopped the stack.
+func TestNohupStackSurvivesHangup(t *testing.T) {
+	if _, err := exec.LookPath("nohup"); err != nil {
+		t.Skip("no nohup")
+	}
+	cmd, _, exited := startChild(t, "nohup")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		t.Errorf("sandstep-local started under nohup stopped on SIGHUP (%v): nohup's ignored SIGHUP is no longer ignored", err)
+	case <-time.After(3 * time.Second):
 	}
 }
