@@ -85,7 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Notify would install a handler, and the hangup nohup was asked to
 	// ignore would stop the stack.
 	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
-	if !signal.Ignored(syscall.SIGHUP) {
+	hangup := !signal.Ignored(syscall.SIGHUP)
+	if hangup {
 		sigs = append(sigs, syscall.SIGHUP)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
@@ -115,7 +116,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	<-ctx.Done()
-	stop() // a second Ctrl-C ends the process at once
+	// A second Ctrl-C (or SIGTERM) ends the process at once. A second
+	// SIGHUP does not: a closed terminal often sends two (bash forwards its
+	// own to its jobs, then the kernel hangs up the foreground group), and
+	// the second would kill the process in the middle of Close. Held on a
+	// channel of its own from before stop() lets the others go until the
+	// shutdown ends, SIGHUP never has its default action meanwhile.
+	if hangup {
+		held := make(chan os.Signal, 1)
+		signal.Notify(held, syscall.SIGHUP)
+		defer signal.Stop(held)
+	}
+	stop()
 	fmt.Fprintln(stderr, "sandstep-local: shutting down")
 	start := time.Now()
 	if err := st.Close(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -196,5 +197,48 @@ func TestNohupStackSurvivesHangup(t *testing.T) {
 	case err := <-exited:
 		t.Errorf("sandstep-local started under nohup stopped on SIGHUP (%v): nohup's ignored SIGHUP is no longer ignored", err)
 	case <-time.After(3 * time.Second):
+	}
+}
+
+// A closed terminal often sends SIGHUP twice (bash forwards its SIGHUP to
+// its jobs, then the kernel sends the foreground process group another as
+// the session leader exits): the second is ignored while the stack shuts
+// down. stop() put SIGHUP back to its default action, and the second
+// killed the process mid-Close, sandboxes running on, the table unsaved.
+func TestSecondHangupDuringShutdownIsIgnored(t *testing.T) {
+	cmd, errLines, exited := startChild(t)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+wait:
+	for {
+		select {
+		case l := <-errLines:
+			if strings.Contains(l, "sandstep-local: shutting down") {
+				break wait
+			}
+		case err := <-exited:
+			t.Fatalf("the child ended before shutting down: %v", err)
+		case <-deadline:
+			t.Fatal("no shutdown after SIGHUP")
+		}
+	}
+	// The second hangup of the same closed terminal.
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				t.Errorf("sandstep-local was killed by a second %v during its shutdown: the stack was not stopped cleanly", ws.Signal())
+				return
+			}
+		}
+		if err != nil {
+			t.Errorf("sandstep-local ended with %v after two SIGHUPs, want a clean exit", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sandstep-local did not end")
 	}
 }
