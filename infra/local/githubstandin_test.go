@@ -240,6 +240,7 @@ func TestDemoConflictOpensNoIssue(t *testing.T) {
 		// Whether the start succeeds is another test's
 		// (TestDemoConflictLeavesTheStackWithoutADemo); what it did to
 		// the repository is this one's.
+		needRunner(t)
 		s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir})
 		if err == nil {
 			_ = s.Close()

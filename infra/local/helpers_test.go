@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
@@ -37,6 +38,7 @@ type testStack struct {
 // environment, changed by opts, and stops it when the test ends.
 func startStack(t *testing.T, env map[string]string, opts ...func(*Options)) *testStack {
 	t.Helper()
+	needRunner(t)
 	logs := &logBuffer{}
 	root := t.TempDir()
 	o := Options{
@@ -158,3 +160,11 @@ func (s *testStack) create(user string, body any) sandboxJSON {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// needRunner skips a test that starts a stack where the Step Functions
+// runner's npm packages are not installed (a clone on which make has not
+// run), except where SANDSTEP_REQUIRE_NODE is set (CI).
+func needRunner(t testing.TB) {
+	t.Helper()
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
+}

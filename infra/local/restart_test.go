@@ -32,6 +32,7 @@ import (
 func startOn(t *testing.T, dataDir string) *testStack {
 	t.Helper()
 	logs := &logBuffer{}
+	needRunner(t)
 	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: logs, TemplatePath: templatePath, DataDir: dataDir})
 	if err != nil {
 		t.Fatalf("Start: %v\nlog:\n%s", err, logs.String())
@@ -266,6 +267,7 @@ func TestSecondStackOnTheDataDirNeverWritesTheRunningStacksSnapshot(t *testing.T
 	dynPort := freePort(t)
 	refused := make(chan error, 1)
 	go func() {
+		needRunner(t)
 		s, err := Start(ctx, Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir,
 			Ports: Ports{DynamoDB: dynPort}})
 		if err == nil {
@@ -343,6 +345,7 @@ wait:
 func TestSecondStackOnTheDataDirIsRefusedClearly(t *testing.T) {
 	dir := t.TempDir()
 	startOn(t, dir)
+	needRunner(t)
 	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir})
 	if err == nil {
 		_ = s.Close()
@@ -363,6 +366,7 @@ func TestHelperTempStack(t *testing.T) {
 	if os.Getenv("SANDSTEP_TEST_TEMPSTACK_CHILD") != "1" {
 		t.Skip("the child process of TestKilledTempStackIsReclaimedByTheNextStack")
 	}
+	needRunner(t)
 	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -450,6 +454,7 @@ func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
 
 	// The next `make demo` (or any stack on a temporary directory) starts
 	// and stops.
+	needRunner(t)
 	next, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
 	if err != nil {
 		t.Fatal(err)
@@ -511,6 +516,7 @@ func TestKilledTempStacksDataDirGivenExplicitlyIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The next stack on a temporary directory, after this one stopped.
+	needRunner(t)
 	next, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
 	if err != nil {
 		t.Fatal(err)

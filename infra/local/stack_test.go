@@ -436,6 +436,7 @@ func TestPortInUse(t *testing.T) {
 				r.set(&ports, busyPort)
 				root = t.TempDir()
 				var s *Stack
+				needRunner(t)
 				s, err = Start(context.Background(), Options{Ports: ports, Getenv: envMap(nil), LogWriter: &logBuffer{},
 					TemplatePath: templatePath, DataDir: root})
 				if err == nil {
@@ -478,6 +479,7 @@ func TestPortInUse(t *testing.T) {
 func TestCloseLeavesNoSandboxProcess(t *testing.T) {
 	logs := &logBuffer{}
 	root := t.TempDir()
+	needRunner(t)
 	st, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: logs, TemplatePath: templatePath, DataDir: root})
 	if err != nil {
 		t.Fatal(err)
@@ -680,6 +682,7 @@ func TestBannerNamesEveryEndpointAndRoute(t *testing.T) {
 
 func TestBadConfigurationIsReportedAndNothingRuns(t *testing.T) {
 	ports := Ports{API: freePort(t), Lambda: freePort(t), DynamoDB: freePort(t), AWS: freePort(t), Daytona: freePort(t), GitHub: freePort(t)}
+	needRunner(t)
 	_, err := Start(context.Background(), Options{Ports: ports, Getenv: envMap(map[string]string{"DEFAULT_USER_QUOTA": "lots"}),
 		LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "DEFAULT_USER_QUOTA") {

@@ -84,6 +84,35 @@ type runner struct {
 	stopping bool
 }
 
+// ErrRunnerNotInstalled is the cause of a start refused for want of the
+// runner's npm packages (a clone on which `make sfnlocal-deps` has not run).
+var ErrRunnerNotInstalled = errors.New("the runner's npm packages are not installed")
+
+// RunnerInstalled says why the runner cannot start from the working
+// directory (or a parent: a test's package directory), nil when it can:
+// ErrRunnerNotInstalled, or no node on PATH.
+func RunnerInstalled() error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("sfnlocal: %w", err)
+	}
+	dir, err := FindRunnerDir(wd)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return fmt.Errorf("sfnlocal: the runner needs Node.js: %w", err)
+	}
+	return runnerInstalled(dir)
+}
+
+func runnerInstalled(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
+		return fmt.Errorf("sfnlocal: %w in %s (run `make sfnlocal-deps`, i.e. npm ci there): %w", ErrRunnerNotInstalled, dir, err)
+	}
+	return nil
+}
+
 // launchRunner starts runner.cjs and waits for it to be ready.
 func launchRunner(cfg runnerConfig) (*runner, error) {
 	dir, err := filepath.Abs(cfg.dir)
@@ -91,8 +120,8 @@ func launchRunner(cfg runnerConfig) (*runner, error) {
 		return nil, fmt.Errorf("sfnlocal: %w", err)
 	}
 	cfg.dir = dir
-	if _, err := os.Stat(filepath.Join(cfg.dir, "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
-		return nil, fmt.Errorf("sfnlocal: the runner's npm packages are not installed in %s (run `make sfnlocal-deps`, i.e. npm ci there): %w", cfg.dir, err)
+	if err := runnerInstalled(cfg.dir); err != nil {
+		return nil, err
 	}
 	node := cfg.node
 	if node == "" {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // Buffer is a bytes.Buffer that a writer (a logger, a child process's
@@ -111,4 +112,18 @@ func LiveChildren(pid int) []Proc {
 		}
 	}
 	return out
+}
+
+// NeedNode skips a test whose Node.js tools are missing (why, not nil),
+// except where SANDSTEP_REQUIRE_NODE is set (CI installs them): there a
+// skip would hide a test that must run, so it fails.
+func NeedNode(t testing.TB, why error) {
+	t.Helper()
+	if why == nil {
+		return
+	}
+	if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
+		t.Fatalf("Node.js tools are needed, and SANDSTEP_REQUIRE_NODE is set: %v", why)
+	}
+	t.Skipf("needs Node.js tools (make sfnlocal-deps): %v", why)
 }

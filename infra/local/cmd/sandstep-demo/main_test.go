@@ -8,9 +8,12 @@ import (
 	"testing"
 
 	"github.com/sandstep/sandstep/infra/local"
+	"github.com/sandstep/sandstep/internal/sfnlocal"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 func TestDemoAgainstARunningStack(t *testing.T) {
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 	st, err := local.Start(context.Background(), local.Options{
 		Getenv:       func(string) string { return "" },
 		LogWriter:    io.Discard,

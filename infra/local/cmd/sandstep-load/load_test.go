@@ -77,6 +77,7 @@ func TestRateRefusalReadsTheAPIsAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logs := &tailBuffer{max: 40}
+	needRunner(t)
 	si, err := startStandIns(ctx, standInsSpec{Faults: []daytonalocal.Fault{{
 		Kind: daytonalocal.FaultCreateError, Message: "injected by the load test",
 		Match: daytonalocal.Match{Operation: "createSandbox"}, Times: 1,

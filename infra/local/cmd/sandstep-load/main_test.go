@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
+	"github.com/sandstep/sandstep/internal/sfnlocal"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // TestMain serves the stand-ins when a run starts this binary again as
@@ -34,6 +36,7 @@ var small = map[string]string{
 
 func smallConfig(t *testing.T) config {
 	t.Helper()
+	needRunner(t)
 	cfg, err := parseConfig(func(k string) string { return small[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -285,4 +288,12 @@ func TestOneP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// needRunner skips a test that starts the stand-ins or a stack where the
+// Step Functions runner's npm packages are not installed, except where
+// SANDSTEP_REQUIRE_NODE is set (CI).
+func needRunner(t testing.TB) {
+	t.Helper()
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 }

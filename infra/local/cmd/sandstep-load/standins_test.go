@@ -24,6 +24,7 @@ func TestStandInsRunApart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	split := splitCPUs()
+	needRunner(t)
 	si, err := startStandIns(ctx, standInsSpec{CPUs: split.standIns}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +120,7 @@ func TestStandInsOnCPUsTheyCannotHave(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	needRunner(t)
 	si, err := startStandIns(ctx, standInsSpec{CPUs: []int{1023}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)

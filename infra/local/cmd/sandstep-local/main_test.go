@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/dirlock"
+	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
@@ -68,6 +69,7 @@ func TestDataDirInUseIsAClearError(t *testing.T) {
 // SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) each stop
 // the stack cleanly.
 func TestSignalsStopTheStack(t *testing.T) {
+	needRunner(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			var stdout, stderr syncBuffer
@@ -122,6 +124,7 @@ func TestHelperChildStack(t *testing.T) {
 // waits for its banner; lines of its stderr arrive on the returned
 // channel, its end on the other.
 func startChild(t *testing.T, prefix ...string) (*exec.Cmd, <-chan string, chan error) {
+	needRunner(t)
 	t.Helper()
 	argv := append(append([]string{}, prefix...), os.Args[0], "-test.run=^TestHelperChildStack$", "-test.count=1")
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -241,4 +244,12 @@ wait:
 	case <-time.After(30 * time.Second):
 		t.Fatal("sandstep-local did not end")
 	}
+}
+
+// needRunner skips a test that starts a stack where the Step Functions
+// runner's npm packages are not installed, except where
+// SANDSTEP_REQUIRE_NODE is set (CI).
+func needRunner(t testing.TB) {
+	t.Helper()
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 }
