@@ -124,6 +124,7 @@ func TestKilledStackIsReconciledAtStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills sandstep-local; skipped with -short")
 	}
+	needRunner(t)
 	bin := filepath.Join(t.TempDir(), "sandstep-local")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sandstep-local")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -385,6 +386,7 @@ func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a child stack; skipped with -short")
 	}
+	needRunner(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTempStack$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SANDSTEP_TEST_TEMPSTACK_CHILD=1")
 	stdout, err := cmd.StdoutPipe()
