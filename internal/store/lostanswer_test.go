@@ -193,3 +193,28 @@ func loseFirstAnswerOnceArmed(marker, op string, armed *atomic.Bool, lost *atomi
 		})
 	}
 }
+
+// A take of the create rate whose update landed, sent again after its
+// answer was lost, is refused by its own take, not counted twice: one
+// create would otherwise spend two of the window's budget.
+func TestRateTakeWhoseAnswerWasLostIsCountedOnce(t *testing.T) {
+	clk := newClock()
+	var armed atomic.Bool
+	var lost atomic.Int32
+	armed.Store(true)
+	st, _ := storeBehind(t, loseFirstAnswerOnceArmed("RATE#", ".UpdateItem", &armed, &lost),
+		store.Options{CreateRate: 2, CreateWindow: time.Minute, Now: clk.Now})
+	c := ctx(t)
+	if err := reserve(c, st, "u", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if lost.Load() == 0 {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if err := reserve(c, st, "v", "b"); err != nil {
+		t.Fatalf("second create of a window of 2 (the first's take had its answer lost) = %v; want nil", err)
+	}
+	if err := reserve(c, st, "w", "c"); err == nil {
+		t.Fatal("a third create of a window of 2 was taken")
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,10 +10,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sandstep/sandstep/internal/awsjson"
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/pause"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -27,7 +30,10 @@ const (
 	ratePK        = "RATE#sandbox-create"
 	attrRateUsed  = "used"
 	attrRateUntil = "heldUntil"
-	typeRate      = "rate"
+	// attrRateTake names the last take of a window: a take whose answer
+	// was lost, sent again, is refused by its own name, not counted twice.
+	attrRateTake = "lastTake"
+	typeRate     = "rate"
 )
 
 // createWindowAt is the start of the window holding t.
@@ -69,14 +75,21 @@ func (s *Store) rateKey(window time.Time) map[string]types.AttributeValue {
 // conflicts, for a moment (rateBusy). A window refused for its count is
 // DynamoDB's error, for the caller to explain (refusedWindow).
 func (s *Store) takeCreates(ctx context.Context, windows []time.Time) error {
+	var take string
 	err := s.writeRate(ctx, func() []types.TransactWriteItem {
 		now := s.nowUTC()
+		take = crand.Text()
 		items := make([]types.TransactWriteItem, len(windows))
 		for i, w := range windows {
-			items[i] = s.takeCreate(w, now)
+			items[i] = s.takeCreate(w, now, take)
 		}
 		return items
 	})
+	if len(windows) == 1 && conditionFailed(err, 0) && dynamo.EarlierTryMayHaveApplied(err) && s.tookCreate(ctx, windows[0], take) {
+		// A try whose answer was lost took it (a transaction of two
+		// windows is idempotent on its own token).
+		return nil
+	}
 	if conflicted(err) {
 		return rateBusy(err)
 	}
@@ -84,6 +97,13 @@ func (s *Store) takeCreates(ctx context.Context, windows []time.Time) error {
 		return held
 	}
 	return err
+}
+
+// tookCreate says whether window's last take is take, read strongly
+// consistent; a failed read says no.
+func (s *Store) tookCreate(ctx context.Context, window time.Time, take string) bool {
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table), Key: s.rateKey(window), ConsistentRead: aws.Bool(true)})
+	return err == nil && avS(out.Item[attrRateTake]) == take
 }
 
 // How often a write of the rate's items is tried while DynamoDB refuses
@@ -153,15 +173,18 @@ func refuseForRate(cause error, wait time.Duration, why string) error {
 	return e
 }
 
-// takeCreate takes one create of window at now, on condition that it has
-// one left and is not held back past now.
-func (s *Store) takeCreate(window, now time.Time) types.TransactWriteItem {
-	used, until := expression.Name(attrRateUsed), expression.Name(attrRateUntil)
+// takeCreate takes one create of window at now, named take, on condition
+// that it has one left, is not held back past now, and was not taken by
+// this take already.
+func (s *Store) takeCreate(window, now time.Time, take string) types.TransactWriteItem {
+	used, until, last := expression.Name(attrRateUsed), expression.Name(attrRateUntil), expression.Name(attrRateTake)
 	e := build(expression.NewBuilder().
 		WithCondition(expression.And(
 			expression.Or(used.AttributeNotExists(), used.LessThan(expression.Value(s.createRate))),
-			expression.Or(until.AttributeNotExists(), until.LessThanEqual(expression.Value(now.UnixMilli()))))).
+			expression.Or(until.AttributeNotExists(), until.LessThanEqual(expression.Value(now.UnixMilli()))),
+			expression.Or(last.AttributeNotExists(), last.NotEqual(expression.Value(take))))).
 		WithUpdate(expression.Add(used, expression.Value(1)).
+			Set(last, expression.Value(take)).
 			Set(expression.Name(attrType), expression.Value(typeRate)).
 			Set(expression.Name(TTLAttribute), expression.Value(window.Add(s.createWindow+time.Hour).Unix()))))
 	return s.update(s.rateKey(window), e)
