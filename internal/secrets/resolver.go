@@ -240,10 +240,18 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 			return v, nil
 		}
 	}
+	keep := func(v string) string {
+		if rd != nil {
+			rd.mu.Lock()
+			rd.values[k] = v
+			rd.mu.Unlock()
+		}
+		return v
+	}
 	r.mu.Lock()
 	if e, ok := r.cache[k]; ok && r.fresh(e) {
 		r.mu.Unlock()
-		return e.value, nil
+		return keep(e.value), nil
 	}
 	c, ok := r.calls[k]
 	if !ok {
@@ -259,12 +267,7 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 		if c.err != nil {
 			return "", classify(ref, c.err)
 		}
-		if rd != nil {
-			rd.mu.Lock()
-			rd.values[k] = c.value
-			rd.mu.Unlock()
-		}
-		return c.value, nil
+		return keep(c.value), nil
 	case <-ctx.Done():
 		return "", fmt.Errorf("%sresolving %s: %w", prefix(ref), ref.describe(), ctx.Err())
 	}

@@ -191,10 +191,15 @@ func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *Is
 // the issue is marked cancelled first (a start asked for before then is
 // refused at its task's write), then its task read and cancelled, unless
 // it was asked for after this cancel (the label put back since).
+//
+// A mark that cannot be written (the database busy) does not keep the
+// task found from being cancelled; the delivery then fails all the same,
+// so GitHub shows it and it can be sent again for a start on its way.
 func (s *Service) cancelIssue(ctx context.Context, call Call, ev IssueEvent) (*IssueOutcome, error) {
 	issue := strconv.Itoa(ev.Issue)
-	if err := s.tasks.MarkIssueCancelled(ctx, ev.Repo, issue, call.AskedAt); err != nil {
-		return nil, err
+	markErr := s.tasks.MarkIssueCancelled(ctx, ev.Repo, issue, call.AskedAt)
+	if markErr != nil {
+		markErr = fmt.Errorf("mark issue %s#%d cancelled: %w", ev.Repo, ev.Issue, markErr)
 	}
 	current, err := s.issueTask(ctx, call, ev)
 	if err == nil && current == nil {
@@ -202,16 +207,25 @@ func (s *Service) cancelIssue(ctx context.Context, call Call, ev IssueEvent) (*I
 		current, err = s.tasks.IssueTask(ctx, ev.Repo, issue)
 	}
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(markErr, err)
 	}
-	if current == nil || current.CreatedAt.After(call.AskedAt) {
-		return &IssueOutcome{Action: "ignored", Why: "no task runs for this issue; one being started now will not run"}, nil
+	var out *IssueOutcome
+	switch {
+	case current == nil:
+		out = &IssueOutcome{Action: "ignored", Why: "no task runs for this issue; one being started now will not run"}
+	case current.CreatedAt.After(call.AskedAt):
+		out = &IssueOutcome{Action: "ignored", TaskID: current.ID, Why: "the issue's task was asked for after this cancel; it runs on"}
+	default:
+		t, err := s.CancelTask(ctx, call, current.ID)
+		if err != nil {
+			return nil, errors.Join(markErr, err)
+		}
+		out = &IssueOutcome{Action: "cancelled", TaskID: t.ID}
 	}
-	t, err := s.CancelTask(ctx, call, current.ID)
-	if err != nil {
-		return nil, err
+	if markErr != nil {
+		return nil, markErr
 	}
-	return &IssueOutcome{Action: "cancelled", TaskID: t.ID}, nil
+	return out, nil
 }
 
 // issueTask is the issue's live task, if any, as its record says.
