@@ -46,6 +46,13 @@ func lock(dir, server string, wait time.Duration) (*os.File, error) {
 	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			// The holder waited for may have removed the directory (a
+			// reclaim of a dead server's): a lock on what is no longer at
+			// dir guards nothing.
+			if !same(f, dir) {
+				f.Close()
+				return nil, fmt.Errorf("lock %s: the directory was removed while its lock was waited for", dir)
+			}
 			return f, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
@@ -57,4 +64,14 @@ func lock(dir, server string, wait time.Duration) (*os.File, error) {
 		return nil, &inUseError{dir: dir, server: server}
 	}
 	return nil, fmt.Errorf("lock %s: %w", dir, err)
+}
+
+// same says whether f is still the directory at dir.
+func same(f *os.File, dir string) bool {
+	held, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(dir)
+	return err == nil && os.SameFile(held, now)
 }
