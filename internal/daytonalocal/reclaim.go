@@ -1,6 +1,7 @@
 package daytonalocal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -210,6 +211,11 @@ func (s *Server) reclaimTempRoot(dir string) error {
 		return err
 	}
 	defer lock.Close()
+	// Read again under the lock: a stack may have taken the directory and
+	// unmarked it (it keeps it now) between the read above and the lock.
+	if again, err := os.ReadFile(filepath.Join(dir, ownerFile)); err != nil || !bytes.Equal(again, b) {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 	defer cancel()
 	sandboxes := o.Root
