@@ -28,11 +28,17 @@ func loseFirstAnswer(marker, op string, lost *atomic.Int32) func(http.Handler) h
 			}
 			h.ServeHTTP(httptest.NewRecorder(), r) // the write lands; its answer is lost
 			lost.Add(1)
-			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			w.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
+			answerLost(w)
 		})
 	}
+}
+
+// answerLost answers as DynamoDB does when it failed on its side: a 500,
+// which the client tries again.
+func answerLost(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
 }
 
 // Each test below lets a single-item write land and loses its answer, so

@@ -219,9 +219,7 @@ func testLostSlotAnswers(t *testing.T, n int32) {
 			}
 			h.ServeHTTP(httptest.NewRecorder(), r) // the write lands; its answer is lost
 			lost.Add(1)
-			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			w.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
+			answerLost(w)
 		})
 	}
 	st, _ := storeBehind(t, lose, store.Options{CreateRate: 1, CreateWindow: time.Minute, Now: clk.Now})
