@@ -75,18 +75,20 @@ func (s *Store) rateKey(window time.Time) map[string]types.AttributeValue {
 // conflicts, for a moment (rateBusy). A window refused for its count is
 // DynamoDB's error, for the caller to explain (refusedWindow).
 func (s *Store) takeCreates(ctx context.Context, windows []time.Time) error {
-	var take string
+	// One name for every try of this take: a try refused for a conflict
+	// after one whose answer was lost may follow a take that landed.
+	take, writes := crand.Text(), 0
 	err := s.writeRate(ctx, func() []types.TransactWriteItem {
+		writes++
 		now := s.nowUTC()
-		take = crand.Text()
 		items := make([]types.TransactWriteItem, len(windows))
 		for i, w := range windows {
 			items[i] = s.takeCreate(w, now, take)
 		}
 		return items
 	})
-	if len(windows) == 1 && conditionFailed(err, 0) && dynamo.EarlierTryMayHaveApplied(err) && s.tookCreate(ctx, windows[0], take) {
-		// A try whose answer was lost took it (a transaction of two
+	if len(windows) == 1 && conditionFailed(err, 0) && (writes > 1 || dynamo.EarlierTryMayHaveApplied(err)) && s.tookCreate(ctx, windows[0], take) {
+		// An earlier try took it, its answer lost (a transaction of two
 		// windows is idempotent on its own token).
 		return nil
 	}
