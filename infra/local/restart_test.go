@@ -481,6 +481,10 @@ func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
 // this one stopped, reclaims it for its dead owner. It used to be removed
 // under the running stack.
 func TestKilledTempStacksDataDirGivenExplicitlyIsKept(t *testing.T) {
+	// A temporary directory of this test's own: another process's local
+	// Daytona server (a test of another package) would rightly reclaim a
+	// dead owner's directory in the shared one before the stack locks it.
+	t.Setenv("TMPDIR", t.TempDir())
 	dir, err := os.MkdirTemp("", daytonalocal.TempDirPattern+"sandstep-local-")
 	if err != nil {
 		t.Fatal(err)
