@@ -52,6 +52,10 @@ type route struct {
 	admin bool
 	// public routes have no authorizer: the handler checks the caller.
 	public bool
+	// signed routes are judged by their signature, which serve checks
+	// over the raw body before anything else: their query and an empty
+	// body are left to it (README: 401 for an unsigned delivery).
+	signed bool
 	// body is "required", "optional" or "" (none read).
 	body string
 	// idempotent says the Idempotency-Key header is honoured.
@@ -85,7 +89,7 @@ var routes = map[string]route{
 	RouteUserUsage:      {function: FunctionStatus, admin: true, query: []string{"limit", "cursor"}, serve: (*API).serveUserUsage},
 	RouteSetUserLimit:   {function: FunctionStatus, admin: true, body: bodyRequired, serve: (*API).serveSetUserLimit},
 	RouteClearUserLimit: {function: FunctionStatus, admin: true, serve: (*API).serveClearUserLimit},
-	RouteGitHubWebhook:  {function: FunctionGitHub, public: true, body: bodyRequired, serve: (*API).serveGitHubWebhook},
+	RouteGitHubWebhook:  {function: FunctionGitHub, public: true, signed: true, body: bodyOptional, serve: (*API).serveGitHubWebhook},
 }
 
 // Functions returns the function names API.Handler accepts, sorted.
