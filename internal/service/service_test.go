@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -480,6 +481,7 @@ func TestBadInput(t *testing.T) {
 		{"negative cpu", CreateSandboxInput{Image: "i", Resources: &sandstep.Resources{CPU: -1}}, "resources.cpu"},
 		{"env name", CreateSandboxInput{Env: map[string]string{"1BAD": "x"}}, "env.1BAD"},
 		{"env name with dash", CreateSandboxInput{Env: map[string]string{"A-B": "x"}}, "env.A-B"},
+		{"env larger in all than processes may carry", CreateSandboxInput{Env: bigEnv()}, "env"},
 		{"secret ref scheme", CreateSandboxInput{SecretEnv: map[string]string{"T": "plain-value"}}, "secretEnv.T"},
 		{"secret also in env", CreateSandboxInput{Env: map[string]string{"T": "x"}, SecretEnv: map[string]string{"T": "ssm:/a"}}, "secretEnv.T"},
 		{"reserved label", CreateSandboxInput{Labels: map[string]string{"sandstep.owner": "mallory"}}, "labels.sandstep.owner"},
@@ -531,6 +533,7 @@ func TestBadInput(t *testing.T) {
 		{"negative timeout", sb.ID, ExecInput{Command: "x", TimeoutSeconds: -1}, "timeoutSeconds"},
 		{"huge timeout", sb.ID, ExecInput{Command: "x", TimeoutSeconds: 100000}, "timeoutSeconds"},
 		{"bad env", sb.ID, ExecInput{Command: "x", Env: map[string]string{"A B": "1"}}, "env.A B"},
+		{"env larger in all than processes may carry", sb.ID, ExecInput{Command: "x", Env: bigEnv()}, "env"},
 		{"cwd escape", sb.ID, ExecInput{Command: "x", Cwd: "../.."}, "cwd"},
 		{"empty id", "", ExecInput{Command: "x"}, "id"},
 		{"malformed id", "../../etc", ExecInput{Command: "x"}, "id"},
@@ -555,4 +558,14 @@ func TestBadInput(t *testing.T) {
 	if h.active(t, "alice") != 1 {
 		t.Errorf("an unresolvable secret took a slot")
 	}
+}
+
+// bigEnv is an env each of whose values is within MaxEnvValueBytes and
+// which holds more than MaxEnvBytes in all.
+func bigEnv() map[string]string {
+	env := map[string]string{}
+	for i := 0; i*MaxEnvValueBytes <= MaxEnvBytes; i++ {
+		env["V"+strconv.Itoa(i)] = strings.Repeat("x", MaxEnvValueBytes)
+	}
+	return env
 }

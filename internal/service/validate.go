@@ -22,6 +22,12 @@ const (
 	MaxCommandBytes  = 64 << 10
 	MaxEnvVars       = 100
 	MaxEnvValueBytes = 32 << 10
+	// MaxEnvBytes bounds an env's names and values together: every
+	// process the sandbox starts gets them (a sandbox's env, an exec's
+	// exported before its command), and Linux refuses to start one whose
+	// arguments and environment pass 2 MiB (E2BIG), as Daytona refuses a
+	// body past its limit.
+	MaxEnvBytes = 256 << 10
 	MaxLabels        = 50
 	MaxFiles         = 1000
 	MaxPathBytes     = 1024
@@ -111,6 +117,13 @@ func clip(s string) string { return sandstep.Clip(s, 64) }
 func validateEnv(field string, env map[string]string) error {
 	if len(env) > MaxEnvVars {
 		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
+	}
+	total := 0
+	for name, v := range env {
+		total += len(name) + len(v) + len("=\x00")
+	}
+	if total > MaxEnvBytes {
+		return sandstep.Invalid(field, "holds %d bytes of names and values, at most %d are allowed", total, MaxEnvBytes)
 	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		if !envNameRE.MatchString(name) {
