@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -18,6 +19,21 @@ const secretsFile = ReservedDir + "/secrets.env"
 // shellQuote quotes s for POSIX sh as one word.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// exportLine is the line of a command line that sets env's name to v.
+func exportLine(name, v string) string { return "export " + name + "=" + shellQuote(v) + "\n" }
+
+// sentEnvBytes is what env's names and values cost as Daytona is sent
+// them: exported, shell-quoted, on a command line encoded as a JSON
+// string (a quote there is five bytes, a control character six).
+func sentEnvBytes(env map[string]string) int {
+	n := 0
+	for name, v := range env {
+		line, _ := json.Marshal(exportLine(name, v))
+		n += len(line) - len(`""`)
+	}
+	return n
 }
 
 // secretsFileContent renders NAME=value pairs as a file for `set -a; . file`.
@@ -54,7 +70,7 @@ func commandLine(command, cwd string, env map[string]string, nonce string) strin
 		b.WriteString("cd -- " + shellQuote(cwd) + " 2>/dev/null || { echo " + shellQuote(cwdMissing(nonce)) + " >&2; exit 126; }\n")
 	}
 	for _, n := range slices.Sorted(maps.Keys(env)) {
-		b.WriteString("export " + n + "=" + shellQuote(env[n]) + "\n")
+		b.WriteString(exportLine(n, env[n]))
 	}
 	b.WriteString("/bin/sh -c " + shellQuote(command) + "\n")
 	b.WriteString(")")

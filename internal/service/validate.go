@@ -22,15 +22,16 @@ const (
 	MaxCommandBytes  = 64 << 10
 	MaxEnvVars       = 100
 	MaxEnvValueBytes = 32 << 10
-	// MaxEnvBytes bounds an env's names and values together: every
+	// MaxEnvBytes bounds an env's names and values together, as sent
+	// (sentEnvBytes: quoted and encoded, a quote counting five): every
 	// process the sandbox starts gets them (a sandbox's env, an exec's
-	// exported before its command), and Linux refuses to start one whose
-	// arguments and environment pass 2 MiB (E2BIG), as Daytona refuses a
-	// body past its limit.
-	MaxEnvBytes = 256 << 10
-	MaxLabels        = 50
-	MaxFiles         = 1000
-	MaxPathBytes     = 1024
+	// exported before its command), Linux refuses to start one whose
+	// arguments and environment pass 2 MiB (E2BIG), and Daytona refuses a
+	// body past its limit (1 MiB for the local one).
+	MaxEnvBytes  = 256 << 10
+	MaxLabels    = 50
+	MaxFiles     = 1000
+	MaxPathBytes = 1024
 	// MaxNameBytes bounds each name of a path, as file systems do
 	// (NAME_MAX): a longer one fails the upload or clone half-way.
 	MaxNameBytes     = 255
@@ -118,13 +119,6 @@ func validateEnv(field string, env map[string]string) error {
 	if len(env) > MaxEnvVars {
 		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
 	}
-	total := 0
-	for name, v := range env {
-		total += len(name) + len(v) + len("=\x00")
-	}
-	if total > MaxEnvBytes {
-		return sandstep.Invalid(field, "holds %d bytes of names and values, at most %d are allowed", total, MaxEnvBytes)
-	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		if !envNameRE.MatchString(name) {
 			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
@@ -136,6 +130,9 @@ func validateEnv(field string, env map[string]string) error {
 		if strings.ContainsRune(v, 0) {
 			return sandstep.Invalid(field+"."+name, "value contains a NUL byte")
 		}
+	}
+	if n := sentEnvBytes(env); n > MaxEnvBytes {
+		return sandstep.Invalid(field, "takes %d bytes as sent (names, values, quoting), at most %d are allowed", n, MaxEnvBytes)
 	}
 	return nil
 }
