@@ -17,6 +17,7 @@ import (
 	"github.com/sandstep/sandstep/infra/samtemplate"
 	"github.com/sandstep/sandstep/internal/config"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // TestASLValidates runs asl-validator (the runner's npm package, which
@@ -90,12 +91,7 @@ func validatorPath(t *testing.T) string {
 			err = errors.New("asl-validator is not installed: run make sfnlocal-deps")
 		}
 	}
-	if err != nil {
-		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
-			t.Fatalf("asl-validator is needed, and SANDSTEP_REQUIRE_NODE is set: %v", err)
-		}
-		t.Skipf("asl-validator unavailable: %v", err)
-	}
+	testutil.NeedNode(t, err)
 	return path
 }
 

@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,19 +41,7 @@ func machineARN(name string) string {
 // except where SANDSTEP_REQUIRE_NODE is set (CI): there it fails.
 func needNode(t testing.TB) {
 	t.Helper()
-	_, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join("runner", "node_modules", "aws-local-stepfunctions", "package.json"))
-		if err != nil {
-			err = errors.New("runner/node_modules is not installed: run `make sfnlocal-deps`")
-		}
-	}
-	if err != nil {
-		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
-			t.Fatalf("Node.js and the runner's npm packages are needed, and SANDSTEP_REQUIRE_NODE is set: %v", err)
-		}
-		t.Skipf("needs Node.js and the runner's npm packages: %v", err)
-	}
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 }
 
 // lambdaReply is what the fake Lambda answers one invocation.

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 func TestValidName(t *testing.T) {
@@ -129,16 +130,7 @@ func TestDetailsMember(t *testing.T) {
 // except where SANDSTEP_REQUIRE_NODE is set (CI): there it fails.
 func needRunner(t *testing.T) {
 	t.Helper()
-	_, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join("runner", "node_modules", "aws-local-stepfunctions", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
-			t.Fatalf("Node.js and the runner's npm packages (make sfnlocal-deps) are needed, and SANDSTEP_REQUIRE_NODE is set: %v", err)
-		}
-		t.Skipf("needs Node.js and the runner's npm packages (make sfnlocal-deps): %v", err)
-	}
+	testutil.NeedNode(t, RunnerInstalled())
 }
 
 // The runner refuses to start on a Node without Promise.withResolvers

@@ -6,9 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/stepfunctions"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 const runnerDir = "../sfnlocal/runner"
@@ -28,16 +26,7 @@ const waiting = `{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":600
 
 func newMachine(t *testing.T) *stepfunctions.Machine {
 	t.Helper()
-	_, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(runnerDir, "node_modules", "aws-local-stepfunctions"))
-	}
-	if err != nil {
-		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
-			t.Fatalf("needs Node.js and `make sfnlocal-deps`, and SANDSTEP_REQUIRE_NODE is set: %v", err)
-		}
-		t.Skipf("needs Node.js and `make sfnlocal-deps`: %v", err)
-	}
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 	srv, err := sfnlocal.New(sfnlocal.Options{Dir: t.TempDir(), Region: "us-east-1", AccountID: "123456789012",
 		StateMachines: map[string]string{"tasks": waiting}, LambdaEndpoint: "http://127.0.0.1:1", RunnerDir: runnerDir})
 	if err != nil {

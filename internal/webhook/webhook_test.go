@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // GitHub's published test vector for X-Hub-Signature-256.
@@ -55,10 +56,7 @@ func examples(t *testing.T, event string) map[string][]json.RawMessage {
 	t.Helper()
 	data, err := os.ReadFile(filepath.FromSlash(examplesPath))
 	if err != nil {
-		if os.Getenv("SANDSTEP_REQUIRE_NODE") != "" {
-			t.Fatalf("GitHub's example payloads are needed (make webhook-examples): %v", err)
-		}
-		t.Skipf("GitHub's example payloads are not installed (make webhook-examples): %v", err)
+		testutil.NeedNode(t, fmt.Errorf("GitHub's example payloads are not installed (make webhook-examples): %w", err))
 	}
 	var all []struct {
 		Name     string            `json:"name"`
