@@ -22,8 +22,7 @@ func (failingMark) MarkIssueCancelled(context.Context, string, string, time.Time
 func TestAMarkThatCannotBeWrittenStillCancelsTheFoundTask(t *testing.T) {
 	ctx := context.Background()
 	h := issueHarness(t, nil)
-	label := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer",
-		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	label := helloIssue("labeled", "maintainer")
 	out, err := h.svc.HandleIssue(ctx, label)
 	if err != nil || out.Action != "started" {
 		t.Fatalf("the label = %+v, %v", out, err)

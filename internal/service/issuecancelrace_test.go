@@ -46,8 +46,7 @@ func (m *markThenRun) MarkIssueCancelled(ctx context.Context, repo, issue string
 // afterwards starts a task as usual.
 func TestACancelWhileTheStartIsOnItsWay(t *testing.T) {
 	ctx := context.Background()
-	labeled := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "labeller",
-		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	labeled := helloIssue("labeled", "labeller")
 	unlabeled := labeled
 	unlabeled.Delivery, unlabeled.Cancel, unlabeled.Sender = "unlabeled", true, "maintainer"
 
@@ -108,8 +107,7 @@ func TestACancelWhileTheStartIsOnItsWay(t *testing.T) {
 // the issue's task, runs.
 func TestALabelPutBackAfterTheCancelIsNotCancelledByIt(t *testing.T) {
 	ctx := context.Background()
-	labeled := IssueEvent{Delivery: "labeled-again", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "labeller",
-		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	labeled := helloIssue("labeled-again", "labeller")
 	unlabeled := labeled
 	unlabeled.Delivery, unlabeled.Cancel, unlabeled.Sender = "unlabeled", true, "maintainer"
 
@@ -140,8 +138,7 @@ func TestALabelPutBackAfterTheCancelIsNotCancelledByIt(t *testing.T) {
 // issue's claim go, and the label was removed last.
 func TestACancelThatFindsATaskAlsoRefusesAStartOnItsWay(t *testing.T) {
 	ctx := context.Background()
-	first := IssueEvent{Delivery: "labeled", Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: "maintainer",
-		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
+	first := helloIssue("labeled", "maintainer")
 	comment := first
 	comment.Delivery, comment.ByComment, comment.Sender = "commented", true, "commenter"
 	unlabeled := first
@@ -172,4 +169,11 @@ func TestACancelThatFindsATaskAlsoRefusesAStartOnItsWay(t *testing.T) {
 	if live, err := h.store.IssueTask(ctx, "octo/hello", "12"); err != nil || live != nil {
 		t.Fatalf("the comment's start = %+v; the issue's task = %+v, %v; want none: the start was asked for before the cancel", started, live, err)
 	}
+}
+
+// helloIssue is a delivery of octo/hello's issue 12 (issueHarness's
+// repository) sent by sender.
+func helloIssue(delivery, sender string) IssueEvent {
+	return IssueEvent{Delivery: delivery, Repo: "octo/hello", InstallationID: 7, Issue: 12, Sender: sender,
+		CloneURL: "https://github.com/octo/hello.git", DefaultBranch: "main"}
 }
