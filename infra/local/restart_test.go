@@ -143,25 +143,7 @@ func TestKilledStackIsReconciledAtStart(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	apiURL := bannerURL(t, stdout)
-
-	as := func(method, path string, body any) response {
-		return do(t, method, apiURL+path, body, "Authorization: Bearer alice")
-	}
-	res := as(http.MethodPost, "/sandboxes", map[string]any{})
-	var sb sandboxJSON
-	res.decode(t, &sb)
-	if res.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", res.status, res.body)
-	}
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, apiURL+"/sandboxes/"+sb.ID+"/exec",
-			strings.NewReader(`{"command":"setsid sleep 300 & echo $! > bg.pid; echo $$ > fg.pid; exec sleep 301"}`))
-		req.Header.Set("Authorization", "Bearer alice")
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	pids := waitPIDs(t, filepath.Join(dir, "daytona"), 2)
+	sb, pids := sandboxWithTwoProcesses(t, apiURL, filepath.Join(dir, "daytona"))
 	// Let a snapshot of the table happen, then kill -9.
 	time.Sleep(snapshotEvery + time.Second)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -176,7 +158,7 @@ func TestKilledStackIsReconciledAtStart(t *testing.T) {
 		}
 	}
 	var got sandboxJSON
-	res = s.as("alice", http.MethodGet, "/sandboxes/"+sb.ID, nil)
+	res := s.as("alice", http.MethodGet, "/sandboxes/"+sb.ID, nil)
 	res.decode(t, &got)
 	if res.status != http.StatusOK || got.ID != sb.ID {
 		t.Errorf("the record after the kill: %d %s", res.status, res.body)
@@ -434,21 +416,7 @@ func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
 		_ = os.RemoveAll(dataDir)
 	})
 
-	res := do(t, http.MethodPost, apiURL+"/sandboxes", map[string]any{}, "Authorization: Bearer alice")
-	var sb sandboxJSON
-	res.decode(t, &sb)
-	if res.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", res.status, res.body)
-	}
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, apiURL+"/sandboxes/"+sb.ID+"/exec",
-			strings.NewReader(`{"command":"setsid sleep 300 & echo $! > bg.pid; echo $$ > fg.pid; exec sleep 301"}`))
-		req.Header.Set("Authorization", "Bearer alice")
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	pids = waitPIDs(t, filepath.Join(dataDir, "daytona"), 2)
+	_, pids = sandboxWithTwoProcesses(t, apiURL, filepath.Join(dataDir, "daytona"))
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -533,4 +501,27 @@ func TestKilledTempStacksDataDirGivenExplicitlyIsKept(t *testing.T) {
 	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("the data directory %s given explicitly was removed by a later stack: %v", dir, err)
 	}
+}
+
+// sandboxWithTwoProcesses creates alice's sandbox through the API at
+// apiURL and runs in it, in the background, a command that leaves a
+// process of its own session beside its foreground one; it answers the
+// sandbox and the two processes' pids, read under daytonaRoot.
+func sandboxWithTwoProcesses(t *testing.T, apiURL, daytonaRoot string) (sandboxJSON, []int) {
+	t.Helper()
+	res := do(t, http.MethodPost, apiURL+"/sandboxes", map[string]any{}, "Authorization: Bearer alice")
+	var sb sandboxJSON
+	res.decode(t, &sb)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, apiURL+"/sandboxes/"+sb.ID+"/exec",
+			strings.NewReader(`{"command":"setsid sleep 300 & echo $! > bg.pid; echo $$ > fg.pid; exec sleep 301"}`))
+		req.Header.Set("Authorization", "Bearer alice")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	return sb, waitPIDs(t, daytonaRoot, 2)
 }

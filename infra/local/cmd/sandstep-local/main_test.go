@@ -126,8 +126,8 @@ func TestHelperChildStack(t *testing.T) {
 // waits for its banner; lines of its stderr arrive on the returned
 // channel, its end on the other.
 func startChild(t *testing.T, prefix ...string) (*exec.Cmd, <-chan string, chan error) {
-	needRunner(t)
 	t.Helper()
+	needRunner(t)
 	argv := append(append([]string{}, prefix...), os.Args[0], "-test.run=^TestHelperChildStack$", "-test.count=1")
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "SANDSTEP_TEST_CHILD_DATA="+t.TempDir())
