@@ -61,6 +61,8 @@ type Redactor struct {
 // redactorSnapshot is immutable once published.
 type redactorSnapshot struct {
 	secrets []string
+	// borders are each secret's KMP table (markFrom), made once, in Add.
+	borders [][]int
 }
 
 // NewRedactor returns a Redactor that knows no secrets yet.
@@ -96,7 +98,11 @@ func (r *Redactor) Add(value string) {
 	if !added {
 		return
 	}
-	r.snap.Store(&redactorSnapshot{secrets: secrets})
+	borders := make([][]int, len(secrets))
+	for i, c := range secrets {
+		borders[i] = bordersOf(c)
+	}
+	r.snap.Store(&redactorSnapshot{secrets: secrets, borders: borders})
 }
 
 // SecretForms are the forms of a secret value that are hidden: the value,
@@ -142,11 +148,21 @@ func (r *Redactor) load() *redactorSnapshot {
 }
 
 func (s *redactorSnapshot) redact(v string) string {
-	if s == nil || v == "" || !slices.ContainsFunc(s.secrets, func(c string) bool { return strings.Contains(v, c) }) {
+	if s == nil || v == "" {
 		return v
 	}
-	hidden := make([]bool, len(v))
-	MarkSecrets(hidden, v, s.secrets)
+	var hidden []bool // made at the first secret found: most strings hold none
+	for i, c := range s.secrets {
+		if at := strings.Index(v, c); at >= 0 {
+			if hidden == nil {
+				hidden = make([]bool, len(v))
+			}
+			markFrom(hidden, v, c, s.borders[i], at)
+		}
+	}
+	if hidden == nil {
+		return v
+	}
 	var b strings.Builder
 	for i := 0; i < len(v); {
 		if !hidden[i] {
@@ -174,17 +190,14 @@ func MarkSecrets(hidden []bool, text string, secrets []string) {
 			continue
 		}
 		if i := strings.Index(text, c); i >= 0 {
-			markFrom(hidden, text, c, i)
+			markFrom(hidden, text, c, bordersOf(c), i)
 		}
 	}
 }
 
-// markFrom marks every occurrence of c in text from the first, at i, in
-// one pass that finds overlapping ones too (Knuth–Morris–Pratt): a secret
-// that repeats itself (a run of one letter) costs a line's length, not
-// its length times the secret's. Each byte is marked once.
-func markFrom(hidden []bool, text, c string, i int) {
-	// border[q] is the length of the longest proper border of c[:q+1].
+// bordersOf is c's Knuth–Morris–Pratt table: border[q] is the length of
+// the longest proper border of c[:q+1].
+func bordersOf(c string) []int {
 	border := make([]int, len(c))
 	for q, k := 1, 0; q < len(c); q++ {
 		for k > 0 && c[q] != c[k] {
@@ -195,6 +208,14 @@ func markFrom(hidden []bool, text, c string, i int) {
 		}
 		border[q] = k
 	}
+	return border
+}
+
+// markFrom marks every occurrence of c (its table border) in text from
+// the first, at i, in one pass that finds overlapping ones too: a secret
+// that repeats itself (a run of one letter) costs a line's length, not
+// its length times the secret's. Each byte is marked once.
+func markFrom(hidden []bool, text, c string, border []int, i int) {
 	marked := 0 // text[:marked] is marked where it lies in an occurrence
 	for q := 0; i < len(text); i++ {
 		for q > 0 && text[i] != c[q] {
