@@ -31,10 +31,9 @@ type GitHubOptions struct {
 // serveGitHubWebhook checks the delivery's signature, then reads it and
 // hands what it asks for to the service, answering within GitHub's 10 s:
 // the work itself happens in the task.
+// A deployment without a webhook secret never gets here: newRequest
+// answers 404 for a signed route first.
 func (a *API) serveGitHubWebhook(r *request) (response, error) {
-	if a.github.Secret == nil {
-		return response{}, sandstep.Errorf(sandstep.ENOTFOUND, "this deployment has no GitHub webhook")
-	}
 	secret, err := a.github.Secret(r.ctx)
 	if err != nil {
 		return response{}, err
