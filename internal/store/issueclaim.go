@@ -61,6 +61,11 @@ func claimKey(repo, issue string) map[string]types.AttributeValue {
 	return key(prefixIssue+repo+"#"+issue, skClaim)
 }
 
+// cancelKey is the key of repo's issue's cancel mark, beside its claim.
+func cancelKey(repo, issue string) map[string]types.AttributeValue {
+	return key(prefixIssue+repo+"#"+issue, skCancel)
+}
+
 // MarkIssueCancelled records that repo's issue was cancelled at: a start
 // of its task asked for before then is refused (PutTask, ErrIssueCancelled).
 // A later mark is kept.
@@ -74,7 +79,7 @@ func (s *Store) MarkIssueCancelled(ctx context.Context, repo, issue string, at t
 	// Every start's transaction checks the mark, and DynamoDB refuses a
 	// plain write of an item a transaction is at: tried again, as the
 	// rate's items are.
-	mark := s.update(key(prefixIssue+repo+"#"+issue, skCancel), e)
+	mark := s.update(cancelKey(repo, issue), e)
 	err := s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{mark} })
 	if conditionFailed(err, 0) {
 		return nil // a later cancel marked it
@@ -89,7 +94,7 @@ func (s *Store) notCancelledSince(repo, issue string, asked time.Time) types.Tra
 	e := build(expression.NewBuilder().WithCondition(expression.Or(cancelAt.AttributeNotExists(), cancelAt.LessThan(expression.Value(asked.UnixMilli())))))
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName:                 aws.String(s.table),
-		Key:                       key(prefixIssue+repo+"#"+issue, skCancel),
+		Key:                       cancelKey(repo, issue),
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
