@@ -128,12 +128,12 @@ func (ps *parameterStore) lookup(selector string, decrypt bool) (*parameter, str
 	v := versions[len(versions)-1]
 	if name != selector {
 		// The parameter is there; the version or label asked for may not be.
-		i := slices.IndexFunc(versions, func(v paramVersion) bool { return slices.Contains(v.Labels, at) })
-		if n, err := strconv.ParseInt(at, 10, 64); err == nil {
+		// A label never starts with a digit: a number is a version.
+		i := -1
+		if n, err := strconv.ParseInt(at, 10, 64); err != nil {
+			i = slices.IndexFunc(versions, func(v paramVersion) bool { return slices.Contains(v.Labels, at) })
+		} else if n >= 1 && n <= int64(len(versions)) {
 			i = int(n) - 1
-			if n < 1 || n > int64(len(versions)) {
-				i = -1
-			}
 		}
 		if i < 0 {
 			return nil, "ParameterVersionNotFound"

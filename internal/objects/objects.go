@@ -92,7 +92,7 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 // come (IsTruncated): the pages are read on until limit keys or the end.
 func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
 	keys := []string{}
-	token := ""
+	token, last := "", after
 	for len(keys) < limit {
 		q := url.Values{"list-type": {"2"}, "prefix": {prefix}, "max-keys": {strconv.Itoa(limit - len(keys))}}
 		if token != "" {
@@ -115,8 +115,8 @@ func (b *Bucket) List(ctx context.Context, prefix, after string, limit int) ([]s
 		// S3 honours start-after and max-keys; a stand-in that ignores
 		// them is held to them here.
 		for _, o := range out.Contents {
-			if o.Key > after && len(keys) < limit && (len(keys) == 0 || o.Key > keys[len(keys)-1]) {
-				keys = append(keys, o.Key)
+			if len(keys) < limit && o.Key > last {
+				keys, last = append(keys, o.Key), o.Key
 			}
 		}
 		if !out.IsTruncated || out.NextContinuationToken == "" || out.NextContinuationToken == token {

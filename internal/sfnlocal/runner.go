@@ -84,13 +84,9 @@ type runner struct {
 	stopping bool
 }
 
-// ErrRunnerNotInstalled is the cause of a start refused for want of the
-// runner's npm packages (a clone on which `make sfnlocal-deps` has not run).
-var ErrRunnerNotInstalled = errors.New("the runner's npm packages are not installed")
-
 // RunnerInstalled says why the runner cannot start from the working
 // directory (or a parent: a test's package directory), nil when it can:
-// ErrRunnerNotInstalled, or no node on PATH.
+// the runner's npm packages not installed, or no node on PATH.
 func RunnerInstalled() error {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -108,7 +104,7 @@ func RunnerInstalled() error {
 
 func runnerInstalled(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
-		return fmt.Errorf("sfnlocal: %w in %s (run `make sfnlocal-deps`, i.e. npm ci there): %w", ErrRunnerNotInstalled, dir, err)
+		return fmt.Errorf("sfnlocal: the runner's npm packages are not installed in %s (run `make sfnlocal-deps`, i.e. npm ci there): %w", dir, err)
 	}
 	return nil
 }
