@@ -185,22 +185,12 @@ func (g *apiGateway) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	select {
 	case res := <-done:
 		if res.ferr != nil {
+			// An HTTP API answers a failed Lambda integration (a function
+			// error, a response over Lambda's limit) 500 {"message":
+			// "Internal Server Error"}; a REST API's would answer 502.
 			g.log.LogAttrs(g.base, slog.LevelWarn, "api request: function error",
 				slog.String("function", fn.LogicalID), slog.String("errorType", res.ferr.Type),
 				slog.String("errorMessage", res.ferr.Message), slog.String("requestId", requestID))
-			gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
-			return
-		}
-		if len(res.out) > MaxSyncPayload {
-			// Lambda fails an invocation whose response is over its
-			// limit (Function.ResponseSizeTooLarge, as the Invoke API
-			// here reports it), and an HTTP API answers a failed Lambda
-			// integration as it answers a function error: 500
-			// {"message":"Internal Server Error"} (a REST API's proxy
-			// integration would answer 502 "Internal server error").
-			g.log.LogAttrs(g.base, slog.LevelWarn, "api request: the function's response is over Lambda's limit",
-				slog.String("function", fn.LogicalID), slog.String("errorType", "Function.ResponseSizeTooLarge"),
-				slog.Int("responseBytes", len(res.out)), slog.Int("limit", MaxSyncPayload), slog.String("requestId", requestID))
 			gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 			return
 		}

@@ -205,6 +205,13 @@ func (f *function) invoke(ctx context.Context, requestID string, payload []byte)
 	if err != nil {
 		return nil, errorResponse(err)
 	}
+	if len(out) > MaxSyncPayload {
+		// Lambda fails an invocation whose response is over its limit;
+		// the Invoke API reports it as a function error, an HTTP API
+		// answers it as it answers one (500).
+		return nil, &messages.InvokeResponse_Error{Type: "Function.ResponseSizeTooLarge",
+			Message: fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxSyncPayload)}
+	}
 	return out, nil
 }
 

@@ -131,15 +131,6 @@ func (s *invokeServer) serveInvoke(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 		return
 	}
-	if len(out) > MaxSyncPayload {
-		body, _ := json.Marshal(map[string]string{
-			"errorType":    "Function.ResponseSizeTooLarge",
-			"errorMessage": fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", MaxSyncPayload),
-		})
-		w.Header().Set("X-Amz-Function-Error", "Unhandled")
-		_, _ = w.Write(body)
-		return
-	}
 	_, _ = w.Write(out)
 }
 
