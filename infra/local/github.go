@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,23 +70,26 @@ func (s *Stack) startGitHub(edge *awslocal.Server) error {
 		}
 	}
 	// The demo is there unless someone removed it from the data directory.
-	_, statErr := os.Stat(keyPath)
+	var key []byte
+	var keyErr error
+	if demo {
+		key, keyErr = os.ReadFile(keyPath)
+		if keyErr != nil && !errors.Is(keyErr, fs.ErrNotExist) {
+			return keyErr
+		}
+	}
 	switch {
-	case demo && statErr == nil:
+	case demo && keyErr == nil:
 		if dir, err := gh.RepoDir(DemoGitHubRepo); err == nil && dir != "" {
 			s.GitHubDemo = &GitHubDemo{AppID: DemoGitHubAppID, InstallationID: DemoGitHubInstallation, KeyPath: keyPath, Repo: DemoGitHubRepo, Issue: 1}
 		}
 		// The functions read the App's key as in AWS: from SSM.
-		key, err := os.ReadFile(keyPath)
-		if err != nil {
-			return err
-		}
 		if err := edge.PutSecureParameter(LocalGitHubAppKeyParameter, string(key)); err != nil {
 			return fmt.Errorf("keep the demo App's key in the local SSM: %w", err)
 		}
 	case demo:
 		s.log.Warn("github: the demo App's key file is gone; the functions have no GitHub App (issues cannot start tasks)",
-			"app", DemoGitHubAppID, "key", keyPath, "error", statErr)
+			"app", DemoGitHubAppID, "key", keyPath, "error", keyErr)
 		fallthrough
 	default:
 		// Without the key in the local SSM, GITHUB_APP_KEY_REF would name
