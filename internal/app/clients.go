@@ -87,7 +87,7 @@ func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secret scopes: %w", err)
 		}
-		return secrets.NewResolver(c.ssm, c.sm, secrets.WithOnResolve(e.Redactor.Add), secrets.WithScopes(scopes), secrets.WithoutCache()), nil
+		return secrets.NewResolver(c.ssm, c.sm, secrets.WithOnResolve(e.Redactor.Add), secrets.WithScopes(scopes)), nil
 	})
 }
 

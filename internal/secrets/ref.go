@@ -14,8 +14,8 @@
 //	                               (a string, or a number or boolean as its
 //	                               JSON text).
 //
-// A Resolver fetches values, caches them for the life of the process (or a
-// TTL), coalesces concurrent fetches of one secret, reports every value it
+// A Resolver fetches values afresh each time (once per request under
+// OneRead), coalesces concurrent fetches of one secret, reports every value it
 // learns to a hook (the log redactor), and maps AWS errors to sandbox
 // errors naming the input field. No error it returns holds a secret value,
 // and ParseRef never echoes its input, since a value pasted where a

@@ -35,20 +35,6 @@ const DefaultFetchTimeout = 10 * time.Second
 // Option configures a Resolver.
 type Option func(*Resolver)
 
-// WithTTL makes cached values expire after ttl. Zero or less (the default)
-// keeps them for the life of the process, that is one Lambda execution
-// environment. Once a value has expired, a fetch that fails with a
-// transient error (throttling, 5xx, network) serves the expired value
-// rather than fail.
-func WithTTL(ttl time.Duration) Option { return func(r *Resolver) { r.ttl = ttl } }
-
-// WithoutCache makes r keep no value: every Resolve reads the secret
-// anew (resolves of one secret that overlap in time still share one read),
-// so a rotated secret is served rotated and a deleted one fails at once.
-// Callers' secrets need it: their owners rotate and delete them at will,
-// and README promises a task's notify.secretRef is read at every attempt.
-func WithoutCache() Option { return func(r *Resolver) { r.uncached = true } }
-
 // WithOnResolve registers fn to be called with every value the Resolver
 // fetches, before any caller receives it: pass the log redactor's Add.
 // For a "#key" reference fn sees both the whole secret string (once per
@@ -63,23 +49,19 @@ func WithOnResolve(fn func(value string)) Option { return func(r *Resolver) { r.
 // caller's secrets and the Daytona API key included.
 func WithScopes(scopes *Scopes) Option { return func(r *Resolver) { r.scopes = scopes } }
 
-// WithClock replaces time.Now for TTL bookkeeping (tests).
-func WithClock(now func() time.Time) Option { return func(r *Resolver) { r.now = now } }
-
-// Resolver resolves secret references. It is safe for concurrent use;
-// create one per process (cold start) so its cache lives as long as the
-// execution environment (unless WithoutCache).
+// Resolver resolves secret references. It is safe for concurrent use.
+// It keeps no value: every Resolve reads the secret anew (resolves of one
+// secret that overlap in time share one read, and OneRead shares one read
+// across a request), so a rotated secret is served rotated and a deleted
+// one fails at once. Callers rotate and delete their secrets at will, and
+// README promises a task's notify.secretRef is read at every attempt.
 type Resolver struct {
 	ssm       ParameterGetter
 	sm        SecretGetter
-	ttl       time.Duration
-	uncached  bool
 	onResolve func(string)
 	scopes    *Scopes
-	now       func() time.Time
 
 	mu    sync.Mutex
-	cache map[storeKey]entry
 	calls map[storeKey]*call
 }
 
@@ -88,11 +70,6 @@ type Resolver struct {
 type storeKey struct {
 	scheme Scheme
 	name   string
-}
-
-type entry struct {
-	value   string
-	fetched time.Time
 }
 
 // call is one fetch in flight; done is closed once value and err are set.
@@ -110,8 +87,6 @@ func NewResolver(ssm ParameterGetter, sm SecretGetter, opts ...Option) *Resolver
 	r := &Resolver{
 		ssm:   ssm,
 		sm:    sm,
-		now:   time.Now,
-		cache: make(map[storeKey]entry),
 		calls: make(map[storeKey]*call),
 	}
 	for _, o := range opts {
@@ -137,8 +112,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 
 // ResolveFor is Resolve for a reference owner named: one outside what the
 // Resolver's Scopes let owner name is an EINVALID error naming ref.Field
-// (its cause sandstep.ErrSecretScope), refused before anything is read or
-// taken from the cache. A Resolver without Scopes refuses it (EINTERNAL).
+// (its cause sandstep.ErrSecretScope), refused before anything is read. A Resolver without Scopes refuses it (EINTERNAL).
 func (r *Resolver) ResolveFor(ctx context.Context, owner string, ref Ref) (string, error) {
 	if err := r.Check(owner, ref); err != nil {
 		return "", err
@@ -217,7 +191,7 @@ type reads struct {
 }
 
 // OneRead returns ctx under which a Resolver reads each secret at most
-// once, whatever it caches: the references one request names (a create's
+// once: the references one request names (a create's
 // secretEnv and git token, members of one JSON secret) come from one
 // version of each secret, read once.
 func OneRead(ctx context.Context) context.Context {
@@ -227,8 +201,8 @@ func OneRead(ctx context.Context) context.Context {
 	return context.WithValue(ctx, readsKey{}, &reads{values: map[storeKey]string{}})
 }
 
-// fetch returns the raw value behind ref from the request's reads, the
-// cache or a fetch, joining a fetch already in flight for the same secret.
+// fetch returns the raw value behind ref from the request's reads or a
+// fetch, joining a fetch already in flight for the same secret.
 func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 	k := storeKey{ref.Scheme, ref.Name}
 	rd, _ := ctx.Value(readsKey{}).(*reads)
@@ -249,10 +223,6 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 		return v
 	}
 	r.mu.Lock()
-	if e, ok := r.cache[k]; ok && r.fresh(e) {
-		r.mu.Unlock()
-		return keep(e.value), nil
-	}
 	c, ok := r.calls[k]
 	if !ok {
 		c = &call{done: make(chan struct{})}
@@ -273,10 +243,6 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 	}
 }
 
-func (r *Resolver) fresh(e entry) bool {
-	return r.ttl <= 0 || r.now().Sub(e.fetched) < r.ttl
-}
-
 // run performs one fetch and publishes its outcome to every waiter.
 func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultFetchTimeout)
@@ -288,13 +254,6 @@ func (r *Resolver) run(ctx context.Context, k storeKey, c *call) {
 	}
 	r.mu.Lock()
 	delete(r.calls, k)
-	if err == nil {
-		if !r.uncached {
-			r.cache[k] = entry{value: value, fetched: r.now()}
-		}
-	} else if e, ok := r.cache[k]; ok && sandstep.ErrorCode(classify(Ref{Scheme: k.scheme, Name: k.name}, err)) == sandstep.ETRANSIENT {
-		value, err = e.value, nil // stale beats failing while AWS throttles
-	}
 	c.value, c.err = value, err
 	r.mu.Unlock()
 	close(c.done)

@@ -355,7 +355,9 @@ func TestClientRetries(t *testing.T) {
 	}
 }
 
-func TestCache(t *testing.T) {
+// Under OneRead, different fields and JSON keys of one secret share one
+// fetch, and the next request reads again.
+func TestOneReadFetchesEachSecretOnce(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/key"] = "ssm-value-Zq81"
 	f.secrets["sandstep/json"] = `{"a":"gh-token-Xw93","b":"sm-value-Yp72"}`
@@ -363,25 +365,28 @@ func TestCache(t *testing.T) {
 	calls := 0
 	var mu sync.Mutex
 	res := NewResolver(s, m, WithOnResolve(func(string) { mu.Lock(); calls++; mu.Unlock() }))
-	ctx := context.Background()
-	for i := range 50 {
-		// Different fields and JSON keys of one secret share one fetch.
-		if _, err := res.Resolve(ctx, mustRef(t, fmt.Sprintf("f%d", i), "ssm:/sandstep/key")); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range []string{"a", "b"} {
-			if _, err := res.Resolve(ctx, mustRef(t, "g", "secretsmanager:sandstep/json#"+k)); err != nil {
+	for req := 1; req <= 2; req++ {
+		ctx := OneRead(context.Background())
+		for i := range 50 {
+			if _, err := res.Resolve(ctx, mustRef(t, fmt.Sprintf("f%d", i), "ssm:/sandstep/key")); err != nil {
 				t.Fatal(err)
 			}
+			for _, k := range []string{"a", "b"} {
+				if _, err := res.Resolve(ctx, mustRef(t, "g", "secretsmanager:sandstep/json#"+k)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if n := f.hitCount("/sandstep/key"); n != req {
+			t.Errorf("after request %d: SSM hit %d times", req, n)
+		}
+		if n := f.hitCount("sandstep/json"); n != req {
+			t.Errorf("after request %d: Secrets Manager hit %d times", req, n)
 		}
 	}
-	if n := f.hitCount("/sandstep/key"); n != 1 {
-		t.Errorf("SSM hit %d times, want 1", n)
-	}
-	if n := f.hitCount("sandstep/json"); n != 1 {
-		t.Errorf("Secrets Manager hit %d times, want 1", n)
-	}
-	// Errors are not cached: a parameter created after a miss is found.
+	// Errors are not kept: a parameter created after a miss is found
+	// within the same request.
+	ctx := OneRead(context.Background())
 	if _, err := res.Resolve(ctx, mustRef(t, "f", "ssm:/sandstep/later")); sandstep.ErrorCode(err) != sandstep.EINVALID {
 		t.Fatalf("want not found, got %v", err)
 	}
@@ -393,63 +398,13 @@ func TestCache(t *testing.T) {
 	}
 }
 
-func TestTTLAndStale(t *testing.T) {
-	f, srv := newFakeAWS(t)
-	f.params["/sandstep/key"] = "ssm-value-Zq81"
-	s, m := clients(t, srv, 1)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var clockMu sync.Mutex
-	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
-	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
-	res := NewResolver(s, m, WithTTL(time.Minute), WithClock(clock))
-	ref := mustRef(t, "f", "ssm:/sandstep/key")
-	resolve := func() (string, error) { return res.Resolve(context.Background(), ref) }
-
-	steps := []struct {
-		name     string
-		advance  time.Duration
-		rotate   string // new server value, if set
-		fail     []fakeErr
-		want     string
-		wantCode sandstep.Code
-		hits     int
-	}{
-		{name: "first fetch", want: "ssm-value-Zq81", hits: 1},
-		{name: "within ttl", advance: 59 * time.Second, rotate: "ssm-value-rotated", want: "ssm-value-Zq81", hits: 1},
-		{name: "expired, refetched", advance: 2 * time.Second, want: "ssm-value-rotated", hits: 2},
-		{name: "expired, throttled: stale served", advance: 2 * time.Minute, rotate: "ssm-value-third", fail: []fakeErr{{status: 400, typ: "ThrottlingException"}}, want: "ssm-value-rotated", hits: 3},
-		{name: "next call fetches again", want: "ssm-value-third", hits: 4},
-		{name: "expired, deleted: not served stale", advance: 2 * time.Minute, fail: []fakeErr{{status: 400, typ: "ParameterNotFound"}}, wantCode: sandstep.EINVALID, hits: 5},
-	}
-	for _, st := range steps {
-		advance(st.advance)
-		f.mu.Lock()
-		if st.rotate != "" {
-			f.params["/sandstep/key"] = st.rotate
-		}
-		f.fail["/sandstep/key"] = st.fail
-		f.mu.Unlock()
-		got, err := resolve()
-		if st.wantCode != "" {
-			if sandstep.ErrorCode(err) != st.wantCode {
-				t.Fatalf("%s: got %q, %v; want %s", st.name, got, err, st.wantCode)
-			}
-		} else if err != nil || got != st.want {
-			t.Fatalf("%s: got %q, %v; want %q", st.name, got, err, st.want)
-		}
-		if n := f.hitCount("/sandstep/key"); n != st.hits {
-			t.Fatalf("%s: %d requests, want %d", st.name, n, st.hits)
-		}
-	}
-}
-
-// WithoutCache keeps nothing between resolves: callers' secrets are
+// A Resolver keeps nothing between resolves: callers' secrets are
 // rotated and deleted by their owners, and each read must see that.
-func TestWithoutCacheReadsEveryTime(t *testing.T) {
+func TestResolveReadsEveryTime(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/key"] = "ssm-value-Zq81"
 	s, m := clients(t, srv, 1)
-	res := NewResolver(s, m, WithoutCache())
+	res := NewResolver(s, m)
 	ref := mustRef(t, "f", "ssm:/sandstep/key")
 	ctx := context.Background()
 	if v, err := res.Resolve(ctx, ref); err != nil || v != "ssm-value-Zq81" {
@@ -569,7 +524,7 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 }
 
 // A scoped Resolver reads a caller's own secrets and the shared ones, and
-// refuses another's before reading or consulting its cache.
+// refuses another's before reading.
 func TestScopedResolverAndMisuse(t *testing.T) {
 	f, srv := newFakeAWS(t)
 	f.params["/sandstep/daytona/api-key"] = "ssm-value-Zq81"
@@ -590,7 +545,7 @@ func TestScopedResolverAndMisuse(t *testing.T) {
 	if v, err := res.ResolveFor(ctx, "bob", mustRef(t, "f", "secretsmanager:sandstep/shared/npm")); err != nil || v != "npm-token-Qa17" {
 		t.Fatalf("a shared ref: %q, %v", v, err)
 	}
-	// Cached for alice, still refused to bob.
+	// Read for alice, still refused to bob.
 	_, err = res.ResolveFor(ctx, "bob", mustRef(t, "secretEnv.STEAL", alices.String()))
 	checkErr(t, err, sandstep.EINVALID, "secretEnv.STEAL", "not among the secrets you may name")
 	if !errors.Is(err, sandstep.ErrSecretScope) || strings.Contains(err.Error(), "gh-token") {
@@ -631,19 +586,6 @@ func TestScopedResolverAndMisuse(t *testing.T) {
 	}
 	if f.hitCount("/sandstep/secrets/users/alice/gh") != 1 {
 		t.Fatal("a misused resolver read a secret")
-	}
-}
-
-func BenchmarkResolveCached(b *testing.B) {
-	f, srv := newFakeAWS(b)
-	f.secrets["sandstep/json"] = `{"token":"gh-token-Xw93"}`
-	s, m := clients(b, srv, 1)
-	res := NewResolver(s, m)
-	ref, _ := ParseRef("f", "secretsmanager:sandstep/json#token")
-	for b.Loop() {
-		if _, err := res.Resolve(context.Background(), ref); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 

@@ -44,7 +44,7 @@ func TestOneCreateReadsASecretOnceForAllItsKeys(t *testing.T) {
 	}
 	p := newFakeProvider()
 	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Secrets: secrets.NewResolver(sm, sm, secrets.WithScopes(scopes), secrets.WithoutCache()).Strings()},
+		Secrets: secrets.NewResolver(sm, sm, secrets.WithScopes(scopes)).Strings()},
 		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Logger: logging.New(&testutil.Buffer{}, logging.Options{})})
 	if err != nil {
 		t.Fatal(err)
