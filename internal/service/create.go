@@ -145,9 +145,7 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 
 // resolveProvisioning resolves the secrets a create needs, as owner's.
 func (s *Service) resolveProvisioning(ctx context.Context, owner string, in CreateSandboxInput, plan createPlan) (provisioning, error) {
-	if s.secrets != nil {
-		ctx = s.secrets.OneRead(ctx)
-	}
+	ctx = s.oneRead(ctx)
 	values, err := s.resolveSecrets(ctx, owner, in.SecretEnv)
 	if err != nil {
 		return provisioning{}, err

@@ -191,9 +191,7 @@ func (s *Service) taskSecretValues(ctx context.Context, t *sandstep.Task) ([]str
 
 // secretValues are the values of the secrets spec, t's, names.
 func (s *Service) secretValues(ctx context.Context, t *sandstep.Task, spec *TaskInput) ([]string, error) {
-	if s.secrets != nil {
-		ctx = s.secrets.OneRead(ctx)
-	}
+	ctx = s.oneRead(ctx)
 	var values []string
 	for _, r := range secretRefs("sandbox.", &spec.Sandbox) {
 		if s.secrets == nil {

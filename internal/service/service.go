@@ -191,6 +191,15 @@ type SecretResolver interface {
 	OneRead(ctx context.Context) context.Context
 }
 
+// oneRead is ctx under which each secret is read once (SecretResolver's
+// OneRead), or ctx itself in a deployment without secret references.
+func (s *Service) oneRead(ctx context.Context) context.Context {
+	if s.secrets == nil {
+		return ctx
+	}
+	return s.secrets.OneRead(ctx)
+}
+
 // Deps are what the service works with.
 type Deps struct {
 	Provider    Provider
