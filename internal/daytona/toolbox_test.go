@@ -143,7 +143,8 @@ func TestUploadFilesErrors(t *testing.T) {
 	})
 }
 
-// blockingReader blocks in Read until release is closed.
+// blockingReader blocks in Read until release is closed: a caller's
+// content that stalls (a pipe, a network stream).
 type blockingReader struct{ release chan struct{} }
 
 func (b blockingReader) Read(p []byte) (int, error) {

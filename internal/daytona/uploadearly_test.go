@@ -8,15 +8,6 @@ import (
 	"time"
 )
 
-// stalledReader blocks in Read until released: a caller's content that
-// stalls (a pipe, a network stream).
-type stalledReader struct{ release chan struct{} }
-
-func (s stalledReader) Read([]byte) (int, error) {
-	<-s.release
-	return 0, context.Canceled
-}
-
 // A server may answer an upload before its body is sent (HTTP/2 lets it):
 // its writer then sits in the caller's stalled Read, and UploadFiles
 // returns once its context ends, not never.
@@ -35,7 +26,7 @@ func TestUploadAnsweredEarlyReturnsWhenContextEnds(t *testing.T) {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.UploadFiles(ctx, "sb-1", []UploadFile{{Path: "/tmp/a", Content: stalledReader{release}}})
+		errc <- c.UploadFiles(ctx, "sb-1", []UploadFile{{Path: "/tmp/a", Content: blockingReader{release}}})
 	}()
 	select {
 	case err := <-errc:
