@@ -250,7 +250,6 @@ func TestSecondStackOnTheDataDirNeverWritesTheRunningStacksSnapshot(t *testing.T
 	dynPort := freePort(t)
 	refused := make(chan error, 1)
 	go func() {
-		needRunner(t)
 		s, err := Start(ctx, Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir,
 			Ports: Ports{DynamoDB: dynPort}})
 		if err == nil {
@@ -328,7 +327,6 @@ wait:
 func TestSecondStackOnTheDataDirIsRefusedClearly(t *testing.T) {
 	dir := t.TempDir()
 	startOn(t, dir)
-	needRunner(t)
 	s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir})
 	if err == nil {
 		_ = s.Close()
@@ -424,7 +422,6 @@ func TestKilledTempStackIsReclaimedByTheNextStack(t *testing.T) {
 
 	// The next `make demo` (or any stack on a temporary directory) starts
 	// and stops.
-	needRunner(t)
 	next, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
 	if err != nil {
 		t.Fatal(err)
@@ -490,7 +487,6 @@ func TestKilledTempStacksDataDirGivenExplicitlyIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The next stack on a temporary directory, after this one stopped.
-	needRunner(t)
 	next, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: io.Discard, TemplatePath: templatePath})
 	if err != nil {
 		t.Fatal(err)
