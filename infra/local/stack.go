@@ -187,12 +187,6 @@ type Stack struct {
 	// dataLock holds DataDir for this stack (internal/dirlock) from
 	// before anything there is read until Shutdown is done with it.
 	dataLock *os.File
-	// tempMarkErr is why the temporary data directory could not be
-	// marked as this process's (daytonalocal.MarkTempDir), for the log.
-	tempMarkErr error
-	// tempUnmarked: DataDir, given explicitly, was a temporary data
-	// directory still marked as another process's; the mark is gone.
-	tempUnmarked bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -312,11 +306,6 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if s.lnDaytona != nil {
 		s.DaytonaURL = "http://" + s.lnDaytona.Addr().String() + "/api"
 	}
-	if err := s.openDataDir(opts.DataDir); err != nil {
-		s.closeListeners()
-		return nil, err
-	}
-
 	s.env = newEnvironment(tpl, opts.Getenv, endpoints{dynamoDB: s.DynamoDBURL, aws: s.AWSURL, daytona: s.DaytonaURL,
 		stepFunctions: s.StepFunctionsURL, api: s.APIURL, github: s.GitHubURL})
 	// The functions, in-process, with the environment they have in AWS but
@@ -332,22 +321,17 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		HTTPClient: opts.HTTPClient, DrainMaxAge: opts.DrainMaxAge})
 	if err != nil {
 		s.closeListeners()
-		_ = s.closeDataDir()
 		return nil, fmt.Errorf("start the functions: %w", err)
 	}
 	if opts.AWSHTTPClient != nil {
 		e.AWS.HTTPClient = opts.AWSHTTPClient
 	}
 	s.appEnv, s.Config, s.log, s.redactor = e, e.Config, e.Logger, e.Redactor
+	if err := s.openDataDir(opts.DataDir); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
 	s.log.Info("data directory", "dir", s.DataDir)
-	if err := s.tempMarkErr; err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		s.log.Warn("the temporary data directory is not marked as this process's; if the process is killed, it is left behind",
-			"dir", s.DataDir, "error", err)
-	}
-	if s.tempUnmarked {
-		s.log.Info("the data directory was a temporary one of a stack that no longer runs; it is kept now, no longer removed by a later stack",
-			"dir", s.DataDir)
-	}
 	for _, n := range s.env.notes {
 		s.log.Warn("environment: " + n)
 	}
@@ -391,7 +375,10 @@ func (s *Stack) openDataDir(dir string) error {
 			return err
 		}
 		s.DataDir, s.tempData = tmp, tmp
-		s.tempMarkErr = daytonalocal.MarkTempDir(tmp, s.daytonaRoot())
+		if err := daytonalocal.MarkTempDir(tmp, s.daytonaRoot()); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			s.log.Warn("the temporary data directory is not marked as this process's; if the process is killed, it is left behind",
+				"dir", tmp, "error", err)
+		}
 	} else {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -422,7 +409,10 @@ func (s *Stack) openDataDir(dir string) error {
 			_ = s.closeDataDir()
 			return fmt.Errorf("data directory: %w", err)
 		}
-		s.tempUnmarked = unmarked
+		if unmarked {
+			s.log.Info("the data directory was a temporary one of a stack that no longer runs; it is kept now, no longer removed by a later stack",
+				"dir", s.DataDir)
+		}
 	}
 	return nil
 }
