@@ -422,6 +422,11 @@ func (s *Service) resolveSecrets(ctx context.Context, owner string, refs map[str
 		}
 		values[name] = v
 	}
+	// Every command gets these in its environment, as env's: the same
+	// bound, on the file they are sourced from.
+	if n := len(secretsFileContent(values)); n > MaxEnvBytes {
+		return nil, sandstep.Invalid("secretEnv", "the secrets it names take %d bytes as resolved and quoted, at most %d are allowed", n, MaxEnvBytes)
+	}
 	return values, nil
 }
 

@@ -25,9 +25,10 @@ const (
 	// MaxEnvBytes bounds an env's names and values together, as sent
 	// (sentEnvBytes: quoted and encoded, a quote counting five): every
 	// process the sandbox starts gets them (a sandbox's env, an exec's
-	// exported before its command), Linux refuses to start one whose
-	// arguments and environment pass 2 MiB (E2BIG), and Daytona refuses a
-	// body past its limit (1 MiB for the local one).
+	// exported before its command, and secretEnv's values, bounded alike
+	// as resolved), Linux refuses to start one whose arguments and
+	// environment pass 2 MiB (E2BIG), and Daytona refuses a body past its
+	// limit (1 MiB for the local one).
 	MaxEnvBytes  = 256 << 10
 	MaxLabels    = 50
 	MaxFiles     = 1000
