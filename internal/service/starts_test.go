@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
@@ -76,5 +77,43 @@ func TestTaskStartBurstBeyondThrottle(t *testing.T) {
 				t.Errorf("task %s has no execution and is %s", tk.ID, tk.Status)
 			}
 		}
+	}
+}
+
+// hangingMachine's StartExecution answers only when its caller's time is
+// up (throttled and backing off, or a connection that never answers).
+type hangingMachine struct{ fakeMachine }
+
+func (hangingMachine) Start(ctx context.Context, _ string, _ []byte) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// A start that would use the request's whole time still leaves its task
+// failed, not queued without an execution until the reaper's grace: the
+// start stops a cleanup reserve before the deadline.
+func TestStartTaskWhoseStartHangsEndsTheTask(t *testing.T) {
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
+	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: newFakeObjects(), Machine: hangingMachine{}, Sessions: fakeSessions{}},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), CleanupReserve: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := svc.StartTask(ctx, Call{UserID: "alice", RequestID: "r1"}, TaskInput{Command: "make"}); err == nil {
+		t.Fatal("StartTask succeeded without an execution")
+	}
+	tasks, _, err := st.ListTasks(context.Background(), "alice", 10, "", sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].Status != sandstep.TaskFailed {
+		var got []sandstep.TaskStatus
+		for _, tk := range tasks {
+			got = append(got, tk.Status)
+		}
+		t.Fatalf("tasks after a start that hung: %v; want one, failed", got)
 	}
 }

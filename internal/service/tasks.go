@@ -211,6 +211,14 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		if err := admit(); err != nil {
 			return nil, err
 		}
+		// The start stops early enough for the task to be failed after it:
+		// a start that used the caller's whole time (throttled, or never
+		// answered) would leave a queued task without an execution.
+		wctx, cancel, err := s.workContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer cancel()
 		t, err := s.acceptTask(ctx, call, NewTaskID(), in, preparedUsage())
 		if err != nil {
 			return nil, err
@@ -219,7 +227,7 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 			accepted(ctx, t)
 		}
 		input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
-		if _, err := s.machine.Start(ctx, t.ID, input); err != nil {
+		if _, err := s.machine.Start(wctx, t.ID, input); err != nil {
 			if ferr := s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err), ""); ferr != nil {
 				s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", ferr)
 			}
