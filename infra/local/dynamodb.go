@@ -25,6 +25,7 @@ import (
 	"github.com/sandstep/sandstep/internal/atomicfile"
 	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/txtoken"
 )
 
 // DynamoDBClient returns the store's DynamoDB client for a local endpoint
@@ -68,6 +69,7 @@ const (
 // down as it grows.
 type durableDynamoDB struct {
 	db      *server.Server
+	front   dynamoDBServer // db as clients see it
 	table   string
 	ttlAttr string
 	path    string // the snapshot file
@@ -85,8 +87,9 @@ func newDurableDynamoDB(dir, table, ttlAttr string, log *slog.Logger) (*durableD
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	db := server.NewServer()
 	return &durableDynamoDB{
-		db: server.NewServer(), table: table, ttlAttr: ttlAttr,
+		db: db, front: newDynamoDBServer(db), table: table, ttlAttr: ttlAttr,
 		path: filepath.Join(dir, table+".json"), log: log, now: time.Now,
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}, nil
@@ -100,17 +103,22 @@ func (d *durableDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
 		defer d.dirty.Store(true)
 	}
-	dynamoDBServer{d.db}.ServeHTTP(w, r)
+	d.front.ServeHTTP(w, r)
 }
 
 // DynamoDBServer returns the embedded DynamoDB as the stack serves it,
 // keeping nothing: a load run serves it from a process of its own
 // (Options.DynamoDBURL).
-func DynamoDBServer() http.Handler { return dynamoDBServer{server.NewServer()} }
+func DynamoDBServer() http.Handler { return newDynamoDBServer(server.NewServer()) }
 
 // dynamoDBServer is minidyn, with a GET of the root answered as DynamoDB
-// answers it (clients open their connection with one).
-type dynamoDBServer struct{ db *server.Server }
+// answers it (clients open their connection with one), and
+// TransactWriteItems' ClientRequestToken honoured as DynamoDB honours it.
+type dynamoDBServer struct{ db http.Handler }
+
+func newDynamoDBServer(db *server.Server) dynamoDBServer {
+	return dynamoDBServer{txtoken.Wrap(db, nil)}
+}
 
 func (d dynamoDBServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/" {

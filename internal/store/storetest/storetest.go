@@ -20,6 +20,7 @@ import (
 
 	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/txtoken"
 )
 
 // Table is the name of the table New creates.
@@ -33,11 +34,12 @@ const (
 
 // Server starts an embedded minidyn server and returns it (for failure
 // emulation and ClearTable) with its URL, its handler wrapped by wrap (a
-// meter, a proxy) if given. It stops when the test ends.
+// meter, a proxy) if given. Like DynamoDB it honours TransactWriteItems'
+// ClientRequestToken (txtoken). It stops when the test ends.
 func Server(tb testing.TB, wrap ...func(http.Handler) http.Handler) (*server.Server, string) {
 	tb.Helper()
 	srv := server.NewServer()
-	var h http.Handler = srv
+	h := txtoken.Wrap(srv, nil)
 	for _, w := range wrap {
 		h = w(h)
 	}
