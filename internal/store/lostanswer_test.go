@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -222,5 +223,37 @@ func TestRateTakeWhoseAnswerWasLostIsCountedOnce(t *testing.T) {
 	}
 	if err := reserve(c, st, "w", "c"); err == nil {
 		t.Fatal("a third create of a window of 2 was taken")
+	}
+}
+
+// A create given back (its slot refused) whose give-back landed and whose
+// answer was lost is given back once: sent again, a plain update would
+// pass its condition (used > 0) again and give the window a create no
+// one took.
+func TestRateGiveBackWhoseAnswerWasLostIsGivenOnce(t *testing.T) {
+	clk := newClock()
+	var armed atomic.Bool
+	var lost atomic.Int32
+	st, _ := storeBehind(t, loseFirstAnswerOnceArmed(`"N":"-1"`, "", &armed, &lost),
+		store.Options{DefaultQuota: 1, CreateRate: 3, CreateWindow: time.Minute, Now: clk.Now})
+	c := ctx(t)
+	for _, u := range []string{"u", "v"} {
+		if err := reserve(c, st, u, "s-"+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// u is at its quota: its take lands (3 used), its slot is refused, and
+	// its create is given back (2), the answer lost.
+	armed.Store(true)
+	wantCode(t, reserve(c, st, "u", "s-u2"), sandstep.EQUOTA, "")
+	armed.Store(false)
+	if lost.Load() == 0 {
+		t.Fatal("no give-back's answer was lost: the test did not test")
+	}
+	if err := reserve(c, st, "w", "s-w"); err != nil {
+		t.Fatalf("the third create of a window of 3 = %v; want nil", err)
+	}
+	if err := reserve(c, st, "x", "s-x"); !errors.Is(err, sandstep.ErrCreateRate) {
+		t.Fatalf("a fourth create of a window of 3 = %v; want ErrCreateRate (the lost give-back was applied twice)", err)
 	}
 }

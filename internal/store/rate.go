@@ -124,8 +124,14 @@ const (
 // trying again after a conflict, up to rateWriteTries times: the rate's
 // items, and an issue's cancel mark, which starts' transactions check.
 func (s *Store) writeRate(ctx context.Context, items func() []types.TransactWriteItem) error {
+	return retryConflicts(ctx, func() error { return s.write(ctx, items()...) })
+}
+
+// retryConflicts calls write until it is not refused for a conflict, up to
+// rateWriteTries times, after pauses doubling from rateConflictPause.
+func retryConflicts(ctx context.Context, write func() error) error {
 	for try := 1; ; try++ {
-		err := s.write(ctx, items()...)
+		err := write()
 		if try == rateWriteTries || !conflicted(err) {
 			return err
 		}
@@ -299,14 +305,20 @@ func (s *Store) refusedWindow(err error, windows []time.Time) int {
 
 // giveCreatesBack returns the creates taken from windows for a
 // reservation refused its slot; failing, it costs each window one create,
-// no more.
+// no more. It is a transaction even for one window: its token makes the
+// client's resend after a lost answer a no-op, where a plain update would
+// be applied twice and give back a create no one took.
 func (s *Store) giveCreatesBack(ctx context.Context, windows []time.Time) {
 	e := build(expression.NewBuilder().
 		WithCondition(expression.Name(attrRateUsed).GreaterThan(expression.Value(0))).
 		WithUpdate(expression.Add(expression.Name(attrRateUsed), expression.Value(-1))))
-	for _, w := range windows {
-		_ = s.writeRate(ctx, func() []types.TransactWriteItem { return []types.TransactWriteItem{s.update(s.rateKey(w), e)} })
+	items := make([]types.TransactWriteItem, len(windows))
+	for i, w := range windows {
+		items[i] = s.update(s.rateKey(w), e)
 	}
+	_ = retryConflicts(ctx, func() error {
+		return s.db.TransactWriteItems(ctx, &dynamo.TransactWriteItemsInput{TransactItems: items})
+	})
 }
 
 // minRateRetry is the least wait a refusal for the rate names. The
