@@ -68,7 +68,11 @@ func (t *tokens) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.next.ServeHTTP(w, r)
 		return
 	}
-	items := sha256.Sum256(in.TransactItems)
+	items, ok := digest(in.TransactItems)
+	if !ok {
+		t.next.ServeHTTP(w, r)
+		return
+	}
 
 	t.mu.Lock()
 	now := t.now()
@@ -112,6 +116,20 @@ func (t *tokens) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// digest identifies items by their meaning, not their bytes: a client
+// encodes maps in any order (the Go SDK does, its expression values).
+func digest(items json.RawMessage) ([sha256.Size]byte, bool) {
+	var v any
+	if json.Unmarshal(items, &v) != nil {
+		return [sha256.Size]byte{}, false
+	}
+	canon, err := json.Marshal(v) // map keys sorted
+	if err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	return sha256.Sum256(canon), true
 }
 
 // fail answers as DynamoDB answers a client error of type code.
