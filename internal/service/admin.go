@@ -52,7 +52,9 @@ func (s *Service) UserUsage(ctx context.Context, call Call, userID string, in Li
 	if err != nil {
 		return nil, fmt.Errorf("read the quota of %s: %w", userID, err)
 	}
-	items, next, err := s.sandboxes.ListSandboxes(ctx, userID, limit, in.Cursor, Live...)
+	items, next, err := fitPage(s.opts.MaxResponseBytes, limit, func(limit int) ([]*sandstep.Sandbox, string, error) {
+		return s.sandboxes.ListSandboxes(ctx, userID, limit, in.Cursor, Live...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list the sandboxes of %s: %w", userID, err)
 	}

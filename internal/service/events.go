@@ -55,7 +55,9 @@ func (s *Service) events(ctx context.Context, sandboxID, taskID string, limit in
 	if s.auditLog == nil {
 		return nil, sandstep.Errorf(sandstep.EINTERNAL, "service: no AuditLog wired: the audit trail cannot be read")
 	}
-	items, next, err := s.auditLog.ListAudit(ctx, sandboxID, taskID, limit, cursor)
+	items, next, err := fitPage(s.opts.MaxResponseBytes, limit, func(limit int) ([]sandstep.AuditEvent, string, error) {
+		return s.auditLog.ListAudit(ctx, sandboxID, taskID, limit, cursor)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}

@@ -95,7 +95,9 @@ func (s *Service) ListSandboxes(ctx context.Context, call Call, in SandboxListIn
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := s.sandboxes.ListSandboxes(ctx, call.UserID, limit, in.Cursor, states...)
+	items, next, err := fitPage(s.opts.MaxResponseBytes, limit, func(limit int) ([]*sandstep.Sandbox, string, error) {
+		return s.sandboxes.ListSandboxes(ctx, call.UserID, limit, in.Cursor, states...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list sandboxes: %w", err)
 	}

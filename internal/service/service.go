@@ -320,9 +320,10 @@ type Options struct {
 	// retry gets a conflict, never a second run). Default 350,000 bytes,
 	// under DynamoDB's item limit.
 	MaxStoredResponse int
-	// MaxResponseBytes bounds an exec result, and a page of a task's
-	// output, once encoded as JSON (escaping can grow output up to six
-	// times), so that it fits Lambda's 6 MB response. Default 5 MiB.
+	// MaxResponseBytes bounds an exec result, a page of a task's output
+	// and a page of a list (fitPage), once encoded as JSON (escaping can
+	// grow output up to six times), so that it fits Lambda's 6 MB
+	// response. Default 5 MiB.
 	MaxResponseBytes int
 	// CleanupReserve is kept back from the caller's deadline (the Lambda's
 	// remaining time) by work that may have to be undone: creating a

@@ -345,15 +345,18 @@ func (s *Service) ListTasks(ctx context.Context, call Call, in TaskListInput) (*
 	default:
 		return nil, sandstep.Invalid("status", "must be live, all or one of %v, got %q", all, sandstep.Clip(in.Status, 32))
 	}
-	items, next, err := s.tasks.ListTasks(ctx, call.UserID, limit, in.Cursor, statuses...)
+	items, next, err := fitPage(s.opts.MaxResponseBytes, limit, func(limit int) ([]*sandstep.Task, string, error) {
+		items, next, err := s.tasks.ListTasks(ctx, call.UserID, limit, in.Cursor, statuses...)
+		for i, t := range items {
+			items[i] = s.priced(ctx, t)
+		}
+		return items, next, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	if items == nil {
 		items = []*sandstep.Task{}
-	}
-	for i, t := range items {
-		items[i] = s.priced(ctx, t)
 	}
 	return &TaskList{Items: items, NextCursor: next}, nil
 }

@@ -102,17 +102,6 @@ func isID(id, prefix string) bool {
 	return true
 }
 
-// pageSize checks a list's limit: absent means DefaultListLimit.
-func pageSize(limit *int) (int, error) {
-	switch {
-	case limit == nil:
-		return DefaultListLimit, nil
-	case *limit < 1 || *limit > MaxListLimit:
-		return 0, sandstep.Invalid("limit", "must be an integer from 1 to %d, got %d", MaxListLimit, *limit)
-	}
-	return *limit, nil
-}
-
 // clip shortens caller input quoted back in an error message.
 func clip(s string) string { return sandstep.Clip(s, 64) }
 
