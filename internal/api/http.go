@@ -194,7 +194,10 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 }
 
 // baseURL is the API's base URL as the caller reached it: API Gateway's
-// domain, under the stage unless it is $default.
+// domain, under the stage unless it is $default on the API's own
+// execute-api domain. A custom domain's API mapping picks the stage, whose
+// name is never in its paths; a mapping key is, but the event does not
+// say it (README: API_URL).
 func baseURL(ev events.APIGatewayV2HTTPRequest) string {
 	rc := ev.RequestContext
 	if rc.DomainName == "" {
@@ -205,7 +208,7 @@ func baseURL(ev events.APIGatewayV2HTTPRequest) string {
 		scheme = "https"
 	}
 	u := scheme + "://" + rc.DomainName
-	if rc.Stage != "" && rc.Stage != "$default" {
+	if rc.Stage != "" && rc.Stage != "$default" && rc.APIID != "" && strings.HasPrefix(rc.DomainName, rc.APIID+".execute-api.") {
 		u += "/" + url.PathEscape(rc.Stage)
 	}
 	return u

@@ -115,12 +115,17 @@ func TestTaskEnded(t *testing.T) {
 }
 
 // A task started through the API nudges the API where its caller found it.
+// Only the API's own execute-api domain has a named stage in its paths: on
+// a custom domain the API mapping picks the stage.
 func TestBaseURL(t *testing.T) {
+	const api = "abc"
 	tests := []struct {
 		name, domain, stage, proto, want string
 	}{
 		{"default stage", "abc.execute-api.us-east-1.amazonaws.com", "$default", "https", "https://abc.execute-api.us-east-1.amazonaws.com"},
 		{"named stage", "abc.execute-api.us-east-1.amazonaws.com", "prod", "https", "https://abc.execute-api.us-east-1.amazonaws.com/prod"},
+		{"custom domain", "api.example.com", "$default", "https", "https://api.example.com"},
+		{"custom domain mapped to a named stage", "api.example.com", "prod", "https", "https://api.example.com"},
 		{"no proto header", "api.example.com", "$default", "", "https://api.example.com"},
 		{"local stack", "127.0.0.1:3000", "$default", "http", "http://127.0.0.1:3000"},
 		{"anything else is https", "api.example.com", "$default", "gopher", "https://api.example.com"},
@@ -131,7 +136,9 @@ func TestBaseURL(t *testing.T) {
 			svc := &fakeService{}
 			a, _ := newTestAPI(svc, Options{})
 			ev := apiEvent(RouteStartTask)
-			ev.RequestContext.DomainName, ev.RequestContext.Stage = tt.domain, tt.stage
+			rc := &ev.RequestContext
+			rc.APIID, rc.DomainName, rc.Stage = api, tt.domain, tt.stage
+			rc.DomainPrefix, _, _ = strings.Cut(tt.domain, ".")
 			if tt.proto != "" {
 				ev.Headers["x-forwarded-proto"] = tt.proto
 			}
