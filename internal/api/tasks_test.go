@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -114,9 +116,10 @@ func TestTaskEnded(t *testing.T) {
 	}
 }
 
-// A task started through the API nudges the API where its caller found it.
-// Only the API's own execute-api domain has a named stage in its paths: on
-// a custom domain the API mapping picks the stage.
+// A task started through the API nudges the API where its caller found it,
+// and its Location is found there too. Only the API's own execute-api
+// domain has a named stage in its paths: on a custom domain the API
+// mapping picks the stage.
 func TestBaseURL(t *testing.T) {
 	const api = "abc"
 	tests := []struct {
@@ -142,11 +145,27 @@ func TestBaseURL(t *testing.T) {
 			if tt.proto != "" {
 				ev.Headers["x-forwarded-proto"] = tt.proto
 			}
-			if res := a.ServeEvent(context.Background(), ev); res.StatusCode != http.StatusAccepted {
+			res := a.ServeEvent(context.Background(), ev)
+			if res.StatusCode != http.StatusAccepted {
 				t.Fatalf("status %d: %s", res.StatusCode, res.Body)
 			}
 			if got := svc.recordedCalls()[0].call.APIURL; got != tt.want {
 				t.Errorf("APIURL = %q, want %q", got, tt.want)
+			}
+			if tt.want == "" {
+				return
+			}
+			posted, _ := url.Parse(tt.want + "/tasks")
+			loc, err := url.Parse(res.Headers["Location"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var started sandstep.Task
+			if err := json.Unmarshal([]byte(res.Body), &started); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := posted.ResolveReference(loc).String(), tt.want+"/tasks/"+started.ID; got != want {
+				t.Errorf("Location %q from %s is %s, want %s", loc, posted, got, want)
 			}
 		})
 	}
