@@ -530,12 +530,24 @@ func (s *Service) auditEvent(call Call, sb *sandstep.Sandbox, action string, err
 // workContext bounds work that may have to be undone: it ends
 // CleanupReserve before the caller's deadline, so the undoing fits.
 func (s *Service) workContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	return reserved(ctx, s.opts.CleanupReserve)
+}
+
+// recordContext bounds work whose failure is recorded after it: it ends
+// WriteTimeout before the caller's deadline, so the record fits.
+func (s *Service) recordContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	return reserved(ctx, s.opts.WriteTimeout)
+}
+
+// reserved is ctx ending reserve before its deadline; ETIMEOUT when that
+// has passed.
+func reserved(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc, error) {
 	d, ok := ctx.Deadline()
 	if !ok {
 		c, cancel := context.WithCancel(ctx)
 		return c, cancel, nil
 	}
-	end := d.Add(-s.opts.CleanupReserve)
+	end := d.Add(-reserve)
 	if !time.Now().Before(end) {
 		return nil, nil, sandstep.Errorf(sandstep.ETIMEOUT, "not enough time left in this invocation to do this and clean up after it")
 	}

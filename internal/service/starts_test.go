@@ -96,7 +96,7 @@ func TestStartTaskWhoseStartHangsEndsTheTask(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
 	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Tasks: st, Objects: newFakeObjects(), Machine: hangingMachine{}, Sessions: fakeSessions{}},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), CleanupReserve: 300 * time.Millisecond})
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), WriteTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

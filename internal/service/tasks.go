@@ -214,7 +214,7 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		// The start stops early enough for the task to be failed after it:
 		// a start that used the caller's whole time (throttled, or never
 		// answered) would leave a queued task without an execution.
-		wctx, cancel, err := s.workContext(ctx)
+		wctx, cancel, err := s.recordContext(ctx)
 		if err != nil {
 			return nil, err
 		}
