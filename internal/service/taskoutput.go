@@ -27,9 +27,9 @@ const taskDir = ReservedDir + "/task"
 
 // Output and artifact limits.
 const (
-	// maxFetchPerCheck bounds the output one store moves, so a check ends
-	// well within its Lambda: a check that leaves some looks again soon,
-	// and the collect stores again until none is left.
+	// maxFetchPerCheck bounds the output one store moves (its time is
+	// bounded too: timeToRead): a check that leaves some looks again
+	// soon, and the collect stores again until none is left.
 	maxFetchPerCheck = 64 << 20
 	// MaxArtifactBytes bounds one artifact (a file, or a directory packed
 	// as a .tar.gz).
@@ -127,7 +127,8 @@ func logPrefix(taskID string) string { return "tasks/" + taskID + "/log/" }
 // A chunk ends on a character's end unless ended says the command has
 // ended and nothing follows (readers are given each chunk as text, where
 // both halves of a cut character would be lost). more says it stopped at
-// maxFetchPerCheck with output left to move.
+// maxFetchPerCheck, or short of time (timeToRead), with output left to
+// move.
 func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID string, ended bool) (more bool, err error) {
 	room := s.opts.MaxTaskLogBytes - (t.LogBytes[0] + t.LogBytes[1])
 	if room <= 0 || t.LogCut != "" {
@@ -157,6 +158,10 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				break
 			}
 			if !have {
+				if !timeToRead(ctx) {
+					more = true
+					break
+				}
 				asked = int(min(int64(chunk), room))
 				var n [2]int
 				n[i] = asked
@@ -194,9 +199,20 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 	return more, nil
 }
 
-// storeTime is what one storeOutput of maxFetchPerCheck may take, with
-// room to spare.
-const storeTime = 2 * time.Minute
+// storeKeep is what a store leaves of its step's invocation besides a
+// read's time: it reads on only while that much is left (timeToRead), so
+// a backlog larger than the invocation has time for waits for the next
+// check or collect instead of getting the function killed (a Lambda
+// timeout, which fails the state).
+const storeKeep = time.Minute
+
+// timeToRead says whether ctx leaves a store's next read its time and
+// storeKeep. A store's first read is always made: every invocation moves
+// some.
+func timeToRead(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return !ok || time.Until(d) >= readTimeout+storeKeep
+}
 
 // packTimeout bounds the packing of a directory artifact.
 const packTimeout = 5 * time.Minute
@@ -215,8 +231,8 @@ func (s *Service) collectRest(t *sandstep.Task, spec *TaskInput) time.Duration {
 }
 
 // storeEndedOutput stores what an ended command's output holds beyond
-// what the checks moved: a store at a time while ctx leaves the next one
-// its time and a minute. Output still left, or a backlog stored that left
+// what the checks moved: a store at a time while ctx leaves a read its
+// time (timeToRead). Output still left, or a backlog stored that left
 // less than rest for the collect's other work, is a transient error: the
 // state machine collects again, with less or nothing to store and its
 // whole time (nothing is lost from a task whose output is then said to be
@@ -233,7 +249,7 @@ func (s *Service) storeEndedOutput(ctx context.Context, t *sandstep.Task, dayton
 			return sandstep.Errorf(sandstep.ETRANSIENT, "task %s: its output is stored (%d bytes); the rest of its collect needs a fresh try", t.ID, t.LogBytes[0]+t.LogBytes[1])
 		case !more:
 			return nil
-		case timed && left < storeTime+time.Minute:
+		case !timeToRead(ctx):
 			return sandstep.Errorf(sandstep.ETRANSIENT, "task %s: its output is not all stored yet (%d bytes so far); try again", t.ID, t.LogBytes[0]+t.LogBytes[1])
 		}
 	}

@@ -850,7 +850,7 @@ func TestEndedOutputIsAllStored(t *testing.T) {
 		deadline string
 	}{
 		{name: "a collect stores it all", collect: -1},
-		{name: "a collect short of time asks to run again", collect: storeTime + time.Minute - time.Second, timed: true, wantErr: sandstep.ETRANSIENT},
+		{name: "a collect short of time asks to run again", collect: readTimeout + storeKeep - time.Second, timed: true, wantErr: sandstep.ETRANSIENT},
 		{name: "a backlog stored leaves the rest of the collect to a fresh try", collect: 10 * time.Minute, rest: 20 * time.Minute, timed: true, wantErr: sandstep.ETRANSIENT},
 		{name: "a check that leaves some looks again soon", wait: int(nudgedPoll / time.Second)},
 		{name: "a check at the deadline that leaves some: collected", deadline: "collected"},
@@ -1425,5 +1425,46 @@ func TestLastOutputOfATaskEndedMeanwhile(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "last output not stored") {
 		t.Errorf("logged a loss for a task whose steps stored all:\n%s", h.logs.String())
+	}
+}
+
+// A check stores what its invocation has time for, keeping back a read's
+// time and storeKeep as the collect does: a larger backlog is left to its
+// next look, soon, rather than running the status function out of time (a
+// Lambda timeout fails the Check state, and with it the running task).
+func TestCheckStoresWhatItsInvocationHasTimeFor(t *testing.T) {
+	stdout := strings.Repeat(strings.Repeat("x", 99)+"\n", 200) // 20,000 bytes: over a dozen reads
+	tests := []struct {
+		name string
+		left time.Duration // the invocation's time; 0: no deadline
+		all  bool
+	}{
+		{name: "no deadline", all: true},
+		{name: "time for every read", left: readTimeout + storeKeep + time.Hour, all: true},
+		{name: "short of time: its first read, and a look again soon", left: readTimeout + storeKeep - time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, func(o *Options) { o.MaxOutputBytes = 2 << 10 })
+			h.print(t, "stdout", stdout)
+			ctx := context.Background()
+			if tt.left > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.left)
+				defer cancel()
+			}
+			step, err := h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner})
+			if err != nil {
+				t.Fatalf("CheckTask: %v", err)
+			}
+			switch stored := h.record(t).LogBytes[0]; {
+			case tt.all && stored != int64(len(stdout)):
+				t.Errorf("stored %d bytes of %d", stored, len(stdout))
+			case !tt.all && (stored == 0 || stored >= int64(len(stdout))):
+				t.Errorf("stored %d bytes of %d, want its first read's", stored, len(stdout))
+			case !tt.all && step.WaitSeconds > int(nudgedPoll/time.Second):
+				t.Errorf("output left, and the next look in %d s", step.WaitSeconds)
+			}
+		})
 	}
 }
