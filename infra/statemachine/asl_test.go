@@ -125,9 +125,10 @@ func (r retrier) total() (sum float64) {
 	return sum
 }
 
-// retriers reads task.asl.json's states' retriers.
+// retriers reads task.asl.json's states' types and retriers.
 func retriers(t *testing.T) (def struct {
 	States map[string]struct {
+		Type  string    `json:"Type"`
 		Retry []retrier `json:"Retry"`
 	} `json:"States"`
 }) {
@@ -227,5 +228,63 @@ func TestCreateSandboxTransientRetry(t *testing.T) {
 	}
 	if !found {
 		t.Error("CreateSandbox does not retry Sandbox.Transient")
+	}
+}
+
+// retries says whether one of rs matches the error name.
+func retries(rs []retrier, name string) bool {
+	return slices.ContainsFunc(rs, func(r retrier) bool { return slices.Contains(r.ErrorEquals, name) })
+}
+
+// Which of Lambda's failures each Task state retries. The Step Functions
+// guide ("Handle Lambda service exceptions") names the Lambda service's
+// transient errors to retry; every state does, or its Catch fails the
+// task. An invocation that died (Lambda.Unknown: a function timeout or out
+// of memory, as the guide says; Sandbox.Timedout, Lambda's own name for a
+// timeout) is retried only by Wait and Check, which a task of hours runs
+// hundreds of times and which are safe to run again (a check asked again
+// stores from where the record stands, a wait keeps the newer token). The
+// other steps are not run again after being killed part-way: CreateSandbox
+// may have made a sandbox it did not record, StartCommand started a
+// command it did not record, Collect pushed or opened a pull request;
+// Prepare validates and keeps a record in seconds; and the clean-ups are
+// repeated by the ended execution's own clean-up (task-ended).
+func TestLambdaFailuresRetried(t *testing.T) {
+	service := []string{"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+		"Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+	died := []string{"Lambda.Unknown", "Sandbox.Timedout"}
+	states := retriers(t).States
+	tests := []struct {
+		name    string
+		states  []string // nil: every Task state
+		errors  []string
+		retried bool
+	}{
+		{name: "the Lambda service's transient errors, everywhere", errors: service, retried: true},
+		{name: "a watch's invocation that died", states: []string{"Wait", "Check"}, errors: died, retried: true},
+		{name: "a step's invocation that died part-way", states: []string{"Prepare", "CreateSandbox", "StartCommand", "Collect", "CleanUp", "CleanUpAfterFailure"}, errors: died},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			names := tt.states
+			if names == nil {
+				for name, st := range states {
+					if st.Type == "Task" {
+						names = append(names, name)
+					}
+				}
+			}
+			for _, name := range names {
+				st, ok := states[name]
+				if !ok || st.Type != "Task" {
+					t.Fatalf("no Task state %s", name)
+				}
+				for _, e := range tt.errors {
+					if got := retries(st.Retry, e); got != tt.retried {
+						t.Errorf("%s retries %s: %v, want %v", name, e, got, tt.retried)
+					}
+				}
+			}
+		})
 	}
 }
