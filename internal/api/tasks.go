@@ -150,6 +150,22 @@ type CleanUpInput struct {
 	Failure *service.TaskFailure `json:"failure,omitempty"`
 }
 
+// CleanUpOutput is a clean-up's answer, and so the execution's output:
+// the task's id and outcome, never its record, whose command alone may
+// pass what a state may carry (256 KiB, with JSON's six bytes for each
+// control character), an error (States.DataLimitExceeded) no Catch takes.
+type CleanUpOutput struct {
+	TaskID string              `json:"taskId"`
+	Status sandstep.TaskStatus `json:"status"`
+}
+
+func cleanedUp(t *sandstep.Task) *CleanUpOutput {
+	if t == nil {
+		return nil
+	}
+	return &CleanUpOutput{TaskID: t.ID, Status: t.Status}
+}
+
 // EndedInput is the status-change rule's input: the "detail" of
 // EventBridge's "Step Functions Execution Status Change" event, which the
 // rule's input transformer passes with the action (the local stack sends
@@ -252,16 +268,16 @@ func (a *API) taskActions() []action {
 		a.metered(0, step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CheckTask(ctx, in.TaskStep)
 		})),
-		a.metered(1, step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*sandstep.Task, error) {
+		a.metered(1, step(FunctionDelete, ActionTaskCleanUp, func(ctx context.Context, in CleanUpInput) (*CleanUpOutput, error) {
 			task, err := t.CleanUpTaskStep(ctx, in.TaskID, in.Failure)
 			if oe, ok := err.(*service.OutcomeError); ok {
 				// The task did not succeed: the execution fails with its
 				// outcome as error name and cause.
 				return nil, outcome{oe}
 			}
-			return task, err
+			return cleanedUp(task), err
 		})),
-		a.metered(0, step(FunctionDelete, ActionTaskEnded, func(ctx context.Context, in EndedInput) (*sandstep.Task, error) {
+		a.metered(0, step(FunctionDelete, ActionTaskEnded, func(ctx context.Context, in EndedInput) (*CleanUpOutput, error) {
 			// The execution has ended, maybe without its own clean-up (stopped,
 			// timed out): clean up, and report nothing back to anyone.
 			d := in.detail()
@@ -280,9 +296,9 @@ func (a *API) taskActions() []action {
 			}
 			task, err := t.CleanUpTask(ctx, d.Name, failure)
 			if _, ok := err.(*service.OutcomeError); ok {
-				return task, nil
+				return cleanedUp(task), nil
 			}
-			return task, err
+			return cleanedUp(task), err
 		})),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,42 @@ func TestNudgeNeedsTheTaskSecret(t *testing.T) {
 			}
 			if tt.secret != "" && strings.Contains(logs.String(), tt.secret) {
 				t.Errorf("the secret reached the log: %s", logs.String())
+			}
+		})
+	}
+}
+
+// Each step answers what the state machine reads next (ids and flags:
+// task-check's ended, its next wait) or, the last, the task's id and
+// outcome; never a record, whose command alone may pass the 256 KiB a
+// state may carry (States.DataLimitExceeded, which no Catch takes).
+func TestStepsAnswerIDsAndFlags(t *testing.T) {
+	step := `"taskId":"` + testTaskID + `","userId":"user-1"`
+	allowed := []string{"taskId", "userId", "sandboxId", "ended", "waitSeconds", "status"}
+	tests := []struct{ name, function, payload string }{
+		{"prepare", FunctionCreate, `{"action":"task-prepare","taskId":"` + testTaskID + `","input":{}}`},
+		{"sandbox", FunctionCreate, `{"action":"task-sandbox",` + step + `}`},
+		{"start", FunctionExecute, `{"action":"task-start",` + step + `}`},
+		{"wait", FunctionStatus, `{"action":"task-wait",` + step + `,"token":"tok"}`},
+		{"check", FunctionStatus, `{"action":"task-check",` + step + `}`},
+		{"collect", FunctionExecute, `{"action":"task-collect",` + step + `}`},
+		{"clean-up", FunctionDelete, `{"action":"task-cleanup","taskId":"` + testTaskID + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newTestAPI(&fakeService{}, Options{})
+			out, err := a.Handler(tt.function).Invoke(context.Background(), []byte(tt.payload))
+			if err != nil {
+				t.Fatalf("Invoke: %v (%s)", err, out)
+			}
+			var answer map[string]any
+			if err := json.Unmarshal(out, &answer); err != nil {
+				t.Fatalf("answer %s: %v", out, err)
+			}
+			for k := range answer {
+				if !slices.Contains(allowed, k) {
+					t.Errorf("the answer carries %q: %s", k, out)
+				}
 			}
 		})
 	}
