@@ -87,16 +87,18 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 
 	// The execution's timeout is the longest admission wait (a
 	// repository's task may queue for its quota, then wait for capacity),
-	// the longest command and the clean-up margin.
+	// the longest command and the execution's margin (its retries before
+	// the start, the collect and the clean-up: infra/statemachine adds
+	// them up).
 	f, _ := tpl.Function("CreateFunction")
 	cfg, err := config.Load(func(k string) string { return f.Environment[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := cfg.CapacityWait + cfg.GitHubQueueTimeout + cfg.MaxTaskDuration + sandstep.TaskCleanupMargin
+	want := cfg.CapacityWait + cfg.GitHubQueueTimeout + cfg.MaxTaskDuration + sandstep.TaskExecutionMargin
 	if got := sm.Substitutions["ExecutionTimeoutSeconds"]; got != strconv.Itoa(int(want/time.Second)) {
 		t.Errorf("ExecutionTimeoutSeconds = %s, want %d (CAPACITY_WAIT %s + GITHUB_QUEUE_TIMEOUT %s + MAX_TASK_DURATION %s + %s)",
-			got, int(want/time.Second), cfg.CapacityWait, cfg.GitHubQueueTimeout, cfg.MaxTaskDuration, sandstep.TaskCleanupMargin)
+			got, int(want/time.Second), cfg.CapacityWait, cfg.GitHubQueueTimeout, cfg.MaxTaskDuration, sandstep.TaskExecutionMargin)
 	}
 	// Every function applies the same queue and repository quota.
 	for _, f := range tpl.Functions() {

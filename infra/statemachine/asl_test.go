@@ -16,6 +16,8 @@ import (
 
 	"github.com/sandstep/sandstep/infra/samtemplate"
 	"github.com/sandstep/sandstep/internal/config"
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/sfnlocal"
 	"github.com/sandstep/sandstep/internal/testutil"
 )
@@ -125,11 +127,12 @@ func (r retrier) total() (sum float64) {
 	return sum
 }
 
-// retriers reads task.asl.json's states' types and retriers.
+// retriers reads task.asl.json's states' types, timeouts and retriers.
 func retriers(t *testing.T) (def struct {
 	States map[string]struct {
-		Type  string    `json:"Type"`
-		Retry []retrier `json:"Retry"`
+		Type           string    `json:"Type"`
+		TimeoutSeconds int       `json:"TimeoutSeconds"`
+		Retry          []retrier `json:"Retry"`
 	} `json:"States"`
 }) {
 	t.Helper()
@@ -284,6 +287,64 @@ func TestLambdaFailuresRetried(t *testing.T) {
 						t.Errorf("%s retries %s: %v, want %v", name, e, got, tt.retried)
 					}
 				}
+			}
+		})
+	}
+}
+
+// The execution's timeout and the sandbox's life past the command's
+// deadline hold what the definition's retries and the service's budgets
+// may spend. The command's deadline is set when it starts,
+// MAX_TASK_DURATION later however late that is, and the admission bounds
+// (GITHUB_QUEUE_TIMEOUT, CAPACITY_WAIT) count from the task's acceptance:
+// retry delays before the last refusal are inside them, those after it
+// (and a console start's before its acceptance, in Prepare) are not.
+// After the deadline come the check that kills the command, the collect
+// (its budget after its stores, service.MaxCollectRest) and the clean-up:
+// one attempt of each at its state's TimeoutSeconds, and every retry delay.
+// Failed attempts are not counted: a step that keeps failing fails the
+// task, and an execution that times out is cleaned up all the same
+// (task-ended). The sandbox (its TTL is the deadline + TaskCleanupMargin)
+// must outlive the collect, or the pull request and the artifacts are
+// lost; the execution (TaskExecutionMargin) the clean-up as well.
+func TestMarginsHoldWhatTheyMust(t *testing.T) {
+	states := retriers(t).States
+	// delays adds up the delays of state's retriers that match one of
+	// names (all of them without names).
+	delays := func(state string, names ...string) (sum time.Duration) {
+		for _, r := range states[state].Retry {
+			if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return slices.Contains(r.ErrorEquals, n) }) {
+				sum += time.Duration(r.total()) * time.Second
+			}
+		}
+		return sum
+	}
+	lastDelay := func(state, name string) time.Duration {
+		for _, r := range states[state].Retry {
+			if slices.Contains(r.ErrorEquals, name) {
+				d := r.delays()
+				return time.Duration(d[len(d)-1]) * time.Second
+			}
+		}
+		return 0
+	}
+	attempt := func(state string) time.Duration { return time.Duration(states[state].TimeoutSeconds) * time.Second }
+
+	beforeStart := delays("Prepare") + delays("CreateSandbox", "Sandbox.Transient") + lastDelay("CreateSandbox", "Sandbox.Capacity") + delays("StartCommand")
+	collected := attempt("Check") + delays("Check") + service.MaxCollectRest + delays("Collect")
+	cleanedUp := collected + attempt("CleanUp") + delays("CleanUp")
+	tests := []struct {
+		name       string
+		need, have time.Duration
+	}{
+		{"the sandbox outlives the collect", collected, sandstep.TaskCleanupMargin},
+		{"the execution outlives the retries before the start and the clean-up", beforeStart + cleanedUp, sandstep.TaskExecutionMargin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.need > tt.have {
+				t.Errorf("needs up to %s (%s before the command starts; after its deadline, %s through the collect, %s through the clean-up), has %s",
+					tt.need, beforeStart, collected, cleanedUp, tt.have)
 			}
 		})
 	}

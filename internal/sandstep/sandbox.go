@@ -192,6 +192,17 @@ type Task struct {
 // deadline: time to collect the output and artifacts and to clean up.
 const TaskCleanupMargin = 30 * time.Minute
 
+// TaskExecutionMargin is how long a task's execution outlives its
+// admission waits and its longest command (its timeout is CAPACITY_WAIT +
+// GITHUB_QUEUE_TIMEOUT + MAX_TASK_DURATION + this). It holds, at their
+// longest, the state machine's retry delays that the service's admission
+// bounds do not count (about 27 minutes: Prepare's, CreateSandbox's of
+// transient errors, the capacity retry's last, StartCommand's) and the
+// work after the command's deadline (about 44 minutes: the check that
+// kills it, the collect's own budget, one clean-up, and their retry
+// delays). infra/statemachine's tests add them up from the definition.
+const TaskExecutionMargin = 75 * time.Minute
+
 // LogChunk is one ordered piece of a task's output.
 type LogChunk struct {
 	Seq    int64     `json:"seq"`

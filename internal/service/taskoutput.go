@@ -219,6 +219,7 @@ const packTimeout = 5 * time.Minute
 
 // collectRest is what a collect needs after its stores: the record's end,
 // the artifacts, and an issue's task's stage, push and pull request.
+// MaxCollectRest is its largest.
 func (s *Service) collectRest(t *sandstep.Task, spec *TaskInput) time.Duration {
 	rest := time.Minute
 	if len(spec.Artifacts) > 0 {
@@ -229,6 +230,11 @@ func (s *Service) collectRest(t *sandstep.Task, spec *TaskInput) time.Duration {
 	}
 	return rest
 }
+
+// MaxCollectRest is collectRest at its largest (an issue's task that
+// exited 0, with artifacts): work after the command's deadline that the
+// execution's timeout keeps time for (sandstep.TaskExecutionMargin).
+const MaxCollectRest = time.Minute + packTimeout + gitStepTimeout + pushWaitFloor
 
 // storeEndedOutput stores what an ended command's output holds beyond
 // what the checks moved: a store at a time while ctx leaves a read its

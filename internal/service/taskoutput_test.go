@@ -956,6 +956,7 @@ func TestCollectRest(t *testing.T) {
 		{"a plain task", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{}, time.Minute},
 		{"artifacts to collect", &sandstep.Task{Owner: "alice", ExitCode: &zero}, TaskInput{Artifacts: []string{"out"}}, 6 * time.Minute},
 		{"an issue's task to push", issue, TaskInput{}, 12 * time.Minute},
+		{"an issue's task to push, with artifacts: the most", issue, TaskInput{Artifacts: []string{"out"}}, MaxCollectRest},
 		{"an issue's task that failed pushes nothing", &failed, TaskInput{}, time.Minute},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
