@@ -14,12 +14,32 @@ import (
 	"github.com/sandstep/sandstep/internal/service"
 )
 
-// deployedParams are the parameter overrides of a deploy with a GitHub App
-// (samconfig's placeholders for the identity provider).
-func deployedParams(extra map[string]string) map[string]string {
-	p := map[string]string{"JwtIssuer": "https://issuer.example.com/", "JwtAudience": "sandstep-api"}
-	maps.Copy(p, extra)
-	return p
+// deployedTemplate is the template as deployed with samconfig's
+// placeholders for the identity provider and the extra parameter
+// overrides, and its table's logical id.
+func deployedTemplate(t *testing.T, extra map[string]string) (*Template, string) {
+	t.Helper()
+	params := map[string]string{"JwtIssuer": "https://issuer.example.com/", "JwtAudience": "sandstep-api"}
+	maps.Copy(params, extra)
+	tpl, err := Load(repoTemplate, WithParameters(params))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := tpl.TableLogicalID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, table
+}
+
+// deployedFn is the function id of tpl.
+func deployedFn(t *testing.T, tpl *Template, id string) Function {
+	t.Helper()
+	fn, ok := tpl.Function(id)
+	if !ok {
+		t.Fatalf("no %s", id)
+	}
+	return fn
 }
 
 // parametersOf fills aws's SSM with what a deployment keeps there (the
@@ -47,14 +67,7 @@ const oneRepository = `{"repositories": {"octo/hello": {"task": {"command": "./a
 // built as deployed, their SSM refusing what their own policy does not
 // grant.
 func TestDeployedColdStartWithGitHubApp(t *testing.T) {
-	tpl, err := Load(repoTemplate, WithParameters(deployedParams(map[string]string{"GitHubAppId": "123456"})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := tpl.TableLogicalID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, table := deployedTemplate(t, map[string]string{"GitHubAppId": "123456"})
 	for _, fn := range tpl.Functions() {
 		t.Run(fn.LogicalID, func(t *testing.T) {
 			aws := newAsDeployed(t, fn, table)
@@ -74,18 +87,8 @@ func TestDeployedColdStartWithGitHubApp(t *testing.T) {
 // whose command failed to start, whose watch failed. Run as deployed, the
 // clean-up of a running issue task must end it.
 func TestDeployedCleanUpEndsAnIssueTask(t *testing.T) {
-	tpl, err := Load(repoTemplate, WithParameters(deployedParams(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := tpl.TableLogicalID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn, ok := tpl.Function("DeleteFunction")
-	if !ok {
-		t.Fatal("no DeleteFunction")
-	}
+	tpl, table := deployedTemplate(t, nil)
+	fn := deployedFn(t, tpl, "DeleteFunction")
 	aws := newAsDeployed(t, fn, table)
 	parametersOf(t, aws, oneRepository)
 	st := aws.Store(t, table)
@@ -128,18 +131,8 @@ func TestDeployedCleanUpEndsAnIssueTask(t *testing.T) {
 // in the GitHub function. Run as deployed, the webhook's delivery of the
 // label must start the task.
 func TestDeployedIssueTaskWithASignedNotice(t *testing.T) {
-	tpl, err := Load(repoTemplate, WithParameters(deployedParams(map[string]string{"GitHubAppId": "123456"})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := tpl.TableLogicalID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn, ok := tpl.Function("GithubFunction")
-	if !ok {
-		t.Fatal("no GithubFunction")
-	}
+	tpl, table := deployedTemplate(t, map[string]string{"GitHubAppId": "123456"})
+	fn := deployedFn(t, tpl, "GithubFunction")
 	gh := gitHubStandIn(t, 123456, 42, "octo", "hello", "alice")
 	aws := newAsDeployed(t, fn, table)
 	parametersOf(t, aws, `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh",
@@ -243,14 +236,7 @@ func gitHubStandIn(t *testing.T, appID, installation int64, owner, name, sender 
 // task's execution has ended without its clean-up (its status-change
 // event lost). Each must end the task, as deployed.
 func TestDeployedOtherEndsOfAnIssueTask(t *testing.T) {
-	tpl, err := Load(repoTemplate, WithParameters(deployedParams(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := tpl.TableLogicalID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, table := deployedTemplate(t, nil)
 	tests := []struct {
 		fn      string
 		sandbox bool // the task has a sandbox (ready), which Daytona has lost
@@ -263,10 +249,7 @@ func TestDeployedOtherEndsOfAnIssueTask(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fn, func(t *testing.T) {
-			fn, ok := tpl.Function(tt.fn)
-			if !ok {
-				t.Fatalf("no %s", tt.fn)
-			}
+			fn := deployedFn(t, tpl, tt.fn)
 			aws := newAsDeployed(t, fn, table)
 			parametersOf(t, aws, oneRepository)
 			daytonaURL := daytonaStandIn(t, aws.params["/sandstep/daytona-api-key"])
