@@ -301,15 +301,17 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		bucket    = "${TaskBucket.Arn}"
 		machine   = "arn:aws:states:us-east-1:123456789012:stateMachine:sandstep-local-tasks"
 		runs      = "arn:aws:states:us-east-1:123456789012:execution:sandstep-local-tasks:*"
-		// The clean-up tells an issue how its task ended, as the App.
+		// Every function reads the App's key at cold start: issues' tasks'
+		// steps and clean-up act as the App.
 		appKeyARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/app-key"
+		hookARN   = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/webhook-secret"
 		// Readers of repositories' tasks are in the repositories document.
 		configARN = "arn:aws:ssm:us-east-1:123456789012:parameter/sandstep/github/config"
 	)
+	// Every function deletes an item: the POST routes free a failed
+	// attempt's idempotency record, and whichever ends an issue's task
+	// (store.TransitionTask) deletes its issue's claim in the same write.
 	items := []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-	// Only the POST routes delete an item: a failed attempt frees its
-	// idempotency record. Status and delete never do.
-	noDelete := []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 	grant := func(actions []string, resources ...string) map[string][]string {
 		m := map[string][]string{}
 		for _, a := range actions {
@@ -328,7 +330,7 @@ func TestRepoTemplatePolicies(t *testing.T) {
 	}
 	withSecrets := merge(
 		grant(items, tableARN),
-		grant([]string{"ssm:GetParameter"}, keyARN, paramsARN),
+		grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN),
 		grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 		grant([]string{"kms:Decrypt"}, kmsARN),
 	)
@@ -348,15 +350,15 @@ func TestRepoTemplatePolicies(t *testing.T) {
 			[]string{viaSSM, viaSM}, "resolves secretEnv and git tokens; starts tasks"},
 		{"ExecuteFunction", merge(withSecrets, taskObjects, grant([]string{"ssm:GetParameter"}, drainARN)), []string{viaSSM, viaSM}, "agent/execute creates, runs and deletes"},
 		{"StatusFunction", merge(
-			grant(noDelete, tableARN),
+			grant(items, tableARN),
 			grant([]string{"dynamodb:Query"}, indexARN, tableARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, configARN, pricesARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, configARN, pricesARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			taskObjects,
 			grant([]string{"states:SendTaskSuccess"}, machine),
 		), []string{viaSSM}, "lists via GSI1; reads audit trails; marks lost sandboxes gone; wakes a task's watch; lets readers read"},
 		{"DeleteFunction", merge(
-			grant(noDelete, tableARN),
+			grant(items, tableARN),
 			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, configARN, paramsARN, pricesARN),
 			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
@@ -364,7 +366,7 @@ func TestRepoTemplatePolicies(t *testing.T) {
 			grant([]string{"states:StopExecution"}, runs),
 		), []string{viaSSM, viaSM}, "reads a task's notify.secretRef to sign its notice; stops a cancelled task's execution; tells the issue; lets readers cancel"},
 		{"ReaperFunction", merge(
-			grant(append(slices.Clone(noDelete), "dynamodb:Scan", "dynamodb:Query"), tableARN),
+			grant(append(slices.Clone(items), "dynamodb:Scan", "dynamodb:Query"), tableARN),
 			grant([]string{"dynamodb:Scan"}, liveARN),
 			grant([]string{"ssm:GetParameter"}, keyARN, appKeyARN, paramsARN, pricesARN),
 			grant([]string{"secretsmanager:GetSecretValue"}, smARN),
@@ -372,6 +374,14 @@ func TestRepoTemplatePolicies(t *testing.T) {
 			taskObjects,
 			grant([]string{"states:DescribeExecution"}, runs),
 		), []string{viaSSM, viaSM}, "scans the live index, sweeps the table; stores a gone execution's last output; reads a task's notify.secretRef to sign the notices it retries; tells the issue"},
+		{"GithubFunction", merge(
+			grant(append(slices.Clone(items), "dynamodb:Query"), tableARN, indexARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, hookARN, configARN, appKeyARN),
+			grant([]string{"kms:Decrypt"}, kmsARN),
+			grant([]string{"s3:GetObject", "s3:PutObject"}, objects),
+			grant([]string{"states:StartExecution"}, machine),
+			grant([]string{"states:StopExecution"}, runs),
+		), []string{viaSSM}, "starts and cancels issues' tasks; reads no caller's secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
