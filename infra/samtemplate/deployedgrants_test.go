@@ -126,10 +126,10 @@ func TestDeployedCleanUpEndsAnIssueTask(t *testing.T) {
 
 // A repository's task may ask for a signed completion notice
 // (notify.secretRef, a secret of the repository's tree below
-// SecretsPathPrefix: internal/service checkIssueTask accepts it). Starting
-// an issue's task reads that secret first (startTask -> checkNotifySecret),
-// in the GitHub function. Run as deployed, the webhook's delivery of the
-// label must start the task.
+// SecretsPathPrefix: internal/service checkIssueTask accepts it). The
+// GitHub function, which starts issues' tasks, may read no caller's
+// secret: run as deployed, the webhook's delivery of the label must start
+// the task all the same.
 func TestDeployedIssueTaskWithASignedNotice(t *testing.T) {
 	tpl, table := deployedTemplate(t, map[string]string{"GitHubAppId": "123456"})
 	fn := deployedFn(t, tpl, "GithubFunction")

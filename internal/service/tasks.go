@@ -204,8 +204,14 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		admit, drained = s.drainCheck(ctx)
 		defer drained()
 	}
-	if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
-		return nil, err
+	// An issue's task's notify.secretRef was checked as its repository's
+	// when the document was read (checkIssueTask), reading nothing: the
+	// GitHub function may read no secret, and the clean-up that signs the
+	// notice reads it (one it cannot read fails the notice, not the task).
+	if accepted == nil {
+		if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
+			return nil, err
+		}
 	}
 	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
 		if err := admit(); err != nil {
