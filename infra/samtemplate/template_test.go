@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -530,34 +531,73 @@ func TestRepoTemplateParameterDefaults(t *testing.T) {
 	}
 }
 
-// The ReaperSchedule a deploy accepts is the REAPER_SCHEDULE the reaper
-// accepts at cold start, and neither takes what EventBridge refuses (a
-// rate's unit singular for 1, plural otherwise): else the stack deploys a
-// reaper that never starts, or fails at the rule after the functions.
-func TestRepoTemplateReaperSchedulePatternIsConfigs(t *testing.T) {
-	tpl := loadRepo(t)
-	i := slices.IndexFunc(tpl.Parameters(), func(p Parameter) bool { return p.Name == "ReaperSchedule" })
-	if i < 0 {
-		t.Fatal("no parameter ReaperSchedule")
-	}
-	p := tpl.Parameters()[i]
-	for _, c := range []struct {
-		expr string
-		ok   bool
+// A parameter value the deploy accepts (AllowedPattern, AllowedValues,
+// Type) is one every function accepts at cold start, and the other way
+// round: else the stack deploys functions that never start (app.Main exits
+// at init). ReaperSchedule's also keeps out what EventBridge refuses (a
+// rate's unit singular for 1, plural otherwise), or the deploy fails at the
+// rule after the functions. One rule the template cannot hold: each of
+// SecretsSharedPrefixes must lie under SecretsPathPrefix or
+// SecretsManagerPrefix (CloudFormation's Rules have no "starts with"); the
+// parameter's Description and the README say so.
+func TestRepoTemplateParametersAreConfigs(t *testing.T) {
+	tests := []struct {
+		param, value string
+		ok           bool
 	}{
-		{"rate(5 minutes)", true}, {"rate(1 minute)", true}, {"rate(1 hour)", true}, {"rate(2 days)", true},
-		{"rate(999999 minutes)", true}, {"cron(0/5 * * * ? *)", true},
-		{"rate(1 minutes)", false}, {"rate(5 minute)", false}, {"rate(1 days)", false}, {"rate(10 hour)", false},
-		{"rate(0 minutes)", false}, {"rate(05 minutes)", false}, {"rate(1000000 days)", false}, {"rate(5 weeks)", false},
-		{"cron(0 12 * * ?)", false}, {"cron(0 12 * * ? * *)", false}, {"every 5 minutes", false},
-	} {
-		deploys := checkParameterValue(p, c.expr) == nil
-		_, err := config.Load(func(k string) string {
-			return map[string]string{"TABLE_NAME": "t", "DAYTONA_API_KEY_REF": "ssm:/sandstep/daytona-api-key", "REAPER_SCHEDULE": c.expr}[k]
+		{"ReaperSchedule", "rate(5 minutes)", true}, {"ReaperSchedule", "rate(1 minute)", true},
+		{"ReaperSchedule", "rate(1 hour)", true}, {"ReaperSchedule", "rate(2 days)", true},
+		{"ReaperSchedule", "rate(999999 minutes)", true}, {"ReaperSchedule", "cron(0/5 * * * ? *)", true},
+		{"ReaperSchedule", "rate(1 minutes)", false}, {"ReaperSchedule", "rate(5 minute)", false},
+		{"ReaperSchedule", "rate(1 days)", false}, {"ReaperSchedule", "rate(10 hour)", false},
+		{"ReaperSchedule", "rate(0 minutes)", false}, {"ReaperSchedule", "rate(05 minutes)", false},
+		{"ReaperSchedule", "rate(1000000 days)", false}, {"ReaperSchedule", "rate(5 weeks)", false},
+		{"ReaperSchedule", "cron(0 12 * * ?)", false}, {"ReaperSchedule", "cron(0 12 * * ? * *)", false},
+		{"ReaperSchedule", "every 5 minutes", false},
+		{"MetricsNamespace", "sandstep-staging", true}, {"MetricsNamespace", "AWS", true},
+		{"MetricsNamespace", "AWSX/sandstep", true}, {"MetricsNamespace", "Custom/AWS/x", true},
+		{"MetricsNamespace", strings.Repeat("n", 255), true}, {"MetricsNamespace", "AWS/Sandstep", false},
+		{"MetricsNamespace", "AWS/", false}, {"MetricsNamespace", strings.Repeat("n", 256), false},
+		{"SecretsManagerPrefix", "sandstep/", true}, {"SecretsManagerPrefix", "team/sandstep/", true},
+		{"SecretsManagerPrefix", "sandstep", false}, {"SecretsManagerPrefix", "/", false},
+		{"DaytonaApiUrl", "https://daytona.internal:3000/api", true},
+		{"DaytonaApiUrl", "http://daytona.internal:3000/api", false},
+		{"GitHubAppId", "", true}, {"GitHubAppId", "123456", true}, {"GitHubAppId", "999999999999999", true},
+		{"GitHubAppId", "0", false}, {"GitHubAppId", "99999999999999999", false},
+		{"DefaultUserQuota", "1", true}, {"DefaultUserQuota", "1000", true},
+		{"DefaultUserQuota", "2.5", false}, {"DefaultUserQuota", "0", false}, {"DefaultUserQuota", "1001", false},
+		{"GitHubRepoQuota", "2", true}, {"GitHubRepoQuota", "2.5", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.param+"="+tt.value, func(t *testing.T) {
+			tpl, err := Load(repoTemplate, WithParameters(map[string]string{
+				"JwtIssuer": "https://issuer.example.com/", "JwtAudience": "sandstep-api", tt.param: tt.value,
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(tpl.Parameters(), func(p Parameter) bool { return p.Name == tt.param })
+			if i < 0 {
+				t.Fatalf("no parameter %s", tt.param)
+			}
+			deploys := checkParameterValue(tpl.Parameters()[i], tt.value)
+			var starts error
+			for _, f := range tpl.Functions() {
+				env := maps.Clone(f.Environment)
+				if tt.param == "ReaperSchedule" {
+					// The rule takes it, not the functions; config
+					// checks it as the local stack's REAPER_SCHEDULE.
+					env["REAPER_SCHEDULE"] = tt.value
+				}
+				if _, err := config.Load(func(k string) string { return env[k] }); err != nil {
+					starts = fmt.Errorf("%s: %w", f.LogicalID, err)
+					break
+				}
+			}
+			if (deploys == nil) != tt.ok || (starts == nil) != tt.ok {
+				t.Errorf("the template refuses it: %v; the functions: %v; want accepted: %v", deploys, starts, tt.ok)
+			}
 		})
-		if starts := err == nil; deploys != c.ok || starts != c.ok {
-			t.Errorf("%q: the template accepts it: %v, config: %v; want %v", c.expr, deploys, err, c.ok)
-		}
 	}
 }
 
