@@ -533,12 +533,6 @@ func (s *Service) workContext(ctx context.Context) (context.Context, context.Can
 	return reserved(ctx, s.opts.CleanupReserve)
 }
 
-// recordContext bounds work whose failure is recorded after it: it ends
-// WriteTimeout before the caller's deadline, so the record fits.
-func (s *Service) recordContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	return reserved(ctx, s.opts.WriteTimeout)
-}
-
 // reserved is ctx ending reserve before its deadline; ETIMEOUT when that
 // has passed.
 func reserved(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc, error) {

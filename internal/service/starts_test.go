@@ -80,40 +80,69 @@ func TestTaskStartBurstBeyondThrottle(t *testing.T) {
 	}
 }
 
-// hangingMachine's StartExecution answers only when its caller's time is
-// up (throttled and backing off, or a connection that never answers).
-type hangingMachine struct{ fakeMachine }
+// slowMachine's StartExecution answers only when its caller's time is up
+// (throttled and backing off, or a connection that never answers); with
+// lands, its first start of each name starts the execution before that,
+// and it answers a start of a running execution's name at once, as Step
+// Functions answers one with the same name and input.
+type slowMachine struct {
+	fakeMachine
+	lands   bool
+	mu      sync.Mutex
+	running map[string]bool
+}
 
-func (hangingMachine) Start(ctx context.Context, _ string, _ []byte) (string, error) {
+func (m *slowMachine) Start(ctx context.Context, name string, _ []byte) (string, error) {
+	m.mu.Lock()
+	running := m.running[name]
+	m.running[name] = m.lands
+	m.mu.Unlock()
+	if running {
+		return "arn:exec:" + name, nil
+	}
 	<-ctx.Done()
 	return "", ctx.Err()
 }
 
-// A start that would use the request's whole time still leaves its task
-// failed, not queued without an execution until the reaper's grace: the
-// start stops a cleanup reserve before the deadline.
-func TestStartTaskWhoseStartHangsEndsTheTask(t *testing.T) {
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
-	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: newFakeObjects(), Machine: hangingMachine{}, Sessions: fakeSessions{}},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), WriteTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if _, err := svc.StartTask(ctx, Call{UserID: "alice", RequestID: "r1"}, TaskInput{Command: "make"}); err == nil {
-		t.Fatal("StartTask succeeded without an execution")
-	}
-	tasks, _, err := st.ListTasks(context.Background(), "alice", 10, "", sandstep.TaskQueued, sandstep.TaskRunning, sandstep.TaskFailed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tasks) != 1 || tasks[0].Status != sandstep.TaskFailed {
-		var got []sandstep.TaskStatus
-		for _, tk := range tasks {
-			got = append(got, tk.Status)
-		}
-		t.Fatalf("tasks after a start that hung: %v; want one, failed", got)
+// A start that would use the request's whole time leaves its task failed
+// when no execution started, not queued without one until the reaper's
+// grace; and started when its execution did, its answer late: asked again,
+// Step Functions answers with the running execution.
+func TestStartTaskWhoseStartIsNotAnswered(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lands bool
+		want  sandstep.TaskStatus
+	}{
+		{"no execution started", false, sandstep.TaskFailed},
+		{"the execution started", true, sandstep.TaskQueued},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
+			m := &slowMachine{lands: tc.lands, running: map[string]bool{}}
+			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+				Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}},
+				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), startReserve+500*time.Millisecond)
+			defer cancel()
+			_, startErr := svc.StartTask(ctx, Call{UserID: "alice", RequestID: "r1"}, TaskInput{Command: "make"})
+			if (startErr == nil) != tc.lands {
+				t.Errorf("StartTask = %v", startErr)
+			}
+			tasks, _, err := st.ListTasks(context.Background(), "alice", 10, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tasks) != 1 || tasks[0].Status != tc.want {
+				var got []sandstep.TaskStatus
+				for _, tk := range tasks {
+					got = append(got, tk.Status)
+				}
+				t.Fatalf("tasks after the start: %v; want one, %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -217,10 +217,10 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		if err := admit(); err != nil {
 			return nil, err
 		}
-		// The start stops early enough for the task to be failed after it:
-		// a start that used the caller's whole time (throttled, or never
-		// answered) would leave a queued task without an execution.
-		wctx, cancel, err := s.recordContext(ctx)
+		// The start stops early enough to be asked again and the task failed
+		// after it: one that used the caller's whole time (throttled, or
+		// never answered) would leave a queued task without an execution.
+		wctx, cancel, err := reserved(ctx, startReserve)
 		if err != nil {
 			return nil, err
 		}
@@ -232,8 +232,7 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		if accepted != nil {
 			accepted(ctx, t)
 		}
-		input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
-		if _, err := s.machine.Start(wctx, t.ID, input); err != nil {
+		if err := s.startExecution(ctx, wctx, t); err != nil {
 			if ferr := s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err), ""); ferr != nil {
 				s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", ferr)
 			}
@@ -245,6 +244,39 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		s.auditTask(ctx, call, t, ActionTaskStart, nil, nil)
 		return t, nil
 	})
+}
+
+// startReserve is kept back from the caller's deadline by a task's start:
+// time to ask a start whose outcome is unknown again, and to fail the task.
+// Each takes milliseconds; the GitHub function has 10 s in all.
+const startReserve = 2 * time.Second
+
+// startExecution starts t's execution within wctx. A start whose outcome is
+// unknown (no answer in time, a fault) is asked again once, within ctx's
+// reserve: Step Functions answers a start with a running execution's name
+// and input with that execution, so a start that landed is not taken for a
+// failure, and its task failed under its running execution.
+func (s *Service) startExecution(ctx, wctx context.Context, t *sandstep.Task) error {
+	input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
+	_, err := s.machine.Start(wctx, t.ID, input)
+	if err == nil || !startUnknown(err) {
+		return err
+	}
+	rctx, cancel := Detached(ctx, startReserve/2)
+	defer cancel()
+	if _, again := s.machine.Start(rctx, t.ID, input); again == nil {
+		return nil
+	}
+	return err
+}
+
+// startUnknown says whether a start that failed with err may have landed.
+func startUnknown(err error) bool {
+	switch sandstep.ErrorCode(err) {
+	case sandstep.ETRANSIENT, sandstep.ETIMEOUT:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // acceptTask keeps the spec and writes the queued record, with usage
