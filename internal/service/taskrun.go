@@ -187,6 +187,13 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	if err := admit(); err != nil {
 		return nil, s.notAdmitted(ctx, t, nil, err)
 	}
+	if issueTaskOf(t) {
+		// Read here, before anything is made, not where an issue starts its
+		// task: the GitHub function may read no secret.
+		if err := s.checkNotifySecret(ctx, t.Owner, spec.Notify); err != nil {
+			return nil, err
+		}
+	}
 	in := spec.Sandbox
 	never := 0
 	ttl := int((time.Duration(t.TimeoutSeconds)*time.Second + sandstep.TaskCleanupMargin + time.Minute - 1) / time.Minute)

@@ -206,8 +206,7 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 	}
 	// An issue's task's notify.secretRef was checked as its repository's
 	// when the document was read (checkIssueTask), reading nothing: the
-	// GitHub function may read no secret, and the clean-up that signs the
-	// notice reads it (one it cannot read fails the notice, not the task).
+	// GitHub function may read no secret, so its sandbox step reads it.
 	if accepted == nil {
 		if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
 			return nil, err
