@@ -8,35 +8,6 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// repoTreeSecrets resolves from a map, each owner naming its own tree as
-// internal/secrets scopes them: a user's users/<id>/, a repository's
-// repos/<owner>/<name>/.
-type repoTreeSecrets map[string]string
-
-func (f repoTreeSecrets) Check(owner, field, ref string) error {
-	tree := "/users/" + owner + "/"
-	if repo, ok := sandstep.RepoOf(owner); ok {
-		tree = "/repos/" + repo + "/"
-	}
-	if !strings.Contains(ref, tree) {
-		return sandstep.Invalid(field, "secret reference %s is not %s's to name", ref, owner)
-	}
-	return nil
-}
-
-func (repoTreeSecrets) OneRead(ctx context.Context) context.Context { return ctx }
-
-func (f repoTreeSecrets) Resolve(_ context.Context, owner, field, ref string) (string, error) {
-	if err := f.Check(owner, field, ref); err != nil {
-		return "", err
-	}
-	v, ok := f[ref]
-	if !ok {
-		return "", sandstep.Invalid(field, "secret reference %s not found", ref)
-	}
-	return v, nil
-}
-
 // An issue's task's notify.secretRef is not read where the issue starts
 // it (the GitHub function may read no secret), but by its sandbox step,
 // before anything is made: a reference that does not exist (a typo in the
@@ -45,10 +16,10 @@ func (f repoTreeSecrets) Resolve(_ context.Context, owner, field, ref string) (s
 func TestAnIssueTasksMissingNoticeSecretIsRefusedBeforeItRuns(t *testing.T) {
 	ctx := context.Background()
 	h := issueHarness(t, nil)
-	h.svc.secrets = repoTreeSecrets{} // the repository's tree holds no such secret
+	h.svc.secrets = fakeSecrets{} // the repository holds no such secret
 	h.svc.notifier = &fakeNotifier{}
 	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600,
-		Notify: &NotifyInput{URL: "https://hooks.example.com/done", SecretRef: "ssm:/sandstep/secrets/repos/octo/hello/notfy"}}}
+		Notify: &NotifyInput{URL: "https://hooks.example.com/done", SecretRef: "ssm:/sandstep/secrets/users/github:octo/hello/notfy"}}}
 
 	out, err := h.svc.HandleIssue(ctx, IssueEvent{Delivery: "d1", Repo: "octo/hello", InstallationID: 7, Issue: 3, Sender: "maintainer"})
 	if err != nil || out == nil || out.Action != "started" {
