@@ -214,11 +214,17 @@ func baseURL(ev events.APIGatewayV2HTTPRequest) string {
 	return u
 }
 
-// location is the Location of what a POST to collection made, relative to
-// the URL posted to (…/tasks gives …/tasks/{id}): a path from the root
-// would drop a named stage or a mapping key, which the route's path never
-// shows.
-func location(collection, id string) string { return collection + "/" + url.PathEscape(id) }
+// location is the Location of what a POST to collection made: a path from
+// the root, under the stage where the API's own domain carries one (base
+// is baseURL's answer; a custom domain's mapping key cannot be seen:
+// README, API_URL).
+func location(base, collection, id string) string {
+	stage := ""
+	if u, err := url.Parse(base); err == nil {
+		stage = u.EscapedPath()
+	}
+	return stage + "/" + collection + "/" + url.PathEscape(id)
+}
 
 // identity returns the caller's user id: the "sub" claim the JWT authorizer
 // put in the request context. Nothing the caller sends (no header, no body
@@ -306,7 +312,7 @@ func (a *API) serveCreate(r *request) (response, error) {
 	if sb == nil {
 		return response{}, errNoResult
 	}
-	return response{status: 201, body: sb, headers: map[string]string{"Location": location("sandboxes", sb.ID)}}, nil
+	return response{status: 201, body: sb, headers: map[string]string{"Location": location(r.call.APIURL, "sandboxes", sb.ID)}}, nil
 }
 
 func (a *API) serveList(r *request) (response, error) {

@@ -324,7 +324,7 @@ func TestServeSuccess(t *testing.T) {
 				if c.call != (service.Call{UserID: "user-1", RequestID: "req-1", IdempotencyKey: "key-1"}) {
 					t.Errorf("call %+v", c.call)
 				}
-				if res.Headers["Location"] != "sandboxes/sbx_created" {
+				if res.Headers["Location"] != "/sandboxes/sbx_created" {
 					t.Errorf("headers %v", res.Headers)
 				}
 				var sb sandstep.Sandbox

@@ -61,7 +61,7 @@ func (a *API) serveStartTask(r *request) (response, error) {
 	if t == nil {
 		return response{}, errNoResult
 	}
-	return response{status: http.StatusAccepted, body: t, headers: map[string]string{"Location": location("tasks", t.ID)}}, nil
+	return response{status: http.StatusAccepted, body: t, headers: map[string]string{"Location": location(r.call.APIURL, "tasks", t.ID)}}, nil
 }
 
 func (a *API) serveListTasks(r *request) (response, error) {
