@@ -83,13 +83,14 @@ func TestTaskStartBurstBeyondThrottle(t *testing.T) {
 // slowMachine's StartExecution answers only when its caller's time is up
 // (throttled and backing off, or a connection that never answers); with
 // lands, its first start of each name starts the execution before that,
-// and it answers a start of a running execution's name at once, as Step
-// Functions answers one with the same name and input.
+// and it answers a start of that name at once, as Step Functions does: with
+// the execution while it runs, ExecutionAlreadyExists once it has ended
+// (ended).
 type slowMachine struct {
 	fakeMachine
-	lands   bool
-	mu      sync.Mutex
-	running map[string]bool
+	lands, ended bool
+	mu           sync.Mutex
+	running      map[string]bool
 }
 
 func (m *slowMachine) Start(ctx context.Context, name string, _ []byte) (string, error) {
@@ -97,7 +98,10 @@ func (m *slowMachine) Start(ctx context.Context, name string, _ []byte) (string,
 	running := m.running[name]
 	m.running[name] = m.lands
 	m.mu.Unlock()
-	if running {
+	switch {
+	case running && m.ended:
+		return "", sandstep.Errorf(sandstep.ECONFLICT, "stepfunctions: start execution %s: an execution of that name exists", name)
+	case running:
 		return "arn:exec:" + name, nil
 	}
 	<-ctx.Done()
@@ -107,19 +111,20 @@ func (m *slowMachine) Start(ctx context.Context, name string, _ []byte) (string,
 // A start that would use the request's whole time leaves its task failed
 // when no execution started, not queued without one until the reaper's
 // grace; and started when its execution did, its answer late: asked again,
-// Step Functions answers with the running execution.
+// Step Functions answers with the running execution, or that it exists.
 func TestStartTaskWhoseStartIsNotAnswered(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		lands bool
-		want  sandstep.TaskStatus
+		name         string
+		lands, ended bool
+		want         sandstep.TaskStatus
 	}{
-		{"no execution started", false, sandstep.TaskFailed},
-		{"the execution started", true, sandstep.TaskQueued},
+		{"no execution started", false, false, sandstep.TaskFailed},
+		{"the execution started", true, false, sandstep.TaskQueued},
+		{"the execution started and ended", true, true, sandstep.TaskQueued},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
-			m := &slowMachine{lands: tc.lands, running: map[string]bool{}}
+			m := &slowMachine{lands: tc.lands, ended: tc.ended, running: map[string]bool{}}
 			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 				Tasks: st, Objects: newFakeObjects(), Machine: m, Sessions: fakeSessions{}},
 				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})

@@ -246,24 +246,31 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 }
 
 // startReserve is kept back from the caller's deadline by a task's start:
-// time to ask a start whose outcome is unknown again, and to fail the task.
-// Each takes milliseconds; the GitHub function has 10 s in all.
-const startReserve = 2 * time.Second
+// time to ask a start whose outcome is unknown again (startAgainFor), to
+// fail the task, and to tell an issue so (a GitHub write, a second or
+// two). The GitHub function has 10 s in all.
+const startReserve = 3 * time.Second
+
+// startAgainFor bounds the second try of a start: StartExecution answers
+// in tens of milliseconds.
+const startAgainFor = 500 * time.Millisecond
 
 // startExecution starts t's execution within wctx. A start whose outcome is
 // unknown (no answer in time, a fault) is asked again once, within ctx's
 // reserve: Step Functions answers a start with a running execution's name
 // and input with that execution, so a start that landed is not taken for a
-// failure, and its task failed under its running execution.
+// failure, and its task failed under its running execution. Answered
+// that an execution of the name exists (it ended already), the first try
+// landed too: the name is the new task's own.
 func (s *Service) startExecution(ctx, wctx context.Context, t *sandstep.Task) error {
 	input, _ := json.Marshal(TaskStep{TaskID: t.ID, UserID: t.Owner})
 	_, err := s.machine.Start(wctx, t.ID, input)
 	if err == nil || !startUnknown(err) {
 		return err
 	}
-	rctx, cancel := Detached(ctx, startReserve/2)
+	rctx, cancel := Detached(ctx, startAgainFor)
 	defer cancel()
-	if _, again := s.machine.Start(rctx, t.ID, input); again == nil {
+	if _, again := s.machine.Start(rctx, t.ID, input); again == nil || sandstep.ErrorCode(again) == sandstep.ECONFLICT {
 		return nil
 	}
 	return err
