@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -63,6 +64,10 @@ type Options struct {
 	// an answer rather than API Gateway's 503. Direct invocations (the
 	// state machine) are bounded by the Lambda's timeout alone.
 	HTTPTimeout time.Duration
+	// APIURL is API_URL, the API's base URL: on a custom domain whose API
+	// mapping has a key, which no event shows, requests to its host are
+	// taken to have come through it (the nudge's URL, Location).
+	APIURL string
 	// GitHub configures POST /webhooks/github; without a Secret the route
 	// answers 404.
 	GitHub GitHubOptions
@@ -100,6 +105,7 @@ type API struct {
 	admin       AdminOptions
 	metrics     MetricsOptions
 	memoryMB    int
+	apiURL      string
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -118,7 +124,7 @@ func New(svc Service, opts Options) *API {
 		opts.LambdaMemoryMB = lambdacontext.MemoryLimitInMB
 	}
 	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub,
-		admin: opts.Admin, metrics: opts.Metrics, memoryMB: opts.LambdaMemoryMB}
+		admin: opts.Admin, metrics: opts.Metrics, memoryMB: opts.LambdaMemoryMB, apiURL: strings.TrimSuffix(opts.APIURL, "/")}
 	a.table = a.actions()
 	return a
 }

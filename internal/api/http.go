@@ -120,7 +120,7 @@ func routeName(ev events.APIGatewayV2HTTPRequest) string {
 func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HTTPRequest) (*request, error) {
 	r := &request{
 		ctx:     ctx,
-		call:    service.Call{RequestID: ev.RequestContext.RequestID, APIURL: baseURL(ev)},
+		call:    service.Call{RequestID: ev.RequestContext.RequestID, APIURL: a.baseURL(ev)},
 		query:   ev.QueryStringParameters,
 		headers: ev.Headers,
 	}
@@ -193,12 +193,27 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 	return r, nil
 }
 
-// baseURL is the API's base URL as the caller reached it: API Gateway's
+// baseURL is the API's base URL as the caller reached it: API_URL when the
+// request came to its host (a mapping key is in its path, which no event
+// shows), else eventURL's.
+func (a *API) baseURL(ev events.APIGatewayV2HTTPRequest) string {
+	u := eventURL(ev)
+	conf, err := url.Parse(a.apiURL)
+	if err != nil || conf.Host == "" {
+		return u
+	}
+	if got, err := url.Parse(u); err == nil && strings.EqualFold(got.Host, conf.Host) {
+		return a.apiURL
+	}
+	return u
+}
+
+// eventURL is the API's base URL as the event shows it: API Gateway's
 // domain, under the stage unless it is $default on the API's own
 // execute-api domain. A custom domain's API mapping picks the stage, whose
 // name is never in its paths; a mapping key is, but the event does not
 // say it (README: API_URL).
-func baseURL(ev events.APIGatewayV2HTTPRequest) string {
+func eventURL(ev events.APIGatewayV2HTTPRequest) string {
 	rc := ev.RequestContext
 	if rc.DomainName == "" {
 		return ""
@@ -215,9 +230,8 @@ func baseURL(ev events.APIGatewayV2HTTPRequest) string {
 }
 
 // location is the Location of what a POST to collection made: a path from
-// the root, under the stage where the API's own domain carries one (base
-// is baseURL's answer; a custom domain's mapping key cannot be seen:
-// README, API_URL).
+// the root, under base's (baseURL's) path: a named stage on the API's own
+// domain, API_URL's mapping key on a custom domain.
 func location(base, collection, id string) string {
 	stage := ""
 	if u, err := url.Parse(base); err == nil {

@@ -161,20 +161,24 @@ func TestBaseURL(t *testing.T) {
 	const api = "abc"
 	tests := []struct {
 		name, domain, stage, proto, want string
+		apiURL                           string // API_URL
 	}{
-		{"default stage", "abc.execute-api.us-east-1.amazonaws.com", "$default", "https", "https://abc.execute-api.us-east-1.amazonaws.com"},
-		{"named stage", "abc.execute-api.us-east-1.amazonaws.com", "prod", "https", "https://abc.execute-api.us-east-1.amazonaws.com/prod"},
-		{"custom domain", "api.example.com", "$default", "https", "https://api.example.com"},
-		{"custom domain mapped to a named stage", "api.example.com", "prod", "https", "https://api.example.com"},
-		{"no proto header", "api.example.com", "$default", "", "https://api.example.com"},
-		{"local stack", "127.0.0.1:3000", "$default", "http", "http://127.0.0.1:3000"},
-		{"anything else is https", "api.example.com", "$default", "gopher", "https://api.example.com"},
-		{"no domain", "", "$default", "https", ""},
+		{"default stage", "abc.execute-api.us-east-1.amazonaws.com", "$default", "https", "https://abc.execute-api.us-east-1.amazonaws.com", ""},
+		{"named stage", "abc.execute-api.us-east-1.amazonaws.com", "prod", "https", "https://abc.execute-api.us-east-1.amazonaws.com/prod", ""},
+		{"custom domain", "api.example.com", "$default", "https", "https://api.example.com", ""},
+		{"custom domain mapped to a named stage", "api.example.com", "prod", "https", "https://api.example.com", ""},
+		{"no proto header", "api.example.com", "$default", "", "https://api.example.com", ""},
+		{"local stack", "127.0.0.1:3000", "$default", "http", "http://127.0.0.1:3000", ""},
+		{"anything else is https", "api.example.com", "$default", "gopher", "https://api.example.com", ""},
+		{"no domain", "", "$default", "https", "", ""},
+		// A mapping key is in no event: API_URL says it.
+		{"custom domain with a mapping key", "api.example.com", "$default", "https", "https://api.example.com/v1", "https://api.example.com/v1/"},
+		{"API_URL of another host", "abc.execute-api.us-east-1.amazonaws.com", "prod", "https", "https://abc.execute-api.us-east-1.amazonaws.com/prod", "https://api.example.com/v1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := &fakeService{}
-			a, _ := newTestAPI(svc, Options{})
+			a, _ := newTestAPI(svc, Options{APIURL: tt.apiURL})
 			ev := apiEvent(RouteStartTask)
 			rc := &ev.RequestContext
 			rc.APIID, rc.DomainName, rc.Stage = api, tt.domain, tt.stage

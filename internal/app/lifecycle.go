@@ -107,7 +107,7 @@ func (e *Env) API(ctx context.Context) (*api.API, error) {
 		if err != nil {
 			return nil, err
 		}
-		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger, GitHub: e.GitHubOptions(),
+		return api.New(svc, api.Options{MaxBodyBytes: e.Config.MaxBodyBytes, Logger: e.Logger, APIURL: e.Config.APIURL, GitHub: e.GitHubOptions(),
 			Admin: api.AdminOptions{Claim: e.Config.AdminClaim, Group: e.Config.AdminGroup}, Metrics: e.Metrics}), nil
 	})
 }

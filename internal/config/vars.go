@@ -117,7 +117,7 @@ var vars = []Var{
 		Meaning: "the task state machine",
 		kind:    text("state machine ARN", func(c *Config) *string { return &c.StateMachineARN })},
 	{Name: "API_URL", Unset: "a task started through the API nudges the URL its caller used; one started from the console is watched by polling alone",
-		Meaning: "the API's base URL, which a task's command calls when it ends so its end is noticed at once, and an issue's comment links to. Required on a custom domain whose API mapping has a key (`https://api.example.com/v1`): API Gateway's event does not show the key, so the caller's URL is rebuilt without it. Without it the caller's URL is used: the execute-api URL under its stage (none for `$default`), or a custom domain without the stage, which its mapping picks",
+		Meaning: "the API's base URL, which a task's command calls when it ends so its end is noticed at once, an issue's comment links to, and a create's or a start's `Location` lies under. Required on a custom domain whose API mapping has a key (`https://api.example.com/v1`): API Gateway's event does not show the key, so the caller's URL is rebuilt without it. Without it the caller's URL is used: the execute-api URL under its stage (none for `$default`), or a custom domain without the stage, which its mapping picks",
 		kind:    urlKind(false, func(c *Config) *string { return &c.APIURL })},
 	{Name: "NOTIFY_RETRY_FOR", Default: "24h",
 		Meaning: "how long after a task ends its completion notice (`notify`) is retried, with exponential backoff, before it is marked failed; keep it within `TASK_RETENTION_DAYS`, whose expiry ends the record and its notice",
