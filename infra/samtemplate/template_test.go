@@ -377,7 +377,7 @@ func TestRepoTemplatePolicies(t *testing.T) {
 		), []string{viaSSM, viaSM}, "scans the live index, sweeps the table; stores a gone execution's last output; reads a task's notify.secretRef to sign the notices it retries; tells the issue"},
 		{"GithubFunction", merge(
 			grant(append(slices.Clone(items), "dynamodb:Query"), tableARN, indexARN),
-			grant([]string{"ssm:GetParameter"}, keyARN, hookARN, configARN, appKeyARN),
+			grant([]string{"ssm:GetParameter"}, keyARN, hookARN, configARN, appKeyARN, drainARN),
 			grant([]string{"kms:Decrypt"}, kmsARN),
 			grant([]string{"s3:GetObject", "s3:PutObject"}, objects),
 			grant([]string{"states:StartExecution"}, machine),
