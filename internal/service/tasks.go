@@ -203,11 +203,10 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		var drained func()
 		admit, drained = s.drainCheck(ctx)
 		defer drained()
-	}
-	// An issue's task's notify.secretRef was checked as its repository's
-	// when the document was read (checkIssueTask), reading nothing: the
-	// GitHub function may read no secret, so its sandbox step reads it.
-	if accepted == nil {
+		// Only here: an issue's task's notify.secretRef was checked as its
+		// repository's when the document was read (checkIssueTask), reading
+		// nothing: the GitHub function may read no secret, so its sandbox
+		// step reads it.
 		if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
 			return nil, err
 		}
