@@ -25,6 +25,20 @@ func (c *hookedCollaborators) CanTrigger(ctx context.Context, inst int64, repo, 
 	return c.fakeCollaborators.CanTrigger(ctx, inst, repo, login)
 }
 
+// cancelOnItsWay is collaborators that, at the permission check of a
+// start sent by sender, handle the cancel a second later (its outcome into
+// *out); the start then writes its task a second later still.
+func cancelOnItsWay(t *testing.T, h *faultHarness, collaborators fakeCollaborators, sender string, cancel IssueEvent, out **IssueOutcome) *hookedCollaborators {
+	return &hookedCollaborators{fakeCollaborators: collaborators, first: sender, then: func() {
+		h.clock.Set(h.clock.Now().Add(time.Second))
+		var err error
+		if *out, err = h.svc.HandleIssue(context.Background(), cancel); err != nil {
+			t.Error(err)
+		}
+		h.clock.Set(h.clock.Now().Add(time.Second))
+	}}
+}
+
 // markThenRun runs then once, before the cancel's mark is written: a
 // start's task written between the cancel's read of the claim and its mark.
 type markThenRun struct {
@@ -53,16 +67,7 @@ func TestACancelWhileTheStartIsOnItsWay(t *testing.T) {
 	t.Run("the cancel comes before the task is written", func(t *testing.T) {
 		h := issueHarness(t, nil)
 		var cancel *IssueOutcome
-		h.svc.collaborators = &hookedCollaborators{fakeCollaborators: fakeCollaborators{"maintainer": true, "labeller": true}, first: "labeller",
-			then: func() {
-				h.clock.Set(h.clock.Now().Add(time.Second))
-				var err error
-				if cancel, err = h.svc.HandleIssue(ctx, unlabeled); err != nil {
-					t.Error(err)
-				}
-				// The start writes its task later still.
-				h.clock.Set(h.clock.Now().Add(time.Second))
-			}}
+		h.svc.collaborators = cancelOnItsWay(t, h, fakeCollaborators{"maintainer": true, "labeller": true}, "labeller", unlabeled, &cancel)
 		out, err := h.svc.HandleIssue(ctx, labeled)
 		if err != nil || out.Action != "ignored" {
 			t.Fatalf("the start = %+v, %v; want ignored: cancelled as it started", out, err)
@@ -151,17 +156,9 @@ func TestACancelThatFindsATaskAlsoRefusesAStartOnItsWay(t *testing.T) {
 		t.Fatalf("the first label = %+v, %v", out, err)
 	}
 	h.clock.Set(h.clock.Now().Add(time.Second))
+	// The label is removed while the comment's start is on its way.
 	var cancel *IssueOutcome
-	h.svc.collaborators = &hookedCollaborators{fakeCollaborators: fakeCollaborators{"maintainer": true, "commenter": true}, first: "commenter",
-		then: func() {
-			// The label is removed while the comment's start is on its way.
-			h.clock.Set(h.clock.Now().Add(time.Second))
-			var err error
-			if cancel, err = h.svc.HandleIssue(ctx, unlabeled); err != nil {
-				t.Error(err)
-			}
-			h.clock.Set(h.clock.Now().Add(time.Second))
-		}}
+	h.svc.collaborators = cancelOnItsWay(t, h, fakeCollaborators{"maintainer": true, "commenter": true}, "commenter", unlabeled, &cancel)
 	started, err := h.svc.HandleIssue(ctx, comment)
 	if err != nil || cancel == nil || cancel.Action != "cancelled" {
 		t.Fatalf("the comment's start = %+v, %v; the cancel = %+v", started, err, cancel)
