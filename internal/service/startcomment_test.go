@@ -62,6 +62,9 @@ func TestAnIssueWhoseStartIsNotAnsweredIsToldItFailed(t *testing.T) {
 	t.Logf("HandleIssue: %v", err)
 	comments.mu.Lock()
 	defer comments.mu.Unlock()
+	if len(comments.bodies) == 0 {
+		t.Fatal("the issue was never commented on")
+	}
 	for id, body := range comments.bodies {
 		if !strings.Contains(body, "failed") {
 			t.Errorf("the issue's comment %d, after its task failed to start: %q; want it to say the task failed", id, body)
