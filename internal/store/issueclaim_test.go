@@ -282,9 +282,7 @@ func TestACancelMarkMeetingAStartsTransactionIsWritten(t *testing.T) {
 			b, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(b))
 			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem") && bytes.Contains(b, []byte(`"CANCEL"`)) && left.Add(-1) >= 0 {
-				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-				w.WriteHeader(http.StatusBadRequest)
-				io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}`)
+				answerConflict(w)
 				return
 			}
 			h.ServeHTTP(w, r)

@@ -42,6 +42,15 @@ func answerLost(w http.ResponseWriter) {
 	io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}`)
 }
 
+// answerConflict answers as DynamoDB refuses a plain write of an item a
+// transaction is at: TransactionConflictException, which writeRate tries
+// again.
+func answerConflict(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.WriteHeader(http.StatusBadRequest)
+	io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}`)
+}
+
 // Each test below lets a single-item write land and loses its answer, so
 // the client sends it again and the repeat's condition is refused by the
 // write's own item: the store tells its own write from another's.

@@ -32,9 +32,7 @@ func TestRateTakeLostThenConflictedIsCountedOnce(t *testing.T) {
 				h.ServeHTTP(httptest.NewRecorder(), r)
 				answerLost(w)
 			case 2: // the retry meets a transaction on the item
-				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-				w.WriteHeader(http.StatusBadRequest)
-				io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}`)
+				answerConflict(w)
 			default:
 				h.ServeHTTP(w, r)
 			}
