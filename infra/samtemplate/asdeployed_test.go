@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/truora/minidyn/server"
 
 	"github.com/sandstep/sandstep/internal/app"
 	"github.com/sandstep/sandstep/internal/store"
@@ -35,9 +34,10 @@ import (
 // by its Ref (the logical id) and ARN "${Logical.Arn}", pseudo parameters
 // at the parser's values (us-east-1, 123456789012).
 type asDeployed struct {
-	fn     Function
-	URL    string
-	dynamo http.Handler // minidyn, the table already made
+	fn        Function
+	URL       string
+	dynamo    http.Handler // minidyn, the table already made
+	dynamoURL string       // dynamo served with every permission
 
 	mu     sync.Mutex
 	denied []string
@@ -51,13 +51,11 @@ const (
 
 func newAsDeployed(t *testing.T, fn Function, table string) *asDeployed {
 	t.Helper()
-	mini := server.NewServer()
-	raw := httptest.NewServer(mini)
-	t.Cleanup(raw.Close)
-	if err := store.CreateTable(context.Background(), storetest.DB(t, raw.URL), table); err != nil {
+	d := &asDeployed{fn: fn, params: map[string]string{}}
+	_, d.dynamoURL = storetest.Server(t, func(h http.Handler) http.Handler { d.dynamo = h; return h })
+	if err := store.CreateTable(context.Background(), storetest.DB(t, d.dynamoURL), table); err != nil {
 		t.Fatal(err)
 	}
-	d := &asDeployed{fn: fn, dynamo: mini, params: map[string]string{}}
 	hs := httptest.NewServer(d)
 	t.Cleanup(hs.Close)
 	d.URL = hs.URL
@@ -68,9 +66,7 @@ func newAsDeployed(t *testing.T, fn Function, table string) *asDeployed {
 // own setup.
 func (d *asDeployed) Store(t *testing.T, table string) *store.Store {
 	t.Helper()
-	raw := httptest.NewServer(d.dynamo)
-	t.Cleanup(raw.Close)
-	st, err := store.New(storetest.DB(t, raw.URL), table, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour})
+	st, err := store.New(storetest.DB(t, d.dynamoURL), table, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
