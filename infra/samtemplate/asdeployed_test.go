@@ -44,9 +44,10 @@ type asDeployed struct {
 	params map[string]string // SSM parameters by name
 }
 
-const (
-	deployedRegion  = "us-east-1"
-	deployedAccount = "123456789012"
+// The region and account the parser resolves pseudo parameters to.
+var (
+	deployedRegion  = pseudoParameters["AWS::Region"].(string)
+	deployedAccount = pseudoParameters["AWS::AccountId"].(string)
 )
 
 func newAsDeployed(t *testing.T, fn Function, table string) *asDeployed {
@@ -312,6 +313,6 @@ func (f *deployedFunction) invoke(t *testing.T, payload any) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(f.Timeout)*time.Second)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "req-deployed",
-		InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:" + f.LogicalID + ":live"})
+		InvokedFunctionArn: "arn:aws:lambda:" + deployedRegion + ":" + deployedAccount + ":function:" + f.LogicalID + ":live"})
 	return f.Handler.Invoke(ctx, raw)
 }
