@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -106,6 +107,7 @@ type API struct {
 	metrics     MetricsOptions
 	memoryMB    int
 	apiURL      string
+	apiHost     string // apiURL's host, "" without one
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -125,6 +127,9 @@ func New(svc Service, opts Options) *API {
 	}
 	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub,
 		admin: opts.Admin, metrics: opts.Metrics, memoryMB: opts.LambdaMemoryMB, apiURL: strings.TrimSuffix(opts.APIURL, "/")}
+	if u, err := url.Parse(a.apiURL); err == nil {
+		a.apiHost = u.Host
+	}
 	a.table = a.actions()
 	return a
 }

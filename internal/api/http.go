@@ -198,11 +198,10 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 // shows), else eventURL's.
 func (a *API) baseURL(ev events.APIGatewayV2HTTPRequest) string {
 	u := eventURL(ev)
-	conf, err := url.Parse(a.apiURL)
-	if err != nil || conf.Host == "" {
+	if a.apiHost == "" {
 		return u
 	}
-	if got, err := url.Parse(u); err == nil && strings.EqualFold(got.Host, conf.Host) {
+	if got, err := url.Parse(u); err == nil && strings.EqualFold(got.Host, a.apiHost) {
 		return a.apiURL
 	}
 	return u
