@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/BurntSushi/toml"
 )
 
 // Every make target that starts a local stack installs the Step Functions
@@ -26,41 +24,6 @@ func TestMakeTargetsThatStartAStackInstallTheRunnersPackages(t *testing.T) {
 		if !strings.Contains(" "+string(m[1])+" ", " sfnlocal-deps ") {
 			t.Errorf("make %s starts a local stack but does not depend on sfnlocal-deps (prerequisites:%s)", target, m[1])
 		}
-	}
-}
-
-// Staging and production have metrics namespaces of their own: the
-// metrics' dimensions do not name the stack, so alarms and dashboards
-// select by namespace, and a shared one would count each stack's faults in
-// the other's alarms.
-func TestStagingHasAMetricsNamespaceOfItsOwn(t *testing.T) {
-	var cfg map[string]map[string]map[string]map[string]any
-	if _, err := toml.DecodeFile("../../samconfig.toml", &cfg); err != nil {
-		t.Fatalf("samconfig.toml: %v", err)
-	}
-	tpl, err := Load(repoTemplate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := func(env, name string) string {
-		raw, _ := cfg[env]["deploy"]["parameters"]["parameter_overrides"].(string)
-		overrides, err := parseOverrides(raw)
-		if err != nil {
-			t.Fatalf("%s: %v", env, err)
-		}
-		if v, ok := overrides[name]; ok {
-			return v
-		}
-		for _, p := range tpl.Parameters() {
-			if p.Name == name {
-				return p.Default
-			}
-		}
-		t.Fatalf("template has no parameter %s", name)
-		return ""
-	}
-	if prod, staging := value("default", "MetricsNamespace"), value("staging", "MetricsNamespace"); prod == staging {
-		t.Errorf("MetricsNamespace = %q in staging and in production: each stack's alarms count the other's metrics", prod)
 	}
 }
 

@@ -270,6 +270,12 @@ func TestSamconfigStaging(t *testing.T) {
 	if named < 5 {
 		t.Errorf("only %d named parameters compared", named)
 	}
+	// Metrics namespaces too: the metrics' dimensions do not name the
+	// stack, so alarms and dashboards select by namespace, and a shared one
+	// would count each stack's faults in the other's alarms.
+	if prod["MetricsNamespace"] == staging["MetricsNamespace"] {
+		t.Errorf("MetricsNamespace = %q in staging and in production: each stack's alarms count the other's metrics", prod["MetricsNamespace"])
+	}
 	for _, name := range []string{"JwtIssuer", "JwtAudience"} {
 		if staging[name] == "" {
 			t.Errorf("staging sets no %s", name)
