@@ -15,9 +15,9 @@
 //	                               JSON text).
 //
 // A Resolver fetches values afresh each time (once per request under
-// OneRead), coalesces concurrent fetches of one secret, reports every value it
-// learns to a hook (the log redactor), and maps AWS errors to sandbox
-// errors naming the input field. No error it returns holds a secret value,
+// OneRead), coalesces concurrent fetches of one secret, reports every
+// value it learns to a hook (the log redactor), and maps AWS errors to
+// sandbox errors naming the input field. No error it returns holds a secret value,
 // and ParseRef never echoes its input, since a value pasted where a
 // reference belongs is exactly the mistake it reports.
 package secrets

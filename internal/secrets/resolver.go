@@ -112,7 +112,8 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 
 // ResolveFor is Resolve for a reference owner named: one outside what the
 // Resolver's Scopes let owner name is an EINVALID error naming ref.Field
-// (its cause sandstep.ErrSecretScope), refused before anything is read. A Resolver without Scopes refuses it (EINTERNAL).
+// (its cause sandstep.ErrSecretScope), refused before anything is read.
+// A Resolver without Scopes refuses it (EINTERNAL).
 func (r *Resolver) ResolveFor(ctx context.Context, owner string, ref Ref) (string, error) {
 	if err := r.Check(owner, ref); err != nil {
 		return "", err
@@ -191,9 +192,9 @@ type reads struct {
 }
 
 // OneRead returns ctx under which a Resolver reads each secret at most
-// once: the references one request names (a create's
-// secretEnv and git token, members of one JSON secret) come from one
-// version of each secret, read once.
+// once: the references one request names (a create's secretEnv and git
+// token, members of one JSON secret) come from one version of each
+// secret, read once.
 func OneRead(ctx context.Context) context.Context {
 	if _, ok := ctx.Value(readsKey{}).(*reads); ok {
 		return ctx
@@ -214,14 +215,6 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 			return v, nil
 		}
 	}
-	keep := func(v string) string {
-		if rd != nil {
-			rd.mu.Lock()
-			rd.values[k] = v
-			rd.mu.Unlock()
-		}
-		return v
-	}
 	r.mu.Lock()
 	c, ok := r.calls[k]
 	if !ok {
@@ -237,7 +230,12 @@ func (r *Resolver) fetch(ctx context.Context, ref Ref) (string, error) {
 		if c.err != nil {
 			return "", classify(ref, c.err)
 		}
-		return keep(c.value), nil
+		if rd != nil {
+			rd.mu.Lock()
+			rd.values[k] = c.value
+			rd.mu.Unlock()
+		}
+		return c.value, nil
 	case <-ctx.Done():
 		return "", fmt.Errorf("%sresolving %s: %w", prefix(ref), ref.describe(), ctx.Err())
 	}
