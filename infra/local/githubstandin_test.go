@@ -233,6 +233,7 @@ func takeNumberOne(t *testing.T, dir string) {
 // new number was not 1, and left the demo uninstalled, so every start
 // opened one more.
 func TestDemoConflictOpensNoIssue(t *testing.T) {
+	needRunner(t)
 	dir := t.TempDir()
 	takeNumberOne(t, dir)
 	var counts []int
@@ -240,7 +241,6 @@ func TestDemoConflictOpensNoIssue(t *testing.T) {
 		// Whether the start succeeds is another test's
 		// (TestDemoConflictLeavesTheStackWithoutADemo); what it did to
 		// the repository is this one's.
-		needRunner(t)
 		s, err := Start(context.Background(), Options{Getenv: envMap(nil), LogWriter: &logBuffer{}, TemplatePath: templatePath, DataDir: dir})
 		if err == nil {
 			_ = s.Close()

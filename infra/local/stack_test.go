@@ -400,6 +400,7 @@ func listensHere(port int) (held, known bool) {
 }
 
 func TestPortInUse(t *testing.T) {
+	needRunner(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -436,7 +437,6 @@ func TestPortInUse(t *testing.T) {
 				r.set(&ports, busyPort)
 				root = t.TempDir()
 				var s *Stack
-				needRunner(t)
 				s, err = Start(context.Background(), Options{Ports: ports, Getenv: envMap(nil), LogWriter: &logBuffer{},
 					TemplatePath: templatePath, DataDir: root})
 				if err == nil {
