@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/objects"
@@ -34,5 +35,25 @@ func TestListReadsOnPastAShortTruncatedPage(t *testing.T) {
 	}
 	if got := strings.Join(keys, ","); got != "t1/log/1,t1/log/2,t1/log/3" {
 		t.Errorf("List(limit 3) = [%s]; S3 said the listing was truncated, want the first 3 keys", got)
+	}
+}
+
+// A listing that answers the same truncated page to its own token (a
+// stand-in that ignores continuation-token) ends List, not a loop.
+func TestListStopsWhenAPageDoesNotMoveOn(t *testing.T) {
+	var n atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		truncated := "true"
+		if n.Add(1) >= 50 { // end the test's loop; S3 stand-ins never do
+			truncated = "false"
+		}
+		fmt.Fprint(w, `<ListBucketResult><IsTruncated>`+truncated+`</IsTruncated><NextContinuationToken>tok</NextContinuationToken>`+
+			`<Contents><Key>t1/log/1</Key></Contents><Contents><Key>t1/log/2</Key></Contents></ListBucketResult>`)
+	}))
+	t.Cleanup(hs.Close)
+	b := bucketAt(t, hs.URL, objects.Options{})
+	keys, err := b.List(context.Background(), "t1/log/", "", 10)
+	if got := n.Load(); got > 3 {
+		t.Fatalf("List = %v, %v after %d requests for a listing that repeats one page with one token; want it to stop once a page brings nothing new", keys, err, got)
 	}
 }
