@@ -45,12 +45,12 @@ func (c *conflicting) wrap(h http.Handler) http.Handler {
 			return
 		}
 		c.left.Add(-1)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.WriteHeader(http.StatusBadRequest)
 		if update {
-			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}`)
+			answerConflict(w)
 			return
 		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
 		reason := `{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}`
 		reasons := strings.Repeat(reason+",", bytes.Count(b, []byte("RATE#"))-1) + reason
 		io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[`+reasons+`]}`)
