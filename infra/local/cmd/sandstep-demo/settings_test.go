@@ -28,4 +28,7 @@ func TestDemoSettingsAreInREADME(t *testing.T) {
 			t.Errorf("sandstep-demo reads %s, which README does not mention", name)
 		}
 	}
+	if len(seen) == 0 {
+		t.Fatal(`no getenv("…") call found in main.go: the test reads its settings no more`)
+	}
 }
