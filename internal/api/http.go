@@ -197,14 +197,10 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 // request came to its host (a mapping key is in its path, which no event
 // shows), else eventURL's.
 func (a *API) baseURL(ev events.APIGatewayV2HTTPRequest) string {
-	u := eventURL(ev)
-	if a.apiHost == "" {
-		return u
-	}
-	if got, err := url.Parse(u); err == nil && strings.EqualFold(got.Host, a.apiHost) {
+	if a.apiHost != "" && strings.EqualFold(ev.RequestContext.DomainName, a.apiHost) {
 		return a.apiURL
 	}
-	return u
+	return eventURL(ev)
 }
 
 // eventURL is the API's base URL as the event shows it: API Gateway's
