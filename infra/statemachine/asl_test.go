@@ -304,9 +304,10 @@ func TestLambdaFailuresRetried(t *testing.T) {
 // one attempt of each at its state's TimeoutSeconds, and every retry delay.
 // Failed attempts are not counted: a step that keeps failing fails the
 // task, and an execution that times out is cleaned up all the same
-// (task-ended). The sandbox (its TTL is the deadline + TaskCleanupMargin)
-// must outlive the collect, or the pull request and the artifacts are
-// lost; the execution (TaskExecutionMargin) the clean-up as well.
+// (task-ended). The sandbox (its TTL is the deadline + TaskCleanupMargin,
+// moved by a collect that may outlive the deadline) must outlive the
+// collect, or the pull request and the artifacts are lost; the execution
+// (TaskExecutionMargin) the clean-up as well.
 func TestMarginsHoldWhatTheyMust(t *testing.T) {
 	states := retriers(t).States
 	// delays adds up the delays of state's retriers that match one of
@@ -337,7 +338,13 @@ func TestMarginsHoldWhatTheyMust(t *testing.T) {
 		name       string
 		need, have time.Duration
 	}{
-		{"the sandbox outlives the collect", collected, sandstep.TaskCleanupMargin},
+		// After the deadline the sandbox lives until a collect moves its
+		// life to that invocation's end plus the margin (keepForCollect):
+		// the checks before the first collect, and a retry's delay before
+		// the next, must fit the margin.
+		{"the sandbox outlives the checks until a collect keeps it", attempt("Check") + delays("Check"), sandstep.TaskCleanupMargin},
+		{"a collect's kept sandbox outlives the delay before its retry", lastDelay("Collect", "Sandbox.Transient"), sandstep.TaskCleanupMargin},
+		{"the sandbox outlives a collect in one invocation", collected, sandstep.TaskCleanupMargin},
 		{"the execution outlives the retries before the start and the clean-up", beforeStart + cleanedUp, sandstep.TaskExecutionMargin},
 	}
 	for _, tt := range tests {

@@ -189,7 +189,8 @@ type Task struct {
 }
 
 // TaskCleanupMargin is how long a task's sandbox outlives its command's
-// deadline: time to collect the output and artifacts and to clean up.
+// deadline, or a collect that may run past it: time to collect the output
+// and artifacts and to clean up.
 const TaskCleanupMargin = 30 * time.Minute
 
 // TaskExecutionMargin is how long a task's execution outlives its

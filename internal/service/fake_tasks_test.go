@@ -100,9 +100,23 @@ type exitSessions struct {
 	// goneOnStop answers, once stopped, as Daytona does after the
 	// session's deletion: the command is gone from its running sandbox.
 	goneOnStop bool
-	exitErr    error // CommandExit's answer, when set
-	stopErr    error // StopCommand's answer, when set
-	stops      int   // StopCommand calls
+	exitErr    error           // CommandExit's answer, when set
+	stopErr    error           // StopCommand's answer, when set
+	stops      int             // StopCommand calls
+	kept       []time.Duration // KeepFor's lifetimes, in order
+}
+
+func (s *exitSessions) KeepFor(_ context.Context, _ string, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kept = append(s.kept, d)
+	return nil
+}
+
+func (s *exitSessions) keptFor() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.kept)
 }
 
 func (s *exitSessions) StopCommand(context.Context, string, string) error {

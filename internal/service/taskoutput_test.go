@@ -967,6 +967,49 @@ func TestCollectRest(t *testing.T) {
 	}
 }
 
+// The sandbox outlives its command's deadline by TaskCleanupMargin, set
+// when the command starts. A collect that may still be at work after the
+// deadline (a backlog stored over several invocations, each with its
+// retry's delay) moves that life to its own end plus the margin, so the
+// next attempt and the clean-up find the sandbox; one that ends well
+// before the deadline leaves it alone.
+func TestACollectPastTheDeadlineKeepsTheSandbox(t *testing.T) {
+	const invocation = 15 * time.Minute
+	tests := []struct {
+		name     string
+		deadline time.Duration // from now
+		keeps    bool
+	}{
+		{"ended well before its deadline", 2 * time.Hour, false},
+		{"its invocation may outlive the deadline", 5 * time.Minute, true},
+		{"collected after the deadline", -20 * time.Minute, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTaskHarness(t, nil)
+			zero, deadline := 0, h.clock.Now().Add(tt.deadline)
+			if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+				func(r *sandstep.Task) { r.Deadline, r.ExitCode = &deadline, &zero }); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), invocation)
+			defer cancel()
+			if _, err := h.svc.CollectTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner}); err != nil {
+				t.Fatal(err)
+			}
+			kept := h.sessions.keptFor()
+			switch {
+			case !tt.keeps && len(kept) > 0:
+				t.Errorf("the collect set the sandbox's life to %v; want it left as the start set it", kept)
+			case tt.keeps && len(kept) != 1:
+				t.Fatalf("the collect set the sandbox's life %d times (%v); want once", len(kept), kept)
+			case tt.keeps && (kept[0] < invocation-time.Minute+sandstep.TaskCleanupMargin || kept[0] > invocation+sandstep.TaskCleanupMargin):
+				t.Errorf("the collect kept the sandbox for %v; want its invocation's time left (%v) plus %v", kept[0], invocation, sandstep.TaskCleanupMargin)
+			}
+		})
+	}
+}
+
 // A task that ends before its steps stored all its output (a step failed
 // for good, its sandbox vanished, a cancel's store failed) keeps what can
 // still be read, and a reader told the output is complete is told, after

@@ -648,6 +648,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	if err != nil {
 		return nil, err
 	}
+	s.keepForCollect(ctx, t, sb.DaytonaID)
 	// The command has ended (or was killed at its deadline): its output
 	// is whole.
 	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectRest(t, spec)); err != nil {
@@ -666,6 +667,26 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 		s.opts.Logger.InfoContext(ctx, "artifacts collected", "taskId", t.ID, "detail", detail)
 	}
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
+}
+
+// keepForCollect moves the life of t's sandbox, which the start set to
+// the command's deadline plus TaskCleanupMargin, to this invocation's end
+// plus the margin when the invocation may outlive the deadline: a backlog
+// stored over several invocations, and their retries' delays, can pass
+// the margin. It is a backstop's move: a failure is logged, and the
+// collect goes on (a sandbox gone is the stores' to report).
+func (s *Service) keepForCollect(ctx context.Context, t *sandstep.Task, daytonaID string) {
+	end, timed := ctx.Deadline()
+	if !timed || t.Deadline == nil {
+		return
+	}
+	left := time.Until(end)
+	if s.opts.Now().Add(left).Before(*t.Deadline) {
+		return
+	}
+	if err := s.sessions.KeepFor(ctx, daytonaID, left+sandstep.TaskCleanupMargin); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the task's sandbox's life not moved past its collect", "taskId", t.ID, "err", err)
+	}
 }
 
 // finishTask gives a task whose command has ended its outcome: succeeded
