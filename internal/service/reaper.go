@@ -155,9 +155,9 @@ func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func
 	r.s.opts.Logger.WarnContext(ctx, "reaper: "+what, "id", id)
 }
 
-// createGrace is how old a creating record or a task waiting for its
-// execution must be before the reaper takes it over: no invocation, and so
-// no create, runs longer.
+// createGrace is how old a creating record, a deleting one (since it was
+// marked) or a task waiting for its execution must be before the reaper
+// takes it over: no invocation, and so no create or delete, runs longer.
 func (r *reaping) createGrace() time.Duration {
 	if r.opts.AfterRestart {
 		return 0
@@ -396,6 +396,9 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			return nil
 		})
 	case rec.State == sandstep.StateDeleting:
+		if r.now.Sub(rec.UpdatedAt) < r.createGrace() {
+			return // a delete at work: Daytona's delete may take its time
+		}
 		r.act(ctx, &r.report.Finished, "half-done delete finished", rec.ID, func() error {
 			_, err := s.delete(ctx, call, rec)
 			return err

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -411,6 +412,99 @@ func TestReapLeavesADeleteInFlightAlone(t *testing.T) {
 	}
 	if got, err := st.GetSandbox(ctx, id); err != nil || got.State != sandstep.StateDeleted {
 		t.Errorf("record %+v, %v; want deleted by its owner", got, err)
+	}
+}
+
+// slowDeleteProvider is fakeProvider whose Daytona deletes are counted,
+// and whose first delete holds (as a delete Daytona takes its time over
+// does) until release is closed, after telling entered.
+type slowDeleteProvider struct {
+	*fakeProvider
+	mu      sync.Mutex
+	deletes map[string]int
+	held    bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newSlowDeleteProvider() *slowDeleteProvider {
+	return &slowDeleteProvider{fakeProvider: newFakeProvider(), deletes: map[string]int{},
+		entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (p *slowDeleteProvider) Delete(ctx context.Context, idOrName string) error {
+	p.mu.Lock()
+	p.deletes[idOrName]++
+	hold := !p.held
+	p.held = true
+	p.mu.Unlock()
+	if hold {
+		close(p.entered)
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.fakeProvider.Delete(ctx, idOrName)
+}
+
+func (p *slowDeleteProvider) deleteCalls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.deletes {
+		n += c
+	}
+	return n
+}
+
+// A delete at work (its record marked deleting, Daytona's delete under
+// way) is not a half-done one: a reaper run on another instance meanwhile
+// leaves it to that delete, as it leaves a create at work to its create,
+// with no finding (a finding is a bug worth an alert) and no second
+// delete at Daytona.
+func TestReapLeavesADeleteAtDaytonaAlone(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 3})
+	p := newSlowDeleteProvider()
+	deps := Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p.fakeProvider}
+	user, err := New(deps, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reaper, err := New(deps, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := user.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := user.DeleteSandbox(ctx, alice(), sb.ID)
+		done <- err
+	}()
+	<-p.entered // the user's delete is at Daytona, its record deleting
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	report, rerr := reaper.Reap(rctx, ReapOptions{})
+	cancel()
+	close(p.release)
+	if err := <-done; err != nil {
+		t.Errorf("the user's delete: %v", err)
+	}
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if report.Findings() != 0 {
+		t.Errorf("the reaper, run while a delete was at work, found %+v; want no finding: nothing had failed", *report)
+	}
+	if n := p.deleteCalls(); n != 1 {
+		t.Errorf("Daytona was asked to delete the sandbox %d times; want once (the user's delete)", n)
+	}
+	if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != sandstep.StateDeleted {
+		t.Errorf("the sandbox = %+v, %v; want deleted", got, err)
 	}
 }
 
