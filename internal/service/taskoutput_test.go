@@ -781,6 +781,59 @@ func TestACancelBesideACheckStoresEachByteOnce(t *testing.T) {
 	}
 }
 
+// A cancel that reads a running task just before a check kills the
+// command at its deadline changes nothing: the kill's mark refuses the
+// cancel's write, however long the cancel took to store the last output,
+// and the task ends timed out at the kill, its owner told so (its notice,
+// the execution's end, an issue's comment), not that it was cancelled.
+func TestACancelBesideADeadlineKillLeavesItTimedOut(t *testing.T) {
+	ctx := context.Background()
+	h := newTaskHarness(t, nil)
+	start := h.clock.Now()
+	deadline := start.Add(time.Minute)
+	if _, err := h.store.TransitionTask(ctx, h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.Deadline = &deadline; r.TimeoutSeconds = 60 }); err != nil {
+		t.Fatal(err)
+	}
+	h.print(t, "stdout", "working\n")
+	h.clock.Set(deadline.Add(time.Second)) // the deadline has passed; the check is due
+	checked := make(chan error, 1)
+	// The check runs beside the cancel (another instance: the state
+	// machine's Check step), between the cancel's read of the task and its
+	// write: it kills the command, marks the kill, and stores the output,
+	// which takes its time (held here until the cancel has written).
+	h.tasks.onEnd(func() {
+		gate := make(chan struct{})
+		h.provider.mu.Lock()
+		h.provider.gate = gate
+		h.provider.mu.Unlock()
+		go func() {
+			_, err := h.svc.CheckTask(ctx, TaskStep{TaskID: h.task.ID, UserID: "alice", SandboxID: h.task.SandboxID})
+			checked <- err
+		}()
+		for h.record(t).KilledAt == nil {
+			time.Sleep(time.Millisecond)
+		}
+		h.provider.mu.Lock()
+		h.provider.gate = nil
+		h.provider.mu.Unlock()
+		time.AfterFunc(50*time.Millisecond, func() { close(gate) })
+	})
+	got, err := h.svc.CancelTask(ctx, alice(), h.task.ID)
+	<-checked
+	final := h.record(t)
+	if final.KilledAt == nil {
+		t.Fatal("the check did not kill the command at its deadline")
+	}
+	if err != nil || got.Status == sandstep.TaskCancelled {
+		t.Errorf("the cancel answered %+v, %v; want the task as it is, ending timed out", got, err)
+	}
+	if final.Status != sandstep.TaskTimedOut {
+		t.Errorf("the task ended %s (%q), the cancel answered %+v, %v; want timed_out: the check had killed it at its deadline before the cancel wrote",
+			final.Status, final.Error, got, err)
+	}
+}
+
 // A cancel counts the task's end once (TasksEnded, Status=cancelled),
 // however often it is asked.
 func TestACancelCountsTheTasksEndOnce(t *testing.T) {

@@ -437,7 +437,9 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 		switch {
 		case gerr == nil && cur.Status == sandstep.TaskCancelled:
 			cancelled = cur
-		case gerr == nil && cur.Status.Terminal():
+		case gerr == nil && (cur.Status.Terminal() || cur.KilledAt != nil):
+			// Ended meanwhile, or killed at its deadline (the store
+			// refuses to cancel it: it ends timed out): as it is.
 			return s.priced(ctx, cur), nil
 		default:
 			return nil, fmt.Errorf("cancel task %s: %w", id, err)

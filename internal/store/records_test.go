@@ -311,6 +311,13 @@ func TestTasks(t *testing.T) {
 	}
 	_, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskRunning, nil)
 	wantCode(t, err, sandstep.ECONFLICT, "")
+	// Killed at its deadline, it ends timed out: a cancel is refused.
+	killed := clk.Now()
+	if _, err := st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(t *sandstep.Task) { t.KilledAt = &killed }); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskCancelled, nil)
+	wantCode(t, err, sandstep.ECONFLICT, "")
 	code := 3
 	got, err = st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskFailed, func(t *sandstep.Task) { t.ExitCode = &code })
 	if err != nil || got.ExitCode == nil || *got.ExitCode != 3 {
