@@ -33,8 +33,9 @@ type Inventory interface {
 	// FoldLegacySlots moves slots kept in an earlier layout (Sweep's
 	// Legacy) onto their counters.
 	FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int, error)
-	// RepairQuota sets the user's counter to the slots they hold when the
-	// two differ (not with dryRun), and reports both.
+	// RepairQuota sets the user's counter to the slots they hold (those
+	// of the earlier layout too) when the two differ (not with dryRun),
+	// and reports both.
 	RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error)
 }
 
@@ -226,16 +227,17 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// its sandbox too, until a sweep folds it. One without a usable owner
 	// label is judged by its record alone (see recheck).
 	strays := unowned(listed, records, held)
+	var legacy []sandstep.Slot
 	if len(strays) > 0 {
 		o, err := s.recheck(ctx, strays, ownership{counted: counted, held: held, records: records})
 		if err != nil {
 			return nil, fmt.Errorf("reaper: read what owns a listed sandbox: %w", err)
 		}
-		counted, held, records = o.counted, o.held, o.records
-		strays = unowned(listed, records, append(slices.Clip(held), o.legacy...))
+		counted, held, records, legacy = o.counted, o.held, o.records, o.legacy
+		strays = unowned(listed, records, append(slices.Clip(held), legacy...))
 	}
 	r.sandboxes(ctx, listed, records, strays)
-	r.quota(ctx, counted, r.slots(ctx, held))
+	r.quota(ctx, counted, append(r.slots(ctx, held), legacy...))
 	r.report.Notices = s.redrive(ctx, notices, opts.DryRun, r.createGrace(), r.executionRunning)
 	rep := r.report
 	if !rep.DryRun {
@@ -630,9 +632,11 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 	return kept
 }
 
-// quota repairs the counters that differ from the slots held. counters
-// were read with the slots, before slots released any: a counter a release
-// just corrected differs here, and RepairQuota's own read finds no drift.
+// quota repairs the counters that differ from the slots held, those of
+// the earlier layout read with them included (a create counted each).
+// counters were read with the slots, before slots released any: a counter
+// a release just corrected differs here, and RepairQuota's own read finds
+// no drift.
 func (r *reaping) quota(ctx context.Context, counters map[string]int, held []sandstep.Slot) {
 	s := r.s
 	count := map[string]int{}

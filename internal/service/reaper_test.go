@@ -327,8 +327,8 @@ func TestReapLeavesACreateAfterItsScanAlone(t *testing.T) {
 // another's sandbox, still there, is its owner's. A dry run sweeps
 // nothing: it judges what the index holds (here not the counter, written
 // by the earlier version), and when it reads the counters again for a
-// stray, takes such a slot's sandbox for its owner's but the counter for
-// drifted; it changes nothing.
+// stray, takes such a slot for held, its sandbox for its owner's and the
+// counter for right; it changes nothing.
 func TestReapJudgesFoldedSlots(t *testing.T) {
 	for _, tt := range []struct {
 		dryRun, listed bool // listed: sbx_kept's sandbox and a stray are there too
@@ -369,9 +369,6 @@ func TestReapJudgesFoldedSlots(t *testing.T) {
 			}
 			if tt.listed {
 				want.Unowned = 1 // the stray, not sbx_kept
-				if tt.dryRun {
-					want.Quota = 1 // read again for the stray, the counter without the folds
-				}
 			}
 			if rep, err := svc.Reap(ctx, ReapOptions{DryRun: tt.dryRun}); err != nil || *rep != want {
 				t.Errorf("Reap = %+v, %v; want %+v", rep, err, want)
@@ -384,6 +381,78 @@ func TestReapJudgesFoldedSlots(t *testing.T) {
 				t.Errorf("quota %+v, %v; want %d held", q, err, wantActive)
 			}
 		})
+	}
+}
+
+// An execution started before an upgrade (or during a rollback, as
+// docs/runbooks/rollback.md describes) keeps running the earlier
+// functions for up to the execution's timeout (14 h): its CreateSandbox
+// step, run after the upgraded reaper's sweep of the day has ended, takes
+// its slot as the earlier layout did (a USER#<u>/SLOT#<id> item, `active`
+// incremented on the counter, no entry in `held`) and writes its record
+// without the Live index key. No sweep comes for a day, so no fold. The
+// current reaper must not take that counter for drifted: the slot is
+// held (its owner's counter read again finds it, and the stray check
+// already treats it as held), so the counter counts it rightly: the
+// quota repair counts it too, or the owner could hold more sandboxes
+// than their limit until the next day's sweep.
+func TestReapCountsUnfoldedLegacySlotsAsHeld(t *testing.T) {
+	ctx := context.Background()
+	st, client, table := storetest.New(t, store.Options{DefaultQuota: 2})
+	av := func(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+	p := newFakeProvider()
+	svc := newReaper(t, st, p, st, p)
+
+	// The upgraded deployment's first run sweeps the table (never swept):
+	// the sweep of the day has ended.
+	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || *rep != (ReapReport{}) {
+		t.Fatalf("first Reap = %+v, %v", rep, err)
+	}
+
+	// A sandbox the current version made.
+	if _, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{}); err != nil {
+		t.Fatal(err)
+	}
+	// The earlier version's create, as it wrote it: made here, then its
+	// slot moved to the earlier layout and its record stripped of the key.
+	old, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(table),
+		Key:                      map[string]types.AttributeValue{"PK": av("USER#alice"), "SK": av("QUOTA")},
+		UpdateExpression:         aws.String("REMOVE #h.#id"),
+		ExpressionAttributeNames: map[string]string{"#h": "held", "#id": old.ID},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		"PK": av("USER#alice"), "SK": av("SLOT#" + old.ID), "type": av("slot"), "userId": av("alice"),
+		"sandboxId": av(old.ID), "state": av("committed"), "reservedAt": av(time.Now().Format(time.RFC3339Nano)),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Unindex(t, client, table, "SBX#"+old.ID, "META")
+	if q, err := st.GetQuota(ctx, "alice"); err != nil || q.Active != 2 {
+		t.Fatalf("before the run: quota %+v, %v; want 2 held", q, err)
+	}
+
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Quota != 0 || rep.Unowned != 0 {
+		t.Errorf("Reap = %+v; want no counter repaired and nothing deleted: both of alice's sandboxes hold a slot", rep)
+	}
+	if q, err := st.GetQuota(ctx, "alice"); err != nil || q.Active != 2 {
+		t.Errorf("after the run: quota %+v, %v; want 2 held (one in the earlier layout)", q, err)
+	}
+	// The limit is 2: a third sandbox is refused.
+	if sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{}); err == nil {
+		t.Errorf("a third sandbox %s was made over alice's limit of 2", sb.ID)
+	} else {
+		wantCode(t, err, sandstep.EQUOTA)
 	}
 }
 

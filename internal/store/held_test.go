@@ -54,8 +54,9 @@ func TestHeldSlotsKeepTheirTime(t *testing.T) {
 	}
 }
 
-// Slots kept as items by an earlier version move onto their counter once,
-// still counted once, and release as any other.
+// Slots kept as items by an earlier version are held until folded (the
+// counter's repair counts them), move onto their counter once, still
+// counted once, and release as any other.
 func TestFoldLegacySlots(t *testing.T) {
 	st, client, table := storetest.New(t, store.Options{DefaultQuota: 3})
 	c := ctx(t)
@@ -76,6 +77,10 @@ func TestFoldLegacySlots(t *testing.T) {
 	put(map[string]types.AttributeValue{"PK": strAV("USER#old"), "SK": strAV("SLOT#z"), "type": strAV("slot"),
 		"userId": strAV("old"), "sandboxId": strAV("z"), "state": strAV("released")})
 
+	// Not folded yet, they are held: the counter is not drift.
+	if counted, n, err := st.RepairQuota(c, "old", false); err != nil || counted != 2 || n != 2 {
+		t.Fatalf("RepairQuota before the fold = %d, %d, %v; want 2 and 2", counted, n, err)
+	}
 	// A sweep finds the held ones, with their time, and so do the counters'
 	// reads.
 	found, err := st.Sweep(c)

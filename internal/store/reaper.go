@@ -269,11 +269,26 @@ func legacySlot(it map[string]types.AttributeValue) sandstep.Slot {
 
 // Counter reads the user's counter, strongly consistent: what it counts,
 // the slots it holds, and the user's slots still held as items of the
-// earlier layout (one query: they share the counter's PK).
+// earlier layout.
 func (s *Store) Counter(ctx context.Context, userID string) (int, []sandstep.Slot, []sandstep.Slot, error) {
 	if err := validateID("userId", userID); err != nil {
 		return 0, nil, nil, err
 	}
+	item, legacy, err := s.counterItems(ctx, userID)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	q, held, err := s.parseQuota(userID, item)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return q.Active, held, legacy, nil
+}
+
+// counterItems reads, strongly consistent, the user's counter item (nil
+// when there is none) and the user's slots still held as items of the
+// earlier layout: one query, as they share the counter's PK.
+func (s *Store) counterItems(ctx context.Context, userID string) (map[string]types.AttributeValue, []sandstep.Slot, error) {
 	expr := build(expression.NewBuilder().
 		WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(userID)))).
 		WithFilter(ofType(typeQuota).Or(ofType(typeSlot).And(legacyHeld()))))
@@ -285,22 +300,23 @@ func (s *Store) Counter(ctx context.Context, userID string) (int, []sandstep.Slo
 		ExpressionAttributeValues: expr.Values(),
 		ConsistentRead:            aws.Bool(true),
 	}
-	counted := map[string]int{}
-	var held, legacy []sandstep.Slot
+	var counter map[string]types.AttributeValue
+	var legacy []sandstep.Slot
 	for {
 		page, err := s.db.Query(ctx, in)
 		if err != nil {
-			return 0, nil, nil, mapErr(err, "read quota")
+			return nil, nil, mapErr(err, "read quota")
 		}
 		for _, it := range page.Items {
-			if avS(it[attrType]) == typeSlot {
+			switch {
+			case avS(it[attrType]) == typeSlot:
 				legacy = append(legacy, legacySlot(it))
-			} else if err := s.addCounter(counted, &held, it); err != nil {
-				return 0, nil, nil, err
+			case avS(it[attrSK]) == skQuota:
+				counter = it
 			}
 		}
 		if len(page.LastEvaluatedKey) == 0 {
-			return counted[userID], held, legacy, nil
+			return counter, legacy, nil
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
@@ -359,23 +375,22 @@ func (s *Store) FoldLegacySlots(ctx context.Context, slots []sandstep.Slot) (int
 }
 
 // RepairQuota sets the user's counter to the number of slots they hold
-// when the two differ, and reports both. A reservation or release that
-// lands between the read and the write changes the held slots, and the
-// conditional write then leaves the counter alone (the next run looks
-// again). With dryRun it only reports.
+// when the two differ, and reports both. A slot still held as an item of
+// the earlier layout is held (its create counted it), as the reaper's
+// stray check takes it. A reservation or release that lands between the
+// read and the write changes the counter, and the conditional write then
+// leaves it alone (the next run looks again). With dryRun it only reports.
 func (s *Store) RepairQuota(ctx context.Context, userID string, dryRun bool) (counted, held int, err error) {
-	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
-		TableName: aws.String(s.table), Key: s.quotaKey(userID), ConsistentRead: aws.Bool(true),
-	})
+	item, legacy, err := s.counterItems(ctx, userID)
 	if err != nil {
-		return 0, 0, mapErr(err, "read quota")
+		return 0, 0, err
 	}
-	q, slots, err := s.parseQuota(userID, out.Item)
-	n := len(slots)
+	q, slots, err := s.parseQuota(userID, item)
+	n := len(slots) + len(legacy)
 	if err != nil || n == q.Active || dryRun {
 		return q.Active, n, err
 	}
-	rev, hasRev, err := numberAttr(out.Item, attrRev)
+	rev, hasRev, err := numberAttr(item, attrRev)
 	if err != nil {
 		return 0, 0, err
 	}
