@@ -128,6 +128,10 @@ type reaping struct {
 	// its task's to end, past its deadline too (a collect re-anchors the
 	// sandbox's lifetime as it goes; the execution's timeout bounds it).
 	tasksHold map[string]bool
+	// listed is the provider's listing by name; judged holds the ids of
+	// the live records the run has judged.
+	listed map[string]ProviderSandbox
+	judged map[string]bool
 }
 
 // act runs fix for one finding, counted in *count, unless this is a dry run
@@ -179,7 +183,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	if opts.MaxActions <= 0 {
 		opts.MaxActions = DefaultReapActions
 	}
-	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}}
+	r := &reaping{s: s, opts: opts, report: &ReapReport{DryRun: opts.DryRun}, budget: opts.MaxActions, now: s.opts.Now(), acted: map[string]bool{}, judged: map[string]bool{}}
 	// First the run's share of a sweep, so that what it puts into the
 	// index is judged now (a dry run writes nothing, so sweeps nothing).
 	sw := &sandstep.Sweep{}
@@ -356,22 +360,29 @@ func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sands
 
 // sandboxes deals with every live record, then deletes the strays.
 func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, records []*sandstep.Sandbox, strays []ProviderSandbox) {
-	byName := make(map[string]ProviderSandbox, len(listed))
+	r.listed = make(map[string]ProviderSandbox, len(listed))
 	for _, ps := range listed {
-		byName[ps.Name] = ps
+		r.listed[ps.Name] = ps
 	}
 	for _, rec := range records {
+		r.judged[rec.ID] = true
 		if r.acted[rec.ID] {
 			continue // found as a task's sandbox already: counted once
 		}
-		ps, found := byName[rec.ID]
-		r.record(ctx, rec, found && ps.State != "destroyed" && ps.State != "destroying")
+		r.record(ctx, rec, r.alive(rec.ID))
 	}
 	for _, ps := range strays {
 		r.act(ctx, &r.report.Unowned, "deleted a sandbox no live record owns", ps.Name, func() error {
 			return r.s.provider.Delete(ctx, ps.ID)
 		})
 	}
+}
+
+// alive says whether the listing shows the sandbox named id, not being
+// destroyed.
+func (r *reaping) alive(id string) bool {
+	ps, found := r.listed[id]
+	return found && ps.State != "destroyed" && ps.State != "destroying"
 }
 
 // record deals with one live record; alive says whether the provider has
@@ -584,7 +595,9 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 // slots releases held slots whose sandbox record is final, or missing
 // past the create grace (a create that died before its record was
 // written: its sandbox, if the provider made it, is deleted by name
-// first), and returns the slots still held.
+// first), and returns the slots still held. A live record the run has not
+// judged (the index lacks it: an earlier version wrote it without the key)
+// is judged here as the index's are, not a day later after a sweep.
 func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Slot {
 	s := r.s
 	kept := held[:0:0]
@@ -596,6 +609,12 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 		}
 		rec, err := s.sandboxes.GetSandbox(ctx, sl.SandboxID)
 		missing := sandstep.ErrorCode(err) == sandstep.ENOTFOUND
+		if err == nil && !rec.State.Terminal() && !r.judged[rec.ID] {
+			r.judged[rec.ID] = true
+			if r.record(ctx, rec, r.alive(rec.ID)); r.acted[rec.ID] {
+				continue // its record's finding deals with the slot
+			}
+		}
 		switch {
 		case err == nil && !rec.State.Terminal(),
 			missing && r.now.Sub(sl.ReservedAt) < r.createGrace(): // a create at work

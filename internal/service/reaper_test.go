@@ -731,6 +731,68 @@ func (l laggingCatalog) List(ctx context.Context, labels map[string]string) ([]P
 	return out, err
 }
 
+// An execution started before an upgrade from a version without the Live
+// index (or during a rollback across it, docs/runbooks/rollback.md) runs
+// the earlier functions for up to 14 h, after the day's sweep (or the one
+// the runbook's deleted sweep record starts) has ended. Its create that
+// dies between its record (creating, written without the index key) and
+// the commit leaves a held slot naming a creating record. The reaper reads
+// that record, strongly, for the slot, and finds it 15 minutes abandoned;
+// it must fail it, delete its Daytona sandbox and free the slot, as it
+// does for the same record with the key, not leave it to the next sweep,
+// a day later.
+func TestReapAbandonsACreateMissingFromTheIndex(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		unindex bool
+	}{{"record with the index key", false}, {"record of the earlier version", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &settableClock{t: time.Now()}
+			st, client, table := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
+			p := newFakeProvider()
+			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
+				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || *rep != (ReapReport{}) {
+				t.Fatalf("first Reap (its sweep ends) = %+v, %v", rep, err)
+			}
+			// The create: its slot, its record, Daytona's sandbox; then it dies.
+			sb := &sandstep.Sandbox{ID: "sbx_" + randomID(), Owner: "alice", State: sandstep.StateCreating}
+			if err := st.ReserveSlot(ctx, sb); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.RecordCreating(ctx, sb); err != nil {
+				t.Fatal(err)
+			}
+			p.sandboxes[sb.ID] = &fakeSandbox{id: "dt-" + sb.ID, state: "started",
+				labels: map[string]string{LabelDeployment: testDeployment, LabelOwner: "alice", LabelID: sb.ID}}
+			if tt.unindex {
+				storetest.Unindex(t, client, table, "SBX#"+sb.ID, "META")
+			}
+			clk.Set(clk.Now().Add(abandonedAfter + time.Minute))
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Abandoned != 1 {
+				t.Errorf("Reap = %+v; want the abandoned create found", rep)
+			}
+			if rec, err := st.GetSandbox(ctx, sb.ID); err != nil || rec.State != sandstep.StateFailed {
+				t.Errorf("record %+v, %v; want failed", rec, err)
+			}
+			if len(p.live()) != 0 {
+				t.Errorf("the abandoned create's sandbox still runs: %v", p.live())
+			}
+			if q, err := st.GetQuota(ctx, "alice"); err != nil || q.Active != 0 {
+				t.Errorf("quota %+v, %v; want the slot freed", q, err)
+			}
+		})
+	}
+}
+
 // A ready record whose sandbox the listing lacks is marked gone only when
 // Daytona's get does not find it either: the listing is eventually
 // consistent, and a record wrongly gone would leave its running sandbox
