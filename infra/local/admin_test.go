@@ -134,7 +134,7 @@ func TestTaskEventsOverLocalStack(t *testing.T) {
 	if done := s.waitTask("alice", tk.ID, time.Minute); done.Status != "succeeded" {
 		t.Fatalf("task ended %+v", done)
 	}
-	// task.finish is written by the clean-up, after the status is final.
+	// The execution has ended: so has everything written of the task.
 	if st := s.waitExecution(tk.ID, 30*time.Second); st != "SUCCEEDED" {
 		t.Fatalf("execution %s, want SUCCEEDED", st)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
 )
 
 // The audit trail of a sandbox or task is its owner's to read, a page at a
@@ -86,6 +87,111 @@ func TestEventsOfOwnSandboxAndTask(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// readTaskEvents reads every audit event of task id, page by page.
+func readTaskEvents(t *testing.T, svc *Service, call Call, id string) []sandstep.AuditEvent {
+	t.Helper()
+	var all []sandstep.AuditEvent
+	cursor := ""
+	for range 50 {
+		page, err := svc.TaskEvents(context.Background(), call, id, ListInput{Limit: intp(100), Cursor: cursor})
+		if err != nil {
+			t.Fatalf("TaskEvents: %v", err)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+	t.Fatal("TaskEvents never ended")
+	return nil
+}
+
+// withAuditLog wires the audit trail's reader, as the app does.
+func withAuditLog(st *store.Store, d *Deps) { d.AuditLog = st }
+
+// countActions counts the events of action.
+func countActions(events []sandstep.AuditEvent, action string) int {
+	n := 0
+	for _, ev := range events {
+		if ev.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// actionsOf is the events' actions, each with its status, for a message.
+func actionsOf(events []sandstep.AuditEvent) []string {
+	var out []string
+	for _, ev := range events {
+		s := ev.Action
+		if st := ev.Detail["status"]; st != "" {
+			s += "(" + st + ")"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// A task that fails is cleaned up by the state machine's last step, and
+// then once more by the ended execution's event (the TaskEnded rule
+// fires on FAILED, which the clean-up's own Task.Failed causes), or by a
+// retry of the clean-up step: the task ended once, and its audit trail
+// must say task.finish once.
+func TestTaskEndAuditedOnceHoweverManyCleanUps(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, _, _ := newTaskService(t, p, withAuditLog)
+	tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make"})
+	// The state machine caught a step's failure and runs its clean-up.
+	if _, err := svc.CleanUpTaskStep(ctx, tk.ID, &TaskFailure{Error: "Sandbox.Transient", Cause: "daytona down"}); err == nil {
+		t.Fatal("clean-up of a failed task answered no outcome error")
+	}
+	// The execution then fails with Task.Failed: EventBridge's FAILED
+	// status change reaches the delete function (task-ended).
+	if _, err := svc.CleanUpTask(ctx, tk.ID, &TaskFailure{Error: "Task.Failed", Cause: "the task failed"}); err == nil {
+		t.Log("task-ended answered no error")
+	}
+	events := readTaskEvents(t, svc, alice(), tk.ID)
+	if n := countActions(events, ActionTaskFinish); n != 1 {
+		t.Errorf("task's audit trail %v holds %d task.finish events; want exactly one for its one end", actionsOf(events), n)
+	}
+}
+
+// A task that succeeds is ended by its collect; the clean-up after it,
+// asked again (a retried step, the reaper), ends nothing: one task.finish,
+// with the status the collect wrote.
+func TestTaskEndAuditedByTheWriteThatEndsIt(t *testing.T) {
+	ctx := context.Background()
+	h := newTaskHarness(t, nil)
+	h.sessions.exit(0)
+	step := TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}
+	if _, err := h.svc.CheckTask(ctx, step); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CollectTask(ctx, step); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := h.svc.CleanUpTaskStep(ctx, h.task.ID, nil); err != nil {
+			t.Fatalf("clean-up: %v", err)
+		}
+	}
+	events, _, err := h.store.ListAudit(ctx, "", h.task.ID, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countActions(events, ActionTaskFinish); n != 1 {
+		t.Fatalf("task's audit trail %v holds %d task.finish events; want one", actionsOf(events), n)
+	}
+	for _, ev := range events {
+		if ev.Action == ActionTaskFinish && (ev.Detail["status"] != string(sandstep.TaskSucceeded) || ev.UserID != "alice") {
+			t.Errorf("task.finish = %+v; want status succeeded, by alice", ev)
 		}
 	}
 }

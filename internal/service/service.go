@@ -418,10 +418,6 @@ func New(deps Deps, opts Options) (*Service, error) {
 		return nil, errors.New("service: Options.Deployment is required")
 	}
 	opts.defaults()
-	var tasks Tasks
-	if deps.Tasks != nil {
-		tasks = endingTasks{metered(deps.Tasks)}
-	}
 	sandboxes := deps.Sandboxes
 	if l, ok := deps.Provider.(ToolboxLocator); ok {
 		sandboxes = locatingSandboxes{sandboxes, l}
@@ -435,7 +431,6 @@ func New(deps Deps, opts Options) (*Service, error) {
 		secrets:       deps.Secrets,
 		inventory:     deps.Inventory,
 		catalog:       deps.Catalog,
-		tasks:         tasks,
 		objects:       deps.Objects,
 		machine:       deps.Machine,
 		sessions:      deps.Sessions,
@@ -453,6 +448,9 @@ func New(deps Deps, opts Options) (*Service, error) {
 		fetchPerStore: maxFetchPerCheck,
 		notifier:      deps.Notifier,
 		drain:         deps.Drain,
+	}
+	if deps.Tasks != nil {
+		s.tasks = endingTasks{metered(deps.Tasks), s.auditEnd}
 	}
 	if s.repos != nil {
 		if err := s.repos.CheckTasks(s.checkIssueTask); err != nil {

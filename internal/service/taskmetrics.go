@@ -9,9 +9,13 @@ import (
 )
 
 // endingTasks is Tasks that counts each task's end (TasksEnded by status,
-// and its TaskDuration) where it happens: every path to a final status is a
-// transition into it from a live one, whichever step or reaper makes it.
-type endingTasks struct{ Tasks }
+// and its TaskDuration) where it happens, and hands it to ended: every
+// path to a final status is a transition into it from a live one,
+// whichever step or reaper makes it, and only one such write succeeds.
+type endingTasks struct {
+	Tasks
+	ended func(context.Context, *sandstep.Task)
+}
 
 func (e endingTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
 	t, err := e.Tasks.TransitionTask(ctx, id, from, to, update)
@@ -27,6 +31,9 @@ func (e endingTasks) TransitionTask(ctx context.Context, id string, from []sands
 			start = *t.StartedAt
 		}
 		metrics.Add(ctx, metrics.TaskDuration, metrics.Seconds, t.FinishedAt.Sub(start).Seconds())
+	}
+	if e.ended != nil {
+		e.ended(ctx, t)
 	}
 	return t, nil
 }

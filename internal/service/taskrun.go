@@ -837,7 +837,6 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if t, err = s.settleTask(ctx, t); err != nil {
 		return nil, err
 	}
-	s.auditTask(ctx, call, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
 	if s.tellsIssue(t) {
 		// Only then: the comment reads the output's tail (an S3 LIST and GET).
 		s.tellEnded(ctx, t, patient)

@@ -502,3 +502,13 @@ func (s *Service) auditTask(ctx context.Context, call Call, t *sandstep.Task, ac
 	ev.TaskID = t.ID
 	s.appendAudit(ctx, ev)
 }
+
+// auditEnd writes task.finish of t, which the write that made it t ended
+// (endingTasks): once, however many clean-ups follow. A cancel is audited
+// by its caller (task.cancel).
+func (s *Service) auditEnd(ctx context.Context, t *sandstep.Task) {
+	if t.Status == sandstep.TaskCancelled {
+		return
+	}
+	s.auditTask(ctx, Call{UserID: t.Owner, RequestID: t.ID}, t, ActionTaskFinish, nil, map[string]string{"status": string(t.Status)})
+}
