@@ -195,3 +195,23 @@ func TestTaskEndAuditedByTheWriteThatEndsIt(t *testing.T) {
 		}
 	}
 }
+
+// DELETE /tasks/{id} again "is no error" (README): a client whose answer
+// was lost asks again. The task was cancelled once; its trail must say
+// task.cancel once, not once per DELETE that found it cancelled already.
+func TestCancelAskedAgainIsAuditedOnce(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, _, _ := newTaskService(t, p, withAuditLog)
+	tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make"})
+	for i := range 2 {
+		got, err := svc.CancelTask(ctx, alice(), tk.ID)
+		if err != nil || got.Status != sandstep.TaskCancelled {
+			t.Fatalf("cancel #%d = %+v, %v; want cancelled", i+1, got, err)
+		}
+	}
+	events := readTaskEvents(t, svc, alice(), tk.ID)
+	if n := countActions(events, ActionTaskCancel); n != 1 {
+		t.Errorf("task's audit trail %v holds %d task.cancel events; want exactly one: the task was cancelled once", actionsOf(events), n)
+	}
+}

@@ -425,13 +425,14 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	}
 	_, unstored := s.keepLastOutput(ctx, t, cancelStoreTime, false)
 	now := s.opts.Now().UTC()
-	// From a live status only, so the task's end is counted once
-	// (TasksEnded); a task cancelled before has its release made again.
+	// From a live status only, so the task's end is counted and audited
+	// once; a task cancelled before has its release made again.
 	cancelled, err := s.tasks.TransitionTask(ctx, id, []sandstep.TaskStatus{sandstep.TaskQueued, sandstep.TaskRunning},
 		sandstep.TaskCancelled, func(r *sandstep.Task) {
 			r.FinishedAt, r.Error = &now, why
 			s.noteUnstored(r, unstored)
 		})
+	ended := err == nil
 	if err != nil {
 		cur, gerr := s.tasks.GetTask(ctx, id)
 		switch {
@@ -457,7 +458,9 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	} else {
 		s.opts.Logger.WarnContext(ctx, "cancel: the sandbox's end not recorded; the clean-up records it", "taskId", id, "err", err)
 	}
-	s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
+	if ended {
+		s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
+	}
 	return s.priced(ctx, cancelled), nil
 }
 
