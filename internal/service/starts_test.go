@@ -151,3 +151,38 @@ func TestStartTaskWhoseStartIsNotAnswered(t *testing.T) {
 		})
 	}
 }
+
+// startFails is a state machine that refuses every start for good.
+type startFails struct{ fakeMachine }
+
+func (startFails) Start(context.Context, string, []byte) (string, error) {
+	return "", sandstep.Errorf(sandstep.EINTERNAL, "states: access denied to StartExecution")
+}
+
+// A task whose execution could not be started is accepted (its record
+// written), then failed: GET /tasks/{id} shows it failed, and its audit
+// trail must say so too (README: "the task's audit trail, as for a
+// sandbox": a sandbox's failed create is audited with its error).
+func TestTaskWhoseExecutionCouldNotStartIsAudited(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, st, _ := newTaskService(t, p, func(st *store.Store, d *Deps) {
+		d.AuditLog = st
+		d.Machine = startFails{}
+	})
+	if _, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make"}); err == nil {
+		t.Fatal("StartTask succeeded; want the start's failure")
+	}
+	list, _, err := st.ListTasks(ctx, "alice", 10, "")
+	if err != nil || len(list) != 1 || list[0].Status != sandstep.TaskFailed {
+		t.Fatalf("tasks %+v, %v; want the one failed task", list, err)
+	}
+	events := readTaskEvents(t, svc, alice(), list[0].ID)
+	if len(events) == 0 {
+		t.Fatalf("failed task %s (%q) has an empty audit trail; want its start's failure recorded", list[0].ID, list[0].Error)
+	}
+	// As a failed create's: the start, by whoever asked, with the error.
+	if ev := events[0]; ev.Action != ActionTaskStart || ev.UserID != "alice" || ev.Outcome != string(sandstep.EINTERNAL) || ev.Detail["error"] == "" {
+		t.Errorf("failed task's trail %+v; want its task.start first, by alice, with the start's error", events)
+	}
+}

@@ -231,6 +231,9 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 			accepted(ctx, t)
 		}
 		if err := s.startExecution(ctx, wctx, t); err != nil {
+			// The task exists, failed: its trail says who asked and why,
+			// as a failed create's does.
+			s.auditTask(ctx, call, t, ActionTaskStart, err, map[string]string{"error": sandstep.ErrorMessage(err)})
 			if ferr := s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err), ""); ferr != nil {
 				s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", ferr)
 			}
