@@ -111,6 +111,26 @@ func readTaskEvents(t *testing.T, svc *Service, call Call, id string) []sandstep
 	return nil
 }
 
+// readSandboxEvents reads every audit event of sandbox id as call.
+func readSandboxEvents(t *testing.T, svc *Service, call Call, id string) []sandstep.AuditEvent {
+	t.Helper()
+	var all []sandstep.AuditEvent
+	cursor := ""
+	for range 50 {
+		page, err := svc.SandboxEvents(context.Background(), call, id, ListInput{Limit: intp(100), Cursor: cursor})
+		if err != nil {
+			t.Fatalf("SandboxEvents: %v", err)
+		}
+		all = append(all, page.Items...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+	t.Fatal("SandboxEvents never ended")
+	return nil
+}
+
 // withAuditLog wires the audit trail's reader, as the app does.
 func withAuditLog(st *store.Store, d *Deps) { d.AuditLog = st }
 

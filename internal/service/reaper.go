@@ -373,7 +373,11 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 	}
 	for _, ps := range strays {
 		r.act(ctx, &r.report.Unowned, "deleted a sandbox no live record owns", ps.Name, func() error {
-			return r.s.provider.Delete(ctx, ps.ID)
+			if err := r.s.provider.Delete(ctx, ps.ID); err != nil {
+				return err
+			}
+			r.auditStray(ctx, ps)
+			return nil
 		})
 	}
 }
@@ -383,6 +387,20 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 func (r *reaping) alive(id string) bool {
 	ps, found := r.listed[id]
 	return found && ps.State != "destroyed" && ps.State != "destroying"
+}
+
+// auditStray writes sandbox.reap of a deleted stray that has a record
+// (one over while its sandbox still ran): its owner sees in its trail
+// that the reaper deleted it. A name of no record of ours has no trail.
+func (r *reaping) auditStray(ctx context.Context, ps ProviderSandbox) {
+	rec, err := r.s.sandboxes.GetSandbox(ctx, ps.Name)
+	switch code := sandstep.ErrorCode(err); {
+	case code == sandstep.ENOTFOUND, code == sandstep.EINVALID:
+	case err != nil:
+		r.s.opts.Logger.ErrorContext(ctx, "reaper: the record of a deleted stray not read; its deletion not audited", "id", ps.Name, "err", err)
+	default:
+		r.s.audit(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec, ActionReap, nil, map[string]string{"finding": "unowned"})
+	}
 }
 
 // record deals with one live record; alive says whether the provider has

@@ -909,3 +909,41 @@ func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 		})
 	}
 }
+
+// A sandbox whose record says it is over (here gone: an exec was told
+// the sandbox was not found) but that still runs at Daytona is deleted by
+// the reaper as a stray. architecture.md: "every change is also a WARN
+// line, and a change to a sandbox or task an audit event of it"; the
+// sandbox's owner and auditor must see in its trail that sandstep deleted
+// a sandbox of theirs that was in fact still running.
+func TestReapAuditsDeletingAStrayWithARecord(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, st, _ := newTaskService(t, p, withAuditLog)
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record ends (gone) while Daytona still runs the sandbox.
+	if _, err := st.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSlot(ctx, "alice", sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := readSandboxEvents(t, svc, alice(), sb.ID)
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Unowned != 1 || len(p.live()) != 0 {
+		t.Fatalf("reaper = %+v, Daytona runs %v; want the stray deleted", rep, p.live())
+	}
+	after := readSandboxEvents(t, svc, alice(), sb.ID)
+	if len(after) == len(before) {
+		t.Fatalf("sandbox %s was deleted at Daytona by the reaper, but its audit trail %v says nothing of it", sb.ID, actionsOf(after))
+	}
+	if ev := after[len(after)-1]; ev.Action != ActionReap || ev.Detail["finding"] != "unowned" || ev.UserID != "alice" {
+		t.Errorf("the reaper's delete audited as %+v; want %s of alice's sandbox, finding unowned, as its other findings are", ev, ActionReap)
+	}
+}
