@@ -469,3 +469,46 @@ func TestSweepGoesOnPastAnItemItCannotIndex(t *testing.T) {
 		})
 	}
 }
+
+// Administrators' audit events live, never expiring (no expiresAt), in
+// the user's partition beside the quota counter (README: PK=USER#<user>,
+// SK=EVT#…), and every GET /admin/users/{u}/quota adds one. The reaper's
+// Counter reads that partition whole, with a filter, so each read of the
+// counter pays for the user's whole administrative history:
+// architecture.md promises a reaper run "costs what is live, not the
+// history". The counter's read must not scan the audit events.
+func TestCounterReadsNoAdminAuditHistory(t *testing.T) {
+	ctx := context.Background()
+	// Pages of 10 items, as DynamoDB pages at 1 MB: the queries a read
+	// takes count the items it reads, filtered out or not.
+	var queries atomic.Int64
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 3}, inFront(t, func(w http.ResponseWriter, r *http.Request, pass http.Handler) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".Query") {
+			var in map[string]any
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				t.Errorf("query request: %v", err)
+			}
+			in["Limit"] = 10
+			b, _ := json.Marshal(in)
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+			queries.Add(1)
+		}
+		pass.ServeHTTP(w, r)
+	}))
+	if err := st.SetUserLimit(ctx, "alice", 2); err != nil {
+		t.Fatal(err)
+	}
+	const reads = 200 // an operator's dashboard reading alice's usage
+	for range reads {
+		if err := st.AppendAudit(ctx, sandstep.AuditEvent{Action: "admin.usage.read", UserID: "root", TargetUserID: "alice", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queries.Store(0)
+	if _, _, _, err := st.Counter(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if n := queries.Load(); n > 1 {
+		t.Errorf("reading alice's counter took %d pages of 10 items; want one: the counter, not her %d audit events (they never expire, so this grows forever)", n, reads)
+	}
+}
