@@ -94,32 +94,24 @@ func TestEventsOfOwnSandboxAndTask(t *testing.T) {
 // readTaskEvents reads every audit event of task id, page by page.
 func readTaskEvents(t *testing.T, svc *Service, call Call, id string) []sandstep.AuditEvent {
 	t.Helper()
-	var all []sandstep.AuditEvent
-	cursor := ""
-	for range 50 {
-		page, err := svc.TaskEvents(context.Background(), call, id, ListInput{Limit: intp(100), Cursor: cursor})
-		if err != nil {
-			t.Fatalf("TaskEvents: %v", err)
-		}
-		all = append(all, page.Items...)
-		if page.NextCursor == "" {
-			return all
-		}
-		cursor = page.NextCursor
-	}
-	t.Fatal("TaskEvents never ended")
-	return nil
+	return readEvents(t, "TaskEvents", func(in ListInput) (*EventList, error) { return svc.TaskEvents(context.Background(), call, id, in) })
 }
 
 // readSandboxEvents reads every audit event of sandbox id as call.
 func readSandboxEvents(t *testing.T, svc *Service, call Call, id string) []sandstep.AuditEvent {
 	t.Helper()
+	return readEvents(t, "SandboxEvents", func(in ListInput) (*EventList, error) { return svc.SandboxEvents(context.Background(), call, id, in) })
+}
+
+// readEvents reads every page list gives.
+func readEvents(t *testing.T, name string, list func(ListInput) (*EventList, error)) []sandstep.AuditEvent {
+	t.Helper()
 	var all []sandstep.AuditEvent
 	cursor := ""
 	for range 50 {
-		page, err := svc.SandboxEvents(context.Background(), call, id, ListInput{Limit: intp(100), Cursor: cursor})
+		page, err := list(ListInput{Limit: intp(100), Cursor: cursor})
 		if err != nil {
-			t.Fatalf("SandboxEvents: %v", err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		all = append(all, page.Items...)
 		if page.NextCursor == "" {
@@ -127,7 +119,7 @@ func readSandboxEvents(t *testing.T, svc *Service, call Call, id string) []sands
 		}
 		cursor = page.NextCursor
 	}
-	t.Fatal("SandboxEvents never ended")
+	t.Fatalf("%s never ended", name)
 	return nil
 }
 
