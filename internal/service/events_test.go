@@ -227,3 +227,25 @@ func TestCancelAskedAgainIsAuditedOnce(t *testing.T) {
 		t.Errorf("task's audit trail %v holds %d task.cancel events; want exactly one: the task was cancelled once", actionsOf(events), n)
 	}
 }
+
+// A cancel whose release fails (Daytona down as the sandbox is deleted)
+// answers the error, and its caller asks again: the task was cancelled by
+// the first call, and its trail must say task.cancel once.
+func TestCancelWhoseReleaseFailedIsAuditedOnce(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, _, _ := newTaskService(t, p, withAuditLog)
+	tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make"})
+	p.failOn("delete", sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 503"))
+	if _, err := svc.CancelTask(ctx, alice(), tk.ID); err == nil {
+		t.Fatal("cancel whose sandbox's delete failed answered no error")
+	}
+	p.failOn("delete", nil)
+	if got, err := svc.CancelTask(ctx, alice(), tk.ID); err != nil || got.Status != sandstep.TaskCancelled {
+		t.Fatalf("cancel asked again = %+v, %v; want cancelled", got, err)
+	}
+	events := readTaskEvents(t, svc, alice(), tk.ID)
+	if n := countActions(events, ActionTaskCancel); n != 1 {
+		t.Errorf("task's audit trail %v holds %d task.cancel events; want one: the task was cancelled once", actionsOf(events), n)
+	}
+}

@@ -435,8 +435,11 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 			r.FinishedAt, r.Error = &now, why
 			s.noteUnstored(r, unstored)
 		})
-	ended := err == nil
-	if err != nil {
+	if err == nil {
+		// Audited by the write that cancelled it, before what may fail
+		// after: a DELETE asked again cancels nothing and writes nothing.
+		s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
+	} else {
 		cur, gerr := s.tasks.GetTask(ctx, id)
 		switch {
 		case gerr == nil && cur.Status == sandstep.TaskCancelled:
@@ -460,9 +463,6 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 		cancelled = settled
 	} else {
 		s.opts.Logger.WarnContext(ctx, "cancel: the sandbox's end not recorded; the clean-up records it", "taskId", id, "err", err)
-	}
-	if ended {
-		s.auditTask(ctx, call, cancelled, ActionTaskCancel, nil, readerDetail(call, t))
 	}
 	return s.priced(ctx, cancelled), nil
 }
