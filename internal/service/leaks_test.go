@@ -501,11 +501,6 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 		deleted bool
 	}{
 		{name: "a running task's", then: func(*testing.T, *store.Store, *sandstep.Task, time.Time) {}, after: time.Hour},
-		// Its collect may outlive the life the sandbox was made with (a
-		// backlog stored in more than one invocation), re-anchoring the
-		// sandbox's lifetime as it goes; the execution's timeout bounds it.
-		{name: "a running task's, past the deadline its sandbox was made with", then: func(*testing.T, *store.Store, *sandstep.Task, time.Time) {},
-			after: 3*time.Hour + sandstep.TaskCleanupMargin + abandonedAfter + time.Minute},
 		{name: "an ended task's, its clean-up still to come", ran: 2 * time.Hour, then: endAs(sandstep.TaskSucceeded), after: 5 * time.Minute},
 		{name: "an ended task's, not released", then: endAs(sandstep.TaskFailed), after: 20 * time.Minute, ended: true, deleted: true},
 		{name: "an ended task's, its execution still at work", then: endAs(sandstep.TaskTimedOut), after: 20 * time.Minute},

@@ -124,10 +124,6 @@ type reaping struct {
 	// acted holds the ids of the findings acted on, so that one found
 	// twice (a record's, then its slot's) is dealt with once.
 	acted map[string]bool
-	// tasksHold holds the ids of the sandboxes live tasks name: each is
-	// its task's to end, past its deadline too (a collect re-anchors the
-	// sandbox's lifetime as it goes; the execution's timeout bounds it).
-	tasksHold map[string]bool
 	// listed is the provider's listing by name; judged holds the ids of
 	// the live records the run has judged.
 	listed map[string]ProviderSandbox
@@ -199,10 +195,6 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		return nil, fmt.Errorf("reaper: list records: %w", err)
 	}
 	records, live, notices, counted, held := found.Sandboxes, found.Tasks, found.Notices, found.Counted, found.Held
-	r.tasksHold = make(map[string]bool, len(found.Tasks))
-	for _, t := range found.Tasks {
-		r.tasksHold[t.SandboxID] = true
-	}
 	if s.machine == nil || opts.AfterRestart {
 		live = nil // no tasks here, or their executions were lost with the stack
 	}
@@ -221,7 +213,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 		return nil, fmt.Errorf("reaper: list provider sandboxes: %w", err)
 	}
 	r.tasks(ctx, live)
-	r.taskSandboxes(ctx, records)
+	r.taskSandboxes(ctx, records, found.Tasks)
 	// A listed sandbox that neither a live record nor a held slot owns may
 	// be a create that took its slot after the read (a create takes it
 	// before it calls the provider; the index may also lag, or lack what no
@@ -457,7 +449,7 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			}
 			return errors.New("the record was not marked gone")
 		})
-	case r.expired(rec) && !r.tasksHold[rec.ID]:
+	case r.expired(rec):
 		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) })
 	}
 }
@@ -506,16 +498,20 @@ func sandboxDeadline(sb *sandstep.Sandbox) time.Time {
 // taskSandboxes deletes the ready sandboxes made for a task that no
 // longer holds them: it ended without releasing its sandbox (a clean-up
 // killed or failing part-way), or never recorded it (a step killed after
-// the create), or names another. The tasks not ended hold theirs
-// (r.tasksHold). Each is judged by its task read again,
-// strongly, once no step that could still record it can be at work.
-func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox) {
+// the create), or names another. live are the tasks not ended, which
+// hold theirs. Each is judged by its task read again, strongly, once no
+// step that could still record it can be at work.
+func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox, live []*sandstep.Task) {
 	s := r.s
 	if s.tasks == nil {
 		return
 	}
+	held := make(map[string]bool, len(live))
+	for _, t := range live {
+		held[t.SandboxID] = true
+	}
 	for _, rec := range records {
-		if rec.TaskID == "" || rec.State != sandstep.StateReady || r.tasksHold[rec.ID] || r.now.Sub(rec.UpdatedAt) < r.createGrace() {
+		if rec.TaskID == "" || rec.State != sandstep.StateReady || held[rec.ID] || r.now.Sub(rec.UpdatedAt) < r.createGrace() {
 			continue
 		}
 		t, err := s.tasks.GetTask(ctx, rec.TaskID)

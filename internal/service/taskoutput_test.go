@@ -1024,8 +1024,9 @@ func TestCollectRest(t *testing.T) {
 // when the command starts. A collect that may still be at work after the
 // deadline (a backlog stored over several invocations, each with its
 // retry's delay) moves that life to its own end plus the margin, so the
-// next attempt and the clean-up find the sandbox; one that ends well
-// before the deadline leaves it alone.
+// next attempt and the clean-up find the sandbox, and records it, so the
+// reaper does not take the sandbox for one past its life; one that ends
+// well before the deadline leaves it alone.
 func TestACollectPastTheDeadlineKeepsTheSandbox(t *testing.T) {
 	const invocation = 15 * time.Minute
 	tests := []struct {
@@ -1040,7 +1041,16 @@ func TestACollectPastTheDeadlineKeepsTheSandbox(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTaskHarness(t, nil)
+			ctx0 := context.Background()
 			zero, deadline := 0, h.clock.Now().Add(tt.deadline)
+			// The life a task's sandbox is made with: its command's time
+			// (here the deadline's) and the margin.
+			before, err := h.store.TransitionSandbox(ctx0, h.task.SandboxID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
+				r.TTLMinutes = int((deadline.Sub(r.CreatedAt) + sandstep.TaskCleanupMargin) / time.Minute)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if _, err := h.store.TransitionTask(context.Background(), h.task.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
 				func(r *sandstep.Task) { r.Deadline, r.ExitCode = &deadline, &zero }); err != nil {
 				t.Fatal(err)
@@ -1058,6 +1068,17 @@ func TestACollectPastTheDeadlineKeepsTheSandbox(t *testing.T) {
 				t.Fatalf("the collect set the sandbox's life %d times (%v); want once", len(kept), kept)
 			case tt.keeps && (kept[0] < invocation-time.Minute+sandstep.TaskCleanupMargin || kept[0] > invocation+sandstep.TaskCleanupMargin):
 				t.Errorf("the collect kept the sandbox for %v; want its invocation's time left (%v) plus %v", kept[0], invocation, sandstep.TaskCleanupMargin)
+			}
+			after, err := h.store.GetSandbox(ctx0, h.task.SandboxID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recorded := after.CreatedAt.Add(time.Duration(after.TTLMinutes) * time.Minute)
+			switch {
+			case !tt.keeps && after.TTLMinutes != before.TTLMinutes:
+				t.Errorf("the record's ttlMinutes went from %d to %d; want it left", before.TTLMinutes, after.TTLMinutes)
+			case tt.keeps && recorded.Before(h.clock.Now().Add(kept[0])):
+				t.Errorf("the record's life ends at %v (ttlMinutes %d); want at least the life the collect gave Daytona, to %v", recorded, after.TTLMinutes, h.clock.Now().Add(kept[0]))
 			}
 		})
 	}

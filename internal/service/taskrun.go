@@ -648,7 +648,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	if err != nil {
 		return nil, err
 	}
-	s.keepForCollect(ctx, t, sb.DaytonaID)
+	s.keepForCollect(ctx, t, sb)
 	// The command has ended (or was killed at its deadline): its output
 	// is whole.
 	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectRest(t, spec)); err != nil {
@@ -669,23 +669,32 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
 }
 
-// keepForCollect moves the life of t's sandbox, which the start set to
+// keepForCollect moves the life of t's sandbox sb, which the start set to
 // the command's deadline plus TaskCleanupMargin, to this invocation's end
 // plus the margin when the invocation may outlive the deadline: a backlog
 // stored over several invocations, and their retries' delays, can pass
-// the margin. It is a backstop's move: a failure is logged, and the
-// collect goes on (a sandbox gone is the stores' to report).
-func (s *Service) keepForCollect(ctx context.Context, t *sandstep.Task, daytonaID string) {
+// the margin. The record's ttlMinutes follows, so the reaper judges the
+// sandbox by the life Daytona gives it. It is a backstop's move: a failure
+// is logged, and the collect goes on (a sandbox gone is the stores' to
+// report).
+func (s *Service) keepForCollect(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
 	end, timed := ctx.Deadline()
 	if !timed || t.Deadline == nil {
 		return
 	}
-	left := time.Until(end)
-	if s.opts.Now().Add(left).Before(*t.Deadline) {
+	now, keep := s.opts.Now(), time.Until(end)+sandstep.TaskCleanupMargin
+	if now.Add(time.Until(end)).Before(*t.Deadline) {
 		return
 	}
-	if err := s.sessions.KeepFor(ctx, daytonaID, left+sandstep.TaskCleanupMargin); err != nil {
+	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, keep); err != nil {
 		s.opts.Logger.WarnContext(ctx, "the task's sandbox's life not moved past its collect", "taskId", t.ID, "err", err)
+		return
+	}
+	ttl := int((now.Add(keep).Sub(sb.CreatedAt) + time.Minute - 1) / time.Minute)
+	if _, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
+		r.TTLMinutes = max(r.TTLMinutes, ttl)
+	}); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the task's sandbox's moved life not recorded", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 	}
 }
 
