@@ -332,8 +332,9 @@ func (s *Store) GetTask(ctx context.Context, id string) (*sandstep.Task, error) 
 // status to, after letting update change other fields (ExitCode, Error,
 // StartedAt, FinishedAt, ExecutionARN, SandboxID...). ID, Owner and CreatedAt
 // cannot be changed. ENOTFOUND if absent, ECONFLICT if its status is not in
-// from, or if to is cancelled and a check has killed the command at its
-// deadline (KilledAt: the task ends timed out, whatever comes between);
+// from, or if it would move to cancelled after a check killed the command
+// at its deadline (KilledAt: the task ends timed out, whatever comes
+// between);
 // update may be called more than once (see TransitionSandbox).
 func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
 	if !slices.Contains(validTaskStatuses, to) {
@@ -347,7 +348,7 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 			if !slices.Contains(from, cur.Status) {
 				return nil, nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "task %q is %s, not %s", id, cur.Status, joinStates(from))
 			}
-			if to == sandstep.TaskCancelled && cur.KilledAt != nil {
+			if to == sandstep.TaskCancelled && cur.Status != sandstep.TaskCancelled && cur.KilledAt != nil {
 				return nil, nil, nil, sandstep.Errorf(sandstep.ECONFLICT, "task %q was killed at its deadline; it ends timed out", id)
 			}
 			next := *cur

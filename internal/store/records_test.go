@@ -287,6 +287,24 @@ func TestListCursorRejected(t *testing.T) {
 	}
 }
 
+// Only a move into cancelled is refused once a task is killed: one
+// cancelled over a kill by an earlier release is still written as
+// cancelled (its notice claimed, its sandbox's end recorded).
+func TestAKilledTaskAlreadyCancelledIsStillWritten(t *testing.T) {
+	clk := newClock()
+	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
+	c := ctx(t)
+	killed := clk.Now()
+	task := &sandstep.Task{ID: "t1", Owner: "u", SandboxID: "s1", Status: sandstep.TaskCancelled, Command: "make", KilledAt: &killed, FinishedAt: &killed}
+	if err := st.PutTask(c, task); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.TransitionTask(c, "t1", []sandstep.TaskStatus{sandstep.TaskCancelled}, sandstep.TaskCancelled, func(t *sandstep.Task) { t.Error = "cancelled by its owner" })
+	if err != nil || got.Error != "cancelled by its owner" {
+		t.Fatalf("a cancelled task's write = %+v, %v; want written", got, err)
+	}
+}
+
 func TestTasks(t *testing.T) {
 	clk := newClock()
 	st, _, _ := storetest.New(t, store.Options{Now: clk.Now})
