@@ -383,8 +383,13 @@ func (r *reaping) alive(id string) bool {
 
 // auditStray writes sandbox.reap of a deleted stray that has a record
 // (one over while its sandbox still ran): its owner sees in its trail
-// that the reaper deleted it. A name of no record of ours has no trail.
+// that the reaper deleted it. A name of no record of ours has no trail;
+// one Daytona was destroying already was deleted by what ended its record
+// (which audited that), the reaper's delete a no-op.
 func (r *reaping) auditStray(ctx context.Context, ps ProviderSandbox) {
+	if ps.State == "destroying" {
+		return
+	}
 	rec, err := r.s.sandboxes.GetSandbox(ctx, ps.Name)
 	switch code := sandstep.ErrorCode(err); {
 	case code == sandstep.ENOTFOUND, code == sandstep.EINVALID:

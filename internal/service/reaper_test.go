@@ -947,3 +947,65 @@ func TestReapAuditsDeletingAStrayWithARecord(t *testing.T) {
 		t.Errorf("the reaper's delete audited as %+v; want %s of alice's sandbox, finding unowned, as its other findings are", ev, ActionReap)
 	}
 }
+
+// A sandbox whose record a delete of ours ended (its owner's, or the
+// reaper's own a run before) stays in Daytona's listing while Daytona
+// destroys it: a stray, deleted again (a no-op). Its trail must not then
+// say the reaper deleted it as unowned: the owner deleted it (or the
+// reaper's earlier finding is already there), and every run while Daytona
+// destroys it would add another.
+func TestReapAuditsNoStrayDaytonaIsAlreadyDestroying(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(t *testing.T, svc *Service, clk *settableClock, id string)
+		want int // sandbox.reap events its trail holds
+	}{
+		{name: "its owner deleted it", end: func(t *testing.T, svc *Service, _ *settableClock, id string) {
+			if _, err := svc.DeleteSandbox(context.Background(), alice(), id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "the reaper expired it a run ago", want: 1, end: func(t *testing.T, svc *Service, clk *settableClock, id string) {
+			sb, err := svc.sandboxes.GetSandbox(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(clk.Now().Add(time.Duration(sb.TTLMinutes)*time.Minute + abandonedAfter + time.Minute))
+			if rep, err := svc.Reap(context.Background(), ReapOptions{}); err != nil || rep.Expired != 1 {
+				t.Fatalf("Reap = %+v, %v; want it expired", rep, err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := newFakeProvider()
+			svc, _, clk := newTaskService(t, p, withAuditLog)
+			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.mu.Lock()
+			listed := p.sandboxes[sb.ID]
+			p.mu.Unlock()
+			tt.end(t, svc, clk, sb.ID)
+			// Daytona still lists it, destroying.
+			p.mu.Lock()
+			listed.state = "destroying"
+			p.sandboxes[sb.ID] = listed
+			p.mu.Unlock()
+			if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			reaps := 0
+			for _, ev := range readSandboxEvents(t, svc, alice(), sb.ID) {
+				if ev.Action == ActionReap {
+					reaps++
+				}
+			}
+			if reaps != tt.want {
+				t.Errorf("trail holds %d sandbox.reap events; want %d: the run that saw it destroying deleted nothing", reaps, tt.want)
+			}
+		})
+	}
+}
