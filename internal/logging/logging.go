@@ -11,7 +11,10 @@
 //   - by value: every secret registered with the Redactor is replaced by
 //     Redacted wherever it occurs in the message, in string values, in
 //     error texts (wrapped errors included), in keys, in groups, in
-//     LogValuer results and in structs and maps logged with slog.Any.
+//     LogValuer results and in structs and maps logged with slog.Any; a
+//     secret that is not valid UTF-8 (a binary secret) is looked for as
+//     it is written too, each invalid byte as U+FFFD (SecretForms), since
+//     a structured value is looked at once rendered as JSON.
 //
 // Records logged with a context (logger.InfoContext(ctx, ...)) carry
 // requestId, userId, sandboxId and taskId from the context; see

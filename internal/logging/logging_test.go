@@ -535,11 +535,82 @@ func TestSecretForms(t *testing.T) {
 		{"a value from a file", "s3cr3t-value\n", []string{"s3cr3t-value\n", "s3cr3t-value"}},
 		{"too short", "abc", nil},
 		{"too short once trimmed", "  abc  \n", nil},
+		{"not UTF-8", "\xffs3cr3t", []string{"\xffs3cr3t", "\ufffds3cr3t"}},
+		{"not UTF-8, from a file", "\xffs3cr3t\n", []string{"\xffs3cr3t\n", "\xffs3cr3t", "\ufffds3cr3t\n", "\ufffds3cr3t"}},
+		// Neighbours may complete the continuation bytes it starts with
+		// and the character it ends with a part of: the rest is in every
+		// rendering, and hides the part of a longer form that is the
+		// secret's.
+		{"partial characters at its ends", "\x80\x80s3cr3t\xe2\x82", []string{"\x80\x80s3cr3t\xe2\x82", "s3cr3t"}},
+		{"at most three continuation bytes", "\x80\x80\x80\x80s3cr3t", []string{"\x80\x80\x80\x80s3cr3t", "\ufffds3cr3t"}},
+		{"a rest too short", "\x80abcd\xf0", []string{"\x80abcd\xf0", "abcd\ufffd", "\ufffdabcd"}},
+		{"a rest too short on its own", "\x80\x80\x80abcd", []string{"\x80\x80\x80abcd", "\ufffdabcd"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := SecretForms(tt.value); !slices.Equal(got, tt.want) {
 				t.Errorf("SecretForms(%q) = %q, want %q", tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+// A secret that is not valid UTF-8 (a Secrets Manager binary secret) is
+// redacted in structured values too, where json.Marshal has replaced its
+// invalid bytes with U+FFFD before the redactor looks, and where the bytes
+// around it complete a character it has only a part of at either end (so
+// that neither its bytes nor its own rendering are in the line).
+func TestBinarySecretRedactedInStructuredValues(t *testing.T) {
+	const secret = "\x80\x80binary-s3cr3t\xff-9f2c\xe2\x82"
+	for _, tc := range []struct{ name, pre, post string }{
+		{"alone", "", ""},
+		{"in text", "pre ", " post"},
+		{"completed by its neighbours", "\xe1", "\xac"},
+		{"beside invalid bytes", "\xff", "\xff"},
+	} {
+		v := tc.pre + secret + tc.post
+		for _, shape := range []struct {
+			name string
+			log  func(*slog.Logger)
+		}{
+			{"string", func(l *slog.Logger) { l.Info(v, "v", v) }},
+			{"struct field", func(l *slog.Logger) { l.Info("m", "s", structWithSecret{Note: v}) }},
+			{"map key and value", func(l *slog.Logger) { l.Info("m", "m", map[string]any{v: []any{1, v}}) }},
+			{"slice element", func(l *slog.Logger) { l.Info("m", "s", []string{"a", v}) }},
+		} {
+			for _, format := range []string{"json", "text"} {
+				t.Run(tc.name+"/"+shape.name+"/"+format, func(t *testing.T) {
+					red := NewRedactor()
+					red.Add(secret)
+					var buf bytes.Buffer
+					shape.log(New(&buf, Options{Format: format, Redactor: red}))
+					assertNoSecret(t, buf.String(), "binary-s3cr3t")
+					if !strings.Contains(buf.String(), Redacted) {
+						t.Fatalf("nothing redacted:\n%s", buf.String())
+					}
+				})
+			}
+		}
+	}
+}
+
+// A string that is written as a binary secret's rendering is (its valid
+// characters in the same places, other invalid bytes) shows what the
+// secret's rendering shows: it is hidden as a plain string too, as it is
+// in a structured value, where it is looked at once rendered.
+func TestStringWrittenAsABinarySecretRedacted(t *testing.T) {
+	const secret = "\xffbinary-s3cr3t-9f2c\xfe"
+	const like = "x \xfebinary-s3cr3t-9f2c\xa0 y"
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			red := NewRedactor()
+			red.Add(secret)
+			var buf bytes.Buffer
+			l := New(&buf, Options{Format: format, Redactor: red})
+			l.Info(like, "v", like, "err", errors.New(like), "s", []string{like})
+			assertNoSecret(t, buf.String(), "binary-s3cr3t")
+			if got := strings.Count(buf.String(), "x "+Redacted+" y"); got != 4 {
+				t.Fatalf("%d of 4 values redacted to %q:\n%s", got, "x "+Redacted+" y", buf.String())
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // Redacted replaces every redacted value and every occurrence of a known
@@ -63,15 +64,21 @@ type redactorSnapshot struct {
 	secrets []string
 	// borders are each secret's KMP table (markFrom), made once, in Add.
 	borders [][]int
+	// rendered are the indexes of the secrets that hold U+FFFD, the
+	// renderedForms of those that are not valid UTF-8 among them:
+	// markRendered looks for them in a string as it is written.
+	rendered []int
 }
 
 // NewRedactor returns a Redactor that knows no secrets yet.
 func NewRedactor() *Redactor { return &Redactor{} }
 
-// Add registers value as a secret. Values shorter than MinSecretLen bytes
-// (after trimming surrounding white space) are ignored. If value has
-// surrounding white space (a trailing newline from a file, say), the trimmed
-// form is registered too. Adding a value twice is harmless.
+// Add registers value as a secret, in each of its SecretForms. Values
+// shorter than MinSecretLen bytes (after trimming surrounding white space)
+// are ignored. If value has surrounding white space (a trailing newline from
+// a file, say), the trimmed form is registered too; if it is not valid
+// UTF-8, so are the forms it takes in a structured value, rendered as JSON.
+// Adding a value twice is harmless.
 func (r *Redactor) Add(value string) {
 	if r == nil {
 		return
@@ -98,25 +105,97 @@ func (r *Redactor) Add(value string) {
 	if !added {
 		return
 	}
-	borders := make([][]int, len(secrets))
+	next := &redactorSnapshot{secrets: secrets, borders: make([][]int, len(secrets))}
 	for i, c := range secrets {
-		borders[i] = bordersOf(c)
+		next.borders[i] = bordersOf(c)
+		if strings.ContainsRune(c, utf8.RuneError) {
+			next.rendered = append(next.rendered, i)
+		}
 	}
-	r.snap.Store(&redactorSnapshot{secrets: secrets, borders: borders})
+	r.snap.Store(next)
 }
 
 // SecretForms are the forms of a secret value that are hidden: the value,
 // and its form trimmed of surrounding white space (a trailing newline from
-// a file, say), each of MinSecretLen bytes or more after trimming.
+// a file, say), each of MinSecretLen bytes or more after trimming; and,
+// for a value that is not valid UTF-8 (a Secrets Manager binary secret),
+// the forms renderedForms gives of each.
 func SecretForms(value string) []string {
 	var forms []string
-	if t := strings.TrimSpace(value); len(t) >= MinSecretLen {
-		forms = append(forms, value)
-		if t != value {
-			forms = append(forms, t)
+	add := func(f string) {
+		if len(strings.TrimSpace(f)) >= MinSecretLen && !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	if len(strings.TrimSpace(value)) < MinSecretLen {
+		return nil
+	}
+	add(value)
+	add(strings.TrimSpace(value))
+	for _, f := range slices.Clone(forms) {
+		for _, r := range renderedForms(f) {
+			add(r)
 		}
 	}
 	return forms
+}
+
+// renderedForms are what a secret that is not valid UTF-8 becomes once
+// rendered as JSON, where the redactor looks for it in structured values
+// (struct fields, map keys and values, slice elements; see any):
+// json.Marshal writes each byte that is not part of a valid character as
+// U+FFFD, so the secret's own bytes are no longer there. Inside a longer
+// string, the bytes before it may complete a character with the first
+// one, two or three continuation bytes it starts with, and those after it
+// the incomplete character it ends with; what is left renders the same
+// wherever it lies. So the forms are the secret rendered without each of
+// those parts its neighbours may take: every rendering of a string that
+// holds the secret holds one of them, or else holds less of it than
+// MinSecretLen bytes. A form that holds another is left out (the other
+// hides the part of it that is the secret's), and a valid secret has none:
+// it renders as itself.
+func renderedForms(secret string) []string {
+	if utf8.ValidString(secret) {
+		return nil
+	}
+	starts := []int{0}
+	for i := 0; i < utf8.UTFMax-1 && i < len(secret) && !utf8.RuneStart(secret[i]); i++ {
+		starts = append(starts, i+1)
+	}
+	ends := []int{len(secret)}
+	for i := len(secret) - 1; i >= 0 && i >= len(secret)-(utf8.UTFMax-1); i-- {
+		if utf8.RuneStart(secret[i]) {
+			if !utf8.FullRuneInString(secret[i:]) {
+				ends = append(ends, i)
+			}
+			break
+		}
+	}
+	var forms []string
+	// The shortest first, so that a longer one holding it is left out.
+	for _, i := range slices.Backward(starts) {
+		for _, j := range slices.Backward(ends) {
+			if i >= j {
+				continue
+			}
+			f := rendered(secret[i:j])
+			holds := func(g string) bool { return strings.Contains(f, g) }
+			if len(strings.TrimSpace(f)) >= MinSecretLen && !slices.ContainsFunc(forms, holds) {
+				forms = append(forms, f)
+			}
+		}
+	}
+	return forms
+}
+
+// rendered is s as encoding/json writes it (unescaped): each byte that is
+// not part of a valid character becomes U+FFFD.
+func rendered(s string) string {
+	var b strings.Builder
+	for _, r := range s { // an invalid byte ranges as one utf8.RuneError
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // isNew reports whether Add would register c, one of SecretForms.
@@ -125,7 +204,7 @@ func (r *Redactor) isNew(c string) bool {
 	return s == nil || !slices.Contains(s.secrets, c)
 }
 
-// Len returns the number of secret values registered.
+// Len returns the number of secret forms registered (SecretForms).
 func (r *Redactor) Len() int {
 	if s := r.load(); s != nil {
 		return len(s.secrets)
@@ -160,6 +239,9 @@ func (s *redactorSnapshot) redact(v string) string {
 			markFrom(hidden, v, c, s.borders[i], at)
 		}
 	}
+	if len(s.rendered) > 0 && !utf8.ValidString(v) {
+		hidden = s.markRendered(v, hidden)
+	}
 	if hidden == nil {
 		return v
 	}
@@ -176,6 +258,52 @@ func (s *redactorSnapshot) redact(v string) string {
 		}
 	}
 	return b.String()
+}
+
+// markRendered marks in v, which is not valid UTF-8, the bytes of each
+// character (an invalid byte is one) that lies, once v is written as the
+// JSON handler and json.Marshal write it (each invalid byte as U+FFFD), in
+// an occurrence of a secret holding U+FFFD. Such a secret is mostly the
+// rendering of one that is not valid UTF-8, and a string written the same,
+// whatever its invalid bytes, shows what the secret's rendering shows: it
+// is hidden here as it is inside a structured value, which is looked at
+// once rendered (any). hidden may be nil; the result is nil if nothing is
+// marked.
+func (s *redactorSnapshot) markRendered(v string, hidden []bool) []bool {
+	var w strings.Builder
+	from := make([]int, 0, len(v)) // from[k] is where the character of w's byte k starts in v
+	for i, c := range v {
+		n := w.Len()
+		w.WriteRune(c)
+		for range w.Len() - n {
+			from = append(from, i)
+		}
+	}
+	written := w.String()
+	var in []bool // in written
+	for _, i := range s.rendered {
+		if at := strings.Index(written, s.secrets[i]); at >= 0 {
+			if in == nil {
+				in = make([]bool, len(written))
+			}
+			markFrom(in, written, s.secrets[i], s.borders[i], at)
+		}
+	}
+	if in == nil {
+		return hidden
+	}
+	if hidden == nil {
+		hidden = make([]bool, len(v))
+	}
+	for k, h := range in {
+		if h {
+			_, size := utf8.DecodeRuneInString(v[from[k]:])
+			for j := from[k]; j < from[k]+size; j++ {
+				hidden[j] = true
+			}
+		}
+	}
+	return hidden
 }
 
 // MarkSecrets sets hidden[k] for every byte k of text that lies in an
