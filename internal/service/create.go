@@ -416,8 +416,14 @@ func (s *Service) resolveSecrets(ctx context.Context, owner string, refs map[str
 	}
 	values := make(map[string]string, len(refs))
 	for _, name := range slices.Sorted(maps.Keys(refs)) {
-		v, err := s.resolve(ctx, owner, "secretEnv."+name, refs[name])
+		field := "secretEnv." + name
+		v, err := s.resolve(ctx, owner, field, refs[name])
 		if err != nil {
+			return nil, err
+		}
+		// A binary secret, or a JSON secret's member, may hold what env
+		// refuses.
+		if err := checkEnvValue(field, v); err != nil {
 			return nil, err
 		}
 		values[name] = v

@@ -117,12 +117,25 @@ func validateEnv(field string, env map[string]string) error {
 		if len(v) > MaxEnvValueBytes {
 			return sandstep.Invalid(field+"."+name, "value is %d bytes, at most %d are allowed", len(v), MaxEnvValueBytes)
 		}
-		if strings.ContainsRune(v, 0) {
-			return sandstep.Invalid(field+"."+name, "value contains a NUL byte")
+		if err := checkEnvValue(field+"."+name, v); err != nil {
+			return err
 		}
 	}
 	if n := sentEnvBytes(env); n > MaxEnvBytes {
 		return sandstep.Invalid(field, "takes %d bytes as sent (names, values, quoting), at most %d are allowed", n, MaxEnvBytes)
+	}
+	return nil
+}
+
+// checkEnvValue refuses, naming field and never quoting the value (a
+// secretEnv's is a secret), a value no command's environment can hold: a
+// NUL byte ends it in the environment, and /bin/sh drops it when the
+// wrapper sources the secrets file, so the command would silently see
+// another value. env's values are checked by it as they come, secretEnv's
+// as they are resolved.
+func checkEnvValue(field, v string) error {
+	if strings.ContainsRune(v, 0) {
+		return sandstep.Invalid(field, "value contains a NUL byte")
 	}
 	return nil
 }
