@@ -391,22 +391,30 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, string) {
 	return best, name
 }
 
+// maxHeaderWait is the longest wait a Retry-After header is believed for,
+// in seconds or as an HTTP date alike: a longer one (a proxy's misreading,
+// a clock far off, "Fri, 31 Dec 9999 23:59:59 GMT") is ignored as
+// implausible, as if no header had been sent. Believed, it would travel on as
+// the error's RetryAfter, where adding a jitter or rounding it up to whole
+// seconds overflows.
+const maxHeaderWait = 24 * time.Hour
+
+// parseRetryAfter reads one Retry-After value, in seconds or as an HTTP
+// date (one already past asks for no wait), and reports false for one
+// that is malformed, negative or past maxHeaderWait.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
+	var secs float64
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		secs = s
+	} else if t, err := http.ParseTime(v); err == nil {
+		secs = max(t.Sub(now), 0).Seconds()
+	} else {
 		return 0, false
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 || secs > 24*3600 {
-			return 0, false
-		}
-		return time.Duration(secs * float64(time.Second)), true
+	// Checked as seconds, before the conversion, which has no defined
+	// value past a Duration's range; written so that NaN fails it too.
+	if !(secs >= 0 && secs <= maxHeaderWait.Seconds()) {
+		return 0, false
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
+	return time.Duration(secs * float64(time.Second)), true
 }

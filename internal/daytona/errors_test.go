@@ -142,6 +142,9 @@ func TestRateLimitErrorCarriesRetryAfter(t *testing.T) {
 		{"a tie names the limiter", map[string]string{"Retry-After": "10", "Retry-After-sandbox-create": "10"}, 10 * time.Second, "sandbox-create"},
 		{"garbage ignored", map[string]string{"Retry-After": "soon"}, 0, ""},
 		{"negative ignored", map[string]string{"Retry-After": "-4"}, 0, ""},
+		{"NaN ignored", map[string]string{"Retry-After": "NaN"}, 0, ""},
+		{"a day believed", map[string]string{"Retry-After": "86400"}, 24 * time.Hour, ""},
+		{"a date past a day ignored beside a plausible wait", map[string]string{"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT", "Retry-After-sandbox-create": "4"}, 4 * time.Second, "sandbox-create"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
