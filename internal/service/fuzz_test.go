@@ -88,7 +88,7 @@ func FuzzCommandLineRunsAsBareShell(f *testing.F) {
 // FuzzSecretsFileSourcesExactValues: sourcing the secrets file as the
 // wrapper does sets every name to exactly its resolved value (a value
 // checkEnvValue refuses, one with a NUL byte, is never written: see
-// TestHuntSecretEnvNULValueRefused).
+// TestSecretEnvNULValueRefused).
 func FuzzSecretsFileSourcesExactValues(f *testing.F) {
 	f.Add("TOKEN", "s3cr3t", "B", "x")
 	f.Add("T", "a'b\n\"c", "U", "$(id)`id`")

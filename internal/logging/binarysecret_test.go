@@ -17,9 +17,8 @@ type huntStruct struct {
 // Logged inside a struct, a map or a slice (slog.Any), the value is
 // rendered with json.Marshal before the redactor looks at it, and
 // json.Marshal has already replaced the invalid bytes with U+FFFD: the
-// registered secret no longer matches and the rest of it is written out.
-// The same value logged as a plain string is redacted.
-func TestHuntBinarySecretInStructRedacted(t *testing.T) {
+// redactor must hide it in that form too, as it hides the plain string.
+func TestBinarySecretRedactedInsideAStruct(t *testing.T) {
 	const secret = "\xffbinary-secret-value-9f2c"
 	const rest = "binary-secret-value-9f2c"
 	for _, tc := range []struct {

@@ -17,13 +17,12 @@ import (
 // A secretEnv value that holds a NUL byte (a Secrets Manager binary
 // secret, or a "#key" member "\u0000" of a JSON secret) cannot be an
 // environment value. env refuses the same value with a 400 naming the
-// field ("value contains a NUL byte"); secretEnv's is accepted, written
-// into .sandstep/secrets.env as it is, and /bin/sh drops the NUL when the
-// wrapper sources the file: every command gets a different value from the
-// one stored, silently (a password "ab\x00cd" becomes "abcd").
-// The create should be refused before anything is made, naming the field
-// and quoting no value.
-func TestHuntSecretEnvNULValueRefused(t *testing.T) {
+// field ("value contains a NUL byte"); written into .sandstep/secrets.env,
+// /bin/sh would drop the NUL when the wrapper sources the file, and every
+// command would get another value, silently (a password "ab\x00cd" becomes
+// "abcd"). The create is refused before anything is made, naming the
+// field and quoting no value.
+func TestSecretEnvNULValueRefused(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/alice/token"
 	const value = "s3cr3t\x00tail"
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 3})

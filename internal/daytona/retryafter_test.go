@@ -8,16 +8,11 @@ import (
 )
 
 // A Retry-After of seconds past a day is ignored as implausible
-// (parseRetryAfter), but the same wait written as an HTTP date is taken
-// whole, up to the largest time.Duration: a 429 from Daytona or a proxy
-// in front of it with "Retry-After: Fri, 31 Dec 9999 23:59:59 GMT" makes
-// RateLimitError.RetryAfter 292 years. That wait travels on unchecked
-// (daytonaprovider's classify, the service's create wait, the API's
-// Retry-After header), where adding anything to it overflows: the edge
-// answers "Retry-After: -9223372035" and the create's wait
-// (ErrorRetryAfter + jitter) goes negative. Both forms should be bounded
-// alike.
-func TestHuntRetryAfterDateBounded(t *testing.T) {
+// (parseRetryAfter), and so is the same wait written as an HTTP date:
+// taken whole (up to 292 years, "Fri, 31 Dec 9999 23:59:59 GMT"), it
+// travelled on to the create's wait and the API's Retry-After header,
+// where adding to it overflowed ("Retry-After: -9223372035").
+func TestRetryAfterDateBoundedAsSeconds(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct{ name, value string }{
 		{"seconds past a day (ignored today)", "90000"},
