@@ -18,8 +18,8 @@ import (
 // surrounding white space (the redactor hides the trimmed value too); and
 // what its bytes become in that text so written, the characters wholly
 // inside it (those around it may complete a character it has only a part
-// of at either end), as they are. Only those still a distinctive run count
-// (checked by the caller).
+// of at either end), as they are, if they stand for MinSecretLen of its
+// bytes. Only those still a distinctive run count (checked by the caller).
 func lineForms(secret, pre, post string) []string {
 	forms := []string{strings.TrimSpace(secret)}
 	if utf8.ValidString(secret) {
@@ -30,14 +30,25 @@ func lineForms(secret, pre, post string) []string {
 		alone.WriteRune(r)
 	}
 	v := pre + secret + post
+	from, to := -1, -1 // the secret's bytes within stands for
 	for i := 0; i < len(v); {
 		r, size := utf8.DecodeRuneInString(v[i:])
 		if i >= len(pre) && i+size <= len(pre)+len(secret) {
 			within.WriteRune(r)
+			if from < 0 {
+				from = i
+			}
+			to = i + size
 		}
 		i += size
 	}
-	return append(forms, strings.TrimSpace(alone.String()), within.String())
+	forms = append(forms, strings.TrimSpace(alone.String()))
+	// Fewer of the secret's bytes than MinSecretLen are not looked for,
+	// however long their rendering.
+	if from >= 0 && len(strings.TrimSpace(v[from:to])) >= MinSecretLen {
+		forms = append(forms, within.String())
+	}
+	return forms
 }
 
 // ownText is what a line of FuzzSecretReachesNoLogLine holds whatever is

@@ -543,8 +543,9 @@ func TestSecretForms(t *testing.T) {
 		// secret's.
 		{"partial characters at its ends", "\x80\x80s3cr3t\xe2\x82", []string{"\x80\x80s3cr3t\xe2\x82", "s3cr3t"}},
 		{"at most three continuation bytes", "\x80\x80\x80\x80s3cr3t", []string{"\x80\x80\x80\x80s3cr3t", "\ufffds3cr3t"}},
-		{"a rest too short", "\x80abcd\xf0", []string{"\x80abcd\xf0", "abcd\ufffd", "\ufffdabcd"}},
-		{"a rest too short on its own", "\x80\x80\x80abcd", []string{"\x80\x80\x80abcd", "\ufffdabcd"}},
+		{"a rest too short", "\x80abcd\xf0", []string{"\x80abcd\xf0", "\ufffdabcd\ufffd"}},
+		{"a rest too short on its own", "\x80\x80\x80abcd", []string{"\x80\x80\x80abcd", "\ufffd\ufffdabcd"}},
+		{"a rest of two invalid bytes", "\x80\x80\x80\xff\xff\xe2", []string{"\x80\x80\x80\xff\xff\xe2", "\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -552,6 +553,27 @@ func TestSecretForms(t *testing.T) {
 				t.Errorf("SecretForms(%q) = %q, want %q", tt.value, got, tt.want)
 			}
 		})
+	}
+}
+
+// A rendered form stands for the secret's bytes it renders, and each
+// invalid one is written as U+FFFD, three bytes: measured as written, the
+// floor let a six-byte secret register "\ufffd\ufffd" (two of its invalid
+// bytes, nothing of what they were), which hid every pair of invalid bytes
+// and of replacement characters in every line and issue comment.
+func TestRenderedFormFloorCountsSecretBytes(t *testing.T) {
+	const secret = "\x80\x80\x80\xff\xff\xe2"
+	for _, f := range SecretForms(secret) {
+		if f == "\ufffd\ufffd" {
+			t.Errorf("SecretForms(%q) = %q: a form of two of its bytes", secret, SecretForms(secret))
+		}
+	}
+	red := NewRedactor()
+	red.Add(secret)
+	var buf bytes.Buffer
+	New(&buf, Options{Redactor: red}).Info("read \xc0\xc1 from the pipe", "out", "shown as \ufffd\ufffd")
+	if strings.Contains(buf.String(), Redacted) {
+		t.Errorf("a line holding none of the secret but two invalid bytes is redacted:\n%s", buf.String())
 	}
 }
 

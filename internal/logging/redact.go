@@ -151,9 +151,11 @@ func SecretForms(value string) []string {
 // wherever it lies. So the forms are the secret rendered without each of
 // those parts its neighbours may take: every rendering of a string that
 // holds the secret holds one of them, or else holds less of it than
-// MinSecretLen bytes. A form that holds another is left out (the other
-// hides the part of it that is the secret's), and a valid secret has none:
-// it renders as itself.
+// MinSecretLen bytes. The floor counts the secret's bytes, not the form's:
+// an invalid one is three bytes as U+FFFD, and a form of a few of them
+// would hide every such run. A form that holds another is left out (the
+// other hides the part of it that is the secret's), and a valid secret has
+// none: it renders as itself.
 func renderedForms(secret string) []string {
 	if utf8.ValidString(secret) {
 		return nil
@@ -180,7 +182,7 @@ func renderedForms(secret string) []string {
 			}
 			f := rendered(secret[i:j])
 			holds := func(g string) bool { return strings.Contains(f, g) }
-			if len(strings.TrimSpace(f)) >= MinSecretLen && !slices.ContainsFunc(forms, holds) {
+			if len(strings.TrimSpace(secret[i:j])) >= MinSecretLen && !slices.ContainsFunc(forms, holds) {
 				forms = append(forms, f)
 			}
 		}
