@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -247,5 +250,72 @@ func TestCancelWhoseReleaseFailedIsAuditedOnce(t *testing.T) {
 	events := readTaskEvents(t, svc, alice(), tk.ID)
 	if n := countActions(events, ActionTaskCancel); n != 1 {
 		t.Errorf("task's audit trail %v holds %d task.cancel events; want one: the task was cancelled once", actionsOf(events), n)
+	}
+}
+
+// lateEndTasks is the store whose first write that ends a task lands but
+// is answered late: the store's write time ran out (context deadline)
+// before DynamoDB's answer came, as a throttled write's may.
+type lateEndTasks struct {
+	*store.Store
+	mu   sync.Mutex
+	done bool
+}
+
+func (s *lateEndTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
+	got, err := s.Store.TransitionTask(ctx, id, from, to, f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && to.Terminal() && !slices.Contains(from, to) && !s.done {
+		s.done = true
+		return nil, context.DeadlineExceeded
+	}
+	return got, err
+}
+
+// A write that ends a task may land with its answer lost. Asked again, a
+// step finds the task ended and ends nothing: the trail must still say how
+// the task ended, once.
+func TestTaskEndWhoseAnswerWasLostIsAudited(t *testing.T) {
+	tests := []struct {
+		name   string
+		action string
+		// end ends the running task, asked again as its caller would.
+		end func(t *testing.T, svc *Service, tk *sandstep.Task)
+	}{
+		{"clean-up of a failed step", ActionTaskFinish, func(t *testing.T, svc *Service, tk *sandstep.Task) {
+			failure := &TaskFailure{Error: "Sandbox.Transient", Cause: "daytona down"}
+			var outcome *OutcomeError
+			for try := 0; ; try++ {
+				_, err := svc.CleanUpTaskStep(context.Background(), tk.ID, failure)
+				switch {
+				case errors.As(err, &outcome):
+					return
+				case try > 0 || sandstep.ErrorCode(err) != sandstep.ETRANSIENT:
+					t.Fatalf("clean-up (try %d) = %v; want the task's outcome, or once asked again (transient)", try, err)
+				}
+			}
+		}},
+		{"cancel", ActionTaskCancel, func(t *testing.T, svc *Service, tk *sandstep.Task) {
+			for range 2 {
+				if got, err := svc.CancelTask(context.Background(), alice(), tk.ID); err != nil || got.Status != sandstep.TaskCancelled {
+					t.Fatalf("cancel = %+v, %v; want cancelled", got, err)
+				}
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _, _ := newTaskService(t, newFakeProvider(), func(st *store.Store, d *Deps) {
+				d.AuditLog = st
+				d.Tasks = &lateEndTasks{Store: st}
+			})
+			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make"})
+			tc.end(t, svc, tk)
+			events := readTaskEvents(t, svc, alice(), tk.ID)
+			if n := countActions(events, tc.action); n != 1 {
+				t.Errorf("task's audit trail %v holds %d %s events; want one: the task ended once", actionsOf(events), n, tc.action)
+			}
+		})
 	}
 }
