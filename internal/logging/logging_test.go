@@ -3,6 +3,7 @@ package logging
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,8 +185,10 @@ func TestRedactorShortAndOverlappingValues(t *testing.T) {
 	// The end of one is the start of the other.
 	red.Add("first-secret-AAAA")
 	red.Add("AAAA-second-secret-tail-9f3c")
-	if red.Len() != 6 {
-		t.Fatalf("Len = %d, want 6 (four, plus the newline value raw and trimmed)", red.Len())
+	// Four, plus the newline value raw and trimmed, each with its three
+	// base64 forms.
+	if red.Len() != 6*4 {
+		t.Fatalf("Len = %d, want %d (six forms, each with its three base64 forms)", red.Len(), 6*4)
 	}
 	cases := []struct{ in, want string }{
 		{"x secret-prefix-and-more y", "x [REDACTED] y"},
@@ -485,8 +488,12 @@ func TestConcurrentAddAndLog(t *testing.T) {
 			t.Fatalf("secret %q logged after it was added", s)
 		}
 	}
-	if red.Len() != len(secrets) {
-		t.Fatalf("Len = %d, want %d", red.Len(), len(secrets))
+	forms := 0
+	for _, s := range secrets {
+		forms += len(SecretForms(s))
+	}
+	if red.Len() != forms {
+		t.Fatalf("Len = %d, want %d (the forms of %d secrets)", red.Len(), forms, len(secrets))
 	}
 }
 
@@ -549,8 +556,24 @@ func TestSecretForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := SecretForms(tt.value); !slices.Equal(got, tt.want) {
-				t.Errorf("SecretForms(%q) = %q, want %q", tt.value, got, tt.want)
+			got := SecretForms(tt.value)
+			// Beside the text forms, each raw one's base64 (a []byte in
+			// a structured value), as TestSecretInNestedByteSliceRedacted
+			// shows it written.
+			var b64 []string
+			for _, f := range tt.want[:min(len(tt.want), 2)] {
+				if f != tt.value && f != strings.TrimSpace(tt.value) {
+					continue
+				}
+				for _, b := range base64Forms(f) {
+					if len(b) >= MinSecretLen && !slices.Contains(b64, b) {
+						b64 = append(b64, b)
+					}
+				}
+			}
+			text := slices.DeleteFunc(slices.Clone(got), func(f string) bool { return slices.Contains(b64, f) })
+			if !slices.Equal(text, tt.want) || len(got) != len(text)+len(b64) {
+				t.Errorf("SecretForms(%q) = %q, want %q and their base64 %q", tt.value, got, tt.want, b64)
 			}
 		})
 	}
@@ -574,6 +597,29 @@ func TestRenderedFormFloorCountsSecretBytes(t *testing.T) {
 	New(&buf, Options{Redactor: red}).Info("read \xc0\xc1 from the pipe", "out", "shown as \ufffd\ufffd")
 	if strings.Contains(buf.String(), Redacted) {
 		t.Errorf("a line holding none of the secret but two invalid bytes is redacted:\n%s", buf.String())
+	}
+}
+
+// A []byte inside a structured value (a binary secret's natural type: the
+// SDK's SecretBinary, a request body) is rendered by json.Marshal as
+// base64 before the redactor looks, so neither the secret's bytes nor its
+// U+FFFD rendering are there: its base64 must be hidden too, at each
+// offset the secret may start at.
+func TestSecretInNestedByteSliceRedacted(t *testing.T) {
+	for _, secret := range []string{"\xffbinary-s3cr3t-9f2c", "plain-s3cr3t-9f2c"} {
+		red := NewRedactor()
+		red.Add(secret)
+		var buf bytes.Buffer
+		New(&buf, Options{Redactor: red}).Info("m",
+			"body", struct{ Data []byte }{[]byte(secret)},
+			"parts", [][]byte{[]byte("x"), []byte("pre " + secret), []byte("p " + secret), []byte("p" + secret)})
+		for _, o := range []int{0, 1, 2} {
+			enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x00", o) + secret))
+			core := enc[(8*o+5)/6 : (8*(o+len(secret)))/6]
+			if strings.Contains(buf.String(), core) {
+				t.Fatalf("the line holds the secret %q in base64 (%q):\n%s", secret, core, buf.String())
+			}
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -136,6 +137,22 @@ func SecretForms(value string) []string {
 		for _, r := range renderedForms(f) {
 			add(r)
 		}
+		for _, b := range base64Forms(f) {
+			add(b)
+		}
+	}
+	return forms
+}
+
+// base64Forms are what a secret becomes inside a []byte of a structured
+// value, which json.Marshal writes as standard base64: at each of the
+// three offsets it may start at in the slice, the characters that only its
+// own bits make.
+func base64Forms(secret string) []string {
+	forms := make([]string, 0, 3)
+	for off := range 3 {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, off), secret...))
+		forms = append(forms, enc[(8*off+5)/6:8*(off+len(secret))/6])
 	}
 	return forms
 }
