@@ -330,9 +330,10 @@ func (s *Service) recount(ctx context.Context, owner string, o *ownership) error
 	return nil
 }
 
-// unowned returns the listed sandboxes, not destroyed, that no live
-// record owns and no held slot names (a held slot's sandbox is the slot's
-// to judge).
+// unowned returns the listed sandboxes, neither destroyed nor being
+// destroyed (our own delete, listed a while after), that no live record
+// owns and no held slot names (a held slot's sandbox is the slot's to
+// judge).
 func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) []ProviderSandbox {
 	owned := make(map[string]bool, len(records)+len(held))
 	for _, sl := range held {
@@ -343,7 +344,7 @@ func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sands
 	}
 	var strays []ProviderSandbox
 	for _, ps := range listed {
-		if !owned[ps.Name] && ps.State != "destroyed" {
+		if !owned[ps.Name] && ps.State != "destroyed" && ps.State != "destroying" {
 			strays = append(strays, ps)
 		}
 	}
@@ -383,13 +384,8 @@ func (r *reaping) alive(id string) bool {
 
 // auditStray writes sandbox.reap of a deleted stray that has a record
 // (one over while its sandbox still ran): its owner sees in its trail
-// that the reaper deleted it. A name of no record of ours has no trail;
-// one Daytona was destroying already was deleted by what ended its record
-// (which audited that), the reaper's delete a no-op.
+// that the reaper deleted it. A name of no record of ours has no trail.
 func (r *reaping) auditStray(ctx context.Context, ps ProviderSandbox) {
-	if ps.State == "destroying" {
-		return
-	}
 	rec, err := r.s.sandboxes.GetSandbox(ctx, ps.Name)
 	switch code := sandstep.ErrorCode(err); {
 	case code == sandstep.ENOTFOUND, code == sandstep.EINVALID:

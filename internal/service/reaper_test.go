@@ -994,8 +994,15 @@ func TestReapAuditsNoStrayDaytonaIsAlreadyDestroying(t *testing.T) {
 			listed.state = "destroying"
 			p.sandboxes[sb.ID] = listed
 			p.mu.Unlock()
-			if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil {
 				t.Fatal(err)
+			}
+			p.mu.Lock()
+			_, still := p.sandboxes[sb.ID]
+			p.mu.Unlock()
+			if rep.Unowned != 0 || !still {
+				t.Errorf("Reap = %+v, Daytona's sandbox deleted again: %v; want no unowned finding (an alarm) and no delete of what Daytona is destroying", rep, !still)
 			}
 			reaps := 0
 			for _, ev := range readSandboxEvents(t, svc, alice(), sb.ID) {
