@@ -96,6 +96,9 @@ type ReapReport struct {
 	// Notices: completion notices attempted again (redrive); not
 	// findings, the retries' schedule.
 	Notices int `json:"notices"`
+	// Lived: records whose sandbox Daytona ended at its ttlMinutes, as its
+	// caller asked, marked gone; not findings.
+	Lived int `json:"lived"`
 }
 
 // Findings is the number of things the run found wrong.
@@ -427,32 +430,48 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			_, err := s.delete(ctx, call, rec)
 			return err
 		})
-	case !alive && !r.expired(rec):
-		// Past its deadline, one the listing lacks is deleted as any
-		// other: the listing leaves some out for good (one in error whose
-		// delete Daytona took), which its get still finds.
-		r.act(ctx, &r.report.Gone, "record of a vanished sandbox marked gone", rec.ID, func() error {
-			// Daytona's listing is eventually consistent; its get is not.
-			ps, err := s.provider.Get(ctx, cmp.Or(rec.DaytonaID, rec.ID))
-			switch {
-			case err == nil && ps.State != "destroyed" && ps.State != "destroying":
-				return errSettled // the listing lagged
-			case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
-				return err
-			}
-			switch now := s.markGone(ctx, call, rec).State; {
-			case now == sandstep.StateGone:
-				return nil
-			case now == sandstep.StateDeleting || now.Terminal():
-				// Its owner deleted it between the records' read and
-				// the listing: the delete finishes it.
-				return errSettled
-			}
-			return errors.New("the record was not marked gone")
-		})
+	case !alive:
+		r.vanished(ctx, rec)
 	case r.expired(rec):
 		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) })
 	}
+}
+
+// vanished deals with a live record whose sandbox the listing lacks. One
+// that ended at its deadline (ttlMinutes, which its caller asked for) is
+// no finding; one that vanished before it is. Daytona's listing is
+// eventually consistent, its get is not: one the get still finds was
+// lagged, or left out for good (one in error whose delete Daytona took),
+// and past its deadline is deleted as any other.
+func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
+	s := r.s
+	call := Call{UserID: rec.Owner, RequestID: "reaper"}
+	count, what := &r.report.Gone, "record of a vanished sandbox marked gone"
+	if !r.now.Before(sandboxDeadline(rec)) {
+		count, what = &r.report.Lived, "record of a sandbox that lived its ttlMinutes marked gone"
+	}
+	ps, err := s.provider.Get(ctx, cmp.Or(rec.DaytonaID, rec.ID))
+	switch {
+	case err == nil && ps.State != "destroyed" && ps.State != "destroying":
+		if r.expired(rec) {
+			r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) })
+		}
+		return
+	case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
+		r.act(ctx, count, what, rec.ID, func() error { return err })
+		return
+	}
+	r.act(ctx, count, what, rec.ID, func() error {
+		switch now := s.markGone(ctx, call, rec).State; {
+		case now == sandstep.StateGone:
+			return nil
+		case now == sandstep.StateDeleting || now.Terminal():
+			// Its owner deleted it between the records' read and
+			// the listing: the delete finishes it.
+			return errSettled
+		}
+		return errors.New("the record was not marked gone")
+	})
 }
 
 // expired says whether rec, a live record, is past the deadline its

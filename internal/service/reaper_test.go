@@ -1016,3 +1016,88 @@ func TestReapAuditsNoStrayDaytonaIsAlreadyDestroying(t *testing.T) {
 		})
 	}
 }
+
+// daytonaEndsAtTTL does what Daytona does at a sandbox's ttlMinutes (its
+// hard lifetime, which the caller asked for): it destroys the sandbox, and
+// the listing no longer shows it.
+func daytonaEndsAtTTL(p *fakeProvider, name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.sandboxes, name)
+}
+
+// A user asks for a sandbox that lives 30 minutes (ttlMinutes, "Daytona's
+// hard lifetime") and lets it live that long. Daytona destroys it at its
+// ttl, as asked. Nothing crashed and nothing failed: the reaper's next run,
+// soon after or late, marks its record gone and releases its slot, and
+// finds nothing (each finding is a `<stack>-reaper-<kind>` alarm).
+func TestReapFindsNothingInASandboxThatLivedItsTTL(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		after time.Duration // past the deadline, when the reaper runs
+	}{
+		{name: "the run right after its ttl", after: time.Minute},
+		{name: "a run 20 minutes after its ttl", after: 20 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := newFakeProvider()
+			svc, st, clk := newTaskService(t, p, nil)
+			ttl := 30
+			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{TTLMinutes: &ttl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The reaper's runs while it lives find nothing.
+			clk.Set(clk.Now().Add(10 * time.Minute))
+			if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || rep.Findings() != 0 {
+				t.Fatalf("reaper while the sandbox lives = %+v, %v; want nothing", rep, err)
+			}
+			clk.Set(sb.CreatedAt.Add(time.Duration(ttl) * time.Minute))
+			daytonaEndsAtTTL(p, sb.ID)
+			clk.Set(clk.Now().Add(tt.after))
+			rep, err := svc.Reap(ctx, ReapOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Findings() != 0 || rep.Lived != 1 {
+				t.Errorf("reaper after a sandbox lived its ttlMinutes = %+v: want no finding (each a reaper alarm) after ordinary use, one lived", *rep)
+			}
+			got, err := svc.sandboxes.GetSandbox(ctx, sb.ID)
+			if err != nil || got.State != sandstep.StateGone {
+				t.Errorf("record = %+v, %v; want gone", got, err)
+			}
+			if q, _ := st.GetQuota(ctx, "alice"); q.Active != 0 {
+				t.Errorf("alice holds %d slot(s); want hers released", q.Active)
+			}
+		})
+	}
+}
+
+// The same with agent-execute's keepSandbox: the caller keeps the sandbox
+// and lets its lifetime (the default ttlMinutes) end it, as README's
+// keepSandbox says ("until you delete the sandbox or its lifetime ...
+// runs out"). The reaper's run after that lifetime finds nothing.
+func TestReapFindsNothingInAKeptSandboxThatLivedItsTTL(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, st, clk := newTaskService(t, p, nil)
+	res, err := svc.AgentExecute(ctx, alice(), AgentExecuteInput{Command: "make", KeepSandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := st.GetSandbox(ctx, res.SandboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(sb.CreatedAt.Add(time.Duration(sb.TTLMinutes) * time.Minute))
+	daytonaEndsAtTTL(p, sb.ID)
+	clk.Set(clk.Now().Add(time.Minute))
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Findings() != 0 {
+		t.Errorf("reaper after a kept sandbox lived its ttlMinutes = %+v: a reaper alarm after ordinary use", *rep)
+	}
+}
