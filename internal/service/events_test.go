@@ -3,12 +3,15 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // The audit trail of a sandbox or task is its owner's to read, a page at a
@@ -317,5 +320,59 @@ func TestTaskEndWhoseAnswerWasLostIsAudited(t *testing.T) {
 				t.Errorf("task's audit trail %v holds %d %s events; want one: the task ended once", actionsOf(events), n, tc.action)
 			}
 		})
+	}
+}
+
+// slowEndTasks is the store whose first write that ends a task lands but
+// whose answer comes only after the write's own time ran out: the store
+// returns the expired context's error, as the AWS SDK does.
+type slowEndTasks struct {
+	*store.Store
+	mu   sync.Mutex
+	done bool
+}
+
+func (s *slowEndTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
+	got, err := s.Store.TransitionTask(ctx, id, from, to, f)
+	s.mu.Lock()
+	first := err == nil && to.Terminal() && !slices.Contains(from, to) && !s.done
+	s.done = s.done || first
+	s.mu.Unlock()
+	if first {
+		<-ctx.Done()
+		return nil, fmt.Errorf("store: transition task: %w", ctx.Err())
+	}
+	return got, err
+}
+
+// A clean-up ends its task with its own write time (writeContext): when
+// that time runs out with the write landed, the context the store was
+// given has expired, while the clean-up's caller still has time. The end
+// must still be read back, counted and audited once.
+func TestCleanUpEndLandedPastItsWriteTimeIsAudited(t *testing.T) {
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	deps := Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, AuditLog: st,
+		Tasks: &slowEndTasks{Store: st}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}}
+	deps.Catalog = deps.Provider.(*fakeProvider)
+	svc, err := New(deps, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now, WriteTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make"})
+	failure := &TaskFailure{Error: "Sandbox.Transient", Cause: "daytona down"}
+	var outcome *OutcomeError
+	for try := 0; ; try++ {
+		_, err := svc.CleanUpTaskStep(context.Background(), tk.ID, failure)
+		if errors.As(err, &outcome) {
+			break
+		}
+		if try > 0 {
+			t.Fatalf("clean-up (try %d) = %v; want the task's outcome", try, err)
+		}
+	}
+	events := readTaskEvents(t, svc, alice(), tk.ID)
+	if n := countActions(events, ActionTaskFinish); n != 1 {
+		t.Errorf("task's audit trail %v holds %d %s events; want one: the task ended once", actionsOf(events), n, ActionTaskFinish)
 	}
 }

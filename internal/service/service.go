@@ -450,7 +450,7 @@ func New(deps Deps, opts Options) (*Service, error) {
 		drain:         deps.Drain,
 	}
 	if deps.Tasks != nil {
-		s.tasks = endingTasks{metered(deps.Tasks), s.auditEnd}
+		s.tasks = endingTasks{metered(deps.Tasks), s.auditEnd, s.opts.WriteTimeout}
 	}
 	if s.repos != nil {
 		if err := s.repos.CheckTasks(s.checkIssueTask); err != nil {

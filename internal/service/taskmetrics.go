@@ -17,6 +17,8 @@ import (
 type endingTasks struct {
 	Tasks
 	ended func(context.Context, *sandstep.Task)
+	// readBack bounds the read of an end answered late (WriteTimeout).
+	readBack time.Duration
 }
 
 func (e endingTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
@@ -30,13 +32,17 @@ func (e endingTasks) TransitionTask(ctx context.Context, id string, from []sands
 		}
 		finished = r.FinishedAt
 	})
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && finished != nil {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && finished != nil {
 		// The write's answer did not come in its time: it landed if the
 		// record ended as it ends it (its end's instant is its own).
 		// Answered as written, its end is counted and audited here; asked
-		// again, a step would find it ended and end nothing.
-		if cur, gerr := e.Tasks.GetTask(ctx, id); gerr == nil && cur.Status == to && cur.FinishedAt != nil && cur.FinishedAt.Equal(*finished) {
-			t, err = cur, nil
+		// again, a step would find it ended and end nothing. ctx is often
+		// the writer's own write time (writeContext), spent by now: the
+		// read and the audit have their own.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.readBack)
+		defer cancel()
+		if cur, gerr := e.Tasks.GetTask(rctx, id); gerr == nil && cur.Status == to && cur.FinishedAt != nil && cur.FinishedAt.Equal(*finished) {
+			t, err, ctx = cur, nil, rctx
 		}
 	}
 	if err != nil {
