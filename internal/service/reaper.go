@@ -333,10 +333,9 @@ func (s *Service) recount(ctx context.Context, owner string, o *ownership) error
 	return nil
 }
 
-// unowned returns the listed sandboxes, neither destroyed nor being
-// destroyed (our own delete, listed a while after), that no live record
-// owns and no held slot names (a held slot's sandbox is the slot's to
-// judge).
+// unowned returns the listed sandboxes, not destroyed, that no live
+// record owns and no held slot names (a held slot's sandbox is the slot's
+// to judge).
 func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sandstep.Slot) []ProviderSandbox {
 	owned := make(map[string]bool, len(records)+len(held))
 	for _, sl := range held {
@@ -347,7 +346,7 @@ func unowned(listed []ProviderSandbox, records []*sandstep.Sandbox, held []sands
 	}
 	var strays []ProviderSandbox
 	for _, ps := range listed {
-		if !owned[ps.Name] && ps.State != "destroyed" && ps.State != "destroying" {
+		if !owned[ps.Name] && ps.State != "destroyed" {
 			strays = append(strays, ps)
 		}
 	}
@@ -368,6 +367,9 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 		r.record(ctx, rec, r.alive(rec.ID))
 	}
 	for _, ps := range strays {
+		if ps.State == "destroying" && r.endedLately(ctx, ps.Name) {
+			continue // our own delete, which Daytona lists a while after
+		}
 		r.act(ctx, &r.report.Unowned, "deleted a sandbox no live record owns", ps.Name, func() error {
 			if err := r.s.provider.Delete(ctx, ps.ID); err != nil {
 				return err
@@ -376,6 +378,21 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 			return nil
 		})
 	}
+}
+
+// endedLately says whether the record named id ended within a create's
+// grace: Daytona, destroying its sandbox, may still list it. One
+// destroying for longer is stuck there (its quota held) and deleted again.
+// A record not read is judged by the next run.
+func (r *reaping) endedLately(ctx context.Context, id string) bool {
+	rec, err := r.s.sandboxes.GetSandbox(ctx, id)
+	switch code := sandstep.ErrorCode(err); {
+	case code == sandstep.ENOTFOUND, code == sandstep.EINVALID:
+		return false
+	case err != nil:
+		return true
+	}
+	return (rec.State == sandstep.StateDeleting || rec.State.Terminal()) && r.now.Sub(rec.UpdatedAt) < r.createGrace()
 }
 
 // alive says whether the listing shows the sandbox named id, not being

@@ -1101,3 +1101,35 @@ func TestReapFindsNothingInAKeptSandboxThatLivedItsTTL(t *testing.T) {
 		t.Errorf("reaper after a kept sandbox lived its ttlMinutes = %+v: a reaper alarm after ordinary use", *rep)
 	}
 }
+
+// Daytona may leave a sandbox destroying for an hour or more (its delete
+// stuck: daytonaio/daytona#3294), holding the organisation's quota. One
+// still destroying long after its record ended is a finding, deleted
+// again, not left to Daytona for ever unseen.
+func TestAStrayStuckDestroyingIsFound(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, _, clk := newTaskService(t, p, withAuditLog)
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	listed := p.sandboxes[sb.ID]
+	p.mu.Unlock()
+	if _, err := svc.DeleteSandbox(ctx, alice(), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	listed.state = "destroying"
+	p.sandboxes[sb.ID] = listed
+	p.mu.Unlock()
+	clk.Set(clk.Now().Add(2 * time.Hour))
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Unowned != 1 {
+		t.Errorf("Reap = %+v; want the sandbox still destroying two hours after its delete found (unowned) and deleted again", rep)
+	}
+}
