@@ -297,7 +297,7 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 	}
 	a.logError(ctx, err, slog.String("function", function))
 	code := sandstep.ErrorCode(err)
-	metrics.Failed(ctx, string(code))
+	metrics.Failed(ctx, string(code), faultOf(err))
 	msg := sandstep.ErrorMessage(err)
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
 		if field := sandstep.ErrorField(err); field != "" {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,7 +16,7 @@ type classification struct {
 	status int
 	sfn    string
 	// fault: the answer is ours to fix, not the caller's (the Faults
-	// metric, whose rate pages someone).
+	// metric, whose rate pages someone); faultOf may exempt an error.
 	fault bool
 }
 
@@ -68,6 +69,14 @@ func classify(code sandstep.Code) classification {
 		return c
 	}
 	return codes[sandstep.EINTERNAL]
+}
+
+// faultOf reports whether answering err is a fault: its code's, except a
+// refusal for the deployment's create rate (DAYTONA_CREATE_RATE), which is
+// that limit serving a burst at the rate, as designed. Daytona's own 429,
+// met despite the shared budget, is no such refusal and stays a fault.
+func faultOf(err error) bool {
+	return classify(sandstep.ErrorCode(err)).fault && !errors.Is(err, sandstep.ErrCreateRate)
 }
 
 // HTTPStatus maps a code to its HTTP status.

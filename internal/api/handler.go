@@ -120,9 +120,8 @@ func (a *API) emit(ctx context.Context, set *metrics.Set, function string) {
 	fn := metrics.Dim("Function", function)
 	set.Add(metrics.Requests, metrics.Count, 1, fn)
 	if code := set.Code(); code != "" {
-		c := classify(sandstep.Code(code))
 		set.Add(metrics.Failures, metrics.Count, 1, fn, metrics.Dim("Code", code))
-		if c.fault {
+		if set.Fault() {
 			set.Add(metrics.Faults, metrics.Count, 1, fn)
 		}
 		if sandstep.Code(code) == sandstep.EQUOTA {

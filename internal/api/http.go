@@ -406,7 +406,7 @@ func jsonResponse(status int, v any, extra map[string]string) (events.APIGateway
 func (a *API) failHTTP(ctx context.Context, reqID string, err error, attrs []slog.Attr) events.APIGatewayV2HTTPResponse {
 	code := sandstep.ErrorCode(err)
 	status := HTTPStatus(code)
-	metrics.Failed(ctx, string(code))
+	metrics.Failed(ctx, string(code), faultOf(err))
 	a.logError(ctx, err, append(attrs, slog.Int("status", status))...)
 	detail := ErrorDetail{Code: code, Message: sandstep.ErrorMessage(err), RequestID: reqID, SandboxID: sandstep.ErrorSandboxID(err)}
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {

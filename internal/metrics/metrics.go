@@ -64,6 +64,7 @@ type Set struct {
 	points  []point
 	daytona time.Duration
 	code    string
+	fault   bool
 }
 
 type setKey struct{}
@@ -225,12 +226,13 @@ func documents(namespace string, now time.Time, points []point) ([][]byte, error
 	}
 }
 
-// Failed notes that the invocation answers with the error code code (the
-// last one noted is the answer's).
-func Failed(ctx context.Context, code string) {
+// Failed notes that the invocation answers with the error code code, and
+// whether that answer is a fault, ours to fix (the last one noted is the
+// answer's). The edge decides fault, where the error itself is known.
+func Failed(ctx context.Context, code string, fault bool) {
 	if s := from(ctx); s != nil {
 		s.mu.Lock()
-		s.code = code
+		s.code, s.fault = code, fault
 		s.mu.Unlock()
 	}
 }
@@ -240,4 +242,11 @@ func (s *Set) Code() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.code
+}
+
+// Fault reports whether the invocation's error answer is a fault.
+func (s *Set) Fault() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fault
 }

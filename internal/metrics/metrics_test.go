@@ -141,17 +141,18 @@ func TestContext(t *testing.T) {
 	ctx := context.Background()
 	metrics.Add(ctx, metrics.Requests, metrics.Count, 1)
 	metrics.Daytona(ctx, time.Second)
-	metrics.Failed(ctx, "internal")
+	metrics.Failed(ctx, "internal", true)
 	metrics.Operation(ctx, "create", time.Now())
 
 	s := &metrics.Set{}
 	ctx = metrics.NewContext(ctx, s)
 	metrics.Daytona(ctx, 40*time.Millisecond)
 	metrics.Daytona(ctx, 60*time.Millisecond)
-	metrics.Failed(ctx, "transient")
+	metrics.Failed(ctx, "internal", true)
+	metrics.Failed(ctx, "transient", false)
 	metrics.Operation(ctx, "create", time.Now().Add(-time.Second))
-	if s.Code() != "transient" {
-		t.Errorf("Code() = %q", s.Code())
+	if s.Code() != "transient" || s.Fault() {
+		t.Errorf("Code(), Fault() = %q, %v; want the last noted, transient and no fault", s.Code(), s.Fault())
 	}
 	var buf bytes.Buffer
 	if err := s.WriteTo(&buf, "ns", time.Now()); err != nil {
