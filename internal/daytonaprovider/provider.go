@@ -357,10 +357,11 @@ func stateMayExplain(err error) bool {
 // the main API, as the toolbox's answer alone cannot tell a sandbox that
 // is not started from a bad request or a missing one: gone is ENOTFOUND,
 // failed ECONFLICT, in transition ETRANSIENT. A stopped (or archived,
-// paused) sandbox is started again when mayRestart, and restarted says
-// the call may be made once more; else it is ETRANSIENT, as the next call
-// starts it. A sandbox that runs leaves the failure as it was, never the
-// caller's input when it came from the proxy.
+// paused) sandbox is started again when mayRestart, and one already
+// starting (another call's start) is waited for the same way; restarted
+// says the call may be made once more. Without mayRestart either is
+// ETRANSIENT, as the next call starts it. A sandbox that runs leaves the
+// failure as it was, never the caller's input when it came from the proxy.
 func (p *Provider) judge(ctx context.Context, op, id string, err error, mayRestart bool) (restarted bool, _ error) {
 	if !stateMayExplain(err) {
 		return false, classify(op, err)
@@ -394,7 +395,17 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 		if !mayRestart {
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s; try again, which starts it", op, sb.State)
 		}
-		if err := p.restart(ctx, id); err != nil {
+		if err := p.restart(ctx, id, true); err != nil {
+			return false, err
+		}
+		return true, nil
+	case daytona.StateStarting:
+		// A start on its way, most often another call's on the same
+		// auto-stopped sandbox: wait for it rather than fail a burst.
+		if !mayRestart {
+			break
+		}
+		if err := p.restart(ctx, id, false); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -402,15 +413,18 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 	return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s, not started; try again once it has settled", op, sb.State)
 }
 
-// restart starts a sandbox Daytona stopped and waits until it runs again,
-// for at most StartTimeout. Unlike the client's WaitUntilStarted it never
-// deletes the sandbox when the wait runs out: it is the caller's, with the
-// caller's files in it.
-func (p *Provider) restart(ctx context.Context, id string) error {
+// restart starts a sandbox Daytona stopped (when start; else the start is
+// already under way) and waits until it runs again, for at most
+// StartTimeout. Unlike the client's WaitUntilStarted it never deletes the
+// sandbox when the wait runs out: it is the caller's, with the caller's
+// files in it.
+func (p *Provider) restart(ctx context.Context, id string, start bool) error {
 	sctx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
 	defer cancel()
-	if _, err := p.c.StartSandbox(sctx, id); err != nil {
-		return classify("start the stopped sandbox", err)
+	if start {
+		if _, err := p.c.StartSandbox(sctx, id); err != nil {
+			return classify("start the stopped sandbox", err)
+		}
 	}
 	err := daytona.Poll(sctx, firstPoll, p.opts.MaxPollInterval, func() (bool, error) {
 		sb, err := p.c.GetSandbox(sctx, id)

@@ -315,6 +315,40 @@ func TestExecRestartThatRunsOutOfTimeKeepsTheSandbox(t *testing.T) {
 	}
 }
 
+// A client idle past its sandbox's auto-stop (DEFAULT_AUTO_STOP_MINUTES,
+// 15) sends two commands at once, as an agent runner that fans out does.
+// README: an auto-stopped sandbox "is started again, once, and the call
+// goes on". The first exec starts it; the second meets it starting and
+// must wait for that start, not answer `transient` (503): nothing failed,
+// yet `transient` is a fault the edge counts in Faults, the numerator of
+// <stack>-fault-rate-execute, so an ordinary burst after an idle spell
+// would page the operator.
+func TestConcurrentExecsOnAStoppedSandboxWaitForTheOneStart(t *testing.T) {
+	p, _ := newProviderOn(t, Options{MaxPollInterval: 20 * time.Millisecond}, daytonalocal.Options{StartDelay: time.Second})
+	ctx := context.Background()
+	id := create(t, p, "sbx-idle")
+	lifecycle(t, p, id, "stop") // Daytona's auto-stop
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 1 {
+				time.Sleep(300 * time.Millisecond) // the first call's start is under way
+			}
+			_, errs[i] = p.Exec(ctx, id, service.Command{Line: "true", Timeout: 20 * time.Second})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch sandstep.ErrorCode(err) {
+		case sandstep.ETRANSIENT, sandstep.EINTERNAL:
+			t.Errorf("exec %d on an auto-stopped sandbox = %v: a fault (fault-rate alarm) after ordinary use", i+1, err)
+		}
+	}
+}
+
 // TestExecAwaitsReady: the caller's check runs once the session is made
 // (or could not be), before the command starts or a stopped sandbox is
 // started again; its refusal ends the exec with the session deleted.
