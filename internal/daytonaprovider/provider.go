@@ -113,7 +113,14 @@ func (p *Provider) Get(ctx context.Context, idOrName string) (*service.ProviderS
 	if err != nil {
 		return nil, classify("get sandbox", err)
 	}
-	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State)}, nil
+	return &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), Since: since(sb.UpdatedAt)}, nil
+}
+
+// since reads a sandbox's updatedAt; zero when it has none or it does not
+// parse.
+func since(updatedAt string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, updatedAt)
+	return t
 }
 
 // List returns every sandbox carrying all of labels, walking every page.
@@ -124,7 +131,7 @@ func (p *Provider) List(ctx context.Context, labels map[string]string) ([]servic
 	}
 	out := make([]service.ProviderSandbox, len(items))
 	for i, it := range items {
-		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), Owner: it.Labels[service.LabelOwner]}
+		out[i] = service.ProviderSandbox{ID: it.ID, Name: it.Name, State: string(it.State), Owner: it.Labels[service.LabelOwner], Since: since(it.UpdatedAt)}
 	}
 	return out, nil
 }

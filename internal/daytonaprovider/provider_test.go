@@ -228,8 +228,13 @@ func TestGetDeleteAndErrors(t *testing.T) {
 	p, srv := newProvider(t, Options{})
 	ctx := context.Background()
 	id := create(t, p, "sbx-del")
-	if ps, err := p.Get(ctx, id); err != nil || ps.State != "started" {
-		t.Fatalf("get = %+v, %v", ps, err)
+	// Since (Daytona's updatedAt) tells the reaper how long a sandbox has
+	// been destroying.
+	if ps, err := p.Get(ctx, id); err != nil || ps.State != "started" || time.Since(ps.Since) > time.Minute {
+		t.Fatalf("get = %+v, %v; want started, changed within the minute", ps, err)
+	}
+	if list, err := p.List(ctx, nil); err != nil || len(list) != 1 || time.Since(list[0].Since) > time.Minute {
+		t.Fatalf("list = %+v, %v; want the sandbox, changed within the minute", list, err)
 	}
 	if err := p.Delete(ctx, "sbx-del"); err != nil { // by name
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -56,6 +57,7 @@ func (p *fakeProvider) KnowToolbox(id, url string) {
 type fakeSandbox struct {
 	id     string
 	state  string
+	since  time.Time // when its state last changed, as Daytona's updatedAt
 	files  map[string][]byte
 	labels map[string]string
 }
@@ -119,7 +121,7 @@ func (p *fakeProvider) List(_ context.Context, labels map[string]string) ([]Prov
 			match = match && sb.labels[k] == v
 		}
 		if match {
-			out = append(out, ProviderSandbox{ID: sb.id, Name: name, State: sb.state, Owner: sb.labels[LabelOwner]})
+			out = append(out, ProviderSandbox{ID: sb.id, Name: name, State: sb.state, Owner: sb.labels[LabelOwner], Since: sb.since})
 		}
 	}
 	return out, nil
@@ -135,7 +137,7 @@ func (p *fakeProvider) Get(_ context.Context, id string) (*ProviderSandbox, erro
 	if err != nil {
 		return nil, err
 	}
-	return &ProviderSandbox{ID: sb.id, State: sb.state}, nil
+	return &ProviderSandbox{ID: sb.id, State: sb.state, Since: sb.since}, nil
 }
 
 func (p *fakeProvider) Delete(ctx context.Context, idOrName string) error {

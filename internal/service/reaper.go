@@ -367,8 +367,8 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 		r.record(ctx, rec, r.alive(rec.ID))
 	}
 	for _, ps := range strays {
-		if ps.State == "destroying" && r.endedLately(ctx, ps.Name) {
-			continue // our own delete, which Daytona lists a while after
+		if ps.State == "destroying" && r.now.Sub(ps.Since) < r.createGrace() {
+			continue // a delete of ours at work at Daytona, listed a while
 		}
 		r.act(ctx, &r.report.Unowned, "deleted a sandbox no live record owns", ps.Name, func() error {
 			if err := r.s.provider.Delete(ctx, ps.ID); err != nil {
@@ -378,21 +378,6 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 			return nil
 		})
 	}
-}
-
-// endedLately says whether the record named id ended within a create's
-// grace: Daytona, destroying its sandbox, may still list it. One
-// destroying for longer is stuck there (its quota held) and deleted again.
-// A record not read is judged by the next run.
-func (r *reaping) endedLately(ctx context.Context, id string) bool {
-	rec, err := r.s.sandboxes.GetSandbox(ctx, id)
-	switch code := sandstep.ErrorCode(err); {
-	case code == sandstep.ENOTFOUND, code == sandstep.EINVALID:
-		return false
-	case err != nil:
-		return true
-	}
-	return (rec.State == sandstep.StateDeleting || rec.State.Terminal()) && r.now.Sub(rec.UpdatedAt) < r.createGrace()
 }
 
 // alive says whether the listing shows the sandbox named id, not being

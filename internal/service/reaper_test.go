@@ -991,7 +991,7 @@ func TestReapAuditsNoStrayDaytonaIsAlreadyDestroying(t *testing.T) {
 			tt.end(t, svc, clk, sb.ID)
 			// Daytona still lists it, destroying.
 			p.mu.Lock()
-			listed.state = "destroying"
+			listed.state, listed.since = "destroying", clk.Now()
 			p.sandboxes[sb.ID] = listed
 			p.mu.Unlock()
 			rep, err := svc.Reap(ctx, ReapOptions{})
@@ -1121,7 +1121,7 @@ func TestAStrayStuckDestroyingIsFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
-	listed.state = "destroying"
+	listed.state, listed.since = "destroying", clk.Now()
 	p.sandboxes[sb.ID] = listed
 	p.mu.Unlock()
 	clk.Set(clk.Now().Add(2 * time.Hour))
@@ -1131,5 +1131,54 @@ func TestAStrayStuckDestroyingIsFound(t *testing.T) {
 	}
 	if rep.Unowned != 1 {
 		t.Errorf("Reap = %+v; want the sandbox still destroying two hours after its delete found (unowned) and deleted again", rep)
+	}
+}
+
+// A stray whose record ended long ago (here gone an hour before, its
+// sandbox still running) is deleted by the reaper: one finding, one
+// sandbox.reap. Daytona then lists it destroying for a while, as after
+// any delete of ours. The next run, five minutes later, must find nothing
+// ("a second run right after the first finds nothing"): its record ended
+// long ago, yet the destroying is the reaper's own delete of a minute
+// ago, not one stuck for an hour.
+func TestAStrayTheReaperDeletedIsNotFoundAgainWhileDestroying(t *testing.T) {
+	ctx := context.Background()
+	p := newFakeProvider()
+	svc, st, clk := newTaskService(t, p, withAuditLog)
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSlot(ctx, "alice", sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(clk.Now().Add(time.Hour))
+	p.mu.Lock()
+	listed := *p.sandboxes[sb.ID]
+	p.mu.Unlock()
+	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || rep.Unowned != 1 {
+		t.Fatalf("first run = %+v, %v; want the stray deleted", rep, err)
+	}
+	// Daytona lists it destroying after the reaper's delete.
+	p.mu.Lock()
+	listed.state, listed.since = "destroying", clk.Now()
+	p.sandboxes[sb.ID] = &listed
+	p.mu.Unlock()
+	clk.Set(clk.Now().Add(5 * time.Minute))
+	rep, err := svc.Reap(ctx, ReapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reaps := 0
+	for _, ev := range readSandboxEvents(t, svc, alice(), sb.ID) {
+		if ev.Action == ActionReap {
+			reaps++
+		}
+	}
+	if rep.Findings() != 0 || reaps != 1 {
+		t.Errorf("run after the reaper deleted a stray = %+v, trail holds %d sandbox.reap; want nothing found (an unowned alarm again for the reaper's own delete) and one sandbox.reap", *rep, reaps)
 	}
 }

@@ -62,6 +62,9 @@ type ProviderSandbox struct {
 	State      string
 	ToolboxURL string
 	Owner      string // its LabelOwner; set by List, "" when it has none
+	// Since is when the provider last changed it (its state, most
+	// often); set by List and Get, zero when not told.
+	Since time.Time
 	// Size is what the provider gave it (a snapshot's own size when the
 	// create named none); set by Create, nil (or 0 in a field) when not
 	// told.
