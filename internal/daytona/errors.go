@@ -253,6 +253,13 @@ func IsTransient(err error) bool {
 	return errors.As(err, &ne)
 }
 
+// IsStateChangeInProgress reports whether err is Daytona's lifecycle 409
+// "Sandbox state change in progress": another start, stop or delete runs.
+func IsStateChangeInProgress(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && isStateChangeInProgress(ae)
+}
+
 // isStateChangeInProgress matches the lifecycle 409 "Sandbox state change in
 // progress".
 func isStateChangeInProgress(ae *APIError) bool {

@@ -420,16 +420,18 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 	return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s, not started; try again once it has settled", op, sb.State)
 }
 
-// restart starts a sandbox Daytona stopped (when start; else the start is
-// already under way) and waits until it runs again, for at most
-// StartTimeout. Unlike the client's WaitUntilStarted it never deletes the
-// sandbox when the wait runs out: it is the caller's, with the caller's
-// files in it.
+// restart starts a sandbox Daytona stopped (when start; else, or when
+// Daytona refuses the start mid-transition, the start is already under
+// way) and waits until it runs again, for at most StartTimeout. Unlike
+// the client's WaitUntilStarted it never deletes the sandbox when the
+// wait runs out: it is the caller's, with the caller's files in it.
 func (p *Provider) restart(ctx context.Context, id string, start bool) error {
 	sctx, cancel := context.WithTimeout(ctx, p.opts.StartTimeout)
 	defer cancel()
 	if start {
-		if _, err := p.c.StartSandbox(sctx, id); err != nil {
+		// Refused while a state change runs: another call's start, most
+		// often, which is waited for like one under way.
+		if _, err := p.c.StartSandbox(sctx, id); err != nil && !daytona.IsStateChangeInProgress(err) {
 			return classify("start the stopped sandbox", err)
 		}
 	}

@@ -354,6 +354,39 @@ func TestConcurrentExecsOnAStoppedSandboxWaitForTheOneStart(t *testing.T) {
 	}
 }
 
+// Two calls that arrive together on an auto-stopped sandbox both read it
+// stopped and both ask Daytona to start it; the second start is refused
+// (409 "state change in progress", retried by the client only briefly)
+// while the first is under way. That refusal is the start the call needs,
+// on its way: the call must wait for it, not answer `transient` (503, a
+// fault counted by the fault-rate alarm) for an ordinary burst.
+func TestConcurrentStartsOfAStoppedSandboxWaitForTheOneUnderWay(t *testing.T) {
+	p, srv := newProviderOn(t, Options{MaxPollInterval: 20 * time.Millisecond}, daytonalocal.Options{StartDelay: 1500 * time.Millisecond})
+	ctx := context.Background()
+	id := create(t, p, "sbx-burst")
+	lifecycle(t, p, id, "stop") // Daytona's auto-stop
+	// Both calls read the sandbox stopped before either start lands.
+	if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultLatency, Delay: 300 * time.Millisecond,
+		Match: daytonalocal.Match{Operation: "startSandbox"}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = p.Exec(ctx, id, service.Command{Line: "true", Timeout: 20 * time.Second})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("exec %d on an auto-stopped sandbox = %v (%s); want it run once the one start is done", i+1, err, sandstep.ErrorCode(err))
+		}
+	}
+}
+
 // TestExecAwaitsReady: the caller's check runs once the session is made
 // (or could not be), before the command starts or a stopped sandbox is
 // started again; its refusal ends the exec with the session deleted.
