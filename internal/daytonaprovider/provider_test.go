@@ -323,67 +323,49 @@ func TestExecRestartThatRunsOutOfTimeKeepsTheSandbox(t *testing.T) {
 // A client idle past its sandbox's auto-stop (DEFAULT_AUTO_STOP_MINUTES,
 // 15) sends two commands at once, as an agent runner that fans out does.
 // README: an auto-stopped sandbox "is started again, once, and the call
-// goes on". The first exec starts it; the second meets it starting and
-// must wait for that start, not answer `transient` (503): nothing failed,
-// yet `transient` is a fault the edge counts in Faults, the numerator of
-// <stack>-fault-rate-execute, so an ordinary burst after an idle spell
-// would page the operator.
+// goes on". A call that meets it starting, or whose own start Daytona
+// refuses mid-transition (409 "state change in progress", retried by the
+// client only briefly) because another call's start is under way, must
+// wait for that start, not answer `transient` (503): nothing failed, yet
+// `transient` is a fault the edge counts in Faults, the numerator of
+// <stack>-fault-rate-execute, so an ordinary burst would page the operator.
 func TestConcurrentExecsOnAStoppedSandboxWaitForTheOneStart(t *testing.T) {
-	p, _ := newProviderOn(t, Options{MaxPollInterval: 20 * time.Millisecond}, daytonalocal.Options{StartDelay: time.Second})
-	ctx := context.Background()
-	id := create(t, p, "sbx-idle")
-	lifecycle(t, p, id, "stop") // Daytona's auto-stop
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i == 1 {
-				time.Sleep(300 * time.Millisecond) // the first call's start is under way
+	tests := []struct {
+		name string
+		// stagger delays the second call; startLatency holds every
+		// start before Daytona takes it, so both calls read it stopped.
+		stagger, startLatency time.Duration
+	}{
+		{name: "the second meets the first's start under way", stagger: 300 * time.Millisecond},
+		{name: "both start it, and Daytona refuses the second start", startLatency: 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, srv := newProviderOn(t, Options{MaxPollInterval: 20 * time.Millisecond}, daytonalocal.Options{StartDelay: 1500 * time.Millisecond})
+			ctx := context.Background()
+			id := create(t, p, "sbx-idle")
+			lifecycle(t, p, id, "stop") // Daytona's auto-stop
+			if tt.startLatency > 0 {
+				if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultLatency, Delay: tt.startLatency,
+					Match: daytonalocal.Match{Operation: "startSandbox"}}); err != nil {
+					t.Fatal(err)
+				}
 			}
-			_, errs[i] = p.Exec(ctx, id, service.Command{Line: "true", Timeout: 20 * time.Second})
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		switch sandstep.ErrorCode(err) {
-		case sandstep.ETRANSIENT, sandstep.EINTERNAL:
-			t.Errorf("exec %d on an auto-stopped sandbox = %v: a fault (fault-rate alarm) after ordinary use", i+1, err)
-		}
-	}
-}
-
-// Two calls that arrive together on an auto-stopped sandbox both read it
-// stopped and both ask Daytona to start it; the second start is refused
-// (409 "state change in progress", retried by the client only briefly)
-// while the first is under way. That refusal is the start the call needs,
-// on its way: the call must wait for it, not answer `transient` (503, a
-// fault counted by the fault-rate alarm) for an ordinary burst.
-func TestConcurrentStartsOfAStoppedSandboxWaitForTheOneUnderWay(t *testing.T) {
-	p, srv := newProviderOn(t, Options{MaxPollInterval: 20 * time.Millisecond}, daytonalocal.Options{StartDelay: 1500 * time.Millisecond})
-	ctx := context.Background()
-	id := create(t, p, "sbx-burst")
-	lifecycle(t, p, id, "stop") // Daytona's auto-stop
-	// Both calls read the sandbox stopped before either start lands.
-	if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultLatency, Delay: 300 * time.Millisecond,
-		Match: daytonalocal.Match{Operation: "startSandbox"}}); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = p.Exec(ctx, id, service.Command{Line: "true", Timeout: 20 * time.Second})
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("exec %d on an auto-stopped sandbox = %v (%s); want it run once the one start is done", i+1, err, sandstep.ErrorCode(err))
-		}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i := range errs {
+				wg.Go(func() {
+					time.Sleep(time.Duration(i) * tt.stagger)
+					_, errs[i] = p.Exec(ctx, id, service.Command{Line: "true", Timeout: 20 * time.Second})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("exec %d on an auto-stopped sandbox = %v (%s); want it run once the one start is done", i+1, err, sandstep.ErrorCode(err))
+				}
+			}
+		})
 	}
 }
 

@@ -257,20 +257,28 @@ func TestCancelWhoseReleaseFailedIsAuditedOnce(t *testing.T) {
 }
 
 // lateEndTasks is the store whose first write that ends a task lands but
-// is answered late: the store's write time ran out (context deadline)
-// before DynamoDB's answer came, as a throttled write's may.
+// is answered late, as a throttled write's may: the store's write time ran
+// out (context.DeadlineExceeded) before DynamoDB's answer came, or, with
+// expire, the answer comes only once the write's own context has expired
+// (its error, as the AWS SDK returns it).
 type lateEndTasks struct {
 	*store.Store
-	mu   sync.Mutex
-	done bool
+	expire bool
+	mu     sync.Mutex
+	done   bool
 }
 
 func (s *lateEndTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
 	got, err := s.Store.TransitionTask(ctx, id, from, to, f)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil && to.Terminal() && !slices.Contains(from, to) && !s.done {
-		s.done = true
+	first := err == nil && to.Terminal() && !slices.Contains(from, to) && !s.done
+	s.done = s.done || first
+	s.mu.Unlock()
+	switch {
+	case first && s.expire:
+		<-ctx.Done()
+		return nil, fmt.Errorf("store: transition task: %w", ctx.Err())
+	case first:
 		return nil, context.DeadlineExceeded
 	}
 	return got, err
@@ -323,28 +331,6 @@ func TestTaskEndWhoseAnswerWasLostIsAudited(t *testing.T) {
 	}
 }
 
-// slowEndTasks is the store whose first write that ends a task lands but
-// whose answer comes only after the write's own time ran out: the store
-// returns the expired context's error, as the AWS SDK does.
-type slowEndTasks struct {
-	*store.Store
-	mu   sync.Mutex
-	done bool
-}
-
-func (s *slowEndTasks) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, f func(*sandstep.Task)) (*sandstep.Task, error) {
-	got, err := s.Store.TransitionTask(ctx, id, from, to, f)
-	s.mu.Lock()
-	first := err == nil && to.Terminal() && !slices.Contains(from, to) && !s.done
-	s.done = s.done || first
-	s.mu.Unlock()
-	if first {
-		<-ctx.Done()
-		return nil, fmt.Errorf("store: transition task: %w", ctx.Err())
-	}
-	return got, err
-}
-
 // A clean-up ends its task with its own write time (writeContext): when
 // that time runs out with the write landed, the context the store was
 // given has expired, while the clean-up's caller still has time. The end
@@ -353,7 +339,7 @@ func TestCleanUpEndLandedPastItsWriteTimeIsAudited(t *testing.T) {
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	deps := Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, AuditLog: st,
-		Tasks: &slowEndTasks{Store: st}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}}
+		Tasks: &lateEndTasks{Store: st, expire: true}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}}
 	deps.Catalog = deps.Provider.(*fakeProvider)
 	svc, err := New(deps, Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now, WriteTimeout: 50 * time.Millisecond})
 	if err != nil {

@@ -910,6 +910,24 @@ func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 	}
 }
 
+// strayWithARecord makes alice a sandbox whose record ends (gone, its slot
+// released) while Daytona still runs it: a stray with a record.
+func strayWithARecord(t *testing.T, svc *Service) *sandstep.Sandbox {
+	t.Helper()
+	ctx := context.Background()
+	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.quota.ReleaseSlot(ctx, "alice", sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	return sb
+}
+
 // A sandbox whose record says it is over (here gone: an exec was told
 // the sandbox was not found) but that still runs at Daytona is deleted by
 // the reaper as a stray. architecture.md: "every change is also a WARN
@@ -919,18 +937,8 @@ func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 func TestReapAuditsDeletingAStrayWithARecord(t *testing.T) {
 	ctx := context.Background()
 	p := newFakeProvider()
-	svc, st, _ := newTaskService(t, p, withAuditLog)
-	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The record ends (gone) while Daytona still runs the sandbox.
-	if _, err := st.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ReleaseSlot(ctx, "alice", sb.ID); err != nil {
-		t.Fatal(err)
-	}
+	svc, _, _ := newTaskService(t, p, withAuditLog)
+	sb := strayWithARecord(t, svc)
 	before := readSandboxEvents(t, svc, alice(), sb.ID)
 	rep, err := svc.Reap(ctx, ReapOptions{})
 	if err != nil {
@@ -1144,17 +1152,8 @@ func TestAStrayStuckDestroyingIsFound(t *testing.T) {
 func TestAStrayTheReaperDeletedIsNotFoundAgainWhileDestroying(t *testing.T) {
 	ctx := context.Background()
 	p := newFakeProvider()
-	svc, st, clk := newTaskService(t, p, withAuditLog)
-	sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateGone, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ReleaseSlot(ctx, "alice", sb.ID); err != nil {
-		t.Fatal(err)
-	}
+	svc, _, clk := newTaskService(t, p, withAuditLog)
+	sb := strayWithARecord(t, svc)
 	clk.Set(clk.Now().Add(time.Hour))
 	p.mu.Lock()
 	listed := *p.sandboxes[sb.ID]
