@@ -248,7 +248,7 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	}
 	s.opts.Logger.InfoContext(ctx, "reaper", "dryRun", rep.DryRun, "findings", rep.Findings(), "unowned", rep.Unowned,
 		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
-		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices,
+		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices, "lived", rep.Lived,
 		"sweptPages", sw.Pages, "indexed", sw.Indexed, "sweepDone", sw.Done)
 	return rep, nil
 }

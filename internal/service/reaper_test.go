@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
+	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // After a crash the records and the provider agree again, and nothing of
@@ -1179,5 +1183,46 @@ func TestAStrayTheReaperDeletedIsNotFoundAgainWhileDestroying(t *testing.T) {
 	}
 	if rep.Findings() != 0 || reaps != 1 {
 		t.Errorf("run after the reaper deleted a stray = %+v, trail holds %d sandbox.reap; want nothing found (an unowned alarm again for the reaper's own delete) and one sandbox.reap", *rep, reaps)
+	}
+}
+
+// The run's log line carries every field of its report, so an operator
+// reading the logs sees what the JSON answer says (lived and notices too,
+// which are not findings).
+func TestReapLogLineCarriesTheWholeReport(t *testing.T) {
+	logs := &testutil.Buffer{}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10})
+	p := newFakeProvider()
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := svc.Reap(context.Background(), ReapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "reaper" {
+			line = m
+		}
+	}
+	if line == nil {
+		t.Fatalf("no reaper line in the logs:\n%s", logs.String())
+	}
+	for k := range fields {
+		if _, ok := line[k]; !ok {
+			t.Errorf("the reaper's log line lacks %q, which its report has: %v", k, line)
+		}
 	}
 }
