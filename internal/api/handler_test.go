@@ -58,15 +58,6 @@ func storeRateRefusal(t *testing.T) error {
 	return fmt.Errorf("reserve quota slot: %w", err)
 }
 
-// spentRateRefusal is that form for a window a burst has spent, built by
-// hand.
-func spentRateRefusal() error {
-	e := sandstep.Wrap(sandstep.ErrCreateRate, sandstep.ETRANSIENT,
-		"the deployment has created its 300 sandboxes for this 1m0s %s; try again in %s", store.RateRefusalMarker, 20*time.Second)
-	e.RetryAfter = 20 * time.Second
-	return e
-}
-
 // emittedFaults sums the Faults metric of the EMF lines in out.
 func emittedFaults(t *testing.T, out string) float64 {
 	t.Helper()
@@ -105,7 +96,6 @@ func TestCreateRateRefusalIsNoFault(t *testing.T) {
 		{name: "quota refusal", err: sandstep.Errorf(sandstep.EQUOTA, "quota exceeded"), status: http.StatusTooManyRequests},
 		{name: "capacity", err: sandstep.Errorf(sandstep.ECAPACITY, "no capacity"), status: http.StatusServiceUnavailable, retryAfter: true},
 		{name: "drained", err: sandstep.Errorf(sandstep.EDRAINING, "drained"), status: http.StatusServiceUnavailable, retryAfter: true},
-		{name: "create rate refusal, the window spent", err: spentRateRefusal(), status: http.StatusServiceUnavailable, retryAfter: true},
 		{name: "create rate refusal, the budget held back", err: storeRateRefusal(t), status: http.StatusServiceUnavailable, retryAfter: true},
 		{name: "Daytona's own 429", err: fmt.Errorf("provider create: %w", daytona429), status: http.StatusServiceUnavailable, retryAfter: true, fault: true},
 		{name: "other transient", err: sandstep.Errorf(sandstep.ETRANSIENT, "daytona unavailable"), status: http.StatusServiceUnavailable, fault: true},
