@@ -226,17 +226,16 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	// its sandbox too, until a sweep folds it. One without a usable owner
 	// label is judged by its record alone (see recheck).
 	strays := unowned(listed, records, held)
-	var legacy []sandstep.Slot
 	if len(strays) > 0 {
 		o, err := s.recheck(ctx, strays, ownership{counted: counted, held: held, records: records})
 		if err != nil {
 			return nil, fmt.Errorf("reaper: read what owns a listed sandbox: %w", err)
 		}
-		counted, held, records, legacy = o.counted, o.held, o.records, o.legacy
-		strays = unowned(listed, records, append(slices.Clip(held), legacy...))
+		counted, held, records = o.counted, o.held, o.records
+		strays = unowned(listed, records, append(slices.Clip(held), o.legacy...))
 	}
 	r.sandboxes(ctx, listed, records, strays)
-	r.quota(ctx, counted, append(r.slots(ctx, held), legacy...))
+	r.quota(ctx, counted, r.slots(ctx, held))
 	r.report.Notices = s.redrive(ctx, notices, opts.DryRun, r.createGrace(), r.executionRunning)
 	rep := r.report
 	if !rep.DryRun {
@@ -460,7 +459,9 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 		}
 		return
 	case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
-		r.act(ctx, count, what, rec.ID, func() error { return err })
+		// Not known to be gone: no finding yet, the next run asks again.
+		r.report.Failed++
+		s.opts.Logger.ErrorContext(ctx, "reaper: the sandbox of a record the listing lacks not read", "sandboxId", rec.ID, "err", err)
 		return
 	}
 	r.act(ctx, count, what, rec.ID, func() error {
@@ -687,9 +688,9 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 	return kept
 }
 
-// quota repairs the counters that differ from the slots held, those of
-// the earlier layout read with them included (a create counted each).
-// counters were read with the slots, before slots released any: a counter
+// quota repairs the counters that differ from the slots held
+// (RepairQuota counts those of the earlier layout too: a create counted
+// each). counters were read with the slots, before slots released any: a counter
 // a release just corrected differs here, and RepairQuota's own read finds
 // no drift.
 func (r *reaping) quota(ctx context.Context, counters map[string]int, held []sandstep.Slot) {

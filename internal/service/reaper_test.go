@@ -1026,13 +1026,7 @@ func TestReapAuditsNoStrayDaytonaIsAlreadyDestroying(t *testing.T) {
 			if found := rep.Unowned == 1; found != tt.found || still == tt.found {
 				t.Errorf("Reap = %+v, Daytona's sandbox deleted again: %v; want found and deleted again: %v", rep, !still, tt.found)
 			}
-			reaps := 0
-			for _, ev := range readSandboxEvents(t, svc, alice(), sb.ID) {
-				if ev.Action == ActionReap {
-					reaps++
-				}
-			}
-			if reaps != tt.want {
+			if reaps := countActions(readSandboxEvents(t, svc, alice(), sb.ID), ActionReap); reaps != tt.want {
 				t.Errorf("trail holds %d sandbox.reap events; want %d", reaps, tt.want)
 			}
 		})
@@ -1153,13 +1147,7 @@ func TestAStrayTheReaperDeletedIsNotFoundAgainWhileDestroying(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reaps := 0
-	for _, ev := range readSandboxEvents(t, svc, alice(), sb.ID) {
-		if ev.Action == ActionReap {
-			reaps++
-		}
-	}
-	if rep.Findings() != 0 || reaps != 1 {
+	if reaps := countActions(readSandboxEvents(t, svc, alice(), sb.ID), ActionReap); rep.Findings() != 0 || reaps != 1 {
 		t.Errorf("run after the reaper deleted a stray = %+v, trail holds %d sandbox.reap; want nothing found (an unowned alarm again for the reaper's own delete) and one sandbox.reap", *rep, reaps)
 	}
 }
@@ -1202,5 +1190,34 @@ func TestReapLogLineCarriesTheWholeReport(t *testing.T) {
 		if _, ok := line[k]; !ok {
 			t.Errorf("the reaper's log line lacks %q, which its report has: %v", k, line)
 		}
+	}
+}
+
+// A record the listing lacks whose sandbox Daytona's get cannot say is
+// gone (the get failed) is no finding yet: counted failed, left as it is,
+// and asked about again by the next run.
+func TestReapCountsAFailedGetOfAVanishedSandboxFailed(t *testing.T) {
+	for _, dry := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dry run %v", dry), func(t *testing.T) {
+			ctx := context.Background()
+			p := newFakeProvider()
+			svc, st, _ := newTaskService(t, p, nil)
+			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			daytonaEndsAtTTL(p, sb.ID) // the listing lacks it
+			p.failOn("get", sandstep.Errorf(sandstep.ETRANSIENT, "daytona down"))
+			rep, err := svc.Reap(ctx, ReapOptions{DryRun: dry})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Failed != 1 || rep.Gone+rep.Lived+rep.Expired != 0 {
+				t.Errorf("Reap = %+v; want one failed, nothing marked", *rep)
+			}
+			if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != sandstep.StateReady {
+				t.Errorf("record = %+v, %v; want it left ready", got, err)
+			}
+		})
 	}
 }
