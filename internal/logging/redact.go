@@ -65,10 +65,10 @@ type redactorSnapshot struct {
 	secrets []string
 	// borders are each secret's KMP table (markFrom), made once, in Add.
 	borders [][]int
-	// rendered are the indexes of the secrets that hold U+FFFD, the
-	// renderedForms of those that are not valid UTF-8 among them:
-	// markRendered looks for them in a string as it is written.
-	rendered []int
+	// renders says a secret holds U+FFFD (the rendering of one that is not
+	// valid UTF-8): a string that is not valid UTF-8 is looked at as it is
+	// written (rendered), where such a secret shows.
+	renders bool
 }
 
 // NewRedactor returns a Redactor that knows no secrets yet.
@@ -109,9 +109,7 @@ func (r *Redactor) Add(value string) {
 	next := &redactorSnapshot{secrets: secrets, borders: make([][]int, len(secrets))}
 	for i, c := range secrets {
 		next.borders[i] = bordersOf(c)
-		if strings.ContainsRune(c, utf8.RuneError) {
-			next.rendered = append(next.rendered, i)
-		}
+		next.renders = next.renders || strings.ContainsRune(c, utf8.RuneError)
 	}
 	r.snap.Store(next)
 }
@@ -249,6 +247,11 @@ func (s *redactorSnapshot) redact(v string) string {
 	if s == nil || v == "" {
 		return v
 	}
+	if s.renders && !utf8.ValidString(v) {
+		// As the JSON handler writes it, and json.Marshal a structured
+		// value's strings: the secret's rendering is what would show.
+		v = rendered(v)
+	}
 	var hidden []bool // made at the first secret found: most strings hold none
 	for i, c := range s.secrets {
 		if at := strings.Index(v, c); at >= 0 {
@@ -257,9 +260,6 @@ func (s *redactorSnapshot) redact(v string) string {
 			}
 			markFrom(hidden, v, c, s.borders[i], at)
 		}
-	}
-	if len(s.rendered) > 0 && !utf8.ValidString(v) {
-		hidden = s.markRendered(v, hidden)
 	}
 	if hidden == nil {
 		return v
@@ -277,52 +277,6 @@ func (s *redactorSnapshot) redact(v string) string {
 		}
 	}
 	return b.String()
-}
-
-// markRendered marks in v, which is not valid UTF-8, the bytes of each
-// character (an invalid byte is one) that lies, once v is written as the
-// JSON handler and json.Marshal write it (each invalid byte as U+FFFD), in
-// an occurrence of a secret holding U+FFFD. Such a secret is mostly the
-// rendering of one that is not valid UTF-8, and a string written the same,
-// whatever its invalid bytes, shows what the secret's rendering shows: it
-// is hidden here as it is inside a structured value, which is looked at
-// once rendered (any). hidden may be nil; the result is nil if nothing is
-// marked.
-func (s *redactorSnapshot) markRendered(v string, hidden []bool) []bool {
-	var w strings.Builder
-	from := make([]int, 0, len(v)) // from[k] is where the character of w's byte k starts in v
-	for i, c := range v {
-		n := w.Len()
-		w.WriteRune(c)
-		for range w.Len() - n {
-			from = append(from, i)
-		}
-	}
-	written := w.String()
-	var in []bool // in written
-	for _, i := range s.rendered {
-		if at := strings.Index(written, s.secrets[i]); at >= 0 {
-			if in == nil {
-				in = make([]bool, len(written))
-			}
-			markFrom(in, written, s.secrets[i], s.borders[i], at)
-		}
-	}
-	if in == nil {
-		return hidden
-	}
-	if hidden == nil {
-		hidden = make([]bool, len(v))
-	}
-	for k, h := range in {
-		if h {
-			_, size := utf8.DecodeRuneInString(v[from[k]:])
-			for j := from[k]; j < from[k]+size; j++ {
-				hidden[j] = true
-			}
-		}
-	}
-	return hidden
 }
 
 // MarkSecrets sets hidden[k] for every byte k of text that lies in an
