@@ -145,6 +145,11 @@ func TestRateLimitErrorCarriesRetryAfter(t *testing.T) {
 		{"NaN ignored", map[string]string{"Retry-After": "NaN"}, 0, ""},
 		{"a day believed", map[string]string{"Retry-After": "86400"}, 24 * time.Hour, ""},
 		{"a date past a day ignored beside a plausible wait", map[string]string{"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT", "Retry-After-sandbox-create": "4"}, 4 * time.Second, "sandbox-create"},
+		// Past a day, implausible in either form: a date taken whole (292
+		// years) overflowed the create's wait and the API's header.
+		{"seconds past a day ignored", map[string]string{"Retry-After": "90000"}, 0, ""},
+		{"a date two days ahead ignored", map[string]string{"Retry-After": time.Now().Add(48 * time.Hour).UTC().Format(http.TimeFormat)}, 0, ""},
+		{"a date in year 9999 ignored", map[string]string{"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
