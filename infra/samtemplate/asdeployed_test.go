@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/sandstep/sandstep/internal/app"
+	"github.com/sandstep/sandstep/internal/awslocal"
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
@@ -39,9 +41,12 @@ type asDeployed struct {
 	dynamo    http.Handler // minidyn, the table already made
 	dynamoURL string       // dynamo served with every permission
 
+	// AWS is the local SSM and S3 (awslocal), served behind the role's
+	// grants; the test puts its parameters there.
+	AWS *awslocal.Server
+
 	mu     sync.Mutex
 	denied []string
-	params map[string]string // SSM parameters by name
 }
 
 // The region and account the parser resolves pseudo parameters to.
@@ -52,7 +57,13 @@ var (
 
 func newAsDeployed(t *testing.T, fn Function, table string) *asDeployed {
 	t.Helper()
-	d := &asDeployed{fn: fn, params: map[string]string{}}
+	d := &asDeployed{fn: fn}
+	aws, err := awslocal.New(awslocal.Options{Dir: t.TempDir(), Region: deployedRegion, AccountID: deployedAccount, Buckets: []string{"TaskBucket"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = aws.Close() })
+	d.AWS = aws
 	_, d.dynamoURL = storetest.Server(t, func(h http.Handler) http.Handler { d.dynamo = h; return h })
 	if err := store.CreateTable(context.Background(), storetest.DB(t, d.dynamoURL), table); err != nil {
 		t.Fatal(err)
@@ -61,6 +72,18 @@ func newAsDeployed(t *testing.T, fn Function, table string) *asDeployed {
 	t.Cleanup(hs.Close)
 	d.URL = hs.URL
 	return d
+}
+
+// deployedDaytonaKey is the Daytona API key the deploy's SSM parameter holds.
+const deployedDaytonaKey = "daytona-key-deployed"
+
+// putParameter sets an SSM parameter of the deployment, as its operator
+// would before a deploy.
+func putParameter(t *testing.T, d *asDeployed, name, value string) {
+	t.Helper()
+	if err := d.AWS.PutSecureParameter(name, value); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Store is a store on the same table with every permission: the test's
@@ -204,21 +227,17 @@ func jsonAnswer(w http.ResponseWriter, status int, v any) {
 }
 
 func (d *asDeployed) serveSSM(w http.ResponseWriter, r *http.Request, op string) {
+	body, _ := io.ReadAll(r.Body)
 	var in struct{ Name string }
-	_ = json.NewDecoder(r.Body).Decode(&in)
+	_ = json.Unmarshal(body, &in)
 	// The template's parameter names start with /, the ARN's path as it is.
 	arn := "arn:aws:ssm:" + deployedRegion + ":" + deployedAccount + ":parameter" + in.Name
-	if op != "GetParameter" || !d.authorize(w, [2]string{"ssm:" + op, arn}) {
+	if !d.authorize(w, [2]string{"ssm:" + op, arn}) {
 		return
 	}
-	d.mu.Lock()
-	v, ok := d.params[in.Name]
-	d.mu.Unlock()
-	if !ok {
-		jsonAnswer(w, http.StatusBadRequest, map[string]string{"__type": "ParameterNotFound", "message": "parameter not found"})
-		return
-	}
-	jsonAnswer(w, http.StatusOK, map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	d.AWS.ServeHTTP(w, r)
 }
 
 func (d *asDeployed) serveStepFunctions(w http.ResponseWriter, r *http.Request, op string) {
@@ -248,8 +267,8 @@ func (d *asDeployed) serveStepFunctions(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-// serveS3 serves the path-style PUT of a key that objects makes; what
-// is put is not kept.
+// serveS3 serves the path-style PUT of a key that objects makes, behind
+// the role's grant.
 func (d *asDeployed) serveS3(w http.ResponseWriter, r *http.Request) {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if r.Method != http.MethodPut {
@@ -261,6 +280,7 @@ func (d *asDeployed) serveS3(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
 		return
 	}
+	d.AWS.ServeHTTP(w, r)
 }
 
 // deployedFunction is a function of the template built as its bootstrap

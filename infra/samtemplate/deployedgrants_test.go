@@ -51,10 +51,10 @@ func parametersOf(t *testing.T, aws *asDeployed, doc string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aws.params["/sandstep/daytona-api-key"] = "daytona-key-deployed"
-	aws.params["/sandstep/github/webhook-secret"] = "webhook-secret-deployed"
-	aws.params["/sandstep/github/app-key"] = string(key)
-	aws.params["/sandstep/github/config"] = doc
+	putParameter(t, aws, "/sandstep/daytona-api-key", deployedDaytonaKey)
+	putParameter(t, aws, "/sandstep/github/webhook-secret", "webhook-secret-deployed")
+	putParameter(t, aws, "/sandstep/github/app-key", string(key))
+	putParameter(t, aws, "/sandstep/github/config", doc)
 }
 
 const oneRepository = `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh"}}}}`
@@ -137,8 +137,8 @@ func TestDeployedIssueTaskWithASignedNotice(t *testing.T) {
 	aws := newAsDeployed(t, fn, table)
 	parametersOf(t, aws, `{"repositories": {"octo/hello": {"task": {"command": "./agent.sh",
 		"notify": {"url": "https://hooks.example.com/sandstep", "secretRef": "ssm:/sandstep/secrets/repos/octo/hello/notify"}}}}}`)
-	aws.params["/sandstep/github/app-key"] = string(gh.key)
-	aws.params["/sandstep/secrets/repos/octo/hello/notify"] = "notice-signing-secret"
+	putParameter(t, aws, "/sandstep/github/app-key", string(gh.key))
+	putParameter(t, aws, "/sandstep/secrets/repos/octo/hello/notify", "notice-signing-secret")
 	f, err := deployFunction(t, fn, aws, map[string]string{"GITHUB_API_URL": gh.url})
 	if err != nil {
 		t.Fatalf("the function does not start: %v", err)
@@ -252,7 +252,7 @@ func TestDeployedOtherEndsOfAnIssueTask(t *testing.T) {
 			fn := deployedFn(t, tpl, tt.fn)
 			aws := newAsDeployed(t, fn, table)
 			parametersOf(t, aws, oneRepository)
-			daytonaURL := daytonaStandIn(t, aws.params["/sandstep/daytona-api-key"])
+			daytonaURL := daytonaStandIn(t, deployedDaytonaKey)
 			st := aws.Store(t, table)
 			owner := sandstep.RepoUser("octo/hello")
 			task := &sandstep.Task{
