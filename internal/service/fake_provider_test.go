@@ -66,6 +66,21 @@ func newFakeProvider() *fakeProvider {
 	return &fakeProvider{sandboxes: map[string]*fakeSandbox{}, fail: map[string]error{}}
 }
 
+// listedDestroying returns what lists the sandbox named id again, once
+// deleted, as Daytona does while it destroys it: in state destroying
+// since at.
+func (p *fakeProvider) listedDestroying(id string) func(at time.Time) {
+	p.mu.Lock()
+	kept := *p.sandboxes[id]
+	p.mu.Unlock()
+	return func(at time.Time) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		kept.state, kept.since = "destroying", at
+		p.sandboxes[id] = &kept
+	}
+}
+
 func (p *fakeProvider) failOn(op string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1006,15 +1006,9 @@ func TestReapAuditsNoStrayDaytonaIsAlreadyDestroying(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.mu.Lock()
-			listed := p.sandboxes[sb.ID]
-			p.mu.Unlock()
+			destroying := p.listedDestroying(sb.ID)
 			tt.end(t, svc, clk, sb.ID)
-			// Daytona still lists it, destroying.
-			p.mu.Lock()
-			listed.state, listed.since = "destroying", clk.Now()
-			p.sandboxes[sb.ID] = listed
-			p.mu.Unlock()
+			destroying(clk.Now()) // Daytona still lists it
 			clk.Set(clk.Now().Add(tt.later))
 			rep, err := svc.Reap(ctx, ReapOptions{})
 			if err != nil {
@@ -1131,17 +1125,11 @@ func TestAStrayTheReaperDeletedIsNotFoundAgainWhileDestroying(t *testing.T) {
 	svc, _, clk := newTaskService(t, p, withAuditLog)
 	sb := strayWithARecord(t, svc)
 	clk.Set(clk.Now().Add(time.Hour))
-	p.mu.Lock()
-	listed := *p.sandboxes[sb.ID]
-	p.mu.Unlock()
+	destroying := p.listedDestroying(sb.ID)
 	if rep, err := svc.Reap(ctx, ReapOptions{}); err != nil || rep.Unowned != 1 {
 		t.Fatalf("first run = %+v, %v; want the stray deleted", rep, err)
 	}
-	// Daytona lists it destroying after the reaper's delete.
-	p.mu.Lock()
-	listed.state, listed.since = "destroying", clk.Now()
-	p.sandboxes[sb.ID] = &listed
-	p.mu.Unlock()
+	destroying(clk.Now()) // Daytona lists it after the reaper's delete
 	clk.Set(clk.Now().Add(5 * time.Minute))
 	rep, err := svc.Reap(ctx, ReapOptions{})
 	if err != nil {

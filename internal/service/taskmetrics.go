@@ -32,7 +32,7 @@ func (e endingTasks) TransitionTask(ctx context.Context, id string, from []sands
 		}
 		finished = r.FinishedAt
 	})
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && finished != nil {
+	if errors.Is(err, context.DeadlineExceeded) && finished != nil {
 		// The write's answer did not come in its time: it landed if the
 		// record ended as it ends it (its end's instant is its own).
 		// Answered as written, its end is counted and audited here; asked
