@@ -399,6 +399,28 @@ func listensHere(port int) (held, known bool) {
 	return false, true
 }
 
+// portsFreed fails t for each of the stack's ports, but busy, that this
+// process still listens on after a failed Start. A port another process
+// took since (another package's test) is not the stack's.
+func portsFreed(t *testing.T, ports Ports, busy int) {
+	t.Helper()
+	for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona, ports.GitHub} {
+		if p == busy {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err == nil {
+			_ = ln.Close()
+			continue
+		}
+		if held, known := listensHere(p); known && !held {
+			t.Logf("port %d: %v, by another process", p, err)
+			continue
+		}
+		t.Errorf("port %d is still held after the failed Start: %v", p, err)
+	}
+}
+
 func TestPortInUse(t *testing.T) {
 	needRunner(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -453,22 +475,7 @@ func TestPortInUse(t *testing.T) {
 			if !errors.As(err, &inUse) || inUse.Port != busyPort || inUse.Role != r.role || err.Error() != want {
 				t.Fatalf("err = %v, want %q", err, want)
 			}
-			for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona, ports.GitHub} {
-				if p == busyPort {
-					continue
-				}
-				ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-				if err != nil {
-					if held, known := listensHere(p); known && !held {
-						// Another package's test took it since: not ours.
-						t.Logf("port %d: %v, by another process", p, err)
-						continue
-					}
-					t.Errorf("port %d is still held after the failed Start: %v", p, err)
-					continue
-				}
-				_ = ln.Close()
-			}
+			portsFreed(t, ports, busyPort)
 			if entries, _ := os.ReadDir(root); len(entries) != 0 {
 				t.Errorf("the data directory was used: %v", entries)
 			}
@@ -688,14 +695,7 @@ func TestBadConfigurationIsReportedAndNothingRuns(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "DEFAULT_USER_QUOTA") {
 		t.Fatalf("err = %v, want one naming DEFAULT_USER_QUOTA", err)
 	}
-	for _, p := range []int{ports.API, ports.Lambda, ports.DynamoDB, ports.AWS, ports.Daytona, ports.GitHub} {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			t.Errorf("port %d still held: %v", p, err)
-			continue
-		}
-		_ = ln.Close()
-	}
+	portsFreed(t, ports, 0)
 }
 
 // A stack on a DynamoDB served elsewhere creates its table there, keeps its
