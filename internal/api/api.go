@@ -107,7 +107,7 @@ type API struct {
 	metrics     MetricsOptions
 	memoryMB    int
 	apiURL      string
-	apiHost     string // apiURL's host, "" without one
+	apiHost     string // apiURL's host (eventHost), "" without one
 }
 
 // New returns an API calling svc. It panics without a body limit: that is
@@ -128,10 +128,20 @@ func New(svc Service, opts Options) *API {
 	a := &API{svc: svc, maxBody: opts.MaxBodyBytes, logger: opts.Logger, httpTimeout: opts.HTTPTimeout, github: opts.GitHub,
 		admin: opts.Admin, metrics: opts.Metrics, memoryMB: opts.LambdaMemoryMB, apiURL: strings.TrimSuffix(opts.APIURL, "/")}
 	if u, err := url.Parse(a.apiURL); err == nil {
-		a.apiHost = u.Host
+		a.apiHost = eventHost(u)
 	}
 	a.table = a.actions()
 	return a
+}
+
+// eventHost is u's host as API Gateway's event names a domain: without
+// the scheme's default port, which API_URL may spell out (":443") and an
+// event's domainName never carries.
+func eventHost(u *url.URL) string {
+	if p := u.Port(); (p == "443" && u.Scheme == "https") || (p == "80" && u.Scheme == "http") {
+		return u.Hostname()
+	}
+	return u.Host
 }
 
 // mustFunction panics unless function is one of Functions: an unknown name
