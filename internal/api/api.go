@@ -62,8 +62,10 @@ type Options struct {
 	// integrations give up after 30 s whatever the Lambda's own timeout,
 	// so the default, DefaultHTTPTimeout, answers just before that: a
 	// synchronous exec asked for more is cut to fit, and the caller gets
-	// an answer rather than API Gateway's 503. Direct invocations (the
-	// state machine) are bounded by the Lambda's timeout alone.
+	// an answer rather than API Gateway's 503. A Lambda deadline that
+	// comes first bounds it too, a second early (answerReserve), so the
+	// answer leaves before Lambda ends the invocation. Direct invocations
+	// (the state machine) are bounded by the Lambda's timeout alone.
 	HTTPTimeout time.Duration
 	// APIURL is API_URL, the API's base URL: on a custom domain whose API
 	// mapping has a key, which no event shows, requests to its host are

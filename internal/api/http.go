@@ -73,7 +73,7 @@ func (a *API) ServeEvent(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	reqID := ev.RequestContext.RequestID
 	ctx = logging.WithRequestID(ctx, reqID)
-	ctx, cancel := context.WithTimeout(ctx, a.httpTimeout)
+	ctx, cancel := httpContext(ctx, a.httpTimeout)
 	defer cancel()
 	logAttrs := []slog.Attr{slog.String("route", ev.RouteKey)}
 
@@ -106,6 +106,25 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 	}
 	a.logger.InfoContext(logCtx, "request served", "route", ev.RouteKey, "status", out.StatusCode, "durationMs", time.Since(start).Milliseconds())
 	return out
+}
+
+// answerReserve is kept back from the Lambda's own deadline for an HTTP
+// request's answer: Lambda ends the invocation at its deadline, and an
+// answer made then never leaves (API Gateway answers its own 500, and no
+// log line of ours says why). DefaultHTTPTimeout keeps the same second
+// back from API Gateway's 30 s.
+const answerReserve = time.Second
+
+// httpContext bounds the work of an HTTP request: timeout from now, and
+// answerReserve before the invocation's deadline when that comes first (a
+// function whose Lambda timeout is under API Gateway's 30 s, as the
+// github function's 10 s).
+func httpContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-answerReserve).Before(end) {
+		end = d.Add(-answerReserve)
+	}
+	return context.WithDeadline(ctx, end)
 }
 
 // routeName is what a caller asked for, for a 404 message.
