@@ -534,10 +534,15 @@ func classify(op string, err error) error {
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
 	case hasAPI && ae.StatusCode == 409:
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, ae.Message)
-	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):
+	case hasAPI && orgLimitStatus(ae.StatusCode) && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):
 		// "Total CPU/memory/disk limit exceeded": the organisation is full.
 		// Not the caller's quota, not a blip: wait for capacity.
 		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: the Daytona organisation has no capacity left; try again later", op)
+	case hasAPI && orgLimitStatus(ae.StatusCode) && strings.Contains(strings.ToLower(ae.Message), "exceeds maximum allowed per sandbox"):
+		// "CPU request 8 exceeds maximum allowed per sandbox (4).": the
+		// size asked for (the caller's, or its snapshot's), as a 400 of
+		// any other words would be.
+		return sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
 	case hasAPI && (ae.StatusCode == 400 || ae.StatusCode == 422):
 		refused := sandstep.Wrap(err, sandstep.EINVALID, "%s: Daytona refused the request: %s", op, ae.Message)
 		// "Snapshot <name> not found…", "Snapshot <name> is <state>": the
@@ -549,6 +554,11 @@ func classify(op string, err error) error {
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
 }
+
+// orgLimitStatus says whether status is one Daytona refuses a create over
+// the organisation's limits with: 400 now, 403 (ForbiddenException) in
+// the releases before; either carries the same words.
+func orgLimitStatus(status int) bool { return status == 400 || status == 403 }
 
 // minRateLimitWait is the wait a 429 is taken to ask for at least.
 const minRateLimitWait = time.Second
