@@ -538,6 +538,10 @@ func classify(op string, err error) error {
 		// "Total CPU/memory/disk limit exceeded": the organisation is full.
 		// Not the caller's quota, not a blip: wait for capacity.
 		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: the Daytona organisation has no capacity left; try again later", op)
+	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "no available runners"):
+		// None of Daytona's runners has room for a new sandbox: its
+		// capacity, back once they have room; nothing in the request.
+		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: Daytona has no runner with room for the sandbox; try again later", op)
 	case hasAPI && orgLimitStatus(ae.StatusCode) && strings.Contains(strings.ToLower(ae.Message), "exceeds maximum allowed per sandbox"):
 		// "CPU request 8 exceeds maximum allowed per sandbox (4).": the
 		// size asked for (the caller's, or its snapshot's), as a 400 of
