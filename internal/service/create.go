@@ -79,7 +79,9 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	// Writes a create starts beside its work, awaited before its answer.
 	var beside sync.WaitGroup
 	defer beside.Wait()
-	if err := s.reserveWithin(ctx, wctx, sb); err != nil {
+	// Whether this create waited for the rate: see outOfWaitedTime.
+	var waited bool
+	if err := s.reserveWithin(ctx, wctx, sb, &waited); err != nil {
 		return nil, err
 	}
 	// The record and the create's audit event are written beside the
@@ -94,13 +96,14 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		// Awaited even when the provider's work panics: no write of this
 		// call outlives it.
 		defer func() { rerr = <-recorded }()
-		return s.createAndLoad(ctx, wctx, sb, in, plan, load, &beside)
+		return s.createAndLoad(ctx, wctx, sb, in, plan, load, &beside, &waited)
 	}()
 	// A cleanup starts once the record is written (or is not to be).
 	if err == nil && rerr != nil {
 		stage, err = "record sandbox", rerr
 	}
 	if err != nil {
+		err = outOfWaitedTime(wctx, waited, err)
 		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err))
 	}
 	// Two writes on a create's path: the slot, and this one.
@@ -114,7 +117,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 // createAndLoad asks for the clone's token, creates the provider sandbox
 // and loads it; stage names the step that failed. Writes it starts beside
 // that work join beside.
-func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup) (stage string, err error) {
+func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup, waited *bool) (stage string, err error) {
 	// The provider's create spent its window: the other instances wait for
 	// the next instead of meeting its 429. The hold is the caller's (ctx),
 	// not the provider work's: Daytona counted the create even if that work
@@ -131,13 +134,13 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 	}
 	for {
 		stage, err = s.provision(wctx, sb, in, load, spent)
-		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err) {
+		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err, waited) {
 			return stage, err
 		}
 		// Refused for the provider's rate, so nothing was made (the name
 		// is free): asked again, once the create it takes of the rate
 		// again lies past the provider's wait.
-		if err := s.reserveWithin(ctx, wctx, sb); err != nil {
+		if err := s.reserveWithin(ctx, wctx, sb, waited); err != nil {
 			return stage, err
 		}
 	}
@@ -207,11 +210,12 @@ const createWaitFloor = 30 * time.Second
 // reserveWithin reserves, waiting for the next window of the provider's
 // create rate while the work's deadline (wctx) leaves time for the create
 // after it; otherwise the refusal stands (503 with Retry-After). A slot
-// sb holds already is kept: only a create of the rate is taken.
-func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox) error {
+// sb holds already is kept: only a create of the rate is taken. A wait
+// sets *waited.
+func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox, waited *bool) error {
 	for {
 		err := s.reserve(ctx, sb)
-		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err) {
+		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err, waited) {
 			return err
 		}
 	}
@@ -219,8 +223,9 @@ func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox)
 
 // waitWithin waits out the Retry-After of err, a refusal for the create
 // rate (the deployment's or the provider's), when the work's deadline
-// (wctx) leaves time for a create after it, and reports whether it did.
-func (s *Service) waitWithin(ctx, wctx context.Context, err error) bool {
+// (wctx) leaves time for a create after it, and reports whether it did
+// (setting *waited then).
+func (s *Service) waitWithin(ctx, wctx context.Context, err error, waited *bool) bool {
 	// A little spread, so the waiting instances do not all ask at the
 	// window's first millisecond.
 	wait := sandstep.ErrorRetryAfter(err) + rand.N(100*time.Millisecond)
@@ -228,7 +233,22 @@ func (s *Service) waitWithin(ctx, wctx context.Context, err error) bool {
 		return false
 	}
 	metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
+	*waited = true
 	return pause.For(wctx, wait)
+}
+
+// outOfWaitedTime is the answer of a create that failed with err after it
+// waited for the create rate (waited): when the work's deadline (wctx)
+// cut it short, the time it lacked went to the wait, which left it only
+// createWaitFloor at worst. That is no timeout of the caller's work but
+// an invocation spent waiting: transient, so that a task's step is asked
+// again in a fresh invocation (the state machine does not ask again after
+// a timeout), with its whole time.
+func outOfWaitedTime(wctx context.Context, waited bool, err error) error {
+	if !waited || sandstep.ErrorCode(err) != sandstep.ETIMEOUT || !errors.Is(wctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	return sandstep.Wrap(err, sandstep.ETRANSIENT, "the sandbox was not made in the time left after waiting for Daytona's create rate; try again")
 }
 
 // spendIfLimited spends the deployment's create budget for as long as the
