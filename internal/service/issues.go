@@ -134,6 +134,9 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		return s.cancelIssue(ctx, call, ev)
 	}
 	current, err := s.issueTask(ctx, call, ev)
+	if err == nil && current != nil {
+		current, err = s.endCancelled(ctx, call, ev, current)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +163,9 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 			return nil, err
 		}
 		current, err := s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue))
+		if err == nil && current != nil {
+			current, err = s.endCancelled(ctx, call, ev, current)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +175,33 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		// The task that held it ended since: start again.
 	}
 	return nil, sandstep.Errorf(sandstep.ETRANSIENT, "the issue's task keeps changing; send the delivery again")
+}
+
+// endCancelled is current, the issue's live task, unless a cancel that
+// came before this start (the label removed, then put back) is ending it:
+// asked for before the issue's last cancel mark, it is being cancelled
+// (the cancel stores its last output first, a second or more), and a
+// start answered busy by it would be lost with it. Such a task is
+// cancelled here too, as that cancel would, and nil answered: the start
+// goes on. Read only when the issue has a live task.
+func (s *Service) endCancelled(ctx context.Context, call Call, ev IssueEvent, current *sandstep.Task) (*sandstep.Task, error) {
+	mark, err := s.tasks.IssueCancelledAt(ctx, ev.Repo, strconv.Itoa(ev.Issue))
+	if err != nil {
+		return nil, fmt.Errorf("read the cancel mark of issue %s#%d: %w", ev.Repo, ev.Issue, err)
+	}
+	if mark.IsZero() || current.CreatedAt.After(mark) || mark.After(call.AskedAt) {
+		// No cancel, one that spares it, or one after this start (which
+		// refuses the start's write in turn).
+		return current, nil
+	}
+	t, err := s.CancelTask(ctx, call, current.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Status.Terminal() {
+		return t, nil
+	}
+	return nil, nil
 }
 
 // busy notes, in the issue's one comment, a trigger of an issue whose

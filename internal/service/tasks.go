@@ -29,6 +29,9 @@ type Tasks interface {
 	// task asked for before then (CreatedAt) is refused by PutTask
 	// (ECONFLICT, sandstep.ErrIssueCancelled).
 	MarkIssueCancelled(ctx context.Context, repo, issue string, at time.Time) error
+	// IssueCancelledAt is when repo's issue was last marked cancelled,
+	// strongly consistent; the zero time when it was not.
+	IssueCancelledAt(ctx context.Context, repo, issue string) (time.Time, error)
 }
 
 // Objects keeps a task's bytes: its spec, its output, its artifacts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,6 +86,25 @@ func (s *Store) MarkIssueCancelled(ctx context.Context, repo, issue string, at t
 		return nil // a later cancel marked it
 	}
 	return mapErr(err, "mark an issue cancelled")
+}
+
+// IssueCancelledAt is when repo's issue was last cancelled (its cancel
+// mark), read strongly consistent; the zero time when it never was, or
+// its mark has expired.
+func (s *Store) IssueCancelledAt(ctx context.Context, repo, issue string) (time.Time, error) {
+	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table), Key: cancelKey(repo, issue), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return time.Time{}, mapErr(err, "read an issue's cancel mark")
+	}
+	n, ok := out.Item[attrCancelAt].(*types.AttributeValueMemberN)
+	if !ok {
+		return time.Time{}, nil
+	}
+	ms, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return time.Time{}, sandstep.Wrap(err, sandstep.EINTERNAL, "an issue's cancel mark is not a time")
+	}
+	return time.UnixMilli(ms), nil
 }
 
 // notCancelledSince is the check, in a start's write, that repo's issue
