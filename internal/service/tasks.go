@@ -231,7 +231,15 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 			return nil, err
 		}
 		if accepted != nil {
-			accepted(ctx, t)
+			// Bounded to leave the start its first try besides its reserve:
+			// a GitHub slow to answer the issue's comment must not use the
+			// time the execution's start needs (README: a GitHub that
+			// cannot be told fails nothing). Short of that time, the issue
+			// is told later, by the task's next comment.
+			if actx, cancel, err := reserved(ctx, startReserve+startAgainFor); err == nil {
+				accepted(actx, t)
+				cancel()
+			}
 		}
 		if err := s.startExecution(ctx, wctx, t); err != nil {
 			// The task exists, failed: its trail says who asked and why,
