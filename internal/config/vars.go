@@ -146,7 +146,7 @@ var vars = []Var{
 		Meaning: "the GitHub REST API (GitHub Enterprise's `https://host/api/v3`, or the local stand-in's)",
 		kind:    urlKind(false, func(c *Config) *string { return &c.GitHubAPIURL })},
 	{Name: "GITHUB_TRIGGER_LABEL", Default: "sandstep",
-		Meaning: "the issue label that starts a task when added and cancels it when removed, by someone with write permission",
+		Meaning: "the issue label that starts a task when added and cancels it when removed, by someone with write permission; matched in any case, as GitHub matches label names",
 		kind:    text("a label name", func(c *Config) *string { return &c.GitHubTriggerLabel })},
 	{Name: "GITHUB_TRIGGER_COMMAND", Default: "/sandstep",
 		Meaning: "a comment that starts with it starts a task (`<command> cancel` cancels), from someone with write permission",

@@ -159,7 +159,9 @@ func issues(p *payload, t Triggers) *Event {
 	if isBot(p.Sender) {
 		return ignore("sent by a bot")
 	}
-	if p.Label.Name != t.Label {
+	// GitHub's label names are not case-sensitive: a repository has one
+	// label of the name, in whatever case it was created.
+	if !strings.EqualFold(p.Label.Name, t.Label) {
 		return ignore("not the %q label", t.Label)
 	}
 	e := base(p)
