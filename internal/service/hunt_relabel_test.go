@@ -71,3 +71,51 @@ func TestHuntLabelPutBackWhileTheCancelEndsTheTask(t *testing.T) {
 		t.Errorf("the label put back = %+v; the issue's live task = %+v; want a new task started and running", relabel, live)
 	}
 }
+
+// The same, the label put back while the removal's delivery is still at
+// its sender's permission check, before the cancel's mark is written (a
+// GitHub call, as long as the storing of the last output the test above
+// covers): the label put back finds the running task, with no cancel
+// mark yet, and is answered busy; the cancel then ends that task, and the
+// issue is left labelled with no task.
+func TestHuntLabelPutBackBeforeTheCancelMarks(t *testing.T) {
+	ctx := context.Background()
+	first := helloIssue("labeled", "labeller")
+	unlabeled := first
+	unlabeled.Delivery, unlabeled.Cancel, unlabeled.Sender = "unlabeled", true, "maintainer"
+	again := first
+	again.Delivery = "labeled-again"
+
+	h := issueHarness(t, nil)
+	h.svc.collaborators = fakeCollaborators{"maintainer": true, "labeller": true}
+	out, err := h.svc.HandleIssue(ctx, first)
+	if err != nil || out.Action != "started" {
+		t.Fatalf("the first label = %+v, %v", out, err)
+	}
+	h.clock.Set(h.clock.Now().Add(time.Minute))
+
+	var relabel *IssueOutcome
+	h.svc.collaborators = &hookedCollaborators{fakeCollaborators: fakeCollaborators{"maintainer": true, "labeller": true}, first: "maintainer", then: func() {
+		// The label is put back a second after it was removed, while the
+		// removal's sender's permission is asked.
+		h.clock.Set(h.clock.Now().Add(time.Second))
+		var err error
+		if relabel, err = h.svc.HandleIssue(ctx, again); err != nil {
+			t.Errorf("the label put back: %v", err)
+		}
+	}}
+	cancel, err := h.svc.HandleIssue(ctx, unlabeled)
+	if err != nil || cancel.Action != "cancelled" {
+		t.Fatalf("the cancel = %+v, %v; want the first task cancelled", cancel, err)
+	}
+	if relabel == nil {
+		t.Fatal("the label put back was never delivered")
+	}
+	live, err := h.store.IssueTask(ctx, "octo/hello", "12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live == nil || live.ID == out.TaskID {
+		t.Errorf("the label put back = %+v; the issue's live task = %+v; want a task running for the label put back", relabel, live)
+	}
+}
