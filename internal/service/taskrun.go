@@ -309,9 +309,19 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		r.SessionID, r.CommandID, r.NudgeHash = taskSession(t.ID), cmdID, hash
 	})
 	if err != nil {
-		// The write may have landed with its answer lost: then the
-		// command is the task's, and killing it would fail the task.
-		if cur, gerr := s.tasks.GetTask(ctx, t.ID); gerr == nil && cur.Status == sandstep.TaskRunning && cur.CommandID == cmdID {
+		// The write may have landed with its answer lost, or another
+		// invocation of this step (asked again while this one ran) may
+		// have marked the task running with its own line: either way the
+		// command the session runs is the task's (this line, behind it,
+		// only answers its exit code), and killing the session would kill
+		// it. Unread, the task may be either: the command is left to a
+		// retry, whose line finds it ran. Only a task read as not running
+		// (still queued, or ended meanwhile) has its command killed.
+		cur, gerr := s.tasks.GetTask(ctx, t.ID)
+		switch {
+		case gerr != nil:
+			return nil, fmt.Errorf("mark task %s running: %w", t.ID, err)
+		case cur.Status == sandstep.TaskRunning && cur.CommandID != "":
 			return s.nextWait(cur, step), nil
 		}
 		_ = s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
