@@ -212,15 +212,19 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		var drained func()
 		admit, drained = s.drainCheck(ctx)
 		defer drained()
+	}
+	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
 		// Only here: an issue's task's notify.secretRef was checked as its
 		// repository's when the document was read (checkIssueTask), reading
 		// nothing: the GitHub function may read no secret, so its sandbox
-		// step reads it.
-		if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
-			return nil, err
+		// step reads it. Read once the key is this call's: a retry of a
+		// started task is answered from the key and starts nothing, so it
+		// reads nothing (the secret may be gone or SSM throttling since).
+		if accepted == nil {
+			if err := s.checkNotifySecret(ctx, call.UserID, in.Notify); err != nil {
+				return nil, err
+			}
 		}
-	}
-	return idempotent(ctx, s, call, "task", in, func(ctx context.Context) (*sandstep.Task, error) {
 		if err := admit(); err != nil {
 			return nil, err
 		}
