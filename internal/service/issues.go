@@ -131,7 +131,7 @@ func (s *Service) issueTrigger(ctx context.Context, ev IssueEvent) (TaskInput, s
 
 func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spec TaskInput) (*IssueOutcome, error) {
 	if ev.Cancel {
-		return s.cancelIssue(ctx, call, ev, spec)
+		return s.cancelIssue(ctx, call, ev)
 	}
 	current, err := s.issueTask(ctx, call, ev)
 	if err == nil && current != nil {
@@ -141,7 +141,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		return nil, err
 	}
 	if current != nil {
-		return s.busy(ctx, call, current, ev), nil
+		return s.busy(ctx, current, ev), nil
 	}
 	if err := issueSpec(&spec, ev); err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 			return nil, err
 		}
 		if current != nil {
-			return s.busy(ctx, call, current, ev), nil
+			return s.busy(ctx, current, ev), nil
 		}
 		// The task that held it ended since: start again.
 	}
@@ -212,15 +212,7 @@ func (s *Service) endCancelled(ctx context.Context, call Call, ev IssueEvent, cu
 //
 // The task may end meanwhile, and its end write the comment (after its
 // record) before the note lands on it: tellEndedSince writes it again.
-//
-// The start is marked on the issue (asked again): a cancel that came
-// before it but had not yet marked the issue (it was asking GitHub for
-// its sender's permission) ends t, and then starts the task this start
-// asked for (cancelIssue).
-func (s *Service) busy(ctx context.Context, call Call, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
-	if err := s.tasks.MarkIssueAskedAgain(ctx, ev.Repo, strconv.Itoa(ev.Issue), t.ID, ev.Sender, call.AskedAt); err != nil {
-		s.opts.Logger.WarnContext(ctx, "a start answered busy was not marked on its issue", "taskId", t.ID, "err", err)
-	}
+func (s *Service) busy(ctx context.Context, t *sandstep.Task, ev IssueEvent) *IssueOutcome {
 	if t.IssueComment != 0 {
 		s.commentOnIssue(ctx, t, s.busyComment(ctx, t, ev.Sender), false)
 		s.tellEndedSince(ctx, t, false)
@@ -236,7 +228,7 @@ func (s *Service) busy(ctx context.Context, call Call, t *sandstep.Task, ev Issu
 // A mark that cannot be written (the database busy) does not keep the
 // task found from being cancelled; the delivery then fails all the same,
 // so GitHub shows it and it can be sent again for a start on its way.
-func (s *Service) cancelIssue(ctx context.Context, call Call, ev IssueEvent, spec TaskInput) (*IssueOutcome, error) {
+func (s *Service) cancelIssue(ctx context.Context, call Call, ev IssueEvent) (*IssueOutcome, error) {
 	issue := strconv.Itoa(ev.Issue)
 	markErr := s.tasks.MarkIssueCancelled(ctx, ev.Repo, issue, call.AskedAt)
 	if markErr != nil {
@@ -262,44 +254,11 @@ func (s *Service) cancelIssue(ctx context.Context, call Call, ev IssueEvent, spe
 			return nil, errors.Join(markErr, err)
 		}
 		out = &IssueOutcome{Action: "cancelled", TaskID: t.ID}
-		if t.Status.Terminal() {
-			out.Why = s.startAskedSince(ctx, call, ev, spec, t)
-		}
 	}
 	if markErr != nil {
 		return nil, markErr
 	}
 	return out, nil
-}
-
-// startAskedSince starts the issue's task again when a start asked for
-// after this cancel was answered busy by the task the cancel has just
-// ended (the label removed, then put back before the cancel had marked
-// the issue): that start's task would otherwise be lost with it. It says
-// what it did, for the cancel's answer; a start that fails is logged and
-// answered, never the cancel's failure.
-func (s *Service) startAskedSince(ctx context.Context, call Call, ev IssueEvent, spec TaskInput, ended *sandstep.Task) string {
-	id, sender, at, err := s.tasks.IssueAskedAgain(ctx, ev.Repo, strconv.Itoa(ev.Issue))
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the issue's starts asked since its cancel were not read", "taskId", ended.ID, "err", err)
-		return ""
-	}
-	if id != ended.ID || !at.After(call.AskedAt) {
-		return ""
-	}
-	again := ev
-	again.Cancel, again.Sender = false, sender
-	restart := call
-	restart.AskedAt = s.opts.Now()
-	out, err := s.handleIssue(ctx, restart, again, spec)
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the task asked for after the issue's cancel was not started", "cancelled", ended.ID, "err", err)
-		return "the issue was asked for a task again since; it could not be started: send that delivery again"
-	}
-	if out.Action == "started" {
-		return "the issue was asked for a task again since: task " + out.TaskID + " started"
-	}
-	return ""
 }
 
 // issueTask is the issue's live task, if any, as its record says.

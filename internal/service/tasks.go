@@ -32,12 +32,6 @@ type Tasks interface {
 	// IssueCancelledAt is when repo's issue was last marked cancelled,
 	// strongly consistent; the zero time when it was not.
 	IssueCancelledAt(ctx context.Context, repo, issue string) (time.Time, error)
-	// MarkIssueAskedAgain records that a start of repo's issue, asked at
-	// by sender, was answered busy by its live task taskID; a later mark
-	// is kept. IssueAskedAgain reads it, strongly consistent (taskID "":
-	// none).
-	MarkIssueAskedAgain(ctx context.Context, repo, issue, taskID, sender string, at time.Time) error
-	IssueAskedAgain(ctx context.Context, repo, issue string) (taskID, sender string, at time.Time, err error)
 }
 
 // Objects keeps a task's bytes: its spec, its output, its artifacts.

@@ -89,8 +89,8 @@ func (s *Store) MarkIssueCancelled(ctx context.Context, repo, issue string, at t
 }
 
 // IssueCancelledAt is when repo's issue was last cancelled (its cancel
-// mark), read strongly consistent, as a start's write checks it; the zero
-// time when it has none.
+// mark), read strongly consistent; the zero time when it never was, or
+// its mark has expired.
 func (s *Store) IssueCancelledAt(ctx context.Context, repo, issue string) (time.Time, error) {
 	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table), Key: cancelKey(repo, issue), ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -216,50 +216,4 @@ func (s *Store) releaseClaim(claim map[string]types.AttributeValue, id string) t
 	return s.remove(claim, build(expression.NewBuilder().WithCondition(expression.Or(
 		expression.AttributeNotExists(expression.Name(attrPK)),
 		expression.Name(attrClaimTask).Equal(expression.Value(id))))))
-}
-
-// The issue's ask-again mark (ISSUE#<repo>#<number> / AGAIN): the latest
-// start answered busy by the issue's live task, which a cancel that came
-// before that start may be ending (it had not marked the issue yet). The
-// cancel reads it once it has ended the task, and starts the task asked
-// for.
-const (
-	skAgain       = "AGAIN"
-	typeAskAgain  = "issueAskedAgain"
-	attrAgainAt   = "askedAt"
-	attrAgainWho  = "sender"
-	askedAgainTTL = 24 * time.Hour
-)
-
-// MarkIssueAskedAgain records that a start of repo's issue, asked at by
-// sender, was answered busy by its live task taskID. A later mark is kept.
-func (s *Store) MarkIssueAskedAgain(ctx context.Context, repo, issue, taskID, sender string, at time.Time) error {
-	ms := at.UnixMilli()
-	e := build(expression.NewBuilder().
-		WithCondition(expression.Or(expression.Name(attrAgainAt).AttributeNotExists(), expression.Name(attrAgainAt).LessThan(expression.Value(ms)))).
-		WithUpdate(expression.Set(expression.Name(attrAgainAt), expression.Value(ms)).
-			Set(expression.Name(attrClaimTask), expression.Value(taskID)).
-			Set(expression.Name(attrAgainWho), expression.Value(sender)).
-			Set(expression.Name(attrType), expression.Value(typeAskAgain)).
-			Set(expression.Name(TTLAttribute), expression.Value(at.Add(askedAgainTTL).Unix()))))
-	err := s.write(ctx, s.update(key(prefixIssue+repo+"#"+issue, skAgain), e))
-	if conditionFailed(err, 0) {
-		return nil // a later start marked it
-	}
-	return mapErr(err, "mark an issue asked again")
-}
-
-// IssueAskedAgain is the issue's ask-again mark, strongly consistent: the
-// live task that answered the start busy, when the start was asked and by
-// whom; taskID "" when there is none.
-func (s *Store) IssueAskedAgain(ctx context.Context, repo, issue string) (taskID, sender string, at time.Time, err error) {
-	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{TableName: aws.String(s.table), Key: key(prefixIssue+repo+"#"+issue, skAgain), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return "", "", time.Time{}, mapErr(err, "read an issue's ask-again mark")
-	}
-	ms, ok, err := numberAttr(out.Item, attrAgainAt)
-	if err != nil || !ok {
-		return "", "", time.Time{}, err
-	}
-	return avS(out.Item[attrClaimTask]), avS(out.Item[attrAgainWho]), time.UnixMilli(ms), nil
 }
