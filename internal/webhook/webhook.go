@@ -193,12 +193,19 @@ func comment(p *payload, t Triggers) *Event {
 	}
 	e := base(p)
 	e.ByComment, e.CommentID = true, p.Comment.ID
-	if f := strings.Fields(rest); len(f) > 0 && f[0] == "cancel" {
+	if f := strings.Fields(rest); len(f) > 0 && isCancel(f[0]) {
 		e.Kind = KindCancel
 	} else {
 		e.Kind = KindStart
 	}
 	return e
+}
+
+// isCancel: the command's first word is cancel as people write it, in
+// any case and ending its sentence; read as a start, it would start a
+// task nobody asked for, or leave the running one going.
+func isCancel(word string) bool {
+	return strings.EqualFold(strings.TrimRight(word, ".,;:!"), "cancel")
 }
 
 func base(p *payload) *Event {
