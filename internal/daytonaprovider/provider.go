@@ -534,9 +534,10 @@ func classify(op string, err error) error {
 		return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is unavailable, slow or rate limited; try again", op)
 	case hasAPI && ae.StatusCode == 409:
 		return sandstep.Wrap(err, sandstep.ECONFLICT, "%s: %s", op, ae.Message)
-	case hasAPI && orgLimitStatus(ae.StatusCode) && strings.Contains(strings.ToLower(ae.Message), "limit exceeded"):
-		// "Total CPU/memory/disk limit exceeded": the organisation is full.
-		// Not the caller's quota, not a blip: wait for capacity.
+	case hasAPI && orgLimitStatus(ae.StatusCode) && orgFull(ae.Message):
+		// "Total CPU/memory/disk limit exceeded" (or, in the 403 releases,
+		// "quota exceeded"): the organisation is full. Not the caller's
+		// quota, not a blip: wait for capacity.
 		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: the Daytona organisation has no capacity left; try again later", op)
 	case hasAPI && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "no available runners"):
 		// None of Daytona's runners has room for a new sandbox: its
@@ -563,6 +564,15 @@ func classify(op string, err error) error {
 // the organisation's limits with: 400 now, 403 (ForbiddenException) in
 // the releases before; either carries the same words.
 func orgLimitStatus(status int) bool { return status == 400 || status == 403 }
+
+// orgFull says whether msg is Daytona's refusal over the organisation's
+// total CPU, memory or disk: "Total <x> limit exceeded…" now, "Total <x>
+// quota exceeded…" in the releases that answered it 403.
+func orgFull(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "limit exceeded") ||
+		strings.HasPrefix(m, "total ") && strings.Contains(m, "quota exceeded")
+}
 
 // minRateLimitWait is the wait a 429 is taken to ask for at least.
 const minRateLimitWait = time.Second
