@@ -3,6 +3,7 @@ package daytonaprovider
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"testing"
 	"time"
 
@@ -15,34 +16,31 @@ import (
 
 // A create Daytona refuses with its 429 waits the wait out and asks again
 // when its invocation has the wait and createWaitFloor (30 s) left
-// (architecture, "Data model"): a task's CreateSandbox has most of five
-// minutes. What the create does after the wait (Daytona's create and
-// start, the secrets, the files, the clone) then has what the wait left,
-// as little as 30 s, where it had the whole invocation before. Work that
-// fits in the invocation but not in what the wait left runs out of time:
-// answered timeout (Sandbox.Timeout, which the state machine does not
-// retry at CreateSandbox), the task fails, although the same step asked
-// again in a fresh invocation has all of its time. An invocation the
-// service itself spent waiting must answer transient, so that the
-// state machine asks again.
+// (architecture, "Data model"). What it does after the wait (Daytona's
+// create and start, the secrets, the files, the clone) then has what the
+// wait left. Run out of that time when the wait took at least as much as
+// it left, the invocation went to the rate: answered transient (of the
+// rate, so no fault), a task's CreateSandbox is asked again in a fresh
+// invocation instead of failing with Sandbox.Timeout, which the state
+// machine does not retry there. After a shorter wait, or none, the
+// timeout is the work's own: work no invocation fits would only be made
+// and deleted again at Daytona on every retry.
 //
-// Here the invocation is 43 s (4 s kept for clean-up, so 39 s of work),
-// the files take 35 s to upload, and Daytona's 429 asks for 6 s: the wait
-// fits (39 s >= 6 s + 30 s), the upload then does not (33 s left).
+// Here the invocation is 66 s, 4 s of it kept for clean-up: 62 s of work.
 func TestHuntCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
 	const (
-		invocation = 43 * time.Second
+		invocation = 66 * time.Second
 		reserve    = 4 * time.Second
-		upload     = 35 * time.Second
-		asked      = 6 * time.Second
 	)
 	tests := []struct {
-		name    string
-		limited bool
-		want    sandstep.Code
+		name   string
+		asked  time.Duration // Daytona's 429 asks for it; 0: no 429
+		upload time.Duration
+		want   sandstep.Code
 	}{
-		{"no 429: the upload fits in the invocation", false, ""},
-		{"a 429 waited out: the upload no longer fits", true, sandstep.ETRANSIENT},
+		{"no 429: the upload fits in the invocation", 0, 35 * time.Second, ""},
+		{"a 429 that took what it left: the upload no longer fits", 31 * time.Second, 35 * time.Second, sandstep.ETRANSIENT},
+		{"a short 429: an upload longer than the work time stays a timeout", time.Second, 64 * time.Second, sandstep.ETIMEOUT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,13 +57,13 @@ func TestHuntCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.limited {
-				if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit, RetryAfter: asked, Times: 1,
+			if tt.asked > 0 {
+				if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit, RetryAfter: tt.asked, Times: 1,
 					Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultLatency, Delay: upload, Times: 1,
+			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultLatency, Delay: tt.upload, Times: 1,
 				Match: daytonalocal.Match{Operation: "UploadFiles"}}); err != nil {
 				t.Fatal(err)
 			}
@@ -75,6 +73,9 @@ func TestHuntCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
 			_, err = svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, in)
 			if code := sandstep.ErrorCode(err); code != tt.want {
 				t.Errorf("create: %v (%q), want %q", err, code, tt.want)
+			}
+			if tt.want == sandstep.ETRANSIENT && !errors.Is(err, sandstep.ErrCreateRate) {
+				t.Errorf("create: %v, want it the rate's (no fault)", err)
 			}
 		})
 	}

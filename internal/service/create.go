@@ -79,8 +79,8 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	// Writes a create starts beside its work, awaited before its answer.
 	var beside sync.WaitGroup
 	defer beside.Wait()
-	// Whether this create waited for the rate: see outOfWaitedTime.
-	var waited bool
+	// How long this create waited for the rate: see outOfWaitedTime.
+	began, waited := time.Now(), time.Duration(0)
 	if err := s.reserveWithin(ctx, wctx, sb, &waited); err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		stage, err = "record sandbox", rerr
 	}
 	if err != nil {
-		err = outOfWaitedTime(wctx, waited, err)
+		err = outOfWaitedTime(wctx, began, waited, err)
 		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err))
 	}
 	// Two writes on a create's path: the slot, and this one.
@@ -117,7 +117,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 // createAndLoad asks for the clone's token, creates the provider sandbox
 // and loads it; stage names the step that failed. Writes it starts beside
 // that work join beside.
-func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup, waited *bool) (stage string, err error) {
+func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup, waited *time.Duration) (stage string, err error) {
 	// The provider's create spent its window: the other instances wait for
 	// the next instead of meeting its 429. The hold is the caller's (ctx),
 	// not the provider work's: Daytona counted the create even if that work
@@ -211,8 +211,8 @@ const createWaitFloor = 30 * time.Second
 // create rate while the work's deadline (wctx) leaves time for the create
 // after it; otherwise the refusal stands (503 with Retry-After). A slot
 // sb holds already is kept: only a create of the rate is taken. A wait
-// sets *waited.
-func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox, waited *bool) error {
+// adds to *waited.
+func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox, waited *time.Duration) error {
 	for {
 		err := s.reserve(ctx, sb)
 		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err, waited) {
@@ -224,8 +224,8 @@ func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox,
 // waitWithin waits out the Retry-After of err, a refusal for the create
 // rate (the deployment's or the provider's), when the work's deadline
 // (wctx) leaves time for a create after it, and reports whether it did
-// (setting *waited then).
-func (s *Service) waitWithin(ctx, wctx context.Context, err error, waited *bool) bool {
+// (adding the wait to *waited then).
+func (s *Service) waitWithin(ctx, wctx context.Context, err error, waited *time.Duration) bool {
 	// A little spread, so the waiting instances do not all ask at the
 	// window's first millisecond.
 	wait := sandstep.ErrorRetryAfter(err) + rand.N(100*time.Millisecond)
@@ -233,22 +233,28 @@ func (s *Service) waitWithin(ctx, wctx context.Context, err error, waited *bool)
 		return false
 	}
 	metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
-	*waited = true
+	*waited += wait
 	return pause.For(wctx, wait)
 }
 
-// outOfWaitedTime is the answer of a create that failed with err after it
-// waited for the create rate (waited): when the work's deadline (wctx)
-// cut it short, the time it lacked went to the wait, which left it only
-// createWaitFloor at worst. That is no timeout of the caller's work but
-// an invocation spent waiting: transient, so that a task's step is asked
-// again in a fresh invocation (the state machine does not ask again after
-// a timeout), with its whole time.
-func outOfWaitedTime(wctx context.Context, waited bool, err error) error {
-	if !waited || sandstep.ErrorCode(err) != sandstep.ETIMEOUT || !errors.Is(wctx.Err(), context.DeadlineExceeded) {
+// outOfWaitedTime is the answer of a create, begun at began, that failed
+// with err after it waited for the create rate (waited in all). When the
+// work's deadline (wctx) cut it short and the waits took at least the
+// time they left the work (as little as createWaitFloor), the invocation
+// went to the rate rather than to a create too slow for it: transient, of
+// the rate (no fault), so that a task's step is asked again in a fresh
+// invocation with its whole time (the state machine does not ask again
+// after a timeout). A shorter wait leaves the timeout the work's own.
+func outOfWaitedTime(wctx context.Context, began time.Time, waited time.Duration, err error) error {
+	end, timed := wctx.Deadline()
+	if !timed || waited == 0 || sandstep.ErrorCode(err) != sandstep.ETIMEOUT || !errors.Is(wctx.Err(), context.DeadlineExceeded) {
 		return err
 	}
-	return sandstep.Wrap(err, sandstep.ETRANSIENT, "the sandbox was not made in the time left after waiting for Daytona's create rate; try again")
+	if left := end.Sub(began) - waited; waited < left {
+		return err
+	}
+	return sandstep.Wrap(fmt.Errorf("%w: %w", sandstep.ErrCreateRate, err), sandstep.ETRANSIENT,
+		"the sandbox was not made in the time left after waiting for the create rate; try again")
 }
 
 // spendIfLimited spends the deployment's create budget for as long as the

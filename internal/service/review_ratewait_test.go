@@ -1,0 +1,61 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// countedAsFault is README's Faults metric: internal and transient
+// answers, but for a create refused for DAYTONA_CREATE_RATE.
+func countedAsFault(err error) bool {
+	switch sandstep.ErrorCode(err) {
+	case sandstep.EINTERNAL, sandstep.ETRANSIENT:
+		return !errors.Is(err, sandstep.ErrCreateRate)
+	}
+	return false
+}
+
+// A task's create whose sandbox never starts runs out of its invocation's
+// time: timeout, which the fault alarm does not count. After 35d2889 the
+// same create answers transient when it first waited a second for the
+// deployment's DAYTONA_CREATE_RATE: a burst served at the rate, as
+// designed, now counts toward <stack>-fault-rate-<function> (Faults counts
+// a transient answer unless it is a refusal for the rate), and the state
+// machine asks the step again though a sandbox that never starts gained
+// nothing from the second the wait took.
+func TestReviewTimeoutAfterDeploymentRateWaitIsNoFault(t *testing.T) {
+	tests := []struct {
+		name string
+		held time.Duration // the deployment's create budget is spent for this long
+	}{
+		{"no wait", 0},
+		{"a second's wait for DAYTONA_CREATE_RATE", time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := newFakeProvider()
+			p.hangCreate = true // a sandbox that never starts
+			svcs, st, _ := rateInstances(t, 1, 100, time.Minute, p)
+			if tt.held > 0 {
+				if err := st.SpendCreates(context.Background(), time.Now().Add(tt.held)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 12 s of clean-up reserve, the wait, and createWaitFloor (30 s).
+			ctx, cancel := context.WithTimeout(context.Background(), 44*time.Second)
+			defer cancel()
+			_, err := svcs[0].CreateSandbox(ctx, alice(), CreateSandboxInput{})
+			if err == nil {
+				t.Fatal("a sandbox that never starts was made")
+			}
+			if countedAsFault(err) {
+				t.Errorf("create: %v (%s): counted as a fault", err, sandstep.ErrorCode(err))
+			}
+		})
+	}
+}
