@@ -174,6 +174,10 @@ func TestBaseURL(t *testing.T) {
 		// A mapping key is in no event: API_URL says it.
 		{"custom domain with a mapping key", "api.example.com", "$default", "https", "https://api.example.com/v1", "https://api.example.com/v1/"},
 		{"API_URL of another host", "abc.execute-api.us-east-1.amazonaws.com", "prod", "https", "https://abc.execute-api.us-east-1.amazonaws.com/prod", "https://api.example.com/v1"},
+		// An event's domainName carries no port: API_URL's default one is
+		// none.
+		{"API_URL spelling https's default port", "api.example.com", "$default", "https", "https://api.example.com:443/v1", "https://api.example.com:443/v1"},
+		{"API_URL spelling http's default port", "api.example.com", "$default", "http", "http://api.example.com:80/v1", "http://api.example.com:80/v1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

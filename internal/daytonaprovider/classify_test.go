@@ -95,6 +95,43 @@ func TestClassification(t *testing.T) {
 	}
 }
 
+// A create Daytona refuses for its own capacity is capacity (503 +
+// Retry-After; a task waits CAPACITY_WAIT), whatever the release's words
+// and status: the organisation's totals, "Total <x> limit exceeded…" (400)
+// or "Total <x> quota exceeded…" (403, the releases before), and no
+// runner with room, "No available runners" (runner.service.ts). A 403 that
+// is no capacity (a suspended organisation, a key refused) stays ours, and
+// the snapshot's refusals stay the caller's.
+func TestCreateRefusedForDaytonasCapacity(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		message string
+		want    sandstep.Code
+	}{
+		{"cpu, quota wording", 403, "Total CPU quota exceeded. Maximum allowed: 10", sandstep.ECAPACITY},
+		{"memory, quota wording", 403, "Total memory quota exceeded. Maximum allowed: 10GiB", sandstep.ECAPACITY},
+		{"disk, oldest wording", 403, "Total disk quota exceeded (40GB > 30GB)", sandstep.ECAPACITY},
+		{"no runner has room", 400, "No available runners", sandstep.ECAPACITY},
+		{"a suspended organisation is no capacity", 403, "Organization is suspended: Payment method required", sandstep.EINTERNAL},
+		{"a key Daytona refuses is no capacity", 403, "Forbidden resource", sandstep.EINTERNAL},
+		{"the snapshot is the caller's", 400, "Snapshot no-such-snap not found. Did you add it through the Daytona Dashboard?", sandstep.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, srv := newProvider(t, Options{})
+			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: tt.status, Message: tt.message,
+				Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := p.Create(context.Background(), service.ProviderSpec{Name: "sbx-full"})
+			if code := sandstep.ErrorCode(err); code != tt.want {
+				t.Errorf("create Daytona refused with %d %q: %v (%s), want %s", tt.status, tt.message, err, code, tt.want)
+			}
+		})
+	}
+}
+
 // README, Errors: invalid_input is "malformed JSON, unknown field, wrong
 // type, bad value (the field is named)". Daytona refuses a create whose
 // snapshot the organisation does not have with 400 "Snapshot <name> not

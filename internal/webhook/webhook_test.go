@@ -138,11 +138,22 @@ func TestParseGitHubExamples(t *testing.T) {
 		{"the label added", "issues", edit(t, labelled, withLabel("sandstep")), KindStart, false},
 		{"another label", "issues", edit(t, labelled, withLabel("bug")), KindIgnore, false},
 		{"the label removed", "issues", edit(t, unlabelled, withLabel("sandstep")), KindCancel, false},
+		// GitHub matches label names in any case: a repository has one of
+		// sandstep and Sandstep, never both.
+		{"the label capitalised", "issues", edit(t, labelled, withLabel("Sandstep")), KindStart, false},
+		{"the label in capitals", "issues", edit(t, labelled, withLabel("SANDSTEP")), KindStart, false},
+		{"the capitalised label removed", "issues", edit(t, unlabelled, withLabel("Sandstep")), KindCancel, false},
+		{"a label starting with it", "issues", edit(t, labelled, withLabel("sandstep-later")), KindIgnore, false},
 		{"labelled by a bot", "issues", edit(t, labelled, func(m map[string]any) { withLabel("sandstep")(m); asBot(m) }), KindIgnore, false},
 		{"issue opened", "issues", issues["opened"][0], KindIgnore, false},
 		{"a command", "issue_comment", edit(t, created, withComment("/sandstep please fix")), KindStart, true},
 		{"the bare command", "issue_comment", edit(t, created, withComment("/sandstep")), KindStart, true},
 		{"cancel", "issue_comment", edit(t, created, withComment("/sandstep cancel")), KindCancel, true},
+		// A cancel as people write it: never read as a start.
+		{"cancel capitalised", "issue_comment", edit(t, created, withComment("/sandstep Cancel")), KindCancel, true},
+		{"cancel in capitals", "issue_comment", edit(t, created, withComment("/sandstep CANCEL")), KindCancel, true},
+		{"cancel ending a sentence", "issue_comment", edit(t, created, withComment("/sandstep cancel.")), KindCancel, true},
+		{"cancel with a reason", "issue_comment", edit(t, created, withComment("/sandstep cancel, wrong branch")), KindCancel, true},
 		// GitHub's web UI ends a comment's lines with CRLF.
 		{"the command, then lines", "issue_comment", edit(t, created, withComment("/sandstep\r\nplease fix the test")), KindStart, true},
 		{"cancel on the next line", "issue_comment", edit(t, created, withComment("/sandstep\r\ncancel")), KindCancel, true},

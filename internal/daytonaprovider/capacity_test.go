@@ -24,7 +24,7 @@ import (
 // task fails at once instead of waiting for capacity. Daytona's
 // per-sandbox ceiling ("CPU request 8 exceeds maximum allowed per sandbox
 // (4).") is the caller's resources, in either status.
-func TestHuntOrganisationLimitRefusalIsCapacity(t *testing.T) {
+func TestOrganisationFullIsCapacityAndHoldsNoSlot(t *testing.T) {
 	const hint = "\nAsk for a higher tier to raise it."
 	tests := []struct {
 		name    string
@@ -64,41 +64,6 @@ func TestHuntOrganisationLimitRefusalIsCapacity(t *testing.T) {
 			}
 			if q, _ := st.GetQuota(ctx, "alice"); q.Active != 0 {
 				t.Errorf("active slots after the refused create = %d, want 0", q.Active)
-			}
-		})
-	}
-}
-
-// Daytona places a new sandbox on one of its runners; when none in the
-// region is ready with room (runner.service.ts, getRandomAvailableRunner)
-// it refuses the create with 400 "No available runners". That is
-// Daytona's capacity, gone once its runners have room again (a freshly
-// built snapshot being pulled onto them, a busy region), not anything in
-// the caller's request: answered as invalid_input, a user is told 400 to
-// fix a request that has nothing wrong with it, and a task fails at once
-// (Sandbox.InvalidInput is never retried) instead of waiting for
-// capacity as README promises ("Daytona is down or full (a task waits up
-// to CAPACITY_WAIT for capacity)"). The snapshot's own refusals stay the
-// caller's.
-func TestHuntNoAvailableRunnersIsCapacity(t *testing.T) {
-	tests := []struct {
-		name    string
-		message string
-		want    sandstep.Code
-	}{
-		{"no runner has room", "No available runners", sandstep.ECAPACITY},
-		{"the snapshot is the caller's", "Snapshot no-such-snap not found. Did you add it through the Daytona Dashboard?", sandstep.EINVALID},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, srv := newProvider(t, Options{})
-			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: tt.message,
-				Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
-				t.Fatal(err)
-			}
-			_, err := p.Create(context.Background(), service.ProviderSpec{Name: "sbx-runners"})
-			if code := sandstep.ErrorCode(err); code != tt.want {
-				t.Errorf("create Daytona refused with 400 %q: %v (%s), want %s", tt.message, err, code, tt.want)
 			}
 		})
 	}

@@ -27,7 +27,7 @@ import (
 // and deleted again at Daytona on every retry.
 //
 // Here the invocation is 66 s, 4 s of it kept for clean-up: 62 s of work.
-func TestHuntCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
+func TestCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
 	const (
 		invocation = 66 * time.Second
 		reserve    = 4 * time.Second

@@ -74,7 +74,7 @@ func (f *landedReadFails) GetTask(ctx context.Context, id string) (*sandstep.Tas
 // that runs in the task's session is the task's, whichever invocation's
 // line started it. Killed, the task that was running fine ends failed (or
 // its exit code is the kill's) though nothing went wrong with it.
-func TestHuntStartTaskCommandAskedAgainNeverKillsTheTasksCommand(t *testing.T) {
+func TestStartTaskCommandAskedAgainNeverKillsTheTasksCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// overlap: a second invocation runs whole inside the first's start.

@@ -31,7 +31,7 @@ func (c *cancelThenRun) TransitionTask(ctx context.Context, id string, from []sa
 // label put back is answered busy instead ("this one goes on") and the
 // task it found is cancelled a moment later: the issue is left labelled
 // with no task.
-func TestHuntLabelPutBackWhileTheCancelEndsTheTask(t *testing.T) {
+func TestLabelPutBackWhileTheCancelEndsTheTaskStartsAnew(t *testing.T) {
 	ctx := context.Background()
 	first := helloIssue("labeled", "maintainer")
 	unlabeled := first

@@ -42,7 +42,7 @@ func (s *switchableSecrets) fail(err error) {
 // answer"), whatever has happened to the secret that signs its notice
 // since: the retry starts nothing, so it has nothing to read. An error in
 // its place tells a client whose task is running that it was not started.
-func TestHuntStartTaskReplayDoesNotReadTheNoticeSecretAgain(t *testing.T) {
+func TestStartTaskReplayReadsNoNoticeSecret(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		since error // what reading the secret answers at the retry

@@ -35,7 +35,7 @@ func (ctxMachine) Start(ctx context.Context, name string, _ []byte) (string, err
 // delivery's whole time (CleanupTimeout, 8 s, of GitHub's 10): a GitHub
 // slow to answer it leaves the start no time, and the issue's task fails
 // "could not be started" while Step Functions was there all along.
-func TestHuntASlowStartedCommentFailsTheIssuesTask(t *testing.T) {
+func TestASlowStartedCommentLeavesTheStartItsTime(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
 	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 		Tasks: st, Objects: newFakeObjects(), Machine: ctxMachine{}, Sessions: fakeSessions{}},

@@ -20,14 +20,14 @@ func countedAsFault(err error) bool {
 }
 
 // A task's create whose sandbox never starts runs out of its invocation's
-// time: timeout, which the fault alarm does not count. After 35d2889 the
-// same create answers transient when it first waited a second for the
-// deployment's DAYTONA_CREATE_RATE: a burst served at the rate, as
-// designed, now counts toward <stack>-fault-rate-<function> (Faults counts
-// a transient answer unless it is a refusal for the rate), and the state
-// machine asks the step again though a sandbox that never starts gained
-// nothing from the second the wait took.
-func TestReviewTimeoutAfterDeploymentRateWaitIsNoFault(t *testing.T) {
+// time: timeout, which the fault alarm does not count, whether or not it
+// first waited a second for the deployment's DAYTONA_CREATE_RATE. Answered
+// transient after such a wait, a burst served at the rate, as designed,
+// would count toward <stack>-fault-rate-<function> (Faults counts a
+// transient answer unless it is a refusal for the rate), and the state
+// machine would ask the step again though a sandbox that never starts
+// gains nothing from the second the wait took.
+func TestTimeoutAfterDeploymentRateWaitIsNoFault(t *testing.T) {
 	tests := []struct {
 		name string
 		held time.Duration // the deployment's create budget is spent for this long
