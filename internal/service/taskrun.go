@@ -959,9 +959,12 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 	if t.KeepSandbox && t.Status != sandstep.TaskCancelled {
 		// The caller asked to keep it, to look inside: without the
 		// command. A sandbox deleted needs no stop, which a toolbox not
-		// answering would hold up.
-		if t.SessionID != "" && sb.State == sandstep.StateReady && !killed {
-			if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		// answering would hold up. A task never marked running may still
+		// have its command in its session (a start whose mark did not
+		// land, or whose invocation died after sending the line): the
+		// session is the task's by name, and stopped all the same.
+		if sb.State == sandstep.StateReady && !killed {
+			if err := s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID)); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 				return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 			}
 		}

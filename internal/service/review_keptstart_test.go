@@ -1,0 +1,121 @@
+package service
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// countingStarts is exitSessions that counts the lines sent to the task's
+// session: a line sent and no stop after it is a command still running.
+type countingStarts struct {
+	exitSessions
+	mu2    sync.Mutex
+	starts int
+}
+
+func (s *countingStarts) StartCommand(_ context.Context, _, _, _ string) (string, error) {
+	s.mu2.Lock()
+	defer s.mu2.Unlock()
+	s.starts++
+	return "cmd-1", nil
+}
+
+func (s *countingStarts) startCount() int {
+	s.mu2.Lock()
+	defer s.mu2.Unlock()
+	return s.starts
+}
+
+// unmarkedStart is a task store whose write marking the task running does
+// not land (it fails with code), and whose read right after it fails too.
+type unmarkedStart struct {
+	Tasks
+	code     sandstep.Code
+	mu       sync.Mutex
+	failRead bool
+}
+
+func (f *unmarkedStart) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
+	if to == sandstep.TaskRunning && len(from) == 1 && from[0] == sandstep.TaskQueued {
+		f.mu.Lock()
+		f.failRead = true
+		f.mu.Unlock()
+		return nil, sandstep.Errorf(f.code, "store: the write failed")
+	}
+	return f.Tasks.TransitionTask(ctx, id, from, to, update)
+}
+
+func (f *unmarkedStart) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
+	f.mu.Lock()
+	fail := f.failRead
+	f.failRead = false
+	f.mu.Unlock()
+	if fail {
+		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
+	}
+	return f.Tasks.GetTask(ctx, id)
+}
+
+// README: with keepSandbox the sandbox stays after the task ends, "without
+// the command" (releaseTask). A start whose command reached the session but
+// whose running mark never landed leaves the task queued, with no session
+// on its record; the clean-up that fails it then keeps the sandbox with the
+// agent still running in it, for the task's whole timeout and 30 minutes.
+func TestReviewKeptSandboxOfAStartNeverMarkedRunsNoCommand(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// code: the running write's error (the read after it fails); ""
+		// when the start's invocation died after sending the line.
+		code sandstep.Code
+		// attempts: how many times the state machine runs the step.
+		attempts int
+		failure  string
+	}{
+		{name: "the running write refused for good, the read after it failed", code: sandstep.EINTERNAL, attempts: 1, failure: "Sandbox.Internal"},
+		{name: "every retry's running write lost, each read after it failed", code: sandstep.ETRANSIENT, attempts: 7, failure: "Sandbox.Transient"},
+		{name: "the start's invocation died after the line was sent", attempts: 0, failure: "Lambda.Unknown"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+			sess := &countingStarts{}
+			tasks := &unmarkedStart{Tasks: st, code: tt.code}
+			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+				Tasks: tasks, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
+				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: true})
+			if tt.attempts == 0 {
+				sb, err := st.GetSandbox(ctx, step.SandboxID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := sess.StartCommand(ctx, sb.DaytonaID, taskSession(tk.ID), "make"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range tt.attempts {
+				if _, err := svc.StartTaskCommand(ctx, *step); err == nil {
+					t.Fatal("the start answered; want the write's error")
+				}
+			}
+			_, _ = svc.CleanUpTaskStep(ctx, tk.ID, &TaskFailure{Error: tt.failure, Cause: "the start failed"})
+			rec, err := st.GetTask(ctx, tk.ID)
+			if err != nil || !rec.Status.Terminal() {
+				t.Fatalf("task = %+v, %v; want it ended", rec, err)
+			}
+			if sess.startCount() > 0 && sess.stopCount() == 0 {
+				t.Errorf("task %s: %d line(s) sent to its session, none stopped: the command runs on in the kept sandbox", rec.Status, sess.startCount())
+			}
+		})
+	}
+}
