@@ -23,7 +23,7 @@ func taskLineFile(t *testing.T, command, nudgeURL string) (dir, line string) {
 		t.Fatal(err)
 	}
 	line = filepath.Join(dir, "cmd.sh")
-	if err := os.WriteFile(line, []byte(taskCommandLine("task-1", command, "", nil, nudgeURL)), 0o644); err != nil {
+	if err := os.WriteFile(line, []byte(taskCommandLine("task-1", command, "", nil, nudgeURL, taskDir+"/nudge")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir, line

@@ -54,12 +54,16 @@ var streams = [2]string{"stdout", "stderr"}
 // answer was lost sends the line again, and a session runs its commands
 // one after another in one shell, so the second finds that shell marked
 // with the task's id by the first and only answers its exit code (and
-// nudges: the retry's secret is the one the record keeps). A fresh session
+// nudges). Each line nudges with its own start's secret, from a file of
+// its own (nudgeFile): of two starts that overlap, the one whose mark
+// landed may be either, and a file they shared would hold whichever was
+// uploaded last; the landed one's line nudges with the secret the record
+// keeps, the other's is refused and harmless. A fresh session
 // (the first try's was killed, or its command never reached the shell)
 // runs it. The mark names the task and holds an exit code, so no variable
 // of the sandbox's own environment passes for it (but one a console start
 // sets knowing the task's id, which only spoils the caller's own task).
-func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeURL string) string {
+func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeURL, nudgeFile string) string {
 	var b strings.Builder
 	b.WriteString("if [ \"${" + taskRanVar + "-}\" != " + shellQuote(taskID) + " ] || [ -z \"${" + taskExitVar + "-}\" ]; then\n")
 	b.WriteString(commandLine(command, cwd, env, ""))
@@ -78,7 +82,7 @@ func taskCommandLine(taskID, command, cwd string, env map[string]string, nudgeUR
 		// command's end, which the check reads, however long the nudge
 		// takes (GNU wget tries 20 times).
 		u := shellQuote(nudgeURL)
-		h := taskDir + "/nudge"
+		h := shellQuote(nudgeFile)
 		b.WriteString("{ curl -fsS -m 10 --retry 3 --retry-max-time 30 -X POST -H @" + h + " " + u + " || wget -q -T 10 -O /dev/null --post-data= --header=\"$(cat " + h + ")\" " + u + "; } >/dev/null 2>&1 </dev/null &\n")
 	}
 	// Daytona sources a session's commands in the session's own shell: a

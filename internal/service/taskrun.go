@@ -276,9 +276,11 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 	// start whose answer was lost is asked again, while the first try's
 	// command (which the retry's waits behind) writes on into the old ones. The
 	// nudge file stays empty when no nudge is expected; the wrapper then
-	// never reads it.
+	// never reads it. It is this start's own (taskCommandLine): a start
+	// asked again while this one runs must not replace the secret this
+	// start's mark may be the one to record.
 	secret, hash := nudgeSecret()
-	nudge := UploadFile{Path: taskDir + "/nudge"}
+	nudge := UploadFile{Path: taskDir + "/nudge-" + randomID()}
 	if t.APIURL != "" {
 		nudge.Content = []byte("Authorization: Bearer " + secret + "\n")
 	}
@@ -297,7 +299,7 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 			prelude += startHeadLine(clonePath(g))
 		}
 	}
-	line := prelude + taskCommandLine(t.ID, spec.Command, spec.Cwd, env, nudgeURL(t))
+	line := prelude + taskCommandLine(t.ID, spec.Command, spec.Cwd, env, nudgeURL(t), nudge.Path)
 	cmdID, err := s.sessions.StartCommand(ctx, sb.DaytonaID, taskSession(t.ID), line)
 	if err != nil {
 		return nil, fmt.Errorf("start the task's command: %w", err)
