@@ -317,12 +317,16 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		// command the session runs is the task's (this line, behind it,
 		// only answers its exit code), and killing the session would kill
 		// it. Unread, the task may be either: the command is left to a
-		// retry, whose line finds it ran. Only a task read as not running
-		// (still queued, or ended meanwhile) has its command killed.
+		// retry, whose line finds it ran, and the answer is one the state
+		// machine asks again whatever refused the write (a refusal may be
+		// the other invocation's mark; caught, the clean-up would fail a
+		// healthy task). Only a task read as not running (still queued, or
+		// ended meanwhile) has its command killed.
 		cur, gerr := s.tasks.GetTask(ctx, t.ID)
 		switch {
 		case gerr != nil:
-			return nil, fmt.Errorf("mark task %s running: %w", t.ID, err)
+			return nil, sandstep.Wrap(fmt.Errorf("mark task %s running: %w", t.ID, err), sandstep.ETRANSIENT,
+				"task %s was not marked running and could not be read again; try again", t.ID)
 		case cur.Status == sandstep.TaskRunning && cur.CommandID != "":
 			return s.nextWait(cur, step), nil
 		}

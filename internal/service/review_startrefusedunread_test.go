@@ -1,0 +1,88 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
+)
+
+// refusedThenUnread is a task store whose read right after a refused
+// write marking the task running fails.
+type refusedThenUnread struct {
+	Tasks
+	mu       sync.Mutex
+	failRead bool
+}
+
+func (f *refusedThenUnread) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
+	t, err := f.Tasks.TransitionTask(ctx, id, from, to, update)
+	if err != nil && to == sandstep.TaskRunning && len(from) == 1 && from[0] == sandstep.TaskQueued {
+		f.mu.Lock()
+		f.failRead = true
+		f.mu.Unlock()
+	}
+	return t, err
+}
+
+func (f *refusedThenUnread) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
+	f.mu.Lock()
+	fail := f.failRead
+	f.failRead = false
+	f.mu.Unlock()
+	if fail {
+		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
+	}
+	return f.Tasks.GetTask(ctx, id)
+}
+
+// The state machine asked the start again while the first invocation still
+// ran (its answer is no longer awaited). The first marks the task running;
+// the retry's write is refused for it, and the read that would tell why
+// fails. Unread, the task may be running fine: the retry's answer must be
+// one the state machine asks again (Sandbox.Transient), whose next try
+// finds the task running. Answered Sandbox.Conflict it is caught, and the
+// clean-up fails the task and kills its healthy command.
+func TestReviewStartRefusedUnreadIsAskedAgain(t *testing.T) {
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	sess := &overlappingStart{}
+	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: &refusedThenUnread{Tasks: st}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
+	// The first invocation, no longer awaited, runs whole inside the
+	// awaited retry's StartCommand: it marks the task running first.
+	var firstErr error
+	sess.during = func() { _, firstErr = svc.StartTaskCommand(ctx, *step) }
+	_, err = svc.StartTaskCommand(ctx, *step)
+	if firstErr != nil {
+		t.Fatalf("the first invocation: %v", firstErr)
+	}
+	// As task.asl.json's StartCommand does: Sandbox.Transient is asked
+	// again; anything else is caught into CleanUpAfterFailure.
+	for attempt := 0; err != nil; attempt++ {
+		if sandstep.ErrorCode(err) != sandstep.ETRANSIENT || attempt == 6 {
+			code := string(sandstep.ErrorCode(err))
+			_, _ = svc.CleanUpTaskStep(ctx, tk.ID, &TaskFailure{Error: "Sandbox." + strings.ToUpper(code[:1]) + code[1:], Cause: err.Error()})
+			break
+		}
+		_, err = svc.StartTaskCommand(ctx, *step)
+	}
+	rec, gerr := st.GetTask(ctx, tk.ID)
+	if gerr != nil || rec.Status != sandstep.TaskRunning {
+		t.Errorf("task = %s (%s), %v; want running: the start answered %v", rec.Status, rec.Error, gerr, err)
+	}
+	if n := sess.stopCount(); n != 0 {
+		t.Errorf("the task's command was killed (%d stops)", n)
+	}
+}
