@@ -67,7 +67,7 @@ func (f *unmarkedStart) GetTask(ctx context.Context, id string) (*sandstep.Task,
 // whose running mark never landed leaves the task queued, with no session
 // on its record; the clean-up that fails it then keeps the sandbox with the
 // agent still running in it, for the task's whole timeout and 30 minutes.
-func TestReviewKeptSandboxOfAStartNeverMarkedRunsNoCommand(t *testing.T) {
+func TestKeptSandboxOfAStartNeverMarkedRunsNoCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// code: the running write's error (the read after it fails); ""

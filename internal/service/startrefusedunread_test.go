@@ -48,7 +48,7 @@ func (f *refusedThenUnread) GetTask(ctx context.Context, id string) (*sandstep.T
 // one the state machine asks again (Sandbox.Transient), whose next try
 // finds the task running. Answered Sandbox.Conflict it is caught, and the
 // clean-up fails the task and kills its healthy command.
-func TestReviewStartRefusedUnreadIsAskedAgain(t *testing.T) {
+func TestStartRefusedUnreadIsAskedAgain(t *testing.T) {
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	sess := &overlappingStart{}

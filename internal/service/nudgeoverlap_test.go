@@ -79,7 +79,7 @@ func lineNudgeSecrets(t *testing.T, p *fakeProvider, daytonaID string, lines []s
 // file the command's wrapper nudges with then holds a secret the record
 // does not know: every nudge of the task is refused, and its end waits
 // for the backstop (10 minutes) instead of seconds.
-func TestReviewStartAskedAgainKeepsTheNudgeTheRecordKnows(t *testing.T) {
+func TestStartAskedAgainKeepsTheNudgeTheRecordKnows(t *testing.T) {
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := newFakeProvider()
