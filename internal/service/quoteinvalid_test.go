@@ -13,7 +13,7 @@ import (
 // that is not UTF-8 inside it: the quote is made valid UTF-8 after its
 // secrets are hidden, and dropping that byte joins the two halves into
 // the secret itself.
-func TestHuntTheCommentHidesASecretJoinedByADroppedByte(t *testing.T) {
+func TestTheCommentHidesASecretJoinedByADroppedByte(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
 	const secret = "sk-live-canary-0123456789"
 	token := "ghs_" + strings.Repeat("aB3", 12)
