@@ -195,7 +195,7 @@ func renderedForms(secret string) []string {
 			if i >= j {
 				continue
 			}
-			f := rendered(secret[i:j])
+			f := Rendered(secret[i:j])
 			holds := func(g string) bool { return strings.Contains(f, g) }
 			if len(strings.TrimSpace(secret[i:j])) >= MinSecretLen && !slices.ContainsFunc(forms, holds) {
 				forms = append(forms, f)
@@ -205,9 +205,9 @@ func renderedForms(secret string) []string {
 	return forms
 }
 
-// rendered is s as encoding/json writes it (unescaped): each byte that is
+// Rendered is s as encoding/json writes it (unescaped): each byte that is
 // not part of a valid character becomes U+FFFD.
-func rendered(s string) string {
+func Rendered(s string) string {
 	var b strings.Builder
 	for _, r := range s { // an invalid byte ranges as one utf8.RuneError
 		b.WriteRune(r)
@@ -250,7 +250,7 @@ func (s *redactorSnapshot) redact(v string) string {
 	if s.renders && !utf8.ValidString(v) {
 		// As the JSON handler writes it, and json.Marshal a structured
 		// value's strings: the secret's rendering is what would show.
-		v = rendered(v)
+		v = Rendered(v)
 	}
 	var hidden []bool // made at the first secret found: most strings hold none
 	for i, c := range s.secrets {

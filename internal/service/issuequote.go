@@ -52,7 +52,9 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 			// Made valid before the secrets are looked for, as the quote
 			// shows it: a byte dropped after would join the halves of a
 			// secret printed around it.
-			pieces[k].data = validText(pieces[k].data)
+			if !utf8.Valid(pieces[k].data) {
+				pieces[k].data = []byte(logging.Rendered(string(pieces[k].data)))
+			}
 		}
 		var cut [2]bool
 		for i := range cut {
@@ -73,20 +75,6 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 		quote = quote[from:]
 	}
 	return strings.ToValidUTF8(quote, "")
-}
-
-// validText is data with each byte that is no part of a valid character
-// replaced by U+FFFD, as JSON renders it (and a binary secret's rendered
-// forms are written: logging.SecretForms).
-func validText(data []byte) []byte {
-	if utf8.Valid(data) {
-		return data
-	}
-	var b strings.Builder
-	for _, r := range string(data) {
-		b.WriteRune(r)
-	}
-	return []byte(b.String())
 }
 
 // quotedError is the task's error as the comment quotes it, GitHub token
