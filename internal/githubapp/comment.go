@@ -2,9 +2,12 @@ package githubapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -51,13 +54,52 @@ func (c *Client) UpsertComment(ctx context.Context, installationID int64, repo s
 			return 0, c.fail(err, fmt.Sprintf("editing comment %d on %s#%d", commentID, repo, issue), tok)
 		}
 	}
+	sent := c.now()
 	if err := c.do(ctx, http.MethodPost, repoPath(owner, name)+"/issues/"+itoa(issue)+"/comments", comment, &cm); err != nil {
+		// GitHub may have written it and lost only its answer (a 502 of its
+		// front end, the connection cut): without its id, the task's later
+		// writes would be a second comment, and this one would say what it
+		// says for ever.
+		if id := c.writtenComment(ctx, owner, name, issue, comment.Body, sent, err); id != 0 {
+			return id, nil
+		}
 		return 0, c.fail(err, fmt.Sprintf("commenting on %s#%d", repo, issue), tok)
 	}
 	if cm.ID <= 0 {
 		return 0, sandstep.Errorf(sandstep.EINTERNAL, "commenting on %s#%d: GitHub answered no comment id", repo, issue)
 	}
 	return cm.ID, nil
+}
+
+// writtenComment is the id of the comment a POST that failed with err may
+// have written all the same: a bot's comment on issue, updated since
+// shortly before sent, with exactly body (it names the task). 0 when
+// GitHub refused the POST (an answer below 500: nothing was written), the
+// caller's time is up, or none is found.
+func (c *Client) writtenComment(ctx context.Context, owner, name string, issue int, body string, sent time.Time, err error) int64 {
+	var er *apiError
+	if errors.As(err, &er) && er.Status < 500 || ctx.Err() != nil {
+		return 0
+	}
+	// A minute back: GitHub's clock and this one's may differ.
+	q := url.Values{"since": {sent.Add(-time.Minute).UTC().Format(time.RFC3339)}, "per_page": {"100"}}
+	var list []struct {
+		ID   int64  `json:"id"`
+		Body string `json:"body"`
+		User struct {
+			Login string `json:"login"`
+			Type  string `json:"type"`
+		} `json:"user"`
+	}
+	if c.do(ctx, http.MethodGet, repoPath(owner, name)+"/issues/"+itoa(issue)+"/comments?"+q.Encode(), nil, &list) != nil {
+		return 0
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if cm := list[i]; cm.ID > 0 && cm.Body == body && (cm.User.Type == "Bot" || strings.HasSuffix(cm.User.Login, "[bot]")) {
+			return cm.ID
+		}
+	}
+	return 0
 }
 
 // cutBody returns body if it fits in limit characters, else its longest

@@ -56,8 +56,10 @@ type fakeRepo struct {
 	// roles: login → {role_name, permission} as GitHub answers them.
 	roles    map[string][2]string
 	comments map[int64]string // id → body
-	pulls    []fakePull
-	branches map[string]bool
+	// commentIssue: comment id → the issue it is on.
+	commentIssue map[int64]int
+	pulls        []fakePull
+	branches     map[string]bool
 }
 
 type fakePull struct {
@@ -141,8 +143,9 @@ func newFakeRepo() *fakeRepo {
 			"ada": {"admin", "admin"}, "mo": {"maintain", "write"}, "wu": {"write", "write"},
 			"tri": {"triage", "read"}, "rey": {"read", "read"}, "nobody": {"", "none"},
 		},
-		comments: map[int64]string{},
-		branches: map[string]bool{"trunk": true, "sandstep/tsk_1": true},
+		comments:     map[int64]string{},
+		commentIssue: map[int64]int{},
+		branches:     map[string]bool{"trunk": true, "sandstep/tsk_1": true},
 	}
 }
 
@@ -388,6 +391,8 @@ func need(method string, rest []string) (perm, level string) {
 	case len(rest) == 3 && rest[0] == "issues" && rest[2] == "comments" && method == "POST",
 		len(rest) == 3 && rest[0] == "issues" && rest[1] == "comments" && method == "PATCH":
 		return "issues", "write"
+	case len(rest) == 3 && rest[0] == "issues" && rest[2] == "comments" && method == "GET":
+		return "issues", "read"
 	case len(rest) == 1 && rest[0] == "pulls" && method == "POST":
 		return "pull_requests", "write"
 	case len(rest) == 1 && rest[0] == "pulls" && method == "GET":
@@ -433,6 +438,8 @@ func (f *fakeGitHub) repoCall(w http.ResponseWriter, r *http.Request, repo strin
 			body["role_name"] = role[0]
 		}
 		reply(w, 200, body)
+	case rest[0] == "issues" && r.Method == "GET":
+		f.listComments(w, rp, rest)
 	case rest[0] == "issues":
 		f.comment(w, r, rp, rest)
 	case r.Method == "POST":
@@ -469,7 +476,21 @@ func (f *fakeGitHub) comment(w http.ResponseWriter, r *http.Request, rp *fakeRep
 	}
 	f.nextID++
 	rp.comments[f.nextID] = *req.Body
+	rp.commentIssue[f.nextID], _ = strconv.Atoi(rest[1])
 	reply(w, 201, map[string]any{"id": f.nextID, "body": *req.Body})
+}
+
+// listComments answers an issue's comments, oldest first, each written
+// by the App's bot (the only writer here).
+func (f *fakeGitHub) listComments(w http.ResponseWriter, rp *fakeRepo, rest []string) {
+	issue, _ := strconv.Atoi(rest[1])
+	out := []map[string]any{}
+	for id := int64(0); id <= f.nextID; id++ {
+		if body, ok := rp.comments[id]; ok && rp.commentIssue[id] == issue {
+			out = append(out, map[string]any{"id": id, "body": body, "user": map[string]any{"login": "sandstep[bot]", "type": "Bot"}})
+		}
+	}
+	reply(w, 200, out)
 }
 
 func (f *fakeGitHub) openPull(w http.ResponseWriter, r *http.Request, repo string, rp *fakeRepo) {
