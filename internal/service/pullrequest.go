@@ -386,6 +386,12 @@ const revokeTimeout = 10 * time.Second
 // change, rather than a failure to reach it.
 func pushRefused(stderr string) bool {
 	stderr = strings.ToLower(stderr)
+	// A ref that cannot exist beside another (a branch named sandstep
+	// holds no sandstep/<taskId>): git says "failed to update ref" as it
+	// does for its own failures, but asking again never changes it.
+	if strings.Contains(stderr, "exists; cannot create") {
+		return true
+	}
 	// A ref GitHub rejected for its own failure is not refused.
 	for _, passing := range []string{"(internal server error)", "(cannot lock ref", "(failed to update ref)", "(unpacker error)"} {
 		if strings.Contains(stderr, passing) {
