@@ -17,7 +17,7 @@ import (
 // task: written when it starts, edited when it ends". Otherwise the
 // issue keeps a comment saying "started" for ever, and the end is a
 // second comment.
-func TestHuntCommentAnswerLost(t *testing.T) {
+func TestCommentWhoseAnswerWasLostIsFound(t *testing.T) {
 	tests := []struct {
 		name       string
 		loseAnswer func(w http.ResponseWriter)

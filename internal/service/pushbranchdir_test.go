@@ -18,7 +18,7 @@ import (
 // reaching GitHub: the state machine asks again six times (minting and
 // pushing each time, about three minutes), then fails the task saying
 // the push "did not reach GitHub".
-func TestHuntPushUnderABranchOfTheSameName(t *testing.T) {
+func TestPushUnderABranchOfTheSameNameIsRefused(t *testing.T) {
 	tests := []struct {
 		name     string
 		existing string // a branch already in the repository
