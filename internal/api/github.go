@@ -24,7 +24,13 @@ type Issues interface {
 type GitHubOptions struct {
 	// Secret returns the webhook secret (cached by its caller): nothing
 	// is read of a delivery before its signature is checked with it.
-	Secret   func(ctx context.Context) ([]byte, error)
+	Secret func(ctx context.Context) ([]byte, error)
+	// Reread, when set, reads the secret again after a signature that
+	// did not match, so a secret the operator rotated is taken up by a
+	// warm instance (GitHub signs with the new one at once and sends no
+	// failed delivery again): the secret now, or nil when nothing newer
+	// was read (the caller bounds how often it reads).
+	Reread   func(ctx context.Context) ([]byte, error)
 	Triggers webhook.Triggers
 }
 
@@ -40,7 +46,19 @@ func (a *API) serveGitHubWebhook(r *request) (response, error) {
 	}
 	sig, _ := header(r.headers, webhook.SignatureHeader)
 	if err := webhook.Verify(secret, r.body, sig); err != nil {
-		return response{}, err
+		if sandstep.ErrorCode(err) != sandstep.EUNAUTHENTICATED || a.github.Reread == nil {
+			return response{}, err
+		}
+		fresh, rerr := a.github.Reread(r.ctx)
+		if rerr != nil {
+			a.logger.WarnContext(r.ctx, "the webhook secret was not read again after a signature that did not match", "err", rerr)
+		}
+		if fresh == nil {
+			return response{}, err
+		}
+		if err := webhook.Verify(fresh, r.body, sig); err != nil {
+			return response{}, err
+		}
 	}
 	event, _ := header(r.headers, webhook.EventHeader)
 	delivery, _ := header(r.headers, webhook.DeliveryHeader)

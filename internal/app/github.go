@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -22,15 +23,70 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 	if cfg.GitHubWebhookSecretRef.IsZero() && cfg.GitHubWebhookSecret == "" {
 		return api.GitHubOptions{}
 	}
-	return api.GitHubOptions{
-		Secret: func(ctx context.Context) ([]byte, error) {
-			v, err := once(e, "webhookSecret", func() (string, error) {
-				return e.deploymentSecret(ctx, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecret.Reveal(), cfg.GitHubWebhookSecretRef)
-			})
-			return []byte(v), err
-		},
+	s, _ := once(e, "webhookSecret", func() (*webhookSecret, error) { return &webhookSecret{e: e}, nil })
+	opts := api.GitHubOptions{
+		Secret:   s.get,
 		Triggers: webhook.Triggers{Label: cfg.GitHubTriggerLabel, Command: cfg.GitHubTriggerCommand},
 	}
+	if cfg.GitHubWebhookSecret == "" {
+		// make local's plain secret never changes while it runs.
+		opts.Reread = s.reread
+	}
+	return opts
+}
+
+// secretRetry is how often an instance reads a deployment secret again
+// after it was refused: a rotated one is taken up within it, and a stream
+// of forged deliveries costs no more than a read of SSM a minute.
+const secretRetry = time.Minute
+
+// webhookSecret is the webhook's secret as an instance last read it.
+type webhookSecret struct {
+	e      *Env
+	mu     sync.Mutex
+	value  []byte
+	readAt time.Time
+}
+
+func (s *webhookSecret) read(ctx context.Context) ([]byte, error) {
+	cfg := s.e.Config
+	v, err := s.e.deploymentSecret(ctx, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecret.Reveal(), cfg.GitHubWebhookSecretRef)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(v), nil
+}
+
+// get is the secret, read on first use (a failed read is not kept).
+func (s *webhookSecret) get(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.value == nil {
+		v, err := s.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.value, s.readAt = v, s.e.clock()()
+	}
+	return s.value, nil
+}
+
+// reread reads the secret again, at most once every secretRetry, and
+// returns it when it changed (nil otherwise).
+func (s *webhookSecret) reread(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.e.clock()()
+	if s.value != nil && now.Sub(s.readAt) < secretRetry {
+		return nil, nil
+	}
+	s.readAt = now
+	v, err := s.read(ctx)
+	if err != nil || bytes.Equal(v, s.value) {
+		return nil, err
+	}
+	s.value = v
+	return v, nil
 }
 
 // Repositories is the policy of which repositories' issues run tasks:

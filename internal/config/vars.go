@@ -128,7 +128,7 @@ var vars = []Var{
 
 	// Exactly one of the two secret variables, or neither: see webhookSecret.
 	{Name: "GITHUB_WEBHOOK_SECRET_REF", Unset: "no webhook: `POST /webhooks/github` answers 404",
-		Meaning: "where the GitHub webhook's secret is kept, read at cold start; set this or `GITHUB_WEBHOOK_SECRET`",
+		Meaning: "where the GitHub webhook's secret is kept, read on first use and again (at most once a minute per instance) after a signature that does not match, so a rotated secret takes effect without a deploy; set this or `GITHUB_WEBHOOK_SECRET`",
 		kind:    ref(func(c *Config) *secrets.Ref { return &c.GitHubWebhookSecretRef })},
 	{Name: "GITHUB_WEBHOOK_SECRET", Unset: "none",
 		Meaning: "the webhook secret itself, refused outside the local stack",

@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sandstep/sandstep/internal/api"
+)
+
+// rotatingSSM is an SSM whose parameters an operator changes while the
+// functions run; reads counts its GetParameter calls.
+type rotatingSSM struct {
+	mu     sync.Mutex
+	params map[string]string
+	reads  atomic.Int32
+	URL    string
+}
+
+func newRotatingSSM(t testing.TB, params map[string]string) *rotatingSSM {
+	t.Helper()
+	s := &rotatingSSM{params: params}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.reads.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		var in struct{ Name string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		s.mu.Lock()
+		v, ok := s.params[in.Name]
+		s.mu.Unlock()
+		if !ok {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"__type":"ParameterNotFound","message":"parameter not found"}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
+	}))
+	t.Cleanup(hs.Close)
+	s.URL = hs.URL
+	return s
+}
+
+func (s *rotatingSSM) put(name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.params[name] = value
+}
+
+// A webhook secret the operator rotates (SSM first, then the App's
+// settings; GitHub signs with the new secret at once, and never sends a
+// failed delivery again by itself) is taken up by a warm instance of the
+// GitHub function, not only at its next cold start: until then every
+// delivery would be answered 401 and lost. A forged delivery costs no
+// more than one read of SSM a minute.
+func TestHuntWebhookSecretRotatedOnAWarmInstance(t *testing.T) {
+	const name = "/sandstep/github/webhook-secret"
+	ssm := newRotatingSSM(t, map[string]string{name: "old-webhook-secret"})
+	env := gitHubEnv(ssm.URL, "")
+	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var at atomic.Int64
+	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
+	// A ping needs no service: the signature is all that is checked.
+	a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
+	ping := func(secret string) int {
+		body := `{"zen":"Keep it logically awesome.","hook_id":1}`
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(body))
+		var ev events.APIGatewayV2HTTPRequest
+		ev.RouteKey = api.RouteGitHubWebhook
+		ev.RawPath = "/webhooks/github"
+		ev.RequestContext.HTTP.Method = http.MethodPost
+		ev.RequestContext.HTTP.Path = "/webhooks/github"
+		ev.RequestContext.RequestID = "req-1"
+		ev.Headers = map[string]string{
+			"content-type":        "application/json",
+			"x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+			"x-github-event":      "ping",
+			"x-github-delivery":   fmt.Sprintf("delivery-%s-%d", secret, at.Load()),
+		}
+		ev.Body = body
+		return a.ServeEvent(context.Background(), ev).StatusCode
+	}
+	steps := []struct {
+		name    string
+		at      time.Duration
+		rotate  bool
+		signer  string
+		status  int
+		maxRead int32 // reads of SSM this step may make
+	}{
+		{"before the rotation, the old secret", 0, false, "old-webhook-secret", 200, 1},
+		{"an hour on, the secret rotated: GitHub signs with the new one", time.Hour, true, "new-webhook-secret", 200, 1},
+		{"the new one again", time.Hour + time.Second, false, "new-webhook-secret", 200, 0},
+		{"a forged delivery", time.Hour + 2*time.Second, false, "forged", 401, 1},
+		{"another forged one a moment later reads nothing", time.Hour + 3*time.Second, false, "forged", 401, 0},
+	}
+	for _, s := range steps {
+		at.Store(int64(s.at))
+		if s.rotate {
+			ssm.put(name, "new-webhook-secret")
+		}
+		n := ssm.reads.Load()
+		if got := ping(s.signer); got != s.status {
+			t.Errorf("%s: answered %d, want %d", s.name, got, s.status)
+		}
+		if got := ssm.reads.Load() - n; got > s.maxRead {
+			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)
+		}
+	}
+}
