@@ -125,7 +125,25 @@ func (e *Env) GitHubApp(ctx context.Context) (*githubapp.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := githubapp.New(githubapp.Config{BaseURL: cfg.GitHubAPIURL, AppID: int64(cfg.GitHubAppID), PrivateKey: []byte(key), HTTPClient: e.httpClient})
+		// A key the operator rotates is read again after GitHub refuses the
+		// one held, at most once every secretRetry.
+		var mu sync.Mutex
+		readAt := e.clock()()
+		reread := func(ctx context.Context) ([]byte, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if now := e.clock()(); now.Sub(readAt) >= secretRetry {
+				readAt = now
+				key, err := e.deploymentSecret(ctx, "GITHUB_APP_KEY_REF", "", cfg.GitHubAppKeyRef)
+				if err != nil {
+					e.Logger.WarnContext(ctx, "the GitHub App's key was not read again after GitHub refused the one held", "err", err)
+					return nil, err
+				}
+				return []byte(key), nil
+			}
+			return nil, nil
+		}
+		c, err := githubapp.New(githubapp.Config{BaseURL: cfg.GitHubAPIURL, AppID: int64(cfg.GitHubAppID), PrivateKey: []byte(key), HTTPClient: e.httpClient, RereadKey: reread})
 		if err != nil {
 			return nil, fmt.Errorf("GITHUB_APP_KEY_REF, GITHUB_API_URL: %s", sandstep.ErrorMessage(err))
 		}

@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"crypto"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +21,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/githubapp"
+	"github.com/sandstep/sandstep/internal/githublocal"
 )
 
 // rotatingSSM is an SSM whose parameters an operator changes while the
@@ -120,6 +126,115 @@ func TestHuntWebhookSecretRotatedOnAWarmInstance(t *testing.T) {
 		n := ssm.reads.Load()
 		if got := ping(s.signer); got != s.status {
 			t.Errorf("%s: answered %d, want %d", s.name, got, s.status)
+		}
+		if got := ssm.reads.Load() - n; got > s.maxRead {
+			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)
+		}
+	}
+}
+
+// appKeys is a GitHub that knows an App's public keys (GitHub lets an App
+// have two while its key is rotated) and mints installation tokens to a
+// JWT one of them verifies; 401 otherwise, as GitHub answers.
+type appKeys struct {
+	mu   sync.Mutex
+	keys []*rsa.PublicKey
+	URL  string
+}
+
+func newAppKeys(t testing.TB, keys ...*rsa.PublicKey) *appKeys {
+	t.Helper()
+	g := &appKeys{keys: keys}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		jwt, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		parts := strings.Split(jwt, ".")
+		sig, err := base64.RawURLEncoding.DecodeString(parts[len(parts)-1])
+		ok := false
+		if len(parts) == 3 && err == nil {
+			sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+			g.mu.Lock()
+			for _, k := range g.keys {
+				ok = ok || rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) == nil
+			}
+			g.mu.Unlock()
+		}
+		if !ok || r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/access_tokens") {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"message":"A JSON web token could not be decoded"}`)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"token":"ghs_minted","expires_at":%q,"permissions":{"contents":"write","pull_requests":"write","metadata":"read"},"repositories":[{"name":"hello"}]}`,
+			time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	t.Cleanup(hs.Close)
+	g.URL = hs.URL
+	return g
+}
+
+func (g *appKeys) set(keys ...*rsa.PublicKey) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.keys = keys
+}
+
+// A GitHub App key the operator rotates (a second key made at GitHub, put
+// in SSM, then the first deleted at GitHub) is taken up by a warm
+// instance: its installation tokens are minted with the new key, not
+// refused until the instance's cold start, which would fail every
+// delivery's permission check and a running task's clone and push (its
+// pull request lost). A key GitHub refuses costs no more than one read of
+// SSM a minute.
+func TestHuntGitHubAppKeyRotatedOnAWarmInstance(t *testing.T) {
+	const name = "/sandstep/github/app-key"
+	oldKey, oldPub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, newPub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssm := newRotatingSSM(t, map[string]string{name: string(oldKey)})
+	gh := newAppKeys(t, oldPub)
+	env := gitHubEnv(ssm.URL, "")
+	env["GITHUB_API_URL"] = gh.URL
+	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var at atomic.Int64
+	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
+	ctx := context.Background()
+	app, err := e.GitHubApp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		at      time.Duration
+		rotate  func()
+		ok      bool
+		maxRead int32 // reads of SSM this step may make
+	}{
+		{"before the rotation", 0, nil, true, 0},
+		{"a second key made at GitHub and put in SSM", time.Hour, func() { gh.set(oldPub, newPub); ssm.put(name, string(newKey)) }, true, 0},
+		{"the old key deleted at GitHub", 2 * time.Hour, func() { gh.set(newPub) }, true, 1},
+		{"then", 2*time.Hour + time.Second, nil, true, 0},
+		{"every key deleted at GitHub", 3 * time.Hour, func() { gh.set() }, false, 1},
+		{"a moment later, no read", 3*time.Hour + time.Second, nil, false, 0},
+	}
+	for _, s := range steps {
+		at.Store(int64(s.at))
+		if s.rotate != nil {
+			s.rotate()
+		}
+		n := ssm.reads.Load()
+		_, err := app.OwnToken(ctx, 7, "octo/hello", githubapp.PushAndPullRequest)
+		if s.ok != (err == nil) {
+			t.Errorf("%s: OwnToken = %v, want ok %v", s.name, err, s.ok)
 		}
 		if got := ssm.reads.Load() - n; got > s.maxRead {
 			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)

@@ -140,7 +140,7 @@ var vars = []Var{
 		Meaning: "the GitHub App's id, the issuer of the JWTs that mint its installation tokens",
 		kind:    integer(1, 1<<53, "", func(c *Config) *int { return &c.GitHubAppID })},
 	{Name: "GITHUB_APP_KEY_REF", Unset: "(required with `GITHUB_APP_ID`)",
-		Meaning: "where the App's private key (PEM) is kept, read on first use; outside the prefixes callers may name",
+		Meaning: "where the App's private key (PEM) is kept, read on first use and again (at most once a minute per instance) after GitHub refuses the App's JWT, so a rotated key takes effect without a deploy; outside the prefixes callers may name",
 		kind:    ref(func(c *Config) *secrets.Ref { return &c.GitHubAppKeyRef })},
 	{Name: "GITHUB_API_URL", Default: "https://api.github.com",
 		Meaning: "the GitHub REST API (GitHub Enterprise's `https://host/api/v3`, or the local stand-in's)",

@@ -38,6 +38,11 @@ type Config struct {
 	PrivateKey []byte
 	// HTTPClient sends every call. Nil means a client with DefaultTimeout.
 	HTTPClient *http.Client
+	// RereadKey, when set, reads the App's private key again after GitHub
+	// refused the App's JWT: a key the operator rotated (the old one
+	// deleted at GitHub) is taken up by a running process. It answers
+	// nil when it reads nothing now (its caller bounds how often it reads).
+	RereadKey func(ctx context.Context) ([]byte, error)
 }
 
 func (c Config) String() string {
@@ -60,10 +65,13 @@ type Client struct {
 	http  *http.Client // adds the context's credential for the API's host
 	base  *url.URL
 	appID int64
-	key   *rsa.PrivateKey
-	now   func() time.Time
-	mu    sync.Mutex
-	cache map[scope]Token
+	key   *rsa.PrivateKey // under keyMu
+	keyMu sync.Mutex
+	// reread is Config.RereadKey.
+	reread func(ctx context.Context) ([]byte, error)
+	now    func() time.Time
+	mu     sync.Mutex
+	cache  map[scope]Token
 }
 
 // New checks cfg and returns a Client. A bad field is EINVALID naming it.
@@ -103,7 +111,7 @@ func New(cfg Config) (*Client, error) {
 		inner = http.DefaultTransport
 	}
 	withAuth.Transport = &authTransport{inner: inner, scheme: u.Scheme, host: u.Host}
-	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, now: time.Now, cache: map[scope]Token{}}, nil
+	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, now: time.Now, cache: map[scope]Token{}}, nil
 }
 
 // String shows where the client calls and as which App, never the key.
@@ -124,11 +132,58 @@ func isLoopback(host string) bool {
 
 // appJWT signs the App's JWT (appjwt.ForApp).
 func (c *Client) appJWT() (string, error) {
-	s, err := appjwt.ForApp(c.key, c.appID, c.now())
+	c.keyMu.Lock()
+	key := c.key
+	c.keyMu.Unlock()
+	s, err := appjwt.ForApp(key, c.appID, c.now())
 	if err != nil {
 		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
 	}
 	return s, nil
+}
+
+// doAsApp makes a call as the App, its JWT the credential. A JWT GitHub
+// refuses (401) is signed again once, with the key read again, when that
+// read finds another key; op names the call in its error.
+func (c *Client) doAsApp(ctx context.Context, op, method, path string, in, out any) error {
+	for again := true; ; again = false {
+		jwtStr, err := c.appJWT()
+		if err != nil {
+			return err
+		}
+		err = c.do(withCredential(ctx, jwtStr), method, path, in, out)
+		if err == nil {
+			return nil
+		}
+		if again && isStatus(err, http.StatusUnauthorized) && c.newKey(ctx) {
+			continue
+		}
+		return classify(err, op, jwtStr, true)
+	}
+}
+
+// newKey reads the App's key again (Config.RereadKey) and reports whether
+// it is another key, now the one signed with. A read that fails or finds
+// no RSA key in PEM keeps the key held: the refusal is answered as it was.
+func (c *Client) newKey(ctx context.Context) bool {
+	if c.reread == nil {
+		return false
+	}
+	pemBytes, err := c.reread(ctx)
+	if err != nil || len(pemBytes) == 0 {
+		return false
+	}
+	key, err := appjwt.ParseKey(pemBytes)
+	if err != nil {
+		return false
+	}
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
+	if c.key.Equal(key) {
+		return false
+	}
+	c.key = key
+	return true
 }
 
 type credentialKey struct{}

@@ -18,16 +18,12 @@ func (c *Client) Installation(ctx context.Context, repo string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	jwtStr, err := c.appJWT()
-	if err != nil {
-		return 0, err
-	}
 	op := "finding the App's installation on " + repo
 	var inst struct {
 		ID int64 `json:"id"`
 	}
-	if err := c.do(withCredential(ctx, jwtStr), http.MethodGet, repoPath(owner, name)+"/installation", nil, &inst); err != nil {
-		return 0, classify(err, op, jwtStr, true)
+	if err := c.doAsApp(ctx, op, http.MethodGet, repoPath(owner, name)+"/installation", nil, &inst); err != nil {
+		return 0, err
 	}
 	if inst.ID <= 0 {
 		return 0, sandstep.Errorf(sandstep.EINTERNAL, "%s: GitHub answered no installation id", op)

@@ -141,10 +141,6 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 	}
 
 	op := fmt.Sprintf("minting a token for %s (%s) of installation %d", repo, perms, installationID)
-	jwtStr, err := c.appJWT()
-	if err != nil {
-		return nil, err
-	}
 	asked := map[string]string{}
 	for _, kv := range perms.pairs() {
 		asked[kv[0]] = kv[1]
@@ -154,8 +150,8 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 		Permissions  map[string]string `json:"permissions"`
 	}{[]string{name}, asked}
 	var it installationToken
-	if err := c.do(withCredential(ctx, jwtStr), http.MethodPost, "app/installations/"+itoa(installationID)+"/access_tokens", in, &it); err != nil {
-		return nil, classify(err, op, jwtStr, true)
+	if err := c.doAsApp(ctx, op, http.MethodPost, "app/installations/"+itoa(installationID)+"/access_tokens", in, &it); err != nil {
+		return nil, err
 	}
 	if it.Token == "" || it.ExpiresAt.IsZero() {
 		return nil, sandstep.Errorf(sandstep.EINTERNAL, "%s: GitHub answered no token or no expiry", op)
