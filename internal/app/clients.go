@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/awsjson"
@@ -144,12 +145,40 @@ func (e *Env) Daytona(ctx context.Context) (*daytona.Client, error) {
 			// service's.
 			CleanupTimeout: 5 * time.Second,
 			Logger:         e.Logger,
+			RereadKey:      e.rereadDaytonaKey(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("daytona client: %w", err)
 		}
 		return dc, nil
 	})
+}
+
+// rereadDaytonaKey reads DAYTONA_API_KEY_REF again after Daytona refused
+// the key held, at most once every secretRetry: a key the operator put in
+// the parameter before revoking the old one is taken up by a warm
+// instance. make local's plain key is never read again.
+func (e *Env) rereadDaytonaKey() func(ctx context.Context) (string, error) {
+	cfg := e.Config
+	if cfg.DaytonaAPIKey != "" {
+		return nil
+	}
+	var mu sync.Mutex
+	readAt := e.clock()()
+	return func(ctx context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := e.clock()()
+		if now.Sub(readAt) < secretRetry {
+			return "", nil
+		}
+		readAt = now
+		key, err := e.deploymentSecret(ctx, "DAYTONA_API_KEY_REF", "", cfg.DaytonaAPIKeyRef)
+		if err != nil {
+			e.Logger.WarnContext(ctx, "the Daytona API key was not read again after Daytona refused the one held", "err", err)
+		}
+		return key, err
+	}
 }
 
 // Deployment returns the deployment's id, the label of every sandbox it

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/daytona"
+	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/githubapp"
 	"github.com/sandstep/sandstep/internal/githublocal"
 )
@@ -235,6 +238,100 @@ func TestHuntGitHubAppKeyRotatedOnAWarmInstance(t *testing.T) {
 		_, err := app.OwnToken(ctx, 7, "octo/hello", githubapp.PushAndPullRequest)
 		if s.ok != (err == nil) {
 			t.Errorf("%s: OwnToken = %v, want ok %v", s.name, err, s.ok)
+		}
+		if got := ssm.reads.Load() - n; got > s.maxRead {
+			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)
+		}
+	}
+}
+
+// daytonaKeys is Daytona in front of the local server: it accepts the
+// organisation's API keys it holds (two coexist while one is rotated),
+// 401 to any other, as Daytona answers.
+type daytonaKeys struct {
+	mu   sync.Mutex
+	keys []string
+	URL  string
+}
+
+func newDaytonaKeys(t testing.TB, keys ...string) *daytonaKeys {
+	t.Helper()
+	dsrv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daytonaKeys{keys: keys}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		d.mu.Lock()
+		ok := slices.Contains(d.keys, got)
+		d.mu.Unlock()
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"statusCode":401,"message":"Invalid API key","error":"Unauthorized"}`)
+			return
+		}
+		dsrv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { hs.Close(); dsrv.Close() })
+	d.URL = hs.URL
+	return d
+}
+
+func (d *daytonaKeys) set(keys ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keys = keys
+}
+
+// A Daytona API key the operator rotates (a second key made at Daytona,
+// put in the parameter the functions read, then the first revoked) is
+// taken up by a warm instance: its calls are not refused until its cold
+// start, which would fail every create, exec and delete with a 500, and
+// every step of a running task, for as long as the instance lives. A key
+// Daytona refuses costs no more than one read of SSM a minute.
+func TestHuntDaytonaKeyRotatedOnAWarmInstance(t *testing.T) {
+	const name = "/sandstep/daytona-api-key"
+	ssm := newRotatingSSM(t, map[string]string{name: "old-daytona-key"})
+	day := newDaytonaKeys(t, "old-daytona-key")
+	env := gitHubEnv(ssm.URL, "")
+	env["DAYTONA_API_URL"] = day.URL + "/api"
+	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var at atomic.Int64
+	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
+	ctx := context.Background()
+	dc, err := e.Daytona(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		at      time.Duration
+		rotate  func()
+		ok      bool
+		maxRead int32 // reads of SSM this step may make
+	}{
+		{"before the rotation", 0, nil, true, 0},
+		{"a second key made at Daytona and put in SSM", time.Hour, func() { day.set("old-daytona-key", "new-daytona-key"); ssm.put(name, "new-daytona-key") }, true, 0},
+		{"the old key revoked at Daytona", 2 * time.Hour, func() { day.set("new-daytona-key") }, true, 1},
+		{"then", 2*time.Hour + time.Second, nil, true, 0},
+		{"every key revoked at Daytona", 3 * time.Hour, func() { day.set() }, false, 1},
+		{"a moment later, no read", 3*time.Hour + time.Second, nil, false, 0},
+	}
+	for _, s := range steps {
+		at.Store(int64(s.at))
+		if s.rotate != nil {
+			s.rotate()
+		}
+		n := ssm.reads.Load()
+		_, err := dc.ListSandboxes(ctx, daytona.ListSandboxesOptions{})
+		if s.ok != (err == nil) {
+			t.Errorf("%s: ListSandboxes = %v, want ok %v", s.name, err, s.ok)
 		}
 		if got := ssm.reads.Load() - n; got > s.maxRead {
 			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)

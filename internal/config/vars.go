@@ -44,7 +44,7 @@ var vars = []Var{
 		kind:    integer(0, 100000, "", func(c *Config) *int { return &c.DaytonaCreateRate })},
 	// Exactly one of the two key variables must be set: see daytonaKey.
 	{Name: "DAYTONA_API_KEY_REF", Unset: "(required in AWS)",
-		Meaning: "where the Daytona API key is kept, read at cold start; set this or `DAYTONA_API_KEY`",
+		Meaning: "where the Daytona API key is kept, read at cold start and again (at most once a minute per instance) after Daytona refuses the key held, so a key written over the parameter takes effect without a deploy (docs/runbooks/daytona-troubleshooting.md); set this or `DAYTONA_API_KEY`",
 		kind:    ref(func(c *Config) *secrets.Ref { return &c.DaytonaAPIKeyRef })},
 	{Name: "DAYTONA_API_KEY", Unset: "none",
 		Meaning: "the Daytona API key itself, refused outside the local stack: anyone who can read the function's configuration could read it",

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,6 +78,11 @@ var DefaultRetryPolicy = RetryPolicy{
 type Config struct {
 	// APIKey is the organisation API key, sent as "Authorization: Bearer".
 	APIKey string
+	// RereadKey, when set, reads the API key again after Daytona refused
+	// the one held (401): a key the operator rotated (the old one revoked)
+	// is taken up by a running process. It answers "" when it reads
+	// nothing now (its caller bounds how often it reads).
+	RereadKey func(ctx context.Context) (string, error)
 	// APIURL is the main API base URL (default DefaultAPIURL).
 	APIURL string
 	// Target is the region sent as "target" on create when the call sets none.
@@ -148,8 +154,8 @@ func redactedKey(k string) string {
 // toolbox. It is safe for concurrent use; create one and reuse it.
 type Client struct {
 	cfg        Config
-	apiKey     string
-	base       *url.URL // API base, no trailing slash in Path
+	apiKey     atomic.Pointer[string] // the key sent; replaced by newKey
+	base       *url.URL               // API base, no trailing slash in Path
 	baseString string
 	http       *http.Client
 	retry      RetryPolicy
@@ -223,9 +229,8 @@ func New(cfg Config) (*Client, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg.APIKey = key
-	return &Client{
+	c := &Client{
 		cfg:        cfg,
-		apiKey:     key,
 		base:       base,
 		baseString: base.String(),
 		http:       cfg.HTTPClient,
@@ -235,7 +240,28 @@ func New(cfg Config) (*Client, error) {
 		toolbox:    make(map[string]string),
 		proxyURL:   make(map[string]string),
 		taught:     make(map[string]bool),
-	}, nil
+	}
+	c.apiKey.Store(&key)
+	return c, nil
+}
+
+// key is the API key the client sends.
+func (c *Client) key() string { return *c.apiKey.Load() }
+
+// newKey reads the API key again (Config.RereadKey) and reports whether
+// it is another usable key, now the one sent. A read that fails or finds
+// no usable key keeps the key held.
+func (c *Client) newKey(ctx context.Context) bool {
+	if c.cfg.RereadKey == nil {
+		return false
+	}
+	key, err := c.cfg.RereadKey(ctx)
+	key = strings.TrimSpace(key)
+	if err != nil || key == "" || key == c.key() || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return false
+	}
+	c.apiKey.Store(&key)
+	return true
 }
 
 // String describes the client without its key.

@@ -67,7 +67,7 @@ func (c *Client) apiCall(method, path string) *call {
 
 // setHeaders adds authentication and the SDK identification headers.
 func (c *Client) setHeaders(h http.Header) {
-	h.Set("Authorization", "Bearer "+c.apiKey)
+	h.Set("Authorization", "Bearer "+c.key())
 	h.Set("X-Daytona-Source", SDKSource)
 	h.Set("X-Daytona-SDK-Version", SDKVersion)
 	h.Set("User-Agent", SDKSource+"/"+SDKVersion)
@@ -87,6 +87,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		// before it is used for one.
 		c.retoldToolbox(ctx, cl)
 	}
+	rekeyed := false
 	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, cl)
 		if err == nil {
@@ -97,6 +98,14 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		}
 		if ctx.Err() != nil {
 			return nil, err
+		}
+		// A key refused may have been rotated: read again, it goes once
+		// more with the new one (a streamed body cannot go twice; the
+		// calls after it send the new key).
+		if !rekeyed && isUnauthorized(err) && c.newKey(ctx) && cl.bodyFn == nil {
+			rekeyed = true
+			attempt--
+			continue
 		}
 		// A told proxy URL may be stale: a call it failed that cannot have
 		// reached the sandbox goes again, once, through the URL Daytona
@@ -345,7 +354,7 @@ func (b *cancelOnClose) Close() error {
 // from s, including a trailing fragment of one (a body cut mid-secret).
 func (c *Client) redactor(extra []string) func(string) string {
 	secrets := make([]string, 0, 1+len(extra))
-	secrets = append(secrets, c.apiKey)
+	secrets = append(secrets, c.key())
 	for _, s := range extra {
 		if s != "" {
 			secrets = append(secrets, s)
@@ -446,4 +455,10 @@ func statusIn(codes ...int) func(int) bool {
 		}
 		return false
 	}
+}
+
+// isUnauthorized reports whether err is Daytona's 401: the key refused.
+func isUnauthorized(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized
 }
