@@ -11,6 +11,7 @@ import (
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/drain"
 	"github.com/sandstep/sandstep/internal/dynamo"
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/secrets"
 	"github.com/sandstep/sandstep/internal/store"
 )
@@ -77,7 +78,9 @@ func (e *Env) secretClients() (secretClients, error) {
 // cached: a caller's secret is read each time it is asked for, so a
 // rotated one is used rotated and a deleted one fails at once (README: a
 // task's notify.secretRef is read at every attempt). The deployment's own
-// secrets (deploymentSecret) are read once per cold start.
+// secrets (deploymentSecret) are read once per cold start, and the
+// Daytona key, the App's key and the webhook secret again (at most once
+// every secretRetry) after they were refused.
 func (e *Env) CallerSecrets() (*secrets.Resolver, error) {
 	return once(e, "callerSecrets", func() (*secrets.Resolver, error) {
 		c, err := e.secretClients()
@@ -118,8 +121,17 @@ func (e *Env) deploymentSecret(ctx context.Context, name, plain string, ref secr
 		return "", err
 	}
 	v, err := secrets.NewResolver(c.ssm, c.sm).Resolve(ctx, ref)
-	if err != nil {
+	switch code := sandstep.ErrorCode(err); {
+	case err == nil:
+	case code == sandstep.ETRANSIENT || code == sandstep.ETIMEOUT:
 		return "", fmt.Errorf("%s: %w", name, err)
+	default:
+		// The resolver answers a caller's reference not found or not
+		// readable as the caller's mistake (invalid_input, naming it); the
+		// deployment's own is the deployment's: a 500 and a fault, its
+		// cause logged, never a 400 that names the parameter to a caller
+		// (the webhook's has no JWT).
+		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "%s could not be read", name)
 	}
 	e.Redactor.Add(v)
 	return v, nil

@@ -338,3 +338,57 @@ func TestHuntDaytonaKeyRotatedOnAWarmInstance(t *testing.T) {
 		}
 	}
 }
+
+// deniedSSM answers every GetParameter with the AWS error code given.
+func deniedSSM(t testing.TB, code string) string {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"__type":%q,"message":"User: arn:aws:sts::123456789012:assumed-role/sandstep-GitHubRole/x is not authorized"}`, code)
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// A webhook secret the GitHub function cannot read (its grant lost, its
+// KMS key disabled, the parameter deleted) is the deployment's fault: the
+// delivery is answered 500, counted as a fault (the alarm an operator
+// watches), with the cause in the log under GITHUB_WEBHOOK_SECRET_REF, not
+// a 400 invalid_input (no fault counted, every delivery lost in silence)
+// that tells an unauthenticated caller the deployment's parameter name.
+func TestHuntUnreadableWebhookSecretIsAFault(t *testing.T) {
+	for _, code := range []string{"AccessDeniedException", "KMSDisabledException", "ParameterNotFound"} {
+		t.Run(code, func(t *testing.T) {
+			env := gitHubEnv(deniedSSM(t, code), "")
+			logs := &syncBuffer{}
+			e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
+			body := `{"zen":"x","hook_id":1}`
+			mac := hmac.New(sha256.New, []byte("whatever"))
+			mac.Write([]byte(body))
+			var ev events.APIGatewayV2HTTPRequest
+			ev.RouteKey = api.RouteGitHubWebhook
+			ev.RawPath = "/webhooks/github"
+			ev.RequestContext.HTTP.Method = http.MethodPost
+			ev.RequestContext.HTTP.Path = "/webhooks/github"
+			ev.RequestContext.RequestID = "req-1"
+			ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+				"x-github-event": "ping", "x-github-delivery": "d-1"}
+			ev.Body = body
+			res := a.ServeEvent(context.Background(), ev)
+			if res.StatusCode != http.StatusInternalServerError {
+				t.Errorf("answered %d %s, want 500", res.StatusCode, res.Body)
+			}
+			if strings.Contains(res.Body, "webhook-secret") {
+				t.Errorf("the answer names the deployment's parameter: %s", res.Body)
+			}
+			if !strings.Contains(logs.String(), "GITHUB_WEBHOOK_SECRET_REF") {
+				t.Errorf("no log line names GITHUB_WEBHOOK_SECRET_REF:\n%s", logs.String())
+			}
+		})
+	}
+}
