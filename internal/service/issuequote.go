@@ -153,15 +153,17 @@ func secretsIn(text string, values []string, cut bool) []bool {
 		forms := logging.SecretForms(v)
 		logging.MarkSecrets(hidden, text, forms)
 		for _, c := range forms {
+			// A head or tail cut inside a character is looked for as the
+			// quote shows it too (quotedTail renders its bytes first).
 			for k := len(c) - 1; k >= logging.MinSecretLen; k-- {
-				if strings.HasSuffix(text, c[:k]) {
-					hide(len(text)-k, len(text))
+				if f := asShown(text, c[:k]); f != "" {
+					hide(len(text)-len(f), len(text))
 					break
 				}
 			}
 			for k := len(c) - 1; cut && k >= logging.MinSecretLen; k-- {
-				if strings.HasPrefix(text, c[len(c)-k:]) {
-					hide(0, k)
+				if f := asShownFirst(text, c[len(c)-k:]); f != "" {
+					hide(0, len(f))
 					break
 				}
 			}
@@ -187,6 +189,29 @@ func secretsIn(text string, values []string, cut bool) []bool {
 		hide(m[0], m[1])
 	}
 	return hidden
+}
+
+// asShown is part, or part rendered (logging.Rendered) when it is not
+// valid UTF-8, whichever text ends with; "" when neither.
+func asShown(text, part string) string {
+	if strings.HasSuffix(text, part) {
+		return part
+	}
+	if r := logging.Rendered(part); r != part && strings.HasSuffix(text, r) {
+		return r
+	}
+	return ""
+}
+
+// asShownFirst is asShown for the start of text.
+func asShownFirst(text, part string) string {
+	if strings.HasPrefix(text, part) {
+		return part
+	}
+	if r := logging.Rendered(part); r != part && strings.HasPrefix(text, r) {
+		return r
+	}
+	return ""
 }
 
 // taskSecretValues are the values of the secrets t's sandbox was given.
