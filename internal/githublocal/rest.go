@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // refuse answers an error and logs it.
@@ -218,6 +219,10 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request, number str
 		return
 	}
 	all := s.commentsLocked(repo, num)
+	// GitHub's since: only the comments updated at or after it.
+	if since, err := time.Parse(time.RFC3339, r.URL.Query().Get("since")); err == nil {
+		all = slices.DeleteFunc(slices.Clone(all), func(c *commentRecord) bool { return c.UpdatedAt.Before(since) })
+	}
 	lo, hi := paginate(w, r, len(all))
 	out := []commentJSON{}
 	for _, cm := range all[lo:hi] {
