@@ -13,7 +13,7 @@ import (
 // one page of 100: a stand-in that ignores since answers the issue's
 // oldest 100, so on a busy issue the comment written is never found and
 // the task's end writes a second one.
-func TestReviewListCommentsHonoursSince(t *testing.T) {
+func TestListCommentsHonoursSince(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	n, err := f.srv.CreateIssue("acme/widgets", "Fix it", "", "alice")

@@ -12,7 +12,7 @@ import (
 // at MAX_TASK_LOG_BYTES, or a task killed while it printed) ends in the
 // secret's head: the comment hides "an end that begins one of them", so
 // the head must not be quoted.
-func TestReviewTheCommentHidesASecretsHeadCutInsideACharacter(t *testing.T) {
+func TestTheCommentHidesASecretsHeadCutInsideACharacter(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
 	const secret = "sk-live-canary-01234\u00e456789" // ä: two bytes, at byte 20
 	head := secret[:20]
