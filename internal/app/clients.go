@@ -124,7 +124,9 @@ func (e *Env) deploymentSecret(ctx context.Context, name, plain string, ref secr
 	switch code := sandstep.ErrorCode(err); {
 	case err == nil:
 	case code == sandstep.ETRANSIENT || code == sandstep.ETIMEOUT:
-		return "", fmt.Errorf("%s: %w", name, err)
+		// The caller may try again, but the resolver's message names the
+		// parameter, the deployment's own: it stays in the cause, logged.
+		return "", sandstep.Wrap(err, code, "%s is temporarily unavailable; try again", name)
 	default:
 		// The resolver answers a caller's reference not found or not
 		// readable as the caller's mistake (invalid_input, naming it); the
