@@ -155,6 +155,7 @@ func redactedKey(k string) string {
 type Client struct {
 	cfg        Config
 	apiKey     atomic.Pointer[string] // the key sent; replaced by newKey
+	rereadMu   sync.Mutex             // held by newKey
 	base       *url.URL               // API base, no trailing slash in Path
 	baseString string
 	http       *http.Client
@@ -248,10 +249,19 @@ func New(cfg Config) (*Client, error) {
 // key is the API key the client sends.
 func (c *Client) key() string { return *c.apiKey.Load() }
 
-// newKey reads the API key again (Config.RereadKey) and reports whether
-// it is another usable key, now the one sent. A read that fails or finds
-// no usable key keeps the key held.
-func (c *Client) newKey(ctx context.Context) bool {
+// newKey reports whether a call Daytona refused, sent with the key sent,
+// may go again with another: the key held is no longer the one sent (a
+// call beside it read the parameter), or the API key read again
+// (Config.RereadKey) is another usable key, now the one sent. A read that
+// fails or finds no usable key keeps the key held.
+func (c *Client) newKey(ctx context.Context, sent string) bool {
+	// One reads at a time: a call refused beside the one reading sees the
+	// key it read, as its reread answers nothing until the next minute.
+	c.rereadMu.Lock()
+	defer c.rereadMu.Unlock()
+	if c.key() != sent {
+		return true
+	}
 	if c.cfg.RereadKey == nil {
 		return false
 	}

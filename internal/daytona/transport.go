@@ -89,6 +89,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 	}
 	rekeyed := false
 	for attempt := 1; ; attempt++ {
+		sentKey := c.key()
 		resp, err := c.once(ctx, cl)
 		if err == nil {
 			if cl.taught != "" {
@@ -102,7 +103,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		// A key refused may have been rotated: read again, it goes once
 		// more with the new one (a streamed body cannot go twice; the
 		// calls after it send the new key).
-		if !rekeyed && isUnauthorized(err) && c.newKey(ctx) && cl.bodyFn == nil {
+		if !rekeyed && isUnauthorized(err) && c.newKey(ctx, sentKey) && cl.bodyFn == nil {
 			rekeyed = true
 			attempt--
 			continue

@@ -67,11 +67,12 @@ type Client struct {
 	appID int64
 	key   *rsa.PrivateKey // under keyMu
 	keyMu sync.Mutex
-	// reread is Config.RereadKey.
-	reread func(ctx context.Context) ([]byte, error)
-	now    func() time.Time
-	mu     sync.Mutex
-	cache  map[scope]Token
+	// reread is Config.RereadKey, called under rereadMu.
+	reread   func(ctx context.Context) ([]byte, error)
+	rereadMu sync.Mutex
+	now      func() time.Time
+	mu       sync.Mutex
+	cache    map[scope]Token
 }
 
 // New checks cfg and returns a Client. A bad field is EINVALID naming it.
@@ -132,14 +133,20 @@ func isLoopback(host string) bool {
 
 // appJWT signs the App's JWT (appjwt.ForApp).
 func (c *Client) appJWT() (string, error) {
+	s, _, err := c.signedJWT()
+	return s, err
+}
+
+// signedJWT is appJWT and the key it was signed with.
+func (c *Client) signedJWT() (string, *rsa.PrivateKey, error) {
 	c.keyMu.Lock()
 	key := c.key
 	c.keyMu.Unlock()
 	s, err := appjwt.ForApp(key, c.appID, c.now())
 	if err != nil {
-		return "", sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
+		return "", nil, sandstep.Wrap(err, sandstep.EINTERNAL, "githubapp: signing the App's JWT")
 	}
-	return s, nil
+	return s, key, nil
 }
 
 // doAsApp makes a call as the App, its JWT the credential. A JWT GitHub
@@ -147,7 +154,7 @@ func (c *Client) appJWT() (string, error) {
 // read finds another key; op names the call in its error.
 func (c *Client) doAsApp(ctx context.Context, op, method, path string, in, out any) error {
 	for again := true; ; again = false {
-		jwtStr, err := c.appJWT()
+		jwtStr, signer, err := c.signedJWT()
 		if err != nil {
 			return err
 		}
@@ -155,17 +162,30 @@ func (c *Client) doAsApp(ctx context.Context, op, method, path string, in, out a
 		if err == nil {
 			return nil
 		}
-		if again && isStatus(err, http.StatusUnauthorized) && c.newKey(ctx) {
+		if again && isStatus(err, http.StatusUnauthorized) && c.newKey(ctx, signer) {
 			continue
 		}
 		return classify(err, op, jwtStr, true)
 	}
 }
 
-// newKey reads the App's key again (Config.RereadKey) and reports whether
-// it is another key, now the one signed with. A read that fails or finds
-// no RSA key in PEM keeps the key held: the refusal is answered as it was.
-func (c *Client) newKey(ctx context.Context) bool {
+// newKey reports whether a JWT GitHub refused, signed with signer, may
+// be signed again with another key: the key held is no longer signer (a
+// call beside it read the key), or the App's key read again
+// (Config.RereadKey) is another key, now the one signed with. A read that
+// fails or finds no RSA key in PEM keeps the key held: the refusal is
+// answered as it was.
+func (c *Client) newKey(ctx context.Context, signer *rsa.PrivateKey) bool {
+	// One reads at a time: a call refused beside the one reading sees the
+	// key it read, as its reread answers nothing until the next minute.
+	c.rereadMu.Lock()
+	defer c.rereadMu.Unlock()
+	c.keyMu.Lock()
+	moved := !c.key.Equal(signer)
+	c.keyMu.Unlock()
+	if moved {
+		return true
+	}
 	if c.reread == nil {
 		return false
 	}

@@ -1,0 +1,86 @@
+package daytona
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// boundedReread is a Config.RereadKey as its contract has it: it reads
+// the parameter (now holding key) at most once, and answers "" after
+// (the caller bounds how often it reads).
+type boundedReread struct {
+	key   string
+	reads atomic.Int32
+}
+
+func (b *boundedReread) reread(context.Context) (string, error) {
+	if b.reads.Add(1) > 1 {
+		return "", nil
+	}
+	return b.key, nil
+}
+
+// Calls in flight on one client (the client is for concurrent use) when
+// the operator revokes the old key all meet Daytona's 401. One of them
+// reads the rotated key; the others, refused with the key the client no
+// longer holds, must go again with the one it holds now rather than fail
+// while the client has a key Daytona accepts (their reread answers
+// nothing: the parameter was read a moment ago).
+func TestReviewConcurrentRefusalsUseTheKeyReadByAnother(t *testing.T) {
+	const newKey = "dtn_NEW_0123456789abcdef0123456789abcdef"
+	cases := []struct {
+		name  string
+		calls int
+	}{
+		{"two calls", 2},
+		{"eight calls", 8},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Every call sent with the old key waits until all have
+			// arrived, then is refused: they fail together.
+			var arrived sync.WaitGroup
+			arrived.Add(tc.calls)
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				if r.Header.Get("Authorization") != "Bearer "+newKey {
+					arrived.Done()
+					arrived.Wait()
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					w.Write([]byte(`{"statusCode":401,"message":"Invalid API key","error":"Unauthorized"}`))
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				id := strings.TrimPrefix(r.URL.Path, "/sandbox/")
+				w.Write([]byte(`{"id":"` + id + `","state":"started"}`))
+			})
+			rr := &boundedReread{key: newKey}
+			c := newClient(t, f.URL, func(cfg *Config) { cfg.RereadKey = rr.reread })
+			var wg sync.WaitGroup
+			errs := make([]error, tc.calls)
+			for i := range tc.calls {
+				wg.Go(func() {
+					_, errs[i] = c.GetSandbox(context.Background(), "sb-"+string(rune('a'+i)))
+				})
+			}
+			wg.Wait()
+			failed := 0
+			for _, err := range errs {
+				if err != nil {
+					failed++
+					t.Logf("refused: %v", err)
+				}
+			}
+			if failed > 0 {
+				t.Errorf("%d of %d calls failed with the client holding the key Daytona accepts", failed, tc.calls)
+			}
+			if n := rr.reads.Load(); n > int32(tc.calls) {
+				t.Errorf("%d rereads for %d calls", n, tc.calls)
+			}
+		})
+	}
+}
