@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/awsjson"
@@ -177,22 +176,9 @@ func (e *Env) rereadDaytonaKey() func(ctx context.Context) (string, error) {
 	if cfg.DaytonaAPIKey != "" {
 		return nil
 	}
-	var mu sync.Mutex
-	readAt := e.clock()()
-	return func(ctx context.Context) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		now := e.clock()()
-		if now.Sub(readAt) < secretRetry {
-			return "", nil
-		}
-		readAt = now
-		key, err := e.deploymentSecret(ctx, "DAYTONA_API_KEY_REF", "", cfg.DaytonaAPIKeyRef)
-		if err != nil {
-			e.Logger.WarnContext(ctx, "the Daytona API key was not read again after Daytona refused the one held", "err", err)
-		}
-		return key, err
-	}
+	again := &rereader{e: e, name: "DAYTONA_API_KEY_REF", ref: cfg.DaytonaAPIKeyRef,
+		what: "the Daytona API key was not read again after Daytona refused the one held"}
+	return again.reread
 }
 
 // Deployment returns the deployment's id, the label of every sandbox it

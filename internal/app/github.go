@@ -23,7 +23,9 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 	if cfg.GitHubWebhookSecretRef.IsZero() && cfg.GitHubWebhookSecret == "" {
 		return api.GitHubOptions{}
 	}
-	s, _ := once(e, "webhookSecret", func() (*webhookSecret, error) { return &webhookSecret{e: e}, nil })
+	s, _ := once(e, "webhookSecret", func() (*webhookSecret, error) {
+		return &webhookSecret{e: e, again: &rereader{e: e, name: "GITHUB_WEBHOOK_SECRET_REF", ref: cfg.GitHubWebhookSecretRef}}, nil
+	})
 	opts := api.GitHubOptions{
 		Secret:   s.get,
 		Triggers: webhook.Triggers{Label: cfg.GitHubTriggerLabel, Command: cfg.GitHubTriggerCommand},
@@ -35,17 +37,12 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 	return opts
 }
 
-// secretRetry is how often an instance reads a deployment secret again
-// after it was refused: a rotated one is taken up within it, and a stream
-// of forged deliveries costs no more than a read of SSM a minute.
-const secretRetry = time.Minute
-
 // webhookSecret is the webhook's secret as an instance last read it.
 type webhookSecret struct {
-	e      *Env
-	mu     sync.Mutex
-	value  []byte
-	readAt time.Time
+	e     *Env
+	mu    sync.Mutex
+	value []byte
+	again *rereader
 }
 
 func (s *webhookSecret) read(ctx context.Context) ([]byte, error) {
@@ -66,27 +63,22 @@ func (s *webhookSecret) get(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.value, s.readAt = v, s.e.clock()()
+		s.value = v
 	}
 	return s.value, nil
 }
 
-// reread reads the secret again, at most once every secretRetry, and
-// returns it when it changed (nil otherwise).
+// reread reads the secret again (rereader: at most once every
+// secretRetry) and returns it when it changed (nil otherwise).
 func (s *webhookSecret) reread(ctx context.Context) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.e.clock()()
-	if s.value != nil && now.Sub(s.readAt) < secretRetry {
-		return nil, nil
-	}
-	s.readAt = now
-	v, err := s.read(ctx)
-	if err != nil || bytes.Equal(v, s.value) {
+	v, err := s.again.reread(ctx)
+	if err != nil || v == "" || bytes.Equal([]byte(v), s.value) {
 		return nil, err
 	}
-	s.value = v
-	return v, nil
+	s.value = []byte(v)
+	return s.value, nil
 }
 
 // Repositories is the policy of which repositories' issues run tasks:
@@ -127,21 +119,14 @@ func (e *Env) GitHubApp(ctx context.Context) (*githubapp.Client, error) {
 		}
 		// A key the operator rotates is read again after GitHub refuses the
 		// one held, at most once every secretRetry.
-		var mu sync.Mutex
-		readAt := e.clock()()
+		again := &rereader{e: e, name: "GITHUB_APP_KEY_REF", ref: cfg.GitHubAppKeyRef,
+			what: "the GitHub App's key was not read again after GitHub refused the one held"}
 		reread := func(ctx context.Context) ([]byte, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if now := e.clock()(); now.Sub(readAt) >= secretRetry {
-				readAt = now
-				key, err := e.deploymentSecret(ctx, "GITHUB_APP_KEY_REF", "", cfg.GitHubAppKeyRef)
-				if err != nil {
-					e.Logger.WarnContext(ctx, "the GitHub App's key was not read again after GitHub refused the one held", "err", err)
-					return nil, err
-				}
-				return []byte(key), nil
+			key, err := again.reread(ctx)
+			if err != nil || key == "" {
+				return nil, err
 			}
-			return nil, nil
+			return []byte(key), nil
 		}
 		c, err := githubapp.New(githubapp.Config{BaseURL: cfg.GitHubAPIURL, AppID: int64(cfg.GitHubAppID), PrivateKey: []byte(key), HTTPClient: e.httpClient, RereadKey: reread})
 		if err != nil {
