@@ -29,7 +29,7 @@ import (
 // (500s, a running task's step failed, a clone or push lost) once the old
 // key is revoked, as the runbook says to do right after writing the new
 // one.
-func TestReviewRotationSoonAfterColdStart(t *testing.T) {
+func TestRotationSoonAfterColdStart(t *testing.T) {
 	const (
 		firstUse = 0
 		rotated  = 20 * time.Second // both steps, the old one revoked

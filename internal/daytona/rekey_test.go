@@ -30,7 +30,7 @@ func (b *boundedReread) reread(context.Context) (string, error) {
 // longer holds, must go again with the one it holds now rather than fail
 // while the client has a key Daytona accepts (their reread answers
 // nothing: the parameter was read a moment ago).
-func TestReviewConcurrentRefusalsUseTheKeyReadByAnother(t *testing.T) {
+func TestConcurrentRefusalsUseTheKeyReadByAnother(t *testing.T) {
 	const newKey = "dtn_NEW_0123456789abcdef0123456789abcdef"
 	cases := []struct {
 		name  string

@@ -75,7 +75,7 @@ func (s *rotatingSSM) put(name, value string) {
 // GitHub function, not only at its next cold start: until then every
 // delivery would be answered 401 and lost. A forged delivery costs no
 // more than one read of SSM a minute.
-func TestHuntWebhookSecretRotatedOnAWarmInstance(t *testing.T) {
+func TestWebhookSecretRotatedOnAWarmInstance(t *testing.T) {
 	const name = "/sandstep/github/webhook-secret"
 	ssm := newRotatingSSM(t, map[string]string{name: "old-webhook-secret"})
 	env := gitHubEnv(ssm.URL, "")
@@ -189,7 +189,7 @@ func (g *appKeys) set(keys ...*rsa.PublicKey) {
 // delivery's permission check and a running task's clone and push (its
 // pull request lost). A key GitHub refuses costs no more than one read of
 // SSM a minute.
-func TestHuntGitHubAppKeyRotatedOnAWarmInstance(t *testing.T) {
+func TestGitHubAppKeyRotatedOnAWarmInstance(t *testing.T) {
 	const name = "/sandstep/github/app-key"
 	oldKey, oldPub, err := githublocal.GenerateAppKey()
 	if err != nil {
@@ -291,7 +291,7 @@ func (d *daytonaKeys) set(keys ...string) {
 // start, which would fail every create, exec and delete with a 500, and
 // every step of a running task, for as long as the instance lives. A key
 // Daytona refuses costs no more than one read of SSM a minute.
-func TestHuntDaytonaKeyRotatedOnAWarmInstance(t *testing.T) {
+func TestDaytonaKeyRotatedOnAWarmInstance(t *testing.T) {
 	const name = "/sandstep/daytona-api-key"
 	ssm := newRotatingSSM(t, map[string]string{name: "old-daytona-key"})
 	day := newDaytonaKeys(t, "old-daytona-key")
@@ -357,7 +357,7 @@ func deniedSSM(t testing.TB, code string) string {
 // watches), with the cause in the log under GITHUB_WEBHOOK_SECRET_REF, not
 // a 400 invalid_input (no fault counted, every delivery lost in silence)
 // that tells an unauthenticated caller the deployment's parameter name.
-func TestHuntUnreadableWebhookSecretIsAFault(t *testing.T) {
+func TestUnreadableWebhookSecretIsAFault(t *testing.T) {
 	for _, code := range []string{"AccessDeniedException", "KMSDisabledException", "ParameterNotFound"} {
 		t.Run(code, func(t *testing.T) {
 			env := gitHubEnv(deniedSSM(t, code), "")

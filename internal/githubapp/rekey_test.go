@@ -22,7 +22,7 @@ import (
 // must sign again with the key it holds now rather than fail (their
 // reread answers nothing: the parameter was read a moment ago). A failed
 // mint is a permission check, a clone or a push lost.
-func TestReviewConcurrentRefusedJWTsUseTheKeyReadByAnother(t *testing.T) {
+func TestConcurrentRefusedJWTsUseTheKeyReadByAnother(t *testing.T) {
 	old, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

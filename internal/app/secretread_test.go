@@ -35,7 +35,7 @@ func busySSM(t testing.TB, status int, code string) string {
 // answer to an unauthenticated caller must not name the deployment's
 // parameter: its name and place are the deployment's, logged for the
 // operator.
-func TestReviewTransientWebhookSecretNamesNoParameter(t *testing.T) {
+func TestTransientWebhookSecretNamesNoParameter(t *testing.T) {
 	cases := []struct {
 		name   string
 		status int
