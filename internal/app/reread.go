@@ -32,7 +32,10 @@ type rereader struct {
 }
 
 // reread returns the secret read now, or "" when it was read again less
-// than secretRetry ago. A failed read counts as a read.
+// than secretRetry ago. A failed read counts as a read, unless it failed
+// because its caller's context ended: that says nothing of SSM, and
+// counted, it would leave a rotated value unread (every call refused) for
+// the rest of the minute.
 func (r *rereader) reread(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -40,8 +43,12 @@ func (r *rereader) reread(ctx context.Context) (string, error) {
 	if !r.last.IsZero() && now.Sub(r.last) < secretRetry {
 		return "", nil
 	}
+	before := r.last
 	r.last = now
 	v, err := r.e.deploymentSecret(ctx, r.name, "", r.ref)
+	if err != nil && ctx.Err() != nil {
+		r.last = before
+	}
 	if err != nil && r.what != "" {
 		r.e.Logger.WarnContext(ctx, r.what, "err", err)
 	}
