@@ -155,7 +155,7 @@ func redactedKey(k string) string {
 type Client struct {
 	cfg        Config
 	apiKey     atomic.Pointer[string] // the key sent; replaced by newKey
-	rereadMu   sync.Mutex             // held by newKey
+	rereading  chan struct{}          // one slot, held by newKey
 	base       *url.URL               // API base, no trailing slash in Path
 	baseString string
 	http       *http.Client
@@ -231,6 +231,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.APIKey = key
 	c := &Client{
+		rereading:  make(chan struct{}, 1),
 		cfg:        cfg,
 		base:       base,
 		baseString: base.String(),
@@ -256,9 +257,15 @@ func (c *Client) key() string { return *c.apiKey.Load() }
 // fails or finds no usable key keeps the key held.
 func (c *Client) newKey(ctx context.Context, sent string) bool {
 	// One reads at a time: a call refused beside the one reading sees the
-	// key it read, as its reread answers nothing until the next minute.
-	c.rereadMu.Lock()
-	defer c.rereadMu.Unlock()
+	// key it read, as its reread answers nothing until the next minute. It
+	// waits no longer than its own context: the read it waits for is
+	// bounded by another call's, which may be far longer.
+	select {
+	case c.rereading <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-c.rereading }()
 	if c.key() != sent {
 		return true
 	}

@@ -67,12 +67,12 @@ type Client struct {
 	appID int64
 	key   *rsa.PrivateKey // under keyMu
 	keyMu sync.Mutex
-	// reread is Config.RereadKey, called under rereadMu.
-	reread   func(ctx context.Context) ([]byte, error)
-	rereadMu sync.Mutex
-	now      func() time.Time
-	mu       sync.Mutex
-	cache    map[scope]Token
+	// reread is Config.RereadKey, called holding rereading's one slot.
+	reread    func(ctx context.Context) ([]byte, error)
+	rereading chan struct{}
+	now       func() time.Time
+	mu        sync.Mutex
+	cache     map[scope]Token
 }
 
 // New checks cfg and returns a Client. A bad field is EINVALID naming it.
@@ -112,7 +112,7 @@ func New(cfg Config) (*Client, error) {
 		inner = http.DefaultTransport
 	}
 	withAuth.Transport = &authTransport{inner: inner, scheme: u.Scheme, host: u.Host}
-	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, now: time.Now, cache: map[scope]Token{}}, nil
+	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, rereading: make(chan struct{}, 1), now: time.Now, cache: map[scope]Token{}}, nil
 }
 
 // String shows where the client calls and as which App, never the key.
@@ -177,9 +177,15 @@ func (c *Client) doAsApp(ctx context.Context, op, method, path string, in, out a
 // answered as it was.
 func (c *Client) newKey(ctx context.Context, signer *rsa.PrivateKey) bool {
 	// One reads at a time: a call refused beside the one reading sees the
-	// key it read, as its reread answers nothing until the next minute.
-	c.rereadMu.Lock()
-	defer c.rereadMu.Unlock()
+	// key it read, as its reread answers nothing until the next minute. It
+	// waits no longer than its own context: the read it waits for is
+	// bounded by another call's, which may be far longer.
+	select {
+	case c.rereading <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-c.rereading }()
 	c.keyMu.Lock()
 	moved := !c.key.Equal(signer)
 	c.keyMu.Unlock()
