@@ -46,7 +46,10 @@ func (a *API) serveGitHubWebhook(r *request) (response, error) {
 	}
 	sig, _ := header(r.headers, webhook.SignatureHeader)
 	if err := webhook.Verify(secret, r.body, sig); err != nil {
-		if sandstep.ErrorCode(err) != sandstep.EUNAUTHENTICATED || a.github.Reread == nil {
+		// Only a well-formed signature may be by a rotated secret: what
+		// comes unsigned (a scanner, a probe) must not spend the reread a
+		// delivery just after a rotation needs.
+		if sandstep.ErrorCode(err) != sandstep.EUNAUTHENTICATED || a.github.Reread == nil || !webhook.Signed(sig) {
 			return response{}, err
 		}
 		fresh, rerr := a.github.Reread(r.ctx)

@@ -25,6 +25,19 @@ const (
 	DeliveryHeader  = "X-GitHub-Delivery"
 )
 
+// Signed reports whether signature has the form of an X-Hub-Signature-256,
+// "sha256=" and 32 bytes in hex: only such a header can be a signature by
+// a secret rotated since the one held, worth reading the secret again
+// for.
+func Signed(signature string) bool {
+	mac, ok := strings.CutPrefix(signature, "sha256=")
+	if !ok || len(mac) != hex.EncodedLen(sha256.Size) {
+		return false
+	}
+	_, err := hex.DecodeString(mac)
+	return err == nil
+}
+
 // Verify checks a delivery's X-Hub-Signature-256, "sha256=" and the
 // HMAC-SHA256 of body under secret in hex, comparing in constant time. It
 // is EUNAUTHENTICATED when the header is missing, of another scheme, or
