@@ -82,7 +82,7 @@ func (s *stallingSSM) put(name, value string) {
 // is refused for the next minute (Daytona calls fail 500 and task steps
 // fail, App tokens are refused, deliveries answered 401 and lost), though
 // the parameter holds the key that would be accepted.
-func TestReviewRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
+func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 	const (
 		rotated   = 20 * time.Second
 		cancelled = 21 * time.Second // the refused call whose context ends during the read

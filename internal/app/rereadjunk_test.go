@@ -23,7 +23,7 @@ import (
 // before the operator rotates the secret makes the instance answer
 // GitHub's deliveries signed with the new one 401 for the rest of that
 // minute, and GitHub sends none of them again.
-func TestReviewUnsignedRequestDoesNotHoldBackTheRotatedWebhookSecret(t *testing.T) {
+func TestUnsignedRequestDoesNotHoldBackTheRotatedWebhookSecret(t *testing.T) {
 	const (
 		name    = "/sandstep/github/webhook-secret"
 		junkAt  = time.Hour

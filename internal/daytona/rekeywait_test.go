@@ -15,7 +15,7 @@ import (
 // invocation beside a clean-up's 10 s budget that keeps a minute for the
 // release). Held past its deadline behind a slow SSM, the short call eats
 // the time its caller kept for what follows.
-func TestReviewRefusedCallWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
+func TestRefusedCallWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
 	cases := []struct {
 		name   string
 		budget time.Duration // the second call's context

@@ -13,7 +13,7 @@ import (
 // longer than its own context allows: the read it waits for is bounded by
 // the other call's context, which may be far longer (a delivery's
 // permission check has GitHub's 10 s; a task step's push its own budget).
-func TestReviewRefusedJWTWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
+func TestRefusedJWTWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
 	cases := []struct {
 		name   string
 		budget time.Duration // the second call's context
