@@ -50,6 +50,7 @@ func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken 
 		if wait := s.capacityWait(t); waited > wait {
 			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
 		}
+		s.refusedAgain(ctx, t, nil)
 	}
 	// A field of the create (the snapshot Daytona refused) is the task's
 	// sandbox's.
@@ -73,7 +74,7 @@ func (s *Service) queue(ctx context.Context, t *sandstep.Task, err error, paused
 	if paused {
 		comment, why = s.pausedComment, "the task is paused"
 	}
-	s.markQueued(ctx, t, comment)
+	s.refusedAgain(ctx, t, comment)
 	return sandstep.Wrap(err, sandstep.EQUEUED, "%s: %s", why, sandstep.ErrorMessage(err))
 }
 
@@ -86,27 +87,28 @@ func (s *Service) capacityWait(t *sandstep.Task) time.Duration {
 	return s.opts.CapacityWait
 }
 
-// markQueued records the first time t waits (for its repository's quota,
-// or for a drained deployment to resume), and tells the issue why, once.
-func (s *Service) markQueued(ctx context.Context, t *sandstep.Task, comment func(*sandstep.Task) string) {
-	if t.QueuedAt != nil {
-		return
-	}
+// refusedAgain records a refused create of t that the state machine asks
+// again (Sandbox.Queued, or Sandbox.Capacity within CAPACITY_WAIT): the
+// write carries the attempt's usage (its invocation, its reads and
+// writes), which would otherwise be lost with it, one write per attempt.
+// The first refusal that queues t (queued, its issue's comment; nil for
+// capacity) also marks when, and tells its issue.
+func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, queued func(*sandstep.Task) string) {
 	now := s.opts.Now().UTC()
 	first := false
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
-		first = r.QueuedAt == nil
+		first = queued != nil && r.QueuedAt == nil
 		if first {
 			r.QueuedAt = &now
 		}
 	})
 	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the task's wait was not recorded", "taskId", t.ID, "err", err)
+		s.opts.Logger.WarnContext(ctx, "the task's refused create was not recorded", "taskId", t.ID, "err", err)
 		return
 	}
 	*t = *updated
 	if first {
-		s.commentOnIssue(ctx, t, comment(t), false)
+		s.commentOnIssue(ctx, t, queued(t), false)
 	}
 }
 
