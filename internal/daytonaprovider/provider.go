@@ -406,9 +406,12 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 			return false, err
 		}
 		return true, nil
-	case daytona.StateStarting:
+	case daytona.StateStarting, daytona.StateRestoring, daytona.StateResuming:
 		// A start on its way, most often another call's on the same
 		// auto-stopped sandbox: wait for it rather than fail a burst.
+		// Daytona shows an archived sandbox's start (or a stopped one's
+		// brought back elsewhere) as restoring, a paused one's as
+		// resuming.
 		if !mayRestart {
 			break
 		}

@@ -149,7 +149,6 @@ func TestToolboxCallsInOtherStates(t *testing.T) {
 		want  sandstep.Code
 	}{
 		{"archiving", sandstep.ETRANSIENT},
-		{"restoring", sandstep.ETRANSIENT},
 		{"error", sandstep.ECONFLICT},
 		{"build_failed", sandstep.ECONFLICT},
 		{"destroying", sandstep.ENOTFOUND},
