@@ -443,11 +443,16 @@ func (p *Provider) restart(ctx context.Context, id string, start bool) error {
 		if err != nil {
 			return false, classify("wait for the restarted sandbox", err)
 		}
+		// Judged as a call meeting the sandbox in that state is (judge):
+		// gone is ENOTFOUND (the service marks it gone and releases its
+		// slot), failed ECONFLICT; asking again changes neither.
 		switch sb.State {
 		case daytona.StateStarted:
 			return true, nil
-		case daytona.StateError, daytona.StateBuildFailed, daytona.StateDestroyed, daytona.StateDestroying:
-			return false, sandstep.Errorf(sandstep.ETRANSIENT, "the stopped sandbox did not start again (state %s)", sb.State)
+		case daytona.StateDestroyed, daytona.StateDestroying:
+			return false, sandstep.Errorf(sandstep.ENOTFOUND, "the stopped sandbox did not start again: it no longer exists at Daytona")
+		case daytona.StateError, daytona.StateBuildFailed:
+			return false, sandstep.Errorf(sandstep.ECONFLICT, "the stopped sandbox did not start again: it has failed at Daytona (state %s): %s", sb.State, sb.ErrorReason)
 		}
 		return false, nil
 	})
