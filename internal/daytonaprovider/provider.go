@@ -258,8 +258,9 @@ func (p *Provider) Exec(ctx context.Context, id string, cmd service.Command) (*s
 	if serr != nil {
 		// Daytona auto-stops an idle sandbox (processes inside do not count
 		// as activity); a stopped one is started again, once, now that
-		// Ready has said it may be touched.
-		if restarted, err := p.judge(cctx, "run command", id, serr, true); !restarted {
+		// Ready has said it may be touched, unless the command is a
+		// reader's look (NoStart).
+		if restarted, err := p.judge(cctx, "run command", id, serr, !cmd.NoStart); !restarted {
 			return nil, p.execError(ctx, cctx, id, cmd, err)
 		}
 		if err := p.c.CreateSession(cctx, id, sid); err != nil {

@@ -213,7 +213,7 @@ func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]fresh
 	if err != nil {
 		return old, fmt.Errorf("get the task's sandbox: %w", err)
 	}
-	read, err := s.readRanges(ctx, sb.DaytonaID, [2]int64{win[0].end(), win[1].end()}, n, freshTimeout)
+	read, err := s.readRanges(ctx, sb.DaytonaID, [2]int64{win[0].end(), win[1].end()}, n, freshTimeout, true)
 	if err != nil {
 		return old, err
 	}
@@ -254,8 +254,9 @@ func (s *Service) bothStreamsBound() int {
 // from off[i]: both at most bothStreamsBound, or one alone up to a whole
 // exec's output, so that the answer fits one exec's. A read that runs out
 // of its time is transient: the read ran out, not the task, and the step
-// is tried again.
-func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration) ([2][]byte, error) {
+// is tried again. noStart: a reader's read, which leaves a stopped sandbox
+// stopped (Command.NoStart).
+func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration, noStart bool) ([2][]byte, error) {
 	var read [2][]byte
 	var lines [2]string
 	for i, stream := range streams {
@@ -264,7 +265,7 @@ func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64
 			lines[i] = rangeLine(stream, off[i], n[i])
 		}
 	}
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: lines[0] + "; echo; " + lines[1] + "; echo", Timeout: timeout})
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: lines[0] + "; echo; " + lines[1] + "; echo", Timeout: timeout, NoStart: noStart})
 	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
 		return read, sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's output took over %s; try again", timeout)
 	}

@@ -120,6 +120,11 @@ type Command struct {
 	// it is. The service reads the sandbox's record beside the session's
 	// creation and answers here.
 	Ready func(context.Context) error
+	// NoStart leaves a sandbox Daytona stopped as it is: the command is
+	// refused (ETRANSIENT) rather than the sandbox started for it. A
+	// reader's look (a task's fresh output) writes nothing, at Daytona
+	// either.
+	NoStart bool
 }
 
 // The store, seen by role. Each role is what one concern of the service

@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/api"
+	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/testutil"
+)
+
+// README (GET /tasks/{id}/logs): a reader who has everything stored is
+// given the newer bytes straight from the sandbox, and "such reads write
+// nothing". A running task's sandbox Daytona stopped (an operator, the
+// organisation suspended) must stay stopped when someone reads the logs:
+// the read goes through the exec path, which starts again a sandbox it
+// finds stopped, so a reader (a repository's reader too) restarts it,
+// running and billing it behind the task's watch, whose check then
+// meets a started sandbox with its command gone instead of the stop.
+func TestHuntTaskLogReadStartsAStoppedSandbox(t *testing.T) {
+	rec := &testutil.Recorder{}
+	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
+	status, resp := s.call(t, "alice", "POST /tasks", "/tasks", map[string]any{"command": "echo out; sleep 60"})
+	if status != 202 {
+		t.Fatalf("POST /tasks: %d %v", status, resp)
+	}
+	ctx := context.Background()
+	direct := func(function, action string, in any) service.TaskStep {
+		t.Helper()
+		payload, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload = append([]byte(`{"action":"`+action+`",`), payload[1:]...)
+		out, err := s.api.HandlerFunc(function)(ctx, payload)
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		raw, _ := json.Marshal(out)
+		var st service.TaskStep
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatalf("%s answered %s: %v", action, raw, err)
+		}
+		return st
+	}
+	id := resp["id"].(string)
+	direct(api.FunctionCreate, api.ActionTaskPrepare, map[string]any{"taskId": id, "input": map[string]any{"userId": "alice"}})
+	st := direct(api.FunctionCreate, api.ActionTaskSandbox, service.TaskStep{TaskID: id, UserID: "alice"})
+	direct(api.FunctionExecute, api.ActionTaskStart, st)
+
+	sb, err := s.store.GetSandbox(ctx, st.SandboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Daytona stops it behind sandstep's back.
+	req, err := http.NewRequest(http.MethodPost, s.client.APIURL()+"/sandbox/"+sb.DaytonaID+"/stop", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+daytonaKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("stop: %s", res.Status)
+	}
+
+	status, logs := s.call(t, "alice", "GET /tasks/{id}/logs", "/tasks/"+id+"/logs", nil)
+	if status != 200 {
+		t.Fatalf("GET logs: %d %v", status, logs)
+	}
+	got, err := s.client.GetSandbox(ctx, sb.DaytonaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != "stopped" {
+		t.Errorf("after a read of the task's logs the stopped sandbox is %s (desired %s): the read started it", got.State, got.DesiredState)
+	}
+}
