@@ -22,7 +22,7 @@ import (
 // back on another runner) or resuming (a paused one's), desiredState
 // started: a second call meeting it must wait for that start rather than
 // answer transient at once.
-func TestHuntToolboxCallWaitsForAStartUnderWay(t *testing.T) {
+func TestToolboxCallWaitsForAStartUnderWay(t *testing.T) {
 	for _, state := range []string{"restoring", "resuming"} {
 		t.Run(state, func(t *testing.T) {
 			var (
@@ -87,7 +87,7 @@ func TestHuntToolboxCallWaitsForAStartUnderWay(t *testing.T) {
 // is the same case met a moment later, and must answer the same, not
 // transient: a gone sandbox answered not_found is marked gone and its
 // slot released by the service, and a failed one is not worth retrying.
-func TestHuntRestartEndingInFailureOrGoneIsJudgedByTheState(t *testing.T) {
+func TestRestartEndingInFailureOrGoneIsJudgedByTheState(t *testing.T) {
 	tests := []struct {
 		final string
 		want  sandstep.Code
