@@ -19,7 +19,7 @@ import (
 // finds stopped, so a reader (a repository's reader too) restarts it,
 // running and billing it behind the task's watch, whose check then
 // meets a started sandbox with its command gone instead of the stop.
-func TestTaskLogReadStartsAStoppedSandbox(t *testing.T) {
+func TestTaskLogReadLeavesAStoppedSandboxStopped(t *testing.T) {
 	rec := &testutil.Recorder{}
 	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
 	status, resp := s.call(t, "alice", "POST /tasks", "/tasks", map[string]any{"command": "echo out; sleep 60"})
