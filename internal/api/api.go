@@ -94,8 +94,12 @@ type MetricsOptions struct {
 }
 
 // DefaultHTTPTimeout is Options.HTTPTimeout's default: API Gateway HTTP
-// API's 30 s integration timeout less a second to answer.
-const DefaultHTTPTimeout = 29 * time.Second
+// API's integration timeout less the time to answer.
+const DefaultHTTPTimeout = apiGatewayTimeout - answerReserve
+
+// apiGatewayTimeout is when API Gateway HTTP API gives up on an
+// integration, whatever the Lambda's own timeout.
+const apiGatewayTimeout = 30 * time.Second
 
 // API adapts Lambda events to a Service. It is safe for concurrent use.
 type API struct {

@@ -111,8 +111,7 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 // answerReserve is kept back from the Lambda's own deadline for an HTTP
 // request's answer: Lambda ends the invocation at its deadline, and an
 // answer made then never leaves (API Gateway answers its own 500, and no
-// log line of ours says why). DefaultHTTPTimeout keeps the same second
-// back from API Gateway's 30 s.
+// log line of ours says why), and from API Gateway's (DefaultHTTPTimeout).
 const answerReserve = time.Second
 
 // httpContext bounds the work of an HTTP request: timeout from now, and
