@@ -293,7 +293,7 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 	if o, ok := errors.AsType[outcome](err); ok {
 		// Not a failure of ours: the task's own outcome, logged by the
 		// service when it happened.
-		return messages.InvokeResponse_Error{Type: o.e.Name(), Message: o.e.Cause()}
+		return messages.InvokeResponse_Error{Type: o.e.Name(), Message: sandstep.Clip(o.e.Cause(), maxFailureMessage)}
 	}
 	a.logError(ctx, err, slog.String("function", function))
 	code := sandstep.ErrorCode(err)
@@ -306,11 +306,25 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 			if field == "id" {
 				field = "sandboxId"
 			}
-			msg = field + ": " + msg
+			// A field is a path the caller wrote: one of any length
+			// is still named by its start.
+			msg = sandstep.Clip(field, maxFailureField) + ": " + msg
 		}
 	}
+	msg = sandstep.Clip(msg, maxFailureMessage)
 	if id := sandstep.ErrorSandboxID(err); id != "" {
 		msg += " (sandbox " + id + " was left; delete it or let the reaper)"
 	}
 	return messages.InvokeResponse_Error{Type: StepFunctionsName(code), Message: msg}
 }
+
+// maxFailureMessage bounds the message of a direct invocation's error. A
+// state machine's Catch carries the error payload as a JSON string in the
+// state's data, which may weigh 256 KiB (States.DataLimitExceeded, which
+// no Catch takes, past it): a message quoting the caller (a console
+// start's unknown field, named in full) grows up to 7 times on the way
+// ("<" is \u003c in the payload, \\u003c in the Catch's output).
+const (
+	maxFailureMessage = 4 << 10
+	maxFailureField   = 256
+)
