@@ -63,6 +63,15 @@ func (p *Provider) CommandExit(ctx context.Context, id, sid, cmdID string) (*int
 	case gerr != nil:
 		return nil, classify("look at the task's sandbox", gerr)
 	}
+	var ae *daytona.APIError
+	if errors.As(err, &ae) && ae.StatusCode >= 500 {
+		// A read of a running sandbox's command, safe to make again: a
+		// toolbox's 500 is asked again (the watch's Check retries
+		// Sandbox.Transient), not taken for the task's failure, which
+		// killed a command that ran on unharmed. A lasting one still
+		// fails the task once the retries are spent.
+		return nil, sandstep.Wrap(err, sandstep.ETRANSIENT, "look at the task's command: Daytona's toolbox answered %d; try again", ae.StatusCode)
+	}
 	return nil, classify("look at the task's command", err)
 }
 
