@@ -86,6 +86,13 @@ func (p *Provider) StopCommand(ctx context.Context, id, sid string) error {
 	if sb, gerr := p.c.GetSandbox(ctx, id); daytona.IsNotFound(gerr) || (gerr == nil && sb.State != daytona.StateStarted) {
 		return nil
 	}
+	var ae *daytona.APIError
+	if errors.As(err, &ae) && ae.StatusCode >= 500 {
+		// A session's delete is safe to ask again: a toolbox's 500 is
+		// transient, so the Check that kills a command at its deadline
+		// is retried rather than failing a task that was to time out.
+		return sandstep.Wrap(err, sandstep.ETRANSIENT, "stop the task's command: Daytona's toolbox answered %d; try again", ae.StatusCode)
+	}
 	return p.toolboxError(ctx, "stop the task's command", id, err)
 }
 
