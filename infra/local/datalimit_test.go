@@ -25,7 +25,7 @@ const stateDataLimit = 256 << 10
 // an execution may be started with, would then make Prepare's Catch
 // output 280 KB: the execution would fail with States.DataLimitExceeded,
 // not the refusal, with no clean-up step run.
-func TestHuntConsoleRefusalFitsAState(t *testing.T) {
+func TestConsoleRefusalFitsAState(t *testing.T) {
 	s := startStack(t, nil)
 	tests := []struct {
 		name, field string
