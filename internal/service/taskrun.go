@@ -969,16 +969,19 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 		// have its command in its session (a start whose mark did not
 		// land, or whose invocation died after sending the line): the
 		// session is the task's by name, and stopped all the same. Its
-		// stop is a guess, not owed: one that fails (the toolbox that
-		// kept the start from running may not answer either) is logged,
-		// and the sandbox left to its lifetime, rather than failing the
-		// clean-up of a task that has ended.
+		// stop is owed only while the command may run: for a task never
+		// marked running it is a guess, and for one whose command ended
+		// (its exit code read, or killed at its deadline) it only ends
+		// what the command left behind. One of those that fails (the
+		// toolbox may not answer) is logged, and the sandbox left to its
+		// lifetime, rather than failing the clean-up of a task that has
+		// ended.
 		if sb.State == sandstep.StateReady && !killed {
 			err := s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
 			switch {
 			case err == nil, sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
-			case t.SessionID == "":
-				s.opts.Logger.WarnContext(ctx, "the kept sandbox of a task never marked running was not stopped", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
+			case t.SessionID == "", t.ExitCode != nil, t.KilledAt != nil:
+				s.opts.Logger.WarnContext(ctx, "the kept sandbox of a task whose command is not running was not stopped", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 			default:
 				return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 			}
