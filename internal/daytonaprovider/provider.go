@@ -485,10 +485,16 @@ func (p *Provider) waitCommand(ctx context.Context, id, sid, cmdID string) (*int
 // execError tells a command that ran out of its own time (ETIMEOUT; the
 // session is deleted by Exec's defer) from other failures.
 func (p *Provider) execError(ctx, cctx context.Context, id string, cmd service.Command, err error) error {
+	var se *sandstep.Error
 	if ctx.Err() == nil && cctx.Err() != nil {
+		if errors.As(err, &se) && se.Code == sandstep.ETIMEOUT {
+			// Judged already: the sandbox's start (its own, or one under
+			// way) ran out of the command's time, and the command never
+			// ran; the answer must not say it did.
+			return err
+		}
 		return sandstep.Wrap(err, sandstep.ETIMEOUT, "the command did not finish within %s", cmd.Timeout)
 	}
-	var se *sandstep.Error
 	if errors.As(err, &se) {
 		return err // classified already (judge)
 	}
