@@ -23,7 +23,7 @@ import (
 // execution ends Sandbox.Transient instead of succeeding, the kept
 // sandbox's time is never settled (its cost grows while it lives) and the
 // notice is left to the reaper.
-func TestReviewKeptSandboxOfAnEndedTaskStopFailureEndsTheCleanUp(t *testing.T) {
+func TestKeptSandboxOfAnEndedTaskStopFailureEndsTheCleanUp(t *testing.T) {
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
 	tests := []struct {
 		name    string

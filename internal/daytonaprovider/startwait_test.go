@@ -23,7 +23,7 @@ import (
 // ("the command did not finish within 300ms"): the restart's own word, that
 // the sandbox did not start in time, is replaced, and a caller is told a
 // command (with whatever side effects) ran that never did.
-func TestReviewExecOutOfTimeWaitingForAStartSaysTheCommandDidNotRun(t *testing.T) {
+func TestExecOutOfTimeWaitingForAStartSaysTheCommandDidNotRun(t *testing.T) {
 	tests := []struct {
 		name  string
 		state string // what Daytona shows for the whole call
