@@ -395,10 +395,9 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's proxy could not reach the sandbox; try again", op)
 		}
 		return false, classify(op, err)
-	case daytona.StateDestroyed, daytona.StateDestroying:
-		return false, sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: the sandbox no longer exists at Daytona", op)
-	case daytona.StateError, daytona.StateBuildFailed:
-		return false, sandstep.Wrap(err, sandstep.ECONFLICT, "%s: the sandbox has failed at Daytona (state %s): %s", op, sb.State, sb.ErrorReason)
+	case daytona.StateDestroyed, daytona.StateDestroying, daytona.StateError, daytona.StateBuildFailed:
+		settled := settledError(sb)
+		return false, sandstep.Wrap(err, sandstep.ErrorCode(settled), "%s: %s", op, sandstep.ErrorMessage(settled))
 	case daytona.StateStopped, daytona.StateArchived, daytona.StatePaused:
 		if !mayRestart {
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s; try again, which starts it", op, sb.State)
@@ -424,6 +423,20 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 	return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s, not started; try again once it has settled", op, sb.State)
 }
 
+// settledError is what a call meeting sb answers when sb has settled
+// where asking again changes nothing: gone is ENOTFOUND (the service marks
+// it gone and releases its slot), failed ECONFLICT with Daytona's reason;
+// nil for any other state.
+func settledError(sb *daytona.Sandbox) error {
+	switch sb.State {
+	case daytona.StateDestroyed, daytona.StateDestroying:
+		return sandstep.Errorf(sandstep.ENOTFOUND, "the sandbox no longer exists at Daytona")
+	case daytona.StateError, daytona.StateBuildFailed:
+		return sandstep.Errorf(sandstep.ECONFLICT, "the sandbox has failed at Daytona (state %s): %s", sb.State, sb.ErrorReason)
+	}
+	return nil
+}
+
 // restart starts a sandbox Daytona stopped (when start; else, or when
 // Daytona refuses the start mid-transition, the start is already under
 // way) and waits until it runs again, for at most StartTimeout. Unlike
@@ -444,16 +457,12 @@ func (p *Provider) restart(ctx context.Context, id string, start bool) error {
 		if err != nil {
 			return false, classify("wait for the restarted sandbox", err)
 		}
-		// Judged as a call meeting the sandbox in that state is (judge):
-		// gone is ENOTFOUND (the service marks it gone and releases its
-		// slot), failed ECONFLICT; asking again changes neither.
-		switch sb.State {
-		case daytona.StateStarted:
+		// Judged as a call meeting the sandbox in that state is (judge).
+		if sb.State == daytona.StateStarted {
 			return true, nil
-		case daytona.StateDestroyed, daytona.StateDestroying:
-			return false, sandstep.Errorf(sandstep.ENOTFOUND, "the stopped sandbox did not start again: it no longer exists at Daytona")
-		case daytona.StateError, daytona.StateBuildFailed:
-			return false, sandstep.Errorf(sandstep.ECONFLICT, "the stopped sandbox did not start again: it has failed at Daytona (state %s): %s", sb.State, sb.ErrorReason)
+		}
+		if settled := settledError(sb); settled != nil {
+			return false, sandstep.Wrap(settled, sandstep.ErrorCode(settled), "the stopped sandbox did not start again: %s", sandstep.ErrorMessage(settled))
 		}
 		return false, nil
 	})
