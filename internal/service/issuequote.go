@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/lazyre"
 	"github.com/sandstep/sandstep/internal/logging"
@@ -48,14 +47,6 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 			longest = max(longest, len(v))
 		}
 		pieces, whole := s.storedTail(ctx, t, commentTail+2*longest)
-		for k := range pieces {
-			// Made valid before the secrets are looked for, as the quote
-			// shows it: a byte dropped after would join the halves of a
-			// secret printed around it.
-			if !utf8.Valid(pieces[k].data) {
-				pieces[k].data = []byte(logging.Rendered(string(pieces[k].data)))
-			}
-		}
 		var cut [2]bool
 		for i := range cut {
 			j := slices.IndexFunc(pieces, func(p logPiece) bool { return p.stream == i })
@@ -106,37 +97,66 @@ func (s *Service) quotedStderr(ctx context.Context, t *sandstep.Task, spec *Task
 	return sandstep.Clip(hideSecrets([]logPiece{{data: []byte(strings.TrimSpace(stderr))}}, values, [2]bool{}), 500)
 }
 
-// hideSecrets is pieces, in order, with, found in each stream's own text
-// (a secret one stream printed is not split by the other's chunks), each
-// of values (of logging.MinSecretLen bytes or more, trimmed of white space
+// hideSecrets is pieces, in order, valid UTF-8 (each stream's text
+// rendered, logging.Rendered), with, found in each stream's own text (a
+// secret one stream printed is not split by the other's chunks), each of
+// values (of logging.MinSecretLen bytes or more, trimmed of white space
 // too), each GitHub token shape, an end that begins one of them (the
 // output cut there, or never stored past it), and, in a stream cut[stream]
 // says the read began past its first byte, a start that ends one of them
-// replaced by logging.Redacted.
+// replaced by logging.Redacted. Rendered before the secrets are looked
+// for, as the text is shown: a stray byte dropped after would join the
+// halves of a secret printed around it.
 func hideSecrets(pieces []logPiece, values []string, cut [2]bool) string {
-	var texts [2][]byte
+	var raw [2][]byte
 	for _, p := range pieces {
-		texts[p.stream] = append(texts[p.stream], p.data...)
+		raw[p.stream] = append(raw[p.stream], p.data...)
 	}
-	hidden := [2][]bool{secretsIn(string(texts[0]), values, cut[0]), secretsIn(string(texts[1]), values, cut[1])}
+	var texts [2]string
+	var at [2][]int
+	var hidden [2][]bool
+	for i := range raw {
+		texts[i], at[i] = renderedStream(raw[i])
+		hidden[i] = secretsIn(texts[i], values, cut[i])
+	}
 	var b strings.Builder
-	var at [2]int
+	var read [2]int
 	inRun := false
 	for _, p := range pieces {
 		i := p.stream
-		for k, c := range p.data {
-			switch pos := at[i] + k; {
+		for pos := at[i][read[i]]; pos < at[i][read[i]+len(p.data)]; pos++ {
+			switch {
 			case !hidden[i][pos]:
-				b.WriteByte(c)
+				b.WriteByte(texts[i][pos])
 				inRun = false
 			case !inRun:
 				b.WriteString(logging.Redacted)
 				inRun = true
 			}
 		}
-		at[i] += len(p.data)
+		read[i] += len(p.data)
 	}
 	return b.String()
+}
+
+// renderedStream is text rendered (logging.Rendered), and, for each byte
+// offset of text and its end, where the first character starting there or
+// after begins in it: a character split between two pieces shows whole in
+// the piece it starts in.
+func renderedStream(text []byte) (string, []int) {
+	var b strings.Builder
+	at := make([]int, len(text)+1)
+	next := 0
+	for i, r := range string(text) { // an invalid byte ranges as one utf8.RuneError
+		for ; next <= i; next++ {
+			at[next] = b.Len()
+		}
+		b.WriteRune(r)
+	}
+	for ; next <= len(text); next++ {
+		at[next] = b.Len()
+	}
+	return b.String(), at
 }
 
 // secretsIn marks the bytes of text hideSecrets hides; cut says text
@@ -154,15 +174,15 @@ func secretsIn(text string, values []string, cut bool) []bool {
 		logging.MarkSecrets(hidden, text, forms)
 		for _, c := range forms {
 			// A head or tail cut inside a character is looked for as the
-			// quote shows it too (quotedTail renders its bytes first).
+			// text shows it: rendered (hideSecrets renders it first).
 			for k := len(c) - 1; k >= logging.MinSecretLen; k-- {
-				if f := asShown(text, c[:k]); f != "" {
+				if f := logging.Rendered(c[:k]); strings.HasSuffix(text, f) {
 					hide(len(text)-len(f), len(text))
 					break
 				}
 			}
 			for k := len(c) - 1; cut && k >= logging.MinSecretLen; k-- {
-				if f := asShownFirst(text, c[len(c)-k:]); f != "" {
+				if f := logging.Rendered(c[len(c)-k:]); strings.HasPrefix(text, f) {
 					hide(0, len(f))
 					break
 				}
@@ -189,29 +209,6 @@ func secretsIn(text string, values []string, cut bool) []bool {
 		hide(m[0], m[1])
 	}
 	return hidden
-}
-
-// asShown is part, or part rendered (logging.Rendered) when it is not
-// valid UTF-8, whichever text ends with; "" when neither.
-func asShown(text, part string) string {
-	if strings.HasSuffix(text, part) {
-		return part
-	}
-	if r := logging.Rendered(part); r != part && strings.HasSuffix(text, r) {
-		return r
-	}
-	return ""
-}
-
-// asShownFirst is asShown for the start of text.
-func asShownFirst(text, part string) string {
-	if strings.HasPrefix(text, part) {
-		return part
-	}
-	if r := logging.Rendered(part); r != part && strings.HasPrefix(text, r) {
-		return r
-	}
-	return ""
 }
 
 // taskSecretValues are the values of the secrets t's sandbox was given.
