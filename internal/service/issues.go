@@ -133,15 +133,11 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 	if ev.Cancel {
 		return s.cancelIssue(ctx, call, ev)
 	}
-	current, err := s.issueTask(ctx, call, ev)
-	if err == nil && current != nil {
-		current, err = s.endCancelled(ctx, call, ev, current)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if current != nil {
-		return s.busy(ctx, current, ev), nil
+	out, err := s.busyUnlessEnded(ctx, call, ev, func() (*sandstep.Task, error) {
+		return s.issueTask(ctx, call, ev)
+	})
+	if out != nil || err != nil {
+		return out, err
 	}
 	if err := issueSpec(&spec, ev); err != nil {
 		return nil, err
@@ -162,19 +158,29 @@ func (s *Service) handleIssue(ctx context.Context, call Call, ev IssueEvent, spe
 		if sandstep.ErrorCode(err) != sandstep.ECONFLICT || sandstep.ErrorField(err) != sandstep.IssueClaimField {
 			return nil, err
 		}
-		current, err := s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue))
-		if err == nil && current != nil {
-			current, err = s.endCancelled(ctx, call, ev, current)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if current != nil {
-			return s.busy(ctx, current, ev), nil
+		out, err := s.busyUnlessEnded(ctx, call, ev, func() (*sandstep.Task, error) {
+			return s.tasks.IssueTask(ctx, ev.Repo, strconv.Itoa(ev.Issue))
+		})
+		if out != nil || err != nil {
+			return out, err
 		}
 		// The task that held it ended since: start again.
 	}
 	return nil, sandstep.Errorf(sandstep.ETRANSIENT, "the issue's task keeps changing; send the delivery again")
+}
+
+// busyUnlessEnded answers a start busy with the issue's live task, as
+// find reads it; nil, and the start goes on, when there is none or
+// endCancelled ends it.
+func (s *Service) busyUnlessEnded(ctx context.Context, call Call, ev IssueEvent, find func() (*sandstep.Task, error)) (*IssueOutcome, error) {
+	current, err := find()
+	if err == nil && current != nil {
+		current, err = s.endCancelled(ctx, call, ev, current)
+	}
+	if err != nil || current == nil {
+		return nil, err
+	}
+	return s.busy(ctx, current, ev), nil
 }
 
 // endCancelled is current, the issue's live task, unless a cancel that
