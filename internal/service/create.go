@@ -79,9 +79,8 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	// Writes a create starts beside its work, awaited before its answer.
 	var beside sync.WaitGroup
 	defer beside.Wait()
-	// How long this create waited for the rate: see outOfWaitedTime.
-	began, waited := time.Now(), time.Duration(0)
-	if err := s.reserveWithin(ctx, wctx, sb, &waited); err != nil {
+	waits := &rateWaits{began: time.Now()}
+	if err := s.reserveWithin(ctx, wctx, sb, waits); err != nil {
 		return nil, err
 	}
 	// The record and the create's audit event are written beside the
@@ -96,14 +95,14 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 		// Awaited even when the provider's work panics: no write of this
 		// call outlives it.
 		defer func() { rerr = <-recorded }()
-		return s.createAndLoad(ctx, wctx, sb, in, plan, load, &beside, &waited)
+		return s.createAndLoad(ctx, wctx, sb, in, plan, load, &beside, waits)
 	}()
 	// A cleanup starts once the record is written (or is not to be).
 	if err == nil && rerr != nil {
 		stage, err = "record sandbox", rerr
 	}
 	if err != nil {
-		err = outOfWaitedTime(wctx, began, waited, err)
+		err = waits.outOfWaitedTime(wctx, err)
 		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err))
 	}
 	// Two writes on a create's path: the slot, and this one.
@@ -117,7 +116,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 // createAndLoad asks for the clone's token, creates the provider sandbox
 // and loads it; stage names the step that failed. Writes it starts beside
 // that work join beside.
-func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup, waited *time.Duration) (stage string, err error) {
+func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox, in CreateSandboxInput, plan createPlan, load provisioning, beside *sync.WaitGroup, waits *rateWaits) (stage string, err error) {
 	// The provider's create spent its window: the other instances wait for
 	// the next instead of meeting its 429. The hold is the caller's (ctx),
 	// not the provider work's: Daytona counted the create even if that work
@@ -134,13 +133,13 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 	}
 	for {
 		stage, err = s.provision(wctx, sb, in, load, spent)
-		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err, waited) {
+		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err, waits) {
 			return stage, err
 		}
 		// Refused for the provider's rate, so nothing was made (the name
 		// is free): asked again, once the create it takes of the rate
 		// again lies past the provider's wait.
-		if err := s.reserveWithin(ctx, wctx, sb, waited); err != nil {
+		if err := s.reserveWithin(ctx, wctx, sb, waits); err != nil {
 			return stage, err
 		}
 	}
@@ -211,11 +210,11 @@ const createWaitFloor = 30 * time.Second
 // create rate while the work's deadline (wctx) leaves time for the create
 // after it; otherwise the refusal stands (503 with Retry-After). A slot
 // sb holds already is kept: only a create of the rate is taken. A wait
-// adds to *waited.
-func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox, waited *time.Duration) error {
+// counts in waits.
+func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox, waits *rateWaits) error {
 	for {
 		err := s.reserve(ctx, sb)
-		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err, waited) {
+		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err, waits) {
 			return err
 		}
 	}
@@ -224,8 +223,8 @@ func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox,
 // waitWithin waits out the Retry-After of err, a refusal for the create
 // rate (the deployment's or the provider's), when the work's deadline
 // (wctx) leaves time for a create after it, and reports whether it did
-// (adding the wait to *waited then).
-func (s *Service) waitWithin(ctx, wctx context.Context, err error, waited *time.Duration) bool {
+// (counting the wait in waits then).
+func (s *Service) waitWithin(ctx, wctx context.Context, err error, waits *rateWaits) bool {
 	// A little spread, so the waiting instances do not all ask at the
 	// window's first millisecond.
 	wait := sandstep.ErrorRetryAfter(err) + rand.N(100*time.Millisecond)
@@ -233,24 +232,31 @@ func (s *Service) waitWithin(ctx, wctx context.Context, err error, waited *time.
 		return false
 	}
 	metrics.Add(ctx, metrics.DaytonaRateLimitWaits, metrics.Count, 1)
-	*waited += wait
+	waits.waited += wait
 	return pause.For(wctx, wait)
 }
 
-// outOfWaitedTime is the answer of a create, begun at began, that failed
-// with err after it waited for the create rate (waited in all). When the
-// work's deadline (wctx) cut it short and the waits took at least the
-// time they left the work (as little as createWaitFloor), the invocation
-// went to the rate rather than to a create too slow for it: transient, of
-// the rate (no fault), so that a task's step is asked again in a fresh
-// invocation with its whole time (the state machine does not ask again
-// after a timeout). A shorter wait leaves the timeout the work's own.
-func outOfWaitedTime(wctx context.Context, began time.Time, waited time.Duration, err error) error {
+// rateWaits is how long one create, begun at began, has waited for the
+// create rate in all.
+type rateWaits struct {
+	began  time.Time
+	waited time.Duration
+}
+
+// outOfWaitedTime is the answer of the create that failed with err after
+// its waits for the create rate. When the work's deadline (wctx) cut it
+// short and the waits took at least the time they left the work (as
+// little as createWaitFloor), the invocation went to the rate rather than
+// to a create too slow for it: transient, of the rate (no fault), so that
+// a task's step is asked again in a fresh invocation with its whole time
+// (the state machine does not ask again after a timeout). A shorter wait
+// leaves the timeout the work's own.
+func (w *rateWaits) outOfWaitedTime(wctx context.Context, err error) error {
 	end, timed := wctx.Deadline()
-	if !timed || waited == 0 || sandstep.ErrorCode(err) != sandstep.ETIMEOUT || !errors.Is(wctx.Err(), context.DeadlineExceeded) {
+	if !timed || w.waited == 0 || sandstep.ErrorCode(err) != sandstep.ETIMEOUT || !errors.Is(wctx.Err(), context.DeadlineExceeded) {
 		return err
 	}
-	if left := end.Sub(began) - waited; waited < left {
+	if left := end.Sub(w.began) - w.waited; w.waited < left {
 		return err
 	}
 	return sandstep.Wrap(fmt.Errorf("%w: %w", sandstep.ErrCreateRate, err), sandstep.ETRANSIENT,
