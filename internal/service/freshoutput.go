@@ -213,7 +213,7 @@ func (s *Service) fetchFresh(ctx context.Context, t *sandstep.Task, old [2]fresh
 	if err != nil {
 		return old, fmt.Errorf("get the task's sandbox: %w", err)
 	}
-	read, err := s.readRanges(ctx, sb.DaytonaID, [2]int64{win[0].end(), win[1].end()}, n, freshTimeout, true)
+	read, err := s.readRanges(ctx, sb.DaytonaID, [2]int64{win[0].end(), win[1].end()}, n, freshTimeout, leaveStopped)
 	if err != nil {
 		return old, err
 	}
@@ -254,9 +254,9 @@ func (s *Service) bothStreamsBound() int {
 // from off[i]: both at most bothStreamsBound, or one alone up to a whole
 // exec's output, so that the answer fits one exec's. A read that runs out
 // of its time is transient: the read ran out, not the task, and the step
-// is tried again. noStart: a reader's read, which leaves a stopped sandbox
-// stopped (Command.NoStart).
-func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration, noStart bool) ([2][]byte, error) {
+// is tried again. stopped says what the read does with a sandbox Daytona
+// stopped.
+func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64, n [2]int, timeout time.Duration, stopped stoppedSandbox) ([2][]byte, error) {
 	var read [2][]byte
 	var lines [2]string
 	for i, stream := range streams {
@@ -265,7 +265,7 @@ func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64
 			lines[i] = rangeLine(stream, off[i], n[i])
 		}
 	}
-	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: lines[0] + "; echo; " + lines[1] + "; echo", Timeout: timeout, NoStart: noStart})
+	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: lines[0] + "; echo; " + lines[1] + "; echo", Timeout: timeout, NoStart: stopped == leaveStopped})
 	if sandstep.ErrorCode(err) == sandstep.ETIMEOUT {
 		return read, sandstep.Wrap(err, sandstep.ETRANSIENT, "reading the task's output took over %s; try again", timeout)
 	}
@@ -289,6 +289,18 @@ func (s *Service) readRanges(ctx context.Context, daytonaID string, off [2]int64
 	}
 	return read, nil
 }
+
+// stoppedSandbox is what a read of a task's output does with a sandbox
+// Daytona stopped.
+type stoppedSandbox int
+
+const (
+	// startStopped: the task's check, which starts it as any exec does.
+	startStopped stoppedSandbox = iota
+	// leaveStopped: a reader's read, which writes nothing
+	// (Command.NoStart).
+	leaveStopped
+)
 
 // rangeLine is a shell line printing n bytes of a stream's file from
 // offset off, in base64 on one line.

@@ -142,7 +142,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 	// find a little new output or none; a stream with more is read on
 	// alone, a chunk at a time.
 	firstAsked := int(min(int64(s.bothStreamsBound()), room))
-	first, err := s.readRanges(ctx, daytonaID, t.LogBytes, [2]int{firstAsked, firstAsked}, readTimeout, false)
+	first, err := s.readRanges(ctx, daytonaID, t.LogBytes, [2]int{firstAsked, firstAsked}, readTimeout, startStopped)
 	if err != nil {
 		return false, err
 	}
@@ -169,7 +169,7 @@ func (s *Service) storeOutput(ctx context.Context, t *sandstep.Task, daytonaID s
 				asked = int(min(int64(chunk), room))
 				var n [2]int
 				n[i] = asked
-				read, err := s.readRanges(ctx, daytonaID, t.LogBytes, n, readTimeout, false)
+				read, err := s.readRanges(ctx, daytonaID, t.LogBytes, n, readTimeout, startStopped)
 				if err != nil {
 					return false, err
 				}
