@@ -240,7 +240,7 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 			// time the execution's start needs (README: a GitHub that
 			// cannot be told fails nothing). Short of that time, the issue
 			// is told later, by the task's next comment.
-			if actx, cancel, err := reserved(ctx, startReserve+startAgainFor); err == nil {
+			if actx, cancel, err := reserved(ctx, startReserve+startTryFor); err == nil {
 				accepted(actx, t)
 				cancel()
 			}
@@ -263,14 +263,15 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 }
 
 // startReserve is kept back from the caller's deadline by a task's start:
-// time to ask a start whose outcome is unknown again (startAgainFor), to
+// time to ask a start whose outcome is unknown again (startTryFor), to
 // fail the task, and to tell an issue so (a GitHub write, a second or
 // two). The GitHub function has 10 s in all.
 const startReserve = 3 * time.Second
 
-// startAgainFor bounds the second try of a start: StartExecution answers
-// in tens of milliseconds.
-const startAgainFor = 500 * time.Millisecond
+// startTryFor is one try of a start: StartExecution answers in tens of
+// milliseconds. It bounds the second try, and is the first's share of the
+// time an issue's comment leaves (the first runs to the reserve).
+const startTryFor = 500 * time.Millisecond
 
 // startExecution starts t's execution within wctx. A start whose outcome is
 // unknown (no answer in time, a fault) is asked again once, within ctx's
@@ -285,7 +286,7 @@ func (s *Service) startExecution(ctx, wctx context.Context, t *sandstep.Task) er
 	if err == nil || !startUnknown(err) {
 		return err
 	}
-	rctx, cancel := Detached(ctx, startAgainFor)
+	rctx, cancel := Detached(ctx, startTryFor)
 	defer cancel()
 	if _, again := s.machine.Start(rctx, t.ID, input); again == nil || sandstep.ErrorCode(again) == sandstep.ECONFLICT {
 		return nil
