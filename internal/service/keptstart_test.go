@@ -65,8 +65,9 @@ func (f *unmarkedStart) GetTask(ctx context.Context, id string) (*sandstep.Task,
 // README: with keepSandbox the sandbox stays after the task ends, "without
 // the command" (releaseTask). A start whose command reached the session but
 // whose running mark never landed leaves the task queued, with no session
-// on its record; the clean-up that fails it then keeps the sandbox with the
-// agent still running in it, for the task's whole timeout and 30 minutes.
+// on its record; the clean-up that fails it stops the command all the
+// same. Otherwise it would keep the sandbox with the agent still running
+// in it, for the task's whole timeout and 30 minutes.
 func TestKeptSandboxOfAStartNeverMarkedRunsNoCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name string

@@ -15,15 +15,14 @@ import (
 // and the task's error, or with a Sandbox.* error only when the table
 // would not record the task's end. A keepSandbox task whose start failed
 // because its sandbox's toolbox does not answer (the nudge file's upload
-// refused through every retry) never reached its session. Since 6c58098
-// its clean-up stops the session by name all the same, and that stop,
-// through the same toolbox, fails too: the clean-up fails after the task's
-// end is written, the state machine asks it again 8 times, and the
-// execution ends with Sandbox.Transient; the kept sandbox's time is never
-// settled (README: counted until the clean-up), so the failed task's cost
-// grows for as long as the sandbox lives, and its notice waits for the
-// reaper (15 minutes). Before, a task never marked
-// running asked nothing of the toolbox and ended Task.Failed.
+// refused through every retry) never reached its session; its clean-up,
+// which stops the session by name all the same, ends it Task.Failed with
+// the kept sandbox's time settled even when that stop, through the same
+// toolbox, fails too. Otherwise the clean-up would fail after the task's
+// end is written, be asked again 8 times and end the execution
+// Sandbox.Transient, the failed task's cost growing for as long as the
+// sandbox lives (README: counted until the clean-up) and its notice
+// waiting for the reaper (15 minutes).
 func TestKeptSandboxOfAStartThatNeverReachedTheToolboxEndsFailed(t *testing.T) {
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
 	tests := []struct {

@@ -75,10 +75,10 @@ func lineNudgeSecrets(t *testing.T, p *fakeProvider, daytonaID string, lines []s
 // A start asked again while the first invocation still runs (the state
 // machine's Lambda.ClientExecutionTimeoutException): the second uploads
 // its nudge file over the first's, the first marks the task running with
-// its own hash, and the second, refused, answers the running task. The
-// file the command's wrapper nudges with then holds a secret the record
-// does not know: every nudge of the task is refused, and its end waits
-// for the backstop (10 minutes) instead of seconds.
+// its own hash, and the second, refused, answers the running task. A
+// line the session runs nudges with a secret the record knows; otherwise
+// every nudge of the task would be refused, and its end would wait for
+// the backstop (10 minutes) instead of seconds.
 func TestStartAskedAgainKeepsTheNudgeTheRecordKnows(t *testing.T) {
 	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})

@@ -14,10 +14,10 @@ import (
 // 'refs/heads/sandstep' exists; cannot create …", then "! [remote
 // rejected] … (failed to update ref)"). README, "The pull request": a
 // push GitHub refuses fails the task, `no pull request: ...`; only a push
-// that does not reach GitHub is asked again. This one is read as not
-// reaching GitHub: the state machine asks again six times (minting and
-// pushing each time, about three minutes), then fails the task saying
-// the push "did not reach GitHub".
+// that does not reach GitHub is asked again. This one is read as refused;
+// read as not reaching GitHub, the state machine would ask again six
+// times (minting and pushing each time, about three minutes), then fail
+// the task saying the push "did not reach GitHub".
 func TestPushUnderABranchOfTheSameNameIsRefused(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -28,9 +28,10 @@ func (c *cancelThenRun) TransitionTask(ctx context.Context, id string, from []sa
 // run an issue's task again): the cancel is still ending the running task
 // when the label's delivery comes. README: a cancel cancels only what was
 // asked for before it, and labelling the issue again starts a task. The
-// label put back is answered busy instead ("this one goes on") and the
-// task it found is cancelled a moment later: the issue is left labelled
-// with no task.
+// label put back cancels the task it found, asked for before the cancel,
+// and starts one; answered busy instead ("this one goes on"), it would
+// leave the issue labelled with no task once the cancel ended the one it
+// found.
 func TestLabelPutBackWhileTheCancelEndsTheTaskStartsAnew(t *testing.T) {
 	ctx := context.Background()
 	first := helloIssue("labeled", "maintainer")

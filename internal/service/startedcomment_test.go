@@ -31,10 +31,11 @@ func (ctxMachine) Start(ctx context.Context, name string, _ []byte) (string, err
 }
 
 // README: "A GitHub that cannot be told fails nothing." The started
-// comment is written before the execution starts, bounded only by the
-// delivery's whole time (CleanupTimeout, 8 s, of GitHub's 10): a GitHub
-// slow to answer it leaves the start no time, and the issue's task fails
-// "could not be started" while Step Functions was there all along.
+// comment, written before the execution starts, is bounded to leave the
+// start its time; bounded only by the delivery's whole time
+// (CleanupTimeout, 8 s, of GitHub's 10), a GitHub slow to answer it would
+// leave the start none, and the issue's task would fail "could not be
+// started" while Step Functions was there all along.
 func TestASlowStartedCommentLeavesTheStartItsTime(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5})
 	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
