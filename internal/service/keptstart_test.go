@@ -32,36 +32,6 @@ func (s *countingStarts) startCount() int {
 	return s.starts
 }
 
-// unmarkedStart is a task store whose write marking the task running does
-// not land (it fails with code), and whose read right after it fails too.
-type unmarkedStart struct {
-	Tasks
-	code     sandstep.Code
-	mu       sync.Mutex
-	failRead bool
-}
-
-func (f *unmarkedStart) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
-	if to == sandstep.TaskRunning && len(from) == 1 && from[0] == sandstep.TaskQueued {
-		f.mu.Lock()
-		f.failRead = true
-		f.mu.Unlock()
-		return nil, sandstep.Errorf(f.code, "store: the write failed")
-	}
-	return f.Tasks.TransitionTask(ctx, id, from, to, update)
-}
-
-func (f *unmarkedStart) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
-	f.mu.Lock()
-	fail := f.failRead
-	f.failRead = false
-	f.mu.Unlock()
-	if fail {
-		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
-	}
-	return f.Tasks.GetTask(ctx, id)
-}
-
 // README: with keepSandbox the sandbox stays after the task ends, "without
 // the command" (releaseTask). A start whose command reached the session but
 // whose running mark never landed leaves the task queued, with no session
@@ -86,7 +56,7 @@ func TestKeptSandboxOfAStartNeverMarkedRunsNoCommand(t *testing.T) {
 			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			sess := &countingStarts{}
-			tasks := &unmarkedStart{Tasks: st, code: tt.code}
+			tasks := &runningWriteFails{Tasks: st, code: tt.code, every: true, failRead: true}
 			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 				Tasks: tasks, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
 				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})

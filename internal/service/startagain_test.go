@@ -36,40 +36,6 @@ func (s *overlappingStart) StartCommand(_ context.Context, _, _, _ string) (stri
 	return "cmd-second", nil
 }
 
-// landedReadFails is a task store whose write marking the task running
-// lands with its answer lost, and whose next read of the task fails.
-type landedReadFails struct {
-	Tasks
-	mu       sync.Mutex
-	lost     bool
-	failRead bool
-}
-
-func (f *landedReadFails) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
-	f.mu.Lock()
-	lose := !f.lost && to == sandstep.TaskRunning && from[0] == sandstep.TaskQueued
-	if lose {
-		f.lost, f.failRead = true, true
-	}
-	f.mu.Unlock()
-	t, err := f.Tasks.TransitionTask(ctx, id, from, to, update)
-	if lose && err == nil {
-		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
-	}
-	return t, err
-}
-
-func (f *landedReadFails) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
-	f.mu.Lock()
-	fail := f.failRead
-	f.failRead = false
-	f.mu.Unlock()
-	if fail {
-		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
-	}
-	return f.Tasks.GetTask(ctx, id)
-}
-
 // A start asked again must never kill the task's command: the command
 // that runs in the task's session is the task's, whichever invocation's
 // line started it. Killed, the task that was running fine ends failed (or
@@ -92,7 +58,7 @@ func TestStartTaskCommandAskedAgainNeverKillsTheTasksCommand(t *testing.T) {
 			sess := &overlappingStart{}
 			var tasks Tasks = st
 			if tt.lostThenUnread {
-				tasks = &landedReadFails{Tasks: st}
+				tasks = &runningWriteFails{Tasks: st, applied: true, failRead: true}
 			}
 			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
 				Tasks: tasks, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,35 +10,6 @@ import (
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
-
-// refusedThenUnread is a task store whose read right after a refused
-// write marking the task running fails.
-type refusedThenUnread struct {
-	Tasks
-	mu       sync.Mutex
-	failRead bool
-}
-
-func (f *refusedThenUnread) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
-	t, err := f.Tasks.TransitionTask(ctx, id, from, to, update)
-	if err != nil && to == sandstep.TaskRunning && len(from) == 1 && from[0] == sandstep.TaskQueued {
-		f.mu.Lock()
-		f.failRead = true
-		f.mu.Unlock()
-	}
-	return t, err
-}
-
-func (f *refusedThenUnread) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
-	f.mu.Lock()
-	fail := f.failRead
-	f.failRead = false
-	f.mu.Unlock()
-	if fail {
-		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
-	}
-	return f.Tasks.GetTask(ctx, id)
-}
 
 // The state machine asked the start again while the first invocation still
 // ran (its answer is no longer awaited). The first marks the task running;
@@ -53,7 +23,7 @@ func TestStartRefusedUnreadIsAskedAgain(t *testing.T) {
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	sess := &overlappingStart{}
 	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: &refusedThenUnread{Tasks: st}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
+		Tasks: &runningWriteFails{Tasks: st, ownAnswers: true, failRead: true}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
 		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,14 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +17,57 @@ import (
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
-// runningWriteFails makes the write marking a task running answer an
-// error once: after applying it (an answer lost on the way) or instead.
+// runningWriteFails makes the write marking a task running (queued to
+// running) answer an error: once, or every time; after applying it (an
+// answer lost on the way) or instead. With ownAnswers no write is made to
+// fail: each is the store's own. With failRead the task's read right
+// after a write that answered an error fails too.
 type runningWriteFails struct {
 	Tasks
-	applied bool
-	done    bool
+	applied    bool
+	code       sandstep.Code // the error's; ETRANSIENT when ""
+	every      bool
+	ownAnswers bool
+	failRead   bool
+
+	mu        sync.Mutex
+	done      bool
+	readFails bool
 }
 
 func (f *runningWriteFails) TransitionTask(ctx context.Context, id string, from []sandstep.TaskStatus, to sandstep.TaskStatus, update func(*sandstep.Task)) (*sandstep.Task, error) {
-	if f.done || to != sandstep.TaskRunning || from[0] != sandstep.TaskQueued {
+	if to != sandstep.TaskRunning || len(from) != 1 || from[0] != sandstep.TaskQueued {
 		return f.Tasks.TransitionTask(ctx, id, from, to, update)
 	}
+	f.mu.Lock()
+	fail := !f.ownAnswers && (f.every || !f.done)
 	f.done = true
-	if f.applied {
-		if _, err := f.Tasks.TransitionTask(ctx, id, from, to, update); err != nil {
-			return nil, err
-		}
+	f.mu.Unlock()
+	var t *sandstep.Task
+	var err error
+	if !fail || f.applied {
+		t, err = f.Tasks.TransitionTask(ctx, id, from, to, update)
 	}
-	return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
+	if fail && err == nil {
+		t, err = nil, sandstep.Errorf(cmp.Or(f.code, sandstep.ETRANSIENT), "store: the database is unreachable; try again")
+	}
+	if err != nil && f.failRead {
+		f.mu.Lock()
+		f.readFails = true
+		f.mu.Unlock()
+	}
+	return t, err
+}
+
+func (f *runningWriteFails) GetTask(ctx context.Context, id string) (*sandstep.Task, error) {
+	f.mu.Lock()
+	fail := f.readFails
+	f.readFails = false
+	f.mu.Unlock()
+	if fail {
+		return nil, sandstep.Errorf(sandstep.ETRANSIENT, "store: the database is unreachable; try again")
+	}
+	return f.Tasks.GetTask(ctx, id)
 }
 
 // A failed write marking the task running kills the command it started,
