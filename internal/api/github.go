@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 
@@ -28,9 +29,9 @@ type GitHubOptions struct {
 	// Reread, when set, reads the secret again after a signature that
 	// did not match, so a secret the operator rotated is taken up by a
 	// warm instance (GitHub signs with the new one at once and sends no
-	// failed delivery again): the secret now, or nil when nothing newer
-	// was read (the caller bounds how often it reads).
-	Reread   func(ctx context.Context) ([]byte, error)
+	// failed delivery again): the secret as it now holds it, or nil when
+	// it read none (it bounds how often it reads and logs its failures).
+	Reread   func(ctx context.Context) []byte
 	Triggers webhook.Triggers
 }
 
@@ -52,11 +53,9 @@ func (a *API) serveGitHubWebhook(r *request) (response, error) {
 		if sandstep.ErrorCode(err) != sandstep.EUNAUTHENTICATED || a.github.Reread == nil || !webhook.Signed(sig) {
 			return response{}, err
 		}
-		fresh, rerr := a.github.Reread(r.ctx)
-		if rerr != nil {
-			a.logger.WarnContext(r.ctx, "the webhook secret was not read again after a signature that did not match", "err", rerr)
-		}
-		if fresh == nil {
+		// Another delivery may have read the secret since this one got it.
+		fresh := a.github.Reread(r.ctx)
+		if fresh == nil || bytes.Equal(fresh, secret) {
 			return response{}, err
 		}
 		if err := webhook.Verify(fresh, r.body, sig); err != nil {

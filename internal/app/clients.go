@@ -176,9 +176,8 @@ func (e *Env) rereadDaytonaKey() func(ctx context.Context) (string, error) {
 	if cfg.DaytonaAPIKey != "" {
 		return nil
 	}
-	again := &rereader{e: e, name: "DAYTONA_API_KEY_REF", ref: cfg.DaytonaAPIKeyRef,
-		what: "the Daytona API key was not read again after Daytona refused the one held"}
-	return again.reread
+	return newRereader(e, "DAYTONA_API_KEY_REF", cfg.DaytonaAPIKeyRef,
+		"the Daytona API key was not read again after Daytona refused the one held").reread
 }
 
 // Deployment returns the deployment's id, the label of every sandbox it

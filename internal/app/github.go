@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -24,7 +23,8 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 		return api.GitHubOptions{}
 	}
 	s, _ := once(e, "webhookSecret", func() (*webhookSecret, error) {
-		return &webhookSecret{e: e, again: &rereader{e: e, name: "GITHUB_WEBHOOK_SECRET_REF", ref: cfg.GitHubWebhookSecretRef}}, nil
+		return &webhookSecret{e: e, again: newRereader(e, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecretRef,
+			"the webhook secret was not read again after a signature that did not match")}, nil
 	})
 	opts := api.GitHubOptions{
 		Secret:   s.get,
@@ -37,48 +37,49 @@ func (e *Env) GitHubOptions() api.GitHubOptions {
 	return opts
 }
 
-// webhookSecret is the webhook's secret as an instance last read it.
+// webhookSecret is the webhook's secret as an instance last read it. mu
+// is held only to swap the value, never over a read: a delivery whose
+// signature verifies is not held behind another's slow read of SSM.
 type webhookSecret struct {
 	e     *Env
+	again *rereader
 	mu    sync.Mutex
 	value []byte
-	again *rereader
-}
-
-func (s *webhookSecret) read(ctx context.Context) ([]byte, error) {
-	cfg := s.e.Config
-	v, err := s.e.deploymentSecret(ctx, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecret.Reveal(), cfg.GitHubWebhookSecretRef)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(v), nil
 }
 
 // get is the secret, read on first use (a failed read is not kept).
 func (s *webhookSecret) get(ctx context.Context) ([]byte, error) {
 	s.mu.Lock()
+	v := s.value
+	s.mu.Unlock()
+	if v != nil {
+		return v, nil
+	}
+	cfg := s.e.Config
+	read, err := s.e.deploymentSecret(ctx, "GITHUB_WEBHOOK_SECRET_REF", cfg.GitHubWebhookSecret.Reveal(), cfg.GitHubWebhookSecretRef)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.value == nil {
-		v, err := s.read(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.value = v
+	if s.value == nil { // a reread meanwhile is newer
+		s.value = []byte(read)
 	}
 	return s.value, nil
 }
 
-// reread reads the secret again (rereader: at most once every
-// secretRetry) and returns it when it changed (nil otherwise).
-func (s *webhookSecret) reread(ctx context.Context) ([]byte, error) {
+// reread is the secret as the rereader has it (read again at most once
+// every secretRetry), now the one held; nil when it read nothing (a
+// failed read is logged by the rereader).
+func (s *webhookSecret) reread(ctx context.Context) []byte {
+	v, err := s.again.reread(ctx)
+	if err != nil || v == "" {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.again.reread(ctx)
-	if err != nil || v == "" || bytes.Equal([]byte(v), s.value) {
-		return nil, err
-	}
 	s.value = []byte(v)
-	return s.value, nil
+	return s.value
 }
 
 // Repositories is the policy of which repositories' issues run tasks:
@@ -119,8 +120,8 @@ func (e *Env) GitHubApp(ctx context.Context) (*githubapp.Client, error) {
 		}
 		// A key the operator rotates is read again after GitHub refuses the
 		// one held, at most once every secretRetry.
-		again := &rereader{e: e, name: "GITHUB_APP_KEY_REF", ref: cfg.GitHubAppKeyRef,
-			what: "the GitHub App's key was not read again after GitHub refused the one held"}
+		again := newRereader(e, "GITHUB_APP_KEY_REF", cfg.GitHubAppKeyRef,
+			"the GitHub App's key was not read again after GitHub refused the one held")
 		reread := func(ctx context.Context) ([]byte, error) {
 			key, err := again.reread(ctx)
 			if err != nil || key == "" {

@@ -30,7 +30,9 @@ type stallingSSM struct {
 	params  map[string]string
 	stalled atomic.Bool
 	release chan struct{} // closed: stalled calls answer
-	URL     string
+	// stalling, when set, is sent each call that stalls (not waiting).
+	stalling chan struct{}
+	URL      string
 }
 
 func newStallingSSM(t testing.TB, params map[string]string) *stallingSSM {
@@ -44,6 +46,10 @@ func newStallingSSM(t testing.TB, params map[string]string) *stallingSSM {
 			return
 		}
 		if s.stalled.Load() {
+			select {
+			case s.stalling <- struct{}{}:
+			default:
+			}
 			// The body read, the server notices its caller hang up.
 			select {
 			case <-r.Context().Done():

@@ -80,8 +80,9 @@ type Config struct {
 	APIKey string
 	// RereadKey, when set, reads the API key again after Daytona refused
 	// the one held (401): a key the operator rotated (the old one revoked)
-	// is taken up by a running process. It answers "" when it reads
-	// nothing now (its caller bounds how often it reads).
+	// is taken up by a running process. It bounds how often and how long
+	// it reads: within its bound it answers the key its last read found
+	// (a call refused beside the one that read gets that key), or "".
 	RereadKey func(ctx context.Context) (string, error)
 	// APIURL is the main API base URL (default DefaultAPIURL).
 	APIURL string
@@ -155,7 +156,6 @@ func redactedKey(k string) string {
 type Client struct {
 	cfg        Config
 	apiKey     atomic.Pointer[string] // the key sent; replaced by newKey
-	rereading  chan struct{}          // one slot, held by newKey
 	base       *url.URL               // API base, no trailing slash in Path
 	baseString string
 	http       *http.Client
@@ -231,7 +231,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.APIKey = key
 	c := &Client{
-		rereading:  make(chan struct{}, 1),
 		cfg:        cfg,
 		base:       base,
 		baseString: base.String(),
@@ -256,17 +255,8 @@ func (c *Client) key() string { return *c.apiKey.Load() }
 // (Config.RereadKey) is another usable key, now the one sent. A read that
 // fails or finds no usable key keeps the key held.
 func (c *Client) newKey(ctx context.Context, sent string) bool {
-	// One reads at a time: a call refused beside the one reading sees the
-	// key it read, as its reread answers nothing until the next minute. It
-	// waits no longer than its own context: the read it waits for is
-	// bounded by another call's, which may be far longer.
-	select {
-	case c.rereading <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	defer func() { <-c.rereading }()
-	if c.key() != sent {
+	held := c.apiKey.Load()
+	if *held != sent {
 		return true
 	}
 	if c.cfg.RereadKey == nil {
@@ -274,10 +264,11 @@ func (c *Client) newKey(ctx context.Context, sent string) bool {
 	}
 	key, err := c.cfg.RereadKey(ctx)
 	key = strings.TrimSpace(key)
-	if err != nil || key == "" || key == c.key() || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+	if err != nil || key == "" || key == sent || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
 		return false
 	}
-	c.apiKey.Store(&key)
+	// From the key sent only: a call beside it may have stored a newer one.
+	c.apiKey.CompareAndSwap(held, &key)
 	return true
 }
 

@@ -10,17 +10,16 @@ import (
 )
 
 // boundedReread is a Config.RereadKey as its contract has it: it reads
-// the parameter (now holding key) at most once, and answers "" after
-// (the caller bounds how often it reads).
+// the parameter (now holding key) at most once, and answers what that
+// read found after (it bounds how often it reads); reads counts the
+// calls.
 type boundedReread struct {
 	key   string
 	reads atomic.Int32
 }
 
 func (b *boundedReread) reread(context.Context) (string, error) {
-	if b.reads.Add(1) > 1 {
-		return "", nil
-	}
+	b.reads.Add(1)
 	return b.key, nil
 }
 
@@ -28,8 +27,8 @@ func (b *boundedReread) reread(context.Context) (string, error) {
 // the operator revokes the old key all meet Daytona's 401. One of them
 // reads the rotated key; the others, refused with the key the client no
 // longer holds, must go again with the one it holds now rather than fail
-// while the client has a key Daytona accepts (their reread answers
-// nothing: the parameter was read a moment ago).
+// while the client has a key Daytona accepts (their reread answers the
+// key the other read a moment ago, now the key held).
 func TestConcurrentRefusalsUseTheKeyReadByAnother(t *testing.T) {
 	const newKey = "dtn_NEW_0123456789abcdef0123456789abcdef"
 	cases := []struct {

@@ -9,9 +9,10 @@ import (
 )
 
 // A call Daytona refuses while another call of the client is reading the
-// key again waits for that read (one reads at a time), but no longer
-// than its own context allows: the read it waits for is bounded by the
-// other call's context, which may be far longer (a step's whole
+// key again is held no longer than its own context allows: the client
+// adds no wait of its own around Config.RereadKey (which bounds a wait
+// for another's read by the caller's context). The other read is bounded
+// by the other call's context, which may be far longer (a step's whole
 // invocation beside a clean-up's 10 s budget that keeps a minute for the
 // release). Held past its deadline behind a slow SSM, the short call eats
 // the time its caller kept for what follows.

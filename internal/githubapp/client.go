@@ -40,8 +40,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// RereadKey, when set, reads the App's private key again after GitHub
 	// refused the App's JWT: a key the operator rotated (the old one
-	// deleted at GitHub) is taken up by a running process. It answers
-	// nil when it reads nothing now (its caller bounds how often it reads).
+	// deleted at GitHub) is taken up by a running process. It bounds how
+	// often and how long it reads: within its bound it answers the key
+	// its last read found (a call refused beside the one that read gets
+	// that key), or nil.
 	RereadKey func(ctx context.Context) ([]byte, error)
 }
 
@@ -62,17 +64,15 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // Client calls GitHub as one App. It is safe for concurrent use; one per
 // process, so that its token cache serves every call.
 type Client struct {
-	http  *http.Client // adds the context's credential for the API's host
-	base  *url.URL
-	appID int64
-	key   *rsa.PrivateKey // under keyMu
-	keyMu sync.Mutex
-	// reread is Config.RereadKey, called holding rereading's one slot.
-	reread    func(ctx context.Context) ([]byte, error)
-	rereading chan struct{}
-	now       func() time.Time
-	mu        sync.Mutex
-	cache     map[scope]Token
+	http   *http.Client // adds the context's credential for the API's host
+	base   *url.URL
+	appID  int64
+	key    *rsa.PrivateKey // under keyMu
+	keyMu  sync.Mutex
+	reread func(ctx context.Context) ([]byte, error) // Config.RereadKey
+	now    func() time.Time
+	mu     sync.Mutex
+	cache  map[scope]Token
 }
 
 // New checks cfg and returns a Client. A bad field is EINVALID naming it.
@@ -112,7 +112,7 @@ func New(cfg Config) (*Client, error) {
 		inner = http.DefaultTransport
 	}
 	withAuth.Transport = &authTransport{inner: inner, scheme: u.Scheme, host: u.Host}
-	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, rereading: make(chan struct{}, 1), now: time.Now, cache: map[scope]Token{}}, nil
+	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, now: time.Now, cache: map[scope]Token{}}, nil
 }
 
 // String shows where the client calls and as which App, never the key.
@@ -176,16 +176,6 @@ func (c *Client) doAsApp(ctx context.Context, op, method, path string, in, out a
 // fails or finds no RSA key in PEM keeps the key held: the refusal is
 // answered as it was.
 func (c *Client) newKey(ctx context.Context, signer *rsa.PrivateKey) bool {
-	// One reads at a time: a call refused beside the one reading sees the
-	// key it read, as its reread answers nothing until the next minute. It
-	// waits no longer than its own context: the read it waits for is
-	// bounded by another call's, which may be far longer.
-	select {
-	case c.rereading <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	defer func() { <-c.rereading }()
 	c.keyMu.Lock()
 	moved := !c.key.Equal(signer)
 	c.keyMu.Unlock()
@@ -200,15 +190,14 @@ func (c *Client) newKey(ctx context.Context, signer *rsa.PrivateKey) bool {
 		return false
 	}
 	key, err := appjwt.ParseKey(pemBytes)
-	if err != nil {
+	if err != nil || key.Equal(signer) {
 		return false
 	}
 	c.keyMu.Lock()
 	defer c.keyMu.Unlock()
-	if c.key.Equal(key) {
-		return false
+	if c.key.Equal(signer) { // a call beside it may have stored a newer one
+		c.key = key
 	}
-	c.key = key
 	return true
 }
 

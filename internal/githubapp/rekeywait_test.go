@@ -9,9 +9,10 @@ import (
 )
 
 // A mint GitHub refuses while another call of the client is reading the
-// App's key again waits for that read (one reads at a time), but no
-// longer than its own context allows: the read it waits for is bounded by
-// the other call's context, which may be far longer (a delivery's
+// App's key again is held no longer than its own context allows: the
+// client adds no wait of its own around Config.RereadKey (which bounds a
+// wait for another's read by the caller's context). The other read is
+// bounded by the other call's context, which may be far longer (a delivery's
 // permission check has GitHub's 10 s; a task step's push its own budget).
 func TestRefusedJWTWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
 	cases := []struct {

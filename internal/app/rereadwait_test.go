@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sandstep/sandstep/internal/api"
+)
+
+// The local stack serves deliveries concurrently. A delivery whose
+// signature does not verify reads the secret again; one whose signature
+// verifies with the secret held must not wait for that read: behind a
+// slow SSM it would pass GitHub's 10 s and be lost.
+func TestVerifiedDeliveryIsNotHeldBehindAnothersReread(t *testing.T) {
+	const name = "/sandstep/github/webhook-secret"
+	cases := []struct {
+		name   string
+		signer string // the delivery that rereads
+	}{
+		{"behind a delivery signed with another secret", "forged"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ssm := newStallingSSM(t, map[string]string{name: "the-secret"})
+			ssm.stalling = make(chan struct{}, 1)
+			var clock atomic.Int64
+			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
+			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
+			post := func(ctx context.Context, secret, delivery string) int {
+				body := `{"zen":"x","hook_id":1}`
+				mac := hmac.New(sha256.New, []byte(secret))
+				mac.Write([]byte(body))
+				var ev events.APIGatewayV2HTTPRequest
+				ev.RouteKey = api.RouteGitHubWebhook
+				ev.RawPath = "/webhooks/github"
+				ev.RequestContext.HTTP.Method = http.MethodPost
+				ev.RequestContext.HTTP.Path = "/webhooks/github"
+				ev.RequestContext.RequestID = "req-" + delivery
+				ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+					"x-github-event": "ping", "x-github-delivery": delivery}
+				ev.Body = body
+				return a.ServeEvent(ctx, ev).StatusCode
+			}
+			if got := post(context.Background(), "the-secret", "d-1"); got != http.StatusOK {
+				t.Fatalf("the first delivery answered %d", got)
+			}
+			ssm.stalled.Store(true)
+			rereading := make(chan int)
+			go func() { rereading <- post(context.Background(), tc.signer, "d-2") }()
+			<-ssm.stalling
+			verified := make(chan int, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				verified <- post(ctx, "the-secret", "d-3")
+			}()
+			select {
+			case got := <-verified:
+				if got != http.StatusOK {
+					t.Errorf("the verified delivery answered %d, want 200", got)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("the verified delivery was held behind another delivery's reread of the secret")
+			}
+			close(ssm.release)
+			if got := <-rereading; got != http.StatusUnauthorized {
+				t.Errorf("the delivery signed with %q answered %d, want 401", tc.signer, got)
+			}
+		})
+	}
+}
+
+// A reread waits for another's (one at a time) no longer than its own
+// context: the read it waits for is bounded by the other caller's
+// context, which may be far longer (a step's invocation beside a
+// clean-up's short budget, a delivery's 10 s).
+func TestRereadWaitsForAnothersNoLongerThanItsContext(t *testing.T) {
+	cases := []struct {
+		name   string
+		budget time.Duration // the waiting caller's context
+	}{
+		{"a 200 ms caller behind a stalled read", 200 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ssm := newStallingSSM(t, map[string]string{"/sandstep/daytona-api-key": "the-key"})
+			ssm.stalling = make(chan struct{}, 1)
+			var clock atomic.Int64
+			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
+			r := newRereader(e, "DAYTONA_API_KEY_REF", e.Config.DaytonaAPIKeyRef, "not read again")
+			ssm.stalled.Store(true)
+			first := make(chan struct{})
+			go func() {
+				defer close(first)
+				_, _ = r.reread(context.Background())
+			}()
+			<-ssm.stalling
+			ctx, cancel := context.WithTimeout(context.Background(), tc.budget)
+			defer cancel()
+			start := time.Now()
+			_, err := r.reread(ctx)
+			took := time.Since(start)
+			if err == nil {
+				t.Error("the waiting caller read the key while the other's read stalled")
+			}
+			if took > tc.budget+time.Second {
+				t.Errorf("the caller with %s took %s: held past its deadline behind another's reread", tc.budget, took.Round(time.Millisecond))
+			}
+			close(ssm.release)
+			<-first
+		})
+	}
+}
