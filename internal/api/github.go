@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -50,7 +51,7 @@ func (a *API) serveGitHubWebhook(r *request) (response, error) {
 		// Only a well-formed signature may be by a rotated secret: what
 		// comes unsigned (a scanner, a probe) must not spend the reread a
 		// delivery just after a rotation needs.
-		if sandstep.ErrorCode(err) != sandstep.EUNAUTHENTICATED || a.github.Reread == nil || !webhook.Signed(sig) {
+		if !errors.Is(err, webhook.ErrMismatch) || a.github.Reread == nil {
 			return response{}, err
 		}
 		// Another delivery may have read the secret since this one got it.

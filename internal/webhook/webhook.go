@@ -25,35 +25,32 @@ const (
 	DeliveryHeader  = "X-GitHub-Delivery"
 )
 
-// Signed reports whether signature has the form of an X-Hub-Signature-256,
-// "sha256=" and 32 bytes in hex: only such a header can be a signature by
-// a secret rotated since the one held, worth reading the secret again
-// for.
-func Signed(signature string) bool {
-	mac, ok := strings.CutPrefix(signature, "sha256=")
-	if !ok || len(mac) != hex.EncodedLen(sha256.Size) {
-		return false
-	}
-	_, err := hex.DecodeString(mac)
-	return err == nil
-}
+// ErrMismatch is Verify's answer to a well-formed signature ("sha256="
+// and 32 bytes in hex) that does not match: only such a header can be a
+// signature by a secret rotated since the one held, worth reading the
+// secret again for.
+var ErrMismatch = &sandstep.Error{Code: sandstep.EUNAUTHENTICATED, Message: "the delivery's signature does not match"}
 
 // Verify checks a delivery's X-Hub-Signature-256, "sha256=" and the
 // HMAC-SHA256 of body under secret in hex, comparing in constant time. It
-// is EUNAUTHENTICATED when the header is missing, of another scheme, or
-// does not match.
+// is EUNAUTHENTICATED when the header is missing, of another scheme or not
+// 32 bytes in hex, and ErrMismatch when it does not match.
 func Verify(secret, body []byte, signature string) error {
 	if len(secret) == 0 {
 		return sandstep.Errorf(sandstep.EINTERNAL, "webhook: no secret configured")
 	}
-	if !strings.HasPrefix(signature, "sha256=") {
+	hexMAC, ok := strings.CutPrefix(signature, "sha256=")
+	if !ok {
 		return sandstep.Errorf(sandstep.EUNAUTHENTICATED, "the delivery has no %s signature", SignatureHeader)
 	}
-	got, err := hex.DecodeString(signature[len("sha256="):])
+	got, err := hex.DecodeString(hexMAC)
+	if err != nil || len(got) != sha256.Size {
+		return sandstep.Errorf(sandstep.EUNAUTHENTICATED, "the delivery's %s is not an HMAC-SHA256 in hex", SignatureHeader)
+	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
-	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
-		return sandstep.Errorf(sandstep.EUNAUTHENTICATED, "the delivery's signature does not match")
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return ErrMismatch
 	}
 	return nil
 }

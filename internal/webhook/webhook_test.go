@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,23 +25,30 @@ func TestVerifyGitHubTestVector(t *testing.T) {
 		name string
 		sig  string
 		code sandstep.Code
+		// mismatch: well-formed, so possibly by a rotated secret (ErrMismatch).
+		mismatch bool
 	}{
-		{"GitHub's vector", good, ""},
-		{"missing", "", sandstep.EUNAUTHENTICATED},
-		{"sha1 scheme", "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59", sandstep.EUNAUTHENTICATED},
-		{"one digit changed", good[:len(good)-1] + "f", sandstep.EUNAUTHENTICATED},
-		{"not hex", "sha256=zz", sandstep.EUNAUTHENTICATED},
-		{"upper-case scheme", strings.ToUpper(good[:6]) + good[6:], sandstep.EUNAUTHENTICATED},
+		{"GitHub's vector", good, "", false},
+		{"missing", "", sandstep.EUNAUTHENTICATED, false},
+		{"sha1 scheme", "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59", sandstep.EUNAUTHENTICATED, false},
+		{"one digit changed", good[:len(good)-1] + "f", sandstep.EUNAUTHENTICATED, true},
+		{"not hex", "sha256=zz", sandstep.EUNAUTHENTICATED, false},
+		{"too short", good[:len(good)-2], sandstep.EUNAUTHENTICATED, false},
+		{"upper-case scheme", strings.ToUpper(good[:6]) + good[6:], sandstep.EUNAUTHENTICATED, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sandstep.ErrorCode(Verify(secret, body, tt.sig)); got != tt.code {
+			err := Verify(secret, body, tt.sig)
+			if got := sandstep.ErrorCode(err); got != tt.code {
 				t.Errorf("Verify = %q, want %q", got, tt.code)
+			}
+			if got := errors.Is(err, ErrMismatch); got != tt.mismatch {
+				t.Errorf("Verify = %v, ErrMismatch %v, want %v", err, got, tt.mismatch)
 			}
 		})
 	}
-	if sandstep.ErrorCode(Verify([]byte("another secret"), body, good)) != sandstep.EUNAUTHENTICATED {
-		t.Error("a signature under another secret was accepted")
+	if err := Verify([]byte("another secret"), body, good); sandstep.ErrorCode(err) != sandstep.EUNAUTHENTICATED || !errors.Is(err, ErrMismatch) {
+		t.Errorf("a signature under another secret: %v, want ErrMismatch", err)
 	}
 	if sandstep.ErrorCode(Verify(nil, body, good)) != sandstep.EINTERNAL {
 		t.Error("no secret configured must be refused as a misconfiguration")
