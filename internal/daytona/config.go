@@ -173,15 +173,9 @@ type Client struct {
 
 // New validates cfg, fills in defaults and returns a Client.
 func New(cfg Config) (*Client, error) {
-	key := strings.TrimSpace(cfg.APIKey)
-	if key == "" {
-		return nil, &ValidationError{Field: "APIKey", Reason: "is empty"}
-	}
-	for _, r := range key {
-		if r < 0x21 || r == 0x7f {
-			// Never echo the key: only say what is wrong with it.
-			return nil, &ValidationError{Field: "APIKey", Reason: "contains whitespace or control characters"}
-		}
+	key, fault := usableKey(cfg.APIKey)
+	if fault != "" {
+		return nil, &ValidationError{Field: "APIKey", Reason: fault}
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultAPIURL
@@ -229,7 +223,8 @@ func New(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg.APIKey = key
+	// The key sent is apiKey alone: newKey replaces it there.
+	cfg.APIKey = ""
 	c := &Client{
 		cfg:        cfg,
 		base:       base,
@@ -262,14 +257,27 @@ func (c *Client) newKey(ctx context.Context, sent string) bool {
 	if c.cfg.RereadKey == nil {
 		return false
 	}
-	key, err := c.cfg.RereadKey(ctx)
-	key = strings.TrimSpace(key)
-	if err != nil || key == "" || key == sent || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+	raw, err := c.cfg.RereadKey(ctx)
+	key, fault := usableKey(raw)
+	if err != nil || fault != "" || key == sent {
 		return false
 	}
 	// From the key sent only: a call beside it may have stored a newer one.
 	c.apiKey.CompareAndSwap(held, &key)
 	return true
+}
+
+// usableKey is raw trimmed, and why it cannot be sent as a bearer token
+// ("" when it can): what is wrong with it, never the key itself.
+func usableKey(raw string) (key, fault string) {
+	key = strings.TrimSpace(raw)
+	switch {
+	case key == "":
+		return key, "is empty"
+	case strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r == 0x7f }):
+		return key, "contains whitespace or control characters"
+	}
+	return key, ""
 }
 
 // String describes the client without its key.

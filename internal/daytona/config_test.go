@@ -37,6 +37,9 @@ func TestNewValidatesAndDefaults(t *testing.T) {
 	if c.APIURL() != "https://app.daytona.io/api" {
 		t.Errorf("APIURL = %q, want the trailing slash trimmed", c.APIURL())
 	}
+	if c.cfg.APIKey != "" || c.key() != "k" {
+		t.Errorf("the key is kept in cfg (%t) or not sent as given (%t): the client sends apiKey alone, which newKey replaces", c.cfg.APIKey != "", c.key() != "k")
+	}
 	if c.retry != DefaultRetryPolicy {
 		t.Errorf("retry = %+v, want defaults", c.retry)
 	}
