@@ -131,13 +131,8 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// appJWT signs the App's JWT (appjwt.ForApp).
-func (c *Client) appJWT() (string, error) {
-	s, _, err := c.signedJWT()
-	return s, err
-}
-
-// signedJWT is appJWT and the key it was signed with.
+// signedJWT signs the App's JWT (appjwt.ForApp), and returns it with the
+// key it was signed with.
 func (c *Client) signedJWT() (string, *rsa.PrivateKey, error) {
 	c.keyMu.Lock()
 	key := c.key

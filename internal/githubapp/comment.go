@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
+	"github.com/sandstep/sandstep/internal/webhook"
 )
 
 // MaxBodyChars is GitHub's limit on a comment's or a pull request's body.
@@ -95,7 +96,7 @@ func (c *Client) writtenComment(ctx context.Context, owner, name string, issue i
 		return 0
 	}
 	for i := len(list) - 1; i >= 0; i-- {
-		if cm := list[i]; cm.ID > 0 && cm.Body == body && (cm.User.Type == "Bot" || strings.HasSuffix(cm.User.Login, "[bot]")) {
+		if cm := list[i]; cm.ID > 0 && cm.Body == body && webhook.IsBot(cm.User.Login, cm.User.Type) {
 			return cm.ID
 		}
 	}

@@ -308,7 +308,7 @@ func TestAppJWTClaims(t *testing.T) {
 	c := f.client(t)
 	at := time.Unix(1_800_000_000, 0)
 	c.now = func() time.Time { return at }
-	s, err := c.appJWT()
+	s, _, err := c.signedJWT()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -233,6 +233,10 @@ func base(p *payload) *Event {
 
 // isBot: an App's own comments come from its bot user, so ignoring bots
 // ignores sandstep's comments too: no loops.
-func isBot(u user) bool {
-	return u.Type == "Bot" || strings.HasSuffix(u.Login, "[bot]")
+func isBot(u user) bool { return IsBot(u.Login, u.Type) }
+
+// IsBot reports whether a GitHub user, by its login and type, is a bot:
+// an App acts (and comments) as one.
+func IsBot(login, userType string) bool {
+	return userType == "Bot" || strings.HasSuffix(login, "[bot]")
 }

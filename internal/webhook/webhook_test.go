@@ -278,3 +278,25 @@ func ExampleVerify() {
 	fmt.Println(err == nil)
 	// Output: true
 }
+
+// IsBot is the one rule of who is a bot, for the deliveries ignored here
+// and for the App's own comment found again (githubapp).
+func TestIsBot(t *testing.T) {
+	tests := []struct {
+		name, login, userType string
+		bot                   bool
+	}{
+		{"an App's bot user", "sandstep[bot]", "Bot", true},
+		{"a Bot by type alone", "renovate", "Bot", true},
+		{"a [bot] login alone", "dependabot[bot]", "", true},
+		{"a person", "octocat", "User", false},
+		{"a person named bot", "bot", "User", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsBot(tt.login, tt.userType); got != tt.bot {
+				t.Errorf("IsBot(%q, %q) = %v, want %v", tt.login, tt.userType, got, tt.bot)
+			}
+		})
+	}
+}
