@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,34 +32,93 @@ const (
 	secretValue = "canary-task-secret-9a8b7c6d"
 )
 
-// fakeSSM answers GetParameter over the real JSON 1.1 protocol.
 // syncBuffer is the shared concurrency-safe buffer.
 type syncBuffer = testutil.Buffer
 
-func fakeSSM(t testing.TB, params map[string]string) *httptest.Server {
+// ssmFake is SSM's GetParameter over the real JSON 1.1 protocol, its
+// parameters changed while the functions run (put), as an operator
+// changes them; reads counts the calls. It may fail every call (fail) or,
+// while stalled, answer none until its caller gives up or release is
+// closed (a slow or unreachable endpoint), saying so on stalling.
+type ssmFake struct {
+	mu       sync.Mutex
+	params   map[string]string
+	failure  *ssmFailure // under mu
+	reads    atomic.Int32
+	stalled  atomic.Bool
+	release  chan struct{} // closed: stalled calls answer
+	stalling chan struct{} // sent (never waiting) each call that stalls
+	URL      string
+}
+
+// ssmFailure is the AWS error every call is answered with.
+type ssmFailure struct {
+	status        int
+	code, message string
+}
+
+func fakeSSM(t testing.TB, params map[string]string) *ssmFake {
 	t.Helper()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		if r.Header.Get("X-Amz-Target") != "AmazonSSM.GetParameter" {
-			w.WriteHeader(400)
-			fmt.Fprintf(w, `{"__type":"UnknownOperationException","message":"unsupported"}`)
-			return
-		}
-		var in struct{ Name string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			w.WriteHeader(400)
-			return
-		}
-		v, ok := params[in.Name]
-		if !ok {
-			w.WriteHeader(400)
-			fmt.Fprintf(w, `{"__type":"ParameterNotFound","message":"parameter not found"}`)
-			return
-		}
-		json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
-	}))
+	s := &ssmFake{params: params, release: make(chan struct{}), stalling: make(chan struct{}, 1)}
+	hs := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(hs.Close)
-	return hs
+	s.URL = hs.URL
+	return s
+}
+
+func (s *ssmFake) serve(w http.ResponseWriter, r *http.Request) {
+	s.reads.Add(1)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if r.Header.Get("X-Amz-Target") != "AmazonSSM.GetParameter" {
+		w.WriteHeader(400)
+		fmt.Fprintf(w, `{"__type":"UnknownOperationException","message":"unsupported"}`)
+		return
+	}
+	var in struct{ Name string }
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		w.WriteHeader(400)
+		return
+	}
+	if s.stalled.Load() {
+		select {
+		case s.stalling <- struct{}{}:
+		default:
+		}
+		// The body read, the server notices its caller hang up.
+		select {
+		case <-r.Context().Done():
+		case <-s.release:
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	s.mu.Lock()
+	v, ok := s.params[in.Name]
+	f := s.failure
+	s.mu.Unlock()
+	switch {
+	case f != nil:
+		w.WriteHeader(f.status)
+		fmt.Fprintf(w, `{"__type":%q,"message":%q}`, f.code, f.message)
+	case !ok:
+		w.WriteHeader(400)
+		fmt.Fprintf(w, `{"__type":"ParameterNotFound","message":"parameter not found"}`)
+	default:
+		json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
+	}
+}
+
+func (s *ssmFake) put(name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.params[name] = value
+}
+
+// fail answers every call from now on with an AWS error.
+func (s *ssmFake) fail(status int, code, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failure = &ssmFailure{status, code, message}
 }
 
 type stack struct {

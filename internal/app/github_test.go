@@ -2,6 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
@@ -210,4 +216,25 @@ func gitHubEnv(ssmURL, ref string) map[string]string {
 		"GITHUB_WEBHOOK_SECRET_REF": "ssm:/sandstep/github/webhook-secret",
 		"GITHUB_CONFIG_REF":         ref,
 	}
+}
+
+// deliveries numbers signedDelivery's deliveries, each its own.
+var deliveries atomic.Int64
+
+// signedDelivery is GitHub's ping delivery of body signed with secret,
+// as API Gateway hands it to the GitHub function.
+func signedDelivery(secret, body string) events.APIGatewayV2HTTPRequest {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(body))
+	n := deliveries.Add(1)
+	var ev events.APIGatewayV2HTTPRequest
+	ev.RouteKey = api.RouteGitHubWebhook
+	ev.RawPath = "/webhooks/github"
+	ev.RequestContext.HTTP.Method = http.MethodPost
+	ev.RequestContext.HTTP.Path = "/webhooks/github"
+	ev.RequestContext.RequestID = fmt.Sprintf("req-%d", n)
+	ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+		"x-github-event": "ping", "x-github-delivery": fmt.Sprintf("d-%d", n)}
+	ev.Body = body
+	return ev
 }

@@ -2,82 +2,16 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/githubapp"
 	"github.com/sandstep/sandstep/internal/githublocal"
 )
-
-// stallingSSM is an SSM whose parameters an operator changes, and which,
-// while stalled, answers no GetParameter until its caller gives up (a
-// slow or unreachable endpoint).
-type stallingSSM struct {
-	mu      sync.Mutex
-	params  map[string]string
-	stalled atomic.Bool
-	release chan struct{} // closed: stalled calls answer
-	// stalling, when set, is sent each call that stalls (not waiting).
-	stalling chan struct{}
-	URL      string
-}
-
-func newStallingSSM(t testing.TB, params map[string]string) *stallingSSM {
-	t.Helper()
-	s := &stallingSSM{params: params, release: make(chan struct{})}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		var in struct{ Name string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			w.WriteHeader(400)
-			return
-		}
-		if s.stalled.Load() {
-			select {
-			case s.stalling <- struct{}{}:
-			default:
-			}
-			// The body read, the server notices its caller hang up.
-			select {
-			case <-r.Context().Done():
-			case <-s.release:
-			}
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		s.mu.Lock()
-		v, ok := s.params[in.Name]
-		s.mu.Unlock()
-		if !ok {
-			w.WriteHeader(400)
-			fmt.Fprint(w, `{"__type":"ParameterNotFound","message":"parameter not found"}`)
-			return
-		}
-		json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
-	}))
-	t.Cleanup(hs.Close)
-	s.URL = hs.URL
-	return s
-}
-
-func (s *stallingSSM) put(name, value string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.params[name] = value
-}
 
 // After a rotation, the first call refused with the old key may be one
 // whose own context ends while it reads the parameter again: a step's
@@ -97,9 +31,9 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 	cases := []struct {
 		name string
 		// setup returns use (true: accepted) and rotate.
-		setup func(t *testing.T, clock *atomic.Int64, ssm *stallingSSM) (use func(ctx context.Context) bool, rotate func())
+		setup func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (use func(ctx context.Context) bool, rotate func())
 	}{
-		{"Daytona key", func(t *testing.T, clock *atomic.Int64, ssm *stallingSSM) (func(context.Context) bool, func()) {
+		{"Daytona key", func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (func(context.Context) bool, func()) {
 			const name = "/sandstep/daytona-api-key"
 			ssm.put(name, "old-daytona-key")
 			day := newDaytonaKeys(t, "old-daytona-key")
@@ -116,7 +50,7 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 			}
 			return use, func() { ssm.put(name, "new-daytona-key"); day.set("new-daytona-key") }
 		}},
-		{"GitHub App key", func(t *testing.T, clock *atomic.Int64, ssm *stallingSSM) (func(context.Context) bool, func()) {
+		{"GitHub App key", func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (func(context.Context) bool, func()) {
 			const name = "/sandstep/github/app-key"
 			oldKey, oldPub, err := githublocal.GenerateAppKey()
 			if err != nil {
@@ -141,28 +75,14 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 			}
 			return use, func() { ssm.put(name, string(newKey)); gh.set(newPub) }
 		}},
-		{"webhook secret", func(t *testing.T, clock *atomic.Int64, ssm *stallingSSM) (func(context.Context) bool, func()) {
+		{"webhook secret", func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (func(context.Context) bool, func()) {
 			const name = "/sandstep/github/webhook-secret"
 			ssm.put(name, "old-webhook-secret")
 			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), clock)
 			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
 			signer := "old-webhook-secret"
-			n := 0
 			use := func(ctx context.Context) bool {
-				n++
-				body := `{"zen":"x","hook_id":1}`
-				mac := hmac.New(sha256.New, []byte(signer))
-				mac.Write([]byte(body))
-				var ev events.APIGatewayV2HTTPRequest
-				ev.RouteKey = api.RouteGitHubWebhook
-				ev.RawPath = "/webhooks/github"
-				ev.RequestContext.HTTP.Method = http.MethodPost
-				ev.RequestContext.HTTP.Path = "/webhooks/github"
-				ev.RequestContext.RequestID = fmt.Sprintf("req-%d", n)
-				ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
-					"x-github-event": "ping", "x-github-delivery": fmt.Sprintf("d-%d", n)}
-				ev.Body = body
-				return a.ServeEvent(ctx, ev).StatusCode == http.StatusOK
+				return a.ServeEvent(ctx, signedDelivery(signer, `{"zen":"x","hook_id":1}`)).StatusCode == http.StatusOK
 			}
 			return use, func() { ssm.put(name, "new-webhook-secret"); signer = "new-webhook-secret" }
 		}},
@@ -170,7 +90,7 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var clock atomic.Int64
-			ssm := newStallingSSM(t, map[string]string{})
+			ssm := fakeSSM(t, map[string]string{})
 			use, rotate := tc.setup(t, &clock, ssm)
 			if !use(context.Background()) {
 				t.Fatal("refused before the rotation")

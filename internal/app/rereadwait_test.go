@@ -2,15 +2,10 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/api"
 )
@@ -29,38 +24,25 @@ func TestVerifiedDeliveryIsNotHeldBehindAnothersReread(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ssm := newStallingSSM(t, map[string]string{name: "the-secret"})
-			ssm.stalling = make(chan struct{}, 1)
+			ssm := fakeSSM(t, map[string]string{name: "the-secret"})
 			var clock atomic.Int64
 			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
 			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
-			post := func(ctx context.Context, secret, delivery string) int {
-				body := `{"zen":"x","hook_id":1}`
-				mac := hmac.New(sha256.New, []byte(secret))
-				mac.Write([]byte(body))
-				var ev events.APIGatewayV2HTTPRequest
-				ev.RouteKey = api.RouteGitHubWebhook
-				ev.RawPath = "/webhooks/github"
-				ev.RequestContext.HTTP.Method = http.MethodPost
-				ev.RequestContext.HTTP.Path = "/webhooks/github"
-				ev.RequestContext.RequestID = "req-" + delivery
-				ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
-					"x-github-event": "ping", "x-github-delivery": delivery}
-				ev.Body = body
-				return a.ServeEvent(ctx, ev).StatusCode
+			post := func(ctx context.Context, secret string) int {
+				return a.ServeEvent(ctx, signedDelivery(secret, `{"zen":"x","hook_id":1}`)).StatusCode
 			}
-			if got := post(context.Background(), "the-secret", "d-1"); got != http.StatusOK {
+			if got := post(context.Background(), "the-secret"); got != http.StatusOK {
 				t.Fatalf("the first delivery answered %d", got)
 			}
 			ssm.stalled.Store(true)
 			rereading := make(chan int)
-			go func() { rereading <- post(context.Background(), tc.signer, "d-2") }()
+			go func() { rereading <- post(context.Background(), tc.signer) }()
 			<-ssm.stalling
 			verified := make(chan int, 1)
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				verified <- post(ctx, "the-secret", "d-3")
+				verified <- post(ctx, "the-secret")
 			}()
 			select {
 			case got := <-verified:
@@ -91,8 +73,7 @@ func TestRereadWaitsForAnothersNoLongerThanItsContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ssm := newStallingSSM(t, map[string]string{"/sandstep/daytona-api-key": "the-key"})
-			ssm.stalling = make(chan struct{}, 1)
+			ssm := fakeSSM(t, map[string]string{"/sandstep/daytona-api-key": "the-key"})
 			var clock atomic.Int64
 			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
 			r := newRereader(e, "DAYTONA_API_KEY_REF", e.Config.DaytonaAPIKeyRef, "not read again")

@@ -2,15 +2,10 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/daytona"
@@ -38,34 +33,22 @@ func TestRotationSoonAfterColdStart(t *testing.T) {
 	cases := []struct {
 		name string
 		// setup returns use (true: accepted), rotate, and the SSM.
-		setup func(t *testing.T, clock *atomic.Int64) (use func() bool, rotate func(), ssm *rotatingSSM)
+		setup func(t *testing.T, clock *atomic.Int64) (use func() bool, rotate func(), ssm *ssmFake)
 	}{
-		{"webhook secret", func(t *testing.T, clock *atomic.Int64) (func() bool, func(), *rotatingSSM) {
+		{"webhook secret", func(t *testing.T, clock *atomic.Int64) (func() bool, func(), *ssmFake) {
 			const name = "/sandstep/github/webhook-secret"
-			ssm := newRotatingSSM(t, map[string]string{name: "old-webhook-secret"})
+			ssm := fakeSSM(t, map[string]string{name: "old-webhook-secret"})
 			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), clock)
 			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
 			signer := "old-webhook-secret"
 			use := func() bool {
-				body := `{"zen":"x","hook_id":1}`
-				mac := hmac.New(sha256.New, []byte(signer))
-				mac.Write([]byte(body))
-				var ev events.APIGatewayV2HTTPRequest
-				ev.RouteKey = api.RouteGitHubWebhook
-				ev.RawPath = "/webhooks/github"
-				ev.RequestContext.HTTP.Method = http.MethodPost
-				ev.RequestContext.HTTP.Path = "/webhooks/github"
-				ev.RequestContext.RequestID = "req-1"
-				ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
-					"x-github-event": "ping", "x-github-delivery": "d-" + signer}
-				ev.Body = body
-				return a.ServeEvent(context.Background(), ev).StatusCode == http.StatusOK
+				return a.ServeEvent(context.Background(), signedDelivery(signer, `{"zen":"x","hook_id":1}`)).StatusCode == http.StatusOK
 			}
 			return use, func() { ssm.put(name, "new-webhook-secret"); signer = "new-webhook-secret" }, ssm
 		}},
-		{"Daytona key", func(t *testing.T, clock *atomic.Int64) (func() bool, func(), *rotatingSSM) {
+		{"Daytona key", func(t *testing.T, clock *atomic.Int64) (func() bool, func(), *ssmFake) {
 			const name = "/sandstep/daytona-api-key"
-			ssm := newRotatingSSM(t, map[string]string{name: "old-daytona-key"})
+			ssm := fakeSSM(t, map[string]string{name: "old-daytona-key"})
 			day := newDaytonaKeys(t, "old-daytona-key")
 			env := gitHubEnv(ssm.URL, "")
 			env["DAYTONA_API_URL"] = day.URL + "/api"
@@ -80,7 +63,7 @@ func TestRotationSoonAfterColdStart(t *testing.T) {
 			}
 			return use, func() { ssm.put(name, "new-daytona-key"); day.set("new-daytona-key") }, ssm
 		}},
-		{"GitHub App key", func(t *testing.T, clock *atomic.Int64) (func() bool, func(), *rotatingSSM) {
+		{"GitHub App key", func(t *testing.T, clock *atomic.Int64) (func() bool, func(), *ssmFake) {
 			const name = "/sandstep/github/app-key"
 			oldKey, oldPub, err := githublocal.GenerateAppKey()
 			if err != nil {
@@ -90,7 +73,7 @@ func TestRotationSoonAfterColdStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ssm := newRotatingSSM(t, map[string]string{name: string(oldKey)})
+			ssm := fakeSSM(t, map[string]string{name: string(oldKey)})
 			gh := newAppKeys(t, oldPub)
 			env := gitHubEnv(ssm.URL, "")
 			env["GITHUB_API_URL"] = gh.URL

@@ -2,80 +2,59 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sandstep/sandstep/internal/api"
 )
 
-// busySSM answers every GetParameter with a retryable AWS error: SSM
-// throttled (a burst of cold starts) or failing.
-func busySSM(t testing.TB, status int, code string) string {
-	t.Helper()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"__type":%q,"message":"Rate exceeded"}`, code)
-	}))
-	t.Cleanup(hs.Close)
-	return hs.URL
-}
-
-// A webhook secret SSM cannot give now (throttled, failing) is answered
-// 503 so GitHub's delivery may be sent again; like the 500 of one that
-// cannot be read at all (TestHuntUnreadableWebhookSecretIsAFault), the
-// answer to an unauthenticated caller must not name the deployment's
-// parameter: its name and place are the deployment's, logged for the
-// operator.
-func TestTransientWebhookSecretNamesNoParameter(t *testing.T) {
+// A webhook secret SSM cannot give is answered without naming the
+// deployment's parameter to an unauthenticated caller: its name and place
+// are the deployment's, logged for the operator. One that cannot be read
+// at all (its grant lost, its KMS key disabled, the parameter deleted) is
+// the deployment's fault: 500, counted as a fault (the alarm an operator
+// watches), the cause logged under GITHUB_WEBHOOK_SECRET_REF, not a 400
+// invalid_input (no fault counted, every delivery lost in silence). One
+// SSM cannot give now (throttled, failing) is 503, so GitHub's delivery
+// may be sent again.
+func TestWebhookSecretSSMCannotGiveNamesNoParameter(t *testing.T) {
+	const denied = "User: arn:aws:sts::123456789012:assumed-role/sandstep-GitHubRole/x is not authorized"
 	cases := []struct {
-		name   string
-		status int
-		code   string
+		name          string
+		status        int // SSM's
+		code, message string
+		want          int
+		logged        string // what the log names for the operator
 	}{
-		{"throttled", http.StatusBadRequest, "ThrottlingException"},
-		{"SSM failing", http.StatusInternalServerError, "InternalServerError"},
+		{"access denied", http.StatusBadRequest, "AccessDeniedException", denied, http.StatusInternalServerError, "GITHUB_WEBHOOK_SECRET_REF"},
+		{"KMS key disabled", http.StatusBadRequest, "KMSDisabledException", denied, http.StatusInternalServerError, "GITHUB_WEBHOOK_SECRET_REF"},
+		{"parameter not found", http.StatusBadRequest, "ParameterNotFound", denied, http.StatusInternalServerError, "GITHUB_WEBHOOK_SECRET_REF"},
+		{"throttled", http.StatusBadRequest, "ThrottlingException", "Rate exceeded", http.StatusServiceUnavailable, "webhook-secret"},
+		{"SSM failing", http.StatusInternalServerError, "InternalServerError", "Rate exceeded", http.StatusServiceUnavailable, "webhook-secret"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := gitHubEnv(busySSM(t, tc.status, tc.code), "")
+			ssm := fakeSSM(t, map[string]string{})
+			ssm.fail(tc.status, tc.code, tc.message)
+			env := gitHubEnv(ssm.URL, "")
 			logs := &syncBuffer{}
 			e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: logs})
 			if err != nil {
 				t.Fatal(err)
 			}
 			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
-			body := `{"zen":"x","hook_id":1}`
-			mac := hmac.New(sha256.New, []byte("whatever"))
-			mac.Write([]byte(body))
-			var ev events.APIGatewayV2HTTPRequest
-			ev.RouteKey = api.RouteGitHubWebhook
-			ev.RawPath = "/webhooks/github"
-			ev.RequestContext.HTTP.Method = http.MethodPost
-			ev.RequestContext.HTTP.Path = "/webhooks/github"
-			ev.RequestContext.RequestID = "req-1"
-			ev.Headers = map[string]string{"content-type": "application/json", "x-hub-signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
-				"x-github-event": "ping", "x-github-delivery": "d-1"}
-			ev.Body = body
-			res := a.ServeEvent(context.Background(), ev)
-			if res.StatusCode != http.StatusServiceUnavailable {
-				t.Errorf("answered %d %s, want 503", res.StatusCode, res.Body)
+			res := a.ServeEvent(context.Background(), signedDelivery("whatever", `{"zen":"x","hook_id":1}`))
+			if res.StatusCode != tc.want {
+				t.Errorf("answered %d %s, want %d", res.StatusCode, res.Body, tc.want)
 			}
 			for _, leak := range []string{"webhook-secret", "/sandstep/", "SSM parameter"} {
 				if strings.Contains(res.Body, leak) {
 					t.Errorf("the answer to an unauthenticated caller names the deployment's parameter (%q): %s", leak, res.Body)
 				}
 			}
-			if !strings.Contains(logs.String(), "webhook-secret") {
-				t.Errorf("no log line names the parameter for the operator:\n%s", logs.String())
+			if !strings.Contains(logs.String(), tc.logged) {
+				t.Errorf("no log line names %s for the operator:\n%s", tc.logged, logs.String())
 			}
 		})
 	}

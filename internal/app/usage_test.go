@@ -3,10 +3,7 @@ package app
 import (
 	"context"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,15 +59,10 @@ func TestPricesReadAgainOnlyAfterAWhile(t *testing.T) {
 		{"there", map[string]string{"/sandstep/prices": `{"s3": {"put": 0.00001}}`}, []int{1, 1, 1, 1, 1}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var reads atomic.Int32
 			ssm := fakeSSM(t, tt.params)
-			counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				reads.Add(1)
-				ssm.Config.Handler.ServeHTTP(w, r)
-			}))
-			t.Cleanup(counted.Close)
+			reads := &ssm.reads
 			env := map[string]string{
-				"AWS_ENDPOINT_URL_SSM": counted.URL, "TABLE_NAME": "sandstep", "DAYTONA_API_KEY_REF": "ssm:/k",
+				"AWS_ENDPOINT_URL_SSM": ssm.URL, "TABLE_NAME": "sandstep", "DAYTONA_API_KEY_REF": "ssm:/k",
 				"PRICE_TABLE_REF": "ssm:/sandstep/prices", "AWS_REGION": "eu-west-1",
 				"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "dummy-secret-access-key",
 			}
