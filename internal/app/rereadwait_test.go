@@ -100,3 +100,41 @@ func TestRereadWaitsForAnothersNoLongerThanItsContext(t *testing.T) {
 		})
 	}
 }
+
+// Within the minute, a reread answers what the last read found, without
+// reading SSM: a call refused beside the one that read (its key sent
+// before that read) gets the rotated value and goes again, rather than
+// failing while the instance holds a value that would be accepted.
+func TestRereadWithinTheMinuteAnswersTheLastRead(t *testing.T) {
+	const name = "/sandstep/daytona-api-key"
+	cases := []struct {
+		name  string
+		after time.Duration // since the first reread
+		want  string
+		reads int32 // of SSM by the second reread
+	}{
+		{"a moment later: the value read", time.Second, "rotated-key", 0},
+		{"a minute later: read again", secretRetry, "rotated-again", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ssm := fakeSSM(t, map[string]string{name: "rotated-key"})
+			var clock atomic.Int64
+			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
+			r := newRereader(e, "DAYTONA_API_KEY_REF", e.Config.DaytonaAPIKeyRef, "not read again")
+			if v, err := r.reread(context.Background()); v != "rotated-key" || err != nil {
+				t.Fatalf("the first reread = %q, %v", v, err)
+			}
+			ssm.put(name, "rotated-again")
+			clock.Store(int64(tc.after))
+			n := ssm.reads.Load()
+			v, err := r.reread(context.Background())
+			if v != tc.want || err != nil {
+				t.Errorf("the second reread = %q, %v, want %q", v, err, tc.want)
+			}
+			if got := ssm.reads.Load() - n; got != tc.reads {
+				t.Errorf("%d reads of SSM, want %d", got, tc.reads)
+			}
+		})
+	}
+}
