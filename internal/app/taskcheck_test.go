@@ -18,36 +18,10 @@ import (
 func TestTaskCheckReadsOutputSynchronously(t *testing.T) {
 	rec := &testutil.Recorder{}
 	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
-	status, resp := s.call(t, "alice", "POST /tasks", "/tasks", map[string]any{"command": "echo out; echo err >&2"})
-	if status != 202 {
-		t.Fatalf("POST /tasks: %d %v", status, resp)
-	}
-	ctx := context.Background()
-	direct := func(function, action string, in any) service.TaskStep {
-		t.Helper()
-		payload, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload = append([]byte(`{"action":"`+action+`",`), payload[1:]...)
-		out, err := s.api.HandlerFunc(function)(ctx, payload)
-		if err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		raw, _ := json.Marshal(out)
-		var st service.TaskStep
-		if err := json.Unmarshal(raw, &st); err != nil {
-			t.Fatalf("%s answered %s: %v", action, raw, err)
-		}
-		return st
-	}
-	id := resp["id"].(string)
-	direct(api.FunctionCreate, api.ActionTaskPrepare, map[string]any{"taskId": id, "input": map[string]any{"userId": "alice"}})
-	st := direct(api.FunctionCreate, api.ActionTaskSandbox, service.TaskStep{TaskID: id, UserID: "alice"})
-	st = direct(api.FunctionExecute, api.ActionTaskStart, st)
+	_, st := s.startedTask(t, "echo out; echo err >&2")
 	for checks := 1; ; checks++ {
 		rec.Take()
-		st = direct(api.FunctionStatus, api.ActionTaskCheck, st)
+		st = s.step(t, api.FunctionStatus, api.ActionTaskCheck, st)
 		ops := map[string]int{}
 		for _, c := range rec.Take() {
 			if c.Service == testutil.Daytona {
@@ -72,4 +46,40 @@ func TestTaskCheckReadsOutputSynchronously(t *testing.T) {
 			t.Fatal("the task's command did not end after 50 checks")
 		}
 	}
+}
+
+// startedTask posts a task running command as alice and takes it, as the
+// state machine does, through its preparation, its sandbox and its
+// command's start; it answers the task's id and the step the start returned.
+func (s *stack) startedTask(t testing.TB, command string) (string, service.TaskStep) {
+	t.Helper()
+	status, resp := s.call(t, "alice", "POST /tasks", "/tasks", map[string]any{"command": command})
+	if status != 202 {
+		t.Fatalf("POST /tasks: %d %v", status, resp)
+	}
+	id := resp["id"].(string)
+	s.step(t, api.FunctionCreate, api.ActionTaskPrepare, map[string]any{"taskId": id, "input": map[string]any{"userId": "alice"}})
+	st := s.step(t, api.FunctionCreate, api.ActionTaskSandbox, service.TaskStep{TaskID: id, UserID: "alice"})
+	return id, s.step(t, api.FunctionExecute, api.ActionTaskStart, st)
+}
+
+// step calls function with action and in, as the state machine does, and
+// answers the task step it returned.
+func (s *stack) step(t testing.TB, function, action string, in any) service.TaskStep {
+	t.Helper()
+	payload, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload = append([]byte(`{"action":"`+action+`",`), payload[1:]...)
+	out, err := s.api.HandlerFunc(function)(context.Background(), payload)
+	if err != nil {
+		t.Fatalf("%s: %v", action, err)
+	}
+	raw, _ := json.Marshal(out)
+	var st service.TaskStep
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("%s answered %s: %v", action, raw, err)
+	}
+	return st
 }

@@ -2,12 +2,9 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"testing"
 
-	"github.com/sandstep/sandstep/internal/api"
-	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
@@ -22,33 +19,8 @@ import (
 func TestTaskLogReadLeavesAStoppedSandboxStopped(t *testing.T) {
 	rec := &testutil.Recorder{}
 	s := newTaskStack(t, rec, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
-	status, resp := s.call(t, "alice", "POST /tasks", "/tasks", map[string]any{"command": "echo out; sleep 60"})
-	if status != 202 {
-		t.Fatalf("POST /tasks: %d %v", status, resp)
-	}
+	id, st := s.startedTask(t, "echo out; sleep 60")
 	ctx := context.Background()
-	direct := func(function, action string, in any) service.TaskStep {
-		t.Helper()
-		payload, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload = append([]byte(`{"action":"`+action+`",`), payload[1:]...)
-		out, err := s.api.HandlerFunc(function)(ctx, payload)
-		if err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		raw, _ := json.Marshal(out)
-		var st service.TaskStep
-		if err := json.Unmarshal(raw, &st); err != nil {
-			t.Fatalf("%s answered %s: %v", action, raw, err)
-		}
-		return st
-	}
-	id := resp["id"].(string)
-	direct(api.FunctionCreate, api.ActionTaskPrepare, map[string]any{"taskId": id, "input": map[string]any{"userId": "alice"}})
-	st := direct(api.FunctionCreate, api.ActionTaskSandbox, service.TaskStep{TaskID: id, UserID: "alice"})
-	direct(api.FunctionExecute, api.ActionTaskStart, st)
 
 	sb, err := s.store.GetSandbox(ctx, st.SandboxID)
 	if err != nil {
