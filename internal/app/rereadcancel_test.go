@@ -2,15 +2,9 @@ package app
 
 import (
 	"context"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/sandstep/sandstep/internal/api"
-	"github.com/sandstep/sandstep/internal/daytona"
-	"github.com/sandstep/sandstep/internal/githubapp"
-	"github.com/sandstep/sandstep/internal/githublocal"
 )
 
 // After a rotation, the first call refused with the old key may be one
@@ -29,81 +23,30 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 		next      = 25 * time.Second // the next call, within the minute
 	)
 	cases := []struct {
-		name string
-		// setup returns use (true: accepted) and rotate.
-		setup func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (use func(ctx context.Context) bool, rotate func())
+		name  string
+		setup func(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation
 	}{
-		{"Daytona key", func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (func(context.Context) bool, func()) {
-			const name = "/sandstep/daytona-api-key"
-			ssm.put(name, "old-daytona-key")
-			day := newDaytonaKeys(t, "old-daytona-key")
-			env := gitHubEnv(ssm.URL, "")
-			env["DAYTONA_API_URL"] = day.URL + "/api"
-			e := rotationEnv(t, env, clock)
-			dc, err := e.Daytona(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			use := func(ctx context.Context) bool {
-				_, err := dc.ListSandboxes(ctx, daytona.ListSandboxesOptions{})
-				return err == nil
-			}
-			return use, func() { ssm.put(name, "new-daytona-key"); day.set("new-daytona-key") }
-		}},
-		{"GitHub App key", func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (func(context.Context) bool, func()) {
-			const name = "/sandstep/github/app-key"
-			oldKey, oldPub, err := githublocal.GenerateAppKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			newKey, newPub, err := githublocal.GenerateAppKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ssm.put(name, string(oldKey))
-			gh := newAppKeys(t, oldPub)
-			env := gitHubEnv(ssm.URL, "")
-			env["GITHUB_API_URL"] = gh.URL
-			e := rotationEnv(t, env, clock)
-			app, err := e.GitHubApp(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			use := func(ctx context.Context) bool {
-				_, err := app.OwnToken(ctx, 7, "octo/hello", githubapp.PushAndPullRequest)
-				return err == nil
-			}
-			return use, func() { ssm.put(name, string(newKey)); gh.set(newPub) }
-		}},
-		{"webhook secret", func(t *testing.T, clock *atomic.Int64, ssm *ssmFake) (func(context.Context) bool, func()) {
-			const name = "/sandstep/github/webhook-secret"
-			ssm.put(name, "old-webhook-secret")
-			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), clock)
-			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
-			signer := "old-webhook-secret"
-			use := func(ctx context.Context) bool {
-				return a.ServeEvent(ctx, signedDelivery(signer, `{"zen":"x","hook_id":1}`)).StatusCode == http.StatusOK
-			}
-			return use, func() { ssm.put(name, "new-webhook-secret"); signer = "new-webhook-secret" }
-		}},
+		{"Daytona key", daytonaKeyRotation},
+		{"GitHub App key", appKeyRotation},
+		{"webhook secret", webhookSecretRotation},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var clock atomic.Int64
 			ssm := fakeSSM(t, map[string]string{})
-			use, rotate := tc.setup(t, &clock, ssm)
-			if !use(context.Background()) {
-				t.Fatal("refused before the rotation")
+			k := tc.setup(t, ssm, &clock)
+			if err := k.use(context.Background()); err != nil {
+				t.Fatalf("refused before the rotation: %v", err)
 			}
 			clock.Store(int64(rotated))
-			rotate()
+			k.rotate()
 
 			// The first refused call's context ends while SSM is slow.
 			clock.Store(int64(cancelled))
 			ssm.stalled.Store(true)
 			// (The webhook keeps a second of it for its answer.)
 			ctx, cancel := context.WithTimeout(context.Background(), 1300*time.Millisecond)
-			if use(ctx) {
+			if k.use(ctx) == nil {
 				t.Fatal("accepted with the old key and the parameter unread")
 			}
 			cancel()
@@ -112,9 +55,9 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 			ssm.stalled.Store(false)
 			close(ssm.release)
 			clock.Store(int64(next))
-			if !use(context.Background()) {
-				t.Errorf("refused %s after the rotation, with the rotated value in the parameter: the read its caller cut short %s earlier counted as the minute's reread",
-					next-rotated, next-cancelled)
+			if err := k.use(context.Background()); err != nil {
+				t.Errorf("refused %s after the rotation, with the rotated value in the parameter: the read its caller cut short %s earlier counted as the minute's reread (%v)",
+					next-rotated, next-cancelled, err)
 			}
 		})
 	}

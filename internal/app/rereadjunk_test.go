@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/sandstep/sandstep/internal/api"
 )
 
 // The webhook's URL is public, and what reaches it unsigned (a scanner's
@@ -38,8 +36,7 @@ func TestUnsignedRequestDoesNotHoldBackTheRotatedWebhookSecret(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ssm := fakeSSM(t, map[string]string{name: "old-webhook-secret"})
 			var clock atomic.Int64
-			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
-			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
+			a := webhookAPI(t, ssm, &clock)
 			const body = `{"zen":"x","hook_id":1}`
 			signed := func(secret string) int {
 				return a.ServeEvent(context.Background(), signedDelivery(secret, body)).StatusCode

@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/sandstep/sandstep/internal/api"
 )
 
 // The local stack serves deliveries concurrently. A delivery whose
@@ -26,8 +24,7 @@ func TestVerifiedDeliveryIsNotHeldBehindAnothersReread(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ssm := fakeSSM(t, map[string]string{name: "the-secret"})
 			var clock atomic.Int64
-			e := rotationEnv(t, gitHubEnv(ssm.URL, ""), &clock)
-			a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
+			a := webhookAPI(t, ssm, &clock)
 			post := func(ctx context.Context, secret string) int {
 				return a.ServeEvent(ctx, signedDelivery(secret, `{"zen":"x","hook_id":1}`)).StatusCode
 			}

@@ -32,16 +32,8 @@ import (
 func TestWebhookSecretRotatedOnAWarmInstance(t *testing.T) {
 	const name = "/sandstep/github/webhook-secret"
 	ssm := fakeSSM(t, map[string]string{name: "old-webhook-secret"})
-	env := gitHubEnv(ssm.URL, "")
-	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
 	var at atomic.Int64
-	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
-	// A ping needs no service: the signature is all that is checked.
-	a := api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
+	a := webhookAPI(t, ssm, &at)
 	ping := func(secret string) int {
 		return a.ServeEvent(context.Background(), signedDelivery(secret, `{"zen":"Keep it logically awesome.","hook_id":1}`)).StatusCode
 	}
@@ -120,69 +112,6 @@ func (g *appKeys) set(keys ...*rsa.PublicKey) {
 	g.keys = keys
 }
 
-// A GitHub App key the operator rotates (a second key made at GitHub, put
-// in SSM, then the first deleted at GitHub) is taken up by a warm
-// instance: its installation tokens are minted with the new key, not
-// refused until the instance's cold start, which would fail every
-// delivery's permission check and a running task's clone and push (its
-// pull request lost). A key GitHub refuses costs no more than one read of
-// SSM a minute.
-func TestGitHubAppKeyRotatedOnAWarmInstance(t *testing.T) {
-	const name = "/sandstep/github/app-key"
-	oldKey, oldPub, err := githublocal.GenerateAppKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	newKey, newPub, err := githublocal.GenerateAppKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ssm := fakeSSM(t, map[string]string{name: string(oldKey)})
-	gh := newAppKeys(t, oldPub)
-	env := gitHubEnv(ssm.URL, "")
-	env["GITHUB_API_URL"] = gh.URL
-	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	var at atomic.Int64
-	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
-	ctx := context.Background()
-	app, err := e.GitHubApp(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		name    string
-		at      time.Duration
-		rotate  func()
-		ok      bool
-		maxRead int32 // reads of SSM this step may make
-	}{
-		{"before the rotation", 0, nil, true, 0},
-		{"a second key made at GitHub and put in SSM", time.Hour, func() { gh.set(oldPub, newPub); ssm.put(name, string(newKey)) }, true, 0},
-		{"the old key deleted at GitHub", 2 * time.Hour, func() { gh.set(newPub) }, true, 1},
-		{"then", 2*time.Hour + time.Second, nil, true, 0},
-		{"every key deleted at GitHub", 3 * time.Hour, func() { gh.set() }, false, 1},
-		{"a moment later, no read", 3*time.Hour + time.Second, nil, false, 0},
-	}
-	for _, s := range steps {
-		at.Store(int64(s.at))
-		if s.rotate != nil {
-			s.rotate()
-		}
-		n := ssm.reads.Load()
-		_, err := app.OwnToken(ctx, 7, "octo/hello", githubapp.PushAndPullRequest)
-		if s.ok != (err == nil) {
-			t.Errorf("%s: OwnToken = %v, want ok %v", s.name, err, s.ok)
-		}
-		if got := ssm.reads.Load() - n; got > s.maxRead {
-			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)
-		}
-	}
-}
-
 // daytonaKeys is Daytona in front of the local server: it accepts the
 // organisation's API keys it holds (two coexist while one is rotated),
 // 401 to any other, as Daytona answers.
@@ -223,56 +152,192 @@ func (d *daytonaKeys) set(keys ...string) {
 	d.keys = keys
 }
 
-// A Daytona API key the operator rotates (a second key made at Daytona,
-// put in the parameter the functions read, then the first revoked) is
-// taken up by a warm instance: its calls are not refused until its cold
-// start, which would fail every create, exec and delete with a 500, and
-// every step of a running task, for as long as the instance lives. A key
-// Daytona refuses costs no more than one read of SSM a minute.
-func TestDaytonaKeyRotatedOnAWarmInstance(t *testing.T) {
+// A key the operator rotates (a second key made at the service, put in
+// SSM, then the first revoked there) is taken up by a warm instance, not
+// refused until its cold start. A GitHub App key: its installation tokens
+// are minted with the new key; refused, every delivery's permission check
+// and a running task's clone and push fail (its pull request lost). A
+// Daytona API key: its calls go on; refused, every create, exec and delete
+// fails with a 500, and every step of a running task, for as long as the
+// instance lives. A key the service refuses costs no more than one read of
+// SSM a minute.
+func TestKeyRotatedOnAWarmInstance(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation
+	}{
+		{"GitHub App key", appKeyRotation},
+		{"Daytona key", daytonaKeyRotation},
+	}
+	steps := []struct {
+		name    string
+		at      time.Duration
+		rotate  func(k keyRotation)
+		ok      bool
+		maxRead int32 // reads of SSM this step may make
+	}{
+		{"before the rotation", 0, nil, true, 0},
+		{"a second key made at the service and put in SSM", time.Hour, func(k keyRotation) { k.accept("old", "new"); k.ssm.put(k.param, k.newValue) }, true, 0},
+		{"the old key revoked at the service", 2 * time.Hour, func(k keyRotation) { k.accept("new") }, true, 1},
+		{"then", 2*time.Hour + time.Second, nil, true, 0},
+		{"every key revoked at the service", 3 * time.Hour, func(k keyRotation) { k.accept() }, false, 1},
+		{"a moment later, no read", 3*time.Hour + time.Second, nil, false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var at atomic.Int64
+			k := tc.setup(t, fakeSSM(t, map[string]string{}), &at)
+			for _, s := range steps {
+				at.Store(int64(s.at))
+				if s.rotate != nil {
+					s.rotate(k)
+				}
+				n := k.ssm.reads.Load()
+				err := k.use(context.Background())
+				if s.ok != (err == nil) {
+					t.Errorf("%s: %s = %v, want ok %v", s.name, k.call, err, s.ok)
+				}
+				if got := k.ssm.reads.Load() - n; got > s.maxRead {
+					t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)
+				}
+			}
+		})
+	}
+}
+
+// keyRotation is a secret the operator rotates: its old value in ssm's
+// param and accepted by the service that checks it, read by an Env whose
+// clock a test moves.
+type keyRotation struct {
+	ssm             *ssmFake
+	param, newValue string
+	// call names what use calls.
+	call string
+	// use makes a call that needs the secret: nil when it was accepted.
+	use func(ctx context.Context) error
+	// accept makes the service accept only these of the secret's values,
+	// "old" and "new": GitHub and Daytona let two keys coexist while one
+	// is rotated; GitHub signs a delivery with the last.
+	accept func(values ...string)
+}
+
+// rotate puts the new value in SSM, and the service takes only that.
+func (k keyRotation) rotate() {
+	k.ssm.put(k.param, k.newValue)
+	k.accept("new")
+}
+
+// appKeyRotation is the GitHub App's key, its client's installation tokens
+// minted by a GitHub that knows the App's public keys.
+func appKeyRotation(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation {
+	t.Helper()
+	const name = "/sandstep/github/app-key"
+	oldKey, oldPub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, newPub, err := githublocal.GenerateAppKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssm.put(name, string(oldKey))
+	gh := newAppKeys(t, oldPub)
+	env := gitHubEnv(ssm.URL, "")
+	env["GITHUB_API_URL"] = gh.URL
+	e := rotationEnv(t, env, clock)
+	app, err := e.GitHubApp(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubs := map[string]*rsa.PublicKey{"old": oldPub, "new": newPub}
+	return keyRotation{
+		ssm: ssm, param: name, newValue: string(newKey), call: "OwnToken",
+		use: func(ctx context.Context) error {
+			_, err := app.OwnToken(ctx, 7, "octo/hello", githubapp.PushAndPullRequest)
+			return err
+		},
+		accept: func(values ...string) {
+			var keys []*rsa.PublicKey
+			for _, v := range values {
+				keys = append(keys, pubs[v])
+			}
+			gh.set(keys...)
+		},
+	}
+}
+
+// daytonaKeyRotation is the organisation's Daytona API key, its client's
+// calls going to a Daytona that accepts the keys it holds.
+func daytonaKeyRotation(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation {
+	t.Helper()
 	const name = "/sandstep/daytona-api-key"
-	ssm := fakeSSM(t, map[string]string{name: "old-daytona-key"})
+	ssm.put(name, "old-daytona-key")
 	day := newDaytonaKeys(t, "old-daytona-key")
 	env := gitHubEnv(ssm.URL, "")
 	env["DAYTONA_API_URL"] = day.URL + "/api"
+	e := rotationEnv(t, env, clock)
+	dc, err := e.Daytona(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyRotation{
+		ssm: ssm, param: name, newValue: "new-daytona-key", call: "ListSandboxes",
+		use: func(ctx context.Context) error {
+			_, err := dc.ListSandboxes(ctx, daytona.ListSandboxesOptions{})
+			return err
+		},
+		accept: func(values ...string) {
+			var keys []string
+			for _, v := range values {
+				keys = append(keys, v+"-daytona-key")
+			}
+			day.set(keys...)
+		},
+	}
+}
+
+// webhookSecretRotation is the GitHub webhook's secret, its deliveries
+// pings signed as GitHub signs them.
+func webhookSecretRotation(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation {
+	t.Helper()
+	const name = "/sandstep/github/webhook-secret"
+	ssm.put(name, "old-webhook-secret")
+	a := webhookAPI(t, ssm, clock)
+	signer := "old-webhook-secret"
+	return keyRotation{
+		ssm: ssm, param: name, newValue: "new-webhook-secret", call: "a delivery",
+		use: func(ctx context.Context) error {
+			if got := a.ServeEvent(ctx, signedDelivery(signer, `{"zen":"x","hook_id":1}`)).StatusCode; got != http.StatusOK {
+				return fmt.Errorf("answered %d", got)
+			}
+			return nil
+		},
+		accept: func(values ...string) {
+			signer = "forged"
+			if len(values) > 0 {
+				signer = values[len(values)-1] + "-webhook-secret"
+			}
+		},
+	}
+}
+
+// rotationEnv is an Env of env whose clock is clock's offset from now.
+func rotationEnv(t *testing.T, env map[string]string, clock *atomic.Int64) *Env {
+	t.Helper()
 	e, err := NewEnv(Options{Getenv: func(k string) string { return env[k] }, LogWriter: &syncBuffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	var at atomic.Int64
-	e.now = func() time.Time { return start.Add(time.Duration(at.Load())) }
-	ctx := context.Background()
-	dc, err := e.Daytona(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		name    string
-		at      time.Duration
-		rotate  func()
-		ok      bool
-		maxRead int32 // reads of SSM this step may make
-	}{
-		{"before the rotation", 0, nil, true, 0},
-		{"a second key made at Daytona and put in SSM", time.Hour, func() { day.set("old-daytona-key", "new-daytona-key"); ssm.put(name, "new-daytona-key") }, true, 0},
-		{"the old key revoked at Daytona", 2 * time.Hour, func() { day.set("new-daytona-key") }, true, 1},
-		{"then", 2*time.Hour + time.Second, nil, true, 0},
-		{"every key revoked at Daytona", 3 * time.Hour, func() { day.set() }, false, 1},
-		{"a moment later, no read", 3*time.Hour + time.Second, nil, false, 0},
-	}
-	for _, s := range steps {
-		at.Store(int64(s.at))
-		if s.rotate != nil {
-			s.rotate()
-		}
-		n := ssm.reads.Load()
-		_, err := dc.ListSandboxes(ctx, daytona.ListSandboxesOptions{})
-		if s.ok != (err == nil) {
-			t.Errorf("%s: ListSandboxes = %v, want ok %v", s.name, err, s.ok)
-		}
-		if got := ssm.reads.Load() - n; got > s.maxRead {
-			t.Errorf("%s: %d reads of SSM, want at most %d", s.name, got, s.maxRead)
-		}
-	}
+	e.now = func() time.Time { return start.Add(time.Duration(clock.Load())) }
+	return e
+}
+
+// webhookAPI is the GitHub function's API on an Env (its clock clock)
+// reading the webhook secret from ssm. A ping needs no service: the
+// signature is all that is checked.
+func webhookAPI(t *testing.T, ssm *ssmFake, clock *atomic.Int64) *api.API {
+	t.Helper()
+	e := rotationEnv(t, gitHubEnv(ssm.URL, ""), clock)
+	return api.New(nil, api.Options{MaxBodyBytes: 1 << 20, Logger: e.Logger, GitHub: e.GitHubOptions()})
 }
