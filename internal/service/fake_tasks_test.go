@@ -492,3 +492,23 @@ func taskWithSandbox(t *testing.T, svc *Service, in TaskInput) (*sandstep.Task, 
 	}
 	return tk, step
 }
+
+// newStepService is a service on a store whose clock is the one returned,
+// stepping tasks through p and sessions; wrap, when given, puts a fake in
+// front of the store's tasks.
+func newStepService(t *testing.T, p Provider, sessions Sessions, wrap func(Tasks) Tasks) (*Service, *store.Store, *settableClock) {
+	t.Helper()
+	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
+	var tasks Tasks = st
+	if wrap != nil {
+		tasks = wrap(st)
+	}
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: tasks, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sessions},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, clk
+}

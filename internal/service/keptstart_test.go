@@ -4,11 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // countingStarts is exitSessions that counts the lines sent to the task's
@@ -53,16 +50,10 @@ func TestKeptSandboxOfAStartNeverMarkedRunsNoCommand(t *testing.T) {
 		{name: "the start's invocation died after the line was sent", attempts: 0, failure: "Lambda.Unknown"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			sess := &countingStarts{}
-			tasks := &runningWriteFails{Tasks: st, code: tt.code, every: true, failRead: true}
-			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: tasks, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st, _ := newStepService(t, newFakeProvider(), sess, func(st Tasks) Tasks {
+				return &runningWriteFails{Tasks: st, code: tt.code, every: true, failRead: true}
+			})
 			ctx := context.Background()
 			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: true})
 			if tt.attempts == 0 {

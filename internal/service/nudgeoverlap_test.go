@@ -6,11 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // interleavedStart is exitSessions on which two invocations of the start
@@ -80,16 +77,9 @@ func lineNudgeSecrets(t *testing.T, p *fakeProvider, daytonaID string, lines []s
 // every nudge of the task would be refused, and its end would wait for
 // the backstop (10 minutes) instead of seconds.
 func TestStartAskedAgainKeepsTheNudgeTheRecordKnows(t *testing.T) {
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := newFakeProvider()
 	sess := &interleavedStart{reached: make(chan struct{}), released: make(chan struct{})}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, st, _ := newStepService(t, p, sess, nil)
 	ctx := context.Background()
 	tk, err := svc.StartTask(ctx, Call{UserID: "alice", RequestID: "req-1", APIURL: "https://api.example.com"}, TaskInput{Command: "make"})
 	if err != nil {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // overlappingStart is exitSessions whose first StartCommand lets another
@@ -53,19 +50,12 @@ func TestStartTaskCommandAskedAgainNeverKillsTheTasksCommand(t *testing.T) {
 		{name: "the running write landed, its answer lost, the read failed", lostThenUnread: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			sess := &overlappingStart{}
-			var tasks Tasks = st
+			var wrap func(Tasks) Tasks
 			if tt.lostThenUnread {
-				tasks = &runningWriteFails{Tasks: st, applied: true, failRead: true}
+				wrap = func(st Tasks) Tasks { return &runningWriteFails{Tasks: st, applied: true, failRead: true} }
 			}
-			svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: tasks, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st, _ := newStepService(t, newFakeProvider(), sess, wrap)
 			ctx := context.Background()
 			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
 			var secondErr error

@@ -4,11 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // The state machine asked the start again while the first invocation still
@@ -19,22 +16,15 @@ import (
 // finds the task running. Answered Sandbox.Conflict it is caught, and the
 // clean-up fails the task and kills its healthy command.
 func TestStartRefusedUnreadIsAskedAgain(t *testing.T) {
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	sess := &overlappingStart{}
-	svc, err := New(Deps{Provider: newFakeProvider(), Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: &runningWriteFails{Tasks: st, ownAnswers: true, failRead: true}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, st, _ := newStepService(t, newFakeProvider(), sess, func(st Tasks) Tasks { return &runningWriteFails{Tasks: st, ownAnswers: true, failRead: true} })
 	ctx := context.Background()
 	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
 	// The first invocation, no longer awaited, runs whole inside the
 	// awaited retry's StartCommand: it marks the task running first.
 	var firstErr error
 	sess.during = func() { _, firstErr = svc.StartTaskCommand(ctx, *step) }
-	_, err = svc.StartTaskCommand(ctx, *step)
+	_, err := svc.StartTaskCommand(ctx, *step)
 	if firstErr != nil {
 		t.Fatalf("the first invocation: %v", firstErr)
 	}

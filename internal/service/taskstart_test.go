@@ -10,11 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // runningWriteFails makes the write marking a task running (queued to
@@ -83,16 +80,9 @@ func TestStartTaskCommandWhenMarkingItRunningFails(t *testing.T) {
 		{"the write did not land", false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 			p := newFakeProvider()
 			sess := &exitSessions{}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: &runningWriteFails{Tasks: st, applied: tt.applied}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st, _ := newStepService(t, p, sess, func(st Tasks) Tasks { return &runningWriteFails{Tasks: st, applied: tt.applied} })
 			ctx := context.Background()
 			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
 			next, err := svc.StartTaskCommand(ctx, *step)
@@ -137,8 +127,6 @@ func (s *lostStart) StartCommand(_ context.Context, _, _, line string) (string, 
 // command is writing: a new, empty file in their place leaves its output
 // in one nobody reads.
 func TestStartTaskCommandAskedAgainKeepsTheFirstTrysCommandAndOutput(t *testing.T) {
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
 	stdout := filepath.Join(p.dir, taskDir, "stdout")
 	sess := &lostStart{run: func() {
@@ -150,12 +138,7 @@ func TestStartTaskCommandAskedAgainKeepsTheFirstTrysCommandAndOutput(t *testing.
 		defer f.Close()
 		f.WriteString("first try's output\n")
 	}}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _, _ := newStepService(t, p, sess, nil)
 	ctx := context.Background()
 	_, step := taskWithSandbox(t, svc, TaskInput{Command: "make"})
 	if _, err := svc.StartTaskCommand(ctx, *step); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
@@ -194,16 +177,9 @@ func (s *shellSessions) StartCommand(_ context.Context, _, _, line string) (stri
 // running failed) and asked again runs a fresh command: the task's output
 // is that run's alone, not the killed run's with it.
 func TestARestartedTaskCommandsOutputIsItsOwn(t *testing.T) {
-	clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, Now: clk.Now})
 	p := &diskProvider{shellProvider: &shellProvider{fakeProvider: newFakeProvider(), dir: t.TempDir()}}
 	sess := &shellSessions{dir: p.dir}
-	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-		Tasks: &runningWriteFails{Tasks: st}, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: sess},
-		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _, _ := newStepService(t, p, sess, func(st Tasks) Tasks { return &runningWriteFails{Tasks: st} })
 	ctx := context.Background()
 	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "echo step-one"})
 	if _, err := svc.StartTaskCommand(ctx, *step); err == nil || !sess.wasStopped() {
