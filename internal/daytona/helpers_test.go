@@ -107,6 +107,14 @@ func toolboxClient(t testing.TB, f *fake, sbID string, mods ...func(*Config)) *C
 	return c
 }
 
+// refuseKey answers as Daytona answers a call with a key it does not
+// accept.
+func refuseKey(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	w.Write([]byte(`{"statusCode":401,"message":"Invalid API key","error":"Unauthorized"}`))
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -48,9 +48,7 @@ func TestConcurrentRefusalsUseTheKeyReadByAnother(t *testing.T) {
 				if r.Header.Get("Authorization") != "Bearer "+newKey {
 					arrived.Done()
 					arrived.Wait()
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusUnauthorized)
-					w.Write([]byte(`{"statusCode":401,"message":"Invalid API key","error":"Unauthorized"}`))
+					refuseKey(w)
 					return
 				}
 				w.Header().Set("Content-Type", "application/json")

@@ -26,11 +26,7 @@ func TestRefusedCallWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				w.Write([]byte(`{"statusCode":401,"message":"Invalid API key","error":"Unauthorized"}`))
-			})
+			f := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { refuseKey(w) })
 			reading := make(chan struct{})
 			var once sync.Once
 			slow := func(ctx context.Context) (string, error) {

@@ -55,9 +55,7 @@ func TestConcurrentRefusedJWTsUseTheKeyReadByAnother(t *testing.T) {
 				// refused together.
 				arrived.Done()
 				arrived.Wait()
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				w.Write([]byte(`{"message":"A JSON web token could not be decoded"}`))
+				ghError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
 				return true
 			}
 			// Read once; after, what that read found (read a moment ago).

@@ -25,10 +25,8 @@ func TestRefusedJWTWaitsForAnothersRereadNoLongerThanItsContext(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
-			f.fault = func(w http.ResponseWriter, r *http.Request) bool {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				w.Write([]byte(`{"message":"A JSON web token could not be decoded"}`))
+			f.fault = func(w http.ResponseWriter, _ *http.Request) bool {
+				ghError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
 				return true
 			}
 			reading := make(chan struct{})
