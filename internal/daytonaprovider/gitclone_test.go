@@ -85,7 +85,7 @@ func TestGitCloneBlamesTheRepositoryOnlyForGitsOwnFailures(t *testing.T) {
 					http.NotFound(w, r)
 				}
 			}))
-			p := providerBehind(t, hs)
+			p := providerBehind(t, hs, Options{})
 			err := p.GitClone(context.Background(), "sb-1", service.GitCloneSpec{URL: "https://example.com/o/r.git", Branch: "main", Path: "r"})
 			if code, field := sandstep.ErrorCode(err), sandstep.ErrorField(err); code != tt.want || field != tt.wantField {
 				t.Errorf("err = %v: %s, field %q; want %s, field %q", err, code, field, tt.want, tt.wantField)

@@ -122,7 +122,7 @@ func TestStartCommandAskedAgainAnswersWithItsOwnCommand(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	}))
-	p := providerBehind(t, hs)
+	p := providerBehind(t, hs, Options{})
 	ctx := context.Background()
 	if _, err := p.StartCommand(ctx, "sb-1", "task-1", "make"); err == nil {
 		t.Fatal("the first try succeeded; want its 500")

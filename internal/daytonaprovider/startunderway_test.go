@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -59,15 +58,8 @@ func TestToolboxCallWaitsForAStartUnderWay(t *testing.T) {
 					io.WriteString(w, `{"statusCode":502,"message":"failed to resolve container IP","source":"DAYTONA_PROXY"}`)
 				}
 			}))
-			t.Cleanup(hs.Close)
-			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
-				Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := New(c, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: 5 * time.Second})
-			p.KnowToolbox("sb-1", hs.URL+"/toolbox")
-			err = p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
+			p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: 5 * time.Second})
+			err := p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
 			if err != nil {
 				t.Fatalf("upload into a sandbox whose start was under way (%s): %v; want it to wait for the start and go on", state, err)
 			}
@@ -130,15 +122,8 @@ func TestRestartEndingInFailureOrGoneIsJudgedByTheState(t *testing.T) {
 					io.WriteString(w, `{"statusCode":400,"message":"failed to resolve container IP","source":"DAYTONA_PROXY"}`)
 				}
 			}))
-			t.Cleanup(hs.Close)
-			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
-				Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := New(c, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: 5 * time.Second})
-			p.KnowToolbox("sb-1", hs.URL+"/toolbox")
-			err = p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
+			p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: 5 * time.Second})
+			err := p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
 			if code := sandstep.ErrorCode(err); code != tt.want {
 				t.Errorf("upload into a stopped sandbox whose start ended %s: err = %v (%s), want %s", tt.final, err, code, tt.want)
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -48,15 +47,8 @@ func TestExecOutOfTimeWaitingForAStartSaysTheCommandDidNotRun(t *testing.T) {
 					io.WriteString(w, `{"statusCode":502,"message":"failed to resolve container IP","source":"DAYTONA_PROXY"}`)
 				}
 			}))
-			t.Cleanup(hs.Close)
-			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
-				Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := New(c, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: time.Minute})
-			p.KnowToolbox("sb-1", hs.URL+"/toolbox")
-			_, err = p.Exec(context.Background(), "sb-1", service.Command{Line: "rm -rf build", Timeout: 300 * time.Millisecond})
+			p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: time.Minute})
+			_, err := p.Exec(context.Background(), "sb-1", service.Command{Line: "rm -rf build", Timeout: 300 * time.Millisecond})
 			if sandstep.ErrorCode(err) != sandstep.ETIMEOUT {
 				t.Fatalf("exec: %v (%s); want timeout", err, sandstep.ErrorCode(err))
 			}

@@ -17,10 +17,10 @@ import (
 	"github.com/sandstep/sandstep/internal/service"
 )
 
-// providerBehind is a provider on hs, a fake Daytona whose main API is at
-// /api and whose sandbox sb-1's toolbox is at /toolbox, trying each call
-// once; hs is closed when the test ends.
-func providerBehind(t *testing.T, hs *httptest.Server) *Provider {
+// providerBehind is a provider with opts on hs, a fake Daytona whose main
+// API is at /api and whose sandbox sb-1's toolbox is at /toolbox, trying
+// each call once; hs is closed when the test ends.
+func providerBehind(t *testing.T, hs *httptest.Server, opts Options) *Provider {
 	t.Helper()
 	t.Cleanup(hs.Close)
 	c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api",
@@ -28,7 +28,7 @@ func providerBehind(t *testing.T, hs *httptest.Server) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(c, Options{})
+	p := New(c, opts)
 	p.KnowToolbox("sb-1", hs.URL+"/toolbox")
 	return p
 }
@@ -167,7 +167,7 @@ func TestToolboxCallsInOtherStates(t *testing.T) {
 				w.WriteHeader(http.StatusBadRequest)
 				io.WriteString(w, `{"statusCode":400,"message":"failed to resolve container IP","source":"DAYTONA_PROXY"}`)
 			}))
-			p := providerBehind(t, hs)
+			p := providerBehind(t, hs, Options{})
 			err := p.Upload(context.Background(), "sb-1", []service.UploadFile{{Path: "a", Content: []byte("a")}})
 			if code := sandstep.ErrorCode(err); code != tt.want {
 				t.Errorf("err = %v (%s), want %s", err, code, tt.want)
