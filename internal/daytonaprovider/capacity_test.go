@@ -3,13 +3,10 @@ package daytonaprovider
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // README, Errors: `capacity` (503 + Retry-After, Sandbox.Capacity, which a
@@ -44,21 +41,12 @@ func TestOrganisationFullIsCapacityAndHoldsNoSlot(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			p, srv := newProvider(t, Options{})
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-			svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{
-				Deployment: func(context.Context) (string, error) { return "test-deployment", nil },
-				Limits: service.Limits{
-					DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
-					MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st := newLocalService(t, p, nil)
 			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: tt.status, Message: tt.message,
 				Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, service.CreateSandboxInput{})
+			_, err := svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, service.CreateSandboxInput{})
 			if code := sandstep.ErrorCode(err); code != tt.want {
 				t.Fatalf("create Daytona refused with %d %q: %v (%s), want %s", tt.status, tt.message, err, code, tt.want)
 			}

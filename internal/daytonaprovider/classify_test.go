@@ -3,14 +3,11 @@ package daytonaprovider
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // The toolbox answers 404 for a missing session or command, and its proxy
@@ -20,14 +17,7 @@ import (
 func TestToolbox404OfALiveSandboxIsNotGone(t *testing.T) {
 	ctx := context.Background()
 	p, srv := newProvider(t, Options{})
-	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-	svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: service.Limits{
-		DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
-		MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, st := newLocalService(t, p, nil)
 	call := service.Call{UserID: "alice"}
 	sb, err := svc.CreateSandbox(ctx, call, service.CreateSandboxInput{})
 	if err != nil {
@@ -150,21 +140,12 @@ func TestCreateRefusedForTheSnapshotNamesTheField(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			p, srv := newProvider(t, Options{})
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-			svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{
-				Deployment: func(context.Context) (string, error) { return "test-deployment", nil },
-				Limits: service.Limits{
-					DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
-					MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st := newLocalService(t, p, nil)
 			if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultError, Status: 400, Message: tt.message,
 				Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, service.CreateSandboxInput{Snapshot: "no-such-snap"})
+			_, err := svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, service.CreateSandboxInput{Snapshot: "no-such-snap"})
 			if code := sandstep.ErrorCode(err); code != sandstep.EINVALID {
 				t.Fatalf("create with a snapshot Daytona refuses: %v (%s), want invalid_input", err, code)
 			}

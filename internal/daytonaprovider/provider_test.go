@@ -18,6 +18,8 @@ import (
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
+	"github.com/sandstep/sandstep/internal/store"
+	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 func newProvider(t *testing.T, opts Options) (*Provider, *daytonalocal.Server) {
@@ -504,5 +506,32 @@ func TestAStaleToolboxFromARecord(t *testing.T) {
 				t.Errorf("told a stale proxy URL: %v", err)
 			}
 		})
+	}
+}
+
+// newLocalService is a service over p, a provider on local Daytona, with a
+// store of one slot a user; set, when given, changes its options.
+func newLocalService(t *testing.T, p *Provider, set func(*service.Options)) (*service.Service, *store.Store) {
+	t.Helper()
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
+	opts := service.Options{
+		Deployment: func(context.Context) (string, error) { return "test-deployment", nil },
+		Limits:     serviceLimits(),
+	}
+	if set != nil {
+		set(&opts)
+	}
+	svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st
+}
+
+// serviceLimits are a service's limits, a minute and a MiB each.
+func serviceLimits() service.Limits {
+	return service.Limits{
+		DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
+		MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
 	}
 }

@@ -37,10 +37,7 @@ func rateInstances(t *testing.T, srv *daytonalocal.Server, n, limit int, window 
 			quota = &storetest.SpendWatch{Store: st, Spent: spends}
 		}
 		svc, err := service.New(service.Deps{Provider: New(c, Options{}), Sandboxes: st, Quota: quota, Idempotency: st, Audit: st},
-			service.Options{Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: service.Limits{
-				DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
-				MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
-			}})
+			service.Options{Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: serviceLimits()})
 		if err != nil {
 			t.Fatal(err)
 		}

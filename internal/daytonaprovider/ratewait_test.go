@@ -10,8 +10,6 @@ import (
 	"github.com/sandstep/sandstep/internal/daytonalocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
-	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // A create Daytona refuses with its 429 waits the wait out and asks again
@@ -46,17 +44,7 @@ func TestCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p, srv := newProvider(t, Options{})
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
-			svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st}, service.Options{
-				Deployment:     func(context.Context) (string, error) { return "test-deployment", nil },
-				CleanupReserve: reserve,
-				Limits: service.Limits{
-					DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
-					MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, _ := newLocalService(t, p, func(o *service.Options) { o.CleanupReserve = reserve })
 			if tt.asked > 0 {
 				if _, err := srv.AddFault(daytonalocal.Fault{Kind: daytonalocal.FaultRateLimit, RetryAfter: tt.asked, Times: 1,
 					Match: daytonalocal.Match{Operation: "createSandbox"}}); err != nil {
@@ -70,7 +58,7 @@ func TestCreateOutOfTimeAfterItsRateWaitIsTransient(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), invocation)
 			defer cancel()
 			in := service.CreateSandboxInput{Files: []service.File{{Path: "big.bin", ContentBase64: base64.StdEncoding.EncodeToString([]byte("payload"))}}}
-			_, err = svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, in)
+			_, err := svc.CreateSandbox(ctx, service.Call{UserID: "alice"}, in)
 			if code := sandstep.ErrorCode(err); code != tt.want {
 				t.Errorf("create: %v (%q), want %q", err, code, tt.want)
 			}

@@ -39,10 +39,7 @@ func TestStuckCreateIsLeftForTheReaper(t *testing.T) {
 	p := New(c, Options{})
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 1})
 	svc, err := service.New(service.Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st, Inventory: st, Catalog: p},
-		service.Options{CleanupReserve: 300 * time.Millisecond, Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: service.Limits{
-			DefaultTTLMinutes: 60, MaxTTLMinutes: 60, DefaultExecTimeout: time.Minute, MaxExecTimeout: time.Minute, MaxOutputBytes: 1 << 20,
-			MaxTaskDuration: time.Minute, MaxTaskLogBytes: 1 << 20, TaskBackstop: time.Minute,
-		}})
+		service.Options{CleanupReserve: 300 * time.Millisecond, Deployment: func(context.Context) (string, error) { return "test-deployment", nil }, Limits: serviceLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
