@@ -99,9 +99,10 @@ func (s *Service) quotedStderr(ctx context.Context, t *sandstep.Task, spec *Task
 
 // hideSecrets is pieces, in order, valid UTF-8 (each stream's text
 // rendered, logging.Rendered), with, found in each stream's own text (a
-// secret one stream printed is not split by the other's chunks), each of
-// values (of logging.MinSecretLen bytes or more, trimmed of white space
-// too), each GitHub token shape, an end that begins one of them (the
+// secret one stream printed is not split by the other's chunks) and in
+// the text as shown (one printed half on each stream), each of values
+// (of logging.MinSecretLen bytes or more, trimmed of white space too),
+// each GitHub token shape, an end that begins one of them (the
 // output cut there, or never stored past it), and, in a stream cut[stream]
 // says the read began past its first byte, a start that ends one of them
 // replaced by logging.Redacted. Rendered before the secrets are looked
@@ -119,22 +120,35 @@ func hideSecrets(pieces []logPiece, values []string, cut [2]bool) string {
 		texts[i], at[i] = renderedStream(raw[i])
 		hidden[i] = secretsIn(texts[i], values, cut[i])
 	}
-	var b strings.Builder
+	// Looked for too in the text as the quote shows it, both streams'
+	// chunks in turn: a secret printed half on each reads whole there.
+	var shown []byte
+	var from [][2]int // the stream and position in its text of each byte of shown
 	var read [2]int
-	inRun := false
 	for _, p := range pieces {
 		i := p.stream
 		for pos := at[i][read[i]]; pos < at[i][read[i]+len(p.data)]; pos++ {
-			switch {
-			case !hidden[i][pos]:
-				b.WriteByte(texts[i][pos])
-				inRun = false
-			case !inRun:
-				b.WriteString(logging.Redacted)
-				inRun = true
-			}
+			shown = append(shown, texts[i][pos])
+			from = append(from, [2]int{i, pos})
 		}
 		read[i] += len(p.data)
+	}
+	for k, h := range secretsIn(string(shown), values, false) {
+		if h {
+			hidden[from[k][0]][from[k][1]] = true
+		}
+	}
+	var b strings.Builder
+	inRun := false
+	for k, c := range shown {
+		switch {
+		case !hidden[from[k][0]][from[k][1]]:
+			b.WriteByte(c)
+			inRun = false
+		case !inRun:
+			b.WriteString(logging.Redacted)
+			inRun = true
+		}
 	}
 	return b.String()
 }
