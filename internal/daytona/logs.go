@@ -39,7 +39,8 @@ func (c *Client) FollowSessionCommandLogs(ctx context.Context, sandboxID, sessio
 		return err
 	}
 	h := http.Header{}
-	c.setHeaders(h)
+	key := c.key()
+	c.setHeaders(h, key)
 
 	dialCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -58,7 +59,7 @@ func (c *Client) FollowSessionCommandLogs(ctx context.Context, sandboxID, sessio
 				body, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 				resp.Body.Close()
 			}
-			return newAPIError(http.MethodGet, p, resp.StatusCode, resp.Header, body, c.redactor(nil))
+			return newAPIError(http.MethodGet, p, resp.StatusCode, resp.Header, body, c.redactor([]string{key}))
 		}
 		ne := &NetworkError{Method: http.MethodGet, Path: p}
 		switch {
@@ -68,7 +69,7 @@ func (c *Client) FollowSessionCommandLogs(ctx context.Context, sandboxID, sessio
 			ne.Err = ErrResponseTimeout
 		default:
 			ne.NotSent = notSent(err)
-			ne.Err = &redactedError{msg: c.redactor(nil)(err.Error()), err: err}
+			ne.Err = &redactedError{msg: c.redactor([]string{key})(err.Error()), err: err}
 		}
 		return ne
 	}
@@ -90,9 +91,9 @@ func (c *Client) FollowSessionCommandLogs(ctx context.Context, sandboxID, sessio
 			}
 			var ce websocket.CloseError
 			if errors.As(err, &ce) {
-				return fmt.Errorf("daytona: GET %s: log stream closed with status %d (%s)", p, int(ce.Code), snippet(ce.Reason, 200, c.redactor(nil)))
+				return fmt.Errorf("daytona: GET %s: log stream closed with status %d (%s)", p, int(ce.Code), snippet(ce.Reason, 200, c.redactor([]string{key})))
 			}
-			return &NetworkError{Method: http.MethodGet, Path: p, Err: &redactedError{msg: c.redactor(nil)(err.Error()), err: err}}
+			return &NetworkError{Method: http.MethodGet, Path: p, Err: &redactedError{msg: c.redactor([]string{key})(err.Error()), err: err}}
 		}
 		if _, err := io.CopyBuffer(w, r, buf); err != nil {
 			if w.err != nil {
@@ -101,7 +102,7 @@ func (c *Client) FollowSessionCommandLogs(ctx context.Context, sandboxID, sessio
 			if ctx.Err() != nil {
 				return &NetworkError{Method: http.MethodGet, Path: p, Err: ctx.Err()}
 			}
-			return &NetworkError{Method: http.MethodGet, Path: p, Err: &redactedError{msg: c.redactor(nil)(err.Error()), err: err}}
+			return &NetworkError{Method: http.MethodGet, Path: p, Err: &redactedError{msg: c.redactor([]string{key})(err.Error()), err: err}}
 		}
 	}
 }

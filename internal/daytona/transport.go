@@ -53,6 +53,10 @@ type call struct {
 	timeout     time.Duration                     // response-header timeout; 0 = config, <0 = none
 	ok          func(status int) bool             // default: 2xx
 	secrets     []string                          // extra values to redact from errors
+	// key is the API key its last try sent: send picks it once per try,
+	// so the try's header, its refusal (newKey) and its error's redaction
+	// all name the same key, whatever a call beside it stored meanwhile.
+	key string
 	// taught is the sandbox whose told, unconfirmed proxy URL base is.
 	taught string
 	// answer is the headers of the last answer, whatever its status.
@@ -65,9 +69,9 @@ func (c *Client) apiCall(method, path string) *call {
 	return &call{method: method, base: c.baseString, path: path}
 }
 
-// setHeaders adds authentication and the SDK identification headers.
-func (c *Client) setHeaders(h http.Header) {
-	h.Set("Authorization", "Bearer "+c.key())
+// setHeaders adds authentication (key) and the SDK identification headers.
+func (c *Client) setHeaders(h http.Header, key string) {
+	h.Set("Authorization", "Bearer "+key)
 	h.Set("X-Daytona-Source", SDKSource)
 	h.Set("X-Daytona-SDK-Version", SDKVersion)
 	h.Set("User-Agent", SDKSource+"/"+SDKVersion)
@@ -89,7 +93,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 	}
 	rekeyed := false
 	for attempt := 1; ; attempt++ {
-		sentKey := c.key()
+		cl.key = c.key()
 		resp, err := c.once(ctx, cl)
 		if err == nil {
 			if cl.taught != "" {
@@ -103,7 +107,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		// A key refused may have been rotated: read again, it goes once
 		// more with the new one (a streamed body cannot go twice; the
 		// calls after it send the new key).
-		if !rekeyed && isUnauthorized(err) && c.newKey(ctx, sentKey) && cl.bodyFn == nil {
+		if !rekeyed && isUnauthorized(err) && c.newKey(ctx, cl.key) && cl.bodyFn == nil {
 			rekeyed = true
 			attempt--
 			continue
@@ -254,7 +258,10 @@ func (c *Client) once(ctx context.Context, cl *call) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("daytona: %s %s: building request: %w", cl.method, cl.path, err)
 	}
-	c.setHeaders(req.Header)
+	if cl.key == "" {
+		cl.key = c.key()
+	}
+	c.setHeaders(req.Header, cl.key)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -298,7 +305,7 @@ func (c *Client) once(ctx context.Context, cl *call) (*http.Response, error) {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	cancel(nil)
-	return nil, newAPIError(cl.method, cl.path, resp.StatusCode, resp.Header, raw, c.redactor(cl.secrets))
+	return nil, newAPIError(cl.method, cl.path, resp.StatusCode, resp.Header, raw, c.callRedactor(cl))
 }
 
 // networkError classifies a failure to get an answer.
@@ -312,7 +319,7 @@ func (c *Client) networkError(ctx context.Context, cl *call, err error, timedOut
 		ne.Err = ErrResponseTimeout
 	default:
 		ne.NotSent = notSent(err)
-		ne.Err = &redactedError{msg: c.redactor(cl.secrets)(err.Error()), err: err}
+		ne.Err = &redactedError{msg: c.callRedactor(cl)(err.Error()), err: err}
 	}
 	return ne
 }
@@ -362,6 +369,12 @@ func (c *Client) redactor(extra []string) func(string) string {
 		}
 	}
 	return func(s string) string { return redact(s, secrets) }
+}
+
+// callRedactor is cl's redactor: the key its try sent too, which a call
+// beside it may have replaced by the time its error is built.
+func (c *Client) callRedactor(cl *call) func(string) string {
+	return c.redactor(append([]string{cl.key}, cl.secrets...))
 }
 
 // minRedactFragment is the shortest trailing secret prefix that is removed.
@@ -418,7 +431,7 @@ func (c *Client) doJSON(ctx context.Context, cl *call, in, out any) (int, error)
 		if t := bytes.TrimSpace(raw); t[0] != '{' && t[0] != '[' {
 			// Not JSON at all (an HTML page from a proxy): show its start.
 			return resp.StatusCode, fmt.Errorf("daytona: %s %s: %d response is not JSON: %w (body: %q)",
-				cl.method, cl.path, resp.StatusCode, err, snippet(string(t), 200, c.redactor(cl.secrets)))
+				cl.method, cl.path, resp.StatusCode, err, snippet(string(t), 200, c.callRedactor(cl)))
 		}
 		// JSON of the wrong shape: do not echo it (a Sandbox carries env).
 		return resp.StatusCode, fmt.Errorf("daytona: %s %s: decoding %d response: %w", cl.method, cl.path, resp.StatusCode, err)
