@@ -11,7 +11,7 @@ import (
 // The comment shows both streams' chunks in turn, as one text: a
 // secret an agent prints half on stdout and half on stderr reads whole
 // there, though neither stream's own text holds it.
-func TestReviewTheCommentHidesASecretSplitAcrossTheStreams(t *testing.T) {
+func TestTheCommentHidesASecretSplitAcrossTheStreams(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
 	const secret = "sk-live-canary-0123456789"
 	ctx := context.Background()

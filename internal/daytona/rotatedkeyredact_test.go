@@ -13,7 +13,7 @@ import (
 // echoes the credentials it was sent with (the proxy of TestSecretsNeverLeak).
 // That error is built after the rotation: it must still redact the key the
 // call sent, not only the key the client holds by then.
-func TestReviewRotatedKeyRedactedFromCallInFlight(t *testing.T) {
+func TestRotatedKeyRedactedFromCallInFlight(t *testing.T) {
 	const rotated = "dtn_ROTATED_00112233445566778899aabbccddeeff"
 	cases := []struct {
 		name   string
