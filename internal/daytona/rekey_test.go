@@ -2,6 +2,7 @@ package daytona
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -77,6 +78,43 @@ func TestConcurrentRefusalsUseTheKeyReadByAnother(t *testing.T) {
 			}
 			if n := rr.reads.Load(); n > int32(tc.calls) {
 				t.Errorf("%d rereads for %d calls", n, tc.calls)
+			}
+		})
+	}
+}
+
+// A 401 is the key refused only when Daytona says so: the toolbox's
+// GIT_AUTH_FAILED is the caller's git token refused by the repository.
+// Taken for the key, it would spend the instance's one reread a minute
+// and send the clone again. Otherwise Daytona's 401 reads the key again
+// and the call goes once more.
+func TestOnlyAKeyRefusedReadsTheKeyAgain(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      string
+		wantReads int32
+		wantSent  int32
+	}{
+		{"the key refused", `{"statusCode":401,"message":"Invalid API key","error":"Unauthorized"}`, 1, 2},
+		{"the git token refused", `{"statusCode":401,"message":"authentication required","code":"GIT_AUTH_FAILED"}`, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sent atomic.Int32
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				sent.Add(1)
+				writeJSON(w, http.StatusUnauthorized, json.RawMessage(tt.body))
+			})
+			rr := &boundedReread{key: "dtn_NEW_0123456789abcdef0123456789abcdef"}
+			c := newClient(t, f.URL, func(cfg *Config) { cfg.RereadKey = rr.reread })
+			if _, err := c.GetSandbox(context.Background(), "sb-a"); err == nil {
+				t.Fatal("a refused call succeeded")
+			}
+			if n := rr.reads.Load(); n != tt.wantReads {
+				t.Errorf("%d rereads, want %d", n, tt.wantReads)
+			}
+			if n := sent.Load(); n != tt.wantSent {
+				t.Errorf("%d requests sent, want %d", n, tt.wantSent)
 			}
 		})
 	}

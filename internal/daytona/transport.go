@@ -472,7 +472,9 @@ func statusIn(codes ...int) func(int) bool {
 }
 
 // isUnauthorized reports whether err is Daytona's 401: the key refused.
+// A 401 carrying a toolbox daemon's code (GIT_AUTH_FAILED: the caller's
+// git token refused by the repository) came from past the key's check.
 func isUnauthorized(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized && ae.Code == ""
 }
