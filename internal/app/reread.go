@@ -36,8 +36,8 @@ func newRereader(e *Env, name string, ref secrets.Ref, what string) *rereader {
 }
 
 // reread returns the secret read now or, when it was read again less
-// than secretRetry ago, as that read found it: a caller refused beside
-// the one reading gets what it read. A caller waits for another's read no
+// than secretRetry ago, the last value a read found (a read that failed
+// keeps it): a caller refused beside the one reading gets what it read. A caller waits for another's read no
 // longer than its own context: that read is bounded by the other's, which
 // may be far longer. A failed read counts as a read, unless it failed
 // because its caller's context ended: that says nothing of SSM, and

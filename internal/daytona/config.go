@@ -81,8 +81,8 @@ type Config struct {
 	// RereadKey, when set, reads the API key again after Daytona refused
 	// the one held (401): a key the operator rotated (the old one revoked)
 	// is taken up by a running process. It bounds how often and how long
-	// it reads: within its bound it answers the key its last read found
-	// (a call refused beside the one that read gets that key), or "".
+	// it reads: within its bound it answers the key its last good read
+	// found (a call refused beside the one that read gets that key), or "".
 	RereadKey func(ctx context.Context) (string, error)
 	// APIURL is the main API base URL (default DefaultAPIURL).
 	APIURL string

@@ -42,8 +42,8 @@ type Config struct {
 	// refused the App's JWT: a key the operator rotated (the old one
 	// deleted at GitHub) is taken up by a running process. It bounds how
 	// often and how long it reads: within its bound it answers the key
-	// its last read found (a call refused beside the one that read gets
-	// that key), or nil.
+	// its last good read found (a call refused beside the one that read
+	// gets that key), or nil.
 	RereadKey func(ctx context.Context) ([]byte, error)
 }
 
