@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/sandstep/sandstep/internal/api"
 	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/sandstep"

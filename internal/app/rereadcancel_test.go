@@ -22,15 +22,7 @@ func TestRereadCancelledByItsCallerIsNotTheMinutesRead(t *testing.T) {
 		cancelled = 21 * time.Second // the refused call whose context ends during the read
 		next      = 25 * time.Second // the next call, within the minute
 	)
-	cases := []struct {
-		name  string
-		setup func(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation
-	}{
-		{"Daytona key", daytonaKeyRotation},
-		{"GitHub App key", appKeyRotation},
-		{"webhook secret", webhookSecretRotation},
-	}
-	for _, tc := range cases {
+	for _, tc := range rotations {
 		t.Run(tc.name, func(t *testing.T) {
 			var clock atomic.Int64
 			ssm := fakeSSM(t, map[string]string{})

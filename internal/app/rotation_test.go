@@ -205,6 +205,17 @@ func TestKeyRotatedOnAWarmInstance(t *testing.T) {
 	}
 }
 
+// rotations are the deployment's three secrets an instance reads again
+// when refused, each set up for a rotation test.
+var rotations = []struct {
+	name  string
+	setup func(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation
+}{
+	{"webhook secret", webhookSecretRotation},
+	{"Daytona key", daytonaKeyRotation},
+	{"GitHub App key", appKeyRotation},
+}
+
 // keyRotation is a secret the operator rotates: its old value in ssm's
 // param and accepted by the service that checks it, read by an Env whose
 // clock a test moves.

@@ -24,15 +24,7 @@ func TestRotationSoonAfterColdStart(t *testing.T) {
 		rotated  = 20 * time.Second // both steps, the old one revoked
 		usedNew  = 30 * time.Second // still within the first minute
 	)
-	cases := []struct {
-		name  string
-		setup func(t *testing.T, ssm *ssmFake, clock *atomic.Int64) keyRotation
-	}{
-		{"webhook secret", webhookSecretRotation},
-		{"Daytona key", daytonaKeyRotation},
-		{"GitHub App key", appKeyRotation},
-	}
-	for _, tc := range cases {
+	for _, tc := range rotations {
 		t.Run(tc.name, func(t *testing.T) {
 			var clock atomic.Int64
 			clock.Store(int64(firstUse))
