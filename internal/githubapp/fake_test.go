@@ -110,6 +110,17 @@ func appKey() ([]byte, *rsa.PrivateKey) {
 	return keyPEM, testKey
 }
 
+// otherKey is an App key GitHub does not hold for the fake's App (PEM,
+// PKCS#1), made for one test.
+func otherKey(t testing.TB) ([]byte, *rsa.PrivateKey) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), k
+}
+
 func newFake(t testing.TB) *fakeGitHub {
 	f := startFake()
 	t.Cleanup(f.srv.Close)

@@ -3,12 +3,9 @@ package githubapp
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"net/http"
 	"strings"
 	"sync"
@@ -22,11 +19,7 @@ import (
 // reread answers the key the other read a moment ago, now the key held). A failed
 // mint is a permission check, a clone or a push lost.
 func TestConcurrentRefusedJWTsUseTheKeyReadByAnother(t *testing.T) {
-	old, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(old)})
+	oldPEM, old := otherKey(t)
 	newPEM, _ := appKey() // the fake accepts only this one now
 	cases := []struct {
 		name  string

@@ -2,8 +2,6 @@ package githubapp
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -258,11 +256,7 @@ func TestRevoke(t *testing.T) {
 // another App, or outside its time window is refused, and that is the
 // App's misconfiguration, not the caller's.
 func TestAppJWT(t *testing.T) {
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})
+	otherPEM, _ := otherKey(t)
 	key, _ := appKey()
 	now := time.Now()
 	tests := []struct {
