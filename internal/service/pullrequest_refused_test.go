@@ -16,7 +16,8 @@ import (
 // by the state machine (`Sandbox.Transient`)." GitHub's rules speak through
 // its pre-receive hooks, whose "remote:" lines come before git's own
 // "! [remote rejected]" line; a rule's explanation (push protection's, a
-// ruleset's) runs well past 500 bytes.
+// ruleset's) runs well past 500 bytes. A branch the repository's own
+// refs forbid is refused alike.
 func TestIssueTaskPushRefusedByARule(t *testing.T) {
 	gh006 := []string{
 		"error: GH006: Protected branch update failed for refs/heads/BRANCH.",
@@ -48,24 +49,35 @@ func TestIssueTaskPushRefusedByARule(t *testing.T) {
 		"",
 	}
 	tests := []struct {
-		name string
-		hook []string // what GitHub's pre-receive says before it refuses
+		name     string
+		hook     []string // what GitHub's pre-receive says before it refuses
+		existing string   // a branch already in the repository
 	}{
 		{name: "a protected branch (GH006)", hook: gh006},
 		{name: "push protection finds a secret (GH013)", hook: gh013},
+		// The task's branch sandstep/<taskId> can never be made beneath a
+		// branch named sandstep: git says "'refs/heads/sandstep' exists;
+		// cannot create …", then "! [remote rejected] … (failed to update
+		// ref)", which is no passing failure.
+		{name: "a branch named sandstep", existing: "sandstep"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newRepoHarness(t)
 			branch := PushBranch(h.task.ID)
-			var script strings.Builder
-			script.WriteString("#!/bin/sh\ncat >/dev/null\ncat >&2 <<'MSG'\n")
-			for _, l := range tt.hook {
-				script.WriteString(strings.ReplaceAll(l, "BRANCH", branch) + "\n")
+			if tt.hook != nil {
+				var script strings.Builder
+				script.WriteString("#!/bin/sh\ncat >/dev/null\ncat >&2 <<'MSG'\n")
+				for _, l := range tt.hook {
+					script.WriteString(strings.ReplaceAll(l, "BRANCH", branch) + "\n")
+				}
+				script.WriteString("MSG\nexit 1\n")
+				if err := os.WriteFile(filepath.Join(h.origin, "hooks", "pre-receive"), []byte(script.String()), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
-			script.WriteString("MSG\nexit 1\n")
-			if err := os.WriteFile(filepath.Join(h.origin, "hooks", "pre-receive"), []byte(script.String()), 0o755); err != nil {
-				t.Fatal(err)
+			if tt.existing != "" {
+				git(t, h.origin, "branch", tt.existing, "main")
 			}
 			git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
 
