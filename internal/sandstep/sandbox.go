@@ -181,6 +181,11 @@ type Task struct {
 	// Collect once the rest is stored, or a clean-up), whatever comes
 	// between.
 	KilledAt *time.Time `json:"-" dynamodbav:"killedAt,omitempty"`
+	// CreateClaim is when the attempt of the CreateSandbox step that is
+	// making the task's sandbox will have ended at the latest (Unix
+	// milliseconds); 0 when none is. An attempt asked again while it
+	// runs finds it and makes no second sandbox.
+	CreateClaim int64 `json:"-" dynamodbav:"createClaim,omitempty"`
 	// OutputNotStored says why what the command wrote after its stored
 	// output, if anything, was not stored: the task ended before it could
 	// be (its sandbox gone or unreadable, no time left). Readers are given

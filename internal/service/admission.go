@@ -97,6 +97,10 @@ func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, queued fun
 	now := s.opts.Now().UTC()
 	first := false
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+		// The refused attempt ends here: its claim on the create goes.
+		if r.CreateClaim == t.CreateClaim {
+			r.CreateClaim = 0
+		}
 		first = queued != nil && r.QueuedAt == nil
 		if first {
 			r.QueuedAt = &now

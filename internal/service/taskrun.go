@@ -184,6 +184,41 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 			return nil, fmt.Errorf("read the sandbox of task %s: %w", t.ID, err)
 		}
 	}
+	// One attempt at a time makes the task's sandbox: the state machine
+	// asks the step again when an invocation's answer is lost, and that
+	// invocation may still be running (it would find no slot, or make a
+	// second sandbox). The claim lasts while this invocation can.
+	until := s.createClaimEnd(ctx)
+	if err := s.tasks.ClaimTaskCreate(ctx, t.ID, t.SandboxID, until); err != nil {
+		return nil, fmt.Errorf("claim the making of task %s's sandbox: %w", t.ID, err)
+	}
+	t.CreateClaim = until.UnixMilli()
+	next, err := s.makeTaskSandbox(ctx, t, spec, admit)
+	if err != nil && t.CreateClaim == until.UnixMilli() {
+		// Let go now, so that the attempt asked next need not wait for
+		// this one's time to run out (which it does if this write fails).
+		cctx, cancel := s.cleanupContext(ctx)
+		defer cancel()
+		if cerr := s.tasks.EndTaskCreateClaim(cctx, t.ID, until); cerr != nil {
+			s.opts.Logger.WarnContext(ctx, "the claim on the task's sandbox was not let go", "taskId", t.ID, "err", cerr)
+		}
+	}
+	return next, err
+}
+
+// createClaimEnd is when the invocation of ctx will have ended: its
+// deadline, or, without one, when the reaper takes a sandbox still
+// creating for abandoned.
+func (s *Service) createClaimEnd(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return s.opts.Now().Add(abandonedAfter)
+}
+
+// makeTaskSandbox makes the sandbox of t, whose making this attempt has
+// claimed, and records it on t with the claim let go.
+func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *TaskInput, admit func() error) (*TaskStep, error) {
 	if err := admit(); err != nil {
 		return nil, s.notAdmitted(ctx, t, nil, err)
 	}
@@ -235,7 +270,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
 		func(r *sandstep.Task) {
-			r.SandboxID, r.APIURL, r.TokenExpiresAt = sb.ID, nudge, expires
+			r.SandboxID, r.APIURL, r.TokenExpiresAt, r.CreateClaim = sb.ID, nudge, expires, 0
 			sandboxUsage(r, sb)
 		}); err != nil {
 		// The sandbox is not the task's: deleted now (else the reaper

@@ -32,6 +32,13 @@ type Tasks interface {
 	// IssueCancelledAt is when repo's issue was last marked cancelled,
 	// strongly consistent; the zero time when it was not.
 	IssueCancelledAt(ctx context.Context, repo, issue string) (time.Time, error)
+	// ClaimTaskCreate claims the making of a queued task's sandbox, whose
+	// recorded SandboxID is seen, for an attempt that ends by until:
+	// ETRANSIENT while another attempt's claim holds or the task's sandbox
+	// changed since seen, ECONFLICT once the task is not queued.
+	// EndTaskCreateClaim lets that claim go if it still holds.
+	ClaimTaskCreate(ctx context.Context, id, seen string, until time.Time) error
+	EndTaskCreateClaim(ctx context.Context, id string, until time.Time) error
 }
 
 // Objects keeps a task's bytes: its spec, its output, its artifacts.
