@@ -66,13 +66,14 @@ func (ss *secretStore) arnOf(s *secret) string {
 	return ss.arn.arn("secretsmanager", "secret:"+s.Name+"-"+s.Suffix)
 }
 
-// find resolves a SecretId: a name or a full ARN.
+// find resolves a SecretId: a name, a full ARN, or a partial one (the ARN
+// without the six characters AWS appends), which AWS also accepts.
 func (ss *secretStore) find(id string) (*secret, error) {
 	if s, ok := ss.secrets[id]; ok {
 		return s, nil
 	}
 	for _, s := range ss.secrets {
-		if ss.arnOf(s) == id {
+		if full := ss.arnOf(s); full == id || full[:len(full)-len("-")-len(s.Suffix)] == id {
 			return s, nil
 		}
 	}
