@@ -98,6 +98,10 @@ func (s *Server) recover() error {
 			e.lastID, e.lastType = events[n-1].ID, events[n-1].Type
 		}
 		s.execs[e.rec.ExecutionArn] = e
+		if e.rec.Status == StatusRunning && len(events) > 0 && s.endedInHistory(e, events[len(events)-1]) {
+			pending = append(pending, e)
+			continue
+		}
 		if e.rec.Status == StatusRunning {
 			if e.hist, err = s.store.openHistory(&e.rec); err != nil {
 				return err
@@ -116,6 +120,33 @@ func (s *Server) recover() error {
 		s.notifier.push(statusChangeOf(&e.rec))
 	}
 	return nil
+}
+
+// endedInHistory completes the record of an execution whose end reached
+// its history but not its record (finish appends the event, then saves
+// the record: a crash can fall between), as that event says, so that it
+// is not aborted after it ended. The caller holds s.mu.
+func (s *Server) endedInHistory(e *execution, last event) bool {
+	status := map[string]string{
+		"ExecutionSucceeded": StatusSucceeded, "ExecutionFailed": StatusFailed,
+		"ExecutionTimedOut": StatusTimedOut, "ExecutionAborted": StatusAborted,
+	}[last.Type]
+	if status == "" {
+		return false
+	}
+	d := last.Details
+	if d == nil {
+		d = &eventDetails{}
+	}
+	stop := last.Time
+	e.rec.Status, e.rec.StopDate, e.rec.Error, e.rec.Cause = status, &stop, d.Error, d.Cause
+	if status == StatusSucceeded {
+		e.rec.Output = d.Output
+	}
+	if err := s.store.save(&e.rec); err != nil {
+		s.log.Error("sfnlocal: saving an execution", "execution", e.rec.ExecutionArn, "err", err)
+	}
+	return true
 }
 
 func stopOf(e *execution) time.Time {
