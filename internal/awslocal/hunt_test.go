@@ -1,11 +1,15 @@
 package awslocal_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -45,6 +49,44 @@ func TestHuntSecretByPartialARN(t *testing.T) {
 			}
 			if err != nil || aws.ToString(got.SecretString) != tc.wantValue {
 				t.Fatalf("GetSecretValue(%s) = %v, %v; want %q", tc.id, got, err, tc.wantValue)
+			}
+		})
+	}
+}
+
+// TestHuntRangedGetOfAnObjectPutWithAChecksum: the AWS SDKs and CLI v2 send
+// a checksum of the whole body with every PutObject and check the one a
+// GetObject answers. S3 answers no whole-object checksum for a range, but
+// the stand-in kept the PUT's x-amz-checksum-* header and sends it back
+// with every part of the object, so each ranged read fails its check
+// (and `aws s3 cp` downloads an object past 8 MB in ranges).
+func TestHuntRangedGetOfAnObjectPutWithAChecksum(t *testing.T) {
+	ctx := context.Background()
+	c := start(t, t.TempDir(), "sandstep-artifacts")
+	body := []byte("0123456789")
+	if _, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sandstep-artifacts"), Key: aws.String("out.txt"),
+		Body: bytes.NewReader(body), ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, rng, want string }{
+		{"whole object", "", "0123456789"},
+		{"first bytes", "bytes=0-2", "012"},
+		{"from an offset", "bytes=7-", "789"},
+		{"last bytes", "bytes=-3", "789"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &s3.GetObjectInput{Bucket: aws.String("sandstep-artifacts"), Key: aws.String("out.txt"), ChecksumMode: s3types.ChecksumModeEnabled}
+			if tc.rng != "" {
+				in.Range = aws.String(tc.rng)
+			}
+			out, err := c.s3.GetObject(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil || string(b) != tc.want {
+				t.Fatalf("GetObject(%q) read %q, %v; want %q", tc.rng, b, err, tc.want)
 			}
 		})
 	}
