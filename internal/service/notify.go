@@ -193,12 +193,26 @@ func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.
 			return
 		}
 		n := *r.Notify
-		if n.Attempts > 0 && now.After(s.noticeDeadline(r)) {
+		deadline := s.noticeDeadline(r)
+		// An attempt scheduled within the window is made, even by a run
+		// that comes a little after it ends; one scheduled past it (the
+		// window's last attempt failed and its recording was lost) is not.
+		if n.Attempts > 0 && (n.NextAttemptAt == nil || n.NextAttemptAt.After(deadline)) {
 			n.Status, n.NextAttemptAt, gaveUp = sandstep.NoticeFailed, nil, true
 			n.LastError = cmp.Or(n.LastError, "not delivered") + fmt.Sprintf(" (given up %s after the task ended)", s.opts.NotifyRetryFor)
 		} else {
 			claimed = true
+			// The backoff's wait is cut short at the window's end, so the
+			// last attempt is made then rather than up to a wait before it;
+			// never below the first wait, which an attempt in flight (its
+			// 10 s) needs to hold the notice.
 			next := now.Add(noticeBackoff(n.Attempts + 1))
+			if next.After(deadline) {
+				next = deadline
+			}
+			if least := now.Add(noticeFirstRetry); next.Before(least) {
+				next = least
+			}
 			n.Attempts, n.LastAttemptAt, n.NextAttemptAt = n.Attempts+1, &now, &next
 		}
 		r.Notify = &n

@@ -407,8 +407,8 @@ func TestNoticeGivesUp(t *testing.T) {
 		attempts int
 		says     string
 	}{
-		{"receiver down for good", sandstep.Errorf(sandstep.ETRANSIENT, "hooks.example.com answered 503"), false, 4, "503"},
-		{"no answer ever", sandstep.Errorf(sandstep.ETIMEOUT, "hooks.example.com did not answer"), false, 4, "did not answer"},
+		{"receiver down for good", sandstep.Errorf(sandstep.ETRANSIENT, "hooks.example.com answered 503"), false, 5, "503"},
+		{"no answer ever", sandstep.Errorf(sandstep.ETIMEOUT, "hooks.example.com did not answer"), false, 5, "did not answer"},
 		{"address refused", sandstep.Errorf(sandstep.EINVALID, "refused: hooks.example.com resolves to 10.0.0.1"), false, 1, "refused"},
 		{"secret gone", nil, true, 1, "not found"},
 	}
@@ -421,7 +421,8 @@ func TestNoticeGivesUp(t *testing.T) {
 				delete(h.secrets, hookRef)
 			}
 			h.succeed(t, tk.ID)
-			// 1m, 2m, 4m: the next wait (8m) would end past 10m.
+			// 1m, 2m, 4m, then 3m (the 8m wait cut short): the last
+			// attempt is made when the 10m window ends.
 			for range 30 {
 				h.advance(time.Minute)
 				h.reap(t)
