@@ -43,6 +43,17 @@ func TestCheckURL(t *testing.T) {
 		{"bad port", "https://hooks.example.com:0/x", "port", "port"},
 		{"empty", "", "required", "required"},
 		{"too long", "https://hooks.example.com/" + strings.Repeat("a", MaxURLBytes), "longer", "longer"},
+		// IPv4 addresses in the loose forms resolvers take: literals, not names.
+		{"decimal loopback", "https://2130706433/hook", "loopback", "a.b.c.d"},
+		{"hex loopback", "https://0x7f000001/hook", "loopback", "a.b.c.d"},
+		{"short loopback", "https://127.1/hook", "loopback", "a.b.c.d"},
+		{"octal loopback", "https://0177.0.0.1/hook", "loopback", "a.b.c.d"},
+		{"loose loopback with a trailing dot", "https://2130706433./hook", "loopback", "a.b.c.d"},
+		{"decimal metadata", "https://2852039166/latest/meta-data/", "link-local", "link-local"},
+		{"hex-dotted metadata", "https://0xa9.0xfe.0xa9.0xfe/latest/meta-data/", "link-local", "link-local"},
+		{"short private", "https://10.1/hook", "private", "private"},
+		{"decimal public", "https://1572395042/x", "a.b.c.d", "a.b.c.d"},
+		{"name with a number first", "https://1.example.com/x", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,7 +36,7 @@ func (d *downUntil) Send(context.Context, string, string, []byte, string) error 
 // that is back before that window has passed gets the notice: the
 // backoff's last wait must not carry the next attempt past the window and
 // give the notice up early.
-func TestHuntNoticeRetriedUntilTheWindowEnds(t *testing.T) {
+func TestNoticeRetriedUntilTheWindowEnds(t *testing.T) {
 	tests := []struct {
 		name     string
 		retryFor time.Duration
