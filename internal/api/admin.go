@@ -29,18 +29,23 @@ type AdminOptions struct {
 
 // isAdmin reads the administrators' claim of ev's JWT. API Gateway's HTTP
 // API passes an array claim (Cognito's cognito:groups) as one string,
-// "[a b]"; a plain string is one group, or several separated by commas
-// or white space. A group matches exactly, case included.
+// "[a b]", its elements separated by spaces: a comma there is part of a
+// group's name (Cognito allows punctuation in one), so "[x,admins]" is
+// the one group "x,admins". A plain string is one group, or several
+// separated by commas or white space. A group matches exactly, case
+// included.
 func (o AdminOptions) isAdmin(ev events.APIGatewayV2HTTPRequest) bool {
 	az := ev.RequestContext.Authorizer
 	if o.Claim == "" || o.Group == "" || az == nil || az.JWT == nil {
 		return false
 	}
 	v := strings.TrimSpace(az.JWT.Claims[o.Claim])
+	sep := func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }
 	if inner, ok := strings.CutPrefix(v, "["); ok {
 		v, _ = strings.CutSuffix(inner, "]")
+		sep = func(r rune) bool { return r == ' ' || r == '\t' }
 	}
-	for g := range strings.FieldsFuncSeq(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+	for g := range strings.FieldsFuncSeq(v, sep) {
 		if g == o.Group {
 			return true
 		}
