@@ -74,7 +74,7 @@ func (s *Service) queue(ctx context.Context, t *sandstep.Task, err error, paused
 	if paused {
 		comment, why = s.pausedComment, "the task is paused"
 	}
-	s.refusedAgain(ctx, t, comment)
+	s.waitsAgain(ctx, t, comment, paused)
 	return sandstep.Wrap(err, sandstep.EQUEUED, "%s: %s", why, sandstep.ErrorMessage(err))
 }
 
@@ -94,24 +94,36 @@ func (s *Service) capacityWait(t *sandstep.Task) time.Duration {
 // The first refusal that queues t (queued, its issue's comment; nil for
 // capacity) also marks when, and tells its issue.
 func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, queued func(*sandstep.Task) string) {
+	s.waitsAgain(ctx, t, queued, false)
+}
+
+// waitsAgain is refusedAgain for a task that waits, paused by the drain
+// or not: its issue is told again when the reason it waits changes (a
+// drain over a task queued for its quota, a resume over one paused), in
+// the same write that records the attempt.
+func (s *Service) waitsAgain(ctx context.Context, t *sandstep.Task, queued func(*sandstep.Task) string, paused bool) {
 	now := s.opts.Now().UTC()
-	first := false
+	tell := false
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
 		// The refused attempt ends here: its claim on the create goes.
 		if r.CreateClaim == t.CreateClaim {
 			r.CreateClaim = 0
 		}
-		first = queued != nil && r.QueuedAt == nil
-		if first {
+		if queued == nil {
+			return
+		}
+		tell = r.QueuedAt == nil || r.Paused != paused
+		if r.QueuedAt == nil {
 			r.QueuedAt = &now
 		}
+		r.Paused = paused
 	})
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the task's refused create was not recorded", "taskId", t.ID, "err", err)
 		return
 	}
 	*t = *updated
-	if first {
+	if tell {
 		s.commentOnIssue(ctx, t, queued(t), false)
 	}
 }
