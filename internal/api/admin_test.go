@@ -44,6 +44,12 @@ func TestAdminClaim(t *testing.T) {
 		{name: "a group that only starts alike", claim: withAdminClaim(testAdminClaim, "[sandstep-admins-x]"), status: 404},
 		{name: "a group in another case", claim: withAdminClaim(testAdminClaim, "[Sandstep-Admins]"), status: 404},
 		{name: "the group under another claim", claim: withAdminClaim("groups", "[sandstep-admins]"), status: 404},
+		// In the array form only spaces separate groups: a comma is part of
+		// a group's name (Cognito allows punctuation in one).
+		{name: "a group named with a comma then the group", claim: withAdminClaim(testAdminClaim, "[eng,sandstep-admins]"), status: 404},
+		{name: "the group then a comma in another's name", claim: withAdminClaim(testAdminClaim, "[staff sandstep-admins,x]"), status: 404},
+		{name: "a comma-named group beside others", claim: withAdminClaim(testAdminClaim, "[staff eng,sandstep-admins ops]"), status: 404},
+		{name: "the group beside a comma-named one", claim: withAdminClaim(testAdminClaim, "[eng,x sandstep-admins]"), admin: true, status: 200},
 		{name: "not admin, bad body: still 404", claim: withAdminClaim("", ""), route: RouteSetUserLimit, body: `{"limit":"x"}`, status: 404},
 		{name: "not admin, delete", claim: withAdminClaim("", ""), route: RouteClearUserLimit, status: 404},
 		{name: "admin, body of the wrong type", claim: withAdminClaim(testAdminClaim, "[sandstep-admins]"), route: RouteSetUserLimit, body: `{"limit":"x"}`, admin: true, status: 400},

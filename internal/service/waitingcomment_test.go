@@ -27,7 +27,7 @@ func (c *countingComments) lastAbout(id string) string {
 // them ends" after sandstep is drained, when it will not; and one first
 // paused by the drain keeps saying "sandstep is drained for maintenance"
 // once sandstep has resumed and it waits for the quota instead.
-func TestHuntWaitingCommentFollowsWhy(t *testing.T) {
+func TestWaitingCommentFollowsWhy(t *testing.T) {
 	tests := []struct {
 		name          string
 		first, second bool   // drained at the first and the second attempt
