@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
+	"github.com/sandstep/sandstep/internal/dynamo"
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
@@ -45,6 +46,11 @@ func (s *Store) ClaimTaskCreate(ctx context.Context, id, seen string, until time
 		return sandstep.Errorf(sandstep.ECONFLICT, "task %q is %s; its sandbox is made while it is queued", id, t.Status)
 	case t.SandboxID != seen:
 		return sandstep.Errorf(sandstep.ETRANSIENT, "task %q's sandbox was recorded meanwhile; ask again", id)
+	case t.CreateClaim == until.UnixMilli() && dynamo.EarlierTryMayHaveApplied(err):
+		// A try whose answer was lost took the claim; the repeat was
+		// refused by it. It is this attempt's: refused, no one would let
+		// it go before until, and every attempt till then would be too.
+		return nil
 	}
 	return sandstep.Errorf(sandstep.ETRANSIENT, "another attempt is making task %q's sandbox, until %s at the latest; ask again",
 		id, time.UnixMilli(t.CreateClaim).UTC().Format(time.RFC3339))
