@@ -196,10 +196,16 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 	next, err := s.makeTaskSandbox(ctx, t, spec, admit)
 	if err != nil && t.CreateClaim == until.UnixMilli() {
 		// Let go now, so that the attempt asked next need not wait for
-		// this one's time to run out (which it does if this write fails).
+		// this one's time to run out (which it does if this write fails),
+		// in a write that carries what the attempt used.
 		cctx, cancel := s.cleanupContext(ctx)
 		defer cancel()
-		if cerr := s.tasks.EndTaskCreateClaim(cctx, t.ID, until); cerr != nil {
+		_, cerr := s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+			if r.CreateClaim == t.CreateClaim {
+				r.CreateClaim = 0
+			}
+		})
+		if cerr != nil && sandstep.ErrorCode(cerr) != sandstep.ECONFLICT {
 			s.opts.Logger.WarnContext(ctx, "the claim on the task's sandbox was not let go", "taskId", t.ID, "err", cerr)
 		}
 	}

@@ -35,10 +35,9 @@ type Tasks interface {
 	// ClaimTaskCreate claims the making of a queued task's sandbox, whose
 	// recorded SandboxID is seen, for an attempt that ends by until:
 	// ETRANSIENT while another attempt's claim holds or the task's sandbox
-	// changed since seen, ECONFLICT once the task is not queued.
-	// EndTaskCreateClaim lets that claim go if it still holds.
+	// changed since seen, ECONFLICT once the task is not queued. The
+	// attempt lets it go by setting the record's CreateClaim to 0.
 	ClaimTaskCreate(ctx context.Context, id, seen string, until time.Time) error
-	EndTaskCreateClaim(ctx context.Context, id string, until time.Time) error
 }
 
 // Objects keeps a task's bytes: its spec, its output, its artifacts.

@@ -64,22 +64,3 @@ func (s *Store) claimedTask(ctx context.Context, id string, refused error) (*san
 	}
 	return s.GetTask(ctx, id)
 }
-
-// EndTaskCreateClaim lets go of the claim ClaimTaskCreate took until
-// until, if the task still holds it; a claim since taken by another
-// attempt, or already let go, is left as it is. The claim is set to 0,
-// not removed: the local stack's DynamoDB (minidyn) removes no top-level
-// attribute.
-func (s *Store) EndTaskCreateClaim(ctx context.Context, id string, until time.Time) error {
-	if err := validateID("id", id); err != nil {
-		return err
-	}
-	claim := expression.Name(attrCreateClaim)
-	err := s.write(ctx, s.update(key(taskPK(id), skMeta), build(expression.NewBuilder().
-		WithCondition(claim.Equal(expression.Value(until.UnixMilli()))).
-		WithUpdate(expression.Set(claim, expression.Value(0)).Add(expression.Name(attrVersion), expression.Value(1))))))
-	if conditionFailed(err, 0) {
-		return nil
-	}
-	return mapErr(err, "end the task's create claim")
-}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,19 +36,11 @@ func TestClaimTaskCreate(t *testing.T) {
 			clk.Advance(5 * minute)
 		}},
 		{name: "let go", before: func(t *testing.T, st *store.Store, clk *clock) {
-			until := clk.Now().Add(5 * minute)
-			if err := st.ClaimTaskCreate(ctx(t), "tsk_a", "", until); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.EndTaskCreateClaim(ctx(t), "tsk_a", until); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{name: "let go by another's time leaves it held", want: sandstep.ETRANSIENT, before: func(t *testing.T, st *store.Store, clk *clock) {
 			if err := st.ClaimTaskCreate(ctx(t), "tsk_a", "", clk.Now().Add(5*minute)); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.EndTaskCreateClaim(ctx(t), "tsk_a", clk.Now().Add(4*minute)); err != nil {
+			if _, err := st.TransitionTask(ctx(t), "tsk_a", []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
+				func(r *sandstep.Task) { r.CreateClaim = 0 }); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -95,4 +88,42 @@ func TestClaimTaskCreate(t *testing.T) {
 		st, _, _ := storetest.New(t, store.Options{})
 		wantCode(t, st.ClaimTaskCreate(ctx(t), "tsk_none", "", time.Now().Add(minute)), sandstep.ENOTFOUND, "")
 	})
+}
+
+// A claim whose write landed and whose answer was lost (the client sends
+// it again, and the repeat's condition is refused by the claim itself) is
+// the attempt's own; refused, the attempt would make no sandbox, and its
+// claim, which no one would let go, would refuse every later attempt
+// until its invocation's deadline.
+func TestClaimTaskCreateWhoseAnswerWasLost(t *testing.T) {
+	tests := []struct {
+		name string
+		seen string // the task's recorded sandbox when the attempt read it
+	}{
+		{name: "no sandbox recorded"},
+		{name: "a sandbox recorded", seen: "sbx_1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			var armed atomic.Bool
+			var lost atomic.Int32
+			st, _ := storeBehind(t, loseFirstAnswerOnceArmed("createClaim", ".UpdateItem", &armed, &lost), store.Options{Now: clk.Now})
+			c := ctx(t)
+			if err := st.PutTask(c, &sandstep.Task{ID: "tsk_a", Owner: "alice", Status: sandstep.TaskQueued, TimeoutSeconds: 60, SandboxID: tt.seen}); err != nil {
+				t.Fatal(err)
+			}
+			armed.Store(true)
+			until := clk.Now().Add(5 * time.Minute)
+			err := st.ClaimTaskCreate(c, "tsk_a", tt.seen, until)
+			if lost.Load() == 0 {
+				t.Fatal("no answer was lost: the test did not test")
+			}
+			if err != nil {
+				got, _ := st.GetTask(c, "tsk_a")
+				t.Fatalf("ClaimTaskCreate whose write landed (claim now %d, its own %d) = %v (%s); want nil: the attempt holds the claim",
+					got.CreateClaim, until.UnixMilli(), err, sandstep.ErrorCode(err))
+			}
+		})
+	}
 }

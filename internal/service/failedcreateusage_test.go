@@ -9,14 +9,11 @@ import (
 )
 
 // A CreateSandbox attempt that fails after claiming the making of the
-// task's sandbox writes the task twice (the claim, then its release), yet
-// neither write carries what the attempt used: its invocation, its state,
-// its reads and those two writes are on no record, although README ("Task
-// cost") and docs/performance.md say only what an invocation uses after
-// its last write of the task goes uncounted. The state machine asks a
-// failed create again up to 20 times (Sandbox.Transient), each attempt
-// lost the same way.
-func TestReviewFailedCreateAttemptsWriteTheTaskWithoutTheirUsage(t *testing.T) {
+// task's sandbox lets the claim go in a write that carries what the
+// attempt used (README, "Task cost": only what an invocation uses after
+// its last write of the task goes uncounted). The state machine asks a
+// failed create again up to 20 times (Sandbox.Transient).
+func TestFailedCreateAttemptsCarryTheirUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error // what Daytona's create answers the failed attempt
