@@ -492,6 +492,11 @@ func (r *reaping) expire(ctx context.Context, rec *sandstep.Sandbox) error {
 	if err != nil {
 		return err
 	}
+	if !r.expired(rec) {
+		// Its life was moved since the index's copy (keepForCollect
+		// records the new ttlMinutes): alive by its record.
+		return errSettled
+	}
 	call := Call{UserID: rec.Owner, RequestID: "reaper"}
 	r.s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
 	_, err = r.s.delete(ctx, call, rec)
