@@ -428,7 +428,16 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			return // a delete at work: Daytona's delete may take its time
 		}
 		r.act(ctx, &r.report.Finished, "half-done delete finished", rec.ID, func() error {
-			_, err := s.delete(ctx, call, rec)
+			// The index lags: a delete its owner finished, or asked
+			// again (marked anew), since is that delete's.
+			rec, err := r.readAgain(ctx, rec.ID, sandstep.StateDeleting)
+			if err != nil {
+				return err
+			}
+			if r.now.Sub(rec.UpdatedAt) < r.createGrace() {
+				return errSettled
+			}
+			_, err = s.delete(ctx, call, rec)
 			return err
 		})
 	case !alive:
