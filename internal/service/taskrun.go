@@ -743,11 +743,16 @@ func (s *Service) keepForCollect(ctx context.Context, t *sandstep.Task, sb *sand
 	if now.Add(time.Until(end)).Before(*t.Deadline) {
 		return
 	}
+	// Whole minutes, as Daytona counts a lifetime, from now or a moment
+	// later (its clock, when the call lands): the recorded life ends no
+	// later than Daytona's, by less than a minute, so a sandbox Daytona
+	// ends at it is one that lived its ttlMinutes, not one gone early.
+	keep = (keep + time.Minute - 1) / time.Minute * time.Minute
 	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, keep); err != nil {
 		s.opts.Logger.WarnContext(ctx, "the task's sandbox's life not moved past its collect", "taskId", t.ID, "err", err)
 		return
 	}
-	ttl := int((now.Add(keep).Sub(sb.CreatedAt) + time.Minute - 1) / time.Minute)
+	ttl := int(now.Add(keep).Sub(sb.CreatedAt) / time.Minute)
 	if _, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
 		r.TTLMinutes = max(r.TTLMinutes, ttl)
 	}); err != nil {
