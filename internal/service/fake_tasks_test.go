@@ -76,7 +76,9 @@ type fakeMachine struct{}
 func (fakeMachine) Start(context.Context, string, []byte) (string, error) { return "arn:exec", nil }
 func (fakeMachine) Stop(context.Context, string, string, string) error    { return nil }
 func (fakeMachine) Wake(context.Context, string, []byte) error            { return nil }
-func (fakeMachine) Running(context.Context, string) (bool, error)         { return true, nil }
+func (fakeMachine) Running(context.Context, string) (bool, time.Time, error) {
+	return true, time.Time{}, nil
+}
 func (fakeMachine) ExecutionARN(name string) string                       { return "arn:exec:" + name }
 
 type fakeSessions struct{}

@@ -148,7 +148,9 @@ func (s faultySessions) KeepFor(ctx context.Context, id string, d time.Duration)
 // endedMachine is a state machine whose executions have all ended.
 type endedMachine struct{ fakeMachine }
 
-func (endedMachine) Running(context.Context, string) (bool, error) { return false, nil }
+func (endedMachine) Running(context.Context, string) (bool, time.Time, error) {
+	return false, time.Time{}, nil
+}
 
 // faultyStore is the store behind faults: every write may fail.
 type faultyStore struct {

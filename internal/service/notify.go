@@ -293,7 +293,7 @@ func (s *Service) sendsNotices() bool {
 // makes it before then only grace after the task's end, once its
 // execution has ended too (a Collect may still be at work).
 func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun bool, grace time.Duration,
-	running func(context.Context, *sandstep.Task) (bool, error)) int {
+	running func(context.Context, *sandstep.Task) (bool, time.Time, error)) int {
 	now := s.opts.Now()
 	due := slices.DeleteFunc(pending, func(t *sandstep.Task) bool {
 		u := t.Usage
@@ -307,7 +307,7 @@ func (s *Service) redrive(ctx context.Context, pending []*sandstep.Task, dryRun 
 		if t.FinishedAt != nil && now.Sub(*t.FinishedAt) < grace {
 			return true
 		}
-		on, err := running(ctx, t)
+		on, _, err := running(ctx, t)
 		if err != nil {
 			s.opts.Logger.WarnContext(ctx, "reaper: execution status unknown; the notice waits for the next run", "taskId", t.ID, "err", err)
 		}

@@ -566,5 +566,6 @@ func redriveNotices(ctx context.Context, s *Service, dryRun bool) (int, error) {
 	if err != nil || !s.sendsNotices() {
 		return 0, err
 	}
-	return s.redrive(ctx, found.Notices, dryRun, abandonedAfter, s.executionRunning), nil
+	r := &reaping{s: s}
+	return s.redrive(ctx, found.Notices, dryRun, abandonedAfter, r.executionRunning), nil
 }

@@ -566,7 +566,7 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			// Ended, not released: its execution's own clean-up does it,
 			// unless the execution has ended too (a Collect may still be
 			// reading the sandbox).
-			if running, err := r.executionRunning(ctx, t); err != nil || running {
+			if running, _, err := r.executionRunning(ctx, t); err != nil || running {
 				if err != nil {
 					r.report.Failed++
 					s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
@@ -586,27 +586,16 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 	}
 }
 
-// executionRunning says whether t's execution is still running: false
-// where there is no state machine, or after a restart (none can be; the
-// local Step Functions API is not up yet to say so).
-func (r *reaping) executionRunning(ctx context.Context, t *sandstep.Task) (bool, error) {
-	if r.opts.AfterRestart {
-		return false, nil
+// executionRunning says whether t's execution is still running, and when
+// one that is not stopped (zero when not known): not running, at no known
+// time, where there is no state machine, or after a restart (none can be;
+// the local Step Functions API is not up yet to say so).
+func (r *reaping) executionRunning(ctx context.Context, t *sandstep.Task) (bool, time.Time, error) {
+	s := r.s
+	if r.opts.AfterRestart || s.machine == nil {
+		return false, time.Time{}, nil
 	}
-	return r.s.executionRunning(ctx, t)
-}
-
-// executionRunning says whether t's execution is still running; false
-// where there is no state machine.
-func (s *Service) executionRunning(ctx context.Context, t *sandstep.Task) (bool, error) {
-	if s.machine == nil {
-		return false, nil
-	}
-	arn := t.ExecutionARN
-	if arn == "" {
-		arn = s.machine.ExecutionARN(t.ID)
-	}
-	return s.machine.Running(ctx, arn)
+	return s.machine.Running(ctx, cmp.Or(t.ExecutionARN, s.machine.ExecutionARN(t.ID)))
 }
 
 // tasks cleans up live tasks whose execution is no longer running (its
@@ -618,13 +607,16 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 		if r.now.Sub(t.CreatedAt) < r.createGrace() {
 			continue // its execution may be starting
 		}
-		running, err := s.executionRunning(ctx, t)
+		running, stopped, err := r.executionRunning(ctx, t)
 		if err != nil {
 			r.report.Failed++
 			s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
 			continue
 		}
-		if running {
+		if running || !stopped.IsZero() && r.now.Sub(stopped) < r.createGrace() {
+			// Running, or ended a moment ago: its status change's clean-up
+			// (task-ended), which records the execution's own error, is
+			// due; the reaper is the backstop for one whose event was lost.
 			continue
 		}
 		if !r.opts.DryRun && lastStoreTime(ctx, false) < cancelStoreTime {

@@ -26,9 +26,9 @@ type downMachine struct {
 	calls *atomic.Int32
 }
 
-func (m downMachine) Running(context.Context, string) (bool, error) {
+func (m downMachine) Running(context.Context, string) (bool, time.Time, error) {
 	m.calls.Add(1)
-	return false, sandstep.Errorf(sandstep.ETRANSIENT, "dial tcp 127.0.0.1:4566: connection refused")
+	return false, time.Time{}, sandstep.Errorf(sandstep.ETRANSIENT, "dial tcp 127.0.0.1:4566: connection refused")
 }
 
 // After a restart no process of the deployment can be at work (ReapOptions

@@ -59,8 +59,10 @@ type Machine interface {
 	Stop(ctx context.Context, executionARN, errName, cause string) error
 	// Wake ends the wait token belongs to; ENOTFOUND when it has ended.
 	Wake(ctx context.Context, token string, output []byte) error
-	// Running reports whether the execution is still running.
-	Running(ctx context.Context, executionARN string) (bool, error)
+	// Running reports whether the execution is still running, and when
+	// one that is not ended (zero when it is not known, or there is no
+	// such execution).
+	Running(ctx context.Context, executionARN string) (running bool, stopped time.Time, err error)
 	ExecutionARN(name string) string
 }
 

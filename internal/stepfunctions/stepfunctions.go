@@ -76,22 +76,27 @@ func (m *Machine) Wake(ctx context.Context, token string, output []byte) error {
 	return classify("wake the execution", m.client.Call(ctx, "SendTaskSuccess", in, nil))
 }
 
-// Running reports whether the execution is still running; one that does
-// not exist is not.
-func (m *Machine) Running(ctx context.Context, executionARN string) (bool, error) {
+// Running reports whether the execution is still running, and when one
+// that is not stopped (DescribeExecution's stopDate); one that does not
+// exist is not running, stopped at no known time.
+func (m *Machine) Running(ctx context.Context, executionARN string) (running bool, stopped time.Time, err error) {
 	in := struct {
 		ExecutionArn string `json:"executionArn"`
 	}{executionARN}
 	var out struct {
-		Status string `json:"status"`
+		Status   string   `json:"status"`
+		StopDate *float64 `json:"stopDate"`
 	}
-	err := classify("describe execution", m.client.Call(ctx, "DescribeExecution", in, &out))
+	err = classify("describe execution", m.client.Call(ctx, "DescribeExecution", in, &out))
 	if sandstep.ErrorCode(err) == sandstep.ENOTFOUND {
-		return false, nil
+		return false, time.Time{}, nil
 	} else if err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
-	return out.Status == "RUNNING", nil
+	if out.StopDate != nil {
+		stopped = time.UnixMilli(int64(*out.StopDate * 1e3)).UTC()
+	}
+	return out.Status == "RUNNING", stopped, nil
 }
 
 // ExecutionARN is the ARN of the execution named name of this machine.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -98,7 +99,7 @@ func TestThrottledStart(t *testing.T) {
 }
 
 // Each answer of Step Functions maps to one sandstep code, and Running
-// reads the execution's status.
+// reads the execution's status and when it stopped.
 func TestErrorsAndStatus(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -106,13 +107,14 @@ func TestErrorsAndStatus(t *testing.T) {
 		body    string
 		code    sandstep.Code
 		running bool
+		stopped time.Time
 	}{
-		{"running", 200, `{"status":"RUNNING"}`, "", true},
-		{"ended", 200, `{"status":"SUCCEEDED"}`, "", false},
-		{"no such execution", 400, `{"__type":"com.amazonaws.sfn#ExecutionDoesNotExist","message":"nope"}`, "", false},
-		{"refused input", 400, `{"__type":"com.amazonaws.sfn#ValidationException","message":"bad arn"}`, sandstep.EINTERNAL, false},
-		{"failed on its side", 500, `{"__type":"com.amazonaws.sfn#InternalServerError"}`, sandstep.ETRANSIENT, false},
-		{"an answer that is not JSON", 502, `<html>bad gateway</html>`, sandstep.ETRANSIENT, false},
+		{"running", 200, `{"status":"RUNNING","startDate":1.7e9}`, "", true, time.Time{}},
+		{"ended", 200, `{"status":"SUCCEEDED","startDate":1.7e9,"stopDate":1700000012.345}`, "", false, time.UnixMilli(1700000012345).UTC()},
+		{"no such execution", 400, `{"__type":"com.amazonaws.sfn#ExecutionDoesNotExist","message":"nope"}`, "", false, time.Time{}},
+		{"refused input", 400, `{"__type":"com.amazonaws.sfn#ValidationException","message":"bad arn"}`, sandstep.EINTERNAL, false, time.Time{}},
+		{"failed on its side", 500, `{"__type":"com.amazonaws.sfn#InternalServerError"}`, sandstep.ETRANSIENT, false, time.Time{}},
+		{"an answer that is not JSON", 502, `<html>bad gateway</html>`, sandstep.ETRANSIENT, false, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,9 +128,9 @@ func TestErrorsAndStatus(t *testing.T) {
 				fmt.Fprint(w, tt.body)
 			}))
 			t.Cleanup(hs.Close)
-			running, err := machineAt(t, hs.URL, 1).Running(context.Background(), "arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a")
-			if got := sandstep.ErrorCode(err); got != tt.code || running != tt.running {
-				t.Errorf("Running = %v, %v (code %q), want %v and code %q", running, err, got, tt.running, tt.code)
+			running, stopped, err := machineAt(t, hs.URL, 1).Running(context.Background(), "arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a")
+			if got := sandstep.ErrorCode(err); got != tt.code || running != tt.running || !stopped.Equal(tt.stopped) {
+				t.Errorf("Running = %v, %v, %v (code %q), want %v, %v and code %q", running, stopped, err, got, tt.running, tt.stopped, tt.code)
 			}
 			// The protocol's member names are case-sensitive.
 			if target != "AWSStepFunctions.DescribeExecution" || body != `{"executionArn":"arn:aws:states:us-east-1:123456789012:execution:tasks:tsk_a"}` {

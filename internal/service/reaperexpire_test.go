@@ -17,7 +17,7 @@ import (
 // must judge the deadline by what it read, not by the index's stale copy.
 // Deleted, the collect loses the sandbox it is reading (the task's
 // artifacts and last output), and the run counts a false "expired".
-func TestHuntReapExpiresByTheRecordReadAgain(t *testing.T) {
+func TestReapExpiresByTheRecordReadAgain(t *testing.T) {
 	ctx := context.Background()
 	clk := &settableClock{t: time.Now()}
 	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})

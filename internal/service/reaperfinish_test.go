@@ -16,7 +16,7 @@ import (
 // delete: the reaper reads the record again, as it does for a create or
 // an expired sandbox, and leaves it, with no finding (a finding is a bug
 // worth an alert, README) and no second delete at Daytona.
-func TestHuntReapFinishesOnlyADeleteStillHalfDone(t *testing.T) {
+func TestReapFinishesOnlyADeleteStillHalfDone(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// owner acts on the sandbox after the run read the index.

@@ -36,7 +36,7 @@ func (k *keepRecorder) KeepFor(_ context.Context, _ string, d time.Duration) err
 // so it can end up to a minute after Daytona's: a reaper run in that
 // minute finds the sandbox vanished before its deadline and counts it
 // "gone", an alarm for nothing that failed.
-func TestHuntReapCountsASandboxThatLivedItsMovedLifeLived(t *testing.T) {
+func TestReapCountsASandboxThatLivedItsMovedLifeLived(t *testing.T) {
 	ctx := context.Background()
 	p := newFakeProvider()
 	keeper := &keepRecorder{}
