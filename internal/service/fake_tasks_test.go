@@ -79,7 +79,7 @@ func (fakeMachine) Wake(context.Context, string, []byte) error            { retu
 func (fakeMachine) Running(context.Context, string) (bool, time.Time, error) {
 	return true, time.Time{}, nil
 }
-func (fakeMachine) ExecutionARN(name string) string                       { return "arn:exec:" + name }
+func (fakeMachine) ExecutionARN(name string) string { return "arn:exec:" + name }
 
 type fakeSessions struct{}
 
