@@ -839,10 +839,11 @@ func TestReapAsksAgainBeforeMarkingGone(t *testing.T) {
 }
 
 // A sandbox past its deadline that the index (and Daytona's listing)
-// still show ready is read again first: one its owner deleted, or whose
-// delete crashed once it was marked deleting, is not reaped as expired,
-// and no reaper's audit event says otherwise. The crashed delete is
-// finished by the next run, whose index shows it deleting.
+// still show ready is read again first: one its owner deleted, whose
+// delete crashed once it was marked deleting, or whose life was moved
+// since (a task's collect outliving its deadline moves it), is not reaped
+// as expired, and no reaper's audit event says otherwise. The crashed
+// delete is finished by the next run, whose index shows it deleting.
 func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 	tests := []struct {
 		name string
@@ -856,6 +857,13 @@ func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 		}},
 		{name: "its delete crashed once marked", want: sandstep.StateDeleting, end: func(t *testing.T, _ *Service, st *store.Store, id string) {
 			if _, err := st.TransitionSandbox(context.Background(), id, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "its life moved since", want: sandstep.StateReady, end: func(t *testing.T, _ *Service, st *store.Store, id string) {
+			if _, err := st.TransitionSandbox(context.Background(), id, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
+				r.TTLMinutes += 60 + int(abandonedAfter/time.Minute)
+			}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -907,8 +915,12 @@ func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 			if _, err := svc.Reap(ctx, ReapOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != sandstep.StateDeleted {
-				t.Errorf("record after the next run = %+v, %v; want deleted", got, err)
+			next := sandstep.StateDeleted
+			if tt.want == sandstep.StateReady {
+				next = tt.want // alive until its moved deadline
+			}
+			if got, err := st.GetSandbox(ctx, sb.ID); err != nil || got.State != next {
+				t.Errorf("record after the next run = %+v, %v; want %s", got, err, next)
 			}
 		})
 	}
