@@ -45,8 +45,9 @@ type asDeployed struct {
 	// grants; the test puts its parameters there.
 	AWS *awslocal.Server
 
-	mu     sync.Mutex
-	denied []string
+	mu      sync.Mutex
+	denied  []string
+	stopped []string // the executions StopExecution stopped
 }
 
 // The region and account the parser resolves pseudo parameters to.
@@ -102,6 +103,13 @@ func (d *asDeployed) Denied() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.denied)
+}
+
+// Stopped returns the executions the function stopped.
+func (d *asDeployed) Stopped() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.stopped)
 }
 
 // allowed reports whether one of the function's statements allows action
@@ -261,6 +269,13 @@ func (d *asDeployed) serveStepFunctions(w http.ResponseWriter, r *http.Request, 
 		// Every execution has ended, failed, without its clean-up.
 		if d.authorize(w, [2]string{"states:DescribeExecution", in.ExecutionArn}) {
 			jsonAnswer(w, http.StatusOK, map[string]any{"executionArn": in.ExecutionArn, "status": "FAILED"})
+		}
+	case "StopExecution":
+		if d.authorize(w, [2]string{"states:StopExecution", in.ExecutionArn}) {
+			d.mu.Lock()
+			d.stopped = append(d.stopped, in.ExecutionArn)
+			d.mu.Unlock()
+			jsonAnswer(w, http.StatusOK, map[string]any{"stopDate": time.Now().Unix()})
 		}
 	default:
 		http.Error(w, "the stand-in does not serve states:"+op, http.StatusBadRequest)

@@ -1119,6 +1119,20 @@ func (s *Service) storeLastOutput(ctx context.Context, t *sandstep.Task, kill bo
 	}
 }
 
+// cancelStoreBudget is what a cancel may spend storing the task's last
+// output: cancelStoreTime, but at most half of what its invocation has
+// left, so that the cancel itself (the record's write, the execution's
+// stop) is still made when the store takes all of it. The github
+// function cancels within its 10 s Timeout, not a DELETE's 29 s: there a
+// slow Daytona would otherwise leave the task running.
+func cancelStoreBudget(ctx context.Context) time.Duration {
+	budget := cancelStoreTime
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(d)/2)
+	}
+	return budget
+}
+
 // lastStoreTime is what a clean-up may spend storing a task's last output
 // (keepLastOutput): its share, short of what the release, the issue's
 // comment and the notice need after it.

@@ -450,7 +450,7 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 	if call.UserID != t.Owner {
 		why = "cancelled by a reader of the repository"
 	}
-	_, unstored := s.keepLastOutput(ctx, t, cancelStoreTime, false)
+	_, unstored := s.keepLastOutput(ctx, t, cancelStoreBudget(ctx), false)
 	now := s.opts.Now().UTC()
 	// From a live status only, so the task's end is counted and audited
 	// once; a task cancelled before has its release made again.
