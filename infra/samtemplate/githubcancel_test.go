@@ -24,7 +24,7 @@ import (
 // cancels), the store spends the whole invocation: the task is never
 // marked cancelled nor its execution stopped, and it runs on to its pull
 // request. The same cancel through DELETE /tasks/{id} has the time left.
-func TestHuntGitHubCancelOutlastsItsTimeout(t *testing.T) {
+func TestGitHubCancelOutlastsItsTimeout(t *testing.T) {
 	tpl, table := deployedTemplate(t, map[string]string{"GitHubAppId": "123456"})
 	fn := deployedFn(t, tpl, "GithubFunction")
 	gh := gitHubStandIn(t, 123456, 42, "octo", "hello", "alice")
