@@ -21,8 +21,11 @@ import (
 type eventRules struct {
 	rules []ruleTarget
 	log   *slog.Logger
-	// retries and backoff bound a delivery that fails: EventBridge retries
-	// for a day; locally a few attempts tell a bug from a hiccup.
+	// retries and backoff bound a delivery whose function fails. In AWS
+	// EventBridge invokes a Lambda target asynchronously: its rule's retry
+	// policy covers only an invocation Lambda refuses, and a function
+	// error is retried by Lambda, twice (a minute, then two, apart); what
+	// still fails is left to the reaper. Locally the same count, sooner.
 	retries int
 	backoff time.Duration
 }
@@ -33,7 +36,7 @@ type ruleTarget struct {
 }
 
 func newEventRules(tpl *samtemplate.Template, fns *functions, log *slog.Logger) (*eventRules, error) {
-	er := &eventRules{log: log, retries: 4, backoff: time.Second}
+	er := &eventRules{log: log, retries: 2, backoff: time.Second}
 	for _, r := range tpl.Rules() {
 		fn, ok := fns.byLogicalID(r.Function)
 		if !ok {
