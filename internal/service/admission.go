@@ -103,7 +103,7 @@ func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, queued fun
 // the same write that records the attempt.
 func (s *Service) waitsAgain(ctx context.Context, t *sandstep.Task, queued func(*sandstep.Task) string, paused bool) {
 	now := s.opts.Now().UTC()
-	tell := false
+	tell, was := false, false
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
 		// The refused attempt ends here: its claim on the create goes.
 		if r.CreateClaim == t.CreateClaim {
@@ -112,7 +112,7 @@ func (s *Service) waitsAgain(ctx context.Context, t *sandstep.Task, queued func(
 		if queued == nil {
 			return
 		}
-		tell = r.QueuedAt == nil || r.Paused != paused
+		tell, was = r.QueuedAt == nil || r.Paused != paused, r.Paused
 		if r.QueuedAt == nil {
 			r.QueuedAt = &now
 		}
@@ -123,8 +123,20 @@ func (s *Service) waitsAgain(ctx context.Context, t *sandstep.Task, queued func(
 		return
 	}
 	*t = *updated
-	if tell {
-		s.commentOnIssue(ctx, t, queued(t), false)
+	if !tell || s.commentOnIssue(ctx, t, queued(t), false) || was == paused {
+		return
+	}
+	// The issue still says why it waited before: the record must not say
+	// it was told otherwise, or no later attempt tells it (a write only
+	// when GitHub refused the comment).
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	if _, err := s.tasks.TransitionTask(wctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
+		if r.Paused == paused {
+			r.Paused = was
+		}
+	}); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the waiting comment not written is not recorded as such", "taskId", t.ID, "err", err)
 	}
 }
 

@@ -30,10 +30,11 @@ func (s *Service) tellsIssue(t *sandstep.Task) bool {
 // caller waits GitHub's rate limit out: the state machine's clean-up
 // step, whose ended comment is the issue's last word and which has
 // nothing else to do (a webhook has 10 s, the reaper other tasks, and a
-// queued task's note is not worth holding its step).
-func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string, patient bool) {
+// queued task's note is not worth holding its step). It reports whether
+// the issue says body now.
+func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body string, patient bool) bool {
 	if !s.tellsIssue(t) {
-		return
+		return false
 	}
 	inst := installationOf(t)
 	issue, _ := strconv.Atoi(t.Metadata.IssueID)
@@ -54,10 +55,10 @@ func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body str
 	defer cancel()
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the issue was not told", "taskId", t.ID, "repo", t.Metadata.Repo, "err", err)
-		return
+		return false
 	}
 	if id == t.IssueComment {
-		return
+		return true
 	}
 	// Kept only over the id this comment replaced, in the same write: an
 	// id another writer kept meanwhile (the ended comment) stays. Its own,
@@ -82,9 +83,10 @@ func (s *Service) commentOnIssue(ctx context.Context, t *sandstep.Task, body str
 	}
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the issue comment's id was not kept", "taskId", t.ID, "err", err)
-		return
+		return true
 	}
 	t.IssueComment = id
+	return true
 }
 
 // startedComment says the task started, and how to follow it.
