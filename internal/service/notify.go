@@ -236,8 +236,16 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 	now := s.opts.Now().UTC()
 	attempt := claimed.Notify.Attempts
 	deadline := s.noticeDeadline(claimed)
+	// settled: this call's write ended the notice (an earlier try of it
+	// may have landed with its answer lost: wrote is what it wrote). One
+	// another attempt settled first (this one outlived its claim, as a
+	// slow receiver's may) was audited and counted by that attempt.
+	var settled bool
+	var wrote *sandstep.TaskNotice
 	got, err := s.tasks.TransitionTask(wctx, claimed.ID, []sandstep.TaskStatus{claimed.Status}, claimed.Status, func(r *sandstep.Task) {
+		settled = false
 		if r.Notify == nil || r.Notify.Status != sandstep.NoticePending {
+			settled = r.Notify != nil && wrote != nil && sameSettlement(r.Notify, wrote)
 			return
 		}
 		n := *r.Notify
@@ -253,6 +261,10 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 			}
 		}
 		r.Notify = &n
+		settled = n.Status != sandstep.NoticePending
+		if settled {
+			wrote = &n
+		}
 	})
 	log := s.opts.Logger.With("taskId", claimed.ID, "attempt", attempt, "deliveryId", claimed.Notify.DeliveryID)
 	switch {
@@ -264,9 +276,17 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 	default:
 		log.WarnContext(ctx, "notice not delivered", "status", got.Notify.Status, "err", sent)
 	}
-	if got.Notify != nil && got.Notify.Status != sandstep.NoticePending {
+	if settled {
 		s.noticeSettled(ctx, got)
 	}
+}
+
+// sameSettlement says whether a, a settled notice read back, is the
+// settlement b that a write made.
+func sameSettlement(a, b *sandstep.TaskNotice) bool {
+	sameTime := a.DeliveredAt == nil && b.DeliveredAt == nil ||
+		a.DeliveredAt != nil && b.DeliveredAt != nil && a.DeliveredAt.Equal(*b.DeliveredAt)
+	return a.Status == b.Status && a.Attempts == b.Attempts && a.LastError == b.LastError && sameTime
 }
 
 // noticeSettled audits a notice's last word, and counts one given up
