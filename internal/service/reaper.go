@@ -136,7 +136,10 @@ type reaping struct {
 // act runs fix for one finding, counted in *count, unless this is a dry run
 // (counted only) or the run's budget is spent (deferred). A fix that fails
 // is counted failed and logged.
-func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func() error) {
+//
+// who names what it acts on for its log lines (sandboxId, userId, taskId,
+// as every other line about them does); id is the key of acted.
+func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func() error, who ...any) {
 	r.acted[id] = true
 	if r.opts.DryRun {
 		*count++
@@ -148,15 +151,15 @@ func (r *reaping) act(ctx context.Context, count *int, what, id string, fix func
 	}
 	r.budget--
 	if err := fix(); errors.Is(err, errSettled) {
-		r.s.opts.Logger.DebugContext(ctx, "reaper: "+what+": settled meanwhile", "id", id)
+		r.s.opts.Logger.DebugContext(ctx, "reaper: "+what+": settled meanwhile", who...)
 		return
 	} else if err != nil {
 		r.report.Failed++
-		r.s.opts.Logger.ErrorContext(ctx, "reaper: "+what+": not done", "id", id, "err", err)
+		r.s.opts.Logger.ErrorContext(ctx, "reaper: "+what+": not done", append(who, "err", err)...)
 		return
 	}
 	*count++
-	r.s.opts.Logger.WarnContext(ctx, "reaper: "+what, "id", id)
+	r.s.opts.Logger.WarnContext(ctx, "reaper: "+what, who...)
 }
 
 // createGrace is how old a creating record, a deleting one (since it was
@@ -375,7 +378,7 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 			}
 			r.auditStray(ctx, ps)
 			return nil
-		})
+		}, "sandboxId", ps.Name)
 	}
 }
 
@@ -422,7 +425,7 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			s.abandon(ctx, rec, errAbandoned)
 			s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "abandoned"})
 			return nil
-		})
+		}, recordAttrs(rec)...)
 	case rec.State == sandstep.StateDeleting:
 		if r.now.Sub(rec.UpdatedAt) < r.createGrace() {
 			return // a delete at work: Daytona's delete may take its time
@@ -439,11 +442,11 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			}
 			_, err = s.delete(ctx, call, rec)
 			return err
-		})
+		}, recordAttrs(rec)...)
 	case !alive:
 		r.vanished(ctx, rec)
 	case r.expired(rec):
-		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) })
+		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) }, recordAttrs(rec)...)
 	}
 }
 
@@ -464,7 +467,7 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 	switch {
 	case err == nil && ps.State != "destroyed" && ps.State != "destroying":
 		if r.expired(rec) {
-			r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) })
+			r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) }, recordAttrs(rec)...)
 		}
 		return
 	case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
@@ -483,7 +486,7 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 			return errSettled
 		}
 		return errors.New("the record was not marked gone")
-	})
+	}, recordAttrs(rec)...)
 }
 
 // expired says whether rec, a live record, is past the deadline its
@@ -582,7 +585,7 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			s.audit(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec, ActionReap, nil, map[string]string{"finding": "task", "taskId": rec.TaskID})
 			_, err = s.delete(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec)
 			return err
-		})
+		}, "sandboxId", rec.ID, "userId", rec.Owner, "taskId", rec.TaskID)
 	}
 }
 
@@ -631,7 +634,7 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 				return nil
 			}
 			return err
-		})
+		}, "taskId", t.ID, "userId", t.Owner, "sandboxId", t.SandboxID)
 	}
 }
 
@@ -686,7 +689,7 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 				return errSettled
 			}
 			return nil
-		})
+		}, "sandboxId", sl.SandboxID, "userId", sl.UserID)
 		if !released {
 			kept = append(kept, sl)
 		}
@@ -737,3 +740,8 @@ var errSettled = errors.New("settled meanwhile")
 
 // errAbandoned is the cause recorded on an abandoned create.
 var errAbandoned = sandstep.Errorf(sandstep.EINTERNAL, "the create was abandoned: the process creating the sandbox ended before it was ready")
+
+// recordAttrs names rec and its owner on a log line.
+func recordAttrs(rec *sandstep.Sandbox) []any {
+	return []any{"sandboxId", rec.ID, "userId", rec.Owner}
+}
