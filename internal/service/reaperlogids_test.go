@@ -16,7 +16,7 @@ import (
 // sandboxId, taskId; Logs Insights finds a sandbox by sandboxId). It must
 // name the sandbox as sandboxId, as every other line about a sandbox does,
 // and its owner as userId, not under a key of its own.
-func TestHuntReaperLineNamesTheSandboxAndItsOwner(t *testing.T) {
+func TestReaperLineNamesTheSandboxAndItsOwner(t *testing.T) {
 	ctx := context.Background()
 	p := newFakeProvider()
 	svc, _, clk := newTaskService(t, p, nil)

@@ -45,7 +45,7 @@ func (c *refusingComments) last() string {
 // comment within a minute, which is what GitHub's secondary rate limit
 // refuses), no later attempt tells it again, and the issue says "queued
 // ... starts when one of them ends" for the whole drain.
-func TestReviewPausedCommentRefusedIsNeverWrittenAgain(t *testing.T) {
+func TestRefusedWaitingCommentIsWrittenAgain(t *testing.T) {
 	tests := []struct {
 		name    string
 		refused int // comment writes GitHub refuses after the drain

@@ -42,7 +42,7 @@ func (g *gatedNotifier) Send(context.Context, string, string, []byte, string) er
 // record's write retried) while the next attempt settles the notice must
 // not settle it again: the trail promises one task.notify, its last word,
 // and NoticesGivenUp counts notices, not attempts.
-func TestHuntNoticeSettledOnceWhenAttemptsOverlap(t *testing.T) {
+func TestNoticeSettledOnceWhenAttemptsOverlap(t *testing.T) {
 	tests := []struct {
 		name         string
 		first, later error
@@ -121,7 +121,7 @@ func (f *noticeWriteLandsTwice) TransitionTask(ctx context.Context, id string, f
 // The mend above must not lose the event of a settlement whose write
 // landed with its answer lost: the update, called again, finds the notice
 // settled by its own earlier try.
-func TestHuntNoticeSettledByAWriteWhoseAnswerWasLostIsAudited(t *testing.T) {
+func TestNoticeSettledByAWriteWhoseAnswerWasLostIsAudited(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		err    error

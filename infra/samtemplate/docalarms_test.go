@@ -9,7 +9,7 @@ import (
 // A runbook that sends an operator to a reaper alarm by its kind must name
 // a kind the template has an alarm for: one it has not is an alarm the
 // operator looks for and never finds.
-func TestHuntDocsNameOnlyReaperKindsTheTemplateAlarms(t *testing.T) {
+func TestDocsNameOnlyReaperKindsTheTemplateAlarms(t *testing.T) {
 	tpl := loadRepo(t)
 	got, _ := alarmsByName(t, tpl)
 	alarmed := map[string]bool{}
