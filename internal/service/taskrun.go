@@ -425,6 +425,11 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	var nudged bool
 	t, err := s.tasks.TransitionTask(ctx, step.TaskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
 		func(r *sandstep.Task) {
+			if r.Owner != step.UserID {
+				// Refused below; the owner's wait keeps its token and
+				// its nudge, which a stranger's step must not take.
+				return
+			}
 			r.WaitToken = token
 			// A nudge no wait has ended for: the check before this wait
 			// may have read the task before it. Once only, so a nudge

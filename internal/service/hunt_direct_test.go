@@ -1,0 +1,49 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// TestHuntWaitStepOfAnotherUser: a task-wait step naming a user who does
+// not own the task is refused (README: a step acts for the task's owner
+// only), and refused before it changes the task: the owner's wait keeps
+// its token, so the command's nudge still ends it.
+func TestHuntWaitStepOfAnotherUser(t *testing.T) {
+	m := &wakeCounter{}
+	svc, st, _, tk, step := startedTask(t, m, fakeSessions{})
+	ctx := context.Background()
+	const secret = "s3cret"
+	sum := sha256.Sum256([]byte(secret))
+	if _, err := st.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.NudgeHash = hex.EncodeToString(sum[:]) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.WaitTask(ctx, *step, "owners-wait"); err != nil {
+		t.Fatal(err)
+	}
+	other := *step
+	other.UserID = "mallory"
+	err := svc.WaitTask(ctx, other, "strangers-wait")
+	if sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		t.Fatalf("another user's wait: %v, want not_found", err)
+	}
+	got, err := st.GetTask(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.WaitToken != "owners-wait" {
+		t.Errorf("the refused step replaced the owner's wait token with %q", got.WaitToken)
+	}
+	if err := svc.NudgeTask(ctx, tk.ID, secret); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.wakes, []string{"owners-wait"}) {
+		t.Errorf("the nudge ended the waits %v, want the owner's", m.wakes)
+	}
+}
