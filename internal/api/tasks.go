@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -208,13 +209,31 @@ func step[In stepInput, Out any](function, name string, fn func(context.Context,
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
-			return ctx, nil, err
+			return ctx, nil, namedTaskID(in, err)
 		}
 		if isNil(out) {
 			return ctx, map[string]any{}, nil
 		}
 		return ctx, out, nil
 	}}
+}
+
+// namedTaskID names a step's task id as its input does (taskId; the
+// ended rule's detail.name) where the store's refusal of it says "id",
+// which directFailure would otherwise name as a sandbox id.
+func namedTaskID(in any, err error) error {
+	if _, ok := in.(interface{ taskID() string }); !ok {
+		return err
+	}
+	var e *sandstep.Error
+	if !errors.As(err, &e) || e.Field != "id" {
+		return err
+	}
+	field := "taskId"
+	if _, ok := in.(EndedInput); ok {
+		field = "detail.name"
+	}
+	return &sandstep.Error{Code: e.Code, Field: field, Message: e.Message, Err: err, RetryAfter: e.RetryAfter, SandboxID: e.SandboxID}
 }
 
 func (s StepInput) taskID() string    { return s.TaskID }
