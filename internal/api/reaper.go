@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
 
@@ -25,14 +26,23 @@ type ReapInput struct {
 	// DryRun reports what would be done, and does nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 	// MaxActions bounds the changes of this run (default
-	// service.DefaultReapActions).
-	MaxActions int `json:"maxActions,omitempty"`
+	// service.DefaultReapActions); at least 1: a pointer, so that a 0
+	// given is refused rather than taken for the default.
+	MaxActions *int `json:"maxActions,omitempty"`
 }
 
 func (a *API) reaperActions() []action {
 	return []action{
 		step(FunctionReaper, ActionReap, func(ctx context.Context, in ReapInput) (*service.ReapReport, error) {
-			return a.svc.Reap(ctx, service.ReapOptions{DryRun: in.DryRun, MaxActions: in.MaxActions})
+			opts := service.ReapOptions{DryRun: in.DryRun}
+			if in.MaxActions != nil {
+				if *in.MaxActions < 1 {
+					return nil, sandstep.Invalid("maxActions", "must be at least 1, got %d (leave it out for %d; dryRun changes nothing)",
+						*in.MaxActions, service.DefaultReapActions)
+				}
+				opts.MaxActions = *in.MaxActions
+			}
+			return a.svc.Reap(ctx, opts)
 		}),
 	}
 }
