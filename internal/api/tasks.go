@@ -207,6 +207,13 @@ func step[In stepInput, Out any](function, name string, fn func(context.Context,
 		if t, ok := any(in).(interface{ taskID() string }); ok {
 			ctx = logging.WithTaskID(ctx, t.taskID())
 		}
+		if u, ok := any(in).(interface{ ownerID() string }); ok {
+			// Checked against the task's owner by the service, which
+			// answers not_found for a mismatch: one left out is named.
+			if err := sandstep.ValidateUserID("userId", u.ownerID()); err != nil {
+				return ctx, nil, err
+			}
+		}
 		out, err := fn(ctx, in)
 		if err != nil {
 			return ctx, nil, namedTaskID(in, err)
@@ -235,6 +242,9 @@ func namedTaskID(in any, err error) error {
 	}
 	return &sandstep.Error{Code: e.Code, Field: field, Message: e.Message, Err: err, RetryAfter: e.RetryAfter, SandboxID: e.SandboxID}
 }
+
+// ownerID is the user a step acts for, the task's owner.
+func (s StepInput) ownerID() string { return s.UserID }
 
 func (s StepInput) taskID() string    { return s.TaskID }
 func (p PrepareInput) taskID() string { return p.TaskID }

@@ -41,3 +41,31 @@ func TestHuntTaskStepNamesTaskID(t *testing.T) {
 		})
 	}
 }
+
+// TestHuntTaskStepNamesUserID: a step over an existing task invoked
+// without its userId (or with null) is invalid_input naming userId, not
+// not_found: the task is there, and the answer must not say it is gone.
+func TestHuntTaskStepNamesUserID(t *testing.T) {
+	s := newTaskStack(t, &testutil.Recorder{}, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
+	id, _ := s.startedTask(t, "sleep 600")
+	tests := []struct {
+		name, function, payload string
+	}{
+		{"task-check without userId", api.FunctionStatus, `{"action":"task-check","taskId":"` + id + `"}`},
+		{"task-check with a null userId", api.FunctionStatus, `{"action":"task-check","taskId":"` + id + `","userId":null}`},
+		{"task-collect without userId", api.FunctionExecute, `{"action":"task-collect","taskId":"` + id + `"}`},
+		{"task-wait without userId", api.FunctionStatus, `{"action":"task-wait","taskId":"` + id + `","token":"t"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.api.HandlerFunc(tt.function)(context.Background(), []byte(tt.payload))
+			ive, ok := err.(messages.InvokeResponse_Error)
+			if !ok {
+				t.Fatalf("answer %v, want a function error", err)
+			}
+			if ive.Type != "Sandbox.InvalidInput" || !strings.HasPrefix(ive.Message, "userId: ") {
+				t.Errorf("error %s %q, want Sandbox.InvalidInput naming userId", ive.Type, ive.Message)
+			}
+		})
+	}
+}
