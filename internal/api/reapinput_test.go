@@ -13,7 +13,7 @@ import (
 // is no bound (0, negative) is invalid_input naming it, never taken for
 // the default of 200 changes: an operator's {"maxActions": 0} must not
 // run a full reaping.
-func TestHuntReapMaxActionsOutOfRange(t *testing.T) {
+func TestReapMaxActionsOutOfRange(t *testing.T) {
 	tests := []struct {
 		name, payload string
 	}{
@@ -36,7 +36,7 @@ func TestHuntReapMaxActionsOutOfRange(t *testing.T) {
 }
 
 // A bound given is passed on; none leaves the service its default.
-func TestHuntReapMaxActionsPassedOn(t *testing.T) {
+func TestReapMaxActionsPassedOn(t *testing.T) {
 	for payload, want := range map[string]int{`{"action":"reap","maxActions":5}`: 5, `{"action":"reap"}`: 0, `{"action":"reap","maxActions":null}`: 0} {
 		svc := &fakeService{}
 		a, _ := newTestAPI(svc, Options{})

@@ -14,7 +14,7 @@ import (
 // not own the task is refused (README: a step acts for the task's owner
 // only), and refused before it changes the task: the owner's wait keeps
 // its token, so the command's nudge still ends it.
-func TestHuntWaitStepOfAnotherUser(t *testing.T) {
+func TestWaitStepOfAnotherUser(t *testing.T) {
 	m := &wakeCounter{}
 	svc, st, _, tk, step := startedTask(t, m, fakeSessions{})
 	ctx := context.Background()

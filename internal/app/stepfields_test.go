@@ -14,7 +14,7 @@ import (
 // TestHuntTaskStepNamesTaskID: a state machine step invoked directly with
 // its taskId left out or malformed is invalid_input naming taskId (README:
 // the field is named), never the sandboxId the step's input does not have.
-func TestHuntTaskStepNamesTaskID(t *testing.T) {
+func TestTaskStepNamesTaskID(t *testing.T) {
 	s := newTaskStack(t, &testutil.Recorder{}, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
 	const user = `"userId":"8f3b2c1e-5d4a-4e6b-9c7d-2a1b0c9d8e7f"`
 	tests := []struct {
@@ -45,7 +45,7 @@ func TestHuntTaskStepNamesTaskID(t *testing.T) {
 // TestHuntTaskStepNamesUserID: a step over an existing task invoked
 // without its userId (or with null) is invalid_input naming userId, not
 // not_found: the task is there, and the answer must not say it is gone.
-func TestHuntTaskStepNamesUserID(t *testing.T) {
+func TestTaskStepNamesUserID(t *testing.T) {
 	s := newTaskStack(t, &testutil.Recorder{}, testutil.DynamoDBLatency(0, 0), testutil.DaytonaLatency(testutil.DaytonaDelays{}), testutil.AWSLatency(0))
 	id, _ := s.startedTask(t, "sleep 600")
 	tests := []struct {
