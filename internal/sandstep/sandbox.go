@@ -136,10 +136,11 @@ type Task struct {
 	// QueuedAt is when the task first waited for a slot of its
 	// repository's quota (GITHUB_QUEUE_TIMEOUT); nil if it never did.
 	QueuedAt *time.Time `json:"queuedAt,omitempty" dynamodbav:"queuedAt,omitempty"`
-	// Paused says why a task that waits (QueuedAt) last waited: the
-	// deployment drained, not its repository's quota; its issue's comment
-	// says the same, and is written again when the reason changes.
-	Paused bool `json:"-" dynamodbav:"paused,omitempty"`
+	// Waiting is why the task waits, as its issue's comment says:
+	// "queued" (its repository's quota), "paused" (the drain) or
+	// "capacity" (Daytona's); "" before it was told. The comment is
+	// written again when the reason changes.
+	Waiting string `json:"-" dynamodbav:"waiting,omitempty"`
 	// Notify is the notice sent when the task ends; nil when none was asked.
 	Notify *TaskNotice `json:"notify,omitempty" dynamodbav:"notify,omitempty"`
 	// PullRequest is the web URL of the pull request an issue's task

@@ -50,7 +50,7 @@ func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken 
 		if wait := s.capacityWait(t); waited > wait {
 			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
 		}
-		s.refusedAgain(ctx, t, nil)
+		s.refusedAgain(ctx, t, waitCapacity)
 	}
 	// A field of the create (the snapshot Daytona refused) is the task's
 	// sandbox's.
@@ -70,11 +70,11 @@ func (s *Service) queue(ctx context.Context, t *sandstep.Task, err error, paused
 		return sandstep.Wrap(err, sandstep.ETIMEOUT, "%s within %s (GITHUB_QUEUE_TIMEOUT): %s",
 			notInTime, s.opts.QueueTimeout, sandstep.ErrorMessage(err))
 	}
-	comment, why := s.queuedComment, "the task waits its turn"
+	reason, why := waitQueued, "the task waits its turn"
 	if paused {
-		comment, why = s.pausedComment, "the task is paused"
+		reason, why = waitPaused, "the task is paused"
 	}
-	s.waitsAgain(ctx, t, comment, paused)
+	s.refusedAgain(ctx, t, reason)
 	return sandstep.Wrap(err, sandstep.EQUEUED, "%s: %s", why, sandstep.ErrorMessage(err))
 }
 
@@ -87,43 +87,47 @@ func (s *Service) capacityWait(t *sandstep.Task) time.Duration {
 	return s.opts.CapacityWait
 }
 
-// refusedAgain records a refused create of t that the state machine asks
-// again (Sandbox.Queued, or Sandbox.Capacity within CAPACITY_WAIT): the
-// write carries the attempt's usage (its invocation, its reads and
-// writes), which would otherwise be lost with it, one write per attempt.
-// The first refusal that queues t (queued, its issue's comment; nil for
-// capacity) also marks when, and tells its issue.
-func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, queued func(*sandstep.Task) string) {
-	s.waitsAgain(ctx, t, queued, false)
-}
+// Why a task waits, as its issue was told (sandstep.Task.Waiting).
+const (
+	waitQueued   = "queued"   // for a slot of its repository's quota
+	waitPaused   = "paused"   // for sandstep to be resumed
+	waitCapacity = "capacity" // for Daytona's capacity
+)
 
-// waitsAgain is refusedAgain for a task that waits, paused by the drain
-// or not: its issue is told again when the reason it waits changes (a
-// drain over a task queued for its quota, a resume over one paused), in
-// the same write that records the attempt.
-func (s *Service) waitsAgain(ctx context.Context, t *sandstep.Task, queued func(*sandstep.Task) string, paused bool) {
+// refusedAgain records a refused create of t that the state machine asks
+// again (Sandbox.Queued, or Sandbox.Capacity within CAPACITY_WAIT) for
+// reason: the write carries the attempt's usage (its invocation, its
+// reads and writes), which would otherwise be lost with it, one write per
+// attempt. The first refusal that queues t also marks when (queuedAt).
+// Its issue is told when it first waits for its quota or the drain, and
+// again when why it waits changes (a drain over a task queued, a resume
+// over one paused, Daytona's capacity after either); a task that only
+// waits for capacity keeps its started comment.
+func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, reason string) {
 	now := s.opts.Now().UTC()
-	tell, was := false, false
+	tell, was := false, ""
 	updated, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
 		// The refused attempt ends here: its claim on the create goes.
 		if r.CreateClaim == t.CreateClaim {
 			r.CreateClaim = 0
 		}
-		if queued == nil {
+		was = r.Waiting
+		if reason == waitCapacity && r.Waiting == "" {
+			tell = false
 			return
 		}
-		tell, was = r.QueuedAt == nil || r.Paused != paused, r.Paused
-		if r.QueuedAt == nil {
+		tell = r.Waiting != reason
+		if r.QueuedAt == nil && reason != waitCapacity {
 			r.QueuedAt = &now
 		}
-		r.Paused = paused
+		r.Waiting = reason
 	})
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the task's refused create was not recorded", "taskId", t.ID, "err", err)
 		return
 	}
 	*t = *updated
-	if !tell || s.commentOnIssue(ctx, t, queued(t), false) || was == paused {
+	if !tell || s.commentOnIssue(ctx, t, s.waitingComment(t, reason), false) {
 		return
 	}
 	// The issue still says why it waited before: the record must not say
@@ -132,8 +136,8 @@ func (s *Service) waitsAgain(ctx context.Context, t *sandstep.Task, queued func(
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
 	if _, err := s.tasks.TransitionTask(wctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
-		if r.Paused == paused {
-			r.Paused = was
+		if r.Waiting == reason {
+			r.Waiting = was
 		}
 	}); err != nil {
 		s.opts.Logger.WarnContext(ctx, "the waiting comment not written is not recorded as such", "taskId", t.ID, "err", err)
@@ -147,26 +151,20 @@ func (s *Service) admitted(ctx context.Context, t *sandstep.Task) {
 	}
 }
 
-// queuedComment says the task waits for one of the repository's tasks to
-// end, and until when.
-func (s *Service) queuedComment(t *sandstep.Task) string {
-	return s.waitingComment(t, "queued", "the repository runs as many tasks at once as its quota allows", "one of them ends", "none has")
-}
-
-// pausedComment says the task waits for sandstep to be resumed, and until
-// when.
-func (s *Service) pausedComment(t *sandstep.Task) string {
-	return s.waitingComment(t, "paused", "sandstep is drained for maintenance", "sandstep resumes", "it has not")
-}
-
-// waitingComment is the comment of a task that waits (state: queued or
-// paused) for the reason why: it starts when "starts", or fails if "fails"
-// by the end of its queue time.
-func (s *Service) waitingComment(t *sandstep.Task, state, why, starts, fails string) string {
+// waitingComment is the comment of a task that waits for reason: why, it
+// starts when, or fails if it has not by when.
+func (s *Service) waitingComment(t *sandstep.Task, reason string) string {
+	state, why, starts, fails, within := "queued", "the repository runs as many tasks at once as its quota allows", "one of them ends", "none has", s.opts.QueueTimeout
+	switch reason {
+	case waitPaused:
+		state, why, starts, fails = "paused", "sandstep is drained for maintenance", "sandstep resumes", "it has not"
+	case waitCapacity:
+		state, why, starts, fails, within = "waiting", "Daytona has no room for its sandbox now", "Daytona has room", "it has none", s.capacityWait(t)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**sandstep** %s task `%s` for this issue: %s.\n\n", state, t.ID, why)
 	fmt.Fprintf(&b, "It starts when %s, or fails if %s by %s.\n", starts, fails,
-		t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
+		t.CreatedAt.Add(within).UTC().Format(time.RFC3339))
 	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
 	return b.String()
 }

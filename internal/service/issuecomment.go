@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,9 +102,9 @@ func (s *Service) startedComment(t *sandstep.Task) string {
 }
 
 // busyComment is the task's comment as it stands (started; or, for a task
-// that waits its turn, queued, or paused while sandstep is drained) with a
-// note that someone asked again. The login is GitHub's (letters, digits,
-// -).
+// that waits, why: paused while sandstep is drained, else as its issue
+// was told, queued or waiting for Daytona) with a note that someone asked
+// again. The login is GitHub's (letters, digits, -).
 func (s *Service) busyComment(ctx context.Context, t *sandstep.Task, sender string) string {
 	note := func(while string) string {
 		n := "\nAsked again while it " + while
@@ -112,13 +113,17 @@ func (s *Service) busyComment(ctx context.Context, t *sandstep.Task, sender stri
 		}
 		return n + ": one task runs for an issue at a time; this one goes on.\n"
 	}
-	switch {
-	case t.Status != sandstep.TaskQueued || t.QueuedAt == nil || s.admittedTo(ctx, t):
+	if t.Status != sandstep.TaskQueued || t.QueuedAt == nil && t.Waiting == "" || s.admittedTo(ctx, t) {
 		return s.startedComment(t) + note("runs")
-	case s.drain != nil && s.drain.Drained(ctx):
-		return s.pausedComment(t) + note("waits")
 	}
-	return s.queuedComment(t) + note("waits")
+	reason := cmp.Or(t.Waiting, waitQueued)
+	switch {
+	case s.drain != nil && s.drain.Drained(ctx):
+		reason = waitPaused
+	case reason == waitPaused:
+		reason = waitQueued // resumed since it was told
+	}
+	return s.waitingComment(t, reason) + note("waits")
 }
 
 // admittedTo says whether queued t has its sandbox, ready: admitted (told

@@ -88,7 +88,7 @@ func TestABusyNoteKeepsTheTasksComment(t *testing.T) {
 // repository's quota: it waits, and the issue is told so.
 func queuedForQuota(t *testing.T, h *faultHarness, tk *sandstep.Task, _ *fakeDrain) {
 	t.Helper()
-	h.svc.refusedAgain(context.Background(), tk, h.svc.queuedComment)
+	h.svc.refusedAgain(context.Background(), tk, waitQueued)
 }
 
 // A removal of the label that found no task, sent again after a later
