@@ -17,3 +17,9 @@ var ErrCreateRate = errors.New("the provider's sandbox-create rate is spent for 
 // asked for before the issue's last cancel (its label removed, or
 // `cancel` commented, while the task was being started).
 var ErrIssueCancelled = errors.New("the issue's task was cancelled as it was being started")
+
+// ErrLimitChanged is the cause of the ECONFLICT refusing a change of a
+// user's limit whose caller read an override that another change has
+// replaced since: the change's audit event would name the wrong previous
+// limit. The service reads again and retries.
+var ErrLimitChanged = errors.New("the user's limit changed since it was read")

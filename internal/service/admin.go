@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
@@ -12,8 +14,10 @@ import (
 // change and its audit event are one write.
 type Quotas interface {
 	GetQuota(ctx context.Context, userID string) (sandstep.Quota, error)
-	SetUserLimit(ctx context.Context, userID string, limit int, audit ...sandstep.AuditEvent) error
-	ClearUserLimit(ctx context.Context, userID string, audit ...sandstep.AuditEvent) error
+	// SetUserLimit and ClearUserLimit write nothing unless the user's
+	// override is still was's, the quota read (sandstep.ErrLimitChanged).
+	SetUserLimit(ctx context.Context, userID string, was sandstep.Quota, limit int, audit ...sandstep.AuditEvent) error
+	ClearUserLimit(ctx context.Context, userID string, was sandstep.Quota, audit ...sandstep.AuditEvent) error
 }
 
 // Audit actions of administration: UserID is the administrator,
@@ -77,14 +81,11 @@ func (s *Service) SetUserLimit(ctx context.Context, call Call, userID string, in
 	if in.Limit == nil {
 		return nil, sandstep.Invalid("limit", "is required: the number of sandboxes the user may hold at once")
 	}
-	before, err := s.quotas.GetQuota(ctx, userID)
+	err := s.changeLimit(ctx, call, userID, ActionAdminSetLimit, map[string]string{"limit": strconv.Itoa(*in.Limit)},
+		func(was sandstep.Quota, ev sandstep.AuditEvent) error {
+			return s.quotas.SetUserLimit(ctx, userID, was, *in.Limit, ev)
+		})
 	if err != nil {
-		return nil, fmt.Errorf("read the quota of %s: %w", userID, err)
-	}
-	ev := s.adminEvent(call, userID, ActionAdminSetLimit, map[string]string{
-		"limit": strconv.Itoa(*in.Limit), "previous": limitText(before),
-	})
-	if err := s.quotas.SetUserLimit(ctx, userID, *in.Limit, ev); err != nil {
 		return nil, fmt.Errorf("set the limit of %s: %w", userID, err)
 	}
 	return s.quotaNow(ctx, userID)
@@ -96,15 +97,41 @@ func (s *Service) ClearUserLimit(ctx context.Context, call Call, userID string) 
 	if err := s.requireAdmin(ctx, call, userID); err != nil {
 		return nil, err
 	}
-	before, err := s.quotas.GetQuota(ctx, userID)
+	err := s.changeLimit(ctx, call, userID, ActionAdminClearLimit, nil,
+		func(was sandstep.Quota, ev sandstep.AuditEvent) error {
+			return s.quotas.ClearUserLimit(ctx, userID, was, ev)
+		})
 	if err != nil {
-		return nil, fmt.Errorf("read the quota of %s: %w", userID, err)
-	}
-	ev := s.adminEvent(call, userID, ActionAdminClearLimit, map[string]string{"previous": limitText(before)})
-	if err := s.quotas.ClearUserLimit(ctx, userID, ev); err != nil {
 		return nil, fmt.Errorf("clear the limit of %s: %w", userID, err)
 	}
 	return s.quotaNow(ctx, userID)
+}
+
+// limitAttempts bounds how often a change of a user's limit reads the
+// quota again because another change landed between its read and its
+// write.
+const limitAttempts = 3
+
+// changeLimit writes a change of userID's limit with its event (action,
+// detail and the previous limit), by write: the event names as previous
+// the limit read, and write changes nothing unless that limit is still
+// the one in force (sandstep.ErrLimitChanged), so the event names the
+// limit its write replaced.
+func (s *Service) changeLimit(ctx context.Context, call Call, userID, action string, detail map[string]string,
+	write func(was sandstep.Quota, ev sandstep.AuditEvent) error) error {
+	var err error
+	for range limitAttempts {
+		was, rerr := s.quotas.GetQuota(ctx, userID)
+		if rerr != nil {
+			return fmt.Errorf("read the quota of %s: %w", userID, rerr)
+		}
+		d := map[string]string{"previous": limitText(was)}
+		maps.Copy(d, detail)
+		if err = write(was, s.adminEvent(call, userID, action, d)); !errors.Is(err, sandstep.ErrLimitChanged) {
+			return err
+		}
+	}
+	return sandstep.Wrap(err, sandstep.ETRANSIENT, "the limit of user %q is being changed concurrently; try again", userID)
 }
 
 func (s *Service) quotaNow(ctx context.Context, userID string) (*sandstep.Quota, error) {

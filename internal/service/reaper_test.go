@@ -168,7 +168,7 @@ func TestReapRepairsQuota(t *testing.T) {
 	}
 	delete(h.provider.sandboxes, sb.ID)
 	// And a counter off by three for bob, who holds nothing.
-	if err := h.store.SetUserLimit(ctx, "bob", 5); err != nil {
+	if err := h.store.SetUserLimit(ctx, "bob", sandstep.Quota{}, 5); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

@@ -192,7 +192,7 @@ func TestAuditUnderTargetUser(t *testing.T) {
 		}
 	}
 	// The user's quota items share the partition; they are not events.
-	if err := st.SetUserLimit(c, "alice", 2); err != nil {
+	if err := st.SetUserLimit(c, "alice", quota(t, st, "alice"), 2); err != nil {
 		t.Fatal(err)
 	}
 	var got []string

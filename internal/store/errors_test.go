@@ -82,7 +82,7 @@ func TestDynamoErrorsMapped(t *testing.T) {
 	reserve := func() error { return reserve(c, st, "u", "s9") }
 	// A write with its audit event is a transaction.
 	tx := func() error {
-		return st.SetUserLimit(c, "u", 3, sandstep.AuditEvent{Action: "x", UserID: "root", TargetUserID: "u", Outcome: "ok"})
+		return st.SetUserLimit(c, "u", sandstep.Quota{}, 3, sandstep.AuditEvent{Action: "x", UserID: "root", TargetUserID: "u", Outcome: "ok"})
 	}
 	get := func() error { _, err := st.GetSandbox(c, "s"); return err }
 	audit := func() error { return st.AppendAudit(c, sandstep.AuditEvent{Action: "x", UserID: "u", SandboxID: "s"}) }

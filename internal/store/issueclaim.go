@@ -112,13 +112,7 @@ func (s *Store) IssueCancelledAt(ctx context.Context, repo, issue string) (time.
 func (s *Store) notCancelledSince(repo, issue string, asked time.Time) types.TransactWriteItem {
 	cancelAt := expression.Name(attrCancelAt)
 	e := build(expression.NewBuilder().WithCondition(expression.Or(cancelAt.AttributeNotExists(), cancelAt.LessThan(expression.Value(asked.UnixMilli())))))
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName:                 aws.String(s.table),
-		Key:                       cancelKey(repo, issue),
-		ConditionExpression:       e.Condition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	}}
+	return s.check(cancelKey(repo, issue), e)
 }
 
 // putIssueTask writes item, the record of t, a new task of an issue, with

@@ -157,7 +157,7 @@ func TestLiveRecordsReadsTheIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.SetUserLimit(c, "dave", 3); err != nil { // a counter holding nothing
+	if err := st.SetUserLimit(c, "dave", quota(t, st, "dave"), 3); err != nil { // a counter holding nothing
 		t.Fatal(err)
 	}
 	read := func() []string {
@@ -209,7 +209,7 @@ func TestLiveRecordsReadsTheIndex(t *testing.T) {
 	// dave's counter written without its key (by a version before the
 	// index, say): clearing his limit writes it back with the key.
 	storetest.Unindex(t, client, table, "USER#dave", "QUOTA")
-	if err := st.ClearUserLimit(c, "dave"); err != nil {
+	if err := st.ClearUserLimit(c, "dave", quota(t, st, "dave")); err != nil {
 		t.Fatal(err)
 	}
 	// What ended was written without its index key (minidyn ignores
@@ -255,7 +255,7 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('a'), Owner: "alice"})
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('b'), Owner: "alice"})
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('d'), Owner: "bob"})
-	if err := st.SetUserLimit(c, "carol", 3); err != nil {
+	if err := st.SetUserLimit(c, "carol", quota(t, st, "carol"), 3); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []byte("ab") {
@@ -307,7 +307,7 @@ func TestSweepIndexesWhatTheIndexLacks(t *testing.T) {
 		if err := reserve(c, st, "bob", sbxID('e')); err != nil {
 			t.Error(err)
 		}
-		if err := st.SetUserLimit(c, "carol", 7); err != nil {
+		if err := st.SetUserLimit(c, "carol", sandstep.Quota{Limit: 3, LimitSet: true}, 7); err != nil {
 			t.Error(err)
 		}
 	})
@@ -495,7 +495,7 @@ func TestCounterReadsNoAdminAuditHistory(t *testing.T) {
 		}
 		pass.ServeHTTP(w, r)
 	}))
-	if err := st.SetUserLimit(ctx, "alice", 2); err != nil {
+	if err := st.SetUserLimit(ctx, "alice", quota(t, st, "alice"), 2); err != nil {
 		t.Fatal(err)
 	}
 	const reads = 200 // an operator's dashboard reading alice's usage

@@ -384,8 +384,10 @@ func (s *Store) parseQuota(userID string, item map[string]types.AttributeValue) 
 // limit of 0 lets the user hold no sandbox. Lowering a limit below the slots
 // held frees none: new reservations fail until enough are released. The
 // audit events (an administrator's record of the change) are appended in
-// the same write.
-func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audit ...sandstep.AuditEvent) error {
+// the same write, on condition that the override is still was's (the quota
+// the caller read, which the events describe): else nothing is written and
+// the error is ECONFLICT wrapping sandstep.ErrLimitChanged.
+func (s *Store) SetUserLimit(ctx context.Context, userID string, was sandstep.Quota, limit int, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
 		return err
 	}
@@ -395,15 +397,23 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audi
 	// On the counter if there is one; else one is made first (newCounter:
 	// an update must not make it, see there).
 	setLimit := s.update(s.quotaKey(userID), build(expression.NewBuilder().
-		WithCondition(expression.Name(attrPK).AttributeExists()).
+		WithCondition(expression.Name(attrPK).AttributeExists().And(limitIs(was))).
 		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(limit)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
 	err := s.writeWithAudit(ctx, []types.TransactWriteItem{setLimit}, audit)
-	if conditionFailed(err, 0) {
-		if _, err = s.newCounter(ctx, userID); err == nil {
+	if conditionFailed(err, 0) && !was.LimitSet {
+		// No counter yet, perhaps: one is made, then the limit set on it.
+		made, merr := s.newCounter(ctx, userID)
+		if merr != nil {
+			return merr
+		}
+		if made {
 			err = s.writeWithAudit(ctx, []types.TransactWriteItem{setLimit}, audit)
 		}
+	}
+	if conditionFailed(err, 0) {
+		return limitChanged(userID)
 	}
 	return mapErr(err, "set user limit")
 }
@@ -411,11 +421,13 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, limit int, audi
 // ClearUserLimit removes the user's override; Options.DefaultQuota applies
 // again. Clearing a limit that is not set changes nothing but still
 // appends audit; when the limit is cleared, audit is in the same write.
+// Either way the write is on condition that the override is still was's,
+// as SetUserLimit's.
 //
 // It rewrites the counter item without the override, on condition that the
 // held slots, their count and the limit are still the ones read (an UpdateItem REMOVE would do,
 // but minidyn ignores REMOVE, and the local stack runs on minidyn).
-func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sandstep.AuditEvent) error {
+func (s *Store) ClearUserLimit(ctx context.Context, userID string, was sandstep.Quota, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
 		return err
 	}
@@ -433,12 +445,15 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 		if err != nil {
 			return err
 		}
+		if hasLimit != was.LimitSet || hasLimit && lim != int64(was.Limit) {
+			return limitChanged(userID)
+		}
 		if !hasLimit {
-			return mapErr(s.writeRest(ctx, nil, audit), "clear user limit")
+			return s.auditNoLimit(ctx, userID, was, audit)
 		}
 		// rev changes with every reservation and release, active with the
 		// reaper's repair too, so the rewrite keeps the count as it is.
-		cond := expression.Name(attrLimit).Equal(expression.Value(lim))
+		cond := limitIs(was)
 		for _, name := range []string{attrRev, attrActive} {
 			n, has, err := numberAttr(out.Item, name)
 			if err != nil {
@@ -466,6 +481,35 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, audit ...sand
 		lastErr = err
 	}
 	return sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the quota of user %q is being changed concurrently; try again", userID)
+}
+
+// auditNoLimit appends audit, the record of clearing a limit not set, on
+// condition that the override is still was's: none.
+func (s *Store) auditNoLimit(ctx context.Context, userID string, was sandstep.Quota, audit []sandstep.AuditEvent) error {
+	if len(audit) == 0 {
+		return nil
+	}
+	noLimit := s.check(s.quotaKey(userID), build(expression.NewBuilder().WithCondition(limitIs(was))))
+	err := s.writeWithAudit(ctx, []types.TransactWriteItem{noLimit}, audit)
+	if conditionFailed(err, 0) {
+		return limitChanged(userID)
+	}
+	return mapErr(err, "clear user limit")
+}
+
+// limitIs is the condition that a counter's override is still was's: the
+// same limit, or none when was has none (a counter not there has none).
+func limitIs(was sandstep.Quota) expression.ConditionBuilder {
+	if was.LimitSet {
+		return expression.Name(attrLimit).Equal(expression.Value(was.Limit))
+	}
+	return expression.Name(attrLimit).AttributeNotExists()
+}
+
+// limitChanged refuses a change of userID's limit whose caller read an
+// override that is no longer the one in force.
+func limitChanged(userID string) error {
+	return sandstep.Wrap(sandstep.ErrLimitChanged, sandstep.ECONFLICT, "the limit of user %q changed since it was read", userID)
 }
 
 // numberAttr reads a Number attribute; ok is false if it is absent.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -93,7 +94,7 @@ func TestUserLimitOverride(t *testing.T) {
 	c := ctx(t)
 
 	// An override set before any reservation (counter without "active").
-	if err := st.SetUserLimit(c, "u", 3); err != nil {
+	if err := st.SetUserLimit(c, "u", quota(t, st, "u"), 3); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -106,7 +107,7 @@ func TestUserLimitOverride(t *testing.T) {
 		t.Fatalf("quota = %+v", q)
 	}
 	// Lowering the limit below the count frees nothing and blocks new slots.
-	if err := st.SetUserLimit(c, "u", 2); err != nil {
+	if err := st.SetUserLimit(c, "u", quota(t, st, "u"), 2); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ReleaseSlot(c, "u", "s0"); err != nil {
@@ -114,19 +115,19 @@ func TestUserLimitOverride(t *testing.T) {
 	}
 	wantCode(t, reserve(c, st, "u", "s4"), sandstep.EQUOTA, "")
 	// Back to the default (1) with 2 held.
-	if err := st.ClearUserLimit(c, "u"); err != nil {
+	if err := st.ClearUserLimit(c, "u", quota(t, st, "u")); err != nil {
 		t.Fatal(err)
 	}
 	if q := quota(t, st, "u"); q.Limit != 1 || q.Active != 2 {
 		t.Fatalf("quota after clear = %+v", q)
 	}
 	wantCode(t, reserve(c, st, "u", "s4"), sandstep.EQUOTA, "")
-	if err := st.ClearUserLimit(c, "nobody"); err != nil {
+	if err := st.ClearUserLimit(c, "nobody", quota(t, st, "nobody")); err != nil {
 		t.Fatalf("ClearUserLimit without a record: %v", err)
 	}
 
 	// Limit 0 blocks a user who never reserved.
-	if err := st.SetUserLimit(c, "blocked", 0); err != nil {
+	if err := st.SetUserLimit(c, "blocked", quota(t, st, "blocked"), 0); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, reserve(c, st, "blocked", "x"), sandstep.EQUOTA, "")
@@ -288,8 +289,8 @@ func TestQuotaBadInput(t *testing.T) {
 		{"reserve sandbox with space", func() error { return reserve(c, st, "u", "a b") }, "sandboxId"},
 		{"release empty user", func() error { _, err := st.ReleaseSlot(c, "", "s"); return err }, "userId"},
 		{"quota empty user", func() error { _, err := st.GetQuota(c, ""); return err }, "userId"},
-		{"negative limit", func() error { return st.SetUserLimit(c, "u", -1) }, "limit"},
-		{"huge limit", func() error { return st.SetUserLimit(c, "u", store.MaxUserLimit+1) }, "limit"},
+		{"negative limit", func() error { return st.SetUserLimit(c, "u", sandstep.Quota{}, -1) }, "limit"},
+		{"huge limit", func() error { return st.SetUserLimit(c, "u", sandstep.Quota{}, store.MaxUserLimit+1) }, "limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,7 +329,7 @@ func TestRepoQuota(t *testing.T) {
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 4, RepoQuota: tt.repoQuota})
 			c := ctx(t)
 			if tt.override > 0 {
-				if err := st.SetUserLimit(c, tt.user, tt.override); err != nil {
+				if err := st.SetUserLimit(c, tt.user, quota(t, st, tt.user), tt.override); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -422,29 +423,30 @@ func TestUserLimitAudited(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		// change acts on alice, whose limit is set to 5 first when preset.
+		// change acts on alice, whose limit is set to 5 first when preset,
+		// and whose quota it was given as read.
 		preset     bool
-		change     func(c context.Context, st *store.Store) error
+		change     func(c context.Context, st *store.Store, was sandstep.Quota) error
 		wantCode   sandstep.Code
 		wantAction []string
 		wantQuota  sandstep.Quota
 	}{
-		{name: "set", change: func(c context.Context, st *store.Store) error {
-			return st.SetUserLimit(c, "alice", 1, adminEvent("admin.quota.set"))
+		{name: "set", change: func(c context.Context, st *store.Store, was sandstep.Quota) error {
+			return st.SetUserLimit(c, "alice", was, 1, adminEvent("admin.quota.set"))
 		}, wantAction: []string{"admin.quota.set"}, wantQuota: sandstep.Quota{UserID: "alice", Limit: 1, LimitSet: true}},
-		{name: "set out of range writes nothing", change: func(c context.Context, st *store.Store) error {
-			return st.SetUserLimit(c, "alice", store.MaxUserLimit+1, adminEvent("admin.quota.set"))
+		{name: "set out of range writes nothing", change: func(c context.Context, st *store.Store, was sandstep.Quota) error {
+			return st.SetUserLimit(c, "alice", was, store.MaxUserLimit+1, adminEvent("admin.quota.set"))
 		}, wantCode: sandstep.EINVALID, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
-		{name: "clear a set limit", preset: true, change: func(c context.Context, st *store.Store) error {
-			return st.ClearUserLimit(c, "alice", adminEvent("admin.quota.clear"))
+		{name: "clear a set limit", preset: true, change: func(c context.Context, st *store.Store, was sandstep.Quota) error {
+			return st.ClearUserLimit(c, "alice", was, adminEvent("admin.quota.clear"))
 		}, wantAction: []string{"admin.quota.clear"}, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
-		{name: "clear with no limit set is still audited", change: func(c context.Context, st *store.Store) error {
-			return st.ClearUserLimit(c, "alice", adminEvent("admin.quota.clear"))
+		{name: "clear with no limit set is still audited", change: func(c context.Context, st *store.Store, was sandstep.Quota) error {
+			return st.ClearUserLimit(c, "alice", was, adminEvent("admin.quota.clear"))
 		}, wantAction: []string{"admin.quota.clear"}, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
-		{name: "an event holding a secret refuses the change", change: func(c context.Context, st *store.Store) error {
+		{name: "an event holding a secret refuses the change", change: func(c context.Context, st *store.Store, was sandstep.Quota) error {
 			ev := adminEvent("admin.quota.set")
 			ev.Detail = map[string]string{"token": "x"}
-			return st.SetUserLimit(c, "alice", 1, ev)
+			return st.SetUserLimit(c, "alice", was, 1, ev)
 		}, wantCode: sandstep.EINVALID, wantQuota: sandstep.Quota{UserID: "alice", Limit: 2}},
 	}
 	for _, tc := range tests {
@@ -452,11 +454,11 @@ func TestUserLimitAudited(t *testing.T) {
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 2})
 			c := ctx(t)
 			if tc.preset {
-				if err := st.SetUserLimit(c, "alice", 5); err != nil {
+				if err := st.SetUserLimit(c, "alice", quota(t, st, "alice"), 5); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := tc.change(c, st)
+			err := tc.change(c, st, quota(t, st, "alice"))
 			if sandstep.ErrorCode(err) != tc.wantCode && !(tc.wantCode == "" && err == nil) {
 				t.Fatalf("change: %v, want code %q", err, tc.wantCode)
 			}
@@ -555,12 +557,12 @@ func TestClearUserLimitKeepsARepairMadeMeanwhile(t *testing.T) {
 	if err := reserve(c, st, "u", "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetUserLimit(c, "u", 2); err != nil {
+	if err := st.SetUserLimit(c, "u", quota(t, st, "u"), 2); err != nil {
 		t.Fatal(err)
 	}
 	setCounter(t, client, storetest.Table, "u", 2) // drift: 2 counted, 1 held
 	armed.Store(true)
-	if err := st.ClearUserLimit(c, "u"); err != nil {
+	if err := st.ClearUserLimit(c, "u", quota(t, st, "u")); err != nil {
 		t.Fatal(err)
 	}
 	if armed.Load() {
@@ -568,5 +570,84 @@ func TestClearUserLimitKeepsARepairMadeMeanwhile(t *testing.T) {
 	}
 	if q := quota(t, st, "u"); q.Active != 1 {
 		t.Fatalf("after a repair (to 1) and a clear, the counter says %d slots held; want 1 (one held)", q.Active)
+	}
+}
+
+// A change of a limit is written, with its event, only while the override
+// is the one its caller read (which the event names as previous): else
+// nothing is, and the refusal says why (ErrLimitChanged), whether the limit
+// changed before the call or between its read and its write.
+func TestUserLimitChangeNeedsTheLimitRead(t *testing.T) {
+	none, five := sandstep.Quota{}, sandstep.Quota{Limit: 5, LimitSet: true}
+	tests := []struct {
+		name      string
+		preset    int  // alice's limit before the call; 0: no counter, no limit
+		meanwhile int  // a limit set between the call's read and its write; 0: none
+		clear     bool // ClearUserLimit, else SetUserLimit to 1
+		was       sandstep.Quota
+		wantLimit int // alice's own limit after; 0: none
+	}{
+		{name: "set, a limit set since the read", preset: 5, was: none, wantLimit: 5},
+		{name: "set, another limit since the read", preset: 5, was: sandstep.Quota{Limit: 4, LimitSet: true}, wantLimit: 5},
+		{name: "set, the limit read gone since", was: five},
+		{name: "set on no counter, a limit set meanwhile", meanwhile: 6, was: none, wantLimit: 6},
+		{name: "set, another limit set meanwhile", preset: 5, meanwhile: 6, was: five, wantLimit: 6},
+		{name: "clear, a limit set since the read", preset: 5, clear: true, was: none, wantLimit: 5},
+		{name: "clear, another limit since the read", preset: 5, clear: true, was: sandstep.Quota{Limit: 4, LimitSet: true}, wantLimit: 5},
+		{name: "clear, the limit read gone since", clear: true, was: five},
+		{name: "clear of no limit, one set meanwhile", meanwhile: 6, clear: true, was: none, wantLimit: 6},
+		{name: "clear, another limit set meanwhile", preset: 5, meanwhile: 6, clear: true, was: five, wantLimit: 6},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var st *store.Store
+			var armed atomic.Bool
+			meanwhile := func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					// The call's write, with its event, is a transaction.
+					if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".TransactWriteItems") && armed.CompareAndSwap(true, false) {
+						q, err := st.GetQuota(r.Context(), "alice")
+						if err == nil {
+							err = st.SetUserLimit(r.Context(), "alice", q, tc.meanwhile)
+						}
+						if err != nil {
+							t.Errorf("the change meanwhile: %v", err)
+						}
+					}
+					h.ServeHTTP(w, r)
+				})
+			}
+			st, _ = storeBehind(t, meanwhile, store.Options{DefaultQuota: 2})
+			c := ctx(t)
+			if tc.preset > 0 {
+				if err := st.SetUserLimit(c, "alice", none, tc.preset); err != nil {
+					t.Fatal(err)
+				}
+			}
+			armed.Store(tc.meanwhile > 0)
+			ev := sandstep.AuditEvent{Action: "admin.quota.x", UserID: "root", TargetUserID: "alice", Outcome: "ok"}
+			var err error
+			if tc.clear {
+				err = st.ClearUserLimit(c, "alice", tc.was, ev)
+			} else {
+				err = st.SetUserLimit(c, "alice", tc.was, 1, ev)
+			}
+			if armed.Load() {
+				t.Fatal("the change meanwhile did not run: the test did not test")
+			}
+			if !errors.Is(err, sandstep.ErrLimitChanged) || sandstep.ErrorCode(err) != sandstep.ECONFLICT {
+				t.Fatalf("change given %+v: %v, want ECONFLICT for ErrLimitChanged", tc.was, err)
+			}
+			want := sandstep.Quota{UserID: "alice", Limit: 2}
+			if tc.wantLimit > 0 {
+				want.Limit, want.LimitSet = tc.wantLimit, true
+			}
+			if q := quota(t, st, "alice"); q != want {
+				t.Errorf("quota = %+v, want %+v", q, want)
+			}
+			if events, _, err := st.ListUserAudit(c, "alice", 10, ""); err != nil || len(events) != 0 {
+				t.Errorf("audit %+v, %v; want no event of a change not made", events, err)
+			}
+		})
 	}
 }

@@ -226,7 +226,7 @@ func testLostSlotAnswers(t *testing.T, n int32) {
 	c := ctx(t)
 	// w's counter exists (a first reservation makes it otherwise), and the
 	// window is full.
-	if err := st.SetUserLimit(c, "w", 1); err != nil {
+	if err := st.SetUserLimit(c, "w", quota(t, st, "w"), 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := reserve(c, st, "u", "a"); err != nil {

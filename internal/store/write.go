@@ -61,6 +61,18 @@ func (s *Store) remove(key map[string]types.AttributeValue, cond expression.Expr
 	}}
 }
 
+// check is a condition on the item at key that a transaction writes
+// nothing to.
+func (s *Store) check(key map[string]types.AttributeValue, cond expression.Expression) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	}}
+}
+
 // write is the store's one door for writes: it applies items atomically,
 // one item as a plain conditional write (half a transaction's cost), several
 // in one transaction. Either way txReasons(err) says which item's condition
