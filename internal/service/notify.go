@@ -187,9 +187,14 @@ func (s *Service) notifyEnded(ctx context.Context, t *sandstep.Task) bool {
 func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.Task, error) {
 	now := s.opts.Now().UTC()
 	var claimed, gaveUp bool
+	// gaveUpTo is the settlement this call's give-up wrote: a try of it
+	// that landed with its answer lost is read back settled, and is still
+	// this call's to tell (as recordNotice's).
+	var gaveUpTo *sandstep.TaskNotice
 	got, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, func(r *sandstep.Task) {
 		claimed, gaveUp = false, false
 		if !noticeDue(r, now) {
+			gaveUp = r.Notify != nil && gaveUpTo != nil && sameSettlement(r.Notify, gaveUpTo)
 			return
 		}
 		n := *r.Notify
@@ -200,8 +205,9 @@ func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.
 		if n.Attempts > 0 && (n.NextAttemptAt == nil || n.NextAttemptAt.After(deadline)) {
 			n.Status, n.NextAttemptAt, gaveUp = sandstep.NoticeFailed, nil, true
 			n.LastError = cmp.Or(n.LastError, "not delivered") + fmt.Sprintf(" (given up %s after the task ended)", s.opts.NotifyRetryFor)
+			gaveUpTo = &n
 		} else {
-			claimed = true
+			claimed, gaveUpTo = true, nil
 			// The backoff's wait is cut short at the window's end, so the
 			// last attempt is made then rather than up to a wait before it;
 			// never below the first wait, which an attempt in flight (its
