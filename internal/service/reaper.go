@@ -378,7 +378,7 @@ func (r *reaping) sandboxes(ctx context.Context, listed []ProviderSandbox, recor
 			}
 			r.auditStray(ctx, ps)
 			return nil
-		}, "sandboxId", ps.Name)
+		}, "sandboxId", ps.Name, "userId", ps.Owner)
 	}
 }
 
@@ -397,7 +397,7 @@ func (r *reaping) auditStray(ctx context.Context, ps ProviderSandbox) {
 	switch code := sandstep.ErrorCode(err); {
 	case code == sandstep.ENOTFOUND, code == sandstep.EINVALID:
 	case err != nil:
-		r.s.opts.Logger.ErrorContext(ctx, "reaper: the record of a deleted stray not read; its deletion not audited", "id", ps.Name, "err", err)
+		r.s.opts.Logger.ErrorContext(ctx, "reaper: the record of a deleted stray not read; its deletion not audited", "sandboxId", ps.Name, "err", err)
 	default:
 		r.s.audit(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec, ActionReap, nil, map[string]string{"finding": "unowned"})
 	}
@@ -720,7 +720,7 @@ func (r *reaping) quota(ctx context.Context, counters map[string]int, held []san
 		switch {
 		case err != nil:
 			r.report.Failed++
-			s.opts.Logger.ErrorContext(ctx, "reaper: quota counter not repaired", "id", user, "err", err)
+			s.opts.Logger.ErrorContext(ctx, "reaper: quota counter not repaired", "userId", user, "err", err)
 		case counted == holding: // no drift after all
 		case r.opts.DryRun:
 			r.report.Quota++
@@ -729,7 +729,7 @@ func (r *reaping) quota(ctx context.Context, counters map[string]int, held []san
 		default:
 			r.budget--
 			r.report.Quota++
-			s.opts.Logger.WarnContext(ctx, "reaper: quota counter repaired", "id", user)
+			s.opts.Logger.WarnContext(ctx, "reaper: quota counter repaired", "userId", user)
 		}
 	}
 }
