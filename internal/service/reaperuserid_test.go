@@ -21,7 +21,7 @@ import (
 // sandboxId or userId finds what the reaper did to it"). Two of its lines
 // for what it did still do not: a stray deleted names no owner though its
 // label names one, and a repaired quota counter names its user as "id".
-func TestReviewReaperLinesNameTheUserAsUserID(t *testing.T) {
+func TestReaperLinesNameTheUserAsUserID(t *testing.T) {
 	tests := []struct {
 		name string
 		msg  string // the reaper's line for what it did

@@ -18,7 +18,7 @@ import (
 // trail's last word on the notice) nor counted in NoticesGivenUp (the
 // operator's alarm). recordNotice keeps a settlement its own earlier try
 // landed ("is still told once"); the give-up must be told once too.
-func TestReviewNoticeGivenUpByAWriteWhoseAnswerWasLostIsAudited(t *testing.T) {
+func TestNoticeGivenUpByAWriteWhoseAnswerWasLostIsAudited(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// lost: the give-up's write lands with its answer lost.
