@@ -14,13 +14,12 @@ import (
 // gatedNotifier holds its first attempt until release is closed, then
 // answers it first; every later attempt answers later at once.
 type gatedNotifier struct {
-	mu       sync.Mutex
-	calls    int
-	entered  chan struct{}
-	release  chan struct{}
-	first    error
-	later    error
-	answered []error
+	mu      sync.Mutex
+	calls   int
+	entered chan struct{}
+	release chan struct{}
+	first   error
+	later   error
 }
 
 func (g *gatedNotifier) CheckURL(string) error { return nil }
