@@ -375,6 +375,13 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	if err != nil {
 		return nil, err
 	}
+	// No page of this task hands out a seq past its last chunk, or its
+	// end marker's: such a cursor is another task's (or made up), and
+	// taken as a position it would skip all this task's output and, once
+	// the task has ended, call that complete.
+	if marker, ok := endMarker(t); cur.seq > t.LogSeq && (!ok || cur.seq > marker.Seq) {
+		return nil, badCursor()
+	}
 	out := &TaskLogs{}
 	room := s.opts.MaxResponseBytes - logPageOverhead
 	if out.Chunks, room, err = s.storedOutput(ctx, t, &cur, room); err != nil {
