@@ -68,7 +68,7 @@ const (
 // long-lived local table neither keeps what AWS would delete nor slows
 // down as it grows.
 type durableDynamoDB struct {
-	db      *server.Server
+	db      *startKeys     // minidyn, its start keys read as DynamoDB reads them
 	front   dynamoDBServer // db as clients see it
 	table   string
 	ttlAttr string
@@ -87,7 +87,7 @@ func newDurableDynamoDB(dir, table, ttlAttr string, log *slog.Logger) (*durableD
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	db := server.NewServer()
+	db := &startKeys{next: server.NewServer()}
 	return &durableDynamoDB{
 		db: db, front: newDynamoDBServer(db), table: table, ttlAttr: ttlAttr,
 		path: filepath.Join(dir, table+".json"), log: log, now: time.Now,
@@ -109,14 +109,17 @@ func (d *durableDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // DynamoDBServer returns the embedded DynamoDB as the stack serves it,
 // keeping nothing: a load run serves it from a process of its own
 // (Options.DynamoDBURL).
-func DynamoDBServer() http.Handler { return newDynamoDBServer(server.NewServer()) }
+func DynamoDBServer() http.Handler {
+	return newDynamoDBServer(&startKeys{next: server.NewServer()})
+}
 
 // dynamoDBServer is minidyn, with a GET of the root answered as DynamoDB
-// answers it (clients open their connection with one), and
-// TransactWriteItems' ClientRequestToken honoured as DynamoDB honours it.
+// answers it (clients open their connection with one),
+// TransactWriteItems' ClientRequestToken honoured as DynamoDB honours it,
+// and a start key read as a position (startKeys).
 type dynamoDBServer struct{ db http.Handler }
 
-func newDynamoDBServer(db *server.Server) dynamoDBServer {
+func newDynamoDBServer(db *startKeys) dynamoDBServer {
 	return dynamoDBServer{txtoken.Wrap(db, nil)}
 }
 

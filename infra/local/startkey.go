@@ -1,0 +1,127 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// startKeys is minidyn with a Query's or Scan's ExclusiveStartKey read as
+// DynamoDB reads it: a position, whether or not an item is there. minidyn
+// starts after the item it names and, when that item is gone (deleted,
+// or swept at its TTL between two pages), returns nothing and no
+// LastEvaluatedKey: every item after it drops out of the list. Such a
+// read puts a stand-in of the item, made of the start key's attributes,
+// reads, and deletes it, with every other call held back meanwhile so
+// that none sees it.
+type startKeys struct {
+	next http.Handler
+	mu   sync.RWMutex
+}
+
+func (s *startKeys) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+	var in struct {
+		TableName         string
+		ExclusiveStartKey map[string]json.RawMessage
+	}
+	if op == "Query" || op == "Scan" {
+		body, err := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil || json.Unmarshal(body, &in) != nil {
+			in.ExclusiveStartKey = nil // minidyn answers what it makes of it
+		}
+	}
+	s.mu.RLock()
+	key := s.key(in.TableName, in.ExclusiveStartKey)
+	if key == nil || s.exists(in.TableName, key) {
+		defer s.mu.RUnlock()
+		s.next.ServeHTTP(w, r)
+		return
+	}
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cond := map[string]any{
+		"TableName": in.TableName, "Item": in.ExclusiveStartKey,
+		"ConditionExpression":      "attribute_not_exists(#k)",
+		"ExpressionAttributeNames": map[string]string{"#k": firstKey(key)},
+	}
+	placed := s.invoke("PutItem", cond, nil) == nil // not when the item is back
+	s.next.ServeHTTP(w, r)
+	if placed {
+		_ = s.invoke("DeleteItem", map[string]any{"TableName": in.TableName, "Key": key}, nil)
+	}
+}
+
+// key is the table's key in start (its other attributes are an index's),
+// nil when there is no start key or it lacks one of the table's.
+func (s *startKeys) key(table string, start map[string]json.RawMessage) map[string]json.RawMessage {
+	if len(start) == 0 {
+		return nil
+	}
+	var desc struct {
+		Table struct {
+			KeySchema []struct{ AttributeName string }
+		}
+	}
+	if s.invoke("DescribeTable", map[string]any{"TableName": table}, &desc) != nil || len(desc.Table.KeySchema) == 0 {
+		return nil
+	}
+	key := map[string]json.RawMessage{}
+	for _, k := range desc.Table.KeySchema {
+		v, ok := start[k.AttributeName]
+		if !ok {
+			return nil
+		}
+		key[k.AttributeName] = v
+	}
+	return key
+}
+
+func firstKey(key map[string]json.RawMessage) string {
+	for k := range key {
+		return k
+	}
+	return ""
+}
+
+// exists says whether the table holds an item under key.
+func (s *startKeys) exists(table string, key map[string]json.RawMessage) bool {
+	var out struct{ Item map[string]json.RawMessage }
+	err := s.invoke("GetItem", map[string]any{"TableName": table, "Key": key, "ConsistentRead": true}, &out)
+	return err != nil || len(out.Item) > 0 // when it cannot tell, minidyn answers as it does
+}
+
+// invoke makes one call of next in-process, in DynamoDB's JSON protocol.
+func (s *startKeys) invoke(op string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	rec := httptest.NewRecorder()
+	s.next.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return &callError{op: op, code: rec.Code}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(rec.Body.Bytes(), out)
+}
+
+type callError struct {
+	op   string
+	code int
+}
+
+func (e *callError) Error() string { return "dynamodb " + e.op + ": " + http.StatusText(e.code) }
