@@ -16,7 +16,7 @@ import (
 // ran out). DynamoDB goes on after an ExclusiveStartKey whether or not
 // that item still exists; the local stack's DynamoDB must too, or every
 // task after it drops out of the list: an empty last page, no cursor.
-func TestHuntListGoesOnPastASweptCursorItem(t *testing.T) {
+func TestListGoesOnPastASweptCursorItem(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	d, c := openTable(t, t.TempDir(), now)
 	st, err := store.New(c, "T", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour, TaskRetention: time.Hour,

@@ -12,7 +12,7 @@ import (
 // cursors up), it must be refused naming cursor, as a list's cursor of
 // another list is: taken as a position, it skips that task's output, and
 // on an ended task the answer is complete with nothing in it.
-func TestHuntLogCursorOfAnotherTaskIsRefused(t *testing.T) {
+func TestLogCursorOfAnotherTaskIsRefused(t *testing.T) {
 	// Task A wrote more than task B: A's last cursor lies past B's end.
 	a := newTaskHarness(t, nil)
 	for _, line := range []string{"a1\n", "a2\n", "a3\n", "a4\n"} {
