@@ -101,8 +101,9 @@ const (
 // attempt. The first refusal that queues t also marks when (queuedAt).
 // Its issue is told when it first waits for its quota or the drain, and
 // again when why it waits changes (a drain over a task queued, a resume
-// over one paused, Daytona's capacity after either); a task that only
-// waits for capacity keeps its started comment.
+// over one paused, Daytona's capacity after either, whether or not its
+// record says which it was told); a task that only waits for capacity
+// keeps its started comment.
 func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, reason string) {
 	now := s.opts.Now().UTC()
 	tell, was := false, ""
@@ -112,7 +113,11 @@ func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, reason str
 			r.CreateClaim = 0
 		}
 		was = r.Waiting
-		if reason == waitCapacity && r.Waiting == "" {
+		// Never told it waits (no queuedAt): its issue says started, as
+		// it may go on saying while it waits for capacity. A task that
+		// queued was told so, though its record may not say why (written
+		// before the reason was kept, or its comment refused).
+		if reason == waitCapacity && r.Waiting == "" && r.QueuedAt == nil {
 			tell = false
 			return
 		}
