@@ -19,7 +19,7 @@ import (
 // `waiting` for "never told" and keeps the comment when the task then
 // waits for Daytona: it goes on saying "drained for maintenance" (or
 // "queued", failing by GITHUB_QUEUE_TIMEOUT) for up to CAPACITY_WAIT.
-func TestReviewTaskRecordedBeforeTheWaitReasonIsToldItsCapacityWait(t *testing.T) {
+func TestTaskRecordedBeforeTheWaitReasonIsToldItsCapacityWait(t *testing.T) {
 	tests := []struct {
 		name string
 		// wait makes the task wait as the version before recorded it and
