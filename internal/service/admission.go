@@ -168,8 +168,14 @@ func (s *Service) waitingComment(t *sandstep.Task, reason string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**sandstep** %s task `%s` for this issue: %s.\n\n", state, t.ID, why)
-	fmt.Fprintf(&b, "It starts when %s, or fails if %s by %s.\n", starts, fails,
-		t.CreatedAt.Add(within).UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "It starts when %s, or fails if %s by %s", starts, fails, t.CreatedAt.Add(within).UTC().Format(time.RFC3339))
+	if reason == waitCapacity && repoOwned(t) && s.opts.QueueTimeout > 0 {
+		// Its slot goes back with each refused create: should another
+		// task take it, the quota's own time applies again.
+		fmt.Fprintf(&b, ", or if it must wait for a slot of the repository's quota again after %s",
+			t.CreatedAt.Add(s.opts.QueueTimeout).UTC().Format(time.RFC3339))
+	}
+	b.WriteString(".\n")
 	b.WriteString("Remove the label, or comment `cancel` after the command, to cancel it.\n")
 	return b.String()
 }
