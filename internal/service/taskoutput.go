@@ -646,8 +646,19 @@ func (s *Service) collectArtifacts(ctx context.Context, t *sandstep.Task, sb *sa
 func (s *Service) fetchArtifact(ctx context.Context, daytonaID string, i int, p string) (data []byte, dir bool, err error) {
 	packed := fmt.Sprintf("%s/artifact-%02d.tar.gz", taskDir, i)
 	q := shellQuote(p)
-	line := "if [ -d " + q + " ]; then if tar -czf " + packed + " -C " + q + " . 2>/dev/null; then echo dir; else echo unpacked; fi; " +
-		"elif [ -f " + q + " ]; then echo file; else echo missing; fi"
+	// sandstep's own directory (the secrets file, the nudge's) is never
+	// stored: a directory that holds it (the working directory, named by
+	// its absolute path) is packed without it, and one inside it, or a
+	// file in one, is refused; directories compared as cd -P finds them
+	// (links followed; CDPATH, which the sandbox's env may set, unset).
+	line := "unset CDPATH; w=$(cd -P ./" + ReservedDir + " 2>/dev/null && pwd); set --\n" +
+		"if [ -d " + q + " ]; then r=$(cd -P -- " + q + " && pwd)\n" +
+		`  if [ -n "$w" ] && case "$r/" in "$w"/*) true;; *) false;; esac; then echo reserved; exit 0; fi` + "\n" +
+		`  if [ -n "$w" ]; then case "$w" in "${r%/}"/*) set -- "--exclude=./${w#"${r%/}"/}";; esac; fi` + "\n" +
+		"  if tar -czf " + packed + ` "$@" -C ` + q + " . 2>/dev/null; then echo dir; else echo unpacked; fi\n" +
+		"elif [ -f " + q + " ]; then r=$(cd -P -- \"$(dirname -- " + q + ")\" && pwd)\n" +
+		`  if [ -n "$w" ] && case "$r/" in "$w"/*) true;; *) false;; esac; then echo reserved; else echo file; fi` + "\n" +
+		"else echo missing; fi"
 	res, err := s.provider.Exec(ctx, daytonaID, Command{Line: line, Timeout: packTimeout})
 	if err != nil {
 		return nil, false, fmt.Errorf("look at artifact %s: %w", p, err)
@@ -661,6 +672,8 @@ func (s *Service) fetchArtifact(ctx context.Context, daytonaID string, i int, p 
 		return data, true, err
 	case "unpacked":
 		return nil, true, sandstep.Invalid("artifacts", "%s is a directory tar could not pack (unreadable files, or files changing as it read)", p)
+	case "reserved":
+		return nil, false, sandstep.Invalid("artifacts", "%s is in %s/, which is reserved for sandstep", p, ReservedDir)
 	case "file":
 		data, err := s.files.Download(ctx, daytonaID, p, MaxArtifactBytes)
 		return data, false, err

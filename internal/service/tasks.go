@@ -159,8 +159,14 @@ func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
 			}
 			continue
 		}
-		if _, err := validateRelPath(field, p); err != nil {
+		c, err := validateRelPath(field, p)
+		if err != nil {
 			return 0, err
+		}
+		// Where the secrets file lives: an artifact is stored and served
+		// by a link, and a task's secrets never are.
+		if c == ReservedDir || strings.HasPrefix(c, ReservedDir+"/") {
+			return 0, sandstep.Invalid(field, "%s/ is reserved for sandstep", ReservedDir)
 		}
 	}
 	if err := s.validateNotify(in.Notify); err != nil {
