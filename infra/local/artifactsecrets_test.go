@@ -18,7 +18,7 @@ import (
 // (reserved for sandstep: files and git.path may not write there) must
 // not copy the secrets file into the bucket. Either the task is refused
 // (400 naming the artifact) or no stored artifact holds the value.
-func TestHuntArtifactStoresNoSecret(t *testing.T) {
+func TestArtifactStoresNoSecret(t *testing.T) {
 	s := startStack(t, nil)
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
