@@ -663,7 +663,12 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 		}
 		switch {
 		case err == nil && !rec.State.Terminal(),
-			missing && r.now.Sub(sl.ReservedAt) < r.createGrace(): // a create at work
+			missing && r.now.Sub(sl.ReservedAt) < r.createGrace(), // a create at work
+			// Ended a moment ago: the call that ended it (a failed
+			// create's clean-up, a status finding it gone) releases the
+			// slot in its next write; one still held once no invocation
+			// can be at work is the reaper's.
+			err == nil && r.now.Sub(rec.UpdatedAt) < r.createGrace():
 			kept = append(kept, sl)
 			continue
 		case err != nil && !missing:
