@@ -40,7 +40,7 @@ func (h *heldRelease) ReleaseSlot(ctx context.Context, userID, sandboxID string)
 // ReaperFindings metric of kind slots), which raises the
 // <stack>-reaper-slots alarm, whose runbook says a leak is a bug: a false
 // alarm, at any run that meets a failing create.
-func TestHuntReaperReportsASlotItsOwnerIsReleasing(t *testing.T) {
+func TestReaperLeavesASlotItsOwnerIsReleasing(t *testing.T) {
 	tests := []struct {
 		name string
 		// act is the user's call that ends the record, then releases the
