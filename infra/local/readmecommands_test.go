@@ -62,12 +62,12 @@ func fencedCommands(t *testing.T, path, prefix, sub string) []string {
 // name a reader fills in: `<ReaperFunction>`.
 var functionPlaceholder = regexp.MustCompile(`<([A-Za-z]+Function)>`)
 
-// TestHuntREADMELambdaInvokes runs every `aws lambda invoke` of README, as
+// TestREADMELambdaInvokes runs every `aws lambda invoke` of README, as
 // a reader copies it (with the AWS CLI v2 the project names), against the
 // local Lambda Invoke API: the function's own name for a placeholder, and
 // the local endpoint where the command is for a deployed stack. Each must
 // run and answer without a function error.
-func TestHuntREADMELambdaInvokes(t *testing.T) {
+func TestREADMELambdaInvokes(t *testing.T) {
 	needAWSCLI(t)
 	cmds := fencedCommands(t, readmePath, "aws ", "lambda invoke")
 	if len(cmds) < 2 {
