@@ -163,10 +163,9 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) (heldAlr
 	underLimit := expression.Or(
 		// A new counter (or one created by SetUserLimit): nothing held yet.
 		expression.And(active.AttributeNotExists(),
-			expression.Or(limit.AttributeNotExists(), limit.NotEqual(expression.Value(0)))),
-		expression.And(noOverride(), active.AttributeExists(),
+			expression.Or(limit.AttributeNotExists(), limit.GreaterThan(expression.Value(0)))),
+		expression.And(limit.AttributeNotExists(), active.AttributeExists(),
 			active.LessThan(expression.Value(s.limitOf(userID)))),
-		// A cleared override (-1) holds nothing less than it.
 		expression.And(limit.AttributeExists(), active.AttributeExists(), active.LessThan(limit)),
 	)
 	take := s.update(s.quotaKey(userID), build(expression.NewBuilder().
@@ -360,7 +359,7 @@ func (s *Store) parseQuota(userID string, item map[string]types.AttributeValue) 
 	}
 	if n, ok, err := numberAttr(item, attrLimit); err != nil {
 		return sandstep.Quota{}, nil, err
-	} else if ok && n != clearedLimit {
+	} else if ok {
 		q.Limit, q.LimitSet = int(n), true
 	}
 	m, _ := item[attrHeld].(*types.AttributeValueMemberM)
@@ -423,29 +422,65 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, was sandstep.Qu
 // again. Clearing a limit that is not set changes nothing but still
 // appends audit; when the limit is cleared, audit is in the same write.
 // Either way the write is on condition that the override is still was's,
-// as SetUserLimit's, and on nothing else: the user's own creates and
-// deletes never refuse it. The override is cleared by setting it to
-// clearedLimit, not removed (minidyn, the local stack's DynamoDB, ignores
-// a top-level REMOVE).
+// as SetUserLimit's.
+//
+// It rewrites the counter item without the override, on condition that the
+// held slots, their count and the limit are still the ones read (an UpdateItem REMOVE would do,
+// but minidyn ignores REMOVE, and the local stack runs on minidyn).
 func (s *Store) ClearUserLimit(ctx context.Context, userID string, was sandstep.Quota, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
 		return err
 	}
-	if !was.LimitSet {
-		return s.auditNoLimit(ctx, userID, was, audit)
+	var lastErr error
+	for range maxTransitionAttempts {
+		out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
+			TableName:      aws.String(s.table),
+			Key:            s.quotaKey(userID),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return mapErr(err, "read quota")
+		}
+		lim, hasLimit, err := numberAttr(out.Item, attrLimit)
+		if err != nil {
+			return err
+		}
+		if hasLimit != was.LimitSet || hasLimit && lim != int64(was.Limit) {
+			return limitChanged(userID)
+		}
+		if !hasLimit {
+			return s.auditNoLimit(ctx, userID, was, audit)
+		}
+		// rev changes with every reservation and release, active with the
+		// reaper's repair too, so the rewrite keeps the count as it is.
+		cond := limitIs(was)
+		for _, name := range []string{attrRev, attrActive} {
+			n, has, err := numberAttr(out.Item, name)
+			if err != nil {
+				return err
+			}
+			if has {
+				cond = cond.And(expression.Name(name).Equal(expression.Value(n)))
+			} else {
+				cond = cond.And(expression.Name(name).AttributeNotExists())
+			}
+		}
+		item := out.Item
+		delete(item, attrLimit)
+		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
+		// A counter is always live (a sweep may have given it the key
+		// since the read).
+		markLive(item)
+		err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, build(expression.NewBuilder().WithCondition(cond)))}, audit)
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err, 0) {
+			return mapErr(err, "clear user limit")
+		}
+		lastErr = err
 	}
-	clear := s.update(s.quotaKey(userID), build(expression.NewBuilder().
-		WithCondition(limitIs(was)).
-		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(clearedLimit)).
-			// A counter is always live: one written without the index's
-			// key (by a version before it) gets it here.
-			Set(expression.Name(attrLivePK), expression.Value(liveShard(userPK(userID)))).
-			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
-	err := s.writeWithAudit(ctx, []types.TransactWriteItem{clear}, audit)
-	if conditionFailed(err, 0) {
-		return limitChanged(userID)
-	}
-	return mapErr(err, "clear user limit")
+	return sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the quota of user %q is being changed concurrently; try again", userID)
 }
 
 // auditNoLimit appends audit, the record of clearing a limit not set, on
@@ -468,17 +503,7 @@ func limitIs(was sandstep.Quota) expression.ConditionBuilder {
 	if was.LimitSet {
 		return expression.Name(attrLimit).Equal(expression.Value(was.Limit))
 	}
-	return noOverride()
-}
-
-// clearedLimit is the override of a counter whose limit was cleared: the
-// default applies, as with none.
-const clearedLimit = -1
-
-// noOverride is the condition that a counter has no override in force.
-func noOverride() expression.ConditionBuilder {
-	limit := expression.Name(attrLimit)
-	return expression.Or(limit.AttributeNotExists(), limit.Equal(expression.Value(clearedLimit)))
+	return expression.Name(attrLimit).AttributeNotExists()
 }
 
 // limitChanged refuses a change of userID's limit whose caller read an
