@@ -267,7 +267,8 @@ func normalizeTaskTimes(t *sandstep.Task) {
 	}
 }
 
-// taskItem is t's item. An ended task's expires when taskExpired says.
+// taskItem is t's item. An ended task's expires TaskRetention after it
+// ended, with its objects (the bucket's lifecycle rule).
 func (s *Store) taskItem(t *sandstep.Task, version int64, now time.Time) (map[string]types.AttributeValue, error) {
 	item, err := marshalRecord(t, "task")
 	if err != nil {
@@ -281,7 +282,11 @@ func (s *Store) taskItem(t *sandstep.Task, version int64, now time.Time) (map[st
 	item[attrVersion] = num(version)
 	item[attrUpdatedAt] = str(now.Format(time.RFC3339Nano))
 	if s.taskRetention > 0 && t.Status.Terminal() {
-		item[TTLAttribute] = num(t.CreatedAt.Add(s.taskRetention).Unix())
+		ended := now
+		if t.FinishedAt != nil {
+			ended = *t.FinishedAt
+		}
+		item[TTLAttribute] = num(ended.Add(s.taskRetention).Unix())
 	}
 	if taskLive(t) {
 		markLive(item)
@@ -327,13 +332,10 @@ func (s *Store) GetTask(ctx context.Context, id string) (*sandstep.Task, error) 
 	return t, err
 }
 
-// taskExpired says whether t's record has expired: TaskRetention after the
-// task was created, once it has ended. Its objects (its spec, output and
-// artifacts) expire by the bucket's lifecycle rule the same number of days
-// after each was written, rounded up to a midnight, so the record never
-// outlives one, and a task never says its output is complete without it.
+// taskExpired says whether t's record has expired: TaskRetention after it
+// ended (taskItem's TTL).
 func (s *Store) taskExpired(t *sandstep.Task) bool {
-	return s.taskRetention > 0 && t.Status.Terminal() && !s.nowUTC().Before(t.CreatedAt.Add(s.taskRetention))
+	return s.taskRetention > 0 && t.Status.Terminal() && t.FinishedAt != nil && !s.nowUTC().Before(t.FinishedAt.Add(s.taskRetention))
 }
 
 // TransitionTask moves the task from one of the statuses in from to the
@@ -383,10 +385,8 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 
 // ListTasks returns the owner's tasks, newest first; see ListSandboxes.
 func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error) {
-	page, next, err := listOwned[sandstep.Task](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
+	return listOwned[sandstep.Task](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
 		gsiKind: gsiKindTask, cursorKind: cursorTasks, pk: taskPK, attr: "status", values: stringsOf(statuses)})
-	// Expired, not yet deleted: gone, as GetTask says.
-	return slices.DeleteFunc(page, s.taskExpired), next, err
 }
 
 // ---- shared record machinery ----

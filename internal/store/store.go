@@ -65,9 +65,8 @@ type Options struct {
 	// CreateWindow is the rate's window, aligned to multiples of itself
 	// since the Unix epoch; 0 means a minute.
 	CreateWindow time.Duration
-	// TaskRetention is how long after its creation an ended task's record
-	// is kept, as its objects are (config's TASK_RETENTION_DAYS); 0 keeps
-	// it for ever.
+	// TaskRetention is how long a task's record is kept once it has ended
+	// (config's TASK_RETENTION_DAYS); 0 keeps it for ever.
 	TaskRetention time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
