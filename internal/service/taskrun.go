@@ -329,8 +329,16 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		return nil, fmt.Errorf("prepare the task's files: %w", err)
 	}
 	timeout := time.Duration(t.TimeoutSeconds) * time.Second
-	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, timeout+sandstep.TaskCleanupMargin); err != nil {
+	// Whole minutes, as Daytona counts them (KeepFor rounds up), from
+	// now: the sandbox's recorded ttlMinutes, which the reaper goes by,
+	// follows, or a command started a while after its sandbox was made
+	// would have it deleted before its deadline.
+	kept, keep := s.opts.Now(), (timeout+sandstep.TaskCleanupMargin+time.Minute-1)/time.Minute*time.Minute
+	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, keep); err != nil {
 		return nil, fmt.Errorf("keep the task's sandbox: %w", err)
+	}
+	if err := s.recordLife(ctx, sb, kept, keep); err != nil {
+		return nil, fmt.Errorf("record the task's sandbox's life: %w", err)
 	}
 	env, prelude := spec.Env, ""
 	if s.repoTask(t) {
@@ -757,12 +765,20 @@ func (s *Service) keepForCollect(ctx context.Context, t *sandstep.Task, sb *sand
 		s.opts.Logger.WarnContext(ctx, "the task's sandbox's life not moved past its collect", "taskId", t.ID, "err", err)
 		return
 	}
-	ttl := int(now.Add(keep).Sub(sb.CreatedAt) / time.Minute)
-	if _, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
-		r.TTLMinutes = max(r.TTLMinutes, ttl)
-	}); err != nil {
+	if err := s.recordLife(ctx, sb, now, keep); err != nil {
 		s.opts.Logger.WarnContext(ctx, "the task's sandbox's moved life not recorded", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 	}
+}
+
+// recordLife records on sb's record the life KeepFor gave it at now (keep,
+// whole minutes): its ttlMinutes from the record's creation, rounded down
+// so the recorded end is never after Daytona's, and never shortened.
+func (s *Service) recordLife(ctx context.Context, sb *sandstep.Sandbox, now time.Time, keep time.Duration) error {
+	ttl := int(now.Add(keep).Sub(sb.CreatedAt) / time.Minute)
+	_, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
+		r.TTLMinutes = max(r.TTLMinutes, ttl)
+	})
+	return err
 }
 
 // finishTask gives a task whose command has ended its outcome: succeeded
