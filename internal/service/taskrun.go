@@ -623,12 +623,12 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 	// Collect.
 	late := code == nil && pastDeadline
 	if late {
-		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
-			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
-		}
-		// Killed: the task times out at this moment whatever fails
-		// after (the store, this check; finishTask, cleanUpTask). Kept
-		// from a check asked again.
+		// Marked before the kill: the task times out at this moment
+		// whatever fails after (the kill, asked again by the check
+		// retried; the store, this check; finishTask, cleanUpTask), and a
+		// cancel can no longer land between the kill and its mark, ending
+		// cancelled a command its deadline killed. Kept from a check asked
+		// again.
 		if t.KilledAt == nil {
 			now := s.opts.Now().UTC()
 			killed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
@@ -637,6 +637,9 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 				return nil, fmt.Errorf("record the kill of task %s: %w", t.ID, err)
 			}
 			t = killed
+		}
+		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
 	}
 	more, err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil || late)
