@@ -132,7 +132,12 @@ func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, reason str
 		return
 	}
 	*t = *updated
-	if !tell || s.commentOnIssue(ctx, t, s.waitingComment(t, reason), false) {
+	if !tell {
+		return
+	}
+	if s.commentOnIssue(ctx, t, s.waitingComment(t, reason), false) {
+		// A cancel meanwhile may have had its ended comment land first.
+		s.tellEndedSince(ctx, t, false)
 		return
 	}
 	// The issue still says why it waited before: the record must not say
@@ -151,8 +156,10 @@ func (s *Service) refusedAgain(ctx context.Context, t *sandstep.Task, reason str
 
 // admitted tells the issue of a task that queued that it starts now.
 func (s *Service) admitted(ctx context.Context, t *sandstep.Task) {
-	if t.QueuedAt != nil {
-		s.commentOnIssue(ctx, t, s.startedComment(t), false)
+	// A cancel meanwhile may have had its ended comment land before this
+	// one, which would then hide it.
+	if t.QueuedAt != nil && s.commentOnIssue(ctx, t, s.startedComment(t), false) {
+		s.tellEndedSince(ctx, t, false)
 	}
 }
 
