@@ -67,3 +67,135 @@ func TestHuntCancelAfterTheDeadlinesKillEndsTimedOut(t *testing.T) {
 		})
 	}
 }
+
+// hookProvider runs onCreate once, after Daytona made the sandbox and
+// before its create answers: a cancel that lands while CreateSandbox
+// holds the claim on the task's sandbox.
+type hookProvider struct {
+	*fakeProvider
+	once     sync.Once
+	onCreate func()
+}
+
+func (p *hookProvider) Create(ctx context.Context, spec ProviderSpec) (*ProviderSandbox, error) {
+	sb, err := p.fakeProvider.Create(ctx, spec)
+	if p.onCreate != nil {
+		p.once.Do(p.onCreate)
+	}
+	return sb, err
+}
+
+// hookSessions runs onStart once, after the command's line was sent and
+// before the start marks the task running.
+type hookSessions struct {
+	fakeSessions
+	once    sync.Once
+	onStart func()
+}
+
+func (s *hookSessions) StartCommand(ctx context.Context, id, session, line string) (string, error) {
+	cmd, err := s.fakeSessions.StartCommand(ctx, id, session, line)
+	if s.onStart != nil {
+		s.once.Do(s.onStart)
+	}
+	return cmd, err
+}
+
+// A DELETE /tasks/{id} at each stage of a task before its command runs:
+// the task ends cancelled, no sandbox is left and no slot held, and the
+// trail has one task.cancel and no task.finish.
+func TestHuntCancelAtEachStageLeavesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		at   string
+	}{
+		{name: "queued, before the sandbox step", at: "queued"},
+		{name: "while the sandbox step makes the sandbox", at: "create"},
+		{name: "after the sandbox is recorded, before the start", at: "recorded"},
+		{name: "as the command's line is sent", at: "start"},
+		{name: "running, then again", at: "running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &hookProvider{fakeProvider: newFakeProvider()}
+			sess := &hookSessions{}
+			svc, st, _ := newStepService(t, p, sess, nil)
+			ctx := context.Background()
+			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "sleep 100"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel := func() {
+				if _, err := svc.CancelTask(ctx, alice(), tk.ID); err != nil {
+					t.Errorf("CancelTask: %v", err)
+				}
+			}
+			step0 := TaskStep{TaskID: tk.ID, UserID: tk.Owner}
+			switch tt.at {
+			case "queued":
+				cancel()
+				_, _ = svc.CreateTaskSandbox(ctx, step0)
+			case "create":
+				p.onCreate = cancel
+				_, _ = svc.CreateTaskSandbox(ctx, step0)
+			case "recorded":
+				step, err := svc.CreateTaskSandbox(ctx, step0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				_, _ = svc.StartTaskCommand(ctx, *step)
+			case "start":
+				sess.onStart = cancel
+				step, err := svc.CreateTaskSandbox(ctx, step0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = svc.StartTaskCommand(ctx, *step)
+			case "running":
+				step, err := svc.CreateTaskSandbox(ctx, step0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				_, _ = svc.CheckTask(ctx, *step)
+			}
+			// The stopped execution's task-ended event cleans up; a DELETE
+			// asked again is no error.
+			_, _ = svc.CleanUpTask(ctx, tk.ID, nil)
+			cancel()
+			got, err := st.GetTask(ctx, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != sandstep.TaskCancelled {
+				t.Errorf("task %s (%s), want cancelled", got.Status, got.Error)
+			}
+			if live := p.live(); len(live) != 0 {
+				t.Errorf("sandboxes left at Daytona: %v", live)
+			}
+			if q, _ := st.GetQuota(ctx, "alice"); q.Active != 0 {
+				t.Errorf("slots held: %d, want 0", q.Active)
+			}
+			events, _, err := st.ListAudit(ctx, "", tk.ID, 100, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cancels, finishes int
+			for _, e := range events {
+				switch e.Action {
+				case ActionTaskCancel:
+					cancels++
+				case ActionTaskFinish:
+					finishes++
+				}
+			}
+			if cancels != 1 || finishes != 0 {
+				t.Errorf("task.cancel %d times, task.finish %d times; want once, never", cancels, finishes)
+			}
+		})
+	}
+}
