@@ -16,7 +16,7 @@ import (
 // was made (the sandbox's create and clone, StartCommand's retries: six
 // attempts of up to 930 s), the reaper deletes a running task's sandbox,
 // or one its collect is reading, before the life Daytona was given ends.
-func TestHuntReaperKeepsATaskSandboxItsStartKept(t *testing.T) {
+func TestReaperKeepsATaskSandboxItsStartKept(t *testing.T) {
 	const timeout = 3 * time.Hour
 	cases := []struct {
 		name string

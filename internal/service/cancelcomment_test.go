@@ -32,7 +32,7 @@ func (c *lateComments) UpsertComment(ctx context.Context, inst int64, repo strin
 // is told when its task ends). A comment the sandbox step writes as the
 // task waits or starts, landing after a cancel's clean-up wrote the ended
 // comment, must not leave the issue saying the task waits or started.
-func TestHuntCancelledIssueTaskKeepsItsEndedComment(t *testing.T) {
+func TestCancelledIssueTaskKeepsItsEndedComment(t *testing.T) {
 	tests := []struct {
 		name  string
 		match string // the step's comment the cancel lands under

@@ -27,7 +27,7 @@ func (s *cancelOnStopSessions) StopCommand(ctx context.Context, id, session stri
 // README: a task whose command was already killed at its deadline is
 // answered as it is and ends timed_out. A cancel that lands once the check
 // at the deadline has killed the command must not turn it into cancelled.
-func TestHuntCancelAfterTheDeadlinesKillEndsTimedOut(t *testing.T) {
+func TestCancelAfterTheDeadlinesKillEndsTimedOut(t *testing.T) {
 	tests := []struct {
 		name string
 	}{
@@ -104,7 +104,7 @@ func (s *hookSessions) StartCommand(ctx context.Context, id, session, line strin
 // A DELETE /tasks/{id} at each stage of a task before its command runs:
 // the task ends cancelled, no sandbox is left and no slot held, and the
 // trail has one task.cancel and no task.finish.
-func TestHuntCancelAtEachStageLeavesNothing(t *testing.T) {
+func TestCancelAtEachStageLeavesNothing(t *testing.T) {
 	tests := []struct {
 		name string
 		at   string
