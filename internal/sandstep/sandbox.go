@@ -208,11 +208,13 @@ const TaskCleanupMargin = 30 * time.Minute
 // GITHUB_QUEUE_TIMEOUT + MAX_TASK_DURATION + this). It holds, at their
 // longest, the state machine's retry delays that the service's admission
 // bounds do not count (about 27 minutes: Prepare's, CreateSandbox's of
-// transient errors, the capacity retry's last, StartCommand's) and the
-// work after the command's deadline (about 44 minutes: the check that
-// kills it, the collect's own budget, one clean-up, and their retry
-// delays). infra/statemachine's tests add them up from the definition.
-const TaskExecutionMargin = 75 * time.Minute
+// transient errors, the capacity retry's last, StartCommand's), the
+// admitted create's own run, which those bounds do not count either (up to
+// CreateSandbox's 330 s), and the work after the command's deadline (about
+// 44 minutes: the check that kills it, the collect's own budget, one
+// clean-up, and their retry delays). infra/statemachine's tests add them
+// up from the definition.
+const TaskExecutionMargin = 80 * time.Minute
 
 // LogChunk is one ordered piece of a task's output.
 type LogChunk struct {
