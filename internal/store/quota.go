@@ -163,10 +163,10 @@ func (s *Store) takeSlot(ctx context.Context, userID, sandboxID string) (heldAlr
 	underLimit := expression.Or(
 		// A new counter (or one created by SetUserLimit): nothing held yet.
 		expression.And(active.AttributeNotExists(),
-			expression.Or(limit.AttributeNotExists(), limit.GreaterThan(expression.Value(0)))),
-		expression.And(limit.AttributeNotExists(), active.AttributeExists(),
+			expression.Or(noOverride(), limit.GreaterThan(expression.Value(0)))),
+		expression.And(noOverride(), active.AttributeExists(),
 			active.LessThan(expression.Value(s.limitOf(userID)))),
-		expression.And(limit.AttributeExists(), active.AttributeExists(), active.LessThan(limit)),
+		expression.And(overrideSet(), active.AttributeExists(), active.LessThan(limit)),
 	)
 	take := s.update(s.quotaKey(userID), build(expression.NewBuilder().
 		WithCondition(heldName(sandboxID).AttributeNotExists().And(underLimit)).
@@ -359,7 +359,7 @@ func (s *Store) parseQuota(userID string, item map[string]types.AttributeValue) 
 	}
 	if n, ok, err := numberAttr(item, attrLimit); err != nil {
 		return sandstep.Quota{}, nil, err
-	} else if ok {
+	} else if ok && !cleared(item) {
 		q.Limit, q.LimitSet = int(n), true
 	}
 	m, _ := item[attrHeld].(*types.AttributeValueMemberM)
@@ -399,6 +399,7 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, was sandstep.Qu
 	setLimit := s.update(s.quotaKey(userID), build(expression.NewBuilder().
 		WithCondition(expression.Name(attrPK).AttributeExists().And(limitIs(was))).
 		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(limit)).
+			Set(expression.Name(attrLimitDefault), expression.Value(false)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
 	err := s.writeWithAudit(ctx, []types.TransactWriteItem{setLimit}, audit)
@@ -422,65 +423,30 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, was sandstep.Qu
 // again. Clearing a limit that is not set changes nothing but still
 // appends audit; when the limit is cleared, audit is in the same write.
 // Either way the write is on condition that the override is still was's,
-// as SetUserLimit's.
-//
-// It rewrites the counter item without the override, on condition that the
-// held slots, their count and the limit are still the ones read (an UpdateItem REMOVE would do,
-// but minidyn ignores REMOVE, and the local stack runs on minidyn).
+// as SetUserLimit's, and on nothing else: the user's own creates and
+// deletes never refuse it. The limit is set to the default's value and
+// marked so (attrLimitDefault), not removed: minidyn, the local stack's
+// DynamoDB, ignores a top-level REMOVE.
 func (s *Store) ClearUserLimit(ctx context.Context, userID string, was sandstep.Quota, audit ...sandstep.AuditEvent) error {
 	if err := validateID("userId", userID); err != nil {
 		return err
 	}
-	var lastErr error
-	for range maxTransitionAttempts {
-		out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
-			TableName:      aws.String(s.table),
-			Key:            s.quotaKey(userID),
-			ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return mapErr(err, "read quota")
-		}
-		lim, hasLimit, err := numberAttr(out.Item, attrLimit)
-		if err != nil {
-			return err
-		}
-		if hasLimit != was.LimitSet || hasLimit && lim != int64(was.Limit) {
-			return limitChanged(userID)
-		}
-		if !hasLimit {
-			return s.auditNoLimit(ctx, userID, was, audit)
-		}
-		// rev changes with every reservation and release, active with the
-		// reaper's repair too, so the rewrite keeps the count as it is.
-		cond := limitIs(was)
-		for _, name := range []string{attrRev, attrActive} {
-			n, has, err := numberAttr(out.Item, name)
-			if err != nil {
-				return err
-			}
-			if has {
-				cond = cond.And(expression.Name(name).Equal(expression.Value(n)))
-			} else {
-				cond = cond.And(expression.Name(name).AttributeNotExists())
-			}
-		}
-		item := out.Item
-		delete(item, attrLimit)
-		item[attrUpdatedAt] = str(s.nowUTC().Format(time.RFC3339Nano))
-		// A counter is always live (a sweep may have given it the key
-		// since the read).
-		markLive(item)
-		err = s.writeWithAudit(ctx, []types.TransactWriteItem{s.put(item, build(expression.NewBuilder().WithCondition(cond)))}, audit)
-		if err == nil {
-			return nil
-		}
-		if !conditionFailed(err, 0) {
-			return mapErr(err, "clear user limit")
-		}
-		lastErr = err
+	if !was.LimitSet {
+		return s.auditNoLimit(ctx, userID, was, audit)
 	}
-	return sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the quota of user %q is being changed concurrently; try again", userID)
+	clear := s.update(s.quotaKey(userID), build(expression.NewBuilder().
+		WithCondition(limitIs(was)).
+		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(s.limitOf(userID))).
+			Set(expression.Name(attrLimitDefault), expression.Value(true)).
+			// A counter is always live: one written without the index's
+			// key (by a version before it) gets it here.
+			Set(expression.Name(attrLivePK), expression.Value(liveShard(userPK(userID)))).
+			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
+	err := s.writeWithAudit(ctx, []types.TransactWriteItem{clear}, audit)
+	if conditionFailed(err, 0) {
+		return limitChanged(userID)
+	}
+	return mapErr(err, "clear user limit")
 }
 
 // auditNoLimit appends audit, the record of clearing a limit not set, on
@@ -501,9 +467,33 @@ func (s *Store) auditNoLimit(ctx context.Context, userID string, was sandstep.Qu
 // same limit, or none when was has none (a counter not there has none).
 func limitIs(was sandstep.Quota) expression.ConditionBuilder {
 	if was.LimitSet {
-		return expression.Name(attrLimit).Equal(expression.Value(was.Limit))
+		return expression.Name(attrLimit).Equal(expression.Value(was.Limit)).And(overrideSet())
 	}
-	return expression.Name(attrLimit).AttributeNotExists()
+	return noOverride()
+}
+
+// attrLimitDefault marks a counter's limit as the default's, written by a
+// clear: the override is gone, and the value is what a reader of a version
+// before the mark (a task's step runs the version its execution started
+// under, for hours) takes for the limit, the default of the clear's time.
+const attrLimitDefault = "limitDefault"
+
+// cleared says whether a counter's limit is the default's (a clear's).
+func cleared(item map[string]types.AttributeValue) bool {
+	b, ok := item[attrLimitDefault].(*types.AttributeValueMemberBOOL)
+	return ok && b.Value
+}
+
+// noOverride is the condition that a counter has no override in force,
+// and overrideSet that it has.
+func noOverride() expression.ConditionBuilder {
+	return expression.Or(expression.Name(attrLimit).AttributeNotExists(), expression.Name(attrLimitDefault).Equal(expression.Value(true)))
+}
+
+func overrideSet() expression.ConditionBuilder {
+	mark := expression.Name(attrLimitDefault)
+	return expression.And(expression.Name(attrLimit).AttributeExists(),
+		expression.Or(mark.AttributeNotExists(), mark.Equal(expression.Value(false))))
 }
 
 // limitChanged refuses a change of userID's limit whose caller read an

@@ -532,9 +532,9 @@ func TestRefusalsCostOneCall(t *testing.T) {
 	}
 }
 
-// ClearUserLimit rewrites the counter it read; the reaper's repair of the
-// count (which changes no held slot, so not rev) landing between the two is
-// kept, not put back to the drifted count.
+// ClearUserLimit changes the override alone; the reaper's repair of the
+// count (which changes no held slot, so not rev) landing just before its
+// write is kept, not put back to the drifted count.
 func TestClearUserLimitKeepsARepairMadeMeanwhile(t *testing.T) {
 	var st *store.Store
 	var armed atomic.Bool
@@ -542,8 +542,10 @@ func TestClearUserLimitKeepsARepairMadeMeanwhile(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(b))
-			if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") && bytes.Contains(b, []byte(`"QUOTA"`)) && armed.CompareAndSwap(true, false) {
-				// The reaper's repair lands between the clear's read and its put.
+			op := r.Header.Get("X-Amz-Target")
+			write := strings.HasSuffix(op, ".PutItem") || strings.HasSuffix(op, ".UpdateItem") || strings.HasSuffix(op, ".TransactWriteItems")
+			if write && bytes.Contains(b, []byte(`"QUOTA"`)) && armed.CompareAndSwap(true, false) {
+				// The reaper's repair lands just before the clear's write.
 				if _, _, err := st.RepairQuota(r.Context(), "u", false); err != nil {
 					t.Errorf("RepairQuota: %v", err)
 				}
