@@ -169,6 +169,9 @@ func issues(p *payload, t Triggers) *Event {
 	if isBot(p.Sender) {
 		return ignore("sent by a bot")
 	}
+	if p.Sender.Login == "" {
+		return ignore(noSender)
+	}
 	// GitHub's label names are not case-sensitive: a repository has one
 	// label of the name, in whatever case it was created.
 	if !strings.EqualFold(p.Label.Name, t.Label) {
@@ -193,6 +196,9 @@ func comment(p *payload, t Triggers) *Event {
 	if isBot(p.Sender) || isBot(p.Comment.User) {
 		return ignore("sent by a bot")
 	}
+	if p.Sender.Login == "" {
+		return ignore(noSender)
+	}
 	if len(p.Issue.PullRequest) > 0 && string(p.Issue.PullRequest) != "null" {
 		return ignore("a comment on a pull request")
 	}
@@ -210,6 +216,11 @@ func comment(p *payload, t Triggers) *Event {
 	}
 	return e
 }
+
+// noSender: a trigger counts only when its sender's permission is asked
+// of GitHub, and a delivery without one names nobody to ask about: it is
+// anyone's, answered ignored as README answers them, not failed.
+const noSender = "no sender named, whose permission could be asked"
 
 // isCancel: the command's first word is cancel as people write it, in
 // any case and ending its sentence; read as a start, it would start a
