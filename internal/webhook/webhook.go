@@ -202,6 +202,9 @@ func comment(p *payload, t Triggers) *Event {
 	if len(p.Issue.PullRequest) > 0 && string(p.Issue.PullRequest) != "null" {
 		return ignore("a comment on a pull request")
 	}
+	if indentedCode(p.Comment.Body) {
+		return ignore("the %s command shown as code", t.Command)
+	}
 	rest, ok := strings.CutPrefix(strings.TrimSpace(p.Comment.Body), t.Command)
 	// Any white space ends the command: GitHub's web UI ends a line with \r\n.
 	if r, _ := utf8.DecodeRuneInString(rest); !ok || (rest != "" && !unicode.IsSpace(r)) {
@@ -215,6 +218,30 @@ func comment(p *payload, t Triggers) *Event {
 		e.Kind = KindStart
 	}
 	return e
+}
+
+// indentedCode says whether body's first line that is not blank is
+// indented as Markdown's code block is (four spaces, or a tab within
+// them): GitHub shows it as code, an example of the command, not the
+// command (a fence or a quote starts with a character of its own).
+func indentedCode(body string) bool {
+	for {
+		line, after, found := strings.Cut(body, "\n")
+		if strings.TrimSpace(line) != "" || !found {
+			break
+		}
+		body = after
+	}
+	for i := range min(len(body), 4) {
+		switch body[i] {
+		case '\t':
+			return true
+		case ' ':
+		default:
+			return false
+		}
+	}
+	return len(body) >= 4
 }
 
 // noSender: a trigger counts only when its sender's permission is asked
