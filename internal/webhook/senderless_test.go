@@ -10,7 +10,7 @@ import (
 // anyone who cannot be shown to write `ignored`. Read as a start or a
 // cancel with no sender, the permission check refuses the empty login as
 // invalid and GitHub's delivery log shows a failed 400 instead.
-func TestHuntSenderless(t *testing.T) {
+func TestSenderless(t *testing.T) {
 	const rest = `"issue": {"number": 12, "title": "t", "body": "b"},
  "repository": {"full_name": "octo/hello", "default_branch": "main", "clone_url": "https://github.com/octo/hello.git"},
  "installation": {"id": 7}`

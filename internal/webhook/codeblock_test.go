@@ -9,7 +9,7 @@ import (
 // tab (Markdown's indented code block, which GitHub renders as code), does
 // not comment the command: someone explaining how to cancel must not
 // cancel the issue's task. Indented less, the line is still the command.
-func TestHuntCommandInCodeBlock(t *testing.T) {
+func TestCommandInCodeBlock(t *testing.T) {
 	const rest = `"issue": {"number": 12, "title": "t", "body": "b"},
  "repository": {"full_name": "octo/hello", "default_branch": "main", "clone_url": "https://github.com/octo/hello.git"},
  "installation": {"id": 7}, "sender": {"login": "maintainer", "type": "User"}}`
