@@ -149,7 +149,7 @@ var vars = []Var{
 		Meaning: "the issue label that starts a task when added and cancels it when removed, by someone with write permission; matched in any case, as GitHub matches label names",
 		kind:    text("a label name", func(c *Config) *string { return &c.GitHubTriggerLabel })},
 	{Name: "GITHUB_TRIGGER_COMMAND", Default: "/sandstep",
-		Meaning: "a comment that starts with it starts a task (`<command> cancel` cancels), from someone with write permission",
+		Meaning: "a comment that starts with it starts a task (`<command> cancel` cancels), from someone with write permission; shown as code (indented four spaces, fenced or quoted) it is not the command",
 		kind:    matching(commandRE.MatchString, "a word starting with `/`", func(c *Config) *string { return &c.GitHubTriggerCommand })},
 	{Name: "GITHUB_REPO_QUOTA", Default: "2",
 		Meaning: "active sandboxes each repository's issues' tasks may hold at once (the user `github:<owner>/<repo>`, instead of `DEFAULT_USER_QUOTA`); an operator's per-user override still wins",
