@@ -629,6 +629,7 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		// cancel can no longer land between the kill and its mark, ending
 		// cancelled a command its deadline killed. Kept from a check asked
 		// again.
+		var marked *time.Time
 		if t.KilledAt == nil {
 			now := s.opts.Now().UTC()
 			killed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
@@ -636,9 +637,23 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 			if err != nil {
 				return nil, fmt.Errorf("record the kill of task %s: %w", t.ID, err)
 			}
-			t = killed
+			t, marked = killed, &now
 		}
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+			// A mark this check wrote for a kill that did not land is
+			// taken back: killedAt says the command was stopped, and a
+			// clean-up (a kept sandbox's release) owes no stop to it.
+			// The check asked again marks it again.
+			if marked != nil {
+				_, uerr := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(r *sandstep.Task) {
+					if r.KilledAt != nil && r.KilledAt.Equal(*marked) {
+						r.KilledAt = nil
+					}
+				})
+				if uerr != nil && sandstep.ErrorCode(uerr) != sandstep.ECONFLICT {
+					s.opts.Logger.WarnContext(ctx, "the mark of a deadline kill that failed not taken back", "taskId", t.ID, "err", uerr)
+				}
+			}
 			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
 	}

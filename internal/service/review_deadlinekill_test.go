@@ -1,0 +1,65 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// README (Tasks): a command that runs past timeoutSeconds is killed and
+// the task ends timed_out; a keepSandbox sandbox stays for a look inside,
+// without the command. 71e326a writes killedAt before the kill: when the
+// kill then fails for good (the sandbox's toolbox refusing the session's
+// stop), the clean-up of a kept sandbox takes killedAt for a kill that
+// landed, only logs its own failed stop, and ends the task timed_out: the
+// agent goes on running in the kept sandbox past its deadline, and no one
+// stops it again. A clean-up that could not stop it must fail (be asked
+// again), as it does for any running command it could not stop.
+func TestReviewDeadlineKillThatNeverLandsLeavesTheAgentRunning(t *testing.T) {
+	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
+	tests := []struct {
+		name   string
+		checks int // the check at the deadline, as the state machine asks it
+	}{
+		{name: "the check asked once, then caught", checks: 1},
+		{name: "the check asked again through its retries, then caught", checks: 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			p := newFakeProvider()
+			sess := &exitSessions{}
+			svc, st, clk := newStepService(t, p, sess, nil)
+			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: true, TimeoutSeconds: 60})
+			p.mu.Lock()
+			p.execResult = ExecResult{Stdout: "aGk=\n\n"}
+			p.mu.Unlock()
+			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(clk.Now().Add(2 * time.Minute)) // past its deadline, still running
+			sess.mu.Lock()
+			sess.stopErr = down // the toolbox refuses every stop from now on
+			sess.mu.Unlock()
+			var cerr error
+			for range tt.checks {
+				if _, cerr = svc.CheckTask(ctx, *step); cerr == nil {
+					t.Fatal("the check answered; want the failed kill's error")
+				}
+			}
+			_, err := svc.CleanUpTaskStep(ctx, tk.ID, &TaskFailure{Error: "Sandbox.Transient", Cause: cerr.Error()})
+			rec, gerr := st.GetTask(ctx, tk.ID)
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			var oe *OutcomeError
+			if !sess.wasStopped() && (err == nil || errors.As(err, &oe)) {
+				t.Errorf("clean-up answered %v with the task %s (%q) and killedAt %v, its command never stopped (%d stops refused): the agent runs on in the kept sandbox past its deadline",
+					err, rec.Status, rec.Error, rec.KilledAt, sess.stopCount())
+			}
+		})
+	}
+}
