@@ -18,7 +18,7 @@ import (
 // agent goes on running in the kept sandbox past its deadline, and no one
 // stops it again. A clean-up that could not stop it must fail (be asked
 // again), as it does for any running command it could not stop.
-func TestReviewDeadlineKillThatNeverLandsLeavesTheAgentRunning(t *testing.T) {
+func TestDeadlineKillThatNeverLandsIsTriedAgain(t *testing.T) {
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
 	tests := []struct {
 		name   string
