@@ -358,7 +358,11 @@ func (d *durableDynamoDB) scan() ([]json.RawMessage, error) {
 }
 
 // call makes one DynamoDB call in-process, in its JSON protocol.
-func (d *durableDynamoDB) call(op string, in, out any) error {
+func (d *durableDynamoDB) call(op string, in, out any) error { return callInProcess(d.db, op, in, out) }
+
+// callInProcess makes one call of db, a DynamoDB server, in-process, in
+// its JSON protocol.
+func callInProcess(db http.Handler, op string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -367,7 +371,7 @@ func (d *durableDynamoDB) call(op string, in, out any) error {
 	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	rec := httptest.NewRecorder()
-	d.db.ServeHTTP(rec, req)
+	db.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		return fmt.Errorf("dynamodb %s: %d %s", op, rec.Code, strings.TrimSpace(rec.Body.String()))
 	}

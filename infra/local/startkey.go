@@ -2,11 +2,9 @@ package local
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 )
@@ -53,10 +51,10 @@ func (s *startKeys) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"ConditionExpression":      "attribute_not_exists(#k)",
 		"ExpressionAttributeNames": map[string]string{"#k": firstKey(key)},
 	}
-	placed := s.invoke("PutItem", cond, nil) == nil // not when the item is back
+	placed := callInProcess(s.next, "PutItem", cond, nil) == nil // not when the item is back
 	s.next.ServeHTTP(w, r)
 	if placed {
-		_ = s.invoke("DeleteItem", map[string]any{"TableName": in.TableName, "Key": key}, nil)
+		_ = callInProcess(s.next, "DeleteItem", map[string]any{"TableName": in.TableName, "Key": key}, nil)
 	}
 }
 
@@ -71,7 +69,7 @@ func (s *startKeys) key(table string, start map[string]json.RawMessage) map[stri
 			KeySchema []struct{ AttributeName string }
 		}
 	}
-	if s.invoke("DescribeTable", map[string]any{"TableName": table}, &desc) != nil || len(desc.Table.KeySchema) == 0 {
+	if callInProcess(s.next, "DescribeTable", map[string]any{"TableName": table}, &desc) != nil || len(desc.Table.KeySchema) == 0 {
 		return nil
 	}
 	key := map[string]json.RawMessage{}
@@ -95,33 +93,6 @@ func firstKey(key map[string]json.RawMessage) string {
 // exists says whether the table holds an item under key.
 func (s *startKeys) exists(table string, key map[string]json.RawMessage) bool {
 	var out struct{ Item map[string]json.RawMessage }
-	err := s.invoke("GetItem", map[string]any{"TableName": table, "Key": key, "ConsistentRead": true}, &out)
+	err := callInProcess(s.next, "GetItem", map[string]any{"TableName": table, "Key": key, "ConsistentRead": true}, &out)
 	return err != nil || len(out.Item) > 0 // when it cannot tell, minidyn answers as it does
 }
-
-// invoke makes one call of next in-process, in DynamoDB's JSON protocol.
-func (s *startKeys) invoke(op string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/", bytes.NewReader(body))
-	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	rec := httptest.NewRecorder()
-	s.next.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		return &callError{op: op, code: rec.Code}
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(rec.Body.Bytes(), out)
-}
-
-type callError struct {
-	op   string
-	code int
-}
-
-func (e *callError) Error() string { return "dynamodb " + e.op + ": " + http.StatusText(e.code) }
