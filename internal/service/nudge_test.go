@@ -57,11 +57,7 @@ func TestANudgeEndsOneWait(t *testing.T) {
 	svc, st, clk, tk, step := startedTask(t, m, fakeSessions{})
 	ctx := context.Background()
 	const secret = "s3cret"
-	sum := sha256.Sum256([]byte(secret))
-	if _, err := st.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-		func(r *sandstep.Task) { r.NudgeHash = hex.EncodeToString(sum[:]) }); err != nil {
-		t.Fatal(err)
-	}
+	nudgesWith(t, st, tk.ID, secret)
 	if err := svc.WaitTask(ctx, *step, "wait-0"); err != nil {
 		t.Fatal(err)
 	}
@@ -142,5 +138,16 @@ func TestWaitTaskLookThatFails(t *testing.T) {
 				t.Errorf("waits ended: %v", w.wakes)
 			}
 		})
+	}
+}
+
+// nudgesWith gives running task id the nudge secret secret, as its start
+// does (the record keeps its hash).
+func nudgesWith(t *testing.T, st Tasks, id, secret string) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(secret))
+	if _, err := st.TransitionTask(context.Background(), id, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+		func(r *sandstep.Task) { r.NudgeHash = hex.EncodeToString(sum[:]) }); err != nil {
+		t.Fatal(err)
 	}
 }

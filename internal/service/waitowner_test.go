@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"testing"
 
@@ -19,11 +17,7 @@ func TestWaitStepOfAnotherUser(t *testing.T) {
 	svc, st, _, tk, step := startedTask(t, m, fakeSessions{})
 	ctx := context.Background()
 	const secret = "s3cret"
-	sum := sha256.Sum256([]byte(secret))
-	if _, err := st.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-		func(r *sandstep.Task) { r.NudgeHash = hex.EncodeToString(sum[:]) }); err != nil {
-		t.Fatal(err)
-	}
+	nudgesWith(t, st, tk.ID, secret)
 	if err := svc.WaitTask(ctx, *step, "owners-wait"); err != nil {
 		t.Fatal(err)
 	}

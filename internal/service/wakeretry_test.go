@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"sync"
 	"testing"
@@ -79,11 +77,7 @@ func TestWakeAskedAgainEndsTheWait(t *testing.T) {
 			m := &refusingMachine{refusals: 1}
 			svc, st, _, tk, step := startedTask(t, m, fakeSessions{})
 			ctx := context.Background()
-			sum := sha256.Sum256([]byte(secret))
-			if _, err := st.TransitionTask(ctx, tk.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-				func(r *sandstep.Task) { r.NudgeHash = hex.EncodeToString(sum[:]) }); err != nil {
-				t.Fatal(err)
-			}
+			nudgesWith(t, st, tk.ID, secret)
 			errs := tt.run(ctx, svc, tk, step)
 			if errs[0] != nil {
 				t.Fatalf("setup step: %v", errs[0])
