@@ -360,6 +360,11 @@ func validateFiles(in []File) ([]UploadFile, error) {
 		if p == ReservedDir || strings.HasPrefix(p, ReservedDir+"/") {
 			return nil, sandstep.Invalid(field, "%s/ is reserved for sandstep", ReservedDir)
 		}
+		// The Daytona client refuses a path with a line break for the
+		// upload; checked here, it is refused before the sandbox is made.
+		if strings.ContainsAny(p, "\r\n") {
+			return nil, sandstep.Invalid(field, "must not contain a line break")
+		}
 		if j, dup := seen[p]; dup {
 			return nil, sandstep.Invalid(field, "same path as files[%d]", j)
 		}
