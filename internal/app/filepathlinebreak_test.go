@@ -9,7 +9,7 @@ import (
 // waits for a create and a delete, and gets a 400 naming no field, quoting
 // the client's own "files[0].Path". README promises a bad value is refused
 // naming its field, and every input checked before anything is made.
-func TestHuntFilePathLineBreakRefusedBeforeCreate(t *testing.T) {
+func TestFilePathLineBreakRefusedBeforeCreate(t *testing.T) {
 	tests := []struct {
 		name, route, path string
 		body              map[string]any
