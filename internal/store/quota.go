@@ -399,7 +399,7 @@ func (s *Store) SetUserLimit(ctx context.Context, userID string, was sandstep.Qu
 	setLimit := s.update(s.quotaKey(userID), build(expression.NewBuilder().
 		WithCondition(expression.Name(attrPK).AttributeExists().And(limitIs(was))).
 		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(limit)).
-			Set(expression.Name(attrLimitDefault), expression.Value(false)).
+			Set(expression.Name(attrLimitDefault), expression.Value(notCleared)).
 			Set(expression.Name(attrType), expression.Value(typeQuota)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
 	err := s.writeWithAudit(ctx, []types.TransactWriteItem{setLimit}, audit)
@@ -434,10 +434,11 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, was sandstep.
 	if !was.LimitSet {
 		return s.auditNoLimit(ctx, userID, was, audit)
 	}
+	def := s.limitOf(userID)
 	clear := s.update(s.quotaKey(userID), build(expression.NewBuilder().
 		WithCondition(limitIs(was)).
-		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(s.limitOf(userID))).
-			Set(expression.Name(attrLimitDefault), expression.Value(true)).
+		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(def)).
+			Set(expression.Name(attrLimitDefault), expression.Value(def)).
 			// A counter is always live: one written without the index's
 			// key (by a version before it) gets it here.
 			Set(expression.Name(attrLivePK), expression.Value(liveShard(userPK(userID)))).
@@ -476,24 +477,33 @@ func limitIs(was sandstep.Quota) expression.ConditionBuilder {
 // clear: the override is gone, and the value is what a reader of a version
 // before the mark (a task's step runs the version its execution started
 // under, for hours) takes for the limit, the default of the clear's time.
+// The mark is that value, and holds only while the limit is still it: a
+// version before the mark that sets a limit (after a rollback, or while
+// the alias moves) writes the limit alone, and its limit is then in force
+// (a limit it sets to the very value cleared is read as the default, which
+// it was). A set of this version writes notCleared, which no limit is.
 const attrLimitDefault = "limitDefault"
+
+// notCleared is the mark of a limit set, below every limit (0 and up).
+const notCleared = -1
 
 // cleared says whether a counter's limit is the default's (a clear's).
 func cleared(item map[string]types.AttributeValue) bool {
-	b, ok := item[attrLimitDefault].(*types.AttributeValueMemberBOOL)
-	return ok && b.Value
+	mark, okMark, err1 := numberAttr(item, attrLimitDefault)
+	lim, okLimit, err2 := numberAttr(item, attrLimit)
+	return err1 == nil && err2 == nil && okMark && okLimit && mark == lim
 }
 
 // noOverride is the condition that a counter has no override in force,
 // and overrideSet that it has.
 func noOverride() expression.ConditionBuilder {
-	return expression.Or(expression.Name(attrLimit).AttributeNotExists(), expression.Name(attrLimitDefault).Equal(expression.Value(true)))
+	return expression.Or(expression.Name(attrLimit).AttributeNotExists(), expression.Name(attrLimitDefault).Equal(expression.Name(attrLimit)))
 }
 
 func overrideSet() expression.ConditionBuilder {
 	mark := expression.Name(attrLimitDefault)
 	return expression.And(expression.Name(attrLimit).AttributeExists(),
-		expression.Or(mark.AttributeNotExists(), mark.Equal(expression.Value(false))))
+		expression.Or(mark.AttributeNotExists(), mark.NotEqual(expression.Name(attrLimit))))
 }
 
 // limitChanged refuses a change of userID's limit whose caller read an
