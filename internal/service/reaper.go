@@ -445,7 +445,7 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 		}, recordAttrs(rec)...)
 	case !alive:
 		r.vanished(ctx, rec)
-	case r.expired(rec):
+	case r.expired(ctx, rec):
 		r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) }, recordAttrs(rec)...)
 	}
 }
@@ -466,7 +466,7 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 	ps, err := s.provider.Get(ctx, cmp.Or(rec.DaytonaID, rec.ID))
 	switch {
 	case err == nil && ps.State != "destroyed" && ps.State != "destroying":
-		if r.expired(rec) {
+		if r.expired(ctx, rec) {
 			r.act(ctx, &r.report.Expired, "sandbox past its deadline deleted", rec.ID, func() error { return r.expire(ctx, rec) }, recordAttrs(rec)...)
 		}
 		return
@@ -490,9 +490,32 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 }
 
 // expired says whether rec, a live record, is past the deadline its
-// sandbox's ttlMinutes set, by more than a create's grace.
-func (r *reaping) expired(rec *sandstep.Sandbox) bool {
-	return r.now.After(sandboxDeadline(rec).Add(abandonedAfter))
+// sandbox's ttlMinutes set, by more than a create's grace; for a task's
+// sandbox, past the life its task's start gave it too (keptByTask).
+func (r *reaping) expired(ctx context.Context, rec *sandstep.Sandbox) bool {
+	return r.now.After(sandboxDeadline(rec).Add(abandonedAfter)) && !r.keptByTask(ctx, rec)
+}
+
+// keptByTask says whether rec is a task's sandbox that its task's start
+// kept alive until now: the command's deadline plus the clean-up margin
+// (within a create's grace). A start of a version before 854bc55 moved
+// Daytona's life so but not the record's ttlMinutes, and a running
+// execution calls that version for hours after a deploy. A task that
+// cannot be read keeps its sandbox until the next run asks again.
+func (r *reaping) keptByTask(ctx context.Context, rec *sandstep.Sandbox) bool {
+	if rec.TaskID == "" || r.s.tasks == nil {
+		return false
+	}
+	t, err := r.s.tasks.GetTask(ctx, rec.TaskID)
+	switch {
+	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
+		return false
+	case err != nil:
+		r.s.opts.Logger.WarnContext(ctx, "reaper: the task of a sandbox past its deadline not read; judged at the next run",
+			"sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
+		return true
+	}
+	return t.Deadline != nil && !r.now.After(t.Deadline.Add(sandstep.TaskCleanupMargin+abandonedAfter))
 }
 
 // expire deletes the sandbox of rec, past its deadline. An owner's delete
@@ -504,7 +527,7 @@ func (r *reaping) expire(ctx context.Context, rec *sandstep.Sandbox) error {
 	if err != nil {
 		return err
 	}
-	if !r.expired(rec) {
+	if !r.expired(ctx, rec) {
 		// Its life was moved since the index's copy (keepForCollect
 		// records the new ttlMinutes): alive by its record.
 		return errSettled
