@@ -17,7 +17,7 @@ import (
 // the new reaper while its command runs, or while its collect reads it.
 // The task's own deadline (recorded by every version's start) says how
 // long its start kept the sandbox.
-func TestHuntReaperKeepsASandboxAnOlderStartKept(t *testing.T) {
+func TestReaperKeepsASandboxAnOlderStartKept(t *testing.T) {
 	const timeout = 3 * time.Hour
 	cases := []struct {
 		name    string

@@ -21,7 +21,7 @@ import (
 // again the mark must not turn the limit set since into the default: the
 // user would be held to the default (refused creates, or given more than
 // the administrator allowed) with the admin API saying no limit is set.
-func TestHuntLimitSetByAnOlderVersionAfterAClearIsInForce(t *testing.T) {
+func TestLimitSetByAnOlderVersionAfterAClearIsInForce(t *testing.T) {
 	st, client, table := storetest.New(t, store.Options{DefaultQuota: 1})
 	c := ctx(t)
 	if err := st.SetUserLimit(c, "u", quota(t, st, "u"), 3); err != nil {
