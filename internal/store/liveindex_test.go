@@ -207,10 +207,16 @@ func TestLiveRecordsReadsTheIndex(t *testing.T) {
 	}
 	seed(t, c, st, &sandstep.Sandbox{ID: sbxID('f'), Owner: "carol"})
 	// dave's counter written without its key (by a version before the
-	// index, say): clearing his limit writes it back with the key.
+	// index, say): clearing his limit, an update, leaves the key to the
+	// sweep (an update must not give an item its first index key, see
+	// newCounter), which gives it.
 	storetest.Unindex(t, client, table, "USER#dave", "QUOTA")
 	if err := st.ClearUserLimit(c, "dave", quota(t, st, "dave")); err != nil {
 		t.Fatal(err)
+	}
+	clk.Advance(25 * time.Hour) // the next day's sweep
+	if sw, err := st.Sweep(c); err != nil || sw.Indexed != 1 {
+		t.Errorf("sweep = %+v, %v; want dave's counter indexed", sw, err)
 	}
 	// What ended was written without its index key (minidyn ignores
 	// FinishDelete's REMOVE of it: a deleted record is left to the filter).

@@ -439,9 +439,9 @@ func (s *Store) ClearUserLimit(ctx context.Context, userID string, was sandstep.
 		WithCondition(limitIs(was)).
 		WithUpdate(expression.Set(expression.Name(attrLimit), expression.Value(def)).
 			Set(expression.Name(attrLimitDefault), expression.Value(def)).
-			// A counter is always live: one written without the index's
-			// key (by a version before it) gets it here.
-			Set(expression.Name(attrLivePK), expression.Value(liveShard(userPK(userID)))).
+			// No LiveIndex key here: an update must not give an item its
+			// first one (see newCounter); a counter a version before the
+			// index wrote gets it from the sweep, as after any other write.
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano))))))
 	err := s.writeWithAudit(ctx, []types.TransactWriteItem{clear}, audit)
 	if conditionFailed(err, 0) {
