@@ -628,8 +628,7 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		// retried; the store, this check; finishTask, cleanUpTask), and a
 		// cancel can no longer land between the kill and its mark, ending
 		// cancelled a command its deadline killed. Kept from a check asked
-		// again.
-		var marked *time.Time
+		// again, which kills again until the kill lands.
 		if t.KilledAt == nil {
 			now := s.opts.Now().UTC()
 			killed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
@@ -637,24 +636,20 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 			if err != nil {
 				return nil, fmt.Errorf("record the kill of task %s: %w", t.ID, err)
 			}
-			t, marked = killed, &now
+			t = killed
 		}
 		if err := s.sessions.StopCommand(ctx, sb.DaytonaID, t.SessionID); err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
-			// A mark this check wrote for a kill that did not land is
-			// taken back: killedAt says the command was stopped, and a
-			// clean-up (a kept sandbox's release) owes no stop to it.
-			// The check asked again marks it again.
-			if marked != nil {
-				_, uerr := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning, func(r *sandstep.Task) {
-					if r.KilledAt != nil && r.KilledAt.Equal(*marked) {
-						r.KilledAt = nil
-					}
-				})
-				if uerr != nil && sandstep.ErrorCode(uerr) != sandstep.ECONFLICT {
-					s.opts.Logger.WarnContext(ctx, "the mark of a deadline kill that failed not taken back", "taskId", t.ID, "err", uerr)
-				}
-			}
 			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
+		}
+		// The kill landed: a kept sandbox's clean-up owes no stop to it
+		// (killedAt alone says only that the task times out).
+		if !t.KillLanded {
+			landed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
+				func(r *sandstep.Task) { r.KillLanded = true })
+			if err != nil {
+				return nil, fmt.Errorf("record that the kill of task %s landed: %w", t.ID, err)
+			}
+			t = landed
 		}
 	}
 	more, err := s.storeOutput(ctx, t, sb.DaytonaID, code != nil || late)
@@ -1056,7 +1051,7 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 		// session is the task's by name, and stopped all the same. Its
 		// stop is owed only while the command may run: for a task never
 		// marked running it is a guess, and for one whose command ended
-		// (its exit code read, or killed at its deadline) it only ends
+		// (its exit code read, or its deadline's kill landed) it only ends
 		// what the command left behind. One of those that fails (the
 		// toolbox may not answer) is logged, and the sandbox left to its
 		// lifetime, rather than failing the clean-up of a task that has
@@ -1065,7 +1060,7 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 			err := s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
 			switch {
 			case err == nil, sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
-			case t.SessionID == "", t.ExitCode != nil, t.KilledAt != nil:
+			case t.SessionID == "", t.ExitCode != nil, t.KillLanded:
 				s.opts.Logger.WarnContext(ctx, "the kept sandbox of a task whose command is not running was not stopped", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 			default:
 				return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
