@@ -83,6 +83,38 @@ func TestKeptSandboxStopFailureAtCleanUpEndsTheTask(t *testing.T) {
 		k.sess.mu.Unlock()
 		return nil
 	}
+	// killedAtDeadline runs the task's command past its deadline, where a
+	// check kills it (the kill lands) and the collect times it out; the
+	// toolbox fails only at the clean-up.
+	killedAtDeadline := func(t *testing.T, k keptTask) *TaskFailure {
+		ctx := context.Background()
+		k.p.mu.Lock()
+		k.p.execResult = ExecResult{Stdout: "aGk=\n\n"}
+		k.p.mu.Unlock()
+		if _, err := k.svc.StartTaskCommand(ctx, *k.step); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := k.st.GetTask(ctx, k.tk.ID)
+		if err != nil || rec.Deadline == nil {
+			t.Fatalf("task after its start = %+v, %v; want a deadline", rec, err)
+		}
+		k.clk.Set(rec.Deadline.Add(time.Second))
+		if _, err := k.svc.CheckTask(ctx, *k.step); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.svc.CollectTask(ctx, *k.step); err != nil {
+			if _, outcome := err.(*OutcomeError); !outcome {
+				t.Fatal(err)
+			}
+		}
+		if rec, err := k.st.GetTask(ctx, k.tk.ID); err != nil || rec.Status != sandstep.TaskTimedOut {
+			t.Fatalf("task after collect = %+v, %v; want timed_out", rec, err)
+		}
+		k.sess.mu.Lock()
+		k.sess.stopErr = k.stopErr
+		k.sess.mu.Unlock()
+		return nil
+	}
 	tests := []struct {
 		name    string
 		stopErr error // the toolbox's answer to the session's stop at the clean-up
@@ -97,6 +129,7 @@ func TestKeptSandboxStopFailureAtCleanUpEndsTheTask(t *testing.T) {
 		{"never marked running: the toolbox that refused the start refuses the stop", down, neverReached, sandstep.TaskFailed, "Task.Failed"},
 		{"command ended: the toolbox answers the stop", nil, ended, sandstep.TaskSucceeded, ""},
 		{"command ended: the toolbox fails the stop of a command that has exited", down, ended, sandstep.TaskSucceeded, ""},
+		{"killed at its deadline: the toolbox fails the stop of a command the kill ended", down, killedAtDeadline, sandstep.TaskTimedOut, "Task.TimedOut"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
