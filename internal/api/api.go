@@ -163,7 +163,7 @@ func mustFunction(function string) {
 func (a *API) logError(ctx context.Context, err error, attrs ...slog.Attr) {
 	code := sandstep.ErrorCode(err)
 	level := slog.LevelWarn
-	if HTTPStatus(code) >= 500 {
+	if HTTPStatus(code) >= 500 && !expectedRefusal(err) {
 		level = slog.LevelError
 	}
 	attrs = append(attrs, slog.String("code", string(code)), slog.String("error", err.Error()))

@@ -75,8 +75,16 @@ func classify(code sandstep.Code) classification {
 // refusal for the deployment's create rate (DAYTONA_CREATE_RATE), which is
 // that limit serving a burst at the rate, as designed. Daytona's own 429,
 // met despite the shared budget, is no such refusal and stays a fault.
+// Nor is a task's CreateSandbox attempt refused by another attempt's claim
+// (the state machine asks again while the first invocation runs).
 func faultOf(err error) bool {
-	return classify(sandstep.ErrorCode(err)).fault && !errors.Is(err, sandstep.ErrCreateRate)
+	return classify(sandstep.ErrorCode(err)).fault && !expectedRefusal(err)
+}
+
+// expectedRefusal reports whether err is a transient refusal that is a
+// limit or a claim at work, not a failure: no fault, logged as a warning.
+func expectedRefusal(err error) bool {
+	return errors.Is(err, sandstep.ErrCreateRate) || errors.Is(err, sandstep.ErrCreateClaimed)
 }
 
 // HTTPStatus maps a code to its HTTP status.

@@ -13,6 +13,13 @@ var ErrSecretScope = errors.New("secret reference outside the caller's scope")
 // The service waits that long when its caller's deadline allows.
 var ErrCreateRate = errors.New("the provider's sandbox-create rate is spent for now")
 
+// ErrCreateClaimed is the cause of an ETRANSIENT error refusing an attempt
+// of a task's CreateSandbox step while another attempt's claim on making
+// the task's sandbox holds: the state machine asked the step again while
+// its first invocation still runs, and asks again until that one ends. It
+// is the claim at work, no fault.
+var ErrCreateClaimed = errors.New("another attempt is making the task's sandbox")
+
 // ErrIssueCancelled is the cause of the ECONFLICT refusing an issue's task
 // asked for before the issue's last cancel (its label removed, or
 // `cancel` commented, while the task was being started).

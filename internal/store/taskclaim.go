@@ -52,7 +52,7 @@ func (s *Store) ClaimTaskCreate(ctx context.Context, id, seen string, until time
 		// it go before until, and every attempt till then would be too.
 		return nil
 	}
-	return sandstep.Errorf(sandstep.ETRANSIENT, "another attempt is making task %q's sandbox, until %s at the latest; ask again",
+	return sandstep.Wrap(sandstep.ErrCreateClaimed, sandstep.ETRANSIENT, "another attempt is making task %q's sandbox, until %s at the latest; ask again",
 		id, time.UnixMilli(t.CreateClaim).UTC().Format(time.RFC3339))
 }
 
