@@ -33,6 +33,27 @@ func storeClaimRefusal(t *testing.T) error {
 	return fmt.Errorf("claim the making of task %s's sandbox: %w", testTaskID, err)
 }
 
+// storeRecordedRefusal is the store's refusal of a CreateSandbox attempt
+// that read the task before another attempt recorded its sandbox: the
+// same overlap's end (the step asked again then finds that sandbox).
+func storeRecordedRefusal(t *testing.T) error {
+	t.Helper()
+	st, _, _ := storetest.New(t, store.Options{})
+	ctx := context.Background()
+	if err := st.PutTask(ctx, &sandstep.Task{ID: testTaskID, Owner: "user-1", Status: sandstep.TaskQueued, TimeoutSeconds: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TransitionTask(ctx, testTaskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued,
+		func(r *sandstep.Task) { r.SandboxID = "sbx_1" }); err != nil {
+		t.Fatal(err)
+	}
+	err := st.ClaimTaskCreate(ctx, testTaskID, "", time.Now().Add(5*time.Minute))
+	if sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
+		t.Fatalf("an attempt that read no sandbox, one recorded since: %v, want transient", err)
+	}
+	return fmt.Errorf("claim the making of task %s's sandbox: %w", testTaskID, err)
+}
+
 // An attempt of CreateSandbox refused by another attempt's claim is the
 // design at work (the state machine retries Sandbox.Transient every few
 // seconds for as long as the first invocation may run, up to 20 times):
@@ -50,6 +71,7 @@ func TestHuntClaimRefusalIsNoFault(t *testing.T) {
 		errLog bool // logged at ERROR
 	}{
 		{name: "another attempt's claim holds", err: storeClaimRefusal(t), sfn: "Sandbox.Transient"},
+		{name: "another attempt recorded its sandbox meanwhile", err: storeRecordedRefusal(t), sfn: "Sandbox.Transient"},
 		{name: "other transient", err: sandstep.Errorf(sandstep.ETRANSIENT, "daytona unavailable"), sfn: "Sandbox.Transient", fault: true, errLog: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

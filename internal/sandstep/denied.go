@@ -16,8 +16,9 @@ var ErrCreateRate = errors.New("the provider's sandbox-create rate is spent for 
 // ErrCreateClaimed is the cause of an ETRANSIENT error refusing an attempt
 // of a task's CreateSandbox step while another attempt's claim on making
 // the task's sandbox holds: the state machine asked the step again while
-// its first invocation still runs, and asks again until that one ends. It
-// is the claim at work, no fault.
+// its first invocation still runs, and asks again until that one ends (or
+// the attempt read the task before the other recorded its sandbox, which
+// the step asked again then finds). It is the claim at work, no fault.
 var ErrCreateClaimed = errors.New("another attempt is making the task's sandbox")
 
 // ErrIssueCancelled is the cause of the ECONFLICT refusing an issue's task

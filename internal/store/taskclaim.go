@@ -45,7 +45,7 @@ func (s *Store) ClaimTaskCreate(ctx context.Context, id, seen string, until time
 	case t.Status != sandstep.TaskQueued:
 		return sandstep.Errorf(sandstep.ECONFLICT, "task %q is %s; its sandbox is made while it is queued", id, t.Status)
 	case t.SandboxID != seen:
-		return sandstep.Errorf(sandstep.ETRANSIENT, "task %q's sandbox was recorded meanwhile; ask again", id)
+		return sandstep.Wrap(sandstep.ErrCreateClaimed, sandstep.ETRANSIENT, "task %q's sandbox was recorded meanwhile; ask again", id)
 	case t.CreateClaim == until.UnixMilli() && dynamo.EarlierTryMayHaveApplied(err):
 		// A try whose answer was lost took the claim; the repeat was
 		// refused by it. It is this attempt's: refused, no one would let
