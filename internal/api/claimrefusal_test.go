@@ -61,7 +61,7 @@ func storeRecordedRefusal(t *testing.T) error {
 // several faults in five minutes and raises <stack>-fault-rate-create,
 // each logged at ERROR. It must still answer Sandbox.Transient so the
 // state machine asks again.
-func TestHuntClaimRefusalIsNoFault(t *testing.T) {
+func TestClaimRefusalIsNoFault(t *testing.T) {
 	step := `{"action":"task-sandbox","taskId":"` + testTaskID + `","userId":"user-1"}`
 	for _, tt := range []struct {
 		name   string
