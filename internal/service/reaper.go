@@ -460,7 +460,7 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 	s := r.s
 	call := Call{UserID: rec.Owner, RequestID: "reaper"}
 	count, what := &r.report.Gone, "record of a vanished sandbox marked gone"
-	if !r.now.Before(sandboxDeadline(rec)) {
+	if !r.now.Before(sandboxDeadline(rec)) && !r.taskLifeLeft(ctx, rec) {
 		count, what = &r.report.Lived, "record of a sandbox that lived its ttlMinutes marked gone"
 	}
 	ps, err := s.provider.Get(ctx, cmp.Or(rec.DaytonaID, rec.ID))
@@ -503,19 +503,39 @@ func (r *reaping) expired(ctx context.Context, rec *sandstep.Sandbox) bool {
 // execution calls that version for hours after a deploy. A task that
 // cannot be read keeps its sandbox until the next run asks again.
 func (r *reaping) keptByTask(ctx context.Context, rec *sandstep.Sandbox) bool {
+	end, known := r.taskLife(ctx, rec)
+	return !known || !end.IsZero() && !r.now.After(end.Add(abandonedAfter))
+}
+
+// taskLifeLeft says whether rec is a task's sandbox still within the life
+// its task's start gave it (keptByTask, without the grace): one that
+// vanishes then did not live its life. A task not read says no: the
+// record's ttlMinutes judges.
+func (r *reaping) taskLifeLeft(ctx context.Context, rec *sandstep.Sandbox) bool {
+	end, known := r.taskLife(ctx, rec)
+	return known && r.now.Before(end)
+}
+
+// taskLife is the end of the life rec's task's start gave it, the
+// command's deadline plus the clean-up margin (zero: none, as for a
+// sandbox no task made, or whose task is gone or never started); known is
+// false when the task could not be read.
+func (r *reaping) taskLife(ctx context.Context, rec *sandstep.Sandbox) (end time.Time, known bool) {
 	if rec.TaskID == "" || r.s.tasks == nil {
-		return false
+		return time.Time{}, true
 	}
 	t, err := r.s.tasks.GetTask(ctx, rec.TaskID)
 	switch {
 	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
-		return false
+		return time.Time{}, true
 	case err != nil:
 		r.s.opts.Logger.WarnContext(ctx, "reaper: the task of a sandbox past its deadline not read; judged at the next run",
 			"sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
-		return true
+		return time.Time{}, false
+	case t.Deadline == nil:
+		return time.Time{}, true
 	}
-	return t.Deadline != nil && !r.now.After(t.Deadline.Add(sandstep.TaskCleanupMargin+abandonedAfter))
+	return t.Deadline.Add(sandstep.TaskCleanupMargin), true
 }
 
 // expire deletes the sandbox of rec, past its deadline. An owner's delete
