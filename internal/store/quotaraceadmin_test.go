@@ -15,7 +15,7 @@ import (
 // clears the user's limit of 5 (the default is 10) and another then sets
 // 30: every slot taken is counted, none beyond the last limit, and a
 // second wave fills the user to exactly 30.
-func TestReviewQuotaExactUnderCreatesWhileClearAndSetLand(t *testing.T) {
+func TestQuotaExactUnderCreatesWhileClearAndSetLand(t *testing.T) {
 	sts := storetest.Instances(t, 4, store.Options{DefaultQuota: 10})
 	c := ctx(t)
 	if err := sts[0].SetUserLimit(c, "u", quota(t, sts[0], "u"), 5); err != nil {

@@ -16,7 +16,7 @@ import (
 // finding (README: only one Daytona ended at its ttlMinutes is "lived",
 // not a finding), which ReaperGoneAlarm watches. keptByTask's rule is the
 // expired finding's alone; the gone-vs-lived finding goes by the record.
-func TestReviewReaperCountsATaskSandboxVanishedBeforeItsTaskKeptItAsGone(t *testing.T) {
+func TestReaperCountsATaskSandboxVanishedBeforeItsTaskKeptItAsGone(t *testing.T) {
 	const timeout = 3 * time.Hour
 	ctx := context.Background()
 	p := newFakeProvider()
