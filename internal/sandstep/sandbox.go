@@ -186,9 +186,11 @@ type Task struct {
 	// Collect once the rest is stored, or a clean-up), whatever comes
 	// between.
 	KilledAt *time.Time `json:"-" dynamodbav:"killedAt,omitempty"`
-	// KillLanded says the deadline's kill of the command landed (KilledAt
-	// is written before it, and may outlast a kill that failed).
-	KillLanded bool `json:"-" dynamodbav:"killLanded,omitempty"`
+	// KillPending says the deadline's kill of the command, marked by
+	// KilledAt in the same write, has not landed yet; cleared once it
+	// does. A KilledAt without it has landed: versions before it wrote
+	// KilledAt only for a kill that landed (or a clean-up took it so).
+	KillPending bool `json:"-" dynamodbav:"killPending,omitempty"`
 	// CreateClaim is when the attempt of the CreateSandbox step that is
 	// making the task's sandbox will have ended at the latest (Unix
 	// milliseconds); 0 when none is. An attempt asked again while it

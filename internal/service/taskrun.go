@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -632,7 +631,11 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 		if t.KilledAt == nil {
 			now := s.opts.Now().UTC()
 			killed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-				func(r *sandstep.Task) { r.KilledAt = cmp.Or(r.KilledAt, &now) })
+				func(r *sandstep.Task) {
+					if r.KilledAt == nil {
+						r.KilledAt, r.KillPending = &now, true
+					}
+				})
 			if err != nil {
 				return nil, fmt.Errorf("record the kill of task %s: %w", t.ID, err)
 			}
@@ -642,10 +645,13 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 			return nil, fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 		}
 		// The kill landed: a kept sandbox's clean-up owes no stop to it
-		// (killedAt alone says only that the task times out).
-		if !t.KillLanded {
+		// (killedAt with killPending says only that the task times out).
+		// Pending is the mark that is written, not landed: a record of an
+		// older version, whose killedAt stood only for a kill that landed,
+		// reads as landed.
+		if t.KillPending {
 			landed, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
-				func(r *sandstep.Task) { r.KillLanded = true })
+				func(r *sandstep.Task) { r.KillPending = false })
 			if err != nil {
 				return nil, fmt.Errorf("record that the kill of task %s landed: %w", t.ID, err)
 			}
@@ -1060,7 +1066,7 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 			err := s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
 			switch {
 			case err == nil, sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
-			case t.SessionID == "", t.ExitCode != nil, t.KillLanded:
+			case t.SessionID == "", t.ExitCode != nil, t.KilledAt != nil && !t.KillPending:
 				s.opts.Logger.WarnContext(ctx, "the kept sandbox of a task whose command is not running was not stopped", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 			default:
 				return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
