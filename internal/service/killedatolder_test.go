@@ -20,7 +20,7 @@ import (
 // and fails on a toolbox that does not answer: the execution's clean-up
 // fails Sandbox.Transient, the kept sandbox's time is never settled and
 // the notice waits, for a command that was killed hours before.
-func TestReviewOlderVersionsDeadlineKillOwesNoStopAtCleanUp(t *testing.T) {
+func TestOlderVersionsDeadlineKillOwesNoStopAtCleanUp(t *testing.T) {
 	ctx := context.Background()
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
 	p := newFakeProvider()
