@@ -11,15 +11,14 @@ import (
 
 // A running execution calls the versions of the deploy it started under
 // for hours; the task-ended clean-up and the reaper run the live alias. A
-// check of the version before 9f82384 (be098fc) left killedAt only on a
-// kill that landed, and wrote no killLanded: to that version's clean-up
-// (and to 6f0f8d8's) killedAt said the command was stopped, and a kept
-// sandbox's failed stop was only logged. The new clean-up of such a task
-// (its own execution's clean-up lost: stopped, timed out, the reaper's)
-// reads killedAt without killLanded as a kill that may not have landed,
-// and fails on a toolbox that does not answer: the execution's clean-up
-// fails Sandbox.Transient, the kept sandbox's time is never settled and
-// the notice waits, for a command that was killed hours before.
+// check of an older version wrote killedAt only after its kill landed, and
+// no other mark: to its clean-up killedAt said the command was stopped,
+// and a kept sandbox's failed stop was only logged. The new clean-up of
+// such a task (its own execution's clean-up lost: stopped, timed out, the
+// reaper's) must read it so, or it fails on a toolbox that does not
+// answer: the execution's clean-up fails Sandbox.Transient, the kept
+// sandbox's time is never settled and the notice waits, for a command
+// that was killed hours before.
 func TestOlderVersionsDeadlineKillOwesNoStopAtCleanUp(t *testing.T) {
 	ctx := context.Background()
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
