@@ -30,17 +30,8 @@ func TestDeadlineKillThatNeverLandsIsTriedAgain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			p := newFakeProvider()
-			sess := &exitSessions{}
-			svc, st, clk := newStepService(t, p, sess, nil)
-			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: true, TimeoutSeconds: 60})
-			p.mu.Lock()
-			p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-			p.mu.Unlock()
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
-			clk.Set(clk.Now().Add(2 * time.Minute)) // past its deadline, still running
+			k := runningPastDeadline(t, true)
+			svc, st, sess, tk, step := k.svc, k.st, k.sess, k.tk, k.step
 			sess.mu.Lock()
 			sess.stopErr = down // the toolbox refuses every stop from now on
 			sess.mu.Unlock()
@@ -62,4 +53,23 @@ func TestDeadlineKillThatNeverLandsIsTriedAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runningPastDeadline is a task of 60 s (its sandbox kept when keep)
+// whose command still runs two minutes after its start, past its
+// deadline.
+func runningPastDeadline(t *testing.T, keep bool) keptTask {
+	t.Helper()
+	p := newFakeProvider()
+	sess := &exitSessions{}
+	svc, st, clk := newStepService(t, p, sess, nil)
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: keep, TimeoutSeconds: 60})
+	p.mu.Lock()
+	p.execResult = ExecResult{Stdout: "aGk=\n\n"} // the watch's read: "hi" on stdout
+	p.mu.Unlock()
+	if _, err := svc.StartTaskCommand(context.Background(), *step); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(clk.Now().Add(2 * time.Minute))
+	return keptTask{svc: svc, st: st, clk: clk, p: p, sess: sess, tk: tk, step: step}
 }

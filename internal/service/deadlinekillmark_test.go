@@ -26,17 +26,8 @@ func TestDeadlineKillFailedThenCleanUpTimesOut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			p := newFakeProvider()
-			sess := &exitSessions{}
-			svc, st, clk := newStepService(t, p, sess, nil)
-			tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: tt.keep, TimeoutSeconds: 60})
-			p.mu.Lock()
-			p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-			p.mu.Unlock()
-			if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-				t.Fatal(err)
-			}
-			clk.Set(clk.Now().Add(2 * time.Minute)) // past its deadline
+			k := runningPastDeadline(t, tt.keep)
+			svc, st, sess, tk, step := k.svc, k.st, k.sess, k.tk, k.step
 			sess.mu.Lock()
 			sess.stopErr = down
 			sess.mu.Unlock()
