@@ -508,12 +508,15 @@ func (r *reaping) keptByTask(ctx context.Context, rec *sandstep.Sandbox) bool {
 }
 
 // taskLifeLeft says whether rec is a task's sandbox still within the life
-// its task's start gave it (keptByTask, without the grace): one that
-// vanishes then did not live its life. A task not read says no: the
-// record's ttlMinutes judges.
+// its task's start gave it, by more than a create's grace: one that
+// vanishes then did not live its life. The start gives Daytona the life
+// before it sends the command and takes the deadline after, so Daytona's
+// life ends before the deadline plus the margin by as long as the send
+// took; the grace keeps a sandbox Daytona ended at it lived. A task not
+// read says no: the record's ttlMinutes judges.
 func (r *reaping) taskLifeLeft(ctx context.Context, rec *sandstep.Sandbox) bool {
 	end, known := r.taskLife(ctx, rec)
-	return known && r.now.Before(end)
+	return known && r.now.Before(end.Add(-abandonedAfter))
 }
 
 // taskLife is the end of the life rec's task's start gave it, the
