@@ -704,6 +704,12 @@ func (s *Service) timedOut(ctx context.Context, t *sandstep.Task, unstored strin
 	_, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskTimedOut, func(r *sandstep.Task) {
 		r.FinishedAt, r.Error = &at, timedOutReason(t)
 		s.noteUnstored(r, unstored)
+		if t.KilledAt != nil && !t.KillPending {
+			// The kill landed (a clean-up's own): a clean-up asked again
+			// owes a kept sandbox no stop. The mark is written once, so a
+			// t that read it landed is never behind the record.
+			r.KillPending = false
+		}
 	})
 	return err
 }
@@ -924,7 +930,9 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	switch {
 	case t.Status == sandstep.TaskRunning && t.KilledAt != nil:
 		// Killed at its deadline; what failed since (its output's store)
-		// does not make it a failure.
+		// does not make it a failure. This clean-up's kill landing lands
+		// the deadline's too (timedOut clears killPending).
+		t.KillPending = t.KillPending && !killed
 		wctx, cancel := s.writeContext(ctx)
 		err := s.timedOut(wctx, t, unstored)
 		cancel()
