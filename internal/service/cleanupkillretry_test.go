@@ -39,7 +39,7 @@ func (f *settleFailsOnce) TransitionTask(ctx context.Context, id string, from []
 // asked again owes the kept sandbox a stop for a command that was killed,
 // and fails on a toolbox that does not answer (Sandbox.Transient through
 // every retry: the kept sandbox's time never settled, the notice held).
-func TestReviewCleanUpsOwnDeadlineKillOwesNoStopWhenAskedAgain(t *testing.T) {
+func TestCleanUpsOwnDeadlineKillOwesNoStopWhenAskedAgain(t *testing.T) {
 	ctx := context.Background()
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
 	p := newFakeProvider()

@@ -17,7 +17,7 @@ import (
 // Daytona ends at the life it was given has lived it: taskLifeLeft, going
 // by the deadline read after the send, calls it "gone" (a finding
 // ReaperGoneAlarm watches) when the reaper runs within those seconds.
-func TestReviewTaskSandboxEndedAtItsLifeIsLivedNotGone(t *testing.T) {
+func TestTaskSandboxEndedAtItsLifeIsLivedNotGone(t *testing.T) {
 	const timeout = 3 * time.Hour
 	const send = 40 * time.Second // the command's line reaching the session
 	ctx := context.Background()
