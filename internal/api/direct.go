@@ -130,7 +130,7 @@ func handle[In directInput, Out any](function, name string, fn func(context.Cont
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
-			return ctx, nil, err
+			return ctx, nil, idNamed(err, "sandboxId")
 		}
 		if isNil(out) {
 			return ctx, nil, errNoResult
@@ -301,11 +301,6 @@ func (a *API) directFailure(ctx context.Context, function string, err error) mes
 	msg := sandstep.ErrorMessage(err)
 	if code == sandstep.EINVALID || code == sandstep.ETOOLARGE {
 		if field := sandstep.ErrorField(err); field != "" {
-			// The service names the sandbox id "id", after the HTTP path;
-			// direct callers send it as "sandboxId".
-			if field == "id" {
-				field = "sandboxId"
-			}
 			// A field is a path the caller wrote: one of any length
 			// is still named by its start.
 			msg = sandstep.Clip(field, maxFailureField) + ": " + msg
@@ -328,3 +323,15 @@ const (
 	maxFailureMessage = 4 << 10
 	maxFailureField   = 256
 )
+
+// idNamed names the id a service refused as "id" (after the HTTP path,
+// /sandboxes/{id}, /tasks/{id}) as a direct action's input does: name.
+func idNamed(err error, name string) error {
+	var e *sandstep.Error
+	if name == "" || !errors.As(err, &e) || e.Field != "id" {
+		return err
+	}
+	named := *e
+	named.Field, named.Err = name, err
+	return &named
+}

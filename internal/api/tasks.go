@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -216,7 +215,7 @@ func step[In stepInput, Out any](function, name string, fn func(context.Context,
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
-			return ctx, nil, namedTaskID(in, err)
+			return ctx, nil, idNamed(err, stepIDName(in))
 		}
 		if isNil(out) {
 			return ctx, map[string]any{}, nil
@@ -225,22 +224,16 @@ func step[In stepInput, Out any](function, name string, fn func(context.Context,
 	}}
 }
 
-// namedTaskID names a step's task id as its input does (taskId; the
-// ended rule's detail.name) where the store's refusal of it says "id",
-// which directFailure would otherwise name as a sandbox id.
-func namedTaskID(in any, err error) error {
-	if _, ok := in.(interface{ taskID() string }); !ok {
-		return err
+// stepIDName is what a step's input calls the task id the service
+// refuses as "id": taskId, the ended rule's detail.name; "" for none.
+func stepIDName(in any) string {
+	switch in.(type) {
+	case EndedInput:
+		return "detail.name"
+	case interface{ taskID() string }:
+		return "taskId"
 	}
-	var e *sandstep.Error
-	if !errors.As(err, &e) || e.Field != "id" {
-		return err
-	}
-	field := "taskId"
-	if _, ok := in.(EndedInput); ok {
-		field = "detail.name"
-	}
-	return &sandstep.Error{Code: e.Code, Field: field, Message: e.Message, Err: err, RetryAfter: e.RetryAfter, SandboxID: e.SandboxID}
+	return ""
 }
 
 // ownerID is the user a step acts for, the task's owner.
