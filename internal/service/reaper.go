@@ -131,6 +131,15 @@ type reaping struct {
 	// the live records the run has judged.
 	listed map[string]ProviderSandbox
 	judged map[string]bool
+	// lives holds the task lives read this run (taskLife), by task id: a
+	// sandbox's judgement may ask for its task's more than once.
+	lives map[string]taskLifeRead
+}
+
+// taskLifeRead is what taskLife read of a task.
+type taskLifeRead struct {
+	end   time.Time
+	known bool
 }
 
 // act runs fix for one finding, counted in *count, unless this is a dry run
@@ -527,6 +536,19 @@ func (r *reaping) taskLife(ctx context.Context, rec *sandstep.Sandbox) (end time
 	if rec.TaskID == "" || r.s.tasks == nil {
 		return time.Time{}, true
 	}
+	if l, ok := r.lives[rec.TaskID]; ok {
+		return l.end, l.known
+	}
+	end, known = r.readTaskLife(ctx, rec)
+	if r.lives == nil {
+		r.lives = map[string]taskLifeRead{}
+	}
+	r.lives[rec.TaskID] = taskLifeRead{end, known}
+	return end, known
+}
+
+// readTaskLife reads taskLife's answer from the task's record.
+func (r *reaping) readTaskLife(ctx context.Context, rec *sandstep.Sandbox) (end time.Time, known bool) {
 	t, err := r.s.tasks.GetTask(ctx, rec.TaskID)
 	switch {
 	case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
