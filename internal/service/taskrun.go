@@ -328,16 +328,11 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		return nil, fmt.Errorf("prepare the task's files: %w", err)
 	}
 	timeout := time.Duration(t.TimeoutSeconds) * time.Second
-	// Whole minutes, as Daytona counts them (KeepFor rounds up), from
-	// now: the sandbox's recorded ttlMinutes, which the reaper goes by,
-	// follows, or a command started a while after its sandbox was made
-	// would have it deleted before its deadline.
-	kept, keep := s.opts.Now(), (timeout+sandstep.TaskCleanupMargin+time.Minute-1)/time.Minute*time.Minute
-	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, keep); err != nil {
-		return nil, fmt.Errorf("keep the task's sandbox: %w", err)
-	}
-	if err := s.recordLife(ctx, sb, kept, keep); err != nil {
-		return nil, fmt.Errorf("record the task's sandbox's life: %w", err)
+	// From now: the sandbox's recorded ttlMinutes, which the reaper goes
+	// by, follows, or a command started a while after its sandbox was
+	// made would have it deleted before its deadline.
+	if err := s.moveLife(ctx, sb, timeout+sandstep.TaskCleanupMargin); err != nil {
+		return nil, fmt.Errorf("the task's sandbox: %w", err)
 	}
 	env, prelude := spec.Env, ""
 	if s.repoTask(t) {
@@ -777,33 +772,32 @@ func (s *Service) keepForCollect(ctx context.Context, t *sandstep.Task, sb *sand
 	if !timed || t.Deadline == nil {
 		return
 	}
-	now, keep := s.opts.Now(), time.Until(end)+sandstep.TaskCleanupMargin
-	if now.Add(time.Until(end)).Before(*t.Deadline) {
+	if s.opts.Now().Add(time.Until(end)).Before(*t.Deadline) {
 		return
 	}
-	// Whole minutes, as Daytona counts a lifetime, from now or a moment
-	// later (its clock, when the call lands): the recorded life ends no
-	// later than Daytona's, by less than a minute, so a sandbox Daytona
-	// ends at it is one that lived its ttlMinutes, not one gone early.
-	keep = (keep + time.Minute - 1) / time.Minute * time.Minute
-	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, keep); err != nil {
-		s.opts.Logger.WarnContext(ctx, "the task's sandbox's life not moved past its collect", "taskId", t.ID, "err", err)
-		return
-	}
-	if err := s.recordLife(ctx, sb, now, keep); err != nil {
-		s.opts.Logger.WarnContext(ctx, "the task's sandbox's moved life not recorded", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
+	if err := s.moveLife(ctx, sb, time.Until(end)+sandstep.TaskCleanupMargin); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the task's sandbox's life not moved past its collect", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 	}
 }
 
-// recordLife records on sb's record the life KeepFor gave it at now (keep,
-// whole minutes): its ttlMinutes from the record's creation, rounded down
-// so the recorded end is never after Daytona's, and never shortened.
-func (s *Service) recordLife(ctx context.Context, sb *sandstep.Sandbox, now time.Time, keep time.Duration) error {
+// moveLife gives sb's sandbox keep more life from now at Daytona and
+// records it on sb's record, whose ttlMinutes the reaper goes by: whole
+// minutes, as Daytona counts a lifetime, asked rounded up and recorded
+// from the record's creation rounded down (and never shortened), so the
+// recorded end is never after Daytona's, by less than a minute: a sandbox
+// Daytona ends at it lived its ttlMinutes, not gone early.
+func (s *Service) moveLife(ctx context.Context, sb *sandstep.Sandbox, keep time.Duration) error {
+	now, keep := s.opts.Now(), (keep+time.Minute-1)/time.Minute*time.Minute
+	if err := s.sessions.KeepFor(ctx, sb.DaytonaID, keep); err != nil {
+		return fmt.Errorf("keep it: %w", err)
+	}
 	ttl := int(now.Add(keep).Sub(sb.CreatedAt) / time.Minute)
-	_, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
+	if _, err := s.sandboxes.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateReady, func(r *sandstep.Sandbox) {
 		r.TTLMinutes = max(r.TTLMinutes, ttl)
-	})
-	return err
+	}); err != nil {
+		return fmt.Errorf("record its life: %w", err)
+	}
+	return nil
 }
 
 // finishTask gives a task whose command has ended its outcome: succeeded
