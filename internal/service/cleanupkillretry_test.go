@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -42,28 +41,15 @@ func (f *settleFailsOnce) TransitionTask(ctx context.Context, id string, from []
 func TestCleanUpsOwnDeadlineKillOwesNoStopWhenAskedAgain(t *testing.T) {
 	ctx := context.Background()
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
-	p := newFakeProvider()
-	sess := &exitSessions{}
-	svc, st, clk := newStepService(t, p, sess, func(ts Tasks) Tasks { return &settleFailsOnce{Tasks: ts} })
-	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: true})
-	p.mu.Lock()
-	p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-	p.mu.Unlock()
-	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := st.GetTask(ctx, tk.ID)
-	if err != nil || rec.Deadline == nil {
-		t.Fatalf("task after its start = %+v, %v; want a deadline", rec, err)
-	}
-	clk.Set(rec.Deadline.Add(time.Second))
+	k := runningPastDeadline(t, true, func(ts Tasks) Tasks { return &settleFailsOnce{Tasks: ts} })
+	svc, st, sess, tk, step := k.svc, k.st, k.sess, k.tk, k.step
 	sess.mu.Lock()
 	sess.stopErr = down
 	sess.mu.Unlock()
 	if _, err := svc.CheckTask(ctx, *step); err == nil {
 		t.Fatal("check with a kill that failed: no error")
 	}
-	if rec, err = st.GetTask(ctx, tk.ID); err != nil || rec.KilledAt == nil || !rec.KillPending {
+	if rec, err := st.GetTask(ctx, tk.ID); err != nil || rec.KilledAt == nil || !rec.KillPending {
 		t.Fatalf("task after the failed kill = %+v, %v; want killedAt with killPending", rec, err)
 	}
 	// The execution's retries spent, its clean-up kills the command: the
@@ -78,12 +64,12 @@ func TestCleanUpsOwnDeadlineKillOwesNoStopWhenAskedAgain(t *testing.T) {
 	sess.mu.Lock()
 	sess.stopErr = down
 	sess.mu.Unlock()
-	_, err = svc.CleanUpTaskStep(ctx, tk.ID, nil)
+	_, err := svc.CleanUpTaskStep(ctx, tk.ID, nil)
 	var oe *OutcomeError
 	if !errors.As(err, &oe) || oe.Name() != "Task.TimedOut" {
 		t.Errorf("clean-up asked again after its own kill landed: %v (%s); want Task.TimedOut: the command was killed, no stop is owed", err, sandstep.ErrorCode(err))
 	}
-	if rec, err = st.GetTask(ctx, tk.ID); err != nil || rec.Usage == nil || rec.Usage.SandboxTo == nil {
+	if rec, err := st.GetTask(ctx, tk.ID); err != nil || rec.Usage == nil || rec.Usage.SandboxTo == nil {
 		t.Errorf("task = %+v, %v: the kept sandbox's time is never settled", rec, err)
 	}
 }

@@ -30,7 +30,7 @@ func TestDeadlineKillThatNeverLandsIsTriedAgain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			k := runningPastDeadline(t, true)
+			k := runningPastDeadline(t, true, nil)
 			svc, st, sess, tk, step := k.svc, k.st, k.sess, k.tk, k.step
 			sess.mu.Lock()
 			sess.stopErr = down // the toolbox refuses every stop from now on
@@ -57,12 +57,12 @@ func TestDeadlineKillThatNeverLandsIsTriedAgain(t *testing.T) {
 
 // runningPastDeadline is a task of 60 s (its sandbox kept when keep)
 // whose command still runs two minutes after its start, past its
-// deadline.
-func runningPastDeadline(t *testing.T, keep bool) keptTask {
+// deadline; wrap, when given, wraps the service's task store.
+func runningPastDeadline(t *testing.T, keep bool, wrap func(Tasks) Tasks) keptTask {
 	t.Helper()
 	p := newFakeProvider()
 	sess := &exitSessions{}
-	svc, st, clk := newStepService(t, p, sess, nil)
+	svc, st, clk := newStepService(t, p, sess, wrap)
 	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: keep, TimeoutSeconds: 60})
 	p.mu.Lock()
 	p.execResult = ExecResult{Stdout: "aGk=\n\n"} // the watch's read: "hi" on stdout

@@ -26,7 +26,7 @@ func TestDeadlineKillFailedThenCleanUpTimesOut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			k := runningPastDeadline(t, tt.keep)
+			k := runningPastDeadline(t, tt.keep, nil)
 			svc, st, sess, tk, step := k.svc, k.st, k.sess, k.tk, k.step
 			sess.mu.Lock()
 			sess.stopErr = down

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
@@ -22,21 +21,8 @@ import (
 func TestOlderVersionsDeadlineKillOwesNoStopAtCleanUp(t *testing.T) {
 	ctx := context.Background()
 	down := sandstep.Errorf(sandstep.ETRANSIENT, "daytona: 502 from the sandbox's toolbox; try again")
-	p := newFakeProvider()
-	sess := &exitSessions{}
-	svc, st, clk := newStepService(t, p, sess, nil)
-	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: true})
-	p.mu.Lock()
-	p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-	p.mu.Unlock()
-	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := st.GetTask(ctx, tk.ID)
-	if err != nil || rec.Deadline == nil {
-		t.Fatalf("task after its start = %+v, %v; want a deadline", rec, err)
-	}
-	clk.Set(rec.Deadline.Add(time.Second))
+	k := runningPastDeadline(t, true, nil)
+	svc, st, sess, tk, step := k.svc, k.st, k.sess, k.tk, k.step
 	if _, err := svc.CheckTask(ctx, *step); err != nil {
 		t.Fatal(err)
 	}
@@ -54,12 +40,12 @@ func TestOlderVersionsDeadlineKillOwesNoStopAtCleanUp(t *testing.T) {
 	sess.mu.Lock()
 	sess.stopErr = down
 	sess.mu.Unlock()
-	_, err = svc.CleanUpTaskStep(ctx, tk.ID, nil)
+	_, err := svc.CleanUpTaskStep(ctx, tk.ID, nil)
 	var oe *OutcomeError
 	if !errors.As(err, &oe) || oe.Name() != "Task.TimedOut" {
 		t.Errorf("clean-up of an older version's task killed at its deadline: %v (%s); want Task.TimedOut: its kill landed, the stop is owed to nothing", err, sandstep.ErrorCode(err))
 	}
-	rec, err = st.GetTask(ctx, tk.ID)
+	rec, err := st.GetTask(ctx, tk.ID)
 	if err != nil || rec.Status != sandstep.TaskTimedOut {
 		t.Fatalf("task = %+v, %v; want timed_out", rec, err)
 	}
