@@ -69,16 +69,7 @@ func TestNoticeSettledOnceWhenAttemptsOverlap(t *testing.T) {
 			close(g.release)
 			<-done
 
-			events, _, err := h.store.ListAudit(context.Background(), "", tk.ID, 100, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var notified []string
-			for _, e := range events {
-				if e.Action == ActionTaskNotify {
-					notified = append(notified, e.Detail["status"])
-				}
-			}
+			notified := h.notified(t, tk.ID)
 			if len(notified) != 1 || notified[0] != tt.status {
 				t.Errorf("task.notify events %q, want exactly one saying %q", notified, tt.status)
 			}
@@ -142,16 +133,7 @@ func TestNoticeSettledByAWriteWhoseAnswerWasLostIsAudited(t *testing.T) {
 			h.svc = svc
 			tk := h.start(t, &NotifyInput{URL: "https://hooks.example.com/x"})
 			h.succeed(t, tk.ID)
-			events, _, err := h.store.ListAudit(context.Background(), "", tk.ID, 100, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var notified []string
-			for _, e := range events {
-				if e.Action == ActionTaskNotify {
-					notified = append(notified, e.Detail["status"])
-				}
-			}
+			notified := h.notified(t, tk.ID)
 			if len(notified) != 1 || notified[0] != tt.status {
 				t.Errorf("task.notify events %q, want exactly one saying %q", notified, tt.status)
 			}

@@ -372,13 +372,23 @@ func TestNoticeIsRetriedUntilAccepted(t *testing.T) {
 // status.
 func (h *noticeHarness) audited(t *testing.T, id, status string) bool {
 	t.Helper()
+	return slices.Contains(h.notified(t, id), status)
+}
+
+// notified is the status of each task.notify event of task id, in order.
+func (h *noticeHarness) notified(t *testing.T, id string) []string {
+	t.Helper()
 	events, _, err := h.store.ListAudit(context.Background(), "", id, 100, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.ContainsFunc(events, func(e sandstep.AuditEvent) bool {
-		return e.Action == ActionTaskNotify && e.Detail["status"] == status
-	})
+	var statuses []string
+	for _, e := range events {
+		if e.Action == ActionTaskNotify {
+			statuses = append(statuses, e.Detail["status"])
+		}
+	}
+	return statuses
 }
 
 // fakeNotifier answers every attempt with err and counts them.
