@@ -64,12 +64,8 @@ func runningPastDeadline(t *testing.T, keep bool, wrap func(Tasks) Tasks) keptTa
 	sess := &exitSessions{}
 	svc, st, clk := newStepService(t, p, sess, wrap)
 	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: keep, TimeoutSeconds: 60})
-	p.mu.Lock()
-	p.execResult = ExecResult{Stdout: "aGk=\n\n"} // the watch's read: "hi" on stdout
-	p.mu.Unlock()
-	if _, err := svc.StartTaskCommand(context.Background(), *step); err != nil {
-		t.Fatal(err)
-	}
+	k := keptTask{svc: svc, st: st, clk: clk, p: p, sess: sess, tk: tk, step: step}
+	k.start(t)
 	clk.Set(clk.Now().Add(2 * time.Minute))
-	return keptTask{svc: svc, st: st, clk: clk, p: p, sess: sess, tk: tk, step: step}
+	return k
 }

@@ -56,14 +56,7 @@ func TestKeptSandboxStopFailureAtCleanUpEndsTheTask(t *testing.T) {
 	// toolbox fails only at the clean-up.
 	ended := func(t *testing.T, k keptTask) *TaskFailure {
 		ctx := context.Background()
-		// The watch's read of both streams: "hi" on stdout, nothing
-		// on stderr (base64, a line each).
-		k.p.mu.Lock()
-		k.p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-		k.p.mu.Unlock()
-		if _, err := k.svc.StartTaskCommand(ctx, *k.step); err != nil {
-			t.Fatal(err)
-		}
+		k.start(t)
 		zero := 0
 		k.sess.mu.Lock()
 		k.sess.code = &zero // the command exited 0
@@ -88,12 +81,7 @@ func TestKeptSandboxStopFailureAtCleanUpEndsTheTask(t *testing.T) {
 	// toolbox fails only at the clean-up.
 	killedAtDeadline := func(t *testing.T, k keptTask) *TaskFailure {
 		ctx := context.Background()
-		k.p.mu.Lock()
-		k.p.execResult = ExecResult{Stdout: "aGk=\n\n"}
-		k.p.mu.Unlock()
-		if _, err := k.svc.StartTaskCommand(ctx, *k.step); err != nil {
-			t.Fatal(err)
-		}
+		k.start(t)
 		rec, err := k.st.GetTask(ctx, k.tk.ID)
 		if err != nil || rec.Deadline == nil {
 			t.Fatalf("task after its start = %+v, %v; want a deadline", rec, err)
@@ -170,4 +158,16 @@ type keptTask struct {
 	tk      *sandstep.Task
 	step    *TaskStep
 	stopErr error
+}
+
+// start starts k's command, whose output the watch reads as "hi" on
+// stdout and nothing on stderr (base64, a line each).
+func (k keptTask) start(t *testing.T) {
+	t.Helper()
+	k.p.mu.Lock()
+	k.p.execResult = ExecResult{Stdout: "aGk=\n\n"}
+	k.p.mu.Unlock()
+	if _, err := k.svc.StartTaskCommand(context.Background(), *k.step); err != nil {
+		t.Fatal(err)
+	}
 }
