@@ -143,7 +143,7 @@ func TestDeployedIssueTaskWithASignedNotice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the function does not start: %v", err)
 	}
-	status, body := deliverLabel(t, f, gh, "webhook-secret-deployed")
+	status, body := deliverIssue(t, f, gh, "webhook-secret-deployed", "labeled")
 	if status != 202 {
 		t.Errorf("the label's delivery = %d %s, want 202 started", status, body)
 	}
@@ -152,13 +152,14 @@ func TestDeployedIssueTaskWithASignedNotice(t *testing.T) {
 	}
 }
 
-// The webhook's answer to an issue's label, delivered through the HTTP
-// API (payload format 2.0) as GitHub sends it.
-func deliverLabel(t *testing.T, f *deployedFunction, gh *gitHub, secret string) (int, string) {
+// deliverIssue is GitHub's delivery of the issues event action (labeled,
+// unlabeled) of the sandstep label on gh's issue, through the HTTP API
+// (payload format 2.0) as GitHub sends it: the webhook's answer.
+func deliverIssue(t *testing.T, f *deployedFunction, gh *gitHub, secret, action string) (int, string) {
 	t.Helper()
 	sender := map[string]any{"login": gh.sender, "type": "User"}
 	payload, err := json.Marshal(map[string]any{
-		"action": "labeled", "label": map[string]any{"name": "sandstep"},
+		"action": action, "label": map[string]any{"name": "sandstep"},
 		"issue":        map[string]any{"number": gh.issue, "title": "Fix it", "body": "please", "user": sender},
 		"repository":   map[string]any{"full_name": gh.repo, "default_branch": "main", "clone_url": gh.url + "/" + gh.repo + ".git"},
 		"installation": map[string]any{"id": gh.installation}, "sender": sender,
@@ -170,10 +171,10 @@ func deliverLabel(t *testing.T, f *deployedFunction, gh *gitHub, secret string) 
 	ev := map[string]any{
 		"version": "2.0", "routeKey": route, "rawPath": "/webhooks/github", "body": string(payload),
 		"headers": map[string]string{
-			"content-type": "application/json", "x-github-event": "issues", "x-github-delivery": "delivery-1",
+			"content-type": "application/json", "x-github-event": "issues", "x-github-delivery": "delivery-" + action,
 			"x-hub-signature-256": githublocal.SignWebhook(secret, payload),
 		},
-		"requestContext": map[string]any{"routeKey": route, "requestId": "req-1", "stage": "$default",
+		"requestContext": map[string]any{"routeKey": route, "requestId": "req-" + action, "stage": "$default",
 			"http": map[string]any{"method": "POST", "path": "/webhooks/github"}},
 	}
 	out, err := f.invoke(t, ev)

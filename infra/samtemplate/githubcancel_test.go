@@ -1,7 +1,6 @@
 package samtemplate
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandstep/sandstep/internal/githublocal"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -90,42 +88,4 @@ func slowDaytona(t *testing.T, delay time.Duration) string {
 	}))
 	t.Cleanup(func() { hs.CloseClientConnections(); hs.Close() })
 	return hs.URL + "/api"
-}
-
-// deliverIssue is GitHub's delivery of the issues event action (labeled,
-// unlabeled) of the sandstep label on gh's issue, through the HTTP API.
-func deliverIssue(t *testing.T, f *deployedFunction, gh *gitHub, secret, action string) (int, string) {
-	t.Helper()
-	sender := map[string]any{"login": gh.sender, "type": "User"}
-	payload, err := json.Marshal(map[string]any{
-		"action": action, "label": map[string]any{"name": "sandstep"},
-		"issue":        map[string]any{"number": gh.issue, "title": "Fix it", "body": "please", "user": sender},
-		"repository":   map[string]any{"full_name": gh.repo, "default_branch": "main", "clone_url": gh.url + "/" + gh.repo + ".git"},
-		"installation": map[string]any{"id": gh.installation}, "sender": sender,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const route = "POST /webhooks/github"
-	ev := map[string]any{
-		"version": "2.0", "routeKey": route, "rawPath": "/webhooks/github", "body": string(payload),
-		"headers": map[string]string{
-			"content-type": "application/json", "x-github-event": "issues", "x-github-delivery": "delivery-" + action,
-			"x-hub-signature-256": githublocal.SignWebhook(secret, payload),
-		},
-		"requestContext": map[string]any{"routeKey": route, "requestId": "req-" + action, "stage": "$default",
-			"http": map[string]any{"method": "POST", "path": "/webhooks/github"}},
-	}
-	out, err := f.invoke(t, ev)
-	if err != nil {
-		t.Fatalf("invoke: %v", err)
-	}
-	var resp struct {
-		StatusCode int    `json:"statusCode"`
-		Body       string `json:"body"`
-	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatalf("answer %s: %v", out, err)
-	}
-	return resp.StatusCode, resp.Body
 }
