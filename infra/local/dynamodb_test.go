@@ -150,20 +150,14 @@ func TestDynamoDBAnswersHealthy(t *testing.T) {
 // behind, misaligning the index.
 func TestSweepKeepsTheLiveIndex(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	d, c := openTable(t, t.TempDir(), now)
-	st, err := store.New(c, "T", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour, TaskRetention: time.Hour,
-		Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, st := retainingStore(t, now)
 	ctx := context.Background()
-	id := func(i int) string { return "tsk_" + strings.Repeat(strconv.Itoa(i), 26) }
 	for i := range 6 {
-		if err := st.PutTask(ctx, &sandstep.Task{ID: id(i), Owner: "u", Status: sandstep.TaskRunning}); err != nil {
+		if err := st.PutTask(ctx, &sandstep.Task{ID: nthTaskID(i), Owner: "u", Status: sandstep.TaskRunning}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.TransitionTask(ctx, id(0), []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
+	if _, err := st.TransitionTask(ctx, nthTaskID(0), []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskSucceeded, nil); err != nil {
 		t.Fatal(err)
 	}
 	d.now = func() time.Time { return now.Add(2 * time.Hour) }
@@ -218,3 +212,19 @@ func TestSnapshotDuringAWriteKeepsIt(t *testing.T) {
 		t.Error("a write acknowledged before the last tick is missing after a restart")
 	}
 }
+
+// retainingStore is a store, at now, on a durable local table of its own,
+// that keeps an ended task's record an hour.
+func retainingStore(t *testing.T, now time.Time) (*durableDynamoDB, *store.Store) {
+	t.Helper()
+	d, c := openTable(t, t.TempDir(), now)
+	st, err := store.New(c, "T", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour, TaskRetention: time.Hour,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, st
+}
+
+// nthTaskID is the i-th task id of a test (a digit repeated).
+func nthTaskID(i int) string { return "tsk_" + strings.Repeat(strconv.Itoa(i), 26) }

@@ -2,13 +2,10 @@ package local
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
-	"github.com/sandstep/sandstep/internal/store"
 )
 
 // A user pages through GET /tasks?status=all while the local table's TTL
@@ -18,28 +15,22 @@ import (
 // task after it drops out of the list: an empty last page, no cursor.
 func TestListGoesOnPastASweptCursorItem(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	d, c := openTable(t, t.TempDir(), now)
-	st, err := store.New(c, "T", store.Options{DefaultQuota: 1, IdempotencyTTL: time.Hour, TaskRetention: time.Hour,
-		Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, st := retainingStore(t, now)
 	ctx := context.Background()
-	id := func(i int) string { return "tsk_" + strings.Repeat(strconv.Itoa(i), 26) }
 	for i := range 4 {
 		created := now.Add(time.Duration(i) * time.Second)
 		finished := now.Add(10 * time.Hour)
 		if i == 2 { // the second of the first page: its retention ends first
 			finished = now.Add(-30 * time.Minute)
 		}
-		if err := st.PutTask(ctx, &sandstep.Task{ID: id(i), Owner: "u", Status: sandstep.TaskSucceeded,
+		if err := st.PutTask(ctx, &sandstep.Task{ID: nthTaskID(i), Owner: "u", Status: sandstep.TaskSucceeded,
 			CreatedAt: created, FinishedAt: &finished}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	first, next, err := st.ListTasks(ctx, "u", 2, "")
-	if err != nil || len(first) != 2 || first[1].ID != id(2) || next == "" {
-		t.Fatalf("first page: %d tasks, next %q, %v; want %s and %s, and a cursor", len(first), next, err, id(3), id(2))
+	if err != nil || len(first) != 2 || first[1].ID != nthTaskID(2) || next == "" {
+		t.Fatalf("first page: %d tasks, next %q, %v; want %s and %s, and a cursor", len(first), next, err, nthTaskID(3), nthTaskID(2))
 	}
 	d.now = func() time.Time { return now.Add(time.Hour) }
 	if n, err := d.sweep(); err != nil || n != 1 {
@@ -53,7 +44,7 @@ func TestListGoesOnPastASweptCursorItem(t *testing.T) {
 	for _, tk := range second {
 		got = append(got, tk.ID)
 	}
-	if len(got) != 2 || got[0] != id(1) || got[1] != id(0) || more != "" {
-		t.Errorf("second page after the cursor's task was swept: %v, next %q; want [%s %s], the rest of the list", got, more, id(1), id(0))
+	if len(got) != 2 || got[0] != nthTaskID(1) || got[1] != nthTaskID(0) || more != "" {
+		t.Errorf("second page after the cursor's task was swept: %v, next %q; want [%s %s], the rest of the list", got, more, nthTaskID(1), nthTaskID(0))
 	}
 }
