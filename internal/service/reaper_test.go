@@ -871,15 +871,7 @@ func TestReapExpiresOnlyASandboxStillAlive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := &settableClock{t: time.Now()}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
-			p := newFakeProvider()
-			svc := newReaper(t, st, p, st, p)
-			svc.opts.Now = clk.Now
-			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st, p, clk, sb := reaperWithSandbox(t)
 			then, err := st.LiveRecords(ctx)
 			if err != nil || len(then.Sandboxes) != 1 {
 				t.Fatalf("index = %+v, %v; want the sandbox", then, err)
@@ -1220,4 +1212,20 @@ func TestReapCountsAFailedGetOfAVanishedSandboxFailed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reaperWithSandbox is a service that reaps, on a clock the test sets,
+// and a sandbox of alice's it made.
+func reaperWithSandbox(t *testing.T) (*Service, *store.Store, *fakeProvider, *settableClock, *sandstep.Sandbox) {
+	t.Helper()
+	clk := &settableClock{t: time.Now()}
+	st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
+	p := newFakeProvider()
+	svc := newReaper(t, st, p, st, p)
+	svc.opts.Now = clk.Now
+	sb, err := svc.CreateSandbox(context.Background(), alice(), CreateSandboxInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, p, clk, sb
 }

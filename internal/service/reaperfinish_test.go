@@ -7,7 +7,6 @@ import (
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
-	"github.com/sandstep/sandstep/internal/store/storetest"
 )
 
 // A delete the run's read of the index shows left half done (deleting,
@@ -39,15 +38,7 @@ func TestReapFinishesOnlyADeleteStillHalfDone(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := &settableClock{t: time.Now()}
-			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 10, Now: clk.Now})
-			p := newFakeProvider()
-			svc := newReaper(t, st, p, st, p)
-			svc.opts.Now = clk.Now
-			sb, err := svc.CreateSandbox(ctx, alice(), CreateSandboxInput{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, st, p, clk, sb := reaperWithSandbox(t)
 			// A delete that crashed once it had marked the record.
 			if _, err := st.TransitionSandbox(ctx, sb.ID, []sandstep.State{sandstep.StateReady}, sandstep.StateDeleting, nil); err != nil {
 				t.Fatal(err)
