@@ -20,6 +20,9 @@ import (
 type startKeys struct {
 	next http.Handler
 	mu   sync.RWMutex
+	// schemas holds each table's key attributes, asked once: a table's
+	// key never changes.
+	schemas sync.Map
 }
 
 func (s *startKeys) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +67,26 @@ func (s *startKeys) key(table string, start map[string]json.RawMessage) map[stri
 	if len(start) == 0 {
 		return nil
 	}
+	names := s.keyNames(table)
+	if len(names) == 0 {
+		return nil
+	}
+	key := map[string]json.RawMessage{}
+	for _, name := range names {
+		v, ok := start[name]
+		if !ok {
+			return nil
+		}
+		key[name] = v
+	}
+	return key
+}
+
+// keyNames is table's key attributes; none when it cannot be described.
+func (s *startKeys) keyNames(table string) []string {
+	if names, ok := s.schemas.Load(table); ok {
+		return names.([]string)
+	}
 	var desc struct {
 		Table struct {
 			KeySchema []struct{ AttributeName string }
@@ -72,15 +95,12 @@ func (s *startKeys) key(table string, start map[string]json.RawMessage) map[stri
 	if callInProcess(s.next, "DescribeTable", map[string]any{"TableName": table}, &desc) != nil || len(desc.Table.KeySchema) == 0 {
 		return nil
 	}
-	key := map[string]json.RawMessage{}
+	names := make([]string, 0, len(desc.Table.KeySchema))
 	for _, k := range desc.Table.KeySchema {
-		v, ok := start[k.AttributeName]
-		if !ok {
-			return nil
-		}
-		key[k.AttributeName] = v
+		names = append(names, k.AttributeName)
 	}
-	return key
+	s.schemas.Store(table, names)
+	return names
 }
 
 func firstKey(key map[string]json.RawMessage) string {
