@@ -56,3 +56,30 @@ func TestREADMEDeployTableNamesEveryParameter(t *testing.T) {
 		}
 	}
 }
+
+// A bootstrap is built stripped and without the RPC shim (SAM_GOFLAGS),
+// and SAM's go1.x builder takes those only from GOFLAGS: so every `sam
+// build` the Makefile runs passes them, and README's commands build
+// through make, never by a bare `sam build` (a stage built so would
+// run bootstraps unlike the ones measured and sized).
+func TestEverySamBuildPassesTheBootstrapFlags(t *testing.T) {
+	for _, file := range []string{"../../Makefile", "../../README.md"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inBlock := false
+		for i, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "```") {
+				inBlock = !inBlock
+				continue
+			}
+			if strings.HasSuffix(file, ".md") && !inBlock {
+				continue
+			}
+			if regexp.MustCompile(`(^|[;&|]\s*|\t)(\S+=\S+\s+)*sam build`).MatchString(line) && !strings.Contains(line, "$(SAM_GOFLAGS)") {
+				t.Errorf("%s:%d runs sam build without the bootstrap flags: %s", file, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}
