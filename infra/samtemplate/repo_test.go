@@ -2,6 +2,7 @@ package samtemplate
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,11 +60,21 @@ func TestREADMEDeployTableNamesEveryParameter(t *testing.T) {
 
 // A bootstrap is built stripped and without the RPC shim (SAM_GOFLAGS),
 // and SAM's go1.x builder takes those only from GOFLAGS: so every `sam
-// build` the Makefile runs passes them, and README's commands build
-// through make, never by a bare `sam build` (a stage built so would
-// run bootstraps unlike the ones measured and sized).
+// build` the Makefile runs passes them, and the documents' commands build
+// through make, never by a bare `sam build` (a stage built so would run
+// bootstraps unlike the ones measured and sized), and deploy only what
+// make has just built (a bare `sam deploy` deploys whatever the last build
+// left, the bad commit's when rolling back).
 func TestEverySamBuildPassesTheBootstrapFlags(t *testing.T) {
-	for _, file := range []string{"../../Makefile", "../../README.md"} {
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runbooks, err := filepath.Glob("../../docs/runbooks/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range append(append([]string{"../../Makefile", "../../README.md"}, docs...), runbooks...) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -79,6 +90,9 @@ func TestEverySamBuildPassesTheBootstrapFlags(t *testing.T) {
 			}
 			if regexp.MustCompile(`(^|[;&|]\s*|\t)(\S+=\S+\s+)*sam build`).MatchString(line) && !strings.Contains(line, "$(SAM_GOFLAGS)") {
 				t.Errorf("%s:%d runs sam build without the bootstrap flags: %s", file, i+1, strings.TrimSpace(line))
+			}
+			if inBlock && strings.Contains(line, "sam deploy") && !strings.Contains(line, "make sam-build &&") {
+				t.Errorf("%s:%d runs sam deploy without building first (make deploy-staging, or make sam-build && sam deploy): %s", file, i+1, strings.TrimSpace(line))
 			}
 		}
 	}
