@@ -185,6 +185,10 @@ invoke-%: ## sam local invoke <Name>Function with EVENT (default events/<name>-d
 deploy: sam-build ## sam build, then sam deploy with samconfig.toml (shows the change set first)
 	sam deploy
 
+.PHONY: deploy-staging
+deploy-staging: sam-build ## sam build, then sam deploy --config-env staging (samconfig.toml's staging stack; no change-set prompt)
+	sam deploy --config-env staging
+
 .PHONY: deploy-guided
 deploy-guided: sam-build ## sam build, then sam deploy --guided (first deploy; can save to samconfig.toml)
 	sam deploy --guided
