@@ -369,7 +369,8 @@ func stateMayExplain(err error) bool {
 // starting (another call's start) is waited for the same way; restarted
 // says the call may be made once more. Without mayRestart either is
 // ETRANSIENT, as the next call starts it. A sandbox that runs leaves the
-// failure as it was, never the caller's input when it came from the proxy.
+// failure as it was, never the caller's input when it came from the proxy
+// or a stop (desiredState) is under way.
 func (p *Provider) judge(ctx context.Context, op, id string, err error, mayRestart bool) (restarted bool, _ error) {
 	if !stateMayExplain(err) {
 		return false, classify(op, err)
@@ -387,6 +388,12 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 	switch sb.State {
 	case daytona.StateStarted:
 		switch {
+		case sb.DesiredState != "" && sb.DesiredState != daytona.DesiredStarted:
+			// A stop, archive or delete Daytona has begun (its auto-stop,
+			// most often) before the runner moved the state: the proxy
+			// then refuses with words of its own (#4142), never the
+			// caller's fault.
+			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is taking the sandbox to %s; try again", op, sb.DesiredState)
 		case ae.StatusCode == 404:
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona's toolbox answered not found for a running sandbox; try again", op)
 		case ae.FromProxy():
