@@ -116,6 +116,12 @@ func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]
 		case errors.Is(err, errTooLarge):
 			return sandstep.Invalid("artifacts", "%s is larger than %d bytes", path, max)
 		case errors.As(err, &ae) && ae.StatusCode == 404 && !ae.FromProxy():
+			// A 404 naming neither source nor code may be the proxy's for
+			// a sandbox that is not running (an archived one's, #4632):
+			// the sandbox's state tells, as for any toolbox failure.
+			if ae.Source == "" && ae.Code == "" && !p.running(ctx, id) {
+				return err
+			}
 			// The daemon's word: the file is not there.
 			return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s does not exist in the sandbox", path)
 		}
@@ -128,6 +134,16 @@ func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]
 }
 
 var errTooLarge = errors.New("over the size limit")
+
+// running says whether Daytona shows the sandbox started and staying so;
+// false too when its state could not be read.
+func (p *Provider) running(ctx context.Context, id string) bool {
+	gctx, cancel := p.cleanupContext(ctx)
+	defer cancel()
+	sb, err := p.c.GetSandbox(gctx, id)
+	return err == nil && sb.State == daytona.StateStarted &&
+		(sb.DesiredState == "" || sb.DesiredState == daytona.DesiredStarted)
+}
 
 // capped passes at most left bytes to w.
 type capped struct {
