@@ -53,11 +53,16 @@ func (p *Provider) CommandExit(ctx context.Context, id, sid, cmdID string) (*int
 		return c.ExitCode, nil
 	}
 	sb, gerr := p.c.GetSandbox(ctx, id)
+	// A stop or delete Daytona has begun shows in desiredState before
+	// the state moves off started.
 	switch {
-	case daytona.IsNotFound(gerr), gerr == nil && (sb.State == daytona.StateDestroyed || sb.State == daytona.StateDestroying):
+	case daytona.IsNotFound(gerr), gerr == nil && (sb.State == daytona.StateDestroyed || sb.State == daytona.StateDestroying ||
+		sb.DesiredState == daytona.DesiredDestroyed):
 		return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "the task's sandbox no longer exists at Daytona")
 	case gerr == nil && sb.State != daytona.StateStarted:
 		return nil, sandstep.Wrap(err, sandstep.ECONFLICT, "the task's sandbox was %s while its command ran", sb.State)
+	case gerr == nil && sb.DesiredState != "" && sb.DesiredState != daytona.DesiredStarted:
+		return nil, sandstep.Wrap(err, sandstep.ECONFLICT, "the task's sandbox was being %s while its command ran", sb.DesiredState)
 	case gerr == nil && daytona.IsNotFound(err):
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the task's command is gone from its running sandbox")
 	case gerr != nil:
