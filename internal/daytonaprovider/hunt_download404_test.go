@@ -70,24 +70,30 @@ func TestHuntDownloadFromAnArchivedSandboxBehindAProxy404(t *testing.T) {
 }
 
 // The same 404 from a sandbox that runs is the file's absence: an older
-// daemon's answer may name no source or code either.
+// daemon's answer may name no source or code either. A desiredState that
+// does not take the sandbox off running (resized, left by a resize done)
+// does not make it one that is not running.
 func TestHuntDownloadMissingFileOfARunningSandboxWithoutSource(t *testing.T) {
-	var hs *httptest.Server
-	hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/api/sandbox/sb-1":
-			io.WriteString(w, `{"id":"sb-1","name":"sb-1","state":"started","desiredState":"started","toolboxProxyUrl":"`+hs.URL+`/toolbox"}`)
-		case "/toolbox/sb-1/files/download":
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"statusCode":404,"message":"file not found: kept.txt"}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: 5 * time.Second})
-	_, err := p.Download(context.Background(), "sb-1", "kept.txt", 100)
-	if code := sandstep.ErrorCode(err); code != sandstep.ENOTFOUND {
-		t.Errorf("download of a missing file from a running sandbox: err = %v (%s), want %s", err, code, sandstep.ENOTFOUND)
+	for _, desired := range []string{"started", "resized"} {
+		t.Run(desired, func(t *testing.T) {
+			var hs *httptest.Server
+			hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/api/sandbox/sb-1":
+					io.WriteString(w, `{"id":"sb-1","name":"sb-1","state":"started","desiredState":"`+desired+`","toolboxProxyUrl":"`+hs.URL+`/toolbox"}`)
+				case "/toolbox/sb-1/files/download":
+					w.WriteHeader(http.StatusNotFound)
+					io.WriteString(w, `{"statusCode":404,"message":"file not found: kept.txt"}`)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: 5 * time.Second})
+			_, err := p.Download(context.Background(), "sb-1", "kept.txt", 100)
+			if code := sandstep.ErrorCode(err); code != sandstep.ENOTFOUND {
+				t.Errorf("download of a missing file from a running sandbox (desiredState %s): err = %v (%s), want %s", desired, err, code, sandstep.ENOTFOUND)
+			}
+		})
 	}
 }

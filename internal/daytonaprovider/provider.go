@@ -388,7 +388,7 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 	switch sb.State {
 	case daytona.StateStarted:
 		switch {
-		case sb.DesiredState != "" && sb.DesiredState != daytona.DesiredStarted:
+		case leaving(sb):
 			// A stop, archive or delete Daytona has begun (its auto-stop,
 			// most often) before the runner moved the state: the proxy
 			// then refuses with words of its own (#4142), never the
@@ -428,6 +428,17 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 		return true, nil
 	}
 	return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s, not started; try again once it has settled", op, sb.State)
+}
+
+// leaving says whether Daytona has begun taking a started sandbox off
+// running (a stop, archive, pause or delete: its desiredState), which
+// shows in desiredState before the runner moves the state.
+func leaving(sb *daytona.Sandbox) bool {
+	switch sb.DesiredState {
+	case daytona.DesiredStopped, daytona.DesiredArchived, daytona.DesiredPaused, daytona.DesiredDestroyed:
+		return true
+	}
+	return false
 }
 
 // settledError is what a call meeting sb answers when sb has settled

@@ -61,7 +61,7 @@ func (p *Provider) CommandExit(ctx context.Context, id, sid, cmdID string) (*int
 		return nil, sandstep.Wrap(err, sandstep.ENOTFOUND, "the task's sandbox no longer exists at Daytona")
 	case gerr == nil && sb.State != daytona.StateStarted:
 		return nil, sandstep.Wrap(err, sandstep.ECONFLICT, "the task's sandbox was %s while its command ran", sb.State)
-	case gerr == nil && sb.DesiredState != "" && sb.DesiredState != daytona.DesiredStarted:
+	case gerr == nil && leaving(sb):
 		return nil, sandstep.Wrap(err, sandstep.ECONFLICT, "the task's sandbox was being %s while its command ran", sb.DesiredState)
 	case gerr == nil && daytona.IsNotFound(err):
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "the task's command is gone from its running sandbox")
@@ -146,8 +146,7 @@ func (p *Provider) running(ctx context.Context, id string) bool {
 	gctx, cancel := p.cleanupContext(ctx)
 	defer cancel()
 	sb, err := p.c.GetSandbox(gctx, id)
-	return err == nil && sb.State == daytona.StateStarted &&
-		(sb.DesiredState == "" || sb.DesiredState == daytona.DesiredStarted)
+	return err == nil && sb.State == daytona.StateStarted && !leaving(sb)
 }
 
 // capped passes at most left bytes to w.
