@@ -18,7 +18,7 @@ import (
 // download meeting such a 404 on a sandbox Daytona archived must start it
 // again and read the file, as every other toolbox call does, not answer
 // that the file does not exist.
-func TestHuntDownloadFromAnArchivedSandboxBehindAProxy404(t *testing.T) {
+func TestDownloadFromAnArchivedSandboxBehindAProxy404(t *testing.T) {
 	bodies := []struct{ name, body string }{
 		{"empty body", ""},
 		{"error object without source", `{"statusCode":404,"message":"Not Found"}`},
@@ -73,7 +73,7 @@ func TestHuntDownloadFromAnArchivedSandboxBehindAProxy404(t *testing.T) {
 // daemon's answer may name no source or code either. A desiredState that
 // does not take the sandbox off running (resized, left by a resize done)
 // does not make it one that is not running.
-func TestHuntDownloadMissingFileOfARunningSandboxWithoutSource(t *testing.T) {
+func TestDownloadMissingFileOfARunningSandboxWithoutSource(t *testing.T) {
 	for _, desired := range []string{"started", "resized"} {
 		t.Run(desired, func(t *testing.T) {
 			var hs *httptest.Server

@@ -19,7 +19,7 @@ import (
 // once the state has moved (a sandbox stopped under the command:
 // conflict; one being deleted: not found), never invalid_input, which
 // blames a caller who sent nothing.
-func TestHuntCommandExitDuringATransitionNotYetShownInState(t *testing.T) {
+func TestCommandExitDuringAStopShownOnlyInDesiredState(t *testing.T) {
 	tests := []struct {
 		desired string
 		want    sandstep.Code

@@ -21,7 +21,7 @@ import (
 // off "started". A toolbox call meeting that window is no invalid input
 // of the caller's: it must be transient (or wait and start the sandbox
 // again), never a 400 invalid_input.
-func TestHuntToolboxCallDuringAStopNotYetShownInStateIsNotInvalid(t *testing.T) {
+func TestToolboxCallDuringAStopShownOnlyInDesiredStateIsTransient(t *testing.T) {
 	ops := []struct {
 		name string
 		run  func(ctx context.Context, p *Provider) error
