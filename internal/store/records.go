@@ -384,9 +384,10 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 }
 
 // ListTasks returns the owner's tasks, newest first; see ListSandboxes.
+// A task whose record has expired is left out, as GetTask leaves it.
 func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error) {
 	return listOwned[sandstep.Task](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
-		gsiKind: gsiKindTask, cursorKind: cursorTasks, pk: taskPK, attr: "status", values: stringsOf(statuses)})
+		gsiKind: gsiKindTask, cursorKind: cursorTasks, pk: taskPK, attr: "status", values: stringsOf(statuses), unexpired: true})
 }
 
 // ---- shared record machinery ----
@@ -496,6 +497,9 @@ type ownedList struct {
 	// Only items whose attribute attr is one of values, when values is set.
 	attr   string
 	values []string
+	// unexpired leaves out items past their TTLAttribute, which DynamoDB
+	// deletes days later: GetTask answers such a task not found.
+	unexpired bool
 }
 
 // listOwned pages through the owner's items of one kind on GSI1, newest
@@ -512,8 +516,19 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string,
 	}
 	gsiPK := ownerGSI1PK(l.owner, l.gsiKind)
 	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK)))
+	var filters []expression.ConditionBuilder
 	if len(l.values) > 0 {
-		b = b.WithFilter(inValues(l.attr, l.values))
+		filters = append(filters, inValues(l.attr, l.values))
+	}
+	if l.unexpired {
+		ttl := expression.Name(TTLAttribute)
+		filters = append(filters, ttl.AttributeNotExists().Or(ttl.GreaterThan(expression.Value(s.nowUTC().Unix()))))
+	}
+	switch len(filters) {
+	case 1:
+		b = b.WithFilter(filters[0])
+	case 2:
+		b = b.WithFilter(filters[0].And(filters[1]))
 	}
 	expr := build(b)
 	in := &dynamo.QueryInput{
