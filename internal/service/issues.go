@@ -78,7 +78,8 @@ func (s *Service) HandleIssue(ctx context.Context, ev IssueEvent) (*IssueOutcome
 	// is asked again. An ignored delivery is not remembered: sent again
 	// once the document or the sender's permission has changed, it is
 	// checked again.
-	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery, AskedAt: s.opts.Now()}
+	call := Call{UserID: sandstep.RepoUser(ev.Repo), RequestID: ev.Delivery, IdempotencyKey: "github-" + ev.Delivery, AskedAt: s.opts.Now(),
+		Sender: ev.Sender}
 	var ignored *IssueOutcome
 	out, err := idempotent(ctx, s, call, "github", ev, func(ctx context.Context) (*IssueOutcome, error) {
 		call.IdempotencyKey = ""

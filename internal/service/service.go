@@ -527,6 +527,12 @@ func (s *Service) auditEvent(call Call, sb *sandstep.Sandbox, action string, err
 		}
 		ev.Detail[k] = sandstep.Clip(v, sandstep.MaxAuditDetailValueLength-len("…"))
 	}
+	if call.Sender != "" {
+		if ev.Detail == nil {
+			ev.Detail = map[string]string{}
+		}
+		ev.Detail["sender"] = sandstep.Clip(call.Sender, sandstep.MaxAuditDetailValueLength-len("…"))
+	}
 	if err != nil {
 		ev.Outcome = string(sandstep.ErrorCode(err))
 	}

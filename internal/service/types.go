@@ -25,6 +25,10 @@ type Call struct {
 	// asked for then (its CreatedAt), which an issue's cancel since
 	// refuses.
 	AskedAt time.Time
+	// Sender is the GitHub login whose delivery a repository's call
+	// acts on (its permission checked): its audit events name it, as the
+	// repository's user id does not say who.
+	Sender string
 }
 
 // CreateSandboxInput is the body of POST /sandboxes.
