@@ -14,7 +14,7 @@ import (
 // show it either, or GET /tasks?status=all offers a task that
 // GET /tasks/{id} answers 404 (and whose output and artifacts the
 // bucket's lifecycle rule has deleted).
-func TestHuntListTasksHidesExpiredTasks(t *testing.T) {
+func TestListTasksLeavesOutExpiredTasks(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		statuses []sandstep.TaskStatus

@@ -11,7 +11,7 @@ import (
 // label added or removed, a comment), each checked for write permission:
 // its audit trail says who, as a reader's cancel through the API names
 // the reader. The repository's own user id says nothing of it.
-func TestHuntIssueTaskTrailNamesTheSender(t *testing.T) {
+func TestIssueTaskTrailNamesTheSender(t *testing.T) {
 	ctx := context.Background()
 	h := issueHarness(t, nil)
 	h.svc.collaborators = fakeCollaborators{"maintainer": true, "reviewer": true}
