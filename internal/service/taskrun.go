@@ -363,8 +363,10 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 		// retry, whose line finds it ran, and the answer is one the state
 		// machine asks again whatever refused the write (a refusal may be
 		// the other invocation's mark; caught, the clean-up would fail a
-		// healthy task). Only a task read as not running (still queued, or
-		// ended meanwhile) has its command killed.
+		// healthy task). Read still queued, the other invocation's mark
+		// may be on its way, its command in the session: the command is
+		// left to the step asked again (whose line finds it ran) or to the
+		// clean-up. Only a task read as ended has its command killed.
 		cur, gerr := s.tasks.GetTask(ctx, t.ID)
 		switch {
 		case gerr != nil:
@@ -372,8 +374,9 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 				"task %s was not marked running and could not be read again; try again", t.ID)
 		case cur.Status == sandstep.TaskRunning && cur.CommandID != "":
 			return s.nextWait(cur, step), nil
+		case cur.Status.Terminal():
+			_ = s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
 		}
-		_ = s.sessions.StopCommand(ctx, sb.DaytonaID, taskSession(t.ID))
 		return nil, fmt.Errorf("mark task %s running: %w", t.ID, err)
 	}
 	return s.nextWait(running, step), nil
