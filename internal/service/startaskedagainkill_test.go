@@ -45,7 +45,7 @@ func (f *slowFirstMark) TransitionTask(ctx context.Context, id string, from []sa
 // runs the task's command. The first's mark then lands: the task is
 // running, its command killed, and the next check finds the command gone
 // from its running sandbox, which fails a task nothing was wrong with.
-func TestHuntStartAskedAgainKillsTheOtherStartsCommand(t *testing.T) {
+func TestStartAskedAgainLeavesTheOtherStartsCommand(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		keep bool
