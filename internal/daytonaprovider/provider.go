@@ -365,7 +365,8 @@ func stateMayExplain(err error) bool {
 // the main API, as the toolbox's answer alone cannot tell a sandbox that
 // is not started from a bad request or a missing one: gone is ENOTFOUND,
 // failed ECONFLICT, in transition ETRANSIENT. A stopped (or archived,
-// paused) sandbox is started again when mayRestart, and one already
+// paused) sandbox is started again when mayRestart, unless Daytona has
+// begun archiving or deleting it (ETRANSIENT), and one already
 // starting (another call's start) is waited for the same way; restarted
 // says the call may be made once more. Without mayRestart either is
 // ETRANSIENT, as the next call starts it. A sandbox that runs leaves the
@@ -406,6 +407,12 @@ func (p *Provider) judge(ctx context.Context, op, id string, err error, mayResta
 		settled := settledError(sb)
 		return false, sandstep.Wrap(err, sandstep.ErrorCode(settled), "%s: %s", op, sandstep.ErrorMessage(settled))
 	case daytona.StateStopped, daytona.StateArchived, daytona.StatePaused:
+		if moving(sb) {
+			// An archive or delete Daytona has begun (its auto-archive,
+			// most often): it refuses a start meanwhile, and restart
+			// would wait for a start nobody made.
+			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: Daytona is taking the sandbox to %s; try again", op, sb.DesiredState)
+		}
 		if !mayRestart {
 			return false, sandstep.Wrap(err, sandstep.ETRANSIENT, "%s: the sandbox is %s; try again, which starts it", op, sb.State)
 		}
@@ -439,6 +446,13 @@ func leaving(sb *daytona.Sandbox) bool {
 		return true
 	}
 	return false
+}
+
+// moving says whether Daytona has begun taking a sandbox that is not
+// started elsewhere than started (an archive or delete of a stopped one),
+// which shows in desiredState before the runner moves the state.
+func moving(sb *daytona.Sandbox) bool {
+	return leaving(sb) && string(sb.DesiredState) != string(sb.State)
 }
 
 // settledError is what a call meeting sb answers when sb has settled
