@@ -21,7 +21,7 @@ import (
 // call waits out its whole deadline (StartTimeout, 60 s, or the command's
 // own time) and answers timeout, the command never having run. It is a
 // state change like a stop begun on a started sandbox: transient, at once.
-func TestHuntToolboxCallOnAStoppedSandboxDaytonaIsArchivingOrDeleting(t *testing.T) {
+func TestToolboxCallOnAStoppedSandboxDaytonaIsArchivingOrDeleting(t *testing.T) {
 	ops := []struct {
 		name string
 		run  func(ctx context.Context, p *Provider) error
