@@ -67,15 +67,18 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 	return out, nil
 }
 
+// encodeStored measures and keeps the response as it is sent (EncodeJSON):
+// encoding/json's HTML escaping would count each '<', '>' or '&' of a
+// command's output six bytes, refusing the replay of a result far under max.
 func encodeStored(out any, max int) ([]byte, error) {
-	body, err := json.Marshal(out)
+	body, err := EncodeJSON(out)
 	if err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "encode response")
 	}
 	if len(body) > max {
-		return json.Marshal(storedResponse{Omitted: true, Size: len(body)})
+		return EncodeJSON(storedResponse{Omitted: true, Size: len(body)})
 	}
-	return json.Marshal(storedResponse{Response: body})
+	return EncodeJSON(storedResponse{Response: body})
 }
 
 func replay[T any](stored []byte) (T, error) {
