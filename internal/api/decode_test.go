@@ -35,10 +35,10 @@ func TestDecodeStrictFillsValues(t *testing.T) {
 	if err := decodeStrict([]byte(body), &in); err != nil {
 		t.Fatal(err)
 	}
-	zero := 0
+	zero, key := 0, "k"
 	want := DirectAgentExecuteInput{
 		Direct:     Direct{UserID: "u"},
-		Idempotent: Idempotent{IdempotencyKey: "k"},
+		Idempotent: Idempotent{IdempotencyKey: &key},
 		AgentExecuteInput: service.AgentExecuteInput{
 			CreateSandboxInput: service.CreateSandboxInput{
 				Resources:       &sandstep.Resources{CPU: 2},

@@ -46,12 +46,19 @@ type Direct struct {
 func (d Direct) direct() Direct { return d }
 
 // Idempotent is carried by the inputs of actions that may be retried
-// safely: IdempotencyKey works as the Idempotency-Key header does.
+// safely: IdempotencyKey works as the Idempotency-Key header does. A
+// pointer: sent empty, it is refused as the empty header is, not taken
+// for no key (the caller would think its retries safe).
 type Idempotent struct {
-	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
-func (i Idempotent) idempotencyKey() string { return i.IdempotencyKey }
+func (i Idempotent) idempotencyKey() (string, bool) {
+	if i.IdempotencyKey == nil {
+		return "", false
+	}
+	return *i.IdempotencyKey, true
+}
 
 // SandboxRef names the sandbox an action is about.
 type SandboxRef struct {
@@ -246,9 +253,11 @@ func directContext(ctx context.Context, in directInput) (context.Context, error)
 		}
 	}
 	ctx = logging.WithUserID(logging.WithRequestID(ctx, directRequestID(ctx, d)), d.UserID)
-	if k, ok := in.(interface{ idempotencyKey() string }); ok && k.idempotencyKey() != "" {
-		if err := validIdempotencyKey("idempotencyKey", k.idempotencyKey()); err != nil {
-			return ctx, err
+	if k, ok := in.(interface{ idempotencyKey() (string, bool) }); ok {
+		if key, sent := k.idempotencyKey(); sent {
+			if err := validIdempotencyKey("idempotencyKey", key); err != nil {
+				return ctx, err
+			}
 		}
 	}
 	if r, ok := in.(interface{ sandboxID() string }); ok {
@@ -277,8 +286,8 @@ func directRequestID(ctx context.Context, d Direct) string {
 func directServiceCall(ctx context.Context, in directInput) service.Call {
 	d := in.direct()
 	call := service.Call{UserID: d.UserID, RequestID: directRequestID(ctx, d)}
-	if k, ok := in.(interface{ idempotencyKey() string }); ok {
-		call.IdempotencyKey = k.idempotencyKey()
+	if k, ok := in.(interface{ idempotencyKey() (string, bool) }); ok {
+		call.IdempotencyKey, _ = k.idempotencyKey()
 	}
 	return call
 }
