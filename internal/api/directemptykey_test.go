@@ -10,7 +10,7 @@ import (
 // The header sent empty is a 400; the field sent empty must be refused
 // too, not taken for no key: the caller believes its retries are safe
 // while each one makes another sandbox (or runs its command again).
-func TestHuntDirectEmptyIdempotencyKeyIsRefused(t *testing.T) {
+func TestDirectEmptyIdempotencyKeyIsRefused(t *testing.T) {
 	tests := []struct {
 		name, function, payload string
 	}{

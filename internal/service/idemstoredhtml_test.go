@@ -13,7 +13,7 @@ import (
 // command's output counts six bytes, and a result of a sixth of the limit
 // is refused its replay: the retry of a lost answer gets 409, and its
 // output is lost.
-func TestHuntExecReplayOfHTMLOutputUnderTheLimit(t *testing.T) {
+func TestExecReplayOfHTMLOutputUnderTheLimit(t *testing.T) {
 	tests := []struct {
 		name, stdout string
 	}{
