@@ -108,7 +108,7 @@ var vars = []Var{
 		Meaning: "how often the reaper runs: an EventBridge schedule expression (the template's `ReaperSchedule`); the local stack runs `rate(...)` as given and a `cron(...)` every 5 minutes",
 		kind:    schedule(func(c *Config) *string { return &c.ReaperSchedule })},
 	{Name: "TASK_RETENTION_DAYS", Default: "30",
-		Meaning: "how long task records, output and artifacts are kept (DynamoDB TTL, the bucket's lifecycle rule); an expired record is gone to GET /tasks/{id} before DynamoDB's TTL deletes it (lists may show it until then)",
+		Meaning: "how long task records, output and artifacts are kept (DynamoDB TTL, the bucket's lifecycle rule); an expired record (by the retention in force, counted from the task's end) is gone to GET /tasks/{id} and to lists before DynamoDB's TTL deletes it",
 		kind:    integer(1, 3650, " days", func(c *Config) *int { return &c.TaskRetentionDays })},
 	{Name: "TASK_BUCKET", Unset: "tasks are refused",
 		Meaning: "the S3 bucket of tasks' specs, output and artifacts",

@@ -219,7 +219,7 @@ func joinStates[T ~string](states []T) string {
 // eventually consistent.
 func (s *Store) ListSandboxes(ctx context.Context, owner string, limit int, cursor string, states ...sandstep.State) ([]*sandstep.Sandbox, string, error) {
 	return listOwned[sandstep.Sandbox](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
-		gsiKind: gsiKindSandbox, cursorKind: cursorSandboxes, pk: sandboxPK, attr: attrState, values: stringsOf(states)})
+		gsiKind: gsiKindSandbox, cursorKind: cursorSandboxes, pk: sandboxPK, attr: attrState, values: stringsOf(states)}, nil)
 }
 
 func stringsOf[T ~string](vs []T) []string {
@@ -384,10 +384,12 @@ func (s *Store) TransitionTask(ctx context.Context, id string, from []sandstep.T
 }
 
 // ListTasks returns the owner's tasks, newest first; see ListSandboxes.
-// A task whose record has expired is left out, as GetTask leaves it.
+// A task whose record has expired is left out, as GetTask leaves it: by
+// the same rule (taskExpired), not the item's expiresAt, which keeps the
+// retention it was written with when TASK_RETENTION_DAYS changes.
 func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor string, statuses ...sandstep.TaskStatus) ([]*sandstep.Task, string, error) {
 	return listOwned[sandstep.Task](ctx, s, ownedList{owner: owner, cursor: cursor, limit: limit,
-		gsiKind: gsiKindTask, cursorKind: cursorTasks, pk: taskPK, attr: "status", values: stringsOf(statuses), unexpired: true})
+		gsiKind: gsiKindTask, cursorKind: cursorTasks, pk: taskPK, attr: "status", values: stringsOf(statuses)}, s.taskExpired)
 }
 
 // ---- shared record machinery ----
@@ -497,16 +499,15 @@ type ownedList struct {
 	// Only items whose attribute attr is one of values, when values is set.
 	attr   string
 	values []string
-	// unexpired leaves out items past their TTLAttribute, which DynamoDB
-	// deletes days later: GetTask answers such a task not found.
-	unexpired bool
 }
 
 // listOwned pages through the owner's items of one kind on GSI1, newest
 // first. It reads one item more than the page to know whether another
 // page exists, so the last page never comes with a cursor to an empty one;
-// with a filter it reads on until the page is full or the list ends.
-func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string, error) {
+// with a filter it reads on until the page is full or the list ends. An
+// item gone says is left out as the filter's are (a record its reads
+// answer not found).
+func listOwned[T any](ctx context.Context, s *Store, l ownedList, gone func(*T) bool) ([]*T, string, error) {
 	if err := validateID("owner", l.owner); err != nil {
 		return nil, "", err
 	}
@@ -516,19 +517,8 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string,
 	}
 	gsiPK := ownerGSI1PK(l.owner, l.gsiKind)
 	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(gsiPK)))
-	var filters []expression.ConditionBuilder
 	if len(l.values) > 0 {
-		filters = append(filters, inValues(l.attr, l.values))
-	}
-	if l.unexpired {
-		ttl := expression.Name(TTLAttribute)
-		filters = append(filters, ttl.AttributeNotExists().Or(ttl.GreaterThan(expression.Value(s.nowUTC().Unix()))))
-	}
-	switch len(filters) {
-	case 1:
-		b = b.WithFilter(filters[0])
-	case 2:
-		b = b.WithFilter(filters[0].And(filters[1]))
+		b = b.WithFilter(inValues(l.attr, l.values))
 	}
 	expr := build(b)
 	in := &dynamo.QueryInput{
@@ -554,13 +544,23 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string,
 		}
 	}
 	var items []dynamo.Item
+	var recs []*T
 	more := false
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, "", mapErr(err, "list")
 		}
-		items = append(items, out.Items...)
+		for _, it := range out.Items {
+			rec, err := unmarshalRecord[T](it, "listed item")
+			if err != nil {
+				return nil, "", err
+			}
+			if gone != nil && gone(rec) {
+				continue
+			}
+			items, recs = append(items, it), append(recs, rec)
+		}
 		more = len(out.LastEvaluatedKey) > 0
 		if len(items) > l.limit || !more {
 			break
@@ -568,15 +568,10 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList) ([]*T, string,
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 	if len(items) > l.limit {
-		items, more = items[:l.limit], true
+		items, recs, more = items[:l.limit], recs[:l.limit], true
 	}
-	recs := make([]*T, 0, len(items))
-	for _, it := range items {
-		rec, err := unmarshalRecord[T](it, "listed item")
-		if err != nil {
-			return nil, "", err
-		}
-		recs = append(recs, rec)
+	if recs == nil {
+		recs = []*T{}
 	}
 	next := ""
 	if more && len(items) > 0 {
