@@ -201,7 +201,11 @@ func (s *Service) endCancelled(ctx context.Context, call Call, ev IssueEvent, cu
 		// refuses the start's write in turn).
 		return current, nil
 	}
-	t, err := s.CancelTask(ctx, call, current.ID)
+	// The cancel is the label's remover's, whose name the mark does not
+	// keep: its events name no sender rather than this start's.
+	finish := call
+	finish.Sender = ""
+	t, err := s.CancelTask(ctx, finish, current.ID)
 	if err != nil {
 		return nil, err
 	}
