@@ -55,7 +55,7 @@ func TestDirectInputs(t *testing.T) {
 			name: "exec", function: FunctionExecute, method: "Exec",
 			payload: `{"action":"exec","userId":"u1","sandboxId":"sbx_one","command":"ls","cwd":"src","env":{"A":"b"},"timeoutSeconds":9}`,
 			check: func(t *testing.T, c recorded) {
-				want := service.ExecInput{Command: "ls", Cwd: "src", Env: map[string]string{"A": "b"}, TimeoutSeconds: 9}
+				want := service.ExecInput{Command: "ls", Cwd: "src", Env: map[string]string{"A": "b"}, TimeoutSeconds: intp(9)}
 				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.ctxSandboxID != "sbx_one" {
 					t.Errorf("recorded %+v", c)
 				}

@@ -351,7 +351,7 @@ func TestServeSuccess(t *testing.T) {
 			}),
 			status: 200,
 			check: func(t *testing.T, c recorded, res events.APIGatewayV2HTTPResponse) {
-				want := service.ExecInput{Command: "ls -l", Cwd: "src", Env: map[string]string{"X": "y"}, TimeoutSeconds: 5}
+				want := service.ExecInput{Command: "ls -l", Cwd: "src", Env: map[string]string{"X": "y"}, TimeoutSeconds: intp(5)}
 				if !reflect.DeepEqual(c.in, want) || c.id != "sbx_one" || c.call.IdempotencyKey != "K_1~" {
 					t.Errorf("recorded %+v", c)
 				}

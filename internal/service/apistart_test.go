@@ -25,7 +25,7 @@ func TestPrepareAcceptsTheInputStartTaskSends(t *testing.T) {
 		in   TaskInput
 	}{
 		{"a plain task", TaskInput{Command: "make"}},
-		{"a task with a timeout", TaskInput{Command: "make", TimeoutSeconds: 60}},
+		{"a task with a timeout", TaskInput{Command: "make", TimeoutSeconds: intp(60)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,7 +63,7 @@ func runningPastDeadline(t *testing.T, keep bool, wrap func(Tasks) Tasks) keptTa
 	p := newFakeProvider()
 	sess := &exitSessions{}
 	svc, st, clk := newStepService(t, p, sess, wrap)
-	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: keep, TimeoutSeconds: 60})
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", KeepSandbox: keep, TimeoutSeconds: intp(60)})
 	k := keptTask{svc: svc, st: st, clk: clk, p: p, sess: sess, tk: tk, step: step}
 	k.start(t)
 	clk.Set(clk.Now().Add(2 * time.Minute))

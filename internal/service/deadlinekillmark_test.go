@@ -78,7 +78,7 @@ func TestOverlappingChecksKeepTheKillsMark(t *testing.T) {
 	bKilled, proceed := make(chan struct{}), make(chan struct{})
 	sess := &stopHooked{exitSessions: &exitSessions{}}
 	svc, st, clk := newStepService(t, p, sess, nil)
-	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", TimeoutSeconds: 60})
+	tk, step := taskWithSandbox(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(60)})
 	p.mu.Lock()
 	p.execResult = ExecResult{Stdout: "aGk=\n\n"}
 	p.mu.Unlock()

@@ -24,7 +24,7 @@ func TestFailedCreateAttemptsCarryTheirUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newUsageHarness(t, nil)
-			tk, err := h.svc.StartTask(context.Background(), alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+			tk, err := h.svc.StartTask(context.Background(), alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 			if err != nil {
 				t.Fatal(err)
 			}

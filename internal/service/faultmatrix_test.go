@@ -179,7 +179,7 @@ var faultOps = []faultOp{
 	}},
 	{name: "task", run: func(h *faultHarness, _ string) error {
 		ctx := context.Background()
-		tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Sandbox: fullCreate, Command: "make", TimeoutSeconds: 600})
+		tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Sandbox: fullCreate, Command: "make", TimeoutSeconds: intp(600)})
 		if err != nil {
 			return err
 		}
@@ -274,7 +274,7 @@ func TestAgentSandboxLivesNoLongerThanItsCall(t *testing.T) {
 func TestReapedTaskIsOneFinding(t *testing.T) {
 	h := newFaultHarness(t, 3)
 	ctx := context.Background()
-	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Sandbox: fullCreate, Command: "make", TimeoutSeconds: 600})
+	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Sandbox: fullCreate, Command: "make", TimeoutSeconds: intp(600)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func TestAnIssueTasksMissingNoticeSecretIsRefusedBeforeItRuns(t *testing.T) {
 	h := issueHarness(t, nil)
 	h.svc.secrets = fakeSecrets{} // the repository holds no such secret
 	h.svc.notifier = &fakeNotifier{}
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600,
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: intp(600),
 		Notify: &NotifyInput{URL: "https://hooks.example.com/done", SecretRef: "ssm:/sandstep/secrets/users/github:octo/hello/notfy"}}}
 
 	// The issue starts its task, reading no secret.

@@ -63,7 +63,7 @@ func (c *fakeComments) UpsertComment(_ context.Context, _ int64, _ string, _ int
 func issueHarness(t *testing.T, comments IssueComments) *faultHarness {
 	t.Helper()
 	h := newFaultHarness(t, 5)
-	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: intp(600)}}
 	h.svc.collaborators = fakeCollaborators{"maintainer": true}
 	if comments != nil {
 		h.svc.comments = comments
@@ -756,7 +756,7 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			h := issueHarness(t, nil)
-			task := TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
+			task := TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600),
 				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref, "PIN": ref + "-pin"}}}
 			if tt.noSecrets {
 				task.Sandbox.SecretEnv = nil
@@ -819,7 +819,7 @@ func TestTheCommentQuotesTheTasksErrorTokensHidden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			h := issueHarness(t, nil)
-			h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
+			h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600),
 				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": "ssm:/sandstep/secrets/users/github:octo/hello/key"}}}}
 			h.svc.secrets = fakeSecrets{} // none can be read: none is asked for
 			taskID := startedIssueTask(t, h)
@@ -857,7 +857,7 @@ func startedIssueTask(t *testing.T, h *faultHarness) string {
 // since; an ignored delivery is not remembered, so one sent again after
 // the cause was mended is acted on.
 func TestARedeliveryIsAnsweredAsTheFirstWas(t *testing.T) {
-	task := TaskInput{Command: "./agent.sh", TimeoutSeconds: 600}
+	task := TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600)}
 	tests := []struct {
 		name                  string
 		before, after         fakeCollaborators
@@ -937,11 +937,11 @@ func TestNewChecksTheRepositoriesTasks(t *testing.T) {
 		task      TaskInput
 		wantField string // "" when New accepts it
 	}{
-		{name: "a command", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: 600}},
+		{name: "a command", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600)}},
 		{name: "a snapshot", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Snapshot: "agent-runtime"}, Artifacts: []string{"out/report.md"}}},
 		{name: "resources with an image", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Resources: cpu}}},
 		{name: "resources with a snapshot", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Snapshot: "agent-runtime", Resources: cpu}}, wantField: "sandbox.resources"},
-		{name: "too long", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: 1 << 30}, wantField: "timeoutSeconds"},
+		{name: "too long", task: TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(1 << 30)}, wantField: "timeoutSeconds"},
 		{name: "the repository's secret", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/github:octo/hello/token"}}}},
 		{name: "a user's secret", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"T": "ssm:/sandstep/secrets/users/alice/token"}}}, wantField: "sandbox.secretEnv.T"},
 		{name: "another repository to clone", task: TaskInput{Command: "./agent.sh", Sandbox: CreateSandboxInput{Git: &GitSource{URL: "https://git.example.net/someone/else.git", Branch: "develop"}}}, wantField: "sandbox.git"},

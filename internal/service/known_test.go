@@ -146,8 +146,12 @@ func TestExecInAKnownSandbox(t *testing.T) {
 				ectx, cancel = context.WithTimeout(ctx, tt.deadline)
 				defer cancel()
 			}
+			in := ExecInput{Command: "true"}
+			if tt.timeout > 0 {
+				in.TimeoutSeconds = intp(tt.timeout)
+			}
 			start := time.Now()
-			_, err = svc.Exec(ectx, tt.call, sb.ID, ExecInput{Command: "true", TimeoutSeconds: tt.timeout})
+			_, err = svc.Exec(ectx, tt.call, sb.ID, in)
 			if got := sandstep.ErrorCode(err); got != tt.wantCode {
 				t.Fatalf("exec: %v (code %q), want code %q", err, got, tt.wantCode)
 			}

@@ -515,7 +515,7 @@ func TestReaperReleasesWhatATaskNoLongerHolds(t *testing.T) {
 			ctx := context.Background()
 			p := newFakeProvider()
 			svc, st, clk := newTaskService(t, p, nil)
-			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600, KeepSandbox: tt.keep})
+			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(3 * 3600), KeepSandbox: tt.keep})
 			clk.Set(clk.Now().Add(tt.ran))
 			tt.then(t, st, tk, clk.Now())
 			clk.Set(clk.Now().Add(tt.after))

@@ -12,7 +12,7 @@ import (
 func TestAnIssueOfTheLongestRepositoryNameStartsItsTask(t *testing.T) {
 	h := issueHarness(t, nil)
 	repo := strings.Repeat("o", 39) + "/" + strings.Repeat("r", 100)
-	h.svc.repos = fakeRepos{repo: {Command: "./agent.sh", TimeoutSeconds: 600}}
+	h.svc.repos = fakeRepos{repo: {Command: "./agent.sh", TimeoutSeconds: intp(600)}}
 	out, err := h.svc.HandleIssue(context.Background(), IssueEvent{Delivery: "d1", Repo: repo, InstallationID: 7, Issue: 1,
 		Sender: "maintainer", CloneURL: "https://github.com/" + repo + ".git", DefaultBranch: "main"})
 	if err != nil || out.Action != "started" {

@@ -171,7 +171,7 @@ func newRepoHarnessWith(t *testing.T, github func(*fakeRepoAccess)) *repoHarness
 	git(t, seed, "clone", "-q", "--bare", seed, h.origin)
 
 	ctx := context.Background()
-	spec := TaskInput{Command: "true", TimeoutSeconds: 3 * 3600}
+	spec := TaskInput{Command: "true", TimeoutSeconds: intp(3 * 3600)}
 	ev := IssueEvent{Repo: "octo/hello", InstallationID: 7, Issue: 3, Title: "Fix the $(reboot) bug", CloneURL: "file://" + h.origin, DefaultBranch: "main"}
 	if err := issueSpec(&spec, ev); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestNotStartedCommentSaysWhyFromTheGitHubFunction(t *testing.T) {
 			comments := &fakeComments{bodies: map[int64]string{}}
 			h := issueHarness(t, comments)
 			if tt.secrets != nil {
-				h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
+				h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600),
 					Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
 				h.svc.secrets = tt.secrets
 			}

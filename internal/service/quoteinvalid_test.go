@@ -39,7 +39,7 @@ func TestTheCommentHidesSecretsAroundInvalidBytes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			h := issueHarness(t, nil)
-			h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
+			h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600),
 				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
 			h.svc.secrets = fakeSecrets{ref: tt.secret}
 			taskID := startedIssueTask(t, h)

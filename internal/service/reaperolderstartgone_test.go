@@ -21,7 +21,7 @@ func TestReaperCountsATaskSandboxVanishedBeforeItsTaskKeptItAsGone(t *testing.T)
 	ctx := context.Background()
 	p := newFakeProvider()
 	svc, st, clk := newTaskService(t, p, nil)
-	_, step := taskWithSandbox(t, svc, TaskInput{Command: "make", TimeoutSeconds: int(timeout / time.Second)})
+	_, step := taskWithSandbox(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(int(timeout / time.Second))})
 	made, err := st.GetSandbox(ctx, step.SandboxID)
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func TestReaperAfterRestartDeletesAnEndedTasksSandboxWithoutStepFunctions(t *tes
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			svc, st, clk := newTaskService(t, newFakeProvider(), nil)
-			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
+			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(3 * 3600)})
 			clk.Set(clk.Now().Add(time.Hour))
 			endAs(tt.status)(t, st, tk, clk.Now())
 			clk.Set(clk.Now().Add(time.Minute))
@@ -93,7 +93,7 @@ func TestReaperAfterRestartDoesNotWaitOnAnUnservedStepFunctions(t *testing.T) {
 			}
 			ctx := context.Background()
 			svc, st, clk := newTaskService(t, newFakeProvider(), nil)
-			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
+			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(3 * 3600)})
 			clk.Set(clk.Now().Add(time.Hour))
 			endAs(tt.status)(t, st, tk, clk.Now())
 			svc.machine = sfn

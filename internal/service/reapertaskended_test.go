@@ -41,7 +41,7 @@ func TestReapLeavesATaskWhoseExecutionJustEndedToItsEvent(t *testing.T) {
 		m = &justEndedMachine{}
 		d.Machine = m
 	})
-	tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3 * 3600})
+	tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(3 * 3600)})
 	// An hour on, its execution ends (here stopped from the console);
 	// the reaper's run comes a second later.
 	clk.Set(clk.Now().Add(time.Hour))

@@ -48,7 +48,7 @@ func TestATimedOutTasksSandboxOutlivesItsCollect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: tt.timeout, Artifacts: []string{"out/report.md"}})
+			tk, step := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(tt.timeout), Artifacts: []string{"out/report.md"}})
 			// The deadline passes: the check kills the command and times the
 			// task out.
 			clk.Set(clk.Now().Add(time.Duration(tt.timeout)*time.Second + time.Second))
@@ -137,7 +137,7 @@ func TestADryRunCountsATaskSandboxOnce(t *testing.T) {
 			ctx := context.Background()
 			p := newFakeProvider()
 			svc, st, clk := newTaskService(t, p, nil)
-			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: 3600})
+			tk, _ := runningTaskIn(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(3600)})
 			endAs(sandstep.TaskFailed)(t, st, tk, clk.Now())
 			if tt.lost {
 				for _, name := range p.live() {

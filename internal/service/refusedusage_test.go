@@ -29,7 +29,7 @@ func TestRefusedCreateAttemptsAreCounted(t *testing.T) {
 	h := newUsageHarness(t, nil)
 	p := h.provider
 	ctx := context.Background()
-	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -363,7 +363,7 @@ func TestExecTimeoutBoundedByDeadline(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := h.svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "sleep 1", TimeoutSeconds: 600}); err != nil {
+	if _, err := h.svc.Exec(ctx, alice(), sb.ID, ExecInput{Command: "sleep 1", TimeoutSeconds: intp(600)}); err != nil {
 		t.Fatal(err)
 	}
 	got := h.provider.execs[len(h.provider.execs)-1].Timeout
@@ -530,8 +530,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"empty command", sb.ID, ExecInput{Command: "  "}, "command"},
 		{"huge command", sb.ID, ExecInput{Command: long}, "command"},
-		{"negative timeout", sb.ID, ExecInput{Command: "x", TimeoutSeconds: -1}, "timeoutSeconds"},
-		{"huge timeout", sb.ID, ExecInput{Command: "x", TimeoutSeconds: 100000}, "timeoutSeconds"},
+		{"negative timeout", sb.ID, ExecInput{Command: "x", TimeoutSeconds: intp(-1)}, "timeoutSeconds"},
+		{"huge timeout", sb.ID, ExecInput{Command: "x", TimeoutSeconds: intp(100000)}, "timeoutSeconds"},
 		{"bad env", sb.ID, ExecInput{Command: "x", Env: map[string]string{"A B": "1"}}, "env.A B"},
 		{"env larger in all than processes may carry", sb.ID, ExecInput{Command: "x", Env: bigEnv()}, "env"},
 		{"cwd escape", sb.ID, ExecInput{Command: "x", Cwd: "../.."}, "cwd"},

@@ -16,7 +16,7 @@ func TestTheCommentHidesASecretSplitAcrossTheStreams(t *testing.T) {
 	const secret = "sk-live-canary-0123456789"
 	ctx := context.Background()
 	h := issueHarness(t, nil)
-	h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: 600,
+	h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600),
 		Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
 	h.svc.secrets = fakeSecrets{ref: secret}
 	taskID := startedIssueTask(t, h)

@@ -50,7 +50,7 @@ func TestAnIssueWhoseStartIsNotAnsweredIsToldItFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: intp(600)}}
 	svc.collaborators = fakeCollaborators{"maintainer": true}
 	svc.comments = comments
 	ctx, cancel := context.WithTimeout(context.Background(), startReserve+700*time.Millisecond)

@@ -44,7 +44,7 @@ func TestASlowStartedCommentLeavesTheStartItsTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: 600}}
+	svc.repos = fakeRepos{"octo/hello": {Command: "./agent.sh", TimeoutSeconds: intp(600)}}
 	svc.collaborators = fakeCollaborators{"maintainer": true}
 	svc.comments = hangingComments{}
 	// The delivery's time: the start's reserve and a second or so more.

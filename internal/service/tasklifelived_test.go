@@ -27,7 +27,7 @@ func TestTaskSandboxEndedAtItsLifeIsLivedNotGone(t *testing.T) {
 	svc, st, c := newTaskService(t, p, func(_ *store.Store, d *Deps) { d.Sessions = sess })
 	clk = c
 	sess.onStart = func() { clk.Set(clk.Now().Add(send)) }
-	_, step := taskWithSandbox(t, svc, TaskInput{Command: "make", TimeoutSeconds: int(timeout / time.Second)})
+	_, step := taskWithSandbox(t, svc, TaskInput{Command: "make", TimeoutSeconds: intp(int(timeout / time.Second))})
 	kept := clk.Now() // the start's KeepFor, before the send
 	if _, err := svc.StartTaskCommand(ctx, *step); err != nil {
 		t.Fatal(err)

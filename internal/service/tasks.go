@@ -100,9 +100,9 @@ type TaskInput struct {
 	Command string             `json:"command"`
 	Cwd     string             `json:"cwd,omitempty"`
 	Env     map[string]string  `json:"env,omitempty"`
-	// TimeoutSeconds bounds the command (default and most: the
-	// deployment's MAX_TASK_DURATION).
-	TimeoutSeconds int               `json:"timeoutSeconds,omitempty"`
+	// TimeoutSeconds bounds the command, 1 to MAX_TASK_DURATION (nil:
+	// the default and most, MAX_TASK_DURATION).
+	TimeoutSeconds *int              `json:"timeoutSeconds,omitempty"`
 	KeepSandbox    bool              `json:"keepSandbox,omitempty"`
 	Artifacts      []string          `json:"artifacts,omitempty"`
 	Metadata       sandstep.Metadata `json:"metadata"`
@@ -140,13 +140,13 @@ func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
 	if _, err := s.validateExec(&exec); err != nil && sandstep.ErrorField(err) != "timeoutSeconds" {
 		return 0, err
 	}
-	max := int(s.opts.MaxTaskDuration / time.Second)
-	if in.TimeoutSeconds < 0 || in.TimeoutSeconds > max {
-		return 0, sandstep.Invalid("timeoutSeconds", "must be between 1 and %d (MAX_TASK_DURATION), got %d", max, in.TimeoutSeconds)
-	}
-	timeout := time.Duration(in.TimeoutSeconds) * time.Second
-	if timeout == 0 {
-		timeout = s.opts.MaxTaskDuration
+	timeout := s.opts.MaxTaskDuration
+	if v := in.TimeoutSeconds; v != nil {
+		max := int(s.opts.MaxTaskDuration / time.Second)
+		if *v < 1 || *v > max {
+			return 0, sandstep.Invalid("timeoutSeconds", "must be between 1 and %d (MAX_TASK_DURATION), got %d", max, *v)
+		}
+		timeout = time.Duration(*v) * time.Second
 	}
 	if len(in.Artifacts) > MaxArtifacts {
 		return 0, sandstep.Invalid("artifacts", "has %d paths, at most %d are allowed", len(in.Artifacts), MaxArtifacts)
@@ -333,11 +333,11 @@ func (s *Service) acceptTask(ctx context.Context, call Call, id string, in TaskI
 	}
 	t := &sandstep.Task{
 		ID: id, Owner: call.UserID, Status: sandstep.TaskQueued, ExecutionARN: s.machine.ExecutionARN(id),
-		Command: in.Command, TimeoutSeconds: in.TimeoutSeconds, KeepSandbox: in.KeepSandbox,
+		Command: in.Command, TimeoutSeconds: int(s.opts.MaxTaskDuration / time.Second), KeepSandbox: in.KeepSandbox,
 		Metadata: in.Metadata, CreatedAt: cmp.Or(call.AskedAt, s.opts.Now()).UTC(), Notify: newNotice(in.Notify), Usage: usage,
 	}
-	if t.TimeoutSeconds == 0 {
-		t.TimeoutSeconds = int(s.opts.MaxTaskDuration / time.Second)
+	if in.TimeoutSeconds != nil {
+		t.TimeoutSeconds = *in.TimeoutSeconds
 	}
 	// The configured URL (a custom domain) wins over the one the caller
 	// used; a console start has neither, and is watched by polling alone,

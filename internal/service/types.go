@@ -71,10 +71,13 @@ type GitSource struct {
 
 // ExecInput is the body of POST /sandboxes/{id}/exec.
 type ExecInput struct {
-	Command        string            `json:"command"`
-	Cwd            string            `json:"cwd,omitempty"`
-	Env            map[string]string `json:"env,omitempty"`
-	TimeoutSeconds int               `json:"timeoutSeconds,omitempty"`
+	Command string            `json:"command"`
+	Cwd     string            `json:"cwd,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	// TimeoutSeconds is 1 to MAX_EXEC_TIMEOUT_SECONDS; nil: the default.
+	// A pointer, so that an explicit 0 is refused rather than read as
+	// left out.
+	TimeoutSeconds *int `json:"timeoutSeconds,omitempty"`
 }
 
 // ExecResult is a finished command. A non-zero exit code is a result, not
@@ -114,7 +117,7 @@ type AgentExecuteInput struct {
 	CreateSandboxInput
 	Command        string `json:"command"`
 	Cwd            string `json:"cwd,omitempty"`
-	TimeoutSeconds int    `json:"timeoutSeconds,omitempty"`
+	TimeoutSeconds *int   `json:"timeoutSeconds,omitempty"`
 	KeepSandbox    bool   `json:"keepSandbox,omitempty"`
 }
 

@@ -62,7 +62,7 @@ func TestTaskSandboxSecondsStartWhenTheSandboxIsMade(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestCleanUpUsageNotCountedTwiceWhenTheFailuresAnswerIsLost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newUsageHarnessWith(t, nil, func(st Tasks) Tasks { return &failLandsConflict{Tasks: st} })
 			ctx := context.Background()
-			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestStepUsageNotCountedTwiceWhenTheStoreWritesAgain(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newUsageHarnessWith(t, nil, func(st Tasks) Tasks { return &sandboxWriteLandsTwice{Tasks: st} })
 			ctx := context.Background()
-			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 			if err != nil {
 				t.Fatal(err)
 			}

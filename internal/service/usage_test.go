@@ -206,7 +206,7 @@ func TestTaskUsageCountsWhatTheStepsDid(t *testing.T) {
 	h := newUsageHarness(t, nil)
 	ctx := context.Background()
 	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Resources: &sandstep.Resources{CPU: 2, MemoryGiB: 4, DiskGiB: 8}},
-		Command: "make", TimeoutSeconds: 600})
+		Command: "make", TimeoutSeconds: intp(600)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestTaskUsageCountsWhatTheStepsDid(t *testing.T) {
 func TestRunningTaskShowsUsageSoFar(t *testing.T) {
 	h := newUsageHarness(t, nil)
 	ctx := context.Background()
-	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestTaskSizeIsWhatDaytonaGave(t *testing.T) {
 			h := newUsageHarness(t, nil)
 			h.provider.size = tt.given
 			ctx := context.Background()
-			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600, Sandbox: tt.in})
+			tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600), Sandbox: tt.in})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,7 +356,7 @@ func TestTaskCostUsesTheDeploymentsPrices(t *testing.T) {
 	}
 	h := newUsageHarness(t, func(context.Context) (*cost.Table, error) { return table, nil })
 	ctx := context.Background()
-	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: 600})
+	tk, err := h.svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 	if err != nil {
 		t.Fatal(err)
 	}

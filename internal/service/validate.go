@@ -466,14 +466,12 @@ func (s *Service) validateExec(in *ExecInput) (time.Duration, error) {
 	if err := validateEnv("env", in.Env); err != nil {
 		return 0, err
 	}
-	max := int(s.opts.MaxExecTimeout / time.Second)
-	switch {
-	case in.TimeoutSeconds < 0:
-		return 0, sandstep.Invalid("timeoutSeconds", "must not be negative, got %d", in.TimeoutSeconds)
-	case in.TimeoutSeconds > max:
-		return 0, sandstep.Invalid("timeoutSeconds", "must be at most %d, got %d", max, in.TimeoutSeconds)
-	case in.TimeoutSeconds == 0:
+	v := in.TimeoutSeconds
+	if v == nil {
 		return s.opts.DefaultExecTimeout, nil
 	}
-	return time.Duration(in.TimeoutSeconds) * time.Second, nil
+	if max := int(s.opts.MaxExecTimeout / time.Second); *v < 1 || *v > max {
+		return 0, sandstep.Invalid("timeoutSeconds", "must be between 1 and %d (MAX_EXEC_TIMEOUT_SECONDS), got %d", max, *v)
+	}
+	return time.Duration(*v) * time.Second, nil
 }
