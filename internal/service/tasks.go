@@ -154,8 +154,11 @@ func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
 	for i, p := range in.Artifacts {
 		field := fmt.Sprintf("artifacts[%d]", i)
 		if path.IsAbs(p) {
-			if len(p) > MaxPathBytes || strings.ContainsRune(p, 0) {
-				return 0, sandstep.Invalid(field, "is not a valid path")
+			if err := tooLong(field, p, MaxPathBytes); err != nil {
+				return 0, err
+			}
+			if strings.ContainsRune(p, 0) {
+				return 0, sandstep.Invalid(field, "contains a NUL byte")
 			}
 			continue
 		}

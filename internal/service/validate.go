@@ -66,6 +66,15 @@ type bounded struct {
 
 func (b bounded) MatchString(s string) bool { return len(s) <= b.max && b.re.MatchString(s) }
 
+// tooLong refuses field's value s past max bytes, saying so: a pattern's
+// refusal of it would blame characters that are all allowed.
+func tooLong(field, s string, max int) error {
+	if len(s) <= max {
+		return nil
+	}
+	return sandstep.Invalid(field, "is %d bytes long, at most %d are allowed", len(s), max)
+}
+
 func validateID(field, id string) error {
 	if id == "" {
 		return sandstep.Invalid(field, "is required")
@@ -110,6 +119,9 @@ func validateEnv(field string, env map[string]string) error {
 		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
 	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if err := tooLong(field+"."+clip(name), name, envNameRE.max); err != nil {
+			return err
+		}
 		if !envNameRE.MatchString(name) {
 			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
@@ -146,8 +158,11 @@ func validateRelPath(field, p string) (string, error) {
 	if p == "" {
 		return "", sandstep.Invalid(field, "is required")
 	}
-	if len(p) > MaxPathBytes || strings.ContainsRune(p, 0) {
-		return "", sandstep.Invalid(field, "is not a valid path")
+	if err := tooLong(field, p, MaxPathBytes); err != nil {
+		return "", err
+	}
+	if strings.ContainsRune(p, 0) {
+		return "", sandstep.Invalid(field, "contains a NUL byte")
 	}
 	if path.IsAbs(p) {
 		return "", sandstep.Invalid(field, "must be relative to the sandbox working directory, got %q", clip(p))
@@ -256,6 +271,12 @@ func validateSource(in *CreateSandboxInput) error {
 	if in.Snapshot != "" && in.Image != "" {
 		return sandstep.Invalid("image", "give either snapshot or image, not both")
 	}
+	if err := tooLong("snapshot", in.Snapshot, imageRE.max); err != nil {
+		return err
+	}
+	if err := tooLong("image", in.Image, imageRE.max); err != nil {
+		return err
+	}
 	if in.Snapshot != "" && !imageRE.MatchString(in.Snapshot) {
 		return sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
 	}
@@ -292,6 +313,9 @@ func validateEnvs(in *CreateSandboxInput) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
 		field := "secretEnv." + clip(name)
+		if err := tooLong(field, name, envNameRE.max); err != nil {
+			return err
+		}
 		if !envNameRE.MatchString(name) {
 			return sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
@@ -308,6 +332,9 @@ func validateLabels(in *CreateSandboxInput) error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		field := "labels." + clip(k)
+		if err := tooLong(field, k, labelKey.max); err != nil {
+			return err
+		}
 		if !labelKey.MatchString(k) {
 			return sandstep.Invalid(field, "is not a valid label key")
 		}
@@ -411,6 +438,9 @@ func validateGit(g *GitSource) error {
 			return sandstep.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
 		}
 	}
+	if err := tooLong("git.branch", g.Branch, branchRE.max); err != nil {
+		return err
+	}
 	if g.Branch != "" && !branchRE.MatchString(g.Branch) {
 		return sandstep.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
 	}
@@ -438,8 +468,10 @@ func validateCwd(cwd string) error {
 	switch {
 	case cwd == "":
 		return nil
-	case len(cwd) > MaxPathBytes || strings.ContainsRune(cwd, 0):
-		return sandstep.Invalid("cwd", "is not a valid path")
+	case len(cwd) > MaxPathBytes:
+		return tooLong("cwd", cwd, MaxPathBytes)
+	case strings.ContainsRune(cwd, 0):
+		return sandstep.Invalid("cwd", "contains a NUL byte")
 	case path.IsAbs(cwd):
 		return nil
 	}
