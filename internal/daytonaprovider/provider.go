@@ -96,7 +96,7 @@ func (p *Provider) Create(ctx context.Context, spec service.ProviderSpec) (*serv
 	}
 	sb, err := p.c.CreateSandboxAndWait(ctx, params)
 	if err != nil {
-		return nil, classify("create sandbox", err)
+		return nil, sizeField(classify("create sandbox", err), spec)
 	}
 	ps := &service.ProviderSandbox{ID: sb.ID, Name: sb.Name, State: string(sb.State), ToolboxURL: sb.ToolboxProxyURL}
 	if sb.CPU > 0 || sb.Memory > 0 || sb.Disk > 0 {
@@ -614,6 +614,35 @@ func classify(op string, err error) error {
 		return refused
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
+}
+
+// sizeField names the field at fault in Daytona's refusal of a create
+// over its per-sandbox ceiling ("CPU request 8 exceeds maximum allowed
+// per sandbox (4)."), which names none: the resource spec asked for, or
+// else the snapshot or image whose own size it is.
+func sizeField(err error, spec service.ProviderSpec) error {
+	var e *sandstep.Error
+	if !errors.As(err, &e) || e.Code != sandstep.EINVALID || e.Field != "" ||
+		!strings.Contains(strings.ToLower(e.Message), "exceeds maximum allowed per sandbox") {
+		return err
+	}
+	named := *e
+	named.Err = err
+	_, said, _ := strings.Cut(e.Message, "Daytona refused the request: ")
+	said = strings.ToLower(said)
+	switch {
+	case spec.Resources != nil && strings.HasPrefix(said, "cpu"):
+		named.Field = "resources.cpu"
+	case spec.Resources != nil && strings.HasPrefix(said, "memory"):
+		named.Field = "resources.memoryGiB"
+	case spec.Resources != nil && strings.HasPrefix(said, "disk"):
+		named.Field = "resources.diskGiB"
+	case spec.Image != "":
+		named.Field = "image"
+	default:
+		named.Field = "snapshot"
+	}
+	return &named
 }
 
 // orgLimitStatus says whether status is one Daytona refuses a create over
