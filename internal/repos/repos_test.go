@@ -168,3 +168,33 @@ func TestCheckTasksWithoutADocument(t *testing.T) {
 		t.Errorf("None().CheckTasks = %v, want nothing checked", err)
 	}
 }
+
+// A document's timeoutSeconds of 0 was the maximum before POST /tasks
+// refused 0; a deployed document keeps that meaning, so an upgrade does
+// not fail the cold start of every function that reads it.
+func TestDocumentTimeoutZeroIsTheMaximum(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want *int
+	}{
+		{"zero", `{"repositories": {"o/r": {"task": {"command": "x", "timeoutSeconds": 0}}}}`, nil},
+		{"left out", `{"repositories": {"o/r": {"task": {"command": "x"}}}}`, nil},
+		{"a minute", `{"repositories": {"o/r": {"task": {"command": "x", "timeoutSeconds": 60}}}}`, new(60)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Parse([]byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			task, err := p.Task(context.Background(), "o/r", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (task.TimeoutSeconds == nil) != (tt.want == nil) || tt.want != nil && *task.TimeoutSeconds != *tt.want {
+				t.Errorf("timeoutSeconds = %v, want %v", task.TimeoutSeconds, tt.want)
+			}
+		})
+	}
+}
