@@ -89,6 +89,12 @@ func Parse(data []byte) (*Policy, error) {
 		}
 		names[strings.ToLower(name)] = name
 		r := doc.Repositories[name]
+		if t := r.Task.TimeoutSeconds; t != nil && *t == 0 {
+			// The maximum, as before POST /tasks refused 0: a deployed
+			// document keeps its meaning across the upgrade.
+			r.Task.TimeoutSeconds = nil
+			doc.Repositories[name] = r
+		}
 		if strings.TrimSpace(r.Task.Command) == "" {
 			return nil, sandstep.Invalid(fmt.Sprintf("repositories.%s.task.command", name), "is required")
 		}
