@@ -8,7 +8,7 @@ import (
 	"github.com/sandstep/sandstep/internal/service"
 )
 
-// TestHuntReapMaxActionsOutOfRange: the reaper's maxActions bounds how
+// TestReapMaxActionsOutOfRange: the reaper's maxActions bounds how
 // many things a run changes (deletes sandboxes, ends tasks). A value that
 // is no bound (0, negative) is invalid_input naming it, never taken for
 // the default of 200 changes: an operator's {"maxActions": 0} must not

@@ -11,7 +11,7 @@ import (
 	"github.com/sandstep/sandstep/internal/testutil"
 )
 
-// TestHuntTaskStepNamesTaskID: a state machine step invoked directly with
+// TestTaskStepNamesTaskID: a state machine step invoked directly with
 // its taskId left out or malformed is invalid_input naming taskId (README:
 // the field is named), never the sandboxId the step's input does not have.
 func TestTaskStepNamesTaskID(t *testing.T) {
@@ -42,7 +42,7 @@ func TestTaskStepNamesTaskID(t *testing.T) {
 	}
 }
 
-// TestHuntTaskStepNamesUserID: a step over an existing task invoked
+// TestTaskStepNamesUserID: a step over an existing task invoked
 // without its userId (or with null) is invalid_input naming userId, not
 // not_found: the task is there, and the answer must not say it is gone.
 func TestTaskStepNamesUserID(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// TestHuntWaitStepOfAnotherUser: a task-wait step naming a user who does
+// TestWaitStepOfAnotherUser: a task-wait step naming a user who does
 // not own the task is refused (README: a step acts for the task's owner
 // only), and refused before it changes the task: the owner's wait keeps
 // its token, so the command's nudge still ends it.

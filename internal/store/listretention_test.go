@@ -17,7 +17,7 @@ import (
 // old one. A list must leave out exactly the tasks GetTask answers not
 // found, or GET /tasks?status=all offers tasks GET /tasks/{id} answers 404
 // (retention lowered), or hides tasks it still answers (raised).
-func TestReviewListTasksAfterARetentionChange(t *testing.T) {
+func TestListTasksAfterARetentionChange(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		written, read time.Duration // the retention the task ended under, and the one the reader has

@@ -8,11 +8,11 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// TestHuntLengthRefusalsSayWhy: a name or path refused only for its
+// TestLengthRefusalsSayWhy: a name or path refused only for its
 // length is told so, with the limit, not that its characters are wrong.
 // An env name of 129 letters was told "letters, digits and _, not
 // starting with a digit", which it is: the caller cannot find the fault.
-func TestHuntLengthRefusalsSayWhy(t *testing.T) {
+func TestLengthRefusalsSayWhy(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("a", n) }
 	tests := []struct {
 		name  string

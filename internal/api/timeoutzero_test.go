@@ -50,13 +50,13 @@ func withSandboxID(id string) evOption {
 	}
 }
 
-// TestHuntTimeoutZeroRefused: README gives timeoutSeconds as 1 –
+// TestTimeoutZeroRefused: README gives timeoutSeconds as 1 –
 // MAX_EXEC_TIMEOUT_SECONDS (a task's 1 – MAX_TASK_DURATION) with a
 // default when it is left out, as ttlMinutes is 1 – MAX_TTL_MINUTES. An
 // explicit 0 is out of that range and must be refused naming the field,
 // on every route and direct action that takes it, not silently run with
 // the default (a task's: MAX_TASK_DURATION, 12 hours).
-func TestHuntTimeoutZeroRefused(t *testing.T) {
+func TestTimeoutZeroRefused(t *testing.T) {
 	a := huntService(t)
 	http := []struct {
 		name, route, body string
