@@ -38,14 +38,15 @@ help: ## List the targets
 	@echo "Variables: PKGS=$(PKGS) FUNCTIONS='$(FUNCTIONS)' EVENT=events/<name>-direct.json|-api.json ENV_VARS= FUZZTIME=$(FUZZTIME)"
 
 # -timeout: infra/local starts its stacks one test after another, several
-# minutes on a busy 2-core machine, past go test's default of 10. The
+# minutes on a busy 2-core machine, past go test's default of 10 (and
+# internal/service under the race detector comes near it). The
 # packages where work runs beside other work run once more under the race
 # detector (RACE_PKGS).
 RACE_PKGS ?= ./internal/service/ ./internal/store/ ./internal/app/ ./internal/daytonaprovider/
 .PHONY: test
 test: sfnlocal-deps webhook-examples ## Run every test (what CI runs): Go, plus Node for the local Step Functions
 	$(GO) test -count=1 -timeout 30m $(PKGS)
-	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
 
 # The local Step Functions' runner (internal/sfnlocal/runner) runs ASL in
 # Node: its npm packages come from the committed lockfile, reinstalled when

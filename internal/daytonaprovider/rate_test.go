@@ -137,7 +137,10 @@ func TestDaytona429HoldsOtherInstancesBack(t *testing.T) {
 // refused and asked again: 1.2× the creates.)
 func TestCreateRateAgainstMisalignedDaytona(t *testing.T) {
 	const limit, n, instances = 4, 16, 3
-	window := 2 * time.Second
+	// Windows of 4 s leave the spent answer 1.95 s to arrive: on a busy
+	// 2-core machine under the race detector, 0.95 s (2 s windows) was
+	// not always enough, and the next store window opened first.
+	window := 4 * time.Second
 	srv, err := daytonalocal.New(daytonalocal.Options{Root: t.TempDir(), CreateRate: daytonalocal.RateLimit{Limit: limit, Window: window},
 		Clock: func() time.Time { return time.Now().Add(window / 2) }})
 	if err != nil {
@@ -145,7 +148,7 @@ func TestCreateRateAgainstMisalignedDaytona(t *testing.T) {
 	}
 	svcs, _ := rateInstances(t, srv, instances, limit, window)
 	// Start just after one of Daytona's windows began, half into a store
-	// window: the spent answer has the rest of it (0.95 s) to hold the
+	// window: the spent answer has the rest of it (1.95 s) to hold the
 	// next store window back before it opens.
 	now := time.Now()
 	time.Sleep((window + window/2 + 50*time.Millisecond - now.Sub(now.Truncate(window))) % window)
