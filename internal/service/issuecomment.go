@@ -138,8 +138,9 @@ func (s *Service) admittedTo(ctx context.Context, t *sandstep.Task) bool {
 }
 
 // endedComment says how the task ended: outcome, exit code, duration and
-// the tail of its output.
-func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
+// the tail of its output; quoted says the tail is all it should be
+// (quotedTail).
+func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) (body string, quoted bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**sandstep** task `%s` %s", t.ID, strings.ReplaceAll(string(t.Status), "_", " "))
 	if t.ExitCode != nil {
@@ -152,22 +153,23 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) string {
 	if t.PullRequest != "" {
 		fmt.Fprintf(&b, "\nPull request: %s\n", t.PullRequest)
 	}
-	if quoted := quotedError(t); quoted != "" {
-		fmt.Fprintf(&b, "\n%s\n", quoted)
+	if e := quotedError(t); e != "" {
+		fmt.Fprintf(&b, "\n%s\n", e)
 	}
-	if tail := s.quotedTail(ctx, t); tail != "" {
+	tail, quoted := s.quotedTail(ctx, t)
+	if tail != "" {
 		// A fence longer than any run of backticks in the output keeps it
 		// from closing early.
 		fence := strings.Repeat("`", max(3, longestRun(tail, '`')+1))
 		fmt.Fprintf(&b, "\nThe end of its output:\n\n%s\n%s\n%s\n", fence, tail, fence)
 	}
-	return b.String()
+	return b.String(), quoted
 }
 
 // storedTail is at least the last n bytes of the task's stored output
 // (whole seqs), as a reader reads them, in order; whole says it is all of
-// it, from the first byte.
-func (s *Service) storedTail(ctx context.Context, t *sandstep.Task, n int) (pieces []logPiece, whole bool) {
+// it, from the first byte; err is the read that failed, which ended it.
+func (s *Service) storedTail(ctx context.Context, t *sandstep.Task, n int) (pieces []logPiece, whole bool, err error) {
 	// Gathered back a seq at a time and read forward as a reader reads
 	// them: a seq can hold a losing writer's chunk beside the recorded
 	// one, and each byte counts once.
@@ -175,14 +177,15 @@ func (s *Service) storedTail(ctx context.Context, t *sandstep.Task, n int) (piec
 	seq, size := t.LogSeq, 0
 gather:
 	for ; seq > 0 && size < n; seq-- {
-		keys, err := s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
+		var keys []string
+		keys, err = s.objects.List(ctx, fmt.Sprintf("%s%012d-", logPrefix(t.ID), seq), "", maxLogPage)
 		if err != nil || len(keys) == 0 {
 			break
 		}
 		at := make([]logObject, 0, len(keys))
 		for _, key := range keys {
-			data, err := s.objects.Get(ctx, key)
-			if err != nil {
+			var data []byte
+			if data, err = s.objects.Get(ctx, key); err != nil {
 				break gather
 			}
 			at = append(at, logObject{strings.TrimPrefix(key, logPrefix(t.ID)), data})
@@ -190,7 +193,7 @@ gather:
 		chunks = append(at, chunks...)
 		pieces, size = readLogObjects(chunks, t.LogBytes)
 	}
-	return pieces, seq == 0
+	return pieces, seq == 0, err
 }
 
 // A logObject is a stored chunk: its name under the task's log prefix, and

@@ -30,14 +30,15 @@ const githubTokenMax = len("github_pat_") + 255
 // repository, and an agent steered by the text may print what it
 // holds: the task's secret values, and anything shaped like a GitHub
 // token, are hidden. When its secrets cannot be read to hide them, none
-// of its output is quoted.
-func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
-	var quote string
+// of its output is quoted. read says the quote is all it should be: false
+// when the secrets or the output could not be read.
+func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) (quote string, read bool) {
+	read = true
 	if t.LogSeq > 0 && s.objects != nil {
 		values, err := s.taskSecretValues(ctx, t)
 		if err != nil {
 			s.opts.Logger.WarnContext(ctx, "the issue's comment quotes none of the task's output: its spec or secrets could not be read to hide them", "taskId", t.ID, "err", err)
-			return ""
+			return "", false
 		}
 		// Read longer than quoted by the longest thing hidden, as hiding
 		// shortens the text. A stream the read did not take from its first
@@ -46,7 +47,11 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 		for _, v := range values {
 			longest = max(longest, len(v))
 		}
-		pieces, whole := s.storedTail(ctx, t, commentTail+2*longest)
+		pieces, whole, err := s.storedTail(ctx, t, commentTail+2*longest)
+		if err != nil {
+			s.opts.Logger.WarnContext(ctx, "the issue's comment quotes less of the task's output than it has: a read failed", "taskId", t.ID, "err", err)
+			read = false
+		}
 		var cut [2]bool
 		for i := range cut {
 			j := slices.IndexFunc(pieces, func(p logPiece) bool { return p.stream == i })
@@ -65,7 +70,7 @@ func (s *Service) quotedTail(ctx context.Context, t *sandstep.Task) string {
 		}
 		quote = quote[from:]
 	}
-	return strings.ToValidUTF8(quote, "")
+	return strings.ToValidUTF8(quote, ""), read
 }
 
 // quotedError is the task's error as the comment quotes it, GitHub token

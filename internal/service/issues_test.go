@@ -600,7 +600,7 @@ func TestBusyNoteAsTheTaskEnds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		comments.bodies[ended.IssueComment] = h.svc.endedComment(ctx, ended)
+		comments.bodies[ended.IssueComment], _ = h.svc.endedComment(ctx, ended)
 	}
 	out, err := h.svc.HandleIssue(ctx, ev("d2"))
 	if err != nil || out.Action != "busy" {
@@ -786,7 +786,7 @@ func TestTheCommentHidesTheTasksSecrets(t *testing.T) {
 			if !tt.readable {
 				h.svc.secrets = fakeSecrets{}
 			}
-			body := h.svc.endedComment(ctx, tk)
+			body, _ := h.svc.endedComment(ctx, tk)
 			_, quoted, _ := strings.Cut(body, "The end of its output:\n\n```\n")
 			quoted, _, _ = strings.Cut(quoted, "\n```\n")
 			if quoted != tt.want {
@@ -829,7 +829,7 @@ func TestTheCommentQuotesTheTasksErrorTokensHidden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body := h.svc.endedComment(ctx, tk)
+			body, _ := h.svc.endedComment(ctx, tk)
 			if !strings.Contains(body, tt.want) {
 				t.Errorf("the comment lacks %q:\n%s", tt.want, body)
 			}

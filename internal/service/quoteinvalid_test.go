@@ -59,7 +59,7 @@ func TestTheCommentHidesSecretsAroundInvalidBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if body := h.svc.endedComment(ctx, tk); strings.Contains(body, tt.never) {
+			if body, _ := h.svc.endedComment(ctx, tk); strings.Contains(body, tt.never) {
 				t.Errorf("the public comment shows %q:\n%s", tt.never, body)
 			}
 		})

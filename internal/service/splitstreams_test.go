@@ -32,7 +32,7 @@ func TestTheCommentHidesASecretSplitAcrossTheStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body := h.svc.endedComment(ctx, tk); strings.Contains(body, secret) {
+	if body, _ := h.svc.endedComment(ctx, tk); strings.Contains(body, secret) {
 		t.Errorf("the public comment shows the secret:\n%s", body)
 	}
 }

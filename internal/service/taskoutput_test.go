@@ -1270,7 +1270,7 @@ func TestTheUnstoredMarkerComesOnceAtTheEnd(t *testing.T) {
 			t.Errorf("%s: pages\n%s\nwant\n%s", name, strings.Join(pages, "\n"), strings.Join(want, "\n"))
 		}
 	}
-	if tail := h.svc.quotedTail(ctx, h.record(t)); tail != "first\n"+strings.TrimRight(marker, "\n") {
+	if tail, _ := h.svc.quotedTail(ctx, h.record(t)); tail != "first\n"+strings.TrimRight(marker, "\n") {
 		t.Errorf("the comment quotes %q", tail)
 	}
 }
@@ -1334,7 +1334,7 @@ func TestTheCommentQuotesEachByteOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newTaskHarness(t, nil)
 			h.keep(t, tt.chunks, sandstep.TaskRunning, func(r *sandstep.Task) { r.LogSeq, r.LogBytes = tt.seq, tt.bytes })
-			if got := h.svc.quotedTail(context.Background(), h.record(t)); got != tt.want {
+			if got, _ := h.svc.quotedTail(context.Background(), h.record(t)); got != tt.want {
 				t.Errorf("the comment quotes %q, want %q", got, tt.want)
 			}
 		})
@@ -1398,7 +1398,7 @@ func TestReadersGiveOnlyRecordedBytes(t *testing.T) {
 			if page := r.next(t, h); r.got["stdout"] != tt.stdout || r.got["stderr"] != tt.stderr || !page.Complete {
 				t.Errorf("stdout %q, stderr %q, complete %v; want %q, %q, complete", r.got["stdout"], r.got["stderr"], page.Complete, tt.stdout, tt.stderr)
 			}
-			if tail := h.svc.quotedTail(context.Background(), h.record(t)); tail != tt.tail {
+			if tail, _ := h.svc.quotedTail(context.Background(), h.record(t)); tail != tt.tail {
 				t.Errorf("the comment quotes %q, want %q", tail, tt.tail)
 			}
 		})

@@ -843,9 +843,17 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 
 // tellEnded writes the issue's ended comment of t, and again if its
 // record gained a pull request as it was written (keepPullRequest, whose
-// own comment may have landed first).
-func (s *Service) tellEnded(ctx context.Context, t *sandstep.Task, patient bool) {
-	s.commentOnIssue(ctx, t, s.endedComment(ctx, t), patient)
+// own comment may have landed first). A task that had ended before this
+// clean-up (again) was most likely told by the one that ended it, quoting
+// its output: a comment that cannot quote it now (a read failed) is not
+// written over that one. A cancelled task is never again: the cancel
+// writes no ended comment, its stopped execution's clean-up does.
+func (s *Service) tellEnded(ctx context.Context, t *sandstep.Task, patient, again bool) {
+	if body, quoted := s.endedComment(ctx, t); quoted || !again {
+		s.commentOnIssue(ctx, t, body, patient)
+	} else {
+		s.opts.Logger.WarnContext(ctx, "the issue's ended comment is left as it is: the task had ended, and its output could not be quoted now", "taskId", t.ID)
+	}
 	s.tellEndedSince(ctx, t, patient)
 }
 
@@ -856,7 +864,8 @@ func (s *Service) tellEnded(ctx context.Context, t *sandstep.Task, patient bool)
 func (s *Service) tellEndedSince(ctx context.Context, t *sandstep.Task, patient bool) {
 	now, err := s.tasks.GetTask(ctx, t.ID)
 	if err == nil && now.Status.Terminal() && (now.Status != t.Status || now.PullRequest != t.PullRequest) {
-		s.commentOnIssue(ctx, now, s.endedComment(ctx, now), patient)
+		body, _ := s.endedComment(ctx, now)
+		s.commentOnIssue(ctx, now, body, patient)
 	}
 }
 
@@ -877,7 +886,8 @@ func (s *Service) keepPullRequest(ctx context.Context, id, pull string) {
 		return
 	}
 	if cur.PullRequest == pull {
-		s.commentOnIssue(ctx, cur, s.endedComment(ctx, cur), false)
+		body, _ := s.endedComment(ctx, cur)
+		s.commentOnIssue(ctx, cur, body, false)
 	}
 }
 
@@ -917,6 +927,9 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if err != nil {
 		return nil, err
 	}
+	// Ended before this clean-up: its ended comment most likely written
+	// (tellEnded).
+	again := t.Status.Terminal() && t.Status != sandstep.TaskCancelled
 	// Its steps did not end it (one failed, its execution was lost): its
 	// command is killed and what it wrote since the last check stored
 	// before the task ends.
@@ -955,7 +968,7 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	}
 	if s.tellsIssue(t) {
 		// Only then: the comment reads the output's tail (an S3 LIST and GET).
-		s.tellEnded(ctx, t, patient)
+		s.tellEnded(ctx, t, patient, again)
 	}
 	// The task has ended and let go of its sandbox and slot: only now is
 	// its caller told, and nothing of that can fail the clean-up.

@@ -504,7 +504,8 @@ func (s *Service) CancelTask(ctx context.Context, call Call, id string) (*sandst
 // be started, to say how it ended.
 func (s *Service) tellNotStarted(ctx context.Context, t *sandstep.Task) {
 	if failed, err := s.tasks.GetTask(ctx, t.ID); err == nil {
-		s.commentOnIssue(ctx, failed, s.endedComment(ctx, failed), false)
+		body, _ := s.endedComment(ctx, failed)
+		s.commentOnIssue(ctx, failed, body, false)
 	}
 }
 
