@@ -16,12 +16,12 @@ func (s *Service) AgentExecute(ctx context.Context, call Call, in AgentExecuteIn
 	}
 	plan, err := s.validateCreate(&in.CreateSandboxInput)
 	if err != nil {
-		return nil, err
+		return refused[*AgentExecuteResult](ctx, s, call, "agent-execute", in, err)
 	}
 	execIn := ExecInput{Command: in.Command, Cwd: in.Cwd, TimeoutSeconds: in.TimeoutSeconds}
 	timeout, err := s.validateExec(&execIn)
 	if err != nil {
-		return nil, err
+		return refused[*AgentExecuteResult](ctx, s, call, "agent-execute", in, err)
 	}
 	var drained func()
 	plan.admit, drained = s.drainCheck(ctx)

@@ -37,7 +37,7 @@ func (s *Service) CreateSandbox(ctx context.Context, call Call, in CreateSandbox
 	}
 	plan, err := s.validateCreate(&in)
 	if err != nil {
-		return nil, err
+		return refused[*sandstep.Sandbox](ctx, s, call, "create", in, err)
 	}
 	var drained func()
 	plan.admit, drained = s.drainCheck(ctx)

@@ -25,7 +25,7 @@ func (s *Service) Exec(ctx context.Context, call Call, id string, in ExecInput) 
 	}
 	timeout, err := s.validateExec(&in)
 	if err != nil {
-		return nil, err
+		return refused[*ExecResult](ctx, s, call, "exec:"+id, in, err)
 	}
 	return idempotent(ctx, s, call, "exec:"+id, in, func(ctx context.Context) (*ExecResult, error) {
 		if known, ok := s.known.owned(id, call.UserID); ok {

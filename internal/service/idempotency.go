@@ -67,6 +67,42 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 	return out, nil
 }
 
+// refused answers a request its checks refused with err, unless its
+// Idempotency-Key holds the completed answer of the same request (op,
+// request as idempotent is given them): the checks read the deployment's
+// settings (MAX_EXEC_TIMEOUT_SECONDS, MAX_TTL_MINUTES, NETWORK_POLICY,
+// MAX_TASK_DURATION), which may have been lowered since, or differ on the
+// other side of a deploy, and a retry with the same key and body gets the
+// first answer; refused, its caller would take it that nothing ran. A key
+// still in progress, or used with another request, is the conflict it
+// would be; a key with no record is freed again at once.
+func refused[T any](ctx context.Context, s *Service, call Call, op string, request any, err error) (T, error) {
+	var zero T
+	if call.IdempotencyKey == "" {
+		return zero, err
+	}
+	hash, herr := requestHash(op, request)
+	if herr != nil {
+		return zero, err
+	}
+	attempt := randomID()
+	rec, berr := s.idem.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, time.Time{})
+	switch {
+	case sandstep.ErrorCode(berr) == sandstep.ECONFLICT:
+		return zero, berr
+	case berr != nil:
+		return zero, err
+	case rec != nil:
+		return replay[T](rec.Response)
+	}
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	if aerr := s.idem.AbortIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt); aerr != nil {
+		s.opts.Logger.ErrorContext(ctx, "idempotency record not released", "op", op, "err", aerr)
+	}
+	return zero, err
+}
+
 // encodeStored measures and keeps the response as it is sent (EncodeJSON):
 // encoding/json's HTML escaping would count each '<', '>' or '&' of a
 // command's output six bytes, refusing the replay of a result far under max.

@@ -213,10 +213,10 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 		return nil, err
 	}
 	if _, err := s.validateTask(&in); err != nil {
-		return nil, err
+		return refused[*sandstep.Task](ctx, s, call, "task", in, err)
 	}
 	if err := s.checkSecrets(ctx, call.UserID, "sandbox.", &in.Sandbox); err != nil {
-		return nil, err
+		return refused[*sandstep.Task](ctx, s, call, "task", in, err)
 	}
 	admit := func() error { return nil }
 	if accepted == nil {
