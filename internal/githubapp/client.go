@@ -73,6 +73,9 @@ type Client struct {
 	now    func() time.Time
 	mu     sync.Mutex
 	cache  map[scope]Token
+	// replicationWait is the first pause before a call on a new token
+	// GitHub refused is sent again (do).
+	replicationWait time.Duration
 }
 
 // New checks cfg and returns a Client. A bad field is EINVALID naming it.
@@ -112,7 +115,8 @@ func New(cfg Config) (*Client, error) {
 		inner = http.DefaultTransport
 	}
 	withAuth.Transport = &authTransport{inner: inner, scheme: u.Scheme, host: u.Host}
-	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, now: time.Now, cache: map[scope]Token{}}, nil
+	return &Client{http: &withAuth, base: u, appID: cfg.AppID, key: key, reread: cfg.RereadKey, now: time.Now, cache: map[scope]Token{},
+		replicationWait: time.Second}, nil
 }
 
 // String shows where the client calls and as which App, never the key.

@@ -50,9 +50,8 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		er.Errors[i].Message = scrub(er.Errors[i].Message, credential)
 	}
 	msg := errorText(er)
-	lower := strings.ToLower(msg)
 	status := er.Status
-	limited := status == http.StatusForbidden || status == http.StatusTooManyRequests
+	limit := rateLimit(er)
 	switch {
 	case status == http.StatusNotFound:
 		return sandstep.Wrap(err, sandstep.ENOTFOUND, "%s: not found at GitHub", op)
@@ -60,12 +59,11 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub refused the App's JWT; check the App id and its private key", op)
 	case status == http.StatusUnauthorized:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub refused the installation token", op)
-	case limited && (strings.Contains(er.DocumentationURL, "secondary-rate-limits") || strings.Contains(er.DocumentationURL, "abuse") ||
-		strings.Contains(lower, "secondary rate limit") || strings.Contains(lower, "abuse detection")):
+	case limit == limitSecondary:
 		return retryLater(err, er.Header, secondaryWait, "%s: GitHub's secondary rate limit; try again later", op)
-	case limited && er.Header.Get("X-RateLimit-Remaining") == "0":
+	case limit == limitUsedUp:
 		return retryLater(err, er.Header, 0, "%s: GitHub's rate limit is used up; try again later", op)
-	case limited && strings.Contains(lower, "rate limit"):
+	case limit == limitUnnamed:
 		// A limit whose headers a proxy dropped, or a server (GitHub
 		// Enterprise Server) that sends none: a refusal for now, not for
 		// good.
@@ -89,6 +87,38 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		return retryLater(err, er.Header, 0, "%s: GitHub is unavailable (%d); try again", op, status)
 	}
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered %d", op, status)
+}
+
+// The rate limits a 403 or a 429 may be.
+const (
+	limitNone = iota
+	limitSecondary
+	limitUsedUp
+	limitUnnamed
+)
+
+// rateLimit says which of GitHub's rate limits refused a call, if any.
+func rateLimit(er *apiError) int {
+	if er.Status != http.StatusForbidden && er.Status != http.StatusTooManyRequests {
+		return limitNone
+	}
+	lower := strings.ToLower(errorText(er))
+	switch {
+	case strings.Contains(er.DocumentationURL, "secondary-rate-limits") || strings.Contains(er.DocumentationURL, "abuse") ||
+		strings.Contains(lower, "secondary rate limit") || strings.Contains(lower, "abuse detection"):
+		return limitSecondary
+	case er.Header.Get("X-RateLimit-Remaining") == "0":
+		return limitUsedUp
+	case strings.Contains(lower, "rate limit"):
+		return limitUnnamed
+	}
+	return limitNone
+}
+
+// refusedToken says GitHub refused the call for its installation token:
+// 401, or a 403 that is no rate limit.
+func refusedToken(er *apiError) bool {
+	return er.Status == http.StatusUnauthorized || er.Status == http.StatusForbidden && rateLimit(er) == limitNone
 }
 
 // retryLater is err as a refusal for now, asking for the wait GitHub's

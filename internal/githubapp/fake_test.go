@@ -169,6 +169,9 @@ func (f *fakeGitHub) client(t testing.TB) *Client {
 		t.Fatal(err)
 	}
 	c.now = f.now
+	// The fake is GitHub with its tokens replicated at once; a test that
+	// refuses a new token's first uses does not wait a second for each.
+	c.replicationWait = time.Millisecond
 	return c
 }
 

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/sandstep/sandstep/internal/pause"
 )
 
 // apiVersion is the REST API version sandstep is written against.
@@ -17,10 +21,39 @@ const apiVersion = "2022-11-28"
 // few kilobytes.
 const maxAnswerBytes = 4 << 20
 
+// replicationLag is how long after its minting GitHub may not know an
+// installation token everywhere yet: it answers 401 (the token not found)
+// or, for a token scoped to some permissions, 403 (they are not
+// replicated yet), and the same call succeeds a moment later.
+const replicationLag = 5 * time.Second
+
 // do sends method to path (under the API's base URL, escaped by the
 // caller) with in as its JSON body unless nil, and decodes a 2xx answer
-// into out unless nil. Another answer is an *apiError.
+// into out unless nil. Another answer is an *apiError. A call on an
+// installation token minted within replicationLag that GitHub refuses
+// for the token is sent again after a pause (1 s, then 2 s) while the
+// lag lasts: otherwise a pull request or a comment asked for on a new
+// token could fail for good.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	minted, fresh := ctx.Value(mintedKey{}).(time.Time)
+	wait := c.replicationWait
+	for again := 0; ; again++ {
+		err := c.doOnce(ctx, method, path, in, out)
+		var er *apiError
+		if !fresh || again == 2 || !errors.As(err, &er) || !refusedToken(er) || c.now().Add(wait).Sub(minted) > replicationLag {
+			return err
+		}
+		if !pause.For(ctx, wait) {
+			return err
+		}
+		wait *= 2
+	}
+}
+
+// mintedKey carries, on an installation token's calls, when it was minted.
+type mintedKey struct{}
+
+func (c *Client) doOnce(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

@@ -82,6 +82,9 @@ func (p Permissions) validate() error {
 type Token struct {
 	Value     string `json:"-"`
 	ExpiresAt time.Time
+	// minted is when it was asked for: GitHub may refuse it for a moment
+	// after (replicationLag).
+	minted time.Time
 }
 
 func (t Token) String() string {
@@ -150,6 +153,7 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 		Permissions  map[string]string `json:"permissions"`
 	}{[]string{name}, asked}
 	var it installationToken
+	sent := c.now()
 	if err := c.doAsApp(ctx, op, http.MethodPost, "app/installations/"+itoa(installationID)+"/access_tokens", in, &it); err != nil {
 		return nil, err
 	}
@@ -160,7 +164,7 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 	if err := checkGranted(&it, name, perms); err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered a token broader than asked", op)
 	}
-	t := Token{Value: it.Token, ExpiresAt: it.ExpiresAt}
+	t := Token{Value: it.Token, ExpiresAt: it.ExpiresAt, minted: sent}
 	if shared {
 		c.store(key, t)
 	}
@@ -244,7 +248,7 @@ func (c *Client) installationCall(ctx context.Context, installationID int64, rep
 	if err != nil {
 		return nil, "", err
 	}
-	return withCredential(ctx, t.Value), t.Value, nil
+	return context.WithValue(withCredential(ctx, t.Value), mintedKey{}, t.minted), t.Value, nil
 }
 
 // Revoke ends a token before it expires (GitHub's DELETE
