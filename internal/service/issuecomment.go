@@ -154,16 +154,23 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) (body stri
 		fmt.Fprintf(&b, "\nPull request: %s\n", t.PullRequest)
 	}
 	if e := quotedError(t); e != "" {
-		fmt.Fprintf(&b, "\n%s\n", e)
+		// Fenced as the output is: it may quote git's words about the
+		// agent's clone, which are the agent's to choose (a mention there
+		// would notify, a line could pass for this comment's own).
+		fmt.Fprintf(&b, "\n%s\n", fenced(e))
 	}
 	tail, quoted := s.quotedTail(ctx, t)
 	if tail != "" {
-		// A fence longer than any run of backticks in the output keeps it
-		// from closing early.
-		fence := strings.Repeat("`", max(3, longestRun(tail, '`')+1))
-		fmt.Fprintf(&b, "\nThe end of its output:\n\n%s\n%s\n%s\n", fence, tail, fence)
+		fmt.Fprintf(&b, "\nThe end of its output:\n\n%s\n", fenced(tail))
 	}
 	return b.String(), quoted
+}
+
+// fenced is text as a code block, shown as it is: a fence longer than
+// any run of backticks in it keeps it from closing early.
+func fenced(text string) string {
+	fence := strings.Repeat("`", max(3, longestRun(text, '`')+1))
+	return fence + "\n" + text + "\n" + fence
 }
 
 // storedTail is at least the last n bytes of the task's stored output
