@@ -70,6 +70,10 @@ func classifyResponse(err error, er *apiError, op, credential string, asApp bool
 		return retryLater(err, er.Header, secondaryWait, "%s: GitHub's rate limit; try again later", op)
 	case status == http.StatusForbidden:
 		return sandstep.Wrap(err, sandstep.EUNAUTHENTICATED, "%s: GitHub forbids it: %s", op, msg)
+	case status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(msg), "submitted too quickly"):
+		// GitHub's limit on content created (comments, pull requests)
+		// answers a 422, not a 403: a secondary limit all the same.
+		return retryLater(err, er.Header, secondaryWait, "%s: GitHub's limit on content created; try again later", op)
 	case status == http.StatusUnprocessableEntity, status == http.StatusBadRequest:
 		e := sandstep.Wrap(err, sandstep.EINVALID, "%s: GitHub refused it: %s", op, msg)
 		for _, fe := range er.Errors {
