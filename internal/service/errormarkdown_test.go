@@ -15,7 +15,7 @@ import (
 // must be text, as the output's tail is (fenced), never markdown that
 // mentions people (GitHub notifies them), links elsewhere or forges the
 // comment's own lines.
-func TestHuntEndedCommentQuotesGitsWordsAsText(t *testing.T) {
+func TestEndedCommentQuotesGitsWordsAsText(t *testing.T) {
 	tests := []struct {
 		name  string
 		value string // what the agent puts in its clone's configuration

@@ -16,7 +16,7 @@ import (
 // it fails an issue's task with no pull request after all its work, and
 // the ended comment is given up on at once: the steps only wait out, and
 // the state machine only asks again, what is transient.
-func TestHuntContentCreatedTooQuickly(t *testing.T) {
+func TestContentCreatedTooQuickly(t *testing.T) {
 	tests := []struct {
 		name     string
 		resource string

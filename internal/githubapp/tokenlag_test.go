@@ -18,7 +18,7 @@ import (
 // not end the task's pull request or lose the comment, since
 // the step's error for it (unauthenticated) is one the state machine
 // never asks again.
-func TestHuntFreshTokenRefusedWhileReplicating(t *testing.T) {
+func TestFreshTokenRefusedWhileReplicating(t *testing.T) {
 	lagged := map[string]func(w http.ResponseWriter){
 		"not known yet (401)": func(w http.ResponseWriter) { ghError(w, http.StatusUnauthorized, "Bad credentials") },
 		"its permissions not known yet (403)": func(w http.ResponseWriter) {
