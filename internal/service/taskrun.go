@@ -927,9 +927,15 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if err != nil {
 		return nil, err
 	}
-	// Ended before this clean-up: its ended comment most likely written
-	// (tellEnded).
-	again := t.Status.Terminal() && t.Status != sandstep.TaskCancelled
+	// Told already (tellEnded): the ended execution's clean-up after a
+	// CleanUp step that answered the task's outcome (Task.*), which it
+	// answers after its ended comment. Finding the task ended says
+	// nothing: Collect or a check ends it telling nobody, the CleanUp step
+	// tells it; a step that failed every try (Sandbox.*), or an execution
+	// that timed out in it, may have told nothing. A cancelled task is
+	// never told: its execution is stopped with Task.Cancelled, and the
+	// cancel writes no ended comment.
+	again := failure.outcome() && t.Status.Terminal() && t.Status != sandstep.TaskCancelled
 	// Its steps did not end it (one failed, its execution was lost): its
 	// command is killed and what it wrote since the last check stored
 	// before the task ends.
@@ -1030,6 +1036,10 @@ func (e *OutcomeError) Cause() string {
 	}
 	return "task " + e.Task.ID + " " + string(e.Task.Status)
 }
+
+// outcome says f is a task's outcome as a CleanUp step answered it
+// (OutcomeError): the execution's error after that step.
+func (f *TaskFailure) outcome() bool { return f != nil && strings.HasPrefix(f.Error, "Task.") }
 
 // reason is what the state machine caught, as a person reads it: the
 // error's name and the message of a function's error (its cause is the
