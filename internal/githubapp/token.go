@@ -82,8 +82,10 @@ func (p Permissions) validate() error {
 type Token struct {
 	Value     string `json:"-"`
 	ExpiresAt time.Time
-	// minted is when it was asked for: GitHub may refuse it for a moment
-	// after (replicationLag).
+	// minted is when GitHub's answer handed it over: GitHub may refuse it
+	// for a moment after (replicationLag). It was created at some moment
+	// before; counted from the request, a slow answer would spend the
+	// window before its first use.
 	minted time.Time
 }
 
@@ -153,7 +155,6 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 		Permissions  map[string]string `json:"permissions"`
 	}{[]string{name}, asked}
 	var it installationToken
-	sent := c.now()
 	if err := c.doAsApp(ctx, op, http.MethodPost, "app/installations/"+itoa(installationID)+"/access_tokens", in, &it); err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (c *Client) token(ctx context.Context, installationID int64, repo string, p
 	if err := checkGranted(&it, name, perms); err != nil {
 		return nil, sandstep.Wrap(err, sandstep.EINTERNAL, "%s: GitHub answered a token broader than asked", op)
 	}
-	t := Token{Value: it.Token, ExpiresAt: it.ExpiresAt, minted: sent}
+	t := Token{Value: it.Token, ExpiresAt: it.ExpiresAt, minted: c.now()}
 	if shared {
 		c.store(key, t)
 	}
