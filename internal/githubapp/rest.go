@@ -32,8 +32,8 @@ const replicationLag = 5 * time.Second
 // into out unless nil. Another answer is an *apiError. A call on an
 // installation token minted within replicationLag that GitHub refuses
 // for the token is sent again after a pause (1 s, then 2 s) while the
-// lag lasts: otherwise a pull request or a comment asked for on a new
-// token could fail for good.
+// lag lasts and ctx's deadline leaves the pause: otherwise a pull
+// request or a comment asked for on a new token could fail for good.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	minted, fresh := ctx.Value(mintedKey{}).(time.Time)
 	wait := c.replicationWait
@@ -41,6 +41,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		err := c.doOnce(ctx, method, path, in, out)
 		var er *apiError
 		if !fresh || again == 2 || !errors.As(err, &er) || !refusedToken(er) || c.now().Add(wait).Sub(minted) > replicationLag {
+			return err
+		}
+		// A pause the caller's deadline would cut asks nothing again: the
+		// refusal now, and the caller keeps its time for what follows.
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 			return err
 		}
 		if !pause.For(ctx, wait) {
