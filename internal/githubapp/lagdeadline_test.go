@@ -17,7 +17,7 @@ import (
 // (the delivery's idempotency record, the task's record). The refusal is
 // answered at once instead, as withGitHubWaits does with a wait that
 // does not fit.
-func TestReviewTokenLagPauseBeyondDeadline(t *testing.T) {
+func TestTokenLagPauseBeyondDeadline(t *testing.T) {
 	calls := map[string]func(ctx context.Context, c *Client) error{
 		"the pull request": func(ctx context.Context, c *Client) error {
 			_, _, err := c.OpenPullRequest(ctx, testInstallation, testRepo, "sandstep/tsk_1", "trunk", "sandstep: #3 fix", "body")

@@ -20,7 +20,7 @@ import (
 // rather than leave the issue saying "started" for good (a succeeded
 // task's execution has no other clean-up; a removed secret fails every
 // one).
-func TestReviewTheFirstEndedCommentIsWrittenWhenItsOutputIsUnreadable(t *testing.T) {
+func TestTheFirstEndedCommentIsWrittenWhenItsOutputIsUnreadable(t *testing.T) {
 	const ref = "ssm:/sandstep/secrets/users/github:octo/hello/key"
 	secretGone := func(h *faultHarness) { h.svc.secrets = fakeSecrets{} }
 	outputUnreadable := func(h *faultHarness) { h.svc.objects = unreadableObjects{h.svc.objects} }

@@ -18,7 +18,7 @@ import (
 // as new as ever. Counted from the request, the window for its first
 // refusals is spent before the token is first used, and the pull request
 // after hours of work fails for good as before.
-func TestReviewFreshTokenAgeCountsFromGitHubsAnswer(t *testing.T) {
+func TestFreshTokenAgeCountsFromGitHubsAnswer(t *testing.T) {
 	calls := map[string]func(ctx context.Context, c *Client) error{
 		"the pull request": func(ctx context.Context, c *Client) error {
 			_, _, err := c.OpenPullRequest(ctx, testInstallation, testRepo, "sandstep/tsk_1", "trunk", "sandstep: #3 fix", "body")
