@@ -60,7 +60,8 @@ func alarmsByName(t *testing.T, tpl *Template) (map[string]alarm, map[string]map
 }
 
 // Every alarm the issue asks for, with its metric and threshold, and
-// nothing else; all notify the one topic and read no data as no trouble.
+// nothing else; all notify the one topic and read no data as no trouble,
+// but the reaper's heartbeat.
 func TestRepoTemplateAlarms(t *testing.T) {
 	tpl := loadRepo(t)
 	const stack, ns = "sandstep-local", "sentinel/ns"
@@ -77,6 +78,9 @@ func TestRepoTemplateAlarms(t *testing.T) {
 		// DaytonaRateLimitedPerMinute's default: 5 a minute, 3 minutes of 5.
 		stack + "-daytona-rate-limited": {Namespace: ns, Metric: "DaytonaRateLimited", Dimensions: map[string]string{},
 			Stat: "Sum", Period: 60, Comparison: "GreaterThanOrEqualToThreshold", Threshold: 5, Evaluation: 5, Datapoints: 3},
+		// ReaperHeartbeatSeconds' default: no run in two 10-minute periods.
+		stack + "-reaper-silent": {Namespace: ns, Metric: "Requests", Dimensions: map[string]string{"Function": "reaper"},
+			Stat: "Sum", Period: 600, Comparison: "LessThanThreshold", Threshold: 1, Evaluation: 2, Datapoints: 2},
 	}
 	for _, fn := range metricFunctions {
 		// Faults per 100 requests over 5 minutes: the metrics are in the
@@ -113,8 +117,14 @@ func TestRepoTemplateAlarms(t *testing.T) {
 					t.Errorf("%s = %s, want the stack's topic", key, a)
 				}
 			}
-			if p["TreatMissingData"] != "notBreaching" {
-				t.Errorf("TreatMissingData = %v, want notBreaching", p["TreatMissingData"])
+			// The reaper runs on its schedule whatever the traffic: its
+			// silence is the trouble.
+			treat := "notBreaching"
+			if name == stack+"-reaper-silent" {
+				treat = "breaching"
+			}
+			if p["TreatMissingData"] != treat {
+				t.Errorf("TreatMissingData = %v, want %s", p["TreatMissingData"], treat)
 			}
 			if fn, ok := strings.CutPrefix(name, stack+"-fault-rate-"); ok {
 				checkFaultInputs(t, p, ns, fn)
