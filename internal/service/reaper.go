@@ -200,6 +200,9 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	sw := &sandstep.Sweep{}
 	if !opts.DryRun {
 		sw = r.sweep(ctx)
+		// However the run ends: one that fails after its sweep or its
+		// first fixes did them, and nothing finds them again.
+		defer r.count(ctx)
 	}
 	// The live records come before the provider's listing: a record ready
 	// then has a sandbox the listing shows, unless it is gone. They come
@@ -250,18 +253,20 @@ func (s *Service) Reap(ctx context.Context, opts ReapOptions) (*ReapReport, erro
 	r.quota(ctx, counted, r.slots(ctx, held))
 	r.report.Notices = s.redrive(ctx, notices, opts.DryRun, r.createGrace(), r.executionRunning)
 	rep := r.report
-	if !rep.DryRun {
-		for kind, n := range rep.kinds() {
-			if n > 0 {
-				metrics.Add(ctx, metrics.ReaperFindings, metrics.Count, float64(n), metrics.Dim("Kind", kind))
-			}
-		}
-	}
 	s.opts.Logger.InfoContext(ctx, "reaper", "dryRun", rep.DryRun, "findings", rep.Findings(), "unowned", rep.Unowned,
 		"expired", rep.Expired, "abandoned", rep.Abandoned, "gone", rep.Gone, "finished", rep.Finished, "slots", rep.Slots,
 		"quota", rep.Quota, "tasks", rep.Tasks, "failed", rep.Failed, "deferred", rep.Deferred, "notices", rep.Notices, "lived", rep.Lived,
 		"sweptPages", sw.Pages, "indexed", sw.Indexed, "sweepDone", sw.Done)
 	return rep, nil
+}
+
+// count adds the run's findings to its metrics, ReaperFindings by kind.
+func (r *reaping) count(ctx context.Context) {
+	for kind, n := range r.report.kinds() {
+		if n > 0 {
+			metrics.Add(ctx, metrics.ReaperFindings, metrics.Count, float64(n), metrics.Dim("Kind", kind))
+		}
+	}
 }
 
 // sweep does the run's share of a sweep of the records and folds the
