@@ -16,7 +16,7 @@ import (
 // each one must be on the widget, or its throttles (the reaper's Scan of
 // the Live index and its sweep, the issue claim's DeleteItem) are
 // invisible to the operator reading it.
-func TestHuntDashboardShowsEveryTableOperation(t *testing.T) {
+func TestDashboardShowsEveryTableOperation(t *testing.T) {
 	// Not a table call the functions make: Warm dials, CreateTable is the
 	// local stack's.
 	notCalls := []string{"Warm", "CreateTable"}

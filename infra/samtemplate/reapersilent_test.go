@@ -21,7 +21,7 @@ import (
 // are missing) all stay OK while sandboxes leak. Every invocation of the
 // reaper counts a request of its function, failed or not: an alarm on that
 // count, reading missing data as breaching, is the reaper's heartbeat.
-func TestHuntReaperSilenceRaisesAnAlarm(t *testing.T) {
+func TestReaperSilenceRaisesAnAlarm(t *testing.T) {
 	const ns = "sentinel/ns"
 	emitted := reaperInvocationMetrics(t, ns)
 

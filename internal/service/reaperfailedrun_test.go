@@ -29,7 +29,7 @@ func (s sweepLeavesAndCounterFails) Counter(context.Context, string) (int, []san
 // again before the next sweep, a day later; a run that then fails (a
 // listing Daytona does not answer, a stray's owner not read again) wrote
 // no ReaperFindings at all, so the reaper-failed alarm never heard of it.
-func TestHuntReaperRunThatFailsStillCountsWhatItFound(t *testing.T) {
+func TestReaperRunThatFailsStillCountsWhatItFound(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		setup func(p *fakeProvider)
