@@ -75,7 +75,9 @@ func idempotent[T any](ctx context.Context, s *Service, call Call, op string, re
 // other side of a deploy, and a retry with the same key and body gets the
 // first answer; refused, its caller would take it that nothing ran. A key
 // still in progress, or used with another request, is the conflict it
-// would be; a key with no record is freed again at once.
+// would be. The key is only read: a claim would hold it, as a request of
+// another body, for IDEMPOTENCY_TTL once its release failed, and refuse
+// an attempt that may run while it is held.
 func refused[T any](ctx context.Context, s *Service, call Call, op string, request any, err error) (T, error) {
 	var zero T
 	if call.IdempotencyKey == "" {
@@ -85,22 +87,14 @@ func refused[T any](ctx context.Context, s *Service, call Call, op string, reque
 	if herr != nil {
 		return zero, err
 	}
-	attempt := randomID()
-	rec, berr := s.idem.BeginIdempotent(ctx, call.UserID, call.IdempotencyKey, hash, attempt, time.Time{})
+	rec, lerr := s.idem.LookupIdempotent(ctx, call.UserID, call.IdempotencyKey, hash)
 	switch {
-	case sandstep.ErrorCode(berr) == sandstep.ECONFLICT:
-		return zero, berr
-	case berr != nil:
+	case sandstep.ErrorCode(lerr) == sandstep.ECONFLICT:
+		return zero, lerr
+	case lerr != nil, rec == nil:
 		return zero, err
-	case rec != nil:
-		return replay[T](rec.Response)
 	}
-	wctx, cancel := s.writeContext(ctx)
-	defer cancel()
-	if aerr := s.idem.AbortIdempotent(wctx, call.UserID, call.IdempotencyKey, attempt); aerr != nil {
-		s.opts.Logger.ErrorContext(ctx, "idempotency record not released", "op", op, "err", aerr)
-	}
-	return zero, err
+	return replay[T](rec.Response)
 }
 
 // encodeStored measures and keeps the response as it is sent (EncodeJSON):

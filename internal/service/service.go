@@ -178,6 +178,8 @@ type Idempotency interface {
 	BeginIdempotent(ctx context.Context, userID, key, requestHash, attempt string, inProgressExpiry time.Time) (*sandstep.IdempotencyRecord, error)
 	CompleteIdempotent(ctx context.Context, userID, key, attempt string, response []byte) error
 	AbortIdempotent(ctx context.Context, userID, key, attempt string) error
+	// LookupIdempotent answers as BeginIdempotent would, writing nothing.
+	LookupIdempotent(ctx context.Context, userID, key, requestHash string) (*sandstep.IdempotencyRecord, error)
 }
 
 // Audit appends to the audit trail.

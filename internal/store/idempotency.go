@@ -181,19 +181,47 @@ func (s *Store) BeginIdempotent(ctx context.Context, userID, key, requestHash, a
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case rec == nil || rec.ExpiresAt.Unix() < now.Unix():
-			continue // gone or expired since: try again
-		case rec.RequestHash != requestHash:
-			return nil, sandstep.Errorf(sandstep.ECONFLICT, "this idempotency key was already used with a different request")
-		case rec.Status == IdempotencyCompleted:
-			return &rec.IdempotencyRecord, nil
-		case rec.inProgressExpiry.UnixMilli() >= now.UnixMilli():
-			return nil, sandstep.Errorf(sandstep.ECONFLICT, "a request with this idempotency key is in progress")
+		if out, free, err := rec.honoured(requestHash, now); !free {
+			return out, err
 		}
-		// In progress but past its expiry since: try again.
+		// Gone, expired or past its in-progress expiry since: try again.
 	}
 	return nil, sandstep.Wrap(lastErr, sandstep.ETRANSIENT, "the idempotency record keeps changing; try again")
+}
+
+// LookupIdempotent answers as BeginIdempotent would for requestHash,
+// writing nothing: nil, nil where it would begin the request, the
+// completed record of the same request, or ECONFLICT. For a request that
+// is not to run (its checks refused it), which must neither hold the key
+// nor race an attempt that may.
+func (s *Store) LookupIdempotent(ctx context.Context, userID, key, requestHash string) (*IdempotencyRecord, error) {
+	if err := validateIdemKey(userID, key); err != nil {
+		return nil, err
+	}
+	rec, err := s.getIdempotent(ctx, userID, key)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := rec.honoured(requestHash, s.now())
+	return out, err
+}
+
+// honoured is what rec, the key's record (nil: none), means to a request
+// of requestHash at now: free to begin, the completed record to replay, or
+// ECONFLICT.
+func (rec *idemRecord) honoured(requestHash string, now time.Time) (out *IdempotencyRecord, free bool, err error) {
+	switch {
+	case rec == nil || rec.ExpiresAt.Unix() < now.Unix():
+		return nil, true, nil
+	case rec.RequestHash != requestHash:
+		return nil, false, sandstep.Errorf(sandstep.ECONFLICT, "this idempotency key was already used with a different request")
+	case rec.Status == IdempotencyCompleted:
+		return &rec.IdempotencyRecord, false, nil
+	case rec.inProgressExpiry.UnixMilli() >= now.UnixMilli():
+		return nil, false, sandstep.Errorf(sandstep.ECONFLICT, "a request with this idempotency key is in progress")
+	}
+	// In progress past its expiry: the attempt crashed or hangs.
+	return nil, true, nil
 }
 
 func idemKey(userID, idemKey string) map[string]types.AttributeValue {
