@@ -11,7 +11,7 @@ import (
 
 // LookupIdempotent answers as BeginIdempotent would, and writes nothing:
 // the key it found free is still free for another request.
-func TestReviewLookupIdempotentAnswersAsBeginWritingNothing(t *testing.T) {
+func TestLookupIdempotentAnswersAsBeginWritingNothing(t *testing.T) {
 	tests := []struct {
 		name string
 		// set leaves the key "k" in the state looked at.

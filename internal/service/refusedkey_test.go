@@ -26,7 +26,7 @@ func (a *abortLostIdempotency) AbortIdempotent(context.Context, string, string, 
 // record; it must leave its key free for the mended request whatever the
 // table does, and not hold it (as "used with a different request") for
 // IDEMPOTENCY_TTL, 24 h, because one delete after a needless claim failed.
-func TestReviewRefusedRequestHoldsNoKeyWhenItsReleaseFails(t *testing.T) {
+func TestRefusedRequestHoldsNoKeyWhenItsReleaseFails(t *testing.T) {
 	tests := []struct {
 		name string
 		// do sends the request under the key, refused (valid false) or
