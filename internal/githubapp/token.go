@@ -255,13 +255,18 @@ func (c *Client) installationCall(ctx context.Context, installationID int64, rep
 // Revoke ends a token before it expires (GitHub's DELETE
 // /installation/token, made with the token itself) and forgets it, so a
 // token handed out for one step does not outlive the step. A token GitHub
-// no longer knows counts as revoked.
+// still does not know after the replication lag's pauses counts as
+// revoked.
 func (c *Client) Revoke(ctx context.Context, value string) error {
 	if value == "" {
 		return sandstep.Invalid("token", "is empty")
 	}
 	c.forget(value)
-	err := c.do(withCredential(ctx, value), http.MethodDelete, "installation/token", nil, nil)
+	// Every caller revokes a token minted moments before, which GitHub may
+	// not know yet (replicationLag): its 401 is asked again as a new
+	// token's call is, and only then taken for a token already gone.
+	ctx = context.WithValue(withCredential(ctx, value), mintedKey{}, c.now())
+	err := c.do(ctx, http.MethodDelete, "installation/token", nil, nil)
 	if err == nil || isStatus(err, http.StatusUnauthorized) {
 		return nil
 	}
