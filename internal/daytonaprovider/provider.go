@@ -599,7 +599,7 @@ func classify(op string, err error) error {
 		// None of Daytona's runners has room for a new sandbox: its
 		// capacity, back once they have room; nothing in the request.
 		return sandstep.Wrap(err, sandstep.ECAPACITY, "%s: Daytona has no runner with room for the sandbox; try again later", op)
-	case hasAPI && orgLimitStatus(ae.StatusCode) && strings.Contains(strings.ToLower(ae.Message), "exceeds maximum allowed per sandbox"):
+	case hasAPI && orgLimitStatus(ae.StatusCode) && overCeiling(ae.Message):
 		// "CPU request 8 exceeds maximum allowed per sandbox (4).": the
 		// size asked for (the caller's, or its snapshot's), as a 400 of
 		// any other words would be.
@@ -616,14 +616,27 @@ func classify(op string, err error) error {
 	return sandstep.Wrap(err, sandstep.EINTERNAL, "%s failed", op)
 }
 
+// overCeiling says whether msg is Daytona's refusal of a size over its
+// per-sandbox ceiling: "… exceeds maximum allowed per sandbox (4).", or
+// for disk "… per non-ephemeral sandbox (10GB)." (a region's
+// maxDiskPerNonEphemeralSandbox; sandstep's sandboxes are all
+// non-ephemeral).
+func overCeiling(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "exceeds maximum allowed per sandbox") ||
+		strings.Contains(m, "exceeds maximum allowed per non-ephemeral sandbox")
+}
+
 // sizeField names the field at fault in Daytona's refusal of a create
 // over its per-sandbox ceiling ("CPU request 8 exceeds maximum allowed
-// per sandbox (4)."), which names none: the resource spec asked for, or
-// else the snapshot or image whose own size it is.
+// per sandbox (4)."), which names none: for an image, the resource the
+// message leads with, asked for or left to Daytona's default (an image
+// has no size of its own: Daytona builds it with the resources given,
+// 1 vCPU, 1 GiB and 3 GiB where none is); else the snapshot, whose own
+// size it is.
 func sizeField(err error, spec service.ProviderSpec) error {
 	var e *sandstep.Error
-	if !errors.As(err, &e) || e.Code != sandstep.EINVALID || e.Field != "" ||
-		!strings.Contains(strings.ToLower(e.Message), "exceeds maximum allowed per sandbox") {
+	if !errors.As(err, &e) || e.Code != sandstep.EINVALID || e.Field != "" || !overCeiling(e.Message) {
 		return err
 	}
 	named := *e
@@ -631,11 +644,11 @@ func sizeField(err error, spec service.ProviderSpec) error {
 	_, said, _ := strings.Cut(e.Message, "Daytona refused the request: ")
 	said = strings.ToLower(said)
 	switch {
-	case spec.Resources != nil && strings.HasPrefix(said, "cpu"):
+	case spec.Image != "" && strings.HasPrefix(said, "cpu"):
 		named.Field = "resources.cpu"
-	case spec.Resources != nil && strings.HasPrefix(said, "memory"):
+	case spec.Image != "" && strings.HasPrefix(said, "memory"):
 		named.Field = "resources.memoryGiB"
-	case spec.Resources != nil && strings.HasPrefix(said, "disk"):
+	case spec.Image != "" && strings.HasPrefix(said, "disk"):
 		named.Field = "resources.diskGiB"
 	case spec.Image != "":
 		named.Field = "image"
