@@ -66,6 +66,11 @@ type bounded struct {
 
 func (b bounded) MatchString(s string) bool { return len(s) <= b.max && b.re.MatchString(s) }
 
+// chars says whether s is of the pattern's characters, at any length:
+// checked before the length, so that a value no length makes valid is
+// told its characters, and one told its length has only that to mend.
+func (b bounded) chars(s string) bool { return b.re.MatchString(s) }
+
 // tooLong refuses field's value s past max bytes, saying so: a pattern's
 // refusal of it would blame characters that are all allowed.
 func tooLong(field, s string, max int) error {
@@ -119,11 +124,11 @@ func validateEnv(field string, env map[string]string) error {
 		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
 	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if !envNameRE.chars(name) {
+			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+		}
 		if err := tooLong(field+"."+clip(name), name, envNameRE.max); err != nil {
 			return err
-		}
-		if !envNameRE.MatchString(name) {
-			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
 		v := env[name]
 		if len(v) > MaxEnvValueBytes {
@@ -271,17 +276,17 @@ func validateSource(in *CreateSandboxInput) error {
 	if in.Snapshot != "" && in.Image != "" {
 		return sandstep.Invalid("image", "give either snapshot or image, not both")
 	}
+	if in.Snapshot != "" && !imageRE.chars(in.Snapshot) {
+		return sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
+	}
+	if in.Image != "" && !imageRE.chars(in.Image) {
+		return sandstep.Invalid("image", "%q is not a valid image reference", clip(in.Image))
+	}
 	if err := tooLong("snapshot", in.Snapshot, imageRE.max); err != nil {
 		return err
 	}
 	if err := tooLong("image", in.Image, imageRE.max); err != nil {
 		return err
-	}
-	if in.Snapshot != "" && !imageRE.MatchString(in.Snapshot) {
-		return sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
-	}
-	if in.Image != "" && !imageRE.MatchString(in.Image) {
-		return sandstep.Invalid("image", "%q is not a valid image reference", clip(in.Image))
 	}
 	r := in.Resources
 	if r == nil {
@@ -313,11 +318,11 @@ func validateEnvs(in *CreateSandboxInput) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
 		field := "secretEnv." + clip(name)
+		if !envNameRE.chars(name) {
+			return sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
+		}
 		if err := tooLong(field, name, envNameRE.max); err != nil {
 			return err
-		}
-		if !envNameRE.MatchString(name) {
-			return sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
 		}
 		if _, dup := in.Env[name]; dup {
 			return sandstep.Invalid(field, "is also set in env")
@@ -332,11 +337,11 @@ func validateLabels(in *CreateSandboxInput) error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		field := "labels." + clip(k)
+		if !labelKey.chars(k) {
+			return sandstep.Invalid(field, "is not a valid label key")
+		}
 		if err := tooLong(field, k, labelKey.max); err != nil {
 			return err
-		}
-		if !labelKey.MatchString(k) {
-			return sandstep.Invalid(field, "is not a valid label key")
 		}
 		// Daytona's label keys are case-sensitive, but SANDSTEP.owner
 		// beside sandstep.owner misleads whoever reads them.
@@ -438,11 +443,11 @@ func validateGit(g *GitSource) error {
 			return sandstep.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
 		}
 	}
+	if g.Branch != "" && !branchRE.chars(g.Branch) {
+		return sandstep.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
+	}
 	if err := tooLong("git.branch", g.Branch, branchRE.max); err != nil {
 		return err
-	}
-	if g.Branch != "" && !branchRE.MatchString(g.Branch) {
-		return sandstep.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
 	}
 	if g.Path != "" {
 		if _, err := validateRelPath("git.path", g.Path); err != nil {
