@@ -13,7 +13,8 @@ import (
 // ("CPU request 8 exceeds maximum allowed per sandbox (4).") refuses the
 // size asked for: the answer is invalid_input, and, as every refusal of
 // bad input, it names the field at fault: the resource the caller asked
-// for, or the snapshot or image whose own size it is.
+// for (an image is built with the resources asked for, or Daytona's
+// defaults), or the snapshot whose own size it is.
 func TestPerSandboxCeilingNamesTheField(t *testing.T) {
 	image := service.CreateSandboxInput{Image: "alpine:3", Resources: &sandstep.Resources{CPU: 8, MemoryGiB: 64, DiskGiB: 500}}
 	tests := []struct {

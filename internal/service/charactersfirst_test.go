@@ -8,14 +8,14 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
-// TestReviewLengthRefusalHidesTheCharacters: the length is told first so
+// TestLengthRefusalDoesNotHideTheCharacters: the length is told first so
 // that a name whose characters are all allowed is not told they are not;
 // a name past its length whose characters are not allowed either is told
 // only its length, and once shortened (by the count the message gives) is
 // refused again, for its characters. A name of 65 "é" is 130 bytes: told
 // "is 130 bytes long, at most 128", its caller counts 65 characters, and
 // no length makes it valid.
-func TestReviewLengthRefusalHidesTheCharacters(t *testing.T) {
+func TestLengthRefusalDoesNotHideTheCharacters(t *testing.T) {
 	tests := []struct {
 		name string
 		in   CreateSandboxInput

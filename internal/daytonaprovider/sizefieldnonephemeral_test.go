@@ -33,7 +33,7 @@ func reviewProvider(t *testing.T) (*Provider, *daytonalocal.Server) {
 	return New(c, Options{}), srv
 }
 
-// TestReviewPerSandboxCeilingField: Daytona sizes an image-built sandbox
+// TestPerSandboxCeilingFieldOfDefaultsAndNonEphemeral: Daytona sizes an image-built sandbox
 // with the resources asked for, each one left out taking Daytona's
 // default (1 vCPU, 1 GiB, 3 GiB: createFromBuildInfo); an image has no
 // size of its own, so a ceiling met by an image's sandbox is met by a
@@ -41,7 +41,7 @@ func reviewProvider(t *testing.T) (*Provider, *daytonalocal.Server) {
 // the ceiling of a non-ephemeral sandbox (maxDiskPerNonEphemeralSandbox,
 // in the specs sandstep follows), which every sandbox of sandstep's is,
 // is worded "per non-ephemeral sandbox": the same refusal of the size.
-func TestReviewPerSandboxCeilingField(t *testing.T) {
+func TestPerSandboxCeilingFieldOfDefaultsAndNonEphemeral(t *testing.T) {
 	tests := []struct {
 		name    string
 		message string
