@@ -843,16 +843,15 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 
 // tellEnded writes the issue's ended comment of t, and again if its
 // record gained a pull request as it was written (keepPullRequest, whose
-// own comment may have landed first). A task that had ended before this
-// clean-up (again) was most likely told by the one that ended it, quoting
-// its output: a comment that cannot quote it now (a read failed) is not
-// written over that one. A cancelled task is never again: the cancel
-// writes no ended comment, its stopped execution's clean-up does.
+// own comment may have landed first). A task already told (again: the
+// ended execution's clean-up after a CleanUp step that answered its
+// outcome) keeps that comment when this one cannot quote its output (a
+// read failed); every other clean-up writes it even unquoted.
 func (s *Service) tellEnded(ctx context.Context, t *sandstep.Task, patient, again bool) {
 	if body, quoted := s.endedComment(ctx, t); quoted || !again {
 		s.commentOnIssue(ctx, t, body, patient)
 	} else {
-		s.opts.Logger.WarnContext(ctx, "the issue's ended comment is left as it is: the task had ended, and its output could not be quoted now", "taskId", t.ID)
+		s.opts.Logger.WarnContext(ctx, "the issue's ended comment is left as it is: the task was told its end, and its output could not be quoted now", "taskId", t.ID)
 	}
 	s.tellEndedSince(ctx, t, patient)
 }
