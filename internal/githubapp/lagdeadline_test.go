@@ -18,17 +18,7 @@ import (
 // answered at once instead, as withGitHubWaits does with a wait that
 // does not fit.
 func TestTokenLagPauseBeyondDeadline(t *testing.T) {
-	calls := map[string]func(ctx context.Context, c *Client) error{
-		"the pull request": func(ctx context.Context, c *Client) error {
-			_, _, err := c.OpenPullRequest(ctx, testInstallation, testRepo, "sandstep/tsk_1", "trunk", "sandstep: #3 fix", "body")
-			return err
-		},
-		"the issue's comment": func(ctx context.Context, c *Client) error {
-			_, err := c.UpsertComment(ctx, testInstallation, testRepo, 3, 0, "**sandstep** task `tsk_1` succeeded.")
-			return err
-		},
-	}
-	for what, call := range calls {
+	for what, call := range newTokenCalls() {
 		t.Run(what+", 900 ms left", func(t *testing.T) {
 			f := newFake(t)
 			f.fault = func(w http.ResponseWriter, r *http.Request) bool {

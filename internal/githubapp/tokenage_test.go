@@ -19,17 +19,7 @@ import (
 // refusals is spent before the token is first used, and the pull request
 // after hours of work fails for good as before.
 func TestFreshTokenAgeCountsFromGitHubsAnswer(t *testing.T) {
-	calls := map[string]func(ctx context.Context, c *Client) error{
-		"the pull request": func(ctx context.Context, c *Client) error {
-			_, _, err := c.OpenPullRequest(ctx, testInstallation, testRepo, "sandstep/tsk_1", "trunk", "sandstep: #3 fix", "body")
-			return err
-		},
-		"the issue's comment": func(ctx context.Context, c *Client) error {
-			_, err := c.UpsertComment(ctx, testInstallation, testRepo, 3, 0, "**sandstep** task `tsk_1` succeeded.")
-			return err
-		},
-	}
-	for what, call := range calls {
+	for what, call := range newTokenCalls() {
 		t.Run(what+", the mint answered after 5 s", func(t *testing.T) {
 			clk := &clock{t: time.Now().Truncate(time.Second)}
 			f := newFake(t)
@@ -58,5 +48,20 @@ func TestFreshTokenAgeCountsFromGitHubsAnswer(t *testing.T) {
 				t.Fatalf("%v (%s); want the call on the token GitHub had just handed over sent again", err, sandstep.ErrorCode(err))
 			}
 		})
+	}
+}
+
+// newTokenCalls are the calls an issue's task makes on a token minted
+// for them, by name: those a new token's replication lag may refuse.
+func newTokenCalls() map[string]func(ctx context.Context, c *Client) error {
+	return map[string]func(ctx context.Context, c *Client) error{
+		"the pull request": func(ctx context.Context, c *Client) error {
+			_, _, err := c.OpenPullRequest(ctx, testInstallation, testRepo, "sandstep/tsk_1", "trunk", "sandstep: #3 fix", "body")
+			return err
+		},
+		"the issue's comment": func(ctx context.Context, c *Client) error {
+			_, err := c.UpsertComment(ctx, testInstallation, testRepo, 3, 0, "**sandstep** task `tsk_1` succeeded.")
+			return err
+		},
 	}
 }
