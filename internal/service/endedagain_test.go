@@ -40,17 +40,8 @@ func TestEndedEventKeepsTheEndedCommentsOutput(t *testing.T) {
 			h.svc.repos = fakeRepos{"octo/hello": TaskInput{Command: "./agent.sh", TimeoutSeconds: intp(600),
 				Sandbox: CreateSandboxInput{SecretEnv: map[string]string{"KEY": ref}}}}
 			h.svc.secrets = fakeSecrets{ref: "sk-live-canary-0123456789"}
-			taskID := startedIssueTask(t, h)
-			chunks, bytes := inTurn([]keptChunk{{1, "stderr", 0, 1, "Error: the build failed: missing module foo\n"}})
-			putChunks(t, h.svc.objects, taskID, chunks)
 			// Its collect gave it its outcome.
-			exit, now := 1, h.clock.Now().UTC()
-			if _, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskFailed, func(r *sandstep.Task) {
-				r.LogSeq, r.LogBytes, r.ExitCode = 1, bytes, &exit
-				r.Error, r.FinishedAt = "the command exited with 1", &now
-			}); err != nil {
-				t.Fatal(err)
-			}
+			taskID := failedIssueTask(t, h, "Error: the build failed: missing module foo\n")
 			// The state machine's clean-up tells the issue.
 			if _, err := h.svc.CleanUpTaskStep(ctx, taskID, nil); !isOutcome(err) {
 				t.Fatalf("the clean-up step: %v; want the task's failure", err)
@@ -113,16 +104,7 @@ func TestEndedEventWritesTheEndedCommentTheStepCouldNot(t *testing.T) {
 	ctx := context.Background()
 	comments := &refusingComments{}
 	h := issueHarness(t, comments)
-	taskID := startedIssueTask(t, h)
-	chunks, bytes := inTurn([]keptChunk{{1, "stderr", 0, 1, "Error: missing module foo\n"}})
-	putChunks(t, h.svc.objects, taskID, chunks)
-	exit, now := 1, h.clock.Now().UTC()
-	if _, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskFailed, func(r *sandstep.Task) {
-		r.LogSeq, r.LogBytes, r.ExitCode = 1, bytes, &exit
-		r.Error, r.FinishedAt = "the command exited with 1", &now
-	}); err != nil {
-		t.Fatal(err)
-	}
+	taskID := failedIssueTask(t, h, "Error: missing module foo\n")
 	// Refused for longer than the step waits (its context's time).
 	comments.refuse = 1 << 20
 	sctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -155,16 +137,7 @@ func TestEndedEventKeepsTheCommentWhenOnlyItsOutputIsUnreadable(t *testing.T) {
 	ctx := context.Background()
 	comments := &fakeComments{bodies: map[int64]string{}}
 	h := issueHarness(t, comments)
-	taskID := startedIssueTask(t, h)
-	chunks, bytes := inTurn([]keptChunk{{1, "stderr", 0, 1, "Error: missing module foo\n"}})
-	putChunks(t, h.svc.objects, taskID, chunks)
-	exit, now := 1, h.clock.Now().UTC()
-	if _, err := h.store.TransitionTask(ctx, taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskFailed, func(r *sandstep.Task) {
-		r.LogSeq, r.LogBytes, r.ExitCode = 1, bytes, &exit
-		r.Error, r.FinishedAt = "the command exited with 1", &now
-	}); err != nil {
-		t.Fatal(err)
-	}
+	taskID := failedIssueTask(t, h, "Error: missing module foo\n")
 	_, _ = h.svc.CleanUpTaskStep(ctx, taskID, nil)
 	tk, err := h.store.GetTask(ctx, taskID)
 	if err != nil || !strings.Contains(comments.bodies[tk.IssueComment], "missing module foo") {
@@ -176,4 +149,21 @@ func TestEndedEventKeepsTheCommentWhenOnlyItsOutputIsUnreadable(t *testing.T) {
 	if got := comments.bodies[tk.IssueComment]; got != told {
 		t.Errorf("the ended comment, edited by the ended execution's clean-up:\n%s\nwas:\n%s", got, told)
 	}
+}
+
+// failedIssueTask is a started issue task with stderr as its stored
+// output, failed by its collect (exit code 1), which tells nobody.
+func failedIssueTask(t *testing.T, h *faultHarness, stderr string) string {
+	t.Helper()
+	taskID := startedIssueTask(t, h)
+	chunks, bytes := inTurn([]keptChunk{{1, "stderr", 0, 1, stderr}})
+	putChunks(t, h.svc.objects, taskID, chunks)
+	exit, now := 1, h.clock.Now().UTC()
+	if _, err := h.store.TransitionTask(context.Background(), taskID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskFailed, func(r *sandstep.Task) {
+		r.LogSeq, r.LogBytes, r.ExitCode = 1, bytes, &exit
+		r.Error, r.FinishedAt = "the command exited with 1", &now
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return taskID
 }
