@@ -38,12 +38,19 @@ func (m meteredTasks) TransitionTask(ctx context.Context, id string, from []sand
 	}
 	var taken cost.Taken
 	t, err := m.Tasks.TransitionTask(ctx, id, from, to, func(r *sandstep.Task) {
+		// A record without usage is an older version's (every task this
+		// version accepts has one from its first write): what it used is
+		// not known, and a part of it would be shown as its whole cost.
+		known := r.Usage != nil
 		if update != nil {
 			update(r)
 		}
 		// Taken again on each attempt: a write that failed carried nothing.
-		taken = meter.Take()
-		r.Usage = taken.AddTo(r.Usage)
+		taken = cost.Taken{}
+		if known {
+			taken = meter.Take()
+			r.Usage = taken.AddTo(r.Usage)
+		}
 	})
 	if err == nil {
 		meter.Commit(taken)
