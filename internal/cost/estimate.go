@@ -38,20 +38,22 @@ func nonZero(v, deflt int) int {
 }
 
 // Shown returns a copy of u with the fields a reader sees worked out: a
-// sandbox still alive counts until now. nil stays nil.
+// sandbox still alive counts until now, after the earlier attempts'
+// sandboxes. nil stays nil.
 func Shown(u *sandstep.TaskUsage, now time.Time) *sandstep.TaskUsage {
 	if u == nil {
 		return nil
 	}
 	c := *u
-	c.SandboxSeconds = 0
+	ms := max(c.EarlierSandboxMs, 0)
 	if c.SandboxFrom != nil {
 		to := now
 		if c.SandboxTo != nil {
 			to = *c.SandboxTo
 		}
-		c.SandboxSeconds = millis(max(to.Sub(*c.SandboxFrom), 0).Milliseconds())
+		ms += max(to.Sub(*c.SandboxFrom), 0).Milliseconds()
 	}
+	c.SandboxSeconds = millis(ms)
 	c.LambdaSeconds = millis(c.LambdaMs)
 	c.LambdaGBSeconds = millis(c.LambdaMBMs / 1024)
 	return &c

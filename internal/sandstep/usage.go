@@ -14,7 +14,11 @@ type TaskUsage struct {
 	DiskGiB     int        `json:"diskGiB" dynamodbav:"diskGiB"`
 	SandboxFrom *time.Time `json:"-" dynamodbav:"sandboxFrom,omitempty"`
 	SandboxTo   *time.Time `json:"-" dynamodbav:"sandboxTo,omitempty"`
-	// SandboxSeconds is SandboxTo (now, while it lives) less SandboxFrom.
+	// EarlierSandboxMs is the life (ms) of the sandboxes failed attempts of
+	// the task's create made and deleted, at the same size.
+	EarlierSandboxMs int64 `json:"-" dynamodbav:"earlierSandboxMs,omitempty"`
+	// SandboxSeconds is SandboxTo (now, while it lives) less SandboxFrom,
+	// with EarlierSandboxMs.
 	SandboxSeconds float64 `json:"sandboxSeconds" dynamodbav:"-"`
 
 	// The task's function invocations: their number, their time (ms) and

@@ -103,11 +103,11 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	}
 	if err != nil {
 		err = waits.outOfWaitedTime(wctx, err)
-		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err))
+		return nil, s.discardCreated(ctx, call, sb, plan, fmt.Errorf("create sandbox %s: %s: %w", sb.ID, stage, err))
 	}
 	// Two writes on a create's path: the slot, and this one.
 	if err := s.quota.CommitSandbox(wctx, sb); err != nil {
-		return nil, s.cleanupFailedCreate(ctx, call, sb, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err))
+		return nil, s.discardCreated(ctx, call, sb, plan, fmt.Errorf("create sandbox %s: record sandbox: %w", sb.ID, err))
 	}
 	metrics.Add(ctx, metrics.SandboxesCreated, metrics.Count, 1)
 	return sb, nil
@@ -414,6 +414,16 @@ func (s *Service) cleanupFailedCreate(ctx context.Context, call Call, sb *sandst
 	s.abandon(cctx, sb, cause)
 	s.audit(ctx, call, sb, ActionCreate, cause, map[string]string{"error": sandstep.ErrorMessage(cause)})
 	return cause
+}
+
+// discardCreated is cleanupFailedCreate telling plan of a sandbox the
+// provider made (a task's usage counts it: README, "Task cost").
+func (s *Service) discardCreated(ctx context.Context, call Call, sb *sandstep.Sandbox, plan createPlan, cause error) error {
+	err := s.cleanupFailedCreate(ctx, call, sb, cause)
+	if sb.MadeAt != nil && plan.discarded != nil {
+		plan.discarded(sb, s.opts.Now())
+	}
+	return err
 }
 
 // abandon marks a sandbox whose create failed as failed and releases its

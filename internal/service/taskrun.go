@@ -192,17 +192,20 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		return nil, fmt.Errorf("claim the making of task %s's sandbox: %w", t.ID, err)
 	}
 	t.CreateClaim = until.UnixMilli()
-	next, err := s.makeTaskSandbox(ctx, t, spec, admit)
+	var lost discardedSandbox
+	next, err := s.makeTaskSandbox(ctx, t, spec, admit, &lost)
 	if err != nil && t.CreateClaim == until.UnixMilli() {
 		// Let go now, so that the attempt asked next need not wait for
 		// this one's time to run out (which it does if this write fails),
-		// in a write that carries what the attempt used.
+		// in a write that carries what the attempt used, its sandbox's
+		// life too when it made one.
 		cctx, cancel := s.cleanupContext(ctx)
 		defer cancel()
 		_, cerr := s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{sandstep.TaskQueued}, sandstep.TaskQueued, func(r *sandstep.Task) {
 			if r.CreateClaim == t.CreateClaim {
 				r.CreateClaim = 0
 			}
+			lost.addTo(r)
 		})
 		if cerr != nil && sandstep.ErrorCode(cerr) != sandstep.ECONFLICT {
 			s.opts.Logger.WarnContext(ctx, "the claim on the task's sandbox was not let go", "taskId", t.ID, "err", cerr)
@@ -222,8 +225,9 @@ func (s *Service) createClaimEnd(ctx context.Context) time.Time {
 }
 
 // makeTaskSandbox makes the sandbox of t, whose making this attempt has
-// claimed, and records it on t with the claim let go.
-func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *TaskInput, admit func() error) (*TaskStep, error) {
+// claimed, and records it on t with the claim let go; a sandbox the
+// provider made that the create deleted is told to lost.
+func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *TaskInput, admit func() error, lost *discardedSandbox) (*TaskStep, error) {
 	if err := admit(); err != nil {
 		return nil, s.notAdmitted(ctx, t, nil, err)
 	}
@@ -242,7 +246,7 @@ func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *T
 	if err != nil {
 		return nil, prefixField("sandbox.", err)
 	}
-	plan.task = t.ID
+	plan.task, plan.discarded = t.ID, lost.add
 	// The sandbox may reach the API's host, or the task is told to expect
 	// no nudge (the policy may have changed since the task was accepted).
 	var nudge string

@@ -108,6 +108,33 @@ func sandboxUsage(r *sandstep.Task, sb *sandstep.Sandbox) {
 	r.Usage = u
 }
 
+// discardedSandbox is the sandbox a failed attempt of a task's create
+// made and deleted (none: made zero): Daytona bills its life all the same.
+type discardedSandbox struct {
+	made, deleted time.Time
+	sb            *sandstep.Sandbox
+}
+
+// add is createPlan.discarded.
+func (d *discardedSandbox) add(sb *sandstep.Sandbox, deleted time.Time) {
+	d.made, d.deleted, d.sb = *sb.MadeAt, deleted, sb
+}
+
+// addTo adds the sandbox's life to r's usage, and its size when the usage
+// has none yet (no sandbox of the task's lived): a record without usage
+// (an older version's) stays without.
+func (d *discardedSandbox) addTo(r *sandstep.Task) {
+	if d.sb == nil || r.Usage == nil {
+		return
+	}
+	u := cost.Taken{}.AddTo(r.Usage)
+	u.EarlierSandboxMs += max(d.deleted.Sub(d.made), 0).Milliseconds()
+	if u.VCPU == 0 {
+		u.VCPU, u.MemoryGiB, u.DiskGiB = cost.Size(d.sb.Size, d.sb.Resources)
+	}
+	r.Usage = u
+}
+
 // sandboxEnded ends the usage of t's sandbox at at, once.
 func sandboxEnded(r *sandstep.Task, at time.Time) {
 	if r.Usage == nil || r.Usage.SandboxFrom == nil || r.Usage.SandboxTo != nil {

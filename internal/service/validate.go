@@ -217,6 +217,9 @@ type createPlan struct {
 	cloneToken func(context.Context) (token string, files []UploadFile, err error)
 	// task, when set, is the task the sandbox is made for (its TaskID).
 	task string
+	// discarded, when set, is told of a sandbox the provider made that
+	// the create failed after and deleted, with when it was deleted.
+	discarded func(sb *sandstep.Sandbox, at time.Time)
 	// admit, when set, says whether the sandbox may be made at all (the
 	// drain switch): asked just before the slot is taken, so that its
 	// answer has had the secrets' reads to arrive in.
