@@ -14,7 +14,7 @@ import (
 // a usage on that record: the task would show a cost of that one
 // invocation, no sandbox seconds and no size, for a run that used an
 // hour's sandbox. README: older records show no usage and no cost.
-func TestHuntOlderRecordGetsNoPartialUsage(t *testing.T) {
+func TestOlderRecordGetsNoPartialUsage(t *testing.T) {
 	tests := []struct {
 		name    string
 		failure *TaskFailure

@@ -43,7 +43,7 @@ func (p *slowFailingClone) GitClone(ctx context.Context, id string, spec GitClon
 // per-second prices. README ("Task cost"): sandboxSeconds run from
 // Daytona's create of the sandbox to its delete; the first sandbox's
 // two minutes are the task's as much as the second's ten seconds.
-func TestHuntRemadeSandboxCountsTheFirstSandboxToo(t *testing.T) {
+func TestRemadeSandboxCountsTheFirstSandboxToo(t *testing.T) {
 	tests := []struct {
 		name string
 		took time.Duration
