@@ -10,7 +10,8 @@ import (
 // repoReaders answers who may read a repository's tasks from the
 // repositories document, read on first use: a function that serves task
 // reads (status, delete) keeps serving its owners and the state machine
-// even when the document cannot be read, and only a reader's call fails.
+// even when the document cannot be read; meanwhile a reader is answered
+// as anyone else (service.mayRead).
 type repoReaders struct{ e *Env }
 
 func (r repoReaders) Readers(ctx context.Context, repo string) ([]string, error) {

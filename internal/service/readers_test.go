@@ -54,7 +54,7 @@ func TestReadersOfRepositoryTasks(t *testing.T) {
 		{"not a reader", "mallory", fakeReaders{by: map[string][]string{"octo/hello": {"alice"}}}, sandstep.ENOTFOUND},
 		{"a reader of another repository", "alice", fakeReaders{by: map[string][]string{"octo/other": {"alice"}}}, sandstep.ENOTFOUND},
 		{"a reader whose case differs", "Alice", fakeReaders{by: map[string][]string{"octo/hello": {"alice"}}}, sandstep.ENOTFOUND},
-		{"readers that cannot be read", "alice", fakeReaders{err: errors.New("ssm down")}, sandstep.EINTERNAL},
+		{"readers that cannot be read", "alice", fakeReaders{err: errors.New("ssm down")}, sandstep.ENOTFOUND},
 	}
 	for _, tt := range tests {
 		for op, do := range ops {

@@ -386,11 +386,7 @@ func (s *Service) visibleTask(ctx context.Context, call Call, id string) (*sands
 	if err != nil {
 		return nil, fmt.Errorf("get task %s: %w", id, err)
 	}
-	ok, err := s.mayRead(ctx, call, t)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	if !s.mayRead(ctx, call, t) {
 		s.denied(ctx, DeniedNotOwner, call.UserID, id)
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", id)
 	}
