@@ -153,6 +153,10 @@ func (a *API) newRequest(ctx context.Context, rt route, ev events.APIGatewayV2HT
 		// Before anything of the request is read: to anyone else the route
 		// does not exist, whatever they send.
 		if r.call.Admin = a.admin.isAdmin(ev); !r.call.Admin {
+			// The service's guard is never reached: the denied line, for
+			// the operator's alarm, is written here.
+			a.logger.WarnContext(r.ctx, "denied", "reason", service.DeniedNotAdmin, "userId", r.call.UserID,
+				"target", sandstep.Clip(ev.PathParameters["userId"], 200))
 			return nil, sandstep.Errorf(sandstep.ENOTFOUND, "no route for %s", sandstep.Clip(routeName(ev), 200))
 		}
 		r.id = ev.PathParameters["userId"]
