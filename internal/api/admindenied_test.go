@@ -11,7 +11,7 @@ import (
 // is answered 404 at the edge, and that refusal is a denied attempt: one
 // WARN "denied" line with reason not_admin (README: Logging), for the
 // operator's alarm, as the service's own guard would write.
-func TestHuntAdminRefusalIsDenied(t *testing.T) {
+func TestAdminRefusalIsDenied(t *testing.T) {
 	tests := []struct {
 		name  string
 		route string

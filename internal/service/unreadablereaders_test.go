@@ -11,7 +11,7 @@ import (
 // While the repositories document cannot be read, someone who is not a
 // repository's reader is answered for its task as for an id that does not
 // exist: the answer must not tell them the id is a task.
-func TestHuntUnreadableReadersHideTasks(t *testing.T) {
+func TestUnreadableReadersHideTasks(t *testing.T) {
 	ops := []struct {
 		name string
 		do   func(*Service, Call, string) error
