@@ -150,8 +150,14 @@ func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) (body stri
 		fmt.Fprintf(&b, " after %s", t.FinishedAt.Sub(*t.StartedAt).Round(time.Second))
 	}
 	b.WriteString(".\n")
-	if t.PullRequest != "" {
+	switch {
+	case t.PullRequest != "":
 		fmt.Fprintf(&b, "\nPull request: %s\n", t.PullRequest)
+	case t.Status == sandstep.TaskSucceeded && s.repoTask(t):
+		// Succeeded without one is only ever nothing committed
+		// (finishTask): said, so it is not read as a pull request
+		// opened elsewhere.
+		b.WriteString("\nNo pull request: the agent committed nothing.\n")
 	}
 	if e := quotedError(t); e != "" {
 		// Fenced as the output is: it may quote git's words about the

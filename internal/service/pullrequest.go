@@ -270,10 +270,18 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 		url, err = s.repoAccess.OpenPullRequest(ctx, inst, repo, PushBranch(t.ID), g.Branch, title, body)
 		return err
 	})
-	if err != nil {
-		return "", fmt.Errorf("open the pull request: %w", err)
+	switch sandstep.ErrorCode(err) {
+	case "":
+		return url, nil
+	case sandstep.EINVALID, sandstep.ENOTFOUND, sandstep.EUNAUTHENTICATED:
+		// Refused, which asking again does not change: forbidden too (the
+		// App lacks pull_requests: write, or the repository forbids it),
+		// not a sandbox not found as its code's name at the edge says.
+		// The branch is there for a maintainer to open it by hand.
+		return "", sandstep.Wrap(err, sandstep.EINVALID, "%s was pushed, but its pull request was not opened: %s",
+			PushBranch(t.ID), sandstep.ErrorMessage(err))
 	}
-	return url, nil
+	return "", fmt.Errorf("open the pull request: %w", err)
 }
 
 // stageDir is the repository sandstep pushes from.
