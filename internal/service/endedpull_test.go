@@ -15,7 +15,7 @@ import (
 // branch was pushed, to open it by hand. GitHub's 403 on the pull request
 // (the App lacks pull_requests: write) is a refusal as its 422 is, not a
 // sandbox not found (EUNAUTHENTICATED's Step Functions name).
-func TestHuntEndedCommentSaysWhyNoPullRequest(t *testing.T) {
+func TestEndedCommentSaysWhyNoPullRequest(t *testing.T) {
 	tests := []struct {
 		name   string
 		commit bool
