@@ -210,6 +210,61 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 	t.TokenExpiresAt = &tok.ExpiresAt
 }
 
+// agentTokenTimeout bounds the take of the agent's token out of a kept
+// sandbox: one short command, within the clean-up's time.
+const agentTokenTimeout = 10 * time.Second
+
+// takeAgentToken prints the agent's credential file (its start: the agent
+// could have made it anything) and removes it.
+const takeAgentToken = `c="$PWD/` + readCredential + `"` + "\n" + `head -c 4096 "$c" 2>/dev/null; rm -f "$c"`
+
+// revokeAgentToken takes the agent's token out of the kept sandbox sb of
+// t, an issue's task that has ended: its file is removed and the token it
+// held revoked, so that neither whoever uses the sandbox next nor what the
+// agent left running there holds a live token for the rest of its hour.
+// The token is not in the record (only its expiry): the file is where it
+// is. A failure is logged; the token then expires within the hour.
+func (s *Service) revokeAgentToken(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
+	if !s.repoTask(t) {
+		return
+	}
+	ectx, cancel := context.WithTimeout(ctx, agentTokenTimeout)
+	res, err := s.provider.Exec(ectx, sb.DaytonaID, Command{Line: takeAgentToken, Timeout: agentTokenTimeout, NoStart: true})
+	cancel()
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not taken out of its kept sandbox; it expires within the hour", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
+		return
+	}
+	if res.ExitCode != 0 {
+		s.opts.Logger.WarnContext(ctx, "the agent's credential file was not removed from its kept sandbox", "taskId", t.ID, "sandboxId", sb.ID, "exitCode", res.ExitCode)
+	}
+	tok := heldToken(res.Stdout)
+	if tok == "" {
+		return // taken already (a clean-up asked again), or never written
+	}
+	rctx, rcancel := Detached(ctx, revokeTimeout)
+	defer rcancel()
+	if err := s.repoAccess.Revoke(rctx, tok); err != nil {
+		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
+	}
+}
+
+// heldToken is the password of a credential file (credentialFile's
+// format), "" when it holds none a token could be: the agent could have
+// written anything there.
+func heldToken(file string) string {
+	for line := range strings.Lines(file) {
+		v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "password=")
+		if !ok || v == "" || len(v) > 1024 {
+			continue
+		}
+		if strings.IndexFunc(v, func(r rune) bool { return r <= ' ' || r > '~' }) < 0 {
+			return v
+		}
+	}
+	return ""
+}
+
 // tokenWait bounds a watch's wait so the agent's token is refreshed in
 // time. Once the refresh is due and the token still not replaced (a
 // refresh failed), the next try comes later and later (half the time it

@@ -145,6 +145,13 @@ func newRepoHarness(t *testing.T) *repoHarness {
 // before the task's sandbox is made.
 func newRepoHarnessWith(t *testing.T, github func(*fakeRepoAccess)) *repoHarness {
 	t.Helper()
+	return newRepoHarnessSpec(t, github, nil)
+}
+
+// newRepoHarnessSpec is newRepoHarnessWith whose task's spec is edited by
+// edit (nil: none) before it starts.
+func newRepoHarnessSpec(t *testing.T, github func(*fakeRepoAccess), edit func(*TaskInput)) *repoHarness {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
@@ -172,6 +179,9 @@ func newRepoHarnessWith(t *testing.T, github func(*fakeRepoAccess)) *repoHarness
 
 	ctx := context.Background()
 	spec := TaskInput{Command: "true", TimeoutSeconds: intp(3 * 3600)}
+	if edit != nil {
+		edit(&spec)
+	}
 	ev := IssueEvent{Repo: "octo/hello", InstallationID: 7, Issue: 3, Title: "Fix the $(reboot) bug", CloneURL: "file://" + h.origin, DefaultBranch: "main"}
 	if err := issueSpec(&spec, ev); err != nil {
 		t.Fatal(err)

@@ -1103,6 +1103,11 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 				return fmt.Errorf("kill the command of task %s: %w", t.ID, err)
 			}
 		}
+		// Whoever uses the sandbox next, and what the agent left in it,
+		// gets no live token of the repository's.
+		if sb.State == sandstep.StateReady {
+			s.revokeAgentToken(ctx, t, sb)
+		}
 		return nil
 	}
 	if _, err := s.delete(ctx, call, sb); err != nil {
