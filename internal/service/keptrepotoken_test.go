@@ -20,7 +20,7 @@ import (
 // must not stay live in its file there for the rest of its hour. The
 // clean-up of the kept sandbox revokes the token the file holds and
 // removes the file.
-func TestHuntKeptIssueSandboxKeepsNoLiveToken(t *testing.T) {
+func TestKeptIssueSandboxKeepsNoLiveToken(t *testing.T) {
 	tests := []struct {
 		name   string
 		before func(t *testing.T, h *repoHarness) // before the command exits
