@@ -15,7 +15,9 @@ type TaskUsage struct {
 	SandboxFrom *time.Time `json:"-" dynamodbav:"sandboxFrom,omitempty"`
 	SandboxTo   *time.Time `json:"-" dynamodbav:"sandboxTo,omitempty"`
 	// EarlierSandboxMs is the life (ms) of the sandboxes failed attempts of
-	// the task's create made and deleted, at the same size.
+	// the task's create made and deleted, at the same size, as records were
+	// written with it for a while: read, no longer written (an older
+	// version's put drops it). Those lives now move SandboxFrom back.
 	EarlierSandboxMs int64 `json:"-" dynamodbav:"earlierSandboxMs,omitempty"`
 	// SandboxSeconds is SandboxTo (now, while it lives) less SandboxFrom,
 	// with EarlierSandboxMs.

@@ -104,6 +104,11 @@ func sandboxUsage(r *sandstep.Task, sb *sandstep.Sandbox) {
 	if sb.MadeAt != nil {
 		from = sb.MadeAt.UTC()
 	}
+	// The lives of sandboxes that ended before it (discardedSandbox.addTo)
+	// stay in the span, its start moved back by them.
+	if u.SandboxFrom != nil && u.SandboxTo != nil {
+		from = from.Add(-max(u.SandboxTo.Sub(*u.SandboxFrom), 0))
+	}
 	u.SandboxFrom, u.SandboxTo = &from, nil
 	r.Usage = u
 }
@@ -122,13 +127,21 @@ func (d *discardedSandbox) add(sb *sandstep.Sandbox, deleted time.Time) {
 
 // addTo adds the sandbox's life to r's usage, and its size when the usage
 // has none yet (no sandbox of the task's lived): a record without usage
-// (an older version's) stays without.
+// (an older version's) stays without. The life goes into the span older
+// versions know (its start moved back by it; an ended span when none
+// was), not a field of its own: they write the task whole, without the
+// fields they do not know, and its cost would go down.
 func (d *discardedSandbox) addTo(r *sandstep.Task) {
 	if d.sb == nil || r.Usage == nil {
 		return
 	}
 	u := cost.Taken{}.AddTo(r.Usage)
-	u.EarlierSandboxMs += max(d.deleted.Sub(d.made), 0).Milliseconds()
+	if u.SandboxFrom == nil {
+		at := d.deleted.UTC()
+		u.SandboxFrom, u.SandboxTo = &at, &at
+	}
+	from := u.SandboxFrom.Add(-max(d.deleted.Sub(d.made), 0))
+	u.SandboxFrom = &from
 	if u.VCPU == 0 {
 		u.VCPU, u.MemoryGiB, u.DiskGiB = cost.Size(d.sb.Size, d.sb.Resources)
 	}
