@@ -207,6 +207,11 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 			}
 			lost.addTo(r)
 		})
+		if sandstep.ErrorCode(cerr) == sandstep.ECONFLICT && lost.sb != nil {
+			// Cancelled meanwhile: its usage still gets the sandbox
+			// Daytona made (and billed) for it.
+			_, cerr = s.tasks.TransitionTask(cctx, t.ID, []sandstep.TaskStatus{sandstep.TaskCancelled}, sandstep.TaskCancelled, lost.addTo)
+		}
 		if cerr != nil && sandstep.ErrorCode(cerr) != sandstep.ECONFLICT {
 			s.opts.Logger.WarnContext(ctx, "the claim on the task's sandbox was not let go", "taskId", t.ID, "err", cerr)
 		}
