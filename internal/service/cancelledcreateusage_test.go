@@ -41,7 +41,7 @@ func (p *cancelledClone) GitClone(ctx context.Context, id string, spec GitCloneS
 // "Task cost": sandboxSeconds from Daytona's create of the sandbox to its
 // delete, a failed attempt's sandbox too). The cancelled task's usage is
 // final; it must hold that sandbox's life.
-func TestReviewCancelledTaskCountsTheAttemptsSandbox(t *testing.T) {
+func TestCancelledTaskCountsTheAttemptsSandbox(t *testing.T) {
 	tests := []struct {
 		name string
 		took time.Duration

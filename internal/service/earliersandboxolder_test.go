@@ -41,7 +41,7 @@ func olderVersionsWrite(t *testing.T, client *dynamodb.Client, table, taskID str
 // version's write: a task's sandbox seconds only grow (README, "Task
 // cost": the counters only grow), and a GET must not show a cost lower
 // than the one before.
-func TestReviewEarlierSandboxSurvivesAnOlderVersionsWrite(t *testing.T) {
+func TestEarlierSandboxSurvivesAnOlderVersionsWrite(t *testing.T) {
 	tests := []struct {
 		name string
 		// remade: the second attempt made the task's sandbox before the
