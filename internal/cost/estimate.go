@@ -38,14 +38,13 @@ func nonZero(v, deflt int) int {
 }
 
 // Shown returns a copy of u with the fields a reader sees worked out: a
-// sandbox still alive counts until now, after the earlier attempts'
-// sandboxes. nil stays nil.
+// sandbox still alive counts until now. nil stays nil.
 func Shown(u *sandstep.TaskUsage, now time.Time) *sandstep.TaskUsage {
 	if u == nil {
 		return nil
 	}
 	c := *u
-	ms := max(c.EarlierSandboxMs, 0)
+	var ms int64
 	if c.SandboxFrom != nil {
 		to := now
 		if c.SandboxTo != nil {

@@ -14,13 +14,9 @@ type TaskUsage struct {
 	DiskGiB     int        `json:"diskGiB" dynamodbav:"diskGiB"`
 	SandboxFrom *time.Time `json:"-" dynamodbav:"sandboxFrom,omitempty"`
 	SandboxTo   *time.Time `json:"-" dynamodbav:"sandboxTo,omitempty"`
-	// EarlierSandboxMs is the life (ms) of the sandboxes failed attempts of
-	// the task's create made and deleted, at the same size, as records were
-	// written with it for a while: read, no longer written (an older
-	// version's put drops it). Those lives now move SandboxFrom back.
-	EarlierSandboxMs int64 `json:"-" dynamodbav:"earlierSandboxMs,omitempty"`
-	// SandboxSeconds is SandboxTo (now, while it lives) less SandboxFrom,
-	// with EarlierSandboxMs.
+	// SandboxSeconds is SandboxTo (now, while it lives) less SandboxFrom
+	// (moved back by the lives of sandboxes a failed create attempt made and
+	// deleted).
 	SandboxSeconds float64 `json:"sandboxSeconds" dynamodbav:"-"`
 
 	// The task's function invocations: their number, their time (ms) and
