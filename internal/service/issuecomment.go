@@ -143,7 +143,13 @@ func (s *Service) admittedTo(ctx context.Context, t *sandstep.Task) bool {
 func (s *Service) endedComment(ctx context.Context, t *sandstep.Task) (body string, quoted bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**sandstep** task `%s` %s", t.ID, strings.ReplaceAll(string(t.Status), "_", " "))
-	if t.ExitCode != nil {
+	switch {
+	case t.ExitCode == nil:
+	case *t.ExitCode == 0 && t.Status != sandstep.TaskSucceeded:
+		// The command did not fail: what came after it did (the
+		// collect's push or pull request, its error below).
+		b.WriteString(" (the command exited 0; what followed it did not succeed)")
+	default:
 		fmt.Fprintf(&b, " with exit code %d", *t.ExitCode)
 	}
 	if t.StartedAt != nil && t.FinishedAt != nil {
