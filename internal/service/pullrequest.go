@@ -204,6 +204,15 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 	}
 	if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
 		func(r *sandstep.Task) { r.TokenExpiresAt = &tok.ExpiresAt }); err != nil {
+		if sandstep.ErrorCode(err) == sandstep.ECONFLICT {
+			// The task ended as the token was uploaded: its clean-up
+			// (revokeAgentToken, a kept sandbox's) may have run before
+			// the upload, and nobody would revoke this one.
+			if rerr := s.repoAccess.Revoke(ctx, tok.Value); rerr != nil {
+				s.opts.Logger.WarnContext(ctx, "a token of the agent's uploaded as its task ended was not revoked; it expires within the hour", "taskId", t.ID, "err", rerr)
+			}
+			return
+		}
 		s.opts.Logger.WarnContext(ctx, "the agent's refreshed GitHub token was not recorded; it is refreshed again", "taskId", t.ID, "err", err)
 		return
 	}
