@@ -237,9 +237,10 @@ func (s *Service) revokeAgentToken(ctx context.Context, t *sandstep.Task, sb *sa
 	if !s.repoTask(t) {
 		return
 	}
-	ectx, cancel := context.WithTimeout(ctx, agentTokenTimeout)
-	res, err := s.provider.Exec(ectx, sb.DaytonaID, Command{Line: takeAgentToken, Timeout: agentTokenTimeout, NoStart: true})
-	cancel()
+	// Bounded by its Timeout, not by ctx: a command that runs it out (the
+	// agent made the file a FIFO) has its session ended by the provider
+	// within ctx's deadline, which must outlive it.
+	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: takeAgentToken, Timeout: agentTokenTimeout, NoStart: true})
 	if err != nil {
 		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not taken out of its kept sandbox; it expires within the hour", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 		return
