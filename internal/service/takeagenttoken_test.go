@@ -29,7 +29,7 @@ func (p *deadlineProvider) Exec(ctx context.Context, id string, cmd Command) (*E
 // command's timeout (the agent may have made its file a FIFO, which head
 // waits on): that bound must leave the provider time to end the command's
 // session, not end the caller's context with it.
-func TestReviewTakeAgentTokenLeavesTimeToEndItsSession(t *testing.T) {
+func TestTakeAgentTokenLeavesTimeToEndItsSession(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  func() (context.Context, context.CancelFunc)

@@ -11,7 +11,7 @@ import (
 // A task whose command exited 0 and whose collect then failed (its pull
 // request refused) must not be told on its issue as "failed with exit
 // code 0": the command did not fail, what came after it did.
-func TestReviewEndedCommentExitZeroFailed(t *testing.T) {
+func TestEndedCommentExitZeroFailed(t *testing.T) {
 	tests := []struct {
 		name    string
 		code    int

@@ -32,7 +32,7 @@ func (p *endingUpload) Upload(ctx context.Context, id string, files []UploadFile
 // clean-up took the token out must not leave the token it uploaded live
 // in that sandbox: the task is no longer running (its record refuses the
 // expiry), and nobody else will revoke it.
-func TestReviewKeptSandboxRefreshAfterCleanUp(t *testing.T) {
+func TestKeptSandboxRefreshAfterCleanUp(t *testing.T) {
 	tests := []struct {
 		name string
 		code int
