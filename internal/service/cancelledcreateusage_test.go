@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,31 +9,6 @@ import (
 	"github.com/sandstep/sandstep/internal/store"
 	"github.com/sandstep/sandstep/internal/store/storetest"
 )
-
-// cancelledClone is fakeProvider whose first clone takes took on the
-// test's clock, during which the task's owner cancels it, and then fails
-// (the cancel's delete of the task's sandboxes, say).
-type cancelledClone struct {
-	*fakeProvider
-	clk    *settableClock
-	took   time.Duration
-	cancel func()
-	mu     sync.Mutex
-	n      int
-}
-
-func (p *cancelledClone) GitClone(ctx context.Context, id string, spec GitCloneSpec) error {
-	p.mu.Lock()
-	p.n++
-	first := p.n == 1
-	p.mu.Unlock()
-	if err := p.fakeProvider.GitClone(ctx, id, spec); err != nil || !first {
-		return err
-	}
-	p.clk.Set(p.clk.Now().Add(p.took))
-	p.cancel()
-	return sandstep.Errorf(sandstep.ETRANSIENT, "git clone: the remote hung up; try again")
-}
 
 // A task cancelled while its create's attempt sets up a sandbox: Daytona
 // made that sandbox and billed it until the attempt deleted it (README,
@@ -53,20 +27,11 @@ func TestCancelledTaskCountsTheAttemptsSandbox(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour, Now: clk.Now})
-			p := &cancelledClone{fakeProvider: newFakeProvider(), clk: clk, took: tt.took}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := &slowFailingClone{fakeProvider: newFakeProvider(), clk: clk, took: tt.took}
+			svc := taskServiceOn(t, clk, st, p)
 			ctx := context.Background()
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600),
-				Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Git: &GitSource{URL: "https://git.example.net/alice/app.git"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.cancel = func() {
+			tk := cloneTask(t, svc)
+			p.during = func() {
 				if _, err := svc.CancelTask(ctx, alice(), tk.ID); err != nil {
 					t.Errorf("cancel: %v", err)
 				}

@@ -56,18 +56,9 @@ func TestEarlierSandboxSurvivesAnOlderVersionsWrite(t *testing.T) {
 			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 			st, client, table := storetest.New(t, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour, Now: clk.Now})
 			p := &slowFailingClone{fakeProvider: newFakeProvider(), clk: clk, took: 2 * time.Minute}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := taskServiceOn(t, clk, st, p)
 			ctx := context.Background()
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600),
-				Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Git: &GitSource{URL: "https://git.example.net/alice/app.git"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tk := cloneTask(t, svc)
 			step := TaskStep{TaskID: tk.ID, UserID: "alice"}
 			if _, err := svc.CreateTaskSandbox(ctx, step); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
 				t.Fatalf("the first attempt answered %v; want the clone's transient failure", err)

@@ -12,15 +12,16 @@ import (
 )
 
 // slowFailingClone is fakeProvider whose first clone takes took on the
-// test's clock and then fails for a moment (a transient error): the
-// sandbox Daytona made for that attempt lived that long before the
-// attempt deleted it.
+// test's clock (during it, during runs when set: an owner's cancel, say)
+// and then fails for a moment (a transient error): the sandbox Daytona
+// made for that attempt lived that long before the attempt deleted it.
 type slowFailingClone struct {
 	*fakeProvider
-	clk  *settableClock
-	took time.Duration
-	mu   sync.Mutex
-	n    int
+	clk    *settableClock
+	took   time.Duration
+	during func()
+	mu     sync.Mutex
+	n      int
 }
 
 func (p *slowFailingClone) GitClone(ctx context.Context, id string, spec GitCloneSpec) error {
@@ -35,7 +36,22 @@ func (p *slowFailingClone) GitClone(ctx context.Context, id string, spec GitClon
 		return nil
 	}
 	p.clk.Set(p.clk.Now().Add(p.took))
+	if p.during != nil {
+		p.during()
+	}
 	return sandstep.Errorf(sandstep.ETRANSIENT, "git clone: the remote hung up; try again")
+}
+
+// cloneTask is a queued task of alice's whose sandbox clones a repository,
+// started on svc.
+func cloneTask(t *testing.T, svc *Service) *sandstep.Task {
+	t.Helper()
+	tk, err := svc.StartTask(context.Background(), alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600),
+		Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Git: &GitSource{URL: "https://git.example.net/alice/app.git"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
 }
 
 // A CreateSandbox step asked again after its attempt's sandbox failed
@@ -56,18 +72,9 @@ func TestRemadeSandboxCountsTheFirstSandboxToo(t *testing.T) {
 			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour, Now: clk.Now})
 			p := &slowFailingClone{fakeProvider: newFakeProvider(), clk: clk, took: tt.took}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := taskServiceOn(t, clk, st, p)
 			ctx := context.Background()
-			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600),
-				Sandbox: CreateSandboxInput{Image: "ubuntu:24.04", Git: &GitSource{URL: "https://git.example.net/alice/app.git"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tk := cloneTask(t, svc)
 			step := TaskStep{TaskID: tk.ID, UserID: "alice"}
 			// The state machine asks the step again (Sandbox.Transient).
 			if _, err := svc.CreateTaskSandbox(ctx, step); sandstep.ErrorCode(err) != sandstep.ETRANSIENT {

@@ -55,12 +55,7 @@ func TestTaskSandboxSecondsStartWhenTheSandboxIsMade(t *testing.T) {
 			clk := &settableClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 			st, _, _ := storetest.New(t, store.Options{DefaultQuota: 5, IdempotencyTTL: time.Hour, Now: clk.Now})
 			p := &refusedFirstProvider{fakeProvider: newFakeProvider(), clk: clk, wait: tt.wait}
-			svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
-				Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
-				Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := taskServiceOn(t, clk, st, p)
 			ctx := context.Background()
 			tk, err := svc.StartTask(ctx, alice(), TaskInput{Command: "make", TimeoutSeconds: intp(600)})
 			if err != nil {
@@ -229,4 +224,16 @@ func TestStepUsageNotCountedTwiceWhenTheStoreWritesAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// taskServiceOn is a service of tasks over st and p, on clk's time.
+func taskServiceOn(t *testing.T, clk *settableClock, st *store.Store, p Provider) *Service {
+	t.Helper()
+	svc, err := New(Deps{Provider: p, Sandboxes: st, Quota: st, Idempotency: st, Audit: st,
+		Tasks: st, Objects: newFakeObjects(), Machine: fakeMachine{}, Sessions: fakeSessions{}},
+		Options{Limits: testLimits(), Deployment: fixedDeployment(testDeployment), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
