@@ -26,11 +26,19 @@ func repoOwned(t *sandstep.Task) bool {
 // revokeCloneToken revokes tok (nil: none was minted), the read-only
 // token minted for t's clone, once no sandbox holds it.
 func (s *Service) revokeCloneToken(ctx context.Context, t *sandstep.Task, tok *RepoToken) {
-	if tok == nil {
-		return
+	if tok != nil {
+		s.revokeToken(ctx, t, tok.Value, "an unused read-only token")
 	}
-	if err := s.repoAccess.Revoke(ctx, tok.Value); err != nil {
-		s.opts.Logger.WarnContext(ctx, "an unused read-only token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
+}
+
+// revokeToken ends a token minted for t before its hour, in revokeTimeout
+// of its own (a step's cancelled context does not stop it); a failure is
+// logged, what naming the token, which then expires within the hour.
+func (s *Service) revokeToken(ctx context.Context, t *sandstep.Task, value, what string) {
+	rctx, cancel := Detached(ctx, revokeTimeout)
+	defer cancel()
+	if err := s.repoAccess.Revoke(rctx, value); err != nil {
+		s.opts.Logger.WarnContext(ctx, what+" was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
 	}
 }
 

@@ -196,9 +196,7 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(readCredential, tok)}); err != nil {
 		// Minted for nothing: ended now, not left live for its hour (a
 		// refresh that keeps failing would leave one a look).
-		if rerr := s.repoAccess.Revoke(ctx, tok.Value); rerr != nil {
-			s.opts.Logger.WarnContext(ctx, "an unused token of the agent's was not revoked; it expires within the hour", "taskId", t.ID, "err", rerr)
-		}
+		s.revokeToken(ctx, t, tok.Value, "an unused token of the agent's")
 		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not refreshed", "taskId", t.ID, "err", err)
 		return
 	}
@@ -208,9 +206,7 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 			// The task ended as the token was uploaded: its clean-up
 			// (revokeAgentToken, a kept sandbox's) may have run before
 			// the upload, and nobody would revoke this one.
-			if rerr := s.repoAccess.Revoke(ctx, tok.Value); rerr != nil {
-				s.opts.Logger.WarnContext(ctx, "a token of the agent's uploaded as its task ended was not revoked; it expires within the hour", "taskId", t.ID, "err", rerr)
-			}
+			s.revokeToken(ctx, t, tok.Value, "a token of the agent's uploaded as its task ended")
 			return
 		}
 		s.opts.Logger.WarnContext(ctx, "the agent's refreshed GitHub token was not recorded; it is refreshed again", "taskId", t.ID, "err", err)
@@ -252,11 +248,7 @@ func (s *Service) revokeAgentToken(ctx context.Context, t *sandstep.Task, sb *sa
 	if tok == "" {
 		return // taken already (a clean-up asked again), or never written
 	}
-	rctx, rcancel := Detached(ctx, revokeTimeout)
-	defer rcancel()
-	if err := s.repoAccess.Revoke(rctx, tok); err != nil {
-		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
-	}
+	s.revokeToken(ctx, t, tok, "the agent's GitHub token")
 }
 
 // heldToken is the password of a credential file (credentialFile's
@@ -422,13 +414,7 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 	if err != nil {
 		return fmt.Errorf("mint the push token of %s: %w", repo, err)
 	}
-	defer func() {
-		rctx, cancel := Detached(ctx, revokeTimeout)
-		defer cancel()
-		if err := s.repoAccess.Revoke(rctx, tok.Value); err != nil {
-			s.opts.Logger.WarnContext(ctx, "the push token was not revoked; it expires within the hour", "taskId", t.ID, "err", err)
-		}
-	}()
+	defer s.revokeToken(ctx, t, tok.Value, "the push token")
 	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
 		return fmt.Errorf("hand the push its token: %w", err)
 	}
@@ -450,7 +436,7 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 	return sandstep.Errorf(sandstep.EINVALID, "the push to %s was refused: %s", PushBranch(t.ID), stderr)
 }
 
-// revokeTimeout bounds the revoke of the push token.
+// revokeTimeout bounds a token's revoke (revokeToken).
 const revokeTimeout = 10 * time.Second
 
 // pushRefused says whether a failed push's stderr, all of it (GitHub's
