@@ -19,15 +19,22 @@ import (
 // IP", and §6: a proxy's error may not say source DAYTONA_PROXY. Daytona
 // marks the stop by desiredState "stopped" before the runner moves state
 // off "started". A toolbox call meeting that window is no invalid input
-// of the caller's: it must be transient (or wait and start the sandbox
-// again), never a 400 invalid_input.
+// of the caller's: it is transient, never a 400 invalid_input.
+//
+// Daytona's auto-archive (and a delete of a stopped sandbox) marks a
+// stopped sandbox pending with desiredState archived (destroyed), and
+// refuses a start meanwhile with 409 "state change in progress". restart
+// would take that 409 for a start already under way and wait for started,
+// which this sandbox never reaches: the call would wait out its whole
+// deadline and answer timeout, the command never having run. It is
+// transient too, at once.
 func TestToolboxCallDuringAStopShownOnlyInDesiredStateIsTransient(t *testing.T) {
 	ops := []struct {
 		name string
 		run  func(ctx context.Context, p *Provider) error
 	}{
 		{"exec", func(ctx context.Context, p *Provider) error {
-			_, err := p.Exec(ctx, "sb-1", service.Command{Line: "true", Timeout: 5 * time.Second})
+			_, err := p.Exec(ctx, "sb-1", service.Command{Line: "true", Timeout: time.Second})
 			return err
 		}},
 		{"upload", func(ctx context.Context, p *Provider) error {
@@ -38,30 +45,41 @@ func TestToolboxCallDuringAStopShownOnlyInDesiredStateIsTransient(t *testing.T) 
 			return err
 		}},
 	}
-	for _, desired := range []string{"stopped", "archived", "destroyed"} {
+	windows := []struct{ state, desired string }{
+		{"started", "stopped"}, {"started", "archived"}, {"started", "destroyed"},
+		{"stopped", "archived"}, {"stopped", "destroyed"},
+	}
+	for _, w := range windows {
 		for _, op := range ops {
-			t.Run(desired+"/"+op.name, func(t *testing.T) {
+			t.Run(w.state+"/"+w.desired+"/"+op.name, func(t *testing.T) {
 				var hs *httptest.Server
-				hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set("Content-Type", "application/json")
+				hs = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+					rw.Header().Set("Content-Type", "application/json")
+					io.Copy(io.Discard, r.Body)
 					switch {
 					case r.URL.Path == "/api/sandbox/sb-1" && r.Method == http.MethodGet:
-						io.WriteString(w, `{"id":"sb-1","name":"sb-1","state":"started","desiredState":"`+desired+`","toolboxProxyUrl":"`+hs.URL+`/toolbox"}`)
+						io.WriteString(rw, `{"id":"sb-1","name":"sb-1","state":"`+w.state+`","desiredState":"`+w.desired+`","toolboxProxyUrl":"`+hs.URL+`/toolbox"}`)
 					case r.URL.Path == "/api/sandbox/sb-1/toolbox-proxy-url":
-						io.WriteString(w, `{"url":"`+hs.URL+`/toolbox"}`)
+						io.WriteString(rw, `{"url":"`+hs.URL+`/toolbox"}`)
+					case r.URL.Path == "/api/sandbox/sb-1/start":
+						rw.WriteHeader(http.StatusConflict)
+						io.WriteString(rw, `{"statusCode":409,"message":"Sandbox state change in progress","error":"Conflict"}`)
 					case strings.HasPrefix(r.URL.Path, "/toolbox/sb-1/"):
-						io.Copy(io.Discard, r.Body)
-						w.WriteHeader(http.StatusBadRequest)
-						io.WriteString(w, `{"statusCode":400,"message":"failed to resolve container IP","error":"Bad Request"}`)
+						rw.WriteHeader(http.StatusBadRequest)
+						io.WriteString(rw, `{"statusCode":400,"message":"failed to resolve container IP","error":"Bad Request"}`)
 					default:
-						http.NotFound(w, r)
+						http.NotFound(rw, r)
 					}
 				}))
-				p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: time.Second})
-				err := op.run(context.Background(), p)
+				// StartTimeout far off: the call's own deadline is what a
+				// wait for a start would run out of.
+				p := providerBehind(t, hs, Options{MaxPollInterval: 20 * time.Millisecond, StartTimeout: time.Hour})
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				err := op.run(ctx, p)
 				if code := sandstep.ErrorCode(err); code != sandstep.ETRANSIENT {
-					t.Errorf("%s on a sandbox Daytona is taking to %s (state still started): err = %v (%s), want %s",
-						op.name, desired, err, code, sandstep.ETRANSIENT)
+					t.Errorf("%s on a %s sandbox Daytona is taking to %s: err = %v (%s), want %s at once",
+						op.name, w.state, w.desired, err, code, sandstep.ETRANSIENT)
 				}
 			})
 		}
