@@ -96,7 +96,7 @@ func FuzzSecretsFileSourcesExactValues(f *testing.F) {
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
 		vals := map[string]string{n1: v1, n2: v2}
 		for n, v := range vals {
-			if !envNameRE.MatchString(n) || v == "" || checkEnvValue("secretEnv."+n, v) != nil {
+			if envNameRE.check("secretEnv", n, envName) != nil || v == "" || checkEnvValue("secretEnv."+n, v) != nil {
 				t.Skip()
 			}
 			switch n {

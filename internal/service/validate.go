@@ -64,12 +64,19 @@ type bounded struct {
 	max int
 }
 
-func (b bounded) MatchString(s string) bool { return len(s) <= b.max && b.re.MatchString(s) }
+// check refuses field's value s when it is not of the pattern's characters,
+// as what, and then when it is too long. Characters come first, so that a
+// value no length makes valid is told its characters, and one told its
+// length has only that to mend.
+func (b bounded) check(field, s, what string) error {
+	if !b.re.MatchString(s) {
+		return sandstep.Invalid(field, "%q is not a valid %s", clip(s), what)
+	}
+	return tooLong(field, s, b.max)
+}
 
-// chars says whether s is of the pattern's characters, at any length:
-// checked before the length, so that a value no length makes valid is
-// told its characters, and one told its length has only that to mend.
-func (b bounded) chars(s string) bool { return b.re.MatchString(s) }
+// envName is the refusal of an environment variable's name.
+const envName = "environment variable name (letters, digits and _, not starting with a digit)"
 
 // tooLong refuses field's value s past max bytes, saying so: a pattern's
 // refusal of it would blame characters that are all allowed.
@@ -124,10 +131,7 @@ func validateEnv(field string, env map[string]string) error {
 		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
 	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
-		if !envNameRE.chars(name) {
-			return sandstep.Invalid(field+"."+clip(name), "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
-		}
-		if err := tooLong(field+"."+clip(name), name, envNameRE.max); err != nil {
+		if err := envNameRE.check(field+"."+clip(name), name, envName); err != nil {
 			return err
 		}
 		v := env[name]
@@ -279,17 +283,15 @@ func validateSource(in *CreateSandboxInput) error {
 	if in.Snapshot != "" && in.Image != "" {
 		return sandstep.Invalid("image", "give either snapshot or image, not both")
 	}
-	if in.Snapshot != "" && !imageRE.chars(in.Snapshot) {
-		return sandstep.Invalid("snapshot", "%q is not a valid snapshot name", clip(in.Snapshot))
+	if in.Snapshot != "" {
+		if err := imageRE.check("snapshot", in.Snapshot, "snapshot name"); err != nil {
+			return err
+		}
 	}
-	if in.Image != "" && !imageRE.chars(in.Image) {
-		return sandstep.Invalid("image", "%q is not a valid image reference", clip(in.Image))
-	}
-	if err := tooLong("snapshot", in.Snapshot, imageRE.max); err != nil {
-		return err
-	}
-	if err := tooLong("image", in.Image, imageRE.max); err != nil {
-		return err
+	if in.Image != "" {
+		if err := imageRE.check("image", in.Image, "image reference"); err != nil {
+			return err
+		}
 	}
 	r := in.Resources
 	if r == nil {
@@ -321,10 +323,7 @@ func validateEnvs(in *CreateSandboxInput) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
 		field := "secretEnv." + clip(name)
-		if !envNameRE.chars(name) {
-			return sandstep.Invalid(field, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
-		}
-		if err := tooLong(field, name, envNameRE.max); err != nil {
+		if err := envNameRE.check(field, name, envName); err != nil {
 			return err
 		}
 		if _, dup := in.Env[name]; dup {
@@ -340,10 +339,7 @@ func validateLabels(in *CreateSandboxInput) error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		field := "labels." + clip(k)
-		if !labelKey.chars(k) {
-			return sandstep.Invalid(field, "is not a valid label key")
-		}
-		if err := tooLong(field, k, labelKey.max); err != nil {
+		if err := labelKey.check(field, k, "label key"); err != nil {
 			return err
 		}
 		// Daytona's label keys are case-sensitive, but SANDSTEP.owner
@@ -446,11 +442,10 @@ func validateGit(g *GitSource) error {
 			return sandstep.Invalid("git.url", "must not carry credentials; use git.tokenSecret")
 		}
 	}
-	if g.Branch != "" && !branchRE.chars(g.Branch) {
-		return sandstep.Invalid("git.branch", "%q is not a valid branch name", clip(g.Branch))
-	}
-	if err := tooLong("git.branch", g.Branch, branchRE.max); err != nil {
-		return err
+	if g.Branch != "" {
+		if err := branchRE.check("git.branch", g.Branch, "branch name"); err != nil {
+			return err
+		}
 	}
 	if g.Path != "" {
 		if _, err := validateRelPath("git.path", g.Path); err != nil {
