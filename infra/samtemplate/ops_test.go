@@ -87,6 +87,11 @@ func TestRepoTemplateAlarms(t *testing.T) {
 		// expression's inputs, checked below.
 		want[stack+"-fault-rate-"+fn] = alarm{Dimensions: map[string]string{}, Comparison: "GreaterThanThreshold", Threshold: 5, Evaluation: 1,
 			Expression: "100 * FILL(faults, 0) / requests"}
+		// Lambda's errors less those our code answered: the invocations
+		// that died (a crash, out of memory, a timeout, a failed init),
+		// which emit no metric of ours.
+		want[stack+"-crashes-"+fn] = alarm{Dimensions: map[string]string{}, Comparison: "GreaterThanThreshold", Threshold: 0, Evaluation: 1,
+			Expression: "errors - FILL(returned, 0)"}
 	}
 	for _, k := range reaperKinds {
 		want[stack+"-reaper-"+k] = alarm{Namespace: ns, Metric: "ReaperFindings", Dimensions: map[string]string{"Kind": k},
@@ -127,19 +132,37 @@ func TestRepoTemplateAlarms(t *testing.T) {
 				t.Errorf("TreatMissingData = %v, want %s", p["TreatMissingData"], treat)
 			}
 			if fn, ok := strings.CutPrefix(name, stack+"-fault-rate-"); ok {
-				checkFaultInputs(t, p, ns, fn)
+				checkInputs(t, p, map[string]any{
+					"faults":   metricStat(ns, "Faults", "Function", fn),
+					"requests": metricStat(ns, "Requests", "Function", fn),
+				})
+			}
+			if fn, ok := strings.CutPrefix(name, stack+"-crashes-"); ok {
+				checkInputs(t, p, map[string]any{
+					"errors":   metricStat("AWS/Lambda", "Errors", "FunctionName", functionLogicalID(fn)),
+					"returned": metricStat(ns, "FunctionErrors", "Function", fn),
+				})
 			}
 		})
 	}
 }
 
-// checkFaultInputs: the fault-rate expression's inputs are the function's
-// Faults and Requests sums over 5 minutes.
-func checkFaultInputs(t *testing.T, p map[string]any, ns, fn string) {
+// metricStat is an alarm input's MetricStat: a sum over 5 minutes.
+func metricStat(ns, name, dim, value string) map[string]any {
+	return map[string]any{"Metric": map[string]any{"Namespace": ns, "MetricName": name, "Dimensions": []any{map[string]any{"Name": dim, "Value": value}}}, "Period": 300, "Stat": "Sum"}
+}
+
+// functionLogicalID is the template's resource for a function's metric
+// name (create: CreateFunction).
+func functionLogicalID(fn string) string { return strings.ToUpper(fn[:1]) + fn[1:] + "Function" }
+
+// checkInputs: an alarm expression's inputs, by Id, are the MetricStats of
+// stats.
+func checkInputs(t *testing.T, p map[string]any, stats map[string]any) {
 	t.Helper()
-	want := map[string]string{
-		"faults":   mustJSON(t, map[string]any{"Metric": map[string]any{"Namespace": ns, "MetricName": "Faults", "Dimensions": []any{map[string]any{"Name": "Function", "Value": fn}}}, "Period": 300, "Stat": "Sum"}),
-		"requests": mustJSON(t, map[string]any{"Metric": map[string]any{"Namespace": ns, "MetricName": "Requests", "Dimensions": []any{map[string]any{"Name": "Function", "Value": fn}}}, "Period": 300, "Stat": "Sum"}),
+	want := map[string]string{}
+	for id, st := range stats {
+		want[id] = mustJSON(t, st)
 	}
 	metrics, _ := p["Metrics"].([]any)
 	for _, m := range metrics {

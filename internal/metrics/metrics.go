@@ -32,6 +32,7 @@ const (
 	Requests              = "Requests"              // Count by Function
 	Faults                = "Faults"                // Count by Function: answers that are ours to fix
 	Failures              = "Failures"              // Count by Function, Code
+	FunctionErrors        = "FunctionErrors"        // Count by Function: invocations answered with an error
 	SandboxesCreated      = "SandboxesCreated"      // Count
 	OperationLatency      = "OperationLatency"      // Milliseconds by Operation
 	DaytonaLatency        = "DaytonaLatency"        // Milliseconds by Operation: the Daytona part
