@@ -24,10 +24,10 @@ import (
 func (a *API) HandlerFunc(function string) func(ctx context.Context, payload json.RawMessage) (any, error) {
 	mustFunction(function)
 	return func(ctx context.Context, payload json.RawMessage) (out any, err error) {
-		set := &metrics.Set{}
+		set, start := &metrics.Set{}, time.Now()
 		ctx = metrics.NewContext(ctx, set)
 		// After the panic's answer below, before the answer leaves.
-		defer a.emit(ctx, set, function)
+		defer func() { a.emit(ctx, set, function, start, err != nil) }()
 		isAPI := isAPIGatewayEvent(payload)
 		var reqID string // API Gateway's, once the event is read
 		defer func() {
@@ -56,7 +56,6 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 			ctx = logging.WithRequestID(ctx, reqID)
 			return a.serve(ctx, function, ev), nil
 		}
-		start := time.Now()
 		ctx, out, err = a.direct(ctx, function, payload)
 		if err != nil {
 			return nil, a.directFailure(ctx, function, err)
@@ -110,15 +109,20 @@ func isAPIGatewayEvent(payload []byte) bool {
 		len(probe.RequestContext) > 0 && probe.RequestContext[0] == '{'
 }
 
-// emit writes the invocation's metrics with its outcome: a request of
-// function, and its failure by code when it failed. A write that fails is
-// logged, never the answer's concern.
-func (a *API) emit(ctx context.Context, set *metrics.Set, function string) {
+// emit writes the metrics of an invocation that began at start with its
+// outcome: a request of function, its failure by code when it failed, and
+// whether Lambda sees its answer as an error. They are stamped with its
+// start, as Lambda stamps its Errors, which the crash alarms compare them
+// with. A write that fails is logged, never the answer's concern.
+func (a *API) emit(ctx context.Context, set *metrics.Set, function string, start time.Time, lambdaError bool) {
 	if a.metrics.Writer == nil {
 		return
 	}
 	fn := metrics.Dim("Function", function)
 	set.Add(metrics.Requests, metrics.Count, 1, fn)
+	if lambdaError {
+		set.Add(metrics.FunctionErrors, metrics.Count, 1, fn)
+	}
 	if code := set.Code(); code != "" {
 		set.Add(metrics.Failures, metrics.Count, 1, fn, metrics.Dim("Code", code))
 		if set.Fault() {
@@ -128,7 +132,7 @@ func (a *API) emit(ctx context.Context, set *metrics.Set, function string) {
 			set.Add(metrics.QuotaRejections, metrics.Count, 1)
 		}
 	}
-	if err := set.WriteTo(a.metrics.Writer, a.metrics.Namespace, time.Now()); err != nil {
+	if err := set.WriteTo(a.metrics.Writer, a.metrics.Namespace, start); err != nil {
 		a.logger.WarnContext(ctx, "metrics not written", "error", err.Error())
 	}
 }
