@@ -120,7 +120,8 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 	// An invocation that died (a function timeout, out of memory) is run
 	// again only by the watch's steps, safe to rerun (infra/statemachine,
 	// TestLambdaFailuresRetried).
-	rerun := map[string][]string{"Wait": {"Lambda.Unknown", "Sandbox.Timedout"}, "Check": {"Lambda.Unknown", "Sandbox.Timedout"}}
+	died := []string{"Lambda.Unknown", "Sandbox.Timedout", "Runtime.OutOfMemory", "Runtime.ExitError"}
+	rerun := map[string][]string{"Wait": died, "Check": died}
 	for name, st := range states {
 		if st.Type != "Task" {
 			continue

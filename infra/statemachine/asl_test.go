@@ -244,7 +244,9 @@ func retries(rs []retrier, name string) bool {
 // transient errors to retry; every state does, or its Catch fails the
 // task. An invocation that died (Lambda.Unknown: a function timeout or out
 // of memory, as the guide says; Sandbox.Timedout, Lambda's own name for a
-// timeout) is retried only by Wait and Check, which a task of hours runs
+// timeout; Runtime.OutOfMemory and Runtime.ExitError, its names for a
+// process out of memory or exited: killed, or a goroutine's panic) is
+// retried only by Wait and Check, which a task of hours runs
 // hundreds of times and which are safe to run again (a check asked again
 // stores from where the record stands, a wait keeps the newer token). The
 // other steps are not run again after being killed part-way: CreateSandbox
@@ -255,7 +257,7 @@ func retries(rs []retrier, name string) bool {
 func TestLambdaFailuresRetried(t *testing.T) {
 	service := []string{"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
 		"Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
-	died := []string{"Lambda.Unknown", "Sandbox.Timedout"}
+	died := []string{"Lambda.Unknown", "Sandbox.Timedout", "Runtime.OutOfMemory", "Runtime.ExitError"}
 	states := retriers(t).States
 	tests := []struct {
 		name    string

@@ -1,0 +1,200 @@
+package statemachine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sandstep/sandstep/internal/sfnlocal"
+	"github.com/sandstep/sandstep/internal/testutil"
+)
+
+// diedPayloads are the function errors Lambda answers for an invocation
+// whose process died, as the Invoke API gives them (X-Amz-Function-Error:
+// Unhandled) and Step Functions names them (the payload's errorType).
+// A Go process that runs out of memory is killed by the kernel; one whose
+// goroutine panics outside the handler (the handler's own panic is
+// recovered, Sandbox.Internal) exits with status 2.
+var diedPayloads = map[string]string{
+	"Sandbox.Timedout":    "Task timed out after 300.00 seconds",
+	"Runtime.OutOfMemory": "Runtime exited with error: signal: killed",
+	"Runtime.ExitError":   "Runtime exited with error: exit status 2",
+}
+
+// diedLambda is the Lambda Invoke API for the four functions of the task
+// state machine: each action answers as the real step does for a task
+// whose command ends at the second check, except that the first check's
+// invocation dies with died. The wait is woken at once.
+type diedLambda struct {
+	died string
+
+	mu       sync.Mutex
+	client   *sfn.Client // set before the execution starts
+	checks   int
+	cleanUps []json.RawMessage // each clean-up's failure (null: none)
+}
+
+func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var in struct {
+		Action  string          `json:"action"`
+		TaskID  string          `json:"taskId"`
+		Token   string          `json:"token"`
+		Failure json.RawMessage `json:"failure"`
+	}
+	_ = json.Unmarshal(body, &in)
+	step := map[string]any{"taskId": in.TaskID, "userId": "alice", "sandboxId": "sbx-1", "ended": false, "waitSeconds": 600}
+	fail := func(errorType, message string) {
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		_ = json.NewEncoder(w).Encode(map[string]string{"errorType": errorType, "errorMessage": message})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch in.Action {
+	case "task-wait":
+		// The command's nudge: the wait ends at once.
+		client := f.client
+		go func() {
+			_, _ = client.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(in.Token), Output: aws.String("{}")})
+		}()
+		if r.Header.Get("X-Amz-Invocation-Type") == "Event" {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+	case "task-check":
+		f.checks++
+		if f.checks == 1 {
+			fail(f.died, "RequestId: 7d1c3a52-0b8e-4f0e-9d4e-3b0f3d6f1a11 Error: "+diedPayloads[f.died])
+			return
+		}
+		step["ended"] = true
+	case "task-cleanup":
+		f.cleanUps = append(f.cleanUps, in.Failure)
+		if len(in.Failure) > 0 && string(in.Failure) != "null" {
+			fail("Task.Failed", "task "+in.TaskID+": "+string(in.Failure))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"taskId": in.TaskID, "status": "succeeded"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(step)
+}
+
+// TestHuntDiedCheckIsRetried runs task.asl.json with a Check whose one
+// invocation dies as Lambda reports it: a Lambda timeout (Sandbox.Timedout),
+// out of memory (Runtime.OutOfMemory; older runtimes' Runtime.ExitError,
+// "signal: killed"), a crash outside the handler (Runtime.ExitError, "exit
+// status 2"). Check only polls and is safe to run again (architecture.md,
+// "Admission": Wait and Check "retry twice an invocation that died
+// (... a function timeout, out of memory)"): a task of hours that meets
+// one such invocation must go on, not fail with its sandbox deleted.
+func TestHuntDiedCheckIsRetried(t *testing.T) {
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
+	raw, err := os.ReadFile("task.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		died string
+	}{
+		{"a function timeout", "Sandbox.Timedout"},
+		{"out of memory", "Runtime.OutOfMemory"},
+		{"the process exited (killed, or a goroutine's panic)", "Runtime.ExitError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lambda := &diedLambda{died: tt.died}
+			fl := httptest.NewServer(lambda)
+			t.Cleanup(fl.Close)
+			const fn = "arn:aws:lambda:us-east-1:123456789012:function:"
+			def := sfnlocal.Substitute(string(raw), map[string]string{
+				"ExecutionTimeoutSeconds": "3600",
+				"CreateFunctionArn":       fn + "create:1",
+				"ExecuteFunctionArn":      fn + "execute:1",
+				"StatusFunctionArn":       fn + "status:1",
+				"DeleteFunctionArn":       fn + "delete:1",
+			})
+			fast := map[string]time.Duration{}
+			for _, s := range []string{"Prepare", "CreateSandbox", "StartCommand", "Wait", "Check", "Collect", "CleanUp", "CleanUpAfterFailure"} {
+				fast[s] = time.Millisecond
+			}
+			ended := make(chan struct{}, 1)
+			srv, err := sfnlocal.New(sfnlocal.Options{
+				Dir:                    t.TempDir(),
+				Region:                 "us-east-1",
+				AccountID:              "123456789012",
+				StateMachines:          map[string]string{"task": def},
+				LambdaEndpoint:         fl.URL,
+				RetryIntervalOverrides: fast,
+				OnStatusChange: func(context.Context, sfnlocal.StatusChange) {
+					select {
+					case ended <- struct{}{}:
+					default:
+					}
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(srv)
+			t.Cleanup(func() {
+				hs.Close()
+				_ = srv.Close()
+			})
+			client := sfn.New(sfn.Options{
+				Region:       "us-east-1",
+				Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+				BaseEndpoint: aws.String(hs.URL),
+			})
+			lambda.mu.Lock()
+			lambda.client = client
+			lambda.mu.Unlock()
+			ctx := context.Background()
+			start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
+				StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:task"),
+				Name:            aws.String("tsk-died"),
+				Input:           aws.String(`{"userId":"alice","command":"make"}`),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-ended:
+			case <-time.After(time.Minute):
+				t.Fatal("the execution did not end within a minute")
+			}
+			out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lambda.mu.Lock()
+			defer lambda.mu.Unlock()
+			if out.Status != types.ExecutionStatusSucceeded || lambda.checks != 2 {
+				t.Errorf("a Check whose invocation died (%s): execution %s (%s: %s) after %d checks, clean-up failures %s; "+
+					"want it checked again and SUCCEEDED: the healthy task is failed and its sandbox deleted",
+					tt.died, out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), lambda.checks, joinRaw(lambda.cleanUps))
+			}
+		})
+	}
+}
+
+func joinRaw(rs []json.RawMessage) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
