@@ -501,12 +501,19 @@ type ownedList struct {
 	values []string
 }
 
+// maxListQueries bounds the queries of one page of a filtered list, each
+// asking for twice the items of the one before: the index holds every
+// record the user ever had (sandboxes never expire), so reading on until
+// the page is full would cost a page the whole history.
+const maxListQueries = 6
+
 // listOwned pages through the owner's items of one kind on GSI1, newest
 // first. It reads one item more than the page to know whether another
 // page exists, so the last page never comes with a cursor to an empty one;
-// with a filter it reads on until the page is full or the list ends. An
-// item gone says is left out as the filter's are (a record its reads
-// answer not found).
+// with a filter it reads on until the page is full, the list ends or it
+// has made maxListQueries queries, when the page (short, even empty) goes
+// on from the last item read. An item gone says is left out as the
+// filter's are (a record its reads answer not found).
 func listOwned[T any](ctx context.Context, s *Store, l ownedList, gone func(*T) bool) ([]*T, string, error) {
 	if err := validateID("owner", l.owner); err != nil {
 		return nil, "", err
@@ -545,8 +552,9 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList, gone func(*T) 
 	}
 	var items []dynamo.Item
 	var recs []*T
+	var last dynamo.Item // the last item read, kept or not
 	more := false
-	for {
+	for round := 1; ; round++ {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, "", mapErr(err, "list")
@@ -562,24 +570,27 @@ func listOwned[T any](ctx context.Context, s *Store, l ownedList, gone func(*T) 
 			items, recs = append(items, it), append(recs, rec)
 		}
 		more = len(out.LastEvaluatedKey) > 0
-		if len(items) > l.limit || !more {
+		last = out.LastEvaluatedKey
+		if len(items) > l.limit || !more || round == maxListQueries {
 			break
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
+		in.Limit = aws.Int32(2 * *in.Limit)
 	}
 	if len(items) > l.limit {
 		items, recs, more = items[:l.limit], recs[:l.limit], true
+		last = items[l.limit-1]
 	}
 	if recs == nil {
 		recs = []*T{}
 	}
 	next := ""
-	if more && len(items) > 0 {
-		last, _ := items[len(items)-1][attrGSI1SK].(*types.AttributeValueMemberS)
-		if last == nil {
+	if more {
+		pos, _ := last[attrGSI1SK].(*types.AttributeValueMemberS)
+		if pos == nil {
 			return nil, "", sandstep.Errorf(sandstep.EINTERNAL, "store: listed item without %s", attrGSI1SK)
 		}
-		next = s.encodeCursor(cursor{Kind: l.cursorKind, Scope: l.owner, Pos: last.Value})
+		next = s.encodeCursor(cursor{Kind: l.cursorKind, Scope: l.owner, Pos: pos.Value})
 	}
 	return recs, next, nil
 }
