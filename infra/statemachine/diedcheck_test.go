@@ -92,7 +92,7 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(step)
 }
 
-// TestHuntDiedCheckIsRetried runs task.asl.json with a Check whose one
+// TestCheckWhoseInvocationDiedIsRetried runs task.asl.json with a Check whose one
 // invocation dies as Lambda reports it: a Lambda timeout (Sandbox.Timedout),
 // out of memory (Runtime.OutOfMemory; older runtimes' Runtime.ExitError,
 // "signal: killed"), a crash outside the handler (Runtime.ExitError, "exit
@@ -100,7 +100,7 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // "Admission": Wait and Check "retry twice an invocation that died
 // (... a function timeout, out of memory)"): a task of hours that meets
 // one such invocation must go on, not fail with its sandbox deleted.
-func TestHuntDiedCheckIsRetried(t *testing.T) {
+func TestCheckWhoseInvocationDiedIsRetried(t *testing.T) {
 	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 	raw, err := os.ReadFile("task.asl.json")
 	if err != nil {

@@ -26,7 +26,7 @@ const huntMaxPageQueries = 8
 // history paid for the whole history on every GET /tasks. A page's reads
 // must not grow with the history; walking the pages still lists every
 // live record once.
-func TestHuntFilteredListReadsBounded(t *testing.T) {
+func TestFilteredListPageReadsBoundedQueries(t *testing.T) {
 	for _, kind := range []string{"tasks", "sandboxes"} {
 		for _, tc := range []struct{ ended, limit int }{{10, 20}, {1000, 20}, {1000, 1}} {
 			ended := tc.ended
