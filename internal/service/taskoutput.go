@@ -419,6 +419,9 @@ func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCu
 	}
 	chunks := []sandstep.LogChunk{}
 	for _, seq := range seqs {
+		if first := seq[0].Seq; first > cur.seq+1 && !giveExpired(t, cur, first-1, &chunks, &room) {
+			return chunks, 0, nil
+		}
 		next := *cur
 		next.seq = seq[0].Seq
 		var given, whole []sandstep.LogChunk // whole: those without an offset
@@ -469,7 +472,34 @@ func (s *Service) storedOutput(ctx context.Context, t *sandstep.Task, cur *logCu
 			return chunks, 0, nil
 		}
 	}
+	if len(seqs) == 0 && cur.seq < t.LogSeq && !giveExpired(t, cur, t.LogSeq, &chunks, &room) {
+		return chunks, 0, nil
+	}
 	return chunks, room, nil
+}
+
+// giveExpired gives, in place of the recorded chunks after cur.seq up to
+// seq that are gone from the bucket, a chunk made when read that says so,
+// and moves cur past them; false when the page has no room for it. The
+// bucket's lifecycle rule expires a chunk TASK_RETENTION_DAYS after it was
+// written, the record as long after the task ended: the first chunks of a
+// task that ran across a midnight go first, and a reader given the rest
+// as the whole output, or never past the gone ones, would not know.
+func giveExpired(t *sandstep.Task, cur *logCursor, seq int64, chunks *[]sandstep.LogChunk, room *int) bool {
+	at := t.CreatedAt
+	if t.StartedAt != nil {
+		at = *t.StartedAt
+	}
+	gone := sandstep.LogChunk{Seq: seq, Stream: "stderr", Time: at,
+		Data: "\n[sandstep: output stored before this point is no longer kept (TASK_RETENTION_DAYS)]\n"}
+	size := logPageSize([]byte(gone.Data))
+	if size > *room && len(*chunks) > 0 {
+		return false
+	}
+	*chunks = append(*chunks, gone)
+	*room -= size
+	cur.seq = seq
+	return true
 }
 
 // storedKey is a stored chunk's key, and what it names.
