@@ -752,9 +752,13 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	}
 	s.keepForCollect(ctx, t, sb)
 	// The command has ended (or was killed at its deadline): its output
-	// is whole.
-	if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectRest(t, spec)); err != nil {
-		return nil, err
+	// is whole. A task timed out already ended with it stored, its
+	// readers told it is complete: what a process that outlived the kill
+	// wrote since is not stored after that.
+	if t.Status == sandstep.TaskRunning {
+		if err := s.storeEndedOutput(ctx, t, sb.DaytonaID, s.collectRest(t, spec)); err != nil {
+			return nil, err
+		}
 	}
 	detail, err := s.collectArtifacts(ctx, t, sb, spec.Artifacts)
 	if err != nil {
