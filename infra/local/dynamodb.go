@@ -55,11 +55,11 @@ func ReadStore(endpoint, table string) (*store.Store, error) {
 
 // How often the durable DynamoDB writes its snapshot (when something
 // changed) and sweeps expired items: a kill -9 loses at most the last
-// snapshotEvery of writes.
-const (
-	snapshotEvery = 2 * time.Second
-	sweepEvery    = 30 * time.Second
-)
+// snapshotEvery of writes. A variable for tests only: a child stack of
+// theirs is killed before its next snapshot.
+var snapshotEvery = 2 * time.Second
+
+const sweepEvery = 30 * time.Second
 
 // durableDynamoDB is the embedded minidyn with what it lacks and the local
 // stack promises: its table survives a restart (a snapshot file, written

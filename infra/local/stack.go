@@ -356,6 +356,15 @@ func (s *Stack) reconcile(ctx context.Context) error {
 	if _, err := svc.Reap(ctx, service.ReapOptions{AfterRestart: true}); err != nil {
 		return fmt.Errorf("reconcile the kept records with the sandboxes: %w", err)
 	}
+	// Saved before anything is served: the run recorded the deployment's
+	// id on a new table, and a kill -9 before the next snapshot would lose
+	// it, and with it every sandbox labelled with it (the next start,
+	// under another id, never lists them).
+	if s.dynamoDB != nil {
+		if err := s.dynamoDB.snapshot(false); err != nil {
+			return fmt.Errorf("save the DynamoDB table: %w", err)
+		}
+	}
 	return nil
 }
 
