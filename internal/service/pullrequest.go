@@ -414,16 +414,32 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 	if err != nil {
 		return fmt.Errorf("mint the push token of %s: %w", repo, err)
 	}
+	minted := s.opts.Now()
 	defer s.revokeToken(ctx, t, tok.Value, "the push token")
-	if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
-		return fmt.Errorf("hand the push its token: %w", err)
-	}
-	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: gitStepTimeout})
-	if err != nil {
-		return fmt.Errorf("push the agent's commits: %w", err)
-	}
-	if res.ExitCode == 0 {
-		return nil
+	var res *ExecResult
+	for wait, again := pushLagWait, 0; ; wait, again = wait*2, again+1 {
+		// The push removes its credential file whatever happens: each try
+		// is handed it again.
+		if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
+			return fmt.Errorf("hand the push its token: %w", err)
+		}
+		res, err = s.provider.Exec(ctx, sb.DaytonaID, Command{Line: pushLine(g.URL, PushBranch(t.ID)), Timeout: gitStepTimeout})
+		if err != nil {
+			return fmt.Errorf("push the agent's commits: %w", err)
+		}
+		if res.ExitCode == 0 {
+			return nil
+		}
+		// A token GitHub minted a moment ago may be refused for a moment
+		// (401, or 403 while its permissions replicate), as githubapp's
+		// calls are: the same push goes again with it after 1 s and 2 s.
+		// A refusal of an older token is GitHub's word.
+		if again == 2 || !pushTokenRefused(res.Stderr) || s.opts.Now().Add(wait).Sub(minted) > pushTokenLag {
+			break
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+pushWaitFloor || !pause.For(ctx, wait) {
+			break
+		}
 	}
 	stderr := strings.ReplaceAll(strings.TrimSpace(res.Stderr), tok.Value, "[REDACTED]")
 	refused := pushRefused(stderr)
@@ -438,6 +454,22 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 
 // revokeTimeout bounds a token's revoke (revokeToken).
 const revokeTimeout = 10 * time.Second
+
+// pushTokenLag is how long after its minting GitHub may refuse a push
+// token it does not know everywhere yet (githubapp's replicationLag), and
+// pushLagWait the first pause before the push goes again.
+const (
+	pushTokenLag = 5 * time.Second
+	pushLagWait  = time.Second
+)
+
+// pushTokenRefused says a failed push's stderr is GitHub refusing its
+// token: a 401, or a 403.
+func pushTokenRefused(stderr string) bool {
+	stderr = strings.ToLower(stderr)
+	return strings.Contains(stderr, "returned error: 403") || strings.Contains(stderr, "returned error: 401") ||
+		strings.Contains(stderr, "authentication failed")
+}
 
 // pushRefused says whether a failed push's stderr, all of it (GitHub's
 // explanation comes before git's verdict), is GitHub's refusal (a
