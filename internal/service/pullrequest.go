@@ -411,6 +411,12 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 		tok, err = s.repoAccess.PushToken(ctx, inst, repo)
 		return err
 	})
+	if sandstep.ErrorCode(err) == sandstep.EUNAUTHENTICATED {
+		// Forbidden (the installation suspended): refused, as a pull
+		// request forbidden is, not a sandbox not found as its code's
+		// name at the edge says.
+		return sandstep.Wrap(err, sandstep.EINVALID, "mint the push token of %s: %s", repo, sandstep.ErrorMessage(err))
+	}
 	if err != nil {
 		return fmt.Errorf("mint the push token of %s: %w", repo, err)
 	}
