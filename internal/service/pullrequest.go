@@ -423,7 +423,7 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 	minted := s.opts.Now()
 	defer s.revokeToken(ctx, t, tok.Value, "the push token")
 	var res *ExecResult
-	for wait, again := pushLagWait, 0; ; wait, again = wait*2, again+1 {
+	for wait, again := newTokenWait, 0; ; wait, again = wait*2, again+1 {
 		// The push removes its credential file whatever happens: each try
 		// is handed it again.
 		if err := s.provider.Upload(ctx, sb.DaytonaID, []UploadFile{credentialFile(pushCredential, tok)}); err != nil {
@@ -440,7 +440,7 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 		// (401, or 403 while its permissions replicate), as githubapp's
 		// calls are: the same push goes again with it after 1 s and 2 s.
 		// A refusal of an older token is GitHub's word.
-		if again == 2 || !pushTokenRefused(res.Stderr) || s.opts.Now().Add(wait).Sub(minted) > pushTokenLag {
+		if again == 2 || !pushTokenRefused(res.Stderr) || s.opts.Now().Add(wait).Sub(minted) > newTokenLag {
 			break
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+pushWaitFloor || !pause.For(ctx, wait) {
@@ -461,12 +461,13 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 // revokeTimeout bounds a token's revoke (revokeToken).
 const revokeTimeout = 10 * time.Second
 
-// pushTokenLag is how long after its minting GitHub may refuse a push
-// token it does not know everywhere yet (githubapp's replicationLag), and
-// pushLagWait the first pause before the push goes again.
+// newTokenLag is how long after its minting GitHub may refuse a token it
+// does not know everywhere yet (githubapp's replicationLag), and
+// newTokenWait the first pause before the clone or the push that used it
+// goes again.
 const (
-	pushTokenLag = 5 * time.Second
-	pushLagWait  = time.Second
+	newTokenLag  = 5 * time.Second
+	newTokenWait = time.Second
 )
 
 // pushTokenRefused says a failed push's stderr is GitHub refusing its
