@@ -166,7 +166,7 @@ func (r repoAccess) token(ctx context.Context, installationID int64, repo string
 	if err != nil {
 		return service.RepoToken{}, err
 	}
-	return service.RepoToken{Value: t.Value, ExpiresAt: t.ExpiresAt}, nil
+	return service.RepoToken{Value: t.Value, ExpiresAt: t.ExpiresAt, Settled: t.Settled()}, nil
 }
 
 func (r repoAccess) Revoke(ctx context.Context, token string) error { return r.app.Revoke(ctx, token) }

@@ -89,6 +89,10 @@ type Token struct {
 	minted time.Time
 }
 
+// Settled is when GitHub knows t everywhere: until then it may refuse it
+// for a moment (replicationLag), and a call it refuses goes again.
+func (t Token) Settled() time.Time { return t.minted.Add(replicationLag) }
+
 func (t Token) String() string {
 	return fmt.Sprintf("githubapp.Token{Value:[REDACTED] ExpiresAt:%s}", t.ExpiresAt.Format(time.RFC3339))
 }

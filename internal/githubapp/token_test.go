@@ -386,7 +386,8 @@ func TestTokenNotGranted(t *testing.T) {
 }
 
 // A token of its own is never the cache's: two are two, and revoking one
-// leaves the shared token (and the other) working.
+// leaves the shared token (and the other) working; it settles
+// replicationLag after its minting.
 func TestOwnToken(t *testing.T) {
 	f := newFake(t)
 	c := f.client(t)
@@ -395,9 +396,15 @@ func TestOwnToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := time.Now()
 	a, err := c.OwnToken(ctx, testInstallation, testRepo, ReadContents)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// GitHub may refuse it for a moment after: its users ask again until
+	// then.
+	if s := a.Settled(); s.Before(before.Add(replicationLag)) || s.After(time.Now().Add(replicationLag)) {
+		t.Errorf("a token minted after %s settles at %s, want %s after its minting", before, s, replicationLag)
 	}
 	b, err := c.OwnToken(ctx, testInstallation, testRepo, ReadContents)
 	if err != nil {

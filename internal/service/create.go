@@ -54,9 +54,9 @@ type provisioning struct {
 	secrets    map[string]string
 	files      []UploadFile
 	clone      *GitCloneSpec
-	// cloneMinted is when the clone's token was minted (an issue's read
-	// token); zero for a caller's own.
-	cloneMinted time.Time
+	// cloneSettled is when GitHub knows the clone's token everywhere (an
+	// issue's read token, RepoToken.Settled); zero for a caller's own.
+	cloneSettled time.Time
 }
 
 func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, plan createPlan) (*sandstep.Sandbox, error) {
@@ -127,12 +127,12 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 	// trip of its own (it runs beside the rest).
 	spent := func(until time.Time) { beside.Go(func() { s.holdCreates(ctx, until) }) }
 	if plan.cloneToken != nil && load.clone != nil {
-		token, files, err := plan.cloneToken(wctx)
+		tok, files, err := plan.cloneToken(wctx)
 		if err != nil {
 			return "the clone's token", err
 		}
-		load.clone.Username, load.clone.Password = "x-access-token", token
-		load.cloneMinted = s.opts.Now()
+		load.clone.Username, load.clone.Password = "x-access-token", tok.Value
+		load.cloneSettled = tok.Settled
 		load.files = append(slices.Clip(load.files), files...)
 	}
 	for {
@@ -359,16 +359,16 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 	return "", nil
 }
 
-// gitClone clones load's repository into sandbox id. A token minted a
-// moment ago may be refused for a moment (401, or 403 while its
+// gitClone clones load's repository into sandbox id. A token GitHub has
+// not settled yet may be refused for a moment (401, or 403 while its
 // permissions replicate; the provider reads either as git.url): the clone
-// goes again with it after 1 s and 2 s, as the push does. A refusal of an
-// older token, or of a caller's own, is GitHub's word.
+// goes again with it after 1 s and 2 s, as the push does. A refusal of a
+// settled token, or of a caller's own, is GitHub's word.
 func (s *Service) gitClone(ctx context.Context, id string, load provisioning) error {
 	for wait, again := newTokenWait, 0; ; wait, again = wait*2, again+1 {
 		err := s.provider.GitClone(ctx, id, *load.clone)
-		if err == nil || load.cloneMinted.IsZero() || again == 2 || sandstep.ErrorField(err) != "git.url" ||
-			s.opts.Now().Add(wait).Sub(load.cloneMinted) > newTokenLag || !pause.For(ctx, wait) {
+		if err == nil || again == 2 || sandstep.ErrorField(err) != "git.url" ||
+			s.opts.Now().Add(wait).After(load.cloneSettled) || !pause.For(ctx, wait) {
 			return err
 		}
 	}

@@ -35,6 +35,10 @@ type RepoAccess interface {
 type RepoToken struct {
 	Value     string
 	ExpiresAt time.Time
+	// Settled is when GitHub knows it everywhere: until then GitHub may
+	// refuse it for a moment (401, or 403 while its permissions
+	// replicate), and a clone or push it refuses goes again.
+	Settled time.Time
 }
 
 // The files through which tokens reach an issue's sandbox, in git's
@@ -420,7 +424,6 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 	if err != nil {
 		return fmt.Errorf("mint the push token of %s: %w", repo, err)
 	}
-	minted := s.opts.Now()
 	defer s.revokeToken(ctx, t, tok.Value, "the push token")
 	var res *ExecResult
 	for wait, again := newTokenWait, 0; ; wait, again = wait*2, again+1 {
@@ -439,8 +442,8 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 		// A token GitHub minted a moment ago may be refused for a moment
 		// (401, or 403 while its permissions replicate), as githubapp's
 		// calls are: the same push goes again with it after 1 s and 2 s.
-		// A refusal of an older token is GitHub's word.
-		if again == 2 || !pushTokenRefused(res.Stderr) || s.opts.Now().Add(wait).Sub(minted) > newTokenLag {
+		// A refusal of a settled token is GitHub's word.
+		if again == 2 || !pushTokenRefused(res.Stderr) || s.opts.Now().Add(wait).After(tok.Settled) {
 			break
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+pushWaitFloor || !pause.For(ctx, wait) {
@@ -461,14 +464,9 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 // revokeTimeout bounds a token's revoke (revokeToken).
 const revokeTimeout = 10 * time.Second
 
-// newTokenLag is how long after its minting GitHub may refuse a token it
-// does not know everywhere yet (githubapp's replicationLag), and
-// newTokenWait the first pause before the clone or the push that used it
-// goes again.
-const (
-	newTokenLag  = 5 * time.Second
-	newTokenWait = time.Second
-)
+// newTokenWait is the first pause before a clone or a push that a token
+// not yet settled (RepoToken.Settled) was refused goes again.
+const newTokenWait = time.Second
 
 // pushTokenRefused says a failed push's stderr is GitHub refusing its
 // token: a 401, or a 403.

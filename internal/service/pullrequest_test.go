@@ -47,7 +47,7 @@ func (f *fakeRepoAccess) mint(kind string) RepoToken {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.minted = append(f.minted, kind)
-	return RepoToken{Value: "ghs_" + kind + "_SECRET_" + string(rune('a'+len(f.minted))), ExpiresAt: f.now().Add(f.life)}
+	return RepoToken{Value: "ghs_" + kind + "_SECRET_" + string(rune('a'+len(f.minted))), ExpiresAt: f.now().Add(f.life), Settled: f.now().Add(5 * time.Second)}
 }
 
 func (f *fakeRepoAccess) ReadToken(context.Context, int64, string) (RepoToken, error) {

@@ -260,17 +260,17 @@ func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *T
 	// which the agent keeps for its own fetches.
 	var token *RepoToken
 	if s.repoTask(t) {
-		plan.cloneToken = func(ctx context.Context) (string, []UploadFile, error) {
+		plan.cloneToken = func(ctx context.Context) (RepoToken, []UploadFile, error) {
 			var tok RepoToken
 			err := s.withGitHubWaits(ctx, cloneWaitFloor, func() (err error) {
 				tok, err = s.readAccess(ctx, t)
 				return err
 			})
 			if err != nil {
-				return "", nil, err
+				return RepoToken{}, nil, err
 			}
 			token = &tok
-			return tok.Value, []UploadFile{credentialFile(readCredential, tok)}, nil
+			return tok, []UploadFile{credentialFile(readCredential, tok)}, nil
 		}
 	}
 	call := Call{UserID: t.Owner, RequestID: t.ID}

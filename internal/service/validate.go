@@ -218,7 +218,7 @@ type createPlan struct {
 	// task's read-only token) in place of git.tokenSecret, and files that
 	// carry it. It is asked only once the quota slot is held: a task that
 	// waits its turn mints nothing while it waits.
-	cloneToken func(context.Context) (token string, files []UploadFile, err error)
+	cloneToken func(context.Context) (RepoToken, []UploadFile, error)
 	// task, when set, is the task the sandbox is made for (its TaskID).
 	task string
 	// discarded, when set, is told of a sandbox the provider made that
