@@ -89,13 +89,14 @@ func newFakeLambda(t testing.TB, handlers map[string]func(json.RawMessage) lambd
 			_, _ = w.Write([]byte(`{"Type":"User","message":"Function not found"}`))
 			return
 		}
-		if typ == "Event" {
-			w.WriteHeader(http.StatusAccepted)
-			return
-		}
 		reply := lambdaReply{Payload: json.RawMessage(body)}
 		if h != nil {
 			reply = h(body)
+		}
+		if typ == "Event" {
+			// The function runs; its answer goes nowhere.
+			w.WriteHeader(http.StatusAccepted)
+			return
 		}
 		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 		if reply.ErrorType != "" {

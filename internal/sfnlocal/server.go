@@ -99,9 +99,9 @@ type Options struct {
 // Only Lambda is called, by function ARN or through lambda:invoke. A
 // .waitForTaskToken Task of another service records its events and waits
 // for its token without calling the service; other integrations, .sync and
-// activities fail the Task with States.Runtime. A .waitForTaskToken Lambda is
-// invoked asynchronously (InvocationType Event unless Parameters say
-// otherwise) and its answer ignored. Timeouts above about 24.8 days (Node's
+// activities fail the Task with States.Runtime. A TimeoutSecondsPath that
+// passes while a .waitForTaskToken Lambda runs ends the Task once the
+// invoke answers (AWS: at once). Timeouts above about 24.8 days (Node's
 // timer limit) are cut to that, which is also the default of a Task without
 // TimeoutSeconds (AWS: 99999999 s; the library alone: 60 s).
 // HeartbeatSecondsPath is not supported. The $$ context object has

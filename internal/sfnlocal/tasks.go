@@ -63,9 +63,9 @@ type taskCall struct {
 	heartbeatT   *time.Timer
 	timeoutT     *time.Timer // a TimeoutSecondsPath's
 	submitted    bool        // TaskSubmitted written
-	// invoking: the token Task's asynchronous invoke has not answered;
-	// an end meanwhile (its token back first) waits in held for it, so
-	// TaskSubmitted carries the invoke's answer, as in AWS.
+	// invoking: the token Task's invoke has not answered; an end
+	// meanwhile (its token back first, a timeout) waits in held for it,
+	// so TaskSubmitted carries the invoke's answer, as in AWS.
 	invoking bool
 	held     *outcome
 	cancel   context.CancelFunc
@@ -139,17 +139,17 @@ func (s *Server) onCall(e *execution, msg *runnerMsg) {
 	if len(c.tokens) == 0 {
 		s.log.Warn("sfnlocal: a .waitForTaskToken Task passes no $$.Task.Token: only a timeout can end it", "execution", e.rec.ExecutionArn, "state", c.state)
 	}
-	if c.heartbeat > 0 {
-		c.heartbeatT = time.AfterFunc(c.heartbeat, func() { s.heartbeatTimedOut(c) })
-	}
 	if c.resourceType != "lambda" || c.name != "invoke.waitForTaskToken" {
 		s.log.Warn("sfnlocal: the local Step Functions does not call this service; the Task waits for its token", "execution", e.rec.ExecutionArn, "state", c.state, "resource", c.resource)
+		s.startHeartbeat(c)
 		s.submit(c, "{}")
 		return
 	}
 	c.invoking = true
 	s.goCall(func() {
-		out := s.invokeIntegration(ctx, c, "Event")
+		// Synchronous by default, as AWS invokes it: the function's error
+		// fails the Task, for its Retry and Catch.
+		out := s.invokeIntegration(ctx, c, "RequestResponse")
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		c.invoking = false
@@ -160,6 +160,8 @@ func (s *Server) onCall(e *execution, msg *runnerMsg) {
 			s.completeLocked(c, out)
 			return
 		case out.Error == nil:
+			// AWS counts the heartbeat from the invoke's answer.
+			s.startHeartbeat(c)
 			s.submit(c, out.Output)
 		}
 		if held != nil {
@@ -335,6 +337,14 @@ func pathSeconds(input json.RawMessage, path string) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
+}
+
+// startHeartbeat starts a token Task's HeartbeatSeconds, if it has one.
+// The caller holds s.mu.
+func (s *Server) startHeartbeat(c *taskCall) {
+	if c.heartbeat > 0 && !c.done {
+		c.heartbeatT = time.AfterFunc(c.heartbeat, func() { s.heartbeatTimedOut(c) })
+	}
 }
 
 func (s *Server) heartbeatTimedOut(c *taskCall) {

@@ -35,7 +35,7 @@ const (
 	lambdaParams   = `{"FunctionName": "${worker}", "Payload": {"token.$": "$$.Task.Token", "job.$": "$.job"}}`
 )
 
-// workerToken waits for the worker's asynchronous invocation for job and
+// workerToken waits for the worker's invocation for job and
 // returns the token it got.
 func workerToken(t *testing.T, lambda *fakeLambda, job string) string {
 	t.Helper()
@@ -44,8 +44,8 @@ func workerToken(t *testing.T, lambda *fakeLambda, job string) string {
 		for _, c := range lambda.invocations() {
 			var p struct{ Token, Job string }
 			if c.Function == "worker" && json.Unmarshal(c.Payload, &p) == nil && p.Job == job {
-				if c.Type != "Event" {
-					t.Fatalf("the worker was invoked with InvocationType %q, want Event", c.Type)
+				if c.Type != "RequestResponse" {
+					t.Fatalf("the worker was invoked with InvocationType %q, want RequestResponse", c.Type)
 				}
 				tok = p.Token
 				return true
@@ -208,8 +208,8 @@ func TestWaitForTaskToken(t *testing.T) {
 				if d := e.TaskTimedOutEventDetails; d != nil && aws.ToString(d.Error) != tt.wantError {
 					t.Errorf("TaskTimedOut error %q, want %q", aws.ToString(d.Error), tt.wantError)
 				}
-				if d := e.TaskSubmittedEventDetails; d != nil && tt.machine != "sqs" && !strings.Contains(aws.ToString(d.Output), `"StatusCode":202`) {
-					t.Errorf("TaskSubmitted output %s, want the asynchronous invoke's answer", aws.ToString(d.Output))
+				if d := e.TaskSubmittedEventDetails; d != nil && tt.machine != "sqs" && !strings.Contains(aws.ToString(d.Output), `"StatusCode":200`) {
+					t.Errorf("TaskSubmitted output %s, want the invoke's answer", aws.ToString(d.Output))
 				}
 			}
 			if tt.laterReject != "" {
