@@ -191,6 +191,12 @@ function onResult(msg) {
   if (msg.error !== undefined) {
     const err = new Error(msg.cause ?? '');
     err.name = msg.error;
+    if (msg.error === 'States.Runtime') {
+      // As in AWS (and the library's own StatesRuntimeError): no Retry or
+      // Catch handles it, States.ALL included; the execution fails.
+      err.isRetryable = false;
+      err.isCatchable = false;
+    }
     call.reject(err);
   } else {
     call.resolve(msg.output ?? null);
