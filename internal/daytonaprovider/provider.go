@@ -35,6 +35,8 @@ type Options struct {
 	// a toolbox call is made once more (the caller's own deadline bounds
 	// it too). Default 60s, the wait Daytona's SDKs give a start.
 	StartTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // firstPoll is the first pause of a poll; pauses double up to
@@ -62,6 +64,9 @@ func New(c *daytona.Client, opts Options) *Provider {
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 60 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Provider{c: c, opts: opts}
 }
@@ -163,10 +168,13 @@ func (p *Provider) Upload(ctx context.Context, id string, files []service.Upload
 // always names it).
 func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitCloneSpec) error {
 	var gitErr error
+	var cut bool
 	err := p.onStarted(ctx, "git clone", id, func() error {
+		began := p.opts.Now()
 		err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
 			URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
 		})
+		cut = idleCut(err, p.opts.Now().Sub(began))
 		if field, msg, ok := gitFailure(err); ok {
 			gitErr = &sandstep.Error{Code: sandstep.EINVALID, Field: field, Message: msg, Err: err}
 			return gitErr
@@ -178,7 +186,27 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 		// own request failed, none of which the caller can fix.
 		return sandstep.Wrap(err, sandstep.EINTERNAL, "git clone: Daytona refused the request")
 	}
+	if cut && sandstep.ErrorCode(err) == sandstep.ETRANSIENT {
+		// Not the sandbox gone or failed (judge's word): asked again, the
+		// clone is cut again, a minute and a sandbox each time.
+		return &sandstep.Error{Code: sandstep.EINVALID, Field: "git.url", Err: err,
+			Message: "the clone took longer than Daytona's proxy lets a request run (about 60 s) and was cut; clone a repository this large in the command instead"}
+	}
 	return err
+}
+
+// proxyIdleCut is how long a toolbox request may wait for its answer
+// before Daytona's proxy cuts it with an empty 502 (about 60 s,
+// daytonaio/daytona#4545), less a margin for the clocks.
+const proxyIdleCut = 50 * time.Second
+
+// idleCut says whether err, after took, is the proxy's idle cut: an empty
+// 502 (no Daytona error object) that came that late. One sooner is a
+// blip, and asking again may do.
+func idleCut(err error, took time.Duration) bool {
+	var ae *daytona.APIError
+	return took >= proxyIdleCut && errors.As(err, &ae) && ae.StatusCode == 502 &&
+		ae.Message == "" && ae.Code == "" && ae.Source == ""
 }
 
 // gitFailure reports whether a clone's failure is git's own about the
