@@ -399,7 +399,9 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 		return `{ [ -n "$` + ref + `" ] && ` + git + ` merge-base --is-ancestor "$head" "$` + ref + `"; }`
 	}
 	b.WriteString(`if ` + onto("start") + ` || ` + onto("base") + `; then killall_marked; echo '` + nothingPushed + `'; exit 0; fi` + "\n")
-	b.WriteString(taskMark(taskID) + " own git -C " + stageDir + " -c core.hooksPath=/dev/null fetch -q --no-tags \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
+	// --update-shallow: a HEAD on history the agent fetched shallowly
+	// (--depth) is otherwise dropped with a warning, and the fetch exits 0.
+	b.WriteString(taskMark(taskID) + " own git -C " + stageDir + " -c core.hooksPath=/dev/null fetch -q --no-tags --update-shallow \"$PWD\"/" + shellQuote(repo) + " \"+$head:refs/heads/push\" || exit 1\n")
 	b.WriteString("killall_marked\n")
 	b.WriteString(`echo "` + pushedPrefix + `$head"`)
 	return b.String()
