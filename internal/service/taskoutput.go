@@ -383,8 +383,18 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 		return nil, badCursor()
 	}
 	out := &TaskLogs{}
-	room := s.opts.MaxResponseBytes - logPageOverhead
-	if out.Chunks, room, err = s.storedOutput(ctx, t, &cur, room); err != nil {
+	var room int
+	// A chunk the bucket's lifecycle removes between the listing and its
+	// read is gone as one removed before: listed again, without it
+	// (giveExpired says so), rather than the page failing not found.
+	for start, tries := cur, 1; ; tries++ {
+		out.Chunks, room, err = s.storedOutput(ctx, t, &cur, s.opts.MaxResponseBytes-logPageOverhead)
+		if sandstep.ErrorCode(err) != sandstep.ENOTFOUND || tries == 3 {
+			break
+		}
+		cur = start
+	}
+	if err != nil {
 		return nil, err
 	}
 	if cur.seq >= t.LogSeq && t.Status == sandstep.TaskRunning && room > logChunkOverhead {
