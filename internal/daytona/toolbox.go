@@ -586,6 +586,15 @@ func (r readerOnly) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// SizedWriter is a writer DownloadFile tells the file's size, when the
+// answer announces it, before the first byte: it can make room once (a
+// buffer doubling as it fills allocates 2.5 to 4 times a large file) or
+// refuse a file over its limit unread. Its error is DownloadFile's.
+type SizedWriter interface {
+	io.Writer
+	Size(n int64) error
+}
+
 // DownloadFile streams a sandbox file into w (GET /files/download?path=)
 // and returns the number of bytes written. Retried on transient errors
 // only until the first byte was written.
@@ -610,6 +619,11 @@ func (c *Client) DownloadFile(ctx context.Context, sandboxID, filePath string, w
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if sw, ok := w.(SizedWriter); ok && resp.ContentLength >= 0 {
+		if err := sw.Size(resp.ContentLength); err != nil {
+			return 0, err
+		}
+	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
 		return n, &NetworkError{Method: cl.method, Path: cl.path, Err: readErr(ctx, err)}

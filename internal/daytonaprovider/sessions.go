@@ -112,10 +112,10 @@ func (p *Provider) KeepFor(ctx context.Context, id string, d time.Duration) erro
 
 // Download returns a file's bytes, at most max of them.
 func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]byte, error) {
-	var buf bytes.Buffer
+	var c *capped
 	err := p.onStarted(ctx, "download "+path, id, func() error {
-		buf.Reset()
-		_, err := p.c.DownloadFile(ctx, id, path, &capped{w: &buf, left: max})
+		c = &capped{w: new(bytes.Buffer), left: max}
+		_, err := p.c.DownloadFile(ctx, id, path, c)
 		var ae *daytona.APIError
 		switch {
 		case errors.Is(err, errTooLarge):
@@ -135,7 +135,7 @@ func (p *Provider) Download(ctx context.Context, id, path string, max int64) ([]
 	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return c.w.Bytes(), nil
 }
 
 var errTooLarge = errors.New("over the size limit")
@@ -153,6 +153,20 @@ func (p *Provider) running(ctx context.Context, id string) bool {
 type capped struct {
 	w    *bytes.Buffer
 	left int64
+}
+
+// Size makes room for the file the answer announces, at once: an artifact
+// (up to 100 MB) read into a buffer that doubles took 2.5 times its size,
+// and two of them the execute function's memory. One over the limit is
+// refused unread.
+func (c *capped) Size(n int64) error {
+	if n > c.left {
+		return errTooLarge
+	}
+	// Before the first write: one make (Grow's append of a make
+	// allocates twice under the race detector).
+	c.w = bytes.NewBuffer(make([]byte, 0, n))
+	return nil
 }
 
 func (c *capped) Write(b []byte) (int, error) {
