@@ -93,7 +93,7 @@ var vars = []Var{
 		kind:    integer(1<<10, 2<<20, " bytes", func(c *Config) *int { return &c.MaxOutputBytes })},
 
 	{Name: "MAX_TASK_DURATION", Default: "12h",
-		Meaning: "the longest a task's command may run (its `timeoutSeconds`, and the default); with the cleanup margin (30m) it must fit `MAX_TTL_MINUTES`",
+		Meaning: "the longest a task's command may run (its `timeoutSeconds`, and the default); with the cleanup margin (45m) it must fit `MAX_TTL_MINUTES`",
 		kind:    duration(time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.MaxTaskDuration })},
 	{Name: "CAPACITY_WAIT", Default: "15m",
 		Meaning: "how long a task waits for Daytona's organisation to have capacity for its sandbox",

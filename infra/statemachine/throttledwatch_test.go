@@ -1,0 +1,234 @@
+package statemachine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sandstep/sandstep/internal/sfnlocal"
+	"github.com/sandstep/sandstep/internal/testutil"
+)
+
+// throttledLambda is the Lambda Invoke API for the task state machine's
+// four functions while Lambda throttles them: from the task's first
+// invocation of action from (its first wait or check), every invocation is
+// refused (429, TooManyRequestsException) until the
+// throttle has lasted its time. The time is simulated: each refusal moves
+// the clock by the longest delay the refused state's retrier may wait
+// before its next attempt (delays, read from the definition), as if full
+// jitter always drew its bound. Out of the throttle, each step answers as
+// the real one does for a task whose command ends at its first check; the
+// wait is woken at once.
+type throttledLambda struct {
+	from   string
+	lasts  time.Duration
+	delays map[string][]float64 // by state: the throttle retrier's delays
+
+	mu        sync.Mutex
+	client    *sfn.Client // set before the execution starts
+	started   bool        // the throttle has begun
+	clock     time.Duration
+	refused   map[string]int // by state: refusals in a row
+	cleanUps  []json.RawMessage
+	collected bool
+}
+
+func (f *throttledLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var in struct {
+		Action  string          `json:"action"`
+		TaskID  string          `json:"taskId"`
+		Token   string          `json:"token"`
+		Failure json.RawMessage `json:"failure"`
+	}
+	_ = json.Unmarshal(body, &in)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	state := map[string]string{"task-prepare": "Prepare", "task-sandbox": "CreateSandbox", "task-start": "StartCommand",
+		"task-wait": "Wait", "task-check": "Check", "task-collect": "Collect", "task-cleanup": "CleanUp"}[in.Action]
+	failed := len(in.Failure) > 0 && string(in.Failure) != "null"
+	if failed {
+		state = "CleanUpAfterFailure"
+	}
+	f.started = f.started || in.Action == f.from
+	if f.started && f.clock < f.lasts {
+		n := f.refused[state]
+		if d := f.delays[state]; n < len(d) {
+			f.clock += time.Duration(d[n] * float64(time.Second))
+		} else {
+			f.clock = f.lasts // no retry left: the state gives up
+		}
+		f.refused[state] = n + 1
+		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"Reason":"ConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`)
+		return
+	}
+	f.refused[state] = 0
+	step := map[string]any{"taskId": in.TaskID, "userId": "alice", "sandboxId": "sbx-1", "ended": false, "waitSeconds": 600}
+	switch in.Action {
+	case "task-wait":
+		client := f.client
+		go func() {
+			_, _ = client.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(in.Token), Output: aws.String("{}")})
+		}()
+	case "task-check":
+		step["ended"] = true
+	case "task-collect":
+		f.collected = true
+	case "task-cleanup":
+		f.cleanUps = append(f.cleanUps, in.Failure)
+		if failed {
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			_ = json.NewEncoder(w).Encode(map[string]string{"errorType": "Task.Failed", "errorMessage": "task " + in.TaskID + ": " + string(in.Failure)})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"taskId": in.TaskID, "status": "succeeded"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(step)
+}
+
+// throttleDelays are, by Task state, the delays of the retrier Step
+// Functions picks for Lambda.TooManyRequestsException (the first that
+// matches), at their longest.
+func throttleDelays(t *testing.T) map[string][]float64 {
+	t.Helper()
+	out := map[string][]float64{}
+	for name, st := range retriers(t).States {
+		for _, r := range st.Retry {
+			if slices.Contains(r.ErrorEquals, "Lambda.TooManyRequestsException") {
+				out[name] = r.delays()
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestThrottledWatchIsWaitedOut runs task.asl.json through a Lambda
+// throttle that begins while the command runs. The status function serves
+// the API's reads and every running task's Wait and Check, with no
+// reserved concurrency: an account's concurrency spent for a few minutes
+// (another function's burst, dashboards polling) throttles it. Wait and
+// Check are safe to run again and the task's deadline is kept inside
+// Check, so a task of hours must outlast a throttle of minutes, not fail
+// with its sandbox and its work deleted.
+func TestThrottledWatchIsWaitedOut(t *testing.T) {
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
+	raw, err := os.ReadFile("task.asl.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delays := throttleDelays(t)
+	tests := []struct {
+		name  string
+		lasts time.Duration
+		want  types.ExecutionStatus
+	}{
+		{"a throttle of two minutes", 2 * time.Minute, types.ExecutionStatusSucceeded},
+		{"a throttle of five minutes", 5 * time.Minute, types.ExecutionStatusSucceeded},
+		{"a throttle of fourteen minutes", 14 * time.Minute, types.ExecutionStatusSucceeded},
+		// The watch's patience is bounded: a lasting throttle still ends
+		// the task (the ended execution's clean-up, task-ended, finishes
+		// it if the clean-up step gives up too).
+		{"a throttle of an hour", time.Hour, types.ExecutionStatusFailed},
+	}
+	for _, tt := range tests {
+		// A throttle meets a task at its next invocation: mostly a check
+		// (a wait sits parked between its invocation and its wake).
+		for _, from := range []string{"task-wait", "task-check"} {
+			t.Run(tt.name+" from a "+from, func(t *testing.T) {
+				lambda := &throttledLambda{from: from, lasts: tt.lasts, delays: delays, refused: map[string]int{}}
+				out := runThrottled(t, string(raw), lambda)
+				lambda.mu.Lock()
+				defer lambda.mu.Unlock()
+				if out.Status != tt.want || lambda.collected != (tt.want == types.ExecutionStatusSucceeded) {
+					t.Errorf("a throttle of %s from a %s (simulated, every retry at its longest delay): execution %s (%s), collected %v, clean-ups' failures %s; want %s",
+						tt.lasts, from, out.Status, aws.ToString(out.Error), lambda.collected, joinRaw(lambda.cleanUps), tt.want)
+				}
+			})
+		}
+	}
+}
+
+// runThrottled runs the definition raw to its end against lambda.
+func runThrottled(t *testing.T, raw string, lambda *throttledLambda) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	fl := httptest.NewServer(lambda)
+	t.Cleanup(fl.Close)
+	const fn = "arn:aws:lambda:us-east-1:123456789012:function:"
+	def := sfnlocal.Substitute(raw, map[string]string{
+		"ExecutionTimeoutSeconds": "3600",
+		"CreateFunctionArn":       fn + "create:1",
+		"ExecuteFunctionArn":      fn + "execute:1",
+		"StatusFunctionArn":       fn + "status:1",
+		"DeleteFunctionArn":       fn + "delete:1",
+	})
+	fast := map[string]time.Duration{}
+	for _, s := range []string{"Prepare", "CreateSandbox", "StartCommand", "Wait", "Check", "Collect", "CleanUp", "CleanUpAfterFailure"} {
+		fast[s] = time.Millisecond
+	}
+	ended := make(chan struct{}, 1)
+	srv, err := sfnlocal.New(sfnlocal.Options{
+		Dir:                    t.TempDir(),
+		Region:                 "us-east-1",
+		AccountID:              "123456789012",
+		StateMachines:          map[string]string{"task": def},
+		LambdaEndpoint:         fl.URL,
+		RetryIntervalOverrides: fast,
+		OnStatusChange: func(context.Context, sfnlocal.StatusChange) {
+			select {
+			case ended <- struct{}{}:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		_ = srv.Close()
+	})
+	client := sfn.New(sfn.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(hs.URL),
+	})
+	lambda.mu.Lock()
+	lambda.client = client
+	lambda.mu.Unlock()
+	ctx := context.Background()
+	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:task"),
+		Name:            aws.String("tsk-throttled"),
+		Input:           aws.String(`{"userId":"alice","command":"make"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Fatal("the execution did not end within a minute")
+	}
+	out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
