@@ -118,10 +118,10 @@ func TestRepoTemplateStateMachine(t *testing.T) {
 	transient := []string{"Sandbox.Transient", "Sandbox.Capacity", "Sandbox.Queued", "Lambda.ClientExecutionTimeoutException",
 		"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
 	// An invocation that died (a function timeout, out of memory) is run
-	// again only by the watch's steps, safe to rerun (infra/statemachine,
-	// TestLambdaFailuresRetried).
+	// again only by the watch's steps and Collect, safe to rerun
+	// (infra/statemachine, TestLambdaFailuresRetried).
 	died := []string{"Lambda.Unknown", "Sandbox.Timedout", "Runtime.OutOfMemory", "Runtime.ExitError"}
-	rerun := map[string][]string{"Wait": died, "Check": died}
+	rerun := map[string][]string{"Wait": died, "Check": died, "Collect": died}
 	for name, st := range states {
 		if st.Type != "Task" {
 			continue

@@ -246,14 +246,17 @@ func retries(rs []retrier, name string) bool {
 // of memory, as the guide says; Sandbox.Timedout, Lambda's own name for a
 // timeout; Runtime.OutOfMemory and Runtime.ExitError, its names for a
 // process out of memory or exited: killed, or a goroutine's panic) is
-// retried only by Wait and Check, which a task of hours runs
-// hundreds of times and which are safe to run again (a check asked again
-// stores from where the record stands, a wait keeps the newer token). The
-// other steps are not run again after being killed part-way: CreateSandbox
-// may have made a sandbox it did not record, StartCommand started a
-// command it did not record, Collect pushed or opened a pull request;
-// Prepare validates and keeps a record in seconds; and the clean-ups are
-// repeated by the ended execution's own clean-up (task-ended).
+// retried only by the steps safe to run again: Wait and Check, which a
+// task of hours runs hundreds of times (a check asked again stores from
+// where the record stands, a wait keeps the newer token), and Collect,
+// the task's work (its stores go on from the record, the artifacts are put
+// under the same keys, the push of the same commits is no change, the open
+// pull request is found again, the outcome is written only from running).
+// The other steps are not run again after being killed part-way:
+// CreateSandbox may have made a sandbox it did not record, StartCommand
+// started a command it did not record; Prepare validates and keeps a
+// record in seconds; and the clean-ups are repeated by the ended
+// execution's own clean-up (task-ended).
 func TestLambdaFailuresRetried(t *testing.T) {
 	service := []string{"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
 		"Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
@@ -266,8 +269,8 @@ func TestLambdaFailuresRetried(t *testing.T) {
 		retried bool
 	}{
 		{name: "the Lambda service's transient errors, everywhere", errors: service, retried: true},
-		{name: "a watch's invocation that died", states: []string{"Wait", "Check"}, errors: died, retried: true},
-		{name: "a step's invocation that died part-way", states: []string{"Prepare", "CreateSandbox", "StartCommand", "Collect", "CleanUp", "CleanUpAfterFailure"}, errors: died},
+		{name: "an invocation that died in a step safe to run again", states: []string{"Wait", "Check", "Collect"}, errors: died, retried: true},
+		{name: "a step's invocation that died part-way", states: []string{"Prepare", "CreateSandbox", "StartCommand", "CleanUp", "CleanUpAfterFailure"}, errors: died},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

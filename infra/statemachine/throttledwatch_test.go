@@ -127,7 +127,6 @@ func throttleDelays(t *testing.T) map[string][]float64 {
 // Check, so a task of hours must outlast a throttle of minutes, not fail
 // with its sandbox and its work deleted.
 func TestThrottledWatchIsWaitedOut(t *testing.T) {
-	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 	raw, err := os.ReadFile("task.asl.json")
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +151,11 @@ func TestThrottledWatchIsWaitedOut(t *testing.T) {
 		for _, from := range []string{"task-wait", "task-check"} {
 			t.Run(tt.name+" from a "+from, func(t *testing.T) {
 				lambda := &throttledLambda{from: from, lasts: tt.lasts, delays: delays, refused: map[string]int{}}
-				out := runThrottled(t, string(raw), lambda)
+				out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
+					lambda.mu.Lock()
+					lambda.client = c
+					lambda.mu.Unlock()
+				})
 				lambda.mu.Lock()
 				defer lambda.mu.Unlock()
 				if out.Status != tt.want || lambda.collected != (tt.want == types.ExecutionStatusSucceeded) {
@@ -164,9 +167,11 @@ func TestThrottledWatchIsWaitedOut(t *testing.T) {
 	}
 }
 
-// runThrottled runs the definition raw to its end against lambda.
-func runThrottled(t *testing.T, raw string, lambda *throttledLambda) *sfn.DescribeExecutionOutput {
+// runTask runs the definition raw to its end against lambda, which is
+// given the client of the local Step Functions first (setClient).
+func runTask(t *testing.T, raw string, lambda http.Handler, setClient func(*sfn.Client)) *sfn.DescribeExecutionOutput {
 	t.Helper()
+	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 	fl := httptest.NewServer(lambda)
 	t.Cleanup(fl.Close)
 	const fn = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -209,13 +214,11 @@ func runThrottled(t *testing.T, raw string, lambda *throttledLambda) *sfn.Descri
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(hs.URL),
 	})
-	lambda.mu.Lock()
-	lambda.client = client
-	lambda.mu.Unlock()
+	setClient(client)
 	ctx := context.Background()
 	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:task"),
-		Name:            aws.String("tsk-throttled"),
+		Name:            aws.String("tsk-hunt"),
 		Input:           aws.String(`{"userId":"alice","command":"make"}`),
 	})
 	if err != nil {
