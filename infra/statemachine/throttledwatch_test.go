@@ -30,11 +30,14 @@ import (
 // before its next attempt (delays, read from the definition), as if full
 // jitter always drew its bound. Out of the throttle, each step answers as
 // the real one does for a task whose command ends at its first check; the
-// wait is woken at once.
+// wait is woken at once. With transient, it is Daytona (or DynamoDB) that
+// is out instead: only the checks are refused, as the status function
+// answers then (Sandbox.Transient).
 type throttledLambda struct {
-	from   string
-	lasts  time.Duration
-	delays map[string][]float64 // by state: the throttle retrier's delays
+	from      string
+	transient bool
+	lasts     time.Duration
+	delays    map[string][]float64 // by state: the retrier's delays for the refusal
 
 	mu        sync.Mutex
 	client    *sfn.Client // set before the execution starts
@@ -63,7 +66,7 @@ func (f *throttledLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		state = "CleanUpAfterFailure"
 	}
 	f.started = f.started || in.Action == f.from
-	if f.started && f.clock < f.lasts {
+	if f.started && f.clock < f.lasts && (!f.transient || in.Action == "task-check") {
 		n := f.refused[state]
 		if d := f.delays[state]; n < len(d) {
 			f.clock += time.Duration(d[n] * float64(time.Second))
@@ -71,6 +74,11 @@ func (f *throttledLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.clock = f.lasts // no retry left: the state gives up
 		}
 		f.refused[state] = n + 1
+		if f.transient {
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			_ = json.NewEncoder(w).Encode(map[string]string{"errorType": "Sandbox.Transient", "errorMessage": "Daytona is unavailable (503); retry with backoff"})
+			return
+		}
 		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = io.WriteString(w, `{"Reason":"ConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`)
@@ -101,16 +109,16 @@ func (f *throttledLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(step)
 }
 
-// throttleDelays are, by Task state, the delays of the retrier Step
-// Functions picks for Lambda.TooManyRequestsException (the first that
-// matches), at their longest.
-func throttleDelays(t *testing.T) map[string][]float64 {
+// retryDelays are, by Task state, the delays of the retrier Step
+// Functions picks for the error name (the first that matches), at their
+// longest.
+func retryDelays(t *testing.T, name string) map[string][]float64 {
 	t.Helper()
 	out := map[string][]float64{}
-	for name, st := range retriers(t).States {
+	for state, st := range retriers(t).States {
 		for _, r := range st.Retry {
-			if slices.Contains(r.ErrorEquals, "Lambda.TooManyRequestsException") {
-				out[name] = r.delays()
+			if slices.Contains(r.ErrorEquals, name) {
+				out[state] = r.delays()
 				break
 			}
 		}
@@ -131,7 +139,7 @@ func TestThrottledWatchIsWaitedOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	delays := throttleDelays(t)
+	delays := retryDelays(t, "Lambda.TooManyRequestsException")
 	tests := []struct {
 		name  string
 		lasts time.Duration
@@ -218,7 +226,7 @@ func runTask(t *testing.T, raw string, lambda http.Handler, setClient func(*sfn.
 	ctx := context.Background()
 	start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:task"),
-		Name:            aws.String("tsk-hunt"),
+		Name:            aws.String("tsk-watched"),
 		Input:           aws.String(`{"userId":"alice","command":"make"}`),
 	})
 	if err != nil {

@@ -206,7 +206,7 @@ type Task struct {
 // TaskCleanupMargin is how long a task's sandbox outlives its command's
 // deadline, or a collect that may run past it: time to collect the output
 // and artifacts and to clean up, after a killing check that may wait out
-// a Lambda throttle (about 15 minutes).
+// a Lambda throttle or a Daytona outage (about 15 minutes).
 const TaskCleanupMargin = 45 * time.Minute
 
 // TaskExecutionMargin is how long a task's execution outlives its
@@ -218,8 +218,8 @@ const TaskCleanupMargin = 45 * time.Minute
 // admitted create's own run, which those bounds do not count either (up to
 // CreateSandbox's 330 s), and the work after the command's deadline (about
 // 60 minutes: the check that kills it, which may wait out a Lambda
-// throttle, the collect's own budget, one clean-up, and their retry
-// delays). infra/statemachine's tests add them up from the definition.
+// throttle or a Daytona outage, the collect's own budget, one clean-up,
+// and their retry delays). infra/statemachine's tests add them up from the definition.
 const TaskExecutionMargin = 95 * time.Minute
 
 // LogChunk is one ordered piece of a task's output.
