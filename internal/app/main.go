@@ -6,6 +6,8 @@ import (
 	"io"
 	"log"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -25,6 +27,9 @@ type Function struct {
 // function at init with a message naming the variable (Lambda shows it as
 // an init error).
 func Main(f Function) {
+	if limit, ok := memoryLimit(os.Getenv); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	e, err := NewEnv(Options{})
 	var h lambda.Handler
 	if err == nil {
@@ -45,6 +50,22 @@ func Main(f Function) {
 	// here they overlap the runtime's fetch of the first event.
 	e.warm()
 	lambda.Start(runtimeHandler(h))
+}
+
+// memoryLimit is the Go runtime's soft memory limit in a function of
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE megabytes: 90% of it, so that the
+// collector works harder before Lambda kills the process for its memory
+// (a task's collect dies with its artifacts). None when GOMEMLIMIT says
+// otherwise or the size is unknown.
+func memoryLimit(getenv func(string) string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	mb, err := strconv.ParseInt(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64)
+	if err != nil || mb <= 0 {
+		return 0, false
+	}
+	return mb << 20 / 10 * 9, true
 }
 
 // runtimeHandler is what the Lambda runtime is handed for h: what h says
