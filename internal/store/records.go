@@ -140,7 +140,9 @@ func (s *Store) CommitSandbox(ctx context.Context, sb *sandstep.Sandbox, audit .
 	if err != nil {
 		return err
 	}
-	// Only RecordCreating writes a creating record, at version 1.
+	// Only RecordCreating writes a creating record, at version 1: this
+	// put replaces only the same call's write, so it keeps nothing
+	// (transition keeps what another version wrote).
 	stillCreating := build(expression.NewBuilder().WithCondition(expression.And(
 		expression.Name(attrState).Equal(expression.Value(sandstep.StateCreating)),
 		expression.Name(attrVersion).Equal(expression.Value(1)),
@@ -394,10 +396,10 @@ func (s *Store) ListTasks(ctx context.Context, owner string, limit int, cursor s
 
 // ---- shared record machinery ----
 
-// getRecord reads the META item of pk(id) and its version.
-func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(string) string, what string) (*T, int64, error) {
+// getRecord reads the META item of pk(id): the record and the item.
+func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(string) string, what string) (*T, dynamo.Item, error) {
 	if err := validateID(field, id); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -405,20 +407,16 @@ func getRecord[T any](ctx context.Context, s *Store, field, id string, pk func(s
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, 0, mapErr(err, "get "+what)
+		return nil, nil, mapErr(err, "get "+what)
 	}
 	if out.Item == nil {
-		return nil, 0, sandstep.Errorf(sandstep.ENOTFOUND, "%s %q not found", what, id)
+		return nil, nil, sandstep.Errorf(sandstep.ENOTFOUND, "%s %q not found", what, id)
 	}
 	rec, err := unmarshalRecord[T](out.Item, what)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	ver, _, err := numberAttr(out.Item, attrVersion)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rec, ver, nil
+	return rec, out.Item, nil
 }
 
 // unmarshalRecord reads a record's domain value from its item.
@@ -431,7 +429,8 @@ func unmarshalRecord[T any](item map[string]types.AttributeValue, what string) (
 }
 
 // transition reads a record, lets next compute the new item from it (and
-// the writes that go with it), and writes that item on condition that the
+// the writes that go with it), and writes that item, with the attributes
+// read that this version does not know (keepUnknown), on condition that the
 // version is still the one read, retrying a bounded number of times when a
 // concurrent writer wins. A write that goes with it and is refused (an
 // issue's claim another task holds) is not the record's to make: the
@@ -440,13 +439,22 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 	next func(cur *T) (map[string]types.AttributeValue, *T, []types.TransactWriteItem, error)) (*T, error) {
 	var lastErr error
 	for range maxTransitionAttempts {
-		cur, ver, err := getRecord[T](ctx, s, field, id, pk, what)
+		cur, read, err := getRecord[T](ctx, s, field, id, pk, what)
+		if err != nil {
+			return nil, err
+		}
+		ver, _, err := numberAttr(read, attrVersion)
 		if err != nil {
 			return nil, err
 		}
 		item, rec, also, err := next(cur)
 		if err != nil {
 			return nil, err
+		}
+		if keepUnknown(item, read, knownAttrs[T]()) {
+			if err := checkItemSize(item); err != nil {
+				return nil, err
+			}
 		}
 		item[attrVersion] = num(ver + 1)
 		cond := expression.Name(attrPK).AttributeExists()
