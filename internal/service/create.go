@@ -362,13 +362,14 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 // gitClone clones load's repository into sandbox id. A token GitHub has
 // not settled yet may be refused for a moment (401, or 403 while its
 // permissions replicate; the provider reads either as git.url): the clone
-// goes again with it after 1 s and 2 s, as the push does. A refusal of a
-// settled token, or of a caller's own, is GitHub's word.
+// goes again with it after 1 s and 2 s, as the push does, even when the
+// token settles meanwhile. A refusal of a settled token, or of a caller's
+// own, is GitHub's word.
 func (s *Service) gitClone(ctx context.Context, id string, load provisioning) error {
 	for wait, again := newTokenWait, 0; ; wait, again = wait*2, again+1 {
 		err := s.provider.GitClone(ctx, id, *load.clone)
 		if err == nil || again == 2 || sandstep.ErrorField(err) != "git.url" ||
-			s.opts.Now().Add(wait).After(load.cloneSettled) || !pause.For(ctx, wait) {
+			!s.opts.Now().Before(load.cloneSettled) || !pause.For(ctx, wait) {
 			return err
 		}
 	}

@@ -444,8 +444,9 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 		// A token GitHub minted a moment ago may be refused for a moment
 		// (401, or 403 while its permissions replicate), as githubapp's
 		// calls are: the same push goes again with it after 1 s and 2 s.
-		// A refusal of a settled token is GitHub's word.
-		if again == 2 || !pushTokenRefused(res.Stderr) || s.opts.Now().Add(wait).After(tok.Settled) {
+		// A refusal of a settled token is GitHub's word; one just before
+		// it settled goes again too, when it has.
+		if again == 2 || !pushTokenRefused(res.Stderr) || !s.opts.Now().Before(tok.Settled) {
 			break
 		}
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+pushWaitFloor || !pause.For(ctx, wait) {
