@@ -31,16 +31,18 @@ const replicationLag = 5 * time.Second
 // caller) with in as its JSON body unless nil, and decodes a 2xx answer
 // into out unless nil. Another answer is an *apiError. A call on an
 // installation token minted within replicationLag that GitHub refuses
-// for the token is sent again after a pause (1 s, then 2 s) while the
-// lag lasts and ctx's deadline leaves the pause: otherwise a pull
-// request or a comment asked for on a new token could fail for good.
+// for the token is sent again after a pause (1 s, then 2 s) when the
+// refusal came while the lag lasted (the pause may end after it: the
+// token has settled then) and ctx's deadline leaves the pause: otherwise
+// a pull request or a comment asked for on a new token could fail for
+// good.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	minted, fresh := ctx.Value(mintedKey{}).(time.Time)
 	wait := c.replicationWait
 	for again := 0; ; again++ {
 		err := c.doOnce(ctx, method, path, in, out)
 		var er *apiError
-		if !fresh || again == 2 || !errors.As(err, &er) || !refusedToken(er) || c.now().Add(wait).Sub(minted) > replicationLag {
+		if !fresh || again == 2 || !errors.As(err, &er) || !refusedToken(er) || c.now().Sub(minted) >= replicationLag {
 			return err
 		}
 		// A pause the caller's deadline would cut asks nothing again: the
