@@ -122,6 +122,10 @@ type Config struct {
 	// up on (default 30s).
 	CleanupTimeout time.Duration
 
+	// Now is the clock an error answer's Took is read on (default
+	// time.Now).
+	Now func() time.Time
+
 	// Logger receives debug lines about retries (default: discard). Lines
 	// never contain the API key or request bodies.
 	Logger *slog.Logger
@@ -218,6 +222,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.CleanupTimeout <= 0 {
 		cfg.CleanupTimeout = DefaultCleanupTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -33,6 +33,10 @@ type APIError struct {
 	// Method and Path identify the call (path without query).
 	Method string
 	Path   string
+	// Took is how long the try that got this answer waited for it (by
+	// Config.Now): the client's earlier tries and its waits between them
+	// are not in it.
+	Took time.Duration
 	// RetryAfter is the longest Retry-After / Retry-After-<name> wait the
 	// response asked for, zero if none.
 	RetryAfter time.Duration

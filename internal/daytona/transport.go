@@ -281,7 +281,7 @@ func (c *Client) once(ctx context.Context, cl *call) (*http.Response, error) {
 	if timeout > 0 {
 		timer = time.AfterFunc(timeout, func() { cancel(ErrResponseTimeout) })
 	}
-	sent := time.Now()
+	sent, began := time.Now(), c.cfg.Now()
 	resp, err := c.http.Do(req)
 	metrics.Daytona(ctx, time.Since(sent))
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
@@ -305,7 +305,12 @@ func (c *Client) once(ctx context.Context, cl *call) (*http.Response, error) {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	cancel(nil)
-	return nil, newAPIError(cl.method, cl.path, resp.StatusCode, resp.Header, raw, c.callRedactor(cl))
+	aerr := newAPIError(cl.method, cl.path, resp.StatusCode, resp.Header, raw, c.callRedactor(cl))
+	var ae *APIError
+	if errors.As(aerr, &ae) {
+		ae.Took = c.cfg.Now().Sub(began)
+	}
+	return nil, aerr
 }
 
 // networkError classifies a failure to get an answer.

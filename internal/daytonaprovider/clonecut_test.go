@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/daytona"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 )
@@ -74,8 +75,15 @@ func TestCloneCutByTheProxyNamesTheRepository(t *testing.T) {
 					http.NotFound(w, r)
 				}
 			}))
-			p := providerBehind(t, hs, Options{Now: clk.Now})
-			err := p.GitClone(context.Background(), "sb-1", service.GitCloneSpec{URL: "https://example.com/o/big.git", Branch: "main", Path: "big"})
+			t.Cleanup(hs.Close)
+			c, err := daytona.New(daytona.Config{APIKey: "k", APIURL: hs.URL + "/api", Now: clk.Now,
+				Retry: daytona.RetryPolicy{MaxAttempts: 1, BaseDelay: time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := New(c, Options{})
+			p.KnowToolbox("sb-1", hs.URL+"/toolbox")
+			err = p.GitClone(context.Background(), "sb-1", service.GitCloneSpec{URL: "https://example.com/o/big.git", Branch: "main", Path: "big"})
 			if code, field := sandstep.ErrorCode(err), sandstep.ErrorField(err); code != tt.want || field != tt.wantField {
 				t.Fatalf("err = %v: %s, field %q; want %s, field %q", err, code, field, tt.want, tt.wantField)
 			}

@@ -35,8 +35,6 @@ type Options struct {
 	// a toolbox call is made once more (the caller's own deadline bounds
 	// it too). Default 60s, the wait Daytona's SDKs give a start.
 	StartTimeout time.Duration
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 // firstPoll is the first pause of a poll; pauses double up to
@@ -64,9 +62,6 @@ func New(c *daytona.Client, opts Options) *Provider {
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 60 * time.Second
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	return &Provider{c: c, opts: opts}
 }
@@ -170,11 +165,10 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 	var gitErr error
 	var cut bool
 	err := p.onStarted(ctx, "git clone", id, func() error {
-		began := p.opts.Now()
 		err := p.c.GitClone(ctx, id, daytona.GitCloneRequest{
 			URL: spec.URL, Path: spec.Path, Branch: spec.Branch, Username: spec.Username, Password: spec.Password,
 		})
-		cut = idleCut(err, p.opts.Now().Sub(began))
+		cut = idleCut(err)
 		if field, msg, ok := gitFailure(err); ok {
 			gitErr = &sandstep.Error{Code: sandstep.EINVALID, Field: field, Message: msg, Err: err}
 			return gitErr
@@ -200,12 +194,13 @@ func (p *Provider) GitClone(ctx context.Context, id string, spec service.GitClon
 // daytonaio/daytona#4545), less a margin for the clocks.
 const proxyIdleCut = 50 * time.Second
 
-// idleCut says whether err, after took, is the proxy's idle cut: an empty
-// 502 (no Daytona error object) that came that late. One sooner is a
-// blip, and asking again may do.
-func idleCut(err error, took time.Duration) bool {
+// idleCut says whether err is the proxy's idle cut: an empty 502 (no
+// Daytona error object) that its try waited that long for. One sooner is
+// a blip, and asking again may do; the time is the last try's alone, not
+// the client's wait on a 429 before it (up to a minute).
+func idleCut(err error) bool {
 	var ae *daytona.APIError
-	return took >= proxyIdleCut && errors.As(err, &ae) && ae.StatusCode == 502 &&
+	return errors.As(err, &ae) && ae.Took >= proxyIdleCut && ae.StatusCode == 502 &&
 		ae.Message == "" && ae.Code == "" && ae.Source == ""
 }
 
