@@ -90,7 +90,9 @@ func TestRepoTemplateAlarms(t *testing.T) {
 		// Lambda's errors less those our code answered: the invocations
 		// that died (a crash, out of memory, a timeout, a failed init),
 		// which emit no metric of ours.
-		want[stack+"-crashes-"+fn] = alarm{Dimensions: map[string]string{}, Comparison: "GreaterThanThreshold", Threshold: 0, Evaluation: 1,
+		// Lambda's Errors of an invocation that ran 15 minutes land in
+		// the period it began in: four periods looked back at.
+		want[stack+"-crashes-"+fn] = alarm{Dimensions: map[string]string{}, Comparison: "GreaterThanThreshold", Threshold: 0, Evaluation: 4, Datapoints: 1,
 			Expression: "errors - FILL(returned, 0)"}
 	}
 	for _, k := range reaperKinds {
