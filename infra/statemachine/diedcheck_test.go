@@ -5,20 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-
-	"github.com/sandstep/sandstep/internal/sfnlocal"
-	"github.com/sandstep/sandstep/internal/testutil"
 )
 
 // diedPayloads are the function errors Lambda answers for an invocation
@@ -101,7 +95,6 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (... a function timeout, out of memory)"): a task of hours that meets
 // one such invocation must go on, not fail with its sandbox deleted.
 func TestCheckWhoseInvocationDiedIsRetried(t *testing.T) {
-	testutil.NeedNode(t, sfnlocal.RunnerInstalled())
 	raw, err := os.ReadFile("task.asl.json")
 	if err != nil {
 		t.Fatal(err)
@@ -117,69 +110,11 @@ func TestCheckWhoseInvocationDiedIsRetried(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lambda := &diedLambda{died: tt.died}
-			fl := httptest.NewServer(lambda)
-			t.Cleanup(fl.Close)
-			const fn = "arn:aws:lambda:us-east-1:123456789012:function:"
-			def := sfnlocal.Substitute(string(raw), map[string]string{
-				"ExecutionTimeoutSeconds": "3600",
-				"CreateFunctionArn":       fn + "create:1",
-				"ExecuteFunctionArn":      fn + "execute:1",
-				"StatusFunctionArn":       fn + "status:1",
-				"DeleteFunctionArn":       fn + "delete:1",
+			out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
+				lambda.mu.Lock()
+				lambda.client = c
+				lambda.mu.Unlock()
 			})
-			fast := map[string]time.Duration{}
-			for _, s := range []string{"Prepare", "CreateSandbox", "StartCommand", "Wait", "Check", "Collect", "CleanUp", "CleanUpAfterFailure"} {
-				fast[s] = time.Millisecond
-			}
-			ended := make(chan struct{}, 1)
-			srv, err := sfnlocal.New(sfnlocal.Options{
-				Dir:                    t.TempDir(),
-				Region:                 "us-east-1",
-				AccountID:              "123456789012",
-				StateMachines:          map[string]string{"task": def},
-				LambdaEndpoint:         fl.URL,
-				RetryIntervalOverrides: fast,
-				OnStatusChange: func(context.Context, sfnlocal.StatusChange) {
-					select {
-					case ended <- struct{}{}:
-					default:
-					}
-				},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := httptest.NewServer(srv)
-			t.Cleanup(func() {
-				hs.Close()
-				_ = srv.Close()
-			})
-			client := sfn.New(sfn.Options{
-				Region:       "us-east-1",
-				Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-				BaseEndpoint: aws.String(hs.URL),
-			})
-			lambda.mu.Lock()
-			lambda.client = client
-			lambda.mu.Unlock()
-			ctx := context.Background()
-			start, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
-				StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:task"),
-				Name:            aws.String("tsk-died"),
-				Input:           aws.String(`{"userId":"alice","command":"make"}`),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-ended:
-			case <-time.After(time.Minute):
-				t.Fatal("the execution did not end within a minute")
-			}
-			out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
-			if err != nil {
-				t.Fatal(err)
-			}
 			lambda.mu.Lock()
 			defer lambda.mu.Unlock()
 			if out.Status != types.ExecutionStatusSucceeded || lambda.checks != 2 {
