@@ -29,14 +29,15 @@ var diedPayloads = map[string]string{
 
 // diedLambda is the Lambda Invoke API for the four functions of the task
 // state machine: each action answers as the real step does for a task
-// whose command ends at the second check, except that the first check's
-// invocation dies with died. The wait is woken at once.
+// whose command has ended by its first answered check, except that the
+// first invocation of step (task-check or task-collect) dies with died.
+// The wait is woken at once.
 type diedLambda struct {
-	died string
+	step, died string
 
 	mu       sync.Mutex
 	client   *sfn.Client // set before the execution starts
-	checks   int
+	calls    map[string]int
 	cleanUps []json.RawMessage // each clean-up's failure (null: none)
 }
 
@@ -56,6 +57,11 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls[in.Action]++
+	if in.Action == f.step && f.calls[in.Action] == 1 {
+		fail(f.died, "RequestId: 7d1c3a52-0b8e-4f0e-9d4e-3b0f3d6f1a11 Error: "+diedPayloads[f.died])
+		return
+	}
 	switch in.Action {
 	case "task-wait":
 		// The command's nudge: the wait ends at once.
@@ -63,16 +69,7 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			_, _ = client.SendTaskSuccess(context.Background(), &sfn.SendTaskSuccessInput{TaskToken: aws.String(in.Token), Output: aws.String("{}")})
 		}()
-		if r.Header.Get("X-Amz-Invocation-Type") == "Event" {
-			w.WriteHeader(http.StatusAccepted)
-			return
-		}
 	case "task-check":
-		f.checks++
-		if f.checks == 1 {
-			fail(f.died, "RequestId: 7d1c3a52-0b8e-4f0e-9d4e-3b0f3d6f1a11 Error: "+diedPayloads[f.died])
-			return
-		}
 		step["ended"] = true
 	case "task-cleanup":
 		f.cleanUps = append(f.cleanUps, in.Failure)
@@ -86,43 +83,46 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(step)
 }
 
-// TestCheckWhoseInvocationDiedIsRetried runs task.asl.json with a Check whose one
-// invocation dies as Lambda reports it: a Lambda timeout (Sandbox.Timedout),
-// out of memory (Runtime.OutOfMemory; older runtimes' Runtime.ExitError,
-// "signal: killed"), a crash outside the handler (Runtime.ExitError, "exit
-// status 2"). Check only polls and is safe to run again (architecture.md,
-// "Admission": Wait and Check "retry twice an invocation that died
-// (... a function timeout, out of memory)"): a task of hours that meets
-// one such invocation must go on, not fail with its sandbox deleted.
-func TestCheckWhoseInvocationDiedIsRetried(t *testing.T) {
+// TestStepWhoseInvocationDiedIsRunAgain runs task.asl.json with a Check
+// or a Collect whose one invocation dies as Lambda reports it: a Lambda
+// timeout (Sandbox.Timedout), out of memory (Runtime.OutOfMemory; older
+// runtimes' Runtime.ExitError, "signal: killed"), a crash outside the
+// handler (Runtime.ExitError, "exit status 2"). Check only polls. Collect
+// is safe to run again from wherever it was killed: the output's stores go
+// on from the record, the artifacts are put again under the same keys and
+// their manifest last, the stage is made again and the push of the same
+// commits is no change, OpenPullRequest finds the open pull request, and
+// the outcome is written only from running. Not run again, a healthy task
+// of hours, or one whose command succeeded, fails with its sandbox
+// deleted (and a pull request already opened on GitHub).
+func TestStepWhoseInvocationDiedIsRunAgain(t *testing.T) {
 	raw, err := os.ReadFile("task.asl.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		died string
-	}{
+	died := []struct{ name, died string }{
 		{"a function timeout", "Sandbox.Timedout"},
 		{"out of memory", "Runtime.OutOfMemory"},
 		{"the process exited (killed, or a goroutine's panic)", "Runtime.ExitError"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			lambda := &diedLambda{died: tt.died}
-			out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
+	for _, step := range []string{"task-check", "task-collect"} {
+		for _, tt := range died {
+			t.Run(step+": "+tt.name, func(t *testing.T) {
+				lambda := &diedLambda{step: step, died: tt.died, calls: map[string]int{}}
+				out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
+					lambda.mu.Lock()
+					lambda.client = c
+					lambda.mu.Unlock()
+				})
 				lambda.mu.Lock()
-				lambda.client = c
-				lambda.mu.Unlock()
+				defer lambda.mu.Unlock()
+				if out.Status != types.ExecutionStatusSucceeded || lambda.calls[step] != 2 {
+					t.Errorf("a %s whose invocation died (%s): execution %s (%s: %s) after %d of them, clean-ups' failures %s; "+
+						"want it run again and SUCCEEDED: the task is failed and its sandbox deleted",
+						step, tt.died, out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), lambda.calls[step], joinRaw(lambda.cleanUps))
+				}
 			})
-			lambda.mu.Lock()
-			defer lambda.mu.Unlock()
-			if out.Status != types.ExecutionStatusSucceeded || lambda.checks != 2 {
-				t.Errorf("a Check whose invocation died (%s): execution %s (%s: %s) after %d checks, clean-up failures %s; "+
-					"want it checked again and SUCCEEDED: the healthy task is failed and its sandbox deleted",
-					tt.died, out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), lambda.checks, joinRaw(lambda.cleanUps))
-			}
-		})
+		}
 	}
 }
 
