@@ -74,13 +74,22 @@ func fieldAttrs(t reflect.Type, names map[string]bool, seen map[reflect.Type]boo
 }
 
 // keepUnknown copies into item each attribute of read whose name is not
-// known, and reports whether it copied any.
-func keepUnknown(item, read map[string]types.AttributeValue, known map[string]bool) bool {
-	kept := false
+// known, unless with them item would be over MaxItemSize (this version's
+// own fields grew: an error written): it then keeps none, as versions
+// before this rule write every record. A newer version bears that loss;
+// none bears a record refused its end for a field its writer cannot
+// shrink.
+func keepUnknown(item, read map[string]types.AttributeValue, known map[string]bool) {
+	var kept []string
 	for name, av := range read {
 		if _, ok := item[name]; !ok && !known[name] {
-			item[name], kept = av, true
+			item[name] = av
+			kept = append(kept, name)
 		}
 	}
-	return kept
+	if len(kept) > 0 && checkItemSize(item) != nil {
+		for _, name := range kept {
+			delete(item, name)
+		}
+	}
 }

@@ -451,12 +451,8 @@ func transition[T any](ctx context.Context, s *Store, field, id string, pk func(
 		if err != nil {
 			return nil, err
 		}
-		if keepUnknown(item, read, knownAttrs[T]()) {
-			if err := checkItemSize(item); err != nil {
-				return nil, err
-			}
-		}
 		item[attrVersion] = num(ver + 1)
+		keepUnknown(item, read, knownAttrs[T]())
 		cond := expression.Name(attrPK).AttributeExists()
 		if ver == 0 {
 			cond = cond.And(expression.Name(attrVersion).AttributeNotExists())
