@@ -217,10 +217,13 @@ const TaskCleanupMargin = 45 * time.Minute
 // transient errors, the capacity retry's last, StartCommand's), the
 // admitted create's own run, which those bounds do not count either (up to
 // CreateSandbox's 330 s), and the work after the command's deadline (about
-// 60 minutes: the check that kills it, which may wait out a Lambda
-// throttle or a Daytona outage, the collect's own budget, one clean-up,
-// and their retry delays). infra/statemachine's tests add them up from the definition.
-const TaskExecutionMargin = 95 * time.Minute
+// 79 minutes: the wait that ends at it, each of whose attempts waits the
+// time that was left so that all its retries come after it, and the check
+// that kills the command, each of which may wait out a Lambda throttle or
+// a Daytona outage, the collect's own budget, one clean-up, and their
+// retry delays). infra/statemachine's tests add them up from the
+// definition.
+const TaskExecutionMargin = 115 * time.Minute
 
 // LogChunk is one ordered piece of a task's output.
 type LogChunk struct {
