@@ -93,6 +93,15 @@ func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// TooMany refuses the list or map at field for holding n elements (what
+// they are) when it may hold at most max.
+func TooMany(field string, n, max int, what string) error {
+	if n > max {
+		return Invalid(field, "has %d %s, at most %d are allowed", n, what, max)
+	}
+	return nil
+}
+
 // Clip shortens caller input quoted back in an error message to at most n
 // bytes (and an ellipsis), so a message stays readable whatever was sent.
 // It cuts between characters: a valid UTF-8 s stays valid.

@@ -73,8 +73,8 @@ func CheckNetworkPolicy(field string, p *NetworkPolicy) (*NetworkPolicy, error) 
 		}},
 		{"domainAllowList", p.DomainAllowList, &out.DomainAllowList, MaxNetworkDomains, "domains", ParseDomain},
 	} {
-		if len(l.in) > l.max {
-			return nil, Invalid(join(field, l.name), "has %d %s, at most %d are allowed", len(l.in), l.what, l.max)
+		if err := TooMany(join(field, l.name), len(l.in), l.max, l.what); err != nil {
+			return nil, err
 		}
 		seen := make(map[string]int, len(l.in))
 		for i, s := range l.in {

@@ -148,8 +148,8 @@ func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
 		}
 		timeout = time.Duration(*v) * time.Second
 	}
-	if len(in.Artifacts) > MaxArtifacts {
-		return 0, sandstep.Invalid("artifacts", "has %d paths, at most %d are allowed", len(in.Artifacts), MaxArtifacts)
+	if err := sandstep.TooMany("artifacts", len(in.Artifacts), MaxArtifacts, "paths"); err != nil {
+		return 0, err
 	}
 	for i, p := range in.Artifacts {
 		field := fmt.Sprintf("artifacts[%d]", i)

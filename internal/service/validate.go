@@ -127,8 +127,8 @@ func isID(id, prefix string) bool {
 func clip(s string) string { return sandstep.Clip(s, 64) }
 
 func validateEnv(field string, env map[string]string) error {
-	if len(env) > MaxEnvVars {
-		return sandstep.Invalid(field, "has %d variables, at most %d are allowed", len(env), MaxEnvVars)
+	if err := sandstep.TooMany(field, len(env), MaxEnvVars, "variables"); err != nil {
+		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		if err := envNameRE.check(field+"."+clip(name), name, envName); err != nil {
@@ -318,8 +318,8 @@ func validateEnvs(in *CreateSandboxInput) error {
 	if err := validateEnv("env", in.Env); err != nil {
 		return err
 	}
-	if len(in.SecretEnv) > MaxEnvVars {
-		return sandstep.Invalid("secretEnv", "has %d variables, at most %d are allowed", len(in.SecretEnv), MaxEnvVars)
+	if err := sandstep.TooMany("secretEnv", len(in.SecretEnv), MaxEnvVars, "variables"); err != nil {
+		return err
 	}
 	for _, name := range slices.Sorted(maps.Keys(in.SecretEnv)) {
 		field := "secretEnv." + clip(name)
@@ -334,8 +334,8 @@ func validateEnvs(in *CreateSandboxInput) error {
 }
 
 func validateLabels(in *CreateSandboxInput) error {
-	if len(in.Labels) > MaxLabels {
-		return sandstep.Invalid("labels", "has %d labels, at most %d are allowed", len(in.Labels), MaxLabels)
+	if err := sandstep.TooMany("labels", len(in.Labels), MaxLabels, "labels"); err != nil {
+		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Labels)) {
 		field := "labels." + clip(k)
@@ -376,8 +376,8 @@ func validateMetadata(in *CreateSandboxInput) error {
 
 // validateFiles checks the files to upload and decodes them.
 func validateFiles(in []File) ([]UploadFile, error) {
-	if len(in) > MaxFiles {
-		return nil, sandstep.Invalid("files", "has %d files, at most %d are allowed", len(in), MaxFiles)
+	if err := sandstep.TooMany("files", len(in), MaxFiles, "files"); err != nil {
+		return nil, err
 	}
 	files := make([]UploadFile, 0, len(in))
 	seen := make(map[string]int, len(in))

@@ -41,7 +41,8 @@ import (
 // kinds of values against v's type and every string's bytes, then
 // encoding/json with DisallowUnknownFields to fill v (whose errors are
 // then mapped the same way, as a fallback). The second pass is exact
-// because the first refused whatever encoding/json would replace.
+// because the first refused whatever encoding/json would replace. A v
+// that is Bounded is asked between the two.
 func Decode(data []byte, v any) error {
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
 		return sandstep.Invalid("", "a JSON object is required")
@@ -49,12 +50,21 @@ func Decode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	w := keyWalker{dec: dec, data: data}
+	bounded, isBounded := v.(Bounded)
+	if isBounded {
+		w.lengths = make(map[string]int)
+	}
 	if err := w.value(reflect.TypeOf(v), ""); err != nil {
 		return err
 	}
 	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
 		return sandstep.Invalid("", "unexpected data after the JSON object at byte offset %d", end)
+	}
+	if isBounded {
+		if err := bounded.CheckLengths(func(path string) int { return w.lengths[path] }); err != nil {
+			return err
+		}
 	}
 
 	dec = json.NewDecoder(bytes.NewReader(data))
@@ -63,6 +73,16 @@ func Decode(data []byte, v any) error {
 		return decodeError(err, reflect.TypeOf(v), int64(len(data)))
 	}
 	return nil
+}
+
+// Bounded is a value whose lists and maps hold at most so many elements,
+// which its own checks refuse once it is filled. Decode hands it the
+// length of each list and map the first pass counted, by JSON path
+// ("files", "sandbox.env"; 0 for one absent), and refuses with its error
+// before the fill: a body of a few MiB of empty elements ([{},{},…])
+// makes encoding/json allocate for millions of them, hundreds of MB.
+type Bounded interface {
+	CheckLengths(length func(path string) int) error
 }
 
 // Named is err, Decode's, with a refusal of the document as a whole
@@ -166,6 +186,9 @@ type keyWalker struct {
 	data []byte // what dec reads
 	// lit is the last string token as it was written (a JSON literal).
 	lit []byte
+	// lengths, when not nil, takes the length of each list and map by
+	// path (Bounded).
+	lengths map[string]int
 }
 
 var (
@@ -253,11 +276,11 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 			return w.object(path, func(key string) (reflect.Type, bool) {
 				ft, ok := structFields(t)[key]
 				return ft, ok
-			})
+			}, false)
 		}
 	case reflect.Map:
 		if delim == '{' {
-			return w.object(path, func(string) (reflect.Type, bool) { return t.Elem(), true })
+			return w.object(path, func(string) (reflect.Type, bool) { return t.Elem(), true }, true)
 		}
 	case reflect.Slice, reflect.Array:
 		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
@@ -270,11 +293,13 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 			break
 		}
 		if delim == '[' {
-			for i := 0; w.dec.More(); i++ {
+			i := 0
+			for ; w.dec.More(); i++ {
 				if err := w.value(t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 					return err
 				}
 			}
+			w.count(path, i)
 			_, err := w.token() // ']'
 			return err
 		}
@@ -335,9 +360,16 @@ func describeToken(tok json.Token) string {
 	return "null"
 }
 
+// count keeps the length n of the list or map at path, for Bounded.
+func (w *keyWalker) count(path string, n int) {
+	if w.lengths != nil {
+		w.lengths[path] = n
+	}
+}
+
 // object reads an object's members after its '{'; field says which keys
-// exist and what type their values have.
-func (w *keyWalker) object(path string, field func(string) (reflect.Type, bool)) error {
+// exist and what type their values have; isMap, whether to count them.
+func (w *keyWalker) object(path string, field func(string) (reflect.Type, bool), isMap bool) error {
 	seen := make(map[string]bool)
 	for w.dec.More() {
 		tok, err := w.token()
@@ -359,6 +391,9 @@ func (w *keyWalker) object(path string, field func(string) (reflect.Type, bool))
 		if err := w.value(ft, kpath); err != nil {
 			return err
 		}
+	}
+	if isMap {
+		w.count(path, len(seen))
 	}
 	_, err := w.token() // '}'
 	return err
