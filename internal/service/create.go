@@ -360,8 +360,9 @@ func (s *Service) provision(ctx context.Context, sb *sandstep.Sandbox, in Create
 }
 
 // gitClone clones load's repository into sandbox id. A token GitHub has
-// not settled yet may be refused for a moment (401, or 403 while its
-// permissions replicate; the provider reads either as git.url): the clone
+// not settled yet may be refused for a moment (401, 403 while its
+// permissions replicate, or a private repository not found: the provider
+// reads each as git.url, and cannot tell them apart): the clone
 // goes again with it after 1 s and 2 s, as the push does, even when the
 // token settles meanwhile. A refusal of a settled token, or of a caller's
 // own, is GitHub's word.
