@@ -295,7 +295,7 @@ func (w *keyWalker) value(t reflect.Type, path string) error {
 		if delim == '[' {
 			i := 0
 			for ; w.dec.More(); i++ {
-				if err := w.value(t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				if err := w.value(t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
 					return err
 				}
 			}
@@ -442,7 +442,7 @@ func (w *keyWalker) skip(open json.Delim, path string, check bool) error {
 		}
 	case '[':
 		for i := 0; w.dec.More(); i++ {
-			if err := w.skipValue(fmt.Sprintf("%s[%d]", path, i), check); err != nil {
+			if err := w.skipValue(path+"["+strconv.Itoa(i)+"]", check); err != nil {
 				return err
 			}
 		}
