@@ -46,6 +46,10 @@ func TestIssueCloneOnANewTokenRefusedWhileItReplicates(t *testing.T) {
 		wantOK bool
 	}{
 		{"a token minted a moment ago", 0, true},
+		// Anywhere in the lag: Daytona's create and the uploads may take
+		// 4 s of the 5 between the minting and the clone.
+		{"refused 4.5 s after its minting, before it settled", 4500 * time.Millisecond, true},
+		{"refused 5.5 s after its minting, once it settled", 5500 * time.Millisecond, false},
 		{"a token minted long before the clone", time.Minute, false},
 	}
 	for _, tt := range tests {

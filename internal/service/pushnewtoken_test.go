@@ -23,6 +23,9 @@ func TestPushOnANewTokenRefusedWhileItReplicates(t *testing.T) {
 		wantPulls int
 	}{
 		{"a token minted a moment ago", 0, 1},
+		// Anywhere in the lag: asked again after 1 s, once it settled.
+		{"refused 4.5 s after its minting, before it settled", 4500 * time.Millisecond, 1},
+		{"refused 5.5 s after its minting, once it settled", 5500 * time.Millisecond, 0},
 		{"a token minted long before the push", time.Minute, 0},
 	}
 	for _, tt := range tests {
