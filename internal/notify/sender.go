@@ -18,6 +18,14 @@ import (
 // DefaultTimeout bounds one attempt: connecting, sending and the answer.
 const DefaultTimeout = 10 * time.Second
 
+// maxStatusBytes bounds the answer's status line quoted in a failed
+// attempt's message.
+const maxStatusBytes = 64
+
+// maxReasonBytes bounds why an attempt could not reach the receiver, in
+// its message.
+const maxReasonBytes = 200
+
 // Options configure a Sender.
 type Options struct {
 	// Local allows http URLs and loopback addresses: the local stack
@@ -117,7 +125,10 @@ func (s *Sender) Send(ctx context.Context, rawURL, deliveryID string, body []byt
 	// Read a little of the answer so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		what := "answered " + res.Status
+		// The reason phrase is the receiver's, as long as it likes (up to
+		// the client's 10 MB of header): the message becomes the notice's
+		// lastError, kept in the task's record and shown.
+		what := "answered " + sandstep.Clip(res.Status, maxStatusBytes)
 		if res.StatusCode >= 300 && res.StatusCode < 400 {
 			what += " (redirects are not followed)"
 		}
@@ -182,5 +193,7 @@ func classify(host string, err error) error {
 	case errors.As(err, &oe) && oe.Err != nil:
 		reason = oe.Err.Error()
 	}
-	return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s could not be reached: %s", host, reason)
+	// The client's error may quote the receiver's answer (a malformed
+	// status line, as long as the receiver likes).
+	return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s could not be reached: %s", host, sandstep.Clip(reason, maxReasonBytes))
 }
