@@ -21,9 +21,11 @@ func TestSendClipsTheReceiversReason(t *testing.T) {
 		want   string // in the message
 	}{
 		{"short", "503 Service Unavailable", "503"},
-		{"half a megabyte's reason", "503 " + strings.Repeat("x", 500<<10), "503"},
+		{"60 KB reason", "503 " + strings.Repeat("x", 60<<10), "503"},
+		// Past the header's bound: refused as such.
+		{"half a megabyte's reason", "503 " + strings.Repeat("x", 500<<10), "could not be reached"},
 		// Not a status line: the client's error quotes it.
-		{"half a megabyte's malformed status", strings.Repeat("x", 500<<10), "could not be reached"},
+		{"60 KB malformed status", strings.Repeat("x", 60<<10), "could not be reached"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

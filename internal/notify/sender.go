@@ -22,6 +22,9 @@ const DefaultTimeout = 10 * time.Second
 // attempt's message.
 const maxStatusBytes = 64
 
+// maxHeaderBytes bounds the header of a receiver's answer.
+const maxHeaderBytes = 64 << 10
+
 // maxReasonBytes bounds why an attempt could not reach the receiver, in
 // its message.
 const maxReasonBytes = 200
@@ -78,8 +81,12 @@ func NewSender(opts Options) *Sender {
 			Proxy:               nil,
 			DialContext:         s.dial,
 			TLSHandshakeTimeout: opts.Timeout,
-			MaxIdleConns:        16,
-			IdleConnTimeout:     30 * time.Second,
+			// Only the status is read: a receiver's header is held to
+			// maxHeaderBytes, not the client's default 10 MB (several times
+			// over in memory, and the reaper makes noticesAtOnce at once).
+			MaxResponseHeaderBytes: maxHeaderBytes,
+			MaxIdleConns:           16,
+			IdleConnTimeout:        30 * time.Second,
 		},
 		// A redirect could lead anywhere; the answer stands as it is.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
