@@ -533,8 +533,20 @@ func (r *reaping) taskLifeLeft(ctx context.Context, rec *sandstep.Sandbox) bool 
 	return known && r.now.Before(end.Add(-abandonedAfter))
 }
 
+// startedMarginFloor is the shortest clean-up margin a start gave a task's
+// sandbox in a version a running execution may still call (it names
+// function versions for hours after a deploy): 30 minutes before 7731ef1,
+// whose start gives TaskCleanupMargin. A start since 854bc55 records the
+// life it gives on the sandbox's ttlMinutes, which the reaper judges
+// first: a longer life is kept by the record, and a sandbox an earlier
+// version kept for less is judged by the life it was given, not this
+// version's (counted lived when Daytona ended it there, deleted 15
+// minutes past it when Daytona did not).
+const startedMarginFloor = 30 * time.Minute
+
 // taskLife is the end of the life rec's task's start gave it, the
-// command's deadline plus the clean-up margin (zero: none, as for a
+// command's deadline plus the shortest clean-up margin a start still
+// called gave (startedMarginFloor; zero: none, as for a
 // sandbox no task made, or whose task is gone or never started); known is
 // false when the task could not be read.
 func (r *reaping) taskLife(ctx context.Context, rec *sandstep.Sandbox) (end time.Time, known bool) {
@@ -565,7 +577,7 @@ func (r *reaping) readTaskLife(ctx context.Context, rec *sandstep.Sandbox) (end 
 	case t.Deadline == nil:
 		return time.Time{}, true
 	}
-	return t.Deadline.Add(sandstep.TaskCleanupMargin), true
+	return t.Deadline.Add(startedMarginFloor), true
 }
 
 // expire deletes the sandbox of rec, past its deadline. An owner's delete
