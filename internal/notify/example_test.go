@@ -23,21 +23,23 @@ func Example_receiver() {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		id := r.Header.Get(notify.HeaderDelivery)
-		if seen[id] {
-			w.WriteHeader(http.StatusOK) // already handled: accept again
-			return
-		}
-		seen[id] = true
 		var n struct {
-			TaskID   string `json:"taskId"`
-			Status   string `json:"status"`
-			ExitCode *int   `json:"exitCode"`
+			TaskID     string `json:"taskId"`
+			Status     string `json:"status"`
+			ExitCode   *int   `json:"exitCode"`
+			DeliveryID string `json:"deliveryId"`
 		}
 		if err := json.Unmarshal(body, &n); err != nil {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
+		// The signed body's id, not the header's: a captured notice
+		// replayed under another header is still the same delivery.
+		if seen[n.DeliveryID] {
+			w.WriteHeader(http.StatusOK) // already handled: accept again
+			return
+		}
+		seen[n.DeliveryID] = true
 		fmt.Println(r.Header.Get(notify.HeaderEvent), n.TaskID, n.Status, *n.ExitCode)
 		w.WriteHeader(http.StatusNoContent)
 	}))
