@@ -40,7 +40,11 @@ func Example_receiver() {
 			return
 		}
 		seen[n.DeliveryID] = true
-		fmt.Println(r.Header.Get(notify.HeaderEvent), n.TaskID, n.Status, *n.ExitCode)
+		exit := "no exit code" // the command never ran
+		if n.ExitCode != nil {
+			exit = fmt.Sprint(*n.ExitCode)
+		}
+		fmt.Println(r.Header.Get(notify.HeaderEvent), n.TaskID, n.Status, exit)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer receiver.Close()

@@ -133,7 +133,7 @@ func (s *Sender) Send(ctx context.Context, rawURL, deliveryID string, body []byt
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		// The reason phrase is the receiver's, as long as it likes (up to
-		// the client's 10 MB of header): the message becomes the notice's
+		// maxHeaderBytes): the message becomes the notice's
 		// lastError, kept in the task's record and shown.
 		what := "answered " + sandstep.Clip(res.Status, maxStatusBytes)
 		if res.StatusCode >= 300 && res.StatusCode < 400 {

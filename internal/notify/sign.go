@@ -21,8 +21,9 @@ const (
 	// keyed with the secret the task's notify.secretRef names; absent
 	// when the task names none.
 	HeaderSignature = "X-Sandstep-Signature-256"
-	// HeaderDelivery is the delivery's id: the same on every attempt, so a
-	// receiver can drop a notice it already has.
+	// HeaderDelivery is the delivery's id, the same on every attempt. A
+	// receiver drops a notice it already has by the body's deliveryId,
+	// which the signature covers, not by this header.
 	HeaderDelivery = "X-Sandstep-Delivery"
 	// HeaderEvent names what happened.
 	HeaderEvent = "X-Sandstep-Event"

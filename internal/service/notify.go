@@ -284,7 +284,8 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 	case sent == nil:
 		log.InfoContext(ctx, "notice delivered")
 	default:
-		log.WarnContext(ctx, "notice not delivered", "status", got.Notify.Status, "err", sent)
+		// Clipped: its cause may quote the receiver's answer at length.
+		log.WarnContext(ctx, "notice not delivered", "status", got.Notify.Status, "err", sandstep.Clip(sent.Error(), 2048))
 	}
 	if settled {
 		s.noticeSettled(ctx, got)
