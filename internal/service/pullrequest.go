@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -223,9 +224,19 @@ func (s *Service) refreshReadToken(ctx context.Context, t *sandstep.Task, sb *sa
 // sandbox: one short command, within the clean-up's time.
 const agentTokenTimeout = 10 * time.Second
 
-// takeAgentToken prints the agent's credential file (its start: the agent
-// could have made it anything) and removes it.
-const takeAgentToken = `c="$PWD/` + readCredential + `"` + "\n" + `head -c 4096 "$c" 2>/dev/null; rm -f "$c"`
+// takeAgentToken prints the push's credential file and the agent's (their
+// start: the agent could have made them anything), each followed by
+// tokenFileEnd, and removes them. The push's is there only when the
+// Collect that handed it over died before its push removed it and its
+// deferred revoke ran (the step asked again may not have pushed): a
+// contents: write token. Only a regular file is read: the agent can write
+// either path, and a FIFO at the first would hold the command up before
+// it took the second.
+const takeAgentToken = `for c in "$PWD/` + pushCredential + `" "$PWD/` + readCredential + `"; do ` +
+	`[ -f "$c" ] && head -c 4096 "$c" 2>/dev/null; printf '\n` + tokenFileEnd + `\n'; rm -f "$c"; done`
+
+// tokenFileEnd ends each file takeAgentToken prints.
+const tokenFileEnd = "sandstep-token-file-end"
 
 // revokeAgentToken takes the agent's token out of the kept sandbox sb of
 // t, an issue's task that has ended: its file is removed and the token it
@@ -248,11 +259,19 @@ func (s *Service) revokeAgentToken(ctx context.Context, t *sandstep.Task, sb *sa
 	if res.ExitCode != 0 {
 		s.opts.Logger.WarnContext(ctx, "the agent's credential file was not removed from its kept sandbox", "taskId", t.ID, "sandboxId", sb.ID, "exitCode", res.ExitCode)
 	}
-	tok := heldToken(res.Stdout)
-	if tok == "" {
-		return // taken already (a clean-up asked again), or never written
+	var held []string
+	// Two files: more ends are the agent's writing, whose tokens are not
+	// ours to revoke on its word.
+	files := strings.SplitAfterN(res.Stdout, tokenFileEnd+"\n", 3)
+	for _, file := range files[:min(len(files), 2)] {
+		// Taken already (a clean-up asked again), or never written: none.
+		if tok := heldToken(file); tok != "" && !slices.Contains(held, tok) {
+			held = append(held, tok)
+		}
 	}
-	s.revokeToken(ctx, t, tok, "the agent's GitHub token")
+	for _, tok := range held {
+		s.revokeToken(ctx, t, tok, "the agent's GitHub token")
+	}
 }
 
 // heldToken is the password of a credential file (credentialFile's
