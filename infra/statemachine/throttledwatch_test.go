@@ -122,38 +122,53 @@ func retryDelays(t *testing.T, name string) map[string][]float64 {
 }
 
 // TestThrottledWatchIsWaitedOut runs task.asl.json through a Lambda
-// throttle that begins while the command runs. The status function serves
-// the API's reads and every running task's Wait and Check, with no
+// throttle that begins while the command runs, and through an outage of
+// Daytona's API (or DynamoDB throttling the table) in which every check
+// answers Sandbox.Transient while the command goes on. The status function
+// serves the API's reads and every running task's Wait and Check, with no
 // reserved concurrency: an account's concurrency spent for a few minutes
 // (another function's burst, dashboards polling) throttles it. Wait and
 // Check are safe to run again and the task's deadline is kept inside
-// Check, so a task of hours must outlast a throttle of minutes, not fail
-// with its sandbox and its work deleted.
+// Check, so a task of hours must outlast a throttle or an outage of
+// minutes, not fail with its sandbox and its work deleted.
 func TestThrottledWatchIsWaitedOut(t *testing.T) {
 	raw, err := os.ReadFile("task.asl.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	delays := retryDelays(t, "Lambda.TooManyRequestsException")
 	tests := []struct {
 		name  string
 		lasts time.Duration
 		want  types.ExecutionStatus
 	}{
-		{"a throttle of two minutes", 2 * time.Minute, types.ExecutionStatusSucceeded},
-		{"a throttle of five minutes", 5 * time.Minute, types.ExecutionStatusSucceeded},
-		{"a throttle of fourteen minutes", 14 * time.Minute, types.ExecutionStatusSucceeded},
+		{"two minutes", 2 * time.Minute, types.ExecutionStatusSucceeded},
+		{"five minutes", 5 * time.Minute, types.ExecutionStatusSucceeded},
+		{"fourteen minutes", 14 * time.Minute, types.ExecutionStatusSucceeded},
 		// The watch's patience is bounded: a lasting throttle still ends
 		// the task (the ended execution's clean-up, task-ended, finishes
 		// it if the clean-up step gives up too).
-		{"a throttle of an hour", time.Hour, types.ExecutionStatusFailed},
+		{"an hour", time.Hour, types.ExecutionStatusFailed},
 	}
-	for _, tt := range tests {
-		// A throttle meets a task at its next invocation: mostly a check
-		// (a wait sits parked between its invocation and its wake).
-		for _, from := range []string{"task-wait", "task-check"} {
-			t.Run(tt.name+" from a "+from, func(t *testing.T) {
-				lambda := &throttledLambda{from: from, lasts: tt.lasts, delays: delays, refused: map[string]int{}}
+	// A throttle meets a task at its next invocation: mostly a check (a
+	// wait sits parked between its invocation and its wake); an outage
+	// meets its checks.
+	kinds := []struct {
+		name, from string
+		transient  bool
+	}{
+		{"a throttle from a wait", "task-wait", false},
+		{"a throttle from a check", "task-check", false},
+		{"an outage", "task-check", true},
+	}
+	for _, kind := range kinds {
+		errorName := "Lambda.TooManyRequestsException"
+		if kind.transient {
+			errorName = "Sandbox.Transient"
+		}
+		delays := retryDelays(t, errorName)
+		for _, tt := range tests {
+			t.Run(kind.name+" of "+tt.name, func(t *testing.T) {
+				lambda := &throttledLambda{from: kind.from, transient: kind.transient, lasts: tt.lasts, delays: delays, refused: map[string]int{}}
 				out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
 					lambda.mu.Lock()
 					lambda.client = c
@@ -162,8 +177,8 @@ func TestThrottledWatchIsWaitedOut(t *testing.T) {
 				lambda.mu.Lock()
 				defer lambda.mu.Unlock()
 				if out.Status != tt.want || lambda.collected != (tt.want == types.ExecutionStatusSucceeded) {
-					t.Errorf("a throttle of %s from a %s (simulated, every retry at its longest delay): execution %s (%s), collected %v, clean-ups' failures %s; want %s",
-						tt.lasts, from, out.Status, aws.ToString(out.Error), lambda.collected, joinRaw(lambda.cleanUps), tt.want)
+					t.Errorf("%s of %s (simulated, every retry at its longest delay): execution %s (%s), collected %v, clean-ups' failures %s; want %s",
+						kind.name, tt.lasts, out.Status, aws.ToString(out.Error), lambda.collected, joinRaw(lambda.cleanUps), tt.want)
 				}
 			})
 		}
