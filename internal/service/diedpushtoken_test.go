@@ -61,8 +61,8 @@ func collectDies(t *testing.T, h *repoHarness) {
 // run). A task that then ends without the push removing it (its push
 // refused when asked again, or every try of the step failing), and that
 // keeps its sandbox, must not leave that live token readable there for the
-// rest of its hour: docs/architecture.md, "a token handed to a sandbox
-// does not outlive its step".
+// rest of its hour (docs/architecture.md, "Tasks": a kept sandbox's
+// clean-up removes the file and revokes the token it held).
 func TestDiedCollectLeavesNoPushToken(t *testing.T) {
 	tests := []struct {
 		name  string
