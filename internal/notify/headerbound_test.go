@@ -1,9 +1,7 @@
 package notify
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -32,31 +30,12 @@ func TestSendBoundsTheAnswersHeader(t *testing.T) {
 			}
 			b.WriteString("Content-Length: 0\r\nConnection: close\r\n\r\n")
 			answer := []byte(b.String())
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = ln.Close() })
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				_, _ = c.Write(answer)
-			}()
+			url := rawReceiver(t, answer)
 			s := NewSender(Options{Local: true})
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			err = s.Send(context.Background(), "http://"+ln.Addr().String()+"/hook", "dlv_1", []byte(`{}`), "")
+			err := s.Send(context.Background(), url, "dlv_1", []byte(`{}`), "")
 			runtime.ReadMemStats(&after)
 			if sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
 				t.Errorf("Send: %v, want ETRANSIENT", err)

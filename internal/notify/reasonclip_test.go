@@ -28,28 +28,9 @@ func TestSendClipsTheReceiversReason(t *testing.T) {
 		{"60 KB malformed status", strings.Repeat("x", 60<<10), "could not be reached"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = ln.Close() })
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for { // the request's header; the body is not waited for
-					line, err := br.ReadString('\n')
-					if err != nil || line == "\r\n" {
-						break
-					}
-				}
-				_, _ = c.Write([]byte("HTTP/1.1 " + tc.status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
-			}()
+			url := rawReceiver(t, []byte("HTTP/1.1 "+tc.status+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 			s := NewSender(Options{Local: true})
-			err = s.Send(context.Background(), "http://"+ln.Addr().String()+"/hook", "dlv_1", []byte(`{}`), "")
+			err := s.Send(context.Background(), url, "dlv_1", []byte(`{}`), "")
 			if sandstep.ErrorCode(err) != sandstep.ETRANSIENT {
 				t.Fatalf("Send: %v, want ETRANSIENT", err)
 			}
@@ -62,4 +43,32 @@ func TestSendClipsTheReceiversReason(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawReceiver answers one notice with answer, byte for byte (what an
+// http.Handler cannot write: an over-long or malformed status line, a
+// header of megabytes), and gives its URL.
+func rawReceiver(t *testing.T, answer []byte) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for { // the request's header; the body is not waited for
+			line, err := br.ReadString('\n')
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		_, _ = c.Write(answer)
+	}()
+	return "http://" + ln.Addr().String() + "/hook"
 }
