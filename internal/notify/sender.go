@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -135,7 +136,7 @@ func (s *Sender) Send(ctx context.Context, rawURL, deliveryID string, body []byt
 		// The reason phrase is the receiver's, as long as it likes (up to
 		// maxHeaderBytes): the message becomes the notice's
 		// lastError, kept in the task's record and shown.
-		what := "answered " + sandstep.Clip(res.Status, maxStatusBytes)
+		what := "answered " + receiverText(res.Status, maxStatusBytes)
 		if res.StatusCode >= 300 && res.StatusCode < 400 {
 			what += " (redirects are not followed)"
 		}
@@ -202,5 +203,13 @@ func classify(host string, err error) error {
 	}
 	// The client's error may quote the receiver's answer (a malformed
 	// status line, as long as the receiver likes).
-	return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s could not be reached: %s", host, sandstep.Clip(reason, maxReasonBytes))
+	return sandstep.Wrap(err, sandstep.ETRANSIENT, "%s could not be reached: %s", host, receiverText(reason, maxReasonBytes))
+}
+
+// receiverText is text the receiver chose, as a failed attempt's message
+// quotes it: at most n bytes, and valid UTF-8 (the message becomes the
+// notice's lastError, which DynamoDB's client stores with U+FFFD for any
+// other byte: a settling write read back would not be known as its own).
+func receiverText(s string, n int) string {
+	return sandstep.Clip(strings.ToValidUTF8(s, "\uFFFD"), n)
 }

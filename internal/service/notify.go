@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -262,10 +261,7 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 		case n.Attempts != attempt:
 			return // a later attempt has it now
 		default:
-			// The receiver's text may not be UTF-8, which DynamoDB's
-			// client stores as U+FFFD: written as stored, so a try of this
-			// write read back (sameSettlement) is known as this one's.
-			n.LastError = strings.ToValidUTF8(sandstep.ErrorMessage(sent), "\uFFFD")
+			n.LastError = sandstep.ErrorMessage(sent)
 			if sandstep.ErrorCode(sent) == sandstep.EINVALID || n.NextAttemptAt == nil || n.NextAttemptAt.After(deadline) {
 				n.Status, n.NextAttemptAt = sandstep.NoticeFailed, nil
 			}
