@@ -95,34 +95,58 @@ func (f *diedLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the outcome is written only from running. Not run again, a healthy task
 // of hours, or one whose command succeeded, fails with its sandbox
 // deleted (and a pull request already opened on GitHub).
+//
+// A Wait's task-wait fails the same way, and is refused for a moment
+// (Sandbox.Transient: "the state machine asks again in seconds") or for
+// good (Sandbox.NotFound). AWS invokes the Wait's Lambda synchronously and
+// its error fails the Wait: the first are retried, the last is caught into
+// CleanUpAfterFailure and fails the task. Dropped, as the local Step
+// Functions once did, each would leave the wait to its backstop and the
+// task to succeed.
 func TestStepWhoseInvocationDiedIsRunAgain(t *testing.T) {
 	raw, err := os.ReadFile("task.asl.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	died := []struct{ name, died string }{
-		{"a function timeout", "Sandbox.Timedout"},
-		{"out of memory", "Runtime.OutOfMemory"},
-		{"the process exited (killed, or a goroutine's panic)", "Runtime.ExitError"},
+	type row struct {
+		step, name, died string
+		want             types.ExecutionStatus
+		calls            int    // of step
+		failure          string // in the clean-up's failure; "" for none
 	}
+	var tests []row
 	for _, step := range []string{"task-check", "task-collect"} {
-		for _, tt := range died {
-			t.Run(step+": "+tt.name, func(t *testing.T) {
-				lambda := &diedLambda{step: step, died: tt.died, calls: map[string]int{}}
-				out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
-					lambda.mu.Lock()
-					lambda.client = c
-					lambda.mu.Unlock()
-				})
-				lambda.mu.Lock()
-				defer lambda.mu.Unlock()
-				if out.Status != types.ExecutionStatusSucceeded || lambda.calls[step] != 2 {
-					t.Errorf("a %s whose invocation died (%s): execution %s (%s: %s) after %d of them, clean-ups' failures %s; "+
-						"want it run again and SUCCEEDED: the task is failed and its sandbox deleted",
-						step, tt.died, out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), lambda.calls[step], joinRaw(lambda.cleanUps))
-				}
-			})
+		for _, d := range []struct{ name, died string }{
+			{"a function timeout", "Sandbox.Timedout"},
+			{"out of memory", "Runtime.OutOfMemory"},
+			{"the process exited (killed, or a goroutine's panic)", "Runtime.ExitError"},
+		} {
+			tests = append(tests, row{step, d.name, d.died, types.ExecutionStatusSucceeded, 2, ""})
 		}
+	}
+	tests = append(tests,
+		row{"task-wait", "refused for a moment", "Sandbox.Transient", types.ExecutionStatusSucceeded, 2, ""},
+		row{"task-wait", "its invocation died", "Runtime.ExitError", types.ExecutionStatusSucceeded, 2, ""},
+		row{"task-wait", "refused for good", "Sandbox.NotFound", types.ExecutionStatusFailed, 1, "Sandbox.NotFound"})
+	for _, tt := range tests {
+		t.Run(tt.step+": "+tt.name, func(t *testing.T) {
+			lambda := &diedLambda{step: tt.step, died: tt.died, calls: map[string]int{}}
+			out := runTask(t, string(raw), lambda, func(c *sfn.Client) {
+				lambda.mu.Lock()
+				lambda.client = c
+				lambda.mu.Unlock()
+			})
+			lambda.mu.Lock()
+			defer lambda.mu.Unlock()
+			failures := joinRaw(lambda.cleanUps)
+			if out.Status != tt.want || lambda.calls[tt.step] != tt.calls ||
+				(tt.failure == "") != (failures == "[null]" || failures == "[]") || !strings.Contains(failures, tt.failure) {
+				t.Errorf("a %s that answered %s: execution %s (%s: %s) after %d of them, clean-ups' failures %s; "+
+					"want %s after %d, failure %q: its Retry and Catch must see the error, as in AWS",
+					tt.step, tt.died, out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), lambda.calls[tt.step], failures,
+					tt.want, tt.calls, tt.failure)
+			}
+		})
 	}
 }
 
