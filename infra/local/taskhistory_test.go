@@ -11,11 +11,11 @@ import (
 	"github.com/sandstep/sandstep/internal/service"
 )
 
-// The longest task allowed stays below half of the 25,000 events an
-// execution's history may hold. The events of one watch iteration (Wait,
-// Check, Ended?) and of the rest are counted from a real execution, as
-// AWS counts them; the iterations over MAX_TASK_DURATION follow the
-// watch's backstop, with a nudge possible and without.
+// The longest task allowed stays below the 25,000 events an execution's
+// history may hold, every retry of the ASL taken. The events of one watch
+// iteration (Wait, Check, Ended?) and of the rest are counted from a real
+// execution, as AWS counts them; the looks over MAX_TASK_DURATION follow
+// the watch's backstop, with a nudge possible and without.
 func TestLongestTaskHistory(t *testing.T) {
 	s := startStack(t, map[string]string{"TASK_BACKSTOP": "1s"})
 	tk := s.startTask("alice", map[string]any{"command": "sleep 4"})
@@ -59,31 +59,42 @@ func TestLongestTaskHistory(t *testing.T) {
 	t.Logf("history: %d events; %d per watch iteration, %d for the rest (last Ended? at %d)", len(events), perIteration, fixed, lastChoice)
 
 	// Retries add events: three per Lambda retry (scheduled, started,
-	// failed), at most MaxAttempts per retrier.
-	retryEvents := 3 * maxRetries(t)
+	// failed), at most MaxAttempts per retrier. A state's retriers count
+	// from zero each time it is entered, so Wait's and Check's are taken
+	// again in every look; the other states are entered once.
+	retries := maxRetries(t)
+	perLook := perIteration + 3*(retries["Wait"]+retries["Check"])
+	rest := fixed
+	for name, n := range retries {
+		if name != "Wait" && name != "Check" {
+			rest += 3 * n
+		}
+	}
 
 	cfg := config.Defaults()
 	for _, tt := range []struct {
 		name  string
+		d     time.Duration
 		nudge time.Duration
 	}{
-		{"with a nudge", cfg.TaskBackstop},
-		{"without", 0},
+		{"with a nudge", cfg.MaxTaskDuration, cfg.TaskBackstop},
+		{"without", cfg.MaxTaskDuration, 0},
+		// MAX_TASK_DURATION's largest value (internal/config).
+		{"with a nudge", 168 * time.Hour, cfg.TaskBackstop},
+		{"without", 168 * time.Hour, 0},
 	} {
-		iterations := 0
-		for ran := time.Duration(0); ran < cfg.MaxTaskDuration; iterations++ {
-			ran += service.Backstop(ran, tt.nudge)
-		}
-		total := fixed + iterations*perIteration + retryEvents
-		t.Logf("MAX_TASK_DURATION %s %s: %d iterations, at most %d events", cfg.MaxTaskDuration, tt.name, iterations, total)
-		if total >= 25000/2 {
-			t.Errorf("%s: %d events, over half the history limit", tt.name, total)
+		looks := watchTransitions(tt.d, tt.nudge)
+		total := rest + looks*perLook
+		t.Logf("%s %s: %d looks of at most %d events, %d for the rest: at most %d events", tt.d, tt.name, looks, perLook, rest, total)
+		if total >= 25000 {
+			t.Errorf("%s %s: %d events, over the history limit", tt.d, tt.name, total)
 		}
 	}
 }
 
-// maxRetries sums MaxAttempts over every Retry of the task state machine.
-func maxRetries(t *testing.T) int {
+// maxRetries sums MaxAttempts over each state's Retry in the task state
+// machine.
+func maxRetries(t *testing.T) map[string]int {
 	t.Helper()
 	raw, err := os.ReadFile("../../infra/statemachine/task.asl.json")
 	if err != nil {
@@ -100,10 +111,10 @@ func maxRetries(t *testing.T) int {
 	if err := json.Unmarshal([]byte(def), &asl); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, st := range asl.States {
+	n := map[string]int{}
+	for name, st := range asl.States {
 		for _, r := range st.Retry {
-			n += r.MaxAttempts
+			n[name] += r.MaxAttempts
 		}
 	}
 	return n
