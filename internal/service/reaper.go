@@ -454,8 +454,7 @@ func (r *reaping) record(ctx context.Context, rec *sandstep.Sandbox, alive bool)
 			if r.now.Sub(rec.UpdatedAt) < r.createGrace() {
 				return errSettled
 			}
-			_, err = s.delete(ctx, call, rec)
-			return err
+			return r.delete(ctx, call, rec)
 		}, recordAttrs(rec)...)
 	case !alive:
 		r.vanished(ctx, rec)
@@ -596,8 +595,27 @@ func (r *reaping) expire(ctx context.Context, rec *sandstep.Sandbox) error {
 	}
 	call := Call{UserID: rec.Owner, RequestID: "reaper"}
 	r.s.audit(ctx, call, rec, ActionReap, nil, map[string]string{"finding": "expired"})
-	_, err = r.s.delete(ctx, call, rec)
-	return err
+	return r.delete(ctx, call, rec)
+}
+
+// delete deletes rec's sandbox and, when an ended task held it, ends the
+// task's sandbox time there: the clean-up that would have (settleTask)
+// never came or could not delete it, and the task would otherwise be
+// counted until now, its cost growing, for as long as it is read (README,
+// "Task cost"). Not ended, it is logged: the delete stands.
+func (r *reaping) delete(ctx context.Context, call Call, rec *sandstep.Sandbox) error {
+	s := r.s
+	if _, err := s.delete(ctx, call, rec); err != nil || rec.TaskID == "" || s.tasks == nil {
+		return err
+	}
+	t, err := s.tasks.GetTask(ctx, rec.TaskID)
+	if err == nil && t.SandboxID == rec.ID && t.Status.Terminal() && t.Usage != nil && t.Usage.SandboxFrom != nil && t.Usage.SandboxTo == nil {
+		_, err = s.settleTask(ctx, t)
+	}
+	if err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
+		s.opts.Logger.WarnContext(ctx, "reaper: the end of a deleted sandbox's time not recorded on its task", "sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
+	}
+	return nil
 }
 
 // readAgain reads the record the index showed in state want, strongly,
@@ -668,8 +686,7 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 				return err
 			}
 			s.audit(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec, ActionReap, nil, map[string]string{"finding": "task", "taskId": rec.TaskID})
-			_, err = s.delete(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec)
-			return err
+			return r.delete(ctx, Call{UserID: rec.Owner, RequestID: "reaper"}, rec)
 		}, "sandboxId", rec.ID, "userId", rec.Owner, "taskId", rec.TaskID)
 	}
 }
