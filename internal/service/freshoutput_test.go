@@ -119,7 +119,7 @@ func TestFreshChunks(t *testing.T) {
 		{Seq: 1, Stream: "stderr", Data: "oops\n", Fresh: true, Time: h.clock.Now()},
 	}
 	page.Chunks[0].Time = time.Time{}
-	if !reflect.DeepEqual(page.Chunks, want) || page.NextCursor != "1.8.5" || page.Complete {
+	if !reflect.DeepEqual(page.Chunks, want) || page.NextCursor != "1.8.5."+cursorTag(h.task.ID) || page.Complete {
 		t.Errorf("page = %+v, want chunks %+v, next 1.8.5, not complete", page, want)
 	}
 }
@@ -213,7 +213,7 @@ func TestFreshOutputFailureAnswersTheStoredOutput(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the read failed: %v", err)
 			}
-			if len(page.Chunks) != 1 || page.Chunks[0].Data != "stored\n" || page.NextCursor != "1.7.0" {
+			if len(page.Chunks) != 1 || page.Chunks[0].Data != "stored\n" || page.NextCursor != "1.7.0."+cursorTag(h.task.ID) {
 				t.Errorf("page = %+v, want the stored chunk alone", page)
 			}
 			if !strings.Contains(h.logs.String(), "level=WARN") {

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 
@@ -52,6 +54,33 @@ func parseLogCursor(s string) (logCursor, error) {
 		}
 	}
 	return c, nil
+}
+
+// taskCursor is the cursor handed out for c in task taskID's output:
+// String and the task's tag, so that another task's cursor, whose seq may
+// lie within this task's output, is refused rather than taken as a
+// position (it would skip what comes before it).
+func (c logCursor) taskCursor(taskID string) string { return c.String() + "." + cursorTag(taskID) }
+
+// parseTaskCursor reads a cursor of task taskID's output. One without a
+// tag (as handed out before the tag was part of it) is read by
+// parseLogCursor alone; one with another task's tag is refused.
+func parseTaskCursor(s, taskID string) (logCursor, error) {
+	if strings.Count(s, ".") == 3 {
+		i := strings.LastIndexByte(s, '.')
+		if s[i+1:] != cursorTag(taskID) {
+			return logCursor{}, badCursor()
+		}
+		s = s[:i]
+	}
+	return parseLogCursor(s)
+}
+
+// cursorTag names a task in its cursors: not a secret (a cursor only
+// moves within a task the caller may read), only a check against mix-ups.
+func cursorTag(taskID string) string {
+	sum := sha256.Sum256([]byte("sandstep-log-cursor\x00" + taskID))
+	return hex.EncodeToString(sum[:4])
 }
 
 func badCursor() error {

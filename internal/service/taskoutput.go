@@ -371,7 +371,7 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 	if err != nil {
 		return nil, err
 	}
-	cur, err := parseLogCursor(cursor)
+	cur, err := parseTaskCursor(cursor, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ func (s *Service) ReadTaskLogs(ctx context.Context, call Call, id, cursor string
 			cur.seq = marker.Seq
 		}
 	}
-	out.NextCursor = cur.String()
+	out.NextCursor = cur.taskCursor(t.ID)
 	out.Complete = t.Status.Terminal() && cur.seq >= end
 	return out, nil
 }

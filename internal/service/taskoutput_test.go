@@ -169,9 +169,10 @@ func TestReadTaskLogsTrimsStoredChunksByTheCursor(t *testing.T) {
 					t.Errorf("an empty chunk: %+v", ch)
 				}
 			}
-			if got["stdout"] != tt.stdout || got["stderr"] != tt.stderr || page.NextCursor != tt.next || !page.Complete {
+			next := tt.next + "." + cursorTag(h.task.ID) // the task's tag
+			if got["stdout"] != tt.stdout || got["stderr"] != tt.stderr || page.NextCursor != next || !page.Complete {
 				t.Errorf("read after %q = stdout %q, stderr %q, next %q, complete %v; want %q, %q, %q, true",
-					tt.cursor, got["stdout"], got["stderr"], page.NextCursor, page.Complete, tt.stdout, tt.stderr, tt.next)
+					tt.cursor, got["stdout"], got["stderr"], page.NextCursor, page.Complete, tt.stdout, tt.stderr, next)
 			}
 		})
 	}
