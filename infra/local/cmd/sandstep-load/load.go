@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -64,6 +65,19 @@ func (l *loadRun) say(format string, args ...any) { fmt.Fprintf(l.out, format+"\
 func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems []string) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
+	// Why the run was cut short, if it was: read once the phases are over
+	// (the stack's stop is not the run's), or at an early return. It
+	// comes first: the verdict shows five problems, and the others follow
+	// from it.
+	why, read := "", false
+	defer func() {
+		if !read {
+			why = cutShort(ctx, cfg.timeout)
+		}
+		if why != "" {
+			problems = append([]string{why}, problems...)
+		}
+	}()
 	l := &loadRun{cfg: cfg, out: out, rec: newRecorder(), http: &http.Client{Transport: pool(http.DefaultTransport, cfg.inflight), Timeout: 2 * time.Minute}}
 	l.awsTransport = pool(http.DefaultTransport, cfg.inflight)
 	lat := cfg.daytonaLatency()
@@ -133,11 +147,21 @@ func runLoad(ctx context.Context, cfg config, out, stderr io.Writer) (problems [
 	bare := l.bareStore(ctx)
 	taskUsers := l.tasks(ctx)
 	l.checkEmpty(ctx, append(users, taskUsers...))
-	if ctx.Err() != nil {
-		l.problem("the run did not finish within LOAD_TIMEOUT=%s", cfg.timeout)
-	}
+	why, read = cutShort(ctx, cfg.timeout), true
 	l.report(bare)
 	return l.problems
+}
+
+// cutShort says why the run ended before its phases did, if it did: its
+// deadline, or an interrupt (whose cause names the signal).
+func cutShort(ctx context.Context, timeout time.Duration) string {
+	switch {
+	case ctx.Err() == nil:
+		return ""
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Sprintf("the run did not finish within LOAD_TIMEOUT=%s", timeout)
+	}
+	return fmt.Sprintf("the run was stopped before it finished: %v", context.Cause(ctx))
 }
 
 // pool is base's transport keeping enough idle connections for n
@@ -365,11 +389,15 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 			l.problem("add a fault to the Daytona server: %v", err)
 		}
 	}
+	// Named before the starts: a task the run never starts (cut short)
+	// still has a user for the end's checks to ask about.
 	users := make([]string, n)
+	for i := range users {
+		users[i] = fmt.Sprintf("load-t%04d", i)
+	}
 	ids := make([]string, n)
 	start := time.Now()
 	l.parallel(ctx, n, func(i int) {
-		users[i] = fmt.Sprintf("load-t%04d", i)
 		var tk sandstep.Task
 		status, body, err := l.call(ctx, users[i], http.MethodPost, "/tasks", map[string]any{"command": taskCommand, "timeoutSeconds": 300}, &tk)
 		if err != nil || status != http.StatusAccepted || tk.ID == "" {
@@ -425,10 +453,13 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 			final[i] = tk.Status
 		})
 	}
-	succeeded := 0
+	started, succeeded := 0, 0
 	for i := range n {
 		if sandboxes[i] != "" {
 			l.made++
+		}
+		if ids[i] != "" {
+			started++
 		}
 		switch {
 		case ids[i] == "":
@@ -438,7 +469,7 @@ func (l *loadRun) tasks(ctx context.Context) []string {
 			l.problem("task %s of %s ended %q, want succeeded", ids[i], users[i], final[i])
 		}
 	}
-	l.say("tasks: %d started, %d succeeded, in %s", n, succeeded, since(start))
+	l.say("tasks: %d started, %d succeeded, in %s", started, succeeded, since(start))
 	l.checkDaytona(ctx, "the tasks")
 	return users
 }

@@ -68,14 +68,20 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 	return verdict(stdout, runLoad(ctx, cfg, stdout, stderr))
 }
 
-// verdict prints the last line and returns the exit status.
+// verdict prints the last line and returns the exit status. Each problem
+// is put on one line: a problem of several (the stack's configuration
+// error, an answer's body) would push the verdict off the last line.
 func verdict(w io.Writer, problems []string) int {
 	if len(problems) == 0 {
 		fmt.Fprintln(w, "load: exact")
 		return 0
 	}
 	const shown = 5
-	msg := strings.Join(problems[:min(len(problems), shown)], "; ")
+	lines := make([]string, min(len(problems), shown))
+	for i := range lines {
+		lines[i] = strings.Join(strings.Fields(problems[i]), " ")
+	}
+	msg := strings.Join(lines, "; ")
 	if len(problems) > shown {
 		msg += fmt.Sprintf("; and %d more", len(problems)-shown)
 	}
