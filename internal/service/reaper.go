@@ -775,6 +775,7 @@ func (r *reaping) slots(ctx context.Context, held []sandstep.Slot) []sandstep.Sl
 			continue
 		case err != nil && !missing:
 			r.report.Failed++
+			s.opts.Logger.ErrorContext(ctx, "reaper: the record of a held slot not read", "sandboxId", sl.SandboxID, "userId", sl.UserID, "err", err)
 			kept = append(kept, sl)
 			continue
 		}
