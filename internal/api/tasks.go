@@ -212,6 +212,7 @@ func step[In stepInput, Out any](function, name string, fn func(context.Context,
 			if err := sandstep.ValidateUserID("userId", u.ownerID()); err != nil {
 				return ctx, nil, err
 			}
+			ctx = logging.WithUserID(ctx, u.ownerID())
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
