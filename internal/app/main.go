@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -36,7 +37,11 @@ func Main(f Function) {
 		h, err = f.Wire(context.Background(), e)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "sandstep %s: %v\n", f.Name, err)
+		// Each line is a log event of its own in Lambda: every one names
+		// the function, so a search for it finds the variables' lines too.
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(os.Stderr, "sandstep %s: %s\n", f.Name, line)
+		}
 		os.Exit(1)
 	}
 	e.Logger.Info("cold start", "function", f.Name, "config", e.Config)
