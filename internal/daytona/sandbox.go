@@ -372,7 +372,8 @@ func (c *Client) giveUp(ctx context.Context, id string, last *Sandbox, cause err
 		se.Deleted = true
 	default:
 		se.CleanupErr = err
-		c.log.WarnContext(ctx, "daytona: could not delete a sandbox that failed to start", "sandboxId", id, "error", err.Error())
+		// Daytona's id: sandboxId on a line is sandstep's, from the context.
+		c.log.WarnContext(ctx, "daytona: could not delete a sandbox that failed to start", "daytonaId", id, "error", err.Error())
 	}
 	c.forget(id)
 	return se
