@@ -60,7 +60,7 @@ func (a *API) HandlerFunc(function string) func(ctx context.Context, payload jso
 		if err != nil {
 			return nil, a.directFailure(ctx, function, err)
 		}
-		a.logger.InfoContext(ctx, "invocation served", "function", function, "durationMs", time.Since(start).Milliseconds())
+		a.logger.InfoContext(answeredIDs(ctx, out), "invocation served", "function", function, "durationMs", time.Since(start).Milliseconds())
 		return out, nil
 	}
 }

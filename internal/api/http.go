@@ -100,12 +100,33 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 	if err != nil {
 		return a.failHTTP(r.ctx, reqID, err, logAttrs)
 	}
-	logCtx := r.ctx
-	if sb, ok := res.body.(*sandstep.Sandbox); ok && logging.SandboxID(logCtx) == "" {
-		logCtx = logging.WithSandboxID(logCtx, sb.ID)
-	}
-	a.logger.InfoContext(logCtx, "request served", "route", ev.RouteKey, "status", out.StatusCode, "durationMs", time.Since(start).Milliseconds())
+	a.logger.InfoContext(answeredIDs(r.ctx, res.body), "request served", "route", ev.RouteKey, "status", out.StatusCode, "durationMs", time.Since(start).Milliseconds())
 	return out
+}
+
+// answeredIDs is ctx with the ids of the sandbox or task an answer
+// made or ran in, for the request's served line, where ctx lacks them.
+func answeredIDs(ctx context.Context, body any) context.Context {
+	sandboxID, taskID := "", ""
+	switch b := body.(type) {
+	case *sandstep.Sandbox:
+		sandboxID = b.ID
+	case *sandstep.Task:
+		sandboxID, taskID = b.SandboxID, b.ID
+	case *service.AgentExecuteResult:
+		sandboxID = b.SandboxID
+	case *service.TaskStep:
+		sandboxID = b.SandboxID
+	case *service.IssueOutcome:
+		taskID = b.TaskID
+	}
+	if sandboxID != "" && logging.SandboxID(ctx) == "" {
+		ctx = logging.WithSandboxID(ctx, sandboxID)
+	}
+	if taskID != "" && logging.TaskID(ctx) == "" {
+		ctx = logging.WithTaskID(ctx, taskID)
+	}
+	return ctx
 }
 
 // answerReserve is kept back from the Lambda's own deadline for an HTTP
