@@ -227,6 +227,9 @@ func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.
 		return nil, err
 	}
 	if gaveUp {
+		// Its last attempt was never recorded: no other line says so.
+		s.opts.Logger.WarnContext(ctx, "notice given up", "taskId", got.ID, "status", got.Notify.Status,
+			"attempts", got.Notify.Attempts, "deliveryId", got.Notify.DeliveryID, "err", got.Notify.LastError)
 		s.noticeSettled(ctx, got)
 	}
 	if !claimed {
