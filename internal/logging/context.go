@@ -67,8 +67,7 @@ func WithTaskID(ctx context.Context, id string) context.Context {
 
 // RequestID returns the request id records logged with ctx carry: the
 // Lambda request id if ctx is a Lambda invocation's, else the id set with
-// WithRequestID, else "". Put it in error bodies so that a caller's report
-// leads to the log lines.
+// WithRequestID, else "".
 func RequestID(ctx context.Context) string {
 	if ctx == nil {
 		return ""
