@@ -96,7 +96,7 @@ var vars = []Var{
 		Meaning: "the longest a task's command may run (its `timeoutSeconds`, and the default); with the cleanup margin (45m) it must fit `MAX_TTL_MINUTES`",
 		kind:    duration(time.Minute, 168*time.Hour, func(c *Config) *time.Duration { return &c.MaxTaskDuration })},
 	{Name: "CAPACITY_WAIT", Default: "15m",
-		Meaning: "how long a task waits for Daytona's organisation to have capacity for its sandbox",
+		Meaning: "how long a task waits for Daytona's organisation to have capacity for its sandbox; a task `DAYTONA_CREATE_RATE` still holds back after it fails too (an issue's task counts it after its `GITHUB_QUEUE_TIMEOUT`)",
 		kind:    duration(0, MaxCapacityWait, func(c *Config) *time.Duration { return &c.CapacityWait })},
 	{Name: "TASK_BACKSTOP", Default: "10m",
 		Meaning: "how long a task's watch waits for the command's end-of-task nudge before it looks anyway; where no nudge can arrive it looks after max(15s, 10% of the time run)",

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,8 +14,8 @@ import (
 // Daytona's capacity. A repository's task over its quota waits its turn
 // (EQUEUED, which the state machine retries with backoff) until
 // GITHUB_QUEUE_TIMEOUT has passed since it was accepted; anyone else's
-// fails at once, as a create does. Daytona out of capacity is waited for
-// CAPACITY_WAIT beyond that. The execution's timeout is the sum of both
+// fails at once, as a create does. Daytona out of capacity, or its create
+// rate spent, is waited for CAPACITY_WAIT beyond that. The execution's timeout is the sum of both
 // waits, the longest command and the clean-up margin.
 
 // repoOwned says t belongs to a repository (an issue's task).
@@ -59,6 +60,14 @@ func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken 
 			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona had no capacity for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
 		}
 		s.refusedAgain(ctx, t, waitCapacity)
+	case sandstep.ETRANSIENT:
+		// Each attempt the rate refuses has waited most of its invocation
+		// for it, and the state machine asks 20 times: unbounded, that
+		// time outruns the execution's margin. Daytona has no room for
+		// the create, as when it has no capacity.
+		if errors.Is(err, sandstep.ErrCreateRate) && waited > s.capacityWait(t) {
+			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona's create rate (DAYTONA_CREATE_RATE) left no room for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
+		}
 	}
 	// A field of the create (the snapshot Daytona refused) is the task's
 	// sandbox's.
