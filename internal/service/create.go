@@ -82,7 +82,7 @@ func (s *Service) create(ctx context.Context, call Call, in CreateSandboxInput, 
 	// Writes a create starts beside its work, awaited before its answer.
 	var beside sync.WaitGroup
 	defer beside.Wait()
-	waits := &rateWaits{began: time.Now()}
+	waits := &rateWaits{began: time.Now(), wanted: plan.wanted}
 	if err := s.reserveWithin(ctx, wctx, sb, waits); err != nil {
 		return nil, err
 	}
@@ -214,9 +214,14 @@ const createWaitFloor = 30 * time.Second
 // create rate while the work's deadline (wctx) leaves time for the create
 // after it; otherwise the refusal stands (503 with Retry-After). A slot
 // sb holds already is kept: only a create of the rate is taken. A wait
-// counts in waits.
+// counts in waits; after one, a sandbox no longer wanted is not reserved.
 func (s *Service) reserveWithin(ctx, wctx context.Context, sb *sandstep.Sandbox, waits *rateWaits) error {
 	for {
+		if waits.waited > 0 && waits.wanted != nil {
+			if err := waits.wanted(wctx); err != nil {
+				return err
+			}
+		}
 		err := s.reserve(ctx, sb)
 		if !errors.Is(err, sandstep.ErrCreateRate) || !s.waitWithin(ctx, wctx, err, waits) {
 			return err
@@ -241,10 +246,11 @@ func (s *Service) waitWithin(ctx, wctx context.Context, err error, waits *rateWa
 }
 
 // rateWaits is how long one create, begun at began, has waited for the
-// create rate in all.
+// create rate in all; wanted (createPlan's) is asked after a wait.
 type rateWaits struct {
 	began  time.Time
 	waited time.Duration
+	wanted func(context.Context) error
 }
 
 // outOfWaitedTime is the answer of the create that failed with err after

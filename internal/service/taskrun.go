@@ -252,6 +252,14 @@ func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *T
 		return nil, prefixField("sandbox.", err)
 	}
 	plan.task, plan.discarded = t.ID, lost.add
+	plan.wanted = func(ctx context.Context) error {
+		// A read that fails says nothing of a cancel: the create goes on,
+		// and its record's write finds one.
+		if cur, err := s.tasks.GetTask(ctx, t.ID); err == nil && cur.Status != sandstep.TaskQueued {
+			return sandstep.Errorf(sandstep.ECONFLICT, "task %s is %s; its sandbox is made while it is queued", t.ID, cur.Status)
+		}
+		return nil
+	}
 	// The sandbox may reach the API's host, or the task is told to expect
 	// no nudge (the policy may have changed since the task was accepted).
 	var nudge string

@@ -228,6 +228,10 @@ type createPlan struct {
 	// drain switch): asked just before the slot is taken, so that its
 	// answer has had the secrets' reads to arrive in.
 	admit func() error
+	// wanted, when set, says whether the sandbox is still wanted after a
+	// wait for the create rate, which may take minutes of an invocation
+	// that stopping a task's execution does not end.
+	wanted func(context.Context) error
 }
 
 // validateCreate checks a create request, decodes its files and narrows
