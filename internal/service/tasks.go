@@ -140,6 +140,9 @@ func (s *Service) validateTask(in *TaskInput) (time.Duration, error) {
 	if _, err := s.validateExec(&exec); err != nil && sandstep.ErrorField(err) != "timeoutSeconds" {
 		return 0, err
 	}
+	if err := checkMetadata(in.Metadata); err != nil {
+		return 0, err
+	}
 	timeout := s.opts.MaxTaskDuration
 	if v := in.TimeoutSeconds; v != nil {
 		max := int(s.opts.MaxTaskDuration / time.Second)

@@ -365,11 +365,15 @@ func (s *Service) validateTimers(in *CreateSandboxInput) error {
 	return validateMinutes("ttlMinutes", in.TTLMinutes, 1, s.opts.MaxTTLMinutes)
 }
 
-func validateMetadata(in *CreateSandboxInput) error {
+func validateMetadata(in *CreateSandboxInput) error { return checkMetadata(in.Metadata) }
+
+// checkMetadata is the rule of a sandbox's or a task's metadata: each is
+// kept whole in its record and copied into every audit event.
+func checkMetadata(m sandstep.Metadata) error {
 	for _, f := range []struct{ name, v string }{
-		{"metadata.installationId", in.Metadata.InstallationID},
-		{"metadata.issueId", in.Metadata.IssueID},
-		{"metadata.repo", in.Metadata.Repo},
+		{"metadata.installationId", m.InstallationID},
+		{"metadata.issueId", m.IssueID},
+		{"metadata.repo", m.Repo},
 	} {
 		if len(f.v) > MaxMetadataBytes || strings.ContainsAny(f.v, "\x00\r\n") {
 			return sandstep.Invalid(f.name, "must be at most %d bytes on one line", MaxMetadataBytes)
