@@ -602,15 +602,23 @@ func (r *reaping) expire(ctx context.Context, rec *sandstep.Sandbox) error {
 // task's sandbox time there: the clean-up that would have (settleTask)
 // never came or could not delete it, and the task would otherwise be
 // counted until now, its cost growing, for as long as it is read (README,
-// "Task cost"). Not ended, it is logged: the delete stands.
+// "Task cost"). A ready one its task does not hold is an attempt's that
+// was killed after Daytona's create: its life, which Daytona billed, is
+// added as a discarded attempt's is (one deleting was counted by its
+// attempt). Not recorded, it is logged: the delete stands.
 func (r *reaping) delete(ctx context.Context, call Call, rec *sandstep.Sandbox) error {
 	s := r.s
 	if _, err := s.delete(ctx, call, rec); err != nil || rec.TaskID == "" || s.tasks == nil {
 		return err
 	}
 	t, err := s.tasks.GetTask(ctx, rec.TaskID)
-	if err == nil && t.SandboxID == rec.ID && t.Status.Terminal() && t.Usage != nil && t.Usage.SandboxFrom != nil && t.Usage.SandboxTo == nil {
+	switch {
+	case err != nil:
+	case t.SandboxID == rec.ID && t.Status.Terminal() && t.Usage != nil && t.Usage.SandboxFrom != nil && t.Usage.SandboxTo == nil:
 		_, err = s.settleTask(ctx, t)
+	case t.SandboxID != rec.ID && rec.State == sandstep.StateReady:
+		lost := discardedSandbox{made: cmp.Or(rec.MadeAt, &rec.CreatedAt).UTC(), deleted: s.opts.Now(), sb: rec}
+		_, err = s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, lost.addTo)
 	}
 	if err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
 		s.opts.Logger.WarnContext(ctx, "reaper: the end of a deleted sandbox's time not recorded on its task", "sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
