@@ -605,7 +605,7 @@ func (r *reaping) expire(ctx context.Context, rec *sandstep.Sandbox) error {
 // "Task cost"). A ready one its task does not hold is an attempt's that
 // was killed after Daytona's create: its life, which Daytona billed, is
 // added as a discarded attempt's is (one deleting was counted by its
-// attempt). Not recorded, it is logged: the delete stands.
+// attempt). Not recorded, the run counts a failure: the delete stands.
 func (r *reaping) delete(ctx context.Context, call Call, rec *sandstep.Sandbox) error {
 	s := r.s
 	if _, err := s.delete(ctx, call, rec); err != nil || rec.TaskID == "" || s.tasks == nil {
@@ -621,7 +621,10 @@ func (r *reaping) delete(ctx context.Context, call Call, rec *sandstep.Sandbox) 
 		_, err = s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{t.Status}, t.Status, lost.addTo)
 	}
 	if err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND {
-		s.opts.Logger.WarnContext(ctx, "reaper: the end of a deleted sandbox's time not recorded on its task", "sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
+		// No later run comes back to a final record: the run's failure,
+		// which the reaper-failed alarm watches, not a line alone.
+		r.report.Failed++
+		s.opts.Logger.ErrorContext(ctx, "reaper: the end of a deleted sandbox's time not recorded on its task", "sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
 	}
 	return nil
 }
