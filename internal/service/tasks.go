@@ -201,7 +201,16 @@ func prefixField(prefix string, err error) error {
 // failed, never a record without an execution. While the deployment is
 // drained it is refused (EDRAINING).
 func (s *Service) StartTask(ctx context.Context, call Call, in TaskInput) (*sandstep.Task, error) {
-	return s.startTask(ctx, call, in, nil)
+	t, err := s.startTask(ctx, call, in, nil)
+	if t != nil && t.Usage != nil {
+		// The create function has no price table (PRICE_TABLE_REF), and
+		// usage shown without its cost reads as free: the answer shows
+		// neither; GET shows both.
+		c := *t
+		c.Usage = nil
+		t = &c
+	}
+	return t, err
 }
 
 // startTask is StartTask. An issue's task (accepted set) is accepted
