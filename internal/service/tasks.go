@@ -278,7 +278,13 @@ func (s *Service) startTask(ctx context.Context, call Call, in TaskInput, accept
 			// The task exists, failed: its trail says who asked and why,
 			// as a failed create's does.
 			s.auditTask(ctx, call, t, ActionTaskStart, err, map[string]string{"error": sandstep.ErrorMessage(err)})
-			if ferr := s.failTask(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err), ""); ferr != nil {
+			// A start refused for good ran no step: its Prepare, counted
+			// in advance, is taken back. One that may have landed keeps it.
+			var undo func(*sandstep.Task)
+			if !startUnknown(err) {
+				undo = unprepared
+			}
+			if ferr := s.failTaskAnd(ctx, t, "the task could not be started: "+sandstep.ErrorMessage(err), "", undo); ferr != nil {
 				s.opts.Logger.ErrorContext(ctx, "task not marked failed", "taskId", t.ID, "err", ferr)
 			}
 			if accepted != nil {
@@ -521,6 +527,11 @@ func (s *Service) tellNotStarted(ctx context.Context, t *sandstep.Task) {
 // and, when unstored is set, why its last output was not stored
 // (noteUnstored); unless it has ended (no error then).
 func (s *Service) failTask(ctx context.Context, t *sandstep.Task, reason, unstored string) error {
+	return s.failTaskAnd(ctx, t, reason, unstored, nil)
+}
+
+// failTaskAnd is failTask whose write also applies and (nil: nothing more).
+func (s *Service) failTaskAnd(ctx context.Context, t *sandstep.Task, reason, unstored string, and func(*sandstep.Task)) error {
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
 	now := s.opts.Now().UTC()
@@ -528,6 +539,9 @@ func (s *Service) failTask(ctx context.Context, t *sandstep.Task, reason, unstor
 		func(r *sandstep.Task) {
 			r.Error, r.FinishedAt = reason, &now
 			s.noteUnstored(r, unstored)
+			if and != nil {
+				and(r)
+			}
 		})
 	if err != nil && sandstep.ErrorCode(err) != sandstep.ECONFLICT {
 		return fmt.Errorf("fail task %s: %w", t.ID, endNotWritten(ctx, err))

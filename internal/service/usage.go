@@ -66,6 +66,20 @@ func preparedUsage() *sandstep.TaskUsage {
 	return &sandstep.TaskUsage{LambdaInvocations: 1, StateTransitions: 1, DynamoDBReadRequests: 1, DynamoDBReadUnits: 1}
 }
 
+// unprepared takes back from r the Prepare preparedUsage counted: its
+// execution was refused, so that step never ran.
+func unprepared(r *sandstep.Task) {
+	if r.Usage == nil {
+		return
+	}
+	u, p := *r.Usage, preparedUsage()
+	u.LambdaInvocations -= p.LambdaInvocations
+	u.StateTransitions -= p.StateTransitions
+	u.DynamoDBReadRequests -= p.DynamoDBReadRequests
+	u.DynamoDBReadUnits -= p.DynamoDBReadUnits
+	r.Usage = &u
+}
+
 // Prices answers the deployment's price table (PRICE_TABLE_REF's
 // document, or cost.Defaults); it is asked on first need.
 type Prices func(context.Context) (*cost.Table, error)
