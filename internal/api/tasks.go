@@ -247,11 +247,11 @@ func (e EndedInput) taskID() string   { return e.detail().Name }
 
 // metered gives each invocation of a task's step a meter of what it uses
 // (internal/cost), standing for states of the state machine: each step's
-// one Task state; task-wait also the Check and the Choice that always
-// follow it, since a Check that finds nothing new writes nothing that
-// could carry them (so task-check stands for none); task-ended (the
-// status-change rule, no state) none. A state retried is an invocation
-// again and a transition again.
+// one Task state; task-check none, since a Check that finds nothing new
+// writes nothing that could carry it (the service counts each Check and
+// its Choice with the Wait after them, or, ending the watch, itself);
+// task-ended (the status-change rule, no state) none. A state retried is
+// an invocation again and a transition again.
 func (a *API) metered(states int, act action) action {
 	serve := act.serve
 	act.serve = func(ctx context.Context, payload []byte) (context.Context, any, error) {
@@ -285,7 +285,7 @@ func (a *API) taskActions() []action {
 		a.metered(1, step(FunctionExecute, ActionTaskCollect, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {
 			return t.CollectTask(ctx, in.TaskStep)
 		})),
-		a.metered(3, step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
+		a.metered(1, step(FunctionStatus, ActionTaskWait, func(ctx context.Context, in WaitInput) (*struct{}, error) {
 			return nil, t.WaitTask(ctx, in.TaskStep, in.Token)
 		})),
 		a.metered(0, step(FunctionStatus, ActionTaskCheck, func(ctx context.Context, in StepInput) (*service.TaskStep, error) {

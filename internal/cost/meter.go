@@ -89,6 +89,18 @@ func (m *Meter) S3(get bool) {
 	}
 }
 
+// Stands sets the states the invocation stands for that no write has
+// carried yet, for a step that learns them as it runs (the others are
+// given theirs by NewMeter).
+func (m *Meter) Stands(states int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending.StateTransitions = states
+}
+
 // Taken is what one write of the task carries onto its record, and the
 // key it is carried under: taken again before a Commit, it has the same.
 type Taken struct {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sandstep/sandstep/internal/cost"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/strictjson"
 )
@@ -444,9 +445,20 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if token == "" {
 		return sandstep.Invalid("token", "is required")
 	}
-	var nudged bool
+	var nudged, counted bool
 	t, err := s.tasks.TransitionTask(ctx, step.TaskID, []sandstep.TaskStatus{sandstep.TaskRunning}, sandstep.TaskRunning,
 		func(r *sandstep.Task) {
+			if !counted {
+				// An earlier wait's token: a Check and the Ended? choice
+				// ran since, and this write carries them (the Check wrote
+				// nothing when it found nothing new). Not counted in
+				// advance by that wait: a task stopped while it waits
+				// never runs them.
+				counted = true
+				if r.WaitToken != "" && r.WaitToken != token {
+					cost.MeterFrom(ctx).Stands(3)
+				}
+			}
 			if r.Owner != step.UserID {
 				// Refused below; the owner's wait keeps its token and
 				// its nudge, which a stranger's step must not take.
@@ -624,12 +636,19 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 	switch code := sandstep.ErrorCode(err); {
 	case err == nil:
 	case code == sandstep.ENOTFOUND:
+		// Failing, caught: no Ended? choice, no Wait after it.
+		cost.MeterFrom(ctx).Stands(1)
 		return nil, s.sandboxVanished(ctx, t, sb, err)
 	case code == sandstep.EINTERNAL && pastDeadline:
 		// Gone from its running sandbox: an earlier try of this check
 		// killed it at its deadline, then failed to finish.
 	default:
 		return nil, err
+	}
+	if code != nil || pastDeadline {
+		// Ending the watch: no Wait follows to count this Check and the
+		// Ended? choice (WaitTask), so its writes below carry them.
+		cost.MeterFrom(ctx).Stands(2)
 	}
 	// A command past its deadline is killed first: its output is then
 	// whole, stored before the task ends (a reader is told the output is

@@ -222,9 +222,10 @@ func TestTaskUsageCountsWhatTheStepsDid(t *testing.T) {
 		}},
 		{"sandbox", 1, func(ctx context.Context) error { _, err := h.svc.CreateTaskSandbox(ctx, step); return err }},
 		{"start", 1, func(ctx context.Context) error { _, err := h.svc.StartTaskCommand(ctx, step); return err }},
-		// Wait stands for the Check and the Choice after it too (internal/api).
-		{"wait", 3, func(ctx context.Context) error { return h.svc.WaitTask(ctx, step, "token-1") }},
-		{"check", 0, func(ctx context.Context) error { _, err := h.svc.CheckTask(ctx, step); return err }},
+		// The first Wait stands for itself; the Check that ends the watch
+		// for itself and the Choice after it.
+		{"wait", 1, func(ctx context.Context) error { return h.svc.WaitTask(ctx, step, "token-1") }},
+		{"check", 2, func(ctx context.Context) error { _, err := h.svc.CheckTask(ctx, step); return err }},
 		{"collect", 1, func(ctx context.Context) error { _, err := h.svc.CollectTask(ctx, step); return err }},
 		{"cleanup", 1, func(ctx context.Context) error { _, err := h.svc.CleanUpTask(ctx, tk.ID, nil); return err }},
 	}
