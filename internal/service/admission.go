@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -64,8 +63,9 @@ func (s *Service) notAdmitted(ctx context.Context, t *sandstep.Task, cloneToken 
 		// Each attempt the rate refuses has waited most of its invocation
 		// for it, and the state machine asks 20 times: unbounded, that
 		// time outruns the execution's margin. Daytona has no room for
-		// the create, as when it has no capacity.
-		if errors.Is(err, sandstep.ErrCreateRate) && waited > s.capacityWait(t) {
+		// the create, as when it has no capacity (Daytona's own 429
+		// too: the attempt it ends has waited as long).
+		if rateRefused(err) && waited > s.capacityWait(t) {
 			return sandstep.Wrap(err, sandstep.ETIMEOUT, "Daytona's create rate (DAYTONA_CREATE_RATE) left no room for the task's sandbox within %s (CAPACITY_WAIT)", s.opts.CapacityWait)
 		}
 	}

@@ -137,8 +137,11 @@ func (s *Service) createAndLoad(ctx, wctx context.Context, sb *sandstep.Sandbox,
 	}
 	for {
 		stage, err = s.provision(wctx, sb, in, load, spent)
-		if !s.spendIfLimited(ctx, stage, err) || !s.waitWithin(ctx, wctx, err, waits) {
+		if !s.spendIfLimited(ctx, stage, err) {
 			return stage, err
+		}
+		if !s.waitWithin(ctx, wctx, err, waits) {
+			return stage, providerRateRefusal{err}
 		}
 		// Refused for the provider's rate, so nothing was made (the name
 		// is free): asked again, once the create it takes of the rate
@@ -285,6 +288,20 @@ func (s *Service) spendIfLimited(ctx context.Context, stage string, err error) b
 	}
 	s.holdCreates(ctx, s.opts.Now().Add(wait))
 	return true
+}
+
+// providerRateRefusal is a create given up on Daytona's own 429, with too
+// little of its work's time left to wait it out: a refusal for the create
+// rate to a task's admission (notAdmitted), as the deployment's is, though
+// it stays a fault.
+type providerRateRefusal struct{ error }
+
+func (e providerRateRefusal) Unwrap() error { return e.error }
+
+// rateRefused reports whether err refuses a create for the create rate,
+// the deployment's or Daytona's.
+func rateRefused(err error) bool {
+	return errors.Is(err, sandstep.ErrCreateRate) || errors.As(err, new(providerRateRefusal))
 }
 
 // holdCreates holds every instance's creates back until until, when the
