@@ -259,6 +259,11 @@ func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *T
 		if cur, err := s.tasks.GetTask(ctx, t.ID); err == nil && cur.Status != sandstep.TaskQueued {
 			return sandstep.Errorf(sandstep.ECONFLICT, "task %s is %s; its sandbox is made while it is queued", t.ID, cur.Status)
 		}
+		// An issue's task waits while drained (admit), a drain begun
+		// while it waited for the rate too.
+		if repoOwned(t) && s.drain != nil && s.drain.Drained(ctx) {
+			return sandstep.Errorf(sandstep.EDRAINING, DrainedMessage)
+		}
 		return nil
 	}
 	// The sandbox may reach the API's host, or the task is told to expect
