@@ -147,9 +147,10 @@ func (s *Store) LiveRecords(ctx context.Context) (*sandstep.Live, error) {
 // way or due (sweepEvery after the last ended, or none ever ended): it
 // reads up to sweepPages pages from where the last share stopped (and
 // stops after sweepWrites writes), gives the live items that lack it
-// their LiveIndex key, returns the slots still held as items of the
-// earlier layout (for FoldLegacySlots), and records where it stopped, or
-// that the sweep ended.
+// their LiveIndex key, deletes the counters idle for counterIdle, returns
+// the slots still held as items of the earlier layout (for
+// FoldLegacySlots), and records where it stopped, or that the sweep
+// ended.
 func (s *Store) Sweep(ctx context.Context) (*sandstep.Sweep, error) {
 	out, err := s.db.GetItem(ctx, &dynamo.GetItemInput{
 		TableName: aws.String(s.table), Key: key(sweepPK, skMeta), ConsistentRead: aws.Bool(true),
@@ -187,17 +188,24 @@ pages:
 				sw.Legacy = append(sw.Legacy, legacySlot(it))
 				continue
 			}
-			if markedLive(it) {
+			switch {
+			case markedLive(it) && s.idleCounter(it):
+				writes++
+				if err := s.forgetCounter(ctx, it); err != nil {
+					return nil, err // the next run's share reads these pages again
+				}
+			case markedLive(it):
 				continue
-			}
-			writes++
-			switch indexed, err := s.index(ctx, it); {
-			case refusedForGood(err):
-				sw.Failed++ // not this item for ever: the next sweep tries again
-			case err != nil:
-				return nil, err // the next run's share reads these pages again
-			case indexed:
-				sw.Indexed++
+			default:
+				writes++
+				switch indexed, err := s.index(ctx, it); {
+				case refusedForGood(err):
+					sw.Failed++ // not this item for ever: the next sweep tries again
+				case err != nil:
+					return nil, err // the next run's share reads these pages again
+				case indexed:
+					sw.Indexed++
+				}
 			}
 			if writes == sweepWrites {
 				// The next share goes on after this item.
@@ -229,6 +237,17 @@ pages:
 // it the key, or the next sweep looks again), and reports whether it did.
 // A put, not an update: see newCounter.
 func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) (bool, error) {
+	item := maps.Clone(it)
+	markLive(item)
+	err := s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(unchanged(it)))))
+	if conditionFailed(err, 0) {
+		return false, nil
+	}
+	return err == nil, mapErr(err, "add an item to the live index")
+}
+
+// unchanged is the condition that the item is still it as read.
+func unchanged(it map[string]types.AttributeValue) expression.ConditionBuilder {
 	var same []string // scalars that every write of such an item changes
 	unchanged := expression.Name(attrPK).AttributeExists()
 	switch avS(it[attrType]) {
@@ -253,13 +272,44 @@ func (s *Store) index(ctx context.Context, it map[string]types.AttributeValue) (
 			unchanged = unchanged.And(expression.Name(a).AttributeNotExists())
 		}
 	}
-	item := maps.Clone(it)
-	markLive(item)
-	err := s.write(ctx, s.put(item, build(expression.NewBuilder().WithCondition(unchanged))))
-	if conditionFailed(err, 0) {
-		return false, nil
+	return unchanged
+}
+
+// counterIdle is how long a counter holds nothing, with no limit of its
+// own, before a sweep deletes it: the reaper reads every counter in Live
+// each run, so Live then holds the counters of the last day or two's
+// users, not of every user ever. Its next take makes it again, as a
+// user's first take does (two round trips more, once a day at most).
+const counterIdle = 24 * time.Hour
+
+// idleCounter says whether it is a counter a sweep deletes: none held
+// (nor a count drifted, which the reaper repairs), no limit of its own,
+// unchanged for counterIdle.
+func (s *Store) idleCounter(it map[string]types.AttributeValue) bool {
+	if avS(it[attrType]) != typeQuota || avS(it[attrSK]) != skQuota {
+		return false
 	}
-	return err == nil, mapErr(err, "add an item to the live index")
+	active, ok, err := numberAttr(it, attrActive)
+	held, _ := it[attrHeld].(*types.AttributeValueMemberM)
+	if err != nil || !ok || active != 0 || held == nil || len(held.Value) != 1 || held.Value[heldSentinel] == nil {
+		return false
+	}
+	if _, set := it[attrLimit]; set && !cleared(it) {
+		return false
+	}
+	at, err := time.Parse(time.RFC3339Nano, avS(it[attrUpdatedAt]))
+	return err == nil && s.nowUTC().Sub(at) >= counterIdle
+}
+
+// forgetCounter deletes an idle counter unless it changed since it was
+// read (a take, a limit set meanwhile).
+func (s *Store) forgetCounter(ctx context.Context, it map[string]types.AttributeValue) error {
+	k := key(avS(it[attrPK]), avS(it[attrSK]))
+	err := s.write(ctx, s.remove(k, build(expression.NewBuilder().WithCondition(unchanged(it)))))
+	if conditionFailed(err, 0) {
+		return nil
+	}
+	return mapErr(err, "delete an idle quota counter")
 }
 
 // legacySlot reads a slot item of the earlier layout.
