@@ -872,6 +872,9 @@ func (s *Service) finishTask(ctx context.Context, t *sandstep.Task, spec *TaskIn
 			pull = url
 		case sandstep.EINVALID, sandstep.ENOTFOUND:
 			to, reason = sandstep.TaskFailed, "no pull request: "+sandstep.ErrorMessage(err)
+			// The step succeeds: without this line the cause is only on
+			// the record. The reason is caller-safe (tokens redacted).
+			s.opts.Logger.WarnContext(ctx, "task failed: no pull request", "taskId", t.ID, "userId", t.Owner, "sandboxId", sb.ID, "reason", reason)
 		default:
 			return err
 		}
