@@ -21,6 +21,7 @@ import (
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/service"
 	"github.com/sandstep/sandstep/internal/strictjson"
+	"github.com/sandstep/sandstep/internal/webhook"
 )
 
 // ErrorResponse is the body of every error answer to an HTTP caller.
@@ -78,6 +79,11 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 	logAttrs := []slog.Attr{slog.String("route", ev.RouteKey)}
 
 	rt, ok := routes[ev.RouteKey]
+	if id, _ := header(ev.Headers, webhook.DeliveryHeader); ok && rt.signed && id != "" {
+		// How GitHub's Recent Deliveries names the delivery, refused ones
+		// too: only logged, never acted on before the signature.
+		logAttrs = append(logAttrs, slog.String("githubDelivery", sandstep.Clip(id, 100)))
+	}
 	if !ok || (function != "" && rt.function != function) {
 		err := sandstep.Errorf(sandstep.ENOTFOUND, "no route for %s", sandstep.Clip(routeName(ev), 200))
 		if ok {
@@ -100,7 +106,8 @@ func (a *API) serve(ctx context.Context, function string, ev events.APIGatewayV2
 	if err != nil {
 		return a.failHTTP(r.ctx, reqID, err, logAttrs)
 	}
-	a.logger.InfoContext(answeredIDs(r.ctx, res.body), "request served", "route", ev.RouteKey, "status", out.StatusCode, "durationMs", time.Since(start).Milliseconds())
+	a.logger.LogAttrs(answeredIDs(r.ctx, res.body), slog.LevelInfo, "request served",
+		append(logAttrs, slog.Int("status", out.StatusCode), slog.Int64("durationMs", time.Since(start).Milliseconds()))...)
 	return out
 }
 
