@@ -486,7 +486,7 @@ func (r *reaping) vanished(ctx context.Context, rec *sandstep.Sandbox) {
 	case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
 		// Not known to be gone: no finding yet, the next run asks again.
 		r.report.Failed++
-		s.opts.Logger.ErrorContext(ctx, "reaper: the sandbox of a record the listing lacks not read", "sandboxId", rec.ID, "err", err)
+		s.opts.Logger.ErrorContext(ctx, "reaper: the sandbox of a record the listing lacks not read", "sandboxId", rec.ID, "userId", rec.Owner, "err", err)
 		return
 	}
 	r.act(ctx, count, what, rec.ID, func() error {
@@ -686,7 +686,7 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 			if running, _, err := r.executionRunning(ctx, t); err != nil || running {
 				if err != nil {
 					r.report.Failed++
-					s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
+					s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "userId", t.Owner, "err", err)
 				}
 				continue
 			}
@@ -726,7 +726,7 @@ func (r *reaping) tasks(ctx context.Context, live []*sandstep.Task) {
 		running, stopped, err := r.executionRunning(ctx, t)
 		if err != nil {
 			r.report.Failed++
-			s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "err", err)
+			s.opts.Logger.ErrorContext(ctx, "reaper: execution status unknown", "taskId", t.ID, "userId", t.Owner, "err", err)
 			continue
 		}
 		if running || !stopped.IsZero() && r.now.Sub(stopped) < r.createGrace() {
