@@ -204,7 +204,10 @@ func step[In stepInput, Out any](function, name string, fn func(context.Context,
 			return ctx, nil, err
 		}
 		if t, ok := any(in).(interface{ taskID() string }); ok {
-			ctx = logging.WithTaskID(ctx, t.taskID())
+			// And its owner and sandbox, once the service has read them
+			// from the task's record. Not the reaper's: its run is about
+			// many.
+			ctx = logging.WithLearned(logging.WithTaskID(ctx, t.taskID()))
 		}
 		if u, ok := any(in).(interface{ ownerID() string }); ok {
 			// Checked against the task's owner by the service, which

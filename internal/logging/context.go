@@ -1,7 +1,9 @@
 package logging
 
 import (
+	"cmp"
 	"context"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
@@ -65,6 +67,38 @@ func WithTaskID(ctx context.Context, id string) context.Context {
 	return with(ctx, func(f *fields) { f.taskID = id })
 }
 
+// learned holds the owner and sandbox a callee read for its caller: a
+// task step's input names the task only, its record the rest. The one
+// exception to fields by value: shared by every context derived from the
+// one WithLearned made, so the caller's own lines (its failure's) carry
+// what the callee read.
+type learned struct {
+	mu                sync.Mutex
+	userID, sandboxID string
+}
+
+type learnedKey struct{}
+
+// WithLearned returns a context whose records carry, where their own
+// fields have none, the ids Learn records with it or a context derived
+// from it.
+func WithLearned(ctx context.Context) context.Context {
+	return context.WithValue(ctx, learnedKey{}, &learned{})
+}
+
+// Learn records the user and sandbox the work of ctx is about, for the
+// records of the context WithLearned made (nothing without one); empty
+// ids change nothing. Only ids read from a record the caller may see.
+func Learn(ctx context.Context, userID, sandboxID string) {
+	l, _ := ctx.Value(learnedKey{}).(*learned)
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.userID, l.sandboxID = cmp.Or(userID, l.userID), cmp.Or(sandboxID, l.sandboxID)
+}
+
 // RequestID returns the request id records logged with ctx carry: the
 // Lambda request id if ctx is a Lambda invocation's, else the id set with
 // WithRequestID, else "".
@@ -94,6 +128,11 @@ func contextPairs(ctx context.Context) [][2]string {
 		return nil
 	}
 	f := fieldsFrom(ctx)
+	if l, _ := ctx.Value(learnedKey{}).(*learned); l != nil {
+		l.mu.Lock()
+		f.userID, f.sandboxID = cmp.Or(f.userID, l.userID), cmp.Or(f.sandboxID, l.sandboxID)
+		l.mu.Unlock()
+	}
 	var out [][2]string
 	add := func(k, v string) {
 		if v != "" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sandstep/sandstep/internal/cost"
+	"github.com/sandstep/sandstep/internal/logging"
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/strictjson"
 )
@@ -130,6 +131,7 @@ func (s *Service) loadTask(ctx context.Context, step TaskStep) (*sandstep.Task, 
 	if t.Owner != step.UserID {
 		return nil, nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
+	logging.Learn(ctx, t.Owner, t.SandboxID)
 	spec, err := s.taskSpec(ctx, t.ID)
 	if err != nil {
 		return nil, nil, err
@@ -487,6 +489,7 @@ func (s *Service) WaitTask(ctx context.Context, step TaskStep, token string) err
 	if t.Owner != step.UserID {
 		return sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
+	logging.Learn(ctx, t.Owner, t.SandboxID)
 	if nudged {
 		err := s.wakeNow(ctx, t.ID, token)
 		if err != nil {
@@ -628,6 +631,7 @@ func (s *Service) CheckTask(ctx context.Context, step TaskStep) (*TaskStep, erro
 	if t.Owner != step.UserID {
 		return nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
+	logging.Learn(ctx, t.Owner, t.SandboxID)
 	if t.Status != sandstep.TaskRunning {
 		// Cancelled meanwhile: the watch is over.
 		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: t.SandboxID, Ended: true}, nil
@@ -974,6 +978,7 @@ func (s *Service) cleanUpTask(ctx context.Context, taskID string, failure *TaskF
 	if err != nil {
 		return nil, err
 	}
+	logging.Learn(ctx, t.Owner, t.SandboxID)
 	// Told already (tellEnded): the ended execution's clean-up after a
 	// CleanUp step that answered the task's outcome (Task.*), which it
 	// answers after its ended comment. Finding the task ended says
