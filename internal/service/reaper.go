@@ -673,7 +673,7 @@ func (r *reaping) taskSandboxes(ctx context.Context, records []*sandstep.Sandbox
 		case sandstep.ErrorCode(err) == sandstep.ENOTFOUND:
 		case err != nil:
 			r.report.Failed++
-			s.opts.Logger.ErrorContext(ctx, "reaper: the task of a sandbox not read", "sandboxId", rec.ID, "taskId", rec.TaskID, "err", err)
+			s.opts.Logger.ErrorContext(ctx, "reaper: the task of a sandbox not read", "sandboxId", rec.ID, "userId", rec.Owner, "taskId", rec.TaskID, "err", err)
 			continue
 		case t.SandboxID == rec.ID && (!t.Status.Terminal() || t.KeepSandbox && t.Status != sandstep.TaskCancelled):
 			continue // the task's, or kept for its caller until its deadline
