@@ -228,7 +228,7 @@ func (s *Service) claimNotice(ctx context.Context, t *sandstep.Task) (*sandstep.
 	}
 	if gaveUp {
 		// Its last attempt was never recorded: no other line says so.
-		s.opts.Logger.WarnContext(ctx, "notice given up", "taskId", got.ID, "status", got.Notify.Status,
+		s.opts.Logger.WarnContext(ctx, "notice given up", "taskId", got.ID, "userId", got.Owner, "status", got.Notify.Status,
 			"attempts", got.Notify.Attempts, "deliveryId", got.Notify.DeliveryID, "err", got.Notify.LastError)
 		s.noticeSettled(ctx, got)
 	}
@@ -275,7 +275,7 @@ func (s *Service) recordNotice(ctx context.Context, claimed *sandstep.Task, sent
 			wrote = &n
 		}
 	})
-	log := s.opts.Logger.With("taskId", claimed.ID, "attempt", attempt, "deliveryId", claimed.Notify.DeliveryID)
+	log := s.opts.Logger.With("taskId", claimed.ID, "userId", claimed.Owner, "attempt", attempt, "deliveryId", claimed.Notify.DeliveryID)
 	switch {
 	case err != nil:
 		log.ErrorContext(ctx, "notice attempt not recorded", "sent", sent == nil, "err", err)
