@@ -461,8 +461,9 @@ func (s *Service) push(ctx context.Context, t *sandstep.Task, spec *TaskInput, s
 			return nil
 		}
 		// A token GitHub minted a moment ago may be refused for a moment
-		// (401, or 403 while its permissions replicate), as githubapp's
-		// calls are: the same push goes again with it after 1 s and 2 s.
+		// (401, 403 while its permissions replicate, or a private
+		// repository not found), as githubapp's calls and the clone are:
+		// the same push goes again with it after 1 s and 2 s.
 		// A refusal of a settled token is GitHub's word; one just before
 		// it settled goes again too, when it has.
 		if again == 2 || !pushTokenRefused(res.Stderr) || !s.opts.Now().Before(tok.Settled) {
@@ -491,11 +492,13 @@ const revokeTimeout = 10 * time.Second
 const newTokenWait = time.Second
 
 // pushTokenRefused says a failed push's stderr is GitHub refusing its
-// token: a 401, or a 403.
+// token: a 401, a 403, or a 404 (a private repository the token is not
+// yet known to reach is one it cannot see, as gitClone knows).
 func pushTokenRefused(stderr string) bool {
 	stderr = strings.ToLower(stderr)
 	return strings.Contains(stderr, "returned error: 403") || strings.Contains(stderr, "returned error: 401") ||
-		strings.Contains(stderr, "authentication failed")
+		strings.Contains(stderr, "authentication failed") ||
+		strings.Contains(stderr, "repository not found") || strings.Contains(stderr, "returned error: 404")
 }
 
 // pushRefused says whether a failed push's stderr, all of it (GitHub's
