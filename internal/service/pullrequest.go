@@ -238,10 +238,11 @@ const takeAgentToken = `for c in "$PWD/` + pushCredential + `" "$PWD/` + readCre
 // tokenFileEnd ends each file takeAgentToken prints.
 const tokenFileEnd = "sandstep-token-file-end"
 
-// revokeAgentToken takes the agent's token out of the kept sandbox sb of
-// t, an issue's task that has ended: its file is removed and the token it
-// held revoked, so that neither whoever uses the sandbox next nor what the
-// agent left running there holds a live token for the rest of its hour.
+// revokeAgentToken takes the agent's token out of the sandbox sb of t, an
+// issue's task that has ended, kept or about to be deleted: its file is
+// removed and the token it held revoked, so that neither whoever uses a
+// kept sandbox next, nor what the agent left running there, nor whoever
+// the agent copied it to holds a live token for the rest of its hour.
 // The token is not in the record (only its expiry): the file is where it
 // is. A failure is logged; the token then expires within the hour.
 func (s *Service) revokeAgentToken(ctx context.Context, t *sandstep.Task, sb *sandstep.Sandbox) {
@@ -253,11 +254,11 @@ func (s *Service) revokeAgentToken(ctx context.Context, t *sandstep.Task, sb *sa
 	// within ctx's deadline, which must outlive it.
 	res, err := s.provider.Exec(ctx, sb.DaytonaID, Command{Line: takeAgentToken, Timeout: agentTokenTimeout, NoStart: true})
 	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not taken out of its kept sandbox; it expires within the hour", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
+		s.opts.Logger.WarnContext(ctx, "the agent's GitHub token was not taken out of its sandbox; it expires within the hour", "taskId", t.ID, "sandboxId", sb.ID, "err", err)
 		return
 	}
 	if res.ExitCode != 0 {
-		s.opts.Logger.WarnContext(ctx, "the agent's credential file was not removed from its kept sandbox", "taskId", t.ID, "sandboxId", sb.ID, "exitCode", res.ExitCode)
+		s.opts.Logger.WarnContext(ctx, "the agent's credential file was not removed from its sandbox", "taskId", t.ID, "sandboxId", sb.ID, "exitCode", res.ExitCode)
 	}
 	var held []string
 	// Two files: more ends are the agent's writing, whose tokens are not

@@ -32,15 +32,18 @@ type fakeRepoAccess struct {
 
 func (f *fakeRepoAccess) limited(op string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.limit == nil {
+	limit := f.limit
+	if limit == nil {
+		f.mu.Unlock()
 		return nil
 	}
 	if f.asked == nil {
 		f.asked = map[string][]time.Time{}
 	}
 	f.asked[op] = append(f.asked[op], time.Now())
-	return f.limit(op)
+	f.mu.Unlock()
+	// Unlocked: a limit may act on the task (a cancel), which revokes.
+	return limit(op)
 }
 
 func (f *fakeRepoAccess) mint(kind string) RepoToken {

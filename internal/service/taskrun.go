@@ -1159,6 +1159,12 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 		}
 		return nil
 	}
+	// Deleting the sandbox ends no token: what the agent copied out of it
+	// stays live at GitHub for the rest of its hour. The files are read
+	// while the sandbox is there.
+	if sb.State == sandstep.StateReady {
+		s.revokeAgentToken(ctx, t, sb)
+	}
 	if _, err := s.delete(ctx, call, sb); err != nil {
 		return fmt.Errorf("delete the sandbox of task %s: %w", t.ID, err)
 	}
