@@ -331,7 +331,16 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 	if err != nil {
 		return "", fmt.Errorf("copy the agent's commits: %w", err)
 	}
-	out := strings.TrimSpace(res.Stdout)
+	stdout := res.Stdout
+	if left, rest, found := strings.Cut(stdout, tokenFileEnd+"\n"); found {
+		// A dead Collect's push token: in no file once this step's is
+		// uploaded, so none but this step can end it.
+		if tok := heldToken(left); tok != "" {
+			s.revokeToken(ctx, t, tok, "a push token a Collect that died left")
+		}
+		stdout = rest
+	}
+	out := strings.TrimSpace(stdout)
 	if res.ExitCode != 0 || !strings.HasPrefix(out, pushedPrefix) && out != nothingPushed {
 		return "", sandstep.Errorf(sandstep.EINVALID, "the agent's commits could not be read (exit %d): %s", res.ExitCode,
 			s.quotedStderr(ctx, t, spec, res.Stderr))
@@ -402,6 +411,10 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	var b strings.Builder
 	b.WriteString(kill)
 	b.WriteString("killall_marked\n")
+	// A push credential here is a Collect's that died before its push
+	// removed it: printed (a regular file's start, ended by tokenFileEnd)
+	// for revoking, and removed, as this step's own will overwrite it.
+	b.WriteString(`c="$PWD/` + pushCredential + `"; if [ -f "$c" ]; then head -c 4096 "$c" 2>/dev/null; printf '\n` + tokenFileEnd + `\n'; fi; rm -f "$c"` + "\n")
 	// sandstep's own git runs read no configuration the agent could write
 	// (its ~/.gitconfig may name hooks that would edit the bare
 	// repository's config while it is made), and no templates.

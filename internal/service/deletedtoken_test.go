@@ -10,14 +10,14 @@ import (
 	"testing"
 )
 
-// docs/architecture.md, "## Security": an issue's agent reads anyone's
+// docs/architecture.md, "Security": an issue's agent reads anyone's
 // text, and what it was steered to copy out of its sandbox lives on
 // after it. The tokens the sandbox held when its task ended (the agent's
 // read token; a push token a Collect that died before its push left) are
 // revoked at the task's end whether the sandbox is kept or deleted: a
 // deleted sandbox's must not stay live at GitHub for the rest of their
 // hour.
-func TestHuntDeletedIssueSandboxLeavesNoLiveToken(t *testing.T) {
+func TestDeletedIssueSandboxLeavesNoLiveToken(t *testing.T) {
 	tests := []struct {
 		name    string
 		commit  bool
