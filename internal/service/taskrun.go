@@ -804,6 +804,13 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 		if err := s.finishTask(ctx, t, spec, sb); err != nil {
 			return nil, err
 		}
+	} else if cost.MeterFrom(ctx) != nil {
+		// Timed out at its check, the task has nothing left to write:
+		// without this write, this step's state, invocation, time and
+		// requests would be on no record.
+		if _, err := s.tasks.TransitionTask(ctx, t.ID, []sandstep.TaskStatus{sandstep.TaskTimedOut}, sandstep.TaskTimedOut, nil); err != nil {
+			s.opts.Logger.WarnContext(ctx, "the collect's usage not recorded", "taskId", t.ID, "err", err)
+		}
 	}
 	if len(detail) > 0 {
 		s.opts.Logger.InfoContext(ctx, "artifacts collected", "taskId", t.ID, "detail", detail)
