@@ -19,8 +19,10 @@ func (m startAnswers) Start(context.Context, string, []byte) (string, error) { r
 // A task is accepted with its Prepare counted in advance (one invocation,
 // one state, one read). When its execution was refused, no Prepare ran:
 // README, "Task cost", counts the states of its execution and its steps'
-// invocations, and there were none. A start whose outcome is unknown may
-// have landed, and its Prepare stays counted.
+// invocations, and there were none, so it shows no usage ("Completion
+// notices": absent when the task never got as far as its first step). A
+// start whose outcome is unknown may have landed, and its Prepare stays
+// counted.
 func TestUnstartedTaskShowsNoPrepare(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -46,6 +48,12 @@ func TestUnstartedTaskShowsNoPrepare(t *testing.T) {
 				t.Fatal(err)
 			}
 			u := shown.Usage
+			if tt.transitions == 0 {
+				if u != nil || shown.Cost != nil {
+					t.Errorf("usage %+v, cost %+v; want neither shown", u, shown.Cost)
+				}
+				return
+			}
 			if u == nil || shown.Cost == nil {
 				t.Fatalf("usage %+v, cost %+v; want both shown", u, shown.Cost)
 			}

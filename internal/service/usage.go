@@ -67,7 +67,9 @@ func preparedUsage() *sandstep.TaskUsage {
 }
 
 // unprepared takes back from r the Prepare preparedUsage counted: its
-// execution was refused, so that step never ran.
+// execution was refused, so that step never ran. Nothing left, the task
+// shows no usage (README, "Completion notices": absent when the task
+// never got as far as its first step), not a usage of zeros.
 func unprepared(r *sandstep.Task) {
 	if r.Usage == nil {
 		return
@@ -78,6 +80,9 @@ func unprepared(r *sandstep.Task) {
 	u.DynamoDBReadRequests -= p.DynamoDBReadRequests
 	u.DynamoDBReadUnits -= p.DynamoDBReadUnits
 	r.Usage = &u
+	if u == (sandstep.TaskUsage{}) {
+		r.Usage = nil
+	}
 }
 
 // Prices answers the deployment's price table (PRICE_TABLE_REF's
