@@ -457,8 +457,16 @@ func (s *Store) RepairQuota(ctx context.Context, userID string, dryRun bool) (co
 	if hasRev {
 		same = expression.Name(attrRev).Equal(expression.Value(rev))
 	}
+	// A counter made by a fold counts nothing yet (no active): one whose
+	// idle predecessor a sweep deleted under a held slot of the earlier
+	// layout. Its absence is its value, as rev's; but an update must not
+	// make a counter there is none of (see newCounter).
+	counts := expression.Name(attrPK).AttributeExists().And(expression.Name(attrActive).AttributeNotExists())
+	if _, hasActive, _ := numberAttr(item, attrActive); hasActive {
+		counts = expression.Name(attrActive).Equal(expression.Value(q.Active))
+	}
 	fix := build(expression.NewBuilder().
-		WithCondition(same.And(expression.Name(attrActive).Equal(expression.Value(q.Active)))).
+		WithCondition(same.And(counts)).
 		WithUpdate(expression.Set(expression.Name(attrActive), expression.Value(n)).
 			Set(expression.Name(attrUpdatedAt), expression.Value(s.nowUTC().Format(time.RFC3339Nano)))))
 	if err := s.write(ctx, s.update(s.quotaKey(userID), fix)); err != nil {
