@@ -131,7 +131,9 @@ func (s *Service) loadTask(ctx context.Context, step TaskStep) (*sandstep.Task, 
 	if t.Owner != step.UserID {
 		return nil, nil, sandstep.Errorf(sandstep.ENOTFOUND, "task %q not found", step.TaskID)
 	}
-	logging.Learn(ctx, t.Owner, t.SandboxID)
+	// The owner only: the sandbox the record names may be one a retried
+	// create is replacing; the steps that run in it learn it themselves.
+	logging.Learn(ctx, t.Owner, "")
 	spec, err := s.taskSpec(ctx, t.ID)
 	if err != nil {
 		return nil, nil, err
@@ -181,6 +183,7 @@ func (s *Service) CreateTaskSandbox(ctx context.Context, step TaskStep) (*TaskSt
 		sb, err := s.sandboxes.GetSandbox(ctx, t.SandboxID)
 		switch {
 		case err == nil && sb.State == sandstep.StateReady:
+			logging.Learn(ctx, "", sb.ID)
 			return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
 		case err != nil && sandstep.ErrorCode(err) != sandstep.ENOTFOUND:
 			return nil, fmt.Errorf("read the sandbox of task %s: %w", t.ID, err)
@@ -311,6 +314,7 @@ func (s *Service) makeTaskSandbox(ctx context.Context, t *sandstep.Task, spec *T
 		s.revokeCloneToken(ctx, t, token)
 		return nil, fmt.Errorf("record the sandbox of task %s: %w", t.ID, err)
 	}
+	logging.Learn(ctx, "", sb.ID)
 	s.admitted(ctx, t)
 	return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: sb.ID}, nil
 }
@@ -326,6 +330,7 @@ func (s *Service) StartTaskCommand(ctx context.Context, step TaskStep) (*TaskSte
 	if err != nil {
 		return nil, err
 	}
+	logging.Learn(ctx, "", t.SandboxID)
 	if t.Status == sandstep.TaskRunning && t.CommandID != "" {
 		return s.nextWait(t, step), nil // a retry after it started
 	}
@@ -779,6 +784,7 @@ func (s *Service) CollectTask(ctx context.Context, step TaskStep) (*TaskStep, er
 	if err != nil {
 		return nil, err
 	}
+	logging.Learn(ctx, "", t.SandboxID)
 	if t.Status != sandstep.TaskRunning && t.Status != sandstep.TaskTimedOut {
 		return &TaskStep{TaskID: t.ID, UserID: t.Owner, SandboxID: t.SandboxID}, nil
 	}
