@@ -1174,9 +1174,16 @@ func (s *Service) releaseTask(ctx context.Context, call Call, t *sandstep.Task, 
 	}
 	// Deleting the sandbox ends no token: what the agent copied out of it
 	// stays live at GitHub for the rest of its hour. The files are read
-	// while the sandbox is there.
+	// while the sandbox is there, in half of what is left at most: a
+	// toolbox that does not answer must not take the delete's time too
+	// (a cancel has the github function's 10 s in all).
 	if sb.State == sandstep.StateReady {
-		s.revokeAgentToken(ctx, t, sb)
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if d, ok := ctx.Deadline(); ok {
+			rctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/2))
+		}
+		s.revokeAgentToken(rctx, t, sb)
+		cancel()
 	}
 	if _, err := s.delete(ctx, call, sb); err != nil {
 		return fmt.Errorf("delete the sandbox of task %s: %w", t.ID, err)
