@@ -413,8 +413,10 @@ killall_marked() { i=0; while [ $i -lt 20 ]; do sweep; [ $n -eq 0 ] && return 0;
 	b.WriteString("killall_marked\n")
 	// A push credential here is a Collect's that died before its push
 	// removed it: printed (a regular file's start, ended by tokenFileEnd)
-	// for revoking, and removed, as this step's own will overwrite it.
-	b.WriteString(`c="$PWD/` + pushCredential + `"; if [ -f "$c" ]; then head -c 4096 "$c" 2>/dev/null; printf '\n` + tokenFileEnd + `\n'; fi; rm -f "$c"` + "\n")
+	// for revoking. It stays until this step's own overwrites it: an
+	// answer lost after this line ran (the step is asked again) would
+	// otherwise leave the token in no file, for no step to revoke.
+	b.WriteString(`c="$PWD/` + pushCredential + `"; if [ -f "$c" ]; then head -c 4096 "$c" 2>/dev/null; printf '\n` + tokenFileEnd + `\n'; fi` + "\n")
 	// sandstep's own git runs read no configuration the agent could write
 	// (its ~/.gitconfig may name hooks that would edit the bare
 	// repository's config while it is made), and no templates.

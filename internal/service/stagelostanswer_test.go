@@ -1,0 +1,67 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
+)
+
+// docs/architecture.md, "Tasks": a Collect asked again revokes the push
+// token a dead one left as it stages. The stage's answer can be lost after
+// its command ran (the toolbox's 502 on the read of its logs, the
+// invocation dying): the step is asked again, and the dead Collect's
+// token (contents: write) must still be found and revoked then, or by the
+// clean-up, not left live at GitHub for the rest of its hour.
+func TestStageAnswerLostKeepsTheDeadPushTokenFound(t *testing.T) {
+	h := newRepoHarness(t)
+	git(t, h.clone, "commit", "-q", "--allow-empty", "-m", "fix")
+	ctx := context.Background()
+	if err := h.svc.recordExit(ctx, h.task, 0); err != nil {
+		t.Fatal(err)
+	}
+	collectDies(t, h)
+	cred, err := os.ReadFile(filepath.Join(h.provider.dir, pushCredential))
+	if err != nil {
+		t.Fatalf("the dead invocation left no push credential: %v", err)
+	}
+	_, dead, _ := strings.Cut(strings.TrimSpace(string(cred)), "password=")
+	lost := false
+	h.provider.after = func(_ int, res *ExecResult) error {
+		h.provider.shellProvider.mu.Lock()
+		line := h.provider.lines[len(h.provider.lines)-1]
+		h.provider.shellProvider.mu.Unlock()
+		if lost || !strings.Contains(line, "killall_marked") || !strings.Contains(line, pushCredential) {
+			return nil
+		}
+		lost = true
+		return sandstep.Errorf(sandstep.ETRANSIENT, "read command logs: the toolbox answered 502")
+	}
+	step := TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}
+	if _, err := h.svc.CollectTask(ctx, step); err == nil || !lost {
+		t.Fatalf("CollectTask = %v (stage's answer lost: %v); want the lost answer's error", err, lost)
+	}
+	if _, err := h.svc.CollectTask(ctx, step); err != nil {
+		t.Fatalf("CollectTask again: %v", err)
+	}
+	if _, err := h.svc.CleanUpTaskStep(ctx, h.task.ID, nil); err != nil {
+		var outcome *OutcomeError
+		if !errors.As(err, &outcome) {
+			t.Fatalf("CleanUpTaskStep: %v", err)
+		}
+	}
+	if rec := h.record(t); rec.PullRequest == "" {
+		t.Fatalf("task %s (%q); want its pull request", rec.Status, rec.Error)
+	}
+	h.access.mu.Lock()
+	minted, revoked := slices.Clone(h.access.minted), slices.Clone(h.access.revoked)
+	h.access.mu.Unlock()
+	if !slices.Contains(revoked, dead) {
+		t.Errorf("minted %q, revoked %d: the dead Collect's push token was never revoked, live for up to an hour", minted, len(revoked))
+	}
+}
