@@ -332,13 +332,15 @@ func (s *Service) openPullRequest(ctx context.Context, t *sandstep.Task, spec *T
 		return "", fmt.Errorf("copy the agent's commits: %w", err)
 	}
 	stdout := res.Stdout
-	if left, rest, found := strings.Cut(stdout, tokenFileEnd+"\n"); found {
+	// The last end line is the stage's: the file before it is the
+	// agent's to write, end lines too.
+	if i := strings.LastIndex(stdout, tokenFileEnd+"\n"); i >= 0 {
 		// A dead Collect's push token: in no file once this step's is
 		// uploaded, so none but this step can end it.
-		if tok := heldToken(left); tok != "" {
+		if tok := heldToken(stdout[:i]); tok != "" {
 			s.revokeToken(ctx, t, tok, "a push token a Collect that died left")
 		}
-		stdout = rest
+		stdout = stdout[i+len(tokenFileEnd)+1:]
 	}
 	out := strings.TrimSpace(stdout)
 	if res.ExitCode != 0 || !strings.HasPrefix(out, pushedPrefix) && out != nothingPushed {
