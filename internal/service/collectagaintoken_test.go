@@ -8,21 +8,27 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sandstep/sandstep/internal/sandstep"
 )
 
 // docs/architecture.md, "Security": the push token (contents: write)
 // is bounded by its revocation right after the push. A Collect that died
 // with its push token in the sandbox is run again, and the step asked
 // again mints its own, whose upload overwrites the first: the first must
-// be revoked then, since no file holds it for the clean-up to find, and
-// it stays live at GitHub for up to its hour otherwise.
+// be revoked then, or by the clean-up, since it stays live at GitHub for
+// up to its hour otherwise. The stage's answer can be lost after its
+// command ran (the toolbox's 502 on the read of its logs, the invocation
+// dying): the step is asked again, and the dead token must still be found.
 func TestCollectAgainRevokesTheDeadOnesPushToken(t *testing.T) {
 	tests := []struct {
-		name string
-		keep bool
+		name      string
+		keep      bool
+		loseStage bool // the first stage's answer is lost after it ran
 	}{
 		{name: "the sandbox deleted"},
 		{name: "the sandbox kept", keep: true},
+		{name: "the stage's answer lost", loseStage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +44,24 @@ func TestCollectAgainRevokesTheDeadOnesPushToken(t *testing.T) {
 				t.Fatalf("the dead invocation left no push credential: %v", err)
 			}
 			_, dead, _ := strings.Cut(strings.TrimSpace(string(cred)), "password=")
-			if _, err := h.svc.CollectTask(ctx, TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}); err != nil {
+			step := TaskStep{TaskID: h.task.ID, UserID: h.task.Owner, SandboxID: h.task.SandboxID}
+			if tt.loseStage {
+				lost := false
+				h.provider.after = func(_ int, res *ExecResult) error {
+					h.provider.shellProvider.mu.Lock()
+					line := h.provider.lines[len(h.provider.lines)-1]
+					h.provider.shellProvider.mu.Unlock()
+					if lost || !strings.Contains(line, "killall_marked") || !strings.Contains(line, pushCredential) {
+						return nil
+					}
+					lost = true
+					return sandstep.Errorf(sandstep.ETRANSIENT, "read command logs: the toolbox answered 502")
+				}
+				if _, err := h.svc.CollectTask(ctx, step); err == nil || !lost {
+					t.Fatalf("CollectTask = %v (stage's answer lost: %v); want the lost answer's error", err, lost)
+				}
+			}
+			if _, err := h.svc.CollectTask(ctx, step); err != nil {
 				t.Fatalf("CollectTask again: %v", err)
 			}
 			if _, err := h.svc.CleanUpTaskStep(ctx, h.task.ID, nil); err != nil {
