@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sandstep/sandstep/internal/sandstep"
 	"github.com/sandstep/sandstep/internal/store"
@@ -27,16 +26,7 @@ func TestRaceFromADeletedCounter(t *testing.T) {
 		pass.ServeHTTP(w, r)
 	}))
 	c := ctx(t)
-	if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "sbx_first", Owner: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ReleaseSlot(c, "alice", "sbx_first"); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(25 * time.Hour)
-	if _, err := st.Sweep(c); err != nil {
-		t.Fatal(err)
-	}
+	idleThenSwept(t, st, clk, "alice")
 	if l, err := st.LiveRecords(c); err != nil || len(l.Counted) != 0 {
 		t.Fatalf("counters in Live after the sweep: %v, %v", l, err)
 	}

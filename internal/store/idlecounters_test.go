@@ -131,16 +131,7 @@ func TestIdleCounterChangedMeanwhileStays(t *testing.T) {
 				pass.ServeHTTP(w, r)
 			}))
 			c := ctx(t)
-			if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "sbx_first", Owner: "alice"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.ReleaseSlot(c, "alice", "sbx_first"); err != nil {
-				t.Fatal(err)
-			}
-			clk.Advance(25 * time.Hour)
-			if _, err := st.Sweep(c); err != nil {
-				t.Fatal(err)
-			}
+			idleThenSwept(t, st, clk, "alice")
 			if deletes.Load() != 1 {
 				t.Fatalf("the sweep deleted %d items, want it to try the idle counter", deletes.Load())
 			}
@@ -155,5 +146,22 @@ func TestIdleCounterChangedMeanwhileStays(t *testing.T) {
 				t.Error("the counter left the index")
 			}
 		})
+	}
+}
+
+// idleThenSwept takes and gives back one slot of user's, then runs the
+// sweep a day later, which finds the user's counter idle.
+func idleThenSwept(t *testing.T, st *store.Store, clk *clock, user string) {
+	t.Helper()
+	c := ctx(t)
+	if err := st.ReserveSlot(c, &sandstep.Sandbox{ID: "sbx_first", Owner: user}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSlot(c, user, "sbx_first"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(25 * time.Hour)
+	if _, err := st.Sweep(c); err != nil {
+		t.Fatal(err)
 	}
 }
